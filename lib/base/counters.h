@@ -1,0 +1,89 @@
+#pragma once
+// Per-worker counters. Each worker owns one Counters and is its only writer,
+// so there are no atomics on the packet path; the telemetry thread reads them
+// racily, which can only show a slightly stale value of a monotonic count.
+// Names follow Linux's MIBs (`nstat`) where one exists.
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace tern {
+
+// clang-format off
+#define TERN_EVENT_COUNTERS(X)                                                         \
+  X(RxPackets) X(RxBytes) X(TxPackets) X(TxBytes)                                      \
+  X(SteeredOut) X(SteeredIn)                                                           \
+  X(ArpInRequests) X(ArpInReplies) X(ArpOutRequests) X(ArpOutReplies)                  \
+  X(ArpCacheMisses) X(ArpResolved) X(ArpExpired)                                       \
+  X(IpInReceives) X(IpInDelivers) X(IpOutRequests)                                     \
+  X(IpReasmReqds) X(IpReasmOKs) X(IpReasmFails)                                        \
+  X(IcmpInMsgs) X(IcmpInEchos) X(IcmpOutMsgs) X(IcmpOutEchoReps)                       \
+  X(UdpInDatagrams)
+
+// Every dropped packet is counted under exactly one of these reasons.
+#define TERN_DROP_REASONS(X)                                                           \
+  X(EthTruncated)        /* shorter than an Ethernet header */                         \
+  X(EthNotForUs)         /* unicast to another MAC */                                  \
+  X(EthUnknownType)      /* neither IPv4 nor ARP (IPv6 included) */                    \
+  X(ArpMalformed)        /* not Ethernet/IPv4 ARP, or truncated */                     \
+  X(ArpNotForUs)         /* request for another address */                             \
+  X(ArpUnknownOp)                                                                      \
+  X(ArpQueueFull)        /* packets waiting for resolution exceeded the bound */       \
+  X(ArpUnresolved)       /* next hop never answered; queued packets expired */         \
+  X(IpTruncated)         /* frame shorter than a minimal IPv4 header */                \
+  X(IpBadVersion)                                                                      \
+  X(IpBadHeaderLength)   /* IHL < 5 or header past the frame */                        \
+  X(IpBadTotalLength)    /* total length below IHL or past the frame */                \
+  X(IpBadChecksum)                                                                     \
+  X(IpBadOptions)        /* option list malformed (RFC 791 §3.1) */                    \
+  X(IpBadSource)         /* broadcast, multicast or loopback source */                 \
+  X(IpNotForUs)          /* destination is not one of our addresses */                 \
+  X(IpUnknownProtocol)                                                                 \
+  X(IpFragMalformed)     /* bad offset/length, oversize or overlapping fragment */     \
+  X(IpFragNoMemory)      /* reassembly table full */                                   \
+  X(IpFragTimeout)       /* incomplete datagram expired */                             \
+  X(IpNoRoute)           /* no gateway for an off-link destination */                  \
+  X(IcmpTruncated)                                                                     \
+  X(IcmpBadChecksum)                                                                   \
+  X(IcmpUnhandledType)                                                                 \
+  X(UdpMalformed)                                                                      \
+  X(UdpNoListener)                                                                     \
+  X(TcpNoStack)          /* TCP segment before the TCP engine is attached */           \
+  X(TxRingFull)          /* the NIC refused the burst */                               \
+  X(SteerRingFull)       /* the owning worker's ring was full */                       \
+  X(MbufExhausted)       /* no mbuf for a reply */
+// clang-format on
+
+enum class Counter : std::uint16_t {
+#define TERN_X(name) k##name,
+  TERN_EVENT_COUNTERS(TERN_X)
+#undef TERN_X
+      kCount
+};
+
+enum class Drop : std::uint16_t {
+#define TERN_X(name) k##name,
+  TERN_DROP_REASONS(TERN_X)
+#undef TERN_X
+      kCount
+};
+
+inline constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::kCount);
+inline constexpr std::size_t kDropCount = static_cast<std::size_t>(Drop::kCount);
+
+std::string_view counter_name(Counter c) noexcept;
+std::string_view drop_name(Drop d) noexcept;
+
+struct alignas(64) Counters {
+  std::array<std::uint64_t, kCounterCount> events{};
+  std::array<std::uint64_t, kDropCount> drops{};
+
+  void inc(Counter c, std::uint64_t n = 1) noexcept { events[static_cast<std::size_t>(c)] += n; }
+  void drop(Drop d, std::uint64_t n = 1) noexcept { drops[static_cast<std::size_t>(d)] += n; }
+  std::uint64_t get(Counter c) const noexcept { return events[static_cast<std::size_t>(c)]; }
+  std::uint64_t get(Drop d) const noexcept { return drops[static_cast<std::size_t>(d)]; }
+  std::uint64_t total_drops() const noexcept;
+  Counters& operator+=(const Counters& o) noexcept;
+};
+
+}  // namespace tern

@@ -1,0 +1,104 @@
+#pragma once
+// One TOML file -> one validated Config. Parsing happens once at start-up and
+// is the only place Tern throws: ConfigError names the key, the bad value and
+// what is allowed, so an operator can fix the file without reading code.
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/instant.h"
+
+namespace tern {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Ipv4Prefix {
+  std::uint32_t addr = 0;  // host byte order
+  std::uint8_t len = 0;
+};
+
+struct EalConfig {
+  std::vector<std::string> args;     // extra EAL arguments, passed through verbatim
+  std::string file_prefix = "tern";  // --file-prefix; telemetry and dpdk-dumpcap find us by it
+  bool no_huge = false;              // --no-huge (no dpdk-dumpcap then: no shared memory)
+  std::uint32_t memory_mb = 512;     // -m / --socket-mem budget
+};
+
+enum class SteeringMode { kAuto, kRss, kSoftware };
+
+struct PortConfig {
+  std::string name;                 // label used in logs and telemetry
+  std::string device;               // vdev string ("net_tap0,iface=tern0") or PCI address
+  std::uint16_t queues = 0;         // 0 = one per worker
+  std::uint16_t mtu = 1500;         // 68..9000
+  std::uint16_t rx_ring = 1024;     // descriptors per RX queue, power of two, 64..16384
+  std::uint16_t tx_ring = 1024;     // descriptors per TX queue, power of two, 64..16384
+  bool rx_checksum_offload = true;  // use when the port reports it
+  bool tx_checksum_offload = true;
+  bool tap_rx_trigger = false;  // net_tap's per-packet signal; off = plain polling (see docs/ports.md)
+  SteeringMode steering = SteeringMode::kAuto;
+  Ipv4Prefix address;                    // our address and subnet on this port
+  std::optional<std::uint32_t> gateway;  // host byte order; must lie in the subnet
+};
+
+struct ImpairmentConfig {  // Tern's own netem: applied in the port layer
+  double loss = 0;         // probability 0..1, each direction
+  double duplicate = 0;    // probability 0..1
+  double reorder = 0;      // probability 0..1 that a packet is held back one burst
+  std::uint64_t seed = 1;
+};
+
+struct ArpConfig {
+  Duration entry_ttl = Duration::s(300);         // [arp] entry_ttl_s
+  Duration retry_interval = Duration::ms(1000);  // [arp] retry_ms
+  std::uint32_t max_retries = 3;                 // [arp] retries
+  std::uint32_t max_pending = 64;                // [arp] pending_packets: per worker
+  std::uint32_t cache_size = 1024;               // [arp] cache_entries
+};
+
+struct IpConfig {
+  std::uint8_t default_ttl = 64;        // [ip] ttl, 1..255
+  std::uint32_t frag_max_flows = 1024;  // [ip] frag_max_flows
+  std::uint32_t frag_max_fragments =
+      16;  // [ip] frag_max_fragments per datagram, <= RTE_LIBRTE_IP_FRAG_MAX_FRAG
+  Duration frag_timeout = Duration::s(30);  // [ip] frag_timeout_s (RFC 791 suggests 15 s minimum)
+};
+
+struct RuntimeConfig {
+  std::vector<unsigned> lcores = {0};  // one worker per listed lcore
+  std::uint32_t mbufs_per_worker = 8191;
+  std::uint16_t burst = 32;              // 1..512
+  std::uint32_t steer_ring_size = 1024;  // power of two
+};
+
+struct TcpConfig {                        // consumed by the TCP engine (issue 3); validated here already
+  std::uint32_t max_connections = 65536;  // per worker
+  std::uint16_t mss_clamp = 0;            // 0 = from MTU
+};
+
+struct Config {
+  EalConfig eal;
+  RuntimeConfig runtime;
+  std::vector<PortConfig> ports;
+  ArpConfig arp;
+  IpConfig ip;
+  ImpairmentConfig impairment;
+  TcpConfig tcp;
+  std::string log_level = "info";  // error, warning, notice, info, debug
+};
+
+// Throws ConfigError. `origin` names the file in messages.
+Config parse_config(std::string_view toml_text, std::string_view origin = "<string>");
+Config load_config(const std::string& path);
+
+// "192.0.2.1" -> host-order address; nullopt when malformed.
+std::optional<std::uint32_t> parse_ipv4(std::string_view s) noexcept;
+std::string format_ipv4(std::uint32_t host_order);
+
+}  // namespace tern
