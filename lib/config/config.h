@@ -23,6 +23,15 @@ struct Ipv4Prefix {
   std::uint8_t len = 0;
 };
 
+// Limits that mirror DPDK 22.11 build constants, hard-coded so that parsing a
+// config does not need DPDK headers. Code that includes DPDK should
+// static_assert against the originals.
+// RTE_MAX_LCORE (rte_build_config.h, Debian's DPDK 22.11 build): lcore ids are < 128.
+inline constexpr unsigned kMaxLcores = 128;
+// RTE_LIBRTE_IP_FRAG_MAX_FRAG (config/rte_config.h in DPDK 22.11, installed as
+// /usr/include/x86_64-linux-gnu/dpdk/rte_config.h): fragments per datagram.
+inline constexpr std::uint32_t kIpFragMaxFrag = 8;
+
 struct EalConfig {
   std::vector<std::string> args;     // extra EAL arguments, passed through verbatim
   std::string file_prefix = "tern";  // --file-prefix; telemetry and dpdk-dumpcap find us by it
@@ -31,6 +40,7 @@ struct EalConfig {
 };
 
 enum class SteeringMode { kAuto, kRss, kSoftware };
+std::string_view to_string(SteeringMode m) noexcept;  // "auto", "rss", "software"
 
 struct PortConfig {
   std::string name;                 // label used in logs and telemetry
@@ -63,11 +73,10 @@ struct ArpConfig {
 };
 
 struct IpConfig {
-  std::uint8_t default_ttl = 64;        // [ip] ttl, 1..255
-  std::uint32_t frag_max_flows = 1024;  // [ip] frag_max_flows
-  std::uint32_t frag_max_fragments =
-      16;  // [ip] frag_max_fragments per datagram, <= RTE_LIBRTE_IP_FRAG_MAX_FRAG
-  Duration frag_timeout = Duration::s(30);  // [ip] frag_timeout_s (RFC 791 suggests 15 s minimum)
+  std::uint8_t default_ttl = 64;                      // [ip] ttl, 1..255
+  std::uint32_t frag_max_flows = 1024;                // [ip] frag_max_flows
+  std::uint32_t frag_max_fragments = kIpFragMaxFrag;  // [ip] frag_max_fragments per datagram, 1..8
+  Duration frag_timeout = Duration::s(30);            // [ip] frag_timeout_s (RFC 791 suggests 15 s minimum)
 };
 
 struct RuntimeConfig {
@@ -97,8 +106,15 @@ struct Config {
 Config parse_config(std::string_view toml_text, std::string_view origin = "<string>");
 Config load_config(const std::string& path);
 
-// "192.0.2.1" -> host-order address; nullopt when malformed.
+// "192.0.2.1" -> host-order address; nullopt when malformed. Strict dotted
+// quad, the same language as inet_pton(AF_INET): exactly four decimal parts
+// 0..255, no leading zeros ("01.2.3.4" is rejected: inet_aton would read it as
+// octal), no spaces, no shorthand ("1.2.3").
 std::optional<std::uint32_t> parse_ipv4(std::string_view s) noexcept;
 std::string format_ipv4(std::uint32_t host_order);
+// "10.77.0.2/24" -> {addr, len} with len 0..32 (no leading zeros); nullopt when
+// malformed. Only syntax: Config validation adds the rules for an interface address.
+std::optional<Ipv4Prefix> parse_ipv4_prefix(std::string_view s) noexcept;
+std::string format_ipv4_prefix(Ipv4Prefix p);
 
 }  // namespace tern

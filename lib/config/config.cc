@@ -1,0 +1,410 @@
+// The TOML schema of Tern's config file and its validation. docs/config.md
+// documents every key; keep the two in step.
+#include "config/config.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "config/reader.h"
+
+namespace tern {
+namespace {
+
+using config_internal::Document;
+using config_internal::range_text;
+using config_internal::Section;
+using config_internal::TableSchema;
+
+constexpr std::string_view kTopKeys[] = {"log_level", "eal", "runtime",    "port",
+                                         "arp",       "ip",  "impairment", "tcp"};
+constexpr std::string_view kEalKeys[] = {"file_prefix", "no_huge", "memory_mb", "args"};
+constexpr std::string_view kRuntimeKeys[] = {"lcores", "mbufs_per_worker", "burst", "steer_ring_size"};
+constexpr std::string_view kPortKeys[] = {"name",
+                                          "device",
+                                          "queues",
+                                          "mtu",
+                                          "rx_ring",
+                                          "tx_ring",
+                                          "rx_checksum_offload",
+                                          "tx_checksum_offload",
+                                          "tap_rx_trigger",
+                                          "steering",
+                                          "address",
+                                          "gateway"};
+constexpr std::string_view kArpKeys[] = {"entry_ttl_s", "retry_ms", "retries", "pending_packets",
+                                         "cache_entries"};
+constexpr std::string_view kIpKeys[] = {"ttl", "frag_max_flows", "frag_max_fragments", "frag_timeout_s"};
+constexpr std::string_view kImpairmentKeys[] = {"loss", "duplicate", "reorder", "seed"};
+constexpr std::string_view kTcpKeys[] = {"max_connections", "mss_clamp"};
+
+constexpr TableSchema kSchema[] = {
+    {"", "the top level", kTopKeys},
+    {"eal", "[eal]", kEalKeys},
+    {"runtime", "[runtime]", kRuntimeKeys},
+    {"port", "[[port]]", kPortKeys},
+    {"arp", "[arp]", kArpKeys},
+    {"ip", "[ip]", kIpKeys},
+    {"impairment", "[impairment]", kImpairmentKeys},
+    {"tcp", "[tcp]", kTcpKeys},
+};
+
+// ---- small syntax checks ------------------------------------------------
+
+bool is_name_char(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+bool is_name(std::string_view s, std::size_t max_len) noexcept {
+  if (s.empty() || s.size() > max_len) return false;
+  for (char c : s) {
+    if (!is_name_char(c)) return false;
+  }
+  return true;
+}
+
+bool is_hex(std::string_view s, std::size_t len) noexcept {
+  if (s.size() != len) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
+  }
+  return true;
+}
+
+// What rte_pci_addr_parse() accepts: "DDDD:BB:DD.F" or "BB:DD.F", device
+// 0..0x1f, function 0..7.
+bool is_pci_address(std::string_view s) noexcept {
+  if (s.size() == 12) {
+    if (!is_hex(s.substr(0, 4), 4) || s[4] != ':') return false;
+    s.remove_prefix(5);
+  }
+  if (s.size() != 7 || !is_hex(s.substr(0, 2), 2) || s[2] != ':' || !is_hex(s.substr(3, 2), 2) ||
+      s[5] != '.') {
+    return false;
+  }
+  const unsigned dev = static_cast<unsigned>(std::stoul(std::string(s.substr(3, 2)), nullptr, 16));
+  return dev <= 0x1f && s[6] >= '0' && s[6] <= '7';
+}
+
+// A vdev driver name as DPDK registers them: net_tap0, net_af_packet1, net_memif.
+bool is_vdev_name(std::string_view s) noexcept {
+  if (!s.starts_with("net_") || s.size() == 4) return false;
+  for (char c : s) {
+    if (!is_name_char(c) || c == '-') return false;
+  }
+  return true;
+}
+
+constexpr std::string_view kDeviceAllowed =
+    "must be a DPDK vdev string like \"net_tap0,iface=tern0\" (net_tap*, net_af_packet*, net_memif*, "
+    "net_ring*, ...) or a PCI address like \"0000:03:00.0\", optionally followed by \",key=value\" "
+    "device arguments";
+
+// nullopt when fine, else what is wrong.
+std::optional<std::string> device_problem(std::string_view dev) {
+  const std::size_t comma = dev.find(',');
+  const std::string_view head = dev.substr(0, comma);
+  if (!is_vdev_name(head) && !is_pci_address(head)) return std::string(kDeviceAllowed);
+  std::string_view args = comma == std::string_view::npos ? std::string_view{} : dev.substr(comma + 1);
+  while (comma != std::string_view::npos) {
+    const std::size_t next = args.find(',');
+    const std::string_view kv = args.substr(0, next);
+    const std::size_t eq = kv.find('=');
+    if (eq == std::string_view::npos || eq == 0 || !is_name(kv.substr(0, eq), 64) ||
+        kv.find_first_of(" \t") != std::string_view::npos) {
+      return "device argument \"" + std::string(kv) +
+             "\" must be key=value without spaces; arguments are separated by commas";
+    }
+    // Linux IFNAMSIZ is 16 including the NUL: names are 1..15 bytes.
+    if (kv.substr(0, eq) == "iface" && (kv.size() - eq - 1 == 0 || kv.size() - eq - 1 > 15)) {
+      return "iface must name a Linux interface: 1..15 characters (IFNAMSIZ)";
+    }
+    if (next == std::string_view::npos) break;
+    args.remove_prefix(next + 1);
+  }
+  return std::nullopt;
+}
+
+// EAL options that Tern derives from typed keys; passing them again in
+// eal.args would silently fight the typed value.
+struct ManagedEalOption {
+  std::string_view option;
+  std::string_view key;
+};
+constexpr ManagedEalOption kManagedEal[] = {
+    {"-l", "runtime.lcores"},          {"--lcores", "runtime.lcores"},
+    {"-c", "runtime.lcores"},          {"--file-prefix", "eal.file_prefix"},
+    {"--no-huge", "eal.no_huge"},      {"-m", "eal.memory_mb"},
+    {"--socket-mem", "eal.memory_mb"},
+};
+
+bool matches_option(std::string_view arg, std::string_view option) noexcept {
+  if (option.starts_with("--"))
+    return arg == option || (arg.starts_with(option) && arg[option.size()] == '=');
+  return arg.starts_with(option);  // "-l0-3" as well as "-l"
+}
+
+// ---- sections -----------------------------------------------------------
+
+EalConfig read_eal(const Section& s) {
+  EalConfig e;
+  if (auto prefix = s.string("file_prefix", "must be 1..32 characters from [A-Za-z0-9_-]")) {
+    if (!is_name(*prefix, 32))
+      s.fail("file_prefix", *s.find("file_prefix"), "must be 1..32 characters from [A-Za-z0-9_-]");
+    e.file_prefix = *prefix;
+  }
+  e.no_huge = s.boolean("no_huge", e.no_huge);
+  e.memory_mb = static_cast<std::uint32_t>(s.integer("memory_mb", e.memory_mb, 64, 65536));
+  if (const toml::array* args =
+          s.array("args", "must be an array of strings, like [\"--log-level=pmd.net.tap:debug\"]")) {
+    for (std::size_t i = 0; i < args->size(); ++i) {
+      const toml::node& n = (*args)[i];
+      const std::string path = "eal.args[" + std::to_string(i) + ']';
+      const auto* str = n.as_string();
+      if (!str || str->get().empty()) s.doc().fail_value(path, n, "must be a non-empty string");
+      for (const auto& m : kManagedEal) {
+        if (matches_option(str->get(), m.option)) {
+          s.doc().fail_value(
+              path, n,
+              "Tern sets " + std::string(m.option) + " itself: set " + std::string(m.key) + " instead");
+        }
+      }
+      e.args.push_back(str->get());
+    }
+  }
+  return e;
+}
+
+RuntimeConfig read_runtime(const Section& s) {
+  RuntimeConfig r;
+  const std::string lcores_allowed =
+      "must be a non-empty array of unique lcore ids in " + range_text(0, kMaxLcores - 1) + ", like [0, 1]";
+  if (const toml::array* a = s.array("lcores", lcores_allowed)) {
+    if (a->empty()) s.fail("lcores", *s.find("lcores"), lcores_allowed);
+    r.lcores.clear();
+    for (std::size_t i = 0; i < a->size(); ++i) {
+      const toml::node& n = (*a)[i];
+      const std::string path = "runtime.lcores[" + std::to_string(i) + ']';
+      const auto* v = n.as_integer();
+      if (!v || v->get() < 0 || v->get() >= kMaxLcores) {
+        s.doc().fail_value(path, n,
+                           "must be an integer in " + range_text(0, kMaxLcores - 1) + " (RTE_MAX_LCORE)");
+      }
+      const auto id = static_cast<unsigned>(v->get());
+      for (std::size_t j = 0; j < r.lcores.size(); ++j) {
+        if (r.lcores[j] == id) {
+          s.doc().fail_value(
+              path, n, "duplicate of runtime.lcores[" + std::to_string(j) + "]: lcore ids must be unique");
+        }
+      }
+      r.lcores.push_back(id);
+    }
+  }
+  r.mbufs_per_worker =
+      static_cast<std::uint32_t>(s.integer("mbufs_per_worker", r.mbufs_per_worker, 1024, 1048575));
+  r.burst = static_cast<std::uint16_t>(s.integer("burst", r.burst, 1, 512));
+  r.steer_ring_size =
+      static_cast<std::uint32_t>(s.power_of_two("steer_ring_size", r.steer_ring_size, 64, 65536));
+  return r;
+}
+
+constexpr std::string_view kAddressAllowed =
+    "must be an interface address with prefix length 1..32, like \"10.77.0.2/24\"";
+
+Ipv4Prefix read_address(const Section& s) {
+  const auto text = s.string("address", kAddressAllowed);
+  if (!text) s.missing("address", kAddressAllowed);
+  const toml::node& n = *s.find("address");
+  const auto p = parse_ipv4_prefix(*text);
+  if (!p || p->len == 0) s.fail("address", n, kAddressAllowed);
+
+  const std::uint32_t a = p->addr;
+  const std::uint32_t mask = ~std::uint32_t{0} << (32 - p->len);
+  const std::string subnet = format_ipv4_prefix({a & mask, p->len});
+  auto reject = [&](const std::string& why) {
+    s.fail("address", n, "must be a unicast host address: " + why);
+  };
+  if ((a >> 24) == 0) reject("0.0.0.0/8 means \"this network\" (RFC 1122 3.2.1.3)");
+  if ((a >> 24) == 127) reject("127.0.0.0/8 is loopback (RFC 1122 3.2.1.3)");
+  if ((a >> 28) == 0xe) reject("224.0.0.0/4 is multicast (RFC 5771)");
+  if (a == 0xffffffff) reject("255.255.255.255 is the limited broadcast address (RFC 919)");
+  // RFC 3021: a /31 has no network or broadcast address; a /32 is one host.
+  if (p->len < 31 && (a & ~mask) == 0) reject(format_ipv4(a) + " is the network address of " + subnet);
+  if (p->len < 31 && (a & ~mask) == ~mask) reject(format_ipv4(a) + " is the broadcast address of " + subnet);
+  return *p;
+}
+
+std::optional<std::uint32_t> read_gateway(const Section& s, Ipv4Prefix addr) {
+  const std::uint32_t mask = ~std::uint32_t{0} << (32 - addr.len);
+  const std::string subnet = format_ipv4_prefix({addr.addr & mask, addr.len});
+  const std::string allowed = "must be an IPv4 address inside " + subnet + " (the subnet of " +
+                              s.key_path("address") + "), like \"" + format_ipv4((addr.addr & mask) | 1) +
+                              '"';
+  const auto text = s.string("gateway", allowed);
+  if (!text) return std::nullopt;
+  const toml::node& n = *s.find("gateway");
+  const auto gw = parse_ipv4(*text);
+  if (!gw || ((*gw ^ addr.addr) & mask) != 0) s.fail("gateway", n, allowed);
+  if (*gw == addr.addr)
+    s.fail("gateway", n, "must differ from " + s.key_path("address") + " (" + format_ipv4(addr.addr) + ')');
+  if (addr.len < 31 && ((*gw & ~mask) == 0 || (*gw & ~mask) == ~mask)) {
+    s.fail("gateway", n, "must be a host of " + subnet + ", not its network or broadcast address");
+  }
+  return gw;
+}
+
+PortConfig read_port(const Section& s) {
+  PortConfig p;
+  constexpr std::string_view kNameAllowed = "must be 1..32 characters from [A-Za-z0-9_-], like \"tap0\"";
+  const auto name = s.string("name", kNameAllowed);
+  if (!name) s.missing("name", kNameAllowed);
+  if (!is_name(*name, 32)) s.fail("name", *s.find("name"), kNameAllowed);
+  p.name = *name;
+
+  const auto device = s.string("device", kDeviceAllowed);
+  if (!device) s.missing("device", kDeviceAllowed);
+  if (auto problem = device_problem(*device)) s.fail("device", *s.find("device"), *problem);
+  p.device = *device;
+
+  p.queues = static_cast<std::uint16_t>(s.integer("queues", p.queues, 0, 64));
+  p.mtu = static_cast<std::uint16_t>(s.integer("mtu", p.mtu, 68, 9000));
+  p.rx_ring = static_cast<std::uint16_t>(s.power_of_two("rx_ring", p.rx_ring, 64, 16384));
+  p.tx_ring = static_cast<std::uint16_t>(s.power_of_two("tx_ring", p.tx_ring, 64, 16384));
+  p.rx_checksum_offload = s.boolean("rx_checksum_offload", p.rx_checksum_offload);
+  p.tx_checksum_offload = s.boolean("tx_checksum_offload", p.tx_checksum_offload);
+  p.tap_rx_trigger = s.boolean("tap_rx_trigger", p.tap_rx_trigger);
+  const std::string_view steering = s.choice("steering", "auto", {"auto", "rss", "software"});
+  p.steering = steering == "rss"        ? SteeringMode::kRss
+               : steering == "software" ? SteeringMode::kSoftware
+                                        : SteeringMode::kAuto;
+  p.address = read_address(s);
+  p.gateway = read_gateway(s, p.address);
+  return p;
+}
+
+ArpConfig read_arp(const Section& s) {
+  ArpConfig a;
+  a.entry_ttl = Duration::s(s.integer("entry_ttl_s", a.entry_ttl.count_ns() / 1'000'000'000, 1, 86400));
+  a.retry_interval = Duration::ms(s.integer("retry_ms", a.retry_interval.count_ms(), 10, 60000));
+  a.max_retries = static_cast<std::uint32_t>(s.integer("retries", a.max_retries, 0, 20));
+  a.max_pending = static_cast<std::uint32_t>(s.integer("pending_packets", a.max_pending, 0, 65536));
+  a.cache_size = static_cast<std::uint32_t>(s.integer("cache_entries", a.cache_size, 16, 1048576));
+  return a;
+}
+
+IpConfig read_ip(const Section& s) {
+  IpConfig ip;
+  ip.default_ttl = static_cast<std::uint8_t>(s.integer("ttl", ip.default_ttl, 1, 255));
+  ip.frag_max_flows = static_cast<std::uint32_t>(s.integer("frag_max_flows", ip.frag_max_flows, 1, 65536));
+  ip.frag_max_fragments =
+      static_cast<std::uint32_t>(s.integer("frag_max_fragments", ip.frag_max_fragments, 1, kIpFragMaxFrag));
+  ip.frag_timeout =
+      Duration::s(s.integer("frag_timeout_s", ip.frag_timeout.count_ns() / 1'000'000'000, 1, 120));
+  return ip;
+}
+
+ImpairmentConfig read_impairment(const Section& s) {
+  ImpairmentConfig im;
+  im.loss = s.probability("loss", im.loss);
+  im.duplicate = s.probability("duplicate", im.duplicate);
+  im.reorder = s.probability("reorder", im.reorder);
+  im.seed = static_cast<std::uint64_t>(
+      s.integer("seed", static_cast<std::int64_t>(im.seed), 0, std::numeric_limits<std::int64_t>::max()));
+  return im;
+}
+
+TcpConfig read_tcp(const Section& s) {
+  TcpConfig t;
+  t.max_connections =
+      static_cast<std::uint32_t>(s.integer("max_connections", t.max_connections, 1, 16777216));
+  // 88 is Linux's TCP_MIN_MSS; 65495 = 65535 - 20 (IPv4) - 20 (TCP).
+  const std::int64_t clamp = s.integer("mss_clamp", t.mss_clamp, 0, 65495);
+  if (clamp != 0 && clamp < 88) {
+    s.fail("mss_clamp", *s.find("mss_clamp"), "must be 0 (derive from the MTU) or an integer in 88..65495");
+  }
+  t.mss_clamp = static_cast<std::uint16_t>(clamp);
+  return t;
+}
+
+// A worker's mbuf pool fills its RX ring, backs its TX ring and holds a burst
+// in flight; with fewer mbufs queue setup fails or RX starves under load.
+void check_mbufs(const Document& doc, const toml::table& root, const Config& c) {
+  const PortConfig& p = c.ports.front();
+  const std::uint64_t need = std::uint64_t{p.rx_ring} + p.tx_ring + c.runtime.burst;
+  if (c.runtime.mbufs_per_worker >= need) return;
+  const std::string what =
+      "must be at least port[0].rx_ring + port[0].tx_ring + runtime.burst = " + std::to_string(need) +
+      " (a worker's pool fills its RX ring and TX ring)";
+  if (const toml::node* n = root.at_path("runtime.mbufs_per_worker").node()) {
+    doc.fail_value("runtime.mbufs_per_worker", *n, what);
+  }
+  doc.fail(
+      {}, "runtime.mbufs_per_worker = " + std::to_string(c.runtime.mbufs_per_worker) + " (default): " + what);
+}
+
+}  // namespace
+
+std::string_view to_string(SteeringMode m) noexcept {
+  switch (m) {
+    case SteeringMode::kAuto:
+      return "auto";
+    case SteeringMode::kRss:
+      return "rss";
+    case SteeringMode::kSoftware:
+      return "software";
+  }
+  return "?";
+}
+
+Config parse_config(std::string_view toml_text, std::string_view origin) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, origin);
+  } catch (const toml::parse_error& e) {
+    std::string where(origin);
+    if (e.source().begin.line > 0) {
+      where += ':' + std::to_string(e.source().begin.line) + ':' + std::to_string(e.source().begin.column);
+    }
+    throw ConfigError(where + ": TOML syntax error: " + std::string(e.description()));
+  }
+
+  const Document doc(toml_text, origin, kSchema);
+  const Section top(doc, root, "", "");
+  Config c;
+  c.log_level = top.choice("log_level", c.log_level, {"error", "warning", "notice", "info", "debug"});
+  if (const toml::table* t = top.subtable("eal")) c.eal = read_eal(Section(doc, *t, "eal", "eal"));
+  if (const toml::table* t = top.subtable("runtime"))
+    c.runtime = read_runtime(Section(doc, *t, "runtime", "runtime"));
+
+  const toml::array* ports = top.table_array("port");
+  if (!ports || ports->empty()) {
+    doc.fail({}, "no [[port]] table: exactly one [[port]] with name, device and address is required");
+  }
+  if (ports->size() > 1) {
+    doc.fail((*ports)[1].source().begin, "port[1]: only one [[port]] is supported in this version; found " +
+                                             std::to_string(ports->size()));
+  }
+  c.ports.push_back(read_port(Section(doc, *(*ports)[0].as_table(), "port", "port[0]")));
+
+  if (const toml::table* t = top.subtable("arp")) c.arp = read_arp(Section(doc, *t, "arp", "arp"));
+  if (const toml::table* t = top.subtable("ip")) c.ip = read_ip(Section(doc, *t, "ip", "ip"));
+  if (const toml::table* t = top.subtable("impairment")) {
+    c.impairment = read_impairment(Section(doc, *t, "impairment", "impairment"));
+  }
+  if (const toml::table* t = top.subtable("tcp")) c.tcp = read_tcp(Section(doc, *t, "tcp", "tcp"));
+  check_mbufs(doc, root, c);
+  return c;
+}
+
+Config load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot open: " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw ConfigError(path + ": cannot read: " + std::strerror(errno));
+  return parse_config(text.str(), path);
+}
+
+}  // namespace tern

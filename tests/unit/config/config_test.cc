@@ -1,0 +1,452 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace tern {
+namespace {
+
+// Renders a document with one [[port]]: the required keys take a default
+// unless `port_lines` sets them; `before` goes at the top, `after` after the port.
+std::string doc(std::string_view before, std::string_view port_lines = "", std::string_view after = "") {
+  std::string out(before);
+  if (!out.empty() && out.back() != '\n') out += '\n';
+  out += "[[port]]\n";
+  auto sets = [&](std::string_view key) {
+    const std::string needle = std::string(key) + " =";
+    return std::string_view(port_lines).starts_with(needle) ||
+           std::string(port_lines).find("\n" + needle) != std::string::npos;
+  };
+  if (!sets("name")) out += "name = \"tap0\"\n";
+  if (!sets("device")) out += "device = \"net_tap0,iface=tern0\"\n";
+  if (!sets("address")) out += "address = \"10.77.0.2/24\"\n";
+  out += port_lines;
+  if (!out.empty() && out.back() != '\n') out += '\n';
+  out += after;
+  return out;
+}
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_config(text, "tern.toml");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+// ---- example configs ------------------------------------------------------
+
+TEST(ConfigExamples, EveryExampleParses) {
+  const std::filesystem::path dir = TERN_CONFIG_DIR;
+  std::set<std::string> seen;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".toml") continue;
+    seen.insert(entry.path().filename().string());
+    EXPECT_NO_THROW({
+      try {
+        load_config(entry.path().string());
+      } catch (const ConfigError& e) {
+        ADD_FAILURE() << e.what();
+      }
+    }) << entry.path();
+  }
+  for (const char* name : {"tap.toml", "af_packet.toml", "memif.toml", "pci.toml"}) {
+    EXPECT_TRUE(seen.count(name)) << name << " missing from " << dir;
+  }
+}
+
+TEST(ConfigExamples, TapIsWhatTheDocsSay) {
+  const Config c = load_config(std::string(TERN_CONFIG_DIR) + "/tap.toml");
+  ASSERT_EQ(c.ports.size(), 1u);
+  EXPECT_EQ(c.ports[0].device, "net_tap0,iface=tern0");
+  EXPECT_EQ(format_ipv4_prefix(c.ports[0].address), "10.77.0.2/24");
+  EXPECT_EQ(c.runtime.lcores.size(), 2u);
+}
+
+TEST(ConfigLoad, MissingFileNamesThePath) {
+  try {
+    load_config("/nonexistent/tern.toml");
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/tern.toml: cannot open"), std::string::npos)
+        << e.what();
+  }
+}
+
+// ---- defaults and a full config -------------------------------------------
+
+TEST(ConfigDefaults, MinimalConfigTakesHeaderDefaults) {
+  const Config c = parse_config(doc(""), "tern.toml");
+  const Config d;
+  EXPECT_EQ(c.log_level, "info");
+  EXPECT_EQ(c.eal.file_prefix, d.eal.file_prefix);
+  EXPECT_EQ(c.eal.no_huge, d.eal.no_huge);
+  EXPECT_EQ(c.eal.memory_mb, 512u);
+  EXPECT_TRUE(c.eal.args.empty());
+  EXPECT_EQ(c.runtime.lcores, d.runtime.lcores);
+  EXPECT_EQ(c.runtime.mbufs_per_worker, 8191u);
+  EXPECT_EQ(c.runtime.burst, 32u);
+  EXPECT_EQ(c.runtime.steer_ring_size, 1024u);
+  ASSERT_EQ(c.ports.size(), 1u);
+  const PortConfig& p = c.ports[0];
+  EXPECT_EQ(p.name, "tap0");
+  EXPECT_EQ(p.queues, 0u);
+  EXPECT_EQ(p.mtu, 1500u);
+  EXPECT_EQ(p.rx_ring, 1024u);
+  EXPECT_EQ(p.tx_ring, 1024u);
+  EXPECT_TRUE(p.rx_checksum_offload);
+  EXPECT_TRUE(p.tx_checksum_offload);
+  EXPECT_FALSE(p.tap_rx_trigger);
+  EXPECT_EQ(p.steering, SteeringMode::kAuto);
+  EXPECT_EQ(p.address.addr, 0x0a4d0002u);
+  EXPECT_EQ(p.address.len, 24);
+  EXPECT_FALSE(p.gateway);
+  EXPECT_EQ(c.arp.entry_ttl, Duration::s(300));
+  EXPECT_EQ(c.arp.retry_interval, Duration::ms(1000));
+  EXPECT_EQ(c.arp.max_retries, 3u);
+  EXPECT_EQ(c.arp.max_pending, 64u);
+  EXPECT_EQ(c.arp.cache_size, 1024u);
+  EXPECT_EQ(c.ip.default_ttl, 64);
+  EXPECT_EQ(c.ip.frag_max_flows, 1024u);
+  EXPECT_EQ(c.ip.frag_max_fragments, kIpFragMaxFrag);
+  EXPECT_EQ(c.ip.frag_timeout, Duration::s(30));
+  EXPECT_EQ(c.impairment.loss, 0);
+  EXPECT_EQ(c.impairment.duplicate, 0);
+  EXPECT_EQ(c.impairment.reorder, 0);
+  EXPECT_EQ(c.impairment.seed, 1u);
+  EXPECT_EQ(c.tcp.max_connections, 65536u);
+  EXPECT_EQ(c.tcp.mss_clamp, 0u);
+}
+
+TEST(ConfigDefaults, EveryKeyLandsInItsField) {
+  const Config c = parse_config(R"(
+log_level = "debug"
+[eal]
+file_prefix = "t-1_x"
+no_huge = true
+memory_mb = 1024
+args = ["--in-memory", "--log-level=lib.eal:debug"]
+[runtime]
+lcores = [3, 1, 2]
+mbufs_per_worker = 16383
+burst = 64
+steer_ring_size = 2048
+[[port]]
+name = "p-1"
+device = "0000:03:00.1,rx_vec_en=0"
+queues = 4
+mtu = 9000
+rx_ring = 4096
+tx_ring = 512
+rx_checksum_offload = false
+tx_checksum_offload = false
+tap_rx_trigger = true
+steering = "software"
+address = "192.0.2.10/28"
+gateway = "192.0.2.1"
+[arp]
+entry_ttl_s = 60
+retry_ms = 250
+retries = 0
+pending_packets = 0
+cache_entries = 16
+[ip]
+ttl = 255
+frag_max_flows = 1
+frag_max_fragments = 1
+frag_timeout_s = 120
+[impairment]
+loss = 0.25
+duplicate = 1
+reorder = 0
+seed = 0xdeadbeef
+[tcp]
+max_connections = 16777216
+mss_clamp = 1460
+)",
+                                "full.toml");
+  EXPECT_EQ(c.log_level, "debug");
+  EXPECT_EQ(c.eal.file_prefix, "t-1_x");
+  EXPECT_TRUE(c.eal.no_huge);
+  EXPECT_EQ(c.eal.memory_mb, 1024u);
+  EXPECT_EQ(c.eal.args, (std::vector<std::string>{"--in-memory", "--log-level=lib.eal:debug"}));
+  EXPECT_EQ(c.runtime.lcores, (std::vector<unsigned>{3, 1, 2}));
+  EXPECT_EQ(c.runtime.mbufs_per_worker, 16383u);
+  EXPECT_EQ(c.runtime.burst, 64u);
+  EXPECT_EQ(c.runtime.steer_ring_size, 2048u);
+  const PortConfig& p = c.ports.at(0);
+  EXPECT_EQ(p.name, "p-1");
+  EXPECT_EQ(p.device, "0000:03:00.1,rx_vec_en=0");
+  EXPECT_EQ(p.queues, 4u);
+  EXPECT_EQ(p.mtu, 9000u);
+  EXPECT_EQ(p.rx_ring, 4096u);
+  EXPECT_EQ(p.tx_ring, 512u);
+  EXPECT_FALSE(p.rx_checksum_offload);
+  EXPECT_FALSE(p.tx_checksum_offload);
+  EXPECT_TRUE(p.tap_rx_trigger);
+  EXPECT_EQ(p.steering, SteeringMode::kSoftware);
+  EXPECT_EQ(format_ipv4_prefix(p.address), "192.0.2.10/28");
+  EXPECT_EQ(p.gateway, 0xc0000201u);
+  EXPECT_EQ(c.arp.entry_ttl, Duration::s(60));
+  EXPECT_EQ(c.arp.retry_interval, Duration::ms(250));
+  EXPECT_EQ(c.arp.max_retries, 0u);
+  EXPECT_EQ(c.arp.max_pending, 0u);
+  EXPECT_EQ(c.arp.cache_size, 16u);
+  EXPECT_EQ(c.ip.default_ttl, 255);
+  EXPECT_EQ(c.ip.frag_max_flows, 1u);
+  EXPECT_EQ(c.ip.frag_max_fragments, 1u);
+  EXPECT_EQ(c.ip.frag_timeout, Duration::s(120));
+  EXPECT_EQ(c.impairment.loss, 0.25);
+  EXPECT_EQ(c.impairment.duplicate, 1.0);
+  EXPECT_EQ(c.impairment.reorder, 0.0);
+  EXPECT_EQ(c.impairment.seed, 0xdeadbeefu);
+  EXPECT_EQ(c.tcp.max_connections, 16777216u);
+  EXPECT_EQ(c.tcp.mss_clamp, 1460u);
+}
+
+TEST(ConfigValid, EdgeValuesAreAccepted) {
+  for (const std::string& text : {
+           doc("", "address = \"10.0.0.0/31\"\ngateway = \"10.0.0.1\""),  // RFC 3021
+           doc("", "address = \"10.0.0.1/32\""), doc("", "address = \"10.0.0.1/1\""),
+           doc("", "device = \"03:00.0\""), doc("", "device = \"net_memif0,role=client,socket=/run/m.sock\""),
+           doc("", "device = \"net_ring0\""), doc("", "steering = \"rss\""),
+           doc("[runtime]\nlcores = [127]\nsteer_ring_size = 65536\n"),
+           doc("[runtime]\nmbufs_per_worker = 1048575\n", "rx_ring = 16384\ntx_ring = 16384"),
+           doc("", "", "[tcp]\nmss_clamp = 88\n"), doc("", "", "[tcp]\nmss_clamp = 65495\n"),
+           doc("", "", "[ip]\nfrag_max_fragments = 8\n"),
+           doc("eal.no_huge = true\nruntime.burst = 512\n"),  // dotted keys work too
+       }) {
+    EXPECT_EQ(error_of(text), "<no error>") << text;
+  }
+}
+
+// ---- bad values -------------------------------------------------------------
+
+struct BadValue {
+  std::string text;   // the whole document
+  std::string key;    // full key path
+  std::string value;  // as written
+  std::string allowed;
+};
+
+std::string in(std::string_view table, std::string_view line) {
+  return doc("", "", "[" + std::string(table) + "]\n" + std::string(line) + "\n");
+}
+
+std::vector<BadValue> bad_values() {
+  const std::string kInt = "must be an integer in ";
+  const std::string kPow2 = "must be a power of two in ";
+  const std::string kBool = "must be true or false";
+  const std::string kProb = "must be a number in 0..1";
+  const std::string kHost = "must be a unicast host address";
+  return {
+      {doc("log_level = \"loud\""), "log_level", "\"loud\"",
+       "must be one of \"error\", \"warning\", \"notice\", \"info\", \"debug\""},
+      {doc("log_level = 3"), "log_level", "3", "must be one of"},
+      {in("eal", "file_prefix = \"a b\""), "eal.file_prefix", "\"a b\"",
+       "1..32 characters from [A-Za-z0-9_-]"},
+      {in("eal", "file_prefix = \"\""), "eal.file_prefix", "\"\"", "1..32 characters"},
+      {in("eal", "file_prefix = \"" + std::string(33, 'a') + "\""), "eal.file_prefix", "\"aaaa",
+       "1..32 characters"},
+      {in("eal", "no_huge = \"yes\""), "eal.no_huge", "\"yes\"", kBool},
+      {in("eal", "memory_mb = 63"), "eal.memory_mb", "63", kInt + "64..65536"},
+      {in("eal", "memory_mb = 65537"), "eal.memory_mb", "65537", kInt + "64..65536"},
+      {in("eal", "memory_mb = \"512\""), "eal.memory_mb", "\"512\"", kInt + "64..65536"},
+      {in("eal", "memory_mb = 512.0"), "eal.memory_mb", "512.0", kInt + "64..65536"},
+      {in("eal", "args = \"--in-memory\""), "eal.args", "\"--in-memory\"", "must be an array of strings"},
+      {in("eal", "args = [\"--in-memory\", 5]"), "eal.args[1]", "5", "must be a non-empty string"},
+      {in("eal", "args = [\"\"]"), "eal.args[0]", "\"\"", "must be a non-empty string"},
+      {in("eal", "args = [\"--file-prefix=x\"]"), "eal.args[0]", "\"--file-prefix=x\"",
+       "set eal.file_prefix instead"},
+      {in("eal", "args = [\"-l0-3\"]"), "eal.args[0]", "\"-l0-3\"", "set runtime.lcores instead"},
+      {in("eal", "args = [\"-m\", \"64\"]"), "eal.args[0]", "\"-m\"", "set eal.memory_mb instead"},
+      {in("runtime", "lcores = []"), "runtime.lcores", "[]", "non-empty array of unique lcore ids in 0..127"},
+      {in("runtime", "lcores = 0"), "runtime.lcores", "0", "non-empty array of unique lcore ids in 0..127"},
+      {in("runtime", "lcores = [0, 128]"), "runtime.lcores[1]", "128", kInt + "0..127"},
+      {in("runtime", "lcores = [0, -1]"), "runtime.lcores[1]", "-1", kInt + "0..127"},
+      {in("runtime", "lcores = [\"0\"]"), "runtime.lcores[0]", "\"0\"", kInt + "0..127"},
+      {in("runtime", "lcores = [0, 1, 1]"), "runtime.lcores[2]", "1", "duplicate of runtime.lcores[1]"},
+      {in("runtime", "mbufs_per_worker = 1023"), "runtime.mbufs_per_worker", "1023", kInt + "1024..1048575"},
+      {in("runtime", "mbufs_per_worker = 1048576"), "runtime.mbufs_per_worker", "1048576",
+       kInt + "1024..1048575"},
+      {in("runtime", "burst = 0"), "runtime.burst", "0", kInt + "1..512"},
+      {in("runtime", "burst = 513"), "runtime.burst", "513", kInt + "1..512"},
+      {in("runtime", "steer_ring_size = 1000"), "runtime.steer_ring_size", "1000", kPow2 + "64..65536"},
+      {in("runtime", "steer_ring_size = 32"), "runtime.steer_ring_size", "32", kPow2 + "64..65536"},
+      {in("runtime", "steer_ring_size = 131072"), "runtime.steer_ring_size", "131072", kPow2 + "64..65536"},
+      {doc("[runtime]\nmbufs_per_worker = 2048", "rx_ring = 2048"), "runtime.mbufs_per_worker", "2048",
+       "must be at least port[0].rx_ring + port[0].tx_ring + runtime.burst = 3104"},
+      {doc("", "rx_ring = 8192\ntx_ring = 8192"), "runtime.mbufs_per_worker", "8191 (default)",
+       "must be at least port[0].rx_ring + port[0].tx_ring + runtime.burst = 16416"},
+      {doc("", "name = \"tap 0\""), "port[0].name", "\"tap 0\"", "1..32 characters from [A-Za-z0-9_-]"},
+      {doc("", "name = 7"), "port[0].name", "7", "1..32 characters from [A-Za-z0-9_-]"},
+      {doc("", "device = \"eth0\""), "port[0].device", "\"eth0\"", "a PCI address like \"0000:03:00.0\""},
+      {doc("", "device = \"net_\""), "port[0].device", "\"net_\"", "DPDK vdev string"},
+      {doc("", "device = \"0000:03:20.0\""), "port[0].device", "\"0000:03:20.0\"", "a PCI address like"},
+      {doc("", "device = \"0000:03:00.8\""), "port[0].device", "\"0000:03:00.8\"", "a PCI address like"},
+      {doc("", "device = \"net_tap0,iface=averyveryverylongname\""), "port[0].device",
+       "\"net_tap0,iface=averyveryverylongname\"", "1..15 characters (IFNAMSIZ)"},
+      {doc("", "device = \"net_tap0,iface\""), "port[0].device", "\"net_tap0,iface\"", "must be key=value"},
+      {doc("", "device = \"net_tap0,iface=tern0,\""), "port[0].device", "\"net_tap0,iface=tern0,\"",
+       "must be key=value"},
+      {doc("", "queues = 65"), "port[0].queues", "65", kInt + "0..64"},
+      {doc("", "queues = -1"), "port[0].queues", "-1", kInt + "0..64"},
+      {doc("", "mtu = 20"), "port[0].mtu", "20", kInt + "68..9000"},
+      {doc("", "mtu = 9001"), "port[0].mtu", "9001", kInt + "68..9000"},
+      {doc("", "mtu = \"1500\""), "port[0].mtu", "\"1500\"", kInt + "68..9000"},
+      {doc("", "mtu = 0x14"), "port[0].mtu", "0x14", kInt + "68..9000"},  // quoted as written
+      {doc("", "rx_ring = 1000"), "port[0].rx_ring", "1000", kPow2 + "64..16384"},
+      {doc("", "rx_ring = 32768"), "port[0].rx_ring", "32768", kPow2 + "64..16384"},
+      {doc("", "tx_ring = 32"), "port[0].tx_ring", "32", kPow2 + "64..16384"},
+      {doc("", "rx_checksum_offload = 1"), "port[0].rx_checksum_offload", "1", kBool},
+      {doc("", "tx_checksum_offload = \"true\""), "port[0].tx_checksum_offload", "\"true\"", kBool},
+      {doc("", "tap_rx_trigger = 'no'"), "port[0].tap_rx_trigger", "'no'", kBool},
+      {doc("", "steering = \"fast\""), "port[0].steering", "\"fast\"",
+       "must be one of \"auto\", \"rss\", \"software\""},
+      {doc("", "address = \"10.77.0.2\""), "port[0].address", "\"10.77.0.2\"", "prefix length 1..32"},
+      {doc("", "address = \"10.77.0.2/0\""), "port[0].address", "\"10.77.0.2/0\"", "prefix length 1..32"},
+      {doc("", "address = \"10.77.0.2/33\""), "port[0].address", "\"10.77.0.2/33\"", "prefix length 1..32"},
+      {doc("", "address = \"10.77.0.2/24 \""), "port[0].address", "\"10.77.0.2/24 \"", "prefix length 1..32"},
+      {doc("", "address = 10"), "port[0].address", "10", "prefix length 1..32"},
+      {doc("", "address = \"10.77.0.0/24\""), "port[0].address", "\"10.77.0.0/24\"",
+       kHost + ": 10.77.0.0 is the network address of 10.77.0.0/24"},
+      {doc("", "address = \"10.77.0.255/24\""), "port[0].address", "\"10.77.0.255/24\"",
+       kHost + ": 10.77.0.255 is the broadcast address of 10.77.0.0/24"},
+      {doc("", "address = \"0.0.0.0/24\""), "port[0].address", "\"0.0.0.0/24\"", kHost + ": 0.0.0.0/8"},
+      {doc("", "address = \"127.0.0.1/8\""), "port[0].address", "\"127.0.0.1/8\"", "loopback"},
+      {doc("", "address = \"224.0.0.5/24\""), "port[0].address", "\"224.0.0.5/24\"", "multicast"},
+      {doc("", "address = \"255.255.255.255/32\""), "port[0].address", "\"255.255.255.255/32\"",
+       "limited broadcast"},
+      {doc("", "gateway = \"10.78.0.1\""), "port[0].gateway", "\"10.78.0.1\"",
+       "must be an IPv4 address inside 10.77.0.0/24"},
+      {doc("", "gateway = \"10.77.0\""), "port[0].gateway", "\"10.77.0\"", "inside 10.77.0.0/24"},
+      {doc("", "gateway = \"\""), "port[0].gateway", "\"\"", "inside 10.77.0.0/24"},
+      {doc("", "gateway = \"10.77.0.2\""), "port[0].gateway", "\"10.77.0.2\"",
+       "must differ from port[0].address"},
+      {doc("", "gateway = \"10.77.0.255\""), "port[0].gateway", "\"10.77.0.255\"",
+       "not its network or broadcast address"},
+      {doc("", "address = \"10.0.0.1/32\"\ngateway = \"10.0.0.2\""), "port[0].gateway", "\"10.0.0.2\"",
+       "inside 10.0.0.1/32"},
+      {in("arp", "entry_ttl_s = 0"), "arp.entry_ttl_s", "0", kInt + "1..86400"},
+      {in("arp", "entry_ttl_s = 86401"), "arp.entry_ttl_s", "86401", kInt + "1..86400"},
+      {in("arp", "retry_ms = 9"), "arp.retry_ms", "9", kInt + "10..60000"},
+      {in("arp", "retries = 21"), "arp.retries", "21", kInt + "0..20"},
+      {in("arp", "pending_packets = 65537"), "arp.pending_packets", "65537", kInt + "0..65536"},
+      {in("arp", "cache_entries = 15"), "arp.cache_entries", "15", kInt + "16..1048576"},
+      {in("ip", "ttl = 0"), "ip.ttl", "0", kInt + "1..255"},
+      {in("ip", "ttl = 256"), "ip.ttl", "256", kInt + "1..255"},
+      {in("ip", "frag_max_flows = 0"), "ip.frag_max_flows", "0", kInt + "1..65536"},
+      {in("ip", "frag_max_fragments = 16"), "ip.frag_max_fragments", "16", kInt + "1..8"},
+      {in("ip", "frag_max_fragments = 0"), "ip.frag_max_fragments", "0", kInt + "1..8"},
+      {in("ip", "frag_timeout_s = 121"), "ip.frag_timeout_s", "121", kInt + "1..120"},
+      {in("impairment", "loss = 1.5"), "impairment.loss", "1.5", kProb},
+      {in("impairment", "duplicate = -0.1"), "impairment.duplicate", "-0.1", kProb},
+      {in("impairment", "reorder = nan"), "impairment.reorder", "nan", kProb},
+      {in("impairment", "loss = inf"), "impairment.loss", "inf", kProb},
+      {in("impairment", "loss = \"0.1\""), "impairment.loss", "\"0.1\"", kProb},
+      {in("impairment", "seed = -1"), "impairment.seed", "-1", kInt + "0..9223372036854775807"},
+      {in("tcp", "max_connections = 0"), "tcp.max_connections", "0", kInt + "1..16777216"},
+      {in("tcp", "max_connections = 16777217"), "tcp.max_connections", "16777217", kInt + "1..16777216"},
+      {in("tcp", "mss_clamp = 87"), "tcp.mss_clamp", "87",
+       "must be 0 (derive from the MTU) or an integer in 88..65495"},
+      {in("tcp", "mss_clamp = 65496"), "tcp.mss_clamp", "65496", kInt + "0..65495"},
+  };
+}
+
+TEST(ConfigBadValue, MessageNamesKeyValueAndAllowed) {
+  for (const BadValue& c : bad_values()) {
+    const std::string msg = error_of(c.text);
+    SCOPED_TRACE(c.text);
+    EXPECT_TRUE(msg.starts_with("tern.toml")) << msg;
+    EXPECT_NE(msg.find(c.key + " = " + c.value), std::string::npos) << msg;
+    EXPECT_NE(msg.find(c.allowed), std::string::npos) << msg;
+  }
+}
+
+TEST(ConfigBadValue, ExactMessageCarriesFileLineAndColumn) {
+  EXPECT_EQ(
+      error_of("[[port]]\nname = \"tap0\"\ndevice = \"net_tap0\"\naddress = \"10.77.0.2/24\"\nmtu = 20\n"),
+      "tern.toml:5:7: port[0].mtu = 20: must be an integer in 68..9000");
+}
+
+TEST(ConfigBadValue, LongValuesAreShortenedOnOneLine) {
+  const std::string msg =
+      error_of(in("eal", "args = [\n  \"--a\",\n  \"-l" + std::string(100, '1') + "\",\n]"));
+  EXPECT_NE(msg.find("eal.args[1] = \"-l111"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("...: Tern sets -l itself"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+}
+
+// ---- structure: ports, tables, missing and unknown keys ----------------------
+
+struct Structural {
+  std::string text;
+  std::vector<std::string> expect;  // substrings of the message
+};
+
+TEST(ConfigStructure, ErrorsSayWhatIsWrong) {
+  const std::vector<Structural> cases = {
+      {"log_level = \"info\"\n", {"tern.toml: no [[port]] table", "exactly one [[port]]"}},
+      {"port = []\n", {"no [[port]] table"}},
+      {doc("", "", "[[port]]\nname = \"b\"\n"),
+       {"tern.toml:5:1: port[1]: only one [[port]] is supported in this version; found 2"}},
+      {"[port]\nname = \"tap0\"\n",
+       {"tern.toml:1:1: port: must be an array of tables: write [[port]], not [port]"}},
+      {"port = [1]\n", {"port[0] = 1: must be a table: write [[port]]"}},
+      {doc("eal = 5"), {"tern.toml:1:7: eal = 5: must be a table: write [eal]"}},
+      {"[[port]]\ndevice = \"net_tap0\"\naddress = \"10.77.0.2/24\"\n",
+       {"tern.toml:1:1: missing required key port[0].name: must be 1..32 characters"}},
+      {"[[port]]\nname = \"a\"\naddress = \"10.77.0.2/24\"\n",
+       {"missing required key port[0].device: must be a DPDK vdev string"}},
+      {"[[port]]\nname = \"a\"\ndevice = \"net_tap0\"\n",
+       {"missing required key port[0].address: must be an interface address with prefix length 1..32"}},
+      // Typo protection, with a suggestion where one is near.
+      {doc("", "mtuu = 1500"),
+       {"tern.toml:5:1: unknown key port[0].mtuu; did you mean port[0].mtu?",
+        "(known in [[port]]: name, device,"}},
+      {doc("", "adress = \"10.77.0.2/24\""), {"unknown key port[0].adress; did you mean port[0].address?"}},
+      {in("tpc", "max_connections = 1"), {"tern.toml:5:1: unknown table [tpc]; did you mean [tcp]?"}},
+      {doc("", "", "[[ports]]\nname = \"x\"\n"), {"unknown table [[ports]]; did you mean [[port]]?"}},
+      {in("eal", "no_hugepages = true"),
+       {"unknown key eal.no_hugepages (known in [eal]: file_prefix, no_huge"}},
+      {in("eal", "File_Prefix = \"x\""), {"unknown key eal.File_Prefix; did you mean eal.file_prefix?"}},
+      {in("runtime", "lcore = [0]"), {"unknown key runtime.lcore; did you mean runtime.lcores?"}},
+      {in("arp", "retires = 3"), {"unknown key arp.retires; did you mean arp.retries?"}},
+      {in("arp", "retry = 3"), {"unknown key arp.retry (known in [arp]: entry_ttl_s, retry_ms, retries,"}},
+      {in("impairment", "los = 0.1"), {"unknown key impairment.los; did you mean impairment.loss?"}},
+      {in("eal.extra", "x = 1"), {"unknown table [eal.extra]"}},
+      {doc("speed = 10"),
+       {"tern.toml:1:1: unknown key speed (known at the top level: log_level, [eal], [runtime], [[port]],"}},
+      // A key in the wrong table says where it belongs.
+      {doc("ttl = 64"), {"unknown key ttl; ttl belongs in [ip]"}},
+      {doc("", "log_level = \"debug\""),
+       {"unknown key port[0].log_level; log_level belongs at the top level, before the first [table]"}},
+      // The first unknown key in the file is reported, not the first in key order.
+      {doc("", "zzz = 1\naaa = 2"), {"unknown key port[0].zzz"}},
+  };
+  for (const Structural& c : cases) {
+    const std::string msg = error_of(c.text);
+    for (const std::string& e : c.expect)
+      EXPECT_NE(msg.find(e), std::string::npos) << c.text << "\n -> " << msg;
+  }
+}
+
+TEST(ConfigSyntax, ReportsFileLineAndColumn) {
+  EXPECT_EQ(error_of("log_level = \"info\"\n\n[eal\nno_huge = true\n").substr(0, 13), "tern.toml:3:5");
+  const std::string bad_value = error_of("[eal]\nno_huge = yes\n");
+  EXPECT_TRUE(bad_value.starts_with("tern.toml:2:11: TOML syntax error: ")) << bad_value;
+  const std::string dup = error_of("[eal]\nno_huge = true\nno_huge = false\n");
+  EXPECT_TRUE(dup.starts_with("tern.toml:3:")) << dup;
+  EXPECT_NE(dup.find("no_huge"), std::string::npos) << dup;
+  const std::string huge = error_of("[eal]\nmemory_mb = 99999999999999999999\n");
+  EXPECT_TRUE(huge.starts_with("tern.toml:2:")) << huge;
+}
+
+}  // namespace
+}  // namespace tern
