@@ -40,8 +40,8 @@ namespace tern {
   X(IpNotForUs)          /* destination is not one of our addresses */                 \
   X(IpUnknownProtocol)                                                                 \
   X(IpFragMalformed)     /* bad offset/length, oversize or overlapping fragment */     \
-  X(IpFragNoMemory)      /* reassembly table full */                                   \
-  X(IpFragTimeout)       /* incomplete datagram expired */                             \
+  X(IpFragDiscarded)     /* reassembly gave up: table full, timed out or inconsistent */ \
+  X(IpReplyTooBig)       /* reply larger than the MTU and fragmenting it failed */     \
   X(IpNoRoute)           /* no gateway for an off-link destination */                  \
   X(IcmpTruncated)                                                                     \
   X(IcmpBadChecksum)                                                                   \

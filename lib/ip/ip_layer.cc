@@ -1,0 +1,349 @@
+#include "ip/ip_layer.h"
+
+#include <rte_ip.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include "wire/arp.h"
+#include "wire/bytes.h"
+#include "wire/checksum.h"
+#include "wire/icmp.h"
+#include "wire/ipv4.h"
+
+namespace tern {
+namespace {
+
+constexpr std::uint32_t kLimitedBroadcast = 0xFFFFFFFFu;
+
+bool is_martian_source(std::uint32_t ip, std::uint32_t our_broadcast) noexcept {
+  const std::uint8_t first = static_cast<std::uint8_t>(ip >> 24);
+  // RFC 1122 §3.2.1.3: a datagram from a broadcast, multicast, loopback or
+  // "this network" source is silently discarded.
+  return ip == 0 || ip == kLimitedBroadcast || ip == our_broadcast || first == 127 || (first & 0xF0) == 0xE0;
+}
+
+std::uint32_t mask_of(std::uint8_t len) noexcept { return len == 0 ? 0 : ~std::uint32_t{0} << (32 - len); }
+
+}  // namespace
+
+IpLayer::IpLayer(const IpSettings& s, Counters& counters, rte_mempool* pool, rte_mempool* indirect_pool)
+    : s_(s),
+      netmask_(mask_of(s.prefix_len)),
+      counters_(counters),
+      pool_(pool),
+      indirect_pool_(indirect_pool),
+      arp_(s.arp, counters) {
+  // Reassembly times are kept in nanoseconds of our own timeline rather than
+  // TSC cycles: rte_ip_frag only compares them, and this keeps virtual time
+  // working in tests.
+  frag_tbl_ = rte_ip_frag_table_create(s.ip.frag_max_flows, 4, s.ip.frag_max_flows,
+                                       static_cast<std::uint64_t>(s.ip.frag_timeout.count_ns()), SOCKET_ID_ANY);
+  if (frag_tbl_ == nullptr) throw std::runtime_error("ip: cannot create the fragment reassembly table");
+}
+
+IpLayer::~IpLayer() {
+  rte_ip_frag_free_death_row(&death_row_, 0);
+  if (frag_tbl_ != nullptr) rte_ip_frag_table_destroy(frag_tbl_);
+}
+
+bool IpLayer::push(Mbuf frame, FrameQueue& out) noexcept {
+  // TxPackets/TxBytes are counted by the runtime for what the port accepts.
+  if (!out.push(std::move(frame))) {
+    counters_.drop(Drop::kTxRingFull);
+    return false;
+  }
+  return true;
+}
+
+void IpLayer::on_frame(Mbuf frame, Instant now, FrameQueue& out) noexcept {
+  counters_.inc(Counter::kRxPackets);
+  counters_.inc(Counter::kRxBytes, frame.pkt_len());
+  auto eth = EthernetHeader::parse(frame.head());
+  if (!eth) return counters_.drop(Drop::kEthTruncated);
+  const MacAddr dst = eth->dst();
+  if (!(dst == s_.mac) && !dst.is_broadcast()) return counters_.drop(Drop::kEthNotForUs);
+  switch (eth->ether_type()) {
+    case kEtherTypeArp:
+      return on_arp(eth->payload(), /*answer=*/true, now, out);
+    case kEtherTypeIpv4:
+      return on_ipv4(std::move(frame), now, out);
+    default:
+      return counters_.drop(Drop::kEthUnknownType);
+  }
+}
+
+// RFC 826 packet reception, with the RFC 5227 rule that any ARP naming a known
+// sender refreshes its entry.
+void IpLayer::on_replicated_arp(Mbuf frame, Instant now, FrameQueue& out) noexcept {
+  auto eth = EthernetHeader::parse(frame.head());
+  if (!eth || eth->ether_type() != kEtherTypeArp) return;
+  on_arp(eth->payload(), /*answer=*/false, now, out);
+}
+
+void IpLayer::on_arp(std::span<const std::byte> payload, bool answer, Instant now, FrameQueue& out) noexcept {
+  auto arp = ArpPacket::parse(payload);
+  if (!arp) return counters_.drop(Drop::kArpMalformed);
+  const std::uint16_t op = arp->op();
+  if (op != static_cast<std::uint16_t>(ArpOp::kRequest) && op != static_cast<std::uint16_t>(ArpOp::kReply))
+    return counters_.drop(Drop::kArpUnknownOp);
+  const bool for_us = arp->target_ip() == s_.addr;
+  const std::uint32_t sender = arp->sender_ip();
+  const MacAddr sender_mac = arp->sender_mac();
+  if (sender != 0 && sender != s_.addr && !sender_mac.is_broadcast() && !sender_mac.is_multicast()) {
+    arp_.learn(sender, sender_mac, /*create=*/for_us, now, [&](Mbuf f, const MacAddr& mac) {
+      auto h = f.head_mut();
+      write_ethernet(h, mac, s_.mac, kEtherTypeIpv4);
+      push(std::move(f), out);
+    });
+  }
+  if (!answer) return;  // a sibling worker received this frame and answers it
+  if (op == static_cast<std::uint16_t>(ArpOp::kReply)) {
+    counters_.inc(Counter::kArpInReplies);
+    return;
+  }
+  counters_.inc(Counter::kArpInRequests);
+  if (!for_us) return counters_.drop(Drop::kArpNotForUs);
+  send_arp(static_cast<std::uint16_t>(ArpOp::kReply), sender_mac, sender, sender_mac, out);
+}
+
+void IpLayer::send_arp(std::uint16_t op, const MacAddr& tha, std::uint32_t tpa, const MacAddr& eth_dst,
+                       FrameQueue& out) noexcept {
+  Mbuf m = Mbuf::alloc(pool_);
+  if (!m) return counters_.drop(Drop::kMbufExhausted);
+  // 60 bytes: the Ethernet minimum without FCS; the tail is zero padding.
+  auto b = m.append(60);
+  if (b.empty()) return counters_.drop(Drop::kMbufExhausted);
+  std::memset(b.data(), 0, b.size());
+  write_ethernet(b, eth_dst, s_.mac, kEtherTypeArp);
+  write_arp(b.subspan(kEthernetHeaderLen), static_cast<ArpOp>(op), s_.mac, s_.addr, tha, tpa);
+  if (push(std::move(m), out))
+    counters_.inc(op == static_cast<std::uint16_t>(ArpOp::kReply) ? Counter::kArpOutReplies
+                                                                   : Counter::kArpOutRequests);
+}
+
+void IpLayer::on_ipv4(Mbuf frame, Instant now, FrameQueue& out) noexcept {
+  counters_.inc(Counter::kIpInReceives);
+  rte_mbuf* m = frame.get();
+  // Headers are parsed from the first segment; PMDs here deliver single-segment
+  // frames up to the mbuf size, and a chain is linearised when it fits.
+  if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) return counters_.drop(Drop::kIpTruncated);
+  auto l3 = frame.head().subspan(kEthernetHeaderLen);
+  auto ip = Ipv4Header::parse(l3);
+  if (!ip) {
+    switch (ip.error()) {
+      case ParseError::kBadVersion: return counters_.drop(Drop::kIpBadVersion);
+      case ParseError::kBadHeaderLength: return counters_.drop(Drop::kIpBadHeaderLength);
+      case ParseError::kBadTotalLength: return counters_.drop(Drop::kIpBadTotalLength);
+      case ParseError::kBadOption: return counters_.drop(Drop::kIpBadOptions);
+      default: return counters_.drop(Drop::kIpTruncated);
+    }
+  }
+  const std::uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+  const bool hw_checked = s_.rx_ip_checksum_offload && ck != RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN;
+  if (hw_checked ? ck == RTE_MBUF_F_RX_IP_CKSUM_BAD : !ip->checksum_ok()) return counters_.drop(Drop::kIpBadChecksum);
+  if (ip->dst() != s_.addr) return counters_.drop(Drop::kIpNotForUs);
+  if (is_martian_source(ip->src(), s_.addr | ~netmask_)) return counters_.drop(Drop::kIpBadSource);
+
+  // Drop Ethernet padding so pkt_len is the datagram and nothing more.
+  const std::uint32_t frame_len = kEthernetHeaderLen + ip->total_length();
+  if (frame.pkt_len() > frame_len) rte_pktmbuf_trim(m, static_cast<std::uint16_t>(frame.pkt_len() - frame_len));
+
+  Ipv4Delivery d{ip->src(), ip->dst(), ip->protocol(), static_cast<std::uint16_t>(kEthernetHeaderLen + ip->header_len()),
+                 static_cast<std::uint16_t>(ip->total_length() - ip->header_len())};
+  if (!ip->is_fragment()) return deliver(d, std::move(frame), now, out);
+
+  // RFC 791 §3.2: every fragment but the last carries a multiple of 8 bytes,
+  // and no fragment may extend a datagram past 65535 bytes.
+  const std::uint32_t end = ip->fragment_offset_bytes() + d.l4_len;
+  if (d.l4_len == 0 || end + ip->header_len() > 65535 || (ip->more_fragments() && d.l4_len % 8 != 0))
+    return counters_.drop(Drop::kIpFragMalformed);
+  counters_.inc(Counter::kIpReasmReqds);
+  m->l2_len = kEthernetHeaderLen;
+  m->l3_len = static_cast<std::uint16_t>(ip->header_len());
+  auto* hdr = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, kEthernetHeaderLen);
+  rte_mbuf* whole = rte_ipv4_frag_reassemble_packet(frag_tbl_, &death_row_, frame.release(), static_cast<std::uint64_t>(now.ns_since_epoch()), hdr);
+  if (death_row_.cnt > 0) {
+    counters_.inc(Counter::kIpReasmFails);
+    counters_.drop(Drop::kIpFragDiscarded, death_row_.cnt);
+    rte_ip_frag_free_death_row(&death_row_, 0);
+  }
+  if (whole == nullptr) return;  // held for more fragments, or discarded above
+  counters_.inc(Counter::kIpReasmOKs);
+  Mbuf dgram{whole};
+  const std::uint32_t l4_offset = static_cast<std::uint32_t>(whole->l2_len) + whole->l3_len;
+  if (dgram.pkt_len() < l4_offset) return counters_.drop(Drop::kIpFragMalformed);
+  d.l4_offset = static_cast<std::uint16_t>(l4_offset);
+  d.l4_len = static_cast<std::uint16_t>(dgram.pkt_len() - l4_offset);
+  deliver(d, std::move(dgram), now, out);
+}
+
+void IpLayer::deliver(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) noexcept {
+  switch (d.protocol) {
+    case kIpProtoIcmp:
+      counters_.inc(Counter::kIpInDelivers);
+      return on_icmp(d, std::move(frame), now, out);
+    case kIpProtoTcp:
+      if (tcp_ == nullptr) return counters_.drop(Drop::kTcpNoStack);
+      counters_.inc(Counter::kIpInDelivers);
+      return tcp_->on_ipv4(d, std::move(frame), now, out);
+    case kIpProtoUdp:
+      counters_.inc(Counter::kIpInDelivers);
+      return counters_.drop(Drop::kUdpNoListener);
+    default:
+      return counters_.drop(Drop::kIpUnknownProtocol);
+  }
+}
+
+void IpLayer::on_icmp(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) noexcept {
+  counters_.inc(Counter::kIcmpInMsgs);
+  std::span<const std::byte> msg;
+  rte_mbuf* m = frame.get();
+  if (rte_pktmbuf_data_len(m) >= d.l4_offset + d.l4_len) {
+    msg = frame.head().subspan(d.l4_offset, d.l4_len);
+  } else {  // reassembled chain: gather into scratch
+    const void* p = rte_pktmbuf_read(m, d.l4_offset, d.l4_len, scratch_.data());
+    if (p == nullptr) return counters_.drop(Drop::kIcmpTruncated);
+    msg = {static_cast<const std::byte*>(p), d.l4_len};
+  }
+  auto icmp = IcmpHeader::parse(msg);
+  if (!icmp) return counters_.drop(Drop::kIcmpTruncated);
+  if (!icmp->checksum_ok()) return counters_.drop(Drop::kIcmpBadChecksum);
+  if (icmp->type() != kIcmpEchoRequest) return counters_.drop(Drop::kIcmpUnhandledType);
+  counters_.inc(Counter::kIcmpInEchos);
+
+  // Build the reply in fresh mbufs (received headers are never rewritten in
+  // place): same identifier, sequence and data (RFC 792), type 0, checksum
+  // adjusted for the changed type (RFC 1624).
+  Mbuf reply = Mbuf::alloc(pool_);
+  if (!reply) return counters_.drop(Drop::kMbufExhausted);
+  auto ip_room = reply.append(kIpv4MinHeaderLen);
+  if (ip_room.empty() || !append_chain(reply, msg, pool_)) return counters_.drop(Drop::kMbufExhausted);
+  auto icmp_out = reply.head_mut().subspan(kIpv4MinHeaderLen, kIcmpHeaderLen);
+  const std::uint16_t old_word = static_cast<std::uint16_t>(kIcmpEchoRequest << 8 | icmp->code());
+  const std::uint16_t new_word = static_cast<std::uint16_t>(kIcmpEchoReply << 8 | icmp->code());
+  icmp_out[0] = std::byte{kIcmpEchoReply};
+  store_be16(icmp_out.data() + 2, checksum_adjust(icmp->checksum(), old_word, new_word));
+  counters_.inc(Counter::kIcmpOutMsgs);
+  counters_.inc(Counter::kIcmpOutEchoReps);
+  send_datagram(std::move(reply), d.src, kIpProtoIcmp, d.l4_len, now, out);
+}
+
+bool IpLayer::append_chain(Mbuf& m, std::span<const std::byte> data, rte_mempool* pool) noexcept {
+  rte_mbuf* tail = rte_pktmbuf_lastseg(m.get());
+  while (!data.empty()) {
+    std::uint16_t room = rte_pktmbuf_tailroom(tail);
+    if (room == 0) {
+      rte_mbuf* seg = rte_pktmbuf_alloc(pool);
+      if (seg == nullptr || rte_pktmbuf_chain(m.get(), seg) != 0) {
+        rte_pktmbuf_free(seg);
+        return false;
+      }
+      tail = seg;
+      room = rte_pktmbuf_tailroom(tail);
+    }
+    const auto n = static_cast<std::uint16_t>(std::min<std::size_t>(room, data.size()));
+    std::memcpy(rte_pktmbuf_mtod_offset(tail, std::byte*, tail->data_len), data.data(), n);
+    tail->data_len = static_cast<std::uint16_t>(tail->data_len + n);
+    m->pkt_len += n;
+    data = data.subspan(n);
+  }
+  return true;
+}
+
+std::optional<std::uint32_t> IpLayer::next_hop(std::uint32_t dst) const noexcept {
+  if (on_link(dst)) return dst;
+  return s_.gateway;
+}
+
+bool IpLayer::send_datagram(Mbuf dgram, std::uint32_t dst, std::uint8_t protocol, std::uint16_t l4_len, Instant now,
+                            FrameQueue& out) noexcept {
+  const auto hop = next_hop(dst);
+  if (!hop) {
+    counters_.drop(Drop::kIpNoRoute);
+    return false;
+  }
+  const std::uint32_t ip_len = kIpv4MinHeaderLen + l4_len;
+  const bool fits = ip_len <= s_.mtu;
+  Ipv4Fields f{};
+  f.src = s_.addr;
+  f.dst = dst;
+  f.protocol = protocol;
+  f.ttl = s_.ip.default_ttl;
+  f.id = next_ip_id_++;
+  f.dont_fragment = fits;
+  f.payload_len = l4_len;
+  counters_.inc(Counter::kIpOutRequests);
+  if (fits) {
+    const bool offload = s_.tx_ip_checksum_offload;
+    write_ipv4(dgram.head_mut(), f, /*fill_checksum=*/!offload);
+    if (offload) {
+      dgram->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+      dgram->l2_len = kEthernetHeaderLen;
+      dgram->l3_len = kIpv4MinHeaderLen;
+    }
+    if (dgram.prepend(kEthernetHeaderLen).empty()) {
+      counters_.drop(Drop::kMbufExhausted);
+      return false;
+    }
+    transmit(std::move(dgram), *hop, now, out);
+    return true;
+  }
+  write_ipv4(dgram.head_mut(), f, /*fill_checksum=*/true);
+  return fragment_and_transmit(std::move(dgram), *hop, now, out);
+}
+
+// RFC 791 §3.2 fragmentation of our own oversize datagrams (a large ping
+// reply); DPDK cuts the payload into indirect mbufs without copying it.
+bool IpLayer::fragment_and_transmit(Mbuf dgram, std::uint32_t hop, Instant now, FrameQueue& out) noexcept {
+  if (indirect_pool_ == nullptr) {
+    counters_.drop(Drop::kIpReplyTooBig);
+    return false;
+  }
+  std::array<rte_mbuf*, 64> frags{};
+  const int n = rte_ipv4_fragment_packet(dgram.get(), frags.data(), static_cast<std::uint16_t>(frags.size()), s_.mtu,
+                                         pool_, indirect_pool_);
+  if (n < 0) {
+    counters_.drop(Drop::kIpReplyTooBig);
+    return false;
+  }
+  for (int i = 0; i < n; ++i) {
+    Mbuf f{frags[static_cast<std::size_t>(i)]};
+    auto hdr = f.head_mut();
+    store_be16(hdr.data() + 10, 0);
+    store_be16(hdr.data() + 10, internet_checksum(hdr.first(kIpv4MinHeaderLen)));
+    if (f.prepend(kEthernetHeaderLen).empty()) {
+      counters_.drop(Drop::kMbufExhausted);
+      continue;
+    }
+    transmit(std::move(f), hop, now, out);
+  }
+  return n > 0;
+}
+
+void IpLayer::transmit(Mbuf frame, std::uint32_t hop, Instant now, FrameQueue& out) noexcept {
+  if (const MacAddr* mac = arp_.lookup(hop, now)) {
+    write_ethernet(frame.head_mut(), *mac, s_.mac, kEtherTypeIpv4);
+    push(std::move(frame), out);
+    return;
+  }
+  if (arp_.park(hop, std::move(frame), now) == ArpTable::Park::kQueuedSendRequest)
+    send_arp(static_cast<std::uint16_t>(ArpOp::kRequest), MacAddr{}, hop, MacAddr::broadcast(), out);
+}
+
+bool IpLayer::send(Mbuf l4, std::uint32_t dst, std::uint8_t protocol, Instant now, FrameQueue& out) noexcept {
+  const std::uint32_t l4_len = l4.pkt_len();
+  if (l4_len + kIpv4MinHeaderLen > 65535 || l4.prepend(kIpv4MinHeaderLen).empty()) {
+    counters_.drop(Drop::kMbufExhausted);
+    return false;
+  }
+  return send_datagram(std::move(l4), dst, protocol, static_cast<std::uint16_t>(l4_len), now, out);
+}
+
+void IpLayer::on_timer(Instant now, FrameQueue& out) noexcept {
+  arp_.on_timer(now, [&](std::uint32_t ip) {
+    send_arp(static_cast<std::uint16_t>(ArpOp::kRequest), MacAddr{}, ip, MacAddr::broadcast(), out);
+  });
+}
+
+}  // namespace tern

@@ -1,0 +1,112 @@
+#pragma once
+// IPv4 for one worker: Ethernet demux, ARP, IPv4 input validation, fragment
+// reassembly (DPDK rte_ip_frag, bounded), ICMP echo, and the output path that
+// picks the next hop (local subnet or gateway) and resolves its MAC.
+//
+// No I/O and no clock: frames arrive through on_frame(), time through `now`,
+// and everything to transmit is appended to a FrameQueue.
+#include <rte_ip_frag.h>
+#include <rte_mempool.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+
+#include "base/counters.h"
+#include "base/instant.h"
+#include "base/mbuf.h"
+#include "config/config.h"
+#include "ip/arp_table.h"
+#include "ip/frame_queue.h"
+#include "wire/ethernet.h"
+
+namespace tern {
+
+struct IpSettings {
+  MacAddr mac{};
+  std::uint32_t addr = 0;  // host byte order
+  std::uint8_t prefix_len = 24;
+  std::optional<std::uint32_t> gateway;
+  std::uint16_t mtu = 1500;
+  bool rx_ip_checksum_offload = false;  // trust the NIC's IPv4-header verdict
+  bool tx_ip_checksum_offload = false;  // let the NIC fill IPv4 header checksums
+  ArpConfig arp;
+  IpConfig ip;
+};
+
+// What an upper protocol (TCP) gets for each datagram addressed to us.
+struct Ipv4Delivery {
+  std::uint32_t src = 0;  // host byte order
+  std::uint32_t dst = 0;
+  std::uint8_t protocol = 0;
+  std::uint16_t l4_offset = 0;  // from the start of the frame
+  std::uint16_t l4_len = 0;
+};
+
+class TransportInput {
+ public:
+  virtual ~TransportInput() = default;
+  virtual void on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) = 0;
+};
+
+class IpLayer {
+ public:
+  // `pool` supplies mbufs for replies; `indirect_pool` (optional) lets replies
+  // larger than the MTU be fragmented, as Linux does for a big ping.
+  IpLayer(const IpSettings& s, Counters& counters, rte_mempool* pool, rte_mempool* indirect_pool = nullptr);
+  ~IpLayer();
+  IpLayer(const IpLayer&) = delete;
+  IpLayer& operator=(const IpLayer&) = delete;
+
+  void set_tcp(TransportInput* tcp) noexcept { tcp_ = tcp; }
+
+  // One received frame; this layer takes ownership whatever happens to it.
+  void on_frame(Mbuf frame, Instant now, FrameQueue& out) noexcept;
+  // A copy of an ARP frame that a sibling worker received and answers: only
+  // learn from it, so every worker's ARP view stays complete.
+  void on_replicated_arp(Mbuf frame, Instant now, FrameQueue& out) noexcept;
+  // ARP retransmissions and expiry. Cheap enough to call every loop iteration.
+  void on_timer(Instant now, FrameQueue& out) noexcept;
+
+  // Sends an L4 packet: `l4` holds the transport header and payload with at
+  // least kHeadroom bytes of headroom. Returns false when it was dropped (counted).
+  static constexpr std::uint16_t kHeadroom = 14 + 20;
+  bool send(Mbuf l4, std::uint32_t dst, std::uint8_t protocol, Instant now, FrameQueue& out) noexcept;
+
+  const IpSettings& settings() const noexcept { return s_; }
+  const ArpTable& arp() const noexcept { return arp_; }
+  bool on_link(std::uint32_t ip) const noexcept { return ((ip ^ s_.addr) & netmask_) == 0; }
+
+ private:
+  void on_arp(std::span<const std::byte> payload, bool answer, Instant now, FrameQueue& out) noexcept;
+  void on_ipv4(Mbuf frame, Instant now, FrameQueue& out) noexcept;
+  void deliver(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) noexcept;
+  void on_icmp(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) noexcept;
+  void send_arp(std::uint16_t op, const MacAddr& tha, std::uint32_t tpa, const MacAddr& eth_dst,
+                FrameQueue& out) noexcept;
+  // `dgram` starts with 20 bytes for the IPv4 header, then l4_len bytes.
+  bool send_datagram(Mbuf dgram, std::uint32_t dst, std::uint8_t protocol, std::uint16_t l4_len, Instant now,
+                     FrameQueue& out) noexcept;
+  std::optional<std::uint32_t> next_hop(std::uint32_t dst) const noexcept;
+  // Fills in the Ethernet header of a complete frame and queues it, or parks
+  // it until the next hop's MAC is known.
+  void transmit(Mbuf frame, std::uint32_t hop, Instant now, FrameQueue& out) noexcept;
+  bool fragment_and_transmit(Mbuf dgram, std::uint32_t hop, Instant now, FrameQueue& out) noexcept;
+  static bool append_chain(Mbuf& m, std::span<const std::byte> data, rte_mempool* pool) noexcept;
+  bool push(Mbuf frame, FrameQueue& out) noexcept;
+
+  IpSettings s_;
+  std::uint32_t netmask_;
+  Counters& counters_;
+  rte_mempool* pool_;
+  rte_mempool* indirect_pool_;
+  ArpTable arp_;
+  rte_ip_frag_tbl* frag_tbl_ = nullptr;
+  rte_ip_frag_death_row death_row_{};
+  TransportInput* tcp_ = nullptr;
+  std::uint16_t next_ip_id_ = 1;
+  // Scratch for ICMP messages that arrived as an mbuf chain (reassembled).
+  std::array<std::byte, 65536> scratch_{};
+};
+
+}  // namespace tern

@@ -1,0 +1,36 @@
+#pragma once
+// Two ports joined back to back in one process: what one transmits on queue q
+// the other receives on queue q. Tests, benchmarks and the simulator run whole
+// stacks over it without a NIC. Frames move by pointer through rte_rings.
+#include <memory>
+#include <utility>
+
+#include "port/port.h"
+
+struct rte_ring;
+
+namespace tern {
+
+class LinkPort final : public Port {
+ public:
+  ~LinkPort() override;
+  std::uint16_t rx_burst(std::uint16_t queue, rte_mbuf** pkts, std::uint16_t n) noexcept override;
+  std::uint16_t tx_burst(std::uint16_t queue, rte_mbuf** pkts, std::uint16_t n) noexcept override;
+  // Frames sitting in this port's receive rings (not yet polled).
+  unsigned pending_rx() const noexcept;
+
+ private:
+  friend std::pair<std::unique_ptr<LinkPort>, std::unique_ptr<LinkPort>> make_link_pair(
+      std::uint16_t, std::uint32_t, std::uint16_t);
+  LinkPort() = default;
+  rte_ring* rx_[16] = {};
+  rte_ring* tx_[16] = {};  // the peer's rx_ rings, not owned
+};
+
+// queues: 1..16; ring_size: power of two. MACs are 02:00:00:00:00:01 and :02.
+// Throws std::runtime_error when the rings cannot be created (start-up only).
+std::pair<std::unique_ptr<LinkPort>, std::unique_ptr<LinkPort>> make_link_pair(std::uint16_t queues = 1,
+                                                                               std::uint32_t ring_size = 1024,
+                                                                               std::uint16_t mtu = 1500);
+
+}  // namespace tern

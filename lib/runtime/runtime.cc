@@ -1,0 +1,193 @@
+#include "runtime/runtime.h"
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_pdump.h>
+#include <rte_ring.h>
+#include <signal.h>
+
+#include <stdexcept>
+
+#include "port/ethdev_port.h"
+#include "runtime/clock.h"
+#include "runtime/log.h"
+#include "runtime/telemetry.h"
+
+namespace tern {
+namespace {
+
+void ignore_signal(int) {}
+
+// DPDK 22.11's net_tap raises a signal on every received packet (its Rx
+// trigger) when it finds SIGIO or a real-time signal free; that caps receive
+// at 70-90 kpps here. Occupying those signals with a no-op handler before the
+// EAL probes the tap makes the PMD log "Rx trigger disabled" and plainly poll,
+// which is 5-10x faster. See docs/ports.md.
+void disable_tap_rx_trigger() {
+  struct sigaction sa {};
+  sa.sa_handler = ignore_signal;
+  sigemptyset(&sa.sa_mask);
+  struct sigaction old {};
+  if (sigaction(SIGIO, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) sigaction(SIGIO, &sa, nullptr);
+  for (int sig = SIGRTMIN; sig <= SIGRTMAX; ++sig)
+    if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) sigaction(sig, &sa, nullptr);
+}
+
+IpSettings ip_settings(const Config& cfg, const PortInfo& info) {
+  const PortConfig& pc = cfg.ports.front();
+  IpSettings s;
+  s.mac = info.mac;
+  s.addr = pc.address.addr;
+  s.prefix_len = pc.address.len;
+  s.gateway = pc.gateway;
+  s.mtu = info.mtu;
+  s.rx_ip_checksum_offload = info.rx_ip_checksum_offload;
+  s.tx_ip_checksum_offload = info.tx_ip_checksum_offload;
+  s.arp = cfg.arp;
+  s.ip = cfg.ip;
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::string> Runtime::eal_args(const Config& cfg, const char* program) {
+  std::vector<std::string> a{program};
+  std::string lcores;
+  for (unsigned l : cfg.runtime.lcores) lcores += (lcores.empty() ? "" : ",") + std::to_string(l);
+  a.insert(a.end(), {"-l", lcores, "--file-prefix", cfg.eal.file_prefix});
+  if (cfg.eal.no_huge) a.insert(a.end(), {"--no-huge", "-m", std::to_string(cfg.eal.memory_mb)});
+  else a.insert(a.end(), {"--socket-mem", std::to_string(cfg.eal.memory_mb)});
+  bool any_pci = false;
+  for (const PortConfig& p : cfg.ports) {
+    if (is_pci_address(p.device)) {
+      a.insert(a.end(), {"-a", p.device});
+      any_pci = true;
+    } else {
+      a.insert(a.end(), {"--vdev", p.device});
+    }
+  }
+  if (!any_pci) a.push_back("--no-pci");
+  a.push_back("--log-level=" + cfg.log_level);
+  a.insert(a.end(), cfg.eal.args.begin(), cfg.eal.args.end());
+  return a;
+}
+
+Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg) {
+  if (cfg.ports.size() != 1) throw std::runtime_error("exactly one [[port]] is supported in this version");
+  const PortConfig& pc = cfg.ports.front();
+  if (pc.device.rfind("net_tap", 0) == 0 && !pc.tap_rx_trigger) disable_tap_rx_trigger();
+
+  std::vector<std::string> args = eal_args(cfg, program);
+  std::vector<char*> argv;
+  for (std::string& s : args) argv.push_back(s.data());
+  if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0)
+    throw std::runtime_error(std::string("rte_eal_init failed: ") + rte_strerror(rte_errno));
+
+  const auto n = static_cast<std::uint16_t>(cfg.runtime.lcores.size());
+  const std::uint16_t queues = pc.queues == 0 ? n : pc.queues;
+  if (queues != n)
+    throw std::runtime_error("port " + pc.name + ": queues = " + std::to_string(queues) +
+                             " but there are " + std::to_string(n) + " workers; each worker needs its own queue");
+  for (std::uint16_t w = 0; w < n; ++w) {
+    const std::string name = "tern_pool_" + std::to_string(w);
+    const unsigned lcore = cfg.runtime.lcores[w];
+    const int socket = static_cast<int>(rte_lcore_to_socket_id(lcore));
+    rte_mempool* mp = rte_pktmbuf_pool_create(name.c_str(), cfg.runtime.mbufs_per_worker, 256, 0,
+                                              RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+    if (mp == nullptr) throw std::runtime_error("cannot create mbuf pool " + name + ": " + rte_strerror(rte_errno));
+    pools_.push_back(mp);
+  }
+  // Indirect mbufs (no data room) for fragmenting oversize replies without copying.
+  indirect_pool_ = rte_pktmbuf_pool_create("tern_indirect", 1023, 32, 0, 0, SOCKET_ID_ANY);
+  if (indirect_pool_ == nullptr) throw std::runtime_error("cannot create the indirect mbuf pool");
+
+  auto eth = EthdevPort::open(pc, queues, pools_);
+  TERN_LOG(INFO, "%s\n", eth->describe().c_str());
+  port_ = std::move(eth);
+
+  const IpSettings ip = ip_settings(cfg, port_->info());
+  for (std::uint16_t w = 0; w < n; ++w)
+    workers_.push_back(std::make_unique<Worker>(w, n, *port_, ip, pools_[w], indirect_pool_, cfg.runtime.burst));
+  // An SPSC ring for every ordered pair of workers: no locks between cores.
+  for (std::uint16_t from = 0; from < n; ++from) {
+    for (std::uint16_t to = 0; to < n; ++to) {
+      if (from == to) continue;
+      const std::string name = "tern_steer_" + std::to_string(from) + "_" + std::to_string(to);
+      rte_ring* r = rte_ring_create(name.c_str(), cfg.runtime.steer_ring_size, SOCKET_ID_ANY,
+                                    RING_F_SP_ENQ | RING_F_SC_DEQ);
+      if (r == nullptr) throw std::runtime_error("cannot create ring " + name);
+      rings_.push_back(r);
+      workers_[from]->set_outbox(to, r);
+      workers_[to]->set_inbox(from, r);
+    }
+  }
+  if (!cfg.eal.no_huge) {
+    // Lets dpdk-dumpcap (a secondary process) capture live traffic.
+    pdump_ = rte_pdump_init() == 0;
+    if (!pdump_) TERN_LOG(WARNING, "packet capture unavailable: rte_pdump_init failed\n");
+  } else {
+    TERN_LOG(NOTICE, "no_huge: memory is not shared, so dpdk-dumpcap cannot attach\n");
+  }
+  register_telemetry(this);
+}
+
+Runtime::~Runtime() {
+  register_telemetry(nullptr);
+  workers_.clear();  // frees parked and queued frames before the pools go
+  port_.reset();
+  for (rte_ring* r : rings_) {
+    rte_mbuf* m = nullptr;
+    while (rte_ring_dequeue(r, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
+    rte_ring_free(r);
+  }
+  if (pdump_) rte_pdump_uninit();
+  rte_eal_cleanup();
+}
+
+void Runtime::worker_loop(std::size_t index) {
+  Worker& w = *workers_[index];
+  TscClock clock;
+  while (!stopping()) w.poll_once(clock.now());
+  w.flush();
+}
+
+int Runtime::lcore_main(void* arg) {
+  auto* self = static_cast<Runtime*>(arg);
+  const unsigned lcore = rte_lcore_id();
+  for (std::size_t i = 0; i < self->cfg_.runtime.lcores.size(); ++i)
+    if (self->cfg_.runtime.lcores[i] == lcore) self->worker_loop(i);
+  return 0;
+}
+
+void Runtime::run() {
+  rte_eal_mp_remote_launch(&Runtime::lcore_main, this, CALL_MAIN);
+  rte_eal_mp_wait_lcore();
+}
+
+Counters Runtime::totals() const noexcept {
+  Counters t;
+  for (const auto& w : workers_) t += w->counters();
+  return t;
+}
+
+std::string Runtime::describe() const {
+  const PortConfig& pc = cfg_.ports.front();
+  return "tern: " + std::to_string(workers_.size()) + " worker(s) on lcores, address " +
+         format_ipv4(pc.address.addr) + "/" + std::to_string(pc.address.len) + ", mac " +
+         port_->info().mac.to_string() + ", telemetry /tern/stats (file prefix " + cfg_.eal.file_prefix + ")";
+}
+
+std::string format_counters(const Counters& c) {
+  std::string s;
+  for (std::size_t i = 0; i < kCounterCount; ++i)
+    if (c.events[i] != 0)
+      s += std::string(counter_name(static_cast<Counter>(i))) + " " + std::to_string(c.events[i]) + "\n";
+  for (std::size_t i = 0; i < kDropCount; ++i)
+    if (c.drops[i] != 0)
+      s += "Drop." + std::string(drop_name(static_cast<Drop>(i))) + " " + std::to_string(c.drops[i]) + "\n";
+  return s;
+}
+
+}  // namespace tern

@@ -1,0 +1,95 @@
+#include "runtime/worker.h"
+
+#include "runtime/steering.h"
+
+namespace tern {
+
+Worker::Worker(std::uint16_t id, std::uint16_t workers, Port& port, const IpSettings& ip, rte_mempool* pool,
+               rte_mempool* indirect_pool, std::uint16_t burst)
+    : id_(id),
+      workers_(workers),
+      burst_(std::min<std::uint16_t>(burst, kMaxBurst)),
+      port_(port),
+      software_steering_(workers > 1 && port.info().steering == Steering::kSoftware),
+      ip_(std::make_unique<IpLayer>(ip, counters_, pool, indirect_pool)),
+      inbox_(workers, nullptr),
+      outbox_(workers, nullptr) {
+  tx_.set_drain(&Worker::drain_cb, this);
+}
+
+Worker::~Worker() = default;
+
+void Worker::drain_cb(void* self, FrameQueue&) noexcept { static_cast<Worker*>(self)->flush(); }
+
+void Worker::flush() noexcept {
+  if (tx_.empty()) return;
+  const std::uint16_t n = tx_.size();
+  // Sum lengths before the hand-over: a PMD may free what it sent at once.
+  std::uint64_t bytes = 0;
+  for (std::uint16_t i = 0; i < n; ++i) bytes += rte_pktmbuf_pkt_len(tx_.data()[i]);
+  const std::uint16_t sent = port_.tx_burst(id_, tx_.data(), n);
+  for (std::uint16_t i = sent; i < n; ++i) bytes -= rte_pktmbuf_pkt_len(tx_.data()[i]);
+  // Frames the NIC refused stay queued for the next iteration; once the queue
+  // is full, new frames are dropped (TxRingFull) by whoever pushes them.
+  tx_.consume(sent);
+  counters_.inc(Counter::kTxPackets, sent);
+  counters_.inc(Counter::kTxBytes, bytes);
+}
+
+void Worker::forward(rte_mbuf* m, std::uint16_t to) noexcept {
+  if (rte_ring_sp_enqueue(outbox_[to], m) != 0) {
+    counters_.drop(Drop::kSteerRingFull);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  counters_.inc(Counter::kSteeredOut);
+}
+
+void Worker::handle(rte_mbuf* m, Instant now) noexcept {
+  if (software_steering_) {
+    const auto frame = std::span<const std::byte>{rte_pktmbuf_mtod(m, const std::byte*), rte_pktmbuf_data_len(m)};
+    const std::uint16_t owner = steer_frame(frame, workers_, id_);
+    if (owner == kAllWorkers) {
+      // Siblings get the same mbuf read-only (reference count, no copy) and
+      // only learn from it; this worker answers.
+      for (std::uint16_t w = 0; w < workers_; ++w) {
+        if (w == id_) continue;
+        rte_mbuf_refcnt_update(m, 1);
+        forward(m, w);
+      }
+    } else if (owner != id_) {
+      return forward(m, owner);
+    }
+  }
+  ip_->on_frame(Mbuf{m}, now, tx_);
+}
+
+unsigned Worker::poll_once(Instant now) noexcept {
+  unsigned handled = 0;
+  const std::uint16_t n = port_.rx_burst(id_, rx_.data(), burst_);
+  for (std::uint16_t i = 0; i < n; ++i) handle(rx_[i], now);
+  handled += n;
+  for (std::uint16_t from = 0; from < workers_; ++from) {
+    rte_ring* r = inbox_[from];
+    if (r == nullptr) continue;
+    const unsigned got = rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(rx_.data()), burst_, nullptr);
+    for (unsigned i = 0; i < got; ++i) {
+      rte_mbuf* m = rx_[i];
+      counters_.inc(Counter::kSteeredIn);
+      const std::uint16_t type = rte_pktmbuf_data_len(m) >= 14
+                                     ? static_cast<std::uint16_t>(rte_pktmbuf_mtod(m, const std::uint8_t*)[12] << 8 |
+                                                                  rte_pktmbuf_mtod(m, const std::uint8_t*)[13])
+                                     : 0;
+      if (type == kEtherTypeArp)
+        ip_->on_replicated_arp(Mbuf{m}, now, tx_);
+      else
+        ip_->on_frame(Mbuf{m}, now, tx_);
+    }
+    handled += got;
+  }
+  ip_->on_timer(now, tx_);
+  flush();
+  return handled;
+}
+
+}  // namespace tern
