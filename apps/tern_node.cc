@@ -51,10 +51,14 @@ int main(int argc, char** argv) {
   std::string config_path, ready_file;
   bool print_eal = false;
   for (int i = 1; i < argc; ++i) {
-    if ((!std::strcmp(argv[i], "--config") || !std::strcmp(argv[i], "-c")) && i + 1 < argc) config_path = argv[++i];
-    else if (!std::strcmp(argv[i], "--ready-file") && i + 1 < argc) ready_file = argv[++i];
-    else if (!std::strcmp(argv[i], "--print-eal-args")) print_eal = true;
-    else return usage(argv[0]);
+    if ((!std::strcmp(argv[i], "--config") || !std::strcmp(argv[i], "-c")) && i + 1 < argc)
+      config_path = argv[++i];
+    else if (!std::strcmp(argv[i], "--ready-file") && i + 1 < argc)
+      ready_file = argv[++i];
+    else if (!std::strcmp(argv[i], "--print-eal-args"))
+      print_eal = true;
+    else
+      return usage(argv[0]);
   }
   if (config_path.empty()) return usage(argv[0]);
 

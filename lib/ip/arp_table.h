@@ -53,7 +53,7 @@ class ArpTable {
     State state = State::kFree;
     std::uint8_t retries_left = 0;
     MacAddr mac{};
-    Instant expires{};     // kReachable: stale after this; kIncomplete: next retry
+    Instant expires{};       // kReachable: stale after this; kIncomplete: next retry
     std::int32_t head = -1;  // parked frames, FIFO through Parked::next
     std::int32_t tail = -1;
   };
@@ -98,7 +98,8 @@ void ArpTable::drain_parked(Entry& e, Fn&& fn) noexcept {
 }
 
 template <class Release>
-void ArpTable::learn(std::uint32_t ip, const MacAddr& mac, bool create, Instant now, Release&& release) noexcept {
+void ArpTable::learn(std::uint32_t ip, const MacAddr& mac, bool create, Instant now,
+                     Release&& release) noexcept {
   Entry* e = create ? find_or_insert(ip, now) : find(ip);
   if (e == nullptr) return;
   if (e->state == State::kIncomplete) counters_.inc(Counter::kArpResolved);

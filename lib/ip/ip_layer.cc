@@ -37,8 +37,9 @@ IpLayer::IpLayer(const IpSettings& s, Counters& counters, rte_mempool* pool, rte
   // Reassembly times are kept in nanoseconds of our own timeline rather than
   // TSC cycles: rte_ip_frag only compares them, and this keeps virtual time
   // working in tests.
-  frag_tbl_ = rte_ip_frag_table_create(s.ip.frag_max_flows, 4, s.ip.frag_max_flows,
-                                       static_cast<std::uint64_t>(s.ip.frag_timeout.count_ns()), SOCKET_ID_ANY);
+  frag_tbl_ =
+      rte_ip_frag_table_create(s.ip.frag_max_flows, 4, s.ip.frag_max_flows,
+                               static_cast<std::uint64_t>(s.ip.frag_timeout.count_ns()), SOCKET_ID_ANY);
   if (frag_tbl_ == nullptr) throw std::runtime_error("ip: cannot create the fragment reassembly table");
 }
 
@@ -119,7 +120,7 @@ void IpLayer::send_arp(std::uint16_t op, const MacAddr& tha, std::uint32_t tpa, 
   write_arp(b.subspan(kEthernetHeaderLen), static_cast<ArpOp>(op), s_.mac, s_.addr, tha, tpa);
   if (push(std::move(m), out))
     counters_.inc(op == static_cast<std::uint16_t>(ArpOp::kReply) ? Counter::kArpOutReplies
-                                                                   : Counter::kArpOutRequests);
+                                                                  : Counter::kArpOutRequests);
 }
 
 void IpLayer::on_ipv4(Mbuf frame, Instant now, FrameQueue& out) noexcept {
@@ -132,24 +133,32 @@ void IpLayer::on_ipv4(Mbuf frame, Instant now, FrameQueue& out) noexcept {
   auto ip = Ipv4Header::parse(l3);
   if (!ip) {
     switch (ip.error()) {
-      case ParseError::kBadVersion: return counters_.drop(Drop::kIpBadVersion);
-      case ParseError::kBadHeaderLength: return counters_.drop(Drop::kIpBadHeaderLength);
-      case ParseError::kBadTotalLength: return counters_.drop(Drop::kIpBadTotalLength);
-      case ParseError::kBadOption: return counters_.drop(Drop::kIpBadOptions);
-      default: return counters_.drop(Drop::kIpTruncated);
+      case ParseError::kBadVersion:
+        return counters_.drop(Drop::kIpBadVersion);
+      case ParseError::kBadHeaderLength:
+        return counters_.drop(Drop::kIpBadHeaderLength);
+      case ParseError::kBadTotalLength:
+        return counters_.drop(Drop::kIpBadTotalLength);
+      case ParseError::kBadOption:
+        return counters_.drop(Drop::kIpBadOptions);
+      default:
+        return counters_.drop(Drop::kIpTruncated);
     }
   }
   const std::uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
   const bool hw_checked = s_.rx_ip_checksum_offload && ck != RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN;
-  if (hw_checked ? ck == RTE_MBUF_F_RX_IP_CKSUM_BAD : !ip->checksum_ok()) return counters_.drop(Drop::kIpBadChecksum);
+  if (hw_checked ? ck == RTE_MBUF_F_RX_IP_CKSUM_BAD : !ip->checksum_ok())
+    return counters_.drop(Drop::kIpBadChecksum);
   if (ip->dst() != s_.addr) return counters_.drop(Drop::kIpNotForUs);
   if (is_martian_source(ip->src(), s_.addr | ~netmask_)) return counters_.drop(Drop::kIpBadSource);
 
   // Drop Ethernet padding so pkt_len is the datagram and nothing more.
   const std::uint32_t frame_len = kEthernetHeaderLen + ip->total_length();
-  if (frame.pkt_len() > frame_len) rte_pktmbuf_trim(m, static_cast<std::uint16_t>(frame.pkt_len() - frame_len));
+  if (frame.pkt_len() > frame_len)
+    rte_pktmbuf_trim(m, static_cast<std::uint16_t>(frame.pkt_len() - frame_len));
 
-  Ipv4Delivery d{ip->src(), ip->dst(), ip->protocol(), static_cast<std::uint16_t>(kEthernetHeaderLen + ip->header_len()),
+  Ipv4Delivery d{ip->src(), ip->dst(), ip->protocol(),
+                 static_cast<std::uint16_t>(kEthernetHeaderLen + ip->header_len()),
                  static_cast<std::uint16_t>(ip->total_length() - ip->header_len())};
   if (!ip->is_fragment()) return deliver(d, std::move(frame), now, out);
 
@@ -162,7 +171,8 @@ void IpLayer::on_ipv4(Mbuf frame, Instant now, FrameQueue& out) noexcept {
   m->l2_len = kEthernetHeaderLen;
   m->l3_len = static_cast<std::uint16_t>(ip->header_len());
   auto* hdr = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, kEthernetHeaderLen);
-  rte_mbuf* whole = rte_ipv4_frag_reassemble_packet(frag_tbl_, &death_row_, frame.release(), static_cast<std::uint64_t>(now.ns_since_epoch()), hdr);
+  rte_mbuf* whole = rte_ipv4_frag_reassemble_packet(frag_tbl_, &death_row_, frame.release(),
+                                                    static_cast<std::uint64_t>(now.ns_since_epoch()), hdr);
   if (death_row_.cnt > 0) {
     counters_.inc(Counter::kIpReasmFails);
     counters_.drop(Drop::kIpFragDiscarded, death_row_.cnt);
@@ -256,8 +266,8 @@ std::optional<std::uint32_t> IpLayer::next_hop(std::uint32_t dst) const noexcept
   return s_.gateway;
 }
 
-bool IpLayer::send_datagram(Mbuf dgram, std::uint32_t dst, std::uint8_t protocol, std::uint16_t l4_len, Instant now,
-                            FrameQueue& out) noexcept {
+bool IpLayer::send_datagram(Mbuf dgram, std::uint32_t dst, std::uint8_t protocol, std::uint16_t l4_len,
+                            Instant now, FrameQueue& out) noexcept {
   const auto hop = next_hop(dst);
   if (!hop) {
     counters_.drop(Drop::kIpNoRoute);
@@ -301,8 +311,8 @@ bool IpLayer::fragment_and_transmit(Mbuf dgram, std::uint32_t hop, Instant now, 
     return false;
   }
   std::array<rte_mbuf*, 64> frags{};
-  const int n = rte_ipv4_fragment_packet(dgram.get(), frags.data(), static_cast<std::uint16_t>(frags.size()), s_.mtu,
-                                         pool_, indirect_pool_);
+  const int n = rte_ipv4_fragment_packet(dgram.get(), frags.data(), static_cast<std::uint16_t>(frags.size()),
+                                         s_.mtu, pool_, indirect_pool_);
   if (n < 0) {
     counters_.drop(Drop::kIpReplyTooBig);
     return false;

@@ -54,7 +54,8 @@ std::unique_ptr<EthdevPort> EthdevPort::open(const PortConfig& cfg, std::uint16_
                              std::to_string(dev.max_tx_queues) + " TX");
 
   rte_eth_conf conf{};
-  const std::uint64_t rss_types = RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_NONFRAG_IPV4_UDP;
+  const std::uint64_t rss_types =
+      RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_NONFRAG_IPV4_UDP;
   // net_tap advertises RSS, but it needs the tap's eBPF/rte_flow support,
   // which this kernel lacks (no multiq qdisc); af_packet spreads by its own
   // fanout hash. Neither lets us choose a symmetric hash, so both directions of
@@ -72,10 +73,12 @@ std::unique_ptr<EthdevPort> EthdevPort::open(const PortConfig& cfg, std::uint16_
   if (use_rss) {
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
     conf.rx_adv_conf.rss_conf.rss_key = key.data();
-    conf.rx_adv_conf.rss_conf.rss_key_len = static_cast<std::uint8_t>(std::min<std::size_t>(dev.hash_key_size, key.size()));
+    conf.rx_adv_conf.rss_conf.rss_key_len =
+        static_cast<std::uint8_t>(std::min<std::size_t>(dev.hash_key_size, key.size()));
     conf.rx_adv_conf.rss_conf.rss_hf = rss_types & dev.flow_type_rss_offloads;
   }
-  const std::uint64_t rx_ck = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+  const std::uint64_t rx_ck =
+      RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
   const std::uint64_t tx_ip = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
   const std::uint64_t tx_l4 = RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
   const std::uint64_t rx_capa = dev.rx_offload_capa | dev.rx_queue_offload_capa;
@@ -142,11 +145,13 @@ std::uint16_t EthdevPort::tx_burst(std::uint16_t queue, rte_mbuf** pkts, std::ui
 
 std::string EthdevPort::describe() const {
   const PortInfo& i = info_;
-  std::string s = i.name + ": " + driver_ + " port " + std::to_string(port_id_) + ", mac " + i.mac.to_string() +
-                  ", mtu " + std::to_string(i.mtu) + ", " + std::to_string(i.queues) + " queue(s), steering " +
+  std::string s = i.name + ": " + driver_ + " port " + std::to_string(port_id_) + ", mac " +
+                  i.mac.to_string() + ", mtu " + std::to_string(i.mtu) + ", " + std::to_string(i.queues) +
+                  " queue(s), steering " +
                   (i.queues == 1 ? "none needed (one queue)"
-                   : i.steering == Steering::kRss ? "RSS (symmetric Toeplitz)"
-                                                  : "software (no usable RSS; frames forwarded to their owner over rings)");
+                   : i.steering == Steering::kRss
+                       ? "RSS (symmetric Toeplitz)"
+                       : "software (no usable RSS; frames forwarded to their owner over rings)");
   s += ", checksum offload rx ";
   s += i.rx_ip_checksum_offload ? "on" : "off";
   s += " tx ";

@@ -20,8 +20,9 @@ class LinkPort final : public Port {
   unsigned pending_rx() const noexcept;
 
  private:
-  friend std::pair<std::unique_ptr<LinkPort>, std::unique_ptr<LinkPort>> make_link_pair(
-      std::uint16_t, std::uint32_t, std::uint16_t);
+  friend std::pair<std::unique_ptr<LinkPort>, std::unique_ptr<LinkPort>> make_link_pair(std::uint16_t,
+                                                                                        std::uint32_t,
+                                                                                        std::uint16_t);
   LinkPort() = default;
   rte_ring* rx_[16] = {};
   rte_ring* tx_[16] = {};  // the peer's rx_ rings, not owned

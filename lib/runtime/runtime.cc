@@ -57,8 +57,10 @@ std::vector<std::string> Runtime::eal_args(const Config& cfg, const char* progra
   std::string lcores;
   for (unsigned l : cfg.runtime.lcores) lcores += (lcores.empty() ? "" : ",") + std::to_string(l);
   a.insert(a.end(), {"-l", lcores, "--file-prefix", cfg.eal.file_prefix});
-  if (cfg.eal.no_huge) a.insert(a.end(), {"--no-huge", "-m", std::to_string(cfg.eal.memory_mb)});
-  else a.insert(a.end(), {"--socket-mem", std::to_string(cfg.eal.memory_mb)});
+  if (cfg.eal.no_huge)
+    a.insert(a.end(), {"--no-huge", "-m", std::to_string(cfg.eal.memory_mb)});
+  else
+    a.insert(a.end(), {"--socket-mem", std::to_string(cfg.eal.memory_mb)});
   bool any_pci = false;
   for (const PortConfig& p : cfg.ports) {
     if (is_pci_address(p.device)) {
@@ -88,15 +90,16 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg) {
   const auto n = static_cast<std::uint16_t>(cfg.runtime.lcores.size());
   const std::uint16_t queues = pc.queues == 0 ? n : pc.queues;
   if (queues != n)
-    throw std::runtime_error("port " + pc.name + ": queues = " + std::to_string(queues) +
-                             " but there are " + std::to_string(n) + " workers; each worker needs its own queue");
+    throw std::runtime_error("port " + pc.name + ": queues = " + std::to_string(queues) + " but there are " +
+                             std::to_string(n) + " workers; each worker needs its own queue");
   for (std::uint16_t w = 0; w < n; ++w) {
     const std::string name = "tern_pool_" + std::to_string(w);
     const unsigned lcore = cfg.runtime.lcores[w];
     const int socket = static_cast<int>(rte_lcore_to_socket_id(lcore));
     rte_mempool* mp = rte_pktmbuf_pool_create(name.c_str(), cfg.runtime.mbufs_per_worker, 256, 0,
                                               RTE_MBUF_DEFAULT_BUF_SIZE, socket);
-    if (mp == nullptr) throw std::runtime_error("cannot create mbuf pool " + name + ": " + rte_strerror(rte_errno));
+    if (mp == nullptr)
+      throw std::runtime_error("cannot create mbuf pool " + name + ": " + rte_strerror(rte_errno));
     pools_.push_back(mp);
   }
   // Indirect mbufs (no data room) for fragmenting oversize replies without copying.
@@ -109,7 +112,8 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg) {
 
   const IpSettings ip = ip_settings(cfg, port_->info());
   for (std::uint16_t w = 0; w < n; ++w)
-    workers_.push_back(std::make_unique<Worker>(w, n, *port_, ip, pools_[w], indirect_pool_, cfg.runtime.burst));
+    workers_.push_back(
+        std::make_unique<Worker>(w, n, *port_, ip, pools_[w], indirect_pool_, cfg.runtime.burst));
   // An SPSC ring for every ordered pair of workers: no locks between cores.
   for (std::uint16_t from = 0; from < n; ++from) {
     for (std::uint16_t to = 0; to < n; ++to) {

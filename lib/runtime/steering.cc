@@ -19,7 +19,8 @@ std::uint32_t symmetric_flow_hash(std::uint32_t a, std::uint32_t b, std::uint16_
   return static_cast<std::uint32_t>(h ^ (h >> 32));
 }
 
-std::uint16_t steer_frame(std::span<const std::byte> frame, std::uint16_t workers, std::uint16_t self) noexcept {
+std::uint16_t steer_frame(std::span<const std::byte> frame, std::uint16_t workers,
+                          std::uint16_t self) noexcept {
   if (workers <= 1) return 0;
   if (frame.size() < kEthernetHeaderLen) return self;
   const std::uint16_t type = load_be16(frame.data() + 12);

@@ -13,7 +13,8 @@ inline constexpr std::uint16_t kAllWorkers = 0xFFFF;  // ARP: every worker learn
 
 // Returns the owning worker in [0, workers), or kAllWorkers for ARP.
 // Frames too short or malformed to hash go to `self`, which then counts the drop.
-std::uint16_t steer_frame(std::span<const std::byte> frame, std::uint16_t workers, std::uint16_t self) noexcept;
+std::uint16_t steer_frame(std::span<const std::byte> frame, std::uint16_t workers,
+                          std::uint16_t self) noexcept;
 
 // The symmetric flow hash itself, for choosing local ports on active open
 // (so a connection's replies hash to the connecting worker).

@@ -18,7 +18,8 @@ void add_counters(rte_tel_data* d, const Counters& c) {
   for (std::size_t i = 0; i < kCounterCount; ++i)
     rte_tel_data_add_dict_u64(d, std::string(counter_name(static_cast<Counter>(i))).c_str(), c.events[i]);
   for (std::size_t i = 0; i < kDropCount; ++i)
-    rte_tel_data_add_dict_u64(d, ("Drop." + std::string(drop_name(static_cast<Drop>(i)))).c_str(), c.drops[i]);
+    rte_tel_data_add_dict_u64(d, ("Drop." + std::string(drop_name(static_cast<Drop>(i)))).c_str(),
+                              c.drops[i]);
 }
 
 int stats_cmd(const char*, const char* params, rte_tel_data* d) {
@@ -43,7 +44,8 @@ int info_cmd(const char*, const char*, rte_tel_data* d) {
   const PortConfig& pc = rt->config().ports.front();
   rte_tel_data_start_dict(d);
   rte_tel_data_add_dict_u64(d, "workers", rt->workers());
-  rte_tel_data_add_dict_string(d, "address", (format_ipv4(pc.address.addr) + "/" + std::to_string(pc.address.len)).c_str());
+  rte_tel_data_add_dict_string(d, "address",
+                               (format_ipv4(pc.address.addr) + "/" + std::to_string(pc.address.len)).c_str());
   rte_tel_data_add_dict_string(d, "mac", p.mac.to_string().c_str());
   rte_tel_data_add_dict_string(d, "port", p.name.c_str());
   rte_tel_data_add_dict_u64(d, "mtu", p.mtu);
@@ -58,8 +60,9 @@ int info_cmd(const char*, const char*, rte_tel_data* d) {
 
 void register_telemetry(const Runtime* rt) {
   static const bool registered = [] {
-    rte_telemetry_register_cmd("/tern/stats", stats_cmd,
-                               "Tern counters and drop reasons, summed over workers. Parameter: worker index");
+    rte_telemetry_register_cmd(
+        "/tern/stats", stats_cmd,
+        "Tern counters and drop reasons, summed over workers. Parameter: worker index");
     rte_telemetry_register_cmd("/tern/info", info_cmd, "Tern workers, address, MAC and steering mode");
     return true;
   }();

@@ -47,7 +47,8 @@ void Worker::forward(rte_mbuf* m, std::uint16_t to) noexcept {
 
 void Worker::handle(rte_mbuf* m, Instant now) noexcept {
   if (software_steering_) {
-    const auto frame = std::span<const std::byte>{rte_pktmbuf_mtod(m, const std::byte*), rte_pktmbuf_data_len(m)};
+    const auto frame =
+        std::span<const std::byte>{rte_pktmbuf_mtod(m, const std::byte*), rte_pktmbuf_data_len(m)};
     const std::uint16_t owner = steer_frame(frame, workers_, id_);
     if (owner == kAllWorkers) {
       // Siblings get the same mbuf read-only (reference count, no copy) and
@@ -76,10 +77,11 @@ unsigned Worker::poll_once(Instant now) noexcept {
     for (unsigned i = 0; i < got; ++i) {
       rte_mbuf* m = rx_[i];
       counters_.inc(Counter::kSteeredIn);
-      const std::uint16_t type = rte_pktmbuf_data_len(m) >= 14
-                                     ? static_cast<std::uint16_t>(rte_pktmbuf_mtod(m, const std::uint8_t*)[12] << 8 |
-                                                                  rte_pktmbuf_mtod(m, const std::uint8_t*)[13])
-                                     : 0;
+      const std::uint16_t type =
+          rte_pktmbuf_data_len(m) >= 14
+              ? static_cast<std::uint16_t>(rte_pktmbuf_mtod(m, const std::uint8_t*)[12] << 8 |
+                                           rte_pktmbuf_mtod(m, const std::uint8_t*)[13])
+              : 0;
       if (type == kEtherTypeArp)
         ip_->on_replicated_arp(Mbuf{m}, now, tx_);
       else
