@@ -17,13 +17,13 @@ namespace tern {
   X(ArpCacheMisses) X(ArpResolved) X(ArpExpired)                                       \
   X(IpInReceives) X(IpInDelivers) X(IpOutRequests)                                     \
   X(IpReasmReqds) X(IpReasmOKs) X(IpReasmFails)                                        \
-  X(IcmpInMsgs) X(IcmpInEchos) X(IcmpOutMsgs) X(IcmpOutEchoReps)                       \
-  X(UdpInDatagrams)
+  X(IcmpInMsgs) X(IcmpInEchos) X(IcmpOutMsgs) X(IcmpOutEchoReps)
+ 
 
 // Every dropped packet is counted under exactly one of these reasons.
 #define TERN_DROP_REASONS(X)                                                           \
   X(EthTruncated)        /* shorter than an Ethernet header */                         \
-  X(EthNotForUs)         /* unicast to another MAC */                                  \
+  X(EthNotForUs)         /* unicast to another MAC, or multicast */                     \
   X(EthUnknownType)      /* neither IPv4 nor ARP (IPv6 included) */                    \
   X(ArpMalformed)        /* not Ethernet/IPv4 ARP, or truncated */                     \
   X(ArpNotForUs)         /* request for another address */                             \
