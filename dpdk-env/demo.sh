@@ -14,7 +14,7 @@ ns=$(tern_ns_create demo)
 tap="td${TERN_NS_TAG}"
 prefix="terndemo${TERN_NS_TAG}"
 sed -e "s/^file_prefix = .*/file_prefix = \"$prefix\"/" -e "s/iface=tern0/iface=$tap/" config/tap.toml >"$work/tern.toml"
-tern_ip=$(sed -n 's/^address = "\(.*\)\/.*"/\1/p' "$work/tern.toml")
+tern_ip=$(sed -n 's/^address = "\([0-9.]*\)\/.*/\1/p' "$work/tern.toml")
 peer_ip=${tern_ip%.*}.1
 echo "--- starting Tern (tern-node, config/tap.toml) in namespace $ns"
 ip netns exec "$ns" build/apps/tern-node --config "$work/tern.toml" --ready-file "$work/ready" >"$work/tern.log" 2>&1 &
