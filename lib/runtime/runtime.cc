@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "port/ethdev_port.h"
+#include "port/impaired_port.h"
 #include "runtime/clock.h"
 #include "runtime/log.h"
 #include "runtime/telemetry.h"
@@ -109,6 +110,13 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg) {
   auto eth = EthdevPort::open(pc, queues, pools_);
   TERN_LOG(INFO, "%s\n", eth->describe().c_str());
   port_ = std::move(eth);
+  const ImpairmentConfig& imp = cfg.impairment;
+  if (imp.loss > 0 || imp.duplicate > 0 || imp.reorder > 0) {
+    TERN_LOG(WARNING,
+             "impairment active: loss %.4f duplicate %.4f reorder %.4f seed %llu (both directions)\n",
+             imp.loss, imp.duplicate, imp.reorder, static_cast<unsigned long long>(imp.seed));
+    port_ = std::make_unique<ImpairedPort>(std::move(port_), imp, pools_);
+  }
 
   const IpSettings ip = ip_settings(cfg, port_->info());
   for (std::uint16_t w = 0; w < n; ++w)

@@ -1,0 +1,104 @@
+#include "port/impaired_port.h"
+
+#include <gtest/gtest.h>
+#include <rte_mbuf.h>
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "port/link_pair.h"
+
+namespace tern {
+namespace {
+
+class ImpairedPortTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    static std::atomic<int> seq{0};
+    pool_ = rte_pktmbuf_pool_create(("imp" + std::to_string(seq++)).c_str(), 4095, 0, 0,
+                                    RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+    ASSERT_NE(pool_, nullptr);
+  }
+  void TearDown() override {
+    EXPECT_EQ(rte_mempool_in_use_count(pool_), 0u) << "mbufs leaked";
+    rte_mempool_free(pool_);
+  }
+
+  // Sends frames numbered 0..n-1 (number in the first 4 bytes) through `tx` in bursts.
+  void send_numbered(Port& tx, std::uint32_t n) {
+    for (std::uint32_t i = 0; i < n; i += 32) {
+      std::vector<rte_mbuf*> burst;
+      for (std::uint32_t k = i; k < std::min(n, i + 32); ++k) {
+        rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+        auto* p = reinterpret_cast<std::uint32_t*>(rte_pktmbuf_append(m, 64));
+        *p = k;
+        burst.push_back(m);
+      }
+      const auto sent = tx.tx_burst(0, burst.data(), static_cast<std::uint16_t>(burst.size()));
+      ASSERT_EQ(sent, burst.size());
+    }
+  }
+  std::vector<std::uint32_t> receive_all(Port& rx) {
+    std::vector<std::uint32_t> got;
+    rte_mbuf* pkts[64];
+    for (int idle = 0; idle < 3;) {
+      const auto n = rx.rx_burst(0, pkts, 64);
+      idle = n == 0 ? idle + 1 : 0;
+      for (unsigned i = 0; i < n; ++i) {
+        got.push_back(*rte_pktmbuf_mtod(pkts[i], std::uint32_t*));
+        rte_pktmbuf_free(pkts[i]);
+      }
+    }
+    return got;
+  }
+
+  rte_mempool* pool_ = nullptr;
+};
+
+TEST_F(ImpairedPortTest, NoImpairmentPassesEverythingInOrder) {
+  auto [a, b] = make_link_pair(1, 4096);
+  ImpairedPort ia(std::move(a), ImpairmentConfig{}, {pool_});
+  send_numbered(ia, 1000);
+  auto got = receive_all(*b);
+  ASSERT_EQ(got.size(), 1000u);
+  for (std::uint32_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], i);
+}
+
+TEST_F(ImpairedPortTest, LossOnTransmitIsSeededAndNearItsRate) {
+  auto run = [&](std::uint64_t seed) {
+    auto [a, b] = make_link_pair(1, 4096);
+    ImpairedPort ia(std::move(a), ImpairmentConfig{.loss = 0.1, .seed = seed}, {pool_});
+    send_numbered(ia, 2000);
+    auto got = receive_all(*b);
+    EXPECT_EQ(ia.counts(0).dropped, 2000u - got.size());
+    return got;
+  };
+  auto first = run(7), again = run(7), other = run(8);
+  EXPECT_EQ(first, again) << "same seed, same losses";
+  EXPECT_NE(first, other);
+  EXPECT_GT(first.size(), 1700u);
+  EXPECT_LT(first.size(), 1900u);
+}
+
+TEST_F(ImpairedPortTest, DuplicationAndReorderingOnReceiveKeepEveryFrame) {
+  auto [a, b] = make_link_pair(1, 4096);
+  ImpairedPort ib(std::move(b), ImpairmentConfig{.duplicate = 0.05, .reorder = 0.05, .seed = 3}, {pool_});
+  send_numbered(*a, 1000);
+  auto got = receive_all(ib);
+  EXPECT_EQ(got.size(), 1000u + ib.counts(0).duplicated);
+  EXPECT_GT(ib.counts(0).duplicated, 20u);
+  EXPECT_GT(ib.counts(0).reordered, 20u);
+  std::vector<int> seen(1000, 0);
+  std::size_t out_of_order = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    ASSERT_LT(got[i], 1000u);
+    ++seen[got[i]];
+    if (i > 0 && got[i] < got[i - 1]) ++out_of_order;
+  }
+  for (int s : seen) EXPECT_GE(s, 1);
+  EXPECT_GT(out_of_order, 0u);
+}
+
+}  // namespace
+}  // namespace tern
