@@ -1,0 +1,141 @@
+#include "wire/tcp_options.h"
+
+#include <algorithm>
+
+#include "wire/bytes.h"
+
+namespace tern {
+
+Parsed<TcpOptions> parse_tcp_options(std::span<const std::byte> b) noexcept {
+  TcpOptions o;
+  std::size_t i = 0;
+  const std::size_t n = b.size();
+  while (i < n) {
+    const std::uint8_t kind = load_u8(&b[i]);
+    if (kind == kTcpOptEnd) break;
+    if (kind == kTcpOptNop) {
+      ++i;
+      continue;
+    }
+    if (i + 1 >= n) return ParseError::kBadOption;
+    const std::size_t len = load_u8(&b[i + 1]);
+    if (len < 2 || len > n - i) return ParseError::kBadOption;
+    const std::byte* v = &b[i + 2];
+    switch (kind) {
+      case kTcpOptMss:
+        if (len != 4) return ParseError::kBadOption;
+        o.mss = load_be16(v);
+        break;
+      case kTcpOptWindowScale:
+        if (len != 3) return ParseError::kBadOption;
+        o.window_scale = load_u8(v);
+        break;
+      case kTcpOptSackPermitted:
+        if (len != 2) return ParseError::kBadOption;
+        o.sack_permitted = true;
+        break;
+      case kTcpOptSack: {
+        const std::size_t blocks = (len - 2) / 8;
+        if ((len - 2) % 8 != 0 || blocks < 1 || blocks > kTcpMaxSackBlocks) return ParseError::kBadOption;
+        for (std::size_t k = 0; k < blocks; ++k) {
+          o.sack[k] = SackBlock{load_be32(v + 8 * k), load_be32(v + 8 * k + 4)};
+        }
+        o.sack_count = static_cast<std::uint8_t>(blocks);
+        break;
+      }
+      case kTcpOptTimestamps:
+        if (len != 10) return ParseError::kBadOption;
+        o.timestamps = std::pair{load_be32(v), load_be32(v + 4)};
+        break;
+      default:
+        break;  // unknown kind, sane length: skip
+    }
+    i += len;
+  }
+  return o;
+}
+
+namespace {
+
+// Lays out `o` into `out` (or only measures it when out is null).
+std::size_t layout(std::byte* out, std::size_t budget, const TcpOptions& o) noexcept {
+  budget = std::min(budget, kTcpMaxOptionsLen);
+  std::size_t used = 0;
+  // Callers check fits() first; put() only advances (and has nothing to
+  // hand out when measuring).
+  const auto put = [&](std::size_t len) -> std::byte* {
+    std::byte* p = out == nullptr ? nullptr : out + used;
+    used += len;
+    return p;
+  };
+  const auto fits = [&](std::size_t len) { return used + len <= budget; };
+
+  if (o.mss && fits(4)) {
+    if (std::byte* p = put(4)) {
+      store_u8(p, kTcpOptMss);
+      store_u8(p + 1, 4);
+      store_be16(p + 2, *o.mss);
+    }
+  }
+  bool sack_perm_done = false;
+  if (o.timestamps && fits(12)) {
+    std::byte* p = put(12);
+    sack_perm_done = o.sack_permitted;
+    if (p != nullptr) {
+      if (o.sack_permitted) {
+        store_u8(p, kTcpOptSackPermitted);
+        store_u8(p + 1, 2);
+      } else {
+        store_u8(p, kTcpOptNop);
+        store_u8(p + 1, kTcpOptNop);
+      }
+      store_u8(p + 2, kTcpOptTimestamps);
+      store_u8(p + 3, 10);
+      store_be32(p + 4, o.timestamps->first);
+      store_be32(p + 8, o.timestamps->second);
+    }
+  }
+  if (o.sack_permitted && !sack_perm_done && fits(4)) {
+    if (std::byte* p = put(4)) {
+      store_u8(p, kTcpOptNop);
+      store_u8(p + 1, kTcpOptNop);
+      store_u8(p + 2, kTcpOptSackPermitted);
+      store_u8(p + 3, 2);
+    }
+  }
+  if (o.window_scale && fits(4)) {
+    if (std::byte* p = put(4)) {
+      store_u8(p, kTcpOptNop);
+      store_u8(p + 1, kTcpOptWindowScale);
+      store_u8(p + 2, 3);
+      store_u8(p + 3, *o.window_scale);
+    }
+  }
+  const std::size_t want = std::min<std::size_t>(o.sack_count, kTcpMaxSackBlocks);
+  if (want > 0 && fits(4 + 8)) {
+    const std::size_t blocks = std::min(want, (budget - used - 4) / 8);
+    if (std::byte* p = put(4 + 8 * blocks)) {
+      store_u8(p, kTcpOptNop);
+      store_u8(p + 1, kTcpOptNop);
+      store_u8(p + 2, kTcpOptSack);
+      store_u8(p + 3, static_cast<std::uint8_t>(2 + 8 * blocks));
+      for (std::size_t k = 0; k < blocks; ++k) {
+        store_be32(p + 4 + 8 * k, o.sack[k].left);
+        store_be32(p + 8 + 8 * k, o.sack[k].right);
+      }
+    }
+  }
+  return used;
+}
+
+}  // namespace
+
+std::size_t tcp_options_len(const TcpOptions& o, std::size_t budget) noexcept {
+  return layout(nullptr, budget, o);
+}
+
+std::size_t write_tcp_options(std::span<std::byte> out, const TcpOptions& o) noexcept {
+  return layout(out.data(), out.size(), o);
+}
+
+}  // namespace tern

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Builds Tern's libFuzzer targets with ASan + UBSan and runs each one for a
+# fixed time. Exits non-zero if any target crashes, leaks, trips a sanitizer
+# or a FUZZ_CHECK.
+#
+#   tests/fuzz/run_fuzzers.sh [seconds-per-target (default 60)] [target ...]
+#
+# Without target names it runs every tests/fuzz/*_fuzz.cc. Environment:
+#   BUILD_DIR  build directory (default <repo>/build-fuzz)
+#   JOBS       ninja parallelism (default 2)
+# Corpora persist in $BUILD_DIR/fuzz-corpus/<target> between runs (seeded
+# with a few valid packets); crashing inputs land in $BUILD_DIR/fuzz-artifacts.
+set -euo pipefail
+
+secs=${1:-60}
+shift || true
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${BUILD_DIR:-$root/build-fuzz}
+jobs=${JOBS:-2}
+
+if [[ $# -gt 0 ]]; then
+  targets=("$@")
+else
+  targets=()
+  for f in "$here"/*_fuzz.cc; do targets+=("$(basename "$f" .cc)"); done
+fi
+
+# -Dtests=true: tests/fuzz is reached through tests/meson.build. Only the
+# fuzz targets are built below, so the unit tests cost nothing but configure.
+if [[ ! -f "$build/build.ninja" ]]; then
+  CC=clang CXX=clang++ meson setup "$build" "$root" \
+    -Dfuzz=true -Dtests=true -Dbench=false \
+    -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized
+fi
+ninja -C "$build" -j"$jobs" "${targets[@]/#/tests/fuzz/}"
+
+# A few valid packets per target, so the fuzzers start from real structure.
+corpus_root=$build/fuzz-corpus
+artifacts=$build/fuzz-artifacts
+mkdir -p "$artifacts"
+seed() {  # seed <target> <name> <hex>
+  mkdir -p "$corpus_root/$1"
+  printf '%s' "$3" | xxd -r -p >"$corpus_root/$1/seed-$2"
+}
+eth='020000000002020000000001'
+ip_ping='450000541c46400040010a610a0000010a000002'
+icmp_ping='080098260d0500014ce8a26500000000a1b2030000000000101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637'
+ip_syn='4500003c8f2a40004006978f0a0000010a000002'
+tcp_syn='9c40005012345678 00000000 a002faf0 90150000 020405b4 0402080a 0009a3b1 00000000 01030307'
+tcp_syn=${tcp_syn// /}
+syn_opts='020405b40402080a0009a3b10000000001030307'
+sack_opts='0101080a00000064000000c801010512000003e8000007d000000bb800000fa0'
+arp_req='0001080006040001020000000001 0a000001 000000000000 0a000002'
+arp_req=${arp_req// /}
+seed ethernet_fuzz ping "${eth}0800${ip_ping}${icmp_ping}"
+seed ethernet_fuzz arp "ffffffffffff0200000000010806${arp_req}"
+seed arp_fuzz request "$arp_req"
+seed ipv4_fuzz ping "${ip_ping}${icmp_ping}"
+seed ipv4_fuzz syn "${ip_syn}${tcp_syn}"
+seed ipv4_fuzz options "4600001800010000400600000a0000010a00000294040000"
+seed icmp_fuzz echo "$icmp_ping"
+seed udp_fuzz hello "14e9003500149eb668656c6c6f2c207465726e0a"
+seed tcp_fuzz syn "$tcp_syn"
+seed tcp_options_fuzz syn "28${syn_opts}"
+seed tcp_options_fuzz sack "28${sack_opts}"
+seed checksum_fuzz ping "0000000003${icmp_ping}"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+
+failed=()
+for t in "${targets[@]}"; do
+  mkdir -p "$corpus_root/$t"
+  echo "=== $t: ${secs}s"
+  if ! "$build/tests/fuzz/$t" "$corpus_root/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="$artifacts/$t-" 2>"$build/$t.log"; then
+    failed+=("$t")
+    tail -n 40 "$build/$t.log"
+  fi
+  grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)|^Done [0-9]+ runs' "$build/$t.log" || true
+done
+
+if [[ ${#failed[@]} -gt 0 ]]; then
+  echo "FAILED: ${failed[*]} (inputs in $artifacts)"
+  exit 1
+fi
+echo "all ${#targets[@]} fuzz targets ran ${secs}s without a crash"
