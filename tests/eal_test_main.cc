@@ -9,7 +9,7 @@
 int main(int argc, char** argv) {
   testing::InitGoogleTest(&argc, argv);
   std::string prefix = "--file-prefix=terntest" + std::to_string(getpid());
-  const char* eal_argv[] = {"tern-test", "--no-huge",    "--no-pci",          "--in-memory",
+  const char* eal_argv[] = {"tern-test", "--no-huge",    "--no-pci",          "--no-shconf",
                             "-m",        "256",          "--log-level=error", "-l",
                             "0",         prefix.c_str(), "--no-telemetry"};
   int eal_argc = static_cast<int>(sizeof(eal_argv) / sizeof(eal_argv[0]));

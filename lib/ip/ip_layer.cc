@@ -233,7 +233,12 @@ void IpLayer::on_icmp(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue
   const std::uint16_t old_word = static_cast<std::uint16_t>(kIcmpEchoRequest << 8 | icmp->code());
   const std::uint16_t new_word = static_cast<std::uint16_t>(kIcmpEchoReply << 8 | icmp->code());
   icmp_out[0] = std::byte{kIcmpEchoReply};
-  store_be16(icmp_out.data() + 2, checksum_adjust(icmp->checksum(), old_word, new_word));
+  std::uint16_t sum = checksum_adjust(icmp->checksum(), old_word, new_word);
+  // RFC 1624 eqn 3 gives 0x0000 for a reply that is all zeros but its
+  // checksum (id 0, seq 0, zero data); only 0xFFFF verifies there, and 0xFFFF
+  // is equally valid whenever eqn 3 yields 0 (see write_icmp_echo_reply()).
+  if (sum == 0) sum = 0xFFFF;
+  store_be16(icmp_out.data() + 2, sum);
   counters_.inc(Counter::kIcmpOutMsgs);
   counters_.inc(Counter::kIcmpOutEchoReps);
   send_datagram(std::move(reply), d.src, kIpProtoIcmp, d.l4_len, now, out);

@@ -1,0 +1,340 @@
+// IPv4 input and ICMP echo through the IP layer, and every kind of malformed
+// frame, each counted under its named drop reason.
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "ip_harness.h"
+
+namespace tern::testkit {
+namespace {
+
+using IcmpEcho = IpHarness;
+
+TEST_F(IcmpEcho, RequestGetsReplyWithSameIdSeqAndData) {
+  settings_.ip.default_ttl = 77;  // so the reply's TTL visibly comes from config, not the request
+  resolve_peer(at_ms(0));
+  const Bytes data = pattern(56, 42);
+  recv(ping_frame(0x1c2d, 9, data, {.ttl = 64, .id = 0x1111}), at_ms(1));
+
+  const Bytes f = expect_sent();
+  const EthView eth = parse_eth(f);
+  EXPECT_EQ(eth.dst, kPeerMac);
+  EXPECT_EQ(eth.src, kOurMac);
+  ASSERT_EQ(eth.type, kTypeIpv4);
+  EXPECT_EQ(f.size(), 14u + 20 + 8 + 56) << "no padding, no trailer";
+  const IpView v = parse_ip(eth.payload);
+  EXPECT_EQ(v.version, 4);
+  EXPECT_EQ(v.ihl, 5);
+  EXPECT_TRUE(v.checksum_ok);
+  EXPECT_EQ(v.total_length, 20 + 8 + 56);
+  EXPECT_EQ(v.ttl, 77);
+  EXPECT_EQ(v.protocol, kProtoIcmp);
+  EXPECT_EQ(v.src, kOurIp);
+  EXPECT_EQ(v.dst, kPeerIp);
+  EXPECT_TRUE(v.df());
+  EXPECT_EQ(v.offset(), 0u);
+  const IcmpView r = parse_icmp(v.payload);
+  EXPECT_EQ(r.type, 0);
+  EXPECT_EQ(r.code, 0);
+  EXPECT_TRUE(r.checksum_ok);
+  EXPECT_EQ(r.id, 0x1c2d);
+  EXPECT_EQ(r.seq, 9);
+  EXPECT_EQ(r.data, data);
+  expect_nothing_sent();
+
+  EXPECT_EQ(count(Counter::kIcmpInEchos), 1u);
+  EXPECT_EQ(count(Counter::kIcmpOutEchoReps), 1u);
+  EXPECT_EQ(count(Counter::kIpInDelivers), 1u);
+  EXPECT_EQ(counters_.total_drops(), 0u);
+  expect_no_leaks();
+}
+
+// The ICMP checksum of a reply must verify for every request, including the
+// corner where the reply's one's-complement sum is zero (RFC 1624 §3).
+TEST_F(IcmpEcho, ReplyChecksumVerifiesForEveryIdAndSeqCorner) {
+  resolve_peer(at_ms(0));
+  struct Case {
+    std::uint16_t id, seq;
+    Bytes data;
+  };
+  const Case cases[] = {
+      {0, 0, {}},                          // the reply is all zeros but its checksum
+      {0, 0, Bytes(4, std::byte{0})},      // same, with zero data
+      {0xF7FF, 0, {}},                     // request sum folds to 0xFFFF
+      {0xFFFF, 0xFFFF, {}},                // all ones
+      {0x0800, 0xFFFF, pattern(1, 5)},     // odd-length data
+      {0x1234, 0x5678, pattern(1471, 6)},  // the largest unfragmented ping
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "id " << c.id << " seq " << c.seq << " data " << c.data.size());
+    recv(ping_frame(c.id, c.seq, c.data), at_ms(1));
+    const Reply r = expect_echo_reply();
+    EXPECT_TRUE(r.ip.checksum_ok);
+    EXPECT_TRUE(r.icmp.checksum_ok);
+    EXPECT_EQ(r.icmp.id, c.id);
+    EXPECT_EQ(r.icmp.seq, c.seq);
+    EXPECT_EQ(r.icmp.data, c.data);
+  }
+  EXPECT_EQ(counters_.total_drops(), 0u);
+  expect_no_leaks();
+}
+
+TEST_F(IcmpEcho, RequestWithOptionsIsAnsweredWithoutThem) {
+  resolve_peer(at_ms(0));
+  // NOP, NOP, NOP, End of list: a 24-byte header
+  recv(ping_frame(3, 4, pattern(16), {.options = {std::byte{1}, std::byte{1}, std::byte{1}, std::byte{0}}}),
+       at_ms(1));
+  const Reply r = expect_echo_reply();
+  EXPECT_EQ(r.ip.ihl, 5);
+  EXPECT_TRUE(r.ip.checksum_ok);
+  EXPECT_TRUE(r.icmp.checksum_ok);
+  EXPECT_EQ(r.icmp.data, pattern(16));
+}
+
+TEST_F(IcmpEcho, EthernetPaddingIsTrimmedAndTheRequestAccepted) {
+  resolve_peer(at_ms(0));
+  // A 4-byte ping is a 46-byte frame; the NIC pads it to 60 with junk.
+  Bytes f = ping_frame(1, 1, pattern(4, 8));
+  ASSERT_EQ(f.size(), 46u);
+  f.resize(60, std::byte{0xEE});
+  recv(f, at_ms(1));
+  const Reply r = expect_echo_reply();
+  EXPECT_EQ(r.ip.total_length, 32);
+  EXPECT_TRUE(r.icmp.checksum_ok);
+  EXPECT_EQ(r.icmp.data, pattern(4, 8)) << "the padding is not echoed";
+  EXPECT_EQ(counters_.total_drops(), 0u);
+  expect_no_leaks();
+}
+
+TEST_F(IcmpEcho, BadIcmpChecksumIsDropped) {
+  resolve_peer(at_ms(0));
+  recv(
+      ethernet(kOurMac, kPeerMac, kTypeIpv4, ipv4({}, icmp(8, 0, 1, 1, pattern(8), /*good_checksum=*/false))),
+      at_ms(1));
+  expect_nothing_sent();
+  expect_only_drop(Drop::kIcmpBadChecksum);
+  expect_no_leaks();
+}
+
+TEST_F(IcmpEcho, NonEchoTypesAreUnhandled) {
+  resolve_peer(at_ms(0));
+  // echo reply, destination unreachable, timestamp request
+  for (std::uint8_t type : {0, 3, 13})
+    recv(ethernet(kOurMac, kPeerMac, kTypeIpv4, ipv4({}, icmp(type, 0, 1, 1, pattern(8)))), at_ms(1));
+  expect_nothing_sent();
+  expect_only_drop(Drop::kIcmpUnhandledType, 3);
+  expect_no_leaks();
+}
+
+TEST_F(IcmpEcho, ReplyIdsAdvance) {
+  resolve_peer(at_ms(0));
+  recv(ping_frame(1, 1, pattern(8)), at_ms(1));
+  recv(ping_frame(1, 2, pattern(8)), at_ms(2));
+  const std::uint16_t a = expect_echo_reply().ip.id;
+  const std::uint16_t b = expect_echo_reply().ip.id;
+  EXPECT_NE(a, b);
+}
+
+// ---- malformed frames, table-driven ---------------------------------------
+
+struct BadFrame {
+  std::string name;
+  std::function<Bytes()> frame;
+  Drop expect;
+};
+
+Bytes eth_ipv4(const Bytes& l3) { return ethernet(kOurMac, kPeerMac, kTypeIpv4, l3); }
+Bytes ping_l3(Ip h = {}) { return ipv4(h, echo_request(1, 1, pattern(16))); }
+Bytes with_byte(Bytes b, std::size_t at, std::uint8_t v) {
+  b[at] = static_cast<std::byte>(v);
+  return b;
+}
+Bytes truncated(Bytes b, std::size_t n) {
+  b.resize(n);
+  return b;
+}
+
+std::vector<BadFrame> bad_frames() {
+  std::vector<BadFrame> v;
+  // Cut a valid ping at every length: each prefix fails at the header it ends in.
+  const std::size_t full = ping_frame(1, 1, pattern(16)).size();
+  for (std::size_t n = 0; n < full; ++n) {
+    const Drop d = n < 14 ? Drop::kEthTruncated : n < 34 ? Drop::kIpTruncated : Drop::kIpBadTotalLength;
+    v.push_back(
+        {"PingCutAt" + std::to_string(n), [n] { return truncated(ping_frame(1, 1, pattern(16)), n); }, d});
+  }
+  // Cut an ARP request inside the ARP packet (14..41 bytes).
+  for (std::size_t n = 14; n < 42; ++n)
+    v.push_back({"ArpCutAt" + std::to_string(n),
+                 [n] { return truncated(arp_request_frame(kPeerMac, kPeerIp, kOurIp), n); },
+                 Drop::kArpMalformed});
+  // An ICMP message shorter than its 8-byte header, in a consistent datagram.
+  for (std::size_t n = 0; n < 8; ++n)
+    v.push_back({"IcmpCutAt" + std::to_string(n),
+                 [n] { return eth_ipv4(ipv4({}, truncated(echo_request(1, 1, {}), n))); },
+                 Drop::kIcmpTruncated});
+
+  const auto add = [&](std::string name, std::function<Bytes()> f, Drop d) {
+    v.push_back({std::move(name), std::move(f), d});
+  };
+  add(
+      "OtherUnicastMac",
+      [] {
+        return ethernet({{0x02, 0, 0, 0, 0, 0x99}}, kPeerMac, kTypeIpv4, ping_l3());
+      },
+      Drop::kEthNotForUs);
+  add(
+      "MulticastMac",
+      [] {
+        return ethernet({{0x01, 0, 0x5e, 0, 0, 1}}, kPeerMac, kTypeIpv4, ping_l3());
+      },
+      Drop::kEthNotForUs);
+  add(
+      "Ipv6", [] { return ethernet(kOurMac, kPeerMac, 0x86DD, pattern(40)); }, Drop::kEthUnknownType);
+  add(
+      "VlanTagged", [] { return ethernet(kOurMac, kPeerMac, 0x8100, ping_l3()); }, Drop::kEthUnknownType);
+  add(
+      "Ieee8023Length", [] { return ethernet(kOurMac, kPeerMac, 0x002E, pattern(46)); },
+      Drop::kEthUnknownType);
+  add(
+      "IpVersion6", [] { return eth_ipv4(ping_l3({.version_ihl = 0x65})); }, Drop::kIpBadVersion);
+  add(
+      "IpVersion0", [] { return eth_ipv4(ping_l3({.version_ihl = 0x05})); }, Drop::kIpBadVersion);
+  for (std::uint8_t ihl = 0; ihl < 5; ++ihl)
+    add(
+        "Ihl" + std::to_string(ihl),
+        [ihl] { return eth_ipv4(ping_l3({.version_ihl = std::uint8_t(0x40 | ihl)})); },
+        Drop::kIpBadHeaderLength);
+  // IHL 15 (60 bytes) in a 20 + 8 byte datagram: the header runs past the frame.
+  add(
+      "IhlPastFrame", [] { return eth_ipv4(ipv4({.version_ihl = 0x4F}, pattern(8))); },
+      Drop::kIpBadHeaderLength);
+  add(
+      "TotalLengthPastFrame", [] { return eth_ipv4(ping_l3({.total_length = 20 + 24 + 1})); },
+      Drop::kIpBadTotalLength);
+  add(
+      "TotalLength65535", [] { return eth_ipv4(ping_l3({.total_length = 65535})); }, Drop::kIpBadTotalLength);
+  add(
+      "TotalLengthBelowIhl", [] { return eth_ipv4(ping_l3({.total_length = 19})); }, Drop::kIpBadTotalLength);
+  add(
+      "TotalLengthBelowIhlWithOptions",
+      [] { return eth_ipv4(ping_l3({.options = Bytes(4, std::byte{1}), .total_length = 20})); },
+      Drop::kIpBadTotalLength);
+  add(
+      "BadHeaderChecksum", [] { return eth_ipv4(ping_l3({.good_checksum = false})); }, Drop::kIpBadChecksum);
+  add(
+      "ZeroHeaderChecksum", [] { return with_byte(with_byte(eth_ipv4(ping_l3()), 24, 0), 25, 0); },
+      Drop::kIpBadChecksum);
+  // Option type 7 (record route) claiming 12 bytes in a 4-byte option area.
+  add(
+      "OptionPastHeader",
+      [] {
+        return eth_ipv4(ping_l3({.options = {std::byte{7}, std::byte{12}, std::byte{4}, std::byte{0}}}));
+      },
+      Drop::kIpBadOptions);
+  add(
+      "OptionLengthBelowTwo",
+      [] {
+        return eth_ipv4(ping_l3({.options = {std::byte{7}, std::byte{1}, std::byte{0}, std::byte{0}}}));
+      },
+      Drop::kIpBadOptions);
+  add(
+      "OptionWithoutLengthOctet",
+      [] {
+        return eth_ipv4(ping_l3({.options = {std::byte{1}, std::byte{1}, std::byte{1}, std::byte{7}}}));
+      },
+      Drop::kIpBadOptions);
+  add(
+      "SourceLoopback", [] { return eth_ipv4(ping_l3({.src = ip4(127, 0, 0, 1)})); }, Drop::kIpBadSource);
+  add(
+      "SourceLoopbackNet", [] { return eth_ipv4(ping_l3({.src = ip4(127, 8, 9, 10)})); }, Drop::kIpBadSource);
+  add(
+      "SourceMulticast", [] { return eth_ipv4(ping_l3({.src = ip4(224, 0, 0, 1)})); }, Drop::kIpBadSource);
+  add(
+      "SourceMulticastTop", [] { return eth_ipv4(ping_l3({.src = ip4(239, 255, 255, 250)})); },
+      Drop::kIpBadSource);
+  add(
+      "SourceLimitedBroadcast", [] { return eth_ipv4(ping_l3({.src = ip4(255, 255, 255, 255)})); },
+      Drop::kIpBadSource);
+  add(
+      "SourceSubnetBroadcast", [] { return eth_ipv4(ping_l3({.src = ip4(10, 0, 0, 255)})); },
+      Drop::kIpBadSource);
+  add(
+      "SourceZero", [] { return eth_ipv4(ping_l3({.src = 0})); }, Drop::kIpBadSource);
+  add(
+      "NotOurAddress", [] { return eth_ipv4(ping_l3({.dst = ip4(10, 0, 0, 9)})); }, Drop::kIpNotForUs);
+  add(
+      "BroadcastDestination",
+      [] {
+        return ethernet(MacAddr::broadcast(), kPeerMac, kTypeIpv4, ping_l3({.dst = ip4(10, 0, 0, 255)}));
+      },
+      Drop::kIpNotForUs);
+  add(
+      "UnknownProtocolGre", [] { return eth_ipv4(ipv4({.protocol = 47}, pattern(24))); },
+      Drop::kIpUnknownProtocol);
+  add(
+      "UnknownProtocolIgmp", [] { return eth_ipv4(ipv4({.protocol = 2}, pattern(8))); },
+      Drop::kIpUnknownProtocol);
+  add(
+      "Udp", [] { return eth_ipv4(ipv4({.protocol = kProtoUdp}, pattern(8 + 12))); }, Drop::kUdpNoListener);
+  add(
+      "Tcp", [] { return eth_ipv4(ipv4({.protocol = kProtoTcp}, pattern(20))); }, Drop::kTcpNoStack);
+  // Fragments that cannot be part of any datagram (RFC 791 §3.2).
+  add(
+      "FragmentPast65535",  // offset 65528 + 16 bytes
+      [] { return eth_ipv4(ipv4({.frag = 0x1FFF}, pattern(16))); }, Drop::kIpFragMalformed);
+  add(
+      "FragmentEndsAt65540",  // 20-byte header + offset 65512 + 8 bytes
+      [] { return eth_ipv4(ipv4({.frag = 0x1FFD}, pattern(8))); }, Drop::kIpFragMalformed);
+  add(
+      "NonLastFragmentNotMultipleOf8", [] { return eth_ipv4(ipv4({.frag = 0x2000}, pattern(100))); },
+      Drop::kIpFragMalformed);
+  add(
+      "EmptyFragment", [] { return eth_ipv4(ipv4({.frag = 0x2001}, {})); }, Drop::kIpFragMalformed);
+  add(
+      "EmptyLastFragment", [] { return eth_ipv4(ipv4({.frag = 0x0001}, {})); }, Drop::kIpFragMalformed);
+  return v;
+}
+
+class MalformedFrame : public IpHarness, public ::testing::WithParamInterface<BadFrame> {};
+
+TEST_P(MalformedFrame, IsDroppedUnderItsNamedReason) {
+  resolve_peer(at_ms(0));  // so nothing is dropped for want of a MAC
+  recv(GetParam().frame(), at_ms(1));
+  expect_nothing_sent();
+  expect_only_drop(GetParam().expect);
+  EXPECT_EQ(count(Counter::kRxPackets), 2u);
+  expect_no_leaks();
+}
+
+INSTANTIATE_TEST_SUITE_P(All, MalformedFrame, ::testing::ValuesIn(bad_frames()),
+                         [](const ::testing::TestParamInfo<BadFrame>& i) { return i.param.name; });
+
+// The same frames again, but each one spread over a two-segment mbuf chain,
+// the way a scattered-RX PMD may deliver them.
+TEST_F(IpHarness, MalformedFramesInChainsAreDroppedToo) {
+  resolve_peer(at_ms(0));
+  std::uint64_t expected_drops = 0;
+  for (const BadFrame& b : bad_frames()) {
+    const Bytes f = b.frame();
+    if (f.size() < 16) continue;
+    SCOPED_TRACE(b.name);
+    const std::uint64_t before = drops(b.expect);
+    Mbuf head = to_mbuf(pool_, std::span(f).first(f.size() / 2));
+    Mbuf tail = to_mbuf(pool_, std::span(f).subspan(f.size() / 2));
+    ASSERT_EQ(rte_pktmbuf_chain(head.get(), tail.release()), 0);
+    ip().on_frame(std::move(head), at_ms(1), out_);
+    // An Ethernet header split over segments cannot be parsed from the first.
+    if (f.size() / 2 >= 14) {
+      EXPECT_EQ(drops(b.expect), before + 1);
+    }
+    ++expected_drops;
+    expect_nothing_sent();
+  }
+  EXPECT_EQ(counters_.total_drops(), expected_drops);
+  expect_no_leaks();
+}
+
+}  // namespace
+}  // namespace tern::testkit

@@ -1,0 +1,151 @@
+// The in-process link: two LinkPorts joined back to back by rte_rings.
+#include "port/link_pair.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <stdexcept>
+#include <vector>
+
+#include "../ip/test_frames.h"
+
+namespace tern::testkit {
+namespace {
+
+class LinkPair : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pool_ = make_pool("lpt");
+    ASSERT_NE(pool_, nullptr);
+    baseline_ = rte_mempool_in_use_count(pool_);
+  }
+  void TearDown() override {
+    EXPECT_EQ(rte_mempool_in_use_count(pool_), baseline_) << "leaked mbufs";
+    rte_mempool_free(pool_);
+  }
+
+  // A frame whose bytes say which queue and which position it was sent at.
+  rte_mbuf* tagged(std::uint16_t queue, std::uint32_t seq) {
+    Bytes f = ethernet(kPeerMac, kOurMac, 0x88B5, Bytes(46));  // local experimental EtherType
+    put16(f, 14, queue);
+    put32(f, 16, seq);
+    return to_mbuf(pool_, f).release();
+  }
+  static std::pair<std::uint16_t, std::uint32_t> tag_of(const rte_mbuf* m) {
+    const Bytes f = bytes_of(m);
+    return {get16(f, 14), get32(f, 16)};
+  }
+
+  // Everything waiting on `port`'s queue `q`, in arrival order (frees it).
+  std::vector<std::pair<std::uint16_t, std::uint32_t>> drain(LinkPort& port, std::uint16_t q) {
+    std::vector<std::pair<std::uint16_t, std::uint32_t>> tags;
+    std::array<rte_mbuf*, 32> burst{};
+    for (std::uint16_t n; (n = port.rx_burst(q, burst.data(), 32)) > 0;) {
+      for (std::uint16_t i = 0; i < n; ++i) {
+        tags.push_back(tag_of(burst[i]));
+        rte_pktmbuf_free(burst[i]);
+      }
+    }
+    return tags;
+  }
+
+  rte_mempool* pool_ = nullptr;
+  unsigned baseline_ = 0;
+};
+
+TEST_F(LinkPair, DescribesBothEnds) {
+  auto [a, b] = make_link_pair(3, 64, 9000);
+  EXPECT_EQ(a->info().mac, kOurMac);
+  EXPECT_EQ(b->info().mac, kPeerMac);
+  EXPECT_EQ(a->info().queues, 3);
+  EXPECT_EQ(b->info().mtu, 9000);
+  EXPECT_EQ(a->info().steering, Steering::kSoftware);
+  EXPECT_NE(a->info().name, b->info().name);
+  EXPECT_EQ(a->pending_rx(), 0u);
+}
+
+TEST_F(LinkPair, RejectsBadQueueCounts) {
+  EXPECT_THROW(make_link_pair(0), std::runtime_error);
+  EXPECT_THROW(make_link_pair(17), std::runtime_error);
+}
+
+TEST_F(LinkPair, QueueQArrivesOnThePeersQueueQInOrder) {
+  auto [a, b] = make_link_pair(4, 256);
+  // Interleave the queues so any cross-wiring or reordering shows.
+  for (std::uint32_t seq = 0; seq < 50; ++seq) {
+    for (std::uint16_t q = 0; q < 4; ++q) {
+      rte_mbuf* m = tagged(q, seq);
+      ASSERT_EQ(a->tx_burst(q, &m, 1), 1);
+    }
+  }
+  EXPECT_EQ(b->pending_rx(), 200u);
+  EXPECT_EQ(a->pending_rx(), 0u) << "a frame looped back to its sender";
+  for (std::uint16_t q = 0; q < 4; ++q) {
+    const auto tags = drain(*b, q);
+    ASSERT_EQ(tags.size(), 50u) << "queue " << q;
+    for (std::uint32_t seq = 0; seq < 50; ++seq) {
+      EXPECT_EQ(tags[seq].first, q);
+      EXPECT_EQ(tags[seq].second, seq);
+    }
+  }
+  EXPECT_EQ(b->pending_rx(), 0u);
+}
+
+TEST_F(LinkPair, TheOtherDirectionToo) {
+  auto [a, b] = make_link_pair(2, 64);
+  std::array<rte_mbuf*, 3> burst{tagged(1, 0), tagged(1, 1), tagged(1, 2)};
+  ASSERT_EQ(b->tx_burst(1, burst.data(), 3), 3);
+  EXPECT_TRUE(drain(*a, 0).empty());
+  const auto tags = drain(*a, 1);
+  ASSERT_EQ(tags.size(), 3u);
+  for (std::uint32_t i = 0; i < 3; ++i) EXPECT_EQ(tags[i].second, i);
+}
+
+TEST_F(LinkPair, FullRingRefusesTheRest) {
+  auto [a, b] = make_link_pair(1, 8);  // an rte_ring of 8 holds 7
+  std::array<rte_mbuf*, 10> burst{};
+  for (std::uint32_t i = 0; i < 10; ++i) burst[i] = tagged(0, i);
+  const std::uint16_t sent = a->tx_burst(0, burst.data(), 10);
+  EXPECT_EQ(sent, 7);
+  // The refused frames still belong to the caller, and another try fails.
+  EXPECT_EQ(a->tx_burst(0, burst.data() + sent, 10 - sent), 0);
+  for (std::uint16_t i = sent; i < 10; ++i) rte_pktmbuf_free(burst[i]);
+  const auto tags = drain(*b, 0);
+  ASSERT_EQ(tags.size(), 7u);
+  for (std::uint32_t i = 0; i < 7; ++i) EXPECT_EQ(tags[i].second, i);
+  // Room again once the peer has polled.
+  rte_mbuf* m = tagged(0, 99);
+  EXPECT_EQ(a->tx_burst(0, &m, 1), 1);
+  EXPECT_EQ(drain(*b, 0).at(0).second, 99u);
+}
+
+TEST_F(LinkPair, RxBurstTakesAtMostN) {
+  auto [a, b] = make_link_pair(1, 64);
+  std::array<rte_mbuf*, 5> burst{};
+  for (std::uint32_t i = 0; i < 5; ++i) burst[i] = tagged(0, i);
+  ASSERT_EQ(a->tx_burst(0, burst.data(), 5), 5);
+  std::array<rte_mbuf*, 5> got{};
+  EXPECT_EQ(b->rx_burst(0, got.data(), 2), 2);
+  EXPECT_EQ(b->pending_rx(), 3u);
+  for (std::uint16_t i = 0; i < 2; ++i) rte_pktmbuf_free(got[i]);
+  EXPECT_EQ(drain(*b, 0).size(), 3u);
+}
+
+TEST_F(LinkPair, DestructorFreesFramesNobodyPolled) {
+  {
+    auto [a, b] = make_link_pair(2, 64);
+    for (std::uint16_t q = 0; q < 2; ++q) {
+      for (std::uint32_t i = 0; i < 20; ++i) {
+        rte_mbuf* m = tagged(q, i);
+        ASSERT_EQ(a->tx_burst(q, &m, 1), 1);
+        m = tagged(q, i);
+        ASSERT_EQ(b->tx_burst(q, &m, 1), 1);
+      }
+    }
+    EXPECT_EQ(rte_mempool_in_use_count(pool_), baseline_ + 80);
+  }
+  EXPECT_EQ(rte_mempool_in_use_count(pool_), baseline_);
+}
+
+}  // namespace
+}  // namespace tern::testkit

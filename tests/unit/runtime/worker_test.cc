@@ -1,0 +1,247 @@
+// Two Workers sharing one side of an in-process link (one queue each, software
+// steering over SPSC rings, wired as lib/runtime/runtime.cc does), and a peer
+// on the other side driven by hand. Single-threaded, on virtual time: each
+// worker runs one poll_once() when the test says so.
+#include "runtime/worker.h"
+
+#include <gtest/gtest.h>
+#include <rte_ring.h>
+
+#include <array>
+#include <memory>
+#include <vector>
+
+#include "../ip/test_frames.h"
+#include "port/link_pair.h"
+#include "runtime/steering.h"
+
+namespace tern::testkit {
+namespace {
+
+constexpr std::uint16_t kWorkers = 2;
+
+class WorkerPair : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    peer_pool_ = make_pool("wkp");
+    ASSERT_NE(peer_pool_, nullptr);
+    for (auto& p : pools_) {
+      p = make_pool("wkw");
+      ASSERT_NE(p, nullptr);
+    }
+    auto [a, b] = make_link_pair(kWorkers, 256);
+    ours_ = std::move(a);
+    peer_ = std::move(b);
+    IpSettings s;
+    s.mac = ours_->info().mac;
+    s.addr = kOurIp;
+    s.prefix_len = 24;
+    s.gateway = kGatewayIp;
+    s.mtu = ours_->info().mtu;
+    for (std::uint16_t w = 0; w < kWorkers; ++w)
+      workers_.push_back(std::make_unique<Worker>(w, kWorkers, *ours_, s, pools_[w], nullptr, 32));
+    // One SPSC ring per ordered pair of workers.
+    static std::atomic<unsigned> seq{0};
+    for (std::uint16_t from = 0; from < kWorkers; ++from) {
+      for (std::uint16_t to = 0; to < kWorkers; ++to) {
+        if (from == to) continue;
+        const std::string name = "wkt_steer_" + std::to_string(seq.fetch_add(1));
+        rte_ring* r = rte_ring_create(name.c_str(), 64, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+        ASSERT_NE(r, nullptr);
+        rings_.push_back(r);
+        workers_[from]->set_outbox(to, r);
+        workers_[to]->set_inbox(from, r);
+      }
+    }
+  }
+
+  void TearDown() override {
+    workers_.clear();
+    ours_.reset();
+    peer_.reset();
+    for (rte_ring* r : rings_) {
+      rte_mbuf* m = nullptr;
+      while (rte_ring_dequeue(r, reinterpret_cast<void**>(&m)) == 0) {
+        ADD_FAILURE() << "frame left in a steering ring";
+        rte_pktmbuf_free(m);
+      }
+      rte_ring_free(r);
+    }
+    EXPECT_EQ(rte_mempool_in_use_count(peer_pool_), 0u) << "leaked peer mbufs";
+    for (rte_mempool* p : pools_) {
+      EXPECT_EQ(rte_mempool_in_use_count(p), 0u) << "leaked worker mbufs";
+      rte_mempool_free(p);
+    }
+    rte_mempool_free(peer_pool_);
+  }
+
+  // The peer puts a frame on the wire towards our queue `q`.
+  void peer_sends(std::uint16_t q, const Bytes& frame) {
+    rte_mbuf* m = to_mbuf(peer_pool_, frame).release();
+    ASSERT_NE(m, nullptr);
+    ASSERT_EQ(peer_->tx_burst(q, &m, 1), 1);
+  }
+  // Everything our side transmitted on queue `q`.
+  std::vector<Bytes> peer_receives(std::uint16_t q) {
+    std::vector<Bytes> out;
+    std::array<rte_mbuf*, 32> burst{};
+    for (std::uint16_t n; (n = peer_->rx_burst(q, burst.data(), 32)) > 0;) {
+      for (std::uint16_t i = 0; i < n; ++i) {
+        out.push_back(bytes_of(burst[i]));
+        rte_pktmbuf_free(burst[i]);
+      }
+    }
+    return out;
+  }
+  unsigned poll(std::uint16_t w, std::int64_t t_ms) { return workers_[w]->poll_once(at_ms(t_ms)); }
+  Worker& worker(std::uint16_t w) { return *workers_[w]; }
+  const Counters& counters(std::uint16_t w) { return workers_[w]->counters(); }
+
+  // A neighbour announces itself with a request for our address on queue q;
+  // worker q answers, both learn.
+  void resolve(const MacAddr& mac, std::uint32_t addr, std::uint16_t q, std::int64_t t_ms) {
+    peer_sends(q, arp_request_frame(mac, addr, kOurIp));
+    poll(q, t_ms);
+    poll(1 - q, t_ms);
+    ASSERT_EQ(peer_receives(q).size(), 1u);
+    ASSERT_TRUE(peer_receives(1 - q).empty());
+  }
+
+  rte_mempool* peer_pool_ = nullptr;
+  std::array<rte_mempool*, kWorkers> pools_{};
+  std::unique_ptr<LinkPort> ours_, peer_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<rte_ring*> rings_;
+};
+
+class ArpOnQueue : public WorkerPair, public ::testing::WithParamInterface<std::uint16_t> {};
+
+TEST_P(ArpOnQueue, IsAnsweredOnceAndLearnedByBothWorkers) {
+  const std::uint16_t q = GetParam(), other = 1 - GetParam();
+  peer_sends(q, arp_request_frame(kPeerMac, kPeerIp, kOurIp));
+
+  // The receiving worker answers at once and hands a copy to its sibling.
+  EXPECT_EQ(poll(q, 0), 1u);
+  const auto replies = peer_receives(q);
+  ASSERT_EQ(replies.size(), 1u);
+  const EthView eth = parse_eth(replies[0]);
+  EXPECT_EQ(eth.dst, kPeerMac);
+  EXPECT_EQ(eth.src, kOurMac);
+  ASSERT_EQ(eth.type, kTypeArp);
+  const ArpView a = parse_arp(eth.payload);
+  EXPECT_EQ(a.op, 2);
+  EXPECT_EQ(a.spa, kOurIp);
+  EXPECT_EQ(a.tpa, kPeerIp);
+  EXPECT_EQ(counters(q).get(Counter::kSteeredOut), 1u);
+
+  // The sibling only learns from its copy.
+  EXPECT_EQ(poll(other, 0), 1u);
+  EXPECT_TRUE(peer_receives(other).empty());
+  EXPECT_TRUE(peer_receives(q).empty());
+  EXPECT_EQ(counters(other).get(Counter::kSteeredIn), 1u);
+  EXPECT_EQ(counters(q).get(Counter::kArpOutReplies) + counters(other).get(Counter::kArpOutReplies), 1u);
+
+  for (std::uint16_t w = 0; w < kWorkers; ++w) {
+    const MacAddr* mac = worker(w).ip().arp().lookup(kPeerIp, at_ms(1));
+    ASSERT_NE(mac, nullptr) << "worker " << w << " did not learn 10.0.0.2";
+    EXPECT_EQ(*mac, kPeerMac);
+    EXPECT_EQ(counters(w).total_drops(), 0u);
+  }
+  // Quiet afterwards.
+  EXPECT_EQ(poll(0, 1) + poll(1, 1), 0u);
+  EXPECT_TRUE(peer_receives(0).empty());
+  EXPECT_TRUE(peer_receives(1).empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Queues, ArpOnQueue, ::testing::Values(0, 1));
+
+TEST_F(WorkerPair, PingOnTheWrongQueueIsSteeredToItsOwnerAndAnswered) {
+  // Neighbours 10.0.0.2 .. 10.0.0.9; pings carry no ports, so each source
+  // address has one owner. Make sure both workers own some.
+  std::array<int, kWorkers> owners{};
+  for (std::uint8_t host = 2; host < 10; ++host) {
+    const MacAddr mac{{0x02, 0, 0, 0, 1, host}};
+    const std::uint32_t src = ip4(10, 0, 0, host);
+    resolve(mac, src, host % 2, host);
+
+    const Bytes ping = ping_frame(host, 1, pattern(32, host), {.src = src}, mac);
+    const std::uint16_t owner = steer_frame(ping, kWorkers, 0);
+    ASSERT_LT(owner, kWorkers);
+    ++owners[owner];
+    const std::uint16_t wrong = 1 - owner;
+    const Counters before_wrong = counters(wrong), before_owner = counters(owner);
+
+    peer_sends(wrong, ping);
+    EXPECT_EQ(poll(wrong, 100 + host), 1u);
+    EXPECT_TRUE(peer_receives(wrong).empty())
+        << "the receiving worker must not answer a flow it does not own";
+    EXPECT_EQ(counters(wrong).get(Counter::kSteeredOut), before_wrong.get(Counter::kSteeredOut) + 1);
+    EXPECT_EQ(counters(wrong).get(Counter::kIcmpInEchos), before_wrong.get(Counter::kIcmpInEchos));
+
+    EXPECT_EQ(poll(owner, 100 + host), 1u);
+    EXPECT_EQ(counters(owner).get(Counter::kSteeredIn), before_owner.get(Counter::kSteeredIn) + 1);
+    const auto out = peer_receives(owner);
+    ASSERT_EQ(out.size(), 1u) << "host " << int{host};
+    const EthView eth = parse_eth(out[0]);
+    EXPECT_EQ(eth.dst, mac);
+    const IpView v = parse_ip(eth.payload);
+    EXPECT_EQ(v.dst, src);
+    EXPECT_TRUE(v.checksum_ok);
+    const IcmpView r = parse_icmp(v.payload);
+    EXPECT_EQ(r.type, 0);
+    EXPECT_TRUE(r.checksum_ok);
+    EXPECT_EQ(r.id, host);
+    EXPECT_EQ(r.data, pattern(32, host));
+
+    // The same ping on the owner's own queue is answered without a detour.
+    peer_sends(owner, ping);
+    EXPECT_EQ(poll(owner, 200 + host), 1u);
+    EXPECT_EQ(peer_receives(owner).size(), 1u);
+    EXPECT_EQ(counters(owner).get(Counter::kSteeredOut), before_owner.get(Counter::kSteeredOut));
+  }
+  EXPECT_GT(owners[0], 0);
+  EXPECT_GT(owners[1], 0);
+  for (std::uint16_t w = 0; w < kWorkers; ++w) EXPECT_EQ(counters(w).total_drops(), 0u);
+}
+
+TEST_F(WorkerPair, TcpSegmentIsDroppedByItsOwnerOnly) {
+  // Without a TCP engine the owner counts TcpNoStack; the receiver counts nothing.
+  for (std::uint16_t port = 40000; port < 40016; ++port) {
+    Bytes tcp = pattern(20, port);
+    put16(tcp, 0, port);
+    put16(tcp, 2, 80);
+    const Bytes f = ethernet(kOurMac, kPeerMac, kTypeIpv4, ipv4({.protocol = kProtoTcp}, tcp));
+    const std::uint16_t owner = steer_frame(f, kWorkers, 0), wrong = 1 - owner;
+    const std::uint64_t before = counters(owner).get(Drop::kTcpNoStack);
+    const std::uint64_t before_wrong = counters(wrong).get(Drop::kTcpNoStack);
+    peer_sends(wrong, f);
+    poll(wrong, 1);
+    EXPECT_EQ(counters(wrong).get(Drop::kTcpNoStack), before_wrong);
+    poll(owner, 1);
+    EXPECT_EQ(counters(owner).get(Drop::kTcpNoStack), before + 1) << "port " << port;
+  }
+  EXPECT_EQ(counters(0).total_drops() + counters(1).total_drops(), 16u);
+}
+
+TEST_F(WorkerPair, UnresolvedReplyTriggersOneArpRequestFromTheOwner) {
+  const Bytes ping = ping_frame(1, 1, pattern(8));
+  const std::uint16_t owner = steer_frame(ping, kWorkers, 0);
+  peer_sends(1 - owner, ping);
+  poll(1 - owner, 0);
+  poll(owner, 0);
+  const auto out = peer_receives(owner);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(parse_eth(out[0]).type, kTypeArp);
+  EXPECT_TRUE(peer_receives(1 - owner).empty());
+  // The neighbour answers on the other queue; the owner learns from the copy
+  // and releases the parked echo reply.
+  peer_sends(1 - owner, arp_reply_frame(kPeerMac, kPeerIp, kOurMac, kOurIp));
+  poll(1 - owner, 1);
+  poll(owner, 1);
+  const auto replies = peer_receives(owner);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(parse_icmp(parse_ip(parse_eth(replies[0]).payload).payload).type, 0);
+}
+
+}  // namespace
+}  // namespace tern::testkit
