@@ -91,7 +91,10 @@ void IpLayer::on_arp(std::span<const std::byte> payload, bool answer, Instant no
   const bool for_us = arp->target_ip() == s_.addr;
   const std::uint32_t sender = arp->sender_ip();
   const MacAddr sender_mac = arp->sender_mac();
-  if (sender != 0 && sender != s_.addr && !sender_mac.is_broadcast() && !sender_mac.is_multicast()) {
+  // A request from a zero, broadcast or multicast sender MAC is bogus (RFC 1812
+  // §3.3.2): neither learn from it nor answer it.
+  if (sender_mac.is_zero() || sender_mac.is_multicast()) return counters_.drop(Drop::kArpMalformed);
+  if (sender != 0 && sender != s_.addr) {
     arp_.learn(sender, sender_mac, /*create=*/for_us, now, [&](Mbuf f, const MacAddr& mac) {
       auto h = f.head_mut();
       write_ethernet(h, mac, s_.mac, kEtherTypeIpv4);
