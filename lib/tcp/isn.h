@@ -1,0 +1,42 @@
+#pragma once
+// Initial sequence numbers, RFC 6528 §3:
+//
+//   ISN = M + F(localip, localport, remoteip, remoteport, secretkey)
+//
+// M is a timer ticking every 4 microseconds (RFC 9293 §3.4.1's clock), so a
+// new incarnation of a connection starts above where the old one's sequence
+// space was at the same time and old duplicates are unlikely to fall in the
+// new window. F is a keyed PRF (SipHash-2-4 here) so that an off-path attacker
+// who can open connections of their own still cannot predict the ISN of
+// somebody else's 4-tuple (RFC 6528 §1, the Morris/Mitnick attack).
+//
+// Pure and clock-free: the caller passes `now`; the key comes from the caller
+// too (the runtime draws it from rte_rand / getrandom at start-up; tests fix
+// it). One generator per worker, no shared state.
+#include <array>
+#include <cstdint>
+
+#include "base/instant.h"
+#include "tcp/seq.h"
+#include "tcp/siphash.h"
+
+namespace tern {
+
+// RFC 6528 §3 / RFC 9293 §3.4.1: M increments once every 4 us.
+inline constexpr std::int64_t kIsnTickNs = 4'000;
+
+class IsnGenerator {
+ public:
+  explicit IsnGenerator(const std::array<std::uint8_t, 16>& key) noexcept : key_(key) {}
+
+  // Addresses and ports in host byte order. `now` is any monotonic instant;
+  // M is floor(now / 4 us) mod 2^32, so it wraps every ~4.77 hours like the
+  // RFC's 32-bit clock.
+  Seq32 isn(std::uint32_t laddr, std::uint16_t lport, std::uint32_t raddr, std::uint16_t rport,
+            Instant now) const noexcept;
+
+ private:
+  SipKey key_;
+};
+
+}  // namespace tern

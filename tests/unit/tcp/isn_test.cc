@@ -1,0 +1,103 @@
+// RFC 6528 ISNs: M (4 us clock) + F (keyed hash of the 4-tuple).
+#include "tcp/isn.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdint>
+#include <set>
+
+namespace tern {
+namespace {
+
+constexpr std::array<std::uint8_t, 16> kKeyA{0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76, 0x87,
+                                             0x98, 0xa9, 0xba, 0xcb, 0xdc, 0xed, 0xfe, 0x0f};
+constexpr std::array<std::uint8_t, 16> kKeyB{0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76, 0x87,
+                                             0x98, 0xa9, 0xba, 0xcb, 0xdc, 0xed, 0xfe, 0x0e};
+
+constexpr std::uint32_t kLocal = 0x0a000001;                  // 10.0.0.1
+constexpr std::uint32_t kRemote = 0x0a000002;                 // 10.0.0.2
+constexpr Instant kT0 = Instant::from_ns(1'000'000'000'000);  // 1000 s, a multiple of 4 us
+
+TEST(Isn, Deterministic) {
+  const IsnGenerator a{kKeyA};
+  const IsnGenerator a2{kKeyA};
+  EXPECT_EQ(a.isn(kLocal, 80, kRemote, 40000, kT0), a.isn(kLocal, 80, kRemote, 40000, kT0));
+  EXPECT_EQ(a.isn(kLocal, 80, kRemote, 40000, kT0), a2.isn(kLocal, 80, kRemote, 40000, kT0));
+}
+
+TEST(Isn, DiffersPerKey) {
+  const IsnGenerator a{kKeyA};
+  const IsnGenerator b{kKeyB};
+  EXPECT_NE(a.isn(kLocal, 80, kRemote, 40000, kT0), b.isn(kLocal, 80, kRemote, 40000, kT0));
+}
+
+TEST(Isn, DiffersPerTupleField) {
+  const IsnGenerator g{kKeyA};
+  const Seq32 base = g.isn(kLocal, 80, kRemote, 40000, kT0);
+  EXPECT_NE(g.isn(kLocal + 1, 80, kRemote, 40000, kT0), base);
+  EXPECT_NE(g.isn(kLocal, 81, kRemote, 40000, kT0), base);
+  EXPECT_NE(g.isn(kLocal, 80, kRemote + 1, 40000, kT0), base);
+  EXPECT_NE(g.isn(kLocal, 80, kRemote, 40001, kT0), base);
+  // Swapping the ends is a different tuple (the peer's view of it).
+  EXPECT_NE(g.isn(kRemote, 40000, kLocal, 80, kT0), base);
+}
+
+// Off-path prediction needs F to look random: consecutive ports (what a
+// client's ephemeral range produces) give unrelated ISNs.
+TEST(Isn, ConsecutivePortsSpreadOut) {
+  const IsnGenerator g{kKeyA};
+  std::set<std::uint32_t> seen;
+  int small_steps = 0;
+  Seq32 prev = g.isn(kLocal, 80, kRemote, 30000, kT0);
+  for (std::uint16_t p = 30001; p < 31000; ++p) {
+    const Seq32 s = g.isn(kLocal, 80, kRemote, p, kT0);
+    seen.insert(s.value());
+    const std::int32_t d = s - prev;
+    if (d > -65536 && d < 65536) ++small_steps;
+    prev = s;
+  }
+  EXPECT_EQ(seen.size(), 999u);
+  EXPECT_LT(small_steps, 5);  // expected ~0.03 for random 32-bit values
+}
+
+TEST(Isn, AdvancesEveryFourMicroseconds) {
+  const IsnGenerator g{kKeyA};
+  const Seq32 base = g.isn(kLocal, 80, kRemote, 40000, kT0);
+  EXPECT_EQ(g.isn(kLocal, 80, kRemote, 40000, kT0 + Duration::ns(3'999)), base);
+  EXPECT_EQ(g.isn(kLocal, 80, kRemote, 40000, kT0 + Duration::us(4)), base + 1);
+  EXPECT_EQ(g.isn(kLocal, 80, kRemote, 40000, kT0 + Duration::us(7)), base + 1);
+  EXPECT_EQ(g.isn(kLocal, 80, kRemote, 40000, kT0 + Duration::us(8)), base + 2);
+  EXPECT_EQ(g.isn(kLocal, 80, kRemote, 40000, kT0 + Duration::ms(1)), base + 250);
+}
+
+TEST(Isn, TwoHundredFiftyThousandPerSecond) {
+  const IsnGenerator g{kKeyA};
+  const Seq32 base = g.isn(kLocal, 80, kRemote, 40000, kT0);
+  EXPECT_EQ(g.isn(kLocal, 80, kRemote, 40000, kT0 + Duration::s(1)) - base, 250'000);
+  EXPECT_EQ(g.isn(kLocal, 80, kRemote, 40000, kT0 + Duration::s(60)), base + 15'000'000u);
+}
+
+// M is a 32-bit counter: it wraps after 2^32 ticks (~4.77 h), modulo 2^32.
+TEST(Isn, ClockWrapsModulo2To32) {
+  const IsnGenerator g{kKeyA};
+  const Seq32 base = g.isn(kLocal, 80, kRemote, 40000, kT0);
+  const Duration wrap = Duration::ns(kIsnTickNs * (std::int64_t{1} << 32));
+  EXPECT_EQ(g.isn(kLocal, 80, kRemote, 40000, kT0 + wrap), base);
+  EXPECT_EQ(g.isn(kLocal, 80, kRemote, 40000, kT0 + wrap - Duration::us(4)), base - 1);
+  // 3 hours in: 2.7e9 ticks, past 2^31, still the plain modular sum.
+  const Seq32 later = g.isn(kLocal, 80, kRemote, 40000, kT0 + Duration::s(3 * 3600));
+  EXPECT_EQ(later.value() - base.value(), static_cast<std::uint32_t>(std::int64_t{3 * 3600} * 250'000));
+}
+
+// Instants before the epoch still tick forward in 4 us steps.
+TEST(Isn, NegativeInstantsFloor) {
+  const IsnGenerator g{kKeyA};
+  const Seq32 zero = g.isn(kLocal, 80, kRemote, 40000, Instant::from_ns(0));
+  EXPECT_EQ(g.isn(kLocal, 80, kRemote, 40000, Instant::from_ns(-1)), zero - 1);
+  EXPECT_EQ(g.isn(kLocal, 80, kRemote, 40000, Instant::from_ns(-4'000)), zero - 1);
+  EXPECT_EQ(g.isn(kLocal, 80, kRemote, 40000, Instant::from_ns(-4'001)), zero - 2);
+}
+
+}  // namespace
+}  // namespace tern
