@@ -77,12 +77,11 @@ ip netns exec "$peer_ns" python3 "$here/arp_probe.py" "$peer_if" "$peer_ip" "$te
   || fail "ARP probe"
 
 # 2. Capture while pinging: dpdk-dumpcap attaches to the running Tern.
-dumpcap_ok=0
-if dpdk-dumpcap --file-prefix="$prefix" -i 0 -w "$work/cap.pcapng" -f icmp >"$work/dumpcap.log" 2>&1 &
+if stdbuf -oL -eL dpdk-dumpcap --file-prefix="$prefix" -i 0 -w "$work/cap.pcapng" -f icmp >"$work/dumpcap.log" 2>&1 &
 then
   cap_pid=$!
   TERN_PIDS+=($cap_pid)
-  tern_wait_for "dumpcap to attach" 20 grep -q "Capturing on" "$work/dumpcap.log" || true
+  tern_wait_for "dumpcap to attach" 20 grep -q "Capturing on" "$work/dumpcap.log" || fail "dpdk-dumpcap did not attach"
 fi
 
 # 3. 100 pings, no loss. Flush the neighbour cache first so ARP runs again.
