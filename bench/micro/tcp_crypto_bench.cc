@@ -52,8 +52,9 @@ void BM_SynCookieMake(benchmark::State& state) {
 }
 BENCHMARK(BM_SynCookieMake);
 
-// Valid cookies (the ACK of a real client) and forged ones (an ACK flood)
-// cost the same: one hash either way.
+// valid:1 is the ACK of a real client: one hash. valid:0 is an ACK flood
+// with random cookies: 30 of 32 fail on the time bits before any hashing,
+// so checking is cheaper under attack than in normal use.
 void BM_SynCookieCheck(benchmark::State& state) {
   const SynCookies sc{kKey};
   const bool valid = state.range(0) != 0;

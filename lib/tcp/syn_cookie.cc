@@ -72,8 +72,9 @@ Seq32 SynCookies::make(const SynCookieRequest& r, Instant now) const noexcept {
   const std::int64_t t = period_of(now);
   const std::uint8_t idx = mss_index(r.mss);
   const std::uint32_t hash = mac(r.laddr, r.lport, r.raddr, r.rport, r.client_isn, t, idx);
-  return Seq32{((static_cast<std::uint32_t>(t) & kTimeMask) << (kHashBits + kMssBits)) |
-               (std::uint32_t{idx} << kHashBits) | hash};
+  const std::uint32_t time_bits = static_cast<std::uint32_t>(t) & kTimeMask;
+  const std::uint32_t mss_bits = idx & kMssMask;
+  return Seq32{(time_bits << (kHashBits + kMssBits)) | (mss_bits << kHashBits) | hash};
 }
 
 std::optional<DecodedCookie> SynCookies::check(std::uint32_t laddr, std::uint16_t lport, std::uint32_t raddr,
