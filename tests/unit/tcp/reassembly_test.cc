@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "base/check.h"
+
 namespace tern {
 namespace {
 
@@ -39,9 +41,12 @@ class Reassembly : public ::testing::Test {
     pool_ = rte_pktmbuf_pool_create(name.c_str(), 8191, 0, 0, RTE_PKTMBUF_HEADROOM + kRoom, SOCKET_ID_ANY);
     ASSERT_NE(pool_, nullptr) << "rte_pktmbuf_pool_create: " << rte_errno;
     baseline_ = rte_mempool_in_use_count(pool_);
+    violations_ = invariant_violations();
   }
   void TearDown() override {
     EXPECT_EQ(rte_mempool_in_use_count(pool_), baseline_) << "leaked mbufs";
+    // Release builds count TERN_CHECK failures instead of aborting.
+    EXPECT_EQ(invariant_violations(), violations_) << "TERN_CHECK failed";
     rte_mempool_free(pool_);
   }
   unsigned in_use() const { return rte_mempool_in_use_count(pool_) - baseline_; }
@@ -110,6 +115,7 @@ class Reassembly : public ::testing::Test {
 
   rte_mempool* pool_ = nullptr;
   unsigned baseline_ = 0;
+  std::uint64_t violations_ = 0;
 };
 
 TEST_F(Reassembly, DeliversInOrderOnceTheHoleFills) {
