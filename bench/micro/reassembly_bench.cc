@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <string>
 
+#include "runtime/eal_in_memory.h"
 #include "tcp/reassembly.h"
 
 namespace tern {
@@ -92,23 +93,7 @@ BENCHMARK(BM_OneHoleReversed)->Arg(16);
 // Google Benchmark's main, after starting the EAL in memory (no hugepages,
 // no PCI, no shared files), like the tests do.
 int main(int argc, char** argv) {
-  const std::string prefix = "--file-prefix=ternbench" + std::to_string(getpid());
-  const char* eal_argv[] = {"reassembly_bench",
-                            "--no-huge",
-                            "--no-pci",
-                            "--no-shconf",
-                            "-m",
-                            "256",
-                            "--log-level=error",
-                            "-l",
-                            "0",
-                            prefix.c_str(),
-                            "--no-telemetry"};
-  if (rte_eal_init(static_cast<int>(sizeof(eal_argv) / sizeof(eal_argv[0])), const_cast<char**>(eal_argv)) <
-      0) {
-    std::fprintf(stderr, "rte_eal_init failed\n");
-    return 2;
-  }
+  if (!tern::start_eal_in_memory("ternreasm")) return 2;
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

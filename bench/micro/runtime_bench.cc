@@ -18,6 +18,7 @@
 #include "ip/frame_queue.h"
 #include "ip/ip_layer.h"
 #include "port/link_pair.h"
+#include "runtime/eal_in_memory.h"
 #include "runtime/worker.h"
 #include "wire/arp.h"
 #include "wire/bytes.h"
@@ -190,15 +191,7 @@ BENCHMARK(BM_IpLayerEcho)->Arg(56)->Arg(1400);
 // Google Benchmark's main, after starting the EAL in memory (no hugepages,
 // no PCI, no shared files), like the tests do.
 int main(int argc, char** argv) {
-  const std::string prefix = "--file-prefix=ternbench" + std::to_string(getpid());
-  const char* eal_argv[] = {"runtime_bench", "--no-huge",         "--no-pci", "--no-shconf", "-m",
-                            "256",           "--log-level=error", "-l",       "0",           prefix.c_str(),
-                            "--no-telemetry"};
-  if (rte_eal_init(static_cast<int>(sizeof(eal_argv) / sizeof(eal_argv[0])), const_cast<char**>(eal_argv)) <
-      0) {
-    std::fprintf(stderr, "rte_eal_init failed\n");
-    return 2;
-  }
+  if (!tern::start_eal_in_memory("ternbench")) return 2;
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -36,6 +36,7 @@
 #include "fuzz_check.h"
 #include "ip/frame_queue.h"
 #include "ip/ip_layer.h"
+#include "runtime/eal_in_memory.h"
 #include "wire/bytes.h"
 #include "wire/checksum.h"
 #include "wire/ethernet.h"
@@ -165,16 +166,7 @@ void drain(FrameQueue& out, std::uint16_t mtu, std::vector<std::byte>& buf) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  // --no-shconf rather than --in-memory: DPDK 22.11 refuses --in-memory with
-  // --no-huge (which implies legacy memory); both keep the EAL file-less.
-  const std::string prefix = "--file-prefix=ternfuzz" + std::to_string(getpid());
-  const char* argv[] = {"stack_fuzz", "--no-huge",    "--no-pci",         "--no-shconf",
-                        "-m",         "256",          "--log-level=crit", "-l",
-                        "0",          prefix.c_str(), "--no-telemetry"};
-  if (rte_eal_init(static_cast<int>(sizeof(argv) / sizeof(argv[0])), const_cast<char**>(argv)) < 0) {
-    std::fprintf(stderr, "stack_fuzz: rte_eal_init failed\n");
-    std::abort();
-  }
+  if (!tern::start_eal_in_memory("ternfuzz", "crit")) std::abort();
   // No per-lcore cache, so in-use counts are exact.
   g_pool = rte_pktmbuf_pool_create("stack_fuzz", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
   g_indirect = rte_pktmbuf_pool_create("stack_fuzz_ind", 2047, 0, 0, 0, SOCKET_ID_ANY);

@@ -1,0 +1,9 @@
+#pragma once
+// Starts DPDK's EAL for tools that only need mbufs and rings: tests,
+// benchmarks, fuzzers. No hugepages, no PCI, no shared files (--no-shconf
+// rather than --in-memory: DPDK 22.11 refuses --in-memory with --no-huge), a
+// per-process file prefix so parallel runs never collide, no telemetry.
+namespace tern {
+// Returns false (and prints why) when the EAL does not start.
+bool start_eal_in_memory(const char* program, const char* log_level = "error");
+}  // namespace tern
