@@ -1,0 +1,120 @@
+#include "tcp/cc/newreno.h"
+
+#include <algorithm>
+
+namespace tern {
+
+NewReno::NewReno(const NewRenoConfig& cfg) noexcept
+    : mss_(std::max<std::uint32_t>(cfg.mss, 1)),
+      dupthresh_(std::max<std::uint32_t>(cfg.dupthresh, 1)),
+      abc_limit_bytes_(std::max<std::uint32_t>(cfg.abc_limit, 1) * mss_),
+      iw_(initial_window(mss_)),
+      cwnd_(iw_) {}
+
+// RFC 5681 eq. 4 (and §3.2 step 2): ssthresh = max(FlightSize / 2, 2*SMSS).
+std::uint32_t NewReno::loss_ssthresh(std::uint32_t flight) const noexcept {
+  return std::max(flight / 2, 2 * mss_);
+}
+
+void NewReno::grow(std::uint32_t acked) noexcept {
+  if (in_slow_start()) {
+    // RFC 3465 §2.2: cwnd += min(N, L*SMSS). Counting bytes, not ACKs, means
+    // a receiver splitting its ACKs (ACK division) gains nothing; L bounds
+    // the burst after a stretch ACK. Stopping at ssthresh (RFC 5681 §3.1
+    // allows either algorithm at equality) keeps slow start from overshooting
+    // the point where loss was last seen.
+    cwnd_ = std::min({kMaxCwnd, ssthresh_, cwnd_ + std::min(acked, abc_limit_bytes_)});
+    return;
+  }
+  // RFC 3465 §2.1 / RFC 5681 §3.1 eq. 3: one SMSS per cwnd of acknowledged bytes.
+  bytes_acked_ += acked;
+  if (bytes_acked_ >= cwnd_) {
+    bytes_acked_ -= cwnd_;
+    cwnd_ = std::min(kMaxCwnd, cwnd_ + mss_);
+  }
+}
+
+CcAction NewReno::on_ack(const AckSample& a) noexcept {
+  dup_acks_ = 0;
+  rto_since_ack_ = false;
+  if (in_recovery_) return on_recovery_ack(a);
+  // Once SND.UNA is past "recover", RFC 6582 §3.2 step 1's test always
+  // passes; forget it so the modular comparison cannot wrap later.
+  if (recover_valid_ && seq_gt(a.ack, recover_)) recover_valid_ = false;
+  grow(a.acked);
+  return CcAction::kNone;
+}
+
+CcAction NewReno::on_recovery_ack(const AckSample& a) noexcept {
+  if (seq_geq(a.ack, recover_)) {
+    // RFC 6582 §3.2 step 3, full acknowledgment, option (1):
+    // cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS). Avoids a burst
+    // when little is outstanding; option (2), cwnd = ssthresh, would not.
+    cwnd_ = std::min(ssthresh_, std::max(a.flight_size(), mss_) + mss_);
+    in_recovery_ = false;
+    bytes_acked_ = 0;
+    return CcAction::kNone;
+  }
+  // RFC 6582 §3.2 step 3, partial acknowledgment: retransmit the first
+  // unacknowledged segment, deflate cwnd by the amount acknowledged, add back
+  // one SMSS if that was at least SMSS, and stay in fast recovery.
+  cwnd_ = cwnd_ > a.acked ? cwnd_ - a.acked : 0;
+  if (a.acked >= mss_) cwnd_ += mss_;
+  cwnd_ = std::max(cwnd_, mss_);
+  return CcAction::kRetransmit;
+}
+
+CcAction NewReno::on_dup_ack(const AckSample& a) noexcept {
+  if (in_recovery_) {
+    // RFC 5681 §3.2 step 4 / RFC 6582 §3.2 step 2: each further duplicate
+    // means a segment left the network; inflate so new data can go out.
+    cwnd_ = std::min(kMaxCwnd, cwnd_ + mss_);
+    return CcAction::kNone;
+  }
+  if (++dup_acks_ != dupthresh_) return CcAction::kNone;  // TODO(RFC 3042): limited transmit
+  // RFC 6582 §3.2 step 1: enter fast retransmit only if the cumulative ACK
+  // covers more than "recover"; otherwise these duplicates belong to a loss
+  // event already answered (same window, or retransmissions after an RTO),
+  // and ssthresh must not be halved twice.
+  if (recover_valid_ && seq_leq(a.ack, recover_)) return CcAction::kNone;
+  recover_ = a.snd_max;
+  recover_valid_ = true;
+  in_recovery_ = true;
+  // RFC 5681 §3.2 steps 2-3: ssthresh = max(FlightSize/2, 2*SMSS),
+  // cwnd = ssthresh + 3*SMSS (here dupthresh*SMSS: the segments that left).
+  ssthresh_ = loss_ssthresh(a.flight_size());
+  cwnd_ = std::min(kMaxCwnd, ssthresh_ + dupthresh_ * mss_);
+  bytes_acked_ = 0;
+  return CcAction::kRetransmit;
+}
+
+void NewReno::on_rto(Seq32 snd_una, Seq32 snd_max) noexcept {
+  // RFC 5681 §3.1 eq. 4, but "when a TCP sender detects segment loss using
+  // the retransmission timer and the given segment has already been
+  // retransmitted by way of the retransmission timer at least once, the
+  // value of ssthresh is held constant".
+  if (!rto_since_ack_) {
+    const std::int32_t flight = snd_max - snd_una;
+    ssthresh_ = loss_ssthresh(flight > 0 ? static_cast<std::uint32_t>(flight) : 0);
+  }
+  rto_since_ack_ = true;
+  cwnd_ = mss_;      // RFC 5681 §3.1: loss window LW = 1 full-sized segment
+  bytes_acked_ = 0;  // RFC 3465 §2.1
+  dup_acks_ = 0;
+  in_recovery_ = false;
+  // RFC 6582 §3.2 step 4 (after a retransmit timeout): record the highest
+  // sequence number sent in "recover".
+  recover_ = snd_max;
+  recover_valid_ = true;
+}
+
+bool NewReno::on_idle_restart(Instant now, Instant last_send, Duration rto) noexcept {
+  // RFC 5681 §4.1: before sending after an idle period longer than the RTO,
+  // cwnd = RW = min(IW, cwnd).
+  if (now - last_send <= rto) return false;
+  cwnd_ = std::min(iw_, cwnd_);
+  bytes_acked_ = 0;
+  return true;
+}
+
+}  // namespace tern

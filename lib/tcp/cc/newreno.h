@@ -1,0 +1,75 @@
+#pragma once
+// NewReno: RFC 5681 slow start, congestion avoidance, fast retransmit and
+// fast recovery, with RFC 6582 partial-ACK handling and RFC 3465
+// appropriate byte counting. Byte-based: cwnd and ssthresh are in bytes.
+//
+// TODO(RFC 3042): limited transmit. The hook is on_dup_ack below the
+// threshold: it would return a third action, "send one new segment beyond
+// cwnd", for the first two duplicate ACKs. Until then it returns kNone.
+#include <cstdint>
+#include <limits>
+#include <string_view>
+
+#include "tcp/cc/congestion.h"
+
+namespace tern {
+
+struct NewRenoConfig {
+  std::uint32_t mss = 1460;     // SMSS, bytes
+  std::uint32_t dupthresh = 3;  // RFC 5681 §3.2; raise it on reordering paths
+  std::uint32_t abc_limit = 2;  // RFC 3465 §2.2 L, in SMSS; L = 2 is the RFC's upper bound
+};
+
+class NewReno {
+ public:
+  // cwnd never grows beyond the largest window TCP can advertise (RFC 7323 §2.3).
+  static constexpr std::uint32_t kMaxCwnd = 1u << 30;
+  // RFC 5681 §3.1: "initial value of ssthresh SHOULD be set arbitrarily high".
+  static constexpr std::uint32_t kInitialSsthresh = std::numeric_limits<std::uint32_t>::max();
+
+  explicit NewReno(const NewRenoConfig& cfg = {}) noexcept;
+
+  // RFC 6928 §2: IW = min(10*MSS, max(2*MSS, 14600)).
+  static constexpr std::uint32_t initial_window(std::uint32_t mss) noexcept {
+    const std::uint32_t floor = 2 * mss > 14600 ? 2 * mss : 14600;
+    return 10 * mss < floor ? 10 * mss : floor;
+  }
+
+  CcAction on_ack(const AckSample& a) noexcept;
+  CcAction on_dup_ack(const AckSample& a) noexcept;
+  void on_rto(Seq32 snd_una, Seq32 snd_max) noexcept;
+  bool on_idle_restart(Instant now, Instant last_send, Duration rto) noexcept;
+
+  std::uint32_t cwnd() const noexcept { return cwnd_; }
+  std::uint32_t ssthresh() const noexcept { return ssthresh_; }
+  // RFC 5681 §3.1: slow start while cwnd < ssthresh (at equality either may be used).
+  bool in_slow_start() const noexcept { return cwnd_ < ssthresh_; }
+  bool in_recovery() const noexcept { return in_recovery_; }
+  std::uint32_t dup_acks() const noexcept { return dup_acks_; }
+  std::string_view name() const noexcept { return "newreno"; }
+
+ private:
+  void grow(std::uint32_t acked) noexcept;
+  CcAction on_recovery_ack(const AckSample& a) noexcept;
+  std::uint32_t loss_ssthresh(std::uint32_t flight) const noexcept;
+
+  std::uint32_t mss_;
+  std::uint32_t dupthresh_;
+  std::uint32_t abc_limit_bytes_;
+  std::uint32_t iw_;
+  std::uint32_t cwnd_;
+  std::uint32_t ssthresh_ = kInitialSsthresh;
+  std::uint32_t bytes_acked_ = 0;  // RFC 3465 §2.1 counter for congestion avoidance
+  std::uint32_t dup_acks_ = 0;
+  // RFC 6582 §3.2 "recover", kept one past the highest sequence number sent
+  // (SND.MAX) when recovery or an RTO began. Valid only until SND.UNA passes
+  // it, so a long connection never compares numbers 2^31 apart.
+  Seq32 recover_;
+  bool recover_valid_ = false;
+  bool in_recovery_ = false;
+  bool rto_since_ack_ = false;  // an RTO fired and no new data was acknowledged since
+};
+
+static_assert(CongestionControl<NewReno>);
+
+}  // namespace tern

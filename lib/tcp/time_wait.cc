@@ -1,0 +1,201 @@
+#include "tcp/time_wait.h"
+
+#include <bit>
+
+#include "base/check.h"
+#include "wire/tcp.h"
+
+namespace tern {
+
+std::uint64_t hash_four_tuple(const FourTuple& t, std::uint64_t seed) noexcept {
+  // Two rounds of a multiply-xorshift mix (the murmur3 finaliser constants):
+  // cheap, and every input bit reaches the top bits the index uses.
+  auto mix = [](std::uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+  };
+  const std::uint64_t addrs = (std::uint64_t{t.laddr} << 32) | t.raddr;
+  const std::uint64_t ports = (std::uint64_t{t.lport} << 16) | t.rport;
+  return mix(mix(addrs ^ seed) ^ (ports + 0x9e3779b97f4a7c15ULL));
+}
+
+TimeWaitTable::TimeWaitTable(std::uint32_t capacity, Duration two_msl, std::uint64_t seed)
+    : capacity_(capacity), two_msl_(two_msl), seed_(seed) {
+  // Load factor <= 1/2 keeps linear-probing chains short.
+  const std::uint64_t index_size = std::bit_ceil(std::uint64_t{capacity} * 2 + 2);
+  mask_ = static_cast<std::uint32_t>(index_size - 1);
+  shift_ = 64U - static_cast<unsigned>(std::countr_zero(index_size));
+  nodes_ = std::make_unique<Node[]>(capacity);
+  index_ = std::make_unique<std::uint32_t[]>(index_size);
+  for (std::uint64_t i = 0; i < index_size; ++i) index_[i] = kNil;
+  for (std::uint32_t i = 0; i < capacity; ++i) nodes_[i].next = i + 1 < capacity ? i + 1 : kNil;
+  free_ = capacity > 0 ? 0 : kNil;
+}
+
+std::uint32_t TimeWaitTable::find_bucket(const FourTuple& t) const noexcept {
+  for (std::uint32_t b = home(t);; b = (b + 1) & mask_) {
+    const std::uint32_t n = index_[b];
+    if (n == kNil) return kNil;
+    if (nodes_[n].rec.tuple == t) return b;
+  }
+}
+
+void TimeWaitTable::list_unlink(std::uint32_t n) noexcept {
+  Node& x = nodes_[n];
+  if (x.prev != kNil)
+    nodes_[x.prev].next = x.next;
+  else
+    head_ = x.next;
+  if (x.next != kNil)
+    nodes_[x.next].prev = x.prev;
+  else
+    tail_ = x.prev;
+  x.prev = x.next = kNil;
+}
+
+void TimeWaitTable::list_push_back(std::uint32_t n) noexcept {
+  Node& x = nodes_[n];
+  // The list is sorted only if `now` never goes back (see the header).
+  TERN_CHECK(tail_ == kNil || nodes_[tail_].rec.expiry <= x.rec.expiry);
+  x.prev = tail_;
+  x.next = kNil;
+  if (tail_ != kNil)
+    nodes_[tail_].next = n;
+  else
+    head_ = n;
+  tail_ = n;
+}
+
+void TimeWaitTable::remove_at_bucket(std::uint32_t b) noexcept {
+  const std::uint32_t n = index_[b];
+  list_unlink(n);
+  nodes_[n].next = free_;
+  nodes_[n].bucket = kNil;
+  free_ = n;
+  --size_;
+  // Backward-shift deletion: pull later members of the probe run into the
+  // hole unless that would move them before their home bucket.
+  std::uint32_t hole = b;
+  for (std::uint32_t j = (b + 1) & mask_;; j = (j + 1) & mask_) {
+    const std::uint32_t m = index_[j];
+    if (m == kNil) break;
+    const std::uint32_t h = home(nodes_[m].rec.tuple);
+    if (((j - h) & mask_) >= ((j - hole) & mask_)) {
+      index_[hole] = m;
+      nodes_[m].bucket = hole;
+      hole = j;
+    }
+  }
+  index_[hole] = kNil;
+}
+
+TwInsert TimeWaitTable::insert(const TimeWaitRecord& r, Instant now) noexcept {
+  std::uint32_t b = home(r.tuple);
+  for (;; b = (b + 1) & mask_) {
+    const std::uint32_t n = index_[b];
+    if (n == kNil) break;
+    if (nodes_[n].rec.tuple == r.tuple) {
+      nodes_[n].rec = r;
+      nodes_[n].rec.expiry = now + two_msl_;
+      list_unlink(n);
+      list_push_back(n);
+      return TwInsert::kInserted;
+    }
+  }
+  if (free_ == kNil) return TwInsert::kOverflow;
+  const std::uint32_t n = free_;
+  free_ = nodes_[n].next;
+  nodes_[n].rec = r;
+  nodes_[n].rec.expiry = now + two_msl_;
+  nodes_[n].bucket = b;
+  index_[b] = n;
+  list_push_back(n);
+  ++size_;
+  return TwInsert::kInserted;
+}
+
+const TimeWaitRecord* TimeWaitTable::find(const FourTuple& t) const noexcept {
+  const std::uint32_t b = find_bucket(t);
+  return b == kNil ? nullptr : &nodes_[index_[b]].rec;
+}
+
+void TimeWaitTable::erase(const FourTuple& t) noexcept {
+  const std::uint32_t b = find_bucket(t);
+  if (b != kNil) remove_at_bucket(b);
+}
+
+bool TimeWaitTable::restart(const FourTuple& t, Instant now,
+                            std::optional<std::uint32_t> ts_recent) noexcept {
+  const std::uint32_t b = find_bucket(t);
+  if (b == kNil) return false;
+  const std::uint32_t n = index_[b];
+  nodes_[n].rec.expiry = now + two_msl_;
+  if (ts_recent && nodes_[n].rec.ts_enabled) nodes_[n].rec.ts_recent = *ts_recent;
+  list_unlink(n);
+  list_push_back(n);
+  return true;
+}
+
+std::size_t TimeWaitTable::expire(Instant now) noexcept {
+  std::size_t removed = 0;
+  while (head_ != kNil && nodes_[head_].rec.expiry <= now) {
+    remove_at_bucket(nodes_[head_].bucket);
+    ++removed;
+  }
+  return removed;
+}
+
+Instant TimeWaitTable::next_expiry() const noexcept {
+  return head_ == kNil ? Instant::max() : nodes_[head_].rec.expiry;
+}
+
+TwVerdict TimeWaitTable::classify(const TimeWaitRecord& r, std::uint8_t flags, Seq32 seq,
+                                  std::optional<std::uint32_t> tsval) noexcept {
+  const bool syn = (flags & kTcpSyn) != 0;
+  const bool rst = (flags & kTcpRst) != 0;
+  const bool ack = (flags & kTcpAck) != 0;
+  const bool fin = (flags & kTcpFin) != 0;
+  // RFC 7323 §5.3 PAWS: TSval older than TS.Recent (modular, §5.2). RSTs are
+  // exempt (RFC 7323 §5.2: acceptable regardless of their timestamp).
+  const bool ts_both = r.ts_enabled && tsval.has_value();
+  const bool ts_newer = ts_both && static_cast<std::int32_t>(*tsval - r.ts_recent) > 0;
+  const bool paws_reject = ts_both && static_cast<std::int32_t>(*tsval - r.ts_recent) < 0;
+
+  if (rst) {
+    // Linux tcp_rfc1337 = 0: an exactly in-sequence RST ends TIME_WAIT;
+    // anything else is ignored (RFC 5961 §3.2 acceptability, no challenge
+    // ACK: there is no connection left to protect).
+    return seq == r.rcv_nxt ? TwVerdict::kRstReceived : TwVerdict::kDrop;
+  }
+  if (syn && !ack) {
+    // RFC 6191 §2. With timestamps on both incarnations, TSval decides
+    // (equal TSval falls back to the sequence number); without them on the
+    // old one, a SYN carrying timestamps is honoured since PAWS will guard
+    // the new incarnation; otherwise the sequence number must be above
+    // RCV.NXT (as Linux, one more than RFC 6191's "last sequence number
+    // seen", which is the FIN at RCV.NXT - 1).
+    if (ts_newer) return TwVerdict::kAcceptNewSyn;
+    if (!r.ts_enabled && tsval.has_value()) return TwVerdict::kAcceptNewSyn;
+    if (!paws_reject && seq_gt(seq, r.rcv_nxt)) return TwVerdict::kAcceptNewSyn;
+    // RFC 6191 §2: "otherwise, silently drop the incoming SYN segment".
+    return TwVerdict::kDrop;
+  }
+  // RFC 7323 §5.3: a PAWS failure is discarded, but still ACKed.
+  if (paws_reject) return TwVerdict::kSendAck;
+  // SYN-ACK or SYN with ACK: RFC 9293 §3.10.7.4 fourth step / RFC 5961 §4.2,
+  // answer with an ACK.
+  if (syn) return TwVerdict::kSendAck;
+  // The peer's FIN was at RCV.NXT - 1; a FIN below RCV.NXT is its
+  // retransmission (our last ACK was lost). RFC 9293 §3.10.7.4 eighth step.
+  if (fin && seq_lt(seq, r.rcv_nxt)) return TwVerdict::kAckAndRestart;
+  // An acceptable segment (at RCV.NXT) needs no answer: never ACK an ACK.
+  if (seq == r.rcv_nxt) return TwVerdict::kDrop;
+  // RFC 9293 §3.10.7.4 first step: unacceptable segment, send an ACK.
+  return TwVerdict::kSendAck;
+}
+
+}  // namespace tern

@@ -1,0 +1,149 @@
+#pragma once
+// Per-worker TIME_WAIT table (DESIGN.md "TCP engine", BEHAVIOURS.md
+// "Teardown"): a compact record per closed connection instead of a full TCB,
+// held for 2MSL (RFC 9293 §3.3.2, §3.10.7.4), capped like Linux
+// tcp_max_tw_buckets, with RFC 6191 reuse for a new SYN. No I/O, no clock:
+// callers pass `now`. See docs/tcp/time_wait.md.
+//
+// Storage, all allocated in the constructor and never again:
+//  - a pool of `capacity` records, threaded on one doubly linked list in
+//    expiry order. Every entry lives exactly 2MSL from its last (re)start and
+//    `now` never goes back, so appending at the tail keeps the list sorted:
+//    insert, restart and erase are O(1), expire(now) is O(expired). A hashed
+//    timer wheel would buy nothing here since every deadline is now + 2MSL.
+//  - an open-addressing index (linear probing, backward-shift deletion, load
+//    factor <= 1/2) from FourTuple to pool slot. No tombstones, so long
+//    insert/erase churn never degrades lookups.
+//
+// Single-threaded, like everything a worker owns.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "base/instant.h"
+#include "tcp/seq.h"
+
+namespace tern {
+
+// Host byte order.
+struct FourTuple {
+  std::uint32_t laddr = 0;
+  std::uint32_t raddr = 0;
+  std::uint16_t lport = 0;
+  std::uint16_t rport = 0;
+
+  constexpr bool operator==(const FourTuple&) const noexcept = default;
+};
+
+// A 64-bit mix of the tuple keyed by `seed`; the index uses its top bits.
+std::uint64_t hash_four_tuple(const FourTuple& t, std::uint64_t seed) noexcept;
+
+struct TimeWaitRecord {
+  FourTuple tuple;
+  Seq32 rcv_nxt;  // after the peer's FIN
+  Seq32 snd_nxt;  // after our FIN: the ACK we send carries seq = snd_nxt
+  // RFC 7323 §4.3 TS.Recent, valid when ts_enabled.
+  std::uint32_t ts_recent = 0;
+  // Added to the local clock for our TSval (RFC 7323 §5.4 per-connection offset).
+  std::uint32_t ts_offset = 0;
+  // Set by the table: last (re)start + 2MSL. The value passed to insert is ignored.
+  Instant expiry;
+  std::uint16_t window = 0;  // window field of the ACKs we send, already scaled
+  bool ts_enabled = false;
+};
+
+enum class TwInsert : std::uint8_t {
+  kInserted,  // also when the tuple was already present: record replaced, timer restarted
+  kOverflow,  // table full (Linux TCPTimeWaitOverflow): the caller skips TIME_WAIT
+};
+
+enum class TwVerdict : std::uint8_t {
+  // RFC 6191 §2: a SYN that is provably not an old duplicate (newer TSval, or
+  // higher sequence number). The caller erases the record and processes the
+  // SYN as if sent to a listener.
+  kAcceptNewSyn,
+  // A retransmitted FIN: ACK it and restart the 2MSL timeout (RFC 9293
+  // §3.10.7.4, eighth step, TIME-WAIT STATE). The caller calls restart().
+  kAckAndRestart,
+  // An unacceptable (old or out-of-window) segment, or one rejected by PAWS:
+  // send <SEQ=snd_nxt><ACK=rcv_nxt><CTL=ACK> (RFC 9293 §3.10.7.4 first step,
+  // RFC 7323 §5.3). Rate limiting is the caller's job.
+  kSendAck,
+  // An RST with SEG.SEQ == RCV.NXT: the caller erases the record. This is
+  // Linux's default (tcp_rfc1337 = 0); RFC 1337 §3 recommends ignoring RSTs
+  // in TIME-WAIT, but the exact-sequence requirement (as RFC 5961 §3.2 asks
+  // of synchronized states) already makes blind assassination as hard as a
+  // blind reset of an established connection.
+  kRstReceived,
+  // Nothing to do: an out-of-window RST, a bare SYN that may be an old
+  // duplicate (RFC 6191 §2 "silently drop"), or an acceptable segment that
+  // needs no answer (never ACK an ACK: two TIME_WAITs after a simultaneous
+  // close would otherwise ping-pong forever).
+  kDrop,
+};
+
+class TimeWaitTable {
+ public:
+  // `capacity` records at most (tcp_max_tw_buckets). `seed` keys the index
+  // hash; workers pass a random one so remote peers cannot aim collisions.
+  TimeWaitTable(std::uint32_t capacity, Duration two_msl, std::uint64_t seed = 0);
+  TimeWaitTable(const TimeWaitTable&) = delete;
+  TimeWaitTable& operator=(const TimeWaitTable&) = delete;
+
+  // Inserts (or replaces) the record for r.tuple with expiry now + 2MSL.
+  // `now` must not go back across calls (insert, restart, expire).
+  TwInsert insert(const TimeWaitRecord& r, Instant now) noexcept;
+  const TimeWaitRecord* find(const FourTuple& t) const noexcept;
+  void erase(const FourTuple& t) noexcept;
+  // Sets expiry to now + 2MSL (after kAckAndRestart). If `ts_recent` is given
+  // (the segment passed PAWS), TS.Recent is updated too. False if absent.
+  bool restart(const FourTuple& t, Instant now,
+               std::optional<std::uint32_t> ts_recent = std::nullopt) noexcept;
+  // Removes every record with expiry <= now; returns how many. O(removed).
+  std::size_t expire(Instant now) noexcept;
+  // The earliest expiry, or Instant::max() when empty (for the worker's timer).
+  Instant next_expiry() const noexcept;
+
+  std::size_t size() const noexcept { return size_; }
+  std::size_t capacity() const noexcept { return capacity_; }
+  Duration two_msl() const noexcept { return two_msl_; }
+
+  // What to do with a segment for r.tuple. `flags` are the kTcp* bits of
+  // lib/wire/tcp.h; `tsval` is the segment's TSval if it had a timestamp option.
+  static TwVerdict classify(const TimeWaitRecord& r, std::uint8_t flags, Seq32 seq,
+                            std::optional<std::uint32_t> tsval) noexcept;
+
+ private:
+  static constexpr std::uint32_t kNil = UINT32_MAX;
+
+  struct Node {
+    TimeWaitRecord rec;
+    std::uint32_t prev = kNil;  // expiry list, or free list (next only)
+    std::uint32_t next = kNil;
+    std::uint32_t bucket = kNil;  // where the index points at this node
+  };
+
+  std::uint32_t home(const FourTuple& t) const noexcept {
+    return static_cast<std::uint32_t>(hash_four_tuple(t, seed_) >> shift_);
+  }
+  // Index bucket holding t, or kNil.
+  std::uint32_t find_bucket(const FourTuple& t) const noexcept;
+  void remove_at_bucket(std::uint32_t b) noexcept;
+  void list_unlink(std::uint32_t n) noexcept;
+  void list_push_back(std::uint32_t n) noexcept;
+
+  std::uint32_t capacity_;
+  Duration two_msl_;
+  std::uint64_t seed_;
+  std::uint32_t mask_ = 0;  // index size - 1
+  unsigned shift_ = 0;      // 64 - log2(index size)
+  std::unique_ptr<Node[]> nodes_;
+  std::unique_ptr<std::uint32_t[]> index_;  // node number or kNil
+  std::uint32_t free_ = kNil;
+  std::uint32_t head_ = kNil;  // earliest expiry
+  std::uint32_t tail_ = kNil;
+  std::size_t size_ = 0;
+};
+
+}  // namespace tern
