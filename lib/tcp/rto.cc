@@ -1,0 +1,83 @@
+#include "tcp/rto.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "base/check.h"
+
+namespace tern {
+
+bool RtoConfig::valid() const noexcept {
+  return granularity >= Duration{} && min > Duration{} && min <= max && initial > Duration{};
+}
+
+RtoEstimator::RtoEstimator(const RtoConfig& cfg) noexcept
+    : initial_ns_(cfg.initial.count_ns()),
+      min_ns_(cfg.min.count_ns()),
+      max_ns_(cfg.max.count_ns()),
+      granularity_ns_(cfg.granularity.count_ns()),
+      k_(cfg.k) {
+  TERN_CHECK(cfg.valid());
+  // Keep a release build with a bad config sane: a non-empty [min, max].
+  min_ns_ = std::max<std::int64_t>(min_ns_, 1);
+  max_ns_ = std::max(max_ns_, min_ns_);
+  granularity_ns_ = std::max<std::int64_t>(granularity_ns_, 0);
+  if (initial_ns_ <= 0) initial_ns_ = min_ns_;
+}
+
+void RtoEstimator::on_rtt_sample(Duration r) noexcept {
+  const std::int64_t rn = std::clamp(r.count_ns(), std::int64_t{0}, kMaxSample.count_ns());
+  if (!has_sample_) {
+    // RFC 6298 §2.2: SRTT <- R, RTTVAR <- R/2.
+    srtt8_ = rn * 8;
+    rttvar4_ = rn * 2;
+    has_sample_ = true;
+  } else {
+    // RFC 6298 §2.3, RTTVAR first, with the old SRTT:
+    //   RTTVAR <- (1 - 1/4) * RTTVAR + 1/4 * |SRTT - R'|
+    //   SRTT   <- (1 - 1/8) * SRTT   + 1/8 * R'
+    // Scaled: 4*RTTVAR' = 4*RTTVAR - RTTVAR + |SRTT - R'|, 8*SRTT' = 8*SRTT - SRTT + R'.
+    std::int64_t err8 = rn * 8 - srtt8_;  // 8 * (R' - SRTT)
+    if (err8 < 0) err8 = -err8;
+    rttvar4_ += err8 / 8 - rttvar4_ / 4;
+    srtt8_ += rn - srtt8_ / 8;
+  }
+  // Karn & Partridge: a valid sample ends the backoff; RFC 6298 §5.7's 3 s
+  // applies only until then.
+  backoffs_ = 0;
+  floor_ns_ = 0;
+}
+
+Duration RtoEstimator::base_rto() const noexcept {
+  std::int64_t rto = initial_ns_;  // RFC 6298 §2.1
+  if (has_sample_) {
+    // RFC 6298 §2.2/§2.3: RTO <- SRTT + max(G, K*RTTVAR). K*RTTVAR saturates
+    // at max, which the result is clamped to anyway.
+    const std::int64_t var = (k_ != 0 && rttvar4_ > max_ns_ * 4 / k_) ? max_ns_ : k_ * rttvar4_ / 4;
+    rto = srtt8_ / 8 + std::max(granularity_ns_, var);
+  }
+  rto = std::max(rto, floor_ns_);
+  // RFC 6298 §2.4 (minimum), §2.5 (maximum).
+  return Duration::ns(std::clamp(rto, min_ns_, max_ns_));
+}
+
+Duration RtoEstimator::rto() const noexcept {
+  std::int64_t rto = base_rto().count_ns();
+  // RFC 6298 §5.5: double per expiry; §2.5: a maximum may be placed on it.
+  for (std::uint32_t i = 0; i < backoffs_ && rto < max_ns_; ++i) rto = rto > max_ns_ / 2 ? max_ns_ : rto * 2;
+  return Duration::ns(rto);
+}
+
+void RtoEstimator::on_timeout() noexcept {
+  if (backoffs_ != std::numeric_limits<std::uint32_t>::max()) ++backoffs_;
+}
+
+void RtoEstimator::on_syn_retransmitted_established() noexcept {
+  // RFC 6298 §5.7: "the RTO MUST be re-initialized to 3 seconds when data
+  // transmission begins". Like Linux (TCP_TIMEOUT_FALLBACK), the SYN's
+  // backoff does not carry over into the data phase.
+  floor_ns_ = kSynLossRto.count_ns();
+  backoffs_ = 0;
+}
+
+}  // namespace tern
