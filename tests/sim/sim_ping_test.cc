@@ -313,5 +313,59 @@ TEST_F(SimPing, CorruptionIsCaughtByChecksums) {
   }
 }
 
+// The link alone: frames tagged with their index in the first payload byte.
+TEST_F(SimPing, LinkDuplicatesAndReorders) {
+  LinkParams p;
+  p.duplicate = 0.5;
+  p.reorder = 0.5;
+  p.reorder_delay = Duration::us(50);  // >> 0.48 us of serialisation per frame
+  std::vector<int> order;
+  LinkCounts counts;
+  {
+    SimLink link(p, LinkParams{}, 42);
+    for (int i = 0; i < 100; ++i) {
+      Bytes f = ethernet(kPeerMac, kOurMac, kTypeIpv4, Bytes(46));
+      f[14] = static_cast<std::byte>(i);
+      link.send(Side::kA, to_mbuf(pool_, f), Instant::from_ns(i * 1000));
+    }
+    Instant last{};
+    while (link.next_event() != Instant::max()) {
+      const Instant t = link.next_event();
+      EXPECT_GE(t, last);
+      last = t;
+      link.deliver_until(t, [&](Side to, Mbuf m) {
+        EXPECT_EQ(to, Side::kB);
+        order.push_back(std::to_integer<int>(m.head()[14]));
+      });
+    }
+    counts = link.counts(Side::kA);
+    EXPECT_EQ(link.counts(Side::kB), LinkCounts{});
+  }
+  EXPECT_EQ(counts.sent, 100u);
+  EXPECT_GT(counts.duplicated, 30u);
+  EXPECT_LT(counts.duplicated, 70u);
+  EXPECT_GT(counts.reordered, 30u);
+  EXPECT_LT(counts.reordered, 70u);
+  EXPECT_EQ(counts.delivered, 100u + counts.duplicated);
+  ASSERT_EQ(order.size(), counts.delivered);
+  EXPECT_FALSE(std::is_sorted(order.begin(), order.end())) << "nothing overtook anything";
+  // Every frame arrived, each once or twice.
+  for (int i = 0; i < 100; ++i) {
+    const auto n = std::count(order.begin(), order.end(), i);
+    EXPECT_TRUE(n == 1 || n == 2) << "frame " << i << " delivered " << n << " times";
+  }
+}
+
+TEST_F(SimPing, LinkHeapBoundIsCounted) {
+  LinkParams p;
+  p.delay = Duration::ms(1);
+  {
+    SimLink link(p, p, 1, /*max_in_flight=*/4);
+    for (int i = 0; i < 6; ++i) link.send(Side::kB, to_mbuf(pool_, Bytes(60)), Instant{});
+    EXPECT_EQ(link.in_flight(), 4u);
+    EXPECT_EQ(link.counts(Side::kB).dropped_queue, 2u);
+  }  // frames still in flight are freed; TearDown checks the pool
+}
+
 }  // namespace
 }  // namespace tern
