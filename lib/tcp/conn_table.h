@@ -1,0 +1,171 @@
+#pragma once
+// Per-worker connection table and TCB pool (DESIGN.md "TCP engine":
+// "Connection table keyed by the 4-tuple (Abseil hash map), TCBs from a
+// bounded per-worker pool (limit in the config, refusal counted)").
+//
+// Both are sized once, at construction, from the configured connection limit,
+// and never allocate afterwards: the packet path (lookup on every segment,
+// insert on every accepted SYN, erase on every close) stays allocation-free.
+// Neither counts refusals: the caller owns the counters (one per drop reason).
+//
+// Single-threaded, like everything a worker owns.
+#include <absl/container/flat_hash_map.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <utility>
+
+#include "base/check.h"
+#include "tcp/time_wait.h"  // FourTuple, hash_four_tuple
+
+namespace tern {
+
+// A fixed-capacity pool of T. Storage for `capacity` objects is allocated in
+// the constructor; acquire() constructs a T in a free slot (placement new) and
+// release() destroys it and returns the slot. Both are O(1): the free slots are
+// a stack of indices, so the most recently released (cache-warm) slot is
+// reused first.
+template <class T>
+class ObjectPool {
+ public:
+  explicit ObjectPool(std::uint32_t capacity)
+      : capacity_(capacity),
+        slots_(new Slot[capacity]),
+        free_(new std::uint32_t[capacity]),
+        live_(new bool[capacity]()),
+        nfree_(capacity) {
+    // Lowest index on top of the stack: first acquisitions walk memory forward.
+    for (std::uint32_t i = 0; i < capacity; ++i) free_[i] = capacity - 1 - i;
+  }
+  ObjectPool(const ObjectPool&) = delete;
+  ObjectPool& operator=(const ObjectPool&) = delete;
+
+  // Destroys the objects still in use.
+  ~ObjectPool() {
+    for (std::uint32_t i = 0; i < capacity_; ++i) {
+      if (live_[i]) std::launder(reinterpret_cast<T*>(slots_[i].bytes))->~T();
+    }
+  }
+
+  // A new T built from `args`, or nullptr when all `capacity` are in use (the
+  // caller counts the refusal). If T's constructor throws, the pool is unchanged.
+  template <class... Args>
+  T* acquire(Args&&... args) {
+    if (nfree_ == 0) return nullptr;
+    const std::uint32_t i = free_[nfree_ - 1];
+    T* p = ::new (static_cast<void*>(slots_[i].bytes)) T(std::forward<Args>(args)...);
+    --nfree_;
+    live_[i] = true;
+    return p;
+  }
+
+  // Destroys *p and frees its slot. p must come from this pool's acquire() and
+  // not have been released since: a foreign pointer or a double release is an
+  // invariant violation (abort in debug; counted, logged and ignored in release).
+  void release(T* p) noexcept {
+    const std::uint32_t i = index_of(p);
+    TERN_CHECK(i < capacity_ && live_[i]);
+    if (i >= capacity_ || !live_[i]) return;
+    p->~T();
+    live_[i] = false;
+    free_[nfree_++] = i;
+  }
+
+  std::uint32_t in_use() const noexcept { return capacity_ - nfree_; }
+  std::uint32_t capacity() const noexcept { return capacity_; }
+
+ private:
+  struct Slot {
+    alignas(T) std::byte bytes[sizeof(T)];
+  };
+
+  // The slot holding p, or capacity_ if p is not the start of one of ours.
+  std::uint32_t index_of(const T* p) const noexcept {
+    const auto base = reinterpret_cast<std::uintptr_t>(slots_.get());
+    const auto addr = reinterpret_cast<std::uintptr_t>(p);
+    if (addr < base) return capacity_;
+    const std::uintptr_t off = addr - base;
+    if (off % sizeof(Slot) != 0 || off / sizeof(Slot) >= capacity_) return capacity_;
+    return static_cast<std::uint32_t>(off / sizeof(Slot));
+  }
+
+  std::uint32_t capacity_;
+  std::unique_ptr<Slot[]> slots_;
+  std::unique_ptr<std::uint32_t[]> free_;  // stack of free slot indices
+  std::unique_ptr<bool[]> live_;           // per slot: holds a constructed T
+  std::uint32_t nfree_;
+};
+
+// Hash functor for FourTuple keyed by a per-worker seed, so that remote peers
+// cannot aim collisions (the same mix the TIME_WAIT index uses).
+struct FourTupleHash {
+  std::uint64_t seed = 0;
+  std::size_t operator()(const FourTuple& t) const noexcept {
+    return static_cast<std::size_t>(hash_four_tuple(t, seed));
+  }
+};
+
+// FourTuple -> T* (T is the TCB; the table does not own it) with at most
+// `capacity` entries.
+//
+// Why the packet path never allocates: the constructor calls reserve() with
+// headroom, so the table holds its final bucket array from the start.
+//  - Up to `capacity` entries, inserts never grow it: reserve(n) guarantees
+//    n inserts without a rehash, and insert() refuses past `capacity`.
+//  - Erase leaves tombstones in Abseil's SwissTable; when they use up the
+//    spare slots, the next insert either rehashes in place (no allocation;
+//    Abseil does this while size <= 25/32 of the bucket count, and the bucket
+//    count is above 16) or grows (allocates). Reserving capacity * 32/25
+//    (at least 32) keeps size below that bound, so long insert/erase churn at
+//    full load rehashes in place and never allocates. The unit test checks
+//    that bucket_count() never changes under churn.
+template <class T>
+class ConnTable {
+ public:
+  explicit ConnTable(std::size_t capacity, std::uint64_t seed = 0)
+      : capacity_(capacity), map_(0, FourTupleHash{seed}) {
+    map_.reserve(reserve_for(capacity));
+  }
+  ConnTable(const ConnTable&) = delete;
+  ConnTable& operator=(const ConnTable&) = delete;
+
+  T* find(const FourTuple& t) const noexcept {
+    auto it = map_.find(t);
+    return it == map_.end() ? nullptr : it->second;
+  }
+
+  // False if `t` is already present (the existing entry is kept) or the table
+  // holds `capacity` entries.
+  bool insert(const FourTuple& t, T* p) {
+    if (map_.size() >= capacity_) return false;
+    return map_.try_emplace(t, p).second;
+  }
+
+  // False if `t` was absent.
+  bool erase(const FourTuple& t) noexcept { return map_.erase(t) != 0; }
+
+  // Calls fn(const FourTuple&, T*) for every entry, in no particular order.
+  // fn must not insert into or erase from the table.
+  template <class Fn>
+  void for_each(Fn&& fn) const {
+    for (const auto& [tuple, p] : map_) fn(tuple, p);
+  }
+
+  std::size_t size() const noexcept { return map_.size(); }
+  std::size_t capacity() const noexcept { return capacity_; }
+  // The hash table's bucket count: fixed after construction (see above).
+  std::size_t bucket_count() const noexcept { return map_.bucket_count(); }
+
+ private:
+  static std::size_t reserve_for(std::size_t capacity) noexcept {
+    const std::size_t n = capacity / 25 * 32 + capacity % 25 * 32 / 25 + 1;
+    return n < 32 ? 32 : n;
+  }
+
+  std::size_t capacity_;
+  absl::flat_hash_map<FourTuple, T*, FourTupleHash> map_;
+};
+
+}  // namespace tern

@@ -1,0 +1,281 @@
+// Connection table and TCB pool (lib/tcp/conn_table.h): pool exhaustion and
+// reuse, exactly one constructor/destructor per acquire/release, table
+// insert/find/erase with the duplicate and capacity refusals, a seeded model
+// check against std::map, and a fixed bucket array under churn.
+#include "tcp/conn_table.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <map>
+#include <random>
+#include <set>
+#include <tuple>
+#include <vector>
+
+namespace tern {
+namespace {
+
+FourTuple tuple(std::uint16_t rport, std::uint32_t raddr = 0x0a000002) {
+  return FourTuple{.laddr = 0x0a000001, .raddr = raddr, .lport = 80, .rport = rport};
+}
+
+struct Counted {
+  static inline int constructed = 0;
+  static inline int destroyed = 0;
+  explicit Counted(int v) : value(v) { ++constructed; }
+  ~Counted() { ++destroyed; }
+  Counted(const Counted&) = delete;
+  Counted& operator=(const Counted&) = delete;
+  int value;
+};
+
+class ObjectPoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Counted::constructed = Counted::destroyed = 0; }
+};
+
+TEST_F(ObjectPoolTest, ExhaustionAndReuse) {
+  ObjectPool<Counted> pool{3};
+  EXPECT_EQ(pool.capacity(), 3u);
+  EXPECT_EQ(pool.in_use(), 0u);
+  Counted* a = pool.acquire(1);
+  Counted* b = pool.acquire(2);
+  Counted* c = pool.acquire(3);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(std::set<Counted*>({a, b, c}).size(), 3u);
+  EXPECT_EQ(a->value, 1);
+  EXPECT_EQ(b->value, 2);
+  EXPECT_EQ(c->value, 3);
+  EXPECT_EQ(pool.in_use(), 3u);
+  EXPECT_EQ(pool.acquire(4), nullptr);  // exhausted: refused, nothing built
+  EXPECT_EQ(Counted::constructed, 3);
+  pool.release(b);
+  EXPECT_EQ(pool.in_use(), 2u);
+  Counted* d = pool.acquire(5);
+  EXPECT_EQ(d, b);  // the freed slot, most recently released first
+  EXPECT_EQ(d->value, 5);
+  EXPECT_EQ(pool.acquire(6), nullptr);
+  pool.release(a);
+  pool.release(c);
+  pool.release(d);
+  EXPECT_EQ(pool.in_use(), 0u);
+  // Every slot is usable again.
+  std::vector<Counted*> all;
+  for (int i = 0; i < 3; ++i) all.push_back(pool.acquire(i));
+  for (Counted* p : all) EXPECT_NE(p, nullptr);
+  EXPECT_EQ(pool.acquire(9), nullptr);
+}
+
+TEST_F(ObjectPoolTest, ConstructsAndDestroysExactlyOncePerUse) {
+  {
+    ObjectPool<Counted> pool{8};
+    EXPECT_EQ(Counted::constructed, 0);  // storage only, no objects
+    std::vector<Counted*> live;
+    for (int round = 0; round < 100; ++round) {
+      while (Counted* p = pool.acquire(round)) live.push_back(p);
+      for (std::size_t i = 0; i < live.size(); i += 2) pool.release(live[i]);
+      std::vector<Counted*> kept;
+      for (std::size_t i = 1; i < live.size(); i += 2) kept.push_back(live[i]);
+      live = kept;
+      EXPECT_EQ(Counted::constructed - Counted::destroyed, static_cast<int>(pool.in_use()));
+      EXPECT_EQ(pool.in_use(), live.size());
+    }
+    EXPECT_GT(Counted::constructed, 100);
+    // Objects still in use are destroyed with the pool.
+  }
+  EXPECT_EQ(Counted::constructed, Counted::destroyed);
+}
+
+TEST_F(ObjectPoolTest, ZeroCapacityRefusesEverything) {
+  ObjectPool<Counted> pool{0};
+  EXPECT_EQ(pool.acquire(1), nullptr);
+  EXPECT_EQ(Counted::constructed, 0);
+}
+
+#ifndef NDEBUG
+TEST_F(ObjectPoolTest, DoubleReleaseAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        ObjectPool<Counted> pool{2};
+        Counted* p = pool.acquire(1);
+        pool.release(p);
+        pool.release(p);
+      },
+      "invariant violated");
+}
+
+TEST_F(ObjectPoolTest, ForeignPointerAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        ObjectPool<Counted> pool{2};
+        Counted outside{7};
+        pool.release(&outside);
+      },
+      "invariant violated");
+}
+#endif
+
+TEST(ConnTable, InsertFindErase) {
+  ConnTable<int> t{4};
+  int a = 1, b = 2;
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_EQ(t.find(tuple(1)), nullptr);
+  EXPECT_TRUE(t.insert(tuple(1), &a));
+  EXPECT_TRUE(t.insert(tuple(2), &b));
+  EXPECT_EQ(t.size(), 2u);
+  EXPECT_EQ(t.find(tuple(1)), &a);
+  EXPECT_EQ(t.find(tuple(2)), &b);
+  EXPECT_EQ(t.find(tuple(3)), nullptr);
+  EXPECT_TRUE(t.erase(tuple(1)));
+  EXPECT_FALSE(t.erase(tuple(1)));
+  EXPECT_EQ(t.find(tuple(1)), nullptr);
+  EXPECT_EQ(t.find(tuple(2)), &b);
+  EXPECT_EQ(t.size(), 1u);
+}
+
+TEST(ConnTable, DuplicateInsertRefusedAndKeepsFirst) {
+  ConnTable<int> t{4};
+  int a = 1, b = 2;
+  EXPECT_TRUE(t.insert(tuple(1), &a));
+  EXPECT_FALSE(t.insert(tuple(1), &b));
+  EXPECT_EQ(t.find(tuple(1)), &a);
+  EXPECT_EQ(t.size(), 1u);
+}
+
+TEST(ConnTable, FullTableRefused) {
+  ConnTable<int> t{3};
+  int v[4] = {};
+  for (std::uint16_t i = 0; i < 3; ++i) EXPECT_TRUE(t.insert(tuple(i), &v[i]));
+  EXPECT_FALSE(t.insert(tuple(3), &v[3]));
+  EXPECT_EQ(t.find(tuple(3)), nullptr);
+  EXPECT_EQ(t.size(), 3u);
+  EXPECT_TRUE(t.erase(tuple(0)));
+  EXPECT_TRUE(t.insert(tuple(3), &v[3]));  // room again after an erase
+  EXPECT_EQ(t.find(tuple(3)), &v[3]);
+}
+
+TEST(ConnTable, TuplesDifferingInOneFieldAreDistinct) {
+  const FourTuple base{.laddr = 0x0a000001, .raddr = 0x0a000002, .lport = 80, .rport = 40000};
+  FourTuple l = base, r = base, lp = base, rp = base, swapped = base;
+  l.laddr ^= 1;
+  r.raddr ^= 1;
+  lp.lport ^= 1;
+  rp.rport ^= 1;
+  std::swap(swapped.lport, swapped.rport);  // same ports, other direction
+  const FourTuple all[] = {base, l, r, lp, rp, swapped};
+  int v[6] = {};
+  ConnTable<int> t{8};
+  for (int i = 0; i < 6; ++i) EXPECT_TRUE(t.insert(all[i], &v[i])) << i;
+  EXPECT_EQ(t.size(), 6u);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(t.find(all[i]), &v[i]) << i;
+  EXPECT_TRUE(t.erase(base));
+  for (int i = 1; i < 6; ++i) EXPECT_EQ(t.find(all[i]), &v[i]) << i;
+}
+
+TEST(ConnTable, ForEachVisitsEveryEntryOnce) {
+  ConnTable<int> t{16};
+  int v[10] = {};
+  for (std::uint16_t i = 0; i < 10; ++i) ASSERT_TRUE(t.insert(tuple(i), &v[i]));
+  std::map<std::uint16_t, int*> seen;
+  t.for_each([&](const FourTuple& k, int* p) { EXPECT_TRUE(seen.emplace(k.rport, p).second); });
+  ASSERT_EQ(seen.size(), 10u);
+  for (std::uint16_t i = 0; i < 10; ++i) EXPECT_EQ(seen[i], &v[i]);
+}
+
+auto key(const FourTuple& t) { return std::tuple(t.laddr, t.raddr, t.lport, t.rport); }
+
+// 10k random insert/find/erase on a small key space (so duplicates, misses and
+// the capacity limit are all hit), checked against std::map after every step.
+// Under this churn at full load the bucket array must never change (no
+// allocation on the packet path).
+TEST(ConnTable, RandomOpsMatchStdMap) {
+  constexpr std::size_t kCapacity = 200;
+  ConnTable<int> t{kCapacity, 0x5eed};
+  std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint16_t, std::uint16_t>, int*> model;
+  std::vector<int> values(1024);
+  std::mt19937 rng{12345};
+  const std::size_t buckets = t.bucket_count();
+  int inserts = 0, refusals_full = 0, refusals_dup = 0, erases = 0;
+  for (int op = 0; op < 10'000; ++op) {
+    const auto n = static_cast<std::uint32_t>(rng() % 400);
+    const FourTuple k{.laddr = 0x0a000001 + n % 3,
+                      .raddr = 0x0a000100 + n % 7,
+                      .lport = static_cast<std::uint16_t>(80 + n % 2),
+                      .rport = static_cast<std::uint16_t>(1024 + n)};
+    int* p = &values[rng() % values.size()];
+    switch (rng() % 3) {
+      case 0: {
+        const bool present = model.count(key(k)) != 0;
+        const bool full = model.size() >= kCapacity;
+        const bool expect = !present && !full;
+        ASSERT_EQ(t.insert(k, p), expect) << "op " << op;
+        if (expect) {
+          model[key(k)] = p;
+          ++inserts;
+        } else if (present) {
+          ++refusals_dup;
+        } else {
+          ++refusals_full;
+        }
+        break;
+      }
+      case 1: {
+        const bool present = model.erase(key(k)) != 0;
+        ASSERT_EQ(t.erase(k), present) << "op " << op;
+        erases += present;
+        break;
+      }
+      default: {
+        auto it = model.find(key(k));
+        ASSERT_EQ(t.find(k), it == model.end() ? nullptr : it->second) << "op " << op;
+      }
+    }
+    ASSERT_EQ(t.size(), model.size());
+    ASSERT_EQ(t.bucket_count(), buckets) << "op " << op;
+  }
+  // The workload exercised every path.
+  EXPECT_GT(inserts, 1000);
+  EXPECT_GT(erases, 1000);
+  EXPECT_GT(refusals_dup, 100);
+  EXPECT_GT(refusals_full, 100);
+  std::size_t visited = 0;
+  t.for_each([&](const FourTuple& k, int* p) {
+    ++visited;
+    auto it = model.find(key(k));
+    ASSERT_NE(it, model.end());
+    EXPECT_EQ(it->second, p);
+  });
+  EXPECT_EQ(visited, model.size());
+}
+
+// Full-load churn at a size where Abseil's tombstone handling matters: erase
+// one, insert a fresh tuple, many times over. The bucket array stays the same.
+TEST(ConnTable, ChurnAtCapacityNeverGrows) {
+  for (std::size_t cap : {1u, 7u, 14u, 100u, 896u, 1000u, 1792u, 7168u}) {
+    ConnTable<int> t{cap};
+    int v = 0;
+    const std::size_t buckets = t.bucket_count();
+    std::uint32_t next = 0;
+    std::vector<FourTuple> live;
+    for (; next < cap; ++next) {
+      live.push_back(tuple(static_cast<std::uint16_t>(next), next >> 16));
+      ASSERT_TRUE(t.insert(live.back(), &v));
+    }
+    for (std::uint32_t i = 0; i < 20 * cap + 1000; ++i, ++next) {
+      const std::size_t j = i % cap;
+      ASSERT_TRUE(t.erase(live[j]));
+      live[j] = tuple(static_cast<std::uint16_t>(next), next >> 16);
+      ASSERT_TRUE(t.insert(live[j], &v));
+      ASSERT_EQ(t.bucket_count(), buckets) << "cap " << cap << " step " << i;
+    }
+    EXPECT_EQ(t.size(), cap);
+  }
+}
+
+}  // namespace
+}  // namespace tern
