@@ -8,12 +8,9 @@
 #include <benchmark/benchmark.h>
 #include <rte_eal.h>
 #include <rte_mbuf.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <string>
 
-#include "runtime/eal_in_memory.h"
 #include "tcp/reassembly.h"
 
 namespace tern {
@@ -89,15 +86,3 @@ BENCHMARK(BM_OneHoleReversed)->Arg(16);
 
 }  // namespace
 }  // namespace tern
-
-// Google Benchmark's main, after starting the EAL in memory (no hugepages,
-// no PCI, no shared files), like the tests do.
-int main(int argc, char** argv) {
-  if (!tern::start_eal_in_memory("ternreasm")) return 2;
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  rte_eal_cleanup();
-  return 0;
-}

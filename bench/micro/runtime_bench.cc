@@ -5,7 +5,6 @@
 #include <benchmark/benchmark.h>
 #include <rte_eal.h>
 #include <rte_mbuf.h>
-#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -18,7 +17,6 @@
 #include "ip/frame_queue.h"
 #include "ip/ip_layer.h"
 #include "port/link_pair.h"
-#include "runtime/eal_in_memory.h"
 #include "runtime/worker.h"
 #include "wire/arp.h"
 #include "wire/bytes.h"
@@ -187,15 +185,3 @@ BENCHMARK(BM_IpLayerEcho)->Arg(56)->Arg(1400);
 
 }  // namespace
 }  // namespace tern
-
-// Google Benchmark's main, after starting the EAL in memory (no hugepages,
-// no PCI, no shared files), like the tests do.
-int main(int argc, char** argv) {
-  if (!tern::start_eal_in_memory("ternbench")) return 2;
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  rte_eal_cleanup();
-  return 0;
-}
