@@ -1,3 +1,5 @@
+// rte_ip_frag_table_del_expired_entries is still marked experimental in 22.11.
+#define ALLOW_EXPERIMENTAL_API 1
 #include "ip/ip_layer.h"
 
 #include <rte_ip.h>
@@ -359,6 +361,16 @@ bool IpLayer::send(Mbuf l4, std::uint32_t dst, std::uint8_t protocol, Instant no
 }
 
 void IpLayer::on_timer(Instant now, FrameQueue& out) noexcept {
+  // rte_ip_frag only expires a datagram when another fragment hashes to it;
+  // sweep here so an abandoned datagram's mbufs return within the timeout.
+  // The sweep looks at the oldest entries only: O(1) when nothing expired.
+  rte_ip_frag_table_del_expired_entries(frag_tbl_, &death_row_,
+                                        static_cast<std::uint64_t>(now.ns_since_epoch()));
+  if (death_row_.cnt > 0) {
+    counters_.inc(Counter::kIpReasmFails);
+    counters_.drop(Drop::kIpFragDiscarded, death_row_.cnt);
+    rte_ip_frag_free_death_row(&death_row_, 0);
+  }
   arp_.on_timer(now, [&](std::uint32_t ip) {
     send_arp(static_cast<std::uint16_t>(ArpOp::kRequest), MacAddr{}, ip, MacAddr::broadcast(), out);
   });

@@ -229,6 +229,21 @@ TEST_F(Reassembly, IncompleteDatagramExpiresAfterTheTimeout) {
   expect_no_leaks();
 }
 
+TEST_F(Reassembly, AbandonedDatagramIsFreedByTheTimerAfterTheTimeout) {
+  settings_.ip.frag_timeout = Duration::s(30);
+  resolve_peer(at_ms(0));
+  const auto frags = fragments({.id = 92}, echo_request(1, 1, pattern(100, 20)), 56);
+  recv(frags[0], at_ms(1'000));
+  timer(at_ms(30'999));
+  expect_no_leaks(/*held=*/1);  // not yet: 30 s have not passed
+  EXPECT_EQ(counters_.total_drops(), 0u);
+  timer(at_ms(31'001));  // no further fragment arrives; the timer alone frees it
+  expect_only_drop(Drop::kIpFragDiscarded);
+  EXPECT_EQ(count(Counter::kIpReasmFails), 1u);
+  expect_nothing_sent();
+  expect_no_leaks();
+}
+
 // ---- duplicates and overlaps ---------------------------------------------
 
 struct Piece {
