@@ -12,7 +12,9 @@ tern_ns_cleanup() {
   for p in "${TERN_PIDS[@]:-}"; do
     [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
   done
-  for ns in "${TERN_NS_CREATED[@]:-}"; do
+  # By tag, not only by the list: tern_ns_create usually runs in a $(...)
+  # subshell, whose additions to TERN_NS_CREATED never reach this shell.
+  for ns in "${TERN_NS_CREATED[@]:-}" $(ip netns list 2>/dev/null | awk -v p="tn${TERN_NS_TAG}" 'index($1, p) == 1 {print $1}'); do
     [ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
   done
   TERN_PIDS=()
