@@ -17,7 +17,16 @@ namespace tern {
   X(ArpCacheMisses) X(ArpResolved) X(ArpExpired)                                       \
   X(IpInReceives) X(IpInDelivers) X(IpOutRequests)                                     \
   X(IpReasmReqds) X(IpReasmOKs) X(IpReasmFails)                                        \
-  X(IcmpInMsgs) X(IcmpInEchos) X(IcmpOutMsgs) X(IcmpOutEchoReps)
+  X(IcmpInMsgs) X(IcmpInEchos) X(IcmpOutMsgs) X(IcmpOutEchoReps)                      \
+  X(ActiveOpens) X(PassiveOpens) X(AttemptFails) X(EstabResets) X(CurrEstab)           \
+  X(InSegs) X(OutSegs) X(RetransSegs) X(OutRsts) X(InRsts)                              \
+  X(ListenOverflows) X(ListenDrops)                                                    \
+  X(SyncookiesSent) X(SyncookiesRecv) X(SyncookiesFailed)                              \
+  X(TCPTimeWaitOverflow) X(TCPTimeWaitReuse) X(TCPChallengeACK)                        \
+  X(TCPTimeouts) X(TCPSynRetrans) X(TCPAbortOnTimeout) X(TCPAbortOnClose)              \
+  X(TCPAbortOnData) X(TCPAbortOnLinger) X(TCPFastRetrans) X(TCPPartialAckRetrans)     \
+  X(DelayedACKs) X(TCPOFOQueue) X(TCPWinProbe) X(TCPKeepAlive)                         \
+  X(TCPFinWait2Timeout) X(TCPDSACKDupData)
  
 
 // Every dropped packet is counted under exactly one of these reasons.
@@ -49,6 +58,25 @@ namespace tern {
   X(UdpMalformed)                                                                      \
   X(UdpNoListener)                                                                     \
   X(TcpNoStack)          /* TCP segment before the TCP engine is attached */           \
+  X(TcpMalformed)        /* header shorter than 20 bytes or bad data offset (InErrs) */ \
+  X(TcpBadChecksum)      /* (InCsumErrors) */                                          \
+  X(TcpBadOptions)       /* option list malformed */                                   \
+  X(TcpNoSocket)         /* no connection or listener: answered with RST (RFC 9293 §3.10.7.1) */ \
+  X(TcpBadFlags)         /* flag combination not acceptable in this state */           \
+  X(TcpOutOfWindow)      /* unacceptable sequence number (RFC 9293 §3.10.7.4 step 1) */ \
+  X(TcpPawsRejected)     /* old timestamp (RFC 7323 §5, Linux PAWSEstabRejected) */    \
+  X(TcpAckUnsent)        /* ACK for data never sent (RFC 9293 §3.10.7.4 step 5) */     \
+  X(TcpBadSynSentAck)    /* SYN-SENT: ACK outside ISS..SND.NXT (answered with RST) */ \
+  X(TcpRstIgnored)       /* RST outside the window, or in-window (challenged; RFC 5961 §3) */ \
+  X(TcpSynChallenged)    /* SYN in a synchronized state (RFC 5961 §4) */               \
+  X(TcpListenOverflow)   /* accept queue full: final ACK dropped (ListenOverflows) */   \
+  X(TcpSynQueueFull)     /* SYN queue full and cookies off (ListenDrops) */            \
+  X(TcpNoTcb)            /* TCB pool exhausted */                                      \
+  X(TcpBadCookie)        /* ACK to a listener with an invalid cookie (SyncookiesFailed) */ \
+  X(TcpOfoOverLimit)     /* out-of-order data beyond the reassembly bound */           \
+  X(TcpRcvQueueFull)     /* in-order data the receive queue could not hold (TCPRcvQDrop) */ \
+  X(TcpTimeWait)         /* segment absorbed by a TIME_WAIT record */                  \
+  X(TcpAfterClose)       /* data for a connection the application has closed */        \
   X(TxRingFull)          /* the NIC refused the burst */                               \
   X(SteerRingFull)       /* the owning worker's ring was full */                       \
   X(MbufExhausted)       /* no mbuf for a reply */

@@ -1,0 +1,59 @@
+#pragma once
+// A connection's send buffer: every byte from SND.UNA to the last byte the
+// application queued, held zero-copy in the application's own mbufs
+// (DESIGN.md "Zero-copy send").
+//
+// The queued mbufs are flattened into one singly linked list through their
+// `next` pointers, so an ACK frees exactly the mbufs it covers, one at a
+// time, without touching the rest. Segments are built from slices: slice()
+// attaches an indirect mbuf to each queued mbuf the range touches and trims
+// it to the range, so the original data is never copied and stays in the
+// queue (for retransmission) until it is acknowledged. A queued mbuf can
+// thus be referenced by several segments still in a NIC ring; the refcount
+// keeps it alive until the last one is transmitted.
+//
+// The same queue serves retransmission (offset 0 = SND.UNA) and new data
+// (offset SND.NXT - SND.UNA): a SACK scoreboard or RACK only need other
+// offsets, never another layout. A cursor remembers where the last slice
+// ended, so sending a window's worth of data in order walks the list once.
+#include <rte_mbuf.h>
+
+#include <cstdint>
+
+namespace tern {
+
+class SendQueue {
+ public:
+  SendQueue() noexcept = default;
+  ~SendQueue() { clear(); }
+  SendQueue(const SendQueue&) = delete;
+  SendQueue& operator=(const SendQueue&) = delete;
+
+  // Takes ownership of the chain `m` (pkt_len bytes); empty segments are
+  // freed. Any refcount and any indirect / external buffer is fine.
+  void append(rte_mbuf* m) noexcept;
+  // Frees the first n bytes (acknowledged). n <= bytes().
+  void drop_front(std::uint32_t n) noexcept;
+  // A new chain of indirect mbufs covering [off, off + len) of the queue,
+  // len > 0 and off + len <= bytes(); nullptr if `pool` ran out (nothing
+  // leaks). The chain's head is the first slice; pkt_len = len.
+  rte_mbuf* slice(std::uint32_t off, std::uint32_t len, rte_mempool* pool) noexcept;
+  void clear() noexcept;
+
+  std::uint32_t bytes() const noexcept { return bytes_; }
+  bool empty() const noexcept { return bytes_ == 0; }
+
+ private:
+  rte_mbuf* head_ = nullptr;
+  rte_mbuf* tail_ = nullptr;
+  std::uint32_t head_off_ = 0;  // bytes of head_ already acknowledged
+  std::uint32_t bytes_ = 0;     // from head_ + head_off_ to the end
+  // Byte positions are absolute (since the queue was created), so the cursor
+  // survives drop_front: front_ is the position of the first queued byte,
+  // cursor_pos_ that of the first byte of cursor_.
+  std::uint64_t front_ = 0;
+  rte_mbuf* cursor_ = nullptr;
+  std::uint64_t cursor_pos_ = 0;
+};
+
+}  // namespace tern

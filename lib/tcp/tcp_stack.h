@@ -1,0 +1,273 @@
+#pragma once
+// One worker's TCP: connection table, TCB pool, listeners with their SYN and
+// accept queues, SYN cookies, ISNs, the TIME_WAIT table and the timer wheel
+// (DESIGN.md "TCP engine"). I/O-free and clock-free: segments come in through
+// on_segment() with `now`, time through on_timer(), and every segment to send
+// goes to the SegmentSink.
+//
+// Segment arrival follows RFC 9293 §3.10.7 (tcp_input.cc), building segments
+// tcp_output.cc, timers tcp_timers.cc, listeners tcp_listen.cc, and the
+// application calls tcp_stack.cc.
+//
+// Application model (the public API of issue 4 wraps this): a Tcb* handed
+// out by connect() or accept() stays valid until the application calls
+// close() or abort(); after that the engine owns it (FIN_WAIT_*, LAST_ACK ...)
+// and frees it itself. Events reach the TcpHandler after the call that caused
+// them returns, never from inside a half-processed segment.
+#include <rte_mempool.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "base/counters.h"
+#include "base/instant.h"
+#include "base/mbuf.h"
+#include "config/config.h"
+#include "runtime/timer_wheel.h"
+#include "tcp/conn_table.h"
+#include "tcp/isn.h"
+#include "tcp/syn_cookie.h"
+#include "tcp/tcb.h"
+#include "tcp/time_wait.h"
+#include "wire/tcp.h"
+#include "wire/tcp_options.h"
+
+namespace tern {
+
+// Where the engine puts segments to transmit: a TCP header + payload chain
+// with at least kSegmentHeadroom bytes of headroom, checksum filled in.
+class SegmentSink {
+ public:
+  virtual ~SegmentSink() = default;
+  virtual void send_segment(Mbuf segment, std::uint32_t src, std::uint32_t dst, Instant now) = 0;
+};
+inline constexpr std::uint16_t kSegmentHeadroom = 14 + 20;  // Ethernet + IPv4
+
+class TcpHandler {
+ public:
+  virtual ~TcpHandler() = default;
+  // `events` is a set of kTcpEv* bits.
+  virtual void on_event(Tcb& c, std::uint8_t events) = 0;
+  // The listener's accept queue is no longer empty.
+  virtual void on_acceptable(Listener& l) = 0;
+};
+
+class Listener {
+ public:
+  std::uint16_t port() const noexcept { return port_; }
+  std::uint32_t backlog() const noexcept { return backlog_; }
+  std::uint32_t accept_queue_size() const noexcept { return accepted_; }
+  std::uint32_t syn_queue_size() const noexcept { return half_open_; }
+  void* user = nullptr;
+
+ private:
+  friend class TcpStack;
+  std::uint16_t port_ = 0;
+  std::uint32_t backlog_ = 0;
+  std::uint32_t half_open_ = 0;  // children in SYN_RECEIVED (the SYN queue)
+  std::uint32_t accepted_ = 0;   // established children waiting for accept()
+  Tcb* accept_head_ = nullptr;
+  Tcb* accept_tail_ = nullptr;
+  bool ready_pending_ = false;
+  bool defer_accept_ = false;
+};
+
+enum class ConnectError : std::uint8_t {
+  kNone,
+  kNoPorts,     // EADDRNOTAVAIL: every ephemeral port is in use for this destination
+  kNoMemory,    // ENOBUFS: TCB pool exhausted
+  kBadAddress,  // EINVAL: zero address or port, or connecting to ourselves
+  kInUse,       // EADDRINUSE: the explicit local port is taken for this destination
+};
+
+struct TcpStackOptions {
+  std::uint32_t local_addr = 0;  // host order
+  std::uint16_t mtu = 1500;
+  TcpConfig cfg;
+  std::array<std::uint8_t, 16> isn_key{};
+  std::array<std::uint8_t, 16> cookie_key{};
+  std::uint64_t hash_seed = 0;   // connection / TIME_WAIT tables
+  std::uint64_t port_seed = 0;   // RFC 6056 ephemeral port choice
+  Duration timer_tick = Duration::ms(1);
+};
+
+class TcpStack {
+ public:
+  // `pool` supplies header mbufs and copies; `clone_pool` the indirect mbufs
+  // that reference send-queue data (may be the same pool).
+  TcpStack(const TcpStackOptions& o, Counters& counters, SegmentSink& sink, rte_mempool* pool,
+           rte_mempool* clone_pool, Instant start);
+  ~TcpStack();
+  TcpStack(const TcpStack&) = delete;
+  TcpStack& operator=(const TcpStack&) = delete;
+
+  void set_handler(TcpHandler* h) noexcept { handler_ = h; }
+
+  // ---- network side ----
+  // A TCP segment addressed to us: `frame` holds it at l4_offset, l4_len
+  // bytes long (IPv4 delivered it). The stack takes ownership.
+  void on_segment(std::uint32_t src, std::uint32_t dst, Mbuf frame, std::uint16_t l4_offset,
+                  std::uint16_t l4_len, Instant now) noexcept;
+  // Fires due timers and expires TIME_WAIT records. Call at least once per tick.
+  void on_timer(Instant now) noexcept;
+
+  // ---- application side ----
+  // nullptr if the port already has a listener or backlog is 0. backlog is
+  // capped at cfg.max_backlog (somaxconn).
+  Listener* listen(std::uint16_t port, std::uint32_t backlog);
+  void unlisten(Listener* l, Instant now) noexcept;  // resets its unaccepted children
+  // Only wake the application when the first data arrives (TCP_DEFER_ACCEPT).
+  void set_defer_accept(Listener& l, bool on) noexcept { l.defer_accept_ = on; }
+  // The oldest established child, or nullptr.
+  Tcb* accept(Listener& l) noexcept;
+
+  // Active open (RFC 9293 §3.10.1). lport 0 picks an ephemeral port (RFC 6056).
+  Tcb* connect(std::uint32_t raddr, std::uint16_t rport, Instant now, ConnectError* err = nullptr,
+               std::uint16_t lport = 0) noexcept;
+
+  // Zero-copy send: queues the whole chain or nothing (false: not enough
+  // send space, or the connection can no longer send). The engine owns the
+  // mbufs from then on; they are freed once acknowledged.
+  bool send(Tcb& c, Mbuf data, Instant now) noexcept;
+  // Copying send: queues as much of `data` as fits; returns the bytes taken.
+  std::size_t send_copy(Tcb& c, std::span<const std::byte> data, Instant now) noexcept;
+  // Zero-copy receive: all in-order data queued, or an empty Mbuf.
+  Mbuf recv(Tcb& c, Instant now) noexcept;
+  // Copying receive.
+  std::size_t read(Tcb& c, std::span<std::byte> out, Instant now) noexcept;
+  // shutdown(SHUT_WR): a FIN follows the queued data (RFC 9293 §3.10.4).
+  void shutdown_write(Tcb& c, Instant now) noexcept;
+  // close(): graceful, like shutdown_write plus letting go; with unread data
+  // it resets instead (RFC 9293 §3.10.4 / Linux). The Tcb* is invalid after.
+  void close(Tcb& c, Instant now) noexcept;
+  // SO_LINGER 0: RST now (when synchronized) and free now. Invalid after.
+  void abort(Tcb& c, Instant now) noexcept;
+  void set_nodelay(Tcb& c, bool on, Instant now) noexcept;
+  void set_cork(Tcb& c, bool on, Instant now) noexcept;
+  void set_keepalive(Tcb& c, bool on, Instant now) noexcept;
+
+  // ---- observation ----
+  std::uint32_t tcbs_in_use() const noexcept { return pool_.in_use(); }
+  std::size_t connections() const noexcept { return table_.size(); }
+  const TimeWaitTable& time_wait() const noexcept { return tw_; }
+  const TcpConfig& config() const noexcept { return o_.cfg; }
+  Counters& counters() noexcept { return counters_; }
+  // Calls fn(const Tcb&) for every connection in the table.
+  template <class Fn>
+  void for_each_connection(Fn&& fn) const {
+    table_.for_each([&](const FourTuple&, Tcb* t) { fn(static_cast<const Tcb&>(*t)); });
+  }
+  // Our TSval clock (ms ticks; RFC 7323 §5.4 suggests 1 ms to 1 s).
+  static std::uint32_t ts_clock(Instant now) noexcept {
+    return static_cast<std::uint32_t>(now.ns_since_epoch() / 1'000'000);
+  }
+
+ private:
+  friend struct TcpInput;  // tcp_input.cc: the §3.10.7 steps
+
+  struct Segment;  // a parsed incoming segment (tcp_input.cc)
+
+  // tcp_input.cc
+  void input(Segment& s, Instant now) noexcept;
+  void input_closed(Segment& s, Instant now) noexcept;
+  void input_listen(Listener& l, Segment& s, Instant now) noexcept;
+  void input_syn_sent(Tcb& c, Segment& s, Instant now) noexcept;
+  void input_synchronized(Tcb& c, Segment& s, Instant now) noexcept;
+  void input_time_wait(const TimeWaitRecord& r, Segment& s, Instant now) noexcept;
+  bool check_sequence(Tcb& c, Segment& s, Instant now) noexcept;
+  bool check_rst(Tcb& c, Segment& s, Instant now) noexcept;
+  bool check_syn(Tcb& c, Segment& s, Instant now) noexcept;
+  bool check_ack(Tcb& c, Segment& s, Instant now) noexcept;
+  void process_ack(Tcb& c, Segment& s, Instant now) noexcept;
+  void update_window(Tcb& c, const Segment& s) noexcept;
+  void process_data(Tcb& c, Segment& s, Instant now) noexcept;
+  void process_fin(Tcb& c, Instant now) noexcept;
+  void rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept;
+  void apply_syn_options(Tcb& c, const TcpOptions& o) noexcept;
+
+  // tcp_listen.cc
+  Listener* find_listener(std::uint16_t port) noexcept;
+  void listen_syn(Listener& l, Segment& s, Instant now) noexcept;
+  void listen_ack(Listener& l, Segment& s, Instant now) noexcept;
+  void send_cookie_synack(Segment& s, Instant now) noexcept;
+  void child_established(Tcb& c, Instant now) noexcept;
+  void enqueue_accept(Listener& l, Tcb& c) noexcept;
+  void unlink_child(Tcb& c) noexcept;
+
+  // tcp_output.cc
+  void output(Tcb& c, Instant now) noexcept;  // data / FIN the windows allow, else a pending ACK
+  bool send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin, Instant now) noexcept;
+  void send_syn(Tcb& c, Instant now) noexcept;  // SYN or SYN-ACK per state
+  void send_ack(Tcb& c, Instant now) noexcept;
+  void send_rst_for(Tcb& c, Instant now) noexcept;  // <SEQ=SND.NXT><CTL=RST>
+  void send_challenge_ack(Tcb& c, Instant now) noexcept;
+  // A segment from no TCB (RST for closed ports, TIME_WAIT ACKs, cookie SYN-ACKs).
+  void send_raw(const FourTuple& t, Seq32 seq, Seq32 ack, std::uint8_t flags, std::uint16_t window,
+                const TcpOptions* opts, Instant now) noexcept;
+  void reset_reply(const Segment& s, Instant now) noexcept;  // RFC 9293 §3.10.7.1 RST
+  std::uint32_t receive_window(const Tcb& c) const noexcept;
+  std::uint16_t window_field(Tcb& c) noexcept;  // advances rcv_adv
+  bool window_update_due(const Tcb& c) const noexcept;
+  void ack_now_or_later(Tcb& c, bool force, Instant now) noexcept;
+  std::uint32_t ts_val(const Tcb& c, Instant now) const noexcept { return ts_clock(now) + c.ts_offset; }
+  Mbuf new_header_mbuf() noexcept;
+
+  // tcp_timers.cc
+  void arm_timer(Tcb& c) noexcept;  // the wheel node at the earliest deadline
+  void on_tcb_timer(Tcb& c, Instant now) noexcept;
+  void on_rtx_timeout(Tcb& c, Instant now) noexcept;
+  void on_persist_timeout(Tcb& c, Instant now) noexcept;
+  void on_keepalive_timeout(Tcb& c, Instant now) noexcept;
+  void restart_rtx(Tcb& c, Instant now) noexcept;  // after sending or on a new ACK
+  void set_idle_timer(Tcb& c, Instant now) noexcept;  // persist / keepalive / off
+
+  // tcp_stack.cc
+  Tcb* new_tcb(const FourTuple& t) noexcept;
+  void init_tcb_from_config(Tcb& c) noexcept;
+  void to_state(Tcb& c, TcpState s) noexcept;
+  void post(Tcb& c, std::uint8_t ev) noexcept;
+  void post_listener(Listener& l) noexcept;
+  void dispatch() noexcept;
+  // The connection is over: error recorded, TCB removed from the table and
+  // freed if the application has let go, else kept CLOSED until close().
+  void finish(Tcb& c, TcpError e) noexcept;
+  void enter_time_wait(Tcb& c, Instant now) noexcept;
+  void free_tcb(Tcb& c) noexcept;
+  void return_ooo(Tcb& c) noexcept;
+  bool borrow_ooo(Tcb& c) noexcept;
+  std::uint16_t mss_for_mtu() const noexcept;
+  bool tuple_in_use(const FourTuple& t) const noexcept;
+  bool challenge_ack_allowed(Instant now) noexcept;
+
+  TcpStackOptions o_;
+  Counters& counters_;
+  SegmentSink& sink_;
+  rte_mempool* pool_mp_;
+  rte_mempool* clone_mp_;
+  TcpHandler* handler_ = nullptr;
+  ObjectPool<Tcb> pool_;
+  ConnTable<Tcb> table_;
+  TimeWaitTable tw_;
+  TimerWheel wheel_;
+  IsnGenerator isn_;
+  SynCookies cookies_;
+  RtoConfig rto_cfg_;
+  NewRenoConfig cc_cfg_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<ReassemblyQueue> ooo_store_;
+  std::vector<ReassemblyQueue*> ooo_free_;
+  Tcb* ready_head_ = nullptr;
+  Tcb* ready_tail_ = nullptr;
+  std::vector<Listener*> ready_listeners_;
+  std::vector<Tcb*> closing_free_;  // TCBs to free after dispatch
+  std::uint32_t port_offset_ = 0;   // RFC 6056 algorithm 3 style counter
+  Instant challenge_window_;
+  std::uint32_t challenge_count_ = 0;
+  bool in_dispatch_ = false;
+};
+
+}  // namespace tern
