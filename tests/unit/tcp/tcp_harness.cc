@@ -1,0 +1,328 @@
+#include "tcp_harness.h"
+
+#include <sstream>
+
+#include "base/check.h"
+
+namespace tern::tcptest {
+
+namespace {
+
+std::string ip_str(std::uint32_t a) {
+  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 0xFF) + "." +
+         std::to_string((a >> 8) & 0xFF) + "." + std::to_string(a & 0xFF);
+}
+
+void print_options(std::ostream& os, const TcpOptions& o, const Bytes& raw = {}) {
+  std::vector<std::string> parts;
+  if (!raw.empty()) parts.push_back("raw " + std::to_string(raw.size()) + "B");
+  if (o.mss) parts.push_back("mss " + std::to_string(*o.mss));
+  if (o.sack_permitted) parts.push_back("sackOK");
+  if (o.timestamps)
+    parts.push_back("TS val " + std::to_string(o.timestamps->first) + " ecr " +
+                    std::to_string(o.timestamps->second));
+  if (o.window_scale) parts.push_back("wscale " + std::to_string(*o.window_scale));
+  for (const auto& b : o.sack_blocks())
+    parts.push_back("sack " + std::to_string(b.left) + ":" + std::to_string(b.right));
+  if (parts.empty()) return;
+  os << ", options [";
+  for (std::size_t i = 0; i < parts.size(); ++i) os << (i ? "," : "") << parts[i];
+  os << "]";
+}
+
+// RFC 9293 §3.1 checksum over the pseudo header and the segment, computed by
+// the naive reference loop of test_frames.h, independent of lib/wire.
+bool tcp_checksum_ok(std::span<const std::byte> segment, std::uint32_t src, std::uint32_t dst) {
+  Bytes b(12);
+  testkit::put32(b, 0, src);
+  testkit::put32(b, 4, dst);
+  b[9] = std::byte{6};
+  testkit::put16(b, 10, static_cast<std::uint16_t>(segment.size()));
+  testkit::append(b, segment);
+  return testkit::ref_checksum(b) == 0;
+}
+
+}  // namespace
+
+std::string flags_str(std::uint8_t f) { return TcpFlags{f}.to_string(); }
+
+std::string events_str(std::uint8_t ev) {
+  static constexpr std::pair<std::uint8_t, const char*> kNames[] = {{kTcpEvConnected, "Connected"},
+                                                                    {kTcpEvReadable, "Readable"},
+                                                                    {kTcpEvWritable, "Writable"},
+                                                                    {kTcpEvPeerFin, "PeerFin"},
+                                                                    {kTcpEvClosed, "Closed"}};
+  std::string s;
+  for (auto [bit, name] : kNames)
+    if ((ev & bit) != 0) s += (s.empty() ? "" : "|") + std::string(name);
+  return s.empty() ? "none" : s;
+}
+
+std::ostream& operator<<(std::ostream& os, const Sent& s) {
+  os << "t=" << s.at.ns_since_epoch() / 1'000'000 << "ms " << ip_str(s.src) << "." << s.sport << " > "
+     << ip_str(s.dst) << "." << s.dport << ": Flags [" << flags_str(s.flags) << "], seq " << s.seq.value();
+  if (!s.payload.empty()) os << ":" << (s.seq + static_cast<std::uint32_t>(s.payload.size())).value();
+  if (s.f().ack()) os << ", ack " << s.ack.value();
+  os << ", win " << s.win;
+  print_options(os, s.opts);
+  os << ", length " << s.payload.size();
+  if (!s.parsed) os << " (UNPARSEABLE)";
+  if (!s.checksum_ok) os << " (BAD CHECKSUM)";
+  return os;
+}
+
+std::ostream& operator<<(std::ostream& os, const Seg& s) {
+  os << "Flags [" << (s.flags_ ? flags_str(*s.flags_) : "?") << "]";
+  if (s.seq_) os << ", seq " << s.seq_->value();
+  if (s.ack_) os << ", ack " << s.ack_->value();
+  if (s.win_) os << ", win " << *s.win_;
+  print_options(os, s.opts_, s.raw_options_);
+  if (s.len_) os << ", length " << *s.len_;
+  return os;
+}
+
+TcpHarness::TcpHarness() {
+  options_.local_addr = kLocalIp;
+  options_.mtu = 1500;
+  // Small tables: every fixture builds its own stack.
+  options_.cfg.max_connections = 64;
+  options_.cfg.max_time_wait = 256;
+  for (std::size_t i = 0; i < 16; ++i) {
+    options_.isn_key[i] = static_cast<std::uint8_t>(i + 1);
+    options_.cookie_key[i] = static_cast<std::uint8_t>(0xA0 + i);
+  }
+  options_.hash_seed = 7;
+  options_.port_seed = 11;
+}
+
+void TcpHarness::SetUp() {
+  pool_ = testkit::make_pool("tcpt", 2047);
+  ASSERT_NE(pool_, nullptr) << "rte_pktmbuf_pool_create: " << rte_errno;
+  clone_pool_ = testkit::make_pool("tcpc", 2047, 0);
+  ASSERT_NE(clone_pool_, nullptr) << "rte_pktmbuf_pool_create: " << rte_errno;
+  baseline_ = rte_mempool_in_use_count(pool_) + rte_mempool_in_use_count(clone_pool_);
+  violations_ = invariant_violations();
+}
+
+void TcpHarness::TearDown() {
+  // Destroying the stack frees every TCB and what its queues hold; after
+  // that every mbuf must be back.
+  stack_.reset();
+  sent_.clear();
+  if (pool_ != nullptr && clone_pool_ != nullptr) {
+    EXPECT_EQ(rte_mempool_in_use_count(pool_) + rte_mempool_in_use_count(clone_pool_), baseline_)
+        << "leaked mbufs";
+  }
+  // Release builds count TERN_CHECK failures instead of aborting.
+  EXPECT_EQ(invariant_violations(), violations_) << "TERN_CHECK failed";
+  if (clone_pool_ != nullptr) rte_mempool_free(clone_pool_);
+  if (pool_ != nullptr) rte_mempool_free(pool_);
+}
+
+TcpStack& TcpHarness::stack() {
+  if (!stack_) {
+    stack_ = std::make_unique<TcpStack>(options_, counters_, *this, pool_, clone_pool_, now_);
+    stack_->set_handler(&handler_);
+  }
+  return *stack_;
+}
+
+void TcpHarness::advance_to(Instant t) {
+  if (t < now_) {
+    ADD_FAILURE() << "advance_to goes back in time: " << t.ns_since_epoch() << " < " << now_.ns_since_epoch();
+    return;
+  }
+  TcpStack& s = stack();
+  while (last_tick_ + Duration::ms(1) <= t) {
+    last_tick_ = last_tick_ + Duration::ms(1);
+    now_ = last_tick_;
+    s.on_timer(last_tick_);
+  }
+  now_ = t;
+}
+
+void TcpHarness::recv(const Seg& s, Instant at) {
+  advance_to(at);
+  // Options: the raw bytes first, then the standard ones in Linux's layout,
+  // padded with NOPs to a multiple of 4.
+  Bytes opts = s.raw_options_;
+  std::array<std::byte, kTcpMaxOptionsLen> buf{};
+  const std::size_t n = write_tcp_options(buf, s.opts_);
+  opts.insert(opts.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
+  while (opts.size() % 4 != 0) opts.push_back(std::byte{kTcpOptNop});
+  ASSERT_LE(opts.size(), kTcpMaxOptionsLen) << "options too long: " << s;
+
+  const Bytes payload = s.payload_bytes();
+  Bytes tcp(20 + opts.size() + payload.size());
+  const TcpFields f{.sport = s.sport_.value_or(rport_),
+                    .dport = s.dport_.value_or(lport_),
+                    .seq = s.seq_.value_or(Seq32{}).value(),
+                    .ack = s.ack_.value_or(Seq32{}).value(),
+                    .flags = s.flags_.value_or(kTcpAck),
+                    .window = s.win_.value_or(65535)};
+  const std::size_t hl = write_tcp(tcp, f, opts);
+  ASSERT_EQ(hl, 20 + opts.size());
+  std::copy(payload.begin(), payload.end(), tcp.begin() + static_cast<std::ptrdiff_t>(hl));
+  fill_tcp_checksum(tcp, kPeerIp, kLocalIp);
+
+  // As IPv4 delivers it: the whole frame, l4 at offset 34.
+  testkit::Ip ip;
+  ip.src = kPeerIp;
+  ip.dst = kLocalIp;
+  ip.protocol = testkit::kProtoTcp;
+  const Bytes frame =
+      testkit::ethernet(testkit::kOurMac, testkit::kPeerMac, testkit::kTypeIpv4, testkit::ipv4(ip, tcp));
+  Mbuf m = testkit::to_mbuf(pool_, frame);
+  ASSERT_TRUE(m) << "test pool exhausted";
+  stack().on_segment(kPeerIp, kLocalIp, std::move(m), 34, static_cast<std::uint16_t>(tcp.size()), now_);
+}
+
+void TcpHarness::send_segment(Mbuf segment, std::uint32_t src, std::uint32_t dst, Instant now) {
+  Sent s;
+  s.src = src;
+  s.dst = dst;
+  s.at = now;
+  EXPECT_GE(rte_pktmbuf_headroom(segment.get()), kSegmentHeadroom) << "no room for the IPv4 header";
+  const Bytes b = testkit::bytes_of(segment.get());
+  segment.reset();
+  s.checksum_ok = tcp_checksum_ok(b, src, dst);
+  auto h = TcpHeader::parse(b);
+  if (h) {
+    auto o = parse_tcp_options(h->options());
+    s.parsed = static_cast<bool>(o);
+    if (o) s.opts = *o;
+    s.sport = h->src_port();
+    s.dport = h->dst_port();
+    s.flags = h->flags().bits;
+    s.seq = Seq32{h->seq()};
+    s.ack = Seq32{h->ack()};
+    s.win = h->window();
+    s.payload.assign(h->payload().begin(), h->payload().end());
+  }
+  sent_.push_back(std::move(s));
+}
+
+Sent TcpHarness::expect_sent(const Seg& want, std::source_location loc) {
+  if (sent_.empty()) {
+    ADD_FAILURE_AT(loc.file_name(), static_cast<int>(loc.line()))
+        << "expected a segment like " << want << ", nothing was sent";
+    return {};
+  }
+  Sent got = std::move(sent_.front());
+  sent_.pop_front();
+  std::ostringstream bad;
+  if (!got.parsed) bad << " unparseable;";
+  if (!got.checksum_ok) bad << " bad checksum;";
+  if (got.src != kLocalIp || got.dst != kPeerIp) bad << " addresses;";
+  if (want.sport_ ? got.sport != *want.sport_ : got.sport != lport_) bad << " source port;";
+  if (want.dport_ ? got.dport != *want.dport_ : got.dport != rport_) bad << " destination port;";
+  if (want.flags_ && got.flags != *want.flags_) bad << " flags;";
+  if (want.seq_ && got.seq != *want.seq_) bad << " seq;";
+  if (want.ack_ && got.ack != *want.ack_) bad << " ack;";
+  if (want.win_ && got.win != *want.win_) bad << " win;";
+  if (want.opts_.mss && got.opts.mss != want.opts_.mss) bad << " mss;";
+  if (want.opts_.window_scale && got.opts.window_scale != want.opts_.window_scale) bad << " wscale;";
+  if (want.opts_.sack_permitted && !got.opts.sack_permitted) bad << " sackOK;";
+  if (want.opts_.timestamps && got.opts.timestamps != want.opts_.timestamps) bad << " TS;";
+  if (want.len_ && got.payload.size() != *want.len_) bad << " length;";
+  if (want.bytes_ && got.payload != *want.bytes_) bad << " payload bytes;";
+  if (!bad.str().empty()) {
+    ADD_FAILURE_AT(loc.file_name(), static_cast<int>(loc.line()))
+        << "sent     " << got << "\nexpected " << want << "\nmismatch:" << bad.str();
+  }
+  return got;
+}
+
+void TcpHarness::expect_nothing_sent(std::source_location loc) {
+  if (!sent_.empty()) {
+    ADD_FAILURE_AT(loc.file_name(), static_cast<int>(loc.line())) << "unexpected segment(s) sent:\n"
+                                                                  << pending_trace();
+  }
+  sent_.clear();
+}
+
+std::vector<Sent> TcpHarness::take_all_sent() {
+  std::vector<Sent> v(std::make_move_iterator(sent_.begin()), std::make_move_iterator(sent_.end()));
+  sent_.clear();
+  return v;
+}
+
+std::string TcpHarness::pending_trace() const {
+  std::ostringstream os;
+  for (const auto& s : sent_) os << "  " << s << "\n";
+  return os.str();
+}
+
+Tcb* TcpHarness::active_syn(Instant at) {
+  advance_to(at);
+  ConnectError err = ConnectError::kNone;
+  Tcb* c = stack().connect(kPeerIp, 80, now_, &err);
+  EXPECT_NE(c, nullptr) << "connect failed: " << static_cast<int>(err);
+  if (c == nullptr || sent_.empty()) {
+    ADD_FAILURE() << "connect() sent no SYN";
+    return c;
+  }
+  lport_ = sent_.front().sport;
+  rport_ = 80;
+  iss_ = sent_.front().seq;
+  expect_sent(seg().flags(kTcpSyn).dport(80).sport(lport_));
+  EXPECT_EQ(c->state, TcpState::kSynSent);
+  return c;
+}
+
+Tcb* TcpHarness::establish_active(Seg peer) {
+  Tcb* c = active_syn(now_);
+  if (c == nullptr) return nullptr;
+  // The peer echoes our SYN's TSval.
+  Seg synack = peer;
+  if (synack.opts_.timestamps) synack.ts(synack.opts_.timestamps->first, our_tsval(*c));
+  recv(synack.flags(kTcpSyn | kTcpAck).seq(irs_).ack(iss_ + 1));
+  expect_sent(seg().flags(kTcpAck).seq(iss_ + 1).ack(irs_ + 1));
+  EXPECT_EQ(c->state, TcpState::kEstablished);
+  EXPECT_TRUE(events(c) & kTcpEvConnected) << events_str(events(c));
+  handler_.clear();
+  return c;
+}
+
+Tcb* TcpHarness::establish_passive(Seg peer, std::uint32_t backlog) {
+  lport_ = kServerPort;
+  rport_ = kPeerPort;
+  if (listener_ == nullptr) listener_ = stack().listen(kServerPort, backlog);
+  EXPECT_NE(listener_, nullptr);
+  if (listener_ == nullptr) return nullptr;
+  Seg syn = peer;
+  recv(syn.flags(kTcpSyn).seq(irs_).ack(0u));
+  const Sent synack = expect_sent(seg().flags(kTcpSyn | kTcpAck).ack(irs_ + 1));
+  iss_ = synack.seq;
+  Seg ack = seg().seq(irs_ + 1).ack(iss_ + 1);
+  if (peer.opts_.timestamps && synack.opts.timestamps)
+    ack.ts(peer.opts_.timestamps->first, synack.opts.timestamps->first);
+  recv(ack);
+  Tcb* c = stack().accept(*listener_);
+  EXPECT_NE(c, nullptr) << "nothing to accept after the handshake";
+  if (c != nullptr) {
+    EXPECT_EQ(c->state, TcpState::kEstablished);
+  }
+  handler_.clear();
+  return c;
+}
+
+std::uint32_t TcpHarness::our_tsval(const Tcb& c) const { return TcpStack::ts_clock(now_) + c.ts_offset; }
+
+Bytes TcpHarness::read_all(Tcb& c) {
+  Bytes out;
+  std::array<std::byte, 4096> buf{};
+  for (;;) {
+    const std::size_t n = stack().read(c, buf, now_);
+    if (n == 0) break;
+    out.insert(out.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+  return out;
+}
+
+void TcpHarness::expect_pool_in_use(unsigned held) const {
+  EXPECT_EQ(rte_mempool_in_use_count(pool_) + rte_mempool_in_use_count(clone_pool_), baseline_ + held)
+      << "mbufs out of the pools";
+}
+
+}  // namespace tern::tcptest
