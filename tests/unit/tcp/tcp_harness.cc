@@ -309,6 +309,22 @@ Tcb* TcpHarness::establish_passive(Seg peer, std::uint32_t backlog) {
 
 std::uint32_t TcpHarness::our_tsval(const Tcb& c) const { return TcpStack::ts_clock(now_) + c.ts_offset; }
 
+std::optional<TcpState> TcpHarness::state() {
+  std::optional<TcpState> s;
+  const FourTuple t = tuple();
+  stack().for_each_connection([&](const Tcb& c) {
+    if (c.tuple == t) s = c.state;
+  });
+  if (!s && stack().time_wait().find(t) != nullptr) s = TcpState::kTimeWait;
+  return s;
+}
+
+std::optional<Instant> TcpHarness::run_until_sent(Instant limit) {
+  while (sent_.empty() && now_ < limit) advance_to(last_tick_ + Duration::ms(1));
+  if (sent_.empty()) return std::nullopt;
+  return sent_.front().at;
+}
+
 Bytes TcpHarness::read_all(Tcb& c) {
   Bytes out;
   std::array<std::byte, 4096> buf{};

@@ -190,6 +190,14 @@ class TcpHarness : public ::testing::Test, public SegmentSink {
   void set_iss(Seq32 s) { iss_ = s; }
   void set_irs(Seq32 s) { irs_ = s; }
 
+  // The state of the connection under test: from the connection table, or
+  // kTimeWait when only a TIME_WAIT record is left; nullopt when gone.
+  std::optional<TcpState> state();
+  FourTuple tuple() const { return FourTuple{kLocalIp, kPeerIp, lport_, rport_}; }
+  // Runs the timers tick by tick until the stack sends something or `limit`
+  // passes; the instant it sent, or nullopt.
+  std::optional<Instant> run_until_sent(Instant limit);
+
   // ---- application side ----
   std::uint8_t events(const Tcb* c) const { return handler_.of(c); }
   Bytes read_all(Tcb& c);
