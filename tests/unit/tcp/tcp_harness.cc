@@ -325,6 +325,17 @@ std::optional<Instant> TcpHarness::run_until_sent(Instant limit) {
   return sent_.front().at;
 }
 
+Seq32 TcpHarness::leave_quickack_mode(Seq32 seq, Seq32 ack) {
+  for (int i = 0; i < 64; ++i) {
+    recv(seg().flags(kTcpAck | kTcpPsh).seq(seq).ack(ack).data(10), now_ + Duration::ms(1));
+    seq += 10;
+    if (sent_.empty()) return seq;
+    sent_.clear();
+  }
+  ADD_FAILURE() << "every small segment was ACKed at once";
+  return seq;
+}
+
 Bytes TcpHarness::read_all(Tcb& c) {
   Bytes out;
   std::array<std::byte, 4096> buf{};

@@ -198,6 +198,11 @@ class TcpHarness : public ::testing::Test, public SegmentSink {
   // passes; the instant it sent, or nullopt.
   std::optional<Instant> run_until_sent(Instant limit);
 
+  // Quick-ACK mode answers the first data segments of a connection at once;
+  // feeds 10-byte segments from `seq` until one is held back. Returns the
+  // peer's next sequence number.
+  Seq32 leave_quickack_mode(Seq32 seq, Seq32 ack);
+
   // ---- application side ----
   std::uint8_t events(const Tcb* c) const { return handler_.of(c); }
   Bytes read_all(Tcb& c);
