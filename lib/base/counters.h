@@ -19,7 +19,7 @@ namespace tern {
   X(IpReasmReqds) X(IpReasmOKs) X(IpReasmFails)                                        \
   X(IcmpInMsgs) X(IcmpInEchos) X(IcmpOutMsgs) X(IcmpOutEchoReps)                      \
   X(ActiveOpens) X(PassiveOpens) X(AttemptFails) X(EstabResets) X(CurrEstab)           \
-  X(InSegs) X(OutSegs) X(RetransSegs) X(OutRsts) X(InRsts)                              \
+  X(InSegs) X(OutSegs) X(RetransSegs) X(InErrs) X(OutRsts) X(InRsts)                            \
   X(ListenOverflows) X(ListenDrops)                                                    \
   X(SyncookiesSent) X(SyncookiesRecv) X(SyncookiesFailed)                              \
   X(TCPTimeWaitOverflow) X(TCPTimeWaitReuse) X(TCPChallengeACK)                        \

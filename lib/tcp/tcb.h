@@ -12,8 +12,8 @@
 #include "base/instant.h"
 #include "runtime/timer_wheel.h"
 #include "tcp/cc/newreno.h"
-#include "tcp/recv_queue.h"
 #include "tcp/reassembly.h"
+#include "tcp/recv_queue.h"
 #include "tcp/rto.h"
 #include "tcp/send_queue.h"
 #include "tcp/seq.h"
@@ -38,17 +38,15 @@ enum class TcpState : std::uint8_t {
 std::string_view to_string(TcpState s) noexcept;
 
 // RFC 9293 §3.3.2: the states in which the connection is synchronized.
-constexpr bool synchronized(TcpState s) noexcept {
-  return s >= TcpState::kEstablished;
-}
+constexpr bool synchronized(TcpState s) noexcept { return s >= TcpState::kEstablished; }
 
 // Why a connection ended, as the socket API would say it.
 enum class TcpError : std::uint8_t {
   kNone,
-  kReset,      // ECONNRESET: the peer reset an established connection
-  kRefused,    // ECONNREFUSED: RST in answer to our SYN
-  kTimedOut,   // ETIMEDOUT: retransmissions or keepalive probes exhausted
-  kAborted,    // the application aborted (linger 0) or closed with unread data
+  kReset,     // ECONNRESET: the peer reset an established connection
+  kRefused,   // ECONNREFUSED: RST in answer to our SYN
+  kTimedOut,  // ETIMEDOUT: retransmissions or keepalive probes exhausted
+  kAborted,   // the application aborted (linger 0) or closed with unread data
 };
 std::string_view to_string(TcpError e) noexcept;
 
@@ -67,6 +65,7 @@ struct Tcb : TimerNode {
   TcpState state = TcpState::kClosed;
   std::uint8_t snd_wscale = 0;  // shift applied to the peer's window field (RFC 7323 §2.3)
   std::uint8_t rcv_wscale = 0;  // shift we apply to our own window field
+  bool ws_ok = false;           // window scaling negotiated (RFC 7323 §2.2)
   bool ts_ok = false;           // timestamps negotiated (RFC 7323 §3.2)
   bool sack_ok = false;         // SACK-permitted negotiated (RFC 2018 §2)
   bool nodelay = false;         // Nagle off (TCP_NODELAY)
@@ -75,7 +74,7 @@ struct Tcb : TimerNode {
 
   Seq32 snd_una;  // RFC 9293 §3.3.1 send sequence variables
   Seq32 snd_nxt;
-  Seq32 snd_max;  // one past the highest sequence number ever sent
+  Seq32 snd_max;              // one past the highest sequence number ever sent
   std::uint32_t snd_wnd = 0;  // scaled
   Seq32 snd_wl1;
   Seq32 snd_wl2;
@@ -84,14 +83,14 @@ struct Tcb : TimerNode {
   Seq32 rcv_nxt;  // receive sequence variables
   Seq32 rcv_adv;  // right edge of the window we last advertised: never moves left (RFC 9293 §3.8.6)
   Seq32 irs;
-  std::uint16_t mss = 536;       // effective send MSS (payload bytes per segment)
-  std::uint16_t rcv_mss = 536;   // the MSS we announced; for delayed-ACK "full segment" counting
-  std::uint8_t unacked_segs = 0; // full-size segments received since our last ACK
-  std::uint8_t quickacks = 0;    // ACKs still to send at once (quick-ACK mode)
+  std::uint16_t mss = 536;        // effective send MSS (payload bytes per segment)
+  std::uint16_t rcv_mss = 536;    // the MSS we announced; for delayed-ACK "full segment" counting
+  std::uint8_t unacked_segs = 0;  // full-size segments received since our last ACK
+  std::uint8_t quickacks = 0;     // ACKs still to send at once (quick-ACK mode)
 
   // RFC 7323 §4.3 timestamps.
   std::uint32_t ts_recent = 0;
-  Instant ts_recent_stamp;  // when ts_recent was set (PAWS §5.5 24-day rule)
+  Instant ts_recent_stamp;      // when ts_recent was set (PAWS §5.5 24-day rule)
   std::uint32_t ts_offset = 0;  // added to our clock for TSval (RFC 7323 §5.4)
   Seq32 last_ack_sent;
 
@@ -107,27 +106,31 @@ struct Tcb : TimerNode {
   bool syn_retransmitted = false;  // RFC 6298 §5.7
   bool writable_wanted = false;    // send() was refused for lack of space
   bool defer_accept_pending = false;
-  std::uint8_t events = 0;    // kTcpEv* waiting for dispatch
+  bool ack_now = false;     // an ACK must go out at the end of this input / timer
+  bool fin_sent = false;    // our FIN has been sent at least once
+  bool app_owned = false;   // the application holds this Tcb* (connect() or accept())
+  bool removed = false;     // out of the connection table, waiting to be freed or closed
+  std::uint8_t events = 0;  // kTcpEv* waiting for dispatch
   TcpError error = TcpError::kNone;
 
   // ---- timers: deadlines; Instant::max() = off ----
-  Instant rtx_deadline = Instant::max();      // retransmission, SYN/SYN-ACK, persist and keepalive share it
-  Instant delack_deadline = Instant::max();   // delayed ACK
-  Instant linger_deadline = Instant::max();   // FIN_WAIT_2 orphan timeout
+  Instant rtx_deadline = Instant::max();     // retransmission, SYN/SYN-ACK, persist and keepalive share it
+  Instant delack_deadline = Instant::max();  // delayed ACK
+  Instant linger_deadline = Instant::max();  // FIN_WAIT_2 orphan timeout
   enum class RtxKind : std::uint8_t { kNone, kRetransmit, kPersist, kKeepalive } rtx_kind = RtxKind::kNone;
-  std::uint8_t retries = 0;          // consecutive timeouts of the current kind
+  std::uint8_t retries = 0;  // consecutive timeouts of the current kind
   std::uint8_t persist_backoff = 0;
-  Instant last_send;                 // for RFC 5681 §4.1 idle restart
-  Instant last_recv;                 // for keepalive idleness
+  Instant last_send;  // for RFC 5681 §4.1 idle restart
+  Instant last_recv;  // for keepalive idleness
 
   RtoEstimator rto;
   NewReno cc;
 
   // ---- buffers ----
-  SendQueue sndq;            // SND.UNA onwards (FIN not included)
-  RecvQueue rcvq;            // in order, not yet read
+  SendQueue sndq;                  // SND.UNA onwards (FIN not included)
+  RecvQueue rcvq;                  // in order, not yet read
   ReassemblyQueue* ooo = nullptr;  // lent by the stack while out-of-order data is held
-  Seq32 ooo_fin_seq;         // a FIN that arrived beyond a hole
+  Seq32 ooo_fin_seq;               // a FIN that arrived beyond a hole
   bool ooo_fin = false;
   std::uint32_t snd_buf = 0;
   std::uint32_t rcv_buf = 0;
@@ -137,17 +140,15 @@ struct Tcb : TimerNode {
   Tcb* accept_next = nullptr;    // accept-queue link
   Tcb* ready_next = nullptr;     // pending-events list link
   bool in_accept_queue = false;
-  bool cookie_born = false;      // created from a SYN cookie: no SYN-ACK retransmission state
-  void* user = nullptr;          // the application's
+  bool cookie_born = false;  // created from a SYN cookie: no SYN-ACK retransmission state
+  void* user = nullptr;      // the application's
 
   Tcb(const RtoConfig& rc, const NewRenoConfig& nc) noexcept : rto(rc), cc(nc) {}
 
   // Bytes of data in flight (sent, unacknowledged), SYN and FIN included.
   std::uint32_t flight() const noexcept { return static_cast<std::uint32_t>(snd_nxt - snd_una); }
   // Bytes the application may still queue.
-  std::uint32_t send_space() const noexcept {
-    return sndq.bytes() >= snd_buf ? 0 : snd_buf - sndq.bytes();
-  }
+  std::uint32_t send_space() const noexcept { return sndq.bytes() >= snd_buf ? 0 : snd_buf - sndq.bytes(); }
 };
 
 }  // namespace tern

@@ -90,9 +90,34 @@ struct TcpStackOptions {
   TcpConfig cfg;
   std::array<std::uint8_t, 16> isn_key{};
   std::array<std::uint8_t, 16> cookie_key{};
-  std::uint64_t hash_seed = 0;   // connection / TIME_WAIT tables
-  std::uint64_t port_seed = 0;   // RFC 6056 ephemeral port choice
+  std::uint64_t hash_seed = 0;  // connection / TIME_WAIT tables
+  std::uint64_t port_seed = 0;  // RFC 6056 ephemeral port choice
   Duration timer_tick = Duration::ms(1);
+};
+
+// The window shift we announce: the smallest that lets `rcv_buf` be
+// advertised, at most 14 (RFC 7323 §2.3).
+constexpr std::uint8_t rcv_wscale_for(std::uint32_t rcv_buf) noexcept {
+  std::uint8_t s = 0;
+  while (s < 14 && (rcv_buf >> s) > 65535) ++s;
+  return s;
+}
+
+// A parsed incoming segment. The payload stays in `frame` (from
+// payload_off, `len` bytes) until it is delivered, so trimming only moves
+// the two numbers.
+struct Segment {
+  FourTuple tuple;  // local = the destination
+  Seq32 seq;
+  Seq32 ack;
+  TcpFlags flags;
+  std::uint16_t wnd_raw = 0;
+  std::uint32_t len = 0;  // payload bytes
+  std::uint32_t payload_off = 0;
+  TcpOptions opts;
+  Mbuf frame;
+  // RFC 9293 §3.3.2 SEG.LEN: payload plus SYN and FIN.
+  std::uint32_t seg_len() const noexcept { return len + (flags.syn() ? 1u : 0u) + (flags.fin() ? 1u : 0u); }
 };
 
 class TcpStack {
@@ -169,8 +194,6 @@ class TcpStack {
  private:
   friend struct TcpInput;  // tcp_input.cc: the §3.10.7 steps
 
-  struct Segment;  // a parsed incoming segment (tcp_input.cc)
-
   // tcp_input.cc
   void input(Segment& s, Instant now) noexcept;
   void input_closed(Segment& s, Instant now) noexcept;
@@ -187,14 +210,15 @@ class TcpStack {
   void process_data(Tcb& c, Segment& s, Instant now) noexcept;
   void process_fin(Tcb& c, Instant now) noexcept;
   void rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept;
-  void apply_syn_options(Tcb& c, const TcpOptions& o) noexcept;
+  void apply_syn_options(Tcb& c, const TcpOptions& o, Instant now) noexcept;
 
   // tcp_listen.cc
   Listener* find_listener(std::uint16_t port) noexcept;
-  void listen_syn(Listener& l, Segment& s, Instant now) noexcept;
+  // `iss` overrides the ISN (RFC 6191 reuse of a TIME_WAIT tuple).
+  void listen_syn(Listener& l, Segment& s, Instant now, std::optional<Seq32> iss = std::nullopt) noexcept;
   void listen_ack(Listener& l, Segment& s, Instant now) noexcept;
   void send_cookie_synack(Segment& s, Instant now) noexcept;
-  void child_established(Tcb& c, Instant now) noexcept;
+  bool child_established(Tcb& c, Instant now) noexcept;
   void enqueue_accept(Listener& l, Tcb& c) noexcept;
   void unlink_child(Tcb& c) noexcept;
 
@@ -222,7 +246,7 @@ class TcpStack {
   void on_rtx_timeout(Tcb& c, Instant now) noexcept;
   void on_persist_timeout(Tcb& c, Instant now) noexcept;
   void on_keepalive_timeout(Tcb& c, Instant now) noexcept;
-  void restart_rtx(Tcb& c, Instant now) noexcept;  // after sending or on a new ACK
+  void restart_rtx(Tcb& c, Instant now) noexcept;     // after sending or on a new ACK
   void set_idle_timer(Tcb& c, Instant now) noexcept;  // persist / keepalive / off
 
   // tcp_stack.cc
@@ -258,6 +282,7 @@ class TcpStack {
   RtoConfig rto_cfg_;
   NewRenoConfig cc_cfg_;
   std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<Listener*> by_port_;  // 65536 entries: O(1) listener lookup
   std::vector<ReassemblyQueue> ooo_store_;
   std::vector<ReassemblyQueue*> ooo_free_;
   Tcb* ready_head_ = nullptr;

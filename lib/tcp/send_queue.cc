@@ -1,0 +1,116 @@
+#include "tcp/send_queue.h"
+
+namespace tern {
+
+void SendQueue::append(rte_mbuf* m) noexcept {
+  while (m != nullptr) {
+    rte_mbuf* next = m->next;
+    m->next = nullptr;
+    m->nb_segs = 1;
+    m->pkt_len = m->data_len;
+    if (m->data_len == 0) {
+      rte_pktmbuf_free_seg(m);
+    } else {
+      bytes_ += m->data_len;
+      if (tail_ == nullptr) {
+        head_ = tail_ = m;
+        head_off_ = 0;
+      } else {
+        tail_->next = m;
+        tail_ = m;
+      }
+    }
+    m = next;
+  }
+}
+
+void SendQueue::drop_front(std::uint32_t n) noexcept {
+  while (n > 0 && head_ != nullptr) {
+    const std::uint32_t avail = head_->data_len - head_off_;
+    if (n < avail) {
+      head_off_ += n;
+      bytes_ -= n;
+      front_ += n;
+      return;
+    }
+    n -= avail;
+    bytes_ -= avail;
+    front_ += avail;
+    rte_mbuf* next = head_->next;
+    if (cursor_ == head_) {
+      cursor_ = next;
+      cursor_pos_ = front_;
+    }
+    head_->next = nullptr;
+    rte_pktmbuf_free_seg(head_);
+    head_ = next;
+    head_off_ = 0;
+  }
+  if (head_ == nullptr) {
+    tail_ = nullptr;
+    cursor_ = nullptr;
+  }
+}
+
+rte_mbuf* SendQueue::slice(std::uint32_t off, std::uint32_t len, rte_mempool* pool) noexcept {
+  if (len == 0 || off + len > bytes_ || head_ == nullptr) return nullptr;
+  const std::uint64_t want = front_ + off;
+  rte_mbuf* m = head_;
+  std::uint64_t pos = front_ - head_off_;  // position of m's first byte
+  if (cursor_ != nullptr && cursor_pos_ <= want && cursor_pos_ >= pos) {
+    m = cursor_;
+    pos = cursor_pos_;
+  }
+  while (pos + m->data_len <= want) {
+    pos += m->data_len;
+    m = m->next;
+  }
+  rte_mbuf* first = nullptr;
+  rte_mbuf* last = nullptr;
+  std::uint32_t in_off = static_cast<std::uint32_t>(want - pos);
+  std::uint32_t left = len;
+  for (;;) {
+    const std::uint32_t take = m->data_len - in_off < left ? m->data_len - in_off : left;
+    rte_mbuf* mi = rte_pktmbuf_alloc(pool);
+    if (mi == nullptr) {
+      rte_pktmbuf_free(first);
+      return nullptr;
+    }
+    rte_pktmbuf_attach(mi, m);
+    mi->data_off = static_cast<std::uint16_t>(mi->data_off + in_off);
+    mi->data_len = static_cast<std::uint16_t>(take);
+    mi->pkt_len = take;
+    if (first == nullptr) {
+      first = mi;
+    } else {
+      last->next = mi;
+      first->nb_segs++;
+      first->pkt_len += take;
+    }
+    last = mi;
+    left -= take;
+    cursor_ = m;
+    cursor_pos_ = pos;
+    if (left == 0) break;
+    pos += m->data_len;
+    m = m->next;
+    in_off = 0;
+  }
+  return first;
+}
+
+void SendQueue::clear() noexcept {
+  rte_mbuf* m = head_;
+  while (m != nullptr) {
+    rte_mbuf* next = m->next;
+    m->next = nullptr;
+    rte_pktmbuf_free_seg(m);
+    m = next;
+  }
+  front_ += bytes_;
+  head_ = tail_ = cursor_ = nullptr;
+  head_off_ = 0;
+  bytes_ = 0;
+}
+
+}  // namespace tern

@@ -1,0 +1,685 @@
+// Segment arrival, RFC 9293 §3.10.7, one function per step. The steps of
+// §3.10.7.4 ("other states") are check_sequence (first), check_rst (second),
+// check_syn (fourth), check_ack / process_ack (fifth), process_data
+// (seventh) and process_fin (eighth); the third (security) and sixth (URG)
+// have nothing to do: Tern keeps no security compartments and delivers
+// urgent data inline, skipping the pointer (RFC 6093 §4).
+#include <rte_mbuf.h>
+
+#include <algorithm>
+
+#include "tcp/tcp_stack.h"
+#include "wire/checksum.h"
+#include "wire/ipv4.h"
+
+namespace tern {
+
+namespace {
+
+bool checksum_ok(const rte_mbuf* m, std::uint32_t src, std::uint32_t dst, std::uint32_t off,
+                 std::uint32_t len) noexcept {
+  if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD) return true;
+  ChecksumAccumulator acc{pseudo_header_sum(src, dst, kIpProtoTcp, static_cast<std::uint16_t>(len))};
+  for (; m != nullptr && len > 0; m = m->next) {
+    if (off >= m->data_len) {
+      off -= m->data_len;
+      continue;
+    }
+    const std::uint32_t n = std::min<std::uint32_t>(m->data_len - off, len);
+    acc.add({rte_pktmbuf_mtod_offset(m, const std::byte*, off), n});
+    len -= n;
+    off = 0;
+  }
+  return len == 0 && acc.finish() == 0;
+}
+
+// RFC 7323 §5.3 (PAWS): TSval older than TS.Recent, in 32-bit modular order.
+bool ts_older(std::uint32_t tsval, std::uint32_t recent) noexcept {
+  return static_cast<std::int32_t>(tsval - recent) < 0;
+}
+
+}  // namespace
+
+void TcpStack::on_segment(std::uint32_t src, std::uint32_t dst, Mbuf frame, std::uint16_t l4_offset,
+                          std::uint16_t l4_len, Instant now) noexcept {
+  counters_.inc(Counter::kInSegs);
+  const auto head = frame.head();
+  if (head.size() < l4_offset || l4_len < kTcpMinHeaderLen) {
+    counters_.inc(Counter::kInErrs);
+    counters_.drop(Drop::kTcpMalformed);
+    return;
+  }
+  const auto h =
+      TcpHeader::parse(head.subspan(l4_offset, std::min<std::size_t>(l4_len, head.size() - l4_offset)));
+  if (!h) {
+    counters_.inc(Counter::kInErrs);
+    counters_.drop(Drop::kTcpMalformed);
+    return;
+  }
+  if (!checksum_ok(frame.get(), src, dst, l4_offset, l4_len)) {
+    counters_.inc(Counter::kInErrs);
+    counters_.drop(Drop::kTcpBadChecksum);
+    return;
+  }
+  Segment s;
+  if (h->header_len() > kTcpMinHeaderLen) {
+    auto o = parse_tcp_options(h->options());
+    if (!o) {
+      counters_.inc(Counter::kInErrs);
+      counters_.drop(Drop::kTcpBadOptions);
+      return;
+    }
+    s.opts = *o;
+  }
+  s.tuple = FourTuple{dst, src, h->dst_port(), h->src_port()};
+  s.seq = Seq32{h->seq()};
+  s.ack = Seq32{h->ack()};
+  s.flags = h->flags();
+  s.wnd_raw = h->window();
+  s.payload_off = l4_offset + static_cast<std::uint32_t>(h->header_len());
+  s.len = l4_len - static_cast<std::uint32_t>(h->header_len());
+  s.frame = std::move(frame);
+  if (s.tuple.rport == 0 || s.tuple.lport == 0) {
+    counters_.drop(Drop::kTcpMalformed);
+    return;
+  }
+  input(s, now);
+  dispatch();
+}
+
+void TcpStack::input(Segment& s, Instant now) noexcept {
+  if (Tcb* c = table_.find(s.tuple)) {
+    c->last_recv = now;
+    if (c->state == TcpState::kSynSent) {
+      input_syn_sent(*c, s, now);
+    } else {
+      input_synchronized(*c, s, now);
+    }
+    return;
+  }
+  if (const TimeWaitRecord* r = tw_.find(s.tuple)) {
+    input_time_wait(*r, s, now);
+    return;
+  }
+  if (Listener* l = find_listener(s.tuple.lport)) {
+    input_listen(*l, s, now);
+    return;
+  }
+  input_closed(s, now);
+}
+
+// RFC 9293 §3.10.7.1: no TCB. Answer anything but a RST with a RST.
+void TcpStack::input_closed(Segment& s, Instant now) noexcept {
+  counters_.drop(Drop::kTcpNoSocket);
+  if (s.flags.rst()) return;
+  reset_reply(s, now);
+}
+
+// RFC 9293 §3.10.7.2.
+void TcpStack::input_listen(Listener& l, Segment& s, Instant now) noexcept {
+  if (s.flags.rst()) {  // first: ignore a RST
+    counters_.drop(Drop::kTcpBadFlags);
+    return;
+  }
+  if (s.flags.ack()) {  // second: an ACK (maybe a SYN cookie)
+    listen_ack(l, s, now);
+    return;
+  }
+  if (s.flags.syn()) {  // third: a SYN
+    listen_syn(l, s, now);
+    return;
+  }
+  counters_.drop(Drop::kTcpBadFlags);  // fourth: anything else
+}
+
+// TIME-WAIT is a compact record (time_wait.h); RFC 9293 §3.10.7.4's rules
+// for it are TimeWaitTable::classify.
+void TcpStack::input_time_wait(const TimeWaitRecord& r, Segment& s, Instant now) noexcept {
+  std::optional<std::uint32_t> tsval;
+  if (s.opts.timestamps) tsval = s.opts.timestamps->first;
+  switch (TimeWaitTable::classify(r, s.flags.bits, s.seq, tsval)) {
+    case TwVerdict::kAcceptNewSyn: {
+      // RFC 6191: a new incarnation. Its ISN starts well above the old
+      // connection's sequence space, as Linux does (old snd_nxt + 65535 + 2).
+      const Seq32 iss = r.snd_nxt + 65537;
+      tw_.erase(s.tuple);
+      counters_.inc(Counter::kTCPTimeWaitReuse);
+      if (Listener* l = find_listener(s.tuple.lport)) {
+        listen_syn(*l, s, now, iss);
+      } else {
+        input_closed(s, now);
+      }
+      return;
+    }
+    case TwVerdict::kAckAndRestart: {
+      const FourTuple t = r.tuple;
+      const Seq32 seq = r.snd_nxt, ack = r.rcv_nxt;
+      const std::uint16_t w = r.window;
+      TcpOptions o;
+      if (r.ts_enabled) o.timestamps = std::pair{ts_clock(now) + r.ts_offset, tsval.value_or(r.ts_recent)};
+      tw_.restart(t, now, tsval);
+      send_raw(t, seq, ack, kTcpAck, w, r.ts_enabled ? &o : nullptr, now);
+      break;
+    }
+    case TwVerdict::kSendAck: {
+      TcpOptions o;
+      if (r.ts_enabled) o.timestamps = std::pair{ts_clock(now) + r.ts_offset, r.ts_recent};
+      send_raw(r.tuple, r.snd_nxt, r.rcv_nxt, kTcpAck, r.window, r.ts_enabled ? &o : nullptr, now);
+      break;
+    }
+    case TwVerdict::kRstReceived:
+      tw_.erase(s.tuple);
+      break;
+    case TwVerdict::kDrop:
+      break;
+  }
+  counters_.drop(Drop::kTcpTimeWait);
+}
+
+void TcpStack::apply_syn_options(Tcb& c, const TcpOptions& o, Instant now) noexcept {
+  const TcpConfig& k = o_.cfg;
+  c.ws_ok = k.window_scaling && o.window_scale.has_value();
+  if (c.ws_ok) {
+    // RFC 7323 §2.3: a shift above 14 is used as 14.
+    c.snd_wscale = std::min<std::uint8_t>(*o.window_scale, 14);
+    c.rcv_wscale = rcv_wscale_for(c.rcv_buf);
+  } else {
+    c.snd_wscale = c.rcv_wscale = 0;
+  }
+  c.ts_ok = k.timestamps && o.timestamps.has_value();
+  if (c.ts_ok) {
+    c.ts_recent = o.timestamps->first;
+    c.ts_recent_stamp = now;
+  }
+  c.sack_ok = k.sack && o.sack_permitted;
+  // RFC 9293 §3.7.1: without the option the peer takes 536; never below
+  // Linux's TCP_MIN_MSS (88), so a hostile tiny MSS cannot make us send
+  // one segment per handful of bytes. Timestamps take 12 bytes of each segment.
+  std::uint32_t mss = std::min<std::uint32_t>(o.mss.value_or(536), mss_for_mtu());
+  mss = std::max<std::uint32_t>(mss, 88);
+  if (c.ts_ok) mss -= 12;
+  c.mss = static_cast<std::uint16_t>(mss);
+  c.rcv_mss = static_cast<std::uint16_t>(mss_for_mtu() - (c.ts_ok ? 12 : 0));
+  NewRenoConfig nc = cc_cfg_;
+  nc.mss = c.mss;
+  c.cc = NewReno(nc);
+}
+
+// RFC 9293 §3.10.7.3.
+void TcpStack::input_syn_sent(Tcb& c, Segment& s, Instant now) noexcept {
+  bool ack_ok = false;
+  if (s.flags.ack()) {  // first: the ACK must cover our SYN and nothing more
+    if (seq_leq(s.ack, c.iss) || seq_gt(s.ack, c.snd_max)) {
+      counters_.drop(Drop::kTcpBadSynSentAck);
+      if (!s.flags.rst()) reset_reply(s, now);
+      return;
+    }
+    ack_ok = true;
+  }
+  if (s.flags.rst()) {  // second: RST, acceptable only with an acceptable ACK (RFC 5961 §3.2)
+    if (!ack_ok) {
+      counters_.drop(Drop::kTcpRstIgnored);
+      return;
+    }
+    counters_.inc(Counter::kInRsts);
+    counters_.inc(Counter::kAttemptFails);
+    finish(c, TcpError::kRefused);
+    return;
+  }
+  if (!s.flags.syn()) {  // fifth: neither SYN nor RST
+    counters_.drop(Drop::kTcpBadFlags);
+    return;
+  }
+  // fourth: SYN.
+  c.irs = s.seq;
+  c.rcv_nxt = s.seq + 1;
+  apply_syn_options(c, s.opts, now);
+  c.snd_wnd = s.wnd_raw;  // RFC 7323 §2.2: never scaled on a SYN
+  c.snd_wl1 = s.seq;
+  c.rcv_adv = c.rcv_nxt + std::min<std::uint32_t>(c.rcv_buf, 65535);  // our SYN's window
+  if (ack_ok) {
+    c.snd_wl2 = s.ack;
+    rtt_sample(c, s, now);
+    c.snd_una = s.ack;
+    to_state(c, TcpState::kEstablished);
+    c.retries = 0;
+    if (c.syn_retransmitted) c.rto.on_syn_retransmitted_established();
+    c.rtx_kind = Tcb::RtxKind::kNone;
+    c.rtx_deadline = Instant::max();
+    set_idle_timer(c, now);
+    post(c, kTcpEvConnected);
+    c.ack_now = true;  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+    if (c.fin_queued) to_state(c, TcpState::kFinWait1);
+    output(c, now);
+    return;
+  }
+  // Simultaneous open: SYN-RECEIVED, answer with SYN-ACK <SEQ=ISS><ACK=RCV.NXT>.
+  c.snd_wl2 = c.iss;
+  to_state(c, TcpState::kSynReceived);
+  c.snd_nxt = c.iss;
+  send_syn(c, now);
+}
+
+// RFC 9293 §3.10.7.4: SYN-RECEIVED and every synchronized state.
+void TcpStack::input_synchronized(Tcb& c, Segment& s, Instant now) noexcept {
+  // A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost; send it again
+  // (what Linux does for a request socket) rather than challenge it.
+  if (c.state == TcpState::kSynReceived && s.flags.syn() && !s.flags.ack() && !s.flags.rst() &&
+      s.seq == c.irs) {
+    if (!c.cookie_born) {
+      counters_.inc(Counter::kRetransSegs);
+      c.snd_nxt = c.iss;
+      send_syn(c, now);
+    }
+    return;
+  }
+  // RFC 7323 §5.3 R1: PAWS before the sequence check.
+  if (c.ts_ok && s.opts.timestamps && !s.flags.rst() && ts_older(s.opts.timestamps->first, c.ts_recent) &&
+      now - c.ts_recent_stamp < Duration::s(24 * 24 * 3600)) {
+    counters_.drop(Drop::kTcpPawsRejected);
+    c.ack_now = true;
+    output(c, now);
+    return;
+  }
+  if (!check_sequence(c, s, now)) return;
+  if (!check_rst(c, s, now)) return;
+  if (!check_syn(c, s, now)) return;
+  if (!check_ack(c, s, now)) return;
+  if (c.removed) return;
+  process_data(c, s, now);
+  if (c.removed) return;
+  output(c, now);
+}
+
+// First step: is the segment acceptable (the four cases of the table in
+// §3.10.7.4)? Trims it to the window when it is.
+bool TcpStack::check_sequence(Tcb& c, Segment& s, Instant now) noexcept {
+  const std::int32_t adv = c.rcv_adv - c.rcv_nxt;
+  const std::uint32_t wnd = adv > 0 ? static_cast<std::uint32_t>(adv) : 0;
+  const std::uint32_t seg_len = s.seg_len();
+  bool ok;
+  if (seg_len == 0) {
+    ok = wnd == 0 ? s.seq == c.rcv_nxt : seq_in_window(s.seq, c.rcv_nxt, wnd);
+  } else if (wnd == 0) {
+    ok = false;
+    // "Special allowance should be made to accept valid ACKs, URGs, and RSTs"
+    // when the window is zero: keep the control part of an in-sequence
+    // segment (a zero-window probe) and drop its data.
+    if (s.seq == c.rcv_nxt && !s.flags.syn()) {
+      s.len = 0;
+      s.flags.bits = static_cast<std::uint8_t>(s.flags.bits & ~kTcpFin);
+      ok = true;
+      c.ack_now = true;
+    }
+  } else {
+    ok = seq_in_window(s.seq, c.rcv_nxt, wnd) || seq_in_window(s.seq + (seg_len - 1), c.rcv_nxt, wnd);
+  }
+  if (!ok) {
+    if (s.flags.rst()) {
+      counters_.drop(Drop::kTcpRstIgnored);
+      return false;
+    }
+    // RFC 9293: "send an acknowledgment ... <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>".
+    // A full duplicate (already received) is a D-SACK candidate (RFC 2883).
+    counters_.drop(Drop::kTcpOutOfWindow);
+    if (s.len > 0 && seq_leq(s.seq + s.len, c.rcv_nxt)) counters_.inc(Counter::kTCPDSACKDupData);
+    c.ack_now = true;
+    output(c, now);
+    return false;
+  }
+  // RFC 7323 §4.3: remember the timestamp of a segment that covers the
+  // left edge of the window (revised rule: SEG.SEQ =< Last.ACK.sent).
+  if (c.ts_ok && s.opts.timestamps && seq_leq(s.seq, c.last_ack_sent) &&
+      !ts_older(s.opts.timestamps->first, c.ts_recent)) {
+    c.ts_recent = s.opts.timestamps->first;
+    c.ts_recent_stamp = now;
+  }
+  // Trim what lies before RCV.NXT (a SYN there is consumed first) ...
+  if (seq_lt(s.seq, c.rcv_nxt)) {
+    std::uint32_t cut = static_cast<std::uint32_t>(c.rcv_nxt - s.seq);
+    if (s.flags.syn()) {
+      s.flags.bits = static_cast<std::uint8_t>(s.flags.bits & ~kTcpSyn);
+      --cut;
+      s.seq += 1;
+    }
+    const std::uint32_t data_cut = std::min(cut, s.len);
+    s.payload_off += data_cut;
+    s.len -= data_cut;
+    s.seq += data_cut;
+    if (cut > data_cut) {  // the FIN was already received too
+      s.flags.bits = static_cast<std::uint8_t>(s.flags.bits & ~kTcpFin);
+    }
+    c.ack_now = true;  // partly duplicate: tell the peer where we are
+  }
+  // ... and what lies beyond the right edge (a FIN there goes too).
+  if (wnd > 0 && s.len > 0) {
+    const std::int32_t room = (c.rcv_nxt + wnd) - s.seq;
+    if (room >= 0 && s.len > static_cast<std::uint32_t>(room)) {
+      s.len = static_cast<std::uint32_t>(room);
+      s.flags.bits = static_cast<std::uint8_t>(s.flags.bits & ~kTcpFin);
+      c.ack_now = true;
+    }
+  }
+  return true;
+}
+
+// Second step, with RFC 5961 §3.2: only a RST at exactly RCV.NXT resets;
+// one elsewhere in the window gets a challenge ACK.
+bool TcpStack::check_rst(Tcb& c, Segment& s, Instant now) noexcept {
+  if (!s.flags.rst()) return true;
+  if (s.seq != c.rcv_nxt) {
+    counters_.drop(Drop::kTcpRstIgnored);
+    send_challenge_ack(c, now);
+    return false;
+  }
+  counters_.inc(Counter::kInRsts);
+  switch (c.state) {
+    case TcpState::kSynReceived:
+      if (c.listener != nullptr) {  // passive open: back to LISTEN, i.e. forget the child
+        finish(c, TcpError::kNone);
+      } else {  // active (simultaneous) open: refused
+        counters_.inc(Counter::kAttemptFails);
+        finish(c, TcpError::kRefused);
+      }
+      break;
+    case TcpState::kEstablished:
+    case TcpState::kFinWait1:
+    case TcpState::kFinWait2:
+    case TcpState::kCloseWait:
+      counters_.inc(Counter::kEstabResets);
+      finish(c, TcpError::kReset);
+      break;
+    default:  // CLOSING, LAST-ACK: the connection is over either way
+      finish(c, TcpError::kNone);
+      break;
+  }
+  return false;
+}
+
+// Fourth step, RFC 5961 §4: any SYN in a synchronized state (and in
+// SYN-RECEIVED, other than the retransmitted one handled earlier) gets a
+// challenge ACK and is dropped.
+bool TcpStack::check_syn(Tcb& c, Segment& s, Instant now) noexcept {
+  if (!s.flags.syn()) return true;
+  counters_.drop(Drop::kTcpSynChallenged);
+  send_challenge_ack(c, now);
+  return false;
+}
+
+// Fifth step: the ACK field.
+bool TcpStack::check_ack(Tcb& c, Segment& s, Instant now) noexcept {
+  if (!s.flags.ack()) {
+    counters_.drop(Drop::kTcpBadFlags);
+    return false;
+  }
+  if (c.state == TcpState::kSynReceived) {
+    if (!seq_lt(c.snd_una, s.ack) || seq_gt(s.ack, c.snd_max)) {
+      counters_.drop(Drop::kTcpAckUnsent);
+      reset_reply(s, now);
+      return false;
+    }
+    if (!child_established(c, now)) {
+      // Accept queue full: forget this ACK; the SYN-ACK timer or the
+      // client's next segment tries again (a cookie child is dropped whole).
+      return false;
+    }
+    c.snd_wnd = static_cast<std::uint32_t>(s.wnd_raw) << c.snd_wscale;
+    c.snd_wl1 = s.seq;
+    c.snd_wl2 = s.ack;
+    if (c.syn_retransmitted) c.rto.on_syn_retransmitted_established();
+    c.retries = 0;
+    if (c.fin_queued) to_state(c, TcpState::kFinWait1);
+  }
+  // RFC 9293: an ACK for something not yet sent: ACK, drop.
+  if (seq_gt(s.ack, c.snd_max)) {
+    counters_.drop(Drop::kTcpAckUnsent);
+    c.ack_now = true;
+    output(c, now);
+    return false;
+  }
+  process_ack(c, s, now);
+  return !c.removed;
+}
+
+void TcpStack::rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept {
+  // RFC 7323 §4.1: with timestamps every ACK that advances the window gives
+  // a sample from TSecr, retransmission or not (RFC 6298 §3 via Karn's note).
+  if (c.ts_ok && s.opts.timestamps && s.opts.timestamps->second != 0) {
+    const std::uint32_t ticks = ts_val(c, now) - s.opts.timestamps->second;
+    if (ticks < 0x7fffffffu) c.rto.on_rtt_sample(Duration::ms(ticks));
+    c.rtt_timing = false;
+    return;
+  }
+  if (c.rtt_timing && seq_gt(s.ack, c.rtt_seq)) {
+    c.rto.on_rtt_sample(now - c.rtt_start);
+    c.rtt_timing = false;
+  }
+}
+
+void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
+  const bool fin_outstanding = c.fin_sent && (c.state == TcpState::kFinWait1 ||
+                                              c.state == TcpState::kClosing || c.state == TcpState::kLastAck);
+  if (seq_gt(s.ack, c.snd_una)) {
+    // New data acknowledged (SND.UNA < SEG.ACK =< SND.MAX).
+    std::uint32_t acked = static_cast<std::uint32_t>(s.ack - c.snd_una);
+    rtt_sample(c, s, now);
+    std::uint32_t data = acked;
+    if (c.snd_una == c.iss) --data;  // our SYN (SYN-RECEIVED -> ESTABLISHED)
+    bool fin_acked = false;
+    if (fin_outstanding &&
+        s.ack == c.snd_una + (static_cast<std::uint32_t>(c.snd_una == c.iss) + c.sndq.bytes() + 1)) {
+      fin_acked = true;
+      --data;
+    }
+    c.sndq.drop_front(std::min(data, c.sndq.bytes()));
+    const CcAction a = c.cc.on_ack(AckSample{s.ack, acked, c.snd_max, now});
+    c.snd_una = s.ack;
+    if (seq_lt(c.snd_nxt, c.snd_una)) c.snd_nxt = c.snd_una;
+    c.retries = 0;
+    c.persist_backoff = 0;
+    update_window(c, s);
+    restart_rtx(c, now);
+    if (a == CcAction::kRetransmit) {  // RFC 6582 §3.2 step 3: partial ACK
+      counters_.inc(Counter::kTCPPartialAckRetrans);
+      const std::uint32_t len = std::min<std::uint32_t>(c.mss, c.sndq.bytes());
+      if (len > 0) send_data_segment(c, c.snd_una, len, false, now);
+    }
+    if (c.writable_wanted && c.send_space() >= c.snd_buf / 2) {
+      c.writable_wanted = false;
+      post(c, kTcpEvWritable);
+    }
+    if (fin_acked) {
+      switch (c.state) {
+        case TcpState::kFinWait1:
+          to_state(c, TcpState::kFinWait2);
+          if (c.app_closed) {  // an orphan: do not wait for the peer forever (tcp_fin_timeout)
+            c.linger_deadline = now + o_.cfg.fin_timeout;
+            arm_timer(c);
+          }
+          break;
+        case TcpState::kClosing:
+          enter_time_wait(c, now);
+          return;
+        case TcpState::kLastAck:
+          finish(c, TcpError::kNone);
+          return;
+        default:
+          break;
+      }
+    }
+    return;
+  }
+  // SEG.ACK =< SND.UNA: old or duplicate. RFC 5681 §2's duplicate ACK: no
+  // data, no SYN/FIN, same window, data outstanding, SEG.ACK == SND.UNA.
+  const std::uint32_t wnd = static_cast<std::uint32_t>(s.wnd_raw) << c.snd_wscale;
+  const bool dup =
+      s.ack == c.snd_una && s.len == 0 && !s.flags.fin() && wnd == c.snd_wnd && c.snd_max != c.snd_una;
+  if (dup) {
+    const CcAction a = c.cc.on_dup_ack(AckSample{s.ack, 0, c.snd_max, now});
+    if (a == CcAction::kRetransmit) {  // RFC 5681 §3.2 step 2: fast retransmit
+      counters_.inc(Counter::kTCPFastRetrans);
+      const std::uint32_t len = std::min<std::uint32_t>(c.mss, c.sndq.bytes());
+      if (len > 0) {
+        c.rtt_timing = false;
+        send_data_segment(c, c.snd_una, len, false, now);
+      }
+    }
+  }
+  update_window(c, s);
+}
+
+// RFC 9293 §3.10.7.4 fifth step: update the send window from the newest segment only.
+void TcpStack::update_window(Tcb& c, const Segment& s) noexcept {
+  if (seq_lt(c.snd_wl1, s.seq) || (c.snd_wl1 == s.seq && seq_leq(c.snd_wl2, s.ack))) {
+    const std::uint32_t old = c.snd_wnd;
+    c.snd_wnd = static_cast<std::uint32_t>(s.wnd_raw) << c.snd_wscale;
+    c.snd_wl1 = s.seq;
+    c.snd_wl2 = s.ack;
+    if (old == 0 && c.snd_wnd > 0 && c.rtx_kind == Tcb::RtxKind::kPersist) {
+      // The window reopened: stop probing; output() sends at once.
+      c.rtx_kind = Tcb::RtxKind::kNone;
+      c.rtx_deadline = Instant::max();
+      c.persist_backoff = 0;
+      arm_timer(c);
+    }
+  }
+}
+
+// Seventh step: segment text.
+void TcpStack::process_data(Tcb& c, Segment& s, Instant now) noexcept {
+  const bool fin = s.flags.fin();
+  if (s.len == 0 && !fin) return;
+  switch (c.state) {
+    case TcpState::kSynReceived:  // established above unless the accept queue overflowed
+    case TcpState::kEstablished:
+    case TcpState::kFinWait1:
+    case TcpState::kFinWait2:
+      break;
+    default:
+      // CLOSE-WAIT, CLOSING, LAST-ACK: the peer already sent its FIN; ignore.
+      if (s.len > 0) counters_.drop(Drop::kTcpAfterClose);
+      return;
+  }
+  if (c.app_closed && s.len > 0) {
+    // Nobody will read this: reset, as Linux does for data to an orphan (TCPAbortOnData).
+    counters_.inc(Counter::kTCPAbortOnData);
+    counters_.drop(Drop::kTcpAfterClose);
+    send_rst_for(c, now);
+    finish(c, TcpError::kAborted);
+    return;
+  }
+  if (c.defer_accept_pending && c.listener != nullptr) {
+    c.defer_accept_pending = false;
+    enqueue_accept(*c.listener, c);
+  }
+  if (s.len > 0) {
+    if (s.seq == c.rcv_nxt) {
+      // In order. The payload becomes its own mbuf chain, headers and any
+      // Ethernet padding trimmed.
+      Mbuf& m = s.frame;
+      if (!c.rcvq.has_room_for(m->nb_segs)) {
+        counters_.drop(Drop::kTcpRcvQueueFull);
+        c.ack_now = true;
+        return;
+      }
+      if (rte_pktmbuf_adj(m.get(), static_cast<std::uint16_t>(s.payload_off)) == nullptr) {
+        rte_mbuf* head = mbuf_chain_trim_front(m.release(), s.payload_off);
+        m.reset(head);
+      }
+      if (m.pkt_len() > s.len) mbuf_chain_trim_back(m.get(), m.pkt_len() - s.len);
+      c.rcvq.push(std::move(m));
+      c.rcv_nxt += s.len;
+      bool filled_hole = false;
+      if (c.ooo != nullptr && !c.ooo->empty()) {
+        c.ooo->pop_in_order(c.rcv_nxt, [&](Mbuf part) {
+          // Bounded by the receive window, so nb_segs cannot run away; a
+          // chain beyond kMaxSegments is still delivered (it was ACKed).
+          c.rcvq.push(std::move(part));
+        });
+        filled_hole = true;
+        if (c.ooo->empty()) return_ooo(c);
+      }
+      post(c, kTcpEvReadable);
+      if (c.ooo_fin && c.ooo_fin_seq == c.rcv_nxt) {
+        c.ooo_fin = false;
+        process_fin(c, now);
+        return;
+      }
+      // RFC 9293 §3.8.6.3 / RFC 5681 §4.2: ACK at least every second full
+      // segment, at once when a hole was filled, otherwise within the
+      // delayed-ACK timeout.
+      if (s.len >= c.rcv_mss) ++c.unacked_segs;
+      ack_now_or_later(c, filled_hole, now);
+    } else {
+      // Out of order (beyond RCV.NXT): hold it and send a duplicate ACK at
+      // once (RFC 5681 §4.2), with SACK blocks when negotiated.
+      Mbuf& m = s.frame;
+      if (!borrow_ooo(c)) {
+        counters_.drop(Drop::kTcpOfoOverLimit);
+        c.ack_now = true;
+        return;
+      }
+      m.reset(mbuf_chain_trim_front(m.release(), s.payload_off));
+      if (m.pkt_len() > s.len) mbuf_chain_trim_back(m.get(), m.pkt_len() - s.len);
+      switch (c.ooo->insert(s.seq, std::move(m), c.rcv_nxt)) {
+        case ReassemblyQueue::Insert::kQueued:
+          counters_.inc(Counter::kTCPOFOQueue);
+          break;
+        case ReassemblyQueue::Insert::kDuplicate:
+          counters_.inc(Counter::kTCPDSACKDupData);
+          break;
+        case ReassemblyQueue::Insert::kOverLimit:
+          counters_.drop(Drop::kTcpOfoOverLimit);
+          break;
+      }
+      if (c.ooo->empty()) return_ooo(c);
+      if (fin) {
+        c.ooo_fin = true;
+        c.ooo_fin_seq = s.seq + s.len;
+      }
+      c.quickacks = std::max<std::uint8_t>(c.quickacks, 8);
+      c.ack_now = true;
+      return;
+    }
+  }
+  if (fin) {
+    if (s.seq + s.len == c.rcv_nxt) {
+      process_fin(c, now);
+    } else {  // a FIN beyond a hole: act on it once the hole fills
+      c.ooo_fin = true;
+      c.ooo_fin_seq = s.seq + s.len;
+      c.ack_now = true;
+    }
+  }
+}
+
+// Eighth step: the FIN, once RCV.NXT has reached it.
+void TcpStack::process_fin(Tcb& c, Instant now) noexcept {
+  c.rcv_nxt += 1;
+  c.fin_received = true;
+  c.ack_now = true;
+  if (c.defer_accept_pending && c.listener != nullptr) {
+    c.defer_accept_pending = false;
+    enqueue_accept(*c.listener, c);
+  }
+  post(c, kTcpEvPeerFin);
+  switch (c.state) {
+    case TcpState::kSynReceived:
+    case TcpState::kEstablished:
+      to_state(c, TcpState::kCloseWait);
+      break;
+    case TcpState::kFinWait1:
+      // Our FIN was not acknowledged by this segment (else we would be in
+      // FIN-WAIT-2): simultaneous close.
+      to_state(c, TcpState::kClosing);
+      break;
+    case TcpState::kFinWait2:
+      output(c, now);  // the ACK of the FIN goes out before the TCB becomes a record
+      enter_time_wait(c, now);
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace tern

@@ -1,0 +1,283 @@
+// Building and sending segments: data under the send window, congestion
+// window, Nagle and SWS rules (RFC 9293 §3.8.6.2), ACKs, SYNs, RSTs and
+// the receive window we advertise.
+#include <rte_mbuf.h>
+
+#include <algorithm>
+#include <array>
+
+#include "tcp/tcp_stack.h"
+#include "wire/checksum.h"
+#include "wire/ipv4.h"
+
+namespace tern {
+
+namespace {
+
+void fill_checksum(rte_mbuf* m, std::uint32_t src, std::uint32_t dst) noexcept {
+  const std::uint32_t len = m->pkt_len;
+  auto* th = rte_pktmbuf_mtod(m, std::byte*);
+  th[16] = th[17] = std::byte{0};
+  ChecksumAccumulator acc{pseudo_header_sum(src, dst, kIpProtoTcp, static_cast<std::uint16_t>(len))};
+  for (const rte_mbuf* s = m; s != nullptr; s = s->next) {
+    acc.add({rte_pktmbuf_mtod(s, const std::byte*), s->data_len});
+  }
+  const std::uint16_t sum = acc.finish();
+  th[16] = static_cast<std::byte>(sum >> 8);
+  th[17] = static_cast<std::byte>(sum & 0xff);
+}
+
+}  // namespace
+
+Mbuf TcpStack::new_header_mbuf() noexcept {
+  Mbuf m = Mbuf::alloc(pool_mp_);
+  if (!m) counters_.drop(Drop::kMbufExhausted);
+  return m;
+}
+
+// Free receive buffer: what the window may offer.
+std::uint32_t TcpStack::receive_window(const Tcb& c) const noexcept {
+  const std::uint32_t used = c.rcvq.bytes() + (c.ooo != nullptr ? c.ooo->bytes() : 0);
+  return used >= c.rcv_buf ? 0 : c.rcv_buf - used;
+}
+
+// The window field for the next segment, and RCV.ADV moved to match.
+// RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): the right edge moves only
+// by at least min(buffer / 2, MSS); RFC 9293 §3.8.6 / RFC 7323 §2.4: it never
+// moves left, even if the window must then be rounded up to the scale.
+std::uint16_t TcpStack::window_field(Tcb& c) noexcept {
+  const std::uint32_t free = receive_window(c);
+  const std::int32_t cur_i = c.rcv_adv - c.rcv_nxt;
+  const std::uint32_t cur = cur_i > 0 ? static_cast<std::uint32_t>(cur_i) : 0;
+  std::uint32_t wnd = cur;
+  const std::uint32_t step = std::min<std::uint32_t>(c.rcv_buf / 2, c.rcv_mss);
+  if (free > cur && free - cur >= step) wnd = free;
+  const std::uint32_t max_wnd = 65535u << c.rcv_wscale;
+  wnd = std::min(wnd, max_wnd);
+  std::uint32_t field = wnd >> c.rcv_wscale;
+  if ((field << c.rcv_wscale) < cur) field = (cur + (1u << c.rcv_wscale) - 1) >> c.rcv_wscale;
+  field = std::min<std::uint32_t>(field, 65535);
+  const Seq32 edge = c.rcv_nxt + (field << c.rcv_wscale);
+  if (seq_gt(edge, c.rcv_adv)) c.rcv_adv = edge;
+  return static_cast<std::uint16_t>(field);
+}
+
+// After the application read: worth an ACK to open the window now?
+// (the receiver side of §3.8.6.2.2, as Linux's tcp_cleanup_rbuf: the window
+// grew by at least two segments, or reopened from nearly zero).
+bool TcpStack::window_update_due(const Tcb& c) const noexcept {
+  if (!synchronized(c.state) || c.fin_received) return false;
+  const std::int32_t cur_i = c.rcv_adv - c.rcv_nxt;
+  const std::uint32_t cur = cur_i > 0 ? static_cast<std::uint32_t>(cur_i) : 0;
+  const std::uint32_t free = receive_window(c);
+  if (free <= cur) return false;
+  const std::uint32_t step = std::min<std::uint32_t>(c.rcv_buf / 2, 2u * c.rcv_mss);
+  return free - cur >= step;
+}
+
+void TcpStack::ack_now_or_later(Tcb& c, bool force, Instant now) noexcept {
+  if (force || c.unacked_segs >= 2) {
+    c.ack_now = true;
+    return;
+  }
+  if (c.quickacks > 0) {
+    --c.quickacks;
+    c.ack_now = true;
+    return;
+  }
+  if (c.delack_deadline == Instant::max()) {
+    c.delack_deadline = now + o_.cfg.delayed_ack;
+    arm_timer(c);
+  }
+}
+
+void TcpStack::output(Tcb& c, Instant now) noexcept {
+  if (c.removed) return;
+  const bool can_send_data = c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait ||
+                             c.state == TcpState::kFinWait1 || c.state == TcpState::kClosing ||
+                             c.state == TcpState::kLastAck;
+  if (can_send_data) {
+    // RFC 5681 §4.1: restart from the initial window after an idle RTO.
+    if (c.snd_nxt == c.snd_una && now - c.last_send > c.rto.rto())
+      c.cc.on_idle_restart(now, c.last_send, c.rto.rto());
+    const bool fin_pending =
+        c.fin_queued && c.state != TcpState::kEstablished && c.state != TcpState::kCloseWait;
+    for (;;) {
+      const std::uint32_t off = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
+      const std::uint32_t queued = c.sndq.bytes();
+      const std::uint32_t avail = off < queued ? queued - off : 0;
+      const std::uint32_t wnd = std::min(c.snd_wnd, c.cc.cwnd());
+      const std::uint32_t in_flight = c.flight();
+      const std::uint32_t usable = wnd > in_flight ? wnd - in_flight : 0;
+      std::uint32_t len = std::min({avail, usable, static_cast<std::uint32_t>(c.mss)});
+      // The FIN goes with (or after) the last byte, and only once (snd_nxt
+      // beyond the data means it is in flight).
+      const bool fin_here = fin_pending && off + len == queued && off <= queued &&
+                            (len > 0 || usable > 0 || c.snd_wnd == 0 || in_flight == 0);
+      const bool fin_in_flight = fin_pending && off > queued;
+      const bool fin = fin_here && !fin_in_flight;
+      if (len == 0 && !fin) {
+        if (avail > 0 && c.snd_wnd == 0 && in_flight == 0 && c.rtx_kind != Tcb::RtxKind::kPersist) {
+          set_idle_timer(c, now);  // zero window: start probing (persist timer)
+        }
+        break;
+      }
+      const bool retransmission = seq_lt(c.snd_nxt, c.snd_max);
+      if (len < c.mss && !fin && !retransmission) {
+        // Sender SWS avoidance and Nagle (RFC 9293 §3.8.6.2.1, RFC 896): a
+        // short segment only when it empties the queue and nothing is in
+        // flight (or Nagle is off), never while corked.
+        const bool empties = len == avail;
+        if (c.cork || !empties || (!c.nodelay && in_flight > 0)) break;
+      }
+      if (!send_data_segment(c, c.snd_nxt, len, fin, now)) break;
+      c.snd_nxt += len + (fin ? 1u : 0u);
+      if (seq_gt(c.snd_nxt, c.snd_max)) c.snd_max = c.snd_nxt;
+      if (fin) {
+        c.fin_sent = true;
+        break;
+      }
+    }
+  }
+  if (c.ack_now) send_ack(c, now);
+}
+
+bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin, Instant now) noexcept {
+  Mbuf m = new_header_mbuf();
+  if (!m) return false;
+  TcpOptions o;
+  if (c.ts_ok) o.timestamps = std::pair{ts_val(c, now), c.ts_recent};
+  if (c.sack_ok && c.ooo != nullptr && !c.ooo->empty()) {
+    std::span<SackBlock, kTcpMaxSackBlocks> blocks{o.sack};
+    o.sack_count = c.ooo->sack_blocks(blocks, c.ts_ok ? 3 : 4);
+  }
+  std::array<std::byte, kTcpMaxOptionsLen> opt{};
+  const std::size_t olen = write_tcp_options(opt, o);
+  const auto hlen = static_cast<std::uint16_t>(kTcpMinHeaderLen + olen);
+  auto h = m.append(hlen);
+  std::uint8_t flags = kTcpAck;
+  if (fin) flags |= kTcpFin;
+  const std::uint32_t off = static_cast<std::uint32_t>(seq - c.snd_una);
+  if (len > 0 && off + len == c.sndq.bytes()) flags |= kTcpPsh;
+  TcpFields f{c.tuple.lport, c.tuple.rport, seq.value(), c.rcv_nxt.value(), flags, window_field(c)};
+  write_tcp(h, f, std::span<const std::byte>{opt.data(), olen});
+  if (len > 0) {
+    rte_mbuf* payload = c.sndq.slice(off, len, clone_mp_);
+    if (payload == nullptr) {
+      counters_.drop(Drop::kMbufExhausted);
+      return false;
+    }
+    if (rte_pktmbuf_chain(m.get(), payload) != 0) {
+      rte_pktmbuf_free(payload);
+      counters_.drop(Drop::kMbufExhausted);
+      return false;
+    }
+  }
+  fill_checksum(m.get(), c.tuple.laddr, c.tuple.raddr);
+  const bool retransmission = (len > 0 || fin) && seq_lt(seq, c.snd_max);
+  counters_.inc(Counter::kOutSegs);
+  if (retransmission) {
+    counters_.inc(Counter::kRetransSegs);
+    c.rtt_timing = false;  // Karn: no sample while a retransmission is outstanding
+  } else if (len > 0 && !c.rtt_timing && !c.ts_ok) {
+    c.rtt_timing = true;
+    c.rtt_seq = seq + len - 1;
+    c.rtt_start = now;
+  }
+  c.last_ack_sent = c.rcv_nxt;
+  c.unacked_segs = 0;
+  c.ack_now = false;
+  if (c.delack_deadline != Instant::max()) {
+    c.delack_deadline = Instant::max();
+    arm_timer(c);
+  }
+  if (len > 0 || fin) {
+    c.last_send = now;
+    if (c.rtx_kind != Tcb::RtxKind::kRetransmit) {
+      c.rtx_kind = Tcb::RtxKind::kRetransmit;
+      c.rtx_deadline = now + c.rto.rto();
+      arm_timer(c);
+    }
+  }
+  sink_.send_segment(std::move(m), c.tuple.laddr, c.tuple.raddr, now);
+  return true;
+}
+
+void TcpStack::send_ack(Tcb& c, Instant now) noexcept { send_data_segment(c, c.snd_nxt, 0, false, now); }
+
+void TcpStack::send_challenge_ack(Tcb& c, Instant now) noexcept {
+  if (!challenge_ack_allowed(now)) return;
+  counters_.inc(Counter::kTCPChallengeACK);
+  send_ack(c, now);
+}
+
+// SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED), sent or resent, with our options.
+void TcpStack::send_syn(Tcb& c, Instant now) noexcept {
+  const bool active = c.state == TcpState::kSynSent;
+  const TcpConfig& k = o_.cfg;
+  TcpOptions o;
+  o.mss = mss_for_mtu();
+  if (active ? k.window_scaling : c.ws_ok) o.window_scale = rcv_wscale_for(c.rcv_buf);
+  if (active ? k.timestamps : c.ts_ok) o.timestamps = std::pair{ts_val(c, now), active ? 0u : c.ts_recent};
+  o.sack_permitted = active ? k.sack : c.sack_ok;
+  const auto win = static_cast<std::uint16_t>(std::min<std::uint32_t>(c.rcv_buf, 65535));
+  Mbuf m = new_header_mbuf();
+  if (!m) return;
+  std::array<std::byte, kTcpMaxOptionsLen> opt{};
+  const std::size_t olen = write_tcp_options(opt, o);
+  auto h = m.append(static_cast<std::uint16_t>(kTcpMinHeaderLen + olen));
+  const std::uint8_t flags = active ? kTcpSyn : (kTcpSyn | kTcpAck);
+  TcpFields f{c.tuple.lport, c.tuple.rport, c.iss.value(), active ? 0u : c.rcv_nxt.value(), flags, win};
+  write_tcp(h, f, std::span<const std::byte>{opt.data(), olen});
+  fill_checksum(m.get(), c.tuple.laddr, c.tuple.raddr);
+  counters_.inc(Counter::kOutSegs);
+  c.snd_nxt = c.iss + 1;
+  if (seq_gt(c.snd_nxt, c.snd_max)) c.snd_max = c.snd_nxt;
+  if (!active) c.rcv_adv = c.rcv_nxt + win;
+  c.last_ack_sent = c.rcv_nxt;
+  c.last_send = now;
+  if (!c.syn_retransmitted && !c.ts_ok) {
+    c.rtt_timing = true;
+    c.rtt_seq = c.iss;
+    c.rtt_start = now;
+  }
+  if (c.rtx_kind != Tcb::RtxKind::kRetransmit) {
+    c.rtx_kind = Tcb::RtxKind::kRetransmit;
+    c.rtx_deadline = now + c.rto.rto();
+    arm_timer(c);
+  }
+  sink_.send_segment(std::move(m), c.tuple.laddr, c.tuple.raddr, now);
+}
+
+void TcpStack::send_rst_for(Tcb& c, Instant now) noexcept {
+  counters_.inc(Counter::kOutRsts);
+  send_raw(c.tuple, c.snd_nxt, c.rcv_nxt, kTcpRst | kTcpAck, 0, nullptr, now);
+}
+
+// RFC 9293 §3.10.7.1: if the ACK bit is off, <SEQ=0><ACK=SEG.SEQ+SEG.LEN>
+// <CTL=RST,ACK>; if on, <SEQ=SEG.ACK><CTL=RST>. Never in answer to a RST.
+void TcpStack::reset_reply(const Segment& s, Instant now) noexcept {
+  if (s.flags.rst()) return;
+  counters_.inc(Counter::kOutRsts);
+  if (s.flags.ack()) {
+    send_raw(s.tuple, s.ack, Seq32{0}, kTcpRst, 0, nullptr, now);
+  } else {
+    send_raw(s.tuple, Seq32{0}, s.seq + s.seg_len(), kTcpRst | kTcpAck, 0, nullptr, now);
+  }
+}
+
+void TcpStack::send_raw(const FourTuple& t, Seq32 seq, Seq32 ack, std::uint8_t flags, std::uint16_t window,
+                        const TcpOptions* opts, Instant now) noexcept {
+  Mbuf m = new_header_mbuf();
+  if (!m) return;
+  std::array<std::byte, kTcpMaxOptionsLen> opt{};
+  const std::size_t olen = opts != nullptr ? write_tcp_options(opt, *opts) : 0;
+  auto h = m.append(static_cast<std::uint16_t>(kTcpMinHeaderLen + olen));
+  TcpFields f{t.lport, t.rport, seq.value(), ack.value(), flags, window};
+  write_tcp(h, f, std::span<const std::byte>{opt.data(), olen});
+  fill_checksum(m.get(), t.laddr, t.raddr);
+  counters_.inc(Counter::kOutSegs);
+  sink_.send_segment(std::move(m), t.laddr, t.raddr, now);
+}
+
+}  // namespace tern

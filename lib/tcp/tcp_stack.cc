@@ -1,0 +1,474 @@
+// TcpStack: construction, the application calls, TCB lifecycle and event
+// dispatch. Segment arrival is in tcp_input.cc, output in tcp_output.cc,
+// timers in tcp_timers.cc and listeners in tcp_listen.cc.
+#include "tcp/tcp_stack.h"
+
+#include <rte_mbuf.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "wire/ipv4.h"
+
+namespace tern {
+
+std::string_view to_string(TcpState s) noexcept {
+  switch (s) {
+    case TcpState::kClosed:
+      return "CLOSED";
+    case TcpState::kListen:
+      return "LISTEN";
+    case TcpState::kSynSent:
+      return "SYN_SENT";
+    case TcpState::kSynReceived:
+      return "SYN_RECEIVED";
+    case TcpState::kEstablished:
+      return "ESTABLISHED";
+    case TcpState::kFinWait1:
+      return "FIN_WAIT_1";
+    case TcpState::kFinWait2:
+      return "FIN_WAIT_2";
+    case TcpState::kCloseWait:
+      return "CLOSE_WAIT";
+    case TcpState::kClosing:
+      return "CLOSING";
+    case TcpState::kLastAck:
+      return "LAST_ACK";
+    case TcpState::kTimeWait:
+      return "TIME_WAIT";
+  }
+  return "?";
+}
+
+std::string_view to_string(TcpError e) noexcept {
+  switch (e) {
+    case TcpError::kNone:
+      return "none";
+    case TcpError::kReset:
+      return "reset";
+    case TcpError::kRefused:
+      return "refused";
+    case TcpError::kTimedOut:
+      return "timed out";
+    case TcpError::kAborted:
+      return "aborted";
+  }
+  return "?";
+}
+
+namespace {
+// The out-of-order queues lent to connections: one per eight TCBs (most
+// connections never see a hole at the same time), at least 16.
+std::uint32_t ooo_queue_count(const TcpConfig& c) noexcept {
+  if (c.ofo_max_segments == 0) return 0;
+  return std::max<std::uint32_t>(16, c.max_connections / 8);
+}
+}  // namespace
+
+TcpStack::TcpStack(const TcpStackOptions& o, Counters& counters, SegmentSink& sink, rte_mempool* pool,
+                   rte_mempool* clone_pool, Instant start)
+    : o_(o),
+      counters_(counters),
+      sink_(sink),
+      pool_mp_(pool),
+      clone_mp_(clone_pool != nullptr ? clone_pool : pool),
+      pool_(o.cfg.max_connections),
+      table_(o.cfg.max_connections, o.hash_seed),
+      tw_(std::max<std::uint32_t>(o.cfg.max_time_wait, 1), o.cfg.time_wait,
+          o.hash_seed ^ 0x9e3779b97f4a7c15ull),
+      wheel_(o.timer_tick, 4096, start),
+      isn_(o.isn_key),
+      cookies_(o.cookie_key),
+      by_port_(65536, nullptr),
+      challenge_window_(start) {
+  rto_cfg_.initial = o.cfg.rto_initial;
+  rto_cfg_.min = o.cfg.rto_min;
+  rto_cfg_.max = o.cfg.rto_max;
+  cc_cfg_.mss = mss_for_mtu();
+  cc_cfg_.dupthresh = o.cfg.dupthresh;
+  const std::uint32_t n = ooo_queue_count(o.cfg);
+  ooo_store_.reserve(n);
+  ooo_free_.reserve(n);
+  for (std::uint32_t i = 0; i < n; ++i) ooo_store_.emplace_back(o.cfg.rcv_buf, o.cfg.ofo_max_segments);
+  for (auto& q : ooo_store_) ooo_free_.push_back(&q);
+  ready_listeners_.reserve(64);
+  closing_free_.reserve(o.cfg.max_connections);
+}
+
+TcpStack::~TcpStack() {
+  // Free every TCB still alive so their mbufs return to the pools.
+  std::vector<Tcb*> all;
+  table_.for_each([&](const FourTuple&, Tcb* t) { all.push_back(t); });
+  for (Tcb* t : all) {
+    t->removed = true;
+    table_.erase(t->tuple);
+  }
+  for (Tcb* t : closing_free_) {
+    if (std::find(all.begin(), all.end(), t) == all.end()) all.push_back(t);
+  }
+  closing_free_.clear();
+  for (Tcb* t : all) {
+    wheel_.cancel(*t);
+    return_ooo(*t);
+    pool_.release(t);
+  }
+  // TCBs the application still holds after they finished are the
+  // application's to close; destroying the stack releases them too.
+  // (ObjectPool's destructor destroys whatever is left.)
+}
+
+std::uint16_t TcpStack::mss_for_mtu() const noexcept {
+  // RFC 9293 §3.7.1: MSS = MTU - IP header - TCP header (no options).
+  std::uint32_t mss = o_.mtu > 40 ? o_.mtu - 40u : 536u;
+  if (o_.cfg.mss_clamp != 0) mss = std::min<std::uint32_t>(mss, o_.cfg.mss_clamp);
+  return static_cast<std::uint16_t>(std::max<std::uint32_t>(mss, 88));
+}
+
+bool TcpStack::tuple_in_use(const FourTuple& t) const noexcept {
+  return table_.find(t) != nullptr || tw_.find(t) != nullptr;
+}
+
+Tcb* TcpStack::new_tcb(const FourTuple& t) noexcept {
+  Tcb* c = pool_.acquire(rto_cfg_, cc_cfg_);
+  if (c == nullptr) {
+    counters_.drop(Drop::kTcpNoTcb);
+    return nullptr;
+  }
+  if (!table_.insert(t, c)) {
+    pool_.release(c);
+    counters_.drop(Drop::kTcpNoTcb);
+    return nullptr;
+  }
+  c->tuple = t;
+  init_tcb_from_config(*c);
+  return c;
+}
+
+void TcpStack::init_tcb_from_config(Tcb& c) noexcept {
+  const TcpConfig& k = o_.cfg;
+  c.snd_buf = k.snd_buf;
+  c.rcv_buf = k.rcv_buf;
+  c.nodelay = k.nodelay;
+  c.keepalive = k.keepalive;
+  c.rcv_mss = mss_for_mtu();
+  c.mss = 536;
+  c.quickacks = 16;  // quick-ACK mode at connection start (Linux TCP_QUICKACK behaviour)
+  // RFC 7323 §5.4: a per-connection random offset for TSval. Derived from the
+  // tuple so that a SYN-cookie handshake finds the same offset again.
+  c.ts_offset = isn_.isn(c.tuple.raddr, c.tuple.rport, c.tuple.laddr, c.tuple.lport, Instant{}).value();
+}
+
+void TcpStack::to_state(Tcb& c, TcpState s) noexcept {
+  const auto counted = [](TcpState x) { return x == TcpState::kEstablished || x == TcpState::kCloseWait; };
+  if (counted(c.state) && !counted(s)) --counters_.events[static_cast<std::size_t>(Counter::kCurrEstab)];
+  if (!counted(c.state) && counted(s)) counters_.inc(Counter::kCurrEstab);
+  c.state = s;
+}
+
+void TcpStack::post(Tcb& c, std::uint8_t ev) noexcept {
+  c.events |= ev;
+  if (c.in_ready_list) return;
+  c.in_ready_list = true;
+  c.ready_next = nullptr;
+  if (ready_tail_ == nullptr) {
+    ready_head_ = ready_tail_ = &c;
+  } else {
+    ready_tail_->ready_next = &c;
+    ready_tail_ = &c;
+  }
+}
+
+void TcpStack::post_listener(Listener& l) noexcept {
+  if (l.ready_pending_) return;
+  l.ready_pending_ = true;
+  ready_listeners_.push_back(&l);
+}
+
+void TcpStack::dispatch() noexcept {
+  if (in_dispatch_) return;
+  in_dispatch_ = true;
+  while (ready_head_ != nullptr || !ready_listeners_.empty()) {
+    while (ready_head_ != nullptr) {
+      Tcb& c = *ready_head_;
+      ready_head_ = c.ready_next;
+      if (ready_head_ == nullptr) ready_tail_ = nullptr;
+      c.in_ready_list = false;
+      const std::uint8_t ev = std::exchange(c.events, 0);
+      if (handler_ != nullptr && c.app_owned && !c.app_closed) handler_->on_event(c, ev);
+    }
+    while (!ready_listeners_.empty()) {
+      Listener* l = ready_listeners_.back();
+      ready_listeners_.pop_back();
+      l->ready_pending_ = false;
+      if (handler_ != nullptr && l->accepted_ > 0) handler_->on_acceptable(*l);
+    }
+  }
+  for (Tcb* c : closing_free_) free_tcb(*c);
+  closing_free_.clear();
+  in_dispatch_ = false;
+}
+
+void TcpStack::finish(Tcb& c, TcpError e) noexcept {
+  if (c.removed) return;
+  c.removed = true;
+  table_.erase(c.tuple);
+  wheel_.cancel(c);
+  c.rtx_deadline = c.delack_deadline = c.linger_deadline = Instant::max();
+  c.rtx_kind = Tcb::RtxKind::kNone;
+  c.sndq.clear();
+  return_ooo(c);
+  if (e != TcpError::kNone) c.rcvq.clear();  // RFC 9293 §3.10.7.4: a reset discards queued data
+  unlink_child(c);
+  if (c.state != TcpState::kTimeWait) to_state(c, TcpState::kClosed);
+  c.error = e;
+  if (!c.app_owned || c.app_closed) {
+    closing_free_.push_back(&c);
+  } else {
+    post(c, kTcpEvClosed);
+  }
+}
+
+void TcpStack::free_tcb(Tcb& c) noexcept {
+  if (!c.removed) {
+    table_.erase(c.tuple);
+    c.removed = true;
+  }
+  wheel_.cancel(c);
+  return_ooo(c);
+  unlink_child(c);
+  if (c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait) to_state(c, TcpState::kClosed);
+  pool_.release(&c);
+}
+
+bool TcpStack::borrow_ooo(Tcb& c) noexcept {
+  if (c.ooo != nullptr) return true;
+  if (ooo_free_.empty()) return false;
+  c.ooo = ooo_free_.back();
+  ooo_free_.pop_back();
+  return true;
+}
+
+void TcpStack::return_ooo(Tcb& c) noexcept {
+  if (c.ooo == nullptr) return;
+  c.ooo->clear();
+  ooo_free_.push_back(c.ooo);
+  c.ooo = nullptr;
+}
+
+bool TcpStack::challenge_ack_allowed(Instant now) noexcept {
+  // RFC 5961 §7: a per-worker budget of challenge ACKs per second.
+  if (now - challenge_window_ >= Duration::s(1)) {
+    challenge_window_ = now;
+    challenge_count_ = 0;
+  }
+  if (challenge_count_ >= o_.cfg.challenge_ack_limit) return false;
+  ++challenge_count_;
+  return true;
+}
+
+// ---- application calls ----------------------------------------------------
+
+Tcb* TcpStack::connect(std::uint32_t raddr, std::uint16_t rport, Instant now, ConnectError* err,
+                       std::uint16_t lport) noexcept {
+  ConnectError dummy;
+  ConnectError& e = err != nullptr ? *err : dummy;
+  e = ConnectError::kNone;
+  if (raddr == 0 || rport == 0) {
+    e = ConnectError::kBadAddress;
+    return nullptr;
+  }
+  FourTuple t{o_.local_addr, raddr, lport, rport};
+  if (lport != 0) {
+    if (raddr == o_.local_addr && rport == lport) {  // never connect a socket to itself
+      e = ConnectError::kBadAddress;
+      return nullptr;
+    }
+    if (tuple_in_use(t)) {
+      e = ConnectError::kInUse;
+      return nullptr;
+    }
+  } else {
+    // RFC 6056 §3.3.3 (algorithm 3): a keyed hash of the destination picks
+    // where to start in the range, and a counter moves on from there, so
+    // ports are unpredictable off-path yet spread over the range.
+    const std::uint32_t first = o_.cfg.ephemeral_first;
+    const std::uint32_t count = o_.cfg.ephemeral_last - first + 1u;
+    const FourTuple key{o_.local_addr, raddr, 0, rport};
+    const auto base = static_cast<std::uint32_t>(hash_four_tuple(key, o_.port_seed));
+    bool found = false;
+    for (std::uint32_t i = 0; i < count; ++i) {
+      t.lport = static_cast<std::uint16_t>(first + (base + port_offset_ + i) % count);
+      if (raddr == o_.local_addr && rport == t.lport) continue;
+      if (by_port_[t.lport] != nullptr) continue;
+      if (!tuple_in_use(t)) {
+        found = true;
+        port_offset_ += i + 1;
+        break;
+      }
+    }
+    if (!found) {
+      e = ConnectError::kNoPorts;
+      return nullptr;
+    }
+  }
+  Tcb* c = new_tcb(t);
+  if (c == nullptr) {
+    e = ConnectError::kNoMemory;
+    return nullptr;
+  }
+  c->app_owned = true;
+  c->iss = isn_.isn(t.laddr, t.lport, t.raddr, t.rport, now);
+  c->snd_una = c->iss;
+  c->snd_nxt = c->iss;
+  c->snd_max = c->iss;
+  c->last_recv = now;
+  to_state(*c, TcpState::kSynSent);
+  counters_.inc(Counter::kActiveOpens);
+  send_syn(*c, now);
+  dispatch();
+  return c;
+}
+
+bool TcpStack::send(Tcb& c, Mbuf data, Instant now) noexcept {
+  const bool open = c.state == TcpState::kSynSent || c.state == TcpState::kSynReceived ||
+                    c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait;
+  if (!open || c.fin_queued || c.app_closed || !data) return false;
+  if (data.pkt_len() > c.send_space()) {
+    c.writable_wanted = true;
+    return false;
+  }
+  c.sndq.append(data.release());
+  if (synchronized(c.state)) output(c, now);
+  dispatch();
+  return true;
+}
+
+std::size_t TcpStack::send_copy(Tcb& c, std::span<const std::byte> data, Instant now) noexcept {
+  const bool open = c.state == TcpState::kSynSent || c.state == TcpState::kSynReceived ||
+                    c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait;
+  if (!open || c.fin_queued || c.app_closed) return 0;
+  std::size_t done = 0;
+  const std::size_t want = std::min<std::size_t>(data.size(), c.send_space());
+  while (done < want) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_mp_);
+    if (m == nullptr) {
+      counters_.drop(Drop::kMbufExhausted);
+      break;
+    }
+    const std::size_t room = rte_pktmbuf_tailroom(m);
+    const std::size_t n = std::min(room, want - done);
+    std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(n)), data.data() + done, n);
+    c.sndq.append(m);
+    done += n;
+  }
+  if (done < data.size()) c.writable_wanted = true;
+  if (done > 0 && synchronized(c.state)) output(c, now);
+  dispatch();
+  return done;
+}
+
+Mbuf TcpStack::recv(Tcb& c, Instant now) noexcept {
+  Mbuf m = c.rcvq.take();
+  if (m && !c.removed && window_update_due(c)) {
+    c.ack_now = true;
+    output(c, now);
+  }
+  dispatch();
+  return m;
+}
+
+std::size_t TcpStack::read(Tcb& c, std::span<std::byte> out, Instant now) noexcept {
+  const std::size_t n = c.rcvq.read(out);
+  if (n > 0 && !c.removed && window_update_due(c)) {
+    c.ack_now = true;
+    output(c, now);
+  }
+  dispatch();
+  return n;
+}
+
+void TcpStack::shutdown_write(Tcb& c, Instant now) noexcept {
+  if (c.fin_queued || c.removed) return;
+  switch (c.state) {
+    case TcpState::kSynSent:
+      // RFC 9293 §3.10.4: CLOSE in SYN-SENT deletes the TCB.
+      finish(c, TcpError::kNone);
+      break;
+    case TcpState::kSynReceived:  // the FIN follows once ESTABLISHED (§3.10.4)
+      c.fin_queued = true;
+      break;
+    case TcpState::kEstablished:
+      c.fin_queued = true;
+      to_state(c, TcpState::kFinWait1);
+      output(c, now);
+      break;
+    case TcpState::kCloseWait:
+      c.fin_queued = true;
+      to_state(c, TcpState::kLastAck);
+      output(c, now);
+      break;
+    default:
+      break;
+  }
+  dispatch();
+}
+
+void TcpStack::close(Tcb& c, Instant now) noexcept {
+  if (c.app_closed) return;
+  if (c.removed) {  // already over: only the application's hold remained
+    c.app_closed = true;
+    closing_free_.push_back(&c);
+    dispatch();
+    return;
+  }
+  if (!c.rcvq.empty() && synchronized(c.state)) {
+    // Closing with unread data resets the connection, as Linux does
+    // (RFC 9293 §3.10.4 leaves it open; RFC 2525 §2.17 recommends it).
+    counters_.inc(Counter::kTCPAbortOnClose);
+    send_rst_for(c, now);
+    c.app_closed = true;
+    finish(c, TcpError::kAborted);
+    dispatch();
+    return;
+  }
+  c.app_closed = true;
+  shutdown_write(c, now);
+  if (!c.removed && c.state == TcpState::kFinWait2 && c.linger_deadline == Instant::max()) {
+    c.linger_deadline = now + o_.cfg.fin_timeout;
+    arm_timer(c);
+  }
+  dispatch();
+}
+
+void TcpStack::abort(Tcb& c, Instant now) noexcept {
+  c.app_closed = true;
+  if (!c.removed) {
+    if (synchronized(c.state) || c.state == TcpState::kSynReceived) {
+      counters_.inc(Counter::kTCPAbortOnLinger);
+      send_rst_for(c, now);
+    }
+    finish(c, TcpError::kAborted);
+  } else {
+    closing_free_.push_back(&c);
+  }
+  dispatch();
+}
+
+void TcpStack::set_nodelay(Tcb& c, bool on, Instant now) noexcept {
+  c.nodelay = on;
+  if (on && !c.removed && synchronized(c.state)) output(c, now);
+  dispatch();
+}
+
+void TcpStack::set_cork(Tcb& c, bool on, Instant now) noexcept {
+  c.cork = on;
+  if (!on && !c.removed && synchronized(c.state)) output(c, now);
+  dispatch();
+}
+
+void TcpStack::set_keepalive(Tcb& c, bool on, Instant now) noexcept {
+  c.keepalive = on;
+  if (!c.removed && synchronized(c.state) && c.rtx_kind != Tcb::RtxKind::kRetransmit) set_idle_timer(c, now);
+}
+
+}  // namespace tern

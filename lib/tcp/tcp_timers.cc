@@ -1,0 +1,211 @@
+// Timers (DESIGN.md "Timers"): each TCB is one node on the worker's wheel,
+// armed for its earliest deadline; when it fires, every timer of that TCB
+// whose deadline has passed runs. The retransmission, persist and keepalive
+// timers are mutually exclusive (data in flight / zero window / idle), so
+// they share one deadline and a kind.
+#include <algorithm>
+
+#include "tcp/tcp_stack.h"
+
+namespace tern {
+
+void TcpStack::arm_timer(Tcb& c) noexcept {
+  if (c.removed) return;
+  const Instant d = std::min({c.rtx_deadline, c.delack_deadline, c.linger_deadline});
+  if (d == Instant::max()) {
+    wheel_.cancel(c);
+  } else {
+    wheel_.arm(c, d);
+  }
+}
+
+void TcpStack::on_timer(Instant now) noexcept {
+  wheel_.advance(now, [&](TimerNode& n) { on_tcb_timer(timer_owner<Tcb>(n), now); });
+  tw_.expire(now);
+  dispatch();
+}
+
+void TcpStack::on_tcb_timer(Tcb& c, Instant now) noexcept {
+  if (c.removed) return;
+  if (c.linger_deadline <= now) {
+    // tcp_fin_timeout: an orphan in FIN-WAIT-2 waited long enough for the
+    // peer's FIN. Linux closes it silently.
+    c.linger_deadline = Instant::max();
+    if (c.state == TcpState::kFinWait2) {
+      counters_.inc(Counter::kTCPFinWait2Timeout);
+      finish(c, TcpError::kNone);
+      return;
+    }
+  }
+  if (c.delack_deadline <= now) {
+    c.delack_deadline = Instant::max();
+    counters_.inc(Counter::kDelayedACKs);
+    c.ack_now = true;
+    output(c, now);
+    if (c.removed) return;
+  }
+  if (c.rtx_deadline <= now) {
+    c.rtx_deadline = Instant::max();
+    switch (c.rtx_kind) {
+      case Tcb::RtxKind::kRetransmit:
+        on_rtx_timeout(c, now);
+        break;
+      case Tcb::RtxKind::kPersist:
+        on_persist_timeout(c, now);
+        break;
+      case Tcb::RtxKind::kKeepalive:
+        on_keepalive_timeout(c, now);
+        break;
+      case Tcb::RtxKind::kNone:
+        break;
+    }
+    if (c.removed) return;
+  }
+  arm_timer(c);
+}
+
+// RFC 6298 §5.4-5.7 and RFC 5681 §3.1: retransmit the earliest unacknowledged
+// segment, back off, collapse cwnd; give up after the configured count.
+void TcpStack::on_rtx_timeout(Tcb& c, Instant now) noexcept {
+  c.rtx_kind = Tcb::RtxKind::kNone;
+  ++c.retries;
+  if (c.state == TcpState::kSynSent || c.state == TcpState::kSynReceived) {
+    const bool active = c.state == TcpState::kSynSent;
+    const std::uint32_t limit = active ? o_.cfg.syn_retries : o_.cfg.synack_retries;
+    if (c.retries > limit || c.cookie_born) {
+      if (active) {
+        counters_.inc(Counter::kAttemptFails);
+        counters_.inc(Counter::kTCPTimeouts);
+        finish(c, TcpError::kTimedOut);
+      } else {
+        finish(c, TcpError::kNone);  // a half-open child just goes away
+      }
+      return;
+    }
+    c.rto.on_timeout();
+    c.syn_retransmitted = true;
+    c.rtt_timing = false;
+    counters_.inc(Counter::kTCPSynRetrans);
+    counters_.inc(Counter::kRetransSegs);
+    c.snd_nxt = c.iss;
+    send_syn(c, now);
+    return;
+  }
+  counters_.inc(Counter::kTCPTimeouts);
+  if (c.retries > o_.cfg.retries) {
+    counters_.inc(Counter::kTCPAbortOnTimeout);
+    send_rst_for(c, now);
+    finish(c, TcpError::kTimedOut);
+    return;
+  }
+  c.rto.on_timeout();
+  c.cc.on_rto(c.snd_una, c.snd_max);
+  // Go back: everything from SND.UNA is sent again as the window allows.
+  c.snd_nxt = c.snd_una;
+  c.rtt_timing = false;
+  const std::uint32_t before = static_cast<std::uint32_t>(counters_.get(Counter::kOutSegs));
+  output(c, now);
+  if (static_cast<std::uint32_t>(counters_.get(Counter::kOutSegs)) == before && c.snd_max != c.snd_una) {
+    // Nothing could be sent (mbufs exhausted): try again after the RTO.
+    c.rtx_kind = Tcb::RtxKind::kRetransmit;
+    c.rtx_deadline = now + c.rto.rto();
+  }
+}
+
+// RFC 9293 §3.8.6.1: probe a zero window. The probe is Linux's: a bare ACK
+// with SEQ = SND.UNA - 1, which the peer must answer with its window.
+void TcpStack::on_persist_timeout(Tcb& c, Instant now) noexcept {
+  c.rtx_kind = Tcb::RtxKind::kNone;
+  if (c.snd_wnd != 0 || c.sndq.empty()) {
+    output(c, now);
+    return;
+  }
+  counters_.inc(Counter::kTCPWinProbe);
+  send_raw(c.tuple, c.snd_una - 1, c.rcv_nxt, kTcpAck, window_field(c), nullptr, now);
+  if (c.persist_backoff < 16) ++c.persist_backoff;
+  set_idle_timer(c, now);
+}
+
+// Keepalive (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6): after `idle` without any
+// segment from the peer, probe every `interval`; give up after `probes`.
+void TcpStack::on_keepalive_timeout(Tcb& c, Instant now) noexcept {
+  c.rtx_kind = Tcb::RtxKind::kNone;
+  if (!c.keepalive || !synchronized(c.state)) return;
+  const Instant idle_end = c.last_recv + o_.cfg.keepalive_idle;
+  if (now < idle_end) {  // heard from the peer since: wait out a full idle period
+    c.retries = 0;
+    set_idle_timer(c, now);
+    return;
+  }
+  // Probes answered reset last_recv, so `retries` counts unanswered ones.
+  const std::uint32_t unanswered = static_cast<std::uint32_t>(
+      (now - idle_end).count_ns() / std::max<std::int64_t>(o_.cfg.keepalive_interval.count_ns(), 1));
+  (void)unanswered;
+  if (c.retries >= o_.cfg.keepalive_probes) {
+    counters_.inc(Counter::kTCPAbortOnTimeout);
+    send_rst_for(c, now);
+    finish(c, TcpError::kTimedOut);
+    return;
+  }
+  ++c.retries;
+  counters_.inc(Counter::kTCPKeepAlive);
+  send_raw(c.tuple, c.snd_una - 1, c.rcv_nxt, kTcpAck, window_field(c), nullptr, now);
+  c.rtx_kind = Tcb::RtxKind::kKeepalive;
+  c.rtx_deadline = now + o_.cfg.keepalive_interval;
+}
+
+// Called whenever SND.UNA moves: the retransmission timer runs while
+// anything is in flight (RFC 6298 §5.2, 5.3), otherwise the idle timers.
+void TcpStack::restart_rtx(Tcb& c, Instant now) noexcept {
+  if (c.snd_max != c.snd_una) {
+    c.rtx_kind = Tcb::RtxKind::kRetransmit;
+    c.rtx_deadline = now + c.rto.rto();
+    arm_timer(c);
+    return;
+  }
+  c.retries = 0;
+  set_idle_timer(c, now);
+}
+
+void TcpStack::set_idle_timer(Tcb& c, Instant now) noexcept {
+  if (!c.sndq.empty() && c.snd_wnd == 0 && synchronized(c.state)) {
+    // Zero window with data waiting: the persist timer, backed off like the
+    // RTO and capped at rto_max.
+    Duration d = c.rto.rto();
+    for (std::uint8_t i = 0; i < c.persist_backoff && d < o_.cfg.rto_max; ++i) d = d * 2;
+    c.rtx_kind = Tcb::RtxKind::kPersist;
+    c.rtx_deadline = now + std::min(d, o_.cfg.rto_max);
+  } else if (c.keepalive && synchronized(c.state)) {
+    c.rtx_kind = Tcb::RtxKind::kKeepalive;
+    c.rtx_deadline = c.retries == 0 ? c.last_recv + o_.cfg.keepalive_idle : now + o_.cfg.keepalive_interval;
+    if (c.rtx_deadline <= now) c.rtx_deadline = now + o_.cfg.keepalive_interval;
+  } else {
+    c.rtx_kind = Tcb::RtxKind::kNone;
+    c.rtx_deadline = Instant::max();
+  }
+  arm_timer(c);
+}
+
+// RFC 9293 §3.10.7.4: TIME-WAIT is held for 2MSL in the compact table; the
+// TCB itself goes now.
+void TcpStack::enter_time_wait(Tcb& c, Instant now) noexcept {
+  to_state(c, TcpState::kTimeWait);
+  if (o_.cfg.max_time_wait == 0) {
+    counters_.inc(Counter::kTCPTimeWaitOverflow);
+  } else {
+    TimeWaitRecord r;
+    r.tuple = c.tuple;
+    r.rcv_nxt = c.rcv_nxt;
+    r.snd_nxt = c.snd_nxt;
+    r.ts_recent = c.ts_recent;
+    r.ts_offset = c.ts_offset;
+    r.ts_enabled = c.ts_ok;
+    r.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(receive_window(c) >> c.rcv_wscale, 65535));
+    // The table is keyed like the connection table; remove the TCB first
+    // so a SYN arriving right after finds the record.
+    if (tw_.insert(r, now) == TwInsert::kOverflow) counters_.inc(Counter::kTCPTimeWaitOverflow);
+  }
+  finish(c, TcpError::kNone);
+}
+
+}  // namespace tern
