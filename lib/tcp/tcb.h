@@ -74,8 +74,9 @@ struct Tcb : TimerNode {
 
   Seq32 snd_una;  // RFC 9293 §3.3.1 send sequence variables
   Seq32 snd_nxt;
-  Seq32 snd_max;              // one past the highest sequence number ever sent
-  std::uint32_t snd_wnd = 0;  // scaled
+  Seq32 snd_max;                  // one past the highest sequence number ever sent
+  std::uint32_t snd_wnd = 0;      // scaled
+  std::uint32_t max_snd_wnd = 0;  // largest window the peer offered (RFC 9293 §3.8.6.2.1)
   Seq32 snd_wl1;
   Seq32 snd_wl2;
   Seq32 iss;

@@ -235,6 +235,7 @@ void TcpStack::input_syn_sent(Tcb& c, Segment& s, Instant now) noexcept {
   c.rcv_nxt = s.seq + 1;
   apply_syn_options(c, s.opts, now);
   c.snd_wnd = s.wnd_raw;  // RFC 7323 §2.2: never scaled on a SYN
+  c.max_snd_wnd = c.snd_wnd;
   c.snd_wl1 = s.seq;
   c.rcv_adv = c.rcv_nxt + std::min<std::uint32_t>(c.rcv_buf, 65535);  // our SYN's window
   if (ack_ok) {
@@ -533,10 +534,12 @@ void TcpStack::update_window(Tcb& c, const Segment& s) noexcept {
   if (seq_lt(c.snd_wl1, s.seq) || (c.snd_wl1 == s.seq && seq_leq(c.snd_wl2, s.ack))) {
     const std::uint32_t old = c.snd_wnd;
     c.snd_wnd = static_cast<std::uint32_t>(s.wnd_raw) << c.snd_wscale;
+    c.max_snd_wnd = std::max(c.max_snd_wnd, c.snd_wnd);
     c.snd_wl1 = s.seq;
     c.snd_wl2 = s.ack;
-    if (old == 0 && c.snd_wnd > 0 && c.rtx_kind == Tcb::RtxKind::kPersist) {
-      // The window reopened: stop probing; output() sends at once.
+    if (c.snd_wnd > old && c.rtx_kind == Tcb::RtxKind::kPersist) {
+      // The window reopened (or grew past the SWS threshold): stop probing;
+      // output() sends at once.
       c.rtx_kind = Tcb::RtxKind::kNone;
       c.rtx_deadline = Instant::max();
       c.persist_backoff = 0;

@@ -117,7 +117,7 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
       const bool fin_in_flight = fin_pending && off > queued;
       const bool fin = fin_here && !fin_in_flight;
       if (len == 0 && !fin) {
-        if (avail > 0 && c.snd_wnd == 0 && in_flight == 0 && c.rtx_kind != Tcb::RtxKind::kPersist) {
+        if (avail > 0 && usable == 0 && in_flight == 0 && c.rtx_kind != Tcb::RtxKind::kPersist) {
           set_idle_timer(c, now);  // zero window: start probing (persist timer)
         }
         break;
@@ -128,7 +128,18 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
         // short segment only when it empties the queue and nothing is in
         // flight (or Nagle is off), never while corked.
         const bool empties = len == avail;
-        if (c.cork || !empties || (!c.nodelay && in_flight > 0)) break;
+        const bool half_window = c.max_snd_wnd > 0 && len >= c.max_snd_wnd / 2 && !c.cork;
+        if (!half_window && (c.cork || !empties || (!c.nodelay && in_flight > 0))) {
+          // Held back by the peer's small window with nothing in flight:
+          // nothing would ever clock it out, so the persist timer acts as
+          // §3.8.6.2.1's override timeout.
+          if (in_flight == 0 && len < avail && c.rtx_kind != Tcb::RtxKind::kPersist) {
+            c.rtx_kind = Tcb::RtxKind::kPersist;
+            c.rtx_deadline = now + c.rto.rto();
+            arm_timer(c);
+          }
+          break;
+        }
       }
       if (!send_data_segment(c, c.snd_nxt, len, fin, now)) break;
       c.snd_nxt += len + (fin ? 1u : 0u);

@@ -116,7 +116,16 @@ void TcpStack::on_rtx_timeout(Tcb& c, Instant now) noexcept {
 // with SEQ = SND.UNA - 1, which the peer must answer with its window.
 void TcpStack::on_persist_timeout(Tcb& c, Instant now) noexcept {
   c.rtx_kind = Tcb::RtxKind::kNone;
-  if (c.snd_wnd != 0 || c.sndq.empty()) {
+  if (c.sndq.empty() || !synchronized(c.state)) return;
+  const std::uint32_t off = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
+  if (c.snd_wnd != 0) {
+    // A small window that SWS avoidance would wait on: send what fits now.
+    const std::uint32_t avail = c.sndq.bytes() > off ? c.sndq.bytes() - off : 0;
+    const std::uint32_t len = std::min({avail, c.snd_wnd, static_cast<std::uint32_t>(c.mss)});
+    if (len > 0 && send_data_segment(c, c.snd_nxt, len, false, now)) {
+      c.snd_nxt += len;
+      if (seq_gt(c.snd_nxt, c.snd_max)) c.snd_max = c.snd_nxt;
+    }
     output(c, now);
     return;
   }
@@ -138,9 +147,6 @@ void TcpStack::on_keepalive_timeout(Tcb& c, Instant now) noexcept {
     return;
   }
   // Probes answered reset last_recv, so `retries` counts unanswered ones.
-  const std::uint32_t unanswered = static_cast<std::uint32_t>(
-      (now - idle_end).count_ns() / std::max<std::int64_t>(o_.cfg.keepalive_interval.count_ns(), 1));
-  (void)unanswered;
   if (c.retries >= o_.cfg.keepalive_probes) {
     counters_.inc(Counter::kTCPAbortOnTimeout);
     send_rst_for(c, now);
