@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+#include <string>
+
 namespace tern {
 namespace {
 
@@ -20,6 +24,24 @@ TEST(Counters, SumAcrossWorkers) {
   EXPECT_EQ(a.get(Counter::kRxPackets), 7u);
   EXPECT_EQ(a.get(Drop::kIpBadChecksum), 1u);
   EXPECT_EQ(a.total_drops(), 1u);
+}
+
+// docs/counters.md is the operator's index: every counter and drop reason the
+// code can report must be listed there, in backquotes.
+TEST(Counters, EveryNameIsDocumented) {
+  std::ifstream f(TERN_SOURCE_ROOT "/docs/counters.md");
+  ASSERT_TRUE(f) << "cannot open docs/counters.md";
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string doc = ss.str();
+  for (std::size_t i = 0; i < kCounterCount; ++i) {
+    const std::string name{counter_name(static_cast<Counter>(i))};
+    EXPECT_NE(doc.find("`" + name + "`"), std::string::npos) << name << " missing from docs/counters.md";
+  }
+  for (std::size_t i = 0; i < kDropCount; ++i) {
+    const std::string name{drop_name(static_cast<Drop>(i))};
+    EXPECT_NE(doc.find("`" + name + "`"), std::string::npos) << name << " missing from docs/counters.md";
+  }
 }
 
 }  // namespace
