@@ -32,6 +32,13 @@ SimLink::Event SimLink::pop() noexcept {
   return e;
 }
 
+bool SimLink::shares_data(const rte_mbuf* m) noexcept {
+  for (; m != nullptr; m = m->next) {
+    if (!RTE_MBUF_DIRECT(m) || rte_mbuf_refcnt_read(m) != 1) return true;
+  }
+  return false;
+}
+
 void SimLink::corrupt_byte(rte_mbuf* m, std::uint64_t pos_draw, std::uint8_t mask) noexcept {
   const std::uint32_t len = rte_pktmbuf_pkt_len(m);
   constexpr std::uint32_t kEthHeader = 14;
@@ -83,8 +90,10 @@ void SimLink::send(Side from, Mbuf frame, Instant now) noexcept {
     at = at + Duration::ns(static_cast<std::int64_t>(jitter_draw % (bound + 1)));
   }
   if (u_corrupt < d.p.corrupt) {
-    // Never write into bytes another mbuf shares.
-    if (!RTE_MBUF_DIRECT(frame.get()) || rte_mbuf_refcnt_read(frame.get()) != 1) {
+    // Never write into bytes another mbuf shares: a TCP segment's payload is
+    // an indirect mbuf over the sender's send queue, and flipping a byte there
+    // would corrupt the data it retransmits later (with a valid checksum).
+    if (shares_data(frame.get())) {
       Mbuf copy{rte_pktmbuf_copy(frame.get(), frame->pool, 0, UINT32_MAX)};
       if (!copy) {
         ++d.counts.dropped_queue;

@@ -133,6 +133,8 @@ class SimLink {
   }
   bool push(Instant at, Side to, rte_mbuf* m) noexcept;
   Event pop() noexcept;
+  // Whether any segment is indirect or has another reference.
+  static bool shares_data(const rte_mbuf* m) noexcept;
   static void corrupt_byte(rte_mbuf* m, std::uint64_t pos_draw, std::uint8_t mask) noexcept;
 
   std::array<Direction, 2> dirs_;
