@@ -159,8 +159,15 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   TcpOptions o;
   if (c.ts_ok) o.timestamps = std::pair{ts_val(c, now), c.ts_recent};
   if (c.sack_ok && c.ooo != nullptr && !c.ooo->empty()) {
+    // RFC 6691 / RFC 9293 §3.7.1: data plus options must fit the MSS (c.mss
+    // already leaves room for timestamps). The SACK option takes 4 + 8n bytes
+    // in our layout; a fuller segment carries fewer blocks (RFC 2018 §3),
+    // else it would exceed the MTU and IPv4 would drop it (IpReplyTooBig).
+    const std::uint32_t room = len < c.mss ? c.mss - len : 0;
+    const std::size_t fit = room >= 12 ? (room - 4) / 8 : 0;
+    const std::size_t max_blocks = std::min<std::size_t>(c.ts_ok ? 3 : 4, fit);
     std::span<SackBlock, kTcpMaxSackBlocks> blocks{o.sack};
-    o.sack_count = c.ooo->sack_blocks(blocks, c.ts_ok ? 3 : 4);
+    if (max_blocks > 0) o.sack_count = c.ooo->sack_blocks(blocks, max_blocks);
   }
   std::array<std::byte, kTcpMaxOptionsLen> opt{};
   const std::size_t olen = write_tcp_options(opt, o);
