@@ -125,7 +125,9 @@ class Apps final {
   }
 
   bool done() const {
-    return a_.released && b_.released && sim_.a().tcp.connections() == 0 && sim_.b().tcp.connections() == 0;
+    // B never got a connection when A's attempt failed (the report says why).
+    const bool b_done = b_.released || (b_.conn == nullptr && a_.released && a_.error != TcpError::kNone);
+    return a_.released && b_done && sim_.a().tcp.connections() == 0 && sim_.b().tcp.connections() == 0;
   }
 
   void report(std::string& out) const {
@@ -324,11 +326,7 @@ class Apps final {
         consume(p, std::span<const std::byte>(read_buf_).first(n));
       }
     }
-    if (p.peer_fin && !p.eof) {
-      p.eof = true;
-      // The peer's FIN ends the stream: a half-closing B may now answer.
-      if (p.side == Side::kB) advance(p);
-    }
+    if (p.peer_fin) p.eof = true;  // read everything queued before the FIN
   }
 
   const Scenario& s_;
@@ -376,6 +374,20 @@ std::string describe_host(const HostOptions& h) {
          " ws=" + std::to_string(c.window_scaling) + " ts=" + std::to_string(c.timestamps) +
          " sack=" + std::to_string(c.sack) + " nodelay=" + std::to_string(c.nodelay) +
          " delack=" + std::to_string(c.delayed_ack.count_ms()) + "ms";
+}
+
+// "name=value" for every non-zero counter and drop reason.
+std::string nonzero(const Counters& c) {
+  std::string s;
+  for (std::size_t i = 0; i < kCounterCount; ++i) {
+    if (c.events[i] != 0)
+      s += std::string(counter_name(static_cast<Counter>(i))) + "=" + std::to_string(c.events[i]) + " ";
+  }
+  for (std::size_t i = 0; i < kDropCount; ++i) {
+    if (c.drops[i] != 0)
+      s += "drop:" + std::string(drop_name(static_cast<Drop>(i))) + "=" + std::to_string(c.drops[i]) + " ";
+  }
+  return s;
 }
 
 }  // namespace
@@ -552,6 +564,7 @@ std::string check_scenario(const Scenario& s, const SimPools& pools, std::size_t
   r += "link A>B: sent " + std::to_string(first.ab.sent) + " lost " + std::to_string(first.ab.lost) +
        " corrupted " + std::to_string(first.ab.corrupted) + "; B>A: sent " + std::to_string(first.ba.sent) +
        " lost " + std::to_string(first.ba.lost) + " corrupted " + std::to_string(first.ba.corrupted) + "\n";
+  r += "counters A: " + nonzero(first.a) + "\ncounters B: " + nonzero(first.b) + "\n";
   r += "trace (last " + std::to_string(trace_lines) + " frames):\n" + again.trace;
   return r;
 }
