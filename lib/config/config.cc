@@ -38,7 +38,35 @@ constexpr std::string_view kArpKeys[] = {"entry_ttl_s", "retry_ms", "retries", "
                                          "cache_entries"};
 constexpr std::string_view kIpKeys[] = {"ttl", "frag_max_flows", "frag_max_fragments", "frag_timeout_s"};
 constexpr std::string_view kImpairmentKeys[] = {"loss", "duplicate", "reorder", "seed"};
-constexpr std::string_view kTcpKeys[] = {"max_connections", "mss_clamp"};
+constexpr std::string_view kTcpKeys[] = {"max_connections",
+                                         "mss_clamp",
+                                         "rcv_buf",
+                                         "snd_buf",
+                                         "window_scaling",
+                                         "timestamps",
+                                         "sack",
+                                         "syncookies",
+                                         "nodelay",
+                                         "rto_initial_ms",
+                                         "rto_min_ms",
+                                         "rto_max_ms",
+                                         "retries",
+                                         "syn_retries",
+                                         "synack_retries",
+                                         "delayed_ack_ms",
+                                         "fin_timeout_s",
+                                         "time_wait_s",
+                                         "max_time_wait",
+                                         "keepalive",
+                                         "keepalive_idle_s",
+                                         "keepalive_interval_s",
+                                         "keepalive_probes",
+                                         "syn_backlog",
+                                         "max_backlog",
+                                         "challenge_ack_limit",
+                                         "ephemeral_ports",
+                                         "dupthresh",
+                                         "ofo_max_segments"};
 
 constexpr TableSchema kSchema[] = {
     {"", "the top level", kTopKeys},
@@ -315,6 +343,60 @@ ImpairmentConfig read_impairment(const Section& s) {
   return im;
 }
 
+Duration read_ms(const Section& s, std::string_view key, Duration def, std::int64_t lo, std::int64_t hi) {
+  return Duration::ms(s.integer(key, def.count_ms(), lo, hi));
+}
+
+Duration read_s(const Section& s, std::string_view key, Duration def, std::int64_t lo, std::int64_t hi) {
+  return Duration::s(s.integer(key, def.count_ns() / 1'000'000'000, lo, hi));
+}
+
+// Requires lo <= hi for two keys of one table, each already range-checked.
+// Blames the key the file sets (the defaults are in order, so at least one is
+// set when they are not) and names the other with its value.
+void check_order(const Section& s, std::string_view lo_key, std::int64_t lo, std::string_view hi_key,
+                 std::int64_t hi) {
+  if (lo <= hi) return;
+  auto other = [&](std::string_view key, std::int64_t v) {
+    return s.key_path(key) + " = " + std::to_string(v) + (s.find(key) ? "" : " (default)");
+  };
+  if (const toml::node* n = s.find(lo_key)) s.fail(lo_key, *n, "must be at most " + other(hi_key, hi));
+  if (const toml::node* n = s.find(hi_key)) s.fail(hi_key, *n, "must be at least " + other(lo_key, lo));
+  s.doc().fail({}, s.key_path(lo_key) + " > " + s.key_path(hi_key) + " in the defaults");
+}
+
+constexpr TcpConfig kTcpDefaults{};
+static_assert(kTcpDefaults.rto_min <= kTcpDefaults.rto_initial &&
+              kTcpDefaults.rto_initial <= kTcpDefaults.rto_max);
+static_assert(kTcpDefaults.ephemeral_first <= kTcpDefaults.ephemeral_last);
+
+// ephemeral_ports = [first, last], like Linux net.ipv4.ip_local_port_range.
+// Below 1024 are the system ports (RFC 6335 §6) that a listener may own.
+void read_ephemeral_ports(const Section& s, TcpConfig& t) {
+  constexpr std::string_view kAllowed =
+      "must be [first, last]: two integers with 1024 <= first <= last <= 65535, like [32768, 60999]";
+  const toml::array* a = s.array("ephemeral_ports", kAllowed);
+  if (!a) return;
+  if (a->size() != 2) s.fail("ephemeral_ports", *s.find("ephemeral_ports"), kAllowed);
+  std::int64_t port[2] = {};
+  for (std::size_t i = 0; i < 2; ++i) {
+    const toml::node& n = (*a)[i];
+    const auto* v = n.as_integer();
+    if (!v || v->get() < 1024 || v->get() > 65535) {
+      s.doc().fail_value(s.key_path("ephemeral_ports") + '[' + std::to_string(i) + ']', n,
+                         "must be an integer in " + range_text(1024, 65535));
+    }
+    port[i] = v->get();
+  }
+  if (port[0] > port[1]) {
+    s.fail("ephemeral_ports", *s.find("ephemeral_ports"),
+           "first (" + s.key_path("ephemeral_ports") + "[0]) must not exceed last (" +
+               s.key_path("ephemeral_ports") + "[1]); " + std::string(kAllowed));
+  }
+  t.ephemeral_first = static_cast<std::uint16_t>(port[0]);
+  t.ephemeral_last = static_cast<std::uint16_t>(port[1]);
+}
+
 TcpConfig read_tcp(const Section& s) {
   TcpConfig t;
   t.max_connections =
@@ -325,6 +407,46 @@ TcpConfig read_tcp(const Section& s) {
     s.fail("mss_clamp", *s.find("mss_clamp"), "must be 0 (derive from the MTU) or an integer in 88..65495");
   }
   t.mss_clamp = static_cast<std::uint16_t>(clamp);
+
+  // 2^30 is the largest window RFC 7323 §2.3 can advertise (shift 14).
+  t.rcv_buf = static_cast<std::uint32_t>(s.integer("rcv_buf", t.rcv_buf, 4096, 1 << 30));
+  t.snd_buf = static_cast<std::uint32_t>(s.integer("snd_buf", t.snd_buf, 4096, 1 << 30));
+  t.window_scaling = s.boolean("window_scaling", t.window_scaling);
+  t.timestamps = s.boolean("timestamps", t.timestamps);
+  t.sack = s.boolean("sack", t.sack);
+  t.syncookies = s.boolean("syncookies", t.syncookies);
+  t.nodelay = s.boolean("nodelay", t.nodelay);
+
+  // RFC 6298 §2.5 allows a ceiling on the RTO as long as it is at least 60 s.
+  t.rto_initial = read_ms(s, "rto_initial_ms", t.rto_initial, 1, 600000);
+  t.rto_min = read_ms(s, "rto_min_ms", t.rto_min, 1, 600000);
+  t.rto_max = read_ms(s, "rto_max_ms", t.rto_max, 1, 600000);
+  check_order(s, "rto_min_ms", t.rto_min.count_ms(), "rto_initial_ms", t.rto_initial.count_ms());
+  check_order(s, "rto_initial_ms", t.rto_initial.count_ms(), "rto_max_ms", t.rto_max.count_ms());
+  t.retries = static_cast<std::uint32_t>(s.integer("retries", t.retries, 1, 255));
+  // 127 is Linux's MAX_TCP_SYNCNT.
+  t.syn_retries = static_cast<std::uint32_t>(s.integer("syn_retries", t.syn_retries, 1, 127));
+  t.synack_retries = static_cast<std::uint32_t>(s.integer("synack_retries", t.synack_retries, 1, 127));
+  // RFC 9293 §3.8.6.3: an ACK must not be delayed more than 0.5 s; 200 ms is
+  // Linux's TCP_DELACK_MAX.
+  t.delayed_ack = read_ms(s, "delayed_ack_ms", t.delayed_ack, 1, 200);
+  t.fin_timeout = read_s(s, "fin_timeout_s", t.fin_timeout, 1, 3600);
+  t.time_wait = read_s(s, "time_wait_s", t.time_wait, 1, 600);
+  t.max_time_wait = static_cast<std::uint32_t>(s.integer("max_time_wait", t.max_time_wait, 0, 16777216));
+
+  // 32767 and 127 are Linux's MAX_TCP_KEEPIDLE / MAX_TCP_KEEPINTVL / MAX_TCP_KEEPCNT.
+  t.keepalive = s.boolean("keepalive", t.keepalive);
+  t.keepalive_idle = read_s(s, "keepalive_idle_s", t.keepalive_idle, 1, 32767);
+  t.keepalive_interval = read_s(s, "keepalive_interval_s", t.keepalive_interval, 1, 32767);
+  t.keepalive_probes = static_cast<std::uint32_t>(s.integer("keepalive_probes", t.keepalive_probes, 1, 127));
+
+  t.syn_backlog = static_cast<std::uint32_t>(s.integer("syn_backlog", t.syn_backlog, 1, 1048576));
+  t.max_backlog = static_cast<std::uint32_t>(s.integer("max_backlog", t.max_backlog, 1, 1048576));
+  t.challenge_ack_limit =
+      static_cast<std::uint32_t>(s.integer("challenge_ack_limit", t.challenge_ack_limit, 1, 1000000));
+  read_ephemeral_ports(s, t);
+  t.dupthresh = static_cast<std::uint32_t>(s.integer("dupthresh", t.dupthresh, 1, 1000));
+  t.ofo_max_segments = static_cast<std::uint16_t>(s.integer("ofo_max_segments", t.ofo_max_segments, 0, 4096));
   return t;
 }
 

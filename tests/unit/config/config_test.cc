@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,11 @@ std::string error_of(const std::string& text) {
     return e.what();
   }
   return "<no error>";
+}
+
+// A document whose one non-port table is `table`, holding `line`.
+std::string in(std::string_view table, std::string_view line) {
+  return doc("", "", "[" + std::string(table) + "]\n" + std::string(line) + "\n");
 }
 
 // ---- example configs ------------------------------------------------------
@@ -122,6 +129,36 @@ TEST(ConfigDefaults, MinimalConfigTakesHeaderDefaults) {
   EXPECT_EQ(c.impairment.seed, 1u);
   EXPECT_EQ(c.tcp.max_connections, 65536u);
   EXPECT_EQ(c.tcp.mss_clamp, 0u);
+  // The values docs/config.md promises, written out so a changed default shows.
+  const TcpConfig& t = c.tcp;
+  EXPECT_EQ(t.rcv_buf, 262144u);
+  EXPECT_EQ(t.snd_buf, 262144u);
+  EXPECT_TRUE(t.window_scaling);
+  EXPECT_TRUE(t.timestamps);
+  EXPECT_TRUE(t.sack);
+  EXPECT_TRUE(t.syncookies);
+  EXPECT_FALSE(t.nodelay);
+  EXPECT_EQ(t.rto_initial, Duration::ms(1000));
+  EXPECT_EQ(t.rto_min, Duration::ms(200));
+  EXPECT_EQ(t.rto_max, Duration::ms(120000));
+  EXPECT_EQ(t.retries, 15u);
+  EXPECT_EQ(t.syn_retries, 6u);
+  EXPECT_EQ(t.synack_retries, 5u);
+  EXPECT_EQ(t.delayed_ack, Duration::ms(40));
+  EXPECT_EQ(t.fin_timeout, Duration::s(60));
+  EXPECT_EQ(t.time_wait, Duration::s(60));
+  EXPECT_EQ(t.max_time_wait, 65536u);
+  EXPECT_FALSE(t.keepalive);
+  EXPECT_EQ(t.keepalive_idle, Duration::s(7200));
+  EXPECT_EQ(t.keepalive_interval, Duration::s(75));
+  EXPECT_EQ(t.keepalive_probes, 9u);
+  EXPECT_EQ(t.syn_backlog, 1024u);
+  EXPECT_EQ(t.max_backlog, 4096u);
+  EXPECT_EQ(t.challenge_ack_limit, 1000u);
+  EXPECT_EQ(t.ephemeral_first, 32768u);
+  EXPECT_EQ(t.ephemeral_last, 60999u);
+  EXPECT_EQ(t.dupthresh, 3u);
+  EXPECT_EQ(t.ofo_max_segments, 256u);
 }
 
 TEST(ConfigDefaults, EveryKeyLandsInItsField) {
@@ -169,6 +206,33 @@ seed = 0xdeadbeef
 [tcp]
 max_connections = 16777216
 mss_clamp = 1460
+rcv_buf = 1048576
+snd_buf = 65536
+window_scaling = false
+timestamps = false
+sack = false
+syncookies = false
+nodelay = true
+rto_initial_ms = 3000
+rto_min_ms = 1000
+rto_max_ms = 60000
+retries = 8
+syn_retries = 3
+synack_retries = 2
+delayed_ack_ms = 200
+fin_timeout_s = 30
+time_wait_s = 120
+max_time_wait = 0
+keepalive = true
+keepalive_idle_s = 600
+keepalive_interval_s = 10
+keepalive_probes = 5
+syn_backlog = 128
+max_backlog = 512
+challenge_ack_limit = 100
+ephemeral_ports = [49152, 65535]
+dupthresh = 10
+ofo_max_segments = 0
 )",
                                 "full.toml");
   EXPECT_EQ(c.log_level, "debug");
@@ -208,6 +272,75 @@ mss_clamp = 1460
   EXPECT_EQ(c.impairment.seed, 0xdeadbeefu);
   EXPECT_EQ(c.tcp.max_connections, 16777216u);
   EXPECT_EQ(c.tcp.mss_clamp, 1460u);
+  const TcpConfig& t = c.tcp;
+  EXPECT_EQ(t.rcv_buf, 1048576u);
+  EXPECT_EQ(t.snd_buf, 65536u);
+  EXPECT_FALSE(t.window_scaling);
+  EXPECT_FALSE(t.timestamps);
+  EXPECT_FALSE(t.sack);
+  EXPECT_FALSE(t.syncookies);
+  EXPECT_TRUE(t.nodelay);
+  EXPECT_EQ(t.rto_initial, Duration::ms(3000));
+  EXPECT_EQ(t.rto_min, Duration::ms(1000));
+  EXPECT_EQ(t.rto_max, Duration::ms(60000));
+  EXPECT_EQ(t.retries, 8u);
+  EXPECT_EQ(t.syn_retries, 3u);
+  EXPECT_EQ(t.synack_retries, 2u);
+  EXPECT_EQ(t.delayed_ack, Duration::ms(200));
+  EXPECT_EQ(t.fin_timeout, Duration::s(30));
+  EXPECT_EQ(t.time_wait, Duration::s(120));
+  EXPECT_EQ(t.max_time_wait, 0u);
+  EXPECT_TRUE(t.keepalive);
+  EXPECT_EQ(t.keepalive_idle, Duration::s(600));
+  EXPECT_EQ(t.keepalive_interval, Duration::s(10));
+  EXPECT_EQ(t.keepalive_probes, 5u);
+  EXPECT_EQ(t.syn_backlog, 128u);
+  EXPECT_EQ(t.max_backlog, 512u);
+  EXPECT_EQ(t.challenge_ack_limit, 100u);
+  EXPECT_EQ(t.ephemeral_first, 49152u);
+  EXPECT_EQ(t.ephemeral_last, 65535u);
+  EXPECT_EQ(t.dupthresh, 10u);
+  EXPECT_EQ(t.ofo_max_segments, 0u);
+}
+
+// Each [tcp] key at the ends of its range lands unchanged; the cast to a
+// narrower field must not wrap (ofo_max_segments 4096 in a uint16_t, 2^30 in rcv_buf).
+TEST(ConfigTcp, RangeEndsLandInTheirFields) {
+  auto tcp = [](std::string_view lines) { return parse_config(in("tcp", lines), "tern.toml").tcp; };
+  EXPECT_EQ(tcp("rcv_buf = 4096").rcv_buf, 4096u);
+  EXPECT_EQ(tcp("rcv_buf = 1073741824").rcv_buf, 1073741824u);
+  EXPECT_EQ(tcp("snd_buf = 4096").snd_buf, 4096u);
+  EXPECT_EQ(tcp("snd_buf = 1073741824").snd_buf, 1073741824u);
+  EXPECT_EQ(tcp("rto_min_ms = 1\nrto_initial_ms = 1\nrto_max_ms = 1").rto_max, Duration::ms(1));
+  const TcpConfig top = tcp("rto_min_ms = 600000\nrto_initial_ms = 600000\nrto_max_ms = 600000");
+  EXPECT_EQ(top.rto_min, Duration::ms(600000));
+  EXPECT_EQ(top.rto_initial, Duration::ms(600000));
+  EXPECT_EQ(top.rto_max, Duration::ms(600000));
+  EXPECT_EQ(tcp("retries = 1").retries, 1u);
+  EXPECT_EQ(tcp("retries = 255").retries, 255u);
+  EXPECT_EQ(tcp("syn_retries = 127").syn_retries, 127u);
+  EXPECT_EQ(tcp("synack_retries = 127").synack_retries, 127u);
+  EXPECT_EQ(tcp("delayed_ack_ms = 1").delayed_ack, Duration::ms(1));
+  EXPECT_EQ(tcp("fin_timeout_s = 3600").fin_timeout, Duration::s(3600));
+  EXPECT_EQ(tcp("time_wait_s = 1").time_wait, Duration::s(1));
+  EXPECT_EQ(tcp("time_wait_s = 600").time_wait, Duration::s(600));
+  EXPECT_EQ(tcp("max_time_wait = 16777216").max_time_wait, 16777216u);
+  EXPECT_EQ(tcp("keepalive_idle_s = 32767").keepalive_idle, Duration::s(32767));
+  EXPECT_EQ(tcp("keepalive_interval_s = 1").keepalive_interval, Duration::s(1));
+  EXPECT_EQ(tcp("keepalive_probes = 127").keepalive_probes, 127u);
+  EXPECT_EQ(tcp("syn_backlog = 1048576").syn_backlog, 1048576u);
+  EXPECT_EQ(tcp("max_backlog = 1").max_backlog, 1u);
+  EXPECT_EQ(tcp("challenge_ack_limit = 1000000").challenge_ack_limit, 1000000u);
+  const TcpConfig one_port = tcp("ephemeral_ports = [1024, 1024]");
+  EXPECT_EQ(one_port.ephemeral_first, 1024u);
+  EXPECT_EQ(one_port.ephemeral_last, 1024u);
+  EXPECT_EQ(tcp("dupthresh = 1000").dupthresh, 1000u);
+  EXPECT_EQ(tcp("ofo_max_segments = 4096").ofo_max_segments, 4096u);
+  // Setting one RTO key leaves the others at their defaults, as long as the order holds.
+  const TcpConfig lone = tcp("rto_min_ms = 1000");
+  EXPECT_EQ(lone.rto_min, Duration::ms(1000));
+  EXPECT_EQ(lone.rto_initial, Duration::ms(1000));
+  EXPECT_EQ(lone.rto_max, Duration::ms(120000));
 }
 
 TEST(ConfigValid, EdgeValuesAreAccepted) {
@@ -234,10 +367,6 @@ struct BadValue {
   std::string value;  // as written
   std::string allowed;
 };
-
-std::string in(std::string_view table, std::string_view line) {
-  return doc("", "", "[" + std::string(table) + "]\n" + std::string(line) + "\n");
-}
 
 std::vector<BadValue> bad_values() {
   const std::string kInt = "must be an integer in ";
@@ -356,6 +485,76 @@ std::vector<BadValue> bad_values() {
       {in("tcp", "mss_clamp = 87"), "tcp.mss_clamp", "87",
        "must be 0 (derive from the MTU) or an integer in 88..65495"},
       {in("tcp", "mss_clamp = 65496"), "tcp.mss_clamp", "65496", kInt + "0..65495"},
+      {in("tcp", "rcv_buf = 4095"), "tcp.rcv_buf", "4095", kInt + "4096..1073741824"},
+      {in("tcp", "rcv_buf = 1073741825"), "tcp.rcv_buf", "1073741825", kInt + "4096..1073741824"},
+      {in("tcp", "snd_buf = 4095"), "tcp.snd_buf", "4095", kInt + "4096..1073741824"},
+      {in("tcp", "snd_buf = 1073741825"), "tcp.snd_buf", "1073741825", kInt + "4096..1073741824"},
+      {in("tcp", "snd_buf = \"256k\""), "tcp.snd_buf", "\"256k\"", kInt + "4096..1073741824"},
+      {in("tcp", "window_scaling = 1"), "tcp.window_scaling", "1", kBool},
+      {in("tcp", "timestamps = \"on\""), "tcp.timestamps", "\"on\"", kBool},
+      {in("tcp", "sack = 0"), "tcp.sack", "0", kBool},
+      {in("tcp", "syncookies = \"false\""), "tcp.syncookies", "\"false\"", kBool},
+      {in("tcp", "nodelay = 'yes'"), "tcp.nodelay", "'yes'", kBool},
+      {in("tcp", "keepalive = []"), "tcp.keepalive", "[]", kBool},
+      {in("tcp", "rto_initial_ms = 0"), "tcp.rto_initial_ms", "0", kInt + "1..600000"},
+      {in("tcp", "rto_initial_ms = 600001"), "tcp.rto_initial_ms", "600001", kInt + "1..600000"},
+      {in("tcp", "rto_min_ms = 0"), "tcp.rto_min_ms", "0", kInt + "1..600000"},
+      {in("tcp", "rto_max_ms = 600001"), "tcp.rto_max_ms", "600001", kInt + "1..600000"},
+      {in("tcp", "rto_max_ms = 1.5"), "tcp.rto_max_ms", "1.5", kInt + "1..600000"},
+      // RTO order: the key the file sets is blamed, the other named with its value.
+      {in("tcp", "rto_min_ms = 2000"), "tcp.rto_min_ms", "2000",
+       "must be at most tcp.rto_initial_ms = 1000 (default)"},
+      {in("tcp", "rto_initial_ms = 100"), "tcp.rto_initial_ms", "100",
+       "must be at least tcp.rto_min_ms = 200 (default)"},
+      {in("tcp", "rto_initial_ms = 500\nrto_min_ms = 600"), "tcp.rto_min_ms", "600",
+       "must be at most tcp.rto_initial_ms = 500"},
+      {in("tcp", "rto_initial_ms = 200000"), "tcp.rto_initial_ms", "200000",
+       "must be at most tcp.rto_max_ms = 120000 (default)"},
+      {in("tcp", "rto_max_ms = 500"), "tcp.rto_max_ms", "500",
+       "must be at least tcp.rto_initial_ms = 1000 (default)"},
+      {in("tcp", "rto_min_ms = 100\nrto_initial_ms = 150\nrto_max_ms = 120"), "tcp.rto_initial_ms", "150",
+       "must be at most tcp.rto_max_ms = 120"},
+      {in("tcp", "retries = 0"), "tcp.retries", "0", kInt + "1..255"},
+      {in("tcp", "retries = 256"), "tcp.retries", "256", kInt + "1..255"},
+      {in("tcp", "syn_retries = 0"), "tcp.syn_retries", "0", kInt + "1..127"},
+      {in("tcp", "syn_retries = 128"), "tcp.syn_retries", "128", kInt + "1..127"},
+      {in("tcp", "synack_retries = 0"), "tcp.synack_retries", "0", kInt + "1..127"},
+      {in("tcp", "synack_retries = 128"), "tcp.synack_retries", "128", kInt + "1..127"},
+      {in("tcp", "delayed_ack_ms = 0"), "tcp.delayed_ack_ms", "0", kInt + "1..200"},
+      {in("tcp", "delayed_ack_ms = 201"), "tcp.delayed_ack_ms", "201", kInt + "1..200"},
+      {in("tcp", "fin_timeout_s = 0"), "tcp.fin_timeout_s", "0", kInt + "1..3600"},
+      {in("tcp", "fin_timeout_s = 3601"), "tcp.fin_timeout_s", "3601", kInt + "1..3600"},
+      {in("tcp", "time_wait_s = 0"), "tcp.time_wait_s", "0", kInt + "1..600"},
+      {in("tcp", "time_wait_s = 601"), "tcp.time_wait_s", "601", kInt + "1..600"},
+      {in("tcp", "max_time_wait = -1"), "tcp.max_time_wait", "-1", kInt + "0..16777216"},
+      {in("tcp", "max_time_wait = 16777217"), "tcp.max_time_wait", "16777217", kInt + "0..16777216"},
+      {in("tcp", "keepalive_idle_s = 0"), "tcp.keepalive_idle_s", "0", kInt + "1..32767"},
+      {in("tcp", "keepalive_idle_s = 32768"), "tcp.keepalive_idle_s", "32768", kInt + "1..32767"},
+      {in("tcp", "keepalive_interval_s = 0"), "tcp.keepalive_interval_s", "0", kInt + "1..32767"},
+      {in("tcp", "keepalive_interval_s = 32768"), "tcp.keepalive_interval_s", "32768", kInt + "1..32767"},
+      {in("tcp", "keepalive_probes = 0"), "tcp.keepalive_probes", "0", kInt + "1..127"},
+      {in("tcp", "keepalive_probes = 128"), "tcp.keepalive_probes", "128", kInt + "1..127"},
+      {in("tcp", "syn_backlog = 0"), "tcp.syn_backlog", "0", kInt + "1..1048576"},
+      {in("tcp", "syn_backlog = 1048577"), "tcp.syn_backlog", "1048577", kInt + "1..1048576"},
+      {in("tcp", "max_backlog = 0"), "tcp.max_backlog", "0", kInt + "1..1048576"},
+      {in("tcp", "max_backlog = 1048577"), "tcp.max_backlog", "1048577", kInt + "1..1048576"},
+      {in("tcp", "challenge_ack_limit = 0"), "tcp.challenge_ack_limit", "0", kInt + "1..1000000"},
+      {in("tcp", "challenge_ack_limit = 1000001"), "tcp.challenge_ack_limit", "1000001", kInt + "1..1000000"},
+      {in("tcp", "dupthresh = 0"), "tcp.dupthresh", "0", kInt + "1..1000"},
+      {in("tcp", "dupthresh = 1001"), "tcp.dupthresh", "1001", kInt + "1..1000"},
+      {in("tcp", "ofo_max_segments = -1"), "tcp.ofo_max_segments", "-1", kInt + "0..4096"},
+      {in("tcp", "ofo_max_segments = 4097"), "tcp.ofo_max_segments", "4097", kInt + "0..4096"},
+      {in("tcp", "ephemeral_ports = 32768"), "tcp.ephemeral_ports", "32768",
+       "must be [first, last]: two integers with 1024 <= first <= last <= 65535"},
+      {in("tcp", "ephemeral_ports = []"), "tcp.ephemeral_ports", "[]", "must be [first, last]"},
+      {in("tcp", "ephemeral_ports = [32768]"), "tcp.ephemeral_ports", "[32768]", "must be [first, last]"},
+      {in("tcp", "ephemeral_ports = [1, 2, 3]"), "tcp.ephemeral_ports", "[1, 2, 3]", "must be [first, last]"},
+      {in("tcp", "ephemeral_ports = [1023, 2000]"), "tcp.ephemeral_ports[0]", "1023", kInt + "1024..65535"},
+      {in("tcp", "ephemeral_ports = [2000, 65536]"), "tcp.ephemeral_ports[1]", "65536", kInt + "1024..65535"},
+      {in("tcp", "ephemeral_ports = [\"1024\", 2000]"), "tcp.ephemeral_ports[0]", "\"1024\"",
+       kInt + "1024..65535"},
+      {in("tcp", "ephemeral_ports = [40000, 30000]"), "tcp.ephemeral_ports", "[40000, 30000]",
+       "first (tcp.ephemeral_ports[0]) must not exceed last (tcp.ephemeral_ports[1])"},
   };
 }
 
@@ -420,6 +619,9 @@ TEST(ConfigStructure, ErrorsSayWhatIsWrong) {
       {in("arp", "retires = 3"), {"unknown key arp.retires; did you mean arp.retries?"}},
       {in("arp", "retry = 3"), {"unknown key arp.retry (known in [arp]: entry_ttl_s, retry_ms, retries,"}},
       {in("impairment", "los = 0.1"), {"unknown key impairment.los; did you mean impairment.loss?"}},
+      {in("tcp", "time_wait = 60"), {"unknown key tcp.time_wait; did you mean tcp.time_wait_s?"}},
+      {in("tcp", "sacks = true"), {"unknown key tcp.sacks; did you mean tcp.sack?"}},
+      {doc("rto_min_ms = 200"), {"unknown key rto_min_ms; rto_min_ms belongs in [tcp]"}},
       {in("eal.extra", "x = 1"), {"unknown table [eal.extra]"}},
       {doc("speed = 10"),
        {"tern.toml:1:1: unknown key speed (known at the top level: log_level, [eal], [runtime], [[port]],"}},
@@ -435,6 +637,28 @@ TEST(ConfigStructure, ErrorsSayWhatIsWrong) {
     for (const std::string& e : c.expect)
       EXPECT_NE(msg.find(e), std::string::npos) << c.text << "\n -> " << msg;
   }
+}
+
+// docs/config.md lists exactly the keys the parser knows in [tcp].
+TEST(ConfigDocs, TcpTableMatchesTheSchema) {
+  std::ifstream f(std::string(TERN_DOCS_DIR) + "/config.md");
+  ASSERT_TRUE(f) << TERN_DOCS_DIR "/config.md";
+  std::set<std::string> documented;
+  bool in_tcp = false;
+  for (std::string line; std::getline(f, line);) {
+    if (line.starts_with("## ")) in_tcp = line.starts_with("## `[tcp]`");
+    if (in_tcp && line.starts_with("| `")) documented.insert(line.substr(3, line.find('`', 3) - 3));
+  }
+  // The parser's own list, as its unknown-key message gives it.
+  const std::string msg = error_of(in("tcp", "zzzzzzzz = 1"));
+  const std::string head = "(known in [tcp]: ";
+  const std::size_t b = msg.find(head);
+  ASSERT_NE(b, std::string::npos) << msg;
+  std::set<std::string> known;
+  std::stringstream list(msg.substr(b + head.size(), msg.rfind(')') - b - head.size()));
+  for (std::string k; std::getline(list >> std::ws, k, ',');) known.insert(k);
+  EXPECT_EQ(known.size(), 29u);
+  EXPECT_EQ(documented, known);
 }
 
 TEST(ConfigSyntax, ReportsFileLineAndColumn) {
