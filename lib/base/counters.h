@@ -66,6 +66,7 @@ namespace tern {
   X(TcpOutOfWindow)      /* unacceptable sequence number (RFC 9293 §3.10.7.4 step 1) */ \
   X(TcpPawsRejected)     /* old timestamp (RFC 7323 §5, Linux PAWSEstabRejected) */    \
   X(TcpAckUnsent)        /* ACK for data never sent (RFC 9293 §3.10.7.4 step 5) */     \
+  X(TcpAckTooOld)        /* ACK below SND.UNA - MAX.SND.WND (RFC 5961 §5.2) */        \
   X(TcpBadSynSentAck)    /* SYN-SENT: ACK outside ISS..SND.NXT (answered with RST) */ \
   X(TcpRstIgnored)       /* RST outside the window, or in-window (challenged; RFC 5961 §3) */ \
   X(TcpSynChallenged)    /* SYN in a synchronized state (RFC 5961 §4) */               \

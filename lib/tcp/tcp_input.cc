@@ -274,6 +274,15 @@ void TcpStack::input_synchronized(Tcb& c, Segment& s, Instant now) noexcept {
     }
     return;
   }
+  // Simultaneous open (RFC 9293 §3.5 figure 8): in SYN-RECEIVED the peer's
+  // SYN-ACK repeats its SYN, which lies just before RCV.NXT, and acknowledges
+  // ours. Its ACK is what completes the handshake, so take it as a plain ACK
+  // (Linux's tcp_validate_incoming makes the same exception).
+  if (c.state == TcpState::kSynReceived && c.listener == nullptr && s.flags.syn() && s.flags.ack() &&
+      !s.flags.rst() && s.seq + 1 == c.rcv_nxt && s.ack == c.snd_nxt && s.len == 0) {
+    s.flags.bits = static_cast<std::uint8_t>(s.flags.bits & ~kTcpSyn);
+    s.seq = c.rcv_nxt;
+  }
   // RFC 7323 §5.3 R1: PAWS before the sequence check.
   if (c.ts_ok && s.opts.timestamps && !s.flags.rst() && ts_older(s.opts.timestamps->first, c.ts_recent) &&
       now - c.ts_recent_stamp < Duration::s(24 * 24 * 3600)) {
@@ -424,6 +433,10 @@ bool TcpStack::check_ack(Tcb& c, Segment& s, Instant now) noexcept {
       // client's next segment tries again (a cookie child is dropped whole).
       return false;
     }
+    if (c.state == TcpState::kSynReceived) {  // simultaneous open: our own connect() completes
+      to_state(c, TcpState::kEstablished);
+      post(c, kTcpEvConnected);
+    }
     c.snd_wnd = static_cast<std::uint32_t>(s.wnd_raw) << c.snd_wscale;
     c.snd_wl1 = s.seq;
     c.snd_wl2 = s.ack;
@@ -436,6 +449,13 @@ bool TcpStack::check_ack(Tcb& c, Segment& s, Instant now) noexcept {
     counters_.drop(Drop::kTcpAckUnsent);
     c.ack_now = true;
     output(c, now);
+    return false;
+  }
+  // RFC 5961 §5.2: an ACK older than SND.UNA - MAX.SND.WND is not
+  // acceptable either (blind data injection needs a plausible ACK).
+  if (seq_lt(s.ack, c.snd_una - std::max<std::uint32_t>(c.max_snd_wnd, 1))) {
+    counters_.drop(Drop::kTcpAckTooOld);
+    send_challenge_ack(c, now);
     return false;
   }
   process_ack(c, s, now);

@@ -69,7 +69,8 @@ bool TcpStack::window_update_due(const Tcb& c) const noexcept {
   if (!synchronized(c.state) || c.fin_received) return false;
   const std::int32_t cur_i = c.rcv_adv - c.rcv_nxt;
   const std::uint32_t cur = cur_i > 0 ? static_cast<std::uint32_t>(cur_i) : 0;
-  const std::uint32_t free = receive_window(c);
+  // Only what the window field can express counts (65535 << scale).
+  const std::uint32_t free = std::min(receive_window(c), 65535u << c.rcv_wscale);
   if (free <= cur) return false;
   const std::uint32_t step = std::min<std::uint32_t>(c.rcv_buf / 2, 2u * c.rcv_mss);
   return free - cur >= step;
@@ -268,8 +269,9 @@ void TcpStack::send_syn(Tcb& c, Instant now) noexcept {
 }
 
 void TcpStack::send_rst_for(Tcb& c, Instant now) noexcept {
+  // RFC 9293 §3.10.4 ABORT: <SEQ=SND.NXT><CTL=RST>.
   counters_.inc(Counter::kOutRsts);
-  send_raw(c.tuple, c.snd_nxt, c.rcv_nxt, kTcpRst | kTcpAck, 0, nullptr, now);
+  send_raw(c.tuple, c.snd_nxt, Seq32{0}, kTcpRst, 0, nullptr, now);
 }
 
 // RFC 9293 §3.10.7.1: if the ACK bit is off, <SEQ=0><ACK=SEG.SEQ+SEG.LEN>

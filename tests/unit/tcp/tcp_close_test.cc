@@ -112,6 +112,7 @@ TEST_F(Close, HalfClosePeerSideWeStillSend) {
   Tcb* c = establish_passive();
   ASSERT_NE(c, nullptr);
   recv(seg().flags(kTcpFin | kTcpAck).seq(irs() + 1).ack(iss() + 1), at_ms(10));
+  expect_sent(seg().flags(kTcpAck).seq(iss() + 1).ack(irs() + 2));  // the FIN is ACKed at once
   EXPECT_EQ(c->state, TcpState::kCloseWait);
   EXPECT_TRUE(events(c) & kTcpEvPeerFin);
   EXPECT_TRUE(read_all(*c).empty());

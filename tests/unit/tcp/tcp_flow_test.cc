@@ -176,7 +176,7 @@ TEST_F(Flow, SequenceNumbersWrapAround) {
   ASSERT_NE(c, nullptr);
   recv(seg().flags(kTcpAck | kTcpPsh).seq(irs() + 1).ack(iss() + 1).data(1000), at_ms(10));  // crosses 2^32
   expect_sent(seg().flags(kTcpAck).ack(irs() + 1001));
-  EXPECT_EQ((irs() + 1001).value(), 0x2E8u);
+  EXPECT_EQ((irs() + 1001).value(), 0x2E9u);  // 0xFFFFFF00 + 1001 = 2^32 + 0x2E9
   EXPECT_EQ(read_all(*c), pattern(1000));
 }
 
