@@ -5,6 +5,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_pdump.h>
+#include <rte_random.h>
 #include <rte_ring.h>
 #include <signal.h>
 
@@ -119,9 +120,40 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg) {
   }
 
   const IpSettings ip = ip_settings(cfg, port_->info());
-  for (std::uint16_t w = 0; w < n; ++w)
+  // One secret per process for ISNs and one for SYN cookies (RFC 6528 §3,
+  // RFC 4987 §3.6), shared by the workers so a cookie made by one validates
+  // on another; rte_rand is seeded from the hardware RNG or the TSC at EAL start.
+  const auto random_key = [] {
+    std::array<std::uint8_t, 16> k{};
+    for (std::size_t i = 0; i < k.size(); i += 8) {
+      const std::uint64_t r = rte_rand();
+      for (std::size_t j = 0; j < 8; ++j) k[i + j] = static_cast<std::uint8_t>(r >> (8 * j));
+    }
+    return k;
+  };
+  WorkerTcpSettings tcp;
+  tcp.opts.local_addr = pc.address.addr;
+  tcp.opts.mtu = pc.mtu;
+  tcp.opts.cfg = cfg.tcp;
+  tcp.opts.isn_key = random_key();
+  tcp.opts.cookie_key = random_key();
+  tcp.opts.port_seed = rte_rand();
+  tcp.start = Instant{};  // each worker's TscClock starts at zero
+  for (std::uint16_t w = 0; w < n; ++w) {
+    // Indirect mbufs that reference send-queue data, one pool per worker:
+    // every unacknowledged segment in a NIC ring holds one per mbuf it spans.
+    const std::string name = "tern_clone_" + std::to_string(w);
+    rte_mempool* clones =
+        rte_pktmbuf_pool_create(name.c_str(), cfg.runtime.mbufs_per_worker, 256, 0, 0,
+                                static_cast<int>(rte_lcore_to_socket_id(cfg.runtime.lcores[w])));
+    if (clones == nullptr)
+      throw std::runtime_error("cannot create mbuf pool " + name + ": " + rte_strerror(rte_errno));
+    clone_pools_.push_back(clones);
+    tcp.clone_pool = clones;
+    tcp.opts.hash_seed = rte_rand();
     workers_.push_back(
-        std::make_unique<Worker>(w, n, *port_, ip, pools_[w], indirect_pool_, cfg.runtime.burst));
+        std::make_unique<Worker>(w, n, *port_, ip, pools_[w], indirect_pool_, cfg.runtime.burst, &tcp));
+  }
   // An SPSC ring for every ordered pair of workers: no locks between cores.
   for (std::uint16_t from = 0; from < n; ++from) {
     for (std::uint16_t to = 0; to < n; ++to) {
@@ -161,6 +193,7 @@ Runtime::~Runtime() {
 void Runtime::worker_loop(std::size_t index) {
   Worker& w = *workers_[index];
   TscClock clock;
+  w.start_app(clock.now());
   while (!stopping()) w.poll_once(clock.now());
   w.flush();
 }

@@ -33,6 +33,7 @@ class Runtime {
 
   std::size_t workers() const noexcept { return workers_.size(); }
   const Worker& worker(std::size_t i) const noexcept { return *workers_[i]; }
+  Worker& worker(std::size_t i) noexcept { return *workers_[i]; }
   Counters totals() const noexcept;
   const Port& port() const noexcept { return *port_; }
   const Config& config() const noexcept { return cfg_; }
@@ -49,6 +50,7 @@ class Runtime {
   std::atomic<bool> stop_{false};
   std::vector<rte_mempool*> pools_;
   rte_mempool* indirect_pool_ = nullptr;
+  std::vector<rte_mempool*> clone_pools_;
   std::unique_ptr<Port> port_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<rte_ring*> rings_;

@@ -1,11 +1,12 @@
 #include "runtime/worker.h"
 
 #include "runtime/steering.h"
+#include "wire/ipv4.h"
 
 namespace tern {
 
 Worker::Worker(std::uint16_t id, std::uint16_t workers, Port& port, const IpSettings& ip, rte_mempool* pool,
-               rte_mempool* indirect_pool, std::uint16_t burst)
+               rte_mempool* indirect_pool, std::uint16_t burst, const WorkerTcpSettings* tcp)
     : id_(id),
       workers_(workers),
       burst_(std::min<std::uint16_t>(burst, kMaxBurst)),
@@ -15,6 +16,18 @@ Worker::Worker(std::uint16_t id, std::uint16_t workers, Port& port, const IpSett
       inbox_(workers, nullptr),
       outbox_(workers, nullptr) {
   tx_.set_drain(&Worker::drain_cb, this);
+  if (tcp != nullptr) {
+    glue_ = std::make_unique<TcpIpGlue>(*ip_, tx_);
+    tcp_ = std::make_unique<TcpStack>(tcp->opts, counters_, *glue_, pool,
+                                      tcp->clone_pool != nullptr ? tcp->clone_pool : pool, tcp->start);
+    glue_->attach(*tcp_);
+    if (software_steering_) tcp_->set_port_filter(&Worker::owns_tuple, this);
+  }
+}
+
+bool Worker::owns_tuple(void* self, const FourTuple& t) noexcept {
+  const auto& w = *static_cast<const Worker*>(self);
+  return symmetric_flow_hash(t.laddr, t.raddr, t.lport, t.rport, kIpProtoTcp) % w.workers_ == w.id_;
 }
 
 Worker::~Worker() = default;
@@ -90,6 +103,8 @@ unsigned Worker::poll_once(Instant now) noexcept {
     handled += got;
   }
   ip_->on_timer(now, tx_);
+  if (tcp_) tcp_->on_timer(now);
+  if (app_ != nullptr) app_->on_poll(*this, now);
   flush();
   return handled;
 }

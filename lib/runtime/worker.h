@@ -13,15 +13,38 @@
 #include "ip/frame_queue.h"
 #include "ip/ip_layer.h"
 #include "port/port.h"
+#include "tcp/ip_glue.h"
+#include "tcp/tcp_stack.h"
 
 namespace tern {
+
+class Worker;
+
+// Application code that runs on a worker's lcore, in the worker's loop: the
+// public API (issue 4) and the apps are built on this. on_start runs once
+// before the first poll (set the TcpHandler, listen, connect); on_poll runs
+// every iteration after received frames and timers were processed.
+class WorkerApp {
+ public:
+  virtual ~WorkerApp() = default;
+  virtual void on_start(Worker& w, Instant now) = 0;
+  virtual void on_poll(Worker& /*w*/, Instant /*now*/) {}
+};
+
+// What a worker needs to run TCP. clone_pool supplies the indirect mbufs that
+// reference send-queue data (zero-copy segments).
+struct WorkerTcpSettings {
+  TcpStackOptions opts;
+  rte_mempool* clone_pool = nullptr;
+  Instant start;
+};
 
 class Worker {
  public:
   static constexpr std::uint16_t kMaxBurst = 512;
 
   Worker(std::uint16_t id, std::uint16_t workers, Port& port, const IpSettings& ip, rte_mempool* pool,
-         rte_mempool* indirect_pool, std::uint16_t burst);
+         rte_mempool* indirect_pool, std::uint16_t burst, const WorkerTcpSettings* tcp = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -40,11 +63,23 @@ class Worker {
   const Counters& counters() const noexcept { return counters_; }
   IpLayer& ip() noexcept { return *ip_; }
   FrameQueue& tx_queue() noexcept { return tx_; }
+  // nullptr when the worker was built without TCP.
+  TcpStack* tcp() noexcept { return tcp_.get(); }
+  std::uint16_t workers() const noexcept { return workers_; }
+  // Set before the worker runs; start_app calls on_start (the runtime does
+  // it on the worker's lcore).
+  void set_app(WorkerApp* app) noexcept { app_ = app; }
+  void start_app(Instant now) {
+    if (app_ != nullptr) app_->on_start(*this, now);
+  }
 
  private:
   void handle(rte_mbuf* m, Instant now) noexcept;
   void forward(rte_mbuf* m, std::uint16_t to) noexcept;
   static void drain_cb(void* self, FrameQueue& q) noexcept;
+  // Active open keeps only local ports whose replies software steering
+  // brings back to this worker.
+  static bool owns_tuple(void* self, const FourTuple& t) noexcept;
 
   std::uint16_t id_;
   std::uint16_t workers_;
@@ -54,6 +89,9 @@ class Worker {
   Counters counters_;
   std::unique_ptr<IpLayer> ip_;
   FrameQueue tx_;
+  std::unique_ptr<TcpIpGlue> glue_;
+  std::unique_ptr<TcpStack> tcp_;
+  WorkerApp* app_ = nullptr;
   std::vector<rte_ring*> inbox_;
   std::vector<rte_ring*> outbox_;
   std::array<rte_mbuf*, kMaxBurst> rx_{};

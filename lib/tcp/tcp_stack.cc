@@ -300,6 +300,7 @@ Tcb* TcpStack::connect(std::uint32_t raddr, std::uint16_t rport, Instant now, Co
       t.lport = static_cast<std::uint16_t>(first + (base + port_offset_ + i) % count);
       if (raddr == o_.local_addr && rport == t.lport) continue;
       if (by_port_[t.lport] != nullptr) continue;
+      if (port_filter_ != nullptr && !port_filter_(port_filter_ctx_, t)) continue;
       if (!tuple_in_use(t)) {
         found = true;
         port_offset_ += i + 1;

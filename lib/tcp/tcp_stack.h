@@ -131,6 +131,16 @@ class TcpStack {
   TcpStack& operator=(const TcpStack&) = delete;
 
   void set_handler(TcpHandler* h) noexcept { handler_ = h; }
+  TcpHandler* handler() const noexcept { return handler_; }
+
+  // Active open only picks local ports the filter accepts. The runtime uses
+  // it so that a connection's replies are steered to the connecting worker
+  // (DESIGN.md "Cores, queues and steering").
+  using PortFilter = bool (*)(void* ctx, const FourTuple& t);
+  void set_port_filter(PortFilter fn, void* ctx) noexcept {
+    port_filter_ = fn;
+    port_filter_ctx_ = ctx;
+  }
 
   // ---- network side ----
   // A TCP segment addressed to us: `frame` holds it at l4_offset, l4_len
@@ -293,6 +303,8 @@ class TcpStack {
   Instant challenge_window_;
   std::uint32_t challenge_count_ = 0;
   bool in_dispatch_ = false;
+  PortFilter port_filter_ = nullptr;
+  void* port_filter_ctx_ = nullptr;
 };
 
 }  // namespace tern
