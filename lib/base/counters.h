@@ -74,6 +74,7 @@ namespace tern {
   X(TcpSynQueueFull)     /* SYN queue full and cookies off (ListenDrops) */            \
   X(TcpNoTcb)            /* TCB pool exhausted */                                      \
   X(TcpBadCookie)        /* ACK to a listener with an invalid cookie (SyncookiesFailed) */ \
+  X(TcpDuplicate)        /* out-of-order data already held (a retransmission) */       \
   X(TcpOfoOverLimit)     /* out-of-order data beyond the reassembly bound */           \
   X(TcpRcvQueueFull)     /* in-order data the receive queue could not hold (TCPRcvQDrop) */ \
   X(TcpTimeWait)         /* segment absorbed by a TIME_WAIT record */                  \

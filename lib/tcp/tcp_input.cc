@@ -650,6 +650,7 @@ void TcpStack::process_data(Tcb& c, Segment& s, Instant now) noexcept {
           break;
         case ReassemblyQueue::Insert::kDuplicate:
           counters_.inc(Counter::kTCPDSACKDupData);
+          counters_.drop(Drop::kTcpDuplicate);
           break;
         case ReassemblyQueue::Insert::kOverLimit:
           counters_.drop(Drop::kTcpOfoOverLimit);
