@@ -1,6 +1,9 @@
 #include "runtime/worker.h"
 
 #include "runtime/steering.h"
+#include "wire/bytes.h"
+#include "wire/checksum.h"
+#include "wire/ethernet.h"
 #include "wire/ipv4.h"
 
 namespace tern {
@@ -21,8 +24,34 @@ Worker::Worker(std::uint16_t id, std::uint16_t workers, Port& port, const IpSett
     tcp_ = std::make_unique<TcpStack>(tcp->opts, counters_, *glue_, pool,
                                       tcp->clone_pool != nullptr ? tcp->clone_pool : pool, tcp->start);
     glue_->attach(*tcp_);
-    if (software_steering_) tcp_->set_port_filter(&Worker::owns_tuple, this);
+    if (software_steering_) {
+      tcp_->set_port_filter(&Worker::owns_tuple, this);
+      ip_->set_tcp(this);  // checks the owner first, then hands over to the glue
+    }
   }
+}
+
+void Worker::on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) {
+  const auto head = frame.head();
+  if (d.l4_len >= 4 && head.size() >= static_cast<std::size_t>(d.l4_offset) + 4) {
+    const std::uint16_t sport = load_be16(head.data() + d.l4_offset);
+    const std::uint16_t dport = load_be16(head.data() + d.l4_offset + 2);
+    const auto owner =
+        static_cast<std::uint16_t>(symmetric_flow_hash(d.dst, d.src, dport, sport, kIpProtoTcp) % workers_);
+    if (owner != id_) {
+      // rte_ip_frag leaves the reassembled header's checksum zero; the owner
+      // parses the frame again from the start, so make the header valid.
+      auto bytes = frame.head_mut();
+      const std::size_t ihl = static_cast<std::size_t>(d.l4_offset) - kEthernetHeaderLen;
+      if (bytes.size() >= d.l4_offset) {
+        store_be16(bytes.data() + kEthernetHeaderLen + 10, 0);
+        store_be16(bytes.data() + kEthernetHeaderLen + 10,
+                   internet_checksum(bytes.subspan(kEthernetHeaderLen, ihl)));
+      }
+      return forward(frame.release(), owner);
+    }
+  }
+  glue_->on_ipv4(d, std::move(frame), now, out);
 }
 
 bool Worker::owns_tuple(void* self, const FourTuple& t) noexcept {

@@ -39,7 +39,7 @@ struct WorkerTcpSettings {
   Instant start;
 };
 
-class Worker {
+class Worker final : private TransportInput {
  public:
   static constexpr std::uint16_t kMaxBurst = 512;
 
@@ -80,6 +80,9 @@ class Worker {
   // Active open keeps only local ports whose replies software steering
   // brings back to this worker.
   static bool owns_tuple(void* self, const FourTuple& t) noexcept;
+  // TCP from the IP layer. A datagram reassembled from fragments was steered
+  // by addresses only and may belong to a sibling: forward it there.
+  void on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) override;
 
   std::uint16_t id_;
   std::uint16_t workers_;

@@ -14,6 +14,7 @@
 #include "../ip/test_frames.h"
 #include "port/link_pair.h"
 #include "runtime/steering.h"
+#include "wire/tcp.h"
 
 namespace tern::testkit {
 namespace {
@@ -38,8 +39,14 @@ class WorkerPair : public ::testing::Test {
     s.prefix_len = 24;
     s.gateway = kGatewayIp;
     s.mtu = ours_->info().mtu;
+    WorkerTcpSettings tcp;
+    tcp.opts.local_addr = kOurIp;
+    tcp.opts.mtu = s.mtu;
+    tcp.opts.cfg.max_connections = 64;
+    tcp.opts.cfg.max_time_wait = 64;
     for (std::uint16_t w = 0; w < kWorkers; ++w)
-      workers_.push_back(std::make_unique<Worker>(w, kWorkers, *ours_, s, pools_[w], nullptr, 32));
+      workers_.push_back(std::make_unique<Worker>(w, kWorkers, *ours_, s, pools_[w], nullptr, 32,
+                                                  with_tcp_ ? &tcp : nullptr));
     // One SPSC ring per ordered pair of workers.
     static std::atomic<unsigned> seq{0};
     for (std::uint16_t from = 0; from < kWorkers; ++from) {
@@ -112,6 +119,13 @@ class WorkerPair : public ::testing::Test {
   std::unique_ptr<LinkPort> ours_, peer_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<rte_ring*> rings_;
+  bool with_tcp_ = false;
+};
+
+// The same pair, each worker running a TCP engine.
+class WorkerPairTcp : public WorkerPair {
+ protected:
+  WorkerPairTcp() { with_tcp_ = true; }
 };
 
 class ArpOnQueue : public WorkerPair, public ::testing::WithParamInterface<std::uint16_t> {};
@@ -221,6 +235,38 @@ TEST_F(WorkerPair, TcpSegmentIsDroppedByItsOwnerOnly) {
     EXPECT_EQ(counters(owner).get(Drop::kTcpNoStack), before + 1) << "port " << port;
   }
   EXPECT_EQ(counters(0).total_drops() + counters(1).total_drops(), 16u);
+}
+
+// Fragments are steered by addresses only, so a TCP datagram can be
+// reassembled on a worker that does not own its connection. That worker must
+// hand it to the owner (whose listener answers), not answer it with a RST.
+TEST_F(WorkerPairTcp, ReassembledSynReachesTheOwningWorker) {
+  for (std::uint16_t w = 0; w < kWorkers; ++w) ASSERT_NE(worker(w).tcp()->listen(80, 8), nullptr);
+  resolve(kPeerMac, kPeerIp, 0, 0);
+  const Ip h{.protocol = kProtoTcp};
+  const std::uint16_t frag_owner = steer_frame(fragments(h, pattern(24), 16)[0], kWorkers, 0);
+  // A source port whose connection another worker owns.
+  std::uint16_t sport = 40000;
+  while (symmetric_flow_hash(kPeerIp, kOurIp, sport, 80, kProtoTcp) % kWorkers == frag_owner) ++sport;
+  const std::uint16_t owner = 1 - frag_owner;
+  Bytes syn(24);  // a SYN with a 4-byte MSS option, cut into 16 + 8 bytes
+  const std::array<std::byte, 4> mss{std::byte{2}, std::byte{4}, std::byte{0x05}, std::byte{0xb4}};
+  ASSERT_EQ(write_tcp(syn, TcpFields{sport, 80, 1000, 0, kTcpSyn, 65535}, mss), 24u);
+  fill_tcp_checksum(syn, kPeerIp, kOurIp);
+  for (const Bytes& f : fragments(h, syn, 16)) peer_sends(frag_owner, f);
+  poll(frag_owner, 1);
+  poll(owner, 1);
+  EXPECT_TRUE(peer_receives(frag_owner).empty()) << "the reassembling worker must not answer";
+  const auto out = peer_receives(owner);
+  ASSERT_EQ(out.size(), 1u);
+  const auto ip = parse_ip(parse_eth(out[0]).payload);
+  const auto seg = TcpHeader::parse(ip.payload);
+  ASSERT_TRUE(seg);
+  EXPECT_EQ(seg->flags().bits, kTcpSyn | kTcpAck);
+  EXPECT_EQ(seg->dst_port(), sport);
+  EXPECT_EQ(seg->ack(), 1001u);
+  EXPECT_EQ(worker(owner).tcp()->connections(), 1u);
+  EXPECT_EQ(counters(frag_owner).get(Drop::kTcpNoSocket), 0u);
 }
 
 TEST_F(WorkerPair, UnresolvedReplyTriggersOneArpRequestFromTheOwner) {
