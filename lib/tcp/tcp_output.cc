@@ -222,7 +222,12 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   return true;
 }
 
-void TcpStack::send_ack(Tcb& c, Instant now) noexcept { send_data_segment(c, c.snd_nxt, 0, false, now); }
+// A bare ACK carries SND.MAX, not SND.NXT: after a timeout rewinds SND.NXT
+// (go-back-N), the peer may already hold data past it, and SEG.SEQ < RCV.NXT
+// makes a zero-length segment unacceptable (RFC 9293 §3.10.7.4), so the
+// ACK would be dropped unread and answered by an ACK: two rewound ends then
+// trade ACKs that neither processes. 4.4BSD tcp_output does the same.
+void TcpStack::send_ack(Tcb& c, Instant now) noexcept { send_data_segment(c, c.snd_max, 0, false, now); }
 
 void TcpStack::send_challenge_ack(Tcb& c, Instant now) noexcept {
   if (!challenge_ack_allowed(now)) return;
