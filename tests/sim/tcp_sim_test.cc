@@ -194,6 +194,26 @@ TEST(SimTcp, SynFlood) {
   RecordProperty("max_tcbs_b", static_cast<int>(o.max_tcbs_b));
 }
 
+// The checks themselves: a dead link fails the scenario (and says why)
+// instead of hanging, and the virtual-time limit ends a run that cannot finish.
+TEST(SimTcp, DeadLinkFailsWithReasons) {
+  Scenario s = base(13);
+  s.ab = s.ba = link(Duration::ms(1), 1.0);
+  s.bytes_ab = 1000;
+  Outcome o = run_scenario(s, pools());
+  EXPECT_FALSE(o.ok);
+  EXPECT_NE(o.failures.find("A: connection ended with error timed out"), std::string::npos) << o.failures;
+  EXPECT_NE(o.failures.find("B: received 0 of 1000 bytes"), std::string::npos) << o.failures;
+  EXPECT_EQ(o.failures.find("mbufs"), std::string::npos) << o.failures;
+
+  s.time_limit = Duration::s(10);  // before the SYN retries run out
+  o = run_scenario(s, pools(), 50);
+  EXPECT_FALSE(o.ok);
+  EXPECT_NE(o.failures.find("not finished after 10.000000 s"), std::string::npos) << o.failures;
+  EXPECT_NE(o.trace.find("ARP, Request who-has 10.0.0.2 tell 10.0.0.1  [LOST]"), std::string::npos)
+      << o.trace;
+}
+
 class SimSweep : public ::testing::TestWithParam<std::uint64_t> {};
 
 TEST_P(SimSweep, StreamsArriveIntact) {
