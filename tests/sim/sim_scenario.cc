@@ -260,6 +260,12 @@ class Apps final {
     if (!p.closed_event) {
       if (may_send(p)) pump(p);
       if (p.sent == p.to_send && !p.shut && p.connected && may_shutdown(p)) {
+        if (s_.close_directly && p.to_recv == 0) {
+          // Nothing to read: let go at once; the engine finishes the close.
+          p.shut = p.eof = p.released = true;
+          p.host->tcp.close(*p.conn, now());
+          return;
+        }
         p.shut = true;
         p.host->tcp.shutdown_write(*p.conn, now());
       }
@@ -421,7 +427,8 @@ std::string describe(const Scenario& s) {
                   " read_per_tick=" + std::to_string(s.read_per_tick) +
                   " zero_copy_recv=" + std::to_string(s.zero_copy_recv) +
                   " deferred_app=" + std::to_string(s.deferred_app) +
-                  " send_before_connected=" + std::to_string(s.send_before_connected);
+                  " send_before_connected=" + std::to_string(s.send_before_connected) +
+                  " close_directly=" + std::to_string(s.close_directly);
   d += "\n  link A>B: " + describe_link(s.ab) + "\n  link B>A: " + describe_link(s.ba);
   d += "\n  host A: " + describe_host(s.a) + "\n  host B: " + describe_host(s.b);
   return d;
@@ -488,6 +495,7 @@ Scenario scenario_for_seed(std::uint64_t seed) {
   s.zero_copy_recv = r.below(2) == 0;
   s.deferred_app = r.below(2) == 0;
   s.send_before_connected = r.below(4) == 0;
+  s.close_directly = r.below(4) == 0;
   return s;
 }
 

@@ -35,6 +35,9 @@ struct Scenario {
   bool zero_copy_recv = false;         // recv() instead of read() (only when read_per_tick == 0)
   bool deferred_app = false;           // act after the event loop step instead of inside on_event
   bool send_before_connected = false;  // A queues data right after connect()
+  // A side with nothing to receive calls close() instead of shutdown_write()
+  // once it has queued everything (the engine owns FIN_WAIT_* from then on).
+  bool close_directly = false;
   Duration time_limit = Duration::s(30 * 60);
 };
 
