@@ -124,6 +124,11 @@ class Apps final {
     }
   }
 
+  // Both applications have let go (their connections may still be closing).
+  bool released() const {
+    return a_.released && (b_.released || (b_.conn == nullptr && a_.error != TcpError::kNone));
+  }
+
   bool done() const {
     // B never got a connection when A's attempt failed (the report says why).
     const bool b_done = b_.released || (b_.conn == nullptr && a_.released && a_.error != TcpError::kNone);
@@ -671,6 +676,7 @@ SynFloodOutcome run_syn_flood(const SynFlood& fl, const SimPools& pools) {
     so.ba = s.ba;
     so.a = s.a;
     so.b = s.b;
+    so.trace = fl.trace_lines > 0;
     TcpSim sim(so, pools);
     SimRng rng(fl.seed ^ 0xF100Dull);
     {
@@ -691,7 +697,7 @@ SynFloodOutcome run_syn_flood(const SynFlood& fl, const SimPools& pools) {
       });
       Instant next_tick_seen = Instant{};
       const Instant limit = Instant{} + Duration::s(30 * 60);
-      while (!apps.done()) {
+      while (!apps.released()) {
         if (!sim.step(limit)) {
           f += "not finished after 30 min of virtual time\n";
           break;
@@ -726,8 +732,10 @@ SynFloodOutcome run_syn_flood(const SynFlood& fl, const SimPools& pools) {
           for (; injected < due; ++injected) sim.inject(Side::kB, spoofed_syn(pools.b, rng));
         }
       }
-      sim.run_until([&] { return sim.b().tcp.tcbs_in_use() == 0 && sim.link().in_flight() == 0; },
-                    sim.now() + Duration::s(300));
+      sim.run_until(
+          [&] { return apps.done() && sim.b().tcp.tcbs_in_use() == 0 && sim.link().in_flight() == 0; },
+          sim.now() + Duration::s(300));
+      if (!apps.done()) f += "connections still in the tables 300 s after the flood\n";
       sim.a().tcp.set_handler(nullptr);
       sim.b().tcp.set_handler(nullptr);
       sim.set_hook(nullptr);
@@ -741,6 +749,14 @@ SynFloodOutcome run_syn_flood(const SynFlood& fl, const SimPools& pools) {
     o.a = sim.a().counters;
     o.b = sim.b().counters;
     if (o.b.get(Counter::kSyncookiesSent) == 0) f += "B: no SYN cookies sent\n";
+    if (fl.trace_lines > 0) {
+      std::vector<const std::string*> mine;
+      for (const std::string& line : sim.trace()) {
+        if (line.find(" > 198.18.") == std::string::npos) mine.push_back(&line);
+      }
+      const std::size_t first = mine.size() > fl.trace_lines ? mine.size() - fl.trace_lines : 0;
+      for (std::size_t i = first; i < mine.size(); ++i) o.trace += *mine[i] + "\n";
+    }
     const unsigned ua = rte_mempool_in_use_count(pools.a), ub = rte_mempool_in_use_count(pools.b);
     if (ua != base_a || ub != base_b)
       f += "mbufs held after the flood: A " + std::to_string(static_cast<int>(ua - base_a)) + ", B " +

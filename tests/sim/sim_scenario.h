@@ -75,6 +75,7 @@ struct SynFlood {
   std::uint64_t bytes_ab = 1'000'000;
   LinkParams link;  // both directions
   std::uint32_t syn_backlog = 1024;
+  std::size_t trace_lines = 0;  // > 0: keep the trace of A's connection (flood frames left out)
 };
 struct SynFloodOutcome {
   bool ok = false;
@@ -82,6 +83,7 @@ struct SynFloodOutcome {
   std::uint32_t max_tcbs_b = 0;  // B's TCB pool high-water mark
   Counters a, b;
   Instant transfer_done;
+  std::string trace;
 };
 SynFloodOutcome run_syn_flood(const SynFlood& f, const SimPools& pools);
 

@@ -170,7 +170,9 @@ std::string TcpSim::describe(Side from, const rte_mbuf* m) {
   if (!tcp) return s + " > " + ip_string(ip->dst()) + ": TCP, malformed";
   const std::size_t d = static_cast<std::size_t>(from);
   const std::size_t r = 1 - d;
-  if (tcp->flags().syn()) {
+  // tcpdump numbers relative to the connection's ISN; SYNs to third parties
+  // (a SYN flood's SYN-ACKs) do not move the base.
+  if (tcp->flags().syn() && (ip->dst() == kAddrA || ip->dst() == kAddrB)) {
     base_seq_[d] = tcp->seq();
     have_base_[d] = true;
   }
