@@ -384,7 +384,13 @@ std::string describe_host(const HostOptions& h) {
          " rcv_buf=" + std::to_string(c.rcv_buf) + " snd_buf=" + std::to_string(c.snd_buf) +
          " ws=" + std::to_string(c.window_scaling) + " ts=" + std::to_string(c.timestamps) +
          " sack=" + std::to_string(c.sack) + " nodelay=" + std::to_string(c.nodelay) +
-         " delack=" + std::to_string(c.delayed_ack.count_ms()) + "ms";
+         " delack=" + std::to_string(c.delayed_ack.count_ms()) +
+         "ms ofo_max=" + std::to_string(c.ofo_max_segments) +
+         " rto_min=" + std::to_string(c.rto_min.count_ms()) + "ms dupthresh=" + std::to_string(c.dupthresh) +
+         " keepalive=" +
+         (c.keepalive ? std::to_string(c.keepalive_idle.count_ms()) + "/" +
+                            std::to_string(c.keepalive_interval.count_ms()) + "ms"
+                      : std::string("off"));
 }
 
 // "name=value" for every non-zero counter and drop reason.
@@ -501,6 +507,18 @@ Scenario scenario_for_seed(std::uint64_t seed) {
   s.deferred_app = r.below(2) == 0;
   s.send_before_connected = r.below(4) == 0;
   s.close_directly = r.below(4) == 0;
+  // Drawn last, so the parameters above stay what they were for every seed.
+  for (HostOptions* h : {&s.a, &s.b}) {
+    TcpConfig& c = h->tcp;
+    if (r.below(8) == 0) c.ofo_max_segments = static_cast<std::uint16_t>(1 + r.below(8));
+    if (r.below(8) == 0) c.rto_min = Duration::ms(10 + static_cast<std::int64_t>(r.below(190)));
+    if (r.below(8) == 0) c.dupthresh = static_cast<std::uint32_t>(1 + r.below(6));
+    if (r.below(8) == 0) {
+      c.keepalive = true;
+      c.keepalive_idle = Duration::ms(100 + static_cast<std::int64_t>(r.below(2000)));
+      c.keepalive_interval = Duration::ms(100 + static_cast<std::int64_t>(r.below(1000)));
+    }
+  }
   return s;
 }
 
