@@ -140,6 +140,12 @@ void TcpStack::on_persist_timeout(Tcb& c, Instant now) noexcept {
 void TcpStack::on_keepalive_timeout(Tcb& c, Instant now) noexcept {
   c.rtx_kind = Tcb::RtxKind::kNone;
   if (!c.keepalive || !synchronized(c.state)) return;
+  // A probe answered since the last one (about one interval ago) clears the
+  // count, as Linux resets icsk_probes_out on any ACK; this matters when
+  // keepalive_interval exceeds keepalive_idle + RTT, so the connection looks
+  // idle again by now: else a peer that answers every probe is reset, while
+  // RFC 1122 §4.2.3.6 drops a connection only when the peer is unreachable.
+  if (c.retries > 0 && now - c.last_recv <= o_.cfg.keepalive_interval) c.retries = 0;
   const Instant idle_end = c.last_recv + o_.cfg.keepalive_idle;
   if (now < idle_end) {  // heard from the peer since: wait out a full idle period
     c.retries = 0;
