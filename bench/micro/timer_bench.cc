@@ -68,6 +68,35 @@ void BM_ArmExpire(benchmark::State& state) {
 }
 BENCHMARK(BM_ArmExpire)->Arg(10'000);
 
+// The mix a TCP worker sees: a batch of timers is armed (retransmission,
+// delayed ACK), most are cancelled before they are due (the ACK came), and
+// the rest expire as time advances tick by tick. range(0) timers per cycle,
+// one in range(1) left to expire. Reported per timer armed.
+void BM_ArmCancelExpire(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto keep_every = static_cast<std::size_t>(state.range(1));
+  auto timers = std::make_unique<Timer[]>(n);
+  const auto offs = offsets(n, 200'000);
+  TimerWheel wheel{kTick, kSlots, kStart};
+  Instant now = kStart;
+  std::size_t fired = 0;
+  for (auto _ : state) {
+    for (std::size_t i = 0; i < n; ++i) wheel.arm(timers[i], now + offs[i]);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i % keep_every != 0) wheel.cancel(timers[i]);
+    }
+    while (wheel.size() != 0) {
+      now = now + kTick;
+      fired += wheel.advance(now, [](TimerNode& node) { benchmark::DoNotOptimize(&node); });
+    }
+  }
+  if (fired != static_cast<std::size_t>(state.iterations()) * ((n + keep_every - 1) / keep_every)) {
+    state.SkipWithError("a cancelled timer fired, or a kept one did not");
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0));
+}
+BENCHMARK(BM_ArmCancelExpire)->Args({10'000, 4});
+
 // The TCP case: an ACK pushes an armed retransmission timer forward. Many
 // connections, each re-armed a little later every time; time advances too,
 // so the lazily re-filed nodes are paid for when their old slot comes up.

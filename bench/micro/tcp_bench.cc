@@ -1,0 +1,408 @@
+// The TCP engine alone (TcpStack, no IPv4 layer, no NIC) on virtual time:
+// nothing reads a clock, `now` is advanced by the benchmark itself.
+//
+//  - BM_TcpRxDataSegment: one in-order 1448-byte data segment (timestamps
+//    on) arriving on an ESTABLISHED connection, ACKed per the delayed-ACK
+//    rules (every second full segment), and read by the application with
+//    recv(). The peer's frames are built outside the timed region in batches;
+//    BM_TcpRxFrameBuild is what building one costs (the baseline to add for
+//    "build a frame from a template and inject it"). Arg 0: the NIC verified
+//    the checksum (RTE_MBUF_F_RX_L4_CKSUM_GOOD); arg 1: the engine verifies
+//    it in software.
+//  - BM_TcpTxAckProcessing: one pure ACK acknowledging one more MSS on the
+//    sending side, plus what it triggers: the freed send-queue mbufs, the
+//    next segment sent into the sink, and the application topping the send
+//    queue up again (arg 0: send_copy of one MSS; arg 1: zero-copy send of
+//    a freshly allocated one-MSS mbuf).
+//  - BM_TcpConnectionLifecycle: one connection from connect() to the
+//    client's TIME_WAIT record and the server's TCB freed, between two stacks
+//    wired back to back (no link, no delay), seven segments in all.
+//
+// items_per_second is segments (or ACKs, or connections) per second, so ns
+// per item = 1e9 / items_per_second. Starts the EAL in memory.
+#include <benchmark/benchmark.h>
+#include <rte_mbuf.h>
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "base/counters.h"
+#include "base/instant.h"
+#include "base/mbuf.h"
+#include "tcp/tcp_stack.h"
+#include "wire/tcp.h"
+#include "wire/tcp_options.h"
+
+namespace tern {
+namespace {
+
+constexpr std::uint32_t kLocalAddr = 0x0A000001;  // 10.0.0.1: the stack under test
+constexpr std::uint32_t kPeerAddr = 0x0A000002;   // 10.0.0.2: the scripted peer
+constexpr std::uint16_t kServerPort = 80;
+constexpr std::uint16_t kPeerPort = 40000;
+constexpr std::uint32_t kPeerIss = 1'000'000;
+constexpr std::uint16_t kL4Offset = kSegmentHeadroom;  // as IPv4 delivers it: Ethernet + IPv4 first
+constexpr std::uint16_t kPayload = 1448;               // 1500 MTU - 40 - 12 bytes of timestamps
+constexpr std::int64_t kBatch = 512;                   // frames built per untimed pause
+constexpr Instant kStart = at_ms(1'000);
+
+rte_mempool* make_pool(unsigned n) {
+  static int count = 0;
+  const std::string name = "tcpb" + std::to_string(count++);
+  return rte_pktmbuf_pool_create(name.c_str(), n, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+}
+
+TcpStackOptions stack_options(std::uint32_t addr) {
+  TcpStackOptions o;
+  o.local_addr = addr;
+  o.cfg.max_connections = 4096;  // keeps set-up short; the hot paths do not depend on it
+  o.isn_key[0] = 1;
+  o.cookie_key[0] = 2;
+  o.hash_seed = 3;
+  o.port_seed = 4;
+  return o;
+}
+
+// A segment from the peer as IPv4 would hand it over: a frame with the TCP
+// header at kL4Offset (the 34 bytes before it are zeros) and a valid checksum.
+Mbuf peer_frame(rte_mempool* pool, const TcpFields& f, const TcpOptions& opts, std::uint16_t payload,
+                bool checksum_offloaded = false) {
+  std::array<std::byte, kTcpMaxOptionsLen> ob{};
+  const std::size_t olen = write_tcp_options(ob, opts);
+  Mbuf m = Mbuf::alloc(pool);
+  if (!m) return m;
+  const auto l4_len = static_cast<std::uint16_t>(kTcpMinHeaderLen + olen + payload);
+  auto frame = m.append(static_cast<std::uint16_t>(kL4Offset + l4_len));
+  if (frame.empty()) return Mbuf{};
+  std::memset(frame.data(), 0, kL4Offset);
+  auto tcp = frame.subspan(kL4Offset);
+  const std::size_t hl = write_tcp(tcp, f, std::span<const std::byte>{ob.data(), olen});
+  for (std::size_t i = 0; i < payload; ++i) tcp[hl + i] = static_cast<std::byte>(i * 7);
+  fill_tcp_checksum(tcp, kPeerAddr, kLocalAddr);
+  if (checksum_offloaded) m->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+  return m;
+}
+
+std::uint16_t l4_len_of(const Mbuf& frame) { return static_cast<std::uint16_t>(frame.pkt_len() - kL4Offset); }
+
+// What the stack under test sends: counted and freed. The handshake keeps
+// the last header so the benchmark can answer it.
+class CountingSink final : public SegmentSink {
+ public:
+  void send_segment(Mbuf segment, std::uint32_t, std::uint32_t, Instant) override {
+    ++segments;
+    if (!keep_last) return;
+    const auto h = TcpHeader::parse(segment.head());
+    if (!h) return;
+    last_seq = h->seq();
+    last_ack = h->ack();
+    last_flags = h->flags().bits;
+    const auto o = parse_tcp_options(h->options());
+    last_tsval = o && o->timestamps ? o->timestamps->first : 0;
+  }
+  std::uint64_t segments = 0;
+  bool keep_last = true;
+  std::uint32_t last_seq = 0, last_ack = 0, last_tsval = 0;
+  std::uint8_t last_flags = 0;
+};
+
+TcpOptions syn_options(std::uint32_t tsval, std::uint32_t tsecr) {
+  TcpOptions o;
+  o.mss = 1460;
+  o.window_scale = 7;
+  o.sack_permitted = true;
+  o.timestamps = std::pair{tsval, tsecr};
+  return o;
+}
+
+TcpOptions ts_option(std::uint32_t tsval, std::uint32_t tsecr) {
+  TcpOptions o;
+  o.timestamps = std::pair{tsval, tsecr};
+  return o;
+}
+
+// The peer's clock for TSval: milliseconds, like ours.
+std::uint32_t peer_ts(Instant now) { return TcpStack::ts_clock(now) + 0x10000; }
+
+std::string drops_of(const Counters& c) {
+  std::string s;
+  for (std::size_t i = 0; i < kDropCount; ++i) {
+    if (c.drops[i] == 0) continue;
+    s += std::string(drop_name(static_cast<Drop>(i))) + "=" + std::to_string(c.drops[i]) + " ";
+  }
+  return s;
+}
+
+// ---- receive side -----------------------------------------------------------
+
+void BM_TcpRxDataSegment(benchmark::State& state) {
+  const bool offloaded = state.range(0) == 0;
+  rte_mempool* pool = make_pool(4095);
+  if (pool == nullptr) return state.SkipWithError("no mempool");
+  {
+    Counters counters;
+    CountingSink sink;
+    Instant now = kStart;
+    TcpStack stack(stack_options(kLocalAddr), counters, sink, pool, pool, now);
+    Listener* l = stack.listen(kServerPort, 16);
+
+    // Passive open: SYN in, SYN-ACK out, ACK in.
+    const TcpFields syn{kPeerPort, kServerPort, kPeerIss, 0, kTcpSyn, 65535};
+    Mbuf f = peer_frame(pool, syn, syn_options(peer_ts(now), 0), 0);
+    std::uint16_t len = l4_len_of(f);
+    stack.on_segment(kPeerAddr, kLocalAddr, std::move(f), kL4Offset, len, now);
+    if (sink.last_flags != (kTcpSyn | kTcpAck)) return state.SkipWithError("no SYN-ACK to the SYN");
+    const std::uint32_t iss = sink.last_seq;
+    const std::uint32_t our_ts = sink.last_tsval;
+    now = now + Duration::us(10);
+    const TcpFields ack{kPeerPort, kServerPort, kPeerIss + 1, iss + 1, kTcpAck, 65535};
+    f = peer_frame(pool, ack, ts_option(peer_ts(now), our_ts), 0);
+    len = l4_len_of(f);
+    stack.on_segment(kPeerAddr, kLocalAddr, std::move(f), kL4Offset, len, now);
+    Tcb* c = stack.accept(*l);
+    if (c == nullptr || c->state != TcpState::kEstablished) {
+      return state.SkipWithError("handshake did not complete");
+    }
+    sink.keep_last = false;
+    const std::uint64_t sent_before = sink.segments;
+
+    std::vector<Mbuf> frames(kBatch);
+    std::uint32_t seq = kPeerIss + 1;
+    std::uint64_t bytes = 0;
+    while (state.KeepRunningBatch(kBatch)) {
+      state.PauseTiming();
+      for (std::int64_t i = 0; i < kBatch; ++i) {
+        const Instant at = now + Duration::us(i + 1);  // ~1.2 us per segment at 10 Gb/s
+        const TcpFields d{kPeerPort, kServerPort, seq + static_cast<std::uint32_t>(i) * kPayload,
+                          iss + 1,   kTcpAck,     65535};
+        frames[i] = peer_frame(pool, d, ts_option(peer_ts(at), TcpStack::ts_clock(at) + c->ts_offset),
+                               kPayload, offloaded);
+      }
+      state.ResumeTiming();
+      for (auto& fr : frames) {
+        now = now + Duration::us(1);
+        const std::uint16_t l4 = l4_len_of(fr);
+        stack.on_segment(kPeerAddr, kLocalAddr, std::move(fr), kL4Offset, l4, now);
+        Mbuf data = stack.recv(*c, now);
+        bytes += data ? data.pkt_len() : 0;
+      }
+      stack.on_timer(now);
+      seq += static_cast<std::uint32_t>(kBatch) * kPayload;
+    }
+    const std::uint64_t segs = static_cast<std::uint64_t>(state.iterations());
+    if (bytes != segs * kPayload || c->rcv_nxt != Seq32{seq}) {
+      state.SkipWithError(("data not delivered in order: drops " + drops_of(counters)).c_str());
+    } else if (counters.total_drops() != 0) {
+      state.SkipWithError(("drops: " + drops_of(counters)).c_str());
+    }
+    state.counters["acks_per_seg"] =
+        static_cast<double>(sink.segments - sent_before) / static_cast<double>(segs ? segs : 1);
+    state.SetItemsProcessed(state.iterations());
+    state.SetBytesProcessed(state.iterations() * kPayload);
+    state.SetLabel(offloaded ? "checksum offloaded" : "checksum in software");
+    stack.close(*c, now);
+  }
+  rte_mempool_free(pool);
+}
+BENCHMARK(BM_TcpRxDataSegment)->Arg(0)->Arg(1);
+
+// The baseline: building one 1448-byte peer data segment (mbuf alloc, header
+// and options, payload copy, software checksum) and freeing it.
+void BM_TcpRxFrameBuild(benchmark::State& state) {
+  rte_mempool* pool = make_pool(1023);
+  if (pool == nullptr) return state.SkipWithError("no mempool");
+  std::uint32_t seq = kPeerIss + 1;
+  Instant now = kStart;
+  for (auto _ : state) {
+    now = now + Duration::us(1);
+    const TcpFields d{kPeerPort, kServerPort, seq, 12345, kTcpAck, 65535};
+    Mbuf f = peer_frame(pool, d, ts_option(peer_ts(now), 777), kPayload);
+    benchmark::DoNotOptimize(f.get());
+    seq += kPayload;
+  }
+  state.SetItemsProcessed(state.iterations());
+  rte_mempool_free(pool);
+}
+BENCHMARK(BM_TcpRxFrameBuild);
+
+// ---- send side ----------------------------------------------------------------
+
+void BM_TcpTxAckProcessing(benchmark::State& state) {
+  const bool zero_copy = state.range(0) == 1;
+  rte_mempool* pool = make_pool(8191);
+  if (pool == nullptr) return state.SkipWithError("no mempool");
+  {
+    Counters counters;
+    CountingSink sink;
+    Instant now = kStart;
+    TcpStack stack(stack_options(kLocalAddr), counters, sink, pool, pool, now);
+
+    // Active open: SYN out, SYN-ACK in, ACK out.
+    Tcb* c = stack.connect(kPeerAddr, kServerPort, now);
+    if (c == nullptr || sink.last_flags != kTcpSyn) return state.SkipWithError("connect sent no SYN");
+    const std::uint32_t iss = c->iss.value();
+    const std::uint16_t lport = c->tuple.lport;
+    now = now + Duration::us(10);
+    const TcpFields synack{kServerPort, lport, kPeerIss, iss + 1, kTcpSyn | kTcpAck, 65535};
+    Mbuf f = peer_frame(pool, synack, syn_options(peer_ts(now), sink.last_tsval), 0);
+    const std::uint16_t len = l4_len_of(f);
+    stack.on_segment(kPeerAddr, kLocalAddr, std::move(f), kL4Offset, len, now);
+    if (c->state != TcpState::kEstablished) return state.SkipWithError("SYN-ACK did not establish");
+    sink.keep_last = false;
+    const std::uint32_t mss = c->mss;
+
+    std::vector<std::byte> chunk(mss, std::byte{0x5a});
+    auto top_up = [&] {
+      if (zero_copy) {
+        while (c->send_space() >= mss) {
+          Mbuf m = Mbuf::alloc(pool);
+          if (!m || m.append(static_cast<std::uint16_t>(mss)).empty()) return false;
+          if (!stack.send(*c, std::move(m), now)) return false;
+        }
+        return true;
+      }
+      while (c->send_space() >= mss) {
+        if (stack.send_copy(*c, chunk, now) != mss) return false;
+      }
+      return true;
+    };
+    if (!top_up()) return state.SkipWithError("could not fill the send queue");
+    const std::uint64_t sent_before = sink.segments;
+
+    std::vector<Mbuf> frames(kBatch);
+    std::uint32_t acked = iss + 1;
+    while (state.KeepRunningBatch(kBatch)) {
+      state.PauseTiming();
+      for (std::int64_t i = 0; i < kBatch; ++i) {
+        const Instant at = now + Duration::us(i + 1);
+        const TcpFields a{kServerPort, lport, kPeerIss + 1, acked + static_cast<std::uint32_t>(i + 1) * mss,
+                          kTcpAck,     65535};
+        frames[i] = peer_frame(pool, a, ts_option(peer_ts(at), TcpStack::ts_clock(at) + c->ts_offset), 0);
+      }
+      state.ResumeTiming();
+      for (auto& fr : frames) {
+        now = now + Duration::us(1);
+        const std::uint16_t l4 = l4_len_of(fr);
+        stack.on_segment(kPeerAddr, kLocalAddr, std::move(fr), kL4Offset, l4, now);
+        if (!top_up()) break;
+      }
+      stack.on_timer(now);
+      acked += static_cast<std::uint32_t>(kBatch) * mss;
+    }
+    if (c->snd_una != Seq32{acked}) {
+      state.SkipWithError(("ACKs not all taken: drops " + drops_of(counters)).c_str());
+    } else if (counters.total_drops() != 0) {
+      state.SkipWithError(("drops: " + drops_of(counters)).c_str());
+    }
+    const double n = static_cast<double>(state.iterations() ? state.iterations() : 1);
+    state.counters["segs_out_per_ack"] = static_cast<double>(sink.segments - sent_before) / n;
+    state.counters["flight_segs"] = static_cast<double>(c->flight()) / mss;
+    state.SetItemsProcessed(state.iterations());
+    state.SetLabel(zero_copy ? "zero-copy send" : "send_copy");
+    stack.abort(*c, now);
+  }
+  rte_mempool_free(pool);
+}
+BENCHMARK(BM_TcpTxAckProcessing)->Arg(0)->Arg(1);
+
+// ---- two stacks back to back ----------------------------------------------------
+
+// Segments one stack sends, held until the pump hands them to the other
+// stack: delivering from inside send_segment would re-enter a stack that is
+// still in the middle of its own input.
+class QueueSink final : public SegmentSink {
+ public:
+  void send_segment(Mbuf segment, std::uint32_t src, std::uint32_t dst, Instant) override {
+    q_.push_back({std::move(segment), src, dst});
+  }
+  // Hands everything queued to `to` as IPv4 would: a 34-byte L2/L3 prefix
+  // in the headroom the engine leaves. Returns how many segments moved.
+  std::size_t deliver(TcpStack& to, Instant now) {
+    if (q_.empty()) return 0;
+    std::swap(q_, scratch_);
+    for (auto& p : scratch_) {
+      auto pre = p.seg.prepend(kL4Offset);
+      std::memset(pre.data(), 0, kL4Offset);
+      const std::uint16_t l4 = l4_len_of(p.seg);
+      to.on_segment(p.src, p.dst, std::move(p.seg), kL4Offset, l4, now);
+    }
+    const std::size_t n = scratch_.size();
+    scratch_.clear();
+    return n;
+  }
+
+ private:
+  struct Pending {
+    Mbuf seg;
+    std::uint32_t src, dst;
+  };
+  std::vector<Pending> q_, scratch_;
+};
+
+void BM_TcpConnectionLifecycle(benchmark::State& state) {
+  // 60 s of TIME_WAIT and 5 ms of virtual time per connection: about 12k
+  // records in the client's table in steady state, inserted and expired.
+  constexpr Duration kStep = Duration::ms(5);
+  rte_mempool* pool = make_pool(4095);
+  if (pool == nullptr) return state.SkipWithError("no mempool");
+  {
+    Counters cc, sc;
+    QueueSink to_server, to_client;
+    Instant now = kStart;
+    TcpStack client(stack_options(kLocalAddr), cc, to_server, pool, pool, now);
+    TcpStack server(stack_options(kPeerAddr), sc, to_client, pool, pool, now);
+    Listener* l = server.listen(kServerPort, 128);
+    std::uint64_t segments = 0;
+    auto pump = [&] {
+      for (;;) {
+        const std::size_t n = to_server.deliver(server, now) + to_client.deliver(client, now);
+        if (n == 0) break;
+        segments += n;
+      }
+    };
+    std::int64_t failed = 0;
+    for (auto _ : state) {
+      now = now + kStep;
+      client.on_timer(now);
+      server.on_timer(now);
+      Tcb* c = client.connect(kPeerAddr, kServerPort, now);
+      if (c == nullptr) {
+        ++failed;
+        break;
+      }
+      pump();
+      Tcb* s = server.accept(*l);
+      if (s == nullptr) {
+        ++failed;
+        client.abort(*c, now);
+        break;
+      }
+      client.close(*c, now);
+      pump();
+      server.close(*s, now);
+      pump();
+    }
+    const auto n = static_cast<std::uint64_t>(state.iterations());
+    if (failed != 0) {
+      state.SkipWithError(
+          ("connect/accept failed: client drops " + drops_of(cc) + "server drops " + drops_of(sc)).c_str());
+    } else if (client.tcbs_in_use() != 0 || server.tcbs_in_use() != 0) {
+      state.SkipWithError("TCBs left over: a side did not reach TIME_WAIT / CLOSED");
+    } else if (cc.get(Counter::kTCPTimeWaitOverflow) != 0 || client.time_wait().size() == 0) {
+      state.SkipWithError("the client's tuples did not go to TIME_WAIT");
+    } else if (cc.total_drops() + sc.total_drops() != 0) {
+      state.SkipWithError(("drops: client " + drops_of(cc) + "server " + drops_of(sc)).c_str());
+    }
+    state.counters["segs_per_conn"] = static_cast<double>(segments) / static_cast<double>(n ? n : 1);
+    state.counters["time_wait"] = static_cast<double>(client.time_wait().size());
+    state.SetItemsProcessed(state.iterations());
+  }
+  rte_mempool_free(pool);
+}
+BENCHMARK(BM_TcpConnectionLifecycle);
+
+}  // namespace
+}  // namespace tern
