@@ -330,7 +330,7 @@ Tcb* TcpStack::connect(std::uint32_t raddr, std::uint16_t rport, Instant now, Co
   return c;
 }
 
-bool TcpStack::send(Tcb& c, Mbuf data, Instant now) noexcept {
+bool TcpStack::send(Tcb& c, Mbuf&& data, Instant now) noexcept {
   const bool open = c.state == TcpState::kSynSent || c.state == TcpState::kSynReceived ||
                     c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait;
   if (!open || c.fin_queued || c.app_closed || !data) return false;

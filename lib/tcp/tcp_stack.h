@@ -165,9 +165,10 @@ class TcpStack {
                std::uint16_t lport = 0) noexcept;
 
   // Zero-copy send: queues the whole chain or nothing (false: not enough
-  // send space, or the connection can no longer send). The engine owns the
-  // mbufs from then on; they are freed once acknowledged.
-  bool send(Tcb& c, Mbuf data, Instant now) noexcept;
+  // send space, or the connection can no longer send). Taken, the engine owns
+  // the mbufs and frees them once acknowledged; refused, `data` is left with
+  // the caller untouched (to retry on kTcpEvWritable).
+  bool send(Tcb& c, Mbuf&& data, Instant now) noexcept;
   // Copying send: queues as much of `data` as fits; returns the bytes taken.
   std::size_t send_copy(Tcb& c, std::span<const std::byte> data, Instant now) noexcept;
   // Zero-copy receive: all in-order data queued, or an empty Mbuf.
