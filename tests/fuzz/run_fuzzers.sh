@@ -65,6 +65,14 @@ seed tcp_fuzz syn "$tcp_syn"
 seed tcp_options_fuzz syn "28${syn_opts}"
 seed tcp_options_fuzz sack "28${sack_opts}"
 seed checksum_fuzz ping "0000000003${icmp_ping}"
+# tcp_engine_fuzz records (see tcp_engine_fuzz.cc): a passive open on port 80
+# with data both ways and a close; the active connection's handshake, data,
+# shutdown and TIME_WAIT, then segments to the TIME_WAIT tuple; and a bulk
+# send with duplicate ACKs (fast retransmit, a NewReno partial ACK).
+seed tcp_engine_fuzz passive "0001100200000000ffff02000005b40701101000000000ffff01000001101800000000ffff0164000200000216ff021410000501101000000000ffff01000001101100000000ffff01000002190001101000000000ffff0100000007"
+seed tcp_engine_fuzz active "0001001200000001ffff02000005b40702042f01001000000000ffff01000801001800000000ffff013200020700020800000a01001100000000ffff010008020900000b"
+seed tcp_engine_fuzz timewait "0001001200000001ffff02000005b40702042f01001000000000ffff01000801001800000000ffff013200020700020800000a01001100000000ffff01000802090001371100000000ffff010000013711ffff0000ffff01000001370210000000ffff02000005b407000b"
+seed tcp_engine_fuzz recovery "0401001200000001ffff02000005b4070204ff01001000000000ffff01000001001000000000ffff01000001001000000000ffff01000001001000000000ffff010000010010000005a8ffff01000001001000000000ffff0100080005"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
@@ -73,8 +81,11 @@ failed=()
 for t in "${targets[@]}"; do
   mkdir -p "$corpus_root/$t"
   echo "=== $t: ${secs}s"
+  # Extra libFuzzer flags for one target, if it needs any: tests/fuzz/<target>.flags.
+  extra=()
+  if [[ -f "$here/$t.flags" ]]; then read -ra extra <"$here/$t.flags"; fi
   if ! "$build/tests/fuzz/$t" "$corpus_root/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$artifacts/$t-" 2>"$build/$t.log"; then
+    -print_final_stats=1 -artifact_prefix="$artifacts/$t-" ${extra[@]+"${extra[@]}"} 2>"$build/$t.log"; then
     failed+=("$t")
     tail -n 40 "$build/$t.log"
   fi
