@@ -62,18 +62,21 @@ std::uint16_t TcpStack::window_field(Tcb& c) noexcept {
   return static_cast<std::uint16_t>(field);
 }
 
-// After the application read: worth an ACK to open the window now?
-// (the receiver side of §3.8.6.2.2, as Linux's tcp_cleanup_rbuf: the window
-// grew by at least two segments, or reopened from nearly zero).
+// After the application read: worth an ACK to open the window now? As
+// Linux's tcp_cleanup_rbuf: only once the window the peer sees has shrunk to
+// half of what it can be, and the update at least doubles it (and moves the
+// edge by at least one MSS, RFC 9293 §3.8.6.2.2). In a steady bulk transfer
+// the ordinary ACKs carry the window, so this adds no ACKs there; it matters
+// when the application drained a (nearly) closed window.
 bool TcpStack::window_update_due(const Tcb& c) const noexcept {
   if (!synchronized(c.state) || c.fin_received) return false;
   const std::int32_t cur_i = c.rcv_adv - c.rcv_nxt;
   const std::uint32_t cur = cur_i > 0 ? static_cast<std::uint32_t>(cur_i) : 0;
   // Only what the window field can express counts (65535 << scale).
-  const std::uint32_t free = std::min(receive_window(c), 65535u << c.rcv_wscale);
-  if (free <= cur) return false;
-  const std::uint32_t step = std::min<std::uint32_t>(c.rcv_buf / 2, 2u * c.rcv_mss);
-  return free - cur >= step;
+  const std::uint32_t limit = std::min(c.rcv_buf, 65535u << c.rcv_wscale);
+  const std::uint32_t free = std::min(receive_window(c), limit);
+  if (free <= cur || 2ull * cur > limit) return false;
+  return free >= 2ull * cur && free - cur >= std::min<std::uint32_t>(limit / 2, c.rcv_mss);
 }
 
 void TcpStack::ack_now_or_later(Tcb& c, bool force, Instant now) noexcept {
