@@ -110,15 +110,18 @@ void TcpStack::input(Segment& s, Instant now) noexcept {
 
 // RFC 9293 §3.10.7.1: no TCB. Answer anything but a RST with a RST.
 void TcpStack::input_closed(Segment& s, Instant now) noexcept {
+  if (s.flags.rst()) {
+    counters_.drop(Drop::kTcpRstNoSocket);
+    return;
+  }
   counters_.drop(Drop::kTcpNoSocket);
-  if (s.flags.rst()) return;
   reset_reply(s, now);
 }
 
 // RFC 9293 §3.10.7.2.
 void TcpStack::input_listen(Listener& l, Segment& s, Instant now) noexcept {
   if (s.flags.rst()) {  // first: ignore a RST
-    counters_.drop(Drop::kTcpBadFlags);
+    counters_.drop(Drop::kTcpRstNoSocket);
     return;
   }
   if (s.flags.ack()) {  // second: an ACK (maybe a SYN cookie)
