@@ -1,29 +1,47 @@
 // TCP engine fuzzer: one TcpStack (a listener on port 80 and one active
 // connection opened at start) driven by a sequence of records on virtual
-// time, with real mbufs from an in-memory EAL.
+// time, with real mbufs from an in-memory EAL. The application side keeps
+// to the API's rules: it touches only Tcbs from connect()/accept() that it
+// has not closed or aborted, and closes those that report kTcpEvClosed.
 //
-// Input: one configuration byte, then records until the input runs out. The
-// first byte of a record picks its kind:
+// Input: one configuration byte (MTU, buffer sizes, which options the stack
+// offers, Nagle, challenge-ACK budget, clone pool), then records until the
+// input runs out. The first byte of a record picks its kind (mod 3):
 //
-//   kAdvance  a:u8                       virtual time moves on (every timer:
-//                                        RTO, persist, keepalive, delayed ACK,
-//                                        FIN_WAIT_2, TIME_WAIT, SYN-ACK)
-//   kSegment  sel flags dseq:i16 dack:i16 win:u16 opt len misc [extra bytes]
-//                                        a segment from the peer, its numbers
-//                                        relative to what the connection
-//                                        expects so that most get past the
-//                                        sequence check
-//   kApp      which arg                  an application call on a Tcb the
-//                                        application holds, or accept/connect
+//   advance  a:u8    virtual time moves on by (a >> 2) units of 1 ms, 37 ms,
+//                    1 s or 17 s (a & 3), stopping at every deadline on the
+//                    way: RTO, SYN-ACK, persist, keepalive, delayed ACK,
+//                    FIN_WAIT_2, TIME_WAIT
+//   segment  sel flags:u8 dseq:i16 dack:i16 win:u16 opt len misc [more]
+//                    a segment from the peer. sel picks the tuple: a
+//                    connection in the table (its RCV.NXT / SND.UNA are the
+//                    bases, so seq = base + dseq passes the sequence check
+//                    often), a client port to the listener (or to a closed
+//                    port), a tuple the engine sent to before (TIME_WAIT,
+//                    cookies), or an active-open tuple. opt picks options
+//                    (timestamps echoing our TSval, a SYN's set, SACK blocks
+//                    around SND.UNA, raw bytes, MSS); len the payload; misc
+//                    bits: 01 bad checksum, 02 two mbufs, 04/08 other bases
+//                    (RCV.ADV or IRS, SND.MAX), 10 raw segment bytes from
+//                    the input, 20 checksum marked good by the NIC, 40 keep
+//                    the raw ports, 80 Ethernet padding after the segment
+//   app      which arg
+//                    accept, connect (ephemeral or explicit port, or to
+//                    ourselves: those segments loop back in), listener off
+//                    and on, handler mode (read / close / accept from inside
+//                    the events), and on a Tcb the application holds:
+//                    send_copy, zero-copy send of a chain, read, recv,
+//                    shutdown_write, close, abort, nodelay, cork, keepalive
 //
 // Checked after every record: each segment the engine emits parses as TCP
 // with a correct checksum and options, comes from our address with headroom
-// for the IPv4 header, fits the MTU; RSTs carry sane numbers (RFC 9293
-// §3.10.7.1 / §3.10.4); each connection's send variables are ordered and its
-// queues within their buffers; no indirect mbuf outlives the emitted
-// segments; the mbufs the engine holds are bounded by the bytes it queues;
-// no TERN_CHECK fired. After the input: destroying the stack returns every
-// mbuf to its pool.
+// for the IPv4 header and fits the MTU; RSTs carry the numbers RFC 9293
+// §3.10.7.1 / §3.10.4 give them; ACKs and the window's right edge never move
+// back; each connection's send variables are ordered and its queues within
+// their buffers; every deadline is on the timer wheel and every TCB nobody
+// holds has one; no indirect mbuf outlives the emitted segments; the mbufs
+// the engine holds are bounded by the bytes it queues; no TERN_CHECK fired.
+// After the input: destroying the stack returns every mbuf to its pool.
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
@@ -103,6 +121,12 @@ struct PeerView {
   Seq32 next_ack;
   std::uint32_t tsecr = 0;
   bool valid = false;
+  // The engine's side of this incarnation (since its SYN): the highest ACK
+  // and right window edge it sent, neither of which may move back.
+  Seq32 max_ack;
+  Seq32 max_edge;
+  bool have_ack = false;
+  bool have_edge = false;
 };
 
 // One emitted segment, copied out of its mbufs.
@@ -417,7 +441,7 @@ class Driver : public TcpHandler {
       }
     }
     if (tcp.size() >= 20) seg_ = load_seg(tcp);
-    deliver(tcp, (misc & 0x02) != 0, (misc & 0x20) != 0);
+    deliver(tcp, (misc & 0x80) ? 6 : 0, (misc & 0x02) != 0, (misc & 0x20) != 0);
   }
 
   // Options per `opt`'s low bits; a few take more input bytes.
@@ -482,26 +506,28 @@ class Driver : public TcpHandler {
     return SegInfo{h->src_port(), h->dst_port(), Seq32{h->seq()}, Seq32{h->ack()}, h->flags().bits, len};
   }
 
-  // As IPv4 hands it over: l4 at offset 34 of the frame (optionally as two
-  // mbufs, the split anywhere, or with the header checksum marked good).
-  void deliver(std::span<const std::byte> tcp, bool split, bool hw_csum, std::uint32_t src = kPeerIp) {
+  // As IPv4 hands it over: l4 at offset 34 of the frame, maybe followed by
+  // Ethernet padding beyond l4_len, maybe as two mbufs split inside the
+  // segment, maybe with the checksum marked verified by the NIC.
+  void deliver(std::span<const std::byte> tcp, std::size_t pad, bool split, bool hw_csum,
+               std::uint32_t src = kPeerIp) {
     constexpr std::uint16_t kOff = 34;
+    std::vector<std::byte> frame(kOff + tcp.size() + pad);
+    if (!tcp.empty()) std::memcpy(frame.data() + kOff, tcp.data(), tcp.size());
+    std::size_t first = frame.size();
+    if (split && tcp.size() > 1)
+      first = std::min(first, kOff + 20 + (tcp.size() > 20 ? (tcp.size() - 20) / 2 : 0));
     Mbuf head = Mbuf::alloc(g_pool);
     if (!head) return;
-    const std::size_t total = kOff + tcp.size();
-    std::size_t first = total;
-    if (split && tcp.size() > 1) first = kOff + 20 + (tcp.size() > 20 ? (tcp.size() - 20) / 2 : 0);
-    first = std::min(first, total);
     auto h = head.append(static_cast<std::uint16_t>(first));
     if (h.empty()) return;
-    std::memset(h.data(), 0, kOff);
-    if (first > kOff) std::memcpy(h.data() + kOff, tcp.data(), first - kOff);
-    if (first < total) {
+    std::memcpy(h.data(), frame.data(), first);
+    if (first < frame.size()) {
       Mbuf tail = Mbuf::alloc(g_pool);
       if (!tail) return;
-      auto t = tail.append(static_cast<std::uint16_t>(total - first));
+      auto t = tail.append(static_cast<std::uint16_t>(frame.size() - first));
       if (t.empty()) return;
-      std::memcpy(t.data(), tcp.data() + (first - kOff), total - first);
+      std::memcpy(t.data(), frame.data() + first, frame.size() - first);
       FUZZ_CHECK(rte_pktmbuf_chain(head.get(), tail.release()) == 0);
     }
     if (hw_csum) head->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
@@ -626,7 +652,7 @@ class Driver : public TcpHandler {
       const std::vector<std::byte> b = std::move(loopback_.front());
       loopback_.erase(loopback_.begin());
       seg_ = load_seg(b);
-      deliver(b, false, false, kLocalIp);
+      deliver(b, 0, false, false, kLocalIp);
     }
     loopback_.clear();
   }
@@ -641,6 +667,13 @@ class Driver : public TcpHandler {
     std::uint64_t bound = 64;
     for (const Tcb* t : connections()) {
       FUZZ_CHECK(t->snd_nxt - t->snd_una >= 0);
+      // The wheel fires no later than the earliest deadline; a deadline
+      // the wheel does not know about is a timer lost.
+      const Instant due = std::min({t->rtx_deadline, t->delack_deadline, t->linger_deadline});
+      if (due != Instant::max()) FUZZ_CHECK(TimerWheel::armed(*t) && TimerWheel::deadline(*t) <= due);
+      // A TCB nobody holds (the application let go, or never had it) must
+      // have a timer that ends it, or it stays until the worker dies.
+      if ((!t->app_owned || t->app_closed) && !t->in_accept_queue) FUZZ_CHECK(due != Instant::max());
       FUZZ_CHECK(t->snd_max - t->snd_nxt >= 0);
       // In flight: queued data plus SYN and FIN.
       FUZZ_CHECK(static_cast<std::uint32_t>(t->snd_max - t->snd_una) <= t->sndq.bytes() + 2);
@@ -662,7 +695,12 @@ class Driver : public TcpHandler {
 
   long long now_ms() const { return static_cast<long long>(now_.ns_since_epoch() / 1'000'000); }
 
-  void trace_state() const {
+  void trace_state() {
+    for (std::size_t i = 0; i < counters_.drops.size(); ++i) {
+      if (counters_.drops[i] == traced_drops_[i]) continue;
+      std::fprintf(stderr, "  drop %s\n", std::string(drop_name(static_cast<Drop>(i))).c_str());
+      traced_drops_[i] = counters_.drops[i];
+    }
     for (const Tcb* t : connections())
       std::fprintf(stderr, "  %u>%u %s una=%u nxt=%u max=%u rcv_nxt=%u sndq=%u rcvq=%u wnd=%u%s\n",
                    t->tuple.lport, t->tuple.rport, std::string(to_string(t->state)).c_str(),
@@ -700,6 +738,34 @@ class Driver : public TcpHandler {
     const Seq32 end = Seq32{h->seq()} + seg_len;
     if (f.syn() || end - v.next_ack > 0 || v.next_ack == Seq32{0}) v.next_ack = end;
     if (o->timestamps) v.tsecr = o->timestamps->first;
+    check_monotonic(v, *h);
+  }
+
+  // RFC 9293 §3.10.7.4: RCV.NXT only advances, so neither do our ACKs; RFC
+  // 9293 §3.8.6 / RFC 7323 §2.4: the right edge of the window offered never
+  // moves left (a shrinking window is what the engine promises to avoid).
+  void check_monotonic(PeerView& v, const TcpHeader& h) {
+    const TcpFlags f = h.flags();
+    const Seq32 ack{h.ack()};
+    if (f.syn()) {
+      v.have_ack = f.ack();
+      v.max_ack = ack;
+      v.have_edge = false;  // a SYN's window is not scaled
+      return;
+    }
+    if (f.rst() || !f.ack()) return;
+    if (v.have_ack) FUZZ_CHECK(ack - v.max_ack >= 0);
+    v.have_ack = true;
+    v.max_ack = ack;
+    // The scale is the connection's: judge only segments a live TCB sent.
+    for (const Tcb* t : connections()) {
+      if (t->tuple.lport != h.src_port() || t->tuple.rport != h.dst_port() || !synchronized(t->state))
+        continue;
+      const Seq32 edge = ack + (std::uint32_t{h.window()} << t->rcv_wscale);
+      if (v.have_edge) FUZZ_CHECK(edge - v.max_edge >= 0);
+      if (!v.have_edge || edge - v.max_edge > 0) v.max_edge = edge;
+      v.have_edge = true;
+    }
   }
 
   // RFC 9293 §3.10.7.1: a RST answering a segment takes its SEQ from that
@@ -732,6 +798,7 @@ class Driver : public TcpHandler {
   const unsigned base_ = rte_mempool_in_use_count(g_pool);
   const std::uint64_t violations_ = invariant_violations();
   Counters counters_;
+  decltype(Counters::drops) traced_drops_{};
   CaptureSink sink_;
   Instant now_ = Instant::from_ns(1'000'000'000);
   std::uint16_t mtu_ = 1500;
