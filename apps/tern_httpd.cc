@@ -281,8 +281,8 @@ class HttpApp final : public WorkerApp, public TcpHandler {
         error_response(e, status, /*head_only=*/false, /*close=*/true);
         continue;
       }
+      start_response(e, p.req);  // before consume(): the request's views point into e.rx
       consume(e, static_cast<std::uint32_t>(p.req.head_len));
-      start_response(e, p.req);
     }
   }
 

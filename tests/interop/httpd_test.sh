@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# Interop: tern-httpd with 2 workers, the Linux kernel's curl, wget and a
+# Python socket client in a network namespace.
+#   httpd_test.sh tap|af_packet BUILD_DIR
+# Checks: curl and wget download /bytes/1048576 and /bytes/104857600 and
+# their sha256 matches the pattern generated here; a file under --root
+# downloaded by curl matches; a malformed request gets a 400 and the server
+# keeps serving; 3 pipelined requests on one connection get 3 correct
+# responses in order. At exit: no connection, TCB or HTTP state left.
+set -euo pipefail
+mode=$1
+build=$(cd "$2" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../../dpdk-env/netns.sh"
+work=$(mktemp -d /tmp/tern-httpd.XXXXXX)
+trap 'tern_ns_cleanup; rm -rf "$work"' EXIT
+
+fail() {
+  echo "FAIL [$mode]: $*"
+  if [ -f "$work/tern.log" ]; then
+    [ -n "${tern_pid:-}" ] && kill -USR1 "$tern_pid" 2>/dev/null && sleep 0.3
+    tail -80 "$work/tern.log"
+  fi
+  exit 1
+}
+
+port=80
+prefix="ternh${TERN_NS_TAG}"
+net="10.79.$((RANDOM % 200 + 10))"
+tern_ip="$net.2"
+peer_ip="$net.1"
+ns_tern=$(tern_ns_create h)
+case "$mode" in
+  tap)
+    tern_if="th${TERN_NS_TAG}"
+    device="net_tap0,iface=${tern_if}"
+    peer_ns=$ns_tern
+    peer_if=$tern_if
+    ;;
+  af_packet)
+    tern_if="ha${TERN_NS_TAG}"
+    peer_if="hp${TERN_NS_TAG}"
+    peer_ns=$(tern_ns_create q)
+    tern_veth "$ns_tern" "$tern_if" "$peer_ns" "$peer_if"
+    ip -n "$peer_ns" addr add "$peer_ip/24" dev "$peer_if"
+    # docs/ports.md: af_packet over veth needs TX checksum offload off on the peer.
+    ip netns exec "$peer_ns" ethtool -K "$peer_if" tx off >/dev/null
+    device="net_af_packet0,iface=${tern_if},qpairs=2"
+    ;;
+  *) echo "usage: $0 tap|af_packet BUILD_DIR"; exit 2 ;;
+esac
+
+cat >"$work/tern.toml" <<TOML
+log_level = "info"
+[eal]
+file_prefix = "$prefix"
+memory_mb = 512
+[runtime]
+lcores = [0, 1]
+mbufs_per_worker = 16383
+[[port]]
+name = "p0"
+device = "$device"
+address = "$tern_ip/24"
+[tcp]
+max_connections = 1024
+TOML
+
+mkdir -p "$work/root/sub"
+head -c 3000000 /dev/urandom >"$work/root/sub/blob.bin"
+echo "<html><body>tern-httpd</body></html>" >"$work/root/index.html"
+
+# A missing --root is a start-up error (exit 2).
+set +e
+"$build/apps/tern-httpd" --config "$work/tern.toml" --root "$work/nonexistent" >"$work/noroot.log" 2>&1
+rc=$?
+set -e
+[ "$rc" = 2 ] || fail "--root of a missing directory: exit $rc, expected 2"
+grep -q "not a readable directory" "$work/noroot.log" || fail "no clear --root error: $(cat "$work/noroot.log")"
+
+ip netns exec "$ns_tern" "$build/apps/tern-httpd" --config "$work/tern.toml" --port "$port" \
+  --root "$work/root" --ready-file "$work/ready" >"$work/tern.log" 2>&1 &
+tern_pid=$!
+TERN_PIDS+=($tern_pid)
+tern_wait_for "tern-httpd to start" 30 test -f "$work/ready" || fail "tern-httpd did not start"
+if [ "$mode" = tap ]; then
+  tern_wait_for "tap interface" 10 ip -n "$ns_tern" link show "$tern_if" || fail "no tap interface"
+  ip netns exec "$ns_tern" sysctl -qw "net.ipv6.conf.$tern_if.disable_ipv6=1"
+  ip -n "$ns_tern" addr add "$peer_ip/24" dev "$tern_if"
+  ip -n "$ns_tern" link set "$tern_if" up
+fi
+echo "tern-httpd at $tern_ip:$port, kernel client $peer_ip in $peer_ns"
+url="http://$tern_ip:$port"
+inpeer() { ip netns exec "$peer_ns" "$@"; }
+
+# sha256 of the first N bytes of the /bytes/ pattern (apps/http_pattern.h).
+pattern_sha() { python3 - "$1" <<'PY'
+import hashlib, sys
+n = int(sys.argv[1]); b = bytearray(65521); x = 1
+for k in range(65521):
+    x = (x * 1103515245 + 12345) & 0x7fffffff; b[k] = (x >> 16) & 0xff
+b = bytes(b); big = b * 16; h = hashlib.sha256()
+while n >= len(big): h.update(big); n -= len(big)
+while n >= len(b): h.update(b); n -= len(b)
+h.update(b[:n]); print(h.hexdigest())
+PY
+}
+
+start=$SECONDS
+for n in 1048576 104857600; do
+  want=$(pattern_sha "$n")
+  t0=$(date +%s.%N)
+  inpeer curl -sS --fail --max-time 30 -o "$work/curl.out" "$url/bytes/$n" || fail "curl /bytes/$n"
+  t1=$(date +%s.%N)
+  got=$(sha256sum <"$work/curl.out" | cut -d' ' -f1)
+  [ "$got" = "$want" ] || fail "curl /bytes/$n: sha256 $got, expected $want (size $(stat -c %s "$work/curl.out"))"
+  echo "curl /bytes/$n ok: $(python3 -c "print('%.2f s, %.0f Mbit/s' % ($t1 - $t0, $n * 8 / ($t1 - $t0) / 1e6))")"
+  t0=$(date +%s.%N)
+  inpeer wget -q -T 30 -t 1 -O "$work/wget.out" "$url/bytes/$n" || fail "wget /bytes/$n"
+  t1=$(date +%s.%N)
+  got=$(sha256sum <"$work/wget.out" | cut -d' ' -f1)
+  [ "$got" = "$want" ] || fail "wget /bytes/$n: sha256 $got, expected $want"
+  echo "wget /bytes/$n ok: $(python3 -c "print('%.2f s, %.0f Mbit/s' % ($t1 - $t0, $n * 8 / ($t1 - $t0) / 1e6))")"
+  rm -f "$work/curl.out" "$work/wget.out"
+done
+
+inpeer curl -sS --fail --max-time 20 -o "$work/blob.out" "$url/sub/blob.bin" || fail "curl a file"
+cmp "$work/blob.out" "$work/root/sub/blob.bin" || fail "file under --root differs"
+echo "curl /sub/blob.bin (3,000,000 bytes) ok"
+[ "$(inpeer curl -sS --max-time 10 "$url/")" = "$(cat "$work/root/index.html")" ] || fail "curl / (index.html)"
+code=$(inpeer curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$url/nope")
+[ "$code" = 404 ] || fail "missing file: $code, expected 404"
+code=$(inpeer curl -sS --max-time 10 -o /dev/null -w '%{http_code}' --path-as-is "$url/../etc/passwd")
+[ "$code" = 400 ] || fail "../: $code, expected 400"
+code=$(inpeer curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -X POST "$url/bytes/1")
+[ "$code" = 405 ] || fail "POST: $code, expected 405"
+echo "/ index.html, 404, ../ 400, POST 405 ok"
+
+inpeer python3 - "$tern_ip" "$port" <<'PY' || fail "raw socket checks"
+import socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+
+def read_response(f, head=False):
+    status = f.readline()
+    headers = {}
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""): break
+        k, v = line.decode().split(":", 1)
+        headers[k.strip().lower()] = v.strip()
+    body = b"" if head else f.read(int(headers["content-length"]))
+    return status.decode().strip(), headers, body
+
+def conn():
+    s = socket.create_connection((host, port), timeout=10)
+    return s, s.makefile("rb")
+
+# Malformed: 400, then the server closes.
+s, f = conn()
+s.sendall(b"GARBAGE\r\n\r\n")
+st, h, _ = read_response(f)
+assert st.startswith("HTTP/1.1 400"), st
+assert h.get("connection") == "close", h
+assert f.read() == b"", "data after a 400"
+s.close()
+# Oversized head: 431.
+s, f = conn()
+s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + b"x" * 9000 + b"\r\n\r\n")
+st, _, _ = read_response(f)
+assert st.startswith("HTTP/1.1 431"), st
+s.close()
+# Three pipelined requests in one write on a keep-alive connection.
+pat = bytearray(65521); x = 1
+for k in range(65521):
+    x = (x * 1103515245 + 12345) & 0x7fffffff; pat[k] = (x >> 16) & 0xff
+s, f = conn()
+s.sendall(b"GET /bytes/100000 HTTP/1.1\r\nHost: t\r\n\r\n"
+          b"HEAD /bytes/7 HTTP/1.1\r\nHost: t\r\n\r\n"
+          b"GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n")
+st, h, body = read_response(f)
+assert st == "HTTP/1.1 200 OK" and body == bytes(pat) + bytes(pat[:100000 - 65521]), (st, len(body))
+st, h, _ = read_response(f, head=True)
+assert st == "HTTP/1.1 200 OK" and h["content-length"] == "7", (st, h)
+st, h, body = read_response(f)
+assert st == "HTTP/1.1 200 OK" and b"tern-httpd" in body, (st, body)
+# The connection is still usable, then Connection: close ends it.
+s.sendall(b"GET /bytes/5 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+st, h, body = read_response(f)
+assert st == "HTTP/1.1 200 OK" and body == bytes(pat[:5]) and h["connection"] == "close", (st, h, body)
+assert f.read() == b""
+s.close()
+# A client that never reads: its window fills, others are served meanwhile.
+stuck = socket.create_connection((host, port), timeout=10)
+stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+stuck.sendall(b"GET /bytes/104857600 HTTP/1.1\r\nHost: t\r\n\r\n")
+for i in range(5):
+    s, f = conn()
+    s.sendall(b"GET /bytes/300000 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    st, _, body = read_response(f)
+    assert st == "HTTP/1.1 200 OK" and len(body) == 300000, st
+    s.close()
+stuck.close()  # unread data: the kernel resets it
+print("400 + close, 431, 3 pipelined responses in order, Connection: close, a stuck reader does not block others: ok")
+PY
+echo "clients finished in $((SECONDS - start)) s"
+
+telemetry() { echo "$1" | dpdk-telemetry.py -f "$prefix" 2>/dev/null | python3 -c "
+import json, sys
+text = sys.stdin.read()
+obj, _ = json.JSONDecoder().raw_decode(text[text.index('{\"/tern'):])
+print(json.dumps(list(obj.values())[0]))"; }
+established() { telemetry /tern/stats | python3 -c "import json,sys; print(json.load(sys.stdin).get('CurrEstab', 0))"; }
+tern_wait_for "CurrEstab to reach 0" 10 test "$(established)" = 0 || fail "connections still established: $(established)"
+
+kill -INT "$tern_pid"
+wait "$tern_pid" || fail "tern-httpd exited with an error"
+TERN_PIDS=("${TERN_PIDS[@]:1}")
+tern_pid=
+echo "--- tern-httpd at exit ---"
+sed -n '/^--- tern counters/,$p' "$work/tern.log" | grep -E "^httpd|^(PassiveOpens|EstabResets|InRsts|OutRsts|RetransSegs|InSegs|OutSegs|CurrEstab) "
+
+python3 - "$work/tern.log" <<'PY' || fail "Tern's counters"
+import re, sys
+log = open(sys.argv[1]).read()
+w = [dict((k, int(v)) for k, v in re.findall(r"(\w+) (\d+)", line.split(":", 1)[1]))
+     for line in log.splitlines() if line.startswith("httpd worker ")]
+assert len(w) == 2, "expected a report line per worker, got %d" % len(w)
+s = lambda k: sum(x[k] for x in w)
+checks = [
+    ("closed_clean + closed_error == accepted", s("closed_clean") + s("closed_error") == s("accepted")),
+    ("no HTTP state left (active 0)", s("active") == 0),
+    ("no TCB left", s("tcbs_in_use") == 0),
+    ("no connection left", s("connections") == 0),
+    ("no pool exhaustion", s("no_slot") == 0),
+    ("no file errors", s("file_errors") == 0),
+    ("both workers served", all(x["accepted"] > 0 for x in w)),
+]
+for name, ok in checks: print("%-42s %s" % (name, "ok" if ok else "FAILED"))
+print("accepted %d requests %d 2xx %d 4xx %d body bytes %d send_blocked %d" % (
+    s("accepted"), s("requests"), s("status_2xx"), s("status_4xx"), s("body_bytes"), s("send_blocked")))
+sys.exit(0 if all(ok for _, ok in checks) else 1)
+PY
+echo "PASS [$mode] in $((SECONDS - start)) s"
