@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The demo, from a fresh Debian 12 machine: set up, build, bring Tern up on a
-# tap inside a network namespace, ping it from the kernel, print its counters
-# (as tern-node prints them, and as telemetry reports them).
+# The demo, from a fresh Debian 12 machine: set up, build, bring Tern up
+# (tern-httpd) on a tap inside a network namespace, ping it from the kernel,
+# fetch a page and 10 MB over HTTP with curl, print its counters (as
+# tern-httpd prints them, and as telemetry reports them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./dpdk-env/setup.sh
 [ -f build/build.ninja ] || meson setup build >/dev/null
-ninja -C build apps/tern-node
+ninja -C build apps/tern-httpd
 . dpdk-env/netns.sh
 work=$(mktemp -d /tmp/tern-demo.XXXXXX)
 trap 'tern_ns_cleanup; rm -rf "$work"' EXIT
@@ -16,16 +17,29 @@ prefix="terndemo${TERN_NS_TAG}"
 sed -e "s/^file_prefix = .*/file_prefix = \"$prefix\"/" -e "s/iface=tern0/iface=$tap/" config/tap.toml >"$work/tern.toml"
 tern_ip=$(sed -n 's/^address = "\([0-9.]*\)\/.*/\1/p' "$work/tern.toml")
 peer_ip=${tern_ip%.*}.1
-echo "--- starting Tern (tern-node, config/tap.toml) in namespace $ns"
-ip netns exec "$ns" build/apps/tern-node --config "$work/tern.toml" --ready-file "$work/ready" >"$work/tern.log" 2>&1 &
+mkdir -p "$work/www"
+cat >"$work/www/index.html" <<HTML
+<html><head><title>Tern</title></head>
+<body><h1>Hello from tern-httpd</h1>
+<p>Served by Tern's TCP stack on DPDK, over a net_tap port in namespace $ns.</p></body></html>
+HTML
+echo "--- starting Tern (tern-httpd, config/tap.toml) in namespace $ns"
+ip netns exec "$ns" build/apps/tern-httpd --config "$work/tern.toml" --port 80 --root "$work/www" \
+  --ready-file "$work/ready" >"$work/tern.log" 2>&1 &
 TERN_PIDS+=($!)
-tern_wait_for "tern-node" 30 test -f "$work/ready" || { cat "$work/tern.log"; exit 1; }
+tern_wait_for "tern-httpd" 30 test -f "$work/ready" || { cat "$work/tern.log"; exit 1; }
 grep -E "^TERN|^tern:" "$work/tern.log"
 ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$tap.disable_ipv6=1"
 ip -n "$ns" addr add "$peer_ip/24" dev "$tap"
 ip -n "$ns" link set "$tap" up
 echo "--- the kernel ($peer_ip) pings Tern ($tern_ip)"
-ip netns exec "$ns" ping -c 10 -i 0.2 "$tern_ip"
+ip netns exec "$ns" ping -c 5 -i 0.2 "$tern_ip"
+echo "--- the kernel fetches http://$tern_ip/ with curl"
+ip netns exec "$ns" curl -sS --max-time 10 -i "http://$tern_ip/"
+echo "--- and 10 MB of /bytes/10485760"
+ip netns exec "$ns" curl -sS --max-time 20 -o /dev/null \
+  -w '  %{size_download} bytes in %{time_total} s (%{speed_download} bytes/s), HTTP %{http_code}\n' \
+  "http://$tern_ip/bytes/10485760"
 echo "--- telemetry: echo /tern/stats | dpdk-telemetry.py -f $prefix (non-zero entries)"
 echo /tern/stats | dpdk-telemetry.py -f "$prefix" 2>/dev/null | python3 -c "
 import json, sys
@@ -34,5 +48,5 @@ print('\n'.join('  %s %d' % kv for kv in o['/tern/stats'].items() if kv[1]))"
 kill -INT "${TERN_PIDS[0]}"
 wait "${TERN_PIDS[0]}" || true
 TERN_PIDS=()
-echo "--- tern-node's counters on exit"
+echo "--- tern-httpd's counters on exit"
 sed -n '/--- tern counters/,$p' "$work/tern.log"
