@@ -9,6 +9,18 @@
 
 namespace tern {
 
+// Frees a list of mbufs linked through `next`, one segment at a time. The
+// TCP queues link many packets into one list whose head does not describe
+// the whole (nb_segs, pkt_len), so rte_pktmbuf_free would be wrong there.
+inline void free_segment_list(rte_mbuf* m) noexcept {
+  while (m != nullptr) {
+    rte_mbuf* next = m->next;
+    m->next = nullptr;
+    rte_pktmbuf_free_seg(m);
+    m = next;
+  }
+}
+
 class Mbuf {
  public:
   Mbuf() noexcept = default;

@@ -51,13 +51,7 @@ std::size_t RecvQueue::read(std::span<std::byte> out) noexcept {
 }
 
 void RecvQueue::clear() noexcept {
-  rte_mbuf* m = head_;
-  while (m != nullptr) {
-    rte_mbuf* next = m->next;
-    m->next = nullptr;
-    rte_pktmbuf_free_seg(m);
-    m = next;
-  }
+  free_segment_list(head_);
   head_ = last_ = nullptr;
   bytes_ = segs_ = 0;
 }

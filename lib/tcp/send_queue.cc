@@ -1,5 +1,7 @@
 #include "tcp/send_queue.h"
 
+#include "base/mbuf.h"
+
 namespace tern {
 
 void SendQueue::append(rte_mbuf* m) noexcept {
@@ -100,13 +102,7 @@ rte_mbuf* SendQueue::slice(std::uint32_t off, std::uint32_t len, rte_mempool* po
 }
 
 void SendQueue::clear() noexcept {
-  rte_mbuf* m = head_;
-  while (m != nullptr) {
-    rte_mbuf* next = m->next;
-    m->next = nullptr;
-    rte_pktmbuf_free_seg(m);
-    m = next;
-  }
+  free_segment_list(head_);
   front_ += bytes_;
   head_ = tail_ = cursor_ = nullptr;
   head_off_ = 0;

@@ -215,11 +215,7 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   }
   if (len > 0 || fin) {
     c.last_send = now;
-    if (c.rtx_kind != Tcb::RtxKind::kRetransmit) {
-      c.rtx_kind = Tcb::RtxKind::kRetransmit;
-      c.rtx_deadline = now + c.rto.rto();
-      arm_timer(c);
-    }
+    start_rtx_if_stopped(c, now);
   }
   sink_.send_segment(std::move(m), c.tuple.laddr, c.tuple.raddr, now);
   return true;
@@ -268,11 +264,7 @@ void TcpStack::send_syn(Tcb& c, Instant now) noexcept {
     c.rtt_seq = c.iss;
     c.rtt_start = now;
   }
-  if (c.rtx_kind != Tcb::RtxKind::kRetransmit) {
-    c.rtx_kind = Tcb::RtxKind::kRetransmit;
-    c.rtx_deadline = now + c.rto.rto();
-    arm_timer(c);
-  }
+  start_rtx_if_stopped(c, now);
   sink_.send_segment(std::move(m), c.tuple.laddr, c.tuple.raddr, now);
 }
 

@@ -257,7 +257,8 @@ class TcpStack {
   void on_rtx_timeout(Tcb& c, Instant now) noexcept;
   void on_persist_timeout(Tcb& c, Instant now) noexcept;
   void on_keepalive_timeout(Tcb& c, Instant now) noexcept;
-  void restart_rtx(Tcb& c, Instant now) noexcept;     // after sending or on a new ACK
+  void restart_rtx(Tcb& c, Instant now) noexcept;  // after sending or on a new ACK
+  void start_rtx_if_stopped(Tcb& c, Instant now) noexcept;
   void set_idle_timer(Tcb& c, Instant now) noexcept;  // persist / keepalive / off
 
   // tcp_stack.cc

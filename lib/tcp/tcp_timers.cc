@@ -166,6 +166,14 @@ void TcpStack::on_keepalive_timeout(Tcb& c, Instant now) noexcept {
   c.rtx_deadline = now + o_.cfg.keepalive_interval;
 }
 
+// RFC 6298 §5.1: sending data starts the timer unless it is running already.
+void TcpStack::start_rtx_if_stopped(Tcb& c, Instant now) noexcept {
+  if (c.rtx_kind == Tcb::RtxKind::kRetransmit) return;
+  c.rtx_kind = Tcb::RtxKind::kRetransmit;
+  c.rtx_deadline = now + c.rto.rto();
+  arm_timer(c);
+}
+
 // Called whenever SND.UNA moves: the retransmission timer runs while
 // anything is in flight (RFC 6298 §5.2, 5.3), otherwise the idle timers.
 void TcpStack::restart_rtx(Tcb& c, Instant now) noexcept {
