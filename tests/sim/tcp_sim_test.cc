@@ -143,8 +143,12 @@ TEST_P(SimImpairment, StreamSurvives) {
                     o.a.get(Drop::kIpBadChecksum) + o.b.get(Drop::kIpBadChecksum),
                 0u);
     }
-    if (im.duplicate > 0) EXPECT_GT(o.ab.duplicated + o.ba.duplicated, 0u);
-    if (im.reorder > 0) EXPECT_GT(o.ab.reordered + o.ba.reordered, 0u);
+    if (im.duplicate > 0) {
+      EXPECT_GT(o.ab.duplicated + o.ba.duplicated, 0u);
+    }
+    if (im.reorder > 0) {
+      EXPECT_GT(o.ab.reordered + o.ba.reordered, 0u);
+    }
   }
 }
 
