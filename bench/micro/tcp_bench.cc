@@ -14,6 +14,9 @@
 //    next segment sent into the sink, and the application topping the send
 //    queue up again (arg 0: send_copy of one MSS; arg 1: zero-copy send of
 //    a freshly allocated one-MSS mbuf).
+//  - BM_TcpTxSegmentChain: one 256 KiB or 1 MiB zero-copy chain handed to
+//    send() and cut into MSS segments (header mbuf + indirect slices +
+//    checksum) in one go; items = segments, bytes = application bytes.
 //  - BM_TcpConnectionLifecycle: one connection from connect() to the
 //    client's TIME_WAIT record and the server's TCB freed, between two stacks
 //    wired back to back (no link, no delay), seven segments in all.
@@ -23,6 +26,7 @@
 #include <benchmark/benchmark.h>
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -307,6 +311,146 @@ void BM_TcpTxAckProcessing(benchmark::State& state) {
   rte_mempool_free(pool);
 }
 BENCHMARK(BM_TcpTxAckProcessing)->Arg(0)->Arg(1);
+
+// Send-path segmentation of one large zero-copy write: the application hands
+// a chain of `Arg` bytes (2 KiB mbufs) to send() on an ESTABLISHED
+// connection whose peer window (8 MiB) and cwnd both exceed it, and the
+// engine cuts the whole chain into MSS segments at once: per segment a
+// header mbuf with timestamps, indirect mbufs slicing the queued data, the
+// software checksum over header and payload, and the hand-over to the sink.
+// Outside the timed region: allocating the chain (the application's cost),
+// freeing the segments (the NIC's TX completion) and the peer's cumulative
+// ACK that empties the send queue, so every iteration starts alike and the
+// pool never runs dry. Nagle is off so the short tail goes out with the rest.
+// items = segments produced, bytes = application bytes.
+class HoldingSink final : public SegmentSink {
+ public:
+  void send_segment(Mbuf segment, std::uint32_t, std::uint32_t, Instant) override {
+    held.push_back(std::move(segment));
+  }
+  std::vector<Mbuf> held;
+};
+
+void BM_TcpTxSegmentChain(benchmark::State& state) {
+  const auto chain_bytes = static_cast<std::uint32_t>(state.range(0));
+  // The chain's data mbufs, plus per segment a header and up to two
+  // indirect mbufs held until the pause, plus the peer's frames.
+  const std::uint32_t data_mbufs = (chain_bytes + 2047) / 2048;
+  rte_mempool* pool = make_pool(data_mbufs + 3 * (chain_bytes / 1000 + 1) + 1024);
+  if (pool == nullptr) return state.SkipWithError("no mempool");
+  {
+    Counters counters;
+    HoldingSink sink;
+    Instant now = kStart;
+    TcpStackOptions so = stack_options(kLocalAddr);
+    so.cfg.snd_buf = chain_bytes;
+    TcpStack stack(so, counters, sink, pool, pool, now);
+
+    Tcb* c = stack.connect(kPeerAddr, kServerPort, now);
+    if (c == nullptr || sink.held.size() != 1) return state.SkipWithError("connect sent no SYN");
+    const std::uint32_t iss = c->iss.value();
+    const std::uint16_t lport = c->tuple.lport;
+    const std::uint32_t syn_tsval = TcpStack::ts_clock(now) + c->ts_offset;  // what the SYN carried
+    sink.held.clear();
+    now = now + Duration::us(10);
+    const TcpFields synack{kServerPort, lport, kPeerIss, iss + 1, kTcpSyn | kTcpAck, 65535};
+    Mbuf f = peer_frame(pool, synack, syn_options(peer_ts(now), syn_tsval), 0);
+    std::uint16_t len = l4_len_of(f);
+    stack.on_segment(kPeerAddr, kLocalAddr, std::move(f), kL4Offset, len, now);
+    if (c->state != TcpState::kEstablished) return state.SkipWithError("SYN-ACK did not establish");
+    stack.set_nodelay(*c, true, now);
+    sink.held.clear();
+    const std::uint32_t mss = c->mss;
+
+    auto make_chain = [&]() -> Mbuf {
+      Mbuf head;
+      std::uint32_t left = chain_bytes;
+      while (left > 0) {
+        Mbuf m = Mbuf::alloc(pool);
+        if (!m) return Mbuf{};
+        const auto n =
+            static_cast<std::uint16_t>(std::min<std::uint32_t>(left, rte_pktmbuf_tailroom(m.get())));
+        if (m.append(n).empty()) return Mbuf{};
+        left -= n;
+        if (!head) {
+          head = std::move(m);
+        } else if (rte_pktmbuf_chain(head.get(), m.get()) == 0) {
+          (void)m.release();
+        } else {
+          return Mbuf{};
+        }
+      }
+      return head;
+    };
+    // The peer acknowledges up to `to` (window 65535 << 7 = 8 MiB).
+    auto ack_to = [&](std::uint32_t to) {
+      now = now + Duration::us(1);
+      const TcpFields a{kServerPort, lport, kPeerIss + 1, to, kTcpAck, 65535};
+      Mbuf fr = peer_frame(pool, a, ts_option(peer_ts(now), TcpStack::ts_clock(now) + c->ts_offset), 0);
+      const std::uint16_t l4 = l4_len_of(fr);
+      stack.on_segment(kPeerAddr, kLocalAddr, std::move(fr), kL4Offset, l4, now);
+    };
+    // Slow start until cwnd covers the whole chain: every two segments
+    // ACKed separately (RFC 3465 grows cwnd by at most 2 MSS per ACK), the
+    // segments freed as they go out.
+    for (int round = 0; round < 20 && c->cc.cwnd() < chain_bytes; ++round) {
+      Mbuf chain = make_chain();
+      if (!chain || !stack.send(*c, std::move(chain), now))
+        return state.SkipWithError("warm-up send refused");
+      while (c->sndq.bytes() > 0) {
+        sink.held.clear();
+        const std::uint32_t una = c->snd_una.value();
+        const std::uint32_t out = static_cast<std::uint32_t>(c->snd_max - c->snd_una);
+        if (out == 0) return state.SkipWithError("warm-up stalled");
+        ack_to(una + std::min(out, 2 * mss));
+      }
+      sink.held.clear();
+    }
+    if (c->cc.cwnd() < chain_bytes || c->snd_wnd < chain_bytes) {
+      return state.SkipWithError("cwnd or peer window did not open to the chain size");
+    }
+
+    std::uint64_t segments = 0;
+    std::int64_t short_sends = 0;
+    for (auto _ : state) {
+      state.PauseTiming();
+      Mbuf chain = make_chain();
+      if (!chain) {
+        state.SkipWithError("pool ran dry building the chain");
+        break;
+      }
+      state.ResumeTiming();
+      if (!stack.send(*c, std::move(chain), now)) {
+        state.SkipWithError("send refused");
+        break;
+      }
+      state.PauseTiming();
+      segments += sink.held.size();
+      sink.held.clear();
+      if (c->snd_max - c->snd_una != static_cast<std::int32_t>(chain_bytes)) ++short_sends;
+      ack_to(c->snd_max.value());
+      stack.on_timer(now);
+      state.ResumeTiming();
+    }
+    if (short_sends != 0) {
+      state.SkipWithError("a send did not put the whole chain on the wire");
+    } else if (counters.total_drops() != 0) {
+      state.SkipWithError(("drops: " + drops_of(counters)).c_str());
+    }
+    const double n = static_cast<double>(state.iterations() ? state.iterations() : 1);
+    state.counters["segs_per_send"] = static_cast<double>(segments) / n;
+    state.SetItemsProcessed(static_cast<std::int64_t>(segments));
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(chain_bytes));
+    state.SetLabel(std::to_string(chain_bytes / 1024) + " KiB chain, MSS " + std::to_string(mss));
+    stack.abort(*c, now);
+    sink.held.clear();
+  }
+  // Every chain, header and slice went back: nothing held by a freed TCB.
+  if (rte_mempool_in_use_count(pool) != 0)
+    state.SkipWithError("mbufs still in use after the stack went away");
+  rte_mempool_free(pool);
+}
+BENCHMARK(BM_TcpTxSegmentChain)->Arg(256 << 10)->Arg(1 << 20);
 
 // ---- two stacks back to back ----------------------------------------------------
 
