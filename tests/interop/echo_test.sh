@@ -7,102 +7,36 @@
 # Then Tern's counters: every connection opened passively, every abort
 # counted as a reset, and at exit no connection, TCB or echo state left.
 set -euo pipefail
-mode=$1
-build=$(cd "$2" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../../dpdk-env/netns.sh"
-work=$(mktemp -d /tmp/tern-echo.XXXXXX)
+. "$here/lib.sh"
+interop_init echo "$@"
 keep_pcap=${TERN_ECHO_PCAP:-}  # set: keep a kernel-side capture of the run in this file
-trap 'tern_ns_cleanup; rm -rf "$work"' EXIT
 
-fail() {
-  echo "FAIL [$mode]: $*"
-  if [ -f "$work/tern.log" ]; then
-    # Counters of the running Tern, then its log.
-    [ -n "${tern_pid:-}" ] && kill -USR1 "$tern_pid" 2>/dev/null && sleep 0.3
-    tail -80 "$work/tern.log"
-  fi
+# On failure (after Tern's counters and log): keep the kernel-side capture.
+interop_on_fail() {
   if [ -n "$keep_pcap" ] && [ -f "$work/kernel.pcap" ]; then
     [ -n "${dump_pid:-}" ] && kill -INT "$dump_pid" 2>/dev/null && wait "$dump_pid" 2>/dev/null
     cp "$work/kernel.pcap" "$keep_pcap" && echo "kernel-side capture kept in $keep_pcap"
   fi
-  exit 1
 }
 
 port=7
-prefix="tern${TERN_NS_TAG}"
-net="10.78.$((RANDOM % 200 + 10))"
-tern_ip="$net.2"
-peer_ip="$net.1"
-ns_tern=$(tern_ns_create t)
-case "$mode" in
-  tap)
-    tern_if="tt${TERN_NS_TAG}"
-    device="net_tap0,iface=${tern_if}"
-    peer_ns=$ns_tern  # the kernel side of the tap lives where Tern runs
-    peer_if=$tern_if
-    ;;
-  af_packet)
-    tern_if="ta${TERN_NS_TAG}"
-    peer_if="tp${TERN_NS_TAG}"
-    peer_ns=$(tern_ns_create p)
-    tern_veth "$ns_tern" "$tern_if" "$peer_ns" "$peer_if"
-    ip -n "$peer_ns" addr add "$peer_ip/24" dev "$peer_if"
-    # veth hands af_packet the kernel's TCP segments with the checksum still
-    # to be filled in (CHECKSUM_PARTIAL; net_af_packet ignores
-    # TP_STATUS_CSUMNOTREADY), so Tern would drop them as TcpBadChecksum.
-    ip netns exec "$peer_ns" ethtool -K "$peer_if" tx off >/dev/null
-    device="net_af_packet0,iface=${tern_if},qpairs=2"
-    ;;
-  *) echo "usage: $0 tap|af_packet BUILD_DIR"; exit 2 ;;
-esac
-
+interop_setup "$mode" e 10.78
 # Mbufs: a connection can hold a receive window and a send buffer of
 # full-size frames (2 x 256 KiB / 1448 B = ~360), and the stream phase runs
 # 4 connections at line rate next to the rings' own mbufs.
-cat >"$work/tern.toml" <<TOML
-log_level = "info"
-[eal]
-file_prefix = "$prefix"
-memory_mb = 512
-[runtime]
-lcores = [0, 1]
-mbufs_per_worker = 16383
-[[port]]
-name = "p0"
-device = "$device"
-address = "$tern_ip/24"
-[tcp]
-max_connections = 4096
-TOML
-
-ip netns exec "$ns_tern" "$build/apps/tern-echo" --config "$work/tern.toml" --port "$port" \
-  --ready-file "$work/ready" >"$work/tern.log" 2>&1 &
-tern_pid=$!
-TERN_PIDS+=($tern_pid)
-tern_wait_for "tern-echo to start" 30 test -f "$work/ready" || fail "tern-echo did not start"
-if [ "$mode" = tap ]; then
-  tern_wait_for "tap interface" 10 ip -n "$ns_tern" link show "$tern_if" || fail "no tap interface"
-  ip netns exec "$ns_tern" sysctl -qw "net.ipv6.conf.$tern_if.disable_ipv6=1"
-  ip -n "$ns_tern" addr add "$peer_ip/24" dev "$tern_if"
-  ip -n "$ns_tern" link set "$tern_if" up
-fi
+interop_write_config 512 16383 "[tcp]
+max_connections = 4096"
+interop_start_tern tern-echo --port "$port"
 grep "steering" "$work/tern.log" | head -1 || true
 echo "tern-echo at $tern_ip:$port, kernel client $peer_ip in $peer_ns"
 
 if [ -n "$keep_pcap" ]; then
   ip netns exec "$peer_ns" tcpdump -i "$peer_if" -s 128 -w "$work/kernel.pcap" tcp >"$work/tcpdump.log" 2>&1 &
   dump_pid=$!
-  TERN_PIDS+=($dump_pid)
+  TERN_PIDS+=("$dump_pid")
   tern_wait_for "tcpdump to listen" 10 grep -q "listening" "$work/tcpdump.log" || fail "tcpdump did not start"
 fi
-
-telemetry() { echo "$1" | dpdk-telemetry.py -f "$prefix" 2>/dev/null | python3 -c "
-import json, sys
-text = sys.stdin.read()
-start = text.index('{\"/tern')
-obj, _ = json.JSONDecoder().raw_decode(text[start:])
-print(json.dumps(list(obj.values())[0]))"; }
 
 start=$SECONDS
 ip netns exec "$peer_ns" python3 "$here/echo_client.py" "$tern_ip" "$port" --seed "${TERN_ECHO_SEED:-1}" \
@@ -112,23 +46,13 @@ echo "client finished in $((SECONDS - start)) s"
 
 # The client has closed everything: Tern's last connections leave LAST_ACK
 # as soon as the kernel acknowledges their FINs.
-established() { telemetry /tern/stats | python3 -c "import json,sys; print(json.load(sys.stdin).get('CurrEstab', 0))"; }
-tern_wait_for "CurrEstab to reach 0" 10 test "$(established)" = 0 || fail "connections still established: $(established)"
+interop_wait_closed
 
 # Frames the port lost before Tern saw them (ring overflow) explain
 # retransmissions and out-of-order arrivals in the counters below.
-echo "/ethdev/stats,0" | dpdk-telemetry.py -f "$prefix" 2>/dev/null | python3 -c "
-import json, sys
-text = sys.stdin.read()
-obj, _ = json.JSONDecoder().raw_decode(text[text.index('{\"/ethdev'):])
-st = list(obj.values())[0]
-print('port: ipackets %d opackets %d imissed %d ierrors %d rx_nombuf %d' % tuple(
-    st.get(k, 0) for k in ('ipackets', 'opackets', 'imissed', 'ierrors', 'rx_nombuf')))" || true
+interop_port_stats
 
-kill -INT "$tern_pid"
-wait "$tern_pid" || fail "tern-echo exited with an error"
-TERN_PIDS=("${TERN_PIDS[@]:1}")
-tern_pid=
+interop_stop_tern
 echo "--- tern-echo at exit ---"
 sed -n '/^--- tern counters/,$p' "$work/tern.log"
 

@@ -8,63 +8,14 @@
 # keeps serving; 3 pipelined requests on one connection get 3 correct
 # responses in order. At exit: no connection, TCB or HTTP state left.
 set -euo pipefail
-mode=$1
-build=$(cd "$2" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../../dpdk-env/netns.sh"
-work=$(mktemp -d /tmp/tern-httpd.XXXXXX)
-trap 'tern_ns_cleanup; rm -rf "$work"' EXIT
-
-fail() {
-  echo "FAIL [$mode]: $*"
-  if [ -f "$work/tern.log" ]; then
-    [ -n "${tern_pid:-}" ] && kill -USR1 "$tern_pid" 2>/dev/null && sleep 0.3
-    tail -80 "$work/tern.log"
-  fi
-  exit 1
-}
+. "$here/lib.sh"
+interop_init httpd "$@"
 
 port=80
-prefix="ternh${TERN_NS_TAG}"
-net="10.79.$((RANDOM % 200 + 10))"
-tern_ip="$net.2"
-peer_ip="$net.1"
-ns_tern=$(tern_ns_create h)
-case "$mode" in
-  tap)
-    tern_if="th${TERN_NS_TAG}"
-    device="net_tap0,iface=${tern_if}"
-    peer_ns=$ns_tern
-    peer_if=$tern_if
-    ;;
-  af_packet)
-    tern_if="ha${TERN_NS_TAG}"
-    peer_if="hp${TERN_NS_TAG}"
-    peer_ns=$(tern_ns_create q)
-    tern_veth "$ns_tern" "$tern_if" "$peer_ns" "$peer_if"
-    ip -n "$peer_ns" addr add "$peer_ip/24" dev "$peer_if"
-    # docs/ports.md: af_packet over veth needs TX checksum offload off on the peer.
-    ip netns exec "$peer_ns" ethtool -K "$peer_if" tx off >/dev/null
-    device="net_af_packet0,iface=${tern_if},qpairs=2"
-    ;;
-  *) echo "usage: $0 tap|af_packet BUILD_DIR"; exit 2 ;;
-esac
-
-cat >"$work/tern.toml" <<TOML
-log_level = "info"
-[eal]
-file_prefix = "$prefix"
-memory_mb = 512
-[runtime]
-lcores = [0, 1]
-mbufs_per_worker = 16383
-[[port]]
-name = "p0"
-device = "$device"
-address = "$tern_ip/24"
-[tcp]
-max_connections = 1024
-TOML
+interop_setup "$mode" h 10.79
+interop_write_config 512 16383 "[tcp]
+max_connections = 1024"
 
 mkdir -p "$work/root/sub"
 head -c 3000000 /dev/urandom >"$work/root/sub/blob.bin"
@@ -78,37 +29,14 @@ set -e
 [ "$rc" = 2 ] || fail "--root of a missing directory: exit $rc, expected 2"
 grep -q "not a readable directory" "$work/noroot.log" || fail "no clear --root error: $(cat "$work/noroot.log")"
 
-ip netns exec "$ns_tern" "$build/apps/tern-httpd" --config "$work/tern.toml" --port "$port" \
-  --root "$work/root" --ready-file "$work/ready" >"$work/tern.log" 2>&1 &
-tern_pid=$!
-TERN_PIDS+=($tern_pid)
-tern_wait_for "tern-httpd to start" 30 test -f "$work/ready" || fail "tern-httpd did not start"
-if [ "$mode" = tap ]; then
-  tern_wait_for "tap interface" 10 ip -n "$ns_tern" link show "$tern_if" || fail "no tap interface"
-  ip netns exec "$ns_tern" sysctl -qw "net.ipv6.conf.$tern_if.disable_ipv6=1"
-  ip -n "$ns_tern" addr add "$peer_ip/24" dev "$tern_if"
-  ip -n "$ns_tern" link set "$tern_if" up
-fi
+interop_start_tern tern-httpd --port "$port" --root "$work/root"
 echo "tern-httpd at $tern_ip:$port, kernel client $peer_ip in $peer_ns"
 url="http://$tern_ip:$port"
-inpeer() { ip netns exec "$peer_ns" "$@"; }
-
-# sha256 of the first N bytes of the /bytes/ pattern (apps/http_pattern.h).
-pattern_sha() { python3 - "$1" <<'PY'
-import hashlib, sys
-n = int(sys.argv[1]); b = bytearray(65521); x = 1
-for k in range(65521):
-    x = (x * 1103515245 + 12345) & 0x7fffffff; b[k] = (x >> 16) & 0xff
-b = bytes(b); big = b * 16; h = hashlib.sha256()
-while n >= len(big): h.update(big); n -= len(big)
-while n >= len(b): h.update(b); n -= len(b)
-h.update(b[:n]); print(h.hexdigest())
-PY
-}
+inpeer() { interop_in_peer "$@"; }
 
 start=$SECONDS
 for n in 1048576 104857600; do
-  want=$(pattern_sha "$n")
+  want=$(interop_pattern_sha "$n")
   # curl's own transfer time (connect to last byte); wget's below includes process start-up.
   t=$(inpeer curl -sS --fail --max-time 30 -o "$work/curl.out" -w '%{time_total}' "$url/bytes/$n") ||
     fail "curl /bytes/$n"
@@ -204,18 +132,9 @@ print("400 + close, 431, 3 pipelined responses in order, Connection: close, a st
 PY
 echo "clients finished in $((SECONDS - start)) s"
 
-telemetry() { echo "$1" | dpdk-telemetry.py -f "$prefix" 2>/dev/null | python3 -c "
-import json, sys
-text = sys.stdin.read()
-obj, _ = json.JSONDecoder().raw_decode(text[text.index('{\"/tern'):])
-print(json.dumps(list(obj.values())[0]))"; }
-established() { telemetry /tern/stats | python3 -c "import json,sys; print(json.load(sys.stdin).get('CurrEstab', 0))"; }
-tern_wait_for "CurrEstab to reach 0" 10 test "$(established)" = 0 || fail "connections still established: $(established)"
+interop_wait_closed
 
-kill -INT "$tern_pid"
-wait "$tern_pid" || fail "tern-httpd exited with an error"
-TERN_PIDS=("${TERN_PIDS[@]:1}")
-tern_pid=
+interop_stop_tern
 echo "--- tern-httpd at exit ---"
 sed -n '/^--- tern counters/,$p' "$work/tern.log" | grep -E "^httpd|^(PassiveOpens|EstabResets|InRsts|OutRsts|RetransSegs|InSegs|OutSegs|CurrEstab) "
 

@@ -1,0 +1,207 @@
+# shellcheck shell=bash
+# Shared parts of the interop scripts (ping_test.sh, echo_test.sh,
+# httpd_test.sh, impair_test.sh). Source it after `set -euo pipefail`:
+#   here=$(cd "$(dirname "$0")" && pwd)
+#   . "$here/lib.sh"
+#   interop_init httpd "$@"               # mode, build, work dir, cleanup trap
+#   interop_setup "$mode" h 10.79         # namespaces, interfaces, addresses
+#   interop_write_config 512 16383 "[tcp]
+#   max_connections = 1024"
+#   interop_start_tern tern-httpd --port 80 --root "$work/root"
+#   ...checks, `fail MESSAGE` on any failure...
+#   interop_stop_tern                     # SIGINT; Tern prints its counters
+# Names of namespaces and interfaces carry TERN_NS_TAG (dpdk-env/netns.sh),
+# unique per run, so parallel runs never collide; the EXIT trap removes the
+# namespaces, kills what the run started and deletes the work directory on
+# every exit path (success, fail, set -e, SIGINT/SIGTERM/SIGHUP).
+
+interop_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$interop_here/../../dpdk-env/netns.sh"
+
+mode=
+build=
+work=
+tern_pid=
+tern_name=
+
+# interop_init NAME MODE BUILD_DIR: checks the arguments, makes the work
+# directory /tmp/tern-NAME.XXXXXX and installs the cleanup traps.
+interop_init() {
+  local name=$1
+  if [ $# -ne 3 ] || { [ "$2" != tap ] && [ "$2" != af_packet ]; }; then
+    echo "usage: $0 tap|af_packet BUILD_DIR"
+    exit 2
+  fi
+  mode=$2
+  build=$(cd "$3" && pwd)
+  work=$(mktemp -d "/tmp/tern-$name.XXXXXX")
+  trap interop_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  trap 'exit 129' HUP
+}
+
+interop_cleanup() {
+  set +e  # clean up everything even if one step fails
+  tern_ns_cleanup
+  [ -n "$work" ] && rm -rf "$work"
+  return 0
+}
+
+# fail MESSAGE: reports, prints the running Tern's counters (SIGUSR1) and the
+# end of its log, runs the script's interop_on_fail hook if it has one, exits 1.
+fail() {
+  echo "FAIL [$mode]: $*"
+  if [ -f "$work/tern.log" ]; then
+    [ -n "$tern_pid" ] && kill -USR1 "$tern_pid" 2>/dev/null && sleep 0.3
+    tail -80 "$work/tern.log"
+  fi
+  if declare -F interop_on_fail >/dev/null; then interop_on_fail || true; fi
+  exit 1
+}
+
+# interop_setup MODE LETTER NET: the namespaces and the link between Tern and
+# the kernel. LETTER (one lower-case letter per script) tells runs of
+# different scripts apart in `ip netns list` / `ip link`; NET is the first
+# two octets of the /24 (a random third octet is added).
+# Sets: prefix (EAL file prefix), tern_ip, peer_ip, ns_tern, peer_ns,
+#       tern_if, peer_if (kernel side), device (DPDK vdev string).
+#   tap:       Tern's tap lives in ns_tern; the kernel side is that same
+#              interface, configured once Tern has created it (interop_start_tern).
+#   af_packet: a veth pair, Tern's end in ns_tern, the kernel's in peer_ns.
+interop_setup() {
+  local m=$1 letter=$2 net="$3.$((RANDOM % 200 + 10))"
+  prefix="tern${letter}${TERN_NS_TAG}"
+  tern_ip="$net.2"
+  peer_ip="$net.1"
+  # In $(...), tern_ns_create's list never reaches this shell: the cleanup
+  # finds the namespaces by TERN_NS_TAG (listing them twice would delete
+  # each twice).
+  ns_tern=$(tern_ns_create "$letter")
+  case "$m" in
+    tap)
+      tern_if="${letter}t${TERN_NS_TAG}"
+      device="net_tap0,iface=${tern_if}"
+      peer_ns=$ns_tern
+      peer_if=$tern_if
+      ;;
+    af_packet)
+      tern_if="${letter}a${TERN_NS_TAG}"
+      peer_if="${letter}p${TERN_NS_TAG}"
+      peer_ns=$(tern_ns_create "${letter}p")
+      tern_veth "$ns_tern" "$tern_if" "$peer_ns" "$peer_if"
+      ip -n "$peer_ns" addr add "$peer_ip/24" dev "$peer_if"
+      # docs/ports.md: veth hands af_packet the kernel's TCP segments with the
+      # checksum still to be filled in (CHECKSUM_PARTIAL; net_af_packet
+      # ignores TP_STATUS_CSUMNOTREADY), so Tern would drop them as
+      # TcpBadChecksum: TX checksum offload off on the peer.
+      ip netns exec "$peer_ns" ethtool -K "$peer_if" tx off >/dev/null
+      device="net_af_packet0,iface=${tern_if},qpairs=2"
+      ;;
+    *) echo "usage: $0 tap|af_packet BUILD_DIR"; exit 2 ;;
+  esac
+}
+
+# interop_write_config MEMORY_MB MBUFS_PER_WORKER [EXTRA_TOML]: writes
+# $work/tern.toml for 2 workers (lcores 0 and 1) on the port of
+# interop_setup; EXTRA_TOML (tables such as [tcp] or [impairment]) is appended.
+interop_write_config() {
+  cat >"$work/tern.toml" <<TOML
+log_level = "info"
+[eal]
+file_prefix = "$prefix"
+memory_mb = $1
+[runtime]
+lcores = [0, 1]
+mbufs_per_worker = $2
+[[port]]
+name = "p0"
+device = "$device"
+address = "$tern_ip/24"
+TOML
+  if [ -n "${3:-}" ]; then printf '%s\n' "$3" >>"$work/tern.toml"; fi
+}
+
+# interop_start_tern BINARY ARGS...: starts build/apps/BINARY in ns_tern with
+# $work/tern.toml, its output in $work/tern.log, waits for its ready file,
+# and in tap mode gives the kernel side of the tap its address.
+# Sets tern_pid and tern_name.
+interop_start_tern() {
+  tern_name=$1
+  shift
+  rm -f "$work/ready"
+  ip netns exec "$ns_tern" "$build/apps/$tern_name" --config "$work/tern.toml" --ready-file "$work/ready" "$@" \
+    >"$work/tern.log" 2>&1 &
+  tern_pid=$!
+  TERN_PIDS+=("$tern_pid")
+  tern_wait_for "$tern_name to start" 30 test -f "$work/ready" || fail "$tern_name did not start"
+  if [ "$mode" = tap ]; then
+    tern_wait_for "tap interface" 10 ip -n "$ns_tern" link show "$tern_if" || fail "no tap interface"
+    ip netns exec "$ns_tern" sysctl -qw "net.ipv6.conf.$tern_if.disable_ipv6=1"
+    ip -n "$ns_tern" addr add "$peer_ip/24" dev "$tern_if"
+    ip -n "$ns_tern" link set "$tern_if" up
+  fi
+}
+
+# interop_stop_tern: SIGINT, then waits; Tern prints its counters at exit.
+# Fails if it exits with an error.
+interop_stop_tern() {
+  local p=$tern_pid keep=() x
+  kill -INT "$p" 2>/dev/null || true  # already gone: wait reports how it ended
+  tern_pid=
+  wait "$p" || fail "$tern_name exited with an error"
+  for x in "${TERN_PIDS[@]}"; do [ "$x" = "$p" ] || keep+=("$x"); done
+  TERN_PIDS=("${keep[@]}")
+}
+
+# interop_in_peer COMMAND...: runs COMMAND on the kernel side.
+interop_in_peer() { ip netns exec "$peer_ns" "$@"; }
+
+# telemetry CMD: the value of a /tern telemetry command, as JSON.
+telemetry() {
+  echo "$1" | dpdk-telemetry.py -f "$prefix" 2>/dev/null | python3 -c "
+import json, sys
+text = sys.stdin.read()
+obj, _ = json.JSONDecoder().raw_decode(text[text.index('{\"/tern'):])
+print(json.dumps(list(obj.values())[0]))"
+}
+
+# interop_established: Tern's CurrEstab, from telemetry.
+interop_established() {
+  telemetry /tern/stats | python3 -c "import json,sys; print(json.load(sys.stdin).get('CurrEstab', 0))"
+}
+
+# interop_wait_closed [SECONDS]: waits (10 s by default) for CurrEstab to
+# reach 0, or fails. (Polls: the count is read on every try.)
+interop_wait_closed() {
+  tern_wait_for "CurrEstab to reach 0" "${1:-10}" interop_none_established ||
+    fail "connections still established: $(interop_established)"
+}
+interop_none_established() { [ "$(interop_established)" = 0 ]; }
+
+# interop_port_stats: one line of the ethdev counters of port 0 (frames the
+# port lost before Tern saw them explain retransmissions). Never fails.
+interop_port_stats() {
+  echo "/ethdev/stats,0" | dpdk-telemetry.py -f "$prefix" 2>/dev/null | python3 -c "
+import json, sys
+text = sys.stdin.read()
+obj, _ = json.JSONDecoder().raw_decode(text[text.index('{\"/ethdev'):])
+st = list(obj.values())[0]
+print('port: ipackets %d opackets %d imissed %d ierrors %d rx_nombuf %d' % tuple(
+    st.get(k, 0) for k in ('ipackets', 'opackets', 'imissed', 'ierrors', 'rx_nombuf')))" || true
+}
+
+# interop_pattern_sha N: sha256 of the first N bytes of tern-httpd's /bytes/
+# pattern (apps/http_pattern.h).
+interop_pattern_sha() {
+  python3 - "$1" <<'PY'
+import hashlib, sys
+n = int(sys.argv[1]); b = bytearray(65521); x = 1
+for k in range(65521):
+    x = (x * 1103515245 + 12345) & 0x7fffffff; b[k] = (x >> 16) & 0xff
+b = bytes(b); big = b * 16; h = hashlib.sha256()
+while n >= len(big): h.update(big); n -= len(big)
+while n >= len(b): h.update(b); n -= len(b)
+h.update(b[:n]); print(h.hexdigest())
+PY
+}
