@@ -43,17 +43,18 @@ constexpr bool synchronized(TcpState s) noexcept { return s >= TcpState::kEstabl
 // Why a connection ended, as the socket API would say it.
 enum class TcpError : std::uint8_t {
   kNone,
-  kReset,     // ECONNRESET: the peer reset an established connection
-  kRefused,   // ECONNREFUSED: RST in answer to our SYN
-  kTimedOut,  // ETIMEDOUT: retransmissions or keepalive probes exhausted
-  kAborted,   // the application aborted (linger 0) or closed with unread data
+  kReset,        // ECONNRESET: the peer reset an established connection
+  kRefused,      // ECONNREFUSED: RST in answer to our SYN
+  kTimedOut,     // ETIMEDOUT: retransmissions or keepalive probes exhausted
+  kAborted,      // the application aborted (linger 0) or closed with unread data
+  kUnreachable,  // EHOSTUNREACH / ENETUNREACH: ICMP said the peer cannot be reached
 };
 std::string_view to_string(TcpError e) noexcept;
 
 // Bits of Tcb::events, delivered to TcpHandler::on_event.
 inline constexpr std::uint8_t kTcpEvConnected = 1;  // active open completed
 inline constexpr std::uint8_t kTcpEvReadable = 2;   // new in-order data queued
-inline constexpr std::uint8_t kTcpEvWritable = 4;   // send buffer drained below half after being full
+inline constexpr std::uint8_t kTcpEvWritable = 4;   // queued bytes fell to snd_lowat after a refused send
 inline constexpr std::uint8_t kTcpEvPeerFin = 8;    // the peer will send no more (after the data queued)
 inline constexpr std::uint8_t kTcpEvClosed = 16;    // the connection is over; see Tcb::error
 
@@ -133,8 +134,15 @@ struct Tcb : TimerNode {
   ReassemblyQueue* ooo = nullptr;  // lent by the stack while out-of-order data is held
   Seq32 ooo_fin_seq;               // a FIN that arrived beyond a hole
   bool ooo_fin = false;
-  std::uint32_t snd_buf = 0;
+  std::uint32_t snd_buf = 0;    // the send queue's limit (SO_SNDBUF; the high watermark)
+  std::uint32_t snd_lowat = 0;  // kTcpEvWritable fires once queued bytes fall to this
   std::uint32_t rcv_buf = 0;
+
+  // Keepalive (RFC 1122 §4.2.3.6), per connection like TCP_KEEPIDLE /
+  // TCP_KEEPINTVL / TCP_KEEPCNT; from [tcp] unless the application sets them.
+  Duration ka_idle;
+  Duration ka_interval;
+  std::uint32_t ka_probes = 0;
 
   // ---- ownership ----
   Listener* listener = nullptr;  // SYN_RECEIVED children and accept-queue members

@@ -508,7 +508,7 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
       const std::uint32_t len = std::min<std::uint32_t>(c.mss, c.sndq.bytes());
       if (len > 0) send_data_segment(c, c.snd_una, len, false, now);
     }
-    if (c.writable_wanted && c.send_space() >= c.snd_buf / 2) {
+    if (c.writable_wanted && c.sndq.bytes() <= c.snd_lowat) {
       c.writable_wanted = false;
       post(c, kTcpEvWritable);
     }

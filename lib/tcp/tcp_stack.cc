@@ -50,6 +50,8 @@ std::string_view to_string(TcpError e) noexcept {
       return "refused";
     case TcpError::kTimedOut:
       return "timed out";
+    case TcpError::kUnreachable:
+      return "unreachable";
     case TcpError::kAborted:
       return "aborted";
   }
@@ -147,9 +149,13 @@ Tcb* TcpStack::new_tcb(const FourTuple& t) noexcept {
 void TcpStack::init_tcb_from_config(Tcb& c) noexcept {
   const TcpConfig& k = o_.cfg;
   c.snd_buf = k.snd_buf;
+  c.snd_lowat = k.snd_buf / 2;
   c.rcv_buf = k.rcv_buf;
   c.nodelay = k.nodelay;
   c.keepalive = k.keepalive;
+  c.ka_idle = k.keepalive_idle;
+  c.ka_interval = k.keepalive_interval;
+  c.ka_probes = k.keepalive_probes;
   c.rcv_mss = mss_for_mtu();
   c.mss = 536;
   c.quickacks = 16;  // quick-ACK mode at connection start (Linux TCP_QUICKACK behaviour)
@@ -470,6 +476,37 @@ void TcpStack::set_cork(Tcb& c, bool on, Instant now) noexcept {
 void TcpStack::set_keepalive(Tcb& c, bool on, Instant now) noexcept {
   c.keepalive = on;
   if (!c.removed && synchronized(c.state) && c.rtx_kind != Tcb::RtxKind::kRetransmit) set_idle_timer(c, now);
+}
+
+void TcpStack::set_keepalive_params(Tcb& c, Duration idle, Duration interval, std::uint32_t probes,
+                                    Instant now) noexcept {
+  c.ka_idle = idle;
+  c.ka_interval = interval;
+  c.ka_probes = probes;
+  set_keepalive(c, c.keepalive, now);
+}
+
+void TcpStack::set_send_buffer(Tcb& c, std::uint32_t bytes, std::uint32_t lowat, Instant now) noexcept {
+  c.snd_buf = bytes;
+  c.snd_lowat = std::min(lowat, bytes);
+  // Raising the limits may already satisfy a waiting writer.
+  if (c.writable_wanted && c.sndq.bytes() <= c.snd_lowat && !c.removed) {
+    c.writable_wanted = false;
+    post(c, kTcpEvWritable);
+  }
+  (void)now;
+  dispatch();
+}
+
+void TcpStack::set_receive_buffer(Tcb& c, std::uint32_t bytes, Instant now) noexcept {
+  // The advertised right edge never moves left (window_field), so a smaller
+  // buffer closes the window as data arrives instead of shrinking it.
+  c.rcv_buf = bytes;
+  if (!c.removed && synchronized(c.state) && window_update_due(c)) {
+    c.ack_now = true;
+    output(c, now);
+  }
+  dispatch();
 }
 
 }  // namespace tern

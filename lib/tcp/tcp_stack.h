@@ -185,6 +185,15 @@ class TcpStack {
   void set_nodelay(Tcb& c, bool on, Instant now) noexcept;
   void set_cork(Tcb& c, bool on, Instant now) noexcept;
   void set_keepalive(Tcb& c, bool on, Instant now) noexcept;
+  // TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT for this connection.
+  void set_keepalive_params(Tcb& c, Duration idle, Duration interval, std::uint32_t probes,
+                            Instant now) noexcept;
+  // SO_SNDBUF and SO_SNDLOWAT: send() is refused past `bytes` queued, and
+  // kTcpEvWritable fires once the queue falls to `lowat` (capped at bytes).
+  void set_send_buffer(Tcb& c, std::uint32_t bytes, std::uint32_t lowat, Instant now) noexcept;
+  // SO_RCVBUF. The window scale was fixed at the handshake from [tcp]
+  // rcv_buf, so the advertised window cannot exceed 65535 << rcv_wscale.
+  void set_receive_buffer(Tcb& c, std::uint32_t bytes, Instant now) noexcept;
 
   // ---- observation ----
   std::uint32_t tcbs_in_use() const noexcept { return pool_.in_use(); }

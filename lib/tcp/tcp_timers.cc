@@ -145,15 +145,15 @@ void TcpStack::on_keepalive_timeout(Tcb& c, Instant now) noexcept {
   // keepalive_interval exceeds keepalive_idle + RTT, so the connection looks
   // idle again by now: else a peer that answers every probe is reset, while
   // RFC 1122 §4.2.3.6 drops a connection only when the peer is unreachable.
-  if (c.retries > 0 && now - c.last_recv <= o_.cfg.keepalive_interval) c.retries = 0;
-  const Instant idle_end = c.last_recv + o_.cfg.keepalive_idle;
+  if (c.retries > 0 && now - c.last_recv <= c.ka_interval) c.retries = 0;
+  const Instant idle_end = c.last_recv + c.ka_idle;
   if (now < idle_end) {  // heard from the peer since: wait out a full idle period
     c.retries = 0;
     set_idle_timer(c, now);
     return;
   }
   // Probes answered reset last_recv, so `retries` counts unanswered ones.
-  if (c.retries >= o_.cfg.keepalive_probes) {
+  if (c.retries >= c.ka_probes) {
     counters_.inc(Counter::kTCPAbortOnTimeout);
     send_rst_for(c, now);
     finish(c, TcpError::kTimedOut);
@@ -163,7 +163,7 @@ void TcpStack::on_keepalive_timeout(Tcb& c, Instant now) noexcept {
   counters_.inc(Counter::kTCPKeepAlive);
   send_raw(c.tuple, c.snd_una - 1, c.rcv_nxt, kTcpAck, window_field(c), nullptr, now);
   c.rtx_kind = Tcb::RtxKind::kKeepalive;
-  c.rtx_deadline = now + o_.cfg.keepalive_interval;
+  c.rtx_deadline = now + c.ka_interval;
 }
 
 // RFC 6298 §5.1: sending data starts the timer unless it is running already.
@@ -197,8 +197,8 @@ void TcpStack::set_idle_timer(Tcb& c, Instant now) noexcept {
     c.rtx_deadline = now + std::min(d, o_.cfg.rto_max);
   } else if (c.keepalive && synchronized(c.state)) {
     c.rtx_kind = Tcb::RtxKind::kKeepalive;
-    c.rtx_deadline = c.retries == 0 ? c.last_recv + o_.cfg.keepalive_idle : now + o_.cfg.keepalive_interval;
-    if (c.rtx_deadline <= now) c.rtx_deadline = now + o_.cfg.keepalive_interval;
+    c.rtx_deadline = c.retries == 0 ? c.last_recv + c.ka_idle : now + c.ka_interval;
+    if (c.rtx_deadline <= now) c.rtx_deadline = now + c.ka_interval;
   } else {
     c.rtx_kind = Tcb::RtxKind::kNone;
     c.rtx_deadline = Instant::max();
