@@ -1,270 +1,422 @@
-// tern-echo: a TCP echo server (RFC 862) on every worker. Every byte
-// received is sent back zero-copy: the mbuf chain recv() hands over is the
-// chain given to send(). When the send buffer has no room, the chain waits
-// on the connection and the connection is not read until kTcpEvWritable,
-// so a slow reader throttles its own sender through the receive window.
-// After the peer's FIN and once everything is echoed, the write side is
-// shut down; the connection is closed when the engine reports it over.
+// tern-echo: a TCP echo server (RFC 862) on every worker, and a client mode
+// for tests, both on the public API (tern/api.h).
 //
-//   tern-echo --config FILE [--port 7] [--ready-file PATH]
+// Server: every byte received is sent back zero-copy: the mbuf chain
+// on_data() hands over is the chain given to send(). What send() does not
+// take waits on the connection, and reading pauses until on_writable, so a
+// slow reader throttles its own sender through the receive window. After
+// the peer's FIN and once everything is echoed, the write side is shut
+// down; the connection ends when the peer closes too.
 //
-// Engine events only mark a connection; the work happens in on_poll, which
-// has the loop's `now` (the handler is not given one).
+// Client (--connect ADDR): each worker opens its share of --connections to
+// ADDR:--port, sends --messages messages of sizes 1..--max-size bytes from a
+// seeded pattern, checks every echoed byte, then ends the connection as
+// --finish says: close (Tern closes first), shutdown (Tern half-closes and
+// reads to EOF), abort (RST), or wait (the server closes first). Exit status
+// 0 only when every connection did all of that.
+//
+//   tern-echo --config FILE [--port 7]
+//   tern-echo --config FILE --connect 10.0.0.1 [--port 7] [--connections 10]
+//             [--messages 100] [--max-size 65536] [--finish close|shutdown|abort|wait]
+#include <atomic>
 #include <cinttypes>
+#include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
-#include "app_main.h"
-#include "runtime/log.h"
+#include "tern/api.h"
 
 namespace tern {
 namespace {
 
+using api::Buffer;
+using api::CloseReason;
+using api::Connection;
+
 struct EchoStats {
   std::uint64_t accepted = 0;
-  std::uint64_t no_slot = 0;  // accepted with the connection pool empty: aborted
   std::uint64_t closed_clean = 0;
   std::uint64_t closed_error = 0;  // reset, timed out or aborted
   std::uint64_t bytes = 0;         // echoed (handed to send)
-  std::uint64_t send_blocked = 0;  // send refused for lack of space
-  std::uint64_t splits = 0;        // a chain sent in parts
+  std::uint64_t send_blocked = 0;  // send stopped short for lack of space
   std::uint32_t active = 0;
   std::uint32_t max_active = 0;
 };
 
+// Per-connection state of the server: what send() has not taken yet.
 struct EchoConn {
-  Tcb* tcb = nullptr;
-  Mbuf pending;  // received, not yet accepted by send()
-  std::uint8_t events = 0;
-  bool blocked = false;  // waiting for kTcpEvWritable: do not read
-  bool peer_fin = false;
-  bool shut = false;  // shutdown_write done
-  bool in_ready = false;
-  EchoConn* next = nullptr;  // free list or ready list
+  Buffer pending;
+  bool peer_closed = false;
 };
 
-// Detaches the longest prefix of whole segments of `chain` that is at most
-// `limit` bytes and returns it (empty when even the first segment is too
-// long). `chain` keeps the rest.
-Mbuf split_prefix(Mbuf& chain, std::uint32_t limit) noexcept {
-  rte_mbuf* head = chain.get();
-  std::uint32_t bytes = 0;
-  std::uint16_t segs = 0;
-  rte_mbuf* last = nullptr;
-  for (rte_mbuf* m = head; m != nullptr && bytes + m->data_len <= limit; m = m->next) {
-    bytes += m->data_len;
-    ++segs;
-    last = m;
-  }
-  if (last == nullptr) return Mbuf{};
-  rte_mbuf* rest = last->next;
-  if (rest == nullptr) return std::move(chain);
-  last->next = nullptr;
-  rest->nb_segs = static_cast<std::uint16_t>(head->nb_segs - segs);
-  rest->pkt_len = head->pkt_len - bytes;
-  head->nb_segs = segs;
-  head->pkt_len = bytes;
-  (void)chain.release();
-  chain.reset(rest);
-  return Mbuf{head};
-}
-
-class EchoApp final : public WorkerApp, public TcpHandler {
+class EchoServer final : public api::App, public api::AcceptHandler, public api::ConnectionHandler {
  public:
-  explicit EchoApp(std::uint16_t port) : port_(port) {}
+  explicit EchoServer(std::uint16_t port) : port_(port) {}
 
-  void on_start(Worker& w, Instant /*now*/) override {
-    tcp_ = w.tcp();
-    worker_ = w.id();
-    if (tcp_ == nullptr) {
-      TERN_LOG(ERR, "tern-echo: worker %u has no TCP stack\n", worker_);
-      return;
-    }
-    // One EchoConn per TCB the engine can hand out: accept never allocates.
-    conns_ = std::make_unique<EchoConn[]>(tcp_->config().max_connections);
-    for (std::uint32_t i = tcp_->config().max_connections; i-- > 0;) release_to_pool(&conns_[i]);
-    tcp_->set_handler(this);
-    listener_ = tcp_->listen(port_, tcp_->config().max_backlog);
-    if (listener_ == nullptr)
-      TERN_LOG(ERR, "tern-echo: worker %u cannot listen on port %u\n", worker_, port_);
+  void on_start(api::WorkerContext& w) override {
+    w_ = &w;
+    if (api::Error e = w.listen(port_, 4096, *this); e != api::Error::kOk)
+      std::fprintf(stderr, "tern-echo: worker %u cannot listen on port %u: %s\n", w.id(), port_,
+                   std::string(api::to_string(e)).c_str());
+    conns_ = std::make_unique<EchoConn[]>(max_slots());
   }
 
-  void on_poll(Worker& /*w*/, Instant now) override {
-    if (tcp_ == nullptr) return;
-    if (acceptable_) {
-      acceptable_ = false;
-      accept_all(now);
-    }
-    // Connections marked while these run join the next round.
-    EchoConn* list = std::exchange(ready_head_, nullptr);
-    ready_tail_ = nullptr;
-    while (list != nullptr) {
-      EchoConn* e = list;
-      list = e->next;
-      e->next = nullptr;
-      e->in_ready = false;
-      service(*e, now);
+  api::ConnectionHandler* on_accept(Connection& c) override {
+    EchoConn* e = take();
+    if (e == nullptr) return nullptr;  // refused: reset
+    c.user = e;
+    ++stats_.accepted;
+    if (++stats_.active > stats_.max_active) stats_.max_active = stats_.active;
+    return this;
+  }
+
+  void on_data(Connection& c, Buffer data) override {
+    auto& e = *static_cast<EchoConn*>(c.user);
+    e.pending = std::move(data);
+    flush(c, e);
+  }
+
+  void on_writable(Connection& c) override {
+    auto& e = *static_cast<EchoConn*>(c.user);
+    if (flush(c, e)) {
+      c.resume_reading();
+      maybe_shutdown(c, e);
     }
   }
 
-  void on_event(Tcb& c, std::uint8_t ev) override {
+  void on_peer_closed(Connection& c) override {
+    auto& e = *static_cast<EchoConn*>(c.user);
+    e.peer_closed = true;
+    maybe_shutdown(c, e);
+  }
+
+  void on_closed(Connection& c, CloseReason why) override {
     auto* e = static_cast<EchoConn*>(c.user);
-    if (e == nullptr) {  // dispatched from inside accept(), before we could attach our state
-      unclaimed_tcb_ = &c;
-      unclaimed_events_ |= ev;
-      return;
-    }
-    e->events |= ev;
-    mark(*e);
-  }
-
-  void on_acceptable(Listener& /*l*/) override { acceptable_ = true; }
-
-  const EchoStats& stats() const noexcept { return stats_; }
-  std::uint16_t worker() const noexcept { return worker_; }
-  const TcpStack* tcp() const noexcept { return tcp_; }
-
- private:
-  void accept_all(Instant now) {
-    if (listener_ == nullptr) return;
-    while (true) {
-      unclaimed_tcb_ = nullptr;
-      unclaimed_events_ = 0;
-      Tcb* c = tcp_->accept(*listener_);
-      if (c == nullptr) return;
-      ++stats_.accepted;
-      EchoConn* e = free_;
-      if (e == nullptr) {  // cannot happen while the pool matches the TCB pool
-        ++stats_.no_slot;
-        tcp_->abort(*c, now);
-        continue;
-      }
-      free_ = e->next;
-      *e = EchoConn{};
-      e->tcb = c;
-      c->user = e;
-      if (++stats_.active > stats_.max_active) stats_.max_active = stats_.active;
-      // Data may have been queued before accept(): read it whatever was posted.
-      e->events = static_cast<std::uint8_t>(kTcpEvReadable | (unclaimed_tcb_ == c ? unclaimed_events_ : 0));
-      mark(*e);
-    }
-  }
-
-  void mark(EchoConn& e) noexcept {
-    if (e.in_ready) return;
-    e.in_ready = true;
-    e.next = nullptr;
-    if (ready_tail_ == nullptr)
-      ready_head_ = &e;
-    else
-      ready_tail_->next = &e;
-    ready_tail_ = &e;
-  }
-
-  void service(EchoConn& e, Instant now) {
-    const std::uint8_t ev = std::exchange(e.events, 0);
-    if (ev & kTcpEvClosed) return finish(e, now);
-    if (ev & kTcpEvPeerFin) e.peer_fin = true;
-    if (ev & kTcpEvWritable) e.blocked = false;
-    if (e.blocked) return;  // only kTcpEvWritable resumes reading
-    while (true) {
-      if (e.pending && !send_pending(e, now)) {
-        e.blocked = true;
-        ++stats_.send_blocked;
-        return;
-      }
-      Mbuf m = tcp_->recv(*e.tcb, now);
-      if (!m) break;
-      e.pending = std::move(m);
-    }
-    if (e.peer_fin && !e.shut) {
-      e.shut = true;
-      tcp_->shutdown_write(*e.tcb, now);  // kTcpEvClosed follows once our FIN is acknowledged
-    }
-  }
-
-  // True when all of e.pending was queued. A chain larger than the space left
-  // goes in whole-segment parts, so it never waits for a buffer it cannot fit in.
-  bool send_pending(EchoConn& e, Instant now) {
-    const std::uint32_t len = e.pending.pkt_len();
-    if (len > e.tcb->send_space()) {
-      Mbuf part = split_prefix(e.pending, e.tcb->send_space());
-      if (part) {
-        ++stats_.splits;
-        const std::uint32_t part_len = part.pkt_len();
-        if (!tcp_->send(*e.tcb, std::move(part), now)) return false;
-        stats_.bytes += part_len;
-      }
-    }
-    // Refused for lack of space, send() leaves the chain with us and asks the
-    // engine for kTcpEvWritable.
-    const std::uint32_t rest = e.pending.pkt_len();
-    if (!tcp_->send(*e.tcb, std::move(e.pending), now)) return false;
-    stats_.bytes += rest;
-    return true;
-  }
-
-  void finish(EchoConn& e, Instant now) {
-    Tcb& c = *e.tcb;
-    if (c.error == TcpError::kNone)
+    if (why == CloseReason::kNormal)
       ++stats_.closed_clean;
     else
       ++stats_.closed_error;
-    c.user = nullptr;
-    release_to_pool(&e);
     --stats_.active;
-    tcp_->close(c, now);
+    give_back(e);
   }
 
-  void release_to_pool(EchoConn* e) noexcept {
+  const EchoStats& stats() const noexcept { return stats_; }
+  const api::WorkerContext* context() const noexcept { return w_; }
+
+ private:
+  // True when everything pending was taken; else reading pauses.
+  bool flush(Connection& c, EchoConn& e) {
+    if (!e.pending) return true;
+    const api::SendResult r = c.send(e.pending);
+    stats_.bytes += r.accepted;
+    if (r.error == api::Error::kOk) return true;
+    if (r.error != api::Error::kWouldBlock) {  // the connection can no longer send
+      e.pending.reset();
+      return true;
+    }
+    ++stats_.send_blocked;
+    c.pause_reading();
+    return false;
+  }
+
+  void maybe_shutdown(Connection& c, EchoConn& e) {
+    // EOF from the peer and everything echoed: our FIN follows the data.
+    if (e.peer_closed && !e.pending && !c.reading_paused()) (void)c.shutdown();
+  }
+
+  std::uint32_t max_slots() const noexcept { return 65536; }
+  EchoConn* take() noexcept {
+    if (free_.empty() && next_unused_ == max_slots()) return nullptr;
+    if (!free_.empty()) {
+      EchoConn* e = free_.back();
+      free_.pop_back();
+      return e;
+    }
+    return &conns_[next_unused_++];
+  }
+  void give_back(EchoConn* e) {
     e->pending.reset();
-    e->tcb = nullptr;
-    e->next = free_;
-    free_ = e;
+    e->peer_closed = false;
+    free_.push_back(e);
   }
 
   std::uint16_t port_;
-  std::uint16_t worker_ = 0;
-  TcpStack* tcp_ = nullptr;
-  Listener* listener_ = nullptr;
+  api::WorkerContext* w_ = nullptr;
   std::unique_ptr<EchoConn[]> conns_;
-  EchoConn* free_ = nullptr;
-  EchoConn* ready_head_ = nullptr;
-  EchoConn* ready_tail_ = nullptr;
-  bool acceptable_ = false;
-  Tcb* unclaimed_tcb_ = nullptr;
-  std::uint8_t unclaimed_events_ = 0;
+  std::uint32_t next_unused_ = 0;
+  std::vector<EchoConn*> free_;
   EchoStats stats_;
+};
+
+enum class Finish { kClose, kShutdown, kAbort, kWait };
+
+struct ClientOptions {
+  std::uint32_t addr = 0;
+  std::uint16_t port = 7;
+  std::uint32_t connections = 10;
+  std::uint32_t messages = 100;
+  std::uint32_t max_size = 65536;
+  Finish finish = Finish::kClose;
+};
+
+struct ClientStats {
+  std::uint64_t connected = 0;
+  std::uint64_t completed = 0;  // every byte echoed and the close went as --finish says
+  std::uint64_t failed = 0;
+  std::uint64_t bytes_checked = 0;
+  std::uint64_t mismatches = 0;
+  std::uint64_t reasons[6] = {};  // by CloseReason
+};
+
+// The byte at stream offset i of connection k: a pattern the checker can
+// recompute without storing what was sent.
+inline std::byte pattern(std::uint64_t k, std::uint64_t i) noexcept {
+  return static_cast<std::byte>((i * 131 + k * 7 + (i >> 11)) & 0xff);
+}
+
+struct ClientConn {
+  Connection* c = nullptr;
+  std::uint64_t id = 0;
+  std::uint64_t sent = 0;      // bytes handed to send()
+  std::uint64_t to_send = 0;   // total bytes of all messages
+  std::uint64_t received = 0;  // bytes echoed and checked
+  bool bad = false;
+  bool finished = false;  // our side of --finish done
+  bool peer_closed = false;
+};
+
+class EchoClient final : public api::App, public api::ConnectionHandler {
+ public:
+  EchoClient(const ClientOptions& o, std::atomic<std::uint32_t>& done_workers)
+      : o_(o), done_workers_(done_workers) {}
+
+  void on_start(api::WorkerContext& w) override {
+    w_ = &w;
+    // This worker's share of the connections.
+    const std::uint32_t n = o_.connections / w.count() + (w.id() < o_.connections % w.count() ? 1 : 0);
+    conns_.resize(n);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      ClientConn& cc = conns_[i];
+      cc.id = static_cast<std::uint64_t>(w.id()) << 32 | i;
+      std::uint64_t total = 0;
+      for (std::uint32_t m = 0; m < o_.messages; ++m) total += 1 + (cc.id * 977 + m * 7919) % o_.max_size;
+      cc.to_send = total;
+      api::Error err = api::Error::kOk;
+      cc.c = w.connect(o_.addr, o_.port, *this, &err);
+      if (cc.c == nullptr) {
+        std::fprintf(stderr, "tern-echo: connect failed: %s\n", std::string(api::to_string(err)).c_str());
+        ++stats_.failed;
+        continue;
+      }
+      cc.c->user = &cc;
+      ++open_;
+    }
+    if (open_ == 0) done_workers_.fetch_add(1);
+  }
+
+  void on_connected(Connection& c) override {
+    ++stats_.connected;
+    c.set_nodelay(true);
+    pump(c, conn(c));
+  }
+
+  void on_data(Connection& c, Buffer data) override {
+    ClientConn& cc = conn(c);
+    for (rte_mbuf* m = data.get(); m != nullptr; m = m->next) {
+      const auto* p = rte_pktmbuf_mtod(m, const std::byte*);
+      for (std::uint16_t i = 0; i < m->data_len; ++i)
+        if (p[i] != pattern(cc.id, cc.received + i)) {
+          if (!cc.bad) ++stats_.mismatches;
+          cc.bad = true;
+        }
+      cc.received += m->data_len;
+    }
+    stats_.bytes_checked += data.pkt_len();
+    if (cc.received > cc.to_send) cc.bad = true;
+    if (cc.received == cc.to_send) all_echoed(c, cc);
+  }
+
+  void on_writable(Connection& c) override { pump(c, conn(c)); }
+
+  void on_peer_closed(Connection& c) override {
+    ClientConn& cc = conn(c);
+    cc.peer_closed = true;
+    if (o_.finish == Finish::kWait && cc.received == cc.to_send && !cc.bad) {
+      cc.finished = true;
+      c.close();  // the server closed first; we follow
+      end(cc, true);
+    } else if (o_.finish == Finish::kShutdown && cc.finished) {
+      c.close();
+      end(cc, cc.received == cc.to_send && !cc.bad);
+    }
+  }
+
+  void on_closed(Connection& c, CloseReason why) override {
+    ClientConn& cc = conn(c);
+    ++stats_.reasons[static_cast<std::size_t>(why)];
+    // After our close() the handle is gone, so on_closed only comes for
+    // connections that ended before we finished with them.
+    end(cc, why == CloseReason::kNormal && cc.finished && cc.received == cc.to_send && !cc.bad);
+  }
+
+  const ClientStats& stats() const noexcept { return stats_; }
+
+ private:
+  static ClientConn& conn(Connection& c) noexcept { return *static_cast<ClientConn*>(c.user); }
+
+  void pump(Connection& c, ClientConn& cc) {
+    std::byte chunk[4096];
+    while (cc.sent < cc.to_send) {
+      const std::size_t n =
+          static_cast<std::size_t>(std::min<std::uint64_t>(sizeof chunk, cc.to_send - cc.sent));
+      for (std::size_t i = 0; i < n; ++i) chunk[i] = pattern(cc.id, cc.sent + i);
+      const api::SendResult r = c.send(std::span<const std::byte>{chunk, n});
+      cc.sent += r.accepted;
+      if (r.error != api::Error::kOk) return;  // on_writable resumes, or the connection is over
+    }
+  }
+
+  void all_echoed(Connection& c, ClientConn& cc) {
+    if (cc.bad) {
+      c.abort();
+      return end(cc, false);
+    }
+    switch (o_.finish) {
+      case Finish::kClose:
+        cc.finished = true;
+        c.close();
+        return end(cc, true);
+      case Finish::kAbort:
+        cc.finished = true;
+        c.abort();
+        return end(cc, true);
+      case Finish::kShutdown:
+        cc.finished = true;
+        (void)c.shutdown();
+        if (cc.peer_closed) {
+          c.close();
+          end(cc, true);
+        }
+        return;
+      case Finish::kWait:  // the server closes first (on_peer_closed)
+        if (cc.peer_closed) {
+          cc.finished = true;
+          c.close();
+          end(cc, true);
+        }
+        return;
+    }
+  }
+
+  void end(ClientConn& cc, bool ok) {
+    if (cc.c == nullptr) return;
+    cc.c = nullptr;
+    ++(ok ? stats_.completed : stats_.failed);
+    if (--open_ == 0) done_workers_.fetch_add(1);
+  }
+
+  ClientOptions o_;
+  std::atomic<std::uint32_t>& done_workers_;
+  api::WorkerContext* w_ = nullptr;
+  std::vector<ClientConn> conns_;
+  std::uint32_t open_ = 0;
+  ClientStats stats_;
 };
 
 }  // namespace
 }  // namespace tern
 
 int main(int argc, char** argv) {
-  std::uint16_t port = 7;
-  std::vector<tern::EchoApp*> apps;
-  tern::AppSpec spec;
+  using namespace tern;
+  ClientOptions co;
+  bool client = false;
+  std::vector<EchoServer*> servers;
+  std::vector<EchoClient*> clients;
+  std::atomic<std::uint32_t> done_workers{0};
+  std::size_t workers = 0;
+  api::AppSpec spec;
   spec.name = "tern-echo";
-  spec.summary = "TCP echo server (RFC 862), zero-copy, on every worker";
-  spec.options.push_back({"--port", "N", "TCP port to listen on (default 7)", [&port](const std::string& v) {
-                            port = static_cast<std::uint16_t>(tern::parse_int_option("--port", v, 1, 65535));
-                          }});
-  spec.make_app = [&](tern::Runtime&, std::size_t) {
-    auto app = std::make_unique<tern::EchoApp>(port);
-    apps.push_back(app.get());
+  spec.summary = "TCP echo server (RFC 862), zero-copy, on every worker; or an echo client (--connect)";
+  spec.options = {
+      {"--port", "N", "TCP port to listen on or connect to (default 7)",
+       [&](const std::string& v) {
+         co.port = static_cast<std::uint16_t>(api::parse_int_option("--port", v, 1, 65535));
+       }},
+      {"--connect", "ADDR", "client mode: connect to ADDR (IPv4)",
+       [&](const std::string& v) {
+         auto a = api::parse_ipv4(v);
+         if (!a) throw std::invalid_argument("--connect = \"" + v + "\": expected an IPv4 address");
+         co.addr = *a;
+         client = true;
+       }},
+      {"--connections", "N", "client: connections, spread over the workers (default 10)",
+       [&](const std::string& v) {
+         co.connections = static_cast<std::uint32_t>(api::parse_int_option("--connections", v, 1, 1000000));
+       }},
+      {"--messages", "N", "client: messages per connection (default 100)",
+       [&](const std::string& v) {
+         co.messages = static_cast<std::uint32_t>(api::parse_int_option("--messages", v, 0, 100000000));
+       }},
+      {"--max-size", "BYTES", "client: largest message (default 65536)",
+       [&](const std::string& v) {
+         co.max_size = static_cast<std::uint32_t>(api::parse_int_option("--max-size", v, 1, 1 << 30));
+       }},
+      {"--finish", "HOW", "client: close | shutdown | abort | wait (default close)",
+       [&](const std::string& v) {
+         if (v == "close")
+           co.finish = Finish::kClose;
+         else if (v == "shutdown")
+           co.finish = Finish::kShutdown;
+         else if (v == "abort")
+           co.finish = Finish::kAbort;
+         else if (v == "wait")
+           co.finish = Finish::kWait;
+         else
+           throw std::invalid_argument("--finish = \"" + v + "\": expected close, shutdown, abort or wait");
+       }},
+  };
+  spec.make_app = [&](std::size_t, std::size_t n) -> std::unique_ptr<api::App> {
+    workers = n;
+    if (client) {
+      auto app = std::make_unique<EchoClient>(co, done_workers);
+      clients.push_back(app.get());
+      return app;
+    }
+    auto app = std::make_unique<EchoServer>(co.port);
+    servers.push_back(app.get());
     return app;
   };
-  spec.report = [&apps](std::FILE* out) {
-    for (const tern::EchoApp* a : apps) {
-      const tern::EchoStats& s = a->stats();
+  spec.done = [&] { return client && done_workers.load() == workers; };
+  spec.report = [&](std::FILE* out) {
+    for (std::size_t i = 0; i < servers.size(); ++i) {
+      const EchoStats& s = servers[i]->stats();
+      const api::WorkerContext* w = servers[i]->context();
       std::fprintf(out,
-                   "echo worker %u: accepted %" PRIu64 " closed_clean %" PRIu64 " closed_error %" PRIu64
-                   " no_slot %" PRIu64 " bytes %" PRIu64 " send_blocked %" PRIu64 " splits %" PRIu64
-                   " active %u max_active %u tcbs_in_use %u connections %zu\n",
-                   a->worker(), s.accepted, s.closed_clean, s.closed_error, s.no_slot, s.bytes,
-                   s.send_blocked, s.splits, s.active, s.max_active, a->tcp() ? a->tcp()->tcbs_in_use() : 0,
-                   a->tcp() ? a->tcp()->connections() : 0);
+                   "echo worker %zu: accepted %" PRIu64 " closed_clean %" PRIu64 " closed_error %" PRIu64
+                   " bytes %" PRIu64 " send_blocked %" PRIu64
+                   " active %u max_active %u tcbs_in_use %u connections %zu no_slot 0\n",
+                   i, s.accepted, s.closed_clean, s.closed_error, s.bytes, s.send_blocked, s.active,
+                   s.max_active, w ? w->tcbs_in_use() : 0, w ? w->table_size() : 0);
+    }
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+      const ClientStats& s = clients[i]->stats();
+      std::fprintf(out,
+                   "echo client %zu: connected %" PRIu64 " completed %" PRIu64 " failed %" PRIu64
+                   " bytes_checked %" PRIu64 " mismatches %" PRIu64 " reset %" PRIu64 " refused %" PRIu64
+                   " timed_out %" PRIu64 " unreachable %" PRIu64 "\n",
+                   i, s.connected, s.completed, s.failed, s.bytes_checked, s.mismatches,
+                   s.reasons[static_cast<int>(api::CloseReason::kReset)],
+                   s.reasons[static_cast<int>(api::CloseReason::kRefused)],
+                   s.reasons[static_cast<int>(api::CloseReason::kTimedOut)],
+                   s.reasons[static_cast<int>(api::CloseReason::kUnreachable)]);
     }
   };
-  return tern::app_main(argc, argv, spec);
+  spec.exit_status = [&] {
+    if (!client) return 0;
+    std::uint64_t completed = 0;
+    for (const EchoClient* c : clients) completed += c->stats().completed;
+    return completed == co.connections ? 0 : 1;
+  };
+  return api::run(argc, argv, spec);
 }

@@ -3,11 +3,11 @@
 // on exit and whenever it receives SIGUSR1.
 //
 //   tern-node --config config/tap.toml [--ready-file PATH] [--print-eal-args]
-#include "app_main.h"
+#include "tern/api.h"
 
 int main(int argc, char** argv) {
-  tern::AppSpec spec;
+  tern::api::AppSpec spec;
   spec.name = "tern-node";
   spec.summary = "Tern on the configured port, answering ARP and ICMP echo";
-  return tern::app_main(argc, argv, spec);
+  return tern::api::run(argc, argv, spec);
 }

@@ -14,6 +14,7 @@ Worker::Worker(std::uint16_t id, std::uint16_t workers, Port& port, const IpSett
       workers_(workers),
       burst_(std::min<std::uint16_t>(burst, kMaxBurst)),
       port_(port),
+      pool_(pool),
       software_steering_(workers > 1 && port.info().steering == Steering::kSoftware),
       ip_(std::make_unique<IpLayer>(ip, counters_, pool, indirect_pool)),
       inbox_(workers, nullptr),

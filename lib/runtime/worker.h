@@ -62,6 +62,9 @@ class Worker final : private TransportInput {
   std::uint16_t id() const noexcept { return id_; }
   const Counters& counters() const noexcept { return counters_; }
   IpLayer& ip() noexcept { return *ip_; }
+  const IpLayer& ip() const noexcept { return *ip_; }
+  // The worker's own mbuf pool (receive and header mbufs).
+  rte_mempool* pool() const noexcept { return pool_; }
   FrameQueue& tx_queue() noexcept { return tx_; }
   // nullptr when the worker was built without TCP.
   TcpStack* tcp() noexcept { return tcp_.get(); }
@@ -88,6 +91,7 @@ class Worker final : private TransportInput {
   std::uint16_t workers_;
   std::uint16_t burst_;
   Port& port_;
+  rte_mempool* pool_;
   bool software_steering_;
   Counters counters_;
   std::unique_ptr<IpLayer> ip_;

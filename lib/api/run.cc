@@ -1,8 +1,13 @@
-#include "app_main.h"
-
+// tern::api::run: the start-up every Tern application shares. Command line
+// (--config, --ready-file, --print-eal-args and the application's own
+// options), config loading with clear errors, the Runtime, one App per
+// worker, SIGINT/SIGTERM to stop, SIGUSR1 to print the counters (from a
+// control thread, never from a signal handler or a worker), and the counters
+// printed on exit.
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -12,9 +17,12 @@
 #include <stdexcept>
 #include <thread>
 
+#include "api/adapter.h"
 #include "config/config.h"
+#include "runtime/runtime.h"
+#include "tern/api.h"
 
-namespace tern {
+namespace tern::api {
 namespace {
 
 // Signal handlers can only reach the process through globals; these two are
@@ -31,12 +39,14 @@ int usage(const AppSpec& spec, const char* argv0) {
   std::fprintf(stderr, "%s: %s\nusage: %s --config FILE [--ready-file PATH] [--print-eal-args]",
                spec.name.c_str(), spec.summary.c_str(), argv0);
   for (const AppOption& o : spec.options) std::fprintf(stderr, " [%s %s]", o.flag.c_str(), o.metavar.c_str());
+  for (const AppFlag& f : spec.flags) std::fprintf(stderr, " [%s]", f.flag.c_str());
   std::fprintf(stderr,
                "\n  --config FILE       TOML configuration (see docs/config.md)\n"
                "  --ready-file PATH   write our pid to PATH once the port is up (for scripts)\n"
                "  --print-eal-args    print the EAL arguments the config yields and exit\n");
   for (const AppOption& o : spec.options)
     std::fprintf(stderr, "  %-19s %s\n", (o.flag + " " + o.metavar).c_str(), o.help.c_str());
+  for (const AppFlag& f : spec.flags) std::fprintf(stderr, "  %-19s %s\n", f.flag.c_str(), f.help.c_str());
   std::fprintf(stderr, "Signals: SIGINT/SIGTERM stop (counters printed), SIGUSR1 prints the counters.\n");
   return 2;
 }
@@ -54,8 +64,7 @@ void write_ready_file(const std::string& path) {
     throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
 }
 
-}  // namespace
-
+// "name value" lines for the totals and then each worker.
 void print_counters(const Runtime& rt, std::FILE* out) {
   std::fprintf(out, "--- tern counters (total over %zu workers) ---\n%s", rt.workers(),
                format_counters(rt.totals()).c_str());
@@ -63,6 +72,11 @@ void print_counters(const Runtime& rt, std::FILE* out) {
     std::fprintf(out, "--- worker %zu ---\n%s", w, format_counters(rt.worker(w).counters()).c_str());
   std::fflush(out);
 }
+
+}  // namespace
+
+std::optional<std::uint32_t> parse_ipv4(std::string_view s) noexcept { return tern::parse_ipv4(s); }
+std::string format_ipv4(std::uint32_t host_order) { return tern::format_ipv4(host_order); }
 
 long parse_int_option(const std::string& flag, const std::string& value, long lo, long hi) {
   errno = 0;
@@ -74,7 +88,7 @@ long parse_int_option(const std::string& flag, const std::string& value, long lo
   return v;
 }
 
-int app_main(int argc, char** argv, const AppSpec& spec) {
+int run(int argc, char** argv, const AppSpec& spec) {
   const char* name = spec.name.c_str();
   std::string config_path, ready_file;
   bool print_eal = false;
@@ -89,6 +103,10 @@ int app_main(int argc, char** argv, const AppSpec& spec) {
       print_eal = true;
     } else if (arg == "--help" || arg == "-h") {
       return usage(spec, argv[0]);
+    } else if (auto f = std::find_if(spec.flags.begin(), spec.flags.end(),
+                                     [&](const AppFlag& x) { return x.flag == arg; });
+               f != spec.flags.end()) {
+      f->set();
     } else {
       const AppOption* opt = nullptr;
       for (const AppOption& o : spec.options)
@@ -129,7 +147,10 @@ int app_main(int argc, char** argv, const AppSpec& spec) {
     // from the Runtime's pools and TCBs of its workers.
     std::vector<std::unique_ptr<WorkerApp>> apps;
     for (std::size_t w = 0; w < rt.workers(); ++w) {
-      apps.push_back(spec.make_app ? spec.make_app(rt, w) : nullptr);
+      std::unique_ptr<App> app = spec.make_app ? spec.make_app(w, rt.workers()) : nullptr;
+      apps.push_back(
+          app ? std::make_unique<WorkerAppAdapter>(rt.worker(w), rt.worker(w).pool(), std::move(app))
+              : nullptr);
       rt.worker(w).set_app(apps.back().get());
     }
     g_runtime.store(&rt);
@@ -139,9 +160,10 @@ int app_main(int argc, char** argv, const AppSpec& spec) {
     std::printf("%s\n", rt.describe().c_str());
     std::fflush(stdout);
     if (!ready_file.empty()) write_ready_file(ready_file);
-    std::thread control([&rt] {
+    std::thread control([&rt, &spec] {
       while (!rt.stopping()) {
         if (g_print_requested.exchange(false)) print_counters(rt, stdout);
+        if (spec.done && spec.done()) rt.stop();
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
     });
@@ -159,7 +181,7 @@ int app_main(int argc, char** argv, const AppSpec& spec) {
     std::fprintf(stderr, "%s: %s\n", name, e.what());
     return 1;
   }
-  return 0;
+  return spec.exit_status ? spec.exit_status() : 0;
 }
 
-}  // namespace tern
+}  // namespace tern::api

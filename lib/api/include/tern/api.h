@@ -1,0 +1,305 @@
+#pragma once
+// Tern's public API: per-worker, event-driven TCP with zero-copy buffers.
+//
+// Model. Every worker (one per lcore) runs its own copy of the application:
+// an App whose on_start() listens and connects, and whose callbacks run on
+// that worker's lcore, in its loop, without locks. A connection belongs to
+// the worker that opened or accepted it; its handle must not cross workers.
+//
+// Callbacks (ConnectionHandler) run after the worker processed received
+// frames and timers, never from inside a call the application makes, so it
+// may call anything on the connection from any callback. A Connection stays
+// valid until on_closed() returns or the application calls close() or
+// abort(); after that the handle is gone and no further callback comes.
+//
+// Buffers. Receive: on_data() hands over an mbuf chain the application now
+// owns (payload only, headers trimmed). Send: send(Buffer&) takes the longest
+// prefix of whole mbufs that fits under the send buffer's high watermark and
+// leaves the rest in the caller's Buffer, so ownership never splits inside a
+// segment. The mbufs taken are transmitted as they are (indirect slices
+// reference them) and freed once acknowledged. Copying send(span) and read()
+// sit on top.
+//
+// Errors are values (Error, CloseReason); nothing on the data path throws.
+#include <rte_mempool.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tern/buffer.h"
+#include "tern/time.h"
+
+namespace tern {
+struct Tcb;
+class TcpStack;
+class Listener;
+class Worker;
+}  // namespace tern
+
+namespace tern::api {
+
+using Buffer = tern::Mbuf;
+
+enum class Error : std::uint8_t {
+  kOk,
+  kWouldBlock,         // EAGAIN: the send buffer is at its high watermark; on_writable follows
+  kClosed,             // EPIPE: the write side was shut down or the connection is over
+  kInvalid,            // EINVAL: an argument out of range
+  kNoPorts,            // EADDRNOTAVAIL: every ephemeral port is in use for this destination
+  kNoMemory,           // ENOBUFS: no TCB, connection slot or mbuf left
+  kInUse,              // EADDRINUSE: the port already has a listener
+  kTooBig,             // EMSGSIZE: one mbuf larger than the whole send buffer
+  kUnknownCongestion,  // ENOENT: no congestion control by that name
+};
+std::string_view to_string(Error e) noexcept;
+
+// Why a connection ended (the argument of on_closed).
+enum class CloseReason : std::uint8_t {
+  kNormal,       // both sides closed in order
+  kReset,        // ECONNRESET: the peer reset the connection
+  kRefused,      // ECONNREFUSED: the peer answered our SYN with a reset
+  kTimedOut,     // ETIMEDOUT: retransmissions or keepalive probes exhausted
+  kUnreachable,  // EHOSTUNREACH: ICMP said the peer cannot be reached
+  kAborted,      // the stack aborted it (for example, no connection slot at accept)
+};
+std::string_view to_string(CloseReason r) noexcept;
+
+struct SendResult {
+  std::uint32_t accepted = 0;  // bytes the stack took
+  Error error = Error::kOk;    // kOk when everything was taken
+};
+
+struct KeepaliveParams {
+  Duration idle = Duration::s(7200);    // TCP_KEEPIDLE
+  Duration interval = Duration::s(75);  // TCP_KEEPINTVL
+  std::uint32_t probes = 9;             // TCP_KEEPCNT
+};
+
+class Connection;
+class WorkerContext;
+
+class ConnectionHandler {
+ public:
+  virtual ~ConnectionHandler() = default;
+  // Active open completed (not called for accepted connections).
+  virtual void on_connected(Connection& /*c*/) {}
+  // In-order data, now the application's. Not called while reading is paused.
+  virtual void on_data(Connection& c, Buffer data) = 0;
+  // The send buffer fell to its low watermark after a send was refused.
+  virtual void on_writable(Connection& /*c*/) {}
+  // The peer sent FIN and all its data was delivered: it will send no more.
+  virtual void on_peer_closed(Connection& /*c*/) {}
+  // The connection is over. The handle is invalid once this returns.
+  virtual void on_closed(Connection& /*c*/, CloseReason /*why*/) {}
+};
+
+class AcceptHandler {
+ public:
+  virtual ~AcceptHandler() = default;
+  // A new connection from `listener_port`: return the handler for it, or
+  // nullptr to refuse it (it is reset). Data that arrived before accept is
+  // delivered right after.
+  virtual ConnectionHandler* on_accept(Connection& c) = 0;
+};
+
+class Connection {
+ public:
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Zero-copy send. Takes the longest prefix of whole mbufs of `data` that
+  // fits; `data` keeps the rest (empty when all was taken). kWouldBlock:
+  // some or none was taken, on_writable() follows at the low watermark.
+  SendResult send(Buffer& data) noexcept;
+  // Copying send: as many bytes as fit.
+  SendResult send(std::span<const std::byte> bytes) noexcept;
+
+  // While paused, data stays in the receive queue (the advertised window
+  // closes as it fills) and on_data is not called; recv() and read() pull it.
+  void pause_reading() noexcept;
+  void resume_reading() noexcept;  // pending data is delivered on the next round
+  bool reading_paused() const noexcept { return paused_; }
+  Buffer recv() noexcept;                               // everything queued, or empty
+  std::size_t read(std::span<std::byte> out) noexcept;  // copying
+
+  // shutdown(SHUT_WR): FIN after the queued data; reading goes on.
+  Error shutdown() noexcept;
+  // Graceful close (or a reset with linger 0, or with unread data, as Linux
+  // does). The stack finishes the close; the handle is invalid after.
+  void close() noexcept;
+  // Reset now (RST). The handle is invalid after.
+  void abort() noexcept;
+
+  // ---- options ----
+  void set_nodelay(bool on) noexcept;  // TCP_NODELAY
+  void set_cork(bool on) noexcept;     // TCP_CORK: only full segments until uncorked
+  void set_keepalive(bool on) noexcept;
+  Error set_keepalive(const KeepaliveParams& p) noexcept;  // and turns it on
+  // SO_LINGER: on with timeout 0 makes close() a reset. Other timeouts are
+  // kInvalid (close never blocks here; the stack finishes it).
+  Error set_linger(bool on, Duration timeout = Duration{}) noexcept;
+  // SO_SNDBUF (the high watermark) and the low watermark on_writable waits for.
+  Error set_send_buffer(std::uint32_t high, std::uint32_t low) noexcept;
+  // SO_RCVBUF, at most [tcp] rcv_buf (the window scale was fixed at the handshake).
+  Error set_receive_buffer(std::uint32_t bytes) noexcept;
+  // TCP_CONGESTION: "newreno" (alias "reno").
+  Error set_congestion(std::string_view name) noexcept;
+  void set_handler(ConnectionHandler& h) noexcept { handler_ = &h; }
+
+  // ---- observation ----
+  std::uint32_t local_addr() const noexcept;  // IPv4, host order
+  std::uint16_t local_port() const noexcept;
+  std::uint32_t remote_addr() const noexcept;
+  std::uint16_t remote_port() const noexcept;
+  bool established() const noexcept;
+  std::uint32_t send_queued() const noexcept;  // bytes not yet acknowledged
+  std::uint32_t send_space() const noexcept;   // bytes send() would take now
+  std::string_view state() const noexcept;     // "ESTABLISHED", ... (RFC 9293 names)
+  WorkerContext& worker() const noexcept { return *worker_; }
+
+  void* user = nullptr;  // the application's
+
+ private:
+  friend class WorkerContext;
+  Connection() = default;
+
+  WorkerContext* worker_ = nullptr;
+  Tcb* tcb_ = nullptr;
+  ConnectionHandler* handler_ = nullptr;
+  Connection* next_ = nullptr;  // free list or ready list
+  std::uint8_t events_ = 0;
+  bool in_ready_ = false;
+  bool paused_ = false;
+  bool peer_fin_ = false;  // FIN seen, on_peer_closed not yet called
+  bool peer_fin_told_ = false;
+  bool linger_abort_ = false;
+  bool connecting_ = false;
+  bool gone_ = false;  // closed or aborted by the application during a callback
+};
+
+// One worker as the application sees it. Valid on its own lcore only.
+class WorkerContext {
+ public:
+  ~WorkerContext();
+  WorkerContext(const WorkerContext&) = delete;
+  WorkerContext& operator=(const WorkerContext&) = delete;
+
+  std::uint16_t id() const noexcept;
+  std::uint16_t count() const noexcept;  // workers in the process
+  std::uint32_t local_addr() const noexcept;
+  // The loop's clock for this iteration.
+  Instant now() const noexcept { return now_; }
+  // This worker's mbuf pool, to build zero-copy send buffers.
+  rte_mempool* pool() const noexcept { return pool_; }
+  Buffer alloc() noexcept { return Buffer::alloc(pool_); }
+
+  // Listens on `port` on this worker (call it on every worker: flows are
+  // spread across workers). kInUse, kInvalid (port 0, backlog 0).
+  Error listen(std::uint16_t port, std::uint32_t backlog, AcceptHandler& h) noexcept;
+  void unlisten(std::uint16_t port) noexcept;
+  // Active open. The local port is chosen so that replies reach this worker.
+  // nullptr on failure, with `*err` set.
+  Connection* connect(std::uint32_t addr, std::uint16_t port, ConnectionHandler& h,
+                      Error* err = nullptr) noexcept;
+
+  // Connections the application holds; TCBs the engine holds (including
+  // ones closing after the application let go); entries in the connection table.
+  std::uint32_t connections() const noexcept { return active_; }
+  std::uint32_t tcbs_in_use() const noexcept;
+  std::size_t table_size() const noexcept;
+
+ private:
+  friend class Connection;
+  friend class WorkerAppAdapter;
+  WorkerContext(Worker& w, rte_mempool* pool);
+
+  Connection* take_slot(Tcb& c, ConnectionHandler* h) noexcept;
+  void release_slot(Connection& c) noexcept;
+  void mark(Connection& c) noexcept;
+  void on_engine_event(Tcb& c, std::uint8_t events) noexcept;
+  void on_acceptable(Listener& l) noexcept;
+  void run_callbacks(Instant now) noexcept;
+  void service(Connection& c) noexcept;
+  void accept_all(Listener& l) noexcept;
+
+  Worker& worker_;
+  TcpStack* tcp_;
+  rte_mempool* pool_;
+  Instant now_;
+  std::unique_ptr<Connection[]> slots_;
+  Connection* free_ = nullptr;
+  Connection* ready_head_ = nullptr;
+  Connection* ready_tail_ = nullptr;
+  std::vector<Listener*> acceptable_;
+  std::vector<Listener*> listeners_;
+  Tcb* unclaimed_tcb_ = nullptr;  // events posted from inside accept()
+  std::uint8_t unclaimed_events_ = 0;
+  std::uint32_t active_ = 0;
+  class EngineHandler;
+  std::unique_ptr<EngineHandler> engine_handler_;
+};
+
+// The application code of one worker.
+class App {
+ public:
+  virtual ~App() = default;
+  virtual void on_start(WorkerContext& w) = 0;
+  // Every loop iteration, after callbacks (timeouts, pacing, statistics).
+  virtual void on_poll(WorkerContext& /*w*/) {}
+};
+
+// ---- process start-up (tern/app.h style, kept here so one header suffices) ----
+
+// An application option that takes a value ("--port 7"). `set` throws
+// std::invalid_argument with a message when the value is not acceptable.
+struct AppOption {
+  std::string flag;
+  std::string metavar;
+  std::string help;
+  std::function<void(const std::string& value)> set;
+};
+// An option without a value ("--client").
+struct AppFlag {
+  std::string flag;
+  std::string help;
+  std::function<void()> set;
+};
+
+struct AppSpec {
+  std::string name;  // "tern-echo": messages, EAL program name
+  std::string summary;
+  std::vector<AppOption> options;
+  std::vector<AppFlag> flags;
+  // Called once the stack is up, before the workers run: the App for worker
+  // i of n (nullptr for none).
+  std::function<std::unique_ptr<App>(std::size_t worker, std::size_t workers)> make_app;
+  // Optional: after every worker left its loop, a chance to check the
+  // command line's consequences (for example "all transfers done").
+  std::function<void(std::FILE* out)> report;
+  // Optional: polled by the control thread; true stops the process (a client
+  // that finished its work). Read state the workers publish atomically.
+  std::function<bool()> done;
+  // Exit status when report/done decide it (for example, a client that saw errors).
+  std::function<int()> exit_status;
+};
+
+// Parses the command line (--config FILE, --ready-file PATH,
+// --print-eal-args, the spec's options), starts Tern, runs one App per
+// worker until SIGINT/SIGTERM or spec.done, prints the counters (also on
+// SIGUSR1) and returns the exit status: 0, 1 (runtime failure), 2 (usage or config).
+int run(int argc, char** argv, const AppSpec& spec);
+
+// Parses a decimal integer in [lo, hi]; throws std::invalid_argument.
+long parse_int_option(const std::string& flag, const std::string& value, long lo, long hi);
+// Dotted-quad IPv4 to host order.
+std::optional<std::uint32_t> parse_ipv4(std::string_view s) noexcept;
+std::string format_ipv4(std::uint32_t host_order);
+
+}  // namespace tern::api
