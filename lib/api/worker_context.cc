@@ -225,19 +225,21 @@ void WorkerContext::run_callbacks(Instant now) noexcept {
 }
 
 void WorkerContext::service(Connection& c) noexcept {
+  // Closed or aborted by the application: close() / abort() put it on the
+  // ready list, and only here, taken off that list, may its slot be reused.
   if (c.gone_) return release_slot(c);
   const std::uint8_t ev = std::exchange(c.events_, 0);
   ConnectionHandler& h = *c.handler_;
   if ((ev & kTcpEvConnected) && c.connecting_) {
     c.connecting_ = false;
     h.on_connected(c);
-    if (c.gone_) return release_slot(c);
+    if (c.gone_) return;  // released when its mark comes round
   }
   if (ev & kTcpEvPeerFin) c.peer_fin_ = true;
   if (!c.paused_) {
     while (Buffer b = tcp_->recv(*c.tcb_, now_)) {
       h.on_data(c, std::move(b));
-      if (c.gone_) return release_slot(c);
+      if (c.gone_) return;  // released when its mark comes round
       if (c.paused_) break;
     }
   }
@@ -245,16 +247,16 @@ void WorkerContext::service(Connection& c) noexcept {
   if (c.peer_fin_ && !c.peer_fin_told_ && c.tcb_->rcvq.empty()) {
     c.peer_fin_told_ = true;
     h.on_peer_closed(c);
-    if (c.gone_) return release_slot(c);
+    if (c.gone_) return;  // released when its mark comes round
   }
   if (ev & kTcpEvWritable) {
     h.on_writable(c);
-    if (c.gone_) return release_slot(c);
+    if (c.gone_) return;  // released when its mark comes round
   }
   if (ev & kTcpEvClosed) {
     Tcb& t = *c.tcb_;
     h.on_closed(c, reason_for(t.error));
-    if (c.gone_) return release_slot(c);  // the application closed it from on_closed
+    if (c.gone_) return;  // closed from on_closed: released when its mark comes round
     t.user = nullptr;
     c.tcb_ = nullptr;
     release_slot(c);
