@@ -597,6 +597,52 @@ TEST_F(ApiPair, PauseReadingClosesTheWindowAndResumeDeliversTheRest) {
   EXPECT_EQ(srv_->received, stream);
 }
 
+TEST_F(ApiPair, PeerCloseWaitsUntilPausedDataWasDelivered) {
+  srv_->accept = [&](Connection& c) -> ConnectionHandler* {
+    c.pause_reading();
+    return srv_;
+  };
+  const Bytes msg = pattern(5000, 9);
+  cli_->connected = [&](Connection& c) {
+    EXPECT_EQ(c.send(std::span<const std::byte>{msg}).accepted, msg.size());
+    EXPECT_EQ(c.shutdown(), Error::kOk);
+  };
+  srv_->peer_closed = [&](Connection& c) {
+    EXPECT_EQ(srv_->received, msg) << "EOF before the data";
+    EXPECT_EQ(c.shutdown(), Error::kOk);
+  };
+  listen_and_connect();
+  // The data and the FIN are in; paused, the server hears of neither.
+  run_for(Duration::s(1));
+  EXPECT_EQ(trace_, (std::vector<std::string>{"C connected", "S accept"}));
+  EXPECT_EQ(srv_->conn->state(), "CLOSE_WAIT");
+  srv_->in_next_poll([&](WorkerContext&) { srv_->conn->resume_reading(); });
+  ASSERT_TRUE(run_until([&] { return srv_->closed_why && cli_->closed_why; }, Duration::s(2)));
+  EXPECT_EQ(trace_, (std::vector<std::string>{"C connected", "S accept", "S data", "S peer_closed",
+                                              "C peer_closed", "C closed normal", "S closed normal"}));
+  expect_baseline();
+}
+
+TEST_F(ApiPair, CloseWithUnreadDataResetsThePeer) {
+  srv_->accept = [&](Connection& c) -> ConnectionHandler* {
+    c.pause_reading();
+    return srv_;
+  };
+  cli_->connected = [](Connection& c) {
+    EXPECT_EQ(c.send(std::span<const std::byte>{pattern(100)}).accepted, 100u);
+  };
+  listen_and_connect();
+  run_for(Duration::ms(100));
+  srv_->in_next_poll([&](WorkerContext&) {
+    srv_->conn->close();  // 100 bytes unread: RST, as Linux does (RFC 2525 §2.17)
+    srv_->forget();
+  });
+  ASSERT_TRUE(run_until([&] { return cli_->closed_why.has_value(); }, Duration::s(1)));
+  run_for(Duration::s(1));
+  EXPECT_EQ(trace_, (std::vector<std::string>{"C connected", "S accept", "C closed reset"}));
+  expect_baseline();
+}
+
 // ---- closing from callbacks, resets, refusals --------------------------------------
 
 TEST_F(ApiPair, CloseFromOnDataIsAnOrderlyCloseForThePeer) {
