@@ -78,6 +78,11 @@ struct Loop {
         return;
       }
     }
+    // A shell starts background jobs with SIGINT ignored, and an ignored
+    // signal is discarded, not queued for the signalfd: back to the default
+    // disposition first (blocked, so it never runs).
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
