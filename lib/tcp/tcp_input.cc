@@ -539,13 +539,39 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
   const bool dup =
       s.ack == c.snd_una && s.len == 0 && !s.flags.fin() && wnd == c.snd_wnd && c.snd_max != c.snd_una;
   if (dup) {
-    const CcAction a = c.cc.on_dup_ack(AckSample{s.ack, 0, c.snd_max, now});
+    AckSample sample{s.ack, 0, c.snd_max, now};
+    if (c.sack_ok) {
+      // RFC 2018 §3 blocks above SEG.ACK and within what was sent; a D-SACK
+      // block (RFC 2883 §4) lies at or below SEG.ACK and is skipped.
+      for (const SackBlock& b : s.opts.sack_blocks()) {
+        const Seq32 left{b.left}, right{b.right};
+        if (!seq_gt(left, s.ack) || !seq_lt(left, right) || seq_gt(right, c.snd_max)) continue;
+        if (!sample.sacked || seq_gt(right, sample.sack_high)) sample.sack_high = right;
+        sample.sacked = true;
+      }
+    }
+    const CcAction a = c.cc.on_dup_ack(sample);
     if (a == CcAction::kRetransmit) {  // RFC 5681 §3.2 step 2: fast retransmit
       counters_.inc(Counter::kTCPFastRetrans);
       const std::uint32_t len = std::min<std::uint32_t>(c.mss, c.sndq.bytes());
       if (len > 0) {
         c.rtt_timing = false;
         send_data_segment(c, c.snd_una, len, false, now);
+      }
+    } else if (a == CcAction::kSendNew && c.snd_nxt == c.snd_max) {
+      // RFC 3042 §2 limited transmit: one new segment "if the receiver's
+      // advertised window allows" and new data is available; cwnd is left
+      // alone. Only data never sent: after a timeout rewound SND.NXT,
+      // output() owns the go-back.
+      const std::uint32_t off = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
+      const std::uint32_t unsent = c.sndq.bytes() > off ? c.sndq.bytes() - off : 0;
+      const std::uint32_t room = c.snd_wnd > c.flight() ? c.snd_wnd - c.flight() : 0;
+      const std::uint32_t len = std::min({unsent, room, static_cast<std::uint32_t>(c.mss)});
+      // Less than SMSS only when it empties the queue (sender SWS, RFC 9293 §3.8.6.2.1).
+      if (len > 0 && (len == c.mss || len == unsent) && send_data_segment(c, c.snd_nxt, len, false, now)) {
+        c.snd_nxt += len;
+        c.snd_max = c.snd_nxt;
+        c.cc.on_limited_transmit(len);
       }
     }
   }

@@ -28,6 +28,11 @@ struct AckSample {
   std::uint32_t acked = 0;  // bytes newly acknowledged (SND.UNA advance); 0 for a duplicate
   Seq32 snd_max;            // one past the highest sequence number ever sent
   Instant now;
+  // With SACK (RFC 2018): the highest right edge of the blocks this ACK
+  // carries above SEG.ACK, when it carries any (D-SACK blocks below SEG.ACK
+  // do not count). Data the receiver holds beyond a hole.
+  bool sacked = false;
+  Seq32 sack_high;
 
   // RFC 5681 §2 FlightSize: data sent but not yet cumulatively acknowledged,
   // after this ACK. Without SACK this is all the information there is.
@@ -41,6 +46,10 @@ struct AckSample {
 enum class CcAction : std::uint8_t {
   kNone,
   kRetransmit,  // retransmit the segment starting at SND.UNA now
+  // RFC 3042 limited transmit: send one new segment (up to SMSS of data never
+  // sent before) beyond cwnd if the peer's window allows it, and report it
+  // with on_limited_transmit().
+  kSendNew,
 };
 
 // on_ack:          an ACK that advanced SND.UNA (acked > 0). Growth (slow
@@ -48,6 +57,7 @@ enum class CcAction : std::uint8_t {
 //                  partial / full ACK rules.
 // on_dup_ack:      a duplicate ACK in the sense of RFC 5681 §2 (no data, no
 //                  window change, SEG.ACK == SND.UNA, data outstanding).
+// on_limited_transmit: the engine sent `bytes` of new data for a kSendNew.
 // on_rto:          the retransmission timer fired (RFC 5681 §3.1 eq. 4).
 // on_idle_restart: called before sending; restarts from min(IW, cwnd) when
 //                  nothing was sent for longer than one RTO (RFC 5681 §4.1).
@@ -59,6 +69,8 @@ concept CongestionControl = requires(T cc, const T& ccc, const AckSample& a, Seq
   noexcept->std::same_as<CcAction>;
   { cc.on_dup_ack(a) }
   noexcept->std::same_as<CcAction>;
+  { cc.on_limited_transmit(std::uint32_t{}) }
+  noexcept->std::same_as<void>;
   { cc.on_rto(s, s) }
   noexcept->std::same_as<void>;  // (SND.UNA, SND.MAX)
   { cc.on_idle_restart(now, now, d) }

@@ -36,6 +36,7 @@ void NewReno::grow(std::uint32_t acked) noexcept {
 
 CcAction NewReno::on_ack(const AckSample& a) noexcept {
   dup_acks_ = 0;
+  lt_bytes_ = 0;
   rto_since_ack_ = false;
   if (in_recovery_) return on_recovery_ack(a);
   // Once SND.UNA is past "recover", RFC 6582 §3.2 step 1's test always
@@ -71,18 +72,35 @@ CcAction NewReno::on_dup_ack(const AckSample& a) noexcept {
     cwnd_ = std::min(kMaxCwnd, cwnd_ + mss_);
     return CcAction::kNone;
   }
-  if (++dup_acks_ != dupthresh_) return CcAction::kNone;  // TODO(RFC 3042): limited transmit
+  ++dup_acks_;
+  // RFC 3042 §2: on each of the first two duplicate ACKs (here: each below
+  // dupthresh, so a raised threshold still keeps the ACK clock going, as
+  // RFC 4653's extended limited transmit does) send one new segment, cwnd
+  // unchanged. Outstanding data stays within cwnd + (dupthresh-1)*SMSS.
+  if (dup_acks_ < dupthresh_) return CcAction::kSendNew;
   // RFC 6582 §3.2 step 1: enter fast retransmit only if the cumulative ACK
   // covers more than "recover"; otherwise these duplicates belong to a loss
   // event already answered (same window, or retransmissions after an RTO),
-  // and ssthresh must not be halved twice.
-  if (recover_valid_ && seq_leq(a.ack, recover_)) return CcAction::kNone;
+  // and ssthresh must not be halved twice. Without SACK a sender cannot
+  // tell those from duplicates caused by a loss of data sent after
+  // "recover" (RFC 6582 §4). With SACK it can: a block reaching past
+  // "recover" shows the receiver holds data sent after the last reduction
+  // began while the data at SEG.ACK is missing, a new loss (Linux likewise
+  // holds the old state after recovery only for peers without SACK). So a
+  // duplicate with that evidence enters, even past the dupthresh-th: else
+  // losing the first segment sent after "recover" always cost an RTO.
+  const bool sack_beyond_recover = recover_valid_ && a.sacked && seq_gt(a.sack_high, recover_);
+  if (recover_valid_ && seq_leq(a.ack, recover_) && !sack_beyond_recover) return CcAction::kNone;
+  if (dup_acks_ > dupthresh_ && !sack_beyond_recover) return CcAction::kNone;
   recover_ = a.snd_max;
   recover_valid_ = true;
   in_recovery_ = true;
   // RFC 5681 §3.2 steps 2-3: ssthresh = max(FlightSize/2, 2*SMSS),
   // cwnd = ssthresh + 3*SMSS (here dupthresh*SMSS: the segments that left).
-  ssthresh_ = loss_ssthresh(a.flight_size());
+  // "When [RFC3042] is in use, additional data sent in limited transmit MUST
+  // NOT be included in this calculation."
+  const std::uint32_t flight = a.flight_size();
+  ssthresh_ = loss_ssthresh(flight > lt_bytes_ ? flight - lt_bytes_ : 0);
   cwnd_ = std::min(kMaxCwnd, ssthresh_ + dupthresh_ * mss_);
   bytes_acked_ = 0;
   return CcAction::kRetransmit;
@@ -101,6 +119,7 @@ void NewReno::on_rto(Seq32 snd_una, Seq32 snd_max) noexcept {
   cwnd_ = mss_;      // RFC 5681 §3.1: loss window LW = 1 full-sized segment
   bytes_acked_ = 0;  // RFC 3465 §2.1
   dup_acks_ = 0;
+  lt_bytes_ = 0;
   in_recovery_ = false;
   // RFC 6582 §3.2 step 4 (after a retransmit timeout): record the highest
   // sequence number sent in "recover".

@@ -2,10 +2,9 @@
 // NewReno: RFC 5681 slow start, congestion avoidance, fast retransmit and
 // fast recovery, with RFC 6582 partial-ACK handling and RFC 3465
 // appropriate byte counting. Byte-based: cwnd and ssthresh are in bytes.
-//
-// TODO(RFC 3042): limited transmit. The hook is on_dup_ack below the
-// threshold: it would return a third action, "send one new segment beyond
-// cwnd", for the first two duplicate ACKs. Until then it returns kNone.
+// RFC 3042 limited transmit: each duplicate ACK below the threshold asks
+// for one new segment beyond cwnd (kSendNew), so a loss in a small window
+// still draws the duplicates fast retransmit needs instead of a timeout.
 #include <cstdint>
 #include <limits>
 #include <string_view>
@@ -37,6 +36,7 @@ class NewReno {
 
   CcAction on_ack(const AckSample& a) noexcept;
   CcAction on_dup_ack(const AckSample& a) noexcept;
+  void on_limited_transmit(std::uint32_t bytes) noexcept { lt_bytes_ += bytes; }
   void on_rto(Seq32 snd_una, Seq32 snd_max) noexcept;
   bool on_idle_restart(Instant now, Instant last_send, Duration rto) noexcept;
 
@@ -61,6 +61,9 @@ class NewReno {
   std::uint32_t ssthresh_ = kInitialSsthresh;
   std::uint32_t bytes_acked_ = 0;  // RFC 3465 §2.1 counter for congestion avoidance
   std::uint32_t dup_acks_ = 0;
+  // Bytes sent by limited transmit since SND.UNA last moved: RFC 5681 §3.2
+  // step 2 leaves them out of the FlightSize that sets ssthresh.
+  std::uint32_t lt_bytes_ = 0;
   // RFC 6582 §3.2 "recover", kept one past the highest sequence number sent
   // (SND.MAX) when recovery or an RTO began. Valid only until SND.UNA passes
   // it, so a long connection never compares numbers 2^31 apart.

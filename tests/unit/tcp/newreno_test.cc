@@ -24,6 +24,11 @@ struct Flow {
     return cc.on_ack(AckSample{.ack = una, .acked = bytes, .snd_max = max, .now = at_ms(0)});
   }
   CcAction dup() { return cc.on_dup_ack(AckSample{.ack = una, .acked = 0, .snd_max = max, .now = at_ms(0)}); }
+  // A duplicate whose SACK blocks reach up to `sack_high` (RFC 2018).
+  CcAction dup_sack(Seq32 sack_high) {
+    return cc.on_dup_ack(AckSample{
+        .ack = una, .acked = 0, .snd_max = max, .now = at_ms(0), .sacked = true, .sack_high = sack_high});
+  }
   // One round trip in which every byte of cwnd is sent and acknowledged in `ack_size` pieces.
   void round(std::uint32_t ack_size) {
     const std::uint32_t w = cc.cwnd();
@@ -113,8 +118,9 @@ TEST(NewReno, SlowStartStopsAtSsthreshAndCountsTheRest) {
 TEST(NewReno, ThirdDupAckEntersFastRetransmit) {
   Flow f;
   f.send(20 * kMss);
-  EXPECT_EQ(f.dup(), CcAction::kNone);
-  EXPECT_EQ(f.dup(), CcAction::kNone);
+  // RFC 3042: the first two ask for limited transmit (not sent here).
+  EXPECT_EQ(f.dup(), CcAction::kSendNew);
+  EXPECT_EQ(f.dup(), CcAction::kSendNew);
   EXPECT_FALSE(f.cc.in_recovery());
   EXPECT_EQ(f.cc.cwnd(), 10 * kMss);
   EXPECT_EQ(f.dup(), CcAction::kRetransmit);
@@ -134,7 +140,7 @@ TEST(NewReno, DupThresholdIsConfigurable) {
   Flow f;
   f.cc = NewReno{NewRenoConfig{.mss = kMss, .dupthresh = 5}};
   f.send(20 * kMss);
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(f.dup(), CcAction::kNone);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(f.dup(), CcAction::kSendNew);
   EXPECT_EQ(f.dup(), CcAction::kRetransmit);
   EXPECT_EQ(f.cc.cwnd(), 10 * kMss + 5 * kMss);
 }
@@ -145,8 +151,41 @@ TEST(NewReno, NewAckResetsDupAckCount) {
   f.dup();
   f.dup();
   f.ack(kMss);
-  EXPECT_EQ(f.dup(), CcAction::kNone);
+  EXPECT_EQ(f.dup(), CcAction::kSendNew);  // the first again
+  EXPECT_EQ(f.dup(), CcAction::kSendNew);
   EXPECT_FALSE(f.cc.in_recovery());
+}
+
+// RFC 3042 §2 and RFC 5681 §3.2 step 2: each duplicate below the threshold
+// asks for one new segment; cwnd does not change for them, and the bytes
+// they send stay out of the FlightSize that sets ssthresh.
+TEST(NewReno, LimitedTransmitBytesStayOutOfSsthresh) {
+  Flow f;
+  f.send(10 * kMss);  // the initial window, the first segment lost
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(f.dup(), CcAction::kSendNew);
+    EXPECT_EQ(f.cc.cwnd(), 10 * kMss);
+    f.send(kMss);
+    f.cc.on_limited_transmit(kMss);
+  }
+  ASSERT_EQ(f.dup(), CcAction::kRetransmit);
+  EXPECT_EQ(f.cc.ssthresh(), 5 * kMss) << "FlightSize 12 MSS, of which 2 by limited transmit";
+  EXPECT_EQ(f.cc.cwnd(), 5 * kMss + 3 * kMss);
+  EXPECT_EQ(f.dup(), CcAction::kNone) << "in recovery: inflation only";
+}
+
+// Limited-transmit bytes belong to one loss event: a new ACK forgets them.
+TEST(NewReno, NewAckForgetsLimitedTransmitBytes) {
+  Flow f;
+  f.send(10 * kMss);
+  ASSERT_EQ(f.dup(), CcAction::kSendNew);
+  f.send(kMss);
+  f.cc.on_limited_transmit(kMss);
+  f.ack(kMss);  // the "lost" segment was only late; cwnd grows to 11 MSS
+  f.dup();
+  f.dup();
+  ASSERT_EQ(f.dup(), CcAction::kRetransmit);
+  EXPECT_EQ(f.cc.ssthresh(), 5 * kMss) << "FlightSize 10 MSS";
 }
 
 TEST(NewReno, FurtherDupAcksInflate) {
@@ -222,7 +261,8 @@ TEST(NewReno, DupAcksBelowRecoverAfterExitDoNotReenter) {
   const std::uint32_t ssthresh = f.cc.ssthresh();
   f.ack(kMss);  // retransmission acknowledged, still below recover
   ASSERT_TRUE(seq_lt(f.una, recover));
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(f.dup(), CcAction::kNone);
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(f.dup(), CcAction::kSendNew);
+  EXPECT_EQ(f.dup(), CcAction::kNone);
   EXPECT_FALSE(f.cc.in_recovery());
   EXPECT_EQ(f.cc.ssthresh(), ssthresh);
   // Once SND.UNA passes recover, a new loss event is answered again.
@@ -232,6 +272,67 @@ TEST(NewReno, DupAcksBelowRecoverAfterExitDoNotReenter) {
   f.dup();
   f.dup();
   EXPECT_EQ(f.dup(), CcAction::kRetransmit);
+}
+
+// RFC 6582 §3.2 step 1 after a full ACK that lands exactly on "recover":
+// the segment sent first after recovery began is lost. Plain duplicates
+// cannot be told from echoes of unnecessary retransmissions (RFC 6582 §4),
+// so they do not enter fast retransmit; duplicates whose SACK blocks reach
+// past "recover" show data sent after it arrived beyond the hole: a new loss.
+TEST(NewReno, SackBeyondRecoverEntersFastRetransmitAtRecover) {
+  for (const bool sack : {false, true}) {
+    SCOPED_TRACE(sack ? "with SACK" : "without SACK");
+    Flow f;
+    f.enter_recovery(20 * kMss);
+    const Seq32 recover = f.max;
+    for (int i = 0; i < 8; ++i) f.dup();
+    f.send(8 * kMss);        // sent during recovery; the first of these is lost
+    f.ack(recover - f.una);  // the full ACK, exactly "recover"
+    ASSERT_FALSE(f.cc.in_recovery());
+    const std::uint32_t ssthresh = f.cc.ssthresh();
+    const Seq32 high = recover + 3 * kMss;  // three later segments arrived
+    f.dup();
+    f.dup();
+    const CcAction third = sack ? f.dup_sack(high) : f.dup();
+    if (sack) {
+      EXPECT_EQ(third, CcAction::kRetransmit);
+      EXPECT_TRUE(f.cc.in_recovery());
+      EXPECT_EQ(f.cc.ssthresh(), 4 * kMss) << "a new event: FlightSize 8 MSS halved";
+    } else {
+      EXPECT_EQ(third, CcAction::kNone);
+      EXPECT_FALSE(f.cc.in_recovery());
+      EXPECT_EQ(f.cc.ssthresh(), ssthresh);
+    }
+  }
+}
+
+// A duplicate without new SACK information (a D-SACK for duplicated data,
+// or a duplicated ACK) may be the dupthresh-th; a later one whose blocks
+// reach past "recover" still enters fast retransmit.
+TEST(NewReno, SackEvidenceAfterTheThresholdStillEnters) {
+  Flow f;
+  f.enter_recovery(20 * kMss);
+  const Seq32 recover = f.max;
+  f.send(8 * kMss);
+  f.ack(recover - f.una);  // full ACK at "recover"
+  for (int i = 0; i < 4; ++i) EXPECT_NE(f.dup(), CcAction::kRetransmit);
+  EXPECT_EQ(f.dup_sack(recover + kMss), CcAction::kRetransmit);
+  EXPECT_TRUE(f.cc.in_recovery());
+}
+
+// SACK blocks that stay at or below "recover" (retransmitted data of the old
+// window arriving) are no evidence: still no second reduction.
+TEST(NewReno, SackBelowRecoverDoesNotReenter) {
+  Flow f;
+  f.send(40 * kMss);
+  f.cc.on_rto(f.una, f.max);  // recover = SND.MAX
+  const Seq32 recover = f.max;
+  const std::uint32_t ssthresh = f.cc.ssthresh();
+  f.ack(kMss);
+  for (int i = 0; i < 2; ++i) f.dup_sack(recover - kMss);
+  EXPECT_EQ(f.dup_sack(recover), CcAction::kNone) << "a block ending at recover holds nothing sent after it";
+  EXPECT_FALSE(f.cc.in_recovery());
+  EXPECT_EQ(f.cc.ssthresh(), ssthresh);
 }
 
 TEST(NewReno, RtoCollapsesToOneSegment) {

@@ -132,6 +132,121 @@ TEST_F(Flow, ThirdDuplicateAckTriggersFastRetransmit) {
   take_all_sent();
 }
 
+// RFC 3042 §2 limited transmit: the first two duplicate ACKs each send one
+// new segment beyond cwnd, so the third can arrive even when the window
+// holds few segments; cwnd is unchanged, and at the third the segments they
+// sent stay out of ssthresh (RFC 5681 §3.2 step 2).
+TEST_F(Flow, LimitedTransmitSendsNewDataOnTheFirstTwoDuplicateAcks) {
+  Tcb* c = establish_active();
+  ASSERT_NE(c, nullptr);
+  stack().set_nodelay(*c, true, at_ms(5));
+  const Bytes all = pattern(13 * 1460);
+  ASSERT_EQ(stack().send_copy(*c, all, at_ms(10)), all.size());
+  EXPECT_EQ(take_all_sent().size(), 10u);  // the initial window (RFC 6928)
+  EXPECT_EQ(c->cc.cwnd(), 10u * 1460);
+
+  // The first segment was lost.
+  recv(seg().seq(irs() + 1).ack(iss() + 1), at_ms(20));
+  expect_sent(seg().seq(iss() + 1 + 10 * 1460).data(1460));
+  expect_nothing_sent();
+  recv(seg().seq(irs() + 1).ack(iss() + 1), at_ms(21));
+  expect_sent(seg().seq(iss() + 1 + 11 * 1460).data(1460));
+  expect_nothing_sent();
+  EXPECT_EQ(c->cc.cwnd(), 10u * 1460);
+  EXPECT_EQ(count(Counter::kRetransSegs), 0u);
+
+  recv(seg().seq(irs() + 1).ack(iss() + 1), at_ms(22));
+  expect_sent(seg().seq(iss() + 1).payload(Bytes(all.begin(), all.begin() + 1460)));
+  expect_nothing_sent();
+  EXPECT_EQ(count(Counter::kTCPFastRetrans), 1u);
+  EXPECT_EQ(c->cc.ssthresh(), 5u * 1460) << "FlightSize 12 segments, 2 of them by limited transmit";
+  take_all_sent();
+}
+
+// RFC 3042 §2: only "if the receiver's advertised window allows", and only
+// new data: with one segment of window left, one segment; with nothing
+// queued beyond what is in flight, nothing.
+TEST_F(Flow, LimitedTransmitStaysWithinThePeersWindow) {
+  Tcb* c = establish_active();
+  ASSERT_NE(c, nullptr);
+  stack().set_nodelay(*c, true, at_ms(5));
+  ASSERT_EQ(stack().send_copy(*c, pattern(13 * 1460), at_ms(10)), 13u * 1460);
+  EXPECT_EQ(take_all_sent().size(), 10u);
+  // A window update (not a duplicate: the window changed) leaves room for 11 segments.
+  recv(seg().seq(irs() + 1).ack(iss() + 1).win(11 * 1460), at_ms(15));
+  expect_nothing_sent();
+  recv(seg().seq(irs() + 1).ack(iss() + 1).win(11 * 1460), at_ms(20));
+  expect_sent(seg().seq(iss() + 1 + 10 * 1460).data(1460));
+  recv(seg().seq(irs() + 1).ack(iss() + 1).win(11 * 1460), at_ms(21));
+  expect_nothing_sent();
+  recv(seg().seq(irs() + 1).ack(iss() + 1).win(11 * 1460), at_ms(22));
+  expect_sent(seg().seq(iss() + 1).data(1460));  // fast retransmit
+  take_all_sent();
+}
+
+// RFC 6582 §3.2 step 1 with SACK (RFC 2018): recovery ended on a full ACK
+// exactly at "recover", and the first segment sent after it is lost. The
+// duplicates carry SACK blocks beyond "recover", so this is a new loss: fast
+// retransmit at the third instead of waiting for the RTO.
+TEST_F(Flow, SackBeyondRecoverAllowsFastRetransmitOfTheSegmentAtRecover) {
+  Tcb* c = establish_active(seg().mss(1460).sack_perm());
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->sack_ok);
+  stack().set_nodelay(*c, true, at_ms(5));
+  ASSERT_EQ(stack().send_copy(*c, pattern(4 * 1460), at_ms(10)), 4u * 1460);
+  EXPECT_EQ(take_all_sent().size(), 4u);
+  // The first segment is lost: three duplicates (nothing new for limited transmit).
+  for (int i = 0; i < 3; ++i) recv(seg().seq(irs() + 1).ack(iss() + 1), at_ms(20 + i));
+  expect_sent(seg().seq(iss() + 1).data(1460));
+  ASSERT_TRUE(c->cc.in_recovery());
+  const Seq32 recover = iss() + 1 + 4 * 1460;
+  recv(seg().seq(irs() + 1).ack(recover), at_ms(30));  // the full ACK
+  EXPECT_FALSE(c->cc.in_recovery());
+  EXPECT_EQ(c->cc.cwnd(), 2u * 1460);
+
+  ASSERT_EQ(stack().send_copy(*c, pattern(4 * 1460, 2), at_ms(31)), 4u * 1460);
+  expect_sent(seg().seq(recover).data(1460));  // lost
+  expect_sent(seg().seq(recover + 1460).data(1460));
+  expect_nothing_sent();
+  auto dup = [&](std::uint32_t sacked_segments) {
+    Seg d = seg().seq(irs() + 1).ack(recover);
+    d.opts_.sack[0] = SackBlock{(recover + 1460).value(), (recover + 1460 * (1 + sacked_segments)).value()};
+    d.opts_.sack_count = 1;
+    return d;
+  };
+  recv(dup(1), at_ms(40));
+  expect_sent(seg().seq(recover + 2 * 1460).data(1460));  // limited transmit
+  recv(dup(2), at_ms(41));
+  expect_sent(seg().seq(recover + 3 * 1460).data(1460));  // limited transmit
+  recv(dup(3), at_ms(42));
+  expect_sent(seg().seq(recover).data(1460));  // fast retransmit, no RTO
+  EXPECT_TRUE(c->cc.in_recovery());
+  EXPECT_EQ(count(Counter::kTCPFastRetrans), 2u);
+  EXPECT_EQ(count(Counter::kTCPTimeouts), 0u);
+  take_all_sent();
+}
+
+// The same duplicates without SACK blocks are ambiguous (RFC 6582 §4): no
+// fast retransmit; the retransmission timer repairs the loss.
+TEST_F(Flow, WithoutSackDuplicatesAtRecoverWaitForTheTimer) {
+  Tcb* c = establish_active();
+  ASSERT_NE(c, nullptr);
+  ASSERT_FALSE(c->sack_ok);
+  stack().set_nodelay(*c, true, at_ms(5));
+  ASSERT_EQ(stack().send_copy(*c, pattern(4 * 1460), at_ms(10)), 4u * 1460);
+  take_all_sent();
+  for (int i = 0; i < 3; ++i) recv(seg().seq(irs() + 1).ack(iss() + 1), at_ms(20 + i));
+  expect_sent(seg().seq(iss() + 1).data(1460));
+  const Seq32 recover = iss() + 1 + 4 * 1460;
+  recv(seg().seq(irs() + 1).ack(recover), at_ms(30));
+  ASSERT_EQ(stack().send_copy(*c, pattern(4 * 1460, 2), at_ms(31)), 4u * 1460);
+  EXPECT_EQ(take_all_sent().size(), 2u);
+  for (int i = 0; i < 3; ++i) recv(seg().seq(irs() + 1).ack(recover), at_ms(40 + i));
+  EXPECT_EQ(take_all_sent().size(), 2u) << "limited transmit only";
+  EXPECT_EQ(count(Counter::kTCPFastRetrans), 1u);
+  EXPECT_FALSE(c->cc.in_recovery());
+}
+
 // Acknowledged data leaves the send queue and its mbufs go back to the pool.
 TEST_F(Flow, AckedDataIsFreed) {
   Tcb* c = establish_active();
