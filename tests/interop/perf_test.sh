@@ -44,7 +44,9 @@ PY
 }
 
 # ---- (1) Tern client, kernel server ----
-interop_in_peer "$perf" --kernel --server --port "$port" --json --ready-file "$work/kready" \
+# Not through interop_in_peer: $! must be the server itself (ip netns exec
+# execs it), not a subshell that ignores SIGINT.
+ip netns exec "$peer_ns" "$perf" --kernel --server --port "$port" --json --ready-file "$work/kready" \
   >"$work/kserver.log" 2>&1 &
 kserver_pid=$!
 TERN_PIDS+=("$kserver_pid")
@@ -76,6 +78,20 @@ check_json "$work/tern-client-rr.log" "tern -> kernel rr" transactions_per_s p50
 tern_client crr 2 --connections 4
 check_json "$work/tern-client-crr.log" "tern -> kernel crr" connections_per_s transactions_per_s p50_us
 
+# A server that is not there: the Tern client reports the refusal and exits 1.
+rm -f "$work/go"
+interop_start_tern perf/tern-perf --client "$peer_ip" --port $((port + 1)) --mode rr --time 1 \
+  --start-file "$work/go" --json
+touch "$work/go"
+tern_wait_for "the Tern client to give up" 20 eval '! kill -0 "$tern_pid"' || fail "the Tern client did not give up"
+p=$tern_pid
+tern_pid=
+rc=0
+wait "$p" || rc=$?
+[ "$rc" = 1 ] && grep -q "refused" "$work/tern.log" ||
+  fail "Tern client against a closed port: exit status $rc (expected 1 and 'refused')"
+echo "tern -> closed port     exit 1: $(grep -m1 refused "$work/tern.log")"
+
 kill -INT "$kserver_pid"
 tern_wait_for "the kernel server to exit" 10 eval '! kill -0 "$kserver_pid"' || fail "the kernel server ignored SIGINT"
 wait "$kserver_pid" || fail "the kernel server exited with an error: $(tail -5 "$work/kserver.log")"
@@ -98,6 +114,13 @@ kernel_client rr 2 --connections 4
 check_json "$work/kclient-rr.log" "kernel -> tern rr" transactions_per_s p50_us p99_us p999_us
 kernel_client crr 2 --connections 4
 check_json "$work/kclient-crr.log" "kernel -> tern crr" connections_per_s transactions_per_s p50_us
+
+rc=0
+ip netns exec "$peer_ns" "$perf" --kernel --client "$tern_ip" --port $((port + 1)) --mode rr --time 1 \
+  >"$work/kclient-closed.log" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "refused" "$work/kclient-closed.log" ||
+  fail "kernel client against a closed port: exit status $rc (expected 1 and 'refused')"
+echo "kernel -> closed port   exit 1: $(grep -m1 refused "$work/kclient-closed.log")"
 
 interop_stop_tern
 check_json "$work/tern.log" "tern server" connections bytes transactions
