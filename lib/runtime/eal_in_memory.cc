@@ -9,11 +9,11 @@
 
 namespace tern {
 
-bool start_eal_in_memory(const char* program, const char* log_level) {
+bool start_eal_in_memory(const char* program, const char* log_level, const char* lcores) {
   const std::string prefix = "--file-prefix=" + std::string(program) + std::to_string(getpid());
   const std::string level = std::string("--log-level=") + log_level;
   const char* argv[] = {program, "--no-huge",    "--no-pci",    "--no-shconf",   "-m", "256", "-l",
-                        "0",     prefix.c_str(), level.c_str(), "--no-telemetry"};
+                        lcores,  prefix.c_str(), level.c_str(), "--no-telemetry"};
   if (rte_eal_init(static_cast<int>(sizeof(argv) / sizeof(argv[0])), const_cast<char**>(argv)) < 0) {
     std::fprintf(stderr, "%s: rte_eal_init failed: %s\n", program, rte_strerror(rte_errno));
     return false;

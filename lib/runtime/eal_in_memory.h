@@ -5,5 +5,6 @@
 // per-process file prefix so parallel runs never collide, no telemetry.
 namespace tern {
 // Returns false (and prints why) when the EAL does not start.
-bool start_eal_in_memory(const char* program, const char* log_level = "error");
+// `lcores` is the EAL's -l list: "0", or "0,1" for a tool that runs loops on two cores.
+bool start_eal_in_memory(const char* program, const char* log_level = "error", const char* lcores = "0");
 }  // namespace tern
