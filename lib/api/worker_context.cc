@@ -259,8 +259,15 @@ void WorkerContext::service(Connection& c) noexcept {
     if (c.gone_) return;  // closed from on_closed: released when its mark comes round
     t.user = nullptr;
     c.tcb_ = nullptr;
-    release_slot(c);
     tcp_->close(t, now_);  // lets the engine free it
+    // A call from on_closed may have marked it again (recv() or read() of the
+    // data still queued, resume_reading()): then the ready list holds it, and
+    // only there may its slot be released.
+    if (c.in_ready_) {
+      c.gone_ = true;
+      return;
+    }
+    release_slot(c);
   }
 }
 

@@ -1,0 +1,160 @@
+#include "backend_pool.h"
+
+#include <charconv>
+#include <limits>
+
+namespace tern::proxy {
+
+std::optional<Policy> parse_policy(std::string_view s) noexcept {
+  if (s == "round-robin") return Policy::kRoundRobin;
+  if (s == "least-connections") return Policy::kLeastConnections;
+  return std::nullopt;
+}
+
+std::string_view to_string(Policy p) noexcept {
+  return p == Policy::kRoundRobin ? "round-robin" : "least-connections";
+}
+
+std::string_view to_string(Health h) noexcept {
+  switch (h) {
+    case Health::kUp:
+      return "up";
+    case Health::kDown:
+      return "down";
+    case Health::kProbing:
+      return "probing";
+  }
+  return "?";
+}
+
+namespace {
+
+// A decimal number in [0, hi] spelled without sign, spaces or leading '+'.
+std::optional<std::uint32_t> parse_number(std::string_view s, std::uint32_t hi) noexcept {
+  if (s.empty() || s.size() > 5) return std::nullopt;
+  std::uint32_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || end != s.data() + s.size() || v > hi) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+std::optional<BackendAddress> parse_backend(std::string_view s) noexcept {
+  const std::size_t colon = s.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  const auto port = parse_number(s.substr(colon + 1), 65535);
+  if (!port || *port == 0) return std::nullopt;
+  std::string_view ip = s.substr(0, colon);
+  std::uint32_t addr = 0;
+  for (int octet = 0; octet < 4; ++octet) {
+    const std::size_t dot = octet < 3 ? ip.find('.') : ip.size();
+    if (dot == std::string_view::npos || dot > 3) return std::nullopt;
+    const auto v = parse_number(ip.substr(0, dot), 255);
+    if (!v) return std::nullopt;
+    addr = addr << 8 | *v;
+    ip.remove_prefix(octet < 3 ? dot + 1 : dot);
+  }
+  if (!ip.empty()) return std::nullopt;
+  return BackendAddress{addr, static_cast<std::uint16_t>(*port)};
+}
+
+std::string format_backend(const BackendAddress& b) {
+  return std::to_string(b.addr >> 24) + "." + std::to_string(b.addr >> 16 & 0xff) + "." +
+         std::to_string(b.addr >> 8 & 0xff) + "." + std::to_string(b.addr & 0xff) + ":" +
+         std::to_string(b.port);
+}
+
+BackendPool::BackendPool(std::vector<BackendAddress> backends, PoolOptions o) : o_(o) {
+  if (backends.size() > kMaxBackends) backends.resize(kMaxBackends);
+  if (o_.fail_threshold == 0) o_.fail_threshold = 1;
+  backends_.reserve(backends.size());
+  for (const BackendAddress& a : backends) backends_.push_back(Backend{.address = a});
+}
+
+bool BackendPool::eligible(const Backend& b, Instant now) const noexcept {
+  switch (b.health) {
+    case Health::kUp:
+      return true;
+    case Health::kDown:
+      return now >= b.retry_at;  // its turn to be probed
+    case Health::kProbing:
+      return false;  // one probe at a time
+  }
+  return false;
+}
+
+std::optional<std::size_t> BackendPool::choose(Instant now, Tried tried) noexcept {
+  const std::size_t n = backends_.size();
+  std::optional<std::size_t> pick;
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = (cursor_ + k) % n;
+    if (tried >> i & 1) continue;
+    const Backend& b = backends_[i];
+    if (!eligible(b, now)) continue;
+    if (o_.policy == Policy::kRoundRobin) {
+      pick = i;
+      break;
+    }
+    // Least connections; the first in round-robin order wins a tie, so
+    // equally loaded backends still take turns.
+    if (!pick || b.counters.active < backends_[*pick].counters.active) pick = i;
+  }
+  if (!pick) return std::nullopt;
+  cursor_ = (*pick + 1) % n;
+  Backend& b = backends_[*pick];
+  if (b.health == Health::kDown) {
+    b.health = Health::kProbing;
+    ++b.counters.probes;
+  }
+  ++b.counters.attempts;
+  ++b.counters.active;
+  return pick;
+}
+
+void BackendPool::connected(std::size_t i) noexcept {
+  Backend& b = backends_[i];
+  ++b.counters.connections;
+  b.consecutive = 0;
+  // A probe succeeded, or an attempt begun before the backend was marked
+  // down did: either way it answers again.
+  b.health = Health::kUp;
+}
+
+void BackendPool::failed(std::size_t i, Instant now) noexcept {
+  Backend& b = backends_[i];
+  ended(b);
+  ++b.counters.failures;
+  if (b.consecutive < std::numeric_limits<std::uint32_t>::max()) ++b.consecutive;
+  switch (b.health) {
+    case Health::kUp:
+      if (b.consecutive >= o_.fail_threshold) {
+        b.health = Health::kDown;
+        b.retry_at = now + o_.retry_after;
+        ++b.counters.marked_down;
+      }
+      break;
+    case Health::kProbing:  // the probe failed: another full wait
+      b.health = Health::kDown;
+      b.retry_at = now + o_.retry_after;
+      break;
+    case Health::kDown:  // an attempt from before it was marked down: already counted
+      break;
+  }
+}
+
+void BackendPool::abandoned(std::size_t i) noexcept {
+  Backend& b = backends_[i];
+  ended(b);
+  // A probe that never finished proves nothing: the next client probes
+  // (retry_at has passed already).
+  if (b.health == Health::kProbing) b.health = Health::kDown;
+}
+
+void BackendPool::released(std::size_t i) noexcept { ended(backends_[i]); }
+
+void BackendPool::ended(Backend& b) noexcept {
+  if (b.counters.active > 0) --b.counters.active;
+}
+
+}  // namespace tern::proxy
