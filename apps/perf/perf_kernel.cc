@@ -348,6 +348,7 @@ class KernelClient {
     std::int64_t t_connect = 0, t_request = 0, retry_at = 0;
     std::byte count[kCountSize] = {};
     std::size_t count_have = 0;
+    std::uint64_t sent = 0;  // bulk: payload written, to check the server's count against
     bool out_armed = false;
   };
 
@@ -360,6 +361,7 @@ class KernelClient {
   void open(Conn& k) {
     k.fd.reset();
     k.hello_sent = k.count_have = 0;
+    k.sent = 0;
     k.req_left = k.resp_left = 0;
     k.out_armed = false;
     k.t_connect = now_ns();
@@ -442,6 +444,7 @@ class KernelClient {
         const ssize_t w = write_some(zeros().data(), zeros().size());
         if (w < 0) return fail(k, "send");
         r_.sent_bytes += static_cast<std::uint64_t>(w);
+        k.sent += static_cast<std::uint64_t>(w);
       }
     } else {
       while (!blocked && k.hello_sent == kHelloSize && k.req_left > 0) {
@@ -507,7 +510,14 @@ class KernelClient {
   void peer_closed(Conn& k) {
     errno = 0;
     if (o_.mode == Mode::kBulk && k.phase == Phase::kDraining && k.count_have == kCountSize) {
-      r_.bytes += decode_u64(std::span<const std::byte, kCountSize>{k.count, kCountSize});
+      const std::uint64_t count = decode_u64(std::span<const std::byte, kCountSize>{k.count, kCountSize});
+      r_.bytes += count;
+      // A graceful close delivers everything written: the counts agree.
+      if (count != k.sent) {
+        std::fprintf(stderr, "tern-perf: the server counted %llu bytes of the %llu sent\n",
+                     static_cast<unsigned long long>(count), static_cast<unsigned long long>(k.sent));
+        return finish(k, false);
+      }
       return finish(k, true);
     }
     if (o_.mode == Mode::kCrr && k.phase == Phase::kAwaitFin) {

@@ -208,6 +208,7 @@ void TernPerfClient::pump(Connection& c, Conn& k) {
     while (k.phase == Phase::kRunning) {
       const api::SendResult s = c.send(zeros());
       result_.sent_bytes += s.accepted;
+      k.sent += s.accepted;
       if (s.error != api::Error::kOk) return;
     }
     return;
@@ -267,8 +268,13 @@ void TernPerfClient::on_peer_closed(Connection& c) {
   Conn& k = conn(c);
   bool ok = false;
   if (o_.mode == Mode::kBulk && k.phase == Phase::kDraining && k.count_have == kCountSize) {
-    result_.bytes += decode_u64(std::span<const std::byte, kCountSize>{k.count, kCountSize});
-    ok = true;
+    const std::uint64_t count = decode_u64(std::span<const std::byte, kCountSize>{k.count, kCountSize});
+    result_.bytes += count;
+    // A graceful close delivers everything the stack took: the counts agree.
+    ok = count == k.sent;
+    if (!ok)
+      std::fprintf(stderr, "tern-perf: the server counted %llu bytes of the %llu sent\n",
+                   static_cast<unsigned long long>(count), static_cast<unsigned long long>(k.sent));
   } else if (o_.mode == Mode::kCrr && k.phase == Phase::kAwaitFin) {
     ++result_.connects;
     ok = true;

@@ -76,6 +76,7 @@ class TernPerfClient final : public api::App, public api::ConnectionHandler {
     Instant retry_at;             // crr: an idle slot connects again from here
     std::byte count[kCountSize] = {};
     std::size_t count_have = 0;
+    std::uint64_t sent = 0;  // bulk: payload the stack took, to check the server's count against
   };
 
   void start(Instant now);
