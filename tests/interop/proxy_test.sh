@@ -49,7 +49,7 @@ sha_small=$(sha256sum <"$work/www/small.bin" | cut -d' ' -f1)
 sha_big=$(sha256sum <"$work/www/big.bin" | cut -d' ' -f1)
 
 interop_start_tern proxy/tern-proxy --listen "$port" --policy round-robin --fail-threshold "$threshold" \
-  --retry-after 60 --connect-timeout 2 \
+  --retry-after 2 --connect-timeout 2 \
   --backend "$peer_ip:8001" --backend "$peer_ip:8002" --backend "$peer_ip:8003"
 # The backends bind the kernel-side address, which in tap mode exists only
 # once the tap is up (interop_start_tern).
@@ -126,6 +126,22 @@ tern_wait_for "backend 8003 to stop" 10 sh -c "! ip netns exec $peer_ns curl -s 
 for i in $(seq 24); do fetch small.bin "$sha_small"; done
 echo "backend 8003 killed: 24 more requests intact"
 
+# It comes back: once --retry-after has passed, a client's connect probes it
+# and it serves again (its own log shows the requests).
+ip netns exec "$peer_ns" python3 -m http.server 8003 --bind "$peer_ip" --directory "$work/www" \
+  >"$work/backend8003b.log" 2>&1 &
+TERN_PIDS+=("$!")
+tern_wait_for "backend 8003 to restart" 15 interop_in_peer curl -sf -o /dev/null "http://$peer_ip:8003/" ||
+  fail "backend 8003 did not restart"
+revived=0
+deadline=$((SECONDS + 20))
+until [ "$(grep -c "GET /small.bin" "$work/backend8003b.log")" -ge 1 ]; do
+  [ $SECONDS -lt $deadline ] || fail "backend 8003 was not tried again within 20 s of its return"
+  fetch small.bin "$sha_small"
+  revived=$((revived + 1))
+done
+echo "backend 8003 back: probed and serving again after $revived requests"
+
 # The reset client's backend connection is gone too: nothing left open.
 interop_wait_closed
 interop_stop_tern
@@ -133,7 +149,7 @@ echo "--- tern-proxy at exit ---"
 grep -E "^proxy " "$work/tern.log"
 sed -n '/^--- tern counters/,$p' "$work/tern.log" | grep -E "^(ActiveOpens|PassiveOpens|AttemptFails|EstabResets|OutRsts|CurrEstab) " | head -6
 
-THRESHOLD=$threshold python3 - "$work/tern.log" <<'PY' || fail "the proxy's report"
+THRESHOLD=$threshold REVIVED=$revived python3 - "$work/tern.log" <<'PY' || fail "the proxy's report"
 import os, re, sys
 log = open(sys.argv[1]).read()
 threshold = int(os.environ["THRESHOLD"])
@@ -148,7 +164,8 @@ for l in log.splitlines():
     if m.group(1) == "total": total[int(m.group(2))] = fields(l)
     else: per.setdefault(int(m.group(2)), []).append(fields(l))
 tot = fields([l for l in log.splitlines() if l.startswith("proxy total: ")][0])
-sessions = 6 + 3 + 24
+revived = int(os.environ["REVIVED"])
+sessions = 6 + 3 + 24 + revived
 checks = [
     ("a report per worker", len(workers) == 2 and all(len(v) == 2 for v in per.values()) and len(per) == 3),
     ("accepted == %d" % sessions, tot["accepted"] == sessions),
@@ -161,14 +178,18 @@ checks = [
     ("8003 failed >= threshold on a worker", max(w["failures"] for w in per[8003]) >= threshold),
     ("8003 marked down", total[8003]["marked_down"] >= 1),
     ("8001 and 8002 never failed", total[8001]["failures"] == 0 and total[8002]["failures"] == 0),
-    ("8003 served at most the first 9", total[8003]["connections"] <= 9),
-    ("8001 + 8002 served the other 24 or more",
+    ("8003 served at most the first 9 and those after its return",
+     total[8003]["connections"] <= 9 + revived),
+    ("8003 probed after --retry-after, up again on a worker",
+     total[8003]["probes"] >= 1 and "state up" in " ".join(
+         l for l in log.splitlines() if re.match(r"proxy worker \d+ backend [\d.]+:8003: ", l))),
+    ("8001 + 8002 served the 24 while it was down",
      total[8001]["connections"] + total[8002]["connections"] >= 24),
     ("every backend served before the kill", all(total[p]["connections"] > 0 for p in (8001, 8002, 8003))),
     ("failures == refused connects", sum(t["failures"] for t in total.values()) == tot["connect_refused"]),
     ("retries == failures", tot["retries"] == tot["connect_refused"]),
     ("bytes to clients >= 3 x 21 MB + 24 MB",
-     tot["bytes_to_clients"] >= 3 * 22020096 + 24 * 1048576 + 1048576 + 20971520),
+     tot["bytes_to_clients"] >= 3 * 22020096 + (24 + revived) * 1048576 + 1048576 + 20971520),
     ("both workers accepted", all(w["accepted"] > 0 for w in workers)),
 ]
 for name, ok in checks: print("%-44s %s" % (name, "ok" if ok else "FAILED"))
