@@ -17,7 +17,7 @@ namespace tern {
   X(ArpCacheMisses) X(ArpResolved) X(ArpExpired)                                       \
   X(IpInReceives) X(IpInDelivers) X(IpOutRequests)                                     \
   X(IpReasmReqds) X(IpReasmOKs) X(IpReasmFails)                                        \
-  X(IcmpInMsgs) X(IcmpInEchos) X(IcmpOutMsgs) X(IcmpOutEchoReps)                      \
+  X(IcmpInMsgs) X(IcmpInEchos) X(IcmpInDestUnreachs) X(IcmpOutMsgs) X(IcmpOutEchoReps)  \
   X(ActiveOpens) X(PassiveOpens) X(AttemptFails) X(EstabResets) X(CurrEstab)           \
   X(InSegs) X(OutSegs) X(RetransSegs) X(InErrs) X(OutRsts) X(InRsts)                            \
   X(ListenOverflows) X(ListenDrops)                                                    \
@@ -54,7 +54,9 @@ namespace tern {
   X(IpNoRoute)           /* no gateway for an off-link destination */                  \
   X(IcmpTruncated)                                                                     \
   X(IcmpBadChecksum)                                                                   \
-  X(IcmpUnhandledType)                                                                 \
+  X(IcmpUnhandledType)   /* not Echo Request or Destination Unreachable, or a code above 15 */ \
+  X(IcmpBadQuote)        /* error quoting under IPv4 header + 8 bytes, a fragment, or not our datagram */ \
+  X(IcmpUnreachNotTcp)   /* Destination Unreachable about a non-TCP datagram: nobody to tell */ \
   X(UdpMalformed)                                                                      \
   X(UdpNoListener)                                                                     \
   X(TcpNoStack)          /* TCP segment before the TCP engine is attached */           \
@@ -80,6 +82,10 @@ namespace tern {
   X(TcpRcvQueueFull)     /* in-order data the receive queue could not hold (TCPRcvQDrop) */ \
   X(TcpTimeWait)         /* segment absorbed by a TIME_WAIT record */                  \
   X(TcpAfterClose)       /* data for a connection the application has closed */        \
+  X(TcpIcmpNoSocket)     /* ICMP error quoting a segment of no connection */           \
+  X(TcpIcmpOutOfWindow)  /* ICMP error quoting seq outside SND.UNA..SND.MAX (OutOfWindowIcmps) */ \
+  X(TcpIcmpFragNeeded)   /* Fragmentation Needed: PMTUD (RFC 1191) not implemented */   \
+  X(TcpIcmpSoftError)    /* unreachable past SYN_SENT: a soft error, not fatal (RFC 1122 §4.2.3.9, RFC 5927 §7) */ \
   X(TxRingFull)          /* the NIC refused the burst */                               \
   X(SteerRingFull)       /* the owning worker's ring was full */                       \
   X(MbufExhausted)       /* no mbuf for a reply */

@@ -224,6 +224,10 @@ void IpLayer::on_icmp(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue
   auto icmp = IcmpHeader::parse(msg);
   if (!icmp) return counters_.drop(Drop::kIcmpTruncated);
   if (!icmp->checksum_ok()) return counters_.drop(Drop::kIcmpBadChecksum);
+  if (icmp->type() == kIcmpDestUnreachable) {
+    counters_.inc(Counter::kIcmpInDestUnreachs);
+    return on_dest_unreachable(icmp->body(), icmp->code(), now);
+  }
   if (icmp->type() != kIcmpEchoRequest) return counters_.drop(Drop::kIcmpUnhandledType);
   counters_.inc(Counter::kIcmpInEchos);
 
@@ -247,6 +251,38 @@ void IpLayer::on_icmp(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue
   counters_.inc(Counter::kIcmpOutMsgs);
   counters_.inc(Counter::kIcmpOutEchoReps);
   send_datagram(std::move(reply), d.src, kIpProtoIcmp, d.l4_len, now, out);
+}
+
+// RFC 792: a Destination Unreachable quotes "the internet header plus the
+// first 64 bits of the original data datagram" that could not be delivered;
+// for TCP those 64 bits are the ports and the sequence number, all the
+// transport needs to find the connection (RFC 1122 §3.2.2.1, §4.2.3.9).
+// The quote is our own datagram, so it may be cut short anywhere after
+// that, and its total length field describes the original, not the quote.
+void IpLayer::on_dest_unreachable(std::span<const std::byte> quote, std::uint8_t code, Instant now) noexcept {
+  // RFC 1812 §5.2.7.1 defines codes 0 to 15; anything above has no meaning to act on.
+  if (code > kIcmpMaxUnreachableCode) return counters_.drop(Drop::kIcmpUnhandledType);
+  if (quote.size() < kIpv4MinHeaderLen) return counters_.drop(Drop::kIcmpBadQuote);
+  const std::uint8_t vihl = load_u8(quote.data());
+  const std::size_t ihl = static_cast<std::size_t>(vihl & 0x0F) * 4;
+  if ((vihl >> 4) != 4 || ihl < kIpv4MinHeaderLen || quote.size() < ihl + 8)
+    return counters_.drop(Drop::kIcmpBadQuote);
+  // Only a first fragment (offset 0) carries the transport header, and only
+  // datagrams from our address can be about our connections (RFC 5927 §4.1:
+  // check what can be checked before believing an ICMP error).
+  const bool later_fragment = (load_be16(quote.data() + 6) & 0x1FFF) != 0;
+  if (later_fragment || load_be32(quote.data() + 12) != s_.addr) return counters_.drop(Drop::kIcmpBadQuote);
+  if (load_u8(quote.data() + 9) != kIpProtoTcp) return counters_.drop(Drop::kIcmpUnreachNotTcp);
+  if (tcp_ == nullptr) return counters_.drop(Drop::kTcpNoStack);
+  const std::byte* l4 = quote.data() + ihl;
+  IcmpUnreachable u;
+  u.src = s_.addr;
+  u.dst = load_be32(quote.data() + 16);
+  u.sport = load_be16(l4);
+  u.dport = load_be16(l4 + 2);
+  u.seq = load_be32(l4 + 4);
+  u.code = code;
+  tcp_->on_icmp_unreachable(u, now);
 }
 
 bool IpLayer::append_chain(Mbuf& m, std::span<const std::byte> data, rte_mempool* pool) noexcept {

@@ -43,10 +43,26 @@ struct Ipv4Delivery {
   std::uint16_t l4_len = 0;
 };
 
+// An ICMP Destination Unreachable (RFC 792) about a TCP segment we sent, as
+// the IP layer hands it up (RFC 1122 §3.2.2.1: it MUST be reported to the
+// transport layer). The addresses, ports and sequence number come from the
+// quoted datagram, so src/sport are ours. Host byte order.
+struct IcmpUnreachable {
+  std::uint32_t src = 0;  // quoted source: our address
+  std::uint32_t dst = 0;  // quoted destination: the peer
+  std::uint16_t sport = 0;
+  std::uint16_t dport = 0;
+  std::uint32_t seq = 0;  // the quoted TCP sequence number
+  std::uint8_t code = 0;  // RFC 792 / RFC 1812 §5.2.7.1 Destination Unreachable code
+};
+
 class TransportInput {
  public:
   virtual ~TransportInput() = default;
   virtual void on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) = 0;
+  // Called for each well-formed Destination Unreachable quoting TCP. The
+  // default ignores it, for transports that do not care.
+  virtual void on_icmp_unreachable(const IcmpUnreachable& /*u*/, Instant /*now*/) {}
 };
 
 class IpLayer {
@@ -82,6 +98,7 @@ class IpLayer {
   void on_ipv4(Mbuf frame, Instant now, FrameQueue& out) noexcept;
   void deliver(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) noexcept;
   void on_icmp(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) noexcept;
+  void on_dest_unreachable(std::span<const std::byte> quote, std::uint8_t code, Instant now) noexcept;
   void send_arp(std::uint16_t op, const MacAddr& tha, std::uint32_t tpa, const MacAddr& eth_dst,
                 FrameQueue& out) noexcept;
   // `dgram` starts with 20 bytes for the IPv4 header, then l4_len bytes.

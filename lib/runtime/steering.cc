@@ -4,6 +4,7 @@
 
 #include "wire/bytes.h"
 #include "wire/ethernet.h"
+#include "wire/icmp.h"
 #include "wire/ipv4.h"
 
 namespace tern {
@@ -30,6 +31,22 @@ std::uint16_t steer_frame(std::span<const std::byte> frame, std::uint16_t worker
   if (!ip) return self;
   std::uint16_t sp = 0, dp = 0;
   const std::uint8_t proto = ip->protocol();
+  // A Destination Unreachable about one of our TCP segments belongs to the
+  // worker that owns the connection it quotes (RFC 792: IPv4 header, then at
+  // least the ports), not to the pair (reporter, us).
+  if (proto == kIpProtoIcmp && !ip->is_fragment()) {
+    const auto msg = ip->payload();
+    if (msg.size() >= kIcmpHeaderLen + kIpv4MinHeaderLen && load_u8(msg.data()) == kIcmpDestUnreachable) {
+      const std::byte* q = msg.data() + kIcmpHeaderLen;
+      const std::size_t ihl = static_cast<std::size_t>(load_u8(q) & 0x0F) * 4;
+      if (ihl >= kIpv4MinHeaderLen && msg.size() >= kIcmpHeaderLen + ihl + 4 &&
+          load_u8(q + 9) == kIpProtoTcp) {
+        const std::uint32_t h = symmetric_flow_hash(load_be32(q + 12), load_be32(q + 16), load_be16(q + ihl),
+                                                    load_be16(q + ihl + 2), kIpProtoTcp);
+        return static_cast<std::uint16_t>(h % workers);
+      }
+    }
+  }
   // Fragments carry no ports past the first one: steer them by addresses only,
   // so all pieces of a datagram meet on one worker's reassembly table.
   const bool ported = (proto == kIpProtoTcp || proto == kIpProtoUdp) && !ip->is_fragment();

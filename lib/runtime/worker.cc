@@ -55,6 +55,10 @@ void Worker::on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue&
   glue_->on_ipv4(d, std::move(frame), now, out);
 }
 
+void Worker::on_icmp_unreachable(const IcmpUnreachable& u, Instant now) {
+  glue_->on_icmp_unreachable(u, now);
+}
+
 bool Worker::owns_tuple(void* self, const FourTuple& t) noexcept {
   const auto& w = *static_cast<const Worker*>(self);
   return symmetric_flow_hash(t.laddr, t.raddr, t.lport, t.rport, kIpProtoTcp) % w.workers_ == w.id_;

@@ -86,6 +86,9 @@ class Worker final : private TransportInput {
   // TCP from the IP layer. A datagram reassembled from fragments was steered
   // by addresses only and may belong to a sibling: forward it there.
   void on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) override;
+  // ICMP errors about TCP go to this worker's stack. steer_frame sends a
+  // Destination Unreachable to the worker that owns the quoted connection.
+  void on_icmp_unreachable(const IcmpUnreachable& u, Instant now) override;
 
   std::uint16_t id_;
   std::uint16_t workers_;

@@ -1,8 +1,8 @@
 #pragma once
-// Joins one worker's IpLayer and TcpStack: IPv4 delivers TCP datagrams to the
-// stack (TransportInput), and the stack's segments go out through IPv4
-// (SegmentSink). The FrameQueue is the worker's transmit queue; the runtime
-// and the simulator own it and drain it.
+// Joins one worker's IpLayer and TcpStack: IPv4 delivers TCP datagrams, and
+// the ICMP errors about them, to the stack (TransportInput), and the stack's
+// segments go out through IPv4 (SegmentSink). The FrameQueue is the worker's
+// transmit queue; the runtime and the simulator own it and drain it.
 #include "ip/frame_queue.h"
 #include "ip/ip_layer.h"
 #include "tcp/tcp_stack.h"
@@ -20,6 +20,9 @@ class TcpIpGlue final : public TransportInput, public SegmentSink {
 
   void on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue&) override {
     tcp_->on_segment(d.src, d.dst, std::move(frame), d.l4_offset, d.l4_len, now);
+  }
+  void on_icmp_unreachable(const IcmpUnreachable& u, Instant now) override {
+    tcp_->on_icmp_unreachable(u, now);
   }
   void send_segment(Mbuf segment, std::uint32_t /*src*/, std::uint32_t dst, Instant now) override {
     ip_.send(std::move(segment), dst, kIpProtoTcp, now, out_);

@@ -38,6 +38,8 @@
 
 namespace tern {
 
+struct IcmpUnreachable;  // ip/ip_layer.h
+
 // Where the engine puts segments to transmit: a TCP header + payload chain
 // with at least kSegmentHeadroom bytes of headroom, checksum filled in.
 class SegmentSink {
@@ -147,6 +149,8 @@ class TcpStack {
   // bytes long (IPv4 delivered it). The stack takes ownership.
   void on_segment(std::uint32_t src, std::uint32_t dst, Mbuf frame, std::uint16_t l4_offset,
                   std::uint16_t l4_len, Instant now) noexcept;
+  // An ICMP Destination Unreachable quoting one of our segments (tcp_icmp.cc).
+  void on_icmp_unreachable(const IcmpUnreachable& u, Instant now) noexcept;
   // Fires due timers and expires TIME_WAIT records. Call at least once per tick.
   void on_timer(Instant now) noexcept;
 

@@ -16,8 +16,13 @@ inline constexpr std::uint8_t kIcmpDestUnreachable = 3;
 inline constexpr std::uint8_t kIcmpEchoRequest = 8;
 inline constexpr std::uint8_t kIcmpTimeExceeded = 11;
 // Codes of Destination Unreachable.
+inline constexpr std::uint8_t kIcmpNetUnreachable = 0;
+inline constexpr std::uint8_t kIcmpHostUnreachable = 1;
+inline constexpr std::uint8_t kIcmpProtocolUnreachable = 2;
 inline constexpr std::uint8_t kIcmpPortUnreachable = 3;
 inline constexpr std::uint8_t kIcmpFragNeeded = 4;
+// RFC 1812 §5.2.7.1 lists codes 0-15 (15: precedence cutoff in effect).
+inline constexpr std::uint8_t kIcmpMaxUnreachableCode = 15;
 
 class IcmpHeader {
  public:

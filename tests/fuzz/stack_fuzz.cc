@@ -1,6 +1,6 @@
-// Whole-stack fuzzer: one IpLayer (ARP, IPv4 input, reassembly, ICMP echo,
-// fragmentation, next hop and ARP parking) fed a sequence of frames on
-// virtual time, with real mbufs from an in-memory EAL.
+// Whole-stack fuzzer: one IpLayer (ARP, IPv4 input, reassembly, ICMP echo
+// and Destination Unreachable, fragmentation, next hop and ARP parking) fed
+// a sequence of frames on virtual time, with real mbufs from an in-memory EAL.
 //
 // Input: one configuration byte, then records until the input runs out:
 //
@@ -68,6 +68,17 @@ constexpr unsigned kHeldBound = kFragFlows * RTE_LIBRTE_IP_FRAG_MAX_FRAG * 2 + k
 
 rte_mempool* g_pool = nullptr;
 rte_mempool* g_indirect = nullptr;
+
+// Stands in for TCP (configuration bit 0x10) so that a Destination
+// Unreachable gets past the hand-over: what reaches the transport must come
+// from a quote of our own datagram, with a code RFC 1812 §5.2.7.1 defines.
+class CheckingTransport final : public TransportInput {
+ public:
+  void on_ipv4(const Ipv4Delivery&, Mbuf, Instant, FrameQueue&) override {}
+  void on_icmp_unreachable(const IcmpUnreachable& u, Instant) override {
+    FUZZ_CHECK(u.src == kOurIp && u.code <= 15);
+  }
+};
 
 void fix_ipv4_checksum(std::byte* ip, std::size_t avail) {
   const std::size_t hl = static_cast<std::size_t>(load_u8(ip) & 0x0F) * 4;
@@ -198,7 +209,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   {
     Counters counters;
     FrameQueue out;
+    CheckingTransport tcp;
     auto ip = std::make_unique<IpLayer>(s, counters, g_pool, (cfg & 0x08) ? nullptr : g_indirect);
+    if ((cfg & 0x10) != 0) ip->set_tcp(&tcp);
     Instant now = Instant::from_ns(0);
     std::size_t at = 1;
     while (size - at >= 4) {

@@ -1,8 +1,9 @@
-// IPv4 input and ICMP echo through the IP layer, and every kind of malformed
-// frame, each counted under its named drop reason.
+// IPv4 input, ICMP echo and Destination Unreachable through the IP layer, and
+// every kind of malformed frame, each counted under its named drop reason.
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <vector>
 
 #include "ip_harness.h"
 
@@ -119,8 +120,8 @@ TEST_F(IcmpEcho, BadIcmpChecksumIsDropped) {
 
 TEST_F(IcmpEcho, NonEchoTypesAreUnhandled) {
   resolve_peer(at_ms(0));
-  // echo reply, destination unreachable, timestamp request
-  for (std::uint8_t type : {0, 3, 13})
+  // echo reply, time exceeded, timestamp request
+  for (std::uint8_t type : {0, 11, 13})
     recv(ethernet(kOurMac, kPeerMac, kTypeIpv4, ipv4({}, icmp(type, 0, 1, 1, pattern(8)))), at_ms(1));
   expect_nothing_sent();
   expect_only_drop(Drop::kIcmpUnhandledType, 3);
@@ -333,6 +334,142 @@ TEST_F(IpHarness, MalformedFramesInChainsAreDroppedToo) {
     expect_nothing_sent();
   }
   EXPECT_EQ(counters_.total_drops(), expected_drops);
+  expect_no_leaks();
+}
+
+// ---- Destination Unreachable, handed to TCP --------------------------------
+
+// Records what the IP layer hands the transport.
+class RecordingTransport final : public TransportInput {
+ public:
+  void on_ipv4(const Ipv4Delivery&, Mbuf, Instant, FrameQueue&) override { ++segments; }
+  void on_icmp_unreachable(const IcmpUnreachable& u, Instant) override { errors.push_back(u); }
+  int segments = 0;
+  std::vector<IcmpUnreachable> errors;
+};
+
+// A router's Destination Unreachable quoting `quoted` (our IPv4 datagram, as
+// much of it as the router kept).
+Bytes unreachable(std::uint8_t code, const Bytes& quoted, bool good_checksum = true) {
+  return ethernet(kOurMac, kRouterMac, kTypeIpv4,
+                  ipv4({.src = kGatewayIp}, icmp(3, code, 0, 0, quoted, good_checksum)));
+}
+// Our TCP segment 10.0.0.1:40001 > 192.0.2.7:443, seq 0xA1B2C3D4, cut to
+// `tcp_bytes` of its header.
+Bytes our_segment(std::size_t tcp_bytes, Ip h = {.src = kOurIp, .dst = kRemoteIp, .protocol = kProtoTcp}) {
+  Bytes tcp(20);
+  put16(tcp, 0, 40001);
+  put16(tcp, 2, 443);
+  put32(tcp, 4, 0xA1B2C3D4);
+  tcp[12] = std::byte{0x50};
+  tcp[13] = std::byte{0x02};
+  tcp.resize(tcp_bytes);
+  if (!h.total_length) h.total_length = static_cast<std::uint16_t>(20 + h.options.size() + 20);
+  return ipv4(h, tcp);
+}
+
+class DestUnreachable : public IpHarness {
+ protected:
+  void SetUp() override {
+    IpHarness::SetUp();
+    ip().set_tcp(&tcp_);
+  }
+  RecordingTransport tcp_;
+};
+
+// RFC 1122 §3.2.2.1: reported to the transport with what identifies the
+// connection: the quoted addresses, ports and sequence number, and the code.
+TEST_F(DestUnreachable, QuotedTupleSeqAndCodeReachTcp) {
+  recv(unreachable(3, our_segment(8)), at_ms(1));
+  ASSERT_EQ(tcp_.errors.size(), 1u);
+  const IcmpUnreachable& u = tcp_.errors[0];
+  EXPECT_EQ(u.src, kOurIp);
+  EXPECT_EQ(u.dst, kRemoteIp);
+  EXPECT_EQ(u.sport, 40001);
+  EXPECT_EQ(u.dport, 443);
+  EXPECT_EQ(u.seq, 0xA1B2C3D4u);
+  EXPECT_EQ(u.code, 3);
+  EXPECT_EQ(count(Counter::kIcmpInMsgs), 1u);
+  EXPECT_EQ(count(Counter::kIcmpInDestUnreachs), 1u);
+  EXPECT_EQ(counters_.total_drops(), 0u);
+  EXPECT_EQ(tcp_.segments, 0);
+  expect_nothing_sent();
+  expect_no_leaks();
+}
+
+// The quoted header may carry options (IHL > 5), and a router may quote the
+// whole segment (RFC 1812 §4.3.2.3 asks for as much as fits in 576 bytes).
+TEST_F(DestUnreachable, QuoteWithOptionsOrLongerIsAccepted) {
+  recv(unreachable(1, our_segment(8, {.src = kOurIp,
+                                      .dst = kRemoteIp,
+                                      .protocol = kProtoTcp,
+                                      .options = {std::byte{1}, std::byte{1}, std::byte{1}, std::byte{0}}})),
+       at_ms(1));
+  Bytes whole = our_segment(20);
+  append(whole, pattern(100));
+  recv(unreachable(13, whole), at_ms(2));
+  ASSERT_EQ(tcp_.errors.size(), 2u);
+  EXPECT_EQ(tcp_.errors[0].sport, 40001);
+  EXPECT_EQ(tcp_.errors[0].seq, 0xA1B2C3D4u);
+  EXPECT_EQ(tcp_.errors[0].code, 1);
+  EXPECT_EQ(tcp_.errors[1].dport, 443);
+  EXPECT_EQ(tcp_.errors[1].code, 13);
+  EXPECT_EQ(counters_.total_drops(), 0u);
+  expect_no_leaks();
+}
+
+TEST_F(DestUnreachable, ShortQuoteIsDropped) {
+  recv(unreachable(3, our_segment(7)), at_ms(1));                 // 56 bits of TCP, not 64
+  recv(unreachable(3, truncated(our_segment(8), 19)), at_ms(1));  // not even an IPv4 header
+  recv(unreachable(3, {}), at_ms(1));                             // nothing quoted at all
+  recv(unreachable(3, with_byte(our_segment(8), 0, 0x46)),
+       at_ms(1));  // IHL 6: header runs into the TCP bytes
+  EXPECT_TRUE(tcp_.errors.empty());
+  EXPECT_EQ(count(Counter::kIcmpInDestUnreachs), 4u);
+  expect_only_drop(Drop::kIcmpBadQuote, 4);
+  expect_no_leaks();
+}
+
+TEST_F(DestUnreachable, QuoteThatIsNotOurFirstFragmentIsDropped) {
+  recv(unreachable(3, our_segment(8, {.src = kPeerIp, .dst = kRemoteIp, .protocol = kProtoTcp})), at_ms(1));
+  recv(unreachable(3,
+                   our_segment(8, {.src = kOurIp, .dst = kRemoteIp, .protocol = kProtoTcp, .frag = 0x0010})),
+       at_ms(1));
+  recv(unreachable(3, with_byte(our_segment(8), 0, 0x65)), at_ms(1));  // version 6
+  EXPECT_TRUE(tcp_.errors.empty());
+  expect_only_drop(Drop::kIcmpBadQuote, 3);
+  expect_no_leaks();
+}
+
+TEST_F(DestUnreachable, BadChecksumIsDropped) {
+  recv(unreachable(3, our_segment(8), /*good_checksum=*/false), at_ms(1));
+  EXPECT_TRUE(tcp_.errors.empty());
+  EXPECT_EQ(count(Counter::kIcmpInDestUnreachs), 0u);
+  expect_only_drop(Drop::kIcmpBadChecksum);
+  expect_no_leaks();
+}
+
+TEST_F(DestUnreachable, TruncatedMessageIsDropped) {
+  recv(ethernet(kOurMac, kRouterMac, kTypeIpv4, ipv4({.src = kGatewayIp}, Bytes{std::byte{3}, std::byte{3}})),
+       at_ms(1));
+  EXPECT_TRUE(tcp_.errors.empty());
+  expect_only_drop(Drop::kIcmpTruncated);
+  expect_no_leaks();
+}
+
+TEST_F(DestUnreachable, NonTcpQuoteAndUnknownCodeAreDropped) {
+  recv(unreachable(3, our_segment(8, {.src = kOurIp, .dst = kRemoteIp, .protocol = kProtoUdp})), at_ms(1));
+  EXPECT_EQ(drops(Drop::kIcmpUnreachNotTcp), 1u);
+  recv(unreachable(16, our_segment(8)), at_ms(1));  // RFC 1812 §5.2.7.1 ends at 15
+  EXPECT_EQ(drops(Drop::kIcmpUnhandledType), 1u);
+  EXPECT_TRUE(tcp_.errors.empty());
+  EXPECT_EQ(counters_.total_drops(), 2u);
+  expect_no_leaks();
+}
+
+TEST_F(IpHarness, DestUnreachableWithoutTcpIsDropped) {
+  recv(unreachable(3, our_segment(8)), at_ms(1));
+  expect_only_drop(Drop::kTcpNoStack);
   expect_no_leaks();
 }
 

@@ -91,6 +91,25 @@ TEST(Steering, FragmentsSteerByAddressesOnly) {
   }
 }
 
+// A router's Destination Unreachable about our segment a:pa > b:pb must reach
+// the worker that owns the connection, not the one (router, us) hashes to.
+TEST(Steering, DestUnreachableGoesToTheQuotedConnectionsOwner) {
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 5'000; ++i) {
+    const Tuple t = random_tuple(rng);
+    Bytes tcp = pattern(8, rng());
+    put16(tcp, 0, t.pa);
+    put16(tcp, 2, t.pb);
+    const Bytes quoted = ipv4({.src = t.a, .dst = t.b, .protocol = kProtoTcp, .total_length = 40}, tcp);
+    const Bytes error = ethernet(kOurMac, kRouterMac, kTypeIpv4,
+                                 ipv4({.src = kGatewayIp, .dst = t.a}, icmp(3, 1, 0, 0, quoted)));
+    for (std::uint16_t workers : {2, 3, 4}) {
+      ASSERT_EQ(steer(error, workers), steer(l4_frame(t.b, t.a, t.pb, t.pa, kProtoTcp), workers))
+          << "tuple " << i;
+    }
+  }
+}
+
 TEST(Steering, ShortOrForeignFramesStayWithTheReceiver) {
   const Bytes ping = ping_frame(1, 1, pattern(8));
   for (std::uint16_t self = 0; self < 4; ++self) {
