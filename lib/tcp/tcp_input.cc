@@ -480,6 +480,22 @@ void TcpStack::rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept {
   }
 }
 
+namespace {
+
+// RFC 2018 §3 blocks above SEG.ACK and within what was sent: their highest
+// right edge. A D-SACK block (RFC 2883 §4) at or below SEG.ACK is skipped.
+void sack_summary(const Tcb& c, const Segment& s, AckSample& sample) noexcept {
+  if (!c.sack_ok) return;
+  for (const SackBlock& b : s.opts.sack_blocks()) {
+    const Seq32 left{b.left}, right{b.right};
+    if (!seq_gt(left, s.ack) || !seq_lt(left, right) || seq_gt(right, c.snd_max)) continue;
+    if (!sample.sacked || seq_gt(right, sample.sack_high)) sample.sack_high = right;
+    sample.sacked = true;
+  }
+}
+
+}  // namespace
+
 void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
   const bool fin_outstanding = c.fin_sent && (c.state == TcpState::kFinWait1 ||
                                               c.state == TcpState::kClosing || c.state == TcpState::kLastAck);
@@ -496,7 +512,9 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
       --data;
     }
     c.sndq.drop_front(std::min(data, c.sndq.bytes()));
-    const CcAction a = c.cc.on_ack(AckSample{s.ack, acked, c.snd_max, now});
+    AckSample sample{s.ack, acked, c.snd_max, now};
+    sack_summary(c, s, sample);
+    const CcAction a = c.cc.on_ack(sample);
     c.snd_una = s.ack;
     if (seq_lt(c.snd_nxt, c.snd_una)) c.snd_nxt = c.snd_una;
     c.retries = 0;
@@ -540,16 +558,7 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
       s.ack == c.snd_una && s.len == 0 && !s.flags.fin() && wnd == c.snd_wnd && c.snd_max != c.snd_una;
   if (dup) {
     AckSample sample{s.ack, 0, c.snd_max, now};
-    if (c.sack_ok) {
-      // RFC 2018 §3 blocks above SEG.ACK and within what was sent; a D-SACK
-      // block (RFC 2883 §4) lies at or below SEG.ACK and is skipped.
-      for (const SackBlock& b : s.opts.sack_blocks()) {
-        const Seq32 left{b.left}, right{b.right};
-        if (!seq_gt(left, s.ack) || !seq_lt(left, right) || seq_gt(right, c.snd_max)) continue;
-        if (!sample.sacked || seq_gt(right, sample.sack_high)) sample.sack_high = right;
-        sample.sacked = true;
-      }
-    }
+    sack_summary(c, s, sample);
     const CcAction a = c.cc.on_dup_ack(sample);
     if (a == CcAction::kRetransmit) {  // RFC 5681 §3.2 step 2: fast retransmit
       counters_.inc(Counter::kTCPFastRetrans);

@@ -268,6 +268,36 @@ TEST(SimTcp, LossRecoveryWithoutTimeouts) {
   EXPECT_LE(total, 8u);
 }
 
+// 100 MB with 4 MB buffers at 1% loss and 2% duplication each way, 1 ms:
+// windows of a few thousand segments, so a timeout means a go-back-N over
+// megabytes in which ~1% of the resent segments is lost again, below
+// "recover", where RFC 6582 §3.2 step 1 ignores the duplicates. Their SACK
+// blocks show data the receiver never held before the timeout, so the lost
+// resend is retransmitted at the third instead of at the next RTO. ~780
+// segments are lost; what is left for the timer is mostly lost
+// retransmissions in NewReno recovery (~1% of the repairs, ~8) and timeouts
+// where B's out-of-order queue (256 segments) is full, so no new SACK
+// evidence can come: at most 25 (3% of the losses). Before, 50 (original
+// code) and 58 (limited transmit and SACK past "recover" only).
+TEST(SimTcp, GoBackAfterTimeoutRepairsLostResendsWithoutTimeouts) {
+  Scenario s = base(101);
+  LinkParams p = link(Duration::ms(1), 0.01);
+  p.duplicate = 0.02;
+  s.ab = s.ba = p;
+  s.bytes_ab = 100'000'000;
+  s.a.tcp.snd_buf = s.b.tcp.rcv_buf = 4 << 20;
+  const Outcome o = run_scenario(s, pools());
+  EXPECT_TRUE(o.ok) << check_scenario(s, pools());
+  EXPECT_GT(o.ab.lost, 600u);
+  EXPECT_GT(o.a.get(Counter::kTCPTimeouts), 0u) << "the scenario exercises go-back-N";
+  EXPECT_LE(o.a.get(Counter::kTCPTimeouts), 25u);
+  std::printf("100 MB: %s s, lost %llu, TCPTimeouts %llu, TCPFastRetrans %llu, RetransSegs %llu\n",
+              format_time(o.end).c_str(), static_cast<unsigned long long>(o.ab.lost),
+              static_cast<unsigned long long>(o.a.get(Counter::kTCPTimeouts)),
+              static_cast<unsigned long long>(o.a.get(Counter::kTCPFastRetrans)),
+              static_cast<unsigned long long>(o.a.get(Counter::kRetransSegs)));
+}
+
 class SimSweep : public ::testing::TestWithParam<std::uint64_t> {};
 
 TEST_P(SimSweep, StreamsArriveIntact) {

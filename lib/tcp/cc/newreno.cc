@@ -34,14 +34,27 @@ void NewReno::grow(std::uint32_t acked) noexcept {
   }
 }
 
+void NewReno::note_sack(const AckSample& a) noexcept {
+  if (sack_high_valid_ && seq_leq(sack_high_, a.ack)) sack_high_valid_ = false;
+  if (a.sacked && (!sack_high_valid_ || seq_gt(a.sack_high, sack_high_))) {
+    sack_high_ = a.sack_high;
+    sack_high_valid_ = true;
+  }
+}
+
 CcAction NewReno::on_ack(const AckSample& a) noexcept {
   dup_acks_ = 0;
   lt_bytes_ = 0;
   rto_since_ack_ = false;
+  note_sack(a);
   if (in_recovery_) return on_recovery_ack(a);
   // Once SND.UNA is past "recover", RFC 6582 §3.2 step 1's test always
   // passes; forget it so the modular comparison cannot wrap later.
-  if (recover_valid_ && seq_gt(a.ack, recover_)) recover_valid_ = false;
+  if (recover_valid_ && seq_gt(a.ack, recover_)) {
+    recover_valid_ = false;
+    rto_recovery_ = false;
+    rto_rexmit_valid_ = false;
+  }
   grow(a.acked);
   return CcAction::kNone;
 }
@@ -66,6 +79,9 @@ CcAction NewReno::on_recovery_ack(const AckSample& a) noexcept {
 }
 
 CcAction NewReno::on_dup_ack(const AckSample& a) noexcept {
+  // Evidence is judged against what was known before this ACK.
+  const bool sack_beyond_mark = rto_recovery_ && a.sacked && seq_gt(a.sack_high, rto_mark_);
+  note_sack(a);
   if (in_recovery_) {
     // RFC 5681 §3.2 step 4 / RFC 6582 §3.2 step 2: each further duplicate
     // means a segment left the network; inflate so new data can go out.
@@ -90,8 +106,27 @@ CcAction NewReno::on_dup_ack(const AckSample& a) noexcept {
   // duplicate with that evidence enters, even past the dupthresh-th: else
   // losing the first segment sent after "recover" always cost an RTO.
   const bool sack_beyond_recover = recover_valid_ && a.sacked && seq_gt(a.sack_high, recover_);
-  if (recover_valid_ && seq_leq(a.ack, recover_) && !sack_beyond_recover) return CcAction::kNone;
-  if (dup_acks_ > dupthresh_ && !sack_beyond_recover) return CcAction::kNone;
+  if ((recover_valid_ && seq_leq(a.ack, recover_) && !sack_beyond_recover) ||
+      (dup_acks_ > dupthresh_ && !sack_beyond_recover)) {
+    // After an RTO the sender goes back to SND.UNA and resends in order
+    // (RFC 5681 §3.1); a resent segment that is lost again leaves the
+    // duplicates of what follows it below "recover", and each such loss
+    // cost another RTO. A duplicate whose SACK blocks reach past what the
+    // receiver was known to hold when the timer fired reports data it never
+    // had before the timeout, sent after the retransmission of the hole at
+    // SEG.ACK: that retransmission is lost. Resend it once per hole, cwnd
+    // and ssthresh untouched: the RTO already answered this loss event
+    // (RFC 5681 §3.1, RFC 6582 §3.2 step 4), and RFC 6675 §5.1 has the
+    // sender use SACK information to choose what to resend after an RTO.
+    if (sack_beyond_mark && dup_acks_ >= dupthresh_ && !(rto_rexmit_valid_ && rto_rexmit_ack_ == a.ack)) {
+      rto_rexmit_ack_ = a.ack;
+      rto_rexmit_valid_ = true;
+      return CcAction::kRetransmit;
+    }
+    return CcAction::kNone;
+  }
+  rto_recovery_ = false;
+  rto_rexmit_valid_ = false;
   recover_ = a.snd_max;
   recover_valid_ = true;
   in_recovery_ = true;
@@ -121,6 +156,9 @@ void NewReno::on_rto(Seq32 snd_una, Seq32 snd_max) noexcept {
   dup_acks_ = 0;
   lt_bytes_ = 0;
   in_recovery_ = false;
+  rto_recovery_ = true;
+  rto_mark_ = sack_high_valid_ && seq_gt(sack_high_, snd_una) ? sack_high_ : snd_una;
+  rto_rexmit_valid_ = false;
   // RFC 6582 §3.2 step 4 (after a retransmit timeout): record the highest
   // sequence number sent in "recover".
   recover_ = snd_max;

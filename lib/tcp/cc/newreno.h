@@ -50,6 +50,7 @@ class NewReno {
 
  private:
   void grow(std::uint32_t acked) noexcept;
+  void note_sack(const AckSample& a) noexcept;
   CcAction on_recovery_ack(const AckSample& a) noexcept;
   std::uint32_t loss_ssthresh(std::uint32_t flight) const noexcept;
 
@@ -71,6 +72,16 @@ class NewReno {
   bool recover_valid_ = false;
   bool in_recovery_ = false;
   bool rto_since_ack_ = false;  // an RTO fired and no new data was acknowledged since
+  // SACK (RFC 2018): the highest right edge any ACK reported, while above SND.UNA.
+  Seq32 sack_high_;
+  bool sack_high_valid_ = false;
+  // After an RTO, until SND.UNA passes "recover": what the receiver was known
+  // to hold when the timer fired (its highest SACK edge, else SND.UNA), and
+  // the cumulative ACK whose hole was last retransmitted on SACK evidence.
+  bool rto_recovery_ = false;
+  Seq32 rto_mark_;
+  Seq32 rto_rexmit_ack_;
+  bool rto_rexmit_valid_ = false;
 };
 
 static_assert(CongestionControl<NewReno>);

@@ -320,19 +320,41 @@ TEST(NewReno, SackEvidenceAfterTheThresholdStillEnters) {
   EXPECT_TRUE(f.cc.in_recovery());
 }
 
-// SACK blocks that stay at or below "recover" (retransmitted data of the old
-// window arriving) are no evidence: still no second reduction.
-TEST(NewReno, SackBelowRecoverDoesNotReenter) {
+// After an RTO (recover = SND.MAX) SACK blocks below "recover" never enter
+// fast recovery again (RFC 6582 §3.2 step 1). But a duplicate whose blocks
+// reach past what the receiver was known to hold when the timer fired shows
+// that the go-back retransmission of the hole at SEG.ACK was lost while
+// later ones arrived: it is resent once per hole (kRetransmit), cwnd and
+// ssthresh untouched.
+TEST(NewReno, AfterRtoSackEvidenceResendsTheHoleOnceWithoutReentering) {
   Flow f;
   f.send(40 * kMss);
-  f.cc.on_rto(f.una, f.max);  // recover = SND.MAX
   const Seq32 recover = f.max;
+  // Before the timeout the receiver had SACKed up to 20 MSS.
+  f.dup_sack(f.una + 20 * kMss);
+  f.cc.on_rto(f.una, f.max);
   const std::uint32_t ssthresh = f.cc.ssthresh();
+  f.ack(kMss);  // the first go-back retransmission arrived
+  ASSERT_TRUE(seq_lt(f.una, recover));
+  // Duplicates whose blocks stay within what was known: nothing.
+  for (int i = 0; i < 4; ++i) EXPECT_NE(f.dup_sack(f.una + 19 * kMss), CcAction::kRetransmit);
   f.ack(kMss);
-  for (int i = 0; i < 2; ++i) f.dup_sack(recover - kMss);
-  EXPECT_EQ(f.dup_sack(recover), CcAction::kNone) << "a block ending at recover holds nothing sent after it";
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(f.dup_sack(f.una + 21 * kMss), CcAction::kSendNew);
+  EXPECT_EQ(f.dup_sack(f.una + 22 * kMss), CcAction::kRetransmit);
   EXPECT_FALSE(f.cc.in_recovery());
   EXPECT_EQ(f.cc.ssthresh(), ssthresh);
+  EXPECT_EQ(f.cc.cwnd(), 3 * kMss) << "slow start from 1 MSS, two ACKs";
+  EXPECT_EQ(f.dup_sack(f.una + 23 * kMss), CcAction::kNone) << "once per hole";
+  EXPECT_EQ(f.dup_sack(recover), CcAction::kNone);
+  // The next hole gets its own resend.
+  f.ack(kMss);
+  f.dup_sack(f.una + 24 * kMss);
+  f.dup_sack(f.una + 24 * kMss);
+  EXPECT_EQ(f.dup_sack(f.una + 24 * kMss), CcAction::kRetransmit);
+  EXPECT_FALSE(f.cc.in_recovery());
+  // Without SACK blocks, duplicates below "recover" stay ambiguous.
+  f.ack(kMss);
+  for (int i = 0; i < 5; ++i) EXPECT_NE(f.dup(), CcAction::kRetransmit);
 }
 
 TEST(NewReno, RtoCollapsesToOneSegment) {

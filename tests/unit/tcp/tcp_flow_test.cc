@@ -247,6 +247,46 @@ TEST_F(Flow, WithoutSackDuplicatesAtRecoverWaitForTheTimer) {
   EXPECT_FALSE(c->cc.in_recovery());
 }
 
+// After an RTO the sender goes back to SND.UNA (RFC 5681 §3.1). When a
+// go-back retransmission is lost again, the duplicates for what follows it
+// sit below "recover" and RFC 6582 §3.2 step 1 ignores them; their SACK
+// blocks, though, report data the receiver never held before the timeout:
+// the hole is resent at the third, without entering fast recovery.
+TEST_F(Flow, AfterRtoSackedDuplicatesResendALostGoBackRetransmission) {
+  Tcb* c = establish_active(seg().mss(1460).sack_perm());
+  ASSERT_NE(c, nullptr);
+  stack().set_nodelay(*c, true, at_ms(5));
+  ASSERT_EQ(stack().send_copy(*c, pattern(10 * 1460), at_ms(10)), 10u * 1460);
+  EXPECT_EQ(take_all_sent().size(), 10u);
+  auto S = [&](std::uint32_t i) { return iss() + 1 + (i - 1) * 1460; };  // segment i's first byte
+  // Everything is lost: the timer resends S1.
+  ASSERT_TRUE(run_until_sent(at_ms(5000)).has_value());
+  expect_sent(seg().seq(S(1)).data(1460));
+  EXPECT_EQ(count(Counter::kTCPTimeouts), 1u);
+  const std::uint32_t ssthresh = c->cc.ssthresh();
+  recv(seg().seq(irs() + 1).ack(S(2)), now());
+  expect_sent(seg().seq(S(2)).data(1460));
+  expect_sent(seg().seq(S(3)).data(1460));
+  recv(seg().seq(irs() + 1).ack(S(4)), now() + Duration::ms(1));
+  for (std::uint32_t i = 4; i <= 7; ++i) expect_sent(seg().seq(S(i)).data(1460));
+  expect_nothing_sent();
+  // S4 is lost again; S5, S6 and S7 arrive.
+  for (std::uint32_t i = 5; i <= 7; ++i) {
+    Seg d = seg().seq(irs() + 1).ack(S(4));
+    d.opts_.sack[0] = SackBlock{S(5).value(), S(i + 1).value()};
+    d.opts_.sack_count = 1;
+    recv(d, now() + Duration::ms(1));
+    if (i < 7) expect_nothing_sent();
+  }
+  expect_sent(seg().seq(S(4)).data(1460));
+  expect_nothing_sent();
+  EXPECT_EQ(count(Counter::kTCPFastRetrans), 1u);
+  EXPECT_FALSE(c->cc.in_recovery());
+  EXPECT_EQ(c->cc.ssthresh(), ssthresh);
+  EXPECT_EQ(count(Counter::kTCPTimeouts), 1u);
+  take_all_sent();
+}
+
 // Acknowledged data leaves the send queue and its mbufs go back to the pool.
 TEST_F(Flow, AckedDataIsFreed) {
   Tcb* c = establish_active();
