@@ -8,6 +8,7 @@ ImpairedPort::ImpairedPort(std::unique_ptr<Port> inner, const ImpairmentConfig& 
                            std::vector<rte_mempool*> pools)
     : inner_(std::move(inner)), cfg_(cfg), pools_(std::move(pools)) {
   info_ = inner_->info();
+  info_.holds_tx = true;
   if (info_.queues > kMaxQueues) throw std::runtime_error("impairment: at most 16 queues");
   for (std::size_t q = 0; q < dirs_.size(); ++q) dirs_[q].rng = (cfg.seed + 1) * 0x9E3779B97F4A7C15ull + q;
 }

@@ -28,6 +28,10 @@ struct PortInfo {
   bool rx_l4_checksum_offload = false;  // ... and TCP/UDP checksums
   bool tx_ip_checksum_offload = false;  // the NIC fills the IPv4 header checksum
   bool tx_l4_checksum_offload = false;  // ... and TCP/UDP checksums from a pseudo-header sum
+  // The port may hold a transmitted frame back (impairment's reordering):
+  // the worker then also calls tx_burst with no frames when it has nothing
+  // to send, so a held frame is not stuck until the next transmission.
+  bool holds_tx = false;
 };
 
 class Port {

@@ -15,6 +15,7 @@ Worker::Worker(std::uint16_t id, std::uint16_t workers, Port& port, const IpSett
       burst_(std::min<std::uint16_t>(burst, kMaxBurst)),
       port_(port),
       pool_(pool),
+      port_holds_tx_(port.info().holds_tx),
       software_steering_(workers > 1 && port.info().steering == Steering::kSoftware),
       ip_(std::make_unique<IpLayer>(ip, counters_, pool, indirect_pool)),
       inbox_(workers, nullptr),
@@ -69,7 +70,12 @@ Worker::~Worker() = default;
 void Worker::drain_cb(void* self, FrameQueue&) noexcept { static_cast<Worker*>(self)->flush(); }
 
 void Worker::flush() noexcept {
-  if (tx_.empty()) return;
+  if (tx_.empty()) {
+    // A frame impairment held back to be overtaken goes out now if nothing
+    // else will overtake it (otherwise a lone retransmission waits for the RTO).
+    if (port_holds_tx_) (void)port_.tx_burst(id_, tx_.data(), 0);
+    return;
+  }
   const std::uint16_t n = tx_.size();
   // Sum lengths before the hand-over: a PMD may free what it sent at once.
   std::uint64_t bytes = 0;

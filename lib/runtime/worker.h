@@ -95,6 +95,7 @@ class Worker final : private TransportInput {
   std::uint16_t burst_;
   Port& port_;
   rte_mempool* pool_;
+  bool port_holds_tx_;
   bool software_steering_;
   Counters counters_;
   std::unique_ptr<IpLayer> ip_;

@@ -100,5 +100,21 @@ TEST_F(ImpairedPortTest, DuplicationAndReorderingOnReceiveKeepEveryFrame) {
   EXPECT_GT(out_of_order, 0u);
 }
 
+// A frame held back to be overtaken must not wait for the next real
+// transmission (a lone retransmission would wait for its RTO): the worker
+// calls tx_burst with no frames when it has nothing to send (holds_tx).
+TEST_F(ImpairedPortTest, FrameHeldForReorderingLeavesOnAnEmptyTransmit) {
+  auto [a, b] = make_link_pair(1, 4096);
+  ImpairedPort ia(std::move(a), ImpairmentConfig{.reorder = 1.0, .seed = 1}, {pool_});
+  EXPECT_TRUE(ia.info().holds_tx);
+  // Always reordering: 0 is held and overtaken by 1; 2 is held with
+  // nothing after it in the burst.
+  send_numbered(ia, 3);
+  EXPECT_EQ(receive_all(*b), (std::vector<std::uint32_t>{1, 0}));
+  rte_mbuf* none[1];
+  EXPECT_EQ(ia.tx_burst(0, none, 0), 0u);
+  EXPECT_EQ(receive_all(*b), std::vector<std::uint32_t>{2});
+}
+
 }  // namespace
 }  // namespace tern
