@@ -9,8 +9,9 @@
 # that resets mid-transfer makes the proxy reset the backend side; with one
 # backend killed, 24 more requests all succeed, the dead backend is marked
 # down (failures >= --fail-threshold on a worker, marked_down >= 1) and the
-# other two served them. Then a proxy whose only backend never answers resets
-# its client after --connect-timeout. At exit: no session, TCB or connection left.
+# other two served them; restarted, it is probed after --retry-after and
+# serves again. Then a proxy whose only backend never answers resets its
+# client after --connect-timeout. At exit: no session, TCB or connection left.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
