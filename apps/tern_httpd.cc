@@ -1,6 +1,7 @@
-// tern-httpd: an HTTP/1.1 server (RFC 9110, RFC 9112) on every worker.
+// tern-httpd: an HTTP/1.1 server (RFC 9110, RFC 9112) on every worker, on
+// the public API (tern/api.h).
 //
-//   tern-httpd --config FILE [--port 80] [--root DIR] [--ready-file PATH]
+//   tern-httpd --config FILE [--port 80] [--root DIR] [--idle-timeout S] [--ready-file PATH]
 //
 // GET and HEAD of
 //   /bytes/N   N bytes of a fixed pattern (apps/http_pattern.h), produced as
@@ -11,46 +12,71 @@
 //              buffer as send space allows.
 // Keep-alive and pipelining: requests are answered in order, one at a time;
 // the next is parsed only once the previous response is fully queued, and
-// the connection is not read while a request head waits (so a client that
-// never reads its responses stops being read, and its window closes).
-// Every response carries Content-Length. 400 malformed, 404, 405 other
-// methods, 413 request body over 1 MiB, 431 head over 8 KiB, 501
-// Transfer-Encoding, 505 other major versions; after 400/413/431/501/505
-// and `Connection: close` the server shuts down its side and closes once
-// the client has.
+// the connection is not read while a response waits for send space (so a
+// client that never reads its responses stops being read, and its window
+// closes). Every response carries Content-Length. 400 malformed, 404, 405
+// other methods, 408 no complete request head within --idle-timeout, 413
+// request body over 1 MiB, 431 head over 8 KiB, 501 Transfer-Encoding, 505
+// other major versions; after 400/408/413/431/501/505 and
+// `Connection: close` the server shuts down its side and closes once the
+// client has.
 //
-// Per-connection state comes from a fixed pool attached through Tcb::user;
-// engine events only mark a connection, and the work happens in on_poll
-// (as tern-echo does).
+// Idle timeout (--idle-timeout S, default 60, 0 = off). While no response is
+// being sent, every connection waits on one deadline:
+//   - for a request head (a new connection, or the first byte of the next
+//     request arrived, or a pipelined partial head): S seconds from then,
+//     however the bytes trickle in; expiry sends 408 and closes;
+//   - idle keep-alive (nothing of a next request received): S seconds after
+//     the last response was queued; expiry closes without a response;
+//   - discarding a request body: S seconds after the last bytes arrived;
+//   - after our FIN (shut down, waiting for the client to close): S seconds.
+// Every deadline is "now + S" when set, so one intrusive list in arming
+// order is also in deadline order: on_poll looks at its head only.
+//
+// Reading: on_data hands over an mbuf chain; its bytes are copied into the
+// connection's 8 KiB head buffer. What does not fit stays held (and reading
+// pauses) until the responses before it are queued; then the held bytes and
+// whatever the receive queue kept meanwhile (read()) are parsed, and reading
+// resumes once the connection waits for input again.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
+#include <cerrno>
 #include <cinttypes>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "app_main.h"
 #include "http_parser.h"
 #include "http_pattern.h"
-#include "runtime/log.h"
+#include "tern/api.h"
 
 namespace tern {
 namespace {
 
+using api::Buffer;
+using api::CloseReason;
+using api::Connection;
+
 constexpr std::size_t kRxBuf = 8192;                 // request head cap (431 beyond)
-constexpr std::uint32_t kMaxRxBuffers = 4096;        // per worker: 32 MiB
+constexpr std::uint32_t kMaxConns = 4096;            // per worker (8 KiB head buffer each): 32 MiB
+constexpr std::uint32_t kBlock = 64;                 // connection states allocated at a time
 constexpr std::uint64_t kMaxRequestBody = 1u << 20;  // 413 beyond; smaller bodies are discarded
 constexpr std::uint64_t kMaxBytes = 1ull << 40;      // largest /bytes/N
 constexpr std::size_t kFileChunk = 64 * 1024;        // pread scratch per worker
 constexpr std::size_t kHeadCap = 512;                // response head (and error body)
+constexpr std::uint32_t kBacklog = 4096;
 
 struct HttpStats {
   std::uint64_t accepted = 0;
-  std::uint64_t no_slot = 0;  // no connection state or request buffer left: aborted
+  std::uint64_t no_slot = 0;  // no connection state left: refused (reset)
   std::uint64_t closed_clean = 0;
   std::uint64_t closed_error = 0;  // reset, timed out or aborted
   std::uint64_t requests = 0;
@@ -58,19 +84,42 @@ struct HttpStats {
   std::uint64_t body_bytes = 0;    // response bodies queued
   std::uint64_t send_blocked = 0;  // waited for send space
   std::uint64_t file_errors = 0;   // a file shrank or failed mid-response: aborted
+  std::uint64_t timeout_408 = 0;   // no complete request head in time: 408 and close
+  std::uint64_t idle_closed = 0;   // idle keep-alive, body or lingering close timed out: closed
   std::uint32_t active = 0;
   std::uint32_t max_active = 0;
 };
 
 enum class Body : std::uint8_t { kNone, kPattern, kFile };
 
+// What the connection's deadline is for (see the top of the file).
+enum class Wait : std::uint8_t { kNone, kHead, kKeepAlive, kBody, kLinger };
+
+struct HttpConn;
+
+// Intrusive doubly linked list; a connection is on at most one.
+struct ConnList {
+  HttpConn* head = nullptr;
+  HttpConn* tail = nullptr;
+  std::uint32_t size = 0;
+  void push_back(HttpConn& e) noexcept;
+  void remove(HttpConn& e) noexcept;
+};
+
 struct HttpConn {
-  Tcb* tcb = nullptr;
-  char* rx = nullptr;  // kRxBuf bytes from the worker's buffer pool
+  Connection* c = nullptr;
+  // The deadline list (waiting for input) or the retry list (responding).
+  ConnList* list = nullptr;
+  HttpConn* prev = nullptr;
+  HttpConn* next = nullptr;  // also the free list
+  Instant deadline;
+  Wait wait = Wait::kNone;
+  Buffer held;  // received, not yet copied into rx: held[held_off...]
+  std::uint32_t held_off = 0;
   std::uint32_t rx_len = 0;
-  std::uint64_t skip = 0;  // request body bytes still to discard
-  // The response being sent: head_[head_off, head_len), then the body.
-  std::array<char, kHeadCap> head{};
+  std::uint64_t skip = 0;    // request body bytes still to discard
+  std::uint32_t served = 0;  // responses started on this connection
+  // The response being sent: head[head_off, head_len), then the body.
   std::uint16_t head_len = 0;
   std::uint16_t head_off = 0;
   Body body = Body::kNone;
@@ -81,10 +130,35 @@ struct HttpConn {
   bool close_after = false;  // shut down our side once this response is queued
   bool shut = false;
   bool peer_fin = false;
-  bool in_ready = false;
-  std::uint8_t events = 0;
-  HttpConn* next = nullptr;  // free list or ready list
+  std::array<char, kHeadCap> head;
+  std::array<char, kRxBuf> rx;
 };
+
+void ConnList::push_back(HttpConn& e) noexcept {
+  e.list = this;
+  e.prev = tail;
+  e.next = nullptr;
+  if (tail != nullptr)
+    tail->next = &e;
+  else
+    head = &e;
+  tail = &e;
+  ++size;
+}
+
+void ConnList::remove(HttpConn& e) noexcept {
+  if (e.prev != nullptr)
+    e.prev->next = e.next;
+  else
+    head = e.next;
+  if (e.next != nullptr)
+    e.next->prev = e.prev;
+  else
+    tail = e.prev;
+  e.prev = e.next = nullptr;
+  e.list = nullptr;
+  --size;
+}
 
 const char* reason(int status) noexcept {
   switch (status) {
@@ -98,6 +172,8 @@ const char* reason(int status) noexcept {
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
     case 413:
       return "Content Too Large";
     case 431:
@@ -124,154 +200,241 @@ const char* content_type(std::string_view path) noexcept {
   return "application/octet-stream";
 }
 
-class HttpApp final : public WorkerApp, public TcpHandler {
+class HttpApp final : public api::App, public api::AcceptHandler, public api::ConnectionHandler {
  public:
-  HttpApp(std::uint16_t port, int root_fd) : port_(port), root_fd_(root_fd) {}
+  HttpApp(std::uint16_t port, int root_fd, Duration idle_timeout)
+      : port_(port), root_fd_(root_fd), idle_(idle_timeout) {}
   ~HttpApp() override {
-    for (std::uint32_t i = 0; conns_ && i < nconns_; ++i)
-      if (conns_[i].fd >= 0) ::close(conns_[i].fd);
+    for (auto& b : blocks_)
+      for (std::uint32_t i = 0; i < kBlock; ++i)
+        if (b[i].fd >= 0) ::close(b[i].fd);
   }
 
-  void on_start(Worker& w, Instant /*now*/) override {
-    tcp_ = w.tcp();
-    worker_ = w.id();
-    if (tcp_ == nullptr) {
-      TERN_LOG(ERR, "tern-httpd: worker %u has no TCP stack\n", worker_);
-      return;
-    }
-    nconns_ = tcp_->config().max_connections;
-    conns_ = std::make_unique<HttpConn[]>(nconns_);
-    for (std::uint32_t i = nconns_; i-- > 0;) release_to_pool(&conns_[i]);
-    const std::uint32_t nbuf = std::min(nconns_, kMaxRxBuffers);
-    rx_store_ = std::make_unique<char[]>(std::size_t{nbuf} * kRxBuf);
-    rx_free_.reserve(nbuf);
-    for (std::uint32_t i = nbuf; i-- > 0;) rx_free_.push_back(&rx_store_[std::size_t{i} * kRxBuf]);
+  void on_start(api::WorkerContext& w) override {
+    w_ = &w;
     scratch_ = std::make_unique<std::byte[]>(kFileChunk);
-    tcp_->set_handler(this);
-    listener_ = tcp_->listen(port_, tcp_->config().max_backlog);
-    if (listener_ == nullptr)
-      TERN_LOG(ERR, "tern-httpd: worker %u cannot listen on port %u\n", worker_, port_);
+    if (api::Error e = w.listen(port_, kBacklog, *this); e != api::Error::kOk)
+      std::fprintf(stderr, "tern-httpd: worker %u cannot listen on port %u: %s\n", w.id(), port_,
+                   std::string(api::to_string(e)).c_str());
   }
 
-  void on_poll(Worker& /*w*/, Instant now) override {
-    if (tcp_ == nullptr) return;
-    if (acceptable_) {
-      acceptable_ = false;
-      accept_all(now);
+  void on_poll(api::WorkerContext& w) override {
+    // Responses refused with send space left (mbufs ran out): no on_writable
+    // will come for them, so try again on every iteration until they move.
+    for (std::uint32_t n = retry_.size; n > 0 && retry_.head != nullptr; --n) {
+      HttpConn& e = *retry_.head;
+      retry_.remove(e);
+      process(e);
     }
-    HttpConn* list = std::exchange(ready_head_, nullptr);
-    ready_tail_ = nullptr;
-    while (list != nullptr) {
-      HttpConn* e = list;
-      list = e->next;
-      e->next = nullptr;
-      e->in_ready = false;
-      service(*e, now);
+    // Deadlines in order: only the head can be due.
+    const Instant now = w.now();
+    while (idle_list_.head != nullptr && idle_list_.head->deadline <= now) {
+      HttpConn& e = *idle_list_.head;
+      idle_list_.remove(e);
+      expire(e);
     }
   }
 
-  void on_event(Tcb& c, std::uint8_t ev) override {
-    auto* e = static_cast<HttpConn*>(c.user);
-    if (e == nullptr) {  // dispatched from inside accept(), before our state was attached
-      unclaimed_tcb_ = &c;
-      unclaimed_events_ |= ev;
-      return;
+  api::ConnectionHandler* on_accept(Connection& c) override {
+    ++stats_.accepted;
+    HttpConn* e = take();
+    if (e == nullptr) {
+      ++stats_.no_slot;
+      return nullptr;  // refused: reset
     }
-    e->events |= ev;
-    mark(*e);
+    e->c = &c;
+    c.user = e;
+    c.set_nodelay(true);  // responses are corked while built (process)
+    if (++stats_.active > stats_.max_active) stats_.max_active = stats_.active;
+    arm(*e, Wait::kHead);  // the first request head is due within the timeout
+    return this;
   }
 
-  void on_acceptable(Listener& /*l*/) override { acceptable_ = true; }
+  void on_data(Connection& c, Buffer data) override {
+    HttpConn& e = conn(c);
+    // Reading pauses whenever bytes are held, so nothing is held here.
+    e.held = std::move(data);
+    e.held_off = 0;
+    process(e);
+  }
+
+  void on_writable(Connection& c) override { process(conn(c)); }
+
+  void on_peer_closed(Connection& c) override {
+    HttpConn& e = conn(c);
+    e.peer_fin = true;
+    process(e);
+  }
+
+  void on_closed(Connection& c, CloseReason why) override {
+    HttpConn& e = conn(c);
+    if (why == CloseReason::kNormal)
+      ++stats_.closed_clean;
+    else
+      ++stats_.closed_error;
+    release(e);
+  }
 
   const HttpStats& stats() const noexcept { return stats_; }
-  std::uint16_t worker() const noexcept { return worker_; }
-  const TcpStack* tcp() const noexcept { return tcp_; }
+  const api::WorkerContext* context() const noexcept { return w_; }
 
  private:
-  void accept_all(Instant now) {
-    if (listener_ == nullptr) return;
-    while (true) {
-      unclaimed_tcb_ = nullptr;
-      unclaimed_events_ = 0;
-      Tcb* c = tcp_->accept(*listener_);
-      if (c == nullptr) return;
-      ++stats_.accepted;
-      HttpConn* e = free_;
-      if (e == nullptr || rx_free_.empty()) {
-        ++stats_.no_slot;
-        tcp_->abort(*c, now);
-        continue;
+  static HttpConn& conn(Connection& c) noexcept { return *static_cast<HttpConn*>(c.user); }
+
+  // ---- connection states: a free list over blocks allocated on demand ----
+
+  HttpConn* take() {
+    if (free_ == nullptr) {
+      if (allocated_ >= kMaxConns) return nullptr;
+      blocks_.push_back(std::make_unique<HttpConn[]>(kBlock));
+      HttpConn* b = blocks_.back().get();
+      for (std::uint32_t i = kBlock; i-- > 0;) {
+        b[i].next = free_;
+        free_ = &b[i];
       }
-      free_ = e->next;
-      *e = HttpConn{};
-      e->rx = rx_free_.back();
-      rx_free_.pop_back();
-      e->tcb = c;
-      c->user = e;
-      if (++stats_.active > stats_.max_active) stats_.max_active = stats_.active;
-      e->events = static_cast<std::uint8_t>(kTcpEvReadable | (unclaimed_tcb_ == c ? unclaimed_events_ : 0));
-      mark(*e);
+      allocated_ += kBlock;
+    }
+    HttpConn* e = free_;
+    free_ = e->next;
+    e->next = nullptr;
+    e->c = nullptr;
+    e->wait = Wait::kNone;
+    e->held_off = 0;
+    e->rx_len = 0;
+    e->skip = 0;
+    e->served = 0;
+    e->head_len = e->head_off = 0;
+    e->body = Body::kNone;
+    e->body_off = e->body_left = 0;
+    e->fd = -1;
+    e->responding = e->close_after = e->shut = e->peer_fin = false;
+    return e;
+  }
+
+  // Our state goes back to the pool; the Connection is closed, aborted or
+  // gone (on_closed) by the caller.
+  void release(HttpConn& e) noexcept {
+    if (e.list != nullptr) e.list->remove(e);
+    if (e.fd >= 0) ::close(e.fd);
+    e.fd = -1;
+    e.held.reset();
+    e.c->user = nullptr;
+    e.c = nullptr;
+    --stats_.active;
+    e.next = free_;
+    free_ = &e;
+  }
+
+  // ---- deadlines ----
+
+  // Waits for `w` with the deadline now + timeout.
+  void arm(HttpConn& e, Wait w) noexcept {
+    if (e.list != nullptr) e.list->remove(e);
+    e.wait = w;
+    if (idle_ == Duration{}) return;
+    e.deadline = w_->now() + idle_;
+    idle_list_.push_back(e);
+  }
+
+  void disarm(HttpConn& e) noexcept {
+    if (e.list == &idle_list_) idle_list_.remove(e);
+    e.wait = Wait::kNone;
+  }
+
+  // The connection waits for input: which deadline applies.
+  void waiting(HttpConn& e) noexcept {
+    if (e.rx_len > 0 || e.served == 0) {
+      // A request head has begun (or none came yet on a new connection):
+      // its deadline runs from when waiting for it began.
+      if (e.wait != Wait::kHead) arm(e, Wait::kHead);
+    } else if (e.skip > 0) {
+      arm(e, Wait::kBody);  // from the last bytes received
+    } else if (e.wait != Wait::kKeepAlive) {
+      arm(e, Wait::kKeepAlive);
     }
   }
 
-  void mark(HttpConn& e) noexcept {
-    if (e.in_ready) return;
-    e.in_ready = true;
-    e.next = nullptr;
-    if (ready_tail_ == nullptr)
-      ready_head_ = &e;
-    else
-      ready_tail_->next = &e;
-    ready_tail_ = &e;
+  // A deadline passed (the connection is off the list already).
+  void expire(HttpConn& e) {
+    const Wait w = std::exchange(e.wait, Wait::kNone);
+    if (w == Wait::kHead) {
+      // No complete request head in time: 408, then close as after a 400.
+      ++stats_.timeout_408;
+      discard_input(e);
+      e.skip = 0;
+      error_response(e, 408, /*head_only=*/false, /*close=*/true);
+      return process(e);
+    }
+    // Idle keep-alive, a request body that stopped coming, or a client that
+    // did not close after our FIN: close without a response.
+    ++stats_.idle_closed;
+    finish(e);
   }
 
-  void service(HttpConn& e, Instant now) {
-    const std::uint8_t ev = std::exchange(e.events, 0);
-    if (ev & kTcpEvClosed) return finish(e, now);
-    if (ev & kTcpEvPeerFin) e.peer_fin = true;
+  // ---- the request/response cycle ----
+
+  // Takes input, parses and responds until the connection must wait: for
+  // send space, for input, or for the client's close. May release `e`.
+  // Responses go out corked, so a head and a short body (or several
+  // pipelined responses) leave in full segments; uncorking when done sends
+  // the rest at once (TCP_NODELAY is on: no wait for an ACK).
+  void process(HttpConn& e) {
+    Connection& c = *e.c;
+    corked_ = false;
+    respond(e);
+    if (corked_ && e.c == &c) c.set_cork(false);  // `e` still ours: it was not released
+    corked_ = false;
+  }
+
+  void respond(HttpConn& e) {
+    Connection& c = *e.c;
     while (true) {
       if (e.responding) {
-        const int r = pump(e, now);
-        if (r < 0) return fail(e, now);
+        if (!corked_) {
+          c.set_cork(true);
+          corked_ = true;
+        }
+        const int r = pump(e);
+        if (r < 0) return fail(e);
         if (r == 0) {
           ++stats_.send_blocked;
-          // Refused with space left means mbufs ran out: no kTcpEvWritable
-          // will come, so look again on the next poll.
-          if (e.tcb->send_space() > 0) mark(e);
+          // Stop taking input until this response is queued. Refused with
+          // space left means mbufs ran out: no on_writable will come, so
+          // on_poll tries again.
+          c.pause_reading();
+          if (c.send_space() > 0 && e.list == nullptr) retry_.push_back(e);
           return;
         }
-        end_response(e, now);
+        end_response(e);
         continue;
       }
       if (e.shut) {  // our FIN is queued: drop what the client still sends, close once it has finished
-        discard_input(e, now);
-        if (e.peer_fin) finish(e, now);
+        discard_input(e);
+        if (e.peer_fin) return finish(e);
+        c.resume_reading();  // to see (and drop) the rest and the FIN
         return;
       }
-      std::size_t got = 0;
-      if (e.rx_len < kRxBuf) {
-        got = tcp_->read(*e.tcb, {reinterpret_cast<std::byte*>(e.rx + e.rx_len), kRxBuf - e.rx_len}, now);
-        e.rx_len += static_cast<std::uint32_t>(got);
-      }
+      const std::size_t got = fill(e);
       if (e.skip > 0) {
         const std::uint32_t n = static_cast<std::uint32_t>(std::min<std::uint64_t>(e.skip, e.rx_len));
         consume(e, n);
         e.skip -= n;
         if (e.skip > 0) {
           if (got > 0) continue;
-          if (e.peer_fin) return finish(e, now);
-          return;
+          if (e.peer_fin) return finish(e);
+          return wait_for_input(e);
         }
       }
-      const http::ParseResult p = http::parse_request({e.rx, e.rx_len}, kRxBuf);
+      const http::ParseResult p = http::parse_request({e.rx.data(), e.rx_len}, kRxBuf);
       if (p.status == http::ParseStatus::kIncomplete) {
         if (got > 0) continue;
         // Nothing more to read. A client that has finished with a partial
         // request (or none) gets a graceful close.
-        if (e.peer_fin) return finish(e, now);
-        return;
+        if (e.peer_fin) return finish(e);
+        return wait_for_input(e);
       }
       ++stats_.requests;
+      disarm(e);
       if (p.status != http::ParseStatus::kComplete) {
         e.rx_len = 0;
         const int status = p.status == http::ParseStatus::kTooLarge     ? 431
@@ -286,13 +449,55 @@ class HttpApp final : public WorkerApp, public TcpHandler {
     }
   }
 
+  // Copies input into rx: first the bytes held from on_data, then (while
+  // reading is paused, the receive queue kept the rest) the queue's.
+  std::size_t fill(HttpConn& e) {
+    std::size_t got = 0;
+    while (e.held && e.rx_len < kRxBuf) {
+      rte_mbuf* m = e.held.get();
+      const std::uint32_t avail = m->data_len - e.held_off;
+      const std::uint32_t n = std::min<std::uint32_t>(avail, static_cast<std::uint32_t>(kRxBuf - e.rx_len));
+      std::memcpy(e.rx.data() + e.rx_len, rte_pktmbuf_mtod_offset(m, const char*, e.held_off), n);
+      e.rx_len += n;
+      got += n;
+      e.held_off += n;
+      if (e.held_off == m->data_len) {  // this segment is done: free it, keep the rest of the chain
+        rte_mbuf* rest = m->next;
+        if (rest != nullptr) {
+          rest->nb_segs = static_cast<std::uint16_t>(m->nb_segs - 1);
+          rest->pkt_len = m->pkt_len - m->data_len;
+          m->next = nullptr;
+          m->nb_segs = 1;
+          m->pkt_len = m->data_len;
+        }
+        e.held.reset(rest);
+        e.held_off = 0;
+      }
+    }
+    if (!e.held && e.c->reading_paused() && e.rx_len < kRxBuf) {
+      const std::size_t n =
+          e.c->read({reinterpret_cast<std::byte*>(e.rx.data() + e.rx_len), kRxBuf - e.rx_len});
+      e.rx_len += static_cast<std::uint32_t>(n);
+      got += n;
+    }
+    return got;
+  }
+
+  // All input taken and nothing to send: read again and start the deadline.
+  void wait_for_input(HttpConn& e) {
+    e.c->resume_reading();
+    waiting(e);
+  }
+
   void consume(HttpConn& e, std::uint32_t n) noexcept {
-    std::memmove(e.rx, e.rx + n, e.rx_len - n);
+    std::memmove(e.rx.data(), e.rx.data() + n, e.rx_len - n);
     e.rx_len -= n;
   }
 
-  void discard_input(HttpConn& e, Instant now) {
-    while (tcp_->read(*e.tcb, {reinterpret_cast<std::byte*>(e.rx), kRxBuf}, now) > 0) {
+  void discard_input(HttpConn& e) {
+    e.held.reset();
+    e.held_off = 0;
+    while (e.c->read({scratch_.get(), kFileChunk}) > 0) {
     }
     e.rx_len = 0;
   }
@@ -365,6 +570,7 @@ class HttpApp final : public WorkerApp, public TcpHandler {
     e.body_left = 0;
     e.responding = true;
     e.close_after = close;
+    ++e.served;
     count_status(status);
   }
 
@@ -383,6 +589,7 @@ class HttpApp final : public WorkerApp, public TcpHandler {
     e.body_left = 0;
     e.responding = true;
     e.close_after = close;
+    ++e.served;
     count_status(status);
   }
 
@@ -395,111 +602,101 @@ class HttpApp final : public WorkerApp, public TcpHandler {
       ++stats_.s5xx;
   }
 
-  // 1: the response is fully queued; 0: out of send space (kTcpEvWritable
-  // follows); -1: the file failed.
-  int pump(HttpConn& e, Instant now) {
-    Tcb& c = *e.tcb;
+  // 1: the response is fully queued; 0: out of send space (on_writable
+  // follows); -1: the file failed, or the connection can no longer send.
+  int pump(HttpConn& e) {
+    Connection& c = *e.c;
     while (e.head_off < e.head_len) {
       const std::size_t want = e.head_len - e.head_off;
-      const std::size_t n =
-          tcp_->send_copy(c, std::as_bytes(std::span{e.head.data() + e.head_off, want}), now);
-      e.head_off = static_cast<std::uint16_t>(e.head_off + n);
-      if (n < want) return 0;
+      const api::SendResult r = c.send(std::as_bytes(std::span{e.head.data() + e.head_off, want}));
+      e.head_off = static_cast<std::uint16_t>(e.head_off + r.accepted);
+      if (r.error == api::Error::kClosed) return -1;
+      if (r.accepted < want) return 0;
     }
     if (e.body == Body::kPattern) {
       const auto& block = http::pattern_block();
       while (e.body_left > 0) {
         const std::size_t off = e.body_off % http::kPatternPeriod;
         const std::size_t want = std::min<std::uint64_t>(http::kPatternPeriod - off, e.body_left);
-        const std::size_t n = tcp_->send_copy(c, std::span{block.data() + off, want}, now);
-        e.body_off += n;
-        e.body_left -= n;
-        stats_.body_bytes += n;
-        if (n < want) return 0;
+        const api::SendResult r = c.send(std::span{block.data() + off, want});
+        e.body_off += r.accepted;
+        e.body_left -= r.accepted;
+        stats_.body_bytes += r.accepted;
+        if (r.error == api::Error::kClosed) return -1;
+        if (r.accepted < want) return 0;
       }
     } else if (e.body == Body::kFile) {
       while (e.body_left > 0) {
         const std::size_t space = c.send_space();
         if (space == 0) {
-          // Asks the engine for kTcpEvWritable (it queues nothing).
-          (void)tcp_->send_copy(c, std::span{scratch_.get(), 1}, now);
-          return 0;
+          // Asks for on_writable (nothing is queued).
+          const api::SendResult r = c.send(std::span<const std::byte>{scratch_.get(), 1});
+          return r.error == api::Error::kClosed ? -1 : 0;
         }
         const std::size_t want = std::min<std::uint64_t>({space, kFileChunk, e.body_left});
-        const ssize_t r = ::pread(e.fd, scratch_.get(), want, static_cast<off_t>(e.body_off));
-        if (r <= 0) return -1;
-        const std::size_t n = tcp_->send_copy(c, std::span{scratch_.get(), static_cast<std::size_t>(r)}, now);
-        e.body_off += n;
-        e.body_left -= n;
-        stats_.body_bytes += n;
-        if (n < static_cast<std::size_t>(r)) return 0;
+        const ssize_t got = ::pread(e.fd, scratch_.get(), want, static_cast<off_t>(e.body_off));
+        if (got <= 0) {
+          ++stats_.file_errors;
+          return -1;
+        }
+        const api::SendResult r =
+            c.send(std::span<const std::byte>{scratch_.get(), static_cast<std::size_t>(got)});
+        e.body_off += r.accepted;
+        e.body_left -= r.accepted;
+        stats_.body_bytes += r.accepted;
+        if (r.error == api::Error::kClosed) return -1;
+        if (r.accepted < static_cast<std::size_t>(got)) return 0;
       }
     }
     return 1;
   }
 
-  void end_response(HttpConn& e, Instant now) {
+  void end_response(HttpConn& e) {
     if (e.fd >= 0) ::close(e.fd);
     e.fd = -1;
     e.responding = false;
     e.body = Body::kNone;
+    if (e.list == &retry_) retry_.remove(e);
     if (e.close_after && !e.shut) {
       e.shut = true;
-      tcp_->shutdown_write(*e.tcb, now);
+      (void)e.c->shutdown();
+      arm(e, Wait::kLinger);  // the client has this long to close its side
     }
   }
 
-  // A file failed mid-response: the Content-Length promised cannot be kept.
-  void fail(HttpConn& e, Instant now) {
-    ++stats_.file_errors;
+  // The response cannot be completed (a file failed mid-response, or the
+  // connection can no longer send): the Content-Length promised cannot be
+  // kept, so reset.
+  void fail(HttpConn& e) {
     ++stats_.closed_error;
-    Tcb& c = *e.tcb;
-    c.user = nullptr;
-    release_to_pool(&e);
-    --stats_.active;
-    tcp_->abort(c, now);
+    Connection& c = *e.c;
+    release(e);
+    c.abort();
   }
 
-  void finish(HttpConn& e, Instant now) {
-    Tcb& c = *e.tcb;
-    if (c.error == TcpError::kNone)
-      ++stats_.closed_clean;
-    else
-      ++stats_.closed_error;
+  // The client finished: close our side too.
+  void finish(HttpConn& e) {
+    ++stats_.closed_clean;
     // Anything unread would turn close() into a reset.
-    if (c.error == TcpError::kNone) discard_input(e, now);
-    c.user = nullptr;
-    release_to_pool(&e);
-    --stats_.active;
-    tcp_->close(c, now);
-  }
-
-  void release_to_pool(HttpConn* e) noexcept {
-    if (e->fd >= 0) ::close(e->fd);
-    e->fd = -1;
-    if (e->rx != nullptr) rx_free_.push_back(e->rx);
-    e->rx = nullptr;
-    e->tcb = nullptr;
-    e->next = free_;
-    free_ = e;
+    discard_input(e);
+    Connection& c = *e.c;
+    if (corked_) c.set_cork(false);
+    corked_ = false;
+    release(e);
+    c.close();
   }
 
   std::uint16_t port_;
   int root_fd_;
-  std::uint16_t worker_ = 0;
-  TcpStack* tcp_ = nullptr;
-  Listener* listener_ = nullptr;
-  std::uint32_t nconns_ = 0;
-  std::unique_ptr<HttpConn[]> conns_;
+  Duration idle_;
+  api::WorkerContext* w_ = nullptr;
+  std::vector<std::unique_ptr<HttpConn[]>> blocks_;
+  std::uint32_t allocated_ = 0;
   HttpConn* free_ = nullptr;
-  std::unique_ptr<char[]> rx_store_;
-  std::vector<char*> rx_free_;
+  ConnList idle_list_;  // waiting for input, in deadline order
+  ConnList retry_;      // a response refused with send space left
   std::unique_ptr<std::byte[]> scratch_;
-  HttpConn* ready_head_ = nullptr;
-  HttpConn* ready_tail_ = nullptr;
-  bool acceptable_ = false;
-  Tcb* unclaimed_tcb_ = nullptr;
-  std::uint8_t unclaimed_events_ = 0;
+  bool corked_ = false;  // process() corked the connection it works on
   HttpStats stats_;
 };
 
@@ -507,14 +704,16 @@ class HttpApp final : public WorkerApp, public TcpHandler {
 }  // namespace tern
 
 int main(int argc, char** argv) {
+  using namespace tern;
   std::uint16_t port = 80;
   int root_fd = -1;
-  std::vector<tern::HttpApp*> apps;
-  tern::AppSpec spec;
+  long idle_s = 60;
+  std::vector<HttpApp*> apps;
+  api::AppSpec spec;
   spec.name = "tern-httpd";
   spec.summary = "HTTP/1.1 server (GET/HEAD of /bytes/N and files under --root) on every worker";
   spec.options.push_back({"--port", "N", "TCP port to listen on (default 80)", [&port](const std::string& v) {
-                            port = static_cast<std::uint16_t>(tern::parse_int_option("--port", v, 1, 65535));
+                            port = static_cast<std::uint16_t>(api::parse_int_option("--port", v, 1, 65535));
                           }});
   spec.options.push_back({"--root", "DIR", "serve the files under DIR (default: only /bytes/N)",
                           [&root_fd](const std::string& v) {
@@ -525,25 +724,33 @@ int main(int argc, char** argv) {
                             if (root_fd >= 0) ::close(root_fd);
                             root_fd = fd;
                           }});
-  spec.make_app = [&](tern::Runtime&, std::size_t) {
-    auto app = std::make_unique<tern::HttpApp>(port, root_fd);
+  spec.options.push_back(
+      {"--idle-timeout", "S",
+       "close a connection idle for S seconds; 408 when a request head is not complete within S "
+       "(default 60, 0 = never)",
+       [&idle_s](const std::string& v) { idle_s = api::parse_int_option("--idle-timeout", v, 0, 86400); }});
+  spec.make_app = [&](std::size_t, std::size_t) -> std::unique_ptr<api::App> {
+    auto app = std::make_unique<HttpApp>(port, root_fd, Duration::s(idle_s));
     apps.push_back(app.get());
     return app;
   };
   spec.report = [&apps](std::FILE* out) {
-    for (const tern::HttpApp* a : apps) {
-      const tern::HttpStats& s = a->stats();
-      std::fprintf(out,
-                   "httpd worker %u: accepted %" PRIu64 " closed_clean %" PRIu64 " closed_error %" PRIu64
-                   " no_slot %" PRIu64 " requests %" PRIu64 " status_2xx %" PRIu64 " status_4xx %" PRIu64
-                   " status_5xx %" PRIu64 " body_bytes %" PRIu64 " send_blocked %" PRIu64
-                   " file_errors %" PRIu64 " active %u max_active %u tcbs_in_use %u connections %zu\n",
-                   a->worker(), s.accepted, s.closed_clean, s.closed_error, s.no_slot, s.requests, s.s2xx,
-                   s.s4xx, s.s5xx, s.body_bytes, s.send_blocked, s.file_errors, s.active, s.max_active,
-                   a->tcp() ? a->tcp()->tcbs_in_use() : 0, a->tcp() ? a->tcp()->connections() : 0);
+    for (const HttpApp* a : apps) {
+      const HttpStats& s = a->stats();
+      const api::WorkerContext* w = a->context();
+      std::fprintf(
+          out,
+          "httpd worker %u: accepted %" PRIu64 " closed_clean %" PRIu64 " closed_error %" PRIu64
+          " no_slot %" PRIu64 " requests %" PRIu64 " status_2xx %" PRIu64 " status_4xx %" PRIu64
+          " status_5xx %" PRIu64 " body_bytes %" PRIu64 " send_blocked %" PRIu64 " file_errors %" PRIu64
+          " active %u max_active %u tcbs_in_use %u connections %zu"
+          " timeout_408 %" PRIu64 " idle_closed %" PRIu64 "\n",
+          w ? w->id() : 0u, s.accepted, s.closed_clean, s.closed_error, s.no_slot, s.requests, s.s2xx, s.s4xx,
+          s.s5xx, s.body_bytes, s.send_blocked, s.file_errors, s.active, s.max_active,
+          w ? w->tcbs_in_use() : 0, w ? w->table_size() : 0, s.timeout_408, s.idle_closed);
     }
   };
-  const int rc = tern::app_main(argc, argv, spec);
+  const int rc = api::run(argc, argv, spec);
   if (root_fd >= 0) ::close(root_fd);
   return rc;
 }

@@ -10,7 +10,7 @@ PACKAGES=(
   meson ninja-build pkg-config python3 python3-pyelftools
   libdpdk-dev dpdk dpdk-dev
   libabsl-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
-  iproute2 iputils-ping tshark curl wget procps xxd
+  iproute2 iputils-ping tshark curl wget procps xxd wrk apache2-utils
 )
 
 log() { echo "dpdk-env: $*"; }

@@ -6,7 +6,12 @@
 # their sha256 matches the pattern generated here; a file under --root
 # downloaded by curl matches; a malformed request gets a 400 and the server
 # keeps serving; 3 pipelined requests on one connection get 3 correct
-# responses in order. At exit: no connection, TCB or HTTP state left.
+# responses in order; ab -k and wrk (20 keep-alive connections) see no
+# failed or non-2xx response; the idle timeout (--idle-timeout 2): a client
+# that sends nothing, or a head that never completes, gets 408 and EOF, an
+# idle keep-alive connection is closed, a slow but active one is not, and
+# others are served meanwhile. --root naming a missing directory or a file
+# is a start-up error (exit 2). At exit: no connection, TCB or HTTP state left.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -28,8 +33,18 @@ rc=$?
 set -e
 [ "$rc" = 2 ] || fail "--root of a missing directory: exit $rc, expected 2"
 grep -q "not a readable directory" "$work/noroot.log" || fail "no clear --root error: $(cat "$work/noroot.log")"
+# So is a --root that names a file.
+set +e
+"$build/apps/tern-httpd" --config "$work/tern.toml" --root "$work/root/index.html" >"$work/fileroot.log" 2>&1
+rc=$?
+set -e
+[ "$rc" = 2 ] || fail "--root of a file: exit $rc, expected 2"
+grep -q "not a readable directory (Not a directory)" "$work/fileroot.log" ||
+  fail "no clear --root error: $(cat "$work/fileroot.log")"
 
-interop_start_tern tern-httpd --port "$port" --root "$work/root"
+# A 2 s idle timeout, so that the timeout checks below finish quickly.
+idle=2
+interop_start_tern tern-httpd --port "$port" --root "$work/root" --idle-timeout "$idle"
 echo "tern-httpd at $tern_ip:$port, kernel client $peer_ip in $peer_ns"
 url="http://$tern_ip:$port"
 inpeer() { interop_in_peer "$@"; }
@@ -130,6 +145,113 @@ for i in range(5):
 stuck.close()  # unread data: the kernel resets it
 print("400 + close, 431, 3 pipelined responses in order, Connection: close, a stuck reader does not block others: ok")
 PY
+
+# ab and wrk: 20 keep-alive connections, every response complete and 2xx.
+if command -v ab >/dev/null; then
+  inpeer ab -k -n 2000 -c 20 -s 10 "$url/bytes/1000" >"$work/ab.out" 2>&1 || fail "ab: $(tail -5 "$work/ab.out")"
+  grep -qE "^Complete requests: +2000$" "$work/ab.out" || fail "ab: not 2000 complete: $(cat "$work/ab.out")"
+  grep -qE "^Failed requests: +0$" "$work/ab.out" || fail "ab: failed requests: $(cat "$work/ab.out")"
+  grep -qE "^Keep-Alive requests: +2000$" "$work/ab.out" || fail "ab: not all keep-alive: $(cat "$work/ab.out")"
+  ! grep -q "^Non-2xx responses" "$work/ab.out" || fail "ab: non-2xx responses: $(cat "$work/ab.out")"
+  echo "ab -k -n 2000 -c 20 /bytes/1000 ok: $(grep -E "^Requests per second" "$work/ab.out" | tr -s ' ')"
+else
+  echo "SKIP ab: not installed (apt-get install apache2-utils)"
+fi
+if command -v wrk >/dev/null; then
+  inpeer wrk -t1 -c20 -d3s "$url/bytes/1000" >"$work/wrk.out" 2>&1 || fail "wrk: $(cat "$work/wrk.out")"
+  grep -qE "^ +[0-9]+ requests in" "$work/wrk.out" || fail "wrk: no result: $(cat "$work/wrk.out")"
+  [ "$(grep -oE "^ +[0-9]+ requests in" "$work/wrk.out" | tr -dc 0-9)" -gt 0 ] || fail "wrk: no requests: $(cat "$work/wrk.out")"
+  ! grep -q "Non-2xx or 3xx responses" "$work/wrk.out" || fail "wrk: non-2xx responses: $(cat "$work/wrk.out")"
+  ! grep -q "Socket errors" "$work/wrk.out" || fail "wrk: socket errors: $(cat "$work/wrk.out")"
+  echo "wrk -t1 -c20 -d3s /bytes/1000 ok: $(grep -E "requests in|Requests/sec" "$work/wrk.out" | tr -s ' ' | tr '\n' ';')"
+else
+  echo "SKIP wrk: not installed (apt-get install wrk)"
+fi
+
+# The idle timeout (--idle-timeout 2). Every wait is bounded (10 s).
+inpeer python3 - "$tern_ip" "$port" "$idle" <<'PY' || fail "idle timeout checks"
+import socket, sys, time
+host, port, idle = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+
+def conn():
+    return socket.create_connection((host, port), timeout=10)
+
+def read_all(s):
+    """Everything until EOF (a reset counts as EOF), and how long it took."""
+    t0, data = time.monotonic(), b""
+    while True:
+        try:
+            b = s.recv(65536)
+        except ConnectionResetError:
+            break
+        if not b: break
+        data += b
+    return data, time.monotonic() - t0
+
+def get(s, path, close=False):
+    s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: t\r\n" + (b"Connection: close\r\n" if close else b"") + b"\r\n")
+    f = s.makefile("rb")
+    st = f.readline()
+    n = 0
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""): break
+        if line.lower().startswith(b"content-length:"): n = int(line.split(b":")[1])
+    body = f.read(n)
+    f.close()
+    return st, body
+
+def served():
+    s = conn()
+    st, body = get(s, b"/bytes/1000", close=True)
+    assert st.startswith(b"HTTP/1.1 200") and len(body) == 1000, st
+    s.close()
+
+# A client that sends nothing: 408 and EOF after the timeout, others served meanwhile.
+silent = conn()
+t0 = time.monotonic()
+served()
+data, _ = read_all(silent)
+dt = time.monotonic() - t0
+assert data.startswith(b"HTTP/1.1 408 "), data
+assert b"Connection: close" in data, data
+assert idle - 0.5 <= dt <= 10, dt
+silent.close()
+served()
+# A head that never completes, however it trickles in: 408 on the same deadline.
+slow = conn()
+t0 = time.monotonic()
+slow.sendall(b"GET /bytes/10 HTTP/1.1\r\n")
+for i in range(12):
+    time.sleep(0.25)
+    try: slow.sendall(b"X-Slow: %d\r\n" % i)
+    except OSError: break
+data, _ = read_all(slow)
+dt = time.monotonic() - t0
+assert data.startswith(b"HTTP/1.1 408 "), data
+assert idle - 0.5 <= dt <= 10, dt
+slow.close()
+# Idle keep-alive: closed (EOF, no response) after the timeout.
+ka = conn()
+st, body = get(ka, b"/bytes/10")
+assert st.startswith(b"HTTP/1.1 200") and len(body) == 10, st
+data, dt = read_all(ka)
+assert data == b"", data
+assert idle - 0.5 <= dt <= 10, dt
+ka.close()
+# Active keep-alive: requests 1 s apart for 4 s on one connection are all served.
+ka = conn()
+for i in range(4):
+    st, body = get(ka, b"/bytes/100")
+    assert st.startswith(b"HTTP/1.1 200") and len(body) == 100, (i, st)
+    time.sleep(idle / 2)
+st, body = get(ka, b"/bytes/100", close=True)
+assert st.startswith(b"HTTP/1.1 200") and len(body) == 100, st
+ka.close()
+served()
+print("idle timeout %gs: silent client 408 + EOF, trickled head 408, idle keep-alive closed, "
+      "active keep-alive kept, others served: ok" % idle)
+PY
 echo "clients finished in $((SECONDS - start)) s"
 
 interop_wait_closed
@@ -153,10 +275,13 @@ checks = [
     ("no pool exhaustion", s("no_slot") == 0),
     ("no file errors", s("file_errors") == 0),
     ("both workers served", all(x["accepted"] > 0 for x in w)),
+    ("408 after the idle timeout (>= 2)", s("timeout_408") >= 2),
+    ("idle keep-alive closed (>= 1)", s("idle_closed") >= 1),
 ]
 for name, ok in checks: print("%-42s %s" % (name, "ok" if ok else "FAILED"))
-print("accepted %d requests %d 2xx %d 4xx %d body bytes %d send_blocked %d" % (
-    s("accepted"), s("requests"), s("status_2xx"), s("status_4xx"), s("body_bytes"), s("send_blocked")))
+print("accepted %d requests %d 2xx %d 4xx %d body bytes %d send_blocked %d timeout_408 %d idle_closed %d" % (
+    s("accepted"), s("requests"), s("status_2xx"), s("status_4xx"), s("body_bytes"), s("send_blocked"),
+    s("timeout_408"), s("idle_closed")))
 sys.exit(0 if all(ok for _, ok in checks) else 1)
 PY
 echo "PASS [$mode] in $((SECONDS - start)) s"
