@@ -11,9 +11,15 @@
 // Client (--connect ADDR): each worker opens its share of --connections to
 // ADDR:--port, sends --messages messages of sizes 1..--max-size bytes from a
 // seeded pattern, checks every echoed byte, then ends the connection as
-// --finish says: close (Tern closes first), shutdown (Tern half-closes and
-// reads to EOF), abort (RST), or wait (the server closes first). Exit status
-// 0 only when every connection did all of that.
+// --finish says: close (Tern closes first once everything came back),
+// shutdown (Tern half-closes as soon as everything is sent, then reads the
+// rest of the echo to EOF), abort (RST once everything came back), or wait
+// (the server closes first; Tern follows). Message sizes only set each
+// connection's total (sum of 1 + (id * 977 + m * 7919) % max-size); with
+// --max-size 1 every connection sends exactly --messages bytes, which a
+// server that must close first can be told. An early EOF, more bytes than
+// were sent, or a wrong byte fails the connection. Exit status 0 only when
+// every connection did all of that.
 //
 //   tern-echo --config FILE [--port 7]
 //   tern-echo --config FILE --connect 10.0.0.1 [--port 7] [--connections 10]
@@ -184,6 +190,7 @@ struct ClientConn {
   bool bad = false;
   bool finished = false;  // our side of --finish done
   bool peer_closed = false;
+  bool shut = false;  // shutdown() called (--finish shutdown)
 };
 
 class EchoClient final : public api::App, public api::ConnectionHandler {
@@ -212,13 +219,24 @@ class EchoClient final : public api::App, public api::ConnectionHandler {
       cc.c->user = &cc;
       ++open_;
     }
-    if (open_ == 0) done_workers_.fetch_add(1);
+  }
+
+  // Done once every connection ended for the application and the engine
+  // let go of every TCB too (FINs acknowledged, nothing left to retransmit),
+  // so the process never exits in the middle of a close handshake.
+  void on_poll(api::WorkerContext& w) override {
+    if (!done_ && open_ == 0 && w.tcbs_in_use() == 0) {
+      done_ = true;
+      done_workers_.fetch_add(1);
+    }
   }
 
   void on_connected(Connection& c) override {
     ++stats_.connected;
     c.set_nodelay(true);
-    pump(c, conn(c));
+    ClientConn& cc = conn(c);
+    pump(c, cc);
+    if (cc.to_send == 0) all_echoed(c, cc);  // --messages 0: nothing to wait for
   }
 
   void on_data(Connection& c, Buffer data) override {
@@ -234,7 +252,7 @@ class EchoClient final : public api::App, public api::ConnectionHandler {
     }
     stats_.bytes_checked += data.pkt_len();
     if (cc.received > cc.to_send) cc.bad = true;
-    if (cc.received == cc.to_send) all_echoed(c, cc);
+    if (cc.received >= cc.to_send) all_echoed(c, cc);
   }
 
   void on_writable(Connection& c) override { pump(c, conn(c)); }
@@ -242,13 +260,16 @@ class EchoClient final : public api::App, public api::ConnectionHandler {
   void on_peer_closed(Connection& c) override {
     ClientConn& cc = conn(c);
     cc.peer_closed = true;
-    if (o_.finish == Finish::kWait && cc.received == cc.to_send && !cc.bad) {
-      cc.finished = true;
-      c.close();  // the server closed first; we follow
-      end(cc, true);
-    } else if (o_.finish == Finish::kShutdown && cc.finished) {
+    if (cc.received != cc.to_send || cc.bad) {  // EOF before the whole echo: the server gave up
       c.close();
-      end(cc, cc.received == cc.to_send && !cc.bad);
+      return end(cc, false);
+    }
+    // With everything echoed, all_echoed() already ran: close and abort are
+    // gone; wait follows the server's close; shutdown has sent its FIN.
+    if (o_.finish == Finish::kWait || o_.finish == Finish::kShutdown) {
+      cc.finished = true;
+      c.close();
+      end(cc, true);
     }
   }
 
@@ -261,6 +282,7 @@ class EchoClient final : public api::App, public api::ConnectionHandler {
   }
 
   const ClientStats& stats() const noexcept { return stats_; }
+  const api::WorkerContext* context() const noexcept { return w_; }
 
  private:
   static ClientConn& conn(Connection& c) noexcept { return *static_cast<ClientConn*>(c.user); }
@@ -274,6 +296,12 @@ class EchoClient final : public api::App, public api::ConnectionHandler {
       const api::SendResult r = c.send(std::span<const std::byte>{chunk, n});
       cc.sent += r.accepted;
       if (r.error != api::Error::kOk) return;  // on_writable resumes, or the connection is over
+    }
+    // Half-close as soon as everything is queued: the rest of the echo
+    // arrives after our FIN, and must still be read.
+    if (o_.finish == Finish::kShutdown && !cc.shut) {
+      cc.shut = true;
+      (void)c.shutdown();
     }
   }
 
@@ -291,20 +319,8 @@ class EchoClient final : public api::App, public api::ConnectionHandler {
         cc.finished = true;
         c.abort();
         return end(cc, true);
-      case Finish::kShutdown:
-        cc.finished = true;
-        (void)c.shutdown();
-        if (cc.peer_closed) {
-          c.close();
-          end(cc, true);
-        }
-        return;
-      case Finish::kWait:  // the server closes first (on_peer_closed)
-        if (cc.peer_closed) {
-          cc.finished = true;
-          c.close();
-          end(cc, true);
-        }
+      case Finish::kShutdown:  // shut down in pump(); EOF ends it (on_peer_closed)
+      case Finish::kWait:      // the server closes first (on_peer_closed)
         return;
     }
   }
@@ -313,7 +329,7 @@ class EchoClient final : public api::App, public api::ConnectionHandler {
     if (cc.c == nullptr) return;
     cc.c = nullptr;
     ++(ok ? stats_.completed : stats_.failed);
-    if (--open_ == 0) done_workers_.fetch_add(1);
+    --open_;
   }
 
   ClientOptions o_;
@@ -321,6 +337,7 @@ class EchoClient final : public api::App, public api::ConnectionHandler {
   api::WorkerContext* w_ = nullptr;
   std::vector<ClientConn> conns_;
   std::uint32_t open_ = 0;
+  bool done_ = false;
   ClientStats stats_;
 };
 
@@ -404,12 +421,13 @@ int main(int argc, char** argv) {
       std::fprintf(out,
                    "echo client %zu: connected %" PRIu64 " completed %" PRIu64 " failed %" PRIu64
                    " bytes_checked %" PRIu64 " mismatches %" PRIu64 " reset %" PRIu64 " refused %" PRIu64
-                   " timed_out %" PRIu64 " unreachable %" PRIu64 "\n",
+                   " timed_out %" PRIu64 " unreachable %" PRIu64 " tcbs_in_use %u\n",
                    i, s.connected, s.completed, s.failed, s.bytes_checked, s.mismatches,
                    s.reasons[static_cast<int>(api::CloseReason::kReset)],
                    s.reasons[static_cast<int>(api::CloseReason::kRefused)],
                    s.reasons[static_cast<int>(api::CloseReason::kTimedOut)],
-                   s.reasons[static_cast<int>(api::CloseReason::kUnreachable)]);
+                   s.reasons[static_cast<int>(api::CloseReason::kUnreachable)],
+                   clients[i]->context() ? clients[i]->context()->tcbs_in_use() : 0);
     }
   };
   spec.exit_status = [&] {
