@@ -124,4 +124,4 @@ echo "kernel -> closed port   exit 1: $(grep -m1 refused "$work/kclient-closed.l
 
 interop_stop_tern
 check_json "$work/tern.log" "tern server" connections bytes transactions
-echo "PASS [$mode]"
+echo "PASS [$mode] in $SECONDS s"
