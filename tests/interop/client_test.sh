@@ -37,8 +37,15 @@
 #   TcpOutOfWindow drops; the server then never finishes.
 #   case 3 (20 x 100 x <= 64 KiB): one connection stalls in ESTABLISHED
 #   (CurrEstab 1, TCPWinProbe > 0), tern-echo never finishes.
-#   Both look like the engine under load with software steering, not the
-#   close paths (the same paths pass with smaller transfers in cases 2, 4, 5).
+#   A kernel-side capture of case 1 (TERN_CLIENT_KEEP) shows a stuck
+#   connection in a mutual zero window: the kernel acknowledges up to X and
+#   offers window 0; Tern's ACKs and window updates carry SEQ = SND.NXT,
+#   ~78 KB beyond X (data the kernel never accepted), so Linux finds them
+#   unacceptable (RFC 9293 §3.10.7.4: with RCV.WND 0 only SEG.SEQ = RCV.NXT
+#   is) and drops them with their window update; Tern's window probes
+#   (SND.UNA - 1) are below RCV.NXT and dropped too. Neither side ever sees
+#   the other's window open. Linux sends ACKs at min(SND.NXT, SND.UNA +
+#   SND.WND) (tcp_acceptable_seq) for this reason: an engine fix.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
