@@ -226,7 +226,18 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
 // makes a zero-length segment unacceptable (RFC 9293 §3.10.7.4), so the
 // ACK would be dropped unread and answered by an ACK: two rewound ends then
 // trade ACKs that neither processes. 4.4BSD tcp_output does the same.
-void TcpStack::send_ack(Tcb& c, Instant now) noexcept { send_data_segment(c, c.snd_max, 0, false, now); }
+// A bare ACK carries SND.MAX (after a timeout rewound SND.NXT, the peer may
+// already hold everything up to SND.MAX; an older SEQ could fall below its
+// window), but never beyond the right edge of the window the peer offered:
+// a peer that shrank its window (Linux under memory pressure drops data it
+// had room for) would find SND.MAX out of window and drop the ACK with the
+// window update in it, and both ends would wait for each other's window for
+// good. RFC 9293 §3.10.7.4 makes only SEG.SEQ = RCV.NXT acceptable in a zero
+// window; Linux's tcp_acceptable_seq() makes the same choice.
+void TcpStack::send_ack(Tcb& c, Instant now) noexcept {
+  const Seq32 edge = c.snd_una + c.snd_wnd;
+  send_data_segment(c, seq_gt(c.snd_max, edge) ? edge : c.snd_max, 0, false, now);
+}
 
 void TcpStack::send_challenge_ack(Tcb& c, Instant now) noexcept {
   if (!challenge_ack_allowed(now)) return;

@@ -73,6 +73,24 @@ TEST_F(Flow, ZeroWindowHoldsDataUntilReopened) {
   expect_nothing_sent();
 }
 
+// A peer that shrinks its window to zero and drops what it had room for
+// (Linux does under memory pressure) accepts only SEG.SEQ = RCV.NXT (RFC 9293
+// §3.10.7.4): our ACKs must not carry SND.MAX beyond its window, or it drops
+// them and never learns that our own window opened.
+TEST_F(Flow, AckSeqStaysInsideAWindowThePeerShrank) {
+  Tcb* c = establish_active();
+  ASSERT_NE(c, nullptr);
+  c->nodelay = true;
+  ASSERT_EQ(stack().send_copy(*c, pattern(2920), at_ms(10)), 2920u);
+  expect_sent(seg().seq(iss() + 1).data(1460));
+  expect_sent(seg().seq(iss() + 1461).data(1460));
+  expect_nothing_sent();
+
+  recv(seg().seq(irs() + 1).ack(iss() + 1).win(0), at_ms(20));  // shrunk: our data was not taken
+  recv(seg().seq(irs() + 1).ack(iss() + 1).win(0).data(100), at_ms(21));
+  expect_sent(seg().seq(iss() + 1).ack(irs() + 101).flags(kTcpAck));  // not iss() + 2921
+}
+
 // The peer's window bounds what is in flight (RFC 9293 §3.8.6); RFC 9293
 // §3.8.6.2.1 lets us fill a window smaller than an MSS (at least half the
 // largest window the peer offered).
