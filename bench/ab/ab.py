@@ -102,6 +102,7 @@ class Bench:
         self.a = a
         self.build = a.build
         self.rows = []  # dicts: setup, workload, metric, stack, value per run
+        self.notes = []
         self.work = tempfile.mkdtemp(prefix="tern-ab.")
         self.hz = os.sysconf("SC_CLK_TCK")
 
@@ -180,20 +181,22 @@ class Bench:
         return self.start("ip netns exec %s %s" % (ns, self.perf("--kernel", "--server", "--cpu", str(cpu),
                           "--ready-file", ready)), lambda: os.path.exists(ready), "kernel-server")
 
-    def tern_config(self):
+    def tern_config(self, device=None):
+        device = device or "net_af_packet0,iface=%s,qpairs=1" % IF_S
         path = os.path.join(self.work, "tern.toml")
         with open(path, "w") as f:
             f.write('log_level = "warning"\n[eal]\nfile_prefix = "%s"\nmemory_mb = 512\n'
                     '[runtime]\nlcores = [1]\nmbufs_per_worker = 32767\n'
-                    '[[port]]\nname = "p0"\ndevice = "net_af_packet0,iface=%s,qpairs=1"\naddress = "%s/24"\n'
-                    '[tcp]\nmax_connections = 16384\n[arp]\npending_packets = 4096\n' % (TAG, IF_S, IP_S))
+                    '[[port]]\nname = "p0"\ndevice = "%s"\naddress = "%s/24"\n'
+                    '[tcp]\nmax_connections = 16384\n[arp]\npending_packets = 4096\n' % (TAG, device, IP_S))
         return path
 
-    def tern_server(self, binary, args):
+    def tern_server(self, binary, args, device=None):
         ready = os.path.join(self.work, "tready")
         if os.path.exists(ready):
             os.unlink(ready)
-        cmd = "ip netns exec %s %s --config %s --ready-file %s %s" % (NS_S, binary, self.tern_config(), ready, args)
+        cmd = "ip netns exec %s %s --config %s --ready-file %s %s" % (NS_S, binary, self.tern_config(device), ready,
+                                                                      args)
         return self.start(cmd, lambda: os.path.exists(ready), os.path.basename(binary))
 
     def workloads(self):
@@ -229,6 +232,22 @@ class Bench:
         try:
             for name, mode, conns, size in self.workloads():
                 self.repeat("2", name, "tern", [0, 1], lambda: self.kernel_client(mode, conns, size or 64, 0))
+        finally:
+            self.stop(srv)
+        # net_af_xdp where it works: AF_XDP on the veth (generic XDP, copy mode here).
+        try:
+            srv = self.tern_server("%s/apps/perf/tern-perf" % self.build, "--server",
+                                   "net_af_xdp0,iface=%s,start_queue=0,queue_count=1" % IF_S)
+        except RuntimeError as e:
+            print("  net_af_xdp: Tern did not start on it, skipped (%s)" % e, flush=True)
+            self.notes.append("net_af_xdp: the Tern server did not start on the veth; no af_xdp figures")
+            return
+        try:
+            for name, mode, conns, size in self.workloads():
+                self.repeat("2", name, "tern af_xdp", [0, 1], lambda: self.kernel_client(mode, conns, size or 64, 0))
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, RuntimeError) as e:
+            print("  net_af_xdp: a run failed, af_xdp figures incomplete (%s)" % e, flush=True)
+            self.notes.append("net_af_xdp: a run failed; af_xdp figures incomplete")
         finally:
             self.stop(srv)
 
@@ -285,9 +304,9 @@ class Bench:
         for r in self.rows:
             groups.setdefault((r["setup"], r["workload"], r["metric"]), {}).setdefault(r["stack"], []).append(r["value"])
         lines = []
-        header = "%-3s %-16s %-14s %22s %22s %22s %8s" % ("set", "workload", "metric", "tern median [min..max]",
-                                                            "linux median [min..max]", "linux same-core",
-                                                            "tern/lin")
+        header = "%-3s %-16s %-14s %22s %22s %22s %8s %22s" % ("set", "workload", "metric", "tern median [min..max]",
+                                                                 "linux median [min..max]", "linux same-core",
+                                                                 "tern/lin", "tern af_xdp (set-up 2)")
         lines.append(header)
         lines.append("-" * len(header))
         csv_rows = []
@@ -298,24 +317,28 @@ class Bench:
             return "%.4g [%.4g..%.4g]" % (statistics.median(v), min(v), max(v))
         for (setup, workload, metric), by in sorted(groups.items()):
             t, l, s = by.get("tern", []), by.get("linux", []), by.get("linux same-core", [])
+            x = by.get("tern af_xdp", [])
             ratio = statistics.median(t) / statistics.median(l) if t and l and statistics.median(l) else float("nan")
-            lines.append("%-3s %-16s %-14s %22s %22s %22s %8.2f" % (setup, workload, metric, fmt(t), fmt(l), fmt(s),
-                                                                     ratio))
+            lines.append("%-3s %-16s %-14s %22s %22s %22s %8.2f %22s" % (setup, workload, metric, fmt(t), fmt(l),
+                                                                          fmt(s), ratio, fmt(x)))
             csv_rows.append([setup, workload, metric,
                              statistics.median(t) if t else "", min(t) if t else "", max(t) if t else "",
                              statistics.median(l) if l else "", min(l) if l else "", max(l) if l else "",
-                             statistics.median(s) if s else "", ratio])
+                             statistics.median(s) if s else "", ratio, statistics.median(x) if x else ""])
         os.makedirs(self.a.out, exist_ok=True)
         with open(os.path.join(self.a.out, "results.csv"), "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["setup", "workload", "metric", "tern_median", "tern_min", "tern_max", "linux_median",
-                        "linux_min", "linux_max", "linux_same_core_median", "tern_over_linux"])
+                        "linux_min", "linux_max", "linux_same_core_median", "tern_over_linux",
+                        "tern_af_xdp_median"])
             w.writerows(csv_rows)
         with open(os.path.join(self.a.out, "table.txt"), "w") as f:
-            f.write(self.env() + "\n" + "\n".join(lines) + "\n")
+            f.write(self.env() + "\n" + "\n".join(lines) + "\n" + "".join("note: %s\n" % n for n in self.notes))
         print()
         print(self.env())
         print("\n".join(lines))
+        for n in self.notes:
+            print("note: %s" % n)
         self.chart(csv_rows)
 
     def chart(self, csv_rows):
