@@ -96,7 +96,10 @@ interop_setup() {
       # ignores TP_STATUS_CSUMNOTREADY), so Tern would drop them as
       # TcpBadChecksum: TX checksum offload off on the peer.
       ip netns exec "$peer_ns" ethtool -K "$peer_if" tx off >/dev/null
-      device="net_af_packet0,iface=${tern_if},qpairs=2"
+      # docs/ports.md: the PMD's default ring (512 frames) fills under bulk
+      # load and the fanout then rolls a flow over to the other queue, which
+      # reorders it past PAWS; 8192 frames per queue keeps flows on one queue.
+      device="net_af_packet0,iface=${tern_if},qpairs=2,framecnt=8192"
       ;;
     *) echo "usage: $0 tap|af_packet BUILD_DIR"; exit 2 ;;
   esac
