@@ -2,23 +2,50 @@
 # Idempotent set-up for building, testing and running Tern on Debian 12:
 # installs every package the project needs, reserves hugepages and mounts a
 # hugetlbfs. Safe to run again; it only does what is missing.
-#   dpdk-env/setup.sh [--no-huge]      (TERN_HUGEPAGES=N overrides the 2 MiB page count, default 1024)
+#   dpdk-env/setup.sh [--no-huge] [--bench]
+#     --no-huge              packages only, no hugepages
+#     --bench                also BENCH_PACKAGES (bench/ab/ab.sh passes it)
+#     --list-packages        print PACKAGES, one a line, and exit
+#     --list-bench-packages  print BENCH_PACKAGES, one a line, and exit
+#   TERN_HUGEPAGES=N overrides the 2 MiB page count (default 1024).
+# Every command a script, test, benchmark or doc of the project runs must come
+# from a package listed here or from Debian's essential/required set (present
+# even in a debootstrap minbase root): tests/check_commands.sh checks it.
 set -euo pipefail
 
 PACKAGES=(
+  # build
   build-essential g++ clang libclang-rt-14-dev clang-format clang-tidy
-  meson ninja-build pkg-config python3 python3-pyelftools
+  meson ninja-build pkg-config python3 python3-pyelftools git
   libdpdk-dev dpdk dpdk-dev
   libabsl-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
-  iproute2 iputils-ping tshark curl wget procps xxd wrk apache2-utils
+  # tests, demo and docs: namespaces, links and the kernel-side clients and captures
+  iproute2 iputils-ping ethtool procps xxd curl wget wrk apache2-utils
+  tshark wireshark-common tcpdump
 )
+# Only for the A/B against the kernel (bench/ab/ab.sh): nginx starts a system
+# server on install, which the tests do not want on every machine. (nginx-light
+# is only a transitional package in Debian 12: nginx holds /usr/sbin/nginx.)
+BENCH_PACKAGES=(nginx gnuplot-nox)
 
 log() { echo "dpdk-env: $*"; }
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
+huge=1
+want_packages=("${PACKAGES[@]}")
+for arg in "$@"; do
+  case "$arg" in
+    --no-huge) huge=0 ;;
+    --bench) want_packages+=("${BENCH_PACKAGES[@]}") ;;
+    --list-packages) printf '%s\n' "${PACKAGES[@]}"; exit 0 ;;
+    --list-bench-packages) printf '%s\n' "${BENCH_PACKAGES[@]}"; exit 0 ;;
+    *) echo "usage: $0 [--no-huge] [--bench] [--list-packages] [--list-bench-packages]" >&2; exit 2 ;;
+  esac
+done
+
 missing=()
-for p in "${PACKAGES[@]}"; do
+for p in "${want_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -28,11 +55,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
   $SUDO apt-get update -q
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # nginx (--bench) starts a system nginx; the A/B runs its own, pinned, in a namespace.
+  if [[ " ${missing[*]} " == *" nginx "* ]]; then $SUDO pkill -x nginx 2>/dev/null || true; fi
 else
   log "all packages present"
 fi
 
-if [ "${1:-}" = "--no-huge" ]; then
+if [ "$huge" -eq 0 ]; then
   log "hugepages not requested: run Tern with [eal] no_huge = true (dpdk-dumpcap needs hugepages)"
   exit 0
 fi

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh Debian 12 machine: set-up, build, format
-# check, unit + simulator tests, the same under ASan+UBSan, interop with the
-# Linux kernel (tap and af_packet, 2 workers), each fuzzer briefly, and each
-# micro-benchmark once (no timing is judged).
+# The whole test suite, from a fresh Debian 12 machine: set-up, a check that
+# every command the project runs comes from a package setup.sh installs (or
+# Debian's essential set), build, format check, unit + simulator tests, the
+# same under ASan+UBSan, interop with the Linux kernel (tap and af_packet,
+# 2 workers), each fuzzer briefly, and each micro-benchmark once (no timing
+# is judged).
 #   tests/run.sh            (TERN_FUZZ_SECONDS=N to fuzz longer; default 5)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +31,7 @@ setup_dir() {  # setup_dir DIR [meson options...]
 }
 
 ./dpdk-env/setup.sh || { echo "set-up failed"; exit 1; }
+step "commands (each from setup.sh's packages or Debian's essential set)" ./tests/check_commands.sh
 step "format" ./tests/check_format.sh
 step "build" bash -c "$(declare -f setup_dir); setup_dir build && ninja -C build"
 step "unit+sim" meson test -C build --suite unit --suite sim --print-errorlogs
