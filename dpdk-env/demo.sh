@@ -40,11 +40,14 @@ echo "--- and 10 MB of /bytes/10485760"
 ip netns exec "$ns" curl -sS --max-time 20 -o /dev/null \
   -w '  %{size_download} bytes in %{time_total} s (%{speed_download} bytes/s), HTTP %{http_code}\n' \
   "http://$tern_ip/bytes/10485760"
-echo "--- telemetry: echo /tern/stats | dpdk-telemetry.py -f $prefix (non-zero entries)"
-echo /tern/stats | dpdk-telemetry.py -f "$prefix" 2>/dev/null | python3 -c "
+echo "--- telemetry: /tern/stats and /tern/drops from dpdk-telemetry.py -f $prefix (non-zero entries)"
+printf '/tern/stats\n/tern/drops\n' | dpdk-telemetry.py -f "$prefix" 2>/dev/null | python3 -c "
 import json, sys
-t = sys.stdin.read(); o, _ = json.JSONDecoder().raw_decode(t[t.index('{\"/tern'):])
-print('\n'.join('  %s %d' % kv for kv in o['/tern/stats'].items() if kv[1]))"
+t = sys.stdin.read(); i = 0
+while (i := t.find('{\"/tern', i)) >= 0:
+    o, n = json.JSONDecoder().raw_decode(t[i:]); i += n
+    for cmd, d in o.items():
+        print(cmd); print('\n'.join('  %s %d' % kv for kv in (d or {}).items() if kv[1]))"
 kill -INT "${TERN_PIDS[0]}"
 wait "${TERN_PIDS[0]}" || true
 TERN_PIDS=()

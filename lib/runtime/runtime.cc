@@ -174,12 +174,14 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg) {
   } else {
     TERN_LOG(NOTICE, "no_huge: memory is not shared, so dpdk-dumpcap cannot attach\n");
   }
-  register_telemetry(this);
+  if (const int rc = register_telemetry(this); rc != 0)
+    throw std::runtime_error(std::string("cannot register the /tern telemetry commands: ") +
+                             rte_strerror(-rc));
 }
 
 Runtime::~Runtime() {
-  register_telemetry(nullptr);
-  workers_.clear();  // frees parked and queued frames before the pools go
+  register_telemetry(nullptr);  // unpublishes; its result was checked when registering
+  workers_.clear();             // frees parked and queued frames before the pools go
   port_.reset();
   for (rte_ring* r : rings_) {
     rte_mbuf* m = nullptr;

@@ -2,72 +2,202 @@
 
 #include <rte_telemetry.h>
 
+#include <array>
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <iterator>
 #include <string>
 
+#include "base/counters.h"
 #include "config/config.h"
+#include "runtime/log.h"
 #include "runtime/runtime.h"
 
 namespace tern {
 namespace {
 
+constexpr const char* kStatsCmd = "/tern/stats";
+constexpr const char* kDropsCmd = "/tern/drops";
+constexpr const char* kInfoCmd = "/tern/info";
+
+// The keys, straight from the X-macro lists (the same strings as
+// counter_name() and drop_name()), so that the limits below are checked
+// when the lists change, at compile time.
+constexpr std::string_view kEventKeys[] = {
+#define TERN_X(name) #name,
+    TERN_EVENT_COUNTERS(TERN_X)
+#undef TERN_X
+};
+constexpr std::string_view kDropKeys[] = {
+#define TERN_X(name) #name,
+    TERN_DROP_REASONS(TERN_X)
+#undef TERN_X
+};
+static_assert(std::size(kEventKeys) == kCounterCount);
+static_assert(std::size(kDropKeys) == kDropCount);
+
+// valid_name() in DPDK 22.11 lib/telemetry/telemetry_data.c: anything else
+// makes rte_tel_data_add_dict_*() return -EINVAL and add nothing. Names of
+// RTE_TEL_MAX_STRING_LEN or more are truncated (the call returns E2BIG).
+constexpr bool valid_key(std::string_view s) noexcept {
+  if (s.empty() || s.size() >= RTE_TEL_MAX_STRING_LEN) return false;
+  for (const char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == '/'))
+      return false;
+  return true;
+}
+
+constexpr std::size_t decimal_digits(std::uint64_t v) noexcept {
+  std::size_t n = 1;
+  while (v >= 10) {
+    v /= 10;
+    ++n;
+  }
+  return n;
+}
+
+// The room a reply takes in DPDK 22.11's kTelemetryMaxReply bytes (output_json()
+// and rte_tel_json_add_obj_u64()): `{"cmd":{}}` plus the NUL its snprintf
+// needs, and `"name":value,` per entry. A sum up to kTelemetryMaxReply is
+// written whole; one byte more and DPDK leaves the last entry out.
+constexpr std::size_t reply_overhead(std::string_view cmd) noexcept { return cmd.size() + 7; }
+constexpr std::size_t entry_size(std::string_view name, std::size_t digits) noexcept {
+  return name.size() + digits + 4;
+}
+
+constexpr bool keys_fit(std::string_view cmd, std::span<const std::string_view> keys) noexcept {
+  if (keys.size() > RTE_TEL_MAX_DICT_ENTRIES) return false;
+  std::size_t size = reply_overhead(cmd);
+  for (const std::string_view k : keys) {
+    if (!valid_key(k)) return false;
+    size += entry_size(k, decimal_digits(UINT64_MAX));
+  }
+  return size <= kTelemetryMaxReply;
+}
+// Should one of these fail as counters are added: give the list its own
+// command (as /tern/drops is), or split it between two.
+static_assert(keys_fit(kStatsCmd, kEventKeys),
+              "TERN_EVENT_COUNTERS no longer fits one DPDK telemetry reply (256 keys, 16 KiB)");
+static_assert(keys_fit(kDropsCmd, kDropKeys),
+              "TERN_DROP_REASONS no longer fits one DPDK telemetry reply (256 keys, 16 KiB)");
+
 std::atomic<const Runtime*> g_runtime{nullptr};
 
-void add_counters(rte_tel_data* d, const Counters& c) {
-  for (std::size_t i = 0; i < kCounterCount; ++i)
-    rte_tel_data_add_dict_u64(d, std::string(counter_name(static_cast<Counter>(i))).c_str(), c.events[i]);
-  for (std::size_t i = 0; i < kDropCount; ++i)
-    rte_tel_data_add_dict_u64(d, ("Drop." + std::string(drop_name(static_cast<Drop>(i)))).c_str(),
-                              c.drops[i]);
+// rc from an rte_tel_data_* call: 0 stays 0; DPDK's positive E2BIG (a name or
+// value truncated) and every negative errno become a negative errno, logged.
+int check(int rc, std::string_view cmd, std::string_view what) {
+  if (rc == 0) return 0;
+  const int err = rc > 0 ? -E2BIG : rc;
+  TERN_LOG(ERR, "telemetry %.*s: DPDK refused %.*s: %s\n", static_cast<int>(cmd.size()), cmd.data(),
+           static_cast<int>(what.size()), what.data(), std::strerror(-err));
+  return err;
+}
+
+// The counters a /tern/stats or /tern/drops request asks for: the totals, or
+// one worker's when `params` names it. False for a bad worker index.
+bool requested_counters(const Runtime& rt, const char* params, Counters& out) {
+  if (params == nullptr || *params == '\0') {
+    out = rt.totals();
+    return true;
+  }
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long w = std::strtoul(params, &end, 10);
+  if (errno != 0 || end == params || *end != '\0' || *params == '-' || w >= rt.workers()) return false;
+  out = rt.worker(w).counters();
+  return true;
+}
+
+template <std::size_t N, std::size_t M>
+int counters_reply(const char* params, rte_tel_data* d, std::string_view cmd,
+                   const std::string_view (&keys)[N], std::array<std::uint64_t, M> Counters::*values) {
+  static_assert(N == M);
+  const Runtime* rt = g_runtime.load();
+  if (rt == nullptr) return -ENODEV;  // between runtimes: the reply is null
+  Counters c;
+  if (!requested_counters(*rt, params, c)) return -EINVAL;
+  if (const int rc = check(rte_tel_data_start_dict(d), cmd, "the dictionary"); rc != 0) return rc;
+  return telemetry_add_u64s(d, cmd, keys, c.*values);
 }
 
 int stats_cmd(const char*, const char* params, rte_tel_data* d) {
-  const Runtime* rt = g_runtime.load();
-  if (rt == nullptr) return -EINVAL;
-  rte_tel_data_start_dict(d);
-  if (params != nullptr && *params != '\0') {
-    char* end = nullptr;
-    const unsigned long w = std::strtoul(params, &end, 10);
-    if (*end != '\0' || w >= rt->workers()) return -EINVAL;
-    add_counters(d, rt->worker(w).counters());
-  } else {
-    add_counters(d, rt->totals());
-  }
-  return 0;
+  return counters_reply(params, d, kStatsCmd, kEventKeys, &Counters::events);
+}
+
+int drops_cmd(const char*, const char* params, rte_tel_data* d) {
+  return counters_reply(params, d, kDropsCmd, kDropKeys, &Counters::drops);
 }
 
 int info_cmd(const char*, const char*, rte_tel_data* d) {
   const Runtime* rt = g_runtime.load();
-  if (rt == nullptr) return -EINVAL;
+  if (rt == nullptr) return -ENODEV;
   const PortInfo& p = rt->port().info();
   const PortConfig& pc = rt->config().ports.front();
-  rte_tel_data_start_dict(d);
-  rte_tel_data_add_dict_u64(d, "workers", rt->workers());
-  rte_tel_data_add_dict_string(d, "address",
-                               (format_ipv4(pc.address.addr) + "/" + std::to_string(pc.address.len)).c_str());
-  rte_tel_data_add_dict_string(d, "mac", p.mac.to_string().c_str());
-  rte_tel_data_add_dict_string(d, "port", p.name.c_str());
-  rte_tel_data_add_dict_u64(d, "mtu", p.mtu);
-  rte_tel_data_add_dict_string(d, "steering",
-                               p.queues == 1 || rt->workers() == 1 ? "single-queue"
-                               : p.steering == Steering::kRss      ? "rss"
-                                                                   : "software");
+  const std::string address = format_ipv4(pc.address.addr) + "/" + std::to_string(pc.address.len);
+  const char* steering = p.queues == 1 || rt->workers() == 1 ? "single-queue"
+                         : p.steering == Steering::kRss      ? "rss"
+                                                             : "software";
+  int rc = check(rte_tel_data_start_dict(d), kInfoCmd, "the dictionary");
+  if (rc == 0) rc = check(rte_tel_data_add_dict_u64(d, "workers", rt->workers()), kInfoCmd, "workers");
+  if (rc == 0) rc = check(rte_tel_data_add_dict_string(d, "address", address.c_str()), kInfoCmd, "address");
+  if (rc == 0) rc = check(rte_tel_data_add_dict_string(d, "mac", p.mac.to_string().c_str()), kInfoCmd, "mac");
+  if (rc == 0) rc = check(rte_tel_data_add_dict_string(d, "port", p.name.c_str()), kInfoCmd, "port");
+  if (rc == 0) rc = check(rte_tel_data_add_dict_u64(d, "mtu", p.mtu), kInfoCmd, "mtu");
+  if (rc == 0) rc = check(rte_tel_data_add_dict_string(d, "steering", steering), kInfoCmd, "steering");
+  return rc;
+}
+
+int register_commands() {
+  struct Command {
+    const char* name;
+    telemetry_cb fn;
+    const char* help;
+  };
+  const Command commands[] = {
+      {kStatsCmd, stats_cmd, "Tern event counters, summed over workers. Parameter: worker index"},
+      {kDropsCmd, drops_cmd, "Tern drop reasons, summed over workers. Parameter: worker index"},
+      {kInfoCmd, info_cmd, "Tern workers, address, MAC and steering mode"},
+  };
+  for (const Command& c : commands) {
+    if (const int rc = rte_telemetry_register_cmd(c.name, c.fn, c.help); rc != 0) {
+      TERN_LOG(ERR, "telemetry: cannot register %s: %s\n", c.name, std::strerror(rc < 0 ? -rc : rc));
+      return rc < 0 ? rc : -rc;
+    }
+  }
   return 0;
 }
 
 }  // namespace
 
-void register_telemetry(const Runtime* rt) {
-  static const bool registered = [] {
-    rte_telemetry_register_cmd(
-        "/tern/stats", stats_cmd,
-        "Tern counters and drop reasons, summed over workers. Parameter: worker index");
-    rte_telemetry_register_cmd("/tern/info", info_cmd, "Tern workers, address, MAC and steering mode");
-    return true;
-  }();
-  (void)registered;
-  g_runtime.store(rt);
+int telemetry_add_u64s(rte_tel_data* d, std::string_view cmd, std::span<const std::string_view> names,
+                       std::span<const std::uint64_t> values) {
+  if (names.size() != values.size()) {
+    TERN_LOG(ERR, "telemetry %.*s: %zu names for %zu values\n", static_cast<int>(cmd.size()), cmd.data(),
+             names.size(), values.size());
+    return -EINVAL;
+  }
+  std::size_t size = reply_overhead(cmd);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::string name(names[i]);
+    size += entry_size(name, decimal_digits(values[i]));
+    if (size > kTelemetryMaxReply) {
+      TERN_LOG(ERR, "telemetry %.*s: reply too long for DPDK's %zu bytes at %s (entry %zu of %zu)\n",
+               static_cast<int>(cmd.size()), cmd.data(), kTelemetryMaxReply, name.c_str(), i + 1,
+               names.size());
+      return -E2BIG;
+    }
+    if (const int rc = check(rte_tel_data_add_dict_u64(d, name.c_str(), values[i]), cmd, name); rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+int register_telemetry(const Runtime* rt) {
+  static const int registered = register_commands();
+  g_runtime.store(registered == 0 ? rt : nullptr);
+  return registered;
 }
 
 }  // namespace tern

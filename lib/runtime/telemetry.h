@@ -1,12 +1,44 @@
 #pragma once
 // DPDK telemetry commands, readable with dpdk-telemetry.py:
-//   /tern/stats            counters summed over workers
-//   /tern/stats,<worker>   one worker's counters
+//   /tern/stats            event counters summed over workers ("RxPackets", "CurrEstab", ...)
+//   /tern/stats,<worker>   one worker's event counters
+//   /tern/drops            drop reasons summed over workers ("TcpOutOfWindow", ...)
+//   /tern/drops,<worker>   one worker's drop reasons
 //   /tern/info             workers, address, MAC, steering mode
-// Drop reasons appear as "Drop.<Reason>" keys next to the event counters.
+// Every key is the name from lib/base/counters.h, unchanged. Drop reasons have
+// their own command because DPDK 22.11 bounds each reply: at most
+// RTE_TEL_MAX_DICT_ENTRIES (256) keys, 16 KiB of JSON (past which it silently
+// cuts entries), and keys only from [A-Za-z0-9_/] ("Drop.X" is refused). Each
+// list may grow to 256 names before telemetry.cc stops compiling, and any
+// entry DPDK refuses makes the command log why and answer null, never a short
+// dictionary. See docs/counters.md.
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+struct rte_tel_data;
+
 namespace tern {
 class Runtime;
+
 // DPDK 22.11's telemetry callbacks take no context argument, so the runtime
 // being served is kept in one process-wide pointer; nullptr unregisters it.
-void register_telemetry(const Runtime* rt);
+// The commands are registered with DPDK once per process; returns 0, or the
+// negative errno of the registration that failed (logged), every later call
+// included.
+int register_telemetry(const Runtime* rt);
+
+// DPDK 22.11's limit on a reply (MAX_OUTPUT_LEN in lib/telemetry/telemetry.c,
+// not exported): the JSON text of the whole answer, command name included.
+inline constexpr std::size_t kTelemetryMaxReply = 16 * 1024;
+
+// Adds names[i] = values[i] to `d`, which the caller has started as a
+// dictionary, for the reply to `cmd`. Returns 0, or after logging why:
+// -EINVAL for a name DPDK refuses (or names/values of different sizes),
+// -ENOSPC past RTE_TEL_MAX_DICT_ENTRIES, -E2BIG for a name DPDK would truncate
+// or a reply longer than kTelemetryMaxReply (which DPDK would cut short
+// without a word). Exposed for tests.
+int telemetry_add_u64s(rte_tel_data* d, std::string_view cmd, std::span<const std::string_view> names,
+                       std::span<const std::uint64_t> values);
+
 }  // namespace tern

@@ -1,0 +1,424 @@
+// Telemetry read back over DPDK's own socket, as dpdk-telemetry.py reads it:
+// a Runtime over net_ring0 with telemetry enabled (its own executable: the
+// EAL starts once per process, with the Runtime's arguments), distinct values
+// set in its one worker's counters, then /tern/stats, /tern/drops and
+// /tern/info parsed as JSON. Every counter and every drop reason in
+// lib/base/counters.h must come back under its own name with its value.
+// Also: what DPDK 22.11 would refuse or silently cut (bad key, 257th key,
+// a reply past 16 KiB) makes telemetry_add_u64s() fail instead, and its size
+// accounting matches DPDK's to the byte.
+#include "runtime/telemetry.h"
+
+#include <gtest/gtest.h>
+#include <rte_eal.h>
+#include <rte_telemetry.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "base/counters.h"
+#include "config/config.h"
+#include "runtime/runtime.h"
+
+namespace tern {
+namespace {
+
+// Just enough JSON for telemetry replies: objects, arrays, strings without
+// escapes other than \" and \\, unsigned integers, null.
+struct Json {
+  enum class Kind { kNull, kNumber, kString, kArray, kObject } kind = Kind::kNull;
+  std::uint64_t number = 0;
+  std::string string;
+  std::vector<Json> array;
+  std::map<std::string, Json> object;
+};
+
+std::ostream& operator<<(std::ostream& os, Json::Kind k) {
+  constexpr const char* names[] = {"null", "number", "string", "array", "object"};
+  return os << names[static_cast<int>(k)];
+}
+
+class JsonParser {
+ public:
+  explicit JsonParser(std::string_view s) : s_(s) {}
+  std::optional<Json> parse() {
+    std::optional<Json> v = value();
+    skip_space();
+    if (!v || pos_ != s_.size()) return std::nullopt;
+    return v;
+  }
+
+ private:
+  void skip_space() {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\t' || s_[pos_] == '\r'))
+      ++pos_;
+  }
+  bool eat(char c) {
+    skip_space();
+    if (pos_ < s_.size() && s_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  std::optional<std::string> str() {
+    if (!eat('"')) return std::nullopt;
+    std::string out;
+    while (pos_ < s_.size() && s_[pos_] != '"') {
+      if (s_[pos_] == '\\') ++pos_;
+      if (pos_ < s_.size()) out += s_[pos_++];
+    }
+    if (pos_ == s_.size()) return std::nullopt;
+    ++pos_;
+    return out;
+  }
+  std::optional<Json> value() {
+    skip_space();
+    if (pos_ >= s_.size()) return std::nullopt;
+    Json j;
+    const char c = s_[pos_];
+    if (c == '{') {
+      ++pos_;
+      j.kind = Json::Kind::kObject;
+      if (eat('}')) return j;
+      do {
+        std::optional<std::string> k = str();
+        if (!k || !eat(':')) return std::nullopt;
+        std::optional<Json> v = value();
+        if (!v || !j.object.emplace(*k, std::move(*v)).second) return std::nullopt;  // no duplicate keys
+      } while (eat(','));
+      if (!eat('}')) return std::nullopt;
+    } else if (c == '[') {
+      ++pos_;
+      j.kind = Json::Kind::kArray;
+      if (eat(']')) return j;
+      do {
+        std::optional<Json> v = value();
+        if (!v) return std::nullopt;
+        j.array.push_back(std::move(*v));
+      } while (eat(','));
+      if (!eat(']')) return std::nullopt;
+    } else if (c == '"') {
+      std::optional<std::string> v = str();
+      if (!v) return std::nullopt;
+      j.kind = Json::Kind::kString;
+      j.string = std::move(*v);
+    } else if (c >= '0' && c <= '9') {
+      j.kind = Json::Kind::kNumber;
+      while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9')
+        j.number = j.number * 10 + (s_[pos_++] - '0');
+    } else if (s_.substr(pos_, 4) == "null") {
+      pos_ += 4;
+    } else {
+      return std::nullopt;
+    }
+    return j;
+  }
+
+  std::string_view s_;
+  std::size_t pos_ = 0;
+};
+
+// A client of DPDK's telemetry socket (dpdk_telemetry.v2: SOCK_SEQPACKET, one
+// message per request and per reply, a greeting first).
+class TelemetryClient {
+ public:
+  explicit TelemetryClient(const std::string& path) {
+    fd_ = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    if (fd_ < 0) return;
+    timeval tv{10, 0};  // a reply that never comes fails the test rather than hanging it
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    std::snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path.c_str());
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&sun), sizeof(sun)) != 0) {
+      error_ = "connect " + path + ": " + std::strerror(errno);
+      return;
+    }
+    greeting_ = receive();
+  }
+  ~TelemetryClient() {
+    if (fd_ >= 0) close(fd_);
+  }
+  const std::string& error() const { return error_; }
+  const std::string& greeting() const { return greeting_; }
+
+  // The JSON value answered to `request` ("/tern/stats,0"): the reply is
+  // {"<command>": value}.
+  std::optional<Json> ask(const std::string& request) {
+    if (send(fd_, request.data(), request.size(), 0) != static_cast<ssize_t>(request.size())) {
+      error_ = "send: " + std::string(std::strerror(errno));
+      return std::nullopt;
+    }
+    const std::string reply = receive();
+    last_reply_ = reply;
+    std::optional<Json> j = JsonParser(reply).parse();
+    const std::string cmd = request.substr(0, request.find(','));
+    if (!j || j->kind != Json::Kind::kObject || j->object.size() != 1 || !j->object.count(cmd)) {
+      error_ = "unexpected reply to " + request + ": " + reply;
+      return std::nullopt;
+    }
+    return j->object.at(cmd);
+  }
+  const std::string& last_reply() const { return last_reply_; }
+
+ private:
+  std::string receive() {
+    std::vector<char> buf(64 * 1024);
+    const ssize_t n = recv(fd_, buf.data(), buf.size(), 0);
+    if (n < 0) {
+      error_ = "recv: " + std::string(std::strerror(errno));
+      return {};
+    }
+    return std::string(buf.data(), static_cast<std::size_t>(n));
+  }
+
+  int fd_ = -1;
+  std::string error_;
+  std::string greeting_;
+  std::string last_reply_;
+};
+
+// Distinct, non-zero, and wide enough to need more than 32 bits.
+std::uint64_t event_value(std::size_t i) { return 1'000'000'000'000ull + 1000 * i + 1; }
+std::uint64_t drop_value(std::size_t i) { return 2'000'000'000'000ull + 1000 * i + 7; }
+
+class TelemetryTest : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    prefix_ = "terntel" + std::to_string(getpid());
+    const Config cfg = parse_config(R"(log_level = "error"
+[eal]
+file_prefix = ")" + prefix_ + R"("
+no_huge = true
+memory_mb = 512
+args = ["--no-shconf"]
+[runtime]
+lcores = [0]
+mbufs_per_worker = 2048
+[[port]]
+name = "ring0"
+device = "net_ring0"
+address = "10.99.0.2/24"
+rx_ring = 256
+tx_ring = 256
+)");
+    runtime_ = new Runtime(cfg, "terntel");
+    socket_path_ = std::string(rte_eal_get_runtime_dir()) + "/dpdk_telemetry.v2";
+    // The worker is not running: nothing else writes these counters. Worker
+    // exposes them read-only; the object itself is not const.
+    auto& c = const_cast<Counters&>(runtime_->worker(0).counters());
+    for (std::size_t i = 0; i < kCounterCount; ++i) c.events[i] = event_value(i);
+    for (std::size_t i = 0; i < kDropCount; ++i) c.drops[i] = drop_value(i);
+  }
+  static void TearDownTestSuite() {
+    const std::string dir = rte_eal_get_runtime_dir();
+    delete runtime_;  // also rte_eal_cleanup()
+    runtime_ = nullptr;
+    // The EAL unlinks its socket at exit; leave no directory behind either.
+    unlink(socket_path_.c_str());
+    rmdir(dir.c_str());
+  }
+
+  static inline std::string prefix_;
+  static inline std::string socket_path_;
+  static inline Runtime* runtime_ = nullptr;
+};
+
+// name(i) is a key of `j` with value(i), for each i < n; `j` has no other key.
+void expect_all(const Json& j, std::size_t n, std::string_view (*name)(std::size_t),
+                std::uint64_t (*value)(std::size_t), const std::string& what, const std::string& reply) {
+  ASSERT_EQ(j.kind, Json::Kind::kObject) << what << ": " << reply;
+  EXPECT_EQ(j.object.size(), n) << what << ": other keys than the names in lib/base/counters.h";
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string key(name(i));
+    const auto it = j.object.find(key);
+    if (it == j.object.end()) {
+      ADD_FAILURE() << what << ": " << key << " missing";
+      continue;
+    }
+    EXPECT_EQ(it->second.kind, Json::Kind::kNumber) << what << ": " << key;
+    EXPECT_EQ(it->second.number, value(i)) << what << ": " << key;
+  }
+}
+std::string_view event_name(std::size_t i) { return counter_name(static_cast<Counter>(i)); }
+std::string_view reason_name(std::size_t i) { return drop_name(static_cast<Drop>(i)); }
+
+TEST_F(TelemetryTest, EveryCounterAndDropReasonReadsBack) {
+  TelemetryClient t(socket_path_);
+  ASSERT_EQ(t.error(), "") << "is the EAL's telemetry on?";
+  EXPECT_NE(t.greeting().find("max_output_len"), std::string::npos) << t.greeting();
+
+  // Totals (one worker: the same values) and the worker by index.
+  for (const std::string suffix : {"", ",0"}) {
+    const std::optional<Json> stats = t.ask("/tern/stats" + suffix);
+    ASSERT_TRUE(stats) << t.error();
+    expect_all(*stats, kCounterCount, event_name, event_value, "/tern/stats" + suffix, t.last_reply());
+    const std::optional<Json> drops = t.ask("/tern/drops" + suffix);
+    ASSERT_TRUE(drops) << t.error();
+    expect_all(*drops, kDropCount, reason_name, drop_value, "/tern/drops" + suffix, t.last_reply());
+  }
+}
+
+TEST_F(TelemetryTest, BadWorkerIndexAnswersNull) {
+  TelemetryClient t(socket_path_);
+  ASSERT_EQ(t.error(), "");
+  for (const char* req :
+       {"/tern/stats,1", "/tern/drops,1", "/tern/stats,x", "/tern/drops,-1", "/tern/stats,0x"}) {
+    const std::optional<Json> j = t.ask(req);
+    ASSERT_TRUE(j) << t.error();
+    EXPECT_EQ(j->kind, Json::Kind::kNull) << req << ": " << t.last_reply();
+  }
+}
+
+TEST_F(TelemetryTest, Info) {
+  TelemetryClient t(socket_path_);
+  ASSERT_EQ(t.error(), "");
+  const std::optional<Json> info = t.ask("/tern/info");
+  ASSERT_TRUE(info) << t.error();
+  ASSERT_EQ(info->kind, Json::Kind::kObject) << t.last_reply();
+  EXPECT_EQ(info->object.at("workers").number, 1u);
+  EXPECT_EQ(info->object.at("address").string, "10.99.0.2/24");
+  EXPECT_EQ(info->object.at("mac").string, runtime_->port().info().mac.to_string());
+  EXPECT_EQ(info->object.at("port").string, runtime_->port().info().name);
+  EXPECT_EQ(info->object.at("mtu").number, runtime_->port().info().mtu);
+  EXPECT_EQ(info->object.at("steering").string, "single-queue");
+}
+
+TEST_F(TelemetryTest, AllCommandsListed) {
+  TelemetryClient t(socket_path_);
+  ASSERT_EQ(t.error(), "");
+  const std::optional<Json> list = t.ask("/");
+  ASSERT_TRUE(list) << t.error();
+  std::vector<std::string> cmds;
+  for (const Json& c : list->array) cmds.push_back(c.string);
+  for (const char* cmd : {"/tern/stats", "/tern/drops", "/tern/info"})
+    EXPECT_NE(std::find(cmds.begin(), cmds.end(), cmd), cmds.end()) << cmd << " not in " << t.last_reply();
+}
+
+// What DPDK 22.11 refuses comes back as an error, never as a shorter reply.
+struct TelData {
+  rte_tel_data* d = rte_tel_data_alloc();
+  TelData() { rte_tel_data_start_dict(d); }
+  ~TelData() { rte_tel_data_free(d); }
+};
+
+TEST_F(TelemetryTest, AddU64sRefusesWhatDpdkWouldLose) {
+  const std::uint64_t v[300] = {};
+  {
+    TelData t;  // '.' is not in DPDK's key alphabet (the old "Drop.<Reason>")
+    const std::string_view names[] = {"RxPackets", "Drop.TcpOutOfWindow"};
+    EXPECT_EQ(telemetry_add_u64s(t.d, "/x", names, std::span(v, 2)), -EINVAL);
+  }
+  {
+    TelData t;
+    const std::string_view names[] = {"a-b"};
+    EXPECT_EQ(telemetry_add_u64s(t.d, "/x", names, std::span(v, 1)), -EINVAL);
+  }
+  {
+    TelData t;
+    const std::string_view names[] = {"a", "b"};
+    EXPECT_EQ(telemetry_add_u64s(t.d, "/x", names, std::span(v, 1)), -EINVAL);
+  }
+  std::vector<std::string> storage;
+  for (int i = 0; i < 300; ++i) storage.push_back("k" + std::to_string(i));
+  std::vector<std::string_view> names(storage.begin(), storage.end());
+  {
+    TelData t;  // RTE_TEL_MAX_DICT_ENTRIES
+    EXPECT_EQ(telemetry_add_u64s(t.d, "/x", std::span(names).first(RTE_TEL_MAX_DICT_ENTRIES),
+                                 std::span(v, RTE_TEL_MAX_DICT_ENTRIES)),
+              0);
+  }
+  {
+    TelData t;
+    EXPECT_EQ(telemetry_add_u64s(t.d, "/x", std::span(names).first(RTE_TEL_MAX_DICT_ENTRIES + 1),
+                                 std::span(v, RTE_TEL_MAX_DICT_ENTRIES + 1)),
+              -ENOSPC);
+  }
+  {
+    TelData t;  // a name DPDK would truncate
+    const std::string long_name(RTE_TEL_MAX_STRING_LEN, 'a');
+    const std::string_view one[] = {long_name};
+    EXPECT_EQ(telemetry_add_u64s(t.d, "/x", one, std::span(v, 1)), -E2BIG);
+  }
+  {
+    TelData t;  // 200 keys of 100 characters: over the 16 KiB DPDK writes
+    std::vector<std::string> big;
+    for (int i = 0; i < 200; ++i) big.push_back(std::string(97, 'k') + std::to_string(100 + i));
+    std::vector<std::string_view> big_names(big.begin(), big.end());
+    EXPECT_EQ(telemetry_add_u64s(t.d, "/x", big_names, std::span(v, 200)), -E2BIG);
+  }
+}
+
+// The reply-size accounting against DPDK itself: entries that fill its 16 KiB
+// exactly come back whole; one byte more, telemetry_add_u64s() refuses them,
+// and DPDK given them anyway (as the old code would) silently drops one.
+std::vector<std::string> fill_names(std::string_view cmd, std::size_t extra) {
+  // Each entry takes name + 5 bytes (value 0); the overhead is cmd + 7.
+  std::size_t left = kTelemetryMaxReply - (cmd.size() + 7) + extra;
+  std::vector<std::string> names;
+  while (left > 0) {
+    const std::size_t len = std::min<std::size_t>(100, left - 5);
+    std::string n = "k" + std::to_string(1000 + names.size());
+    n.resize(len, 'x');
+    names.push_back(n);
+    left -= len + 5;
+  }
+  return names;
+}
+const char* const kFitCmd = "/terntest/fit";
+const char* const kOverCmd = "/terntest/over";
+const char* const kRawOverCmd = "/terntest/raw_over";
+int fill(std::string_view cmd, std::size_t extra, rte_tel_data* d) {
+  const std::vector<std::string> names = fill_names(cmd, extra);
+  const std::vector<std::string_view> views(names.begin(), names.end());
+  const std::vector<std::uint64_t> zeros(names.size(), 0);
+  rte_tel_data_start_dict(d);
+  return telemetry_add_u64s(d, cmd, views, zeros);
+}
+int fit_cmd(const char*, const char*, rte_tel_data* d) { return fill(kFitCmd, 0, d); }
+int over_cmd(const char*, const char*, rte_tel_data* d) { return fill(kOverCmd, 1, d); }
+int raw_over_cmd(const char*, const char*, rte_tel_data* d) {
+  rte_tel_data_start_dict(d);
+  for (const std::string& n : fill_names(kRawOverCmd, 1))
+    if (rte_tel_data_add_dict_u64(d, n.c_str(), 0) != 0) return -EINVAL;
+  return 0;
+}
+
+TEST_F(TelemetryTest, ReplySizeAccountingMatchesDpdk) {
+  ASSERT_EQ(rte_telemetry_register_cmd(kFitCmd, fit_cmd, "test"), 0);
+  ASSERT_EQ(rte_telemetry_register_cmd(kOverCmd, over_cmd, "test"), 0);
+  ASSERT_EQ(rte_telemetry_register_cmd(kRawOverCmd, raw_over_cmd, "test"), 0);
+  TelemetryClient t(socket_path_);
+  ASSERT_EQ(t.error(), "");
+
+  const std::optional<Json> fit = t.ask(kFitCmd);
+  ASSERT_TRUE(fit) << t.error();
+  ASSERT_EQ(fit->kind, Json::Kind::kObject) << t.last_reply();
+  EXPECT_EQ(fit->object.size(), fill_names(kFitCmd, 0).size());
+  EXPECT_EQ(t.last_reply().size(), kTelemetryMaxReply - 1);  // DPDK's buffer, less the NUL
+
+  const std::optional<Json> over = t.ask(kOverCmd);
+  ASSERT_TRUE(over) << t.error();
+  EXPECT_EQ(over->kind, Json::Kind::kNull) << t.last_reply();
+
+  const std::optional<Json> raw = t.ask(kRawOverCmd);
+  ASSERT_TRUE(raw) << t.error();
+  ASSERT_EQ(raw->kind, Json::Kind::kObject) << t.last_reply();
+  EXPECT_EQ(raw->object.size() + 1, fill_names(kRawOverCmd, 1).size()) << "DPDK no longer drops silently?";
+}
+
+}  // namespace
+}  // namespace tern
