@@ -26,7 +26,9 @@ namespace tern {
   X(TCPTimeouts) X(TCPSynRetrans) X(TCPAbortOnTimeout) X(TCPAbortOnClose)              \
   X(TCPAbortOnData) X(TCPAbortOnLinger) X(TCPFastRetrans) X(TCPPartialAckRetrans)     \
   X(DelayedACKs) X(TCPOFOQueue) X(TCPWinProbe) X(TCPKeepAlive)                         \
-  X(TCPFinWait2Timeout) X(TCPDSACKDupData)
+  X(TCPFinWait2Timeout) X(TCPDSACKDupData)                                            \
+  X(TCPMemoryPressures) X(TCPRcvCollapsed) X(OfoPruned) X(TCPPersistGiveUp)          \
+  X(TCPACKSkippedInvalid) X(TCPChallengeACKSkipped)
  
 
 // Every dropped packet is counted under exactly one of these reasons.
@@ -80,6 +82,8 @@ namespace tern {
   X(TcpDuplicate)        /* out-of-order data already held (a retransmission) */       \
   X(TcpOfoOverLimit)     /* out-of-order data beyond the reassembly bound */           \
   X(TcpRcvQueueFull)     /* in-order data the receive queue could not hold (TCPRcvQDrop) */ \
+  X(TcpOfoPruned)        /* out-of-order data freed to make room (per segment; Linux OfoPruned) */ \
+  X(TcpMemPressure)      /* data refused only because the worker's memory is under pressure */ \
   X(TcpTimeWait)         /* segment absorbed by a TIME_WAIT record */                  \
   X(TcpAfterClose)       /* data for a connection the application has closed */        \
   X(TcpIcmpNoSocket)     /* ICMP error quoting a segment of no connection */           \

@@ -66,7 +66,10 @@ constexpr std::string_view kTcpKeys[] = {"max_connections",
                                          "challenge_ack_limit",
                                          "ephemeral_ports",
                                          "dupthresh",
-                                         "ofo_max_segments"};
+                                         "ofo_max_segments",
+                                         "invalid_ratelimit_ms",
+                                         "persist_probes",
+                                         "persist_timeout_s"};
 
 constexpr TableSchema kSchema[] = {
     {"", "the top level", kTopKeys},
@@ -447,6 +450,9 @@ TcpConfig read_tcp(const Section& s) {
   read_ephemeral_ports(s, t);
   t.dupthresh = static_cast<std::uint32_t>(s.integer("dupthresh", t.dupthresh, 1, 1000));
   t.ofo_max_segments = static_cast<std::uint16_t>(s.integer("ofo_max_segments", t.ofo_max_segments, 0, 4096));
+  t.invalid_ratelimit = read_ms(s, "invalid_ratelimit_ms", t.invalid_ratelimit, 0, 60000);
+  t.persist_probes = static_cast<std::uint32_t>(s.integer("persist_probes", t.persist_probes, 1, 255));
+  t.persist_timeout = read_s(s, "persist_timeout_s", t.persist_timeout, 0, 86400);
   return t;
 }
 

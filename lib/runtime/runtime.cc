@@ -139,6 +139,17 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg) {
   tcp.opts.cookie_key = random_key();
   tcp.opts.port_seed = rte_rand();
   tcp.start = Instant{};  // each worker's TscClock starts at zero
+  const MemReserve reserve{.rx_ring = pc.rx_ring, .tx_ring = pc.tx_ring, .burst = cfg.runtime.burst};
+  tcp.mem_limits =
+      mem_limits_for_pool(cfg.runtime.mbufs_per_worker,
+                          static_cast<std::uint32_t>(sizeof(rte_mbuf)) + RTE_MBUF_DEFAULT_BUF_SIZE, reserve);
+  TERN_LOG(
+      INFO,
+      "buffer budget per worker: %u of %u mbufs lent to queues (reserve %u); pressure at %llu bytes, high at "
+      "%llu\n",
+      static_cast<unsigned>(tcp.mem_limits.high / (sizeof(rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE)),
+      cfg.runtime.mbufs_per_worker, reserve.mbufs(), static_cast<unsigned long long>(tcp.mem_limits.pressure),
+      static_cast<unsigned long long>(tcp.mem_limits.high));
   for (std::uint16_t w = 0; w < n; ++w) {
     // Indirect mbufs that reference send-queue data, one pool per worker:
     // every unacknowledged segment in a NIC ring holds one per mbuf it spans.

@@ -25,6 +25,7 @@ Worker::Worker(std::uint16_t id, std::uint16_t workers, Port& port, const IpSett
     glue_ = std::make_unique<TcpIpGlue>(*ip_, tx_);
     tcp_ = std::make_unique<TcpStack>(tcp->opts, counters_, *glue_, pool,
                                       tcp->clone_pool != nullptr ? tcp->clone_pool : pool, tcp->start);
+    tcp_->mem().set_limits(tcp->mem_limits);
     glue_->attach(*tcp_);
     if (software_steering_) {
       tcp_->set_port_filter(&Worker::owns_tuple, this);

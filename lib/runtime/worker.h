@@ -35,6 +35,7 @@ class WorkerApp {
 // reference send-queue data (zero-copy segments).
 struct WorkerTcpSettings {
   TcpStackOptions opts;
+  MemLimits mem_limits;  // the worker's buffer budget (base/mem_account.h)
   rte_mempool* clone_pool = nullptr;
   Instant start;
 };

@@ -56,7 +56,9 @@ ReassemblyQueue::ReassemblyQueue(ReassemblyQueue&& o) noexcept
       bytes_(std::exchange(o.bytes_, 0)),
       max_bytes_(std::exchange(o.max_bytes_, 0)),
       max_segments_(std::exchange(o.max_segments_, 0)),
-      clock_(o.clock_) {}
+      clock_(o.clock_),
+      truesize_(std::exchange(o.truesize_, 0)),
+      acct_(o.acct_) {}
 
 ReassemblyQueue& ReassemblyQueue::operator=(ReassemblyQueue&& o) noexcept {
   if (this != &o) {
@@ -67,6 +69,8 @@ ReassemblyQueue& ReassemblyQueue::operator=(ReassemblyQueue&& o) noexcept {
     max_bytes_ = std::exchange(o.max_bytes_, 0);
     max_segments_ = std::exchange(o.max_segments_, 0);
     clock_ = o.clock_;
+    truesize_ = std::exchange(o.truesize_, 0);
+    acct_ = o.acct_;
   }
   return *this;
 }
@@ -75,6 +79,20 @@ void ReassemblyQueue::clear() noexcept {
   for (std::size_t i = 0; i < count_; ++i) rte_pktmbuf_free(entries_[i].m);
   count_ = 0;
   bytes_ = 0;
+  uncharge(truesize_);
+}
+
+std::uint32_t ReassemblyQueue::prune_above(Seq32 floor, std::uint32_t want) noexcept {
+  std::uint32_t freed = 0, segs = 0;
+  while (count_ > 0 && freed < want && seq_gt(entries_[count_ - 1].seq, floor)) {
+    const Entry& e = entries_[--count_];
+    bytes_ -= e.len;
+    freed += e.truesize;
+    uncharge(e.truesize);
+    rte_pktmbuf_free(e.m);
+    ++segs;
+  }
+  return segs;
 }
 
 void ReassemblyQueue::erase_front(std::size_t n) noexcept {
@@ -142,10 +160,18 @@ ReassemblyQueue::Insert ReassemblyQueue::insert(Seq32 seq, Mbuf payload, Seq32 r
   rte_mbuf* m = payload.release();
   if (head_trim > 0) m = mbuf_chain_trim_front(m, head_trim);
   if (tail_trim > 0) mbuf_chain_trim_back(m, tail_trim);
-  for (std::size_t j = lo; j < hi; ++j) rte_pktmbuf_free(entries_[j].m);
+  std::uint32_t covered_truesize = 0;
+  for (std::size_t j = lo; j < hi; ++j) {
+    covered_truesize += entries_[j].truesize;
+    rte_pktmbuf_free(entries_[j].m);
+  }
+  uncharge(covered_truesize);
+  const std::uint32_t ts = mbuf_truesize(m);
+  truesize_ += ts;
+  if (acct_ != nullptr) acct_->charge(ts);
   // Replace entries [lo, hi) by one: shift the tail by 1 - (hi - lo).
   if (hi - lo != 1) std::memmove(&entries_[lo + 1], &entries_[hi], (count_ - hi) * sizeof(Entry));
-  entries_[lo] = Entry{seq, new_len, m, stamp};
+  entries_[lo] = Entry{seq, new_len, m, stamp, ts};
   count_ = new_count;
   bytes_ = static_cast<std::uint32_t>(new_bytes);
   return Insert::kQueued;

@@ -25,6 +25,11 @@
 //  - after advancing RCV.NXT by itself (in-order data delivered directly),
 //    the caller calls pop_in_order(), which also drops queued data that the
 //    direct delivery made stale.
+// What the queue holds is charged at truesize to the worker's MemAccount (set
+// with set_account); prune_above() gives memory back newest-data-first when
+// the worker needs it (Linux's tcp_prune_ofo_queue). Pruning reneges on data
+// a SACK may have reported, which RFC 2018 §8 allows: the sender keeps it
+// until it is cumulatively acknowledged.
 // FIN is not queued here: the engine remembers a queued FIN's sequence number
 // and acts on it once RCV.NXT reaches it.
 #include <rte_mbuf.h>
@@ -35,6 +40,7 @@
 #include <span>
 
 #include "base/mbuf.h"
+#include "base/mem_account.h"
 #include "tcp/seq.h"
 #include "wire/tcp_options.h"
 
@@ -92,8 +98,16 @@ class ReassemblyQueue {
   std::uint8_t sack_blocks(std::span<SackBlock, kTcpMaxSackBlocks> out,
                            std::size_t max_blocks = kTcpMaxSackBlocks) const noexcept;
 
+  // Charges go to `a` from now on (nullptr: none). Set while empty.
+  void set_account(MemAccount* a) noexcept { acct_ = a; }
+  // Frees queued segments from the highest sequence number down, only those
+  // starting after `floor`, until at least `want` bytes of truesize are
+  // freed or none is left to free. Returns the segments freed.
+  std::uint32_t prune_above(Seq32 floor, std::uint32_t want) noexcept;
+
   bool empty() const noexcept { return count_ == 0; }
   std::uint32_t bytes() const noexcept { return bytes_; }
+  std::uint32_t truesize() const noexcept { return truesize_; }
   std::size_t segments() const noexcept { return count_; }
   std::uint32_t max_bytes() const noexcept { return max_bytes_; }
   std::uint16_t max_segments() const noexcept { return max_segments_; }
@@ -110,6 +124,7 @@ class ReassemblyQueue {
     std::uint32_t len;
     rte_mbuf* m;
     std::uint32_t stamp;  // arrival order, for RFC 2018 §4 block order
+    std::uint32_t truesize;
     Seq32 end() const noexcept { return seq + len; }
   };
 
@@ -122,6 +137,13 @@ class ReassemblyQueue {
   std::uint32_t max_bytes_;
   std::uint16_t max_segments_;
   std::uint32_t clock_ = 0;  // insert() calls so far; wraps harmlessly after 2^32
+  std::uint32_t truesize_ = 0;
+  MemAccount* acct_ = nullptr;
+
+  void uncharge(std::uint32_t n) noexcept {
+    truesize_ -= n;
+    if (acct_ != nullptr) acct_->uncharge(n);
+  }
 };
 
 template <class Fn>
@@ -133,6 +155,7 @@ std::uint32_t ReassemblyQueue::pop_in_order(Seq32& rcv_nxt, Fn&& deliver) noexce
     if (seq_gt(e.seq, rcv_nxt)) break;  // a hole remains before this one
     const auto stale = static_cast<std::uint32_t>(rcv_nxt - e.seq);
     bytes_ -= e.len;
+    uncharge(e.truesize);  // the receive queue charges what it takes
     if (stale >= e.len) {  // all of it already delivered by the caller
       rte_pktmbuf_free(e.m);
       continue;

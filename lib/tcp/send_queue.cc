@@ -14,6 +14,9 @@ void SendQueue::append(rte_mbuf* m) noexcept {
       rte_pktmbuf_free_seg(m);
     } else {
       bytes_ += m->data_len;
+      const std::uint32_t ts = mbuf_seg_truesize(m);
+      truesize_ += ts;
+      if (acct_ != nullptr) acct_->charge(ts);
       if (tail_ == nullptr) {
         head_ = tail_ = m;
         head_off_ = 0;
@@ -44,6 +47,7 @@ void SendQueue::drop_front(std::uint32_t n) noexcept {
       cursor_pos_ = front_;
     }
     head_->next = nullptr;
+    uncharge(mbuf_seg_truesize(head_));
     rte_pktmbuf_free_seg(head_);
     head_ = next;
     head_off_ = 0;
@@ -103,6 +107,7 @@ rte_mbuf* SendQueue::slice(std::uint32_t off, std::uint32_t len, rte_mempool* po
 
 void SendQueue::clear() noexcept {
   free_segment_list(head_);
+  uncharge(truesize_);
   front_ += bytes_;
   head_ = tail_ = cursor_ = nullptr;
   head_off_ = 0;

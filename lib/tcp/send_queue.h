@@ -14,11 +14,17 @@
 //
 // The same queue serves retransmission (offset 0 = SND.UNA) and new data
 // (offset SND.NXT - SND.UNA): a SACK scoreboard or RACK only need other
-// offsets, never another layout. A cursor remembers where the last slice
+// offsets, never another layout.
+//
+// The queued mbufs are charged at truesize to the worker's MemAccount (set
+// with set_account), so a peer that never reads cannot make the
+// application's data pin more of the pool than the engine allows. A cursor remembers where the last slice
 // ended, so sending a window's worth of data in order walks the list once.
 #include <rte_mbuf.h>
 
 #include <cstdint>
+
+#include "base/mem_account.h"
 
 namespace tern {
 
@@ -28,6 +34,9 @@ class SendQueue {
   ~SendQueue() { clear(); }
   SendQueue(const SendQueue&) = delete;
   SendQueue& operator=(const SendQueue&) = delete;
+
+  // Charges go to `a` from now on (nullptr: none). Set while empty.
+  void set_account(MemAccount* a) noexcept { acct_ = a; }
 
   // Takes ownership of the chain `m` (pkt_len bytes); empty segments are
   // freed. Any refcount and any indirect / external buffer is fine.
@@ -42,8 +51,14 @@ class SendQueue {
 
   std::uint32_t bytes() const noexcept { return bytes_; }
   bool empty() const noexcept { return bytes_ == 0; }
+  std::uint32_t truesize() const noexcept { return truesize_; }
 
  private:
+  void uncharge(std::uint32_t n) noexcept {
+    truesize_ -= n;
+    if (acct_ != nullptr) acct_->uncharge(n);
+  }
+
   rte_mbuf* head_ = nullptr;
   rte_mbuf* tail_ = nullptr;
   std::uint32_t head_off_ = 0;  // bytes of head_ already acknowledged
@@ -54,6 +69,8 @@ class SendQueue {
   std::uint64_t front_ = 0;
   rte_mbuf* cursor_ = nullptr;
   std::uint64_t cursor_pos_ = 0;
+  std::uint32_t truesize_ = 0;
+  MemAccount* acct_ = nullptr;
 };
 
 }  // namespace tern

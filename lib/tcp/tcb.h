@@ -120,10 +120,13 @@ struct Tcb : TimerNode {
   Instant delack_deadline = Instant::max();  // delayed ACK
   Instant linger_deadline = Instant::max();  // FIN_WAIT_2 orphan timeout
   enum class RtxKind : std::uint8_t { kNone, kRetransmit, kPersist, kKeepalive } rtx_kind = RtxKind::kNone;
-  std::uint8_t retries = 0;  // consecutive timeouts of the current kind
-  std::uint8_t persist_backoff = 0;
-  Instant last_send;  // for RFC 5681 §4.1 idle restart
-  Instant last_recv;  // for keepalive idleness
+  std::uint8_t retries = 0;          // consecutive timeouts of the current kind
+  std::uint8_t persist_backoff = 0;  // zero-window probes sent since the window last moved
+  bool oow_acked = false;            // last_oow_ack is set
+  Instant persist_since;             // when the current zero-window episode began
+  Instant last_oow_ack;              // our last ACK to an unacceptable segment ([tcp] invalid_ratelimit_ms)
+  Instant last_send;                 // for RFC 5681 §4.1 idle restart
+  Instant last_recv;                 // for keepalive idleness
 
   RtoEstimator rto;
   NewReno cc;

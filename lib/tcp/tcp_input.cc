@@ -240,7 +240,7 @@ void TcpStack::input_syn_sent(Tcb& c, Segment& s, Instant now) noexcept {
   c.snd_wnd = s.wnd_raw;  // RFC 7323 §2.2: never scaled on a SYN
   c.max_snd_wnd = c.snd_wnd;
   c.snd_wl1 = s.seq;
-  c.rcv_adv = c.rcv_nxt + std::min<std::uint32_t>(c.rcv_buf, 65535);  // our SYN's window
+  c.rcv_adv = c.rcv_nxt + syn_window(c.rcv_buf);  // our SYN's window
   if (ack_ok) {
     c.snd_wl2 = s.ack;
     rtt_sample(c, s, now);
@@ -286,12 +286,18 @@ void TcpStack::input_synchronized(Tcb& c, Segment& s, Instant now) noexcept {
     s.flags.bits = static_cast<std::uint8_t>(s.flags.bits & ~kTcpSyn);
     s.seq = c.rcv_nxt;
   }
+  // RFC 5961 §4.2: a SYN in a synchronized state (or SYN-RECEIVED, past the
+  // two cases above) gets a challenge ACK whatever its sequence number, so
+  // an out-of-window SYN too goes through the challenge ACK's rate limits.
+  if (s.flags.syn() && !s.flags.rst()) {
+    check_syn(c, s, now);
+    return;
+  }
   // RFC 7323 §5.3 R1: PAWS before the sequence check.
   if (c.ts_ok && s.opts.timestamps && !s.flags.rst() && ts_older(s.opts.timestamps->first, c.ts_recent) &&
       now - c.ts_recent_stamp < Duration::s(24 * 24 * 3600)) {
     counters_.drop(Drop::kTcpPawsRejected);
-    c.ack_now = true;
-    output(c, now);
+    ack_unacceptable(c, now);
     return;
   }
   if (!check_sequence(c, s, now)) return;
@@ -336,8 +342,7 @@ bool TcpStack::check_sequence(Tcb& c, Segment& s, Instant now) noexcept {
     // A full duplicate (already received) is a D-SACK candidate (RFC 2883).
     counters_.drop(Drop::kTcpOutOfWindow);
     if (s.len > 0 && seq_leq(s.seq + s.len, c.rcv_nxt)) counters_.inc(Counter::kTCPDSACKDupData);
-    c.ack_now = true;
-    output(c, now);
+    ack_unacceptable(c, now);
     return false;
   }
   // RFC 7323 §4.3: remember the timestamp of a segment that covers the
@@ -373,6 +378,27 @@ bool TcpStack::check_sequence(Tcb& c, Segment& s, Instant now) noexcept {
       c.ack_now = true;
     }
   }
+  return true;
+}
+
+// The ACK RFC 9293 §3.10.7.4 asks for in answer to an unacceptable segment,
+// at most once per invalid_ratelimit per connection (Linux's
+// tcp_oow_rate_limited): otherwise every blind segment at a known 4-tuple
+// would earn an ACK, and two ends that disagree could trade ACKs for ever.
+void TcpStack::ack_unacceptable(Tcb& c, Instant now) noexcept {
+  if (!oow_ack_allowed(c, now)) {
+    counters_.inc(Counter::kTCPACKSkippedInvalid);
+    return;
+  }
+  c.ack_now = true;
+  output(c, now);
+}
+
+bool TcpStack::oow_ack_allowed(Tcb& c, Instant now) noexcept {
+  const Duration gap = o_.cfg.invalid_ratelimit;
+  if (gap != Duration{} && c.oow_acked && now - c.last_oow_ack < gap) return false;
+  c.oow_acked = true;
+  c.last_oow_ack = now;
   return true;
 }
 
@@ -450,8 +476,7 @@ bool TcpStack::check_ack(Tcb& c, Segment& s, Instant now) noexcept {
   // RFC 9293: an ACK for something not yet sent: ACK, drop.
   if (seq_gt(s.ack, c.snd_max)) {
     counters_.drop(Drop::kTcpAckUnsent);
-    c.ack_now = true;
-    output(c, now);
+    ack_unacceptable(c, now);
     return false;
   }
   // RFC 5961 §5.2: an ACK older than SND.UNA - MAX.SND.WND is not
@@ -638,8 +663,12 @@ void TcpStack::process_data(Tcb& c, Segment& s, Instant now) noexcept {
       // In order. The payload becomes its own mbuf chain, headers and any
       // Ethernet padding trimmed.
       Mbuf& m = s.frame;
-      if (!c.rcvq.has_room_for(m->nb_segs)) {
-        counters_.drop(Drop::kTcpRcvQueueFull);
+      // An empty queue always takes the segment, so every connection makes
+      // progress whatever the worker's level; beyond that the charge must
+      // fit (docs/architecture.md "Memory model").
+      const std::uint32_t ts = mbuf_truesize(m.get());
+      if (!c.rcvq.has_room_for(m->nb_segs) || (!c.rcvq.empty() && !rcv_make_room(c, ts, c.rcv_nxt))) {
+        counters_.drop(rcv_refusal(c, ts, Drop::kTcpRcvQueueFull));
         c.ack_now = true;
         return;
       }
@@ -682,6 +711,15 @@ void TcpStack::process_data(Tcb& c, Segment& s, Instant now) noexcept {
       }
       m.reset(mbuf_chain_trim_front(m.release(), s.payload_off));
       if (m.pkt_len() > s.len) mbuf_chain_trim_back(m.get(), m.pkt_len() - s.len);
+      // Room is made by pruning only data beyond this segment: what lies
+      // closer to RCV.NXT is worth more (it fills the hole sooner).
+      const std::uint32_t ts = mbuf_truesize(m.get());
+      if (!rcv_make_room(c, ts, s.seq)) {
+        counters_.drop(rcv_refusal(c, ts, Drop::kTcpOfoOverLimit));
+        if (c.ooo->empty()) return_ooo(c);
+        c.ack_now = true;
+        return;
+      }
       switch (c.ooo->insert(s.seq, std::move(m), c.rcv_nxt)) {
         case ReassemblyQueue::Insert::kQueued:
           counters_.inc(Counter::kTCPOFOQueue);
@@ -713,6 +751,47 @@ void TcpStack::process_data(Tcb& c, Segment& s, Instant now) noexcept {
       c.ack_now = true;
     }
   }
+}
+
+// Room for `truesize` more in c's receive queues, made if need be the way
+// Linux's tcp_prune_queue does: first collapse runs of small in-order
+// segments into full mbufs, then free out-of-order data starting after
+// `floor`, newest (highest) first.
+bool TcpStack::rcv_make_room(Tcb& c, std::uint32_t truesize, Seq32 floor) noexcept {
+  const std::uint32_t limit = rcv_admit_limit(c);
+  if (rcv_charged(c) + truesize <= limit) return true;
+  if (c.rcvq.collapsible()) counters_.inc(Counter::kTCPRcvCollapsed, c.rcvq.collapse(pool_mp_));
+  if (rcv_charged(c) + truesize <= limit) return true;
+  if (c.ooo != nullptr) {
+    const std::uint32_t n = c.ooo->prune_above(floor, rcv_charged(c) + truesize - limit);
+    if (n > 0) {
+      counters_.inc(Counter::kOfoPruned);
+      counters_.drop(Drop::kTcpOfoPruned, n);
+    }
+  }
+  return rcv_charged(c) + truesize <= limit;
+}
+
+// What c's receive queues may hold before data is refused: rcv_limit, or
+// more when a window offered earlier (under a larger rcv_buf, or before
+// pressure) promised room for more, counted at full-segment truesize: the
+// right edge never moves left (RFC 9293 §3.8.6), so data a well-behaved
+// peer sends into it is taken. Not at the high level, where the worker's
+// pool comes first.
+std::uint32_t TcpStack::rcv_admit_limit(const Tcb& c) noexcept {
+  const std::uint32_t limit = rcv_limit(c);
+  if (mem_.level() == MemLevel::kHigh) return limit;
+  const std::int32_t open = c.rcv_adv - c.rcv_nxt;
+  const std::uint64_t promised =
+      std::uint64_t{c.rcvq.bytes()} + (open > 0 ? static_cast<std::uint32_t>(open) : 0);
+  const std::uint64_t need = (promised + c.rcv_mss - 1) / c.rcv_mss * full_seg_truesize_;
+  return static_cast<std::uint32_t>(std::clamp<std::uint64_t>(need, limit, UINT32_MAX));
+}
+
+// Why data was refused: the connection's own buffer, or only the worker's
+// memory level (it would have fitted in rcv_buf).
+Drop TcpStack::rcv_refusal(const Tcb& c, std::uint32_t truesize, Drop own) const noexcept {
+  return rcv_charged(c) + truesize <= c.rcv_buf ? Drop::kTcpMemPressure : own;
 }
 
 // Eighth step: the FIN, once RCV.NXT has reached it.

@@ -182,8 +182,7 @@ void TcpStack::send_cookie_synack(Segment& s, Instant now) noexcept {
     o.timestamps = std::pair{encode_ts_options(ts_clock(now) + offset, carried), s.opts.timestamps->first};
   }
   counters_.inc(Counter::kSyncookiesSent);
-  send_raw(s.tuple, iss, s.seq + 1, kTcpSyn | kTcpAck,
-           static_cast<std::uint16_t>(std::min<std::uint32_t>(o_.cfg.rcv_buf, 65535)), &o, now);
+  send_raw(s.tuple, iss, s.seq + 1, kTcpSyn | kTcpAck, syn_window(o_.cfg.rcv_buf), &o, now);
 }
 
 // RFC 9293 §3.10.7.2, second: an ACK to a listener. It may return a SYN
@@ -236,7 +235,7 @@ void TcpStack::listen_ack(Listener& l, Segment& s, Instant now) noexcept {
   apply_syn_options(*c, syn_opts, now);
   c->snd_wl1 = s.seq - 1;
   c->snd_wl2 = c->iss;
-  c->rcv_adv = c->rcv_nxt + std::min<std::uint32_t>(o_.cfg.rcv_buf, 65535);  // the cookie SYN-ACK's window
+  c->rcv_adv = c->rcv_nxt + syn_window(o_.cfg.rcv_buf);  // the cookie SYN-ACK's window
   to_state(*c, TcpState::kSynReceived);
   // The rest is the SYN-RECEIVED ACK processing of §3.10.7.4 (and any data).
   input_synchronized(*c, s, now);

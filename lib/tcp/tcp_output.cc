@@ -35,10 +35,43 @@ Mbuf TcpStack::new_header_mbuf() noexcept {
   return m;
 }
 
+// What c's receive queues may take (truesize) at the worker's memory level
+// (docs/architecture.md "Memory model"): the whole rcv_buf, but at the high
+// level one full segment, so that a queue already holding data takes no
+// more while an empty one still makes progress.
+std::uint32_t TcpStack::rcv_limit(const Tcb& c) noexcept {
+  if (mem_.level() == MemLevel::kHigh) return std::min(c.rcv_buf, full_seg_truesize_);
+  return c.rcv_buf;
+}
+
+// What the window may offer room for: as rcv_limit, and under pressure
+// four full segments, as Linux clamps rcv_ssthresh to 4 * advmss
+// (tcp_clamp_window). Data already in flight inside a window offered earlier
+// is still taken (the right edge never moves left).
+std::uint32_t TcpStack::rcv_window_limit(const Tcb& c) noexcept {
+  if (mem_.level() == MemLevel::kPressure) return std::min(c.rcv_buf, 4 * full_seg_truesize_);
+  return rcv_limit(c);
+}
+
+// The window that `space` bytes of truesize can honour if the peer sends
+// full-sized segments (Linux's tcp_win_from_space): whole segments only, as
+// a partial one costs a whole mbuf. Smaller segments cost more per byte;
+// rcv_make_room collapses them when they do.
+std::uint32_t TcpStack::win_from_space(const Tcb& c, std::uint32_t space) const noexcept {
+  return space / full_seg_truesize_ * c.rcv_mss;
+}
+
+// A SYN's window is never scaled (RFC 7323 §2.2), and the MSS is not yet
+// agreed: it offers what rcv_buf can honour at our own MSS.
+std::uint16_t TcpStack::syn_window(std::uint32_t rcv_buf) const noexcept {
+  const std::uint64_t w = std::uint64_t{rcv_buf / full_seg_truesize_} * mss_for_mtu();
+  return static_cast<std::uint16_t>(std::min<std::uint64_t>(w, 65535));
+}
+
 // Free receive buffer: what the window may offer.
-std::uint32_t TcpStack::receive_window(const Tcb& c) const noexcept {
-  const std::uint32_t used = c.rcvq.bytes() + (c.ooo != nullptr ? c.ooo->bytes() : 0);
-  return used >= c.rcv_buf ? 0 : c.rcv_buf - used;
+std::uint32_t TcpStack::receive_window(Tcb& c) noexcept {
+  const std::uint32_t limit = rcv_window_limit(c), used = rcv_charged(c);
+  return used >= limit ? 0 : win_from_space(c, limit - used);
 }
 
 // The window field for the next segment, and RCV.ADV moved to match.
@@ -50,7 +83,7 @@ std::uint16_t TcpStack::window_field(Tcb& c) noexcept {
   const std::int32_t cur_i = c.rcv_adv - c.rcv_nxt;
   const std::uint32_t cur = cur_i > 0 ? static_cast<std::uint32_t>(cur_i) : 0;
   std::uint32_t wnd = cur;
-  const std::uint32_t step = std::min<std::uint32_t>(c.rcv_buf / 2, c.rcv_mss);
+  const std::uint32_t step = std::min<std::uint32_t>(win_from_space(c, rcv_window_limit(c)) / 2, c.rcv_mss);
   if (free > cur && free - cur >= step) wnd = free;
   const std::uint32_t max_wnd = 65535u << c.rcv_wscale;
   wnd = std::min(wnd, max_wnd);
@@ -68,12 +101,12 @@ std::uint16_t TcpStack::window_field(Tcb& c) noexcept {
 // edge by at least one MSS, RFC 9293 §3.8.6.2.2). In a steady bulk transfer
 // the ordinary ACKs carry the window, so this adds no ACKs there; it matters
 // when the application drained a (nearly) closed window.
-bool TcpStack::window_update_due(const Tcb& c) const noexcept {
+bool TcpStack::window_update_due(Tcb& c) noexcept {
   if (!synchronized(c.state) || c.fin_received) return false;
   const std::int32_t cur_i = c.rcv_adv - c.rcv_nxt;
   const std::uint32_t cur = cur_i > 0 ? static_cast<std::uint32_t>(cur_i) : 0;
   // Only what the window field can express counts (65535 << scale).
-  const std::uint32_t limit = std::min(c.rcv_buf, 65535u << c.rcv_wscale);
+  const std::uint32_t limit = std::min(win_from_space(c, rcv_window_limit(c)), 65535u << c.rcv_wscale);
   const std::uint32_t free = std::min(receive_window(c), limit);
   if (free <= cur || 2ull * cur > limit) return false;
   return free >= 2ull * cur && free - cur >= std::min<std::uint32_t>(limit / 2, c.rcv_mss);
@@ -240,7 +273,10 @@ void TcpStack::send_ack(Tcb& c, Instant now) noexcept {
 }
 
 void TcpStack::send_challenge_ack(Tcb& c, Instant now) noexcept {
-  if (!challenge_ack_allowed(now)) return;
+  if (!challenge_ack_allowed(c, now)) {
+    counters_.inc(Counter::kTCPChallengeACKSkipped);
+    return;
+  }
   counters_.inc(Counter::kTCPChallengeACK);
   send_ack(c, now);
 }
@@ -254,7 +290,7 @@ void TcpStack::send_syn(Tcb& c, Instant now) noexcept {
   if (active ? k.window_scaling : c.ws_ok) o.window_scale = rcv_wscale_for(c.rcv_buf);
   if (active ? k.timestamps : c.ts_ok) o.timestamps = std::pair{ts_val(c, now), active ? 0u : c.ts_recent};
   o.sack_permitted = active ? k.sack : c.sack_ok;
-  const auto win = static_cast<std::uint16_t>(std::min<std::uint32_t>(c.rcv_buf, 65535));
+  const std::uint16_t win = syn_window(c.rcv_buf);
   Mbuf m = new_header_mbuf();
   if (!m) return;
   std::array<std::byte, kTcpMaxOptionsLen> opt{};

@@ -65,6 +65,16 @@ std::uint32_t ooo_queue_count(const TcpConfig& c) noexcept {
   if (c.ofo_max_segments == 0) return 0;
   return std::max<std::uint32_t>(16, c.max_connections / 8);
 }
+
+// The truesize of one full-sized segment as received into `pool`'s mbufs:
+// the receive window is offered in proportion (win_from_space).
+std::uint32_t full_segment_truesize(rte_mempool* pool, std::uint16_t mtu) noexcept {
+  const std::uint32_t room = rte_pktmbuf_data_room_size(pool);
+  const std::uint32_t frame = RTE_PKTMBUF_HEADROOM + 14u + mtu;
+  const std::uint32_t segs = room > RTE_PKTMBUF_HEADROOM ? (frame + room - 1) / room : 1;
+  return segs * (static_cast<std::uint32_t>(sizeof(rte_mbuf)) + room);
+}
+
 }  // namespace
 
 TcpStack::TcpStack(const TcpStackOptions& o, Counters& counters, SegmentSink& sink, rte_mempool* pool,
@@ -74,6 +84,7 @@ TcpStack::TcpStack(const TcpStackOptions& o, Counters& counters, SegmentSink& si
       sink_(sink),
       pool_mp_(pool),
       clone_mp_(clone_pool != nullptr ? clone_pool : pool),
+      full_seg_truesize_(full_segment_truesize(pool, o.mtu)),
       pool_(o.cfg.max_connections),
       table_(o.cfg.max_connections, o.hash_seed),
       tw_(std::max<std::uint32_t>(o.cfg.max_time_wait, 1), o.cfg.time_wait,
@@ -82,7 +93,10 @@ TcpStack::TcpStack(const TcpStackOptions& o, Counters& counters, SegmentSink& si
       isn_(o.isn_key),
       cookies_(o.cookie_key),
       by_port_(65536, nullptr),
-      challenge_window_(start) {
+      challenge_window_(start),
+      challenge_rng_(o.hash_seed ^ 0xd1b54a32d192ed03ull) {
+  if (challenge_rng_ == 0) challenge_rng_ = 1;  // xorshift's one fixed point
+  challenge_count_ = o.cfg.challenge_ack_limit;
   rto_cfg_.initial = o.cfg.rto_initial;
   rto_cfg_.min = o.cfg.rto_min;
   rto_cfg_.max = o.cfg.rto_max;
@@ -92,7 +106,10 @@ TcpStack::TcpStack(const TcpStackOptions& o, Counters& counters, SegmentSink& si
   ooo_store_.reserve(n);
   ooo_free_.reserve(n);
   for (std::uint32_t i = 0; i < n; ++i) ooo_store_.emplace_back(o.cfg.rcv_buf, o.cfg.ofo_max_segments);
-  for (auto& q : ooo_store_) ooo_free_.push_back(&q);
+  for (auto& q : ooo_store_) {
+    q.set_account(&mem_);
+    ooo_free_.push_back(&q);
+  }
   ready_listeners_.reserve(64);
   closing_free_.reserve(o.cfg.max_connections);
 }
@@ -151,6 +168,8 @@ void TcpStack::init_tcb_from_config(Tcb& c) noexcept {
   c.snd_buf = k.snd_buf;
   c.snd_lowat = k.snd_buf / 2;
   c.rcv_buf = k.rcv_buf;
+  c.rcvq.set_account(&mem_);
+  c.sndq.set_account(&mem_);
   c.nodelay = k.nodelay;
   c.keepalive = k.keepalive;
   c.ka_idle = k.keepalive_idle;
@@ -261,14 +280,23 @@ void TcpStack::return_ooo(Tcb& c) noexcept {
   c.ooo = nullptr;
 }
 
-bool TcpStack::challenge_ack_allowed(Instant now) noexcept {
-  // RFC 5961 §7: a per-worker budget of challenge ACKs per second.
+bool TcpStack::challenge_ack_allowed(Tcb& c, Instant now) noexcept {
+  // RFC 5961 §7, hardened as Linux after CVE-2016-5696: first the
+  // connection's own limit (one per invalid_ratelimit), then a per-worker
+  // budget drawn at random each second between half and one and a half
+  // times challenge_ack_limit, so that an off-path attacker cannot learn
+  // from the global count whether a guessed 4-tuple exists.
+  if (!oow_ack_allowed(c, now)) return false;
   if (now - challenge_window_ >= Duration::s(1)) {
     challenge_window_ = now;
-    challenge_count_ = 0;
+    challenge_rng_ ^= challenge_rng_ << 13;
+    challenge_rng_ ^= challenge_rng_ >> 7;
+    challenge_rng_ ^= challenge_rng_ << 17;
+    const std::uint32_t limit = o_.cfg.challenge_ack_limit;
+    challenge_count_ = limit / 2 + static_cast<std::uint32_t>(challenge_rng_ % (std::uint64_t{limit} + 1));
   }
-  if (challenge_count_ >= o_.cfg.challenge_ack_limit) return false;
-  ++challenge_count_;
+  if (challenge_count_ == 0) return false;
+  --challenge_count_;
   return true;
 }
 

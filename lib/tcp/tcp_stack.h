@@ -205,6 +205,13 @@ class TcpStack {
   const TimeWaitTable& time_wait() const noexcept { return tw_; }
   const TcpConfig& config() const noexcept { return o_.cfg; }
   Counters& counters() noexcept { return counters_; }
+  // The worker's packet-buffer account (base/mem_account.h): every TCP queue
+  // charges it; the runtime sets its limits from the pool size.
+  MemAccount& mem() noexcept { return mem_; }
+  // What one connection's receive queues hold now, in truesize.
+  static std::uint32_t rcv_charged(const Tcb& c) noexcept {
+    return c.rcvq.truesize() + (c.ooo != nullptr ? c.ooo->truesize() : 0);
+  }
   // Calls fn(const Tcb&) for every connection in the table.
   template <class Fn>
   void for_each_connection(Fn&& fn) const {
@@ -226,6 +233,8 @@ class TcpStack {
   void input_synchronized(Tcb& c, Segment& s, Instant now) noexcept;
   void input_time_wait(const TimeWaitRecord& r, Segment& s, Instant now) noexcept;
   bool check_sequence(Tcb& c, Segment& s, Instant now) noexcept;
+  void ack_unacceptable(Tcb& c, Instant now) noexcept;
+  bool oow_ack_allowed(Tcb& c, Instant now) noexcept;
   bool check_rst(Tcb& c, Segment& s, Instant now) noexcept;
   bool check_syn(Tcb& c, Segment& s, Instant now) noexcept;
   bool check_ack(Tcb& c, Segment& s, Instant now) noexcept;
@@ -257,9 +266,16 @@ class TcpStack {
   void send_raw(const FourTuple& t, Seq32 seq, Seq32 ack, std::uint8_t flags, std::uint16_t window,
                 const TcpOptions* opts, Instant now) noexcept;
   void reset_reply(const Segment& s, Instant now) noexcept;  // RFC 9293 §3.10.7.1 RST
-  std::uint32_t receive_window(const Tcb& c) const noexcept;
+  std::uint32_t rcv_limit(const Tcb& c) noexcept;            // truesize the receive queues may take now
+  std::uint32_t rcv_window_limit(const Tcb& c) noexcept;     // truesize the window may offer room for
+  std::uint32_t win_from_space(const Tcb& c, std::uint32_t space) const noexcept;
+  std::uint16_t syn_window(std::uint32_t rcv_buf) const noexcept;  // the window a SYN or SYN-ACK offers
+  std::uint32_t rcv_admit_limit(const Tcb& c) noexcept;            // truesize before data is refused
+  bool rcv_make_room(Tcb& c, std::uint32_t truesize, Seq32 floor) noexcept;
+  Drop rcv_refusal(const Tcb& c, std::uint32_t truesize, Drop own) const noexcept;
+  std::uint32_t receive_window(Tcb& c) noexcept;
   std::uint16_t window_field(Tcb& c) noexcept;  // advances rcv_adv
-  bool window_update_due(const Tcb& c) const noexcept;
+  bool window_update_due(Tcb& c) noexcept;
   void ack_now_or_later(Tcb& c, bool force, Instant now) noexcept;
   std::uint32_t ts_val(const Tcb& c, Instant now) const noexcept { return ts_clock(now) + c.ts_offset; }
   Mbuf new_header_mbuf() noexcept;
@@ -290,7 +306,7 @@ class TcpStack {
   bool borrow_ooo(Tcb& c) noexcept;
   std::uint16_t mss_for_mtu() const noexcept;
   bool tuple_in_use(const FourTuple& t) const noexcept;
-  bool challenge_ack_allowed(Instant now) noexcept;
+  bool challenge_ack_allowed(Tcb& c, Instant now) noexcept;
 
   TcpStackOptions o_;
   Counters& counters_;
@@ -298,6 +314,8 @@ class TcpStack {
   rte_mempool* pool_mp_;
   rte_mempool* clone_mp_;
   TcpHandler* handler_ = nullptr;
+  MemAccount mem_;
+  std::uint32_t full_seg_truesize_;  // what one full-sized received segment costs
   ObjectPool<Tcb> pool_;
   ConnTable<Tcb> table_;
   TimeWaitTable tw_;
@@ -316,7 +334,8 @@ class TcpStack {
   std::vector<Tcb*> closing_free_;  // TCBs to free after dispatch
   std::uint32_t port_offset_ = 0;   // RFC 6056 algorithm 3 style counter
   Instant challenge_window_;
-  std::uint32_t challenge_count_ = 0;
+  std::uint32_t challenge_count_ = 0;  // challenge ACKs left in this second
+  std::uint64_t challenge_rng_;        // xorshift state for the per-second budget
   bool in_dispatch_ = false;
   PortFilter port_filter_ = nullptr;
   void* port_filter_ctx_ = nullptr;

@@ -22,6 +22,9 @@ void TcpStack::arm_timer(Tcb& c) noexcept {
 void TcpStack::on_timer(Instant now) noexcept {
   wheel_.advance(now, [&](TimerNode& n) { on_tcb_timer(timer_owner<Tcb>(n), now); });
   tw_.expire(now);
+  // The account counts its own entries into pressure (one writer, no
+  // atomics); the counter mirrors it for telemetry once per tick.
+  counters_.events[static_cast<std::size_t>(Counter::kTCPMemoryPressures)] = mem_.entered_pressure();
   dispatch();
 }
 
@@ -129,9 +132,21 @@ void TcpStack::on_persist_timeout(Tcb& c, Instant now) noexcept {
     output(c, now);
     return;
   }
+  // A peer that keeps its window shut (a client that never reads) would
+  // hold our send queue for ever: give up after persist_probes probes or
+  // persist_timeout, as TCP_USER_TIMEOUT does on a zero window.
+  const TcpConfig& k = o_.cfg;
+  if (c.persist_backoff >= k.persist_probes ||
+      (k.persist_timeout != Duration{} && now - c.persist_since >= k.persist_timeout)) {
+    counters_.inc(Counter::kTCPPersistGiveUp);
+    counters_.inc(Counter::kTCPAbortOnTimeout);
+    send_rst_for(c, now);
+    finish(c, TcpError::kTimedOut);
+    return;
+  }
   counters_.inc(Counter::kTCPWinProbe);
   send_raw(c.tuple, c.snd_una - 1, c.rcv_nxt, kTcpAck, window_field(c), nullptr, now);
-  if (c.persist_backoff < 16) ++c.persist_backoff;
+  if (c.persist_backoff < 255) ++c.persist_backoff;
   set_idle_timer(c, now);
 }
 
@@ -193,6 +208,7 @@ void TcpStack::set_idle_timer(Tcb& c, Instant now) noexcept {
     // RTO and capped at rto_max.
     Duration d = c.rto.rto();
     for (std::uint8_t i = 0; i < c.persist_backoff && d < o_.cfg.rto_max; ++i) d = d * 2;
+    if (c.persist_backoff == 0) c.persist_since = now;  // a new episode (reset when the window moves)
     c.rtx_kind = Tcb::RtxKind::kPersist;
     c.rtx_deadline = now + std::min(d, o_.cfg.rto_max);
   } else if (c.keepalive && synchronized(c.state)) {

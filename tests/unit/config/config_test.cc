@@ -159,6 +159,9 @@ TEST(ConfigDefaults, MinimalConfigTakesHeaderDefaults) {
   EXPECT_EQ(t.ephemeral_last, 60999u);
   EXPECT_EQ(t.dupthresh, 3u);
   EXPECT_EQ(t.ofo_max_segments, 256u);
+  EXPECT_EQ(t.invalid_ratelimit, Duration::ms(500));
+  EXPECT_EQ(t.persist_probes, 15u);
+  EXPECT_EQ(t.persist_timeout, Duration::s(120));
 }
 
 TEST(ConfigDefaults, EveryKeyLandsInItsField) {
@@ -336,6 +339,9 @@ TEST(ConfigTcp, RangeEndsLandInTheirFields) {
   EXPECT_EQ(one_port.ephemeral_last, 1024u);
   EXPECT_EQ(tcp("dupthresh = 1000").dupthresh, 1000u);
   EXPECT_EQ(tcp("ofo_max_segments = 4096").ofo_max_segments, 4096u);
+  EXPECT_EQ(tcp("invalid_ratelimit_ms = 0").invalid_ratelimit, Duration{});
+  EXPECT_EQ(tcp("persist_timeout_s = 0").persist_timeout, Duration{});
+  EXPECT_EQ(tcp("persist_probes = 255").persist_probes, 255u);
   // Setting one RTO key leaves the others at their defaults, as long as the order holds.
   const TcpConfig lone = tcp("rto_min_ms = 1000");
   EXPECT_EQ(lone.rto_min, Duration::ms(1000));
@@ -544,6 +550,9 @@ std::vector<BadValue> bad_values() {
       {in("tcp", "dupthresh = 1001"), "tcp.dupthresh", "1001", kInt + "1..1000"},
       {in("tcp", "ofo_max_segments = -1"), "tcp.ofo_max_segments", "-1", kInt + "0..4096"},
       {in("tcp", "ofo_max_segments = 4097"), "tcp.ofo_max_segments", "4097", kInt + "0..4096"},
+      {in("tcp", "invalid_ratelimit_ms = 60001"), "tcp.invalid_ratelimit_ms", "60001", kInt + "0..60000"},
+      {in("tcp", "persist_probes = 0"), "tcp.persist_probes", "0", kInt + "1..255"},
+      {in("tcp", "persist_timeout_s = 86401"), "tcp.persist_timeout_s", "86401", kInt + "0..86400"},
       {in("tcp", "ephemeral_ports = 32768"), "tcp.ephemeral_ports", "32768",
        "must be [first, last]: two integers with 1024 <= first <= last <= 65535"},
       {in("tcp", "ephemeral_ports = []"), "tcp.ephemeral_ports", "[]", "must be [first, last]"},
@@ -657,7 +666,7 @@ TEST(ConfigDocs, TcpTableMatchesTheSchema) {
   std::set<std::string> known;
   std::stringstream list(msg.substr(b + head.size(), msg.rfind(')') - b - head.size()));
   for (std::string k; std::getline(list >> std::ws, k, ',');) known.insert(k);
-  EXPECT_EQ(known.size(), 29u);
+  EXPECT_EQ(known.size(), 32u);
   EXPECT_EQ(documented, known);
 }
 

@@ -1,5 +1,8 @@
 // RFC 5961: blind reset (§3), blind SYN (§4) and blind data injection (§5)
 // defences, and the challenge-ACK rate limit (§7).
+#include <algorithm>
+#include <vector>
+
 #include "tcp_harness.h"
 
 namespace tern::tcptest {
@@ -67,18 +70,76 @@ TEST_F(Rfc5961, SynInEstablishedGetsChallengeAck) {
   EXPECT_EQ(tcbs_in_use(), 1u) << "no second connection";
 }
 
-// §7: at most challenge_ack_limit challenge ACKs per second.
-TEST_F(Rfc5961, ChallengeAcksRateLimited) {
-  cfg().challenge_ack_limit = 2;
+// §7, per connection first (as Linux after CVE-2016-5696): at most one
+// challenge ACK per invalid_ratelimit_ms on a connection.
+TEST_F(Rfc5961, ChallengeAcksRateLimitedPerConnection) {
   Tcb* c = establish_active();
   ASSERT_NE(c, nullptr);
   const Instant t0 = at_ms(5000);
 
   for (int i = 0; i < 5; ++i) recv(seg().flags(kTcpRst).seq(irs() + 100 + i), t0 + Duration::ms(10 * i));
-  EXPECT_EQ(take_all_sent().size(), 2u);
-  EXPECT_EQ(count(Counter::kTCPChallengeACK), 2u);
+  EXPECT_EQ(take_all_sent().size(), 1u);
+  EXPECT_EQ(count(Counter::kTCPChallengeACK), 1u);
+  EXPECT_EQ(count(Counter::kTCPChallengeACKSkipped), 4u);
 
-  recv(seg().flags(kTcpRst).seq(irs() + 200), t0 + Duration::ms(1100));  // a new second
+  recv(seg().flags(kTcpRst).seq(irs() + 200), t0 + Duration::ms(510));  // the interval has passed
+  expect_sent(seg().flags(kTcpAck).seq(iss() + 1).ack(irs() + 1));
+  EXPECT_EQ(c->state, TcpState::kEstablished);
+}
+
+// §7: the per-worker ceiling is drawn at random each second between half
+// and one and a half times challenge_ack_limit, so its count tells an
+// off-path attacker nothing (CVE-2016-5696).
+TEST_F(Rfc5961, ChallengeAckWorkerBudgetIsRandomisedAroundTheLimit) {
+  cfg().challenge_ack_limit = 10;
+  cfg().invalid_ratelimit = Duration{};  // the per-connection limit off: only the worker's
+  Tcb* c = establish_active();
+  ASSERT_NE(c, nullptr);
+  std::vector<std::size_t> per_second;
+  for (int sec = 0; sec < 8; ++sec) {
+    const Instant t0 = at_ms(5000 + 1000 * sec);
+    for (int i = 0; i < 100; ++i) recv(seg().flags(kTcpRst).seq(irs() + 100 + i), t0 + Duration::us(i * 100));
+    per_second.push_back(take_all_sent().size());
+  }
+  for (std::size_t n : per_second) {
+    EXPECT_GE(n, 5u);
+    EXPECT_LE(n, 15u);
+  }
+  EXPECT_NE(*std::min_element(per_second.begin(), per_second.end()),
+            *std::max_element(per_second.begin(), per_second.end()));
+  EXPECT_EQ(c->state, TcpState::kEstablished);
+}
+
+// §4.2: a SYN is challenged whatever its sequence number, an out-of-window
+// one included (it used to earn a plain duplicate ACK outside the limit).
+TEST_F(Rfc5961, OutOfWindowSynGetsChallengeAck) {
+  Tcb* c = establish_active();
+  ASSERT_NE(c, nullptr);
+  recv(seg().flags(kTcpSyn).seq(irs() + 1 + 10'000'000).mss(1460), at_ms(10));
+  expect_sent(seg().flags(kTcpAck).seq(iss() + 1).ack(irs() + 1));
+  EXPECT_EQ(drops(Drop::kTcpSynChallenged), 1u);
+  EXPECT_EQ(drops(Drop::kTcpOutOfWindow), 0u);
+  EXPECT_EQ(count(Counter::kTCPChallengeACK), 1u);
+  for (int i = 0; i < 10; ++i) recv(seg().flags(kTcpSyn).seq(irs() + 7 * i).mss(1460), at_ms(20 + i));
+  expect_nothing_sent();
+  EXPECT_EQ(count(Counter::kTCPChallengeACKSkipped), 10u);
+  EXPECT_EQ(c->state, TcpState::kEstablished);
+}
+
+// RFC 9293 §3.10.7.4 asks for an ACK to an unacceptable segment; blind
+// segments at a known 4-tuple earn one per invalid_ratelimit_ms, no more
+// (Linux's tcp_invalid_ratelimit).
+TEST_F(Rfc5961, AcksToOutOfWindowSegmentsRateLimited) {
+  Tcb* c = establish_active();
+  ASSERT_NE(c, nullptr);
+  for (int i = 0; i < 20; ++i) {
+    recv(seg().flags(kTcpAck | kTcpPsh).seq(irs() + 1 + 5'000'000 + 100 * i).ack(iss() + 1).data(10),
+         at_ms(100 + i));
+  }
+  EXPECT_EQ(take_all_sent().size(), 1u);
+  EXPECT_EQ(drops(Drop::kTcpOutOfWindow), 20u);
+  EXPECT_EQ(count(Counter::kTCPACKSkippedInvalid), 19u);
+  recv(seg().flags(kTcpAck).seq(irs() + 1 + 5'000'000).ack(iss() + 1), at_ms(700));
   expect_sent(seg().flags(kTcpAck).seq(iss() + 1).ack(irs() + 1));
   EXPECT_EQ(c->state, TcpState::kEstablished);
 }

@@ -139,6 +139,56 @@ TEST_F(Timers, ZeroWindowProbedWithBackoffUntilItOpens) {
   EXPECT_EQ(d.len(), 100u) << d;
 }
 
+// A peer that answers every probe but never opens its window (a client that
+// never reads) cannot hold the connection for ever: after persist_probes
+// probes it is reset and the application told it timed out.
+TEST_F(Timers, ZeroWindowGivesUpAfterPersistProbes) {
+  cfg().persist_probes = 4;
+  cfg().persist_timeout = Duration{};  // the count alone
+  Tcb* c = establish_active();
+  ASSERT_NE(c, nullptr);
+  recv(seg().seq(irs() + 1).ack(iss() + 1).win(0), at_ms(10));
+  ASSERT_EQ(stack().send_copy(*c, pattern(100), at_ms(20)), 100u);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(run_until_sent(now() + Duration::s(300))) << "probe " << i + 1;
+    expect_sent(seg().flags(kTcpAck).ack(irs() + 1));
+    recv(seg().seq(irs() + 1).ack(iss() + 1).win(0));  // answered, still zero
+  }
+  ASSERT_TRUE(run_until_sent(now() + Duration::s(300)));
+  expect_sent(seg().flags(kTcpRst).seq(iss() + 1));
+  EXPECT_EQ(handler_.closed_with(c), TcpError::kTimedOut);
+  EXPECT_EQ(count(Counter::kTCPWinProbe), 4u);
+  EXPECT_EQ(count(Counter::kTCPPersistGiveUp), 1u);
+  stack().close(*c, now());
+}
+
+// persist_timeout bounds the same wait in time, whichever comes first; a
+// window that opens in between starts a new episode.
+TEST_F(Timers, ZeroWindowGivesUpAfterPersistTimeout) {
+  cfg().persist_timeout = Duration::s(10);
+  Tcb* c = establish_active();
+  ASSERT_NE(c, nullptr);
+  recv(seg().seq(irs() + 1).ack(iss() + 1).win(0), at_ms(10));
+  ASSERT_EQ(stack().send_copy(*c, pattern(100), at_ms(20)), 100u);
+  Instant reset_at = Instant::max();
+  while (now() < at_ms(60'000)) {
+    const auto when = run_until_sent(at_ms(60'000));
+    if (!when) break;
+    const Sent p = expect_sent();
+    if (p.f().rst()) {
+      reset_at = *when;
+      break;
+    }
+    recv(seg().seq(irs() + 1).ack(iss() + 1).win(0));
+  }
+  ASSERT_NE(reset_at, Instant::max()) << "never gave up";
+  EXPECT_GE(reset_at - at_ms(20), Duration::s(10));
+  EXPECT_LE(reset_at - at_ms(20), Duration::s(20));  // at the first probe due after the 10 s
+  EXPECT_EQ(handler_.closed_with(c), TcpError::kTimedOut);
+  EXPECT_EQ(count(Counter::kTCPPersistGiveUp), 1u);
+  stack().close(*c, now());
+}
+
 // RFC 9293 §3.8.4: after keepalive_idle without a word from the peer, a
 // probe every keepalive_interval; keepalive_probes unanswered end it.
 TEST_F(Timers, KeepaliveProbesThenGivesUp) {

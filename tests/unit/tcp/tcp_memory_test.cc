@@ -1,0 +1,244 @@
+// Receive-side memory accounting (docs/architecture.md "Memory model"):
+// queues charged at truesize, rcv_buf bounding the charge, collapse of tiny
+// segments, pruning of out-of-order data, and the worker's pressure levels.
+#include <rte_mbuf.h>
+
+#include "base/mem_account.h"
+#include "tcp_harness.h"
+
+namespace tern::tcptest {
+namespace {
+
+class TcpMemory : public TcpHarness {
+ protected:
+  // What one mbuf of the harness's pool costs.
+  std::uint32_t per_mbuf() const {
+    return static_cast<std::uint32_t>(sizeof(rte_mbuf)) + rte_pktmbuf_data_room_size(pool_);
+  }
+  unsigned mbufs_out() const { return rte_mempool_in_use_count(pool_) - baseline_; }
+  // Sends 1460-byte segments from `seq` until the window we advertised is
+  // full; returns the peer's next sequence number.
+  Seq32 fill_window(const Tcb& c, Seq32 seq, Instant at) {
+    for (int i = 0; seq_lt(seq, c.rcv_adv); ++i) {
+      const auto room = static_cast<std::uint32_t>(c.rcv_adv - seq);
+      const std::uint32_t n = std::min<std::uint32_t>(room, 1460);
+      recv(seg().seq(seq).ack(iss() + 1).data(n, static_cast<std::uint64_t>(i)), at);
+      seq += n;
+    }
+    return seq;
+  }
+};
+
+TEST(MemAccount, LevelsWithHysteresis) {
+  MemAccount a;
+  EXPECT_EQ(a.level(), MemLevel::kNormal);  // no limits: never under pressure
+  a.charge(1u << 30);
+  EXPECT_EQ(a.level(), MemLevel::kNormal);
+  a.uncharge(1u << 30);
+  a.set_limits({.low = 100, .pressure = 200, .high = 300});
+  a.charge(150);
+  EXPECT_EQ(a.level(), MemLevel::kNormal);
+  a.charge(50);  // 200: pressure
+  EXPECT_EQ(a.level(), MemLevel::kPressure);
+  a.uncharge(60);  // 140: still pressure until under low
+  EXPECT_EQ(a.level(), MemLevel::kPressure);
+  a.charge(160);  // 300: high
+  EXPECT_EQ(a.level(), MemLevel::kHigh);
+  a.uncharge(201);  // 99: below low, pressure over
+  EXPECT_EQ(a.level(), MemLevel::kNormal);
+  EXPECT_EQ(a.entered_pressure(), 1u);
+  EXPECT_EQ(a.peak(), 1u << 30);
+}
+
+// The default worker (8191 mbufs, rings of 1024, bursts of 32) lends queues
+// what is left after the rings, two bursts, the cache and the control reserve.
+TEST(MemAccount, LimitsFromThePool) {
+  const MemReserve r{.rx_ring = 1024, .tx_ring = 1024, .burst = 32};
+  EXPECT_EQ(r.mbufs(), 1024u + 1024 + 64 + 384 + 256);
+  const MemLimits l = mem_limits_for_pool(8191, 2304, r);
+  EXPECT_EQ(l.high, std::uint64_t{8191 - r.mbufs()} * 2304);
+  EXPECT_EQ(l.pressure, l.high * 3 / 4);
+  EXPECT_EQ(l.low, l.high / 2);
+  // A pool that leaves nothing still gets a token budget, never zero.
+  EXPECT_EQ(mem_limits_for_pool(2048, 2304, r).high, std::uint64_t{MemReserve::kMinBudget} * 2304);
+}
+
+// Every queue is charged what its mbufs cost, not the payload: a 1-byte
+// segment costs a whole mbuf. Reading, acknowledging and closing uncharge.
+TEST_F(TcpMemory, QueuesAreChargedAtTruesize) {
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(stack().mem().charged(), 0u);
+  Seq32 seq = irs() + 1;
+  for (int i = 0; i < 10; ++i, seq += 1) recv(seg().seq(seq).ack(iss() + 1).data(1, i), at_ms(10 + i));
+  EXPECT_EQ(c->rcvq.bytes(), 10u);
+  EXPECT_EQ(TcpStack::rcv_charged(*c), 10 * per_mbuf());
+  EXPECT_EQ(stack().mem().charged(), 10 * per_mbuf());
+
+  recv(seg().seq(seq + 100).ack(iss() + 1).data(5), at_ms(30));  // beyond a hole
+  EXPECT_EQ(TcpStack::rcv_charged(*c), 11 * per_mbuf());
+  EXPECT_EQ(read_all(*c).size(), 10u);
+  EXPECT_EQ(stack().mem().charged(), per_mbuf());  // the out-of-order segment
+
+  ASSERT_EQ(stack().send_copy(*c, pattern(100), at_ms(40)), 100u);
+  EXPECT_EQ(c->sndq.truesize(), per_mbuf());
+  EXPECT_EQ(stack().mem().charged(), 2 * per_mbuf());
+  take_all_sent();
+  recv(seg().seq(seq).ack(iss() + 101), at_ms(50));
+  EXPECT_EQ(c->sndq.truesize(), 0u);
+  EXPECT_EQ(stack().mem().charged(), per_mbuf());
+
+  stack().abort(*c, at_ms(60));
+  EXPECT_EQ(stack().mem().charged(), 0u);
+}
+
+// The window is offered in proportion to the truesize a full segment costs,
+// so that a peer filling it with full segments stays within rcv_buf.
+TEST_F(TcpMemory, WindowHonoursRcvBufAtFullSegmentTruesize) {
+  cfg().rcv_buf = 32768;
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  const auto offered = static_cast<std::uint32_t>(c->rcv_adv - c->rcv_nxt);
+  EXPECT_EQ(offered, 32768u / per_mbuf() * 1460);
+  fill_window(*c, irs() + 1, at_ms(10));
+  EXPECT_EQ(drops(Drop::kTcpRcvQueueFull), 0u);
+  EXPECT_LE(TcpStack::rcv_charged(*c), 32768u);
+  EXPECT_EQ(c->rcvq.bytes(), offered);
+}
+
+// A peer that trickles 1-byte segments to a connection that never reads
+// (issue 11's attack) pins at most rcv_buf of truesize: runs of tiny
+// segments are copied into full mbufs, and the byte stream stays intact.
+TEST_F(TcpMemory, OneByteSegmentsAreCollapsedWithinRcvBuf) {
+  cfg().rcv_buf = 65536;
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  Bytes sent;
+  Seq32 seq = irs() + 1;
+  unsigned most_out = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const Seg s = seg().seq(seq).ack(iss() + 1).data(1, static_cast<std::uint64_t>(i));
+    recv(s, at_ms(10 + i));
+    if (c->rcv_nxt == seq + 1) {
+      sent.push_back(s.payload_bytes()[0]);
+      seq += 1;
+    }
+    ASSERT_LE(TcpStack::rcv_charged(*c), 65536u);
+    most_out = std::max(most_out, mbufs_out());
+  }
+  EXPECT_EQ(sent.size(), 3000u);  // the window allowed all of it: none was refused
+  EXPECT_GT(count(Counter::kTCPRcvCollapsed), 2500u);
+  EXPECT_LE(most_out, 65536 / per_mbuf() + 2);  // the queue and at most one mbuf in flight
+  EXPECT_EQ(read_all(*c), sent);
+  EXPECT_EQ(stack().mem().charged(), 0u);
+}
+
+// Segments more than half full are not worth copying: when the peer sends
+// them smaller than the MSS the window promised, the queue refuses in-window
+// data rather than exceed rcv_buf (TcpRcvQueueFull; the peer retransmits).
+TEST_F(TcpMemory, RefusesRatherThanExceedRcvBuf) {
+  cfg().rcv_buf = 16384;
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  const std::uint32_t fit = 16384 / per_mbuf();
+  const Seq32 base = irs() + 1;
+  Seq32 seq = base;
+  ASSERT_GT(static_cast<std::uint32_t>(c->rcv_adv - base), (fit + 1) * 1100);  // more than fits
+  for (std::uint32_t i = 0; i <= fit; ++i) {
+    recv(seg().seq(seq).ack(iss() + 1).data(1100, i), at_ms(10 + i));
+    if (c->rcv_nxt == seq + 1100) seq += 1100;
+    ASSERT_LE(TcpStack::rcv_charged(*c), 16384u);
+  }
+  EXPECT_GT(drops(Drop::kTcpRcvQueueFull), 0u);
+  EXPECT_EQ(c->rcvq.bytes(), fit * 1100);
+  EXPECT_EQ(count(Counter::kTCPRcvCollapsed), 0u);
+  EXPECT_EQ(read_all(*c).size(), fit * 1100);
+  recv(seg().seq(seq).ack(iss() + 1).data(1100, fit), at_ms(100));  // the retransmission
+  EXPECT_EQ(c->rcv_nxt, seq + 1100);
+  take_all_sent();
+}
+
+// Out-of-order data beyond a hole is bounded the same way. Newer arrivals
+// closer to RCV.NXT push out the highest held data (Linux's
+// tcp_prune_ofo_queue); farther ones are refused; what is kept is delivered
+// intact once the hole fills.
+TEST_F(TcpMemory, OutOfOrderFloodPrunedNewestFirst) {
+  cfg().rcv_buf = 65536;
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  const Seq32 base = irs() + 1;  // the hole: nothing at base
+  for (int i = 200; i >= 1; --i) {
+    recv(
+        seg().seq(base + static_cast<std::uint32_t>(i)).ack(iss() + 1).data(1, static_cast<std::uint64_t>(i)),
+        at_ms(210 - i));
+    ASSERT_LE(TcpStack::rcv_charged(*c), 65536u);
+  }
+  const std::uint32_t kept = 65536 / per_mbuf();
+  ASSERT_NE(c->ooo, nullptr);
+  EXPECT_EQ(c->ooo->segments(), kept);
+  EXPECT_EQ(drops(Drop::kTcpOfoPruned), 200 - kept);
+  EXPECT_EQ(count(Counter::kOfoPruned), 200 - kept);
+
+  // Farther data is refused now, not let in by pruning nearer data.
+  recv(seg().seq(base + 500).ack(iss() + 1).data(1), at_ms(300));
+  EXPECT_EQ(drops(Drop::kTcpOfoOverLimit), 1u);
+
+  recv(seg().seq(base).ack(iss() + 1).data(1, 0), at_ms(310));  // fill the hole
+  EXPECT_EQ(c->rcv_nxt, base + kept + 1);
+  Bytes want;
+  for (std::uint32_t i = 0; i <= kept; ++i) want.push_back(pattern(1, i)[0]);
+  EXPECT_EQ(read_all(*c), want);
+  take_all_sent();
+}
+
+// Under pressure the window offered after a read is clamped to four full
+// segments (Linux's tcp_clamp_window); without it the full buffer reopens.
+class TcpMemoryPressure : public TcpMemory, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(TcpMemoryPressure, ClampsTheReopenedWindow) {
+  const bool pressure = GetParam();
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  stack().mem().set_limits({.low = 1u << 20, .pressure = 2u << 20, .high = 8u << 20});
+  if (pressure) stack().mem().charge(3u << 20);  // other connections hold this much
+  fill_window(*c, irs() + 1, at_ms(10));
+  EXPECT_EQ(drops(Drop::kTcpMemPressure), 0u);  // in-window data is still taken
+  take_all_sent();
+  read_all(*c);
+  const std::vector<Sent> out = take_all_sent();
+  ASSERT_FALSE(out.empty());  // the window update
+  if (pressure) {
+    EXPECT_LE(out.back().win, 4u * 1460);
+    EXPECT_GT(out.back().win, 0u);
+    advance_by(Duration::ms(2));
+    EXPECT_EQ(count(Counter::kTCPMemoryPressures), 1u);
+    stack().mem().uncharge(3u << 20);
+  } else {
+    EXPECT_GT(out.back().win, 8u * 1460);
+  }
+}
+INSTANTIATE_TEST_SUITE_P(Levels, TcpMemoryPressure, ::testing::Bool());
+
+// At the high level a queue that already holds data takes no more
+// (TcpMemPressure), while an empty one still takes a segment, so every
+// connection keeps moving.
+TEST_F(TcpMemory, HighLevelRefusesQueuesThatHoldData) {
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  stack().mem().set_limits({.low = 1u << 20, .pressure = 2u << 20, .high = 4u << 20});
+  stack().mem().charge(5u << 20);
+  Seq32 seq = irs() + 1;
+  recv(seg().seq(seq).ack(iss() + 1).data(1000, 1), at_ms(10));
+  EXPECT_EQ(c->rcv_nxt, seq + 1000);  // empty queue: taken
+  recv(seg().seq(seq + 1000).ack(iss() + 1).data(1000, 2), at_ms(11));
+  EXPECT_EQ(c->rcv_nxt, seq + 1000);  // refused
+  EXPECT_EQ(drops(Drop::kTcpMemPressure), 1u);
+  EXPECT_EQ(read_all(*c).size(), 1000u);
+  recv(seg().seq(seq + 1000).ack(iss() + 1).data(1000, 2), at_ms(12));  // the retransmission
+  EXPECT_EQ(c->rcv_nxt, seq + 2000);
+  stack().mem().uncharge(5u << 20);
+  take_all_sent();
+}
+
+}  // namespace
+}  // namespace tern::tcptest
