@@ -92,13 +92,14 @@ SendResult Connection::send(Buffer& data) noexcept {
   TcpStack& tcp = *worker_->tcp_;
   const Instant now = worker_->now_;
   const std::uint32_t len = data.pkt_len();
-  if (len <= tcb_->send_space()) {
+  const std::uint32_t space = tcp.send_space(*tcb_);
+  if (len <= space) {
     if (!tcp.send(*tcb_, std::move(data), now)) return {0, Error::kClosed};
     return {len, Error::kOk};
   }
   if (data->data_len > tcb_->snd_buf) return {0, Error::kTooBig};
   SendResult r{0, Error::kWouldBlock};
-  if (Buffer part = split_whole_segments(data, tcb_->send_space())) {
+  if (Buffer part = split_whole_segments(data, space)) {
     r.accepted = part.pkt_len();
     if (!tcp.send(*tcb_, std::move(part), now)) return {0, Error::kClosed};
   }
@@ -219,7 +220,7 @@ std::uint16_t Connection::remote_port() const noexcept { return tcb_ ? tcb_->tup
 bool Connection::established() const noexcept { return tcb_ != nullptr && synchronized(tcb_->state); }
 std::uint32_t Connection::send_queued() const noexcept { return tcb_ ? tcb_->sndq.bytes() : 0; }
 std::uint32_t Connection::send_space() const noexcept {
-  return tcb_ != nullptr && can_send(*tcb_) ? tcb_->send_space() : 0;
+  return tcb_ != nullptr && can_send(*tcb_) ? worker_->tcp_->send_space(*tcb_) : 0;
 }
 std::string_view Connection::state() const noexcept { return tcb_ ? tern::to_string(tcb_->state) : "CLOSED"; }
 

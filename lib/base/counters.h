@@ -28,7 +28,7 @@ namespace tern {
   X(DelayedACKs) X(TCPOFOQueue) X(TCPWinProbe) X(TCPKeepAlive)                         \
   X(TCPFinWait2Timeout) X(TCPDSACKDupData)                                            \
   X(TCPMemoryPressures) X(TCPRcvCollapsed) X(OfoPruned) X(TCPPersistGiveUp)          \
-  X(TCPACKSkippedInvalid) X(TCPChallengeACKSkipped)
+  X(TCPACKSkippedInvalid) X(TCPChallengeACKSkipped) X(TCPAbortOnMemory)
  
 
 // Every dropped packet is counted under exactly one of these reasons.

@@ -10,6 +10,7 @@
 // connection may take. One writer (the worker's lcore), so no atomics.
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
@@ -37,6 +38,9 @@ struct MemLimits {
   std::uint64_t low = kNone;
   std::uint64_t pressure = kNone;
   std::uint64_t high = kNone;
+  // The last resort: with fewer free mbufs than this in the worker's pool,
+  // the engine aborts the connection holding the most (0 = never).
+  std::uint32_t min_free_mbufs = 0;
 };
 
 // The limits for a worker whose pool has `mbufs` mbufs of `mbuf_truesize`
@@ -47,6 +51,7 @@ struct MemLimits {
 // hold all (high), pressure starts at three quarters and ends under half.
 // A pool too small to leave anything gets a token budget of 64 mbufs (the
 // configuration check already refused pools that cannot fill the rings).
+// The last resort acts when fewer than half the control reserve is free.
 struct MemReserve {
   static constexpr std::uint32_t kCacheStranded = 384;
   static constexpr std::uint32_t kControlReserve = 256;
@@ -62,7 +67,10 @@ inline MemLimits mem_limits_for_pool(std::uint32_t mbufs, std::uint32_t mbuf_tru
   const std::uint32_t budget =
       mbufs > reserve + MemReserve::kMinBudget ? mbufs - reserve : MemReserve::kMinBudget;
   const std::uint64_t high = std::uint64_t{budget} * mbuf_truesize;
-  return MemLimits{.low = high / 2, .pressure = high * 3 / 4, .high = high};
+  return MemLimits{.low = high / 2,
+                   .pressure = high * 3 / 4,
+                   .high = high,
+                   .min_free_mbufs = std::min(MemReserve::kControlReserve / 2, mbufs / 16)};
 }
 
 class MemAccount {

@@ -31,7 +31,7 @@ void fill_checksum(rte_mbuf* m, std::uint32_t src, std::uint32_t dst) noexcept {
 
 Mbuf TcpStack::new_header_mbuf() noexcept {
   Mbuf m = Mbuf::alloc(pool_mp_);
-  if (!m) counters_.drop(Drop::kMbufExhausted);
+  if (!m) note_mbuf_exhausted();
   return m;
 }
 
@@ -219,12 +219,12 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   if (len > 0) {
     rte_mbuf* payload = c.sndq.slice(off, len, clone_mp_);
     if (payload == nullptr) {
-      counters_.drop(Drop::kMbufExhausted);
+      note_mbuf_exhausted();
       return false;
     }
     if (rte_pktmbuf_chain(m.get(), payload) != 0) {
       rte_pktmbuf_free(payload);
-      counters_.drop(Drop::kMbufExhausted);
+      note_mbuf_exhausted();
       return false;
     }
   }

@@ -368,7 +368,7 @@ bool TcpStack::send(Tcb& c, Mbuf&& data, Instant now) noexcept {
   const bool open = c.state == TcpState::kSynSent || c.state == TcpState::kSynReceived ||
                     c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait;
   if (!open || c.fin_queued || c.app_closed || !data) return false;
-  if (data.pkt_len() > c.send_space()) {
+  if (data.pkt_len() > send_space(c)) {
     c.writable_wanted = true;
     return false;
   }
@@ -383,11 +383,11 @@ std::size_t TcpStack::send_copy(Tcb& c, std::span<const std::byte> data, Instant
                     c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait;
   if (!open || c.fin_queued || c.app_closed) return 0;
   std::size_t done = 0;
-  const std::size_t want = std::min<std::size_t>(data.size(), c.send_space());
+  const std::size_t want = std::min<std::size_t>(data.size(), send_space(c));
   while (done < want) {
     rte_mbuf* m = rte_pktmbuf_alloc(pool_mp_);
     if (m == nullptr) {
-      counters_.drop(Drop::kMbufExhausted);
+      note_mbuf_exhausted();
       break;
     }
     const std::size_t room = rte_pktmbuf_tailroom(m);

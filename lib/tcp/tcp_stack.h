@@ -175,6 +175,13 @@ class TcpStack {
   bool send(Tcb& c, Mbuf&& data, Instant now) noexcept;
   // Copying send: queues as much of `data` as fits; returns the bytes taken.
   std::size_t send_copy(Tcb& c, std::span<const std::byte> data, Instant now) noexcept;
+  // Bytes the application may queue on c now: snd_buf less what is queued,
+  // and nothing while the worker's buffers are at their high level and c
+  // already has data queued (docs/architecture.md "Memory model").
+  std::uint32_t send_space(Tcb& c) noexcept {
+    if (!c.sndq.empty() && mem_.level() == MemLevel::kHigh) return 0;
+    return c.send_space();
+  }
   // Zero-copy receive: all in-order data queued, or an empty Mbuf.
   Mbuf recv(Tcb& c, Instant now) noexcept;
   // Copying receive.
@@ -291,6 +298,14 @@ class TcpStack {
   void set_idle_timer(Tcb& c, Instant now) noexcept;  // persist / keepalive / off
 
   // tcp_stack.cc
+  // An empty pool counts once per timer pass (once per worker poll), not
+  // once per attempt, so a dry pool shows as a rate, not a flood.
+  void note_mbuf_exhausted() noexcept {
+    if (mbuf_exhausted_noted_) return;
+    mbuf_exhausted_noted_ = true;
+    counters_.drop(Drop::kMbufExhausted);
+  }
+  void relieve_memory(Instant now) noexcept;  // the last resort (tcp_timers.cc)
   Tcb* new_tcb(const FourTuple& t) noexcept;
   void init_tcb_from_config(Tcb& c) noexcept;
   void to_state(Tcb& c, TcpState s) noexcept;
@@ -337,6 +352,9 @@ class TcpStack {
   std::uint32_t challenge_count_ = 0;  // challenge ACKs left in this second
   std::uint64_t challenge_rng_;        // xorshift state for the per-second budget
   bool in_dispatch_ = false;
+  bool mbuf_exhausted_noted_ = false;
+  Instant next_relief_check_;
+  Instant last_relief_log_;
   PortFilter port_filter_ = nullptr;
   void* port_filter_ctx_ = nullptr;
 };

@@ -3,8 +3,11 @@
 // whose deadline has passed runs. The retransmission, persist and keepalive
 // timers are mutually exclusive (data in flight / zero window / idle), so
 // they share one deadline and a kind.
+#include <rte_mempool.h>
+
 #include <algorithm>
 
+#include "base/log.h"
 #include "tcp/tcp_stack.h"
 
 namespace tern {
@@ -20,6 +23,8 @@ void TcpStack::arm_timer(Tcb& c) noexcept {
 }
 
 void TcpStack::on_timer(Instant now) noexcept {
+  mbuf_exhausted_noted_ = false;
+  relieve_memory(now);
   wheel_.advance(now, [&](TimerNode& n) { on_tcb_timer(timer_owner<Tcb>(n), now); });
   tw_.expire(now);
   // The account counts its own entries into pressure (one writer, no
@@ -65,6 +70,45 @@ void TcpStack::on_tcb_timer(Tcb& c, Instant now) noexcept {
     if (c.removed) return;
   }
   arm_timer(c);
+}
+
+// The last resort (docs/architecture.md "Memory model"): when the pool is
+// nearly dry despite the budget (buffers held by the application, frames a
+// sibling worker steered here, a budget set too high), abort the connection
+// holding the most, orphans and zero-window connections before any other,
+// so that the RX ring can always refill and a RST or a new SYN still gets
+// in. One connection per millisecond until the pool is above its floor.
+void TcpStack::relieve_memory(Instant now) noexcept {
+  const std::uint32_t floor = mem_.limits().min_free_mbufs;
+  if (floor == 0 || now < next_relief_check_) return;
+  next_relief_check_ = now + Duration::ms(1);
+  const unsigned free_mbufs = rte_mempool_avail_count(pool_mp_);
+  if (free_mbufs >= floor) return;
+  Tcb* victim = nullptr;
+  std::uint64_t worst = 0;
+  table_.for_each([&](const FourTuple&, Tcb* t) {
+    const std::uint64_t held = rcv_charged(*t) + t->sndq.truesize();
+    if (held == 0) return;
+    const bool stuck = t->app_closed || (t->snd_wnd == 0 && !t->sndq.empty());
+    const std::uint64_t score = held + (stuck ? std::uint64_t{1} << 40 : 0);
+    if (score > worst) {
+      worst = score;
+      victim = t;
+    }
+  });
+  if (victim == nullptr) return;
+  Tcb& c = *victim;
+  counters_.inc(Counter::kTCPAbortOnMemory);
+  if (now - last_relief_log_ >= Duration::s(1) || counters_.get(Counter::kTCPAbortOnMemory) == 1) {
+    last_relief_log_ = now;
+    TERN_LOG(WARNING,
+             "mbuf pool nearly dry (%u free, floor %u): aborting %s:%u -> port %u, holding %u bytes%s\n",
+             free_mbufs, floor, format_ipv4(c.tuple.raddr).c_str(), c.tuple.rport, c.tuple.lport,
+             static_cast<unsigned>(rcv_charged(c) + c.sndq.truesize()),
+             c.app_closed ? " (orphaned)" : (c.snd_wnd == 0 ? " (zero window)" : ""));
+  }
+  if (synchronized(c.state)) send_rst_for(c, now);
+  finish(c, TcpError::kAborted);
 }
 
 // RFC 6298 §5.4-5.7 and RFC 5681 §3.1: retransmit the earliest unacknowledged

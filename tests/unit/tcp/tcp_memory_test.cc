@@ -242,3 +242,140 @@ TEST_F(TcpMemory, HighLevelRefusesQueuesThatHoldData) {
 
 }  // namespace
 }  // namespace tern::tcptest
+
+namespace tern::tcptest {
+namespace {
+
+// Two established active opens (peer port 80) and what is needed to talk to
+// each: the tests below pick between them.
+struct Peer {
+  Tcb* tcb;
+  std::uint16_t port;  // our local port
+  Seq32 iss, irs;
+};
+
+class TcpLastResort : public TcpMemory {
+ protected:
+  Peer open(Seq32 irs) {
+    set_irs(irs);
+    Tcb* c = establish_active();
+    return Peer{c, local_port(), iss(), irs};
+  }
+  // `n` in-order segments of `len` bytes from p's peer, never read.
+  void feed(const Peer& p, int n, std::uint32_t len, Instant at) {
+    for (int i = 0; i < n; ++i) {
+      recv(seg()
+               .sport(80)
+               .dport(p.port)
+               .seq(p.irs + 1 + len * static_cast<std::uint32_t>(i))
+               .ack(p.iss + 1)
+               .data(len),
+           at);
+    }
+  }
+  // Takes mbufs out of the pool until `left` are free; give them back with release().
+  void hog(unsigned left) {
+    while (rte_mempool_avail_count(pool_) > left) {
+      rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+      if (m == nullptr) break;
+      hogged_.push_back(m);
+    }
+  }
+  void release() {
+    for (rte_mbuf* m : hogged_) rte_pktmbuf_free(m);
+    hogged_.clear();
+  }
+  void TearDown() override {
+    release();
+    TcpMemory::TearDown();
+  }
+  std::vector<rte_mbuf*> hogged_;
+};
+
+// The pool nearly dry: the connection holding the most is aborted (RST,
+// kAborted, TCPAbortOnMemory), one per millisecond until the pool is above
+// its floor; the others live on.
+TEST_F(TcpLastResort, AbortsTheBiggestHolderWhenThePoolIsNearlyDry) {
+  const Peer a = open(Seq32{1'000'000});
+  const Peer b = open(Seq32{5'000'000});
+  ASSERT_NE(a.tcb, nullptr);
+  ASSERT_NE(b.tcb, nullptr);
+  feed(a, 10, 100, at_ms(10));
+  feed(b, 2, 100, at_ms(11));
+  take_all_sent();
+  MemLimits l;
+  l.min_free_mbufs = 64;
+  stack().mem().set_limits(l);
+  advance_by(Duration::ms(3));
+  EXPECT_EQ(count(Counter::kTCPAbortOnMemory), 0u);  // plenty free: nothing happens
+
+  hog(32);
+  advance_by(Duration::ms(1));
+  EXPECT_EQ(count(Counter::kTCPAbortOnMemory), 1u);
+  EXPECT_EQ(handler_.closed_with(a.tcb), TcpError::kAborted);
+  EXPECT_EQ(handler_.closed_with(b.tcb), std::nullopt);
+  expect_sent(seg().flags(kTcpRst).sport(a.port).dport(80).seq(a.iss + 1));
+
+  release();
+  advance_by(Duration::ms(5));
+  EXPECT_EQ(count(Counter::kTCPAbortOnMemory), 1u);
+  EXPECT_EQ(b.tcb->state, TcpState::kEstablished);
+  stack().close(*a.tcb, now());
+}
+
+// Connections that cannot make progress go first, even holding less: here
+// one whose peer shut its window while our data waits.
+TEST_F(TcpLastResort, PrefersZeroWindowConnections) {
+  const Peer a = open(Seq32{1'000'000});
+  const Peer b = open(Seq32{5'000'000});
+  ASSERT_NE(b.tcb, nullptr);
+  feed(a, 10, 100, at_ms(10));
+  recv(seg().sport(80).dport(b.port).seq(b.irs + 1).ack(b.iss + 1).win(0), at_ms(11));
+  ASSERT_EQ(stack().send_copy(*b.tcb, pattern(100), at_ms(12)), 100u);
+  take_all_sent();
+  ASSERT_LT(b.tcb->sndq.truesize(), TcpStack::rcv_charged(*a.tcb));
+  MemLimits l;
+  l.min_free_mbufs = 64;
+  stack().mem().set_limits(l);
+  hog(32);
+  advance_by(Duration::ms(1));
+  EXPECT_EQ(handler_.closed_with(b.tcb), TcpError::kAborted);
+  EXPECT_EQ(handler_.closed_with(a.tcb), std::nullopt);
+  release();
+  take_all_sent();
+  stack().close(*b.tcb, now());
+}
+
+// At the high level a connection with data queued may queue no more; an
+// empty send queue may (each connection keeps moving).
+TEST_F(TcpMemory, HighLevelStopsSendQueuesThatHoldData) {
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  recv(seg().seq(irs() + 1).ack(iss() + 1).win(0), at_ms(10));  // nothing leaves: the queue stays
+  stack().mem().set_limits({.low = 1u << 20, .pressure = 2u << 20, .high = 4u << 20});
+  stack().mem().charge(5u << 20);
+  EXPECT_GT(stack().send_space(*c), 0u);
+  ASSERT_EQ(stack().send_copy(*c, pattern(100), at_ms(11)), 100u);
+  EXPECT_EQ(stack().send_space(*c), 0u);
+  EXPECT_EQ(stack().send_copy(*c, pattern(100), at_ms(12)), 0u);
+  stack().mem().uncharge(5u << 20);
+  EXPECT_GT(stack().send_space(*c), 0u);
+  take_all_sent();
+}
+
+// A dry pool counts MbufExhausted once per timer pass, however many
+// allocations fail in it.
+TEST_F(TcpLastResort, MbufExhaustedCountedOncePerPoll) {
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  hog(0);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(stack().send_copy(*c, pattern(10), now()), 0u);
+  EXPECT_EQ(drops(Drop::kMbufExhausted), 1u);
+  advance_by(Duration::ms(1));
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(stack().send_copy(*c, pattern(10), now()), 0u);
+  EXPECT_EQ(drops(Drop::kMbufExhausted), 2u);
+  release();
+}
+
+}  // namespace
+}  // namespace tern::tcptest
