@@ -6,7 +6,12 @@
 // take waits on the connection, and reading pauses until on_writable, so a
 // slow reader throttles its own sender through the receive window. After
 // the peer's FIN and once everything is echoed, the write side is shut
-// down; the connection ends when the peer closes too.
+// down; the connection ends when the peer closes too. Connection state is
+// allocated as connections come (slot_pool.h), with no cap of its own: the
+// engine's TCB pool ([tcp] max_connections) is the limit. A connection the
+// server cannot hold (no memory for its state) is refused (reset) and
+// counted; SYNs the engine drops for want of a TCB never reach the server
+// and are counted by Tern itself (Drop.TcpNoTcb).
 //
 // Client (--connect ADDR): each worker opens its share of --connections to
 // ADDR:--port, sends --messages messages of sizes 1..--max-size bytes from a
@@ -31,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "slot_pool.h"
 #include "tern/api.h"
 
 namespace tern {
@@ -42,6 +48,7 @@ using api::Connection;
 
 struct EchoStats {
   std::uint64_t accepted = 0;
+  std::uint64_t refused = 0;  // no memory for the connection's state: reset
   std::uint64_t closed_clean = 0;
   std::uint64_t closed_error = 0;  // reset, timed out or aborted
   std::uint64_t bytes = 0;         // echoed (handed to send)
@@ -65,14 +72,16 @@ class EchoServer final : public api::App, public api::AcceptHandler, public api:
     if (api::Error e = w.listen(port_, 4096, *this); e != api::Error::kOk)
       std::fprintf(stderr, "tern-echo: worker %u cannot listen on port %u: %s\n", w.id(), port_,
                    std::string(api::to_string(e)).c_str());
-    conns_ = std::make_unique<EchoConn[]>(max_slots());
   }
 
   api::ConnectionHandler* on_accept(Connection& c) override {
-    EchoConn* e = take();
-    if (e == nullptr) return nullptr;  // refused: reset
-    c.user = e;
     ++stats_.accepted;
+    EchoConn* e = conns_.take();
+    if (e == nullptr) {
+      ++stats_.refused;
+      return nullptr;  // reset
+    }
+    c.user = e;
     if (++stats_.active > stats_.max_active) stats_.max_active = stats_.active;
     return this;
   }
@@ -104,7 +113,9 @@ class EchoServer final : public api::App, public api::AcceptHandler, public api:
     else
       ++stats_.closed_error;
     --stats_.active;
-    give_back(e);
+    e->pending.reset();
+    e->peer_closed = false;
+    conns_.give_back(e);
   }
 
   const EchoStats& stats() const noexcept { return stats_; }
@@ -131,27 +142,9 @@ class EchoServer final : public api::App, public api::AcceptHandler, public api:
     if (e.peer_closed && !e.pending && !c.reading_paused()) (void)c.shutdown();
   }
 
-  std::uint32_t max_slots() const noexcept { return 65536; }
-  EchoConn* take() noexcept {
-    if (free_.empty() && next_unused_ == max_slots()) return nullptr;
-    if (!free_.empty()) {
-      EchoConn* e = free_.back();
-      free_.pop_back();
-      return e;
-    }
-    return &conns_[next_unused_++];
-  }
-  void give_back(EchoConn* e) {
-    e->pending.reset();
-    e->peer_closed = false;
-    free_.push_back(e);
-  }
-
   std::uint16_t port_;
   api::WorkerContext* w_ = nullptr;
-  std::unique_ptr<EchoConn[]> conns_;
-  std::uint32_t next_unused_ = 0;
-  std::vector<EchoConn*> free_;
+  apps::SlotPool<EchoConn, 1024> conns_;  // unlimited: one per TCB at most
   EchoStats stats_;
 };
 
@@ -412,9 +405,9 @@ int main(int argc, char** argv) {
       std::fprintf(out,
                    "echo worker %zu: accepted %" PRIu64 " closed_clean %" PRIu64 " closed_error %" PRIu64
                    " bytes %" PRIu64 " send_blocked %" PRIu64
-                   " active %u max_active %u tcbs_in_use %u connections %zu no_slot 0\n",
+                   " active %u max_active %u tcbs_in_use %u connections %zu refused %" PRIu64 "\n",
                    i, s.accepted, s.closed_clean, s.closed_error, s.bytes, s.send_blocked, s.active,
-                   s.max_active, w ? w->tcbs_in_use() : 0, w ? w->table_size() : 0);
+                   s.max_active, w ? w->tcbs_in_use() : 0, w ? w->table_size() : 0, s.refused);
     }
     for (std::size_t i = 0; i < clients.size(); ++i) {
       const ClientStats& s = clients[i]->stats();

@@ -1,7 +1,8 @@
 // tern-httpd: an HTTP/1.1 server (RFC 9110, RFC 9112) on every worker, on
 // the public API (tern/api.h).
 //
-//   tern-httpd --config FILE [--port 80] [--root DIR] [--idle-timeout S] [--ready-file PATH]
+//   tern-httpd --config FILE [--port 80] [--root DIR] [--header-timeout S] [--idle-timeout S]
+//              [--send-timeout S] [--worker-connections N] [--ready-file PATH]
 //
 // GET and HEAD of
 //   /bytes/N   N bytes of a fixed pattern (apps/http_pattern.h), produced as
@@ -15,23 +16,30 @@
 // the connection is not read while a response waits for send space (so a
 // client that never reads its responses stops being read, and its window
 // closes). Every response carries Content-Length. 400 malformed, 404, 405
-// other methods, 408 no complete request head within --idle-timeout, 413
+// other methods, 408 no complete request head within --header-timeout, 413
 // request body over 1 MiB, 431 head over 8 KiB, 501 Transfer-Encoding, 505
 // other major versions; after 400/408/413/431/501/505 and
 // `Connection: close` the server shuts down its side and closes once the
 // client has.
 //
-// Idle timeout (--idle-timeout S, default 60, 0 = off). While no response is
-// being sent, every connection waits on one deadline:
-//   - for a request head (a new connection, or the first byte of the next
-//     request arrived, or a pipelined partial head): S seconds from then,
-//     however the bytes trickle in; expiry sends 408 and closes;
-//   - idle keep-alive (nothing of a next request received): S seconds after
-//     the last response was queued; expiry closes without a response;
-//   - discarding a request body: S seconds after the last bytes arrived;
-//   - after our FIN (shut down, waiting for the client to close): S seconds.
-// Every deadline is "now + S" when set, so one intrusive list in arming
-// order is also in deadline order: on_poll looks at its head only.
+// Deadlines (http_timers.h; each 0 = never). Every connection waits on one:
+//   - a request head (a new connection, or the first byte of the next
+//     request arrived, or a pipelined partial head): --header-timeout
+//     (default 10 s) from then, however the bytes trickle in; expiry sends
+//     408 and closes;
+//   - idle keep-alive (nothing of a next request received): --idle-timeout
+//     (default 60 s) after the last response was queued; expiry closes
+//     without a response;
+//   - discarding a request body: --idle-timeout after the last bytes arrived;
+//   - after our FIN (shut down, waiting for the client to close): --idle-timeout;
+//   - a response blocked on send space: --send-timeout (default 60 s) with
+//     no byte of it acknowledged: the client is not reading, so the
+//     connection is reset (what is queued would never be read).
+// Slots (--worker-connections, default 4096 per worker): when every one is
+// taken, a new connection evicts the oldest incomplete request head (reset),
+// else the oldest discarded body (reset), else the connection idle longest
+// in keep-alive or lingering close (closed gracefully); only when every
+// connection is sending a response is the new one refused (reset).
 //
 // Reading: on_data hands over an mbuf chain; its bytes are copied into the
 // connection's 8 KiB head buffer. What does not fit stays held (and reading
@@ -56,6 +64,8 @@
 
 #include "http_parser.h"
 #include "http_pattern.h"
+#include "http_timers.h"
+#include "slot_pool.h"
 #include "tern/api.h"
 
 namespace tern {
@@ -65,9 +75,10 @@ using api::Buffer;
 using api::CloseReason;
 using api::Connection;
 
+using http::Wait;
+
 constexpr std::size_t kRxBuf = 8192;                 // request head cap (431 beyond)
-constexpr std::uint32_t kMaxConns = 4096;            // per worker (8 KiB head buffer each): 32 MiB
-constexpr std::uint32_t kBlock = 64;                 // connection states allocated at a time
+constexpr std::uint32_t kMaxConns = 4096;            // default per worker (8 KiB head buffer each): 32 MiB
 constexpr std::uint64_t kMaxRequestBody = 1u << 20;  // 413 beyond; smaller bodies are discarded
 constexpr std::uint64_t kMaxBytes = 1ull << 40;      // largest /bytes/N
 constexpr std::size_t kFileChunk = 64 * 1024;        // pread scratch per worker
@@ -76,49 +87,34 @@ constexpr std::uint32_t kBacklog = 4096;
 
 struct HttpStats {
   std::uint64_t accepted = 0;
-  std::uint64_t no_slot = 0;  // no connection state left: refused (reset)
+  std::uint64_t refused = 0;       // every slot taken, none evictable: reset
+  std::uint64_t evicted = 0;       // an incomplete request (head or discarded body) reset for a new one
+  std::uint64_t evicted_idle = 0;  // an idle keep-alive or lingering connection closed for a new one
   std::uint64_t closed_clean = 0;
   std::uint64_t closed_error = 0;  // reset, timed out or aborted
   std::uint64_t requests = 0;
   std::uint64_t s2xx = 0, s4xx = 0, s5xx = 0;
-  std::uint64_t body_bytes = 0;    // response bodies queued
-  std::uint64_t send_blocked = 0;  // waited for send space
-  std::uint64_t file_errors = 0;   // a file shrank or failed mid-response: aborted
-  std::uint64_t timeout_408 = 0;   // no complete request head in time: 408 and close
-  std::uint64_t idle_closed = 0;   // idle keep-alive, body or lingering close timed out: closed
+  std::uint64_t body_bytes = 0;       // response bodies queued
+  std::uint64_t send_blocked = 0;     // waited for send space
+  std::uint64_t file_errors = 0;      // a file shrank or failed mid-response: aborted
+  std::uint64_t header_timeouts = 0;  // no complete request head in time: 408 and close
+  std::uint64_t send_timeouts = 0;    // a response the client stopped reading: reset
+  std::uint64_t idle_closed = 0;      // idle keep-alive, body or lingering close timed out: closed
   std::uint32_t active = 0;
   std::uint32_t max_active = 0;
 };
 
 enum class Body : std::uint8_t { kNone, kPattern, kFile };
 
-// What the connection's deadline is for (see the top of the file).
-enum class Wait : std::uint8_t { kNone, kHead, kKeepAlive, kBody, kLinger };
-
-struct HttpConn;
-
-// Intrusive doubly linked list; a connection is on at most one.
-struct ConnList {
-  HttpConn* head = nullptr;
-  HttpConn* tail = nullptr;
-  std::uint32_t size = 0;
-  void push_back(HttpConn& e) noexcept;
-  void remove(HttpConn& e) noexcept;
-};
-
-struct HttpConn {
+// The deadline it waits on (http::TimedConn) and the request/response state.
+struct HttpConn : http::TimedConn {
   Connection* c = nullptr;
-  // The deadline list (waiting for input) or the retry list (responding).
-  ConnList* list = nullptr;
-  HttpConn* prev = nullptr;
-  HttpConn* next = nullptr;  // also the free list
-  Instant deadline;
-  Wait wait = Wait::kNone;
   Buffer held;  // received, not yet copied into rx: held[held_off...]
   std::uint32_t held_off = 0;
   std::uint32_t rx_len = 0;
   std::uint64_t skip = 0;    // request body bytes still to discard
   std::uint32_t served = 0;  // responses started on this connection
+  std::uint64_t sent = 0;    // bytes send() took on this connection
   // The response being sent: head[head_off, head_len), then the body.
   std::uint16_t head_len = 0;
   std::uint16_t head_off = 0;
@@ -133,32 +129,6 @@ struct HttpConn {
   std::array<char, kHeadCap> head;
   std::array<char, kRxBuf> rx;
 };
-
-void ConnList::push_back(HttpConn& e) noexcept {
-  e.list = this;
-  e.prev = tail;
-  e.next = nullptr;
-  if (tail != nullptr)
-    tail->next = &e;
-  else
-    head = &e;
-  tail = &e;
-  ++size;
-}
-
-void ConnList::remove(HttpConn& e) noexcept {
-  if (e.prev != nullptr)
-    e.prev->next = e.next;
-  else
-    head = e.next;
-  if (e.next != nullptr)
-    e.next->prev = e.prev;
-  else
-    tail = e.prev;
-  e.prev = e.next = nullptr;
-  e.list = nullptr;
-  --size;
-}
 
 const char* reason(int status) noexcept {
   switch (status) {
@@ -202,12 +172,12 @@ const char* content_type(std::string_view path) noexcept {
 
 class HttpApp final : public api::App, public api::AcceptHandler, public api::ConnectionHandler {
  public:
-  HttpApp(std::uint16_t port, int root_fd, Duration idle_timeout)
-      : port_(port), root_fd_(root_fd), idle_(idle_timeout) {}
+  HttpApp(std::uint16_t port, int root_fd, const http::HttpTimeouts& timeouts, std::uint32_t max_conns)
+      : port_(port), root_fd_(root_fd), timers_(timeouts), pool_(max_conns) {}
   ~HttpApp() override {
-    for (auto& b : blocks_)
-      for (std::uint32_t i = 0; i < kBlock; ++i)
-        if (b[i].fd >= 0) ::close(b[i].fd);
+    pool_.for_each_allocated([](HttpConn& e) {
+      if (e.fd >= 0) ::close(e.fd);
+    });
   }
 
   void on_start(api::WorkerContext& w) override {
@@ -221,32 +191,31 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
   void on_poll(api::WorkerContext& w) override {
     // Responses refused with send space left (mbufs ran out): no on_writable
     // will come for them, so try again on every iteration until they move.
-    for (std::uint32_t n = retry_.size; n > 0 && retry_.head != nullptr; --n) {
-      HttpConn& e = *retry_.head;
-      retry_.remove(e);
+    for (std::uint32_t n = timers_.retrying(); n > 0; --n) {
+      http::TimedConn* t = timers_.retry_front();
+      if (t == nullptr) break;
+      HttpConn& e = static_cast<HttpConn&>(*t);
+      timers_.stop(e);
       process(e);
     }
-    // Deadlines in order: only the head can be due.
+    // Each list is in deadline order: only their fronts can be due.
     const Instant now = w.now();
-    while (idle_list_.head != nullptr && idle_list_.head->deadline <= now) {
-      HttpConn& e = *idle_list_.head;
-      idle_list_.remove(e);
-      expire(e);
-    }
+    while (http::TimedConn* t = timers_.pop_expired(now)) expire(static_cast<HttpConn&>(*t), now);
   }
 
   api::ConnectionHandler* on_accept(Connection& c) override {
     ++stats_.accepted;
     HttpConn* e = take();
+    if (e == nullptr && evict()) e = take();
     if (e == nullptr) {
-      ++stats_.no_slot;
-      return nullptr;  // refused: reset
+      ++stats_.refused;
+      return nullptr;  // reset
     }
     e->c = &c;
     c.user = e;
     c.set_nodelay(true);  // responses are corked while built (process)
     if (++stats_.active > stats_.max_active) stats_.max_active = stats_.active;
-    arm(*e, Wait::kHead);  // the first request head is due within the timeout
+    timers_.wait_head(*e, w_->now());  // the first request head is due within --header-timeout
     return this;
   }
 
@@ -281,28 +250,18 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
  private:
   static HttpConn& conn(Connection& c) noexcept { return *static_cast<HttpConn*>(c.user); }
 
-  // ---- connection states: a free list over blocks allocated on demand ----
+  // ---- connection states: up to --worker-connections, allocated on demand ----
 
-  HttpConn* take() {
-    if (free_ == nullptr) {
-      if (allocated_ >= kMaxConns) return nullptr;
-      blocks_.push_back(std::make_unique<HttpConn[]>(kBlock));
-      HttpConn* b = blocks_.back().get();
-      for (std::uint32_t i = kBlock; i-- > 0;) {
-        b[i].next = free_;
-        free_ = &b[i];
-      }
-      allocated_ += kBlock;
-    }
-    HttpConn* e = free_;
-    free_ = e->next;
-    e->next = nullptr;
+  HttpConn* take() noexcept {
+    HttpConn* e = pool_.take();
+    if (e == nullptr) return nullptr;
     e->c = nullptr;
     e->wait = Wait::kNone;
     e->held_off = 0;
     e->rx_len = 0;
     e->skip = 0;
     e->served = 0;
+    e->sent = 0;
     e->head_len = e->head_off = 0;
     e->body = Body::kNone;
     e->body_off = e->body_left = 0;
@@ -314,61 +273,73 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
   // Our state goes back to the pool; the Connection is closed, aborted or
   // gone (on_closed) by the caller.
   void release(HttpConn& e) noexcept {
-    if (e.list != nullptr) e.list->remove(e);
+    timers_.stop(e);
     if (e.fd >= 0) ::close(e.fd);
     e.fd = -1;
     e.held.reset();
     e.c->user = nullptr;
     e.c = nullptr;
     --stats_.active;
-    e.next = free_;
-    free_ = &e;
+    pool_.give_back(&e);
+  }
+
+  // Every slot is taken: frees one for a new connection (http_timers.h,
+  // victim()). False when every connection is sending a response.
+  bool evict() {
+    http::TimedConn* t = timers_.victim();
+    if (t == nullptr) return false;
+    HttpConn& e = static_cast<HttpConn&>(*t);
+    if (e.wait == Wait::kHead || e.wait == Wait::kBody) {
+      // An incomplete request: nothing owed to this client but a reset.
+      ++stats_.evicted;
+      abort_conn(e);
+    } else {
+      // Its responses are all queued: a graceful close delivers them.
+      ++stats_.evicted_idle;
+      finish(e);
+    }
+    return true;
   }
 
   // ---- deadlines ----
 
-  // Waits for `w` with the deadline now + timeout.
-  void arm(HttpConn& e, Wait w) noexcept {
-    if (e.list != nullptr) e.list->remove(e);
-    e.wait = w;
-    if (idle_ == Duration{}) return;
-    e.deadline = w_->now() + idle_;
-    idle_list_.push_back(e);
-  }
-
-  void disarm(HttpConn& e) noexcept {
-    if (e.list == &idle_list_) idle_list_.remove(e);
-    e.wait = Wait::kNone;
-  }
-
   // The connection waits for input: which deadline applies.
   void waiting(HttpConn& e) noexcept {
-    if (e.rx_len > 0 || e.served == 0) {
-      // A request head has begun (or none came yet on a new connection):
-      // its deadline runs from when waiting for it began.
-      if (e.wait != Wait::kHead) arm(e, Wait::kHead);
-    } else if (e.skip > 0) {
-      arm(e, Wait::kBody);  // from the last bytes received
-    } else if (e.wait != Wait::kKeepAlive) {
-      arm(e, Wait::kKeepAlive);
-    }
+    const Instant now = w_->now();
+    if (e.rx_len > 0 || e.served == 0)
+      timers_.wait_head(e, now);  // a head began, or none came yet on a new connection
+    else if (e.skip > 0)
+      timers_.wait_body(e, now);  // from the last bytes received
+    else
+      timers_.wait_keepalive(e, now);
   }
 
-  // A deadline passed (the connection is off the list already).
-  void expire(HttpConn& e) {
-    const Wait w = std::exchange(e.wait, Wait::kNone);
-    if (w == Wait::kHead) {
-      // No complete request head in time: 408, then close as after a 400.
-      ++stats_.timeout_408;
-      discard_input(e);
-      e.skip = 0;
-      error_response(e, 408, /*head_only=*/false, /*close=*/true);
-      return process(e);
+  // A deadline passed (the connection is off its list already).
+  void expire(HttpConn& e, Instant now) {
+    switch (e.wait) {
+      case Wait::kHead:
+        // No complete request head in time: 408, then close as after a 400
+        // (the client learns why, RFC 9110 §15.5.9; the lingering close
+        // that follows is evictable, so it holds no slot a new client needs).
+        timers_.stop(e);
+        ++stats_.header_timeouts;
+        discard_input(e);
+        e.skip = 0;
+        error_response(e, 408, /*head_only=*/false, /*close=*/true);
+        return process(e);
+      case Wait::kSend:
+        if (!timers_.send_stalled(e, now, e.c->send_queued())) return;  // it read some: re-armed
+        // Nothing of the response acknowledged for --send-timeout: what is
+        // queued would never be read, so a graceful close would only hold
+        // the TCB; reset.
+        ++stats_.send_timeouts;
+        return abort_conn(e);
+      default:
+        // Idle keep-alive, a request body that stopped coming, or a client
+        // that did not close after our FIN: close without a response.
+        ++stats_.idle_closed;
+        return finish(e);
     }
-    // Idle keep-alive, a request body that stopped coming, or a client that
-    // did not close after our FIN: close without a response.
-    ++stats_.idle_closed;
-    finish(e);
   }
 
   // ---- the request/response cycle ----
@@ -394,15 +365,20 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
           c.set_cork(true);
           corked_ = true;
         }
+        const std::uint64_t sent_before = e.sent;
         const int r = pump(e);
-        if (r < 0) return fail(e);
+        if (r < 0) return abort_conn(e);
         if (r == 0) {
           ++stats_.send_blocked;
           // Stop taking input until this response is queued. Refused with
           // space left means mbufs ran out: no on_writable will come, so
-          // on_poll tries again.
+          // on_poll tries again. Otherwise the client has --send-timeout to
+          // make room; taking some bytes now restarts it.
           c.pause_reading();
-          if (c.send_space() > 0 && e.list == nullptr) retry_.push_back(e);
+          if (c.send_space() > 0)
+            timers_.wait_retry(e);
+          else
+            timers_.wait_send(e, w_->now(), c.send_queued(), e.sent != sent_before);
           return;
         }
         end_response(e);
@@ -434,7 +410,7 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
         return wait_for_input(e);
       }
       ++stats_.requests;
-      disarm(e);
+      timers_.stop(e);
       if (p.status != http::ParseStatus::kComplete) {
         e.rx_len = 0;
         const int status = p.status == http::ParseStatus::kTooLarge     ? 431
@@ -610,6 +586,7 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
       const std::size_t want = e.head_len - e.head_off;
       const api::SendResult r = c.send(std::as_bytes(std::span{e.head.data() + e.head_off, want}));
       e.head_off = static_cast<std::uint16_t>(e.head_off + r.accepted);
+      e.sent += r.accepted;
       if (r.error == api::Error::kClosed) return -1;
       if (r.accepted < want) return 0;
     }
@@ -621,6 +598,7 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
         const api::SendResult r = c.send(std::span{block.data() + off, want});
         e.body_off += r.accepted;
         e.body_left -= r.accepted;
+        e.sent += r.accepted;
         stats_.body_bytes += r.accepted;
         if (r.error == api::Error::kClosed) return -1;
         if (r.accepted < want) return 0;
@@ -643,6 +621,7 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
             c.send(std::span<const std::byte>{scratch_.get(), static_cast<std::size_t>(got)});
         e.body_off += r.accepted;
         e.body_left -= r.accepted;
+        e.sent += r.accepted;
         stats_.body_bytes += r.accepted;
         if (r.error == api::Error::kClosed) return -1;
         if (r.accepted < static_cast<std::size_t>(got)) return 0;
@@ -656,18 +635,18 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
     e.fd = -1;
     e.responding = false;
     e.body = Body::kNone;
-    if (e.list == &retry_) retry_.remove(e);
+    timers_.stop(e);  // off the send or retry list
     if (e.close_after && !e.shut) {
       e.shut = true;
       (void)e.c->shutdown();
-      arm(e, Wait::kLinger);  // the client has this long to close its side
+      timers_.wait_linger(e, w_->now());  // the client has --idle-timeout to close its side
     }
   }
 
-  // The response cannot be completed (a file failed mid-response, or the
-  // connection can no longer send): the Content-Length promised cannot be
-  // kept, so reset.
-  void fail(HttpConn& e) {
+  // Reset: a response that cannot be completed (a file failed, or the
+  // connection can no longer send: the Content-Length promised cannot be
+  // kept), one the client stopped reading, or an evicted connection.
+  void abort_conn(HttpConn& e) {
     ++stats_.closed_error;
     Connection& c = *e.c;
     release(e);
@@ -688,13 +667,9 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
 
   std::uint16_t port_;
   int root_fd_;
-  Duration idle_;
   api::WorkerContext* w_ = nullptr;
-  std::vector<std::unique_ptr<HttpConn[]>> blocks_;
-  std::uint32_t allocated_ = 0;
-  HttpConn* free_ = nullptr;
-  ConnList idle_list_;  // waiting for input, in deadline order
-  ConnList retry_;      // a response refused with send space left
+  http::HttpTimers timers_;
+  apps::SlotPool<HttpConn> pool_;
   std::unique_ptr<std::byte[]> scratch_;
   bool corked_ = false;  // process() corked the connection it works on
   HttpStats stats_;
@@ -707,7 +682,8 @@ int main(int argc, char** argv) {
   using namespace tern;
   std::uint16_t port = 80;
   int root_fd = -1;
-  long idle_s = 60;
+  http::HttpTimeouts timeouts;
+  std::uint32_t max_conns = kMaxConns;
   std::vector<HttpApp*> apps;
   api::AppSpec spec;
   spec.name = "tern-httpd";
@@ -724,13 +700,34 @@ int main(int argc, char** argv) {
                             if (root_fd >= 0) ::close(root_fd);
                             root_fd = fd;
                           }});
-  spec.options.push_back(
-      {"--idle-timeout", "S",
-       "close a connection idle for S seconds; 408 when a request head is not complete within S "
-       "(default 60, 0 = never)",
-       [&idle_s](const std::string& v) { idle_s = api::parse_int_option("--idle-timeout", v, 0, 86400); }});
+  spec.options.push_back({"--header-timeout", "S",
+                          "408 and close when a request head is not complete S seconds after it began "
+                          "(default 10, 0 = never)",
+                          [&timeouts](const std::string& v) {
+                            timeouts.header =
+                                Duration::s(api::parse_int_option("--header-timeout", v, 0, 86400));
+                          }});
+  spec.options.push_back({"--idle-timeout", "S",
+                          "close a keep-alive connection idle for S seconds, or a body or lingering close "
+                          "stalled that long (default 60, 0 = never)",
+                          [&timeouts](const std::string& v) {
+                            timeouts.idle = Duration::s(api::parse_int_option("--idle-timeout", v, 0, 86400));
+                          }});
+  spec.options.push_back({"--send-timeout", "S",
+                          "reset a connection whose client acknowledged nothing of a blocked response for S "
+                          "seconds (default 60, 0 = never)",
+                          [&timeouts](const std::string& v) {
+                            timeouts.send = Duration::s(api::parse_int_option("--send-timeout", v, 0, 86400));
+                          }});
+  spec.options.push_back({"--worker-connections", "N",
+                          "connections each worker serves at once, about 9 KiB each (default 4096); keep it "
+                          "at most [tcp] max_connections",
+                          [&max_conns](const std::string& v) {
+                            max_conns = static_cast<std::uint32_t>(
+                                api::parse_int_option("--worker-connections", v, 1, 1 << 20));
+                          }});
   spec.make_app = [&](std::size_t, std::size_t) -> std::unique_ptr<api::App> {
-    auto app = std::make_unique<HttpApp>(port, root_fd, Duration::s(idle_s));
+    auto app = std::make_unique<HttpApp>(port, root_fd, timeouts, max_conns);
     apps.push_back(app.get());
     return app;
   };
@@ -738,16 +735,18 @@ int main(int argc, char** argv) {
     for (const HttpApp* a : apps) {
       const HttpStats& s = a->stats();
       const api::WorkerContext* w = a->context();
-      std::fprintf(
-          out,
-          "httpd worker %u: accepted %" PRIu64 " closed_clean %" PRIu64 " closed_error %" PRIu64
-          " no_slot %" PRIu64 " requests %" PRIu64 " status_2xx %" PRIu64 " status_4xx %" PRIu64
-          " status_5xx %" PRIu64 " body_bytes %" PRIu64 " send_blocked %" PRIu64 " file_errors %" PRIu64
-          " active %u max_active %u tcbs_in_use %u connections %zu"
-          " timeout_408 %" PRIu64 " idle_closed %" PRIu64 "\n",
-          w ? w->id() : 0u, s.accepted, s.closed_clean, s.closed_error, s.no_slot, s.requests, s.s2xx, s.s4xx,
-          s.s5xx, s.body_bytes, s.send_blocked, s.file_errors, s.active, s.max_active,
-          w ? w->tcbs_in_use() : 0, w ? w->table_size() : 0, s.timeout_408, s.idle_closed);
+      std::fprintf(out,
+                   "httpd worker %u: accepted %" PRIu64 " closed_clean %" PRIu64 " closed_error %" PRIu64
+                   " refused %" PRIu64 " requests %" PRIu64 " status_2xx %" PRIu64 " status_4xx %" PRIu64
+                   " status_5xx %" PRIu64 " body_bytes %" PRIu64 " send_blocked %" PRIu64
+                   " file_errors %" PRIu64
+                   " active %u max_active %u tcbs_in_use %u connections %zu"
+                   " header_timeouts %" PRIu64 " send_timeouts %" PRIu64 " idle_closed %" PRIu64
+                   " evicted %" PRIu64 " evicted_idle %" PRIu64 "\n",
+                   w ? w->id() : 0u, s.accepted, s.closed_clean, s.closed_error, s.refused, s.requests,
+                   s.s2xx, s.s4xx, s.s5xx, s.body_bytes, s.send_blocked, s.file_errors, s.active,
+                   s.max_active, w ? w->tcbs_in_use() : 0, w ? w->table_size() : 0, s.header_timeouts,
+                   s.send_timeouts, s.idle_closed, s.evicted, s.evicted_idle);
     }
   };
   const int rc = api::run(argc, argv, spec);

@@ -16,7 +16,8 @@
 // Closing: a FIN from one side becomes shutdown() of the other once all its
 // data was handed over; a side is closed once both its directions are done.
 // A side that ends abnormally (reset, timed out, unreachable) aborts the
-// other, so resets propagate.
+// other, so resets propagate. A pair that moves no bytes in either
+// direction for --idle-timeout (idle_timer.h) is reset on both sides.
 //
 // Workers share nothing: each has its own BackendPool, health and counters
 // (a backend one worker marked down is still tried by another until it too
@@ -25,7 +26,8 @@
 //
 //   tern-proxy --config FILE --listen PORT --backend IP:PORT [--backend IP:PORT ...]
 //              [--policy round-robin|least-connections] [--fail-threshold N]
-//              [--retry-after S] [--connect-timeout S]
+//              [--retry-after S] [--connect-timeout S] [--idle-timeout S]
+#include <array>
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
@@ -37,6 +39,7 @@
 #include <vector>
 
 #include "backend_pool.h"
+#include "idle_timer.h"
 #include "tern/api.h"
 
 namespace tern {
@@ -52,6 +55,7 @@ struct ProxyOptions {
   std::vector<proxy::BackendAddress> backends;
   proxy::PoolOptions pool;
   Duration connect_timeout = Duration::s(3);
+  Duration idle_timeout = Duration::s(300);  // 0: never
 };
 
 struct ProxyStats {
@@ -68,7 +72,8 @@ struct ProxyStats {
   std::uint64_t local_connect_errors = 0;  // connect() itself failed (no port, no memory)
   std::uint64_t bytes_to_backends = 0;
   std::uint64_t bytes_to_clients = 0;
-  std::uint64_t send_blocked = 0;  // a send stopped short: the source paused
+  std::uint64_t send_blocked = 0;   // a send stopped short: the source paused
+  std::uint64_t idle_timeouts = 0;  // no bytes either way for --idle-timeout: both reset
   std::uint32_t active = 0;
   std::uint32_t max_active = 0;
   // At the report: TCBs the worker's engine holds, connection-table entries.
@@ -88,7 +93,8 @@ struct Side {
   bool is_backend = false;
 };
 
-struct Session {
+// On the idle timer (IdleLink) from the backend's connect to the end.
+struct Session : proxy::IdleLink {
   Side client;
   Side backend;
   static constexpr std::size_t kNone = ~std::size_t{0};
@@ -111,7 +117,7 @@ struct Deadline {
 class Proxy final : public api::App, public api::AcceptHandler, public api::ConnectionHandler {
  public:
   Proxy(const ProxyOptions& o, std::atomic<bool>& listen_failed)
-      : o_(o), pool_(o.backends, o.pool), listen_failed_(listen_failed) {}
+      : o_(o), pool_(o.backends, o.pool), idle_(o.idle_timeout), listen_failed_(listen_failed) {}
 
   void on_start(api::WorkerContext& w) override {
     w_ = &w;
@@ -150,12 +156,16 @@ class Proxy final : public api::App, public api::AcceptHandler, public api::Conn
       s.client.c->set_nodelay(true);
       s.client.c->resume_reading();
     }
-    maybe_shutdown(s.backend);  // the client may have sent its FIN already
+    // The relay starts, and its idle timeout; the client may have sent its
+    // FIN already.
+    touch(s);
+    maybe_shutdown(s.backend);
   }
 
   void on_data(Connection& c, Buffer data) override {
     Side& from = side(c);
     Side& to = other(from);
+    touch(*from.s);
     if (to.c == nullptr) {  // nowhere to deliver it: the other side is gone
       ++stats_.relay_errors;
       return reset_session(*from.s);
@@ -176,6 +186,7 @@ class Proxy final : public api::App, public api::AcceptHandler, public api::Conn
     Side& from = side(c);
     from.peer_eof = true;
     Session& s = *from.s;
+    touch(s);
     maybe_shutdown(other(from));
     if (from.c != nullptr) maybe_close(from);
     finish_if_over(s);
@@ -223,6 +234,15 @@ class Proxy final : public api::App, public api::AcceptHandler, public api::Conn
       pool_.failed(s.idx, now);
       retry_or_reset(s);
     }
+    while (proxy::IdleLink* l = idle_.pop_due(now)) {
+      Session& s = static_cast<Session&>(*l);
+      if (!idle_.still_idle(s, now, queued(s))) continue;  // a slow reader made progress: re-armed
+      // Nothing moved either way for --idle-timeout. Reset both: what may
+      // be queued is not being read, and a graceful close would leave both
+      // TCBs to the engine until it gave up on them.
+      ++stats_.idle_timeouts;
+      reset_session(s);
+    }
   }
 
   const ProxyStats& stats() const noexcept { return stats_; }
@@ -246,6 +266,17 @@ class Proxy final : public api::App, public api::AcceptHandler, public api::Conn
 
   static Side& side(Connection& c) noexcept { return *static_cast<Side*>(c.user); }
   static Side& other(Side& x) noexcept { return x.is_backend ? x.s->client : x.s->backend; }
+
+  // Each side's bytes sent and not yet acknowledged.
+  static std::array<std::uint32_t, 2> queued(const Session& s) noexcept {
+    return {s.client.c != nullptr ? s.client.c->send_queued() : 0u,
+            s.backend.c != nullptr ? s.backend.c->send_queued() : 0u};
+  }
+
+  // Bytes moved on a relay: its idle timeout starts again.
+  void touch(Session& s) noexcept {
+    if (s.connected && s.in_use) idle_.touch(s, w_->now(), queued(s));
+  }
 
   // Starts a connect to the next backend the pool offers; false when none is left.
   bool connect_backend(Session& s) {
@@ -294,6 +325,7 @@ class Proxy final : public api::App, public api::AcceptHandler, public api::Conn
   Flush flush(Side& to) {
     if (!to.out) return Flush::kDone;
     const api::SendResult r = to.c->send(to.out);
+    if (r.accepted > 0) touch(*to.s);
     const std::size_t i = to.s->idx;
     if (to.is_backend) {
       stats_.bytes_to_backends += r.accepted;
@@ -379,6 +411,7 @@ class Proxy final : public api::App, public api::AcceptHandler, public api::Conn
     if (!s.in_use || s.client.c != nullptr || s.backend.c != nullptr) return;
     if (!s.failed) ++stats_.completed;
     --stats_.active;
+    idle_.stop(s);
     s.in_use = false;
     s.client.out.reset();
     s.backend.out.reset();
@@ -408,6 +441,7 @@ class Proxy final : public api::App, public api::AcceptHandler, public api::Conn
 
   ProxyOptions o_;
   BackendPool pool_;
+  proxy::IdleTimer idle_;
   std::atomic<bool>& listen_failed_;
   api::WorkerContext* w_ = nullptr;
   std::deque<Session> sessions_;  // stable addresses: Connection::user points into them
@@ -432,11 +466,12 @@ void print_stats(std::FILE* out, const char* who, const ProxyStats& s) {
                " backend_resets %" PRIu64 " relay_errors %" PRIu64 " no_backend %" PRIu64 " retries %" PRIu64
                " connect_refused %" PRIu64 " connect_timeouts %" PRIu64 " connect_other %" PRIu64
                " local_connect_errors %" PRIu64 " bytes_to_backends %" PRIu64 " bytes_to_clients %" PRIu64
-               " send_blocked %" PRIu64 " active %u max_active %u tcbs_in_use %u connections %" PRIu64 "\n",
+               " send_blocked %" PRIu64 " idle_timeouts %" PRIu64
+               " active %u max_active %u tcbs_in_use %u connections %" PRIu64 "\n",
                who, s.accepted, s.completed, s.client_resets, s.backend_resets, s.relay_errors, s.no_backend,
                s.retries, s.connect_refused, s.connect_timeouts, s.connect_other, s.local_connect_errors,
-               s.bytes_to_backends, s.bytes_to_clients, s.send_blocked, s.active, s.max_active, s.tcbs_in_use,
-               s.table);
+               s.bytes_to_backends, s.bytes_to_clients, s.send_blocked, s.idle_timeouts, s.active,
+               s.max_active, s.tcbs_in_use, s.table);
 }
 
 void report(std::FILE* out, const std::vector<Proxy*>& proxies, const ProxyOptions& o) {
@@ -465,6 +500,7 @@ void report(std::FILE* out, const std::vector<Proxy*>& proxies, const ProxyOptio
     total.bytes_to_backends += s.bytes_to_backends;
     total.bytes_to_clients += s.bytes_to_clients;
     total.send_blocked += s.send_blocked;
+    total.idle_timeouts += s.idle_timeouts;
     total.active += s.active;
     total.max_active += s.max_active;
     total.tcbs_in_use += s.tcbs_in_use;
@@ -538,6 +574,12 @@ int main(int argc, char** argv) {
       {"--connect-timeout", "S", "seconds a backend has to accept a connect (default 3)",
        [&](const std::string& v) {
          o.connect_timeout = Duration::s(api::parse_int_option("--connect-timeout", v, 1, 3600));
+       }},
+      {"--idle-timeout", "S",
+       "seconds a relayed pair may move no bytes either way before both sides are reset (default 300, "
+       "0 = never)",
+       [&](const std::string& v) {
+         o.idle_timeout = Duration::s(api::parse_int_option("--idle-timeout", v, 0, 7 * 86400));
        }},
   };
   // The start-up parses the options; what must be there is checked first,

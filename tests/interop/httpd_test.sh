@@ -7,11 +7,17 @@
 # downloaded by curl matches; a malformed request gets a 400 and the server
 # keeps serving; 3 pipelined requests on one connection get 3 correct
 # responses in order; ab -k and wrk (20 keep-alive connections) see no
-# failed or non-2xx response; the idle timeout (--idle-timeout 2): a client
-# that sends nothing, or a head that never completes, gets 408 and EOF, an
-# idle keep-alive connection is closed, a slow but active one is not, and
-# others are served meanwhile. --root naming a missing directory or a file
-# is a start-up error (exit 2). At exit: no connection, TCB or HTTP state left.
+# failed or non-2xx response; the timeouts (--header-timeout 2,
+# --idle-timeout 4, --send-timeout 2): a client that sends nothing, or a
+# head that never completes however it trickles in, gets 408 and EOF after
+# the header timeout, and so does a keep-alive connection whose next head
+# starts late (timed from its first byte); an idle keep-alive connection is
+# closed after the idle timeout, a slow but active one is not; a client that
+# never reads its response is reset after the send timeout; others are
+# served meanwhile. Slots (--worker-connections 32): 100 incomplete heads
+# evict the oldest, nothing is refused, and a new client is still served.
+# --root naming a missing directory or a file is a start-up error (exit 2).
+# At exit: no connection, TCB or HTTP state left.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -42,9 +48,14 @@ set -e
 grep -q "not a readable directory (Not a directory)" "$work/fileroot.log" ||
   fail "no clear --root error: $(cat "$work/fileroot.log")"
 
-# A 2 s idle timeout, so that the timeout checks below finish quickly.
-idle=2
-interop_start_tern tern-httpd --port "$port" --root "$work/root" --idle-timeout "$idle"
+# Short timeouts, so that the timeout checks below finish quickly; the idle
+# timeout longer than the header timeout, so each check tells them apart.
+header=2
+idle=4
+send=2
+slots=32
+interop_start_tern tern-httpd --port "$port" --root "$work/root" --header-timeout "$header" \
+  --idle-timeout "$idle" --send-timeout "$send" --worker-connections "$slots"
 echo "tern-httpd at $tern_ip:$port, kernel client $peer_ip in $peer_ns"
 url="http://$tern_ip:$port"
 inpeer() { interop_in_peer "$@"; }
@@ -168,10 +179,11 @@ else
   echo "SKIP wrk: not installed (apt-get install wrk)"
 fi
 
-# The idle timeout (--idle-timeout 2). Every wait is bounded (10 s).
-inpeer python3 - "$tern_ip" "$port" "$idle" <<'PY' || fail "idle timeout checks"
-import socket, sys, time
-host, port, idle = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+# The timeouts and slot eviction. Every wait is bounded (10 s).
+inpeer python3 - "$tern_ip" "$port" "$header" "$idle" "$send" "$slots" <<'PY' || fail "timeout checks"
+import socket, struct, sys, time
+host, port = sys.argv[1], int(sys.argv[2])
+header, idle, send, slots = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
 
 def conn():
     return socket.create_connection((host, port), timeout=10)
@@ -207,7 +219,8 @@ def served():
     assert st.startswith(b"HTTP/1.1 200") and len(body) == 1000, st
     s.close()
 
-# A client that sends nothing: 408 and EOF after the timeout, others served meanwhile.
+# A client that sends nothing: 408 and EOF after the header timeout (not
+# the idle timeout), others served meanwhile.
 silent = conn()
 t0 = time.monotonic()
 served()
@@ -215,22 +228,37 @@ data, _ = read_all(silent)
 dt = time.monotonic() - t0
 assert data.startswith(b"HTTP/1.1 408 "), data
 assert b"Connection: close" in data, data
-assert idle - 0.5 <= dt <= 10, dt
+assert header - 0.5 <= dt < idle, dt
 silent.close()
 served()
-# A head that never completes, however it trickles in: 408 on the same deadline.
+# A head that never completes, however it trickles in (a line every 0.25 s
+# for 2.5 s): 408 on the same deadline.
 slow = conn()
 t0 = time.monotonic()
 slow.sendall(b"GET /bytes/10 HTTP/1.1\r\n")
-for i in range(12):
+for i in range(10):
     time.sleep(0.25)
     try: slow.sendall(b"X-Slow: %d\r\n" % i)
     except OSError: break
 data, _ = read_all(slow)
 dt = time.monotonic() - t0
 assert data.startswith(b"HTTP/1.1 408 "), data
-assert idle - 0.5 <= dt <= 10, dt
+assert header - 0.5 <= dt < idle, dt
 slow.close()
+# On a keep-alive connection the next head is timed from its first byte:
+# after a pause longer than the header timeout (but under the idle one), a
+# partial head still gets the whole header timeout.
+ka = conn()
+st, body = get(ka, b"/bytes/10")
+assert st.startswith(b"HTTP/1.1 200") and len(body) == 10, st
+time.sleep(header + 0.5)
+ka.sendall(b"GET /bytes/10 HTTP/1.1\r\n")
+t0 = time.monotonic()
+data, _ = read_all(ka)
+dt = time.monotonic() - t0
+assert data.startswith(b"HTTP/1.1 408 "), data
+assert header - 0.5 <= dt <= 10, dt
+ka.close()
 # Idle keep-alive: closed (EOF, no response) after the timeout.
 ka = conn()
 st, body = get(ka, b"/bytes/10")
@@ -239,7 +267,7 @@ data, dt = read_all(ka)
 assert data == b"", data
 assert idle - 0.5 <= dt <= 10, dt
 ka.close()
-# Active keep-alive: requests 1 s apart for 4 s on one connection are all served.
+# Active keep-alive: requests idle/2 apart for 2 x idle on one connection are all served.
 ka = conn()
 for i in range(4):
     st, body = get(ka, b"/bytes/100")
@@ -249,8 +277,52 @@ st, body = get(ka, b"/bytes/100", close=True)
 assert st.startswith(b"HTTP/1.1 200") and len(body) == 100, st
 ka.close()
 served()
-print("idle timeout %gs: silent client 408 + EOF, trickled head 408, idle keep-alive closed, "
-      "active keep-alive kept, others served: ok" % idle)
+# A client that never reads a 100 MB response: once its window and our send
+# buffer are full, nothing is acknowledged for the send timeout, and the
+# server resets it. Watched through TCP_INFO's state, without reading
+# (reading would make room and restart the timeout).
+stuck = socket.socket()
+stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+stuck.settimeout(10)
+stuck.connect((host, port))
+stuck.sendall(b"GET /bytes/104857600 HTTP/1.1\r\nHost: t\r\n\r\n")
+t0 = time.monotonic()
+TCP_CLOSE = 7
+while struct.unpack("B", stuck.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1))[0] != TCP_CLOSE:
+    assert time.monotonic() - t0 < 10, "not reset within 10 s"
+    time.sleep(0.05)
+dt = time.monotonic() - t0
+assert send - 0.5 <= dt, dt
+stuck.close()
+served()
+# Slots: 100 connections with an incomplete head on 2 workers of 32 slots.
+# Each one past a worker's 32 evicts that worker's oldest incomplete head
+# (reset) instead of being refused; a complete request is still served.
+# Opened one after another (each connect waits for the handshake), so the
+# server sees them in this order; all within the header timeout, or the
+# oldest would have had their 408 instead.
+partial = []
+t0 = time.monotonic()
+for i in range(100):
+    s = conn()
+    s.sendall(b"GET /bytes/10 HTTP/1.1\r\n")
+    partial.append(s)
+opened = time.monotonic() - t0
+assert opened < header - 0.5, "100 connections took %.2f s, over the header timeout" % opened
+served()
+try:
+    got = partial[0].recv(100)
+    assert False, "the oldest connection was not evicted: %r" % got
+except ConnectionResetError:
+    pass
+data, _ = read_all(partial[-1])  # the newest keeps its slot: 408 at its header timeout
+assert data.startswith(b"HTTP/1.1 408 "), data
+for s in partial: s.close()
+served()
+print("header timeout %gs: silent client 408 + EOF, trickled head 408, late head on keep-alive 408; "
+      "idle timeout %gs: idle keep-alive closed, active keep-alive kept; send timeout %gs: reset after "
+      "%.1f s; 100 partial heads (opened in %.2f s) on %d slots: oldest evicted, newest kept; "
+      "others served: ok" % (header, idle, send, dt, opened, slots))
 PY
 echo "clients finished in $((SECONDS - start)) s"
 
@@ -268,20 +340,25 @@ w = [dict((k, int(v)) for k, v in re.findall(r"(\w+) (\d+)", line.split(":", 1)[
 assert len(w) == 2, "expected a report line per worker, got %d" % len(w)
 s = lambda k: sum(x[k] for x in w)
 checks = [
-    ("closed_clean + closed_error == accepted", s("closed_clean") + s("closed_error") == s("accepted")),
+    ("closed_clean + closed_error + refused == accepted",
+     s("closed_clean") + s("closed_error") + s("refused") == s("accepted")),
     ("no HTTP state left (active 0)", s("active") == 0),
     ("no TCB left", s("tcbs_in_use") == 0),
     ("no connection left", s("connections") == 0),
-    ("no pool exhaustion", s("no_slot") == 0),
+    ("nothing refused (always one to evict)", s("refused") == 0),
     ("no file errors", s("file_errors") == 0),
     ("both workers served", all(x["accepted"] > 0 for x in w)),
-    ("408 after the idle timeout (>= 2)", s("timeout_408") >= 2),
+    ("408 after the header timeout (>= 3)", s("header_timeouts") >= 3),
     ("idle keep-alive closed (>= 1)", s("idle_closed") >= 1),
+    ("stalled reader reset (>= 1)", s("send_timeouts") >= 1),
+    ("oldest heads evicted (>= 100 - 2 x 32)", s("evicted") >= 100 - 2 * 32),
 ]
 for name, ok in checks: print("%-42s %s" % (name, "ok" if ok else "FAILED"))
-print("accepted %d requests %d 2xx %d 4xx %d body bytes %d send_blocked %d timeout_408 %d idle_closed %d" % (
+print("accepted %d requests %d 2xx %d 4xx %d body bytes %d send_blocked %d header_timeouts %d "
+      "send_timeouts %d idle_closed %d evicted %d evicted_idle %d refused %d" % (
     s("accepted"), s("requests"), s("status_2xx"), s("status_4xx"), s("body_bytes"), s("send_blocked"),
-    s("timeout_408"), s("idle_closed")))
+    s("header_timeouts"), s("send_timeouts"), s("idle_closed"), s("evicted"), s("evicted_idle"),
+    s("refused")))
 sys.exit(0 if all(ok for _, ok in checks) else 1)
 PY
 echo "PASS [$mode] in $((SECONDS - start)) s"

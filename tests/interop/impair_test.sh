@@ -110,7 +110,7 @@ checks = [
     ("no HTTP state left (active 0)", s("active") == 0),
     ("no TCB left", s("tcbs_in_use") == 0),
     ("no connection left", s("connections") == 0),
-    ("no pool exhaustion", s("no_slot") == 0),
+    ("nothing refused", s("refused") == 0),
     ("CurrEstab 0", c.get("CurrEstab", 0) == 0),
 ]
 for name, ok in checks: print("%-42s %s" % (name, "ok" if ok else "FAILED"))

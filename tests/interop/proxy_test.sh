@@ -11,7 +11,10 @@
 # down (failures >= --fail-threshold on a worker, marked_down >= 1) and the
 # other two served them; restarted, it is probed after --retry-after and
 # serves again. Then a proxy whose only backend never answers resets its
-# client after --connect-timeout. At exit: no session, TCB or connection left.
+# client after --connect-timeout. Then --idle-timeout 2: a client that
+# trickles its request a line every 0.5 s for 3 s is served, one that sends
+# nothing is reset (both sides) after the idle timeout. At exit: no
+# session, TCB or connection left.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -224,6 +227,63 @@ checks = [
     ("client reset: no backend", t["no_backend"] == 1 and t["accepted"] == 1),
     ("the connect failed (timeout or unreachable)", t["connect_timeouts"] + t["connect_other"] == 1),
     ("backend failure counted, marked down", bt["failures"] == 1 and bt["marked_down"] == 1),
+    ("no session, TCB or connection left", t["active"] == 0 and t["tcbs_in_use"] == 0 and t["connections"] == 0),
+]
+for name, ok in checks: print("%-44s %s" % (name, "ok" if ok else "FAILED"))
+sys.exit(0 if all(ok for _, ok in checks) else 1)
+PY
+
+# The idle timeout: bytes either way keep a relay open, none for
+# --idle-timeout closes it (reset on both sides).
+idle=2
+cp "$work/tern.log" "$work/tern2.log"
+interop_start_tern proxy/tern-proxy --listen "$port" --idle-timeout "$idle" --backend "$peer_ip:8001"
+interop_in_peer python3 - "$tern_ip" "$port" "$idle" "$sha_small" <<'PY' || fail "idle timeout clients"
+import hashlib, socket, sys, time
+host, port, idle, sha_small = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+
+# Active: the request trickles in for longer than the timeout, then the response.
+s = socket.create_connection((host, port), timeout=10)
+s.sendall(b"GET /small.bin HTTP/1.0\r\n")
+for i in range(6):
+    time.sleep(0.5)
+    s.sendall(b"X-Slow: %d\r\n" % i)
+s.sendall(b"\r\n")
+data = bytearray()
+while True:
+    b = s.recv(1 << 20)
+    if not b: break
+    data += b
+s.close()
+head, _, body = bytes(data).partition(b"\r\n\r\n")
+assert head.startswith(b"HTTP/1.0 200"), head[:80]
+assert hashlib.sha256(body).hexdigest() == sha_small, len(body)
+
+# Idle: connected, nothing sent either way: reset after the timeout.
+s = socket.create_connection((host, port), timeout=10)
+t0 = time.monotonic()
+try:
+    got = s.recv(100)
+    assert False, "not reset: %r" % got
+except ConnectionResetError:
+    pass
+dt = time.monotonic() - t0
+assert idle - 0.5 <= dt <= 10, dt
+s.close()
+print("idle timeout %gs: a request trickled over 3 s served intact; a silent client reset after %.1f s" % (idle, dt))
+PY
+interop_wait_closed
+interop_stop_tern
+grep -E "^proxy total" "$work/tern.log"
+python3 - "$work/tern.log" <<'PY' || fail "the idle-timeout proxy's report"
+import re, sys
+log = open(sys.argv[1]).read()
+line = [l for l in log.splitlines() if l.startswith("proxy total: ")][0]
+t = dict((k, int(v)) for k, v in re.findall(r"(\w+) (\d+)", line.split(": ", 1)[1]))
+checks = [
+    ("two sessions, one completed", t["accepted"] == 2 and t["completed"] == 1),
+    ("one idle timeout", t["idle_timeouts"] == 1),
+    ("no reset from either side", t["client_resets"] == 0 and t["backend_resets"] == 0),
     ("no session, TCB or connection left", t["active"] == 0 and t["tcbs_in_use"] == 0 and t["connections"] == 0),
 ]
 for name, ok in checks: print("%-44s %s" % (name, "ok" if ok else "FAILED"))

@@ -1,0 +1,180 @@
+#include "http_timers.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace tern::http {
+namespace {
+
+// nginx's defaults: client_header_timeout 10 s; keepalive/send 60 s.
+HttpTimers timers(std::int64_t header_s = 10, std::int64_t idle_s = 60, std::int64_t send_s = 60) {
+  return HttpTimers{HttpTimeouts{
+      .header = Duration::s(header_s), .idle = Duration::s(idle_s), .send = Duration::s(send_s)}};
+}
+
+Instant at_s(double s) { return at_ms(static_cast<std::int64_t>(s * 1000)); }
+
+TEST(HttpTimers, HeadDeadlineRunsFromItsStartNotItsLastByte) {
+  auto t = timers();
+  TimedConn c;
+  t.wait_head(c, at_s(0));  // accepted
+  // Slowloris: a byte every 3 s, each one waking the server, which waits
+  // for the rest of the head again.
+  for (double s = 3; s < 10; s += 3) {
+    EXPECT_EQ(t.pop_expired(at_s(s)), nullptr);
+    t.wait_head(c, at_s(s));
+  }
+  EXPECT_EQ(t.pop_expired(at_s(9.999)), nullptr);
+  EXPECT_EQ(t.pop_expired(at_s(10)), &c);
+  EXPECT_EQ(c.wait, Wait::kHead);
+  EXPECT_FALSE(c.linked());
+}
+
+TEST(HttpTimers, NextHeadStartsAfterTheResponse) {
+  auto t = timers();
+  TimedConn c;
+  t.wait_head(c, at_s(0));
+  t.stop(c);  // head complete at 2 s: responding
+  t.wait_keepalive(c, at_s(2));
+  t.wait_keepalive(c, at_s(30));  // woken with nothing new: keeps its deadline
+  EXPECT_EQ(t.pop_expired(at_s(61.9)), nullptr);
+  // The first byte of the next request at 50 s: header timeout from then.
+  t.wait_head(c, at_s(50));
+  EXPECT_EQ(t.pop_expired(at_s(59.9)), nullptr);
+  TimedConn* e = t.pop_expired(at_s(60));
+  ASSERT_EQ(e, &c);
+  EXPECT_EQ(e->wait, Wait::kHead);
+}
+
+TEST(HttpTimers, IdleKeepAliveExpiresAfterTheIdleTimeout) {
+  auto t = timers();
+  TimedConn c;
+  t.wait_keepalive(c, at_s(5));
+  EXPECT_EQ(t.pop_expired(at_s(64.9)), nullptr);
+  ASSERT_EQ(t.pop_expired(at_s(65)), &c);
+  EXPECT_EQ(c.wait, Wait::kKeepAlive);
+}
+
+TEST(HttpTimers, BodyDeadlineRunsFromTheLastBytes) {
+  auto t = timers(10, 20, 60);
+  TimedConn c;
+  t.wait_body(c, at_s(0));
+  t.wait_body(c, at_s(15));
+  EXPECT_EQ(t.pop_expired(at_s(34.9)), nullptr);
+  ASSERT_EQ(t.pop_expired(at_s(35)), &c);
+  EXPECT_EQ(c.wait, Wait::kBody);
+}
+
+TEST(HttpTimers, EachKindOnItsOwnTimeout) {
+  auto t = timers(10, 60, 30);
+  TimedConn ka, head, send, linger;
+  t.wait_keepalive(ka, at_s(0));
+  t.wait_head(head, at_s(1));  // armed later, due first
+  t.wait_send(send, at_s(2), 1000, false);
+  t.wait_linger(linger, at_s(3));
+  std::vector<TimedConn*> order;
+  for (double s = 0; s <= 70; s += 0.5)
+    while (TimedConn* e = t.pop_expired(at_s(s))) {
+      order.push_back(e);
+      if (e == &send) {
+        EXPECT_TRUE(t.send_stalled(*e, at_s(s), 1000));
+      }
+    }
+  EXPECT_EQ(order, (std::vector<TimedConn*>{&head, &send, &ka, &linger}));
+}
+
+TEST(HttpTimers, ZeroTimeoutsNeverExpire) {
+  auto t = timers(0, 0, 0);
+  TimedConn a, b, c;
+  t.wait_head(a, at_s(0));
+  t.wait_keepalive(b, at_s(0));
+  t.wait_send(c, at_s(0), 10, false);
+  EXPECT_EQ(t.pop_expired(Instant::max()), nullptr);
+  EXPECT_EQ(t.victim(), &a);  // eviction still finds the oldest head
+}
+
+TEST(HttpTimers, SendTimeoutAbortsAReaderThatTakesNothing) {
+  auto t = timers();
+  TimedConn c;
+  t.wait_send(c, at_s(0), 262144, false);
+  t.wait_send(c, at_s(20), 262144, false);  // woken, took nothing: keeps its deadline
+  EXPECT_EQ(t.pop_expired(at_s(59.9)), nullptr);
+  ASSERT_EQ(t.pop_expired(at_s(60)), &c);
+  EXPECT_TRUE(t.send_stalled(c, at_s(60), 262144));
+}
+
+TEST(HttpTimers, SendProgressRestartsTheDeadline) {
+  auto t = timers();
+  TimedConn c;
+  t.wait_send(c, at_s(0), 262144, false);
+  // on_writable at 50 s: some of the response was taken, blocked again.
+  t.wait_send(c, at_s(50), 262144, true);
+  EXPECT_EQ(t.pop_expired(at_s(109.9)), nullptr);
+  ASSERT_EQ(t.pop_expired(at_s(110)), &c);
+  EXPECT_TRUE(t.send_stalled(c, at_s(110), 262144));
+}
+
+TEST(HttpTimers, SlowReaderBelowTheWatermarkIsNotAborted) {
+  auto t = timers();
+  TimedConn c;
+  t.wait_send(c, at_s(0), 262144, false);
+  // It acknowledged 1000 bytes, too few for on_writable: seen at the deadline.
+  ASSERT_EQ(t.pop_expired(at_s(60)), &c);
+  EXPECT_FALSE(t.send_stalled(c, at_s(60), 261144));
+  EXPECT_EQ(c.wait, Wait::kSend);
+  EXPECT_EQ(t.pop_expired(at_s(119.9)), nullptr);
+  // Then it stops: aborted one timeout after the progress was seen.
+  ASSERT_EQ(t.pop_expired(at_s(120)), &c);
+  EXPECT_TRUE(t.send_stalled(c, at_s(120), 261144));
+}
+
+TEST(HttpTimers, RetryListIsNotTimed) {
+  auto t = timers(1, 1, 1);
+  TimedConn c;
+  t.wait_retry(c);
+  t.wait_retry(c);
+  EXPECT_EQ(t.retrying(), 1u);
+  EXPECT_EQ(t.retry_front(), &c);
+  EXPECT_EQ(t.pop_expired(Instant::max()), nullptr);
+  EXPECT_EQ(t.victim(), nullptr);  // responding: never evicted
+  t.stop(c);
+  EXPECT_EQ(t.retrying(), 0u);
+  EXPECT_EQ(c.wait, Wait::kNone);
+}
+
+TEST(HttpTimers, EvictsTheOldestIncompleteHeadFirst) {
+  auto t = timers();
+  TimedConn ka, linger, body, old_head, new_head, sending;
+  t.wait_keepalive(ka, at_s(0));
+  t.wait_linger(linger, at_s(0.5));
+  t.wait_body(body, at_s(1));
+  t.wait_head(old_head, at_s(2));
+  t.wait_head(new_head, at_s(3));
+  t.wait_send(sending, at_s(0), 100, false);
+  t.wait_head(old_head, at_s(4));  // a byte arrived: still the oldest head
+  EXPECT_EQ(t.victim(), &old_head);
+  t.stop(old_head);  // evicted
+  EXPECT_EQ(t.victim(), &new_head);
+  t.stop(new_head);
+  EXPECT_EQ(t.victim(), &body);  // a slow body next
+  t.stop(body);
+  EXPECT_EQ(t.victim(), &ka);  // then whichever is idle longest
+  t.stop(ka);
+  EXPECT_EQ(t.victim(), &linger);
+  t.stop(linger);
+  EXPECT_EQ(t.victim(), nullptr);  // only a response in progress: refuse the new one
+}
+
+TEST(HttpTimers, AHeadThatCompletedIsNoLongerEvictable) {
+  auto t = timers();
+  TimedConn a, b;
+  t.wait_head(a, at_s(0));
+  t.wait_head(b, at_s(1));
+  t.stop(a);  // its head completed: responding
+  t.wait_send(a, at_s(2), 1, false);
+  EXPECT_EQ(t.victim(), &b);
+}
+
+}  // namespace
+}  // namespace tern::http
