@@ -28,7 +28,8 @@ namespace tern {
   X(DelayedACKs) X(TCPOFOQueue) X(TCPWinProbe) X(TCPKeepAlive)                         \
   X(TCPFinWait2Timeout) X(TCPDSACKDupData)                                            \
   X(TCPMemoryPressures) X(TCPRcvCollapsed) X(OfoPruned) X(TCPPersistGiveUp)          \
-  X(TCPACKSkippedInvalid) X(TCPChallengeACKSkipped) X(TCPAbortOnMemory)
+  X(TCPACKSkippedInvalid) X(TCPChallengeACKSkipped) X(TCPAbortOnMemory)   \
+  X(TCPAbortOnOrphans)
  
 
 // Every dropped packet is counted under exactly one of these reasons.
@@ -52,6 +53,7 @@ namespace tern {
   X(IpUnknownProtocol)                                                                 \
   X(IpFragMalformed)     /* bad offset/length, oversize or overlapping fragment */     \
   X(IpFragDiscarded)     /* reassembly gave up: table full, timed out or inconsistent */ \
+  X(IpFragEvicted)       /* incomplete datagram evicted: reassembly memory over frag_high_thresh */ \
   X(IpReplyTooBig)       /* reply larger than the MTU and fragmenting it failed */     \
   X(IpNoRoute)           /* no gateway for an off-link destination */                  \
   X(IcmpTruncated)                                                                     \

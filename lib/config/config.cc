@@ -36,7 +36,8 @@ constexpr std::string_view kPortKeys[] = {"name",
                                           "gateway"};
 constexpr std::string_view kArpKeys[] = {"entry_ttl_s", "retry_ms", "retries", "pending_packets",
                                          "cache_entries"};
-constexpr std::string_view kIpKeys[] = {"ttl", "frag_max_flows", "frag_max_fragments", "frag_timeout_s"};
+constexpr std::string_view kIpKeys[] = {
+    "ttl", "frag_max_flows", "frag_max_fragments", "frag_timeout_s", "frag_high_thresh", "frag_low_thresh"};
 constexpr std::string_view kImpairmentKeys[] = {"loss", "duplicate", "reorder", "seed"};
 constexpr std::string_view kTcpKeys[] = {"max_connections",
                                          "mss_clamp",
@@ -69,7 +70,9 @@ constexpr std::string_view kTcpKeys[] = {"max_connections",
                                          "ofo_max_segments",
                                          "invalid_ratelimit_ms",
                                          "persist_probes",
-                                         "persist_timeout_s"};
+                                         "persist_timeout_s",
+                                         "max_orphans",
+                                         "orphan_retries"};
 
 constexpr TableSchema kSchema[] = {
     {"", "the top level", kTopKeys},
@@ -325,6 +328,25 @@ ArpConfig read_arp(const Section& s) {
   return a;
 }
 
+// Requires lo <= hi for two keys of one table, each already range-checked.
+// Blames the key the file sets (the defaults are in order, so at least one is
+// set when they are not) and names the other with its value.
+void check_order(const Section& s, std::string_view lo_key, std::int64_t lo, std::string_view hi_key,
+                 std::int64_t hi) {
+  if (lo <= hi) return;
+  auto other = [&](std::string_view key, std::int64_t v) {
+    return s.key_path(key) + " = " + std::to_string(v) + (s.find(key) ? "" : " (default)");
+  };
+  if (const toml::node* n = s.find(lo_key)) s.fail(lo_key, *n, "must be at most " + other(hi_key, hi));
+  if (const toml::node* n = s.find(hi_key)) s.fail(hi_key, *n, "must be at least " + other(lo_key, lo));
+  s.doc().fail({}, s.key_path(lo_key) + " > " + s.key_path(hi_key) + " in the defaults");
+}
+
+// frag_high_thresh / frag_low_thresh: up to 1 GiB (a MemAccount charge is 32 bits).
+constexpr std::int64_t kMaxFragThresh = std::int64_t{1} << 30;
+constexpr IpConfig kIpDefaults{};
+static_assert(kIpDefaults.frag_low_thresh <= kIpDefaults.frag_high_thresh);
+
 IpConfig read_ip(const Section& s) {
   IpConfig ip;
   ip.default_ttl = static_cast<std::uint8_t>(s.integer("ttl", ip.default_ttl, 1, 255));
@@ -333,6 +355,14 @@ IpConfig read_ip(const Section& s) {
       static_cast<std::uint32_t>(s.integer("frag_max_fragments", ip.frag_max_fragments, 1, kIpFragMaxFrag));
   ip.frag_timeout =
       Duration::s(s.integer("frag_timeout_s", ip.frag_timeout.count_ns() / 1'000'000'000, 1, 120));
+  // At least 64 KiB: room for a few datagrams of 8 fragments (18,432 bytes
+  // each at 2,304 bytes of truesize per mbuf).
+  ip.frag_high_thresh = static_cast<std::uint64_t>(
+      s.integer("frag_high_thresh", static_cast<std::int64_t>(ip.frag_high_thresh), 65536, kMaxFragThresh));
+  ip.frag_low_thresh = static_cast<std::uint64_t>(
+      s.integer("frag_low_thresh", static_cast<std::int64_t>(ip.frag_low_thresh), 0, kMaxFragThresh));
+  check_order(s, "frag_low_thresh", static_cast<std::int64_t>(ip.frag_low_thresh), "frag_high_thresh",
+              static_cast<std::int64_t>(ip.frag_high_thresh));
   return ip;
 }
 
@@ -352,20 +382,6 @@ Duration read_ms(const Section& s, std::string_view key, Duration def, std::int6
 
 Duration read_s(const Section& s, std::string_view key, Duration def, std::int64_t lo, std::int64_t hi) {
   return Duration::s(s.integer(key, def.count_ns() / 1'000'000'000, lo, hi));
-}
-
-// Requires lo <= hi for two keys of one table, each already range-checked.
-// Blames the key the file sets (the defaults are in order, so at least one is
-// set when they are not) and names the other with its value.
-void check_order(const Section& s, std::string_view lo_key, std::int64_t lo, std::string_view hi_key,
-                 std::int64_t hi) {
-  if (lo <= hi) return;
-  auto other = [&](std::string_view key, std::int64_t v) {
-    return s.key_path(key) + " = " + std::to_string(v) + (s.find(key) ? "" : " (default)");
-  };
-  if (const toml::node* n = s.find(lo_key)) s.fail(lo_key, *n, "must be at most " + other(hi_key, hi));
-  if (const toml::node* n = s.find(hi_key)) s.fail(hi_key, *n, "must be at least " + other(lo_key, lo));
-  s.doc().fail({}, s.key_path(lo_key) + " > " + s.key_path(hi_key) + " in the defaults");
 }
 
 constexpr TcpConfig kTcpDefaults{};
@@ -453,6 +469,8 @@ TcpConfig read_tcp(const Section& s) {
   t.invalid_ratelimit = read_ms(s, "invalid_ratelimit_ms", t.invalid_ratelimit, 0, 60000);
   t.persist_probes = static_cast<std::uint32_t>(s.integer("persist_probes", t.persist_probes, 1, 255));
   t.persist_timeout = read_s(s, "persist_timeout_s", t.persist_timeout, 0, 86400);
+  t.max_orphans = static_cast<std::uint32_t>(s.integer("max_orphans", t.max_orphans, 0, 16777216));
+  t.orphan_retries = static_cast<std::uint32_t>(s.integer("orphan_retries", t.orphan_retries, 1, 255));
   return t;
 }
 

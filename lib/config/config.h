@@ -77,6 +77,11 @@ struct IpConfig {
   std::uint32_t frag_max_flows = 1024;                // [ip] frag_max_flows
   std::uint32_t frag_max_fragments = kIpFragMaxFrag;  // [ip] frag_max_fragments per datagram, 1..8
   Duration frag_timeout = Duration::s(30);            // [ip] frag_timeout_s (RFC 791 suggests 15 s minimum)
+  // Truesize (mbuf metadata + data room) reassembly may hold per worker: past
+  // high the oldest incomplete datagrams go until it is under low (Linux's
+  // ipfrag_high_thresh / ipfrag_low_thresh, sized for an 8191-mbuf pool).
+  std::uint64_t frag_high_thresh = 1 << 20;   // [ip] frag_high_thresh, bytes (455 mbufs of 2304)
+  std::uint64_t frag_low_thresh = 768 << 10;  // [ip] frag_low_thresh, bytes, <= frag_high_thresh
 };
 
 struct RuntimeConfig {
@@ -122,6 +127,8 @@ struct TcpConfig {
   Duration invalid_ratelimit = Duration::ms(500);  // [tcp] invalid_ratelimit_ms (tcp_invalid_ratelimit)
   std::uint32_t persist_probes = 15;            // [tcp] persist_probes: zero-window probes before giving up
   Duration persist_timeout = Duration::s(120);  // [tcp] persist_timeout_s: 0 = no time bound
+  std::uint32_t max_orphans = 16384;            // [tcp] max_orphans: per worker (tcp_max_orphans)
+  std::uint32_t orphan_retries = 8;  // [tcp] orphan_retries: RTOs of an orphan (tcp_orphan_retries)
 };
 
 struct Config {

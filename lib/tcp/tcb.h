@@ -112,6 +112,7 @@ struct Tcb : TimerNode {
   bool fin_sent = false;    // our FIN has been sent at least once
   bool app_owned = false;   // the application holds this Tcb* (connect() or accept())
   bool removed = false;     // out of the connection table, waiting to be freed or closed
+  bool orphan = false;      // closed by the application before the engine was done: counted in orphans
   std::uint8_t events = 0;  // kTcpEv* waiting for dispatch
   TcpError error = TcpError::kNone;
 

@@ -254,6 +254,7 @@ void TcpStack::finish(Tcb& c, TcpError e) noexcept {
 }
 
 void TcpStack::free_tcb(Tcb& c) noexcept {
+  if (c.orphan) --orphans_;
   if (!c.removed) {
     table_.erase(c.tuple);
     c.removed = true;
@@ -466,7 +467,19 @@ void TcpStack::close(Tcb& c, Instant now) noexcept {
     dispatch();
     return;
   }
+  // An orphan from here on (tcp_max_orphans): past the bound, reset it now
+  // rather than let closed connections' queues pile up.
+  if (orphans_ >= o_.cfg.max_orphans) {
+    counters_.inc(Counter::kTCPAbortOnOrphans);
+    if (synchronized(c.state)) send_rst_for(c, now);
+    c.app_closed = true;
+    finish(c, TcpError::kAborted);
+    dispatch();
+    return;
+  }
   c.app_closed = true;
+  c.orphan = true;
+  ++orphans_;
   shutdown_write(c, now);
   if (!c.removed && c.state == TcpState::kFinWait2 && c.linger_deadline == Instant::max()) {
     c.linger_deadline = now + o_.cfg.fin_timeout;

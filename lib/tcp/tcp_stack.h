@@ -208,6 +208,8 @@ class TcpStack {
 
   // ---- observation ----
   std::uint32_t tcbs_in_use() const noexcept { return pool_.in_use(); }
+  // Connections the application closed that the engine still finishes.
+  std::uint32_t orphans() const noexcept { return orphans_; }
   std::size_t connections() const noexcept { return table_.size(); }
   const TimeWaitTable& time_wait() const noexcept { return tw_; }
   const TcpConfig& config() const noexcept { return o_.cfg; }
@@ -353,6 +355,7 @@ class TcpStack {
   std::uint64_t challenge_rng_;        // xorshift state for the per-second budget
   bool in_dispatch_ = false;
   bool mbuf_exhausted_noted_ = false;
+  std::uint32_t orphans_ = 0;
   Instant next_relief_check_;
   Instant last_relief_log_;
   PortFilter port_filter_ = nullptr;

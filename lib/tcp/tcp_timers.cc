@@ -139,7 +139,8 @@ void TcpStack::on_rtx_timeout(Tcb& c, Instant now) noexcept {
     return;
   }
   counters_.inc(Counter::kTCPTimeouts);
-  if (c.retries > o_.cfg.retries) {
+  // An orphan gives up sooner (tcp_orphan_retries): nobody waits for it.
+  if (c.retries > (c.app_closed ? std::min(o_.cfg.retries, o_.cfg.orphan_retries) : o_.cfg.retries)) {
     counters_.inc(Counter::kTCPAbortOnTimeout);
     send_rst_for(c, now);
     finish(c, TcpError::kTimedOut);
@@ -180,7 +181,8 @@ void TcpStack::on_persist_timeout(Tcb& c, Instant now) noexcept {
   // hold our send queue for ever: give up after persist_probes probes or
   // persist_timeout, as TCP_USER_TIMEOUT does on a zero window.
   const TcpConfig& k = o_.cfg;
-  if (c.persist_backoff >= k.persist_probes ||
+  const std::uint32_t probes = c.app_closed ? std::min(k.persist_probes, k.orphan_retries) : k.persist_probes;
+  if (c.persist_backoff >= probes ||
       (k.persist_timeout != Duration{} && now - c.persist_since >= k.persist_timeout)) {
     counters_.inc(Counter::kTCPPersistGiveUp);
     counters_.inc(Counter::kTCPAbortOnTimeout);

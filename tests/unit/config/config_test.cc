@@ -123,6 +123,8 @@ TEST(ConfigDefaults, MinimalConfigTakesHeaderDefaults) {
   EXPECT_EQ(c.ip.frag_max_flows, 1024u);
   EXPECT_EQ(c.ip.frag_max_fragments, kIpFragMaxFrag);
   EXPECT_EQ(c.ip.frag_timeout, Duration::s(30));
+  EXPECT_EQ(c.ip.frag_high_thresh, 1048576u);
+  EXPECT_EQ(c.ip.frag_low_thresh, 786432u);
   EXPECT_EQ(c.impairment.loss, 0);
   EXPECT_EQ(c.impairment.duplicate, 0);
   EXPECT_EQ(c.impairment.reorder, 0);
@@ -162,6 +164,8 @@ TEST(ConfigDefaults, MinimalConfigTakesHeaderDefaults) {
   EXPECT_EQ(t.invalid_ratelimit, Duration::ms(500));
   EXPECT_EQ(t.persist_probes, 15u);
   EXPECT_EQ(t.persist_timeout, Duration::s(120));
+  EXPECT_EQ(t.max_orphans, 16384u);
+  EXPECT_EQ(t.orphan_retries, 8u);
 }
 
 TEST(ConfigDefaults, EveryKeyLandsInItsField) {
@@ -201,6 +205,8 @@ ttl = 255
 frag_max_flows = 1
 frag_max_fragments = 1
 frag_timeout_s = 120
+frag_high_thresh = 65536
+frag_low_thresh = 0
 [impairment]
 loss = 0.25
 duplicate = 1
@@ -269,6 +275,8 @@ ofo_max_segments = 0
   EXPECT_EQ(c.ip.frag_max_flows, 1u);
   EXPECT_EQ(c.ip.frag_max_fragments, 1u);
   EXPECT_EQ(c.ip.frag_timeout, Duration::s(120));
+  EXPECT_EQ(c.ip.frag_high_thresh, 65536u);
+  EXPECT_EQ(c.ip.frag_low_thresh, 0u);
   EXPECT_EQ(c.impairment.loss, 0.25);
   EXPECT_EQ(c.impairment.duplicate, 1.0);
   EXPECT_EQ(c.impairment.reorder, 0.0);
@@ -480,6 +488,18 @@ std::vector<BadValue> bad_values() {
       {in("ip", "frag_max_fragments = 16"), "ip.frag_max_fragments", "16", kInt + "1..8"},
       {in("ip", "frag_max_fragments = 0"), "ip.frag_max_fragments", "0", kInt + "1..8"},
       {in("ip", "frag_timeout_s = 121"), "ip.frag_timeout_s", "121", kInt + "1..120"},
+      {in("ip", "frag_high_thresh = 65535"), "ip.frag_high_thresh", "65535", kInt + "65536..1073741824"},
+      {in("ip", "frag_high_thresh = 1073741825"), "ip.frag_high_thresh", "1073741825",
+       kInt + "65536..1073741824"},
+      {in("ip", "frag_low_thresh = -1"), "ip.frag_low_thresh", "-1", kInt + "0..1073741824"},
+      {in("ip", "frag_low_thresh = 1073741825"), "ip.frag_low_thresh", "1073741825", kInt + "0..1073741824"},
+      // low <= high: the key the file sets is blamed, the other named with its value.
+      {in("ip", "frag_low_thresh = 2097152"), "ip.frag_low_thresh", "2097152",
+       "must be at most ip.frag_high_thresh = 1048576 (default)"},
+      {in("ip", "frag_high_thresh = 524288"), "ip.frag_high_thresh", "524288",
+       "must be at least ip.frag_low_thresh = 786432 (default)"},
+      {in("ip", "frag_high_thresh = 131072\nfrag_low_thresh = 131073"), "ip.frag_low_thresh", "131073",
+       "must be at most ip.frag_high_thresh = 131072"},
       {in("impairment", "loss = 1.5"), "impairment.loss", "1.5", kProb},
       {in("impairment", "duplicate = -0.1"), "impairment.duplicate", "-0.1", kProb},
       {in("impairment", "reorder = nan"), "impairment.reorder", "nan", kProb},
@@ -553,6 +573,8 @@ std::vector<BadValue> bad_values() {
       {in("tcp", "invalid_ratelimit_ms = 60001"), "tcp.invalid_ratelimit_ms", "60001", kInt + "0..60000"},
       {in("tcp", "persist_probes = 0"), "tcp.persist_probes", "0", kInt + "1..255"},
       {in("tcp", "persist_timeout_s = 86401"), "tcp.persist_timeout_s", "86401", kInt + "0..86400"},
+      {in("tcp", "orphan_retries = 0"), "tcp.orphan_retries", "0", kInt + "1..255"},
+      {in("tcp", "max_orphans = -1"), "tcp.max_orphans", "-1", kInt + "0..16777216"},
       {in("tcp", "ephemeral_ports = 32768"), "tcp.ephemeral_ports", "32768",
        "must be [first, last]: two integers with 1024 <= first <= last <= 65535"},
       {in("tcp", "ephemeral_ports = []"), "tcp.ephemeral_ports", "[]", "must be [first, last]"},
@@ -648,26 +670,45 @@ TEST(ConfigStructure, ErrorsSayWhatIsWrong) {
   }
 }
 
-// docs/config.md lists exactly the keys the parser knows in [tcp].
-TEST(ConfigDocs, TcpTableMatchesTheSchema) {
+// The keys docs/config.md's table for [`table`] lists.
+std::set<std::string> documented_keys(std::string_view table) {
   std::ifstream f(std::string(TERN_DOCS_DIR) + "/config.md");
-  ASSERT_TRUE(f) << TERN_DOCS_DIR "/config.md";
+  EXPECT_TRUE(f) << TERN_DOCS_DIR "/config.md";
+  const std::string heading = "## `[" + std::string(table) + "]`";
   std::set<std::string> documented;
-  bool in_tcp = false;
+  bool in_table = false;
   for (std::string line; std::getline(f, line);) {
-    if (line.starts_with("## ")) in_tcp = line.starts_with("## `[tcp]`");
-    if (in_tcp && line.starts_with("| `")) documented.insert(line.substr(3, line.find('`', 3) - 3));
+    if (line.starts_with("## ")) in_table = line.starts_with(heading);
+    if (in_table && line.starts_with("| `")) documented.insert(line.substr(3, line.find('`', 3) - 3));
   }
-  // The parser's own list, as its unknown-key message gives it.
-  const std::string msg = error_of(in("tcp", "zzzzzzzz = 1"));
-  const std::string head = "(known in [tcp]: ";
+  return documented;
+}
+
+// The parser's own list for [`table`], as its unknown-key message gives it.
+std::set<std::string> known_keys(std::string_view table) {
+  const std::string msg = error_of(in(table, "zzzzzzzz = 1"));
+  const std::string head = "(known in [" + std::string(table) + "]: ";
   const std::size_t b = msg.find(head);
-  ASSERT_NE(b, std::string::npos) << msg;
+  EXPECT_NE(b, std::string::npos) << msg;
+  if (b == std::string::npos) return {};
   std::set<std::string> known;
   std::stringstream list(msg.substr(b + head.size(), msg.rfind(')') - b - head.size()));
   for (std::string k; std::getline(list >> std::ws, k, ',');) known.insert(k);
-  EXPECT_EQ(known.size(), 32u);
-  EXPECT_EQ(documented, known);
+  return known;
+}
+
+// docs/config.md lists exactly the keys the parser knows in [tcp].
+TEST(ConfigDocs, TcpTableMatchesTheSchema) {
+  const std::set<std::string> known = known_keys("tcp");
+  EXPECT_EQ(known.size(), 34u);
+  EXPECT_EQ(documented_keys("tcp"), known);
+}
+
+// ...and in [ip].
+TEST(ConfigDocs, IpTableMatchesTheSchema) {
+  const std::set<std::string> known = known_keys("ip");
+  EXPECT_EQ(known.size(), 6u);
+  EXPECT_EQ(documented_keys("ip"), known);
 }
 
 TEST(ConfigSyntax, ReportsFileLineAndColumn) {

@@ -176,6 +176,58 @@ TEST_F(Close, CloseWithUnreadDataSendsRst) {
   EXPECT_EQ(count(Counter::kTCPAbortOnClose), 1u);
 }
 
+// tcp_max_orphans: connections the application closed while data or the
+// FIN is still outstanding are bounded in number; past the bound close()
+// resets instead of leaving one more orphan behind.
+TEST_F(Close, OrphansBeyondMaxOrphansAreReset) {
+  cfg().max_orphans = 1;
+  Tcb* a = establish_active();
+  ASSERT_NE(a, nullptr);
+  const std::uint16_t a_port = local_port();
+  const Seq32 a_iss = iss();
+  set_irs(Seq32{7'000'000});
+  Tcb* b = establish_active();
+  ASSERT_NE(b, nullptr);
+  ASSERT_EQ(stack().send_copy(*a, pattern(100), at_ms(10)), 100u);
+  ASSERT_EQ(stack().send_copy(*b, pattern(100), at_ms(10)), 100u);
+  take_all_sent();
+
+  stack().close(*a, at_ms(11));  // the first orphan: FIN after the data
+  EXPECT_EQ(stack().orphans(), 1u);
+  const Sent fin = expect_sent(seg().sport(a_port));
+  EXPECT_TRUE(fin.f().fin()) << fin;
+  EXPECT_EQ(fin.seq, a_iss + 101);
+
+  stack().close(*b, at_ms(12));  // one too many
+  const Sent rst = expect_sent(seg().sport(local_port()).seq(iss() + 101));
+  EXPECT_TRUE(rst.f().rst()) << rst;
+  EXPECT_EQ(count(Counter::kTCPAbortOnOrphans), 1u);
+  EXPECT_EQ(stack().orphans(), 1u);
+  EXPECT_EQ(tcbs_in_use(), 1u);
+}
+
+// tcp_orphan_retries: an orphan whose peer vanished gives up after
+// orphan_retries retransmissions, not retries.
+TEST_F(Close, OrphanGivesUpAfterOrphanRetries) {
+  cfg().orphan_retries = 2;
+  Tcb* c = establish_active();
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(stack().send_copy(*c, pattern(100), at_ms(10)), 100u);
+  stack().close(*c, at_ms(10));
+  take_all_sent();
+  int retransmissions = 0;
+  while (tcbs_in_use() > 0 && now() < at_ms(600'000)) {
+    if (!run_until_sent(at_ms(600'000))) break;
+    const Sent s = expect_sent();
+    if (s.f().rst()) break;
+    ++retransmissions;
+  }
+  EXPECT_EQ(retransmissions, 2);
+  EXPECT_EQ(tcbs_in_use(), 0u);
+  EXPECT_EQ(stack().orphans(), 0u);
+  EXPECT_EQ(count(Counter::kTCPAbortOnTimeout), 1u);
+}
+
 // A retransmitted FIN in TIME-WAIT is ACKed again (RFC 9293 §3.10.7.4 eighth step).
 TEST_F(Close, RetransmittedFinInTimeWaitIsAckedAgain) {
   Tcb* c = establish_active();
