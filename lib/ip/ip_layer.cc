@@ -5,6 +5,7 @@
 #include <rte_ip.h>
 
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 
 #include "wire/arp.h"
@@ -47,7 +48,26 @@ IpLayer::IpLayer(const IpSettings& s, Counters& counters, rte_mempool* pool, rte
 
 IpLayer::~IpLayer() {
   rte_ip_frag_free_death_row(&death_row_, 0);
+  // The table frees the fragments it still holds; give back their charges.
+  set_mem_account(nullptr);
   if (frag_tbl_ != nullptr) rte_ip_frag_table_destroy(frag_tbl_);
+}
+
+void IpLayer::set_mem_account(MemAccount* a) noexcept {
+  // frag_held_ fits: it stays under frag_high_thresh (at most 1 GiB) plus a fragment.
+  if (mem_ != nullptr) mem_->uncharge(static_cast<std::uint32_t>(frag_held_));
+  mem_ = a;
+  if (mem_ != nullptr) mem_->charge(static_cast<std::uint32_t>(frag_held_));
+}
+
+void IpLayer::charge(std::uint32_t bytes) noexcept {
+  frag_held_ += bytes;
+  if (mem_ != nullptr) mem_->charge(bytes);
+}
+
+void IpLayer::uncharge(std::uint32_t bytes) noexcept {
+  frag_held_ -= bytes;
+  if (mem_ != nullptr) mem_->uncharge(bytes);
 }
 
 bool IpLayer::push(Mbuf frame, FrameQueue& out) noexcept {
@@ -176,21 +196,73 @@ void IpLayer::on_ipv4(Mbuf frame, Instant now, FrameQueue& out) noexcept {
   m->l2_len = kEthernetHeaderLen;
   m->l3_len = static_cast<std::uint16_t>(ip->header_len());
   auto* hdr = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, kEthernetHeaderLen);
-  rte_mbuf* whole = rte_ipv4_frag_reassemble_packet(frag_tbl_, &death_row_, frame.release(),
-                                                    static_cast<std::uint64_t>(now.ns_since_epoch()), hdr);
-  if (death_row_.cnt > 0) {
-    counters_.inc(Counter::kIpReasmFails);
-    counters_.drop(Drop::kIpFragDiscarded, death_row_.cnt);
-    rte_ip_frag_free_death_row(&death_row_, 0);
-  }
-  if (whole == nullptr) return;  // held for more fragments, or discarded above
+  Mbuf dgram = reassemble(std::move(frame), hdr, now);
+  if (!dgram) return;  // held for more fragments, or discarded
   counters_.inc(Counter::kIpReasmOKs);
-  Mbuf dgram{whole};
-  const std::uint32_t l4_offset = static_cast<std::uint32_t>(whole->l2_len) + whole->l3_len;
+  const std::uint32_t l4_offset = static_cast<std::uint32_t>(dgram->l2_len) + dgram->l3_len;
   if (dgram.pkt_len() < l4_offset) return counters_.drop(Drop::kIpFragMalformed);
   d.l4_offset = static_cast<std::uint16_t>(l4_offset);
   d.l4_len = static_cast<std::uint16_t>(dgram.pkt_len() - l4_offset);
   deliver(d, std::move(dgram), now, out);
+}
+
+// Every mbuf in the table is charged its truesize (trimming and chaining
+// change neither buf_len nor the set of mbufs), so what comes out, complete
+// or on the death row, uncharges exactly what went in.
+Mbuf IpLayer::reassemble(Mbuf frag, rte_ipv4_hdr* hdr, Instant now) noexcept {
+  const std::uint32_t truesize = mbuf_truesize(frag.get());
+  // Like Linux before 4.17 (ipfrag_high_thresh): past frag_high_thresh, make
+  // room down to frag_low_thresh by dropping the oldest incomplete datagrams,
+  // so a flood of fragments that never complete cannot empty the pool.
+  if (frag_held_ + truesize > s_.ip.frag_high_thresh) evict_oldest(truesize);
+  charge(truesize);
+  rte_mbuf* whole = rte_ipv4_frag_reassemble_packet(frag_tbl_, &death_row_, frag.release(),
+                                                    static_cast<std::uint64_t>(now.ns_since_epoch()), hdr);
+  // Timed out, table full, inconsistent: this fragment and/or others.
+  if (death_row_.cnt > 0) {
+    counters_.inc(Counter::kIpReasmFails);
+    release(death_row_, 0, Drop::kIpFragDiscarded);
+  }
+  if (whole != nullptr) uncharge(mbuf_truesize(whole));
+  return Mbuf{whole};
+}
+
+// rte_ip_frag has no call to drop the oldest entry, but its LRU list is in
+// order of creation (entries are appended when created or reused and never
+// moved), and rte_ip_frag_table_del_expired_entries walks it from the head,
+// deleting an entry only if the death row has room for its `last_idx` (2 plus
+// its middle fragments, at most RTE_LIBRTE_IP_FRAG_MAX_FRAG) and stopping at
+// the first that does not fit. With every entry "expired" (time at its
+// maximum) and the row's room set to 2, then 3, ... the first room that
+// deletes anything deletes the head, the oldest datagram; whatever room it
+// leaves (at most 2) can take one more datagram of two fragment slots, the
+// next oldest, and nothing beyond. Stepping the time instead could not tell
+// apart datagrams started in the same RX burst, which share one timestamp.
+void IpLayer::evict_oldest(std::uint32_t room) noexcept {
+  constexpr std::uint32_t kRow = RTE_IP_FRAG_DEATH_ROW_MBUF_LEN;
+  constexpr std::uint64_t kEverythingExpired = std::numeric_limits<std::uint64_t>::max();
+  while (frag_held_ > 0 && frag_held_ + room > s_.ip.frag_low_thresh) {
+    std::uint32_t evicted = 0;
+    for (std::uint32_t slots = 2; slots <= RTE_LIBRTE_IP_FRAG_MAX_FRAG && evicted == 0; ++slots) {
+      death_row_.cnt = kRow - slots;  // the row's first entries are stale; release() skips them
+      rte_ip_frag_table_del_expired_entries(frag_tbl_, &death_row_, kEverythingExpired);
+      evicted = release(death_row_, kRow - slots, Drop::kIpFragEvicted);
+    }
+    if (evicted == 0) break;  // the table is empty (then frag_held_ is 0 and the loop ends anyway)
+    counters_.inc(Counter::kIpReasmFails);
+  }
+}
+
+std::uint32_t IpLayer::release(rte_ip_frag_death_row& dr, std::uint32_t from, Drop why) noexcept {
+  const std::uint32_t n = dr.cnt - from;
+  // An entry may be a chain: fragments that a failed reassembly had already linked.
+  for (std::uint32_t i = from; i < dr.cnt; ++i) {
+    uncharge(mbuf_truesize(dr.row[i]));
+    rte_pktmbuf_free(dr.row[i]);
+  }
+  dr.cnt = 0;
+  if (n > 0) counters_.drop(why, n);
+  return n;
 }
 
 void IpLayer::deliver(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) noexcept {
@@ -400,12 +472,13 @@ void IpLayer::on_timer(Instant now, FrameQueue& out) noexcept {
   // rte_ip_frag only expires a datagram when another fragment hashes to it;
   // sweep here so an abandoned datagram's mbufs return within the timeout.
   // The sweep looks at the oldest entries only: O(1) when nothing expired.
-  rte_ip_frag_table_del_expired_entries(frag_tbl_, &death_row_,
-                                        static_cast<std::uint64_t>(now.ns_since_epoch()));
-  if (death_row_.cnt > 0) {
+  // It stops when the death row is full, so go on until it finds nothing.
+  for (;;) {
+    rte_ip_frag_table_del_expired_entries(frag_tbl_, &death_row_,
+                                          static_cast<std::uint64_t>(now.ns_since_epoch()));
+    if (death_row_.cnt == 0) break;
     counters_.inc(Counter::kIpReasmFails);
-    counters_.drop(Drop::kIpFragDiscarded, death_row_.cnt);
-    rte_ip_frag_free_death_row(&death_row_, 0);
+    release(death_row_, 0, Drop::kIpFragDiscarded);
   }
   arp_.on_timer(now, [&](std::uint32_t ip) {
     send_arp(static_cast<std::uint16_t>(ArpOp::kRequest), MacAddr{}, ip, MacAddr::broadcast(), out);

@@ -15,6 +15,7 @@
 #include "base/counters.h"
 #include "base/instant.h"
 #include "base/mbuf.h"
+#include "base/mem_account.h"
 #include "config/config.h"
 #include "ip/arp_table.h"
 #include "ip/frame_queue.h"
@@ -75,6 +76,14 @@ class IpLayer {
   IpLayer& operator=(const IpLayer&) = delete;
 
   void set_tcp(TransportInput* tcp) noexcept { tcp_ = tcp; }
+  // Reassembly charges the truesize of every fragment it holds to `a` too
+  // (the worker's account, so TCP sees the memory fragments take); nullptr:
+  // only this layer's own count. What is held now moves to the new account,
+  // so set_mem_account(nullptr) before the account goes returns its charges.
+  void set_mem_account(MemAccount* a) noexcept;
+  // Truesize of the fragments reassembly holds; config frag_high_thresh and
+  // frag_low_thresh bound it.
+  std::uint64_t frag_held() const noexcept { return frag_held_; }
 
   // One received frame; this layer takes ownership whatever happens to it.
   void on_frame(Mbuf frame, Instant now, FrameQueue& out) noexcept;
@@ -110,6 +119,16 @@ class IpLayer {
   void transmit(Mbuf frame, std::uint32_t hop, Instant now, FrameQueue& out) noexcept;
   bool fragment_and_transmit(Mbuf dgram, std::uint32_t hop, Instant now, FrameQueue& out) noexcept;
   static bool append_chain(Mbuf& m, std::span<const std::byte> data, rte_mempool* pool) noexcept;
+  // Hands one fragment to rte_ip_frag, within the memory bound; returns the
+  // datagram it completes, if any.
+  Mbuf reassemble(Mbuf frag, rte_ipv4_hdr* hdr, Instant now) noexcept;
+  // Drops the oldest incomplete datagrams until `room` more bytes fit under frag_low_thresh.
+  void evict_oldest(std::uint32_t room) noexcept;
+  // Uncharges, counts (as `why`, per fragment) and frees whatever `dr` holds
+  // from index `from` on. Returns how many mbufs it freed.
+  std::uint32_t release(rte_ip_frag_death_row& dr, std::uint32_t from, Drop why) noexcept;
+  void charge(std::uint32_t bytes) noexcept;
+  void uncharge(std::uint32_t bytes) noexcept;
   bool push(Mbuf frame, FrameQueue& out) noexcept;
 
   IpSettings s_;
@@ -120,6 +139,8 @@ class IpLayer {
   ArpTable arp_;
   rte_ip_frag_tbl* frag_tbl_ = nullptr;
   rte_ip_frag_death_row death_row_{};
+  std::uint64_t frag_held_ = 0;  // truesize of the mbufs in frag_tbl_
+  MemAccount* mem_ = nullptr;
   TransportInput* tcp_ = nullptr;
   std::uint16_t next_ip_id_ = 1;
   // Scratch for ICMP messages that arrived as an mbuf chain (reassembled).

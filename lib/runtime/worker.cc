@@ -26,6 +26,7 @@ Worker::Worker(std::uint16_t id, std::uint16_t workers, Port& port, const IpSett
     tcp_ = std::make_unique<TcpStack>(tcp->opts, counters_, *glue_, pool,
                                       tcp->clone_pool != nullptr ? tcp->clone_pool : pool, tcp->start);
     tcp_->mem().set_limits(tcp->mem_limits);
+    ip_->set_mem_account(&tcp_->mem());  // fragments in reassembly count against the same budget
     glue_->attach(*tcp_);
     if (software_steering_) {
       tcp_->set_port_filter(&Worker::owns_tuple, this);
@@ -66,7 +67,10 @@ bool Worker::owns_tuple(void* self, const FourTuple& t) noexcept {
   return symmetric_flow_hash(t.laddr, t.raddr, t.lport, t.rport, kIpProtoTcp) % w.workers_ == w.id_;
 }
 
-Worker::~Worker() = default;
+Worker::~Worker() {
+  // Members go in reverse order, the account (in tcp_) before ip_: detach it first.
+  ip_->set_mem_account(nullptr);
+}
 
 void Worker::drain_cb(void* self, FrameQueue&) noexcept { static_cast<Worker*>(self)->flush(); }
 

@@ -41,6 +41,7 @@ class IpHarness : public ::testing::Test {
     layer_.reset();
     out_.clear();
     EXPECT_EQ(rte_mempool_in_use_count(pool_), baseline_) << "leaked mbufs";
+    EXPECT_EQ(mem_.charged(), 0u) << "reassembly charges left on the account";
     if (indirect_ != nullptr) {
       EXPECT_EQ(rte_mempool_in_use_count(indirect_), 0u) << "leaked indirect mbufs";
       rte_mempool_free(indirect_);
@@ -50,7 +51,10 @@ class IpHarness : public ::testing::Test {
 
   // Tests adjust settings_ before the first use of ip().
   IpLayer& ip() {
-    if (!layer_) layer_ = std::make_unique<IpLayer>(settings_, counters_, pool_, indirect_);
+    if (!layer_) {
+      layer_ = std::make_unique<IpLayer>(settings_, counters_, pool_, indirect_);
+      layer_->set_mem_account(&mem_);  // as the worker gives it its TCP engine's account
+    }
     return *layer_;
   }
   void with_indirect_pool() {
@@ -116,9 +120,19 @@ class IpHarness : public ::testing::Test {
     out_.clear();
     EXPECT_EQ(rte_mempool_in_use_count(pool_), baseline_ + held) << "mbufs not returned to the pool";
   }
+  // What one received frame costs reassembly: an mbuf of the test pool.
+  static constexpr std::uint64_t kTruesize = sizeof(rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE;
+  // Every mbuf out of the pool is one of `fragments` that reassembly holds,
+  // and both its own count and the account say exactly that.
+  void expect_frags_held(unsigned fragments) {
+    expect_no_leaks(fragments);
+    EXPECT_EQ(ip().frag_held(), fragments * kTruesize) << "reassembly's count";
+    EXPECT_EQ(mem_.charged(), fragments * kTruesize) << "the account";
+  }
 
   IpSettings settings_ = default_settings();
   Counters counters_;
+  MemAccount mem_;  // outlives layer_
   rte_mempool* pool_ = nullptr;
   rte_mempool* indirect_ = nullptr;
   unsigned baseline_ = 0;

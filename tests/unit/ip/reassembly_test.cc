@@ -39,14 +39,15 @@ TEST_F(Reassembly, TwoFragmentsInOrderAreAnswered) {
   ASSERT_EQ(frags.size(), 2u);
   recv(frags[0], at_ms(1));
   expect_nothing_sent();  // held for the rest
-  expect_no_leaks(/*held=*/1);
+  expect_frags_held(1);   // charged at truesize, not at its 504 bytes
   recv(frags[1], at_ms(2));
   expect_reply_to(5, 6, data);
   expect_nothing_sent();
   EXPECT_EQ(count(Counter::kIpReasmReqds), 2u);
   EXPECT_EQ(count(Counter::kIpReasmOKs), 1u);
   EXPECT_EQ(counters_.total_drops(), 0u);
-  expect_no_leaks();
+  expect_frags_held(0);  // the whole chain uncharged when it came out
+  EXPECT_EQ(mem_.peak(), 2 * kTruesize);
 }
 
 class ThreeFragments : public Reassembly, public ::testing::WithParamInterface<std::array<std::size_t, 3>> {};
@@ -60,11 +61,12 @@ TEST_P(ThreeFragments, AnyArrivalOrderIsAnswered) {
   recv(frags[o[0]], at_ms(1));
   recv(frags[o[1]], at_ms(2));
   expect_nothing_sent();
+  expect_frags_held(2);
   recv(frags[o[2]], at_ms(3));
   expect_reply_to(1, 2, data);
   expect_nothing_sent();
   EXPECT_EQ(counters_.total_drops(), 0u);
-  expect_no_leaks();
+  expect_frags_held(0);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -179,7 +181,7 @@ TEST_F(Reassembly, NineFragmentsAreDiscardedAndCounted) {
   expect_nothing_sent();
   expect_only_drop(Drop::kIpFragDiscarded, 9);
   EXPECT_EQ(count(Counter::kIpReasmFails), 1u);
-  expect_no_leaks();  // nothing held: every piece was freed
+  expect_frags_held(0);  // nothing held: every piece was freed and uncharged
 }
 
 TEST_F(Reassembly, FullTableDiscardsNewDatagrams) {
@@ -191,10 +193,11 @@ TEST_F(Reassembly, FullTableDiscardsNewDatagrams) {
   recv(a[0], at_ms(1));
   recv(b[0], at_ms(1));  // no room for a second datagram
   expect_only_drop(Drop::kIpFragDiscarded);
+  expect_frags_held(1);
   recv(a[1], at_ms(1));
   recv(a[2], at_ms(1));
   expect_reply_to(1, 1, data);
-  expect_no_leaks();
+  expect_frags_held(0);
 }
 
 // ---- timeouts on virtual time --------------------------------------------
@@ -217,16 +220,16 @@ TEST_F(Reassembly, IncompleteDatagramExpiresAfterTheTimeout) {
   const Bytes data = pattern(100, 19);
   const auto frags = fragments({.id = 91}, echo_request(1, 1, data), 56);
   recv(frags[0], at_ms(1'000));
-  expect_no_leaks(/*held=*/1);
+  expect_frags_held(1);
   // The second half arrives 30 s + 1 ms later: the first is thrown away.
   recv(frags[1], at_ms(31'001));
   expect_nothing_sent();
   expect_only_drop(Drop::kIpFragDiscarded);
-  expect_no_leaks(/*held=*/1);  // the late fragment starts a new datagram
+  expect_frags_held(1);  // the late fragment starts a new datagram
   // A retransmitted first half completes that new datagram.
   recv(frags[0], at_ms(31'002));
   expect_reply_to(1, 1, data);
-  expect_no_leaks();
+  expect_frags_held(0);
 }
 
 TEST_F(Reassembly, AbandonedDatagramIsFreedByTheTimerAfterTheTimeout) {
@@ -235,13 +238,13 @@ TEST_F(Reassembly, AbandonedDatagramIsFreedByTheTimerAfterTheTimeout) {
   const auto frags = fragments({.id = 92}, echo_request(1, 1, pattern(100, 20)), 56);
   recv(frags[0], at_ms(1'000));
   timer(at_ms(30'999));
-  expect_no_leaks(/*held=*/1);  // not yet: 30 s have not passed
+  expect_frags_held(1);  // not yet: 30 s have not passed
   EXPECT_EQ(counters_.total_drops(), 0u);
   timer(at_ms(31'001));  // no further fragment arrives; the timer alone frees it
   expect_only_drop(Drop::kIpFragDiscarded);
   EXPECT_EQ(count(Counter::kIpReasmFails), 1u);
   expect_nothing_sent();
-  expect_no_leaks();
+  expect_frags_held(0);
 }
 
 // ---- duplicates and overlaps ---------------------------------------------
@@ -270,6 +273,9 @@ const Scenario kScenarios[] = {
     {"OverlapFillsHole", {{0, 336, true}, {672, 336, false}, {328, 352, true}}},
     {"TwoLastFragments", {{0, 504, true}, {504, 504, false}, {600, 408, false}}},
     {"ShorterLastAfterLonger", {{0, 504, true}, {496, 512, false}, {504, 504, false}}},
+    // The sizes add up, so rte_ip_frag chains 504..672 to the last fragment
+    // before it finds the hole at 336..504: a chain goes to the death row.
+    {"HoleFoundAfterChaining", {{0, 336, true}, {504, 168, true}, {504, 168, true}, {672, 336, false}}},
 };
 
 class Overlaps : public Reassembly, public ::testing::WithParamInterface<Scenario> {};
@@ -288,7 +294,12 @@ TEST_P(Overlaps, NeverCrashLeakOrAnswerWithWrongBytes) {
   RecordProperty("discarded", static_cast<int>(drops(Drop::kIpFragDiscarded)));
   // Every drop is a reassembly discard; nothing else went wrong.
   EXPECT_EQ(counters_.total_drops(), drops(Drop::kIpFragDiscarded));
-  // Whatever is still held dies with the layer (TearDown checks the pool).
+  // Whatever rte_ip_frag kept, chained or dropped, the charges match what it
+  // still holds, and go back to exactly zero once that times out.
+  out_.clear();
+  expect_frags_held(rte_mempool_in_use_count(pool_) - baseline_);
+  timer(at_ms(1 + 30'001));
+  expect_frags_held(0);
 }
 
 INSTANTIATE_TEST_SUITE_P(All, Overlaps, ::testing::ValuesIn(kScenarios),
@@ -339,12 +350,141 @@ TEST_F(Reassembly, RandomDuplicatesAndOverlapsNeverDeliverWrongBytes) {
     discarded += drops(Drop::kIpFragDiscarded) > before;
     ASSERT_EQ(drops(Drop::kIcmpBadChecksum), 0u);
     ASSERT_EQ(counters_.total_drops(), drops(Drop::kIpFragDiscarded) + drops(Drop::kIpFragMalformed));
+    ASSERT_NO_FATAL_FAILURE(expect_frags_held(rte_mempool_in_use_count(pool_) - baseline_));
   }
+  timer(at_ms(1'000'000));
+  expect_frags_held(0);
   // Both outcomes occur, so the property above was exercised both ways.
   EXPECT_GT(answered, 0);
   EXPECT_GT(discarded, 0);
   RecordProperty("answered", answered);
   RecordProperty("discarded", discarded);
+}
+
+// ---- memory: charged at truesize, bounded by frag_high_thresh ------------
+
+// A 16-byte UDP datagram from `src` in two 8-byte halves.
+Bytes half(std::uint32_t src, std::size_t i, bool first) {
+  const Ip h{.src = src, .protocol = kProtoUdp, .id = static_cast<std::uint16_t>(i)};
+  return first ? fragment_frame(h, pattern(16), 0, 8, true) : fragment_frame(h, pattern(16), 8, 8, false);
+}
+// A different spoofed source for each datagram of a flood.
+std::uint32_t spoofed(std::size_t i) {
+  return ip4(198, 18, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i));
+}
+
+TEST_F(Reassembly, FloodOfIncompleteDatagramsStaysUnderHighAndEvictsOldestFirst) {
+  settings_.ip.frag_max_flows = 1024;  // the table is not what limits this flood
+  settings_.ip.frag_high_thresh = 20 * kTruesize;
+  settings_.ip.frag_low_thresh = 15 * kTruesize;
+  constexpr std::size_t kFlood = 600;
+  std::uint64_t peak = 0;
+  for (std::size_t i = 0; i < kFlood; ++i) {
+    // All in one RX burst, so all with one timestamp: order alone tells the oldest.
+    recv(half(spoofed(i), i, true), at_ms(1));
+    ASSERT_LE(ip().frag_held(), settings_.ip.frag_high_thresh) << "after datagram " << i;
+    peak = std::max(peak, ip().frag_held());
+  }
+  EXPECT_EQ(peak, settings_.ip.frag_high_thresh);
+  const auto held = static_cast<unsigned>(ip().frag_held() / kTruesize);
+  expect_frags_held(held);
+  EXPECT_GE(held * kTruesize, settings_.ip.frag_low_thresh);  // evicted down to low, not further
+  EXPECT_EQ(drops(Drop::kIpFragEvicted), kFlood - held);      // one fragment per datagram here
+  EXPECT_EQ(counters_.total_drops(), kFlood - held);
+  EXPECT_EQ(count(Counter::kIpReasmFails), kFlood - held);  // one datagram per eviction
+
+  // The newest datagram completes...
+  recv(half(spoofed(kFlood - 1), kFlood - 1, false), at_ms(2));
+  EXPECT_EQ(count(Counter::kIpReasmOKs), 1u);
+  // ...and so does every other survivor: they are the newest ones, newest to oldest.
+  const auto survivors = static_cast<std::size_t>(ip().frag_held() / kTruesize);
+  ASSERT_GT(survivors, 0u);
+  for (std::size_t j = 1; j <= survivors; ++j)
+    recv(half(spoofed(kFlood - 1 - j), kFlood - 1 - j, false), at_ms(2));
+  EXPECT_EQ(count(Counter::kIpReasmOKs), 1 + survivors);
+  expect_frags_held(0);
+  // The one just older was evicted: its second half waits alone.
+  recv(half(spoofed(kFlood - 2 - survivors), kFlood - 2 - survivors, false), at_ms(2));
+  EXPECT_EQ(count(Counter::kIpReasmOKs), 1 + survivors);
+  expect_frags_held(1);
+  timer(at_ms(2 + 30'001));
+  expect_frags_held(0);
+}
+
+// The flood in the issue: 7 of 8 fragments of each datagram, never the last.
+// Memory is bounded whatever the shape, an eviction takes a whole datagram,
+// and IpFragEvicted counts fragments.
+TEST_F(Reassembly, FloodOfSevenFragmentDatagramsEvictsWholeDatagrams) {
+  settings_.ip.frag_max_flows = 1024;
+  settings_.ip.frag_high_thresh = 64 * kTruesize;
+  settings_.ip.frag_low_thresh = 40 * kTruesize;
+  constexpr std::size_t kFlood = 100;
+  const Bytes udp = pattern(64);
+  for (std::size_t i = 0; i < kFlood; ++i) {
+    const Ip h{.src = spoofed(i), .protocol = kProtoUdp, .id = static_cast<std::uint16_t>(i)};
+    for (std::size_t off = 0; off < 56; off += 8) {
+      recv(fragment_frame(h, udp, off, 8, true), at_ms(static_cast<std::int64_t>(i)));
+      ASSERT_LE(ip().frag_held(), settings_.ip.frag_high_thresh) << "datagram " << i << " offset " << off;
+    }
+  }
+  const auto held = static_cast<unsigned>(ip().frag_held() / kTruesize);
+  EXPECT_EQ(held % 7, 0u) << "a datagram was evicted in part";
+  expect_frags_held(held);
+  EXPECT_EQ(drops(Drop::kIpFragEvicted), 7 * kFlood - held);
+  EXPECT_EQ(counters_.total_drops(), 7 * kFlood - held);
+  // The newest datagram still completes with its last fragment.
+  const Ip last{.src = spoofed(kFlood - 1), .protocol = kProtoUdp, .id = kFlood - 1};
+  recv(fragment_frame(last, udp, 56, 8, false), at_ms(kFlood));
+  EXPECT_EQ(count(Counter::kIpReasmOKs), 1u);
+  expect_frags_held(held - 7);
+}
+
+// The issue's numbers: spoofed fragments at 2,000 packets/s, 7 per datagram,
+// for 10 s, against a pool of 1,023 mbufs and the default table of 1,024
+// datagrams (room for 7,168 fragments). Without a bound the pool runs dry in
+// a tenth of that; with the default frag_high_thresh (1 MiB, 455 mbufs)
+// reassembly never holds more, and a real ping still gets through.
+TEST_F(Reassembly, SpoofedFloodAtTheDefaultThresholdsLeavesThePoolUsable) {
+  settings_.ip.frag_max_flows = 1024;
+  ASSERT_EQ(settings_.ip.frag_high_thresh, 1u << 20);
+  resolve_peer(at_ms(0));
+  const Bytes udp = pattern(64);
+  std::int64_t t_us = 0;
+  for (std::size_t i = 0; i < 20'000 / 7; ++i) {
+    const Ip h{.src = spoofed(i), .protocol = kProtoUdp, .id = static_cast<std::uint16_t>(i)};
+    for (std::size_t off = 0; off < 56; off += 8, t_us += 500) {
+      ASSERT_NO_FATAL_FAILURE(recv(fragment_frame(h, udp, off, 8, true), Instant::from_ns(t_us * 1000)));
+      ASSERT_LE(ip().frag_held(), settings_.ip.frag_high_thresh);
+    }
+  }
+  EXPECT_LE(rte_mempool_in_use_count(pool_) - baseline_, (1u << 20) / kTruesize);
+  const Bytes data = pattern(1000, 21);
+  const auto frags = fragments({.id = 0x7777}, echo_request(7, 7, data), 504);
+  for (const Bytes& f : frags) recv(f, Instant::from_ns(t_us * 1000));
+  expect_reply_to(7, 7, data);
+  timer(Instant::from_ns(t_us * 1000) + Duration::s(31));
+  expect_frags_held(0);
+}
+
+// set_mem_account hands what is held over to the new account; the layer's own
+// count stays; destroying the layer returns the charges.
+TEST_F(Reassembly, ChargesMoveWithTheAccountAndLeaveWithTheLayer) {
+  const auto frags = fragments({.id = 5}, echo_request(1, 1, pattern(100)), 56);
+  ASSERT_EQ(frags.size(), 2u);
+  recv(frags[0], at_ms(1));
+  expect_frags_held(1);
+  MemAccount other;
+  ip().set_mem_account(&other);
+  EXPECT_EQ(mem_.charged(), 0u);
+  EXPECT_EQ(other.charged(), kTruesize);
+  ip().set_mem_account(nullptr);
+  EXPECT_EQ(other.charged(), 0u);
+  EXPECT_EQ(ip().frag_held(), kTruesize);
+  ip().set_mem_account(&mem_);
+  EXPECT_EQ(mem_.charged(), kTruesize);
+  layer_.reset();
+  EXPECT_EQ(mem_.charged(), 0u);
+  expect_no_leaks();
 }
 
 }  // namespace

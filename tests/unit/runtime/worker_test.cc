@@ -269,6 +269,31 @@ TEST_F(WorkerPairTcp, ReassembledSynReachesTheOwningWorker) {
   EXPECT_EQ(counters(frag_owner).get(Drop::kTcpNoSocket), 0u);
 }
 
+// Fragments waiting in reassembly are charged to the worker's one account,
+// the one its TCP engine reads, and leave it when their datagram completes.
+TEST_F(WorkerPairTcp, FragmentsInReassemblyAreChargedToTheTcpAccount) {
+  constexpr std::uint64_t kTruesize = sizeof(rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE;
+  resolve(kPeerMac, kPeerIp, 0, 0);
+  const auto frags = fragments({.id = 0x99}, echo_request(1, 1, pattern(100, 3)), 56);
+  ASSERT_EQ(frags.size(), 2u);
+  const std::uint16_t w = steer_frame(frags[0], kWorkers, 0);
+  const MemAccount& mem = worker(w).tcp()->mem();
+  peer_sends(w, frags[0]);
+  poll(w, 1);
+  EXPECT_EQ(worker(w).ip().frag_held(), kTruesize);
+  EXPECT_EQ(mem.charged(), kTruesize);
+  peer_sends(w, frags[1]);
+  poll(w, 2);
+  EXPECT_EQ(peer_receives(w).size(), 1u);  // the echo reply
+  EXPECT_EQ(mem.charged(), 0u);
+  EXPECT_EQ(mem.peak(), 2 * kTruesize);
+  // One left held: the worker hands its charge back before its TCP engine,
+  // which owns the account, is destroyed (TearDown).
+  peer_sends(w, frags[0]);
+  poll(w, 3);
+  EXPECT_EQ(mem.charged(), kTruesize);
+}
+
 TEST_F(WorkerPair, UnresolvedReplyTriggersOneArpRequestFromTheOwner) {
   const Bytes ping = ping_frame(1, 1, pattern(8));
   const std::uint16_t owner = steer_frame(ping, kWorkers, 0);
