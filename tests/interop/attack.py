@@ -1,0 +1,799 @@
+#!/usr/bin/env python3
+"""Attackers, legitimate clients and a sampler for tests/interop/attack_test.sh
+(issue 11: no peer may empty a worker's mbuf pool). Plain kernel sockets where
+they suffice, AF_PACKET frames built here where a segment must be crafted; no
+third-party module.
+
+  attack.py monitor PREFIX OUT_JSONL NOW_FILE     sample Tern every 0.5 s until SIGTERM
+  attack.py pool PREFIX                            mbufs of tern_pool_0 in use, once
+  attack.py legit-http|legit-echo DST PORT SRC SECONDS OUT_JSON [UNTIL_FILE]
+  attack.py drip|zerowin|slowloris DST PORT SRC[,SRC...] SECONDS [--connections N]
+  attack.py ooo DST PORT SRC IFACE SECONDS [--connections N] [--segments N] [--pps N]
+  attack.py blind DST PORT SRC IFACE SECONDS [--pps N]
+  attack.py frags DST NET IFACE PREFIX SECONDS [--pps N]
+  attack.py cleanup NOW_FILE LIMIT_S POOL_BASE SLACK ESTAB SINCE_EPOCH
+  attack.py verdict CASE DIR                       the case's checks (exit 1 on any failure)
+
+Attackers print "stopped <epoch>" once their attack phase ends and then keep
+whatever they hold (sockets stay open, unread and silent) until SIGTERM, when
+they print "summary <json>". Kernel-socket attackers reopen connections Tern
+ends during the attack phase, as a persistent attacker would.
+"""
+import collections
+import errno
+import json
+import os
+import random
+import re
+import resource
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+POOL = "tern_pool_0"
+ETH_P_ALL = 0x0003
+PACKET_OUTGOING = 4
+TCP_INFO_STATE_ESTABLISHED = 1
+
+
+class Stop(Exception):
+    pass
+
+
+def on_term(*_):
+    raise Stop()
+
+
+def out(line):
+    print(line, flush=True)
+
+
+# ---- Tern's side: telemetry and the mempool ----------------------------------
+
+
+class Telemetry:
+    """DPDK's telemetry socket (what dpdk-telemetry.py speaks), one connection."""
+
+    def __init__(self, prefix):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.s.connect("/var/run/dpdk/%s/dpdk_telemetry.v2" % prefix)
+        self.max = json.loads(self.s.recv(16384))["max_output_len"]
+
+    def get(self, cmd):
+        self.s.send(cmd.encode())
+        return list(json.loads(self.s.recv(self.max)).values())[0]
+
+
+def pool_in_use(prefix):
+    """Mbufs of tern_pool_0 in use (ring and per-lcore caches counted), read by
+    dpdk-proc-info as a secondary process: DPDK 22.11's /mempool/info has no counts."""
+    r = subprocess.run(["dpdk-proc-info", "--file-prefix=" + prefix, "--no-pci", "--log-level=1", "--",
+                        "--show-mempool=" + POOL], capture_output=True, text=True, check=False)
+    m = re.search(r"in use \((\d+)\)", r.stdout)
+    if not m:
+        raise RuntimeError("dpdk-proc-info: no count for %s: %s" % (POOL, (r.stdout + r.stderr)[-300:]))
+    return int(m.group(1))
+
+
+def monitor(prefix, out_path, now_path, interval=0.5):
+    # SIGTERM ends the loop between samples, never inside one: a
+    # dpdk-proc-info killed while it attaches leaves a lock of the shared
+    # memory taken, and the primary (Tern) then hangs in rte_eal_cleanup.
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    tel = None
+    with open(out_path, "a") as f:
+        while not stopping:
+            t = time.time()
+            try:
+                if tel is None:
+                    tel = Telemetry(prefix)
+                s = {"t": t, "in_use": pool_in_use(prefix), "eth": tel.get("/ethdev/stats,0"),
+                     "stats": tel.get("/tern/stats"), "drops": tel.get("/tern/drops")}
+            except (OSError, RuntimeError, ValueError, subprocess.SubprocessError) as e:
+                tel = None
+                s = {"t": t, "error": str(e)}
+            f.write(json.dumps(s) + "\n")
+            f.flush()
+            if "error" not in s:
+                with open(now_path + ".tmp", "w") as n:
+                    n.write("%f %d %d\n" % (t, s["in_use"], s["stats"].get("CurrEstab", 0)))
+                os.replace(now_path + ".tmp", now_path)
+            time.sleep(max(0.0, interval - (time.time() - t)))
+    return 0
+
+
+def cleanup(now_path, limit, pool_base, slack, estab, t0):
+    """Waits until CurrEstab <= ESTAB and the pool's in-use count <= POOL_BASE
+    + SLACK in a sample taken after T0 (epoch: when the attack stopped), or
+    until LIMIT s after T0."""
+    last = None
+    while True:
+        try:
+            t, in_use, cur = open(now_path).read().split()
+            last = (float(t), int(in_use), int(cur))
+        except (OSError, ValueError):
+            pass
+        if last and last[0] > t0 and last[2] <= estab and last[1] <= pool_base + slack:
+            out(json.dumps({"ok": True, "seconds": round(last[0] - t0, 2), "in_use": last[1], "estab": last[2]}))
+            return 0
+        if time.time() - t0 > limit:
+            out(json.dumps({"ok": False, "seconds": round(time.time() - t0, 2),
+                            "in_use": last[1] if last else None, "estab": last[2] if last else None}))
+            return 1
+        time.sleep(0.25)
+
+
+# ---- legitimate clients --------------------------------------------------------
+
+
+def legit(kind, dst, port, src, seconds, out_path, until=None):
+    """One request per connection, back to back (20 ms apart), for SECONDS or
+    until the file UNTIL exists: GET /bytes/10000 from tern-httpd, or 1,000
+    bytes echoed by tern-echo. Any error, timeout (3 s per operation) or
+    wrong length is a failure."""
+    size = 10000 if kind == "http" else 1000
+    payload = bytes(random.Random(1).randrange(256) for _ in range(size))
+    ok, lat, reasons = 0, [], collections.Counter()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not (until and os.path.exists(until)):
+        t0 = time.monotonic()
+        s = socket.socket()
+        try:
+            s.settimeout(3)
+            s.bind((src, 0))
+            s.connect((dst, port))
+            if kind == "http":
+                s.sendall(b"GET /bytes/%d HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % size)
+                data = b""
+                while True:
+                    b = s.recv(65536)
+                    if not b:
+                        break
+                    data += b
+                head, _, body = data.partition(b"\r\n\r\n")
+                if not head.startswith(b"HTTP/1.1 200") or len(body) != size:
+                    raise ValueError("bad response: %r, %d body bytes" % (head[:40], len(body)))
+            else:
+                s.sendall(payload)
+                data = b""
+                while len(data) < size:
+                    b = s.recv(65536)
+                    if not b:
+                        raise ValueError("EOF after %d bytes" % len(data))
+                    data += b
+                if data != payload:
+                    raise ValueError("echo differs")
+            ok += 1
+            lat.append(time.monotonic() - t0)
+        except (OSError, ValueError) as e:
+            reasons[type(e).__name__ + (": " + str(e) if isinstance(e, ValueError) else "")] += 1
+        finally:
+            s.close()
+        time.sleep(0.02)
+    lat.sort()
+    total = ok + sum(reasons.values())
+    r = {"kind": kind, "total": total, "ok": ok, "failures": dict(reasons),
+         "p50_ms": round(lat[len(lat) // 2] * 1000, 1) if lat else None,
+         "p99_ms": round(lat[int(len(lat) * 0.99)] * 1000, 1) if lat else None,
+         "max_ms": round(lat[-1] * 1000, 1) if lat else None}
+    with open(out_path, "w") as f:
+        json.dump(r, f)
+    return 0
+
+
+# ---- kernel-socket attackers: cases 1, 3, 4 ------------------------------------
+
+
+def tcp_state(s):
+    try:
+        return s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+    except OSError:
+        return -1
+
+
+class KernelAttack:
+    """Keeps up to N kernel connections to DST:PORT open (non-blocking, from
+    the SRC addresses in turn); on_connect(conn) starts each, tick(conn, now)
+    runs every `every` seconds per connection. A connection Tern ends (FIN or
+    RST: EPOLLRDHUP/HUP/ERR) is closed with a RST and, during the attack phase,
+    replaced. Nothing is ever read."""
+
+    def __init__(self, dst, port, srcs, n, rcvbuf=None, nodelay=False, every=None):
+        self.dst, self.port, self.srcs, self.n = dst, port, srcs, n
+        self.rcvbuf, self.nodelay, self.every = rcvbuf, nodelay, every
+        self.ep = select.epoll()
+        self.conns = {}  # fd -> dict
+        self.opened = self.connected = self.ended = self.refused = 0
+        self.sent = 0
+        self.k = 0
+
+    def open_one(self):
+        s = socket.socket()
+        s.setblocking(False)
+        if self.rcvbuf:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
+        if self.nodelay:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        src = self.srcs[self.k % len(self.srcs)]
+        self.k += 1
+        try:
+            s.bind((src, 0))
+            s.connect_ex((self.dst, self.port))
+        except OSError:
+            s.close()
+            self.refused += 1
+            return
+        self.opened += 1
+        self.conns[s.fileno()] = {"s": s, "up": False, "next": 0.0, "off": 0}
+        self.ep.register(s.fileno(), select.EPOLLOUT | select.EPOLLRDHUP)
+
+    def close(self, fd):
+        c = self.conns.pop(fd)
+        self.ep.unregister(fd)
+        c["s"].close()  # SO_LINGER 0: a RST, so the port is free again at once
+
+    def poll(self, timeout, attacking):
+        for fd, ev in self.ep.poll(timeout):
+            c = self.conns.get(fd)
+            if c is None:
+                continue
+            if ev & (select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR):
+                if c["up"]:
+                    self.ended += 1
+                else:
+                    self.refused += 1
+                if attacking:
+                    self.close(fd)
+                else:
+                    self.ep.unregister(fd)  # EPOLLHUP/ERR would be reported again even with no events asked
+                    c["dead"] = True
+                continue
+            if ev & select.EPOLLOUT and not c["up"]:
+                if c["s"].getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
+                    self.refused += 1
+                    self.close(fd)
+                    continue
+                c["up"] = True
+                self.connected += 1
+                self.ep.modify(fd, select.EPOLLRDHUP)
+                if attacking:
+                    self.on_connect(c)
+                c["next"] = time.monotonic() + (self.every or 0)
+
+    def send(self, c, data):
+        try:
+            n = c["s"].send(data)
+            self.sent += n
+            return n
+        except BlockingIOError:
+            return 0
+        except OSError:
+            return 0  # reset: the poll reports it
+
+    def run(self, seconds, per_round=200):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            for _ in range(min(per_round, self.n - len(self.conns))):
+                self.open_one()
+            self.poll(0.002 if self.every and self.every < 0.1 else 0.01, True)
+            if self.every:
+                now = time.monotonic()
+                for c in list(self.conns.values()):
+                    if c["up"] and c["next"] <= now:
+                        self.tick(c, now)
+                        c["next"] = now + self.every
+        out("stopped %f" % time.time())
+        # The attacker goes silent, its sockets stay open and unread: only
+        # Tern's own limits can end these connections now.
+        alive_at_stop = self.alive()
+        t_stop = time.monotonic()
+        last_end = None
+        try:
+            while True:
+                before = self.ended
+                self.poll(0.2, False)
+                if self.ended != before:
+                    last_end = time.monotonic() - t_stop
+        except Stop:
+            pass
+        out("summary " + json.dumps({
+            "opened": self.opened, "connected": self.connected, "ended_by_tern": self.ended,
+            "refused_or_failed": self.refused, "bytes_sent": self.sent, "alive_at_stop": alive_at_stop,
+            "alive_at_end": self.alive(), "last_end_after_stop_s": round(last_end, 2) if last_end else None}))
+
+    def alive(self):
+        return sum(1 for c in self.conns.values()
+                   if c["up"] and not c.get("dead") and tcp_state(c["s"]) == TCP_INFO_STATE_ESTABLISHED)
+
+
+class Drip(KernelAttack):
+    """Case 1: SO_RCVBUF 4096, TCP_NODELAY, a request for 1 GiB whose response
+    is never read, then one byte every 2 ms of a head that never ends."""
+    HEAD = b"GET /bytes/1073741824 HTTP/1.1\r\nHost: t\r\n\r\nGET /bytes/1 HTTP/1.1\r\nX-Pad: "
+
+    def on_connect(self, c):
+        pass
+
+    def tick(self, c, now):
+        b = self.HEAD[c["off"]:c["off"] + 1] if c["off"] < len(self.HEAD) else b"a"
+        c["off"] += self.send(c, b)
+
+
+class ZeroWindow(KernelAttack):
+    """Case 3: SO_RCVBUF 4096, one request for 1 GiB, never read."""
+
+    def on_connect(self, c):
+        self.send(c, b"GET /bytes/1073741824 HTTP/1.1\r\nHost: t\r\n\r\n")
+
+
+class Slowloris(KernelAttack):
+    """Case 4: a request line, then one header byte every 1.5 s, never complete."""
+    TRICKLE = b"X-a: b\r\n"
+
+    def on_connect(self, c):
+        self.send(c, b"GET / HTTP/1.1\r\nHost: t\r\n")
+
+    def tick(self, c, now):
+        c["off"] += self.send(c, self.TRICKLE[c["off"] % len(self.TRICKLE):][:1])
+
+
+# ---- crafted segments: cases 2, 5, 6 ---------------------------------------------
+
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def ipv4(src, dst, proto, payload, ident, frag=0x4000):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident & 0xFFFF, frag, 64, proto, 0, src, dst)
+    return h[:10] + struct.pack("!H", csum(h)) + h[12:] + payload
+
+
+def tcp(src, dst, sport, dport, seq, ack, flags, win, options=b"", payload=b""):
+    h = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
+                    ((20 + len(options)) // 4) << 4, flags, win, 0, 0) + options
+    c = csum(struct.pack("!4s4sBBH", src, dst, 0, 6, len(h) + len(payload)) + h + payload)
+    return h[:16] + struct.pack("!H", c) + h[18:] + payload
+
+
+def ts_option(tsval, tsecr):
+    return b"\x01\x01\x08\x0a" + struct.pack("!II", tsval, tsecr)
+
+
+def parse_tcp(frame):
+    """(ip src, ip dst, sport, dport, seq, ack, flags, win, tsval, tsecr, payload length) or None."""
+    if len(frame) < 54 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
+        return None
+    ihl = (frame[14] & 0x0F) * 4
+    tot = struct.unpack("!H", frame[16:18])[0]
+    t = 14 + ihl
+    sport, dport, seq, ack, off, flags, win = struct.unpack("!HHIIBBH", frame[t:t + 16])
+    doff = (off >> 4) * 4
+    tsval = tsecr = None
+    o, end = t + 20, t + doff
+    while o < end:
+        kind = frame[o]
+        if kind == 0:
+            break
+        if kind == 1:
+            o += 1
+            continue
+        ln = frame[o + 1]
+        if ln < 2:
+            break
+        if kind == 8 and ln == 10:
+            tsval, tsecr = struct.unpack("!II", frame[o + 2:o + 10])
+        o += ln
+    return (frame[26:30], frame[30:34], sport, dport, seq, ack, flags, win, tsval, tsecr, tot - ihl - doff)
+
+
+def learn(sniff, src, dst, port, sports, timeout=3.0):
+    """From the frames our kernel sent (AF_PACKET, PACKET_OUTGOING), each
+    connection's latest: Ethernet header, SND.NXT, ACK, window, timestamps.
+    Reads until the socket has nothing queued and every connection has sent
+    an ACK (so the state is the newest, not the handshake's if more followed)."""
+    st = {}
+    sniff.setblocking(False)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            frame, addr = sniff.recvfrom(65535)
+        except BlockingIOError:
+            if len(st) == len(sports) and all(v["flags"] & 0x10 for v in st.values()):
+                return st
+            time.sleep(0.01)
+            continue
+        if addr[2] != PACKET_OUTGOING:
+            continue
+        p = parse_tcp(frame)
+        if p is None or p[0] != src or p[1] != dst or p[3] != port or p[2] not in sports:
+            continue
+        _, _, sport, _, seq, ack, flags, win, tsval, tsecr, ln = p
+        nxt = seq + ln + (1 if flags & 0x03 else 0)  # SYN or FIN take a sequence number
+        st[sport] = {"eth": frame[:14], "nxt": nxt & 0xFFFFFFFF, "ack": ack, "win": win, "tsval": tsval,
+                     "tsecr": tsecr, "flags": flags}
+    raise SystemExit("could not learn the connections' sequence numbers: %d of %d seen" % (len(st), len(sports)))
+
+
+def sniffer(iface):
+    # ETH_P_ALL: only such sockets see the frames the kernel sends (dev_queue_xmit_nit).
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    s.bind((iface, ETH_P_ALL))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    return s
+
+
+def sender(iface):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)  # protocol 0: sends, receives nothing
+    s.bind((iface, 0))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    return s
+
+
+def send_all(tx, frames, end, pps=None):
+    """Sends frames in turn until `end` (monotonic), at most PPS a second
+    (bursts every millisecond) or as fast as they go; a full device queue
+    waits. Returns the count."""
+    n = 0
+    t0 = time.monotonic()
+    i = 0
+    while True:
+        now = time.monotonic()
+        if now >= end:
+            return n
+        if pps:
+            due = int((now - t0) * pps) + 1 - n
+            if due <= 0:
+                time.sleep(0.001)
+                continue
+        else:
+            due = 256
+        for _ in range(due):
+            try:
+                tx.send(frames[i])
+                n += 1
+                i = (i + 1) % len(frames)
+            except OSError as e:
+                if e.errno not in (errno.ENOBUFS, errno.EAGAIN):
+                    raise
+                time.sleep(0.0005)
+                break
+
+
+def hold_until_term(summary):
+    out("stopped %f" % time.time())
+    try:
+        while True:
+            time.sleep(1)
+    except Stop:
+        pass
+    out("summary " + json.dumps(summary))
+
+
+def ooo(dst, port, src, iface, seconds, n=28, segs=256, pps=14000):
+    """Case 2: N kernel connections that send nothing; for each, one-byte
+    segments at SND.NXT+1, +3, +5, ... (a hole at SND.NXT, every other byte
+    beyond it), SEGS per connection per round, four rounds of different
+    offsets, PPS segments a second (a round every half second: the
+    point is the memory they hold, not the link's capacity). Timestamps and ACK copied from the
+    connection, so only the hole makes them out of order."""
+    dst_b, src_b = socket.inet_aton(dst), socket.inet_aton(src)
+    sn = sniffer(iface)
+    base = 40000 + random.randrange(10000)
+    conns = []
+    for i in range(n):
+        s = socket.socket()
+        s.bind((src, base + i))
+        s.connect((dst, port))
+        conns.append(s)
+    st = learn(sn, src_b, dst_b, port, set(range(base, base + n)))
+    sn.close()
+    rounds = []
+    for r in range(4):
+        frames = []
+        for k in range(segs):
+            for sport, c in st.items():
+                seq = c["nxt"] + 1 + 2 * (r * segs + k)
+                seg = tcp(src_b, dst_b, sport, port, seq, c["ack"], 0x18, c["win"],
+                          ts_option(c["tsval"], c["tsecr"]) if c["tsval"] is not None else b"", b"x")
+                frames.append(c["eth"] + ipv4(src_b, dst_b, 6, seg, random.randrange(65536)))
+        rounds.append(frames)
+    tx = sender(iface)
+    sent = send_all(tx, [f for r in rounds for f in r], time.monotonic() + seconds, pps)
+    t_stop = time.time()
+    for s in conns:  # the attacker leaves: FIN at the hole
+        s.close()
+    hold_until_term({"connections": n, "segments_sent": sent, "pps": round(sent / seconds)})
+    return t_stop
+
+
+def blind(dst, port, src, iface, seconds, pps=4000):
+    """Case 5: one live kernel connection (an echo round trip before and after);
+    between, blind segments at its 4-tuple: out-of-window data (SEQ 2^30 past
+    SND.NXT) for half the time, then SYNs (random SEQ) for the other half,
+    PPS a second (20,000 of each in 10 s, the issue's figure); both carry the connection's valid timestamps, so nothing
+    but the sequence check (or the SYN) stops them. Prints each phase's
+    span; the script counts Tern's segments to the 4-tuple in a capture."""
+    dst_b, src_b = socket.inet_aton(dst), socket.inet_aton(src)
+    sn = sniffer(iface)
+    sport = 40000 + random.randrange(20000)
+    s = socket.socket()
+    s.bind((src, sport))
+    s.settimeout(5)
+    s.connect((dst, port))
+
+    def round_trip(tag):
+        msg = (b"live-%s-" % tag) * 10
+        s.sendall(msg)
+        got = b""
+        while len(got) < len(msg):
+            b = s.recv(65536)
+            if not b:
+                raise SystemExit("the live connection ended (%s)" % tag)
+            got += b
+        if got != msg:
+            raise SystemExit("the live connection echoed wrong bytes (%s)" % tag)
+
+    round_trip(b"before")
+    time.sleep(0.3)  # the kernel's ACK of the echo: the latest state to copy
+    c = learn(sn, src_b, dst_b, port, {sport}, 2.0)[sport]
+    sn.close()
+    ts = ts_option(c["tsval"], c["tsecr"]) if c["tsval"] is not None else b""
+    rng = random.Random(5)
+    data = [c["eth"] + ipv4(src_b, dst_b, 6, tcp(src_b, dst_b, sport, port,
+                                                c["nxt"] + (1 << 30) + rng.randrange(1 << 20), c["ack"], 0x18,
+                                                c["win"], ts, b"blind-payload!!!"), rng.randrange(65536))
+            for _ in range(512)]
+    syns = [c["eth"] + ipv4(src_b, dst_b, 6, tcp(src_b, dst_b, sport, port, rng.randrange(1 << 32), 0, 0x02,
+                                                64240, b"\x02\x04\x05\xb4" + ts), rng.randrange(65536))
+            for _ in range(512)]
+    tx = sender(iface)
+    half = seconds / 2
+    a0 = time.time()
+    na = send_all(tx, data, time.monotonic() + half, pps)
+    a1 = time.time()
+    time.sleep(1)  # a gap, so that no answer is counted in the wrong phase
+    b0 = time.time()
+    nb = send_all(tx, syns, time.monotonic() + half, pps)
+    b1 = time.time()
+    time.sleep(0.5)
+    try:
+        round_trip(b"after")
+        alive = True
+    except (OSError, SystemExit) as e:
+        out("live connection after the attack: %s" % e)
+        alive = False
+    s.close()
+    hold_until_term({"sport": sport, "oow_sent": na, "oow_span": [a0, a1], "syn_sent": nb, "syn_span": [b0, b1],
+                     "live_after": alive})
+
+
+def frags(dst, net, iface, prefix, seconds, pps=0):
+    """Case 6: IPv4 fragments that never complete (offsets 0..6 x 8 bytes, MF
+    always set: 7 of a datagram's fragments, never the last), UDP, from
+    spoofed sources NET.100-249 with fresh IDs, PPS a second or (0) as fast
+    as they go. Nothing in the kernel sees them: the frames leave through an
+    AF_PACKET socket, to Tern's MAC (from its telemetry)."""
+    tern_mac = Telemetry(prefix).get("/tern/info")["mac"]
+    with open("/sys/class/net/%s/address" % iface) as f:
+        my_mac = bytes.fromhex(f.read().strip().replace(":", ""))
+    eth = bytes.fromhex(tern_mac.replace(":", "")) + my_mac + b"\x08\x00"
+    dst_b = socket.inet_aton(dst)
+    prefix3 = socket.inet_aton(net + ".0")[:3]
+    # The header's sum without ID, fragment field, source's last octet and checksum.
+    fixed = csum(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28, 0, 0, 64, 17, 0, prefix3 + b"\0", dst_b)) ^ 0xFFFF
+    tail = bytes(8) + bytes(60 - 14 - 28)  # 8 bytes of payload, padded to Ethernet's 60
+
+    def frames():
+        ident = dgrams = 0
+        while True:
+            last = 100 + dgrams % 150
+            if last == 100:
+                ident = (ident + 1) & 0xFFFF
+            dgrams += 1
+            for k in range(7):
+                frag = 0x2000 | k
+                c = fixed + ident + frag + last
+                c = (c & 0xFFFF) + (c >> 16)
+                c = (c & 0xFFFF) + (c >> 16)
+                yield (eth + b"\x45\x00\x00\x1c" + struct.pack("!HHBBH", ident, frag, 64, 17, ~c & 0xFFFF) +
+                       prefix3 + bytes((last,)) + dst_b + tail)
+
+    tx = sender(iface)
+    gen = frames()
+    n = 0
+    t0 = time.monotonic()
+    end = t0 + seconds
+    while True:
+        now = time.monotonic()
+        if now >= end:
+            break
+        due = int((now - t0) * pps) + 1 - n if pps else 1024
+        if due <= 0:
+            time.sleep(0.001)
+            continue
+        for _ in range(due):
+            f = next(gen)
+            try:
+                tx.send(f)
+                n += 1
+            except OSError as e:
+                if e.errno not in (errno.ENOBUFS, errno.EAGAIN):
+                    raise
+                time.sleep(0.0005)
+                break
+    hold_until_term({"fragments_sent": n, "datagrams": n // 7, "pps": round(n / seconds)})
+
+
+# ---- the verdict of one case ------------------------------------------------------
+
+
+def read_summary(path):
+    stopped, summary, lines = None, None, []
+    for line in open(path):
+        if line.startswith("stopped "):
+            stopped = float(line.split()[1])
+        elif line.startswith("summary "):
+            summary = json.loads(line[8:])
+        else:
+            lines.append(line.rstrip())
+    return stopped, summary, lines
+
+
+def verdict(case, d):
+    cfg = json.load(open(os.path.join(d, "case.json")))
+    samples = [json.loads(l) for l in open(os.path.join(d, "mon.jsonl")) if l.strip()]
+    good = [s for s in samples if "error" not in s]
+    stopped, summary, extra = read_summary(os.path.join(d, "attacker.out"))
+    leg = json.load(open(os.path.join(d, "legit.json")))
+    clean = json.loads(open(os.path.join(d, "cleanup.json")).read() or "{}")
+    ping = open(os.path.join(d, "ping.txt")).read()
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", ping)
+    ping_tx, ping_rx = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    first, last = (good[0], good[-1]) if good else ({}, {})
+
+    def delta(table, key):
+        return (last.get(table, {}).get(key, 0) - first.get(table, {}).get(key, 0)) if good else 0
+
+    in_use_max = max((s["in_use"] for s in good), default=-1)
+    size = cfg["pool_size"]
+    rx_nombuf = last.get("eth", {}).get("rx_nombuf", 0) if good else -1
+    rate = leg["ok"] / leg["total"] if leg["total"] else 0.0
+    checks = [
+        ("Tern answered telemetry throughout (%d of %d samples)" % (len(good), len(samples)),
+         len(samples) > 0 and len(good) == len(samples)),
+        ("pool never empty: most in use %d of %d (baseline %d)" % (in_use_max, size, cfg["pool_base"]),
+         0 <= in_use_max < size),
+        ("ethdev rx_nombuf 0 (was %d)" % rx_nombuf, rx_nombuf == 0),
+        ("no reply lost for want of an mbuf (drop MbufExhausted +%d)" % delta("drops", "MbufExhausted"),
+         delta("drops", "MbufExhausted") == 0),
+        ("legitimate %s: %d of %d ok (%.1f%%, >= 99%%)" % (leg["kind"], leg["ok"], leg["total"], rate * 100),
+         leg["total"] >= 20 and rate >= 0.99),
+        ("ping answered: %d of %d" % (ping_rx, ping_tx), ping_tx > 0 and ping_rx == ping_tx),
+        ("after the attack, CurrEstab %s and pool in use %s (baseline %d + %d) within %d s: %s s" % (
+            clean.get("estab"), clean.get("in_use"), cfg["pool_base"], cfg["slack"], cfg["limit"],
+            clean.get("seconds")), bool(clean.get("ok"))),
+        ("Tern exited cleanly", cfg.get("tern_rc") == 0),
+    ]
+    # The attack reached Tern and was the attack meant (else the case proves nothing).
+    if case == "1":
+        checks.append(("the attack ran: %d connections, %d bytes dripped, TCPRcvCollapsed +%d" % (
+            summary["connected"], summary["bytes_sent"], delta("stats", "TCPRcvCollapsed")),
+            summary["connected"] >= 8 and summary["bytes_sent"] > 1000))
+    elif case == "2":
+        checks.append(("the attack ran: %d segments, Tern queued out-of-order data (TCPOFOQueue +%d)" % (
+            summary["segments_sent"], delta("stats", "TCPOFOQueue")), delta("stats", "TCPOFOQueue") > 0))
+    elif case in ("3", "4"):
+        want = 200 if case == "3" else 4096
+        checks.append(("the attack ran: %d connections (>= %d)" % (summary["connected"], want),
+                       summary["connected"] >= want))
+    elif case == "6":
+        checks.append(("the attack ran: %d fragments sent, Tern saw %d (IpReasmReqds)" % (
+            summary["fragments_sent"], delta("stats", "IpReasmReqds")), delta("stats", "IpReasmReqds") > 0))
+    if case == "5":
+        oow, syn = delta("drops", "TcpOutOfWindow"), delta("drops", "TcpSynChallenged")
+        checks.append(("the blind segments reached Tern as meant: TcpOutOfWindow +%d, TcpSynChallenged +%d" % (
+            oow, syn), oow >= 0.9 * summary["oow_sent"] and syn >= 0.9 * summary["syn_sent"]))
+        acks = [float(l.split()[0]) for l in open(os.path.join(d, "acks.txt")) if l.strip()]
+        drops = cfg.get("tcpdump_dropped", 0)
+        lim = cfg["ratelimit_s"]
+        for name, span, sent in (("out-of-window data", summary["oow_span"], summary["oow_sent"]),
+                                 ("SYNs", summary["syn_span"], summary["syn_sent"])):
+            n = sum(1 for t in acks if span[0] <= t <= span[1] + 0.3)
+            bound = int((span[1] - span[0]) / lim) + 2
+            checks.append(("%d %s at the live 4-tuple elicited %d ACKs (bound %d: %.1f s / %.1f s + 2)" % (
+                sent, name, n, bound, span[1] - span[0], lim), n <= bound and sent > 0))
+        checks.append(("the capture lost nothing (%d dropped)" % drops, drops == 0))
+        checks.append(("the live connection still echoes after the attack", bool(summary.get("live_after"))))
+    ok = True
+    for what, good_ in checks:
+        out("  %-92s %s" % (what, "ok" if good_ else "FAILED"))
+        ok = ok and good_
+    st = lambda k: delta("stats", k)
+    dr = lambda k: delta("drops", k)
+    out("  legitimate: %s; latency p50 %s ms p99 %s ms max %s ms" % (
+        leg["failures"] or "no failures", leg["p50_ms"], leg["p99_ms"], leg["max_ms"]))
+    out("  attacker: %s" % json.dumps(summary))
+    for l in extra:
+        out("  attacker: %s" % l)
+    out("  Tern during the case: PassiveOpens +%d EstabResets +%d TCPPersistGiveUp +%d TCPAbortOnMemory +%d "
+        "TCPMemoryPressures +%d TCPRcvCollapsed +%d OfoPruned +%d TCPChallengeACK +%d TCPChallengeACKSkipped +%d "
+        "TCPACKSkippedInvalid +%d IpReasmReqds +%d IpReasmFails +%d" % tuple(st(k) for k in (
+            "PassiveOpens", "EstabResets", "TCPPersistGiveUp", "TCPAbortOnMemory", "TCPMemoryPressures",
+            "TCPRcvCollapsed", "OfoPruned", "TCPChallengeACK", "TCPChallengeACKSkipped", "TCPACKSkippedInvalid",
+            "IpReasmReqds", "IpReasmFails")))
+    out("  drops during the case: %s" % ", ".join("%s +%d" % (k, dr(k)) for k in sorted(last.get("drops", {}))
+                                                  if dr(k) > 0))
+    out("  port: rx_nombuf %d imissed +%d ipackets +%d; frames the kernel dropped on their way to Tern: %s" % (
+        rx_nombuf, delta("eth", "imissed"), delta("eth", "ipackets"), cfg.get("link_dropped", "?")))
+    return 0 if ok else 1
+
+
+def main():
+    a = sys.argv[1:]
+    if not a:
+        sys.exit(__doc__)
+    cmd, a = a[0], a[1:]
+    signal.signal(signal.SIGTERM, on_term)
+    opt = {}
+    pos = []
+    i = 0
+    while i < len(a):
+        if a[i].startswith("--"):
+            opt[a[i][2:]] = int(a[i + 1])
+            i += 2
+        else:
+            pos.append(a[i])
+            i += 1
+    if cmd == "monitor":
+        return monitor(*pos)
+    if cmd == "pool":
+        out(str(pool_in_use(pos[0])))
+        return 0
+    if cmd == "cleanup":
+        return cleanup(pos[0], float(pos[1]), int(pos[2]), int(pos[3]), int(pos[4]), float(pos[5]))
+    if cmd in ("legit-http", "legit-echo"):
+        return legit(cmd[6:], pos[0], int(pos[1]), pos[2], float(pos[3]), pos[4], pos[5] if len(pos) > 5 else None)
+    if cmd in ("drip", "zerowin", "slowloris"):
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        dst, port, srcs, secs = pos[0], int(pos[1]), pos[2].split(","), float(pos[3])
+        if cmd == "drip":
+            atk = Drip(dst, port, srcs, opt.get("connections", 8), rcvbuf=4096, nodelay=True, every=0.002)
+        elif cmd == "zerowin":
+            atk = ZeroWindow(dst, port, srcs, opt.get("connections", 200), rcvbuf=4096)
+        else:
+            atk = Slowloris(dst, port, srcs, opt.get("connections", 4500), every=1.5)
+        atk.run(secs)
+        return 0
+    if cmd == "ooo":
+        ooo(pos[0], int(pos[1]), pos[2], pos[3], float(pos[4]), opt.get("connections", 28), opt.get("segments", 256),
+            opt.get("pps", 14000))
+        return 0
+    if cmd == "blind":
+        blind(pos[0], int(pos[1]), pos[2], pos[3], float(pos[4]), opt.get("pps", 4000))
+        return 0
+    if cmd == "frags":
+        frags(pos[0], pos[1], pos[2], pos[3], float(pos[4]), opt.get("pps", 0))
+        return 0
+    if cmd == "verdict":
+        return verdict(pos[0], pos[1])
+    sys.exit("unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except Stop:
+        sys.exit(143)
