@@ -43,6 +43,7 @@ date                 coreutils
 debconf-set-selections debconf        # dpdk-env/setup.sh
 dirname              coreutils
 dpdk-dumpcap         dpdk-dev         # interop/ping_test.sh, README
+dpdk-proc-info       dpdk-dev         # interop/attack.py (pool in use)
 dpdk-telemetry.py    dpdk-dev         # demo.sh, interop tests, README
 dpkg                 dpkg             # this check
 dpkg-query           dpkg             # dpdk-env/setup.sh, this check

@@ -51,7 +51,7 @@ struct MemLimits {
 // hold all (high), pressure starts at three quarters and ends under half.
 // A pool too small to leave anything gets a token budget of 64 mbufs (the
 // configuration check already refused pools that cannot fill the rings).
-// The last resort acts when fewer than half the control reserve is free.
+// The last resort acts when less than the control reserve is free.
 struct MemReserve {
   static constexpr std::uint32_t kCacheStranded = 384;
   static constexpr std::uint32_t kControlReserve = 256;
@@ -70,7 +70,7 @@ inline MemLimits mem_limits_for_pool(std::uint32_t mbufs, std::uint32_t mbuf_tru
   return MemLimits{.low = high / 2,
                    .pressure = high * 3 / 4,
                    .high = high,
-                   .min_free_mbufs = std::min(MemReserve::kControlReserve / 2, mbufs / 16)};
+                   .min_free_mbufs = std::min(MemReserve::kControlReserve, mbufs / 16)};
 }
 
 class MemAccount {
@@ -89,6 +89,9 @@ class MemAccount {
   // not flip windows open and shut on every segment. `entered_pressure`
   // counts the entries (Linux's TCPMemoryPressures).
   MemLevel level() noexcept {
+    // The engine asks several times per segment: the usual answer costs one
+    // comparison (limits are ordered low <= pressure <= high).
+    if (charged_ < limits_.pressure && !in_pressure_) return MemLevel::kNormal;
     if (charged_ >= limits_.pressure) {
       if (!in_pressure_) ++entered_pressure_;
       in_pressure_ = true;

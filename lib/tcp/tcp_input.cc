@@ -758,6 +758,7 @@ void TcpStack::process_data(Tcb& c, Segment& s, Instant now) noexcept {
 // segments into full mbufs, then free out-of-order data starting after
 // `floor`, newest (highest) first.
 bool TcpStack::rcv_make_room(Tcb& c, std::uint32_t truesize, Seq32 floor) noexcept {
+  if (rcv_charged(c) + truesize <= rcv_limit(c)) return true;  // the common case, cheaply
   const std::uint32_t limit = rcv_admit_limit(c);
   if (rcv_charged(c) + truesize <= limit) return true;
   if (c.rcvq.collapsible()) counters_.inc(Counter::kTCPRcvCollapsed, c.rcvq.collapse(pool_mp_));

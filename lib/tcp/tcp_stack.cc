@@ -85,6 +85,7 @@ TcpStack::TcpStack(const TcpStackOptions& o, Counters& counters, SegmentSink& si
       pool_mp_(pool),
       clone_mp_(clone_pool != nullptr ? clone_pool : pool),
       full_seg_truesize_(full_segment_truesize(pool, o.mtu)),
+      full_seg_recip_((std::uint64_t{1} << 32) / full_seg_truesize_),
       pool_(o.cfg.max_connections),
       table_(o.cfg.max_connections, o.hash_seed),
       tw_(std::max<std::uint32_t>(o.cfg.max_time_wait, 1), o.cfg.time_wait,

@@ -175,11 +175,23 @@ class TcpStack {
   bool send(Tcb& c, Mbuf&& data, Instant now) noexcept;
   // Copying send: queues as much of `data` as fits; returns the bytes taken.
   std::size_t send_copy(Tcb& c, std::span<const std::byte> data, Instant now) noexcept;
-  // Bytes the application may queue on c now: snd_buf less what is queued,
-  // and nothing while the worker's buffers are at their high level and c
-  // already has data queued (docs/architecture.md "Memory model").
+  // Bytes the application may queue on c now (docs/architecture.md "Memory
+  // model"): snd_buf less what is queued; under pressure send queues grow
+  // to kSendCapPressure at most; at the high level only an empty queue may
+  // take anything, kSendCapHigh, so each connection keeps moving while
+  // thousands of non-readers cannot pile up more.
+  static constexpr std::uint32_t kSendCapPressure = 64 * 1024;
+  static constexpr std::uint32_t kSendCapHigh = 16 * 1024;
   std::uint32_t send_space(Tcb& c) noexcept {
-    if (!c.sndq.empty() && mem_.level() == MemLevel::kHigh) return 0;
+    const std::uint32_t queued = c.sndq.bytes();
+    switch (mem_.level()) {
+      case MemLevel::kNormal:
+        break;
+      case MemLevel::kPressure:
+        return queued >= kSendCapPressure ? 0 : std::min(c.send_space(), kSendCapPressure - queued);
+      case MemLevel::kHigh:
+        return queued > 0 ? 0 : std::min(c.send_space(), kSendCapHigh);
+    }
     return c.send_space();
   }
   // Zero-copy receive: all in-order data queued, or an empty Mbuf.
@@ -278,6 +290,7 @@ class TcpStack {
   std::uint32_t rcv_limit(const Tcb& c) noexcept;            // truesize the receive queues may take now
   std::uint32_t rcv_window_limit(const Tcb& c) noexcept;     // truesize the window may offer room for
   std::uint32_t win_from_space(const Tcb& c, std::uint32_t space) const noexcept;
+  std::uint32_t full_segments_in(std::uint32_t space) const noexcept;
   std::uint16_t syn_window(std::uint32_t rcv_buf) const noexcept;  // the window a SYN or SYN-ACK offers
   std::uint32_t rcv_admit_limit(const Tcb& c) noexcept;            // truesize before data is refused
   bool rcv_make_room(Tcb& c, std::uint32_t truesize, Seq32 floor) noexcept;
@@ -333,6 +346,7 @@ class TcpStack {
   TcpHandler* handler_ = nullptr;
   MemAccount mem_;
   std::uint32_t full_seg_truesize_;  // what one full-sized received segment costs
+  std::uint64_t full_seg_recip_;     // floor(2^32 / full_seg_truesize_)
   ObjectPool<Tcb> pool_;
   ConnTable<Tcb> table_;
   TimeWaitTable tw_;

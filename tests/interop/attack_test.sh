@@ -11,7 +11,7 @@
 # kernel's own stack never sees those).
 #   attack_test.sh tap|af_packet BUILD_DIR
 # Cases (TERN_ATTACK_CASES="1 2 ..." picks; the default is those that pass
-# today, 1 2 4 5 6; docs/testing.md has the state of 3):
+# today, all six; docs/testing.md has their history):
 #   1 drip       tern-httpd; 8 connections with SO_RCVBUF 4096 and TCP_NODELAY
 #                ask for 1 GiB, never read, and keep sending a never-ending
 #                next request one byte every 2 ms (1-byte segments pile up
@@ -77,7 +77,7 @@ remove_eal_files() {
 }
 trap 'interop_cleanup; remove_eal_files' EXIT
 
-cases=${TERN_ATTACK_CASES:-1 2 4 5 6}
+cases=${TERN_ATTACK_CASES:-1 2 3 4 5 6}
 secs=${TERN_ATTACK_SECONDS:-10}
 frag_pps=${TERN_ATTACK_FRAG_PPS:-50000}  # 0: as fast as the peer can send
 keep_dir=${TERN_ATTACK_KEEP:-}
