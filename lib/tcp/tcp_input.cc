@@ -687,8 +687,9 @@ void TcpStack::process_data(Tcb& c, Segment& s, Instant now) noexcept {
           c.rcvq.push(std::move(part));
         });
         filled_hole = true;
-        if (c.ooo->empty()) return_ooo(c);
       }
+      // Emptied by delivery, or by rcv_make_room's pruning: give it back.
+      if (c.ooo != nullptr && c.ooo->empty()) return_ooo(c);
       post(c, kTcpEvReadable);
       if (c.ooo_fin && c.ooo_fin_seq == c.rcv_nxt) {
         c.ooo_fin = false;

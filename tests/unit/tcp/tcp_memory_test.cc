@@ -379,3 +379,33 @@ TEST_F(TcpLastResort, MbufExhaustedCountedOncePerPoll) {
 
 }  // namespace
 }  // namespace tern::tcptest
+
+namespace tern::tcptest {
+namespace {
+
+// In-order data that needs the room out-of-order data held prunes all of
+// it; the emptied queue goes back to the stack's store (a connection must
+// not keep one it does not use: there is one per eight connections).
+TEST_F(TcpMemory, PrunedToEmptyOutOfOrderQueueIsReturned) {
+  cfg().rcv_buf = 16384;
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  const std::uint32_t fit = 16384 / per_mbuf();
+  Seq32 seq = irs() + 1;
+  // In-order data the application does not read fills all but one mbuf of
+  // the buffer, one segment beyond a hole takes the last.
+  for (std::uint32_t i = 0; i + 1 < fit; ++i, seq += 1100)
+    recv(seg().seq(seq).ack(iss() + 1).data(1100, i), at_ms(10 + i));
+  recv(seg().seq(seq + 1100).ack(iss() + 1).data(1100, 99), at_ms(30));
+  ASSERT_NE(c->ooo, nullptr);
+  ASSERT_EQ(c->ooo->segments(), 1u);
+  // The next in-order segment needs that room: the out-of-order one goes.
+  recv(seg().seq(seq).ack(iss() + 1).data(1100, 98), at_ms(31));
+  EXPECT_EQ(c->rcv_nxt, seq + 1100);
+  EXPECT_EQ(drops(Drop::kTcpOfoPruned), 1u);
+  EXPECT_EQ(c->ooo, nullptr);
+  take_all_sent();
+}
+
+}  // namespace
+}  // namespace tern::tcptest
