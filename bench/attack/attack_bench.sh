@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# Benchmark, not a test (issue 11): how many attacking connections of each
+# kind one worker survives at the DEFAULT configuration, with the legitimate
+# client's success >= 99 %. Nothing here passes or fails on the figures; it
+# prints one table row per (kind, level). bench/attack/README.md has the
+# results and how to read them.
+#   attack_bench.sh BUILD_DIR [tap|af_packet]
+# BUILD_DIR is any Tern build tree with apps/tern-httpd and apps/tern-echo
+# (e.g. a worktree of an older commit: the "before" column).
+# Environment:
+#   TERN_BENCH_KINDS    kinds to run (default "1 3"; of 1 drip, 2 ooo,
+#                       3 zerowin, 4 slowloris: tests/interop/attack.py)
+#   TERN_BENCH_LEVELS   attacking connections per level (default
+#                       "100 1000 3000 10000")
+#   TERN_BENCH_SECONDS  seconds of attack per level (default 12)
+#   TERN_BENCH_RECOVER  seconds allowed for recovery (default 15)
+#   TERN_BENCH_OUT      also append the table rows to this file
+# The configuration is Tern's default (config/tap.toml's keys, docs/config.md
+# defaults: 8,191 mbufs, max_connections 65,536, persist_timeout_s 120, ...)
+# and tern-httpd's default timeouts (header 10 s, idle 60 s, send 60 s,
+# 4,096 worker connections), except what it takes to run here: one worker
+# (lcore 0) so that every attacker meets the legitimate client on one pool,
+# the port (net_tap or a veth with net_af_packet) and the EAL file prefix.
+# Tern restarts for every level. The kernel side (attackers, legitimate
+# client, sampler) runs in the namespace on CPU 1, as in attack_test.sh; the
+# namespace's ephemeral port range is widened to 10000-65000 and the
+# attacker raises its open-file limit to the hard limit (20,000 here).
+# Per level: the attack for TERN_BENCH_SECONDS with the legitimate client
+# (a new connection every ~20 ms) and the pool sampled every 0.5 s; then the
+# attacker exits (its sockets close with SO_LINGER 0: RSTs) and "recovered"
+# is the time until CurrEstab is 0 and the pool back at its baseline (+64),
+# followed by 2 s of the legitimate client that must all succeed. (With the
+# default timeouts, silent attackers would hold their connections for
+# 60-120 s: see the README.)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+interop=$here/../../tests/interop
+. "$interop/lib.sh"
+[ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [tap|af_packet]"; exit 2; }
+interop_init attack-bench "${2:-tap}" "$1"
+remove_eal_files() {
+  local m
+  [ -n "${prefix:-}" ] || return 0
+  while read -r m; do rm -f "$m/${prefix}map_"*; done < <(awk '$3 == "hugetlbfs" {print $2}' /proc/mounts)
+  rm -rf "/var/run/dpdk/$prefix"
+}
+trap 'interop_cleanup; remove_eal_files' EXIT
+
+kinds=${TERN_BENCH_KINDS:-1 3}
+levels=${TERN_BENCH_LEVELS:-100 1000 3000 10000}
+secs=${TERN_BENCH_SECONDS:-12}
+recover=${TERN_BENCH_RECOVER:-15}
+outfile=${TERN_BENCH_OUT:-}
+mbufs=8191  # docs/config.md's default mbufs_per_worker
+slack=64
+
+interop_setup "$mode" b 10.84
+net=${peer_ip%.*}
+legit_ip=$net.3
+atk_ip=$net.4
+atk_ip2=$net.5
+off=()
+taskset -c 1 true 2>/dev/null && off=(taskset -c 1)
+atk=("${off[@]}" python3 "$interop/attack.py")
+inpeer=("${off[@]}" ip netns exec "$peer_ns")
+
+bg() {
+  local var=$1
+  shift
+  "$@" &
+  printf -v "$var" %s $!
+  TERN_PIDS+=("$!")
+}
+forget() {
+  local rest=() x
+  for x in "${TERN_PIDS[@]}"; do [ "$x" = "$1" ] || rest+=("$x"); done
+  TERN_PIDS=("${rest[@]}")
+}
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+attack_over() { grep -q "^stopped" "$2" || pid_gone "$1"; }
+end_pid() {
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" || true
+  forget "$1"
+}
+
+start_tern() {
+  interop_write_config 512 "$mbufs"
+  sed -i 's/^lcores = .*/lcores = [0]/; s/qpairs=2/qpairs=1/' "$work/tern.toml"
+  interop_start_tern "$@"
+  local a
+  for a in "$legit_ip" "$atk_ip" "$atk_ip2"; do ip -n "$peer_ns" addr replace "$a/24" dev "$peer_if"; done
+  ip netns exec "$peer_ns" sysctl -qw net.ipv4.ip_local_port_range="10000 65000"
+}
+
+stop_tern() {
+  local p=$tern_pid
+  kill -INT "$p" 2>/dev/null || true
+  if ! tern_wait_for "$tern_name to exit" 20 pid_gone "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
+  tern_rc=0
+  wait "$p" || tern_rc=$?
+  tern_pid=
+  forget "$p"
+  cp "$work/tern.log" "$dir/tern.log"
+  remove_eal_files
+}
+
+# level KIND N: one row.
+level() {
+  local kind=$1 n=$2 app=tern-httpd port=80 legit=legit-http name args=()
+  case $kind in
+    1) name=drip; args=(drip "$tern_ip" 80 "$atk_ip" "$secs" --connections "$n") ;;
+    2) name=ooo; app=tern-echo; port=7; legit=legit-echo
+       # 256 segments per connection per round at 28 connections (the
+       # test's); fewer per connection as they multiply, at least 8.
+       local segs=$((7168 / n)); [ "$segs" -ge 8 ] || segs=8
+       args=(ooo "$tern_ip" 7 "$atk_ip" "$peer_if" "$secs" --connections "$n" --segments "$segs") ;;
+    3) name=zerowin; args=(zerowin "$tern_ip" 80 "$atk_ip" "$secs" --connections "$n") ;;
+    4) name=slowloris; args=(slowloris "$tern_ip" 80 "$atk_ip,$atk_ip2" "$secs" --connections "$n") ;;
+    *) echo "unknown kind $kind"; return 0 ;;
+  esac
+  dir=$work/$name-$n
+  mkdir -p "$dir"
+  echo "--- $name, $n connections, $secs s ($app, default config) ---"
+  if [ "$app" = tern-httpd ]; then start_tern tern-httpd --port 80; else start_tern tern-echo --port 7; fi
+  "${inpeer[@]}" "${atk[@]}" "$legit" "$tern_ip" "$port" "$legit_ip" 0.01 "$dir/warmup.json"
+  sleep 0.5
+  local base mon_pid legit_pid atk_pid
+  base=$("${atk[@]}" pool "$prefix")
+  bg mon_pid "${atk[@]}" monitor "$prefix" "$dir/mon.jsonl" "$dir/mon.now"
+  tern_wait_for "the first sample" 10 test -s "$dir/mon.now" || true
+  bg legit_pid "${inpeer[@]}" "${atk[@]}" "$legit" "$tern_ip" "$port" "$legit_ip" $((secs + 120)) "$dir/legit.json" \
+    "$dir/attack-stopped"
+  bg atk_pid "${inpeer[@]}" nice -n 10 python3 "$interop/attack.py" "${args[@]}" >"$dir/attacker.out" 2>&1
+  tern_wait_for "the attack to stop" $((secs + 120)) attack_over "$atk_pid" "$dir/attacker.out" || true
+  touch "$dir/attack-stopped"
+  wait "$legit_pid" || true
+  forget "$legit_pid"
+  # The attacker leaves: SIGTERM, it prints its summary and exits (RSTs).
+  end_pid "$atk_pid"
+  local t_end
+  t_end=$(date +%s.%N)
+  "${atk[@]}" cleanup "$dir/mon.now" "$recover" "$base" "$slack" 0 "$t_end" >"$dir/cleanup.json" || true
+  "${inpeer[@]}" "${atk[@]}" "$legit" "$tern_ip" "$port" "$legit_ip" 2 "$dir/after.json" || true
+  end_pid "$mon_pid"
+  stop_tern
+  python3 - "$dir" "$kind" "$name" "$n" "$base" "$mbufs" "$tern_rc" <<'PY' 2>&1 | tee -a "$work/rows.md" ${outfile:+"$outfile"} || true
+import json, os, sys
+d, kind, name, n, base, size, rc = sys.argv[1:]
+def load(p, default=None):
+    try:
+        return json.load(open(os.path.join(d, p)))
+    except (OSError, ValueError):
+        return default
+samples = [json.loads(l) for l in open(os.path.join(d, "mon.jsonl")) if l.strip()]
+good = [s for s in samples if "error" not in s]
+summary = {}
+for l in open(os.path.join(d, "attacker.out")):
+    if l.startswith("summary "):
+        summary = json.loads(l[8:])
+leg, after, clean = load("legit.json", {}), load("after.json", {}), load("cleanup.json", None)
+if clean is None:
+    try:
+        clean = json.loads(open(os.path.join(d, "cleanup.json")).read())
+    except (OSError, ValueError):
+        clean = {}
+first, last = (good[0], good[-1]) if good else ({}, {})
+def delta(t, k):
+    return ((last.get(t) or {}).get(k) or 0) - ((first.get(t) or {}).get(k) or 0)
+peak = max((s["in_use"] for s in good), default=-1)
+rate = 100.0 * leg.get("ok", 0) / leg["total"] if leg.get("total") else 0.0
+att = summary.get("connected", summary.get("connections", "?"))
+alive = summary.get("alive_at_stop", "")
+defs = ["%s +%d" % (k, delta("stats", k)) for k in (
+    "TCPMemoryPressures", "TCPAbortOnMemory", "TCPRcvCollapsed", "OfoPruned", "TCPOFOQueue", "TCPOFODrop",
+    "TCPPersistGiveUp", "TCPAbortOnOrphans", "EstabResets") if delta("stats", k) > 0]
+defs += ["%s +%d" % (k, delta("drops", k)) for k in sorted(last.get("drops") or {})
+         if k != "MbufExhausted" and delta("drops", k) > 0]
+aok = after.get("total", 0) > 0 and after.get("ok") == after.get("total")
+rec = ("yes, %.1f s" % clean["seconds"]) if clean.get("ok") and aok else \
+      "no (estab %s, pool %s%s)" % (clean.get("estab"), clean.get("in_use"), "" if aok else ", legit after failed")
+print("| %s | %s | %s%s | %.1f %% (%d/%d) | %d / %s (base %s) | %s | %s | %s | %s |%s" % (
+    name, n, att, (" (%s alive at stop)" % alive) if alive != "" else "", rate, leg.get("ok", 0),
+    leg.get("total", 0), peak, size, base, (last.get("eth") or {}).get("rx_nombuf", "?"),
+    delta("drops", "MbufExhausted") if last.get("drops") else "n/a", ", ".join(defs) or "-", rec,
+    "" if rc == "0" else " Tern exit %s" % rc))
+PY
+}
+
+header="| kind | attacking conns | connected | legit success | pool peak in use | rx_nombuf | MbufExhausted | defence counters (delta) | recovered |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "build: $build ($(git -C "$build/.." rev-parse --short HEAD 2>/dev/null || echo '?')), mode $mode, $secs s per level, $(date -u +%F)"
+for k in $kinds; do for n in $levels; do level "$k" "$n"; done; done
+echo
+echo "$header"
+cat "$work/rows.md"
