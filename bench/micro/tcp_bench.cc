@@ -261,14 +261,14 @@ void BM_TcpTxAckProcessing(benchmark::State& state) {
     std::vector<std::byte> chunk(mss, std::byte{0x5a});
     auto top_up = [&] {
       if (zero_copy) {
-        while (c->send_space() >= mss) {
+        while (stack.send_space(*c) > 0) {
           Mbuf m = Mbuf::alloc(pool);
           if (!m || m.append(static_cast<std::uint16_t>(mss)).empty()) return false;
           if (!stack.send(*c, std::move(m), now)) return false;
         }
         return true;
       }
-      while (c->send_space() >= mss) {
+      while (stack.send_space(*c) > 0) {
         if (stack.send_copy(*c, chunk, now) != mss) return false;
       }
       return true;

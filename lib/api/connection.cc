@@ -52,16 +52,17 @@ std::string_view to_string(CloseReason r) noexcept {
 
 namespace {
 
-// Detaches the longest prefix of whole mbufs of `chain` that is at most
-// `limit` bytes and returns it (empty when even the first is longer).
+// Detaches the longest prefix of whole mbufs of `chain` whose truesize is
+// at most `limit` and returns it (empty when even the first costs more).
 // `chain` keeps the rest with its own nb_segs and pkt_len.
 Buffer split_whole_segments(Buffer& chain, std::uint32_t limit) noexcept {
   rte_mbuf* head = chain.get();
-  std::uint32_t bytes = 0;
+  std::uint32_t bytes = 0, cost = 0;
   std::uint16_t segs = 0;
   rte_mbuf* last = nullptr;
-  for (rte_mbuf* m = head; m != nullptr && bytes + m->data_len <= limit; m = m->next) {
+  for (rte_mbuf* m = head; m != nullptr && cost + mbuf_seg_truesize(m) <= limit; m = m->next) {
     bytes += m->data_len;
+    cost += mbuf_seg_truesize(m);
     ++segs;
     last = m;
   }
@@ -93,11 +94,11 @@ SendResult Connection::send(Buffer& data) noexcept {
   const Instant now = worker_->now_;
   const std::uint32_t len = data.pkt_len();
   const std::uint32_t space = tcp.send_space(*tcb_);
-  if (len <= space) {
+  if (mbuf_truesize(data.get()) <= space) {
     if (!tcp.send(*tcb_, std::move(data), now)) return {0, Error::kClosed};
     return {len, Error::kOk};
   }
-  if (data->data_len > tcb_->snd_buf) return {0, Error::kTooBig};
+  if (mbuf_seg_truesize(data.get()) > tcb_->snd_buf) return {0, Error::kTooBig};
   SendResult r{0, Error::kWouldBlock};
   if (Buffer part = split_whole_segments(data, space)) {
     r.accepted = part.pkt_len();

@@ -1,5 +1,8 @@
 #include "tcp/send_queue.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "base/mbuf.h"
 
 namespace tern {
@@ -24,9 +27,41 @@ void SendQueue::append(rte_mbuf* m) noexcept {
         tail_->next = m;
         tail_ = m;
       }
+      tail_is_copy_ = false;
     }
     m = next;
   }
+}
+
+std::uint32_t SendQueue::append_copy(const std::byte* data, std::uint32_t len, std::uint32_t limit,
+                                     rte_mempool* pool, bool& exhausted) noexcept {
+  std::uint32_t done = 0;
+  // Segments already built from the tail keep their own data_len: growing
+  // it changes nothing they send.
+  if (tail_is_copy_ && tail_ != nullptr) {
+    const std::uint32_t n = std::min<std::uint32_t>(len, rte_pktmbuf_tailroom(tail_));
+    if (n > 0) {
+      std::memcpy(rte_pktmbuf_mtod_offset(tail_, std::byte*, tail_->data_len), data, n);
+      tail_->data_len = static_cast<std::uint16_t>(tail_->data_len + n);
+      tail_->pkt_len = tail_->data_len;
+      bytes_ += n;
+      done = n;
+    }
+  }
+  const std::uint32_t fresh = sizeof(rte_mbuf) + rte_pktmbuf_data_room_size(pool);  // its truesize
+  while (done < len && truesize_ + fresh <= limit) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    if (m == nullptr) {
+      exhausted = true;
+      break;
+    }
+    const std::uint32_t n = std::min<std::uint32_t>(len - done, rte_pktmbuf_tailroom(m));
+    std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(n)), data + done, n);
+    append(m);
+    tail_is_copy_ = true;
+    done += n;
+  }
+  return done;
 }
 
 void SendQueue::drop_front(std::uint32_t n) noexcept {
@@ -55,6 +90,7 @@ void SendQueue::drop_front(std::uint32_t n) noexcept {
   if (head_ == nullptr) {
     tail_ = nullptr;
     cursor_ = nullptr;
+    tail_is_copy_ = false;
   }
 }
 
@@ -110,6 +146,7 @@ void SendQueue::clear() noexcept {
   uncharge(truesize_);
   front_ += bytes_;
   head_ = tail_ = cursor_ = nullptr;
+  tail_is_copy_ = false;
   head_off_ = 0;
   bytes_ = 0;
 }

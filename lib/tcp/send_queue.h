@@ -22,6 +22,7 @@
 // ended, so sending a window's worth of data in order walks the list once.
 #include <rte_mbuf.h>
 
+#include <cstddef>
 #include <cstdint>
 
 #include "base/mem_account.h"
@@ -41,6 +42,14 @@ class SendQueue {
   // Takes ownership of the chain `m` (pkt_len bytes); empty segments are
   // freed. Any refcount and any indirect / external buffer is fine.
   void append(rte_mbuf* m) noexcept;
+  // Copies as much of [data, data + len) as fits while the queue's truesize
+  // stays within `limit`: first into the tailroom of the last mbuf if an
+  // earlier append_copy allocated it (free: its truesize is already
+  // charged, so many small writes do not cost an mbuf each, as Linux's
+  // tcp_sendmsg fills its tail skb), then into fresh mbufs from `pool`.
+  // Returns the bytes taken; `exhausted` is set when `pool` ran out.
+  std::uint32_t append_copy(const std::byte* data, std::uint32_t len, std::uint32_t limit, rte_mempool* pool,
+                            bool& exhausted) noexcept;
   // Frees the first n bytes (acknowledged). n <= bytes().
   void drop_front(std::uint32_t n) noexcept;
   // A new chain of indirect mbufs covering [off, off + len) of the queue,
@@ -71,6 +80,9 @@ class SendQueue {
   std::uint64_t cursor_pos_ = 0;
   std::uint32_t truesize_ = 0;
   MemAccount* acct_ = nullptr;
+  // tail_ was allocated by append_copy: its tailroom is ours to fill. Never
+  // set for the application's mbufs, which may be shared with it.
+  bool tail_is_copy_ = false;
 };
 
 }  // namespace tern

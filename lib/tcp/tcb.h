@@ -138,8 +138,8 @@ struct Tcb : TimerNode {
   ReassemblyQueue* ooo = nullptr;  // lent by the stack while out-of-order data is held
   Seq32 ooo_fin_seq;               // a FIN that arrived beyond a hole
   bool ooo_fin = false;
-  std::uint32_t snd_buf = 0;    // the send queue's limit (SO_SNDBUF; the high watermark)
-  std::uint32_t snd_lowat = 0;  // kTcpEvWritable fires once queued bytes fall to this
+  std::uint32_t snd_buf = 0;    // the send queue's limit in truesize (SO_SNDBUF; the high watermark)
+  std::uint32_t snd_lowat = 0;  // kTcpEvWritable fires once its truesize falls to this
   std::uint32_t rcv_buf = 0;
 
   // Keepalive (RFC 1122 §4.2.3.6), per connection like TCP_KEEPIDLE /
@@ -160,8 +160,6 @@ struct Tcb : TimerNode {
 
   // Bytes of data in flight (sent, unacknowledged), SYN and FIN included.
   std::uint32_t flight() const noexcept { return static_cast<std::uint32_t>(snd_nxt - snd_una); }
-  // Bytes the application may still queue.
-  std::uint32_t send_space() const noexcept { return sndq.bytes() >= snd_buf ? 0 : snd_buf - sndq.bytes(); }
 };
 
 }  // namespace tern

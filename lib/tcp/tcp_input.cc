@@ -551,7 +551,7 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
       const std::uint32_t len = std::min<std::uint32_t>(c.mss, c.sndq.bytes());
       if (len > 0) send_data_segment(c, c.snd_una, len, false, now);
     }
-    if (c.writable_wanted && c.sndq.bytes() <= c.snd_lowat) {
+    if (writable_due(c)) {
       c.writable_wanted = false;
       post(c, kTcpEvWritable);
     }
@@ -705,6 +705,15 @@ void TcpStack::process_data(Tcb& c, Segment& s, Instant now) noexcept {
       // Out of order (beyond RCV.NXT): hold it and send a duplicate ACK at
       // once (RFC 5681 §4.2), with SACK blocks when negotiated.
       Mbuf& m = s.frame;
+      // At the high level only in-order data into an empty queue is still
+      // taken (the one charge Linux forces): out-of-order data waits for
+      // the peer to send it again, so thousands of holes cannot hold a
+      // segment each.
+      if (mem_.level() == MemLevel::kHigh) {
+        counters_.drop(Drop::kTcpMemPressure);
+        c.ack_now = true;
+        return;
+      }
       if (!borrow_ooo(c)) {
         counters_.drop(Drop::kTcpOfoOverLimit);
         c.ack_now = true;

@@ -84,6 +84,7 @@ TcpStack::TcpStack(const TcpStackOptions& o, Counters& counters, SegmentSink& si
       sink_(sink),
       pool_mp_(pool),
       clone_mp_(clone_pool != nullptr ? clone_pool : pool),
+      mbuf_truesize_(static_cast<std::uint32_t>(sizeof(rte_mbuf)) + rte_pktmbuf_data_room_size(pool)),
       full_seg_truesize_(full_segment_truesize(pool, o.mtu)),
       full_seg_recip_((std::uint64_t{1} << 32) / full_seg_truesize_),
       pool_(o.cfg.max_connections),
@@ -370,7 +371,7 @@ bool TcpStack::send(Tcb& c, Mbuf&& data, Instant now) noexcept {
   const bool open = c.state == TcpState::kSynSent || c.state == TcpState::kSynReceived ||
                     c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait;
   if (!open || c.fin_queued || c.app_closed || !data) return false;
-  if (data.pkt_len() > send_space(c)) {
+  if (mbuf_truesize(data.get()) > send_space(c)) {
     c.writable_wanted = true;
     return false;
   }
@@ -384,20 +385,11 @@ std::size_t TcpStack::send_copy(Tcb& c, std::span<const std::byte> data, Instant
   const bool open = c.state == TcpState::kSynSent || c.state == TcpState::kSynReceived ||
                     c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait;
   if (!open || c.fin_queued || c.app_closed) return 0;
-  std::size_t done = 0;
-  const std::size_t want = std::min<std::size_t>(data.size(), send_space(c));
-  while (done < want) {
-    rte_mbuf* m = rte_pktmbuf_alloc(pool_mp_);
-    if (m == nullptr) {
-      note_mbuf_exhausted();
-      break;
-    }
-    const std::size_t room = rte_pktmbuf_tailroom(m);
-    const std::size_t n = std::min(room, want - done);
-    std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(n)), data.data() + done, n);
-    c.sndq.append(m);
-    done += n;
-  }
+  bool exhausted = false;
+  const std::size_t done = c.sndq.append_copy(
+      data.data(), static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), UINT32_MAX)), snd_limit(c),
+      pool_mp_, exhausted);
+  if (exhausted) note_mbuf_exhausted();
   if (done < data.size()) c.writable_wanted = true;
   if (done > 0 && synchronized(c.state)) output(c, now);
   dispatch();
@@ -532,7 +524,7 @@ void TcpStack::set_send_buffer(Tcb& c, std::uint32_t bytes, std::uint32_t lowat,
   c.snd_buf = bytes;
   c.snd_lowat = std::min(lowat, bytes);
   // Raising the limits may already satisfy a waiting writer.
-  if (c.writable_wanted && c.sndq.bytes() <= c.snd_lowat && !c.removed) {
+  if (!c.removed && writable_due(c)) {
     c.writable_wanted = false;
     post(c, kTcpEvWritable);
   }

@@ -168,31 +168,43 @@ class TcpStack {
   Tcb* connect(std::uint32_t raddr, std::uint16_t rport, Instant now, ConnectError* err = nullptr,
                std::uint16_t lport = 0) noexcept;
 
-  // Zero-copy send: queues the whole chain or nothing (false: not enough
-  // send space, or the connection can no longer send). Taken, the engine owns
+  // Zero-copy send: queues the whole chain or nothing (false: its truesize
+  // exceeds send_space, or the connection can no longer send). Taken, the engine owns
   // the mbufs and frees them once acknowledged; refused, `data` is left with
   // the caller untouched (to retry on kTcpEvWritable).
   bool send(Tcb& c, Mbuf&& data, Instant now) noexcept;
-  // Copying send: queues as much of `data` as fits; returns the bytes taken.
+  // Copying send: queues as much of `data` as fits in send_space (filling
+  // the last copied mbuf first); returns the bytes taken.
   std::size_t send_copy(Tcb& c, std::span<const std::byte> data, Instant now) noexcept;
-  // Bytes the application may queue on c now (docs/architecture.md "Memory
-  // model"): snd_buf less what is queued; under pressure send queues grow
-  // to kSendCapPressure at most; at the high level only an empty queue may
-  // take anything, kSendCapHigh, so each connection keeps moving while
-  // thousands of non-readers cannot pile up more.
+  // What c's send queue may hold now, in truesize (docs/architecture.md
+  // "Memory model"): snd_buf (SO_SNDBUF, counted as Linux counts
+  // sk_wmem_queued); under pressure at most kSendCapPressure, as Linux's
+  // sk_stream_moderate_sndbuf stops send buffers growing; at the high level
+  // a queue that holds data takes no more and an empty one one full
+  // segment, so each connection keeps moving while thousands of
+  // non-readers cannot pile up more (the send side of rcv_limit).
   static constexpr std::uint32_t kSendCapPressure = 64 * 1024;
-  static constexpr std::uint32_t kSendCapHigh = 16 * 1024;
-  std::uint32_t send_space(Tcb& c) noexcept {
-    const std::uint32_t queued = c.sndq.bytes();
+  std::uint32_t snd_limit(const Tcb& c) noexcept {
     switch (mem_.level()) {
       case MemLevel::kNormal:
         break;
       case MemLevel::kPressure:
-        return queued >= kSendCapPressure ? 0 : std::min(c.send_space(), kSendCapPressure - queued);
+        return std::min(c.snd_buf, kSendCapPressure);
       case MemLevel::kHigh:
-        return queued > 0 ? 0 : std::min(c.send_space(), kSendCapHigh);
+        return c.sndq.empty() ? std::min(c.snd_buf, full_seg_truesize_) : 0;
     }
-    return c.send_space();
+    return c.snd_buf;
+  }
+  // Truesize the application may still queue on c now: 0 unless at least
+  // one of the pool's mbufs fits, so that space means progress.
+  std::uint32_t send_space(const Tcb& c) noexcept {
+    const std::uint32_t limit = snd_limit(c), queued = c.sndq.truesize();
+    return queued + mbuf_truesize_ > limit ? 0 : limit - queued;
+  }
+  // A refused writer is told once the queue is down to snd_lowat and may
+  // take something again.
+  bool writable_due(const Tcb& c) noexcept {
+    return c.writable_wanted && c.sndq.truesize() <= c.snd_lowat && send_space(c) > 0;
   }
   // Zero-copy receive: all in-order data queued, or an empty Mbuf.
   Mbuf recv(Tcb& c, Instant now) noexcept;
@@ -211,8 +223,9 @@ class TcpStack {
   // TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT for this connection.
   void set_keepalive_params(Tcb& c, Duration idle, Duration interval, std::uint32_t probes,
                             Instant now) noexcept;
-  // SO_SNDBUF and SO_SNDLOWAT: send() is refused past `bytes` queued, and
-  // kTcpEvWritable fires once the queue falls to `lowat` (capped at bytes).
+  // SO_SNDBUF and SO_SNDLOWAT, in truesize: send() is refused past `bytes`
+  // of queued buffer, and kTcpEvWritable fires once the queue falls to
+  // `lowat` (capped at bytes).
   void set_send_buffer(Tcb& c, std::uint32_t bytes, std::uint32_t lowat, Instant now) noexcept;
   // SO_RCVBUF. The window scale was fixed at the handshake from [tcp]
   // rcv_buf, so the advertised window cannot exceed 65535 << rcv_wscale.
@@ -233,6 +246,8 @@ class TcpStack {
   static std::uint32_t rcv_charged(const Tcb& c) noexcept {
     return c.rcvq.truesize() + (c.ooo != nullptr ? c.ooo->truesize() : 0);
   }
+  // Everything the connection holds, in truesize.
+  static std::uint32_t held_truesize(const Tcb& c) noexcept { return rcv_charged(c) + c.sndq.truesize(); }
   // Calls fn(const Tcb&) for every connection in the table.
   template <class Fn>
   void for_each_connection(Fn&& fn) const {
@@ -320,7 +335,10 @@ class TcpStack {
     mbuf_exhausted_noted_ = true;
     counters_.drop(Drop::kMbufExhausted);
   }
-  void relieve_memory(Instant now) noexcept;  // the last resort (tcp_timers.cc)
+  void relieve_memory(Instant now) noexcept;       // the last resort (tcp_timers.cc)
+  static constexpr std::size_t kReliefBatch = 64;  // most connections one relief pass aborts
+  bool abort_if_out_of_memory(Tcb& c, Instant now) noexcept;
+  void abort_on_memory(Tcb& c, Instant now, const char* why) noexcept;
   Tcb* new_tcb(const FourTuple& t) noexcept;
   void init_tcb_from_config(Tcb& c) noexcept;
   void to_state(Tcb& c, TcpState s) noexcept;
@@ -345,6 +363,7 @@ class TcpStack {
   rte_mempool* clone_mp_;
   TcpHandler* handler_ = nullptr;
   MemAccount mem_;
+  std::uint32_t mbuf_truesize_;      // what one of the pool's mbufs costs
   std::uint32_t full_seg_truesize_;  // what one full-sized received segment costs
   std::uint64_t full_seg_recip_;     // floor(2^32 / full_seg_truesize_)
   ObjectPool<Tcb> pool_;

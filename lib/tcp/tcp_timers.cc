@@ -6,6 +6,7 @@
 #include <rte_mempool.h>
 
 #include <algorithm>
+#include <array>
 
 #include "base/log.h"
 #include "tcp/tcp_stack.h"
@@ -74,38 +75,64 @@ void TcpStack::on_tcb_timer(Tcb& c, Instant now) noexcept {
 
 // The last resort (docs/architecture.md "Memory model"): when the pool is
 // nearly dry despite the budget (buffers held by the application, frames a
-// sibling worker steered here, a budget set too high), abort the connection
-// holding the most, orphans and zero-window connections before any other,
-// so that the RX ring can always refill and a RST or a new SYN still gets
-// in. One connection per millisecond until the pool is above its floor.
+// sibling worker steered here, a budget set too high, thousands of
+// connections each holding the one segment an empty queue may always take),
+// abort the connections holding the most, orphans and zero-window
+// connections before any other, so that the RX ring can always refill and a
+// RST or a new SYN still gets in. One scan keeps the kReliefBatch worst
+// holders and aborts as many of them as it takes to bring the pool back to
+// twice its floor; checked every millisecond.
 void TcpStack::relieve_memory(Instant now) noexcept {
   const std::uint32_t floor = mem_.limits().min_free_mbufs;
   if (floor == 0 || now < next_relief_check_) return;
   next_relief_check_ = now + Duration::ms(1);
   const unsigned free_mbufs = rte_mempool_avail_count(pool_mp_);
   if (free_mbufs >= floor) return;
-  Tcb* victim = nullptr;
-  std::uint64_t worst = 0;
+  struct Victim {
+    std::uint64_t score;
+    Tcb* tcb;
+  };
+  std::array<Victim, kReliefBatch> worst;  // [0, n) by score, highest first
+  std::size_t n = 0;
   table_.for_each([&](const FourTuple&, Tcb* t) {
-    const std::uint64_t held = rcv_charged(*t) + t->sndq.truesize();
+    const std::uint64_t held = held_truesize(*t);
     if (held == 0) return;
     const bool stuck = t->app_closed || (t->snd_wnd == 0 && !t->sndq.empty());
     const std::uint64_t score = held + (stuck ? std::uint64_t{1} << 40 : 0);
-    if (score > worst) {
-      worst = score;
-      victim = t;
-    }
+    if (n == worst.size() && score <= worst[n - 1].score) return;
+    std::size_t i = n < worst.size() ? n++ : n - 1;
+    for (; i > 0 && worst[i - 1].score < score; --i) worst[i] = worst[i - 1];
+    worst[i] = Victim{score, t};
   });
-  if (victim == nullptr) return;
-  Tcb& c = *victim;
+  const std::uint64_t want = std::uint64_t{2 * floor - free_mbufs} * full_seg_truesize_;
+  std::uint64_t freed = 0;
+  for (std::size_t i = 0; i < n && freed < want; ++i) {
+    freed += held_truesize(*worst[i].tcb);
+    abort_on_memory(*worst[i].tcb, now, "mbuf pool nearly dry");
+  }
+}
+
+// Linux's tcp_out_of_resources, extended from orphans to zero-window
+// connections: at the high level, a connection whose timer finds its send
+// data still refused (a zero window through a whole probe interval, or an
+// orphan still retransmitting) holds memory nothing will release soon.
+// Abort it now rather than wait for the pool to run dry.
+bool TcpStack::abort_if_out_of_memory(Tcb& c, Instant now) noexcept {
+  if (c.sndq.empty() || mem_.level() != MemLevel::kHigh) return false;
+  abort_on_memory(c, now, "memory at its high level");
+  return true;
+}
+
+void TcpStack::abort_on_memory(Tcb& c, Instant now, const char* why) noexcept {
   counters_.inc(Counter::kTCPAbortOnMemory);
+  // One line a second: under attack this can run thousands of times.
   if (now - last_relief_log_ >= Duration::s(1) || counters_.get(Counter::kTCPAbortOnMemory) == 1) {
     last_relief_log_ = now;
-    TERN_LOG(WARNING,
-             "mbuf pool nearly dry (%u free, floor %u): aborting %s:%u -> port %u, holding %u bytes%s\n",
-             free_mbufs, floor, format_ipv4(c.tuple.raddr).c_str(), c.tuple.rport, c.tuple.lport,
-             static_cast<unsigned>(rcv_charged(c) + c.sndq.truesize()),
-             c.app_closed ? " (orphaned)" : (c.snd_wnd == 0 ? " (zero window)" : ""));
+    TERN_LOG(WARNING, "%s (%u mbufs free): aborting %s:%u -> port %u, holding %u bytes%s (%lu so far)\n", why,
+             rte_mempool_avail_count(pool_mp_), format_ipv4(c.tuple.raddr).c_str(), c.tuple.rport,
+             c.tuple.lport, static_cast<unsigned>(held_truesize(c)),
+             c.app_closed ? " (orphaned)" : (c.snd_wnd == 0 ? " (zero window)" : ""),
+             static_cast<unsigned long>(counters_.get(Counter::kTCPAbortOnMemory)));
   }
   if (synchronized(c.state)) send_rst_for(c, now);
   finish(c, TcpError::kAborted);
@@ -139,6 +166,7 @@ void TcpStack::on_rtx_timeout(Tcb& c, Instant now) noexcept {
     return;
   }
   counters_.inc(Counter::kTCPTimeouts);
+  if (c.app_closed && abort_if_out_of_memory(c, now)) return;
   // An orphan gives up sooner (tcp_orphan_retries): nobody waits for it.
   if (c.retries > (c.app_closed ? std::min(o_.cfg.retries, o_.cfg.orphan_retries) : o_.cfg.retries)) {
     counters_.inc(Counter::kTCPAbortOnTimeout);
@@ -177,6 +205,7 @@ void TcpStack::on_persist_timeout(Tcb& c, Instant now) noexcept {
     output(c, now);
     return;
   }
+  if (abort_if_out_of_memory(c, now)) return;
   // A peer that keeps its window shut (a client that never reads) would
   // hold our send queue for ever: give up after persist_probes probes or
   // persist_timeout, as TCP_USER_TIMEOUT does on a zero window.

@@ -159,7 +159,7 @@ class Apps final {
                " eof=" + std::to_string(p->eof) + " closed_event=" + std::to_string(p->closed_event);
         if (p->conn != nullptr)
           out += " state=" + std::string(to_string(p->conn->state)) +
-                 " send_space=" + std::to_string(p->conn->send_space()) +
+                 " send_queue=" + std::to_string(p->conn->sndq.truesize()) +
                  " flight=" + std::to_string(p->conn->flight()) +
                  " snd_wnd=" + std::to_string(p->conn->snd_wnd);
         out += ")\n";

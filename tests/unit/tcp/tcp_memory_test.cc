@@ -293,23 +293,23 @@ class TcpLastResort : public TcpMemory {
 };
 
 // The pool nearly dry: the connection holding the most is aborted (RST,
-// kAborted, TCPAbortOnMemory), one per millisecond until the pool is above
-// its floor; the others live on.
+// kAborted, TCPAbortOnMemory), as many as it takes to bring the pool back to
+// twice its floor; the others live on.
 TEST_F(TcpLastResort, AbortsTheBiggestHolderWhenThePoolIsNearlyDry) {
   const Peer a = open(Seq32{1'000'000});
   const Peer b = open(Seq32{5'000'000});
   ASSERT_NE(a.tcb, nullptr);
   ASSERT_NE(b.tcb, nullptr);
-  feed(a, 10, 100, at_ms(10));
+  feed(a, 30, 100, at_ms(10));
   feed(b, 2, 100, at_ms(11));
   take_all_sent();
   MemLimits l;
-  l.min_free_mbufs = 64;
+  l.min_free_mbufs = 16;
   stack().mem().set_limits(l);
   advance_by(Duration::ms(3));
   EXPECT_EQ(count(Counter::kTCPAbortOnMemory), 0u);  // plenty free: nothing happens
 
-  hog(32);
+  hog(12);  // 20 short of twice the floor: a alone (30 mbufs) makes up for it
   advance_by(Duration::ms(1));
   EXPECT_EQ(count(Counter::kTCPAbortOnMemory), 1u);
   EXPECT_EQ(handler_.closed_with(a.tcb), TcpError::kAborted);
@@ -323,21 +323,48 @@ TEST_F(TcpLastResort, AbortsTheBiggestHolderWhenThePoolIsNearlyDry) {
   stack().close(*a.tcb, now());
 }
 
+// One pass aborts as many of the biggest holders as the deficit needs, not
+// one per pass: thousands of connections each holding a little must not
+// keep the pool dry for seconds.
+TEST_F(TcpLastResort, AbortsAsManyAsTheDeficitNeedsInOnePass) {
+  const Peer a = open(Seq32{1'000'000});
+  const Peer b = open(Seq32{5'000'000});
+  const Peer c = open(Seq32{9'000'000});
+  ASSERT_NE(c.tcb, nullptr);
+  feed(a, 20, 100, at_ms(10));
+  feed(b, 12, 100, at_ms(11));
+  feed(c, 2, 100, at_ms(12));
+  take_all_sent();
+  MemLimits l;
+  l.min_free_mbufs = 16;
+  stack().mem().set_limits(l);
+  hog(4);  // 28 short: a (20) and b (12) together
+  advance_by(Duration::ms(1));
+  EXPECT_EQ(count(Counter::kTCPAbortOnMemory), 2u);
+  EXPECT_EQ(handler_.closed_with(a.tcb), TcpError::kAborted);
+  EXPECT_EQ(handler_.closed_with(b.tcb), TcpError::kAborted);
+  EXPECT_EQ(handler_.closed_with(c.tcb), std::nullopt);
+  release();
+  take_all_sent();
+  stack().close(*a.tcb, now());
+  stack().close(*b.tcb, now());
+}
+
 // Connections that cannot make progress go first, even holding less: here
 // one whose peer shut its window while our data waits.
 TEST_F(TcpLastResort, PrefersZeroWindowConnections) {
   const Peer a = open(Seq32{1'000'000});
   const Peer b = open(Seq32{5'000'000});
   ASSERT_NE(b.tcb, nullptr);
-  feed(a, 10, 100, at_ms(10));
+  feed(a, 30, 100, at_ms(10));
   recv(seg().sport(80).dport(b.port).seq(b.irs + 1).ack(b.iss + 1).win(0), at_ms(11));
-  ASSERT_EQ(stack().send_copy(*b.tcb, pattern(100), at_ms(12)), 100u);
+  ASSERT_EQ(stack().send_copy(*b.tcb, pattern(40000), at_ms(12)), 40000u);
   take_all_sent();
   ASSERT_LT(b.tcb->sndq.truesize(), TcpStack::rcv_charged(*a.tcb));
   MemLimits l;
-  l.min_free_mbufs = 64;
+  l.min_free_mbufs = 8;
   stack().mem().set_limits(l);
-  hog(32);
+  hog(4);  // 12 short: b's 20 mbufs are enough
   advance_by(Duration::ms(1));
   EXPECT_EQ(handler_.closed_with(b.tcb), TcpError::kAborted);
   EXPECT_EQ(handler_.closed_with(a.tcb), std::nullopt);
@@ -346,8 +373,9 @@ TEST_F(TcpLastResort, PrefersZeroWindowConnections) {
   stack().close(*b.tcb, now());
 }
 
-// At the high level a connection with data queued may queue no more; an
-// empty send queue may (each connection keeps moving).
+// At the high level a connection with data queued may queue no more (only
+// the free room of its last copied mbuf, which costs nothing); an empty
+// send queue takes one full segment (each connection keeps moving).
 TEST_F(TcpMemory, HighLevelStopsSendQueuesThatHoldData) {
   Tcb* c = establish_passive();
   ASSERT_NE(c, nullptr);
@@ -355,9 +383,12 @@ TEST_F(TcpMemory, HighLevelStopsSendQueuesThatHoldData) {
   stack().mem().set_limits({.low = 1u << 20, .pressure = 2u << 20, .high = 4u << 20});
   stack().mem().charge(5u << 20);
   EXPECT_GT(stack().send_space(*c), 0u);
-  ASSERT_EQ(stack().send_copy(*c, pattern(100), at_ms(11)), 100u);
+  EXPECT_EQ(stack().send_copy(*c, pattern(5000), at_ms(11)),
+            rte_pktmbuf_data_room_size(pool_) - RTE_PKTMBUF_HEADROOM);
+  EXPECT_EQ(c->sndq.truesize(), per_mbuf());
   EXPECT_EQ(stack().send_space(*c), 0u);
   EXPECT_EQ(stack().send_copy(*c, pattern(100), at_ms(12)), 0u);
+  EXPECT_EQ(c->sndq.truesize(), per_mbuf());
   stack().mem().uncharge(5u << 20);
   EXPECT_GT(stack().send_space(*c), 0u);
   take_all_sent();
@@ -404,6 +435,114 @@ TEST_F(TcpMemory, PrunedToEmptyOutOfOrderQueueIsReturned) {
   EXPECT_EQ(c->rcv_nxt, seq + 1100);
   EXPECT_EQ(drops(Drop::kTcpOfoPruned), 1u);
   EXPECT_EQ(c->ooo, nullptr);
+  take_all_sent();
+}
+
+}  // namespace
+}  // namespace tern::tcptest
+
+namespace tern::tcptest {
+namespace {
+
+// snd_buf bounds the send queue's truesize, not its payload: zero-copy
+// sends of 1-byte mbufs cost a whole mbuf each, while copying sends fill
+// the last mbuf they allocated before taking another.
+TEST_F(TcpMemory, SndBufBoundsTruesize) {
+  cfg().snd_buf = 8 * per_mbuf();
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  recv(seg().seq(irs() + 1).ack(iss() + 1).win(0), at_ms(10));  // nothing leaves
+  int taken = 0;
+  for (int i = 0; i < 20; ++i) {
+    Mbuf m = Mbuf::alloc(pool_);
+    ASSERT_TRUE(m);
+    m.append(1)[0] = std::byte{0x41};
+    if (!stack().send(*c, std::move(m), at_ms(11))) break;
+    ++taken;
+  }
+  EXPECT_EQ(taken, 8);
+  EXPECT_EQ(c->sndq.bytes(), 8u);
+  EXPECT_EQ(c->sndq.truesize(), 8 * per_mbuf());
+  EXPECT_EQ(stack().send_space(*c), 0u);
+  stack().abort(*c, at_ms(12));
+  take_all_sent();
+
+  Tcb* d = establish_passive();
+  ASSERT_NE(d, nullptr);
+  recv(seg().seq(irs() + 1).ack(iss() + 1).win(0), at_ms(20));
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(stack().send_copy(*d, pattern(1, i), at_ms(21)), 1u);
+  EXPECT_EQ(d->sndq.bytes(), 1000u);
+  EXPECT_EQ(d->sndq.truesize(), per_mbuf());
+  take_all_sent();
+}
+
+// At the high level, the persist timer aborts a zero-window connection that
+// holds send data (TCPAbortOnMemory, RST) instead of probing it again:
+// Linux's tcp_out_of_resources, extended from orphans to the non-readers
+// that would otherwise hold the pool until persist_timeout.
+TEST_F(TcpMemory, HighLevelAbortsZeroWindowConnectionOnPersist) {
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  recv(seg().seq(irs() + 1).ack(iss() + 1).win(0), at_ms(10));
+  ASSERT_EQ(stack().send_copy(*c, pattern(3000), at_ms(11)), 3000u);
+  take_all_sent();
+  stack().mem().set_limits({.low = 1u << 20, .pressure = 2u << 20, .high = 4u << 20});
+  ASSERT_TRUE(run_until_sent(at_ms(5000)));  // at the normal level: a probe
+  EXPECT_EQ(count(Counter::kTCPWinProbe), 1u);
+  EXPECT_EQ(count(Counter::kTCPAbortOnMemory), 0u);
+  take_all_sent();
+  stack().mem().charge(5u << 20);
+  ASSERT_TRUE(run_until_sent(at_ms(20000)));
+  EXPECT_EQ(count(Counter::kTCPWinProbe), 1u);
+  EXPECT_EQ(count(Counter::kTCPAbortOnMemory), 1u);
+  EXPECT_EQ(handler_.closed_with(c), TcpError::kAborted);
+  expect_sent(seg().flags(kTcpRst));
+  stack().mem().uncharge(5u << 20);
+  EXPECT_EQ(stack().mem().charged(), 0u);
+  stack().close(*c, now());
+}
+
+// The same for an orphan still retransmitting at the high level; at the
+// normal level it retransmits.
+TEST_F(TcpMemory, HighLevelAbortsRetransmittingOrphan) {
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(stack().send_copy(*c, pattern(1000), at_ms(10)), 1000u);
+  stack().close(*c, at_ms(11));  // an orphan with data in flight, never acknowledged
+  take_all_sent();
+  stack().mem().set_limits({.low = 1u << 20, .pressure = 2u << 20, .high = 4u << 20});
+  ASSERT_TRUE(run_until_sent(at_ms(5000)));
+  EXPECT_EQ(count(Counter::kRetransSegs), 1u);
+  take_all_sent();
+  stack().mem().charge(5u << 20);
+  ASSERT_TRUE(run_until_sent(at_ms(20000)));
+  EXPECT_EQ(count(Counter::kTCPAbortOnMemory), 1u);
+  EXPECT_EQ(count(Counter::kRetransSegs), 1u);
+  expect_sent(seg().flags(kTcpRst));
+  EXPECT_EQ(state(), std::nullopt);
+  stack().mem().uncharge(5u << 20);
+  EXPECT_EQ(stack().mem().charged(), 0u);
+}
+
+// At the high level out-of-order data is not taken at all, even into empty
+// queues (thousands of holes cannot hold a segment each); in-order data
+// into an empty queue still is.
+TEST_F(TcpMemory, HighLevelRefusesOutOfOrderData) {
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  stack().mem().set_limits({.low = 1u << 20, .pressure = 2u << 20, .high = 4u << 20});
+  stack().mem().charge(5u << 20);
+  const Seq32 seq = irs() + 1;
+  recv(seg().seq(seq + 1000).ack(iss() + 1).data(1000, 2), at_ms(10));
+  EXPECT_EQ(c->ooo, nullptr);
+  EXPECT_EQ(drops(Drop::kTcpMemPressure), 1u);
+  EXPECT_EQ(TcpStack::rcv_charged(*c), 0u);
+  recv(seg().seq(seq).ack(iss() + 1).data(1000, 1), at_ms(11));
+  EXPECT_EQ(c->rcv_nxt, seq + 1000);
+  stack().mem().uncharge(5u << 20);
+  recv(seg().seq(seq + 1000).ack(iss() + 1).data(1000, 2), at_ms(12));
+  EXPECT_EQ(c->rcv_nxt, seq + 2000);
+  EXPECT_EQ(read_all(*c).size(), 2000u);
   take_all_sent();
 }
 

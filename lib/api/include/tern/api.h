@@ -55,7 +55,7 @@ enum class Error : std::uint8_t {
   kNoPorts,            // EADDRNOTAVAIL: every ephemeral port is in use for this destination
   kNoMemory,           // ENOBUFS: no TCB, connection slot or mbuf left
   kInUse,              // EADDRINUSE: the port already has a listener
-  kTooBig,             // EMSGSIZE: one mbuf larger than the whole send buffer
+  kTooBig,             // EMSGSIZE: one mbuf costs more than the whole send buffer
   kUnknownCongestion,  // ENOENT: no congestion control by that name
 };
 std::string_view to_string(Error e) noexcept;
@@ -145,7 +145,9 @@ class Connection {
   // SO_LINGER: on with timeout 0 makes close() a reset. Other timeouts are
   // kInvalid (close never blocks here; the stack finishes it).
   Error set_linger(bool on, Duration timeout = Duration{}) noexcept;
-  // SO_SNDBUF (the high watermark) and the low watermark on_writable waits for.
+  // SO_SNDBUF (the high watermark) and the low watermark on_writable waits
+  // for, in buffer bytes as Linux counts them: each queued mbuf costs its
+  // whole data room plus its metadata (truesize), however little it carries.
   Error set_send_buffer(std::uint32_t high, std::uint32_t low) noexcept;
   // SO_RCVBUF, at most [tcp] rcv_buf (the window scale was fixed at the handshake).
   Error set_receive_buffer(std::uint32_t bytes) noexcept;
@@ -160,7 +162,7 @@ class Connection {
   std::uint16_t remote_port() const noexcept;
   bool established() const noexcept;
   std::uint32_t send_queued() const noexcept;  // bytes not yet acknowledged
-  std::uint32_t send_space() const noexcept;   // bytes send() would take now
+  std::uint32_t send_space() const noexcept;   // buffer bytes (truesize) send() would take now
   std::string_view state() const noexcept;     // "ESTABLISHED", ... (RFC 9293 names)
   WorkerContext& worker() const noexcept { return *worker_; }
 
