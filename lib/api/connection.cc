@@ -74,8 +74,12 @@ Buffer split_whole_segments(Buffer& chain, std::uint32_t limit) noexcept {
   rest->pkt_len = head->pkt_len - bytes;
   head->nb_segs = segs;
   head->pkt_len = bytes;
+  // The prefix goes to the send queue, which charges it; what the caller
+  // keeps stays charged to the account it was (if it was).
+  BufferAccount* const acct = chain.account();
   (void)chain.release();
   chain.reset(rest);
+  if (acct != nullptr) chain.charge_to(*acct, mbuf_truesize(rest));
   return Buffer{head};
 }
 

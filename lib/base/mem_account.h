@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "tern/buffer.h"
+
 namespace tern {
 
 // What one mbuf segment costs its holder: its metadata plus its whole data
@@ -73,16 +75,12 @@ inline MemLimits mem_limits_for_pool(std::uint32_t mbufs, std::uint32_t mbuf_tru
                    .min_free_mbufs = std::min(MemReserve::kControlReserve, mbufs / 16)};
 }
 
-class MemAccount {
+// The per-worker account: BufferAccount's charge, plus the levels.
+class MemAccount : public BufferAccount {
  public:
   void set_limits(const MemLimits& l) noexcept { limits_ = l; }
   const MemLimits& limits() const noexcept { return limits_; }
 
-  void charge(std::uint32_t bytes) noexcept {
-    charged_ += bytes;
-    if (charged_ > peak_) peak_ = charged_;
-  }
-  void uncharge(std::uint32_t bytes) noexcept { charged_ -= bytes; }
 
   // The level now. Entering pressure is sticky until charges fall under
   // `low` (hysteresis, as tcp_mem), so a queue hovering at the threshold does
@@ -102,14 +100,10 @@ class MemAccount {
     return in_pressure_ ? MemLevel::kPressure : MemLevel::kNormal;
   }
 
-  std::uint64_t charged() const noexcept { return charged_; }
-  std::uint64_t peak() const noexcept { return peak_; }
   std::uint64_t entered_pressure() const noexcept { return entered_pressure_; }
 
  private:
   MemLimits limits_;
-  std::uint64_t charged_ = 0;
-  std::uint64_t peak_ = 0;
   std::uint64_t entered_pressure_ = 0;
   bool in_pressure_ = false;
 };

@@ -206,7 +206,9 @@ class TcpStack {
   bool writable_due(const Tcb& c) noexcept {
     return c.writable_wanted && c.sndq.truesize() <= c.snd_lowat && send_space(c) > 0;
   }
-  // Zero-copy receive: all in-order data queued, or an empty Mbuf.
+  // Zero-copy receive: all in-order data queued, or an empty Mbuf. The
+  // chain stays charged to the worker's account until its holder frees,
+  // releases or sends it.
   Mbuf recv(Tcb& c, Instant now) noexcept;
   // Copying receive.
   std::size_t read(Tcb& c, std::span<std::byte> out, Instant now) noexcept;

@@ -535,6 +535,54 @@ TEST_F(ApiPair, ZeroCopySendTakesAWholeMbufPrefixAndKeepsTheRest) {
 
 // ---- pausing --------------------------------------------------------------------
 
+// Chains on_data hands over stay charged to the worker while the
+// application holds them (its memory levels see them); sending one moves
+// the charge to the send queue, freeing one ends it.
+TEST_F(ApiPair, ChainsTheApplicationHoldsStayChargedToTheWorker) {
+  establish();
+  MemAccount& mem = server_->tcp()->mem();
+  std::vector<Buffer> held;
+  srv_->data = [&](Connection&, Buffer& b) { held.push_back(std::move(b)); };
+  const Bytes stream = pattern(10 * 1000, 5);
+  cli_->in_next_poll([&](WorkerContext&) {
+    for (int i = 0; i < 10; ++i) {
+      const SendResult r = cli_->conn->send(std::span<const std::byte>{stream}.subspan(i * 1000, 1000));
+      ASSERT_EQ(r.accepted, 1000u);
+    }
+  });
+  ASSERT_TRUE(run_until([&] { return srv_->received.size() == stream.size(); }, Duration::s(1)));
+  run_for(Duration::ms(50));
+  ASSERT_FALSE(held.empty());
+  std::uint64_t sum = 0;
+  for (const Buffer& b : held) {
+    EXPECT_EQ(b.account(), &mem);
+    EXPECT_EQ(b.charged(), mbuf_truesize(b.get()));
+    sum += b.charged();
+  }
+  EXPECT_GT(sum, 0u);
+  EXPECT_EQ(mem.charged(), sum);  // nothing else is queued on the server
+
+  // Forwarded (echoed) and acknowledged: that chain's charge is gone.
+  const std::uint64_t first = held.front().charged();
+  srv_->in_next_poll([&](WorkerContext&) {
+    const SendResult r = srv_->conn->send(held.front());
+    EXPECT_EQ(r.error, Error::kOk);
+    EXPECT_FALSE(held.front());
+    EXPECT_EQ(mem.charged(), sum);  // now the send queue's
+  });
+  ASSERT_TRUE(run_until([&] { return srv_->conn->send_queued() == 0 && mem.charged() == sum - first; },
+                        Duration::s(1)));
+  held.clear();
+  EXPECT_EQ(mem.charged(), 0u);
+  srv_->in_next_poll([&](WorkerContext&) {
+    srv_->conn->abort();
+    srv_->forget();
+  });
+  ASSERT_TRUE(run_until([&] { return cli_->closed_why.has_value(); }, Duration::s(1)));
+  run_for(Duration::s(1));
+  expect_baseline();
+}
+
 TEST_F(ApiPair, PauseReadingClosesTheWindowAndResumeDeliversTheRest) {
   // More than the window the server advertised before its application set
   // the small buffer: that right edge never moves left (RFC 9293 §3.8.6).

@@ -11,26 +11,71 @@
 
 namespace tern {
 
+// Bytes of packet buffer charged to whoever holds them: the engine's
+// per-worker account (MemAccount) is one. A chain the stack hands to the
+// application (on_data, recv()) stays charged to its worker, in truesize
+// (sizeof(rte_mbuf) plus each segment's whole data room), until the Buffer
+// holding it frees it, releases it or passes it to send(), so the worker's
+// memory levels see what applications hold (docs/architecture.md "Memory
+// model").
+class BufferAccount {
+ public:
+  void charge(std::uint32_t bytes) noexcept {
+    charged_ += bytes;
+    if (charged_ > peak_) peak_ = charged_;
+  }
+  void uncharge(std::uint32_t bytes) noexcept { charged_ -= bytes; }
+  std::uint64_t charged() const noexcept { return charged_; }
+  std::uint64_t peak() const noexcept { return peak_; }
+
+ protected:
+  std::uint64_t charged_ = 0;
+  std::uint64_t peak_ = 0;
+};
+
 class Mbuf {
  public:
   Mbuf() noexcept = default;
   explicit Mbuf(rte_mbuf* m) noexcept : m_(m) {}
   Mbuf(const Mbuf&) = delete;
   Mbuf& operator=(const Mbuf&) = delete;
-  Mbuf(Mbuf&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
+  Mbuf(Mbuf&& o) noexcept
+      : m_(std::exchange(o.m_, nullptr)),
+        acct_(std::exchange(o.acct_, nullptr)),
+        charge_(std::exchange(o.charge_, 0)) {}
   Mbuf& operator=(Mbuf&& o) noexcept {
-    if (this != &o) reset(std::exchange(o.m_, nullptr));
+    if (this != &o) {
+      reset(std::exchange(o.m_, nullptr));
+      acct_ = std::exchange(o.acct_, nullptr);
+      charge_ = std::exchange(o.charge_, 0);
+    }
     return *this;
   }
   ~Mbuf() { reset(); }
 
   static Mbuf alloc(rte_mempool* pool) noexcept { return Mbuf{rte_pktmbuf_alloc(pool)}; }
 
+  // Frees the chain held (ending its charge) and holds `m`, uncharged.
   void reset(rte_mbuf* m = nullptr) noexcept {
+    end_charge();
     if (m_ != nullptr) rte_pktmbuf_free(m_);
     m_ = m;
   }
-  [[nodiscard]] rte_mbuf* release() noexcept { return std::exchange(m_, nullptr); }
+  // Gives the chain up, and with it any charge: its new owner accounts for it.
+  [[nodiscard]] rte_mbuf* release() noexcept {
+    end_charge();
+    return std::exchange(m_, nullptr);
+  }
+  // Charges `bytes` to `a` for as long as this Buffer holds its chain (the
+  // stack does this when it hands a chain over; replaces an earlier charge).
+  void charge_to(BufferAccount& a, std::uint32_t bytes) noexcept {
+    end_charge();
+    a.charge(bytes);
+    acct_ = &a;
+    charge_ = bytes;
+  }
+  BufferAccount* account() const noexcept { return acct_; }
+  std::uint32_t charged() const noexcept { return charge_; }
   rte_mbuf* get() const noexcept { return m_; }
   rte_mbuf* operator->() const noexcept { return m_; }
   explicit operator bool() const noexcept { return m_ != nullptr; }
@@ -56,7 +101,16 @@ class Mbuf {
   }
 
  private:
+  void end_charge() noexcept {
+    if (acct_ == nullptr) return;
+    acct_->uncharge(charge_);
+    acct_ = nullptr;
+    charge_ = 0;
+  }
+
   rte_mbuf* m_ = nullptr;
+  BufferAccount* acct_ = nullptr;
+  std::uint32_t charge_ = 0;
 };
 
 }  // namespace tern
