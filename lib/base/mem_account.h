@@ -81,7 +81,6 @@ class MemAccount : public BufferAccount {
   void set_limits(const MemLimits& l) noexcept { limits_ = l; }
   const MemLimits& limits() const noexcept { return limits_; }
 
-
   // The level now. Entering pressure is sticky until charges fall under
   // `low` (hysteresis, as tcp_mem), so a queue hovering at the threshold does
   // not flip windows open and shut on every segment. `entered_pressure`
