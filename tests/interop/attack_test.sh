@@ -68,15 +68,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 interop_init attack "$@"
 # On every exit path, after lib.sh's cleanup has ended Tern: the files of
-# this run's EAL prefix (a net_tap run leaves its hugepage files behind, and
-# this script starts Tern up to six times).
-remove_eal_files() {
-  local m
-  [ -n "${prefix:-}" ] || return 0
-  while read -r m; do rm -f "$m/${prefix}map_"*; done < <(awk '$3 == "hugetlbfs" {print $2}' /proc/mounts)
-  rm -rf "/var/run/dpdk/$prefix"
-}
-trap 'interop_cleanup; remove_eal_files' EXIT
+# this run's EAL prefix (this script starts Tern up to six times).
+trap 'interop_cleanup; attack_remove_eal_files' EXIT
 
 cases=${TERN_ATTACK_CASES:-1 2 3 4 5 6}
 secs=${TERN_ATTACK_SECONDS:-10}
@@ -90,18 +83,8 @@ frag_s=3
 slack=64
 start=$SECONDS
 
-interop_setup "$mode" a 10.83
-net=${peer_ip%.*}
-legit_ip=$net.3
-atk_ip=$net.4
-atk_ip2=$net.5
-# Tern polls lcore 0; everything on the kernel's side (attackers, the
-# legitimate client, ping, the sampler) runs on the other CPU, as a peer on
-# another machine would, rather than taking turns with Tern's worker.
-off=()
-taskset -c 1 true 2>/dev/null && off=(taskset -c 1)
-atk=("${off[@]}" python3 "$here/attack.py")
-inpeer=("${off[@]}" ip netns exec "$peer_ns")
+# Namespaces, addresses, the kernel's side on CPU 1 (lib.sh).
+attack_setup a 10.83
 
 httpd_args=(--port 80)
 httpd_help=$("$build/apps/tern-httpd" --help 2>&1 || true)
@@ -132,10 +115,8 @@ frag_timeout_s = $frag_s"
   # pool; af_packet then needs one queue pair (lib.sh sets two).
   sed -i 's/^lcores = .*/lcores = [0]/; s/qpairs=2/qpairs=1/' "$work/tern.toml"
   interop_start_tern "$@"
-  local a
-  for a in "$legit_ip" "$atk_ip" "$atk_ip2"; do ip -n "$peer_ns" addr replace "$a/24" dev "$peer_if"; done
   # Slowloris reopens thousands of connections a second from two addresses.
-  ip netns exec "$peer_ns" sysctl -qw net.ipv4.ip_local_port_range="10000 65000"
+  attack_peer_addresses
   if [ "$1" = tern-httpd ]; then
     "${inpeer[@]}" "${atk[@]}" legit-http "$tern_ip" 80 "$legit_ip" 0.01 "$dir/warmup.json"
   else
@@ -160,27 +141,9 @@ stop_case() {
   forget "$p"
   cp "$work/tern.log" "$dir/tern.log"
 }
-pid_gone() { ! kill -0 "$1" 2>/dev/null; }
 # link_dropped: frames the kernel's side of the link dropped on their way to
 # Tern (net_tap: Tern did not read its queue in time; a veth: its peer's).
 link_dropped() { ip netns exec "$peer_ns" cat "/sys/class/net/$peer_if/statistics/tx_dropped"; }
-attack_over() { grep -q "^stopped" "$2" || pid_gone "$1"; }
-forget() {
-  local rest=() x
-  for x in "${TERN_PIDS[@]}"; do [ "$x" = "$1" ] || rest+=("$x"); done
-  TERN_PIDS=("${rest[@]}")
-}
-
-# bg VAR COMMAND...: runs COMMAND (a program, not a function: its pid is the
-# one to signal) in the background, its pid in VAR and in TERN_PIDS, so that
-# the cleanup ends it on every exit path.
-bg() {
-  local var=$1
-  shift
-  "$@" &
-  printf -v "$var" %s $!
-  TERN_PIDS+=("$!")
-}
 
 # run_case N NAME APP LIMIT_S ATTACK ARGS...: one case from Tern's start to
 # its exit; prints the verdict; a failure is recorded, not fatal.
@@ -207,9 +170,8 @@ run_case() {
   bg legit_pid "${inpeer[@]}" "${atk[@]}" "$legit" "$tern_ip" "$port" "$legit_ip" $((secs + 60)) "$dir/legit.json" \
     "$dir/attack-stopped"
   bg ping_pid "${inpeer[@]}" ping -n -c $((secs * 2)) -i 0.5 -W 2 "$tern_ip" >"$dir/ping.txt" 2>&1
-  # The attackers yield the CPU to the legitimate client: on a shared host
-  # they would otherwise starve it rather than Tern.
-  bg atk_pid "${inpeer[@]}" nice -n 10 python3 "$here/attack.py" "$@" >"$dir/attacker.out" 2>&1
+  # The attackers yield the CPU to the legitimate client (atk_nice: lib.sh).
+  bg atk_pid "${atk_nice[@]}" "$@" >"$dir/attacker.out" 2>&1
   tern_wait_for "the attack to stop" $((secs + 60)) attack_over "$atk_pid" "$dir/attacker.out" || true
   grep -q "^stopped" "$dir/attacker.out" || fail "case $n: the attack failed: $(tail -5 "$dir/attacker.out")"
   touch "$dir/attack-stopped"

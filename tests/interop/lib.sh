@@ -1,6 +1,8 @@
 # shellcheck shell=bash
 # Shared parts of the interop scripts (ping_test.sh, echo_test.sh,
-# httpd_test.sh, impair_test.sh). Source it after `set -euo pipefail`:
+# httpd_test.sh, impair_test.sh, ...; the attack_* part at the end serves
+# attack_test.sh and bench/attack/attack_bench.sh). Source it after
+# `set -euo pipefail`:
 #   here=$(cd "$(dirname "$0")" && pwd)
 #   . "$here/lib.sh"
 #   interop_init httpd "$@"               # mode, build, work dir, cleanup trap
@@ -208,3 +210,72 @@ while n >= len(b): h.update(b); n -= len(b)
 h.update(b[:n]); print(h.hexdigest())
 PY
 }
+
+# ---- attack_test.sh and bench/attack/attack_bench.sh (issue 11) ----
+
+# attack_setup LETTER NET: interop_setup "$mode" LETTER NET, then what both
+# attack scripts share. Sets, besides interop_setup's: net (the /24's first
+# three octets), legit_ip (.3: the legitimate client), atk_ip, atk_ip2 (.4,
+# .5: the attackers); off (the prefix that pins the kernel's side to CPU 1,
+# empty where that CPU is missing): Tern polls lcore 0, and everything on
+# the kernel's side (attackers, the legitimate client, ping, the sampler)
+# runs on the other CPU, as a peer on another machine would, rather than
+# taking turns with Tern's worker; atk (attack.py, pinned), inpeer (a
+# command prefix: pinned, in the kernel's namespace), atk_nice (attack.py
+# pinned, in the namespace, at nice 10: the attackers yield the CPU to the
+# legitimate client; on a shared host they would otherwise starve it rather
+# than Tern).
+attack_setup() {
+  interop_setup "$mode" "$1" "$2"
+  net=${peer_ip%.*}
+  legit_ip=$net.3
+  atk_ip=$net.4
+  atk_ip2=$net.5
+  off=()
+  taskset -c 1 true 2>/dev/null && off=(taskset -c 1)
+  atk=("${off[@]}" python3 "$interop_here/attack.py")
+  inpeer=("${off[@]}" ip netns exec "$peer_ns")
+  atk_nice=("${inpeer[@]}" nice -n 10 python3 "$interop_here/attack.py")
+}
+
+# attack_peer_addresses [ADDRESS...]: once Tern runs (its tap is the
+# kernel's interface in tap mode), the kernel side's extra addresses
+# (legit_ip, atk_ip, atk_ip2 and any ADDRESS given) and an ephemeral port
+# range of 10000-65000 (slowloris and the bench reopen thousands of
+# connections a second).
+attack_peer_addresses() {
+  local a
+  for a in "$legit_ip" "$atk_ip" "$atk_ip2" "$@"; do ip -n "$peer_ns" addr replace "$a/24" dev "$peer_if"; done
+  ip netns exec "$peer_ns" sysctl -qw net.ipv4.ip_local_port_range="10000 65000"
+}
+
+# attack_remove_eal_files: the files of this run's EAL prefix (a net_tap run
+# leaves its hugepage files behind, and the attack scripts start Tern many
+# times). The scripts call it on every exit path, after interop_cleanup has
+# ended Tern, and after each Tern they stop.
+attack_remove_eal_files() {
+  local m
+  [ -n "${prefix:-}" ] || return 0
+  while read -r m; do rm -f "$m/${prefix}map_"*; done < <(awk '$3 == "hugetlbfs" {print $2}' /proc/mounts)
+  rm -rf "/var/run/dpdk/$prefix"
+}
+
+# bg VAR COMMAND...: runs COMMAND (a program, not a function: its pid is the
+# one to signal) in the background, its pid in VAR and in TERN_PIDS, so that
+# the cleanup ends it on every exit path. forget PID: drops it from
+# TERN_PIDS once it has been waited for.
+bg() {
+  local var=$1
+  shift
+  "$@" &
+  printf -v "$var" %s $!
+  TERN_PIDS+=("$!")
+}
+forget() {
+  local rest=() x
+  for x in "${TERN_PIDS[@]}"; do [ "$x" = "$1" ] || rest+=("$x"); done
+  TERN_PIDS=("${rest[@]}")
+}
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+# attack_over PID OUTPUT: the attacker has printed "stopped" or is gone.
+attack_over() { grep -q "^stopped" "$2" || pid_gone "$1"; }
