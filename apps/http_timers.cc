@@ -83,10 +83,15 @@ bool HttpTimers::send_stalled(TimedConn& c, Instant now, std::uint32_t queued) n
   return true;
 }
 
-TimedConn* HttpTimers::victim() const noexcept {
-  for (const apps::TimeoutList* l : {&head_, &body_, &idle_})
+TimedConn* HttpTimers::victim(Instant now) const noexcept {
+  apps::TimeoutLink* head = head_.front();
+  if (head != nullptr && now - head->since >= kYoungHead) return as_conn(head);
+  for (const apps::TimeoutList* l : {&body_, &idle_})
     if (apps::TimeoutLink* e = l->front()) return as_conn(e);
-  return nullptr;
+  // The send list is in order of last progress: its front stalled longest.
+  apps::TimeoutLink* s = send_.front();
+  if (s != nullptr && now - s->since >= kStallBeforeEviction) return as_conn(s);
+  return as_conn(head);
 }
 
 TimedConn* HttpTimers::retry_front() const noexcept { return as_conn(retry_.front()); }

@@ -26,14 +26,23 @@
 //
 // Eviction (victim()): when every connection slot is taken, a new
 // connection is served in place of, first, the oldest incomplete request
-// head (the shape of a slowloris attack: a client that sends its head
-// slowly is the one to lose its slot, not a new client); then the oldest
+// head if it has waited kYoungHead or more (the shape of a slowloris attack:
+// a client that sends its head slowly is the one to lose its slot, not a
+// new client, whose head is normally one round trip away); then the oldest
 // request body being discarded (the same attack sent as a slow body); then
 // the connection idle longest in keep-alive or lingering close (its
 // responses are all queued: a graceful close loses nothing, and clients
 // retry idempotent requests on a closed keep-alive connection, RFC 9112
-// §9.3.1). A connection sending a response is never evicted, so when all
-// of them are, the new connection is refused.
+// §9.3.1); then the response blocked longest on a client that acknowledged
+// nothing of it for at least kStallBeforeEviction (a client that does not
+// read: the shape of the zero-window attack, thousands of which would
+// otherwise hold every slot until --send-timeout). A response making
+// progress moves to the back of its list at every step, so it is never the
+// one chosen while a stalled one exists; then the oldest head however young
+// (under a flood of new connections the newest must not all evict each
+// other before their heads arrive, while non-readers keep their slots);
+// when every connection is sending and none has stalled that long, the new
+// connection is refused.
 #include <cstdint>
 
 #include "tern/time.h"
@@ -90,9 +99,12 @@ class HttpTimers {
   // aborted between one and two --send-timeout after its last progress.
   bool send_stalled(TimedConn& c, Instant now, std::uint32_t queued) noexcept;
 
-  // The connection to evict when every slot is taken (see the top), still
-  // on its list; null when every connection is sending a response.
-  TimedConn* victim() const noexcept;
+  // The connection to evict at `now` when every slot is taken (see the
+  // top), still on its list; null when every connection is sending a
+  // response that made progress within kStallBeforeEviction.
+  static constexpr Duration kStallBeforeEviction = Duration::ms(250);
+  static constexpr Duration kYoungHead = Duration::s(1);
+  TimedConn* victim(Instant now) const noexcept;
 
   // The oldest connection on the retry list (on_poll drains it), or null.
   TimedConn* retry_front() const noexcept;

@@ -36,10 +36,13 @@
 //     no byte of it acknowledged: the client is not reading, so the
 //     connection is reset (what is queued would never be read).
 // Slots (--worker-connections, default 4096 per worker): when every one is
-// taken, a new connection evicts the oldest incomplete request head (reset),
-// else the oldest discarded body (reset), else the connection idle longest
-// in keep-alive or lingering close (closed gracefully); only when every
-// connection is sending a response is the new one refused (reset).
+// taken, a new connection evicts the oldest incomplete request head a
+// second old or more (reset), else the oldest discarded body (reset), else
+// the connection idle longest in keep-alive or lingering close (closed
+// gracefully), else the response whose client has acknowledged nothing of
+// it for longest, 250 ms at least (reset: a client not reading), else the
+// oldest head however young; only when every connection is sending a
+// response that moves is the new one refused (reset).
 //
 // Reading: on_data hands over an mbuf chain; its bytes are copied into the
 // connection's 8 KiB head buffer. What does not fit stays held (and reading
@@ -87,9 +90,10 @@ constexpr std::uint32_t kBacklog = 4096;
 
 struct HttpStats {
   std::uint64_t accepted = 0;
-  std::uint64_t refused = 0;       // every slot taken, none evictable: reset
-  std::uint64_t evicted = 0;       // an incomplete request (head or discarded body) reset for a new one
-  std::uint64_t evicted_idle = 0;  // an idle keep-alive or lingering connection closed for a new one
+  std::uint64_t refused = 0;          // every slot taken, none evictable: reset
+  std::uint64_t evicted = 0;          // an incomplete request (head or discarded body) reset for a new one
+  std::uint64_t evicted_idle = 0;     // an idle keep-alive or lingering connection closed for a new one
+  std::uint64_t evicted_stalled = 0;  // a response its client stopped reading reset for a new one
   std::uint64_t closed_clean = 0;
   std::uint64_t closed_error = 0;  // reset, timed out or aborted
   std::uint64_t requests = 0;
@@ -284,14 +288,19 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
   }
 
   // Every slot is taken: frees one for a new connection (http_timers.h,
-  // victim()). False when every connection is sending a response.
+  // victim()). False when every connection is sending a response that
+  // moves.
   bool evict() {
-    http::TimedConn* t = timers_.victim();
+    http::TimedConn* t = timers_.victim(w_->now());
     if (t == nullptr) return false;
     HttpConn& e = static_cast<HttpConn&>(*t);
     if (e.wait == Wait::kHead || e.wait == Wait::kBody) {
       // An incomplete request: nothing owed to this client but a reset.
       ++stats_.evicted;
+      abort_conn(e);
+    } else if (e.wait == Wait::kSend) {
+      // A client that stopped reading: what is queued would never be read.
+      ++stats_.evicted_stalled;
       abort_conn(e);
     } else {
       // Its responses are all queued: a graceful close delivers them.
@@ -742,11 +751,11 @@ int main(int argc, char** argv) {
                    " file_errors %" PRIu64
                    " active %u max_active %u tcbs_in_use %u connections %zu"
                    " header_timeouts %" PRIu64 " send_timeouts %" PRIu64 " idle_closed %" PRIu64
-                   " evicted %" PRIu64 " evicted_idle %" PRIu64 "\n",
+                   " evicted %" PRIu64 " evicted_idle %" PRIu64 " evicted_stalled %" PRIu64 "\n",
                    w ? w->id() : 0u, s.accepted, s.closed_clean, s.closed_error, s.refused, s.requests,
                    s.s2xx, s.s4xx, s.s5xx, s.body_bytes, s.send_blocked, s.file_errors, s.active,
                    s.max_active, w ? w->tcbs_in_use() : 0, w ? w->table_size() : 0, s.header_timeouts,
-                   s.send_timeouts, s.idle_closed, s.evicted, s.evicted_idle);
+                   s.send_timeouts, s.idle_closed, s.evicted, s.evicted_idle, s.evicted_stalled);
     }
   };
   const int rc = api::run(argc, argv, spec);

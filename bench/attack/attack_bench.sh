@@ -15,6 +15,7 @@
 #   TERN_BENCH_SECONDS  seconds of attack per level (default 12)
 #   TERN_BENCH_RECOVER  seconds allowed for recovery (default 15)
 #   TERN_BENCH_OUT      also append the table rows to this file
+#   TERN_BENCH_KEEP     keep each level's samples, summaries and Tern's log under this directory
 #   TERN_BENCH_PER_PROC connections per attacker process (default 2500):
 #                       a level of N runs ceil(N / this) processes
 #                       (attack.py --procs), each from its own address
@@ -140,6 +141,8 @@ level() {
   "${inpeer[@]}" "${atk[@]}" "$legit" "$tern_ip" "$port" "$legit_ip" 2 "$dir/after.json" || true
   end_pid "$mon_pid"
   stop_tern
+  # TERN_BENCH_KEEP=DIR keeps each level's samples, summaries and Tern's log.
+  if [ -n "${TERN_BENCH_KEEP:-}" ]; then mkdir -p "$TERN_BENCH_KEEP" && cp -r "$dir" "$TERN_BENCH_KEEP/"; fi
   python3 - "$dir" "$kind" "$name" "$n" "$base" "$mbufs" "$tern_rc" <<'PY' 2>&1 | tee -a "$work/rows.md" ${outfile:+"$outfile"} || true
 import json, os, sys
 d, kind, name, n, base, size, rc = sys.argv[1:]

@@ -14,6 +14,9 @@ HttpTimers timers(std::int64_t header_s = 10, std::int64_t idle_s = 60, std::int
 }
 
 Instant at_s(double s) { return at_ms(static_cast<std::int64_t>(s * 1000)); }
+// When eviction is asked for where the time does not matter (a head, a
+// body or an idle connection goes first whatever it is).
+const Instant kLater = at_s(10);
 
 TEST(HttpTimers, HeadDeadlineRunsFromItsStartNotItsLastByte) {
   auto t = timers();
@@ -91,7 +94,7 @@ TEST(HttpTimers, ZeroTimeoutsNeverExpire) {
   t.wait_keepalive(b, at_s(0));
   t.wait_send(c, at_s(0), 10, false);
   EXPECT_EQ(t.pop_expired(Instant::max()), nullptr);
-  EXPECT_EQ(t.victim(), &a);  // eviction still finds the oldest head
+  EXPECT_EQ(t.victim(kLater), &a);  // eviction still finds the oldest head
 }
 
 TEST(HttpTimers, SendTimeoutAbortsAReaderThatTakesNothing) {
@@ -137,13 +140,13 @@ TEST(HttpTimers, RetryListIsNotTimed) {
   EXPECT_EQ(t.retrying(), 1u);
   EXPECT_EQ(t.retry_front(), &c);
   EXPECT_EQ(t.pop_expired(Instant::max()), nullptr);
-  EXPECT_EQ(t.victim(), nullptr);  // responding: never evicted
+  EXPECT_EQ(t.victim(kLater), nullptr);  // responding: never evicted
   t.stop(c);
   EXPECT_EQ(t.retrying(), 0u);
   EXPECT_EQ(c.wait, Wait::kNone);
 }
 
-TEST(HttpTimers, EvictsTheOldestIncompleteHeadFirst) {
+TEST(HttpTimers, EvictsTheOldestIncompleteHeadFirst) {  // then bodies, idle, stalled responses
   auto t = timers();
   TimedConn ka, linger, body, old_head, new_head, sending;
   t.wait_keepalive(ka, at_s(0));
@@ -153,17 +156,50 @@ TEST(HttpTimers, EvictsTheOldestIncompleteHeadFirst) {
   t.wait_head(new_head, at_s(3));
   t.wait_send(sending, at_s(0), 100, false);
   t.wait_head(old_head, at_s(4));  // a byte arrived: still the oldest head
-  EXPECT_EQ(t.victim(), &old_head);
+  EXPECT_EQ(t.victim(kLater), &old_head);
   t.stop(old_head);  // evicted
-  EXPECT_EQ(t.victim(), &new_head);
+  EXPECT_EQ(t.victim(kLater), &new_head);
   t.stop(new_head);
-  EXPECT_EQ(t.victim(), &body);  // a slow body next
+  EXPECT_EQ(t.victim(kLater), &body);  // a slow body next
   t.stop(body);
-  EXPECT_EQ(t.victim(), &ka);  // then whichever is idle longest
+  EXPECT_EQ(t.victim(kLater), &ka);  // then whichever is idle longest
   t.stop(ka);
-  EXPECT_EQ(t.victim(), &linger);
+  EXPECT_EQ(t.victim(kLater), &linger);
   t.stop(linger);
-  EXPECT_EQ(t.victim(), nullptr);  // only a response in progress: refuse the new one
+  // Only a response left, its client silent since 0 s: evictable from
+  // kStallBeforeEviction on, not before (it may be a reader between ACKs).
+  EXPECT_EQ(t.victim(at_s(0.1)), nullptr);
+  EXPECT_EQ(t.victim(at_s(0) + HttpTimers::kStallBeforeEviction), &sending);
+}
+
+// A head younger than kYoungHead (one just accepted, its request still on
+// the way) goes only after idle connections and stalled responses: under a
+// flood of new connections they must not evict each other first.
+TEST(HttpTimers, AYoungHeadGoesAfterStalledResponses) {
+  auto t = timers();
+  TimedConn young, stalled;
+  t.wait_send(stalled, at_s(0), 100, false);
+  t.wait_head(young, at_s(1));
+  EXPECT_EQ(t.victim(at_s(1.5)), &stalled);
+  t.stop(stalled);
+  EXPECT_EQ(t.victim(at_s(1.5)), &young);  // nothing else: the oldest head after all
+  EXPECT_EQ(t.victim(at_s(1) + HttpTimers::kYoungHead), &young);
+}
+
+// Of the responses blocked on send space, the one whose client acknowledged
+// nothing for longest goes; a response that keeps moving is re-armed at
+// each step and stays behind.
+TEST(HttpTimers, EvictsTheResponseStalledLongest) {
+  auto t = timers();
+  TimedConn stalled, moving;
+  t.wait_send(moving, at_s(0), 100, false);
+  t.wait_send(stalled, at_s(1), 100, false);
+  t.wait_send(moving, at_s(2), 50, true);     // the client made room
+  t.wait_send(stalled, at_s(3), 100, false);  // still nothing: keeps its time
+  EXPECT_EQ(t.victim(at_s(3)), &stalled);
+  t.stop(stalled);
+  EXPECT_EQ(t.victim(at_s(2.1)), nullptr);  // moving made progress 100 ms ago
+  EXPECT_EQ(t.victim(at_s(3)), &moving);
 }
 
 TEST(HttpTimers, AHeadThatCompletedIsNoLongerEvictable) {
@@ -173,7 +209,7 @@ TEST(HttpTimers, AHeadThatCompletedIsNoLongerEvictable) {
   t.wait_head(b, at_s(1));
   t.stop(a);  // its head completed: responding
   t.wait_send(a, at_s(2), 1, false);
-  EXPECT_EQ(t.victim(), &b);
+  EXPECT_EQ(t.victim(kLater), &b);
 }
 
 }  // namespace
