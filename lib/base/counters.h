@@ -29,7 +29,7 @@ namespace tern {
   X(TCPFinWait2Timeout) X(TCPDSACKDupData)                                            \
   X(TCPMemoryPressures) X(TCPRcvCollapsed) X(OfoPruned) X(TCPPersistGiveUp)          \
   X(TCPACKSkippedInvalid) X(TCPChallengeACKSkipped) X(TCPAbortOnMemory)   \
-  X(TCPAbortOnOrphans)
+  X(TCPAbortOnOrphans) X(TCPRcvForeignCopied)
  
 
 // Every dropped packet is counted under exactly one of these reasons.

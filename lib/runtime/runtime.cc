@@ -139,6 +139,8 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg) {
   tcp.opts.cookie_key = random_key();
   tcp.opts.port_seed = rte_rand();
   tcp.start = Instant{};  // each worker's TscClock starts at zero
+  // Steered frames come from the sibling's pool (Worker::forward).
+  tcp.opts.adopt_foreign_frames = n > 1 && port_->info().steering == Steering::kSoftware;
   const MemReserve reserve{.rx_ring = pc.rx_ring, .tx_ring = pc.tx_ring, .burst = cfg.runtime.burst};
   tcp.mem_limits =
       mem_limits_for_pool(cfg.runtime.mbufs_per_worker,

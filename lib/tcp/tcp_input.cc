@@ -663,6 +663,10 @@ void TcpStack::process_data(Tcb& c, Segment& s, Instant now) noexcept {
       // In order. The payload becomes its own mbuf chain, headers and any
       // Ethernet padding trimmed.
       Mbuf& m = s.frame;
+      if (!adopt_foreign(m)) {
+        c.ack_now = true;
+        return;
+      }
       // An empty queue always takes the segment, so every connection makes
       // progress whatever the worker's level; beyond that the charge must
       // fit (docs/architecture.md "Memory model").
@@ -714,6 +718,10 @@ void TcpStack::process_data(Tcb& c, Segment& s, Instant now) noexcept {
         c.ack_now = true;
         return;
       }
+      if (!adopt_foreign(m)) {
+        c.ack_now = true;
+        return;
+      }
       if (!borrow_ooo(c)) {
         counters_.drop(Drop::kTcpOfoOverLimit);
         c.ack_now = true;
@@ -761,6 +769,24 @@ void TcpStack::process_data(Tcb& c, Segment& s, Instant now) noexcept {
       c.ack_now = true;
     }
   }
+}
+
+// A frame a sibling worker steered here (software steering) lives in the
+// sibling's pool: queued, it would drain a pool whose account cannot see
+// it. Data about to be queued is copied into this worker's pool first, so
+// every queue holds only its own worker's mbufs. False (the segment is
+// dropped, MbufExhausted) when this pool has no room for the copy.
+bool TcpStack::adopt_foreign(Mbuf& m) noexcept {
+  if (!o_.adopt_foreign_frames || m->pool == pool_mp_) [[likely]]
+    return true;
+  rte_mbuf* copy = rte_pktmbuf_copy(m.get(), pool_mp_, 0, UINT32_MAX);
+  if (copy == nullptr) {
+    note_mbuf_exhausted();
+    return false;
+  }
+  m.reset(copy);
+  counters_.inc(Counter::kTCPRcvForeignCopied);
+  return true;
 }
 
 // Room for `truesize` more in c's receive queues, made if need be the way

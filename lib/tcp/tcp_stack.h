@@ -95,6 +95,10 @@ struct TcpStackOptions {
   std::uint64_t hash_seed = 0;  // connection / TIME_WAIT tables
   std::uint64_t port_seed = 0;  // RFC 6056 ephemeral port choice
   Duration timer_tick = Duration::ms(1);
+  // Frames may arrive in a sibling worker's pool (software steering with
+  // several workers): data about to be queued is copied into this
+  // worker's pool first (adopt_foreign).
+  bool adopt_foreign_frames = false;
 };
 
 // The window shift we announce: the smallest that lets `rcv_buf` be
@@ -311,6 +315,7 @@ class TcpStack {
   std::uint16_t syn_window(std::uint32_t rcv_buf) const noexcept;  // the window a SYN or SYN-ACK offers
   std::uint32_t rcv_admit_limit(const Tcb& c) noexcept;            // truesize before data is refused
   bool rcv_make_room(Tcb& c, std::uint32_t truesize, Seq32 floor) noexcept;
+  bool adopt_foreign(Mbuf& m) noexcept;  // a steered frame copied into pool_mp_
   Drop rcv_refusal(const Tcb& c, std::uint32_t truesize, Drop own) const noexcept;
   std::uint32_t receive_window(Tcb& c) noexcept;
   std::uint16_t window_field(Tcb& c) noexcept;  // advances rcv_adv

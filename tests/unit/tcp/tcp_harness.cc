@@ -172,7 +172,7 @@ void TcpHarness::recv(const Seg& s, Instant at) {
   ip.protocol = testkit::kProtoTcp;
   const Bytes frame =
       testkit::ethernet(testkit::kOurMac, testkit::kPeerMac, testkit::kTypeIpv4, testkit::ipv4(ip, tcp));
-  Mbuf m = testkit::to_mbuf(pool_, frame);
+  Mbuf m = testkit::to_mbuf(rx_pool_ != nullptr ? rx_pool_ : pool_, frame);
   ASSERT_TRUE(m) << "test pool exhausted";
   stack().on_segment(kPeerIp, kLocalIp, std::move(m), 34, static_cast<std::uint16_t>(tcp.size()), now_);
 }

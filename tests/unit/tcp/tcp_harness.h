@@ -222,6 +222,7 @@ class TcpHarness : public ::testing::Test, public SegmentSink {
   RecordingHandler handler_;
   rte_mempool* pool_ = nullptr;
   rte_mempool* clone_pool_ = nullptr;
+  rte_mempool* rx_pool_ = nullptr;  // where recv() builds frames; pool_ when null
   unsigned baseline_ = 0;
   std::uint64_t violations_ = 0;
   std::unique_ptr<TcpStack> stack_;

@@ -548,3 +548,49 @@ TEST_F(TcpMemory, HighLevelRefusesOutOfOrderData) {
 
 }  // namespace
 }  // namespace tern::tcptest
+
+namespace tern::tcptest {
+namespace {
+
+// With software steering a frame can arrive in a sibling worker's pool
+// (adopt_foreign_frames): data about to be queued, in order or not, is
+// copied into this worker's pool, so the sibling's pool is not held by
+// queues its account cannot see; without the option it is queued as is.
+class TcpForeignFrames : public TcpMemory, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(TcpForeignFrames, QueuedDataIsCopiedIntoTheWorkersPool) {
+  const bool adopt = GetParam();
+  options_.adopt_foreign_frames = adopt;
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  rte_mempool* sibling = testkit::make_pool("tcps", 255);
+  ASSERT_NE(sibling, nullptr);
+  rx_pool_ = sibling;
+  const Seq32 seq = irs() + 1;
+  Instant at = at_ms(10);
+  for (std::uint32_t i : {0u, 1u, 3u, 2u}) {  // 3 is held out of order until 2 comes
+    recv(seg().seq(seq + 100 * i).ack(iss() + 1).data(100, i), at);
+    at = at + Duration::ms(1);
+  }
+  Bytes want;
+  for (std::uint32_t i = 0; i < 4; ++i) {
+    const Bytes p = seg().data(100, i).payload_bytes();
+    want.insert(want.end(), p.begin(), p.end());
+  }
+  ASSERT_EQ(c->rcv_nxt, seq + 400);
+  EXPECT_EQ(rte_mempool_in_use_count(sibling), adopt ? 0u : 4u);
+  EXPECT_EQ(count(Counter::kTCPRcvForeignCopied), adopt ? 4u : 0u);
+  Mbuf got = stack().recv(*c, at_ms(21));
+  ASSERT_TRUE(got);
+  for (const rte_mbuf* m = got.get(); m != nullptr; m = m->next) EXPECT_EQ(m->pool, adopt ? pool_ : sibling);
+  EXPECT_EQ(testkit::bytes_of(got.get()), want);
+  got.reset();
+  rx_pool_ = nullptr;
+  take_all_sent();
+  EXPECT_EQ(rte_mempool_in_use_count(sibling), 0u);
+  rte_mempool_free(sibling);
+}
+INSTANTIATE_TEST_SUITE_P(Adopt, TcpForeignFrames, ::testing::Bool());
+
+}  // namespace
+}  // namespace tern::tcptest
