@@ -26,7 +26,8 @@ PACKAGES=(
 # Only for the A/B against the kernel (bench/ab/ab.sh): nginx starts a system
 # server on install, which the tests do not want on every machine. (nginx-light
 # is only a transitional package in Debian 12: nginx holds /usr/sbin/nginx.)
-BENCH_PACKAGES=(nginx gnuplot-nox)
+# valgrind: instruction counts of bench/micro/ir_per_segment.sh.
+BENCH_PACKAGES=(nginx gnuplot-nox valgrind)
 
 log() { echo "dpdk-env: $*"; }
 SUDO=""

@@ -91,6 +91,7 @@ timeout              coreutils
 touch                coreutils
 tr                   coreutils
 tshark               tshark           # interop/ping_test.sh, client_test.sh
+valgrind             valgrind         # bench/micro/ir_per_segment.sh (bench)
 wc                   coreutils
 wget                 wget             # interop/httpd_test.sh
 wrk                  wrk              # interop/httpd_test.sh, bench/ab/ab.py

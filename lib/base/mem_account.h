@@ -78,7 +78,10 @@ inline MemLimits mem_limits_for_pool(std::uint32_t mbufs, std::uint32_t mbuf_tru
 // The per-worker account: BufferAccount's charge, plus the levels.
 class MemAccount : public BufferAccount {
  public:
-  void set_limits(const MemLimits& l) noexcept { limits_ = l; }
+  void set_limits(const MemLimits& l) noexcept {
+    limits_ = l;
+    normal_below_ = in_pressure_ ? 0 : l.pressure;
+  }
   const MemLimits& limits() const noexcept { return limits_; }
 
   // The level now. Entering pressure is sticky until charges fall under
@@ -86,23 +89,31 @@ class MemAccount : public BufferAccount {
   // not flip windows open and shut on every segment. `entered_pressure`
   // counts the entries (Linux's TCPMemoryPressures).
   MemLevel level() noexcept {
-    // The engine asks several times per segment: the usual answer costs one
+    // The engine asks for every segment: the usual answer costs one
     // comparison (limits are ordered low <= pressure <= high).
-    if (charged_ < limits_.pressure && !in_pressure_) return MemLevel::kNormal;
+    if (charged_ < normal_below_) return MemLevel::kNormal;
+    return level_slow();
+  }
+
+  std::uint64_t entered_pressure() const noexcept { return entered_pressure_; }
+
+ private:
+  MemLevel level_slow() noexcept {
     if (charged_ >= limits_.pressure) {
       if (!in_pressure_) ++entered_pressure_;
       in_pressure_ = true;
     } else if (charged_ < limits_.low) {
       in_pressure_ = false;
     }
+    normal_below_ = in_pressure_ ? 0 : limits_.pressure;
     if (charged_ >= limits_.high) return MemLevel::kHigh;
     return in_pressure_ ? MemLevel::kPressure : MemLevel::kNormal;
   }
 
-  std::uint64_t entered_pressure() const noexcept { return entered_pressure_; }
-
- private:
   MemLimits limits_;
+  // level() answers kNormal below this without looking further: `pressure`
+  // while out of pressure, 0 (never) while in it.
+  std::uint64_t normal_below_ = MemLimits::kNone;
   std::uint64_t entered_pressure_ = 0;
   bool in_pressure_ = false;
 };

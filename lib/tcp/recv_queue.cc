@@ -21,14 +21,17 @@ void RecvQueue::push(Mbuf m) noexcept {
   } else {
     last_->next = p;
   }
-  last_ = rte_pktmbuf_lastseg(p);
   bytes_ += len;
   segs_ += segs;
-  std::uint32_t ts = 0;
-  for (const rte_mbuf* s = p; s != nullptr; s = s->next) {
-    ts += mbuf_seg_truesize(s);
-    if (is_small(s)) ++small_segs_;
+  // One walk down the chain: its last segment, truesize and small segments.
+  rte_mbuf* s = p;
+  std::uint32_t ts = mbuf_seg_truesize(s), small = is_small(s) ? 1 : 0;
+  for (; s->next != nullptr; s = s->next) {
+    ts += mbuf_seg_truesize(s->next);
+    small += is_small(s->next) ? 1 : 0;
   }
+  last_ = s;
+  small_segs_ += small;
   charge(ts);
 }
 

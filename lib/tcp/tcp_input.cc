@@ -507,6 +507,13 @@ void TcpStack::rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept {
 
 namespace {
 
+// Whether `truesize` more fits in c's receive queues without making room:
+// within rcv_buf, which is rcv_limit below the high level. Inline, as every
+// segment that meets a queue holding data asks (rcv_make_room asks first).
+inline bool fits_rcv_buf(const Tcb& c, std::uint32_t truesize, MemAccount& mem) noexcept {
+  return TcpStack::rcv_charged(c) + truesize <= c.rcv_buf && mem.level() != MemLevel::kHigh;
+}
+
 // RFC 2018 §3 blocks above SEG.ACK and within what was sent: their highest
 // right edge. A D-SACK block (RFC 2883 §4) at or below SEG.ACK is skipped.
 void sack_summary(const Tcb& c, const Segment& s, AckSample& sample) noexcept {
@@ -669,10 +676,15 @@ void TcpStack::process_data(Tcb& c, Segment& s, Instant now) noexcept {
       }
       // An empty queue always takes the segment, so every connection makes
       // progress whatever the worker's level; beyond that the charge must
-      // fit (docs/architecture.md "Memory model").
-      const std::uint32_t ts = mbuf_truesize(m.get());
-      if (!c.rcvq.has_room_for(m->nb_segs) || (!c.rcvq.empty() && !rcv_make_room(c, ts, c.rcv_nxt))) {
-        counters_.drop(rcv_refusal(c, ts, Drop::kTcpRcvQueueFull));
+      // fit (docs/architecture.md "Memory model"): the common case decided
+      // here, the rest by rcv_make_room.
+      bool fits = c.rcvq.has_room_for(m->nb_segs);
+      if (fits && !c.rcvq.empty()) {
+        const std::uint32_t ts = mbuf_truesize(m.get());
+        fits = fits_rcv_buf(c, ts, mem_) || rcv_make_room(c, ts, c.rcv_nxt);
+      }
+      if (!fits) {
+        counters_.drop(rcv_refusal(c, mbuf_truesize(m.get()), Drop::kTcpRcvQueueFull));
         c.ack_now = true;
         return;
       }
@@ -684,16 +696,18 @@ void TcpStack::process_data(Tcb& c, Segment& s, Instant now) noexcept {
       c.rcvq.push(std::move(m));
       c.rcv_nxt += s.len;
       bool filled_hole = false;
-      if (c.ooo != nullptr && !c.ooo->empty()) {
-        c.ooo->pop_in_order(c.rcv_nxt, [&](Mbuf part) {
-          // Bounded by the receive window, so nb_segs cannot run away; a
-          // chain beyond kMaxSegments is still delivered (it was ACKed).
-          c.rcvq.push(std::move(part));
-        });
-        filled_hole = true;
+      if (c.ooo != nullptr) {
+        if (!c.ooo->empty()) {
+          c.ooo->pop_in_order(c.rcv_nxt, [&](Mbuf part) {
+            // Bounded by the receive window, so nb_segs cannot run away; a
+            // chain beyond kMaxSegments is still delivered (it was ACKed).
+            c.rcvq.push(std::move(part));
+          });
+          filled_hole = true;
+        }
+        // Emptied by delivery, or by rcv_make_room's pruning: give it back.
+        if (c.ooo->empty()) return_ooo(c);
       }
-      // Emptied by delivery, or by rcv_make_room's pruning: give it back.
-      if (c.ooo != nullptr && c.ooo->empty()) return_ooo(c);
       post(c, kTcpEvReadable);
       if (c.ooo_fin && c.ooo_fin_seq == c.rcv_nxt) {
         c.ooo_fin = false;
@@ -732,7 +746,7 @@ void TcpStack::process_data(Tcb& c, Segment& s, Instant now) noexcept {
       // Room is made by pruning only data beyond this segment: what lies
       // closer to RCV.NXT is worth more (it fills the hole sooner).
       const std::uint32_t ts = mbuf_truesize(m.get());
-      if (!rcv_make_room(c, ts, s.seq)) {
+      if (!fits_rcv_buf(c, ts, mem_) && !rcv_make_room(c, ts, s.seq)) {
         counters_.drop(rcv_refusal(c, ts, Drop::kTcpOfoOverLimit));
         if (c.ooo->empty()) return_ooo(c);
         c.ack_now = true;
@@ -794,7 +808,8 @@ bool TcpStack::adopt_foreign(Mbuf& m) noexcept {
 // segments into full mbufs, then free out-of-order data starting after
 // `floor`, newest (highest) first.
 bool TcpStack::rcv_make_room(Tcb& c, std::uint32_t truesize, Seq32 floor) noexcept {
-  if (rcv_charged(c) + truesize <= rcv_limit(c)) return true;  // the common case, cheaply
+  if (fits_rcv_buf(c, truesize, mem_)) return true;  // the common case, cheaply
+  if (rcv_charged(c) + truesize <= rcv_limit(c)) return true;
   const std::uint32_t limit = rcv_admit_limit(c);
   if (rcv_charged(c) + truesize <= limit) return true;
   if (c.rcvq.collapsible()) counters_.inc(Counter::kTCPRcvCollapsed, c.rcvq.collapse(pool_mp_));

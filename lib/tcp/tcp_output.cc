@@ -27,6 +27,32 @@ void fill_checksum(rte_mbuf* m, std::uint32_t src, std::uint32_t dst) noexcept {
   th[17] = static_cast<std::byte>(sum & 0xff);
 }
 
+// The window arithmetic below runs for every segment we send and every
+// read: these are inline free functions so that window_field and
+// window_update_due inline them (the members of the same names wrap them).
+
+// space / truesize with a multiplication by recip = floor(2^32 / truesize):
+// a 32-bit division costs some 25 cycles. The reciprocal is rounded down, so
+// the estimate is exact or one short.
+inline std::uint32_t segments_in(std::uint32_t space, std::uint32_t truesize, std::uint64_t recip) noexcept {
+  auto q = static_cast<std::uint32_t>((std::uint64_t{space} * recip) >> 32);
+  if (std::uint64_t{q + 1} * truesize <= space) ++q;
+  return q;
+}
+
+// rcv_window_limit at `level`, for a full segment of `full` truesize.
+inline std::uint32_t window_limit(MemLevel level, std::uint32_t rcv_buf, std::uint32_t full) noexcept {
+  switch (level) {
+    case MemLevel::kNormal:
+      break;
+    case MemLevel::kPressure:
+      return std::min(rcv_buf, 4 * full);
+    case MemLevel::kHigh:
+      return std::min(rcv_buf, full);  // as rcv_limit
+  }
+  return rcv_buf;
+}
+
 }  // namespace
 
 Mbuf TcpStack::new_header_mbuf() noexcept {
@@ -49,8 +75,7 @@ std::uint32_t TcpStack::rcv_limit(const Tcb& c) noexcept {
 // (tcp_clamp_window). Data already in flight inside a window offered earlier
 // is still taken (the right edge never moves left).
 std::uint32_t TcpStack::rcv_window_limit(const Tcb& c) noexcept {
-  if (mem_.level() == MemLevel::kPressure) return std::min(c.rcv_buf, 4 * full_seg_truesize_);
-  return rcv_limit(c);
+  return window_limit(mem_.level(), c.rcv_buf, full_seg_truesize_);
 }
 
 // The window that `space` bytes of truesize can honour if the peer sends
@@ -58,16 +83,11 @@ std::uint32_t TcpStack::rcv_window_limit(const Tcb& c) noexcept {
 // a partial one costs a whole mbuf. Smaller segments cost more per byte;
 // rcv_make_room collapses them when they do.
 std::uint32_t TcpStack::win_from_space(const Tcb& c, std::uint32_t space) const noexcept {
-  return full_segments_in(space) * c.rcv_mss;
+  return segments_in(space, full_seg_truesize_, full_seg_recip_) * c.rcv_mss;
 }
 
-// space / full_seg_truesize_ with a multiplication: this runs for every
-// segment we send, and a 32-bit division costs some 25 cycles. The
-// reciprocal is rounded down, so the estimate is exact or one short.
 std::uint32_t TcpStack::full_segments_in(std::uint32_t space) const noexcept {
-  auto q = static_cast<std::uint32_t>((std::uint64_t{space} * full_seg_recip_) >> 32);
-  if (std::uint64_t{q + 1} * full_seg_truesize_ <= space) ++q;
-  return q;
+  return segments_in(space, full_seg_truesize_, full_seg_recip_);
 }
 
 // A SYN's window is never scaled (RFC 7323 §2.2), and the MSS is not yet
@@ -88,14 +108,20 @@ std::uint32_t TcpStack::receive_window(Tcb& c) noexcept {
 // by at least min(buffer / 2, MSS); RFC 9293 §3.8.6 / RFC 7323 §2.4: it never
 // moves left, even if the window must then be rounded up to the scale.
 std::uint16_t TcpStack::window_field(Tcb& c) noexcept {
-  const std::uint32_t limit = rcv_window_limit(c), used = rcv_charged(c);
-  const std::uint32_t free = used >= limit ? 0 : win_from_space(c, limit - used);  // receive_window(c)
+  // receive_window(c) and rcv_window_limit(c), inlined.
+  const std::uint32_t limit = window_limit(mem_.level(), c.rcv_buf, full_seg_truesize_);
+  const std::uint32_t used = rcv_charged(c);
+  const std::uint32_t free =
+      used >= limit ? 0 : segments_in(limit - used, full_seg_truesize_, full_seg_recip_) * c.rcv_mss;
   const std::int32_t cur_i = c.rcv_adv - c.rcv_nxt;
   const std::uint32_t cur = cur_i > 0 ? static_cast<std::uint32_t>(cur_i) : 0;
   std::uint32_t wnd = cur;
   // SWS step: half the largest window, at most one MSS. win_from_space(limit)
-  // is at least one MSS whenever limit holds a full segment.
-  const std::uint32_t step = std::min<std::uint32_t>(win_from_space(c, limit) / 2, c.rcv_mss);
+  // is at least one MSS whenever limit holds a full segment, and at least
+  // two (the step is one MSS, the usual case) when it holds two.
+  const std::uint32_t step = limit >= 2ull * full_seg_truesize_
+                                 ? c.rcv_mss
+                                 : std::min<std::uint32_t>(win_from_space(c, limit) / 2, c.rcv_mss);
   if (free > cur && free - cur >= step) wnd = free;
   const std::uint32_t max_wnd = 65535u << c.rcv_wscale;
   wnd = std::min(wnd, max_wnd);
@@ -118,8 +144,13 @@ bool TcpStack::window_update_due(Tcb& c) noexcept {
   const std::int32_t cur_i = c.rcv_adv - c.rcv_nxt;
   const std::uint32_t cur = cur_i > 0 ? static_cast<std::uint32_t>(cur_i) : 0;
   // Only what the window field can express counts (65535 << scale).
-  const std::uint32_t limit = std::min(win_from_space(c, rcv_window_limit(c)), 65535u << c.rcv_wscale);
-  if (2ull * cur > limit) return false;  // the usual case in a bulk transfer: decided without receive_window
+  const std::uint32_t max_field = 65535u << c.rcv_wscale;
+  // The usual case in a bulk transfer, decided on an upper bound of the
+  // limit below: the window never offers more than rcv_buf, as a full
+  // segment's truesize exceeds its MSS.
+  if (c.rcv_mss <= full_seg_truesize_ && 2ull * cur > std::min(c.rcv_buf, max_field)) return false;
+  const std::uint32_t limit = std::min(win_from_space(c, rcv_window_limit(c)), max_field);
+  if (2ull * cur > limit) return false;  // decided without receive_window
   const std::uint32_t free = std::min(receive_window(c), limit);
   if (free <= cur) return false;
   return free >= 2ull * cur && free - cur >= std::min<std::uint32_t>(limit / 2, c.rcv_mss);

@@ -3,6 +3,8 @@
 // segments, pruning of out-of-order data, and the worker's pressure levels.
 #include <rte_mbuf.h>
 
+#include <array>
+
 #include "base/mem_account.h"
 #include "tcp_harness.h"
 
@@ -48,6 +50,62 @@ TEST(MemAccount, LevelsWithHysteresis) {
   EXPECT_EQ(a.level(), MemLevel::kNormal);
   EXPECT_EQ(a.entered_pressure(), 1u);
   EXPECT_EQ(a.peak(), 1u << 30);
+}
+
+// level() answers the usual case from one cached threshold: it must agree,
+// call for call, with the rule it caches (the hysteresis as first written),
+// through limits changed while under pressure too.
+TEST(MemAccount, LevelMatchesTheRule) {
+  struct Rule {
+    MemLimits l;
+    std::uint64_t charged = 0, entered = 0;
+    bool in_pressure = false;
+    MemLevel level() {
+      if (charged < l.pressure && !in_pressure) return MemLevel::kNormal;
+      if (charged >= l.pressure) {
+        if (!in_pressure) ++entered;
+        in_pressure = true;
+      } else if (charged < l.low) {
+        in_pressure = false;
+      }
+      if (charged >= l.high) return MemLevel::kHigh;
+      return in_pressure ? MemLevel::kPressure : MemLevel::kNormal;
+    }
+  } rule;
+  MemAccount a;
+  std::uint64_t x = 0x9e3779b97f4a7c15;  // xorshift64: a fixed, repeatable walk
+  const auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  std::array<int, 3> seen{};
+  for (int i = 0; i < 20000; ++i) {
+    const std::uint64_t r = next();
+    if (r % 997 == 0) {  // now and then new limits, within the charge's range (0..8000)
+      const std::uint64_t low = r % 4000, pressure = low + (r >> 16) % 2000,
+                          high = pressure + (r >> 24) % 2000;
+      rule.l = {.low = low, .pressure = pressure, .high = high};
+      a.set_limits(rule.l);
+    }
+    const auto n = static_cast<std::uint32_t>(r % 300);
+    if (((r >> 32) % 2 == 0 && rule.charged + n <= 8000) || rule.charged < n) {
+      rule.charged += n;
+      a.charge(n);
+    } else {
+      rule.charged -= n;
+      a.uncharge(n);
+    }
+    if ((r >> 40) % 3 != 0) {  // not asked after every change, as the engine
+      const MemLevel want = rule.level();
+      ASSERT_EQ(a.level(), want) << "step " << i;
+      ASSERT_EQ(a.entered_pressure(), rule.entered) << "step " << i;
+      ++seen[static_cast<std::size_t>(want)];
+    }
+  }
+  for (const int n : seen) EXPECT_GT(n, 100);  // the walk went through every level, often
+  EXPECT_GT(rule.entered, 10u);
 }
 
 // The default worker (8191 mbufs, rings of 1024, bursts of 32) lends queues

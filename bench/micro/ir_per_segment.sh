@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Instructions per received segment of tcp_bench's receive benchmarks,
+# counted by valgrind (callgrind), so that a shared, noisy machine or one
+# without hardware counters (a VM: "PMU not available due to
+# virtualization"; Debian's libbenchmark has no libpfm either) still gives a
+# repeatable figure to set beside the wall-clock ns.
+#
+# Only the engine's own calls are counted (TcpStack::on_segment, recv and
+# on_timer, with what they call), not the building of the peer's frames.
+# Segments = on_segment calls less each run's two handshake segments (one
+# SYN-ACK sent per run); the handshakes' own instructions stay in, a few per
+# segment, the same in every tree.
+#
+#   bench/micro/ir_per_segment.sh BUILD_DIR [BENCHMARK...]
+#   e.g. bench/micro/ir_per_segment.sh build BM_TcpRxDataSegment/0 BM_TcpRxDataBurst/32
+set -euo pipefail
+[ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [BENCHMARK...]" >&2; exit 2; }
+build=$1
+shift
+[ $# -gt 0 ] || set -- BM_TcpRxDataSegment/0 BM_TcpRxDataSegment/1 BM_TcpRxDataBurst/32
+bench="$build/bench/micro/tcp_bench"
+[ -x "$bench" ] || { echo "no $bench (ninja -C $build bench/micro/tcp_bench)" >&2; exit 2; }
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+for b in "$@"; do
+  valgrind --tool=callgrind --callgrind-out-file="$out/cg" \
+    --toggle-collect='tern::TcpStack::on_segment*' --toggle-collect='tern::TcpStack::recv*' \
+    --toggle-collect='tern::TcpStack::on_timer*' \
+    "$bench" --benchmark_filter="^$b\$" --benchmark_min_time=0.05 >/dev/null 2>"$out/log" ||
+    { cat "$out/log" >&2; exit 1; }
+  python3 - "$out/cg" "$b" <<'EOF'
+import re, sys
+# callgrind's format: "cfn=(id) name" names a callee, "calls=N ..." follows.
+names, calls, total, cfn = {}, {}, 0, None
+for line in open(sys.argv[1]):
+    m = re.match(r'^(c?fn)=\((\d+)\)(?: (.*))?', line)
+    if m:
+        if m.group(3): names[m.group(2)] = m.group(3)
+        if m.group(1) == 'cfn': cfn = m.group(2)
+        continue
+    m = re.match(r'^calls=(\d+)', line)
+    if m and cfn: calls[cfn] = calls.get(cfn, 0) + int(m.group(1))
+    m = re.match(r'^(?:summary|totals): (\d+)', line)
+    if m: total = int(m.group(1))
+def n(prefix):
+    return sum(c for i, c in calls.items() if names.get(i, '').startswith(prefix))
+runs = n('tern::TcpStack::send_syn(')
+segs = n('tern::TcpStack::on_segment(') - 2 * runs
+print(f'{sys.argv[2]:24} {total / segs:8.1f} instructions/segment ({segs} segments, {runs} runs)')
+EOF
+done
