@@ -100,6 +100,7 @@ SendResult Connection::send(Buffer& data) noexcept {
   const std::uint32_t space = tcp.send_space(*tcb_);
   if (mbuf_truesize(data.get()) <= space) {
     if (!tcp.send(*tcb_, std::move(data), now)) return {0, Error::kClosed};
+    data.reset();  // taken: the send queue charges it now
     return {len, Error::kOk};
   }
   if (mbuf_seg_truesize(data.get()) > tcb_->snd_buf) return {0, Error::kTooBig};
@@ -131,7 +132,7 @@ void Connection::resume_reading() noexcept {
 
 Buffer Connection::recv() noexcept {
   if (tcb_ == nullptr) return Buffer{};
-  Buffer b = worker_->tcp_->recv(*tcb_, worker_->now_);
+  Buffer b = worker_->tcp_->recv_charged(*tcb_, worker_->now_);
   if (peer_fin_ && !peer_fin_told_) worker_->mark(*this);  // on_peer_closed once drained
   return b;
 }

@@ -237,7 +237,7 @@ void WorkerContext::service(Connection& c) noexcept {
   }
   if (ev & kTcpEvPeerFin) c.peer_fin_ = true;
   if (!c.paused_) {
-    while (Buffer b = tcp_->recv(*c.tcb_, now_)) {
+    while (Buffer b = tcp_->recv_charged(*c.tcb_, now_)) {
       h.on_data(c, std::move(b));
       if (c.gone_) return;  // released when its mark comes round
       if (c.paused_) break;

@@ -397,11 +397,7 @@ std::size_t TcpStack::send_copy(Tcb& c, std::span<const std::byte> data, Instant
 }
 
 Mbuf TcpStack::recv(Tcb& c, Instant now) noexcept {
-  const std::uint32_t held = c.rcvq.truesize();
   Mbuf m = c.rcvq.take();
-  // The chain leaves the queue's charge for the application's: the worker
-  // still counts it until the application lets go (tern/buffer.h).
-  if (m) m.charge_to(mem_, held);
   if (m && !c.removed && window_update_due(c)) {
     c.ack_now = true;
     output(c, now);

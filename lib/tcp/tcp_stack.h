@@ -210,10 +210,17 @@ class TcpStack {
   bool writable_due(const Tcb& c) noexcept {
     return c.writable_wanted && c.sndq.truesize() <= c.snd_lowat && send_space(c) > 0;
   }
-  // Zero-copy receive: all in-order data queued, or an empty Mbuf. The
-  // chain stays charged to the worker's account until its holder frees,
-  // releases or sends it.
+  // Zero-copy receive: all in-order data queued, or an empty Mbuf.
   Mbuf recv(Tcb& c, Instant now) noexcept;
+  // The same for the application (the API): the chain leaves the queue's
+  // charge for the Buffer's, so the worker's account counts it until the
+  // application frees, releases or sends it (tern/buffer.h).
+  Buffer recv_charged(Tcb& c, Instant now) noexcept {
+    const std::uint32_t held = c.rcvq.truesize();
+    Buffer b{recv(c, now)};
+    if (b) b.charge_to(mem_, held);
+    return b;
+  }
   // Copying receive.
   std::size_t read(Tcb& c, std::span<std::byte> out, Instant now) noexcept;
   // shutdown(SHUT_WR): a FIN follows the queued data (RFC 9293 §3.10.4).

@@ -45,7 +45,7 @@ class Worker;
 
 namespace tern::api {
 
-using Buffer = tern::Mbuf;
+using Buffer = tern::Buffer;
 
 enum class Error : std::uint8_t {
   kOk,

@@ -33,49 +33,28 @@ class BufferAccount {
   std::uint64_t peak_ = 0;
 };
 
+// The stack's owner of a chain: one pointer, so moving frames through the
+// layers costs what moving the pointer costs.
 class Mbuf {
  public:
   Mbuf() noexcept = default;
   explicit Mbuf(rte_mbuf* m) noexcept : m_(m) {}
   Mbuf(const Mbuf&) = delete;
   Mbuf& operator=(const Mbuf&) = delete;
-  Mbuf(Mbuf&& o) noexcept
-      : m_(std::exchange(o.m_, nullptr)),
-        acct_(std::exchange(o.acct_, nullptr)),
-        charge_(std::exchange(o.charge_, 0)) {}
+  Mbuf(Mbuf&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
   Mbuf& operator=(Mbuf&& o) noexcept {
-    if (this != &o) {
-      reset(std::exchange(o.m_, nullptr));
-      acct_ = std::exchange(o.acct_, nullptr);
-      charge_ = std::exchange(o.charge_, 0);
-    }
+    if (this != &o) reset(std::exchange(o.m_, nullptr));
     return *this;
   }
   ~Mbuf() { reset(); }
 
   static Mbuf alloc(rte_mempool* pool) noexcept { return Mbuf{rte_pktmbuf_alloc(pool)}; }
 
-  // Frees the chain held (ending its charge) and holds `m`, uncharged.
   void reset(rte_mbuf* m = nullptr) noexcept {
-    end_charge();
     if (m_ != nullptr) rte_pktmbuf_free(m_);
     m_ = m;
   }
-  // Gives the chain up, and with it any charge: its new owner accounts for it.
-  [[nodiscard]] rte_mbuf* release() noexcept {
-    end_charge();
-    return std::exchange(m_, nullptr);
-  }
-  // Charges `bytes` to `a` for as long as this Buffer holds its chain (the
-  // stack does this when it hands a chain over; replaces an earlier charge).
-  void charge_to(BufferAccount& a, std::uint32_t bytes) noexcept {
-    end_charge();
-    a.charge(bytes);
-    acct_ = &a;
-    charge_ = bytes;
-  }
-  BufferAccount* account() const noexcept { return acct_; }
-  std::uint32_t charged() const noexcept { return charge_; }
+  [[nodiscard]] rte_mbuf* release() noexcept { return std::exchange(m_, nullptr); }
   rte_mbuf* get() const noexcept { return m_; }
   rte_mbuf* operator->() const noexcept { return m_; }
   explicit operator bool() const noexcept { return m_ != nullptr; }
@@ -101,6 +80,56 @@ class Mbuf {
   }
 
  private:
+  rte_mbuf* m_ = nullptr;
+};
+
+// The application's owner of a chain (api::Buffer): an Mbuf that may also
+// carry a charge to its worker's account. Chains the stack hands over
+// (on_data, recv()) come charged; the charge ends when this Buffer frees or
+// releases its chain through its own reset() / release(), is assigned
+// another, or is destroyed. (A chain moved out into a plain Mbuf leaves the
+// charge here until then; the API's send() ends it at once.)
+class Buffer : public Mbuf {
+ public:
+  Buffer() noexcept = default;
+  explicit Buffer(rte_mbuf* m) noexcept : Mbuf(m) {}
+  Buffer(Mbuf&& m) noexcept : Mbuf(std::move(m)) {}  // NOLINT: an uncharged chain
+  Buffer(Buffer&& o) noexcept
+      : Mbuf(std::move(o)), acct_(std::exchange(o.acct_, nullptr)), charge_(std::exchange(o.charge_, 0)) {}
+  Buffer& operator=(Buffer&& o) noexcept {
+    if (this != &o) {
+      reset(o.Mbuf::release());
+      acct_ = std::exchange(o.acct_, nullptr);
+      charge_ = std::exchange(o.charge_, 0);
+    }
+    return *this;
+  }
+  ~Buffer() { end_charge(); }
+
+  static Buffer alloc(rte_mempool* pool) noexcept { return Buffer{rte_pktmbuf_alloc(pool)}; }
+
+  // Frees the chain held (ending its charge) and holds `m`, uncharged.
+  void reset(rte_mbuf* m = nullptr) noexcept {
+    end_charge();
+    Mbuf::reset(m);
+  }
+  // Gives the chain up, and with it the charge: its new owner accounts for it.
+  [[nodiscard]] rte_mbuf* release() noexcept {
+    end_charge();
+    return Mbuf::release();
+  }
+  // Charges `bytes` to `a` for as long as this Buffer holds its chain
+  // (replaces an earlier charge).
+  void charge_to(BufferAccount& a, std::uint32_t bytes) noexcept {
+    end_charge();
+    a.charge(bytes);
+    acct_ = &a;
+    charge_ = bytes;
+  }
+  BufferAccount* account() const noexcept { return acct_; }
+  std::uint32_t charged() const noexcept { return charge_; }
+
+ private:
   void end_charge() noexcept {
     if (acct_ == nullptr) return;
     acct_->uncharge(charge_);
@@ -108,7 +137,6 @@ class Mbuf {
     charge_ = 0;
   }
 
-  rte_mbuf* m_ = nullptr;
   BufferAccount* acct_ = nullptr;
   std::uint32_t charge_ = 0;
 };
