@@ -41,8 +41,8 @@
 // the connection idle longest in keep-alive or lingering close (closed
 // gracefully), else the response whose client has acknowledged nothing of
 // it for longest, 250 ms at least (reset: a client not reading), else the
-// oldest head however young; only when every connection is sending a
-// response that moves is the new one refused (reset).
+// oldest head however young; when none can go, the new connection waits in
+// the stack's accept queue (ready_to_accept) rather than being reset.
 //
 // Reading: on_data hands over an mbuf chain; its bytes are copied into the
 // connection's 8 KiB head buffer. What does not fit stays held (and reading
@@ -94,6 +94,7 @@ struct HttpStats {
   std::uint64_t evicted = 0;          // an incomplete request (head or discarded body) reset for a new one
   std::uint64_t evicted_idle = 0;     // an idle keep-alive or lingering connection closed for a new one
   std::uint64_t evicted_stalled = 0;  // a response its client stopped reading reset for a new one
+  std::uint64_t deferred = 0;         // iterations a new connection waited for a slot in the accept queue
   std::uint64_t closed_clean = 0;
   std::uint64_t closed_error = 0;  // reset, timed out or aborted
   std::uint64_t requests = 0;
@@ -205,6 +206,16 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
     // Each list is in deadline order: only their fronts can be due.
     const Instant now = w.now();
     while (http::TimedConn* t = timers_.pop_expired(now)) expire(static_cast<HttpConn&>(*t), now);
+  }
+
+  // Every slot taken and none to free (http_timers.h, victim()): the new
+  // connection waits in the stack's accept queue, asked again on the next
+  // iteration, rather than being reset; once a response stalls long enough
+  // or any connection ends, it gets its slot.
+  bool ready_to_accept() override {
+    if (pool_.in_use() < pool_.limit() || evict()) return true;
+    ++stats_.deferred;
+    return false;
   }
 
   api::ConnectionHandler* on_accept(Connection& c) override {
@@ -744,18 +755,18 @@ int main(int argc, char** argv) {
     for (const HttpApp* a : apps) {
       const HttpStats& s = a->stats();
       const api::WorkerContext* w = a->context();
-      std::fprintf(out,
-                   "httpd worker %u: accepted %" PRIu64 " closed_clean %" PRIu64 " closed_error %" PRIu64
-                   " refused %" PRIu64 " requests %" PRIu64 " status_2xx %" PRIu64 " status_4xx %" PRIu64
-                   " status_5xx %" PRIu64 " body_bytes %" PRIu64 " send_blocked %" PRIu64
-                   " file_errors %" PRIu64
-                   " active %u max_active %u tcbs_in_use %u connections %zu"
-                   " header_timeouts %" PRIu64 " send_timeouts %" PRIu64 " idle_closed %" PRIu64
-                   " evicted %" PRIu64 " evicted_idle %" PRIu64 " evicted_stalled %" PRIu64 "\n",
-                   w ? w->id() : 0u, s.accepted, s.closed_clean, s.closed_error, s.refused, s.requests,
-                   s.s2xx, s.s4xx, s.s5xx, s.body_bytes, s.send_blocked, s.file_errors, s.active,
-                   s.max_active, w ? w->tcbs_in_use() : 0, w ? w->table_size() : 0, s.header_timeouts,
-                   s.send_timeouts, s.idle_closed, s.evicted, s.evicted_idle, s.evicted_stalled);
+      std::fprintf(
+          out,
+          "httpd worker %u: accepted %" PRIu64 " closed_clean %" PRIu64 " closed_error %" PRIu64
+          " refused %" PRIu64 " requests %" PRIu64 " status_2xx %" PRIu64 " status_4xx %" PRIu64
+          " status_5xx %" PRIu64 " body_bytes %" PRIu64 " send_blocked %" PRIu64 " file_errors %" PRIu64
+          " active %u max_active %u tcbs_in_use %u connections %zu"
+          " header_timeouts %" PRIu64 " send_timeouts %" PRIu64 " idle_closed %" PRIu64 " evicted %" PRIu64
+          " evicted_idle %" PRIu64 " evicted_stalled %" PRIu64 " deferred %" PRIu64 "\n",
+          w ? w->id() : 0u, s.accepted, s.closed_clean, s.closed_error, s.refused, s.requests, s.s2xx, s.s4xx,
+          s.s5xx, s.body_bytes, s.send_blocked, s.file_errors, s.active, s.max_active,
+          w ? w->tcbs_in_use() : 0, w ? w->table_size() : 0, s.header_timeouts, s.send_timeouts,
+          s.idle_closed, s.evicted, s.evicted_idle, s.evicted_stalled, s.deferred);
     }
   };
   const int rc = api::run(argc, argv, spec);

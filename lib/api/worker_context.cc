@@ -83,6 +83,7 @@ void WorkerContext::unlisten(std::uint16_t port) noexcept {
   Listener* l = *it;
   listeners_.erase(it);
   acceptable_.erase(std::remove(acceptable_.begin(), acceptable_.end(), l), acceptable_.end());
+  deferred_.erase(std::remove(deferred_.begin(), deferred_.end(), l), deferred_.end());
   tcp_->unlisten(l, now_);
 }
 
@@ -175,6 +176,10 @@ void WorkerContext::on_acceptable(Listener& l) noexcept {
 void WorkerContext::accept_all(Listener& l) noexcept {
   auto* h = static_cast<AcceptHandler*>(l.user);
   while (true) {
+    if (h != nullptr && l.accept_queue_size() > 0 && !h->ready_to_accept()) {
+      if (std::find(deferred_.begin(), deferred_.end(), &l) == deferred_.end()) deferred_.push_back(&l);
+      return;
+    }
     unclaimed_tcb_ = nullptr;
     unclaimed_events_ = 0;
     Tcb* t = tcp_->accept(l);
@@ -201,6 +206,9 @@ void WorkerContext::accept_all(Listener& l) noexcept {
 
 void WorkerContext::run_callbacks(Instant now) noexcept {
   now_ = now;
+  // Listeners whose handler was not ready: ask again (AcceptHandler::ready_to_accept).
+  for (Listener* l : deferred_) on_acceptable(*l);
+  deferred_.clear();
   // Accepting may mark connections; servicing may make listeners acceptable
   // again (a slot freed), so loop until both are quiet. Each pass handles
   // what was ready when it began, so a connection that keeps re-marking

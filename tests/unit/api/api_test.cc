@@ -170,6 +170,8 @@ class ScriptedApp final : public App, public AcceptHandler, public ConnectionHan
 
   std::function<void(WorkerContext&)> start;
   std::function<ConnectionHandler*(Connection&)> accept;
+  std::function<bool()> ready;  // ready_to_accept; unset: always
+  unsigned ready_asked = 0;
   std::function<void(Connection&)> connected;
   std::function<void(Connection&, Buffer&)> data;  // after the bytes were recorded
   std::function<void(Connection&)> writable;
@@ -198,6 +200,10 @@ class ScriptedApp final : public App, public AcceptHandler, public ConnectionHan
   void on_poll(WorkerContext& w) override {
     auto run = std::exchange(actions_, {});
     for (auto& f : run) f(w);
+  }
+  bool ready_to_accept() override {
+    ++ready_asked;
+    return ready ? ready() : true;
   }
   ConnectionHandler* on_accept(Connection& c) override {
     log("accept");
@@ -574,6 +580,35 @@ TEST_F(ApiPair, ChainsTheApplicationHoldsStayChargedToTheWorker) {
                         Duration::s(1)));
   held.clear();
   EXPECT_EQ(mem.charged(), 0u);
+  srv_->in_next_poll([&](WorkerContext&) {
+    srv_->conn->abort();
+    srv_->forget();
+  });
+  ASSERT_TRUE(run_until([&] { return cli_->closed_why.has_value(); }, Duration::s(1)));
+  run_for(Duration::s(1));
+  expect_baseline();
+}
+
+// A handler not ready to accept leaves the new connection queued in the
+// stack (its handshake complete, the client's data held), asked again on
+// every iteration; once ready, the connection is accepted and its data
+// delivered: nothing is reset.
+TEST_F(ApiPair, ANewConnectionWaitsWhileTheHandlerIsNotReady) {
+  bool ready = false;
+  srv_->ready = [&] { return ready; };
+  cli_->connected = [](Connection& c) {
+    EXPECT_EQ(c.send(std::span<const std::byte>{pattern(100)}).accepted, 100u);
+  };
+  listen_and_connect();
+  ASSERT_TRUE(run_until([&] { return cli_->conn != nullptr && cli_->conn->established(); }, Duration::s(1)));
+  run_for(Duration::ms(100));
+  EXPECT_EQ(srv_->conn, nullptr);     // not accepted
+  EXPECT_GT(srv_->ready_asked, 10u);  // asked again on every iteration
+  EXPECT_FALSE(cli_->closed_why.has_value());
+  ready = true;
+  ASSERT_TRUE(run_until([&] { return srv_->received.size() == 100; }, Duration::s(1)));
+  EXPECT_EQ(srv_->received, pattern(100));
+  EXPECT_EQ(trace_, (std::vector<std::string>{"C connected", "S accept", "S data"}));
   srv_->in_next_poll([&](WorkerContext&) {
     srv_->conn->abort();
     srv_->forget();

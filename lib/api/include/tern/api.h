@@ -107,6 +107,13 @@ class AcceptHandler {
   // nullptr to refuse it (it is reset). Data that arrived before accept is
   // delivered right after.
   virtual ConnectionHandler* on_accept(Connection& c) = 0;
+  // Asked before a new connection is taken off the listener's queue. false
+  // leaves it (and those behind it) queued in the stack, its handshake
+  // complete, as behind a full listen backlog in Linux; the question is
+  // asked again on every loop iteration until true. For a server whose
+  // connection slots are all taken (nginx at worker_connections): the
+  // client waits instead of being reset.
+  virtual bool ready_to_accept() { return true; }
 };
 
 class Connection {
@@ -240,6 +247,7 @@ class WorkerContext {
   Connection* ready_head_ = nullptr;
   Connection* ready_tail_ = nullptr;
   std::vector<Listener*> acceptable_;
+  std::vector<Listener*> deferred_;  // connections queued, the handler not ready: asked again next iteration
   std::vector<Listener*> listeners_;
   Tcb* unclaimed_tcb_ = nullptr;  // events posted from inside accept()
   std::uint8_t unclaimed_events_ = 0;
