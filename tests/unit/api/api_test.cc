@@ -351,6 +351,17 @@ class ApiPair : public ::testing::Test {
     c_port_->clear();
   }
 
+  // The server aborts its connection; once the client saw the reset and
+  // everything settled, nothing is left.
+  void abort_server_side_and_check_baseline() {
+    srv_->in_next_poll([&](WorkerContext&) {
+      srv_->conn->abort();
+      srv_->forget();
+    });
+    ASSERT_TRUE(run_until([&] { return cli_->closed_why.has_value(); }, Duration::s(1)));
+    run_for(Duration::s(1));
+    expect_baseline();
+  }
   // Everything given back: no connection, TCB, table entry, frame or mbuf left.
   void expect_baseline() {
     for (WorkerAppAdapter* a : {s_adapter_.get(), c_adapter_.get()}) {
@@ -580,13 +591,7 @@ TEST_F(ApiPair, ChainsTheApplicationHoldsStayChargedToTheWorker) {
                         Duration::s(1)));
   held.clear();
   EXPECT_EQ(mem.charged(), 0u);
-  srv_->in_next_poll([&](WorkerContext&) {
-    srv_->conn->abort();
-    srv_->forget();
-  });
-  ASSERT_TRUE(run_until([&] { return cli_->closed_why.has_value(); }, Duration::s(1)));
-  run_for(Duration::s(1));
-  expect_baseline();
+  abort_server_side_and_check_baseline();
 }
 
 // A handler not ready to accept leaves the new connection queued in the
@@ -609,13 +614,7 @@ TEST_F(ApiPair, ANewConnectionWaitsWhileTheHandlerIsNotReady) {
   ASSERT_TRUE(run_until([&] { return srv_->received.size() == 100; }, Duration::s(1)));
   EXPECT_EQ(srv_->received, pattern(100));
   EXPECT_EQ(trace_, (std::vector<std::string>{"C connected", "S accept", "S data"}));
-  srv_->in_next_poll([&](WorkerContext&) {
-    srv_->conn->abort();
-    srv_->forget();
-  });
-  ASSERT_TRUE(run_until([&] { return cli_->closed_why.has_value(); }, Duration::s(1)));
-  run_for(Duration::s(1));
-  expect_baseline();
+  abort_server_side_and_check_baseline();
 }
 
 TEST_F(ApiPair, PauseReadingClosesTheWindowAndResumeDeliversTheRest) {
