@@ -521,7 +521,9 @@ void TcpStack::set_keepalive_params(Tcb& c, Duration idle, Duration interval, st
 }
 
 void TcpStack::set_send_buffer(Tcb& c, std::uint32_t bytes, std::uint32_t lowat, Instant now) noexcept {
-  c.snd_buf = bytes;
+  // At least two of the pool's mbufs, as Linux raises SO_SNDBUF to
+  // SOCK_MIN_SNDBUF: below one, a copying send could never queue a byte.
+  c.snd_buf = std::max(bytes, 2 * mbuf_truesize_);
   c.snd_lowat = std::min(lowat, bytes);
   // Raising the limits may already satisfy a waiting writer.
   if (!c.removed && writable_due(c)) {

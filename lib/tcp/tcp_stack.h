@@ -237,8 +237,9 @@ class TcpStack {
   void set_keepalive_params(Tcb& c, Duration idle, Duration interval, std::uint32_t probes,
                             Instant now) noexcept;
   // SO_SNDBUF and SO_SNDLOWAT, in truesize: send() is refused past `bytes`
-  // of queued buffer, and kTcpEvWritable fires once the queue falls to
-  // `lowat` (capped at bytes).
+  // of queued buffer (raised to two of the pool's mbufs at least, as Linux
+  // raises it to SOCK_MIN_SNDBUF), and kTcpEvWritable fires once the queue
+  // falls to `lowat` (capped at the buffer).
   void set_send_buffer(Tcb& c, std::uint32_t bytes, std::uint32_t lowat, Instant now) noexcept;
   // SO_RCVBUF. The window scale was fixed at the handshake from [tcp]
   // rcv_buf, so the advertised window cannot exceed 65535 << rcv_wscale.

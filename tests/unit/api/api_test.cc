@@ -532,11 +532,15 @@ TEST_F(ApiPair, ZeroCopySendTakesAWholeMbufPrefixAndKeepsTheRest) {
   EXPECT_EQ(srv_->received, stream);
   EXPECT_EQ(cli_->writable_calls, 1u);
 
-  // One mbuf larger than the whole send buffer can never be taken.
-  cli_->in_next_poll([&](WorkerContext& w) {
+  // One mbuf costing more than the whole send buffer can never be taken.
+  // The buffer is raised to two of the worker's mbufs at least (Linux's
+  // SOCK_MIN_SNDBUF), so the mbuf comes from a pool with a larger room.
+  rte_mempool* large = make_pool("apil", 63, 3 * RTE_MBUF_DEFAULT_BUF_SIZE);
+  ASSERT_NE(large, nullptr);
+  cli_->in_next_poll([&](WorkerContext&) {
     Connection& c = *cli_->conn;
     ASSERT_EQ(c.set_send_buffer(1024, 512), Error::kOk);
-    Buffer big = make_chain(w.pool(), {1500}, pattern(1500, 4));
+    Buffer big = make_chain(large, {1500}, pattern(1500, 4));
     ASSERT_TRUE(big);
     rte_mbuf* const m = big.get();
     const SendResult r = c.send(big);
@@ -544,9 +548,14 @@ TEST_F(ApiPair, ZeroCopySendTakesAWholeMbufPrefixAndKeepsTheRest) {
     EXPECT_EQ(r.error, Error::kTooBig);
     EXPECT_EQ(big.get(), m);
     EXPECT_EQ(big.pkt_len(), 1500u);
+    // One of the worker's own mbufs fits: the tiny buffer was raised.
+    Buffer small = make_chain(cli_->ctx->pool(), {100}, pattern(100, 5));
+    EXPECT_EQ(c.send(small).accepted, 100u);
   });
-  step();
-  EXPECT_EQ(srv_->received.size(), stream.size());
+  ASSERT_TRUE(run_until([&] { return srv_->received.size() == stream.size() + 100; }, Duration::s(1)));
+  EXPECT_EQ(Bytes(srv_->received.end() - 100, srv_->received.end()), pattern(100, 5));
+  EXPECT_EQ(rte_mempool_in_use_count(large), 0u);
+  rte_mempool_free(large);
   EXPECT_EQ(trace_.back(), "S data");
 }
 
