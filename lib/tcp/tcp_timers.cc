@@ -74,9 +74,9 @@ void TcpStack::on_tcb_timer(Tcb& c, Instant now) noexcept {
 }
 
 // The last resort (docs/architecture.md "Memory model"): when the pool is
-// nearly dry despite the budget (buffers held by the application, frames a
-// sibling worker steered here, a budget set too high, thousands of
-// connections each holding the one segment an empty queue may always take),
+// nearly dry despite the budget (header mbufs and clones in flight, a
+// budget set too high, thousands of connections each holding the one
+// segment an empty queue may always take),
 // abort the connections holding the most, orphans and zero-window
 // connections before any other, so that the RX ring can always refill and a
 // RST or a new SYN still gets in. One scan keeps the kReliefBatch worst
