@@ -83,7 +83,7 @@ bool HttpTimers::send_stalled(TimedConn& c, Instant now, std::uint32_t queued) n
   return true;
 }
 
-TimedConn* HttpTimers::victim(Instant now) const noexcept {
+TimedConn* HttpTimers::victim(Instant now, const apps::SourceCounts* sources) const noexcept {
   apps::TimeoutLink* head = head_.front();
   if (head != nullptr && now - head->since >= kYoungHead) return as_conn(head);
   for (const apps::TimeoutList* l : {&body_, &idle_})
@@ -91,6 +91,13 @@ TimedConn* HttpTimers::victim(Instant now) const noexcept {
   // The send list is in order of last progress: its front stalled longest.
   apps::TimeoutLink* s = send_.front();
   if (s != nullptr && now - s->since >= kStallBeforeEviction) return as_conn(s);
+  // Only young heads left to choose from: a bounded look for one from a
+  // crowded source before the oldest.
+  if (sources != nullptr) {
+    std::uint32_t n = 0;
+    for (apps::TimeoutLink* e = head; e != nullptr && n < kCrowdScan; e = e->next, ++n)
+      if (sources->crowded(as_conn(e)->source)) return as_conn(e);
+  }
   return as_conn(head);
 }
 

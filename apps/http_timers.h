@@ -40,12 +40,17 @@
 // progress moves to the back of its list at every step, so it is never the
 // one chosen while a stalled one exists; then the oldest head however young
 // (under a flood of new connections the newest must not all evict each
-// other before their heads arrive, while non-readers keep their slots);
+// other before their heads arrive, while non-readers keep their slots),
+// taking among the kCrowdScan oldest heads the first from a crowded source
+// (source_counts.h) if there is one: a client whose request is a moment
+// late because its host is busy keeps its slot while a host holding
+// thousands of slots loses one;
 // when every connection is sending and none has stalled that long, the new
 // connection is refused.
 #include <cstdint>
 
 #include "tern/time.h"
+#include "source_counts.h"
 #include "timeout_list.h"
 
 namespace tern::http {
@@ -57,6 +62,7 @@ enum class Wait : std::uint8_t { kNone, kHead, kBody, kKeepAlive, kLinger, kSend
 struct TimedConn : apps::TimeoutLink {
   Wait wait = Wait::kNone;
   std::uint32_t send_mark = 0;  // unacknowledged bytes when the send deadline was armed
+  std::uint32_t source = 0;     // the client's address (SourceCounts' key)
 };
 
 struct HttpTimeouts {
@@ -101,10 +107,12 @@ class HttpTimers {
 
   // The connection to evict at `now` when every slot is taken (see the
   // top), still on its list; null when every connection is sending a
-  // response that made progress within kStallBeforeEviction.
+  // response that made progress within kStallBeforeEviction. `sources`
+  // (optional) counts the slots each client address holds.
   static constexpr Duration kStallBeforeEviction = Duration::ms(250);
   static constexpr Duration kYoungHead = Duration::s(1);
-  TimedConn* victim(Instant now) const noexcept;
+  static constexpr std::uint32_t kCrowdScan = 64;
+  TimedConn* victim(Instant now, const apps::SourceCounts* sources = nullptr) const noexcept;
 
   // The oldest connection on the retry list (on_poll drains it), or null.
   TimedConn* retry_front() const noexcept;

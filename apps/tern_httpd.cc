@@ -69,6 +69,7 @@
 #include "http_pattern.h"
 #include "http_timers.h"
 #include "slot_pool.h"
+#include "source_counts.h"
 #include "tern/api.h"
 
 namespace tern {
@@ -178,7 +179,11 @@ const char* content_type(std::string_view path) noexcept {
 class HttpApp final : public api::App, public api::AcceptHandler, public api::ConnectionHandler {
  public:
   HttpApp(std::uint16_t port, int root_fd, const http::HttpTimeouts& timeouts, std::uint32_t max_conns)
-      : port_(port), root_fd_(root_fd), timers_(timeouts), pool_(max_conns) {}
+      : port_(port),
+        root_fd_(root_fd),
+        timers_(timeouts),
+        pool_(max_conns),
+        sources_(std::min<std::uint32_t>(max_conns, kMaxConns)) {}
   ~HttpApp() override {
     pool_.for_each_allocated([](HttpConn& e) {
       if (e.fd >= 0) ::close(e.fd);
@@ -228,6 +233,8 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
     }
     e->c = &c;
     c.user = e;
+    e->source = c.remote_addr();
+    sources_.add(e->source);
     c.set_nodelay(true);  // responses are corked while built (process)
     if (++stats_.active > stats_.max_active) stats_.max_active = stats_.active;
     timers_.wait_head(*e, w_->now());  // the first request head is due within --header-timeout
@@ -295,6 +302,7 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
     e.c->user = nullptr;
     e.c = nullptr;
     --stats_.active;
+    sources_.remove(e.source);
     pool_.give_back(&e);
   }
 
@@ -302,7 +310,7 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
   // victim()). False when every connection is sending a response that
   // moves.
   bool evict() {
-    http::TimedConn* t = timers_.victim(w_->now());
+    http::TimedConn* t = timers_.victim(w_->now(), &sources_);
     if (t == nullptr) return false;
     HttpConn& e = static_cast<HttpConn&>(*t);
     if (e.wait == Wait::kHead || e.wait == Wait::kBody) {
@@ -690,6 +698,7 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
   api::WorkerContext* w_ = nullptr;
   http::HttpTimers timers_;
   apps::SlotPool<HttpConn> pool_;
+  apps::SourceCounts sources_;  // slots held per client address
   std::unique_ptr<std::byte[]> scratch_;
   bool corked_ = false;  // process() corked the connection it works on
   HttpStats stats_;

@@ -24,6 +24,8 @@
 #                       max(2, N * 1000 / this) ms (1,000 ms at 10,000)
 #   TERN_BENCH_OOO_PPS  ooo's segments a second, all processes together
 #                       (default 14000, attack_test.sh's)
+#   TERN_BENCH_HTTPD_ARGS extra tern-httpd arguments (e.g. "--worker-connections
+#                       16384"): a departure from the default, for experiments
 # The configuration is Tern's default (config/tap.toml's keys, docs/config.md
 # defaults: 8,191 mbufs, max_connections 65,536, persist_timeout_s 120, ...)
 # and tern-httpd's default timeouts (header 10 s, idle 60 s, send 60 s,
@@ -119,7 +121,7 @@ level() {
   dir=$work/$name-$n
   mkdir -p "$dir"
   echo "--- $name, $n connections, $secs s ($app, default config) ---"
-  if [ "$app" = tern-httpd ]; then start_tern tern-httpd --port 80; else start_tern tern-echo --port 7; fi
+  if [ "$app" = tern-httpd ]; then start_tern tern-httpd --port 80 ${TERN_BENCH_HTTPD_ARGS:-}; else start_tern tern-echo --port 7; fi
   "${inpeer[@]}" "${atk[@]}" "$legit" "$tern_ip" "$port" "$legit_ip" 0.01 "$dir/warmup.json"
   sleep 0.5
   local base mon_pid legit_pid atk_pid
