@@ -26,6 +26,16 @@
 namespace tern::perf {
 namespace {
 
+// --congestion: TCP_CONGESTION on `fd`; an empty name keeps the system's
+// default. Accepted sockets inherit the listener's.
+bool set_congestion(int fd, const std::string& name) {
+  if (name.empty()) return true;
+  if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name.data(), static_cast<socklen_t>(name.size())) == 0)
+    return true;
+  std::fprintf(stderr, "tern-perf: congestion control \"%s\": %s\n", name.c_str(), std::strerror(errno));
+  return false;
+}
+
 std::int64_t now_ns() noexcept {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -150,6 +160,7 @@ class KernelServer {
     Fd l(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     const int one = 1;
     const sockaddr_in sa = make_addr(INADDR_ANY, o_.port);
+    if (l && !set_congestion(l.get(), o_.congestion)) return 1;
     if (!l || setsockopt(l.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         bind(l.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 || listen(l.get(), 4096) != 0) {
       std::fprintf(stderr, "tern-perf: cannot listen on port %u: %s\n", o_.port, std::strerror(errno));
@@ -370,6 +381,10 @@ class KernelClient {
     k.fd.reset(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!k.fd) {
       error("socket");
+      return finish(k, false);
+    }
+    if (!set_congestion(k.fd.get(), o_.congestion)) {
+      error("setsockopt(TCP_CONGESTION)");
       return finish(k, false);
     }
     if (o_.mode != Mode::kBulk) {

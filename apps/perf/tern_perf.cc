@@ -80,6 +80,13 @@ void add_options(tern::api::AppSpec& spec, Options& o) {
        [&o](const std::string& v) {
          o.cpu = static_cast<int>(parse_int_option("--cpu", v, 0, CPU_SETSIZE - 1));
        }},
+      {"--congestion", "NAME",
+       "--kernel: the congestion control of every socket (setsockopt TCP_CONGESTION, e.g. cubic); "
+       "algorithms outside net.ipv4.tcp_allowed_congestion_control need CAP_NET_ADMIN",
+       [&o](const std::string& v) {
+         if (v.empty() || v.size() >= 16) throw std::invalid_argument("--congestion = \"" + v + "\": expected an algorithm name");
+         o.congestion = v;
+       }},
       {"--start-file", "PATH",
        "client: connect once PATH exists (for scripts that set up the peer after Tern)",
        [&o](const std::string& v) { o.start_file = v; }},
