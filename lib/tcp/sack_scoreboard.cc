@@ -1,0 +1,247 @@
+#include "tcp/sack_scoreboard.h"
+
+#include <algorithm>
+
+#include "base/check.h"
+
+namespace tern {
+
+namespace {
+
+// IsLost's test (RFC 6675 §4) on what lies above an octet: `ranges`
+// discontiguous SACKed ranges holding `octets` SACKed octets.
+bool lost_given(std::size_t ranges, std::uint64_t octets, std::uint32_t dupthresh,
+                std::uint32_t smss) noexcept {
+  const std::uint64_t limit = std::uint64_t{dupthresh > 0 ? dupthresh - 1 : 0} * smss;
+  return ranges >= dupthresh || octets > limit;
+}
+
+// Why [left, right) cannot be SACK information for a window [una, max);
+// nullopt when it can.
+std::optional<SackReject> check_block(Seq32 left, Seq32 right, Seq32 una, Seq32 max) noexcept {
+  if (!seq_lt(left, right)) return SackReject::kEmpty;
+  const std::uint32_t outstanding = seq_gt(max, una) ? static_cast<std::uint32_t>(max - una) : 0;
+  // Tested before the edges: such a block sticks out at both ends, a sign of
+  // a peer (or middlebox) writing sequence numbers from another connection.
+  if (static_cast<std::uint32_t>(right - left) > outstanding) return SackReject::kTooLong;
+  // RFC 2018 §3: blocks report data "received and queued" beyond the
+  // cumulative ACK. A receiver holding the octet at SEG.ACK would have
+  // acknowledged it, so left == SND.UNA is as wrong as left < SND.UNA.
+  if (!seq_gt(left, una)) return SackReject::kBelowUna;
+  if (seq_gt(right, max)) return SackReject::kBeyondSndMax;
+  return std::nullopt;
+}
+
+}  // namespace
+
+SackUpdate SackScoreboard::update(Seq32 snd_una, Seq32 snd_max, std::span<const SackBlock> blocks) noexcept {
+  SackUpdate u;
+  // The cumulative ACK supersedes what it covers; SACK state there could
+  // only confuse the modular comparisons later.
+  std::size_t k = 0;
+  while (k < count_ && seq_leq(ranges_[k].right, snd_una)) ++k;
+  erase(0, k);
+  if (count_ > 0 && seq_leq(ranges_[0].left, snd_una)) {
+    // Ranges are stored only above SND.UNA, so the receiver acknowledged up
+    // to, or into, data it had SACKed but no further: it threw that data
+    // away (RFC 2018 §8). What else it kept is unknown; forget all of it.
+    u.reneged = true;
+    count_ = 0;
+    sacked_ = 0;
+  }
+  // Past HighRxt / RescueRxt they mean "undefined" to every rule (see header).
+  if (high_rxt_set_ && !seq_gt(high_rxt_, snd_una)) high_rxt_set_ = false;
+  if (rescue_rxt_set_ && seq_gt(snd_una, rescue_rxt_)) rescue_rxt_set_ = false;
+
+  const std::size_t n = std::min(blocks.size(), kTcpMaxSackBlocks);
+  // The parser never yields more; a caller that does is handed junk.
+  u.rejected[static_cast<std::size_t>(SackReject::kTooMany)] =
+      static_cast<std::uint8_t>(std::min<std::size_t>(blocks.size() - n, 255));
+  for (std::size_t i = 0; i < n; ++i) {
+    const Seq32 left{blocks[i].left}, right{blocks[i].right};
+    std::optional<SackReject> why = check_block(left, right, snd_una, snd_max);
+    if (i == 0 && why != SackReject::kEmpty) {
+      // RFC 2883 §4: a first block wholly at or below SEG.ACK, or inside the
+      // second block, reports a duplicate. A block straddling SEG.ACK is
+      // neither (RFC 2883 never sends one) and stays kBelowUna. The second
+      // block must be SACK information itself, or any junk block that spans
+      // the window would turn a genuine first block into a D-SACK.
+      const bool below_ack = seq_leq(right, snd_una);
+      bool in_second = false;
+      if (!why && n > 1) {
+        const Seq32 l2{blocks[1].left}, r2{blocks[1].right};
+        in_second = !check_block(l2, r2, snd_una, snd_max) && seq_geq(left, l2) && seq_leq(right, r2);
+      }
+      if (below_ack || in_second) {
+        u.dsack = true;
+        u.dsack_range = SackRange{left, right};
+        continue;
+      }
+    }
+    if (why) {
+      ++u.rejected[static_cast<std::size_t>(*why)];
+      continue;
+    }
+    ++u.valid;
+    u.newly_sacked += insert(left, right, u);
+  }
+  return u;
+}
+
+std::uint32_t SackScoreboard::insert(Seq32 left, Seq32 right, SackUpdate& u) noexcept {
+  // [i, j): the stored ranges that overlap or touch [left, right).
+  std::size_t i = 0;
+  while (i < count_ && seq_lt(ranges_[i].right, left)) ++i;
+  std::size_t j = i;
+  std::uint32_t covered = 0;
+  while (j < count_ && seq_leq(ranges_[j].left, right)) covered += ranges_[j++].len();
+  const std::uint32_t len = static_cast<std::uint32_t>(right - left);
+  if (i == j) {
+    if (count_ == kMaxRanges) {
+      // Full: drop the highest range, the one furthest from SND.UNA, whose
+      // holes are retransmitted last. When that is the new one, keep the board.
+      ++u.overflow;
+      if (i == count_) return 0;
+      erase(count_ - 1, count_);
+    }
+    std::copy_backward(ranges_.begin() + i, ranges_.begin() + count_, ranges_.begin() + count_ + 1);
+    ranges_[i] = SackRange{left, right};
+    ++count_;
+    sacked_ += len;
+    return len;
+  }
+  const SackRange merged{seq_min(left, ranges_[i].left), seq_max(right, ranges_[j - 1].right)};
+  const std::uint32_t grown = merged.len() - covered;
+  sacked_ += grown;
+  ranges_[i] = merged;
+  std::copy(ranges_.begin() + j, ranges_.begin() + count_, ranges_.begin() + i + 1);
+  count_ -= j - i - 1;
+  return grown;
+}
+
+void SackScoreboard::erase(std::size_t from, std::size_t to) noexcept {
+  TERN_CHECK(from <= to && to <= count_);
+  for (std::size_t k = from; k < to; ++k) sacked_ -= ranges_[k].len();
+  std::copy(ranges_.begin() + to, ranges_.begin() + count_, ranges_.begin() + from);
+  count_ -= to - from;
+}
+
+void SackScoreboard::clear() noexcept {
+  count_ = 0;
+  sacked_ = 0;
+  high_rxt_set_ = false;
+  rescue_rxt_set_ = false;
+}
+
+std::optional<Seq32> SackScoreboard::high_sacked() const noexcept {
+  if (count_ == 0) return std::nullopt;
+  return ranges_[count_ - 1].right;
+}
+
+bool SackScoreboard::is_sacked(Seq32 seq) const noexcept {
+  for (std::size_t k = 0; k < count_; ++k) {
+    if (seq_lt(seq, ranges_[k].left)) return false;
+    if (seq_lt(seq, ranges_[k].right)) return true;
+  }
+  return false;
+}
+
+bool SackScoreboard::is_lost(Seq32 seq, std::uint32_t dupthresh, std::uint32_t smss) const noexcept {
+  // Top down: only octets after seq count, and the walk stops at the first
+  // range with none.
+  const Seq32 above = seq + 1;
+  std::size_t ranges = 0;
+  std::uint64_t octets = 0;
+  for (std::size_t k = count_; k-- > 0;) {
+    if (!seq_gt(ranges_[k].right, above)) break;
+    octets += static_cast<std::uint32_t>(ranges_[k].right - seq_max(ranges_[k].left, above));
+    if (lost_given(++ranges, octets, dupthresh, smss)) return true;
+  }
+  return false;
+}
+
+std::uint32_t SackScoreboard::pipe(Seq32 snd_una, Seq32 high_data, std::uint32_t dupthresh,
+                                   std::uint32_t smss) const noexcept {
+  if (!seq_lt(snd_una, high_data)) return 0;
+  const Seq32 rxt = rxt_floor(snd_una);
+  std::uint64_t pipe = 0;
+  std::size_t ranges = 0;  // SACKed ranges above the current gap
+  std::uint64_t octets = 0;
+  Seq32 hi = high_data;
+  for (std::size_t k = count_;; --k) {
+    // The gap [lo, hi) of unSACKed octets below range k (or below high_data).
+    const Seq32 lo = k == 0 ? snd_una : seq_max(ranges_[k - 1].right, snd_una);
+    if (seq_lt(lo, hi)) {
+      if (!lost_given(ranges, octets, dupthresh, smss)) pipe += static_cast<std::uint32_t>(hi - lo);  // (a)
+      if (seq_gt(rxt, lo)) pipe += static_cast<std::uint32_t>(seq_min(rxt, hi) - lo);  // (b): S1 <= HighRxt
+    }
+    if (k == 0 || !seq_gt(ranges_[k - 1].left, snd_una)) break;
+    ++ranges;
+    octets += ranges_[k - 1].len();
+    hi = ranges_[k - 1].left;
+  }
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(pipe, UINT32_MAX));
+}
+
+SackNext SackScoreboard::next_seg(Seq32 snd_una, Seq32 high_data, std::uint32_t new_data,
+                                  std::uint32_t dupthresh, std::uint32_t smss) const noexcept {
+  if (smss == 0) return {};
+  // Rules (1.a) and (1.b): the first unSACKed octet after HighRxt, if a
+  // SACKed range (range k) lies above it. Later candidates cannot be lost if
+  // this one is not (fewer ranges above), so rules (1) and (3) share it.
+  Seq32 s = rxt_floor(snd_una);
+  std::size_t k = 0;
+  for (; k < count_ && !seq_gt(ranges_[k].left, s); ++k) {
+    if (seq_gt(ranges_[k].right, s)) s = ranges_[k].right;
+  }
+  SackNext rule3;
+  if (k < count_) {
+    const std::uint32_t len = std::min(smss, static_cast<std::uint32_t>(ranges_[k].left - s));
+    std::uint64_t octets = 0;
+    for (std::size_t m = k; m < count_; ++m) octets += ranges_[m].len();
+    if (lost_given(count_ - k, octets, dupthresh, smss)) return {SackNext::Kind::kRetransmit, s, len, 1};
+    rule3 = {SackNext::Kind::kRetransmit, s, len, 3};
+  }
+  if (new_data > 0) return {SackNext::Kind::kNew, high_data, std::min(smss, new_data), 2};
+  if (rule3.kind != SackNext::Kind::kNone) return rule3;
+
+  // Rule (4): one rescue per recovery, while HighACK > RescueRxt, i.e.
+  // SND.UNA - 1 > rescue_rxt - 1 in this file's one-past convention. It
+  // must include the highest unSACKed octet: the top of the highest gap.
+  if (!seq_lt(snd_una, high_data)) return {};
+  if (rescue_rxt_set_ && !seq_gt(snd_una, rescue_rxt_)) return {};
+  Seq32 hi = high_data, lo = count_ > 0 ? ranges_[count_ - 1].right : snd_una;
+  if (!seq_lt(lo, hi) && count_ > 0) {  // the top is SACKed: the gap below the highest range
+    hi = ranges_[count_ - 1].left;
+    lo = count_ > 1 ? ranges_[count_ - 2].right : snd_una;
+  }
+  if (!seq_lt(lo, hi)) return {};
+  const std::uint32_t len = std::min(smss, static_cast<std::uint32_t>(hi - lo));
+  return {SackNext::Kind::kRescue, hi - len, len, 4};
+}
+
+void SackScoreboard::on_sent(const SackNext& s, Seq32 recovery_point) noexcept {
+  switch (s.kind) {
+    case SackNext::Kind::kRetransmit:
+      set_high_rxt(s.seq + s.len);
+      break;
+    case SackNext::Kind::kRescue:
+      set_rescue_rxt(recovery_point);
+      break;
+    case SackNext::Kind::kNew:
+    case SackNext::Kind::kNone:
+      break;
+  }
+}
+
+std::optional<Seq32> SackScoreboard::high_rxt() const noexcept {
+  if (!high_rxt_set_) return std::nullopt;
+  return high_rxt_;
+}
+
+std::optional<Seq32> SackScoreboard::rescue_rxt() const noexcept {
+  if (!rescue_rxt_set_) return std::nullopt;
+  return rescue_rxt_;
+}
+
+}  // namespace tern

@@ -1,0 +1,174 @@
+#pragma once
+// The sender's SACK scoreboard: what the peer reported holding above SND.UNA
+// (RFC 2018 §3 blocks), and RFC 6675 §4's queries over it (IsLost, SetPipe,
+// NextSeg) with the HighRxt / RescueRxt bookkeeping of §5.
+//
+// I/O-free, clock-free and allocation-free: a fixed array of disjoint,
+// non-adjacent, sorted ranges, so a connection's cost is bounded whatever the
+// peer sends. Adjacent ranges are merged because IsLost counts
+// "discontiguous SACKed sequences": two touching ranges are one. When the
+// array is full a range is forgotten, never invented: bytes treated as not
+// SACKed are at worst retransmitted again (RFC 2018 §8 already makes SACK
+// information advisory), whereas bridging a gap would hide a loss.
+//
+// Sequence numbers follow SND.UNA / SND.MAX's convention: every edge here is
+// one past the last octet. RFC 6675 names octets instead, so its HighRxt and
+// RescueRxt are high_rxt() - 1 and rescue_rxt() - 1, and its "S > HighRxt"
+// is seq_geq(S, high_rxt()). HighACK, the highest octet cumulatively
+// acknowledged, is SND.UNA - 1.
+//
+// Use from the engine (RFC 6675 §5):
+//  - every acceptable ACK: update(SND.UNA after the ACK, SND.MAX, blocks).
+//    An ACK that leaves SND.UNA where it was and has newly_sacked > 0 is a
+//    "duplicate acknowledgment" in RFC 6675 §2's sense (DupAcks).
+//  - entering recovery, after retransmitting the first segment (§5 (4.3)):
+//    start_recovery(end of that segment).
+//  - while cwnd - pipe() >= SMSS (§5 (C)): next_seg(), send it, on_sent().
+//  - on RTO: clear() (see its comment).
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "tcp/seq.h"
+#include "wire/tcp_options.h"
+
+namespace tern {
+
+struct SackRange {
+  Seq32 left, right;  // [left, right)
+  std::uint32_t len() const noexcept { return static_cast<std::uint32_t>(right - left); }
+  constexpr bool operator==(const SackRange&) const noexcept = default;
+};
+
+// Why a received SACK block was ignored; one counter each.
+enum class SackReject : std::uint8_t {
+  kEmpty,         // left >= right (modulo 2^32)
+  kTooLong,       // longer than everything outstanding (SND.MAX - SND.UNA)
+  kBelowUna,      // left <= SND.UNA and not a D-SACK
+  kBeyondSndMax,  // right > SND.MAX: reports data never sent
+  kTooMany,       // beyond the 4 blocks an option can carry (RFC 2018 §3)
+  kCount,
+};
+
+// What one update() learned, for the caller's counters and loss detection.
+struct SackUpdate {
+  std::uint8_t valid = 0;  // blocks merged into the scoreboard
+  // Octets SACKed now that were not before. A range forgotten for lack of
+  // room counts again when re-reported: the board did not know it any more.
+  std::uint32_t newly_sacked = 0;
+  std::uint8_t overflow = 0;  // ranges forgotten (or not stored) for lack of room
+  // The cumulative ACK stopped at or inside a SACKed range: the receiver
+  // discarded data it had SACKed (RFC 2018 §8). The scoreboard was emptied
+  // before this ACK's blocks were merged.
+  bool reneged = false;
+  // RFC 2883 §4: the first block reports a duplicate segment. Not SACK
+  // information; reported for undo / reordering logic, which must check it
+  // against what was actually retransmitted.
+  bool dsack = false;
+  SackRange dsack_range{};
+  std::array<std::uint8_t, static_cast<std::size_t>(SackReject::kCount)> rejected{};
+
+  std::uint8_t rejected_for(SackReject r) const noexcept { return rejected[static_cast<std::size_t>(r)]; }
+};
+
+// What NextSeg (RFC 6675 §4) says to send next.
+struct SackNext {
+  enum class Kind : std::uint8_t { kNone, kRetransmit, kNew, kRescue };
+  Kind kind = Kind::kNone;
+  Seq32 seq;
+  std::uint32_t len = 0;  // 1..SMSS unless kNone
+  std::uint8_t rule = 0;  // the NextSeg rule that chose it, 1..4
+};
+
+class SackScoreboard {
+ public:
+  static constexpr std::size_t kMaxRanges = 32;
+
+  // Drops what SND.UNA now covers, then merges `blocks` (as parsed: at most
+  // kTcpMaxSackBlocks). For ACKs with SEG.ACK >= SND.UNA only, passing
+  // SEG.ACK, which is SND.UNA after it: RFC 2883 §4 requires the D-SACK
+  // test against the ACK in the same segment, never against an SND.UNA that
+  // a reordered, older ACK lags behind. Older ACKs' blocks are stale anyway.
+  SackUpdate update(Seq32 snd_una, Seq32 snd_max, std::span<const SackBlock> blocks) noexcept;
+
+  // Forgets all SACK information and HighRxt / RescueRxt; call it on an RTO.
+  // RFC 2018 §8 lets the receiver renege on SACKed data, so after a timeout
+  // the sender "MUST ignore prior SACK information in determining which data
+  // to retransmit" (§8) and SHOULD turn off the SACKed bits (§5). RFC 6675
+  // §5.1 quotes both, notes that keeping SACK state across an RTO has been
+  // proposed where reneging is detected robustly, and does not change RFC
+  // 2018, so nothing is kept here. Later ACKs rebuild the board, since a
+  // receiver repeats the blocks it still holds. (§5.1's other rule, an RTO
+  // ends recovery and RecoveryPoint becomes HighData, is the caller's.)
+  void clear() noexcept;
+
+  bool empty() const noexcept { return count_ == 0; }
+  std::uint32_t sacked_bytes() const noexcept { return sacked_; }
+  std::span<const SackRange> ranges() const noexcept { return {ranges_.data(), count_}; }
+  // One past the highest SACKed octet; nullopt while nothing is SACKed.
+  std::optional<Seq32> high_sacked() const noexcept;
+  bool is_sacked(Seq32 seq) const noexcept;
+
+  // RFC 6675 §4 IsLost(seq): DupThresh discontiguous SACKed ranges above
+  // seq, or more than (DupThresh - 1) * SMSS SACKed octets above it.
+  bool is_lost(Seq32 seq, std::uint32_t dupthresh, std::uint32_t smss) const noexcept;
+
+  // RFC 6675 §4 SetPipe over [snd_una, high_data) (high_data = SND.MAX),
+  // octet for octet but one step per gap between SACKed ranges: every octet
+  // of a gap has the same ranges above it, so IsLost is the same for all.
+  std::uint32_t pipe(Seq32 snd_una, Seq32 high_data, std::uint32_t dupthresh,
+                     std::uint32_t smss) const noexcept;
+
+  // RFC 6675 §4 NextSeg. new_data: octets never sent that the send buffer
+  // holds and the peer's window admits (rule 2). Retransmissions stop at the
+  // next SACKed range; none is longer than smss. Call only in recovery: rule
+  // (4) presumes it. Const: report what was sent with on_sent().
+  SackNext next_seg(Seq32 snd_una, Seq32 high_data, std::uint32_t new_data, std::uint32_t dupthresh,
+                    std::uint32_t smss) const noexcept;
+
+  // RFC 6675 §5 (4.3): after the first retransmission of a recovery, HighRxt
+  // and RescueRxt both cover it, so neither rule (1) nor a premature rescue
+  // sends it again.
+  void start_recovery(Seq32 first_rxt_end) noexcept {
+    set_high_rxt(first_rxt_end);
+    set_rescue_rxt(first_rxt_end);
+  }
+  // RFC 6675 §5 (C.2) and NextSeg (4): a retransmission moves HighRxt; a
+  // rescue moves RescueRxt to RecoveryPoint (SND.MAX when recovery began)
+  // and leaves HighRxt alone.
+  void on_sent(const SackNext& s, Seq32 recovery_point) noexcept;
+
+  // Undefined (nullopt) until set, and again once SND.UNA has passed them,
+  // which means the same to every rule and keeps stale values from being
+  // compared 2^31 later.
+  std::optional<Seq32> high_rxt() const noexcept;
+  std::optional<Seq32> rescue_rxt() const noexcept;
+  void set_high_rxt(Seq32 s) noexcept {
+    high_rxt_ = s;
+    high_rxt_set_ = true;
+  }
+  void set_rescue_rxt(Seq32 s) noexcept {
+    rescue_rxt_ = s;
+    rescue_rxt_set_ = true;
+  }
+
+ private:
+  // Adds [left, right) (within the window); returns the octets it added.
+  std::uint32_t insert(Seq32 left, Seq32 right, SackUpdate& u) noexcept;
+  void erase(std::size_t from, std::size_t to) noexcept;
+  Seq32 rxt_floor(Seq32 snd_una) const noexcept {
+    return high_rxt_set_ && seq_gt(high_rxt_, snd_una) ? high_rxt_ : snd_una;
+  }
+
+  std::array<SackRange, kMaxRanges> ranges_{};
+  std::size_t count_ = 0;
+  std::uint32_t sacked_ = 0;
+  Seq32 high_rxt_;
+  Seq32 rescue_rxt_;
+  bool high_rxt_set_ = false;
+  bool rescue_rxt_set_ = false;
+};
+
+}  // namespace tern
