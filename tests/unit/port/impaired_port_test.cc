@@ -116,5 +116,39 @@ TEST_F(ImpairedPortTest, FrameHeldForReorderingLeavesOnAnEmptyTransmit) {
   EXPECT_EQ(receive_all(*b), std::vector<std::uint32_t>{2});
 }
 
+// The inner port's ring fills: what it refuses is kept and sent first on
+// the next call, and new frames are refused meanwhile (the worker keeps
+// them), so a full ring costs no frame, as without impairment.
+TEST_F(ImpairedPortTest, AFullRingPushesBackInsteadOfLosingFrames) {
+  auto [a, b] = make_link_pair(1, 16);
+  ImpairedPort ia(std::move(a), ImpairmentConfig{.loss = 0.0, .reorder = 0.0, .seed = 1}, {pool_});
+  std::vector<rte_mbuf*> burst;
+  for (std::uint32_t k = 0; k < 32; ++k) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+    *reinterpret_cast<std::uint32_t*>(rte_pktmbuf_append(m, 64)) = k;
+    burst.push_back(m);
+  }
+  EXPECT_EQ(ia.tx_burst(0, burst.data(), 32), 32u);  // what the ring holds, the rest kept
+  rte_mbuf* more = rte_pktmbuf_alloc(pool_);
+  *reinterpret_cast<std::uint32_t*>(rte_pktmbuf_append(more, 64)) = 32;
+  EXPECT_EQ(ia.tx_burst(0, &more, 1), 0u) << "the ring is still full: the caller keeps it";
+  // The receiver drains the ring; the kept frames go first, then the new one.
+  std::vector<std::uint32_t> got;
+  bool taken = false;
+  for (int round = 0; round < 8 && !taken; ++round) {
+    for (std::uint32_t v : receive_all(*b)) got.push_back(v);
+    taken = ia.tx_burst(0, &more, 1) == 1;
+  }
+  ASSERT_TRUE(taken);
+  rte_mbuf* none[1];
+  for (int round = 0; round < 8; ++round) {
+    for (std::uint32_t v : receive_all(*b)) got.push_back(v);
+    ia.tx_burst(0, none, 0);  // the worker's empty call (holds_tx) flushes what is kept
+  }
+  ASSERT_EQ(got.size(), 33u);
+  for (std::uint32_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], i);
+  EXPECT_EQ(ia.counts(0).dropped, 0u);
+}
+
 }  // namespace
 }  // namespace tern
