@@ -29,7 +29,9 @@ namespace tern {
   X(TCPFinWait2Timeout) X(TCPDSACKDupData)                                            \
   X(TCPMemoryPressures) X(TCPRcvCollapsed) X(OfoPruned) X(TCPPersistGiveUp)          \
   X(TCPACKSkippedInvalid) X(TCPChallengeACKSkipped) X(TCPAbortOnMemory)   \
-  X(TCPAbortOnOrphans) X(TCPRcvForeignCopied)
+  X(TCPAbortOnOrphans) X(TCPRcvForeignCopied)                                           \
+  X(TCPSackRecovery) X(TCPSACKDiscard) X(TCPDSACKRecv) X(TCPSACKReneging) X(TCPSACKOverflow)      \
+  X(TCPSACKRescue) X(TCPLostRetransmit) X(TCPLossProbes)
  
 
 // Every dropped packet is counted under exactly one of these reasons.

@@ -15,6 +15,7 @@
 #include "tcp/reassembly.h"
 #include "tcp/recv_queue.h"
 #include "tcp/rto.h"
+#include "tcp/sack_scoreboard.h"
 #include "tcp/send_queue.h"
 #include "tcp/seq.h"
 #include "tcp/time_wait.h"
@@ -120,6 +121,8 @@ struct Tcb : TimerNode {
   Instant rtx_deadline = Instant::max();     // retransmission, SYN/SYN-ACK, persist and keepalive share it
   Instant delack_deadline = Instant::max();  // delayed ACK
   Instant linger_deadline = Instant::max();  // FIN_WAIT_2 orphan timeout
+  Instant tlp_deadline = Instant::max();     // tail loss probe (RFC 8985 §7), ahead of the RTO
+  bool tlp_outstanding = false;              // a probe is out and no ACK has reported progress since
   enum class RtxKind : std::uint8_t { kNone, kRetransmit, kPersist, kKeepalive } rtx_kind = RtxKind::kNone;
   std::uint8_t retries = 0;          // consecutive timeouts of the current kind
   std::uint8_t persist_backoff = 0;  // zero-window probes sent since the window last moved
@@ -131,6 +134,28 @@ struct Tcb : TimerNode {
 
   RtoEstimator rto;
   NewReno cc;
+
+  // SACK loss recovery (RFC 6675 §5 with PRR, RFC 6937; tcp_sack.cc), only
+  // where SACK was negotiated. Without SACK the controller's NewReno
+  // recovery (RFC 6582) runs instead.
+  SackScoreboard sb;
+  Seq32 recovery_point;             // RFC 6675 RecoveryPoint: SND.MAX when recovery (or an RTO) began
+  std::uint32_t sack_dupacks = 0;   // RFC 6675 DupAcks
+  std::uint32_t prr_delivered = 0;  // RFC 6937 §3: bytes delivered since recovery began
+  std::uint32_t prr_out = 0;        // bytes sent since recovery began
+  std::uint32_t recover_fs = 0;     // RecoverFS: bytes in flight when recovery began
+  Seq32 hold_rexmit_una;            // the hole last resent on SACK evidence while recovery_hold
+  // The last retransmission of the segment at SND.UNA in recovery, and
+  // SND.MAX when it left: data sent after it SACKed while SND.UNA stays
+  // means that retransmission was lost too (tcp_sack.cc).
+  Seq32 head_rxt_seq;
+  Seq32 head_rxt_mark;
+  bool head_rxt_valid = false;
+  bool sack_recovery = false;       // in RFC 6675 loss recovery
+  // RFC 6675 §5.1: after an RTO no new recovery until SND.UNA reaches
+  // recovery_point (the timeout already answered this loss event).
+  bool recovery_hold = false;
+  bool hold_rexmit_valid = false;
 
   // ---- buffers ----
   SendQueue sndq;                  // SND.UNA onwards (FIN not included)

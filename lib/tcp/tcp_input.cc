@@ -546,13 +546,15 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
     c.sndq.drop_front(std::min(data, c.sndq.bytes()));
     AckSample sample{s.ack, acked, c.snd_max, now};
     sack_summary(c, s, sample);
-    const CcAction a = c.cc.on_ack(sample);
+    // With SACK, tcp_sack.cc runs recovery and asks the controller itself.
+    const CcAction a = c.sack_ok ? CcAction::kNone : c.cc.on_ack(sample);
     c.snd_una = s.ack;
     if (seq_lt(c.snd_nxt, c.snd_una)) c.snd_nxt = c.snd_una;
     c.retries = 0;
     c.persist_backoff = 0;
     update_window(c, s);
     restart_rtx(c, now);
+    if (c.sack_ok) sack_on_ack(c, s, acked, sample, false, now);
     if (a == CcAction::kRetransmit) {  // RFC 6582 §3.2 step 3: partial ACK
       counters_.inc(Counter::kTCPPartialAckRetrans);
       const std::uint32_t len = std::min<std::uint32_t>(c.mss, c.sndq.bytes());
@@ -588,6 +590,17 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
   const std::uint32_t wnd = static_cast<std::uint32_t>(s.wnd_raw) << c.snd_wscale;
   const bool dup =
       s.ack == c.snd_una && s.len == 0 && !s.flags.fin() && wnd == c.snd_wnd && c.snd_max != c.snd_una;
+  if (c.sack_ok) {
+    // RFC 6675 §2: with SACK, a duplicate is an ACK at SND.UNA whose blocks
+    // report new data, whatever its window or payload: sack_on_ack decides.
+    update_window(c, s);
+    if (s.ack == c.snd_una && c.snd_max != c.snd_una) {
+      AckSample sample{s.ack, 0, c.snd_max, now};
+      sack_summary(c, s, sample);
+      sack_on_ack(c, s, 0, sample, dup, now);
+    }
+    return;
+  }
   if (dup) {
     AckSample sample{s.ack, 0, c.snd_max, now};
     sack_summary(c, s, sample);
@@ -599,24 +612,29 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
         c.rtt_timing = false;
         send_data_segment(c, c.snd_una, len, false, now);
       }
-    } else if (a == CcAction::kSendNew && c.snd_nxt == c.snd_max) {
-      // RFC 3042 §2 limited transmit: one new segment "if the receiver's
-      // advertised window allows" and new data is available; cwnd is left
-      // alone. Only data never sent: after a timeout rewound SND.NXT,
-      // output() owns the go-back.
-      const std::uint32_t off = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
-      const std::uint32_t unsent = c.sndq.bytes() > off ? c.sndq.bytes() - off : 0;
-      const std::uint32_t room = c.snd_wnd > c.flight() ? c.snd_wnd - c.flight() : 0;
-      const std::uint32_t len = std::min({unsent, room, static_cast<std::uint32_t>(c.mss)});
-      // Less than SMSS only when it empties the queue (sender SWS, RFC 9293 §3.8.6.2.1).
-      if (len > 0 && (len == c.mss || len == unsent) && send_data_segment(c, c.snd_nxt, len, false, now)) {
-        c.snd_nxt += len;
-        c.snd_max = c.snd_nxt;
-        c.cc.on_limited_transmit(len);
-      }
+    } else if (a == CcAction::kSendNew) {
+      limited_transmit(c, now);
     }
   }
   update_window(c, s);
+}
+
+// RFC 3042 §2 limited transmit: one new segment "if the receiver's
+// advertised window allows" and new data is available; cwnd is left alone.
+// Only data never sent: after a timeout rewound SND.NXT, output() owns the
+// go-back.
+void TcpStack::limited_transmit(Tcb& c, Instant now) noexcept {
+  if (c.snd_nxt != c.snd_max) return;
+  const std::uint32_t off = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
+  const std::uint32_t unsent = c.sndq.bytes() > off ? c.sndq.bytes() - off : 0;
+  const std::uint32_t room = c.snd_wnd > c.flight() ? c.snd_wnd - c.flight() : 0;
+  const std::uint32_t len = std::min({unsent, room, static_cast<std::uint32_t>(c.mss)});
+  // Less than SMSS only when it empties the queue (sender SWS, RFC 9293 §3.8.6.2.1).
+  if (len > 0 && (len == c.mss || len == unsent) && send_data_segment(c, c.snd_nxt, len, false, now)) {
+    c.snd_nxt += len;
+    c.snd_max = c.snd_nxt;
+    c.cc.on_limited_transmit(len);
+  }
 }
 
 // RFC 9293 §3.10.7.4 fifth step: update the send window from the newest segment only.

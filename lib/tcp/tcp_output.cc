@@ -181,8 +181,15 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
     // RFC 5681 §4.1: restart from the initial window after an idle RTO.
     if (c.snd_nxt == c.snd_una && now - c.last_send > c.rto.rto())
       c.cc.on_idle_restart(now, c.last_send, c.rto.rto());
+    if (c.sack_recovery) {
+      // RFC 6675 §5 (C): in SACK recovery NextSeg chooses every segment.
+      sack_send(c, now);
+      if (c.ack_now) send_ack(c, now);
+      return;
+    }
     const bool fin_pending =
         c.fin_queued && c.state != TcpState::kEstablished && c.state != TcpState::kCloseWait;
+    const Seq32 max_before = c.snd_max;
     for (;;) {
       const std::uint32_t off = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
       const std::uint32_t queued = c.sndq.bytes();
@@ -191,6 +198,13 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
       const std::uint32_t in_flight = c.flight();
       const std::uint32_t usable = wnd > in_flight ? wnd - in_flight : 0;
       std::uint32_t len = std::min({avail, usable, static_cast<std::uint32_t>(c.mss)});
+      if (len > 0 && c.sack_ok && seq_lt(c.snd_nxt, c.snd_max) && !c.sb.empty()) {
+        // Going back after a timeout: skip what the peer SACKed since.
+        const Seq32 was = c.snd_nxt;
+        const std::uint32_t n = sack_skip(c, len);
+        if (c.snd_nxt != was) continue;
+        len = n;
+      }
       // The FIN goes with (or after) the last byte, and only once (snd_nxt
       // beyond the data means it is in flight).
       const bool fin_here = fin_pending && off + len == queued && off <= queued &&
@@ -229,6 +243,11 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
         c.fin_sent = true;
         break;
       }
+    }
+    if (c.snd_max != max_before) {
+      // RFC 8985 §7.2: new data sent, the probe timeout restarts.
+      schedule_probe(c, now);
+      arm_timer(c);
     }
   }
   if (c.ack_now) send_ack(c, now);

@@ -240,7 +240,7 @@ void TcpStack::finish(Tcb& c, TcpError e) noexcept {
   c.removed = true;
   table_.erase(c.tuple);
   wheel_.cancel(c);
-  c.rtx_deadline = c.delack_deadline = c.linger_deadline = Instant::max();
+  c.rtx_deadline = c.delack_deadline = c.linger_deadline = c.tlp_deadline = Instant::max();
   c.rtx_kind = Tcb::RtxKind::kNone;
   c.sndq.clear();
   return_ooo(c);

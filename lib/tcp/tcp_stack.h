@@ -293,6 +293,18 @@ class TcpStack {
   void process_data(Tcb& c, Segment& s, Instant now) noexcept;
   void process_fin(Tcb& c, Instant now) noexcept;
   void rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept;
+  void limited_transmit(Tcb& c, Instant now) noexcept;  // RFC 3042: one new segment beyond cwnd
+
+  // tcp_sack.cc: RFC 6675 loss recovery with PRR (RFC 6937) where SACK was negotiated
+  void sack_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const AckSample& sample, bool strict_dup,
+                   Instant now) noexcept;
+  void sack_enter_recovery(Tcb& c, std::uint32_t delivered, Instant now) noexcept;
+  std::uint32_t sack_retransmit_head(Tcb& c, Instant now) noexcept;
+  void note_head_retransmit(Tcb& c) noexcept;
+  void prr_update(Tcb& c, std::uint32_t delivered) noexcept;
+  void sack_send(Tcb& c, Instant now) noexcept;
+  std::uint32_t sack_skip(Tcb& c, std::uint32_t len) noexcept;
+  void count_sack_update(const SackUpdate& u) noexcept;
   void apply_syn_options(Tcb& c, const TcpOptions& o, Instant now) noexcept;
 
   // tcp_listen.cc
@@ -337,6 +349,14 @@ class TcpStack {
   void on_tcb_timer(Tcb& c, Instant now) noexcept;
   void on_rtx_timeout(Tcb& c, Instant now) noexcept;
   void on_persist_timeout(Tcb& c, Instant now) noexcept;
+  void schedule_probe(Tcb& c, Instant now) noexcept;    // RFC 8985 §7.2 PTO
+  void on_probe_timeout(Tcb& c, Instant now) noexcept;  // RFC 8985 §7.3 loss probe
+  // The PTO's floor: with a sub-millisecond SRTT, 2 * SRTT is shorter than
+  // a receiver's ACK batching (GRO, interrupt coalescing), and every pause
+  // in it would draw a probe.
+  static constexpr Duration kMinPto = Duration::ms(10);
+  // RFC 8985 §7.2 WCDelAckT: the longest a peer may hold an ACK back.
+  static constexpr Duration kWorstDelayedAck = Duration::ms(200);
   void on_keepalive_timeout(Tcb& c, Instant now) noexcept;
   void restart_rtx(Tcb& c, Instant now) noexcept;  // after sending or on a new ACK
   void start_rtx_if_stopped(Tcb& c, Instant now) noexcept;

@@ -15,7 +15,7 @@ namespace tern {
 
 void TcpStack::arm_timer(Tcb& c) noexcept {
   if (c.removed) return;
-  const Instant d = std::min({c.rtx_deadline, c.delack_deadline, c.linger_deadline});
+  const Instant d = std::min({c.rtx_deadline, c.delack_deadline, c.linger_deadline, c.tlp_deadline});
   if (d == Instant::max()) {
     wheel_.cancel(c);
   } else {
@@ -51,6 +51,11 @@ void TcpStack::on_tcb_timer(Tcb& c, Instant now) noexcept {
     counters_.inc(Counter::kDelayedACKs);
     c.ack_now = true;
     output(c, now);
+    if (c.removed) return;
+  }
+  if (c.tlp_deadline <= now) {
+    c.tlp_deadline = Instant::max();
+    on_probe_timeout(c, now);
     if (c.removed) return;
   }
   if (c.rtx_deadline <= now) {
@@ -176,6 +181,18 @@ void TcpStack::on_rtx_timeout(Tcb& c, Instant now) noexcept {
   }
   c.rto.on_timeout();
   c.cc.on_rto(c.snd_una, c.snd_max);
+  if (c.sack_ok) {
+    // RFC 2018 §8: after a timeout, SACK information received before it is
+    // ignored in choosing what to resend (the receiver may have reneged);
+    // RFC 6675 §5.1: recovery ends, RecoveryPoint = HighData, and no new
+    // recovery starts until SND.UNA reaches it.
+    c.sb.clear();
+    c.sack_recovery = false;
+    c.sack_dupacks = 0;
+    c.recovery_point = c.snd_max;
+    c.recovery_hold = true;
+    c.hold_rexmit_valid = false;
+  }
   // Go back: everything from SND.UNA is sent again as the window allows.
   c.snd_nxt = c.snd_una;
   c.rtt_timing = false;
@@ -186,6 +203,70 @@ void TcpStack::on_rtx_timeout(Tcb& c, Instant now) noexcept {
     c.rtx_kind = Tcb::RtxKind::kRetransmit;
     c.rtx_deadline = now + c.rto.rto();
   }
+}
+
+// RFC 8985 §7.2: the probe timeout, PTO = 2 * SRTT (plus the worst-case
+// delayed ACK when a single segment is out, whose ACK the peer may hold),
+// at least kMinPto, and only when it comes before the RTO. Where SACK was
+// negotiated (the probe's ACK must be able to say what is missing), with an
+// RTT sample, and not while a probe is already out or after a timeout
+// (§5.1's hold: go-back-N is under way). Unlike RFC 8985, which probes only
+// outside recovery, the probe is also armed in SACK recovery: when the one
+// ACK that covers the last flight of a recovery is lost, nothing else
+// would ever arrive, and the RTO (200 ms at least) would cost a thousand
+// round trips of a fast path.
+void TcpStack::schedule_probe(Tcb& c, Instant now) noexcept {
+  c.tlp_deadline = Instant::max();
+  if (!c.sack_ok || c.tlp_outstanding || c.recovery_hold || c.snd_max == c.snd_una ||
+      c.rtx_kind != Tcb::RtxKind::kRetransmit || !c.rto.has_sample())
+    return;
+  Duration pto = std::max(c.rto.srtt() * 2, kMinPto);
+  if (static_cast<std::uint32_t>(c.snd_max - c.snd_una) <= c.mss) pto = pto + kWorstDelayedAck;
+  if (now + pto < c.rtx_deadline) c.tlp_deadline = now + pto;
+}
+
+// RFC 8985 §7.3: send one segment to draw an ACK that tells what is lost:
+// new data if the window admits some (it also gets the transfer moving),
+// else the last segment again. cwnd is not checked (the probe is one
+// segment, sent instead of waiting for the RTO), and the RTO restarts from
+// the probe.
+void TcpStack::on_probe_timeout(Tcb& c, Instant now) noexcept {
+  if (!synchronized(c.state) || c.snd_max == c.snd_una || c.rtx_kind != Tcb::RtxKind::kRetransmit) return;
+  const std::uint32_t outstanding = static_cast<std::uint32_t>(c.snd_max - c.snd_una);
+  const std::uint32_t queued = c.sndq.bytes();
+  const std::uint32_t unsent = queued > outstanding ? queued - outstanding : 0;
+  const std::uint32_t wnd_room = c.snd_wnd > outstanding ? c.snd_wnd - outstanding : 0;
+  bool sent = false;
+  std::uint32_t len = std::min({unsent, wnd_room, static_cast<std::uint32_t>(c.mss)});
+  if (c.sack_recovery) {
+    // In recovery the SACK blocks already describe the tail; what a silent
+    // PTO most likely means is that our retransmission of the first hole
+    // (or the ACK that covered it) was lost, and new data sent after it
+    // cannot reveal that when the send buffer is all in flight. Resend the
+    // hole at SND.UNA: what the RTO would do, one RTO sooner, without
+    // collapsing cwnd; its ACK ends the stall either way.
+    len = sack_retransmit_head(c, now);
+    sent = len > 0;
+  } else if (len > 0 && c.snd_nxt == c.snd_max && !c.fin_sent) {
+    sent = send_data_segment(c, c.snd_max, len, false, now);
+    if (sent) {
+      c.snd_nxt = c.snd_max + len;
+      c.snd_max = c.snd_nxt;
+    }
+  } else {
+    // The highest segment again: its ACK (with SACK blocks, or a D-SACK)
+    // reports the state of the whole flight.
+    len = std::min<std::uint32_t>(c.mss, std::min(queued, outstanding));
+    const Seq32 data_end = c.snd_una + std::min(queued, outstanding);
+    const bool fin = c.fin_sent && outstanding > queued;
+    if (len > 0 || fin) sent = send_data_segment(c, data_end - len, len, fin, now);
+  }
+  if (!sent) return;
+  counters_.inc(Counter::kTCPLossProbes);
+  if (c.sack_recovery) c.prr_out += len;
+  c.tlp_outstanding = true;
+  c.rtx_deadline = now + c.rto.rto();
+  arm_timer(c);
 }
 
 // RFC 9293 §3.8.6.1: probe a zero window. The probe is Linux's: a bare ACK
@@ -267,12 +348,15 @@ void TcpStack::start_rtx_if_stopped(Tcb& c, Instant now) noexcept {
 // Called whenever SND.UNA moves: the retransmission timer runs while
 // anything is in flight (RFC 6298 §5.2, 5.3), otherwise the idle timers.
 void TcpStack::restart_rtx(Tcb& c, Instant now) noexcept {
+  c.tlp_outstanding = false;  // the ACK reported progress: the probe episode is over
   if (c.snd_max != c.snd_una) {
     c.rtx_kind = Tcb::RtxKind::kRetransmit;
     c.rtx_deadline = now + c.rto.rto();
+    schedule_probe(c, now);
     arm_timer(c);
     return;
   }
+  c.tlp_deadline = Instant::max();
   c.retries = 0;
   set_idle_timer(c, now);
 }

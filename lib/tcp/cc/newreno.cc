@@ -141,6 +141,27 @@ CcAction NewReno::on_dup_ack(const AckSample& a) noexcept {
   return CcAction::kRetransmit;
 }
 
+void NewReno::enter_sack_recovery(std::uint32_t flight_size, Seq32 snd_max) noexcept {
+  // RFC 6675 §5 (4.2): ssthresh = FlightSize / 2 (RFC 5681 eq. 4's floor of
+  // 2 * SMSS kept); cwnd is PRR's from here on (RFC 6937 §3).
+  ssthresh_ = loss_ssthresh(flight_size);
+  in_recovery_ = true;
+  recover_ = snd_max;
+  recover_valid_ = true;
+  rto_recovery_ = false;
+  rto_rexmit_valid_ = false;
+  dup_acks_ = 0;
+  lt_bytes_ = 0;
+  bytes_acked_ = 0;
+}
+
+void NewReno::exit_sack_recovery() noexcept {
+  // RFC 6937 §3: at the end of recovery, cwnd = ssthresh.
+  cwnd_ = std::max(ssthresh_, mss_);
+  in_recovery_ = false;
+  bytes_acked_ = 0;
+}
+
 void NewReno::on_rto(Seq32 snd_una, Seq32 snd_max) noexcept {
   // RFC 5681 §3.1 eq. 4, but "when a TCP sender detects segment loss using
   // the retransmission timer and the given segment has already been

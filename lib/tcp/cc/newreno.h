@@ -5,6 +5,7 @@
 // RFC 3042 limited transmit: each duplicate ACK below the threshold asks
 // for one new segment beyond cwnd (kSendNew), so a loss in a small window
 // still draws the duplicates fast retransmit needs instead of a timeout.
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string_view>
@@ -39,6 +40,14 @@ class NewReno {
   void on_limited_transmit(std::uint32_t bytes) noexcept { lt_bytes_ += bytes; }
   void on_rto(Seq32 snd_una, Seq32 snd_max) noexcept;
   bool on_idle_restart(Instant now, Instant last_send, Duration rto) noexcept;
+
+  // SACK loss recovery (RFC 6675 §5, with PRR, RFC 6937) is driven by the
+  // engine (tcp_sack.cc), which decides what to send; the controller only
+  // sets ssthresh on entry, lets PRR set cwnd on every ACK, and stops
+  // growing until the engine ends recovery.
+  void enter_sack_recovery(std::uint32_t flight_size, Seq32 snd_max) noexcept;
+  void set_recovery_cwnd(std::uint32_t cwnd) noexcept { cwnd_ = std::max(cwnd, mss_); }
+  void exit_sack_recovery() noexcept;
 
   std::uint32_t cwnd() const noexcept { return cwnd_; }
   std::uint32_t ssthresh() const noexcept { return ssthresh_; }

@@ -213,16 +213,17 @@ TEST_F(Flow, SackBeyondRecoverAllowsFastRetransmitOfTheSegmentAtRecover) {
   stack().set_nodelay(*c, true, at_ms(5));
   ASSERT_EQ(stack().send_copy(*c, pattern(4 * 1460), at_ms(10)), 4u * 1460);
   EXPECT_EQ(take_all_sent().size(), 4u);
-  // The first segment is lost: three duplicates (nothing new for limited transmit).
-  for (int i = 0; i < 3; ++i) recv(seg().seq(irs() + 1).ack(iss() + 1), at_ms(20 + i));
+  // The first segment is lost: three duplicates (nothing new for limited
+  // transmit), all before the tail loss probe (10 ms after the data).
+  for (int i = 0; i < 3; ++i) recv(seg().seq(irs() + 1).ack(iss() + 1), at_ms(12 + i));
   expect_sent(seg().seq(iss() + 1).data(1460));
   ASSERT_TRUE(c->cc.in_recovery());
   const Seq32 recover = iss() + 1 + 4 * 1460;
-  recv(seg().seq(irs() + 1).ack(recover), at_ms(30));  // the full ACK
+  recv(seg().seq(irs() + 1).ack(recover), at_ms(16));  // the full ACK
   EXPECT_FALSE(c->cc.in_recovery());
   EXPECT_EQ(c->cc.cwnd(), 2u * 1460);
 
-  ASSERT_EQ(stack().send_copy(*c, pattern(4 * 1460, 2), at_ms(31)), 4u * 1460);
+  ASSERT_EQ(stack().send_copy(*c, pattern(4 * 1460, 2), at_ms(17)), 4u * 1460);
   expect_sent(seg().seq(recover).data(1460));  // lost
   expect_sent(seg().seq(recover + 1460).data(1460));
   expect_nothing_sent();
@@ -232,11 +233,11 @@ TEST_F(Flow, SackBeyondRecoverAllowsFastRetransmitOfTheSegmentAtRecover) {
     d.opts_.sack_count = 1;
     return d;
   };
-  recv(dup(1), at_ms(40));
+  recv(dup(1), at_ms(18));
   expect_sent(seg().seq(recover + 2 * 1460).data(1460));  // limited transmit
-  recv(dup(2), at_ms(41));
+  recv(dup(2), at_ms(19));
   expect_sent(seg().seq(recover + 3 * 1460).data(1460));  // limited transmit
-  recv(dup(3), at_ms(42));
+  recv(dup(3), at_ms(20));
   expect_sent(seg().seq(recover).data(1460));  // fast retransmit, no RTO
   EXPECT_TRUE(c->cc.in_recovery());
   EXPECT_EQ(count(Counter::kTCPFastRetrans), 2u);
@@ -277,7 +278,11 @@ TEST_F(Flow, AfterRtoSackedDuplicatesResendALostGoBackRetransmission) {
   ASSERT_EQ(stack().send_copy(*c, pattern(10 * 1460), at_ms(10)), 10u * 1460);
   EXPECT_EQ(take_all_sent().size(), 10u);
   auto S = [&](std::uint32_t i) { return iss() + 1 + (i - 1) * 1460; };  // segment i's first byte
-  // Everything is lost: the timer resends S1.
+  // Everything is lost: first the tail loss probe (RFC 8985 §7.3: nothing
+  // new to send, so the last segment again), then the timer resends S1.
+  ASSERT_TRUE(run_until_sent(at_ms(5000)).has_value());
+  expect_sent(seg().seq(S(10)).data(1460));
+  EXPECT_EQ(count(Counter::kTCPLossProbes), 1u);
   ASSERT_TRUE(run_until_sent(at_ms(5000)).has_value());
   expect_sent(seg().seq(S(1)).data(1460));
   EXPECT_EQ(count(Counter::kTCPTimeouts), 1u);
@@ -299,6 +304,7 @@ TEST_F(Flow, AfterRtoSackedDuplicatesResendALostGoBackRetransmission) {
   expect_sent(seg().seq(S(4)).data(1460));
   expect_nothing_sent();
   EXPECT_EQ(count(Counter::kTCPFastRetrans), 1u);
+  EXPECT_EQ(count(Counter::kTCPLostRetransmit), 1u);
   EXPECT_FALSE(c->cc.in_recovery());
   EXPECT_EQ(c->cc.ssthresh(), ssthresh);
   EXPECT_EQ(count(Counter::kTCPTimeouts), 1u);
