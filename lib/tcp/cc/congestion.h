@@ -12,7 +12,8 @@
 // (fast retransmit, RFC 5681 §3.2 step 2; NewReno partial ACK, RFC 6582
 // §3.2 step 3). Loss recovery state ("recover", the duplicate-ACK count)
 // lives in the controller, because NewReno, SACK recovery (RFC 6675) and
-// RACK differ exactly there.
+// RACK differ exactly there. NewReno and CUBIC share one such recovery core
+// (reno_recovery.h) and differ only in window growth and reduction.
 #include <concepts>
 #include <cstdint>
 #include <string_view>
@@ -28,6 +29,11 @@ struct AckSample {
   std::uint32_t acked = 0;  // bytes newly acknowledged (SND.UNA advance); 0 for a duplicate
   Seq32 snd_max;            // one past the highest sequence number ever sent
   Instant now;
+  // Delay, for controllers that use it (CUBIC's target, HyStart++ rounds):
+  // this ACK's RTT sample (RFC 6298 §3 / RFC 7323 §4), zero when it gives
+  // none, and the smoothed RTT after it, zero while there is none yet.
+  Duration rtt{};
+  Duration srtt{};
   // With SACK (RFC 2018): the highest right edge of the blocks this ACK
   // carries above SEG.ACK, when it carries any (D-SACK blocks below SEG.ACK
   // do not count). Data the receiver holds beyond a hole.
@@ -59,9 +65,11 @@ enum class CcAction : std::uint8_t {
 //                  window change, SEG.ACK == SND.UNA, data outstanding).
 // on_limited_transmit: the engine sent `bytes` of new data for a kSendNew.
 // on_rto:          the retransmission timer fired (RFC 5681 §3.1 eq. 4).
-// on_idle_restart: called before sending; restarts from min(IW, cwnd) when
-//                  nothing was sent for longer than one RTO (RFC 5681 §4.1).
-//                  Returns whether it did.
+// on_idle_restart: called before sending with nothing in flight; restarts
+//                  from min(IW, cwnd) when nothing was sent for longer than
+//                  one RTO (RFC 5681 §4.1) and returns whether it did. CUBIC
+//                  also keeps any idle time out of its clock (RFC 9438 §5.8),
+//                  so calling it after shorter gaps too is allowed.
 template <class T>
 concept CongestionControl = requires(T cc, const T& ccc, const AckSample& a, Seq32 s, Instant now,
                                      Duration d) {
