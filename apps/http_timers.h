@@ -49,8 +49,8 @@
 // connection is refused.
 #include <cstdint>
 
-#include "tern/time.h"
 #include "source_counts.h"
+#include "tern/time.h"
 #include "timeout_list.h"
 
 namespace tern::http {

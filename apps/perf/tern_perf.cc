@@ -84,7 +84,8 @@ void add_options(tern::api::AppSpec& spec, Options& o) {
        "--kernel: the congestion control of every socket (setsockopt TCP_CONGESTION, e.g. cubic); "
        "algorithms outside net.ipv4.tcp_allowed_congestion_control need CAP_NET_ADMIN",
        [&o](const std::string& v) {
-         if (v.empty() || v.size() >= 16) throw std::invalid_argument("--congestion = \"" + v + "\": expected an algorithm name");
+         if (v.empty() || v.size() >= 16)
+           throw std::invalid_argument("--congestion = \"" + v + "\": expected an algorithm name");
          o.congestion = v;
        }},
       {"--start-file", "PATH",

@@ -151,7 +151,7 @@ struct Tcb : TimerNode {
   Seq32 head_rxt_seq;
   Seq32 head_rxt_mark;
   bool head_rxt_valid = false;
-  bool sack_recovery = false;       // in RFC 6675 loss recovery
+  bool sack_recovery = false;  // in RFC 6675 loss recovery
   // RFC 6675 §5.1: after an RTO no new recovery until SND.UNA reaches
   // recovery_point (the timeout already answered this loss event).
   bool recovery_hold = false;

@@ -21,7 +21,9 @@ namespace tern {
 
 namespace {
 
-std::uint32_t dupthresh_of(const TcpConfig& cfg) noexcept { return std::max<std::uint32_t>(cfg.dupthresh, 1); }
+std::uint32_t dupthresh_of(const TcpConfig& cfg) noexcept {
+  return std::max<std::uint32_t>(cfg.dupthresh, 1);
+}
 
 }  // namespace
 
@@ -170,7 +172,8 @@ void TcpStack::prr_update(Tcb& c, std::uint32_t delivered) noexcept {
     sndcnt = std::min<std::int64_t>(static_cast<std::int64_t>(ssthresh - pipe), limit);
   }
   sndcnt = std::max<std::int64_t>(sndcnt, 0);
-  c.cc.set_recovery_cwnd(static_cast<std::uint32_t>(std::min<std::int64_t>(pipe + sndcnt, NewReno::kMaxCwnd)));
+  c.cc.set_recovery_cwnd(
+      static_cast<std::uint32_t>(std::min<std::int64_t>(pipe + sndcnt, NewReno::kMaxCwnd)));
 }
 
 // RFC 6675 §5 (C): while cwnd - pipe leaves room, NextSeg and send it.

@@ -231,7 +231,7 @@ TEST(SourceCounts, CrowdedIsAShareOfTheSlotsInUse) {
   for (int i = 0; i < 9; ++i) s.remove(1);
   EXPECT_EQ(s.count(1), 0u);
   EXPECT_EQ(s.sources(), 8 * apps::SourceCounts::kCrowdedShare);  // a source at zero is forgotten
-  s.remove(1);  // unknown: nothing changes
+  s.remove(1);                                                    // unknown: nothing changes
   EXPECT_EQ(s.total(), 8 * apps::SourceCounts::kCrowdedShare);
 }
 
