@@ -213,11 +213,13 @@ Error Connection::set_receive_buffer(std::uint32_t bytes) noexcept {
 
 Error Connection::set_congestion(std::string_view name) noexcept {
   if (tcb_ == nullptr) return Error::kClosed;
-  // NewReno (RFC 6582) is the one algorithm built in; the name is checked so
-  // that a program asking for another learns it did not get it.
-  if (name == "newreno" || name == "reno") return Error::kOk;
-  return Error::kUnknownCongestion;
+  CongestionAlgorithm a{};
+  if (!parse_congestion(name, a)) return Error::kUnknownCongestion;
+  worker_->tcp_->set_congestion(*tcb_, a);
+  return Error::kOk;
 }
+
+std::string_view Connection::congestion() const noexcept { return tcb_ ? tcb_->cc.name() : ""; }
 
 std::uint32_t Connection::local_addr() const noexcept { return tcb_ ? tcb_->tuple.laddr : 0; }
 std::uint16_t Connection::local_port() const noexcept { return tcb_ ? tcb_->tuple.lport : 0; }

@@ -67,6 +67,7 @@ constexpr std::string_view kTcpKeys[] = {"max_connections",
                                          "challenge_ack_limit",
                                          "ephemeral_ports",
                                          "dupthresh",
+                                         "congestion",
                                          "ofo_max_segments",
                                          "invalid_ratelimit_ms",
                                          "persist_probes",
@@ -465,6 +466,10 @@ TcpConfig read_tcp(const Section& s) {
       static_cast<std::uint32_t>(s.integer("challenge_ack_limit", t.challenge_ack_limit, 1, 1000000));
   read_ephemeral_ports(s, t);
   t.dupthresh = static_cast<std::uint32_t>(s.integer("dupthresh", t.dupthresh, 1, 1000));
+  // Linux's names; "reno" is Linux's name for the same NewReno.
+  const std::string_view cc = s.choice("congestion", t.congestion == CongestionAlgorithm::kCubic ? "cubic" : "newreno",
+                                       {"cubic", "newreno", "reno"});
+  t.congestion = cc == "cubic" ? CongestionAlgorithm::kCubic : CongestionAlgorithm::kNewReno;
   t.ofo_max_segments = static_cast<std::uint16_t>(s.integer("ofo_max_segments", t.ofo_max_segments, 0, 4096));
   t.invalid_ratelimit = read_ms(s, "invalid_ratelimit_ms", t.invalid_ratelimit, 0, 60000);
   t.persist_probes = static_cast<std::uint32_t>(s.integer("persist_probes", t.persist_probes, 1, 255));

@@ -93,6 +93,9 @@ struct RuntimeConfig {
 
 // TCP tunables: defaults follow Linux (sysctl net.ipv4.tcp_*) where it has
 // the knob, and the RFC named next to each field otherwise. Per worker.
+// [tcp] congestion: the controller of new connections (TCP_CONGESTION).
+enum class CongestionAlgorithm : std::uint8_t { kNewReno, kCubic };
+
 struct TcpConfig {
   std::uint32_t max_connections = 65536;          // [tcp] max_connections: TCB pool per worker
   std::uint16_t mss_clamp = 0;                    // [tcp] mss_clamp: 0 = from MTU (TCP_MAXSEG)
@@ -123,6 +126,7 @@ struct TcpConfig {
   std::uint16_t ephemeral_first = 32768;     // [tcp] ephemeral_ports = [first, last] (ip_local_port_range)
   std::uint16_t ephemeral_last = 60999;
   std::uint32_t dupthresh = 3;                     // [tcp] dupthresh (RFC 5681 §3.2; tcp_reordering)
+  CongestionAlgorithm congestion = CongestionAlgorithm::kCubic;  // [tcp] congestion (tcp_congestion_control)
   std::uint16_t ofo_max_segments = 256;            // [tcp] ofo_max_segments: out-of-order segments held
   Duration invalid_ratelimit = Duration::ms(500);  // [tcp] invalid_ratelimit_ms (tcp_invalid_ratelimit)
   std::uint32_t persist_probes = 15;            // [tcp] persist_probes: zero-window probes before giving up

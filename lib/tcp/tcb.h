@@ -11,7 +11,7 @@
 
 #include "base/instant.h"
 #include "runtime/timer_wheel.h"
-#include "tcp/cc/newreno.h"
+#include "tcp/cc/controller.h"
 #include "tcp/reassembly.h"
 #include "tcp/recv_queue.h"
 #include "tcp/rto.h"
@@ -133,7 +133,7 @@ struct Tcb : TimerNode {
   Instant last_recv;                 // for keepalive idleness
 
   RtoEstimator rto;
-  NewReno cc;
+  Congestion cc;
 
   // SACK loss recovery (RFC 6675 §5 with PRR, RFC 6937; tcp_sack.cc), only
   // where SACK was negotiated. Without SACK the controller's NewReno
@@ -181,7 +181,7 @@ struct Tcb : TimerNode {
   bool cookie_born = false;  // created from a SYN cookie: no SYN-ACK retransmission state
   void* user = nullptr;      // the application's
 
-  Tcb(const RtoConfig& rc, const NewRenoConfig& nc) noexcept : rto(rc), cc(nc) {}
+  Tcb(const RtoConfig& rc, CongestionAlgorithm ca, const NewRenoConfig& nc) noexcept : rto(rc), cc(ca, nc) {}
 
   // Bytes of data in flight (sent, unacknowledged), SYN and FIN included.
   std::uint32_t flight() const noexcept { return static_cast<std::uint32_t>(snd_nxt - snd_una); }

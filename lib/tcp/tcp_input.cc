@@ -205,7 +205,7 @@ void TcpStack::apply_syn_options(Tcb& c, const TcpOptions& o, Instant now) noexc
   c.rcv_mss = static_cast<std::uint16_t>(mss_for_mtu() - (c.ts_ok ? 12 : 0));
   NewRenoConfig nc = cc_cfg_;
   nc.mss = c.mss;
-  c.cc = NewReno(nc);
+  c.cc.reset(c.cc.algorithm(), nc);
 }
 
 // RFC 9293 §3.10.7.3.
@@ -490,19 +490,22 @@ bool TcpStack::check_ack(Tcb& c, Segment& s, Instant now) noexcept {
   return !c.removed;
 }
 
-void TcpStack::rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept {
+Duration TcpStack::rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept {
   // RFC 7323 §4.1: with timestamps every ACK that advances the window gives
   // a sample from TSecr, retransmission or not (RFC 6298 §3 via Karn's note).
   if (c.ts_ok && s.opts.timestamps && s.opts.timestamps->second != 0) {
     const std::uint32_t ticks = ts_val(c, now) - s.opts.timestamps->second;
-    if (ticks < 0x7fffffffu) c.rto.on_rtt_sample(Duration::ms(ticks));
     c.rtt_timing = false;
-    return;
+    if (ticks >= 0x7fffffffu) return Duration{};
+    c.rto.on_rtt_sample(Duration::ms(ticks));
+    return Duration::ms(ticks);
   }
   if (c.rtt_timing && seq_gt(s.ack, c.rtt_seq)) {
     c.rto.on_rtt_sample(now - c.rtt_start);
     c.rtt_timing = false;
+    return now - c.rtt_start;
   }
+  return Duration{};
 }
 
 namespace {
@@ -534,7 +537,7 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
   if (seq_gt(s.ack, c.snd_una)) {
     // New data acknowledged (SND.UNA < SEG.ACK =< SND.MAX).
     std::uint32_t acked = static_cast<std::uint32_t>(s.ack - c.snd_una);
-    rtt_sample(c, s, now);
+    const Duration rtt = rtt_sample(c, s, now);
     std::uint32_t data = acked;
     if (c.snd_una == c.iss) --data;  // our SYN (SYN-RECEIVED -> ESTABLISHED)
     bool fin_acked = false;
@@ -545,6 +548,8 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
     }
     c.sndq.drop_front(std::min(data, c.sndq.bytes()));
     AckSample sample{s.ack, acked, c.snd_max, now};
+    sample.rtt = rtt;  // CUBIC's clock and HyStart++'s rounds (cc/cubic.h)
+    sample.srtt = c.rto.srtt();
     sack_summary(c, s, sample);
     // With SACK, tcp_sack.cc runs recovery and asks the controller itself.
     const CcAction a = c.sack_ok ? CcAction::kNone : c.cc.on_ack(sample);

@@ -178,8 +178,11 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
                              c.state == TcpState::kFinWait1 || c.state == TcpState::kClosing ||
                              c.state == TcpState::kLastAck;
   if (can_send_data) {
-    // RFC 5681 §4.1: restart from the initial window after an idle RTO.
-    if (c.snd_nxt == c.snd_una && now - c.last_send > c.rto.rto())
+    // RFC 5681 §4.1: restart from the initial window after an idle RTO;
+    // shorter pauses the controller may keep off its clock (CUBIC, RFC 9438
+    // §5.8), so it hears of every restart from an empty pipe with data to
+    // send (once: the send that follows moves last_send).
+    if (c.snd_nxt == c.snd_una && !c.sndq.empty() && c.snd_wnd > 0 && now != c.last_send)
       c.cc.on_idle_restart(now, c.last_send, c.rto.rto());
     if (c.sack_recovery) {
       // RFC 6675 §5 (C): in SACK recovery NextSeg chooses every segment.

@@ -173,7 +173,7 @@ void TcpStack::prr_update(Tcb& c, std::uint32_t delivered) noexcept {
   }
   sndcnt = std::max<std::int64_t>(sndcnt, 0);
   c.cc.set_recovery_cwnd(
-      static_cast<std::uint32_t>(std::min<std::int64_t>(pipe + sndcnt, NewReno::kMaxCwnd)));
+      static_cast<std::uint32_t>(std::min<std::int64_t>(pipe + sndcnt, kCcMaxCwnd)));
 }
 
 // RFC 6675 §5 (C): while cwnd - pipe leaves room, NextSeg and send it.

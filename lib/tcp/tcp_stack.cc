@@ -150,7 +150,7 @@ bool TcpStack::tuple_in_use(const FourTuple& t) const noexcept {
 }
 
 Tcb* TcpStack::new_tcb(const FourTuple& t) noexcept {
-  Tcb* c = pool_.acquire(rto_cfg_, cc_cfg_);
+  Tcb* c = pool_.acquire(rto_cfg_, o_.cfg.congestion, cc_cfg_);
   if (c == nullptr) {
     counters_.drop(Drop::kTcpNoTcb);
     return nullptr;
@@ -532,6 +532,12 @@ void TcpStack::set_send_buffer(Tcb& c, std::uint32_t bytes, std::uint32_t lowat,
   }
   (void)now;
   dispatch();
+}
+
+void TcpStack::set_congestion(Tcb& c, CongestionAlgorithm a) noexcept {
+  NewRenoConfig nc = cc_cfg_;
+  if (synchronized(c.state)) nc.mss = c.mss;  // else the handshake sets it (apply_syn_options)
+  c.cc.switch_to(a, nc, c.sack_recovery);
 }
 
 void TcpStack::set_receive_buffer(Tcb& c, std::uint32_t bytes, Instant now) noexcept {

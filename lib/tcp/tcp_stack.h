@@ -244,6 +244,9 @@ class TcpStack {
   // SO_RCVBUF. The window scale was fixed at the handshake from [tcp]
   // rcv_buf, so the advertised window cannot exceed 65535 << rcv_wscale.
   void set_receive_buffer(Tcb& c, std::uint32_t bytes, Instant now) noexcept;
+  // TCP_CONGESTION: another controller for this connection; it takes over
+  // the window (Linux's tcp_reinit_congestion_control).
+  void set_congestion(Tcb& c, CongestionAlgorithm a) noexcept;
 
   // ---- observation ----
   std::uint32_t tcbs_in_use() const noexcept { return pool_.in_use(); }
@@ -292,7 +295,7 @@ class TcpStack {
   void update_window(Tcb& c, const Segment& s) noexcept;
   void process_data(Tcb& c, Segment& s, Instant now) noexcept;
   void process_fin(Tcb& c, Instant now) noexcept;
-  void rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept;
+  Duration rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept;  // the sample taken, or zero
   void limited_transmit(Tcb& c, Instant now) noexcept;  // RFC 3042: one new segment beyond cwnd
 
   // tcp_sack.cc: RFC 6675 loss recovery with PRR (RFC 6937) where SACK was negotiated

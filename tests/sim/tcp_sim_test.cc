@@ -323,9 +323,20 @@ TEST(SimTcp, GoBackAfterTimeoutRepairsLostResendsWithoutTimeouts) {
 
 class SimSweep : public ::testing::TestWithParam<std::uint64_t> {};
 
+// Every seed with each congestion controller: CUBIC (the default) and NewReno.
 TEST_P(SimSweep, StreamsArriveIntact) {
   ASSERT_TRUE(pools().ok());
-  const std::string report = check_scenario(scenario_for_seed(GetParam()), pools());
+  const Scenario s = scenario_for_seed(GetParam());
+  ASSERT_EQ(s.a.tcp.congestion, CongestionAlgorithm::kCubic);
+  const std::string report = check_scenario(s, pools());
+  EXPECT_TRUE(report.empty()) << report;
+}
+
+TEST_P(SimSweep, StreamsArriveIntactWithNewReno) {
+  ASSERT_TRUE(pools().ok());
+  Scenario s = scenario_for_seed(GetParam());
+  s.a.tcp.congestion = s.b.tcp.congestion = CongestionAlgorithm::kNewReno;
+  const std::string report = check_scenario(s, pools());
   EXPECT_TRUE(report.empty()) << report;
 }
 

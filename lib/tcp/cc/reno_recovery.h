@@ -121,6 +121,15 @@ class RenoRecovery {
   void set_recovery_cwnd(std::uint32_t cwnd) noexcept { w_.cwnd = std::max(cwnd, mss_); }
   void exit_sack_recovery() noexcept;
 
+  // Taking over from another controller mid-connection (set_congestion, as
+  // Linux's tcp_reinit_congestion_control): its window, and whether the
+  // engine is in SACK recovery; the growth policy starts afresh.
+  void adopt(std::uint32_t cwnd, std::uint32_t ssthresh, bool in_sack_recovery) noexcept {
+    w_.cwnd = std::max(cwnd, mss_);
+    w_.ssthresh = ssthresh;
+    in_recovery_ = in_sack_recovery;
+  }
+
   std::uint32_t cwnd() const noexcept { return w_.cwnd; }
   std::uint32_t ssthresh() const noexcept { return w_.ssthresh; }
   bool in_slow_start() const noexcept { return w_.in_slow_start(); }

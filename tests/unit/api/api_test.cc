@@ -850,9 +850,14 @@ TEST_F(ApiPair, OptionsAndArgumentsAreCheckedAndReportedAsValues) {
   cli_->in_next_poll([&](WorkerContext& w) {
     ran = true;
     Connection& c = *cli_->conn;
-    EXPECT_EQ(c.set_congestion("cubic"), Error::kUnknownCongestion);
+    EXPECT_EQ(c.congestion(), "cubic");  // [tcp] congestion's default
+    EXPECT_EQ(c.set_congestion("bbr"), Error::kUnknownCongestion);
+    EXPECT_EQ(c.congestion(), "cubic");
     EXPECT_EQ(c.set_congestion("newreno"), Error::kOk);
+    EXPECT_EQ(c.congestion(), "newreno");
     EXPECT_EQ(c.set_congestion("reno"), Error::kOk);
+    EXPECT_EQ(c.set_congestion("cubic"), Error::kOk);
+    EXPECT_EQ(c.congestion(), "cubic");
     EXPECT_EQ(c.set_keepalive(KeepaliveParams{.idle = Duration{}}), Error::kInvalid);
     EXPECT_EQ(c.set_keepalive(KeepaliveParams{.interval = Duration::ms(10)}), Error::kInvalid);
     EXPECT_EQ(c.set_keepalive(KeepaliveParams{.probes = 0}), Error::kInvalid);

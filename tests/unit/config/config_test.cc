@@ -160,6 +160,7 @@ TEST(ConfigDefaults, MinimalConfigTakesHeaderDefaults) {
   EXPECT_EQ(t.ephemeral_first, 32768u);
   EXPECT_EQ(t.ephemeral_last, 60999u);
   EXPECT_EQ(t.dupthresh, 3u);
+  EXPECT_EQ(t.congestion, CongestionAlgorithm::kCubic);  // Linux's default
   EXPECT_EQ(t.ofo_max_segments, 256u);
   EXPECT_EQ(t.invalid_ratelimit, Duration::ms(500));
   EXPECT_EQ(t.persist_probes, 15u);
@@ -346,6 +347,9 @@ TEST(ConfigTcp, RangeEndsLandInTheirFields) {
   EXPECT_EQ(one_port.ephemeral_first, 1024u);
   EXPECT_EQ(one_port.ephemeral_last, 1024u);
   EXPECT_EQ(tcp("dupthresh = 1000").dupthresh, 1000u);
+  EXPECT_EQ(tcp("congestion = \"newreno\"").congestion, CongestionAlgorithm::kNewReno);
+  EXPECT_EQ(tcp("congestion = \"reno\"").congestion, CongestionAlgorithm::kNewReno);
+  EXPECT_EQ(tcp("congestion = \"cubic\"").congestion, CongestionAlgorithm::kCubic);
   EXPECT_EQ(tcp("ofo_max_segments = 4096").ofo_max_segments, 4096u);
   EXPECT_EQ(tcp("invalid_ratelimit_ms = 0").invalid_ratelimit, Duration{});
   EXPECT_EQ(tcp("persist_timeout_s = 0").persist_timeout, Duration{});
@@ -568,6 +572,8 @@ std::vector<BadValue> bad_values() {
       {in("tcp", "challenge_ack_limit = 1000001"), "tcp.challenge_ack_limit", "1000001", kInt + "1..1000000"},
       {in("tcp", "dupthresh = 0"), "tcp.dupthresh", "0", kInt + "1..1000"},
       {in("tcp", "dupthresh = 1001"), "tcp.dupthresh", "1001", kInt + "1..1000"},
+      {in("tcp", "congestion = \"bbr\""), "tcp.congestion", "\"bbr\"",
+       "must be one of \"cubic\", \"newreno\", \"reno\""},
       {in("tcp", "ofo_max_segments = -1"), "tcp.ofo_max_segments", "-1", kInt + "0..4096"},
       {in("tcp", "ofo_max_segments = 4097"), "tcp.ofo_max_segments", "4097", kInt + "0..4096"},
       {in("tcp", "invalid_ratelimit_ms = 60001"), "tcp.invalid_ratelimit_ms", "60001", kInt + "0..60000"},
@@ -700,7 +706,7 @@ std::set<std::string> known_keys(std::string_view table) {
 // docs/config.md lists exactly the keys the parser knows in [tcp].
 TEST(ConfigDocs, TcpTableMatchesTheSchema) {
   const std::set<std::string> known = known_keys("tcp");
-  EXPECT_EQ(known.size(), 34u);
+  EXPECT_EQ(known.size(), 35u);
   EXPECT_EQ(documented_keys("tcp"), known);
 }
 

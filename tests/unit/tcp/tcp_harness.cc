@@ -87,6 +87,9 @@ TcpHarness::TcpHarness() {
   // Small tables: every fixture builds its own stack.
   options_.cfg.max_connections = 64;
   options_.cfg.max_time_wait = 256;
+  // The scripted tests state NewReno's arithmetic (ssthresh = FlightSize /
+  // 2); a test of another controller sets cfg().congestion itself.
+  options_.cfg.congestion = CongestionAlgorithm::kNewReno;
   for (std::size_t i = 0; i < 16; ++i) {
     options_.isn_key[i] = static_cast<std::uint8_t>(i + 1);
     options_.cookie_key[i] = static_cast<std::uint8_t>(0xA0 + i);

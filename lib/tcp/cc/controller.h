@@ -1,0 +1,120 @@
+#pragma once
+// A connection's congestion controller, chosen at run time per connection
+// (`[tcp] congestion`, api::Connection::set_congestion; Linux's
+// tcp_congestion_control and TCP_CONGESTION): a std::variant of the
+// controllers (congestion.h: each alternative's calls are direct and
+// inline; the only dispatch is the one index test per call).
+#include <cstdint>
+#include <string_view>
+#include <variant>
+
+#include "config/config.h"
+#include "tcp/cc/congestion.h"
+#include "tcp/cc/cubic.h"
+#include "tcp/cc/newreno.h"
+
+namespace tern {
+
+constexpr std::string_view to_string(CongestionAlgorithm a) noexcept {
+  return a == CongestionAlgorithm::kCubic ? "cubic" : "newreno";
+}
+
+// Linux's names: "reno" is its name for the same NewReno.
+constexpr bool parse_congestion(std::string_view name, CongestionAlgorithm& out) noexcept {
+  if (name == "cubic") {
+    out = CongestionAlgorithm::kCubic;
+    return true;
+  }
+  if (name == "newreno" || name == "reno") {
+    out = CongestionAlgorithm::kNewReno;
+    return true;
+  }
+  return false;
+}
+
+class Congestion {
+  // One branch on the index rather than std::visit's table of calls; first
+  // in the class so the members below can deduce its return type.
+  template <class F>
+  decltype(auto) visit(F&& f) noexcept {
+    if (auto* c = std::get_if<Cubic>(&v_)) return f(*c);
+    return f(*std::get_if<NewReno>(&v_));
+  }
+  template <class F>
+  decltype(auto) visit(F&& f) const noexcept {
+    if (const auto* c = std::get_if<Cubic>(&v_)) return f(*c);
+    return f(*std::get_if<NewReno>(&v_));
+  }
+
+ public:
+  Congestion(CongestionAlgorithm a, const NewRenoConfig& cfg) noexcept { reset(a, cfg); }
+
+  // A fresh controller (a new connection, or options agreed: a new MSS).
+  void reset(CongestionAlgorithm a, const NewRenoConfig& cfg) noexcept {
+    if (a == CongestionAlgorithm::kCubic)
+      v_.emplace<Cubic>(cfg);
+    else
+      v_.emplace<NewReno>(cfg);
+  }
+  // Another algorithm mid-connection: it takes over the window.
+  void switch_to(CongestionAlgorithm a, const NewRenoConfig& cfg, bool in_sack_recovery) noexcept {
+    if (a == algorithm()) return;
+    const std::uint32_t cw = cwnd(), st = ssthresh();
+    reset(a, cfg);
+    visit([&](auto& c) { c.adopt(cw, st, in_sack_recovery); });
+  }
+  CongestionAlgorithm algorithm() const noexcept {
+    return std::holds_alternative<Cubic>(v_) ? CongestionAlgorithm::kCubic : CongestionAlgorithm::kNewReno;
+  }
+
+  CcAction on_ack(const AckSample& a) noexcept {
+    return visit([&](auto& c) { return c.on_ack(a); });
+  }
+  CcAction on_dup_ack(const AckSample& a) noexcept {
+    return visit([&](auto& c) { return c.on_dup_ack(a); });
+  }
+  void on_limited_transmit(std::uint32_t bytes) noexcept {
+    visit([&](auto& c) { c.on_limited_transmit(bytes); });
+  }
+  void on_rto(Seq32 snd_una, Seq32 snd_max) noexcept {
+    visit([&](auto& c) { c.on_rto(snd_una, snd_max); });
+  }
+  bool on_idle_restart(Instant now, Instant last_send, Duration rto) noexcept {
+    return visit([&](auto& c) { return c.on_idle_restart(now, last_send, rto); });
+  }
+  void enter_sack_recovery(std::uint32_t flight_size, Seq32 snd_max) noexcept {
+    visit([&](auto& c) { c.enter_sack_recovery(flight_size, snd_max); });
+  }
+  void set_recovery_cwnd(std::uint32_t cwnd) noexcept {
+    visit([&](auto& c) { c.set_recovery_cwnd(cwnd); });
+  }
+  void exit_sack_recovery() noexcept {
+    visit([&](auto& c) { c.exit_sack_recovery(); });
+  }
+
+  std::uint32_t cwnd() const noexcept {
+    return visit([](const auto& c) { return c.cwnd(); });
+  }
+  std::uint32_t ssthresh() const noexcept {
+    return visit([](const auto& c) { return c.ssthresh(); });
+  }
+  bool in_slow_start() const noexcept {
+    return visit([](const auto& c) { return c.in_slow_start(); });
+  }
+  bool in_recovery() const noexcept {
+    return visit([](const auto& c) { return c.in_recovery(); });
+  }
+  std::uint32_t dup_acks() const noexcept {
+    return visit([](const auto& c) { return c.dup_acks(); });
+  }
+  std::string_view name() const noexcept {
+    return visit([](const auto& c) { return c.name(); });
+  }
+  const NewReno* newreno() const noexcept { return std::get_if<NewReno>(&v_); }
+  const Cubic* cubic() const noexcept { return std::get_if<Cubic>(&v_); }
+
+ private:
+  std::variant<NewReno, Cubic> v_;
+};
+
+}  // namespace tern
