@@ -143,8 +143,11 @@ CcAction NewReno::on_dup_ack(const AckSample& a) noexcept {
 
 void NewReno::enter_sack_recovery(std::uint32_t flight_size, Seq32 snd_max) noexcept {
   // RFC 6675 §5 (4.2): ssthresh = FlightSize / 2 (RFC 5681 eq. 4's floor of
-  // 2 * SMSS kept); cwnd is PRR's from here on (RFC 6937 §3).
-  ssthresh_ = loss_ssthresh(flight_size);
+  // 2 * SMSS kept); cwnd is PRR's from here on (RFC 6937 §3). "[RFC5681]
+  // requires that any segments sent as part of the Limited Transmit
+  // mechanism not be counted in FlightSize for the purpose of the above
+  // equation", as in on_dup_ack.
+  ssthresh_ = loss_ssthresh(flight_size > lt_bytes_ ? flight_size - lt_bytes_ : 0);
   in_recovery_ = true;
   recover_ = snd_max;
   recover_valid_ = true;

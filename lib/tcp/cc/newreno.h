@@ -44,7 +44,9 @@ class NewReno {
   // SACK loss recovery (RFC 6675 §5, with PRR, RFC 6937) is driven by the
   // engine (tcp_sack.cc), which decides what to send; the controller only
   // sets ssthresh on entry, lets PRR set cwnd on every ACK, and stops
-  // growing until the engine ends recovery.
+  // growing until the engine ends recovery. flight_size: SND.MAX - SND.UNA;
+  // the bytes on_limited_transmit reported since the last new ACK are left
+  // out of it (RFC 6675 §5 (4.2)).
   void enter_sack_recovery(std::uint32_t flight_size, Seq32 snd_max) noexcept;
   void set_recovery_cwnd(std::uint32_t cwnd) noexcept { cwnd_ = std::max(cwnd, mss_); }
   void exit_sack_recovery() noexcept;
