@@ -125,7 +125,7 @@ struct TcpConfig {
   std::uint32_t challenge_ack_limit = 1000;  // [tcp] challenge_ack_limit: per second per worker (RFC 5961 §7)
   std::uint16_t ephemeral_first = 32768;     // [tcp] ephemeral_ports = [first, last] (ip_local_port_range)
   std::uint16_t ephemeral_last = 60999;
-  std::uint32_t dupthresh = 3;                     // [tcp] dupthresh (RFC 5681 §3.2; tcp_reordering)
+  std::uint32_t dupthresh = 3;  // [tcp] dupthresh (RFC 5681 §3.2; tcp_reordering)
   CongestionAlgorithm congestion = CongestionAlgorithm::kCubic;  // [tcp] congestion (tcp_congestion_control)
   std::uint16_t ofo_max_segments = 256;            // [tcp] ofo_max_segments: out-of-order segments held
   Duration invalid_ratelimit = Duration::ms(500);  // [tcp] invalid_ratelimit_ms (tcp_invalid_ratelimit)

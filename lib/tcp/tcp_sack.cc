@@ -81,7 +81,7 @@ void TcpStack::sack_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const 
     c.sack_dupacks = 0;  // RFC 6675 §5: a cumulative ACK resets DupAcks
     c.cc.on_ack(sample);
   }
-  // RFC 6675 §2 / §5 (3): an ACK whose SACK blocks report data not SACKed
+  // RFC 6675 §2 / §5: an ACK whose SACK blocks report data not SACKed
   // before is a duplicate acknowledgment, cumulative or not.
   const bool dup = u.newly_sacked > 0 || (strict_dup && s.opts.sack_count == 0);
   if (!dup || c.snd_una == c.snd_max) return;
@@ -103,7 +103,7 @@ void TcpStack::sack_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const 
     return;
   }
   if (!lost) {
-    limited_transmit(c, now);  // RFC 6675 §5 (3c), RFC 3042
+    limited_transmit(c, now);  // RFC 6675 §5 step (3), RFC 3042
     return;
   }
   sack_enter_recovery(c, delivered, now);
@@ -172,8 +172,7 @@ void TcpStack::prr_update(Tcb& c, std::uint32_t delivered) noexcept {
     sndcnt = std::min<std::int64_t>(static_cast<std::int64_t>(ssthresh - pipe), limit);
   }
   sndcnt = std::max<std::int64_t>(sndcnt, 0);
-  c.cc.set_recovery_cwnd(
-      static_cast<std::uint32_t>(std::min<std::int64_t>(pipe + sndcnt, kCcMaxCwnd)));
+  c.cc.set_recovery_cwnd(static_cast<std::uint32_t>(std::min<std::int64_t>(pipe + sndcnt, kCcMaxCwnd)));
 }
 
 // RFC 6675 §5 (C): while cwnd - pipe leaves room, NextSeg and send it.

@@ -285,7 +285,10 @@ template <WindowGrowth Growth>
 void RenoRecovery<Growth>::enter_sack_recovery(std::uint32_t flight_size, Seq32 snd_max) noexcept {
   // RFC 6675 §5 (4.2): ssthresh as at fast retransmit (RFC 5681 eq. 4 for
   // NewReno, floor 2 * SMSS); cwnd is PRR's from here on (RFC 6937 §3).
-  w_.ssthresh = growth_.on_congestion(flight_size, w_);
+  // "[RFC5681] requires that any segments sent as part of the Limited
+  // Transmit mechanism not be counted in FlightSize for the purpose of the
+  // above equation", as in on_dup_ack.
+  w_.ssthresh = growth_.on_congestion(flight_size > lt_bytes_ ? flight_size - lt_bytes_ : 0, w_);
   in_recovery_ = true;
   recover_ = snd_max;
   recover_valid_ = true;

@@ -188,6 +188,20 @@ TEST(NewReno, NewAckForgetsLimitedTransmitBytes) {
   EXPECT_EQ(f.cc.ssthresh(), 5 * kMss) << "FlightSize 10 MSS";
 }
 
+// RFC 6675 §5 (4.2), SACK recovery entered by the engine: the same rule,
+// limited-transmit bytes stay out of the FlightSize that sets ssthresh.
+TEST(NewReno, SackRecoveryLeavesLimitedTransmitBytesOutOfSsthresh) {
+  Flow f;
+  f.send(10 * kMss);
+  for (int i = 0; i < 2; ++i) {
+    f.send(kMss);
+    f.cc.on_limited_transmit(kMss);
+  }
+  f.cc.enter_sack_recovery(12 * kMss, f.max);
+  EXPECT_EQ(f.cc.ssthresh(), 5 * kMss) << "FlightSize 12 MSS, of which 2 by limited transmit";
+  EXPECT_TRUE(f.cc.in_recovery());
+}
+
 TEST(NewReno, FurtherDupAcksInflate) {
   Flow f;
   f.enter_recovery(20 * kMss);
