@@ -275,15 +275,22 @@ TEST(SimTcp, LossRecoveryWithoutTimeouts) {
 // timer: 0 timeouts on this seed. Before (NewReno with SACK hints) the
 // same scenario needed some (this test allowed up to 25), each a go-back-N
 // over megabytes.
-TEST(SimTcp, OnePercentLossRecoversWithoutTimeouts) {
+// 100 MB from A with 4 MB buffers over 1 ms each way, `loss` and 2%
+// duplication in both directions, seed 101; checks the stream arrived intact.
+Outcome hundred_megabytes(double loss) {
   Scenario s = base(101);
-  LinkParams p = link(Duration::ms(1), 0.01);
+  LinkParams p = link(Duration::ms(1), loss);
   p.duplicate = 0.02;
   s.ab = s.ba = p;
   s.bytes_ab = 100'000'000;
   s.a.tcp.snd_buf = s.b.tcp.rcv_buf = 4 << 20;
   const Outcome o = run_scenario(s, pools());
   EXPECT_TRUE(o.ok) << check_scenario(s, pools());
+  return o;
+}
+
+TEST(SimTcp, OnePercentLossRecoversWithoutTimeouts) {
+  const Outcome o = hundred_megabytes(0.01);
   EXPECT_GT(o.ab.lost, 600u);
   EXPECT_GT(o.a.get(Counter::kTCPSackRecovery), 300u);
   EXPECT_LE(o.a.get(Counter::kTCPTimeouts), 2u);
@@ -299,17 +306,11 @@ TEST(SimTcp, OnePercentLossRecoversWithoutTimeouts) {
 // the sender goes back to SND.UNA, where ~5% of the resent segments are
 // lost again. SACK blocks gathered since the timeout show them, and they
 // are resent without another timeout (TCPLostRetransmit), as are
-// retransmissions lost in recovery. Measured: 3,627 lost, 47 timeouts
-// (1.3% of the losses); the bound is 3%.
+// retransmissions lost in recovery. Measured with CUBIC (the default):
+// 3,897 lost, 56 timeouts (1.4% of the losses); with NewReno 3,627 and 47.
+// The bound is 3%.
 TEST(SimTcp, GoBackAfterTimeoutRepairsLostResendsWithoutTimeouts) {
-  Scenario s = base(101);
-  LinkParams p = link(Duration::ms(1), 0.05);
-  p.duplicate = 0.02;
-  s.ab = s.ba = p;
-  s.bytes_ab = 100'000'000;
-  s.a.tcp.snd_buf = s.b.tcp.rcv_buf = 4 << 20;
-  const Outcome o = run_scenario(s, pools());
-  EXPECT_TRUE(o.ok) << check_scenario(s, pools());
+  const Outcome o = hundred_megabytes(0.05);
   EXPECT_GT(o.ab.lost, 3000u);
   EXPECT_GT(o.a.get(Counter::kTCPTimeouts), 0u) << "the scenario exercises go-back-N";
   EXPECT_GT(o.a.get(Counter::kTCPLostRetransmit), 0u);
