@@ -67,10 +67,11 @@ bool parse_doubles(const char* arg, std::vector<double>& out) {
 }
 
 int usage(const char* prog) {
-  std::fprintf(stderr,
-               "usage: %s [--cc NAME,...] [--rtt-ms MS,...] [--loss P,...] [--seconds S] [--seed N] [--counters]\n"
-               "  loss rates are fractions (0.01 = 1 %%), each in (0, 0.5]\n",
-               prog);
+  std::fprintf(
+      stderr,
+      "usage: %s [--cc NAME,...] [--rtt-ms MS,...] [--loss P,...] [--seconds S] [--seed N] [--counters]\n"
+      "  loss rates are fractions (0.01 = 1 %%), each in (0, 0.5]\n",
+      prog);
   return 2;
 }
 
@@ -128,7 +129,8 @@ int main(int argc, char** argv) {
       rc = 2;
     } else {
       std::printf(
-          "| cc | RTT | loss | goodput, Mbit/s | Mathis bound, Mbit/s | goodput / bound | lost | queue drops | "
+          "| cc | RTT | loss | goodput, Mbit/s | Mathis bound, Mbit/s | goodput / bound | lost | queue drops "
+          "| "
           "RTOs | retransmitted |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
       for (CongestionAlgorithm cc : ccs) {
         for (double rtt_ms : rtts) {
@@ -152,7 +154,12 @@ int main(int argc, char** argv) {
             s.ab = s.ba = l;
             s.bytes_ab = static_cast<std::uint64_t>(bytes);
             s.time_limit = Duration::s(3600);
-            const Outcome o = run_scenario(s, pools, getenv("TRACE") ? 400000 : 0); if (getenv("TRACE")) { FILE* f = fopen(getenv("TRACE"), "w"); fputs(o.trace.c_str(), f); fclose(f); }
+            const Outcome o = run_scenario(s, pools, getenv("TRACE") ? 400000 : 0);
+            if (getenv("TRACE")) {
+              FILE* f = fopen(getenv("TRACE"), "w");
+              fputs(o.trace.c_str(), f);
+              fclose(f);
+            }
             const double secs = static_cast<double>((o.end - Instant{}).count_ns()) / 1e9;
             const double goodput = o.ok && secs > 0 ? static_cast<double>(s.bytes_ab) * 8 / secs : 0;
             std::printf("| %s | %g ms | %g %% | %.2f | %.2f | %.2f | %llu | %llu | %llu | %llu |%s\n",
