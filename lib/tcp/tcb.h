@@ -169,6 +169,26 @@ struct Tcb : TimerNode {
   std::uint32_t first_sent_us = 0;  // send time of the record most recently delivered
   std::uint32_t app_limited = 0;    // 0, or the `delivered` value at which app-limited ends (BBR's rule)
 
+  // RACK (RFC 8985 §6, tcp_rack.cc), on SACK connections with a transmit
+  // log: the most recently sent segment delivered, and the reordering window.
+  Instant rack_deadline = Instant::max();  // §6.3 reordering timer
+  std::uint32_t rack_xmit_us = 0;          // RACK.xmit_ts
+  Seq32 rack_end_seq;                      // RACK.end_seq
+  std::uint32_t rack_rtt_us = 0;           // RACK.rtt
+  std::uint32_t rack_min_rtt_us = 0;       // RACK.min_RTT (0: no sample yet)
+  Seq32 rack_fack;                         // RACK.fack: highest end delivered
+  Seq32 rack_dsack_round;                  // RACK.dsack_round (when rack_dsack_round_set)
+  // Figures for the application: the largest reordering seen, in segments
+  // (Linux's tcpi_reordering, starting at dupthresh), and segments marked
+  // lost so far (RACK, or RFC 6675 entries and timeouts without a log).
+  std::uint32_t reordering = 3;
+  std::uint32_t lost_segs = 0;
+  std::uint8_t rack_reo_wnd_mult = 1;     // RACK.reo_wnd_mult
+  std::uint8_t rack_reo_wnd_persist = 0;  // RACK.reo_wnd_persist
+  bool rack_valid = false;                // RACK.xmit_ts / end_seq / rtt set
+  bool rack_reordering_seen = false;      // RACK.reordering_seen
+  bool rack_dsack_round_set = false;
+
   // ---- buffers ----
   SendQueue sndq;                  // SND.UNA onwards (FIN not included)
   RecvQueue rcvq;                  // in order, not yet read

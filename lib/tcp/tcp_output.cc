@@ -184,8 +184,9 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
     // send (once: the send that follows moves last_send).
     if (c.snd_nxt == c.snd_una && !c.sndq.empty() && c.snd_wnd > 0 && now != c.last_send)
       c.cc.on_idle_restart(now, c.last_send, c.rto.rto());
-    if (c.sack_recovery) {
-      // RFC 6675 §5 (C): in SACK recovery NextSeg chooses every segment.
+    if (c.sack_recovery || (c.recovery_hold && rack_active(c))) {
+      // RFC 6675 §5 (C): in SACK recovery NextSeg chooses every segment;
+      // RACK's after a timeout too (RFC 8985 §6.3: lost segments first).
       sack_send(c, now);
       if (c.ack_now) send_ack(c, now);
       return;

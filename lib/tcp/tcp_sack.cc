@@ -56,20 +56,25 @@ void TcpStack::sack_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const 
   if (c.recovery_hold && seq_geq(c.snd_una, c.recovery_point)) {
     c.recovery_hold = false;
     c.hold_rexmit_valid = false;
+    rack_recovery_ended(c);
   }
   if (c.head_rxt_valid && c.head_rxt_seq != c.snd_una) c.head_rxt_valid = false;
+  if (c.sack_recovery && seq_geq(c.snd_una, c.recovery_point)) {
+    // RFC 6675 §5 (A): a cumulative ACK covering RecoveryPoint ends
+    // recovery; RFC 6937: cwnd = ssthresh.
+    c.sack_recovery = false;
+    c.sack_dupacks = 0;
+    c.cc.exit_sack_recovery();
+    rack_recovery_ended(c);
+    rack_on_ack(c, u.dsack, now);
+    return;
+  }
+  // RFC 8985 §6.2 steps 4 and 5 (step 2 and 3 ran in the log's walk).
+  rack_on_ack(c, u.dsack, now);
   if (c.sack_recovery) {
-    if (seq_geq(c.snd_una, c.recovery_point)) {
-      // RFC 6675 §5 (A): a cumulative ACK covering RecoveryPoint ends
-      // recovery; RFC 6937: cwnd = ssthresh.
-      c.sack_recovery = false;
-      c.sack_dupacks = 0;
-      c.cc.exit_sack_recovery();
-      return;
-    }
     prr_update(c, delivered);
     const std::optional<Seq32> high = c.sb.high_sacked();
-    if (c.head_rxt_valid && high && seq_gt(*high, c.head_rxt_mark)) {
+    if (!rack_active(c) && c.head_rxt_valid && high && seq_gt(*high, c.head_rxt_mark)) {
       // Data sent after our last retransmission of the segment at SND.UNA
       // has arrived, and that retransmission has not: it was lost as well.
       // NextSeg would not send it again (HighRxt covers it) and only the
@@ -89,6 +94,20 @@ void TcpStack::sack_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const 
   // RFC 6675 §2 / §5: an ACK whose SACK blocks report data not SACKed
   // before is a duplicate acknowledgment, cumulative or not.
   const bool dup = u.newly_sacked > 0 || (strict_dup && s.opts.sack_count == 0);
+  if (rack_active(c)) {
+    // RFC 8985: RACK decides what is lost, DupThresh no longer. After a
+    // timeout output() sends what it marked (§6.3); else a loss starts
+    // recovery (with PRR as RFC 6675's would), and a duplicate without
+    // one lets limited transmit send new data.
+    if (c.recovery_hold) return;
+    if (rack_next_seg(c, 0).kind == SackNext::Kind::kRetransmit) {
+      sack_enter_recovery(c, delivered, now);
+    } else if (dup && c.snd_una != c.snd_max) {
+      ++c.sack_dupacks;
+      limited_transmit(c, now);
+    }
+    return;
+  }
   if (!dup || c.snd_una == c.snd_max) return;
   ++c.sack_dupacks;
   const bool lost = c.sack_dupacks >= dupthresh || c.sb.is_lost(c.snd_una, dupthresh, c.mss);
@@ -128,8 +147,11 @@ void TcpStack::sack_enter_recovery(Tcb& c, std::uint32_t delivered, Instant now)
   c.recover_fs = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
   prr_update(c, delivered);
   // (4.3): the first segment presumed lost goes now, whatever PRR allows
-  // (Linux forces it too), and HighRxt / RescueRxt cover it.
-  const std::uint32_t len = sack_retransmit_head(c, now);
+  // (Linux forces it too), and HighRxt / RescueRxt cover it. With RACK,
+  // the lowest segment it marked lost.
+  if (!rack_active(c)) ++c.lost_segs;  // RACK counted its own when it marked them
+  const std::uint32_t len =
+      rack_active(c) ? rack_retransmit_first_lost(c, now) : sack_retransmit_head(c, now);
   c.sb.start_recovery(c.snd_una + len);
   c.prr_out += len;
   sack_send(c, now);  // (4.5): then what cwnd still allows, step (C)
@@ -164,7 +186,7 @@ void TcpStack::note_head_retransmit(Tcb& c) noexcept {
 // ssthresh, rebuilds towards it no faster than slow start (PRR-SSRB).
 void TcpStack::prr_update(Tcb& c, std::uint32_t delivered) noexcept {
   c.prr_delivered += delivered;
-  const std::uint32_t pipe = c.sb.pipe(c.snd_una, c.snd_max, dupthresh_of(o_.cfg), c.mss);
+  const std::uint32_t pipe = sack_pipe(c);
   const std::uint64_t ssthresh = c.cc.ssthresh();
   std::int64_t sndcnt;
   if (pipe > ssthresh) {
@@ -180,13 +202,20 @@ void TcpStack::prr_update(Tcb& c, std::uint32_t delivered) noexcept {
   c.cc.set_recovery_cwnd(static_cast<std::uint32_t>(std::min<std::int64_t>(pipe + sndcnt, kCcMaxCwnd)));
 }
 
+// Octets in flight: RFC 6675 SetPipe, or with RACK sent octets neither
+// delivered nor RACK-lost (tcp_rack.cc).
+std::uint32_t TcpStack::sack_pipe(const Tcb& c) const noexcept {
+  if (rack_active(c)) return rack_pipe(c);
+  return c.sb.pipe(c.snd_una, c.snd_max, dupthresh_of(o_.cfg), c.mss);
+}
+
 // RFC 6675 §5 (C): while cwnd - pipe leaves room, NextSeg and send it.
 void TcpStack::sack_send(Tcb& c, Instant now) noexcept {
   const std::uint32_t dupthresh = dupthresh_of(o_.cfg);
   // Each pass sends one segment or stops; the bound only guards against a
   // scoreboard that keeps offering what cannot be sent.
   for (int n = 0; n < 256; ++n) {
-    const std::uint32_t pipe = c.sb.pipe(c.snd_una, c.snd_max, dupthresh, c.mss);
+    const std::uint32_t pipe = sack_pipe(c);
     const std::uint32_t cwnd = c.cc.cwnd();
     if (cwnd <= pipe) return;
     const std::uint32_t room = cwnd - pipe;
@@ -198,7 +227,8 @@ void TcpStack::sack_send(Tcb& c, Instant now) noexcept {
     // is at SND.MAX (no go-back-N in progress).
     const bool can_new = c.snd_nxt == c.snd_max && !(c.fin_sent && outstanding > queued);
     const std::uint32_t new_data = can_new ? std::min(unsent, wnd_room) : 0;
-    const SackNext nx = c.sb.next_seg(c.snd_una, c.snd_max, new_data, dupthresh, c.mss);
+    const SackNext nx = rack_active(c) ? rack_next_seg(c, new_data)
+                                       : c.sb.next_seg(c.snd_una, c.snd_max, new_data, dupthresh, c.mss);
     if (nx.kind == SackNext::Kind::kNone || nx.len > room) return;
     if (nx.kind == SackNext::Kind::kNew) {
       // Sender SWS (RFC 9293 §3.8.6.2.1): short only when it empties the queue.
@@ -207,18 +237,8 @@ void TcpStack::sack_send(Tcb& c, Instant now) noexcept {
       c.snd_nxt = c.snd_max + nx.len;
       c.snd_max = c.snd_nxt;
     } else {
-      // A retransmission may reach our FIN (one sequence number past the
-      // data): it goes as a FIN on the last bytes, or alone.
-      const Seq32 data_end = c.snd_una + queued;
-      std::uint32_t len = nx.len;
-      bool fin = false;
-      if (seq_gt(nx.seq + len, data_end)) {
-        len = seq_gt(data_end, nx.seq) ? static_cast<std::uint32_t>(data_end - nx.seq) : 0;
-        fin = c.fin_sent;
-        if (len == 0 && !fin) return;
-      }
       if (nx.kind == SackNext::Kind::kRescue) counters_.inc(Counter::kTCPSACKRescue);
-      if (!send_data_segment(c, nx.seq, len, fin, now)) return;
+      if (!send_retransmission(c, nx, now)) return;
       if (nx.seq == c.snd_una) note_head_retransmit(c);
     }
     c.sb.on_sent(nx, c.recovery_point);

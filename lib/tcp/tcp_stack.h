@@ -309,6 +309,7 @@ class TcpStack {
   void note_head_retransmit(Tcb& c) noexcept;
   void prr_update(Tcb& c, std::uint32_t delivered) noexcept;
   void sack_send(Tcb& c, Instant now) noexcept;
+  std::uint32_t sack_pipe(const Tcb& c) const noexcept;
   std::uint32_t sack_skip(Tcb& c, std::uint32_t len) noexcept;
   void count_sack_update(const SackUpdate& u) noexcept;
 
@@ -322,6 +323,20 @@ class TcpStack {
   // octets delivered (cumulative + newly SACKed), `blocks` the ACK's SACK blocks.
   void tx_log_on_ack(Tcb& c, std::uint32_t newly, std::span<const SackBlock> blocks, Instant now) noexcept;
   bool borrow_tx_log(Tcb& c) noexcept;
+  // tcp_rack.cc: RACK (RFC 8985 §6) where SACK was negotiated and a log is lent
+  static bool rack_active(const Tcb& c) noexcept { return c.sack_ok && c.txlog != nullptr; }
+  void rack_on_delivered(Tcb& c, const TxRecord& r, std::uint32_t now_us, const Seq32* fack_before) noexcept;
+  void rack_on_ack(Tcb& c, bool dsack, Instant now) noexcept;  // §6.2 steps 4, 5 and the timer
+  std::uint32_t rack_reo_wnd_us(const Tcb& c) const noexcept;
+  std::uint32_t rack_detect_loss(Tcb& c, Instant now) noexcept;  // §6.2 step 5: µs until the next may be lost
+  void rack_arm_timer(Tcb& c, Instant now) noexcept;
+  void rack_on_timer(Tcb& c, Instant now) noexcept;  // §6.3
+  void rack_on_rto(Tcb& c, Instant now) noexcept;    // §6.3 RACK_mark_losses_on_RTO
+  void rack_recovery_ended(Tcb& c) noexcept;         // §6.2 step 4: reo_wnd_persist
+  SackNext rack_next_seg(const Tcb& c, std::uint32_t new_data) const noexcept;
+  std::uint32_t rack_pipe(const Tcb& c) const noexcept;
+  std::uint32_t rack_retransmit_first_lost(Tcb& c, Instant now) noexcept;
+  bool send_retransmission(Tcb& c, const SackNext& nx, Instant now) noexcept;
   void return_tx_log(Tcb& c) noexcept;
   void apply_syn_options(Tcb& c, const TcpOptions& o, Instant now) noexcept;
 
@@ -368,6 +383,7 @@ class TcpStack {
   void arm_timer(Tcb& c) noexcept;  // the wheel node at the earliest deadline
   void on_tcb_timer(Tcb& c, Instant now) noexcept;
   void on_rtx_timeout(Tcb& c, Instant now) noexcept;
+  void go_back_on_rto(Tcb& c, Instant now) noexcept;
   void on_persist_timeout(Tcb& c, Instant now) noexcept;
   void schedule_probe(Tcb& c, Instant now) noexcept;    // RFC 8985 §7.2 PTO
   void on_probe_timeout(Tcb& c, Instant now) noexcept;  // RFC 8985 §7.3 loss probe

@@ -15,7 +15,8 @@ namespace tern {
 
 void TcpStack::arm_timer(Tcb& c) noexcept {
   if (c.removed) return;
-  const Instant d = std::min({c.rtx_deadline, c.delack_deadline, c.linger_deadline, c.tlp_deadline});
+  const Instant d =
+      std::min({c.rtx_deadline, c.delack_deadline, c.linger_deadline, c.tlp_deadline, c.rack_deadline});
   if (d == Instant::max()) {
     wheel_.cancel(c);
   } else {
@@ -51,6 +52,11 @@ void TcpStack::on_tcb_timer(Tcb& c, Instant now) noexcept {
     counters_.inc(Counter::kDelayedACKs);
     c.ack_now = true;
     output(c, now);
+    if (c.removed) return;
+  }
+  if (c.rack_deadline <= now) {
+    c.rack_deadline = Instant::max();
+    rack_on_timer(c, now);  // RFC 8985 §6.3
     if (c.removed) return;
   }
   if (c.tlp_deadline <= now) {
@@ -181,6 +187,22 @@ void TcpStack::on_rtx_timeout(Tcb& c, Instant now) noexcept {
   }
   c.rto.on_timeout();
   c.cc.on_rto(c.snd_una, c.snd_max);
+  const std::uint32_t before = static_cast<std::uint32_t>(counters_.get(Counter::kOutSegs));
+  if (rack_active(c)) {
+    rack_on_rto(c, now);  // RFC 8985 §6.3: only what is lost goes again
+  } else {
+    go_back_on_rto(c, now);
+  }
+  if (static_cast<std::uint32_t>(counters_.get(Counter::kOutSegs)) == before && c.snd_max != c.snd_una) {
+    // Nothing could be sent (mbufs exhausted): try again after the RTO.
+    c.rtx_kind = Tcb::RtxKind::kRetransmit;
+    c.rtx_deadline = now + c.rto.rto();
+  }
+}
+
+// Without RACK (no SACK, or no transmit log for this flight): go-back-N.
+void TcpStack::go_back_on_rto(Tcb& c, Instant now) noexcept {
+  c.lost_segs += (static_cast<std::uint32_t>(c.snd_max - c.snd_una) + c.mss - 1) / c.mss;
   if (c.sack_ok) {
     // RFC 2018 §8: after a timeout, SACK information received before it is
     // ignored in choosing what to resend (the receiver may have reneged);
@@ -196,13 +218,7 @@ void TcpStack::on_rtx_timeout(Tcb& c, Instant now) noexcept {
   // Go back: everything from SND.UNA is sent again as the window allows.
   c.snd_nxt = c.snd_una;
   c.rtt_timing = false;
-  const std::uint32_t before = static_cast<std::uint32_t>(counters_.get(Counter::kOutSegs));
   output(c, now);
-  if (static_cast<std::uint32_t>(counters_.get(Counter::kOutSegs)) == before && c.snd_max != c.snd_una) {
-    // Nothing could be sent (mbufs exhausted): try again after the RTO.
-    c.rtx_kind = Tcb::RtxKind::kRetransmit;
-    c.rtx_deadline = now + c.rto.rto();
-  }
 }
 
 // RFC 8985 §7.2: the probe timeout, PTO = 2 * SRTT (plus the worst-case

@@ -23,6 +23,7 @@ void TcpStack::return_tx_log(Tcb& c) noexcept {
   c.txlog->clear();
   txlog_free_.push_back(c.txlog);
   c.txlog = nullptr;
+  c.rack_deadline = Instant::max();  // nothing left to time
 }
 
 // Called with SND.MAX not yet moved past what this transmission adds.
@@ -65,9 +66,12 @@ void TcpStack::tx_log_on_ack(Tcb& c, std::uint32_t newly, std::span<const SackBl
   // time of the most recently sent record delivered now.
   std::uint32_t latest_sent_us = 0;
   bool any = false;
+  const Seq32 fack = c.rack_fack;
+  const Seq32* fack_before = c.rack_valid ? &fack : nullptr;
   c.txlog->on_ack(c.snd_una, c.sb.ranges(), {b.data(), nb}, [&](const TxRecord& r, std::uint32_t) {
     if (!any || us_after(r.sent_us, latest_sent_us)) latest_sent_us = r.sent_us;
     any = true;
+    if (c.sack_ok) rack_on_delivered(c, r, now_us, fack_before);  // RFC 8985 §6.2 steps 2, 3
   });
   if (any) c.first_sent_us = latest_sent_us;
   if (c.snd_una == c.snd_max) return_tx_log(c);

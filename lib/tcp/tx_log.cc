@@ -100,6 +100,19 @@ void TxLog::carve(Seq32 a, Seq32 b, Seq32 snd_una, std::span<const SackRange> sa
   }
 }
 
+bool TxLog::split(std::size_t i, Seq32 at, Seq32 snd_una, std::span<const SackRange> sacked) noexcept {
+  if (count_ == kCapacity || i >= count_) return false;
+  TxRecord& r = this->at(i);
+  if (seq_leq(at, r.start) || seq_geq(at, r.end)) return false;
+  TxRecord upper = r;
+  upper.start = at;
+  r.end = at;
+  r.acked = coverage(r.start, r.end, snd_una, sacked);
+  upper.acked = coverage(upper.start, upper.end, snd_una, sacked);
+  insert_at(i + 1, upper);
+  return true;
+}
+
 void TxLog::erase_at(std::size_t i) noexcept {
   for (std::size_t j = i; j + 1 < count_; ++j) at(j) = at(j + 1);
   --count_;
@@ -131,6 +144,7 @@ void TxLog::make_room(std::size_t need) noexcept {
         continue;
       }
       n.acked += o.acked;
+      n.flags |= kTxMerged;
       break;
     }
     head_ = (head_ + 1) % kCapacity;

@@ -45,6 +45,9 @@ namespace tern {
 inline constexpr std::uint8_t kTxRetransmit = 1;  // the range was sent before
 inline constexpr std::uint8_t kTxAppLimited = 2;  // Tcb::app_limited != 0 when sent
 inline constexpr std::uint8_t kTxLost = 4;        // RACK marked its undelivered octets lost (RFC 8985 §6.2)
+// Merged for room: part of its octets left earlier than sent_us says, so
+// its delivery proves nothing about what was sent before sent_us.
+inline constexpr std::uint8_t kTxMerged = 8;
 
 struct TxRecord {
   Seq32 start, end;                 // [start, end) sent in this batch (FIN counts 1)
@@ -115,6 +118,10 @@ class TxLog {
     }
     release(snd_una);
   }
+
+  // Splits record i at `at` (strictly inside it) into two records of the
+  // same send time, the lower first; false when the log is full.
+  bool split(std::size_t i, Seq32 at, Seq32 snd_una, std::span<const SackRange> sacked) noexcept;
 
   // Drops the records wholly below snd_una (the oldest are usually first,
   // but a retransmission can leave an old record above a newer one).

@@ -207,6 +207,9 @@ TEST_F(Flow, LimitedTransmitStaysWithinThePeersWindow) {
 // duplicates carry SACK blocks beyond "recover", so this is a new loss: fast
 // retransmit at the third instead of waiting for the RTO.
 TEST_F(Flow, SackBeyondRecoverAllowsFastRetransmitOfTheSegmentAtRecover) {
+  // RFC 6675's DupThresh is the fallback without a transmit log (RACK,
+  // tcp_rack_test.cc, finds the same loss by time where one is lent).
+  options_.tx_logs = 0;
   Tcb* c = establish_active(seg().mss(1460).sack_perm());
   ASSERT_NE(c, nullptr);
   ASSERT_TRUE(c->sack_ok);
@@ -272,6 +275,9 @@ TEST_F(Flow, WithoutSackDuplicatesAtRecoverWaitForTheTimer) {
 // blocks, though, report data the receiver never held before the timeout:
 // the hole is resent at the third, without entering fast recovery.
 TEST_F(Flow, AfterRtoSackedDuplicatesResendALostGoBackRetransmission) {
+  // RFC 6675's DupThresh is the fallback without a transmit log (RACK,
+  // tcp_rack_test.cc, finds the same loss by time where one is lent).
+  options_.tx_logs = 0;
   Tcb* c = establish_active(seg().mss(1460).sack_perm());
   ASSERT_NE(c, nullptr);
   stack().set_nodelay(*c, true, at_ms(5));

@@ -29,8 +29,13 @@ namespace {
 
 constexpr std::uint32_t kMss = 1460;
 
+// These scripts pin RFC 6675's rules (DupThresh, IsLost, NextSeg, HighRxt,
+// the rescue, go-back-N after a timeout), which since RACK (RFC 8985, issue
+// 12) run only for a flight that found no transmit log in the pool: every
+// connection here runs with none. RACK's behaviour is in tcp_rack_test.cc.
 class Sack : public TcpHarness {
  protected:
+  Sack() { options_.tx_logs = 0; }
   // A SACK connection with Nagle off (each send_copy goes out at once).
   Tcb* open_sack() {
     Tcb* c = establish_active(seg().mss(1460).sack_perm());

@@ -1,0 +1,240 @@
+// RACK time-based loss detection (RFC 8985 §6, lib/tcp/tcp_rack.cc) on
+// scripted segments at virtual time.
+//
+// Every connection here is opened actively with MSS 1460 and SACK, no
+// timestamps, Nagle off; the SYN-ACK arrives 20 ms after the SYN and one
+// warm-up segment (S1, sent at 30 ms, ACKed at 50 ms) gives RACK its first
+// sample: RACK.rtt = RACK.min_RTT = 20 ms, SRTT = 20 ms, so reo_wnd =
+// min_RTT / 4 = 5 ms where it is not zero (§6.2 step 4: it is zero while no
+// reordering has been seen, in recovery or once DupThresh = 3 segments are
+// SACKed), and the RTO is its 200 ms floor. Each send_copy() at its own
+// instant is its own transmit-log record (tx_log.h).
+#include <initializer_list>
+#include <utility>
+
+#include "tcp_harness.h"
+
+namespace tern::tcptest {
+namespace {
+
+constexpr std::uint32_t kMss = 1460;
+
+class Rack : public TcpHarness {
+ protected:
+  Tcb* open_rack() {
+    Tcb* c = active_syn(at_ms(0));
+    if (c == nullptr) return nullptr;
+    recv(seg().flags(kTcpSyn | kTcpAck).seq(irs()).ack(iss() + 1).mss(1460).sack_perm(), at_ms(20));
+    expect_sent(seg().flags(kTcpAck).seq(iss() + 1).ack(irs() + 1));
+    EXPECT_TRUE(c->sack_ok);
+    stack().set_nodelay(*c, true, now());
+    send(*c, 1, at_ms(30));
+    expect_segment(1);
+    recv(ack_with(S(2)), at_ms(50));
+    EXPECT_EQ(c->rack_rtt_us, 20'000u);
+    EXPECT_EQ(c->rack_min_rtt_us, 20'000u);
+    EXPECT_EQ(c->txlog, nullptr);  // nothing in flight: the log went back
+    return c;
+  }
+
+  void send(Tcb& c, std::uint32_t segments, Instant t) {
+    const Bytes data = pattern(std::size_t{segments} * kMss);
+    EXPECT_EQ(stack().send_copy(c, data, t), data.size());
+  }
+
+  Seq32 S(std::uint32_t i) const { return iss() + 1 + (i - 1) * kMss; }
+
+  Seg ack_with(Seq32 ack, std::initializer_list<std::pair<Seq32, Seq32>> blocks = {}) {
+    Seg s = seg().seq(irs() + 1).ack(ack);
+    for (const auto& [left, right] : blocks)
+      s.opts_.sack[s.opts_.sack_count++] = SackBlock{left.value(), right.value()};
+    return s;
+  }
+
+  void expect_segment(std::uint32_t i, std::source_location loc = std::source_location::current()) {
+    expect_sent(seg().seq(S(i)).data(kMss), loc);
+  }
+};
+
+// §6.2 step 5: S2 (sent at 60 ms) is lost only once RACK.rtt + reo_wnd has
+// passed since it was sent, counted from the send time of the newest
+// segment delivered (S3, 62 ms, SACKed at 82 ms: RACK.rtt = 20 ms): at 60 +
+// 20 + 5 = 85 ms. §6.3: the reordering timer fires then; nothing before.
+TEST_F(Rack, SegmentIsLostOnlyReoWndAfterTheNewestDeliveredSendTime) {
+  Tcb* c = open_rack();
+  ASSERT_NE(c, nullptr);
+  send(*c, 1, at_ms(60));
+  expect_segment(2);
+  send(*c, 1, at_ms(62));
+  expect_segment(3);
+  recv(ack_with(S(2), {{S(3), S(4)}}), at_ms(82));
+  expect_nothing_sent();
+  EXPECT_EQ(c->rack_deadline, at_ms(85));
+  advance_to(at_ms(84));
+  expect_nothing_sent();
+  advance_to(at_ms(85));
+  expect_segment(2);  // the reordering timer: lost, recovery, retransmitted
+  expect_nothing_sent();
+  EXPECT_EQ(count(Counter::kTCPSackRecovery), 1u);
+  EXPECT_TRUE(c->sack_recovery);
+  EXPECT_EQ(c->lost_segs, 1u);
+  EXPECT_EQ(c->rack_deadline, Instant::max());
+}
+
+// §6.2 step 4: no reordering seen yet, and DupThresh segments SACKed above
+// S2: reo_wnd is 0, so S2 is lost at once (the three-duplicate rule).
+TEST_F(Rack, WithoutReorderingThreeSackedSegmentsMarkALossAtOnce) {
+  Tcb* c = open_rack();
+  ASSERT_NE(c, nullptr);
+  send(*c, 1, at_ms(100));
+  expect_segment(2);
+  send(*c, 4, at_ms(101));
+  take_all_sent();
+  recv(ack_with(S(2), {{S(3), S(7)}}), at_ms(121));
+  expect_segment(2);
+  EXPECT_FALSE(c->rack_reordering_seen);
+  EXPECT_EQ(count(Counter::kTCPSackRecovery), 1u);
+}
+
+// §6.2 step 3: S2 delivered after S3 (which was sent after it) and never
+// retransmitted: reordering. From then on reo_wnd stays min_RTT / 4 even
+// with DupThresh segments SACKed, and the same pattern as above, with the
+// late segment arriving 2 ms after the SACK, costs no retransmission.
+TEST_F(Rack, ReorderingOnceSeenIsToleratedWithoutASpuriousRetransmission) {
+  Tcb* c = open_rack();
+  ASSERT_NE(c, nullptr);
+  send(*c, 1, at_ms(60));
+  expect_segment(2);
+  send(*c, 1, at_ms(61));
+  expect_segment(3);
+  recv(ack_with(S(2), {{S(3), S(4)}}), at_ms(81));
+  EXPECT_EQ(c->rack_deadline, at_ms(85));  // 60 + 20 + 5
+  recv(ack_with(S(4)), at_ms(83));         // S2 was only late
+  EXPECT_TRUE(c->rack_reordering_seen);
+  EXPECT_EQ(c->rack_deadline, Instant::max());
+
+  send(*c, 1, at_ms(100));
+  expect_segment(4);
+  send(*c, 4, at_ms(101));
+  take_all_sent();
+  recv(ack_with(S(4), {{S(5), S(9)}}), at_ms(121));
+  expect_nothing_sent();
+  EXPECT_EQ(c->rack_deadline, at_ms(125));  // 100 + 20 + 5
+  recv(ack_with(S(9)), at_ms(123));
+  advance_to(at_ms(200));
+  expect_nothing_sent();
+  EXPECT_EQ(count(Counter::kRetransSegs), 0u);
+  EXPECT_EQ(count(Counter::kTCPSackRecovery), 0u);
+}
+
+// §6.2 step 4: a D-SACK widens reo_wnd by min_RTT / 4 per round
+// (reo_wnd_mult 2: 10 ms) for the next 16 recoveries; after 16 recoveries
+// without one it is back to min_RTT / 4.
+TEST_F(Rack, DsackGrowsReoWndWhichDecaysAfterSixteenRecoveries) {
+  Tcb* c = open_rack();
+  ASSERT_NE(c, nullptr);
+  send(*c, 1, at_ms(55));
+  expect_segment(2);
+  recv(ack_with(S(2), {{S(1), S(2)}}), at_ms(60));  // D-SACK: S1 arrived twice
+  EXPECT_EQ(count(Counter::kTCPDSACKRecv), 1u);
+  EXPECT_EQ(c->rack_reo_wnd_mult, 2u);
+  EXPECT_EQ(c->rack_reo_wnd_persist, 16u);
+  // With reo_wnd 10 ms, S2 (55 ms) is lost at 55 + 20 + 10 = 85 ms, not
+  // at the SACK of S3 (at 82 ms, 27 ms after S2 left: 5 ms would have been
+  // gone already).
+  send(*c, 1, at_ms(62));
+  expect_segment(3);
+  recv(ack_with(S(2), {{S(3), S(4)}}), at_ms(82));
+  expect_nothing_sent();
+  EXPECT_EQ(c->rack_deadline, at_ms(85));
+  advance_to(at_ms(85));
+  expect_segment(2);
+  recv(ack_with(S(4)), at_ms(105));  // recovery 1 ends
+  EXPECT_FALSE(c->sack_recovery);
+  EXPECT_EQ(c->rack_reo_wnd_persist, 15u);
+
+  // Fifteen more, each a loss found at once (the next segment left 15 ms
+  // later: 15 > reo_wnd).
+  std::uint32_t next = 4;
+  std::int64_t t = 120;
+  for (int i = 2; i <= 16; ++i) {
+    SCOPED_TRACE("recovery " + std::to_string(i));
+    send(*c, 1, at_ms(t));
+    send(*c, 1, at_ms(t + 15));
+    take_all_sent();
+    recv(ack_with(S(next), {{S(next + 1), S(next + 2)}}), at_ms(t + 35));
+    expect_segment(next);
+    EXPECT_TRUE(c->sack_recovery);
+    recv(ack_with(S(next + 2)), at_ms(t + 55));
+    EXPECT_FALSE(c->sack_recovery);
+    EXPECT_EQ(c->rack_reo_wnd_mult, i < 16 ? 2u : 1u);
+    next += 2;
+    t += 70;
+  }
+  EXPECT_EQ(count(Counter::kTCPSackRecovery), 16u);
+  EXPECT_EQ(count(Counter::kTCPTimeouts), 0u);
+}
+
+// §6.2: a retransmission is a transmission like any other, and its loss is
+// found by time. S3 and S5 are lost and both resent at 80 ms (PRR leaves no
+// room for S8, queued at 85 ms). The ACK at 100 ms reports S3's resend, not
+// S5's, and clocks S8 out; S8 is SACKed at 120 ms while S5's retransmission
+// (80 ms) is not: RACK.rtt (20 ms) + reo_wnd (0 in recovery) has passed
+// since it left, so it goes again at once. RFC 6675's NextSeg would not
+// send it again (HighRxt covers it), and S5 was not SND.UNA when resent:
+// only the RTO would have.
+TEST_F(Rack, LostRetransmissionOfANonHeadHoleIsResentWithoutTimeout) {
+  Tcb* c = open_rack();
+  ASSERT_NE(c, nullptr);
+  send(*c, 6, at_ms(60));  // S2..S7, one batch
+  ASSERT_EQ(take_all_sent().size(), 6u);
+  recv(ack_with(S(3), {{S(4), S(5)}, {S(6), S(8)}}), at_ms(80));
+  expect_segment(3);
+  expect_segment(5);
+  expect_nothing_sent();
+  EXPECT_EQ(c->lost_segs, 2u);
+  send(*c, 1, at_ms(85));
+  expect_nothing_sent();
+  recv(ack_with(S(5), {{S(6), S(8)}}), at_ms(100));  // S3 arrived, S5's resend did not
+  expect_segment(8);
+  expect_nothing_sent();
+  recv(ack_with(S(5), {{S(6), S(9)}}), at_ms(120));
+  expect_segment(5);
+  EXPECT_EQ(count(Counter::kTCPLostRetransmit), 1u);
+  EXPECT_EQ(count(Counter::kTCPTimeouts), 0u);
+  recv(ack_with(S(9)), at_ms(140));
+  EXPECT_FALSE(c->sack_recovery);
+  EXPECT_EQ(c->txlog, nullptr);
+}
+
+// §6.3 RACK_mark_losses_on_RTO: on a timeout the segment at SND.UNA and
+// everything sent more than RACK.rtt + reo_wnd before is lost; what was
+// sent since is still in flight and is not sent again (no go-back-N).
+// S2..S4 leave at 60 ms; the tail loss probe resends S4 at 100 ms (PTO =
+// 2 * SRTT) and restarts the RTO (300 ms); S5 leaves at 290 ms. At the
+// timeout S2 goes at once (cwnd one segment); S5 stays in flight (pipe),
+// and the next segment the ACK of S2 clocks out is S3, not S5.
+TEST_F(Rack, TimeoutMarksTheHeadAndWhatWasSentRttPlusReoWndBefore) {
+  Tcb* c = open_rack();
+  ASSERT_NE(c, nullptr);
+  send(*c, 3, at_ms(60));
+  ASSERT_EQ(take_all_sent().size(), 3u);
+  advance_to(at_ms(100));
+  expect_segment(4);  // the probe
+  EXPECT_EQ(count(Counter::kTCPLossProbes), 1u);
+  send(*c, 1, at_ms(290));
+  expect_segment(5);
+  advance_to(at_ms(300));
+  expect_segment(2);
+  expect_nothing_sent();
+  EXPECT_EQ(count(Counter::kTCPTimeouts), 1u);
+  EXPECT_EQ(c->snd_nxt, c->snd_max);  // not rewound
+  EXPECT_EQ(c->lost_segs, 3u);        // S2, S3, S4; not S5
+  recv(ack_with(S(3)), at_ms(320));
+  expect_segment(3);
+  const std::vector<Sent> rest = take_all_sent();
+  for (const Sent& s : rest) EXPECT_NE(s.seq, S(5)) << s;
+}
+
+}  // namespace
+}  // namespace tern::tcptest
