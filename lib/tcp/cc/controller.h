@@ -110,6 +110,8 @@ class Congestion {
   std::string_view name() const noexcept {
     return visit([](const auto& c) { return c.name(); });
   }
+  // Bytes per second the engine paces at; 0: no controller here paces yet.
+  std::uint64_t pacing_rate() const noexcept { return 0; }
   const NewReno* newreno() const noexcept { return std::get_if<NewReno>(&v_); }
   const Cubic* cubic() const noexcept { return std::get_if<Cubic>(&v_); }
 
