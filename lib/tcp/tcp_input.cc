@@ -591,7 +591,11 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
     c.persist_backoff = 0;
     update_window(c, s);
     restart_rtx(c, now);
-    if (c.sack_ok) sack_on_ack(c, s, acked, sample, false, now);
+    if (c.sack_ok) {
+      sack_on_ack(c, s, acked, sample, false, now);
+    } else {
+      tx_log_on_ack(c, acked, {}, now);
+    }
     if (a == CcAction::kRetransmit) {  // RFC 6582 §3.2 step 3: partial ACK
       counters_.inc(Counter::kTCPPartialAckRetrans);
       const std::uint32_t len = std::min<std::uint32_t>(c.mss, c.sndq.bytes());

@@ -336,6 +336,7 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   if (len > 0 || fin) {
     c.last_send = now;
     start_rtx_if_stopped(c, now);
+    if (synchronized(c.state)) tx_log_on_send(c, seq, len + (fin ? 1u : 0u), now);
   }
   sink_.send_segment(std::move(m), c.tuple.laddr, c.tuple.raddr, now);
   return true;
