@@ -559,7 +559,11 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
     c.persist_backoff = 0;
     update_window(c, s);
     restart_rtx(c, now);
-    if (c.sack_ok) sack_on_ack(c, s, acked, sample, false, now);
+    if (c.sack_ok) {
+      sack_on_ack(c, s, acked, sample, false, now);
+    } else {
+      undo_on_ack(c, s, acked, nullptr, false, a == CcAction::kRetransmit, now);  // tcp_undo.cc
+    }
     if (a == CcAction::kRetransmit) {  // RFC 6582 §3.2 step 3: partial ACK
       counters_.inc(Counter::kTCPPartialAckRetrans);
       const std::uint32_t len = std::min<std::uint32_t>(c.mss, c.sndq.bytes());
@@ -603,14 +607,19 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
       AckSample sample{s.ack, 0, c.snd_max, now};
       sack_summary(c, s, sample);
       sack_on_ack(c, s, 0, sample, dup, now);
+    } else if (s.ack == c.snd_una && s.opts.sack_count > 0) {
+      undo_on_idle_sack(c, s, now);  // a late D-SACK (tcp_undo.cc)
     }
     return;
   }
   if (dup) {
+    undo_on_ack(c, s, 0, nullptr, true, false, now);  // F-RTO (tcp_undo.cc)
     AckSample sample{s.ack, 0, c.snd_max, now};
     sack_summary(c, s, sample);
+    const bool was_in_recovery = c.cc.in_recovery();
     const CcAction a = c.cc.on_dup_ack(sample);
     if (a == CcAction::kRetransmit) {  // RFC 5681 §3.2 step 2: fast retransmit
+      if (!was_in_recovery && c.cc.in_recovery()) undo_begin(c, false);
       counters_.inc(Counter::kTCPFastRetrans);
       const std::uint32_t len = std::min<std::uint32_t>(c.mss, c.sndq.bytes());
       if (len > 0) {

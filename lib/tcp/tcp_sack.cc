@@ -38,6 +38,7 @@ void TcpStack::sack_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const 
                            bool strict_dup, Instant now) noexcept {
   const SackUpdate u = c.sb.update(c.snd_una, c.snd_max, s.opts.sack_blocks());
   count_sack_update(u);
+  undo_on_ack(c, s, acked, &u, strict_dup, false, now);  // tcp_undo.cc: may end recovery
   const std::uint32_t dupthresh = dupthresh_of(o_.cfg);
   const std::uint32_t delivered = acked + u.newly_sacked;  // RFC 6937 DeliveredData
   if (acked == 0 && u.newly_sacked > 0 && c.rtx_kind == Tcb::RtxKind::kRetransmit) {
@@ -113,6 +114,7 @@ void TcpStack::sack_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const 
 void TcpStack::sack_enter_recovery(Tcb& c, std::uint32_t delivered, Instant now) noexcept {
   counters_.inc(Counter::kTCPSackRecovery);
   counters_.inc(Counter::kTCPFastRetrans);
+  undo_begin(c, false);
   const std::uint32_t flight = static_cast<std::uint32_t>(c.snd_max - c.snd_una);
   c.recovery_point = c.snd_max;  // (4.1)
   c.sack_recovery = true;
