@@ -166,6 +166,7 @@ struct Tcb : TimerNode {
   std::uint32_t undo_tsval = 0;  // TSval of the episode's first retransmission (RFC 3522 §2)
   Seq32 tlp_high;                // SND.MAX when a retransmitted loss probe left (RFC 8985 §7.4 TLPHighRxt)
   std::uint32_t retransmitted_segs = 0;  // data segments retransmitted, every cause, whole connection
+  std::uint32_t frto_sacked = 0;         // F-RTO step 3 (SACK): octets below undo_end SACKed at step 2
   std::uint16_t undo_retrans = 0;        // retransmissions of the episode no D-SACK has reported yet
   Frto frto = Frto::kOff;
   bool undo_valid : 1 = false;   // an episode whose response may still be undone

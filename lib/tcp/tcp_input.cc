@@ -602,13 +602,16 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
   if (c.sack_ok) {
     // RFC 6675 §2: with SACK, a duplicate is an ACK at SND.UNA whose blocks
     // report new data, whatever its window or payload: sack_on_ack decides.
+    const std::uint32_t old_wnd = c.snd_wnd;
     update_window(c, s);
     if (s.ack == c.snd_una && c.snd_max != c.snd_una) {
       AckSample sample{s.ack, 0, c.snd_max, now};
       sack_summary(c, s, sample);
       sack_on_ack(c, s, 0, sample, dup, now);
-    } else if (s.ack == c.snd_una && s.opts.sack_count > 0) {
-      undo_on_idle_sack(c, s, now);  // a late D-SACK (tcp_undo.cc)
+    } else if (s.ack == c.snd_una && (s.opts.sack_count > 0 || c.tlp_rxt_out)) {
+      // Nothing outstanding: a late D-SACK, or the duplicate ACK a loss
+      // probe draws from a peer that sends none (tcp_undo.cc).
+      undo_on_idle_ack(c, s, s.len == 0 && !s.flags.fin() && wnd == old_wnd, now);
     }
     return;
   }

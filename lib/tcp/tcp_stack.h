@@ -320,7 +320,7 @@ class TcpStack {
   // RFC 5681 §2's sense, `partial` a NewReno partial ACK.
   void undo_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const SackUpdate* u, bool strict_dup,
                    bool partial, Instant now) noexcept;
-  void undo_on_idle_sack(Tcb& c, const Segment& s, Instant now) noexcept;  // SACK blocks, nothing outstanding
+  void undo_on_idle_ack(Tcb& c, const Segment& s, bool pure, Instant now) noexcept;  // nothing outstanding
   void undo_spurious(Tcb& c, Counter why) noexcept;
   bool undo_dsack(Tcb& c, const SackUpdate& u) noexcept;
   bool undo_tlp_ack(Tcb& c, const Segment& s, std::uint32_t acked, const SackUpdate& u,

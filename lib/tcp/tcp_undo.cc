@@ -35,6 +35,20 @@
 
 namespace tern {
 
+namespace {
+
+// Octets the scoreboard holds SACKed below `end`.
+std::uint32_t sacked_below(const SackScoreboard& sb, Seq32 end) noexcept {
+  std::uint32_t n = 0;
+  for (const SackRange& r : sb.ranges()) {
+    if (!seq_lt(r.left, end)) break;
+    n += static_cast<std::uint32_t>((seq_lt(r.right, end) ? r.right : end) - r.left);
+  }
+  return n;
+}
+
+}  // namespace
+
 void TcpStack::undo_begin(Tcb& c, bool rto) noexcept {
   if (!o_.cfg.undo) return;
   c.undo_marker = c.snd_una;
@@ -227,21 +241,19 @@ void TcpStack::undo_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const 
       // Step 2b: the retransmission is acknowledged and data sent before
       // the timeout is still outstanding: new data, not more of the old.
       c.frto = frto_send_new(c, now) ? Tcb::Frto::kAwaitSecond : Tcb::Frto::kOff;
+      c.frto_sacked = sacked_below(c.sb, c.undo_end);
     }
   } else if (c.frto == Tcb::Frto::kAwaitSecond && (acked > 0 || dup)) {
     // Step 3 (other ACKs, such as window updates, are ignored): spurious
     // when the ACK acknowledges data sent before the timeout and never
     // retransmitted (only the first segment was). Basic (§2.1 3b): SND.UNA
     // advances. SACK (§4.1; RFC 4138 appendix B: "an acknowledgment for
-    // non-retransmitted segment between SND.UNA and RecoveryPoint"): or a
-    // SACK block reports such data; the board was emptied at the timeout,
-    // so whatever it holds below "recover" arrived since. SACK blocks that
-    // cover only the new segments mean the old ones were lost.
+    // non-retransmitted segment between SND.UNA and RecoveryPoint"; Linux's
+    // FLAG_ORIG_SACK_ACKED): or this ACK SACKs more of it than the board held
+    // at step 2. Blocks repeated from before the timeout prove nothing new,
+    // and blocks that cover only the new segments mean the old were lost.
     bool spurious = acked > 0;
-    if (u != nullptr && !spurious) {
-      const auto r = c.sb.ranges();
-      spurious = !r.empty() && seq_lt(r.front().left, c.undo_end);
-    }
+    if (u != nullptr && !spurious) spurious = sacked_below(c.sb, c.undo_end) > c.frto_sacked;
     if (spurious) {
       counters_.inc(Counter::kTCPSpuriousRTOs);
       undo_spurious(c, Counter::kTCPLossUndo);
@@ -263,11 +275,12 @@ void TcpStack::undo_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const 
 
 // An ACK at SND.UNA = SND.MAX can still carry a D-SACK: the duplicate of
 // the last segment (a retransmission, or a loss probe) arrives after the
-// original has been acknowledged.
-void TcpStack::undo_on_idle_sack(Tcb& c, const Segment& s, Instant now) noexcept {
+// original has been acknowledged. `pure`: no data, no FIN, the same window
+// (RFC 5681 §2's duplicate but for the data outstanding).
+void TcpStack::undo_on_idle_ack(Tcb& c, const Segment& s, bool pure, Instant now) noexcept {
   const SackUpdate u = c.sb.update(c.snd_una, c.snd_max, s.opts.sack_blocks());
   count_sack_update(u);
-  if (u.dsack) undo_on_ack(c, s, 0, &u, false, false, now);
+  if (u.dsack || (pure && c.tlp_rxt_out)) undo_on_ack(c, s, 0, &u, pure, false, now);
 }
 
 }  // namespace tern

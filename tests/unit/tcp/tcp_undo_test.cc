@@ -342,6 +342,25 @@ TEST_F(Undo, LossProbeDsackedMeansNoLoss) {
   EXPECT_EQ(c->cc.ssthresh(), kCcInitialSsthresh);
 }
 
+// A peer that sends no D-SACK answers the duplicate probe with a plain
+// duplicate ACK (RFC 5681 §4.2: at once for a duplicate segment): nothing
+// new acknowledged or SACKed, so both copies arrived (Linux's
+// tcp_process_tlp_ack does the same).
+TEST_F(Undo, LossProbeDrawingAPureDuplicateMeansNoLoss) {
+  Tcb* c = open(true, false);
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(queue(*c, 10, at_ms(10)).size(), 10u);
+  advance_to(at_ms(20));
+  expect_segment(10);
+  recv(ack_with(S(11)), at_ms(21));
+  recv(ack_with(S(11)), at_ms(22));
+  EXPECT_FALSE(c->tlp_rxt_out);
+  queue(*c, 1, at_ms(25));
+  recv(ack_with(S(12)), at_ms(26));
+  EXPECT_EQ(count(Counter::kTCPLossProbeRecovery), 0u);
+  EXPECT_EQ(c->cc.ssthresh(), kCcInitialSsthresh);
+}
+
 // S10 was lost and the probe repaired it: the ACK covers S10 and no D-SACK
 // follows; once data sent after the probe is acknowledged, §7.4 calls for
 // the response fast recovery would have made (TCPLossProbeRecovery):
