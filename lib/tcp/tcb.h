@@ -19,6 +19,7 @@
 #include "tcp/send_queue.h"
 #include "tcp/seq.h"
 #include "tcp/time_wait.h"
+#include "tcp/tx_log.h"
 
 namespace tern {
 
@@ -157,6 +158,17 @@ struct Tcb : TimerNode {
   bool recovery_hold = false;
   bool hold_rexmit_valid = false;
 
+  // The transmit log (tx_log.h), lent by the stack while data is in flight
+  // (nullptr: none, or the pool was dry when this flight began), and the
+  // delivery state it snapshots (draft-cheng-iccrg-delivery-rate-estimation
+  // §3: C.delivered, C.delivered_time, C.first_sent_time, C.app_limited).
+  // Times are microseconds of the worker clock, wrapping mod 2^32.
+  TxLog* txlog = nullptr;
+  std::uint32_t delivered = 0;      // octets cumulatively ACKed or SACKed, ever (wraps)
+  std::uint32_t delivered_us = 0;   // when `delivered` last grew
+  std::uint32_t first_sent_us = 0;  // send time of the record most recently delivered
+  std::uint32_t app_limited = 0;    // 0, or the `delivered` value at which app-limited ends (BBR's rule)
+
   // Undo of a congestion response that proves spurious (tcp_undo.cc): one
   // episode from a fast retransmit (SACK or NewReno recovery) or an RTO
   // until the next; the controller keeps the window to restore (Congestion::undo).
@@ -181,6 +193,11 @@ struct Tcb : TimerNode {
   RecvQueue rcvq;                  // in order, not yet read
   ReassemblyQueue* ooo = nullptr;  // lent by the stack while out-of-order data is held
   Seq32 ooo_fin_seq;               // a FIN that arrived beyond a hole
+  // RFC 2883 §4: the duplicate the last segment carried, for the first SACK
+  // block of the ACK that answers it (tcp_output.cc); dsack_len 0 = none.
+  // One segment's payload fits 16 bits (an IPv4 datagram's length does).
+  Seq32 dsack_left;
+  std::uint16_t dsack_len = 0;
   bool ooo_fin = false;
   std::uint32_t snd_buf = 0;    // the send queue's limit in truesize (SO_SNDBUF; the high watermark)
   std::uint32_t snd_lowat = 0;  // kTcpEvWritable fires once its truesize falls to this

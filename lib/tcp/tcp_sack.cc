@@ -36,8 +36,13 @@ std::uint32_t dupthresh_of(const TcpConfig& cfg) noexcept {
 // retransmission timer.
 void TcpStack::sack_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const AckSample& sample,
                            bool strict_dup, Instant now) noexcept {
+  const std::uint32_t sacked_before = c.sb.sacked_bytes();
   const SackUpdate u = c.sb.update(c.snd_una, c.snd_max, s.opts.sack_blocks());
   count_sack_update(u);
+  // RFC 6937's DeliveredData: SND.UNA's advance plus the signed change in
+  // SACKed octets (octets SACKed before and now cumulatively ACKed count once).
+  const std::int64_t newly = std::int64_t{acked} + c.sb.sacked_bytes() - sacked_before;
+  tx_log_on_ack(c, newly > 0 ? static_cast<std::uint32_t>(newly) : 0, s.opts.sack_blocks(), now);
   undo_on_ack(c, s, acked, &u, strict_dup, false, now);  // tcp_undo.cc: may end recovery
   const std::uint32_t dupthresh = dupthresh_of(o_.cfg);
   const std::uint32_t delivered = acked + u.newly_sacked;  // RFC 6937 DeliveredData

@@ -99,6 +99,9 @@ struct TcpStackOptions {
   // several workers): data about to be queued is copied into this
   // worker's pool first (adopt_foreign).
   bool adopt_foreign_frames = false;
+  // Transmit logs (tx_log.h) in the worker's pool; unset: one per eight
+  // connections, at least 16. Tests set it to run a pool dry.
+  std::optional<std::uint32_t> tx_logs;
 };
 
 // The window shift we announce: the smallest that lets `rcv_buf` be
@@ -286,7 +289,7 @@ class TcpStack {
   void input_synchronized(Tcb& c, Segment& s, Instant now) noexcept;
   void input_time_wait(const TimeWaitRecord& r, Segment& s, Instant now) noexcept;
   bool check_sequence(Tcb& c, Segment& s, Instant now) noexcept;
-  void ack_unacceptable(Tcb& c, Instant now) noexcept;
+  void ack_unacceptable(Tcb& c, Instant now, bool duplicate = false) noexcept;
   bool oow_ack_allowed(Tcb& c, Instant now) noexcept;
   bool check_rst(Tcb& c, Segment& s, Instant now) noexcept;
   bool check_syn(Tcb& c, Segment& s, Instant now) noexcept;
@@ -308,6 +311,18 @@ class TcpStack {
   void sack_send(Tcb& c, Instant now) noexcept;
   std::uint32_t sack_skip(Tcb& c, std::uint32_t len) noexcept;
   void count_sack_update(const SackUpdate& u) noexcept;
+
+  // tcp_tx_log.cc: the transmit log (tx_log.h) and the delivery state it snapshots
+  static std::uint32_t clock_us(Instant now) noexcept {
+    return static_cast<std::uint32_t>(now.ns_since_epoch() / 1000);
+  }
+  // Every data / FIN transmission (from send_data_segment), before SND.MAX moves.
+  void tx_log_on_send(Tcb& c, Seq32 seq, std::uint32_t seq_len, Instant now) noexcept;
+  // Every acceptable ACK, after SND.UNA and the scoreboard moved: `newly`
+  // octets delivered (cumulative + newly SACKed), `blocks` the ACK's SACK blocks.
+  void tx_log_on_ack(Tcb& c, std::uint32_t newly, std::span<const SackBlock> blocks, Instant now) noexcept;
+  bool borrow_tx_log(Tcb& c) noexcept;
+  void return_tx_log(Tcb& c) noexcept;
 
   // tcp_undo.cc: undoing a congestion response found spurious (RFC 3708
   // D-SACK, RFC 3522 Eifel with RFC 4015's response, RFC 5682 F-RTO) and
@@ -341,6 +356,8 @@ class TcpStack {
   // tcp_output.cc
   void output(Tcb& c, Instant now) noexcept;  // data / FIN the windows allow, else a pending ACK
   bool send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin, Instant now) noexcept;
+  std::uint8_t sack_option(Tcb& c, std::array<SackBlock, kTcpMaxSackBlocks>& out,
+                           std::size_t max_blocks) noexcept;
   void send_syn(Tcb& c, Instant now) noexcept;  // SYN or SYN-ACK per state
   void send_ack(Tcb& c, Instant now) noexcept;
   void send_rst_for(Tcb& c, Instant now) noexcept;  // <SEQ=SND.NXT><CTL=RST>
@@ -434,6 +451,8 @@ class TcpStack {
   std::vector<Listener*> by_port_;  // 65536 entries: O(1) listener lookup
   std::vector<ReassemblyQueue> ooo_store_;
   std::vector<ReassemblyQueue*> ooo_free_;
+  std::vector<TxLog> txlog_store_;
+  std::vector<TxLog*> txlog_free_;
   Tcb* ready_head_ = nullptr;
   Tcb* ready_tail_ = nullptr;
   std::vector<Listener*> ready_listeners_;
