@@ -133,6 +133,8 @@ bool TcpStack::undo_dsack(Tcb& c, const SackUpdate& u) noexcept {
   const std::uint32_t segs = (r.len() + c.mss - 1) / std::max<std::uint32_t>(c.mss, 1);
   c.undo_retrans = static_cast<std::uint16_t>(segs >= c.undo_retrans ? 0 : c.undo_retrans - segs);
   if (c.undo_retrans != 0) return false;
+  // A timeout whose go-back-N is still under way was spurious as well.
+  if (c.undo_rto && c.undo_active) counters_.inc(Counter::kTCPSpuriousRTOs);
   undo_spurious(c, Counter::kTCPDSACKUndo);
   return true;
 }

@@ -325,11 +325,13 @@ TEST(SimTcp, GoBackAfterTimeoutRepairsLostResendsWithoutTimeouts) {
 // Delay spikes on the ACK path: 50 MB from A over 100 Mbit/s, 1 ms each
 // way, and in the second quarter of every second the ACKs B sends take
 // `spike` longer. A waits longer than its RTO for the ACKs of data that
-// arrived: spurious timeouts. Timestamps are on (the default), so the first
-// ACK after the timeout echoes a TSval from before it (Eifel, RFC 3522):
-// with [tcp] undo A restores its window and goes on with new data (RFC
-// 4015); without, it restarts from one segment and goes back to SND.UNA,
-// resending a window the peer already holds.
+// arrived: spurious timeouts. The timeout fires after the spike, so the ACK
+// to its retransmission overtakes the delayed ones: it carries B's D-SACK
+// (RFC 2883) and echoes a TSval from before the timeout (Eifel, RFC 3522),
+// either of which shows the timeout spurious (counted as TCPDSACKUndo,
+// checked first). With [tcp] undo A restores its window and goes on with
+// new data (RFC 4015); without, it restarts from one segment and goes back
+// to SND.UNA, resending a window the peer already holds.
 Outcome delay_spikes(bool undo, Duration spike) {
   Scenario s = base(11);
   LinkParams p = link(Duration::ms(1));
@@ -358,13 +360,14 @@ TEST(SimTcp, UndoAfterSpuriousTimeoutsRestoresGoodput) {
   for (const auto* o : {&with, &without}) {
     std::printf(
         "%s: %s s (%.1f Mbit/s), TCPTimeouts %llu, TCPSpuriousRTOs %llu, TCPLossUndo %llu, "
-        "TCPFullUndo %llu, TCPPartialUndo %llu, RetransSegs %llu\n",
+        "TCPFullUndo %llu, TCPPartialUndo %llu, TCPDSACKUndo %llu, RetransSegs %llu\n",
         o == &with ? "undo   " : "no undo", format_time(o->end).c_str(), mbps(*o),
         static_cast<unsigned long long>(o->a.get(Counter::kTCPTimeouts)),
         static_cast<unsigned long long>(o->a.get(Counter::kTCPSpuriousRTOs)),
         static_cast<unsigned long long>(o->a.get(Counter::kTCPLossUndo)),
         static_cast<unsigned long long>(o->a.get(Counter::kTCPFullUndo)),
         static_cast<unsigned long long>(o->a.get(Counter::kTCPPartialUndo)),
+        static_cast<unsigned long long>(o->a.get(Counter::kTCPDSACKUndo)),
         static_cast<unsigned long long>(o->a.get(Counter::kRetransSegs)));
   }
   EXPECT_GT(with.a.get(Counter::kTCPTimeouts), 0u) << "the spikes must outlast the RTO";

@@ -146,7 +146,7 @@ TEST(CcUndo, CongestionForwardsUndo) {
   EXPECT_FALSE(c.can_undo());
   c.enter_sack_recovery(20 * kMss, Seq32{1000});
   EXPECT_TRUE(c.can_undo());
-  EXPECT_EQ(c.ssthresh(), 14 * kMss);
+  EXPECT_EQ(c.ssthresh(), 7 * kMss);  // 0.7 * min(FlightSize, cwnd = IW)
   EXPECT_TRUE(c.undo());
   EXPECT_EQ(c.cwnd(), 10 * kMss);
   EXPECT_EQ(c.ssthresh(), kCcInitialSsthresh);
