@@ -332,7 +332,7 @@ TEST(SimTcp, GoBackAfterTimeoutRepairsLostResendsWithoutTimeouts) {
 // checked first). With [tcp] undo A restores its window and goes on with
 // new data (RFC 4015); without, it restarts from one segment and goes back
 // to SND.UNA, resending a window the peer already holds.
-Outcome delay_spikes(bool undo, Duration spike) {
+Outcome delay_spikes(bool undo, Duration spike, std::uint64_t until_ms = 500) {
   Scenario s = base(11);
   LinkParams p = link(Duration::ms(1));
   p.rate_bps = 100'000'000;
@@ -340,10 +340,10 @@ Outcome delay_spikes(bool undo, Duration spike) {
   s.bytes_ab = 50'000'000;
   s.a.tcp.snd_buf = s.b.tcp.rcv_buf = 1 << 20;
   s.a.tcp.undo = undo;
-  s.link_schedule = [spike](Instant now, SimLink& l) {
+  s.link_schedule = [spike, until_ms](Instant now, SimLink& l) {
     const std::uint64_t in_second = (now.ns_since_epoch() / 1'000'000) % 1000;
     LinkParams ack_path = l.params(Side::kB);
-    ack_path.delay = Duration::ms(1) + (in_second >= 250 && in_second < 500 ? spike : Duration{});
+    ack_path.delay = Duration::ms(1) + (in_second >= 250 && in_second < until_ms ? spike : Duration{});
     l.set_params(Side::kB, ack_path);
   };
   const Outcome o = run_scenario(s, pools());
@@ -375,6 +375,20 @@ TEST(SimTcp, UndoAfterSpuriousTimeoutsRestoresGoodput) {
   EXPECT_EQ(without.a.get(Counter::kTCPSpuriousRTOs), 0u);
   EXPECT_LT(with.a.get(Counter::kRetransSegs), without.a.get(Counter::kRetransSegs));
   EXPECT_GT(mbps(with), mbps(without) * 1.05);
+
+  // The spike lasting past the timeout: the ACK to its retransmission is
+  // delayed too, and the first to arrive is one of the originals', whose
+  // TSecr predates the retransmission: Eifel (TCPLossUndo).
+  const Outcome eifel = delay_spikes(true, Duration::ms(400), 750);
+  std::printf(
+      "undo, longer spikes: %s s, TCPTimeouts %llu, TCPSpuriousRTOs %llu, TCPLossUndo %llu, "
+      "TCPDSACKUndo %llu, RetransSegs %llu\n",
+      format_time(eifel.end).c_str(), static_cast<unsigned long long>(eifel.a.get(Counter::kTCPTimeouts)),
+      static_cast<unsigned long long>(eifel.a.get(Counter::kTCPSpuriousRTOs)),
+      static_cast<unsigned long long>(eifel.a.get(Counter::kTCPLossUndo)),
+      static_cast<unsigned long long>(eifel.a.get(Counter::kTCPDSACKUndo)),
+      static_cast<unsigned long long>(eifel.a.get(Counter::kRetransSegs)));
+  EXPECT_GT(eifel.a.get(Counter::kTCPLossUndo), 0u);
 }
 
 class SimSweep : public ::testing::TestWithParam<std::uint64_t> {};

@@ -161,6 +161,28 @@ TEST_F(Undo, EifelUndoesASpuriousFastRetransmit) {
   expect_nothing_sent();
 }
 
+// Without SACK, NewReno's recovery (RFC 6582) over CUBIC: three duplicate
+// ACKs resend S1, then the ACK of the original (TSecr from 10 ms) covers
+// everything: Eifel on a full acknowledgment, TCPFullUndo.
+TEST_F(Undo, EifelUndoesANewRenoFastRetransmit) {
+  Tcb* c = open(false, true);
+  ASSERT_NE(c, nullptr);
+  const std::vector<Sent> sent = queue(*c, 10, at_ms(10));
+  ASSERT_EQ(sent.size(), 10u);
+  const std::uint32_t t_orig = sent[0].opts.timestamps->first;
+  for (int i = 0; i < 3; ++i) recv(ack_with(S(1), {}, t_orig), at_ms(11 + i));
+  expect_segment(1);
+  expect_nothing_sent();
+  EXPECT_TRUE(c->cc.in_recovery());
+  EXPECT_LT(c->cc.ssthresh(), kCcInitialSsthresh);
+
+  recv(ack_with(S(11), {}, t_orig), at_ms(14));
+  EXPECT_EQ(count(Counter::kTCPFullUndo), 1u);
+  EXPECT_FALSE(c->cc.in_recovery());
+  EXPECT_EQ(c->cc.cwnd(), 14480u);
+  EXPECT_EQ(c->cc.ssthresh(), kCcInitialSsthresh);
+}
+
 // The same ACK echoing the retransmission's TSval: the retransmission filled
 // the hole, nothing is undone.
 TEST_F(Undo, EifelKeepsTheReductionWhenTheRetransmissionFilledTheHole) {
