@@ -101,8 +101,9 @@ void TcpStack::undo_note_retransmit(Tcb& c, Instant now) noexcept {
 }
 
 void TcpStack::undo_spurious(Tcb& c, Counter why) noexcept {
-  counters_.inc(why);
-  c.cc.undo();
+  // The controller may have nothing to give back (another one took over
+  // mid-episode, set_congestion): the verdict stands, nothing is counted.
+  if (c.cc.undo()) counters_.inc(why);
   if (c.sack_recovery) {
     c.sack_recovery = false;
     c.sack_dupacks = 0;
