@@ -91,6 +91,13 @@ class Congestion {
   void exit_sack_recovery() noexcept {
     visit([&](auto& c) { c.exit_sack_recovery(); });
   }
+  // The episode's response was spurious: the window from before it.
+  bool undo() noexcept {
+    return visit([&](auto& c) { return c.undo(); });
+  }
+  bool can_undo() const noexcept {
+    return visit([](const auto& c) { return c.can_undo(); });
+  }
 
   std::uint32_t cwnd() const noexcept {
     return visit([](const auto& c) { return c.cwnd(); });
