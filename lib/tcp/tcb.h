@@ -188,6 +188,24 @@ struct Tcb : TimerNode {
   bool rack_valid = false;                // RACK.xmit_ts / end_seq / rtt set
   bool rack_reordering_seen = false;      // RACK.reordering_seen
   bool rack_dsack_round_set = false;
+  // Undo of a congestion response that proves spurious (tcp_undo.cc): one
+  // episode from a fast retransmit (SACK or NewReno recovery) or an RTO
+  // until the next; the controller keeps the window to restore (Congestion::undo).
+  enum class Frto : std::uint8_t { kOff, kAwaitFirst, kAwaitSecond };  // RFC 5682 steps 2 and 3
+  Seq32 undo_marker;             // SND.UNA when the episode began (Linux's undo_marker)
+  Seq32 undo_end;                // SND.MAX then ("recover"; extended by an RTO within the episode)
+  std::uint32_t undo_tsval = 0;  // TSval of the episode's first retransmission (RFC 3522 §2)
+  Seq32 tlp_high;                // SND.MAX when a retransmitted loss probe left (RFC 8985 §7.4 TLPHighRxt)
+  std::uint32_t retransmitted_segs = 0;  // data segments retransmitted, every cause, whole connection
+  std::uint32_t frto_sacked = 0;         // F-RTO step 3 (SACK): octets below undo_end SACKed at step 2
+  std::uint16_t undo_retrans = 0;        // retransmissions of the episode no D-SACK has reported yet
+  Frto frto = Frto::kOff;
+  bool undo_valid : 1 = false;   // an episode whose response may still be undone
+  bool undo_active : 1 = false;  // its recovery / RTO phase: SND.UNA below undo_end
+  bool undo_rto : 1 = false;     // the episode includes a retransmission timeout
+  bool undo_rexmit : 1 = false;  // it retransmitted (undo_tsval is set)
+  bool undo_eifel : 1 = false;   // RFC 3522: the first ACK of the retransmitted data is still to come
+  bool tlp_rxt_out : 1 = false;  // RFC 8985 §7.4 TLPRxtOut: the last probe was a retransmission
 
   // ---- buffers ----
   SendQueue sndq;                  // SND.UNA onwards (FIN not included)
@@ -217,6 +235,11 @@ struct Tcb : TimerNode {
   bool in_accept_queue = false;
   bool cookie_born = false;  // created from a SYN cookie: no SYN-ACK retransmission state
   void* user = nullptr;      // the application's
+  // ---- statistics: ConnectionInfo (tcp_info.cc) ----
+  std::uint64_t bytes_acked = 0;     // data bytes the peer acknowledged
+  std::uint64_t bytes_received = 0;  // data bytes RCV.NXT advanced over
+  std::uint32_t segs_in = 0;         // segments received
+  std::uint32_t segs_out = 0;        // segments sent
 
   Tcb(const RtoConfig& rc, CongestionAlgorithm ca, const NewRenoConfig& nc) noexcept : rto(rc), cc(ca, nc) {}
 

@@ -112,6 +112,7 @@ void TcpStack::on_segment(std::uint32_t src, std::uint32_t dst, Mbuf frame, std:
 void TcpStack::input(Segment& s, Instant now) noexcept {
   if (Tcb* c = table_.find(s.tuple)) {
     c->last_recv = now;
+    ++c->segs_in;
     if (c->state == TcpState::kSynSent) {
       input_syn_sent(*c, s, now);
     } else {
@@ -576,6 +577,7 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
       --data;
     }
     c.sndq.drop_front(std::min(data, c.sndq.bytes()));
+    c.bytes_acked += data;
     AckSample sample{s.ack, acked, c.snd_max, now};
     sample.rtt = rtt;  // CUBIC's clock and HyStart++'s rounds (cc/cubic.h)
     sample.srtt = c.rto.srtt();
@@ -592,6 +594,7 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
       sack_on_ack(c, s, acked, sample, false, now);
     } else {
       tx_log_on_ack(c, acked, {}, now);
+      undo_on_ack(c, s, acked, nullptr, false, a == CcAction::kRetransmit, now);  // tcp_undo.cc
     }
     if (a == CcAction::kRetransmit) {  // RFC 6582 §3.2 step 3: partial ACK
       counters_.inc(Counter::kTCPPartialAckRetrans);
@@ -631,19 +634,27 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
   if (c.sack_ok) {
     // RFC 6675 §2: with SACK, a duplicate is an ACK at SND.UNA whose blocks
     // report new data, whatever its window or payload: sack_on_ack decides.
+    const std::uint32_t old_wnd = c.snd_wnd;
     update_window(c, s);
     if (s.ack == c.snd_una && c.snd_max != c.snd_una) {
       AckSample sample{s.ack, 0, c.snd_max, now};
       sack_summary(c, s, sample);
       sack_on_ack(c, s, 0, sample, dup, now);
+    } else if (s.ack == c.snd_una && (s.opts.sack_count > 0 || c.tlp_rxt_out)) {
+      // Nothing outstanding: a late D-SACK, or the duplicate ACK a loss
+      // probe draws from a peer that sends none (tcp_undo.cc).
+      undo_on_idle_ack(c, s, s.len == 0 && !s.flags.fin() && wnd == old_wnd, now);
     }
     return;
   }
   if (dup) {
+    undo_on_ack(c, s, 0, nullptr, true, false, now);  // F-RTO (tcp_undo.cc)
     AckSample sample{s.ack, 0, c.snd_max, now};
     sack_summary(c, s, sample);
+    const bool was_in_recovery = c.cc.in_recovery();
     const CcAction a = c.cc.on_dup_ack(sample);
     if (a == CcAction::kRetransmit) {  // RFC 5681 §3.2 step 2: fast retransmit
+      if (!was_in_recovery && c.cc.in_recovery()) undo_begin(c, false);
       counters_.inc(Counter::kTCPFastRetrans);
       const std::uint32_t len = std::min<std::uint32_t>(c.mss, c.sndq.bytes());
       if (len > 0) {
@@ -758,10 +769,11 @@ void TcpStack::process_data(Tcb& c, Segment& s, Instant now) noexcept {
       if (m.pkt_len() > s.len) mbuf_chain_trim_back(m.get(), m.pkt_len() - s.len);
       c.rcvq.push(std::move(m));
       c.rcv_nxt += s.len;
+      c.bytes_received += s.len;
       bool filled_hole = false;
       if (c.ooo != nullptr) {
         if (!c.ooo->empty()) {
-          c.ooo->pop_in_order(c.rcv_nxt, [&](Mbuf part) {
+          c.bytes_received += c.ooo->pop_in_order(c.rcv_nxt, [&](Mbuf part) {
             // Bounded by the receive window, so nb_segs cannot run away; a
             // chain beyond kMaxSegments is still delivered (it was ACKed).
             c.rcvq.push(std::move(part));

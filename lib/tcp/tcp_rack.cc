@@ -253,6 +253,16 @@ std::uint32_t TcpStack::rack_pipe(const Tcb& c) const noexcept {
   return pipe;
 }
 
+std::uint32_t TcpStack::rack_lost_bytes(const Tcb& c) noexcept {
+  std::uint32_t lost = 0;
+  if (c.txlog == nullptr) return 0;
+  for (std::size_t i = 0; i < c.txlog->size(); ++i) {
+    const TxRecord& r = c.txlog->at(i);
+    if ((r.flags & kTxLost) != 0 && !r.fully_acked()) lost += r.len() - r.acked;
+  }
+  return lost;
+}
+
 // The first RACK-lost segment, whatever cwnd allows (RFC 6675 §5 (4.3),
 // RFC 6298 §5.4); its length, 0 if none was sent.
 std::uint32_t TcpStack::rack_retransmit_first_lost(Tcb& c, Instant now) noexcept {

@@ -33,6 +33,7 @@
 #include "tcp/syn_cookie.h"
 #include "tcp/tcb.h"
 #include "tcp/time_wait.h"
+#include "tern/connection_info.h"
 #include "wire/tcp.h"
 #include "wire/tcp_options.h"
 
@@ -268,10 +269,17 @@ class TcpStack {
   }
   // Everything the connection holds, in truesize.
   static std::uint32_t held_truesize(const Tcb& c) noexcept { return rcv_charged(c) + c.sndq.truesize(); }
+  // The figures of one connection (tcp_info.cc), as Linux's TCP_INFO.
+  ConnectionInfo info(const Tcb& c) const noexcept;
   // Calls fn(const Tcb&) for every connection in the table.
   template <class Fn>
   void for_each_connection(Fn&& fn) const {
     table_.for_each([&](const FourTuple&, Tcb* t) { fn(static_cast<const Tcb&>(*t)); });
+  }
+  // As for_each_connection, until fn returns false.
+  template <class Fn>
+  void for_each_connection_while(Fn&& fn) const {
+    table_.for_each_while([&](const FourTuple&, Tcb* t) { return fn(static_cast<const Tcb&>(*t)); });
   }
   // Our TSval clock (ms ticks; RFC 7323 §5.4 suggests 1 ms to 1 s).
   static std::uint32_t ts_clock(Instant now) noexcept {
@@ -335,9 +343,28 @@ class TcpStack {
   void rack_recovery_ended(Tcb& c) noexcept;         // §6.2 step 4: reo_wnd_persist
   SackNext rack_next_seg(const Tcb& c, std::uint32_t new_data) const noexcept;
   std::uint32_t rack_pipe(const Tcb& c) const noexcept;
+  static std::uint32_t rack_lost_bytes(const Tcb& c) noexcept;  // RACK-lost, not yet resent
   std::uint32_t rack_retransmit_first_lost(Tcb& c, Instant now) noexcept;
   bool send_retransmission(Tcb& c, const SackNext& nx, Instant now) noexcept;
   void return_tx_log(Tcb& c) noexcept;
+
+  // tcp_undo.cc: undoing a congestion response found spurious (RFC 3708
+  // D-SACK, RFC 3522 Eifel with RFC 4015's response, RFC 5682 F-RTO) and
+  // RFC 8985 §7.4's loss-probe episodes
+  void undo_begin(Tcb& c, bool rto) noexcept;
+  void undo_on_rto(Tcb& c) noexcept;  // before the controller's on_rto
+  void undo_note_retransmit(Tcb& c, Instant now) noexcept;
+  // Every acceptable ACK at SND.UNA or beyond, once SND.UNA has moved: `u`
+  // from the scoreboard (null without SACK), `strict_dup` a duplicate in
+  // RFC 5681 §2's sense, `partial` a NewReno partial ACK.
+  void undo_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const SackUpdate* u, bool strict_dup,
+                   bool partial, Instant now) noexcept;
+  void undo_on_idle_ack(Tcb& c, const Segment& s, bool pure, Instant now) noexcept;  // nothing outstanding
+  void undo_spurious(Tcb& c, Counter why) noexcept;
+  bool undo_dsack(Tcb& c, const SackUpdate& u) noexcept;
+  bool undo_tlp_ack(Tcb& c, const Segment& s, std::uint32_t acked, const SackUpdate& u,
+                    bool strict_dup) noexcept;
+  bool frto_send_new(Tcb& c, Instant now) noexcept;
   void apply_syn_options(Tcb& c, const TcpOptions& o, Instant now) noexcept;
 
   // tcp_listen.cc

@@ -8,6 +8,7 @@
 // mempools are back at their baseline, before and after tear-down; all within
 // a virtual-time limit.
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "tcp_sim.h"
@@ -39,6 +40,9 @@ struct Scenario {
   // once it has queued everything (the engine owns FIN_WAIT_* from then on).
   bool close_directly = false;
   Duration time_limit = Duration::s(30 * 60);
+  // Called every step before the applications act: may change the link's
+  // parameters over time (a delay spike), through SimLink::set_params.
+  std::function<void(Instant, SimLink&)> link_schedule;
 };
 
 // Small pools and tables: scenarios have one connection.

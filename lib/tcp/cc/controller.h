@@ -91,6 +91,13 @@ class Congestion {
   void exit_sack_recovery() noexcept {
     visit([&](auto& c) { c.exit_sack_recovery(); });
   }
+  // The episode's response was spurious: the window from before it.
+  bool undo() noexcept {
+    return visit([&](auto& c) { return c.undo(); });
+  }
+  bool can_undo() const noexcept {
+    return visit([](const auto& c) { return c.can_undo(); });
+  }
 
   std::uint32_t cwnd() const noexcept {
     return visit([](const auto& c) { return c.cwnd(); });
@@ -110,6 +117,8 @@ class Congestion {
   std::string_view name() const noexcept {
     return visit([](const auto& c) { return c.name(); });
   }
+  // Bytes per second the engine paces at; 0: no controller here paces yet.
+  std::uint64_t pacing_rate() const noexcept { return 0; }
   const NewReno* newreno() const noexcept { return std::get_if<NewReno>(&v_); }
   const Cubic* cubic() const noexcept { return std::get_if<Cubic>(&v_); }
 
