@@ -263,6 +263,23 @@ std::uint32_t TcpStack::rack_lost_bytes(const Tcb& c) noexcept {
   return lost;
 }
 
+void TcpStack::rack_clear_lost(Tcb& c) noexcept {
+  if (c.txlog == nullptr) return;
+  for (std::size_t i = 0; i < c.txlog->size(); ++i) {
+    TxRecord& r = c.txlog->at(i);
+    r.flags = static_cast<std::uint8_t>(r.flags & ~kTxLost);
+  }
+}
+
+bool TcpStack::rack_rxt_out(const Tcb& c) noexcept {
+  if (c.txlog == nullptr) return false;
+  for (std::size_t i = 0; i < c.txlog->size(); ++i) {
+    const TxRecord& r = c.txlog->at(i);
+    if ((r.flags & kTxRetransmit) != 0 && !r.fully_acked()) return true;
+  }
+  return false;
+}
+
 // The first RACK-lost segment, whatever cwnd allows (RFC 6675 §5 (4.3),
 // RFC 6298 §5.4); its length, 0 if none was sent.
 std::uint32_t TcpStack::rack_retransmit_first_lost(Tcb& c, Instant now) noexcept {

@@ -68,6 +68,10 @@ void TcpStack::sack_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const 
     c.cc.exit_sack_recovery();
     rack_recovery_ended(c);
     rack_on_ack(c, u.dsack, now);
+    // RACK may find data sent after RecoveryPoint lost on this very ACK: a
+    // new recovery at once, rather than at the next ACK (if any comes).
+    if (rack_active(c) && rack_next_seg(c, 0).kind == SackNext::Kind::kRetransmit)
+      sack_enter_recovery(c, delivered, now);
     return;
   }
   // RFC 8985 §6.2 steps 4 and 5 (step 2 and 3 ran in the log's walk).

@@ -67,10 +67,10 @@ std::uint32_t ooo_queue_count(const TcpConfig& c) noexcept {
 }
 
 // The transmit logs lent to connections with data in flight (tx_log.h):
-// one per eight TCBs, at least 16, like the out-of-order queues; a flight
+// one per 32 TCBs (8 KiB each), at least 16; a flight
 // that finds none runs without (TCPTxLogUnavailable).
 std::uint32_t tx_log_count(const TcpStackOptions& o) noexcept {
-  return o.tx_logs ? *o.tx_logs : std::max<std::uint32_t>(16, o.cfg.max_connections / 8);
+  return o.tx_logs ? *o.tx_logs : std::max<std::uint32_t>(16, o.cfg.max_connections / 32);
 }
 
 // The truesize of one full-sized segment as received into `pool`'s mbufs:

@@ -344,6 +344,8 @@ class TcpStack {
   SackNext rack_next_seg(const Tcb& c, std::uint32_t new_data) const noexcept;
   std::uint32_t rack_pipe(const Tcb& c) const noexcept;
   static std::uint32_t rack_lost_bytes(const Tcb& c) noexcept;  // RACK-lost, not yet resent
+  static void rack_clear_lost(Tcb& c) noexcept;                 // the loss proved spurious (undo)
+  static bool rack_rxt_out(const Tcb& c) noexcept;              // a retransmission not yet delivered
   std::uint32_t rack_retransmit_first_lost(Tcb& c, Instant now) noexcept;
   bool send_retransmission(Tcb& c, const SackNext& nx, Instant now) noexcept;
   void return_tx_log(Tcb& c) noexcept;

@@ -83,7 +83,11 @@ void TcpStack::undo_on_rto(Tcb& c) noexcept {
   // retransmission timeout expires again, go to step 1"), never during fast
   // recovery (Linux's rule: the timeout then only adds to a known loss).
   // With timestamps Eifel decides instead, on the first of those ACKs.
-  c.frto = o_.cfg.frto && !in_recovery && !c.ts_ok ? Tcb::Frto::kAwaitFirst : Tcb::Frto::kOff;
+  // Not with RACK (tcp_rack.cc): F-RTO's step 2 sends new data before
+  // deciding and falls back to go-back-N, while RACK resends only what it
+  // marks lost and keeps the rest in flight; D-SACKs still undo.
+  c.frto =
+      o_.cfg.frto && !in_recovery && !c.ts_ok && !rack_active(c) ? Tcb::Frto::kAwaitFirst : Tcb::Frto::kOff;
 }
 
 // Every data segment sent below SND.MAX (send_data_segment).
@@ -109,6 +113,7 @@ void TcpStack::undo_spurious(Tcb& c, Counter why) noexcept {
     c.sack_dupacks = 0;
   }
   c.head_rxt_valid = false;
+  rack_clear_lost(c);       // nor are RACK's marks (Linux clears TCPCB_LOST on undo)
   c.recovery_hold = false;  // RFC 6675 §5.1's hold answered a loss that did not happen
   c.hold_rexmit_valid = false;
   // RFC 4015 §2 step (5): "resume transmission with previously unsent data"
@@ -220,8 +225,9 @@ void TcpStack::undo_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const 
     // Linux's tcp_try_undo_partial: with other retransmissions still out
     // (SACK recovery's HighRxt above SND.UNA, or a go-back-N under way) the
     // loss of those is not disproved.
-    const bool rxt_out =
-        c.sack_recovery ? c.sb.high_rxt().has_value() : c.undo_rto && seq_lt(c.snd_una, c.snd_nxt);
+    const bool rxt_out = rack_active(c)    ? rack_rxt_out(c)  // RACK: a retransmission not yet delivered
+                         : c.sack_recovery ? c.sb.high_rxt().has_value()
+                                           : c.undo_rto && seq_lt(c.snd_una, c.snd_nxt);
     if (delayed && !rxt_out) {
       if (c.undo_rto) {
         counters_.inc(Counter::kTCPSpuriousRTOs);

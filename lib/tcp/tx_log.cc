@@ -100,8 +100,13 @@ void TxLog::carve(Seq32 a, Seq32 b, Seq32 snd_una, std::span<const SackRange> sa
   }
 }
 
-bool TxLog::split(std::size_t i, Seq32 at, Seq32 snd_una, std::span<const SackRange> sacked) noexcept {
-  if (count_ == kCapacity || i >= count_) return false;
+bool TxLog::split(std::size_t& i, Seq32 at, Seq32 snd_una, std::span<const SackRange> sacked) noexcept {
+  if (i >= count_) return false;
+  if (count_ == kCapacity) {
+    if (i == 0) return false;
+    make_room(1);  // pops the oldest record: i moves down by one
+    --i;
+  }
   TxRecord& r = this->at(i);
   if (seq_leq(at, r.start) || seq_geq(at, r.end)) return false;
   TxRecord upper = r;

@@ -72,7 +72,7 @@ constexpr bool us_after(std::uint32_t a, std::uint32_t b) noexcept {
 
 class TxLog {
  public:
-  static constexpr std::size_t kCapacity = 64;
+  static constexpr std::size_t kCapacity = 256;
 
   void clear() noexcept {
     head_ = 0;
@@ -120,8 +120,9 @@ class TxLog {
   }
 
   // Splits record i at `at` (strictly inside it) into two records of the
-  // same send time, the lower first; false when the log is full.
-  bool split(std::size_t i, Seq32 at, Seq32 snd_una, std::span<const SackRange> sacked) noexcept;
+  // same send time, the lower first. When the log is full the oldest record
+  // merges first and `i` follows the record; false if record i is the oldest.
+  bool split(std::size_t& i, Seq32 at, Seq32 snd_una, std::span<const SackRange> sacked) noexcept;
 
   // Drops the records wholly below snd_una (the oldest are usually first,
   // but a retransmission can leave an old record above a newer one).

@@ -19,8 +19,13 @@
 namespace tern::tcptest {
 namespace {
 
+// The scripts count the retransmissions of RFC 6675 recovery and of
+// go-back-N after a timeout, F-RTO's home (RACK, tcp_rack.cc, resends only
+// what it marks lost and leaves F-RTO out): they run without a transmit
+// log, where that recovery is the fallback.
 class Undo : public TcpHarness {
  protected:
+  Undo() { options_.tx_logs = 0; }
   // SACK (and timestamps when `ts`), Nagle off.
   Tcb* open(bool sack, bool ts) {
     cfg().congestion = CongestionAlgorithm::kCubic;  // the harness's default is NewReno
