@@ -205,6 +205,7 @@ void TcpStack::apply_syn_options(Tcb& c, const TcpOptions& o, Instant now) noexc
   c.rcv_mss = static_cast<std::uint16_t>(mss_for_mtu() - (c.ts_ok ? 12 : 0));
   NewRenoConfig nc = cc_cfg_;
   nc.mss = c.mss;
+  nc.seed = c.iss.value();  // BBR's PROBE_BW phases: per connection, reproducible
   c.cc.reset(c.cc.algorithm(), nc);
 }
 
@@ -555,6 +556,7 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
     const CcAction a = c.sack_ok ? CcAction::kNone : c.cc.on_ack(sample);
     c.snd_una = s.ack;
     if (seq_lt(c.snd_nxt, c.snd_una)) c.snd_nxt = c.snd_una;
+    if (!c.sack_ok && c.cc.wants_rate_samples()) rate_on_ack(c, acked, c.flight(), rtt, now);  // BBR
     c.retries = 0;
     c.persist_backoff = 0;
     update_window(c, s);

@@ -239,6 +239,7 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
           break;
         }
       }
+      if (pace_hold(c, now)) break;  // tcp_pacing.cc: not before pace_next
       if (!send_data_segment(c, c.snd_nxt, len, fin, now)) break;
       c.snd_nxt += len + (fin ? 1u : 0u);
       if (seq_gt(c.snd_nxt, c.snd_max)) c.snd_max = c.snd_nxt;
@@ -315,6 +316,7 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   if (len > 0 || fin) {
     c.last_send = now;
     start_rtx_if_stopped(c, now);
+    pace_sent(c, len, now);
   }
   sink_.send_segment(std::move(m), c.tuple.laddr, c.tuple.raddr, now);
   return true;

@@ -262,6 +262,7 @@ void TcpStack::free_tcb(Tcb& c) noexcept {
     c.removed = true;
   }
   wheel_.cancel(c);
+  pace_unlink(c);
   return_ooo(c);
   unlink_child(c);
   if (c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait) to_state(c, TcpState::kClosed);
@@ -537,6 +538,7 @@ void TcpStack::set_send_buffer(Tcb& c, std::uint32_t bytes, std::uint32_t lowat,
 void TcpStack::set_congestion(Tcb& c, CongestionAlgorithm a) noexcept {
   NewRenoConfig nc = cc_cfg_;
   if (synchronized(c.state)) nc.mss = c.mss;  // else the handshake sets it (apply_syn_options)
+  nc.seed = c.iss.value();
   c.cc.switch_to(a, nc, c.sack_recovery);
 }
 

@@ -350,6 +350,7 @@ TEST(ConfigTcp, RangeEndsLandInTheirFields) {
   EXPECT_EQ(tcp("congestion = \"newreno\"").congestion, CongestionAlgorithm::kNewReno);
   EXPECT_EQ(tcp("congestion = \"reno\"").congestion, CongestionAlgorithm::kNewReno);
   EXPECT_EQ(tcp("congestion = \"cubic\"").congestion, CongestionAlgorithm::kCubic);
+  EXPECT_EQ(tcp("congestion = \"bbr\"").congestion, CongestionAlgorithm::kBbr);
   EXPECT_EQ(tcp("ofo_max_segments = 4096").ofo_max_segments, 4096u);
   EXPECT_EQ(tcp("invalid_ratelimit_ms = 0").invalid_ratelimit, Duration{});
   EXPECT_EQ(tcp("persist_timeout_s = 0").persist_timeout, Duration{});

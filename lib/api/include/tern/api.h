@@ -160,7 +160,7 @@ class Connection {
   Error set_receive_buffer(std::uint32_t bytes) noexcept;
   // TCP_CONGESTION: "newreno" (alias "reno").
   Error set_congestion(std::string_view name) noexcept;
-  std::string_view congestion() const noexcept;  // the controller's name ("cubic", "newreno"); "" once closed
+  std::string_view congestion() const noexcept;  // the controller's name ("cubic", "newreno", "bbr"); "" once closed
   void set_handler(ConnectionHandler& h) noexcept { handler_ = &h; }
 
   // ---- observation ----

@@ -1,0 +1,107 @@
+// Pacing and the rate-based controller's per-ACK input (BBR, cc/bbr.h).
+//
+// Pacing without a timer per segment: each connection whose controller
+// paces (Congestion::pacing_rate() > 0) has a next-send time, Tcb::pace_next.
+// The send path lets a data segment leave only when now >= pace_next, and
+// moves pace_next on by len / pacing_rate after each one. A connection held
+// back joins the worker's pacing list (intrusive, no allocation), which the
+// worker loop checks on every poll (on_timer calls on_pacing; the simulator
+// and the tests call it at pacing_deadline()), so a paced connection goes on
+// as soon as its time comes, at the resolution of the poll loop rather than
+// of the 1 ms timer wheel. After an idle spell, up to one send quantum (BBR's
+// §4.2.2: 1 ms of data, 2 to 43 segments) may leave at once: a burst that
+// small costs nothing at the bottleneck and keeps high rates affordable.
+#include <algorithm>
+
+#include "tcp/tcp_stack.h"
+
+namespace tern {
+
+namespace {
+
+// Time to send `bytes` at `rate` bytes per second.
+inline Duration at_rate(std::uint64_t bytes, std::uint64_t rate) noexcept {
+  return Duration::ns(static_cast<std::int64_t>(bytes * 1'000'000'000u / rate));
+}
+
+}  // namespace
+
+bool TcpStack::pace_hold(Tcb& c, Instant now) noexcept {
+  if (c.pace_next <= now || c.cc.pacing_rate() == 0) return false;
+  if (!c.in_pace_list) {
+    c.in_pace_list = true;
+    c.pace_link = pace_head_;
+    pace_head_ = &c;
+  }
+  pace_earliest_ = std::min(pace_earliest_, c.pace_next);
+  return true;
+}
+
+void TcpStack::pace_sent(Tcb& c, std::uint32_t bytes, Instant now) noexcept {
+  const std::uint64_t rate = c.cc.pacing_rate();
+  if (rate == 0) return;
+  // The credit an idle connection may have: one quantum (at least two
+  // segments) in a burst, the last of which leaves at pace_next == now.
+  const std::uint32_t quantum = std::max<std::uint32_t>(c.cc.pacing_quantum(), 2u * c.mss);
+  const Instant floor = now - at_rate(quantum - c.mss, rate);
+  c.pace_next = std::max(c.pace_next, floor) + at_rate(bytes, rate);
+}
+
+void TcpStack::on_pacing(Instant now) noexcept {
+  if (now < pace_earliest_) return;
+  // Take the list: output() may put a connection back (its next segment
+  // is not due yet), onto the new list.
+  Tcb* t = pace_head_;
+  pace_head_ = nullptr;
+  pace_earliest_ = Instant::max();
+  bool sent = false;
+  while (t != nullptr) {
+    Tcb& c = *t;
+    t = c.pace_link;
+    c.pace_link = nullptr;
+    if (!c.removed && c.pace_next > now && c.cc.pacing_rate() != 0) {
+      c.pace_link = pace_head_;  // not due yet: stays
+      pace_head_ = &c;
+      pace_earliest_ = std::min(pace_earliest_, c.pace_next);
+      continue;
+    }
+    c.in_pace_list = false;
+    if (c.removed) continue;
+    output(c, now);
+    sent = true;
+  }
+  if (sent) dispatch();
+}
+
+void TcpStack::pace_unlink(Tcb& c) noexcept {
+  if (!c.in_pace_list) return;
+  for (Tcb** p = &pace_head_; *p != nullptr; p = &(*p)->pace_link) {
+    if (*p == &c) {
+      *p = c.pace_link;
+      break;
+    }
+  }
+  c.pace_link = nullptr;
+  c.in_pace_list = false;
+}
+
+// BBR's per-ACK input (cc/bbr.h: BbrAck and the rate sample), after the
+// ACK moved SND.UNA and the scoreboard: `delivered` bytes newly ACKed or
+// SACKed, `inflight` the pipe after it (RFC 6675 SetPipe with SACK, else
+// the bytes outstanding). The pipe before the ACK is taken as pipe +
+// delivered (Linux's prior_in_flight, less what this ACK marked lost).
+void TcpStack::rate_on_ack(Tcb& c, std::uint32_t delivered, std::uint32_t inflight, Duration rtt,
+                           Instant now) noexcept {
+  RateSample rs;
+  rs.rtt = rtt;
+  BbrAck a;
+  a.now = now;
+  a.delivered = delivered;
+  a.inflight = inflight;
+  a.prior_inflight = inflight + delivered;
+  a.delivered_total = 0;
+  a.srtt = c.rto.srtt();
+  c.cc.on_rate_sample(rs, a);
+}
+
+}  // namespace tern
