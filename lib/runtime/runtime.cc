@@ -16,6 +16,7 @@
 #include "runtime/clock.h"
 #include "runtime/log.h"
 #include "runtime/telemetry.h"
+#include "tcp/cc/controller.h"
 
 namespace tern {
 namespace {
@@ -234,9 +235,12 @@ Counters Runtime::totals() const noexcept {
 
 std::string Runtime::describe() const {
   const PortConfig& pc = cfg_.ports.front();
-  return "tern: " + std::to_string(workers_.size()) + " worker(s) on lcores, address " +
-         format_ipv4(pc.address.addr) + "/" + std::to_string(pc.address.len) + ", mac " +
-         port_->info().mac.to_string() + ", telemetry /tern/stats (file prefix " + cfg_.eal.file_prefix + ")";
+  std::string lcores;
+  for (unsigned l : cfg_.runtime.lcores) lcores += (lcores.empty() ? "" : ",") + std::to_string(l);
+  return "tern: " + std::to_string(workers_.size()) + " worker(s) on lcores " + lcores + ", congestion " +
+         std::string(to_string(cfg_.tcp.congestion)) + ", address " + format_ipv4(pc.address.addr) + "/" +
+         std::to_string(pc.address.len) + ", mac " + port_->info().mac.to_string() +
+         ", telemetry /tern/stats (file prefix " + cfg_.eal.file_prefix + ")";
 }
 
 std::string format_counters(const Counters& c) {

@@ -14,7 +14,9 @@
 #   - Tern retransmitted (RetransSegs > 0, lost frames) and the kernel saw
 #     out-of-order data (TcpExtTCPOFOQueue) and duplicates (DSACKs sent).
 # At exit: no connection, TCB or HTTP state left.
-# TERN_IMPAIR_SEED overrides the fault generator's seed (default 1).
+# TERN_IMPAIR_SEED overrides the fault generator's seed (default 1);
+# TERN_IMPAIR_CC sets tern-httpd's [tcp] congestion (default: none written,
+# so the default, cubic), checked in Tern's start-up line.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -24,11 +26,13 @@ loss=0.01
 duplicate=0.02
 reorder=0.02
 seed=${TERN_IMPAIR_SEED:-1}
+cc=${TERN_IMPAIR_CC:-}
 size=104857600
 port=80
 interop_setup "$mode" i 10.80
 interop_write_config 512 16383 "[tcp]
 max_connections = 64
+${cc:+congestion = \"$cc\"}
 [impairment]
 loss = $loss
 duplicate = $duplicate
@@ -38,6 +42,7 @@ mkdir -p "$work/root"
 interop_start_tern tern-httpd --port "$port" --root "$work/root"
 echo "tern-httpd at $tern_ip:$port, kernel client $peer_ip in $peer_ns"
 grep "impairment active" "$work/tern.log" || fail "no 'impairment active' in Tern's log"
+grep -q "congestion ${cc:-cubic}," "$work/tern.log" || fail "Tern's start-up line does not say congestion ${cc:-cubic}"
 grep -q "loss 0.0100 duplicate 0.0200 reorder 0.0200 seed $seed (both directions)" "$work/tern.log" ||
   fail "impairment not as configured"
 
@@ -48,7 +53,7 @@ t=$(interop_in_peer curl -sS --fail --max-time 80 -o "$work/curl.out" -w '%{time
 got=$(sha256sum <"$work/curl.out" | cut -d' ' -f1)
 [ "$got" = "$want" ] || fail "curl /bytes/$size: sha256 $got, expected $want (size $(stat -c %s "$work/curl.out"))"
 rm -f "$work/curl.out"
-echo "curl /bytes/$size ok under impairment: $(python3 -c "print('%.3f s, %.0f Mbit/s' % ($t, $size * 8 / $t / 1e6))")"
+echo "curl /bytes/$size ok under impairment (congestion ${cc:-cubic}): $(python3 -c "print('%.3f s, %.0f Mbit/s' % ($t, $size * 8 / $t / 1e6))")"
 
 interop_wait_closed
 

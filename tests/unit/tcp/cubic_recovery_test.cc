@@ -142,12 +142,13 @@ TEST(Cubic, PartialAckDeflatesAndStaysInRecovery) {
 // sets cwnd, and at the end cwnd = ssthresh; the next ACK starts the epoch.
 TEST(Cubic, SackRecoveryTakesTheCubicReduction) {
   Flow f{make_cubic()};
+  f.cc.adopt(100 * kMss, f.cc.ssthresh(), false);  // a window of 100 MSS, all in use
   f.send(100 * kMss);
   f.cc.enter_sack_recovery(100 * kMss, f.max);
   EXPECT_TRUE(f.cc.in_recovery());
   EXPECT_EQ(f.cc.ssthresh(), 70 * kMss);
   EXPECT_EQ(f.cc.growth().w_max(), 100 * kMss);
-  EXPECT_EQ(f.cc.cwnd(), 10 * kMss) << "PRR's to set";
+  EXPECT_EQ(f.cc.cwnd(), 100 * kMss) << "unchanged: PRR's to set";
   f.cc.set_recovery_cwnd(50 * kMss);
   EXPECT_EQ(f.cc.cwnd(), 50 * kMss);
   f.cc.exit_sack_recovery();
@@ -156,6 +157,19 @@ TEST(Cubic, SackRecoveryTakesTheCubicReduction) {
   f.ack(kMss);
   EXPECT_EQ(f.cc.growth().cwnd_epoch(), 70 * kMss);
   EXPECT_NEAR(f.cc.growth().k().count_ns() / 1e9, std::cbrt(75.0), kTick);
+}
+
+// With SACK, SND.MAX - SND.UNA also counts data the receiver holds: when a
+// loss is found soon after a recovery, FlightSize is well above the window
+// PRR let out. The reduction is from cwnd then (reno_recovery.h), or
+// recovery after recovery would raise ssthresh instead of lowering it.
+TEST(Cubic, SackRecoveryReducesFromCwndWhenFlightSizeIsLarger) {
+  Flow f{make_cubic()};
+  f.cc.adopt(50 * kMss, 50 * kMss, false);
+  f.send(100 * kMss);
+  f.cc.enter_sack_recovery(100 * kMss, f.max);
+  EXPECT_EQ(f.cc.ssthresh(), 35 * kMss) << "0.7 * cwnd, not 0.7 * FlightSize (70 MSS)";
+  EXPECT_EQ(f.cc.growth().w_max(), 50 * kMss);
 }
 
 }  // namespace
