@@ -467,12 +467,11 @@ TcpConfig read_tcp(const Section& s) {
   read_ephemeral_ports(s, t);
   t.dupthresh = static_cast<std::uint32_t>(s.integer("dupthresh", t.dupthresh, 1, 1000));
   // Linux's names; "reno" is Linux's name for the same NewReno.
-  const std::string_view cc =
-      s.choice("congestion",
-               t.congestion == CongestionAlgorithm::kCubic ? "cubic"
-               : t.congestion == CongestionAlgorithm::kBbr ? "bbr"
-                                                           : "newreno",
-               {"cubic", "newreno", "reno", "bbr"});
+  const std::string_view cc = s.choice("congestion",
+                                       t.congestion == CongestionAlgorithm::kCubic ? "cubic"
+                                       : t.congestion == CongestionAlgorithm::kBbr ? "bbr"
+                                                                                   : "newreno",
+                                       {"cubic", "newreno", "reno", "bbr"});
   t.congestion = cc == "cubic" ? CongestionAlgorithm::kCubic
                  : cc == "bbr" ? CongestionAlgorithm::kBbr
                                : CongestionAlgorithm::kNewReno;

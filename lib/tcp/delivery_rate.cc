@@ -7,7 +7,9 @@ namespace tern {
 namespace {
 
 // a after b, modulo 2^32.
-constexpr bool after(std::uint32_t a, std::uint32_t b) noexcept { return static_cast<std::int32_t>(a - b) > 0; }
+constexpr bool after(std::uint32_t a, std::uint32_t b) noexcept {
+  return static_cast<std::int32_t>(a - b) > 0;
+}
 
 }  // namespace
 

@@ -54,14 +54,14 @@ inline void delivery_mark_app_limited(DeliveryClock& c, std::uint32_t pipe) noex
 
 // One rate sample, §3.3 (draft-cheng's rs.*), plus the RTT of the ACK.
 struct RateSample {
-  std::uint64_t delivery_rate = 0;   // bytes per second; 0 when !valid
-  std::uint32_t interval_us = 0;     // rs.interval = max(send_elapsed, ack_elapsed)
-  std::uint32_t delivered = 0;       // rs.delivered: bytes delivered over the interval
-  std::uint32_t prior_delivered = 0; // rs.prior_delivered: C.delivered when the newest delivered data left
-  bool has_prior = false;            // this ACK delivered something: prior_delivered is set (round counting)
-  bool valid = false;                // delivery_rate is a usable sample
-  bool is_app_limited = false;       // rs.is_app_limited
-  Duration rtt{};                    // rs.rtt: this ACK's RTT sample, zero for none
+  std::uint64_t delivery_rate = 0;    // bytes per second; 0 when !valid
+  std::uint32_t interval_us = 0;      // rs.interval = max(send_elapsed, ack_elapsed)
+  std::uint32_t delivered = 0;        // rs.delivered: bytes delivered over the interval
+  std::uint32_t prior_delivered = 0;  // rs.prior_delivered: C.delivered when the newest delivered data left
+  bool has_prior = false;             // this ACK delivered something: prior_delivered is set (round counting)
+  bool valid = false;                 // delivery_rate is a usable sample
+  bool is_app_limited = false;        // rs.is_app_limited
+  Duration rtt{};                     // rs.rtt: this ACK's RTT sample, zero for none
 };
 
 // Collects, for one ACK, the newest transmission it delivers.

@@ -106,7 +106,7 @@ struct Tcb : TimerNode {
   bool fin_received = false;  // the peer's FIN was processed (RCV.NXT advanced over it)
   bool app_closed = false;    // the application let go: the engine frees the TCB when done
   bool in_ready_list = false;
-  bool in_pace_list = false;  // on the worker's pacing list (pace_link)
+  bool in_pace_list = false;       // on the worker's pacing list (pace_link)
   bool syn_retransmitted = false;  // RFC 6298 §5.7
   bool writable_wanted = false;    // send() was refused for lack of space
   bool defer_accept_pending = false;

@@ -320,7 +320,8 @@ class TcpStack {
   bool pace_hold(Tcb& c, Instant now) noexcept;  // true: not yet; c waits on the pacing list
   void pace_sent(Tcb& c, std::uint32_t bytes, Instant now) noexcept;  // moves pace_next on
   void pace_unlink(Tcb& c) noexcept;
-  void rate_on_ack(Tcb& c, std::uint32_t delivered, std::uint32_t inflight, Duration rtt, Instant now) noexcept;
+  void rate_on_ack(Tcb& c, std::uint32_t delivered, std::uint32_t inflight, Duration rtt,
+                   Instant now) noexcept;
 
   // tcp_listen.cc
   Listener* find_listener(std::uint16_t port) noexcept;

@@ -538,7 +538,10 @@ Outcome run_scenario(const Scenario& s, const SimPools& pools, std::size_t trace
     TcpSim sim(so, pools);
     {
       Apps apps(s, sim);
-      sim.set_hook([&](Instant now) { apps.on_step(now); });
+      sim.set_hook([&](Instant now) {
+        apps.on_step(now);
+        if (s.observe) s.observe(sim, now);
+      });
       const Instant limit = Instant{} + s.time_limit;
       if (apps.listen() && apps.connect()) {
         if (!sim.run_until([&] { return apps.done(); }, limit))

@@ -8,6 +8,7 @@
 // mempools are back at their baseline, before and after tear-down; all within
 // a virtual-time limit.
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "tcp_sim.h"
@@ -39,6 +40,9 @@ struct Scenario {
   // once it has queued everything (the engine owns FIN_WAIT_* from then on).
   bool close_directly = false;
   Duration time_limit = Duration::s(30 * 60);
+  // Called once per simulator step while the applications run (after
+  // them): where a test samples the link and the connections.
+  std::function<void(TcpSim&, Instant)> observe;
 };
 
 // Small pools and tables: scenarios have one connection.

@@ -108,7 +108,8 @@ class Congestion {
                            std::uint32_t delivered) noexcept {
     if (auto* b = std::get_if<Bbr>(&v_)) return b->enter_sack_recovery(pipe, delivered);
     visit([&](auto& c) {
-      if constexpr (!std::is_same_v<std::decay_t<decltype(c)>, Bbr>) c.enter_sack_recovery(flight_size, snd_max);
+      if constexpr (!std::is_same_v<std::decay_t<decltype(c)>, Bbr>)
+        c.enter_sack_recovery(flight_size, snd_max);
     });
   }
   void set_recovery_cwnd(std::uint32_t cwnd) noexcept {

@@ -33,8 +33,8 @@ struct Path {
   // One ACK: `bytes` delivered, a sample of `rate` (0: none) and `rtt`,
   // `inflight` after it; `round_start` makes prior_delivered reach the
   // round's end.
-  void ack(std::uint64_t rate, Duration rtt, std::uint32_t bytes, std::uint32_t inflight,
-           Duration advance, bool app_limited = false, bool round_start = true, std::uint32_t lost = 0) {
+  void ack(std::uint64_t rate, Duration rtt, std::uint32_t bytes, std::uint32_t inflight, Duration advance,
+           bool app_limited = false, bool round_start = true, std::uint32_t lost = 0) {
     now = now + advance;
     RateSample rs;
     rs.has_prior = true;
@@ -320,7 +320,7 @@ TEST(Bbr, ProbeRttAfterRtpropExpiresAndExitAfter200ms) {
   EXPECT_EQ(p.bbr.state(), Bbr::State::kProbeRtt);
   EXPECT_EQ(p.bbr.cwnd(), 4 * kMss);
   p.ack(bw, Duration::ms(12), kMss, 4 * kMss, Duration::ms(180), false, false);
-  EXPECT_EQ(p.bbr.state(), Bbr::State::kProbeRtt);  // 200 ms: not yet past
+  EXPECT_EQ(p.bbr.state(), Bbr::State::kProbeRtt);                             // 200 ms: not yet past
   p.ack(bw, Duration::ms(12), kMss, 4 * kMss, Duration::ms(1), false, false);  // 201 ms
   EXPECT_EQ(p.bbr.state(), Bbr::State::kProbeBw);
   EXPECT_GE(p.bbr.cwnd(), cwnd_before);  // BBRRestoreCwnd

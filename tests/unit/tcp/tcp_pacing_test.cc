@@ -26,7 +26,8 @@ class TcpPacing : public TcpHarness {
     return c;
   }
   Seq32 S(std::uint32_t i) const { return iss() + 1 + i * kMss; }  // the i-th segment, from 0
-  Sent expect_segment(std::uint32_t i, Instant at, std::source_location loc = std::source_location::current()) {
+  Sent expect_segment(std::uint32_t i, Instant at,
+                      std::source_location loc = std::source_location::current()) {
     const Sent s = expect_sent(seg().seq(S(i)).data(kMss), loc);
     EXPECT_EQ(s.at, at) << "segment " << i << " at " << s.at.ns_since_epoch() << " ns, wanted "
                         << at.ns_since_epoch() << " (line " << loc.line() << ")";
