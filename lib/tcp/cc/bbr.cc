@@ -9,36 +9,37 @@ namespace tern {
 template class RenoRecovery<BbrLossGrowth>;
 
 std::uint64_t WindowedMaxFilter::update(std::uint32_t t, std::uint64_t v, std::uint32_t window) noexcept {
-  const Sample s{v, t};
   // A new maximum, or nothing left in the window: it is the only sample.
-  if (v >= s_[0].v || t - s_[2].t > window) {
+  if (v >= v_[0] || t - t_[2] > window) {
     reset(t, v);
     return v;
   }
-  if (v >= s_[1].v) {
-    s_[1] = s_[2] = s;
-  } else if (v >= s_[2].v) {
-    s_[2] = s;
+  if (v >= v_[1]) {
+    set(1, t, v);
+    set(2, t, v);
+  } else if (v >= v_[2]) {
+    set(2, t, v);
   }
   // The best sample aged out: the second and third move up. Otherwise keep
   // the second and third from sub-windows a quarter and a half of the
   // window later than the best, so one of them can take over in time.
-  const std::uint32_t dt = t - s_[0].t;
+  const std::uint32_t dt = t - t_[0];
   if (dt > window) {
-    s_[0] = s_[1];
-    s_[1] = s_[2];
-    s_[2] = s;
-    if (t - s_[0].t > window) {
-      s_[0] = s_[1];
-      s_[1] = s_[2];
-      s_[2] = s;
+    copy(0, 1);
+    copy(1, 2);
+    set(2, t, v);
+    if (t - t_[0] > window) {
+      copy(0, 1);
+      copy(1, 2);
+      set(2, t, v);
     }
-  } else if (s_[1].t == s_[0].t && dt > window / 4) {
-    s_[1] = s_[2] = s;
-  } else if (s_[2].t == s_[1].t && dt > window / 2) {
-    s_[2] = s;
+  } else if (t_[1] == t_[0] && dt > window / 4) {
+    set(1, t, v);
+    set(2, t, v);
+  } else if (t_[2] == t_[1] && dt > window / 2) {
+    set(2, t, v);
   }
-  return s_[0].v;
+  return v_[0];
 }
 
 Bbr::Bbr(const NewRenoConfig& cfg) noexcept
@@ -147,13 +148,13 @@ void Bbr::enter_probe_bw(Instant now) noexcept {
   state_ = State::kProbeBw;
   pacing_gain_ = kUnit;
   cwnd_gain_ = kProbeBwCwndGain;
-  cycle_index_ = kCycleLen - 1 - next_random() % (kCycleLen - 1);
+  cycle_index_ = static_cast<std::uint8_t>(kCycleLen - 1 - next_random() % (kCycleLen - 1));
   advance_cycle_phase(now);
 }
 
 void Bbr::advance_cycle_phase(Instant now) noexcept {
   cycle_stamp_ = now;
-  cycle_index_ = (cycle_index_ + 1) % kCycleLen;
+  cycle_index_ = static_cast<std::uint8_t>((cycle_index_ + 1) % kCycleLen);
   pacing_gain_ = kCycleGain[cycle_index_];
 }
 

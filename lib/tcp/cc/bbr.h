@@ -75,16 +75,20 @@ extern template class RenoRecovery<BbrLossGrowth>;  // bbr.cc
 // state is three samples and an update is a few comparisons.
 class WindowedMaxFilter {
  public:
-  std::uint64_t get() const noexcept { return s_[0].v; }
-  void reset(std::uint32_t t, std::uint64_t v) noexcept { s_[0] = s_[1] = s_[2] = Sample{v, t}; }
+  std::uint64_t get() const noexcept { return v_[0]; }
+  void reset(std::uint32_t t, std::uint64_t v) noexcept {
+    v_[0] = v_[1] = v_[2] = v;
+    t_[0] = t_[1] = t_[2] = t;
+  }
   std::uint64_t update(std::uint32_t t, std::uint64_t v, std::uint32_t window) noexcept;
 
  private:
-  struct Sample {
-    std::uint64_t v = 0;
-    std::uint32_t t = 0;
-  };
-  Sample s_[3];
+  void set(int i, std::uint32_t t, std::uint64_t v) noexcept { v_[i] = v, t_[i] = t; }
+  void copy(int to, int from) noexcept { v_[to] = v_[from], t_[to] = t_[from]; }
+  // Best, second and third best: values and the rounds they were taken
+  // (apart, so the three take 36 bytes, not 48).
+  std::uint64_t v_[3] = {0, 0, 0};
+  std::uint32_t t_[3] = {0, 0, 0};
 };
 
 // What one ACK told BBR besides the rate sample (draft -00's per-ACK inputs).
@@ -113,7 +117,7 @@ class Bbr {
   static constexpr Duration kProbeRttDuration = Duration::ms(200);        // §4.3.5
   static constexpr std::uint32_t kMinPipeSegments = 4;                    // §4.2.3.3 BBRMinPipeCwnd
   static constexpr std::uint32_t kPacingMarginPercent = 1;                // -02 §4.6.2, Linux
-  static constexpr std::uint32_t kCycleGain[kCycleLen] = {320, 192, 256, 256, 256, 256, 256, 256};
+  static constexpr std::uint16_t kCycleGain[kCycleLen] = {320, 192, 256, 256, 256, 256, 256, 256};
 
   // `cfg.seed` picks PROBE_BW's starting phases (deterministic per connection).
   explicit Bbr(const NewRenoConfig& cfg = {}) noexcept;
@@ -215,12 +219,12 @@ class Bbr {
   std::uint32_t next_round_delivered_ = 0;
   std::uint32_t round_count_ = 0;
   std::uint32_t delivered_total_ = 0;  // C.delivered as last reported
-  std::uint32_t pacing_gain_ = kHighGain;
-  std::uint32_t cwnd_gain_ = kHighGain;
-  std::uint32_t cycle_index_ = 0;
   std::uint32_t rng_;
-  std::uint32_t full_bw_count_ = 0;
   Seq32 rto_recover_;  // SND.MAX at the last timeout
+  std::uint16_t pacing_gain_ = kHighGain;
+  std::uint16_t cwnd_gain_ = kHighGain;
+  std::uint8_t cycle_index_ = 0;
+  std::uint8_t full_bw_count_ = 0;
   State state_ = State::kStartup;
   bool round_start_ = false;
   bool filled_pipe_ = false;
