@@ -14,6 +14,8 @@
 #   TERN_LOSS_CC       Tern's [tcp] congestion values to run, one column set
 #                      each (default: none written, the build's default)
 #   TERN_LOSS_OUT      also append the table rows to this file
+#   TERN_LOSS_PNG      also draw the rows of this run as a chart (PNG, with
+#                      bench/loss/plot.py and gnuplot: dpdk-env/setup.sh --bench)
 #   TERN_LOSS_KEEP     keep each run's logs under this directory
 #   TERN_LOSS_KERNEL_CC the kernel's congestion control (default cubic,
 #                      Linux's default; this VM's own default is bbr and
@@ -139,6 +141,10 @@ for cc in $ccs; do
     row="| $cc | $loss | $reorder | $tg | $kg | $ratio | $(counter "$dir/tern-client.log" RetransSegs) | $(counter "$dir/tern-client.log" TCPTimeouts) | $(nstat_delta "$dir/nstat.before" "$dir/nstat.after" TcpRetransSegs) | $(nstat_delta "$dir/nstat.before" "$dir/nstat.after" TcpExtTCPTimeouts) |"
     echo "$row"
     [ -z "$outfile" ] || echo "$row" >>"$outfile"
+    echo "$row" >>"$work/rows.md"
     if [ -n "${TERN_LOSS_KEEP:-}" ]; then mkdir -p "$TERN_LOSS_KEEP" && cp -r "$dir" "$TERN_LOSS_KEEP/"; fi
   done
 done
+if [ -n "${TERN_LOSS_PNG:-}" ]; then
+  python3 "$here/plot.py" bench "$work/rows.md" "$TERN_LOSS_PNG" || echo "(no chart)"
+fi

@@ -26,7 +26,7 @@ namespace tern {
   X(TCPTimeouts) X(TCPSynRetrans) X(TCPAbortOnTimeout) X(TCPAbortOnClose)              \
   X(TCPAbortOnData) X(TCPAbortOnLinger) X(TCPFastRetrans) X(TCPPartialAckRetrans)     \
   X(DelayedACKs) X(TCPOFOQueue) X(TCPWinProbe) X(TCPKeepAlive)                         \
-  X(TCPFinWait2Timeout) X(TCPDSACKDupData)                                            \
+  X(TCPFinWait2Timeout) X(TCPDSACKDupData) X(TCPDSACKOldSent) X(TCPDSACKOfoSent)       \
   X(TCPMemoryPressures) X(TCPRcvCollapsed) X(OfoPruned) X(TCPPersistGiveUp)          \
   X(TCPACKSkippedInvalid) X(TCPChallengeACKSkipped) X(TCPAbortOnMemory)   \
   X(TCPAbortOnOrphans) X(TCPRcvForeignCopied)                                           \

@@ -177,6 +177,19 @@ ReassemblyQueue::Insert ReassemblyQueue::insert(Seq32 seq, Mbuf payload, Seq32 r
   return Insert::kQueued;
 }
 
+bool ReassemblyQueue::first_held(Seq32 seq, Seq32 end, Seq32* left, Seq32* right) const noexcept {
+  if (count_ == 0 || !seq_lt(seq, end)) return false;
+  const Entry* const first = entries_.get();
+  const Entry* const last = first + count_;
+  const Entry* e = std::partition_point(first, last, [seq](const Entry& x) { return seq_leq(x.end(), seq); });
+  if (e == last || !seq_lt(e->seq, end)) return false;
+  *left = seq_gt(e->seq, seq) ? e->seq : seq;
+  Seq32 r = e->end();
+  for (++e; e != last && e->seq == r && seq_lt(r, end); ++e) r = e->end();
+  *right = seq_lt(r, end) ? r : end;
+  return true;
+}
+
 std::uint8_t ReassemblyQueue::sack_blocks(std::span<SackBlock, kTcpMaxSackBlocks> out,
                                           std::size_t max_blocks) const noexcept {
   struct Block {

@@ -98,6 +98,11 @@ class ReassemblyQueue {
   std::uint8_t sack_blocks(std::span<SackBlock, kTcpMaxSackBlocks> out,
                            std::size_t max_blocks = kTcpMaxSackBlocks) const noexcept;
 
+  // The first run of [seq, end) already held (abutting entries form one
+  // run), as [*left, *right); false when none of it is. RFC 2883 §4 reports
+  // that run, the first duplicate contiguous sequence, in a D-SACK block.
+  bool first_held(Seq32 seq, Seq32 end, Seq32* left, Seq32* right) const noexcept;
+
   // Charges go to `a` from now on (nullptr: none). Set while empty.
   void set_account(MemAccount* a) noexcept { acct_ = a; }
   // Frees queued segments from the highest sequence number down, only those

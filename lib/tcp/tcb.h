@@ -168,6 +168,11 @@ struct Tcb : TimerNode {
   RecvQueue rcvq;                  // in order, not yet read
   ReassemblyQueue* ooo = nullptr;  // lent by the stack while out-of-order data is held
   Seq32 ooo_fin_seq;               // a FIN that arrived beyond a hole
+  // RFC 2883 §4: the duplicate the last segment carried, for the first SACK
+  // block of the ACK that answers it (tcp_output.cc); dsack_len 0 = none.
+  // One segment's payload fits 16 bits (an IPv4 datagram's length does).
+  Seq32 dsack_left;
+  std::uint16_t dsack_len = 0;
   bool ooo_fin = false;
   std::uint32_t snd_buf = 0;    // the send queue's limit in truesize (SO_SNDBUF; the high watermark)
   std::uint32_t snd_lowat = 0;  // kTcpEvWritable fires once its truesize falls to this

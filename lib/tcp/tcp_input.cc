@@ -38,6 +38,28 @@ bool ts_older(std::uint32_t tsval, std::uint32_t recent) noexcept {
   return static_cast<std::int32_t>(tsval - recent) < 0;
 }
 
+// RFC 2883 §4: [left, right) of the last segment was a duplicate; the ACK
+// that answers it goes at once and reports it in its first SACK block
+// (tcp_output.cc). Only the first duplicate run of a segment is reported.
+void note_dsack(Tcb& c, Seq32 left, Seq32 right) noexcept {
+  if (!c.sack_ok) return;
+  c.dsack_left = left;
+  c.dsack_len = static_cast<std::uint16_t>(std::min<std::uint32_t>(right - left, 0xffff));
+  c.ack_now = true;
+}
+
+// Data before RCV.NXT received again, whole or in part, that the peer may
+// really have sent: it lies within the largest window we could have offered
+// below RCV.NXT (RFC 7323 §2.3), so a sender whose ACKs were lost may still
+// be retransmitting it. Notes its D-SACK (RFC 2883 §4) and says so.
+bool old_duplicate(Tcb& c, const Segment& s) noexcept {
+  if (s.len == 0 || !seq_lt(s.seq, c.rcv_nxt)) return false;
+  if (seq_lt(s.seq, c.rcv_nxt - (65535u << c.rcv_wscale))) return false;
+  const Seq32 end = s.seq + s.len;
+  note_dsack(c, s.seq, seq_lt(end, c.rcv_nxt) ? end : c.rcv_nxt);
+  return true;
+}
+
 }  // namespace
 
 void TcpStack::on_segment(std::uint32_t src, std::uint32_t dst, Mbuf frame, std::uint16_t l4_offset,
@@ -294,11 +316,13 @@ void TcpStack::input_synchronized(Tcb& c, Segment& s, Instant now) noexcept {
     check_syn(c, s, now);
     return;
   }
-  // RFC 7323 §5.3 R1: PAWS before the sequence check.
+  c.dsack_len = 0;  // RFC 2883 §4: a D-SACK reports the most recent segment only
+  // RFC 7323 §5.3 R1: PAWS before the sequence check. RFC 2883 §4.3: the
+  // ACK it still asks for carries the D-SACK of a duplicate.
   if (c.ts_ok && s.opts.timestamps && !s.flags.rst() && ts_older(s.opts.timestamps->first, c.ts_recent) &&
       now - c.ts_recent_stamp < Duration::s(24 * 24 * 3600)) {
     counters_.drop(Drop::kTcpPawsRejected);
-    ack_unacceptable(c, now);
+    ack_unacceptable(c, now, old_duplicate(c, s));
     return;
   }
   if (!check_sequence(c, s, now)) return;
@@ -340,10 +364,10 @@ bool TcpStack::check_sequence(Tcb& c, Segment& s, Instant now) noexcept {
       return false;
     }
     // RFC 9293: "send an acknowledgment ... <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>".
-    // A full duplicate (already received) is a D-SACK candidate (RFC 2883).
+    // A duplicate (already received) is reported with a D-SACK (RFC 2883 §4).
     counters_.drop(Drop::kTcpOutOfWindow);
     if (s.len > 0 && seq_leq(s.seq + s.len, c.rcv_nxt)) counters_.inc(Counter::kTCPDSACKDupData);
-    ack_unacceptable(c, now);
+    ack_unacceptable(c, now, old_duplicate(c, s));
     return false;
   }
   // RFC 7323 §4.3: remember the timestamp of a segment that covers the
@@ -362,6 +386,7 @@ bool TcpStack::check_sequence(Tcb& c, Segment& s, Instant now) noexcept {
       s.seq += 1;
     }
     const std::uint32_t data_cut = std::min(cut, s.len);
+    if (data_cut > 0) note_dsack(c, s.seq, s.seq + data_cut);  // RFC 2883 §4.2: a duplicate subsegment
     s.payload_off += data_cut;
     s.len -= data_cut;
     s.seq += data_cut;
@@ -386,8 +411,12 @@ bool TcpStack::check_sequence(Tcb& c, Segment& s, Instant now) noexcept {
 // at most once per invalid_ratelimit per connection (Linux's
 // tcp_oow_rate_limited): otherwise every blind segment at a known 4-tuple
 // would earn an ACK, and two ends that disagree could trade ACKs for ever.
-void TcpStack::ack_unacceptable(Tcb& c, Instant now) noexcept {
-  if (!oow_ack_allowed(c, now)) {
+// A duplicate of data received (old_duplicate) is answered every time, as
+// Linux answers data: a data segment is no part of an ACK loop, and its
+// ACK carries the D-SACK (RFC 2883 §4) the sender needs to see that its
+// retransmission was spurious.
+void TcpStack::ack_unacceptable(Tcb& c, Instant now, bool duplicate) noexcept {
+  if (!duplicate && !oow_ack_allowed(c, now)) {
     counters_.inc(Counter::kTCPACKSkippedInvalid);
     return;
   }
@@ -691,6 +720,13 @@ void TcpStack::process_data(Tcb& c, Segment& s, Instant now) noexcept {
     enqueue_accept(*c.listener, c);
   }
   if (s.len > 0) {
+    // RFC 2883 §4: data already held out of order, received again (unless
+    // a duplicate before RCV.NXT, the first run, is already noted).
+    Seq32 dup_left, dup_right;
+    if (c.sack_ok && c.dsack_len == 0 && c.ooo != nullptr &&
+        c.ooo->first_held(s.seq, s.seq + s.len, &dup_left, &dup_right)) {
+      note_dsack(c, dup_left, dup_right);
+    }
     if (s.seq == c.rcv_nxt) {
       // In order. The payload becomes its own mbuf chain, headers and any
       // Ethernet padding trimmed.

@@ -257,12 +257,32 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
   if (c.ack_now) send_ack(c, now);
 }
 
+// The SACK blocks of an outgoing segment, at most max_blocks. RFC 2883 §4:
+// a pending D-SACK comes first, in this one segment only; then RFC 2018 §4's
+// blocks, the most recently received first, which puts the block holding
+// an out-of-order duplicate second, as §4 asks (the duplicate refreshed it).
+std::uint8_t TcpStack::sack_option(Tcb& c, std::array<SackBlock, kTcpMaxSackBlocks>& out,
+                                   std::size_t max_blocks) noexcept {
+  std::size_t n = 0;
+  if (c.dsack_len != 0) {
+    out[n++] = SackBlock{c.dsack_left.value(), (c.dsack_left + c.dsack_len).value()};
+    counters_.inc(seq_lt(c.dsack_left, c.rcv_nxt) ? Counter::kTCPDSACKOldSent : Counter::kTCPDSACKOfoSent);
+    c.dsack_len = 0;
+  }
+  if (n < max_blocks && c.ooo != nullptr && !c.ooo->empty()) {
+    std::array<SackBlock, kTcpMaxSackBlocks> held{};
+    const std::uint8_t k = c.ooo->sack_blocks(held, max_blocks - n);
+    for (std::uint8_t i = 0; i < k; ++i) out[n++] = held[i];
+  }
+  return static_cast<std::uint8_t>(n);
+}
+
 bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin, Instant now) noexcept {
   Mbuf m = new_header_mbuf();
   if (!m) return false;
   TcpOptions o;
   if (c.ts_ok) o.timestamps = std::pair{ts_val(c, now), c.ts_recent};
-  if (c.sack_ok && c.ooo != nullptr && !c.ooo->empty()) {
+  if (c.sack_ok && (c.dsack_len != 0 || (c.ooo != nullptr && !c.ooo->empty()))) {
     // RFC 6691 / RFC 9293 §3.7.1: data plus options must fit the MSS (c.mss
     // already leaves room for timestamps). The SACK option takes 4 + 8n bytes
     // in our layout; a fuller segment carries fewer blocks (RFC 2018 §3),
@@ -270,8 +290,7 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
     const std::uint32_t room = len < c.mss ? c.mss - len : 0;
     const std::size_t fit = room >= 12 ? (room - 4) / 8 : 0;
     const std::size_t max_blocks = std::min<std::size_t>(c.ts_ok ? 3 : 4, fit);
-    std::span<SackBlock, kTcpMaxSackBlocks> blocks{o.sack};
-    if (max_blocks > 0) o.sack_count = c.ooo->sack_blocks(blocks, max_blocks);
+    if (max_blocks > 0) o.sack_count = sack_option(c, o.sack, max_blocks);
   }
   std::array<std::byte, kTcpMaxOptionsLen> opt{};
   const std::size_t olen = write_tcp_options(opt, o);
@@ -308,7 +327,7 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   }
   c.last_ack_sent = c.rcv_nxt;
   c.unacked_segs = 0;
-  c.ack_now = false;
+  c.ack_now = c.dsack_len != 0;  // a D-SACK with no room here goes in a bare ACK at once
   if (c.delack_deadline != Instant::max()) {
     c.delack_deadline = Instant::max();
     arm_timer(c);

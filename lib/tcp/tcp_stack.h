@@ -292,7 +292,7 @@ class TcpStack {
   void input_synchronized(Tcb& c, Segment& s, Instant now) noexcept;
   void input_time_wait(const TimeWaitRecord& r, Segment& s, Instant now) noexcept;
   bool check_sequence(Tcb& c, Segment& s, Instant now) noexcept;
-  void ack_unacceptable(Tcb& c, Instant now) noexcept;
+  void ack_unacceptable(Tcb& c, Instant now, bool duplicate = false) noexcept;
   bool oow_ack_allowed(Tcb& c, Instant now) noexcept;
   bool check_rst(Tcb& c, Segment& s, Instant now) noexcept;
   bool check_syn(Tcb& c, Segment& s, Instant now) noexcept;
@@ -336,6 +336,8 @@ class TcpStack {
   // tcp_output.cc
   void output(Tcb& c, Instant now) noexcept;  // data / FIN the windows allow, else a pending ACK
   bool send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin, Instant now) noexcept;
+  std::uint8_t sack_option(Tcb& c, std::array<SackBlock, kTcpMaxSackBlocks>& out,
+                           std::size_t max_blocks) noexcept;
   void send_syn(Tcb& c, Instant now) noexcept;  // SYN or SYN-ACK per state
   void send_ack(Tcb& c, Instant now) noexcept;
   void send_rst_for(Tcb& c, Instant now) noexcept;  // <SEQ=SND.NXT><CTL=RST>

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/check.h"
@@ -314,6 +315,38 @@ TEST_F(Reassembly, SackBlocksMostRecentFirst) {
   EXPECT_EQ(sacks(q, 0), (std::vector<SackBlock>{}));
   ReassemblyQueue empty(100, 4);
   EXPECT_EQ(sacks(empty), (std::vector<SackBlock>{}));
+}
+
+// RFC 2883 §4 reports the first duplicate run of a segment: the first part
+// of [seq, end) already held, abutting entries taken as one run.
+TEST_F(Reassembly, FirstHeldRunOfARange) {
+  ReassemblyQueue q(65535, 64);
+  ASSERT_EQ(put(q, 100, 10, 0), Insert::kQueued);
+  ASSERT_EQ(put(q, 110, 10, 0), Insert::kQueued);  // abuts: [100, 120) is one run
+  ASSERT_EQ(put(q, 200, 10, 0), Insert::kQueued);
+  const auto held = [&](std::uint32_t seq, std::uint32_t end) -> std::pair<std::uint32_t, std::uint32_t> {
+    Seq32 l, r;
+    if (!q.first_held(Seq32{seq}, Seq32{end}, &l, &r)) return {0, 0};
+    return {l.value(), r.value()};
+  };
+  using P = std::pair<std::uint32_t, std::uint32_t>;
+  EXPECT_EQ(held(0, 100), (P{0, 0})) << "ends where the first entry starts";
+  EXPECT_EQ(held(120, 200), (P{0, 0})) << "the hole between";
+  EXPECT_EQ(held(0, 300), (P{100, 120})) << "the first run only";
+  EXPECT_EQ(held(105, 115), (P{105, 115})) << "inside a run, across two entries";
+  EXPECT_EQ(held(115, 205), (P{115, 120}));
+  EXPECT_EQ(held(150, 300), (P{200, 210}));
+  EXPECT_EQ(held(205, 205), (P{0, 0})) << "empty range";
+  EXPECT_EQ(held(210, 400), (P{0, 0}));
+  // Modular order: a run that crosses 2^32.
+  ReassemblyQueue w(65535, 64);
+  ASSERT_EQ(put(w, 0xfffffff0u, 32, 0xffffff00u), Insert::kQueued);
+  Seq32 l, r;
+  ASSERT_TRUE(w.first_held(Seq32{0xffffffe0u}, Seq32{0x8u}, &l, &r));
+  EXPECT_EQ(l, Seq32{0xfffffff0u});
+  EXPECT_EQ(r, Seq32{0x8u});
+  ReassemblyQueue empty(100, 4);
+  EXPECT_FALSE(empty.first_held(Seq32{0}, Seq32{10}, &l, &r));
 }
 
 TEST_F(Reassembly, ChainTrimHelpersCrossSegments) {
