@@ -31,7 +31,7 @@ namespace tern {
   X(TCPACKSkippedInvalid) X(TCPChallengeACKSkipped) X(TCPAbortOnMemory)   \
   X(TCPAbortOnOrphans) X(TCPRcvForeignCopied)                                           \
   X(TCPSackRecovery) X(TCPSACKDiscard) X(TCPDSACKRecv) X(TCPSACKReneging) X(TCPSACKOverflow)      \
-  X(TCPSACKRescue) X(TCPLostRetransmit) X(TCPLossProbes)
+  X(TCPSACKRescue) X(TCPLostRetransmit) X(TCPLossProbes) X(TCPTxLogUnavailable)
  
 
 // Every dropped packet is counted under exactly one of these reasons.

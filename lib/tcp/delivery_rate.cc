@@ -45,6 +45,9 @@ RateSample RateSampler::finish(DeliveryClock& c, std::uint32_t newly_delivered, 
   rs.has_prior = true;
   rs.prior_delivered = newest_.delivered;
   rs.is_app_limited = newest_.app_limited;
+  // §3.3 rs.rtt: the newest delivered transmission's RTT, in microseconds
+  // (finer than the timestamps' millisecond clock); none for a retransmission.
+  if (!newest_.retransmitted) rs.rtt = Duration::us(static_cast<std::int64_t>(now_us - newest_.sent_us));
   // The send-side interval and the ACK-side interval: the longer one is
   // the conservative choice (§3.3: the slower of the two rates, so neither
   // ACK compression nor a sending burst inflates the sample).

@@ -35,6 +35,7 @@ struct TxSnapshot {
   std::uint32_t delivered_us = 0;   // P.delivered_time
   std::uint32_t first_sent_us = 0;  // P.first_sent_time
   bool app_limited = false;         // P.is_app_limited
+  bool retransmitted = false;       // a retransmission: its delivery gives no RTT sample (Karn)
 };
 
 // §3.2 upon transmitting: the snapshot for data sent at `now_us`. When
@@ -61,7 +62,8 @@ struct RateSample {
   bool has_prior = false;             // this ACK delivered something: prior_delivered is set (round counting)
   bool valid = false;                 // delivery_rate is a usable sample
   bool is_app_limited = false;        // rs.is_app_limited
-  Duration rtt{};                     // rs.rtt: this ACK's RTT sample, zero for none
+  Duration rtt{};  // rs.rtt: now - send time of the newest delivered transmission (not a retransmission);
+                   // zero for none
 };
 
 // Collects, for one ACK, the newest transmission it delivers.

@@ -19,6 +19,7 @@
 #include "tcp/send_queue.h"
 #include "tcp/seq.h"
 #include "tcp/time_wait.h"
+#include "tcp/tx_log.h"
 
 namespace tern {
 
@@ -162,6 +163,17 @@ struct Tcb : TimerNode {
   // recovery_point (the timeout already answered this loss event).
   bool recovery_hold = false;
   bool hold_rexmit_valid = false;
+
+  // The transmit log (tx_log.h), lent by the stack while data is in flight
+  // (nullptr: none, or the pool was dry when this flight began), and the
+  // delivery state it snapshots (draft-cheng-iccrg-delivery-rate-estimation
+  // §3: C.delivered, C.delivered_time, C.first_sent_time, C.app_limited).
+  // Times are microseconds of the worker clock, wrapping mod 2^32.
+  TxLog* txlog = nullptr;
+  std::uint32_t delivered = 0;      // octets cumulatively ACKed or SACKed, ever (wraps)
+  std::uint32_t delivered_us = 0;   // when `delivered` last grew
+  std::uint32_t first_sent_us = 0;  // send time of the record most recently delivered
+  std::uint32_t app_limited = 0;    // 0, or the `delivered` value at which app-limited ends (BBR's rule)
 
   // ---- buffers ----
   SendQueue sndq;                  // SND.UNA onwards (FIN not included)

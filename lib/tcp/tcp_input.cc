@@ -585,12 +585,16 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
     const CcAction a = c.sack_ok ? CcAction::kNone : c.cc.on_ack(sample);
     c.snd_una = s.ack;
     if (seq_lt(c.snd_nxt, c.snd_una)) c.snd_nxt = c.snd_una;
-    if (!c.sack_ok && c.cc.wants_rate_samples()) rate_on_ack(c, acked, c.flight(), rtt, now);  // BBR
     c.retries = 0;
     c.persist_backoff = 0;
     update_window(c, s);
     restart_rtx(c, now);
-    if (c.sack_ok) sack_on_ack(c, s, acked, sample, false, now);
+    if (c.sack_ok) {
+      sack_on_ack(c, s, acked, sample, false, now);
+    } else {
+      tx_log_on_ack(c, acked, {}, now);
+      if (c.cc.wants_rate_samples()) rate_on_ack(c, acked, c.flight(), rtt, now);  // BBR
+    }
     if (a == CcAction::kRetransmit) {  // RFC 6582 §3.2 step 3: partial ACK
       counters_.inc(Counter::kTCPPartialAckRetrans);
       const std::uint32_t len = std::min<std::uint32_t>(c.mss, c.sndq.bytes());

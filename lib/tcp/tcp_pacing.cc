@@ -86,22 +86,53 @@ void TcpStack::pace_unlink(Tcb& c) noexcept {
 }
 
 // BBR's per-ACK input (cc/bbr.h: BbrAck and the rate sample), after the
-// ACK moved SND.UNA and the scoreboard: `delivered` bytes newly ACKed or
-// SACKed, `inflight` the pipe after it (RFC 6675 SetPipe with SACK, else
-// the bytes outstanding). The pipe before the ACK is taken as pipe +
-// delivered (Linux's prior_in_flight, less what this ACK marked lost).
+// ACK moved SND.UNA and the scoreboard and tx_log_on_ack counted what it
+// delivered and handed the sampler the transmissions it delivered:
+// `delivered` bytes newly ACKed or SACKed, `inflight` the pipe after it
+// (RFC 6675 SetPipe with SACK, else the bytes outstanding). The pipe before
+// the ACK is taken as pipe + delivered (Linux's prior_in_flight, less what
+// this ACK marked lost). `rtt` (the ACK's RTT sample) stands in when the
+// rate sample has none.
 void TcpStack::rate_on_ack(Tcb& c, std::uint32_t delivered, std::uint32_t inflight, Duration rtt,
                            Instant now) noexcept {
-  RateSample rs;
-  rs.rtt = rtt;
+  const Bbr* bbr = c.cc.bbr();
+  // draft-cheng §3.3: samples over less than the minimum RTT are unreliable.
+  const std::uint32_t min_rtt_us =
+      bbr != nullptr && bbr->rtprop_valid() ? static_cast<std::uint32_t>(bbr->rtprop().count_ns() / 1000) : 0;
+  DeliveryClock clk{c.delivered, c.delivered_us, c.first_sent_us, c.app_limited};
+  RateSample rs = rate_sampler_.finish(clk, 0, clock_us(now), min_rtt_us);  // delivery counted already
+  c.first_sent_us = clk.first_sent_us;
+  c.app_limited = clk.app_limited;
+  if (rs.rtt == Duration{}) rs.rtt = rtt;
   BbrAck a;
   a.now = now;
   a.delivered = delivered;
   a.inflight = inflight;
   a.prior_inflight = inflight + delivered;
-  a.delivered_total = 0;
+  a.delivered_total = c.delivered;
   a.srtt = c.rto.srtt();
   c.cc.on_rate_sample(rs, a);
+  // -00 §4.3.5 BBRHandleProbeRTT: samples taken in PROBE_RTT are app-limited
+  // ("ignore low rate samples during ProbeRTT").
+  if (bbr != nullptr && bbr->wants_app_limited()) {
+    clk.delivered = c.delivered;
+    delivery_mark_app_limited(clk, inflight);
+    c.app_limited = clk.app_limited;
+  }
+}
+
+// draft-cheng §3.4: the send path stopped with less than a segment of new
+// data left, no retransmission pending (SND.NXT at SND.MAX) and pipe <
+// cwnd: the application, not the network, is the limit; samples of data
+// in flight until it is all delivered say so.
+void TcpStack::rate_note_app_limited(Tcb& c) noexcept {
+  const std::uint32_t off = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
+  const std::uint32_t queued = c.sndq.bytes();
+  const std::uint32_t unsent = queued > off ? queued - off : 0;
+  if (unsent >= c.mss || c.snd_nxt != c.snd_max || c.sack_recovery || c.flight() >= c.cc.cwnd()) return;
+  DeliveryClock clk{c.delivered, c.delivered_us, c.first_sent_us, c.app_limited};
+  delivery_mark_app_limited(clk, c.flight());
+  c.app_limited = clk.app_limited;
 }
 
 }  // namespace tern

@@ -36,12 +36,18 @@ std::uint32_t dupthresh_of(const TcpConfig& cfg) noexcept {
 // retransmission timer.
 void TcpStack::sack_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const AckSample& sample,
                            bool strict_dup, Instant now) noexcept {
+  const std::uint32_t sacked_before = c.sb.sacked_bytes();
   const SackUpdate u = c.sb.update(c.snd_una, c.snd_max, s.opts.sack_blocks());
   count_sack_update(u);
+  // RFC 6937's DeliveredData: SND.UNA's advance plus the signed change in
+  // SACKed octets (octets SACKed before and now cumulatively ACKed count once).
+  const std::int64_t newly = std::int64_t{acked} + c.sb.sacked_bytes() - sacked_before;
+  tx_log_on_ack(c, newly > 0 ? static_cast<std::uint32_t>(newly) : 0, s.opts.sack_blocks(), now);
   const std::uint32_t dupthresh = dupthresh_of(o_.cfg);
   const std::uint32_t delivered = acked + u.newly_sacked;  // RFC 6937 DeliveredData
   if (c.cc.wants_rate_samples())  // BBR: the model first, so what follows sends with its cwnd
-    rate_on_ack(c, delivered, c.sb.pipe(c.snd_una, c.snd_max, dupthresh, c.mss), sample.rtt, now);
+    rate_on_ack(c, newly > 0 ? static_cast<std::uint32_t>(newly) : 0,
+                c.sb.pipe(c.snd_una, c.snd_max, dupthresh, c.mss), sample.rtt, now);
   if (acked == 0 && u.newly_sacked > 0 && c.rtx_kind == Tcb::RtxKind::kRetransmit) {
     // RFC 8985 §7.2: an ACK that selectively acknowledges new data also
     // ends a probe episode and re-arms the PTO (restart_rtx does it for

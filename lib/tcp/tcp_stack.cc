@@ -66,6 +66,13 @@ std::uint32_t ooo_queue_count(const TcpConfig& c) noexcept {
   return std::max<std::uint32_t>(16, c.max_connections / 8);
 }
 
+// The transmit logs lent to connections with data in flight (tx_log.h):
+// one per eight TCBs, at least 16, like the out-of-order queues; a flight
+// that finds none runs without (TCPTxLogUnavailable).
+std::uint32_t tx_log_count(const TcpStackOptions& o) noexcept {
+  return o.tx_logs ? *o.tx_logs : std::max<std::uint32_t>(16, o.cfg.max_connections / 8);
+}
+
 // The truesize of one full-sized segment as received into `pool`'s mbufs:
 // the receive window is offered in proportion (win_from_space).
 std::uint32_t full_segment_truesize(rte_mempool* pool, std::uint16_t mtu) noexcept {
@@ -112,6 +119,10 @@ TcpStack::TcpStack(const TcpStackOptions& o, Counters& counters, SegmentSink& si
     q.set_account(&mem_);
     ooo_free_.push_back(&q);
   }
+  const std::uint32_t logs = tx_log_count(o);
+  txlog_store_.resize(logs);
+  txlog_free_.reserve(logs);
+  for (auto& l : txlog_store_) txlog_free_.push_back(&l);
   ready_listeners_.reserve(64);
   closing_free_.reserve(o.cfg.max_connections);
 }
@@ -131,6 +142,7 @@ TcpStack::~TcpStack() {
   for (Tcb* t : all) {
     wheel_.cancel(*t);
     return_ooo(*t);
+    return_tx_log(*t);
     pool_.release(t);
   }
   // TCBs the application still holds after they finished are the
@@ -264,6 +276,7 @@ void TcpStack::free_tcb(Tcb& c) noexcept {
   wheel_.cancel(c);
   pace_unlink(c);
   return_ooo(c);
+  return_tx_log(c);
   unlink_child(c);
   if (c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait) to_state(c, TcpState::kClosed);
   pool_.release(&c);

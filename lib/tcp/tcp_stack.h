@@ -99,6 +99,9 @@ struct TcpStackOptions {
   // several workers): data about to be queued is copied into this
   // worker's pool first (adopt_foreign).
   bool adopt_foreign_frames = false;
+  // Transmit logs (tx_log.h) in the worker's pool; unset: one per eight
+  // connections, at least 16. Tests set it to run a pool dry.
+  std::optional<std::uint32_t> tx_logs;
 };
 
 // The window shift we announce: the smallest that lets `rcv_buf` be
@@ -314,6 +317,18 @@ class TcpStack {
   void sack_send(Tcb& c, Instant now) noexcept;
   std::uint32_t sack_skip(Tcb& c, std::uint32_t len) noexcept;
   void count_sack_update(const SackUpdate& u) noexcept;
+
+  // tcp_tx_log.cc: the transmit log (tx_log.h) and the delivery state it snapshots
+  static std::uint32_t clock_us(Instant now) noexcept {
+    return static_cast<std::uint32_t>(now.ns_since_epoch() / 1000);
+  }
+  // Every data / FIN transmission (from send_data_segment), before SND.MAX moves.
+  void tx_log_on_send(Tcb& c, Seq32 seq, std::uint32_t seq_len, Instant now) noexcept;
+  // Every acceptable ACK, after SND.UNA and the scoreboard moved: `newly`
+  // octets delivered (cumulative + newly SACKed), `blocks` the ACK's SACK blocks.
+  void tx_log_on_ack(Tcb& c, std::uint32_t newly, std::span<const SackBlock> blocks, Instant now) noexcept;
+  bool borrow_tx_log(Tcb& c) noexcept;
+  void return_tx_log(Tcb& c) noexcept;
   void apply_syn_options(Tcb& c, const TcpOptions& o, Instant now) noexcept;
 
   // tcp_pacing.cc: pacing and the rate-based controller's input
@@ -322,6 +337,7 @@ class TcpStack {
   void pace_unlink(Tcb& c) noexcept;
   void rate_on_ack(Tcb& c, std::uint32_t delivered, std::uint32_t inflight, Duration rtt,
                    Instant now) noexcept;
+  void rate_note_app_limited(Tcb& c) noexcept;  // draft-cheng §3.4, when the send loop runs dry
 
   // tcp_listen.cc
   Listener* find_listener(std::uint16_t port) noexcept;
@@ -431,8 +447,11 @@ class TcpStack {
   std::vector<Listener*> by_port_;  // 65536 entries: O(1) listener lookup
   std::vector<ReassemblyQueue> ooo_store_;
   std::vector<ReassemblyQueue*> ooo_free_;
+  std::vector<TxLog> txlog_store_;
+  std::vector<TxLog*> txlog_free_;
   Tcb* ready_head_ = nullptr;
   Tcb* ready_tail_ = nullptr;
+  RateSampler rate_sampler_;                // one ACK's newest delivered transmission (tcp_pacing.cc)
   Tcb* pace_head_ = nullptr;                // connections waiting for their next-send time
   Instant pace_earliest_ = Instant::max();  // the earliest of their times
   std::vector<Listener*> ready_listeners_;

@@ -388,10 +388,8 @@ Bottleneck bottleneck(CongestionAlgorithm cc) {
 
 // BBR (draft-cardwell-iccrg-bbr-congestion-control-00 §1, §4.2): BtlBw and
 // the pacing rate converge near the bottleneck rate and the queue stays
-// small, where CUBIC fills the buffer until it overflows. Disabled until
-// the transmit log (tx_log.h, the `rack` branch) feeds BBR rate samples:
-// without them BBR stays at its initial window.
-TEST(SimTcp, DISABLED_BbrPacesNearTheBottleneckRateWithASmallQueue) {
+// small, where CUBIC fills the buffer until it overflows.
+TEST(SimTcp, BbrPacesNearTheBottleneckRateWithASmallQueue) {
   const Bottleneck b = bottleneck(CongestionAlgorithm::kBbr);
   EXPECT_GT(b.btl_bw_avg, 0.9 * kBottleneckPayloadRate);
   EXPECT_LT(b.btl_bw_avg, 1.05 * kBottleneckPayloadRate);

@@ -91,6 +91,22 @@ TEST(DeliveryRate, NoSampleWithoutADeliveredSnapshot) {
   EXPECT_EQ(c.delivered, kMss);  // C.delivered still counts it
 }
 
+// §3.3 rs.rtt: the newest delivered transmission's RTT, none for a
+// retransmission (Karn: which transmission was delivered is unknown).
+TEST(DeliveryRate, RttOfTheNewestTransmission) {
+  DeliveryClock c;
+  RateSampler s;
+  s.on_delivered(delivery_on_send(c, 1000, true));
+  RateSample rs = s.finish(c, kMss, 1750, 0);
+  EXPECT_EQ(rs.rtt, Duration::us(750));
+  TxSnapshot again = delivery_on_send(c, 2000, true);
+  again.retransmitted = true;
+  s.on_delivered(again);
+  rs = s.finish(c, kMss, 3000, 0);
+  EXPECT_EQ(rs.rtt, Duration{});
+  EXPECT_TRUE(rs.has_prior);
+}
+
 // §3.3: an interval shorter than min_rtt is not a reliable sample.
 TEST(DeliveryRate, IntervalBelowMinRttIsRejected) {
   DeliveryClock c;

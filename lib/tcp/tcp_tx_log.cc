@@ -1,0 +1,80 @@
+// The engine's side of the transmit log (tx_log.h): recording every
+// transmission, walking the records each ACK delivers, and the delivery
+// state of draft-cheng-iccrg-delivery-rate-estimation §3 that the records
+// snapshot. RACK (RFC 8985 §6.2 step 2) and delivery-rate sampling are the
+// visitors of the walk.
+#include <array>
+
+#include "tcp/tcp_stack.h"
+
+namespace tern {
+
+bool TcpStack::borrow_tx_log(Tcb& c) noexcept {
+  if (c.txlog != nullptr) return true;
+  if (txlog_free_.empty()) return false;
+  c.txlog = txlog_free_.back();
+  txlog_free_.pop_back();
+  c.txlog->clear();
+  return true;
+}
+
+void TcpStack::return_tx_log(Tcb& c) noexcept {
+  if (c.txlog == nullptr) return;
+  c.txlog->clear();
+  txlog_free_.push_back(c.txlog);
+  c.txlog = nullptr;
+}
+
+// Called with SND.MAX not yet moved past what this transmission adds.
+void TcpStack::tx_log_on_send(Tcb& c, Seq32 seq, std::uint32_t seq_len, Instant now) noexcept {
+  const std::uint32_t now_us = clock_us(now);
+  if (c.snd_una == c.snd_max) {
+    // draft-cheng §3.2 (on sending, with no packets in flight): the
+    // sampling interval starts now. A log is borrowed only at this point,
+    // so a lent log has seen every octet in flight.
+    c.first_sent_us = now_us;
+    c.delivered_us = now_us;
+    if (c.txlog == nullptr && !borrow_tx_log(c)) counters_.inc(Counter::kTCPTxLogUnavailable);
+  }
+  if (c.txlog == nullptr) return;
+  TxRecord r;
+  r.start = seq;
+  r.end = seq + seq_len;
+  r.sent_us = now_us;
+  r.delivered = c.delivered;
+  r.delivered_us = c.delivered_us;
+  r.first_sent_us = c.first_sent_us;
+  r.flags = c.app_limited != 0 ? kTxAppLimited : 0;
+  c.txlog->record(r, c.snd_una, c.snd_max, c.sb.ranges());
+}
+
+void TcpStack::tx_log_on_ack(Tcb& c, std::uint32_t newly, std::span<const SackBlock> blocks,
+                             Instant now) noexcept {
+  const std::uint32_t now_us = clock_us(now);
+  if (newly > 0) {
+    c.delivered += newly;  // draft-cheng §3.3: C.delivered, C.delivered_time
+    c.delivered_us = now_us;
+  }
+  if (c.txlog == nullptr) return;
+  std::array<SackRange, kTcpMaxSackBlocks> b{};
+  std::size_t nb = 0;
+  for (const SackBlock& k : blocks) {
+    if (nb < b.size()) b[nb++] = SackRange{Seq32{k.left}, Seq32{k.right}};
+  }
+  // draft-cheng §3.3 UpdateRateSample: C.first_sent_time becomes the send
+  // time of the most recently sent record delivered now.
+  std::uint32_t latest_sent_us = 0;
+  bool any = false;
+  const bool sample = c.cc.wants_rate_samples();  // BBR: rate_on_ack (tcp_pacing.cc) takes the sample
+  c.txlog->on_ack(c.snd_una, c.sb.ranges(), {b.data(), nb}, [&](const TxRecord& r, std::uint32_t) {
+    if (!any || us_after(r.sent_us, latest_sent_us)) latest_sent_us = r.sent_us;
+    any = true;
+    if (sample)
+      rate_sampler_.on_delivered(TxSnapshot{r.sent_us, r.delivered, r.delivered_us, r.first_sent_us,
+                                            (r.flags & kTxAppLimited) != 0, (r.flags & kTxRetransmit) != 0});
+  });
+  if (any) c.first_sent_us = latest_sent_us;
+  if (c.snd_una == c.snd_max) return_tx_log(c);
+}
+
+}  // namespace tern

@@ -1,0 +1,143 @@
+#pragma once
+// The per-connection transmit log (docs/architecture.md "Loss recovery
+// (issue 12)", /work/notes/txlog_contract.md): when each outstanding octet
+// was last sent, and the delivery snapshot taken then. RACK (RFC 8985 §6)
+// needs the first, delivery-rate sampling (draft-cheng-iccrg-delivery-rate-
+// estimation §3) the second.
+//
+// Tern sends in batches: one output() runs at one `now` and processes no ACK
+// inside it, so every segment of a batch shares its send time and snapshot.
+// The log records batches: a transmission contiguous with the newest record,
+// at the same time, with the same flags and snapshot, extends it.
+//
+// Invariants (what makes it exact and bounded):
+//  - records are in time order (oldest first; a ring of kCapacity);
+//  - their ranges are disjoint: a retransmission of [a, b) is carved out of
+//    the older records holding it (trimmed, removed, or split in two, the
+//    halves keeping their place in time) and appended as a new record. So
+//    each octet has exactly one record: its latest transmission, which is
+//    what RACK compares (§6.2 "the most recent transmission") and what rate
+//    sampling snapshots;
+//  - when full, the OLDEST record merges into the record adjacent to it in
+//    sequence space (the older of the two neighbours): range = union,
+//    sent_us and snapshot = the neighbour's, which is later. The merged
+//    octets look sent later than they were: RACK finds their loss later
+//    (never sooner), a rate sample from them spans less time. Merging the
+//    two oldest records whatever their ranges (the contract's first
+//    wording) could bridge octets retransmitted since, giving them an
+//    older send time and RACK a spurious loss; the neighbour keeps the
+//    ranges disjoint. With no neighbour (the log did not see every octet)
+//    the oldest record is forgotten: its octets have no send time, and
+//    RACK never marks what it cannot time.
+//
+// I/O-free, clock-free, allocation-free; the engine lends one to a
+// connection while it has data in flight (TcpStack::borrow_tx_log).
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "tcp/sack_scoreboard.h"
+#include "tcp/seq.h"
+
+namespace tern {
+
+inline constexpr std::uint8_t kTxRetransmit = 1;  // the range was sent before
+inline constexpr std::uint8_t kTxAppLimited = 2;  // Tcb::app_limited != 0 when sent
+inline constexpr std::uint8_t kTxLost = 4;        // RACK marked its undelivered octets lost (RFC 8985 §6.2)
+
+struct TxRecord {
+  Seq32 start, end;                 // [start, end) sent in this batch (FIN counts 1)
+  std::uint32_t sent_us = 0;        // worker clock, microseconds (wraps: compare mod 2^32)
+  std::uint32_t delivered = 0;      // Tcb::delivered when sent       } draft-cheng
+  std::uint32_t delivered_us = 0;   // Tcb::delivered_us when sent  } per-packet
+  std::uint32_t first_sent_us = 0;  // Tcb::first_sent_us when sent } state
+  // Octets of [start, end) known delivered (below SND.UNA or SACKed); a
+  // walk hands the record on when this grows.
+  std::uint32_t acked = 0;
+  std::uint8_t flags = 0;
+
+  std::uint32_t len() const noexcept { return static_cast<std::uint32_t>(end - start); }
+  bool fully_acked() const noexcept { return acked >= len(); }
+};
+
+// a sent after b, modulo 2^32 (RFC 8985 §6.2 RACK_sent_after without the
+// sequence tie-break, which the caller adds).
+constexpr bool us_after(std::uint32_t a, std::uint32_t b) noexcept {
+  return static_cast<std::int32_t>(a - b) > 0;
+}
+
+class TxLog {
+ public:
+  static constexpr std::size_t kCapacity = 64;
+
+  void clear() noexcept {
+    head_ = 0;
+    count_ = 0;
+    merges_ = 0;
+  }
+  bool empty() const noexcept { return count_ == 0; }
+  std::size_t size() const noexcept { return count_; }
+  // 0 = oldest.
+  const TxRecord& at(std::size_t i) const noexcept { return recs_[(head_ + i) % kCapacity]; }
+  TxRecord& at(std::size_t i) noexcept { return recs_[(head_ + i) % kCapacity]; }
+  const TxRecord& newest() const noexcept { return at(count_ - 1); }
+  // Records merged (or forgotten) for lack of room since the log was lent.
+  std::uint32_t merges() const noexcept { return merges_; }
+
+  // A transmission of [r.start, r.end) with r's time, snapshot and flags
+  // (r.acked is ignored). Octets below snd_max are a retransmission: they
+  // are carved out of the records holding them, whose `acked` is then
+  // recounted against snd_una and `sacked` (the scoreboard's ranges). A
+  // transmission straddling snd_max is logged as two records.
+  void record(TxRecord r, Seq32 snd_una, Seq32 snd_max, std::span<const SackRange> sacked) noexcept;
+
+  // On an ACK, after SND.UNA and the scoreboard moved: every record whose
+  // delivered octets grew (below snd_una, or SACKed by `sacked`), oldest
+  // first, goes to visit(const TxRecord&, std::uint32_t newly_acked_octets).
+  // Only records that may have changed are recounted: those reaching below
+  // snd_una, and those overlapping one of `blocks` (the ACK's own blocks:
+  // octets newly SACKed lie in them). Records wholly below snd_una are then
+  // released.
+  template <class Visit>
+  void on_ack(Seq32 snd_una, std::span<const SackRange> sacked, std::span<const SackRange> blocks,
+              Visit&& visit) noexcept {
+    for (std::size_t i = 0; i < count_; ++i) {
+      TxRecord& r = at(i);
+      if (r.fully_acked()) continue;
+      bool touched = seq_lt(r.start, snd_una);
+      for (const SackRange& b : blocks)
+        touched = touched || (seq_lt(b.left, r.end) && seq_lt(r.start, b.right));
+      if (!touched) continue;
+      const std::uint32_t was = r.acked;
+      recount(r, snd_una, sacked);
+      if (r.acked > was) visit(static_cast<const TxRecord&>(r), r.acked - was);
+    }
+    release(snd_una);
+  }
+
+  // Drops the records wholly below snd_una (the oldest are usually first,
+  // but a retransmission can leave an old record above a newer one).
+  void release(Seq32 snd_una) noexcept;
+
+  // The octets of r known delivered: below snd_una, or in `sacked`.
+  static std::uint32_t coverage(Seq32 start, Seq32 end, Seq32 snd_una,
+                                std::span<const SackRange> sacked) noexcept;
+
+ private:
+  void recount(TxRecord& r, Seq32 snd_una, std::span<const SackRange> sacked) noexcept {
+    r.acked = coverage(r.start, r.end, snd_una, sacked);
+  }
+  void append(const TxRecord& r) noexcept;
+  void carve(Seq32 a, Seq32 b, Seq32 snd_una, std::span<const SackRange> sacked) noexcept;
+  void erase_at(std::size_t i) noexcept;
+  void insert_at(std::size_t i, const TxRecord& r) noexcept;  // before the record now at i
+  void make_room(std::size_t need) noexcept;
+
+  std::array<TxRecord, kCapacity> recs_{};
+  std::size_t head_ = 0;
+  std::size_t count_ = 0;
+  std::uint32_t merges_ = 0;
+};
+
+}  // namespace tern

@@ -1,0 +1,254 @@
+// The transmit log (lib/tcp/tx_log.{h,cc}) on its own: time order, batches,
+// retransmissions carved out of older records, the bounded merge, release,
+// the per-ACK walk, send times that wrap; then the engine's use of it
+// (lib/tcp/tcp_tx_log.cc) on scripted segments: what the send path records,
+// the delivery state it snapshots (draft-cheng-iccrg-delivery-rate-
+// estimation §3), and a dry pool.
+#include "tcp/tx_log.h"
+
+#include <vector>
+
+#include "tcp_harness.h"
+
+namespace tern::tcptest {
+namespace {
+
+constexpr Seq32 kBase{0xfffff000u};  // ranges that wrap sequence space
+
+TxRecord rec(std::uint32_t from, std::uint32_t to, std::uint32_t sent_us, std::uint32_t delivered = 0) {
+  TxRecord r;
+  r.start = kBase + from;
+  r.end = kBase + to;
+  r.sent_us = sent_us;
+  r.delivered = delivered;
+  return r;
+}
+
+struct Range {
+  std::uint32_t from, to, sent_us;
+  bool operator==(const Range&) const = default;
+};
+std::ostream& operator<<(std::ostream& os, const Range& r) {
+  return os << "[" << r.from << "," << r.to << ")@" << r.sent_us;
+}
+
+std::vector<Range> ranges(const TxLog& l) {
+  std::vector<Range> v;
+  for (std::size_t i = 0; i < l.size(); ++i) {
+    const TxRecord& r = l.at(i);
+    v.push_back(Range{static_cast<std::uint32_t>(r.start - kBase), static_cast<std::uint32_t>(r.end - kBase),
+                      r.sent_us});
+  }
+  return v;
+}
+
+// Sends new data [from, to) at t; SND.MAX is `to` after.
+void send_new(TxLog& l, std::uint32_t from, std::uint32_t to, std::uint32_t t, Seq32 una = kBase) {
+  l.record(rec(from, to, t), una, kBase + from, {});
+}
+
+TEST(TxLog, BatchesAtOneTimeExtendTheNewestRecord) {
+  TxLog l;
+  send_new(l, 0, 1000, 10);
+  send_new(l, 1000, 2000, 10);  // same output() batch
+  send_new(l, 2000, 3000, 20);  // next batch
+  EXPECT_EQ(ranges(l), (std::vector<Range>{{0, 2000, 10}, {2000, 3000, 20}}));
+  TxRecord other = rec(3000, 4000, 20, /*delivered=*/5);  // an ACK came between: another snapshot
+  l.record(other, kBase, kBase + 3000, {});
+  EXPECT_EQ(l.size(), 3u);
+}
+
+// A retransmission is logged as the newest record and carved out of the
+// older one, which keeps its place in time order: each octet has one record,
+// its latest transmission (what RFC 8985 §6.2 compares).
+TEST(TxLog, RetransmissionSplitsTheOlderRecordAndKeepsTimeOrder) {
+  TxLog l;
+  send_new(l, 0, 5000, 10);
+  send_new(l, 5000, 8000, 20);
+  l.record(rec(2000, 3000, 30), kBase, kBase + 8000, {});
+  EXPECT_EQ(ranges(l),
+            (std::vector<Range>{{0, 2000, 10}, {3000, 5000, 10}, {5000, 8000, 20}, {2000, 3000, 30}}));
+  EXPECT_NE(l.newest().flags & kTxRetransmit, 0);
+  EXPECT_EQ(l.at(0).flags & kTxRetransmit, 0);
+  // Its edge: the older record is trimmed; all of it: removed.
+  l.record(rec(0, 2000, 40), kBase, kBase + 8000, {});
+  l.record(rec(5000, 6000, 40), kBase, kBase + 8000, {});
+  EXPECT_EQ(ranges(l),
+            (std::vector<Range>{
+                {3000, 5000, 10}, {6000, 8000, 20}, {2000, 3000, 30}, {0, 2000, 40}, {5000, 6000, 40}}));
+  // A go-back-N send reaching past SND.MAX: the old part is a retransmission,
+  // the rest new data.
+  TxLog g;
+  send_new(g, 0, 1000, 10);
+  g.record(rec(0, 1500, 20), kBase, kBase + 1000, {});
+  ASSERT_EQ(ranges(g), (std::vector<Range>{{0, 1000, 20}, {1000, 1500, 20}}));
+  EXPECT_NE(g.at(0).flags & kTxRetransmit, 0);
+  EXPECT_EQ(g.at(1).flags & kTxRetransmit, 0);
+}
+
+// Bounded: at kCapacity records, the oldest merges into its sequence
+// neighbour, taking the neighbour's (later) send time: octets look sent
+// later, never earlier.
+TEST(TxLog, WhenFullTheOldestMergesIntoItsSequenceNeighbour) {
+  TxLog l;
+  for (std::uint32_t i = 0; i < TxLog::kCapacity; ++i) send_new(l, i * 100, (i + 1) * 100, i);
+  ASSERT_EQ(l.size(), TxLog::kCapacity);
+  EXPECT_EQ(l.merges(), 0u);
+  send_new(l, TxLog::kCapacity * 100, TxLog::kCapacity * 100 + 100, 1000);
+  EXPECT_EQ(l.size(), TxLog::kCapacity);
+  EXPECT_EQ(l.merges(), 1u);
+  EXPECT_EQ((ranges(l)[0]), (Range{0, 200, 1}));
+  EXPECT_EQ((ranges(l)[1]), (Range{200, 300, 2}));
+  // Ranges stay disjoint and cover everything sent.
+  std::uint32_t covered = 0;
+  for (std::size_t i = 0; i < l.size(); ++i) covered += l.at(i).len();
+  EXPECT_EQ(covered, (TxLog::kCapacity + 1) * 100);
+
+  // The neighbour may be the earlier record in sequence: one batch, then
+  // retransmissions from its front, leave its tail the oldest record.
+  TxLog k;
+  const std::uint32_t n = TxLog::kCapacity * 100;
+  send_new(k, 0, n, 0);
+  for (std::uint32_t i = 0; i + 1 < TxLog::kCapacity; ++i)
+    k.record(rec(i * 100, i * 100 + 100, i + 1), kBase, kBase + n, {});
+  ASSERT_EQ(k.size(), TxLog::kCapacity);
+  ASSERT_EQ((ranges(k)[0]), (Range{n - 100, n, 0}));
+  send_new(k, n, n + 100, 1000);
+  EXPECT_EQ(k.merges(), 1u);
+  EXPECT_EQ((ranges(k).at(k.size() - 2)), (Range{n - 200, n, TxLog::kCapacity - 1}));
+  EXPECT_EQ((ranges(k).back()), (Range{n, n + 100, 1000}));
+}
+
+TEST(TxLog, ReleaseDropsWhatSndUnaCoversEvenBehindANewerRecord) {
+  TxLog l;
+  send_new(l, 0, 1000, 10);
+  send_new(l, 1000, 2000, 20);
+  l.record(rec(1500, 2000, 30), kBase, kBase + 2000, {});
+  l.release(kBase + 999);
+  EXPECT_EQ(l.size(), 3u);  // [0, 1000) is not wholly below
+  l.release(kBase + 1000);
+  EXPECT_EQ(ranges(l), (std::vector<Range>{{1000, 1500, 20}, {1500, 2000, 30}}));
+  l.release(kBase + 2000);
+  EXPECT_TRUE(l.empty());
+}
+
+// The per-ACK walk hands on exactly the records whose delivered octets
+// grew, oldest first, with how many; SACK blocks repeated by later ACKs
+// hand nothing on again.
+TEST(TxLog, TheWalkVisitsNewlyDeliveredRecordsOnceInTimeOrder) {
+  TxLog l;
+  send_new(l, 0, 1000, 10);
+  send_new(l, 1000, 2000, 20);
+  send_new(l, 2000, 3000, 30);
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> seen;  // sent_us, newly
+  auto visit = [&](const TxRecord& r, std::uint32_t n) { seen.emplace_back(r.sent_us, n); };
+  std::vector<SackRange> board{{kBase + 2000, kBase + 2500}};
+  l.on_ack(kBase, board, board, visit);
+  EXPECT_EQ(seen, (std::vector<std::pair<std::uint32_t, std::uint32_t>>{{30, 500}}));
+  seen.clear();
+  l.on_ack(kBase, board, board, visit);  // the same block again
+  EXPECT_TRUE(seen.empty());
+  board = {{kBase + 1500, kBase + 2500}};
+  std::vector<SackRange> blocks{{kBase + 1500, kBase + 2000}};
+  l.on_ack(kBase + 500, board, blocks, visit);  // cumulative 500 and a new block
+  EXPECT_EQ(seen, (std::vector<std::pair<std::uint32_t, std::uint32_t>>{{10, 500}, {20, 500}}));
+  seen.clear();
+  l.on_ack(kBase + 2500, {}, {}, visit);  // SACKed octets cumulatively ACKed are not new
+  EXPECT_EQ(seen, (std::vector<std::pair<std::uint32_t, std::uint32_t>>{{10, 500}, {20, 500}}));
+  EXPECT_EQ(ranges(l), (std::vector<Range>{{2000, 3000, 30}}));
+}
+
+// Send times are microseconds mod 2^32 (some 71 minutes): compared by
+// signed difference, 0x00000010 is after 0xfffffff0.
+TEST(TxLog, SendTimesCompareAcrossTheWrap) {
+  EXPECT_TRUE(us_after(0x10u, 0xfffffff0u));
+  EXPECT_FALSE(us_after(0xfffffff0u, 0x10u));
+  EXPECT_FALSE(us_after(5u, 5u));
+  TxLog l;
+  send_new(l, 0, 1000, 0xfffffff0u);
+  send_new(l, 1000, 2000, 0x10u);
+  EXPECT_EQ(ranges(l), (std::vector<Range>{{0, 1000, 0xfffffff0u}, {1000, 2000, 0x10u}}));
+  EXPECT_TRUE(us_after(l.at(1).sent_us, l.at(0).sent_us));
+}
+
+// ---- the engine --------------------------------------------------------------
+
+constexpr std::uint32_t kMss = 1460;
+
+class TxLogEngine : public TcpHarness {
+ protected:
+  Tcb* open_sack() {
+    Tcb* c = establish_active(seg().mss(1460).sack_perm());
+    if (c == nullptr) return nullptr;
+    stack().set_nodelay(*c, true, now());
+    return c;
+  }
+  Seq32 S(std::uint32_t i) const { return iss() + 1 + (i - 1) * kMss; }
+  Seg ack_with(Seq32 ack, std::initializer_list<std::pair<Seq32, Seq32>> blocks = {}) {
+    Seg s = seg().seq(irs() + 1).ack(ack);
+    for (const auto& [left, right] : blocks)
+      s.opts_.sack[s.opts_.sack_count++] = SackBlock{left.value(), right.value()};
+    return s;
+  }
+};
+
+// One output() batch is one record, stamped with the send time and the
+// delivery state (draft-cheng §3.2: an empty pipe starts the interval, so
+// first_sent_us = delivered_us = now); the next ACK's walk delivers it and
+// the log goes back to the pool once nothing is in flight.
+TEST_F(TxLogEngine, SendPathRecordsBatchesAndAcksDeliverThem) {
+  Tcb* c = open_sack();
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(c->txlog, nullptr);  // lent only while data is in flight
+  const std::uint32_t delivered0 = c->delivered;
+  ASSERT_EQ(stack().send_copy(*c, pattern(4 * kMss), at_ms(10)), 4 * kMss);
+  take_all_sent();
+  ASSERT_NE(c->txlog, nullptr);
+  ASSERT_EQ(c->txlog->size(), 1u);
+  const TxRecord r = c->txlog->at(0);
+  EXPECT_EQ(r.start, S(1));
+  EXPECT_EQ(r.end, S(5));
+  EXPECT_EQ(r.sent_us, 10'000u);
+  EXPECT_EQ(r.delivered_us, 10'000u);
+  EXPECT_EQ(r.first_sent_us, 10'000u);
+  EXPECT_EQ(r.delivered, delivered0);
+
+  // S3 SACKed at 12 ms: delivered grows, the record is handed on (first_sent_us).
+  recv(ack_with(S(1), {{S(3), S(4)}}), at_ms(12));
+  EXPECT_EQ(c->delivered, delivered0 + kMss);
+  EXPECT_EQ(c->delivered_us, 12'000u);
+  EXPECT_EQ(c->txlog->at(0).acked, kMss);
+
+  // A retransmission of S1 at 20 ms is a record of its own, flagged.
+  stack().send_copy(*c, pattern(kMss), at_ms(20));  // S5, new data: a record at 20 ms
+  take_all_sent();
+  ASSERT_EQ(c->txlog->size(), 2u);
+  EXPECT_EQ(c->txlog->at(1).sent_us, 20'000u);
+  EXPECT_EQ(c->txlog->at(1).delivered, delivered0 + kMss);  // the snapshot
+
+  recv(ack_with(S(6)), at_ms(25));  // before the probe timeout (10 ms after the send)
+  EXPECT_EQ(c->delivered, delivered0 + 5 * kMss);
+  EXPECT_EQ(c->first_sent_us, 20'000u);  // the most recently sent record delivered
+  EXPECT_EQ(c->txlog, nullptr);          // nothing in flight: back to the pool
+  EXPECT_EQ(count(Counter::kTCPTxLogUnavailable), 0u);
+}
+
+// With the pool dry a flight runs without a log, counted once per flight;
+// the transfer itself is unaffected.
+TEST_F(TxLogEngine, DryPoolRunsWithoutALogAndCountsIt) {
+  options_.tx_logs = 0;
+  Tcb* c = open_sack();
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(stack().send_copy(*c, pattern(2 * kMss), at_ms(10)), 2 * kMss);
+  EXPECT_EQ(take_all_sent().size(), 2u);
+  EXPECT_EQ(c->txlog, nullptr);
+  EXPECT_EQ(count(Counter::kTCPTxLogUnavailable), 1u);
+  recv(ack_with(S(3)), at_ms(15));  // before the probe timeout
+  EXPECT_EQ(c->snd_una, S(3));
+  stack().send_copy(*c, pattern(kMss), at_ms(30));
+  EXPECT_EQ(take_all_sent().size(), 1u);
+  EXPECT_EQ(count(Counter::kTCPTxLogUnavailable), 2u);
+}
+
+}  // namespace
+}  // namespace tern::tcptest
