@@ -193,6 +193,7 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
     const bool fin_pending =
         c.fin_queued && c.state != TcpState::kEstablished && c.state != TcpState::kCloseWait;
     const Seq32 max_before = c.snd_max;
+    const Seq32 nxt_before = c.snd_nxt;
     bool paced = false;
     for (;;) {
       const std::uint32_t off = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
@@ -240,7 +241,7 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
           break;
         }
       }
-      if (pace_hold(c, now)) {  // tcp_pacing.cc: not before pace_next
+      if (pace_hold(c, now, c.snd_max == max_before && c.snd_nxt == nxt_before)) {  // tcp_pacing.cc
         paced = true;
         break;
       }

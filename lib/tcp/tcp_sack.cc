@@ -204,7 +204,7 @@ void TcpStack::sack_send(Tcb& c, Instant now) noexcept {
     const std::uint32_t new_data = can_new ? std::min(unsent, wnd_room) : 0;
     const SackNext nx = c.sb.next_seg(c.snd_una, c.snd_max, new_data, dupthresh, c.mss);
     if (nx.kind == SackNext::Kind::kNone || nx.len > room) return;
-    if (pace_hold(c, now)) return;  // tcp_pacing.cc
+    if (pace_hold(c, now, n == 0)) return;  // tcp_pacing.cc
     if (nx.kind == SackNext::Kind::kNew) {
       // Sender SWS (RFC 9293 §3.8.6.2.1): short only when it empties the queue.
       if (nx.len < c.mss && nx.len < unsent) return;

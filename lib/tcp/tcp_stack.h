@@ -332,7 +332,10 @@ class TcpStack {
   void apply_syn_options(Tcb& c, const TcpOptions& o, Instant now) noexcept;
 
   // tcp_pacing.cc: pacing and the rate-based controller's input
-  bool pace_hold(Tcb& c, Instant now) noexcept;  // true: not yet; c waits on the pacing list
+  // true: not yet (c waits on the pacing list); `starting`: the first data
+  // segment of this send pass (a burst starts), else one within a burst.
+  bool pace_hold(Tcb& c, Instant now, bool starting) noexcept;
+  static Duration pace_horizon(const Tcb& c, std::uint64_t rate) noexcept;
   void pace_sent(Tcb& c, std::uint32_t bytes, Instant now) noexcept;  // moves pace_next on
   void pace_unlink(Tcb& c) noexcept;
   void rate_on_ack(Tcb& c, std::uint32_t delivered, std::uint32_t inflight, Duration rtt,

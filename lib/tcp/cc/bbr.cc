@@ -284,12 +284,12 @@ void Bbr::on_sample(const RateSample& rs, const BbrAck& a) noexcept {
   check_drain(a);
   update_rtprop(rs, a.now);
   check_probe_rtt(a);
-  if (btl_bw_.get() == 0) {
-    // No bandwidth sample yet: the initial rate, from the SRTT once there is one.
-    if (!pacing_from_srtt_ && a.srtt > Duration{}) init_pacing_rate(a.srtt);
-  } else {
-    set_pacing_rate(pacing_gain_);
-  }
+  // §4.2.1: the initial rate once there is an SRTT (the handshake's RTT
+  // reaches the controller with the first ACK; Linux re-initialises on the
+  // first RTT seen as well), then gain x BtlBw (only upwards before the
+  // pipe is full).
+  if (!pacing_from_srtt_ && a.srtt > Duration{}) init_pacing_rate(a.srtt);
+  if (btl_bw_.get() > 0) set_pacing_rate(pacing_gain_);
   set_send_quantum();
   set_cwnd(a);
 }

@@ -1,8 +1,8 @@
 // Scripted-segment tests of pacing (lib/tcp/tcp_pacing.cc): a connection
 // whose controller paces (BBR, draft-cardwell-iccrg-bbr-congestion-control-00
 // §4.2.1) sends each data segment no earlier than its next-send time, which
-// moves on by len / pacing_rate per segment, with a burst of at most one
-// send quantum (§4.2.2); the worker's pacing list sends it when the time
+// moves on by len / pacing_rate per segment, in bursts of one send quantum
+// (§4.2.2); the worker's pacing list sends the next burst when its time
 // comes, in virtual time between timer ticks.
 #include <gtest/gtest.h>
 
@@ -48,22 +48,22 @@ TEST_F(TcpPacing, SegmentsLeaveAtThePacingRate) {
 
   // The first ACK (2 segments) brings the SRTT: rate = IW / SRTT x 2.885,
   // less the 1 % margin; STARTUP grows cwnd by what was delivered, so 4
-  // segments may go. At this rate the quantum is 2 segments: two leave at
-  // once, then one every 1460 B / rate.
+  // segments may go. At this rate the quantum is 2 segments: a burst of two
+  // leaves at once, the next two one quantum (2 x 1460 B / rate) later.
   recv(seg().seq(irs() + 1).ack(S(2)), at_ms(200));
   const std::uint64_t rate = c->cc.pacing_rate();
   EXPECT_EQ(rate, std::uint64_t{10 * kMss} * 10 * 739 / 256 * 99 / 100);  // 417,253 B/s
+  EXPECT_EQ(c->cc.pacing_quantum(), 2 * kMss);
   EXPECT_EQ(c->cc.cwnd(), 12 * kMss);
   const Duration gap = Duration::ns(static_cast<std::int64_t>(std::uint64_t{kMss} * 1'000'000'000 / rate));
   expect_segment(10, at_ms(200));
   expect_segment(11, at_ms(200));
   expect_nothing_sent();
-  EXPECT_EQ(stack().pacing_deadline(), at_ms(200) + gap);
-  advance_to(at_ms(200) + gap - Duration::ns(1));
+  EXPECT_EQ(stack().pacing_deadline(), at_ms(200) + gap * 2);
+  advance_to(at_ms(200) + gap * 2 - Duration::ns(1));
   expect_nothing_sent();
-  advance_to(at_ms(200) + gap);  // between timer ticks (gap is 3.499 ms)
-  expect_segment(12, at_ms(200) + gap);
-  advance_to(at_ms(210));
+  advance_to(at_ms(210));  // the burst leaves between timer ticks (2 x gap = 6.998 ms)
+  expect_segment(12, at_ms(200) + gap * 2);
   expect_segment(13, at_ms(200) + gap * 2);
   expect_nothing_sent();  // cwnd is full: nothing waits for the pacer
   EXPECT_EQ(stack().pacing_deadline(), Instant::max());
