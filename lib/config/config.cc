@@ -67,6 +67,8 @@ constexpr std::string_view kTcpKeys[] = {"max_connections",
                                          "challenge_ack_limit",
                                          "ephemeral_ports",
                                          "dupthresh",
+                                         "undo",
+                                         "frto",
                                          "congestion",
                                          "ofo_max_segments",
                                          "invalid_ratelimit_ms",
@@ -466,6 +468,8 @@ TcpConfig read_tcp(const Section& s) {
       static_cast<std::uint32_t>(s.integer("challenge_ack_limit", t.challenge_ack_limit, 1, 1000000));
   read_ephemeral_ports(s, t);
   t.dupthresh = static_cast<std::uint32_t>(s.integer("dupthresh", t.dupthresh, 1, 1000));
+  t.undo = s.boolean("undo", t.undo);
+  t.frto = s.boolean("frto", t.frto);
   // Linux's names; "reno" is Linux's name for the same NewReno.
   const std::string_view cc = s.choice("congestion",
                                        t.congestion == CongestionAlgorithm::kCubic ? "cubic"

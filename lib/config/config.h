@@ -126,6 +126,8 @@ struct TcpConfig {
   std::uint16_t ephemeral_first = 32768;     // [tcp] ephemeral_ports = [first, last] (ip_local_port_range)
   std::uint16_t ephemeral_last = 60999;
   std::uint32_t dupthresh = 3;  // [tcp] dupthresh (RFC 5681 §3.2; tcp_reordering)
+  bool undo = true;             // [tcp] undo: undo congestion responses found spurious (D-SACK, Eifel, F-RTO)
+  bool frto = true;             // [tcp] frto: F-RTO (RFC 5682) after timeouts without timestamps (tcp_frto)
   CongestionAlgorithm congestion = CongestionAlgorithm::kCubic;  // [tcp] congestion (tcp_congestion_control)
   std::uint16_t ofo_max_segments = 256;            // [tcp] ofo_max_segments: out-of-order segments held
   Duration invalid_ratelimit = Duration::ms(500);  // [tcp] invalid_ratelimit_ms (tcp_invalid_ratelimit)

@@ -175,6 +175,25 @@ struct Tcb : TimerNode {
   std::uint32_t first_sent_us = 0;  // send time of the record most recently delivered
   std::uint32_t app_limited = 0;    // 0, or the `delivered` value at which app-limited ends (BBR's rule)
 
+  // Undo of a congestion response that proves spurious (tcp_undo.cc): one
+  // episode from a fast retransmit (SACK or NewReno recovery) or an RTO
+  // until the next; the controller keeps the window to restore (Congestion::undo).
+  enum class Frto : std::uint8_t { kOff, kAwaitFirst, kAwaitSecond };  // RFC 5682 steps 2 and 3
+  Seq32 undo_marker;             // SND.UNA when the episode began (Linux's undo_marker)
+  Seq32 undo_end;                // SND.MAX then ("recover"; extended by an RTO within the episode)
+  std::uint32_t undo_tsval = 0;  // TSval of the episode's first retransmission (RFC 3522 §2)
+  Seq32 tlp_high;                // SND.MAX when a retransmitted loss probe left (RFC 8985 §7.4 TLPHighRxt)
+  std::uint32_t retransmitted_segs = 0;  // data segments retransmitted, every cause, whole connection
+  std::uint32_t frto_sacked = 0;         // F-RTO step 3 (SACK): octets below undo_end SACKed at step 2
+  std::uint16_t undo_retrans = 0;        // retransmissions of the episode no D-SACK has reported yet
+  Frto frto = Frto::kOff;
+  bool undo_valid : 1 = false;   // an episode whose response may still be undone
+  bool undo_active : 1 = false;  // its recovery / RTO phase: SND.UNA below undo_end
+  bool undo_rto : 1 = false;     // the episode includes a retransmission timeout
+  bool undo_rexmit : 1 = false;  // it retransmitted (undo_tsval is set)
+  bool undo_eifel : 1 = false;   // RFC 3522: the first ACK of the retransmitted data is still to come
+  bool tlp_rxt_out : 1 = false;  // RFC 8985 §7.4 TLPRxtOut: the last probe was a retransmission
+
   // ---- buffers ----
   SendQueue sndq;                  // SND.UNA onwards (FIN not included)
   RecvQueue rcvq;                  // in order, not yet read

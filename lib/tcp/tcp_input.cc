@@ -594,6 +594,7 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
     } else {
       tx_log_on_ack(c, acked, {}, now);
       if (c.cc.wants_rate_samples()) rate_on_ack(c, acked, c.flight(), rtt, now);  // BBR
+      undo_on_ack(c, s, acked, nullptr, false, a == CcAction::kRetransmit, now);   // tcp_undo.cc
     }
     if (a == CcAction::kRetransmit) {  // RFC 6582 §3.2 step 3: partial ACK
       counters_.inc(Counter::kTCPPartialAckRetrans);
@@ -633,19 +634,27 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
   if (c.sack_ok) {
     // RFC 6675 §2: with SACK, a duplicate is an ACK at SND.UNA whose blocks
     // report new data, whatever its window or payload: sack_on_ack decides.
+    const std::uint32_t old_wnd = c.snd_wnd;
     update_window(c, s);
     if (s.ack == c.snd_una && c.snd_max != c.snd_una) {
       AckSample sample{s.ack, 0, c.snd_max, now};
       sack_summary(c, s, sample);
       sack_on_ack(c, s, 0, sample, dup, now);
+    } else if (s.ack == c.snd_una && (s.opts.sack_count > 0 || c.tlp_rxt_out)) {
+      // Nothing outstanding: a late D-SACK, or the duplicate ACK a loss
+      // probe draws from a peer that sends none (tcp_undo.cc).
+      undo_on_idle_ack(c, s, s.len == 0 && !s.flags.fin() && wnd == old_wnd, now);
     }
     return;
   }
   if (dup) {
+    undo_on_ack(c, s, 0, nullptr, true, false, now);  // F-RTO (tcp_undo.cc)
     AckSample sample{s.ack, 0, c.snd_max, now};
     sack_summary(c, s, sample);
+    const bool was_in_recovery = c.cc.in_recovery();
     const CcAction a = c.cc.on_dup_ack(sample);
     if (a == CcAction::kRetransmit) {  // RFC 5681 §3.2 step 2: fast retransmit
+      if (!was_in_recovery && c.cc.in_recovery()) undo_begin(c, false);
       counters_.inc(Counter::kTCPFastRetrans);
       const std::uint32_t len = std::min<std::uint32_t>(c.mss, c.sndq.bytes());
       if (len > 0) {

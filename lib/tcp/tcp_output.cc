@@ -325,7 +325,8 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   counters_.inc(Counter::kOutSegs);
   if (retransmission) {
     counters_.inc(Counter::kRetransSegs);
-    c.rtt_timing = false;  // Karn: no sample while a retransmission is outstanding
+    c.rtt_timing = false;          // Karn: no sample while a retransmission is outstanding
+    undo_note_retransmit(c, now);  // tcp_undo.cc
   } else if (len > 0 && !c.rtt_timing && !c.ts_ok) {
     c.rtt_timing = true;
     c.rtt_seq = seq + len - 1;

@@ -43,6 +43,7 @@ void TcpStack::sack_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const 
   // SACKed octets (octets SACKed before and now cumulatively ACKed count once).
   const std::int64_t newly = std::int64_t{acked} + c.sb.sacked_bytes() - sacked_before;
   tx_log_on_ack(c, newly > 0 ? static_cast<std::uint32_t>(newly) : 0, s.opts.sack_blocks(), now);
+  undo_on_ack(c, s, acked, &u, strict_dup, false, now);  // tcp_undo.cc: may end recovery
   const std::uint32_t dupthresh = dupthresh_of(o_.cfg);
   const std::uint32_t delivered = acked + u.newly_sacked;  // RFC 6937 DeliveredData
   if (c.cc.wants_rate_samples())  // BBR: the model first, so what follows sends with its cwnd
@@ -121,6 +122,7 @@ void TcpStack::sack_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const 
 void TcpStack::sack_enter_recovery(Tcb& c, std::uint32_t delivered, Instant now) noexcept {
   counters_.inc(Counter::kTCPSackRecovery);
   counters_.inc(Counter::kTCPFastRetrans);
+  undo_begin(c, false);
   const std::uint32_t flight = static_cast<std::uint32_t>(c.snd_max - c.snd_una);
   c.recovery_point = c.snd_max;  // (4.1)
   c.sack_recovery = true;

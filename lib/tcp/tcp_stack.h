@@ -329,6 +329,24 @@ class TcpStack {
   void tx_log_on_ack(Tcb& c, std::uint32_t newly, std::span<const SackBlock> blocks, Instant now) noexcept;
   bool borrow_tx_log(Tcb& c) noexcept;
   void return_tx_log(Tcb& c) noexcept;
+
+  // tcp_undo.cc: undoing a congestion response found spurious (RFC 3708
+  // D-SACK, RFC 3522 Eifel with RFC 4015's response, RFC 5682 F-RTO) and
+  // RFC 8985 §7.4's loss-probe episodes
+  void undo_begin(Tcb& c, bool rto) noexcept;
+  void undo_on_rto(Tcb& c) noexcept;  // before the controller's on_rto
+  void undo_note_retransmit(Tcb& c, Instant now) noexcept;
+  // Every acceptable ACK at SND.UNA or beyond, once SND.UNA has moved: `u`
+  // from the scoreboard (null without SACK), `strict_dup` a duplicate in
+  // RFC 5681 §2's sense, `partial` a NewReno partial ACK.
+  void undo_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const SackUpdate* u, bool strict_dup,
+                   bool partial, Instant now) noexcept;
+  void undo_on_idle_ack(Tcb& c, const Segment& s, bool pure, Instant now) noexcept;  // nothing outstanding
+  void undo_spurious(Tcb& c, Counter why) noexcept;
+  bool undo_dsack(Tcb& c, const SackUpdate& u) noexcept;
+  bool undo_tlp_ack(Tcb& c, const Segment& s, std::uint32_t acked, const SackUpdate& u,
+                    bool strict_dup) noexcept;
+  bool frto_send_new(Tcb& c, Instant now) noexcept;
   void apply_syn_options(Tcb& c, const TcpOptions& o, Instant now) noexcept;
 
   // tcp_pacing.cc: pacing and the rate-based controller's input

@@ -181,6 +181,7 @@ void TcpStack::on_rtx_timeout(Tcb& c, Instant now) noexcept {
     return;
   }
   c.rto.on_timeout();
+  undo_on_rto(c);  // tcp_undo.cc
   c.cc.on_rto(c.snd_una, c.snd_max);
   if (c.sack_ok) {
     // RFC 2018 §8: after a timeout, SACK information received before it is
@@ -238,6 +239,7 @@ void TcpStack::on_probe_timeout(Tcb& c, Instant now) noexcept {
   const std::uint32_t unsent = queued > outstanding ? queued - outstanding : 0;
   const std::uint32_t wnd_room = c.snd_wnd > outstanding ? c.snd_wnd - outstanding : 0;
   bool sent = false;
+  bool rexmit = false;  // RFC 8985 §7.4.1 TLPRxtOut
   std::uint32_t len = std::min({unsent, wnd_room, static_cast<std::uint32_t>(c.mss)});
   if (c.sack_recovery) {
     // In recovery the SACK blocks already describe the tail; what a silent
@@ -260,10 +262,12 @@ void TcpStack::on_probe_timeout(Tcb& c, Instant now) noexcept {
     len = std::min<std::uint32_t>(c.mss, std::min(queued, outstanding));
     const Seq32 data_end = c.snd_una + std::min(queued, outstanding);
     const bool fin = c.fin_sent && outstanding > queued;
-    if (len > 0 || fin) sent = send_data_segment(c, data_end - len, len, fin, now);
+    if (len > 0 || fin) sent = rexmit = send_data_segment(c, data_end - len, len, fin, now);
   }
   if (!sent) return;
   counters_.inc(Counter::kTCPLossProbes);
+  c.tlp_rxt_out = rexmit;  // §7.4 accounting: tcp_undo.cc
+  c.tlp_high = c.snd_max;
   if (c.sack_recovery) c.prr_out += len;
   c.tlp_outstanding = true;
   c.rtx_deadline = now + c.rto.rto();

@@ -40,6 +40,9 @@ struct Scenario {
   // once it has queued everything (the engine owns FIN_WAIT_* from then on).
   bool close_directly = false;
   Duration time_limit = Duration::s(30 * 60);
+  // Called every step before the applications act: may change the link's
+  // parameters over time (a delay spike), through SimLink::set_params.
+  std::function<void(Instant, SimLink&)> link_schedule;
   // Called once per simulator step while the applications run (after
   // them): where a test samples the link and the connections.
   std::function<void(TcpSim&, Instant)> observe;

@@ -403,6 +403,75 @@ TEST(SimTcp, BbrPacesNearTheBottleneckRateWithASmallQueue) {
   EXPECT_GT(c.queue_avg, 4 * b.queue_avg);
 }
 
+// Delay spikes on the ACK path: 50 MB from A over 100 Mbit/s, 1 ms each
+// way, and in the second quarter of every second the ACKs B sends take
+// `spike` longer. A waits longer than its RTO for the ACKs of data that
+// arrived: spurious timeouts. The timeout fires after the spike, so the ACK
+// to its retransmission overtakes the delayed ones: it carries B's D-SACK
+// (RFC 2883) and echoes a TSval from before the timeout (Eifel, RFC 3522),
+// either of which shows the timeout spurious (counted as TCPDSACKUndo,
+// checked first). With [tcp] undo A restores its window and goes on with
+// new data (RFC 4015); without, it restarts from one segment and goes back
+// to SND.UNA, resending a window the peer already holds.
+Outcome delay_spikes(bool undo, Duration spike, std::uint64_t until_ms = 500) {
+  Scenario s = base(11);
+  LinkParams p = link(Duration::ms(1));
+  p.rate_bps = 100'000'000;
+  s.ab = s.ba = p;
+  s.bytes_ab = 50'000'000;
+  s.a.tcp.snd_buf = s.b.tcp.rcv_buf = 1 << 20;
+  s.a.tcp.undo = undo;
+  s.link_schedule = [spike, until_ms](Instant now, SimLink& l) {
+    const std::uint64_t in_second = (now.ns_since_epoch() / 1'000'000) % 1000;
+    LinkParams ack_path = l.params(Side::kB);
+    ack_path.delay = Duration::ms(1) + (in_second >= 250 && in_second < until_ms ? spike : Duration{});
+    l.set_params(Side::kB, ack_path);
+  };
+  const Outcome o = run_scenario(s, pools());
+  EXPECT_TRUE(o.ok) << check_scenario(s, pools());
+  return o;
+}
+
+TEST(SimTcp, UndoAfterSpuriousTimeoutsRestoresGoodput) {
+  const Outcome with = delay_spikes(true, Duration::ms(400));
+  const Outcome without = delay_spikes(false, Duration::ms(400));
+  const auto mbps = [](const Outcome& o) {
+    return 50'000'000 * 8.0 / static_cast<double>(o.end.ns_since_epoch()) * 1e3;
+  };
+  for (const auto* o : {&with, &without}) {
+    std::printf(
+        "%s: %s s (%.1f Mbit/s), TCPTimeouts %llu, TCPSpuriousRTOs %llu, TCPLossUndo %llu, "
+        "TCPFullUndo %llu, TCPPartialUndo %llu, TCPDSACKUndo %llu, RetransSegs %llu\n",
+        o == &with ? "undo   " : "no undo", format_time(o->end).c_str(), mbps(*o),
+        static_cast<unsigned long long>(o->a.get(Counter::kTCPTimeouts)),
+        static_cast<unsigned long long>(o->a.get(Counter::kTCPSpuriousRTOs)),
+        static_cast<unsigned long long>(o->a.get(Counter::kTCPLossUndo)),
+        static_cast<unsigned long long>(o->a.get(Counter::kTCPFullUndo)),
+        static_cast<unsigned long long>(o->a.get(Counter::kTCPPartialUndo)),
+        static_cast<unsigned long long>(o->a.get(Counter::kTCPDSACKUndo)),
+        static_cast<unsigned long long>(o->a.get(Counter::kRetransSegs)));
+  }
+  EXPECT_GT(with.a.get(Counter::kTCPTimeouts), 0u) << "the spikes must outlast the RTO";
+  EXPECT_GT(with.a.get(Counter::kTCPSpuriousRTOs), 0u);
+  EXPECT_EQ(without.a.get(Counter::kTCPSpuriousRTOs), 0u);
+  EXPECT_LT(with.a.get(Counter::kRetransSegs), without.a.get(Counter::kRetransSegs));
+  EXPECT_GT(mbps(with), mbps(without) * 1.05);
+
+  // The spike lasting past the timeout: the ACK to its retransmission is
+  // delayed too, and the first to arrive is one of the originals', whose
+  // TSecr predates the retransmission: Eifel (TCPLossUndo).
+  const Outcome eifel = delay_spikes(true, Duration::ms(400), 750);
+  std::printf(
+      "undo, longer spikes: %s s, TCPTimeouts %llu, TCPSpuriousRTOs %llu, TCPLossUndo %llu, "
+      "TCPDSACKUndo %llu, RetransSegs %llu\n",
+      format_time(eifel.end).c_str(), static_cast<unsigned long long>(eifel.a.get(Counter::kTCPTimeouts)),
+      static_cast<unsigned long long>(eifel.a.get(Counter::kTCPSpuriousRTOs)),
+      static_cast<unsigned long long>(eifel.a.get(Counter::kTCPLossUndo)),
+      static_cast<unsigned long long>(eifel.a.get(Counter::kTCPDSACKUndo)),
+      static_cast<unsigned long long>(eifel.a.get(Counter::kRetransSegs)));
+  EXPECT_GT(eifel.a.get(Counter::kTCPLossUndo), 0u);
+}
+
 class SimSweep : public ::testing::TestWithParam<std::uint64_t> {};
 
 // Every seed with each congestion controller: CUBIC (the default), NewReno and BBR.

@@ -313,8 +313,24 @@ CcAction Bbr::on_dup_ack(const AckSample& a) noexcept {
   const bool was = core_.in_recovery();
   const std::uint32_t saved = save_cwnd();
   const CcAction r = core_.on_dup_ack(a);
-  if (!was && core_.in_recovery()) prior_cwnd_ = saved;
+  if (!was && core_.in_recovery()) {
+    prior_cwnd_ = saved;
+    undo_valid_ = true;
+  }
   return r;
+}
+
+bool Bbr::undo() noexcept {
+  const bool core = core_.undo();  // without SACK: ends the core's recovery
+  if (!undo_valid_ && !core) return false;
+  undo_valid_ = false;
+  sack_recovery_ = false;
+  rto_recovery_ = false;
+  packet_conservation_ = false;
+  restore_cwnd();
+  full_bw_ = 0;
+  full_bw_count_ = 0;
+  return true;
 }
 
 void Bbr::on_rto(Seq32 snd_una, Seq32 snd_max) noexcept {
@@ -322,6 +338,7 @@ void Bbr::on_rto(Seq32 snd_una, Seq32 snd_max) noexcept {
   prior_cwnd_ = save_cwnd();
   cwnd_ = mss_;
   rto_recovery_ = true;
+  undo_valid_ = true;
   rto_recover_ = snd_max;
   sack_recovery_ = false;  // the engine leaves SACK recovery on a timeout
   packet_conservation_ = false;
@@ -349,6 +366,7 @@ void Bbr::enter_sack_recovery(std::uint32_t pipe, std::uint32_t delivered) noexc
   packet_conservation_ = true;
   next_round_delivered_ = delivered_total_;
   sack_recovery_ = true;
+  undo_valid_ = true;
 }
 
 void Bbr::exit_sack_recovery() noexcept {
@@ -361,6 +379,7 @@ void Bbr::adopt(std::uint32_t cwnd, std::uint32_t, bool in_sack_recovery) noexce
   cwnd_ = std::max(cwnd, mss_);
   prior_cwnd_ = cwnd_;
   sack_recovery_ = in_sack_recovery;
+  undo_valid_ = false;
 }
 
 }  // namespace tern

@@ -62,6 +62,8 @@ class BbrLossGrowth {
   void on_recovery_exit() noexcept {}
   std::uint32_t on_rto(std::uint32_t, bool, const CcWindow& w) noexcept { return w.ssthresh; }
   void on_idle(Instant, Instant, bool, const CcWindow&) noexcept {}
+  void save_prior() noexcept {}
+  void undo_prior(bool) noexcept {}
 
  private:
   std::uint32_t mss_;
@@ -136,9 +138,12 @@ class Bbr {
   void set_recovery_cwnd(std::uint32_t) noexcept {}
   void exit_sack_recovery() noexcept;
   void adopt(std::uint32_t cwnd, std::uint32_t ssthresh, bool in_sack_recovery) noexcept;
-  // A spurious retransmission undone: BBR's cwnd was never reduced for it
-  // beyond packet conservation; nothing to restore (as Linux's bbr_undo_cwnd).
-  void undo() noexcept {}
+  // The episode's response was spurious (tcp_undo.cc): recovery ends, cwnd
+  // is restored to at least its value before (BBRRestoreCwnd), and, as
+  // Linux's bbr_undo_cwnd, the full-pipe count starts afresh. False when no
+  // episode began since the last undo.
+  bool undo() noexcept;
+  bool can_undo() const noexcept { return undo_valid_ || core_.can_undo(); }
 
   std::uint32_t cwnd() const noexcept { return core_.in_recovery() ? core_.cwnd() : cwnd_; }
   // BBR has no ssthresh; reported as "arbitrarily high" (Linux reports
@@ -237,6 +242,7 @@ class Bbr {
   bool sack_recovery_ = false;
   bool rto_recovery_ = false;
   bool pacing_from_srtt_ = false;  // the initial pacing rate has seen an SRTT
+  bool undo_valid_ = false;        // an episode (recovery, timeout) began: undo() may restore
 };
 
 static_assert(CongestionControl<Bbr>);

@@ -70,6 +70,10 @@ enum class CcAction : std::uint8_t {
 //                  one RTO (RFC 5681 §4.1) and returns whether it did. CUBIC
 //                  also keeps any idle time out of its clock (RFC 9438 §5.8),
 //                  so calling it after shorter gaps too is allowed.
+// undo:            the congestion response of the current episode was
+//                  spurious: restore the window from before it (RFC 3708,
+//                  RFC 4015; Linux's undo_cwnd). False when there is nothing
+//                  to restore.
 template <class T>
 concept CongestionControl = requires(T cc, const T& ccc, const AckSample& a, Seq32 s, Instant now,
                                      Duration d) {
@@ -83,6 +87,8 @@ concept CongestionControl = requires(T cc, const T& ccc, const AckSample& a, Seq
   noexcept->std::same_as<void>;  // (SND.UNA, SND.MAX)
   { cc.on_idle_restart(now, now, d) }
   noexcept->std::same_as<bool>;  // (now, last send, RTO)
+  { cc.undo() }
+  noexcept->std::same_as<bool>;
   { ccc.cwnd() }
   noexcept->std::same_as<std::uint32_t>;
   { ccc.ssthresh() }

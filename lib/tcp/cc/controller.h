@@ -104,8 +104,8 @@ class Congestion {
   }
   // RFC 6675 §5 (4.2). `pipe` and `delivered` (this ACK's DeliveredData)
   // are for BBR's packet conservation; the others set ssthresh from FlightSize.
-  void enter_sack_recovery(std::uint32_t flight_size, Seq32 snd_max, std::uint32_t pipe,
-                           std::uint32_t delivered) noexcept {
+  void enter_sack_recovery(std::uint32_t flight_size, Seq32 snd_max, std::uint32_t pipe = 0,
+                           std::uint32_t delivered = 0) noexcept {
     if (auto* b = std::get_if<Bbr>(&v_)) return b->enter_sack_recovery(pipe, delivered);
     visit([&](auto& c) {
       if constexpr (!std::is_same_v<std::decay_t<decltype(c)>, Bbr>)
@@ -117,6 +117,13 @@ class Congestion {
   }
   void exit_sack_recovery() noexcept {
     visit([&](auto& c) { c.exit_sack_recovery(); });
+  }
+  // The episode's response was spurious: the window from before it.
+  bool undo() noexcept {
+    return visit([&](auto& c) { return c.undo(); });
+  }
+  bool can_undo() const noexcept {
+    return visit([](const auto& c) { return c.can_undo(); });
   }
 
   std::uint32_t cwnd() const noexcept {

@@ -147,6 +147,34 @@ std::uint32_t CubicGrowth::on_rto(std::uint32_t flight, bool first, const CcWind
   return reduce(flight);
 }
 
+void CubicGrowth::save_prior() noexcept {
+  prior_.t_epoch = t_epoch_;
+  prior_.w_max = w_max_;
+  prior_.cwnd_prior = cwnd_prior_;
+  prior_.cwnd_epoch = cwnd_epoch_;
+  prior_.w_est = static_cast<std::uint32_t>(std::min<std::uint64_t>(w_est_ >> kEstShift, kCcMaxCwnd));
+  prior_.epoch_valid = epoch_valid_;
+  prior_.origin_is_epoch = origin_is_epoch_;
+}
+
+void CubicGrowth::undo_prior(bool restore) noexcept {
+  carry_ = 0;
+  // §4.9.2: "if the current cwnd is already higher than prior_cwnd, CUBIC
+  // SHOULD continue to use the current and the most recent values".
+  if (!restore) return;
+  w_max_ = prior_.w_max;
+  cwnd_prior_ = prior_.cwnd_prior;
+  origin_is_epoch_ = prior_.origin_is_epoch;
+  epoch_valid_ = prior_.epoch_valid;
+  if (!epoch_valid_) return;
+  // The same curve as before the reduction: epoch_start, W_max, K (eq. 2
+  // from cwnd_epoch, as start_epoch computed it) and W_est.
+  t_epoch_ = prior_.t_epoch;
+  cwnd_epoch_ = prior_.cwnd_epoch;
+  k_ = cwnd_epoch_ <= w_max_ ? k_ticks(w_max_ - cwnd_epoch_) : -k_ticks(cwnd_epoch_ - w_max_);
+  w_est_ = std::uint64_t{prior_.w_est} << kEstShift;
+}
+
 void CubicGrowth::on_idle(Instant now, Instant last_send, bool restarted, const CcWindow& w) noexcept {
   if (!epoch_valid_) return;
   // Restarted below ssthresh: slow start runs again and the congestion

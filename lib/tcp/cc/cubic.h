@@ -73,6 +73,11 @@ class CubicGrowth {
   void on_recovery_exit() noexcept { carry_ = 0; }
   std::uint32_t on_rto(std::uint32_t flight, bool first, const CcWindow& w) noexcept;
   void on_idle(Instant now, Instant last_send, bool restarted, const CcWindow& w) noexcept;
+  // RFC 9438 §4.9.2 (figures 7, 8): W_max, K, epoch_start and W_est from
+  // before a reduction, restored when it proves spurious (with cwnd_prior
+  // and the epoch's origin, which K and the Reno-friendly rate follow).
+  void save_prior() noexcept;
+  void undo_prior(bool restore) noexcept;
 
   // The state, for tests and telemetry. Windows in bytes.
   // Eq. 1 for the current epoch: W_cubic(t) = C * (t - K)^3 + W_max.
@@ -130,6 +135,17 @@ class CubicGrowth {
   std::uint64_t w_est_ = 0;  // W_est << kEstShift
   std::uint64_t carry_ = 0;  // remainder of (target - cwnd) * acked / cwnd, below cwnd
   Instant last_ack_;
+  // save_prior(): K is not kept, start_epoch derives it from W_max and
+  // cwnd_epoch; W_est to the byte.
+  struct Prior {
+    Instant t_epoch;
+    std::uint32_t w_max = 0;
+    std::uint32_t cwnd_prior = 0;
+    std::uint32_t cwnd_epoch = 0;
+    std::uint32_t w_est = 0;
+    bool epoch_valid = false;
+    bool origin_is_epoch = false;
+  } prior_;
 };
 
 using Cubic = RenoRecovery<CubicGrowth>;

@@ -29,6 +29,10 @@ class RenoGrowth {
   void on_recovery_exit() noexcept { bytes_acked_ = 0; }
   std::uint32_t on_rto(std::uint32_t flight, bool first, const CcWindow& w) noexcept;
   void on_idle(Instant now, Instant last_send, bool restarted, const CcWindow& w) noexcept;
+  // Nothing to keep: AIMD has no state beyond the window (RFC 3465's
+  // counter restarts).
+  void save_prior() noexcept {}
+  void undo_prior(bool) noexcept { bytes_acked_ = 0; }
 
  private:
   std::uint32_t loss_ssthresh(std::uint32_t flight) const noexcept;

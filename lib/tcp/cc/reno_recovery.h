@@ -67,6 +67,11 @@ constexpr void cc_slow_start(CcWindow& w, std::uint32_t inc) noexcept {
 //   on_idle(now, last_send, restarted, w)  the engine resumes sending with
 //                           nothing in flight; `restarted` when the core
 //                           restarted cwnd (idle longer than one RTO).
+//   save_prior()            a congestion response is about to begin an
+//                           episode: keep what undo_prior() may restore.
+//   undo_prior(restore)     the episode was spurious (tcp_undo.cc);
+//                           `restore` when cwnd is below the one saved
+//                           (RFC 9438 §4.9.2 restores only then).
 template <class G>
 concept WindowGrowth = requires(G g, const AckSample& a, CcWindow& w, const CcWindow& cw, std::uint32_t n,
                                 bool b, Instant t) {
@@ -81,6 +86,10 @@ concept WindowGrowth = requires(G g, const AckSample& a, CcWindow& w, const CcWi
   { g.on_rto(n, b, cw) }
   noexcept->std::same_as<std::uint32_t>;
   { g.on_idle(t, t, b, cw) }
+  noexcept->std::same_as<void>;
+  { g.save_prior() }
+  noexcept->std::same_as<void>;
+  { g.undo_prior(b) }
   noexcept->std::same_as<void>;
 };
 
@@ -122,6 +131,17 @@ class RenoRecovery {
   void set_recovery_cwnd(std::uint32_t cwnd) noexcept { w_.cwnd = std::max(cwnd, mss_); }
   void exit_sack_recovery() noexcept;
 
+  // The congestion response of the current episode was spurious (the
+  // engine's undo, tcp_undo.cc: RFC 3708 D-SACK, RFC 3522 Eifel, RFC 5682
+  // F-RTO): back to the window before it, as Linux's tcp_undo_cwnd_reduction
+  // and RFC 4015 / RFC 9438 §4.9 do. The window saved is the one before the
+  // first reduction of the episode: an RTO during recovery, or a backed-off
+  // repeat, keeps it. Returns false when nothing was saved (already undone).
+  bool undo() noexcept;
+  bool can_undo() const noexcept { return prior_valid_; }
+  std::uint32_t prior_cwnd() const noexcept { return prior_cwnd_; }
+  std::uint32_t prior_ssthresh() const noexcept { return prior_ssthresh_; }
+
   // Taking over from another controller mid-connection (set_congestion, as
   // Linux's tcp_reinit_congestion_control): its window, and whether the
   // engine is in SACK recovery; the growth policy starts afresh.
@@ -129,6 +149,7 @@ class RenoRecovery {
     w_.cwnd = std::max(cwnd, mss_);
     w_.ssthresh = ssthresh;
     in_recovery_ = in_sack_recovery;
+    prior_valid_ = false;
   }
 
   std::uint32_t cwnd() const noexcept { return w_.cwnd; }
@@ -142,6 +163,12 @@ class RenoRecovery {
  private:
   void note_sack(const AckSample& a) noexcept;
   CcAction on_recovery_ack(const AckSample& a) noexcept;
+  void save_prior() noexcept {
+    prior_cwnd_ = w_.cwnd;
+    prior_ssthresh_ = w_.ssthresh;
+    prior_valid_ = true;
+    growth_.save_prior();
+  }
 
   std::uint32_t mss_;
   std::uint32_t dupthresh_;
@@ -169,6 +196,9 @@ class RenoRecovery {
   Seq32 rto_mark_;
   Seq32 rto_rexmit_ack_;
   bool rto_rexmit_valid_ = false;
+  bool prior_valid_ = false;  // prior_* hold the window before this episode's reduction
+  std::uint32_t prior_cwnd_ = 0;
+  std::uint32_t prior_ssthresh_ = 0;
 };
 
 template <WindowGrowth Growth>
@@ -268,6 +298,7 @@ CcAction RenoRecovery<Growth>::on_dup_ack(const AckSample& a) noexcept {
   }
   rto_recovery_ = false;
   rto_rexmit_valid_ = false;
+  save_prior();  // a new episode (the engine's undo_begin, tcp_undo.cc)
   recover_ = a.snd_max;
   recover_valid_ = true;
   in_recovery_ = true;
@@ -289,6 +320,7 @@ void RenoRecovery<Growth>::enter_sack_recovery(std::uint32_t flight_size, Seq32 
   // "[RFC5681] requires that any segments sent as part of the Limited
   // Transmit mechanism not be counted in FlightSize for the purpose of the
   // above equation", as in on_dup_ack.
+  save_prior();
   //
   // And never more than cwnd. With SACK, SND.MAX - SND.UNA also counts data
   // the receiver already holds (SACKed, so not in the network): when a loss
@@ -325,6 +357,10 @@ void RenoRecovery<Growth>::on_rto(Seq32 snd_una, Seq32 snd_max) noexcept {
   // retransmitted by way of the retransmission timer at least once, the
   // value of ssthresh is held constant": the policy sees `first` false.
   const std::int32_t flight = snd_max - snd_una;
+  // A new episode unless this timeout continues one: fired in recovery
+  // (Linux keeps the window from before the recovery, tcp_enter_loss) or
+  // backed off with no ACK since. The engine's undo_on_rto mirrors this.
+  if (!in_recovery_ && !rto_since_ack_) save_prior();
   w_.ssthresh = growth_.on_rto(flight > 0 ? static_cast<std::uint32_t>(flight) : 0, !rto_since_ack_, w_);
   rto_since_ack_ = true;
   w_.cwnd = mss_;  // RFC 5681 §3.1: loss window LW = 1 full-sized segment
@@ -338,6 +374,28 @@ void RenoRecovery<Growth>::on_rto(Seq32 snd_una, Seq32 snd_max) noexcept {
   // sequence number sent in "recover".
   recover_ = snd_max;
   recover_valid_ = true;
+}
+
+template <WindowGrowth Growth>
+bool RenoRecovery<Growth>::undo() noexcept {
+  if (!prior_valid_) return false;
+  // RFC 9438 §4.9.2: restore "if the current cwnd is lower than prior_cwnd";
+  // past it (a late verdict) the current state stands.
+  growth_.undo_prior(in_recovery_ || w_.cwnd < prior_cwnd_);
+  // Linux's undo_cwnd: cwnd = max(cwnd, prior), ssthresh = max(ssthresh,
+  // prior) (RFC 4015 §2 restores ssthresh likewise). In recovery cwnd is
+  // NewReno's inflated window or PRR's pipe + sndcnt, not one the path
+  // carried: the prior window replaces it.
+  w_.cwnd = in_recovery_ ? prior_cwnd_ : std::max(w_.cwnd, prior_cwnd_);
+  w_.ssthresh = std::max(w_.ssthresh, prior_ssthresh_);
+  prior_valid_ = false;
+  in_recovery_ = false;
+  rto_since_ack_ = false;
+  rto_recovery_ = false;
+  rto_rexmit_valid_ = false;
+  dup_acks_ = 0;
+  lt_bytes_ = 0;
+  return true;
 }
 
 template <WindowGrowth Growth>

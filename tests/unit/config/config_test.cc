@@ -347,6 +347,10 @@ TEST(ConfigTcp, RangeEndsLandInTheirFields) {
   EXPECT_EQ(one_port.ephemeral_first, 1024u);
   EXPECT_EQ(one_port.ephemeral_last, 1024u);
   EXPECT_EQ(tcp("dupthresh = 1000").dupthresh, 1000u);
+  EXPECT_TRUE(TcpConfig{}.undo);
+  EXPECT_TRUE(TcpConfig{}.frto);
+  EXPECT_FALSE(tcp("undo = false").undo);
+  EXPECT_FALSE(tcp("frto = false").frto);
   EXPECT_EQ(tcp("congestion = \"newreno\"").congestion, CongestionAlgorithm::kNewReno);
   EXPECT_EQ(tcp("congestion = \"reno\"").congestion, CongestionAlgorithm::kNewReno);
   EXPECT_EQ(tcp("congestion = \"cubic\"").congestion, CongestionAlgorithm::kCubic);
@@ -707,7 +711,7 @@ std::set<std::string> known_keys(std::string_view table) {
 // docs/config.md lists exactly the keys the parser knows in [tcp].
 TEST(ConfigDocs, TcpTableMatchesTheSchema) {
   const std::set<std::string> known = known_keys("tcp");
-  EXPECT_EQ(known.size(), 35u);
+  EXPECT_EQ(known.size(), 37u);
   EXPECT_EQ(documented_keys("tcp"), known);
 }
 

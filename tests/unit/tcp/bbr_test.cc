@@ -366,6 +366,29 @@ TEST(Bbr, RecoveryPacketConservationAndRestore) {
   EXPECT_EQ(p.bbr.cwnd(), before);
 }
 
+// A spurious episode undone (tcp_undo.cc): recovery ends and cwnd is back
+// to at least its value before; a second undo has nothing to give back.
+TEST(Bbr, UndoRestoresTheWindowBeforeTheEpisode) {
+  Path p;
+  p.fill_pipe(4'000'000, 200'000);
+  p.ack(4'000'000, Duration::ms(10), kMss, 40'000, Duration::ms(1), false, false);
+  const std::uint32_t before = p.bbr.cwnd();
+  EXPECT_FALSE(p.bbr.can_undo());
+  EXPECT_FALSE(p.bbr.undo());
+  p.bbr.enter_sack_recovery(20'000, kMss);
+  ASSERT_LT(p.bbr.cwnd(), before);
+  EXPECT_TRUE(p.bbr.can_undo());
+  EXPECT_TRUE(p.bbr.undo());
+  EXPECT_FALSE(p.bbr.in_recovery());
+  EXPECT_FALSE(p.bbr.packet_conservation());
+  EXPECT_EQ(p.bbr.cwnd(), before);
+  EXPECT_FALSE(p.bbr.undo());
+  p.bbr.on_rto(Seq32{1000}, Seq32{50'000});
+  EXPECT_EQ(p.bbr.cwnd(), kMss);
+  EXPECT_TRUE(p.bbr.undo());
+  EXPECT_EQ(p.bbr.cwnd(), before);
+}
+
 // A timeout: cwnd one segment, restored once what was outstanding is ACKed.
 TEST(Bbr, TimeoutThenRestore) {
   Path p;

@@ -712,6 +712,10 @@ TEST_F(Sack, GoBackNSkipsWhatIsSackedAfterTheTimeout) {
 // lost again is resent once, cwnd and ssthresh untouched. Once SND.UNA has
 // reached RecoveryPoint, a new loss enters recovery as usual.
 TEST_F(Sack, NoNewRecoveryBeforeSndUnaReachesTheRecoveryPoint) {
+  // The conventional go-back-N after the timeout: F-RTO (RFC 5682, on by
+  // default without timestamps) would send new data after the first ACK
+  // instead (tcp_undo_test.cc covers it).
+  cfg().frto = false;
   Tcb* c = open_sack();
   ASSERT_NE(c, nullptr);
   ASSERT_EQ(queue(*c, 16, at_ms(10)).size(), 10u);  // S11..S16 queued
