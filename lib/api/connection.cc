@@ -232,4 +232,13 @@ std::uint32_t Connection::send_space() const noexcept {
 }
 std::string_view Connection::state() const noexcept { return tcb_ ? tern::to_string(tcb_->state) : "CLOSED"; }
 
+ConnectionInfo Connection::info() const noexcept {
+  if (tcb_ == nullptr) {
+    ConnectionInfo i;
+    i.state = "CLOSED";
+    return i;
+  }
+  return worker_->tcp_->info(*tcb_);
+}
+
 }  // namespace tern::api

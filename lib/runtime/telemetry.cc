@@ -5,10 +5,14 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "base/counters.h"
 #include "config/config.h"
@@ -21,6 +25,7 @@ namespace {
 constexpr const char* kStatsCmd = "/tern/stats";
 constexpr const char* kDropsCmd = "/tern/drops";
 constexpr const char* kInfoCmd = "/tern/info";
+constexpr const char* kConnsCmd = "/tern/conns";
 
 // The keys, straight from the X-macro lists (the same strings as
 // counter_name() and drop_name()), so that the limits below are checked
@@ -149,6 +154,81 @@ int info_cmd(const char*, const char*, rte_tel_data* d) {
   return rc;
 }
 
+// ---- /tern/conns ----------------------------------------------------------
+
+// A worker index from a command's parameter; false for anything else.
+bool parse_worker(const char* params, std::size_t workers, std::size_t& out) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long w = std::strtoul(params, &end, 10);
+  if (errno != 0 || end == params || *end != '\0' || *params == '-' || w >= workers) return false;
+  out = w;
+  return true;
+}
+
+// The answer to a request telemetry cannot serve: {"error": why}, so the
+// client reads the reason instead of a bare null.
+int error_reply(rte_tel_data* d, const std::string& why) {
+  int rc = check(rte_tel_data_start_dict(d), kConnsCmd, "the dictionary");
+  if (rc == 0) rc = check(rte_tel_data_add_dict_string(d, "error", why.c_str()), kConnsCmd, "error");
+  return rc;
+}
+
+// JSON bytes of `"name":["v0","v1",...],` as DPDK 22.11 writes a string
+// array inside a dictionary.
+std::size_t row_size(std::string_view name, const std::vector<std::string>& row) {
+  std::size_t n = name.size() + 4 + 2;
+  for (const std::string& v : row) n += v.size() + 3;
+  return n;
+}
+
+int add_row(rte_tel_data* d, const std::string& name, const std::vector<std::string>& row) {
+  rte_tel_data* a = rte_tel_data_alloc();
+  if (a == nullptr) return check(-ENOMEM, kConnsCmd, name);
+  int rc = check(rte_tel_data_start_array(a, RTE_TEL_STRING_VAL), kConnsCmd, name);
+  for (std::size_t i = 0; rc == 0 && i < row.size(); ++i)
+    rc = check(rte_tel_data_add_array_string(a, row[i].c_str()), kConnsCmd, name);
+  if (rc == 0) rc = check(rte_tel_data_add_dict_container(d, name.c_str(), a, 0), kConnsCmd, name);
+  if (rc != 0) rte_tel_data_free(a);
+  return rc;
+}
+
+// Waits for each worker asked to copy out its connections (it alone may
+// read its TCBs, in its loop); one request at a time.
+std::mutex g_conns_mutex;
+constexpr auto kConnsWait = std::chrono::milliseconds(500);
+
+int conns_cmd(const char*, const char* params, rte_tel_data* d) {
+  const Runtime* rt = g_runtime.load();
+  if (rt == nullptr) return -ENODEV;
+  std::size_t first = 0, last = rt->workers();
+  if (params != nullptr && *params != '\0') {
+    if (!parse_worker(params, rt->workers(), first))
+      return error_reply(d, "no worker '" + std::string(params) + "': give an index below " +
+                                std::to_string(rt->workers()) + ", or nothing for all");
+    last = first + 1;
+  }
+  const std::lock_guard lock(g_conns_mutex);
+  std::vector<ConnRow> rows;
+  std::size_t total = 0;
+  for (std::size_t w = first; w < last; ++w) {
+    // This thread only asks, and reads what the worker published for the
+    // ticket (Worker::request_snapshot's protocol).
+    const Worker& worker = rt->worker(w);
+    const std::uint32_t ticket = worker.request_snapshot();
+    const auto deadline = std::chrono::steady_clock::now() + kConnsWait;
+    while (!worker.snapshot_ready(ticket)) {
+      if (std::chrono::steady_clock::now() > deadline)
+        return error_reply(d, "worker " + std::to_string(w) + " did not answer within " +
+                                  std::to_string(kConnsWait.count()) + " ms (not running?)");
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    total += worker.snapshot_total();
+    for (const ConnRecord& r : worker.snapshot()) rows.push_back(conn_row(w, r));
+  }
+  return conns_reply(d, rows, total);
+}
+
 int register_commands() {
   struct Command {
     const char* name;
@@ -159,6 +239,8 @@ int register_commands() {
       {kStatsCmd, stats_cmd, "Tern event counters, summed over workers. Parameter: worker index"},
       {kDropsCmd, drops_cmd, "Tern drop reasons, summed over workers. Parameter: worker index"},
       {kInfoCmd, info_cmd, "Tern workers, address, MAC and steering mode"},
+      {kConnsCmd, conns_cmd,
+       "Tern connections and their figures (cwnd, RTT, retransmissions...). Parameter: worker index"},
   };
   for (const Command& c : commands) {
     if (const int rc = rte_telemetry_register_cmd(c.name, c.fn, c.help); rc != 0) {
@@ -192,6 +274,79 @@ int telemetry_add_u64s(rte_tel_data* d, std::string_view cmd, std::span<const st
       return rc;
   }
   return 0;
+}
+
+std::span<const std::string_view> conn_fields() noexcept {
+  static constexpr std::string_view kFields[] = {
+      "worker",        "local",       "remote",      "state",          "congestion", "ca_state",  "mss",
+      "cwnd",          "cwnd_segs",   "ssthresh",    "ssthresh_segs",  "srtt_us",    "rttvar_us", "rto_us",
+      "min_rtt_us",    "pacing_rate", "bytes_acked", "bytes_received", "delivered",  "segs_out",  "segs_in",
+      "total_retrans", "lost",        "reordering",  "snd_queue",      "rcv_queue",  "snd_wnd",   "rcv_wnd",
+  };
+  return kFields;
+}
+
+ConnRow conn_row(std::size_t worker, const ConnRecord& r) {
+  const ConnectionInfo& i = r.info;
+  const auto n = [](std::uint64_t v) { return std::to_string(v); };
+  ConnRow row{n(worker),
+              format_ipv4(r.tuple.laddr) + ":" + n(r.tuple.lport),
+              format_ipv4(r.tuple.raddr) + ":" + n(r.tuple.rport),
+              std::string(i.state),
+              std::string(i.congestion),
+              std::string(to_string(i.ca_state)),
+              n(i.mss),
+              n(i.cwnd),
+              n(i.cwnd_segments),
+              n(i.ssthresh),
+              n(i.ssthresh_segments),
+              n(i.srtt_us),
+              n(i.rttvar_us),
+              n(i.rto_us),
+              n(i.min_rtt_us),
+              n(i.pacing_rate),
+              n(i.bytes_acked),
+              n(i.bytes_received),
+              n(i.delivered),
+              n(i.segs_out),
+              n(i.segs_in),
+              n(i.total_retrans),
+              n(i.lost),
+              n(i.reordering),
+              n(i.snd_queue),
+              n(i.rcv_queue),
+              n(i.snd_wnd),
+              n(i.rcv_wnd)};
+  return row;
+}
+
+int conns_reply(rte_tel_data* d, const std::vector<ConnRow>& rows, std::size_t total) {
+  int rc = check(rte_tel_data_start_dict(d), kConnsCmd, "the dictionary");
+  if (rc != 0) return rc;
+  const std::vector<std::string> fields(conn_fields().begin(), conn_fields().end());
+  // What DPDK writes, counted as telemetry_add_u64s counts it: the three
+  // counts (at most 20 digits each) and the field names come first; rows
+  // follow while they fit, the others are counted as left out.
+  std::size_t size = reply_overhead(kConnsCmd) + row_size("fields", fields);
+  for (const char* k : {"connections", "listed", "left_out"})
+    size += entry_size(k, decimal_digits(UINT64_MAX));
+  std::size_t listed = 0;
+  std::vector<std::string> names;
+  for (const ConnRow& r : rows) {
+    std::string name = "c" + std::to_string(listed);
+    const std::size_t more = row_size(name, r);
+    // Keys are limited too (RTE_TEL_MAX_DICT_ENTRIES, "fields" and the counts included).
+    if (size + more > kTelemetryMaxReply || listed + 4 >= RTE_TEL_MAX_DICT_ENTRIES) break;
+    size += more;
+    names.push_back(std::move(name));
+    ++listed;
+  }
+  rc = check(rte_tel_data_add_dict_u64(d, "connections", total), kConnsCmd, "connections");
+  if (rc == 0) rc = check(rte_tel_data_add_dict_u64(d, "listed", listed), kConnsCmd, "listed");
+  if (rc == 0) rc = check(rte_tel_data_add_dict_u64(d, "left_out", total - listed), kConnsCmd, "left_out");
+  if (rc == 0) rc = add_row(d, "fields", fields);
+  for (std::size_t i = 0; rc == 0 && i < listed; ++i) rc = add_row(d, names[i], rows[i]);
+  return rc;
 }
 
 int register_telemetry(const Runtime* rt) {

@@ -5,6 +5,9 @@
 //   /tern/drops            drop reasons summed over workers ("TcpOutOfWindow", ...)
 //   /tern/drops,<worker>   one worker's drop reasons
 //   /tern/info             workers, address, MAC, steering mode
+//   /tern/conns            every worker's connections with their figures
+//                          (tern/connection_info.h), at most what one reply holds
+//   /tern/conns,<worker>   one worker's
 // Every key is the name from lib/base/counters.h, unchanged. Drop reasons have
 // their own command because DPDK 22.11 bounds each reply: at most
 // RTE_TEL_MAX_DICT_ENTRIES (256) keys, 16 KiB of JSON (past which it silently
@@ -12,14 +15,18 @@
 // list may grow to 256 names before telemetry.cc stops compiling, and any
 // entry DPDK refuses makes the command log why and answer null, never a short
 // dictionary. See docs/counters.md.
+#include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 struct rte_tel_data;
 
 namespace tern {
 class Runtime;
+struct ConnRecord;
 
 // DPDK 22.11's telemetry callbacks take no context argument, so the runtime
 // being served is kept in one process-wide pointer; nullptr unregisters it.
@@ -40,5 +47,14 @@ inline constexpr std::size_t kTelemetryMaxReply = 16 * 1024;
 // without a word). Exposed for tests.
 int telemetry_add_u64s(rte_tel_data* d, std::string_view cmd, std::span<const std::string_view> names,
                        std::span<const std::uint64_t> values);
+
+// /tern/conns's reply: {"connections": N (on the workers asked), "listed": n,
+// "left_out": N - n, "fields": [names], "c0": [values], ...}, one string
+// array per connection (DPDK 22.11 nests only arrays in a dictionary), as
+// many rows as one reply holds. Exposed for tests.
+using ConnRow = std::vector<std::string>;
+std::span<const std::string_view> conn_fields() noexcept;
+ConnRow conn_row(std::size_t worker, const ConnRecord& r);
+int conns_reply(rte_tel_data* d, const std::vector<ConnRow>& rows, std::size_t total);
 
 }  // namespace tern

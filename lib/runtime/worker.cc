@@ -150,8 +150,26 @@ unsigned Worker::poll_once(Instant now) noexcept {
   ip_->on_timer(now, tx_);
   if (tcp_) tcp_->on_timer(now);
   if (app_ != nullptr) app_->on_poll(*this, now);
+  if (snap_asked_.load(std::memory_order_relaxed) != snap_seen_) [[unlikely]]
+    serve_snapshot();
   flush();
   return handled;
+}
+
+void Worker::serve_snapshot() noexcept {
+  const std::uint32_t ticket = snap_asked_.load(std::memory_order_acquire);
+  std::size_t n = 0;
+  if (tcp_) {
+    tcp_->for_each_connection_while([&](const Tcb& c) {
+      if (n == kSnapshotMax) return false;
+      snap_[n++] = ConnRecord{c.tuple, tcp_->info(c)};
+      return true;
+    });
+  }
+  snap_count_ = n;
+  snap_total_ = tcp_ ? tcp_->connections() : 0;
+  snap_seen_ = ticket;
+  snap_served_.store(ticket, std::memory_order_release);
 }
 
 }  // namespace tern

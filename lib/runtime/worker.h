@@ -5,7 +5,9 @@
 #include <rte_ring.h>
 
 #include <array>
+#include <atomic>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "base/counters.h"
@@ -19,6 +21,12 @@
 namespace tern {
 
 class Worker;
+
+// One connection as telemetry lists it (/tern/conns).
+struct ConnRecord {
+  FourTuple tuple;
+  ConnectionInfo info;
+};
 
 // Application code that runs on a worker's lcore, in the worker's loop: the
 // public API (issue 4) and the apps are built on this. on_start runs once
@@ -77,8 +85,25 @@ class Worker final : private TransportInput {
     if (app_ != nullptr) app_->on_start(*this, now);
   }
 
+  // ---- connection snapshots for telemetry (/tern/conns) ----
+  // Only the worker may read its TCBs, so another thread asks and the worker
+  // answers in its loop (one atomic load per iteration): request_snapshot()
+  // returns a ticket; once snapshot_ready(ticket), snapshot() holds up to
+  // kSnapshotMax connections of the snapshot_total() in the table, stable
+  // until the next request. One asker at a time (telemetry.cc serialises).
+  static constexpr std::size_t kSnapshotMax = 64;
+  std::uint32_t request_snapshot() const noexcept {
+    return snap_asked_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  }
+  bool snapshot_ready(std::uint32_t ticket) const noexcept {
+    return snap_served_.load(std::memory_order_acquire) == ticket;
+  }
+  std::span<const ConnRecord> snapshot() const noexcept { return {snap_.get(), snap_count_}; }
+  std::size_t snapshot_total() const noexcept { return snap_total_; }
+
  private:
   void handle(rte_mbuf* m, Instant now) noexcept;
+  void serve_snapshot() noexcept;
   void forward(rte_mbuf* m, std::uint16_t to) noexcept;
   static void drain_cb(void* self, FrameQueue& q) noexcept;
   // Active open keeps only local ports whose replies software steering
@@ -107,6 +132,12 @@ class Worker final : private TransportInput {
   std::vector<rte_ring*> inbox_;
   std::vector<rte_ring*> outbox_;
   std::array<rte_mbuf*, kMaxBurst> rx_{};
+  mutable std::atomic<std::uint32_t> snap_asked_{0};  // written by the asking thread only
+  std::atomic<std::uint32_t> snap_served_{0};
+  std::uint32_t snap_seen_ = 0;  // the last ticket served, the worker's own copy
+  std::unique_ptr<ConnRecord[]> snap_ = std::make_unique<ConnRecord[]>(kSnapshotMax);
+  std::size_t snap_count_ = 0;
+  std::size_t snap_total_ = 0;
 };
 
 }  // namespace tern

@@ -152,6 +152,12 @@ class ConnTable {
   void for_each(Fn&& fn) const {
     for (const auto& [tuple, p] : map_) fn(tuple, p);
   }
+  // As for_each, until fn returns false.
+  template <class Fn>
+  void for_each_while(Fn&& fn) const {
+    for (const auto& [tuple, p] : map_)
+      if (!fn(tuple, p)) return;
+  }
 
   std::size_t size() const noexcept { return map_.size(); }
   std::size_t capacity() const noexcept { return capacity_; }

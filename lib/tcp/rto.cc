@@ -27,6 +27,8 @@ RtoEstimator::RtoEstimator(const RtoConfig& cfg) noexcept
 
 void RtoEstimator::on_rtt_sample(Duration r) noexcept {
   const std::int64_t rn = std::clamp(r.count_ns(), std::int64_t{0}, kMaxSample.count_ns());
+  const auto us = static_cast<std::uint32_t>(std::min<std::int64_t>(rn / 1000, UINT32_MAX));
+  if (!has_sample_ || us < min_rtt_us_) min_rtt_us_ = us;
   if (!has_sample_) {
     // RFC 6298 §2.2: SRTT <- R, RTTVAR <- R/2.
     srtt8_ = rn * 8;

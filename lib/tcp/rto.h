@@ -74,6 +74,9 @@ class RtoEstimator {
   // Zero until the first sample.
   Duration srtt() const noexcept { return Duration::ns(srtt8_ / 8); }
   Duration rttvar() const noexcept { return Duration::ns(rttvar4_ / 4); }
+  // The smallest sample so far (over the connection's life, where Linux
+  // keeps a 5-minute window); zero until the first sample.
+  Duration min_rtt() const noexcept { return Duration::us(min_rtt_us_); }
 
  private:
   Duration base_rto() const noexcept;  // before backoff
@@ -82,11 +85,12 @@ class RtoEstimator {
   std::int64_t min_ns_;
   std::int64_t max_ns_;
   std::int64_t granularity_ns_;
-  std::int64_t k_;
   std::int64_t srtt8_ = 0;     // 8 * SRTT, ns
   std::int64_t rttvar4_ = 0;   // 4 * RTTVAR, ns
   std::int64_t floor_ns_ = 0;  // RFC 6298 §5.7 floor, 0 when not in force
+  std::uint32_t k_;
   std::uint32_t backoffs_ = 0;
+  std::uint32_t min_rtt_us_ = 0;
   bool has_sample_ = false;
 };
 

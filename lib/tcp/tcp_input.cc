@@ -112,6 +112,7 @@ void TcpStack::on_segment(std::uint32_t src, std::uint32_t dst, Mbuf frame, std:
 void TcpStack::input(Segment& s, Instant now) noexcept {
   if (Tcb* c = table_.find(s.tuple)) {
     c->last_recv = now;
+    ++c->segs_in;
     if (c->state == TcpState::kSynSent) {
       input_syn_sent(*c, s, now);
     } else {
@@ -295,6 +296,7 @@ void TcpStack::input_synchronized(Tcb& c, Segment& s, Instant now) noexcept {
       s.seq == c.irs) {
     if (!c.cookie_born) {
       counters_.inc(Counter::kRetransSegs);
+      ++c.total_retrans;
       c.snd_nxt = c.iss;
       send_syn(c, now);
     }
@@ -577,6 +579,7 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
       --data;
     }
     c.sndq.drop_front(std::min(data, c.sndq.bytes()));
+    c.bytes_acked += data;
     AckSample sample{s.ack, acked, c.snd_max, now};
     sample.rtt = rtt;  // CUBIC's clock and HyStart++'s rounds (cc/cubic.h)
     sample.srtt = c.rto.srtt();
@@ -769,10 +772,11 @@ void TcpStack::process_data(Tcb& c, Segment& s, Instant now) noexcept {
       if (m.pkt_len() > s.len) mbuf_chain_trim_back(m.get(), m.pkt_len() - s.len);
       c.rcvq.push(std::move(m));
       c.rcv_nxt += s.len;
+      c.bytes_received += s.len;
       bool filled_hole = false;
       if (c.ooo != nullptr) {
         if (!c.ooo->empty()) {
-          c.ooo->pop_in_order(c.rcv_nxt, [&](Mbuf part) {
+          c.bytes_received += c.ooo->pop_in_order(c.rcv_nxt, [&](Mbuf part) {
             // Bounded by the receive window, so nb_segs cannot run away; a
             // chain beyond kMaxSegments is still delivered (it was ACKed).
             c.rcvq.push(std::move(part));

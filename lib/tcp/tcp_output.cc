@@ -323,8 +323,10 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   fill_checksum(m.get(), c.tuple.laddr, c.tuple.raddr);
   const bool retransmission = (len > 0 || fin) && seq_lt(seq, c.snd_max);
   counters_.inc(Counter::kOutSegs);
+  ++c.segs_out;
   if (retransmission) {
     counters_.inc(Counter::kRetransSegs);
+    ++c.total_retrans;
     c.rtt_timing = false;          // Karn: no sample while a retransmission is outstanding
     undo_note_retransmit(c, now);  // tcp_undo.cc
   } else if (len > 0 && !c.rtt_timing && !c.ts_ok) {
@@ -396,6 +398,7 @@ void TcpStack::send_syn(Tcb& c, Instant now) noexcept {
   write_tcp(h, f, std::span<const std::byte>{opt.data(), olen});
   fill_checksum(m.get(), c.tuple.laddr, c.tuple.raddr);
   counters_.inc(Counter::kOutSegs);
+  ++c.segs_out;
   c.snd_nxt = c.iss + 1;
   if (seq_gt(c.snd_nxt, c.snd_max)) c.snd_max = c.snd_nxt;
   if (!active) c.rcv_adv = c.rcv_nxt + win;

@@ -33,6 +33,7 @@
 #include "tcp/syn_cookie.h"
 #include "tcp/tcb.h"
 #include "tcp/time_wait.h"
+#include "tern/connection_info.h"
 #include "wire/tcp.h"
 #include "wire/tcp_options.h"
 
@@ -274,10 +275,17 @@ class TcpStack {
   }
   // Everything the connection holds, in truesize.
   static std::uint32_t held_truesize(const Tcb& c) noexcept { return rcv_charged(c) + c.sndq.truesize(); }
+  // The figures of one connection (tcp_info.cc), as Linux's TCP_INFO.
+  ConnectionInfo info(const Tcb& c) const noexcept;
   // Calls fn(const Tcb&) for every connection in the table.
   template <class Fn>
   void for_each_connection(Fn&& fn) const {
     table_.for_each([&](const FourTuple&, Tcb* t) { fn(static_cast<const Tcb&>(*t)); });
+  }
+  // As for_each_connection, until fn returns false.
+  template <class Fn>
+  void for_each_connection_while(Fn&& fn) const {
+    table_.for_each_while([&](const FourTuple&, Tcb* t) { return fn(static_cast<const Tcb&>(*t)); });
   }
   // Our TSval clock (ms ticks; RFC 7323 §5.4 suggests 1 ms to 1 s).
   static std::uint32_t ts_clock(Instant now) noexcept {

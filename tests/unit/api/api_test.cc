@@ -421,8 +421,10 @@ TEST_F(ApiPair, EchoBothWaysInOrderThenOrderlyShutdownClosesBothNormally) {
   };
   srv_->writable = flush;
   std::size_t srv_bytes_at_eof = 0, cli_bytes_at_eof = 0;
+  std::optional<ConnectionInfo> srv_info;
   srv_->peer_closed = [&](Connection& c) {
     srv_bytes_at_eof = srv_->received.size();
+    srv_info = c.info();
     fin_after_pending = true;
     flush(c);
   };
@@ -447,6 +449,13 @@ TEST_F(ApiPair, EchoBothWaysInOrderThenOrderlyShutdownClosesBothNormally) {
   // EOF only after every byte: on_peer_closed saw the whole stream.
   EXPECT_EQ(srv_bytes_at_eof, stream.size());
   EXPECT_EQ(cli_bytes_at_eof, stream.size());
+  // Connection::info() at the server's EOF: every byte received in order.
+  ASSERT_TRUE(srv_info);
+  EXPECT_EQ(srv_info->state, "CLOSE_WAIT");
+  EXPECT_EQ(srv_info->congestion, "cubic");
+  EXPECT_EQ(srv_info->bytes_received, stream.size());
+  EXPECT_GT(srv_info->segs_in, stream.size() / 1460);
+  EXPECT_GT(srv_info->bytes_acked, 0u);
   // The handshake completes at the client first (SYN-ACK), then at the
   // server (the third segment); each side's events come in this order.
   auto side = [&](char s) {

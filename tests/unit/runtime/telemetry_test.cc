@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -25,11 +26,14 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/counters.h"
 #include "config/config.h"
+#include "runtime/clock.h"
 #include "runtime/runtime.h"
 
 namespace tern {
@@ -217,8 +221,12 @@ tx_ring = 256
 )");
     runtime_ = new Runtime(cfg, "terntel");
     socket_path_ = std::string(rte_eal_get_runtime_dir()) + "/dpdk_telemetry.v2";
-    // The worker is not running: nothing else writes these counters. Worker
-    // exposes them read-only; the object itself is not const.
+    set_counters();
+  }
+  // The worker is not running: nothing else writes these counters (the
+  // /tern/conns tests poll it, then set them again). Worker exposes them
+  // read-only; the object itself is not const.
+  static void set_counters() {
     auto& c = const_cast<Counters&>(runtime_->worker(0).counters());
     for (std::size_t i = 0; i < kCounterCount; ++i) c.events[i] = event_value(i);
     for (std::size_t i = 0; i < kDropCount; ++i) c.drops[i] = drop_value(i);
@@ -304,7 +312,7 @@ TEST_F(TelemetryTest, AllCommandsListed) {
   ASSERT_TRUE(list) << t.error();
   std::vector<std::string> cmds;
   for (const Json& c : list->array) cmds.push_back(c.string);
-  for (const char* cmd : {"/tern/stats", "/tern/drops", "/tern/info"})
+  for (const char* cmd : {"/tern/stats", "/tern/drops", "/tern/info", "/tern/conns"})
     EXPECT_NE(std::find(cmds.begin(), cmds.end(), cmd), cmds.end()) << cmd << " not in " << t.last_reply();
 }
 
@@ -418,6 +426,165 @@ TEST_F(TelemetryTest, ReplySizeAccountingMatchesDpdk) {
   ASSERT_TRUE(raw) << t.error();
   ASSERT_EQ(raw->kind, Json::Kind::kObject) << t.last_reply();
   EXPECT_EQ(raw->object.size() + 1, fill_names(kRawOverCmd, 1).size()) << "DPDK no longer drops silently?";
+}
+
+}  // namespace
+}  // namespace tern
+
+namespace tern {
+namespace {
+
+// ---- /tern/conns --------------------------------------------------------------
+
+// The worker answers /tern/conns in its loop: the client asks from a thread
+// while this one runs worker 0's iterations, as its lcore would. Aborts the
+// connections it opened and sets the counters back when done.
+struct Conns {
+  explicit Conns(Runtime& rt) : rt_(rt) {}
+  ~Conns() {
+    Worker& w = rt_.worker(0);
+    for (Tcb* c : conns_) w.tcp()->abort(*c, clock_.now());
+    for (int i = 0; i < 10; ++i) w.poll_once(clock_.now());
+    auto& c = const_cast<Counters&>(w.counters());
+    for (std::size_t i = 0; i < kCounterCount; ++i) c.events[i] = event_value(i);
+    for (std::size_t i = 0; i < kDropCount; ++i) c.drops[i] = drop_value(i);
+  }
+  void open(std::size_t n) {
+    const std::uint32_t peer = *parse_ipv4("10.99.0.7");
+    for (std::size_t i = 0; i < n; ++i) {
+      Tcb* c = rt_.worker(0).tcp()->connect(peer, static_cast<std::uint16_t>(8000 + i), clock_.now());
+      ASSERT_NE(c, nullptr);
+      conns_.push_back(c);
+    }
+  }
+  std::optional<Json> ask_polling(TelemetryClient& t, const std::string& req) {
+    std::atomic<bool> done{false};
+    std::optional<Json> j;
+    std::thread asker([&] {
+      j = t.ask(req);
+      done = true;
+    });
+    while (!done) rt_.worker(0).poll_once(clock_.now());
+    asker.join();
+    return j;
+  }
+
+  Runtime& rt_;
+  TscClock clock_;
+  std::vector<Tcb*> conns_;
+};
+
+const Json& at(const Json& j, const std::string& key) {
+  static const Json none;
+  const auto it = j.object.find(key);
+  return it == j.object.end() ? none : it->second;
+}
+
+TEST_F(TelemetryTest, ConnsListsEachConnectionWithItsFigures) {
+  Conns conns(*runtime_);
+  conns.open(3);
+  TelemetryClient t(socket_path_);
+  ASSERT_EQ(t.error(), "");
+  for (const std::string req : {"/tern/conns", "/tern/conns,0"}) {
+    const std::optional<Json> j = conns.ask_polling(t, req);
+    ASSERT_TRUE(j) << t.error();
+    ASSERT_EQ(j->kind, Json::Kind::kObject) << t.last_reply();
+    EXPECT_EQ(at(*j, "connections").number, 3u) << t.last_reply();
+    EXPECT_EQ(at(*j, "listed").number, 3u);
+    EXPECT_EQ(at(*j, "left_out").number, 0u);
+    const Json& fields = at(*j, "fields");
+    ASSERT_EQ(fields.array.size(), conn_fields().size()) << t.last_reply();
+    for (std::size_t f = 0; f < fields.array.size(); ++f) EXPECT_EQ(fields.array[f].string, conn_fields()[f]);
+    EXPECT_EQ(j->object.size(), 4u + 3u) << "connections, listed, left_out, fields, c0..c2";
+    std::set<std::string> remotes;
+    for (int r = 0; r < 3; ++r) {
+      const Json& row = at(*j, "c" + std::to_string(r));
+      ASSERT_EQ(row.array.size(), fields.array.size()) << t.last_reply();
+      std::map<std::string, std::string> v;
+      for (std::size_t f = 0; f < row.array.size(); ++f) v[fields.array[f].string] = row.array[f].string;
+      remotes.insert(v["remote"]);
+      EXPECT_EQ(v["worker"], "0");
+      EXPECT_EQ(v["local"].rfind("10.99.0.2:", 0), 0u) << v["local"];
+      EXPECT_EQ(v["state"], "SYN_SENT");
+      EXPECT_EQ(v["congestion"], "cubic");
+      EXPECT_EQ(v["ca_state"], "open");
+      EXPECT_EQ(v["segs_out"], "1") << "the SYN";
+      EXPECT_EQ(v["total_retrans"], "0");
+      EXPECT_EQ(v["pacing_rate"], "0");
+    }
+    EXPECT_EQ(remotes, (std::set<std::string>{"10.99.0.7:8000", "10.99.0.7:8001", "10.99.0.7:8002"}));
+  }
+}
+
+// More connections than one reply holds: as many rows as fit, the rest
+// counted, and the reply still whole JSON within DPDK's 16 KiB.
+TEST_F(TelemetryTest, ConnsListIsBoundedAndSaysHowManyWereLeftOut) {
+  Conns conns(*runtime_);
+  conns.open(100);
+  TelemetryClient t(socket_path_);
+  ASSERT_EQ(t.error(), "");
+  const std::optional<Json> j = conns.ask_polling(t, "/tern/conns,0");
+  ASSERT_TRUE(j) << t.error();
+  ASSERT_EQ(j->kind, Json::Kind::kObject) << t.last_reply();
+  const std::uint64_t listed = at(*j, "listed").number;
+  EXPECT_EQ(at(*j, "connections").number, 100u);
+  EXPECT_GT(listed, 10u);
+  EXPECT_LE(listed, Worker::kSnapshotMax);
+  EXPECT_EQ(at(*j, "left_out").number, 100u - listed);
+  EXPECT_EQ(j->object.size(), 4u + listed) << "one row per connection listed";
+  EXPECT_LT(t.last_reply().size(), kTelemetryMaxReply);
+}
+
+TEST_F(TelemetryTest, ConnsUnknownWorkerOrBadParameterIsAnError) {
+  TelemetryClient t(socket_path_);
+  ASSERT_EQ(t.error(), "");
+  for (const char* req : {"/tern/conns,1", "/tern/conns,x", "/tern/conns,-1", "/tern/conns,0x"}) {
+    const std::optional<Json> j = t.ask(req);  // answered without the worker
+    ASSERT_TRUE(j) << t.error();
+    ASSERT_EQ(j->kind, Json::Kind::kObject) << req << ": " << t.last_reply();
+    EXPECT_NE(at(*j, "error").string.find("no worker"), std::string::npos) << req << ": " << t.last_reply();
+  }
+}
+
+TEST_F(TelemetryTest, ConnsWorkerThatDoesNotAnswerIsAnError) {
+  TelemetryClient t(socket_path_);
+  ASSERT_EQ(t.error(), "");
+  const std::optional<Json> j = t.ask("/tern/conns,0");  // nobody runs the worker's loop
+  ASSERT_TRUE(j) << t.error();
+  ASSERT_EQ(j->kind, Json::Kind::kObject) << t.last_reply();
+  EXPECT_NE(at(*j, "error").string.find("did not answer"), std::string::npos) << t.last_reply();
+  // The late answer does not confuse the next request.
+  Conns conns(*runtime_);
+  conns.open(1);
+  const std::optional<Json> k = conns.ask_polling(t, "/tern/conns,0");
+  ASSERT_TRUE(k) << t.error();
+  EXPECT_EQ(at(*k, "listed").number, 1u) << t.last_reply();
+}
+
+// conns_reply's size accounting against DPDK: rows of 120-character values
+// fill the reply; whatever is listed comes back whole, and the remainder is
+// counted as left out.
+const char* const kConnsFillCmd = "/terntest/conns_fill";
+int conns_fill_cmd(const char*, const char*, rte_tel_data* d) {
+  std::vector<ConnRow> rows(200, ConnRow(conn_fields().size(), std::string(120, 'v')));
+  return conns_reply(d, rows, 200);
+}
+
+TEST_F(TelemetryTest, ConnsReplyAccountingMatchesDpdk) {
+  ASSERT_EQ(rte_telemetry_register_cmd(kConnsFillCmd, conns_fill_cmd, "test"), 0);
+  TelemetryClient t(socket_path_);
+  ASSERT_EQ(t.error(), "");
+  const std::optional<Json> j = t.ask(kConnsFillCmd);
+  ASSERT_TRUE(j) << t.error();
+  ASSERT_EQ(j->kind, Json::Kind::kObject) << t.last_reply();
+  const std::uint64_t listed = at(*j, "listed").number;
+  EXPECT_GE(listed, 3u);
+  EXPECT_EQ(at(*j, "left_out").number, 200u - listed);
+  EXPECT_EQ(j->object.size(), 4u + listed) << "a row DPDK dropped silently";
+  for (std::uint64_t r = 0; r < listed; ++r)
+    EXPECT_EQ(at(*j, "c" + std::to_string(r)).array.size(), conn_fields().size());
+  // One row more would not have fitted.
+  EXPECT_GT(t.last_reply().size() + (conn_fields().size() * 123 + 8), kTelemetryMaxReply);
 }
 
 }  // namespace

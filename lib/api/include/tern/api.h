@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "tern/buffer.h"
+#include "tern/connection_info.h"
 #include "tern/time.h"
 
 namespace tern {
@@ -46,6 +47,8 @@ class Worker;
 namespace tern::api {
 
 using Buffer = tern::Buffer;
+using CaState = tern::CaState;
+using ConnectionInfo = tern::ConnectionInfo;  // tern/connection_info.h
 
 enum class Error : std::uint8_t {
   kOk,
@@ -173,6 +176,9 @@ class Connection {
   std::uint32_t send_queued() const noexcept;  // bytes not yet acknowledged
   std::uint32_t send_space() const noexcept;   // buffer bytes (truesize) send() would take now
   std::string_view state() const noexcept;     // "ESTABLISHED", ... (RFC 9293 names)
+  // cwnd, RTT, retransmissions, ... now, as Linux's TCP_INFO (tern/connection_info.h).
+  // Computed when asked: cheap, but not free. After close: zeros, state "CLOSED".
+  ConnectionInfo info() const noexcept;
   WorkerContext& worker() const noexcept { return *worker_; }
 
   void* user = nullptr;  // the application's
