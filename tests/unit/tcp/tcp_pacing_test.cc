@@ -55,6 +55,8 @@ TEST_F(TcpPacing, SegmentsLeaveAtThePacingRate) {
   EXPECT_EQ(rate, std::uint64_t{10 * kMss} * 10 * 739 / 256 * 99 / 100);  // 417,253 B/s
   EXPECT_EQ(c->cc.pacing_quantum(), 2 * kMss);
   EXPECT_EQ(c->cc.cwnd(), 12 * kMss);
+  EXPECT_EQ(stack().info(*c).pacing_rate, rate);  // Connection::info() / telemetry report it
+  EXPECT_EQ(stack().info(*c).congestion, "bbr");
   const Duration gap = Duration::ns(static_cast<std::int64_t>(std::uint64_t{kMss} * 1'000'000'000 / rate));
   expect_segment(10, at_ms(200));
   expect_segment(11, at_ms(200));
