@@ -221,9 +221,8 @@ struct Tcb : TimerNode {
   Tcb* ready_next = nullptr;     // pending-events list link
   bool in_accept_queue = false;
   bool cookie_born = false;  // created from a SYN cookie: no SYN-ACK retransmission state
+  void* user = nullptr;      // the application's
   // ---- statistics: ConnectionInfo (tcp_info.cc) ----
-  std::uint32_t total_retrans = 0;   // segments retransmitted, SYNs included
-  void* user = nullptr;              // the application's
   std::uint64_t bytes_acked = 0;     // data bytes the peer acknowledged
   std::uint64_t bytes_received = 0;  // data bytes RCV.NXT advanced over
   std::uint32_t segs_in = 0;         // segments received

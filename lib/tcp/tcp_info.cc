@@ -81,7 +81,7 @@ ConnectionInfo TcpStack::info(const Tcb& c) const noexcept {
   i.delivered = c.bytes_acked + c.sb.sacked_bytes();
   i.segs_out = c.segs_out;
   i.segs_in = c.segs_in;
-  i.total_retrans = c.total_retrans;
+  i.total_retrans = c.retransmitted_segs;
   i.lost = lost_of(c, i.ca_state, dupthresh);
   i.reordering = dupthresh;  // DupThresh: fixed until RACK estimates reordering
   i.snd_queue = c.sndq.bytes();

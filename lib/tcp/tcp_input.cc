@@ -296,7 +296,6 @@ void TcpStack::input_synchronized(Tcb& c, Segment& s, Instant now) noexcept {
       s.seq == c.irs) {
     if (!c.cookie_born) {
       counters_.inc(Counter::kRetransSegs);
-      ++c.total_retrans;
       c.snd_nxt = c.iss;
       send_syn(c, now);
     }

@@ -326,7 +326,6 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   ++c.segs_out;
   if (retransmission) {
     counters_.inc(Counter::kRetransSegs);
-    ++c.total_retrans;
     c.rtt_timing = false;          // Karn: no sample while a retransmission is outstanding
     undo_note_retransmit(c, now);  // tcp_undo.cc
   } else if (len > 0 && !c.rtt_timing && !c.ts_ok) {

@@ -167,7 +167,6 @@ void TcpStack::on_rtx_timeout(Tcb& c, Instant now) noexcept {
     c.rtt_timing = false;
     counters_.inc(Counter::kTCPSynRetrans);
     counters_.inc(Counter::kRetransSegs);
-    ++c.total_retrans;
     c.snd_nxt = c.iss;
     send_syn(c, now);
     return;

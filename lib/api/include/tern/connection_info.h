@@ -42,7 +42,7 @@ struct ConnectionInfo {
   std::uint64_t delivered = 0;       // data bytes acknowledged or SACKed (Linux counts segments)
   std::uint32_t segs_out = 0;        // segments sent, retransmissions and bare ACKs included
   std::uint32_t segs_in = 0;         // segments received on this connection
-  std::uint32_t total_retrans = 0;   // segments retransmitted over the connection's life
+  std::uint32_t total_retrans = 0;   // data segments retransmitted over the connection's life
   std::uint32_t lost = 0;            // bytes outstanding now presumed lost (Linux counts segments)
   std::uint32_t reordering = 0;      // segments of reordering the loss detection tolerates
 
