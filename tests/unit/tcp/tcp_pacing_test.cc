@@ -71,6 +71,41 @@ TEST_F(TcpPacing, SegmentsLeaveAtThePacingRate) {
   EXPECT_EQ(stack().pacing_deadline(), Instant::max());
 }
 
+// SACK recovery under BBR (-00 §4.2.3.4): cwnd = pipe + delivered on
+// entry, not PRR's; the fast retransmission leaves at once, the new data
+// NextSeg then picks is paced.
+TEST_F(TcpPacing, SackRecoveryUsesPacketConservation) {
+  cfg().congestion = CongestionAlgorithm::kBbr;
+  Tcb* c = active_syn(at_ms(0));
+  ASSERT_NE(c, nullptr);
+  recv(seg().mss(kMss).sack_perm().flags(kTcpSyn | kTcpAck).seq(irs()).ack(iss() + 1), at_ms(100));
+  expect_sent(seg().flags(kTcpAck).ack(irs() + 1));
+  ASSERT_TRUE(c->sack_ok);
+  ASSERT_EQ(stack().send_copy(*c, pattern(30 * kMss), at_ms(100)), 30u * kMss);
+  for (std::uint32_t i = 0; i < 10; ++i) expect_segment(i, at_ms(100));
+  // Segment 0 lost, 1..3 SACKed: RFC 6675 IsLost (3 segments above it).
+  Seg ack = seg().seq(irs() + 1).ack(S(0));
+  ack.opts_.sack[ack.opts_.sack_count++] = SackBlock{S(1).value(), S(4).value()};
+  recv(ack, at_ms(200));
+  ASSERT_TRUE(c->sack_recovery);
+  ASSERT_NE(c->cc.bbr(), nullptr);
+  EXPECT_TRUE(c->cc.bbr()->packet_conservation());
+  // pipe = segments 4..9 (6; segment 0 is lost, 1..3 SACKed), delivered = 3
+  // segments: cwnd = 9 segments. (PRR would give pipe + CEIL(3 segments x
+  // ssthresh / RecoverFS).)
+  EXPECT_EQ(c->cc.cwnd(), 9 * kMss);
+  expect_segment(0, at_ms(200));  // (4.3): at once, outside the pacer
+  expect_nothing_sent();
+  // pipe is 7 segments now: 2 of new data, one burst (the quantum is 2
+  // segments) a segment's time after the retransmission.
+  const std::uint64_t rate = c->cc.pacing_rate();
+  const Duration gap = Duration::ns(static_cast<std::int64_t>(std::uint64_t{kMss} * 1'000'000'000 / rate));
+  advance_to(at_ms(210));
+  expect_segment(10, at_ms(200) + gap);
+  expect_segment(11, at_ms(200) + gap);
+  expect_nothing_sent();
+}
+
 // Controllers that do not pace send whatever cwnd allows at once.
 TEST_F(TcpPacing, NewRenoIsNotPaced) {
   Tcb* c = bbr_connection(CongestionAlgorithm::kNewReno);
