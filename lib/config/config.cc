@@ -471,10 +471,14 @@ TcpConfig read_tcp(const Section& s) {
   t.undo = s.boolean("undo", t.undo);
   t.frto = s.boolean("frto", t.frto);
   // Linux's names; "reno" is Linux's name for the same NewReno.
-  const std::string_view cc =
-      s.choice("congestion", t.congestion == CongestionAlgorithm::kCubic ? "cubic" : "newreno",
-               {"cubic", "newreno", "reno"});
-  t.congestion = cc == "cubic" ? CongestionAlgorithm::kCubic : CongestionAlgorithm::kNewReno;
+  const std::string_view cc = s.choice("congestion",
+                                       t.congestion == CongestionAlgorithm::kCubic ? "cubic"
+                                       : t.congestion == CongestionAlgorithm::kBbr ? "bbr"
+                                                                                   : "newreno",
+                                       {"cubic", "newreno", "reno", "bbr"});
+  t.congestion = cc == "cubic" ? CongestionAlgorithm::kCubic
+                 : cc == "bbr" ? CongestionAlgorithm::kBbr
+                               : CongestionAlgorithm::kNewReno;
   t.ofo_max_segments = static_cast<std::uint16_t>(s.integer("ofo_max_segments", t.ofo_max_segments, 0, 4096));
   t.invalid_ratelimit = read_ms(s, "invalid_ratelimit_ms", t.invalid_ratelimit, 0, 60000);
   t.persist_probes = static_cast<std::uint32_t>(s.integer("persist_probes", t.persist_probes, 1, 255));

@@ -94,7 +94,7 @@ struct RuntimeConfig {
 // TCP tunables: defaults follow Linux (sysctl net.ipv4.tcp_*) where it has
 // the knob, and the RFC named next to each field otherwise. Per worker.
 // [tcp] congestion: the controller of new connections (TCP_CONGESTION).
-enum class CongestionAlgorithm : std::uint8_t { kNewReno, kCubic };
+enum class CongestionAlgorithm : std::uint8_t { kNewReno, kCubic, kBbr };
 
 struct TcpConfig {
   std::uint32_t max_connections = 65536;          // [tcp] max_connections: TCB pool per worker

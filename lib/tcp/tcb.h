@@ -107,6 +107,7 @@ struct Tcb : TimerNode {
   bool fin_received = false;  // the peer's FIN was processed (RCV.NXT advanced over it)
   bool app_closed = false;    // the application let go: the engine frees the TCB when done
   bool in_ready_list = false;
+  bool in_pace_list = false;       // on the worker's pacing list (pace_link)
   bool syn_retransmitted = false;  // RFC 6298 §5.7
   bool writable_wanted = false;    // send() was refused for lack of space
   bool defer_accept_pending = false;
@@ -135,6 +136,11 @@ struct Tcb : TimerNode {
 
   RtoEstimator rto;
   Congestion cc;
+  // Pacing (tcp_pacing.cc), when the controller paces: the earliest time
+  // the next data segment may leave, and the link in the worker's list of
+  // connections waiting for it.
+  Instant pace_next;
+  Tcb* pace_link = nullptr;
 
   // SACK loss recovery (RFC 6675 §5 with PRR, RFC 6937; tcp_sack.cc), only
   // where SACK was negotiated. Without SACK the controller's NewReno

@@ -228,6 +228,7 @@ void TcpStack::apply_syn_options(Tcb& c, const TcpOptions& o, Instant now) noexc
   c.rcv_mss = static_cast<std::uint16_t>(mss_for_mtu() - (c.ts_ok ? 12 : 0));
   NewRenoConfig nc = cc_cfg_;
   nc.mss = c.mss;
+  nc.seed = c.iss.value();  // BBR's PROBE_BW phases: per connection, reproducible
   c.cc.reset(c.cc.algorithm(), nc);
 }
 
@@ -594,7 +595,8 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
       sack_on_ack(c, s, acked, sample, false, now);
     } else {
       tx_log_on_ack(c, acked, {}, now);
-      undo_on_ack(c, s, acked, nullptr, false, a == CcAction::kRetransmit, now);  // tcp_undo.cc
+      if (c.cc.wants_rate_samples()) rate_on_ack(c, acked, c.flight(), rtt, now);  // BBR
+      undo_on_ack(c, s, acked, nullptr, false, a == CcAction::kRetransmit, now);   // tcp_undo.cc
     }
     if (a == CcAction::kRetransmit) {  // RFC 6582 §3.2 step 3: partial ACK
       counters_.inc(Counter::kTCPPartialAckRetrans);

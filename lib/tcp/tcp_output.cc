@@ -194,6 +194,8 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
     const bool fin_pending =
         c.fin_queued && c.state != TcpState::kEstablished && c.state != TcpState::kCloseWait;
     const Seq32 max_before = c.snd_max;
+    const Seq32 nxt_before = c.snd_nxt;
+    bool paced = false;
     for (;;) {
       const std::uint32_t off = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
       const std::uint32_t queued = c.sndq.bytes();
@@ -240,6 +242,10 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
           break;
         }
       }
+      if (pace_hold(c, now, c.snd_max == max_before && c.snd_nxt == nxt_before)) {  // tcp_pacing.cc
+        paced = true;
+        break;
+      }
       if (!send_data_segment(c, c.snd_nxt, len, fin, now)) break;
       c.snd_nxt += len + (fin ? 1u : 0u);
       if (seq_gt(c.snd_nxt, c.snd_max)) c.snd_max = c.snd_nxt;
@@ -248,6 +254,7 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
         break;
       }
     }
+    if (!paced && c.cc.wants_rate_samples()) rate_note_app_limited(c);
     if (c.snd_max != max_before) {
       // RFC 8985 §7.2: new data sent, the probe timeout restarts.
       schedule_probe(c, now);
@@ -338,6 +345,7 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
     c.last_send = now;
     start_rtx_if_stopped(c, now);
     if (synchronized(c.state)) tx_log_on_send(c, seq, len + (fin ? 1u : 0u), now);
+    pace_sent(c, len, now);
   }
   sink_.send_segment(std::move(m), c.tuple.laddr, c.tuple.raddr, now);
   return true;

@@ -46,6 +46,9 @@ void TcpStack::sack_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const 
   undo_on_ack(c, s, acked, &u, strict_dup, false, now);  // tcp_undo.cc: may end recovery
   const std::uint32_t dupthresh = dupthresh_of(o_.cfg);
   const std::uint32_t delivered = acked + u.newly_sacked;  // RFC 6937 DeliveredData
+  if (c.cc.wants_rate_samples())  // BBR: the model first, so what follows sends with its cwnd
+    rate_on_ack(c, newly > 0 ? static_cast<std::uint32_t>(newly) : 0,
+                c.sb.pipe(c.snd_una, c.snd_max, dupthresh, c.mss), sample.rtt, now);
   if (acked == 0 && u.newly_sacked > 0 && c.rtx_kind == Tcb::RtxKind::kRetransmit) {
     // RFC 8985 §7.2: an ACK that selectively acknowledges new data also
     // ends a probe episode and re-arms the PTO (restart_rtx does it for
@@ -146,7 +149,8 @@ void TcpStack::sack_enter_recovery(Tcb& c, std::uint32_t delivered, Instant now)
   const std::uint32_t flight = static_cast<std::uint32_t>(c.snd_max - c.snd_una);
   c.recovery_point = c.snd_max;  // (4.1)
   c.sack_recovery = true;
-  c.cc.enter_sack_recovery(flight, c.snd_max);  // (4.2): ssthresh
+  c.cc.enter_sack_recovery(flight, c.snd_max, c.sb.pipe(c.snd_una, c.snd_max, dupthresh_of(o_.cfg), c.mss),
+                           delivered);  // (4.2): ssthresh
   // RFC 6937 §3, on entering recovery.
   c.prr_delivered = 0;
   c.prr_out = 0;
@@ -236,6 +240,7 @@ void TcpStack::sack_send(Tcb& c, Instant now) noexcept {
     const SackNext nx = rack_active(c) ? rack_next_seg(c, new_data)
                                        : c.sb.next_seg(c.snd_una, c.snd_max, new_data, dupthresh, c.mss);
     if (nx.kind == SackNext::Kind::kNone || nx.len > room) return;
+    if (pace_hold(c, now, n == 0)) return;  // tcp_pacing.cc
     if (nx.kind == SackNext::Kind::kNew) {
       // Sender SWS (RFC 9293 §3.8.6.2.1): short only when it empties the queue.
       if (nx.len < c.mss && nx.len < unsent) return;

@@ -274,6 +274,7 @@ void TcpStack::free_tcb(Tcb& c) noexcept {
     c.removed = true;
   }
   wheel_.cancel(c);
+  pace_unlink(c);
   return_ooo(c);
   return_tx_log(c);
   unlink_child(c);
@@ -550,6 +551,7 @@ void TcpStack::set_send_buffer(Tcb& c, std::uint32_t bytes, std::uint32_t lowat,
 void TcpStack::set_congestion(Tcb& c, CongestionAlgorithm a) noexcept {
   NewRenoConfig nc = cc_cfg_;
   if (synchronized(c.state)) nc.mss = c.mss;  // else the handshake sets it (apply_syn_options)
+  nc.seed = c.iss.value();
   c.cc.switch_to(a, nc, c.sack_recovery);
 }
 

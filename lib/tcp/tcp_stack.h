@@ -160,7 +160,13 @@ class TcpStack {
   // An ICMP Destination Unreachable quoting one of our segments (tcp_icmp.cc).
   void on_icmp_unreachable(const IcmpUnreachable& u, Instant now) noexcept;
   // Fires due timers and expires TIME_WAIT records. Call at least once per tick.
+  // Runs on_pacing first, so a worker polling in a loop paces to its poll.
   void on_timer(Instant now) noexcept;
+  // Sends for the paced connections whose next-send time has come
+  // (tcp_pacing.cc); pacing_deadline() is the earliest such time, or
+  // Instant::max(). A worker calls it on every poll (through on_timer).
+  void on_pacing(Instant now) noexcept;
+  Instant pacing_deadline() const noexcept { return pace_earliest_; }
 
   // ---- application side ----
   // nullptr if the port already has a listener or backlog is 0. backlog is
@@ -369,6 +375,17 @@ class TcpStack {
   bool frto_send_new(Tcb& c, Instant now) noexcept;
   void apply_syn_options(Tcb& c, const TcpOptions& o, Instant now) noexcept;
 
+  // tcp_pacing.cc: pacing and the rate-based controller's input
+  // true: not yet (c waits on the pacing list); `starting`: the first data
+  // segment of this send pass (a burst starts), else one within a burst.
+  bool pace_hold(Tcb& c, Instant now, bool starting) noexcept;
+  static Duration pace_horizon(const Tcb& c, std::uint64_t rate) noexcept;
+  void pace_sent(Tcb& c, std::uint32_t bytes, Instant now) noexcept;  // moves pace_next on
+  void pace_unlink(Tcb& c) noexcept;
+  void rate_on_ack(Tcb& c, std::uint32_t delivered, std::uint32_t inflight, Duration rtt,
+                   Instant now) noexcept;
+  void rate_note_app_limited(Tcb& c) noexcept;  // draft-cheng §3.4, when the send loop runs dry
+
   // tcp_listen.cc
   Listener* find_listener(std::uint16_t port) noexcept;
   // `iss` overrides the ISN (RFC 6191 reuse of a TIME_WAIT tuple).
@@ -482,6 +499,9 @@ class TcpStack {
   std::vector<TxLog*> txlog_free_;
   Tcb* ready_head_ = nullptr;
   Tcb* ready_tail_ = nullptr;
+  RateSampler rate_sampler_;                // one ACK's newest delivered transmission (tcp_pacing.cc)
+  Tcb* pace_head_ = nullptr;                // connections waiting for their next-send time
+  Instant pace_earliest_ = Instant::max();  // the earliest of their times
   std::vector<Listener*> ready_listeners_;
   std::vector<Tcb*> closing_free_;  // TCBs to free after dispatch
   std::uint32_t port_offset_ = 0;   // RFC 6056 algorithm 3 style counter

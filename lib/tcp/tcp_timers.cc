@@ -26,6 +26,7 @@ void TcpStack::arm_timer(Tcb& c) noexcept {
 
 void TcpStack::on_timer(Instant now) noexcept {
   mbuf_exhausted_noted_ = false;
+  on_pacing(now);
   relieve_memory(now);
   wheel_.advance(now, [&](TimerNode& n) { on_tcb_timer(timer_owner<Tcb>(n), now); });
   tw_.expire(now);

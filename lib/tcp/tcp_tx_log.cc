@@ -66,12 +66,16 @@ void TcpStack::tx_log_on_ack(Tcb& c, std::uint32_t newly, std::span<const SackBl
   // time of the most recently sent record delivered now.
   std::uint32_t latest_sent_us = 0;
   bool any = false;
+  const bool sample = c.cc.wants_rate_samples();  // BBR: rate_on_ack (tcp_pacing.cc) takes the sample
   const Seq32 fack = c.rack_fack;
   const Seq32* fack_before = c.rack_valid ? &fack : nullptr;
   c.txlog->on_ack(c.snd_una, c.sb.ranges(), {b.data(), nb}, [&](const TxRecord& r, std::uint32_t) {
     if (!any || us_after(r.sent_us, latest_sent_us)) latest_sent_us = r.sent_us;
     any = true;
     if (c.sack_ok) rack_on_delivered(c, r, now_us, fack_before);  // RFC 8985 §6.2 steps 2, 3
+    if (sample)
+      rate_sampler_.on_delivered(TxSnapshot{r.sent_us, r.delivered, r.delivered_us, r.first_sent_us,
+                                            (r.flags & kTxAppLimited) != 0, (r.flags & kTxRetransmit) != 0});
   });
   if (any) c.first_sent_us = latest_sent_us;
   if (c.snd_una == c.snd_max) return_tx_log(c);

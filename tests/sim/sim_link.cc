@@ -54,6 +54,13 @@ void SimLink::corrupt_byte(rte_mbuf* m, std::uint64_t pos_draw, std::uint8_t mas
   }
 }
 
+std::uint64_t SimLink::queued_bytes(Side from, Instant now) const noexcept {
+  const Direction& d = dirs_[idx(from)];
+  if (d.busy_until <= now) return 0;
+  const auto backlog_ns = static_cast<U128>((d.busy_until - now).count_ns());
+  return static_cast<std::uint64_t>(backlog_ns * d.p.rate_bps / 8'000'000'000u);
+}
+
 void SimLink::send(Side from, Mbuf frame, Instant now) noexcept {
   Direction& d = dirs_[idx(from)];
   ++d.counts.sent;

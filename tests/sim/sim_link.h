@@ -106,6 +106,8 @@ class SimLink {
   // The arrival time of the next frame; Instant::max() when none is in flight.
   Instant next_event() const noexcept { return heap_.empty() ? Instant::max() : heap_.front().at; }
   std::size_t in_flight() const noexcept { return heap_.size(); }
+  // Bytes waiting in `from`'s queue at `now` (not yet serialised).
+  std::uint64_t queued_bytes(Side from, Instant now) const noexcept;
 
   // Counts of the direction whose sender is `from`.
   const LinkCounts& counts(Side from) const noexcept { return dirs_[idx(from)].counts; }

@@ -541,6 +541,7 @@ Outcome run_scenario(const Scenario& s, const SimPools& pools, std::size_t trace
       sim.set_hook([&](Instant now) {
         if (s.link_schedule) s.link_schedule(now, sim.link());
         apps.on_step(now);
+        if (s.observe) s.observe(sim, now);
       });
       const Instant limit = Instant{} + s.time_limit;
       if (apps.listen() && apps.connect()) {

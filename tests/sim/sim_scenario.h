@@ -43,6 +43,9 @@ struct Scenario {
   // Called every step before the applications act: may change the link's
   // parameters over time (a delay spike), through SimLink::set_params.
   std::function<void(Instant, SimLink&)> link_schedule;
+  // Called once per simulator step while the applications run (after
+  // them): where a test samples the link and the connections.
+  std::function<void(TcpSim&, Instant)> observe;
 };
 
 // Small pools and tables: scenarios have one connection.

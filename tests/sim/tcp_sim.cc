@@ -214,7 +214,10 @@ std::string TcpSim::describe(Side from, const rte_mbuf* m) {
 }
 
 bool TcpSim::step(Instant limit) {
-  const Instant t = std::min(link_.next_event(), next_tick_);
+  // Paced connections (TcpStack::on_pacing) send at their next-send time,
+  // between ticks, as a worker polling in a loop lets them.
+  const Instant pace = std::max(std::min(a_->tcp.pacing_deadline(), b_->tcp.pacing_deadline()), now_);
+  const Instant t = std::min({link_.next_event(), next_tick_, pace});
   if (t > limit) return false;
   now_ = t;
   link_.deliver_until(now_, [&](Side to, Mbuf m) {
@@ -227,6 +230,9 @@ bool TcpSim::step(Instant limit) {
     a_->tcp.on_timer(now_);
     b_->tcp.on_timer(now_);
     next_tick_ = next_tick_ + kTick;
+  } else {
+    a_->tcp.on_pacing(now_);
+    b_->tcp.on_pacing(now_);
   }
   if (hook_) hook_(now_);
   drain(Side::kA);

@@ -3,8 +3,10 @@
 // 10.0.0.1, host B 10.0.0.2; each is the very code a worker runs (IpLayer +
 // TcpStack + TcpIpGlue) with its own FrameQueue, Counters and mempool.
 //
-// The event loop advances `now` to the earliest of the next link arrival and
-// the next 1 ms timer tick, delivers the frames due, runs the timers, lets the
+// The event loop advances `now` to the earliest of the next link arrival,
+// the next 1 ms timer tick and the next pacing deadline of either stack
+// (TcpStack::pacing_deadline), delivers the frames due, runs the timers (or
+// the pacers between ticks), lets the
 // caller's hook act (the applications), and drains both FrameQueues into the
 // link. Nothing reads a clock and nothing iterates an unordered container, so
 // a run is a pure function of (options, seed, inputs): the same seed gives the

@@ -6,7 +6,8 @@
 // Prints every failing seed (scenario, failed checks, trace tail), a progress
 // line every 1000 seeds, and a summary; exits 1 if any seed failed.
 // --describe prints each seed's scenario; --trace-lines N sets the trace tail
-// printed for a failure (default 300).
+// printed for a failure (default 300); --congestion NAME runs both hosts with
+// that controller ("cubic", the default, "newreno" or "bbr").
 #include <rte_eal.h>
 
 #include <chrono>
@@ -14,17 +15,21 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "runtime/eal_in_memory.h"
 #include "sim_scenario.h"
+#include "tcp/cc/controller.h"
 
 namespace {
 
 int usage(const char* prog) {
-  std::fprintf(
-      stderr, "usage: %s [--seeds N] [--first S] [--trace-lines N] [--describe] [--stop-on-failure]\n", prog);
+  std::fprintf(stderr,
+               "usage: %s [--seeds N] [--first S] [--trace-lines N] [--congestion NAME] [--describe] "
+               "[--stop-on-failure]\n",
+               prog);
   return 2;
 }
 
@@ -33,6 +38,7 @@ int usage(const char* prog) {
 int main(int argc, char** argv) {
   std::uint64_t seeds = 1000, first = 1, trace_lines = 300;
   bool describe = false, stop = false;
+  std::optional<tern::CongestionAlgorithm> cc;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&](std::uint64_t& out) {
@@ -47,6 +53,10 @@ int main(int argc, char** argv) {
       if (!value(first)) return usage(argv[0]);
     } else if (a == "--trace-lines") {
       if (!value(trace_lines)) return usage(argv[0]);
+    } else if (a == "--congestion") {
+      tern::CongestionAlgorithm c{};
+      if (i + 1 >= argc || !tern::parse_congestion(argv[++i], c)) return usage(argv[0]);
+      cc = c;
     } else if (a == "--describe") {
       describe = true;
     } else if (a == "--stop-on-failure") {
@@ -67,7 +77,8 @@ int main(int argc, char** argv) {
     std::vector<std::uint64_t> failed;
     const auto start = std::chrono::steady_clock::now();  // progress report only; never affects a run
     for (std::uint64_t seed = first; seed < first + seeds; ++seed) {
-      const tern::sim::Scenario s = tern::sim::scenario_for_seed(seed);
+      tern::sim::Scenario s = tern::sim::scenario_for_seed(seed);
+      if (cc) s.a.tcp.congestion = s.b.tcp.congestion = *cc;
       if (describe) std::printf("%s\n", tern::sim::describe(s).c_str());
       const std::string report = tern::sim::check_scenario(s, pools, trace_lines);
       if (!report.empty()) {

@@ -7,11 +7,13 @@
 //   build/tests/sim/tcp_sim_sweep --first SEED --seeds 1 --trace-lines 100000
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
 #include "sim_scenario.h"
+#include "tcp/cc/controller.h"
 
 namespace tern::sim {
 namespace {
@@ -394,6 +396,85 @@ TEST(SimTcp, HeavyReorderingCostsFewSpuriousRetransmissions) {
       static_cast<unsigned long long>(o.a.get(Counter::kTCPDSACKRecv)));
 }
 
+// A bottleneck: A sends 30 MB to B over 100 Mbit/s with 10 ms each way and
+// a 1 MB queue (84 ms of buffer, four times the 250 kB BDP). Sampled once
+// per millisecond after the first second: the queue at the bottleneck and,
+// under BBR, its BtlBw and pacing rate.
+struct Bottleneck {
+  double goodput = 0;    // bytes per second, connect to close
+  double queue_avg = 0;  // bytes
+  std::uint64_t queue_max = 0;
+  double btl_bw_avg = 0;  // bytes per second (BBR)
+  double pacing_avg = 0;
+  Outcome o;
+};
+
+// The bottleneck's rate in TCP payload: 1448 of each 1514-byte frame.
+constexpr double kBottleneckPayloadRate = 100e6 / 8 * 1448 / 1514;
+
+Bottleneck bottleneck(CongestionAlgorithm cc) {
+  Scenario s = base(7);
+  LinkParams p = link(Duration::ms(10));
+  p.rate_bps = 100'000'000;
+  p.queue_limit_bytes = 1 << 20;
+  s.ab = s.ba = p;
+  s.bytes_ab = 30'000'000;
+  s.a.tcp.snd_buf = s.b.tcp.rcv_buf = 4 << 20;
+  s.a.tcp.congestion = s.b.tcp.congestion = cc;
+  Bottleneck r;
+  double q_sum = 0, bw_sum = 0, rate_sum = 0;
+  std::uint64_t n = 0, nb = 0;
+  Instant last;
+  s.observe = [&](TcpSim& sim, Instant now) {
+    if (now < Instant{} + Duration::s(1) || now - last < Duration::ms(1)) return;
+    last = now;
+    const std::uint64_t q = sim.link().queued_bytes(Side::kA, now);
+    q_sum += static_cast<double>(q);
+    r.queue_max = std::max(r.queue_max, q);
+    ++n;
+    sim.a().tcp.for_each_connection([&](const Tcb& c) {
+      if (const Bbr* b = c.cc.bbr()) {
+        bw_sum += static_cast<double>(b->btl_bw());
+        rate_sum += static_cast<double>(c.cc.pacing_rate());
+        ++nb;
+      }
+    });
+  };
+  r.o = run_scenario(s, pools());
+  EXPECT_TRUE(r.o.ok) << r.o.failures;
+  r.goodput = 30e6 / (static_cast<double>(r.o.end.ns_since_epoch()) / 1e9);
+  r.queue_avg = n > 0 ? q_sum / static_cast<double>(n) : 0;
+  r.btl_bw_avg = nb > 0 ? bw_sum / static_cast<double>(nb) : 0;
+  r.pacing_avg = nb > 0 ? rate_sum / static_cast<double>(nb) : 0;
+  std::printf(
+      "%s at the bottleneck: goodput %.2f MB/s (%.0f %% of %.2f), queue avg %.0f B max %llu B, "
+      "BtlBw avg %.2f MB/s, pacing avg %.2f MB/s, TCPTimeouts %llu, queue drops %llu, RetransSegs %llu\n",
+      std::string(to_string(cc)).c_str(), r.goodput / 1e6, 100 * r.goodput / kBottleneckPayloadRate,
+      kBottleneckPayloadRate / 1e6, r.queue_avg, static_cast<unsigned long long>(r.queue_max),
+      r.btl_bw_avg / 1e6, r.pacing_avg / 1e6,
+      static_cast<unsigned long long>(r.o.a.get(Counter::kTCPTimeouts)),
+      static_cast<unsigned long long>(r.o.ab.dropped_queue),
+      static_cast<unsigned long long>(r.o.a.get(Counter::kRetransSegs)));
+  return r;
+}
+
+// BBR (draft-cardwell-iccrg-bbr-congestion-control-00 §1, §4.2): BtlBw and
+// the pacing rate converge near the bottleneck rate and the queue stays
+// small, where CUBIC fills the buffer until it overflows.
+TEST(SimTcp, BbrPacesNearTheBottleneckRateWithASmallQueue) {
+  const Bottleneck b = bottleneck(CongestionAlgorithm::kBbr);
+  EXPECT_GT(b.btl_bw_avg, 0.9 * kBottleneckPayloadRate);
+  EXPECT_LT(b.btl_bw_avg, 1.05 * kBottleneckPayloadRate);
+  EXPECT_GT(b.pacing_avg, 0.85 * kBottleneckPayloadRate);
+  EXPECT_LT(b.pacing_avg, 1.15 * kBottleneckPayloadRate);
+  EXPECT_LT(b.queue_avg, 60'000);  // a quarter of the BDP (250 kB)
+  EXPECT_GT(b.goodput, 0.85 * kBottleneckPayloadRate);
+  EXPECT_EQ(b.o.a.get(Counter::kTCPTimeouts), 0u);
+  EXPECT_EQ(b.o.ab.dropped_queue, 0u);
+  const Bottleneck c = bottleneck(CongestionAlgorithm::kCubic);
+  EXPECT_GT(c.queue_avg, 4 * b.queue_avg);
+}
+
 // Delay spikes on the ACK path: 50 MB from A over 100 Mbit/s, 1 ms each
 // way, and in the second quarter of every second the ACKs B sends take
 // `spike` longer. A waits longer than its RTO for the ACKs of data that
@@ -465,7 +546,7 @@ TEST(SimTcp, UndoAfterSpuriousTimeoutsRestoresGoodput) {
 
 class SimSweep : public ::testing::TestWithParam<std::uint64_t> {};
 
-// Every seed with each congestion controller: CUBIC (the default) and NewReno.
+// Every seed with each congestion controller: CUBIC (the default), NewReno and BBR.
 TEST_P(SimSweep, StreamsArriveIntact) {
   ASSERT_TRUE(pools().ok());
   const Scenario s = scenario_for_seed(GetParam());
@@ -478,6 +559,14 @@ TEST_P(SimSweep, StreamsArriveIntactWithNewReno) {
   ASSERT_TRUE(pools().ok());
   Scenario s = scenario_for_seed(GetParam());
   s.a.tcp.congestion = s.b.tcp.congestion = CongestionAlgorithm::kNewReno;
+  const std::string report = check_scenario(s, pools());
+  EXPECT_TRUE(report.empty()) << report;
+}
+
+TEST_P(SimSweep, StreamsArriveIntactWithBbr) {
+  ASSERT_TRUE(pools().ok());
+  Scenario s = scenario_for_seed(GetParam());
+  s.a.tcp.congestion = s.b.tcp.congestion = CongestionAlgorithm::kBbr;
   const std::string report = check_scenario(s, pools());
   EXPECT_TRUE(report.empty()) << report;
 }

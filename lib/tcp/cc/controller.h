@@ -6,9 +6,11 @@
 // inline; the only dispatch is the one index test per call).
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 
 #include "config/config.h"
+#include "tcp/cc/bbr.h"
 #include "tcp/cc/congestion.h"
 #include "tcp/cc/cubic.h"
 #include "tcp/cc/newreno.h"
@@ -16,7 +18,15 @@
 namespace tern {
 
 constexpr std::string_view to_string(CongestionAlgorithm a) noexcept {
-  return a == CongestionAlgorithm::kCubic ? "cubic" : "newreno";
+  switch (a) {
+    case CongestionAlgorithm::kCubic:
+      return "cubic";
+    case CongestionAlgorithm::kBbr:
+      return "bbr";
+    case CongestionAlgorithm::kNewReno:
+      break;
+  }
+  return "newreno";
 }
 
 // Linux's names: "reno" is its name for the same NewReno.
@@ -29,6 +39,10 @@ constexpr bool parse_congestion(std::string_view name, CongestionAlgorithm& out)
     out = CongestionAlgorithm::kNewReno;
     return true;
   }
+  if (name == "bbr") {
+    out = CongestionAlgorithm::kBbr;
+    return true;
+  }
   return false;
 }
 
@@ -38,11 +52,13 @@ class Congestion {
   template <class F>
   decltype(auto) visit(F&& f) noexcept {
     if (auto* c = std::get_if<Cubic>(&v_)) return f(*c);
+    if (auto* b = std::get_if<Bbr>(&v_)) return f(*b);
     return f(*std::get_if<NewReno>(&v_));
   }
   template <class F>
   decltype(auto) visit(F&& f) const noexcept {
     if (const auto* c = std::get_if<Cubic>(&v_)) return f(*c);
+    if (const auto* b = std::get_if<Bbr>(&v_)) return f(*b);
     return f(*std::get_if<NewReno>(&v_));
   }
 
@@ -53,6 +69,8 @@ class Congestion {
   void reset(CongestionAlgorithm a, const NewRenoConfig& cfg) noexcept {
     if (a == CongestionAlgorithm::kCubic)
       v_.emplace<Cubic>(cfg);
+    else if (a == CongestionAlgorithm::kBbr)
+      v_.emplace<Bbr>(cfg);
     else
       v_.emplace<NewReno>(cfg);
   }
@@ -64,7 +82,9 @@ class Congestion {
     visit([&](auto& c) { c.adopt(cw, st, in_sack_recovery); });
   }
   CongestionAlgorithm algorithm() const noexcept {
-    return std::holds_alternative<Cubic>(v_) ? CongestionAlgorithm::kCubic : CongestionAlgorithm::kNewReno;
+    if (std::holds_alternative<Cubic>(v_)) return CongestionAlgorithm::kCubic;
+    if (std::holds_alternative<Bbr>(v_)) return CongestionAlgorithm::kBbr;
+    return CongestionAlgorithm::kNewReno;
   }
 
   CcAction on_ack(const AckSample& a) noexcept {
@@ -82,8 +102,15 @@ class Congestion {
   bool on_idle_restart(Instant now, Instant last_send, Duration rto) noexcept {
     return visit([&](auto& c) { return c.on_idle_restart(now, last_send, rto); });
   }
-  void enter_sack_recovery(std::uint32_t flight_size, Seq32 snd_max) noexcept {
-    visit([&](auto& c) { c.enter_sack_recovery(flight_size, snd_max); });
+  // RFC 6675 §5 (4.2). `pipe` and `delivered` (this ACK's DeliveredData)
+  // are for BBR's packet conservation; the others set ssthresh from FlightSize.
+  void enter_sack_recovery(std::uint32_t flight_size, Seq32 snd_max, std::uint32_t pipe = 0,
+                           std::uint32_t delivered = 0) noexcept {
+    if (auto* b = std::get_if<Bbr>(&v_)) return b->enter_sack_recovery(pipe, delivered);
+    visit([&](auto& c) {
+      if constexpr (!std::is_same_v<std::decay_t<decltype(c)>, Bbr>)
+        c.enter_sack_recovery(flight_size, snd_max);
+    });
   }
   void set_recovery_cwnd(std::uint32_t cwnd) noexcept {
     visit([&](auto& c) { c.set_recovery_cwnd(cwnd); });
@@ -117,13 +144,29 @@ class Congestion {
   std::string_view name() const noexcept {
     return visit([](const auto& c) { return c.name(); });
   }
-  // Bytes per second the engine paces at; 0: no controller here paces yet.
-  std::uint64_t pacing_rate() const noexcept { return 0; }
   const NewReno* newreno() const noexcept { return std::get_if<NewReno>(&v_); }
   const Cubic* cubic() const noexcept { return std::get_if<Cubic>(&v_); }
+  const Bbr* bbr() const noexcept { return std::get_if<Bbr>(&v_); }
+
+  // Rate-based controllers (BBR) want a delivery-rate sample per ACK
+  // (tcp/delivery_rate.h); the engine skips the sampling for the others.
+  bool wants_rate_samples() const noexcept { return std::holds_alternative<Bbr>(v_); }
+  void on_rate_sample(const RateSample& rs, const BbrAck& a) noexcept {
+    if (auto* b = std::get_if<Bbr>(&v_)) b->on_sample(rs, a);
+  }
+  // Bytes per second the engine paces at; 0 for controllers that do not pace.
+  std::uint64_t pacing_rate() const noexcept {
+    const auto* b = std::get_if<Bbr>(&v_);
+    return b != nullptr ? b->pacing_rate() : 0;
+  }
+  // The burst the pacer may send at once (BBR's send quantum); 0 when not pacing.
+  std::uint32_t pacing_quantum() const noexcept {
+    const auto* b = std::get_if<Bbr>(&v_);
+    return b != nullptr ? b->send_quantum() : 0;
+  }
 
  private:
-  std::variant<NewReno, Cubic> v_;
+  std::variant<NewReno, Cubic, Bbr> v_;
 };
 
 }  // namespace tern

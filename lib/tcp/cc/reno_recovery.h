@@ -28,6 +28,7 @@ struct NewRenoConfig {
   std::uint32_t mss = 1460;     // SMSS, bytes
   std::uint32_t dupthresh = 3;  // RFC 5681 §3.2; raise it on reordering paths
   std::uint32_t abc_limit = 2;  // RFC 3465 §2.2 L, in SMSS; L = 2 is the RFC's upper bound
+  std::uint32_t seed = 0;       // per connection, for randomised choices (BBR's PROBE_BW phase)
 };
 
 // cwnd never grows beyond the largest window TCP can advertise (RFC 7323 §2.3).

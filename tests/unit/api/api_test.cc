@@ -860,8 +860,10 @@ TEST_F(ApiPair, OptionsAndArgumentsAreCheckedAndReportedAsValues) {
     ran = true;
     Connection& c = *cli_->conn;
     EXPECT_EQ(c.congestion(), "cubic");  // [tcp] congestion's default
-    EXPECT_EQ(c.set_congestion("bbr"), Error::kUnknownCongestion);
+    EXPECT_EQ(c.set_congestion("vegas"), Error::kUnknownCongestion);
     EXPECT_EQ(c.congestion(), "cubic");
+    EXPECT_EQ(c.set_congestion("bbr"), Error::kOk);
+    EXPECT_EQ(c.congestion(), "bbr");
     EXPECT_EQ(c.set_congestion("newreno"), Error::kOk);
     EXPECT_EQ(c.congestion(), "newreno");
     EXPECT_EQ(c.set_congestion("reno"), Error::kOk);

@@ -354,6 +354,7 @@ TEST(ConfigTcp, RangeEndsLandInTheirFields) {
   EXPECT_EQ(tcp("congestion = \"newreno\"").congestion, CongestionAlgorithm::kNewReno);
   EXPECT_EQ(tcp("congestion = \"reno\"").congestion, CongestionAlgorithm::kNewReno);
   EXPECT_EQ(tcp("congestion = \"cubic\"").congestion, CongestionAlgorithm::kCubic);
+  EXPECT_EQ(tcp("congestion = \"bbr\"").congestion, CongestionAlgorithm::kBbr);
   EXPECT_EQ(tcp("ofo_max_segments = 4096").ofo_max_segments, 4096u);
   EXPECT_EQ(tcp("invalid_ratelimit_ms = 0").invalid_ratelimit, Duration{});
   EXPECT_EQ(tcp("persist_timeout_s = 0").persist_timeout, Duration{});
@@ -576,8 +577,8 @@ std::vector<BadValue> bad_values() {
       {in("tcp", "challenge_ack_limit = 1000001"), "tcp.challenge_ack_limit", "1000001", kInt + "1..1000000"},
       {in("tcp", "dupthresh = 0"), "tcp.dupthresh", "0", kInt + "1..1000"},
       {in("tcp", "dupthresh = 1001"), "tcp.dupthresh", "1001", kInt + "1..1000"},
-      {in("tcp", "congestion = \"bbr\""), "tcp.congestion", "\"bbr\"",
-       "must be one of \"cubic\", \"newreno\", \"reno\""},
+      {in("tcp", "congestion = \"vegas\""), "tcp.congestion", "\"vegas\"",
+       "must be one of \"cubic\", \"newreno\", \"reno\", \"bbr\""},
       {in("tcp", "ofo_max_segments = -1"), "tcp.ofo_max_segments", "-1", kInt + "0..4096"},
       {in("tcp", "ofo_max_segments = 4097"), "tcp.ofo_max_segments", "4097", kInt + "0..4096"},
       {in("tcp", "invalid_ratelimit_ms = 60001"), "tcp.invalid_ratelimit_ms", "60001", kInt + "0..60000"},

@@ -136,10 +136,20 @@ void TcpHarness::advance_to(Instant t) {
     return;
   }
   TcpStack& s = stack();
-  while (last_tick_ + Duration::ms(1) <= t) {
-    last_tick_ = last_tick_ + Duration::ms(1);
-    now_ = last_tick_;
-    s.on_timer(last_tick_);
+  for (;;) {
+    // Between ticks, paced connections send at their next-send time, as a
+    // worker polling in a loop lets them (TcpStack::on_pacing).
+    const Instant tick = last_tick_ + Duration::ms(1);
+    const Instant pace = std::max(s.pacing_deadline(), now_);
+    if (pace < tick && pace <= t) {
+      now_ = pace;
+      s.on_pacing(pace);
+      continue;
+    }
+    if (tick > t) break;
+    last_tick_ = tick;
+    now_ = tick;
+    s.on_timer(tick);
   }
   now_ = t;
 }

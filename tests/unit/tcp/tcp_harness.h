@@ -155,7 +155,8 @@ class TcpHarness : public ::testing::Test, public SegmentSink {
 
   // ---- time ----
   Instant now() const { return now_; }
-  // Calls on_timer at every 1 ms tick after the last one, up to `t`.
+  // Calls on_timer at every 1 ms tick after the last one, up to `t`, and
+  // on_pacing at each pacing deadline in between (paced connections).
   void advance_to(Instant t);
   void advance_by(Duration d) { advance_to(now_ + d); }
 

@@ -161,9 +161,10 @@ class Connection {
   Error set_send_buffer(std::uint32_t high, std::uint32_t low) noexcept;
   // SO_RCVBUF, at most [tcp] rcv_buf (the window scale was fixed at the handshake).
   Error set_receive_buffer(std::uint32_t bytes) noexcept;
-  // TCP_CONGESTION: "newreno" (alias "reno").
+  // TCP_CONGESTION: "cubic", "newreno" (alias "reno") or "bbr".
   Error set_congestion(std::string_view name) noexcept;
-  std::string_view congestion() const noexcept;  // the controller's name ("cubic", "newreno"); "" once closed
+  // The controller's name ("cubic", "newreno", "bbr"); "" once closed.
+  std::string_view congestion() const noexcept;
   void set_handler(ConnectionHandler& h) noexcept { handler_ = &h; }
 
   // ---- observation ----

@@ -1,0 +1,160 @@
+// Pacing and the rate-based controller's per-ACK input (BBR, cc/bbr.h).
+//
+// Pacing without a timer per segment: each connection whose controller
+// paces (Congestion::pacing_rate() > 0) has a next-send time, Tcb::pace_next.
+// The send path lets a data segment leave only when now >= pace_next, and
+// moves pace_next on by len / pacing_rate after each one; segments leave in
+// bursts of one send quantum (BBR's §4.2.2: 1 ms of data, 2 to 44
+// segments), a burst that small costs nothing at the bottleneck and keeps
+// high rates affordable (pace_hold). A connection held back joins the
+// worker's pacing list (intrusive, no allocation), which the worker loop
+// checks on every poll (on_timer calls on_pacing; the simulator and the
+// tests call it at pacing_deadline()), so a paced connection goes on as
+// soon as its time comes, at the resolution of the poll loop rather than of
+// the 1 ms timer wheel.
+#include <algorithm>
+
+#include "tcp/tcp_stack.h"
+
+namespace tern {
+
+namespace {
+
+// Time to send `bytes` at `rate` bytes per second.
+inline Duration at_rate(std::uint64_t bytes, std::uint64_t rate) noexcept {
+  return Duration::ns(static_cast<std::int64_t>(bytes * 1'000'000'000u / rate));
+}
+
+}  // namespace
+
+// A burst starts once the connection is a burst's time behind its
+// schedule (pace_next + horizon <= now) and goes on while it is not ahead
+// of it (pace_next <= now): each burst is one send quantum, so a paced
+// connection wakes once per quantum, not once per segment, and each burst
+// is one batch (one transmit-log record: a log of 64 records then covers a
+// window of 64 quanta, where a record per segment would overflow it at a
+// few hundred segments in flight). The average rate is exact: pace_next
+// moves by len / rate for every byte sent.
+bool TcpStack::pace_hold(Tcb& c, Instant now, bool starting) noexcept {
+  const std::uint64_t rate = c.cc.pacing_rate();
+  if (rate == 0) return false;
+  const Instant start = c.pace_next + pace_horizon(c, rate);
+  if (starting ? start <= now : c.pace_next <= now) return false;
+  if (!c.in_pace_list) {
+    c.in_pace_list = true;
+    c.pace_link = pace_head_;
+    pace_head_ = &c;
+  }
+  pace_earliest_ = std::min(pace_earliest_, start);
+  return true;
+}
+
+// One send quantum less one segment, at the pacing rate.
+Duration TcpStack::pace_horizon(const Tcb& c, std::uint64_t rate) noexcept {
+  const std::uint32_t quantum = std::max<std::uint32_t>(c.cc.pacing_quantum(), 2u * c.mss);
+  return at_rate(quantum - c.mss, rate);
+}
+
+void TcpStack::pace_sent(Tcb& c, std::uint32_t bytes, Instant now) noexcept {
+  const std::uint64_t rate = c.cc.pacing_rate();
+  if (rate == 0) return;
+  // An idle connection's credit is one burst: pace_next never lags now by
+  // more than the horizon.
+  const Instant floor = now - pace_horizon(c, rate);
+  c.pace_next = std::max(c.pace_next, floor) + at_rate(bytes, rate);
+}
+
+void TcpStack::on_pacing(Instant now) noexcept {
+  if (now < pace_earliest_) return;
+  // Take the list: output() may put a connection back (its next segment
+  // is not due yet), onto the new list.
+  Tcb* t = pace_head_;
+  pace_head_ = nullptr;
+  pace_earliest_ = Instant::max();
+  bool sent = false;
+  while (t != nullptr) {
+    Tcb& c = *t;
+    t = c.pace_link;
+    c.pace_link = nullptr;
+    const std::uint64_t rate = c.cc.pacing_rate();
+    const Instant wake = rate != 0 && !c.removed ? c.pace_next + pace_horizon(c, rate) : now;
+    if (wake > now) {
+      c.pace_link = pace_head_;  // its next burst is not due yet: stays
+      pace_head_ = &c;
+      pace_earliest_ = std::min(pace_earliest_, wake);
+      continue;
+    }
+    c.in_pace_list = false;
+    if (c.removed) continue;
+    output(c, now);
+    sent = true;
+  }
+  if (sent) dispatch();
+}
+
+void TcpStack::pace_unlink(Tcb& c) noexcept {
+  if (!c.in_pace_list) return;
+  for (Tcb** p = &pace_head_; *p != nullptr; p = &(*p)->pace_link) {
+    if (*p == &c) {
+      *p = c.pace_link;
+      break;
+    }
+  }
+  c.pace_link = nullptr;
+  c.in_pace_list = false;
+}
+
+// BBR's per-ACK input (cc/bbr.h: BbrAck and the rate sample), after the
+// ACK moved SND.UNA and the scoreboard and tx_log_on_ack counted what it
+// delivered and handed the sampler the transmissions it delivered:
+// `delivered` bytes newly ACKed or SACKed, `inflight` the pipe after it
+// (RFC 6675 SetPipe with SACK, else the bytes outstanding). The pipe before
+// the ACK is taken as pipe + delivered (Linux's prior_in_flight, less what
+// this ACK marked lost). `rtt` is the ACK's RTT sample.
+void TcpStack::rate_on_ack(Tcb& c, std::uint32_t delivered, std::uint32_t inflight, Duration rtt,
+                           Instant now) noexcept {
+  const Bbr* bbr = c.cc.bbr();
+  // draft-cheng §3.3: samples over less than the minimum RTT are unreliable.
+  const std::uint32_t min_rtt_us =
+      bbr != nullptr && bbr->rtprop_valid() ? static_cast<std::uint32_t>(bbr->rtprop().count_ns() / 1000) : 0;
+  DeliveryClock clk{c.delivered, c.delivered_us, c.first_sent_us, c.app_limited};
+  RateSample rs = rate_sampler_.finish(clk, 0, clock_us(now), min_rtt_us);  // delivery counted already
+  c.first_sent_us = clk.first_sent_us;
+  c.app_limited = clk.app_limited;
+  // The sample's RTT is exact while the log never merged records for lack
+  // of room (a merged range takes the later send time, so its RTT comes out
+  // short and RTprop with it); else the ACK's own RTT sample (RFC 7323
+  // timestamps, or Karn's timing) serves.
+  if (rs.rtt == Duration{} || c.txlog == nullptr || c.txlog->merges() != 0) rs.rtt = rtt;
+  BbrAck a;
+  a.now = now;
+  a.delivered = delivered;
+  a.inflight = inflight;
+  a.prior_inflight = inflight + delivered;
+  a.delivered_total = c.delivered;
+  a.srtt = c.rto.srtt();
+  c.cc.on_rate_sample(rs, a);
+  // -00 §4.3.5 BBRHandleProbeRTT: samples taken in PROBE_RTT are app-limited
+  // ("ignore low rate samples during ProbeRTT").
+  if (bbr != nullptr && bbr->wants_app_limited()) {
+    clk.delivered = c.delivered;
+    delivery_mark_app_limited(clk, inflight);
+    c.app_limited = clk.app_limited;
+  }
+}
+
+// draft-cheng §3.4: the send path stopped with less than a segment of new
+// data left, no retransmission pending (SND.NXT at SND.MAX) and pipe <
+// cwnd: the application, not the network, is the limit; samples of data
+// in flight until it is all delivered say so.
+void TcpStack::rate_note_app_limited(Tcb& c) noexcept {
+  const std::uint32_t off = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
+  const std::uint32_t queued = c.sndq.bytes();
+  const std::uint32_t unsent = queued > off ? queued - off : 0;
+  if (unsent >= c.mss || c.snd_nxt != c.snd_max || c.sack_recovery || c.flight() >= c.cc.cwnd()) return;
+  DeliveryClock clk{c.delivered, c.delivered_us, c.first_sent_us, c.app_limited};
+  delivery_mark_app_limited(clk, c.flight());
+  c.app_limited = clk.app_limited;
+}
+
+}  // namespace tern

@@ -1,0 +1,141 @@
+// Scripted-segment tests of pacing (lib/tcp/tcp_pacing.cc): a connection
+// whose controller paces (BBR, draft-cardwell-iccrg-bbr-congestion-control-00
+// §4.2.1) sends each data segment no earlier than its next-send time, which
+// moves on by len / pacing_rate per segment, in bursts of one send quantum
+// (§4.2.2); the worker's pacing list sends the next burst when its time
+// comes, in virtual time between timer ticks.
+#include <gtest/gtest.h>
+
+#include "tcp_harness.h"
+
+namespace tern::tcptest {
+namespace {
+
+constexpr std::uint32_t kMss = 1460;
+
+class TcpPacing : public TcpHarness {
+ protected:
+  // An active open with BBR and a 100 ms handshake RTT (the SRTT the first
+  // ACK gives BBR's initial pacing rate), no SACK.
+  Tcb* bbr_connection(CongestionAlgorithm a = CongestionAlgorithm::kBbr) {
+    cfg().congestion = a;
+    Tcb* c = active_syn(at_ms(0));
+    recv(seg().mss(kMss).flags(kTcpSyn | kTcpAck).seq(irs()).ack(iss() + 1), at_ms(100));
+    expect_sent(seg().flags(kTcpAck).ack(irs() + 1));
+    handler_.clear();
+    return c;
+  }
+  Seq32 S(std::uint32_t i) const { return iss() + 1 + i * kMss; }  // the i-th segment, from 0
+  Sent expect_segment(std::uint32_t i, Instant at,
+                      std::source_location loc = std::source_location::current()) {
+    const Sent s = expect_sent(seg().seq(S(i)).data(kMss), loc);
+    EXPECT_EQ(s.at, at) << "segment " << i << " at " << s.at.ns_since_epoch() << " ns, wanted "
+                        << at.ns_since_epoch() << " (line " << loc.line() << ")";
+    return s;
+  }
+};
+
+TEST_F(TcpPacing, SegmentsLeaveAtThePacingRate) {
+  Tcb* c = bbr_connection();
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(c->cc.name(), "bbr");
+  ASSERT_EQ(c->rto.srtt(), Duration::ms(100));
+  // The initial window goes at once: before any ACK, BBR paces at IW / 1 ms
+  // x 2/ln2 (§4.2.1, no SRTT seen yet), whose quantum (1 ms: 41 kB) covers it.
+  ASSERT_EQ(stack().send_copy(*c, pattern(30 * kMss), at_ms(100)), 30u * kMss);
+  for (std::uint32_t i = 0; i < 10; ++i) expect_segment(i, at_ms(100));
+  expect_nothing_sent();
+
+  // The first ACK (2 segments) brings the SRTT: rate = IW / SRTT x 2.885,
+  // less the 1 % margin; STARTUP grows cwnd by what was delivered, so 4
+  // segments may go. At this rate the quantum is 2 segments: a burst of two
+  // leaves at once, the next two one quantum (2 x 1460 B / rate) later.
+  recv(seg().seq(irs() + 1).ack(S(2)), at_ms(200));
+  const std::uint64_t rate = c->cc.pacing_rate();
+  EXPECT_EQ(rate, std::uint64_t{10 * kMss} * 10 * 739 / 256 * 99 / 100);  // 417,253 B/s
+  EXPECT_EQ(c->cc.pacing_quantum(), 2 * kMss);
+  EXPECT_EQ(c->cc.cwnd(), 12 * kMss);
+  EXPECT_EQ(stack().info(*c).pacing_rate, rate);  // Connection::info() / telemetry report it
+  EXPECT_EQ(stack().info(*c).congestion, "bbr");
+  const Duration gap = Duration::ns(static_cast<std::int64_t>(std::uint64_t{kMss} * 1'000'000'000 / rate));
+  expect_segment(10, at_ms(200));
+  expect_segment(11, at_ms(200));
+  expect_nothing_sent();
+  EXPECT_EQ(stack().pacing_deadline(), at_ms(200) + gap * 2);
+  advance_to(at_ms(200) + gap * 2 - Duration::ns(1));
+  expect_nothing_sent();
+  advance_to(at_ms(210));  // the burst leaves between timer ticks (2 x gap = 6.998 ms)
+  expect_segment(12, at_ms(200) + gap * 2);
+  expect_segment(13, at_ms(200) + gap * 2);
+  expect_nothing_sent();  // cwnd is full: nothing waits for the pacer
+  EXPECT_EQ(stack().pacing_deadline(), Instant::max());
+}
+
+// SACK recovery under BBR (-00 §4.2.3.4): cwnd = pipe + delivered on
+// entry, not PRR's; the fast retransmission leaves at once, the new data
+// NextSeg then picks is paced.
+TEST_F(TcpPacing, SackRecoveryUsesPacketConservation) {
+  cfg().congestion = CongestionAlgorithm::kBbr;
+  Tcb* c = active_syn(at_ms(0));
+  ASSERT_NE(c, nullptr);
+  recv(seg().mss(kMss).sack_perm().flags(kTcpSyn | kTcpAck).seq(irs()).ack(iss() + 1), at_ms(100));
+  expect_sent(seg().flags(kTcpAck).ack(irs() + 1));
+  ASSERT_TRUE(c->sack_ok);
+  ASSERT_EQ(stack().send_copy(*c, pattern(30 * kMss), at_ms(100)), 30u * kMss);
+  for (std::uint32_t i = 0; i < 10; ++i) expect_segment(i, at_ms(100));
+  // Segment 0 lost, 1..3 SACKed: RFC 6675 IsLost (3 segments above it).
+  Seg ack = seg().seq(irs() + 1).ack(S(0));
+  ack.opts_.sack[ack.opts_.sack_count++] = SackBlock{S(1).value(), S(4).value()};
+  recv(ack, at_ms(200));
+  ASSERT_TRUE(c->sack_recovery);
+  ASSERT_NE(c->cc.bbr(), nullptr);
+  EXPECT_TRUE(c->cc.bbr()->packet_conservation());
+  // pipe = segments 4..9 (6; segment 0 is lost, 1..3 SACKed), delivered = 3
+  // segments: cwnd = 9 segments. (PRR would give pipe + CEIL(3 segments x
+  // ssthresh / RecoverFS).)
+  EXPECT_EQ(c->cc.cwnd(), 9 * kMss);
+  expect_segment(0, at_ms(200));  // (4.3): at once, outside the pacer
+  expect_nothing_sent();
+  // pipe is 7 segments now: 2 of new data, one burst (the quantum is 2
+  // segments) a segment's time after the retransmission.
+  const std::uint64_t rate = c->cc.pacing_rate();
+  const Duration gap = Duration::ns(static_cast<std::int64_t>(std::uint64_t{kMss} * 1'000'000'000 / rate));
+  advance_to(at_ms(210));
+  expect_segment(10, at_ms(200) + gap);
+  expect_segment(11, at_ms(200) + gap);
+  expect_nothing_sent();
+}
+
+// Controllers that do not pace send whatever cwnd allows at once.
+TEST_F(TcpPacing, NewRenoIsNotPaced) {
+  Tcb* c = bbr_connection(CongestionAlgorithm::kNewReno);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->cc.pacing_rate(), 0u);
+  ASSERT_EQ(stack().send_copy(*c, pattern(30 * kMss), at_ms(100)), 30u * kMss);
+  for (std::uint32_t i = 0; i < 10; ++i) expect_segment(i, at_ms(100));
+  recv(seg().seq(irs() + 1).ack(S(2)), at_ms(200));
+  for (std::uint32_t i = 10; i < 14; ++i) expect_segment(i, at_ms(200));  // slow start: 2 + 2
+  expect_nothing_sent();
+  EXPECT_EQ(stack().pacing_deadline(), Instant::max());
+}
+
+// A connection freed while it waits on the pacing list leaves the list.
+TEST_F(TcpPacing, AbortedWhileWaitingLeavesTheList) {
+  Tcb* c = bbr_connection();
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(stack().send_copy(*c, pattern(30 * kMss), at_ms(100)), 30u * kMss);
+  for (std::uint32_t i = 0; i < 10; ++i) expect_segment(i, at_ms(100));
+  recv(seg().seq(irs() + 1).ack(S(2)), at_ms(200));
+  expect_segment(10, at_ms(200));
+  expect_segment(11, at_ms(200));
+  ASSERT_NE(stack().pacing_deadline(), Instant::max());
+  stack().abort(*c, at_ms(200));
+  expect_sent(seg().flags(kTcpRst));
+  advance_to(at_ms(300));
+  expect_nothing_sent();
+  EXPECT_EQ(stack().pacing_deadline(), Instant::max());
+  EXPECT_EQ(tcbs_in_use(), 0u);
+}
+
+}  // namespace
+}  // namespace tern::tcptest
