@@ -174,6 +174,7 @@ void TcpStack::rack_on_timer(Tcb& c, Instant now) noexcept {
 // consecutive timeout, the RFC's case of a receiver that holds nothing.
 void TcpStack::rack_on_rto(Tcb& c, Instant now) noexcept {
   if (c.retries > 1) c.sb.clear();
+  c.txlog->recount_all(c.snd_una, c.sb.ranges());  // what a reneging receiver dropped counts again
   if (c.sack_recovery) rack_recovery_ended(c);
   c.sack_recovery = false;
   c.sack_dupacks = 0;
@@ -212,7 +213,8 @@ SackNext TcpStack::rack_next_seg(const Tcb& c, std::uint32_t new_data) const noe
     const std::span<const SackRange> sacked = c.sb.ranges();
     for (std::size_t i = 0; i < l.size(); ++i) {
       const TxRecord& r = l.at(i);
-      if ((r.flags & kTxLost) == 0 || r.fully_acked()) continue;
+      // Not r.fully_acked(): the scoreboard decides what is SACKed now.
+      if ((r.flags & kTxLost) == 0 || seq_leq(r.end, c.snd_una)) continue;
       Seq32 p = seq_lt(r.start, c.snd_una) ? c.snd_una : r.start;
       Seq32 lim = r.end;
       for (const SackRange& s : sacked) {

@@ -124,6 +124,12 @@ class TxLog {
   // merges first and `i` follows the record; false if record i is the oldest.
   bool split(std::size_t& i, Seq32 at, Seq32 snd_una, std::span<const SackRange> sacked) noexcept;
 
+  // Recounts every record's delivered octets: after the receiver reneged
+  // (RFC 2018 §8) octets counted as SACKed may be missing again.
+  void recount_all(Seq32 snd_una, std::span<const SackRange> sacked) noexcept {
+    for (std::size_t i = 0; i < count_; ++i) recount(at(i), snd_una, sacked);
+  }
+
   // Drops the records wholly below snd_una (the oldest are usually first,
   // but a retransmission can leave an old record above a newer one).
   void release(Seq32 snd_una) noexcept;
