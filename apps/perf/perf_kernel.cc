@@ -563,6 +563,24 @@ class KernelClient {
     }
   }
 
+  // The first open connection's TCP_INFO, in the words Tern's client uses
+  // for its own (perf_tern.cc), so the two sides' lines compare directly.
+  std::string sender_figures() const {
+    for (const Conn& k : conns_) {
+      if (k.fd.get() < 0 || k.phase == Phase::kConnecting) continue;
+      tcp_info i{};
+      socklen_t len = sizeof i;
+      if (getsockopt(k.fd.get(), IPPROTO_TCP, TCP_INFO, &i, &len) != 0) return {};
+      static constexpr const char* kStates[] = {"open", "disorder", "cwr", "recovery", "loss"};
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "  cwnd %u KB  srtt %u us  retrans %u  %s",
+                    i.tcpi_snd_cwnd * i.tcpi_snd_mss / 1024, i.tcpi_rtt, i.tcpi_total_retrans,
+                    i.tcpi_ca_state < 5 ? kStates[i.tcpi_ca_state] : "?");
+      return buf;
+    }
+    return {};
+  }
+
   void begin_end() {
     ending_ = true;
     if (o_.interval_s > 0)
@@ -600,7 +618,8 @@ class KernelClient {
     const std::int64_t now = now_ns();
     if (!ending_) {
       if (o_.interval_s > 0 && now >= next_interval_) {
-        intervals_.report(static_cast<double>(now - start_) / 1e9, r_.sent_bytes, r_.transactions);
+        intervals_.report(static_cast<double>(now - start_) / 1e9, r_.sent_bytes, r_.transactions,
+                          sender_figures());
         while (next_interval_ <= now) next_interval_ += to_ns(o_.interval_s);
       }
       if (now >= end_) {

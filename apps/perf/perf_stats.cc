@@ -105,17 +105,20 @@ void print_summary(std::FILE* out, const Result& r, bool json) {
   std::fflush(out);
 }
 
-void IntervalReporter::report(double t, std::uint64_t bytes, std::uint64_t transactions) {
+void IntervalReporter::report(double t, std::uint64_t bytes, std::uint64_t transactions,
+                              std::string_view extra) {
   const double dt = t - last_t_;
   if (dt < 0.01) return;  // the end fell on an interval boundary
   const std::uint64_t db = bytes - last_bytes_;
   const std::uint64_t dtx = transactions - last_tx_;
   if (bulk_)
-    std::fprintf(out_, "[%6.2f-%6.2f s]  %8.3f MBytes  %7.3f Gbits/sec\n", last_t_, t,
-                 static_cast<double>(db) / (1 << 20), static_cast<double>(db) * 8 / dt / 1e9);
+    std::fprintf(out_, "[%6.2f-%6.2f s]  %8.3f MBytes  %7.3f Gbits/sec%.*s\n", last_t_, t,
+                 static_cast<double>(db) / (1 << 20), static_cast<double>(db) * 8 / dt / 1e9,
+                 static_cast<int>(extra.size()), extra.data());
   else
-    std::fprintf(out_, "[%6.2f-%6.2f s]  %10llu transactions  %10.1f /sec\n", last_t_, t,
-                 static_cast<unsigned long long>(dtx), static_cast<double>(dtx) / dt);
+    std::fprintf(out_, "[%6.2f-%6.2f s]  %10llu transactions  %10.1f /sec%.*s\n", last_t_, t,
+                 static_cast<unsigned long long>(dtx), static_cast<double>(dtx) / dt,
+                 static_cast<int>(extra.size()), extra.data());
   std::fflush(out_);
   last_t_ = t;
   last_bytes_ = bytes;

@@ -51,8 +51,9 @@ class IntervalReporter {
  public:
   IntervalReporter(std::FILE* out, bool bulk) : out_(out), bulk_(bulk) {}
   // At elapsed time t (s since the start), with the cumulative bytes and
-  // transactions so far: prints a line for the interval since the last one.
-  void report(double t, std::uint64_t bytes, std::uint64_t transactions);
+  // transactions so far: prints a line for the interval since the last one,
+  // ending with `extra` (a sender's figures, as iperf3 prints Retr and Cwnd).
+  void report(double t, std::uint64_t bytes, std::uint64_t transactions, std::string_view extra = {});
 
  private:
   std::FILE* out_;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -313,7 +314,18 @@ void TernPerfClient::finish(Conn& k, bool ok) {
 }
 
 void TernPerfClient::report_interval(double t) {
-  intervals_->report(t, shared_.total_bytes(), shared_.total_transactions());
+  // The first open connection's sender figures (what iperf3 shows as Cwnd
+  // and Retr): how the window and the RTT moved, e.g. over a lossy link.
+  char extra[160] = "";
+  for (const Conn& k : conns_) {
+    if (k.c == nullptr || k.phase == Phase::kConnecting) continue;
+    const ConnectionInfo i = k.c->info();
+    std::snprintf(extra, sizeof extra, "  cwnd %u KB  srtt %u us  retrans %u  %.*s", i.cwnd / 1024, i.srtt_us,
+                  i.total_retrans, static_cast<int>(to_string(i.ca_state).size()),
+                  to_string(i.ca_state).data());
+    break;
+  }
+  intervals_->report(t, shared_.total_bytes(), shared_.total_transactions(), extra);
 }
 
 // ---------------------------------------------------------------- server

@@ -17,6 +17,9 @@
 #   TERN_LOSS_PNG      also draw the rows of this run as a chart (PNG, with
 #                      bench/loss/plot.py and gnuplot: dpdk-env/setup.sh --bench)
 #   TERN_LOSS_KEEP     keep each run's logs under this directory
+#   TERN_LOSS_INTERVAL both senders print a line every this many seconds
+#                      (rate, cwnd, srtt, retransmissions, recovery state;
+#                      in the kept logs; default 0, none)
 #   TERN_LOSS_KERNEL_CC the kernel's congestion control (default cubic,
 #                      Linux's default; this VM's own default is bbr and
 #                      cubic is outside its allowed list, so it is set per
@@ -37,6 +40,7 @@ secs=${TERN_LOSS_SECONDS:-5}
 seed=${TERN_LOSS_SEED:-7}
 ccs=${TERN_LOSS_CC:-default}
 outfile=${TERN_LOSS_OUT:-}
+interval=${TERN_LOSS_INTERVAL:-0}
 port=5201
 perf="$build/apps/perf/tern-perf"
 [ -x "$perf" ] || { echo "no $perf: build apps/perf/tern-perf first"; exit 2; }
@@ -96,7 +100,7 @@ tern_sends() {
   tern_wait_for "the kernel server" 10 test -f "$work/kready" || fail "kernel server did not start"
   rm -f "$work/go"
   interop_start_tern perf/tern-perf --client "$peer_ip" --port "$port" --mode bulk --time "$secs" \
-    --interval 0 --start-file "$work/go" --json
+    --interval "$interval" --start-file "$work/go" --json
   touch "$work/go"
   tern_wait_for "the Tern client" $((secs + 60)) eval '! kill -0 "$tern_pid"' || fail "Tern client did not finish"
   local p=$tern_pid
@@ -113,7 +117,7 @@ kernel_sends() {
   interop_start_tern perf/tern-perf --server --port "$port" --json
   nstat_abs >"$dir/nstat.before"
   timeout $((secs + 60)) ip netns exec "$peer_ns" "$perf" --kernel --client "$tern_ip" --port "$port" \
-    --mode bulk --time "$secs" --interval 0 --cpu 1 --congestion "$kcc" --json >"$dir/kclient.log" 2>&1 || true
+    --mode bulk --time "$secs" --interval "$interval" --cpu 1 --congestion "$kcc" --json >"$dir/kclient.log" 2>&1 || true
   nstat_abs >"$dir/nstat.after"
   interop_stop_tern || true
   cp "$work/tern.log" "$dir/tern-server.log"

@@ -51,6 +51,7 @@ constexpr std::string_view kTcpKeys[] = {"max_connections",
                                          "rto_initial_ms",
                                          "rto_min_ms",
                                          "rto_max_ms",
+                                         "tlp_min_ms",
                                          "retries",
                                          "syn_retries",
                                          "synack_retries",
@@ -445,6 +446,9 @@ TcpConfig read_tcp(const Section& s) {
   t.rto_max = read_ms(s, "rto_max_ms", t.rto_max, 1, 600000);
   check_order(s, "rto_min_ms", t.rto_min.count_ms(), "rto_initial_ms", t.rto_initial.count_ms());
   check_order(s, "rto_initial_ms", t.rto_initial.count_ms(), "rto_max_ms", t.rto_max.count_ms());
+  // RFC 8985 §7.2 sets no floor under 2 * SRTT; a probe later than the RTO
+  // never fires, so a floor past rto_min would only turn probes off.
+  t.tlp_min = read_ms(s, "tlp_min_ms", t.tlp_min, 1, 1000);
   t.retries = static_cast<std::uint32_t>(s.integer("retries", t.retries, 1, 255));
   // 127 is Linux's MAX_TCP_SYNCNT.
   t.syn_retries = static_cast<std::uint32_t>(s.integer("syn_retries", t.syn_retries, 1, 127));

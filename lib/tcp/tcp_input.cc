@@ -521,7 +521,33 @@ bool TcpStack::check_ack(Tcb& c, Segment& s, Instant now) noexcept {
   return !c.removed;
 }
 
+// The round trip of the oldest octet this ACK covers (SND.UNA), from the
+// send time the transmit log kept, in microseconds: the millisecond TSecr
+// clock rounds a fast path's RTT to 0 or 1 ms, which leaves SRTT, the probe
+// timeout and HyStart++ blind (Linux likewise times from its own per-skb
+// send stamps and falls back to TSecr). Karn (RFC 6298 §3): only an octet
+// sent once; a record merged for room carries a later time than its
+// oldest octets had, so it is not timed either.
+std::optional<Duration> TcpStack::logged_rtt(const Tcb& c, Instant now) const noexcept {
+  if (c.txlog == nullptr) return std::nullopt;
+  const TxLog& l = *c.txlog;
+  for (std::size_t i = 0; i < l.size(); ++i) {
+    const TxRecord& r = l.at(i);
+    if (!seq_leq(r.start, c.snd_una) || !seq_lt(c.snd_una, r.end)) continue;
+    if ((r.flags & (kTxRetransmit | kTxMerged)) != 0) return std::nullopt;
+    const std::int32_t us = static_cast<std::int32_t>(clock_us(now) - r.sent_us);
+    if (us < 0) return std::nullopt;
+    return Duration::us(us);
+  }
+  return std::nullopt;
+}
+
 Duration TcpStack::rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept {
+  if (const std::optional<Duration> logged = logged_rtt(c, now)) {
+    c.rtt_timing = false;
+    c.rto.on_rtt_sample(*logged);
+    return *logged;
+  }
   // RFC 7323 §4.1: with timestamps every ACK that advances the window gives
   // a sample from TSecr, retransmission or not (RFC 6298 §3 via Karn's note).
   if (c.ts_ok && s.opts.timestamps && s.opts.timestamps->second != 0) {

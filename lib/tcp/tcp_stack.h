@@ -313,6 +313,7 @@ class TcpStack {
   void process_data(Tcb& c, Segment& s, Instant now) noexcept;
   void process_fin(Tcb& c, Instant now) noexcept;
   Duration rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept;  // the sample taken, or zero
+  std::optional<Duration> logged_rtt(const Tcb& c, Instant now) const noexcept;
   void limited_transmit(Tcb& c, Instant now) noexcept;  // RFC 3042: one new segment beyond cwnd
 
   // tcp_sack.cc: RFC 6675 loss recovery with PRR (RFC 6937) where SACK was negotiated
@@ -433,10 +434,6 @@ class TcpStack {
   void on_persist_timeout(Tcb& c, Instant now) noexcept;
   void schedule_probe(Tcb& c, Instant now) noexcept;    // RFC 8985 §7.2 PTO
   void on_probe_timeout(Tcb& c, Instant now) noexcept;  // RFC 8985 §7.3 loss probe
-  // The PTO's floor: with a sub-millisecond SRTT, 2 * SRTT is shorter than
-  // a receiver's ACK batching (GRO, interrupt coalescing), and every pause
-  // in it would draw a probe.
-  static constexpr Duration kMinPto = Duration::ms(10);
   // RFC 8985 §7.2 WCDelAckT: the longest a peer may hold an ACK back.
   static constexpr Duration kWorstDelayedAck = Duration::ms(200);
   void on_keepalive_timeout(Tcb& c, Instant now) noexcept;

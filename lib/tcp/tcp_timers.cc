@@ -225,7 +225,12 @@ void TcpStack::go_back_on_rto(Tcb& c, Instant now) noexcept {
 
 // RFC 8985 §7.2: the probe timeout, PTO = 2 * SRTT (plus the worst-case
 // delayed ACK when a single segment is out, whose ACK the peer may hold),
-// at least kMinPto, and only when it comes before the RTO. Where SACK was
+// at least [tcp] tlp_min_ms, and only when it comes before the RTO. The
+// floor: with a sub-millisecond SRTT, 2 * SRTT is shorter than a
+// receiver's ACK batching (GRO, interrupt coalescing) and every pause in
+// it would draw a probe. 2 ms by default, two ticks of the timer wheel, as
+// Linux adds two jiffies (TCP_TIMEOUT_MIN); the original TLP draft's 10 ms
+// made every lost ACK of a fast path cost 10 ms. Where SACK was
 // negotiated (the probe's ACK must be able to say what is missing), with an
 // RTT sample, and not while a probe is already out or after a timeout
 // (§5.1's hold: go-back-N is under way). Unlike RFC 8985, which probes only
@@ -238,7 +243,7 @@ void TcpStack::schedule_probe(Tcb& c, Instant now) noexcept {
   if (!c.sack_ok || c.tlp_outstanding || c.recovery_hold || c.snd_max == c.snd_una ||
       c.rtx_kind != Tcb::RtxKind::kRetransmit || !c.rto.has_sample())
     return;
-  Duration pto = std::max(c.rto.srtt() * 2, kMinPto);
+  Duration pto = std::max(c.rto.srtt() * 2, o_.cfg.tlp_min);
   if (static_cast<std::uint32_t>(c.snd_max - c.snd_una) <= c.mss) pto = pto + kWorstDelayedAck;
   if (now + pto < c.rtx_deadline) c.tlp_deadline = now + pto;
 }

@@ -35,7 +35,14 @@ constexpr std::uint32_t kMss = 1460;
 // connection here runs with none. RACK's behaviour is in tcp_rack_test.cc.
 class Sack : public TcpHarness {
  protected:
-  Sack() { options_.tx_logs = 0; }
+  // SRTT is 0 on these connections, so the probe timeout is its floor:
+  // raised from 2 ms (the default) to 10 ms, the scripts have room for
+  // RFC 6675's rules before a probe (Sack.ProbeTimeoutFloorIsTwoMsByDefault
+  // checks the default).
+  Sack() {
+    options_.tx_logs = 0;
+    cfg().tlp_min = Duration::ms(10);
+  }
   // A SACK connection with Nagle off (each send_copy goes out at once).
   Tcb* open_sack() {
     Tcb* c = establish_active(seg().mss(1460).sack_perm());
@@ -499,6 +506,23 @@ TEST_F(Sack, ProbeResendsTheLastSegmentAfterTheMinimumPto) {
   expect_segment(1);
   expect_nothing_sent();
   EXPECT_EQ(count(Counter::kTCPTimeouts), 1u);
+  EXPECT_EQ(count(Counter::kTCPLossProbes), 1u);
+}
+
+// [tcp] tlp_min_ms's default: with SRTT 0 the probe goes 2 ms after the
+// data (RFC 8985 §7.2's 2 * SRTT has no floor of its own; Linux adds two
+// jiffies).
+TEST_F(Sack, ProbeTimeoutFloorIsTwoMsByDefault) {
+  cfg().tlp_min = TcpConfig{}.tlp_min;
+  Tcb* c = open_sack();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->rto.srtt(), Duration{});
+  ASSERT_EQ(queue(*c, 4, at_ms(10)).size(), 4u);
+  advance_to(at_ms(11));
+  expect_nothing_sent();
+  advance_to(at_ms(12));
+  expect_segment(4);
+  expect_nothing_sent();
   EXPECT_EQ(count(Counter::kTCPLossProbes), 1u);
 }
 
