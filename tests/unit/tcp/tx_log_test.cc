@@ -241,6 +241,40 @@ TEST_F(TxLogEngine, SendPathRecordsBatchesAndAcksDeliverThem) {
   EXPECT_EQ(count(Counter::kTCPTxLogUnavailable), 0u);
 }
 
+// RTT samples come from the log's send time, in microseconds, where TSecr
+// counts milliseconds (RFC 7323 §4.1's clock here is 1 ms): an ACK 350 us
+// after the data gives a 350 us sample, not 0 (RFC 6298 §2.3: SRTT = 7/8 *
+// 0 from the handshake + 1/8 * 350 us). Karn (RFC 6298 §3): the
+// retransmitted octet at SND.UNA is not timed from the log; TSecr (which
+// RFC 7323 §4.1 lets time a retransmission) gives the sample instead.
+TEST_F(TxLogEngine, RttSamplesAreMicrosecondsFromTheLogAndTsecrAfterARetransmission) {
+  Tcb* c = establish_active(seg().mss(1460).sack_perm().ts(7000, 0));
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->ts_ok);
+  stack().set_nodelay(*c, true, now());
+  EXPECT_EQ(c->rto.srtt(), Duration{});  // the handshake's sample: 0 ms
+  const std::uint32_t mss = c->mss;     // 1448: timestamps take 12 bytes
+  ASSERT_EQ(stack().send_copy(*c, pattern(2 * mss), at_ms(10)), 2 * mss);
+  EXPECT_EQ(take_all_sent().size(), 2u);
+  const std::uint32_t echo = our_tsval(*c);
+  recv(seg().seq(irs() + 1).ack(iss() + 1 + 2 * mss).ts(7001, echo), at_ms(10) + Duration::us(350));
+  EXPECT_EQ(c->rto.srtt(), Duration::ns(350'000 / 8));
+
+  // One segment again, resent by the RTO (its 200 ms floor; the probe,
+  // which adds 200 ms for a lone segment, comes later): its ACK 3 ms after
+  // the resend is timed by TSecr, the resend's own TSval: 3 ms, not the
+  // 203 ms since the original went out.
+  const Seq32 s3 = iss() + 1 + 2 * mss;
+  ASSERT_EQ(stack().send_copy(*c, pattern(mss), at_ms(20)), mss);
+  EXPECT_EQ(take_all_sent().size(), 1u);
+  advance_to(at_ms(20) + c->rto.rto());
+  expect_sent(seg().seq(s3).data(mss));
+  const Duration before = c->rto.srtt();
+  const std::uint32_t echo2 = our_tsval(*c);
+  recv(seg().seq(irs() + 1).ack(s3 + mss).ts(7002, echo2), now() + Duration::ms(3));
+  EXPECT_EQ(c->rto.srtt(), before * 7 / 8 + Duration::ms(3) / 8);
+}
+
 // With the pool dry a flight runs without a log, counted once per flight;
 // the transfer itself is unaffected.
 TEST_F(TxLogEngine, DryPoolRunsWithoutALogAndCountsIt) {
