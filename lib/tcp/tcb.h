@@ -179,6 +179,8 @@ struct Tcb : TimerNode {
   // log: the most recently sent segment delivered, and the reordering window.
   Instant rack_deadline = Instant::max();  // §6.3 reordering timer
   std::uint32_t rack_xmit_us = 0;          // RACK.xmit_ts
+  std::uint32_t rack_xmit_order = 0;       // its TxRecord::order: ties in xmit_ts
+  std::uint32_t tx_order = 0;              // the next TxRecord::order
   Seq32 rack_end_seq;                      // RACK.end_seq
   std::uint32_t rack_rtt_us = 0;           // RACK.rtt
   std::uint32_t rack_min_rtt_us = 0;       // RACK.min_RTT (0: no sample yet)

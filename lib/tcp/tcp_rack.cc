@@ -20,9 +20,14 @@ namespace tern {
 
 namespace {
 
-// RFC 8985 §6.2 RACK_sent_after.
-bool sent_after(std::uint32_t t1, Seq32 s1, std::uint32_t t2, Seq32 s2) noexcept {
-  return us_after(t1, t2) || (t1 == t2 && seq_gt(s1, s2));
+// RFC 8985 §6.2 RACK_sent_after, ordered by the log's transmission order
+// (TxRecord::order) where the RFC compares send times: at one instant the
+// sequence tie-break is right within one transmission only, and a resend
+// that an ACK triggers after another ACK of the same instant sent new data
+// left after that data despite its lower sequence. Within one record the
+// octets left in sequence order, so the tie-break stands there.
+bool sent_after(std::uint32_t o1, Seq32 s1, std::uint32_t o2, Seq32 s2) noexcept {
+  return order_after(o1, o2) || (o1 == o2 && seq_gt(s1, s2));
 }
 
 constexpr std::uint32_t kMaxReordering = 300;  // Linux's tcp_max_reordering
@@ -66,8 +71,9 @@ void TcpStack::rack_on_delivered(Tcb& c, const TxRecord& r, std::uint32_t now_us
   if (rxt && c.rack_min_rtt_us != 0 && rtt < c.rack_min_rtt_us) return;  // the original's ACK, likely
   if (!rxt && (c.rack_min_rtt_us == 0 || rtt < c.rack_min_rtt_us)) c.rack_min_rtt_us = std::max(rtt, 1u);
   c.rack_rtt_us = rtt;
-  if (!c.rack_valid || sent_after(r.sent_us, end, c.rack_xmit_us, c.rack_end_seq)) {
+  if (!c.rack_valid || sent_after(r.order, end, c.rack_xmit_order, c.rack_end_seq)) {
     c.rack_xmit_us = r.sent_us;
+    c.rack_xmit_order = r.order;
     c.rack_end_seq = end;
     c.rack_valid = true;
   }
@@ -120,8 +126,8 @@ std::uint32_t TcpStack::rack_detect_loss(Tcb& c, Instant now) noexcept {
     TxLog& l = *c.txlog;
     for (std::size_t i = 0; i < l.size(); ++i) {
       if (l.at(i).fully_acked() || (l.at(i).flags & kTxLost) != 0) continue;
-      if (us_after(l.at(i).sent_us, c.rack_xmit_us)) break;  // time order: so are all after it
-      if (l.at(i).sent_us == c.rack_xmit_us) {
+      if (order_after(l.at(i).order, c.rack_xmit_order)) break;  // log order: so are all after it
+      if (l.at(i).order == c.rack_xmit_order) {
         // RACK's own batch: its octets below RACK.end_seq were sent before
         // it (RACK_sent_after's sequence tie-break); split them off.
         if (seq_geq(l.at(i).start, c.rack_end_seq)) continue;

@@ -42,6 +42,7 @@ void TcpStack::tx_log_on_send(Tcb& c, Seq32 seq, std::uint32_t seq_len, Instant 
   r.start = seq;
   r.end = seq + seq_len;
   r.sent_us = now_us;
+  r.order = c.tx_order++;
   r.delivered = c.delivered;
   r.delivered_us = c.delivered_us;
   r.first_sent_us = c.first_sent_us;

@@ -11,7 +11,9 @@
 // at the same time, with the same flags and snapshot, extends it.
 //
 // Invariants (what makes it exact and bounded):
-//  - records are in time order (oldest first; a ring of kCapacity);
+//  - records are in time order (oldest first; a ring of kCapacity), and
+//    in transmission order (TxRecord::order, which the caller numbers):
+//    halves of a split keep their record's order, a merge the later one's;
 //  - their ranges are disjoint: a retransmission of [a, b) is carved out of
 //    the older records holding it (trimmed, removed, or split in two, the
 //    halves keeping their place in time) and appended as a new record. So
@@ -58,6 +60,9 @@ struct TxRecord {
   // Octets of [start, end) known delivered (below SND.UNA or SACKed); a
   // walk hands the record on when this grows.
   std::uint32_t acked = 0;
+  // Tcb::tx_order when sent: transmissions in the order they left, where
+  // sent_us ties (every send at one instant, across ACKs handled then).
+  std::uint32_t order = 0;
   std::uint8_t flags = 0;
 
   std::uint32_t len() const noexcept { return static_cast<std::uint32_t>(end - start); }
@@ -67,6 +72,10 @@ struct TxRecord {
 // a sent after b, modulo 2^32 (RFC 8985 §6.2 RACK_sent_after without the
 // sequence tie-break, which the caller adds).
 constexpr bool us_after(std::uint32_t a, std::uint32_t b) noexcept {
+  return static_cast<std::int32_t>(a - b) > 0;
+}
+// Transmission order a after b (TxRecord::order), modulo 2^32.
+constexpr bool order_after(std::uint32_t a, std::uint32_t b) noexcept {
   return static_cast<std::int32_t>(a - b) > 0;
 }
 

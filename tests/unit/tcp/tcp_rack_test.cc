@@ -236,5 +236,41 @@ TEST_F(Rack, TimeoutMarksTheHeadAndWhatWasSentRttPlusReoWndBefore) {
   for (const Sent& s : rest) EXPECT_NE(s.seq, S(5)) << s;
 }
 
+// §6.2 RACK_sent_after breaks a tie in send time by sequence, which holds
+// within one batch but not across ACKs handled at one instant: here one ACK
+// at 80 ms clocks out new data (S10, S11) and the next, same instant,
+// finds S3 lost and resends it, after S10 and S11 but below them. When
+// S10 and S11 are SACKed and S3's resend (queued behind them) is not yet,
+// RACK must not call the resend lost: it left after RACK's segment. The
+// log's transmission order settles the tie.
+TEST_F(Rack, ResendAfterNewDataAtTheSameInstantIsNotLostWhenTheNewDataIsSacked) {
+  Tcb* c = open_rack();
+  ASSERT_NE(c, nullptr);
+  const std::uint32_t w = c->cc.cwnd() / kMss;  // S2..S(w+1) fill cwnd
+  ASSERT_GE(w, 8u);
+  send(*c, w, at_ms(60));
+  ASSERT_EQ(take_all_sent().size(), w);
+  send(*c, 2, at_ms(61));  // two more queued
+  ASSERT_EQ(take_all_sent().size(), 0u);
+  const std::uint32_t n1 = w + 2;                 // the first new segment
+  recv(ack_with(S(3)), at_ms(80));  // S2 delivered: new data goes out
+  {
+    const std::vector<Sent> out = take_all_sent();
+    ASSERT_GE(out.size(), 1u);
+    EXPECT_EQ(out.front().seq, S(n1));
+  }
+  recv(ack_with(S(3), {{S(4), S(8)}}), at_ms(80));  // DupThresh SACKed: S3 lost at once
+  expect_segment(3);
+  EXPECT_EQ(count(Counter::kRetransSegs), 1u);
+  take_all_sent();
+  // Everything but S3 delivered, the new data included; S3's resend not yet.
+  recv(ack_with(S(3), {{S(4), S(n1 + 2)}}), at_ms(100));
+  EXPECT_EQ(count(Counter::kTCPLostRetransmit), 0u);
+  EXPECT_EQ(count(Counter::kRetransSegs), 1u);
+  for (const Sent& s : take_all_sent()) EXPECT_NE(s.seq, S(3)) << s;
+  recv(ack_with(S(n1 + 2)), at_ms(101));
+  EXPECT_EQ(count(Counter::kRetransSegs), 1u);
+}
+
 }  // namespace
 }  // namespace tern::tcptest
