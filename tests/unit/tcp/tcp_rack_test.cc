@@ -252,7 +252,7 @@ TEST_F(Rack, ResendAfterNewDataAtTheSameInstantIsNotLostWhenTheNewDataIsSacked) 
   ASSERT_EQ(take_all_sent().size(), w);
   send(*c, 2, at_ms(61));  // two more queued
   ASSERT_EQ(take_all_sent().size(), 0u);
-  const std::uint32_t n1 = w + 2;                 // the first new segment
+  const std::uint32_t n1 = w + 2;   // the first new segment
   recv(ack_with(S(3)), at_ms(80));  // S2 delivered: new data goes out
   {
     const std::vector<Sent> out = take_all_sent();

@@ -253,7 +253,7 @@ TEST_F(TxLogEngine, RttSamplesAreMicrosecondsFromTheLogAndTsecrAfterARetransmiss
   ASSERT_TRUE(c->ts_ok);
   stack().set_nodelay(*c, true, now());
   EXPECT_EQ(c->rto.srtt(), Duration{});  // the handshake's sample: 0 ms
-  const std::uint32_t mss = c->mss;     // 1448: timestamps take 12 bytes
+  const std::uint32_t mss = c->mss;      // 1448: timestamps take 12 bytes
   ASSERT_EQ(stack().send_copy(*c, pattern(2 * mss), at_ms(10)), 2 * mss);
   EXPECT_EQ(take_all_sent().size(), 2u);
   const std::uint32_t echo = our_tsval(*c);
