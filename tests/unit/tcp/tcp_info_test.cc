@@ -2,14 +2,14 @@
 // scripted exchanges on virtual time: the RTT estimator's values after known
 // samples (RFC 6298 §2), byte and segment counts, retransmissions, and the
 // loss-recovery state as Linux names it.
-#include "tcp_harness.h"
+#include "sack_script.h"
 
 namespace tern::tcptest {
 namespace {
 
 constexpr std::uint32_t kMss = 1460;
 
-class Info : public TcpHarness {
+class Info : public SackScript {
  protected:
   // Active open: SYN at 0 ms, the peer's SYN-ACK at 30 ms: the first RTT
   // sample is 30 ms (RFC 6298 §2.2: SRTT = 30 ms, RTTVAR = 15 ms, RTO =
@@ -25,7 +25,6 @@ class Info : public TcpHarness {
     return c;
   }
   ConnectionInfo info(const Tcb& c) { return stack().info(c); }
-  Seq32 S(std::uint32_t i) const { return iss() + 1 + (i - 1) * kMss; }
 };
 
 TEST_F(Info, AfterTheHandshake) {

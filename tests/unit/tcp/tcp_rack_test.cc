@@ -9,17 +9,14 @@
 // reordering has been seen, in recovery or once DupThresh = 3 segments are
 // SACKed), and the RTO is its 200 ms floor. Each send_copy() at its own
 // instant is its own transmit-log record (tx_log.h).
-#include <initializer_list>
-#include <utility>
-
-#include "tcp_harness.h"
+#include "sack_script.h"
 
 namespace tern::tcptest {
 namespace {
 
 constexpr std::uint32_t kMss = 1460;
 
-class Rack : public TcpHarness {
+class Rack : public SackScript {
  protected:
   Tcb* open_rack() {
     Tcb* c = active_syn(at_ms(0));
@@ -35,24 +32,6 @@ class Rack : public TcpHarness {
     EXPECT_EQ(c->rack_min_rtt_us, 20'000u);
     EXPECT_EQ(c->txlog, nullptr);  // nothing in flight: the log went back
     return c;
-  }
-
-  void send(Tcb& c, std::uint32_t segments, Instant t) {
-    const Bytes data = pattern(std::size_t{segments} * kMss);
-    EXPECT_EQ(stack().send_copy(c, data, t), data.size());
-  }
-
-  Seq32 S(std::uint32_t i) const { return iss() + 1 + (i - 1) * kMss; }
-
-  Seg ack_with(Seq32 ack, std::initializer_list<std::pair<Seq32, Seq32>> blocks = {}) {
-    Seg s = seg().seq(irs() + 1).ack(ack);
-    for (const auto& [left, right] : blocks)
-      s.opts_.sack[s.opts_.sack_count++] = SackBlock{left.value(), right.value()};
-    return s;
-  }
-
-  void expect_segment(std::uint32_t i, std::source_location loc = std::source_location::current()) {
-    expect_sent(seg().seq(S(i)).data(kMss), loc);
   }
 };
 

@@ -19,10 +19,7 @@
 // S11 - 1, and its rescue test "HighACK > RescueRxt" reads SND.UNA >
 // RescueRxt. The expected numbers are worked out by hand in the comments;
 // "pipe" is RFC 6675 SetPipe() after the ACK, "room" cwnd - pipe.
-#include <initializer_list>
-#include <utility>
-
-#include "tcp_harness.h"
+#include "sack_script.h"
 
 namespace tern::tcptest {
 namespace {
@@ -33,7 +30,7 @@ constexpr std::uint32_t kMss = 1460;
 // the rescue, go-back-N after a timeout), which since RACK (RFC 8985, issue
 // 12) run only for a flight that found no transmit log in the pool: every
 // connection here runs with none. RACK's behaviour is in tcp_rack_test.cc.
-class Sack : public TcpHarness {
+class Sack : public SackScript {
  protected:
   // SRTT is 0 on these connections, so the probe timeout is its floor:
   // raised from 2 ms (the default) to 10 ms, the scripts have room for
@@ -52,31 +49,6 @@ class Sack : public TcpHarness {
     EXPECT_EQ(c->mss, kMss);
     stack().set_nodelay(*c, true, at_ms(5));
     return c;
-  }
-
-  // Queues `segments` full segments at `t`; what cwnd admits goes at once
-  // and is returned as sent.
-  std::vector<Sent> queue(Tcb& c, std::uint32_t segments, Instant t) {
-    const Bytes data = pattern(std::size_t{segments} * kMss);
-    EXPECT_EQ(stack().send_copy(c, data, t), data.size());
-    return take_all_sent();
-  }
-
-  Seq32 S(std::uint32_t i) const { return iss() + 1 + (i - 1) * kMss; }
-
-  // An ACK from the peer at `ack` carrying `blocks`, window 65535 unless set.
-  Seg ack_with(Seq32 ack, std::initializer_list<std::pair<Seq32, Seq32>> blocks = {}) {
-    Seg s = seg().seq(irs() + 1).ack(ack);
-    for (const auto& [left, right] : blocks) {
-      s.opts_.sack[s.opts_.sack_count++] = SackBlock{left.value(), right.value()};
-    }
-    return s;
-  }
-
-  // Expects the full segment starting at S(i) next (ACK, PSH on the last
-  // one queued: flags are not compared).
-  void expect_segment(std::uint32_t i, std::source_location loc = std::source_location::current()) {
-    expect_sent(seg().seq(S(i)).data(kMss), loc);
   }
 };
 

@@ -10,11 +10,9 @@
 // FlightSize (RFC 9438 §4.6); before any loss ssthresh is "arbitrarily
 // high" (kCcInitialSsthresh) and cwnd the initial window, 10 SMSS.
 // S(i) is the first sequence number of the i-th full segment.
-#include <initializer_list>
 #include <optional>
-#include <utility>
 
-#include "tcp_harness.h"
+#include "sack_script.h"
 
 namespace tern::tcptest {
 namespace {
@@ -23,7 +21,7 @@ namespace {
 // go-back-N after a timeout, F-RTO's home (RACK, tcp_rack.cc, resends only
 // what it marks lost and leaves F-RTO out): they run without a transmit
 // log, where that recovery is the fallback.
-class Undo : public TcpHarness {
+class Undo : public SackScript {
  protected:
   Undo() { options_.tx_logs = 0; }
   // SACK (and timestamps when `ts`), Nagle off.
@@ -40,32 +38,6 @@ class Undo : public TcpHarness {
     stack().set_nodelay(*c, true, at_ms(5));
     return c;
   }
-
-  std::vector<Sent> queue(Tcb& c, std::uint32_t segments, Instant t) {
-    const Bytes data = pattern(std::size_t{segments} * mss_);
-    EXPECT_EQ(stack().send_copy(c, data, t), data.size());
-    return take_all_sent();
-  }
-
-  Seq32 S(std::uint32_t i) const { return iss() + 1 + (i - 1) * mss_; }
-
-  // An ACK from the peer; with `tsecr` it carries timestamps (the peer's
-  // TSval rising with each ACK, as PAWS wants).
-  Seg ack_with(Seq32 ack, std::initializer_list<std::pair<Seq32, Seq32>> blocks = {},
-               std::optional<std::uint32_t> tsecr = std::nullopt) {
-    Seg s = seg().seq(irs() + 1).ack(ack);
-    for (const auto& [left, right] : blocks)
-      s.opts_.sack[s.opts_.sack_count++] = SackBlock{left.value(), right.value()};
-    if (tsecr) s.ts(++peer_ts_, *tsecr);
-    return s;
-  }
-
-  Sent expect_segment(std::uint32_t i, std::source_location loc = std::source_location::current()) {
-    return expect_sent(seg().seq(S(i)).data(mss_), loc);
-  }
-
-  std::uint32_t mss_ = 1460;
-  std::uint32_t peer_ts_ = 500;
 };
 
 // ---- D-SACK (RFC 3708 §3) ----------------------------------------------------

@@ -8,7 +8,7 @@
 
 #include <vector>
 
-#include "tcp_harness.h"
+#include "sack_script.h"
 
 namespace tern::tcptest {
 namespace {
@@ -175,7 +175,7 @@ TEST(TxLog, SendTimesCompareAcrossTheWrap) {
 
 constexpr std::uint32_t kMss = 1460;
 
-class TxLogEngine : public TcpHarness {
+class TxLogEngine : public SackScript {
  protected:
   // SRTT is 0 on these connections: the probe timeout's floor (2 ms by
   // default) would fire inside the scripts, which are about the log.
@@ -185,13 +185,6 @@ class TxLogEngine : public TcpHarness {
     if (c == nullptr) return nullptr;
     stack().set_nodelay(*c, true, now());
     return c;
-  }
-  Seq32 S(std::uint32_t i) const { return iss() + 1 + (i - 1) * kMss; }
-  Seg ack_with(Seq32 ack, std::initializer_list<std::pair<Seq32, Seq32>> blocks = {}) {
-    Seg s = seg().seq(irs() + 1).ack(ack);
-    for (const auto& [left, right] : blocks)
-      s.opts_.sack[s.opts_.sack_count++] = SackBlock{left.value(), right.value()};
-    return s;
   }
 };
 
