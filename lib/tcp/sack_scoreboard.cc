@@ -39,9 +39,9 @@ SackUpdate SackScoreboard::update(Seq32 snd_una, Seq32 snd_max, std::span<const 
   // The cumulative ACK supersedes what it covers; SACK state there could
   // only confuse the modular comparisons later.
   std::size_t k = 0;
-  while (k < count_ && seq_leq(ranges_[k].right, snd_una)) ++k;
+  while (k < count_ && seq_leq(rs()[k].right, snd_una)) ++k;
   erase(0, k);
-  if (count_ > 0 && seq_leq(ranges_[0].left, snd_una)) {
+  if (count_ > 0 && seq_leq(rs()[0].left, snd_una)) {
     // Ranges are stored only above SND.UNA, so the receiver acknowledged up
     // to, or into, data it had SACKed but no further: it threw that data
     // away (RFC 2018 §8). What else it kept is unknown; forget all of it.
@@ -91,38 +91,55 @@ SackUpdate SackScoreboard::update(Seq32 snd_una, Seq32 snd_max, std::span<const 
 std::uint32_t SackScoreboard::insert(Seq32 left, Seq32 right, SackUpdate& u) noexcept {
   // [i, j): the stored ranges that overlap or touch [left, right).
   std::size_t i = 0;
-  while (i < count_ && seq_lt(ranges_[i].right, left)) ++i;
+  while (i < count_ && seq_lt(rs()[i].right, left)) ++i;
   std::size_t j = i;
   std::uint32_t covered = 0;
-  while (j < count_ && seq_leq(ranges_[j].left, right)) covered += ranges_[j++].len();
+  while (j < count_ && seq_leq(rs()[j].left, right)) covered += rs()[j++].len();
   const std::uint32_t len = static_cast<std::uint32_t>(right - left);
   if (i == j) {
-    if (count_ == kMaxRanges) {
+    if (count_ == capacity()) {
       // Full: drop the highest range, the one furthest from SND.UNA, whose
       // holes are retransmitted last. When that is the new one, keep the board.
       ++u.overflow;
       if (i == count_) return 0;
       erase(count_ - 1, count_);
     }
-    std::copy_backward(ranges_.begin() + i, ranges_.begin() + count_, ranges_.begin() + count_ + 1);
-    ranges_[i] = SackRange{left, right};
+    std::copy_backward(rs() + i, rs() + count_, rs() + count_ + 1);
+    rs()[i] = SackRange{left, right};
     ++count_;
     sacked_ += len;
     return len;
   }
-  const SackRange merged{seq_min(left, ranges_[i].left), seq_max(right, ranges_[j - 1].right)};
+  const SackRange merged{seq_min(left, rs()[i].left), seq_max(right, rs()[j - 1].right)};
   const std::uint32_t grown = merged.len() - covered;
   sacked_ += grown;
-  ranges_[i] = merged;
-  std::copy(ranges_.begin() + j, ranges_.begin() + count_, ranges_.begin() + i + 1);
+  rs()[i] = merged;
+  std::copy(rs() + j, rs() + count_, rs() + i + 1);
   count_ -= j - i - 1;
   return grown;
 }
 
+void SackScoreboard::attach(std::span<SackRange> room) noexcept {
+  if (ext_ != nullptr || room.size() < kMaxRanges) return;
+  std::copy(ranges_.begin(), ranges_.begin() + count_, room.begin());
+  ext_ = room.data();
+  ext_cap_ = room.size();
+}
+
+std::size_t SackScoreboard::detach() noexcept {
+  if (ext_ == nullptr) return 0;
+  const std::size_t dropped = count_ > kMaxRanges ? count_ - kMaxRanges : 0;
+  if (dropped > 0) erase(kMaxRanges, count_);  // the highest: as an overflow would
+  std::copy(ext_, ext_ + count_, ranges_.begin());
+  ext_ = nullptr;
+  ext_cap_ = 0;
+  return dropped;
+}
+
 void SackScoreboard::erase(std::size_t from, std::size_t to) noexcept {
   TERN_CHECK(from <= to && to <= count_);
-  for (std::size_t k = from; k < to; ++k) sacked_ -= ranges_[k].len();
-  std::copy(ranges_.begin() + to, ranges_.begin() + count_, ranges_.begin() + from);
+  for (std::size_t k = from; k < to; ++k) sacked_ -= rs()[k].len();
+  std::copy(rs() + to, rs() + count_, rs() + from);
   count_ -= to - from;
 }
 
@@ -135,13 +152,13 @@ void SackScoreboard::clear() noexcept {
 
 std::optional<Seq32> SackScoreboard::high_sacked() const noexcept {
   if (count_ == 0) return std::nullopt;
-  return ranges_[count_ - 1].right;
+  return rs()[count_ - 1].right;
 }
 
 bool SackScoreboard::is_sacked(Seq32 seq) const noexcept {
   for (std::size_t k = 0; k < count_; ++k) {
-    if (seq_lt(seq, ranges_[k].left)) return false;
-    if (seq_lt(seq, ranges_[k].right)) return true;
+    if (seq_lt(seq, rs()[k].left)) return false;
+    if (seq_lt(seq, rs()[k].right)) return true;
   }
   return false;
 }
@@ -153,8 +170,8 @@ bool SackScoreboard::is_lost(Seq32 seq, std::uint32_t dupthresh, std::uint32_t s
   std::size_t ranges = 0;
   std::uint64_t octets = 0;
   for (std::size_t k = count_; k-- > 0;) {
-    if (!seq_gt(ranges_[k].right, above)) break;
-    octets += static_cast<std::uint32_t>(ranges_[k].right - seq_max(ranges_[k].left, above));
+    if (!seq_gt(rs()[k].right, above)) break;
+    octets += static_cast<std::uint32_t>(rs()[k].right - seq_max(rs()[k].left, above));
     if (lost_given(++ranges, octets, dupthresh, smss)) return true;
   }
   return false;
@@ -170,15 +187,15 @@ std::uint32_t SackScoreboard::pipe(Seq32 snd_una, Seq32 high_data, std::uint32_t
   Seq32 hi = high_data;
   for (std::size_t k = count_;; --k) {
     // The gap [lo, hi) of unSACKed octets below range k (or below high_data).
-    const Seq32 lo = k == 0 ? snd_una : seq_max(ranges_[k - 1].right, snd_una);
+    const Seq32 lo = k == 0 ? snd_una : seq_max(rs()[k - 1].right, snd_una);
     if (seq_lt(lo, hi)) {
       if (!lost_given(ranges, octets, dupthresh, smss)) pipe += static_cast<std::uint32_t>(hi - lo);  // (a)
       if (seq_gt(rxt, lo)) pipe += static_cast<std::uint32_t>(seq_min(rxt, hi) - lo);  // (b): S1 <= HighRxt
     }
-    if (k == 0 || !seq_gt(ranges_[k - 1].left, snd_una)) break;
+    if (k == 0 || !seq_gt(rs()[k - 1].left, snd_una)) break;
     ++ranges;
-    octets += ranges_[k - 1].len();
-    hi = ranges_[k - 1].left;
+    octets += rs()[k - 1].len();
+    hi = rs()[k - 1].left;
   }
   return static_cast<std::uint32_t>(std::min<std::uint64_t>(pipe, UINT32_MAX));
 }
@@ -191,14 +208,14 @@ SackNext SackScoreboard::next_seg(Seq32 snd_una, Seq32 high_data, std::uint32_t 
   // this one is not (fewer ranges above), so rules (1) and (3) share it.
   Seq32 s = rxt_floor(snd_una);
   std::size_t k = 0;
-  for (; k < count_ && !seq_gt(ranges_[k].left, s); ++k) {
-    if (seq_gt(ranges_[k].right, s)) s = ranges_[k].right;
+  for (; k < count_ && !seq_gt(rs()[k].left, s); ++k) {
+    if (seq_gt(rs()[k].right, s)) s = rs()[k].right;
   }
   SackNext rule3;
   if (k < count_) {
-    const std::uint32_t len = std::min(smss, static_cast<std::uint32_t>(ranges_[k].left - s));
+    const std::uint32_t len = std::min(smss, static_cast<std::uint32_t>(rs()[k].left - s));
     std::uint64_t octets = 0;
-    for (std::size_t m = k; m < count_; ++m) octets += ranges_[m].len();
+    for (std::size_t m = k; m < count_; ++m) octets += rs()[m].len();
     if (lost_given(count_ - k, octets, dupthresh, smss)) return {SackNext::Kind::kRetransmit, s, len, 1};
     rule3 = {SackNext::Kind::kRetransmit, s, len, 3};
   }
@@ -210,10 +227,10 @@ SackNext SackScoreboard::next_seg(Seq32 snd_una, Seq32 high_data, std::uint32_t 
   // must include the highest unSACKed octet: the top of the highest gap.
   if (!seq_lt(snd_una, high_data)) return {};
   if (rescue_rxt_set_ && !seq_gt(snd_una, rescue_rxt_)) return {};
-  Seq32 hi = high_data, lo = count_ > 0 ? ranges_[count_ - 1].right : snd_una;
+  Seq32 hi = high_data, lo = count_ > 0 ? rs()[count_ - 1].right : snd_una;
   if (!seq_lt(lo, hi) && count_ > 0) {  // the top is SACKed: the gap below the highest range
-    hi = ranges_[count_ - 1].left;
-    lo = count_ > 1 ? ranges_[count_ - 2].right : snd_una;
+    hi = rs()[count_ - 1].left;
+    lo = count_ > 1 ? rs()[count_ - 2].right : snd_una;
   }
   if (!seq_lt(lo, hi)) return {};
   const std::uint32_t len = std::min(smss, static_cast<std::uint32_t>(hi - lo));

@@ -84,7 +84,10 @@ struct SackNext {
 
 class SackScoreboard {
  public:
+  // Ranges held in the connection itself; a connection with a transmit log
+  // (tx_log.h) keeps up to kLentRanges in the log's room instead (attach).
   static constexpr std::size_t kMaxRanges = 32;
+  static constexpr std::size_t kLentRanges = 256;
 
   // Drops what SND.UNA now covers, then merges `blocks` (as parsed: at most
   // kTcpMaxSackBlocks). For ACKs with SEG.ACK >= SND.UNA only, passing
@@ -106,7 +109,16 @@ class SackScoreboard {
 
   bool empty() const noexcept { return count_ == 0; }
   std::uint32_t sacked_bytes() const noexcept { return sacked_; }
-  std::span<const SackRange> ranges() const noexcept { return {ranges_.data(), count_}; }
+  std::span<const SackRange> ranges() const noexcept { return {rs(), count_}; }
+  std::size_t capacity() const noexcept { return ext_ != nullptr ? ext_cap_ : kMaxRanges; }
+
+  // Hold the ranges in `room` (at least kMaxRanges long) from now on: more
+  // holes can be tracked than the kMaxRanges kept inline, so data the
+  // receiver SACKed is not forgotten (and resent) when a window holds many
+  // holes. detach() moves them back, the lowest kMaxRanges if there are
+  // more (the rest forgotten, as on overflow; returned as a count).
+  void attach(std::span<SackRange> room) noexcept;
+  std::size_t detach() noexcept;
   // One past the highest SACKed octet; nullopt while nothing is SACKed.
   std::optional<Seq32> high_sacked() const noexcept;
   bool is_sacked(Seq32 seq) const noexcept;
@@ -162,7 +174,12 @@ class SackScoreboard {
     return high_rxt_set_ && seq_gt(high_rxt_, snd_una) ? high_rxt_ : snd_una;
   }
 
+  SackRange* rs() noexcept { return ext_ != nullptr ? ext_ : ranges_.data(); }
+  const SackRange* rs() const noexcept { return ext_ != nullptr ? ext_ : ranges_.data(); }
+
   std::array<SackRange, kMaxRanges> ranges_{};
+  SackRange* ext_ = nullptr;  // attach()'s room, or the inline ranges_
+  std::size_t ext_cap_ = 0;
   std::size_t count_ = 0;
   std::uint32_t sacked_ = 0;
   Seq32 high_rxt_;

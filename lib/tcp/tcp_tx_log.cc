@@ -15,11 +15,14 @@ bool TcpStack::borrow_tx_log(Tcb& c) noexcept {
   c.txlog = txlog_free_.back();
   txlog_free_.pop_back();
   c.txlog->clear();
+  c.sb.attach(c.txlog->sack_room());
   return true;
 }
 
 void TcpStack::return_tx_log(Tcb& c) noexcept {
   if (c.txlog == nullptr) return;
+  const std::size_t dropped = c.sb.detach();  // none unless SACKed data is still out
+  if (dropped > 0) counters_.inc(Counter::kTCPSACKOverflow, dropped);
   c.txlog->clear();
   txlog_free_.push_back(c.txlog);
   c.txlog = nullptr;

@@ -96,6 +96,10 @@ class TxLog {
   const TxRecord& newest() const noexcept { return at(count_ - 1); }
   // Records merged (or forgotten) for lack of room since the log was lent.
   std::uint32_t merges() const noexcept { return merges_; }
+  // Room the borrower's SACK scoreboard keeps its ranges in while the log
+  // is lent (SackScoreboard::attach): a window with many holes keeps what
+  // the receiver SACKed beyond the kMaxRanges a connection holds inline.
+  std::span<SackRange> sack_room() noexcept { return sack_room_; }
 
   // A transmission of [r.start, r.end) with r's time, snapshot and flags
   // (r.acked is ignored). Octets below snd_max are a retransmission: they
@@ -158,6 +162,7 @@ class TxLog {
   void make_room(std::size_t need) noexcept;
 
   std::array<TxRecord, kCapacity> recs_{};
+  std::array<SackRange, SackScoreboard::kLentRanges> sack_room_{};
   std::size_t head_ = 0;
   std::size_t count_ = 0;
   std::uint32_t merges_ = 0;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdint>
 #include <initializer_list>
 #include <set>
@@ -119,6 +120,32 @@ TEST(SackScoreboard, WrapsAroundTwoToThe32) {
   EXPECT_EQ(s.sb.sacked_bytes(), 100u);
   s.ack_to(9800);
   EXPECT_TRUE(s.sb.empty());
+}
+
+// Attached to a transmit log's room the board holds kLentRanges: the ranges
+// it had come along, a window with more than kMaxRanges holes loses
+// nothing; detached, it keeps the lowest kMaxRanges (the highest forgotten,
+// as on overflow, and counted) and their octets only.
+TEST(SackScoreboard, LentRoomHoldsMoreRangesAndDetachKeepsTheLowest) {
+  Sender s;
+  s.max = at(100000);
+  s.ack({blk(100, 110)});
+  std::array<SackRange, SackScoreboard::kLentRanges> room{};
+  s.sb.attach(room);
+  EXPECT_EQ(s.sb.capacity(), SackScoreboard::kLentRanges);
+  ASSERT_EQ(s.sb.ranges().size(), 1u);
+  EXPECT_TRUE(s.sb.is_sacked(at(105)));
+  const std::uint32_t n = 3 * SackScoreboard::kMaxRanges;
+  for (std::uint32_t k = 1; k < n; ++k) EXPECT_EQ(s.ack({blk(100 + 100 * k, 110 + 100 * k)}).overflow, 0);
+  EXPECT_EQ(s.sb.ranges().size(), n);
+  EXPECT_EQ(s.sb.sacked_bytes(), 10u * n);
+  EXPECT_EQ(s.sb.detach(), n - SackScoreboard::kMaxRanges);
+  EXPECT_EQ(s.sb.capacity(), SackScoreboard::kMaxRanges);
+  EXPECT_EQ(s.sb.ranges().size(), SackScoreboard::kMaxRanges);
+  EXPECT_EQ(s.sb.sacked_bytes(), 10u * SackScoreboard::kMaxRanges);
+  EXPECT_TRUE(s.sb.is_sacked(at(100 + 100 * (SackScoreboard::kMaxRanges - 1))));
+  EXPECT_FALSE(s.sb.is_sacked(at(100 + 100 * SackScoreboard::kMaxRanges)));
+  EXPECT_EQ(s.sb.detach(), 0u);  // detached already
 }
 
 TEST(SackScoreboard, FullBoardForgetsRangesAndNeverInventsThem) {

@@ -268,6 +268,27 @@ TEST_F(TxLogEngine, RttSamplesAreMicrosecondsFromTheLogAndTsecrAfterARetransmiss
   EXPECT_EQ(c->rto.srtt(), before * 7 / 8 + Duration::ms(3) / 8);
 }
 
+// While a flight holds a log its scoreboard keeps its ranges in the log's
+// room (SackScoreboard::kLentRanges), and the SACKed octets go back inline
+// with it when the flight is over.
+TEST_F(TxLogEngine, TheScoreboardUsesTheLogsRoomWhileTheLogIsLent) {
+  Tcb* c = open_sack();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->sb.capacity(), SackScoreboard::kMaxRanges);
+  ASSERT_EQ(stack().send_copy(*c, pattern(4 * kMss), at_ms(10)), 4 * kMss);
+  take_all_sent();
+  ASSERT_NE(c->txlog, nullptr);
+  EXPECT_EQ(c->sb.capacity(), SackScoreboard::kLentRanges);
+  recv(ack_with(S(2), {{S(3), S(4)}}), at_ms(11));
+  EXPECT_EQ(c->sb.ranges().size(), 1u);
+  take_all_sent();
+  recv(ack_with(S(5)), at_ms(12));
+  EXPECT_EQ(c->txlog, nullptr);
+  EXPECT_EQ(c->sb.capacity(), SackScoreboard::kMaxRanges);
+  EXPECT_TRUE(c->sb.empty());
+  EXPECT_EQ(count(Counter::kTCPSACKOverflow), 0u);
+}
+
 // With the pool dry a flight runs without a log, counted once per flight;
 // the transfer itself is unaffected.
 TEST_F(TxLogEngine, DryPoolRunsWithoutALogAndCountsIt) {
