@@ -52,6 +52,7 @@ constexpr std::string_view kTcpKeys[] = {"max_connections",
                                          "rto_min_ms",
                                          "rto_max_ms",
                                          "tlp_min_ms",
+                                         "tlp_new_segments",
                                          "retries",
                                          "syn_retries",
                                          "synack_retries",
@@ -449,6 +450,7 @@ TcpConfig read_tcp(const Section& s) {
   // RFC 8985 §7.2 sets no floor under 2 * SRTT; a probe later than the RTO
   // never fires, so a floor past rto_min would only turn probes off.
   t.tlp_min = read_ms(s, "tlp_min_ms", t.tlp_min, 1, 1000);
+  t.tlp_new_segments = static_cast<std::uint8_t>(s.integer("tlp_new_segments", t.tlp_new_segments, 1, 2));
   t.retries = static_cast<std::uint32_t>(s.integer("retries", t.retries, 1, 255));
   // 127 is Linux's MAX_TCP_SYNCNT.
   t.syn_retries = static_cast<std::uint32_t>(s.integer("syn_retries", t.syn_retries, 1, 127));

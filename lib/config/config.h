@@ -97,27 +97,28 @@ struct RuntimeConfig {
 enum class CongestionAlgorithm : std::uint8_t { kNewReno, kCubic, kBbr };
 
 struct TcpConfig {
-  std::uint32_t max_connections = 65536;    // [tcp] max_connections: TCB pool per worker
-  std::uint16_t mss_clamp = 0;              // [tcp] mss_clamp: 0 = from MTU (TCP_MAXSEG)
-  std::uint32_t rcv_buf = 262144;           // [tcp] rcv_buf: receive buffer per connection, bytes
-  std::uint32_t snd_buf = 262144;           // [tcp] snd_buf: send buffer per connection, bytes
-  bool window_scaling = true;               // [tcp] window_scaling (RFC 7323 §2)
-  bool timestamps = true;                   // [tcp] timestamps (RFC 7323 §3)
-  bool sack = true;                         // [tcp] sack: offer/accept SACK-permitted (RFC 2018)
-  bool syncookies = true;                   // [tcp] syncookies: when a SYN queue is full (RFC 4987)
-  bool nodelay = false;                     // [tcp] nodelay: default for new connections (Nagle off)
-  Duration rto_initial = Duration::s(1);    // [tcp] rto_initial_ms (RFC 6298 §2.1)
-  Duration rto_min = Duration::ms(200);     // [tcp] rto_min_ms (Linux TCP_RTO_MIN)
-  Duration rto_max = Duration::s(120);      // [tcp] rto_max_ms (Linux TCP_RTO_MAX)
-  Duration tlp_min = Duration::ms(2);       // [tcp] tlp_min_ms: the probe timeout's floor (RFC 8985 §7.2)
-  std::uint32_t retries = 15;               // [tcp] retries: data RTOs before giving up (tcp_retries2)
-  std::uint32_t syn_retries = 6;            // [tcp] syn_retries (tcp_syn_retries)
-  std::uint32_t synack_retries = 5;         // [tcp] synack_retries (tcp_synack_retries)
-  Duration delayed_ack = Duration::ms(40);  // [tcp] delayed_ack_ms, 1..200 (RFC 9293 §3.8.6.3 < 0.5 s)
-  Duration fin_timeout = Duration::s(60);   // [tcp] fin_timeout_s: FIN_WAIT_2 orphans (tcp_fin_timeout)
-  Duration time_wait = Duration::s(60);     // [tcp] time_wait_s: 2MSL (Linux TCP_TIMEWAIT_LEN)
-  std::uint32_t max_time_wait = 65536;      // [tcp] max_time_wait: per worker (tcp_max_tw_buckets)
-  bool keepalive = false;                   // [tcp] keepalive: default for new connections
+  std::uint32_t max_connections = 65536;  // [tcp] max_connections: TCB pool per worker
+  std::uint16_t mss_clamp = 0;            // [tcp] mss_clamp: 0 = from MTU (TCP_MAXSEG)
+  std::uint32_t rcv_buf = 262144;         // [tcp] rcv_buf: receive buffer per connection, bytes
+  std::uint32_t snd_buf = 262144;         // [tcp] snd_buf: send buffer per connection, bytes
+  bool window_scaling = true;             // [tcp] window_scaling (RFC 7323 §2)
+  bool timestamps = true;                 // [tcp] timestamps (RFC 7323 §3)
+  bool sack = true;                       // [tcp] sack: offer/accept SACK-permitted (RFC 2018)
+  bool syncookies = true;                 // [tcp] syncookies: when a SYN queue is full (RFC 4987)
+  bool nodelay = false;                   // [tcp] nodelay: default for new connections (Nagle off)
+  Duration rto_initial = Duration::s(1);  // [tcp] rto_initial_ms (RFC 6298 §2.1)
+  Duration rto_min = Duration::ms(200);   // [tcp] rto_min_ms (Linux TCP_RTO_MIN)
+  Duration rto_max = Duration::s(120);    // [tcp] rto_max_ms (Linux TCP_RTO_MAX)
+  Duration tlp_min = Duration::ms(2);     // [tcp] tlp_min_ms: the probe timeout's floor (RFC 8985 §7.2)
+  std::uint8_t tlp_new_segments = 2;      // [tcp] tlp_new_segments: a probe's new data, 1..2 (RFC 8985 §7.3)
+  std::uint32_t retries = 15;             // [tcp] retries: data RTOs before giving up (tcp_retries2)
+  std::uint32_t syn_retries = 6;          // [tcp] syn_retries (tcp_syn_retries)
+  std::uint32_t synack_retries = 5;       // [tcp] synack_retries (tcp_synack_retries)
+  Duration delayed_ack = Duration::ms(40);        // [tcp] delayed_ack_ms, 1..200 (RFC 9293 §3.8.6.3 < 0.5 s)
+  Duration fin_timeout = Duration::s(60);         // [tcp] fin_timeout_s: FIN_WAIT_2 orphans (tcp_fin_timeout)
+  Duration time_wait = Duration::s(60);           // [tcp] time_wait_s: 2MSL (Linux TCP_TIMEWAIT_LEN)
+  std::uint32_t max_time_wait = 65536;            // [tcp] max_time_wait: per worker (tcp_max_tw_buckets)
+  bool keepalive = false;                         // [tcp] keepalive: default for new connections
   Duration keepalive_idle = Duration::s(7200);    // [tcp] keepalive_idle_s (tcp_keepalive_time)
   Duration keepalive_interval = Duration::s(75);  // [tcp] keepalive_interval_s (tcp_keepalive_intvl)
   std::uint32_t keepalive_probes = 9;             // [tcp] keepalive_probes (tcp_keepalive_probes)

@@ -252,7 +252,13 @@ void TcpStack::schedule_probe(Tcb& c, Instant now) noexcept {
 // new data if the window admits some (it also gets the transfer moving),
 // else the last segment again. cwnd is not checked (the probe is one
 // segment, sent instead of waiting for the RTO), and the RTO restarts from
-// the probe.
+// the probe. Departure, [tcp] tlp_new_segments (default 2): new data goes
+// as two full segments where two are waiting. The ACK clock died because
+// the ACK of the flight's end was lost as often as its data; the receiver
+// then holds everything sent before the probe, and one new segment alone
+// is what RFC 5681 §4.2 lets it hold for its delayed-ACK timer (Linux 40
+// ms, others up to 500 ms), which §7.2 adds to the PTO only when the
+// flight was one segment. Two full segments draw the ACK at once.
 void TcpStack::on_probe_timeout(Tcb& c, Instant now) noexcept {
   if (!synchronized(c.state) || c.snd_max == c.snd_una || c.rtx_kind != Tcb::RtxKind::kRetransmit) return;
   const std::uint32_t outstanding = static_cast<std::uint32_t>(c.snd_max - c.snd_una);
@@ -276,6 +282,13 @@ void TcpStack::on_probe_timeout(Tcb& c, Instant now) noexcept {
     if (sent) {
       c.snd_nxt = c.snd_max + len;
       c.snd_max = c.snd_nxt;
+      const std::uint32_t mss = c.mss;
+      if (o_.cfg.tlp_new_segments > 1 && len == mss && unsent - len >= mss && wnd_room - len >= mss &&
+          send_data_segment(c, c.snd_max, mss, false, now)) {
+        c.snd_nxt = c.snd_max + mss;
+        c.snd_max = c.snd_nxt;
+        len += mss;
+      }
     }
   } else {
     // The highest segment again: its ACK (with SACK blocks, or a D-SACK)

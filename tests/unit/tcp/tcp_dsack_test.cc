@@ -23,6 +23,9 @@ using Blocks = std::vector<std::pair<std::uint32_t, std::uint32_t>>;
 
 class Dsack : public TcpHarness {
  protected:
+  // A probe (SRTT 0: 2 ms after data) sends RFC 8985 §7.3's one new segment
+  // ([tcp] tlp_new_segments), as the scripts that send data were written for.
+  Dsack() { cfg().tlp_new_segments = 1; }
   // A passive connection with SACK (and timestamps when `ts`), out of
   // quick-ACK mode, nothing unread; the RFC example's `first` sequence
   // number is RCV.NXT.

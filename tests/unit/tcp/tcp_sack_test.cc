@@ -35,10 +35,12 @@ class Sack : public SackScript {
   // SRTT is 0 on these connections, so the probe timeout is its floor:
   // raised from 2 ms (the default) to 10 ms, the scripts have room for
   // RFC 6675's rules before a probe (Sack.ProbeTimeoutFloorIsTwoMsByDefault
-  // checks the default).
+  // checks the default). Probes send RFC 8985 §7.3's one new segment
+  // (Sack.ProbeSendsTwoNewSegmentsByDefault checks Tern's default, two).
   Sack() {
     options_.tx_logs = 0;
     cfg().tlp_min = Duration::ms(10);
+    cfg().tlp_new_segments = 1;
   }
   // A SACK connection with Nagle off (each send_copy goes out at once).
   Tcb* open_sack() {
@@ -535,6 +537,39 @@ TEST_F(Sack, ProbeSendsNewDataWhenTheWindowAllows) {
   expect_nothing_sent();
   EXPECT_EQ(count(Counter::kTCPLossProbes), 1u);
   EXPECT_EQ(count(Counter::kRetransSegs), 0u);
+  EXPECT_EQ(c->snd_max, S(12));
+}
+
+// [tcp] tlp_new_segments' default, a departure from RFC 8985 §7.3: with two
+// full segments waiting the probe sends both, so that the receiver, which
+// may hold everything sent before, acknowledges at once (RFC 5681 §4.2)
+// instead of holding one lone segment for its delayed-ACK timer. Only full
+// segments: with one and a half waiting, one goes.
+TEST_F(Sack, ProbeSendsTwoNewSegmentsByDefault) {
+  cfg().tlp_new_segments = TcpConfig{}.tlp_new_segments;
+  Tcb* c = open_sack();
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(queue(*c, 12, at_ms(10)).size(), 10u);  // cwnd full; S11, S12 queued
+  advance_to(at_ms(20));
+  expect_segment(11);
+  expect_segment(12);
+  expect_nothing_sent();
+  EXPECT_EQ(count(Counter::kTCPLossProbes), 1u);
+  EXPECT_EQ(count(Counter::kRetransSegs), 0u);
+  EXPECT_EQ(c->snd_max, S(13));
+  EXPECT_TRUE(c->tlp_outstanding);
+}
+
+TEST_F(Sack, ProbeSendsOnlyFullSegmentsAsTheSecond) {
+  cfg().tlp_new_segments = TcpConfig{}.tlp_new_segments;
+  Tcb* c = open_sack();
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(queue(*c, 10, at_ms(10)).size(), 10u);  // cwnd full
+  ASSERT_EQ(stack().send_copy(*c, pattern(kMss + kMss / 2), at_ms(10)), kMss + kMss / 2);
+  expect_nothing_sent();
+  advance_to(at_ms(20));
+  expect_segment(11);
+  expect_nothing_sent();
   EXPECT_EQ(c->snd_max, S(12));
 }
 

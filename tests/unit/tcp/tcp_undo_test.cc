@@ -23,7 +23,11 @@ namespace {
 // log, where that recovery is the fallback.
 class Undo : public SackScript {
  protected:
-  Undo() { options_.tx_logs = 0; }
+  // Probes send RFC 8985 §7.3's one new segment ([tcp] tlp_new_segments).
+  Undo() {
+    options_.tx_logs = 0;
+    cfg().tlp_new_segments = 1;
+  }
   // SACK (and timestamps when `ts`), Nagle off.
   Tcb* open(bool sack, bool ts) {
     cfg().congestion = CongestionAlgorithm::kCubic;  // the harness's default is NewReno
