@@ -141,6 +141,7 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg) {
   tcp.opts.port_seed = rte_rand();
   tcp.start = Instant{};  // each worker's TscClock starts at zero
   // Steered frames come from the sibling's pool (Worker::forward).
+  tcp.opts.tx_checksum_offload = port_->info().tx_l4_checksum_offload;
   tcp.opts.adopt_foreign_frames = n > 1 && port_->info().steering == Steering::kSoftware;
   const MemReserve reserve{.rx_ring = pc.rx_ring, .tx_ring = pc.tx_ring, .burst = cfg.runtime.burst};
   tcp.mem_limits =
