@@ -494,7 +494,7 @@ class Bench:
         png = os.path.join(self.a.out, "ratios.png")
         script = ("set terminal pngcairo size 1100,600 noenhanced; set output '%s';"
                   "set title 'Tern / kernel per core (median of %d runs; the kernel at its best; > 1: Tern better)';"
-                  "set style fill solid 0.7; set boxwidth 0.7; set yrange [0:*]; set grid y;"
+                  "set style fill solid 0.7; set boxwidth 0.7; set yrange [0:*]; set grid y; set rmargin 14;"
                   "set xtics rotate by -35 font ',9'; set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2;"
                   "plot '%s' using 0:2:xtic(1) with boxes notitle" % (png, self.a.runs, dat))
         r = sh("gnuplot -e \"%s\"" % script, check=False)
