@@ -20,7 +20,8 @@ namespace tern {
 class CyclesToNs {
  public:
   explicit constexpr CyclesToNs(std::uint64_t hz) noexcept
-      : mult_(static_cast<std::uint64_t>(((static_cast<unsigned __int128>(1'000'000'000u) << 32) + hz / 2) / hz)) {}
+      : mult_(static_cast<std::uint64_t>(((static_cast<unsigned __int128>(1'000'000'000u) << 32) + hz / 2) /
+                                         hz)) {}
   constexpr std::uint64_t operator()(std::uint64_t cycles) const noexcept {
     return static_cast<std::uint64_t>((static_cast<unsigned __int128>(cycles) * mult_) >> 32);
   }
