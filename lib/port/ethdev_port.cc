@@ -4,6 +4,7 @@
 #include <rte_ethdev.h>
 
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -28,6 +29,17 @@ std::array<std::uint8_t, 52> symmetric_rss_key() {
 }  // namespace
 
 std::string ethdev_name_of(const std::string& device) { return device.substr(0, device.find(',')); }
+
+std::uint16_t linearize_burst(rte_mbuf** pkts, std::uint16_t n) noexcept {
+  for (std::uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    if (m->nb_segs == 1) [[likely]]
+      continue;
+    // Copying into the first segment writes its buffer: it must be ours alone.
+    if (!RTE_MBUF_DIRECT(m) || rte_mbuf_refcnt_read(m) != 1 || rte_pktmbuf_linearize(m) != 0) return i;
+  }
+  return n;
+}
 
 bool is_pci_address(const std::string& device) {
   // dddd:bb:dd.f or bb:dd.f
@@ -87,6 +99,22 @@ std::unique_ptr<EthdevPort> EthdevPort::open(const PortConfig& cfg, std::uint16_
   if (cfg.tx_checksum_offload && (tx_capa & tx_ip) == tx_ip) conf.txmode.offloads |= tx_ip;
   if (cfg.tx_checksum_offload && (tx_capa & tx_l4) == tx_l4) conf.txmode.offloads |= tx_l4;
   if (tx_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+  // A PMD without multi-segment TX may send only the first segment of a chain
+  // (net_af_xdp in 22.11 sends pkt_len bytes from it); net_ring passes the
+  // mbuf itself, chain and all.
+  p->single_segment_tx_ = (tx_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) == 0 && drv != "net_ring";
+  if (p->single_segment_tx_) {
+    // Every frame must then fit the first mbuf: Ethernet header + MTU, after
+    // the headroom Tern prepends into, within the pool's data room.
+    const std::uint32_t room = rte_pktmbuf_data_room_size(pools.front());
+    const std::uint32_t frame = std::uint32_t{cfg.mtu} + RTE_ETHER_HDR_LEN + RTE_PKTMBUF_HEADROOM;
+    if (frame > room)
+      throw std::runtime_error("port " + cfg.name + ": mtu = " + std::to_string(cfg.mtu) + " but " + drv +
+                               " sends one-segment frames and an mbuf holds " +
+                               std::to_string(room - RTE_PKTMBUF_HEADROOM - RTE_ETHER_HDR_LEN) +
+                               " bytes of IP packet; lower the mtu");
+  }
+  p->tx_unsendable_.resize(queues);
 
   rc = rte_eth_dev_configure(id, queues, queues, &conf);
   if (rc != 0) fail(cfg.name, "rte_eth_dev_configure", rc);
@@ -129,6 +157,11 @@ std::unique_ptr<EthdevPort> EthdevPort::open(const PortConfig& cfg, std::uint16_
 }
 
 EthdevPort::~EthdevPort() {
+  std::uint64_t unsendable = 0;
+  for (const QueueCounter& c : tx_unsendable_) unsendable += c.n;
+  if (unsendable != 0)
+    std::fprintf(stderr, "TERN: %s: %llu frames dropped: could not be made one segment for %s\n",
+                 info_.name.c_str(), static_cast<unsigned long long>(unsendable), driver_.c_str());
   if (started_) {
     rte_eth_dev_stop(port_id_);
     rte_eth_dev_close(port_id_);
@@ -140,7 +173,19 @@ std::uint16_t EthdevPort::rx_burst(std::uint16_t queue, rte_mbuf** pkts, std::ui
 }
 
 std::uint16_t EthdevPort::tx_burst(std::uint16_t queue, rte_mbuf** pkts, std::uint16_t n) noexcept {
-  return rte_eth_tx_burst(port_id_, queue, pkts, n);
+  if (!single_segment_tx_) return rte_eth_tx_burst(port_id_, queue, pkts, n);
+  std::uint16_t done = 0;
+  for (;;) {
+    const auto ready = linearize_burst(pkts + done, static_cast<std::uint16_t>(n - done));
+    const std::uint16_t sent = rte_eth_tx_burst(port_id_, queue, pkts + done, ready);
+    done = static_cast<std::uint16_t>(done + sent);
+    if (sent < ready || done == n) return done;
+    // pkts[done] cannot be made one segment: the port takes it and drops it
+    // (counted), so that it does not block the caller's queue forever.
+    rte_pktmbuf_free(pkts[done]);
+    ++tx_unsendable_[queue].n;
+    ++done;
+  }
 }
 
 std::string EthdevPort::describe() const {

@@ -25,13 +25,34 @@ class EthdevPort final : public Port {
 
   // One line for the start-up log: driver, queues, steering, offloads.
   std::string describe() const;
+  // Frames dropped on `queue` because they could not be made one segment for
+  // a PMD without multi-segment TX (see linearize_burst); 0 in practice,
+  // since open() refuses an MTU whose frames would not fit one mbuf.
+  std::uint64_t tx_unsendable(std::uint16_t queue) const noexcept { return tx_unsendable_[queue].n; }
 
  private:
   EthdevPort() = default;
+  struct alignas(64) QueueCounter {
+    std::uint64_t n = 0;  // written by the queue's worker only
+  };
   std::uint16_t port_id_ = 0;
   std::string driver_;
   bool started_ = false;
+  // The PMD sends only the first segment of a chain (no RTE_ETH_TX_OFFLOAD_MULTI_SEGS):
+  // tx_burst copies chains into their first mbuf first.
+  bool single_segment_tx_ = false;
+  std::vector<QueueCounter> tx_unsendable_;
 };
+
+// Makes the frames of a burst one segment each, in place: a chain's later
+// segments are copied into its first mbuf and freed. For PMDs that lack
+// multi-segment TX: DPDK 22.11's net_af_xdp sends pkt_len bytes from the first
+// segment's buffer, so a chain (Tern's header mbuf + indirect payload) would
+// go out with whatever lies beyond the header, and the peer drops it as a bad
+// checksum. Stops at the first frame it cannot linearize (its first segment
+// is shared, indirect or too small) and returns that frame's index; returns
+// n when all are single segments.
+std::uint16_t linearize_burst(rte_mbuf** pkts, std::uint16_t n) noexcept;
 
 // The ethdev name the EAL gives a device string: "net_tap0,iface=x" -> "net_tap0".
 std::string ethdev_name_of(const std::string& device);
