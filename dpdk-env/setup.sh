@@ -26,8 +26,9 @@ PACKAGES=(
 # Only for the A/B against the kernel (bench/ab/ab.sh): nginx starts a system
 # server on install, which the tests do not want on every machine. (nginx-light
 # is only a transitional package in Debian 12: nginx holds /usr/sbin/nginx.)
-# valgrind: instruction counts of bench/micro/ir_per_segment.sh.
-BENCH_PACKAGES=(nginx gnuplot-nox valgrind)
+# valgrind: instruction counts of bench/micro/ir_per_segment.sh. sockperf and
+# iperf3: the A/B's kernel side measured with the standard tools.
+BENCH_PACKAGES=(nginx gnuplot-nox valgrind sockperf iperf3)
 
 log() { echo "dpdk-env: $*"; }
 SUDO=""

@@ -58,6 +58,7 @@ grep                 grep
 head                 coreutils
 id                   coreutils
 ip                   iproute2         # dpdk-env/netns.sh, interop tests, bench, README
+iperf3               iperf3           # bench/ab/ab.py (bench)
 ldd                  libc-bin         # install/install_test.sh
 meson                meson
 mkdir                coreutils
@@ -77,6 +78,8 @@ rm                   coreutils
 sed                  sed
 seq                  coreutils
 sh                   dash
+sockperf             sockperf         # bench/ab/ab.py (bench)
+ss                   iproute2         # bench/ab/ab.py
 sha256sum            coreutils
 sleep                coreutils
 sort                 coreutils        # this check

@@ -1,32 +1,38 @@
 #!/usr/bin/env python3
 """A/B: the same workloads on Tern and on the Linux kernel, same machine,
-same two cores, one table of medians, spreads and Tern/Linux ratios.
+same two cores, one run. The kernel is measured with the standard tools as
+well as with tern-perf --kernel, each pinned exactly as the Tern side, and
+every ratio divides Tern's figure per core by the kernel's best figure per
+core (its best placement and tool), naming which one.
 
-Set-up 1, stack to stack on cores 0 and 1:
-  tern     tern-pair: a Tern client worker (core 0) and a Tern server worker
-           (core 1) in one process over the in-process link.
-  linux    tern-perf --kernel client (core 0) and server (core 1) in two
-           namespaces over a veth pair; also both on core 0 ("same core").
-Set-up 2, a Linux client drives a server, only the server stack changes:
-  the same tern-perf --kernel client (namespace C, core 0) against either
-  tern-perf --kernel --server (namespace S, core 1) or Tern's tern-perf
-  server on net_af_packet on that veth (namespace S, lcore 1), and wrk
-  (core 0) against nginx or tern-httpd (core 1) for keep-alive HTTP.
+Set-up 1, stack to stack, cores 0 and 1:
+  tern    tern-pair: a Tern client worker (core 0) and a Tern server worker
+          (core 1) in one process over the in-process link.
+  kernel  over a veth pair between two namespaces, cross-core (client core 0,
+          server core 1) and same-core (both on core 0):
+          tern-perf --kernel (every workload), sockperf ping-pong (request/
+          response, 1 connection), iperf3 (bulk, TSO on and TSO/GSO off).
+Set-up 2, a kernel client drives a server; only the server changes:
+  tern-perf --kernel client (namespace C, core 0) against tern-perf --kernel
+  --server (namespace S, core 1) or Tern's tern-perf server on net_af_packet
+  (and net_af_xdp) on that veth (lcore 1); keep-alive HTTP: wrk (core 0)
+  against nginx tuned for small static files (core 1, and core 0 for the
+  same-core placement) or tern-httpd (lcore 1).
 
-Each figure is the median of --runs runs with its spread (min..max).
-Bulk also reports bytes per CPU-second: busy time of the cores in the
-set-up from /proc/stat (Tern's polling cores count as fully busy, which
-they are). Writes results.csv and ratios.png (gnuplot) to --out.
-Run through bench/ab/ab.sh, which installs and builds what it needs.
+Per core: a figure divided by the cores it used: Tern's busy-polling cores
+count as fully used; every other pinned core counts as busy as /proc/stat
+shows it during the run. Each figure is the median of --runs runs with its
+spread; a run that fails (non-zero exit, deadline, errors) is listed as
+failed with its reason and the A/B goes on. Writes table.txt, results.csv,
+ratios.csv and ratios.png (gnuplot) to --out. Run through bench/ab/ab.sh,
+which installs and builds what it needs.
 """
 import argparse
 import atexit
 import csv
-import json
 import os
 import platform
 import random
-import re
 import shutil
 import signal
 import statistics
@@ -34,27 +40,57 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
-TAG = "tnab%04x" % random.randrange(0x10000)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ab_lib import (RunFailed, cpu_busy, from_tern_perf, last_json, missing_prerequisites,  # noqa: E402
+                    parse_iperf3, parse_sockperf, parse_wrk, run, set_offloads, sh)
+
+# TERN_NS_TAG (as dpdk-env/netns.sh) makes the names predictable; random otherwise.
+TAG = "tnab" + (os.environ.get("TERN_NS_TAG") or "%04x" % random.randrange(0x10000))[:6]
 NS_C, NS_S = TAG + "c", TAG + "s"
 IF_C, IF_S = TAG + "c0", TAG + "s0"
 NET = "10.%d.%d" % (random.randrange(90, 99), random.randrange(10, 250))
 IP_C, IP_S = NET + ".1", NET + ".2"
 PROCS = []
+HEADLINE = {"rr": "transactions/s", "crr": "connections/s", "bulk": "Gbit/s", "http": "requests/s"}
+SOCKPERF_PORT, IPERF_PORT, HTTP_PORT = 11111, 5299, 8080
+# nginx as its documentation recommends for small static files: sendfile,
+# tcp_nopush (full packets with sendfile), tcp_nodelay (no Nagle on
+# keep-alive), open_file_cache (no open/stat per request); one worker.
+NGINX_CONF = """daemon off; master_process off; worker_processes 1; worker_cpu_affinity %(mask)s;
+pid %(work)s/nginx.pid; error_log stderr warn;
+events { worker_connections 1024; multi_accept on; }
+http { access_log off; keepalive_requests 1000000; keepalive_timeout 65;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  open_file_cache max=1000 inactive=60s; open_file_cache_valid 60s; open_file_cache_min_uses 1;
+  open_file_cache_errors on;
+  server { listen %(ip)s:%(port)d; root %(root)s; } }
+"""
 
 
-def sh(cmd, check=True, **kw):
-    return subprocess.run(cmd, shell=True, check=check, text=True, capture_output=True, **kw)
+def human(x):
+    """1234567 -> 1.23M, 45678 -> 45.7k, 3.456 -> 3.46."""
+    if x != x:
+        return "nan"
+    for div, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(x) >= div:
+            return "%.3g%s" % (x / div, suffix)
+    return "%.3g" % x
 
 
 def cleanup():
     for p in PROCS:
         if p.poll() is None:
-            p.send_signal(signal.SIGINT)
             try:
+                os.killpg(p.pid, signal.SIGINT)
                 p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
     for ns in (NS_C, NS_S):
         sh("ip netns del %s" % ns, check=False)
 
@@ -66,123 +102,141 @@ def make_namespaces():
     for ns, ifn in ((NS_C, IF_C), (NS_S, IF_S)):
         sh("ip netns exec %s sysctl -qw net.ipv6.conf.%s.disable_ipv6=1" % (ns, ifn))
         sh("ip -n %s link set %s up" % (ns, ifn))
-        # docs/ports.md: af_packet over veth needs TX checksum offload off on the kernel side.
-        sh("ip netns exec %s ethtool -K %s tx off" % (ns, ifn), check=False)
     sh("ip -n %s addr add %s/24 dev %s" % (NS_C, IP_C, IF_C))
 
 
 def kernel_server_addr(on):
-    """Gives (or takes away) the server namespace's kernel address."""
-    verb = "add" if on else "del"
-    sh("ip -n %s addr %s %s/24 dev %s" % (NS_S, verb, IP_S, IF_S), check=False)
+    """Gives (or takes away) the server namespace's kernel address; up, since
+    net_af_packet takes the interface down when Tern's port closes."""
+    if on:
+        sh("ip -n %s link set %s up" % (NS_S, IF_S), check=False)
+    sh("ip -n %s addr %s %s/24 dev %s" % (NS_S, "add" if on else "del", IP_S, IF_S), check=False)
     sh("ip -n %s neigh flush dev %s" % (NS_C, IF_C), check=False)
 
 
-def cpu_busy():
-    """Busy jiffies of cpu0 and cpu1 (everything but idle and iowait)."""
-    busy = {}
-    with open("/proc/stat") as f:
-        for line in f:
-            m = re.match(r"cpu(\d+) (.*)", line)
-            if m:
-                v = [int(x) for x in m.group(2).split()]
-                busy[int(m.group(1))] = sum(v) - v[3] - v[4]
-    return busy
+class Variant:
+    """One way of running one workload: its runs' metrics and failures."""
 
+    def __init__(self, setup, workload, kind, side, how):
+        self.setup, self.workload, self.kind, self.side, self.how = setup, workload, kind, side, how
+        self.runs = []      # dicts of metrics, with "cores"
+        self.failures = []  # reasons
 
-def last_json(text):
-    for line in reversed(text.strip().splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    raise RuntimeError("no JSON line in:\n" + text[-2000:])
+    def values(self, metric):
+        return [r[metric] for r in self.runs if metric in r and r[metric] == r[metric]]
+
+    def median(self, metric):
+        v = self.values(metric)
+        return statistics.median(v) if v else None
+
+    def headline(self):
+        return HEADLINE[self.kind]
+
+    def per_core(self):
+        return self.median("per core")
 
 
 class Bench:
     def __init__(self, a):
         self.a = a
         self.build = a.build
-        self.rows = []  # dicts: setup, workload, metric, stack, value per run
+        self.skip = set(a.skip.split(",")) - {""}
+        self.variants = []
         self.notes = []
         self.work = tempfile.mkdtemp(prefix="tern-ab.")
         self.hz = os.sysconf("SC_CLK_TCK")
+        self.timeout = a.time + 30
 
-    def perf(self, *args):
-        return "%s/apps/perf/tern-perf %s" % (self.build, " ".join(args))
+    # ---- measuring ----
+    def variant(self, setup, workload, kind, side, how):
+        for v in self.variants:
+            if (v.setup, v.workload, v.side, v.how) == (setup, workload, side, how):
+                return v
+        v = Variant(setup, workload, kind, side, how)
+        self.variants.append(v)
+        return v
 
-    def record(self, setup, workload, stack, result, cores, cpu_before, cpu_after):
-        busy_s = sum(cpu_after[c] - cpu_before[c] for c in cores) / self.hz
-        if stack == "tern":  # polling: every core in the set-up is fully busy
-            busy_s = max(busy_s, len(cores) * result["duration_s"])
-        out = {}
-        if result["mode"] == "rr":
-            out = {"transactions/s": result["transactions_per_s"], "p50 us": result["p50_us"],
-                   "p99 us": result["p99_us"], "p99.9 us": result["p999_us"]}
-        elif result["mode"] == "crr":
-            out = {"connections/s": result["connections_per_s"], "p50 us": result["p50_us"]}
-        elif result["mode"] == "bulk":
-            out = {"Gbit/s": result["gbps"], "MB per CPU-s": result["bytes"] / 1e6 / busy_s if busy_s else 0}
-        elif result["mode"] == "http":
-            out = {"requests/s": result["requests_per_s"], "p50 us": result["p50_us"], "p99 us": result["p99_us"]}
-        if result.get("errors"):
-            print("  !! %d errors" % result["errors"], file=sys.stderr)
-        for metric, v in out.items():
-            self.rows.append({"setup": setup, "workload": workload, "stack": stack, "metric": metric, "value": v})
-        return out
-
-    def repeat(self, setup, workload, stack, cores, run_once):
+    def measure(self, setup, workload, kind, side, how, poll, cores, once):
+        """--runs runs of once() (which returns metrics or raises RunFailed).
+        poll: the cores Tern busy-polls (charged as fully used); cores: the
+        other cores pinned in this set-up (charged as busy as /proc/stat
+        shows them over the run)."""
+        v = self.variant(setup, workload, kind, side, how)
         for i in range(self.a.runs):
-            before = cpu_busy()
-            r = run_once()
+            before, t0 = cpu_busy(), time.time()
+            try:
+                r = once()
+            except Exception as e:  # RunFailed, or a parser's surprise: a failed run either way
+                v.failures.append(str(e) if isinstance(e, RunFailed) else "%s: %s" % (type(e).__name__, e))
+                print("  %-2s %-13s %-44s run %d: FAILED: %s" % (setup, workload, how, i + 1, e), flush=True)
+                if len(v.failures) >= 2 and not v.runs:
+                    v.failures.append("the remaining runs skipped after two failures")
+                    break
+                continue
+            wall = max(time.time() - t0, 1e-3)
             after = cpu_busy()
-            out = self.record(setup, workload, stack, r, cores, before, after)
-            print("  %-8s %-18s %-14s run %d: %s" % (setup, workload, stack, i + 1,
-                  ", ".join("%s %.4g" % kv for kv in out.items())), flush=True)
+            used = float(len(poll))
+            for c in cores:
+                if c not in poll:
+                    used += min(1.0, (after.get(c, 0) - before.get(c, 0)) / self.hz / wall)
+            r["cores"] = used
+            r["per core"] = r[HEADLINE[kind]] / used if used > 0 else float("nan")
+            v.runs.append(r)
+            print("  %-2s %-13s %-44s run %d: %s %.4g, %.2f cores, %.4g per core" % (
+                setup, workload, how, i + 1, HEADLINE[kind], r[HEADLINE[kind]], used, r["per core"]), flush=True)
 
-    # ---- set-up 1 ----
-    def tern_pair(self, mode, conns, size):
-        cmd = "%s/bench/ab/tern-pair --lcores 0,1 --mode %s --connections %d --size %d --time %d --json" % (
-            self.build, mode, conns, size, self.a.time)
-        return last_json(sh(cmd, timeout=self.a.time + 60).stdout)
+    def fail_all(self, setup, items, side, how, reason):
+        """Every workload of a block whose server (or set-up) failed."""
+        print("  %-2s %-44s FAILED: %s" % (setup, how, reason), flush=True)
+        for workload, kind in items:
+            self.variant(setup, workload, kind, side, how).failures.append(reason)
 
-    def kernel_client(self, mode, conns, size, cpu, server=None):
-        cmd = "ip netns exec %s %s" % (NS_C, self.perf(
-            "--kernel", "--client", server or IP_S, "--mode", mode, "--connections", str(conns), "--size",
-            str(size), "--time", str(self.a.time), "--interval", "0", "--cpu", str(cpu), "--json"))
-        return last_json(sh(cmd, timeout=self.a.time + 60).stdout)
-
+    # ---- processes ----
     def start(self, cmd, ready, what):
         log = open(os.path.join(self.work, what + ".log"), "w")
-        p = subprocess.Popen(cmd, shell=True, stdout=log, stderr=subprocess.STDOUT, preexec_fn=os.setsid)
+        p = subprocess.Popen(cmd, shell=True, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         PROCS.append(p)
         deadline = time.time() + 30
         while not ready():
             if p.poll() is not None or time.time() > deadline:
-                raise RuntimeError("%s did not start; see %s" % (what, log.name))
+                self.stop(p)
+                with open(log.name) as f:
+                    last = [x for x in f.read().strip().splitlines() if x.strip()][-2:]
+                raise RunFailed("%s did not start (%s): %s" % (
+                    what, "exit %d" % p.returncode if p.returncode is not None else "not ready in 30 s",
+                    " | ".join(last)[-300:]))
             time.sleep(0.1)
         return p
 
     def stop(self, p):
         if p.poll() is None:
-            os.killpg(p.pid, signal.SIGINT)
             try:
+                os.killpg(p.pid, signal.SIGINT)
                 p.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
+            except ProcessLookupError:
+                pass
 
-    def port_open(self, port):
-        return lambda: sh("ip netns exec %s bash -c 'exec 3<>/dev/tcp/%s/%d' 2>/dev/null" % (NS_C, IP_S, port),
-                          check=False).returncode == 0
+    def listening(self, port):
+        return lambda: sh("ip netns exec %s ss -Hltn 'sport = :%d'" % (NS_S, port), check=False).stdout.strip() != ""
 
-    def kernel_perf_server(self, cpu, ns=NS_S):
-        ready = os.path.join(self.work, "kready")
-        if os.path.exists(ready):
-            os.unlink(ready)
-        return self.start("ip netns exec %s %s" % (ns, self.perf("--kernel", "--server", "--cpu", str(cpu),
-                          "--ready-file", ready)), lambda: os.path.exists(ready), "kernel-server")
+    def file_ready(self, name):
+        path = os.path.join(self.work, name)
+        if os.path.exists(path):
+            os.unlink(path)
+        return path, lambda: os.path.exists(path)
 
-    def tern_config(self, device=None):
-        device = device or "net_af_packet0,iface=%s,qpairs=1" % IF_S
+    def perf(self, *args):
+        return "%s/apps/perf/tern-perf %s" % (self.build, " ".join(args))
+
+    def kernel_perf_server(self, cpu):
+        path, ready = self.file_ready("kready")
+        return self.start("ip netns exec %s %s" % (NS_S, self.perf("--kernel", "--server", "--cpu", str(cpu),
+                                                                   "--ready-file", path)), ready, "kernel-server")
+
+    def tern_config(self, device):
         path = os.path.join(self.work, "tern.toml")
         with open(path, "w") as f:
             f.write('log_level = "warning"\n[eal]\nfile_prefix = "%s"\nmemory_mb = 512\n'
@@ -191,170 +245,255 @@ class Bench:
                     '[tcp]\nmax_connections = 16384\n[arp]\npending_packets = 4096\n' % (TAG, device, IP_S))
         return path
 
-    def tern_server(self, binary, args, device=None):
-        ready = os.path.join(self.work, "tready")
-        if os.path.exists(ready):
-            os.unlink(ready)
-        cmd = "ip netns exec %s %s --config %s --ready-file %s %s" % (NS_S, binary, self.tern_config(device), ready,
+    def tern_server(self, binary, args, device):
+        path, ready = self.file_ready("tready")
+        cmd = "ip netns exec %s %s --config %s --ready-file %s %s" % (NS_S, binary, self.tern_config(device), path,
                                                                       args)
-        return self.start(cmd, lambda: os.path.exists(ready), os.path.basename(binary))
+        return self.start(cmd, ready, os.path.basename(binary))
+
+    def block(self, setup, side, how, items, server):
+        """Starts server() (a callable; None for no server), measures each
+        item (workload, kind, poll, cores, once), stops the server. A server
+        that does not start fails every item, with its reason."""
+        try:
+            srv = server() if server else None
+        except RunFailed as e:
+            self.fail_all(setup, [(w, k) for w, k, *_ in items], side, how, str(e))
+            return
+        try:
+            for workload, kind, poll, cores, once in items:
+                self.measure(setup, workload, kind, side, how, poll, cores, once)
+        finally:
+            if srv:
+                self.stop(srv)
+
+    # ---- the runs themselves ----
+    def tern_pair(self, mode, conns, size):
+        cmd = "%s/bench/ab/tern-pair --lcores 0,1 --mode %s --connections %d --size %d --time %d --json" % (
+            self.build, mode, conns, size, self.a.time)
+        return from_tern_perf(last_json(run(cmd, self.timeout)))
+
+    def kernel_client(self, mode, conns, size, cpu=0):
+        cmd = "ip netns exec %s %s" % (NS_C, self.perf(
+            "--kernel", "--client", IP_S, "--mode", mode, "--connections", str(conns), "--size", str(size),
+            "--time", str(self.a.time), "--interval", "0", "--cpu", str(cpu), "--json"))
+        return from_tern_perf(last_json(run(cmd, self.timeout)))
+
+    def sockperf(self, cpu=0):
+        cmd = "ip netns exec %s taskset -c %d sockperf ping-pong --tcp -i %s -p %d -m 64 -t %d --full-rtt" % (
+            NS_C, cpu, IP_S, SOCKPERF_PORT, self.a.time)
+        return parse_sockperf(run(cmd, self.timeout))
+
+    def iperf3(self, tso, cpu=0):
+        # TSO (and GSO, so that the kernel sends 1500-byte frames as Tern
+        # does) on or off on both veth ends; read back before every run.
+        for ns, ifn in ((NS_C, IF_C), (NS_S, IF_S)):
+            set_offloads(ns, ifn, tso=tso, gso=tso)
+        cmd = "ip netns exec %s taskset -c %d iperf3 -c %s -p %d -t %d -J" % (NS_C, cpu, IP_S, IPERF_PORT,
+                                                                             self.a.time)
+        return parse_iperf3(run(cmd, self.timeout), self.a.time)
+
+    def wrk(self, cpu=0):
+        cmd = "ip netns exec %s taskset -c %d wrk -t1 -c50 -d%ds --latency http://%s:%d/f1k" % (
+            NS_C, cpu, self.a.time, IP_S, HTTP_PORT)
+        return parse_wrk(run(cmd, self.timeout), self.a.time)
 
     def workloads(self):
         w = [("rr 64 B x1", "rr", 1, 64), ("rr 64 B x100", "rr", 100, 64), ("crr 64 B", "crr", 1, 64),
              ("bulk x1", "bulk", 1, 0)]
         return [x for x in w if not self.a.only or self.a.only in x[0]]
 
+    def offloads_on(self):
+        """The veth as created: TX checksum, TSO and GSO on at both ends (the
+        kernel's best). Verified; a failure here stops the A/B."""
+        for ns, ifn in ((NS_C, IF_C), (NS_S, IF_S)):
+            set_offloads(ns, ifn, tx=True, tso=True, gso=True)
+
     def setup1(self):
         print("== set-up 1: stack to stack on cores 0 and 1", flush=True)
         for name, mode, conns, size in self.workloads():
-            self.repeat("1", name, "tern", [0, 1], lambda: self.tern_pair(mode, conns, size or 64))
+            self.measure("1", name, mode, "tern", "tern-pair, cores 0+1", [0, 1], [0, 1],
+                         lambda: self.tern_pair(mode, conns, size or 64))
         kernel_server_addr(True)
-        for label, server_cpu in (("linux", 1), ("linux same-core", 0)):
-            srv = self.kernel_perf_server(server_cpu)
-            try:
-                for name, mode, conns, size in self.workloads():
-                    self.repeat("1", name, label, [0, 1],
-                                lambda: self.kernel_client(mode, conns, size or 64, 0))
-            finally:
-                self.stop(srv)
+        self.offloads_on()
+        for place, scpu in (("x-core 0/1", 1), ("same core 0", 0)):
+            cores = sorted({0, scpu})
+            items = [(name, mode, [], cores, lambda m=mode, c=conns, s=size: self.kernel_client(m, c, s or 64))
+                     for name, mode, conns, size in self.workloads()]
+            self.block("1", "kernel", "tern-perf --kernel, " + place, items, lambda: self.kernel_perf_server(scpu))
+            rr1 = [w for w in self.workloads() if w[0] == "rr 64 B x1"]
+            if rr1 and "sockperf" not in self.skip:
+                srv = ("ip netns exec %s taskset -c %d sockperf server --tcp -i %s -p %d" %
+                       (NS_S, scpu, IP_S, SOCKPERF_PORT))
+                self.block("1", "kernel", "sockperf ping-pong, " + place,
+                           [("rr 64 B x1", "rr", [], cores, self.sockperf)],
+                           lambda: self.start(srv, self.listening(SOCKPERF_PORT), "sockperf"))
+            if any(w[1] == "bulk" for w in self.workloads()) and "iperf3" not in self.skip:
+                srv = "ip netns exec %s taskset -c %d iperf3 -s -B %s -p %d" % (NS_S, scpu, IP_S, IPERF_PORT)
+                for tso in (True, False):
+                    self.block("1", "kernel", "iperf3 TSO %s, %s" % ("on" if tso else "off", place),
+                               [("bulk x1", "bulk", [], cores, lambda t=tso: self.iperf3(t))],
+                               lambda: self.start(srv, self.listening(IPERF_PORT), "iperf3"))
+                self.offloads_on()
+
+    def tern_on_veth(self, setup, how, items, binary, args, device):
+        """A Tern server on the veth's server end; the kernel client's TX
+        checksum offload off (docs/ports.md), verified, else every item fails
+        with the reason."""
+        try:
+            set_offloads(NS_C, IF_C, tx=False)
+        except RunFailed as e:
+            self.fail_all(setup, [(w, k) for w, k, *_ in items], "tern", how, str(e))
+            return
+        kernel_server_addr(False)  # the veth end now belongs to Tern
+        try:
+            self.block(setup, "tern", how, items, lambda: self.tern_server(binary, args, device))
+        finally:
+            kernel_server_addr(True)
+            self.offloads_on()
 
     def setup2(self):
-        print("== set-up 2: Linux client (core 0) against a Linux or a Tern server (core 1)", flush=True)
+        print("== set-up 2: kernel client (core 0) against a kernel or a Tern server (core 1)", flush=True)
         kernel_server_addr(True)
-        srv = self.kernel_perf_server(1)
-        try:
-            for name, mode, conns, size in self.workloads():
-                self.repeat("2", name, "linux", [0, 1], lambda: self.kernel_client(mode, conns, size or 64, 0))
-        finally:
-            self.stop(srv)
-        kernel_server_addr(False)  # the veth end now belongs to Tern
-        srv = self.tern_server("%s/apps/perf/tern-perf" % self.build, "--server")
-        try:
-            for name, mode, conns, size in self.workloads():
-                self.repeat("2", name, "tern", [0, 1], lambda: self.kernel_client(mode, conns, size or 64, 0))
-        finally:
-            self.stop(srv)
-        # net_af_xdp where it works: AF_XDP on the veth (generic XDP, copy mode here).
-        try:
-            srv = self.tern_server("%s/apps/perf/tern-perf" % self.build, "--server",
-                                   "net_af_xdp0,iface=%s,start_queue=0,queue_count=1" % IF_S)
-        except RuntimeError as e:
-            print("  net_af_xdp: Tern did not start on it, skipped (%s)" % e, flush=True)
-            self.notes.append("net_af_xdp: the Tern server did not start on the veth; no af_xdp figures")
-            return
-        try:
-            for name, mode, conns, size in self.workloads():
-                self.repeat("2", name, "tern af_xdp", [0, 1], lambda: self.kernel_client(mode, conns, size or 64, 0))
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, RuntimeError) as e:
-            print("  net_af_xdp: a run failed, af_xdp figures incomplete (%s)" % e, flush=True)
-            self.notes.append("net_af_xdp: a run failed; af_xdp figures incomplete")
-        finally:
-            self.stop(srv)
-
-    # ---- keep-alive HTTP: wrk against nginx or tern-httpd ----
-    def wrk(self, port):
-        cmd = "ip netns exec %s taskset -c 0 wrk -t1 -c50 -d%ds --latency http://%s:%d/f1k" % (
-            NS_C, self.a.time, IP_S, port)
-        out = sh(cmd, timeout=self.a.time + 60).stdout
-        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-
-        def pct(p):
-            m = re.search(r"\s%s%%\s+([\d.]+)(us|ms|s)" % p, out)
-            v = float(m.group(1))
-            return v * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
-        errors = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
-        errors += sum(int(x) for x in re.findall(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
-                                                   out)[0]) if "Socket errors" in out else 0
-        return {"mode": "http", "requests_per_s": rps, "p50_us": pct(50), "p99_us": pct(99), "errors": errors,
-                "duration_s": self.a.time}
+        self.offloads_on()
+        items = [(name, mode, [], [0, 1], lambda m=mode, c=conns, s=size: self.kernel_client(m, c, s or 64))
+                 for name, mode, conns, size in self.workloads()]
+        self.block("2", "kernel", "tern-perf --kernel server, core 1", items, lambda: self.kernel_perf_server(1))
+        tern_items = [(n, k, [1], [0, 1], f) for n, k, _, _, f in items]
+        perf = "%s/apps/perf/tern-perf" % self.build
+        self.tern_on_veth("2", "tern-perf on net_af_packet, lcore 1", tern_items, perf, "--server",
+                          "net_af_packet0,iface=%s,qpairs=1" % IF_S)
+        if "af_xdp" not in self.skip:
+            # AF_XDP on the veth (generic XDP, copy mode here).
+            self.tern_on_veth("2", "tern-perf on net_af_xdp, lcore 1", tern_items, perf, "--server",
+                              "net_af_xdp0,iface=%s,start_queue=0,queue_count=1" % IF_S)
 
     def http(self):
-        if not shutil.which("wrk") or not shutil.which("nginx"):
-            print("== keep-alive HTTP skipped: wrk or nginx not installed", flush=True)
-            return
-        print("== set-up 2, keep-alive HTTP: wrk (core 0, 50 connections) against nginx or tern-httpd (core 1)",
-              flush=True)
+        print("== set-up 2, keep-alive HTTP: wrk (core 0, 50 connections) against nginx or tern-httpd", flush=True)
         root = os.path.join(self.work, "www")
         os.makedirs(root, exist_ok=True)
         with open(os.path.join(root, "f1k"), "wb") as f:
             f.write(os.urandom(1000))
-        conf = os.path.join(self.work, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write("daemon off; master_process off; worker_processes 1; worker_cpu_affinity 10;\n"
-                    "pid %s/nginx.pid; error_log stderr warn;\n"
-                    "events { worker_connections 1024; }\n"
-                    "http { access_log off; keepalive_requests 1000000; sendfile on;\n"
-                    "  server { listen %s:8080; root %s; } }\n" % (self.work, IP_S, root))
         kernel_server_addr(True)
-        srv = self.start("ip netns exec %s nginx -c %s -p %s" % (NS_S, conf, self.work), self.port_open(8080), "nginx")
-        try:
-            self.repeat("2", "http keep-alive", "linux", [0, 1], lambda: self.wrk(8080))
-        finally:
-            self.stop(srv)
-        kernel_server_addr(False)
-        srv = self.tern_server("%s/apps/tern-httpd" % self.build, "--port 8080 --root %s" % root)
-        try:
-            self.repeat("2", "http keep-alive", "tern", [0, 1], lambda: self.wrk(8080))
-        finally:
-            self.stop(srv)
+        self.offloads_on()
+        for place, scpu in (("x-core 0/1", 1), ("same core 0", 0)):
+            conf = os.path.join(self.work, "nginx-%d.conf" % scpu)
+            with open(conf, "w") as f:
+                f.write(NGINX_CONF % {"mask": "1" + "0" * scpu, "work": self.work, "ip": IP_S, "port": HTTP_PORT,
+                                      "root": root})
+            cmd = "ip netns exec %s nginx -c %s -p %s" % (NS_S, conf, self.work)
+            self.block("2", "kernel", "nginx (tuned, 1 worker), " + place,
+                       [("http 1000 B", "http", [], sorted({0, scpu}), self.wrk)],
+                       lambda: self.start(cmd, self.listening(HTTP_PORT), "nginx"))
+        self.tern_on_veth("2", "tern-httpd on net_af_packet, lcore 1",
+                          [("http 1000 B", "http", [1], [0, 1], self.wrk)], "%s/apps/tern-httpd" % self.build,
+                          "--port %d --root %s" % (HTTP_PORT, root), "net_af_packet0,iface=%s,qpairs=1" % IF_S)
 
     # ---- report ----
+    def ratios(self):
+        """For each Tern variant: Tern per core over the kernel's best per
+        core in the same set-up and workload, and totals over the kernel's
+        best total; each names the kernel figure it divides by."""
+        out = []
+        for t in self.variants:
+            if t.side != "tern" or t.per_core() is None:
+                continue
+            ks = [k for k in self.variants if k.side == "kernel" and (k.setup, k.workload) == (t.setup, t.workload)
+                  and k.per_core() is not None]
+            if not ks:
+                continue
+            best_pc = max(ks, key=lambda k: k.per_core())
+            best_tot = max(ks, key=lambda k: k.median(k.headline()))
+            out.append({"setup": t.setup, "workload": t.workload, "tern": t.how, "metric": t.headline(),
+                        "tern_per_core": t.per_core(), "kernel_best_per_core": best_pc.per_core(),
+                        "kernel_per_core_from": best_pc.how, "ratio_per_core": t.per_core() / best_pc.per_core(),
+                        "tern_total": t.median(t.headline()), "kernel_best_total": best_tot.median(best_tot.headline()),
+                        "kernel_total_from": best_tot.how,
+                        "ratio_total": t.median(t.headline()) / best_tot.median(best_tot.headline())})
+        return out
+
     def report(self):
-        groups = {}
-        for r in self.rows:
-            groups.setdefault((r["setup"], r["workload"], r["metric"]), {}).setdefault(r["stack"], []).append(r["value"])
         lines = []
-        header = "%-3s %-16s %-14s %22s %22s %22s %8s %22s" % ("set", "workload", "metric", "tern median [min..max]",
-                                                                 "linux median [min..max]", "linux same-core",
-                                                                 "tern/lin", "tern af_xdp (set-up 2)")
-        lines.append(header)
-        lines.append("-" * len(header))
+        head = "%-3s %-13s %-6s %-40s %-14s %24s %5s %5s %9s %8s %8s" % (
+            "set", "workload", "side", "how", "metric", "median [min..max]", "runs", "cores", "per core",
+            "p50 us", "p99 us")
+        lines += [head, "-" * len(head)]
         csv_rows = []
 
-        def fmt(v):
-            if not v:
-                return "-"
-            return "%.4g [%.4g..%.4g]" % (statistics.median(v), min(v), max(v))
-        for (setup, workload, metric), by in sorted(groups.items()):
-            t, l, s = by.get("tern", []), by.get("linux", []), by.get("linux same-core", [])
-            x = by.get("tern af_xdp", [])
-            ratio = statistics.median(t) / statistics.median(l) if t and l and statistics.median(l) else float("nan")
-            lines.append("%-3s %-16s %-14s %22s %22s %22s %8.2f %22s" % (setup, workload, metric, fmt(t), fmt(l),
-                                                                          fmt(s), ratio, fmt(x)))
-            csv_rows.append([setup, workload, metric,
-                             statistics.median(t) if t else "", min(t) if t else "", max(t) if t else "",
-                             statistics.median(l) if l else "", min(l) if l else "", max(l) if l else "",
-                             statistics.median(s) if s else "", ratio, statistics.median(x) if x else ""])
+        def g(x):
+            return human(x) if x is not None else "-"
+        order = {"1": 0, "2": 1}
+        for v in sorted(self.variants, key=lambda v: (order.get(v.setup, 9), v.workload, v.side != "tern")):
+            m = v.headline()
+            vals = v.values(m)
+            failed = [f for f in v.failures if not f.startswith("the remaining")]
+            # Each distinct reason once, with how many runs gave it.
+            reasons = []
+            for f in v.failures:
+                if f not in reasons:
+                    reasons.append(f)
+            reasons = ["%s%s" % (f, " (%d runs)" % v.failures.count(f) if v.failures.count(f) > 1 else "")
+                       for f in reasons]
+            n = "%d/%d" % (len(vals), len(vals) + len(failed))
+            if vals:
+                spread = "%s [%s..%s]" % (human(statistics.median(vals)), human(min(vals)), human(max(vals)))
+                lines.append("%-3s %-13s %-6s %-40s %-14s %24s %5s %5.2f %9s %8s %8s" % (
+                    v.setup, v.workload, v.side, v.how, m, spread, n, v.median("cores"), g(v.per_core()),
+                    g(v.median("p50 us")), g(v.median("p99 us"))))
+            else:
+                lines.append("%-3s %-13s %-6s %-40s %-14s FAILED: %s" % (v.setup, v.workload, v.side, v.how, m,
+                                                                        reasons[0] if reasons else "no runs"))
+            for f in (reasons if vals else reasons[1:]):
+                lines.append("%66s failed: %s" % ("", f))
+            csv_rows.append([v.setup, v.workload, v.side, v.how, m, v.median(m) if vals else "",
+                             min(vals) if vals else "", max(vals) if vals else "", len(vals), len(failed),
+                             v.median("cores") or "", v.per_core() or "", v.median("p50 us") or "",
+                             v.median("p99 us") or "", v.median("p99.9 us") or "", " / ".join(reasons)])
+        rat = self.ratios()
+        lines += ["", "Tern / kernel, per core (the kernel's best per-core figure in the same set-up and workload "
+                  "is the divisor), and of totals (its best total):", ""]
+        rh = "%-3s %-13s %-36s %9s %9s  %-40s %6s %7s  %s" % ("set", "workload", "tern", "tern/core",
+                                                               "kern/core", "kernel's best per core", "x/core",
+                                                               "x total", "kernel's best total")
+        lines += [rh, "-" * len(rh)]
+        for r in rat:
+            lines.append("%-3s %-13s %-36s %9s %9s  %-40s %6.2f %7.2f  %s" % (
+                r["setup"], r["workload"], r["tern"], human(r["tern_per_core"]), human(r["kernel_best_per_core"]),
+                r["kernel_per_core_from"], r["ratio_per_core"], r["ratio_total"], r["kernel_total_from"]))
         os.makedirs(self.a.out, exist_ok=True)
         with open(os.path.join(self.a.out, "results.csv"), "w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["setup", "workload", "metric", "tern_median", "tern_min", "tern_max", "linux_median",
-                        "linux_min", "linux_max", "linux_same_core_median", "tern_over_linux",
-                        "tern_af_xdp_median"])
+            w.writerow(["setup", "workload", "side", "how", "metric", "median", "min", "max", "runs_ok",
+                        "runs_failed", "cores", "per_core", "p50_us", "p99_us", "p999_us", "failures"])
             w.writerows(csv_rows)
+        with open(os.path.join(self.a.out, "ratios.csv"), "w", newline="") as f:
+            keys = ["setup", "workload", "tern", "metric", "tern_per_core", "kernel_best_per_core",
+                    "kernel_per_core_from", "ratio_per_core", "tern_total", "kernel_best_total", "kernel_total_from",
+                    "ratio_total"]
+            w = csv.DictWriter(f, fieldnames=keys)
+            w.writeheader()
+            w.writerows(rat)
+        text = "\n".join([self.env()] + lines + ["note: %s" % n for n in self.notes])
         with open(os.path.join(self.a.out, "table.txt"), "w") as f:
-            f.write(self.env() + "\n" + "\n".join(lines) + "\n" + "".join("note: %s\n" % n for n in self.notes))
+            f.write(text + "\n")
         print()
-        print(self.env())
-        print("\n".join(lines))
-        for n in self.notes:
-            print("note: %s" % n)
-        self.chart(csv_rows)
+        print(text)
+        self.chart(rat)
 
-    def chart(self, csv_rows):
-        """Tern/Linux ratio per workload and headline metric (higher is better for Tern)."""
-        keep = [r for r in csv_rows if r[2] in ("transactions/s", "connections/s", "Gbit/s", "requests/s",
-                                                "MB per CPU-s") and r[10] == r[10]]
-        if not keep or not shutil.which("gnuplot"):
-            print("(no chart: gnuplot missing or no ratios)")
+    def chart(self, rat):
+        if not rat or "chart" in self.skip:
+            return
+        if not shutil.which("gnuplot"):
+            print("(no chart: gnuplot is missing; Debian package gnuplot-nox)")
             return
         dat = os.path.join(self.a.out, "ratios.dat")
         with open(dat, "w") as f:
-            for r in keep:
-                f.write('"%s: %s %s" %.4f\n' % (r[0], r[1], r[2], r[10]))
+            for r in rat:
+                f.write('"%s: %s, %s" %.4f\n' % (r["setup"], r["workload"], r["tern"].split(",")[0],
+                                                 r["ratio_per_core"]))
         png = os.path.join(self.a.out, "ratios.png")
         script = ("set terminal pngcairo size 1100,600 noenhanced; set output '%s';"
-                  "set title 'Tern / Linux (median of %d runs; > 1: Tern better)';"
+                  "set title 'Tern / kernel per core (median of %d runs; the kernel at its best; > 1: Tern better)';"
                   "set style fill solid 0.7; set boxwidth 0.7; set yrange [0:*]; set grid y;"
                   "set xtics rotate by -35 font ',9'; set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2;"
                   "plot '%s' using 0:2:xtic(1) with boxes notitle" % (png, self.a.runs, dat))
@@ -371,9 +510,17 @@ class Bench:
                     model = line.split(":", 1)[1].strip()
                     break
         dpdk = sh("pkg-config --modversion libdpdk", check=False).stdout.strip()
-        return ("environment: %s; %d cores; kernel %s; DPDK %s; Tern PMD net_af_packet (set-up 2), "
-                "in-process link (set-up 1); cores 0 (client) and 1 (server); %d runs x %d s" % (
-                    model, os.cpu_count(), platform.release(), dpdk, self.a.runs, self.a.time))
+        tools = []
+        for cmd, arg in (("sockperf", "--version"), ("iperf3", "--version"), ("nginx", "-v"), ("wrk", "-v")):
+            if shutil.which(cmd):
+                r = sh("%s %s 2>&1 | head -1" % (cmd, arg), check=False)
+                tools.append(r.stdout.strip()[:40])
+        load = open("/proc/loadavg").read().split()[:3]
+        return ("environment: %s; %d cores; kernel %s; DPDK %s; load average %s at the end; %d runs x %d s\n"
+                "tools: %s\nveth: kernel runs with TX checksum, TSO and GSO on (as created) except where the row "
+                "says TSO off; Tern on net_af_packet with the client end's TX checksum off (docs/ports.md)" % (
+                    model, os.cpu_count(), platform.release(), dpdk, " ".join(load), self.a.runs, self.a.time,
+                    "; ".join(tools)))
 
 
 def main():
@@ -383,22 +530,41 @@ def main():
     ap.add_argument("--time", type=int, default=3, help="seconds per run")
     ap.add_argument("--out", default="bench/ab/results")
     ap.add_argument("--only", default="", help="run only workloads whose name contains this")
-    ap.add_argument("--skip", default="", help="comma list of parts to skip: setup1,setup2,http")
+    ap.add_argument("--skip", default="",
+                    help="comma list of parts to leave out: setup1, setup2, http, af_xdp, sockperf, iperf3, chart")
     a = ap.parse_args()
     a.build = os.path.abspath(a.build)
+    unknown = set(a.skip.split(",")) - {"", "setup1", "setup2", "http", "af_xdp", "sockperf", "iperf3", "chart"}
+    if unknown:
+        ap.error("--skip: unknown part(s) %s" % ", ".join(sorted(unknown)))
+    skip = set(a.skip.split(","))
+    if "setup1" in skip:
+        skip |= {"sockperf", "iperf3"}
+    problems, warnings = missing_prerequisites(a.build, skip)
+    for w in warnings:
+        print("ab.py: warning: %s" % w, file=sys.stderr)
+    if problems:
+        print("ab.py: cannot run the A/B:\n  " + "\n  ".join(problems), file=sys.stderr)
+        sys.exit(2)
     atexit.register(cleanup)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    make_namespaces()
     b = Bench(a)
     start = time.time()
-    skip = a.skip.split(",")
     try:
-        if "setup1" not in skip:
-            b.setup1()
-        if "setup2" not in skip:
-            b.setup2()
-        if "http" not in skip:
-            b.http()
+        make_namespaces()
+        b.offloads_on()
+        for part, fn in (("setup1", b.setup1), ("setup2", b.setup2), ("http", b.http)):
+            if part in skip:
+                continue
+            try:
+                fn()
+            except Exception as e:  # a set-up step (not a run) failed: the other parts still run
+                traceback.print_exc()
+                print("  %s stopped: %s" % (part, e), flush=True)
+                b.notes.append("%s stopped early: %s" % (part, e))
+    except RunFailed as e:
+        b.notes.append("the A/B stopped: %s" % e)
+        print("ab.py: %s" % e, file=sys.stderr)
     finally:
         b.report()
         print("A/B took %.0f s; results in %s" % (time.time() - start, a.out))

@@ -13,6 +13,7 @@
 
 #include "port/ethdev_port.h"
 #include "port/impaired_port.h"
+#include "port/veth_peer.h"
 #include "runtime/clock.h"
 #include "runtime/log.h"
 #include "runtime/telemetry.h"
@@ -111,6 +112,17 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg) {
 
   auto eth = EthdevPort::open(pc, queues, pools_);
   TERN_LOG(INFO, "%s\n", eth->describe().c_str());
+  if (pc.device.rfind("net_af_packet", 0) == 0) {
+    // A veth peer with TX checksum offload on makes Tern drop all its TCP
+    // segments as TcpBadChecksum: say so, with the fix (docs/ports.md).
+    bool warning = false;
+    const std::string advice =
+        veth_peer_advice(pc.name, inspect_veth_peer(af_packet_iface(pc.device)), &warning);
+    if (warning)
+      TERN_LOG(WARNING, "%s\n", advice.c_str());
+    else if (!advice.empty())
+      TERN_LOG(INFO, "%s\n", advice.c_str());
+  }
   port_ = std::move(eth);
   const ImpairmentConfig& imp = cfg.impairment;
   if (imp.loss > 0 || imp.duplicate > 0 || imp.reorder > 0) {
