@@ -1,9 +1,18 @@
 #include "port/ethdev_port.h"
 
+#include <linux/ethtool.h>
+#include <linux/if_xdp.h>
+#include <linux/sockios.h>
+#include <net/if.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -29,6 +38,96 @@ std::array<std::uint8_t, 52> symmetric_rss_key() {
 }  // namespace
 
 std::string ethdev_name_of(const std::string& device) { return device.substr(0, device.find(',')); }
+
+std::optional<std::string> device_arg(const std::string& device, const std::string& key) {
+  std::size_t at = device.find(',');
+  while (at != std::string::npos) {
+    const std::size_t next = device.find(',', at + 1);
+    const std::string kv =
+        device.substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1);
+    if (kv.size() > key.size() && kv.compare(0, key.size(), key) == 0 && kv[key.size()] == '=')
+      return kv.substr(key.size() + 1);
+    at = next;
+  }
+  return std::nullopt;
+}
+
+bool is_af_xdp(const std::string& device) { return device.rfind("net_af_xdp", 0) == 0; }
+
+std::string device_with_defaults(const std::string& device, std::uint16_t queues) {
+  if (!is_af_xdp(device) || device_arg(device, "queue_count")) return device;
+  return device + ",queue_count=" + std::to_string(queues);
+}
+
+namespace {
+
+// A non-negative integer vdev argument, or `fallback` when absent.
+int int_arg(const std::string& port, const std::string& device, const std::string& key, int fallback) {
+  const auto v = device_arg(device, key);
+  if (!v) return fallback;
+  int n = 0;
+  const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc{} || end != v->data() + v->size() || n < 0)
+    throw std::runtime_error("port " + port + ": " + key + "=" + *v + " in \"" + device +
+                             "\" is not a non-negative integer");
+  return n;
+}
+
+}  // namespace
+
+void check_af_xdp_prerequisites(const std::string& port, const std::string& device, std::uint16_t queues) {
+  if (!is_af_xdp(device)) return;
+  const std::string where = "port " + port + " (net_af_xdp): ";
+  const int xsk = ::socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+  if (xsk < 0) {
+    const int e = errno;
+    if (e == EAFNOSUPPORT)
+      throw std::runtime_error(where +
+                               "this kernel has no AF_XDP sockets (socket(AF_XDP): " + std::strerror(e) +
+                               "); it needs Linux 5.4 or later built with CONFIG_XDP_SOCKETS=y. "
+                               "Use net_af_packet instead (docs/ports.md)");
+    throw std::runtime_error(where + "cannot open an AF_XDP socket: " + std::strerror(e) +
+                             (e == EPERM || e == EACCES
+                                  ? "; it needs CAP_NET_RAW, and CAP_NET_ADMIN + CAP_BPF (or root) to attach "
+                                    "the XDP program"
+                                  : ""));
+  }
+  ::close(xsk);
+  const auto iface = device_arg(device, "iface");
+  if (!iface || iface->empty()) throw std::runtime_error(where + "no iface=NAME in \"" + device + "\"");
+  if (::if_nametoindex(iface->c_str()) == 0)
+    throw std::runtime_error(where + "no interface named '" + *iface +
+                             "' in this network namespace (run Tern in the namespace that holds it)");
+  const int start = int_arg(port, device, "start_queue", 0);
+  const int count = int_arg(port, device, "queue_count", queues);  // device_with_defaults adds it
+  if (count != queues)
+    throw std::runtime_error(
+        where + "queue_count=" + std::to_string(count) + " but Tern runs " + std::to_string(queues) +
+        " queue(s), one per worker: set queue_count=" + std::to_string(queues) + " or leave it out");
+  // How the PMD counts queues: ETHTOOL_GCHANNELS's combined channels, one
+  // where the device reports none (a veth has separate RX/TX channels).
+  ethtool_channels ch{};
+  ch.cmd = ETHTOOL_GCHANNELS;
+  ifreq ifr{};
+  std::snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", iface->c_str());
+  ifr.ifr_data = reinterpret_cast<char*>(&ch);
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  const bool got = fd >= 0 && ::ioctl(fd, SIOCETHTOOL, &ifr) == 0;
+  if (fd >= 0) ::close(fd);
+  const int available = got && ch.max_combined != 0 ? static_cast<int>(ch.combined_count) : 1;
+  if (count > available)
+    throw std::runtime_error(
+        where + std::to_string(count) + " queue(s) asked for but " + *iface + " has " +
+        std::to_string(available) + " combined channel(s) as DPDK 22.11's net_af_xdp counts them" +
+        (got && ch.max_combined == 0
+             ? " (it reports separate RX/TX channels, as a veth does: one queue, so run one worker)"
+             : "; give it more with `ethtool -L " + *iface + " combined " + std::to_string(count) +
+                   "` or run fewer workers"));
+  if (got && ch.max_combined != 0 && start + count > static_cast<int>(ch.combined_count))
+    throw std::runtime_error(where + "start_queue=" + std::to_string(start) +
+                             " + queue_count=" + std::to_string(count) + " runs past the " +
+                             std::to_string(ch.combined_count) + " combined channel(s) of " + *iface);
+}
 
 std::uint16_t linearize_burst(rte_mbuf** pkts, std::uint16_t n) noexcept {
   for (std::uint16_t i = 0; i < n; ++i) {
@@ -116,6 +215,18 @@ std::unique_ptr<EthdevPort> EthdevPort::open(const PortConfig& cfg, std::uint16_
   }
   p->tx_unsendable_.resize(queues);
 
+  if (drv == "net_af_xdp") {
+    // The PMD fills each queue's fill ring from that queue's pool at set-up
+    // and fails with a bare EINVAL when the pool runs short.
+    const std::uint32_t need = kAfXdpFillMbufs + cfg.tx_ring + 512;
+    for (std::uint16_t q = 0; q < queues; ++q)
+      if (pools[q]->size < need)
+        throw std::runtime_error(
+            "port " + cfg.name + ": net_af_xdp lends " + std::to_string(kAfXdpFillMbufs) +
+            " mbufs per queue to the kernel's fill ring and up to tx_ring (" + std::to_string(cfg.tx_ring) +
+            ") to frames in flight: mbufs_per_worker = " + std::to_string(pools[q]->size) +
+            " is too few, give at least " + std::to_string(need));
+  }
   rc = rte_eth_dev_configure(id, queues, queues, &conf);
   if (rc != 0) fail(cfg.name, "rte_eth_dev_configure", rc);
   std::uint16_t rxd = cfg.rx_ring, txd = cfg.tx_ring;

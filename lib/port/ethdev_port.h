@@ -5,6 +5,8 @@
 #include <rte_mempool.h>
 
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "config/config.h"
@@ -56,6 +58,23 @@ std::uint16_t linearize_burst(rte_mbuf** pkts, std::uint16_t n) noexcept;
 
 // The ethdev name the EAL gives a device string: "net_tap0,iface=x" -> "net_tap0".
 std::string ethdev_name_of(const std::string& device);
+// The value of `key` in a vdev string ("net_af_xdp0,iface=x,queue_count=2"), if given.
+std::optional<std::string> device_arg(const std::string& device, const std::string& key);
+
+// net_af_xdp (docs/ports.md). The PMD lends this many mbufs of each queue's
+// pool to the kernel's fill ring from start-up on (DPDK 22.11:
+// ETH_AF_XDP_DFLT_NUM_DESCS), and takes the RX ring size from Tern's rx_ring.
+constexpr std::uint32_t kAfXdpFillMbufs = 2048;
+bool is_af_xdp(const std::string& device);
+// The device string the EAL gets: for net_af_xdp, queue_count = `queues`
+// added when the user gave none (the PMD's default is one queue, Tern wants
+// one per worker); any other device as it is.
+std::string device_with_defaults(const std::string& device, std::uint16_t queues);
+// Before the EAL probes a net_af_xdp device: AF_XDP sockets in this kernel,
+// the interface in this network namespace, the queues on it as the PMD counts
+// them. Throws std::runtime_error naming what is missing and the fix, where
+// the PMD would only log "failed to initialize". Nothing for other devices.
+void check_af_xdp_prerequisites(const std::string& port, const std::string& device, std::uint16_t queues);
 // True for "0000:03:00.0"-like PCI addresses, false for vdev strings.
 bool is_pci_address(const std::string& device);
 

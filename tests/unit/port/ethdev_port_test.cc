@@ -1,7 +1,10 @@
 #include "port/ethdev_port.h"
 
 #include <gtest/gtest.h>
+#include <linux/if_xdp.h>
 #include <rte_mbuf.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -103,6 +106,65 @@ TEST_F(LinearizeBurstTest, StopsAtAChainWhoseFirstSegmentIsShared) {
   EXPECT_EQ(m->nb_segs, 2);
   rte_pktmbuf_free(m);
   rte_pktmbuf_free(m);
+}
+
+TEST(DeviceArgs, FindsKeysExactly) {
+  const std::string d = "net_af_xdp0,iface=veth1,start_queue=2,queue_count=4";
+  EXPECT_EQ(device_arg(d, "iface"), "veth1");
+  EXPECT_EQ(device_arg(d, "queue_count"), "4");
+  EXPECT_EQ(device_arg(d, "start_queue"), "2");
+  EXPECT_EQ(device_arg(d, "queue"), std::nullopt) << "a prefix of a key is not the key";
+  EXPECT_EQ(device_arg("net_af_xdp0", "iface"), std::nullopt);
+  EXPECT_EQ(device_arg("net_af_xdp0,iface=", "iface"), "");
+}
+
+TEST(DeviceArgs, AfXdpGetsOneQueuePerWorkerUnlessItSaysOtherwise) {
+  EXPECT_EQ(device_with_defaults("net_af_xdp0,iface=e0", 2), "net_af_xdp0,iface=e0,queue_count=2");
+  EXPECT_EQ(device_with_defaults("net_af_xdp0,iface=e0,queue_count=1", 2),
+            "net_af_xdp0,iface=e0,queue_count=1");
+  EXPECT_EQ(device_with_defaults("net_af_packet0,iface=e0", 2), "net_af_packet0,iface=e0");
+  EXPECT_TRUE(is_af_xdp("net_af_xdp1,iface=e0"));
+  EXPECT_FALSE(is_af_xdp("net_af_packet0,iface=e0"));
+}
+
+// The messages of check_af_xdp_prerequisites need a kernel with AF_XDP to
+// get past its first check; without one, that first check is what is tested.
+bool kernel_has_af_xdp() {
+  const int fd = ::socket(AF_XDP, SOCK_RAW, 0);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
+std::string prerequisite_error(const std::string& device, std::uint16_t queues) {
+  try {
+    check_af_xdp_prerequisites("p0", device, queues);
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(AfXdpPrerequisites, OtherDevicesAreNotExamined) {
+  EXPECT_EQ(prerequisite_error("net_af_packet0,iface=nosuch0", 3), "");
+  EXPECT_EQ(prerequisite_error("net_tap0,iface=nosuch0", 1), "");
+}
+
+TEST(AfXdpPrerequisites, SaysWhatIsMissing) {
+  if (!kernel_has_af_xdp()) {
+    EXPECT_NE(prerequisite_error("net_af_xdp0,iface=lo", 1).find("AF_XDP"), std::string::npos);
+    GTEST_SKIP() << "no AF_XDP sockets here: only the kernel check was tested";
+  }
+  EXPECT_EQ(prerequisite_error("net_af_xdp0,iface=lo", 1), "") << "lo exists and has one queue";
+  EXPECT_NE(prerequisite_error("net_af_xdp0,iface=nosuch0", 1).find("no interface named 'nosuch0'"),
+            std::string::npos);
+  EXPECT_NE(prerequisite_error("net_af_xdp0", 1).find("no iface=NAME"), std::string::npos);
+  EXPECT_NE(prerequisite_error("net_af_xdp0,iface=lo,queue_count=2", 1).find("set queue_count=1"),
+            std::string::npos);
+  EXPECT_NE(prerequisite_error("net_af_xdp0,iface=lo", 2).find("1 combined channel(s)"), std::string::npos)
+      << "lo reports no channels: one queue, as the PMD counts";
+  EXPECT_NE(prerequisite_error("net_af_xdp0,iface=lo,start_queue=-1", 1).find("not a non-negative integer"),
+            std::string::npos);
 }
 
 }  // namespace
