@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_version.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -227,6 +228,8 @@ std::unique_ptr<EthdevPort> EthdevPort::open(const PortConfig& cfg, std::uint16_
             ") to frames in flight: mbufs_per_worker = " + std::to_string(pools[q]->size) +
             " is too few, give at least " + std::to_string(need));
   }
+  if (drv == "net_af_xdp")
+    for (std::uint16_t q = 0; q < queues; ++q) p->withhold_outside_umem(pools[q]);
   rc = rte_eth_dev_configure(id, queues, queues, &conf);
   if (rc != 0) fail(cfg.name, "rte_eth_dev_configure", rc);
   std::uint16_t rxd = cfg.rx_ring, txd = cfg.tx_ring;
@@ -267,6 +270,44 @@ std::unique_ptr<EthdevPort> EthdevPort::open(const PortConfig& cfg, std::uint16_
   return p;
 }
 
+void EthdevPort::withhold_outside_umem(rte_mempool* mp) {
+#if RTE_VERSION < RTE_VERSION_NUM(24, 7, 0, 0)
+  // DPDK before 24.07 (fixed by "net/af_xdp: parse UMEM map info from
+  // mempool") registers as UMEM the pool's first memory chunk, page-aligned,
+  // for populated_size objects back to back. A pool over 2 MB hugepages is
+  // several chunks, each page ending in a gap no object straddles, so the
+  // last objects lie past the UMEM's end: the kernel drops a fill or TX
+  // descriptor that points there without a word (a TX frame is then never
+  // completed, and a bulk sender over a veth stalled for good after ~11,000
+  // frames). Take those objects out of circulation until the port closes.
+  const rte_mempool_memhdr* first = STAILQ_FIRST(&mp->mem_list);
+  if (first == nullptr) return;
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto start = reinterpret_cast<std::uintptr_t>(first->addr);
+  const std::uintptr_t base = start & ~(page - 1);
+  const std::uint32_t obj = rte_mempool_calc_obj_size(mp->elt_size, mp->flags, nullptr);
+  const std::uintptr_t end = base + std::uintptr_t{mp->populated_size} * obj + (start - base);
+  std::vector<void*> all(mp->populated_size);
+  // A fresh pool: every object is in the common pool, none in a cache.
+  if (rte_mempool_generic_get(mp, all.data(), static_cast<unsigned>(all.size()), nullptr) != 0)
+    throw std::runtime_error("pool " + std::string(mp->name) +
+                             ": cannot take its objects to check them against "
+                             "the AF_XDP UMEM (is it in use already?)");
+  std::vector<void*> keep;
+  keep.reserve(all.size());
+  for (void* o : all) {
+    const auto elt = reinterpret_cast<std::uintptr_t>(o) - mp->header_size;  // object header first
+    if (elt >= base && elt + obj <= end)
+      keep.push_back(o);
+    else
+      withheld_.push_back({mp, o});
+  }
+  rte_mempool_generic_put(mp, keep.data(), static_cast<unsigned>(keep.size()), nullptr);
+#else
+  (void)mp;
+#endif
+}
+
 EthdevPort::~EthdevPort() {
   std::uint64_t unsendable = 0;
   for (const QueueCounter& c : tx_unsendable_) unsendable += c.n;
@@ -277,6 +318,7 @@ EthdevPort::~EthdevPort() {
     rte_eth_dev_stop(port_id_);
     rte_eth_dev_close(port_id_);
   }
+  for (auto& [mp, o] : withheld_) rte_mempool_generic_put(mp, &o, 1, nullptr);
 }
 
 std::uint16_t EthdevPort::rx_burst(std::uint16_t queue, rte_mbuf** pkts, std::uint16_t n) noexcept {
@@ -312,6 +354,9 @@ std::string EthdevPort::describe() const {
   s += i.rx_ip_checksum_offload ? "on" : "off";
   s += " tx ";
   s += i.tx_ip_checksum_offload ? (i.tx_l4_checksum_offload ? "ip+l4" : "ip") : "off";
+  if (!withheld_.empty())
+    s += ", " + std::to_string(withheld_.size()) +
+         " mbufs withheld (outside the UMEM DPDK 22.11's PMD registers)";
   return s;
 }
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -31,9 +32,13 @@ class EthdevPort final : public Port {
   // a PMD without multi-segment TX (see linearize_burst); 0 in practice,
   // since open() refuses an MTU whose frames would not fit one mbuf.
   std::uint64_t tx_unsendable(std::uint16_t queue) const noexcept { return tx_unsendable_[queue].n; }
+  // net_af_xdp: objects of the pools kept out of circulation because the
+  // PMD's UMEM does not cover them (see withhold_outside_umem).
+  std::size_t withheld() const noexcept { return withheld_.size(); }
 
  private:
   EthdevPort() = default;
+  void withhold_outside_umem(rte_mempool* mp);
   struct alignas(64) QueueCounter {
     std::uint64_t n = 0;  // written by the queue's worker only
   };
@@ -44,6 +49,7 @@ class EthdevPort final : public Port {
   // tx_burst copies chains into their first mbuf first.
   bool single_segment_tx_ = false;
   std::vector<QueueCounter> tx_unsendable_;
+  std::vector<std::pair<rte_mempool*, void*>> withheld_;  // returned to their pools at close
 };
 
 // Makes the frames of a burst one segment each, in place: a chain's later

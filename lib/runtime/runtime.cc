@@ -161,10 +161,15 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg) {
   // Steered frames come from the sibling's pool (Worker::forward).
   tcp.opts.adopt_foreign_frames = n > 1 && port_->info().steering == Steering::kSoftware;
   // net_af_xdp keeps kAfXdpFillMbufs of the pool in the kernel's fill ring,
-  // whatever rx_ring says.
-  const std::uint32_t rx_lent =
-      is_af_xdp(pc.device) ? std::max<std::uint32_t>(pc.rx_ring, kAfXdpFillMbufs) : pc.rx_ring;
-  const MemReserve reserve{.rx_ring = rx_lent, .tx_ring = pc.tx_ring, .burst = cfg.runtime.burst};
+  // whatever rx_ring says, and a sent frame's mbuf until the kernel completes
+  // it, which in copy mode is when the receiver frees its copy: up to the
+  // completion ring's kAfXdpFillMbufs beyond the TX ring. Without this
+  // reserve a bulk sender's queue took the mbufs the fill ring needed, and
+  // no ACK could come in to free them.
+  const bool xdp = is_af_xdp(pc.device);
+  const MemReserve reserve{.rx_ring = xdp ? std::max<std::uint32_t>(pc.rx_ring, kAfXdpFillMbufs) : pc.rx_ring,
+                           .tx_ring = xdp ? pc.tx_ring + kAfXdpFillMbufs : pc.tx_ring,
+                           .burst = cfg.runtime.burst};
   tcp.mem_limits =
       mem_limits_for_pool(cfg.runtime.mbufs_per_worker,
                           static_cast<std::uint32_t>(sizeof(rte_mbuf)) + RTE_MBUF_DEFAULT_BUF_SIZE, reserve);
