@@ -99,7 +99,8 @@ fail() {
 #   af_packet: a veth pair, Tern's end in ns_tern, the kernel's in peer_ns.
 #   af_xdp:    the same veth pair, Tern on it through net_af_xdp. DPDK 22.11's
 #              PMD counts a veth as one queue (docs/ports.md): one worker.
-# Also sets tern_lcores, the [runtime] lcores of interop_write_config.
+# Also sets tern_lcores, the [runtime] lcores of interop_write_config, and
+# exports TERN_WORKERS, their number, for the scripts' checks.
 interop_setup() {
   local m=$1 letter=$2 net="$3.$((RANDOM % 200 + 10))"
   prefix="tern${letter}${TERN_NS_TAG}"
@@ -110,6 +111,7 @@ interop_setup() {
   # each twice).
   ns_tern=$(tern_ns_create "$letter")
   tern_lcores="0, 1"
+  export TERN_WORKERS=2
   case "$m" in
     tap)
       tern_if="${letter}t${TERN_NS_TAG}"
@@ -144,6 +146,7 @@ interop_setup() {
       ip netns exec "$peer_ns" ethtool -K "$peer_if" tx off >/dev/null
       device="net_af_xdp0,iface=${tern_if}"
       tern_lcores="0"
+      export TERN_WORKERS=1
       ;;
     *) echo "usage: $0 tap|af_packet|af_xdp BUILD_DIR"; exit 2 ;;
   esac
