@@ -7,10 +7,13 @@
 // ends. Prints tern-perf's summary (and its JSON line with --json).
 //
 //   tern-pair --mode bulk|rr|crr [--connections N] [--time S] [--size B]
-//             [--lcores C,S] [--json]
+//             [--lcores C,S] [--one-core] [--json]
 //
 // The client runs on the first lcore (the main one), the server on the
-// second; each busy-polls, as Tern's workers always do.
+// second; each busy-polls, as Tern's workers always do. --one-core polls
+// both in turn on the first lcore: no figure to compare with the kernel, but
+// a deterministic order of events, so that instructions per transaction
+// under valgrind (bench/ab/ir_per_transaction.sh) repeat on a busy machine.
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mempool.h>
@@ -67,9 +70,12 @@ Side make_side(const char* name, Port& port, const MacAddr& mac, std::uint32_t a
   // Room for every first SYN while the peer's MAC is being resolved: a
   // run opens up to --connections at once and must not wait for SYN retries.
   ip.arp.max_pending = 16384;
+  ip.rx_ip_checksum_offload = port.info().rx_ip_checksum_offload;
+  ip.tx_ip_checksum_offload = port.info().tx_ip_checksum_offload;
   WorkerTcpSettings tcp;
   tcp.opts.local_addr = addr;
   tcp.opts.cfg.max_connections = 16384;
+  tcp.opts.tx_checksum_offload = port.info().tx_l4_checksum_offload;
   for (auto& b : tcp.opts.isn_key) b = static_cast<std::uint8_t>(rte_rand());
   for (auto& b : tcp.opts.cookie_key) b = static_cast<std::uint8_t>(rte_rand());
   tcp.opts.hash_seed = rte_rand();
@@ -92,7 +98,8 @@ int server_loop(void* arg) {
 int usage(const char* argv0) {
   std::fprintf(
       stderr,
-      "usage: %s --mode bulk|rr|crr [--connections N] [--time S] [--size B] [--lcores C,S] [--json]\n"
+      "usage: %s --mode bulk|rr|crr [--connections N] [--time S] [--size B] [--lcores C,S] [--one-core]\n"
+      "       [--json]\n"
       "Tern client and Tern server in one process, one lcore each, over the in-process link.\n",
       argv0);
   return 2;
@@ -109,6 +116,7 @@ int main(int argc, char** argv) {
   o.interval_s = 0;
   o.time_s = 5;
   std::string lcores = "0,1";
+  bool one_core = false;
   try {
     for (int i = 1; i < argc; ++i) {
       const std::string a = argv[i];
@@ -126,6 +134,8 @@ int main(int argc, char** argv) {
         o.size = static_cast<std::uint32_t>(api::parse_int_option(a, argv[++i], 1, perf::kMaxSize));
       } else if (a == "--lcores" && has) {
         lcores = argv[++i];
+      } else if (a == "--one-core") {
+        one_core = true;
       } else if (a == "--json") {
         o.json = true;
       } else {
@@ -138,12 +148,16 @@ int main(int argc, char** argv) {
   }
   if (!start_eal_in_memory("tern-pair", "error", lcores.c_str())) return 1;
   const unsigned server_lcore = rte_get_next_lcore(rte_lcore_id(), 1, 0);
-  if (server_lcore >= RTE_MAX_LCORE) {
+  if (!one_core && server_lcore >= RTE_MAX_LCORE) {
     std::fprintf(stderr, "tern-pair: --lcores must name two cores (client,server)\n");
     return 2;
   }
   try {
     auto [client_port, server_port] = make_link_pair(1, 4096);
+    // As a veth between two namespaces: checksums of locally built frames
+    // are trusted, not computed (the kernel side of the A/B does the same).
+    client_port->offer_checksum_offload();
+    server_port->offer_checksum_offload();
     // make_link_pair's MACs: 02:00:00:00:00:01 on the first end, :02 on the second.
     Side client = make_side("tp_c", *client_port, MacAddr{{2, 0, 0, 0, 0, 1}}, kClientIp);
     Side server = make_side("tp_s", *server_port, MacAddr{{2, 0, 0, 0, 0, 2}}, kServerIp);
@@ -160,23 +174,46 @@ int main(int argc, char** argv) {
     client.app = std::make_unique<api::WorkerAppAdapter>(*client.worker, client.pool, std::move(client_app));
     client.worker->set_app(client.app.get());
 
-    // The server listens before the client's first SYN can arrive.
-    if (rte_eal_remote_launch(server_loop, server.worker.get(), server_lcore) != 0)
-      throw std::runtime_error("cannot launch the server lcore");
     TscClock clock;
-    const Instant settle = clock.now() + Duration::ms(50);
-    while (clock.now() < settle) {
+    if (one_core) {
+      server.worker->start_app(clock.now());
+      client.worker->start_app(clock.now());
+      while (!shared.finished()) {
+        client.worker->poll_once(clock.now());
+        server.worker->poll_once(clock.now());
+      }
+      client.worker->flush();
+      server.worker->flush();
+    } else {
+      // The server listens before the client's first SYN can arrive.
+      if (rte_eal_remote_launch(server_loop, server.worker.get(), server_lcore) != 0)
+        throw std::runtime_error("cannot launch the server lcore");
+      const Instant settle = clock.now() + Duration::ms(50);
+      while (clock.now() < settle) {
+      }
+      client.worker->start_app(clock.now());
+      while (!shared.finished()) client.worker->poll_once(clock.now());
+      client.worker->flush();
+      g_stop.store(true);
+      rte_eal_wait_lcore(server_lcore);
     }
-    client.worker->start_app(clock.now());
-    while (!shared.finished()) client.worker->poll_once(clock.now());
-    client.worker->flush();
-    g_stop.store(true);
-    rte_eal_wait_lcore(server_lcore);
 
     perf::Result r = perf::merge_client_results({client_view}, o);
     r.stack = "tern";
     perf::print_summary(stdout, r, o.json);
     std::fflush(stdout);
+    if (r.errors != 0) {
+      // What each stack dropped, to tell a broken run's cause at once.
+      for (const auto& [name, side] : {std::pair{"client", &client}, std::pair{"server", &server}}) {
+        const Counters& k = side->worker->counters();
+        for (std::size_t d = 0; d < kDropCount; ++d)
+          if (k.drops[d] != 0)
+            std::fprintf(stderr, "tern-pair: %s dropped %llu (%.*s)\n", name,
+                         static_cast<unsigned long long>(k.drops[d]),
+                         static_cast<int>(drop_name(static_cast<Drop>(d)).size()),
+                         drop_name(static_cast<Drop>(d)).data());
+      }
+    }
     // Apps hold connections of their workers: they go first.
     client.app.reset();
     server.app.reset();

@@ -19,6 +19,24 @@ namespace {
 
 constexpr std::uint32_t kLimitedBroadcast = 0xFFFFFFFFu;
 
+// Completes in software an L4 checksum left to the NIC (the field holds the
+// folded pseudo-header sum); the datagram's IPv4 header (no options) leads
+// the first segment.
+void finish_l4_checksum(rte_mbuf* m, std::uint32_t src, std::uint32_t dst, std::uint8_t proto) noexcept {
+  const std::size_t field = kIpv4MinHeaderLen + (proto == kIpProtoTcp ? 16 : 6);
+  if (m->data_len < field + 2) return;
+  auto* sum_at = rte_pktmbuf_mtod_offset(m, std::byte*, field);
+  store_be16(sum_at, 0);
+  const auto l4_len = static_cast<std::uint16_t>(m->pkt_len - kIpv4MinHeaderLen);
+  ChecksumAccumulator acc{pseudo_header_sum(src, dst, proto, l4_len)};
+  acc.add({rte_pktmbuf_mtod_offset(m, const std::byte*, kIpv4MinHeaderLen),
+           static_cast<std::size_t>(m->data_len - kIpv4MinHeaderLen)});
+  for (const rte_mbuf* s = m->next; s != nullptr; s = s->next)
+    acc.add({rte_pktmbuf_mtod(s, const std::byte*), s->data_len});
+  store_be16(sum_at, acc.finish());
+  m->ol_flags &= ~RTE_MBUF_F_TX_L4_MASK;
+}
+
 bool is_martian_source(std::uint32_t ip, std::uint32_t our_broadcast) noexcept {
   const std::uint8_t first = static_cast<std::uint8_t>(ip >> 24);
   // RFC 1122 §3.2.1.3: a datagram from a broadcast, multicast, loopback or
@@ -153,6 +171,9 @@ void IpLayer::on_ipv4(Mbuf frame, Instant now, FrameQueue& out) noexcept {
   rte_mbuf* m = frame.get();
   // Headers are parsed from the first segment; PMDs here deliver single-segment
   // frames up to the mbuf size, and a chain is linearised when it fits.
+  // (Passing a chain up as it is, as a veth passes an skb, was tried for the
+  // in-process link: a zero-copy sender's slices cost the receiver a whole
+  // mbuf of truesize each, two per segment, and its windows shrank.)
   if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) return counters_.drop(Drop::kIpTruncated);
   auto l3 = frame.head().subspan(kEthernetHeaderLen);
   auto ip = Ipv4Header::parse(l3);
@@ -179,8 +200,12 @@ void IpLayer::on_ipv4(Mbuf frame, Instant now, FrameQueue& out) noexcept {
 
   // Drop Ethernet padding so pkt_len is the datagram and nothing more.
   const std::uint32_t frame_len = kEthernetHeaderLen + ip->total_length();
-  if (frame.pkt_len() > frame_len)
-    rte_pktmbuf_trim(m, static_cast<std::uint16_t>(frame.pkt_len() - frame_len));
+  if (frame.pkt_len() > frame_len) {
+    // Padding (a frame under Ethernet's 60 bytes) sits in the last segment;
+    // a chain longer than its datagram in any other way is malformed.
+    if (rte_pktmbuf_trim(m, static_cast<std::uint16_t>(frame.pkt_len() - frame_len)) != 0)
+      return counters_.drop(Drop::kIpBadTotalLength);
+  }
 
   Ipv4Delivery d{ip->src(), ip->dst(), ip->protocol(),
                  static_cast<std::uint16_t>(kEthernetHeaderLen + ip->header_len()),
@@ -402,11 +427,15 @@ bool IpLayer::send_datagram(Mbuf dgram, std::uint32_t dst, std::uint8_t protocol
   f.dont_fragment = fits;
   f.payload_len = l4_len;
   counters_.inc(Counter::kIpOutRequests);
+  const bool l4_offload = (dgram->ol_flags & RTE_MBUF_F_TX_L4_MASK) != 0;
   if (fits) {
     const bool offload = s_.tx_ip_checksum_offload;
     write_ipv4(dgram.head_mut(), f, /*fill_checksum=*/!offload);
-    if (offload) {
-      dgram->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+    if (offload) dgram->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+    if (offload || l4_offload) {
+      // DPDK's contract for either offload: the header lengths, and the
+      // IP version flag with an L4 checksum request.
+      dgram->ol_flags |= RTE_MBUF_F_TX_IPV4;
       dgram->l2_len = kEthernetHeaderLen;
       dgram->l3_len = kIpv4MinHeaderLen;
     }
@@ -417,6 +446,9 @@ bool IpLayer::send_datagram(Mbuf dgram, std::uint32_t dst, std::uint8_t protocol
     transmit(std::move(dgram), *hop, now, out);
     return true;
   }
+  // Fragments leave with their checksums done here: no NIC sums an L4
+  // datagram it sees in pieces.
+  if (l4_offload) finish_l4_checksum(dgram.get(), f.src, f.dst, protocol);
   write_ipv4(dgram.head_mut(), f, /*fill_checksum=*/true);
   return fragment_and_transmit(std::move(dgram), *hop, now, out);
 }

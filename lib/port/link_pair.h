@@ -18,6 +18,13 @@ class LinkPort final : public Port {
   std::uint16_t tx_burst(std::uint16_t queue, rte_mbuf** pkts, std::uint16_t n) noexcept override;
   // Frames sitting in this port's receive rings (not yet polled).
   unsigned pending_rx() const noexcept;
+  // Offers checksum offload both ways, as a veth does within one host: a
+  // frame sent with RTE_MBUF_F_TX_{IP,TCP}_CKSUM arrives with the checksum
+  // marked good (RTE_MBUF_F_RX_*_CKSUM_GOOD) and the field left as the
+  // sender wrote it; other frames arrive unmarked and are verified. Off by
+  // default (tests and the simulator check every checksum). Call on both
+  // ends before the workers are built.
+  void offer_checksum_offload() noexcept;
 
  private:
   friend std::pair<std::unique_ptr<LinkPort>, std::unique_ptr<LinkPort>> make_link_pair(std::uint16_t,
@@ -26,6 +33,7 @@ class LinkPort final : public Port {
   LinkPort() = default;
   rte_ring* rx_[16] = {};
   rte_ring* tx_[16] = {};  // the peer's rx_ rings, not owned
+  bool offload_ = false;
 };
 
 // queues: 1..16; ring_size: power of two. MACs are 02:00:00:00:00:01 and :02.

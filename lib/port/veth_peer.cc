@@ -197,7 +197,8 @@ void search_namespaces(int nl, VethPeerReport* r, std::int32_t nsid) {
 
 }  // namespace
 
-std::string af_packet_iface(const std::string& device) {
+std::string socket_pmd_iface(const std::string& device) {
+  if (device.rfind("net_af_packet", 0) != 0 && device.rfind("net_af_xdp", 0) != 0) return "";
   std::size_t at = 0;
   while ((at = device.find("iface=", at)) != std::string::npos) {
     if (at > 0 && device[at - 1] == ',') {
@@ -241,11 +242,12 @@ VethPeerReport inspect_veth_peer(const std::string& iface) {
   return r;
 }
 
-std::string veth_peer_advice(const std::string& port, const VethPeerReport& r, bool* warning) {
+std::string veth_peer_advice(const std::string& port, const std::string& pmd, const VethPeerReport& r,
+                             bool* warning) {
   *warning = false;
-  const std::string why =
-      "the kernel hands the peer's TCP segments to the packet socket with their checksum not yet filled in "
-      "(CHECKSUM_PARTIAL), net_af_packet does not say so, and Tern drops every one as TcpBadChecksum";
+  const std::string why = "the kernel hands the peer's TCP segments to " + pmd +
+                          "'s socket with their checksum not yet filled in (CHECKSUM_PARTIAL), " + pmd +
+                          " does not say so, and Tern drops every one as TcpBadChecksum";
   switch (r.kind) {
     case VethPeerReport::Kind::kNotVeth:
       return "";
@@ -254,7 +256,7 @@ std::string veth_peer_advice(const std::string& port, const VethPeerReport& r, b
       return "port " + port + ": cannot examine " + r.iface + " (" + r.detail + ")";
     case VethPeerReport::Kind::kPeerNotFound:
       *warning = true;
-      return "port " + port + ": net_af_packet on veth " + r.iface + ", whose peer (ifindex " +
+      return "port " + port + ": " + pmd + " on veth " + r.iface + ", whose peer (ifindex " +
              std::to_string(r.peer_ifindex) + ") Tern cannot see: " + r.detail +
              ". If the peer's TX checksum offload is on, " + why +
              "; turn it off on the peer: ethtool -K <peer> tx off (docs/ports.md)";
@@ -265,12 +267,12 @@ std::string veth_peer_advice(const std::string& port, const VethPeerReport& r, b
                             : r.peer_netns == "init" ? " (the initial network namespace)"
                                                      : " (network namespace " + r.peer_netns + ")";
   if (!r.peer_tx_checksum)
-    return "port " + port + ": net_af_packet on veth " + r.iface + "; its peer " + r.peer + where +
-           " has TX checksum offload off, as net_af_packet needs";
+    return "port " + port + ": " + pmd + " on veth " + r.iface + "; its peer " + r.peer + where +
+           " has TX checksum offload off, as " + pmd + " needs";
   *warning = true;
   const std::string in_ns =
       r.peer_netns.empty() || r.peer_netns == "init" ? "" : "ip netns exec " + r.peer_netns + " ";
-  return "port " + port + ": net_af_packet on veth " + r.iface + ", whose peer " + r.peer + where +
+  return "port " + port + ": " + pmd + " on veth " + r.iface + ", whose peer " + r.peer + where +
          " has TX checksum offload on: " + why + ". Fix: " + in_ns + "ethtool -K " + r.peer +
          " tx off (docs/ports.md)";
 }

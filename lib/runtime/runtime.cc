@@ -118,12 +118,13 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg) {
 
   auto eth = EthdevPort::open(pc, queues, pools_);
   TERN_LOG(INFO, "%s\n", eth->describe().c_str());
-  if (pc.device.rfind("net_af_packet", 0) == 0) {
+  if (const std::string iface = socket_pmd_iface(pc.device); !iface.empty()) {
     // A veth peer with TX checksum offload on makes Tern drop all its TCP
     // segments as TcpBadChecksum: say so, with the fix (docs/ports.md).
     bool warning = false;
-    const std::string advice =
-        veth_peer_advice(pc.name, inspect_veth_peer(af_packet_iface(pc.device)), &warning);
+    const std::string pmd =
+        ethdev_name_of(pc.device).rfind("net_af_xdp", 0) == 0 ? "net_af_xdp" : "net_af_packet";
+    const std::string advice = veth_peer_advice(pc.name, pmd, inspect_veth_peer(iface), &warning);
     if (warning)
       TERN_LOG(WARNING, "%s\n", advice.c_str());
     else if (!advice.empty())
@@ -159,6 +160,7 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg) {
   tcp.opts.port_seed = rte_rand();
   tcp.start = Instant{};  // each worker's TscClock starts at zero
   // Steered frames come from the sibling's pool (Worker::forward).
+  tcp.opts.tx_checksum_offload = port_->info().tx_l4_checksum_offload;
   tcp.opts.adopt_foreign_frames = n > 1 && port_->info().steering == Steering::kSoftware;
   // net_af_xdp keeps kAfXdpFillMbufs of the pool in the kernel's fill ring,
   // whatever rx_ring says, and a sent frame's mbuf until the kernel completes

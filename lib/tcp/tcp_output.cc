@@ -7,6 +7,7 @@
 #include <array>
 
 #include "tcp/tcp_stack.h"
+#include "wire/bytes.h"
 #include "wire/checksum.h"
 #include "wire/ipv4.h"
 
@@ -14,11 +15,20 @@ namespace tern {
 
 namespace {
 
-void fill_checksum(rte_mbuf* m, std::uint32_t src, std::uint32_t dst) noexcept {
+void fill_checksum(rte_mbuf* m, std::uint32_t src, std::uint32_t dst, bool offload) noexcept {
   const std::uint32_t len = m->pkt_len;
   auto* th = rte_pktmbuf_mtod(m, std::byte*);
+  const std::uint32_t pseudo = pseudo_header_sum(src, dst, kIpProtoTcp, static_cast<std::uint16_t>(len));
+  if (offload) {
+    // DPDK's contract for RTE_MBUF_F_TX_TCP_CKSUM: the folded pseudo-header
+    // sum in the field, l4_len set (the IP layer sets l2_len and l3_len).
+    store_be16(th + 16, checksum_fold(pseudo));
+    m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+    m->l4_len = static_cast<std::uint16_t>((std::to_integer<unsigned>(th[12]) >> 4) * 4);
+    return;
+  }
   th[16] = th[17] = std::byte{0};
-  ChecksumAccumulator acc{pseudo_header_sum(src, dst, kIpProtoTcp, static_cast<std::uint16_t>(len))};
+  ChecksumAccumulator acc{pseudo};
   for (const rte_mbuf* s = m; s != nullptr; s = s->next) {
     acc.add({rte_pktmbuf_mtod(s, const std::byte*), s->data_len});
   }
@@ -321,7 +331,7 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
       return false;
     }
   }
-  fill_checksum(m.get(), c.tuple.laddr, c.tuple.raddr);
+  fill_checksum(m.get(), c.tuple.laddr, c.tuple.raddr, o_.tx_checksum_offload);
   const bool retransmission = (len > 0 || fin) && seq_lt(seq, c.snd_max);
   counters_.inc(Counter::kOutSegs);
   ++c.segs_out;
@@ -396,7 +406,7 @@ void TcpStack::send_syn(Tcb& c, Instant now) noexcept {
   const std::uint8_t flags = active ? kTcpSyn : (kTcpSyn | kTcpAck);
   TcpFields f{c.tuple.lport, c.tuple.rport, c.iss.value(), active ? 0u : c.rcv_nxt.value(), flags, win};
   write_tcp(h, f, std::span<const std::byte>{opt.data(), olen});
-  fill_checksum(m.get(), c.tuple.laddr, c.tuple.raddr);
+  fill_checksum(m.get(), c.tuple.laddr, c.tuple.raddr, o_.tx_checksum_offload);
   counters_.inc(Counter::kOutSegs);
   ++c.segs_out;
   c.snd_nxt = c.iss + 1;
@@ -440,7 +450,7 @@ void TcpStack::send_raw(const FourTuple& t, Seq32 seq, Seq32 ack, std::uint8_t f
   auto h = m.append(static_cast<std::uint16_t>(kTcpMinHeaderLen + olen));
   TcpFields f{t.lport, t.rport, seq.value(), ack.value(), flags, window};
   write_tcp(h, f, std::span<const std::byte>{opt.data(), olen});
-  fill_checksum(m.get(), t.laddr, t.raddr);
+  fill_checksum(m.get(), t.laddr, t.raddr, o_.tx_checksum_offload);
   counters_.inc(Counter::kOutSegs);
   sink_.send_segment(std::move(m), t.laddr, t.raddr, now);
 }

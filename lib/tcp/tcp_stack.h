@@ -100,6 +100,9 @@ struct TcpStackOptions {
   // several workers): data about to be queued is copied into this
   // worker's pool first (adopt_foreign).
   bool adopt_foreign_frames = false;
+  // The port sums TCP checksums (RTE_MBUF_F_TX_TCP_CKSUM): segments leave
+  // with the pseudo-header sum in the field and the NIC does the rest.
+  bool tx_checksum_offload = false;
   // Transmit logs (tx_log.h) in the worker's pool; unset: one per eight
   // connections, at least 16. Tests set it to run a pool dry.
   std::optional<std::uint32_t> tx_logs;

@@ -129,7 +129,12 @@ interop_setup() {
       # checksum still to be filled in (CHECKSUM_PARTIAL; net_af_packet
       # ignores TP_STATUS_CSUMNOTREADY), so Tern would drop them as
       # TcpBadChecksum: TX checksum offload off on the peer.
+      # Read back: a silent failure here shows up only as Tern dropping
+      # everything (Tern's start-up warning names it too).
+      command -v ethtool >/dev/null || { echo "interop: ethtool not found (Debian package ethtool; dpdk-env/setup.sh)"; exit 1; }
       ip netns exec "$peer_ns" ethtool -K "$peer_if" tx off >/dev/null
+      ip netns exec "$peer_ns" ethtool -k "$peer_if" | grep -q "^tx-checksumming: off" ||
+        { echo "interop: ethtool -K $peer_if tx off did not take effect"; exit 1; }
       # docs/ports.md: the PMD's default ring (512 frames) fills under bulk
       # load and the fanout then rolls a flow over to the other queue, which
       # reorders it past PAWS; 8192 frames per queue keeps flows on one queue.

@@ -342,9 +342,17 @@ TEST_F(IpHarness, MalformedFramesInChainsAreDroppedToo) {
 // Records what the IP layer hands the transport.
 class RecordingTransport final : public TransportInput {
  public:
-  void on_ipv4(const Ipv4Delivery&, Mbuf, Instant, FrameQueue&) override { ++segments; }
+  void on_ipv4(const Ipv4Delivery& d, Mbuf m, Instant, FrameQueue&) override {
+    ++segments;
+    chain_lengths.push_back(m->nb_segs);
+    frames.push_back(bytes_of(m.get()));
+    deliveries.push_back(d);
+  }
   void on_icmp_unreachable(const IcmpUnreachable& u, Instant) override { errors.push_back(u); }
   int segments = 0;
+  std::vector<std::uint16_t> chain_lengths;
+  std::vector<Bytes> frames;
+  std::vector<Ipv4Delivery> deliveries;
   std::vector<IcmpUnreachable> errors;
 };
 
@@ -366,6 +374,49 @@ Bytes our_segment(std::size_t tcp_bytes, Ip h = {.src = kOurIp, .dst = kRemoteIp
   tcp.resize(tcp_bytes);
   if (!h.total_length) h.total_length = static_cast<std::uint16_t>(20 + h.options.size() + 20);
   return ipv4(h, tcp);
+}
+
+// A TCP segment from the peer to us: a 20-byte header and `payload` bytes.
+Bytes tcp_frame(std::size_t payload) {
+  Bytes tcp(20 + payload);
+  put16(tcp, 0, 443);
+  put16(tcp, 2, 40001);
+  tcp[12] = std::byte{0x50};
+  tcp[13] = std::byte{0x18};
+  for (std::size_t i = 20; i < tcp.size(); ++i) tcp[i] = static_cast<std::byte>(i * 7);
+  return ethernet(kOurMac, kPeerMac, kTypeIpv4, ipv4({.protocol = kProtoTcp}, tcp));
+}
+
+class TcpDelivery : public IpHarness {
+ protected:
+  void SetUp() override {
+    IpHarness::SetUp();
+    ip().set_tcp(&tcp_);
+  }
+  // `f` as a chain of two mbufs, cut after `first` bytes.
+  Mbuf chain(const Bytes& f, std::size_t first) {
+    Mbuf head = to_mbuf(pool_, std::span(f).first(first));
+    Mbuf tail = to_mbuf(pool_, std::span(f).subspan(first));
+    EXPECT_EQ(rte_pktmbuf_chain(head.get(), tail.release()), 0);
+    return head;
+  }
+  RecordingTransport tcp_;
+};
+
+// A chained TCP frame (a scattered-RX PMD's, or the in-process link's: a
+// sender's header mbuf and payload slices) reaches TCP in one segment,
+// whole, wherever it was cut.
+TEST_F(TcpDelivery, ChainedFrameIsLinearisedWholeWhereverItWasCut) {
+  const Bytes f = tcp_frame(1000);
+  for (std::size_t cut : {30u, 14u + 20u + 10u, 14u + 20u + 20u})
+    ip().on_frame(chain(f, cut), at_ms(1), out_);
+  ASSERT_EQ(tcp_.segments, 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(tcp_.chain_lengths[i], 1);
+    EXPECT_EQ(tcp_.frames[i], f);
+    EXPECT_EQ(tcp_.deliveries[i].l4_len, 1020);
+  }
+  EXPECT_EQ(counters_.total_drops(), 0u);
 }
 
 class DestUnreachable : public IpHarness {

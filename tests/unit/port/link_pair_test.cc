@@ -147,5 +147,40 @@ TEST_F(LinkPair, DestructorFreesFramesNobodyPolled) {
   EXPECT_EQ(rte_mempool_in_use_count(pool_), baseline_);
 }
 
+// Offered checksum offload, the link marks what the sender left to the "NIC"
+// as good and clears the request; frames summed in software arrive unmarked.
+TEST_F(LinkPair, OfferedOffloadTurnsChecksumRequestsIntoGoodMarks) {
+  auto [a, b] = make_link_pair();
+  a->offer_checksum_offload();
+  b->offer_checksum_offload();
+  EXPECT_TRUE(a->info().tx_l4_checksum_offload);
+  EXPECT_TRUE(b->info().rx_l4_checksum_offload);
+  std::array<rte_mbuf*, 2> out{tagged(0, 1), tagged(0, 2)};
+  out[0]->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
+  ASSERT_EQ(a->tx_burst(0, out.data(), 2), 2);
+  std::array<rte_mbuf*, 2> in{};
+  ASSERT_EQ(b->rx_burst(0, in.data(), 2), 2);
+  EXPECT_EQ(in[0]->ol_flags & RTE_MBUF_F_TX_OFFLOAD_MASK, 0u);
+  EXPECT_EQ(in[0]->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK, RTE_MBUF_F_RX_IP_CKSUM_GOOD);
+  EXPECT_EQ(in[0]->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK, RTE_MBUF_F_RX_L4_CKSUM_GOOD);
+  EXPECT_EQ(in[1]->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK, RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN);
+  for (rte_mbuf* m : in) rte_pktmbuf_free(m);
+}
+
+// Without the offer (the default), flags pass untouched and no port claims it.
+TEST_F(LinkPair, WithoutTheOfferFlagsPassAsTheyAre) {
+  auto [a, b] = make_link_pair();
+  EXPECT_FALSE(a->info().tx_l4_checksum_offload);
+  EXPECT_FALSE(b->info().rx_ip_checksum_offload);
+  rte_mbuf* m = tagged(0, 1);
+  m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+  ASSERT_EQ(a->tx_burst(0, &m, 1), 1);
+  rte_mbuf* got = nullptr;
+  ASSERT_EQ(b->rx_burst(0, &got, 1), 1);
+  EXPECT_EQ(got->ol_flags & RTE_MBUF_F_TX_L4_MASK, RTE_MBUF_F_TX_TCP_CKSUM);
+  EXPECT_EQ(got->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK, RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN);
+  rte_pktmbuf_free(got);
+}
+
 }  // namespace
 }  // namespace tern::testkit

@@ -370,3 +370,39 @@ TEST_F(Flow, SequenceNumbersWrapAround) {
 
 }  // namespace
 }  // namespace tern::tcptest
+
+namespace tern::tcptest {
+namespace {
+
+// With the port summing TCP checksums, every segment leaves with the request
+// (RTE_MBUF_F_TX_TCP_CKSUM), l4_len and the folded pseudo-header sum in the
+// field (the harness checks both, then completes the sum as a NIC would);
+// without it, every segment carries its full checksum and no request.
+class FlowChecksum : public TcpHarness {
+ protected:
+  void expect_every_segment(bool offloaded) {
+    Tcb* c = establish_passive();
+    ASSERT_NE(c, nullptr);
+    const Bytes data = pattern(3000);
+    ASSERT_EQ(stack().send_copy(*c, data, now()), data.size());
+    recv(seg().seq(irs() + 1).ack(iss() + 1).data(10), at_ms(20));  // an ACK answers it, with data
+    stack().abort(*c, now());                                       // a RST
+    std::size_t n = 0;
+    for (const Sent& s : take_all_sent()) {
+      EXPECT_EQ(s.offloaded, offloaded) << s;
+      EXPECT_TRUE(s.checksum_ok) << s;
+      ++n;
+    }
+    EXPECT_GE(n, 4u);
+  }
+};
+
+TEST_F(FlowChecksum, LeftToThePortWhenItOffersTheOffload) {
+  options_.tx_checksum_offload = true;
+  expect_every_segment(true);
+}
+
+TEST_F(FlowChecksum, ComputedWhenThePortDoesNot) { expect_every_segment(false); }
+
+}  // namespace
+}  // namespace tern::tcptest

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "base/check.h"
+#include "wire/checksum.h"
 
 namespace tern::tcptest {
 
@@ -196,9 +197,25 @@ void TcpHarness::send_segment(Mbuf segment, std::uint32_t src, std::uint32_t dst
   s.dst = dst;
   s.at = now;
   EXPECT_GE(rte_pktmbuf_headroom(segment.get()), kSegmentHeadroom) << "no room for the IPv4 header";
-  const Bytes b = testkit::bytes_of(segment.get());
+  Bytes b = testkit::bytes_of(segment.get());
+  s.offloaded = (segment->ol_flags & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_TCP_CKSUM;
+  if (s.offloaded && b.size() >= 20) {
+    const auto pseudo = checksum_fold(pseudo_header_sum(src, dst, 6, static_cast<std::uint16_t>(b.size())));
+    const bool as_dpdk_wants =
+        testkit::get16(b, 16) == pseudo && segment->l4_len == (std::to_integer<unsigned>(b[12]) >> 4) * 4u;
+    testkit::put16(b, 16, 0);
+    Bytes whole(12);
+    testkit::put32(whole, 0, src);
+    testkit::put32(whole, 4, dst);
+    whole[9] = std::byte{6};
+    testkit::put16(whole, 10, static_cast<std::uint16_t>(b.size()));
+    testkit::append(whole, b);
+    testkit::put16(b, 16, testkit::ref_checksum(whole));
+    s.checksum_ok = as_dpdk_wants;
+  } else {
+    s.checksum_ok = tcp_checksum_ok(b, src, dst);
+  }
   segment.reset();
-  s.checksum_ok = tcp_checksum_ok(b, src, dst);
   auto h = TcpHeader::parse(b);
   if (h) {
     auto o = parse_tcp_options(h->options());

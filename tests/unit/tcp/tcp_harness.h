@@ -90,6 +90,10 @@ struct Sent {
   Bytes payload;
   bool parsed = false;
   bool checksum_ok = false;
+  // Left to the NIC (RTE_MBUF_F_TX_TCP_CKSUM): checksum_ok then says whether
+  // the folded pseudo-header sum and l4_len were as DPDK wants them, and the
+  // sum is completed as a NIC would before anything else reads it.
+  bool offloaded = false;
   Instant at;
 
   TcpFlags f() const { return TcpFlags{flags}; }

@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Tests of the A/B harness itself (bench/ab/ab.py, ab_lib.py), no root and
+no network needed: a failed or hung run becomes a reported failure and the
+rest goes on, the tools' outputs are read right, and missing prerequisites
+are named with their packages.
+  python3 bench/ab/ab_test.py        (meson test -C build ab_harness)"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+import unittest
+from unittest import mock
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ab  # noqa: E402
+import ab_lib  # noqa: E402
+from ab_lib import RunFailed  # noqa: E402
+
+SOCKPERF = """sockperf: [Total Run] RunTime=2.000 sec; Warm up time=400 msec; SentMessages=8148; ReceivedMessages=8147
+sockperf: ========= Printing statistics for Server No: 0
+sockperf: [Valid Duration] RunTime=1.552 sec; SentMessages=6221; ReceivedMessages=6221
+sockperf: ---> percentile 99.900 = 6393.675
+sockperf: ---> percentile 99.000 = 4084.802
+sockperf: ---> percentile 50.000 =   22.468
+"""
+WRK = """Running 3s test @ http://10.9.9.2:8080/f1k
+  Latency Distribution
+     50%  627.00us
+     75%  700.00us
+     90%  800.00us
+     99%    5.55ms
+  135000 requests in 3.00s, 160.00MB read
+ERRORSRequests/sec:  45000.00
+Transfer/sec:     53.33MB
+"""
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:  # a process gone between exists() and open()
+        return "x x Z"
+
+
+class Run(unittest.TestCase):
+    def test_non_zero_exit_is_a_failure_with_its_output(self):
+        with self.assertRaisesRegex(RunFailed, r"exit 3: oops"):
+            ab_lib.run("echo oops >&2; exit 3", 10)
+
+    def test_a_hung_run_is_killed_with_everything_it_started(self):
+        with tempfile.TemporaryDirectory() as d:
+            pidfile = os.path.join(d, "pid")
+            t0 = time.time()
+            with self.assertRaisesRegex(RunFailed, r"timed out after 1 s"):
+                ab_lib.run("sleep 60 & echo $! > %s; wait" % pidfile, 1)
+            self.assertLess(time.time() - t0, 10)
+            child = int(read(pidfile))
+            for _ in range(50):  # the kill is asynchronous; it is reaped by init
+                if not os.path.exists("/proc/%d" % child) or read("/proc/%d/stat" % child).split()[2] == "Z":
+                    break
+                time.sleep(0.1)
+            else:
+                self.fail("the background sleep outlived the deadline")
+
+
+class Parsers(unittest.TestCase):
+    def test_sockperf(self):
+        r = ab_lib.parse_sockperf(SOCKPERF)
+        self.assertAlmostEqual(r["transactions/s"], 6221 / 1.552)
+        self.assertEqual(r["p50 us"], 22.468)
+        self.assertEqual(r["p99.9 us"], 6393.675)
+        with self.assertRaises(RunFailed):
+            ab_lib.parse_sockperf("sockperf: ERROR: connect failed")
+
+    def test_wrk(self):
+        r = ab_lib.parse_wrk(WRK.replace("ERRORS", ""), 3)
+        self.assertEqual(r["requests/s"], 45000.0)
+        self.assertEqual(r["p50 us"], 627.0)
+        self.assertEqual(r["p99 us"], 5550.0)
+        with self.assertRaisesRegex(RunFailed, r"3 errors"):
+            ab_lib.parse_wrk(WRK.replace("ERRORS", "  Socket errors: connect 0, read 0, write 0, timeout 3\n"), 3)
+        with self.assertRaises(RunFailed):
+            ab_lib.parse_wrk("unable to connect to 10.9.9.2:8080 Connection refused", 3)
+
+    def test_iperf3(self):
+        r = ab_lib.parse_iperf3('{"end": {"sum_received": {"bits_per_second": 9.4e9, "bytes": 3500000000},'
+                                ' "sum_sent": {"retransmits": 2}}}', 3)
+        self.assertEqual(r["Gbit/s"], 9.4)
+        with self.assertRaisesRegex(RunFailed, "unable to connect"):
+            ab_lib.parse_iperf3('{"start": {}, "error": "unable to connect to server"}', 3)
+        with self.assertRaises(RunFailed):
+            ab_lib.parse_iperf3("iperf3: error", 3)
+
+    def test_tern_perf_errors_fail_the_run(self):
+        with self.assertRaisesRegex(RunFailed, "2 errors"):
+            ab_lib.from_tern_perf({"mode": "rr", "errors": 2, "duration_s": 1})
+        with self.assertRaises(RunFailed):
+            ab_lib.last_json("tern-perf: no line")
+
+
+class Prerequisites(unittest.TestCase):
+    def test_missing_tools_are_named_with_their_packages(self):
+        with tempfile.TemporaryDirectory() as build, mock.patch("shutil.which", return_value=None):
+            problems, warnings = ab_lib.missing_prerequisites(build, set())
+        text = "\n".join(problems)
+        for tool, pkg in (("sockperf", "sockperf"), ("iperf3", "iperf3"), ("nginx", "nginx"), ("ethtool", "ethtool")):
+            self.assertRegex(text, r"%s .*Debian package %s" % (tool, pkg))
+        self.assertIn("dpdk-env/setup.sh --bench", text)
+        self.assertIn("--skip sockperf", text)
+        self.assertIn("bench/ab/tern-pair not built", text)
+        self.assertTrue(any("gnuplot" in w for w in warnings))  # only the chart needs it
+
+    def test_skipped_parts_need_nothing(self):
+        with tempfile.TemporaryDirectory() as build, mock.patch("shutil.which", return_value=None):
+            problems, _ = ab_lib.missing_prerequisites(build, {"sockperf", "iperf3", "http"})
+        self.assertFalse(any(t in "\n".join(problems) for t in ("sockperf", "iperf3", "nginx", "wrk ")))
+
+
+class Measure(unittest.TestCase):
+    def bench(self, out):
+        return ab.Bench(argparse.Namespace(build="/nonexistent", runs=3, time=1, out=out, only="", skip="chart"))
+
+    def test_failures_are_reported_and_the_rest_goes_on(self):
+        ticks = iter(range(0, 10**9, 10**6))  # /proc/stat: every core busy throughout
+        with tempfile.TemporaryDirectory() as out, mock.patch.object(ab, "cpu_busy",
+                                                                     lambda: dict.fromkeys((0, 1), next(ticks))):
+            b = self.bench(out)
+            calls = iter(range(10))
+
+            def flaky():
+                if next(calls) == 1:
+                    raise RunFailed("exit 1: connection did not finish in time")
+                return {"duration_s": 1, "transactions/s": 1000.0}
+            b.measure("1", "rr 64 B x1", "rr", "tern", "tern flaky", [0], [0], flaky)
+            b.measure("1", "rr 64 B x1", "rr", "kernel", "kernel broken", [], [0], lambda: {}["x"])
+            b.measure("1", "rr 64 B x1", "rr", "kernel", "kernel ok", [], [0],
+                      lambda: {"duration_s": 1, "transactions/s": 500.0})
+            b.fail_all("2", [("crr 64 B", "crr")], "tern", "server that never started", "tern-perf did not start")
+            b.report()
+            table = read(os.path.join(out, "table.txt"))
+        flaky_v, broken, ok = b.variants[:3]
+        self.assertEqual(len(flaky_v.runs), 2)
+        self.assertEqual(flaky_v.failures, ["exit 1: connection did not finish in time"])
+        self.assertEqual(len(broken.runs), 0)
+        self.assertIn("KeyError", broken.failures[0])
+        self.assertEqual(len(broken.failures), 3)  # two runs, then the rest skipped
+        self.assertEqual(len(ok.runs), 3)
+        self.assertIn("2/3", table)
+        self.assertIn("failed: exit 1: connection did not finish in time", table)
+        self.assertIn("FAILED: KeyError", table)
+        self.assertIn("FAILED: tern-perf did not start", table)
+        self.assertIn("kernel ok", table.split("Tern / kernel")[1])  # the divisor is named
+
+    def test_ratio_divides_by_the_kernels_best_per_core(self):
+        with tempfile.TemporaryDirectory() as out:
+            b = self.bench(out)
+            v = b.variant("1", "rr 64 B x1", "rr", "tern", "tern")
+            v.runs = [{"transactions/s": 400.0, "cores": 2.0, "per core": 200.0}]
+            for how, total, cores in (("x-core", 300.0, 2.0), ("same-core", 200.0, 1.0)):
+                k = b.variant("1", "rr 64 B x1", "rr", "kernel", how)
+                k.runs = [{"transactions/s": total, "cores": cores, "per core": total / cores}]
+            r = b.ratios()[0]
+        self.assertEqual(r["kernel_per_core_from"], "same-core")
+        self.assertEqual(r["ratio_per_core"], 1.0)
+        self.assertEqual(r["kernel_total_from"], "x-core")
+        self.assertAlmostEqual(r["ratio_total"], 400 / 300)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)
