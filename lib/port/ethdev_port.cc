@@ -359,6 +359,7 @@ std::string EthdevPort::describe() const {
   s += i.rx_ip_checksum_offload ? "on" : "off";
   s += " tx ";
   s += i.tx_ip_checksum_offload ? (i.tx_l4_checksum_offload ? "ip+l4" : "ip") : "off";
+  if (single_segment_tx_) s += ", TX chains copied into one segment (no multi-segment TX)";
   if (!withheld_.empty())
     s += ", " + std::to_string(withheld_.size()) +
          " mbufs withheld (outside the UMEM DPDK 22.11's PMD registers)";
