@@ -1,9 +1,20 @@
 #include "port/ethdev_port.h"
 
+#include <linux/ethtool.h>
+#include <linux/if_xdp.h>
+#include <linux/sockios.h>
+#include <net/if.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_version.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -28,6 +39,107 @@ std::array<std::uint8_t, 52> symmetric_rss_key() {
 }  // namespace
 
 std::string ethdev_name_of(const std::string& device) { return device.substr(0, device.find(',')); }
+
+std::optional<std::string> device_arg(const std::string& device, const std::string& key) {
+  std::size_t at = device.find(',');
+  while (at != std::string::npos) {
+    const std::size_t next = device.find(',', at + 1);
+    const std::string kv =
+        device.substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1);
+    if (kv.size() > key.size() && kv.compare(0, key.size(), key) == 0 && kv[key.size()] == '=')
+      return kv.substr(key.size() + 1);
+    at = next;
+  }
+  return std::nullopt;
+}
+
+bool is_af_xdp(const std::string& device) { return device.rfind("net_af_xdp", 0) == 0; }
+
+std::string device_with_defaults(const std::string& device, std::uint16_t queues) {
+  if (!is_af_xdp(device) || device_arg(device, "queue_count")) return device;
+  return device + ",queue_count=" + std::to_string(queues);
+}
+
+namespace {
+
+// A non-negative integer vdev argument, or `fallback` when absent.
+int int_arg(const std::string& port, const std::string& device, const std::string& key, int fallback) {
+  const auto v = device_arg(device, key);
+  if (!v) return fallback;
+  int n = 0;
+  const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc{} || end != v->data() + v->size() || n < 0)
+    throw std::runtime_error("port " + port + ": " + key + "=" + *v + " in \"" + device +
+                             "\" is not a non-negative integer");
+  return n;
+}
+
+}  // namespace
+
+void check_af_xdp_prerequisites(const std::string& port, const std::string& device, std::uint16_t queues) {
+  if (!is_af_xdp(device)) return;
+  const std::string where = "port " + port + " (net_af_xdp): ";
+  const int xsk = ::socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+  if (xsk < 0) {
+    const int e = errno;
+    if (e == EAFNOSUPPORT)
+      throw std::runtime_error(where +
+                               "this kernel has no AF_XDP sockets (socket(AF_XDP): " + std::strerror(e) +
+                               "); it needs Linux 5.4 or later built with CONFIG_XDP_SOCKETS=y. "
+                               "Use net_af_packet instead (docs/ports.md)");
+    throw std::runtime_error(where + "cannot open an AF_XDP socket: " + std::strerror(e) +
+                             (e == EPERM || e == EACCES
+                                  ? "; it needs CAP_NET_RAW, and CAP_NET_ADMIN + CAP_BPF (or root) to attach "
+                                    "the XDP program"
+                                  : ""));
+  }
+  ::close(xsk);
+  const auto iface = device_arg(device, "iface");
+  if (!iface || iface->empty()) throw std::runtime_error(where + "no iface=NAME in \"" + device + "\"");
+  if (::if_nametoindex(iface->c_str()) == 0)
+    throw std::runtime_error(where + "no interface named '" + *iface +
+                             "' in this network namespace (run Tern in the namespace that holds it)");
+  const int start = int_arg(port, device, "start_queue", 0);
+  const int count = int_arg(port, device, "queue_count", queues);  // device_with_defaults adds it
+  if (count != queues)
+    throw std::runtime_error(
+        where + "queue_count=" + std::to_string(count) + " but Tern runs " + std::to_string(queues) +
+        " queue(s), one per worker: set queue_count=" + std::to_string(queues) + " or leave it out");
+  // How the PMD counts queues: ETHTOOL_GCHANNELS's combined channels, one
+  // where the device reports none (a veth has separate RX/TX channels).
+  ethtool_channels ch{};
+  ch.cmd = ETHTOOL_GCHANNELS;
+  ifreq ifr{};
+  std::snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", iface->c_str());
+  ifr.ifr_data = reinterpret_cast<char*>(&ch);
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  const bool got = fd >= 0 && ::ioctl(fd, SIOCETHTOOL, &ifr) == 0;
+  if (fd >= 0) ::close(fd);
+  const int available = got && ch.max_combined != 0 ? static_cast<int>(ch.combined_count) : 1;
+  if (count > available)
+    throw std::runtime_error(
+        where + std::to_string(count) + " queue(s) asked for but " + *iface + " has " +
+        std::to_string(available) + " combined channel(s) as DPDK 22.11's net_af_xdp counts them" +
+        (got && ch.max_combined == 0
+             ? " (it reports separate RX/TX channels, as a veth does: one queue, so run one worker)"
+             : "; give it more with `ethtool -L " + *iface + " combined " + std::to_string(count) +
+                   "` or run fewer workers"));
+  if (got && ch.max_combined != 0 && start + count > static_cast<int>(ch.combined_count))
+    throw std::runtime_error(where + "start_queue=" + std::to_string(start) +
+                             " + queue_count=" + std::to_string(count) + " runs past the " +
+                             std::to_string(ch.combined_count) + " combined channel(s) of " + *iface);
+}
+
+std::uint16_t linearize_burst(rte_mbuf** pkts, std::uint16_t n) noexcept {
+  for (std::uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    if (m->nb_segs == 1) [[likely]]
+      continue;
+    // Copying into the first segment writes its buffer: it must be ours alone.
+    if (!RTE_MBUF_DIRECT(m) || rte_mbuf_refcnt_read(m) != 1 || rte_pktmbuf_linearize(m) != 0) return i;
+  }
+  return n;
+}
 
 bool is_pci_address(const std::string& device) {
   // dddd:bb:dd.f or bb:dd.f
@@ -92,7 +204,37 @@ std::unique_ptr<EthdevPort> EthdevPort::open(const PortConfig& cfg, std::uint16_
   if (cfg.tx_checksum_offload && (tx_capa & tx_l4) == tx_l4 && drv != "net_tap")
     conf.txmode.offloads |= tx_l4;
   if (tx_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+  // A PMD without multi-segment TX may send only the first segment of a chain
+  // (net_af_xdp in 22.11 sends pkt_len bytes from it); net_ring passes the
+  // mbuf itself, chain and all.
+  p->single_segment_tx_ = (tx_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) == 0 && drv != "net_ring";
+  if (p->single_segment_tx_) {
+    // Every frame must then fit the first mbuf: Ethernet header + MTU, after
+    // the headroom Tern prepends into, within the pool's data room.
+    const std::uint32_t room = rte_pktmbuf_data_room_size(pools.front());
+    const std::uint32_t frame = std::uint32_t{cfg.mtu} + RTE_ETHER_HDR_LEN + RTE_PKTMBUF_HEADROOM;
+    if (frame > room)
+      throw std::runtime_error("port " + cfg.name + ": mtu = " + std::to_string(cfg.mtu) + " but " + drv +
+                               " sends one-segment frames and an mbuf holds " +
+                               std::to_string(room - RTE_PKTMBUF_HEADROOM - RTE_ETHER_HDR_LEN) +
+                               " bytes of IP packet; lower the mtu");
+  }
+  p->tx_unsendable_.resize(queues);
 
+  if (drv == "net_af_xdp") {
+    // The PMD fills each queue's fill ring from that queue's pool at set-up
+    // and fails with a bare EINVAL when the pool runs short.
+    const std::uint32_t need = kAfXdpFillMbufs + cfg.tx_ring + 512;
+    for (std::uint16_t q = 0; q < queues; ++q)
+      if (pools[q]->size < need)
+        throw std::runtime_error(
+            "port " + cfg.name + ": net_af_xdp lends " + std::to_string(kAfXdpFillMbufs) +
+            " mbufs per queue to the kernel's fill ring and up to tx_ring (" + std::to_string(cfg.tx_ring) +
+            ") to frames in flight: mbufs_per_worker = " + std::to_string(pools[q]->size) +
+            " is too few, give at least " + std::to_string(need));
+  }
+  if (drv == "net_af_xdp")
+    for (std::uint16_t q = 0; q < queues; ++q) p->withhold_outside_umem(pools[q]);
   rc = rte_eth_dev_configure(id, queues, queues, &conf);
   if (rc != 0) fail(cfg.name, "rte_eth_dev_configure", rc);
   std::uint16_t rxd = cfg.rx_ring, txd = cfg.tx_ring;
@@ -133,11 +275,55 @@ std::unique_ptr<EthdevPort> EthdevPort::open(const PortConfig& cfg, std::uint16_
   return p;
 }
 
+void EthdevPort::withhold_outside_umem(rte_mempool* mp) {
+#if RTE_VERSION < RTE_VERSION_NUM(24, 7, 0, 0)
+  // DPDK before 24.07 (fixed by "net/af_xdp: parse UMEM map info from
+  // mempool") registers as UMEM the pool's first memory chunk, page-aligned,
+  // for populated_size objects back to back. A pool over 2 MB hugepages is
+  // several chunks, each page ending in a gap no object straddles, so the
+  // last objects lie past the UMEM's end: the kernel drops a fill or TX
+  // descriptor that points there without a word (a TX frame is then never
+  // completed, and a bulk sender over a veth stalled for good after ~11,000
+  // frames). Take those objects out of circulation until the port closes.
+  const rte_mempool_memhdr* first = STAILQ_FIRST(&mp->mem_list);
+  if (first == nullptr) return;
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto start = reinterpret_cast<std::uintptr_t>(first->addr);
+  const std::uintptr_t base = start & ~(page - 1);
+  const std::uint32_t obj = rte_mempool_calc_obj_size(mp->elt_size, mp->flags, nullptr);
+  const std::uintptr_t end = base + std::uintptr_t{mp->populated_size} * obj + (start - base);
+  std::vector<void*> all(mp->populated_size);
+  // A fresh pool: every object is in the common pool, none in a cache.
+  if (rte_mempool_generic_get(mp, all.data(), static_cast<unsigned>(all.size()), nullptr) != 0)
+    throw std::runtime_error("pool " + std::string(mp->name) +
+                             ": cannot take its objects to check them against "
+                             "the AF_XDP UMEM (is it in use already?)");
+  std::vector<void*> keep;
+  keep.reserve(all.size());
+  for (void* o : all) {
+    const auto elt = reinterpret_cast<std::uintptr_t>(o) - mp->header_size;  // object header first
+    if (elt >= base && elt + obj <= end)
+      keep.push_back(o);
+    else
+      withheld_.push_back({mp, o});
+  }
+  rte_mempool_generic_put(mp, keep.data(), static_cast<unsigned>(keep.size()), nullptr);
+#else
+  (void)mp;
+#endif
+}
+
 EthdevPort::~EthdevPort() {
+  std::uint64_t unsendable = 0;
+  for (const QueueCounter& c : tx_unsendable_) unsendable += c.n;
+  if (unsendable != 0)
+    std::fprintf(stderr, "TERN: %s: %llu frames dropped: could not be made one segment for %s\n",
+                 info_.name.c_str(), static_cast<unsigned long long>(unsendable), driver_.c_str());
   if (started_) {
     rte_eth_dev_stop(port_id_);
     rte_eth_dev_close(port_id_);
   }
+  for (auto& [mp, o] : withheld_) rte_mempool_generic_put(mp, &o, 1, nullptr);
 }
 
 std::uint16_t EthdevPort::rx_burst(std::uint16_t queue, rte_mbuf** pkts, std::uint16_t n) noexcept {
@@ -145,7 +331,19 @@ std::uint16_t EthdevPort::rx_burst(std::uint16_t queue, rte_mbuf** pkts, std::ui
 }
 
 std::uint16_t EthdevPort::tx_burst(std::uint16_t queue, rte_mbuf** pkts, std::uint16_t n) noexcept {
-  return rte_eth_tx_burst(port_id_, queue, pkts, n);
+  if (!single_segment_tx_) return rte_eth_tx_burst(port_id_, queue, pkts, n);
+  std::uint16_t done = 0;
+  for (;;) {
+    const auto ready = linearize_burst(pkts + done, static_cast<std::uint16_t>(n - done));
+    const std::uint16_t sent = rte_eth_tx_burst(port_id_, queue, pkts + done, ready);
+    done = static_cast<std::uint16_t>(done + sent);
+    if (sent < ready || done == n) return done;
+    // pkts[done] cannot be made one segment: the port takes it and drops it
+    // (counted), so that it does not block the caller's queue forever.
+    rte_pktmbuf_free(pkts[done]);
+    ++tx_unsendable_[queue].n;
+    ++done;
+  }
 }
 
 std::string EthdevPort::describe() const {
@@ -161,6 +359,10 @@ std::string EthdevPort::describe() const {
   s += i.rx_ip_checksum_offload ? "on" : "off";
   s += " tx ";
   s += i.tx_ip_checksum_offload ? (i.tx_l4_checksum_offload ? "ip+l4" : "ip") : "off";
+  if (single_segment_tx_) s += ", TX chains copied into one segment (no multi-segment TX)";
+  if (!withheld_.empty())
+    s += ", " + std::to_string(withheld_.size()) +
+         " mbufs withheld (outside the UMEM DPDK 22.11's PMD registers)";
   return s;
 }
 

@@ -5,6 +5,9 @@
 #include <rte_mempool.h>
 
 #include <memory>
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -25,16 +28,59 @@ class EthdevPort final : public Port {
 
   // One line for the start-up log: driver, queues, steering, offloads.
   std::string describe() const;
+  // Frames dropped on `queue` because they could not be made one segment for
+  // a PMD without multi-segment TX (see linearize_burst); 0 in practice,
+  // since open() refuses an MTU whose frames would not fit one mbuf.
+  std::uint64_t tx_unsendable(std::uint16_t queue) const noexcept { return tx_unsendable_[queue].n; }
+  // net_af_xdp: objects of the pools kept out of circulation because the
+  // PMD's UMEM does not cover them (see withhold_outside_umem).
+  std::size_t withheld() const noexcept { return withheld_.size(); }
 
  private:
   EthdevPort() = default;
+  void withhold_outside_umem(rte_mempool* mp);
+  struct alignas(64) QueueCounter {
+    std::uint64_t n = 0;  // written by the queue's worker only
+  };
   std::uint16_t port_id_ = 0;
   std::string driver_;
   bool started_ = false;
+  // The PMD sends only the first segment of a chain (no RTE_ETH_TX_OFFLOAD_MULTI_SEGS):
+  // tx_burst copies chains into their first mbuf first.
+  bool single_segment_tx_ = false;
+  std::vector<QueueCounter> tx_unsendable_;
+  std::vector<std::pair<rte_mempool*, void*>> withheld_;  // returned to their pools at close
 };
+
+// Makes the frames of a burst one segment each, in place: a chain's later
+// segments are copied into its first mbuf and freed. For PMDs that lack
+// multi-segment TX: DPDK 22.11's net_af_xdp sends pkt_len bytes from the first
+// segment's buffer, so a chain (Tern's header mbuf + indirect payload) would
+// go out with whatever lies beyond the header, and the peer drops it as a bad
+// checksum. Stops at the first frame it cannot linearize (its first segment
+// is shared, indirect or too small) and returns that frame's index; returns
+// n when all are single segments.
+std::uint16_t linearize_burst(rte_mbuf** pkts, std::uint16_t n) noexcept;
 
 // The ethdev name the EAL gives a device string: "net_tap0,iface=x" -> "net_tap0".
 std::string ethdev_name_of(const std::string& device);
+// The value of `key` in a vdev string ("net_af_xdp0,iface=x,queue_count=2"), if given.
+std::optional<std::string> device_arg(const std::string& device, const std::string& key);
+
+// net_af_xdp (docs/ports.md). The PMD lends this many mbufs of each queue's
+// pool to the kernel's fill ring from start-up on (DPDK 22.11:
+// ETH_AF_XDP_DFLT_NUM_DESCS), and takes the RX ring size from Tern's rx_ring.
+constexpr std::uint32_t kAfXdpFillMbufs = 2048;
+bool is_af_xdp(const std::string& device);
+// The device string the EAL gets: for net_af_xdp, queue_count = `queues`
+// added when the user gave none (the PMD's default is one queue, Tern wants
+// one per worker); any other device as it is.
+std::string device_with_defaults(const std::string& device, std::uint16_t queues);
+// Before the EAL probes a net_af_xdp device: AF_XDP sockets in this kernel,
+// the interface in this network namespace, the queues on it as the PMD counts
+// them. Throws std::runtime_error naming what is missing and the fix, where
+// the PMD would only log "failed to initialize". Nothing for other devices.
+void check_af_xdp_prerequisites(const std::string& port, const std::string& device, std::uint16_t queues);
 // True for "0000:03:00.0"-like PCI addresses, false for vdev strings.
 bool is_pci_address(const std::string& device);
 

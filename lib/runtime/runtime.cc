@@ -71,7 +71,9 @@ std::vector<std::string> Runtime::eal_args(const Config& cfg, const char* progra
       a.insert(a.end(), {"-a", p.device});
       any_pci = true;
     } else {
-      a.insert(a.end(), {"--vdev", p.device});
+      const std::uint16_t queues =
+          p.queues != 0 ? p.queues : static_cast<std::uint16_t>(cfg.runtime.lcores.size());
+      a.insert(a.end(), {"--vdev", device_with_defaults(p.device, queues)});
     }
   }
   if (!any_pci) a.push_back("--no-pci");
@@ -84,6 +86,10 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg) {
   if (cfg.ports.size() != 1) throw std::runtime_error("exactly one [[port]] is supported in this version");
   const PortConfig& pc = cfg.ports.front();
   if (pc.device.rfind("net_tap", 0) == 0 && !pc.tap_rx_trigger) disable_tap_rx_trigger();
+  // What net_af_xdp needs from the kernel, said plainly before the PMD fails
+  // with "failed to initialize".
+  check_af_xdp_prerequisites(
+      pc.name, pc.device, pc.queues != 0 ? pc.queues : static_cast<std::uint16_t>(cfg.runtime.lcores.size()));
 
   std::vector<std::string> args = eal_args(cfg, program);
   std::vector<char*> argv;
@@ -156,7 +162,16 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg) {
   // Steered frames come from the sibling's pool (Worker::forward).
   tcp.opts.tx_checksum_offload = port_->info().tx_l4_checksum_offload;
   tcp.opts.adopt_foreign_frames = n > 1 && port_->info().steering == Steering::kSoftware;
-  const MemReserve reserve{.rx_ring = pc.rx_ring, .tx_ring = pc.tx_ring, .burst = cfg.runtime.burst};
+  // net_af_xdp keeps kAfXdpFillMbufs of the pool in the kernel's fill ring,
+  // whatever rx_ring says, and a sent frame's mbuf until the kernel completes
+  // it, which in copy mode is when the receiver frees its copy: up to the
+  // completion ring's kAfXdpFillMbufs beyond the TX ring. Without this
+  // reserve a bulk sender's queue took the mbufs the fill ring needed, and
+  // no ACK could come in to free them.
+  const bool xdp = is_af_xdp(pc.device);
+  const MemReserve reserve{.rx_ring = xdp ? std::max<std::uint32_t>(pc.rx_ring, kAfXdpFillMbufs) : pc.rx_ring,
+                           .tx_ring = xdp ? pc.tx_ring + kAfXdpFillMbufs : pc.tx_ring,
+                           .burst = cfg.runtime.burst};
   tcp.mem_limits =
       mem_limits_for_pool(cfg.runtime.mbufs_per_worker,
                           static_cast<std::uint32_t>(sizeof(rte_mbuf)) + RTE_MBUF_DEFAULT_BUF_SIZE, reserve);

@@ -9,7 +9,7 @@
 # (tests/interop/attack.py): kernel sockets where they suffice, frames built
 # here and sent through AF_PACKET where a segment must be crafted (the
 # kernel's own stack never sees those).
-#   attack_test.sh tap|af_packet BUILD_DIR
+#   attack_test.sh tap|af_packet|af_xdp BUILD_DIR
 # Cases (TERN_ATTACK_CASES="1 2 ..." picks; the default is those that pass
 # today, all six; docs/testing.md has their history):
 #   1 drip       tern-httpd; 8 connections with SO_RCVBUF 4096 and TCP_NODELAY

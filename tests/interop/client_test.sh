@@ -4,7 +4,7 @@
 # through every way a connection can end. Each case checks both views:
 # tern-echo's per-connection verdicts and Tern's counters, and the server's
 # record of how each connection ended (EOF / ECONNRESET, who sent FIN first).
-#   client_test.sh tap|af_packet BUILD_DIR
+#   client_test.sh tap|af_packet|af_xdp BUILD_DIR
 # Cases (docs/testing.md has the full close-path table):
 #   1 bulk       50 connections x 200 messages of up to 64 KiB, every byte
 #                checked; Tern closes first (--finish close): the server
@@ -105,7 +105,7 @@ total = total[:total.index("--- worker")]
 c = {k: int(v) for k, v in re.findall(r"^(\S+) (\d+)$", total, re.M)}
 cl = [dict((k, int(v)) for k, v in re.findall(r"(\w+) (\d+)", line.split(":", 1)[1]))
       for line in log.splitlines() if line.startswith("echo client ")]
-assert len(cl) == 2, "expected a client line per worker, got %d" % len(cl)
+assert len(cl) == int(os.environ["TERN_WORKERS"]), "expected a client line per worker, got %d" % len(cl)
 s = lambda k: sum(w[k] for w in cl)
 srv = []
 if os.path.exists(sys.argv[2]):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Interop: tern-httpd with 2 workers, the Linux kernel's curl, wget and a
 # Python socket client in a network namespace.
-#   httpd_test.sh tap|af_packet BUILD_DIR
+#   httpd_test.sh tap|af_packet|af_xdp BUILD_DIR
 # Checks: curl and wget download /bytes/1048576 and /bytes/104857600 and
 # their sha256 matches the pattern generated here; a file under --root
 # downloaded by curl matches; a malformed request gets a 400 and the server
@@ -333,11 +333,11 @@ echo "--- tern-httpd at exit ---"
 sed -n '/^--- tern counters/,$p' "$work/tern.log" | grep -E "^httpd|^(PassiveOpens|EstabResets|InRsts|OutRsts|RetransSegs|InSegs|OutSegs|CurrEstab) "
 
 python3 - "$work/tern.log" <<'PY' || fail "Tern's counters"
-import re, sys
+import os, re, sys
 log = open(sys.argv[1]).read()
 w = [dict((k, int(v)) for k, v in re.findall(r"(\w+) (\d+)", line.split(":", 1)[1]))
      for line in log.splitlines() if line.startswith("httpd worker ")]
-assert len(w) == 2, "expected a report line per worker, got %d" % len(w)
+assert len(w) == int(os.environ["TERN_WORKERS"]), "expected a report line per worker, got %d" % len(w)
 s = lambda k: sum(x[k] for x in w)
 checks = [
     ("closed_clean + closed_error + refused == accepted",
@@ -347,7 +347,7 @@ checks = [
     ("no connection left", s("connections") == 0),
     ("nothing refused (always one to evict)", s("refused") == 0),
     ("no file errors", s("file_errors") == 0),
-    ("both workers served", all(x["accepted"] > 0 for x in w)),
+    ("every worker served", all(x["accepted"] > 0 for x in w)),
     ("408 after the header timeout (>= 3)", s("header_timeouts") >= 3),
     ("idle keep-alive closed (>= 1)", s("idle_closed") >= 1),
     ("stalled reader reset (>= 1)", s("send_timeouts") >= 1),

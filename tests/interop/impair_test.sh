@@ -2,7 +2,7 @@
 # Interop under impairment: tern-httpd with 2 workers and Tern's own netem
 # ([impairment]: 1% loss, 2% duplication, 2% reordering, on RX and on TX of
 # the port), the Linux kernel's curl in a network namespace.
-#   impair_test.sh tap|af_packet BUILD_DIR
+#   impair_test.sh tap|af_packet|af_xdp BUILD_DIR
 # Checks: curl downloads /bytes/104857600 and its sha256 matches the pattern.
 # Then proof that the impairment really happened, so the test fails if it is
 # silently off:
@@ -70,14 +70,14 @@ sed -n '/^--- tern counters/,/^--- worker/p' "$work/tern.log" |
   grep -E "^(PassiveOpens|InSegs|OutSegs|RetransSegs|TCPFastRetrans|TCPTimeouts|TCPOFOQueue|TCPDSACKDupData|RxPackets|TxPackets|Drop\.Tcp\w+) "
 
 python3 - "$work/tern.log" "$work/telemetry.txt" "$work/nstat.txt" <<'PY' || fail "impairment not proven, or state left"
-import json, re, sys
+import json, os, re, sys
 log = open(sys.argv[1]).read()
 total = log[log.index("--- tern counters"):]
 total = total[:total.index("--- worker")]
 c = {k: int(v) for k, v in re.findall(r"^(\S+) (\d+)$", total, re.M)}
 w = [dict((k, int(v)) for k, v in re.findall(r"(\w+) (\d+)", line.split(":", 1)[1]))
      for line in log.splitlines() if line.startswith("httpd worker ")]
-assert len(w) == 2, "expected a report line per worker, got %d" % len(w)
+assert len(w) == int(os.environ["TERN_WORKERS"]), "expected a report line per worker, got %d" % len(w)
 s = lambda k: sum(x[k] for x in w)
 
 text = open(sys.argv[2]).read()

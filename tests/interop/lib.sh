@@ -30,17 +30,43 @@ tern_name=
 # directory /tmp/tern-NAME.XXXXXX and installs the cleanup traps.
 interop_init() {
   local name=$1
-  if [ $# -ne 3 ] || { [ "$2" != tap ] && [ "$2" != af_packet ]; }; then
-    echo "usage: $0 tap|af_packet BUILD_DIR"
+  if [ $# -ne 3 ] || { [ "$2" != tap ] && [ "$2" != af_packet ] && [ "$2" != af_xdp ]; }; then
+    echo "usage: $0 tap|af_packet|af_xdp BUILD_DIR"
     exit 2
   fi
   mode=$2
+  [ "$mode" != af_xdp ] || interop_af_xdp_or_skip
   build=$(cd "$3" && pwd)
   work=$(mktemp -d "/tmp/tern-$name.XXXXXX")
   trap interop_cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
   trap 'exit 129' HUP
+}
+
+# interop_af_xdp_or_skip: exits 77 (meson's "skipped") with the reason when
+# this kernel or this DPDK cannot run net_af_xdp: no AF_XDP sockets
+# (CONFIG_XDP_SOCKETS), or no librte_net_af_xdp among DPDK's drivers.
+interop_af_xdp_or_skip() {
+  local why
+  why=$(python3 -c '
+import errno, socket
+try:
+    socket.socket(44, socket.SOCK_RAW).close()  # AF_XDP
+except OSError as e:
+    print("socket(AF_XDP): %s" % (errno.errorcode.get(e.errno, e.errno)))' 2>&1)
+  if [ -n "$why" ]; then
+    echo "SKIP [af_xdp]: this kernel cannot run AF_XDP ($why; needs Linux >= 5.4 with CONFIG_XDP_SOCKETS)"
+    exit 77
+  fi
+  local libdir
+  libdir=$(pkg-config --variable=libdir libdpdk 2>/dev/null || true)
+  # (No `ldconfig -p | grep -q`: under pipefail, grep leaving early fails the pipe.)
+  if ! compgen -G "${libdir:-/usr/lib}/dpdk/pmds-*/librte_net_af_xdp.so*" >/dev/null &&
+    ! compgen -G "${libdir:-/usr/lib}/librte_net_af_xdp.so*" >/dev/null; then
+    echo "SKIP [af_xdp]: DPDK has no net_af_xdp driver here (librte_net_af_xdp; Debian: librte-net-af-xdp23)"
+    exit 77
+  fi
 }
 
 interop_cleanup() {
@@ -71,6 +97,10 @@ fail() {
 #   tap:       Tern's tap lives in ns_tern; the kernel side is that same
 #              interface, configured once Tern has created it (interop_start_tern).
 #   af_packet: a veth pair, Tern's end in ns_tern, the kernel's in peer_ns.
+#   af_xdp:    the same veth pair, Tern on it through net_af_xdp. DPDK 22.11's
+#              PMD counts a veth as one queue (docs/ports.md): one worker.
+# Also sets tern_lcores, the [runtime] lcores of interop_write_config, and
+# exports TERN_WORKERS, their number, for the scripts' checks.
 interop_setup() {
   local m=$1 letter=$2 net="$3.$((RANDOM % 200 + 10))"
   prefix="tern${letter}${TERN_NS_TAG}"
@@ -80,6 +110,8 @@ interop_setup() {
   # finds the namespaces by TERN_NS_TAG (listing them twice would delete
   # each twice).
   ns_tern=$(tern_ns_create "$letter")
+  tern_lcores="0, 1"
+  export TERN_WORKERS=2
   case "$m" in
     tap)
       tern_if="${letter}t${TERN_NS_TAG}"
@@ -108,13 +140,27 @@ interop_setup() {
       # reorders it past PAWS; 8192 frames per queue keeps flows on one queue.
       device="net_af_packet0,iface=${tern_if},qpairs=2,framecnt=8192"
       ;;
-    *) echo "usage: $0 tap|af_packet BUILD_DIR"; exit 2 ;;
+    af_xdp)
+      tern_if="${letter}x${TERN_NS_TAG}"
+      peer_if="${letter}p${TERN_NS_TAG}"
+      peer_ns=$(tern_ns_create "${letter}p")
+      tern_veth "$ns_tern" "$tern_if" "$peer_ns" "$peer_if"
+      ip -n "$peer_ns" addr add "$peer_ip/24" dev "$peer_if"
+      # As for af_packet: AF_XDP carries no checksum state, so the peer's
+      # segments must leave it with their checksums filled in.
+      ip netns exec "$peer_ns" ethtool -K "$peer_if" tx off >/dev/null
+      device="net_af_xdp0,iface=${tern_if}"
+      tern_lcores="0"
+      export TERN_WORKERS=1
+      ;;
+    *) echo "usage: $0 tap|af_packet|af_xdp BUILD_DIR"; exit 2 ;;
   esac
 }
 
 # interop_write_config MEMORY_MB MBUFS_PER_WORKER [EXTRA_TOML]: writes
-# $work/tern.toml for 2 workers (lcores 0 and 1) on the port of
-# interop_setup; EXTRA_TOML (tables such as [tcp] or [impairment]) is appended.
+# $work/tern.toml for 2 workers (lcores 0 and 1; af_xdp: one, on lcore 0) on
+# the port of interop_setup; EXTRA_TOML (tables such as [tcp] or
+# [impairment]) is appended.
 interop_write_config() {
   cat >"$work/tern.toml" <<TOML
 log_level = "info"
@@ -122,7 +168,7 @@ log_level = "info"
 file_prefix = "$prefix"
 memory_mb = $1
 [runtime]
-lcores = [0, 1]
+lcores = [$tern_lcores]
 mbufs_per_worker = $2
 [[port]]
 name = "p0"

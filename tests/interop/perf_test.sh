@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Interop: tern-perf both ways between Tern (2 workers) and the Linux kernel
 # in a network namespace, one wire protocol (apps/perf/perf_protocol.h).
-#   perf_test.sh tap|af_packet BUILD_DIR
+#   perf_test.sh tap|af_packet|af_xdp BUILD_DIR
 # (1) Tern as the client, against `tern-perf --kernel --server` on the kernel
 #     side: bulk for 3 s, rr for 2 s, crr for 2 s.
 # (2) The kernel client (`tern-perf --kernel --client`) against the Tern
@@ -24,7 +24,7 @@ interop_write_config 512 16383 "[tcp]
 max_connections = 32768
 max_time_wait = 8192"
 
-# check_json LOG NAME FIELD...: the last line of LOG is tern-perf's JSON; each
+# check_json LOG NAME FIELD...: the last JSON line of LOG is tern-perf's; each
 # FIELD must be > 0 and errors must be 0. Prints the figures.
 check_json() {
   local log=$1 name=$2
@@ -32,7 +32,8 @@ check_json() {
   python3 - "$log" "$name" "$@" <<'PY' || fail "$name: $(tail -5 "$log")"
 import json, sys
 log, name, fields = sys.argv[1], sys.argv[2], sys.argv[3:]
-r = json.loads(open(log).read().strip().splitlines()[-1])
+# The last JSON line: libxdp (net_af_xdp) may log a line after it at exit.
+r = json.loads([l for l in open(log).read().splitlines() if l.startswith("{")][-1])
 bad = [f for f in fields if not r.get(f, 0) > 0]
 if r.get("errors") != 0:
     bad.append("errors = %s" % r.get("errors"))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Interop: the Linux kernel, in a network namespace, talks to Tern with 2 workers.
-#   ping_test.sh tap|af_packet BUILD_DIR
+#   ping_test.sh tap|af_packet|af_xdp BUILD_DIR
 # Checks: ARP reply field by field; 100 pings, no loss; telemetry counts the
 # echoes; dpdk-dumpcap captures the ICMP exchange and tshark reads it back.
 set -euo pipefail
