@@ -171,8 +171,8 @@ class TimerWheel {
   // or `now` past the current tick's end (a slot to walk). A busy-polling
   // caller checks this on every iteration and advances only when it says so.
   bool work_at(Instant now) const noexcept {
-    return !due_.empty_head() ||
-           static_cast<std::uint64_t>(now.ns_since_epoch() - start_.ns_since_epoch()) >= (cur_ + 1) * tick_ns_;
+    return !due_.empty_head() || static_cast<std::uint64_t>(now.ns_since_epoch() - start_.ns_since_epoch()) >=
+                                     (cur_ + 1) * tick_ns_;
   }
 
   // Fires every node whose deadline is due by `now` and whose slot the clock
