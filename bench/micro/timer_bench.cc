@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "runtime/timer_wheel.h"
+#include "base/timer_wheel.h"
 
 namespace tern {
 namespace {

@@ -3,22 +3,42 @@
 // down as `now`. The engine never calls it.
 #include <rte_cycles.h>
 
+#include <cstdint>
+
 #include "base/instant.h"
 
 namespace tern {
 
-class TscClock {
+// TSC cycles to nanoseconds by one 64x64->128-bit multiplication and a
+// shift: ns = cycles * mult >> 32 with mult = 10^9 * 2^32 / hz, rounded to
+// nearest. Dividing instead (cycles / hz, cycles % hz, then a third division)
+// cost three 64-bit divisions on every loop iteration, some 100 cycles. The
+// rounding of mult makes this clock run fast or slow by at most 0.5 / mult
+// relative (0.25 ns per second at 2 GHz, 1.2 at 10 GHz), and the shift
+// truncates below 1 ns: a scale error, still monotonic and steady, which is
+// all the engine needs.
+class CyclesToNs {
  public:
-  TscClock() noexcept : hz_(rte_get_tsc_hz()), start_(rte_get_tsc_cycles()) {}
-  Instant now() const noexcept {
-    // Split to stay within 64 bits: the remainder is below hz (< 2^33).
-    const std::uint64_t cycles = rte_get_tsc_cycles() - start_;
-    const std::uint64_t ns = cycles / hz_ * 1'000'000'000u + cycles % hz_ * 1'000'000'000u / hz_;
-    return Instant::from_ns(static_cast<std::int64_t>(ns));
+  explicit constexpr CyclesToNs(std::uint64_t hz) noexcept
+      : mult_(static_cast<std::uint64_t>(((static_cast<unsigned __int128>(1'000'000'000u) << 32) + hz / 2) /
+                                         hz)) {}
+  constexpr std::uint64_t operator()(std::uint64_t cycles) const noexcept {
+    return static_cast<std::uint64_t>((static_cast<unsigned __int128>(cycles) * mult_) >> 32);
   }
 
  private:
-  std::uint64_t hz_;
+  std::uint64_t mult_;
+};
+
+class TscClock {
+ public:
+  TscClock() noexcept : to_ns_(rte_get_tsc_hz()), start_(rte_get_tsc_cycles()) {}
+  Instant now() const noexcept {
+    return Instant::from_ns(static_cast<std::int64_t>(to_ns_(rte_get_tsc_cycles() - start_)));
+  }
+
+ private:
+  CyclesToNs to_ns_;
   std::uint64_t start_;
 };
 

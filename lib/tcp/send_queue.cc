@@ -94,11 +94,11 @@ void SendQueue::drop_front(std::uint32_t n) noexcept {
   }
 }
 
-rte_mbuf* SendQueue::slice(std::uint32_t off, std::uint32_t len, rte_mempool* pool) noexcept {
-  if (len == 0 || off + len > bytes_ || head_ == nullptr) return nullptr;
-  const std::uint64_t want = front_ + off;
+// The queue's mbuf holding stream position `want` (>= front_), and the
+// position of its first byte; from the cursor when it is not past `want`.
+rte_mbuf* SendQueue::find(std::uint64_t want, std::uint64_t& pos) const noexcept {
   rte_mbuf* m = head_;
-  std::uint64_t pos = front_ - head_off_;  // position of m's first byte
+  pos = front_ - head_off_;
   if (cursor_ != nullptr && cursor_pos_ <= want && cursor_pos_ >= pos) {
     m = cursor_;
     pos = cursor_pos_;
@@ -107,6 +107,34 @@ rte_mbuf* SendQueue::slice(std::uint32_t off, std::uint32_t len, rte_mempool* po
     pos += m->data_len;
     m = m->next;
   }
+  return m;
+}
+
+void SendQueue::copy_out(std::uint32_t off, std::uint32_t len, std::byte* out) noexcept {
+  if (len == 0 || off + len > bytes_ || head_ == nullptr) return;
+  const std::uint64_t want = front_ + off;
+  std::uint64_t pos = 0;
+  rte_mbuf* m = find(want, pos);
+  std::uint32_t in_off = static_cast<std::uint32_t>(want - pos);
+  for (;;) {
+    const std::uint32_t take = std::min<std::uint32_t>(m->data_len - in_off, len);
+    std::memcpy(out, rte_pktmbuf_mtod_offset(m, const std::byte*, in_off), take);
+    out += take;
+    len -= take;
+    cursor_ = m;
+    cursor_pos_ = pos;
+    if (len == 0) return;
+    pos += m->data_len;
+    m = m->next;
+    in_off = 0;
+  }
+}
+
+rte_mbuf* SendQueue::slice(std::uint32_t off, std::uint32_t len, rte_mempool* pool) noexcept {
+  if (len == 0 || off + len > bytes_ || head_ == nullptr) return nullptr;
+  const std::uint64_t want = front_ + off;
+  std::uint64_t pos = 0;
+  rte_mbuf* m = find(want, pos);
   rte_mbuf* first = nullptr;
   rte_mbuf* last = nullptr;
   std::uint32_t in_off = static_cast<std::uint32_t>(want - pos);

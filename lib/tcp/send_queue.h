@@ -56,6 +56,11 @@ class SendQueue {
   // len > 0 and off + len <= bytes(); nullptr if `pool` ran out (nothing
   // leaks). The chain's head is the first slice; pkt_len = len.
   rte_mbuf* slice(std::uint32_t off, std::uint32_t len, rte_mempool* pool) noexcept;
+  // Copies [off, off + len) of the queue to `out` (same preconditions as
+  // slice): a small segment's payload goes into its header mbuf instead of
+  // indirect slices, whose attach and detach cost two atomic reference
+  // count updates each.
+  void copy_out(std::uint32_t off, std::uint32_t len, std::byte* out) noexcept;
   void clear() noexcept;
 
   std::uint32_t bytes() const noexcept { return bytes_; }
@@ -82,6 +87,7 @@ class SendQueue {
   MemAccount* acct_ = nullptr;
   // tail_ was allocated by append_copy: its tailroom is ours to fill. Never
   // set for the application's mbufs, which may be shared with it.
+  rte_mbuf* find(std::uint64_t want, std::uint64_t& pos) const noexcept;
   bool tail_is_copy_ = false;
 };
 

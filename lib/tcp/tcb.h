@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "base/instant.h"
-#include "runtime/timer_wheel.h"
+#include "base/timer_wheel.h"
 #include "tcp/cc/controller.h"
 #include "tcp/reassembly.h"
 #include "tcp/recv_queue.h"

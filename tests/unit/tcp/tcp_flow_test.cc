@@ -404,5 +404,32 @@ TEST_F(FlowChecksum, LeftToThePortWhenItOffersTheOffload) {
 
 TEST_F(FlowChecksum, ComputedWhenThePortDoesNot) { expect_every_segment(false); }
 
+// A small payload is copied into the header mbuf (one mbuf on the wire); a
+// larger one is attached as indirect slices of the send queue (zero copy).
+// Either way the bytes are the application's, and a retransmission of the
+// small one is built the same way from the queue.
+TEST_F(Flow, SmallPayloadsTravelInTheHeaderMbufLargeOnesAsSlices) {
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(stack().send_copy(*c, pattern(100, 3), now()), 100u);
+  Sent small = expect_sent(seg().seq(iss() + 1).data(100, 3));
+  EXPECT_EQ(small.mbufs, 1);
+  recv(seg().seq(irs() + 1).ack(iss() + 101).data(0), at_ms(20));
+  ASSERT_EQ(stack().send_copy(*c, pattern(1448, 4), now()), 1448u);
+  Sent full = expect_sent(seg().seq(iss() + 101).data(1448, 4));
+  EXPECT_GE(full.mbufs, 2);
+  ASSERT_EQ(stack().send_copy(*c, pattern(200, 5), now()), 200u);
+  advance_by(Duration::s(2));  // the RTO resends from SND.UNA, both segments' bytes
+  bool resent = false;
+  for (const Sent& s : take_all_sent())
+    if (s.seq == iss() + 101 && s.len() > 0) {
+      resent = true;
+      Bytes want = pattern(1448, 4);
+      testkit::append(want, pattern(200, 5));
+      EXPECT_EQ(s.payload, Bytes(want.begin(), want.begin() + static_cast<std::ptrdiff_t>(s.len())));
+    }
+  EXPECT_TRUE(resent);
+}
+
 }  // namespace
 }  // namespace tern::tcptest

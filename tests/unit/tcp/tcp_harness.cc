@@ -198,6 +198,7 @@ void TcpHarness::send_segment(Mbuf segment, std::uint32_t src, std::uint32_t dst
   s.at = now;
   EXPECT_GE(rte_pktmbuf_headroom(segment.get()), kSegmentHeadroom) << "no room for the IPv4 header";
   Bytes b = testkit::bytes_of(segment.get());
+  s.mbufs = segment->nb_segs;
   s.offloaded = (segment->ol_flags & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_TCP_CKSUM;
   if (s.offloaded && b.size() >= 20) {
     const auto pseudo = checksum_fold(pseudo_header_sum(src, dst, 6, static_cast<std::uint16_t>(b.size())));

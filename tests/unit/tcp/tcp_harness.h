@@ -94,6 +94,7 @@ struct Sent {
   // the folded pseudo-header sum and l4_len were as DPDK wants them, and the
   // sum is completed as a NIC would before anything else reads it.
   bool offloaded = false;
+  std::uint16_t mbufs = 0;  // segments in the chain handed to IP (1: payload copied into the header mbuf)
   Instant at;
 
   TcpFlags f() const { return TcpFlags{flags}; }

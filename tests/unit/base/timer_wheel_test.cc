@@ -1,4 +1,4 @@
-#include "runtime/timer_wheel.h"
+#include "base/timer_wheel.h"
 
 #include <gtest/gtest.h>
 
