@@ -215,9 +215,9 @@ void WorkerContext::run_callbacks(Instant now) noexcept {
   // itself cannot starve the loop.
   for (int round = 0; round < 4; ++round) {
     if (!acceptable_.empty()) {
-      auto ls = std::move(acceptable_);
-      acceptable_.clear();
-      for (Listener* l : ls) accept_all(*l);
+      accepting_.swap(acceptable_);
+      for (Listener* l : accepting_) accept_all(*l);
+      accepting_.clear();
     }
     Connection* list = std::exchange(ready_head_, nullptr);
     ready_tail_ = nullptr;

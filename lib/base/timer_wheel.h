@@ -167,6 +167,14 @@ class TimerWheel {
     --armed_count_;
   }
 
+  // Whether advance(now) would find anything to do: a node on the due list,
+  // or `now` past the current tick's end (a slot to walk). A busy-polling
+  // caller checks this on every iteration and advances only when it says so.
+  bool work_at(Instant now) const noexcept {
+    return !due_.empty_head() || static_cast<std::uint64_t>(now.ns_since_epoch() - start_.ns_since_epoch()) >=
+                                     (cur_ + 1) * tick_ns_;
+  }
+
   // Fires every node whose deadline is due by `now` and whose slot the clock
   // has reached (see the header comment); returns how many fired. Walks at
   // most slots() slots plus the due list.

@@ -128,7 +128,7 @@ unsigned Worker::poll_once(Instant now) noexcept {
   const std::uint16_t n = port_.rx_burst(id_, rx_.data(), burst_);
   for (std::uint16_t i = 0; i < n; ++i) handle(rx_[i], now);
   handled += n;
-  for (std::uint16_t from = 0; from < workers_; ++from) {
+  for (std::uint16_t from = 0; workers_ > 1 && from < workers_; ++from) {
     rte_ring* r = inbox_[from];
     if (r == nullptr) continue;
     const unsigned got = rte_ring_sc_dequeue_burst(r, reinterpret_cast<void**>(rx_.data()), burst_, nullptr);
@@ -147,7 +147,10 @@ unsigned Worker::poll_once(Instant now) noexcept {
     }
     handled += got;
   }
-  ip_->on_timer(now, tx_);
+  if (now >= next_ip_timer_) {
+    ip_->on_timer(now, tx_);
+    next_ip_timer_ = now + kIpTimerPeriod;
+  }
   if (tcp_) tcp_->on_timer(now);
   if (app_ != nullptr) app_->on_poll(*this, now);
   if (snap_asked_.load(std::memory_order_relaxed) != snap_seen_) [[unlikely]]

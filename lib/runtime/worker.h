@@ -135,6 +135,10 @@ class Worker final : private TransportInput {
   mutable std::atomic<std::uint32_t> snap_asked_{0};  // written by the asking thread only
   std::atomic<std::uint32_t> snap_served_{0};
   std::uint32_t snap_seen_ = 0;  // the last ticket served, the worker's own copy
+  // IPv4's timers (ARP retries and ageing in hundreds of ms, reassembly in
+  // seconds) run once per millisecond, not on every loop iteration.
+  static constexpr Duration kIpTimerPeriod = Duration::ms(1);
+  Instant next_ip_timer_{};
   std::unique_ptr<ConnRecord[]> snap_ = std::make_unique<ConnRecord[]>(kSnapshotMax);
   std::size_t snap_count_ = 0;
   std::size_t snap_total_ = 0;

@@ -26,6 +26,11 @@ void TcpStack::arm_timer(Tcb& c) noexcept {
 
 void TcpStack::on_timer(Instant now) noexcept {
   mbuf_exhausted_noted_ = false;
+  // A busy-polling worker calls this on every loop iteration: between the
+  // wheel's ticks, with nothing on its due list, no TIME_WAIT record expired
+  // and no paced segment due, there is nothing to do (the memory relief
+  // check waits for the next tick too).
+  if (now < pace_earliest_ && !wheel_.work_at(now) && now < tw_.next_expiry()) return;
   on_pacing(now);
   relieve_memory(now);
   wheel_.advance(now, [&](TimerNode& n) { on_tcb_timer(timer_owner<Tcb>(n), now); });

@@ -149,10 +149,6 @@ std::size_t TimeWaitTable::expire(Instant now) noexcept {
   return removed;
 }
 
-Instant TimeWaitTable::next_expiry() const noexcept {
-  return head_ == kNil ? Instant::max() : nodes_[head_].rec.expiry;
-}
-
 TwVerdict TimeWaitTable::classify(const TimeWaitRecord& r, std::uint8_t flags, Seq32 seq,
                                   std::optional<std::uint32_t> tsval) noexcept {
   const bool syn = (flags & kTcpSyn) != 0;

@@ -103,7 +103,7 @@ class TimeWaitTable {
   // Removes every record with expiry <= now; returns how many. O(removed).
   std::size_t expire(Instant now) noexcept;
   // The earliest expiry, or Instant::max() when empty (for the worker's timer).
-  Instant next_expiry() const noexcept;
+  Instant next_expiry() const noexcept { return head_ == kNil ? Instant::max() : nodes_[head_].rec.expiry; }
 
   std::size_t size() const noexcept { return size_; }
   std::size_t capacity() const noexcept { return capacity_; }

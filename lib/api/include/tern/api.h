@@ -255,7 +255,8 @@ class WorkerContext {
   Connection* ready_head_ = nullptr;
   Connection* ready_tail_ = nullptr;
   std::vector<Listener*> acceptable_;
-  std::vector<Listener*> deferred_;  // connections queued, the handler not ready: asked again next iteration
+  std::vector<Listener*> accepting_;  // run_callbacks' copy: swapped, so neither vector reallocates
+  std::vector<Listener*> deferred_;   // connections queued, the handler not ready: asked again next iteration
   std::vector<Listener*> listeners_;
   Tcb* unclaimed_tcb_ = nullptr;  // events posted from inside accept()
   std::uint8_t unclaimed_events_ = 0;
