@@ -55,9 +55,28 @@ std::optional<std::string> device_arg(const std::string& device, const std::stri
 
 bool is_af_xdp(const std::string& device) { return device.rfind("net_af_xdp", 0) == 0; }
 
-std::string device_with_defaults(const std::string& device, std::uint16_t queues) {
-  if (!is_af_xdp(device) || device_arg(device, "queue_count")) return device;
-  return device + ",queue_count=" + std::to_string(queues);
+std::string device_with_defaults(const std::string& device, std::uint16_t queues, const std::string& driver) {
+  if (!is_af_xdp(device)) return device;
+  std::string d = device;
+  if (!device_arg(d, "queue_count")) d += ",queue_count=" + std::to_string(queues);
+  if (driver == "veth" && !device_arg(d, "busy_budget")) d += ",busy_budget=0";
+  return d;
+}
+
+std::string interface_driver(const std::string& iface) {
+  ethtool_drvinfo info{};
+  info.cmd = ETHTOOL_GDRVINFO;
+  ifreq ifr{};
+  if (iface.empty() || iface.size() >= sizeof ifr.ifr_name) return "";
+  std::memcpy(ifr.ifr_name, iface.data(), iface.size());
+  ifr.ifr_data = reinterpret_cast<char*>(&info);
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  const bool ok = ::ioctl(fd, SIOCETHTOOL, &ifr) == 0;
+  ::close(fd);
+  if (!ok) return "";
+  info.driver[sizeof info.driver - 1] = '\0';
+  return info.driver;
 }
 
 namespace {

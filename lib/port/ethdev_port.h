@@ -74,8 +74,15 @@ constexpr std::uint32_t kAfXdpFillMbufs = 2048;
 bool is_af_xdp(const std::string& device);
 // The device string the EAL gets: for net_af_xdp, queue_count = `queues`
 // added when the user gave none (the PMD's default is one queue, Tern wants
-// one per worker); any other device as it is.
-std::string device_with_defaults(const std::string& device, std::uint16_t queues);
+// one per worker), and on a veth (`driver` "veth") busy_budget=0 unless
+// given: the PMD's preferred busy polling (busy_budget=64) makes every empty
+// receive poll a recvfrom() that runs the veth's NAPI from Tern's core, and
+// over a veth that more than halved rr and crr (docs/ports.md). Any other
+// device as it is.
+std::string device_with_defaults(const std::string& device, std::uint16_t queues, const std::string& driver);
+// The kernel driver of interface `iface` in this network namespace
+// (ETHTOOL_GDRVINFO: "veth", "ice", ...), or "" if it cannot be asked.
+std::string interface_driver(const std::string& iface);
 // Before the EAL probes a net_af_xdp device: AF_XDP sockets in this kernel,
 // the interface in this network namespace, the queues on it as the PMD counts
 // them. Throws std::runtime_error naming what is missing and the fix, where

@@ -73,7 +73,9 @@ std::vector<std::string> Runtime::eal_args(const Config& cfg, const char* progra
     } else {
       const std::uint16_t queues =
           p.queues != 0 ? p.queues : static_cast<std::uint16_t>(cfg.runtime.lcores.size());
-      a.insert(a.end(), {"--vdev", device_with_defaults(p.device, queues)});
+      const std::string driver =
+          is_af_xdp(p.device) ? interface_driver(device_arg(p.device, "iface").value_or("")) : std::string{};
+      a.insert(a.end(), {"--vdev", device_with_defaults(p.device, queues, driver)});
     }
   }
   if (!any_pci) a.push_back("--no-pci");

@@ -63,7 +63,7 @@ TEST(ConfigExamples, EveryExampleParses) {
       }
     }) << entry.path();
   }
-  for (const char* name : {"tap.toml", "af_packet.toml", "memif.toml", "pci.toml"}) {
+  for (const char* name : {"tap.toml", "af_packet.toml", "af_xdp.toml", "memif.toml", "pci.toml"}) {
     EXPECT_TRUE(seen.count(name)) << name << " missing from " << dir;
   }
 }

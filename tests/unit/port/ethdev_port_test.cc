@@ -119,12 +119,27 @@ TEST(DeviceArgs, FindsKeysExactly) {
 }
 
 TEST(DeviceArgs, AfXdpGetsOneQueuePerWorkerUnlessItSaysOtherwise) {
-  EXPECT_EQ(device_with_defaults("net_af_xdp0,iface=e0", 2), "net_af_xdp0,iface=e0,queue_count=2");
-  EXPECT_EQ(device_with_defaults("net_af_xdp0,iface=e0,queue_count=1", 2),
+  EXPECT_EQ(device_with_defaults("net_af_xdp0,iface=e0", 2, "ice"), "net_af_xdp0,iface=e0,queue_count=2");
+  EXPECT_EQ(device_with_defaults("net_af_xdp0,iface=e0,queue_count=1", 2, "ice"),
             "net_af_xdp0,iface=e0,queue_count=1");
-  EXPECT_EQ(device_with_defaults("net_af_packet0,iface=e0", 2), "net_af_packet0,iface=e0");
+  EXPECT_EQ(device_with_defaults("net_af_packet0,iface=e0", 2, "veth"), "net_af_packet0,iface=e0");
   EXPECT_TRUE(is_af_xdp("net_af_xdp1,iface=e0"));
   EXPECT_FALSE(is_af_xdp("net_af_packet0,iface=e0"));
+}
+
+TEST(DeviceArgs, AfXdpOnAVethGetsNoBusyPollingUnlessItSaysOtherwise) {
+  EXPECT_EQ(device_with_defaults("net_af_xdp0,iface=v0", 1, "veth"),
+            "net_af_xdp0,iface=v0,queue_count=1,busy_budget=0");
+  EXPECT_EQ(device_with_defaults("net_af_xdp0,iface=v0,busy_budget=64", 1, "veth"),
+            "net_af_xdp0,iface=v0,busy_budget=64,queue_count=1");
+  EXPECT_EQ(device_with_defaults("net_af_xdp0,iface=e0", 1, ""), "net_af_xdp0,iface=e0,queue_count=1")
+      << "a driver that cannot be asked keeps the PMD's default";
+}
+
+TEST(DeviceArgs, InterfaceDriver) {
+  EXPECT_EQ(interface_driver("nosuch0"), "");
+  EXPECT_EQ(interface_driver(""), "");
+  EXPECT_EQ(interface_driver("an-interface-name-too-long"), "");
 }
 
 // The messages of check_af_xdp_prerequisites need a kernel with AF_XDP to
