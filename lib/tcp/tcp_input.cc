@@ -290,6 +290,7 @@ void TcpStack::input_syn_sent(Tcb& c, Segment& s, Instant now) noexcept {
 
 // RFC 9293 §3.10.7.4: SYN-RECEIVED and every synchronized state.
 void TcpStack::input_synchronized(Tcb& c, Segment& s, Instant now) noexcept {
+  if (predicted_data(c, s, now)) return;
   // A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost; send it again
   // (what Linux does for a request socket) rather than challenge it.
   if (c.state == TcpState::kSynReceived && s.flags.syn() && !s.flags.ack() && !s.flags.rst() &&
@@ -733,6 +734,95 @@ void TcpStack::update_window(Tcb& c, const Segment& s) noexcept {
   }
 }
 
+// In-order data (SEG.SEQ = RCV.NXT), the seventh step's common case: the
+// payload becomes its own mbuf chain, headers and any Ethernet padding
+// trimmed, on the receive queue if its charge fits.
+void TcpStack::take_in_order(Tcb& c, Segment& s, Instant now) noexcept {
+  Mbuf& m = s.frame;
+  if (!adopt_foreign(m)) {
+    c.ack_now = true;
+    return;
+  }
+  // An empty queue always takes the segment, so every connection makes
+  // progress whatever the worker's level; beyond that the charge must
+  // fit (docs/architecture.md "Memory model"): the common case decided
+  // here, the rest by rcv_make_room.
+  bool fits = c.rcvq.has_room_for(m->nb_segs);
+  if (fits && !c.rcvq.empty()) {
+    const std::uint32_t ts = mbuf_truesize(m.get());
+    fits = fits_rcv_buf(c, ts, mem_) || rcv_make_room(c, ts, c.rcv_nxt);
+  }
+  if (!fits) {
+    counters_.drop(rcv_refusal(c, mbuf_truesize(m.get()), Drop::kTcpRcvQueueFull));
+    c.ack_now = true;
+    return;
+  }
+  if (rte_pktmbuf_adj(m.get(), static_cast<std::uint16_t>(s.payload_off)) == nullptr) {
+    rte_mbuf* head = mbuf_chain_trim_front(m.release(), s.payload_off);
+    m.reset(head);
+  }
+  if (m.pkt_len() > s.len) mbuf_chain_trim_back(m.get(), m.pkt_len() - s.len);
+  c.rcvq.push(std::move(m));
+  c.rcv_nxt += s.len;
+  c.bytes_received += s.len;
+  bool filled_hole = false;
+  if (c.ooo != nullptr) {
+    if (!c.ooo->empty()) {
+      c.bytes_received += c.ooo->pop_in_order(c.rcv_nxt, [&](Mbuf part) {
+        // Bounded by the receive window, so nb_segs cannot run away; a
+        // chain beyond kMaxSegments is still delivered (it was ACKed).
+        c.rcvq.push(std::move(part));
+      });
+      filled_hole = true;
+    }
+    // Emptied by delivery, or by rcv_make_room's pruning: give it back.
+    if (c.ooo->empty()) return_ooo(c);
+  }
+  post(c, kTcpEvReadable);
+  if (c.ooo_fin && c.ooo_fin_seq == c.rcv_nxt) {
+    c.ooo_fin = false;
+    process_fin(c, now);
+    return;
+  }
+  // RFC 9293 §3.8.6.3 / RFC 5681 §4.2: ACK at least every second full
+  // segment, at once when a hole was filled, otherwise within the
+  // delayed-ACK timeout.
+  if (s.len >= c.rcv_mss) ++c.unacked_segs;
+  ack_now_or_later(c, filled_hole, now);
+}
+
+// Header prediction (in the spirit of Van Jacobson's, RFC 1323 Appendix A
+// of old): an in-order data segment on an ESTABLISHED connection with
+// nothing of ours in flight, the same window, no SACK block, a timestamp
+// that passes PAWS, no reassembly pending and nothing else to learn. Every
+// check of RFC 9293 §3.10.7.4 then has a known outcome: acceptable, no
+// RST, no SYN, an ACK of SND.UNA that changes nothing but SND.WL1/WL2. So
+// it goes straight to the seventh step. Any doubt returns false and the
+// segment takes the full path (input_synchronized).
+bool TcpStack::predicted_data(Tcb& c, Segment& s, Instant now) noexcept {
+  if (c.state != TcpState::kEstablished || s.flags.bits != (kTcpAck | (s.flags.bits & kTcpPsh))) return false;
+  if (s.seq != c.rcv_nxt || s.len == 0 || s.ack != c.snd_una || c.snd_una != c.snd_max) return false;
+  if (s.opts.sack_count != 0 || (static_cast<std::uint32_t>(s.wnd_raw) << c.snd_wscale) != c.snd_wnd)
+    return false;
+  if (seq_gt(s.seq + s.len, c.rcv_adv) || c.app_closed || c.defer_accept_pending || c.tlp_rxt_out || c.ooo_fin ||
+      (c.ooo != nullptr && !c.ooo->empty()))
+    return false;
+  if (c.ts_ok) {
+    if (!s.opts.timestamps || ts_older(s.opts.timestamps->first, c.ts_recent)) return false;
+    // RFC 7323 §4.3 (check_sequence): the segment covers the left edge.
+    if (seq_leq(s.seq, c.last_ack_sent)) {
+      c.ts_recent = s.opts.timestamps->first;
+      c.ts_recent_stamp = now;
+    }
+  }
+  counters_.inc(Counter::kTCPHPHits);
+  c.dsack_len = 0;
+  update_window(c, s);  // SND.WL1/WL2 only: the window is the same
+  take_in_order(c, s, now);
+  if (!c.removed) output(c, now);
+  return true;
+}
+
 // Seventh step: segment text.
 void TcpStack::process_data(Tcb& c, Segment& s, Instant now) noexcept {
   const bool fin = s.flags.fin();
@@ -769,59 +859,7 @@ void TcpStack::process_data(Tcb& c, Segment& s, Instant now) noexcept {
       note_dsack(c, dup_left, dup_right);
     }
     if (s.seq == c.rcv_nxt) {
-      // In order. The payload becomes its own mbuf chain, headers and any
-      // Ethernet padding trimmed.
-      Mbuf& m = s.frame;
-      if (!adopt_foreign(m)) {
-        c.ack_now = true;
-        return;
-      }
-      // An empty queue always takes the segment, so every connection makes
-      // progress whatever the worker's level; beyond that the charge must
-      // fit (docs/architecture.md "Memory model"): the common case decided
-      // here, the rest by rcv_make_room.
-      bool fits = c.rcvq.has_room_for(m->nb_segs);
-      if (fits && !c.rcvq.empty()) {
-        const std::uint32_t ts = mbuf_truesize(m.get());
-        fits = fits_rcv_buf(c, ts, mem_) || rcv_make_room(c, ts, c.rcv_nxt);
-      }
-      if (!fits) {
-        counters_.drop(rcv_refusal(c, mbuf_truesize(m.get()), Drop::kTcpRcvQueueFull));
-        c.ack_now = true;
-        return;
-      }
-      if (rte_pktmbuf_adj(m.get(), static_cast<std::uint16_t>(s.payload_off)) == nullptr) {
-        rte_mbuf* head = mbuf_chain_trim_front(m.release(), s.payload_off);
-        m.reset(head);
-      }
-      if (m.pkt_len() > s.len) mbuf_chain_trim_back(m.get(), m.pkt_len() - s.len);
-      c.rcvq.push(std::move(m));
-      c.rcv_nxt += s.len;
-      c.bytes_received += s.len;
-      bool filled_hole = false;
-      if (c.ooo != nullptr) {
-        if (!c.ooo->empty()) {
-          c.bytes_received += c.ooo->pop_in_order(c.rcv_nxt, [&](Mbuf part) {
-            // Bounded by the receive window, so nb_segs cannot run away; a
-            // chain beyond kMaxSegments is still delivered (it was ACKed).
-            c.rcvq.push(std::move(part));
-          });
-          filled_hole = true;
-        }
-        // Emptied by delivery, or by rcv_make_room's pruning: give it back.
-        if (c.ooo->empty()) return_ooo(c);
-      }
-      post(c, kTcpEvReadable);
-      if (c.ooo_fin && c.ooo_fin_seq == c.rcv_nxt) {
-        c.ooo_fin = false;
-        process_fin(c, now);
-        return;
-      }
-      // RFC 9293 §3.8.6.3 / RFC 5681 §4.2: ACK at least every second full
-      // segment, at once when a hole was filled, otherwise within the
-      // delayed-ACK timeout.
-      if (s.len >= c.rcv_mss) ++c.unacked_segs;
-      ack_now_or_later(c, filled_hole, now);
+      take_in_order(c, s, now);
     } else {
       // Out of order (beyond RCV.NXT): hold it and send a duplicate ACK at
       // once (RFC 5681 §4.2), with SACK blocks when negotiated.

@@ -314,6 +314,8 @@ class TcpStack {
   void process_ack(Tcb& c, Segment& s, Instant now) noexcept;
   void update_window(Tcb& c, const Segment& s) noexcept;
   void process_data(Tcb& c, Segment& s, Instant now) noexcept;
+  void take_in_order(Tcb& c, Segment& s, Instant now) noexcept;
+  bool predicted_data(Tcb& c, Segment& s, Instant now) noexcept;  // header prediction
   void process_fin(Tcb& c, Instant now) noexcept;
   Duration rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept;  // the sample taken, or zero
   std::optional<Duration> logged_rtt(const Tcb& c, Instant now) const noexcept;

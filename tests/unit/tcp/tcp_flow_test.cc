@@ -431,5 +431,41 @@ TEST_F(Flow, SmallPayloadsTravelInTheHeaderMbufLargeOnesAsSlices) {
   EXPECT_TRUE(resent);
 }
 
+// Header prediction takes in-order data with nothing else to learn, and
+// leaves every other segment to the full path: the same outcome either way
+// (data readable, ACK every second segment, window changes taken).
+TEST_F(Flow, HeaderPredictionTakesPlainInOrderDataAndNothingElse) {
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  leave_quickack_mode(irs() + 1, iss() + 1);
+  advance_by(cfg().delayed_ack);
+  take_all_sent();
+  read_all(*c);
+  Seq32 seq = c->rcv_nxt;
+  const std::uint64_t hits = count(Counter::kTCPHPHits);
+  recv(seg().seq(seq).ack(iss() + 1).data(c->rcv_mss, 1), now() + Duration::ms(1));
+  seq += c->rcv_mss;
+  recv(seg().flags(kTcpAck | kTcpPsh).seq(seq).ack(iss() + 1).data(c->rcv_mss, 2), now());
+  seq += c->rcv_mss;
+  EXPECT_EQ(count(Counter::kTCPHPHits), hits + 2);
+  expect_sent(seg().flags(kTcpAck).ack(seq));  // the second full segment is ACKed at once
+  // A new window, a FIN, data beyond a hole, our data in flight: the full path.
+  recv(seg().seq(seq).ack(iss() + 1).win(1000).data(100, 3), now() + Duration::ms(1));
+  seq += 100;
+  EXPECT_EQ(c->snd_wnd, 1000u << c->snd_wscale);
+  recv(seg().seq(seq + 50).ack(iss() + 1).win(1000).data(50, 4), now());
+  ASSERT_EQ(stack().send_copy(*c, pattern(10), now()), 10u);
+  recv(seg().seq(seq).ack(iss() + 1).win(1000).data(50, 5), now());
+  recv(seg().flags(kTcpAck | kTcpFin).seq(seq + 100).ack(iss() + 11).win(1000).data(0), now());
+  EXPECT_EQ(count(Counter::kTCPHPHits), hits + 2);
+  Bytes want = pattern(c->rcv_mss, 1);
+  testkit::append(want, pattern(c->rcv_mss, 2));
+  testkit::append(want, pattern(100, 3));
+  testkit::append(want, pattern(50, 5));
+  testkit::append(want, pattern(50, 4));
+  EXPECT_EQ(read_all(*c), want);
+  EXPECT_EQ(c->state, TcpState::kCloseWait);
+}
+
 }  // namespace
 }  // namespace tern::tcptest
