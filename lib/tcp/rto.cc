@@ -54,8 +54,13 @@ Duration RtoEstimator::base_rto() const noexcept {
   std::int64_t rto = initial_ns_;  // RFC 6298 §2.1
   if (has_sample_) {
     // RFC 6298 §2.2/§2.3: RTO <- SRTT + max(G, K*RTTVAR). K*RTTVAR saturates
-    // at max, which the result is clamped to anyway.
-    const std::int64_t var = (k_ != 0 && rttvar4_ > max_ns_ * 4 / k_) ? max_ns_ : k_ * rttvar4_ / 4;
+    // at max, which the result is clamped to anyway. (Runs on every ACK that
+    // restarts the timer: an overflow check, not a division by K.)
+    std::int64_t k_rttvar4 = 0;
+    const std::int64_t var =
+        __builtin_mul_overflow(static_cast<std::int64_t>(k_), rttvar4_, &k_rttvar4) || k_rttvar4 / 4 > max_ns_
+            ? max_ns_
+            : k_rttvar4 / 4;
     rto = srtt8_ / 8 + std::max(granularity_ns_, var);
   }
   rto = std::max(rto, floor_ns_);

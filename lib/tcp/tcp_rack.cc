@@ -140,6 +140,7 @@ std::uint32_t TcpStack::rack_detect_loss(Tcb& c, Instant now) noexcept {
       const std::int64_t remaining = wait - elapsed;
       if (remaining <= 0) {
         r.flags |= kTxLost;
+        l.note_lost();
         c.lost_segs += segs_of(r.len() - r.acked, c.mss);
         if ((r.flags & kTxRetransmit) != 0) counters_.inc(Counter::kTCPLostRetransmit);
       } else {
@@ -199,6 +200,7 @@ void TcpStack::rack_on_rto(Tcb& c, Instant now) noexcept {
     const std::int64_t elapsed = static_cast<std::int32_t>(now_us - r.sent_us);
     if (head || !c.rack_valid || elapsed >= wait) {
       r.flags |= kTxLost;
+      l.note_lost();
       c.lost_segs += segs_of(r.len() - r.acked, c.mss);
     }
   }
@@ -214,7 +216,7 @@ void TcpStack::rack_on_rto(Tcb& c, Instant now) noexcept {
 // RACK's timer and the tail loss probe cover what they guess at.
 SackNext TcpStack::rack_next_seg(const Tcb& c, std::uint32_t new_data) const noexcept {
   SackNext nx;
-  if (c.txlog != nullptr) {
+  if (c.txlog != nullptr && c.txlog->may_hold_lost()) {
     const TxLog& l = *c.txlog;
     const std::span<const SackRange> sacked = c.sb.ranges();
     for (std::size_t i = 0; i < l.size(); ++i) {

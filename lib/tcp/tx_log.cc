@@ -35,7 +35,9 @@ void TxLog::record(TxRecord r, Seq32 snd_una, Seq32 snd_max, std::span<const Sac
     append(r);
     return;
   }
-  // A retransmission: its octets now belong to this newer record only.
+  // A retransmission: its octets now belong to this newer record only,
+  // which leaves the log out of sequence order.
+  seq_ordered_ = false;
   const Seq32 rxt_end = seq_lt(r.end, snd_max) ? r.end : snd_max;
   // Room for what this adds: the retransmission's record, the new part's,
   // and the second half of a record it splits.
@@ -163,6 +165,7 @@ void TxLog::release(Seq32 snd_una) noexcept {
     head_ = (head_ + 1) % kCapacity;
     --count_;
   }
+  if (seq_ordered_) return;  // the rest lie above the oldest, which reaches past snd_una
   std::size_t w = 0;
   for (std::size_t i = 0; i < count_; ++i) {
     if (seq_leq(at(i).end, snd_una)) continue;

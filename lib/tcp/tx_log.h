@@ -87,7 +87,19 @@ class TxLog {
     head_ = 0;
     count_ = 0;
     merges_ = 0;
+    seq_ordered_ = true;
+    lost_marked_ = false;
   }
+  // True while no retransmission was logged since the log was lent: the
+  // records are then in sequence order as well as in time order, so those
+  // an ACK covers are the oldest ones and a walk stops at the first above
+  // SND.UNA (what keeps a pure ACK's work independent of the flight's size).
+  bool seq_ordered() const noexcept { return seq_ordered_; }
+  // RACK marked a record kTxLost since the log was lent (it may have been
+  // delivered or retransmitted since): when false, no record holds the flag
+  // and RACK's NextSeg has nothing to look for.
+  void note_lost() noexcept { lost_marked_ = true; }
+  bool may_hold_lost() const noexcept { return lost_marked_; }
   bool empty() const noexcept { return count_ == 0; }
   std::size_t size() const noexcept { return count_; }
   // 0 = oldest.
@@ -120,6 +132,9 @@ class TxLog {
               Visit&& visit) noexcept {
     for (std::size_t i = 0; i < count_; ++i) {
       TxRecord& r = at(i);
+      // In sequence order, with no block to look for, nothing past the
+      // first record at or above SND.UNA has changed.
+      if (seq_ordered_ && blocks.empty() && !seq_lt(r.start, snd_una)) break;
       if (r.fully_acked()) continue;
       bool touched = seq_lt(r.start, snd_una);
       for (const SackRange& b : blocks)
@@ -166,6 +181,8 @@ class TxLog {
   std::size_t head_ = 0;
   std::size_t count_ = 0;
   std::uint32_t merges_ = 0;
+  bool seq_ordered_ = true;
+  bool lost_marked_ = false;
 };
 
 }  // namespace tern

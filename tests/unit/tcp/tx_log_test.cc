@@ -158,6 +158,34 @@ TEST(TxLog, TheWalkVisitsNewlyDeliveredRecordsOnceInTimeOrder) {
   EXPECT_EQ(ranges(l), (std::vector<Range>{{2000, 3000, 30}}));
 }
 
+// Until a retransmission the records are in sequence order too, and a
+// cumulative ACK's walk stops at the first record above SND.UNA; after one,
+// a retransmitted record newer than higher ones is still found, and the
+// order flag comes back only when the log is cleared (lent again).
+TEST(TxLog, SequenceOrderLastsUntilARetransmissionAndTheWalkStillFindsIt) {
+  TxLog l;
+  send_new(l, 0, 1000, 10);
+  send_new(l, 1000, 2000, 20);
+  send_new(l, 2000, 3000, 30);
+  EXPECT_TRUE(l.seq_ordered());
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> seen;  // sent_us, newly
+  auto visit = [&](const TxRecord& r, std::uint32_t n) { seen.emplace_back(r.sent_us, n); };
+  l.on_ack(kBase + 1500, {}, {}, visit);
+  EXPECT_EQ(seen, (std::vector<std::pair<std::uint32_t, std::uint32_t>>{{10, 1000}, {20, 500}}));
+  EXPECT_EQ(ranges(l), (std::vector<Range>{{1000, 2000, 20}, {2000, 3000, 30}}));
+
+  l.record(rec(1500, 2000, 40), kBase + 1500, kBase + 3000, {});  // a retransmission
+  EXPECT_FALSE(l.seq_ordered());
+  EXPECT_EQ(ranges(l), (std::vector<Range>{{1000, 1500, 20}, {2000, 3000, 30}, {1500, 2000, 40}}));
+  seen.clear();
+  l.on_ack(kBase + 2000, {}, {}, visit);  // covers the newest record, behind a higher one
+  EXPECT_EQ(seen, (std::vector<std::pair<std::uint32_t, std::uint32_t>>{{40, 500}}));
+  EXPECT_EQ(ranges(l), (std::vector<Range>{{2000, 3000, 30}}));
+  l.clear();
+  EXPECT_TRUE(l.seq_ordered());
+  EXPECT_FALSE(l.may_hold_lost());
+}
+
 // Send times are microseconds mod 2^32 (some 71 minutes): compared by
 // signed difference, 0x00000010 is after 0xfffffff0.
 TEST(TxLog, SendTimesCompareAcrossTheWrap) {
