@@ -257,6 +257,10 @@ std::unique_ptr<EthdevPort> EthdevPort::open(const PortConfig& cfg, std::uint16_
   rc = rte_eth_dev_configure(id, queues, queues, &conf);
   if (rc != 0) fail(cfg.name, "rte_eth_dev_configure", rc);
   std::uint16_t rxd = cfg.rx_ring, txd = cfg.tx_ring;
+  // net_af_xdp sizes both of a socket's rings from the RX count, and its fill
+  // ring holds kAfXdpFillMbufs frames: an RX ring smaller than that drops
+  // what the fill ring could still take while the worker is off its core.
+  if (drv == "net_af_xdp" && rxd < kAfXdpFillMbufs) rxd = static_cast<std::uint16_t>(kAfXdpFillMbufs);
   rc = rte_eth_dev_adjust_nb_rx_tx_desc(id, &rxd, &txd);
   if (rc != 0) fail(cfg.name, "rte_eth_dev_adjust_nb_rx_tx_desc", rc);
   const int socket = rte_eth_dev_socket_id(id);
