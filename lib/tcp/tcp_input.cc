@@ -804,8 +804,8 @@ bool TcpStack::predicted_data(Tcb& c, Segment& s, Instant now) noexcept {
   if (s.seq != c.rcv_nxt || s.len == 0 || s.ack != c.snd_una || c.snd_una != c.snd_max) return false;
   if (s.opts.sack_count != 0 || (static_cast<std::uint32_t>(s.wnd_raw) << c.snd_wscale) != c.snd_wnd)
     return false;
-  if (seq_gt(s.seq + s.len, c.rcv_adv) || c.app_closed || c.defer_accept_pending || c.tlp_rxt_out || c.ooo_fin ||
-      (c.ooo != nullptr && !c.ooo->empty()))
+  if (seq_gt(s.seq + s.len, c.rcv_adv) || c.app_closed || c.defer_accept_pending || c.tlp_rxt_out ||
+      c.ooo_fin || (c.ooo != nullptr && !c.ooo->empty()))
     return false;
   if (c.ts_ok) {
     if (!s.opts.timestamps || ts_older(s.opts.timestamps->first, c.ts_recent)) return false;
