@@ -72,7 +72,26 @@ inline std::uint32_t window_limit(MemLevel level, std::uint32_t rcv_buf, std::ui
 // (bench/README.md "Fast path" has the measurement).
 constexpr std::uint32_t kCopyIntoHeaderMax = 512;
 
+// Header mbufs for a burst of `segments` taken from the pool in one call:
+// rte_pktmbuf_alloc_bulk resets them in one loop, so the cache misses on
+// their metadata (mbufs come back from whichever core freed them) overlap
+// instead of stalling each segment in turn. Whatever the burst did not use
+// goes back at the end of output(), so nothing stays reserved between calls.
+void TcpStack::reserve_header_mbufs(std::uint32_t segments) noexcept {
+  if (segments < 2 || hdr_next_ < hdr_count_) return;
+  const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(segments, hdr_stash_.size()));
+  if (rte_pktmbuf_alloc_bulk(pool_mp_, hdr_stash_.data(), n) != 0) return;  // short: one at a time
+  hdr_count_ = n;
+  hdr_next_ = 0;
+}
+
+void TcpStack::release_header_mbufs() noexcept {
+  if (hdr_next_ < hdr_count_) rte_pktmbuf_free_bulk(hdr_stash_.data() + hdr_next_, hdr_count_ - hdr_next_);
+  hdr_count_ = hdr_next_ = 0;
+}
+
 Mbuf TcpStack::new_header_mbuf() noexcept {
+  if (hdr_next_ < hdr_count_) return Mbuf{hdr_stash_[hdr_next_++]};
   Mbuf m = Mbuf::alloc(pool_mp_);
   if (!m) note_mbuf_exhausted();
   return m;
@@ -213,6 +232,14 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
     const Seq32 max_before = c.snd_max;
     const Seq32 nxt_before = c.snd_nxt;
     bool paced = false;
+    {
+      // The burst this call may send, its header mbufs taken in one go.
+      const std::uint32_t off = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
+      const std::uint32_t avail = off < c.sndq.bytes() ? c.sndq.bytes() - off : 0;
+      const std::uint32_t wnd = std::min(c.snd_wnd, c.cc.cwnd());
+      const std::uint32_t usable = wnd > c.flight() ? wnd - c.flight() : 0;
+      reserve_header_mbufs(std::min(avail, usable) / std::max<std::uint32_t>(c.mss, 1));
+    }
     for (;;) {
       const std::uint32_t off = static_cast<std::uint32_t>(c.snd_nxt - c.snd_una);
       const std::uint32_t queued = c.sndq.bytes();
@@ -279,6 +306,7 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
     }
   }
   if (c.ack_now) send_ack(c, now);
+  release_header_mbufs();
 }
 
 // The SACK blocks of an outgoing segment, at most max_blocks. RFC 2883 §4:

@@ -316,6 +316,8 @@ class TcpStack {
   void process_data(Tcb& c, Segment& s, Instant now) noexcept;
   void take_in_order(Tcb& c, Segment& s, Instant now) noexcept;
   bool predicted_data(Tcb& c, Segment& s, Instant now) noexcept;  // header prediction
+  void reserve_header_mbufs(std::uint32_t segments) noexcept;
+  void release_header_mbufs() noexcept;
   void process_fin(Tcb& c, Instant now) noexcept;
   Duration rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept;  // the sample taken, or zero
   std::optional<Duration> logged_rtt(const Tcb& c, Instant now) const noexcept;
@@ -512,6 +514,11 @@ class TcpStack {
   std::uint64_t challenge_rng_;        // xorshift state for the per-second budget
   bool in_dispatch_ = false;
   bool mbuf_exhausted_noted_ = false;
+  // output()'s header mbufs, allocated in bulk (tcp_output.cc); empty
+  // outside output().
+  std::array<rte_mbuf*, 32> hdr_stash_{};
+  std::uint32_t hdr_count_ = 0;
+  std::uint32_t hdr_next_ = 0;
   std::uint32_t orphans_ = 0;
   Instant next_relief_check_;
   Instant last_relief_log_;
