@@ -7,17 +7,23 @@
 // ends. Prints tern-perf's summary (and its JSON line with --json).
 //
 //   tern-pair --mode bulk|rr|crr [--connections N] [--time S] [--size B]
-//             [--lcores C,S] [--one-core] [--json]
+//             [--workers W] [--lcores C1,..,CW,S1,..,SW] [--one-core] [--json]
 //
-// The client runs on the first lcore (the main one), the server on the
-// second; each busy-polls, as Tern's workers always do. --one-core polls
-// both in turn on the first lcore: no figure to compare with the kernel, but
-// a deterministic order of events, so that instructions per transaction
-// under valgrind (bench/ab/ir_per_transaction.sh) repeat on a busy machine.
+// W workers per side (default 1), each on its own lcore and link queue:
+// the clients on the first W lcores (the first is the main one), the
+// servers on the next W; each busy-polls, as Tern's workers always do.
+// Connections are spread over the client workers; a flow's owner is the
+// same index on both sides (the symmetric flow hash), so frames reach
+// their owner directly and the steering rings stay for ARP. --one-core polls
+// every worker in turn on the first lcore: no figure to compare with the
+// kernel, but a deterministic order of events, so that instructions per
+// transaction under valgrind (bench/ab/ir_per_transaction.sh) repeat on a
+// busy machine.
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mempool.h>
 #include <rte_random.h>
+#include <rte_ring.h>
 
 #include <atomic>
 #include <cstdio>
@@ -25,6 +31,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "api/adapter.h"
 #include "perf_options.h"
@@ -41,28 +48,32 @@ namespace {
 constexpr std::uint32_t kClientIp = 0x0AFE0001;  // 10.254.0.1
 constexpr std::uint32_t kServerIp = 0x0AFE0002;  // 10.254.0.2
 constexpr std::uint16_t kBurst = 32;
-constexpr unsigned kMbufs = 16383;
+constexpr unsigned kMbufs = 16383;  // per pool; halved per extra worker to fit the EAL's memory
 
 std::atomic<bool> g_stop{false};
 
+// One stack's workers, their pools and the rings between them.
 struct Side {
-  rte_mempool* pool = nullptr;
-  rte_mempool* clones = nullptr;
-  std::unique_ptr<Worker> worker;
-  std::unique_ptr<api::WorkerAppAdapter> app;
+  std::vector<rte_mempool*> pools, clones;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<std::unique_ptr<api::WorkerAppAdapter>> apps;
+  std::vector<rte_ring*> rings;
+  ~Side() {
+    apps.clear();  // apps hold connections of their workers: they go first
+    workers.clear();
+    for (rte_ring* r : rings) rte_ring_free(r);
+  }
 };
 
-rte_mempool* make_pool(const std::string& name, bool indirect) {
-  rte_mempool* p = rte_pktmbuf_pool_create(name.c_str(), kMbufs, 256, 0,
+rte_mempool* make_pool(const std::string& name, bool indirect, unsigned mbufs) {
+  rte_mempool* p = rte_pktmbuf_pool_create(name.c_str(), mbufs, 256, 0,
                                            indirect ? 0 : RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
   if (p == nullptr) throw std::runtime_error("cannot create mempool " + name);
   return p;
 }
 
-Side make_side(const char* name, Port& port, const MacAddr& mac, std::uint32_t addr) {
-  Side s;
-  s.pool = make_pool(std::string(name) + "_pool", false);
-  s.clones = make_pool(std::string(name) + "_clones", true);
+void make_side(Side& s, const char* name, Port& port, const MacAddr& mac, std::uint32_t addr,
+               std::uint16_t n) {
   IpSettings ip;
   ip.mac = mac;
   ip.addr = addr;
@@ -76,17 +87,35 @@ Side make_side(const char* name, Port& port, const MacAddr& mac, std::uint32_t a
   tcp.opts.local_addr = addr;
   tcp.opts.cfg.max_connections = 16384;
   tcp.opts.tx_checksum_offload = port.info().tx_l4_checksum_offload;
+  tcp.opts.adopt_foreign_frames = n > 1;  // a steered frame is in its receiver's pool
   for (auto& b : tcp.opts.isn_key) b = static_cast<std::uint8_t>(rte_rand());
   for (auto& b : tcp.opts.cookie_key) b = static_cast<std::uint8_t>(rte_rand());
-  tcp.opts.hash_seed = rte_rand();
   tcp.opts.port_seed = rte_rand();
-  tcp.clone_pool = s.clones;
   tcp.start = TscClock{}.now();
-  s.worker = std::make_unique<Worker>(0, 1, port, ip, s.pool, nullptr, kBurst, &tcp);
-  return s;
+  const unsigned mbufs = n == 1 ? kMbufs : std::max(2047u, kMbufs / n);
+  for (std::uint16_t w = 0; w < n; ++w) {
+    const std::string tag = std::string(name) + std::to_string(w);
+    s.pools.push_back(make_pool(tag + "_pool", false, mbufs));
+    s.clones.push_back(make_pool(tag + "_clones", true, mbufs));
+    tcp.clone_pool = s.clones.back();
+    tcp.opts.hash_seed = rte_rand();
+    s.workers.push_back(std::make_unique<Worker>(w, n, port, ip, s.pools.back(), nullptr, kBurst, &tcp));
+  }
+  // An SPSC ring for every ordered pair of workers, as the runtime makes them.
+  for (std::uint16_t from = 0; from < n; ++from) {
+    for (std::uint16_t to = 0; to < n; ++to) {
+      if (from == to) continue;
+      const std::string rn = std::string(name) + "_steer_" + std::to_string(from) + "_" + std::to_string(to);
+      rte_ring* r = rte_ring_create(rn.c_str(), 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+      if (r == nullptr) throw std::runtime_error("cannot create ring " + rn);
+      s.rings.push_back(r);
+      s.workers[from]->set_outbox(to, r);
+      s.workers[to]->set_inbox(from, r);
+    }
+  }
 }
 
-int server_loop(void* arg) {
+int worker_loop(void* arg) {
   auto* w = static_cast<Worker*>(arg);
   TscClock clock;
   w->start_app(clock.now());
@@ -96,12 +125,12 @@ int server_loop(void* arg) {
 }
 
 int usage(const char* argv0) {
-  std::fprintf(
-      stderr,
-      "usage: %s --mode bulk|rr|crr [--connections N] [--time S] [--size B] [--lcores C,S] [--one-core]\n"
-      "       [--json]\n"
-      "Tern client and Tern server in one process, one lcore each, over the in-process link.\n",
-      argv0);
+  std::fprintf(stderr,
+               "usage: %s --mode bulk|rr|crr [--connections N] [--time S] [--size B] [--workers W]\n"
+               "       [--lcores C1,..,CW,S1,..,SW] [--one-core] [--json]\n"
+               "Tern clients and Tern servers in one process, W workers each (one lcore each), over the\n"
+               "in-process link.\n",
+               argv0);
   return 2;
 }
 
@@ -115,7 +144,8 @@ int main(int argc, char** argv) {
   o.addr = kServerIp;
   o.interval_s = 0;
   o.time_s = 5;
-  std::string lcores = "0,1";
+  std::string lcores;
+  std::uint16_t workers = 1;
   bool one_core = false;
   try {
     for (int i = 1; i < argc; ++i) {
@@ -132,6 +162,8 @@ int main(int argc, char** argv) {
         o.time_s = static_cast<double>(api::parse_int_option(a, argv[++i], 1, 3600));
       } else if (a == "--size" && has) {
         o.size = static_cast<std::uint32_t>(api::parse_int_option(a, argv[++i], 1, perf::kMaxSize));
+      } else if (a == "--workers" && has) {
+        workers = static_cast<std::uint16_t>(api::parse_int_option(a, argv[++i], 1, 8));
       } else if (a == "--lcores" && has) {
         lcores = argv[++i];
       } else if (a == "--one-core") {
@@ -146,66 +178,89 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tern-pair: %s\n", e.what());
     return 2;
   }
-  if (!start_eal_in_memory("tern-pair", "error", lcores.c_str())) return 1;
-  const unsigned server_lcore = rte_get_next_lcore(rte_lcore_id(), 1, 0);
-  if (!one_core && server_lcore >= RTE_MAX_LCORE) {
-    std::fprintf(stderr, "tern-pair: --lcores must name two cores (client,server)\n");
+  if (o.connections < workers) {
+    std::fprintf(stderr, "tern-pair: --connections (%u) below --workers (%u) leaves a worker idle\n",
+                 o.connections, workers);
+    return 2;
+  }
+  if (lcores.empty()) lcores = one_core ? "0" : "0-" + std::to_string(2 * workers - 1);
+  // Two pools of kMbufs 2 KiB mbufs per worker and side, halved per extra worker.
+  if (!start_eal_in_memory("tern-pair", "error", lcores.c_str(), 256 + 128 * (workers - 1))) return 1;
+  std::vector<unsigned> others;  // the lcores after the main one: clients 2..W, then servers
+  for (unsigned l = rte_get_next_lcore(rte_lcore_id(), 1, 0); l < RTE_MAX_LCORE;
+       l = rte_get_next_lcore(l, 1, 0))
+    others.push_back(l);
+  if (!one_core && others.size() < 2u * workers - 1) {
+    std::fprintf(stderr, "tern-pair: --lcores must name %u cores (clients, then servers)\n", 2u * workers);
     return 2;
   }
   try {
-    auto [client_port, server_port] = make_link_pair(1, 4096);
+    auto [client_port, server_port] = make_link_pair(workers, 4096);
     // As a veth between two namespaces: checksums of locally built frames
     // are trusted, not computed (the kernel side of the A/B does the same).
     client_port->offer_checksum_offload();
     server_port->offer_checksum_offload();
     // make_link_pair's MACs: 02:00:00:00:00:01 on the first end, :02 on the second.
-    Side client = make_side("tp_c", *client_port, MacAddr{{2, 0, 0, 0, 0, 1}}, kClientIp);
-    Side server = make_side("tp_s", *server_port, MacAddr{{2, 0, 0, 0, 0, 2}}, kServerIp);
+    Side client, server;
+    make_side(client, "tp_c", *client_port, MacAddr{{2, 0, 0, 0, 0, 1}}, kClientIp, workers);
+    make_side(server, "tp_s", *server_port, MacAddr{{2, 0, 0, 0, 0, 2}}, kServerIp, workers);
 
     perf::Options so = o;
     so.client = false;
     so.server = true;
-    auto server_app = std::make_unique<perf::TernPerfServer>(so);
-    server.app = std::make_unique<api::WorkerAppAdapter>(*server.worker, server.pool, std::move(server_app));
-    server.worker->set_app(server.app.get());
-    perf::TernClientShared shared(1);
-    auto client_app = std::make_unique<perf::TernPerfClient>(o, shared);
-    const perf::TernPerfClient* client_view = client_app.get();
-    client.app = std::make_unique<api::WorkerAppAdapter>(*client.worker, client.pool, std::move(client_app));
-    client.worker->set_app(client.app.get());
+    perf::TernClientShared shared(workers);
+    std::vector<const perf::TernPerfClient*> client_views;
+    for (std::uint16_t w = 0; w < workers; ++w) {
+      server.apps.push_back(std::make_unique<api::WorkerAppAdapter>(
+          *server.workers[w], server.pools[w], std::make_unique<perf::TernPerfServer>(so)));
+      server.workers[w]->set_app(server.apps.back().get());
+      auto client_app = std::make_unique<perf::TernPerfClient>(o, shared);
+      client_views.push_back(client_app.get());
+      client.apps.push_back(std::make_unique<api::WorkerAppAdapter>(*client.workers[w], client.pools[w],
+                                                                    std::move(client_app)));
+      client.workers[w]->set_app(client.apps.back().get());
+    }
 
     TscClock clock;
     if (one_core) {
-      server.worker->start_app(clock.now());
-      client.worker->start_app(clock.now());
+      for (auto* side : {&server, &client})
+        for (auto& w : side->workers) w->start_app(clock.now());
       while (!shared.finished()) {
-        client.worker->poll_once(clock.now());
-        server.worker->poll_once(clock.now());
+        for (std::uint16_t w = 0; w < workers; ++w) {
+          client.workers[w]->poll_once(clock.now());
+          server.workers[w]->poll_once(clock.now());
+        }
       }
-      client.worker->flush();
-      server.worker->flush();
     } else {
-      // The server listens before the client's first SYN can arrive.
-      if (rte_eal_remote_launch(server_loop, server.worker.get(), server_lcore) != 0)
-        throw std::runtime_error("cannot launch the server lcore");
+      // The servers listen before the clients' first SYNs can arrive.
+      std::size_t next = 0;
+      for (auto& w : server.workers)
+        if (rte_eal_remote_launch(worker_loop, w.get(), others[workers - 1 + next++]) != 0)
+          throw std::runtime_error("cannot launch a server lcore");
       const Instant settle = clock.now() + Duration::ms(50);
       while (clock.now() < settle) {
       }
-      client.worker->start_app(clock.now());
-      while (!shared.finished()) client.worker->poll_once(clock.now());
-      client.worker->flush();
+      for (std::uint16_t w = 1; w < workers; ++w)
+        if (rte_eal_remote_launch(worker_loop, client.workers[w].get(), others[w - 1]) != 0)
+          throw std::runtime_error("cannot launch a client lcore");
+      Worker& main_worker = *client.workers[0];
+      main_worker.start_app(clock.now());
+      while (!shared.finished()) main_worker.poll_once(clock.now());
       g_stop.store(true);
-      rte_eal_wait_lcore(server_lcore);
+      rte_eal_mp_wait_lcore();
     }
+    for (auto* side : {&client, &server})
+      for (auto& w : side->workers) w->flush();
 
-    perf::Result r = perf::merge_client_results({client_view}, o);
+    perf::Result r = perf::merge_client_results(client_views, o);
     r.stack = "tern";
     perf::print_summary(stdout, r, o.json);
     std::fflush(stdout);
     if (r.errors != 0) {
       // What each stack dropped, to tell a broken run's cause at once.
       for (const auto& [name, side] : {std::pair{"client", &client}, std::pair{"server", &server}}) {
-        const Counters& k = side->worker->counters();
+        Counters k;
+        for (auto& w : side->workers) k += w->counters();
         for (std::size_t d = 0; d < kDropCount; ++d)
           if (k.drops[d] != 0)
             std::fprintf(stderr, "tern-pair: %s dropped %llu (%.*s)\n", name,
@@ -214,9 +269,6 @@ int main(int argc, char** argv) {
                          drop_name(static_cast<Drop>(d)).data());
       }
     }
-    // Apps hold connections of their workers: they go first.
-    client.app.reset();
-    server.app.reset();
     return r.errors == 0 ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tern-pair: %s\n", e.what());
