@@ -120,7 +120,11 @@ void TcpStack::rack_recovery_ended(Tcb& c) noexcept {
 // they left; the soonest of the others arms the reordering timer (§6.3).
 std::uint32_t TcpStack::rack_detect_loss(Tcb& c, Instant now) noexcept {
   std::uint32_t timeout = 0;
-  if (rack_active(c) && c.rack_valid) {
+  // With nothing SACKed and no retransmission logged, every octet sent
+  // before RACK's segment is below SND.UNA (the log is in sequence order):
+  // nothing can be lost and nothing waits for the reordering window.
+  const bool nothing_to_find = c.txlog != nullptr && c.txlog->seq_ordered() && c.sb.empty();
+  if (rack_active(c) && c.rack_valid && !nothing_to_find) {
     const std::uint32_t now_us = clock_us(now);
     const std::int64_t wait = std::int64_t{c.rack_rtt_us} + rack_reo_wnd_us(c);
     TxLog& l = *c.txlog;
