@@ -60,6 +60,24 @@ TEST(TcpOptions, DataSegmentWithTimestampsAndSack) {
   EXPECT_EQ(o->sack_blocks().size(), 2u);
 }
 
+// The aligned layout (NOP, NOP, TS) takes a shortcut; the same timestamps in
+// another layout, or that layout followed by more, take the general walk,
+// and all read the same values.
+TEST(TcpOptions, AlignedTimestampsReadLikeAnyOtherLayout) {
+  for (const char* h :
+       {"0101080a0000000100000002", "080a00000001000000020101", "0101080a000000010000000201010000"}) {
+    SCOPED_TRACE(h);
+    auto o = parse(h);
+    ASSERT_TRUE(o.ok());
+    ASSERT_TRUE(o->timestamps.has_value());
+    EXPECT_EQ(o->timestamps->first, 1u);
+    EXPECT_EQ(o->timestamps->second, 2u);
+    EXPECT_EQ(o->sack_count, 0);
+    EXPECT_FALSE(o->mss.has_value());
+  }
+  EXPECT_FALSE(parse("0101080b0000000100000002").ok());  // a timestamps option of length 11
+}
+
 TEST(TcpOptions, FourSackBlocks) {
   auto o = parse(
       "01 01 05 22 00 00 00 01 00 00 00 02 00 00 00 03 00 00 00 04"
