@@ -15,8 +15,11 @@ namespace tern {
 
 void TcpStack::arm_timer(Tcb& c) noexcept {
   if (c.removed) return;
-  const Instant d =
-      std::min({c.rtx_deadline, c.delack_deadline, c.linger_deadline, c.tlp_deadline, c.rack_deadline});
+  // Called several times per segment: pairwise minima, no initializer_list.
+  const Instant a = c.rtx_deadline < c.delack_deadline ? c.rtx_deadline : c.delack_deadline;
+  const Instant b = c.tlp_deadline < c.rack_deadline ? c.tlp_deadline : c.rack_deadline;
+  const Instant ab = a < b ? a : b;
+  const Instant d = ab < c.linger_deadline ? ab : c.linger_deadline;
   if (d == Instant::max()) {
     wheel_.cancel(c);
   } else {
