@@ -66,6 +66,7 @@ mktemp               coreutils
 mount                mount            # dpdk-env/setup.sh
 mv                   coreutils
 nginx                nginx            # bench/ab/ab.py (bench)
+nice                 coreutils        # bench/README.md
 ninja                ninja-build
 nstat                iproute2         # interop/impair_test.sh
 ping                 iputils-ping     # demo.sh, interop/ping_test.sh
