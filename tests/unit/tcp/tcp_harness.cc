@@ -31,16 +31,21 @@ void print_options(std::ostream& os, const TcpOptions& o, const Bytes& raw = {})
   os << "]";
 }
 
-// RFC 9293 §3.1 checksum over the pseudo header and the segment, computed by
-// the naive reference loop of test_frames.h, independent of lib/wire.
-bool tcp_checksum_ok(std::span<const std::byte> segment, std::uint32_t src, std::uint32_t dst) {
+// RFC 9293 §3.1 checksum over the pseudo header and the segment (its field
+// included as it stands), computed by the naive reference loop of
+// test_frames.h, independent of lib/wire: 0 when the field is right.
+std::uint16_t tcp_checksum_of(std::span<const std::byte> segment, std::uint32_t src, std::uint32_t dst) {
   Bytes b(12);
   testkit::put32(b, 0, src);
   testkit::put32(b, 4, dst);
   b[9] = std::byte{6};
   testkit::put16(b, 10, static_cast<std::uint16_t>(segment.size()));
   testkit::append(b, segment);
-  return testkit::ref_checksum(b) == 0;
+  return testkit::ref_checksum(b);
+}
+
+bool tcp_checksum_ok(std::span<const std::byte> segment, std::uint32_t src, std::uint32_t dst) {
+  return tcp_checksum_of(segment, src, dst) == 0;
 }
 
 }  // namespace
@@ -205,13 +210,7 @@ void TcpHarness::send_segment(Mbuf segment, std::uint32_t src, std::uint32_t dst
     const bool as_dpdk_wants =
         testkit::get16(b, 16) == pseudo && segment->l4_len == (std::to_integer<unsigned>(b[12]) >> 4) * 4u;
     testkit::put16(b, 16, 0);
-    Bytes whole(12);
-    testkit::put32(whole, 0, src);
-    testkit::put32(whole, 4, dst);
-    whole[9] = std::byte{6};
-    testkit::put16(whole, 10, static_cast<std::uint16_t>(b.size()));
-    testkit::append(whole, b);
-    testkit::put16(b, 16, testkit::ref_checksum(whole));
+    testkit::put16(b, 16, tcp_checksum_of(b, src, dst));
     s.checksum_ok = as_dpdk_wants;
   } else {
     s.checksum_ok = tcp_checksum_ok(b, src, dst);
