@@ -17,13 +17,15 @@ namespace tern {
 // relative (0.25 ns per second at 2 GHz, 1.2 at 10 GHz), and the shift
 // truncates below 1 ns: a scale error, still monotonic and steady, which is
 // all the engine needs.
+// GCC and Clang both have a 128-bit integer; __extension__ keeps -Wpedantic quiet.
+__extension__ using Uint128 = unsigned __int128;
+
 class CyclesToNs {
  public:
   explicit constexpr CyclesToNs(std::uint64_t hz) noexcept
-      : mult_(static_cast<std::uint64_t>(((static_cast<unsigned __int128>(1'000'000'000u) << 32) + hz / 2) /
-                                         hz)) {}
+      : mult_(static_cast<std::uint64_t>(((static_cast<Uint128>(1'000'000'000u) << 32) + hz / 2) / hz)) {}
   constexpr std::uint64_t operator()(std::uint64_t cycles) const noexcept {
-    return static_cast<std::uint64_t>((static_cast<unsigned __int128>(cycles) * mult_) >> 32);
+    return static_cast<std::uint64_t>((static_cast<Uint128>(cycles) * mult_) >> 32);
   }
 
  private:

@@ -1,13 +1,15 @@
 // Segment arrival, RFC 9293 §3.10.7, one function per step. The steps of
 // §3.10.7.4 ("other states") are check_sequence (first), check_rst (second),
 // check_syn (fourth), check_ack / process_ack (fifth), process_data
-// (seventh) and process_fin (eighth); the third (security) and sixth (URG)
-// have nothing to do: Tern keeps no security compartments and delivers
-// urgent data inline, skipping the pointer (RFC 6093 §4).
+// (seventh) and process_fin (eighth), those two in tcp_receive.cc; the third
+// (security) and sixth (URG) have nothing to do: Tern keeps no security
+// compartments and delivers urgent data inline, skipping the pointer
+// (RFC 6093 §4).
 #include <rte_mbuf.h>
 
 #include <algorithm>
 
+#include "tcp/tcp_input_rules.h"
 #include "tcp/tcp_stack.h"
 #include "wire/checksum.h"
 #include "wire/ipv4.h"
@@ -31,21 +33,6 @@ bool checksum_ok(const rte_mbuf* m, std::uint32_t src, std::uint32_t dst, std::u
     off = 0;
   }
   return len == 0 && acc.finish() == 0;
-}
-
-// RFC 7323 §5.3 (PAWS): TSval older than TS.Recent, in 32-bit modular order.
-bool ts_older(std::uint32_t tsval, std::uint32_t recent) noexcept {
-  return static_cast<std::int32_t>(tsval - recent) < 0;
-}
-
-// RFC 2883 §4: [left, right) of the last segment was a duplicate; the ACK
-// that answers it goes at once and reports it in its first SACK block
-// (tcp_output.cc). Only the first duplicate run of a segment is reported.
-void note_dsack(Tcb& c, Seq32 left, Seq32 right) noexcept {
-  if (!c.sack_ok) return;
-  c.dsack_left = left;
-  c.dsack_len = static_cast<std::uint16_t>(std::min<std::uint32_t>(right - left, 0xffff));
-  c.ack_now = true;
 }
 
 // Data before RCV.NXT received again, whole or in part, that the peer may
@@ -568,13 +555,6 @@ Duration TcpStack::rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept {
 
 namespace {
 
-// Whether `truesize` more fits in c's receive queues without making room:
-// within rcv_buf, which is rcv_limit below the high level. Inline, as every
-// segment that meets a queue holding data asks (rcv_make_room asks first).
-inline bool fits_rcv_buf(const Tcb& c, std::uint32_t truesize, MemAccount& mem) noexcept {
-  return TcpStack::rcv_charged(c) + truesize <= c.rcv_buf && mem.level() != MemLevel::kHigh;
-}
-
 // RFC 2018 §3 blocks above SEG.ACK and within what was sent: their highest
 // right edge. A D-SACK block (RFC 2883 §4) at or below SEG.ACK is skipped.
 void sack_summary(const Tcb& c, const Segment& s, AckSample& sample) noexcept {
@@ -731,288 +711,6 @@ void TcpStack::update_window(Tcb& c, const Segment& s) noexcept {
       c.persist_backoff = 0;
       arm_timer(c);
     }
-  }
-}
-
-// In-order data (SEG.SEQ = RCV.NXT), the seventh step's common case: the
-// payload becomes its own mbuf chain, headers and any Ethernet padding
-// trimmed, on the receive queue if its charge fits.
-void TcpStack::take_in_order(Tcb& c, Segment& s, Instant now) noexcept {
-  Mbuf& m = s.frame;
-  if (!adopt_foreign(m)) {
-    c.ack_now = true;
-    return;
-  }
-  // An empty queue always takes the segment, so every connection makes
-  // progress whatever the worker's level; beyond that the charge must
-  // fit (docs/architecture.md "Memory model"): the common case decided
-  // here, the rest by rcv_make_room.
-  bool fits = c.rcvq.has_room_for(m->nb_segs);
-  if (fits && !c.rcvq.empty()) {
-    const std::uint32_t ts = mbuf_truesize(m.get());
-    fits = fits_rcv_buf(c, ts, mem_) || rcv_make_room(c, ts, c.rcv_nxt);
-  }
-  if (!fits) {
-    counters_.drop(rcv_refusal(c, mbuf_truesize(m.get()), Drop::kTcpRcvQueueFull));
-    c.ack_now = true;
-    return;
-  }
-  if (rte_pktmbuf_adj(m.get(), static_cast<std::uint16_t>(s.payload_off)) == nullptr) {
-    rte_mbuf* head = mbuf_chain_trim_front(m.release(), s.payload_off);
-    m.reset(head);
-  }
-  if (m.pkt_len() > s.len) mbuf_chain_trim_back(m.get(), m.pkt_len() - s.len);
-  c.rcvq.push(std::move(m));
-  c.rcv_nxt += s.len;
-  c.bytes_received += s.len;
-  bool filled_hole = false;
-  if (c.ooo != nullptr) {
-    if (!c.ooo->empty()) {
-      c.bytes_received += c.ooo->pop_in_order(c.rcv_nxt, [&](Mbuf part) {
-        // Bounded by the receive window, so nb_segs cannot run away; a
-        // chain beyond kMaxSegments is still delivered (it was ACKed).
-        c.rcvq.push(std::move(part));
-      });
-      filled_hole = true;
-    }
-    // Emptied by delivery, or by rcv_make_room's pruning: give it back.
-    if (c.ooo->empty()) return_ooo(c);
-  }
-  post(c, kTcpEvReadable);
-  if (c.ooo_fin && c.ooo_fin_seq == c.rcv_nxt) {
-    c.ooo_fin = false;
-    process_fin(c, now);
-    return;
-  }
-  // RFC 9293 §3.8.6.3 / RFC 5681 §4.2: ACK at least every second full
-  // segment, at once when a hole was filled, otherwise within the
-  // delayed-ACK timeout.
-  if (s.len >= c.rcv_mss) ++c.unacked_segs;
-  ack_now_or_later(c, filled_hole, now);
-}
-
-// Header prediction (in the spirit of Van Jacobson's, RFC 1323 Appendix A
-// of old): an in-order data segment on an ESTABLISHED connection with
-// nothing of ours in flight, the same window, no SACK block, a timestamp
-// that passes PAWS, no reassembly pending and nothing else to learn. Every
-// check of RFC 9293 §3.10.7.4 then has a known outcome: acceptable, no
-// RST, no SYN, an ACK of SND.UNA that changes nothing but SND.WL1/WL2. So
-// it goes straight to the seventh step. Any doubt returns false and the
-// segment takes the full path (input_synchronized).
-bool TcpStack::predicted_data(Tcb& c, Segment& s, Instant now) noexcept {
-  if (c.state != TcpState::kEstablished || s.flags.bits != (kTcpAck | (s.flags.bits & kTcpPsh))) return false;
-  if (s.seq != c.rcv_nxt || s.len == 0 || s.ack != c.snd_una || c.snd_una != c.snd_max) return false;
-  if (s.opts.sack_count != 0 || (static_cast<std::uint32_t>(s.wnd_raw) << c.snd_wscale) != c.snd_wnd)
-    return false;
-  if (seq_gt(s.seq + s.len, c.rcv_adv) || c.app_closed || c.defer_accept_pending || c.tlp_rxt_out ||
-      c.ooo_fin || (c.ooo != nullptr && !c.ooo->empty()))
-    return false;
-  if (c.ts_ok) {
-    if (!s.opts.timestamps || ts_older(s.opts.timestamps->first, c.ts_recent)) return false;
-    // RFC 7323 §4.3 (check_sequence): the segment covers the left edge.
-    if (seq_leq(s.seq, c.last_ack_sent)) {
-      c.ts_recent = s.opts.timestamps->first;
-      c.ts_recent_stamp = now;
-    }
-  }
-  counters_.inc(Counter::kTCPHPHits);
-  c.dsack_len = 0;
-  update_window(c, s);  // SND.WL1/WL2 only: the window is the same
-  take_in_order(c, s, now);
-  if (!c.removed) output(c, now);
-  return true;
-}
-
-// Seventh step: segment text.
-void TcpStack::process_data(Tcb& c, Segment& s, Instant now) noexcept {
-  const bool fin = s.flags.fin();
-  if (s.len == 0 && !fin) return;
-  switch (c.state) {
-    case TcpState::kSynReceived:  // established above unless the accept queue overflowed
-    case TcpState::kEstablished:
-    case TcpState::kFinWait1:
-    case TcpState::kFinWait2:
-      break;
-    default:
-      // CLOSE-WAIT, CLOSING, LAST-ACK: the peer already sent its FIN; ignore.
-      if (s.len > 0) counters_.drop(Drop::kTcpAfterClose);
-      return;
-  }
-  if (c.app_closed && s.len > 0) {
-    // Nobody will read this: reset, as Linux does for data to an orphan (TCPAbortOnData).
-    counters_.inc(Counter::kTCPAbortOnData);
-    counters_.drop(Drop::kTcpAfterClose);
-    send_rst_for(c, now);
-    finish(c, TcpError::kAborted);
-    return;
-  }
-  if (c.defer_accept_pending && c.listener != nullptr) {
-    c.defer_accept_pending = false;
-    enqueue_accept(*c.listener, c);
-  }
-  if (s.len > 0) {
-    // RFC 2883 §4: data already held out of order, received again (unless
-    // a duplicate before RCV.NXT, the first run, is already noted).
-    Seq32 dup_left, dup_right;
-    if (c.sack_ok && c.dsack_len == 0 && c.ooo != nullptr &&
-        c.ooo->first_held(s.seq, s.seq + s.len, &dup_left, &dup_right)) {
-      note_dsack(c, dup_left, dup_right);
-    }
-    if (s.seq == c.rcv_nxt) {
-      take_in_order(c, s, now);
-    } else {
-      // Out of order (beyond RCV.NXT): hold it and send a duplicate ACK at
-      // once (RFC 5681 §4.2), with SACK blocks when negotiated.
-      Mbuf& m = s.frame;
-      // At the high level only in-order data into an empty queue is still
-      // taken (the one charge Linux forces): out-of-order data waits for
-      // the peer to send it again, so thousands of holes cannot hold a
-      // segment each.
-      if (mem_.level() == MemLevel::kHigh) {
-        counters_.drop(Drop::kTcpMemPressure);
-        c.ack_now = true;
-        return;
-      }
-      if (!adopt_foreign(m)) {
-        c.ack_now = true;
-        return;
-      }
-      if (!borrow_ooo(c)) {
-        counters_.drop(Drop::kTcpOfoOverLimit);
-        c.ack_now = true;
-        return;
-      }
-      m.reset(mbuf_chain_trim_front(m.release(), s.payload_off));
-      if (m.pkt_len() > s.len) mbuf_chain_trim_back(m.get(), m.pkt_len() - s.len);
-      // Room is made by pruning only data beyond this segment: what lies
-      // closer to RCV.NXT is worth more (it fills the hole sooner).
-      const std::uint32_t ts = mbuf_truesize(m.get());
-      if (!fits_rcv_buf(c, ts, mem_) && !rcv_make_room(c, ts, s.seq)) {
-        counters_.drop(rcv_refusal(c, ts, Drop::kTcpOfoOverLimit));
-        if (c.ooo->empty()) return_ooo(c);
-        c.ack_now = true;
-        return;
-      }
-      switch (c.ooo->insert(s.seq, std::move(m), c.rcv_nxt)) {
-        case ReassemblyQueue::Insert::kQueued:
-          counters_.inc(Counter::kTCPOFOQueue);
-          break;
-        case ReassemblyQueue::Insert::kDuplicate:
-          counters_.inc(Counter::kTCPDSACKDupData);
-          counters_.drop(Drop::kTcpDuplicate);
-          break;
-        case ReassemblyQueue::Insert::kOverLimit:
-          counters_.drop(Drop::kTcpOfoOverLimit);
-          break;
-      }
-      if (c.ooo->empty()) return_ooo(c);
-      if (fin) {
-        c.ooo_fin = true;
-        c.ooo_fin_seq = s.seq + s.len;
-      }
-      c.quickacks = std::max<std::uint8_t>(c.quickacks, 8);
-      c.ack_now = true;
-      return;
-    }
-  }
-  if (fin) {
-    if (s.seq + s.len == c.rcv_nxt) {
-      process_fin(c, now);
-    } else {  // a FIN beyond a hole: act on it once the hole fills
-      c.ooo_fin = true;
-      c.ooo_fin_seq = s.seq + s.len;
-      c.ack_now = true;
-    }
-  }
-}
-
-// A frame a sibling worker steered here (software steering) lives in the
-// sibling's pool: queued, it would drain a pool whose account cannot see
-// it. Data about to be queued is copied into this worker's pool first, so
-// every queue holds only its own worker's mbufs. False (the segment is
-// dropped, MbufExhausted) when this pool has no room for the copy.
-bool TcpStack::adopt_foreign(Mbuf& m) noexcept {
-  if (!o_.adopt_foreign_frames || m->pool == pool_mp_) [[likely]]
-    return true;
-  rte_mbuf* copy = rte_pktmbuf_copy(m.get(), pool_mp_, 0, UINT32_MAX);
-  if (copy == nullptr) {
-    note_mbuf_exhausted();
-    return false;
-  }
-  m.reset(copy);
-  counters_.inc(Counter::kTCPRcvForeignCopied);
-  return true;
-}
-
-// Room for `truesize` more in c's receive queues, made if need be the way
-// Linux's tcp_prune_queue does: first collapse runs of small in-order
-// segments into full mbufs, then free out-of-order data starting after
-// `floor`, newest (highest) first.
-bool TcpStack::rcv_make_room(Tcb& c, std::uint32_t truesize, Seq32 floor) noexcept {
-  if (fits_rcv_buf(c, truesize, mem_)) return true;  // the common case, cheaply
-  if (rcv_charged(c) + truesize <= rcv_limit(c)) return true;
-  const std::uint32_t limit = rcv_admit_limit(c);
-  if (rcv_charged(c) + truesize <= limit) return true;
-  if (c.rcvq.collapsible()) counters_.inc(Counter::kTCPRcvCollapsed, c.rcvq.collapse(pool_mp_));
-  if (rcv_charged(c) + truesize <= limit) return true;
-  if (c.ooo != nullptr) {
-    const std::uint32_t n = c.ooo->prune_above(floor, rcv_charged(c) + truesize - limit);
-    if (n > 0) {
-      counters_.inc(Counter::kOfoPruned);
-      counters_.drop(Drop::kTcpOfoPruned, n);
-    }
-  }
-  return rcv_charged(c) + truesize <= limit;
-}
-
-// What c's receive queues may hold before data is refused: rcv_limit, or
-// more when a window offered earlier (under a larger rcv_buf, or before
-// pressure) promised room for more, counted at full-segment truesize: the
-// right edge never moves left (RFC 9293 §3.8.6), so data a well-behaved
-// peer sends into it is taken. Not at the high level, where the worker's
-// pool comes first.
-std::uint32_t TcpStack::rcv_admit_limit(const Tcb& c) noexcept {
-  const std::uint32_t limit = rcv_limit(c);
-  if (mem_.level() == MemLevel::kHigh) return limit;
-  const std::int32_t open = c.rcv_adv - c.rcv_nxt;
-  const std::uint64_t promised =
-      std::uint64_t{c.rcvq.bytes()} + (open > 0 ? static_cast<std::uint32_t>(open) : 0);
-  const std::uint64_t need = (promised + c.rcv_mss - 1) / c.rcv_mss * full_seg_truesize_;
-  return static_cast<std::uint32_t>(std::clamp<std::uint64_t>(need, limit, UINT32_MAX));
-}
-
-// Why data was refused: the connection's own buffer, or only the worker's
-// memory level (it would have fitted in rcv_buf).
-Drop TcpStack::rcv_refusal(const Tcb& c, std::uint32_t truesize, Drop own) const noexcept {
-  return rcv_charged(c) + truesize <= c.rcv_buf ? Drop::kTcpMemPressure : own;
-}
-
-// Eighth step: the FIN, once RCV.NXT has reached it.
-void TcpStack::process_fin(Tcb& c, Instant now) noexcept {
-  c.rcv_nxt += 1;
-  c.fin_received = true;
-  c.ack_now = true;
-  if (c.defer_accept_pending && c.listener != nullptr) {
-    c.defer_accept_pending = false;
-    enqueue_accept(*c.listener, c);
-  }
-  post(c, kTcpEvPeerFin);
-  switch (c.state) {
-    case TcpState::kSynReceived:
-    case TcpState::kEstablished:
-      to_state(c, TcpState::kCloseWait);
-      break;
-    case TcpState::kFinWait1:
-      // Our FIN was not acknowledged by this segment (else we would be in
-      // FIN-WAIT-2): simultaneous close.
-      to_state(c, TcpState::kClosing);
-      break;
-    case TcpState::kFinWait2:
-      output(c, now);  // the ACK of the FIN goes out before the TCB becomes a record
-      enter_time_wait(c, now);
-      break;
-    default:
-      break;
   }
 }
 

@@ -10,7 +10,7 @@ namespace tern {
 namespace {
 
 std::uint64_t exact_ns(std::uint64_t cycles, std::uint64_t hz) {
-  return static_cast<std::uint64_t>(static_cast<unsigned __int128>(cycles) * 1'000'000'000u / hz);
+  return static_cast<std::uint64_t>(static_cast<Uint128>(cycles) * 1'000'000'000u / hz);
 }
 
 TEST(CyclesToNs, AgreesWithDivisionWithinTheStatedScaleError) {
