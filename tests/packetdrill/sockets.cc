@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -190,8 +191,18 @@ int VirtualHost::listen(int fd, int backlog) {
   if (s == nullptr) return fail(EBADF);
   if (s->tcb != nullptr) return fail(EINVAL);
   if (s->listener != nullptr) return 0;
-  if (s->bound_port == 0) return fail(EDESTADDRREQ);  // Linux would bind an ephemeral port: scripts bind
-  Listener* l = stack().listen(s->bound_port, static_cast<std::uint32_t>(std::max(backlog, 1)));
+  const auto n = static_cast<std::uint32_t>(std::max(backlog, 1));
+  if (s->bound_port == 0) {
+    // As Linux, listen() on an unbound socket binds an ephemeral port.
+    for (std::uint32_t p = flags_.tcp.ephemeral_last; p >= flags_.tcp.ephemeral_first && s->listener == nullptr; --p) {
+      const bool taken = std::any_of(sockets_.begin(), sockets_.end(),
+                                     [&](const auto& kv) { return kv.second.bound_port == p; });
+      if (!taken) s->listener = stack().listen(static_cast<std::uint16_t>(p), n);
+      if (s->listener != nullptr) s->bound_port = static_cast<std::uint16_t>(p);
+    }
+    if (s->listener == nullptr) return fail(EADDRINUSE);
+  }
+  Listener* l = s->listener != nullptr ? s->listener : stack().listen(s->bound_port, n);
   if (l == nullptr) return fail(EADDRINUSE);
   l->user = reinterpret_cast<void*>(static_cast<std::intptr_t>(fd));
   stack().set_defer_accept(*l, s->opts.defer_accept);
