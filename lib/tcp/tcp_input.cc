@@ -265,7 +265,7 @@ void TcpStack::input_syn_sent(Tcb& c, Segment& s, Instant now) noexcept {
     post(c, kTcpEvConnected);
     c.ack_now = true;  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
     if (c.fin_queued) to_state(c, TcpState::kFinWait1);
-    output_after_input(c, now);  // in a burst, the first data on_connected sends carries the ACK
+    output(c, now);  // in a burst, the first data on_connected sends carries the ACK
     return;
   }
   // Simultaneous open: SYN-RECEIVED, answer with SYN-ACK <SEQ=ISS><ACK=RCV.NXT>.
@@ -321,7 +321,7 @@ void TcpStack::input_synchronized(Tcb& c, Segment& s, Instant now) noexcept {
   if (c.removed) return;
   process_data(c, s, now);
   if (c.removed) return;
-  output_after_input(c, now);
+  output(c, now);
 }
 
 // First step: is the segment acceptable (the four cases of the table in

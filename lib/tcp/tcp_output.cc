@@ -310,18 +310,13 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
   release_header_mbufs();
 }
 
-void TcpStack::output_after_input(Tcb& c, Instant now) noexcept {
-  defer_ack_ = burst_;
-  output(c, now);
-  defer_ack_ = false;
-}
-
-// RFC 9293 §3.8.6.3 and RFC 1122 §4.2.3.2 let an ACK be delayed; this
-// delays it by microseconds, to the end of the poll that received the
-// segment, never past the next segment sent (which carries it and clears
-// ack_now). A connection freed before then leaves the list (free_tcb).
+// RFC 9293 §3.8.6.3 and RFC 1122 §4.2.3.2 let an ACK be delayed; in a
+// burst this delays it by microseconds, to the end of the poll, never past
+// the next segment sent (which carries it and clears ack_now). A
+// connection freed before then leaves the list (free_tcb); one that turns
+// into a TIME_WAIT record sends it first (enter_time_wait).
 void TcpStack::send_or_defer_ack(Tcb& c, Instant now) noexcept {
-  if (!defer_ack_) return send_ack(c, now);
+  if (!burst_) return send_ack(c, now);
   if (c.in_ack_list) return;
   c.in_ack_list = true;
   c.ack_link = ack_head_;

@@ -107,7 +107,7 @@ bool TcpStack::predicted_data(Tcb& c, Segment& s, Instant now) noexcept {
   c.dsack_len = 0;
   update_window(c, s);  // SND.WL1/WL2 only: the window is the same
   take_in_order(c, s, now);
-  if (!c.removed) output_after_input(c, now);
+  if (!c.removed) output(c, now);
   return true;
 }
 

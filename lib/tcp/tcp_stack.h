@@ -171,7 +171,7 @@ class TcpStack {
   void on_pacing(Instant now) noexcept;
   Instant pacing_deadline() const noexcept { return pace_earliest_; }
   // A receive burst (tcp_output.cc): between begin_burst() and end_burst(),
-  // the ACK an in-window segment earns waits for end_burst, so that data
+  // a pure ACK the stack would send waits for end_burst, so that data
   // the application sends in answer (its callbacks run in between) carries
   // it, and a connection that received several segments in the burst
   // answers them with one ACK. A worker brackets each poll with them; the
@@ -401,9 +401,8 @@ class TcpStack {
   static Duration pace_horizon(const Tcb& c, std::uint64_t rate) noexcept;
   void pace_sent(Tcb& c, std::uint32_t bytes, Instant now) noexcept;  // moves pace_next on
   void pace_unlink(Tcb& c) noexcept;
-  // output() at the end of a segment's input: in a burst, a pure ACK it
-  // would send joins the deferred list instead (tcp_output.cc).
-  void output_after_input(Tcb& c, Instant now) noexcept;
+  // The pure ACK output() sends, or in a burst, a place on the list of
+  // ACKs end_burst sends (tcp_output.cc).
   void send_or_defer_ack(Tcb& c, Instant now) noexcept;
   void send_deferred_acks(Instant now) noexcept;
   void ack_unlink(Tcb& c) noexcept;
@@ -525,7 +524,6 @@ class TcpStack {
   Instant pace_earliest_ = Instant::max();  // the earliest of their times
   Tcb* ack_head_ = nullptr;                 // connections whose ACK waits for end_burst
   bool burst_ = false;                      // between begin_burst and end_burst
-  bool defer_ack_ = false;                  // in output_after_input, in a burst
   std::vector<Listener*> ready_listeners_;
   std::vector<Tcb*> closing_free_;  // TCBs to free after dispatch
   std::uint32_t port_offset_ = 0;   // RFC 6056 algorithm 3 style counter

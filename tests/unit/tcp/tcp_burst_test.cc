@@ -44,6 +44,40 @@ TEST_F(Burst, SegmentsLeftUnansweredGetOneAckAtTheEnd) {
   EXPECT_EQ(read_all(*c).size(), 200u);
 }
 
+// What the application does before answering (nodelay, reading) sends no
+// bare ACK of its own in a burst: the answer still carries it.
+TEST_F(Burst, CallsThatSendNoDataLeaveTheAckDeferred) {
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  stack().begin_burst();
+  recv(seg().flags(kTcpAck | kTcpPsh).seq(irs() + 1).ack(iss() + 1).data(100));
+  stack().set_nodelay(*c, true, now());
+  EXPECT_EQ(read_all(*c).size(), 100u);
+  expect_nothing_sent();
+  ASSERT_EQ(stack().send_copy(*c, pattern(10), now()), 10u);
+  expect_sent(seg().flags(kTcpAck | kTcpPsh).seq(iss() + 1).ack(irs() + 101).data(10));
+  stack().end_burst(now());
+  expect_nothing_sent();
+}
+
+// The ACK of the FIN that ends FIN-WAIT-2 leaves before the TIME_WAIT
+// record replaces the TCB (RFC 9293 §3.10.7.4 eighth step), burst or not.
+TEST_F(Burst, TheFinEndingFinWait2IsAckedBeforeTheRecordTakesOver) {
+  Tcb* c = establish_active();
+  ASSERT_NE(c, nullptr);
+  stack().close(*c, now());
+  const Sent fin = expect_sent();
+  ASSERT_TRUE(fin.f().fin()) << fin;
+  recv(seg().flags(kTcpAck).seq(irs() + 1).ack(iss() + 2));
+  ASSERT_EQ(state(), TcpState::kFinWait2);
+  stack().begin_burst();
+  recv(seg().flags(kTcpAck | kTcpFin).seq(irs() + 1).ack(iss() + 2));
+  expect_sent(seg().flags(kTcpAck).seq(iss() + 2).ack(irs() + 2));
+  EXPECT_EQ(state(), TcpState::kTimeWait);
+  stack().end_burst(now());
+  expect_nothing_sent();
+}
+
 // The SYN-ACK's ACK waits too, and the first request carries it.
 TEST_F(Burst, TheFirstRequestCarriesTheHandshakesAck) {
   Tcb* c = active_syn(now());
