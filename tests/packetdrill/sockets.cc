@@ -194,7 +194,8 @@ int VirtualHost::listen(int fd, int backlog) {
   const auto n = static_cast<std::uint32_t>(std::max(backlog, 1));
   if (s->bound_port == 0) {
     // As Linux, listen() on an unbound socket binds an ephemeral port.
-    for (std::uint32_t p = flags_.tcp.ephemeral_last; p >= flags_.tcp.ephemeral_first && s->listener == nullptr; --p) {
+    for (std::uint32_t p = flags_.tcp.ephemeral_last;
+         p >= flags_.tcp.ephemeral_first && s->listener == nullptr; --p) {
       const bool taken = std::any_of(sockets_.begin(), sockets_.end(),
                                      [&](const auto& kv) { return kv.second.bound_port == p; });
       if (!taken) s->listener = stack().listen(static_cast<std::uint16_t>(p), n);
