@@ -22,6 +22,8 @@ PACKAGES=(
   # tests, demo and docs: namespaces, links and the kernel-side clients and captures
   iproute2 iputils-ping ethtool procps xxd curl wget wrk apache2-utils
   tshark wireshark-common tcpdump
+  # tests/packetdrill/run_scripts.sh builds packetdrill from its source
+  make bison flex
 )
 # Only for the A/B against the kernel (bench/ab/ab.sh): nginx starts a system
 # server on install, which the tests do not want on every machine. (nginx-light

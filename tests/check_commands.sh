@@ -28,6 +28,7 @@ ab                   apache2-utils    # interop/httpd_test.sh
 apt-cache            apt              # this check
 apt-get              apt              # dpdk-env/setup.sh
 awk                  mawk
+bison                bison            # packetdrill build (packetdrill/run_scripts.sh)
 basename             coreutils
 bash                 bash
 c++                  g++              # install/install_test.sh (${CXX:-c++})
@@ -51,6 +52,7 @@ dumpcap              wireshark-common # interop/client_test.sh
 env                  coreutils
 ethtool              ethtool          # interop/lib.sh (af_packet), bench/ab/ab.py
 find                 findutils
+flex                 flex             # packetdrill build (packetdrill/run_scripts.sh)
 g++                  g++              # docs/api.md
 git                  git              # check_format.sh, scan_commands.py
 gnuplot              gnuplot-nox      # bench/ab/ab.py (bench)
@@ -60,6 +62,7 @@ id                   coreutils
 ip                   iproute2         # dpdk-env/netns.sh, interop tests, bench, README
 iperf3               iperf3           # bench/ab/ab.py (bench)
 ldd                  libc-bin         # install/install_test.sh
+make                 make             # packetdrill/run_scripts.sh
 meson                meson
 mkdir                coreutils
 mktemp               coreutils
@@ -88,6 +91,7 @@ stat                 coreutils
 stdbuf               coreutils
 sysctl               procps           # dpdk-env/netns.sh, interop tests
 tail                 coreutils
+tar                  tar              # packetdrill/run_scripts.sh
 taskset              util-linux       # bench/ab/ab.py
 tcpdump              tcpdump          # interop/echo_test.sh (TERN_ECHO_PCAP)
 tee                  coreutils

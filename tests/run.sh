@@ -3,7 +3,8 @@
 # every command the project runs comes from a package setup.sh installs (or
 # Debian's essential set), build, format check, unit + simulator tests, the
 # same under ASan+UBSan, interop with the Linux kernel (tap and af_packet,
-# 2 workers), each fuzzer briefly, and each micro-benchmark once (no timing
+# 2 workers), packetdrill scripts (built from ../shared/third_party when
+# there), each fuzzer briefly, and each micro-benchmark once (no timing
 # is judged).
 #   tests/run.sh            (TERN_FUZZ_SECONDS=N to fuzz longer; default 5)
 set -uo pipefail
@@ -39,6 +40,9 @@ step "asan build" bash -c "$(declare -f setup_dir); setup_dir build-asan -Db_san
 step "unit+sim (ASan+UBSan)" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   meson test -C build-asan --suite unit --suite sim --print-errorlogs
 step "interop (Linux kernel peer)" meson test -C build --suite interop --print-errorlogs
+# packetdrill scripts against the engine (tests/packetdrill/README.md); says
+# "skipped" when ../shared/third_party/packetdrill.tar.gz is absent.
+step "packetdrill scripts" tests/packetdrill/run_scripts.sh
 if [ -x tests/fuzz/run_fuzzers.sh ]; then
   step "fuzzers (${TERN_FUZZ_SECONDS:-5} s each)" tests/fuzz/run_fuzzers.sh "${TERN_FUZZ_SECONDS:-5}"
 fi

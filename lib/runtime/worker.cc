@@ -127,6 +127,9 @@ void Worker::handle(rte_mbuf* m, Instant now) noexcept {
 
 unsigned Worker::poll_once(Instant now) noexcept {
   unsigned handled = 0;
+  // The ACKs this poll's segments earn wait for the application's answers
+  // (on_poll runs its callbacks), which carry them (TcpStack::begin_burst).
+  if (tcp_) tcp_->begin_burst();
   const std::uint16_t n = port_.rx_burst(id_, rx_.data(), burst_);
   // The burst's frames were written by another core (or a NIC): start
   // every mbuf header on its way into this core's cache at once, and each
@@ -164,6 +167,7 @@ unsigned Worker::poll_once(Instant now) noexcept {
   }
   if (tcp_) tcp_->on_timer(now);
   if (app_ != nullptr) app_->on_poll(*this, now);
+  if (tcp_) tcp_->end_burst(now);
   if (snap_asked_.load(std::memory_order_relaxed) != snap_seen_) [[unlikely]]
     serve_snapshot();
   flush();

@@ -108,6 +108,7 @@ struct Tcb : TimerNode {
   bool app_closed = false;    // the application let go: the engine frees the TCB when done
   bool in_ready_list = false;
   bool in_pace_list = false;       // on the worker's pacing list (pace_link)
+  bool in_ack_list = false;        // its ACK waits for the end of the burst (ack_link)
   bool syn_retransmitted = false;  // RFC 6298 §5.7
   bool writable_wanted = false;    // send() was refused for lack of space
   bool defer_accept_pending = false;
@@ -141,6 +142,9 @@ struct Tcb : TimerNode {
   // connections waiting for it.
   Instant pace_next;
   Tcb* pace_link = nullptr;
+  // The stack's list of connections whose ACK waits for the end of the
+  // receive burst (TcpStack::end_burst).
+  Tcb* ack_link = nullptr;
 
   // SACK loss recovery (RFC 6675 §5 with PRR, RFC 6937; tcp_sack.cc), only
   // where SACK was negotiated. Without SACK the controller's NewReno

@@ -272,7 +272,7 @@ void TcpStack::input_syn_sent(Tcb& c, Segment& s, Instant now) noexcept {
     post(c, kTcpEvConnected);
     c.ack_now = true;  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
     if (c.fin_queued) to_state(c, TcpState::kFinWait1);
-    output(c, now);
+    output(c, now);  // in a burst, the first data on_connected sends carries the ACK
     return;
   }
   // Simultaneous open: SYN-RECEIVED, answer with SYN-ACK <SEQ=ISS><ACK=RCV.NXT>.

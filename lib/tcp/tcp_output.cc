@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <utility>
 
 #include "tcp/tcp_stack.h"
 #include "wire/bytes.h"
@@ -224,7 +225,7 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
       // RFC 6675 §5 (C): in SACK recovery NextSeg chooses every segment;
       // RACK's after a timeout too (RFC 8985 §6.3: lost segments first).
       sack_send(c, now);
-      if (c.ack_now) send_ack(c, now);
+      if (c.ack_now) send_or_defer_ack(c, now);
       return;
     }
     const bool fin_pending =
@@ -305,8 +306,46 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
       arm_timer(c);
     }
   }
-  if (c.ack_now) send_ack(c, now);
+  if (c.ack_now) send_or_defer_ack(c, now);
   release_header_mbufs();
+}
+
+// RFC 9293 §3.8.6.3 and RFC 1122 §4.2.3.2 let an ACK be delayed; in a
+// burst this delays it by microseconds, to the end of the poll, never past
+// the next segment sent (which carries it and clears ack_now). A
+// connection freed before then leaves the list (free_tcb); one that turns
+// into a TIME_WAIT record sends it first (enter_time_wait).
+void TcpStack::send_or_defer_ack(Tcb& c, Instant now) noexcept {
+  if (!burst_) return send_ack(c, now);
+  if (c.in_ack_list) return;
+  c.in_ack_list = true;
+  c.ack_link = ack_head_;
+  ack_head_ = &c;
+}
+
+void TcpStack::send_deferred_acks(Instant now) noexcept {
+  Tcb* t = std::exchange(ack_head_, nullptr);
+  while (t != nullptr) {
+    Tcb& c = *t;
+    t = c.ack_link;
+    c.ack_link = nullptr;
+    c.in_ack_list = false;
+    // Answered already by a segment sent since (ack_now cleared), or past
+    // answering (reset, closed).
+    if (c.ack_now && !c.removed && synchronized(c.state)) send_ack(c, now);
+  }
+}
+
+void TcpStack::ack_unlink(Tcb& c) noexcept {
+  if (!c.in_ack_list) return;
+  for (Tcb** p = &ack_head_; *p != nullptr; p = &(*p)->ack_link) {
+    if (*p == &c) {
+      *p = c.ack_link;
+      break;
+    }
+  }
+  c.ack_link = nullptr;
+  c.in_ack_list = false;
 }
 
 // The SACK blocks of an outgoing segment, at most max_blocks. RFC 2883 §4:

@@ -276,6 +276,7 @@ void TcpStack::free_tcb(Tcb& c) noexcept {
   }
   wheel_.cancel(c);
   pace_unlink(c);
+  ack_unlink(c);
   return_ooo(c);
   return_tx_log(c);
   unlink_child(c);

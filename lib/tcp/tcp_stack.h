@@ -170,6 +170,17 @@ class TcpStack {
   // Instant::max(). A worker calls it on every poll (through on_timer).
   void on_pacing(Instant now) noexcept;
   Instant pacing_deadline() const noexcept { return pace_earliest_; }
+  // A receive burst (tcp_output.cc): between begin_burst() and end_burst(),
+  // a pure ACK the stack would send waits for end_burst, so that data
+  // the application sends in answer (its callbacks run in between) carries
+  // it, and a connection that received several segments in the burst
+  // answers them with one ACK. A worker brackets each poll with them; the
+  // simulator and the scripted tests ACK at once unless they ask for this.
+  void begin_burst() noexcept { burst_ = true; }
+  void end_burst(Instant now) noexcept {
+    burst_ = false;
+    if (ack_head_ != nullptr) send_deferred_acks(now);
+  }
 
   // ---- application side ----
   // nullptr if the port already has a listener or backlog is 0. backlog is
@@ -390,6 +401,11 @@ class TcpStack {
   static Duration pace_horizon(const Tcb& c, std::uint64_t rate) noexcept;
   void pace_sent(Tcb& c, std::uint32_t bytes, Instant now) noexcept;  // moves pace_next on
   void pace_unlink(Tcb& c) noexcept;
+  // The pure ACK output() sends, or in a burst, a place on the list of
+  // ACKs end_burst sends (tcp_output.cc).
+  void send_or_defer_ack(Tcb& c, Instant now) noexcept;
+  void send_deferred_acks(Instant now) noexcept;
+  void ack_unlink(Tcb& c) noexcept;
   void rate_on_ack(Tcb& c, std::uint32_t delivered, std::uint32_t inflight, Duration rtt,
                    Instant now) noexcept;
   void rate_note_app_limited(Tcb& c) noexcept;  // draft-cheng §3.4, when the send loop runs dry
@@ -506,6 +522,8 @@ class TcpStack {
   RateSampler rate_sampler_;                // one ACK's newest delivered transmission (tcp_pacing.cc)
   Tcb* pace_head_ = nullptr;                // connections waiting for their next-send time
   Instant pace_earliest_ = Instant::max();  // the earliest of their times
+  Tcb* ack_head_ = nullptr;                 // connections whose ACK waits for end_burst
+  bool burst_ = false;                      // between begin_burst and end_burst
   std::vector<Listener*> ready_listeners_;
   std::vector<Tcb*> closing_free_;  // TCBs to free after dispatch
   std::uint32_t port_offset_ = 0;   // RFC 6056 algorithm 3 style counter

@@ -431,6 +431,12 @@ void TcpStack::set_idle_timer(Tcb& c, Instant now) noexcept {
 // RFC 9293 §3.10.7.4: TIME-WAIT is held for 2MSL in the compact table; the
 // TCB itself goes now.
 void TcpStack::enter_time_wait(Tcb& c, Instant now) noexcept {
+  // The ACK of the peer's FIN, deferred to the end of the burst, goes now:
+  // the record that replaces the TCB would not send it.
+  if (c.in_ack_list) {
+    ack_unlink(c);
+    if (c.ack_now) send_ack(c, now);
+  }
   to_state(c, TcpState::kTimeWait);
   if (o_.cfg.max_time_wait == 0) {
     counters_.inc(Counter::kTCPTimeWaitOverflow);

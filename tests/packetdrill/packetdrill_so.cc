@@ -1,0 +1,182 @@
+// tern_packetdrill.so: the entry point packetdrill's --so_filename mode
+// looks up (packetdrill_interface_init) and the table of calls it fills,
+// each a trampoline into the VirtualHost (virtual_host.h). README.md says
+// how to build and run it.
+#include <dlfcn.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <rte_eal.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "packetdrill_abi.h"
+#include "runtime/eal_in_memory.h"
+#include "virtual_host.h"
+
+namespace tern::pd {
+namespace {
+
+VirtualHost& host(void* u) { return *static_cast<VirtualHost*>(u); }
+
+ssize_t one_buffer_recv(void* u, int fd, void* buf, std::size_t len, int flags) {
+  iovec iov{buf, len};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  return host(u).recvmsg(fd, &m, flags);
+}
+
+ssize_t one_buffer_send(void* u, int fd, const void* buf, std::size_t len, int flags) {
+  iovec iov{const_cast<void*>(buf), len};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  return host(u).sendmsg(fd, &m, flags);
+}
+
+int not_supported(const char* what) {
+  std::fprintf(stderr, "tern-pd: %s is not supported by the Tern front end (README.md)\n", what);
+  errno = ENOSYS;
+  return -1;
+}
+
+// The EAL parses its arguments with getopt. If packetdrill was linked with
+// its own copy of optind (built without -fPIC, so a copy relocation), this
+// library (loaded RTLD_DEEPBIND) sees libc's while getopt uses packetdrill's,
+// and the EAL's resets go to the wrong one: say so rather than fail oddly.
+bool one_optind(std::string* error) {
+  const void* global = dlsym(RTLD_DEFAULT, "optind");
+  if (global != nullptr && global != static_cast<const void*>(&optind)) {
+    *error =
+        "packetdrill has its own copy of optind (built without -fPIC), so DPDK's EAL cannot parse its "
+        "arguments under RTLD_DEEPBIND; rebuild it with: make packetdrill-extra-cflags=-fPIC";
+    return false;
+  }
+  optind = 1;  // packetdrill's own getopt pass left it past its arguments
+  return true;
+}
+
+bool start_eal(std::string* error) {
+  if (!one_optind(error)) return false;
+  // The EAL pins the calling thread (packetdrill's interpreter) to its
+  // lcore; give it back the CPUs it had.
+  cpu_set_t before;
+  const bool have_mask = pthread_getaffinity_np(pthread_self(), sizeof(before), &before) == 0;
+  if (!start_eal_in_memory("ternpd", "error", "0", 128)) {
+    *error = "rte_eal_init failed";
+    return false;
+  }
+  if (have_mask) pthread_setaffinity_np(pthread_self(), sizeof(before), &before);
+  return true;
+}
+
+// fcntl and ioctl take one optional argument (an integer or a pointer).
+int fcntl_entry(void* u, int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  const long arg = va_arg(ap, long);
+  va_end(ap);
+  return host(u).fcntl(fd, cmd, arg);
+}
+
+int ioctl_entry(void* u, int fd, unsigned long req, ...) {
+  va_list ap;
+  va_start(ap, req);
+  void* arg = va_arg(ap, void*);
+  va_end(ap);
+  return host(u).ioctl(fd, req, arg);
+}
+
+}  // namespace
+}  // namespace tern::pd
+
+using tern::pd::host;
+
+extern "C" __attribute__((visibility("default"))) void packetdrill_interface_init(
+    const char* flags, packetdrill_interface* ifc) {
+  std::string error;
+  const auto f = tern::pd::parse_flags(flags, &error);
+  if (!f) {
+    std::fprintf(stderr, "tern-pd: --so_flags: %s\n", error.c_str());
+    std::exit(EXIT_FAILURE);
+  }
+  if (!tern::pd::start_eal(&error)) {
+    std::fprintf(stderr, "tern-pd: %s\n", error.c_str());
+    std::exit(EXIT_FAILURE);
+  }
+  auto* h = new tern::pd::VirtualHost(*f);
+  if (!h->start(&error)) {
+    std::fprintf(stderr, "tern-pd: %s\n", error.c_str());
+    std::exit(EXIT_FAILURE);
+  }
+  *ifc = packetdrill_interface{};
+  ifc->userdata = h;
+  ifc->free = [](void* u) {
+    delete &host(u);
+    rte_eal_cleanup();
+  };
+  ifc->socket = [](void* u, int d, int t, int p) { return host(u).socket(d, t, p); };
+  ifc->bind = [](void* u, int fd, const sockaddr* a, socklen_t l) { return host(u).bind(fd, a, l); };
+  ifc->listen = [](void* u, int fd, int b) { return host(u).listen(fd, b); };
+  ifc->accept = [](void* u, int fd, sockaddr* a, socklen_t* l) { return host(u).accept(fd, a, l); };
+  ifc->connect = [](void* u, int fd, const sockaddr* a, socklen_t l) { return host(u).connect(fd, a, l); };
+  ifc->read = [](void* u, int fd, void* b, size_t n) { return tern::pd::one_buffer_recv(u, fd, b, n, 0); };
+  ifc->readv = [](void* u, int fd, const iovec* iov, int n) {
+    msghdr m{};
+    m.msg_iov = const_cast<iovec*>(iov);
+    m.msg_iovlen = static_cast<std::size_t>(n);
+    return host(u).recvmsg(fd, &m, 0);
+  };
+  ifc->recv = [](void* u, int fd, void* b, size_t n, int fl) {
+    return tern::pd::one_buffer_recv(u, fd, b, n, fl);
+  };
+  ifc->recvfrom = [](void* u, int fd, void* b, size_t n, int fl, sockaddr*, socklen_t* al) {
+    if (al != nullptr) *al = 0;  // TCP reports no source address
+    return tern::pd::one_buffer_recv(u, fd, b, n, fl);
+  };
+  ifc->recvmsg = [](void* u, int fd, msghdr* m, int fl) { return host(u).recvmsg(fd, m, fl); };
+  ifc->write = [](void* u, int fd, const void* b, size_t n) {
+    return tern::pd::one_buffer_send(u, fd, b, n, 0);
+  };
+  ifc->writev = [](void* u, int fd, const iovec* iov, int n) {
+    msghdr m{};
+    m.msg_iov = const_cast<iovec*>(iov);
+    m.msg_iovlen = static_cast<std::size_t>(n);
+    return host(u).sendmsg(fd, &m, 0);
+  };
+  ifc->send = [](void* u, int fd, const void* b, size_t n, int fl) {
+    return tern::pd::one_buffer_send(u, fd, b, n, fl);
+  };
+  ifc->sendto = [](void* u, int fd, const void* b, size_t n, int fl, const sockaddr*, socklen_t) {
+    return tern::pd::one_buffer_send(u, fd, b, n, fl);  // a connected TCP socket ignores the address
+  };
+  ifc->sendmsg = [](void* u, int fd, const msghdr* m, int fl) { return host(u).sendmsg(fd, m, fl); };
+  ifc->fcntl = tern::pd::fcntl_entry;
+  ifc->ioctl = tern::pd::ioctl_entry;
+  ifc->close = [](void* u, int fd) { return host(u).close(fd); };
+  ifc->shutdown = [](void* u, int fd, int how) { return host(u).shutdown(fd, how); };
+  ifc->getsockopt = [](void* u, int fd, int lv, int nm, void* v, socklen_t* l) {
+    return host(u).getsockopt(fd, lv, nm, v, l);
+  };
+  ifc->setsockopt = [](void* u, int fd, int lv, int nm, const void* v, socklen_t l) {
+    return host(u).setsockopt(fd, lv, nm, v, l);
+  };
+  ifc->poll = [](void* u, pollfd* fds, nfds_t n, int t) { return host(u).poll(fds, n, t); };
+  ifc->netdev_send = [](void* u, const void* b, size_t n) { return host(u).netdev_send(b, n); };
+  ifc->netdev_receive = [](void* u, void* b, size_t* n, long long* t) {
+    return host(u).netdev_receive(b, n, t);
+  };
+  ifc->usleep = [](void* u, useconds_t us) { return host(u).usleep(us); };
+  ifc->gettimeofday = [](void* u, timeval* tv, void*) { return host(u).gettimeofday(tv); };
+  ifc->epoll_create = [](void*, int) { return tern::pd::not_supported("epoll_create"); };
+  ifc->epoll_ctl = [](void*, int, int, int, epoll_event*) { return tern::pd::not_supported("epoll_ctl"); };
+  ifc->epoll_wait = [](void*, int, epoll_event*, int, int) { return tern::pd::not_supported("epoll_wait"); };
+  ifc->pipe = [](void*, int*) { return tern::pd::not_supported("pipe"); };
+  ifc->splice = [](void*, int, loff_t*, int, loff_t*, size_t, unsigned) {
+    return tern::pd::not_supported("splice");
+  };
+}
