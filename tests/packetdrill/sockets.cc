@@ -77,6 +77,16 @@ bool read_sockaddr(const sockaddr* addr, socklen_t len, std::uint32_t* ip, std::
   return true;
 }
 
+// Linux answers a buffer it cannot read or write with EFAULT; a null one
+// is what scripts pass to see that.
+bool bad_iov(const msghdr* msg) {
+  if (msg == nullptr || (msg->msg_iovlen > 0 && msg->msg_iov == nullptr)) return true;
+  for (std::size_t i = 0; i < msg->msg_iovlen; ++i) {
+    if (msg->msg_iov[i].iov_base == nullptr && msg->msg_iov[i].iov_len > 0) return true;
+  }
+  return false;
+}
+
 void write_sockaddr(sockaddr* addr, socklen_t* len, std::uint32_t ip, std::uint16_t port) {
   if (addr == nullptr || len == nullptr) return;
   sockaddr_in in{};
@@ -298,6 +308,7 @@ ssize_t VirtualHost::recvmsg(int fd, msghdr* msg, int flags) {
   if (s == nullptr) return fail(EBADF);
   if ((flags & (MSG_PEEK | MSG_OOB)) != 0) return fail(EOPNOTSUPP);  // README.md: not supported
   if (s->tcb == nullptr) return fail(ENOTCONN);
+  if (bad_iov(msg)) return fail(EFAULT);
   std::size_t want = 0;
   for (std::size_t i = 0; i < msg->msg_iovlen; ++i) want += msg->msg_iov[i].iov_len;
   msg->msg_namelen = 0;
@@ -334,6 +345,7 @@ ssize_t VirtualHost::sendmsg(int fd, const msghdr* msg, int flags) {
   Socket* s = find(fd);
   if (s == nullptr) return fail(EBADF);
   if ((flags & MSG_OOB) != 0) return fail(EOPNOTSUPP);
+  if (bad_iov(msg)) return fail(EFAULT);
   if (s->tcb == nullptr) return fail(EPIPE);
   const bool nonblocking = s->nonblocking || (flags & MSG_DONTWAIT) != 0;
   std::size_t sent = 0;
