@@ -115,12 +115,16 @@ VirtualHost::Socket* VirtualHost::add_socket() {
 }
 
 void VirtualHost::on_event(Tcb& c, std::uint8_t events) {
-  if ((events & kTcpEvClosed) == 0 || c.user == nullptr) return;
+  if (c.user == nullptr) return;
   Socket* s = find(static_cast<int>(reinterpret_cast<std::intptr_t>(c.user)));
-  if (s != nullptr && s->so_error == 0 && !s->reset_eof) s->so_error = errno_of(c.error);
+  if (s == nullptr) return;
+  ++s->wakeups;
+  if ((events & kTcpEvClosed) != 0 && s->so_error == 0 && !s->reset_eof) s->so_error = errno_of(c.error);
 }
 
-void VirtualHost::on_acceptable(Listener&) {}
+void VirtualHost::on_acceptable(Listener& l) {
+  if (Socket* s = find(static_cast<int>(reinterpret_cast<std::intptr_t>(l.user))); s != nullptr) ++s->wakeups;
+}
 
 void VirtualHost::apply_options(Socket& s) {
   if (s.tcb == nullptr) return;
@@ -425,6 +429,12 @@ int VirtualHost::ioctl(int fd, unsigned long request, void* arg) {
 
 int VirtualHost::close(int fd) {
   Lock lk(mu_);
+  for (auto& [epfd, ep] : epolls_) ep.watches.erase(fd);
+  if (epolls_.erase(fd) > 0) {
+    ::close(fd);
+    wake_ready();
+    return 0;
+  }
   Socket* s = find(fd);
   if (s == nullptr) return fail(EBADF);
   if (s->listener != nullptr) stack().unlisten(s->listener, now_);
