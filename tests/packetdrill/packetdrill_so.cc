@@ -172,9 +172,13 @@ extern "C" __attribute__((visibility("default"))) void packetdrill_interface_ini
   };
   ifc->usleep = [](void* u, useconds_t us) { return host(u).usleep(us); };
   ifc->gettimeofday = [](void* u, timeval* tv, void*) { return host(u).gettimeofday(tv); };
-  ifc->epoll_create = [](void*, int) { return tern::pd::not_supported("epoll_create"); };
-  ifc->epoll_ctl = [](void*, int, int, int, epoll_event*) { return tern::pd::not_supported("epoll_ctl"); };
-  ifc->epoll_wait = [](void*, int, epoll_event*, int, int) { return tern::pd::not_supported("epoll_wait"); };
+  ifc->epoll_create = [](void* u, int size) { return host(u).epoll_create(size); };
+  ifc->epoll_ctl = [](void* u, int ep, int op, int fd, epoll_event* e) {
+    return host(u).epoll_ctl(ep, op, fd, e);
+  };
+  ifc->epoll_wait = [](void* u, int ep, epoll_event* e, int n, int t) {
+    return host(u).epoll_wait(ep, e, n, t);
+  };
   ifc->pipe = [](void*, int*) { return tern::pd::not_supported("pipe"); };
   ifc->splice = [](void*, int, loff_t*, int, loff_t*, size_t, unsigned) {
     return tern::pd::not_supported("splice");
