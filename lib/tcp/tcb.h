@@ -6,6 +6,7 @@
 // Timers follow DESIGN.md "Timers": the TCB is one node on the worker's wheel
 // and keeps a deadline per timer; the node is armed for the earliest one, and
 // when it fires the engine runs every timer whose deadline has passed.
+#include <array>
 #include <cstdint>
 #include <string_view>
 
@@ -230,6 +231,11 @@ struct Tcb : TimerNode {
   Seq32 dsack_left;
   std::uint16_t dsack_len = 0;
   bool ooo_fin = false;
+  // PSH (RFC 1122 §4.2.2.2; Linux's tcp_mark_push): the ends of application
+  // writes not yet sent, oldest first. A segment that carries one, or that
+  // empties the send queue, has PSH. Past four the newest replaces the last.
+  std::uint8_t psh_count = 0;
+  std::array<Seq32, 4> psh_marks{};
   std::uint32_t snd_buf = 0;    // the send queue's limit in truesize (SO_SNDBUF; the high watermark)
   std::uint32_t snd_lowat = 0;  // kTcpEvWritable fires once its truesize falls to this
   std::uint32_t rcv_buf = 0;
