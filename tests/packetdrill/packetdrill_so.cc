@@ -49,7 +49,11 @@ int not_supported(const char* what) {
 // library (loaded RTLD_DEEPBIND) sees libc's while getopt uses packetdrill's,
 // and the EAL's resets go to the wrong one: say so rather than fail oddly.
 bool one_optind(std::string* error) {
-  const void* global = dlsym(RTLD_DEFAULT, "optind");
+  // Looked up from the executable: RTLD_DEFAULT would search this library's
+  // own (deep-bound) scope first and find libc's.
+  void* exe = dlopen(nullptr, RTLD_NOW | RTLD_NOLOAD);
+  const void* global = exe != nullptr ? dlsym(exe, "optind") : nullptr;
+  if (exe != nullptr) dlclose(exe);
   if (global != nullptr && global != static_cast<const void*>(&optind)) {
     *error =
         "packetdrill has its own copy of optind (built without -fPIC), so DPDK's EAL cannot parse its "
