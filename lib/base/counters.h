@@ -74,6 +74,7 @@ namespace tern {
   X(TcpNoSocket)         /* no connection or listener: answered with RST (RFC 9293 §3.10.7.1) */ \
   X(TcpRstNoSocket)      /* RST for no connection: ignored (RFC 9293 §3.10.7.1, .2) */ \
   X(TcpBadFlags)         /* flag combination not acceptable in this state */           \
+  X(TcpSynFin)           /* SYN+FIN to a listener (Linux: drop reason TCP_FLAGS) */    \
   X(TcpOutOfWindow)      /* unacceptable sequence number (RFC 9293 §3.10.7.4 step 1) */ \
   X(TcpPawsRejected)     /* old timestamp (RFC 7323 §5, Linux PAWSEstabRejected) */    \
   X(TcpAckUnsent)        /* ACK for data never sent (RFC 9293 §3.10.7.4 step 5) */     \

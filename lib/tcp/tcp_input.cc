@@ -139,6 +139,13 @@ void TcpStack::input_listen(Listener& l, Segment& s, Instant now) noexcept {
     return;
   }
   if (s.flags.syn()) {  // third: a SYN
+    // SYN+FIN is no way to open a connection (a scanner's probe, RFC 9293
+    // §3.10.7.2 leaves the FIN to be processed later): Linux always drops
+    // it, FreeBSD by default (net.inet.tcp.drop_synfin).
+    if (s.flags.fin()) {
+      counters_.drop(Drop::kTcpSynFin);
+      return;
+    }
     listen_syn(l, s, now);
     return;
   }
@@ -150,7 +157,7 @@ void TcpStack::input_listen(Listener& l, Segment& s, Instant now) noexcept {
 void TcpStack::input_time_wait(const TimeWaitRecord& r, Segment& s, Instant now) noexcept {
   std::optional<std::uint32_t> tsval;
   if (s.opts.timestamps) tsval = s.opts.timestamps->first;
-  switch (TimeWaitTable::classify(r, s.flags.bits, s.seq, tsval)) {
+  switch (TimeWaitTable::classify(r, s.flags.bits, s.seq, tsval, s.len)) {
     case TwVerdict::kAcceptNewSyn: {
       // RFC 6191: a new incarnation. Its ISN starts well above the old
       // connection's sequence space, as Linux does (old snd_nxt + 65535 + 2).
@@ -447,8 +454,11 @@ bool TcpStack::check_rst(Tcb& c, Segment& s, Instant now) noexcept {
       counters_.inc(Counter::kEstabResets);
       finish(c, TcpError::kReset);
       break;
-    default:  // CLOSING, LAST-ACK: the connection is over either way
-      finish(c, TcpError::kNone);
+    default:
+      // CLOSING, LAST-ACK: RFC 9293 only says to delete the TCB; Linux and
+      // the BSDs report ECONNRESET to an application that still holds it,
+      // as in every state past SYN-SENT.
+      finish(c, TcpError::kReset);
       break;
   }
   return false;

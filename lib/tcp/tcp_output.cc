@@ -493,10 +493,19 @@ void TcpStack::send_syn(Tcb& c, Instant now) noexcept {
   sink_.send_segment(std::move(m), c.tuple.laddr, c.tuple.raddr, now);
 }
 
+// RFC 9293 §3.10.4 ABORT: <SEQ=SND.NXT><CTL=RST>; with ACK and, once
+// negotiated, the timestamp option (RFC 7323 §3.2: "SHOULD" be in every
+// segment, RSTs included), as Linux's tcp_send_active_reset sends `R.`.
+// SEQ as a bare ACK's (send_ack): after a timeout rewound SND.NXT the
+// peer's RCV.NXT may lie beyond it, and a RST must hit RCV.NXT exactly
+// (RFC 5961 §3.2).
 void TcpStack::send_rst_for(Tcb& c, Instant now) noexcept {
-  // RFC 9293 §3.10.4 ABORT: <SEQ=SND.NXT><CTL=RST>.
   counters_.inc(Counter::kOutRsts);
-  send_raw(c.tuple, c.snd_nxt, Seq32{0}, kTcpRst, 0, nullptr, now);
+  const Seq32 edge = c.snd_una + c.snd_wnd;
+  const Seq32 seq = seq_gt(c.snd_max, edge) ? edge : c.snd_max;
+  TcpOptions o;
+  if (c.ts_ok) o.timestamps = std::pair{ts_val(c, now), c.ts_recent};
+  send_raw(c.tuple, seq, c.rcv_nxt, kTcpRst | kTcpAck, window_field(c), c.ts_ok ? &o : nullptr, now);
 }
 
 // RFC 9293 §3.10.7.1: if the ACK bit is off, <SEQ=0><ACK=SEG.SEQ+SEG.LEN>

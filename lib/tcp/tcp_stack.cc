@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "wire/ipv4.h"
 
@@ -510,9 +511,16 @@ void TcpStack::abort(Tcb& c, Instant now) noexcept {
   dispatch();
 }
 
+// Turning Nagle off sends what it held and, as Linux's TCP_NODELAY
+// (TCP_NAGLE_PUSH), what a cork held too: once; the cork stays on for
+// later writes.
 void TcpStack::set_nodelay(Tcb& c, bool on, Instant now) noexcept {
   c.nodelay = on;
-  if (on && !c.removed && synchronized(c.state)) output(c, now);
+  if (on && !c.removed && synchronized(c.state)) {
+    const bool cork = std::exchange(c.cork, false);
+    output(c, now);
+    c.cork = cork;
+  }
   dispatch();
 }
 

@@ -448,6 +448,7 @@ void TcpStack::enter_time_wait(Tcb& c, Instant now) noexcept {
     r.ts_recent = c.ts_recent;
     r.ts_offset = c.ts_offset;
     r.ts_enabled = c.ts_ok;
+    r.rcv_wscale = c.rcv_wscale;
     r.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(receive_window(c) >> c.rcv_wscale, 65535));
     // The table is keyed like the connection table; remove the TCB first
     // so a SYN arriving right after finds the record.

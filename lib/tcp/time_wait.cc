@@ -150,7 +150,7 @@ std::size_t TimeWaitTable::expire(Instant now) noexcept {
 }
 
 TwVerdict TimeWaitTable::classify(const TimeWaitRecord& r, std::uint8_t flags, Seq32 seq,
-                                  std::optional<std::uint32_t> tsval) noexcept {
+                                  std::optional<std::uint32_t> tsval, std::uint32_t payload_len) noexcept {
   const bool syn = (flags & kTcpSyn) != 0;
   const bool rst = (flags & kTcpRst) != 0;
   const bool ack = (flags & kTcpAck) != 0;
@@ -167,7 +167,7 @@ TwVerdict TimeWaitTable::classify(const TimeWaitRecord& r, std::uint8_t flags, S
     // ACK: there is no connection left to protect).
     return seq == r.rcv_nxt ? TwVerdict::kRstReceived : TwVerdict::kDrop;
   }
-  if (syn && !ack) {
+  if (syn && !ack && !fin) {
     // RFC 6191 §2. With timestamps on both incarnations, TSval decides
     // (equal TSval falls back to the sequence number); without them on the
     // old one, a SYN carrying timestamps is honoured since PAWS will guard
@@ -177,20 +177,39 @@ TwVerdict TimeWaitTable::classify(const TimeWaitRecord& r, std::uint8_t flags, S
     if (ts_newer) return TwVerdict::kAcceptNewSyn;
     if (!r.ts_enabled && tsval.has_value()) return TwVerdict::kAcceptNewSyn;
     if (!paws_reject && seq_gt(seq, r.rcv_nxt)) return TwVerdict::kAcceptNewSyn;
-    // RFC 6191 §2: "otherwise, silently drop the incoming SYN segment".
-    return TwVerdict::kDrop;
+    // RFC 6191 §2 says "silently drop"; RFC 5961 §4 a challenge ACK, which
+    // Linux sends (docs/tcp/time_wait.md has the reasons).
+    return TwVerdict::kSendAck;
   }
+  // Any other SYN (SYN-ACK, SYN+FIN, which is never a new connection: a
+  // listener drops it): RFC 9293 §3.10.7.4 fourth step, RFC 5961 §4.2,
+  // challenge ACK whatever its sequence number.
+  if (syn) return TwVerdict::kSendAck;
   // RFC 7323 §5.3: a PAWS failure is discarded, but still ACKed.
   if (paws_reject) return TwVerdict::kSendAck;
-  // SYN-ACK or SYN with ACK: RFC 9293 §3.10.7.4 fourth step / RFC 5961 §4.2,
-  // answer with an ACK.
-  if (syn) return TwVerdict::kSendAck;
-  // The peer's FIN was at RCV.NXT - 1; a FIN below RCV.NXT is its
-  // retransmission (our last ACK was lost). RFC 9293 §3.10.7.4 eighth step.
-  if (fin && seq_lt(seq, r.rcv_nxt)) return TwVerdict::kAckAndRestart;
-  // An acceptable segment (at RCV.NXT) needs no answer: never ACK an ACK.
-  if (seq == r.rcv_nxt) return TwVerdict::kDrop;
-  // RFC 9293 §3.10.7.4 first step: unacceptable segment, send an ACK.
+  // First step: the four cases of RFC 9293 §3.10.7.4's acceptability table,
+  // RCV.WND being what our ACKs advertise.
+  const std::uint32_t wnd = std::uint32_t{r.window} << r.rcv_wscale;
+  const std::uint32_t seg_len = payload_len + (fin ? 1U : 0U);
+  const auto in_window = [&](Seq32 x) { return seq_in_window(x, r.rcv_nxt, wnd); };
+  const bool acceptable = seg_len == 0 ? (wnd == 0 ? seq == r.rcv_nxt : in_window(seq))
+                                       : wnd > 0 && (in_window(seq) || in_window(seq + (seg_len - 1)));
+  if (!acceptable) {
+    // The peer's FIN sits at RCV.NXT - 1: one below RCV.NXT is its
+    // retransmission (our last ACK was lost). Linux restarts the timer for
+    // it when it carries an ACK, as the eighth step would.
+    if (fin && ack && seq_lt(seq, r.rcv_nxt)) return TwVerdict::kAckAndRestart;
+    return TwVerdict::kSendAck;
+  }
+  // Fifth step: "if the ACK bit is off, drop the segment and return".
+  if (!ack) return TwVerdict::kDrop;
+  // Eighth step, TIME-WAIT STATE: "Remain in the TIME-WAIT state. Restart
+  // the 2 MSL time-wait timeout", the FIN acknowledged.
+  if (fin) return TwVerdict::kAckAndRestart;
+  // A bare ACK at RCV.NXT needs no answer: never ACK an ACK.
+  if (seq == r.rcv_nxt && payload_len == 0) return TwVerdict::kDrop;
+  // Anything else (text, or an ACK further into the window): the fifth
+  // step's TIME-WAIT case acknowledges it, as Linux does.
   return TwVerdict::kSendAck;
 }
 

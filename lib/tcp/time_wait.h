@@ -51,6 +51,7 @@ struct TimeWaitRecord {
   Instant expiry;
   std::uint16_t window = 0;  // window field of the ACKs we send, already scaled
   bool ts_enabled = false;
+  std::uint8_t rcv_wscale = 0;  // RCV.WND = window << rcv_wscale (the first step's acceptability test)
 };
 
 enum class TwInsert : std::uint8_t {
@@ -63,12 +64,15 @@ enum class TwVerdict : std::uint8_t {
   // higher sequence number). The caller erases the record and processes the
   // SYN as if sent to a listener.
   kAcceptNewSyn,
-  // A retransmitted FIN: ACK it and restart the 2MSL timeout (RFC 9293
-  // §3.10.7.4, eighth step, TIME-WAIT STATE). The caller calls restart().
+  // A FIN, acceptable (RFC 9293 §3.10.7.4 eighth step, TIME-WAIT STATE) or
+  // the peer's retransmitted one just below RCV.NXT (our ACK of it was
+  // lost): ACK it and restart the 2MSL timeout. The caller calls restart().
   kAckAndRestart,
-  // An unacceptable (old or out-of-window) segment, or one rejected by PAWS:
-  // send <SEQ=snd_nxt><ACK=rcv_nxt><CTL=ACK> (RFC 9293 §3.10.7.4 first step,
-  // RFC 7323 §5.3). Rate limiting is the caller's job.
+  // Send <SEQ=snd_nxt><ACK=rcv_nxt><CTL=ACK>: to an unacceptable (old or
+  // out-of-window) segment (RFC 9293 §3.10.7.4 first step), one rejected by
+  // PAWS (RFC 7323 §5.3), and as the challenge ACK to any SYN that does not
+  // open a new incarnation (RFC 5961 §4; docs/tcp/time_wait.md). Rate
+  // limiting is the caller's job.
   kSendAck,
   // An RST with SEG.SEQ == RCV.NXT: the caller erases the record. This is
   // Linux's default (tcp_rfc1337 = 0); RFC 1337 §3 recommends ignoring RSTs
@@ -76,10 +80,10 @@ enum class TwVerdict : std::uint8_t {
   // of synchronized states) already makes blind assassination as hard as a
   // blind reset of an established connection.
   kRstReceived,
-  // Nothing to do: an out-of-window RST, a bare SYN that may be an old
-  // duplicate (RFC 6191 §2 "silently drop"), or an acceptable segment that
-  // needs no answer (never ACK an ACK: two TIME_WAITs after a simultaneous
-  // close would otherwise ping-pong forever).
+  // Nothing to do: an out-of-window RST, an acceptable segment without ACK
+  // (RFC 9293 §3.10.7.4 fifth step), or a bare ACK at RCV.NXT (never ACK an
+  // ACK: two TIME_WAITs after a simultaneous close would otherwise
+  // ping-pong forever).
   kDrop,
 };
 
@@ -110,9 +114,10 @@ class TimeWaitTable {
   Duration two_msl() const noexcept { return two_msl_; }
 
   // What to do with a segment for r.tuple. `flags` are the kTcp* bits of
-  // lib/wire/tcp.h; `tsval` is the segment's TSval if it had a timestamp option.
+  // lib/wire/tcp.h; `tsval` is the segment's TSval if it had a timestamp
+  // option; `payload_len` its data bytes.
   static TwVerdict classify(const TimeWaitRecord& r, std::uint8_t flags, Seq32 seq,
-                            std::optional<std::uint32_t> tsval) noexcept;
+                            std::optional<std::uint32_t> tsval, std::uint32_t payload_len = 0) noexcept;
 
  private:
   static constexpr std::uint32_t kNil = UINT32_MAX;

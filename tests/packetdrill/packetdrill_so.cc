@@ -49,7 +49,11 @@ int not_supported(const char* what) {
 // library (loaded RTLD_DEEPBIND) sees libc's while getopt uses packetdrill's,
 // and the EAL's resets go to the wrong one: say so rather than fail oddly.
 bool one_optind(std::string* error) {
-  const void* global = dlsym(RTLD_DEFAULT, "optind");
+  // Looked up from the executable: RTLD_DEFAULT would search this library's
+  // own (deep-bound) scope first and find libc's.
+  void* exe = dlopen(nullptr, RTLD_NOW | RTLD_NOLOAD);
+  const void* global = exe != nullptr ? dlsym(exe, "optind") : nullptr;
+  if (exe != nullptr) dlclose(exe);
   if (global != nullptr && global != static_cast<const void*>(&optind)) {
     *error =
         "packetdrill has its own copy of optind (built without -fPIC), so DPDK's EAL cannot parse its "
@@ -172,9 +176,13 @@ extern "C" __attribute__((visibility("default"))) void packetdrill_interface_ini
   };
   ifc->usleep = [](void* u, useconds_t us) { return host(u).usleep(us); };
   ifc->gettimeofday = [](void* u, timeval* tv, void*) { return host(u).gettimeofday(tv); };
-  ifc->epoll_create = [](void*, int) { return tern::pd::not_supported("epoll_create"); };
-  ifc->epoll_ctl = [](void*, int, int, int, epoll_event*) { return tern::pd::not_supported("epoll_ctl"); };
-  ifc->epoll_wait = [](void*, int, epoll_event*, int, int) { return tern::pd::not_supported("epoll_wait"); };
+  ifc->epoll_create = [](void* u, int size) { return host(u).epoll_create(size); };
+  ifc->epoll_ctl = [](void* u, int ep, int op, int fd, epoll_event* e) {
+    return host(u).epoll_ctl(ep, op, fd, e);
+  };
+  ifc->epoll_wait = [](void* u, int ep, epoll_event* e, int n, int t) {
+    return host(u).epoll_wait(ep, e, n, t);
+  };
   ifc->pipe = [](void*, int*) { return tern::pd::not_supported("pipe"); };
   ifc->splice = [](void*, int, loff_t*, int, loff_t*, size_t, unsigned) {
     return tern::pd::not_supported("splice");

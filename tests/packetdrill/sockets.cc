@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -76,6 +77,16 @@ bool read_sockaddr(const sockaddr* addr, socklen_t len, std::uint32_t* ip, std::
   return true;
 }
 
+// Linux answers a buffer it cannot read or write with EFAULT; a null one
+// is what scripts pass to see that.
+bool bad_iov(const msghdr* msg) {
+  if (msg == nullptr || (msg->msg_iovlen > 0 && msg->msg_iov == nullptr)) return true;
+  for (std::size_t i = 0; i < msg->msg_iovlen; ++i) {
+    if (msg->msg_iov[i].iov_base == nullptr && msg->msg_iov[i].iov_len > 0) return true;
+  }
+  return false;
+}
+
 void write_sockaddr(sockaddr* addr, socklen_t* len, std::uint32_t ip, std::uint16_t port) {
   if (addr == nullptr || len == nullptr) return;
   sockaddr_in in{};
@@ -104,12 +115,16 @@ VirtualHost::Socket* VirtualHost::add_socket() {
 }
 
 void VirtualHost::on_event(Tcb& c, std::uint8_t events) {
-  if ((events & kTcpEvClosed) == 0 || c.user == nullptr) return;
+  if (c.user == nullptr) return;
   Socket* s = find(static_cast<int>(reinterpret_cast<std::intptr_t>(c.user)));
-  if (s != nullptr && s->so_error == 0 && !s->reset_eof) s->so_error = errno_of(c.error);
+  if (s == nullptr) return;
+  ++s->wakeups;
+  if ((events & kTcpEvClosed) != 0 && s->so_error == 0 && !s->reset_eof) s->so_error = errno_of(c.error);
 }
 
-void VirtualHost::on_acceptable(Listener&) {}
+void VirtualHost::on_acceptable(Listener& l) {
+  if (Socket* s = find(static_cast<int>(reinterpret_cast<std::intptr_t>(l.user))); s != nullptr) ++s->wakeups;
+}
 
 void VirtualHost::apply_options(Socket& s) {
   if (s.tcb == nullptr) return;
@@ -190,8 +205,19 @@ int VirtualHost::listen(int fd, int backlog) {
   if (s == nullptr) return fail(EBADF);
   if (s->tcb != nullptr) return fail(EINVAL);
   if (s->listener != nullptr) return 0;
-  if (s->bound_port == 0) return fail(EDESTADDRREQ);  // Linux would bind an ephemeral port: scripts bind
-  Listener* l = stack().listen(s->bound_port, static_cast<std::uint32_t>(std::max(backlog, 1)));
+  const auto n = static_cast<std::uint32_t>(std::max(backlog, 1));
+  if (s->bound_port == 0) {
+    // As Linux, listen() on an unbound socket binds an ephemeral port.
+    for (std::uint32_t p = flags_.tcp.ephemeral_last;
+         p >= flags_.tcp.ephemeral_first && s->listener == nullptr; --p) {
+      const bool taken = std::any_of(sockets_.begin(), sockets_.end(),
+                                     [&](const auto& kv) { return kv.second.bound_port == p; });
+      if (!taken) s->listener = stack().listen(static_cast<std::uint16_t>(p), n);
+      if (s->listener != nullptr) s->bound_port = static_cast<std::uint16_t>(p);
+    }
+    if (s->listener == nullptr) return fail(EADDRINUSE);
+  }
+  Listener* l = s->listener != nullptr ? s->listener : stack().listen(s->bound_port, n);
   if (l == nullptr) return fail(EADDRINUSE);
   l->user = reinterpret_cast<void*>(static_cast<std::intptr_t>(fd));
   stack().set_defer_accept(*l, s->opts.defer_accept);
@@ -286,6 +312,7 @@ ssize_t VirtualHost::recvmsg(int fd, msghdr* msg, int flags) {
   if (s == nullptr) return fail(EBADF);
   if ((flags & (MSG_PEEK | MSG_OOB)) != 0) return fail(EOPNOTSUPP);  // README.md: not supported
   if (s->tcb == nullptr) return fail(ENOTCONN);
+  if (bad_iov(msg)) return fail(EFAULT);
   std::size_t want = 0;
   for (std::size_t i = 0; i < msg->msg_iovlen; ++i) want += msg->msg_iov[i].iov_len;
   msg->msg_namelen = 0;
@@ -322,6 +349,7 @@ ssize_t VirtualHost::sendmsg(int fd, const msghdr* msg, int flags) {
   Socket* s = find(fd);
   if (s == nullptr) return fail(EBADF);
   if ((flags & MSG_OOB) != 0) return fail(EOPNOTSUPP);
+  if (bad_iov(msg)) return fail(EFAULT);
   if (s->tcb == nullptr) return fail(EPIPE);
   const bool nonblocking = s->nonblocking || (flags & MSG_DONTWAIT) != 0;
   std::size_t sent = 0;
@@ -401,6 +429,12 @@ int VirtualHost::ioctl(int fd, unsigned long request, void* arg) {
 
 int VirtualHost::close(int fd) {
   Lock lk(mu_);
+  for (auto& [epfd, ep] : epolls_) ep.watches.erase(fd);
+  if (epolls_.erase(fd) > 0) {
+    ::close(fd);
+    wake_ready();
+    return 0;
+  }
   Socket* s = find(fd);
   if (s == nullptr) return fail(EBADF);
   if (s->listener != nullptr) stack().unlisten(s->listener, now_);

@@ -38,6 +38,7 @@
 
 struct pollfd;
 struct msghdr;
+struct epoll_event;
 
 namespace tern::pd {
 
@@ -81,6 +82,9 @@ class VirtualHost final : public SegmentSink, public TcpHandler {
   int getsockopt(int fd, int level, int name, void* val, socklen_t* len);
   int setsockopt(int fd, int level, int name, const void* val, socklen_t len);
   int poll(pollfd* fds, unsigned long nfds, int timeout_ms);
+  int epoll_create(int size);  // epoll.cc
+  int epoll_ctl(int epfd, int op, int fd, epoll_event* event);
+  int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout_ms);
   int netdev_send(const void* buf, std::size_t count);
   int netdev_receive(void* buf, std::size_t* count, long long* time_usecs);
   int usleep(std::uint64_t usec);
@@ -119,14 +123,28 @@ class VirtualHost final : public SegmentSink, public TcpHandler {
     bool connect_pending = false;  // a non-blocking connect() not yet reported complete
     bool shut_rd = false;
     bool shut_wr = false;
-    int so_error = 0;        // pending error (SO_ERROR), reported once
-    bool reset_eof = false;  // the error was reported: reads now see end of file
+    std::uint64_t wakeups = 0;  // engine events posted to it (edges for EPOLLET)
+    int so_error = 0;           // pending error (SO_ERROR), reported once
+    bool reset_eof = false;     // the error was reported: reads now see end of file
   };
   struct Waiter {
     std::thread::id thread;
     Instant deadline = Instant::max();
     const std::function<bool()>* ready = nullptr;
     bool woken = false;
+  };
+  // An epoll instance: the sockets it watches with what was asked. An
+  // edge-triggered watch reports, as Linux's, when the socket has been woken
+  // (an engine event) since its last report, or a bit is newly set.
+  struct Watch {
+    std::uint32_t events = 0;
+    std::uint64_t data = 0;
+    std::uint32_t reported = 0;
+    std::uint64_t wakeups_seen = 0;
+    bool disarmed = false;  // EPOLLONESHOT, after its report
+  };
+  struct Epoll {
+    std::map<int, Watch> watches;
   };
   struct OutPacket {
     std::vector<std::byte> bytes;
@@ -166,6 +184,7 @@ class VirtualHost final : public SegmentSink, public TcpHandler {
   short poll_events(Socket& s);
   void note_closed(Socket& s);
   Socket* add_socket();
+  int epoll_scan(Epoll& ep, epoll_event* events, int maxevents);
 
   Flags flags_;
   std::mutex mu_;
@@ -179,6 +198,7 @@ class VirtualHost final : public SegmentSink, public TcpHandler {
   std::unique_ptr<TcpStack> stack_;
   std::uint32_t local_ip_;
   std::map<int, Socket> sockets_;
+  std::map<int, Epoll> epolls_;
   std::deque<OutPacket> out_;
   std::vector<Waiter*> waiters_;
   std::vector<std::thread::id> woken_;  // threads woken that have not read the clock since

@@ -372,7 +372,7 @@ TEST_F(TcpLastResort, AbortsTheBiggestHolderWhenThePoolIsNearlyDry) {
   EXPECT_EQ(count(Counter::kTCPAbortOnMemory), 1u);
   EXPECT_EQ(handler_.closed_with(a.tcb), TcpError::kAborted);
   EXPECT_EQ(handler_.closed_with(b.tcb), std::nullopt);
-  expect_sent(seg().flags(kTcpRst).sport(a.port).dport(80).seq(a.iss + 1));
+  expect_sent(seg().flags(kTcpRst | kTcpAck).sport(a.port).dport(80).seq(a.iss + 1));
 
   release();
   advance_by(Duration::ms(5));
@@ -554,7 +554,7 @@ TEST_F(TcpMemory, HighLevelAbortsZeroWindowConnectionOnPersist) {
   EXPECT_EQ(count(Counter::kTCPWinProbe), 1u);
   EXPECT_EQ(count(Counter::kTCPAbortOnMemory), 1u);
   EXPECT_EQ(handler_.closed_with(c), TcpError::kAborted);
-  expect_sent(seg().flags(kTcpRst));
+  expect_sent(seg().flags(kTcpRst | kTcpAck));
   stack().mem().uncharge(5u << 20);
   EXPECT_EQ(stack().mem().charged(), 0u);
   stack().close(*c, now());
@@ -576,7 +576,7 @@ TEST_F(TcpMemory, HighLevelAbortsRetransmittingOrphan) {
   ASSERT_TRUE(run_until_sent(at_ms(20000)));
   EXPECT_EQ(count(Counter::kTCPAbortOnMemory), 1u);
   EXPECT_EQ(count(Counter::kRetransSegs), 1u);
-  expect_sent(seg().flags(kTcpRst));
+  expect_sent(seg().flags(kTcpRst | kTcpAck));
   EXPECT_EQ(state(), std::nullopt);
   stack().mem().uncharge(5u << 20);
   EXPECT_EQ(stack().mem().charged(), 0u);

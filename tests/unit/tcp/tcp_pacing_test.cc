@@ -130,7 +130,7 @@ TEST_F(TcpPacing, AbortedWhileWaitingLeavesTheList) {
   expect_segment(11, at_ms(200));
   ASSERT_NE(stack().pacing_deadline(), Instant::max());
   stack().abort(*c, at_ms(200));
-  expect_sent(seg().flags(kTcpRst));
+  expect_sent(seg().flags(kTcpRst | kTcpAck));
   advance_to(at_ms(300));
   expect_nothing_sent();
   EXPECT_EQ(stack().pacing_deadline(), Instant::max());

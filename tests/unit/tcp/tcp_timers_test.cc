@@ -155,7 +155,7 @@ TEST_F(Timers, ZeroWindowGivesUpAfterPersistProbes) {
     recv(seg().seq(irs() + 1).ack(iss() + 1).win(0));  // answered, still zero
   }
   ASSERT_TRUE(run_until_sent(now() + Duration::s(300)));
-  expect_sent(seg().flags(kTcpRst).seq(iss() + 1));
+  expect_sent(seg().flags(kTcpRst | kTcpAck).seq(iss() + 1));
   EXPECT_EQ(handler_.closed_with(c), TcpError::kTimedOut);
   EXPECT_EQ(count(Counter::kTCPWinProbe), 4u);
   EXPECT_EQ(count(Counter::kTCPPersistGiveUp), 1u);

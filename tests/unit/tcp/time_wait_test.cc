@@ -218,15 +218,23 @@ TEST(TimeWaitClassify, SynWithHigherSeqReopens) {
 TEST(TimeWaitClassify, SynWithHigherSeqAcrossWrapReopens) {
   const TimeWaitRecord r = record(tuple(1), 0xfffffff0);
   EXPECT_EQ(TimeWaitTable::classify(r, kTcpSyn, Seq32{5}, std::nullopt), TwVerdict::kAcceptNewSyn);
-  EXPECT_EQ(TimeWaitTable::classify(r, kTcpSyn, Seq32{0xffffffe0}, std::nullopt), TwVerdict::kDrop);
+  EXPECT_EQ(TimeWaitTable::classify(r, kTcpSyn, Seq32{0xffffffe0}, std::nullopt), TwVerdict::kSendAck);
 }
 
-// RFC 6191 §2: "otherwise, silently drop the incoming SYN segment".
-TEST(TimeWaitClassify, SynWithLowerOrEqualSeqIsDropped) {
+// RFC 6191 §2 says "otherwise, silently drop the incoming SYN segment";
+// RFC 5961 §4 a challenge ACK, as Linux sends (docs/tcp/time_wait.md).
+TEST(TimeWaitClassify, SynWithLowerOrEqualSeqGetsChallengeAck) {
   const TimeWaitRecord r = record(tuple(1), 1000);
-  EXPECT_EQ(TimeWaitTable::classify(r, kTcpSyn, Seq32{1000}, std::nullopt), TwVerdict::kDrop);
-  EXPECT_EQ(TimeWaitTable::classify(r, kTcpSyn, Seq32{999}, std::nullopt), TwVerdict::kDrop);
-  EXPECT_EQ(TimeWaitTable::classify(r, kTcpSyn, Seq32{1}, std::nullopt), TwVerdict::kDrop);
+  EXPECT_EQ(TimeWaitTable::classify(r, kTcpSyn, Seq32{1000}, std::nullopt), TwVerdict::kSendAck);
+  EXPECT_EQ(TimeWaitTable::classify(r, kTcpSyn, Seq32{999}, std::nullopt), TwVerdict::kSendAck);
+  EXPECT_EQ(TimeWaitTable::classify(r, kTcpSyn, Seq32{1}, std::nullopt), TwVerdict::kSendAck);
+}
+
+// SYN+FIN never opens a new incarnation: challenge ACK at any sequence number.
+TEST(TimeWaitClassify, SynFinGetsChallengeAck) {
+  const TimeWaitRecord r = record(tuple(1), 1000);
+  EXPECT_EQ(TimeWaitTable::classify(r, kTcpSyn | kTcpFin, Seq32{1000}, std::nullopt), TwVerdict::kSendAck);
+  EXPECT_EQ(TimeWaitTable::classify(r, kTcpSyn | kTcpFin, Seq32{5000}, std::nullopt), TwVerdict::kSendAck);
 }
 
 TEST(TimeWaitClassify, SynWithNewerTsvalReopensEvenWithLowerSeq) {
@@ -237,17 +245,17 @@ TEST(TimeWaitClassify, SynWithNewerTsvalReopensEvenWithLowerSeq) {
   EXPECT_EQ(TimeWaitTable::classify(w, kTcpSyn, Seq32{10}, 0x10u), TwVerdict::kAcceptNewSyn);
 }
 
-TEST(TimeWaitClassify, SynWithOlderTsvalIsDroppedEvenWithHigherSeq) {
+TEST(TimeWaitClassify, SynWithOlderTsvalIsChallengedEvenWithHigherSeq) {
   const TimeWaitRecord r = ts_record(5000);
-  EXPECT_EQ(TimeWaitTable::classify(r, kTcpSyn, Seq32{10}, 4999u), TwVerdict::kDrop);
-  EXPECT_EQ(TimeWaitTable::classify(r, kTcpSyn, Seq32{2000}, 4999u), TwVerdict::kDrop);
+  EXPECT_EQ(TimeWaitTable::classify(r, kTcpSyn, Seq32{10}, 4999u), TwVerdict::kSendAck);
+  EXPECT_EQ(TimeWaitTable::classify(r, kTcpSyn, Seq32{2000}, 4999u), TwVerdict::kSendAck);
 }
 
 // RFC 6191 §2: equal TSval falls back to the sequence number.
 TEST(TimeWaitClassify, SynWithEqualTsvalUsesSeq) {
   const TimeWaitRecord r = ts_record(5000);
   EXPECT_EQ(TimeWaitTable::classify(r, kTcpSyn, Seq32{2000}, 5000u), TwVerdict::kAcceptNewSyn);
-  EXPECT_EQ(TimeWaitTable::classify(r, kTcpSyn, Seq32{900}, 5000u), TwVerdict::kDrop);
+  EXPECT_EQ(TimeWaitTable::classify(r, kTcpSyn, Seq32{900}, 5000u), TwVerdict::kSendAck);
 }
 
 // RFC 6191 §2: old incarnation without timestamps, new SYN with them: honour.
@@ -285,6 +293,43 @@ TEST(TimeWaitClassify, OldOrOutOfWindowSegmentsGetAck) {
 TEST(TimeWaitClassify, InSequenceBareAckIsDropped) {
   const TimeWaitRecord r = record(tuple(1), 1000);
   EXPECT_EQ(TimeWaitTable::classify(r, kTcpAck, Seq32{1000}, std::nullopt), TwVerdict::kDrop);
+}
+
+// RFC 9293 §3.10.7.4 eighth step, TIME-WAIT: an acceptable FIN is ACKed and
+// restarts 2MSL, at RCV.NXT or further into the window.
+TEST(TimeWaitClassify, AcceptableFinAcksAndRestarts) {
+  const TimeWaitRecord r = record(tuple(1), 1000);  // window 512
+  EXPECT_EQ(TimeWaitTable::classify(r, kTcpFin | kTcpAck, Seq32{1000}, std::nullopt),
+            TwVerdict::kAckAndRestart);
+  EXPECT_EQ(TimeWaitTable::classify(r, kTcpFin | kTcpAck, Seq32{1511}, std::nullopt),
+            TwVerdict::kAckAndRestart);
+  EXPECT_EQ(TimeWaitTable::classify(r, kTcpFin | kTcpAck, Seq32{1512}, std::nullopt), TwVerdict::kSendAck);
+  TimeWaitRecord scaled = r;
+  scaled.rcv_wscale = 2;  // RCV.WND 2048
+  EXPECT_EQ(TimeWaitTable::classify(scaled, kTcpFin | kTcpAck, Seq32{2000}, std::nullopt),
+            TwVerdict::kAckAndRestart);
+}
+
+// RFC 9293 §3.10.7.4 fifth step: an acceptable segment without ACK is
+// dropped; an unacceptable one still gets the first step's ACK.
+TEST(TimeWaitClassify, AcceptableSegmentWithoutAckIsDropped) {
+  const TimeWaitRecord r = record(tuple(1), 1000);
+  EXPECT_EQ(TimeWaitTable::classify(r, kTcpFin, Seq32{1000}, std::nullopt), TwVerdict::kDrop);
+  EXPECT_EQ(TimeWaitTable::classify(r, kTcpPsh, Seq32{1000}, std::nullopt, 10), TwVerdict::kDrop);
+  EXPECT_EQ(TimeWaitTable::classify(r, kTcpFin, Seq32{999}, std::nullopt), TwVerdict::kSendAck);
+  EXPECT_EQ(TimeWaitTable::classify(r, 0, Seq32{2000}, std::nullopt), TwVerdict::kSendAck);
+}
+
+// Text in TIME-WAIT (or an ACK beyond RCV.NXT) is answered, as Linux does;
+// with a zero window nothing but SEG.SEQ = RCV.NXT, zero length, is acceptable.
+TEST(TimeWaitClassify, TextIsAckedZeroWindowAcceptsOnlyRcvNxt) {
+  TimeWaitRecord r = record(tuple(1), 1000);
+  EXPECT_EQ(TimeWaitTable::classify(r, kTcpAck | kTcpPsh, Seq32{1000}, std::nullopt, 10),
+            TwVerdict::kSendAck);
+  r.window = 0;
+  EXPECT_EQ(TimeWaitTable::classify(r, kTcpAck, Seq32{1000}, std::nullopt), TwVerdict::kDrop);
+  EXPECT_EQ(TimeWaitTable::classify(r, kTcpFin, Seq32{1000}, std::nullopt), TwVerdict::kSendAck);
+  EXPECT_EQ(TimeWaitTable::classify(r, kTcpAck, Seq32{1001}, std::nullopt), TwVerdict::kSendAck);
 }
 
 // Linux tcp_rfc1337 = 0: an exactly in-sequence RST ends TIME_WAIT.

@@ -1,0 +1,178 @@
+// Deviations an external RFC 9293 / RFC 5961 state-machine suite found
+// (issue 13), each pinned to what Linux does: TIME-WAIT's answers, the RSTs
+// we generate, the error a RST reports in LAST-ACK / CLOSING, SYN+FIN to a
+// listener, cork then nodelay.
+#include "tcp_harness.h"
+
+namespace tern::tcptest {
+namespace {
+
+using Conformance = TcpHarness;
+
+class TimeWait : public TcpHarness {
+ protected:
+  // Active close to TIME-WAIT at 11 ms: afterwards RCV.NXT = irs + 2 and
+  // SND.NXT = iss + 2.
+  void enter(Seg peer = seg().mss(1460)) {
+    Tcb* c = establish_active(peer);
+    ASSERT_NE(c, nullptr);
+    stack().close(*c, at_ms(10));
+    expect_sent(seg().flags(kTcpFin | kTcpAck));
+    recv(seg().flags(kTcpFin | kTcpAck).seq(irs() + 1).ack(iss() + 2), at_ms(11));
+    expect_sent(seg().flags(kTcpAck).seq(iss() + 2).ack(irs() + 2));
+    ASSERT_EQ(state(), TcpState::kTimeWait);
+  }
+  Instant expiry() { return stack().time_wait().find(tuple())->expiry; }
+};
+
+// RFC 9293 §3.10.7.4, eighth step, TIME-WAIT: a FIN at RCV.NXT is
+// acceptable; "Remain in the TIME-WAIT state. Restart the 2 MSL time-wait
+// timeout." It is acknowledged.
+TEST_F(TimeWait, FinAtRcvNxtIsAckedAndRestarts2Msl) {
+  enter();
+  ASSERT_EQ(expiry(), at_ms(11) + cfg().time_wait);
+  recv(seg().flags(kTcpFin | kTcpAck).seq(irs() + 2).ack(iss() + 2), at_ms(30'000));
+  expect_sent(seg().flags(kTcpAck).seq(iss() + 2).ack(irs() + 2));
+  EXPECT_EQ(state(), TcpState::kTimeWait);
+  EXPECT_EQ(expiry(), at_ms(30'000) + cfg().time_wait);
+}
+
+// RFC 5961 §4.2 (and what Linux does): a SYN at or below RCV.NXT
+// that cannot open a new incarnation (RFC 6191 §2) gets a challenge ACK,
+// not RFC 6191's silent drop; docs/tcp/time_wait.md says why.
+TEST_F(TimeWait, OldSynGetsChallengeAck) {
+  enter();
+  recv(seg().flags(kTcpSyn).seq(irs() + 2).ack(0u), at_ms(100));
+  expect_sent(seg().flags(kTcpAck).seq(iss() + 2).ack(irs() + 2).data(0));
+  recv(seg().flags(kTcpSyn).seq(irs() - 1000).ack(0u), at_ms(2000));
+  expect_sent(seg().flags(kTcpAck).seq(iss() + 2).ack(irs() + 2).data(0));
+  EXPECT_EQ(state(), TcpState::kTimeWait);
+  EXPECT_EQ(count(Counter::kTCPTimeWaitReuse), 0u);
+}
+
+// A SYN+FIN is never a new connection (a listener drops it): in TIME-WAIT
+// it gets the challenge ACK whatever its sequence number.
+TEST_F(TimeWait, SynFinGetsChallengeAck) {
+  enter();
+  ASSERT_NE(stack().listen(local_port(), 8), nullptr);
+  recv(seg().flags(kTcpSyn | kTcpFin).seq(irs() + 2).ack(0u), at_ms(100));
+  expect_sent(seg().flags(kTcpAck).seq(iss() + 2).ack(irs() + 2).data(0));
+  recv(seg().flags(kTcpSyn | kTcpFin).seq(irs() + 100'000).ack(0u), at_ms(2000));
+  expect_sent(seg().flags(kTcpAck).seq(iss() + 2).ack(irs() + 2).data(0));
+  EXPECT_EQ(state(), TcpState::kTimeWait);
+}
+
+// RFC 9293 §3.10.7.4, fifth step: "if the ACK bit is off, drop the segment
+// and return". An acceptable FIN without ACK is not answered.
+TEST_F(TimeWait, InWindowSegmentWithoutAckIsDropped) {
+  enter();
+  recv(seg().flags(kTcpFin).seq(irs() + 2).ack(0u), at_ms(100));
+  recv(seg().flags(kTcpFin).seq(irs() + 12).ack(0u), at_ms(101));
+  recv(seg().flags(kTcpPsh).seq(irs() + 2).ack(0u).data(10), at_ms(102));
+  expect_nothing_sent();
+  EXPECT_EQ(state(), TcpState::kTimeWait);
+  EXPECT_EQ(expiry(), at_ms(11) + cfg().time_wait);
+}
+
+// RFC 9293 §3.10.7.4, first step, still: an old FIN without ACK is not
+// acceptable and is answered with an ACK.
+TEST_F(TimeWait, OldFinWithoutAckGetsAck) {
+  enter();
+  recv(seg().flags(kTcpFin).seq(irs() + 1).ack(0u), at_ms(100));
+  expect_sent(seg().flags(kTcpAck).seq(iss() + 2).ack(irs() + 2));
+  EXPECT_EQ(expiry(), at_ms(11) + cfg().time_wait);
+}
+
+// ---- RSTs we generate in a synchronized state --------------------------------
+
+// RFC 7323 §3.2: once negotiated, the timestamp option SHOULD be in every
+// segment, RSTs included; and like Linux's tcp_send_active_reset the RST
+// carries ACK (Linux prints `R.`).
+TEST_F(Conformance, CloseWithUnreadDataSendsRstAckWithTimestamp) {
+  Tcb* c = establish_active(seg().mss(1460).ts(100, 0));
+  ASSERT_NE(c, nullptr);
+  recv(seg().flags(kTcpAck | kTcpPsh).seq(irs() + 1).ack(iss() + 1).ts(150, our_tsval(*c)).data(50),
+       at_ms(10));
+  take_all_sent();
+  const std::uint32_t tsval = TcpStack::ts_clock(at_ms(11)) + c->ts_offset;
+  stack().close(*c, at_ms(11));
+  expect_sent(seg().flags(kTcpRst | kTcpAck).seq(iss() + 1).ack(irs() + 51).ts(tsval, 150).data(0));
+  EXPECT_EQ(count(Counter::kTCPAbortOnClose), 1u);
+}
+
+TEST_F(Conformance, AbortSendsRstAckWithTimestamp) {
+  Tcb* c = establish_active(seg().mss(1460).ts(100, 0));
+  ASSERT_NE(c, nullptr);
+  const std::uint32_t tsval = TcpStack::ts_clock(at_ms(10)) + c->ts_offset;
+  advance_to(at_ms(10));
+  stack().abort(*c, at_ms(10));
+  expect_sent(seg().flags(kTcpRst | kTcpAck).seq(iss() + 1).ack(irs() + 1).ts(tsval, 100).data(0));
+}
+
+// Without timestamps: R. all the same, and no option.
+TEST_F(Conformance, AbortWithoutTimestampsSendsRstAck) {
+  Tcb* c = establish_active();
+  ASSERT_NE(c, nullptr);
+  stack().abort(*c, at_ms(10));
+  const Sent rst = expect_sent(seg().flags(kTcpRst | kTcpAck).seq(iss() + 1).ack(irs() + 1).data(0));
+  EXPECT_FALSE(rst.opts.timestamps.has_value());
+}
+
+// ---- a RST in LAST-ACK or CLOSING is a reset --------------------------------
+
+// RFC 9293 §3.10.7.4 second step closes the connection; Linux and the BSDs
+// report ECONNRESET in every state past SYN-SENT.
+TEST_F(Conformance, RstInLastAckReportsReset) {
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  recv(seg().flags(kTcpFin | kTcpAck).seq(irs() + 1).ack(iss() + 1), at_ms(10));
+  stack().shutdown_write(*c, at_ms(11));  // half-close: the application still holds it
+  take_all_sent();
+  ASSERT_EQ(c->state, TcpState::kLastAck);
+  recv(seg().flags(kTcpRst).seq(irs() + 2).ack(0u), at_ms(12));
+  EXPECT_EQ(handler_.closed_with(c), TcpError::kReset);
+  EXPECT_EQ(c->error, TcpError::kReset);
+}
+
+TEST_F(Conformance, RstInClosingReportsReset) {
+  Tcb* c = establish_active();
+  ASSERT_NE(c, nullptr);
+  stack().shutdown_write(*c, at_ms(10));
+  expect_sent(seg().flags(kTcpFin | kTcpAck));
+  recv(seg().flags(kTcpFin | kTcpAck).seq(irs() + 1).ack(iss() + 1), at_ms(11));  // crosses ours
+  take_all_sent();
+  ASSERT_EQ(c->state, TcpState::kClosing);
+  recv(seg().flags(kTcpRst).seq(irs() + 2).ack(0u), at_ms(12));
+  EXPECT_EQ(handler_.closed_with(c), TcpError::kReset);
+}
+
+// ---- SYN+FIN to a listener ---------------------------------------------------
+
+// Linux drops it always (tcp_rcv_state_process, SKB_DROP_REASON_TCP_FLAGS),
+// FreeBSD by default (net.inet.tcp.drop_synfin): no SYN-ACK, no state.
+TEST_F(Conformance, SynFinToListenerIsDroppedAndCounted) {
+  Listener* l = stack().listen(kServerPort, 8);
+  ASSERT_NE(l, nullptr);
+  recv(seg().flags(kTcpSyn | kTcpFin).seq(irs()).ack(0u).mss(1460), at_ms(0));
+  expect_nothing_sent();
+  EXPECT_EQ(drops(Drop::kTcpSynFin), 1u);
+  EXPECT_EQ(tcbs_in_use(), 0u);
+  EXPECT_EQ(l->syn_queue_size(), 0u);
+}
+
+// ---- cork, then nodelay --------------------------------------------------------
+
+// Linux's TCP_NODELAY pushes what TCP_CORK held (tcp_push_pending_frames
+// with TCP_NAGLE_PUSH).
+TEST_F(Conformance, NodelayOnCorkedConnectionFlushes) {
+  Tcb* c = establish_active();
+  ASSERT_NE(c, nullptr);
+  stack().set_cork(*c, true, at_ms(10));
+  ASSERT_EQ(stack().send_copy(*c, pattern(100), at_ms(10)), 100u);
+  expect_nothing_sent();
+  stack().set_nodelay(*c, true, at_ms(11));
+  expect_sent(seg().flags(kTcpAck | kTcpPsh).seq(iss() + 1).data(100));
+}
+
+}  // namespace
+}  // namespace tern::tcptest
