@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <rte_eal.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdarg>
@@ -44,24 +45,40 @@ int not_supported(const char* what) {
   return -1;
 }
 
-// The EAL parses its arguments with getopt. If packetdrill was linked with
-// its own copy of optind (built without -fPIC, so a copy relocation), this
-// library (loaded RTLD_DEEPBIND) sees libc's while getopt uses packetdrill's,
-// and the EAL's resets go to the wrong one: say so rather than fail oddly.
-bool one_optind(std::string* error) {
-  const void* global = dlsym(RTLD_DEFAULT, "optind");
-  if (global != nullptr && global != static_cast<const void*>(&optind)) {
-    *error =
-        "packetdrill has its own copy of optind (built without -fPIC), so DPDK's EAL cannot parse its "
-        "arguments under RTLD_DEEPBIND; rebuild it with: make packetdrill-extra-cflags=-fPIC";
-    return false;
+// getopt's state in packetdrill's executable, when it has its own copy: a
+// packetdrill built without -fPIC is linked with copy relocations for
+// optind, optarg, opterr and optopt, which libc's getopt then reads and
+// writes, while this library, loaded RTLD_DEEPBIND, and the EAL in its scope
+// see libc's own. getopt_long below carries the values across for the
+// EAL's two argument passes (README.md "Building").
+struct ExeGetopt {
+  int* optind = nullptr;
+  int* opterr = nullptr;
+  int* optopt = nullptr;
+  char** optarg = nullptr;
+};
+ExeGetopt exe_getopt;  // set once, before rte_eal_init; read by the EAL's getopt_long calls
+
+void find_exe_getopt() {
+  // Looked up from the executable: RTLD_DEFAULT would search this library's
+  // own (deep-bound) scope first and find libc's.
+  void* exe = dlopen(nullptr, RTLD_NOW | RTLD_NOLOAD);
+  if (exe == nullptr) return;
+  auto* ind = static_cast<int*>(dlsym(exe, "optind"));
+  if (ind != nullptr && ind != &optind) {
+    exe_getopt =
+        ExeGetopt{ind, static_cast<int*>(dlsym(exe, "opterr")), static_cast<int*>(dlsym(exe, "optopt")),
+                  static_cast<char**>(dlsym(exe, "optarg"))};
+    if (exe_getopt.opterr == nullptr) exe_getopt.opterr = &opterr;
+    if (exe_getopt.optopt == nullptr) exe_getopt.optopt = &optopt;
+    if (exe_getopt.optarg == nullptr) exe_getopt.optarg = &optarg;
   }
-  optind = 1;  // packetdrill's own getopt pass left it past its arguments
-  return true;
+  dlclose(exe);
 }
 
 bool start_eal(std::string* error) {
-  if (!one_optind(error)) return false;
+  find_exe_getopt();
+  optind = 1;  // packetdrill's own getopt pass left it past its arguments
   // The EAL pins the calling thread (packetdrill's interpreter) to its
   // lcore; give it back the CPUs it had.
   cpu_set_t before;
@@ -71,6 +88,10 @@ bool start_eal(std::string* error) {
     return false;
   }
   if (have_mask) pthread_setaffinity_np(pthread_self(), sizeof(before), &before);
+  // The EAL leaves an empty runtime directory (/var/run/dpdk/ternpd<pid>)
+  // that nothing uses without shared config: remove it now, since a failing
+  // script ends the process without cleanup.
+  ::rmdir(rte_eal_get_runtime_dir());
   return true;
 }
 
@@ -95,6 +116,26 @@ int ioctl_entry(void* u, int fd, unsigned long req, ...) {
 }  // namespace tern::pd
 
 using tern::pd::host;
+
+// The EAL's getopt_long (this library comes first in its deep-bound scope):
+// libc's, with getopt's state carried between the two copies when
+// packetdrill has its own (find_exe_getopt).
+extern "C" __attribute__((visibility("default"))) int getopt_long(int argc, char* const* argv,
+                                                                  const char* shortopts,
+                                                                  const struct option* longopts,
+                                                                  int* longind) {
+  using Fn = int (*)(int, char* const*, const char*, const struct option*, int*);
+  static const auto real = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, "getopt_long"));
+  const tern::pd::ExeGetopt& e = tern::pd::exe_getopt;
+  if (e.optind == nullptr) return real(argc, argv, shortopts, longopts, longind);
+  *e.optind = optind;
+  *e.opterr = opterr;
+  const int r = real(argc, argv, shortopts, longopts, longind);
+  optind = *e.optind;
+  optopt = *e.optopt;
+  optarg = *e.optarg;
+  return r;
+}
 
 extern "C" __attribute__((visibility("default"))) void packetdrill_interface_init(
     const char* flags, packetdrill_interface* ifc) {

@@ -307,6 +307,13 @@ void VirtualHost::send_segment(Mbuf segment, std::uint32_t src, std::uint32_t ds
                         .payload_len = static_cast<std::uint16_t>(l4)});
   const void* d = rte_pktmbuf_read(segment.get(), 0, l4, p.bytes.data() + kIpv4MinHeaderLen);
   if (d != p.bytes.data() + kIpv4MinHeaderLen) std::memcpy(p.bytes.data() + kIpv4MinHeaderLen, d, l4);
+  // The engine fills in the TCP checksum (no offload here): check it, so a
+  // wrong one fails the script here rather than as a puzzling mismatch.
+  const auto tcp = std::span<const std::byte>(p.bytes).subspan(kIpv4MinHeaderLen);
+  if (checksum_finish(checksum_partial(
+          tcp, pseudo_header_sum(src, dst, kIpProtoTcp, static_cast<std::uint16_t>(l4)))) != 0) {
+    give_up("Tern sent a TCP segment with a bad checksum");
+  }
   if (flags_.verbose) {
     std::fprintf(stderr, "tern-pd: t=%.6f out %u bytes\n",
                  static_cast<double>((now - kStart).count_ns()) / 1e9, static_cast<unsigned>(p.bytes.size()));
