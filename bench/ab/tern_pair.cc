@@ -87,6 +87,10 @@ void make_side(Side& s, const char* name, Port& port, const MacAddr& mac, std::u
   tcp.opts.local_addr = addr;
   tcp.opts.cfg.max_connections = 16384;
   tcp.opts.tx_checksum_offload = port.info().tx_l4_checksum_offload;
+  // The link hands the receiver the sender's chain, which it then copies
+  // into one buffer (tx_gathers_by_dma is false): copying at once is cheaper.
+  tcp.opts.tx_copy_max =
+      port.info().tx_gathers_by_dma ? TcpStackOptions::kTxCopyMaxGather : TcpStackOptions::kTxCopyMaxAlways;
   tcp.opts.adopt_foreign_frames = n > 1;  // a steered frame is in its receiver's pool
   for (auto& b : tcp.opts.isn_key) b = static_cast<std::uint8_t>(rte_rand());
   for (auto& b : tcp.opts.cookie_key) b = static_cast<std::uint8_t>(rte_rand());

@@ -4,6 +4,8 @@
 #include <linux/if_xdp.h>
 #include <linux/sockios.h>
 #include <net/if.h>
+#include <rte_bus.h>
+#include <rte_dev.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_version.h>
@@ -295,6 +297,10 @@ std::unique_ptr<EthdevPort> EthdevPort::open(const PortConfig& cfg, std::uint16_
   info.rx_l4_checksum_offload = (conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) != 0;
   info.tx_ip_checksum_offload = (conf.txmode.offloads & tx_ip) != 0;
   info.tx_l4_checksum_offload = (conf.txmode.offloads & tx_l4) == tx_l4;
+  const rte_bus* bus = dev.device != nullptr ? rte_dev_bus(dev.device) : nullptr;
+  info.tx_gathers_by_dma = !p->single_segment_tx_ &&
+                           (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0 && bus != nullptr &&
+                           std::strcmp(rte_bus_name(bus), "pci") == 0;
   return p;
 }
 
@@ -383,6 +389,8 @@ std::string EthdevPort::describe() const {
   s += " tx ";
   s += i.tx_ip_checksum_offload ? (i.tx_l4_checksum_offload ? "ip+l4" : "ip") : "off";
   if (single_segment_tx_) s += ", TX chains copied into one segment (no multi-segment TX)";
+  s += i.tx_gathers_by_dma ? ", TCP payloads sent as slices (DMA gather)"
+                           : ", TCP payloads copied into one segment";
   if (!withheld_.empty())
     s += ", " + std::to_string(withheld_.size()) +
          " mbufs withheld (outside the UMEM DPDK 22.11's PMD registers)";

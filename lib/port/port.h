@@ -28,6 +28,13 @@ struct PortInfo {
   bool rx_l4_checksum_offload = false;  // ... and TCP/UDP checksums
   bool tx_ip_checksum_offload = false;  // the NIC fills the IPv4 header checksum
   bool tx_l4_checksum_offload = false;  // ... and TCP/UDP checksums from a pseudo-header sum
+  // The NIC reads a chain's segments by DMA (a PCI device with multi-segment
+  // TX), so a payload attached as a slice of the send queue is never copied.
+  // Software ports (tap, af_packet, af_xdp, the in-process link) copy every
+  // frame into one buffer anyway: there TCP copies payloads into the header
+  // mbuf itself and saves the slice's mbuf and reference counts
+  // (TcpStackOptions::tx_copy_max).
+  bool tx_gathers_by_dma = false;
   // The port may hold a transmitted frame back (impairment's reordering):
   // the worker then also calls tx_burst with no frames when it has nothing
   // to send, so a held frame is not stuck until the next transmission.

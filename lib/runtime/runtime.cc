@@ -163,6 +163,8 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg) {
   tcp.start = Instant{};  // each worker's TscClock starts at zero
   // Steered frames come from the sibling's pool (Worker::forward).
   tcp.opts.tx_checksum_offload = port_->info().tx_l4_checksum_offload;
+  tcp.opts.tx_copy_max =
+      port_->info().tx_gathers_by_dma ? TcpStackOptions::kTxCopyMaxGather : TcpStackOptions::kTxCopyMaxAlways;
   tcp.opts.adopt_foreign_frames = n > 1 && port_->info().steering == Steering::kSoftware;
   // net_af_xdp keeps kAfXdpFillMbufs of the pool in the kernel's fill ring,
   // whatever rx_ring says, and a sent frame's mbuf until the kernel completes

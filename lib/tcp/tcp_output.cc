@@ -66,13 +66,6 @@ inline std::uint32_t window_limit(MemLevel level, std::uint32_t rcv_buf, std::ui
 
 }  // namespace
 
-// Payloads up to this size are copied into the header mbuf rather than
-// attached as indirect slices of the send queue: an attach and its detach
-// cost an indirect mbuf's allocation and free and two atomic reference
-// count updates on the queue's mbuf, more than copying a few hundred bytes
-// (bench/README.md "Fast path" has the measurement).
-constexpr std::uint32_t kCopyIntoHeaderMax = 512;
-
 // Header mbufs for a burst of `segments` taken from the pool in one call:
 // rte_pktmbuf_alloc_bulk resets them in one loop, so the cache misses on
 // their metadata (mbufs come back from whichever core freed them) overlap
@@ -393,7 +386,8 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   if (len > 0 && off + len == c.sndq.bytes()) flags |= kTcpPsh;
   TcpFields f{c.tuple.lport, c.tuple.rport, seq.value(), c.rcv_nxt.value(), flags, window_field(c)};
   write_tcp(h, f, std::span<const std::byte>{opt.data(), olen});
-  if (len > 0 && len <= kCopyIntoHeaderMax && rte_pktmbuf_tailroom(m.get()) >= len) {
+  // Copied into the header mbuf up to tx_copy_max (TcpStackOptions), when it fits.
+  if (len > 0 && len <= o_.tx_copy_max && rte_pktmbuf_tailroom(m.get()) >= len) {
     c.sndq.copy_out(off, len, m.append(static_cast<std::uint16_t>(len)).data());
   } else if (len > 0) {
     rte_mbuf* payload = c.sndq.slice(off, len, clone_mp_);

@@ -103,6 +103,15 @@ struct TcpStackOptions {
   // The port sums TCP checksums (RTE_MBUF_F_TX_TCP_CKSUM): segments leave
   // with the pseudo-header sum in the field and the NIC does the rest.
   bool tx_checksum_offload = false;
+  // Payloads up to this many bytes are copied into the segment's header
+  // mbuf; longer ones go as indirect slices of the send queue. An attach and
+  // its detach cost an indirect mbuf and two atomic reference-count updates
+  // on the queue's mbuf, more than copying a few hundred bytes; a port that
+  // copies every frame anyway (PortInfo::tx_gathers_by_dma false) makes
+  // copying the whole payload cheapest (bench/README.md "Fast path").
+  std::uint32_t tx_copy_max = kTxCopyMaxGather;
+  static constexpr std::uint32_t kTxCopyMaxGather = 512;
+  static constexpr std::uint32_t kTxCopyMaxAlways = 65535;
   // Transmit logs (tx_log.h) in the worker's pool; unset: one per eight
   // connections, at least 16. Tests set it to run a pool dry.
   std::optional<std::uint32_t> tx_logs;

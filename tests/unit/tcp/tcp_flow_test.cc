@@ -431,6 +431,30 @@ TEST_F(Flow, SmallPayloadsTravelInTheHeaderMbufLargeOnesAsSlices) {
   EXPECT_TRUE(resent);
 }
 
+// A port that copies every frame anyway (TcpStackOptions::tx_copy_max at
+// kTxCopyMaxAlways): full segments travel in the header mbuf too, and a
+// retransmission built from two writes holds both, in order.
+TEST_F(Flow, OnACopyingPortFullSegmentsTravelInTheHeaderMbuf) {
+  options_.tx_copy_max = TcpStackOptions::kTxCopyMaxAlways;
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(stack().send_copy(*c, pattern(1448, 4), now()), 1448u);
+  Sent full = expect_sent(seg().seq(iss() + 1).data(1448, 4));
+  EXPECT_EQ(full.mbufs, 1);
+  ASSERT_EQ(stack().send_copy(*c, pattern(200, 5), now()), 200u);
+  advance_by(Duration::s(2));  // the RTO resends from SND.UNA, both writes' bytes
+  bool resent = false;
+  for (const Sent& s : take_all_sent())
+    if (s.seq == iss() + 1 && s.len() > 0) {
+      resent = true;
+      EXPECT_EQ(s.mbufs, 1);
+      Bytes want = pattern(1448, 4);
+      testkit::append(want, pattern(200, 5));
+      EXPECT_EQ(s.payload, Bytes(want.begin(), want.begin() + static_cast<std::ptrdiff_t>(s.len())));
+    }
+  EXPECT_TRUE(resent);
+}
+
 // Header prediction takes in-order data with nothing else to learn, and
 // leaves every other segment to the full path: the same outcome either way
 // (data readable, ACK every second segment, window changes taken).
