@@ -136,39 +136,33 @@ struct Tcb : TimerNode {
   Instant last_send;                 // for RFC 5681 §4.1 idle restart
   Instant last_recv;                 // for keepalive idleness
 
+  // ---- buffers ----
+  SendQueue sndq;                  // SND.UNA onwards (FIN not included)
+  RecvQueue rcvq;                  // in order, not yet read
+  ReassemblyQueue* ooo = nullptr;  // lent by the stack while out-of-order data is held
+  Seq32 ooo_fin_seq;               // a FIN that arrived beyond a hole
+  // RFC 2883 §4: the duplicate the last segment carried, for the first SACK
+  // block of the ACK that answers it (tcp_output.cc); dsack_len 0 = none.
+  // One segment's payload fits 16 bits (an IPv4 datagram's length does).
+  Seq32 dsack_left;
+  std::uint16_t dsack_len = 0;
+  bool ooo_fin = false;
+  std::uint8_t psh_count = 0;   // write ends in psh_marks (below), checked per data segment
+  std::uint32_t snd_buf = 0;    // the send queue's limit in truesize (SO_SNDBUF; the high watermark)
+  std::uint32_t snd_lowat = 0;  // kTcpEvWritable fires once its truesize falls to this
+  std::uint32_t rcv_buf = 0;
+  // Event dispatch (tcp_stack.cc) and the application's pointer.
+  Tcb* ready_next = nullptr;  // pending-events list link
+  void* user = nullptr;       // the application's
+  // ---- statistics: ConnectionInfo (tcp_info.cc) ----
+  std::uint64_t bytes_acked = 0;     // data bytes the peer acknowledged
+  std::uint64_t bytes_received = 0;  // data bytes RCV.NXT advanced over
+  std::uint32_t segs_in = 0;         // segments received
+  std::uint32_t segs_out = 0;        // segments sent
+
+  // ---- every ACK: the estimator, the controller, the transmit log and RACK ----
   RtoEstimator rto;
   Congestion cc;
-  // Pacing (tcp_pacing.cc), when the controller paces: the earliest time
-  // the next data segment may leave, and the link in the worker's list of
-  // connections waiting for it.
-  Instant pace_next;
-  Tcb* pace_link = nullptr;
-  // The stack's list of connections whose ACK waits for the end of the
-  // receive burst (TcpStack::end_burst).
-  Tcb* ack_link = nullptr;
-
-  // SACK loss recovery (RFC 6675 §5 with PRR, RFC 6937; tcp_sack.cc), only
-  // where SACK was negotiated. Without SACK the controller's NewReno
-  // recovery (RFC 6582) runs instead.
-  SackScoreboard sb;
-  Seq32 recovery_point;             // RFC 6675 RecoveryPoint: SND.MAX when recovery (or an RTO) began
-  std::uint32_t sack_dupacks = 0;   // RFC 6675 DupAcks
-  std::uint32_t prr_delivered = 0;  // RFC 6937 §3: bytes delivered since recovery began
-  std::uint32_t prr_out = 0;        // bytes sent since recovery began
-  std::uint32_t recover_fs = 0;     // RecoverFS: bytes in flight when recovery began
-  Seq32 hold_rexmit_una;            // the hole last resent on SACK evidence while recovery_hold
-  // The last retransmission of the segment at SND.UNA in recovery, and
-  // SND.MAX when it left: data sent after it SACKed while SND.UNA stays
-  // means that retransmission was lost too (tcp_sack.cc).
-  Seq32 head_rxt_seq;
-  Seq32 head_rxt_mark;
-  bool head_rxt_valid = false;
-  bool sack_recovery = false;  // in RFC 6675 loss recovery
-  // RFC 6675 §5.1: after an RTO no new recovery until SND.UNA reaches
-  // recovery_point (the timeout already answered this loss event).
-  bool recovery_hold = false;
-  bool hold_rexmit_valid = false;
-
   // The transmit log (tx_log.h), lent by the stack while data is in flight
   // (nullptr: none, or the pool was dry when this flight began), and the
   // delivery state it snapshots (draft-cheng-iccrg-delivery-rate-estimation
@@ -201,6 +195,38 @@ struct Tcb : TimerNode {
   bool rack_valid = false;                // RACK.xmit_ts / end_seq / rtt set
   bool rack_reordering_seen = false;      // RACK.reordering_seen
   bool rack_dsack_round_set = false;
+  // Pacing (tcp_pacing.cc), when the controller paces: the earliest time
+  // the next data segment may leave, and the link in the worker's list of
+  // connections waiting for it.
+  Instant pace_next;
+  Tcb* pace_link = nullptr;
+  // The stack's list of connections whose ACK waits for the end of the
+  // receive burst (TcpStack::end_burst).
+  Tcb* ack_link = nullptr;
+
+  // ---- cold: recovery, undo, keepalive, the accept queue ----
+  // SACK loss recovery (RFC 6675 §5 with PRR, RFC 6937; tcp_sack.cc), only
+  // where SACK was negotiated. Without SACK the controller's NewReno
+  // recovery (RFC 6582) runs instead.
+  SackScoreboard sb;
+  Seq32 recovery_point;             // RFC 6675 RecoveryPoint: SND.MAX when recovery (or an RTO) began
+  std::uint32_t sack_dupacks = 0;   // RFC 6675 DupAcks
+  std::uint32_t prr_delivered = 0;  // RFC 6937 §3: bytes delivered since recovery began
+  std::uint32_t prr_out = 0;        // bytes sent since recovery began
+  std::uint32_t recover_fs = 0;     // RecoverFS: bytes in flight when recovery began
+  Seq32 hold_rexmit_una;            // the hole last resent on SACK evidence while recovery_hold
+  // The last retransmission of the segment at SND.UNA in recovery, and
+  // SND.MAX when it left: data sent after it SACKed while SND.UNA stays
+  // means that retransmission was lost too (tcp_sack.cc).
+  Seq32 head_rxt_seq;
+  Seq32 head_rxt_mark;
+  bool head_rxt_valid = false;
+  bool sack_recovery = false;  // in RFC 6675 loss recovery
+  // RFC 6675 §5.1: after an RTO no new recovery until SND.UNA reaches
+  // recovery_point (the timeout already answered this loss event).
+  bool recovery_hold = false;
+  bool hold_rexmit_valid = false;
+
   // Undo of a congestion response that proves spurious (tcp_undo.cc): one
   // episode from a fast retransmit (SACK or NewReno recovery) or an RTO
   // until the next; the controller keeps the window to restore (Congestion::undo).
@@ -220,44 +246,23 @@ struct Tcb : TimerNode {
   bool undo_eifel : 1 = false;   // RFC 3522: the first ACK of the retransmitted data is still to come
   bool tlp_rxt_out : 1 = false;  // RFC 8985 §7.4 TLPRxtOut: the last probe was a retransmission
 
-  // ---- buffers ----
-  SendQueue sndq;                  // SND.UNA onwards (FIN not included)
-  RecvQueue rcvq;                  // in order, not yet read
-  ReassemblyQueue* ooo = nullptr;  // lent by the stack while out-of-order data is held
-  Seq32 ooo_fin_seq;               // a FIN that arrived beyond a hole
-  // RFC 2883 §4: the duplicate the last segment carried, for the first SACK
-  // block of the ACK that answers it (tcp_output.cc); dsack_len 0 = none.
-  // One segment's payload fits 16 bits (an IPv4 datagram's length does).
-  Seq32 dsack_left;
-  std::uint16_t dsack_len = 0;
-  bool ooo_fin = false;
-  // PSH (RFC 1122 §4.2.2.2; Linux's tcp_mark_push): the ends of application
-  // writes not yet sent, oldest first. A segment that carries one, or that
-  // empties the send queue, has PSH. Past four the newest replaces the last.
-  std::uint8_t psh_count = 0;
-  std::array<Seq32, 4> psh_marks{};
-  std::uint32_t snd_buf = 0;    // the send queue's limit in truesize (SO_SNDBUF; the high watermark)
-  std::uint32_t snd_lowat = 0;  // kTcpEvWritable fires once its truesize falls to this
-  std::uint32_t rcv_buf = 0;
-
   // Keepalive (RFC 1122 §4.2.3.6), per connection like TCP_KEEPIDLE /
   // TCP_KEEPINTVL / TCP_KEEPCNT; from [tcp] unless the application sets them.
   Duration ka_idle;
   Duration ka_interval;
   std::uint32_t ka_probes = 0;
 
+  // PSH (RFC 1122 §4.2.2.2; Linux's tcp_mark_push): the ends of application
+  // writes not yet sent, oldest first (psh_count of them). A segment that
+  // carries one, or that empties the send queue, has PSH. Past four the
+  // newest replaces the last.
+  std::array<Seq32, 4> psh_marks{};
+
   // ---- ownership ----
   Listener* listener = nullptr;  // SYN_RECEIVED children and accept-queue members
   Tcb* accept_next = nullptr;    // accept-queue link
-  Tcb* ready_next = nullptr;     // pending-events list link
   bool in_accept_queue = false;
   bool cookie_born = false;  // created from a SYN cookie: no SYN-ACK retransmission state
-  void* user = nullptr;      // the application's
-  // ---- statistics: ConnectionInfo (tcp_info.cc) ----
-  std::uint64_t bytes_acked = 0;     // data bytes the peer acknowledged
-  std::uint64_t bytes_received = 0;  // data bytes RCV.NXT advanced over
-  std::uint32_t segs_in = 0;         // segments received
-  std::uint32_t segs_out = 0;        // segments sent
 
   Tcb(const RtoConfig& rc, CongestionAlgorithm ca, const NewRenoConfig& nc) noexcept : rto(rc), cc(ca, nc) {}
 
