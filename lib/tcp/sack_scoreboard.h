@@ -108,6 +108,9 @@ class SackScoreboard {
   void clear() noexcept;
 
   bool empty() const noexcept { return count_ == 0; }
+  // Nothing SACKed and no HighRxt / RescueRxt: an update without blocks
+  // would change nothing and report nothing.
+  bool idle() const noexcept { return count_ == 0 && !high_rxt_set_ && !rescue_rxt_set_; }
   std::uint32_t sacked_bytes() const noexcept { return sacked_; }
   std::span<const SackRange> ranges() const noexcept { return {rs(), count_}; }
   std::size_t capacity() const noexcept { return ext_ != nullptr ? ext_cap_ : kMaxRanges; }

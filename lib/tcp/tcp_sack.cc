@@ -37,8 +37,12 @@ std::uint32_t dupthresh_of(const TcpConfig& cfg) noexcept {
 void TcpStack::sack_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const AckSample& sample,
                            bool strict_dup, Instant now) noexcept {
   const std::uint32_t sacked_before = c.sb.sacked_bytes();
-  const SackUpdate u = c.sb.update(c.snd_una, c.snd_max, s.opts.sack_blocks());
-  count_sack_update(u);
+  // The common ACK (no blocks, nothing SACKed) skips the scoreboard's pass.
+  SackUpdate u;
+  if (s.opts.sack_count != 0 || !c.sb.idle()) {
+    u = c.sb.update(c.snd_una, c.snd_max, s.opts.sack_blocks());
+    count_sack_update(u);
+  }
   if (u.reneged && c.txlog != nullptr) c.txlog->recount_all(c.snd_una, c.sb.ranges());  // RFC 2018 §8
   // RFC 6937's DeliveredData: SND.UNA's advance plus the signed change in
   // SACKed octets (octets SACKed before and now cumulatively ACKed count once).

@@ -392,3 +392,26 @@ TEST(SackScoreboard, RetransmitMarksLapseOnceSndUnaPassesThem) {
 
 }  // namespace
 }  // namespace tern
+
+namespace tern {
+namespace {
+
+// idle() lets an ACK without blocks skip update(): true only while an
+// update without blocks would change and report nothing.
+TEST(SackScoreboardIdle, OnlyWithNothingSackedAndNoRetransmissionMark) {
+  Sender s;
+  EXPECT_TRUE(s.sb.idle());
+  s.ack({blk(2000, 3000)});
+  EXPECT_FALSE(s.sb.idle());
+  s.ack_to(3000);  // the cumulative ACK covers the block
+  EXPECT_TRUE(s.sb.empty());
+  EXPECT_TRUE(s.sb.idle());
+  s.sb.set_high_rxt(at(4000));
+  EXPECT_TRUE(s.sb.empty());
+  EXPECT_FALSE(s.sb.idle());  // HighRxt above SND.UNA: the next update may clear it
+  s.ack_to(5000);
+  EXPECT_TRUE(s.sb.idle());
+}
+
+}  // namespace
+}  // namespace tern
