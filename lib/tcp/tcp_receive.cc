@@ -80,17 +80,26 @@ void TcpStack::take_in_order(Tcb& c, Segment& s, Instant now) noexcept {
 }
 
 // Header prediction (in the spirit of Van Jacobson's, RFC 1323 Appendix A
-// of old): an in-order data segment on an ESTABLISHED connection with
-// nothing of ours in flight, the same window, no SACK block, a timestamp
-// that passes PAWS, no reassembly pending and nothing else to learn. Every
-// check of RFC 9293 §3.10.7.4 then has a known outcome: acceptable, no
-// RST, no SYN, an ACK of SND.UNA that changes nothing but SND.WL1/WL2. So
-// it goes straight to the seventh step. Any doubt returns false and the
-// segment takes the full path (input_synchronized).
+// of old): an in-order data segment on an ESTABLISHED connection with no
+// SACK block, a timestamp that passes PAWS, no reassembly pending and
+// nothing else to learn, whose ACK either changes nothing (SEG.ACK =
+// SND.UNA, nothing of ours in flight, the same window) or acknowledges new
+// data (SND.UNA < SEG.ACK =< SND.MAX: a request answering our last
+// response). Every check of RFC 9293 §3.10.7.4 then has a known outcome:
+// acceptable, no RST, no SYN, an acceptable ACK. So the fifth step's ACK
+// processing (process_ack, as the full path runs it) and the seventh step
+// follow at once. Any doubt returns false and the segment takes the full
+// path (input_synchronized).
 bool TcpStack::predicted_data(Tcb& c, Segment& s, Instant now) noexcept {
   if (c.state != TcpState::kEstablished || s.flags.bits != (kTcpAck | (s.flags.bits & kTcpPsh))) return false;
-  if (s.seq != c.rcv_nxt || s.len == 0 || s.ack != c.snd_una || c.snd_una != c.snd_max) return false;
-  if (s.opts.sack_count != 0 || (static_cast<std::uint32_t>(s.wnd_raw) << c.snd_wscale) != c.snd_wnd)
+  if (s.seq != c.rcv_nxt || s.len == 0) return false;
+  // SEG.ACK = SND.UNA with data in flight could be a duplicate ACK.
+  const bool acks_new = seq_gt(s.ack, c.snd_una);
+  if (acks_new ? seq_gt(s.ack, c.snd_max) : s.ack != c.snd_una || c.snd_una != c.snd_max) return false;
+  // A new window with new data acknowledged is process_ack's to take, as
+  // on the full path; alone it takes the full path.
+  if (s.opts.sack_count != 0 ||
+      (!acks_new && (static_cast<std::uint32_t>(s.wnd_raw) << c.snd_wscale) != c.snd_wnd))
     return false;
   if (seq_gt(s.seq + s.len, c.rcv_adv) || c.app_closed || c.defer_accept_pending || c.tlp_rxt_out ||
       c.ooo_fin || (c.ooo != nullptr && !c.ooo->empty()))
@@ -105,7 +114,12 @@ bool TcpStack::predicted_data(Tcb& c, Segment& s, Instant now) noexcept {
   }
   counters_.inc(Counter::kTCPHPHits);
   c.dsack_len = 0;
-  update_window(c, s);  // SND.WL1/WL2 only: the window is the same
+  if (acks_new) {
+    process_ack(c, s, now);  // moves SND.WL1/WL2 as well
+    if (c.removed) return true;
+  } else {
+    update_window(c, s);  // SND.WL1/WL2 only: the window is the same
+  }
   take_in_order(c, s, now);
   if (!c.removed) output(c, now);
   return true;

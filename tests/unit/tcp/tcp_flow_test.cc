@@ -491,5 +491,33 @@ TEST_F(Flow, HeaderPredictionTakesPlainInOrderDataAndNothingElse) {
   EXPECT_EQ(c->state, TcpState::kCloseWait);
 }
 
+// Request/response: the request that acknowledges our last response (SND.UNA
+// < SEG.ACK = SND.MAX) takes the predicted path too, its ACK processed as
+// the full path would (SND.UNA moves, the send queue empties, the timer
+// stops).
+TEST_F(Flow, HeaderPredictionTakesARequestThatAcknowledgesTheResponse) {
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  Seq32 seq = c->rcv_nxt;
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_EQ(stack().send_copy(*c, pattern(64, round + 10), now()), 64u);  // the response
+    const Sent resp = expect_sent(seg().data(64, round + 10));
+    const std::uint64_t hits = count(Counter::kTCPHPHits);
+    // The last round's request also moves the window: process_ack takes it.
+    const std::uint16_t win = round == 2 ? 30000 : 65535;
+    recv(seg().flags(kTcpAck | kTcpPsh).seq(seq).ack(resp.seq + 64).win(win).data(64, round),
+         now() + Duration::ms(1));
+    take_all_sent();
+    seq += 64;
+    EXPECT_EQ(count(Counter::kTCPHPHits), hits + 1) << "round " << round;
+    EXPECT_EQ(c->snd_una, resp.seq + 64);
+    EXPECT_EQ(c->snd_una, c->snd_max);
+    EXPECT_TRUE(c->sndq.empty());
+    EXPECT_EQ(c->rtx_kind, Tcb::RtxKind::kNone);
+    EXPECT_EQ(c->snd_wnd, std::uint32_t{win} << c->snd_wscale);
+    EXPECT_EQ(read_all(*c), pattern(64, round));
+  }
+}
+
 }  // namespace
 }  // namespace tern::tcptest
