@@ -422,13 +422,14 @@ bool TcpStack::check_sequence(Tcb& c, Segment& s, Instant now) noexcept {
     ack_unacceptable(c, now, old_duplicate(c, s));
     return false;
   }
-  // RFC 7323 §4.3: remember the timestamp of a segment that covers the
-  // left edge of the window (revised rule: SEG.SEQ =< Last.ACK.sent).
-  if (c.ts_ok && s.opts.timestamps && seq_leq(s.seq, c.last_ack_sent) &&
-      !ts_older(s.opts.timestamps->first, c.ts_recent)) {
-    c.ts_recent = s.opts.timestamps->first;
-    c.ts_recent_stamp = now;
-  }
+  // RFC 7323 §4.3: the timestamp of a segment that covers the left edge of
+  // the window (revised rule: SEG.SEQ =< Last.ACK.sent) becomes TS.Recent,
+  // but only once check_ack found its ACK acceptable, as Linux
+  // (FLAG_UPDATE_TS_RECENT): else one blind in-window segment acknowledging
+  // data never sent, with a far-future TSval, would make every later
+  // segment fail PAWS.
+  s.ts_recent_due = c.ts_ok && s.opts.timestamps && seq_leq(s.seq, c.last_ack_sent) &&
+                    !ts_older(s.opts.timestamps->first, c.ts_recent);
   // Trim what lies before RCV.NXT (a SYN there is consumed first) ...
   if (seq_lt(s.seq, c.rcv_nxt)) {
     std::uint32_t cut = static_cast<std::uint32_t>(c.rcv_nxt - s.seq);
@@ -572,6 +573,10 @@ bool TcpStack::check_ack(Tcb& c, Segment& s, Instant now) noexcept {
     counters_.drop(Drop::kTcpAckTooOld);
     send_challenge_ack(c, now);
     return false;
+  }
+  if (s.ts_recent_due) {  // check_sequence: RFC 7323 §4.3, the ACK now known good
+    c.ts_recent = s.opts.timestamps->first;
+    c.ts_recent_stamp = now;
   }
   process_ack(c, s, now);
   return !c.removed;

@@ -136,6 +136,7 @@ struct Segment {
   std::uint16_t wnd_raw = 0;
   std::uint32_t len = 0;  // payload bytes
   std::uint32_t payload_off = 0;
+  bool ts_recent_due = false;  // check_sequence: TSval becomes TS.Recent if check_ack accepts the ACK
   TcpOptions opts;
   Mbuf frame;
   // RFC 9293 §3.3.2 SEG.LEN: payload plus SYN and FIN.

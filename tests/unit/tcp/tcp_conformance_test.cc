@@ -315,5 +315,26 @@ TEST_F(Conformance, WriteLargerThanSendBufferCompletesAsAcksFreeSpace) {
   EXPECT_GT(waits, 5);
 }
 
+// ---- TS.Recent only from a segment whose ACK is acceptable ----------------------
+
+// A segment in the window that acknowledges data never sent is dropped
+// (RFC 9293 §3.10.7.4 fifth step); its TSval must not become TS.Recent, or
+// one blind segment with a far-future TSval makes every later one fail PAWS
+// (RFC 7323 §5.3). Linux updates TS.Recent only once tcp_ack accepted the
+// ACK (FLAG_UPDATE_TS_RECENT); packetdrill's ts_recent/invalid_ack.pkt.
+TEST_F(Conformance, TsRecentNotTakenFromSegmentWithUnacceptableAck) {
+  Tcb* c = establish_active(seg().mss(1460).ts(100, 0));
+  ASSERT_NE(c, nullptr);
+  recv(seg().seq(irs() + 1).ack(iss() + 1).ts(200, our_tsval(*c)), at_ms(10));
+  take_all_sent();
+  recv(seg().seq(irs() + 1).ack(iss() + 9999).ts(200'000, our_tsval(*c)), at_ms(20));
+  expect_sent(seg().flags(kTcpAck).seq(iss() + 1).ack(irs() + 1).ts(our_tsval(*c), 200));
+  EXPECT_EQ(c->ts_recent, 200u);
+  recv(seg().flags(kTcpAck | kTcpPsh).seq(irs() + 1).ack(iss() + 1).ts(201, our_tsval(*c)).data(1000),
+       at_ms(1000));
+  expect_sent(seg().flags(kTcpAck).ack(irs() + 1001).ts(our_tsval(*c), 201));
+  EXPECT_EQ(read_all(*c).size(), 1000u);
+}
+
 }  // namespace
 }  // namespace tern::tcptest
