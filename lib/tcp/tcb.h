@@ -6,6 +6,7 @@
 // Timers follow DESIGN.md "Timers": the TCB is one node on the worker's wheel
 // and keeps a deadline per timer; the node is armed for the earliest one, and
 // when it fires the engine runs every timer whose deadline has passed.
+#include <array>
 #include <cstdint>
 #include <string_view>
 
@@ -146,6 +147,7 @@ struct Tcb : TimerNode {
   Seq32 dsack_left;
   std::uint16_t dsack_len = 0;
   bool ooo_fin = false;
+  std::uint8_t psh_count = 0;   // write ends in psh_marks (below), checked per data segment
   std::uint32_t snd_buf = 0;    // the send queue's limit in truesize (SO_SNDBUF; the high watermark)
   std::uint32_t snd_lowat = 0;  // kTcpEvWritable fires once its truesize falls to this
   std::uint32_t rcv_buf = 0;
@@ -249,6 +251,12 @@ struct Tcb : TimerNode {
   Duration ka_idle;
   Duration ka_interval;
   std::uint32_t ka_probes = 0;
+
+  // PSH (RFC 1122 §4.2.2.2; Linux's tcp_mark_push): the ends of application
+  // writes not yet sent, oldest first (psh_count of them). A segment that
+  // carries one, or that empties the send queue, has PSH. Past four the
+  // newest replaces the last.
+  std::array<Seq32, 4> psh_marks{};
 
   // ---- ownership ----
   Listener* listener = nullptr;  // SYN_RECEIVED children and accept-queue members

@@ -272,6 +272,14 @@ void TcpStack::input_syn_sent(Tcb& c, Segment& s, Instant now) noexcept {
     post(c, kTcpEvConnected);
     c.ack_now = true;  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
     if (c.fin_queued) to_state(c, TcpState::kFinWait1);
+    // "If there are other controls or text in the segment, then continue
+    // processing at the sixth step": text and a FIN on the SYN-ACK are
+    // taken now, within the window our SYN offered.
+    if (s.len > 0 || s.flags.fin()) {
+      s.flags.bits = static_cast<std::uint8_t>(s.flags.bits & ~kTcpSyn);
+      s.seq += 1;
+      if (check_sequence(c, s, now)) process_data(c, s, now);
+    }
     output(c, now);  // in a burst, the first data on_connected sends carries the ACK
     return;
   }
@@ -280,6 +288,54 @@ void TcpStack::input_syn_sent(Tcb& c, Segment& s, Instant now) noexcept {
   to_state(c, TcpState::kSynReceived);
   c.snd_nxt = c.iss;
   send_syn(c, now);
+  if (s.len > 0 || s.flags.fin()) hold_syn_text(c, s);
+}
+
+// RFC 9293 §3.10.7.3, a SYN without ACK in SYN-SENT: "If there are other
+// controls or text in the segment, queue them for processing after the
+// ESTABLISHED state has been reached". The text waits in the reassembly
+// queue as data beyond a hole would (RCV.NXT stays, nothing is
+// acknowledged), a FIN as ooo_fin; release_syn_text takes both once
+// check_ack has completed the handshake. Whatever cannot be held (no
+// reassembly queue free) the peer sends again.
+void TcpStack::hold_syn_text(Tcb& c, Segment& s) noexcept {
+  const Seq32 text = s.seq + 1;
+  const std::int32_t wnd = c.rcv_adv - c.rcv_nxt;  // what our SYN-ACK offered
+  if (wnd <= 0) return;
+  bool fin = s.flags.fin();
+  if (s.len > static_cast<std::uint32_t>(wnd)) {
+    s.len = static_cast<std::uint32_t>(wnd);
+    fin = false;
+  }
+  if (s.len > 0 && adopt_foreign(s.frame) && borrow_ooo(c)) {
+    Mbuf m = std::move(s.frame);
+    m.reset(mbuf_chain_trim_front(m.release(), s.payload_off));
+    if (m.pkt_len() > s.len) mbuf_chain_trim_back(m.get(), m.pkt_len() - s.len);
+    (void)c.ooo->insert(text, std::move(m), c.rcv_nxt);
+    if (c.ooo->empty()) return_ooo(c);
+  }
+  if (fin) {
+    c.ooo_fin = true;
+    c.ooo_fin_seq = text + s.len;
+  }
+}
+
+// ESTABLISHED after a simultaneous open: deliver the text and FIN that
+// hold_syn_text kept from the peer's SYN.
+void TcpStack::release_syn_text(Tcb& c, Instant now) noexcept {
+  if (c.ooo != nullptr && !c.ooo->empty()) {
+    const std::uint32_t n = c.ooo->pop_in_order(c.rcv_nxt, [&](Mbuf part) { c.rcvq.push(std::move(part)); });
+    if (c.ooo->empty()) return_ooo(c);
+    if (n > 0) {
+      c.bytes_received += n;
+      post(c, kTcpEvReadable);
+      c.ack_now = true;
+    }
+  }
+  if (c.ooo_fin && c.ooo_fin_seq == c.rcv_nxt) {
+    c.ooo_fin = false;
+    process_fin(c, now);
+  }
 }
 
 // RFC 9293 §3.10.7.4: SYN-RECEIVED and every synchronized state.
@@ -491,7 +547,8 @@ bool TcpStack::check_ack(Tcb& c, Segment& s, Instant now) noexcept {
       // client's next segment tries again (a cookie child is dropped whole).
       return false;
     }
-    if (c.state == TcpState::kSynReceived) {  // simultaneous open: our own connect() completes
+    const bool simultaneous = c.state == TcpState::kSynReceived;
+    if (simultaneous) {  // our own connect() completes
       to_state(c, TcpState::kEstablished);
       post(c, kTcpEvConnected);
     }
@@ -501,6 +558,7 @@ bool TcpStack::check_ack(Tcb& c, Segment& s, Instant now) noexcept {
     if (c.syn_retransmitted) c.rto.on_syn_retransmitted_established();
     c.retries = 0;
     if (c.fin_queued) to_state(c, TcpState::kFinWait1);
+    if (simultaneous) release_syn_text(c, now);  // RFC 9293 §3.10.7.3
   }
   // RFC 9293: an ACK for something not yet sent: ACK, drop.
   if (seq_gt(s.ack, c.snd_max)) {

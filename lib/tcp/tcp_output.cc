@@ -361,6 +361,18 @@ std::uint8_t TcpStack::sack_option(Tcb& c, std::array<SackBlock, kTcpMaxSackBloc
   return static_cast<std::uint8_t>(n);
 }
 
+// Drops the write ends (mark_write_end) up to `end`: whether one lay in
+// (seq, end], i.e. this segment carries the end of a write.
+bool TcpStack::take_psh_marks(Tcb& c, Seq32 seq, Seq32 end) noexcept {
+  std::uint8_t n = 0;
+  bool hit = false;
+  while (n < c.psh_count && seq_leq(c.psh_marks[n], end)) hit |= seq_gt(c.psh_marks[n++], seq);
+  if (n == 0) return false;
+  std::copy(c.psh_marks.begin() + n, c.psh_marks.begin() + c.psh_count, c.psh_marks.begin());
+  c.psh_count = static_cast<std::uint8_t>(c.psh_count - n);
+  return hit;
+}
+
 bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin, Instant now) noexcept {
   Mbuf m = new_header_mbuf();
   if (!m) return false;
@@ -384,6 +396,7 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   if (fin) flags |= kTcpFin;
   const std::uint32_t off = static_cast<std::uint32_t>(seq - c.snd_una);
   if (len > 0 && off + len == c.sndq.bytes()) flags |= kTcpPsh;
+  if (c.psh_count != 0 && len > 0 && take_psh_marks(c, seq, seq + len)) flags |= kTcpPsh;
   TcpFields f{c.tuple.lport, c.tuple.rport, seq.value(), c.rcv_nxt.value(), flags, window_field(c)};
   write_tcp(h, f, std::span<const std::byte>{opt.data(), olen});
   // Copied into the header mbuf up to tx_copy_max (TcpStackOptions), when it fits.

@@ -392,9 +392,20 @@ bool TcpStack::send(Tcb& c, Mbuf&& data, Instant now) noexcept {
     return false;
   }
   c.sndq.append(data.release());
+  const Seq32 end = queue_end(c);
   if (synchronized(c.state)) output(c, now);
+  mark_write_end(c, end);
   dispatch();
   return true;
+}
+
+// The end of an application write, if output() did not send it yet: the
+// segment that will carry it gets PSH (send_data_segment), as Linux marks
+// the last skb of every write, even once later writes are queued behind it.
+void TcpStack::mark_write_end(Tcb& c, Seq32 end) noexcept {
+  if (!seq_gt(end, c.snd_max)) return;
+  if (c.psh_count < c.psh_marks.size()) ++c.psh_count;
+  c.psh_marks[c.psh_count - 1U] = end;
 }
 
 std::size_t TcpStack::send_copy(Tcb& c, std::span<const std::byte> data, Instant now) noexcept {
@@ -407,7 +418,11 @@ std::size_t TcpStack::send_copy(Tcb& c, std::span<const std::byte> data, Instant
       pool_mp_, exhausted);
   if (exhausted) note_mbuf_exhausted();
   if (done < data.size()) c.writable_wanted = true;
-  if (done > 0 && synchronized(c.state)) output(c, now);
+  if (done > 0) {
+    const Seq32 end = queue_end(c);
+    if (synchronized(c.state)) output(c, now);
+    mark_write_end(c, end);
+  }
   dispatch();
   return done;
 }

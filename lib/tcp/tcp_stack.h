@@ -323,6 +323,8 @@ class TcpStack {
   void input_closed(Segment& s, Instant now) noexcept;
   void input_listen(Listener& l, Segment& s, Instant now) noexcept;
   void input_syn_sent(Tcb& c, Segment& s, Instant now) noexcept;
+  void hold_syn_text(Tcb& c, Segment& s) noexcept;      // simultaneous open: a SYN's text waits ...
+  void release_syn_text(Tcb& c, Instant now) noexcept;  // ... for ESTABLISHED
   void input_synchronized(Tcb& c, Segment& s, Instant now) noexcept;
   void input_time_wait(const TimeWaitRecord& r, Segment& s, Instant now) noexcept;
   bool check_sequence(Tcb& c, Segment& s, Instant now) noexcept;
@@ -432,6 +434,7 @@ class TcpStack {
   // tcp_output.cc
   void output(Tcb& c, Instant now) noexcept;  // data / FIN the windows allow, else a pending ACK
   bool send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin, Instant now) noexcept;
+  static bool take_psh_marks(Tcb& c, Seq32 seq, Seq32 end) noexcept;  // PSH for a write's end
   std::uint8_t sack_option(Tcb& c, std::array<SackBlock, kTcpMaxSackBlocks>& out,
                            std::size_t max_blocks) noexcept;
   void send_syn(Tcb& c, Instant now) noexcept;  // SYN or SYN-ACK per state
@@ -474,6 +477,12 @@ class TcpStack {
   void set_idle_timer(Tcb& c, Instant now) noexcept;  // persist / keepalive / off
 
   // tcp_stack.cc
+  // The sequence number after the last byte queued: the queue starts at
+  // SND.UNA, or at ISS + 1 while our SYN is unacknowledged.
+  static Seq32 queue_end(const Tcb& c) noexcept {
+    return c.snd_una + ((c.snd_una == c.iss ? 1U : 0U) + c.sndq.bytes());
+  }
+  void mark_write_end(Tcb& c, Seq32 end) noexcept;
   // An empty pool counts once per timer pass (once per worker poll), not
   // once per attempt, so a dry pool shows as a rate, not a flood.
   void note_mbuf_exhausted() noexcept {

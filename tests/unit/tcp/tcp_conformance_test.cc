@@ -1,7 +1,8 @@
 // Deviations an external RFC 9293 / RFC 5961 state-machine suite found
 // (issue 13), each pinned to what Linux does: TIME-WAIT's answers, the RSTs
-// we generate, the error a RST reports in LAST-ACK / CLOSING, SYN+FIN to a
-// listener, cork then nodelay.
+// we generate, text on a SYN, the error a RST reports in LAST-ACK /
+// CLOSING, SYN+FIN to a listener, PSH, cork then nodelay, and a write
+// larger than the send buffer.
 #include "tcp_harness.h"
 
 namespace tern::tcptest {
@@ -172,6 +173,146 @@ TEST_F(Conformance, NodelayOnCorkedConnectionFlushes) {
   expect_nothing_sent();
   stack().set_nodelay(*c, true, at_ms(11));
   expect_sent(seg().flags(kTcpAck | kTcpPsh).seq(iss() + 1).data(100));
+}
+
+// ---- text on a SYN (RFC 9293 §3.10.7.3) ----------------------------------------
+
+// SYN-SENT, a SYN-ACK that acknowledges our SYN: "If there are other
+// controls or text in the segment, then continue processing at the sixth
+// step": the data is taken and acknowledged, and so is a FIN with it.
+TEST_F(Conformance, DataOnSynAckIsDelivered) {
+  Tcb* c = active_syn(at_ms(0));
+  ASSERT_NE(c, nullptr);
+  recv(seg().flags(kTcpSyn | kTcpAck | kTcpPsh).seq(irs()).ack(iss() + 1).mss(1460).data(100, 7), at_ms(1));
+  expect_sent(seg().flags(kTcpAck).seq(iss() + 1).ack(irs() + 101).data(0));
+  EXPECT_EQ(c->state, TcpState::kEstablished);
+  EXPECT_TRUE(events(c) & kTcpEvConnected) << events_str(events(c));
+  EXPECT_TRUE(events(c) & kTcpEvReadable) << events_str(events(c));
+  EXPECT_EQ(read_all(*c), pattern(100, 7));
+}
+
+TEST_F(Conformance, DataAndFinOnSynAckAreProcessed) {
+  Tcb* c = active_syn(at_ms(0));
+  ASSERT_NE(c, nullptr);
+  recv(seg().flags(kTcpSyn | kTcpAck | kTcpFin).seq(irs()).ack(iss() + 1).mss(1460).data(10), at_ms(1));
+  expect_sent(seg().flags(kTcpAck).seq(iss() + 1).ack(irs() + 12).data(0));
+  EXPECT_EQ(c->state, TcpState::kCloseWait);
+  EXPECT_TRUE(events(c) & kTcpEvPeerFin) << events_str(events(c));
+  EXPECT_EQ(read_all(*c), pattern(10));
+}
+
+// SYN-SENT, a SYN without ACK (simultaneous open): "If there are other
+// controls or text in the segment, queue them for processing after the
+// ESTABLISHED state has been reached". Nothing is delivered or acknowledged
+// before; the handshake's end delivers and ACKs it.
+TEST_F(Conformance, DataOnSimultaneousOpenSynIsDeliveredOnceEstablished) {
+  Tcb* c = active_syn(at_ms(0));
+  ASSERT_NE(c, nullptr);
+  recv(seg().flags(kTcpSyn).seq(irs()).mss(1460).data(100, 3), at_ms(1));
+  expect_sent(seg().flags(kTcpSyn | kTcpAck).seq(iss()).ack(irs() + 1));
+  EXPECT_EQ(c->state, TcpState::kSynReceived);
+  EXPECT_FALSE(events(c) & kTcpEvReadable) << events_str(events(c));
+  EXPECT_TRUE(read_all(*c).empty());
+
+  recv(seg().flags(kTcpSyn | kTcpAck).seq(irs()).ack(iss() + 1).mss(1460), at_ms(2));
+  EXPECT_EQ(c->state, TcpState::kEstablished);
+  expect_sent(seg().flags(kTcpAck).seq(iss() + 1).ack(irs() + 101).data(0));
+  EXPECT_TRUE(events(c) & kTcpEvReadable) << events_str(events(c));
+  EXPECT_EQ(read_all(*c), pattern(100, 3));
+}
+
+TEST_F(Conformance, FinOnSimultaneousOpenSynIsProcessedOnceEstablished) {
+  Tcb* c = active_syn(at_ms(0));
+  ASSERT_NE(c, nullptr);
+  recv(seg().flags(kTcpSyn | kTcpFin).seq(irs()).mss(1460).data(20), at_ms(1));
+  expect_sent(seg().flags(kTcpSyn | kTcpAck).seq(iss()).ack(irs() + 1));
+  recv(seg().flags(kTcpAck).seq(irs() + 1).ack(iss() + 1), at_ms(2));  // a plain ACK completes it
+  EXPECT_EQ(c->state, TcpState::kCloseWait);
+  expect_sent(seg().flags(kTcpAck).seq(iss() + 1).ack(irs() + 22).data(0));
+  EXPECT_EQ(read_all(*c), pattern(20));
+}
+
+// ---- PSH ----------------------------------------------------------------------------
+
+// RFC 1122 §4.2.2.2 lets a sender set PSH as it likes; Linux marks the
+// segment that carries the end of each write (tcp_push / tcp_mark_push),
+// also when later writes were coalesced behind it, so that receivers that
+// deliver on PSH see every write's end at once.
+TEST_F(Conformance, PshOnTheSegmentEndingEachWrite) {
+  Tcb* c = establish_active();
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(stack().send_copy(*c, pattern(100), at_ms(10)), 100u);
+  expect_sent(seg().flags(kTcpAck | kTcpPsh).seq(iss() + 1).data(100));
+  // Nagle holds the next short write behind the one in flight ...
+  ASSERT_EQ(stack().send_copy(*c, pattern(100), at_ms(11)), 100u);
+  expect_nothing_sent();
+  // ... and a large one follows: the first full segment carries the end of
+  // the short write, the second none, the last (held by Nagle) the end of
+  // the large one.
+  ASSERT_EQ(stack().send_copy(*c, pattern(3000), at_ms(12)), 3000u);
+  expect_sent(seg().flags(kTcpAck | kTcpPsh).seq(iss() + 101).data(1460));
+  expect_sent(seg().flags(kTcpAck).seq(iss() + 1561).data(1460));
+  expect_nothing_sent();
+  recv(seg().seq(irs() + 1).ack(iss() + 3021), at_ms(20));
+  expect_sent(seg().flags(kTcpAck | kTcpPsh).seq(iss() + 3021).data(180));
+}
+
+// A write that ends exactly on a segment boundary: that segment carries PSH.
+TEST_F(Conformance, PshOnAFullSegmentEndingAWrite) {
+  Tcb* c = establish_active();
+  ASSERT_NE(c, nullptr);
+  stack().set_cork(*c, true, at_ms(10));
+  ASSERT_EQ(stack().send_copy(*c, pattern(1460), at_ms(10)), 1460u);
+  ASSERT_EQ(stack().send_copy(*c, pattern(100), at_ms(10)), 100u);
+  expect_sent(seg().flags(kTcpAck | kTcpPsh).seq(iss() + 1).data(1460));
+  expect_nothing_sent();
+  stack().set_cork(*c, false, at_ms(11));
+  recv(seg().seq(irs() + 1).ack(iss() + 1461), at_ms(20));  // Nagle held the tail for this
+  expect_sent(seg().flags(kTcpAck | kTcpPsh).seq(iss() + 1461).data(100));
+}
+
+// ---- a write larger than the send buffer ---------------------------------------
+
+// A blocking writer (the packetdrill front end's write(), an application
+// looping on on_writable) queues what fits, waits for kTcpEvWritable, and
+// goes on: every ACK that frees room must lead to the event, so the write
+// completes and the whole stream arrives in order.
+TEST_F(Conformance, WriteLargerThanSendBufferCompletesAsAcksFreeSpace) {
+  Tcb* c = establish_active();
+  ASSERT_NE(c, nullptr);
+  stack().set_send_buffer(*c, 4096, 2048, now());
+  const Bytes data = pattern(50'000, 9);
+  std::size_t queued = 0;
+  Bytes wire;
+  int waits = 0;
+  while (wire.size() < data.size() && waits < 1000) {
+    if (queued < data.size()) {
+      const std::span<const std::byte> rest{data.data() + queued, data.size() - queued};
+      queued += stack().send_copy(*c, rest, now());
+      if (queued < data.size()) {
+        ASSERT_GT(c->sndq.bytes(), 0u) << "refused with nothing queued: no ACK will ever wake the writer";
+        ++waits;
+      }
+    }
+    handler_.clear();
+    // The peer ACKs everything it gets, one segment at a time, until
+    // nothing more comes.
+    while (sent_count() > 0) {
+      const Sent s = expect_sent();
+      if (s.len() == 0) continue;
+      ASSERT_EQ(s.seq, iss() + 1 + static_cast<std::uint32_t>(wire.size())) << s;
+      wire.insert(wire.end(), s.payload.begin(), s.payload.end());
+      recv(seg().seq(irs() + 1).ack(s.seq + static_cast<std::uint32_t>(s.len())), now() + Duration::ms(1));
+    }
+    if (queued < data.size()) {
+      ASSERT_TRUE(events(c) & kTcpEvWritable) << "ACKs freed room but the writer was not woken at " << queued;
+    } else if (wire.size() < data.size()) {
+      advance_by(Duration::ms(300));  // a tail Nagle or the delayed ACK holds
+    }
+  }
+  EXPECT_EQ(queued, data.size());
+  EXPECT_EQ(wire, data);
+  EXPECT_GT(waits, 5);
 }
 
 }  // namespace
