@@ -24,6 +24,10 @@ bool start_eal_in_memory(const char* program, const char* log_level, const char*
     std::fprintf(stderr, "%s: rte_eal_init failed: %s\n", program, rte_strerror(rte_errno));
     return false;
   }
+  // In memory (--no-shconf) the EAL writes nothing to its runtime
+  // directory (/var/run/dpdk/<prefix>) but still creates it: remove it, or
+  // every test run leaves one behind.
+  (void)rmdir(rte_eal_get_runtime_dir());
   return true;
 }
 

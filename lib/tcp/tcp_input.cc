@@ -340,7 +340,7 @@ void TcpStack::release_syn_text(Tcb& c, Instant now) noexcept {
 
 // RFC 9293 §3.10.7.4: SYN-RECEIVED and every synchronized state.
 void TcpStack::input_synchronized(Tcb& c, Segment& s, Instant now) noexcept {
-  if (predicted_data(c, s, now)) return;
+  if (predicted_segment(c, s, now)) return;
   // A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost; send it again
   // (what Linux does for a request socket) rather than challenge it.
   if (c.state == TcpState::kSynReceived && s.flags.syn() && !s.flags.ack() && !s.flags.rst() &&

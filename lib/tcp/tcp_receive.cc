@@ -80,21 +80,24 @@ void TcpStack::take_in_order(Tcb& c, Segment& s, Instant now) noexcept {
 }
 
 // Header prediction (in the spirit of Van Jacobson's, RFC 1323 Appendix A
-// of old): an in-order data segment on an ESTABLISHED connection with no
-// SACK block, a timestamp that passes PAWS, no reassembly pending and
-// nothing else to learn, whose ACK either changes nothing (SEG.ACK =
-// SND.UNA, nothing of ours in flight, the same window) or acknowledges new
-// data (SND.UNA < SEG.ACK =< SND.MAX: a request answering our last
-// response). Every check of RFC 9293 §3.10.7.4 then has a known outcome:
+// of old), for the two common cases: a pure ACK of new data, and an
+// in-order data segment. On an ESTABLISHED connection, with no SACK block,
+// a timestamp that passes PAWS, no reassembly pending and nothing else to
+// learn, an ACK that either changes nothing (SEG.ACK = SND.UNA, nothing of
+// ours in flight, the same window) or acknowledges new data (SND.UNA <
+// SEG.ACK =< SND.MAX: a bulk sender's ACK, or a request answering our last
+// response) meets every check of RFC 9293 §3.10.7.4 with a known outcome:
 // acceptable, no RST, no SYN, an acceptable ACK. So the fifth step's ACK
 // processing (process_ack, as the full path runs it) and the seventh step
 // follow at once. Any doubt returns false and the segment takes the full
 // path (input_synchronized).
-bool TcpStack::predicted_data(Tcb& c, Segment& s, Instant now) noexcept {
+bool TcpStack::predicted_segment(Tcb& c, Segment& s, Instant now) noexcept {
   if (c.state != TcpState::kEstablished || s.flags.bits != (kTcpAck | (s.flags.bits & kTcpPsh))) return false;
-  if (s.seq != c.rcv_nxt || s.len == 0) return false;
-  // SEG.ACK = SND.UNA with data in flight could be a duplicate ACK.
+  if (s.seq != c.rcv_nxt) return false;
+  // SEG.ACK = SND.UNA with data in flight could be a duplicate ACK; without
+  // data it is one, or a window update: both for the full path.
   const bool acks_new = seq_gt(s.ack, c.snd_una);
+  if (s.len == 0 && !acks_new) return false;
   if (acks_new ? seq_gt(s.ack, c.snd_max) : s.ack != c.snd_una || c.snd_una != c.snd_max) return false;
   // A new window with new data acknowledged is process_ack's to take, as
   // on the full path; alone it takes the full path.
@@ -120,7 +123,7 @@ bool TcpStack::predicted_data(Tcb& c, Segment& s, Instant now) noexcept {
   } else {
     update_window(c, s);  // SND.WL1/WL2 only: the window is the same
   }
-  take_in_order(c, s, now);
+  if (s.len > 0) take_in_order(c, s, now);
   if (!c.removed) output(c, now);
   return true;
 }

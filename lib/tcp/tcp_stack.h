@@ -338,7 +338,7 @@ class TcpStack {
   void update_window(Tcb& c, const Segment& s) noexcept;
   void process_data(Tcb& c, Segment& s, Instant now) noexcept;
   void take_in_order(Tcb& c, Segment& s, Instant now) noexcept;
-  bool predicted_data(Tcb& c, Segment& s, Instant now) noexcept;  // header prediction
+  bool predicted_segment(Tcb& c, Segment& s, Instant now) noexcept;  // header prediction
   void reserve_header_mbufs(std::uint32_t segments) noexcept;
   void release_header_mbufs() noexcept;
   void process_fin(Tcb& c, Instant now) noexcept;
