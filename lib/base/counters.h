@@ -33,7 +33,7 @@ namespace tern {
   X(TCPSackRecovery) X(TCPSACKDiscard) X(TCPDSACKRecv) X(TCPSACKReneging) X(TCPSACKOverflow)      \
   X(TCPSACKRescue) X(TCPLostRetransmit) X(TCPLossProbes) X(TCPTxLogUnavailable)                  \
   X(TCPDSACKUndo) X(TCPFullUndo) X(TCPPartialUndo) X(TCPLossUndo) X(TCPSpuriousRTOs) X(TCPLossProbeRecovery) \
-  X(TCPHPHits)
+  X(TCPHPHits) X(TCPHPAcks)
  
 
 // Every dropped packet is counted under exactly one of these reasons.

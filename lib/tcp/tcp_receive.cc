@@ -115,7 +115,7 @@ bool TcpStack::predicted_segment(Tcb& c, Segment& s, Instant now) noexcept {
       c.ts_recent_stamp = now;
     }
   }
-  counters_.inc(Counter::kTCPHPHits);
+  counters_.inc(s.len > 0 ? Counter::kTCPHPHits : Counter::kTCPHPAcks);
   c.dsack_len = 0;
   if (acks_new) {
     process_ack(c, s, now);  // moves SND.WL1/WL2 as well

@@ -528,17 +528,17 @@ TEST_F(Flow, HeaderPredictionTakesAPureAckOfNewData) {
   ASSERT_EQ(stack().send_copy(*c, pattern(3000, 7), now()), 3000u);
   const auto sent = take_all_sent();
   ASSERT_GE(sent.size(), 2u);
-  const std::uint64_t hits = count(Counter::kTCPHPHits);
+  const std::uint64_t hits = count(Counter::kTCPHPAcks);
   recv(seg().seq(irs() + 1).ack(iss() + 1 + 1460).win(40000).data(0), now() + Duration::ms(1));
-  EXPECT_EQ(count(Counter::kTCPHPHits), hits + 1);
+  EXPECT_EQ(count(Counter::kTCPHPAcks), hits + 1);
   EXPECT_EQ(c->snd_una, iss() + 1 + 1460);
   EXPECT_EQ(c->snd_wnd, 40000u << c->snd_wscale);
   recv(seg().seq(irs() + 1).ack(iss() + 1 + 1460).win(40000).data(0), now());  // duplicate
   recv(seg().seq(irs() + 1).ack(iss() + 1 + 1460).win(50000).data(0), now());  // window update
-  EXPECT_EQ(count(Counter::kTCPHPHits), hits + 1);
+  EXPECT_EQ(count(Counter::kTCPHPAcks), hits + 1);
   EXPECT_EQ(c->snd_wnd, 50000u << c->snd_wscale);
   recv(seg().seq(irs() + 1).ack(iss() + 3001).win(50000).data(0), now());
-  EXPECT_EQ(count(Counter::kTCPHPHits), hits + 2);
+  EXPECT_EQ(count(Counter::kTCPHPAcks), hits + 2);
   EXPECT_EQ(c->snd_una, c->snd_max);
   EXPECT_TRUE(c->sndq.empty());
 }
