@@ -168,6 +168,7 @@ struct Snapshot {
   FourTuple tuple;
   Seq32 snd_una, snd_max;
   std::uint32_t snd_buf = 0;
+  Seq32 rcv_nxt;
 };
 
 class Driver : public TcpHandler {
@@ -297,7 +298,8 @@ class Driver : public TcpHandler {
 
   void snapshot() {
     before_.clear();
-    for (const Tcb* t : connections()) before_.push_back({t->tuple, t->snd_una, t->snd_max, t->snd_buf});
+    for (const Tcb* t : connections())
+      before_.push_back({t->tuple, t->snd_una, t->snd_max, t->snd_buf, t->rcv_nxt});
   }
 
   void timer(Instant t) {
@@ -659,7 +661,8 @@ class Driver : public TcpHandler {
 
   void after_record() {
     // A RST may come from a connection the record created and ended.
-    for (const Tcb* t : connections()) before_.push_back({t->tuple, t->snd_una, t->snd_max, t->snd_buf});
+    for (const Tcb* t : connections())
+      before_.push_back({t->tuple, t->snd_una, t->snd_max, t->snd_buf, t->rcv_nxt});
     drain();
     if (g_trace) trace_state();
     // The emitted segments were the only holders of indirect mbufs.
@@ -770,25 +773,29 @@ class Driver : public TcpHandler {
 
   // RFC 9293 §3.10.7.1: a RST answering a segment takes its SEQ from that
   // segment's ACK, or (no ACK) SEQ 0 and ACK SEG.SEQ + SEG.LEN; a RST from a
-  // connection (abort, close with unread data, a timeout) carries SND.NXT.
+  // connection (abort, close with unread data, a timeout) is R. (Linux's
+  // active reset, RFC 7323 §3.2): SND.NXT, and ACK = RCV.NXT.
   void check_rst(const TcpHeader& h) {
     const Seq32 seq{h.seq()};
-    if (h.flags().ack()) {
-      FUZZ_CHECK(seg_ && !(seg_->flags & kTcpAck) && !(seg_->flags & kTcpRst));
-      FUZZ_CHECK(h.src_port() == seg_->dport && h.dst_port() == seg_->sport);
-      FUZZ_CHECK(seq == Seq32{0} && Seq32{h.ack()} == seg_->seq + seg_->seg_len);
+    const bool answers_seg = seg_ && h.src_port() == seg_->dport && h.dst_port() == seg_->sport;
+    if (h.flags().ack() && answers_seg && !(seg_->flags & kTcpAck) && !(seg_->flags & kTcpRst) &&
+        seq == Seq32{0} && Seq32{h.ack()} == seg_->seq + seg_->seg_len)
+      return;
+    if (!h.flags().ack()) {
+      FUZZ_CHECK(h.ack() == 0);
+      FUZZ_CHECK(answers_seg && (seg_->flags & kTcpAck) && seq == seg_->ack);
       return;
     }
-    FUZZ_CHECK(h.ack() == 0);
-    if (seg_ && (seg_->flags & kTcpAck) && h.src_port() == seg_->dport && h.dst_port() == seg_->sport &&
-        seq == seg_->ack)
-      return;
     // SND.NXT lies in [SND.UNA, SND.MAX]; the record may have sent more.
+    // RCV.NXT may have moved over what the record took.
     for (const Snapshot& s : before_) {
       if (s.tuple.lport != h.src_port() || s.tuple.rport != h.dst_port()) continue;
       const std::int32_t d = seq - s.snd_una;
+      const std::int32_t a = Seq32{h.ack()} - s.rcv_nxt;
       if (d >= 0 &&
-          static_cast<std::uint32_t>(d) <= static_cast<std::uint32_t>(s.snd_max - s.snd_una) + s.snd_buf + 2)
+          static_cast<std::uint32_t>(d) <=
+              static_cast<std::uint32_t>(s.snd_max - s.snd_una) + s.snd_buf + 2 &&
+          a >= 0)
         return;
     }
     FUZZ_CHECK(false);  // a RST with a sequence number from nowhere
