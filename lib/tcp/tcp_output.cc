@@ -329,18 +329,6 @@ void TcpStack::send_deferred_acks(Instant now) noexcept {
   }
 }
 
-void TcpStack::ack_unlink(Tcb& c) noexcept {
-  if (!c.in_ack_list) return;
-  for (Tcb** p = &ack_head_; *p != nullptr; p = &(*p)->ack_link) {
-    if (*p == &c) {
-      *p = c.ack_link;
-      break;
-    }
-  }
-  c.ack_link = nullptr;
-  c.in_ack_list = false;
-}
-
 // The SACK blocks of an outgoing segment, at most max_blocks. RFC 2883 §4:
 // a pending D-SACK comes first, in this one segment only; then RFC 2018 §4's
 // blocks, the most recently received first, which puts the block holding

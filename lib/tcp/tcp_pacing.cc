@@ -92,18 +92,6 @@ void TcpStack::on_pacing(Instant now) noexcept {
   if (sent) dispatch();
 }
 
-void TcpStack::pace_unlink(Tcb& c) noexcept {
-  if (!c.in_pace_list) return;
-  for (Tcb** p = &pace_head_; *p != nullptr; p = &(*p)->pace_link) {
-    if (*p == &c) {
-      *p = c.pace_link;
-      break;
-    }
-  }
-  c.pace_link = nullptr;
-  c.in_pace_list = false;
-}
-
 // BBR's per-ACK input (cc/bbr.h: BbrAck and the rate sample), after the
 // ACK moved SND.UNA and the scoreboard and tx_log_on_ack counted what it
 // delivered and handed the sampler the transmissions it delivered:

@@ -412,12 +412,26 @@ class TcpStack {
   bool pace_hold(Tcb& c, Instant now, bool starting) noexcept;
   static Duration pace_horizon(const Tcb& c, std::uint64_t rate) noexcept;
   void pace_sent(Tcb& c, std::uint32_t bytes, Instant now) noexcept;  // moves pace_next on
-  void pace_unlink(Tcb& c) noexcept;
+  void pace_unlink(Tcb& c) noexcept { unlink_from<&Tcb::pace_link, &Tcb::in_pace_list>(pace_head_, c); }
   // The pure ACK output() sends, or in a burst, a place on the list of
   // ACKs end_burst sends (tcp_output.cc).
   void send_or_defer_ack(Tcb& c, Instant now) noexcept;
   void send_deferred_acks(Instant now) noexcept;
-  void ack_unlink(Tcb& c) noexcept;
+  void ack_unlink(Tcb& c) noexcept { unlink_from<&Tcb::ack_link, &Tcb::in_ack_list>(ack_head_, c); }
+  // Takes c off the worker's intrusive list at `head` (the pacing list, the
+  // deferred ACKs), if it is on it.
+  template <Tcb* Tcb::*Link, bool Tcb::*On>
+  static void unlink_from(Tcb*& head, Tcb& c) noexcept {
+    if (!(c.*On)) return;
+    for (Tcb** p = &head; *p != nullptr; p = &((*p)->*Link)) {
+      if (*p == &c) {
+        *p = c.*Link;
+        break;
+      }
+    }
+    c.*Link = nullptr;
+    c.*On = false;
+  }
   void rate_on_ack(Tcb& c, std::uint32_t delivered, std::uint32_t inflight, Duration rtt,
                    Instant now) noexcept;
   void rate_note_app_limited(Tcb& c) noexcept;  // draft-cheng §3.4, when the send loop runs dry
