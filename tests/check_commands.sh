@@ -33,6 +33,7 @@ basename             coreutils
 bash                 bash
 c++                  g++              # install/install_test.sh (${CXX:-c++})
 cat                  coreutils
+chmod                coreutils        # interop/startup_test.sh
 clang                clang            # fuzz/run_fuzzers.sh
 clang++              clang            # fuzz/run_fuzzers.sh
 clang-format         clang-format     # check_format.sh
@@ -71,6 +72,7 @@ mv                   coreutils
 nginx                nginx            # bench/ab/ab.py (bench)
 nice                 coreutils        # bench/README.md
 ninja                ninja-build
+nproc                coreutils        # interop/startup_test.sh
 nstat                iproute2         # interop/impair_test.sh
 ping                 iputils-ping     # demo.sh, interop/ping_test.sh
 pkg-config           pkg-config       # install/install_test.sh, bench/ab/ab.py, docs/api.md
@@ -81,6 +83,7 @@ realpath             coreutils        # this check
 rm                   coreutils
 sed                  sed
 seq                  coreutils
+setpriv              util-linux       # interop/startup_test.sh
 sh                   dash
 sockperf             sockperf         # bench/ab/ab.py (bench)
 ss                   iproute2         # bench/ab/ab.py
@@ -99,6 +102,7 @@ timeout              coreutils
 touch                coreutils
 tr                   coreutils
 tshark               tshark           # interop/ping_test.sh, client_test.sh
+unshare              util-linux       # interop/startup_test.sh
 valgrind             valgrind         # bench/micro/ir_per_segment.sh (bench)
 wc                   coreutils
 wget                 wget             # interop/httpd_test.sh

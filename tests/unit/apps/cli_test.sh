@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Every application's command line behaves alike (issue 14): --help exits 0
+# with the usage on stdout, --version prints "NAME VERSION", --opt=value is
+# accepted like --opt value, and a mistyped flag exits 2 with "did you mean".
+# Nothing here starts DPDK.
+#   cli_test.sh BUILD_DIR VERSION
+set -euo pipefail
+build=$1 version=$2
+fail() { echo "FAIL: $*"; exit 1; }
+for app in apps/tern-node apps/tern-echo apps/tern-httpd apps/proxy/tern-proxy apps/perf/tern-perf; do
+  bin="$build/$app" name=$(basename "$app")
+  out=$("$bin" --help) || fail "$name --help exited $?"
+  grep -q "^usage: .* --config FILE" <<<"$out" || fail "$name --help: no usage line"
+  grep -q -- "--version" <<<"$out" || fail "$name --help does not list --version"
+  out=$("$bin" --version) || fail "$name --version exited $?"
+  [[ "$out" == "$name $version "* ]] || fail "$name --version printed '$out'"
+  rc=0
+  err=$("$bin" --confgi x 2>&1 >/dev/null) || rc=$?
+  [ "$rc" = 2 ] || fail "$name --confgi exited $rc, expected 2"
+  grep -q "did you mean --config?" <<<"$err" || fail "$name --confgi: no 'did you mean': $err"
+  # --config=FILE is --config FILE: both name the file in the error.
+  for form in "--config=/nonexistent.toml" "--config /nonexistent.toml"; do
+    rc=0
+    # shellcheck disable=SC2086 # the form is two words or one
+    err=$("$bin" $form --print-eal-args 2>&1 >/dev/null) || rc=$?
+    [ "$rc" = 2 ] && grep -q "/nonexistent.toml" <<<"$err" || fail "$name $form: exit $rc: $err"
+  done
+  echo "$name: --help 0, --version '$out', --opt=value, did you mean"
+done
+echo "PASS: the command lines of every application"
