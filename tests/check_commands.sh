@@ -74,7 +74,6 @@ ninja                ninja-build
 nstat                iproute2         # interop/impair_test.sh
 ping                 iputils-ping     # demo.sh, interop/ping_test.sh
 pkg-config           pkg-config       # install/install_test.sh, bench/ab/ab.py, docs/api.md
-pkill                procps           # dpdk-env/setup.sh (--bench)
 python3              python3
 readlink             coreutils
 realpath             coreutils        # this check
