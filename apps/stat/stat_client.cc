@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <vector>
 
 namespace tern::stat {
@@ -33,6 +34,19 @@ std::string telemetry_socket_path(const std::string& prefix) {
   return dir + "/dpdk/" + prefix + "/dpdk_telemetry.v2";
 }
 
+std::vector<std::string> telemetry_prefixes() {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(telemetry_socket_path("x")).parent_path().parent_path();
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code ec2;
+    if (fs::exists(it->path() / "dpdk_telemetry.v2", ec2)) out.push_back(it->path().filename().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 TelemetryClient::~TelemetryClient() {
   if (fd_ >= 0) close(fd_);
 }
@@ -54,11 +68,16 @@ bool TelemetryClient::connect(const std::string& path, const std::string& prefix
   std::memcpy(sun.sun_path, path.c_str(), path.size() + 1);
   if (::connect(fd_, reinterpret_cast<const sockaddr*>(&sun), sizeof(sun)) != 0) {
     const int e = errno;
-    if (e == ENOENT)
+    if (e == ENOENT) {
       error_ = "no Tern process with file prefix '" + prefix + "' (no telemetry socket " + path +
                "): is it running, is `[eal] file_prefix` in its config '" + prefix +
                "', and are you the user it runs as?";
-    else if (e == ECONNREFUSED)
+      const std::vector<std::string> others = telemetry_prefixes();
+      if (!others.empty()) {
+        error_ += " Telemetry sockets here: -f";
+        for (const std::string& o : others) error_ += " " + o;
+      }
+    } else if (e == ECONNREFUSED)
       error_ = "nothing answers at " + path + ": the process with file prefix '" + prefix +
                "' has exited (its socket was left behind)";
     else if (e == EACCES || e == EPERM)

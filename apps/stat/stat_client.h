@@ -6,6 +6,7 @@
 // /tern/info, /tern/stats, /tern/drops and /tern/conns answer.
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "stat_json.h"
 
@@ -15,6 +16,9 @@ namespace tern::stat {
 // EAL's runtime directory ($RUNTIME_DIRECTORY, else /var/run for root and
 // $XDG_RUNTIME_DIR or /tmp for others) + /dpdk/<prefix>/dpdk_telemetry.v2.
 std::string telemetry_socket_path(const std::string& prefix);
+// The prefixes with a telemetry socket in that directory, sorted (a socket
+// may be left behind by a process that has exited).
+std::vector<std::string> telemetry_prefixes();
 
 class TelemetryClient {
  public:
