@@ -166,6 +166,16 @@ ParseResult parse_request(std::string_view buf, std::size_t max_head) noexcept {
       q.content_length = n;
     } else if (iequals(name, "transfer-encoding")) {
       return bad(ParseStatus::kBadFraming);
+    } else if (iequals(name, "if-none-match")) {
+      if (q.if_none_match.empty()) q.if_none_match = value;
+    } else if (iequals(name, "if-modified-since")) {
+      q.if_modified_since = value;
+    } else if (iequals(name, "range")) {
+      if (!q.range.empty()) return bad(ParseStatus::kBad);
+      q.range = value;
+    } else if (iequals(name, "if-range")) {
+      if (!q.if_range.empty()) return bad(ParseStatus::kBad);
+      q.if_range = value;
     } else if (iequals(name, "connection")) {
       conn_close = conn_close || list_has(value, "close");
       conn_keep_alive = conn_keep_alive || list_has(value, "keep-alive");

@@ -34,6 +34,14 @@ struct Request {
   std::uint64_t content_length = 0;  // request body bytes after the head
   std::size_t head_len = 0;          // bytes of the head, including the final empty line
   std::size_t skipped = 0;           // leading empty lines (part of head_len)
+  // Conditional and range fields (RFC 9110 §13.1, §14.2), trimmed; empty
+  // when absent. A repeated Range or If-Range makes the request kBad (one
+  // range at most: never a choice between two); a repeated If-None-Match
+  // keeps the first (a list field: any later ones only add tags).
+  std::string_view if_none_match;
+  std::string_view if_modified_since;
+  std::string_view range;
+  std::string_view if_range;
 };
 
 struct ParseResult {

@@ -2,15 +2,24 @@
 // the public API (tern/api.h).
 //
 //   tern-httpd --config FILE [--port 80] [--root DIR] [--header-timeout S] [--idle-timeout S]
-//              [--send-timeout S] [--worker-connections N] [--ready-file PATH]
+//              [--send-timeout S] [--worker-connections N] [--access-log PATH|-] [--ready-file PATH]
 //
 // GET and HEAD of
 //   /bytes/N   N bytes of a fixed pattern (apps/http_pattern.h), produced as
 //              the send window opens: copied from the pattern block, never
 //              held in memory;
 //   /PATH      the file DIR/PATH (with --root; a path ending in / serves
-//              index.html), read with pread into a per-worker scratch
-//              buffer as send space allows.
+//              index.html, a directory named without the / gets a 301 to
+//              it), read with pread into a per-worker scratch buffer as
+//              send space allows; with Last-Modified and ETag (mtime and
+//              size, as nginx), and 304 for a matching If-None-Match (or,
+//              without one, an If-Modified-Since not older than the file).
+// Every response carries Date; a single `Range: bytes=` gets 206 with
+// Content-Range (both kinds of body), one past the end 416, several ranges
+// the whole (RFC 9110 §14.2 allows it); If-Range is honoured.
+// --access-log: one common-log-format line per response, buffered per
+// worker (http_access_log.h); the byte count is the body the response
+// announced.
 // Keep-alive and pipelining: requests are answered in order, one at a time;
 // the next is parsed only once the previous response is fully queued, and
 // the connection is not read while a response waits for send space (so a
@@ -51,6 +60,7 @@
 // resumes once the connection waits for input again.
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -65,6 +75,8 @@
 #include <utility>
 #include <vector>
 
+#include "http_access_log.h"
+#include "http_headers.h"
 #include "http_parser.h"
 #include "http_pattern.h"
 #include "http_timers.h"
@@ -86,7 +98,8 @@ constexpr std::uint32_t kMaxConns = 4096;            // default per worker (8 Ki
 constexpr std::uint64_t kMaxRequestBody = 1u << 20;  // 413 beyond; smaller bodies are discarded
 constexpr std::uint64_t kMaxBytes = 1ull << 40;      // largest /bytes/N
 constexpr std::size_t kFileChunk = 64 * 1024;        // pread scratch per worker
-constexpr std::size_t kHeadCap = 512;                // response head (and error body)
+constexpr std::size_t kHeadCap = 1024;               // response head (and error body)
+constexpr std::size_t kMaxLocation = 512;            // a longer directory name gets 404, not 301
 constexpr std::uint32_t kBacklog = 4096;
 
 struct HttpStats {
@@ -99,7 +112,7 @@ struct HttpStats {
   std::uint64_t closed_clean = 0;
   std::uint64_t closed_error = 0;  // reset, timed out or aborted
   std::uint64_t requests = 0;
-  std::uint64_t s2xx = 0, s4xx = 0, s5xx = 0;
+  std::uint64_t s2xx = 0, s3xx = 0, s4xx = 0, s5xx = 0;
   std::uint64_t body_bytes = 0;       // response bodies queued
   std::uint64_t send_blocked = 0;     // waited for send space
   std::uint64_t file_errors = 0;      // a file shrank or failed mid-response: aborted
@@ -140,6 +153,12 @@ const char* reason(int status) noexcept {
   switch (status) {
     case 200:
       return "OK";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 304:
+      return "Not Modified";
     case 400:
       return "Bad Request";
     case 403:
@@ -152,6 +171,8 @@ const char* reason(int status) noexcept {
       return "Request Timeout";
     case 413:
       return "Content Too Large";
+    case 416:
+      return "Range Not Satisfiable";
     case 431:
       return "Request Header Fields Too Large";
     case 501:
@@ -163,27 +184,25 @@ const char* reason(int status) noexcept {
   }
 }
 
-const char* content_type(std::string_view path) noexcept {
-  const auto ends = [&](std::string_view s) {
-    return path.size() >= s.size() && path.substr(path.size() - s.size()) == s;
-  };
-  if (ends(".html") || ends(".htm")) return "text/html; charset=utf-8";
-  if (ends(".txt")) return "text/plain; charset=utf-8";
-  if (ends(".css")) return "text/css";
-  if (ends(".js")) return "text/javascript";
-  if (ends(".json")) return "application/json";
-  if (ends(".png")) return "image/png";
-  return "application/octet-stream";
-}
+// A file's validators (RFC 9110 §8.8).
+struct Validators {
+  std::int64_t mtime = 0;
+  char last_modified[http::kHttpDateLen];
+  char etag[http::kEtagCap];
+  std::size_t etag_len = 0;
+  std::string_view etag_view() const noexcept { return {etag, etag_len}; }
+};
 
 class HttpApp final : public api::App, public api::AcceptHandler, public api::ConnectionHandler {
  public:
-  HttpApp(std::uint16_t port, int root_fd, const http::HttpTimeouts& timeouts, std::uint32_t max_conns)
+  HttpApp(std::uint16_t port, int root_fd, const http::HttpTimeouts& timeouts, std::uint32_t max_conns,
+          int log_fd)
       : port_(port),
         root_fd_(root_fd),
         timers_(timeouts),
         pool_(max_conns),
-        sources_(std::min<std::uint32_t>(max_conns, kMaxConns)) {}
+        sources_(std::min<std::uint32_t>(max_conns, kMaxConns)),
+        log_(log_fd) {}
   ~HttpApp() override {
     pool_.for_each_allocated([](HttpConn& e) {
       if (e.fd >= 0) ::close(e.fd);
@@ -211,6 +230,7 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
     // Each list is in deadline order: only their fronts can be due.
     const Instant now = w.now();
     while (http::TimedConn* t = timers_.pop_expired(now)) expire(static_cast<HttpConn&>(*t), now);
+    log_.poll(now);
   }
 
   // Every slot taken and none to free (http_timers.h, victim()): the new
@@ -267,6 +287,11 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
   }
 
   const HttpStats& stats() const noexcept { return stats_; }
+  // After the workers stopped (the control thread): what is still buffered.
+  void flush_log() noexcept {
+    if (log_.enabled()) log_.flush();
+  }
+  const http::AccessLog& access_log() const noexcept { return log_; }
   const api::WorkerContext* context() const noexcept { return w_; }
 
  private:
@@ -353,7 +378,7 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
         ++stats_.header_timeouts;
         discard_input(e);
         e.skip = 0;
-        error_response(e, 408, /*head_only=*/false, /*close=*/true);
+        error_response(e, 408, /*head_only=*/false, /*close=*/true, nullptr);
         return process(e);
       case Wait::kSend:
         if (!timers_.send_stalled(e, now, e.c->send_queued())) return;  // it read some: re-armed
@@ -445,7 +470,7 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
                            : p.status == http::ParseStatus::kBadFraming ? 501
                            : p.status == http::ParseStatus::kBadVersion ? 505
                                                                         : 400;
-        error_response(e, status, /*head_only=*/false, /*close=*/true);
+        error_response(e, status, /*head_only=*/false, /*close=*/true, nullptr);
         continue;
       }
       start_response(e, p.req);  // before consume(): the request's views point into e.rx
@@ -507,67 +532,161 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
   }
 
   void start_response(HttpConn& e, const http::Request& q) {
+    refresh_dates();
     const bool head_only = q.method == "HEAD";
     bool close = !q.keep_alive;
-    if (q.content_length > kMaxRequestBody) return error_response(e, 413, head_only, true);
+    if (q.content_length > kMaxRequestBody) return error_response(e, 413, head_only, true, &q);
     e.skip = q.content_length;
-    if (q.method != "GET" && !head_only) return error_response(e, 405, false, close);
+    if (q.method != "GET" && !head_only) return error_response(e, 405, false, close, &q);
     char path[1024];
     std::size_t path_len = 0;
     if (!http::decode_path(q.target, path, sizeof(path) - 16, &path_len))
-      return error_response(e, 400, head_only, close);
+      return error_response(e, 400, head_only, close, &q);
     const std::string_view p{path, path_len};
     constexpr std::string_view kBytes = "/bytes/";
     if (p.substr(0, kBytes.size()) == kBytes) {
       std::uint64_t n = 0;
       const std::string_view digits = p.substr(kBytes.size());
-      if (digits.empty() || digits.size() > 13) return error_response(e, 404, head_only, close);
+      if (digits.empty() || digits.size() > 13) return error_response(e, 404, head_only, close, &q);
       for (char c : digits) {
-        if (c < '0' || c > '9') return error_response(e, 404, head_only, close);
+        if (c < '0' || c > '9') return error_response(e, 404, head_only, close, &q);
         n = n * 10 + static_cast<std::uint64_t>(c - '0');
       }
-      if (n > kMaxBytes) return error_response(e, 404, head_only, close);
-      begin(e, 200, n, "application/octet-stream", close, q);
-      if (!head_only) e.body = Body::kPattern;
-      e.body_left = head_only ? 0 : n;
-      return;
+      if (n > kMaxBytes) return error_response(e, 404, head_only, close, &q);
+      return send_entity(e, q, n, "application/octet-stream", nullptr, Body::kPattern, -1);
     }
-    if (root_fd_ < 0) return error_response(e, 404, head_only, close);
-    if (p.back() == '/') {
+    if (root_fd_ < 0) return error_response(e, 404, head_only, close, &q);
+    const bool slash = p.back() == '/';
+    if (slash) {
       std::memcpy(path + path_len, "index.html", 10);
       path_len += 10;
     }
     path[path_len] = '\0';
     const char* rel = path;
     while (*rel == '/') ++rel;  // relative to the root, whatever "//x" says
-    const int fd = ::openat(root_fd_, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0) return error_response(e, errno == EACCES ? 403 : 404, head_only, close);
+    const int fd =
+        ::openat(root_fd_, *rel == '\0' ? "." : rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) return error_response(e, errno == EACCES ? 403 : 404, head_only, close, &q);
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
       ::close(fd);
-      return error_response(e, 404, head_only, close);
+      // A directory named without its slash: relative links inside it
+      // would resolve against its parent, so send the client to "dir/".
+      if (S_ISDIR(st.st_mode) && !slash) return redirect_to_directory(e, q, head_only, close);
+      return error_response(e, 404, head_only, close, &q);
     }
-    begin(e, 200, static_cast<std::uint64_t>(st.st_size), content_type({path, path_len}), close, q);
-    if (head_only || st.st_size == 0) {
+    Validators v;
+    v.mtime = st.st_mtime;
+    http::format_http_date(v.mtime, v.last_modified);
+    v.etag_len = http::format_etag(v.mtime, static_cast<std::uint64_t>(st.st_size), v.etag);
+    // RFC 9110 §13.2.2: If-None-Match decides when present, else
+    // If-Modified-Since (an unparsable date is ignored).
+    bool not_modified = false;
+    if (!q.if_none_match.empty()) {
+      not_modified = http::none_match_hits(q.if_none_match, v.etag_view());
+    } else if (!q.if_modified_since.empty()) {
+      const auto since = http::parse_http_date(q.if_modified_since);
+      not_modified = since && v.mtime <= *since;
+    }
+    if (not_modified) {
       ::close(fd);
+      char extra[128];
+      const int x = std::snprintf(extra, sizeof extra, "Last-Modified: %.*s\r\nETag: %.*s\r\n",
+                                  static_cast<int>(http::kHttpDateLen), v.last_modified,
+                                  static_cast<int>(v.etag_len), v.etag);
+      begin(e, 304, 0, nullptr, close, q, {extra, static_cast<std::size_t>(x)});
       return;
     }
+    send_entity(e, q, static_cast<std::uint64_t>(st.st_size), http::content_type({path, path_len}), &v,
+                Body::kFile, fd);
+  }
+
+  // A 200 (or, for a single satisfiable Range, 206) response with `size`
+  // bytes of `body` (the file `fd`, which this takes, or the pattern).
+  void send_entity(HttpConn& e, const http::Request& q, std::uint64_t size, const char* type,
+                   const Validators* v, Body body, int fd) {
+    const bool head_only = q.method == "HEAD";
+    const bool close = !q.keep_alive;
+    char extra[256];
+    std::size_t x = 0;
+    const auto add = [&](int n) { x += static_cast<std::size_t>(std::max(n, 0)); };
+    add(std::snprintf(extra, sizeof extra, "Accept-Ranges: bytes\r\n"));
+    if (v != nullptr)
+      add(std::snprintf(extra + x, sizeof extra - x, "Last-Modified: %.*s\r\nETag: %.*s\r\n",
+                        static_cast<int>(http::kHttpDateLen), v->last_modified, static_cast<int>(v->etag_len),
+                        v->etag));
+    int status = 200;
+    std::uint64_t first = 0, length = size;
+    // RFC 9110 §14.2: Range only for GET, and only while If-Range (if any) still holds.
+    if (!q.range.empty() && q.method == "GET" && if_range_holds(q, v)) {
+      const http::RangeResult r = http::parse_range(q.range, size);
+      if (r.status == http::RangeStatus::kUnsatisfiable) {
+        if (fd >= 0) ::close(fd);
+        char cr[64];
+        const int n = std::snprintf(cr, sizeof cr, "Content-Range: bytes */%" PRIu64 "\r\n", size);
+        return error_response(e, 416, head_only, close, &q, {cr, static_cast<std::size_t>(n)});
+      }
+      if (r.status == http::RangeStatus::kSatisfiable) {
+        status = 206;
+        first = r.first;
+        length = r.last - r.first + 1;
+        add(std::snprintf(extra + x, sizeof extra - x,
+                          "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n", r.first, r.last,
+                          size));
+      }
+    }
+    begin(e, status, length, type, close, q, {extra, std::min(x, sizeof extra - 1)});
+    if (head_only || length == 0) {
+      if (fd >= 0) ::close(fd);
+      return;
+    }
+    e.body = body;
     e.fd = fd;
-    e.body = Body::kFile;
-    e.body_left = static_cast<std::uint64_t>(st.st_size);
+    e.body_off = first;
+    e.body_left = length;
+  }
+
+  // If-Range (RFC 9110 §13.1.5): an entity-tag must match strongly, a date
+  // must equal Last-Modified; without validators it never holds.
+  static bool if_range_holds(const http::Request& q, const Validators* v) noexcept {
+    if (q.if_range.empty()) return true;
+    if (v == nullptr) return false;
+    if (q.if_range.front() == '"' || q.if_range.substr(0, 2) == "W/")
+      return http::strong_match(q.if_range, v->etag_view());
+    const auto d = http::parse_http_date(q.if_range);
+    return d && *d == v->mtime;
+  }
+
+  // 301 to the target with a slash after its path (the query kept): an
+  // absolute path, resolved against the same origin (RFC 9110 §10.2.2).
+  void redirect_to_directory(HttpConn& e, const http::Request& q, bool head_only, bool close) {
+    const std::size_t qm = q.target.find('?');
+    const std::string_view path = q.target.substr(0, qm);
+    const std::string_view query = qm == std::string_view::npos ? std::string_view{} : q.target.substr(qm);
+    if (path.size() + query.size() > kMaxLocation) return error_response(e, 404, head_only, close, &q);
+    char loc[kMaxLocation + 32];
+    const int n = std::snprintf(loc, sizeof loc, "Location: %.*s/%.*s\r\n", static_cast<int>(path.size()),
+                                path.data(), static_cast<int>(query.size()), query.data());
+    error_response(e, 301, head_only, close, &q, {loc, static_cast<std::size_t>(n)});
   }
 
   // The status line and header fields of a response; the body follows.
+  // `extra`: whole header lines. A 304 has no Content-Length (§15.4.5).
   void begin(HttpConn& e, int status, std::uint64_t length, const char* type, bool close,
-             const http::Request& q) {
+             const http::Request& q, std::string_view extra) {
     const char* conn = close                  ? "Connection: close\r\n"
                        : q.version_minor == 0 ? "Connection: keep-alive\r\n"
                                               : "";
+    char clen[48] = "";
+    if (status != 304) std::snprintf(clen, sizeof clen, "Content-Length: %" PRIu64 "\r\n", length);
+    char ctype[80] = "";
+    if (type != nullptr) std::snprintf(ctype, sizeof ctype, "Content-Type: %s\r\n", type);
     const int n = std::snprintf(e.head.data(), e.head.size(),
-                                "HTTP/1.1 %d %s\r\nServer: tern-httpd\r\nContent-Type: %s\r\n"
-                                "Content-Length: %" PRIu64 "\r\n%s\r\n",
-                                status, reason(status), type, length, conn);
-    e.head_len = static_cast<std::uint16_t>(n);
+                                "HTTP/1.1 %d %s\r\nServer: tern-httpd\r\nDate: %.*s\r\n%s%s%.*s%s\r\n",
+                                status, reason(status), static_cast<int>(http::kHttpDateLen), http_date_,
+                                ctype, clen, static_cast<int>(extra.size()), extra.data(), conn);
+    e.head_len =
+        static_cast<std::uint16_t>(std::min<std::size_t>(static_cast<std::size_t>(n), e.head.size() - 1));
     e.head_off = 0;
     e.body = Body::kNone;
     e.body_off = 0;
@@ -576,18 +695,26 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
     e.close_after = close;
     ++e.served;
     count_status(status);
+    log_access(e, &q, status, q.method == "HEAD" || status == 304 ? 0 : length);
   }
 
-  void error_response(HttpConn& e, int status, bool head_only, bool close) {
+  // A response with a short text body ("404 Not Found\n"); `q` is null for
+  // a request that did not parse (or never came: 408).
+  void error_response(HttpConn& e, int status, bool head_only, bool close, const http::Request* q,
+                      std::string_view extra = {}) {
+    refresh_dates();
     char body[64];
     const int blen = std::snprintf(body, sizeof(body), "%d %s\n", status, reason(status));
-    const char* extra = status == 405 ? "Allow: GET, HEAD\r\n" : "";
-    const int n = std::snprintf(e.head.data(), e.head.size(),
-                                "HTTP/1.1 %d %s\r\nServer: tern-httpd\r\nContent-Type: text/plain\r\n"
-                                "Content-Length: %d\r\n%s%s\r\n%s",
-                                status, reason(status), blen, extra, close ? "Connection: close\r\n" : "",
-                                head_only ? "" : body);
-    e.head_len = static_cast<std::uint16_t>(n);
+    const std::string_view allow = status == 405 ? "Allow: GET, HEAD\r\n" : "";
+    const int n =
+        std::snprintf(e.head.data(), e.head.size(),
+                      "HTTP/1.1 %d %s\r\nServer: tern-httpd\r\nDate: %.*s\r\nContent-Type: text/plain\r\n"
+                      "Content-Length: %d\r\n%.*s%.*s%s\r\n%s",
+                      status, reason(status), static_cast<int>(http::kHttpDateLen), http_date_, blen,
+                      static_cast<int>(allow.size()), allow.data(), static_cast<int>(extra.size()),
+                      extra.data(), close ? "Connection: close\r\n" : "", head_only ? "" : body);
+    e.head_len =
+        static_cast<std::uint16_t>(std::min<std::size_t>(static_cast<std::size_t>(n), e.head.size() - 1));
     e.head_off = 0;
     e.body = Body::kNone;
     e.body_left = 0;
@@ -595,11 +722,40 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
     e.close_after = close;
     ++e.served;
     count_status(status);
+    log_access(e, q, status, head_only ? 0 : static_cast<std::uint64_t>(blen));
+  }
+
+  // ---- Date and the access log ----
+
+  // The Date value and the log's time, formatted again when the second
+  // changes; the wall clock is read at most every 20 ms of loop time
+  // (clock_gettime through the vDSO: no system call).
+  void refresh_dates() noexcept {
+    const Instant now = w_->now();
+    if (date_s_ >= 0 && now < date_next_) return;
+    date_next_ = now + Duration::ms(20);
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec == date_s_) return;
+    date_s_ = ts.tv_sec;
+    http::format_http_date(date_s_, http_date_);
+    http::format_clf_date(date_s_, clf_date_);
+  }
+
+  void log_access(const HttpConn& e, const http::Request* q, int status, std::uint64_t bytes) noexcept {
+    if (!log_.enabled()) return;
+    log_.add(w_->now(), [&](char* out, std::size_t cap) {
+      return q == nullptr ? http::format_access_line(out, cap, e.source, clf_date_, {}, {}, 1, status, bytes)
+                          : http::format_access_line(out, cap, e.source, clf_date_, q->method, q->target,
+                                                     q->version_minor, status, bytes);
+    });
   }
 
   void count_status(int status) noexcept {
     if (status < 300)
       ++stats_.s2xx;
+    else if (status < 400)
+      ++stats_.s3xx;
     else if (status < 500)
       ++stats_.s4xx;
     else
@@ -702,6 +858,11 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
   std::unique_ptr<std::byte[]> scratch_;
   bool corked_ = false;  // process() corked the connection it works on
   HttpStats stats_;
+  http::AccessLog log_;
+  std::int64_t date_s_ = -1;  // the second http_date_ and clf_date_ show
+  Instant date_next_;
+  char http_date_[http::kHttpDateLen] = {};
+  char clf_date_[http::kClfDateLen] = {};
 };
 
 }  // namespace
@@ -714,6 +875,7 @@ int main(int argc, char** argv) {
   std::string root_path;
   http::HttpTimeouts timeouts;
   std::uint32_t max_conns = kMaxConns;
+  int log_fd = -1;
   std::vector<HttpApp*> apps;
   api::AppSpec spec;
   spec.name = "tern-httpd";
@@ -757,27 +919,44 @@ int main(int argc, char** argv) {
                             max_conns = static_cast<std::uint32_t>(
                                 api::parse_int_option("--worker-connections", v, 1, 1 << 20));
                           }});
+  spec.options.push_back(
+      {"--access-log", "PATH",
+       "a common-log-format line per response, appended to PATH (- for stdout); "
+       "default: none",
+       [&log_fd](const std::string& v) {
+         const int fd = v == "-" ? ::dup(STDOUT_FILENO)
+                                 : ::open(v.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+         if (fd < 0)
+           throw std::invalid_argument("--access-log " + v + ": cannot open for appending (" +
+                                       std::strerror(errno) + ")");
+         if (log_fd >= 0) ::close(log_fd);
+         log_fd = fd;
+       }});
   spec.make_app = [&](std::size_t, std::size_t) -> std::unique_ptr<api::App> {
-    auto app = std::make_unique<HttpApp>(port, root_fd, timeouts, max_conns);
+    auto app = std::make_unique<HttpApp>(port, root_fd, timeouts, max_conns, log_fd);
     apps.push_back(app.get());
     return app;
   };
   spec.report = [&apps](std::FILE* out) {
+    for (HttpApp* a : apps) a->flush_log();
     for (const HttpApp* a : apps) {
       const HttpStats& s = a->stats();
       const api::WorkerContext* w = a->context();
-      std::fprintf(
-          out,
-          "httpd worker %u: accepted %" PRIu64 " closed_clean %" PRIu64 " closed_error %" PRIu64
-          " refused %" PRIu64 " requests %" PRIu64 " status_2xx %" PRIu64 " status_4xx %" PRIu64
-          " status_5xx %" PRIu64 " body_bytes %" PRIu64 " send_blocked %" PRIu64 " file_errors %" PRIu64
-          " active %u max_active %u tcbs_in_use %u connections %zu"
-          " header_timeouts %" PRIu64 " send_timeouts %" PRIu64 " idle_closed %" PRIu64 " evicted %" PRIu64
-          " evicted_idle %" PRIu64 " evicted_stalled %" PRIu64 " deferred %" PRIu64 "\n",
-          w ? w->id() : 0u, s.accepted, s.closed_clean, s.closed_error, s.refused, s.requests, s.s2xx, s.s4xx,
-          s.s5xx, s.body_bytes, s.send_blocked, s.file_errors, s.active, s.max_active,
-          w ? w->tcbs_in_use() : 0, w ? w->table_size() : 0, s.header_timeouts, s.send_timeouts,
-          s.idle_closed, s.evicted, s.evicted_idle, s.evicted_stalled, s.deferred);
+      std::fprintf(out,
+                   "httpd worker %u: accepted %" PRIu64 " closed_clean %" PRIu64 " closed_error %" PRIu64
+                   " refused %" PRIu64 " requests %" PRIu64 " status_2xx %" PRIu64 " status_3xx %" PRIu64
+                   " status_4xx %" PRIu64 " status_5xx %" PRIu64 " body_bytes %" PRIu64
+                   " send_blocked %" PRIu64 " file_errors %" PRIu64
+                   " active %u max_active %u tcbs_in_use %u connections %zu"
+                   " header_timeouts %" PRIu64 " send_timeouts %" PRIu64 " idle_closed %" PRIu64
+                   " evicted %" PRIu64 " evicted_idle %" PRIu64 " evicted_stalled %" PRIu64
+                   " deferred %" PRIu64 " log_lines %" PRIu64 " log_dropped %" PRIu64
+                   " log_write_errors %" PRIu64 "\n",
+                   w ? w->id() : 0u, s.accepted, s.closed_clean, s.closed_error, s.refused, s.requests,
+                   s.s2xx, s.s3xx, s.s4xx, s.s5xx, s.body_bytes, s.send_blocked, s.file_errors, s.active,
+                   s.max_active, w ? w->tcbs_in_use() : 0, w ? w->table_size() : 0, s.header_timeouts,
+                   s.send_timeouts, s.idle_closed, s.evicted, s.evicted_idle, s.evicted_stalled, s.deferred,
+                   a->access_log().lines(), a->access_log().dropped(), a->access_log().write_errors());
     }
   };
   spec.describe = [&] {
@@ -787,5 +966,6 @@ int main(int argc, char** argv) {
   };
   const int rc = api::run(argc, argv, spec);
   if (root_fd >= 0) ::close(root_fd);
+  if (log_fd >= 0) ::close(log_fd);
   return rc;
 }

@@ -58,9 +58,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   # tshark asks whether non-root users may capture; answer no without a prompt.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
   $SUDO apt-get update -q
+  # nginx (--bench) starts a system nginx on install; the A/B runs its own,
+  # pinned, in a namespace. Stop only the one the install started: the pid in
+  # the package's pid file, when it was not running before (never a user's).
+  nginx_before=$(cat /run/nginx.pid 2>/dev/null || true)
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-  # nginx (--bench) starts a system nginx; the A/B runs its own, pinned, in a namespace.
-  if [[ " ${missing[*]} " == *" nginx "* ]]; then $SUDO pkill -x nginx 2>/dev/null || true; fi
+  if [[ " ${missing[*]} " == *" nginx "* ]]; then
+    nginx_pid=$(cat /run/nginx.pid 2>/dev/null || true)
+    if [ -n "$nginx_pid" ] && [ "$nginx_pid" != "$nginx_before" ] &&
+      [ "$(cat "/proc/$nginx_pid/comm" 2>/dev/null)" = nginx ]; then
+      log "stopping the nginx the package started (pid $nginx_pid)"
+      $SUDO kill -QUIT "$nginx_pid" 2>/dev/null || true
+    fi
+  fi
 else
   log "all packages present"
 fi

@@ -76,7 +76,6 @@ nproc                coreutils        # interop/startup_test.sh
 nstat                iproute2         # interop/impair_test.sh
 ping                 iputils-ping     # demo.sh, interop/ping_test.sh
 pkg-config           pkg-config       # install/install_test.sh, bench/ab/ab.py, docs/api.md
-pkill                procps           # dpdk-env/setup.sh (--bench)
 python3              python3
 readlink             coreutils
 realpath             coreutils        # this check

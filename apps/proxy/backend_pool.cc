@@ -112,16 +112,18 @@ std::optional<std::size_t> BackendPool::choose(Instant now, Tried tried) noexcep
   return pick;
 }
 
-void BackendPool::connected(std::size_t i) noexcept {
+Transition BackendPool::connected(std::size_t i) noexcept {
   Backend& b = backends_[i];
   ++b.counters.connections;
   b.consecutive = 0;
   // A probe succeeded, or an attempt begun before the backend was marked
   // down did: either way it answers again.
+  const bool was_down = b.health != Health::kUp;
   b.health = Health::kUp;
+  return was_down ? Transition::kBackUp : Transition::kNone;
 }
 
-void BackendPool::failed(std::size_t i, Instant now) noexcept {
+Transition BackendPool::failed(std::size_t i, Instant now) noexcept {
   Backend& b = backends_[i];
   ended(b);
   ++b.counters.failures;
@@ -132,6 +134,7 @@ void BackendPool::failed(std::size_t i, Instant now) noexcept {
         b.health = Health::kDown;
         b.retry_at = now + o_.retry_after;
         ++b.counters.marked_down;
+        return Transition::kMarkedDown;
       }
       break;
     case Health::kProbing:  // the probe failed: another full wait
@@ -141,6 +144,7 @@ void BackendPool::failed(std::size_t i, Instant now) noexcept {
     case Health::kDown:  // an attempt from before it was marked down: already counted
       break;
   }
+  return Transition::kNone;
 }
 
 void BackendPool::abandoned(std::size_t i) noexcept {

@@ -45,6 +45,13 @@ enum class Health : std::uint8_t {
 };
 std::string_view to_string(Health h) noexcept;
 
+// What an attempt's outcome did to its backend's health.
+enum class Transition : std::uint8_t {
+  kNone,
+  kMarkedDown,  // up -> down: the --fail-threshold-th failure in a row
+  kBackUp,      // down (or probing) -> up: a connect succeeded
+};
+
 struct BackendCounters {
   std::uint64_t attempts = 0;     // connects started
   std::uint64_t connections = 0;  // connects that completed
@@ -75,8 +82,10 @@ class BackendPool {
   // by the policy, or a down one whose retry time has come and that no
   // other attempt is probing. nullopt when there is none.
   std::optional<std::size_t> choose(Instant now, Tried tried) noexcept;
-  void connected(std::size_t i) noexcept;
-  void failed(std::size_t i, Instant now) noexcept;
+  // Each says whether the backend's health changed from up to down or back
+  // (the proxy logs those two, not every probe).
+  Transition connected(std::size_t i) noexcept;
+  Transition failed(std::size_t i, Instant now) noexcept;
   void abandoned(std::size_t i) noexcept;
   void released(std::size_t i) noexcept;
 

@@ -150,7 +150,8 @@ class Proxy final : public api::App, public api::AcceptHandler, public api::Conn
   void on_connected(Connection& c) override {
     Session& s = *side(c).s;
     s.connected = true;
-    pool_.connected(s.idx);
+    if (pool_.connected(s.idx) == proxy::Transition::kBackUp)
+      log_health(s.idx, "up again: a connect succeeded");
     c.set_nodelay(true);  // segments go on as they come: the client's own timing
     if (s.client.c != nullptr) {
       s.client.c->set_nodelay(true);
@@ -231,7 +232,7 @@ class Proxy final : public api::App, public api::AcceptHandler, public api::Conn
       s.backend.c->abort();
       s.backend.c = nullptr;
       s.holding = false;
-      pool_.failed(s.idx, now);
+      backend_failed(s.idx, "connect timed out");
       retry_or_reset(s);
     }
     while (proxy::IdleLink* l = idle_.pop_due(now)) {
@@ -308,8 +309,26 @@ class Proxy final : public api::App, public api::AcceptHandler, public api::Conn
       ++stats_.connect_other;
     s.backend.c = nullptr;
     s.holding = false;
-    pool_.failed(s.idx, w_->now());
+    backend_failed(s.idx, api::to_string(why));
     retry_or_reset(s);
+  }
+
+  void backend_failed(std::size_t i, std::string_view why) {
+    if (pool_.failed(i, w_->now()) != proxy::Transition::kMarkedDown) return;
+    char what[160];
+    std::snprintf(what, sizeof what,
+                  "marked down: %u failed connects in a row, the last %.*s; probed again in %.1f s",
+                  pool_.consecutive_failures(i), static_cast<int>(why.size()), why.data(),
+                  static_cast<double>(pool_.options().retry_after.count_ns()) / 1e9);
+    log_health(i, what);
+  }
+
+  // One line per health change, as it happens (not per probe): the backend
+  // and this worker's view of it (workers keep their own, backend_pool.h).
+  // Rare (twice per outage per worker), so a printf on the worker is fine.
+  void log_health(std::size_t i, const char* what) {
+    std::fprintf(stderr, "tern-proxy: worker %u: backend %s %s\n", w_->id(),
+                 proxy::format_backend(pool_.address(i)).c_str(), what);
   }
 
   void retry_or_reset(Session& s) {

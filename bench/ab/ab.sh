@@ -7,9 +7,14 @@
 #   bench/ab/ab.sh                      (as root; about 10 minutes with the defaults)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-if ! ./dpdk-env/setup.sh --bench >/dev/null; then
+# It starts and stops only its own processes: the servers ab.py runs (each in
+# its own process group, tracked and stopped by ab.py), never a user's
+# (dpdk-env/setup.sh stops only the nginx its own install started).
+if ! ./dpdk-env/setup.sh --bench; then
   echo "ab.sh: dpdk-env/setup.sh --bench failed; going on (ab.py says what is missing)" >&2
 fi
-[ -f build/build.ninja ] || meson setup build >/dev/null
-ninja -C build apps/perf/tern-perf apps/tern-httpd bench/ab/tern-pair >/dev/null
+[ -f build/build.ninja ] || meson setup build
+# The build's output shows (warnings, errors); a failed build stops here.
+ninja -C build apps/perf/tern-perf apps/tern-httpd bench/ab/tern-pair ||
+  { echo "ab.sh: the build failed (above)" >&2; exit 1; }
 exec python3 bench/ab/ab.py --build build "$@"

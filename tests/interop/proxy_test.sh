@@ -8,9 +8,9 @@
 # shuts down its write side, reads to EOF) gets the whole response; a client
 # that resets mid-transfer makes the proxy reset the backend side; with one
 # backend killed, 24 more requests all succeed, the dead backend is marked
-# down (failures >= --fail-threshold on a worker, marked_down >= 1) and the
-# other two served them; restarted, it is probed after --retry-after and
-# serves again. Then a proxy whose only backend never answers resets its
+# down (failures >= --fail-threshold on a worker, marked_down >= 1, and a
+# "marked down" line in the log) and the other two served them; restarted,
+# it is probed after --retry-after and serves again ("up again" logged). Then a proxy whose only backend never answers resets its
 # client after --connect-timeout. Then --idle-timeout 2: a client that
 # trickles its request a line every 0.5 s for 3 s is served, one that sends
 # nothing is reset (both sides) after the idle timeout. At exit: no
@@ -129,6 +129,9 @@ tern_wait_for "backend 8003 to stop" 10 sh -c "! ip netns exec $peer_ns curl -s 
   fail "backend 8003 still answers"
 for i in $(seq 24); do fetch small.bin "$sha_small"; done
 echo "backend 8003 killed: 24 more requests intact"
+# The worker that marked it down said so, as it happened.
+grep -E "^tern-proxy: worker [0-9]+: backend $peer_ip:8003 marked down: [0-9]+ failed connects in a row, the last refused" \
+  "$work/tern.log" || fail "no 'marked down' line for backend 8003: $(grep '^tern-proxy' "$work/tern.log")"
 
 # It comes back: once --retry-after has passed, a client's connect probes it
 # and it serves again (its own log shows the requests). Each worker keeps its
@@ -203,6 +206,11 @@ for name, ok in checks: print("%-44s %s" % (name, "ok" if ok else "FAILED"))
 sys.exit(0 if all(ok for _, ok in checks) else 1)
 PY
 ! grep -q "^CurrEstab [1-9]" "$work/tern.log" || fail "CurrEstab not 0 at exit"
+# ... and a worker that had marked it down logged its return.
+grep -E "^tern-proxy: worker [0-9]+: backend $peer_ip:8003 up again" "$work/tern.log" ||
+  fail "no 'up again' line for backend 8003: $(grep '^tern-proxy' "$work/tern.log")"
+! grep -E "^tern-proxy: worker [0-9]+: backend $peer_ip:800[12] " "$work/tern.log" ||
+  fail "a health line for a backend that never failed"
 
 # A backend that never answers (no host at that address): the client is
 # reset once --connect-timeout passed, and the proxy says why.
@@ -235,6 +243,8 @@ checks = [
 for name, ok in checks: print("%-44s %s" % (name, "ok" if ok else "FAILED"))
 sys.exit(0 if all(ok for _, ok in checks) else 1)
 PY
+grep -E "^tern-proxy: worker [0-9]+: backend $blackhole:80 marked down: 1 failed connects in a row, the last (connect timed out|unreachable)" \
+  "$work/tern.log" || fail "no 'marked down' line for the blackhole backend: $(grep '^tern-proxy' "$work/tern.log")"
 
 # The idle timeout: bytes either way keep a relay open, none for
 # --idle-timeout closes it (reset on both sides).

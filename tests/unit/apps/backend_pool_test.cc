@@ -120,11 +120,11 @@ TEST(BackendPool, ConsecutiveFailuresMarkDown) {
   auto p = pool(Policy::kRoundRobin, 3);
   for (int k = 0; k < 2; ++k) {
     ASSERT_EQ(p.choose(at_ms(k), 0b110), 0u);
-    p.failed(0, at_ms(k));
+    EXPECT_EQ(p.failed(0, at_ms(k)), Transition::kNone);
     EXPECT_EQ(p.health(0), Health::kUp);
   }
   ASSERT_EQ(p.choose(at_ms(2), 0b110), 0u);
-  p.failed(0, at_ms(2));
+  EXPECT_EQ(p.failed(0, at_ms(2)), Transition::kMarkedDown);  // the proxy logs this one
   EXPECT_EQ(p.health(0), Health::kDown);
   EXPECT_EQ(p.counters(0).failures, 3u);
   EXPECT_EQ(p.counters(0).marked_down, 1u);
@@ -168,8 +168,12 @@ TEST(BackendPool, OneProbeAfterRetryAfterThenUp) {
   EXPECT_EQ(p.health(0), Health::kProbing);
   EXPECT_EQ(p.counters(0).probes, 1u);
   EXPECT_FALSE(p.choose(at_ms(5001), 0b110).has_value());
-  p.connected(0);
+  EXPECT_EQ(p.connected(0), Transition::kBackUp);  // logged: up again
   EXPECT_EQ(p.health(0), Health::kUp);
+  p.released(0);
+  ASSERT_EQ(p.choose(at_ms(5002), 0b110), 0u);
+  EXPECT_EQ(p.connected(0), Transition::kNone);  // already up: no second line
+  p.released(0);
   ASSERT_EQ(p.choose(at_ms(5002), 0b110), 0u);
   EXPECT_EQ(p.counters(0).marked_down, 1u);
 }
@@ -179,7 +183,7 @@ TEST(BackendPool, FailedProbeWaitsAnotherRetryAfter) {
   ASSERT_EQ(p.choose(at_ms(0), 0b110), 0u);
   p.failed(0, at_ms(0));
   ASSERT_EQ(p.choose(at_ms(6000), 0b110), 0u);
-  p.failed(0, at_ms(6000));
+  EXPECT_EQ(p.failed(0, at_ms(6000)), Transition::kNone);  // still down: not logged again
   EXPECT_EQ(p.health(0), Health::kDown);
   EXPECT_FALSE(p.choose(at_ms(10999), 0b110).has_value());
   EXPECT_EQ(p.choose(at_ms(11000), 0b110), 0u);

@@ -25,6 +25,30 @@ TEST(HttpParser, SimpleGet) {
   EXPECT_EQ(r.req.content_length, 0u);
 }
 
+TEST(HttpParser, ConditionalAndRangeFields) {
+  const std::string req =
+      "GET /f HTTP/1.1\r\nHost: a\r\nif-none-match:  \"1-2\", W/\"3\" \r\nIf-Modified-Since: Sun, 06 Nov "
+      "1994 "
+      "08:49:37 GMT\r\nRANGE: bytes=5-\r\nIf-Range: \"1-2\"\r\nIf-None-Match: \"later\"\r\n\r\n";
+  const ParseResult r = parse(req);
+  ASSERT_EQ(r.status, ParseStatus::kComplete);
+  EXPECT_EQ(r.req.if_none_match, "\"1-2\", W/\"3\"");  // trimmed; the first field kept
+  EXPECT_EQ(r.req.if_modified_since, "Sun, 06 Nov 1994 08:49:37 GMT");
+  EXPECT_EQ(r.req.range, "bytes=5-");
+  EXPECT_EQ(r.req.if_range, "\"1-2\"");
+  const ParseResult none = parse("GET /f HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_EQ(none.status, ParseStatus::kComplete);
+  EXPECT_TRUE(none.req.range.empty() && none.req.if_none_match.empty() &&
+              none.req.if_modified_since.empty() && none.req.if_range.empty());
+}
+
+TEST(HttpParser, TwoRangeFieldsAreBad) {
+  EXPECT_EQ(parse("GET /f HTTP/1.1\r\nHost: a\r\nRange: bytes=0-1\r\nRange: bytes=2-3\r\n\r\n").status,
+            ParseStatus::kBad);
+  EXPECT_EQ(parse("GET /f HTTP/1.1\r\nHost: a\r\nIf-Range: \"a\"\r\nIf-Range: \"b\"\r\n\r\n").status,
+            ParseStatus::kBad);
+}
+
 TEST(HttpParser, EveryPrefixIsIncomplete) {
   const std::string req = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
   for (std::size_t i = 0; i < req.size(); ++i)
