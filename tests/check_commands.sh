@@ -53,6 +53,7 @@ dumpcap              wireshark-common # interop/client_test.sh
 env                  coreutils
 ethtool              ethtool          # interop/lib.sh (af_packet), bench/ab/ab.py
 find                 findutils
+flock                util-linux       # README.md (Troubleshooting)
 flex                 flex             # packetdrill build (packetdrill/run_scripts.sh)
 g++                  g++              # docs/api.md
 git                  git              # check_format.sh, scan_commands.py
