@@ -4,12 +4,15 @@
 // serves either side of an A/B: Tern against the kernel, and each against itself.
 //
 //   tern-perf --config FILE --server [--port 5201]
-//   tern-perf --config FILE --client ADDR [--mode bulk|rr|crr] [--time 10] ...
+//   tern-perf --config FILE --client ADDR [--mode bulk|rr|crr] [--time 10] [-R | --bidir] [-n BYTES]
+//             [--json] [--plot FILE.png] ...
 //   tern-perf --kernel --server [--port 5201] [--cpu N]
 //   tern-perf --kernel --client ADDR [--mode ...] [--cpu N]
 //
 // --kernel is recognised here, before tern::api::run, so kernel mode never
 // starts DPDK (no EAL, no hugepages).
+#include <sys/random.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -23,6 +26,7 @@
 
 #include "perf_kernel.h"
 #include "perf_options.h"
+#include "perf_plot.h"
 #include "perf_stats.h"
 #include "perf_tern.h"
 #include "tern/api.h"
@@ -40,6 +44,42 @@ double parse_seconds(const std::string& flag, const std::string& v, double lo, d
                                 std::to_string(lo).substr(0, 4) + ", " +
                                 std::to_string(static_cast<long>(hi)) + "]");
   return d;
+}
+
+// "10G", "512M", "1500" (K, M, G, T: powers of 1024, as iperf3 reads -n).
+std::uint64_t parse_bytes(const std::string& flag, const std::string& v) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+  std::uint64_t mult = 1;
+  if (end != nullptr && *end != '\0' && end[1] == '\0') {
+    switch (*end) {
+      case 'K':
+      case 'k':
+        mult = 1ull << 10;
+        break;
+      case 'M':
+      case 'm':
+        mult = 1ull << 20;
+        break;
+      case 'G':
+      case 'g':
+        mult = 1ull << 30;
+        break;
+      case 'T':
+      case 't':
+        mult = 1ull << 40;
+        break;
+      default:
+        mult = 0;
+    }
+    ++end;
+  }
+  if (v.empty() || v[0] == '-' || errno != 0 || end == nullptr || *end != '\0' || mult == 0 || n == 0 ||
+      n > (1ull << 50) / mult)
+    throw std::invalid_argument(flag + " = \"" + v +
+                                "\": expected a byte count, 1 to 2^50, optionally with K, M, G or T");
+  return n * mult;
 }
 
 void add_options(tern::api::AppSpec& spec, Options& o) {
@@ -91,12 +131,32 @@ void add_options(tern::api::AppSpec& spec, Options& o) {
       {"--start-file", "PATH",
        "client: connect once PATH exists (for scripts that set up the peer after Tern)",
        [&o](const std::string& v) { o.start_file = v; }},
+      {"--bytes", "BYTES",
+       "client, bulk: send (with --reverse, receive) BYTES in all (K, M, G suffixes), then stop, "
+       "instead of --time",
+       [&o](const std::string& v) { o.bytes = parse_bytes("--bytes", v); }},
+      {"-n", "BYTES", "same as --bytes", [&o](const std::string& v) { o.bytes = parse_bytes("-n", v); }},
+      {"--plot", "FILE.png",
+       "client: draw throughput and RTT over time (the interval lines) into FILE.png with gnuplot",
+       [&o](const std::string& v) {
+         if (v.size() < 5 || v.substr(v.size() - 4) != ".png" || v.find('\'') != std::string::npos)
+           throw std::invalid_argument("--plot = \"" + v + "\": expected a FILE.png (no quote in its name)");
+         if (!tern::perf::gnuplot_available())
+           throw std::invalid_argument("--plot needs gnuplot (Debian: apt-get install gnuplot-nox)");
+         o.plot = v;
+       }},
   };
   spec.flags = {
       {"--server", "server: answer clients of any mode until SIGINT/SIGTERM", [&o] { o.server = true; }},
-      {"--json", "print the figures as one JSON object on the last line", [&o] { o.json = true; }},
+      {"--json", "print the figures as JSON too: one object per interval, and the summary as the last line",
+       [&o] { o.json = true; }},
       {"--kernel", "use Linux sockets (epoll, one thread) instead of Tern; no --config",
        [&o] { o.kernel = true; }},
+      {"--reverse", "client, bulk: the server sends and the client receives (iperf3 -R)",
+       [&o] { o.reverse = true; }},
+      {"-R", "same as --reverse", [&o] { o.reverse = true; }},
+      {"--bidir", "client, bulk: both ways at once, --connections each way (iperf3 --bidir)",
+       [&o] { o.bidir = true; }},
   };
 }
 
@@ -157,13 +217,40 @@ int parse_args(int argc, char** argv, const tern::api::AppSpec& spec, Options& o
   return -1;
 }
 
-// Both modes: exactly one of --server and --client.
+// Both modes: exactly one of --server and --client, and client options that go together.
 bool check_role(const Options& o) {
-  if (o.server == o.client) {
-    std::fprintf(stderr, "tern-perf: give exactly one of --server and --client ADDR (--help for usage)\n");
+  const auto bad = [](const char* what) {
+    std::fprintf(stderr, "tern-perf: %s (--help for usage)\n", what);
     return false;
-  }
+  };
+  if (o.server == o.client) return bad("give exactly one of --server and --client ADDR");
+  if (o.server && (o.reverse || o.bidir || o.bytes > 0 || !o.plot.empty()))
+    return bad("--reverse, --bidir, --bytes and --plot are client options: the client decides the test");
+  if (o.mode != tern::perf::Mode::kBulk && (o.reverse || o.bidir || o.bytes > 0))
+    return bad("--reverse, --bidir and --bytes are for --mode bulk");
+  if (o.reverse && o.bidir) return bad("give one of --reverse and --bidir");
+  if (!o.plot.empty() && o.interval_s <= 0)
+    return bad("--plot draws the interval lines: it needs --interval > 0");
+  if (o.bytes > 0 && o.receives() && o.bytes / o.connections >= (1ull << 32))
+    return bad("--bytes with --reverse or --bidir: at most 4 GiB per connection (more --connections)");
+  if (o.bytes > 0 && o.bytes < o.connections) return bad("--bytes: fewer bytes than --connections");
   return true;
+}
+
+// The run's test id: random, never 0 (0: none).
+std::uint32_t new_test_id() {
+  std::uint32_t id = 0;
+  while (id == 0)
+    if (getrandom(&id, sizeof id, 0) != static_cast<ssize_t>(sizeof id))
+      id = static_cast<std::uint32_t>(getpid());
+  return id;
+}
+
+std::string plot_title(const Options& o, const char* stack) {
+  return std::string("tern-perf ") + stack + " " + std::string(tern::perf::to_string(o.mode)) +
+         " client to " + tern::api::format_ipv4(o.addr) + ", " + std::to_string(o.connections) +
+         " connection(s)" +
+         (o.mode == tern::perf::Mode::kBulk ? std::string(", ") + o.direction() : std::string());
 }
 
 }  // namespace
@@ -184,11 +271,17 @@ int main(int argc, char** argv) {
   });
   if (int rc = parse_args(argc, argv, spec, o, kernel); rc >= 0) return rc;
   if (!help && !check_role(o)) return 2;
-  if (kernel) return perf::run_kernel(o);
+  if (o.client) o.test = new_test_id();
+  if (kernel) {
+    int rc = perf::run_kernel(o);
+    return rc;
+  }
 
   std::vector<perf::TernPerfClient*> clients;
   std::vector<perf::TernPerfServer*> servers;
   std::unique_ptr<perf::TernClientShared> shared;
+  std::unique_ptr<perf::TestTable> tests;
+  bool plot_failed = false;
   spec.make_app = [&](std::size_t, std::size_t workers) -> std::unique_ptr<api::App> {
     if (o.client) {
       if (!shared) shared = std::make_unique<perf::TernClientShared>(workers);
@@ -196,7 +289,8 @@ int main(int argc, char** argv) {
       clients.push_back(app.get());
       return app;
     }
-    auto app = std::make_unique<perf::TernPerfServer>(o);
+    if (!tests) tests = std::make_unique<perf::TestTable>(workers);
+    auto app = std::make_unique<perf::TernPerfServer>(o, *tests);
     servers.push_back(app.get());
     return app;
   };
@@ -206,6 +300,10 @@ int main(int argc, char** argv) {
   };
   spec.report = [&](std::FILE* out) {
     if (o.client) {
+      if (!o.plot.empty() && !clients.empty())
+        plot_failed = !perf::plot_intervals(o.plot, clients.front()->interval_points(),
+                                            clients.front()->rx_interval_points(),
+                                            o.mode == perf::Mode::kBulk, plot_title(o, "Tern"));
       perf::print_summary(out, perf::merge_client_results({clients.begin(), clients.end()}, o), o.json);
     } else {
       perf::print_summary(out, perf::merge_server_results({servers.begin(), servers.end()}), o.json);
@@ -214,7 +312,7 @@ int main(int argc, char** argv) {
   spec.exit_status = [&] {
     if (o.client) {
       const perf::Result r = perf::merge_client_results({clients.begin(), clients.end()}, o);
-      return r.errors > 0 || (r.bytes == 0 && r.transactions == 0) ? 1 : 0;
+      return r.errors > 0 || (r.bytes == 0 && r.transactions == 0) || plot_failed ? 1 : 0;
     }
     const bool failed =
         std::any_of(servers.begin(), servers.end(), [](const auto* s) { return s->listen_failed(); });
