@@ -395,7 +395,13 @@ bool TcpStack::check_sequence(Tcb& c, Segment& s, Instant now) noexcept {
   const std::uint32_t seg_len = s.seg_len();
   bool ok;
   if (seg_len == 0) {
-    ok = wnd == 0 ? s.seq == c.rcv_nxt : seq_in_window(s.seq, c.rcv_nxt, wnd);
+    // RCV.NXT =< SEG.SEQ =< RCV.NXT+RCV.WND: the right edge included, as
+    // Linux (tcp_sequence) and the BSDs take it, where §3.10.7.4's table
+    // says "<". A peer that filled our window exactly, part of it lost, ACKs
+    // from SEG.SEQ = the edge; dropping those ACKs hides its window from us
+    // for good while it keeps sending to the edge (with wnd = 0 this is
+    // the table's SEG.SEQ = RCV.NXT).
+    ok = seq_leq(c.rcv_nxt, s.seq) && seq_leq(s.seq, c.rcv_nxt + wnd);
   } else if (wnd == 0) {
     ok = false;
     // "Special allowance should be made to accept valid ACKs, URGs, and RSTs"

@@ -88,4 +88,10 @@ set -e
 echo "--config /nonexistent: exit $rc: $(cat "$tmp/bad.err")"
 [ "$rc" -eq 2 ] || fail "--config /nonexistent exited $rc, expected 2"
 grep -q "/nonexistent" "$tmp/bad.err" || fail "the error does not name the file: $(cat "$tmp/bad.err")"
+# tern-stat is installed beside the apps and runs from there (it needs no
+# DPDK library: it speaks the telemetry socket's protocol itself).
+stat_bin=$(find "$dest" -path '*/bin/tern-stat' -print -quit)
+[ -n "$stat_bin" ] || fail "no bin/tern-stat installed"
+"$stat_bin" --version | grep -q "^tern-stat (Tern) " || fail "installed tern-stat --version: $("$stat_bin" --version 2>&1)"
+
 echo "PASS: an outside program builds and runs against the installed Tern"

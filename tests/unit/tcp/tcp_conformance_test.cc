@@ -336,5 +336,41 @@ TEST_F(Conformance, TsRecentNotTakenFromSegmentWithUnacceptableAck) {
   EXPECT_EQ(read_all(*c).size(), 1000u);
 }
 
+// ---- A bare ACK at the right edge of our window --------------------------------
+
+// A peer that filled our receive window exactly, and lost part of what it
+// sent, ACKs with SEG.SEQ = RCV.NXT + RCV.WND. RFC 9293 §3.10.7.4's table
+// says "<" for a segment without text; Linux (tcp_sequence) and the BSDs
+// accept the edge. Dropping those ACKs deadlocked an interop run: the
+// kernel's shrinking window never reached us, our ACKs went beyond its
+// window, and both sides retransmitted into each other's drop for good.
+TEST_F(Conformance, BareAckAtTheRightEdgeOfOurWindowIsAccepted) {
+  Tcb* c = establish_active(seg().mss(1460).win(20000));
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(stack().send_copy(*c, pattern(3000), at_ms(10)), 3000u);
+  expect_sent(seg().seq(iss() + 1).data(1460));
+  expect_sent(seg().seq(iss() + 1461).data(1460));
+  expect_nothing_sent();
+  const Seq32 edge = c->rcv_adv;
+  ASSERT_TRUE(seq_gt(edge, c->rcv_nxt));
+  recv(seg().seq(edge.value()).ack(iss() + 2921).win(1000), at_ms(20));
+  expect_sent(seg().seq(iss() + 2921).data(80));  // the ACK was taken: the tail goes
+  EXPECT_EQ(c->snd_una, iss() + 2921);
+  EXPECT_EQ(c->snd_wnd, 1000u);
+  EXPECT_EQ(drops(Drop::kTcpOutOfWindow), 0u);
+}
+
+// One beyond the edge is still out of the window: dropped, answered with an ACK.
+TEST_F(Conformance, BareAckBeyondTheRightEdgeIsNotAccepted) {
+  Tcb* c = establish_active(seg().mss(1460).win(20000));
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(stack().send_copy(*c, pattern(1000), at_ms(10)), 1000u);
+  expect_sent(seg().seq(iss() + 1).data(1000));
+  recv(seg().seq((c->rcv_adv + 1).value()).ack(iss() + 1001).win(1000), at_ms(20));
+  expect_sent(seg().flags(kTcpAck).seq(iss() + 1001).ack(irs() + 1).data(0));
+  EXPECT_EQ(c->snd_una, iss() + 1);
+  EXPECT_EQ(drops(Drop::kTcpOutOfWindow), 1u);
+}
+
 }  // namespace
 }  // namespace tern::tcptest
