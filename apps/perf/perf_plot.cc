@@ -82,7 +82,7 @@ bool plot_intervals(const std::string& png, const std::vector<IntervalPoint>& tx
       << "set output '" << png << "'\n"
       << "set title \"" << title << "\" noenhanced\n"
       << "set xlabel 'time (s)'\nset ylabel '" << (bulk ? "Gbit/s" : "transactions/s") << "'\n"
-      << "set yrange [0:*]\nset grid\nset key below\n";
+      << "set xrange [0:*]\nset yrange [0:*]\nset grid\nset key below\n";
     if (rtt) s << "set y2label 'RTT (us)'\nset y2range [0:*]\nset y2tics\nset ytics nomirror\n";
     data_block(s, "tx", tx, bulk);
     data_block(s, "rx", rx, bulk);

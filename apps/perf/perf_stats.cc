@@ -166,9 +166,10 @@ void print_summary(std::FILE* out, const Result& r, bool json, std::string_view 
   const auto rate = [d](std::uint64_t b) { return d > 0 ? static_cast<double>(b) * 8 / d / 1e9 : 0; };
   if (r.mode == "bulk" || server) {
     if (server) {
-      std::fprintf(out, "  %llu bytes (%.3f GBytes) received, %.3f Gbits/sec\n",
-                   static_cast<unsigned long long>(r.tx_bytes), static_cast<double>(r.tx_bytes) / (1 << 30),
-                   rate(r.tx_bytes));
+      if (r.tx_bytes > 0 || r.rx_bytes == 0)
+        std::fprintf(out, "  %llu bytes (%.3f GBytes) received, %.3f Gbits/sec\n",
+                     static_cast<unsigned long long>(r.tx_bytes), static_cast<double>(r.tx_bytes) / (1 << 30),
+                     rate(r.tx_bytes));
       if (r.rx_bytes > 0)
         std::fprintf(out, "  %llu bytes (%.3f GBytes) sent (--reverse clients), %.3f Gbits/sec\n",
                      static_cast<unsigned long long>(r.rx_bytes), static_cast<double>(r.rx_bytes) / (1 << 30),

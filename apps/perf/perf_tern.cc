@@ -260,10 +260,11 @@ void TernPerfClient::begin_end(Instant now) {
         --open_;
         break;
       case Phase::kConnecting:
-        if (o_.mode != Mode::kCrr) {  // never got going: a failure
+        if (o_.mode != Mode::kCrr) {  // never got going: a failure, and ARP may say why
           k.c->abort();
           k.c = nullptr;
-          fail(k, Failure::kNotConnected);
+          const Failure f = connect_failure();
+          fail(k, f == Failure::kConnectTimeout ? Failure::kNotConnected : f);
         }
         break;
       case Phase::kRunning:
