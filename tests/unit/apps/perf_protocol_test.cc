@@ -261,10 +261,12 @@ TEST(PerfIntervals, RetrIsPerIntervalAndJsonFollowsEachLine) {
   EXPECT_NE(
       out.find("{\"type\": \"interval\", \"direction\": \"send\", \"start\": 1.000, \"end\": 2.000, "
                "\"bytes\": 125000000, \"gbps\": 1.0000, \"transactions\": 0, \"transactions_per_s\": 0.0, "
-               "\"retr\": 6, \"cwnd_kb\": 32, \"rtt_us\": 300}"),
+               "\"retr\": 6, \"cwnd_kb\": 32, \"rtt_us\": 300, \"ca_state\": \"open\"}"),
       std::string::npos)
       << out;
-  EXPECT_NE(out.find("\"retr\": null, \"cwnd_kb\": null, \"rtt_us\": null"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"retr\": null, \"cwnd_kb\": null, \"rtt_us\": null, \"ca_state\": null"),
+            std::string::npos)
+      << out;
 }
 
 TEST(PerfSummary, FailureReasonsAreNamed) {
