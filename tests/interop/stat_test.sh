@@ -158,4 +158,5 @@ none_listed() { [ "$(lines)" = 0 ]; }
 tern_wait_for "no connection listed" 10 none_listed || fail "connections listed after the client closed them all: $("$stat" -f "$prefix")"
 
 interop_stop_tern
+attack_remove_eal_files  # this run's EAL files (lib.sh): nothing left under the prefix
 echo "PASS [$mode]"

@@ -237,6 +237,13 @@ class WorkerContext {
   Connection* connect(std::uint32_t addr, std::uint16_t port, ConnectionHandler& h,
                       Error* err = nullptr) noexcept;
 
+  // Why a connection to `addr` may have had no answer, at the link layer:
+  // kUnanswered when this worker sent ARP requests for the next hop (`addr`
+  // on the link, else the gateway) and got no reply; kNoRoute when `addr` is
+  // off the link and there is no gateway. For messages, not for the data path.
+  enum class NextHop : std::uint8_t { kOk, kUnanswered, kNoRoute };
+  NextHop next_hop(std::uint32_t addr) const noexcept;
+
   // Connections the application holds; TCBs the engine holds (including
   // ones closing after the application let go); entries in the connection table.
   std::uint32_t connections() const noexcept { return active_; }
