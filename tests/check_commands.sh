@@ -75,6 +75,7 @@ nice                 coreutils        # bench/README.md
 ninja                ninja-build
 nproc                coreutils        # interop/startup_test.sh
 nstat                iproute2         # interop/impair_test.sh
+od                   coreutils        # interop/perf_test.sh
 ping                 iputils-ping     # demo.sh, interop/ping_test.sh
 pkg-config           pkg-config       # install/install_test.sh, bench/ab/ab.py, docs/api.md
 python3              python3
