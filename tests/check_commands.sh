@@ -64,6 +64,7 @@ id                   coreutils
 ip                   iproute2         # dpdk-env/netns.sh, interop tests, bench, README
 iperf3               iperf3           # bench/ab/ab.py (bench)
 ldd                  libc-bin         # install/install_test.sh
+ln                   coreutils        # interop/readme_test.sh
 make                 make             # packetdrill/run_scripts.sh
 meson                meson
 mkdir                coreutils
