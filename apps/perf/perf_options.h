@@ -19,11 +19,30 @@ struct Options {
   std::uint32_t size = 64;
   bool json = false;
   bool kernel = false;
-  int cpu = -1;            // kernel mode: pin to this CPU
-  std::string congestion;  // kernel mode: TCP_CONGESTION on every socket (empty: the system's default)
-  std::string start_file;  // client: connect once this file exists
-  std::string ready_file;  // kernel server: written once listening (Tern: api::run's --ready-file)
+  int cpu = -1;             // kernel mode: pin to this CPU
+  std::string congestion;   // kernel mode: TCP_CONGESTION on every socket (empty: the system's default)
+  std::string start_file;   // client: connect once this file exists
+  std::string ready_file;   // kernel server: written once listening (Tern: api::run's --ready-file)
+  bool reverse = false;     // bulk client: the server sends, the client receives (-R)
+  bool bidir = false;       // bulk client: both: each connection slot one of each way
+  std::uint64_t bytes = 0;  // bulk client: send (or receive) this many in all, then stop (-n); 0: --time
+  std::string plot;         // client: a PNG of throughput and RTT over time (gnuplot)
+  std::uint32_t test = 0;   // client: this run's test id, random (the server's per-test summary)
+
+  // Connection slots per direction: --connections each way with --bidir.
+  bool sends() const noexcept { return !reverse || bidir; }
+  bool receives() const noexcept { return reverse || bidir; }
+  const char* direction() const noexcept { return bidir ? "bidir" : reverse ? "receive" : "send"; }
 };
+
+// -n / --bytes: "10G", "512M", "1500" (K, M, G, T: powers of 1024, as
+// iperf3 reads -n), 1 to 2^50. Throws std::invalid_argument naming `flag`.
+std::uint64_t parse_bytes(const std::string& flag, const std::string& value);
+
+// A connection's share of -n BYTES (slot i of n in one direction).
+inline std::uint64_t bytes_share(std::uint64_t total, std::uint64_t i, std::uint64_t n) noexcept {
+  return total / n + (i < total % n ? 1 : 0);
+}
 
 // A connection attempt that has not completed after this long fails.
 inline constexpr double kConnectTimeoutS = 5;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 
 namespace tern::perf {
@@ -32,9 +33,15 @@ void copy_out(const Buffer& b, std::byte* out) noexcept {
 
 }  // namespace
 
-std::uint64_t TernClientShared::total_bytes() const noexcept {
+std::uint64_t TernClientShared::total_tx() const noexcept {
   std::uint64_t t = 0;
-  for (std::size_t i = 0; i < workers_; ++i) t += progress_[i].bytes.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < workers_; ++i) t += progress_[i].tx.load(std::memory_order_relaxed);
+  return t;
+}
+
+std::uint64_t TernClientShared::total_rx() const noexcept {
+  std::uint64_t t = 0;
+  for (std::size_t i = 0; i < workers_; ++i) t += progress_[i].rx.load(std::memory_order_relaxed);
   return t;
 }
 
@@ -44,30 +51,64 @@ std::uint64_t TernClientShared::total_transactions() const noexcept {
   return t;
 }
 
+SenderFigures TernClientShared::total_sender() const noexcept {
+  SenderFigures s;
+  std::uint64_t sum = 0, n = 0;
+  for (std::size_t i = 0; i < workers_; ++i) {
+    const Progress& p = progress_[i];
+    s.retrans += p.retrans.load(std::memory_order_relaxed);
+    s.cwnd += p.cwnd.load(std::memory_order_relaxed);
+    sum += p.rtt_sum.load(std::memory_order_relaxed);
+    const std::uint64_t k = p.rtt_n.load(std::memory_order_relaxed);
+    n += k;
+    if (k > 0) s.ca_state = std::max(s.ca_state, p.ca_state.load(std::memory_order_relaxed));
+  }
+  s.rtt_us = n > 0 ? static_cast<std::uint32_t>(sum / n) : 0;
+  s.valid = n > 0;  // none sending any more (-n: all done): "-"
+  return s;
+}
+
 // ---------------------------------------------------------------- client
 
 TernPerfClient::TernPerfClient(const Options& o, TernClientShared& shared) : o_(o), shared_(shared) {
   result_.mode = std::string(to_string(o.mode));
   result_.stack = "tern";
   result_.role = "client";
+  result_.direction = o.mode == Mode::kBulk ? o.direction() : "send";
+  result_.test = o.test;
 }
 
 void TernPerfClient::on_start(api::WorkerContext& w) {
   w_ = &w;
-  conns_.resize(share(o_.connections, w.id(), w.count()));
+  const std::size_t n = share(o_.connections, w.id(), w.count());
+  for (std::size_t j = 0; j < w.id(); ++j) slot_base_ += share(o_.connections, j, w.count());
+  const bool bulk = o_.mode == Mode::kBulk;
+  forward_ = bulk && !o_.sends() ? 0 : n;
+  conns_.resize(forward_ + (bulk && o_.receives() ? n : 0));
   open_ = conns_.size();
-  if (w.id() == 0 && o_.interval_s > 0)
-    intervals_ = std::make_unique<IntervalReporter>(stdout, o_.mode == Mode::kBulk);
-  if (conns_.empty()) {
-    finished_ = true;
-    shared_.worker_done();
+  if (w.id() == 0 && o_.interval_s > 0) {
+    const char* tx_label = bulk && o_.bidir ? "TX" : "";
+    if (!bulk || o_.sends())
+      intervals_ = std::make_unique<IntervalReporter>(stdout, bulk, o_.json, "send", tx_label);
+    if (bulk && o_.receives())
+      rx_intervals_ =
+          std::make_unique<IntervalReporter>(stdout, true, o_.json, "receive", o_.bidir ? "RX" : "");
   }
+  if (conns_.empty()) all_done(w.now());
+}
+
+std::vector<IntervalPoint> TernPerfClient::interval_points() const {
+  return intervals_ ? intervals_->points() : std::vector<IntervalPoint>{};
+}
+
+std::vector<IntervalPoint> TernPerfClient::rx_interval_points() const {
+  return rx_intervals_ ? rx_intervals_->points() : std::vector<IntervalPoint>{};
 }
 
 void TernPerfClient::start(Instant now) {
   started_ = true;
   start_ = now;
-  end_ = now + seconds(o_.time_s);
+  end_at_ = o_.bytes > 0 ? Instant::max() : now + seconds(o_.time_s);
   next_interval_ = now + seconds(o_.interval_s);
   result_.duration_s = o_.time_s;
   for (Conn& k : conns_) open(k);
@@ -75,26 +116,75 @@ void TernPerfClient::start(Instant now) {
 
 void TernPerfClient::open(Conn& k) {
   const Instant now = w_->now();
+  const auto i = static_cast<std::size_t>(&k - conns_.data());
   k = Conn{};
+  k.reverse = i >= forward_;
+  if (o_.bytes > 0)
+    k.quota = bytes_share(o_.bytes, slot_base_ + (k.reverse ? i - forward_ : i), o_.connections);
   k.t_connect = now;
-  encode_hello(Hello{.mode = o_.mode, .size = o_.mode == Mode::kBulk ? 0 : o_.size},
+  const std::uint32_t size = o_.mode != Mode::kBulk ? o_.size
+                             : k.reverse            ? static_cast<std::uint32_t>(k.quota)
+                                                    : 0;
+  encode_hello(Hello{.mode = o_.mode, .size = size, .reverse = k.reverse, .test = o_.test},
                std::span<std::byte, kHelloSize>{k.hello, kHelloSize});
   api::Error err = api::Error::kOk;
   Connection* c = w_->connect(o_.addr, o_.port, *this, &err);
-  if (c == nullptr) {
-    if (result_.errors == 0)
-      std::fprintf(stderr, "tern-perf: worker %u: connect to %s:%u failed: %s\n", w_->id(),
-                   api::format_ipv4(o_.addr).c_str(), o_.port, std::string(api::to_string(err)).c_str());
-    return finish(k, false);
-  }
+  if (c == nullptr) return fail(k, Failure::kConnect, std::string(api::to_string(err)));
   c->user = &k;
   k.c = c;
   k.phase = Phase::kConnecting;
 }
 
+void TernPerfClient::fail(Conn& k, Failure f, const std::string& detail) {
+  result_.fail(f);
+  const std::uint64_t bit = std::uint64_t{1} << static_cast<unsigned>(f);
+  if ((failures_seen_ & bit) == 0) {  // the first of its kind on this worker, as it happens
+    failures_seen_ |= bit;
+    std::fprintf(stderr, "tern-perf: worker %u: connection to %s:%u: %.*s%s%s%s\n", w_->id(),
+                 api::format_ipv4(o_.addr).c_str(), o_.port, static_cast<int>(failure_text(f).size()),
+                 failure_text(f).data(), detail.empty() ? "" : " (", detail.c_str(),
+                 detail.empty() ? "" : ")");
+  }
+  finish(k, false);
+}
+
+Failure TernPerfClient::connect_failure() const noexcept {
+  switch (w_->next_hop(o_.addr)) {
+    case api::WorkerContext::NextHop::kUnanswered:
+      return Failure::kArpUnanswered;
+    case api::WorkerContext::NextHop::kNoRoute:
+      return Failure::kNoRoute;
+    case api::WorkerContext::NextHop::kOk:
+      break;
+  }
+  return Failure::kConnectTimeout;
+}
+
 void TernPerfClient::on_poll(api::WorkerContext& w) {
   if (finished_) return;
   const Instant now = w.now();
+  if (local_done_) {  // worker 0: tell the server the test ended, once every worker is done
+    if (end_.phase == Phase::kIdle) {
+      if (shared_.done_workers() < shared_.workers()) return;
+      if (o_.test == 0) return end_message_done();
+      end_.end = true;
+      encode_hello(
+          Hello{.mode = Mode::kEnd,
+                .size = static_cast<std::uint32_t>(std::min<std::uint64_t>(shared_.hellos(), UINT32_MAX)),
+                .test = o_.test},
+          std::span<std::byte, kHelloSize>{end_.hello, kHelloSize});
+      Connection* c = w.connect(o_.addr, o_.port, *this);
+      if (c == nullptr) return end_message_done();
+      c->user = &end_;
+      end_.c = c;
+      end_.phase = Phase::kConnecting;
+      end_deadline_ = now + Duration::s(2);
+    } else if (end_.c != nullptr && now >= end_deadline_) {
+      end_.c->abort();
+      end_message_done();
+    }
+    return;
+  }
   if (!started_) {
     if (!o_.start_file.empty()) {
       if (now < next_check_) return;
@@ -103,13 +193,17 @@ void TernPerfClient::on_poll(api::WorkerContext& w) {
     }
     start(now);
   }
-  shared_.publish(w.id(), result_.sent_bytes, result_.transactions);
+  shared_.publish(w.id(), result_.sent_bytes, result_.rx_bytes, result_.transactions);
+  if (o_.interval_s > 0 && now >= next_sender_) {
+    next_sender_ = now + Duration::ms(100);
+    refresh_sender();
+  }
   if (!ending_) {
-    if (intervals_ && now >= next_interval_) {
+    if ((intervals_ || rx_intervals_) && now >= next_interval_) {
       report_interval(to_s(now - start_));
       while (next_interval_ <= now) next_interval_ = next_interval_ + seconds(o_.interval_s);
     }
-    if (now >= end_) {
+    if (now >= end_at_) {
       begin_end(now);
     } else if (!idle_.empty()) {  // crr: slots to reconnect
       for (std::size_t i : std::vector<std::size_t>(std::move(idle_))) {
@@ -122,31 +216,44 @@ void TernPerfClient::on_poll(api::WorkerContext& w) {
   }
   if (now >= next_scan_) {  // timeouts, at most every millisecond
     next_scan_ = now + Duration::ms(1);
-    const bool drain_over = ending_ && now >= end_ + seconds(kDrainTimeoutS);
+    const bool drain_over = ending_ && now >= end_at_ + seconds(kDrainTimeoutS);
     for (Conn& k : conns_) {
       const bool connect_late =
           k.phase == Phase::kConnecting && now - k.t_connect >= seconds(kConnectTimeoutS);
       if (k.c != nullptr && (connect_late || drain_over)) {
-        if (result_.errors == 0)
-          std::fprintf(stderr, "tern-perf: worker %u: %s\n", w.id(),
-                       connect_late ? "connection attempt timed out" : "connection did not finish in time");
         k.c->abort();
-        finish(k, false);
+        k.c = nullptr;
+        fail(k, connect_late ? connect_failure() : Failure::kDrainTimeout);
       } else if (drain_over && k.phase != Phase::kDone) {
-        finish(k, false);
+        fail(k, Failure::kDrainTimeout);
       }
     }
   }
-  if (ending_ && open_ == 0) {
-    finished_ = true;
-    shared_.publish(w.id(), result_.sent_bytes, result_.transactions);
-    shared_.worker_done();
+  // Time mode ends once the time is up; -n once every connection is done.
+  if (open_ == 0 && (ending_ || o_.bytes > 0)) all_done(now);
+}
+
+void TernPerfClient::all_done(Instant now) {
+  local_done_ = true;
+  if (started_ && o_.bytes > 0) {
+    result_.duration_s = to_s(now - start_);
+    if (!ending_ && (intervals_ || rx_intervals_)) report_interval(result_.duration_s);
   }
+  shared_.publish(w_->id(), result_.sent_bytes, result_.rx_bytes, result_.transactions);
+  shared_.worker_done(hellos_);
+  if (w_->id() != 0) finished_ = true;  // worker 0 sends the end message (on_poll)
+}
+
+void TernPerfClient::end_message_done() {
+  end_.c = nullptr;
+  end_.phase = Phase::kDone;
+  finished_ = true;
+  shared_.set_finished();
 }
 
 void TernPerfClient::begin_end(Instant now) {
   ending_ = true;
-  if (intervals_) report_interval(to_s(now - start_));
+  if (intervals_ || rx_intervals_) report_interval(to_s(now - start_));
   idle_.clear();
   for (Conn& k : conns_) {
     switch (k.phase) {
@@ -155,14 +262,17 @@ void TernPerfClient::begin_end(Instant now) {
         --open_;
         break;
       case Phase::kConnecting:
-        if (o_.mode != Mode::kCrr) {  // never got going: a failure
+        if (o_.mode != Mode::kCrr) {  // never got going: a failure, and ARP may say why
           k.c->abort();
-          finish(k, false);
+          k.c = nullptr;
+          const Failure f = connect_failure();
+          fail(k, f == Failure::kConnectTimeout ? Failure::kNotConnected : f);
         }
         break;
       case Phase::kRunning:
         if (o_.mode == Mode::kBulk) {
-          // Our FIN follows the queued data; the server answers with its count.
+          // Our FIN follows the queued data; the server answers with its
+          // count (or, --reverse, stops sending and closes).
           (void)k.c->shutdown();
           k.phase = Phase::kDraining;
         } else if (o_.mode == Mode::kRr) {
@@ -177,6 +287,10 @@ void TernPerfClient::begin_end(Instant now) {
 
 void TernPerfClient::on_connected(Connection& c) {
   Conn& k = conn(c);
+  if (k.end) {  // the end message: the hello alone; the server closes once it has it
+    (void)c.send(std::span<const std::byte>{k.hello, kHelloSize});
+    return;
+  }
   k.phase = ending_ && o_.mode == Mode::kRr ? Phase::kDraining : Phase::kRunning;
   if (o_.mode != Mode::kBulk) {
     c.set_nodelay(true);
@@ -188,6 +302,7 @@ void TernPerfClient::on_connected(Connection& c) {
 }
 
 void TernPerfClient::pump(Connection& c, Conn& k) {
+  if (k.end) return;
   if (k.hello_sent < kHelloSize) {
     // The hello and the start of the first request in one send, so a small
     // request leaves in one segment with it.
@@ -200,14 +315,25 @@ void TernPerfClient::pump(Connection& c, Conn& k) {
     if (s.accepted >= h) {
       k.hello_sent = kHelloSize;
       k.req_left -= s.accepted - h;
+      ++hellos_;
     } else {
       k.hello_sent += s.accepted;
     }
     if (s.error != api::Error::kOk) return;  // on_writable resumes, or the connection is over
   }
   if (o_.mode == Mode::kBulk) {
+    if (k.reverse) return;  // the server sends on this one
     while (k.phase == Phase::kRunning) {
-      const api::SendResult s = c.send(zeros());
+      std::size_t want = zeros().size();
+      if (k.quota > 0) {
+        if (k.sent >= k.quota) {  // -n: its share is queued; the server answers the FIN with its count
+          (void)c.shutdown();
+          k.phase = Phase::kDraining;
+          return;
+        }
+        want = static_cast<std::size_t>(std::min<std::uint64_t>(want, k.quota - k.sent));
+      }
+      const api::SendResult s = c.send(zeros().first(want));
       result_.sent_bytes += s.accepted;
       k.sent += s.accepted;
       if (s.error != api::Error::kOk) return;
@@ -227,20 +353,24 @@ void TernPerfClient::on_writable(Connection& c) { pump(c, conn(c)); }
 void TernPerfClient::on_data(Connection& c, Buffer data) {
   Conn& k = conn(c);
   const std::uint32_t n = data.pkt_len();
+  if (k.end) return;
   if (o_.mode == Mode::kBulk) {
+    if (k.reverse) {
+      k.received += n;
+      result_.rx_bytes += n;
+      return;
+    }
     if (k.phase != Phase::kDraining || k.count_have + n > kCountSize) {
-      std::fprintf(stderr, "tern-perf: unexpected %u bytes from the bulk server\n", n);
       c.abort();
-      return finish(k, false);
+      return fail(k, Failure::kProtocol, std::to_string(n) + " unexpected bytes from the bulk server");
     }
     copy_out(data, k.count + k.count_have);
     k.count_have += n;
     return;
   }
   if (n > k.resp_left || k.req_left > 0 || k.phase == Phase::kAwaitFin) {
-    std::fprintf(stderr, "tern-perf: %u bytes from the server before a request asked for them\n", n);
     c.abort();
-    return finish(k, false);
+    return fail(k, Failure::kProtocol, std::to_string(n) + " bytes before a request asked for them");
   }
   k.resp_left -= n;
   if (k.resp_left == 0) transaction_done(c, k);
@@ -267,38 +397,73 @@ void TernPerfClient::transaction_done(Connection& c, Conn& k) {
 
 void TernPerfClient::on_peer_closed(Connection& c) {
   Conn& k = conn(c);
-  bool ok = false;
-  if (o_.mode == Mode::kBulk && k.phase == Phase::kDraining && k.count_have == kCountSize) {
+  c.close();
+  if (k.end) return end_message_done();
+  std::optional<Failure> f = Failure::kClosedEarly;
+  std::string detail;
+  if (o_.mode == Mode::kBulk && k.reverse) {
+    if (k.quota > 0 ? k.received == k.quota : k.phase == Phase::kDraining) {
+      f.reset();
+    } else if (k.quota > 0) {
+      f = Failure::kCountMismatch;
+      detail = "received " + std::to_string(k.received) + " of " + std::to_string(k.quota) + " bytes";
+    }
+  } else if (o_.mode == Mode::kBulk && k.phase == Phase::kDraining && k.count_have == kCountSize) {
     const std::uint64_t count = decode_u64(std::span<const std::byte, kCountSize>{k.count, kCountSize});
-    result_.bytes += count;
+    result_.tx_bytes += count;
     // A graceful close delivers everything the stack took: the counts agree.
-    ok = count == k.sent;
-    if (!ok)
-      std::fprintf(stderr, "tern-perf: the server counted %llu bytes of the %llu sent\n",
-                   static_cast<unsigned long long>(count), static_cast<unsigned long long>(k.sent));
+    if (count == k.sent) {
+      f.reset();
+    } else {
+      f = Failure::kCountMismatch;
+      detail = "the server counted " + std::to_string(count) + " of " + std::to_string(k.sent);
+    }
   } else if (o_.mode == Mode::kCrr && k.phase == Phase::kAwaitFin) {
     ++result_.connects;
-    ok = true;
-  } else if (result_.errors == 0) {
-    std::fprintf(stderr, "tern-perf: the server closed the connection early\n");
+    f.reset();
   }
-  c.close();
-  finish(k, ok);
+  if (!f) return finish(k, true);
+  fail(k, *f, detail);
 }
 
 void TernPerfClient::on_closed(Connection& c, CloseReason why) {
   // After our close()/abort() no on_closed comes: this one is unexpected.
   Conn& k = conn(c);
-  if (result_.errors == 0)
-    std::fprintf(stderr, "tern-perf: worker %u: connection to %s:%u ended: %s\n", w_->id(),
-                 api::format_ipv4(o_.addr).c_str(), o_.port, std::string(api::to_string(why)).c_str());
   k.c = nullptr;
-  finish(k, false);
+  if (k.end) {
+    std::fprintf(
+        stderr,
+        "tern-perf: could not tell the server the test ended (%s): its per-test summary may be late\n",
+        std::string(api::to_string(why)).c_str());
+    return end_message_done();
+  }
+  Failure f = Failure::kClosedEarly;
+  switch (why) {
+    case CloseReason::kNormal:
+      break;
+    case CloseReason::kReset:
+      f = Failure::kReset;
+      break;
+    case CloseReason::kRefused:
+      f = Failure::kRefused;
+      break;
+    case CloseReason::kTimedOut:
+      // SYNs never answered: say whether ARP was why.
+      f = k.phase == Phase::kConnecting ? connect_failure() : Failure::kTimedOut;
+      if (f == Failure::kConnectTimeout) f = Failure::kTimedOut;
+      break;
+    case CloseReason::kUnreachable:
+      f = Failure::kUnreachable;
+      break;
+    case CloseReason::kAborted:
+      f = Failure::kAborted;
+      break;
+  }
+  fail(k, f);
 }
 
 void TernPerfClient::finish(Conn& k, bool ok) {
   k.c = nullptr;
-  if (!ok) ++result_.errors;
   if (o_.mode == Mode::kCrr && !ending_) {
     // The slot connects again: at once after a good cycle, after a pause
     // after a failure (a missing server does not spin the loop).
@@ -313,19 +478,38 @@ void TernPerfClient::finish(Conn& k, bool ok) {
   }
 }
 
-void TernPerfClient::report_interval(double t) {
-  // The first open connection's sender figures (what iperf3 shows as Cwnd
-  // and Retr): how the window and the RTT moved, e.g. over a lossy link.
-  char extra[160] = "";
-  for (const Conn& k : conns_) {
-    if (k.c == nullptr || k.phase == Phase::kConnecting) continue;
-    const ConnectionInfo i = k.c->info();
-    std::snprintf(extra, sizeof extra, "  cwnd %u KB  srtt %u us  retrans %u  %.*s", i.cwnd / 1024, i.srtt_us,
-                  i.total_retrans, static_cast<int>(to_string(i.ca_state).size()),
-                  to_string(i.ca_state).data());
-    break;
+void TernPerfClient::refresh_sender() noexcept {
+  // What iperf3 shows as Retr and Cwnd, and the RTT, over the connections
+  // that send: how the window and the RTT moved, e.g. over a lossy link.
+  if (o_.mode == Mode::kCrr) return;  // connections too short-lived to say
+  SenderFigures s;
+  std::uint64_t rtt_sum = 0, n = 0;
+  for (std::size_t i = 0; i < forward_; ++i) {
+    Conn& k = conns_[i];
+    if (k.c != nullptr && (k.phase == Phase::kRunning || k.phase == Phase::kDraining)) {
+      const ConnectionInfo info = k.c->info();
+      k.retrans = info.total_retrans;
+      s.cwnd += info.cwnd;
+      rtt_sum += info.srtt_us;
+      s.ca_state = std::max(s.ca_state, static_cast<std::uint8_t>(info.ca_state));
+      ++n;
+    }
+    s.retrans += k.retrans;
   }
-  intervals_->report(t, shared_.total_bytes(), shared_.total_transactions(), extra);
+  s.rtt_us = n > 0 ? static_cast<std::uint32_t>(rtt_sum / n) : 0;
+  shared_.publish_sender(w_->id(), s, n);
+}
+
+void TernPerfClient::report_interval(double t) {
+  if (intervals_) {
+    SenderFigures s;
+    if (o_.mode != Mode::kCrr) {
+      refresh_sender();
+      s = shared_.total_sender();
+    }
+    intervals_->report(t, shared_.total_tx(), shared_.total_transactions(), s);
+  }
+  if (rx_intervals_) rx_intervals_->report(t, shared_.total_rx(), 0);
 }
 
 // ---------------------------------------------------------------- server
@@ -342,15 +526,37 @@ void TernPerfServer::on_start(api::WorkerContext& w) {
   result_.role = "server";
 }
 
+void TernPerfServer::on_poll(api::WorkerContext& w) {
+  if (pending_.empty()) return;
+  const Instant now = w.now();
+  for (std::size_t i = 0; i < pending_.size();) {
+    const TestTable::Pending p = pending_[i];
+    const std::uint64_t ended = tests_.ended(p.test);
+    if (ended < p.connections && now.ns_since_epoch() < p.deadline_ns) {
+      ++i;
+      continue;
+    }
+    const Result r = tests_.collect(p.test, "tern");
+    print_summary(stdout, r, o_.json, "test");
+    if (ended < p.connections)
+      std::printf("  (%llu of the test's %llu connections had ended a second after its end)\n",
+                  static_cast<unsigned long long>(ended), static_cast<unsigned long long>(p.connections));
+    std::fflush(stdout);
+    pending_[i] = pending_.back();
+    pending_.pop_back();
+  }
+}
+
 api::ConnectionHandler* TernPerfServer::on_accept(Connection& c) {
-  ServerSession* s = nullptr;
+  Session* s = nullptr;
   if (free_.empty()) {
-    all_.push_back(std::make_unique<ServerSession>());
+    all_.push_back(std::make_unique<Session>());
     s = all_.back().get();
   } else {
     s = free_.back();
     free_.pop_back();
   }
+  s->accepted = w_->now();
   c.user = s;
   ++result_.connections;
   if (first_ == Instant::max()) first_ = w_->now();
@@ -358,13 +564,15 @@ api::ConnectionHandler* TernPerfServer::on_accept(Connection& c) {
 }
 
 void TernPerfServer::on_data(Connection& c, Buffer data) {
-  auto& s = *static_cast<ServerSession*>(c.user);
+  auto& s = *static_cast<Session*>(c.user);
   for (const rte_mbuf* m = data.get(); m != nullptr; m = m->next) {
-    if (s.on_bytes({rte_pktmbuf_mtod(m, const std::byte*), m->data_len}) ==
+    if (s.s.on_bytes({rte_pktmbuf_mtod(m, const std::byte*), m->data_len}) ==
         ServerSession::Status::kBadHello) {
-      if (result_.errors == 0)
-        std::fprintf(stderr, "tern-perf: a bad hello from %s:%u: reset\n",
-                     api::format_ipv4(c.remote_addr()).c_str(), c.remote_port());
+      if (result_.errors < 10) {
+        const std::string_view why = describe(s.s.hello_error());
+        std::fprintf(stderr, "tern-perf: %s:%u: %.*s: reset\n", api::format_ipv4(c.remote_addr()).c_str(),
+                     c.remote_port(), static_cast<int>(why.size()), why.data());
+      }
       c.abort();
       return end(s, false);
     }
@@ -372,38 +580,56 @@ void TernPerfServer::on_data(Connection& c, Buffer data) {
   flush(c, s);
 }
 
-void TernPerfServer::flush(Connection& c, ServerSession& s) {
-  for (std::span<const std::byte> out = s.out(); !out.empty(); out = s.out()) {
+void TernPerfServer::flush(Connection& c, Session& s) {
+  for (std::span<const std::byte> out = s.s.out(); !out.empty(); out = s.s.out()) {
     const api::SendResult r = c.send(out);
-    s.sent(r.accepted);
+    s.s.sent(r.accepted);
     if (r.error == api::Error::kWouldBlock) return;  // on_writable resumes
     if (r.error != api::Error::kOk) break;
   }
-  if (s.should_close()) {
+  if (s.s.should_close()) {
     c.close();
     end(s, true);
   }
 }
 
-void TernPerfServer::on_writable(Connection& c) { flush(c, *static_cast<ServerSession*>(c.user)); }
+void TernPerfServer::on_writable(Connection& c) { flush(c, *static_cast<Session*>(c.user)); }
 
 void TernPerfServer::on_peer_closed(Connection& c) {
-  auto& s = *static_cast<ServerSession*>(c.user);
-  s.on_peer_closed();
+  auto& s = *static_cast<Session*>(c.user);
+  s.s.on_peer_closed();
   flush(c, s);
 }
 
 void TernPerfServer::on_closed(Connection& c, CloseReason why) {
-  end(*static_cast<ServerSession*>(c.user), why == CloseReason::kNormal);
+  end(*static_cast<Session*>(c.user), why == CloseReason::kNormal);
 }
 
-void TernPerfServer::end(ServerSession& s, bool ok) {
-  result_.bytes += s.payload_bytes();
-  result_.transactions += s.transactions();
-  if (s.mode() == Mode::kCrr && ok) ++result_.connects;
-  if (!ok) ++result_.errors;
-  last_ = w_->now();
-  s = ServerSession{};
+void TernPerfServer::end(Session& s, bool ok) {
+  const Instant now = w_->now();
+  const ServerSession& x = s.s;
+  if (x.has_hello() && x.mode() == Mode::kEnd) {
+    // A client's test ended: its summary once its connections have (on_poll).
+    pending_.push_back({x.test(), x.end_connections(), (now + Duration::s(1)).ns_since_epoch()});
+    --result_.connections;  // not one of the test's
+  } else {
+    result_.tx_bytes += x.payload_bytes();
+    result_.rx_bytes += x.sent_bytes();
+    result_.transactions += x.transactions();
+    if (x.mode() == Mode::kCrr && ok) ++result_.connects;
+    if (!ok) ++result_.errors;
+    if (x.has_hello())
+      tests_.add(w_->id(), x.test(),
+                 ConnEnd{.mode = x.mode(),
+                         .received = x.payload_bytes(),
+                         .sent = x.sent_bytes(),
+                         .transactions = x.transactions(),
+                         .ok = ok,
+                         .first_ns = s.accepted.ns_since_epoch(),
+                         .last_ns = now.ns_since_epoch()});
+    last_ = now;
+  }
+  s.s = ServerSession{};
   free_.push_back(&s);
 }
 
@@ -414,17 +640,15 @@ Result merge_client_results(const std::vector<const TernPerfClient*>& clients, c
   r.mode = std::string(to_string(o.mode));
   r.stack = "tern";
   r.role = "client";
+  r.direction = o.mode == Mode::kBulk ? o.direction() : "send";
+  r.test = o.test;
   r.connections = o.connections;
-  r.duration_s = o.time_s;
+  r.duration_s = o.bytes > 0 ? 0 : o.time_s;
   for (const TernPerfClient* c : clients) {
-    const Result& x = c->result();
-    r.bytes += x.bytes;
-    r.sent_bytes += x.sent_bytes;
-    r.transactions += x.transactions;
-    r.connects += x.connects;
-    r.errors += x.errors;
-    r.latency.merge(x.latency);
+    r.add(c->result());
+    if (o.bytes > 0) r.duration_s = std::max(r.duration_s, c->result().duration_s);
   }
+  r.bytes = r.tx_bytes + r.rx_bytes;
   return r;
 }
 
@@ -437,13 +661,11 @@ Result merge_server_results(const std::vector<const TernPerfServer*>& servers) {
   for (const TernPerfServer* s : servers) {
     const Result& x = s->result();
     r.connections += x.connections;
-    r.bytes += x.bytes;
-    r.transactions += x.transactions;
-    r.connects += x.connects;
-    r.errors += x.errors;
+    r.add(x);
     first = std::min(first, s->first_accept());
     last = std::max(last, s->last_close());
   }
+  r.bytes = r.tx_bytes + r.rx_bytes;
   if (first != Instant::max() && last > first) r.duration_s = to_s(last - first);
   return r;
 }

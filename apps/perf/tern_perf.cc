@@ -4,12 +4,15 @@
 // serves either side of an A/B: Tern against the kernel, and each against itself.
 //
 //   tern-perf --config FILE --server [--port 5201]
-//   tern-perf --config FILE --client ADDR [--mode bulk|rr|crr] [--time 10] ...
+//   tern-perf --config FILE --client ADDR [--mode bulk|rr|crr] [--time 10] [-R | --bidir] [-n BYTES]
+//             [--json] [--plot FILE.png] ...
 //   tern-perf --kernel --server [--port 5201] [--cpu N]
 //   tern-perf --kernel --client ADDR [--mode ...] [--cpu N]
 //
-// --kernel is recognised here, before tern::api::run, so kernel mode never
-// starts DPDK (no EAL, no hugepages).
+// The command line is parsed once (tern::api::parse_command_line); --kernel
+// then runs without starting DPDK (no EAL, no hugepages).
+#include <sys/random.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -23,6 +26,7 @@
 
 #include "perf_kernel.h"
 #include "perf_options.h"
+#include "perf_plot.h"
 #include "perf_stats.h"
 #include "perf_tern.h"
 #include "tern/api.h"
@@ -91,79 +95,70 @@ void add_options(tern::api::AppSpec& spec, Options& o) {
       {"--start-file", "PATH",
        "client: connect once PATH exists (for scripts that set up the peer after Tern)",
        [&o](const std::string& v) { o.start_file = v; }},
+      {"--bytes", "BYTES",
+       "client, bulk: send (with --reverse, receive) BYTES in all (K, M, G suffixes), then stop, "
+       "instead of --time",
+       [&o](const std::string& v) { o.bytes = tern::perf::parse_bytes("--bytes", v); }},
+      {"-n", "BYTES", "same as --bytes",
+       [&o](const std::string& v) { o.bytes = tern::perf::parse_bytes("-n", v); }},
+      {"--plot", "FILE.png",
+       "client: draw throughput and RTT over time (the interval lines) into FILE.png with gnuplot",
+       [&o](const std::string& v) {
+         if (v.size() < 5 || v.substr(v.size() - 4) != ".png" || v.find('\'') != std::string::npos)
+           throw std::invalid_argument("--plot = \"" + v + "\": expected a FILE.png (no quote in its name)");
+         if (!tern::perf::gnuplot_available())
+           throw std::invalid_argument("--plot needs gnuplot (Debian: apt-get install gnuplot-nox)");
+         o.plot = v;
+       }},
   };
   spec.flags = {
       {"--server", "server: answer clients of any mode until SIGINT/SIGTERM", [&o] { o.server = true; }},
-      {"--json", "print the figures as one JSON object on the last line", [&o] { o.json = true; }},
+      {"--json", "print the figures as JSON too: one object per interval, and the summary as the last line",
+       [&o] { o.json = true; }},
       {"--kernel", "use Linux sockets (epoll, one thread) instead of Tern; no --config",
        [&o] { o.kernel = true; }},
+      {"--reverse", "client, bulk: the server sends and the client receives (iperf3 -R)",
+       [&o] { o.reverse = true; }},
+      {"-R", "same as --reverse", [&o] { o.reverse = true; }},
+      {"--bidir", "client, bulk: both ways at once, --connections each way (iperf3 --bidir)",
+       [&o] { o.bidir = true; }},
   };
 }
 
-int usage_kernel(const tern::api::AppSpec& spec, const char* argv0) {
-  std::fprintf(stderr, "%s: %s\nusage: %s --kernel (--server | --client ADDR) [--ready-file PATH]",
-               spec.name.c_str(), spec.summary.c_str(), argv0);
-  for (const auto& opt : spec.options)
-    std::fprintf(stderr, " [%s %s]", opt.flag.c_str(), opt.metavar.c_str());
-  std::fprintf(stderr, "\n  --ready-file PATH   server: write our pid to PATH once listening\n");
-  for (const auto& opt : spec.options)
-    std::fprintf(stderr, "  %-19s %s\n", (opt.flag + " " + opt.metavar).c_str(), opt.help.c_str());
-  for (const auto& f : spec.flags) std::fprintf(stderr, "  %-19s %s\n", f.flag.c_str(), f.help.c_str());
-  return 2;
-}
-
-// The command line, checked before anything starts. Kernel mode takes the
-// same options as Tern mode without --config; in Tern mode api::run parses
-// it again (setting the same values) and owns --config, --ready-file,
-// --print-eal-args and --help. Returns -1 to go on, else the exit status.
-int parse_args(int argc, char** argv, const tern::api::AppSpec& spec, Options& o, bool kernel) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") return kernel ? usage_kernel(spec, argv[0]) : -1;
-    if (arg == "--config" || arg == "-c") {
-      if (kernel) {
-        std::fprintf(stderr, "tern-perf: --kernel does not take --config (it does not start Tern)\n");
-        return 2;
-      }
-      ++i;
-      continue;
-    }
-    if (arg == "--ready-file" && i + 1 < argc) {
-      o.ready_file = argv[++i];
-      continue;
-    }
-    if (arg == "--print-eal-args" && !kernel) continue;
-    if (auto f =
-            std::find_if(spec.flags.begin(), spec.flags.end(), [&](const auto& x) { return x.flag == arg; });
-        f != spec.flags.end()) {
-      f->set();
-      continue;
-    }
-    auto opt =
-        std::find_if(spec.options.begin(), spec.options.end(), [&](const auto& x) { return x.flag == arg; });
-    if (opt == spec.options.end() || i + 1 >= argc) {
-      if (!kernel) return -1;  // api::run reports it, with its usage
-      std::fprintf(stderr, "tern-perf: %s '%s'\n",
-                   opt == spec.options.end() ? "unknown option" : "missing value for", arg.c_str());
-      return usage_kernel(spec, argv[0]);
-    }
-    try {
-      opt->set(argv[++i]);
-    } catch (const std::invalid_argument& e) {
-      std::fprintf(stderr, "tern-perf: %s\n", e.what());
-      return 2;
-    }
-  }
-  return -1;
-}
-
-// Both modes: exactly one of --server and --client.
+// Both modes: exactly one of --server and --client, and client options that go together.
 bool check_role(const Options& o) {
-  if (o.server == o.client) {
-    std::fprintf(stderr, "tern-perf: give exactly one of --server and --client ADDR (--help for usage)\n");
+  const auto bad = [](const char* what) {
+    std::fprintf(stderr, "tern-perf: %s (--help for usage)\n", what);
     return false;
-  }
+  };
+  if (o.server == o.client) return bad("give exactly one of --server and --client ADDR");
+  if (o.server && (o.reverse || o.bidir || o.bytes > 0 || !o.plot.empty()))
+    return bad("--reverse, --bidir, --bytes and --plot are client options: the client decides the test");
+  if (o.mode != tern::perf::Mode::kBulk && (o.reverse || o.bidir || o.bytes > 0))
+    return bad("--reverse, --bidir and --bytes are for --mode bulk");
+  if (o.reverse && o.bidir) return bad("give one of --reverse and --bidir");
+  if (!o.plot.empty() && o.interval_s <= 0)
+    return bad("--plot draws the interval lines: it needs --interval > 0");
+  if (o.bytes > 0 && o.receives() && (o.bytes + o.connections - 1) / o.connections >= (1ull << 32))
+    return bad("--bytes with --reverse or --bidir: at most 4 GiB per connection (more --connections)");
+  if (o.bytes > 0 && o.bytes < o.connections) return bad("--bytes: fewer bytes than --connections");
   return true;
+}
+
+// The run's test id: random, never 0 (0: none).
+std::uint32_t new_test_id() {
+  std::uint32_t id = 0;
+  while (id == 0)
+    if (getrandom(&id, sizeof id, 0) != static_cast<ssize_t>(sizeof id))
+      id = static_cast<std::uint32_t>(getpid());
+  return id;
+}
+
+std::string plot_title(const Options& o, const char* stack) {
+  return std::string("tern-perf ") + stack + " " + std::string(tern::perf::to_string(o.mode)) +
+         " client to " + tern::api::format_ipv4(o.addr) + ", " + std::to_string(o.connections) +
+         " connection(s)" +
+         (o.mode == tern::perf::Mode::kBulk ? std::string(", ") + o.direction() : std::string());
 }
 
 }  // namespace
@@ -176,19 +171,27 @@ int main(int argc, char** argv) {
   spec.summary = "TCP benchmark (bulk, rr, crr), client and server, on Tern or (--kernel) Linux sockets";
   add_options(spec, o);
 
-  const bool kernel =
-      std::any_of(argv + 1, argv + argc, [](const char* a) { return std::strcmp(a, "--kernel") == 0; });
-  const bool help = std::any_of(argv + 1, argv + argc, [](const char* a) {
-    return std::strcmp(a, "--help") == 0 || std::strcmp(a, "-h") == 0 ||
-           std::strcmp(a, "--print-eal-args") == 0;
-  });
-  if (int rc = parse_args(argc, argv, spec, o, kernel); rc >= 0) return rc;
-  if (!help && !check_role(o)) return 2;
-  if (kernel) return perf::run_kernel(o);
+  // One parser for both modes (tern/api.h); kernel mode then never starts
+  // DPDK (no EAL, no hugepages) and takes no --config.
+  api::CommandLine cl;
+  if (const int rc = api::parse_command_line(argc, argv, spec, cl); rc >= 0) return rc;
+  if (o.kernel && (!cl.config_path.empty() || cl.print_eal_args)) {
+    std::fprintf(stderr,
+                 "tern-perf: --kernel takes no --config or --print-eal-args (it does not start Tern)\n");
+    return 2;
+  }
+  if (!cl.print_eal_args && !check_role(o)) return 2;
+  if (o.client) o.test = new_test_id();
+  if (o.kernel) {
+    o.ready_file = cl.ready_file;
+    return perf::run_kernel(o);
+  }
 
   std::vector<perf::TernPerfClient*> clients;
   std::vector<perf::TernPerfServer*> servers;
   std::unique_ptr<perf::TernClientShared> shared;
+  std::unique_ptr<perf::TestTable> tests;
+  bool plot_failed = false;
   spec.make_app = [&](std::size_t, std::size_t workers) -> std::unique_ptr<api::App> {
     if (o.client) {
       if (!shared) shared = std::make_unique<perf::TernClientShared>(workers);
@@ -196,7 +199,8 @@ int main(int argc, char** argv) {
       clients.push_back(app.get());
       return app;
     }
-    auto app = std::make_unique<perf::TernPerfServer>(o);
+    if (!tests) tests = std::make_unique<perf::TestTable>(workers);
+    auto app = std::make_unique<perf::TernPerfServer>(o, *tests);
     servers.push_back(app.get());
     return app;
   };
@@ -206,6 +210,10 @@ int main(int argc, char** argv) {
   };
   spec.report = [&](std::FILE* out) {
     if (o.client) {
+      if (!o.plot.empty() && !clients.empty())
+        plot_failed = !perf::plot_intervals(o.plot, clients.front()->interval_points(),
+                                            clients.front()->rx_interval_points(),
+                                            o.mode == perf::Mode::kBulk, plot_title(o, "Tern"));
       perf::print_summary(out, perf::merge_client_results({clients.begin(), clients.end()}, o), o.json);
     } else {
       perf::print_summary(out, perf::merge_server_results({servers.begin(), servers.end()}), o.json);
@@ -214,11 +222,18 @@ int main(int argc, char** argv) {
   spec.exit_status = [&] {
     if (o.client) {
       const perf::Result r = perf::merge_client_results({clients.begin(), clients.end()}, o);
-      return r.errors > 0 || (r.bytes == 0 && r.transactions == 0) ? 1 : 0;
+      return r.errors > 0 || (r.bytes == 0 && r.transactions == 0) || plot_failed ? 1 : 0;
     }
     const bool failed =
         std::any_of(servers.begin(), servers.end(), [](const auto* s) { return s->listen_failed(); });
     return failed ? 1 : 0;
   };
-  return api::run(argc, argv, spec);
+  spec.describe = [&] {
+    const std::string where = api::format_ipv4(o.addr) + ":" + std::to_string(o.port);
+    return o.client ? "tern-perf client: " + std::string(perf::to_string(o.mode)) + " to " + where + ", " +
+                          std::to_string(o.connections) + " connection(s)" +
+                          (o.mode == perf::Mode::kBulk ? std::string(", ") + o.direction() : std::string())
+                    : "tern-perf server: listening on port " + std::to_string(o.port);
+  };
+  return api::run(cl, spec);
 }

@@ -213,10 +213,11 @@ int main(int argc, char** argv) {
     so.client = false;
     so.server = true;
     perf::TernClientShared shared(workers);
+    perf::TestTable tests(workers);  // unused: the client's test id stays 0 (no end message)
     std::vector<const perf::TernPerfClient*> client_views;
     for (std::uint16_t w = 0; w < workers; ++w) {
       server.apps.push_back(std::make_unique<api::WorkerAppAdapter>(
-          *server.workers[w], server.pools[w], std::make_unique<perf::TernPerfServer>(so)));
+          *server.workers[w], server.pools[w], std::make_unique<perf::TernPerfServer>(so, tests)));
       server.workers[w]->set_app(server.apps.back().get());
       auto client_app = std::make_unique<perf::TernPerfClient>(o, shared);
       client_views.push_back(client_app.get());

@@ -67,6 +67,13 @@ std::uint32_t WorkerContext::local_addr() const noexcept { return worker_.ip().s
 std::uint32_t WorkerContext::tcbs_in_use() const noexcept { return tcp_->tcbs_in_use(); }
 std::size_t WorkerContext::table_size() const noexcept { return tcp_->connections(); }
 
+WorkerContext::NextHop WorkerContext::next_hop(std::uint32_t addr) const noexcept {
+  const IpLayer& ip = worker_.ip();
+  const auto hop = ip.next_hop(addr);
+  if (!hop) return NextHop::kNoRoute;
+  return ip.arp().unanswered(*hop) ? NextHop::kUnanswered : NextHop::kOk;
+}
+
 Error WorkerContext::listen(std::uint16_t port, std::uint32_t backlog, AcceptHandler& h) noexcept {
   if (port == 0 || backlog == 0) return Error::kInvalid;
   Listener* l = tcp_->listen(port, backlog);

@@ -64,6 +64,11 @@ const MacAddr* ArpTable::lookup(std::uint32_t ip, Instant now) const noexcept {
   return &e->mac;
 }
 
+bool ArpTable::unanswered(std::uint32_t ip) const noexcept {
+  const Entry* e = find(ip);
+  return e != nullptr && (e->state == State::kIncomplete || e->state == State::kFailed);
+}
+
 ArpTable::Park ArpTable::park(std::uint32_t ip, Mbuf frame, Instant now) noexcept {
   counters_.inc(Counter::kArpCacheMisses);
   Entry* e = find_or_insert(ip, now);

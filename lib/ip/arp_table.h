@@ -43,6 +43,11 @@ class ArpTable {
 
   std::size_t pending_frames() const noexcept { return pending_used_; }
 
+  // Whether a request for `ip` went out and no reply came (yet, or ever,
+  // while its retries lasted): for an application to say why a connection
+  // attempt was never answered.
+  bool unanswered(std::uint32_t ip) const noexcept;
+
  private:
   // Entries are never deleted (a linear-probing table cannot drop a slot
   // without breaking probe chains); a stale or failed entry is reused when its

@@ -101,6 +101,9 @@ class IpLayer {
   const IpSettings& settings() const noexcept { return s_; }
   const ArpTable& arp() const noexcept { return arp_; }
   bool on_link(std::uint32_t ip) const noexcept { return ((ip ^ s_.addr) & netmask_) == 0; }
+  // The address ARP resolves for `dst`: itself on the link, else the
+  // gateway; nullopt when there is no route.
+  std::optional<std::uint32_t> next_hop(std::uint32_t dst) const noexcept;
 
  private:
   void on_arp(std::span<const std::byte> payload, bool answer, Instant now, FrameQueue& out) noexcept;
@@ -113,7 +116,6 @@ class IpLayer {
   // `dgram` starts with 20 bytes for the IPv4 header, then l4_len bytes.
   bool send_datagram(Mbuf dgram, std::uint32_t dst, std::uint8_t protocol, std::uint16_t l4_len, Instant now,
                      FrameQueue& out) noexcept;
-  std::optional<std::uint32_t> next_hop(std::uint32_t dst) const noexcept;
   // Fills in the Ethernet header of a complete frame and queues it, or parks
   // it until the next hop's MAC is known.
   void transmit(Mbuf frame, std::uint32_t hop, Instant now, FrameQueue& out) noexcept;

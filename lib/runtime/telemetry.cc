@@ -3,7 +3,6 @@
 #include <rte_telemetry.h>
 
 #include <array>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -88,7 +87,19 @@ static_assert(keys_fit(kStatsCmd, kEventKeys),
 static_assert(keys_fit(kDropsCmd, kDropKeys),
               "TERN_DROP_REASONS no longer fits one DPDK telemetry reply (256 keys, 16 KiB)");
 
-std::atomic<const Runtime*> g_runtime{nullptr};
+// The runtime served, and the lock each command holds while it uses it:
+// DPDK runs commands on a thread per client connection, and the Runtime's
+// destructor unregisters it (register_telemetry(nullptr)) before freeing its
+// workers, which must not happen under a command still reading them.
+std::mutex g_runtime_mutex;
+const Runtime* g_runtime = nullptr;
+
+// A command's hold on the runtime: rt is nullptr between runtimes (the reply
+// is then null).
+struct Served {
+  std::lock_guard<std::mutex> lock{g_runtime_mutex};
+  const Runtime* rt = g_runtime;
+};
 
 // rc from an rte_tel_data_* call: 0 stays 0; DPDK's positive E2BIG (a name or
 // value truncated) and every negative errno become a negative errno, logged.
@@ -100,29 +111,58 @@ int check(int rc, std::string_view cmd, std::string_view what) {
   return err;
 }
 
-// The counters a /tern/stats or /tern/drops request asks for: the totals, or
-// one worker's when `params` names it. False for a bad worker index.
-bool requested_counters(const Runtime& rt, const char* params, Counters& out) {
-  if (params == nullptr || *params == '\0') {
-    out = rt.totals();
-    return true;
+// What a request's parameter may echo back in an error: printable, no
+// quote or backslash (DPDK 22.11 does not escape strings), and short enough
+// that the message stays under RTE_TEL_MAX_STRING_LEN.
+std::string quoted(const char* params) {
+  std::string out;
+  for (const char* p = params; *p != '\0' && out.size() < 24; ++p)
+    out += (*p >= ' ' && *p <= '~' && *p != '"' && *p != '\\') ? *p : '?';
+  return "'" + out + (std::strlen(params) > 24 ? "...'" : "'");
+}
+
+std::string worker_range(std::size_t workers) {
+  return workers == 1 ? "the only worker is 0" : "workers are 0.." + std::to_string(workers - 1);
+}
+
+// A worker index from the decimal text [p, p + len); an empty string when it
+// is one of `workers`, else why not.
+std::string parse_worker(std::string_view text, std::size_t workers, std::size_t& out) {
+  std::size_t w = 0;
+  bool digits = !text.empty() && text.size() <= 9;
+  for (const char c : text) {
+    if (c < '0' || c > '9') digits = false;
+    if (digits) w = w * 10 + static_cast<std::size_t>(c - '0');
   }
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long w = std::strtoul(params, &end, 10);
-  if (errno != 0 || end == params || *end != '\0' || *params == '-' || w >= rt.workers()) return false;
-  out = rt.worker(w).counters();
-  return true;
+  if (!digits) return "bad worker " + quoted(std::string(text).c_str()) + "; " + worker_range(workers);
+  if (w >= workers) return "unknown worker " + std::to_string(w) + "; " + worker_range(workers);
+  out = w;
+  return {};
+}
+
+// The answer to a request telemetry cannot serve: {"error": why}, so the
+// client reads the reason instead of a bare null.
+int error_reply(rte_tel_data* d, std::string_view cmd, const std::string& why) {
+  int rc = check(rte_tel_data_start_dict(d), cmd, "the dictionary");
+  if (rc == 0) rc = check(rte_tel_data_add_dict_string(d, "error", why.c_str()), cmd, "error");
+  return rc;
 }
 
 template <std::size_t N, std::size_t M>
 int counters_reply(const char* params, rte_tel_data* d, std::string_view cmd,
                    const std::string_view (&keys)[N], std::array<std::uint64_t, M> Counters::*values) {
   static_assert(N == M);
-  const Runtime* rt = g_runtime.load();
-  if (rt == nullptr) return -ENODEV;  // between runtimes: the reply is null
+  const Served s;
+  if (s.rt == nullptr) return -ENODEV;  // between runtimes: the reply is null
   Counters c;
-  if (!requested_counters(*rt, params, c)) return -EINVAL;
+  if (params == nullptr || *params == '\0') {
+    c = s.rt->totals();
+  } else {
+    std::size_t w = 0;
+    if (const std::string why = parse_worker(params, s.rt->workers(), w); !why.empty())
+      return error_reply(d, cmd, why + ", or nothing for the total");
+    c = s.rt->worker(w).counters();
+  }
   if (const int rc = check(rte_tel_data_start_dict(d), cmd, "the dictionary"); rc != 0) return rc;
   return telemetry_add_u64s(d, cmd, keys, c.*values);
 }
@@ -135,9 +175,12 @@ int drops_cmd(const char*, const char* params, rte_tel_data* d) {
   return counters_reply(params, d, kDropsCmd, kDropKeys, &Counters::drops);
 }
 
-int info_cmd(const char*, const char*, rte_tel_data* d) {
-  const Runtime* rt = g_runtime.load();
+int info_cmd(const char*, const char* params, rte_tel_data* d) {
+  const Served s;
+  const Runtime* rt = s.rt;
   if (rt == nullptr) return -ENODEV;
+  if (params != nullptr && *params != '\0')
+    return error_reply(d, kInfoCmd, std::string(kInfoCmd) + " takes no parameter; got " + quoted(params));
   const PortInfo& p = rt->port().info();
   const PortConfig& pc = rt->config().ports.front();
   const std::string address = format_ipv4(pc.address.addr) + "/" + std::to_string(pc.address.len);
@@ -155,24 +198,6 @@ int info_cmd(const char*, const char*, rte_tel_data* d) {
 }
 
 // ---- /tern/conns ----------------------------------------------------------
-
-// A worker index from a command's parameter; false for anything else.
-bool parse_worker(const char* params, std::size_t workers, std::size_t& out) {
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long w = std::strtoul(params, &end, 10);
-  if (errno != 0 || end == params || *end != '\0' || *params == '-' || w >= workers) return false;
-  out = w;
-  return true;
-}
-
-// The answer to a request telemetry cannot serve: {"error": why}, so the
-// client reads the reason instead of a bare null.
-int error_reply(rte_tel_data* d, const std::string& why) {
-  int rc = check(rte_tel_data_start_dict(d), kConnsCmd, "the dictionary");
-  if (rc == 0) rc = check(rte_tel_data_add_dict_string(d, "error", why.c_str()), kConnsCmd, "error");
-  return rc;
-}
 
 // JSON bytes of `"name":["v0","v1",...],` as DPDK 22.11 writes a string
 // array inside a dictionary.
@@ -194,39 +219,63 @@ int add_row(rte_tel_data* d, const std::string& name, const std::vector<std::str
 }
 
 // Waits for each worker asked to copy out its connections (it alone may
-// read its TCBs, in its loop); one request at a time.
-std::mutex g_conns_mutex;
+// read its TCBs, in its loop); one request at a time (Served's lock).
 constexpr auto kConnsWait = std::chrono::milliseconds(500);
 
-int conns_cmd(const char*, const char* params, rte_tel_data* d) {
-  const Runtime* rt = g_runtime.load();
-  if (rt == nullptr) return -ENODEV;
-  std::size_t first = 0, last = rt->workers();
-  if (params != nullptr && *params != '\0') {
-    if (!parse_worker(params, rt->workers(), first))
-      return error_reply(d, "no worker '" + std::string(params) + "': give an index below " +
-                                std::to_string(rt->workers()) + ", or nothing for all");
-    last = first + 1;
+// The parameter of /tern/conns: nothing (every worker), "W" (worker W) or
+// "W,START" (worker W's connections from the START-th on: the next page).
+// An empty string, or why the parameter is bad.
+std::string parse_conns_params(const char* params, std::size_t workers, std::size_t& first, std::size_t& last,
+                               std::uint32_t& start) {
+  first = 0;
+  last = workers;
+  start = 0;
+  if (params == nullptr || *params == '\0') return {};
+  const std::string_view p(params);
+  const std::size_t comma = p.find(',');
+  if (std::string why = parse_worker(p.substr(0, comma), workers, first); !why.empty())
+    return why + ", or nothing for all";
+  last = first + 1;
+  if (comma == std::string_view::npos) return {};
+  const std::string_view from = p.substr(comma + 1);
+  std::uint64_t v = 0;
+  bool ok = !from.empty() && from.size() <= 9;
+  for (const char c : from) {
+    if (c < '0' || c > '9') ok = false;
+    if (ok) v = v * 10 + static_cast<std::uint64_t>(c - '0');
   }
-  const std::lock_guard lock(g_conns_mutex);
+  if (!ok) return "bad start " + quoted(std::string(from).c_str()) + "; give WORKER,START (a number)";
+  start = static_cast<std::uint32_t>(v);
+  return {};
+}
+
+int conns_cmd(const char*, const char* params, rte_tel_data* d) {
+  const Served s;
+  const Runtime* rt = s.rt;
+  if (rt == nullptr) return -ENODEV;
+  std::size_t first = 0, last = 0;
+  std::uint32_t start = 0;
+  if (const std::string why = parse_conns_params(params, rt->workers(), first, last, start); !why.empty())
+    return error_reply(d, kConnsCmd, why);
   std::vector<ConnRow> rows;
   std::size_t total = 0;
   for (std::size_t w = first; w < last; ++w) {
     // This thread only asks, and reads what the worker published for the
     // ticket (Worker::request_snapshot's protocol).
     const Worker& worker = rt->worker(w);
-    const std::uint32_t ticket = worker.request_snapshot();
+    const std::uint32_t ticket = worker.request_snapshot(start);
     const auto deadline = std::chrono::steady_clock::now() + kConnsWait;
     while (!worker.snapshot_ready(ticket)) {
       if (std::chrono::steady_clock::now() > deadline)
-        return error_reply(d, "worker " + std::to_string(w) + " did not answer within " +
-                                  std::to_string(kConnsWait.count()) + " ms (not running?)");
+        return error_reply(d, kConnsCmd,
+                           "worker " + std::to_string(w) + " did not answer within " +
+                               std::to_string(kConnsWait.count()) + " ms (not running?)");
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     total += worker.snapshot_total();
     for (const ConnRecord& r : worker.snapshot()) rows.push_back(conn_row(w, r));
   }
-  return conns_reply(d, rows, total);
+  return conns_reply(d, rows, total, start);
 }
 
 int register_commands() {
@@ -240,7 +289,7 @@ int register_commands() {
       {kDropsCmd, drops_cmd, "Tern drop reasons, summed over workers. Parameter: worker index"},
       {kInfoCmd, info_cmd, "Tern workers, address, MAC and steering mode"},
       {kConnsCmd, conns_cmd,
-       "Tern connections and their figures (cwnd, RTT, retransmissions...). Parameter: worker index"},
+       "Tern connections and their figures (cwnd, RTT, retransmissions...). Parameter: worker[,start]"},
   };
   for (const Command& c : commands) {
     if (const int rc = rte_telemetry_register_cmd(c.name, c.fn, c.help); rc != 0) {
@@ -320,7 +369,7 @@ ConnRow conn_row(std::size_t worker, const ConnRecord& r) {
   return row;
 }
 
-int conns_reply(rte_tel_data* d, const std::vector<ConnRow>& rows, std::size_t total) {
+int conns_reply(rte_tel_data* d, const std::vector<ConnRow>& rows, std::size_t total, std::size_t first) {
   int rc = check(rte_tel_data_start_dict(d), kConnsCmd, "the dictionary");
   if (rc != 0) return rc;
   const std::vector<std::string> fields(conn_fields().begin(), conn_fields().end());
@@ -328,7 +377,7 @@ int conns_reply(rte_tel_data* d, const std::vector<ConnRow>& rows, std::size_t t
   // counts (at most 20 digits each) and the field names come first; rows
   // follow while they fit, the others are counted as left out.
   std::size_t size = reply_overhead(kConnsCmd) + row_size("fields", fields);
-  for (const char* k : {"connections", "listed", "left_out"})
+  for (const char* k : {"connections", "first", "listed", "left_out"})
     size += entry_size(k, decimal_digits(UINT64_MAX));
   std::size_t listed = 0;
   std::vector<std::string> names;
@@ -336,14 +385,17 @@ int conns_reply(rte_tel_data* d, const std::vector<ConnRow>& rows, std::size_t t
     std::string name = "c" + std::to_string(listed);
     const std::size_t more = row_size(name, r);
     // Keys are limited too (RTE_TEL_MAX_DICT_ENTRIES, "fields" and the counts included).
-    if (size + more > kTelemetryMaxReply || listed + 4 >= RTE_TEL_MAX_DICT_ENTRIES) break;
+    if (size + more > kTelemetryMaxReply || listed + 5 >= RTE_TEL_MAX_DICT_ENTRIES) break;
     size += more;
     names.push_back(std::move(name));
     ++listed;
   }
+  // A page past the end (connections closed since the last one) lists none.
+  const std::size_t after = total > first + listed ? total - first - listed : 0;
   rc = check(rte_tel_data_add_dict_u64(d, "connections", total), kConnsCmd, "connections");
+  if (rc == 0) rc = check(rte_tel_data_add_dict_u64(d, "first", first), kConnsCmd, "first");
   if (rc == 0) rc = check(rte_tel_data_add_dict_u64(d, "listed", listed), kConnsCmd, "listed");
-  if (rc == 0) rc = check(rte_tel_data_add_dict_u64(d, "left_out", total - listed), kConnsCmd, "left_out");
+  if (rc == 0) rc = check(rte_tel_data_add_dict_u64(d, "left_out", after), kConnsCmd, "left_out");
   if (rc == 0) rc = add_row(d, "fields", fields);
   for (std::size_t i = 0; rc == 0 && i < listed; ++i) rc = add_row(d, names[i], rows[i]);
   return rc;
@@ -351,7 +403,8 @@ int conns_reply(rte_tel_data* d, const std::vector<ConnRow>& rows, std::size_t t
 
 int register_telemetry(const Runtime* rt) {
   static const int registered = register_commands();
-  g_runtime.store(registered == 0 ? rt : nullptr);
+  const std::lock_guard lock(g_runtime_mutex);  // waits for a command in progress
+  g_runtime = registered == 0 ? rt : nullptr;
   return registered;
 }
 

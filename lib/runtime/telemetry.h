@@ -8,6 +8,8 @@
 //   /tern/conns            every worker's connections with their figures
 //                          (tern/connection_info.h), at most what one reply holds
 //   /tern/conns,<worker>   one worker's
+//   /tern/conns,<w>,<start> worker w's from its start-th on (the next page)
+// A bad or unknown argument answers {"error": "why"}, never a bare null.
 // Every key is the name from lib/base/counters.h, unchanged. Drop reasons have
 // their own command because DPDK 22.11 bounds each reply: at most
 // RTE_TEL_MAX_DICT_ENTRIES (256) keys, 16 KiB of JSON (past which it silently
@@ -48,13 +50,14 @@ inline constexpr std::size_t kTelemetryMaxReply = 16 * 1024;
 int telemetry_add_u64s(rte_tel_data* d, std::string_view cmd, std::span<const std::string_view> names,
                        std::span<const std::uint64_t> values);
 
-// /tern/conns's reply: {"connections": N (on the workers asked), "listed": n,
-// "left_out": N - n, "fields": [names], "c0": [values], ...}, one string
+// /tern/conns's reply: {"connections": N (on the workers asked), "first": s
+// (the index of the first row among them: the page's start), "listed": n,
+// "left_out": N - s - n, "fields": [names], "c0": [values], ...}, one string
 // array per connection (DPDK 22.11 nests only arrays in a dictionary), as
 // many rows as one reply holds. Exposed for tests.
 using ConnRow = std::vector<std::string>;
 std::span<const std::string_view> conn_fields() noexcept;
 ConnRow conn_row(std::size_t worker, const ConnRecord& r);
-int conns_reply(rte_tel_data* d, const std::vector<ConnRow>& rows, std::size_t total);
+int conns_reply(rte_tel_data* d, const std::vector<ConnRow>& rows, std::size_t total, std::size_t first = 0);
 
 }  // namespace tern

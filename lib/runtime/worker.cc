@@ -176,9 +176,14 @@ unsigned Worker::poll_once(Instant now) noexcept {
 
 void Worker::serve_snapshot() noexcept {
   const std::uint32_t ticket = snap_asked_.load(std::memory_order_acquire);
+  std::size_t skip = snap_start_.load(std::memory_order_relaxed);
   std::size_t n = 0;
   if (tcp_) {
     tcp_->for_each_connection_while([&](const Tcb& c) {
+      if (skip > 0) {
+        --skip;
+        return true;
+      }
       if (n == kSnapshotMax) return false;
       snap_[n++] = ConnRecord{c.tuple, tcp_->info(c)};
       return true;

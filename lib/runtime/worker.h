@@ -87,12 +87,17 @@ class Worker final : private TransportInput {
 
   // ---- connection snapshots for telemetry (/tern/conns) ----
   // Only the worker may read its TCBs, so another thread asks and the worker
-  // answers in its loop (one atomic load per iteration): request_snapshot()
-  // returns a ticket; once snapshot_ready(ticket), snapshot() holds up to
-  // kSnapshotMax connections of the snapshot_total() in the table, stable
-  // until the next request. One asker at a time (telemetry.cc serialises).
+  // answers in its loop (one relaxed atomic load per iteration when nobody
+  // asks): request_snapshot(start) returns a ticket; once
+  // snapshot_ready(ticket), snapshot() holds up to kSnapshotMax connections
+  // from the start-th on (in the table's order) of the snapshot_total() in
+  // the table, stable until the next request. The worker copies into an
+  // array allocated at construction: no lock, no allocation in its loop.
+  // One asker at a time (telemetry.cc serialises); docs/architecture.md
+  // ("Connection listing") says why not a shared iterator.
   static constexpr std::size_t kSnapshotMax = 64;
-  std::uint32_t request_snapshot() const noexcept {
+  std::uint32_t request_snapshot(std::uint32_t start = 0) const noexcept {
+    snap_start_.store(start, std::memory_order_relaxed);  // published by the fetch_add below
     return snap_asked_.fetch_add(1, std::memory_order_acq_rel) + 1;
   }
   bool snapshot_ready(std::uint32_t ticket) const noexcept {
@@ -133,6 +138,7 @@ class Worker final : private TransportInput {
   std::vector<rte_ring*> outbox_;
   std::array<rte_mbuf*, kMaxBurst> rx_{};
   mutable std::atomic<std::uint32_t> snap_asked_{0};  // written by the asking thread only
+  mutable std::atomic<std::uint32_t> snap_start_{0};  // likewise: the first connection wanted
   std::atomic<std::uint32_t> snap_served_{0};
   std::uint32_t snap_seen_ = 0;  // the last ticket served, the worker's own copy
   // IPv4's timers (ARP retries and ageing in hundreds of ms, reassembly in

@@ -129,6 +129,7 @@ void TcpStack::listen_syn(Listener& l, Segment& s, Instant now, std::optional<Se
   }
   if (l.half_open_ >= o_.cfg.syn_backlog || pool_.in_use() >= pool_.capacity()) {
     if (o_.cfg.syncookies) {
+      l.cookie_sent_at_ = now;
       send_cookie_synack(s, now);
       return;
     }
@@ -186,9 +187,15 @@ void TcpStack::send_cookie_synack(Segment& s, Instant now) noexcept {
 }
 
 // RFC 9293 §3.10.7.2, second: an ACK to a listener. It may return a SYN
-// cookie (RFC 4987 §3.6); anything else is answered with <SEQ=SEG.ACK><CTL=RST>.
+// cookie (RFC 4987 §3.6) if the listener sent one that could still be valid
+// (made at most two periods ago: syn_cookie.h); anything else is answered
+// with <SEQ=SEG.ACK><CTL=RST>, and counted as a failed cookie only in the
+// first case. Without that, every late ACK of a connection already gone (a
+// retransmitted final ACK after our RST, a peer that lost its state) counted
+// as SyncookiesFailed on a listener that had never sent a cookie.
 void TcpStack::listen_ack(Listener& l, Segment& s, Instant now) noexcept {
-  if (!o_.cfg.syncookies || s.flags.syn() || s.flags.fin()) {
+  const bool cookie_possible = l.cookie_sent_at_ && now - *l.cookie_sent_at_ < kSynCookiePeriod * 2;
+  if (!o_.cfg.syncookies || !cookie_possible || s.flags.syn() || s.flags.fin()) {
     reset_reply(s, now);
     counters_.drop(Drop::kTcpNoSocket);
     return;

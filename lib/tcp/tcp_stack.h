@@ -77,6 +77,11 @@ class Listener {
   Tcb* accept_tail_ = nullptr;
   bool ready_pending_ = false;
   bool defer_accept_ = false;
+  // When this listener last answered a SYN with a cookie, if ever. An ACK is
+  // checked as a cookie only while one it sent could still be valid (Linux's
+  // tcp_synq_no_recent_overflow); otherwise it is a stray ACK, answered with
+  // RST as at any port without a connection.
+  std::optional<Instant> cookie_sent_at_;
 };
 
 enum class ConnectError : std::uint8_t {

@@ -280,14 +280,29 @@ TEST_F(TelemetryTest, EveryCounterAndDropReasonReadsBack) {
   }
 }
 
-TEST_F(TelemetryTest, BadWorkerIndexAnswersNull) {
+// A bad or unknown argument answers {"error": why}, not a bare null.
+TEST_F(TelemetryTest, BadArgumentAnswersAnErrorObject) {
   TelemetryClient t(socket_path_);
   ASSERT_EQ(t.error(), "");
-  for (const char* req :
-       {"/tern/stats,1", "/tern/drops,1", "/tern/stats,x", "/tern/drops,-1", "/tern/stats,0x"}) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"/tern/stats,1", "unknown worker 1; the only worker is 0, or nothing for the total"},
+      {"/tern/drops,7", "unknown worker 7; the only worker is 0, or nothing for the total"},
+      {"/tern/stats,x", "bad worker 'x'; the only worker is 0, or nothing for the total"},
+      {"/tern/drops,-1", "bad worker '-1'; the only worker is 0, or nothing for the total"},
+      {"/tern/stats,0x", "bad worker '0x'; the only worker is 0, or nothing for the total"},
+      {"/tern/stats,99999999999", "bad worker '99999999999'; the only worker is 0, or nothing for the total"},
+      {"/tern/stats,a\"b", "bad worker 'a?b'; the only worker is 0, or nothing for the total"},
+      {"/tern/info,3", "/tern/info takes no parameter; got '3'"},
+      {"/tern/conns,1", "unknown worker 1; the only worker is 0, or nothing for all"},
+      {"/tern/conns,0,x", "bad start 'x'; give WORKER,START (a number)"},
+      {"/tern/conns,,5", "bad worker ''; the only worker is 0, or nothing for all"},
+  };
+  for (const auto& [req, why] : cases) {
     const std::optional<Json> j = t.ask(req);
     ASSERT_TRUE(j) << t.error();
-    EXPECT_EQ(j->kind, Json::Kind::kNull) << req << ": " << t.last_reply();
+    ASSERT_EQ(j->kind, Json::Kind::kObject) << req << ": " << t.last_reply();
+    ASSERT_EQ(j->object.size(), 1u) << req << ": " << t.last_reply();
+    EXPECT_EQ(j->object.at("error").string, why) << req;
   }
 }
 
@@ -495,7 +510,8 @@ TEST_F(TelemetryTest, ConnsListsEachConnectionWithItsFigures) {
     const Json& fields = at(*j, "fields");
     ASSERT_EQ(fields.array.size(), conn_fields().size()) << t.last_reply();
     for (std::size_t f = 0; f < fields.array.size(); ++f) EXPECT_EQ(fields.array[f].string, conn_fields()[f]);
-    EXPECT_EQ(j->object.size(), 4u + 3u) << "connections, listed, left_out, fields, c0..c2";
+    EXPECT_EQ(at(*j, "first").number, 0u);
+    EXPECT_EQ(j->object.size(), 5u + 3u) << "connections, first, listed, left_out, fields, c0..c2";
     std::set<std::string> remotes;
     for (int r = 0; r < 3; ++r) {
       const Json& row = at(*j, "c" + std::to_string(r));
@@ -531,8 +547,45 @@ TEST_F(TelemetryTest, ConnsListIsBoundedAndSaysHowManyWereLeftOut) {
   EXPECT_GT(listed, 10u);
   EXPECT_LE(listed, Worker::kSnapshotMax);
   EXPECT_EQ(at(*j, "left_out").number, 100u - listed);
-  EXPECT_EQ(j->object.size(), 4u + listed) << "one row per connection listed";
+  EXPECT_EQ(j->object.size(), 5u + listed) << "one row per connection listed";
   EXPECT_LT(t.last_reply().size(), kTelemetryMaxReply);
+}
+
+// "worker,start" pages through a worker's connections: every connection
+// once over the pages (none opens or closes meanwhile), and a page past the
+// end lists nothing.
+TEST_F(TelemetryTest, ConnsPagesThroughEveryConnection) {
+  Conns conns(*runtime_);
+  conns.open(150);
+  TelemetryClient t(socket_path_);
+  ASSERT_EQ(t.error(), "");
+  std::set<std::string> remotes;
+  std::uint64_t start = 0, pages = 0;
+  for (;;) {
+    const std::optional<Json> j = conns.ask_polling(t, "/tern/conns,0," + std::to_string(start));
+    ASSERT_TRUE(j) << t.error();
+    ASSERT_EQ(j->kind, Json::Kind::kObject) << t.last_reply();
+    ASSERT_EQ(at(*j, "connections").number, 150u);
+    EXPECT_EQ(at(*j, "first").number, start);
+    const std::uint64_t listed = at(*j, "listed").number;
+    EXPECT_EQ(at(*j, "left_out").number, 150u - start - listed);
+    const Json& fields = at(*j, "fields");
+    const auto remote = std::find_if(fields.array.begin(), fields.array.end(),
+                                     [](const Json& f) { return f.string == "remote"; }) -
+                        fields.array.begin();
+    for (std::uint64_t r = 0; r < listed; ++r)
+      EXPECT_TRUE(remotes.insert(at(*j, "c" + std::to_string(r)).array.at(remote).string).second)
+          << "listed twice";
+    ++pages;
+    if (listed == 0) break;
+    start += listed;
+  }
+  EXPECT_EQ(remotes.size(), 150u);
+  EXPECT_GE(pages, 4u) << "150 connections take 3 pages or more, and an empty one ends";
+  const std::optional<Json> past = conns.ask_polling(t, "/tern/conns,0,1000");
+  ASSERT_TRUE(past) << t.error();
+  EXPECT_EQ(at(*past, "listed").number, 0u);
+  EXPECT_EQ(at(*past, "left_out").number, 0u);
 }
 
 TEST_F(TelemetryTest, ConnsUnknownWorkerOrBadParameterIsAnError) {
@@ -542,7 +595,7 @@ TEST_F(TelemetryTest, ConnsUnknownWorkerOrBadParameterIsAnError) {
     const std::optional<Json> j = t.ask(req);  // answered without the worker
     ASSERT_TRUE(j) << t.error();
     ASSERT_EQ(j->kind, Json::Kind::kObject) << req << ": " << t.last_reply();
-    EXPECT_NE(at(*j, "error").string.find("no worker"), std::string::npos) << req << ": " << t.last_reply();
+    EXPECT_NE(at(*j, "error").string.find(" worker "), std::string::npos) << req << ": " << t.last_reply();
   }
 }
 
@@ -580,7 +633,7 @@ TEST_F(TelemetryTest, ConnsReplyAccountingMatchesDpdk) {
   const std::uint64_t listed = at(*j, "listed").number;
   EXPECT_GE(listed, 3u);
   EXPECT_EQ(at(*j, "left_out").number, 200u - listed);
-  EXPECT_EQ(j->object.size(), 4u + listed) << "a row DPDK dropped silently";
+  EXPECT_EQ(j->object.size(), 5u + listed) << "a row DPDK dropped silently";
   for (std::uint64_t r = 0; r < listed; ++r)
     EXPECT_EQ(at(*j, "c" + std::to_string(r)).array.size(), conn_fields().size());
   // One row more would not have fitted.

@@ -103,6 +103,47 @@ TEST_F(Listen, AckWithForgedCookieGetsRst) {
   EXPECT_EQ(tcbs_in_use(), 1u);
 }
 
+// A stray ACK at a listener that has sent no cookie (a late final ACK of a
+// connection already gone) is answered with RST like any segment without a
+// connection, not counted as a failed cookie: Linux checks cookies only
+// after a recent SYN-queue overflow (tcp_synq_no_recent_overflow).
+TEST_F(Listen, StrayAckWithoutRecentCookiesIsNotACookieFailure) {
+  ASSERT_NE(stack().listen(kServerPort, 16), nullptr);
+  recv(seg().seq(5000u).ack(123456u), at_ms(0));
+  expect_sent(seg().flags(kTcpRst).seq(123456u));
+  EXPECT_EQ(count(Counter::kSyncookiesFailed), 0u);
+  EXPECT_EQ(drops(Drop::kTcpBadCookie), 0u);
+  EXPECT_EQ(drops(Drop::kTcpNoSocket), 1u);
+  EXPECT_EQ(count(Counter::kOutRsts), 1u);
+}
+
+// Cookies sent long ago (more than two periods: none can be valid now) do
+// not make a later stray ACK a cookie failure; a recent one does.
+TEST_F(Listen, AckLongAfterTheLastCookieIsNotACookieFailure) {
+  cfg().syn_backlog = 1;
+  ASSERT_NE(stack().listen(kServerPort, 16), nullptr);
+  recv(seg().flags(kTcpSyn).seq(irs()).mss(1460), at_ms(0));
+  set_ports(kServerPort, kPeerPort + 2);
+  recv(seg().flags(kTcpSyn).seq(irs()).mss(1460), at_ms(0));  // answered with a cookie
+  take_all_sent();
+  ASSERT_EQ(count(Counter::kSyncookiesSent), 1u);
+
+  // (The first SYN's child retransmits its SYN-ACK meanwhile.)
+  set_ports(kServerPort, kPeerPort + 3);
+  advance_to(at_ms(2 * 64'000 - 1));  // a cookie could still be valid
+  take_all_sent();
+  recv(seg().seq(5000u).ack(123456u));
+  expect_sent(seg().flags(kTcpRst).seq(123456u));
+  EXPECT_EQ(count(Counter::kSyncookiesFailed), 1u);
+
+  advance_to(at_ms(2 * 64'000 + 1));  // none can be now
+  take_all_sent();
+  recv(seg().seq(5000u).ack(123456u));
+  expect_sent(seg().flags(kTcpRst).seq(123456u));
+  EXPECT_EQ(count(Counter::kSyncookiesFailed), 1u);
+  EXPECT_EQ(drops(Drop::kTcpNoSocket), 1u);
+}
+
 // Backlog 1: one established child waits for accept(); the next final ACK
 // is dropped (Linux ListenOverflows), and taken once the queue has room.
 TEST_F(Listen, AcceptQueueOverflowDropsFinalAck) {
