@@ -723,6 +723,7 @@ class KernelClient {
           k.retrans = ti.tcpi_total_retrans;
           s.cwnd += static_cast<std::uint64_t>(ti.tcpi_snd_cwnd) * ti.tcpi_snd_mss;
           rtt_sum += ti.tcpi_rtt;
+          s.ca_state = std::max(s.ca_state, ti.tcpi_ca_state);
           ++n;
         }
       }

@@ -35,6 +35,10 @@ struct Options {
   const char* direction() const noexcept { return bidir ? "bidir" : reverse ? "receive" : "send"; }
 };
 
+// -n / --bytes: "10G", "512M", "1500" (K, M, G, T: powers of 1024, as
+// iperf3 reads -n), 1 to 2^50. Throws std::invalid_argument naming `flag`.
+std::uint64_t parse_bytes(const std::string& flag, const std::string& value);
+
 // A connection's share of -n BYTES (slot i of n in one direction).
 inline std::uint64_t bytes_share(std::uint64_t total, std::uint64_t i, std::uint64_t n) noexcept {
   return total / n + (i < total % n ? 1 : 0);

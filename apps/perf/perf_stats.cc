@@ -60,6 +60,11 @@ std::uint64_t LatencyHistogram::quantile(double q) const noexcept {
   return bucket_high(kBuckets - 1);
 }
 
+const char* ca_state_name(std::uint8_t s) noexcept {
+  static constexpr const char* kNames[] = {"open", "disorder", "cwr", "recovery", "loss"};
+  return s < 5 ? kNames[s] : "?";
+}
+
 std::string_view failure_name(Failure f) noexcept {
   switch (f) {
     case Failure::kConnect:
@@ -235,6 +240,7 @@ void IntervalReporter::report(double t, std::uint64_t bytes, std::uint64_t trans
     p.retr = static_cast<std::int64_t>(s.retrans >= last_retrans_ ? s.retrans - last_retrans_ : 0);
     p.cwnd_kb = static_cast<std::int64_t>(s.cwnd / 1024);
     p.rtt_us = s.rtt_us;
+    p.state = ca_state_name(s.ca_state);
     last_retrans_ = s.retrans;
   }
   const std::string prefix = label_.empty() ? std::string() : "[" + label_ + "] ";
@@ -247,28 +253,32 @@ void IntervalReporter::report(double t, std::uint64_t bytes, std::uint64_t trans
   if (!header_) {
     header_ = true;
     if (bulk_)
-      std::fprintf(out_, "%s[ Interval     ]  %15s  %17s  %5s  %9s  %9s\n", prefix.c_str(), "Transfer",
-                   "Bitrate", "Retr", "Cwnd", "RTT");
+      std::fprintf(out_, "%s[ Interval     ]  %15s  %17s  %5s  %9s  %9s  %s\n", prefix.c_str(), "Transfer",
+                   "Bitrate", "Retr", "Cwnd", "RTT", "State");
     else
-      std::fprintf(out_, "%s[ Interval     ]  %23s  %15s  %5s  %9s  %9s\n", prefix.c_str(), "Transactions",
-                   "Rate", "Retr", "Cwnd", "RTT");
+      std::fprintf(out_, "%s[ Interval     ]  %23s  %15s  %5s  %9s  %9s  %s\n", prefix.c_str(),
+                   "Transactions", "Rate", "Retr", "Cwnd", "RTT", "State");
   }
+  const char* state = p.state != nullptr ? p.state : "-";
   if (bulk_)
-    std::fprintf(out_, "%s[%6.2f-%6.2f s]  %8.3f MBytes  %7.3f Gbits/sec  %5s  %9s  %9s\n", prefix.c_str(),
-                 last_t_, t, static_cast<double>(db) / (1 << 20), p.gbps, retr, cwnd, rtt);
+    std::fprintf(out_, "%s[%6.2f-%6.2f s]  %8.3f MBytes  %7.3f Gbits/sec  %5s  %9s  %9s  %s\n",
+                 prefix.c_str(), last_t_, t, static_cast<double>(db) / (1 << 20), p.gbps, retr, cwnd, rtt,
+                 state);
   else
-    std::fprintf(out_, "%s[%6.2f-%6.2f s]  %10llu transactions  %10.1f /sec  %5s  %9s  %9s\n", prefix.c_str(),
-                 last_t_, t, static_cast<unsigned long long>(dtx), p.transactions_per_s, retr, cwnd, rtt);
+    std::fprintf(out_, "%s[%6.2f-%6.2f s]  %10llu transactions  %10.1f /sec  %5s  %9s  %9s  %s\n",
+                 prefix.c_str(), last_t_, t, static_cast<unsigned long long>(dtx), p.transactions_per_s, retr,
+                 cwnd, rtt, state);
   if (json_) {
     const auto num = [](std::int64_t v) { return v < 0 ? std::string("null") : std::to_string(v); };
     std::fprintf(
         out_,
         "{\"type\": \"interval\", \"direction\": \"%s\", \"start\": %.3f, \"end\": %.3f, \"bytes\": %llu, "
         "\"gbps\": %.4f, \"transactions\": %llu, \"transactions_per_s\": %.1f, \"retr\": %s, "
-        "\"cwnd_kb\": %s, \"rtt_us\": %s}\n",
+        "\"cwnd_kb\": %s, \"rtt_us\": %s, \"ca_state\": %s}\n",
         direction_.c_str(), last_t_, t, static_cast<unsigned long long>(db), p.gbps,
         static_cast<unsigned long long>(dtx), p.transactions_per_s, num(p.retr).c_str(),
-        num(p.cwnd_kb).c_str(), num(p.rtt_us).c_str());
+        num(p.cwnd_kb).c_str(), num(p.rtt_us).c_str(),
+        p.state != nullptr ? ("\"" + std::string(p.state) + "\"").c_str() : "null");
   }
   std::fflush(out_);
   points_.push_back(p);

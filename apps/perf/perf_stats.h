@@ -93,7 +93,10 @@ struct SenderFigures {
   std::uint64_t retrans = 0;  // segments retransmitted, cumulative
   std::uint64_t cwnd = 0;     // bytes, summed over the connections
   std::uint32_t rtt_us = 0;   // smoothed RTT, averaged over the connections
+  std::uint8_t ca_state = 0;  // the worst loss-recovery state among them (0 open .. 4 loss, Linux's order)
 };
+// "open", "disorder", "cwr", "recovery", "loss" (tcp_ca_state's names); "?" beyond.
+const char* ca_state_name(std::uint8_t s) noexcept;
 
 // One interval as printed, kept for --plot.
 struct IntervalPoint {
@@ -103,14 +106,16 @@ struct IntervalPoint {
   std::int64_t retr = -1;  // -1: not known from this side
   std::int64_t cwnd_kb = -1;
   std::int64_t rtt_us = -1;
+  const char* state = nullptr;  // the worst recovery state at the end; null: not known
 };
 
-// "[  0.00-  1.00 s]  1130.500 MBytes   9.480 Gbits/sec     0   1024 KB    120 us" lines, the
-// columns iperf3 prints (Retr: retransmitted segments in the interval; Cwnd
-// and RTT at its end), a header before the first; with json, a JSON object
-// per interval after its line: {"type": "interval", "direction": ...,
-// "start", "end", "bytes", "gbps", "transactions", "transactions_per_s",
-// "retr", "cwnd_kb", "rtt_us"} (null where not known).
+// "[  0.00-  1.00 s]  1130.500 MBytes   9.480 Gbits/sec     0   1024 KB    120 us  open" lines,
+// the columns iperf3 prints (Retr: retransmitted segments in the interval;
+// Cwnd and RTT at its end) and the worst recovery state, a header before
+// the first; with json, a JSON object per interval after its line:
+// {"type": "interval", "direction": ..., "start", "end", "bytes", "gbps",
+// "transactions", "transactions_per_s", "retr", "cwnd_kb", "rtt_us",
+// "ca_state"} (null where not known).
 class IntervalReporter {
  public:
   // label: "" or, with --bidir, "TX" / "RX" (a prefix of each line).

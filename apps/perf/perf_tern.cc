@@ -59,7 +59,9 @@ SenderFigures TernClientShared::total_sender() const noexcept {
     s.retrans += p.retrans.load(std::memory_order_relaxed);
     s.cwnd += p.cwnd.load(std::memory_order_relaxed);
     sum += p.rtt_sum.load(std::memory_order_relaxed);
-    n += p.rtt_n.load(std::memory_order_relaxed);
+    const std::uint64_t k = p.rtt_n.load(std::memory_order_relaxed);
+    n += k;
+    if (k > 0) s.ca_state = std::max(s.ca_state, p.ca_state.load(std::memory_order_relaxed));
   }
   s.rtt_us = n > 0 ? static_cast<std::uint32_t>(sum / n) : 0;
   s.valid = n > 0;  // none sending any more (-n: all done): "-"
@@ -489,6 +491,7 @@ void TernPerfClient::refresh_sender() noexcept {
       k.retrans = info.total_retrans;
       s.cwnd += info.cwnd;
       rtt_sum += info.srtt_us;
+      s.ca_state = std::max(s.ca_state, static_cast<std::uint8_t>(info.ca_state));
       ++n;
     }
     s.retrans += k.retrans;

@@ -52,6 +52,7 @@ class TernClientShared {
     p.cwnd.store(s.cwnd, std::memory_order_relaxed);
     p.rtt_sum.store(static_cast<std::uint64_t>(s.rtt_us) * rtt_samples, std::memory_order_relaxed);
     p.rtt_n.store(rtt_samples, std::memory_order_relaxed);
+    p.ca_state.store(s.ca_state, std::memory_order_relaxed);
   }
   std::uint64_t total_tx() const noexcept;
   std::uint64_t total_rx() const noexcept;
@@ -62,6 +63,7 @@ class TernClientShared {
   struct alignas(64) Progress {
     std::atomic<std::uint64_t> tx{0}, rx{0}, transactions{0};
     std::atomic<std::uint64_t> retrans{0}, cwnd{0}, rtt_sum{0}, rtt_n{0};
+    std::atomic<std::uint8_t> ca_state{0};
   };
   std::size_t workers_;
   std::atomic<std::size_t> done_workers_{0};

@@ -46,42 +46,6 @@ double parse_seconds(const std::string& flag, const std::string& v, double lo, d
   return d;
 }
 
-// "10G", "512M", "1500" (K, M, G, T: powers of 1024, as iperf3 reads -n).
-std::uint64_t parse_bytes(const std::string& flag, const std::string& v) {
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
-  std::uint64_t mult = 1;
-  if (end != nullptr && *end != '\0' && end[1] == '\0') {
-    switch (*end) {
-      case 'K':
-      case 'k':
-        mult = 1ull << 10;
-        break;
-      case 'M':
-      case 'm':
-        mult = 1ull << 20;
-        break;
-      case 'G':
-      case 'g':
-        mult = 1ull << 30;
-        break;
-      case 'T':
-      case 't':
-        mult = 1ull << 40;
-        break;
-      default:
-        mult = 0;
-    }
-    ++end;
-  }
-  if (v.empty() || v[0] == '-' || errno != 0 || end == nullptr || *end != '\0' || mult == 0 || n == 0 ||
-      n > (1ull << 50) / mult)
-    throw std::invalid_argument(flag + " = \"" + v +
-                                "\": expected a byte count, 1 to 2^50, optionally with K, M, G or T");
-  return n * mult;
-}
-
 void add_options(tern::api::AppSpec& spec, Options& o) {
   using tern::api::parse_int_option;
   spec.options = {
@@ -134,8 +98,9 @@ void add_options(tern::api::AppSpec& spec, Options& o) {
       {"--bytes", "BYTES",
        "client, bulk: send (with --reverse, receive) BYTES in all (K, M, G suffixes), then stop, "
        "instead of --time",
-       [&o](const std::string& v) { o.bytes = parse_bytes("--bytes", v); }},
-      {"-n", "BYTES", "same as --bytes", [&o](const std::string& v) { o.bytes = parse_bytes("-n", v); }},
+       [&o](const std::string& v) { o.bytes = tern::perf::parse_bytes("--bytes", v); }},
+      {"-n", "BYTES", "same as --bytes",
+       [&o](const std::string& v) { o.bytes = tern::perf::parse_bytes("-n", v); }},
       {"--plot", "FILE.png",
        "client: draw throughput and RTT over time (the interval lines) into FILE.png with gnuplot",
        [&o](const std::string& v) {
@@ -231,7 +196,7 @@ bool check_role(const Options& o) {
   if (o.reverse && o.bidir) return bad("give one of --reverse and --bidir");
   if (!o.plot.empty() && o.interval_s <= 0)
     return bad("--plot draws the interval lines: it needs --interval > 0");
-  if (o.bytes > 0 && o.receives() && o.bytes / o.connections >= (1ull << 32))
+  if (o.bytes > 0 && o.receives() && (o.bytes + o.connections - 1) / o.connections >= (1ull << 32))
     return bad("--bytes with --reverse or --bidir: at most 4 GiB per connection (more --connections)");
   if (o.bytes > 0 && o.bytes < o.connections) return bad("--bytes: fewer bytes than --connections");
   return true;
@@ -272,10 +237,7 @@ int main(int argc, char** argv) {
   if (int rc = parse_args(argc, argv, spec, o, kernel); rc >= 0) return rc;
   if (!help && !check_role(o)) return 2;
   if (o.client) o.test = new_test_id();
-  if (kernel) {
-    int rc = perf::run_kernel(o);
-    return rc;
-  }
+  if (kernel) return perf::run_kernel(o);
 
   std::vector<perf::TernPerfClient*> clients;
   std::vector<perf::TernPerfServer*> servers;

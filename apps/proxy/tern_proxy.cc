@@ -315,10 +315,11 @@ class Proxy final : public api::App, public api::AcceptHandler, public api::Conn
 
   void backend_failed(std::size_t i, std::string_view why) {
     if (pool_.failed(i, w_->now()) != proxy::Transition::kMarkedDown) return;
-    char what[160];
+    const std::uint32_t n = pool_.consecutive_failures(i);
+    char what[192];
     std::snprintf(what, sizeof what,
-                  "marked down: %u failed connects in a row, the last %.*s; probed again in %.1f s",
-                  pool_.consecutive_failures(i), static_cast<int>(why.size()), why.data(),
+                  "marked down after %u failed connect%s in a row (the last: %.*s); probed again in %.1f s",
+                  n, n == 1 ? "" : "s", static_cast<int>(why.size()), why.data(),
                   static_cast<double>(pool_.options().retry_after.count_ns()) / 1e9);
     log_health(i, what);
   }

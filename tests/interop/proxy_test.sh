@@ -130,7 +130,7 @@ tern_wait_for "backend 8003 to stop" 10 sh -c "! ip netns exec $peer_ns curl -s 
 for i in $(seq 24); do fetch small.bin "$sha_small"; done
 echo "backend 8003 killed: 24 more requests intact"
 # The worker that marked it down said so, as it happened.
-grep -E "^tern-proxy: worker [0-9]+: backend $peer_ip:8003 marked down: [0-9]+ failed connects in a row, the last refused" \
+grep -E "^tern-proxy: worker [0-9]+: backend $peer_ip:8003 marked down after [0-9]+ failed connects in a row \(the last: refused\)" \
   "$work/tern.log" || fail "no 'marked down' line for backend 8003: $(grep '^tern-proxy' "$work/tern.log")"
 
 # It comes back: once --retry-after has passed, a client's connect probes it
@@ -243,7 +243,7 @@ checks = [
 for name, ok in checks: print("%-44s %s" % (name, "ok" if ok else "FAILED"))
 sys.exit(0 if all(ok for _, ok in checks) else 1)
 PY
-grep -E "^tern-proxy: worker [0-9]+: backend $blackhole:80 marked down: 1 failed connects in a row, the last (connect timed out|unreachable)" \
+grep -E "^tern-proxy: worker [0-9]+: backend $blackhole:80 marked down after 1 failed connect in a row \(the last: (connect timed out|unreachable)\)" \
   "$work/tern.log" || fail "no 'marked down' line for the blackhole backend: $(grep '^tern-proxy' "$work/tern.log")"
 
 # The idle timeout: bytes either way keep a relay open, none for

@@ -7,9 +7,11 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "perf_options.h"
 #include "perf_stats.h"
 #include "perf_test_table.h"
 
@@ -261,10 +263,12 @@ TEST(PerfIntervals, RetrIsPerIntervalAndJsonFollowsEachLine) {
   EXPECT_NE(
       out.find("{\"type\": \"interval\", \"direction\": \"send\", \"start\": 1.000, \"end\": 2.000, "
                "\"bytes\": 125000000, \"gbps\": 1.0000, \"transactions\": 0, \"transactions_per_s\": 0.0, "
-               "\"retr\": 6, \"cwnd_kb\": 32, \"rtt_us\": 300}"),
+               "\"retr\": 6, \"cwnd_kb\": 32, \"rtt_us\": 300, \"ca_state\": \"open\"}"),
       std::string::npos)
       << out;
-  EXPECT_NE(out.find("\"retr\": null, \"cwnd_kb\": null, \"rtt_us\": null"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"retr\": null, \"cwnd_kb\": null, \"rtt_us\": null, \"ca_state\": null"),
+            std::string::npos)
+      << out;
 }
 
 TEST(PerfSummary, FailureReasonsAreNamed) {
@@ -289,6 +293,24 @@ TEST(PerfSummary, FailureReasonsAreNamed) {
   // The fields other tooling reads are still there, first, on the last line.
   EXPECT_NE(out.find("{\"mode\": \"rr\", \"stack\": \"tern\", \"role\": \"client\", \"connections\": 0"),
             std::string::npos);
+}
+
+TEST(PerfOptions, ByteCountsWithSuffixes) {
+  EXPECT_EQ(parse_bytes("-n", "1500"), 1500u);
+  EXPECT_EQ(parse_bytes("-n", "50M"), 50u << 20);
+  EXPECT_EQ(parse_bytes("-n", "10G"), 10ull << 30);
+  EXPECT_EQ(parse_bytes("-n", "2k"), 2048u);
+  EXPECT_EQ(parse_bytes("-n", "1T"), 1ull << 40);
+  for (const char* bad : {"", "0", "-5", "5X", "5MB", "M", " 5", "99999999999999999999", "2000T"})
+    EXPECT_THROW(parse_bytes("-n", bad), std::invalid_argument) << bad;
+}
+
+TEST(PerfOptions, SharesOfBytesAddUp) {
+  std::uint64_t sum = 0;
+  for (std::uint64_t i = 0; i < 7; ++i) sum += bytes_share(1000003, i, 7);
+  EXPECT_EQ(sum, 1000003u);
+  EXPECT_EQ(bytes_share(10, 0, 3), 4u);
+  EXPECT_EQ(bytes_share(10, 2, 3), 3u);
 }
 
 TEST(PerfServerSession, ClientGoneBeforeHelloCloses) {
