@@ -310,10 +310,21 @@ std::size_t format_access_line(char* out, std::size_t cap, std::uint32_t addr, c
       }
     }
   };
-  char num[64];
-  int k = std::snprintf(num, sizeof num, "%u.%u.%u.%u - - [", addr >> 24, addr >> 16 & 0xff, addr >> 8 & 0xff,
-                        addr & 0xff);
-  put({num, static_cast<std::size_t>(k)});
+  // Decimal numbers by hand: this runs once per response when logging is on.
+  const auto put_uint = [&](std::uint64_t v) {
+    char d[20];
+    std::size_t k = sizeof d;
+    do {
+      d[--k] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v != 0);
+    put({d + k, sizeof d - k});
+  };
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    put_uint(addr >> shift & 0xff);
+    if (shift > 0) put(".");
+  }
+  put(" - - [");
   put({clf_date, kClfDateLen});
   put("] \"");
   if (method.empty()) {
@@ -322,14 +333,17 @@ std::size_t format_access_line(char* out, std::size_t cap, std::uint32_t addr, c
     put_escaped(method);
     put(" ");
     put_escaped(target);
-    k = std::snprintf(num, sizeof num, " HTTP/1.%d", std::clamp(version_minor, 0, 9));
-    put({num, static_cast<std::size_t>(k)});
+    put(" HTTP/1.");
+    put_uint(static_cast<std::uint64_t>(std::clamp(version_minor, 0, 9)));
   }
+  put("\" ");
+  put_uint(static_cast<std::uint64_t>(std::clamp(status, 0, 999)));
+  put(" ");
   if (bytes == 0)
-    k = std::snprintf(num, sizeof num, "\" %d -\n", status);
+    put("-");
   else
-    k = std::snprintf(num, sizeof num, "\" %d %" PRIu64 "\n", status, bytes);
-  put({num, static_cast<std::size_t>(k)});
+    put_uint(bytes);
+  put("\n");
   return ok ? n : 0;
 }
 

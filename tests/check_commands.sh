@@ -72,6 +72,7 @@ nginx                nginx            # bench/ab/ab.py (bench)
 nice                 coreutils        # bench/README.md
 ninja                ninja-build
 nstat                iproute2         # interop/impair_test.sh
+od                   coreutils        # interop/perf_test.sh
 ping                 iputils-ping     # demo.sh, interop/ping_test.sh
 pkg-config           pkg-config       # install/install_test.sh, bench/ab/ab.py, docs/api.md
 python3              python3
