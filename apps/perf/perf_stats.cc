@@ -145,6 +145,15 @@ void Result::add(const Result& o) noexcept {
   latency.merge(o.latency);
 }
 
+namespace {
+// A test id as the server's per-test summary prints it (the JSON has it in decimal).
+std::string hex_id(std::uint32_t id) {
+  char b[12];
+  std::snprintf(b, sizeof b, "%08x", id);
+  return b;
+}
+}  // namespace
+
 void print_summary(std::FILE* out, const Result& r, bool json, std::string_view json_type) {
   const double d = r.duration_s > 0 ? r.duration_s : 0;
   const double gbps = d > 0 ? static_cast<double>(r.bytes) * 8 / d / 1e9 : 0;
@@ -166,8 +175,9 @@ void print_summary(std::FILE* out, const Result& r, bool json, std::string_view 
                  "to the last\n",
                  r.stack.c_str(), static_cast<unsigned long long>(r.connections), d);
   else
-    std::fprintf(out, "tern-perf %s client (%s stack): %llu connections, %.2f s\n", r.mode.c_str(),
-                 r.stack.c_str(), static_cast<unsigned long long>(r.connections), d);
+    std::fprintf(out, "tern-perf %s client (%s stack): %llu connections, %.2f s%s\n", r.mode.c_str(),
+                 r.stack.c_str(), static_cast<unsigned long long>(r.connections), d,
+                 r.test != 0 ? (", test " + hex_id(r.test)).c_str() : "");
   const auto rate = [d](std::uint64_t b) { return d > 0 ? static_cast<double>(b) * 8 / d / 1e9 : 0; };
   if (r.mode == "bulk" || server) {
     if (server) {
