@@ -429,5 +429,11 @@ int main(int argc, char** argv) {
     for (const EchoClient* c : clients) completed += c->stats().completed;
     return completed == co.connections ? 0 : 1;
   };
+  spec.describe = [&] {
+    return client ? "tern-echo client: " + std::to_string(co.connections) + " connection(s) to " +
+                        api::format_ipv4(co.addr) + ":" + std::to_string(co.port) + ", " +
+                        std::to_string(co.messages) + " message(s) each"
+                  : "tern-echo: echo server (RFC 862) on port " + std::to_string(co.port);
+  };
   return api::run(argc, argv, spec);
 }

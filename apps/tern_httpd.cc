@@ -872,6 +872,7 @@ int main(int argc, char** argv) {
   using namespace tern;
   std::uint16_t port = 80;
   int root_fd = -1;
+  std::string root_path;
   http::HttpTimeouts timeouts;
   std::uint32_t max_conns = kMaxConns;
   int log_fd = -1;
@@ -883,13 +884,14 @@ int main(int argc, char** argv) {
                             port = static_cast<std::uint16_t>(api::parse_int_option("--port", v, 1, 65535));
                           }});
   spec.options.push_back({"--root", "DIR", "serve the files under DIR (default: only /bytes/N)",
-                          [&root_fd](const std::string& v) {
+                          [&root_fd, &root_path](const std::string& v) {
                             const int fd = ::open(v.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                             if (fd < 0)
                               throw std::invalid_argument("--root " + v + ": not a readable directory (" +
                                                           std::strerror(errno) + ")");
                             if (root_fd >= 0) ::close(root_fd);
                             root_fd = fd;
+                            root_path = v;
                           }});
   spec.options.push_back({"--header-timeout", "S",
                           "408 and close when a request head is not complete S seconds after it began "
@@ -956,6 +958,11 @@ int main(int argc, char** argv) {
                    s.send_timeouts, s.idle_closed, s.evicted, s.evicted_idle, s.evicted_stalled, s.deferred,
                    a->access_log().lines(), a->access_log().dropped(), a->access_log().write_errors());
     }
+  };
+  spec.describe = [&] {
+    return "tern-httpd: HTTP/1.1 on port " + std::to_string(port) + ", serving /bytes/N" +
+           (root_path.empty() ? std::string(" only (no --root)") : " and the files under " + root_path) +
+           ", " + std::to_string(max_conns) + " connections per worker";
   };
   const int rc = api::run(argc, argv, spec);
   if (root_fd >= 0) ::close(root_fd);

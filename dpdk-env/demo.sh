@@ -28,7 +28,7 @@ ip netns exec "$ns" build/apps/tern-httpd --config "$work/tern.toml" --port 80 -
   --ready-file "$work/ready" >"$work/tern.log" 2>&1 &
 TERN_PIDS+=($!)
 tern_wait_for "tern-httpd" 30 test -f "$work/ready" || { cat "$work/tern.log"; exit 1; }
-grep -E "^TERN|^tern:" "$work/tern.log"
+sed "/--- tern counters/,\$d" "$work/tern.log"   # the start-up summary
 ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$tap.disable_ipv6=1"
 ip -n "$ns" addr add "$peer_ip/24" dev "$tap"
 ip -n "$ns" link set "$tap" up

@@ -33,6 +33,7 @@ basename             coreutils
 bash                 bash
 c++                  g++              # install/install_test.sh (${CXX:-c++})
 cat                  coreutils
+chmod                coreutils        # interop/startup_test.sh
 clang                clang            # fuzz/run_fuzzers.sh
 clang++              clang            # fuzz/run_fuzzers.sh
 clang-format         clang-format     # check_format.sh
@@ -52,6 +53,7 @@ dumpcap              wireshark-common # interop/client_test.sh
 env                  coreutils
 ethtool              ethtool          # interop/lib.sh (af_packet), bench/ab/ab.py
 find                 findutils
+flock                util-linux       # README.md (Troubleshooting)
 flex                 flex             # packetdrill build (packetdrill/run_scripts.sh)
 g++                  g++              # docs/api.md
 git                  git              # check_format.sh, scan_commands.py
@@ -62,6 +64,7 @@ id                   coreutils
 ip                   iproute2         # dpdk-env/netns.sh, interop tests, bench, README
 iperf3               iperf3           # bench/ab/ab.py (bench)
 ldd                  libc-bin         # install/install_test.sh
+ln                   coreutils        # interop/readme_test.sh
 make                 make             # packetdrill/run_scripts.sh
 meson                meson
 mkdir                coreutils
@@ -71,6 +74,7 @@ mv                   coreutils
 nginx                nginx            # bench/ab/ab.py (bench)
 nice                 coreutils        # bench/README.md
 ninja                ninja-build
+nproc                coreutils        # interop/startup_test.sh
 nstat                iproute2         # interop/impair_test.sh
 od                   coreutils        # interop/perf_test.sh
 ping                 iputils-ping     # demo.sh, interop/ping_test.sh
@@ -81,6 +85,7 @@ realpath             coreutils        # this check
 rm                   coreutils
 sed                  sed
 seq                  coreutils
+setpriv              util-linux       # interop/startup_test.sh
 sh                   dash
 sockperf             sockperf         # bench/ab/ab.py (bench)
 ss                   iproute2         # bench/ab/ab.py
@@ -99,6 +104,7 @@ timeout              coreutils
 touch                coreutils
 tr                   coreutils
 tshark               tshark           # interop/ping_test.sh, client_test.sh
+unshare              util-linux       # interop/startup_test.sh
 valgrind             valgrind         # bench/micro/ir_per_segment.sh (bench)
 wc                   coreutils
 wget                 wget             # interop/httpd_test.sh

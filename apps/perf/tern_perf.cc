@@ -9,8 +9,8 @@
 //   tern-perf --kernel --server [--port 5201] [--cpu N]
 //   tern-perf --kernel --client ADDR [--mode ...] [--cpu N]
 //
-// --kernel is recognised here, before tern::api::run, so kernel mode never
-// starts DPDK (no EAL, no hugepages).
+// The command line is parsed once (tern::api::parse_command_line); --kernel
+// then runs without starting DPDK (no EAL, no hugepages).
 #include <sys/random.h>
 
 #include <algorithm>
@@ -125,63 +125,6 @@ void add_options(tern::api::AppSpec& spec, Options& o) {
   };
 }
 
-int usage_kernel(const tern::api::AppSpec& spec, const char* argv0) {
-  std::fprintf(stderr, "%s: %s\nusage: %s --kernel (--server | --client ADDR) [--ready-file PATH]",
-               spec.name.c_str(), spec.summary.c_str(), argv0);
-  for (const auto& opt : spec.options)
-    std::fprintf(stderr, " [%s %s]", opt.flag.c_str(), opt.metavar.c_str());
-  std::fprintf(stderr, "\n  --ready-file PATH   server: write our pid to PATH once listening\n");
-  for (const auto& opt : spec.options)
-    std::fprintf(stderr, "  %-19s %s\n", (opt.flag + " " + opt.metavar).c_str(), opt.help.c_str());
-  for (const auto& f : spec.flags) std::fprintf(stderr, "  %-19s %s\n", f.flag.c_str(), f.help.c_str());
-  return 2;
-}
-
-// The command line, checked before anything starts. Kernel mode takes the
-// same options as Tern mode without --config; in Tern mode api::run parses
-// it again (setting the same values) and owns --config, --ready-file,
-// --print-eal-args and --help. Returns -1 to go on, else the exit status.
-int parse_args(int argc, char** argv, const tern::api::AppSpec& spec, Options& o, bool kernel) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") return kernel ? usage_kernel(spec, argv[0]) : -1;
-    if (arg == "--config" || arg == "-c") {
-      if (kernel) {
-        std::fprintf(stderr, "tern-perf: --kernel does not take --config (it does not start Tern)\n");
-        return 2;
-      }
-      ++i;
-      continue;
-    }
-    if (arg == "--ready-file" && i + 1 < argc) {
-      o.ready_file = argv[++i];
-      continue;
-    }
-    if (arg == "--print-eal-args" && !kernel) continue;
-    if (auto f =
-            std::find_if(spec.flags.begin(), spec.flags.end(), [&](const auto& x) { return x.flag == arg; });
-        f != spec.flags.end()) {
-      f->set();
-      continue;
-    }
-    auto opt =
-        std::find_if(spec.options.begin(), spec.options.end(), [&](const auto& x) { return x.flag == arg; });
-    if (opt == spec.options.end() || i + 1 >= argc) {
-      if (!kernel) return -1;  // api::run reports it, with its usage
-      std::fprintf(stderr, "tern-perf: %s '%s'\n",
-                   opt == spec.options.end() ? "unknown option" : "missing value for", arg.c_str());
-      return usage_kernel(spec, argv[0]);
-    }
-    try {
-      opt->set(argv[++i]);
-    } catch (const std::invalid_argument& e) {
-      std::fprintf(stderr, "tern-perf: %s\n", e.what());
-      return 2;
-    }
-  }
-  return -1;
-}
-
 // Both modes: exactly one of --server and --client, and client options that go together.
 bool check_role(const Options& o) {
   const auto bad = [](const char* what) {
@@ -228,16 +171,21 @@ int main(int argc, char** argv) {
   spec.summary = "TCP benchmark (bulk, rr, crr), client and server, on Tern or (--kernel) Linux sockets";
   add_options(spec, o);
 
-  const bool kernel =
-      std::any_of(argv + 1, argv + argc, [](const char* a) { return std::strcmp(a, "--kernel") == 0; });
-  const bool help = std::any_of(argv + 1, argv + argc, [](const char* a) {
-    return std::strcmp(a, "--help") == 0 || std::strcmp(a, "-h") == 0 ||
-           std::strcmp(a, "--print-eal-args") == 0;
-  });
-  if (int rc = parse_args(argc, argv, spec, o, kernel); rc >= 0) return rc;
-  if (!help && !check_role(o)) return 2;
+  // One parser for both modes (tern/api.h); kernel mode then never starts
+  // DPDK (no EAL, no hugepages) and takes no --config.
+  api::CommandLine cl;
+  if (const int rc = api::parse_command_line(argc, argv, spec, cl); rc >= 0) return rc;
+  if (o.kernel && (!cl.config_path.empty() || cl.print_eal_args)) {
+    std::fprintf(stderr,
+                 "tern-perf: --kernel takes no --config or --print-eal-args (it does not start Tern)\n");
+    return 2;
+  }
+  if (!cl.print_eal_args && !check_role(o)) return 2;
   if (o.client) o.test = new_test_id();
-  if (kernel) return perf::run_kernel(o);
+  if (o.kernel) {
+    o.ready_file = cl.ready_file;
+    return perf::run_kernel(o);
+  }
 
   std::vector<perf::TernPerfClient*> clients;
   std::vector<perf::TernPerfServer*> servers;
@@ -280,5 +228,12 @@ int main(int argc, char** argv) {
         std::any_of(servers.begin(), servers.end(), [](const auto* s) { return s->listen_failed(); });
     return failed ? 1 : 0;
   };
-  return api::run(argc, argv, spec);
+  spec.describe = [&] {
+    const std::string where = api::format_ipv4(o.addr) + ":" + std::to_string(o.port);
+    return o.client ? "tern-perf client: " + std::string(perf::to_string(o.mode)) + " to " + where + ", " +
+                          std::to_string(o.connections) + " connection(s)" +
+                          (o.mode == perf::Mode::kBulk ? std::string(", ") + o.direction() : std::string())
+                    : "tern-perf server: listening on port " + std::to_string(o.port);
+  };
+  return api::run(cl, spec);
 }

@@ -544,12 +544,6 @@ void report(std::FILE* out, const std::vector<Proxy*>& proxies, const ProxyOptio
   for (std::size_t i = 0; i < sums.size(); ++i) print_backend(out, "total", o.backends[i], "-", sums[i]);
 }
 
-bool has_arg(int argc, char** argv, const char* flag) {
-  for (int i = 1; i < argc; ++i)
-    if (std::strcmp(argv[i], flag) == 0) return true;
-  return false;
-}
-
 }  // namespace
 }  // namespace tern
 
@@ -562,10 +556,11 @@ int main(int argc, char** argv) {
   spec.name = "tern-proxy";
   spec.summary = "L4 TCP proxy / load balancer: every worker listens, relays zero-copy to a backend";
   spec.options = {
-      {"--listen", "PORT", "TCP port every worker listens on (required)",
+      {"--listen", "PORT", "TCP port every worker listens on",
        [&](const std::string& v) {
          o.listen_port = static_cast<std::uint16_t>(api::parse_int_option("--listen", v, 1, 65535));
-       }},
+       },
+       /*required=*/true},
       {"--backend", "IP:PORT", "a backend (repeat for more; at least one, at most 64)",
        [&](const std::string& v) {
          const auto b = proxy::parse_backend(v);
@@ -574,7 +569,8 @@ int main(int argc, char** argv) {
          if (o.backends.size() == BackendPool::kMaxBackends)
            throw std::invalid_argument("--backend: at most 64 backends");
          o.backends.push_back(*b);
-       }},
+       },
+       /*required=*/true},
       {"--policy", "NAME", "round-robin | least-connections (default round-robin)",
        [&](const std::string& v) {
          const auto p = proxy::parse_policy(v);
@@ -602,16 +598,6 @@ int main(int argc, char** argv) {
          o.idle_timeout = Duration::s(api::parse_int_option("--idle-timeout", v, 0, 7 * 86400));
        }},
   };
-  // The start-up parses the options; what must be there is checked first,
-  // so a missing flag is a usage error (exit 2) before the stack starts.
-  if (!has_arg(argc, argv, "--help") && !has_arg(argc, argv, "-h") &&
-      !has_arg(argc, argv, "--print-eal-args")) {
-    for (const char* required : {"--listen", "--backend"})
-      if (!has_arg(argc, argv, required)) {
-        std::fprintf(stderr, "tern-proxy: %s is required (see --help)\n", required);
-        return 2;
-      }
-  }
   spec.make_app = [&](std::size_t, std::size_t) -> std::unique_ptr<api::App> {
     auto app = std::make_unique<Proxy>(o, listen_failed);
     proxies.push_back(app.get());
@@ -620,5 +606,11 @@ int main(int argc, char** argv) {
   spec.done = [&] { return listen_failed.load(); };
   spec.report = [&](std::FILE* out) { report(out, proxies, o); };
   spec.exit_status = [&] { return listen_failed.load() ? 1 : 0; };
+  spec.describe = [&] {
+    std::string b;
+    for (const auto& be : o.backends) b += (b.empty() ? "" : ", ") + proxy::format_backend(be);
+    return "tern-proxy: port " + std::to_string(o.listen_port) + " relayed to " + b + " (" +
+           std::string(proxy::to_string(o.pool.policy)) + ")";
+  };
   return api::run(argc, argv, spec);
 }

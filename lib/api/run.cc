@@ -1,6 +1,5 @@
 // tern::api::run: the start-up every Tern application shares. Command line
-// (--config, --ready-file, --print-eal-args and the application's own
-// options), config loading with clear errors, the Runtime, one App per
+// (command_line.cc), config loading with clear errors, the Runtime, one App per
 // worker, SIGINT/SIGTERM to stop, SIGUSR1 to print the counters (from a
 // control thread, never from a signal handler or a worker), and the counters
 // printed on exit.
@@ -20,6 +19,7 @@
 #include "api/adapter.h"
 #include "config/config.h"
 #include "runtime/runtime.h"
+#include "runtime/startup_checks.h"
 #include "tern/api.h"
 
 namespace tern::api {
@@ -35,20 +35,16 @@ void on_stop_signal(int) {
 }
 void on_usr1(int) { g_print_requested.store(true); }
 
-int usage(const AppSpec& spec, const char* argv0) {
-  std::fprintf(stderr, "%s: %s\nusage: %s --config FILE [--ready-file PATH] [--print-eal-args]",
-               spec.name.c_str(), spec.summary.c_str(), argv0);
-  for (const AppOption& o : spec.options) std::fprintf(stderr, " [%s %s]", o.flag.c_str(), o.metavar.c_str());
-  for (const AppFlag& f : spec.flags) std::fprintf(stderr, " [%s]", f.flag.c_str());
-  std::fprintf(stderr,
-               "\n  --config FILE       TOML configuration (see docs/config.md)\n"
-               "  --ready-file PATH   write our pid to PATH once the port is up (for scripts)\n"
-               "  --print-eal-args    print the EAL arguments the config yields and exit\n");
-  for (const AppOption& o : spec.options)
-    std::fprintf(stderr, "  %-19s %s\n", (o.flag + " " + o.metavar).c_str(), o.help.c_str());
-  for (const AppFlag& f : spec.flags) std::fprintf(stderr, "  %-19s %s\n", f.flag.c_str(), f.help.c_str());
-  std::fprintf(stderr, "Signals: SIGINT/SIGTERM stop (counters printed), SIGUSR1 prints the counters.\n");
-  return 2;
+// Before the port comes up: a ready file that cannot be written would
+// otherwise be noticed only once the stack runs.
+std::string ready_file_problem(const std::string& path) {
+  const std::size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  if (::access(dir.c_str(), F_OK) != 0)
+    return "--ready-file " + path + ": the directory " + dir + " does not exist";
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    return "--ready-file " + path + ": cannot write in " + dir + " (" + std::strerror(errno) + ")";
+  return "";
 }
 
 // Written under a temporary name and renamed, so a script polling for the
@@ -73,6 +69,19 @@ void print_counters(const Runtime& rt, std::FILE* out) {
   std::fflush(out);
 }
 
+// The application's lines under the summary block, indented like it.
+std::string indent_lines(const std::string& text) {
+  std::string out;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const std::size_t nl = text.find('\n', at);
+    out += "  " + text.substr(at, nl == std::string::npos ? std::string::npos : nl - at) + "\n";
+    if (nl == std::string::npos) break;
+    at = nl + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<std::uint32_t> parse_ipv4(std::string_view s) noexcept { return tern::parse_ipv4(s); }
@@ -89,44 +98,25 @@ long parse_int_option(const std::string& flag, const std::string& value, long lo
 }
 
 int run(int argc, char** argv, const AppSpec& spec) {
+  CommandLine cl;
+  if (const int rc = parse_command_line(argc, argv, spec, cl); rc >= 0) return rc;
+  return run(cl, spec);
+}
+
+int run(const CommandLine& cl, const AppSpec& spec) {
   const char* name = spec.name.c_str();
-  std::string config_path, ready_file;
-  bool print_eal = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const bool has_value = i + 1 < argc;
-    if ((arg == "--config" || arg == "-c") && has_value) {
-      config_path = argv[++i];
-    } else if (arg == "--ready-file" && has_value) {
-      ready_file = argv[++i];
-    } else if (arg == "--print-eal-args") {
-      print_eal = true;
-    } else if (arg == "--help" || arg == "-h") {
-      return usage(spec, argv[0]);
-    } else if (auto f = std::find_if(spec.flags.begin(), spec.flags.end(),
-                                     [&](const AppFlag& x) { return x.flag == arg; });
-               f != spec.flags.end()) {
-      f->set();
-    } else {
-      const AppOption* opt = nullptr;
-      for (const AppOption& o : spec.options)
-        if (o.flag == arg) opt = &o;
-      if (opt == nullptr || !has_value) {
-        std::fprintf(stderr, "%s: %s '%s'\n", name, opt == nullptr ? "unknown option" : "missing value for",
-                     arg.c_str());
-        return usage(spec, argv[0]);
-      }
-      try {
-        opt->set(argv[++i]);
-      } catch (const std::invalid_argument& e) {
-        std::fprintf(stderr, "%s: %s\n", name, e.what());
-        return 2;
-      }
-    }
+  if (cl.config_path.empty()) {
+    std::fprintf(stderr, "%s: --config FILE is required (--help lists every option)\n", name);
+    return 2;
   }
-  if (config_path.empty()) {
-    std::fprintf(stderr, "%s: --config FILE is required\n", name);
-    return usage(spec, argv[0]);
+  const std::string& config_path = cl.config_path;
+  const std::string& ready_file = cl.ready_file;
+  const bool print_eal = cl.print_eal_args;
+  if (!ready_file.empty() && !print_eal) {
+    if (const std::string why = ready_file_problem(ready_file); !why.empty()) {
+      std::fprintf(stderr, "%s: %s\n", name, why.c_str());
+      return 2;
+    }
   }
 
   Config cfg;
@@ -157,7 +147,8 @@ int run(int argc, char** argv, const AppSpec& spec) {
     signal(SIGINT, on_stop_signal);
     signal(SIGTERM, on_stop_signal);
     signal(SIGUSR1, on_usr1);
-    std::printf("%s\n", rt.describe().c_str());
+    std::printf("%s", rt.describe().c_str());
+    if (spec.describe) std::printf("%s", indent_lines(spec.describe()).c_str());
     std::fflush(stdout);
     if (!ready_file.empty()) write_ready_file(ready_file);
     std::thread control([&rt, &spec] {
@@ -177,6 +168,9 @@ int run(int argc, char** argv, const AppSpec& spec) {
       spec.report(stdout);
       std::fflush(stdout);
     }
+  } catch (const StartupError& e) {
+    std::fprintf(stderr, "%s: cannot start: %s\n", name, e.what());
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", name, e.what());
     return 1;

@@ -265,6 +265,8 @@ std::unique_ptr<EthdevPort> EthdevPort::open(const PortConfig& cfg, std::uint16_
   if (drv == "net_af_xdp" && rxd < kAfXdpFillMbufs) rxd = static_cast<std::uint16_t>(kAfXdpFillMbufs);
   rc = rte_eth_dev_adjust_nb_rx_tx_desc(id, &rxd, &txd);
   if (rc != 0) fail(cfg.name, "rte_eth_dev_adjust_nb_rx_tx_desc", rc);
+  p->rx_desc_ = rxd;
+  p->tx_desc_ = txd;
   const int socket = rte_eth_dev_socket_id(id);
   for (std::uint16_t q = 0; q < queues; ++q) {
     rte_eth_rxconf rxq = dev.default_rxconf;
@@ -375,26 +377,33 @@ std::uint16_t EthdevPort::tx_burst(std::uint16_t queue, rte_mbuf** pkts, std::ui
   }
 }
 
-std::string EthdevPort::describe() const {
+std::vector<std::pair<std::string, std::string>> EthdevPort::summary() const {
   const PortInfo& i = info_;
-  std::string s = i.name + ": " + driver_ + " port " + std::to_string(port_id_) + ", mac " +
-                  i.mac.to_string() + ", mtu " + std::to_string(i.mtu) + ", " + std::to_string(i.queues) +
-                  " queue(s), steering " +
-                  (i.queues == 1 ? "none needed (one queue)"
+  std::vector<std::pair<std::string, std::string>> out;
+  out.emplace_back("port", i.name + ": " + driver_ + " (DPDK port " + std::to_string(port_id_) + "), mac " +
+                               i.mac.to_string() + ", mtu " + std::to_string(i.mtu));
+  out.emplace_back("queues", std::to_string(i.queues) + " RX + " + std::to_string(i.queues) +
+                                 " TX, one pair per worker; " + std::to_string(rx_desc_) + " RX / " +
+                                 std::to_string(tx_desc_) + " TX descriptors each");
+  out.emplace_back("steering",
+                   i.queues == 1 ? "none needed (one queue)"
                    : i.steering == Steering::kRss
-                       ? "RSS (symmetric Toeplitz)"
-                       : "software (no usable RSS; frames forwarded to their owner over rings)");
-  s += ", checksum offload rx ";
-  s += i.rx_ip_checksum_offload ? "on" : "off";
-  s += " tx ";
-  s += i.tx_ip_checksum_offload ? (i.tx_l4_checksum_offload ? "ip+l4" : "ip") : "off";
-  if (single_segment_tx_) s += ", TX chains copied into one segment (no multi-segment TX)";
-  s += i.tx_gathers_by_dma ? ", TCP payloads sent as slices (DMA gather)"
-                           : ", TCP payloads copied into one segment";
+                       ? "RSS (symmetric Toeplitz key: both directions of a flow on one queue)"
+                       : "software (" + driver_ +
+                             " has no usable RSS: a frame is forwarded to its flow's worker over a "
+                             "ring)");
+  std::string off = "IPv4 checksum RX ";
+  off += i.rx_ip_checksum_offload ? (i.rx_l4_checksum_offload ? "ip+l4" : "ip") : "off";
+  off += ", TX ";
+  off += i.tx_ip_checksum_offload ? (i.tx_l4_checksum_offload ? "ip+l4" : "ip") : "off";
+  if (single_segment_tx_) off += "; TX chains copied into one segment (no multi-segment TX)";
+  off += i.tx_gathers_by_dma ? "; TCP payloads sent as slices (DMA gather)"
+                             : "; TCP payloads copied into one segment";
   if (!withheld_.empty())
-    s += ", " + std::to_string(withheld_.size()) +
-         " mbufs withheld (outside the UMEM DPDK 22.11's PMD registers)";
-  return s;
+    off += "; " + std::to_string(withheld_.size()) +
+           " mbufs withheld (outside the UMEM DPDK 22.11's PMD registers)";
+  out.emplace_back("offloads", off);
+  return out;
 }
 
 }  // namespace tern

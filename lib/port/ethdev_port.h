@@ -26,8 +26,10 @@ class EthdevPort final : public Port {
   std::uint16_t rx_burst(std::uint16_t queue, rte_mbuf** pkts, std::uint16_t n) noexcept override;
   std::uint16_t tx_burst(std::uint16_t queue, rte_mbuf** pkts, std::uint16_t n) noexcept override;
 
-  // One line for the start-up log: driver, queues, steering, offloads.
-  std::string describe() const;
+  // The start-up summary's lines about this port, as (label, text): the
+  // port and its PMD, queues, steering, offloads in use.
+  std::vector<std::pair<std::string, std::string>> summary() const;
+  const std::string& driver() const noexcept { return driver_; }
   // Frames dropped on `queue` because they could not be made one segment for
   // a PMD without multi-segment TX (see linearize_burst); 0 in practice,
   // since open() refuses an MTU whose frames would not fit one mbuf.
@@ -45,6 +47,7 @@ class EthdevPort final : public Port {
   std::uint16_t port_id_ = 0;
   std::string driver_;
   bool started_ = false;
+  std::uint16_t rx_desc_ = 0, tx_desc_ = 0;
   // The PMD sends only the first segment of a chain (no RTE_ETH_TX_OFFLOAD_MULTI_SEGS):
   // tx_burst copies chains into their first mbuf first.
   bool single_segment_tx_ = false;

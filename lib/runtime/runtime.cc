@@ -7,14 +7,18 @@
 #include <rte_pdump.h>
 #include <rte_random.h>
 #include <rte_ring.h>
+#include <rte_version.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "port/ethdev_port.h"
 #include "port/impaired_port.h"
 #include "port/veth_peer.h"
 #include "runtime/clock.h"
+#include "runtime/eal_log.h"
 #include "runtime/log.h"
 #include "runtime/telemetry.h"
 #include "tcp/cc/controller.h"
@@ -84,9 +88,16 @@ std::vector<std::string> Runtime::eal_args(const Config& cfg, const char* progra
   return a;
 }
 
-Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg) {
+Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg), program_(program) {
   if (cfg.ports.size() != 1) throw std::runtime_error("exactly one [[port]] is supported in this version");
   const PortConfig& pc = cfg.ports.front();
+  // What the EAL would reject in its own words, and an interface another
+  // Tern process drives, said in Tern's first (startup_checks.h).
+  check_before_eal(cfg);
+  claims_ = InterfaceClaims(cfg);
+  install_log_filter(cfg.log_level,
+                     std::any_of(cfg.eal.args.begin(), cfg.eal.args.end(),
+                                 [](const std::string& a) { return a.rfind("--log-level", 0) == 0; }));
   if (pc.device.rfind("net_tap", 0) == 0 && !pc.tap_rx_trigger) disable_tap_rx_trigger();
   // What net_af_xdp needs from the kernel, said plainly before the PMD fails
   // with "failed to initialize".
@@ -119,7 +130,7 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg) {
   if (indirect_pool_ == nullptr) throw std::runtime_error("cannot create the indirect mbuf pool");
 
   auto eth = EthdevPort::open(pc, queues, pools_);
-  TERN_LOG(INFO, "%s\n", eth->describe().c_str());
+  port_summary_ = eth->summary();
   if (const std::string iface = socket_pmd_iface(pc.device); !iface.empty()) {
     // A veth peer with TX checksum offload on makes Tern drop all its TCP
     // segments as TcpBadChecksum: say so, with the fix (docs/ports.md).
@@ -179,12 +190,14 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg) {
   tcp.mem_limits =
       mem_limits_for_pool(cfg.runtime.mbufs_per_worker,
                           static_cast<std::uint32_t>(sizeof(rte_mbuf)) + RTE_MBUF_DEFAULT_BUF_SIZE, reserve);
+  lendable_mbufs_ =
+      static_cast<std::uint32_t>(tcp.mem_limits.high / (sizeof(rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE));
   TERN_LOG(
-      INFO,
+      DEBUG,
       "buffer budget per worker: %u of %u mbufs lent to queues (reserve %u); pressure at %llu bytes, high at "
       "%llu\n",
-      static_cast<unsigned>(tcp.mem_limits.high / (sizeof(rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE)),
-      cfg.runtime.mbufs_per_worker, reserve.mbufs(), static_cast<unsigned long long>(tcp.mem_limits.pressure),
+      lendable_mbufs_, cfg.runtime.mbufs_per_worker, reserve.mbufs(),
+      static_cast<unsigned long long>(tcp.mem_limits.pressure),
       static_cast<unsigned long long>(tcp.mem_limits.high));
   for (std::uint16_t w = 0; w < n; ++w) {
     // Indirect mbufs that reference send-queue data, one pool per worker:
@@ -269,11 +282,32 @@ Counters Runtime::totals() const noexcept {
 std::string Runtime::describe() const {
   const PortConfig& pc = cfg_.ports.front();
   std::string lcores;
-  for (unsigned l : cfg_.runtime.lcores) lcores += (lcores.empty() ? "" : ",") + std::to_string(l);
-  return "tern: " + std::to_string(workers_.size()) + " worker(s) on lcores " + lcores + ", congestion " +
-         std::string(to_string(cfg_.tcp.congestion)) + ", address " + format_ipv4(pc.address.addr) + "/" +
-         std::to_string(pc.address.len) + ", mac " + port_->info().mac.to_string() +
-         ", telemetry /tern/stats (file prefix " + cfg_.eal.file_prefix + ")";
+  for (std::size_t i = 0; i < cfg_.runtime.lcores.size(); ++i)
+    lcores += (i == 0 ? "" : ", ") + std::to_string(cfg_.runtime.lcores[i]) + (i == 0 ? " (main)" : "");
+  std::string s = program_ + ": Tern " + std::string(TERN_VERSION) + " on " + rte_version() + ", pid " +
+                  std::to_string(getpid()) + "\n";
+  const auto line = [&s](const std::string& label, const std::string& text) {
+    s += "  " + label + std::string(label.size() < 11 ? 11 - label.size() : 1, ' ') + text + "\n";
+  };
+  line("lcores", lcores + ": " + std::to_string(workers_.size()) + " worker(s), one per lcore");
+  for (const auto& [label, text] : port_summary_) line(label, text);
+  if (const std::string iface = claimed_interface(pc.device); !iface.empty())
+    line("interface", iface + " (kernel side; claimed for this process)");
+  line("address", format_ipv4(pc.address.addr) + "/" + std::to_string(pc.address.len) +
+                      (pc.gateway ? ", gateway " + format_ipv4(*pc.gateway) : std::string(", no gateway")));
+  line("tcp", "congestion " + std::string(to_string(cfg_.tcp.congestion)) + ", up to " +
+                  std::to_string(cfg_.tcp.max_connections) + " connections per worker");
+  line("mbufs", std::to_string(cfg_.runtime.mbufs_per_worker) + " per worker (" +
+                    std::to_string(lendable_mbufs_) + " for socket buffers), " +
+                    std::to_string(cfg_.runtime.mbufs_per_worker) + " clones, burst " +
+                    std::to_string(cfg_.runtime.burst));
+  line("memory", std::to_string(cfg_.eal.memory_mb) + " MB " +
+                     (cfg_.eal.no_huge ? std::string("of ordinary memory (eal.no_huge)")
+                                       : std::string("of hugepages")) +
+                     ", file prefix " + cfg_.eal.file_prefix);
+  line("telemetry", "dpdk-telemetry.py -f " + cfg_.eal.file_prefix + " (/tern/stats, /tern/conns, ...)" +
+                        (pdump_ ? "; capture: dpdk-dumpcap --file-prefix=" + cfg_.eal.file_prefix : ""));
+  return s;
 }
 
 std::string format_counters(const Counters& c) {

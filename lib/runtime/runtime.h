@@ -13,6 +13,7 @@
 #include "base/counters.h"
 #include "config/config.h"
 #include "port/port.h"
+#include "runtime/startup_checks.h"
 #include "runtime/worker.h"
 
 namespace tern {
@@ -37,6 +38,8 @@ class Runtime {
   Counters totals() const noexcept;
   const Port& port() const noexcept { return *port_; }
   const Config& config() const noexcept { return cfg_; }
+  // The start-up summary, a block of lines: program and version, lcores,
+  // port and PMD, queues, steering, offloads, addresses, mbufs and memory.
   std::string describe() const;
 
   // The EAL arguments a config turns into (exposed for tests and --dry-run).
@@ -47,6 +50,10 @@ class Runtime {
   void worker_loop(std::size_t index);
 
   Config cfg_;
+  std::string program_;
+  InterfaceClaims claims_;  // before the EAL creates the port's interface
+  std::vector<std::pair<std::string, std::string>> port_summary_;
+  std::uint32_t lendable_mbufs_ = 0;  // per worker: what queues may hold before memory pressure
   std::atomic<bool> stop_{false};
   std::vector<rte_mempool*> pools_;
   rte_mempool* indirect_pool_ = nullptr;

@@ -21,7 +21,16 @@
 // sit on top.
 //
 // Errors are values (Error, CloseReason); nothing on the data path throws.
+// DPDK 22.11's headers are not C++20-clean (rte_spinlock.h increments a
+// volatile: -Wvolatile); an application's own warnings stay on.
+#pragma GCC diagnostic push
+#if defined(__clang__)
+#pragma GCC diagnostic ignored "-Wdeprecated-volatile"
+#else
+#pragma GCC diagnostic ignored "-Wvolatile"
+#endif
 #include <rte_mempool.h>
+#pragma GCC diagnostic pop
 
 #include <cstddef>
 #include <cstdint>
@@ -47,6 +56,8 @@ class Worker;
 namespace tern::api {
 
 using Buffer = tern::Buffer;
+using Duration = tern::Duration;  // tern/time.h
+using Instant = tern::Instant;
 using CaState = tern::CaState;
 using ConnectionInfo = tern::ConnectionInfo;  // tern/connection_info.h
 
@@ -290,6 +301,7 @@ struct AppOption {
   std::string metavar;
   std::string help;
   std::function<void(const std::string& value)> set;
+  bool required = false;  // a usage error (exit 2) when absent, before anything starts
 };
 // An option without a value ("--client").
 struct AppFlag {
@@ -314,10 +326,32 @@ struct AppSpec {
   std::function<bool()> done;
   // Exit status when report/done decide it (for example, a client that saw errors).
   std::function<int()> exit_status;
+  // Optional: what the application serves or connects to, one or more
+  // lines printed after Tern's start-up summary ("serving HTTP on port 80,
+  // files under /srv/www").
+  std::function<std::string()> describe;
 };
 
-// Parses the command line (--config FILE, --ready-file PATH,
-// --print-eal-args, the spec's options), starts Tern, runs one App per
+// What parse_command_line found besides the application's own options.
+struct CommandLine {
+  std::string program;      // argv[0]
+  std::string config_path;  // --config FILE (-c)
+  std::string ready_file;   // --ready-file PATH
+  bool print_eal_args = false;
+};
+
+// Parses the command line: the options every application shares (--config,
+// --ready-file, --print-eal-args, --help, --version) and the spec's, each as
+// "--opt value" or "--opt=value". Returns -1 to go on, or the exit status to
+// return now: 0 after --help or --version (printed on stdout), 2 after a
+// usage error (one line on stderr; a mistyped flag gets "did you mean").
+int parse_command_line(int argc, char** argv, const AppSpec& spec, CommandLine& out);
+// Starts Tern for a parsed command line (see run below).
+int run(const CommandLine& command_line, const AppSpec& spec);
+// Tern's version ("0.1.0").
+std::string_view version() noexcept;
+
+// Parses the command line (parse_command_line), starts Tern, runs one App per
 // worker until SIGINT/SIGTERM or spec.done, prints the counters (also on
 // SIGUSR1) and returns the exit status: 0, 1 (runtime failure), 2 (usage or config).
 int run(int argc, char** argv, const AppSpec& spec);

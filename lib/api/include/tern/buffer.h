@@ -2,7 +2,16 @@
 // Public: the move-only owner of an rte_mbuf chain, so who frees a packet is
 // visible in every signature. `rte_mbuf` stays the one packet buffer
 // everywhere, in the stack and in applications (DESIGN.md "Packet buffers").
+// DPDK 22.11's headers are not C++20-clean (rte_spinlock.h increments a
+// volatile: -Wvolatile); an application's own warnings stay on.
+#pragma GCC diagnostic push
+#if defined(__clang__)
+#pragma GCC diagnostic ignored "-Wdeprecated-volatile"
+#else
+#pragma GCC diagnostic ignored "-Wvolatile"
+#endif
 #include <rte_mbuf.h>
+#pragma GCC diagnostic pop
 
 #include <cstddef>
 #include <cstdint>
