@@ -9,5 +9,6 @@ int main(int argc, char** argv) {
   tern::api::AppSpec spec;
   spec.name = "tern-node";
   spec.summary = "Tern on the configured port, answering ARP and ICMP echo";
+  spec.describe = [] { return std::string("tern-node: answering ARP and ICMP echo (no TCP application)"); };
   return tern::api::run(argc, argv, spec);
 }

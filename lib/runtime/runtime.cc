@@ -292,7 +292,7 @@ std::string Runtime::describe() const {
   line("lcores", lcores + ": " + std::to_string(workers_.size()) + " worker(s), one per lcore");
   for (const auto& [label, text] : port_summary_) line(label, text);
   if (const std::string iface = claimed_interface(pc.device); !iface.empty())
-    line("interface", iface + " (kernel side; claimed for this process)");
+    line("interface", iface + " (claimed: a second Tern process on it is refused)");
   line("address", format_ipv4(pc.address.addr) + "/" + std::to_string(pc.address.len) +
                       (pc.gateway ? ", gateway " + format_ipv4(*pc.gateway) : std::string(", no gateway")));
   line("tcp", "congestion " + std::string(to_string(cfg_.tcp.congestion)) + ", up to " +

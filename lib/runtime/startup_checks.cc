@@ -323,8 +323,7 @@ InterfaceClaims::InterfaceClaims(const Config& cfg) {
   // On a refusal, let go of what this constructor took (no destructor runs).
   const auto refuse = [this](int fd, const std::string& why) {
     if (fd >= 0) ::close(fd);
-    for (int f : fds_) ::close(f);
-    fds_.clear();
+    release();
     throw StartupError(why);
   };
   for (const PortConfig& p : cfg.ports) {
@@ -334,15 +333,27 @@ InterfaceClaims::InterfaceClaims(const Config& cfg) {
     const std::string dir = claim_dir();
     ::mkdir(dir.c_str(), 0755);  // exists already, or open() below says why not
     const std::string path = dir + "/iface-" + std::to_string(ns.st_ino) + "-" + iface + ".lock";
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) refuse(-1, where + ": cannot create the lock file " + path + ": " + std::strerror(errno));
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      const long pid = std::strtol(read_file(path).c_str(), nullptr, 10);
-      refuse(fd, where + " is in use by another Tern process (pid " + std::to_string(pid) + ", " +
-                     process_name(pid) +
-                     "); one interface serves one process. Stop that process or give this one another "
-                     "iface= name");
+    int fd = -1;
+    // The holder removes the file when it lets go: a lock taken on a file
+    // that is no longer at `path` is retried on the new one.
+    for (int attempt = 0; fd < 0 && attempt < 8; ++attempt) {
+      fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+      if (fd < 0) refuse(-1, where + ": cannot create the lock file " + path + ": " + std::strerror(errno));
+      if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const long pid = std::strtol(read_file(path).c_str(), nullptr, 10);
+        refuse(fd, where + " is in use by another Tern process (pid " + std::to_string(pid) + ", " +
+                       process_name(pid) +
+                       "); one interface serves one process. Stop that process or give this one another "
+                       "iface= name");
+      }
+      struct stat held {
+      }, now{};
+      if (::fstat(fd, &held) != 0 || ::stat(path.c_str(), &now) != 0 || held.st_ino != now.st_ino) {
+        ::close(fd);
+        fd = -1;
+      }
     }
+    if (fd < 0) refuse(-1, where + ": the lock file " + path + " keeps changing");
     // Not a Tern process (or one from before these claims): its fdinfo says.
     if (p.device.rfind("net_tap", 0) == 0)
       if (const long pid = tap_holder(iface); pid != 0)
@@ -353,19 +364,25 @@ InterfaceClaims::InterfaceClaims(const Config& cfg) {
     if (::ftruncate(fd, 0) != 0 || ::write(fd, pid.data(), pid.size()) < 0) {
       // The lock is what counts; the pid only makes the message better.
     }
-    fds_.push_back(fd);
+    held_.push_back({fd, path});
   }
 }
 
-InterfaceClaims::~InterfaceClaims() {
-  for (int fd : fds_) ::close(fd);
+void InterfaceClaims::release() noexcept {
+  for (const Held& h : held_) {
+    ::unlink(h.path.c_str());  // while still locked: nobody takes a file that is going
+    ::close(h.fd);
+  }
+  held_.clear();
 }
+
+InterfaceClaims::~InterfaceClaims() { release(); }
 
 InterfaceClaims& InterfaceClaims::operator=(InterfaceClaims&& o) noexcept {
   if (this != &o) {
-    for (int fd : fds_) ::close(fd);
-    fds_ = std::move(o.fds_);
-    o.fds_.clear();
+    release();
+    held_ = std::move(o.held_);
+    o.held_.clear();
   }
   return *this;
 }

@@ -41,18 +41,25 @@ void check_privileges(const Config& cfg, const HostFacts& host);
 // second Tern process on the same interface is refused instead of silently
 // adding queues to it (net_tap) or sharing its frames (af_packet). A tap that
 // a process outside Tern holds open is refused too (its fdinfo names it).
+// The lock file goes when the claim ends normally; one a killed process left
+// is taken over by the next claim.
 class InterfaceClaims {
  public:
   InterfaceClaims() = default;
   explicit InterfaceClaims(const Config& cfg);  // throws StartupError
   ~InterfaceClaims();
-  InterfaceClaims(InterfaceClaims&& o) noexcept : fds_(std::move(o.fds_)) { o.fds_.clear(); }
+  InterfaceClaims(InterfaceClaims&& o) noexcept : held_(std::move(o.held_)) { o.held_.clear(); }
   InterfaceClaims& operator=(InterfaceClaims&& o) noexcept;
   InterfaceClaims(const InterfaceClaims&) = delete;
   InterfaceClaims& operator=(const InterfaceClaims&) = delete;
 
  private:
-  std::vector<int> fds_;
+  struct Held {
+    int fd;
+    std::string path;  // removed, still locked, when the claim ends
+  };
+  void release() noexcept;
+  std::vector<Held> held_;
 };
 
 // The kernel interface a socket PMD's device string names ("" for others).

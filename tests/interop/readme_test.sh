@@ -44,6 +44,9 @@ grep -q "Local Address\|no connections\|State" "$work/out" || fail "no tern-stat
 [ "$(grep -c "^--- tern counters" "$work/out")" -ge 3 ] ||
   fail "counters not printed on SIGUSR1 and at each exit"
 grep -q "^tern-node: Tern .* on DPDK" "$work/out" || fail "no start-up summary"
+# DPDK's start-up noise stays hidden at log_level = "info" (lib/runtime/eal_log.cc).
+! grep -E "^EAL: Detected|multiq qdisc|rt-signals are in use|Rx trigger|Disabling rte flow|rte_ip_frag_table_create" \
+  "$work/out" || fail "DPDK's start-up lines above were not hidden"
 grep -q "^hello from tern-httpd$" "$work/out" || fail "tern-httpd did not serve the page"
 ! ip netns list | grep -q "^tern-try" || fail "tern-try left behind"
 echo "PASS: README.md's Running Tern yourself block, as written: $(grep -c '^+ ' "$work/out") commands"

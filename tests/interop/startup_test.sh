@@ -13,8 +13,12 @@ interop_init startup "$@"
 interop_setup "$mode" u 10.88
 node="$build/apps/tern-node"
 
-# A config readable by everyone (the non-root cases run as nobody).
+# A config and a copy of tern-node that everyone can read (the non-root
+# cases run as nobody; the build tree may sit under a private directory
+# such as /root). tern-node links no library of the build tree.
 chmod 755 "$work"
+cp "$node" "$work/tern-node-copy"
+chmod 755 "$work/tern-node-copy"
 base_config() { # EXTRA_TOP_LEVEL_TOML -> stdout
   cat <<TOML
 log_level = "info"
@@ -48,7 +52,10 @@ expect() {
   cases=$((cases + 1))
 }
 run_node() { ip netns exec "$ns_tern" "$node" --config "$work/case.toml" "$@"; }
-as_nobody() { ip netns exec "$ns_tern" setpriv --reuid=nobody --regid=nogroup --clear-groups "$node" --config "$work/case.toml"; }
+as_nobody() {
+  ip netns exec "$ns_tern" setpriv --reuid=nobody --regid=nogroup --clear-groups "$work/tern-node-copy" \
+    --config "$work/case.toml"
+}
 no_hugetlbfs() {
   # A private mount namespace without any hugetlbfs mount.
   unshare -m sh -c 'awk '\''$3 == "hugetlbfs" {print $2}'\'' /proc/mounts | while read -r d; do umount "$d"; done
