@@ -615,6 +615,13 @@ Duration TcpStack::rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept {
     c.rto.on_rtt_sample(*logged);
     return *logged;
   }
+  // A segment timed from its send (the handshake's, or data without
+  // timestamps), never retransmitted since (Karn): microseconds, exact.
+  if (c.rtt_timing && seq_gt(s.ack, c.rtt_seq)) {
+    c.rto.on_rtt_sample(now - c.rtt_start);
+    c.rtt_timing = false;
+    return now - c.rtt_start;
+  }
   // RFC 7323 §4.1: with timestamps every ACK that advances the window gives
   // a sample from TSecr, retransmission or not (RFC 6298 §3 via Karn's note).
   if (c.ts_ok && s.opts.timestamps && s.opts.timestamps->second != 0) {
@@ -623,11 +630,6 @@ Duration TcpStack::rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept {
     if (ticks >= 0x7fffffffu) return Duration{};
     c.rto.on_rtt_sample(Duration::ms(ticks));
     return Duration::ms(ticks);
-  }
-  if (c.rtt_timing && seq_gt(s.ack, c.rtt_seq)) {
-    c.rto.on_rtt_sample(now - c.rtt_start);
-    c.rtt_timing = false;
-    return now - c.rtt_start;
   }
   return Duration{};
 }

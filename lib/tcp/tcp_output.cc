@@ -494,7 +494,10 @@ void TcpStack::send_syn(Tcb& c, Instant now) noexcept {
   if (!active) c.rcv_adv = c.rcv_nxt + win;
   c.last_ack_sent = c.rcv_nxt;
   c.last_send = now;
-  if (!c.syn_retransmitted && !c.ts_ok) {
+  if (!c.syn_retransmitted) {
+    // Timed in microseconds with timestamps too: the handshake's is the
+    // first sample, and TSecr's millisecond ticks make a LAN's 0 (Linux
+    // times the SYN-ACK from its own send stamp likewise).
     c.rtt_timing = true;
     c.rtt_seq = c.iss;
     c.rtt_start = now;

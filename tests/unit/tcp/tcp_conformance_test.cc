@@ -372,5 +372,35 @@ TEST_F(Conformance, BareAckBeyondTheRightEdgeIsNotAccepted) {
   EXPECT_EQ(drops(Drop::kTcpOutOfWindow), 1u);
 }
 
+// ---- The handshake's RTT in microseconds ---------------------------------------
+
+// The first RTT sample comes from the handshake. With timestamps, TSecr's
+// millisecond ticks gave 0 for a LAN's 300 us, and SRTT, min_RTT and
+// BBR's first pacing rate started from nothing; the SYN (SYN-ACK) is timed
+// from its send instead, as Linux times it from its own send stamp.
+TEST_F(Conformance, ActiveHandshakeRttIsTimedInMicroseconds) {
+  Tcb* c = active_syn(at_ms(5));
+  ASSERT_NE(c, nullptr);
+  recv(seg().flags(kTcpSyn | kTcpAck).seq(irs()).ack(iss() + 1).mss(1460).ts(100, our_tsval(*c)),
+       at_ms(5) + Duration::us(300));
+  expect_sent(seg().flags(kTcpAck).seq(iss() + 1).ack(irs() + 1));
+  ASSERT_EQ(c->state, TcpState::kEstablished);
+  EXPECT_EQ(c->rto.srtt(), Duration::us(300));
+  EXPECT_EQ(c->rto.min_rtt(), Duration::us(300));
+}
+
+TEST_F(Conformance, PassiveHandshakeRttIsTimedInMicroseconds) {
+  Listener* l = stack().listen(local_port(), 8);
+  ASSERT_NE(l, nullptr);
+  recv(seg().flags(kTcpSyn).seq(irs()).ack(0u).mss(1460).ts(100, 0), at_ms(5));
+  const Sent synack = expect_sent(seg().flags(kTcpSyn | kTcpAck).ack(irs() + 1));
+  ASSERT_TRUE(synack.opts.timestamps);
+  recv(seg().seq(irs() + 1).ack(synack.seq + 1).ts(101, synack.opts.timestamps->first),
+       at_ms(5) + Duration::us(250));
+  Tcb* c = stack().accept(*l);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->rto.srtt(), Duration::us(250));
+}
+
 }  // namespace
 }  // namespace tern::tcptest
