@@ -114,8 +114,12 @@ std::optional<Json> TelemetryClient::ask(const std::string& request) {
   std::vector<char> buf(kMaxReply);
   const ssize_t n = recv(fd_, buf.data(), buf.size(), 0);
   if (n <= 0) {
-    error_ = n == 0 ? "the Tern process went away (connection closed)"
-                    : "no reply to " + request + ": " + std::strerror(errno);
+    // A process that exits with our request unread resets the connection
+    // rather than closing it: the same news, whichever of the two comes.
+    const bool gone = n == 0 || errno == ECONNRESET || errno == EPIPE;
+    error_ = gone ? std::string("the Tern process went away (") +
+                        (n == 0 ? "connection closed" : std::strerror(errno)) + ")"
+                  : "no reply to " + request + ": " + std::strerror(errno);
     return std::nullopt;
   }
   const std::string_view text(buf.data(), static_cast<std::size_t>(n));

@@ -23,6 +23,7 @@ RtoEstimator::RtoEstimator(const RtoConfig& cfg) noexcept
   max_ns_ = std::max(max_ns_, min_ns_);
   granularity_ns_ = std::max<std::int64_t>(granularity_ns_, 0);
   if (initial_ns_ <= 0) initial_ns_ = min_ns_;
+  recompute();
 }
 
 void RtoEstimator::on_rtt_sample(Duration r) noexcept {
@@ -48,9 +49,10 @@ void RtoEstimator::on_rtt_sample(Duration r) noexcept {
   // applies only until then.
   backoffs_ = 0;
   floor_ns_ = 0;
+  recompute();
 }
 
-Duration RtoEstimator::base_rto() const noexcept {
+std::int64_t RtoEstimator::base_rto_ns() const noexcept {
   std::int64_t rto = initial_ns_;  // RFC 6298 §2.1
   if (has_sample_) {
     // RFC 6298 §2.2/§2.3: RTO <- SRTT + max(G, K*RTTVAR). K*RTTVAR saturates
@@ -65,18 +67,19 @@ Duration RtoEstimator::base_rto() const noexcept {
   }
   rto = std::max(rto, floor_ns_);
   // RFC 6298 §2.4 (minimum), §2.5 (maximum).
-  return Duration::ns(std::clamp(rto, min_ns_, max_ns_));
+  return std::clamp(rto, min_ns_, max_ns_);
 }
 
-Duration RtoEstimator::rto() const noexcept {
-  std::int64_t rto = base_rto().count_ns();
+void RtoEstimator::recompute() noexcept {
+  std::int64_t rto = base_rto_ns();
   // RFC 6298 §5.5: double per expiry; §2.5: a maximum may be placed on it.
   for (std::uint32_t i = 0; i < backoffs_ && rto < max_ns_; ++i) rto = rto > max_ns_ / 2 ? max_ns_ : rto * 2;
-  return Duration::ns(rto);
+  rto_ns_ = rto;
 }
 
 void RtoEstimator::on_timeout() noexcept {
   if (backoffs_ != std::numeric_limits<std::uint32_t>::max()) ++backoffs_;
+  recompute();
 }
 
 void RtoEstimator::on_syn_retransmitted_established() noexcept {
@@ -85,6 +88,7 @@ void RtoEstimator::on_syn_retransmitted_established() noexcept {
   // backoff does not carry over into the data phase.
   floor_ns_ = kSynLossRto.count_ns();
   backoffs_ = 0;
+  recompute();
 }
 
 }  // namespace tern

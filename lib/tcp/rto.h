@@ -56,8 +56,10 @@ class RtoEstimator {
 
   // RFC 6298 §2.1 before the first sample, else SRTT + max(G, K*RTTVAR);
   // clamped to [min, max] (§2.4, §2.5), then doubled per backoff and capped
-  // at max (§5.5).
-  Duration rto() const noexcept;
+  // at max (§5.5). Kept computed (every ACK that restarts the timer reads
+  // it, several times per segment sent; it changes only on a sample, a
+  // timeout or the §5.7 floor).
+  Duration rto() const noexcept { return Duration::ns(rto_ns_); }
 
   // RFC 6298 §5.5: the retransmission timer expired; back off.
   void on_timeout() noexcept;
@@ -79,7 +81,8 @@ class RtoEstimator {
   Duration min_rtt() const noexcept { return Duration::us(min_rtt_us_); }
 
  private:
-  Duration base_rto() const noexcept;  // before backoff
+  std::int64_t base_rto_ns() const noexcept;  // before backoff
+  void recompute() noexcept;                  // rto_ns_ from the state below
 
   std::int64_t initial_ns_;
   std::int64_t min_ns_;
@@ -88,6 +91,7 @@ class RtoEstimator {
   std::int64_t srtt8_ = 0;     // 8 * SRTT, ns
   std::int64_t rttvar4_ = 0;   // 4 * RTTVAR, ns
   std::int64_t floor_ns_ = 0;  // RFC 6298 §5.7 floor, 0 when not in force
+  std::int64_t rto_ns_ = 0;    // rto(), backoff included
   std::uint32_t k_;
   std::uint32_t backoffs_ = 0;
   std::uint32_t min_rtt_us_ = 0;

@@ -207,6 +207,15 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
   const bool can_send_data = c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait ||
                              c.state == TcpState::kFinWait1 || c.state == TcpState::kClosing ||
                              c.state == TcpState::kLastAck;
+  if (can_send_data && c.snd_nxt == c.snd_max && !c.sack_recovery && !c.recovery_hold &&
+      static_cast<std::uint32_t>(c.snd_max - c.snd_una) >= c.sndq.bytes() && (!c.fin_queued || c.fin_sent)) {
+    // Everything queued is out (the FIN too, if any) and nothing is to be
+    // sent again: the call an ACK or a read makes most often. Only what the
+    // full pass below would still do with nothing to send.
+    if (c.cc.wants_rate_samples()) rate_note_app_limited(c);
+    if (c.ack_now) send_or_defer_ack(c, now);
+    return;
+  }
   if (can_send_data) {
     // RFC 5681 §4.1: restart from the initial window after an idle RTO;
     // shorter pauses the controller may keep off its clock (CUBIC, RFC 9438

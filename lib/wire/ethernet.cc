@@ -41,12 +41,4 @@ Parsed<EthernetHeader> EthernetHeader::parse(std::span<const std::byte> frame) n
   return EthernetHeader{frame};
 }
 
-void write_ethernet(std::span<std::byte> out, const MacAddr& dst, const MacAddr& src,
-                    std::uint16_t ether_type) noexcept {
-  assert(out.size() >= kEthernetHeaderLen);
-  dst.store(out.data());
-  src.store(out.data() + 6);
-  store_be16(out.data() + 12, ether_type);
-}
-
 }  // namespace tern
