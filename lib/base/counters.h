@@ -15,6 +15,7 @@ namespace tern {
   X(SteeredOut) X(SteeredIn)                                                           \
   X(ArpInRequests) X(ArpInReplies) X(ArpOutRequests) X(ArpOutReplies)                  \
   X(ArpCacheMisses) X(ArpResolved) X(ArpExpired)                                       \
+  X(NdCacheMisses) X(NdResolved) X(NdExpired)                                          \
   X(IpInReceives) X(IpInDelivers) X(IpOutRequests)                                     \
   X(IpReasmReqds) X(IpReasmOKs) X(IpReasmFails)                                        \
   X(IcmpInMsgs) X(IcmpInEchos) X(IcmpInDestUnreachs) X(IcmpOutMsgs) X(IcmpOutEchoReps)  \
@@ -46,6 +47,8 @@ namespace tern {
   X(ArpUnknownOp)                                                                      \
   X(ArpQueueFull)        /* packets waiting for resolution exceeded the bound */       \
   X(ArpUnresolved)       /* next hop never answered; queued packets expired */         \
+  X(NdQueueFull)         /* IPv6 packets waiting for neighbour resolution exceeded the bound */ \
+  X(NdUnresolved)        /* neighbour never answered its solicitations; parked packets expired */ \
   X(IpTruncated)         /* frame shorter than a minimal IPv4 header */                \
   X(IpBadVersion)                                                                      \
   X(IpBadHeaderLength)   /* IHL < 5 or header past the frame */                        \

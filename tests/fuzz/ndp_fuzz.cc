@@ -3,6 +3,7 @@
 // gets past it), then an IPv6 packet. A message validate_nd() accepts must
 // satisfy each RFC 4861 check independently, and what the builders write
 // must parse back.
+#include <array>
 #include <vector>
 
 #include "fuzz_check.h"
@@ -70,13 +71,54 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                  again->override_flag() == f.override_);
       break;
     }
-    case kIcmpv6RouterAdvert:
+    case kIcmpv6RouterAdvert: {
       FUZZ_CHECK(ip->src().is_link_local());
+      // Rebuilt from what was parsed (the first four prefixes), it parses
+      // back to the same fields.
+      std::array<NdPrefixInfo, 4> prefixes{};
+      std::size_t np = 0;
+      nd->for_each_prefix([&](const NdPrefixInfo& p) {
+        if (np < prefixes.size()) prefixes[np++] = p;
+      });
+      const RouterAdvertFields f{.cur_hop_limit = nd->cur_hop_limit(),
+                                 .managed = nd->managed_flag(),
+                                 .other = nd->other_flag(),
+                                 .router_lifetime_s = nd->router_lifetime_s(),
+                                 .reachable_time_ms = nd->reachable_time_ms(),
+                                 .retrans_timer_ms = nd->retrans_timer_ms(),
+                                 .source_lla = nd->source_lla(),
+                                 .mtu = nd->mtu(),
+                                 .prefixes = std::span{prefixes}.first(np)};
+      std::vector<std::byte> ra(256);
+      const std::size_t n = write_router_advert(ra, f, ip->src(), ip->dst());
+      FUZZ_CHECK(n != 0);
+      auto again = NdMessage::parse(std::span{ra}.first(n));
+      FUZZ_CHECK(again.ok() && again->router_lifetime_s() == f.router_lifetime_s &&
+                 again->reachable_time_ms() == f.reachable_time_ms &&
+                 again->retrans_timer_ms() == f.retrans_timer_ms &&
+                 again->cur_hop_limit() == f.cur_hop_limit && again->managed_flag() == f.managed &&
+                 again->other_flag() == f.other && again->source_lla() == f.source_lla &&
+                 again->mtu() == f.mtu);
+      std::size_t i = 0;
+      again->for_each_prefix([&](const NdPrefixInfo& p) {
+        FUZZ_CHECK(i < np && p.prefix == prefixes[i].prefix && p.prefix_len == prefixes[i].prefix_len &&
+                   p.on_link == prefixes[i].on_link && p.autonomous == prefixes[i].autonomous &&
+                   p.valid_lifetime_s == prefixes[i].valid_lifetime_s &&
+                   p.preferred_lifetime_s == prefixes[i].preferred_lifetime_s);
+        ++i;
+      });
+      FUZZ_CHECK(i == np);
+      FUZZ_CHECK(Icmpv6Header::parse(std::span{ra}.first(n))->checksum_ok(ip->src(), ip->dst()));
       break;
-    default:
+    }
+    default: {
       FUZZ_CHECK(nd->type() == kIcmpv6RouterSolicit);
       FUZZ_CHECK(!ip->src().is_unspecified() || !nd->has_option(kNdOptSourceLla));
+      const std::size_t n = write_router_solicit(out, nd->source_lla(), ip->src(), ip->dst());
+      auto again = NdMessage::parse(std::span{out}.first(n));
+      FUZZ_CHECK(again.ok() && again->source_lla() == nd->source_lla());
       break;
+    }
   }
   return 0;
 }

@@ -68,7 +68,8 @@ seed checksum_fuzz ping "0000000003${icmp_ping}"
 # IPv6 (issue 15): a Hop-by-Hop header (Router Alert, PadN) before a TCP
 # header; a first fragment; an address as text. icmpv6_fuzz takes source,
 # destination, a flag byte, then the message; ndp_fuzz a flag byte (1: fix
-# the checksum) then an IPv6 packet: a Neighbour Solicitation with SLLA.
+# the checksum) then an IPv6 packet: a Neighbour Solicitation with SLLA, a
+# Router Advertisement with SLLA, MTU and a prefix.
 ip6_a='20010db8000000000000000000000001'
 ip6_b='20010db8000000000000000000000002'
 seed ipv6_fuzz hbh "60000000001c0040${ip6_a}${ip6_b}060005020000010000501f9000000001000000005002ffff00000000"
@@ -76,6 +77,7 @@ seed ipv6_fuzz frag "6000000000182c40${ip6_a}${ip6_b}11000001deadbeef00000000000
 seed ipv6_fuzz text "$(printf '2001:db8::ffff:10.1.2.3' | xxd -p)"
 seed icmpv6_fuzz echo "${ip6_a}${ip6_b}0080004d481234000161626364"
 seed ndp_fuzz ns "016000000000203afffe80000000000000000000fffe000001ff0200000000000000000001ff00000287004c5f0000000020010db80000000000000000000000020101020000000001"
+seed ndp_fuzz ra "016000000000403afffe80000000000000000000fffe000002ff0200000000000000000000000000018600754e4080070800007530000003e8010102000000000205010000000005dc030440c000278d0000093a800000000020010db8000100000000000000000000"
 # tcp_engine_fuzz records (see tcp_engine_fuzz.cc): a passive open on port 80
 # with data both ways and a close; the active connection's handshake, data,
 # shutdown and TIME_WAIT, then segments to the TIME_WAIT tuple; and a bulk
