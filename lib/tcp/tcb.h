@@ -226,6 +226,11 @@ struct Tcb : TimerNode {
   // recovery_point (the timeout already answered this loss event).
   bool recovery_hold = false;
   bool hold_rexmit_valid = false;
+  // Whether cwnd limited the sender (AckSample::cwnd_limited): the most
+  // bytes outstanding when an ACK arrived, over the window that ends when
+  // SND.UNA passes cwnd_window_end.
+  std::uint32_t cwnd_window_flight = 0;
+  Seq32 cwnd_window_end;
 
   // Undo of a congestion response that proves spurious (tcp_undo.cc): one
   // episode from a fast retransmit (SACK or NewReno recovery) or an RTO

@@ -650,6 +650,24 @@ void sack_summary(const Tcb& c, const Segment& s, AckSample& sample) noexcept {
 
 }  // namespace
 
+// Called with SND.UNA not yet moved. cwnd limited the sender when, over the
+// last window of data, the flight an ACK found reached cwnd less a segment
+// (Nagle and SWS leave up to one short); in slow start, when cwnd is below
+// twice the largest flight (Linux's tcp_is_cwnd_limited: slow start may
+// double what was used, no more).
+bool TcpStack::note_cwnd_use(Tcb& c) noexcept {
+  const std::uint32_t prior = static_cast<std::uint32_t>(c.snd_max - c.snd_una);
+  if (c.cwnd_window_flight == 0 || seq_geq(c.snd_una, c.cwnd_window_end)) {
+    c.cwnd_window_end = c.snd_max;
+    c.cwnd_window_flight = prior;
+  } else if (prior > c.cwnd_window_flight) {
+    c.cwnd_window_flight = prior;
+  }
+  const std::uint64_t cwnd = c.cc.cwnd();
+  if (cwnd < c.cc.ssthresh()) return cwnd < 2ull * c.cwnd_window_flight;
+  return c.cwnd_window_flight + c.mss >= cwnd;
+}
+
 void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
   const bool fin_outstanding = c.fin_sent && (c.state == TcpState::kFinWait1 ||
                                               c.state == TcpState::kClosing || c.state == TcpState::kLastAck);
@@ -668,6 +686,7 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
     c.sndq.drop_front(std::min(data, c.sndq.bytes()));
     c.bytes_acked += data;
     AckSample sample{s.ack, acked, c.snd_max, now};
+    sample.cwnd_limited = note_cwnd_use(c);
     sample.rtt = rtt;  // CUBIC's clock and HyStart++'s rounds (cc/cubic.h)
     sample.srtt = c.rto.srtt();
     sack_summary(c, s, sample);

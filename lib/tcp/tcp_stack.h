@@ -421,6 +421,7 @@ class TcpStack {
   // The pure ACK output() sends, or in a burst, a place on the list of
   // ACKs end_burst sends (tcp_output.cc).
   void send_or_defer_ack(Tcb& c, Instant now) noexcept;
+  bool note_cwnd_use(Tcb& c) noexcept;  // AckSample::cwnd_limited (tcp_input.cc)
   void send_deferred_acks(Instant now) noexcept;
   void ack_unlink(Tcb& c) noexcept { unlink_from<&Tcb::ack_link, &Tcb::in_ack_list>(ack_head_, c); }
   // Takes c off the worker's intrusive list at `head` (the pacing list, the

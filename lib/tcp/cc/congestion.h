@@ -39,6 +39,11 @@ struct AckSample {
   // do not count). Data the receiver holds beyond a hole.
   bool sacked = false;
   Seq32 sack_high;
+  // RFC 7661 §4.3 / RFC 9438 §4.10's note: whether cwnd was what limited
+  // the sender over the last window (the engine's measure, as Linux's
+  // tcp_is_cwnd_limited). A sender held back by its application or the
+  // peer's window does not grow cwnd it never used.
+  bool cwnd_limited = true;
 
   // RFC 5681 §2 FlightSize: data sent but not yet cumulatively acknowledged,
   // after this ACK. Without SACK this is all the information there is.

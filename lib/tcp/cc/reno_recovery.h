@@ -224,7 +224,7 @@ CcAction RenoRecovery<Growth>::on_ack(const AckSample& a) noexcept {
     rto_recovery_ = false;
     rto_rexmit_valid_ = false;
   }
-  growth_.on_ack(a, w_);
+  if (a.cwnd_limited) growth_.on_ack(a, w_);
   return CcAction::kNone;
 }
 

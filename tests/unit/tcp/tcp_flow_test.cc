@@ -543,5 +543,36 @@ TEST_F(Flow, HeaderPredictionTakesAPureAckOfNewData) {
   EXPECT_TRUE(c->sndq.empty());
 }
 
+// RFC 7661 §4.3 (and RFC 9438 §4.10's note): cwnd grows only when it limited
+// the sender. An application that sends 100 bytes per round trip never
+// uses its initial window; Linux (tcp_is_cwnd_limited) leaves cwnd there,
+// and so must we, or a later burst goes out at a window never tested.
+TEST_F(Flow, AnApplicationLimitedSenderDoesNotGrowCwnd) {
+  Tcb* c = establish_active(seg().mss(1460).win(60000));
+  ASSERT_NE(c, nullptr);
+  stack().set_nodelay(*c, true, at_ms(5));
+  const std::uint32_t iw = c->cc.cwnd();
+  Seq32 next = iss() + 1;
+  for (int i = 0; i < 50; ++i) {
+    const Instant t = at_ms(10 + 10 * i);
+    ASSERT_EQ(stack().send_copy(*c, pattern(100), t), 100u);
+    expect_sent(seg().seq(next).data(100));
+    next += 100;
+    recv(seg().seq(irs() + 1).ack(next).win(60000), t + Duration::ms(1));
+  }
+  EXPECT_EQ(c->cc.cwnd(), iw);
+}
+
+// A sender that fills cwnd still grows it in slow start.
+TEST_F(Flow, ACwndLimitedSenderGrowsCwnd) {
+  Tcb* c = establish_active(seg().mss(1460).win(60000));
+  ASSERT_NE(c, nullptr);
+  const std::uint32_t iw = c->cc.cwnd();
+  ASSERT_EQ(stack().send_copy(*c, pattern(30 * 1460), at_ms(10)), 30u * 1460);
+  EXPECT_EQ(take_all_sent().size(), 10u);
+  recv(seg().seq(irs() + 1).ack(iss() + 1 + 2 * 1460).win(60000), at_ms(20));
+  EXPECT_GT(c->cc.cwnd(), iw);
+}
+
 }  // namespace
 }  // namespace tern::tcptest
