@@ -21,17 +21,8 @@
 // sit on top.
 //
 // Errors are values (Error, CloseReason); nothing on the data path throws.
-// DPDK 22.11's headers are not C++20-clean (rte_spinlock.h increments a
-// volatile: -Wvolatile); an application's own warnings stay on.
-#pragma GCC diagnostic push
-#if defined(__clang__)
-#pragma GCC diagnostic ignored "-Wdeprecated-volatile"
-#else
-#pragma GCC diagnostic ignored "-Wvolatile"
-#endif
-#include <rte_mempool.h>
-#pragma GCC diagnostic pop
-
+// DPDK's headers (rte_mempool.h among them) come through tern/buffer.h,
+// which keeps their -Wvolatile warnings out of the application's build.
 #include <cstddef>
 #include <cstdint>
 #include <functional>

@@ -11,6 +11,7 @@
 #pragma GCC diagnostic ignored "-Wvolatile"
 #endif
 #include <rte_mbuf.h>
+#include <rte_mempool.h>
 #pragma GCC diagnostic pop
 
 #include <cstddef>
