@@ -66,7 +66,24 @@ void Worker::on_icmp_unreachable(const IcmpUnreachable& u, Instant now) {
 
 bool Worker::owns_tuple(void* self, const FourTuple& t) noexcept {
   const auto& w = *static_cast<const Worker*>(self);
-  return symmetric_flow_hash(t.laddr, t.raddr, t.lport, t.rport, kIpProtoTcp) % w.workers_ == w.id_;
+  if (t.is_v4()) {
+    return symmetric_flow_hash(t.laddr.v4_host(), t.raddr.v4_host(), t.lport, t.rport, kIpProtoTcp) %
+               w.workers_ ==
+           w.id_;
+  }
+  // IPv6: each address folded to 32 bits (the xor of its four words). The
+  // software steering of IPv6 frames must hash them alike (issue 15, step 5).
+  auto fold = [](const IpAddr& a) {
+    const auto& b = a.bytes();
+    std::uint32_t x = 0;
+    for (std::size_t i = 0; i < 16; i += 4) {
+      x ^=
+          std::uint32_t{b[i]} << 24 | std::uint32_t{b[i + 1]} << 16 | std::uint32_t{b[i + 2]} << 8 | b[i + 3];
+    }
+    return x;
+  };
+  return symmetric_flow_hash(fold(t.laddr), fold(t.raddr), t.lport, t.rport, kIpProtoTcp) % w.workers_ ==
+         w.id_;
 }
 
 Worker::~Worker() {

@@ -27,6 +27,12 @@ class TcpIpGlue final : public TransportInput, public SegmentSink {
   void send_segment(Mbuf segment, std::uint32_t /*src*/, std::uint32_t dst, Instant now) override {
     ip_.send(std::move(segment), dst, kIpProtoTcp, now, out_);
   }
+  // TODO(issue 15): IpLayer::send_ipv6 once the IP layer speaks IPv6; until
+  // then no IPv6 segment reaches here (nothing delivers one, and connect()
+  // to an IPv6 peer needs TcpStackOptions::local_addr6, which the runtime
+  // leaves unset).
+  void send_segment6(Mbuf /*segment*/, const IpAddr& /*src*/, const IpAddr& /*dst*/,
+                     Instant /*now*/) override {}
 
  private:
   IpLayer& ip_;
