@@ -43,10 +43,18 @@ echo "$ping_out" | grep -q " 0% packet loss" || fail "ping -6 lost packets"
 ip -n "$peer_ns" -6 neigh show "$tern_ip6" | tee /dev/stderr | grep -qi "$tern_mac" ||
   fail "kernel neighbour entry for $tern_ip6 is not Tern's MAC"
 
-# 2. Link-local address.
-ping_out=$(ip netns exec "$peer_ns" ping -6 -c 5 -i 0.05 -W 1 "$tern_ll%$peer_if") || true
-echo "$ping_out" | tail -2
-echo "$ping_out" | grep -q " 0% packet loss" || fail "ping -6 to the link-local address lost packets"
+# 2. Link-local address. In tap mode the kernel's side of the tap has Tern's
+# MAC, so it derives the same link-local address and answers such pings
+# itself: only a veth peer can check this.
+echos=23
+if ip -n "$peer_ns" -6 addr show dev "$peer_if" | grep -q "$tern_ll"; then
+  echo "link-local: skipped ($tern_ll is the kernel's own address on $peer_if too)"
+else
+  ping_out=$(ip netns exec "$peer_ns" ping -6 -c 5 -i 0.05 -W 1 "$tern_ll%$peer_if") || true
+  echo "$ping_out" | tail -2
+  echo "$ping_out" | grep -q " 0% packet loss" || fail "ping -6 to the link-local address lost packets"
+  echos=28
+fi
 
 # 3. A neighbour entry that goes away is resolved again.
 ip -n "$peer_ns" -6 neigh flush dev "$peer_if"
@@ -57,7 +65,7 @@ ip netns exec "$peer_ns" ping -6 -c 3 -i 0.05 -W 1 "$tern_ip6" | grep -q " 0% pa
 telemetry /tern/stats | python3 -c "
 import json, sys
 s = json.load(sys.stdin)
-for k, least in (('Icmp6InEchos', 28), ('Icmp6OutEchoReplies', 28), ('Icmp6InNeighborSolicits', 2),
+for k, least in (('Icmp6InEchos', $echos), ('Icmp6OutEchoReplies', $echos), ('Icmp6InNeighborSolicits', 2),
                  ('Icmp6OutNeighborAdvertisements', 2)):
     assert s[k] >= least, (k, s[k])
 print('telemetry: ' + ' '.join('%s=%d' % (k, s[k]) for k in (
