@@ -13,8 +13,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <string>
 #include <stdexcept>
+#include <string>
 
 #include "port/ethdev_port.h"
 #include "port/impaired_port.h"
