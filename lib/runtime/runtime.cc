@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <stdexcept>
+#include <string>
 
 #include "port/ethdev_port.h"
 #include "port/impaired_port.h"
@@ -243,6 +245,20 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg), program_(p
                              rte_strerror(-rc));
 }
 
+namespace {
+
+// Removes the files of an exited primary's runtime directory and the
+// directory itself; leaves anything unexpected (a subdirectory) alone.
+void remove_runtime_dir(const std::string& dir) {
+  std::error_code ec;
+  if (dir.empty() || !std::filesystem::is_directory(dir, ec)) return;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (!e.is_directory(ec)) std::filesystem::remove(e.path(), ec);
+  std::filesystem::remove(dir, ec);  // only if now empty
+}
+
+}  // namespace
+
 Runtime::~Runtime() {
   register_telemetry(nullptr);  // unpublishes; its result was checked when registering
   workers_.clear();             // frees parked and queued frames before the pools go
@@ -253,7 +269,13 @@ Runtime::~Runtime() {
     rte_ring_free(r);
   }
   if (pdump_) rte_pdump_uninit();
+  // DPDK 22.11's cleanup leaves the primary's runtime directory behind
+  // (/var/run/dpdk/<file_prefix>: its config, memseg arrays and sockets,
+  // about 2 MB); a machine that starts Tern often (tests, benchmarks) would
+  // pile them up. Nothing may attach to an exited primary, so they go too.
+  const std::string runtime_dir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
+  remove_runtime_dir(runtime_dir);
 }
 
 void Runtime::worker_loop(std::size_t index) {
