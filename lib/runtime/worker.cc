@@ -60,6 +60,12 @@ void Worker::on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue&
   glue_->on_ipv4(d, std::move(frame), now, out);
 }
 
+// IPv6 is not steered in software yet (issue 15, step 5): the worker that
+// received the segment processes it.
+void Worker::on_ipv6(const Ipv6Delivery& d, Mbuf frame, Instant now, FrameQueue& out) {
+  glue_->on_ipv6(d, std::move(frame), now, out);
+}
+
 void Worker::on_icmp_unreachable(const IcmpUnreachable& u, Instant now) {
   glue_->on_icmp_unreachable(u, now);
 }
