@@ -57,6 +57,10 @@ IpSettings ip_settings(const Config& cfg, const PortInfo& info) {
   s.tx_ip_checksum_offload = info.tx_ip_checksum_offload;
   s.arp = cfg.arp;
   s.ip = cfg.ip;
+  s.v6.addrs = pc.address6;
+  s.v6.gateway = pc.gateway6;
+  s.v6.nd = cfg.nd;
+  s.v6.seed = rte_rand() | 1;  // ReachableTime's draw (RFC 4861 §6.3.2)
   return s;
 }
 
@@ -317,6 +321,13 @@ std::string Runtime::describe() const {
     line("interface", iface + " (claimed: a second Tern process on it is refused)");
   line("address", format_ipv4(pc.address.addr) + "/" + std::to_string(pc.address.len) +
                       (pc.gateway ? ", gateway " + format_ipv4(*pc.gateway) : std::string(", no gateway")));
+  {
+    std::string v6 = link_local_from_mac(port_->info().mac).to_string() + " (link-local)";
+    for (const Ipv6Prefix& a : pc.address6) v6 += ", " + format_ipv6_prefix(a);
+    v6 += pc.gateway6 ? ", gateway6 " + pc.gateway6->to_string() : std::string(", no gateway6");
+    if (!port_->info().ipv6_multicast.empty()) v6 += "; multicast " + port_->info().ipv6_multicast;
+    line("address6", v6);
+  }
   line("tcp", "congestion " + std::string(to_string(cfg_.tcp.congestion)) + ", up to " +
                   std::to_string(cfg_.tcp.max_connections) + " connections per worker");
   line("mbufs", std::to_string(cfg_.runtime.mbufs_per_worker) + " per worker (" +
