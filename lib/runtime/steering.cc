@@ -88,6 +88,14 @@ std::uint16_t steer_ipv6(std::span<const std::byte> packet, std::uint16_t worker
 
 }  // namespace
 
+bool is_neighbor_discovery(std::span<const std::byte> frame) noexcept {
+  constexpr std::size_t kType = kEthernetHeaderLen + kIpv6HeaderLen;
+  if (frame.size() <= kType || load_be16(frame.data() + 12) != kEtherTypeIpv6) return false;
+  if (load_u8(frame.data() + kEthernetHeaderLen + 6) != kIpProtoIcmpv6) return false;
+  const std::uint8_t type = load_u8(frame.data() + kType);
+  return type >= kIcmpv6RouterSolicit && type <= kIcmpv6NeighborAdvert;
+}
+
 std::uint16_t steer_frame(std::span<const std::byte> frame, std::uint16_t workers,
                           std::uint16_t self) noexcept {
   if (workers <= 1) return 0;

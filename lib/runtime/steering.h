@@ -19,6 +19,10 @@ inline constexpr std::uint16_t kAllWorkers = 0xFFFF;  // ARP: every worker learn
 std::uint16_t steer_frame(std::span<const std::byte> frame, std::uint16_t workers,
                           std::uint16_t self) noexcept;
 
+// Whether `frame` is IPv6 neighbour discovery (ICMPv6 types 133-136 right
+// after the fixed header): what steer_frame sends to every worker.
+bool is_neighbor_discovery(std::span<const std::byte> frame) noexcept;
+
 // The symmetric flow hash itself, for choosing local ports on active open
 // (so a connection's replies hash to the connecting worker).
 std::uint32_t symmetric_flow_hash(std::uint32_t a, std::uint32_t b, std::uint16_t pa, std::uint16_t pb,
