@@ -408,7 +408,12 @@ void Ipv6Layer::on_replicated_nd(Mbuf frame, Instant now, FrameQueue& out) noexc
   };
   switch (nd->type()) {
     case kIcmpv6NeighborAdvert: {
-      if (is_ours(nd->target())) return;
+      if (const int slot = slot_of(nd->target()); slot >= 0) {
+        // Every worker runs DAD on its own copy of our addresses; the
+        // answering worker counted the duplicate.
+        if (state_[slot].tentative) state_[slot] = {.tentative = false, .duplicate = true};
+        return;
+      }
       NeighborAdvert na;
       na.target_lla = nd->target_lla();
       na.solicited = nd->solicited_flag();
@@ -416,6 +421,11 @@ void Ipv6Layer::on_replicated_nd(Mbuf frame, Instant now, FrameQueue& out) noexc
       return nd_.on_advert(nd->target(), na, now, release);
     }
     case kIcmpv6NeighborSolicit:
+      if (const int slot = slot_of(nd->target());
+          slot >= 0 && state_[slot].tentative && ip->src().is_unspecified()) {
+        state_[slot] = {.tentative = false, .duplicate = true};  // another node's DAD probe
+        return;
+      }
       // Only an NS for one of our addresses creates an entry (§7.2.3).
       if (is_ours(nd->target()) && !ip->src().is_unspecified())
         if (const std::optional<MacAddr> sll = nd->source_lla())

@@ -5,16 +5,13 @@
 # Checks: duplicate address detection and a Router Solicitation at start-up;
 # `ping -6` to Tern's global and link-local addresses, no loss; the
 # kernel's neighbour entry (`ip -6 neigh`) holds Tern's MAC; telemetry counts
-# the solicitations, advertisements and echoes. One worker: neighbour
-# discovery is not yet replicated across workers (docs/architecture.md,
-# "Dual stack").
+# the solicitations, advertisements and echoes. Two workers (one over
+# af_xdp): neighbour discovery reaches every worker, as ARP does.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 interop_init ping6 "$@"
 interop_setup "$mode" s 10.78
-tern_lcores="0"
-export TERN_WORKERS=1
 tern_ip6="2001:db8:78::2"
 peer_ip6="2001:db8:78::1"
 interop_write_config 256 4095
@@ -69,8 +66,8 @@ ip netns exec "$peer_ns" ping -6 -c 3 -i 0.05 -W 1 "$tern_ip6" | grep -q " 0% pa
   fail "ping -6 after a neighbour flush"
 
 # 4. Telemetry.
-telemetry /tern/stats | python3 -c "
-import json, sys
+telemetry /tern/stats | mode="$mode" python3 -c "
+import json, os, sys
 s = json.load(sys.stdin)
 for k, least in (('Icmp6InEchos', $echos), ('Icmp6OutEchoReplies', $echos), ('Icmp6InNeighborSolicits', 2),
                  ('Icmp6OutNeighborAdvertisements', 2), ('Icmp6OutNeighborSolicits', 2),
@@ -79,7 +76,10 @@ for k, least in (('Icmp6InEchos', $echos), ('Icmp6OutEchoReplies', $echos), ('Ic
 print('telemetry: ' + ' '.join('%s=%d' % (k, s[k]) for k in (
     'Ip6InReceives', 'Icmp6InEchos', 'Icmp6OutEchoReplies', 'Icmp6InNeighborSolicits',
     'Icmp6OutNeighborAdvertisements', 'Icmp6OutNeighborSolicits', 'Icmp6OutRouterSolicits', 'NdDadFailed')))
-assert s['NdDadFailed'] == 0, s['NdDadFailed']
+# In tap mode the kernel's side of the tap shares Tern's MAC, hence its
+# link-local address: when the kernel's own DAD probe for it meets Tern's,
+# Tern rightly gives that address up (the global one is not affected).
+assert s['NdDadFailed'] <= (os.environ['mode'] == 'tap'), s['NdDadFailed']
 " || fail "telemetry counters"
 
 interop_stop_tern

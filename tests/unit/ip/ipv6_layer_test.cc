@@ -770,6 +770,21 @@ TEST_F(Ipv6Test, AnotherNodesProbeDuringDadMakesTheAddressDuplicate) {
   EXPECT_TRUE(ip6().v6().duplicate(kOurG));
 }
 
+// A sibling worker received the defence and counted it: this worker only
+// marks its copy of the address.
+TEST_F(Ipv6Test, ReplicatedAdvertisementDuringDadMarksTheAddressUncounted) {
+  settings_.v6.nd.dad_transmits = 1;
+  timer(at_ms(0));
+  out_.clear();
+  const Bytes na = icmp6_frame(MacAddr{{0x33, 0x33, 0, 0, 0, 1}}, kPeerG, Ipv6Addr::all_nodes(), 136, 0,
+                               na_body(kOurG, kFlagO, kPeerMac), 255);
+  ip6().on_replicated_nd(to_mbuf(pool_, na), at_ms(300), out_);
+  EXPECT_TRUE(ip6().v6().duplicate(kOurG));
+  EXPECT_EQ(count(Counter::kNdDadFailed), 0u);
+  EXPECT_EQ(counters_.total_drops(), 0u);
+  expect_nothing_sent();
+}
+
 TEST_F(Ipv6Test, RouterSolicitationsUntilAnAdvertisement) {
   settings_.v6.nd.router_solicitations = 3;
   timer(at_ms(0));
