@@ -29,6 +29,7 @@ namespace tern {
   X(Icmp6OutMsgs) X(Icmp6OutDestUnreachs) X(Icmp6OutParmProblems) X(Icmp6OutEchoReplies) \
   X(Icmp6OutRouterSolicits) X(Icmp6OutNeighborSolicits) X(Icmp6OutNeighborAdvertisements) \
   X(IcmpOutRateLimitGlobal)                                                            \
+  X(NdDadFailed)                                                                       \
   X(ActiveOpens) X(PassiveOpens) X(AttemptFails) X(EstabResets) X(CurrEstab)           \
   X(InSegs) X(OutSegs) X(RetransSegs) X(InErrs) X(OutRsts) X(InRsts)                            \
   X(ListenOverflows) X(ListenDrops)                                                    \
@@ -109,6 +110,7 @@ namespace tern {
   X(NdNotForUs)          /* NS for an address that is not ours */                     \
   X(NdRouterSolicit)     /* Router Solicitation: hosts discard them (RFC 4861 §6.1.1) */ \
   X(NdDuplicateAddress)  /* NA or DAD probe claiming one of our addresses */           \
+  X(NdTentative)         /* NS from a unicast source for an address still under DAD */ \
   X(UdpMalformed)                                                                      \
   X(UdpNoListener)                                                                     \
   X(TcpNoStack)          /* TCP segment before the TCP engine is attached */           \
@@ -141,6 +143,7 @@ namespace tern {
   X(TcpIcmpOutOfWindow)  /* ICMP error quoting seq outside SND.UNA..SND.MAX (OutOfWindowIcmps) */ \
   X(TcpIcmpFragNeeded)   /* Fragmentation Needed: PMTUD (RFC 1191) not implemented */   \
   X(TcpIcmpSoftError)    /* unreachable past SYN_SENT: a soft error, not fatal (RFC 1122 §4.2.3.9, RFC 5927 §7) */ \
+  X(Tcp6SourceMismatch)  /* IPv6 segment from a local address the IP layer would not pick as the source */ \
   X(TxRingFull)          /* the NIC refused the burst */                               \
   X(SteerRingFull)       /* the owning worker's ring was full */                       \
   X(MbufExhausted)       /* no mbuf for a reply */

@@ -64,26 +64,18 @@ void Worker::on_icmp_unreachable(const IcmpUnreachable& u, Instant now) {
   glue_->on_icmp_unreachable(u, now);
 }
 
+// IPv6 has no reassembly yet (fragments are dropped), so every packet here
+// came steered by its own tuple: straight to the glue.
+void Worker::on_ipv6(const Ipv6Delivery& d, Mbuf frame, Instant now, FrameQueue& out) {
+  glue_->on_ipv6(d, std::move(frame), now, out);
+}
+
+void Worker::on_icmpv6_error(const Icmpv6Report& r, Instant now) { glue_->on_icmpv6_error(r, now); }
+
 bool Worker::owns_tuple(void* self, const FourTuple& t) noexcept {
   const auto& w = *static_cast<const Worker*>(self);
-  if (t.is_v4()) {
-    return symmetric_flow_hash(t.laddr.v4_host(), t.raddr.v4_host(), t.lport, t.rport, kIpProtoTcp) %
-               w.workers_ ==
-           w.id_;
-  }
-  // IPv6: each address folded to 32 bits (the xor of its four words). The
-  // software steering of IPv6 frames must hash them alike (issue 15, step 5).
-  auto fold = [](const IpAddr& a) {
-    const auto& b = a.bytes();
-    std::uint32_t x = 0;
-    for (std::size_t i = 0; i < 16; i += 4) {
-      x ^=
-          std::uint32_t{b[i]} << 24 | std::uint32_t{b[i + 1]} << 16 | std::uint32_t{b[i + 2]} << 8 | b[i + 3];
-    }
-    return x;
-  };
-  return symmetric_flow_hash(fold(t.laddr), fold(t.raddr), t.lport, t.rport, kIpProtoTcp) % w.workers_ ==
-         w.id_;
+  // Either family, as software steering hashes received frames (steering.h).
+  return symmetric_flow_hash(t.laddr, t.raddr, t.lport, t.rport, kIpProtoTcp) % w.workers_ == w.id_;
 }
 
 Worker::~Worker() {
@@ -173,6 +165,9 @@ unsigned Worker::poll_once(Instant now) noexcept {
               : 0;
       if (type == kEtherTypeArp)
         ip_->on_replicated_arp(Mbuf{m}, now, tx_);
+      else if (type == kEtherTypeIpv6 &&
+               is_neighbor_discovery({rte_pktmbuf_mtod(m, const std::byte*), rte_pktmbuf_data_len(m)}))
+        ip_->on_replicated_nd(Mbuf{m}, now, tx_);  // every ND frame in an inbox is a sibling's copy
       else
         ip_->on_frame(Mbuf{m}, now, tx_);
     }

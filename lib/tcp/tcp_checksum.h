@@ -17,7 +17,8 @@ namespace tern {
 // `src` and `dst` of one family; `len` the TCP header and payload.
 inline std::uint32_t tcp_pseudo_header_sum(const IpAddr& src, const IpAddr& dst, std::uint32_t len) noexcept {
   if (addr_is_v4(src)) {
-    return pseudo_header_sum(addr_v4_host(src), addr_v4_host(dst), kIpProtoTcp, static_cast<std::uint16_t>(len));
+    return pseudo_header_sum(addr_v4_host(src), addr_v4_host(dst), kIpProtoTcp,
+                             static_cast<std::uint16_t>(len));
   }
   return ipv6_pseudo_header_sum(Ipv6Addr{src.bytes()}, Ipv6Addr{dst.bytes()}, len, kIpProtoTcp);
 }

@@ -328,7 +328,10 @@ Tcb* TcpStack::connect(const IpAddr& raddr, std::uint16_t rport, Instant now, Co
   ConnectError dummy;
   ConnectError& e = err != nullptr ? *err : dummy;
   e = ConnectError::kNone;
-  const IpAddr laddr = addr_is_v4(raddr) ? IpAddr::v4(o_.local_addr) : o_.local_addr6;
+  const bool v4 = addr_is_v4(raddr);
+  const IpAddr laddr = v4                       ? IpAddr::v4(o_.local_addr)
+                       : source_for_ != nullptr ? source_for_(source_ctx_, raddr)
+                                                : o_.local_addr6;
   if (raddr.is_unspecified() || raddr.is_multicast() || laddr.is_unspecified() || rport == 0) {
     e = ConnectError::kBadAddress;
     return nullptr;

@@ -193,6 +193,14 @@ class TcpStack {
     port_filter_ = fn;
     port_filter_ctx_ = ctx;
   }
+  // The source address for an active open to an IPv6 peer: the IP layer's
+  // choice (RFC 6724), so that segments leave from the address their
+  // checksum covers. Unset: TcpStackOptions::local_addr6.
+  using SourceSelector = IpAddr (*)(void* ctx, const IpAddr& dst);
+  void set_source_selector(SourceSelector fn, void* ctx) noexcept {
+    source_for_ = fn;
+    source_ctx_ = ctx;
+  }
 
   // ---- network side ----
   // A TCP segment addressed to us: `frame` holds it at l4_offset, l4_len
@@ -627,6 +635,8 @@ class TcpStack {
   Instant last_relief_log_;
   PortFilter port_filter_ = nullptr;
   void* port_filter_ctx_ = nullptr;
+  SourceSelector source_for_ = nullptr;
+  void* source_ctx_ = nullptr;
 };
 
 }  // namespace tern
