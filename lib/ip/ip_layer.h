@@ -121,6 +121,11 @@ class IpLayer {
   bool send_ipv6(Mbuf l4, const Ipv6Addr& dst, std::uint8_t protocol, Instant now, FrameQueue& out) noexcept {
     return v6_.send(std::move(l4), dst, protocol, now, out);
   }
+  // From `src`, one of our addresses (a connection's own; Ipv6Layer::send_from).
+  bool send_ipv6(Mbuf l4, const Ipv6Addr& src, const Ipv6Addr& dst, std::uint8_t protocol, Instant now,
+                 FrameQueue& out) noexcept {
+    return v6_.send_from(std::move(l4), src, dst, protocol, now, out);
+  }
   // The source address send_ipv6() uses for `dst` (for pseudo-header sums).
   Ipv6Addr source_for(const Ipv6Addr& dst) const noexcept { return v6_.source_for(dst); }
   // Upper-layer reachability confirmation of an IPv6 neighbour (RFC 4861 §7.3.1).

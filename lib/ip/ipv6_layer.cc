@@ -657,14 +657,14 @@ Mbuf Ipv6Layer::new_message(std::size_t len) noexcept {
   return m;
 }
 
-bool Ipv6Layer::send(Mbuf l4, const Ipv6Addr& dst, std::uint8_t protocol, Instant now,
-                     FrameQueue& out) noexcept {
+bool Ipv6Layer::send_from(Mbuf l4, const Ipv6Addr& src, const Ipv6Addr& dst, std::uint8_t protocol,
+                          Instant now, FrameQueue& out) noexcept {
   if (dst.is_unspecified() || dst.is_v4_mapped() || dst.is_loopback()) {
     counters_.inc(Counter::kIp6OutNoRoutes);
     counters_.drop(Drop::kIp6NoRoute);
     return false;
   }
-  return send_packet(std::move(l4), source_for(dst), dst, protocol, hop_limit_, now, out);
+  return send_packet(std::move(l4), src, dst, protocol, hop_limit_, now, out);
 }
 
 bool Ipv6Layer::send_packet(Mbuf l4, const Ipv6Addr& src, const Ipv6Addr& dst, std::uint8_t protocol,

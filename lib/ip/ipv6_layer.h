@@ -102,7 +102,13 @@ class Ipv6Layer {
   // Sends `l4` (transport header and payload, at least kHeadroom bytes of
   // headroom) from source_for(dst). False when it was dropped (counted).
   static constexpr std::uint16_t kHeadroom = kEthernetHeaderLen + kIpv6HeaderLen;
-  bool send(Mbuf l4, const Ipv6Addr& dst, std::uint8_t protocol, Instant now, FrameQueue& out) noexcept;
+  bool send(Mbuf l4, const Ipv6Addr& dst, std::uint8_t protocol, Instant now, FrameQueue& out) noexcept {
+    return send_from(std::move(l4), source_for(dst), dst, protocol, now, out);
+  }
+  // The same from `src`, one of our addresses: a connection keeps the
+  // address it was opened or accepted on, whatever source_for(dst) says.
+  bool send_from(Mbuf l4, const Ipv6Addr& src, const Ipv6Addr& dst, std::uint8_t protocol, Instant now,
+                 FrameQueue& out) noexcept;
   // Source address selection (a subset of RFC 6724 §5): the link-local
   // address for link-local and link-scope multicast destinations, else the
   // configured address whose prefix holds `dst` (longest), else the first

@@ -40,12 +40,9 @@ class TcpIpGlue final : public TransportInput, public SegmentSink {
   // peer from an address it does not know, with a checksum over the wrong
   // pseudo-header: dropped and counted instead.
   void send_segment6(Mbuf segment, const IpAddr& src, const IpAddr& dst, Instant now) override {
-    const Ipv6Addr d{dst.bytes()};
-    if (ip_.source_for(d) != Ipv6Addr{src.bytes()}) {
-      tcp_->counters().drop(Drop::kTcp6SourceMismatch);
-      return;
-    }
-    ip_.send_ipv6(std::move(segment), d, kIpProtoTcp, now, out_);
+    // From the connection's own address: one accepted on a second
+    // address keeps it, whatever source selection would pick for the peer.
+    ip_.send_ipv6(std::move(segment), Ipv6Addr{src.bytes()}, Ipv6Addr{dst.bytes()}, kIpProtoTcp, now, out_);
   }
 
  private:

@@ -421,6 +421,21 @@ TEST_F(Ipv6Test, SourceSelectionAndNextHop) {
   expect_no_leaks();
 }
 
+// A connection accepted on our second address answers from it, though
+// source selection picks the first for that peer (glue: send_ipv6 with src).
+TEST_F(Ipv6Test, SendFromAGivenSourceKeepsIt) {
+  const Ipv6Addr second = v6("2001:db8:2::1");
+  settings_.v6.addrs = {Ipv6Prefix{kOurG, 64}, Ipv6Prefix{second, 48}};
+  IpLayer& l = ip6();
+  ASSERT_EQ(l.source_for(kPeerG), kOurG);
+  peer_solicits(at_ms(0));  // the peer is resolved: the packet leaves at once
+  EXPECT_TRUE(l.send_ipv6(l4(pattern(8)), second, kPeerG, kProtoUdp, at_ms(0), out_));
+  const Sent6 s = parse6(expect_sent());
+  EXPECT_EQ(s.src, second);
+  EXPECT_EQ(s.dst, kPeerG);
+  expect_no_leaks();
+}
+
 TEST_F(Ipv6Test, WithoutGlobalAddressesTheLinkLocalIsTheSource) {
   settings_.v6.addrs.clear();
   EXPECT_EQ(ip6().source_for(kRemote), kOurLl);
