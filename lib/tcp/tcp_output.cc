@@ -192,6 +192,7 @@ bool TcpStack::window_update_due(Tcb& c) noexcept {
 void TcpStack::ack_now_or_later(Tcb& c, bool force, Instant now) noexcept {
   if (force || c.unacked_segs >= 2) {
     c.ack_now = true;
+    c.ack_at_once = c.ack_at_once || force;
     return;
   }
   if (c.quickacks > 0) {
@@ -320,8 +321,13 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
 // the next segment sent (which carries it and clears ack_now). A
 // connection freed before then leaves the list (free_tcb); one that turns
 // into a TIME_WAIT record sends it first (enter_time_wait).
+// Not while a hole is open: RFC 5681 §4.2 asks for an immediate ACK of
+// every segment that arrives out of order or fills all or part of a gap,
+// and RFC 2883 of every duplicate (Linux's __tcp_ack_snd_check sends at once
+// while its out-of-order queue holds data). One ACK for a burst's worth of
+// them would leave the sender a single, losable report of its losses.
 void TcpStack::send_or_defer_ack(Tcb& c, Instant now) noexcept {
-  if (!burst_) return send_ack(c, now);
+  if (!burst_ || c.ooo != nullptr || c.ack_at_once || c.dsack_len != 0) return send_ack(c, now);
   if (c.in_ack_list) return;
   c.in_ack_list = true;
   c.ack_link = ack_head_;
@@ -430,6 +436,7 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   c.last_ack_sent = c.rcv_nxt;
   c.unacked_segs = 0;
   c.ack_now = c.dsack_len != 0;  // a D-SACK with no room here goes in a bare ACK at once
+  c.ack_at_once = false;
   if (c.delack_deadline != Instant::max()) {
     c.delack_deadline = Instant::max();
     arm_timer(c);

@@ -328,9 +328,12 @@ TEST(SimTcp, OnePercentLossRecoversWithoutTimeouts) {
 // lost: 3,620 lost, 10 timeouts, 3,636 resent. Bounds: timeouts at most 1%
 // of the losses; retransmissions at most 5% above the losses (measured
 // 0.3%: the 2% duplication draws D-SACKs, not resends, and RACK resends
-// a segment only once a later one was delivered).
+// a segment only once a later one was delivered). At 7% since CUBIC's SACK
+// recovery reduces from cwnd (RFC 9438 §4.6): at 5% it met no timeout any
+// more (3,619 lost, 3,624 resent), and the scenario is about them; at 7%:
+// 5,139 lost, 6 timeouts, 5,183 resent.
 TEST(SimTcp, GoBackAfterTimeoutRepairsLostResendsWithoutTimeouts) {
-  const Outcome o = hundred_megabytes(0.05);
+  const Outcome o = hundred_megabytes(0.07);
   EXPECT_GT(o.ab.lost, 3000u);
   EXPECT_GT(o.a.get(Counter::kTCPTimeouts), 0u) << "the scenario exercises timeouts";
   EXPECT_GT(o.a.get(Counter::kTCPLostRetransmit), 0u);
@@ -338,7 +341,7 @@ TEST(SimTcp, GoBackAfterTimeoutRepairsLostResendsWithoutTimeouts) {
   EXPECT_LE(o.a.get(Counter::kRetransSegs), o.ab.lost * 105 / 100);
   const double secs = static_cast<double>(o.end.ns_since_epoch()) / 1e9;
   std::printf(
-      "100 MB at 5%%: %s s (%.1f Mbit/s), lost %llu, TCPTimeouts %llu, TCPLostRetransmit %llu, "
+      "100 MB at 7%%: %s s (%.1f Mbit/s), lost %llu, TCPTimeouts %llu, TCPLostRetransmit %llu, "
       "RetransSegs %llu\n",
       format_time(o.end).c_str(), 800.0 / secs, static_cast<unsigned long long>(o.ab.lost),
       static_cast<unsigned long long>(o.a.get(Counter::kTCPTimeouts)),

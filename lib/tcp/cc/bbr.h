@@ -50,6 +50,7 @@ class BbrLossGrowth {
  public:
   struct Config {};
   static constexpr std::string_view kName = "bbr";
+  static constexpr bool kReducesFromCwnd = false;
   BbrLossGrowth(std::uint32_t mss, std::uint32_t, const Config& = {}) noexcept : mss_(mss) {}
   void on_ack(const AckSample&, CcWindow&) noexcept {}
   // ssthresh = FlightSize less the three segments the duplicates reported

@@ -121,8 +121,9 @@ void CubicGrowth::on_ack(const AckSample& a, CcWindow& w) noexcept {
 
 std::uint32_t CubicGrowth::on_congestion(std::uint32_t flight, const CcWindow&) noexcept {
   // §4.7 then §4.6, from the window in use when the loss was detected:
-  // FlightSize (less limited transmit), not cwnd, which nothing here keeps
-  // from growing while unused (§4.6 requires such measures to use cwnd).
+  // cwnd in SACK recovery (kReducesFromCwnd; the engine keeps an unused
+  // cwnd from growing, RFC 7661, as §4.6 requires of that choice),
+  // FlightSize less limited transmit at a fast retransmit without SACK.
   w_max_ = fast_convergence_ && flight < w_max_
                ? static_cast<std::uint32_t>(flight * kFastConvNum / kFastConvDen)
                : flight;

@@ -52,6 +52,7 @@ class CubicGrowth {
  public:
   using Config = CubicConfig;
   static constexpr std::string_view kName = "cubic";
+  static constexpr bool kReducesFromCwnd = true;  // RFC 9438 §4.6: cwnd * beta_cubic in SACK recovery
 
   // RFC 9438 §4.6 beta_cubic = 0.7 and §5.1 C = 0.4, as exact fractions;
   // §4.3 alpha_cubic = 3 * (1 - beta) / (1 + beta) = 0.9 / 1.7 = 9/17; §4.7

@@ -20,6 +20,7 @@ class RenoGrowth {
  public:
   struct Config {};
   static constexpr std::string_view kName = "newreno";
+  static constexpr bool kReducesFromCwnd = false;  // RFC 6675 §5 (4.2): FlightSize / 2
 
   RenoGrowth(std::uint32_t mss, std::uint32_t abc_limit_bytes, const Config& = {}) noexcept
       : mss_(mss), abc_limit_bytes_(abc_limit_bytes) {}

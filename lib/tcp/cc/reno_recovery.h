@@ -72,11 +72,15 @@ constexpr void cc_slow_start(CcWindow& w, std::uint32_t inc) noexcept {
 //   undo_prior(restore)     the episode was spurious (tcp_undo.cc);
 //                           `restore` when cwnd is below the one saved
 //                           (RFC 9438 §4.9.2 restores only then).
+//   kReducesFromCwnd        SACK recovery reduces from cwnd (true: RFC
+//                           9438 §4.6's cwnd * beta) or from min(FlightSize,
+//                           cwnd) (RFC 6675 §5 (4.2), RFC 5681 eq. 4).
 template <class G>
 concept WindowGrowth = requires(G g, const AckSample& a, CcWindow& w, const CcWindow& cw, std::uint32_t n,
                                 bool b, Instant t) {
   typename G::Config;
   { G::kName } -> std::convertible_to<std::string_view>;
+  { G::kReducesFromCwnd } -> std::convertible_to<bool>;
   { g.on_ack(a, w) }
   noexcept->std::same_as<void>;
   { g.on_congestion(n, cw) }
@@ -330,9 +334,15 @@ void RenoRecovery<Growth>::enter_sack_recovery(std::uint32_t flight_size, Seq32 
   // then raised ssthresh instead of lowering it: in the simulator CUBIC ran
   // at 38 times the Mathis bound at 1 % loss (tcp_sim_goodput). Linux bases
   // ssthresh on cwnd; RFC 9438 §4.6 allows it, and FlightSize stays the
-  // measure where it is smaller (cwnd grown while unused).
+  // measure where it is smaller (cwnd grown while unused) for a policy
+  // that follows RFC 5681. CUBIC reduces from cwnd itself (RFC 9438 §4.6,
+  // Linux): the engine keeps an unused cwnd from growing (RFC 7661, the
+  // measure §4.6 asks of that choice), and FlightSize at the ACK that finds
+  // a loss under-reads the window in use, since that ACK has just taken
+  // its segments out of flight: a receiver that acknowledges three
+  // segments at a time made a window of 6 look like 3, and ssthresh 2.
   const std::uint32_t fs = flight_size > lt_bytes_ ? flight_size - lt_bytes_ : 0;
-  w_.ssthresh = growth_.on_congestion(std::min(fs, w_.cwnd), w_);
+  w_.ssthresh = growth_.on_congestion(Growth::kReducesFromCwnd ? w_.cwnd : std::min(fs, w_.cwnd), w_);
   in_recovery_ = true;
   recover_ = snd_max;
   recover_valid_ = true;

@@ -8,6 +8,7 @@
 
 #include "cc_sender.h"
 #include "tcp/cc/cubic.h"
+#include "tcp/cc/newreno.h"
 
 namespace tern::cc_test {
 namespace {
@@ -170,6 +171,33 @@ TEST(Cubic, SackRecoveryReducesFromCwndWhenFlightSizeIsLarger) {
   f.cc.enter_sack_recovery(100 * kMss, f.max);
   EXPECT_EQ(f.cc.ssthresh(), 35 * kMss) << "0.7 * cwnd, not 0.7 * FlightSize (70 MSS)";
   EXPECT_EQ(f.cc.growth().w_max(), 50 * kMss);
+}
+
+// RFC 9438 §4.6: "ssthresh = cwnd * beta_cubic", as Linux reduces; the
+// engine keeps an unused cwnd from growing (RFC 7661, note_cwnd_use), the
+// measure §4.6 asks of an implementation that reduces from cwnd. FlightSize
+// at the ACK that finds the loss is what that ACK left in flight: a
+// receiver acknowledging a window of 10 segments 6 at a time leaves 4, and
+// 0.7 * 4 would have taken the window to 2.8 segments, not 7.
+TEST(Cubic, SackRecoveryReducesFromCwndWhenFlightSizeIsSmaller) {
+  Flow f{make_cubic()};
+  f.cc.adopt(10 * kMss, 10 * kMss, false);
+  f.send(10 * kMss);
+  f.ack(6 * kMss);  // cwnd-limited congestion avoidance: 10 MSS plus a little
+  const std::uint32_t cwnd = f.cc.cwnd();
+  ASSERT_GE(cwnd, 10 * kMss);
+  f.cc.enter_sack_recovery(4 * kMss, f.max);
+  EXPECT_EQ(f.cc.ssthresh(), static_cast<std::uint32_t>(std::uint64_t{cwnd} * 7 / 10))
+      << "0.7 * cwnd, not 0.7 * 4 MSS";
+  EXPECT_EQ(f.cc.growth().w_max(), cwnd);
+  EXPECT_EQ(f.cc.growth().cwnd_prior(), cwnd);
+  // NewReno keeps RFC 6675 §5 (4.2)'s FlightSize / 2 where it is smaller.
+  Sender<NewReno> g{NewReno{NewRenoConfig{.mss = kMss}}};
+  g.cc.adopt(10 * kMss, 10 * kMss, false);
+  g.send(10 * kMss);
+  g.ack(6 * kMss);
+  g.cc.enter_sack_recovery(4 * kMss, g.max);
+  EXPECT_EQ(g.cc.ssthresh(), 2 * kMss);
 }
 
 }  // namespace

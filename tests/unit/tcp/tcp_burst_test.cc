@@ -143,5 +143,70 @@ TEST_F(Burst, EachConnectionOfTheBurstIsAnswered) {
   EXPECT_EQ(seen, 3);
 }
 
+// RFC 5681 §4.2: "an immediate ACK SHOULD be generated when an out-of-order
+// segment arrives" and "when the incoming segment fills in all or part of a
+// gap". In a burst, each of those ACKs still leaves at once, with the SACK
+// blocks known then (Linux's __tcp_ack_snd_check answers at once while its
+// out-of-order queue holds data): one ACK for the burst would leave the
+// sender a single, losable report of its losses. In-order data before the
+// hole still waits for the end of the burst.
+TEST_F(Burst, OutOfOrderSegmentsAndTheHolesFillAreAckedAtOnce) {
+  Tcb* c = establish_passive(seg().mss(1460).sack_perm());
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->sack_ok);
+  leave_quickack_mode(irs() + 1, iss() + 1);
+  advance_by(cfg().delayed_ack);
+  take_all_sent();
+  read_all(*c);
+  const Seq32 r = c->rcv_nxt;
+  stack().begin_burst();
+  recv(seg().flags(kTcpAck).seq(r).ack(iss() + 1).data(1000));
+  recv(seg().flags(kTcpAck).seq(r + 1000).ack(iss() + 1).data(1000));
+  expect_nothing_sent();  // in order: deferred to the end of the burst
+  // r + 2000 .. r + 3000 is lost; the next two arrive beyond the hole.
+  recv(seg().flags(kTcpAck).seq(r + 3000).ack(iss() + 1).data(1000));
+  Sent a = expect_sent(seg().flags(kTcpAck).ack(r + 2000).data(0));
+  ASSERT_EQ(a.opts.sack_count, 1) << a;
+  EXPECT_EQ(Seq32{a.opts.sack[0].left}, r + 3000);
+  EXPECT_EQ(Seq32{a.opts.sack[0].right}, r + 4000);
+  recv(seg().flags(kTcpAck).seq(r + 4000).ack(iss() + 1).data(1000));
+  a = expect_sent(seg().flags(kTcpAck).ack(r + 2000).data(0));
+  ASSERT_EQ(a.opts.sack_count, 1) << a;
+  EXPECT_EQ(Seq32{a.opts.sack[0].right}, r + 5000);
+  // The retransmission fills the hole: its ACK leaves at once too.
+  recv(seg().flags(kTcpAck).seq(r + 2000).ack(iss() + 1).data(1000));
+  a = expect_sent(seg().flags(kTcpAck).ack(r + 5000).data(0));
+  EXPECT_EQ(a.opts.sack_count, 0) << a;
+  // In order again: back to one ACK at the end.
+  recv(seg().flags(kTcpAck).seq(r + 5000).ack(iss() + 1).data(1000));
+  recv(seg().flags(kTcpAck).seq(r + 6000).ack(iss() + 1).data(1000));
+  expect_nothing_sent();
+  stack().end_burst(now());
+  expect_sent(seg().flags(kTcpAck).ack(r + 7000).data(0));
+  expect_nothing_sent();
+}
+
+// RFC 5681 §4.2 / RFC 2883 §4.1: a duplicate of data already received is
+// answered at once with its D-SACK, burst or not.
+TEST_F(Burst, ADuplicateIsAnsweredAtOnceWithItsDsack) {
+  Tcb* c = establish_passive(seg().mss(1460).sack_perm());
+  ASSERT_NE(c, nullptr);
+  leave_quickack_mode(irs() + 1, iss() + 1);
+  advance_by(cfg().delayed_ack);
+  take_all_sent();
+  read_all(*c);
+  const Seq32 r = c->rcv_nxt;
+  recv(seg().flags(kTcpAck).seq(r).ack(iss() + 1).data(1000));
+  advance_by(cfg().delayed_ack);
+  take_all_sent();
+  stack().begin_burst();
+  recv(seg().flags(kTcpAck).seq(r).ack(iss() + 1).data(1000));
+  const Sent a = expect_sent(seg().flags(kTcpAck).ack(r + 1000).data(0));
+  ASSERT_EQ(a.opts.sack_count, 1) << a;
+  EXPECT_EQ(Seq32{a.opts.sack[0].left}, r);
+  stack().end_burst(now());
+  expect_nothing_sent();
+}
+
 }  // namespace
 }  // namespace tern::tcptest

@@ -251,5 +251,27 @@ TEST_F(Rack, ResendAfterNewDataAtTheSameInstantIsNotLostWhenTheNewDataIsSacked) 
   EXPECT_EQ(count(Counter::kRetransSegs), 1u);
 }
 
+// RFC 9438 §4.6 in the engine: CUBIC's SACK recovery reduces from cwnd
+// ("ssthresh = cwnd * beta_cubic", as Linux), not from the FlightSize that
+// the ACK finding the loss left. Here that ACK delivers S2..S7 and SACKs
+// S9..S11: S8 is lost, and only S8..S11 (4 segments) is still "in flight"
+// although the window in use was 10 and more. 0.7 * FlightSize was 4088
+// octets (2.8 segments); 0.7 * cwnd keeps 7 segments and more.
+TEST_F(Rack, CubicSackRecoveryReducesFromCwndNotTheFlightTheAckLeft) {
+  cfg().congestion = CongestionAlgorithm::kCubic;
+  Tcb* c = open_rack();
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(c->cc.name(), "cubic");
+  ASSERT_GE(queue(*c, 10, at_ms(60)).size(), 10u);  // S2..S11
+  const std::uint32_t cwnd = c->cc.cwnd();
+  ASSERT_GE(cwnd, 10 * kMss);
+  recv(ack_with(S(8), {{S(9), S(12)}}), at_ms(80));
+  expect_segment(8);
+  EXPECT_TRUE(c->sack_recovery);
+  // The ACK's slow-start growth (at most 2 segments, RFC 3465) comes first.
+  EXPECT_GE(c->cc.ssthresh(), cwnd * 7 / 10);
+  EXPECT_LE(c->cc.ssthresh(), (cwnd + 2 * kMss) * 7 / 10);
+}
+
 }  // namespace
 }  // namespace tern::tcptest
