@@ -111,6 +111,7 @@ namespace tern {
   X(NdRouterSolicit)     /* Router Solicitation: hosts discard them (RFC 4861 §6.1.1) */ \
   X(NdDuplicateAddress)  /* NA or DAD probe claiming one of our addresses */           \
   X(NdTentative)         /* NS from a unicast source for an address still under DAD */ \
+  X(NdBadLinkAddress)    /* link-layer address (option or frame source) zero or multicast */ \
   X(UdpMalformed)                                                                      \
   X(UdpNoListener)                                                                     \
   X(TcpNoStack)          /* TCP segment before the TCP engine is attached */           \

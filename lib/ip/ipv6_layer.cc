@@ -85,6 +85,13 @@ Drop nd_drop(NdReject r) noexcept {
   return Drop::kNdMalformed;
 }
 
+// A link-layer address option naming a zero, multicast or broadcast MAC is
+// bogus, as for ARP (RFC 1812 §3.3.2): nothing is learned from or sent to it.
+bool bogus_lla(const NdMessage& nd) noexcept {
+  const auto bad = [](const std::optional<MacAddr>& m) { return m && (m->is_zero() || m->is_multicast()); };
+  return bad(nd.source_lla()) || bad(nd.target_lla());
+}
+
 bool same_low24(const Ipv6Addr& a, const Ipv6Addr& b) noexcept {
   return a.b[13] == b.b[13] && a.b[14] == b.b[14] && a.b[15] == b.b[15];
 }
@@ -360,6 +367,10 @@ void Ipv6Layer::on_nd(const Ipv6Header& ip, std::span<const std::byte> msg, cons
   }
   auto nd = NdMessage::parse(msg);
   if (!nd) return counters_.drop(Drop::kNdMalformed);  // validate_nd() parsed it already
+  if (bogus_lla(*nd) || eth_src.is_multicast() || eth_src.is_zero()) {
+    counters_.inc(Counter::kIcmp6InErrors);
+    return counters_.drop(Drop::kNdBadLinkAddress);
+  }
   auto release = [&](Mbuf f, const MacAddr& mac) {
     write_ethernet(f.head_mut(), mac, mac_, kEtherTypeIpv6);
     push(std::move(f), out);
@@ -401,7 +412,7 @@ void Ipv6Layer::on_replicated_nd(Mbuf frame, Instant now, FrameQueue& out) noexc
   const auto msg = ip->payload();
   if (validate_nd(*ip, msg) != NdReject::kValid) return;  // the answering worker counted it
   auto nd = NdMessage::parse(msg);
-  if (!nd) return;
+  if (!nd || bogus_lla(*nd)) return;
   auto release = [&](Mbuf f, const MacAddr& mac) {
     write_ethernet(f.head_mut(), mac, mac_, kEtherTypeIpv6);
     push(std::move(f), out);

@@ -286,6 +286,23 @@ TEST_F(Ipv6Test, InvalidNdMessagesAreCountedByReason) {
   expect_nothing_sent();
 }
 
+// Found by the stack fuzzer: an NS whose source link-layer address was a
+// multicast MAC got an NA sent to that multicast MAC.
+TEST_F(Ipv6Test, MulticastOrZeroLinkLayerAddressesAreRefused) {
+  const MacAddr multicast{{0x01, 0xFF, 0xFF, 0, 0, 2}};
+  recv6(icmp6_frame(multicast_mac(solicited_node(kOurG)), kPeerG, solicited_node(kOurG), 135, 0,
+                    ns_body(kOurG, multicast), 255),
+        at_ms(0));
+  recv6(icmp6_frame(kOurMac, kPeerG, kOurG, 136, 0, na_body(kPeerG, kFlagS | kFlagO, MacAddr{}), 255),
+        at_ms(0));
+  recv6(icmp6_frame(multicast_mac(solicited_node(kOurG)), kPeerG, solicited_node(kOurG), 135, 0,
+                    ns_body(kOurG, std::nullopt), 255, multicast),
+        at_ms(0));
+  expect_only_drop(Drop::kNdBadLinkAddress, 3);
+  expect_nothing_sent();
+  EXPECT_FALSE(ip6().v6().neighbors().state(kPeerG, at_ms(0)));
+}
+
 TEST_F(Ipv6Test, AdvertisementClaimingOurAddressIsCounted) {
   recv6(icmp6_frame(kOurMac, kPeerG, kOurG, 136, 0, na_body(kOurG, kFlagO, kPeerMac), 255), at_ms(0));
   expect_only_drop(Drop::kNdDuplicateAddress);
