@@ -34,7 +34,9 @@ namespace tern {
   X(TCPSackRecovery) X(TCPSACKDiscard) X(TCPDSACKRecv) X(TCPSACKReneging) X(TCPSACKOverflow)      \
   X(TCPSACKRescue) X(TCPLostRetransmit) X(TCPLossProbes) X(TCPTxLogUnavailable)                  \
   X(TCPDSACKUndo) X(TCPFullUndo) X(TCPPartialUndo) X(TCPLossUndo) X(TCPSpuriousRTOs) X(TCPLossProbeRecovery) \
-  X(TCPHPHits) X(TCPHPAcks)
+  X(TCPHPHits) X(TCPHPAcks)                                                            \
+  X(UdpInDatagrams) X(UdpOutDatagrams) X(UdpNoPorts) X(UdpInErrors) X(UdpRcvbufErrors) \
+  X(UdpInCsumErrors) X(IcmpOutDestUnreachs) X(IcmpOutRateLimitGlobal)
  
 
 // Every dropped packet is counted under exactly one of these reasons.
@@ -68,8 +70,11 @@ namespace tern {
   X(IcmpUnhandledType)   /* not Echo Request or Destination Unreachable, or a code above 15 */ \
   X(IcmpBadQuote)        /* error quoting under IPv4 header + 8 bytes, a fragment, or not our datagram */ \
   X(IcmpUnreachNotTcp)   /* Destination Unreachable about a non-TCP datagram: nobody to tell */ \
-  X(UdpMalformed)                                                                      \
-  X(UdpNoListener)                                                                     \
+  X(UdpMalformed)        /* under 8 bytes, or a length field outside 8..IP payload (UdpInErrors) */ \
+  X(UdpNoListener)       /* UDP datagram before a UDP engine is attached */             \
+  X(UdpBadChecksum)      /* (UdpInCsumErrors) */                                         \
+  X(UdpNoPort)           /* no socket for the destination port (UdpNoPorts; ICMP port unreachable) */ \
+  X(UdpRcvQueueFull)     /* the socket's receive queue was at its bound (UdpRcvbufErrors) */ \
   X(TcpNoStack)          /* TCP segment before the TCP engine is attached */           \
   X(TcpMalformed)        /* header shorter than 20 bytes or bad data offset (InErrs) */ \
   X(TcpBadChecksum)      /* (InCsumErrors) */                                          \

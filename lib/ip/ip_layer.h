@@ -76,6 +76,8 @@ class IpLayer {
   IpLayer& operator=(const IpLayer&) = delete;
 
   void set_tcp(TransportInput* tcp) noexcept { tcp_ = tcp; }
+  // UDP (protocol 17) goes here; nullptr: counted as UdpNoListener.
+  void set_udp(TransportInput* udp) noexcept { udp_ = udp; }
   // Reassembly charges the truesize of every fragment it holds to `a` too
   // (the worker's account, so TCP sees the memory fragments take); nullptr:
   // only this layer's own count. What is held now moves to the new account,
@@ -144,6 +146,7 @@ class IpLayer {
   std::uint64_t frag_held_ = 0;  // truesize of the mbufs in frag_tbl_
   MemAccount* mem_ = nullptr;
   TransportInput* tcp_ = nullptr;
+  TransportInput* udp_ = nullptr;
   std::uint16_t next_ip_id_ = 1;
   // Scratch for ICMP messages that arrived as an mbuf chain (reassembled).
   std::array<std::byte, 65536> scratch_{};
