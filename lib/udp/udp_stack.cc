@@ -215,7 +215,7 @@ Mbuf UdpStack::copy_payload(std::span<const std::byte> bytes) noexcept {
   return head;
 }
 
-UdpResult UdpStack::send_to(UdpSocketId id, Mbuf payload, const std::optional<Endpoint>& to,
+UdpResult UdpStack::send_to(UdpSocketId id, Mbuf& payload, const std::optional<Endpoint>& to,
                             Instant now) noexcept {
   Sock& s = socks_[id];
   if (!to && !s.connected) return UdpResult::kNotConnected;
@@ -249,8 +249,8 @@ UdpResult UdpStack::send_to(UdpSocketId id, Mbuf payload, const std::optional<En
     }
     if (p != nullptr) {
       rte_mbuf* tail = payload.release();
-      if (rte_pktmbuf_chain(m.get(), tail) != 0) {
-        rte_pktmbuf_free(tail);
+      if (rte_pktmbuf_chain(m.get(), tail) != 0) {  // too many segments; nothing was linked
+        payload.reset(tail);
         return UdpResult::kTooBig;
       }
     }
@@ -275,7 +275,9 @@ UdpResult UdpStack::send_to(UdpSocketId id, Mbuf payload, const std::optional<En
     if (sum == 0) sum = 0xFFFF;  // RFC 768: zero means "no checksum"; send all ones
     store_be16(h + 6, sum);
   }
-  if (!ip_.send(std::move(m), dst4, kIpProtoUdp, now, out_)) return UdpResult::kNoMemory;
+  // Dropped and counted by IPv4: no mbuf, or too big with no way to fragment.
+  if (!ip_.send(std::move(m), dst4, kIpProtoUdp, now, out_))
+    return kIpv4MinHeaderLen + ulen > ip_.settings().mtu ? UdpResult::kTooBig : UdpResult::kNoMemory;
   counters_.inc(Counter::kUdpOutDatagrams);
   return UdpResult::kOk;
 }
@@ -328,9 +330,10 @@ UdpSocketId UdpStack::lookup(const Endpoint& src, const Endpoint& dst) const noe
 void UdpStack::on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue&) {
   rte_mbuf* m = frame.get();
   std::array<std::byte, kUdpHeaderLen> copy{};
-  const auto* h = d.l4_len < kUdpHeaderLen ? nullptr
-                                           : static_cast<const std::byte*>(
-                                                 rte_pktmbuf_read(m, d.l4_offset, kUdpHeaderLen, copy.data()));
+  const auto* h =
+      d.l4_len < kUdpHeaderLen
+          ? nullptr
+          : static_cast<const std::byte*>(rte_pktmbuf_read(m, d.l4_offset, kUdpHeaderLen, copy.data()));
   // RFC 768: the length field counts header and data; bytes past it are not
   // the datagram's (Linux trims them), fewer than it make it malformed.
   const std::uint16_t ulen = h == nullptr ? 0 : load_be16(h + 4);
@@ -386,11 +389,13 @@ bool UdpStack::unreach_allowed(Instant now) noexcept {
   } else {
     // Whole tokens earned since the last refill; the remainder is kept by
     // not moving the refill time until at least one is earned.
-    const std::int64_t elapsed = std::min<std::int64_t>((now - unreach_refilled_).count_ns(), 1'000'000'000'000);
-    const std::uint64_t earned = static_cast<std::uint64_t>(std::max<std::int64_t>(elapsed, 0)) * rate / 1'000'000'000;
+    const std::int64_t elapsed =
+        std::min<std::int64_t>((now - unreach_refilled_).count_ns(), 1'000'000'000'000);
+    const std::uint64_t earned =
+        static_cast<std::uint64_t>(std::max<std::int64_t>(elapsed, 0)) * rate / 1'000'000'000;
     if (earned > 0) {
-      unreach_tokens_ = static_cast<std::uint32_t>(
-          std::min<std::uint64_t>(o_.cfg.unreach_burst, unreach_tokens_ + earned));
+      unreach_tokens_ =
+          static_cast<std::uint32_t>(std::min<std::uint64_t>(o_.cfg.unreach_burst, unreach_tokens_ + earned));
       unreach_refilled_ = now;
     }
   }

@@ -60,7 +60,7 @@ enum class UdpResult : std::uint8_t {
   kInvalid,       // EINVAL / EADDRNOTAVAIL: not our address, port 0 as a destination, wrong family
   kNoMemory,      // ENOBUFS / ENFILE: no socket slot or mbuf left
   kNoPorts,       // EAGAIN: no ephemeral port free
-  kTooBig,        // EMSGSIZE: over 65,507 bytes of payload (IPv4)
+  kTooBig,        // EMSGSIZE: over 65,507 bytes of payload (IPv4), or over the MTU and not fragmented
   kNotConnected,  // EDESTADDRREQ: send() on a socket without a default peer
   kUnreachable,   // ENETUNREACH: no route to the destination
 };
@@ -102,11 +102,17 @@ class UdpStack final : public TransportInput {
   // Frees the socket and whatever its queue holds.
   void close(UdpSocketId id) noexcept;
 
-  // Sends `payload` (a chain the stack now owns, whatever the result) as one
-  // datagram. The chain's first mbuf carries the header in its headroom when
-  // it has kHeadroom bytes of it and is not shared; else a header mbuf is
-  // put in front. `to` nullopt: to the connected peer.
-  UdpResult send_to(UdpSocketId id, Mbuf payload, const std::optional<Endpoint>& to, Instant now) noexcept;
+  // Sends `payload` as one datagram. The chain's first mbuf carries the
+  // header in its headroom when it has kHeadroom bytes of it and is not
+  // shared; else a header mbuf is put in front. `to` nullopt: to the
+  // connected peer. `payload` is left as it was on an error found before the
+  // stack took it (every result but kOk and kNoMemory; kNoMemory for want of
+  // a header mbuf too); otherwise it is empty.
+  UdpResult send_to(UdpSocketId id, Mbuf& payload, const std::optional<Endpoint>& to, Instant now) noexcept;
+  UdpResult send_to(UdpSocketId id, Mbuf&& payload, const std::optional<Endpoint>& to, Instant now) noexcept {
+    Mbuf p = std::move(payload);
+    return send_to(id, p, to, now);
+  }
   // A payload copied into mbufs of the worker's pool, with the header room reserved.
   Mbuf copy_payload(std::span<const std::byte> bytes) noexcept;
 

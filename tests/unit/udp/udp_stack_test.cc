@@ -1,13 +1,14 @@
 // lib/udp on frames: an IpLayer with a UdpStack attached, on virtual time.
 // Frames go in as bytes, what the stack sends is read back as bytes, and
 // checksums are checked by the tests' own RFC 1071 loop (test_frames.h).
+#include "udp/udp_stack.h"
+
 #include <gtest/gtest.h>
 
 #include <optional>
 #include <vector>
 
 #include "../ip/ip_harness.h"
-#include "udp/udp_stack.h"
 
 namespace tern::testkit {
 namespace {
@@ -19,8 +20,8 @@ enum class Sum { kGood, kBad, kZero };
 
 // A UDP datagram (header + payload) from src to dst, its checksum computed
 // over the RFC 768 pseudo header by the reference loop.
-Bytes udp_dgram(std::uint16_t sport, std::uint16_t dport, std::span<const std::byte> payload, Sum sum = Sum::kGood,
-          std::uint32_t src = kPeerIp, std::uint32_t dst = kOurIp) {
+Bytes udp_dgram(std::uint16_t sport, std::uint16_t dport, std::span<const std::byte> payload,
+                Sum sum = Sum::kGood, std::uint32_t src = kPeerIp, std::uint32_t dst = kOurIp) {
   Bytes d(8);
   put16(d, 0, sport);
   put16(d, 2, dport);
@@ -421,7 +422,8 @@ TEST_F(UdpTest, ChecksumOffloadLeavesThePseudoHeaderSum) {
 TEST_F(UdpTest, SendErrors) {
   settings_.gateway.reset();
   const UdpSocketId s = open(kAnyV4);
-  EXPECT_EQ(udp().send_to(s, udp().copy_payload(pattern(4)), std::nullopt, at_ms(1)), UdpResult::kNotConnected);
+  EXPECT_EQ(udp().send_to(s, udp().copy_payload(pattern(4)), std::nullopt, at_ms(1)),
+            UdpResult::kNotConnected);
   EXPECT_EQ(udp().send_to(s, udp().copy_payload(pattern(4)), Endpoint{IpAddr::v4(kRemoteIp), 9}, at_ms(1)),
             UdpResult::kUnreachable);
   EXPECT_EQ(udp().send_to(s, udp().copy_payload(pattern(4)), Endpoint{IpAddr::v4(kPeerIp), 0}, at_ms(1)),
@@ -450,11 +452,9 @@ TEST_F(UdpTest, ConnectedSendGoesToThePeer) {
 
 TEST_F(UdpTest, EphemeralPortHonoursThePortFilter) {
   resolve_peer(at_ms(0));
-  udp().set_port_filter(
-      [](void*, const Endpoint& local, const Endpoint& remote) {
-        return local.port % 7 == 3 && remote.port == kCli;
-      },
-      nullptr);
+  udp().set_port_filter([](void*, const Endpoint& local,
+                           const Endpoint& remote) { return local.port % 7 == 3 && remote.port == kCli; },
+                        nullptr);
   const UdpSocketId a = open({IpAddr{}, 0});
   ASSERT_EQ(udp().connect(a, kPeer), UdpResult::kOk);
   EXPECT_EQ(udp().local(a).port % 7, 3);
