@@ -219,24 +219,7 @@ class KernelServer {
   }
 
   // Tests whose end message came: the summary once their connections ended, or a second later.
-  void poll_pending() {
-    const std::int64_t now = now_ns();
-    for (std::size_t i = 0; i < pending_.size();) {
-      const TestTable::Pending p = pending_[i];
-      const std::uint64_t ended = tests_.ended(p.test);
-      if (ended < p.connections && now < p.deadline_ns) {
-        ++i;
-        continue;
-      }
-      print_summary(stdout, tests_.collect(p.test, "kernel"), o_.json, "test");
-      if (ended < p.connections)
-        std::printf("  (%llu of the test's %llu connections had ended a second after its end)\n",
-                    static_cast<unsigned long long>(ended), static_cast<unsigned long long>(p.connections));
-      std::fflush(stdout);
-      pending_[i] = pending_.back();
-      pending_.pop_back();
-    }
-  }
+  void poll_pending() { tests_.print_due(pending_, now_ns(), "kernel", o_.json); }
 
   void accept_all(int l) {
     for (;;) {
@@ -318,26 +301,7 @@ class KernelServer {
   void end(Conn& c, bool ok) {
     const ServerSession& x = c.s;
     const std::int64_t now = now_ns();
-    if (x.has_hello() && x.mode() == Mode::kEnd) {
-      pending_.push_back({x.test(), x.end_connections(), now + 1'000'000'000});
-      --r_.connections;  // not one of the test's
-    } else {
-      r_.tx_bytes += x.payload_bytes();
-      r_.rx_bytes += x.sent_bytes();
-      r_.transactions += x.transactions();
-      if (x.mode() == Mode::kCrr && ok) ++r_.connects;
-      if (!ok) ++r_.errors;
-      if (x.has_hello())
-        tests_.add(0, x.test(),
-                   ConnEnd{.mode = x.mode(),
-                           .received = x.payload_bytes(),
-                           .sent = x.sent_bytes(),
-                           .transactions = x.transactions(),
-                           .ok = ok,
-                           .first_ns = c.accepted,
-                           .last_ns = now});
-      last_ = now;
-    }
+    if (tests_.on_server_end(0, x, ok, c.accepted, now, r_, pending_)) last_ = now;
     c.fd.reset();  // also leaves the epoll set
     auto it = std::find_if(conns_.begin(), conns_.end(), [&](const auto& p) { return p.get() == &c; });
     std::swap(*it, conns_.back());

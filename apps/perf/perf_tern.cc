@@ -529,22 +529,7 @@ void TernPerfServer::on_start(api::WorkerContext& w) {
 void TernPerfServer::on_poll(api::WorkerContext& w) {
   if (pending_.empty()) return;
   const Instant now = w.now();
-  for (std::size_t i = 0; i < pending_.size();) {
-    const TestTable::Pending p = pending_[i];
-    const std::uint64_t ended = tests_.ended(p.test);
-    if (ended < p.connections && now.ns_since_epoch() < p.deadline_ns) {
-      ++i;
-      continue;
-    }
-    const Result r = tests_.collect(p.test, "tern");
-    print_summary(stdout, r, o_.json, "test");
-    if (ended < p.connections)
-      std::printf("  (%llu of the test's %llu connections had ended a second after its end)\n",
-                  static_cast<unsigned long long>(ended), static_cast<unsigned long long>(p.connections));
-    std::fflush(stdout);
-    pending_[i] = pending_.back();
-    pending_.pop_back();
-  }
+  tests_.print_due(pending_, now.ns_since_epoch(), "tern", o_.json);
 }
 
 api::ConnectionHandler* TernPerfServer::on_accept(Connection& c) {
@@ -608,27 +593,9 @@ void TernPerfServer::on_closed(Connection& c, CloseReason why) {
 void TernPerfServer::end(Session& s, bool ok) {
   const Instant now = w_->now();
   const ServerSession& x = s.s;
-  if (x.has_hello() && x.mode() == Mode::kEnd) {
-    // A client's test ended: its summary once its connections have (on_poll).
-    pending_.push_back({x.test(), x.end_connections(), (now + Duration::s(1)).ns_since_epoch()});
-    --result_.connections;  // not one of the test's
-  } else {
-    result_.tx_bytes += x.payload_bytes();
-    result_.rx_bytes += x.sent_bytes();
-    result_.transactions += x.transactions();
-    if (x.mode() == Mode::kCrr && ok) ++result_.connects;
-    if (!ok) ++result_.errors;
-    if (x.has_hello())
-      tests_.add(w_->id(), x.test(),
-                 ConnEnd{.mode = x.mode(),
-                         .received = x.payload_bytes(),
-                         .sent = x.sent_bytes(),
-                         .transactions = x.transactions(),
-                         .ok = ok,
-                         .first_ns = s.accepted.ns_since_epoch(),
-                         .last_ns = now.ns_since_epoch()});
+  if (tests_.on_server_end(w_->id(), x, ok, s.accepted.ns_since_epoch(), now.ns_since_epoch(), result_,
+                           pending_))
     last_ = now;
-  }
   s.s = ServerSession{};
   free_.push_back(&s);
 }

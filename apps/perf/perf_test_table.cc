@@ -1,6 +1,7 @@
 #include "perf_test_table.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace tern::perf {
 
@@ -70,6 +71,49 @@ Result TestTable::collect(std::uint32_t test, const char* stack) const {
   out.bytes = out.tx_bytes + out.rx_bytes;
   if (last > first) out.duration_s = static_cast<double>(last - first) / 1e9;
   return out;
+}
+
+bool TestTable::on_server_end(std::size_t w, const ServerSession& x, bool ok, std::int64_t first_ns,
+                              std::int64_t now_ns, Result& total, std::vector<Pending>& pending) noexcept {
+  if (x.has_hello() && x.mode() == Mode::kEnd) {
+    pending.push_back({x.test(), x.end_connections(), now_ns + 1'000'000'000});
+    --total.connections;  // not one of the test's
+    return false;
+  }
+  total.tx_bytes += x.payload_bytes();
+  total.rx_bytes += x.sent_bytes();
+  total.transactions += x.transactions();
+  if (x.mode() == Mode::kCrr && ok) ++total.connects;
+  if (!ok) ++total.errors;
+  if (x.has_hello())
+    add(w, x.test(),
+        ConnEnd{.mode = x.mode(),
+                .received = x.payload_bytes(),
+                .sent = x.sent_bytes(),
+                .transactions = x.transactions(),
+                .ok = ok,
+                .first_ns = first_ns,
+                .last_ns = now_ns});
+  return true;
+}
+
+void TestTable::print_due(std::vector<Pending>& pending, std::int64_t now_ns, const char* stack,
+                          bool json) const {
+  for (std::size_t i = 0; i < pending.size();) {
+    const Pending p = pending[i];
+    const std::uint64_t done = ended(p.test);
+    if (done < p.connections && now_ns < p.deadline_ns) {
+      ++i;
+      continue;
+    }
+    print_summary(stdout, collect(p.test, stack), json, "test");
+    if (done < p.connections)
+      std::printf("  (%llu of the test's %llu connections had ended a second after its end)\n",
+                  static_cast<unsigned long long>(done), static_cast<unsigned long long>(p.connections));
+    std::fflush(stdout);
+    pending[i] = pending.back();
+    pending.pop_back();
+  }
 }
 
 }  // namespace tern::perf

@@ -58,6 +58,17 @@ class TestTable {
     std::int64_t deadline_ns;
   };
 
+  // A server connection of worker `w` ended at `now_ns` (accepted at
+  // `first_ns`): a test's end message goes to `pending` (its summary a
+  // second later at most), any other connection into `total` (the server's
+  // own figures) and, with a hello, into its test's row. True for the
+  // latter: a connection that carried the test's traffic.
+  bool on_server_end(std::size_t w, const ServerSession& x, bool ok, std::int64_t first_ns,
+                     std::int64_t now_ns, Result& total, std::vector<Pending>& pending) noexcept;
+  // Prints (and removes from `pending`) the summary of each test whose
+  // connections have all ended, or whose deadline passed by `now_ns`.
+  void print_due(std::vector<Pending>& pending, std::int64_t now_ns, const char* stack, bool json) const;
+
  private:
   struct alignas(64) Row {
     std::atomic<std::uint32_t> test{0};

@@ -19,6 +19,16 @@ namespace tern {
   X(IpInReceives) X(IpInDelivers) X(IpOutRequests)                                     \
   X(IpReasmReqds) X(IpReasmOKs) X(IpReasmFails)                                        \
   X(IcmpInMsgs) X(IcmpInEchos) X(IcmpInDestUnreachs) X(IcmpOutMsgs) X(IcmpOutEchoReps)  \
+  X(Ip6InReceives) X(Ip6InDelivers) X(Ip6OutRequests) X(Ip6InMcastPkts)                \
+  X(Ip6InHdrErrors) X(Ip6InTruncatedPkts) X(Ip6InAddrErrors) X(Ip6InUnknownProtos)     \
+  X(Ip6OutNoRoutes)                                                                    \
+  X(Icmp6InMsgs) X(Icmp6InErrors) X(Icmp6InCsumErrors) X(Icmp6InDestUnreachs)          \
+  X(Icmp6InPktTooBigs) X(Icmp6InTimeExcds) X(Icmp6InParmProblems) X(Icmp6InEchos)      \
+  X(Icmp6InEchoReplies) X(Icmp6InRouterSolicits) X(Icmp6InRouterAdvertisements)        \
+  X(Icmp6InNeighborSolicits) X(Icmp6InNeighborAdvertisements)                          \
+  X(Icmp6OutMsgs) X(Icmp6OutDestUnreachs) X(Icmp6OutParmProblems) X(Icmp6OutEchoReplies) \
+  X(Icmp6OutRouterSolicits) X(Icmp6OutNeighborSolicits) X(Icmp6OutNeighborAdvertisements) \
+  X(IcmpOutRateLimitGlobal)                                                            \
   X(ActiveOpens) X(PassiveOpens) X(AttemptFails) X(EstabResets) X(CurrEstab)           \
   X(InSegs) X(OutSegs) X(RetransSegs) X(InErrs) X(OutRsts) X(InRsts)                            \
   X(ListenOverflows) X(ListenDrops)                                                    \
@@ -36,14 +46,14 @@ namespace tern {
   X(TCPDSACKUndo) X(TCPFullUndo) X(TCPPartialUndo) X(TCPLossUndo) X(TCPSpuriousRTOs) X(TCPLossProbeRecovery) \
   X(TCPHPHits) X(TCPHPAcks)                                                            \
   X(UdpInDatagrams) X(UdpOutDatagrams) X(UdpNoPorts) X(UdpInErrors) X(UdpRcvbufErrors) \
-  X(UdpInCsumErrors) X(IcmpOutDestUnreachs) X(IcmpOutRateLimitGlobal)
+  X(UdpInCsumErrors) X(IcmpOutDestUnreachs)
  
 
 // Every dropped packet is counted under exactly one of these reasons.
 #define TERN_DROP_REASONS(X)                                                           \
   X(EthTruncated)        /* shorter than an Ethernet header */                         \
-  X(EthNotForUs)         /* unicast to another MAC, or multicast */                     \
-  X(EthUnknownType)      /* neither IPv4 nor ARP (IPv6 included) */                    \
+  X(EthNotForUs)         /* unicast to another MAC, or multicast we do not listen to */ \
+  X(EthUnknownType)      /* neither IPv4, IPv6 nor ARP */                              \
   X(ArpMalformed)        /* not Ethernet/IPv4 ARP, or truncated */                     \
   X(ArpNotForUs)         /* request for another address */                             \
   X(ArpUnknownOp)                                                                      \
@@ -70,6 +80,37 @@ namespace tern {
   X(IcmpUnhandledType)   /* not Echo Request or Destination Unreachable, or a code above 15 */ \
   X(IcmpBadQuote)        /* error quoting under IPv4 header + 8 bytes, a fragment, or not our datagram */ \
   X(IcmpUnreachNotTcp)   /* Destination Unreachable about a non-TCP datagram: nobody to tell */ \
+  X(Ip6Truncated)        /* shorter than the IPv6 header, or payload length past the frame */ \
+  X(Ip6BadVersion)                                                                     \
+  X(Ip6BadSource)        /* multicast or loopback source; :: source to an upper layer */ \
+  X(Ip6V4Mapped)         /* ::ffff:0:0/96 source or destination (RFC 4038 §4.2) */     \
+  X(Ip6NotForUs)         /* destination is none of our addresses or groups */           \
+  X(Ip6ExtTruncated)     /* an extension header runs past the payload */               \
+  X(Ip6ExtTooMany)       /* more extension headers than the walk's bound (8) */         \
+  X(Ip6ExtHopByHop)      /* Hop-by-Hop Options not first (Parameter Problem code 1) */  \
+  X(Ip6ExtBadOption)     /* option past its header, too many options or padding */      \
+  X(Ip6ExtUnknownOption) /* unknown option whose action bits say discard */             \
+  X(Ip6ExtRouting)       /* Routing header with Segments Left > 0: hosts route nothing */ \
+  X(Ip6ExtBadFragment)   /* fragment length not a multiple of 8, or past 65535 */       \
+  X(Ip6UnknownNextHeader) /* upper layer Tern does not speak (Parameter Problem code 1) */ \
+  X(Ip6NoNextHeader)     /* Next Header 59: nothing follows */                         \
+  X(Ip6FragNotSupported) /* IPv6 fragment: reassembly not implemented yet (issue 15) */ \
+  X(Ip6NoRoute)          /* no default router for an off-link destination */           \
+  X(Ip6TooBig)           /* a packet to send larger than the MTU (no IPv6 fragmentation yet) */ \
+  X(Icmp6Truncated)      /* ICMPv6 message under 8 bytes */                            \
+  X(Icmp6BadChecksum)                                                                  \
+  X(Icmp6UnhandledType)  /* echo reply, redirect, MLD, unknown informational types */  \
+  X(Icmp6BadQuote)       /* error quoting no packet of ours, or too little of it */    \
+  X(Icmp6ErrorNotTcp)    /* ICMPv6 error about a non-TCP packet: nobody to tell */     \
+  X(NdBadHopLimit)       /* ND message with hop limit other than 255 (RFC 4861 §7.1) */ \
+  X(NdBadCode)           /* ND message with ICMP code other than 0 */                 \
+  X(NdMalformed)         /* ND message too short or with a bad option length */        \
+  X(NdMulticastTarget)   /* NS/NA target is a multicast address */                    \
+  X(NdBadSource)         /* :: source with a link-layer option or not to solicited-node; RA not from link-local */ \
+  X(NdSolicitedToMulticast) /* NA with S set to a multicast address */                \
+  X(NdNotForUs)          /* NS for an address that is not ours */                     \
+  X(NdRouterSolicit)     /* Router Solicitation: hosts discard them (RFC 4861 §6.1.1) */ \
+  X(NdDuplicateAddress)  /* NA or DAD probe claiming one of our addresses */           \
   X(UdpMalformed)        /* under 8 bytes, or a length field outside 8..IP payload (UdpInErrors) */ \
   X(UdpNoListener)       /* UDP datagram before a UDP engine is attached */             \
   X(UdpBadChecksum)      /* (UdpInCsumErrors) */                                         \

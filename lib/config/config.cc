@@ -8,6 +8,7 @@
 #include <limits>
 #include <sstream>
 
+#include "config/ipv6_config.h"
 #include "config/reader.h"
 
 namespace tern {
@@ -18,8 +19,8 @@ using config_internal::range_text;
 using config_internal::Section;
 using config_internal::TableSchema;
 
-constexpr std::string_view kTopKeys[] = {"log_level", "eal",        "runtime", "port", "arp",
-                                         "ip",        "impairment", "tcp",     "udp"};
+constexpr std::string_view kTopKeys[] = {"log_level", "eal", "runtime",    "port", "arp",
+                                         "nd",        "ip",  "impairment", "tcp",  "udp"};
 constexpr std::string_view kEalKeys[] = {"file_prefix", "no_huge", "memory_mb", "args"};
 constexpr std::string_view kRuntimeKeys[] = {"lcores", "mbufs_per_worker", "burst", "steer_ring_size"};
 constexpr std::string_view kPortKeys[] = {"name",
@@ -33,9 +34,14 @@ constexpr std::string_view kPortKeys[] = {"name",
                                           "tap_rx_trigger",
                                           "steering",
                                           "address",
-                                          "gateway"};
+                                          "gateway",
+                                          "address6",
+                                          "gateway6"};
 constexpr std::string_view kArpKeys[] = {"entry_ttl_s", "retry_ms", "retries", "pending_packets",
                                          "cache_entries"};
+constexpr std::string_view kNdKeys[] = {"reachable_time_ms",    "retrans_ms",      "delay_first_probe_s",
+                                        "multicast_solicit",    "unicast_solicit", "pending_packets",
+                                        "pending_per_neighbor", "cache_entries"};
 constexpr std::string_view kIpKeys[] = {
     "ttl", "frag_max_flows", "frag_max_fragments", "frag_timeout_s", "frag_high_thresh", "frag_low_thresh"};
 constexpr std::string_view kImpairmentKeys[] = {"loss", "duplicate", "reorder", "seed"};
@@ -88,6 +94,7 @@ constexpr TableSchema kSchema[] = {
     {"runtime", "[runtime]", kRuntimeKeys},
     {"port", "[[port]]", kPortKeys},
     {"arp", "[arp]", kArpKeys},
+    {"nd", "[nd]", kNdKeys},
     {"ip", "[ip]", kIpKeys},
     {"impairment", "[impairment]", kImpairmentKeys},
     {"tcp", "[tcp]", kTcpKeys},
@@ -324,6 +331,7 @@ PortConfig read_port(const Section& s) {
                                         : SteeringMode::kAuto;
   p.address = read_address(s);
   p.gateway = read_gateway(s, p.address);
+  config_internal::read_port_ipv6(s, p);
   return p;
 }
 
@@ -571,6 +579,8 @@ Config parse_config(std::string_view toml_text, std::string_view origin) {
   c.ports.push_back(read_port(Section(doc, *(*ports)[0].as_table(), "port", "port[0]")));
 
   if (const toml::table* t = top.subtable("arp")) c.arp = read_arp(Section(doc, *t, "arp", "arp"));
+  if (const toml::table* t = top.subtable("nd"))
+    c.nd = config_internal::read_nd(Section(doc, *t, "nd", "nd"));
   if (const toml::table* t = top.subtable("ip")) c.ip = read_ip(Section(doc, *t, "ip", "ip"));
   if (const toml::table* t = top.subtable("impairment")) {
     c.impairment = read_impairment(Section(doc, *t, "impairment", "impairment"));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/instant.h"
+#include "wire/ipv6.h"
 
 namespace tern {
 
@@ -22,6 +23,15 @@ struct Ipv4Prefix {
   std::uint32_t addr = 0;  // host byte order
   std::uint8_t len = 0;
 };
+
+// An IPv6 interface address and its on-link prefix length (RFC 4291 §2.3).
+struct Ipv6Prefix {
+  Ipv6Addr addr{};
+  std::uint8_t len = 64;
+  bool operator==(const Ipv6Prefix&) const noexcept = default;
+};
+// [[port]] address6: at most this many global addresses per port.
+inline constexpr std::size_t kMaxIpv6Addresses = 8;
 
 // Limits that mirror DPDK 22.11 build constants, hard-coded so that parsing a
 // config does not need DPDK headers. Code that includes DPDK should
@@ -55,6 +65,10 @@ struct PortConfig {
   SteeringMode steering = SteeringMode::kAuto;
   Ipv4Prefix address;                    // our address and subnet on this port
   std::optional<std::uint32_t> gateway;  // host byte order; must lie in the subnet
+  // IPv6 (issue 15): global addresses with their prefixes; the link-local
+  // address is always derived from the MAC (fe80::/64 + modified EUI-64).
+  std::vector<Ipv6Prefix> address6;
+  std::optional<Ipv6Addr> gateway6;  // link-local, or inside an address6 prefix
 };
 
 struct ImpairmentConfig {  // Tern's own netem: applied in the port layer
@@ -70,6 +84,19 @@ struct ArpConfig {
   std::uint32_t max_retries = 3;                 // [arp] retries
   std::uint32_t max_pending = 64;                // [arp] pending_packets: per worker
   std::uint32_t cache_size = 1024;               // [arp] cache_entries
+};
+
+// [nd]: IPv6 neighbour discovery (RFC 4861 §10's constants, Linux's
+// net.ipv6.neigh.<dev>.* defaults). Per worker, like [arp].
+struct NdConfig {
+  Duration base_reachable_time = Duration::s(30);  // [nd] reachable_time_ms (BaseReachableTime)
+  Duration retrans_timer = Duration::ms(1000);     // [nd] retrans_ms (RetransTimer)
+  Duration delay_first_probe = Duration::s(5);     // [nd] delay_first_probe_s (DELAY_FIRST_PROBE_TIME)
+  std::uint8_t multicast_solicit = 3;              // [nd] multicast_solicit (MAX_MULTICAST_SOLICIT)
+  std::uint8_t unicast_solicit = 3;                // [nd] unicast_solicit (MAX_UNICAST_SOLICIT)
+  std::uint32_t max_pending = 64;                  // [nd] pending_packets: per worker
+  std::uint32_t max_pending_per_neighbor = 3;      // [nd] pending_per_neighbor (RFC 4861 §7.2.2)
+  std::uint32_t cache_size = 1024;                 // [nd] cache_entries
 };
 
 struct IpConfig {
@@ -155,6 +182,7 @@ struct Config {
   RuntimeConfig runtime;
   std::vector<PortConfig> ports;
   ArpConfig arp;
+  NdConfig nd;
   IpConfig ip;
   ImpairmentConfig impairment;
   TcpConfig tcp;
@@ -176,5 +204,9 @@ std::string format_ipv4(std::uint32_t host_order);
 // malformed. Only syntax: Config validation adds the rules for an interface address.
 std::optional<Ipv4Prefix> parse_ipv4_prefix(std::string_view s) noexcept;
 std::string format_ipv4_prefix(Ipv4Prefix p);
+// "2001:db8::1/64" -> {addr, len} with len 0..128 (decimal, no leading
+// zeros); the address in RFC 4291 text (Ipv6Addr::from_string). Syntax only.
+std::optional<Ipv6Prefix> parse_ipv6_prefix(std::string_view s) noexcept;
+std::string format_ipv6_prefix(const Ipv6Prefix& p);
 
 }  // namespace tern

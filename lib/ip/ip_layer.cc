@@ -54,7 +54,8 @@ IpLayer::IpLayer(const IpSettings& s, Counters& counters, rte_mempool* pool, rte
       counters_(counters),
       pool_(pool),
       indirect_pool_(indirect_pool),
-      arp_(s.arp, counters) {
+      arp_(s.arp, counters),
+      v6_(s.v6, s.mac, s.mtu, counters, pool) {
   // Reassembly times are kept in nanoseconds of our own timeline rather than
   // TSC cycles: rte_ip_frag only compares them, and this keeps virtual time
   // working in tests.
@@ -103,12 +104,17 @@ void IpLayer::on_frame(Mbuf frame, Instant now, FrameQueue& out) noexcept {
   auto eth = EthernetHeader::parse(frame.head());
   if (!eth) return counters_.drop(Drop::kEthTruncated);
   const MacAddr dst = eth->dst();
-  if (!(dst == s_.mac) && !dst.is_broadcast()) return counters_.drop(Drop::kEthNotForUs);
-  switch (eth->ether_type()) {
+  const std::uint16_t type = eth->ether_type();
+  if (!(dst == s_.mac) && !dst.is_broadcast() && !(type == kEtherTypeIpv6 && v6_.accepts_mac(dst)))
+    return counters_.drop(Drop::kEthNotForUs);
+  switch (type) {
     case kEtherTypeArp:
       return on_arp(eth->payload(), /*answer=*/true, now, out);
     case kEtherTypeIpv4:
       return on_ipv4(std::move(frame), now, out);
+    case kEtherTypeIpv6:
+      if (dst.is_broadcast()) return counters_.drop(Drop::kEthNotForUs);  // IPv6 has no broadcast
+      return v6_.on_frame(std::move(frame), now, out);
     default:
       return counters_.drop(Drop::kEthUnknownType);
   }
@@ -516,6 +522,7 @@ void IpLayer::on_timer(Instant now, FrameQueue& out) noexcept {
   arp_.on_timer(now, [&](std::uint32_t ip) {
     send_arp(static_cast<std::uint16_t>(ArpOp::kRequest), MacAddr{}, ip, MacAddr::broadcast(), out);
   });
+  v6_.on_timer(now, out);
 }
 
 }  // namespace tern

@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "ip/arp_table.h"
 #include "ip/frame_queue.h"
+#include "ip/ipv6_layer.h"
 #include "wire/ethernet.h"
 
 namespace tern {
@@ -33,6 +34,7 @@ struct IpSettings {
   bool tx_ip_checksum_offload = false;  // let the NIC fill IPv4 header checksums
   ArpConfig arp;
   IpConfig ip;
+  Ipv6Settings v6;  // addresses, default router and [nd]: lib/ip/ipv6_layer.h
 };
 
 // What an upper protocol (TCP) gets for each datagram addressed to us.
@@ -64,6 +66,13 @@ class TransportInput {
   // Called for each well-formed Destination Unreachable quoting TCP. The
   // default ignores it, for transports that do not care.
   virtual void on_icmp_unreachable(const IcmpUnreachable& /*u*/, Instant /*now*/) {}
+  // IPv6 (issue 15): a packet for one of our unicast addresses, with
+  // Ipv6Delivery's offsets. The default frees it: a transport that speaks
+  // only IPv4 (IpLayer has counted it in Ip6InDelivers).
+  virtual void on_ipv6(const Ipv6Delivery& /*d*/, Mbuf /*frame*/, Instant /*now*/, FrameQueue& /*out*/) {}
+  // An ICMPv6 error quoting a packet of ours, or a local Address Unreachable
+  // for packets whose neighbour never answered (Icmpv6Report). Default: ignored.
+  virtual void on_icmpv6_error(const Icmpv6Report& /*r*/, Instant /*now*/) {}
 };
 
 class IpLayer {
@@ -75,7 +84,10 @@ class IpLayer {
   IpLayer(const IpLayer&) = delete;
   IpLayer& operator=(const IpLayer&) = delete;
 
-  void set_tcp(TransportInput* tcp) noexcept { tcp_ = tcp; }
+  void set_tcp(TransportInput* tcp) noexcept {
+    tcp_ = tcp;
+    v6_.set_transport(tcp);
+  }
   // UDP (protocol 17) goes here; nullptr: counted as UdpNoListener.
   void set_udp(TransportInput* udp) noexcept { udp_ = udp; }
   // Reassembly charges the truesize of every fragment it holds to `a` too
@@ -99,6 +111,20 @@ class IpLayer {
   // least kHeadroom bytes of headroom. Returns false when it was dropped (counted).
   static constexpr std::uint16_t kHeadroom = 14 + 20;
   bool send(Mbuf l4, std::uint32_t dst, std::uint8_t protocol, Instant now, FrameQueue& out) noexcept;
+
+  // IPv6 (lib/ip/ipv6_layer.h): `l4` with at least kHeadroom6 bytes of
+  // headroom, from source_for(dst), to its next hop (on-link or the default
+  // router), hop limit 64 unless a router advertises another.
+  static constexpr std::uint16_t kHeadroom6 = Ipv6Layer::kHeadroom;
+  bool send_ipv6(Mbuf l4, const Ipv6Addr& dst, std::uint8_t protocol, Instant now, FrameQueue& out) noexcept {
+    return v6_.send(std::move(l4), dst, protocol, now, out);
+  }
+  // The source address send_ipv6() uses for `dst` (for pseudo-header sums).
+  Ipv6Addr source_for(const Ipv6Addr& dst) const noexcept { return v6_.source_for(dst); }
+  // Upper-layer reachability confirmation of an IPv6 neighbour (RFC 4861 §7.3.1).
+  void confirm(const Ipv6Addr& addr, Instant now) noexcept { v6_.confirm(addr, now); }
+  Ipv6Layer& v6() noexcept { return v6_; }
+  const Ipv6Layer& v6() const noexcept { return v6_; }
 
   const IpSettings& settings() const noexcept { return s_; }
   const ArpTable& arp() const noexcept { return arp_; }
@@ -147,6 +173,7 @@ class IpLayer {
   MemAccount* mem_ = nullptr;
   TransportInput* tcp_ = nullptr;
   TransportInput* udp_ = nullptr;
+  Ipv6Layer v6_;
   std::uint16_t next_ip_id_ = 1;
   // Scratch for ICMP messages that arrived as an mbuf chain (reassembled).
   std::array<std::byte, 65536> scratch_{};

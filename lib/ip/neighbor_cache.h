@@ -13,7 +13,7 @@
 // and the packets to release through callbacks (which must not call back
 // into the cache), and build solicitations with wire/ndp.h.
 //
-// Not yet wired into IpLayer (issue 15): docs/architecture.md "Dual stack".
+// Used by Ipv6Layer (lib/ip/ipv6_layer.h); docs/architecture.md "Dual stack".
 #include <cstdint>
 #include <optional>
 #include <vector>

@@ -20,11 +20,40 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "wire/ipv6.h"
+
 namespace tern {
 namespace {
 
 [[noreturn]] void fail(const std::string& port, const std::string& what, int rc) {
   throw std::runtime_error("port " + port + ": " + what + ": " + rte_strerror(rc < 0 ? -rc : rc));
+}
+
+// IPv6 neighbour discovery needs the all-nodes group and the solicited-node
+// group of each of our addresses (RFC 4861 §7.2.1, RFC 2464 §7). Asks for
+// exactly those; a PMD without a multicast list (af_packet, some virtual
+// devices) gets all multicast, and one refusing that too must already be
+// promiscuous. Returns how it went, for the start-up summary.
+std::string accept_ipv6_multicast(std::uint16_t id, const MacAddr& mac,
+                                  const std::vector<Ipv6Prefix>& addrs) {
+  std::vector<rte_ether_addr> list;
+  const auto add = [&](const Ipv6Addr& group) {
+    rte_ether_addr e{};
+    const MacAddr m = multicast_mac(group);
+    std::memcpy(e.addr_bytes, m.b.data(), 6);
+    for (const rte_ether_addr& x : list)
+      if (std::memcmp(x.addr_bytes, e.addr_bytes, 6) == 0) return;
+    list.push_back(e);
+  };
+  add(Ipv6Addr::all_nodes());
+  add(solicited_node(link_local_from_mac(mac)));
+  for (const Ipv6Prefix& a : addrs) add(solicited_node(a.addr));
+  const int rc = rte_eth_dev_set_mc_addr_list(id, list.data(), static_cast<std::uint32_t>(list.size()));
+  if (rc == 0) return "mc_addr_list (" + std::to_string(list.size()) + " groups)";
+  if (rte_eth_allmulticast_enable(id) == 0 && rte_eth_allmulticast_get(id) == 1) return "allmulticast";
+  if (rte_eth_promiscuous_get(id) == 1) return "promiscuous";
+  return "NOT ACCEPTED (set_mc_addr_list: " + std::string(rte_strerror(rc < 0 ? -rc : rc)) +
+         "; allmulticast refused): IPv6 neighbour discovery needs the port in promiscuous mode";
 }
 
 // A Toeplitz key made of one repeated 16-bit word hashes (a,b) and (b,a) alike,
@@ -294,6 +323,7 @@ std::unique_ptr<EthdevPort> EthdevPort::open(const PortConfig& cfg, std::uint16_
   std::memcpy(info.mac.b.data(), mac.addr_bytes, 6);
   info.mtu = mtu;
   info.queues = queues;
+  info.ipv6_multicast = accept_ipv6_multicast(id, info.mac, cfg.address6);
   info.steering = (use_rss || queues == 1) ? Steering::kRss : Steering::kSoftware;
   info.rx_ip_checksum_offload = (conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) != 0;
   info.rx_l4_checksum_offload = (conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) != 0;

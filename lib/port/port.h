@@ -39,6 +39,10 @@ struct PortInfo {
   // the worker then also calls tx_burst with no frames when it has nothing
   // to send, so a held frame is not stuck until the next transmission.
   bool holds_tx = false;
+  // How the port lets in the IPv6 multicast groups Tern listens to
+  // (all-nodes, solicited-node): "mc_addr_list", "allmulticast",
+  // "promiscuous", or a warning when none worked. Empty: not an ethdev.
+  std::string ipv6_multicast;
 };
 
 class Port {

@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <stdexcept>
+#include <string>
 
 #include "port/ethdev_port.h"
 #include "port/impaired_port.h"
@@ -55,6 +57,10 @@ IpSettings ip_settings(const Config& cfg, const PortInfo& info) {
   s.tx_ip_checksum_offload = info.tx_ip_checksum_offload;
   s.arp = cfg.arp;
   s.ip = cfg.ip;
+  s.v6.addrs = pc.address6;
+  s.v6.gateway = pc.gateway6;
+  s.v6.nd = cfg.nd;
+  s.v6.seed = rte_rand() | 1;  // ReachableTime's draw (RFC 4861 §6.3.2)
   return s;
 }
 
@@ -245,6 +251,20 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg), program_(p
                              rte_strerror(-rc));
 }
 
+namespace {
+
+// Removes the files of an exited primary's runtime directory and the
+// directory itself; leaves anything unexpected (a subdirectory) alone.
+void remove_runtime_dir(const std::string& dir) {
+  std::error_code ec;
+  if (dir.empty() || !std::filesystem::is_directory(dir, ec)) return;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (!e.is_directory(ec)) std::filesystem::remove(e.path(), ec);
+  std::filesystem::remove(dir, ec);  // only if now empty
+}
+
+}  // namespace
+
 Runtime::~Runtime() {
   register_telemetry(nullptr);  // unpublishes; its result was checked when registering
   workers_.clear();             // frees parked and queued frames before the pools go
@@ -255,7 +275,13 @@ Runtime::~Runtime() {
     rte_ring_free(r);
   }
   if (pdump_) rte_pdump_uninit();
+  // DPDK 22.11's cleanup leaves the primary's runtime directory behind
+  // (/var/run/dpdk/<file_prefix>: its config, memseg arrays and sockets,
+  // about 2 MB); a machine that starts Tern often (tests, benchmarks) would
+  // pile them up. Nothing may attach to an exited primary, so they go too.
+  const std::string runtime_dir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
+  remove_runtime_dir(runtime_dir);
 }
 
 void Runtime::worker_loop(std::size_t index) {
@@ -301,6 +327,13 @@ std::string Runtime::describe() const {
     line("interface", iface + " (claimed: a second Tern process on it is refused)");
   line("address", format_ipv4(pc.address.addr) + "/" + std::to_string(pc.address.len) +
                       (pc.gateway ? ", gateway " + format_ipv4(*pc.gateway) : std::string(", no gateway")));
+  {
+    std::string v6 = link_local_from_mac(port_->info().mac).to_string() + " (link-local)";
+    for (const Ipv6Prefix& a : pc.address6) v6 += ", " + format_ipv6_prefix(a);
+    v6 += pc.gateway6 ? ", gateway6 " + pc.gateway6->to_string() : std::string(", no gateway6");
+    if (!port_->info().ipv6_multicast.empty()) v6 += "; multicast " + port_->info().ipv6_multicast;
+    line("address6", v6);
+  }
   line("tcp", "congestion " + std::string(to_string(cfg_.tcp.congestion)) + ", up to " +
                   std::to_string(cfg_.tcp.max_connections) + " connections per worker");
   line("mbufs", std::to_string(cfg_.runtime.mbufs_per_worker) + " per worker (" +

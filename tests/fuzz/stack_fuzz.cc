@@ -1,5 +1,6 @@
 // Whole-stack fuzzer: one IpLayer (ARP, IPv4 input, reassembly, ICMP echo
-// and Destination Unreachable, fragmentation, next hop and ARP parking) fed
+// and Destination Unreachable, fragmentation, next hop and ARP parking; IPv6
+// input, the extension-header walk, ICMPv6 and neighbour discovery) fed
 // a sequence of frames on virtual time, with real mbufs from an in-memory EAL.
 //
 // Input: one configuration byte, then records until the input runs out:
@@ -40,6 +41,7 @@
 #include "wire/bytes.h"
 #include "wire/checksum.h"
 #include "wire/ethernet.h"
+#include "wire/ipv6.h"
 
 namespace {
 
@@ -49,6 +51,9 @@ constexpr MacAddr kOurMac{{0x02, 0, 0, 0, 0, 0x01}};
 constexpr std::uint32_t kOurIp = 0x0A000001;      // 10.0.0.1/24
 constexpr std::uint32_t kGatewayIp = 0x0A0000FE;  // 10.0.0.254
 constexpr std::array<std::uint16_t, 4> kMtus = {1500, 576, 1280, 9000};
+// IPv6: 2001:db8:1::1/64, and the link-local address from kOurMac.
+constexpr Ipv6Addr kOurIp6 = Ipv6Addr::from_groups({0x2001, 0xDB8, 1, 0, 0, 0, 0, 1});
+constexpr Ipv6Addr kOurLl = link_local_from_mac(kOurMac);
 
 // Flag bits of a record.
 constexpr std::uint8_t kFixEthDst = 1 << 0;
@@ -58,13 +63,15 @@ constexpr std::uint8_t kFixIcmpChecksum = 1 << 3;
 constexpr std::uint8_t kFixArpTarget = 1 << 4;
 constexpr std::uint8_t kSplitInTwo = 1 << 5;  // deliver as a two-segment chain
 constexpr std::uint8_t kSend = 1 << 6;        // ip.send(): dst:4, protocol:1, payload
+constexpr std::uint8_t kSend6 = 1 << 7;       // with kSend: send_ipv6(): dst:16, protocol:1, payload
 
 // The small tables keep per-input set-up cheap and make their limits reachable.
 constexpr std::uint32_t kFragFlows = 16;
 constexpr std::uint32_t kArpPending = 8;
 // Held at most: the reassembly table's fragments (two segments each before
 // linearising), and parked frames, each up to a 64 KiB reply in 2 KiB segments.
-constexpr unsigned kHeldBound = kFragFlows * RTE_LIBRTE_IP_FRAG_MAX_FRAG * 2 + kArpPending * 40 + 64;
+constexpr unsigned kHeldBound =
+    kFragFlows * RTE_LIBRTE_IP_FRAG_MAX_FRAG * 2 + kArpPending * 40 + kArpPending + 64;
 
 rte_mempool* g_pool = nullptr;
 rte_mempool* g_indirect = nullptr;
@@ -106,6 +113,20 @@ void repair(std::vector<std::byte>& f, std::uint8_t flags) {
   std::byte* l3 = f.data() + 14;
   const std::size_t avail = f.size() - 14;
   if (type == kEtherTypeArp && (flags & kFixArpTarget) && avail >= 28) store_be32(l3 + 24, kOurIp);
+  if (type == kEtherTypeIpv6 && avail >= 40) {
+    if (flags & kFixIpDst) (flags & kFixArpTarget ? solicited_node(kOurIp6) : kOurIp6).store(l3 + 24);
+    // The ICMPv6 checksum, when ICMPv6 follows the fixed header directly.
+    const std::size_t plen = std::min<std::size_t>(load_be16(l3 + 4), avail - 40);
+    if ((flags & kFixIcmpChecksum) && load_u8(l3 + 6) == kIpProtoIcmpv6 && plen >= 4) {
+      std::byte* icmp = l3 + 40;
+      store_be16(icmp + 2, 0);
+      ChecksumAccumulator acc{ipv6_pseudo_header_sum(Ipv6Addr::load(l3 + 8), Ipv6Addr::load(l3 + 24),
+                                                     static_cast<std::uint32_t>(plen), kIpProtoIcmpv6)};
+      acc.add({icmp, plen});
+      store_be16(icmp + 2, acc.finish());
+    }
+    return;
+  }
   if (type != kEtherTypeIpv4 || avail < 20) return;
   if (flags & kFixIpDst) store_be32(l3 + 16, kOurIp);
   if (flags & kFixIcmpChecksum) fix_icmp_checksum(l3, avail);
@@ -145,6 +166,24 @@ void check_sent(const rte_mbuf* m, std::uint16_t mtu, std::vector<std::byte>& bu
     FUZZ_CHECK(MacAddr::load(p + 14 + 8) == kOurMac && load_be32(p + 14 + 14) == kOurIp);
     // A request is broadcast; a reply goes where its target hardware address says.
     FUZZ_CHECK(op == 2 ? dst == MacAddr::load(p + 14 + 18) : dst.is_broadcast());
+    return;
+  }
+  if (type == kEtherTypeIpv6) {
+    FUZZ_CHECK(len >= 14 + 40);
+    const std::byte* ip = p + 14;
+    FUZZ_CHECK((load_u8(ip) >> 4) == 6);
+    const std::uint16_t plen = load_be16(ip + 4);
+    FUZZ_CHECK(plen == len - 54u && 40u + plen <= mtu);
+    const Ipv6Addr from = Ipv6Addr::load(ip + 8), to = Ipv6Addr::load(ip + 24);
+    FUZZ_CHECK(from == kOurIp6 || from == kOurLl);
+    // Multicast goes to its group's MAC; unicast to a MAC learned from a unicast sender.
+    FUZZ_CHECK(to.is_multicast() ? dst == multicast_mac(to) : !dst.is_multicast());
+    if (load_u8(ip + 6) == kIpProtoIcmpv6) {
+      FUZZ_CHECK(plen >= 8);
+      ChecksumAccumulator acc{ipv6_pseudo_header_sum(from, to, plen, kIpProtoIcmpv6)};
+      acc.add({ip + 40, plen});
+      FUZZ_CHECK(acc.finish() == 0);
+    }
     return;
   }
   FUZZ_CHECK(type == kEtherTypeIpv4);
@@ -203,6 +242,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   s.arp.entry_ttl = Duration::s(20);
   s.ip.frag_max_flows = kFragFlows;
   s.ip.frag_timeout = Duration::s(3);
+  s.v6.addrs = {Ipv6Prefix{kOurIp6, 64}};
+  if ((cfg & 0x20) == 0) s.v6.gateway = Ipv6Addr::from_groups({0xFE80, 0, 0, 0, 0, 0, 0, 0xFE});
+  s.v6.nd.retrans_timer = Duration::ms(500);
+  s.v6.nd.max_pending = kArpPending;
+  s.v6.nd.cache_size = 16;
 
   const unsigned base = rte_mempool_in_use_count(g_pool);
   std::vector<std::byte> buf;
@@ -222,7 +266,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const auto bytes = in.subspan(at + 4, len);
       at += 4 + len;
 
-      if (flags & kSend) {
+      if ((flags & kSend) && (flags & kSend6)) {
+        if (len < 17) continue;
+        std::uint8_t proto = load_u8(bytes.data() + 16);
+        if (proto == kIpProtoIcmpv6) proto = 17;  // our own ICMPv6 is built by the layer
+        Mbuf l4 = make_frame(bytes.subspan(17), false);
+        ip->send_ipv6(std::move(l4), Ipv6Addr::load(bytes.data()), proto, now, out);
+      } else if (flags & kSend) {
         if (len < 5) continue;
         std::uint8_t proto = load_u8(bytes.data() + 4);
         if (proto == 1) proto = 17;  // our own ICMP is only ever an echo reply
@@ -237,14 +287,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       drain(out, s.mtu, buf);
       FUZZ_CHECK(rte_mempool_in_use_count(g_pool) <= base + kHeldBound);
       FUZZ_CHECK(ip->arp().pending_frames() <= kArpPending);
+      FUZZ_CHECK(ip->v6().neighbors().pending_frames() <= kArpPending);
     }
     // Let every ARP resolution run out (one retry step per call), then tear down.
-    for (std::uint32_t i = 0; i <= s.arp.max_retries; ++i) {
+    for (std::uint32_t i = 0; i <= std::max<std::uint32_t>(s.arp.max_retries, 3); ++i) {
       now = now + Duration::s(1);
       ip->on_timer(now, out);
       drain(out, s.mtu, buf);
     }
     FUZZ_CHECK(ip->arp().pending_frames() == 0);
+    FUZZ_CHECK(ip->v6().neighbors().pending_frames() == 0);
   }
   // The layer freed everything it held: fragments, parked frames, death row.
   FUZZ_CHECK(rte_mempool_in_use_count(g_pool) == base);

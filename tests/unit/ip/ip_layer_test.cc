@@ -192,7 +192,13 @@ std::vector<BadFrame> bad_frames() {
       },
       Drop::kEthNotForUs);
   add(
-      "Ipv6", [] { return ethernet(kOurMac, kPeerMac, 0x86DD, pattern(40)); }, Drop::kEthUnknownType);
+      "Ipv6NotVersion6",
+      [] {
+        Bytes p = pattern(40);
+        p[0] = std::byte{0x45};  // EtherType 0x86DD carrying an IPv4 header
+        return ethernet(kOurMac, kPeerMac, 0x86DD, p);
+      },
+      Drop::kIp6BadVersion);
   add(
       "VlanTagged", [] { return ethernet(kOurMac, kPeerMac, 0x8100, ping_l3()); }, Drop::kEthUnknownType);
   add(

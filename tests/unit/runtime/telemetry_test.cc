@@ -35,105 +35,29 @@
 #include "config/config.h"
 #include "runtime/clock.h"
 #include "runtime/runtime.h"
+#include "stat_json.h"
+
+namespace tern::stat {
+std::ostream& operator<<(std::ostream& os, Json::Kind k) {
+  constexpr const char* names[] = {"null", "bool", "number", "string", "array", "object"};
+  return os << names[static_cast<int>(k)];
+}
+}  // namespace tern::stat
 
 namespace tern {
 namespace {
 
-// Just enough JSON for telemetry replies: objects, arrays, strings without
-// escapes other than \" and \\, unsigned integers, null.
-struct Json {
-  enum class Kind { kNull, kNumber, kString, kArray, kObject } kind = Kind::kNull;
-  std::uint64_t number = 0;
-  std::string string;
-  std::vector<Json> array;
-  std::map<std::string, Json> object;
-};
+using stat::Json;
 
-std::ostream& operator<<(std::ostream& os, Json::Kind k) {
-  constexpr const char* names[] = {"null", "number", "string", "array", "object"};
-  return os << names[static_cast<int>(k)];
+// A whole number as tern-stat's parser keeps it (counters keep every digit);
+// UINT64_MAX for anything else, which no expected value equals.
+std::uint64_t number(const Json& j) { return j.integer.value_or(UINT64_MAX); }
+// The value under `key`, or null.
+const Json& at(const Json& j, const std::string& key) {
+  static const Json none;
+  const Json* v = j.find(key);
+  return v == nullptr ? none : *v;
 }
-
-class JsonParser {
- public:
-  explicit JsonParser(std::string_view s) : s_(s) {}
-  std::optional<Json> parse() {
-    std::optional<Json> v = value();
-    skip_space();
-    if (!v || pos_ != s_.size()) return std::nullopt;
-    return v;
-  }
-
- private:
-  void skip_space() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\t' || s_[pos_] == '\r'))
-      ++pos_;
-  }
-  bool eat(char c) {
-    skip_space();
-    if (pos_ < s_.size() && s_[pos_] == c) {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
-  std::optional<std::string> str() {
-    if (!eat('"')) return std::nullopt;
-    std::string out;
-    while (pos_ < s_.size() && s_[pos_] != '"') {
-      if (s_[pos_] == '\\') ++pos_;
-      if (pos_ < s_.size()) out += s_[pos_++];
-    }
-    if (pos_ == s_.size()) return std::nullopt;
-    ++pos_;
-    return out;
-  }
-  std::optional<Json> value() {
-    skip_space();
-    if (pos_ >= s_.size()) return std::nullopt;
-    Json j;
-    const char c = s_[pos_];
-    if (c == '{') {
-      ++pos_;
-      j.kind = Json::Kind::kObject;
-      if (eat('}')) return j;
-      do {
-        std::optional<std::string> k = str();
-        if (!k || !eat(':')) return std::nullopt;
-        std::optional<Json> v = value();
-        if (!v || !j.object.emplace(*k, std::move(*v)).second) return std::nullopt;  // no duplicate keys
-      } while (eat(','));
-      if (!eat('}')) return std::nullopt;
-    } else if (c == '[') {
-      ++pos_;
-      j.kind = Json::Kind::kArray;
-      if (eat(']')) return j;
-      do {
-        std::optional<Json> v = value();
-        if (!v) return std::nullopt;
-        j.array.push_back(std::move(*v));
-      } while (eat(','));
-      if (!eat(']')) return std::nullopt;
-    } else if (c == '"') {
-      std::optional<std::string> v = str();
-      if (!v) return std::nullopt;
-      j.kind = Json::Kind::kString;
-      j.string = std::move(*v);
-    } else if (c >= '0' && c <= '9') {
-      j.kind = Json::Kind::kNumber;
-      while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9')
-        j.number = j.number * 10 + (s_[pos_++] - '0');
-    } else if (s_.substr(pos_, 4) == "null") {
-      pos_ += 4;
-    } else {
-      return std::nullopt;
-    }
-    return j;
-  }
-
-  std::string_view s_;
-  std::size_t pos_ = 0;
-};
 
 // A client of DPDK's telemetry socket (dpdk_telemetry.v2: SOCK_SEQPACKET, one
 // message per request and per reply, a greeting first).
@@ -168,13 +92,14 @@ class TelemetryClient {
     }
     const std::string reply = receive();
     last_reply_ = reply;
-    std::optional<Json> j = JsonParser(reply).parse();
+    std::optional<Json> j = stat::parse_json(reply);
     const std::string cmd = request.substr(0, request.find(','));
-    if (!j || j->kind != Json::Kind::kObject || j->object.size() != 1 || !j->object.count(cmd)) {
+    const Json* value = j && j->object.size() == 1 ? j->find(cmd) : nullptr;
+    if (value == nullptr) {
       error_ = "unexpected reply to " + request + ": " + reply;
       return std::nullopt;
     }
-    return j->object.at(cmd);
+    return *value;
   }
   const std::string& last_reply() const { return last_reply_; }
 
@@ -252,13 +177,13 @@ void expect_all(const Json& j, std::size_t n, std::string_view (*name)(std::size
   EXPECT_EQ(j.object.size(), n) << what << ": other keys than the names in lib/base/counters.h";
   for (std::size_t i = 0; i < n; ++i) {
     const std::string key(name(i));
-    const auto it = j.object.find(key);
-    if (it == j.object.end()) {
+    const Json* v = j.find(key);
+    if (v == nullptr) {
       ADD_FAILURE() << what << ": " << key << " missing";
       continue;
     }
-    EXPECT_EQ(it->second.kind, Json::Kind::kNumber) << what << ": " << key;
-    EXPECT_EQ(it->second.number, value(i)) << what << ": " << key;
+    EXPECT_EQ(v->kind, Json::Kind::kNumber) << what << ": " << key;
+    EXPECT_EQ(number(*v), value(i)) << what << ": " << key;
   }
 }
 std::string_view event_name(std::size_t i) { return counter_name(static_cast<Counter>(i)); }
@@ -302,7 +227,7 @@ TEST_F(TelemetryTest, BadArgumentAnswersAnErrorObject) {
     ASSERT_TRUE(j) << t.error();
     ASSERT_EQ(j->kind, Json::Kind::kObject) << req << ": " << t.last_reply();
     ASSERT_EQ(j->object.size(), 1u) << req << ": " << t.last_reply();
-    EXPECT_EQ(j->object.at("error").string, why) << req;
+    EXPECT_EQ(at(*j, "error").string, why) << req;
   }
 }
 
@@ -312,12 +237,12 @@ TEST_F(TelemetryTest, Info) {
   const std::optional<Json> info = t.ask("/tern/info");
   ASSERT_TRUE(info) << t.error();
   ASSERT_EQ(info->kind, Json::Kind::kObject) << t.last_reply();
-  EXPECT_EQ(info->object.at("workers").number, 1u);
-  EXPECT_EQ(info->object.at("address").string, "10.99.0.2/24");
-  EXPECT_EQ(info->object.at("mac").string, runtime_->port().info().mac.to_string());
-  EXPECT_EQ(info->object.at("port").string, runtime_->port().info().name);
-  EXPECT_EQ(info->object.at("mtu").number, runtime_->port().info().mtu);
-  EXPECT_EQ(info->object.at("steering").string, "single-queue");
+  EXPECT_EQ(number(at(*info, "workers")), 1u);
+  EXPECT_EQ(at(*info, "address").string, "10.99.0.2/24");
+  EXPECT_EQ(at(*info, "mac").string, runtime_->port().info().mac.to_string());
+  EXPECT_EQ(at(*info, "port").string, runtime_->port().info().name);
+  EXPECT_EQ(number(at(*info, "mtu")), runtime_->port().info().mtu);
+  EXPECT_EQ(at(*info, "steering").string, "single-queue");
 }
 
 TEST_F(TelemetryTest, AllCommandsListed) {
@@ -489,12 +414,6 @@ struct Conns {
   std::vector<Tcb*> conns_;
 };
 
-const Json& at(const Json& j, const std::string& key) {
-  static const Json none;
-  const auto it = j.object.find(key);
-  return it == j.object.end() ? none : it->second;
-}
-
 TEST_F(TelemetryTest, ConnsListsEachConnectionWithItsFigures) {
   Conns conns(*runtime_);
   conns.open(3);
@@ -504,13 +423,13 @@ TEST_F(TelemetryTest, ConnsListsEachConnectionWithItsFigures) {
     const std::optional<Json> j = conns.ask_polling(t, req);
     ASSERT_TRUE(j) << t.error();
     ASSERT_EQ(j->kind, Json::Kind::kObject) << t.last_reply();
-    EXPECT_EQ(at(*j, "connections").number, 3u) << t.last_reply();
-    EXPECT_EQ(at(*j, "listed").number, 3u);
-    EXPECT_EQ(at(*j, "left_out").number, 0u);
+    EXPECT_EQ(number(at(*j, "connections")), 3u) << t.last_reply();
+    EXPECT_EQ(number(at(*j, "listed")), 3u);
+    EXPECT_EQ(number(at(*j, "left_out")), 0u);
     const Json& fields = at(*j, "fields");
     ASSERT_EQ(fields.array.size(), conn_fields().size()) << t.last_reply();
     for (std::size_t f = 0; f < fields.array.size(); ++f) EXPECT_EQ(fields.array[f].string, conn_fields()[f]);
-    EXPECT_EQ(at(*j, "first").number, 0u);
+    EXPECT_EQ(number(at(*j, "first")), 0u);
     EXPECT_EQ(j->object.size(), 5u + 3u) << "connections, first, listed, left_out, fields, c0..c2";
     std::set<std::string> remotes;
     for (int r = 0; r < 3; ++r) {
@@ -542,11 +461,11 @@ TEST_F(TelemetryTest, ConnsListIsBoundedAndSaysHowManyWereLeftOut) {
   const std::optional<Json> j = conns.ask_polling(t, "/tern/conns,0");
   ASSERT_TRUE(j) << t.error();
   ASSERT_EQ(j->kind, Json::Kind::kObject) << t.last_reply();
-  const std::uint64_t listed = at(*j, "listed").number;
-  EXPECT_EQ(at(*j, "connections").number, 100u);
+  const std::uint64_t listed = number(at(*j, "listed"));
+  EXPECT_EQ(number(at(*j, "connections")), 100u);
   EXPECT_GT(listed, 10u);
   EXPECT_LE(listed, Worker::kSnapshotMax);
-  EXPECT_EQ(at(*j, "left_out").number, 100u - listed);
+  EXPECT_EQ(number(at(*j, "left_out")), 100u - listed);
   EXPECT_EQ(j->object.size(), 5u + listed) << "one row per connection listed";
   EXPECT_LT(t.last_reply().size(), kTelemetryMaxReply);
 }
@@ -565,10 +484,10 @@ TEST_F(TelemetryTest, ConnsPagesThroughEveryConnection) {
     const std::optional<Json> j = conns.ask_polling(t, "/tern/conns,0," + std::to_string(start));
     ASSERT_TRUE(j) << t.error();
     ASSERT_EQ(j->kind, Json::Kind::kObject) << t.last_reply();
-    ASSERT_EQ(at(*j, "connections").number, 150u);
-    EXPECT_EQ(at(*j, "first").number, start);
-    const std::uint64_t listed = at(*j, "listed").number;
-    EXPECT_EQ(at(*j, "left_out").number, 150u - start - listed);
+    ASSERT_EQ(number(at(*j, "connections")), 150u);
+    EXPECT_EQ(number(at(*j, "first")), start);
+    const std::uint64_t listed = number(at(*j, "listed"));
+    EXPECT_EQ(number(at(*j, "left_out")), 150u - start - listed);
     const Json& fields = at(*j, "fields");
     const auto remote = std::find_if(fields.array.begin(), fields.array.end(),
                                      [](const Json& f) { return f.string == "remote"; }) -
@@ -584,8 +503,8 @@ TEST_F(TelemetryTest, ConnsPagesThroughEveryConnection) {
   EXPECT_GE(pages, 4u) << "150 connections take 3 pages or more, and an empty one ends";
   const std::optional<Json> past = conns.ask_polling(t, "/tern/conns,0,1000");
   ASSERT_TRUE(past) << t.error();
-  EXPECT_EQ(at(*past, "listed").number, 0u);
-  EXPECT_EQ(at(*past, "left_out").number, 0u);
+  EXPECT_EQ(number(at(*past, "listed")), 0u);
+  EXPECT_EQ(number(at(*past, "left_out")), 0u);
 }
 
 TEST_F(TelemetryTest, ConnsUnknownWorkerOrBadParameterIsAnError) {
@@ -611,7 +530,7 @@ TEST_F(TelemetryTest, ConnsWorkerThatDoesNotAnswerIsAnError) {
   conns.open(1);
   const std::optional<Json> k = conns.ask_polling(t, "/tern/conns,0");
   ASSERT_TRUE(k) << t.error();
-  EXPECT_EQ(at(*k, "listed").number, 1u) << t.last_reply();
+  EXPECT_EQ(number(at(*k, "listed")), 1u) << t.last_reply();
 }
 
 // conns_reply's size accounting against DPDK: rows of 120-character values
@@ -630,9 +549,9 @@ TEST_F(TelemetryTest, ConnsReplyAccountingMatchesDpdk) {
   const std::optional<Json> j = t.ask(kConnsFillCmd);
   ASSERT_TRUE(j) << t.error();
   ASSERT_EQ(j->kind, Json::Kind::kObject) << t.last_reply();
-  const std::uint64_t listed = at(*j, "listed").number;
+  const std::uint64_t listed = number(at(*j, "listed"));
   EXPECT_GE(listed, 3u);
-  EXPECT_EQ(at(*j, "left_out").number, 200u - listed);
+  EXPECT_EQ(number(at(*j, "left_out")), 200u - listed);
   EXPECT_EQ(j->object.size(), 5u + listed) << "a row DPDK dropped silently";
   for (std::uint64_t r = 0; r < listed; ++r)
     EXPECT_EQ(at(*j, "c" + std::to_string(r)).array.size(), conn_fields().size());

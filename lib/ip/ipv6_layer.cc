@@ -1,0 +1,640 @@
+#include "ip/ipv6_layer.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "ip/ip_layer.h"
+#include "wire/bytes.h"
+#include "wire/ipv4.h"
+
+namespace tern {
+namespace {
+
+NeighborCacheConfig cache_config(const NdConfig& nd, std::uint64_t seed) noexcept {
+  NeighborCacheConfig c;
+  // RFC 4861 §6.3.2: ReachableTime is uniformly 0.5..1.5 times the base, so
+  // that nodes do not probe in step. SplitMix64 of the worker's seed.
+  Duration reachable = nd.base_reachable_time;
+  if (seed != 0) {
+    std::uint64_t z = seed + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    const std::int64_t permille = 500 + static_cast<std::int64_t>(z % 1001);  // 0.500..1.500
+    reachable = Duration::ns(nd.base_reachable_time.count_ns() / 1000 * permille);
+  }
+  c.reachable_time = reachable;
+  c.retrans_timer = nd.retrans_timer;
+  c.delay_first_probe = nd.delay_first_probe;
+  c.max_multicast_solicit = nd.multicast_solicit;
+  c.max_unicast_solicit = nd.unicast_solicit;
+  c.cache_size = nd.cache_size;
+  c.max_pending = nd.max_pending;
+  c.max_pending_per_entry = nd.max_pending_per_neighbor;
+  return c;
+}
+
+// The drop reason for each way the extension-header walk refuses a packet.
+Drop ext_drop(Ipv6ExtReason r) noexcept {
+  switch (r) {
+    case Ipv6ExtReason::kTruncated:
+      return Drop::kIp6ExtTruncated;
+    case Ipv6ExtReason::kTooManyHeaders:
+      return Drop::kIp6ExtTooMany;
+    case Ipv6ExtReason::kHopByHopNotFirst:
+      return Drop::kIp6ExtHopByHop;
+    case Ipv6ExtReason::kBadOptionLength:
+    case Ipv6ExtReason::kTooManyOptions:
+    case Ipv6ExtReason::kTooMuchPadding:
+      return Drop::kIp6ExtBadOption;
+    case Ipv6ExtReason::kUnknownOption:
+      return Drop::kIp6ExtUnknownOption;
+    case Ipv6ExtReason::kRoutingHeader:
+      return Drop::kIp6ExtRouting;
+    case Ipv6ExtReason::kBadFragmentLength:
+    case Ipv6ExtReason::kFragmentTooLong:
+      return Drop::kIp6ExtBadFragment;
+    case Ipv6ExtReason::kNone:
+      break;
+  }
+  return Drop::kIp6ExtBadOption;
+}
+
+Drop nd_drop(NdReject r) noexcept {
+  switch (r) {
+    case NdReject::kHopLimit:
+      return Drop::kNdBadHopLimit;
+    case NdReject::kBadChecksum:
+      return Drop::kIcmp6BadChecksum;
+    case NdReject::kBadCode:
+      return Drop::kNdBadCode;
+    case NdReject::kMulticastTarget:
+      return Drop::kNdMulticastTarget;
+    case NdReject::kUnspecifiedWithSourceLla:
+    case NdReject::kUnspecifiedNotSolicitedNode:
+    case NdReject::kRouterNotLinkLocal:
+      return Drop::kNdBadSource;
+    case NdReject::kSolicitedToMulticast:
+      return Drop::kNdSolicitedToMulticast;
+    case NdReject::kValid:
+    case NdReject::kNotNd:
+    case NdReject::kTooShort:
+    case NdReject::kBadOptionLength:
+      break;
+  }
+  return Drop::kNdMalformed;
+}
+
+bool same_low24(const Ipv6Addr& a, const Ipv6Addr& b) noexcept {
+  return a.b[13] == b.b[13] && a.b[14] == b.b[14] && a.b[15] == b.b[15];
+}
+
+}  // namespace
+
+Ipv6Layer::Ipv6Layer(const Ipv6Settings& s, const MacAddr& mac, std::uint16_t mtu, Counters& counters,
+                     rte_mempool* pool)
+    : mac_(mac),
+      link_local_(link_local_from_mac(mac)),
+      configured_router_(s.gateway),
+      link_mtu_(mtu),
+      mtu_(mtu),
+      counters_(counters),
+      pool_(pool),
+      nd_(cache_config(s.nd, s.seed), counters) {
+  n_addrs_ = std::min(s.addrs.size(), addrs_.size());
+  std::copy_n(s.addrs.begin(), n_addrs_, addrs_.begin());
+  unresolved_.reserve(s.nd.max_pending);
+}
+
+bool Ipv6Layer::is_ours(const Ipv6Addr& a) const noexcept {
+  if (a == link_local_) return true;
+  for (std::size_t i = 0; i < n_addrs_; ++i)
+    if (addrs_[i].addr == a) return true;
+  return false;
+}
+
+bool Ipv6Layer::accepts_mac(const MacAddr& dst) const noexcept {
+  if (dst.b[0] != 0x33 || dst.b[1] != 0x33) return false;
+  if (dst == multicast_mac(Ipv6Addr::all_nodes())) return true;
+  if (dst.b[2] != 0xFF) return false;
+  const Ipv6Addr probe = [&] {
+    Ipv6Addr a{};
+    a.b[13] = dst.b[3];
+    a.b[14] = dst.b[4];
+    a.b[15] = dst.b[5];
+    return a;
+  }();
+  if (same_low24(probe, link_local_)) return true;
+  for (std::size_t i = 0; i < n_addrs_; ++i)
+    if (same_low24(probe, addrs_[i].addr)) return true;
+  return false;
+}
+
+bool Ipv6Layer::push(Mbuf frame, FrameQueue& out) noexcept {
+  if (!out.push(std::move(frame))) {
+    counters_.drop(Drop::kTxRingFull);
+    return false;
+  }
+  return true;
+}
+
+// ---- input -------------------------------------------------------------------
+
+void Ipv6Layer::on_frame(Mbuf frame, Instant now, FrameQueue& out) noexcept {
+  counters_.inc(Counter::kIp6InReceives);
+  rte_mbuf* m = frame.get();
+  // As for IPv4: headers are parsed from one segment; a chain is linearised.
+  if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
+    counters_.inc(Counter::kIp6InTruncatedPkts);
+    return counters_.drop(Drop::kIp6Truncated);
+  }
+  const auto head = frame.head();
+  const MacAddr eth_dst = MacAddr::load(head.data());
+  const MacAddr eth_src = MacAddr::load(head.data() + 6);
+  const bool link_multicast = eth_dst.is_multicast();
+  auto ip = Ipv6Header::parse(head.subspan(kEthernetHeaderLen));
+  if (!ip) {
+    if (ip.error() == ParseError::kBadVersion) {
+      counters_.inc(Counter::kIp6InHdrErrors);
+      return counters_.drop(Drop::kIp6BadVersion);
+    }
+    counters_.inc(Counter::kIp6InTruncatedPkts);
+    return counters_.drop(Drop::kIp6Truncated);
+  }
+  const Ipv6Addr src = ip->src();
+  const Ipv6Addr dst = ip->dst();
+  // RFC 4038 §4.2 and Linux: IPv4-mapped addresses never travel in IPv6
+  // headers; accepting them would let a packet pass for an IPv4 peer.
+  if (src.is_v4_mapped() || dst.is_v4_mapped()) {
+    counters_.inc(Counter::kIp6InHdrErrors);
+    return counters_.drop(Drop::kIp6V4Mapped);
+  }
+  // RFC 4291 §2.7 (multicast is never a source) and §2.5.3 (loopback
+  // never leaves a node).
+  if (src.is_multicast() || src.is_loopback()) {
+    counters_.inc(Counter::kIp6InHdrErrors);
+    return counters_.drop(Drop::kIp6BadSource);
+  }
+  if (dst.is_multicast()) {
+    counters_.inc(Counter::kIp6InMcastPkts);
+    bool joined = dst == Ipv6Addr::all_nodes();
+    if (!joined && dst.is_solicited_node()) {
+      joined = same_low24(dst, link_local_);
+      for (std::size_t i = 0; i < n_addrs_ && !joined; ++i) joined = same_low24(dst, addrs_[i].addr);
+    }
+    if (!joined) {
+      counters_.inc(Counter::kIp6InAddrErrors);
+      return counters_.drop(Drop::kIp6NotForUs);
+    }
+  } else if (!is_ours(dst)) {
+    counters_.inc(Counter::kIp6InAddrErrors);
+    return counters_.drop(Drop::kIp6NotForUs);
+  }
+
+  const Ipv6ExtWalk w = walk_ipv6_extensions(*ip);
+  switch (w.verdict) {
+    case Ipv6ExtVerdict::kUpperLayer:
+      return deliver(*ip, w, eth_src, link_multicast, std::move(frame), now, out);
+    case Ipv6ExtVerdict::kFragment:
+      return counters_.drop(Drop::kIp6FragNotSupported);
+    case Ipv6ExtVerdict::kParamProblem:
+      counters_.inc(Counter::kIp6InHdrErrors);
+      counters_.drop(ext_drop(w.reason));
+      return send_error({kIcmpv6ParamProblem, w.icmp_code, w.icmp_pointer}, ip->packet(), link_multicast, now,
+                        out);
+    case Ipv6ExtVerdict::kDiscard:
+      counters_.inc(w.reason == Ipv6ExtReason::kTruncated ? Counter::kIp6InTruncatedPkts
+                                                          : Counter::kIp6InHdrErrors);
+      return counters_.drop(ext_drop(w.reason));
+  }
+}
+
+void Ipv6Layer::deliver(const Ipv6Header& ip, const Ipv6ExtWalk& w, const MacAddr& eth_src,
+                        bool link_multicast, Mbuf frame, Instant now, FrameQueue& out) noexcept {
+  const std::uint16_t offset = w.upper_offset;
+  switch (w.upper_protocol) {
+    case kIpProtoIcmpv6:
+      counters_.inc(Counter::kIp6InDelivers);
+      return on_icmpv6(ip, ip.packet().subspan(offset), eth_src, link_multicast, now, out);
+    case kIpProtoTcp:
+    case kIpProtoUdp: {
+      // Transports get unicast from a unicast source only.
+      if (ip.dst().is_multicast()) {
+        counters_.inc(Counter::kIp6InAddrErrors);
+        return counters_.drop(Drop::kIp6NotForUs);
+      }
+      if (ip.src().is_unspecified()) {
+        counters_.inc(Counter::kIp6InHdrErrors);
+        return counters_.drop(Drop::kIp6BadSource);
+      }
+      const Ipv6Delivery d{ip.src(), ip.dst(), w.upper_protocol,
+                           static_cast<std::uint16_t>(kEthernetHeaderLen + offset),
+                           static_cast<std::uint16_t>(kIpv6HeaderLen + ip.payload_length() - offset)};
+      if (w.upper_protocol == kIpProtoUdp) {
+        counters_.inc(Counter::kIp6InDelivers);
+        return counters_.drop(Drop::kUdpNoListener);
+      }
+      if (transport_ == nullptr) return counters_.drop(Drop::kTcpNoStack);
+      counters_.inc(Counter::kIp6InDelivers);
+      return transport_->on_ipv6(d, std::move(frame), now, out);
+    }
+    case kIpv6NextNone:
+      return counters_.drop(Drop::kIp6NoNextHeader);
+    default:
+      // RFC 8200 §4: an unrecognised Next Header is answered with Parameter
+      // Problem code 1 pointing at it.
+      counters_.inc(Counter::kIp6InUnknownProtos);
+      counters_.drop(Drop::kIp6UnknownNextHeader);
+      return send_error({kIcmpv6ParamProblem, kIcmpv6ParamUnknownNextHeader, w.next_header_pointer},
+                        ip.packet(), link_multicast, now, out);
+  }
+}
+
+void Ipv6Layer::on_icmpv6(const Ipv6Header& ip, std::span<const std::byte> msg, const MacAddr& eth_src,
+                          bool link_multicast, Instant now, FrameQueue& out) noexcept {
+  counters_.inc(Counter::kIcmp6InMsgs);
+  auto icmp = Icmpv6Header::parse(msg);
+  if (!icmp) {
+    counters_.inc(Counter::kIcmp6InErrors);
+    return counters_.drop(Drop::kIcmp6Truncated);
+  }
+  const std::uint8_t type = icmp->type();
+  if (type >= kIcmpv6RouterSolicit && type <= kIcmpv6NeighborAdvert) return on_nd(ip, msg, eth_src, now, out);
+  if (!icmp->checksum_ok(ip.src(), ip.dst())) {
+    counters_.inc(Counter::kIcmp6InErrors);
+    counters_.inc(Counter::kIcmp6InCsumErrors);
+    return counters_.drop(Drop::kIcmp6BadChecksum);
+  }
+  (void)link_multicast;
+  switch (type) {
+    case kIcmpv6EchoRequest:
+      counters_.inc(Counter::kIcmp6InEchos);
+      return on_echo_request(ip, *icmp, now, out);
+    case kIcmpv6EchoReply:
+      counters_.inc(Counter::kIcmp6InEchoReplies);
+      return counters_.drop(Drop::kIcmp6UnhandledType);
+    case kIcmpv6DestUnreachable:
+      counters_.inc(Counter::kIcmp6InDestUnreachs);
+      return on_error_message(*icmp, now);
+    case kIcmpv6PacketTooBig:
+      counters_.inc(Counter::kIcmp6InPktTooBigs);
+      return on_error_message(*icmp, now);
+    case kIcmpv6TimeExceeded:
+      counters_.inc(Counter::kIcmp6InTimeExcds);
+      return on_error_message(*icmp, now);
+    case kIcmpv6ParamProblem:
+      counters_.inc(Counter::kIcmp6InParmProblems);
+      return on_error_message(*icmp, now);
+    default:
+      return counters_.drop(Drop::kIcmp6UnhandledType);
+  }
+}
+
+// RFC 4443 §4.2: identifier, sequence number and data echoed; to a
+// multicast request the reply comes from a unicast address of ours.
+void Ipv6Layer::on_echo_request(const Ipv6Header& ip, const Icmpv6Header& icmp, Instant now,
+                                FrameQueue& out) noexcept {
+  if (ip.src().is_unspecified()) return counters_.drop(Drop::kIp6BadSource);
+  const Ipv6Addr src = ip.dst().is_multicast() ? source_for(ip.src()) : ip.dst();
+  const auto msg = icmp.message();
+  Mbuf reply = new_message(msg.size());
+  if (!reply) return;
+  auto body = reply.head_mut();
+  std::memcpy(body.data(), msg.data(), msg.size());
+  auto copy = Icmpv6Header::parse(body);
+  if (!copy || write_icmpv6_echo_reply(body, *copy, src, ip.src()) == 0)
+    return counters_.drop(Drop::kIcmp6Truncated);
+  if (send_packet(std::move(reply), src, ip.src(), kIpProtoIcmpv6, hop_limit_, now, out)) {
+    counters_.inc(Counter::kIcmp6OutMsgs);
+    counters_.inc(Counter::kIcmp6OutEchoReplies);
+  }
+}
+
+// RFC 4443 §2.4(d): an error goes to the upper layer that sent the packet
+// it quotes; RFC 5927 §4.1: believe only what quotes our own address.
+void Ipv6Layer::on_error_message(const Icmpv6Header& icmp, Instant now) noexcept {
+  auto q = parse_quoted_ipv6(icmp.body());
+  if (!q || !is_ours(q->src) || q->rest.size() < 8) return counters_.drop(Drop::kIcmp6BadQuote);
+  if (q->next_header != kIpProtoTcp) return counters_.drop(Drop::kIcmp6ErrorNotTcp);
+  if (transport_ == nullptr) return counters_.drop(Drop::kTcpNoStack);
+  Icmpv6Report r;
+  r.type = icmp.type();
+  r.code = icmp.code();
+  r.param = icmp.pointer();  // the same four bytes hold Packet Too Big's MTU
+  r.src = q->src;
+  r.dst = q->dst;
+  r.protocol = q->next_header;
+  r.quote = q->rest;
+  transport_->on_icmpv6_error(r, now);
+}
+
+// ---- neighbour discovery ---------------------------------------------------------
+
+void Ipv6Layer::on_nd(const Ipv6Header& ip, std::span<const std::byte> msg, const MacAddr& eth_src,
+                      Instant now, FrameQueue& out) noexcept {
+  const NdReject why = validate_nd(ip, msg);
+  if (why != NdReject::kValid) {
+    counters_.inc(Counter::kIcmp6InErrors);
+    if (why == NdReject::kBadChecksum) counters_.inc(Counter::kIcmp6InCsumErrors);
+    return counters_.drop(nd_drop(why));
+  }
+  auto nd = NdMessage::parse(msg);
+  if (!nd) return counters_.drop(Drop::kNdMalformed);  // validate_nd() parsed it already
+  auto release = [&](Mbuf f, const MacAddr& mac) {
+    write_ethernet(f.head_mut(), mac, mac_, kEtherTypeIpv6);
+    push(std::move(f), out);
+  };
+  switch (nd->type()) {
+    case kIcmpv6RouterSolicit:
+      counters_.inc(Counter::kIcmp6InRouterSolicits);
+      return counters_.drop(Drop::kNdRouterSolicit);  // RFC 4861 §6.2.6 is for routers
+    case kIcmpv6RouterAdvert:
+      counters_.inc(Counter::kIcmp6InRouterAdvertisements);
+      return on_router_advert(ip, *nd, now, out);
+    case kIcmpv6NeighborSolicit:
+      counters_.inc(Counter::kIcmp6InNeighborSolicits);
+      return on_neighbor_solicit(ip, *nd, eth_src, now, out);
+    default: {
+      counters_.inc(Counter::kIcmp6InNeighborAdvertisements);
+      const Ipv6Addr target = nd->target();
+      // Someone else claims one of our addresses (RFC 4862 §5.4.4 once
+      // DAD is done; now: counted for the operator to see).
+      if (is_ours(target)) return counters_.drop(Drop::kNdDuplicateAddress);
+      NeighborAdvert na;
+      na.target_lla = nd->target_lla();
+      na.solicited = nd->solicited_flag();
+      na.override_ = nd->override_flag();
+      nd_.on_advert(target, na, now, release);
+      return;
+    }
+  }
+}
+
+// RFC 4861 §7.2.3 and §7.2.4.
+void Ipv6Layer::on_neighbor_solicit(const Ipv6Header& ip, const NdMessage& nd, const MacAddr& eth_src,
+                                    Instant now, FrameQueue& out) noexcept {
+  const Ipv6Addr target = nd.target();
+  if (!is_ours(target)) return counters_.drop(Drop::kNdNotForUs);
+  const Ipv6Addr src = ip.src();
+  const std::optional<MacAddr> sll = nd.source_lla();
+  NaFlags flags;
+  flags.override_ = true;  // we answer for our own unicast addresses, never as a proxy or anycast
+  Ipv6Addr to = src;
+  MacAddr to_mac = sll.value_or(eth_src);
+  if (src.is_unspecified()) {
+    // Duplicate address detection by another node (RFC 4862 §5.4.3): our
+    // address is not tentative, so defend it to all nodes, unsolicited.
+    to = Ipv6Addr::all_nodes();
+    to_mac = multicast_mac(to);
+  } else {
+    flags.solicited = true;
+    if (sll) {
+      nd_.on_source_lla(src, *sll, now, [&](Mbuf f, const MacAddr& mac) {
+        write_ethernet(f.head_mut(), mac, mac_, kEtherTypeIpv6);
+        push(std::move(f), out);
+      });
+    }
+  }
+  Mbuf m = new_message(kNdNeighborAdvertLen + kNdOptLlaLen);
+  if (!m) return;
+  if (write_neighbor_advert(m.head_mut(), target, flags, mac_, target, to) == 0) return;
+  send_to_mac(std::move(m), target, to, to_mac, out);
+  counters_.inc(Counter::kIcmp6OutMsgs);
+  counters_.inc(Counter::kIcmp6OutNeighborAdvertisements);
+}
+
+// RFC 4861 §6.3.4, for a host with one default router.
+void Ipv6Layer::on_router_advert(const Ipv6Header& ip, const NdMessage& nd, Instant now,
+                                 FrameQueue& out) noexcept {
+  const Ipv6Addr src = ip.src();
+  if (const auto sll = nd.source_lla()) {
+    nd_.on_source_lla(src, *sll, now, [&](Mbuf f, const MacAddr& mac) {
+      write_ethernet(f.head_mut(), mac, mac_, kEtherTypeIpv6);
+      push(std::move(f), out);
+    });
+  }
+  if (nd.cur_hop_limit() != 0) hop_limit_ = nd.cur_hop_limit();
+  // §6.3.4: an MTU option below the minimum or above the link's is ignored.
+  if (const auto mtu = nd.mtu(); mtu && *mtu >= kIpv6MinMtu && *mtu <= link_mtu_)
+    mtu_ = static_cast<std::uint16_t>(*mtu);
+  const std::uint16_t lifetime = nd.router_lifetime_s();
+  if (lifetime > 0) {
+    learned_router_ = src;
+    learned_router_until_ = now + Duration::s(lifetime);
+  } else if (learned_router_ == src) {
+    learned_router_.reset();  // lifetime 0: no longer a default router
+  }
+}
+
+void Ipv6Layer::send_solicit(const Ipv6Addr& target, const MacAddr* unicast_mac, FrameQueue& out) noexcept {
+  Mbuf m = new_message(kNdNeighborSolicitLen + kNdOptLlaLen);
+  if (!m) return;
+  const Ipv6Addr src = source_for(target);
+  const Ipv6Addr dst = unicast_mac != nullptr ? target : solicited_node(target);
+  if (write_neighbor_solicit(m.head_mut(), target, mac_, src, dst) == 0) return;
+  send_to_mac(std::move(m), src, dst, unicast_mac != nullptr ? *unicast_mac : multicast_mac(dst), out);
+  counters_.inc(Counter::kIcmp6OutMsgs);
+  counters_.inc(Counter::kIcmp6OutNeighborSolicits);
+}
+
+void Ipv6Layer::on_timer(Instant now, FrameQueue& out) noexcept {
+  if (nd_.next_deadline() > now) return;
+  nd_.on_timer(
+      now, [&](const Ipv6Addr& a, const MacAddr* mac) { send_solicit(a, mac, out); },
+      [&](Mbuf f) {
+        if (unresolved_.size() < unresolved_.capacity()) unresolved_.push_back(f.release());
+      });
+  for (rte_mbuf* m : unresolved_) unresolved(Mbuf{m}, now);
+  unresolved_.clear();
+}
+
+// RFC 4861 §7.2.2: Address Unreachable for each packet that waited in vain.
+// The packets are our own, so the error goes to our transport, as Linux's
+// ndisc failure reaches the socket.
+void Ipv6Layer::unresolved(Mbuf frame, Instant now) noexcept {
+  const auto head = frame.head();
+  if (head.size() < kEthernetHeaderLen + kIpv6HeaderLen + 8) return;
+  const std::byte* ip = head.data() + kEthernetHeaderLen;
+  Icmpv6Report r;
+  r.type = kIcmpv6DestUnreachable;
+  r.code = kIcmpv6AddressUnreachable;
+  r.src = Ipv6Addr::load(ip + 8);
+  r.dst = Ipv6Addr::load(ip + 24);
+  r.protocol = load_u8(ip + 6);
+  r.quote = head.subspan(kEthernetHeaderLen + kIpv6HeaderLen);
+  r.local = true;
+  counters_.inc(Counter::kIcmp6OutDestUnreachs);
+  if (r.protocol == kIpProtoTcp && transport_ != nullptr) transport_->on_icmpv6_error(r, now);
+}
+
+// ---- output ----------------------------------------------------------------------
+
+Ipv6Addr Ipv6Layer::source_for(const Ipv6Addr& dst) const noexcept {
+  const bool link_scope = dst.is_link_local() || (dst.is_multicast() && (dst.b[1] & 0x0F) <= 2);
+  if (link_scope || n_addrs_ == 0) return link_local_;
+  std::size_t best = 0;
+  int best_len = -1;
+  for (std::size_t i = 0; i < n_addrs_; ++i) {
+    if (dst.in_prefix(addrs_[i].addr, addrs_[i].len) && addrs_[i].len > best_len) {
+      best = i;
+      best_len = addrs_[i].len;
+    }
+  }
+  return addrs_[best].addr;
+}
+
+std::optional<Ipv6Addr> Ipv6Layer::default_router(Instant now) const noexcept {
+  if (configured_router_) return configured_router_;
+  if (learned_router_ && now < learned_router_until_) return learned_router_;
+  return std::nullopt;
+}
+
+std::optional<Ipv6Addr> Ipv6Layer::next_hop(const Ipv6Addr& dst, Instant now) const noexcept {
+  if (dst.is_link_local() || dst.is_multicast()) return dst;
+  for (std::size_t i = 0; i < n_addrs_; ++i)
+    if (dst.in_prefix(addrs_[i].addr, addrs_[i].len)) return dst;
+  return default_router(now);
+}
+
+Mbuf Ipv6Layer::new_message(std::size_t len) noexcept {
+  Mbuf m = Mbuf::alloc(pool_);
+  if (!m || rte_pktmbuf_headroom(m.get()) < kHeadroom || len > rte_pktmbuf_tailroom(m.get())) {
+    counters_.drop(m ? Drop::kIp6TooBig : Drop::kMbufExhausted);
+    return Mbuf{};
+  }
+  if (m.append(static_cast<std::uint16_t>(len)).size() != len) {
+    counters_.drop(Drop::kMbufExhausted);
+    return Mbuf{};
+  }
+  return m;
+}
+
+bool Ipv6Layer::send(Mbuf l4, const Ipv6Addr& dst, std::uint8_t protocol, Instant now,
+                     FrameQueue& out) noexcept {
+  if (dst.is_unspecified() || dst.is_v4_mapped() || dst.is_loopback()) {
+    counters_.inc(Counter::kIp6OutNoRoutes);
+    counters_.drop(Drop::kIp6NoRoute);
+    return false;
+  }
+  return send_packet(std::move(l4), source_for(dst), dst, protocol, hop_limit_, now, out);
+}
+
+bool Ipv6Layer::send_packet(Mbuf l4, const Ipv6Addr& src, const Ipv6Addr& dst, std::uint8_t protocol,
+                            std::uint8_t hop_limit, Instant now, FrameQueue& out) noexcept {
+  const std::uint32_t l4_len = l4.pkt_len();
+  if (l4_len + kIpv6HeaderLen > mtu_) {
+    counters_.drop(Drop::kIp6TooBig);
+    return false;
+  }
+  const auto hop = next_hop(dst, now);
+  if (!hop) {
+    counters_.inc(Counter::kIp6OutNoRoutes);
+    counters_.drop(Drop::kIp6NoRoute);
+    return false;
+  }
+  if (l4.prepend(kIpv6HeaderLen).empty()) {
+    counters_.drop(Drop::kMbufExhausted);
+    return false;
+  }
+  Ipv6Fields f{};
+  f.src = src;
+  f.dst = dst;
+  f.next_header = protocol;
+  f.hop_limit = hop_limit;
+  f.payload_len = static_cast<std::uint16_t>(l4_len);
+  write_ipv6(l4.head_mut(), f);
+  if ((l4->ol_flags & RTE_MBUF_F_TX_L4_MASK) != 0) {
+    // DPDK's contract for an L4 checksum offload: the version flag and the
+    // header lengths; the transport has put the pseudo-header sum in place.
+    l4->ol_flags |= RTE_MBUF_F_TX_IPV6;
+    l4->l2_len = kEthernetHeaderLen;
+    l4->l3_len = kIpv6HeaderLen;
+  }
+  if (l4.prepend(kEthernetHeaderLen).empty()) {
+    counters_.drop(Drop::kMbufExhausted);
+    return false;
+  }
+  counters_.inc(Counter::kIp6OutRequests);
+  if (dst.is_multicast()) {
+    write_ethernet(l4.head_mut(), multicast_mac(dst), mac_, kEtherTypeIpv6);
+    return push(std::move(l4), out);
+  }
+  if (const MacAddr* mac = nd_.lookup_for_send(*hop, now)) {
+    write_ethernet(l4.head_mut(), *mac, mac_, kEtherTypeIpv6);
+    return push(std::move(l4), out);
+  }
+  switch (nd_.park(*hop, std::move(l4), now)) {
+    case NeighborCache::Park::kQueuedSendSolicit:
+      send_solicit(*hop, nullptr, out);
+      return true;
+    case NeighborCache::Park::kQueued:
+      return true;
+    case NeighborCache::Park::kDropped:
+      break;
+  }
+  return false;
+}
+
+void Ipv6Layer::send_to_mac(Mbuf l4, const Ipv6Addr& src, const Ipv6Addr& dst, const MacAddr& mac,
+                            FrameQueue& out) noexcept {
+  const std::uint32_t l4_len = l4.pkt_len();
+  if (l4.prepend(kIpv6HeaderLen).empty()) return counters_.drop(Drop::kMbufExhausted);
+  Ipv6Fields f{};
+  f.src = src;
+  f.dst = dst;
+  f.next_header = kIpProtoIcmpv6;
+  f.hop_limit = kNdHopLimit;
+  f.payload_len = static_cast<std::uint16_t>(l4_len);
+  write_ipv6(l4.head_mut(), f);
+  if (l4.prepend(kEthernetHeaderLen).empty()) return counters_.drop(Drop::kMbufExhausted);
+  write_ethernet(l4.head_mut(), mac, mac_, kEtherTypeIpv6);
+  counters_.inc(Counter::kIp6OutRequests);
+  push(std::move(l4), out);
+}
+
+bool Ipv6Layer::rate_allows(Instant now) noexcept {
+  constexpr std::int64_t kPerToken = 1'000'000'000 / kErrorsPerSecond;
+  const std::int64_t elapsed = (now - error_refill_).count_ns();
+  if (elapsed >= kPerToken) {
+    const std::int64_t n = elapsed / kPerToken;
+    if (n >= kErrorBurst - error_tokens_) {
+      error_tokens_ = kErrorBurst;
+      error_refill_ = now;
+    } else {
+      error_tokens_ += static_cast<std::uint32_t>(n);
+      error_refill_ = error_refill_ + Duration::ns(n * kPerToken);
+    }
+  }
+  if (error_tokens_ == 0) return false;
+  --error_tokens_;
+  return true;
+}
+
+void Ipv6Layer::send_error(const Icmpv6Error& e, std::span<const std::byte> invoking, bool link_multicast,
+                           Instant now, FrameQueue& out) noexcept {
+  if (invoking.size() < kIpv6HeaderLen) return;
+  Icmpv6Invoking inv;
+  inv.src = Ipv6Addr::load(invoking.data() + 8);
+  inv.dst = Ipv6Addr::load(invoking.data() + 24);
+  inv.link_multicast = link_multicast;
+  // The quoted packet's own ICMPv6 type, when ICMPv6 follows the header
+  // directly (an error about an error must not be sent, §2.4(e)).
+  if (load_u8(invoking.data() + 6) == kIpProtoIcmpv6 && invoking.size() > kIpv6HeaderLen) {
+    const std::uint8_t type = load_u8(invoking.data() + kIpv6HeaderLen);
+    inv.is_icmpv6_error = type < 128;
+    inv.is_redirect = type == kIcmpv6Redirect;
+  }
+  if (!icmpv6_error_allowed(e, inv)) return;
+  if (!rate_allows(now)) return counters_.inc(Counter::kIcmpOutRateLimitGlobal);
+  const Ipv6Addr src = !inv.dst.is_multicast() && is_ours(inv.dst) ? inv.dst : source_for(inv.src);
+  const std::size_t quote = std::min(invoking.size(), kIcmpv6MaxQuote);
+  Mbuf m = new_message(kIcmpv6HeaderLen + quote);
+  if (!m) return;
+  if (write_icmpv6_error(m.head_mut(), e, invoking, src, inv.src) == 0) return;
+  if (!send_packet(std::move(m), src, inv.src, kIpProtoIcmpv6, hop_limit_, now, out)) return;
+  counters_.inc(Counter::kIcmp6OutMsgs);
+  if (e.type == kIcmpv6ParamProblem) counters_.inc(Counter::kIcmp6OutParmProblems);
+  if (e.type == kIcmpv6DestUnreachable) counters_.inc(Counter::kIcmp6OutDestUnreachs);
+}
+
+}  // namespace tern

@@ -1,0 +1,169 @@
+#pragma once
+// IPv6 for one worker (issue 15): input validation and the extension-header
+// walk, our addresses and multicast groups, ICMPv6 (echo, rate-limited
+// errors), neighbour discovery on the NeighborCache (answering
+// solicitations, resolving next hops with parked packets, router
+// advertisements), and the output path with source address selection.
+// IpLayer owns one and hands it every EtherType 0x86DD frame.
+//
+// Like IpLayer: no I/O and no clock; frames arrive through on_frame(), time
+// through `now`, and everything to transmit is appended to a FrameQueue.
+#include <rte_mempool.h>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "base/counters.h"
+#include "base/instant.h"
+#include "base/mbuf.h"
+#include "config/config.h"
+#include "ip/frame_queue.h"
+#include "ip/neighbor_cache.h"
+#include "wire/ethernet.h"
+#include "wire/icmpv6.h"
+#include "wire/ipv6.h"
+#include "wire/ndp.h"
+
+namespace tern {
+
+class TransportInput;  // ip/ip_layer.h
+
+struct Ipv6Settings {
+  std::vector<Ipv6Prefix> addrs;    // global addresses and their on-link prefixes ([[port]] address6)
+  std::optional<Ipv6Addr> gateway;  // [[port]] gateway6: the default router; else one from an RA
+  NdConfig nd;
+  // Seeds the draw of ReachableTime from nd.base_reachable_time (RFC 4861
+  // §6.3.2: uniformly 0.5..1.5 times it); 0 takes the base as it is, so
+  // tests stay exact.
+  std::uint64_t seed = 0;
+};
+
+// What an upper protocol gets for each IPv6 packet addressed to us (one of
+// our unicast addresses: upper layers never see multicast). Offsets count
+// from the start of the frame; l4_len excludes link-layer padding.
+struct Ipv6Delivery {
+  Ipv6Addr src, dst;
+  std::uint8_t protocol = 0;  // the upper-layer Next Header after the extension headers
+  std::uint16_t l4_offset = 0;
+  std::uint16_t l4_len = 0;
+};
+
+// An ICMPv6 error about a packet we sent (RFC 4443 §2.4(d): passed to the
+// upper layer), or one this layer makes itself: Address Unreachable for
+// packets whose next hop never answered neighbour discovery (RFC 4861
+// §7.2.2; local = true). `src` is the quoted source (ours), `dst` the quoted
+// destination (the peer), `quote` the quoted upper-layer bytes (at least 8:
+// a TCP segment's ports and sequence number).
+struct Icmpv6Report {
+  std::uint8_t type = 0;
+  std::uint8_t code = 0;
+  std::uint32_t param = 0;  // Packet Too Big: the MTU; Parameter Problem: the pointer
+  Ipv6Addr src, dst;
+  std::uint8_t protocol = 0;
+  std::span<const std::byte> quote;
+  bool local = false;
+};
+
+class Ipv6Layer {
+ public:
+  Ipv6Layer(const Ipv6Settings& s, const MacAddr& mac, std::uint16_t mtu, Counters& counters,
+            rte_mempool* pool);
+  Ipv6Layer(const Ipv6Layer&) = delete;
+  Ipv6Layer& operator=(const Ipv6Layer&) = delete;
+
+  void set_transport(TransportInput* t) noexcept { transport_ = t; }
+
+  // Whether a frame to Ethernet address `dst` may be for us: all-nodes and
+  // our solicited-node groups (RFC 2464 §7). Our own MAC is IpLayer's check.
+  bool accepts_mac(const MacAddr& dst) const noexcept;
+  // One EtherType 0x86DD frame that passed the MAC check; takes ownership.
+  void on_frame(Mbuf frame, Instant now, FrameQueue& out) noexcept;
+  // Neighbour solicitations, probes and expiry, and the default router's
+  // lifetime. Cheap when nothing is due.
+  void on_timer(Instant now, FrameQueue& out) noexcept;
+
+  // Sends `l4` (transport header and payload, at least kHeadroom bytes of
+  // headroom) from source_for(dst). False when it was dropped (counted).
+  static constexpr std::uint16_t kHeadroom = kEthernetHeaderLen + kIpv6HeaderLen;
+  bool send(Mbuf l4, const Ipv6Addr& dst, std::uint8_t protocol, Instant now, FrameQueue& out) noexcept;
+  // Source address selection (a subset of RFC 6724 §5): the link-local
+  // address for link-local and link-scope multicast destinations, else the
+  // configured address whose prefix holds `dst` (longest), else the first
+  // configured one, else the link-local address.
+  Ipv6Addr source_for(const Ipv6Addr& dst) const noexcept;
+  // The neighbour `dst` is sent to: itself when on the link (link-local or
+  // inside one of our prefixes), else the default router; nullopt: no route.
+  std::optional<Ipv6Addr> next_hop(const Ipv6Addr& dst, Instant now) const noexcept;
+  // Upper-layer reachability confirmation (RFC 4861 §7.3.1), e.g. TCP's
+  // new data acknowledged: `addr` stays REACHABLE without probes.
+  void confirm(const Ipv6Addr& addr, Instant now) noexcept { nd_.confirm(addr, now); }
+  // Sends an ICMPv6 error about `invoking` (an IPv6 packet from its header,
+  // as received) if RFC 4443 §2.4(e) allows it and the rate limit has a
+  // token. For upper layers: UDP's Port Unreachable.
+  void send_error(const Icmpv6Error& e, std::span<const std::byte> invoking, bool link_multicast, Instant now,
+                  FrameQueue& out) noexcept;
+
+  bool is_ours(const Ipv6Addr& a) const noexcept;
+  const Ipv6Addr& link_local() const noexcept { return link_local_; }
+  std::span<const Ipv6Prefix> addresses() const noexcept { return {addrs_.data(), n_addrs_}; }
+  std::optional<Ipv6Addr> default_router(Instant now) const noexcept;
+  std::uint16_t mtu() const noexcept { return mtu_; }
+  const NeighborCache& neighbors() const noexcept { return nd_; }
+
+ private:
+  void deliver(const Ipv6Header& ip, const Ipv6ExtWalk& w, const MacAddr& eth_src, bool link_multicast,
+               Mbuf frame, Instant now, FrameQueue& out) noexcept;
+  void on_icmpv6(const Ipv6Header& ip, std::span<const std::byte> msg, const MacAddr& eth_src,
+                 bool link_multicast, Instant now, FrameQueue& out) noexcept;
+  void on_echo_request(const Ipv6Header& ip, const Icmpv6Header& icmp, Instant now, FrameQueue& out) noexcept;
+  void on_error_message(const Icmpv6Header& icmp, Instant now) noexcept;
+  void on_nd(const Ipv6Header& ip, std::span<const std::byte> msg, const MacAddr& eth_src, Instant now,
+             FrameQueue& out) noexcept;
+  void on_neighbor_solicit(const Ipv6Header& ip, const NdMessage& nd, const MacAddr& eth_src, Instant now,
+                           FrameQueue& out) noexcept;
+  void on_router_advert(const Ipv6Header& ip, const NdMessage& nd, Instant now, FrameQueue& out) noexcept;
+  // Packets parked for a neighbour that never answered (RFC 4861 §7.2.2):
+  // each becomes a local Address Unreachable for the transport.
+  void unresolved(Mbuf frame, Instant now) noexcept;
+  void send_solicit(const Ipv6Addr& target, const MacAddr* unicast_mac, FrameQueue& out) noexcept;
+  // `l4` holds an upper-layer message of `l4_len` bytes with kHeadroom of
+  // headroom; adds the IPv6 and Ethernet headers and transmits it.
+  bool send_packet(Mbuf l4, const Ipv6Addr& src, const Ipv6Addr& dst, std::uint8_t protocol,
+                   std::uint8_t hop_limit, Instant now, FrameQueue& out) noexcept;
+  // Sends a whole frame straight to a link-layer address (ND answers).
+  void send_to_mac(Mbuf l4, const Ipv6Addr& src, const Ipv6Addr& dst, const MacAddr& mac,
+                   FrameQueue& out) noexcept;
+  // An mbuf with `len` bytes appended after kHeadroom of headroom.
+  Mbuf new_message(std::size_t len) noexcept;
+  bool rate_allows(Instant now) noexcept;
+  bool push(Mbuf frame, FrameQueue& out) noexcept;
+
+  MacAddr mac_;
+  Ipv6Addr link_local_;
+  std::array<Ipv6Prefix, kMaxIpv6Addresses> addrs_{};
+  std::size_t n_addrs_ = 0;
+  std::optional<Ipv6Addr> configured_router_;
+  std::optional<Ipv6Addr> learned_router_;  // from Router Advertisements
+  Instant learned_router_until_{};
+  std::uint16_t link_mtu_;
+  std::uint16_t mtu_;  // the link MTU, or less if an RA's MTU option says so
+  std::uint8_t hop_limit_ = 64;
+  Counters& counters_;
+  rte_mempool* pool_;
+  NeighborCache nd_;
+  TransportInput* transport_ = nullptr;
+  // Packets whose neighbour never answered, collected during the cache's
+  // on_timer() (its callbacks must not re-enter it) and reported after.
+  std::vector<rte_mbuf*> unresolved_;
+  // Token bucket for ICMPv6 errors (RFC 4443 §2.4(f)), Linux's defaults:
+  // net.ipv4.icmp_msgs_per_sec 1000, icmp_msgs_burst 50.
+  static constexpr std::uint32_t kErrorsPerSecond = 1000;
+  static constexpr std::uint32_t kErrorBurst = 50;
+  std::uint32_t error_tokens_ = kErrorBurst;
+  Instant error_refill_{};
+};
+
+}  // namespace tern

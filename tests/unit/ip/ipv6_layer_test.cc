@@ -1,0 +1,686 @@
+// IPv6 through the IP layer (issue 15): input checks and the extension-header
+// walk's verdicts, each counted; ICMPv6 echo and rate-limited errors;
+// neighbour discovery (NS answered with NA, resolution with parked packets,
+// unresolved neighbours reported as Address Unreachable, router
+// advertisements); source selection and next hops. Frames are built here
+// with a naive checksum, independent of lib/wire's builders.
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <vector>
+
+#include "ip_harness.h"
+#include "wire/ipv6.h"
+
+namespace tern::testkit {
+namespace {
+
+Ipv6Addr v6(const char* s) { return *Ipv6Addr::from_string(s); }
+
+const Ipv6Addr kOurLl = link_local_from_mac(kOurMac);  // fe80::ff:fe00:1
+const Ipv6Addr kPeerLl = link_local_from_mac(kPeerMac);
+const Ipv6Addr kRouterLl = link_local_from_mac(kRouterMac);
+const Ipv6Addr kOurG = v6("2001:db8:1::1");
+const Ipv6Addr kPeerG = v6("2001:db8:1::2");
+const Ipv6Addr kRemote = v6("2001:db8:99::7");
+constexpr std::uint16_t kTypeIpv6 = 0x86DD;
+constexpr std::uint8_t kNhIcmp6 = 58;
+
+void put_addr(Bytes& b, std::size_t at, const Ipv6Addr& a) {
+  for (std::size_t i = 0; i < 16; ++i) b[at + i] = static_cast<std::byte>(a.b[i]);
+}
+Ipv6Addr get_addr(std::span<const std::byte> b, std::size_t at) {
+  Ipv6Addr a;
+  for (std::size_t i = 0; i < 16; ++i) a.b[i] = get8(b, at + i);
+  return a;
+}
+
+// RFC 8200 §8.1 pseudo-header + message, summed the naive way.
+std::uint16_t upper_checksum(const Ipv6Addr& src, const Ipv6Addr& dst, std::uint8_t nh,
+                             std::span<const std::byte> msg) {
+  Bytes p(40);
+  put_addr(p, 0, src);
+  put_addr(p, 16, dst);
+  put32(p, 32, static_cast<std::uint32_t>(msg.size()));
+  p[39] = static_cast<std::byte>(nh);
+  append(p, msg);
+  return ref_checksum(p);
+}
+
+Bytes ipv6_packet(const Ipv6Addr& src, const Ipv6Addr& dst, std::uint8_t nh,
+                  std::span<const std::byte> payload, std::uint8_t hop = 64) {
+  Bytes p(40);
+  p[0] = std::byte{0x60};
+  put16(p, 4, static_cast<std::uint16_t>(payload.size()));
+  p[6] = static_cast<std::byte>(nh);
+  p[7] = static_cast<std::byte>(hop);
+  put_addr(p, 8, src);
+  put_addr(p, 24, dst);
+  append(p, payload);
+  return p;
+}
+
+// An ICMPv6 message: type, code, checksum, then `rest`; checksummed for src/dst.
+Bytes icmp6(std::uint8_t type, std::uint8_t code, std::span<const std::byte> rest, const Ipv6Addr& src,
+            const Ipv6Addr& dst) {
+  Bytes m(4);
+  m[0] = static_cast<std::byte>(type);
+  m[1] = static_cast<std::byte>(code);
+  append(m, rest);
+  put16(m, 2, upper_checksum(src, dst, kNhIcmp6, m));
+  return m;
+}
+
+Bytes echo_body(std::uint16_t id, std::uint16_t seq, std::span<const std::byte> data) {
+  Bytes b(4);
+  put16(b, 0, id);
+  put16(b, 2, seq);
+  append(b, data);
+  return b;
+}
+
+Bytes lla_option(std::uint8_t type, const MacAddr& mac) {
+  Bytes o(8);
+  o[0] = static_cast<std::byte>(type);
+  o[1] = std::byte{1};
+  for (std::size_t i = 0; i < 6; ++i) o[2 + i] = static_cast<std::byte>(mac.b[i]);
+  return o;
+}
+
+// NS body (after type/code/checksum): reserved, target, options.
+Bytes ns_body(const Ipv6Addr& target, std::optional<MacAddr> sll) {
+  Bytes b(20);
+  put_addr(b, 4, target);
+  if (sll) append(b, lla_option(1, *sll));
+  return b;
+}
+
+Bytes na_body(const Ipv6Addr& target, std::uint8_t flags, std::optional<MacAddr> tll) {
+  Bytes b(20);
+  b[0] = static_cast<std::byte>(flags);
+  put_addr(b, 4, target);
+  if (tll) append(b, lla_option(2, *tll));
+  return b;
+}
+
+constexpr std::uint8_t kFlagS = 0x40, kFlagO = 0x20;
+
+Bytes frame6(const MacAddr& dst_mac, const MacAddr& src_mac, std::span<const std::byte> packet) {
+  return ethernet(dst_mac, src_mac, kTypeIpv6, packet);
+}
+
+// An ICMPv6 message in a whole frame.
+Bytes icmp6_frame(const MacAddr& dst_mac, const Ipv6Addr& src, const Ipv6Addr& dst, std::uint8_t type,
+                  std::uint8_t code, std::span<const std::byte> rest, std::uint8_t hop = 64,
+                  const MacAddr& src_mac = kPeerMac) {
+  return frame6(dst_mac, src_mac, ipv6_packet(src, dst, kNhIcmp6, icmp6(type, code, rest, src, dst), hop));
+}
+
+struct Sent6 {
+  MacAddr eth_dst, eth_src;
+  std::uint16_t eth_type = 0;
+  std::uint8_t version = 0, next_header = 0, hop = 0;
+  std::uint16_t payload_len = 0;
+  Ipv6Addr src, dst;
+  Bytes payload;
+  bool icmp_ok = false;  // the ICMPv6 checksum verifies (when next_header is 58)
+  std::uint8_t type() const { return payload.empty() ? 0 : get8(payload, 0); }
+  std::uint8_t code() const { return payload.size() < 2 ? 0 : get8(payload, 1); }
+};
+
+Sent6 parse6(const Bytes& f) {
+  Sent6 s;
+  if (f.size() < 54) {
+    ADD_FAILURE() << "frame of " << f.size() << " bytes";
+    return s;
+  }
+  s.eth_dst = get_mac(f, 0);
+  s.eth_src = get_mac(f, 6);
+  s.eth_type = get16(f, 12);
+  s.version = static_cast<std::uint8_t>(get8(f, 14) >> 4);
+  s.payload_len = get16(f, 18);
+  s.next_header = get8(f, 20);
+  s.hop = get8(f, 21);
+  s.src = get_addr(f, 22);
+  s.dst = get_addr(f, 38);
+  s.payload = Bytes(f.begin() + 54, f.end());
+  EXPECT_EQ(s.payload.size(), s.payload_len) << "no padding, no trailer";
+  if (s.next_header == kNhIcmp6) s.icmp_ok = upper_checksum(s.src, s.dst, kNhIcmp6, s.payload) == 0;
+  return s;
+}
+
+// Records what the IP layer hands a transport.
+struct FakeTransport : TransportInput {
+  void on_ipv4(const Ipv4Delivery&, Mbuf, Instant, FrameQueue&) override {}
+  void on_ipv6(const Ipv6Delivery& d, Mbuf frame, Instant, FrameQueue&) override {
+    deliveries.push_back(d);
+    frames.push_back(bytes_of(frame.get()));
+  }
+  void on_icmpv6_error(const Icmpv6Report& r, Instant) override {
+    reports.push_back(r);
+    quotes.emplace_back(r.quote.begin(), r.quote.end());
+  }
+  std::vector<Ipv6Delivery> deliveries;
+  std::vector<Bytes> frames;
+  std::vector<Icmpv6Report> reports;
+  std::vector<Bytes> quotes;
+};
+
+class Ipv6Test : public IpHarness {
+ protected:
+  void SetUp() override {
+    IpHarness::SetUp();
+    settings_.v6.addrs = {Ipv6Prefix{kOurG, 64}};
+    settings_.v6.nd.max_pending = 16;
+  }
+  IpLayer& ip6() {
+    IpLayer& l = ip();
+    l.set_tcp(&transport_);
+    return l;
+  }
+  void recv6(const Bytes& f, Instant now) {
+    ip6();
+    recv(f, now);
+  }
+  // The peer asks for our global address with its MAC: afterwards the
+  // cache knows it (STALE) and our NA is taken off the queue.
+  void peer_solicits(Instant now, const Ipv6Addr& from = kPeerG, const Ipv6Addr& target = kOurG) {
+    recv6(icmp6_frame(multicast_mac(solicited_node(target)), from, solicited_node(target), 135, 0,
+                      ns_body(target, kPeerMac), 255),
+          now);
+    ASSERT_EQ(sent_count(), 1u);
+    out_.clear();
+  }
+  // An L4 payload in an mbuf with the headroom send_ipv6() needs.
+  Mbuf l4(std::span<const std::byte> bytes) {
+    Mbuf m = Mbuf::alloc(pool_);
+    EXPECT_GE(rte_pktmbuf_headroom(m.get()), IpLayer::kHeadroom6);
+    auto room = m.append(static_cast<std::uint16_t>(bytes.size()));
+    std::memcpy(room.data(), bytes.data(), bytes.size());
+    return m;
+  }
+  FakeTransport transport_;
+};
+
+// ---- neighbour solicitation answered ------------------------------------------------
+
+TEST_F(Ipv6Test, SolicitationForOurAddressGetsAdvertisementByteForByte) {
+  recv6(icmp6_frame(MacAddr{{0x33, 0x33, 0xFF, 0, 0, 0x01}}, kPeerG, v6("ff02::1:ff00:1"), 135, 0,
+                    ns_body(kOurG, kPeerMac), 255),
+        at_ms(0));
+  const Bytes f = expect_sent();
+  // Built by hand: what RFC 4861 §4.4 and §7.2.4 say the answer is.
+  Bytes na = icmp6(136, 0, na_body(kOurG, kFlagS | kFlagO, kOurMac), kOurG, kPeerG);
+  const Bytes want = frame6(kPeerMac, kOurMac, ipv6_packet(kOurG, kPeerG, kNhIcmp6, na, 255));
+  EXPECT_EQ(f, want);
+  EXPECT_EQ(count(Counter::kIcmp6InNeighborSolicits), 1u);
+  EXPECT_EQ(count(Counter::kIcmp6OutNeighborAdvertisements), 1u);
+  EXPECT_EQ(counters_.total_drops(), 0u);
+  // The solicitation's source link-layer address was learned (STALE).
+  EXPECT_EQ(ip6().v6().neighbors().state(kPeerG, at_ms(0)), NeighborState::kStale);
+  expect_no_leaks();
+}
+
+TEST_F(Ipv6Test, SolicitationForLinkLocalFromLinkLocal) {
+  recv6(icmp6_frame(multicast_mac(solicited_node(kOurLl)), kPeerLl, solicited_node(kOurLl), 135, 0,
+                    ns_body(kOurLl, kPeerMac), 255),
+        at_ms(0));
+  const Sent6 s = parse6(expect_sent());
+  EXPECT_EQ(s.eth_dst, kPeerMac);
+  EXPECT_EQ(s.src, kOurLl);
+  EXPECT_EQ(s.dst, kPeerLl);
+  EXPECT_EQ(s.hop, 255);
+  EXPECT_EQ(s.type(), 136);
+  EXPECT_TRUE(s.icmp_ok);
+  EXPECT_EQ(get_addr(s.payload, 8), kOurLl);
+}
+
+TEST_F(Ipv6Test, DuplicateAddressProbeIsDefendedToAllNodes) {
+  recv6(icmp6_frame(multicast_mac(solicited_node(kOurG)), Ipv6Addr{}, solicited_node(kOurG), 135, 0,
+                    ns_body(kOurG, std::nullopt), 255),
+        at_ms(0));
+  const Sent6 s = parse6(expect_sent());
+  EXPECT_EQ(s.eth_dst, (MacAddr{{0x33, 0x33, 0, 0, 0, 1}}));
+  EXPECT_EQ(s.dst, Ipv6Addr::all_nodes());
+  EXPECT_EQ(s.src, kOurG);
+  EXPECT_EQ(s.type(), 136);
+  EXPECT_EQ(get8(s.payload, 4), kFlagO) << "not solicited (S clear), override set";
+  EXPECT_TRUE(s.icmp_ok);
+}
+
+TEST_F(Ipv6Test, SolicitationForAnotherAddressIsCountedNotAnswered) {
+  recv6(icmp6_frame(multicast_mac(solicited_node(kOurG)), kPeerG, solicited_node(kOurG), 135, 0,
+                    ns_body(v6("2001:db8:1::77:1"), kPeerMac), 255),
+        at_ms(0));
+  expect_nothing_sent();
+  expect_only_drop(Drop::kNdNotForUs);
+}
+
+TEST_F(Ipv6Test, InvalidNdMessagesAreCountedByReason) {
+  const auto sn = solicited_node(kOurG);
+  const MacAddr sn_mac = multicast_mac(sn);
+  recv6(icmp6_frame(sn_mac, kPeerG, sn, 135, 0, ns_body(kOurG, kPeerMac), 64), at_ms(0));
+  EXPECT_EQ(drops(Drop::kNdBadHopLimit), 1u);
+  recv6(icmp6_frame(sn_mac, kPeerG, sn, 135, 1, ns_body(kOurG, kPeerMac), 255), at_ms(0));
+  EXPECT_EQ(drops(Drop::kNdBadCode), 1u);
+  Bytes bad = icmp6_frame(sn_mac, kPeerG, sn, 135, 0, ns_body(kOurG, kPeerMac), 255);
+  bad[14 + 40 + 2] ^= std::byte{1};
+  recv6(bad, at_ms(0));
+  EXPECT_EQ(drops(Drop::kIcmp6BadChecksum), 1u);
+  EXPECT_EQ(count(Counter::kIcmp6InCsumErrors), 1u);
+  recv6(icmp6_frame(sn_mac, kPeerG, sn, 135, 0, Bytes(8), 255), at_ms(0));
+  EXPECT_EQ(drops(Drop::kNdMalformed), 1u);
+  recv6(icmp6_frame(sn_mac, kPeerG, sn, 135, 0, ns_body(Ipv6Addr::all_nodes(), kPeerMac), 255), at_ms(0));
+  EXPECT_EQ(drops(Drop::kNdMulticastTarget), 1u);
+  recv6(icmp6_frame(sn_mac, Ipv6Addr{}, sn, 135, 0, ns_body(kOurG, kPeerMac), 255), at_ms(0));
+  EXPECT_EQ(drops(Drop::kNdBadSource), 1u);
+  recv6(icmp6_frame(MacAddr{{0x33, 0x33, 0, 0, 0, 1}}, kPeerG, Ipv6Addr::all_nodes(), 136, 0,
+                    na_body(kPeerG, kFlagS, kPeerMac), 255),
+        at_ms(0));
+  EXPECT_EQ(drops(Drop::kNdSolicitedToMulticast), 1u);
+  // Hosts discard Router Solicitations (RFC 4861 §6.1.1).
+  recv6(icmp6_frame(MacAddr{{0x33, 0x33, 0, 0, 0, 1}}, kPeerLl, Ipv6Addr::all_nodes(), 133, 0, Bytes(4), 255),
+        at_ms(0));
+  EXPECT_EQ(drops(Drop::kNdRouterSolicit), 1u);
+  EXPECT_EQ(counters_.total_drops(), 8u);
+  expect_nothing_sent();
+}
+
+TEST_F(Ipv6Test, AdvertisementClaimingOurAddressIsCounted) {
+  recv6(icmp6_frame(kOurMac, kPeerG, kOurG, 136, 0, na_body(kOurG, kFlagO, kPeerMac), 255), at_ms(0));
+  expect_only_drop(Drop::kNdDuplicateAddress);
+}
+
+// ---- echo -------------------------------------------------------------------------------
+
+TEST_F(Ipv6Test, EchoRequestGetsReplyWithSameIdSeqAndData) {
+  peer_solicits(at_ms(0));
+  const Bytes data = pattern(56, 9);
+  recv6(icmp6_frame(kOurMac, kPeerG, kOurG, 128, 0, echo_body(0x1234, 7, data)), at_ms(1));
+  const Sent6 s = parse6(expect_sent());
+  EXPECT_EQ(s.eth_dst, kPeerMac);
+  EXPECT_EQ(s.eth_src, kOurMac);
+  EXPECT_EQ(s.eth_type, kTypeIpv6);
+  EXPECT_EQ(s.version, 6);
+  EXPECT_EQ(s.src, kOurG);
+  EXPECT_EQ(s.dst, kPeerG);
+  EXPECT_EQ(s.hop, 64);
+  EXPECT_EQ(s.next_header, kNhIcmp6);
+  EXPECT_EQ(s.type(), 129);
+  EXPECT_EQ(s.code(), 0);
+  EXPECT_TRUE(s.icmp_ok);
+  EXPECT_EQ(get16(s.payload, 4), 0x1234);
+  EXPECT_EQ(get16(s.payload, 6), 7);
+  EXPECT_EQ(Bytes(s.payload.begin() + 8, s.payload.end()), data);
+  EXPECT_EQ(count(Counter::kIcmp6InEchos), 1u);
+  EXPECT_EQ(count(Counter::kIcmp6OutEchoReplies), 1u);
+  EXPECT_EQ(count(Counter::kIp6InDelivers), 2u);  // the NS and the echo
+  EXPECT_EQ(counters_.total_drops(), 0u);
+  expect_no_leaks();
+}
+
+TEST_F(Ipv6Test, EchoToAllNodesIsAnsweredFromOurUnicastAddress) {
+  recv6(icmp6_frame(MacAddr{{0x33, 0x33, 0, 0, 0, 1}}, kPeerLl, Ipv6Addr::all_nodes(), 128, 0,
+                    echo_body(1, 2, pattern(8))),
+        at_ms(0));
+  // The peer's link-local address is unresolved: our reply waits behind a solicitation.
+  const Sent6 ns = parse6(expect_sent());
+  EXPECT_EQ(ns.type(), 135);
+  recv6(icmp6_frame(kOurMac, kPeerLl, kOurLl, 136, 0, na_body(kPeerLl, kFlagS | kFlagO, kPeerMac), 255),
+        at_ms(1));
+  const Sent6 s = parse6(expect_sent());
+  EXPECT_EQ(s.type(), 129);
+  EXPECT_EQ(s.src, kOurLl) << "link-local destination: link-local source";
+  EXPECT_EQ(s.dst, kPeerLl);
+  EXPECT_TRUE(s.icmp_ok);
+}
+
+// ---- resolution ----------------------------------------------------------------------------
+
+TEST_F(Ipv6Test, ParkedPacketIsSentWhenTheAdvertisementArrives) {
+  const Bytes payload = pattern(12, 3);
+  EXPECT_TRUE(ip6().send_ipv6(l4(payload), kPeerG, kProtoUdp, at_ms(0), out_));
+  const Sent6 ns = parse6(expect_sent());
+  EXPECT_EQ(ns.eth_dst, (MacAddr{{0x33, 0x33, 0xFF, 0, 0, 0x02}}));
+  EXPECT_EQ(ns.dst, v6("ff02::1:ff00:2"));
+  EXPECT_EQ(ns.src, kOurG);
+  EXPECT_EQ(ns.hop, 255);
+  EXPECT_EQ(ns.type(), 135);
+  EXPECT_TRUE(ns.icmp_ok);
+  EXPECT_EQ(get_addr(ns.payload, 8), kPeerG);
+  EXPECT_EQ(Bytes(ns.payload.begin() + 24, ns.payload.end()), lla_option(1, kOurMac));
+  expect_nothing_sent();
+  EXPECT_EQ(count(Counter::kNdCacheMisses), 1u);
+
+  recv6(icmp6_frame(kOurMac, kPeerG, kOurG, 136, 0, na_body(kPeerG, kFlagS | kFlagO, kPeerMac), 255),
+        at_ms(5));
+  const Sent6 s = parse6(expect_sent());
+  EXPECT_EQ(s.eth_dst, kPeerMac);
+  EXPECT_EQ(s.src, kOurG);
+  EXPECT_EQ(s.dst, kPeerG);
+  EXPECT_EQ(s.next_header, kProtoUdp);
+  EXPECT_EQ(s.hop, 64);
+  EXPECT_EQ(s.payload, payload);
+  EXPECT_EQ(ip6().v6().neighbors().state(kPeerG, at_ms(5)), NeighborState::kReachable);
+  EXPECT_EQ(count(Counter::kNdResolved), 1u);
+  EXPECT_EQ(counters_.total_drops(), 0u);
+  expect_no_leaks();
+}
+
+TEST_F(Ipv6Test, UnansweredNeighbourIsReportedAddressUnreachable) {
+  Bytes seg = pattern(20, 4);  // a TCP header's worth
+  EXPECT_TRUE(ip6().send_ipv6(l4(seg), kPeerG, kProtoTcp, at_ms(0), out_));
+  EXPECT_EQ(parse6(expect_sent()).type(), 135);
+  timer(at_ms(999));
+  expect_nothing_sent();
+  timer(at_ms(1000));
+  EXPECT_EQ(parse6(expect_sent()).type(), 135);
+  timer(at_ms(2000));
+  EXPECT_EQ(parse6(expect_sent()).type(), 135);
+  EXPECT_TRUE(transport_.reports.empty());
+  timer(at_ms(3000));
+  expect_nothing_sent();
+  ASSERT_EQ(transport_.reports.size(), 1u);
+  const Icmpv6Report& r = transport_.reports[0];
+  EXPECT_EQ(r.type, 1);
+  EXPECT_EQ(r.code, 3);
+  EXPECT_TRUE(r.local);
+  EXPECT_EQ(r.src, kOurG);
+  EXPECT_EQ(r.dst, kPeerG);
+  EXPECT_EQ(r.protocol, kProtoTcp);
+  EXPECT_EQ(transport_.quotes[0], seg);
+  EXPECT_EQ(count(Counter::kNdExpired), 1u);
+  EXPECT_EQ(count(Counter::kIcmp6OutDestUnreachs), 1u);
+  expect_only_drop(Drop::kNdUnresolved);
+  EXPECT_FALSE(ip6().v6().neighbors().state(kPeerG, at_ms(3000)));
+  expect_no_leaks();
+}
+
+TEST_F(Ipv6Test, ConfirmKeepsANeighbourReachable) {
+  peer_solicits(at_ms(0));
+  ip6().confirm(kPeerG, at_ms(10));
+  EXPECT_EQ(ip6().v6().neighbors().state(kPeerG, at_ms(10)), NeighborState::kReachable);
+}
+
+// ---- routing and source selection ------------------------------------------------------------
+
+TEST_F(Ipv6Test, SourceSelectionAndNextHop) {
+  settings_.v6.addrs = {Ipv6Prefix{kOurG, 64}, Ipv6Prefix{v6("2001:db8:2::1"), 48}};
+  IpLayer& l = ip6();
+  EXPECT_EQ(l.source_for(kPeerLl), kOurLl);
+  EXPECT_EQ(l.source_for(v6("ff02::1:ff00:2")), kOurLl);
+  EXPECT_EQ(l.source_for(kPeerG), kOurG);
+  EXPECT_EQ(l.source_for(v6("2001:db8:2:5::9")), v6("2001:db8:2::1"));
+  EXPECT_EQ(l.source_for(kRemote), kOurG) << "no prefix matches: the first address";
+  EXPECT_EQ(l.v6().next_hop(kPeerG, at_ms(0)), kPeerG);
+  EXPECT_EQ(l.v6().next_hop(kPeerLl, at_ms(0)), kPeerLl);
+  EXPECT_FALSE(l.v6().next_hop(kRemote, at_ms(0)));
+  EXPECT_FALSE(l.send_ipv6(l4(pattern(8)), kRemote, kProtoUdp, at_ms(0), out_));
+  expect_only_drop(Drop::kIp6NoRoute);
+  EXPECT_EQ(count(Counter::kIp6OutNoRoutes), 1u);
+  expect_no_leaks();
+}
+
+TEST_F(Ipv6Test, WithoutGlobalAddressesTheLinkLocalIsTheSource) {
+  settings_.v6.addrs.clear();
+  EXPECT_EQ(ip6().source_for(kRemote), kOurLl);
+}
+
+TEST_F(Ipv6Test, ConfiguredGatewayTakesOffLinkTraffic) {
+  settings_.v6.gateway = kRouterLl;
+  EXPECT_TRUE(ip6().send_ipv6(l4(pattern(8)), kRemote, kProtoUdp, at_ms(0), out_));
+  const Sent6 ns = parse6(expect_sent());
+  EXPECT_EQ(get_addr(ns.payload, 8), kRouterLl) << "the router is resolved, not the destination";
+  EXPECT_EQ(ns.src, kOurLl);
+}
+
+TEST_F(Ipv6Test, RouterAdvertisementGivesDefaultRouterAndMtu) {
+  Bytes ra(12);
+  ra[0] = std::byte{32};  // cur hop limit
+  put16(ra, 2, 1800);     // router lifetime
+  append(ra, lla_option(1, kRouterMac));
+  Bytes mtu(8);
+  mtu[0] = std::byte{5};
+  mtu[1] = std::byte{1};
+  put32(mtu, 4, 1400);
+  append(ra, mtu);
+  recv6(icmp6_frame(MacAddr{{0x33, 0x33, 0, 0, 0, 1}}, kRouterLl, Ipv6Addr::all_nodes(), 134, 0, ra, 255,
+                    kRouterMac),
+        at_ms(0));
+  EXPECT_EQ(count(Counter::kIcmp6InRouterAdvertisements), 1u);
+  EXPECT_EQ(counters_.total_drops(), 0u);
+  EXPECT_EQ(ip6().v6().default_router(at_ms(0)), kRouterLl);
+  EXPECT_EQ(ip6().v6().mtu(), 1400);
+  // The router's MAC came with the RA: off-link traffic leaves at once.
+  EXPECT_TRUE(ip6().send_ipv6(l4(pattern(8)), kRemote, kProtoUdp, at_ms(1), out_));
+  const Sent6 s = parse6(expect_sent());
+  EXPECT_EQ(s.eth_dst, kRouterMac);
+  EXPECT_EQ(s.dst, kRemote);
+  EXPECT_EQ(s.hop, 32);
+  // Too big for the advertised MTU: refused (no IPv6 fragmentation yet).
+  EXPECT_FALSE(ip6().send_ipv6(l4(pattern(1400 - 40 + 1)), kRemote, kProtoUdp, at_ms(1), out_));
+  EXPECT_EQ(drops(Drop::kIp6TooBig), 1u);
+  // The router's lifetime ends.
+  EXPECT_FALSE(ip6().v6().default_router(at_ms(1'800'000)));
+  expect_no_leaks();
+}
+
+// ---- input checks ---------------------------------------------------------------------------
+
+TEST_F(Ipv6Test, TcpIsDeliveredWithOffsetsPastExtensionHeaders) {
+  Bytes dest_opts(8);
+  dest_opts[0] = std::byte{kProtoTcp};
+  dest_opts[1] = std::byte{0};
+  dest_opts[2] = std::byte{1};  // PadN
+  dest_opts[3] = std::byte{4};
+  Bytes payload = dest_opts;
+  const Bytes seg = pattern(32, 5);
+  append(payload, seg);
+  Bytes f = frame6(kOurMac, kPeerMac, ipv6_packet(kPeerG, kOurG, 60, payload));
+  f.resize(f.size() + 6);  // Ethernet padding is not part of the packet
+  recv6(f, at_ms(0));
+  ASSERT_EQ(transport_.deliveries.size(), 1u);
+  const Ipv6Delivery& d = transport_.deliveries[0];
+  EXPECT_EQ(d.src, kPeerG);
+  EXPECT_EQ(d.dst, kOurG);
+  EXPECT_EQ(d.protocol, kProtoTcp);
+  EXPECT_EQ(d.l4_offset, 14 + 40 + 8);
+  EXPECT_EQ(d.l4_len, 32);
+  EXPECT_EQ(
+      Bytes(transport_.frames[0].begin() + d.l4_offset, transport_.frames[0].begin() + d.l4_offset + 32),
+      seg);
+  EXPECT_EQ(count(Counter::kIp6InDelivers), 1u);
+  EXPECT_EQ(counters_.total_drops(), 0u);
+}
+
+TEST_F(Ipv6Test, WrongDestinationsAreDropped) {
+  recv6(frame6(kOurMac, kPeerMac, ipv6_packet(kPeerG, v6("2001:db8:1::99"), kProtoTcp, pattern(20))),
+        at_ms(0));
+  expect_only_drop(Drop::kIp6NotForUs);
+  EXPECT_EQ(count(Counter::kIp6InAddrErrors), 1u);
+  // A group we did not join, on the all-nodes MAC.
+  recv6(frame6(MacAddr{{0x33, 0x33, 0, 0, 0, 1}}, kPeerMac,
+               ipv6_packet(kPeerG, Ipv6Addr::all_routers(), kNhIcmp6, pattern(8))),
+        at_ms(0));
+  EXPECT_EQ(drops(Drop::kIp6NotForUs), 2u);
+  // Multicast MACs we do not listen to are refused before IPv6 looks.
+  recv6(frame6(MacAddr{{0x33, 0x33, 0, 0, 0, 2}}, kPeerMac,
+               ipv6_packet(kPeerG, Ipv6Addr::all_routers(), kNhIcmp6, pattern(8))),
+        at_ms(0));
+  recv6(frame6(MacAddr{{0x33, 0x33, 0xFF, 0, 0, 0x99}}, kPeerMac,
+               ipv6_packet(kPeerG, v6("ff02::1:ff00:99"), kNhIcmp6, pattern(8))),
+        at_ms(0));
+  EXPECT_EQ(drops(Drop::kEthNotForUs), 2u);
+  // TCP to all-nodes: transports get unicast only.
+  recv6(frame6(MacAddr{{0x33, 0x33, 0, 0, 0, 1}}, kPeerMac,
+               ipv6_packet(kPeerG, Ipv6Addr::all_nodes(), kProtoTcp, pattern(20))),
+        at_ms(0));
+  EXPECT_EQ(drops(Drop::kIp6NotForUs), 3u);
+  EXPECT_TRUE(transport_.deliveries.empty());
+  expect_nothing_sent();
+}
+
+TEST_F(Ipv6Test, BadHeadersAndAddressesAreCounted) {
+  struct Case {
+    Bytes frame;
+    Drop drop;
+    Counter mib;
+  };
+  Bytes v4 = frame6(kOurMac, kPeerMac, ipv6_packet(kPeerG, kOurG, kProtoTcp, pattern(20)));
+  v4[14] = std::byte{0x40};
+  Bytes long_payload = frame6(kOurMac, kPeerMac, ipv6_packet(kPeerG, kOurG, kProtoTcp, pattern(20)));
+  put16(long_payload, 18, 21);
+  const Case cases[] = {
+      {v4, Drop::kIp6BadVersion, Counter::kIp6InHdrErrors},
+      {long_payload, Drop::kIp6Truncated, Counter::kIp6InTruncatedPkts},
+      {frame6(kOurMac, kPeerMac, Bytes(39)), Drop::kIp6Truncated, Counter::kIp6InTruncatedPkts},
+      {frame6(kOurMac, kPeerMac, ipv6_packet(v6("::ffff:10.0.0.2"), kOurG, kProtoTcp, pattern(20))),
+       Drop::kIp6V4Mapped, Counter::kIp6InHdrErrors},
+      {frame6(kOurMac, kPeerMac, ipv6_packet(kPeerG, v6("::ffff:10.0.0.1"), kProtoTcp, pattern(20))),
+       Drop::kIp6V4Mapped, Counter::kIp6InHdrErrors},
+      {frame6(kOurMac, kPeerMac, ipv6_packet(v6("ff02::1"), kOurG, kProtoTcp, pattern(20))),
+       Drop::kIp6BadSource, Counter::kIp6InHdrErrors},
+      {frame6(kOurMac, kPeerMac, ipv6_packet(v6("::1"), kOurG, kProtoTcp, pattern(20))), Drop::kIp6BadSource,
+       Counter::kIp6InHdrErrors},
+      {frame6(kOurMac, kPeerMac, ipv6_packet(Ipv6Addr{}, kOurG, kProtoTcp, pattern(20))), Drop::kIp6BadSource,
+       Counter::kIp6InHdrErrors},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(drop_name(c.drop));
+    counters_ = Counters{};
+    recv6(c.frame, at_ms(0));
+    expect_only_drop(c.drop);
+    EXPECT_EQ(count(c.mib), 1u) << counter_name(c.mib);
+    EXPECT_EQ(count(Counter::kIp6InReceives), 1u);
+    expect_nothing_sent();
+  }
+  EXPECT_TRUE(transport_.deliveries.empty());
+}
+
+// Each verdict of the extension-header walk: its drop reason, and the
+// Parameter Problem it asks for (to a resolved peer, so it leaves at once).
+TEST_F(Ipv6Test, ExtensionHeaderVerdictsAreCountedAndAnswered) {
+  auto opts = [](std::uint8_t next, Bytes body) {  // a Destination Options or Hop-by-Hop header
+    Bytes h{static_cast<std::byte>(next), static_cast<std::byte>((body.size() + 2) / 8 - 1)};
+    append(h, body);
+    return h;
+  };
+  auto pkt = [](std::uint8_t first, std::span<const std::byte> payload) {
+    return frame6(kOurMac, kPeerMac, ipv6_packet(kPeerG, kOurG, first, payload));
+  };
+  struct Case {
+    const char* what;
+    Bytes frame;
+    Drop drop;
+    int icmp_code;  // -1: no Parameter Problem
+    std::uint32_t pointer;
+  };
+  const Bytes pad4{std::byte{1}, std::byte{4}, std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0}};
+  Bytes hbh_late = opts(0, pad4);
+  append(hbh_late, opts(kProtoTcp, pad4));
+  Bytes too_many;
+  for (int i = 0; i < 9; ++i) append(too_many, opts(i < 8 ? 60 : kProtoTcp, pad4));
+  Bytes routing{std::byte{kProtoTcp}, std::byte{0}, std::byte{4}, std::byte{1}};  // type 4, segments left 1
+  routing.resize(8);
+  Bytes frag{std::byte{kProtoTcp}, std::byte{0}, std::byte{0}, std::byte{1}};  // offset 0, M set
+  frag.resize(8);
+  put32(frag, 4, 77);
+  Bytes frag_payload = frag;
+  append(frag_payload, pattern(16));
+  Bytes bad_frag = frag;
+  append(bad_frag, pattern(13));  // M set and not a multiple of 8
+  auto unknown_option = [&](std::uint8_t type) {
+    return opts(kProtoTcp, Bytes{static_cast<std::byte>(type), std::byte{4}, std::byte{0}, std::byte{0},
+                                 std::byte{0}, std::byte{0}});
+  };
+  const Case cases[] = {
+      {"hop-by-hop after another header", pkt(60, hbh_late), Drop::kIp6ExtHopByHop, 1, 40},
+      {"truncated", pkt(60, Bytes{std::byte{kProtoTcp}, std::byte{3}, std::byte{1}, std::byte{0}}),
+       Drop::kIp6ExtTruncated, -1, 0},
+      {"too many", pkt(60, too_many), Drop::kIp6ExtTooMany, -1, 0},
+      {"routing with segments left", pkt(43, routing), Drop::kIp6ExtRouting, 0, 42},
+      {"unknown option, action 01", pkt(60, unknown_option(0x5E)), Drop::kIp6ExtUnknownOption, -1, 0},
+      {"unknown option, action 10", pkt(60, unknown_option(0x9E)), Drop::kIp6ExtUnknownOption, 2, 42},
+      {"fragment", pkt(44, frag_payload), Drop::kIp6FragNotSupported, -1, 0},
+      {"fragment not a multiple of 8", pkt(44, bad_frag), Drop::kIp6ExtBadFragment, 0, 4},
+      {"unknown next header", pkt(253, pattern(8)), Drop::kIp6UnknownNextHeader, 1, 6},
+      {"no next header", pkt(59, Bytes{}), Drop::kIp6NoNextHeader, -1, 0},
+  };
+  peer_solicits(at_ms(0));
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    counters_ = Counters{};
+    recv6(c.frame, at_ms(1));
+    expect_only_drop(c.drop);
+    if (c.icmp_code < 0) {
+      expect_nothing_sent();
+      continue;
+    }
+    const Sent6 s = parse6(expect_sent());
+    EXPECT_EQ(s.dst, kPeerG);
+    EXPECT_EQ(s.src, kOurG);
+    EXPECT_EQ(s.type(), 4);
+    EXPECT_EQ(s.code(), c.icmp_code);
+    EXPECT_EQ(get32(s.payload, 4), c.pointer);
+    EXPECT_TRUE(s.icmp_ok);
+    // The invoking packet is quoted from its IPv6 header on.
+    const Bytes invoking(c.frame.begin() + 14, c.frame.end());
+    EXPECT_EQ(Bytes(s.payload.begin() + 8, s.payload.end()), invoking);
+    EXPECT_EQ(count(Counter::kIcmp6OutParmProblems), 1u);
+  }
+  // An unknown option with action 00 is skipped.
+  counters_ = Counters{};
+  recv6(pkt(60, unknown_option(0x1E)), at_ms(2));
+  EXPECT_EQ(transport_.deliveries.size(), 1u);
+  EXPECT_EQ(counters_.total_drops(), 0u);
+}
+
+TEST_F(Ipv6Test, ErrorsAreRateLimited) {
+  peer_solicits(at_ms(0));
+  const Bytes f = frame6(kOurMac, kPeerMac, ipv6_packet(kPeerG, kOurG, 253, pattern(8)));
+  for (int i = 0; i < 60; ++i) recv6(f, at_ms(1));
+  EXPECT_EQ(sent_count(), 50u) << "a burst of 50";
+  EXPECT_EQ(count(Counter::kIcmpOutRateLimitGlobal), 10u);
+  out_.clear();
+  for (int i = 0; i < 20; ++i) recv6(f, at_ms(11));  // 10 ms later: 10 tokens
+  EXPECT_EQ(sent_count(), 10u);
+  EXPECT_EQ(count(Counter::kIcmpOutRateLimitGlobal), 20u);
+  EXPECT_EQ(drops(Drop::kIp6UnknownNextHeader), 80u);
+}
+
+TEST_F(Ipv6Test, NoErrorAboutAMulticastPacketOrAnError) {
+  peer_solicits(at_ms(0));
+  // Unknown next header to all-nodes: Parameter Problem code 1 is not sent to multicast (RFC 4443 §2.4(e)).
+  recv6(frame6(MacAddr{{0x33, 0x33, 0, 0, 0, 1}}, kPeerMac,
+               ipv6_packet(kPeerG, Ipv6Addr::all_nodes(), 253, pattern(8))),
+        at_ms(1));
+  expect_nothing_sent();
+  EXPECT_EQ(drops(Drop::kIp6UnknownNextHeader), 1u);
+}
+
+TEST_F(Ipv6Test, ErrorQuotingOurTcpSegmentReachesTheTransport) {
+  // Packet Too Big (MTU 1280) quoting a TCP segment we sent to the peer.
+  Bytes quoted = ipv6_packet(kOurG, kPeerG, kProtoTcp, pattern(20, 8));
+  Bytes body(4);
+  put32(body, 0, 1280);
+  append(body, quoted);
+  recv6(icmp6_frame(kOurMac, kRouterLl, kOurG, 2, 0, body), at_ms(0));
+  ASSERT_EQ(transport_.reports.size(), 1u);
+  const Icmpv6Report& r = transport_.reports[0];
+  EXPECT_EQ(r.type, 2);
+  EXPECT_EQ(r.param, 1280u);
+  EXPECT_FALSE(r.local);
+  EXPECT_EQ(r.src, kOurG);
+  EXPECT_EQ(r.dst, kPeerG);
+  EXPECT_EQ(transport_.quotes[0], pattern(20, 8));
+  EXPECT_EQ(count(Counter::kIcmp6InPktTooBigs), 1u);
+  // Quoting somebody else's packet: not believed.
+  Bytes other(4);
+  append(other, ipv6_packet(kPeerG, kRemote, kProtoTcp, pattern(20)));
+  recv6(icmp6_frame(kOurMac, kRouterLl, kOurG, 1, 0, other), at_ms(0));
+  EXPECT_EQ(transport_.reports.size(), 1u);
+  expect_only_drop(Drop::kIcmp6BadQuote);
+}
+
+}  // namespace
+}  // namespace tern::testkit
