@@ -150,7 +150,7 @@ Error UdpSocket::send(std::span<const std::byte> bytes) noexcept {
 }
 
 Error UdpSocket::connect(const Endpoint& peer) noexcept {
-  return error_of(worker_->udp_->stack->connect(id_, peer));
+  return error_of(worker_->udp_->stack->connect(id_, peer, worker_->now_));
 }
 
 void UdpSocket::close() noexcept {

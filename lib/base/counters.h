@@ -114,6 +114,7 @@ namespace tern {
   X(UdpMalformed)        /* under 8 bytes, or a length field outside 8..IP payload (UdpInErrors) */ \
   X(UdpNoListener)       /* UDP datagram before a UDP engine is attached */             \
   X(UdpBadChecksum)      /* (UdpInCsumErrors) */                                         \
+  X(UdpZeroChecksum6)    /* zero checksum over IPv6, where it is mandatory (RFC 8200 §8.1; UdpInCsumErrors) */ \
   X(UdpNoPort)           /* no socket for the destination port (UdpNoPorts; ICMP port unreachable) */ \
   X(UdpRcvQueueFull)     /* the socket's receive queue was at its bound (UdpRcvbufErrors) */ \
   X(TcpNoStack)          /* TCP segment before the TCP engine is attached */           \

@@ -88,8 +88,11 @@ class IpLayer {
     tcp_ = tcp;
     v6_.set_transport(tcp);
   }
-  // UDP (protocol 17) goes here; nullptr: counted as UdpNoListener.
-  void set_udp(TransportInput* udp) noexcept { udp_ = udp; }
+  // UDP (protocol 17, either family) goes here; nullptr: counted as UdpNoListener.
+  void set_udp(TransportInput* udp) noexcept {
+    udp_ = udp;
+    v6_.set_udp(udp);
+  }
   // Reassembly charges the truesize of every fragment it holds to `a` too
   // (the worker's account, so TCP sees the memory fragments take); nullptr:
   // only this layer's own count. What is held now moves to the new account,

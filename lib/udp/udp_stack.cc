@@ -11,7 +11,9 @@
 #include "wire/checksum.h"
 #include "wire/ethernet.h"
 #include "wire/icmp.h"
+#include "wire/icmpv6.h"
 #include "wire/ipv4.h"
+#include "wire/ipv6.h"
 #include "wire/udp.h"
 
 namespace tern {
@@ -57,6 +59,20 @@ void trim_chain(rte_mbuf* m, std::uint32_t len) noexcept {
   m->pkt_len = len;
 }
 
+Ipv6Addr to_v6(const IpAddr& a) noexcept {
+  Ipv6Addr r;
+  r.b = a.bytes();
+  return r;
+}
+
+// A socket's local address and a peer of another family cannot talk: a
+// socket bound to an IPv4 address (or 0.0.0.0) sends only to IPv4, one bound
+// to an IPv6 address only to IPv6; "::" to either.
+bool family_fits(const IpAddr& local, const IpAddr& peer) noexcept {
+  if (local == IpAddr{}) return true;
+  return local.is_v4() == peer.is_v4();
+}
+
 bool overlaps(const IpAddr& a, const IpAddr& b) noexcept {
   if (a == b || a == IpAddr{} || b == IpAddr{}) return true;
   return (a == IpAddr::any_v4() && b.is_v4()) || (b == IpAddr::any_v4() && a.is_v4());
@@ -87,7 +103,13 @@ UdpStack::~UdpStack() {
 }
 
 bool UdpStack::our_address(const IpAddr& a) const noexcept {
-  return a.is_v4() && a.v4_host() == ip_.settings().addr;
+  if (a.is_v4()) return a.v4_host() == ip_.settings().addr;
+  return ip_.v6().is_ours(to_v6(a));
+}
+
+bool UdpStack::routable(const IpAddr& dst, Instant now) const noexcept {
+  if (dst.is_v4()) return ip_.next_hop(dst.v4_host()).has_value();
+  return ip_.v6().next_hop(to_v6(dst), now).has_value();
 }
 
 bool UdpStack::conflicts(std::uint16_t port, const IpAddr& addr, UdpSocketId except) const noexcept {
@@ -159,10 +181,12 @@ UdpResult UdpStack::autobind(UdpSocketId id, const Endpoint& remote) noexcept {
   Sock& s = socks_[id];
   const std::uint32_t range = std::uint32_t{o_.ephemeral_last} - o_.ephemeral_first + 1;
   const Endpoint us{s.local.addr.is_unspecified() ? IpAddr::v4(ip_.settings().addr) : s.local.addr, 0};
+  // Steering hashes IPv4 flows only: an IPv6 flow stays where it lands.
+  const bool filtered = filter_ != nullptr && remote.addr.is_v4();
   for (std::uint32_t i = 0; i < range; ++i) {
     const auto port = static_cast<std::uint16_t>(o_.ephemeral_first + (next_ephemeral_ + i) % range);
     if (by_port_[port] != kNoUdpSocket) continue;
-    if (filter_ != nullptr && !filter_(filter_ctx_, Endpoint{us.addr, port}, remote)) continue;
+    if (filtered && !filter_(filter_ctx_, Endpoint{us.addr, port}, remote)) continue;
     next_ephemeral_ += i + 1;
     s.local.port = port;
     hash(id);
@@ -171,16 +195,15 @@ UdpResult UdpStack::autobind(UdpSocketId id, const Endpoint& remote) noexcept {
   return UdpResult::kNoPorts;
 }
 
-UdpResult UdpStack::connect(UdpSocketId id, const Endpoint& remote) noexcept {
+UdpResult UdpStack::connect(UdpSocketId id, const Endpoint& remote, Instant now) noexcept {
   Sock& s = socks_[id];
   if (remote.addr.is_unspecified()) {  // AF_UNSPEC: dissolve the association
     s.connected = false;
     return UdpResult::kOk;
   }
   if (remote.port == 0 || remote.addr.is_multicast()) return UdpResult::kInvalid;
-  if (!remote.addr.is_v4()) return UdpResult::kUnreachable;  // IPv6: not yet
-  if (!s.local.addr.is_unspecified() && !s.local.addr.is_v4()) return UdpResult::kInvalid;
-  if (!ip_.next_hop(remote.addr.v4_host())) return UdpResult::kUnreachable;
+  if (!family_fits(s.local.addr, remote.addr)) return UdpResult::kInvalid;
+  if (!routable(remote.addr, now)) return UdpResult::kUnreachable;
   if (!s.hashed) {
     const UdpResult r = autobind(id, remote);
     if (r != UdpResult::kOk) return r;
@@ -221,13 +244,13 @@ UdpResult UdpStack::send_to(UdpSocketId id, Mbuf& payload, const std::optional<E
   if (!to && !s.connected) return UdpResult::kNotConnected;
   const Endpoint dst = to ? *to : s.remote;
   if (dst.port == 0 || dst.addr.is_unspecified() || dst.addr.is_multicast()) return UdpResult::kInvalid;
-  if (!dst.addr.is_v4()) return UdpResult::kUnreachable;  // IPv6: not yet
-  if (!s.local.addr.is_unspecified() && !s.local.addr.is_v4()) return UdpResult::kInvalid;
+  if (!family_fits(s.local.addr, dst.addr)) return UdpResult::kInvalid;
+  const bool v4 = dst.addr.is_v4();
   const std::uint32_t dst4 = dst.addr.v4_host();
-  if (dst4 == 0xFFFFFFFFu) return UdpResult::kInvalid;  // broadcast: not supported
+  if (v4 && dst4 == 0xFFFFFFFFu) return UdpResult::kInvalid;  // broadcast: not supported
   const std::uint32_t len = payload ? payload.pkt_len() : 0;
-  if (len > kMaxPayloadV4) return UdpResult::kTooBig;
-  if (!ip_.next_hop(dst4)) return UdpResult::kUnreachable;
+  if (len > (v4 ? kMaxPayloadV4 : kMaxPayloadV6)) return UdpResult::kTooBig;
+  if (!routable(dst.addr, now)) return UdpResult::kUnreachable;
   if (!s.hashed) {
     const UdpResult r = autobind(id, dst);
     if (r != UdpResult::kOk) return r;
@@ -259,9 +282,13 @@ UdpResult UdpStack::send_to(UdpSocketId id, Mbuf& payload, const std::optional<E
   const auto ulen = static_cast<std::uint16_t>(kUdpHeaderLen + len);
   auto* h = rte_pktmbuf_mtod(m.get(), std::byte*);
   write_udp({h, kUdpHeaderLen}, s.local.port, dst.port, static_cast<std::uint16_t>(len));
-  const std::uint32_t pseudo = pseudo_header_sum(src4, dst4, kIpProtoUdp, ulen);
+  const Ipv6Addr dst6 = to_v6(dst.addr);
+  // IPv6: the source send_ipv6() will pick (RFC 8200 §8.1: the checksum is mandatory).
+  const std::uint32_t pseudo = v4 ? pseudo_header_sum(src4, dst4, kIpProtoUdp, ulen)
+                                  : ipv6_pseudo_header_sum(ip_.source_for(dst6), dst6, ulen, kIpProtoUdp);
   // Fragments are summed here: no NIC sums a datagram it sees in pieces.
-  if (o_.tx_checksum_offload && kIpv4MinHeaderLen + ulen <= ip_.settings().mtu) {
+  // IPv6 is summed here too (the IPv6 layer asks no offload yet).
+  if (v4 && o_.tx_checksum_offload && kIpv4MinHeaderLen + ulen <= ip_.settings().mtu) {
     // DPDK's contract: the folded pseudo-header sum in the field, l4_len
     // set; the IP layer sets l2_len, l3_len and RTE_MBUF_F_TX_IPV4.
     store_be16(h + 6, checksum_fold(pseudo));
@@ -275,9 +302,13 @@ UdpResult UdpStack::send_to(UdpSocketId id, Mbuf& payload, const std::optional<E
     if (sum == 0) sum = 0xFFFF;  // RFC 768: zero means "no checksum"; send all ones
     store_be16(h + 6, sum);
   }
-  // Dropped and counted by IPv4: no mbuf, or too big with no way to fragment.
-  if (!ip_.send(std::move(m), dst4, kIpProtoUdp, now, out_))
-    return kIpv4MinHeaderLen + ulen > ip_.settings().mtu ? UdpResult::kTooBig : UdpResult::kNoMemory;
+  // Dropped and counted by IP: no mbuf, or too big with no way to fragment
+  // (IPv6 does not fragment what Tern sends yet).
+  if (v4 ? !ip_.send(std::move(m), dst4, kIpProtoUdp, now, out_)
+         : !ip_.send_ipv6(std::move(m), dst6, kIpProtoUdp, now, out_)) {
+    const std::uint32_t ip_len = (v4 ? kIpv4MinHeaderLen : kIpv6HeaderLen) + ulen;
+    return ip_len > (v4 ? ip_.settings().mtu : ip_.v6().mtu()) ? UdpResult::kTooBig : UdpResult::kNoMemory;
+  }
   counters_.inc(Counter::kUdpOutDatagrams);
   return UdpResult::kOk;
 }
@@ -328,22 +359,12 @@ UdpSocketId UdpStack::lookup(const Endpoint& src, const Endpoint& dst) const noe
 }
 
 void UdpStack::on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue&) {
-  rte_mbuf* m = frame.get();
-  std::array<std::byte, kUdpHeaderLen> copy{};
-  const auto* h =
-      d.l4_len < kUdpHeaderLen
-          ? nullptr
-          : static_cast<const std::byte*>(rte_pktmbuf_read(m, d.l4_offset, kUdpHeaderLen, copy.data()));
-  // RFC 768: the length field counts header and data; bytes past it are not
-  // the datagram's (Linux trims them), fewer than it make it malformed.
-  const std::uint16_t ulen = h == nullptr ? 0 : load_be16(h + 4);
-  if (h == nullptr || ulen < kUdpHeaderLen || ulen > d.l4_len) {
-    counters_.inc(Counter::kUdpInErrors);
-    return counters_.drop(Drop::kUdpMalformed);
-  }
+  std::uint16_t ulen = 0;
+  const std::byte* h = header(frame.get(), d.l4_offset, d.l4_len, &ulen);
+  if (h == nullptr) return;
   // RFC 768: a zero checksum was not computed by the sender (IPv4 only).
   if (load_be16(h + 6) != 0 &&
-      !checksum_ok(m, pseudo_header_sum(d.src, d.dst, kIpProtoUdp, ulen), d.l4_offset, ulen)) {
+      !checksum_ok(frame.get(), pseudo_header_sum(d.src, d.dst, kIpProtoUdp, ulen), d.l4_offset, ulen)) {
     counters_.inc(Counter::kUdpInCsumErrors);
     counters_.inc(Counter::kUdpInErrors);
     return counters_.drop(Drop::kUdpBadChecksum);
@@ -354,8 +375,59 @@ void UdpStack::on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueu
   if (id == kNoUdpSocket) {
     counters_.inc(Counter::kUdpNoPorts);
     counters_.drop(Drop::kUdpNoPort);
-    return port_unreachable(d, m, now);
+    return port_unreachable(d, frame.get(), now);
   }
+  enqueue(id, std::move(frame), d.l4_offset, ulen, from);
+}
+
+void UdpStack::on_ipv6(const Ipv6Delivery& d, Mbuf frame, Instant now, FrameQueue&) {
+  std::uint16_t ulen = 0;
+  const std::byte* h = header(frame.get(), d.l4_offset, d.l4_len, &ulen);
+  if (h == nullptr) return;
+  // RFC 8200 §8.1: over IPv6 the checksum is mandatory; a zero one is
+  // dropped (Linux counts it as a checksum error too).
+  if (load_be16(h + 6) == 0 ||
+      !checksum_ok(frame.get(), ipv6_pseudo_header_sum(d.src, d.dst, ulen, kIpProtoUdp), d.l4_offset, ulen)) {
+    counters_.inc(Counter::kUdpInCsumErrors);
+    counters_.inc(Counter::kUdpInErrors);
+    return counters_.drop(load_be16(h + 6) == 0 ? Drop::kUdpZeroChecksum6 : Drop::kUdpBadChecksum);
+  }
+  const Endpoint from{IpAddr::v6(d.src.b), load_be16(h)};
+  const Endpoint to{IpAddr::v6(d.dst.b), load_be16(h + 2)};
+  const UdpSocketId id = lookup(from, to);
+  if (id == kNoUdpSocket) {
+    counters_.inc(Counter::kUdpNoPorts);
+    counters_.drop(Drop::kUdpNoPort);
+    // RFC 4443 §3.1 code 4; the IPv6 layer applies §2.4(e) and its rate limit.
+    const auto packet = frame.head().subspan(kEthernetHeaderLen);
+    const bool link_multicast = (std::to_integer<unsigned>(frame.head()[0]) & 1) != 0;
+    ip_.v6().send_error({kIcmpv6DestUnreachable, kIcmpv6PortUnreachable, 0}, packet, link_multicast, now,
+                        out_);
+    return;
+  }
+  enqueue(id, std::move(frame), d.l4_offset, ulen, from);
+}
+
+const std::byte* UdpStack::header(const rte_mbuf* m, std::uint16_t l4_offset, std::uint16_t l4_len,
+                                  std::uint16_t* ulen) noexcept {
+  const auto* h =
+      l4_len < kUdpHeaderLen
+          ? nullptr
+          : static_cast<const std::byte*>(rte_pktmbuf_read(m, l4_offset, kUdpHeaderLen, hdr_copy_.data()));
+  // RFC 768: the length field counts header and data; bytes past it are not
+  // the datagram's (Linux trims them), fewer than it make it malformed.
+  *ulen = h == nullptr ? 0 : load_be16(h + 4);
+  if (h == nullptr || *ulen < kUdpHeaderLen || *ulen > l4_len) {
+    counters_.inc(Counter::kUdpInErrors);
+    counters_.drop(Drop::kUdpMalformed);
+    return nullptr;
+  }
+  return h;
+}
+
+void UdpStack::enqueue(UdpSocketId id, Mbuf frame, std::uint16_t l4_offset, std::uint16_t ulen,
+                       const Endpoint& from) noexcept {
+  rte_mbuf* m = frame.get();
   Sock& s = socks_[id];
   // Like Linux's __udp_enqueue_schedule_skb: refused once the queue holds
   // rcv_buf bytes, so any one datagram fits an empty queue.
@@ -365,7 +437,7 @@ void UdpStack::on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueu
     return counters_.drop(Drop::kUdpRcvQueueFull);
   }
   // The payload alone: headers off the front, anything past the length off the end.
-  if (rte_pktmbuf_adj(m, static_cast<std::uint16_t>(d.l4_offset + kUdpHeaderLen)) == nullptr) {
+  if (rte_pktmbuf_adj(m, static_cast<std::uint16_t>(l4_offset + kUdpHeaderLen)) == nullptr) {
     counters_.inc(Counter::kUdpInErrors);
     return counters_.drop(Drop::kUdpMalformed);
   }

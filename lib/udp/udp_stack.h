@@ -14,6 +14,7 @@
 // is sized at construction, a socket's receive ring when it is opened.
 #include <rte_mempool.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -68,10 +69,13 @@ enum class UdpResult : std::uint8_t {
 class UdpStack final : public TransportInput {
  public:
   // Header room a payload mbuf needs in front of it to be sent without a
-  // separate header mbuf: UDP, IPv4, Ethernet.
-  static constexpr std::uint16_t kHeadroom = 8 + IpLayer::kHeadroom;
-  // Most payload bytes one IPv4 datagram carries: 65,535 - 20 - 8.
+  // separate header mbuf: UDP, IP (IPv6's 40 bytes, the larger), Ethernet.
+  static constexpr std::uint16_t kHeadroom = 8 + IpLayer::kHeadroom6;
+  static_assert(IpLayer::kHeadroom6 >= IpLayer::kHeadroom);
+  // Most payload bytes one datagram carries: IPv4 65,535 - 20 - 8; IPv6
+  // 65,535 - 8 (no jumbograms, RFC 2675).
   static constexpr std::uint32_t kMaxPayloadV4 = 65507;
+  static constexpr std::uint32_t kMaxPayloadV6 = 65527;
 
   UdpStack(const UdpStackOptions& o, Counters& counters, IpLayer& ip, FrameQueue& out, rte_mempool* pool);
   ~UdpStack() override;
@@ -98,7 +102,7 @@ class UdpStack final : public TransportInput {
   // Sets the default peer: send() goes there, and only its datagrams are
   // received (RFC 1122 §4.1.3.4 leaves this to the application; Linux and
   // BSD filter). An unspecified address disconnects.
-  UdpResult connect(UdpSocketId id, const Endpoint& remote) noexcept;
+  UdpResult connect(UdpSocketId id, const Endpoint& remote, Instant now) noexcept;
   // Frees the socket and whatever its queue holds.
   void close(UdpSocketId id) noexcept;
 
@@ -127,8 +131,10 @@ class UdpStack final : public TransportInput {
   std::uint32_t open_sockets() const noexcept { return open_; }
   const UdpConfig& config() const noexcept { return o_.cfg; }
 
-  // TransportInput: one UDP datagram from IPv4 (reassembled if it came in fragments).
+  // TransportInput: one UDP datagram from IPv4 (reassembled if it came in
+  // fragments), or from IPv6 (whose checksum is mandatory).
   void on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) override;
+  void on_ipv6(const Ipv6Delivery& d, Mbuf frame, Instant now, FrameQueue& out) override;
 
  private:
   struct Entry {
@@ -150,6 +156,13 @@ class UdpStack final : public TransportInput {
   };
 
   bool our_address(const IpAddr& a) const noexcept;
+  bool routable(const IpAddr& dst, Instant now) const noexcept;
+  // The UDP header of a datagram at l4_offset (counted and nullptr when
+  // malformed) and its length field in `*ulen`.
+  const std::byte* header(const rte_mbuf* m, std::uint16_t l4_offset, std::uint16_t l4_len,
+                          std::uint16_t* ulen) noexcept;
+  void enqueue(UdpSocketId id, Mbuf frame, std::uint16_t l4_offset, std::uint16_t ulen,
+               const Endpoint& from) noexcept;
   bool conflicts(std::uint16_t port, const IpAddr& addr, UdpSocketId except) const noexcept;
   void hash(UdpSocketId id) noexcept;
   void unhash(UdpSocketId id) noexcept;
@@ -172,7 +185,8 @@ class UdpStack final : public TransportInput {
   std::unique_ptr<Sock[]> socks_;
   UdpSocketId free_ = kNoUdpSocket;
   std::uint32_t open_ = 0;
-  std::vector<UdpSocketId> by_port_;  // 65,536 heads of per-port socket lists
+  std::vector<UdpSocketId> by_port_;     // 65,536 heads of per-port socket lists
+  std::array<std::byte, 8> hdr_copy_{};  // a UDP header split across segments
   std::uint32_t next_ephemeral_ = 0;
   // Port Unreachable token bucket.
   std::uint32_t unreach_tokens_ = 0;

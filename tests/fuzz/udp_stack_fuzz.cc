@@ -223,8 +223,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         case kConnect:
           if (sock != kNoUdpSocket)
-            (void)udp->connect(sock, {(arg & 0x08) ? IpAddr{} : IpAddr::v4(kPeerIp),
-                                      static_cast<std::uint16_t>(len >= 2 ? load_be16(bytes.data()) : 0)});
+            (void)udp->connect(sock,
+                               {(arg & 0x08) ? IpAddr{} : IpAddr::v4(kPeerIp),
+                                static_cast<std::uint16_t>(len >= 2 ? load_be16(bytes.data()) : 0)},
+                               now);
           break;
         case kClose:
           if (sock != kNoUdpSocket) udp->close(sock);

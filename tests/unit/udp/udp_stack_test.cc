@@ -277,7 +277,7 @@ TEST_F(UdpTest, ReceiveQueueBoundInBytes) {
 TEST_F(UdpTest, ConnectedSocketTakesOnlyItsPeer) {
   resolve_peer(at_ms(0));
   const UdpSocketId s = open(kAnyV4);
-  ASSERT_EQ(udp().connect(s, kPeer), UdpResult::kOk);
+  ASSERT_EQ(udp().connect(s, kPeer, at_ms(0)), UdpResult::kOk);
   recv(udp_frame(udp_dgram(kCli + 1, kSrv, pattern(5))), at_ms(1));
   EXPECT_EQ(udp().queued(s), 0u);
   EXPECT_EQ(count(Counter::kUdpNoPorts), 1u);
@@ -285,7 +285,7 @@ TEST_F(UdpTest, ConnectedSocketTakesOnlyItsPeer) {
   recv(udp_frame(udp_dgram(kCli, kSrv, pattern(5))), at_ms(1));
   EXPECT_EQ(udp().queued(s), 1u);
   // Disconnecting takes every peer again.
-  ASSERT_EQ(udp().connect(s, Endpoint{}), UdpResult::kOk);
+  ASSERT_EQ(udp().connect(s, Endpoint{}, at_ms(0)), UdpResult::kOk);
   recv(udp_frame(udp_dgram(kCli + 1, kSrv, pattern(5))), at_ms(1));
   EXPECT_EQ(udp().queued(s), 2u);
 }
@@ -436,7 +436,7 @@ TEST_F(UdpTest, SendErrors) {
 TEST_F(UdpTest, ConnectedSendGoesToThePeer) {
   resolve_peer(at_ms(0));
   const UdpSocketId s = open({IpAddr::any_v4(), 0});
-  ASSERT_EQ(udp().connect(s, kPeer), UdpResult::kOk);
+  ASSERT_EQ(udp().connect(s, kPeer, at_ms(0)), UdpResult::kOk);
   const std::uint16_t port = udp().local(s).port;
   EXPECT_GE(port, 32768);
   EXPECT_LE(port, 60999);
@@ -456,7 +456,7 @@ TEST_F(UdpTest, EphemeralPortHonoursThePortFilter) {
                            const Endpoint& remote) { return local.port % 7 == 3 && remote.port == kCli; },
                         nullptr);
   const UdpSocketId a = open({IpAddr{}, 0});
-  ASSERT_EQ(udp().connect(a, kPeer), UdpResult::kOk);
+  ASSERT_EQ(udp().connect(a, kPeer, at_ms(0)), UdpResult::kOk);
   EXPECT_EQ(udp().local(a).port % 7, 3);
   const UdpSocketId b = open({IpAddr{}, 0});
   ASSERT_EQ(udp().send_to(b, udp().copy_payload(pattern(1)), kPeer, at_ms(1)), UdpResult::kOk);

@@ -26,14 +26,20 @@
 //
 // Send: send_to(Buffer&, to) sends the whole chain as one datagram, without
 // copying: the UDP/IP/Ethernet headers go into the first mbuf's headroom
-// when it has 42 bytes of it (Buffer::alloc leaves 128), else into a header
+// when it has 62 bytes of it (Buffer::alloc leaves 128), else into a header
 // mbuf put in front. On kOk `data` is empty: the chain is the stack's. On an
 // error `data` still holds the chain unless the error came after the stack
 // took it (kNoMemory: no mbuf for a fragment, the TX ring full), then it is
 // empty. UDP is unreliable: kOk means handed to IPv4, not delivered.
 // Copying send_to(span) sits on top.
 //
-// IPv4 only for now: an IPv6 destination answers kUnreachable.
+// Both families: a socket bound to "::" takes and sends either, one bound to
+// 0.0.0.0 or an IPv4 address IPv4 only, one bound to an IPv6 address IPv6
+// only. Over IPv6 the checksum is mandatory (a zero one is dropped, RFC 8200
+// §8.1) and the source is the one the IPv6 layer selects for the
+// destination; IPv6 fragments are neither sent nor reassembled yet, so an
+// IPv6 datagram must fit the link MTU, and IPv6 flows are not steered
+// (each is handled where it lands).
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -62,7 +68,8 @@ class UdpSocket {
 
   // Zero-copy send of the whole chain to `to` (see the header comment for
   // who owns `data` afterwards). kInvalid (port 0, unspecified or multicast
-  // address), kUnreachable (no route; IPv6), kTooBig (over 65,507 bytes,
+  // address, or a family the socket's address cannot reach), kUnreachable
+  // (no route), kTooBig (over 65,507 bytes,
   // or over the MTU where fragmenting failed), kNoPorts (no ephemeral port
   // for an unbound socket), kNoMemory.
   Error send_to(Buffer& data, const Endpoint& to) noexcept;
