@@ -107,6 +107,10 @@ class IpLayer {
   // A copy of an ARP frame that a sibling worker received and answers: only
   // learn from it, so every worker's ARP view stays complete.
   void on_replicated_arp(Mbuf frame, Instant now, FrameQueue& out) noexcept;
+  // The same for IPv6 neighbour discovery (Ipv6Layer::on_replicated_nd).
+  void on_replicated_nd(Mbuf frame, Instant now, FrameQueue& out) noexcept {
+    v6_.on_replicated_nd(std::move(frame), now, out);
+  }
   // ARP retransmissions and expiry. Cheap enough to call every loop iteration.
   void on_timer(Instant now, FrameQueue& out) noexcept;
 

@@ -371,6 +371,41 @@ void Ipv6Layer::on_nd(const Ipv6Header& ip, std::span<const std::byte> msg, cons
   }
 }
 
+void Ipv6Layer::on_replicated_nd(Mbuf frame, Instant now, FrameQueue& out) noexcept {
+  const auto head = frame.head();
+  if (head.size() < kEthernetHeaderLen) return;
+  auto ip = Ipv6Header::parse(head.subspan(kEthernetHeaderLen));
+  if (!ip || ip->next_header() != kIpProtoIcmpv6) return;
+  const auto msg = ip->payload();
+  if (validate_nd(*ip, msg) != NdReject::kValid) return;  // the answering worker counted it
+  auto nd = NdMessage::parse(msg);
+  if (!nd) return;
+  auto release = [&](Mbuf f, const MacAddr& mac) {
+    write_ethernet(f.head_mut(), mac, mac_, kEtherTypeIpv6);
+    push(std::move(f), out);
+  };
+  switch (nd->type()) {
+    case kIcmpv6NeighborAdvert: {
+      if (is_ours(nd->target())) return;
+      NeighborAdvert na;
+      na.target_lla = nd->target_lla();
+      na.solicited = nd->solicited_flag();
+      na.override_ = nd->override_flag();
+      return nd_.on_advert(nd->target(), na, now, release);
+    }
+    case kIcmpv6NeighborSolicit:
+      // Only an NS for one of our addresses creates an entry (§7.2.3).
+      if (is_ours(nd->target()) && !ip->src().is_unspecified())
+        if (const std::optional<MacAddr> sll = nd->source_lla())
+          nd_.on_source_lla(ip->src(), *sll, now, release);
+      return;
+    case kIcmpv6RouterAdvert:
+      return on_router_advert(*ip, *nd, now, out);
+    default:
+      return;
+  }
+}
+
 // RFC 4861 §7.2.3 and §7.2.4.
 void Ipv6Layer::on_neighbor_solicit(const Ipv6Header& ip, const NdMessage& nd, const MacAddr& eth_src,
                                     Instant now, FrameQueue& out) noexcept {

@@ -83,6 +83,12 @@ class Ipv6Layer {
   bool accepts_mac(const MacAddr& dst) const noexcept;
   // One EtherType 0x86DD frame that passed the MAC check; takes ownership.
   void on_frame(Mbuf frame, Instant now, FrameQueue& out) noexcept;
+  // A copy of a neighbour discovery frame that a sibling worker received
+  // and answers (software steering sends ND to every worker, as ARP): only
+  // learn from it (NA, an NS's source link-layer address, an RA's router),
+  // so every worker's neighbour cache sees every neighbour. Counted only by
+  // the worker that answers.
+  void on_replicated_nd(Mbuf frame, Instant now, FrameQueue& out) noexcept;
   // Neighbour solicitations, probes and expiry, and the default router's
   // lifetime. Cheap when nothing is due.
   void on_timer(Instant now, FrameQueue& out) noexcept;

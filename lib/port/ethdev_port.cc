@@ -216,8 +216,9 @@ std::unique_ptr<EthdevPort> EthdevPort::open(const PortConfig& cfg, std::uint16_
                              std::to_string(dev.max_tx_queues) + " TX");
 
   rte_eth_conf conf{};
-  const std::uint64_t rss_types =
-      RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_NONFRAG_IPV4_UDP;
+  const std::uint64_t rss_types = RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP |
+                                  RTE_ETH_RSS_NONFRAG_IPV4_UDP | RTE_ETH_RSS_IPV6 |
+                                  RTE_ETH_RSS_NONFRAG_IPV6_TCP | RTE_ETH_RSS_NONFRAG_IPV6_UDP;
   // net_tap advertises RSS, but it needs the tap's eBPF/rte_flow support,
   // which this kernel lacks (no multiq qdisc); af_packet spreads by its own
   // fanout hash. Neither lets us choose a symmetric hash, so both directions of

@@ -5,7 +5,9 @@
 #include "wire/bytes.h"
 #include "wire/ethernet.h"
 #include "wire/icmp.h"
+#include "wire/icmpv6.h"
 #include "wire/ipv4.h"
+#include "wire/ipv6.h"
 
 namespace tern {
 
@@ -20,12 +22,87 @@ std::uint32_t symmetric_flow_hash(std::uint32_t a, std::uint32_t b, std::uint16_
   return static_cast<std::uint32_t>(h ^ (h >> 32));
 }
 
+std::uint32_t fold_address(const std::uint8_t* a) noexcept {
+  auto word = [a](std::size_t i) {
+    return std::uint32_t{a[i]} << 24 | std::uint32_t{a[i + 1]} << 16 | std::uint32_t{a[i + 2]} << 8 |
+           a[i + 3];
+  };
+  if (word(0) == 0 && word(4) == 0 && word(8) == 0xFFFF) return word(12);  // IPv4-mapped
+  // Each word through its own odd multiplier: addresses that differ in any
+  // word (a /64's interface identifiers, sequential prefixes) spread.
+  const std::uint64_t h = word(0) * 0xFF51AFD7ED558CCDull ^ word(4) * 0xC4CEB9FE1A85EC53ull ^
+                          word(8) * 0x9E3779B97F4A7C15ull ^ word(12) * 0xD6E8FEB86659FD93ull;
+  return static_cast<std::uint32_t>(h ^ h >> 32);
+}
+
+namespace {
+
+std::uint16_t owner_of(std::uint32_t hash, std::uint16_t workers) noexcept {
+  return static_cast<std::uint16_t>(hash % workers);
+}
+
+// An IPv6 packet (no Ethernet header). Steered like IPv4: by the transport
+// tuple, fragments by addresses only, errors by the quoted tuple; neighbour
+// discovery to every worker, as ARP.
+std::uint16_t steer_ipv6(std::span<const std::byte> packet, std::uint16_t workers,
+                         std::uint16_t self) noexcept {
+  const auto ip = Ipv6Header::parse(packet);
+  if (!ip) return self;
+  const std::uint32_t src = fold_address(ip->src().b.data());
+  const std::uint32_t dst = fold_address(ip->dst().b.data());
+  std::uint8_t proto = ip->next_header();
+  std::size_t l4 = kIpv6HeaderLen;
+  if (proto != kIpProtoTcp && proto != kIpProtoUdp && proto != kIpProtoIcmpv6) {
+    // Extension headers first (RFC 8200 §4): the walk finds the upper layer,
+    // or a fragment, or a packet the owner of the addresses will refuse.
+    const Ipv6ExtWalk walk = walk_ipv6_extensions(*ip);
+    if (walk.verdict != Ipv6ExtVerdict::kUpperLayer)
+      return owner_of(symmetric_flow_hash(src, dst, 0, 0, 0), workers);
+    proto = walk.upper_protocol;
+    l4 = walk.upper_offset;
+  }
+  const auto upper = ip->packet().subspan(std::min(l4, ip->packet().size()));
+  if ((proto == kIpProtoTcp || proto == kIpProtoUdp) && upper.size() >= 4)
+    return owner_of(
+        symmetric_flow_hash(src, dst, load_be16(upper.data()), load_be16(upper.data() + 2), proto), workers);
+  if (proto == kIpProtoIcmpv6 && !upper.empty()) {
+    const std::uint8_t type = load_u8(upper.data());
+    if (type >= kIcmpv6RouterSolicit && type <= kIcmpv6NeighborAdvert) return kAllWorkers;
+    // An error quoting one of our TCP or UDP packets (RFC 4443 §2.4(c)):
+    // quoted fixed header, then (without extension headers) the ports.
+    if (type >= kIcmpv6DestUnreachable && type <= kIcmpv6ParamProblem &&
+        upper.size() >= kIcmpv6HeaderLen + kIpv6HeaderLen + 4) {
+      const std::byte* q = upper.data() + kIcmpv6HeaderLen;
+      const std::uint8_t qproto = load_u8(q + 6);
+      if (qproto == kIpProtoTcp || qproto == kIpProtoUdp) {
+        const std::byte* ports = q + kIpv6HeaderLen;
+        const std::uint32_t qsrc = fold_address(reinterpret_cast<const std::uint8_t*>(q + 8));
+        const std::uint32_t qdst = fold_address(reinterpret_cast<const std::uint8_t*>(q + 24));
+        return owner_of(symmetric_flow_hash(qsrc, qdst, load_be16(ports), load_be16(ports + 2), qproto),
+                        workers);
+      }
+    }
+  }
+  return owner_of(symmetric_flow_hash(src, dst, 0, 0, 0), workers);
+}
+
+}  // namespace
+
+bool is_neighbor_discovery(std::span<const std::byte> frame) noexcept {
+  constexpr std::size_t kType = kEthernetHeaderLen + kIpv6HeaderLen;
+  if (frame.size() <= kType || load_be16(frame.data() + 12) != kEtherTypeIpv6) return false;
+  if (load_u8(frame.data() + kEthernetHeaderLen + 6) != kIpProtoIcmpv6) return false;
+  const std::uint8_t type = load_u8(frame.data() + kType);
+  return type >= kIcmpv6RouterSolicit && type <= kIcmpv6NeighborAdvert;
+}
+
 std::uint16_t steer_frame(std::span<const std::byte> frame, std::uint16_t workers,
                           std::uint16_t self) noexcept {
   if (workers <= 1) return 0;
   if (frame.size() < kEthernetHeaderLen) return self;
   const std::uint16_t type = load_be16(frame.data() + 12);
   if (type == kEtherTypeArp) return kAllWorkers;
+  if (type == kEtherTypeIpv6) return steer_ipv6(frame.subspan(kEthernetHeaderLen), workers, self);
   if (type != kEtherTypeIpv4) return self;
   auto ip = Ipv4Header::parse(frame.subspan(kEthernetHeaderLen));
   if (!ip) return self;

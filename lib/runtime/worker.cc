@@ -82,6 +82,14 @@ void Worker::on_icmp_unreachable(const IcmpUnreachable& u, Instant now) {
   glue_->on_icmp_unreachable(u, now);
 }
 
+// IPv6 has no reassembly yet (fragments are dropped), so every packet here
+// came steered by its own tuple: straight to the glue.
+void Worker::on_ipv6(const Ipv6Delivery& d, Mbuf frame, Instant now, FrameQueue& out) {
+  glue_->on_ipv6(d, std::move(frame), now, out);
+}
+
+void Worker::on_icmpv6_error(const Icmpv6Report& r, Instant now) { glue_->on_icmpv6_error(r, now); }
+
 bool Worker::owns_tuple(void* self, const FourTuple& t) noexcept {
   const auto& w = *static_cast<const Worker*>(self);
   return symmetric_flow_hash(t.laddr, t.raddr, t.lport, t.rport, kIpProtoTcp) % w.workers_ == w.id_;
@@ -174,6 +182,9 @@ unsigned Worker::poll_once(Instant now) noexcept {
               : 0;
       if (type == kEtherTypeArp)
         ip_->on_replicated_arp(Mbuf{m}, now, tx_);
+      else if (type == kEtherTypeIpv6 &&
+               is_neighbor_discovery({rte_pktmbuf_mtod(m, const std::byte*), rte_pktmbuf_data_len(m)}))
+        ip_->on_replicated_nd(Mbuf{m}, now, tx_);  // every ND frame in an inbox is a sibling's copy
       else
         ip_->on_frame(Mbuf{m}, now, tx_);
     }

@@ -128,6 +128,9 @@ class Worker final : private TransportInput {
   // ICMP errors about TCP go to this worker's stack. steer_frame sends a
   // Destination Unreachable to the worker that owns the quoted connection.
   void on_icmp_unreachable(const IcmpUnreachable& u, Instant now) override;
+  // IPv6 to the glue, as IPv4 (steered by the tuple already).
+  void on_ipv6(const Ipv6Delivery& d, Mbuf frame, Instant now, FrameQueue& out) override;
+  void on_icmpv6_error(const Icmpv6Report& r, Instant now) override;
 
   std::uint16_t id_;
   std::uint16_t workers_;

@@ -14,6 +14,8 @@
 #include "../ip/test_frames.h"
 #include "port/link_pair.h"
 #include "runtime/steering.h"
+#include "wire/ipv6.h"
+#include "wire/ndp.h"
 #include "wire/tcp.h"
 
 namespace tern::testkit {
@@ -168,6 +170,54 @@ TEST_P(ArpOnQueue, IsAnsweredOnceAndLearnedByBothWorkers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Queues, ArpOnQueue, ::testing::Values(0, 1));
+
+// IPv6 neighbour discovery is steered like ARP (issue 15): a peer's
+// solicitation for our link-local address is answered once, by the worker
+// whose queue it arrived on, and both workers' caches learn the peer.
+class NdOnQueue : public WorkerPair, public ::testing::WithParamInterface<std::uint16_t> {};
+
+TEST_P(NdOnQueue, SolicitationIsAnsweredOnceAndLearnedByBothWorkers) {
+  const std::uint16_t q = GetParam(), other = 1 - GetParam();
+  const Ipv6Addr ours = link_local_from_mac(ours_->info().mac);
+  const Ipv6Addr peer = link_local_from_mac(kPeerMac);
+  const Ipv6Addr group = solicited_node(ours);
+  Bytes packet(kIpv6HeaderLen + 32);
+  const std::size_t n =
+      write_neighbor_solicit(std::span(packet).subspan(kIpv6HeaderLen), ours, kPeerMac, peer, group);
+  ASSERT_GT(n, 0u);
+  packet.resize(kIpv6HeaderLen + n);
+  write_ipv6(packet, {.src = peer,
+                      .dst = group,
+                      .next_header = kIpProtoIcmpv6,
+                      .hop_limit = 255,
+                      .payload_len = static_cast<std::uint16_t>(n)});
+  peer_sends(q, ethernet(multicast_mac(group), kPeerMac, kEtherTypeIpv6, packet));
+
+  EXPECT_EQ(poll(q, 0), 1u);
+  const auto replies = peer_receives(q);
+  ASSERT_EQ(replies.size(), 1u);
+  const EthView eth = parse_eth(replies[0]);
+  EXPECT_EQ(eth.dst, kPeerMac);
+  ASSERT_EQ(eth.type, kEtherTypeIpv6);
+  EXPECT_EQ(get8(eth.payload, kIpv6HeaderLen), kIcmpv6NeighborAdvert);
+  EXPECT_EQ(counters(q).get(Counter::kSteeredOut), 1u);
+
+  EXPECT_EQ(poll(other, 0), 1u);
+  EXPECT_TRUE(peer_receives(other).empty()) << "the sibling answered its copy too";
+  EXPECT_TRUE(peer_receives(q).empty());
+  EXPECT_EQ(counters(other).get(Counter::kSteeredIn), 1u);
+  EXPECT_EQ(counters(q).get(Counter::kIcmp6OutNeighborAdvertisements) +
+                counters(other).get(Counter::kIcmp6OutNeighborAdvertisements),
+            1u);
+  for (std::uint16_t w = 0; w < kWorkers; ++w) {
+    const MacAddr* mac = worker(w).ip().v6().neighbors().cached_mac(peer);
+    ASSERT_NE(mac, nullptr) << "worker " << w << " did not learn the peer";
+    EXPECT_EQ(*mac, kPeerMac);
+    EXPECT_EQ(counters(w).total_drops(), 0u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Queues, NdOnQueue, ::testing::Values(0, 1));
 
 TEST_F(WorkerPair, PingOnTheWrongQueueIsSteeredToItsOwnerAndAnswered) {
   // Neighbours 10.0.0.2 .. 10.0.0.9; pings carry no ports, so each source
