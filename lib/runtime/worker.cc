@@ -72,9 +72,7 @@ void Worker::enable_udp(const UdpStackOptions& o) {
 
 bool Worker::owns_udp_flow(void* self, const Endpoint& local, const Endpoint& remote) noexcept {
   const auto& w = *static_cast<const Worker*>(self);
-  return symmetric_flow_hash(local.addr.v4_host(), remote.addr.v4_host(), local.port, remote.port,
-                             kIpProtoUdp) %
-             w.workers_ ==
+  return symmetric_flow_hash(local.addr, remote.addr, local.port, remote.port, kIpProtoUdp) % w.workers_ ==
          w.id_;
 }
 

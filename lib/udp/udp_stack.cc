@@ -180,13 +180,15 @@ std::optional<Endpoint> UdpStack::remote(UdpSocketId id) const noexcept {
 UdpResult UdpStack::autobind(UdpSocketId id, const Endpoint& remote) noexcept {
   Sock& s = socks_[id];
   const std::uint32_t range = std::uint32_t{o_.ephemeral_last} - o_.ephemeral_first + 1;
-  const Endpoint us{s.local.addr.is_unspecified() ? IpAddr::v4(ip_.settings().addr) : s.local.addr, 0};
-  // Steering hashes IPv4 flows only: an IPv6 flow stays where it lands.
-  const bool filtered = filter_ != nullptr && remote.addr.is_v4();
+  // The local address the flow will have: the bound one, else what IP picks.
+  IpAddr us = s.local.addr;
+  if (us.is_unspecified())
+    us = remote.addr.is_v4() ? IpAddr::v4(ip_.settings().addr)
+                             : IpAddr::v6(ip_.source_for(to_v6(remote.addr)).b);
   for (std::uint32_t i = 0; i < range; ++i) {
     const auto port = static_cast<std::uint16_t>(o_.ephemeral_first + (next_ephemeral_ + i) % range);
     if (by_port_[port] != kNoUdpSocket) continue;
-    if (filtered && !filter_(filter_ctx_, Endpoint{us.addr, port}, remote)) continue;
+    if (filter_ != nullptr && !filter_(filter_ctx_, Endpoint{us, port}, remote)) continue;
     next_ephemeral_ += i + 1;
     s.local.port = port;
     hash(id);

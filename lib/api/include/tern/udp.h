@@ -38,8 +38,7 @@
 // only. Over IPv6 the checksum is mandatory (a zero one is dropped, RFC 8200
 // §8.1) and the source is the one the IPv6 layer selects for the
 // destination; IPv6 fragments are neither sent nor reassembled yet, so an
-// IPv6 datagram must fit the link MTU, and IPv6 flows are not steered
-// (each is handled where it lands).
+// IPv6 datagram must fit the link MTU.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
