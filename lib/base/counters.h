@@ -29,6 +29,7 @@ namespace tern {
   X(Icmp6OutMsgs) X(Icmp6OutDestUnreachs) X(Icmp6OutParmProblems) X(Icmp6OutEchoReplies) \
   X(Icmp6OutRouterSolicits) X(Icmp6OutNeighborSolicits) X(Icmp6OutNeighborAdvertisements) \
   X(IcmpOutRateLimitGlobal)                                                            \
+  X(NdDadFailed)                                                                       \
   X(ActiveOpens) X(PassiveOpens) X(AttemptFails) X(EstabResets) X(CurrEstab)           \
   X(InSegs) X(OutSegs) X(RetransSegs) X(InErrs) X(OutRsts) X(InRsts)                            \
   X(ListenOverflows) X(ListenDrops)                                                    \
@@ -111,6 +112,7 @@ namespace tern {
   X(NdNotForUs)          /* NS for an address that is not ours */                     \
   X(NdRouterSolicit)     /* Router Solicitation: hosts discard them (RFC 4861 §6.1.1) */ \
   X(NdDuplicateAddress)  /* NA or DAD probe claiming one of our addresses */           \
+  X(NdTentative)         /* NS from a unicast source for an address still under DAD */ \
   X(UdpMalformed)        /* under 8 bytes, or a length field outside 8..IP payload (UdpInErrors) */ \
   X(UdpNoListener)       /* UDP datagram before a UDP engine is attached */             \
   X(UdpBadChecksum)      /* (UdpInCsumErrors) */                                         \

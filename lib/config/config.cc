@@ -41,7 +41,8 @@ constexpr std::string_view kArpKeys[] = {"entry_ttl_s", "retry_ms", "retries", "
                                          "cache_entries"};
 constexpr std::string_view kNdKeys[] = {"reachable_time_ms",    "retrans_ms",      "delay_first_probe_s",
                                         "multicast_solicit",    "unicast_solicit", "pending_packets",
-                                        "pending_per_neighbor", "cache_entries"};
+                                        "pending_per_neighbor", "cache_entries",   "dad_transmits",
+                                        "router_solicitations"};
 constexpr std::string_view kIpKeys[] = {
     "ttl", "frag_max_flows", "frag_max_fragments", "frag_timeout_s", "frag_high_thresh", "frag_low_thresh"};
 constexpr std::string_view kImpairmentKeys[] = {"loss", "duplicate", "reorder", "seed"};

@@ -97,6 +97,8 @@ struct NdConfig {
   std::uint32_t max_pending = 64;                  // [nd] pending_packets: per worker
   std::uint32_t max_pending_per_neighbor = 3;      // [nd] pending_per_neighbor (RFC 4861 §7.2.2)
   std::uint32_t cache_size = 1024;                 // [nd] cache_entries
+  std::uint8_t dad_transmits = 1;                  // [nd] dad_transmits (DupAddrDetectTransmits); 0: no DAD
+  std::uint8_t router_solicitations = 3;           // [nd] router_solicitations (MAX_RTR_SOLICITATIONS)
 };
 
 struct IpConfig {

@@ -136,6 +136,9 @@ NdConfig read_nd(const Section& s) {
   nd.max_pending_per_neighbor =
       static_cast<std::uint32_t>(s.integer("pending_per_neighbor", nd.max_pending_per_neighbor, 1, 1024));
   nd.cache_size = static_cast<std::uint32_t>(s.integer("cache_entries", nd.cache_size, 16, 1048576));
+  nd.dad_transmits = static_cast<std::uint8_t>(s.integer("dad_transmits", nd.dad_transmits, 0, 10));
+  nd.router_solicitations =
+      static_cast<std::uint8_t>(s.integer("router_solicitations", nd.router_solicitations, 0, 10));
   return nd;
 }
 

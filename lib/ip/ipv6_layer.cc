@@ -95,6 +95,7 @@ Ipv6Layer::Ipv6Layer(const Ipv6Settings& s, const MacAddr& mac, std::uint16_t mt
                      rte_mempool* pool)
     : mac_(mac),
       link_local_(link_local_from_mac(mac)),
+      retrans_timer_(s.nd.retrans_timer),
       configured_router_(s.gateway),
       link_mtu_(mtu),
       mtu_(mtu),
@@ -104,13 +105,32 @@ Ipv6Layer::Ipv6Layer(const Ipv6Settings& s, const MacAddr& mac, std::uint16_t mt
   n_addrs_ = std::min(s.addrs.size(), addrs_.size());
   std::copy_n(s.addrs.begin(), n_addrs_, addrs_.begin());
   unresolved_.reserve(s.nd.max_pending);
+  // RFC 4862 §5.4: every address is tentative until DAD has run on it.
+  dad_left_ = s.nd.dad_transmits;
+  for (std::size_t i = 0; i <= n_addrs_; ++i) state_[i].tentative = dad_left_ > 0;
+  rs_left_ = s.gateway ? 0 : s.nd.router_solicitations;
+}
+
+int Ipv6Layer::slot_of(const Ipv6Addr& a) const noexcept {
+  if (a == link_local_) return 0;
+  for (std::size_t i = 0; i < n_addrs_; ++i)
+    if (addrs_[i].addr == a) return static_cast<int>(i + 1);
+  return -1;
 }
 
 bool Ipv6Layer::is_ours(const Ipv6Addr& a) const noexcept {
-  if (a == link_local_) return true;
-  for (std::size_t i = 0; i < n_addrs_; ++i)
-    if (addrs_[i].addr == a) return true;
-  return false;
+  const int slot = slot_of(a);
+  return slot >= 0 && usable(slot);
+}
+
+bool Ipv6Layer::tentative(const Ipv6Addr& a) const noexcept {
+  const int slot = slot_of(a);
+  return slot >= 0 && state_[slot].tentative;
+}
+
+bool Ipv6Layer::duplicate(const Ipv6Addr& a) const noexcept {
+  const int slot = slot_of(a);
+  return slot >= 0 && state_[slot].duplicate;
 }
 
 bool Ipv6Layer::accepts_mac(const MacAddr& dst) const noexcept {
@@ -358,9 +378,12 @@ void Ipv6Layer::on_nd(const Ipv6Header& ip, std::span<const std::byte> msg, cons
     default: {
       counters_.inc(Counter::kIcmp6InNeighborAdvertisements);
       const Ipv6Addr target = nd->target();
-      // Someone else claims one of our addresses (RFC 4862 §5.4.4 once
-      // DAD is done; now: counted for the operator to see).
-      if (is_ours(target)) return counters_.drop(Drop::kNdDuplicateAddress);
+      // Someone else claims one of our addresses: during DAD it is a
+      // duplicate (RFC 4862 §5.4.4); after, counted for the operator.
+      if (const int slot = slot_of(target); slot >= 0) {
+        if (state_[slot].tentative) dad_failed(slot);
+        return counters_.drop(Drop::kNdDuplicateAddress);
+      }
       NeighborAdvert na;
       na.target_lla = nd->target_lla();
       na.solicited = nd->solicited_flag();
@@ -386,7 +409,12 @@ void Ipv6Layer::on_replicated_nd(Mbuf frame, Instant now, FrameQueue& out) noexc
   };
   switch (nd->type()) {
     case kIcmpv6NeighborAdvert: {
-      if (is_ours(nd->target())) return;
+      if (const int slot = slot_of(nd->target()); slot >= 0) {
+        // Every worker runs DAD on its own copy of our addresses; the
+        // answering worker counted the duplicate.
+        if (state_[slot].tentative) state_[slot] = {.tentative = false, .duplicate = true};
+        return;
+      }
       NeighborAdvert na;
       na.target_lla = nd->target_lla();
       na.solicited = nd->solicited_flag();
@@ -394,6 +422,11 @@ void Ipv6Layer::on_replicated_nd(Mbuf frame, Instant now, FrameQueue& out) noexc
       return nd_.on_advert(nd->target(), na, now, release);
     }
     case kIcmpv6NeighborSolicit:
+      if (const int slot = slot_of(nd->target());
+          slot >= 0 && state_[slot].tentative && ip->src().is_unspecified()) {
+        state_[slot] = {.tentative = false, .duplicate = true};  // another node's DAD probe
+        return;
+      }
       // Only an NS for one of our addresses creates an entry (§7.2.3).
       if (is_ours(nd->target()) && !ip->src().is_unspecified())
         if (const std::optional<MacAddr> sll = nd->source_lla())
@@ -410,8 +443,16 @@ void Ipv6Layer::on_replicated_nd(Mbuf frame, Instant now, FrameQueue& out) noexc
 void Ipv6Layer::on_neighbor_solicit(const Ipv6Header& ip, const NdMessage& nd, const MacAddr& eth_src,
                                     Instant now, FrameQueue& out) noexcept {
   const Ipv6Addr target = nd.target();
-  if (!is_ours(target)) return counters_.drop(Drop::kNdNotForUs);
   const Ipv6Addr src = ip.src();
+  const int slot = slot_of(target);
+  if (slot >= 0 && state_[slot].tentative) {
+    // RFC 4862 §5.4.3: another node's DAD probe for the same address means
+    // a duplicate; a resolution attempt is not answered yet.
+    if (!src.is_unspecified()) return counters_.drop(Drop::kNdTentative);
+    dad_failed(slot);
+    return counters_.drop(Drop::kNdDuplicateAddress);
+  }
+  if (slot < 0 || !usable(slot)) return counters_.drop(Drop::kNdNotForUs);
   const std::optional<MacAddr> sll = nd.source_lla();
   NaFlags flags;
   flags.override_ = true;  // we answer for our own unicast addresses, never as a proxy or anycast
@@ -443,6 +484,7 @@ void Ipv6Layer::on_neighbor_solicit(const Ipv6Header& ip, const NdMessage& nd, c
 void Ipv6Layer::on_router_advert(const Ipv6Header& ip, const NdMessage& nd, Instant now,
                                  FrameQueue& out) noexcept {
   const Ipv6Addr src = ip.src();
+  rs_left_ = 0;  // RFC 4861 §6.3.7: a valid RA ends solicitation
   if (const auto sll = nd.source_lla()) {
     nd_.on_source_lla(src, *sll, now, [&](Mbuf f, const MacAddr& mac) {
       write_ethernet(f.head_mut(), mac, mac_, kEtherTypeIpv6);
@@ -473,7 +515,75 @@ void Ipv6Layer::send_solicit(const Ipv6Addr& target, const MacAddr* unicast_mac,
   counters_.inc(Counter::kIcmp6OutNeighborSolicits);
 }
 
+void Ipv6Layer::start(Instant now, FrameQueue& out) noexcept {
+  started_ = true;
+  if (dad_left_ > 0) {
+    dad_running_ = true;
+    --dad_left_;
+    send_dad_probes(out);
+    dad_deadline_ = now + retrans_timer_;
+  } else {
+    rs_deadline_ = now;  // RFC 4861 §6.3.7's random delay is left out: tests stay exact
+  }
+}
+
+// RFC 4862 §5.4.2: an NS from :: for each tentative address, to its
+// solicited-node group, without a source link-layer address.
+void Ipv6Layer::send_dad_probes(FrameQueue& out) noexcept {
+  for (std::size_t slot = 0; slot <= n_addrs_; ++slot) {
+    if (!state_[slot].tentative) continue;
+    const Ipv6Addr target = slot == 0 ? link_local_ : addrs_[slot - 1].addr;
+    Mbuf m = new_message(kNdNeighborSolicitLen);
+    if (!m) return;
+    const Ipv6Addr dst = solicited_node(target);
+    if (write_neighbor_solicit(m.head_mut(), target, std::nullopt, Ipv6Addr{}, dst) == 0) return;
+    send_to_mac(std::move(m), Ipv6Addr{}, dst, multicast_mac(dst), out);
+    counters_.inc(Counter::kIcmp6OutMsgs);
+    counters_.inc(Counter::kIcmp6OutNeighborSolicits);
+  }
+}
+
+void Ipv6Layer::dad_failed(int slot) noexcept {
+  state_[slot].tentative = false;
+  state_[slot].duplicate = true;
+  counters_.inc(Counter::kNdDadFailed);
+}
+
+// RFC 4861 §6.3.7: to all-routers, from the link-local address with its
+// link-layer address, or from :: without one while that is not usable.
+void Ipv6Layer::send_router_solicit(FrameQueue& out) noexcept {
+  const bool from_ll = usable(0);
+  Mbuf m = new_message(kNdRouterSolicitLen + (from_ll ? kNdOptLlaLen : 0));
+  if (!m) return;
+  const Ipv6Addr src = from_ll ? link_local_ : Ipv6Addr{};
+  const Ipv6Addr dst = Ipv6Addr::all_routers();
+  if (write_router_solicit(m.head_mut(), from_ll ? std::optional<MacAddr>(mac_) : std::nullopt, src, dst) ==
+      0)
+    return;
+  send_to_mac(std::move(m), src, dst, multicast_mac(dst), out);
+  counters_.inc(Counter::kIcmp6OutMsgs);
+  counters_.inc(Counter::kIcmp6OutRouterSolicits);
+}
+
 void Ipv6Layer::on_timer(Instant now, FrameQueue& out) noexcept {
+  if (!started_) start(now, out);
+  if (dad_running_ && now >= dad_deadline_) {
+    if (dad_left_ > 0) {
+      --dad_left_;
+      send_dad_probes(out);
+      dad_deadline_ = now + retrans_timer_;
+    } else {
+      // RetransTimer after the last probe and nobody objected: ours.
+      dad_running_ = false;
+      for (std::size_t slot = 0; slot <= n_addrs_; ++slot) state_[slot].tentative = false;
+      rs_deadline_ = now;
+    }
+  }
+  if (rs_left_ > 0 && !dad_running_ && now >= rs_deadline_) {
+    --rs_left_;
+    send_router_solicit(out);
+    rs_deadline_ = now + Duration::s(4);  // RTR_SOLICITATION_INTERVAL
+  }
   if (nd_.next_deadline() > now) return;
   nd_.on_timer(
       now, [&](const Ipv6Addr& a, const MacAddr* mac) { send_solicit(a, mac, out); },
@@ -510,13 +620,16 @@ Ipv6Addr Ipv6Layer::source_for(const Ipv6Addr& dst) const noexcept {
   if (link_scope || n_addrs_ == 0) return link_local_;
   std::size_t best = 0;
   int best_len = -1;
+  bool any = false;
   for (std::size_t i = 0; i < n_addrs_; ++i) {
-    if (dst.in_prefix(addrs_[i].addr, addrs_[i].len) && addrs_[i].len > best_len) {
+    if (!usable(static_cast<int>(i + 1))) continue;  // RFC 4862 §5.4: not while tentative
+    if (!any || (dst.in_prefix(addrs_[i].addr, addrs_[i].len) && addrs_[i].len > best_len)) {
+      if (dst.in_prefix(addrs_[i].addr, addrs_[i].len)) best_len = addrs_[i].len;
       best = i;
-      best_len = addrs_[i].len;
+      any = true;
     }
   }
-  return addrs_[best].addr;
+  return any ? addrs_[best].addr : link_local_;
 }
 
 std::optional<Ipv6Addr> Ipv6Layer::default_router(Instant now) const noexcept {

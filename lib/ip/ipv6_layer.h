@@ -34,7 +34,15 @@ class TransportInput;  // ip/ip_layer.h
 struct Ipv6Settings {
   std::vector<Ipv6Prefix> addrs;    // global addresses and their on-link prefixes ([[port]] address6)
   std::optional<Ipv6Addr> gateway;  // [[port]] gateway6: the default router; else one from an RA
-  NdConfig nd;
+  // [nd]. Built by hand (tests, the simulator) it sends nothing at start-up:
+  // no DAD probes, no Router Solicitations; the runtime copies the config's,
+  // whose defaults do both.
+  NdConfig nd = [] {
+    NdConfig n;
+    n.dad_transmits = 0;
+    n.router_solicitations = 0;
+    return n;
+  }();
   // Seeds the draw of ReachableTime from nd.base_reachable_time (RFC 4861
   // §6.3.2: uniformly 0.5..1.5 times it); 0 takes the base as it is, so
   // tests stay exact.
@@ -114,7 +122,13 @@ class Ipv6Layer {
   void send_error(const Icmpv6Error& e, std::span<const std::byte> invoking, bool link_multicast, Instant now,
                   FrameQueue& out) noexcept;
 
+  // One of our addresses, usable: assigned and past duplicate address
+  // detection (not tentative, not found duplicate).
   bool is_ours(const Ipv6Addr& a) const noexcept;
+  // Still under duplicate address detection (RFC 4862 §5.4).
+  bool tentative(const Ipv6Addr& a) const noexcept;
+  // Given up: another node claimed it during DAD.
+  bool duplicate(const Ipv6Addr& a) const noexcept;
   const Ipv6Addr& link_local() const noexcept { return link_local_; }
   std::span<const Ipv6Prefix> addresses() const noexcept { return {addrs_.data(), n_addrs_}; }
   std::optional<Ipv6Addr> default_router(Instant now) const noexcept;
@@ -133,6 +147,15 @@ class Ipv6Layer {
   void on_neighbor_solicit(const Ipv6Header& ip, const NdMessage& nd, const MacAddr& eth_src, Instant now,
                            FrameQueue& out) noexcept;
   void on_router_advert(const Ipv6Header& ip, const NdMessage& nd, Instant now, FrameQueue& out) noexcept;
+  // The start-up work the first on_timer() does: DAD probes, or RSs at once.
+  void start(Instant now, FrameQueue& out) noexcept;
+  void send_dad_probes(FrameQueue& out) noexcept;
+  void send_router_solicit(FrameQueue& out) noexcept;
+  // Another node claims the address in `slot` while it is tentative.
+  void dad_failed(int slot) noexcept;
+  // Index into state_ of an assigned address (0: the link-local one), or -1.
+  int slot_of(const Ipv6Addr& a) const noexcept;
+  bool usable(int slot) const noexcept { return !state_[slot].tentative && !state_[slot].duplicate; }
   // Packets parked for a neighbour that never answered (RFC 4861 §7.2.2):
   // each becomes a local Address Unreachable for the transport.
   void unresolved(Mbuf frame, Instant now) noexcept;
@@ -153,6 +176,19 @@ class Ipv6Layer {
   Ipv6Addr link_local_;
   std::array<Ipv6Prefix, kMaxIpv6Addresses> addrs_{};
   std::size_t n_addrs_ = 0;
+  // Per address, the link-local one first (slot 0), then addrs_ (slot i + 1).
+  struct AddrState {
+    bool tentative = false;
+    bool duplicate = false;
+  };
+  std::array<AddrState, kMaxIpv6Addresses + 1> state_{};
+  bool started_ = false;
+  std::uint8_t dad_left_ = 0;  // DAD probes still to send
+  bool dad_running_ = false;
+  Instant dad_deadline_{};    // next probe, or the end of DAD
+  std::uint8_t rs_left_ = 0;  // Router Solicitations still to send
+  Instant rs_deadline_{};
+  Duration retrans_timer_;
   std::optional<Ipv6Addr> configured_router_;
   std::optional<Ipv6Addr> learned_router_;  // from Router Advertisements
   Instant learned_router_until_{};

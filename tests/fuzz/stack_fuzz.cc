@@ -175,7 +175,11 @@ void check_sent(const rte_mbuf* m, std::uint16_t mtu, std::vector<std::byte>& bu
     const std::uint16_t plen = load_be16(ip + 4);
     FUZZ_CHECK(plen == len - 54u && 40u + plen <= mtu);
     const Ipv6Addr from = Ipv6Addr::load(ip + 8), to = Ipv6Addr::load(ip + 24);
-    FUZZ_CHECK(from == kOurIp6 || from == kOurLl);
+    // From :: only duplicate address detection's NS (and an RS while the
+    // link-local address is tentative).
+    const bool unspecified_ok = load_u8(ip + 6) == kIpProtoIcmpv6 && plen >= 1 &&
+                                (load_u8(ip + 40) == 135 || load_u8(ip + 40) == 133);
+    FUZZ_CHECK(from == kOurIp6 || from == kOurLl || (from.is_unspecified() && unspecified_ok));
     // Multicast goes to its group's MAC; unicast to a MAC learned from a unicast sender.
     FUZZ_CHECK(to.is_multicast() ? dst == multicast_mac(to) : !dst.is_multicast());
     if (load_u8(ip + 6) == kIpProtoIcmpv6) {
@@ -245,6 +249,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   s.v6.addrs = {Ipv6Prefix{kOurIp6, 64}};
   if ((cfg & 0x20) == 0) s.v6.gateway = Ipv6Addr::from_groups({0xFE80, 0, 0, 0, 0, 0, 0, 0xFE});
   s.v6.nd.retrans_timer = Duration::ms(500);
+  if ((cfg & 0x40) != 0) {  // start-up DAD and Router Solicitations
+    s.v6.nd.dad_transmits = 1;
+    s.v6.nd.router_solicitations = 2;
+  }
   s.v6.nd.max_pending = kArpPending;
   s.v6.nd.cache_size = 16;
 

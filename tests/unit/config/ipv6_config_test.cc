@@ -63,6 +63,8 @@ TEST(ConfigIpv6, DefaultsAreNoAddressesAndLinuxNd) {
   EXPECT_EQ(c.nd.max_pending, d.max_pending);
   EXPECT_EQ(c.nd.max_pending_per_neighbor, 3u);
   EXPECT_EQ(c.nd.cache_size, 1024u);
+  EXPECT_EQ(c.nd.dad_transmits, 1);
+  EXPECT_EQ(c.nd.router_solicitations, 3);
 }
 
 TEST(ConfigIpv6, EveryKeyLandsInItsField) {
@@ -77,6 +79,8 @@ unicast_solicit = 4
 pending_packets = 128
 pending_per_neighbor = 7
 cache_entries = 4096
+dad_transmits = 0
+router_solicitations = 10
 )"));
   const PortConfig& p = c.ports[0];
   ASSERT_EQ(p.address6.size(), 3u);
@@ -92,6 +96,8 @@ cache_entries = 4096
   EXPECT_EQ(c.nd.max_pending, 128u);
   EXPECT_EQ(c.nd.max_pending_per_neighbor, 7u);
   EXPECT_EQ(c.nd.cache_size, 4096u);
+  EXPECT_EQ(c.nd.dad_transmits, 0);
+  EXPECT_EQ(c.nd.router_solicitations, 10);
 }
 
 TEST(ConfigIpv6, GatewayInsideAPrefixIsOnLink) {
@@ -149,6 +155,9 @@ TEST(ConfigIpv6, BadValuesSayWhatIsAllowed) {
       {port_doc("", "[nd]\npending_per_neighbor = 0"),
        "nd.pending_per_neighbor = 0: must be an integer in 1..1024"},
       {port_doc("", "[nd]\ncache_entries = 8"), "nd.cache_entries = 8: must be an integer in 16..1048576"},
+      {port_doc("", "[nd]\ndad_transmits = 11"), "nd.dad_transmits = 11: must be an integer in 0..10"},
+      {port_doc("", "[nd]\nrouter_solicitations = -1"),
+       "nd.router_solicitations = -1: must be an integer in 0..10"},
       {port_doc("", "[nd]\nretries = 3"),
        "unknown key nd.retries; retries belongs in [arp] (known in [nd]: reachable_time_ms"},
       {port_doc("address_6 = []"), "unknown key port[0].address_6; did you mean port[0].address6?"},
@@ -171,7 +180,8 @@ TEST(ConfigIpv6, NdTableMatchesTheDocs) {
   }
   const std::set<std::string> known = {"reachable_time_ms",    "retrans_ms",      "delay_first_probe_s",
                                        "multicast_solicit",    "unicast_solicit", "pending_packets",
-                                       "pending_per_neighbor", "cache_entries"};
+                                       "pending_per_neighbor", "cache_entries",   "dad_transmits",
+                                       "router_solicitations"};
   EXPECT_EQ(documented, known);
   const std::string msg = error_of(port_doc("", "[nd]\nzzzzzzzz = 1"));
   for (const std::string& k : known) EXPECT_NE(msg.find(k), std::string::npos) << k << ": " << msg;

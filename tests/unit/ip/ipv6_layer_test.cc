@@ -682,5 +682,157 @@ TEST_F(Ipv6Test, ErrorQuotingOurTcpSegmentReachesTheTransport) {
   expect_only_drop(Drop::kIcmp6BadQuote);
 }
 
+// ---- duplicate address detection and router solicitation ----------------------------------
+
+// A DAD probe (RFC 4862 §5.4.2): NS from :: to the target's solicited-node
+// group, hop limit 255, no source link-layer address option.
+void expect_dad_probe(const Bytes& f, const Ipv6Addr& target) {
+  const Sent6 s = parse6(f);
+  EXPECT_EQ(s.src, Ipv6Addr{});
+  EXPECT_EQ(s.dst, solicited_node(target));
+  EXPECT_EQ(s.eth_dst, multicast_mac(solicited_node(target)));
+  EXPECT_EQ(s.hop, 255);
+  EXPECT_EQ(s.type(), 135);
+  EXPECT_EQ(s.payload.size(), 24u) << "no options";
+  EXPECT_EQ(get_addr(s.payload, 8), target);
+  EXPECT_TRUE(s.icmp_ok);
+}
+
+TEST_F(Ipv6Test, AddressesAreTentativeUntilDadHasRun) {
+  settings_.v6.nd.dad_transmits = 2;
+  const Bytes ping = icmp6_frame(kOurMac, kPeerG, kOurG, 128, 0, echo_body(1, 1, pattern(8)));
+  recv6(ping, at_ms(0));
+  expect_only_drop(Drop::kIp6NotForUs);
+  timer(at_ms(0));
+  expect_dad_probe(expect_sent(), kOurLl);
+  expect_dad_probe(expect_sent(), kOurG);
+  expect_nothing_sent();
+  // A resolution attempt for a tentative address is not answered (§5.4.3).
+  recv6(icmp6_frame(multicast_mac(solicited_node(kOurG)), kPeerG, solicited_node(kOurG), 135, 0,
+                    ns_body(kOurG, kPeerMac), 255),
+        at_ms(10));
+  expect_nothing_sent();
+  EXPECT_EQ(drops(Drop::kNdTentative), 1u);
+  EXPECT_EQ(ip6().source_for(kPeerG), kOurLl) << "a tentative address is no source";
+  timer(at_ms(999));
+  expect_nothing_sent();
+  timer(at_ms(1000));
+  expect_dad_probe(expect_sent(), kOurLl);
+  expect_dad_probe(expect_sent(), kOurG);
+  timer(at_ms(1999));
+  EXPECT_TRUE(ip6().v6().tentative(kOurG));
+  timer(at_ms(2000));
+  expect_nothing_sent();
+  EXPECT_FALSE(ip6().v6().tentative(kOurG));
+  EXPECT_TRUE(ip6().v6().is_ours(kOurG));
+  EXPECT_EQ(ip6().source_for(kPeerG), kOurG);
+  peer_solicits(at_ms(2001));
+  recv6(ping, at_ms(2002));
+  EXPECT_EQ(parse6(expect_sent()).type(), 129);
+  EXPECT_EQ(count(Counter::kNdDadFailed), 0u);
+}
+
+TEST_F(Ipv6Test, AdvertisementDuringDadMakesTheAddressDuplicate) {
+  settings_.v6.nd.dad_transmits = 1;
+  timer(at_ms(0));
+  ASSERT_EQ(sent_count(), 2u);
+  out_.clear();
+  // The owner defends its address to all nodes (RFC 4862 §5.4.4).
+  recv6(icmp6_frame(MacAddr{{0x33, 0x33, 0, 0, 0, 1}}, kPeerG, Ipv6Addr::all_nodes(), 136, 0,
+                    na_body(kOurG, kFlagO, kPeerMac), 255),
+        at_ms(300));
+  EXPECT_EQ(count(Counter::kNdDadFailed), 1u);
+  EXPECT_EQ(drops(Drop::kNdDuplicateAddress), 1u);
+  timer(at_ms(1000));
+  EXPECT_TRUE(ip6().v6().duplicate(kOurG));
+  EXPECT_FALSE(ip6().v6().is_ours(kOurG));
+  EXPECT_TRUE(ip6().v6().is_ours(kOurLl)) << "the link-local address passed";
+  EXPECT_EQ(ip6().source_for(kPeerG), kOurLl);
+  // Given up: neither answered for nor accepted.
+  recv6(icmp6_frame(multicast_mac(solicited_node(kOurG)), kPeerG, solicited_node(kOurG), 135, 0,
+                    ns_body(kOurG, kPeerMac), 255),
+        at_ms(1001));
+  EXPECT_EQ(drops(Drop::kNdNotForUs), 1u);
+  recv6(icmp6_frame(kOurMac, kPeerG, kOurG, 128, 0, echo_body(1, 1, pattern(8))), at_ms(1002));
+  EXPECT_EQ(drops(Drop::kIp6NotForUs), 1u);
+  expect_nothing_sent();
+}
+
+TEST_F(Ipv6Test, AnotherNodesProbeDuringDadMakesTheAddressDuplicate) {
+  settings_.v6.nd.dad_transmits = 1;
+  timer(at_ms(0));
+  out_.clear();
+  recv6(icmp6_frame(multicast_mac(solicited_node(kOurG)), Ipv6Addr{}, solicited_node(kOurG), 135, 0,
+                    ns_body(kOurG, std::nullopt), 255),
+        at_ms(100));
+  expect_nothing_sent();
+  EXPECT_EQ(count(Counter::kNdDadFailed), 1u);
+  EXPECT_TRUE(ip6().v6().duplicate(kOurG));
+}
+
+// A sibling worker received the defence and counted it: this worker only
+// marks its copy of the address.
+TEST_F(Ipv6Test, ReplicatedAdvertisementDuringDadMarksTheAddressUncounted) {
+  settings_.v6.nd.dad_transmits = 1;
+  timer(at_ms(0));
+  out_.clear();
+  const Bytes na = icmp6_frame(MacAddr{{0x33, 0x33, 0, 0, 0, 1}}, kPeerG, Ipv6Addr::all_nodes(), 136, 0,
+                               na_body(kOurG, kFlagO, kPeerMac), 255);
+  ip6().on_replicated_nd(to_mbuf(pool_, na), at_ms(300), out_);
+  EXPECT_TRUE(ip6().v6().duplicate(kOurG));
+  EXPECT_EQ(count(Counter::kNdDadFailed), 0u);
+  EXPECT_EQ(counters_.total_drops(), 0u);
+  expect_nothing_sent();
+}
+
+TEST_F(Ipv6Test, RouterSolicitationsUntilAnAdvertisement) {
+  settings_.v6.nd.router_solicitations = 3;
+  timer(at_ms(0));
+  const Sent6 rs = parse6(expect_sent());
+  EXPECT_EQ(rs.type(), 133);
+  EXPECT_EQ(rs.src, kOurLl);
+  EXPECT_EQ(rs.dst, Ipv6Addr::all_routers());
+  EXPECT_EQ(rs.eth_dst, (MacAddr{{0x33, 0x33, 0, 0, 0, 2}}));
+  EXPECT_EQ(rs.hop, 255);
+  EXPECT_TRUE(rs.icmp_ok);
+  EXPECT_EQ(Bytes(rs.payload.begin() + 8, rs.payload.end()), lla_option(1, kOurMac));
+  timer(at_ms(3999));
+  expect_nothing_sent();
+  timer(at_ms(4000));
+  EXPECT_EQ(parse6(expect_sent()).type(), 133);
+  Bytes ra(12);
+  put16(ra, 2, 600);
+  recv6(icmp6_frame(MacAddr{{0x33, 0x33, 0, 0, 0, 1}}, kRouterLl, Ipv6Addr::all_nodes(), 134, 0, ra, 255,
+                    kRouterMac),
+        at_ms(5000));
+  timer(at_ms(8000));
+  expect_nothing_sent();
+  EXPECT_EQ(count(Counter::kIcmp6OutRouterSolicits), 2u);
+  EXPECT_EQ(ip6().v6().default_router(at_ms(8000)), kRouterLl);
+}
+
+TEST_F(Ipv6Test, RouterSolicitationFollowsDadAndStopsAfterItsCount) {
+  settings_.v6.nd.dad_transmits = 1;
+  settings_.v6.nd.router_solicitations = 1;
+  timer(at_ms(0));
+  ASSERT_EQ(sent_count(), 2u);  // the DAD probes
+  out_.clear();
+  timer(at_ms(1000));
+  const Sent6 rs = parse6(expect_sent());
+  EXPECT_EQ(rs.type(), 133);
+  EXPECT_EQ(rs.src, kOurLl);
+  timer(at_ms(5000));
+  timer(at_ms(9000));
+  expect_nothing_sent();
+}
+
+TEST_F(Ipv6Test, NoRouterSolicitationWithAConfiguredGateway) {
+  settings_.v6.nd.router_solicitations = 3;
+  settings_.v6.gateway = kRouterLl;
+  timer(at_ms(0));
+  timer(at_ms(4000));
+  expect_nothing_sent();
+}
+
 }  // namespace
 }  // namespace tern::testkit
