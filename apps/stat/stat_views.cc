@@ -21,10 +21,14 @@ bool all_digits(std::string_view s) {
 }
 
 // "10.0.0.1:80" into its address and port.
+// "a.b.c.d:port" or "[v6]:port" (RFC 3986 §3.2.2, as telemetry writes an
+// IPv6 end): the address without brackets, and the port.
 std::pair<std::string_view, std::string_view> split_endpoint(std::string_view e) {
   const std::size_t colon = e.rfind(':');
   if (colon == std::string_view::npos) return {e, {}};
-  return {e.substr(0, colon), e.substr(colon + 1)};
+  std::string_view addr = e.substr(0, colon);
+  if (addr.size() >= 2 && addr.front() == '[' && addr.back() == ']') addr = addr.substr(1, addr.size() - 2);
+  return {addr, e.substr(colon + 1)};
 }
 
 std::string ms(std::uint64_t us) {

@@ -14,10 +14,8 @@ namespace tern {
 namespace {
 
 FourTuple nth(std::uint32_t i) {
-  return FourTuple{.laddr = 0x0a000001,
-                   .raddr = 0x0a100000 + i / 50'000,
-                   .lport = 443,
-                   .rport = static_cast<std::uint16_t>(1024 + i % 50'000)};
+  return FourTuple::v4(0x0a000001, 0x0a100000 + i / 50'000, 443,
+                       static_cast<std::uint16_t>(1024 + i % 50'000));
 }
 
 struct Tcb {

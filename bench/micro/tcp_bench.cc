@@ -97,6 +97,7 @@ std::uint16_t l4_len_of(const Mbuf& frame) { return static_cast<std::uint16_t>(f
 // the last header so the benchmark can answer it.
 class CountingSink final : public SegmentSink {
  public:
+  void send_segment6(Mbuf, const IpAddr&, const IpAddr&, Instant) override { ++segments; }
   void send_segment(Mbuf segment, std::uint32_t, std::uint32_t, Instant) override {
     ++segments;
     if (!keep_last) return;
@@ -338,6 +339,9 @@ BENCHMARK(BM_TcpTxAckProcessing)->Arg(0)->Arg(1);
 // items = segments produced, bytes = application bytes.
 class HoldingSink final : public SegmentSink {
  public:
+  void send_segment6(Mbuf segment, const IpAddr&, const IpAddr&, Instant) override {
+    held.push_back(std::move(segment));
+  }
   void send_segment(Mbuf segment, std::uint32_t, std::uint32_t, Instant) override {
     held.push_back(std::move(segment));
   }
@@ -474,6 +478,7 @@ BENCHMARK(BM_TcpTxSegmentChain)->Arg(256 << 10)->Arg(1 << 20);
 // still in the middle of its own input.
 class QueueSink final : public SegmentSink {
  public:
+  void send_segment6(Mbuf, const IpAddr&, const IpAddr&, Instant) override {}  // IPv4 benchmarks
   void send_segment(Mbuf segment, std::uint32_t src, std::uint32_t dst, Instant) override {
     q_.push_back({std::move(segment), src, dst});
   }

@@ -44,7 +44,7 @@ BENCHMARK(BM_IsnGenerate);
 
 void BM_SynCookieMake(benchmark::State& state) {
   const SynCookies sc{kKey};
-  SynCookieRequest r{kLocal, 80, kRemote, 1024, Seq32{12345}, 1460};
+  SynCookieRequest r{IpAddr::v4(kLocal), 80, IpAddr::v4(kRemote), 1024, Seq32{12345}, 1460};
   for (auto _ : state) {
     ++r.rport;
     benchmark::DoNotOptimize(sc.make(r, kNow));
@@ -61,7 +61,9 @@ void BM_SynCookieCheck(benchmark::State& state) {
   constexpr std::size_t kN = 1024;
   std::array<Seq32, kN> cookies{};
   for (std::size_t i = 0; i < kN; ++i) {
-    const SynCookieRequest r{kLocal, 80, kRemote, static_cast<std::uint16_t>(1024 + i), Seq32{12345}, 1460};
+    const SynCookieRequest r{IpAddr::v4(kLocal),  80,
+                             IpAddr::v4(kRemote), static_cast<std::uint16_t>(1024 + i),
+                             Seq32{12345},        1460};
     cookies[i] = valid ? sc.make(r, kNow) : Seq32{static_cast<std::uint32_t>(i * 2654435761u)};
   }
   std::size_t i = 0;

@@ -225,9 +225,11 @@ Error Connection::set_congestion(std::string_view name) noexcept {
 
 std::string_view Connection::congestion() const noexcept { return tcb_ ? tcb_->cc.name() : ""; }
 
-std::uint32_t Connection::local_addr() const noexcept { return tcb_ ? tcb_->tuple.laddr : 0; }
+IpAddr Connection::local_ip() const noexcept { return tcb_ ? tcb_->tuple.laddr : IpAddr{}; }
+IpAddr Connection::remote_ip() const noexcept { return tcb_ ? tcb_->tuple.raddr : IpAddr{}; }
+std::uint32_t Connection::local_addr() const noexcept { return tcb_ ? tcb_->tuple.laddr.v4_host() : 0; }
 std::uint16_t Connection::local_port() const noexcept { return tcb_ ? tcb_->tuple.lport : 0; }
-std::uint32_t Connection::remote_addr() const noexcept { return tcb_ ? tcb_->tuple.raddr : 0; }
+std::uint32_t Connection::remote_addr() const noexcept { return tcb_ ? tcb_->tuple.raddr.v4_host() : 0; }
 std::uint16_t Connection::remote_port() const noexcept { return tcb_ ? tcb_->tuple.rport : 0; }
 bool Connection::established() const noexcept { return tcb_ != nullptr && synchronized(tcb_->state); }
 std::uint32_t Connection::send_queued() const noexcept { return tcb_ ? tcb_->sndq.bytes() : 0; }

@@ -74,9 +74,23 @@ WorkerContext::NextHop WorkerContext::next_hop(std::uint32_t addr) const noexcep
   return ip.arp().unanswered(*hop) ? NextHop::kUnanswered : NextHop::kOk;
 }
 
-Error WorkerContext::listen(std::uint16_t port, std::uint32_t backlog, AcceptHandler& h) noexcept {
+Error WorkerContext::listen(std::uint16_t port, std::uint32_t backlog, AcceptHandler& h,
+                            ListenFamily family) noexcept {
   if (port == 0 || backlog == 0) return Error::kInvalid;
-  Listener* l = tcp_->listen(port, backlog);
+  ::tern::ListenFamily f = ::tern::ListenFamily::kBoth;
+  switch (family) {
+    case ListenFamily::kBoth:
+      break;
+    case ListenFamily::kV4Only:
+      f = ::tern::ListenFamily::kV4Only;
+      break;
+    case ListenFamily::kV6Only:
+      f = ::tern::ListenFamily::kV6Only;
+      break;
+    default:
+      return Error::kInvalid;
+  }
+  Listener* l = tcp_->listen(port, backlog, f);
   if (l == nullptr) return Error::kInUse;
   l->user = &h;
   listeners_.push_back(l);
@@ -95,6 +109,11 @@ void WorkerContext::unlisten(std::uint16_t port) noexcept {
 }
 
 Connection* WorkerContext::connect(std::uint32_t addr, std::uint16_t port, ConnectionHandler& h,
+                                   Error* err) noexcept {
+  return connect(IpAddr::v4(addr), port, h, err);
+}
+
+Connection* WorkerContext::connect(const IpAddr& addr, std::uint16_t port, ConnectionHandler& h,
                                    Error* err) noexcept {
   ConnectError ce = ConnectError::kNone;
   unclaimed_tcb_ = nullptr;

@@ -149,6 +149,7 @@ namespace tern {
   X(TcpIcmpOutOfWindow)  /* ICMP error quoting seq outside SND.UNA..SND.MAX (OutOfWindowIcmps) */ \
   X(TcpIcmpFragNeeded)   /* Fragmentation Needed: PMTUD (RFC 1191) not implemented */   \
   X(TcpIcmpSoftError)    /* unreachable past SYN_SENT: a soft error, not fatal (RFC 1122 §4.2.3.9, RFC 5927 §7) */ \
+  X(Tcp6SourceMismatch)  /* IPv6 segment from a local address the IP layer would not pick as the source */ \
   X(TxRingFull)          /* the NIC refused the burst */                               \
   X(SteerRingFull)       /* the owning worker's ring was full */                       \
   X(MbufExhausted)       /* no mbuf for a reply */

@@ -339,8 +339,8 @@ ConnRow conn_row(std::size_t worker, const ConnRecord& r) {
   const ConnectionInfo& i = r.info;
   const auto n = [](std::uint64_t v) { return std::to_string(v); };
   ConnRow row{n(worker),
-              format_ipv4(r.tuple.laddr) + ":" + n(r.tuple.lport),
-              format_ipv4(r.tuple.raddr) + ":" + n(r.tuple.rport),
+              Endpoint{r.tuple.laddr, r.tuple.lport}.to_string(),
+              Endpoint{r.tuple.raddr, r.tuple.rport}.to_string(),
               std::string(i.state),
               std::string(i.congestion),
               std::string(to_string(i.ca_state)),

@@ -90,6 +90,7 @@ void Worker::on_icmpv6_error(const Icmpv6Report& r, Instant now) { glue_->on_icm
 
 bool Worker::owns_tuple(void* self, const FourTuple& t) noexcept {
   const auto& w = *static_cast<const Worker*>(self);
+  // Either family, as software steering hashes received frames (steering.h).
   return symmetric_flow_hash(t.laddr, t.raddr, t.lport, t.rport, kIpProtoTcp) % w.workers_ == w.id_;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
-// Joins one worker's IpLayer and TcpStack: IPv4 delivers TCP datagrams, and
-// the ICMP errors about them, to the stack (TransportInput), and the stack's
-// segments go out through IPv4 (SegmentSink). The FrameQueue is the worker's
+// Joins one worker's IpLayer and TcpStack: IPv4 and IPv6 deliver TCP
+// segments, and the ICMP errors about them (IPv4 only so far), to the stack
+// (TransportInput), and the stack's segments go out through IPv4 or IPv6 by
+// their family (SegmentSink). The FrameQueue is the worker's
 // transmit queue; the runtime and the simulator own it and drain it.
 #include "ip/frame_queue.h"
 #include "ip/ip_layer.h"
@@ -16,6 +17,7 @@ class TcpIpGlue final : public TransportInput, public SegmentSink {
   void attach(TcpStack& tcp) noexcept {
     tcp_ = &tcp;
     ip_.set_tcp(this);
+    tcp.set_source_selector(&TcpIpGlue::source_for, this);
   }
 
   void on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue&) override {
@@ -24,11 +26,30 @@ class TcpIpGlue final : public TransportInput, public SegmentSink {
   void on_icmp_unreachable(const IcmpUnreachable& u, Instant now) override {
     tcp_->on_icmp_unreachable(u, now);
   }
+  void on_ipv6(const Ipv6Delivery& d, Mbuf frame, Instant now, FrameQueue&) override {
+    tcp_->on_segment6(IpAddr::v6(d.src.b), IpAddr::v6(d.dst.b), std::move(frame), d.l4_offset, d.l4_len, now);
+  }
   void send_segment(Mbuf segment, std::uint32_t /*src*/, std::uint32_t dst, Instant now) override {
     ip_.send(std::move(segment), dst, kIpProtoTcp, now, out_);
   }
+  // The IP layer sends from source_for(dst) only; a segment whose tuple
+  // says otherwise (accepted on another of our addresses) would reach the
+  // peer from an address it does not know, with a checksum over the wrong
+  // pseudo-header: dropped and counted instead.
+  void send_segment6(Mbuf segment, const IpAddr& src, const IpAddr& dst, Instant now) override {
+    const Ipv6Addr d{dst.bytes()};
+    if (ip_.source_for(d) != Ipv6Addr{src.bytes()}) {
+      tcp_->counters().drop(Drop::kTcp6SourceMismatch);
+      return;
+    }
+    ip_.send_ipv6(std::move(segment), d, kIpProtoTcp, now, out_);
+  }
 
  private:
+  static IpAddr source_for(void* self, const IpAddr& dst) noexcept {
+    return IpAddr::v6(static_cast<TcpIpGlue*>(self)->ip_.source_for(Ipv6Addr{dst.bytes()}).b);
+  }
+
   IpLayer& ip_;
   FrameQueue& out_;
   TcpStack* tcp_ = nullptr;

@@ -19,6 +19,7 @@
 #include "base/instant.h"
 #include "tcp/seq.h"
 #include "tcp/siphash.h"
+#include "tern/ip_addr.h"
 
 namespace tern {
 
@@ -29,11 +30,18 @@ class IsnGenerator {
  public:
   explicit IsnGenerator(const std::array<std::uint8_t, 16>& key) noexcept : key_(key) {}
 
-  // Addresses and ports in host byte order. `now` is any monotonic instant;
-  // M is floor(now / 4 us) mod 2^32, so it wraps every ~4.77 hours like the
-  // RFC's 32-bit clock.
-  Seq32 isn(std::uint32_t laddr, std::uint16_t lport, std::uint32_t raddr, std::uint16_t rport,
+  // Addresses of one family, ports in host byte order. `now` is any
+  // monotonic instant; M is floor(now / 4 us) mod 2^32, so it wraps every
+  // ~4.77 hours like the RFC's 32-bit clock. F covers the 4-tuple: for IPv4
+  // the 32-bit addresses (12 bytes hashed), for IPv6 the 128-bit ones
+  // (36 bytes).
+  Seq32 isn(const IpAddr& laddr, std::uint16_t lport, const IpAddr& raddr, std::uint16_t rport,
             Instant now) const noexcept;
+  // IPv4, host byte order.
+  Seq32 isn(std::uint32_t laddr, std::uint16_t lport, std::uint32_t raddr, std::uint16_t rport,
+            Instant now) const noexcept {
+    return isn(IpAddr::v4(laddr), lport, IpAddr::v4(raddr), rport, now);
+  }
 
  private:
   SipKey key_;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <span>
 
+#include "tcp/time_wait.h"  // addr_is_v4
+
 namespace tern {
 namespace {
 
@@ -47,37 +49,47 @@ void put_be16(std::uint8_t* p, std::uint16_t v) noexcept {
 
 }  // namespace
 
-std::uint8_t SynCookies::mss_index(std::uint16_t mss) noexcept {
-  std::uint8_t i = kSynCookieMssTable.size() - 1;
-  while (i > 0 && mss < kSynCookieMssTable[i]) --i;
+std::uint8_t SynCookies::mss_index(std::uint16_t mss, bool v6) noexcept {
+  const auto& table = mss_table(v6);
+  std::uint8_t i = table.size() - 1;
+  while (i > 0 && mss < table[i]) --i;
   return i;
 }
 
-std::uint32_t SynCookies::mac(std::uint32_t laddr, std::uint16_t lport, std::uint32_t raddr,
+std::uint32_t SynCookies::mac(const IpAddr& laddr, std::uint16_t lport, const IpAddr& raddr,
                               std::uint16_t rport, Seq32 client_isn, std::int64_t t,
                               std::uint8_t mss_idx) const noexcept {
-  // Fixed big-endian layout, 21 bytes: three SipHash compressions.
-  std::array<std::uint8_t, 21> msg{};
-  put_be32(&msg[0], laddr);
-  put_be16(&msg[4], lport);
-  put_be32(&msg[6], raddr);
-  put_be16(&msg[10], rport);
-  put_be32(&msg[12], client_isn.value());
-  put_be32(&msg[16], static_cast<std::uint32_t>(t));  // 2^32 periods of 64 s: no wrap in practice
-  msg[20] = mss_idx;
-  return static_cast<std::uint32_t>(siphash24(key_, msg)) & kHashMask;
+  // Fixed big-endian layout: address, port, address, port, client ISN, t,
+  // MSS index. IPv4 addresses go in as 32 bits (21 bytes, three SipHash
+  // compressions), IPv6 ones whole (45 bytes, six).
+  std::array<std::uint8_t, 45> msg{};
+  std::size_t n = 0;
+  auto put_addr = [&](const IpAddr& a, std::uint16_t port) {
+    const auto& b = a.bytes();
+    for (std::size_t i = addr_is_v4(a) ? 12 : 0; i < 16; ++i) msg[n++] = b[i];
+    put_be16(&msg[n], port);
+    n += 2;
+  };
+  put_addr(laddr, lport);
+  put_addr(raddr, rport);
+  put_be32(&msg[n], client_isn.value());
+  put_be32(&msg[n + 4], static_cast<std::uint32_t>(t));  // 2^32 periods of 64 s: no wrap in practice
+  msg[n + 8] = mss_idx;
+  n += 9;
+  return static_cast<std::uint32_t>(siphash24(key_, std::span<const std::uint8_t>{msg.data(), n})) &
+         kHashMask;
 }
 
 Seq32 SynCookies::make(const SynCookieRequest& r, Instant now) const noexcept {
   const std::int64_t t = period_of(now);
-  const std::uint8_t idx = mss_index(r.mss);
+  const std::uint8_t idx = mss_index(r.mss, !r.laddr.is_v4());
   const std::uint32_t hash = mac(r.laddr, r.lport, r.raddr, r.rport, r.client_isn, t, idx);
   const std::uint32_t time_bits = static_cast<std::uint32_t>(t) & kTimeMask;
   const std::uint32_t mss_bits = idx & kMssMask;
   return Seq32{(time_bits << (kHashBits + kMssBits)) | (mss_bits << kHashBits) | hash};
 }
 
-std::optional<DecodedCookie> SynCookies::check(std::uint32_t laddr, std::uint16_t lport, std::uint32_t raddr,
+std::optional<DecodedCookie> SynCookies::check(const IpAddr& laddr, std::uint16_t lport, const IpAddr& raddr,
                                                std::uint16_t rport, Seq32 client_isn, Seq32 cookie,
                                                Instant now) const noexcept {
   const std::uint32_t c = cookie.value();
@@ -89,7 +101,7 @@ std::optional<DecodedCookie> SynCookies::check(std::uint32_t laddr, std::uint16_
   if (age > kMaxAgePeriods) return std::nullopt;
   const auto idx = static_cast<std::uint8_t>((c >> kHashBits) & kMssMask);
   if (mac(laddr, lport, raddr, rport, client_isn, now_t - age, idx) != (c & kHashMask)) return std::nullopt;
-  return DecodedCookie{kSynCookieMssTable[idx]};
+  return DecodedCookie{mss_table(!laddr.is_v4())[idx]};
 }
 
 std::uint32_t encode_ts_options(std::uint32_t ts_now, const SynCookieTsOptions& o) noexcept {

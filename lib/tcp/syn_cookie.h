@@ -43,25 +43,30 @@
 #include "base/instant.h"
 #include "tcp/seq.h"
 #include "tcp/siphash.h"
+#include "tern/ip_addr.h"
 
 namespace tern {
 
 // Ascending. Linux's msstab for IPv4: 536 (RFC 9293 §3.7.1 default), 1300
 // (tunnels, PPPoE + VPN), 1440 (PPPoE, some VPNs), 1460 (Ethernet).
 inline constexpr std::array<std::uint16_t, 4> kSynCookieMssTable{536, 1300, 1440, 1460};
+// Linux's msstab for IPv6 (net/ipv6/syncookies.c), each 60 below a common
+// MTU: 1280 (RFC 8200 §5's minimum), 1480 (IPv6 in IPv4 tunnels), 1500
+// (Ethernet), 9000 (jumbo frames).
+inline constexpr std::array<std::uint16_t, 4> kSynCookieMssTable6{1220, 1420, 1440, 8940};
 inline constexpr Duration kSynCookiePeriod = Duration::s(64);
 
 struct SynCookieRequest {
-  std::uint32_t laddr;  // host byte order
+  IpAddr laddr;  // both of one family; IPv6 picks kSynCookieMssTable6
   std::uint16_t lport;
-  std::uint32_t raddr;
+  IpAddr raddr;
   std::uint16_t rport;
   Seq32 client_isn;   // SEG.SEQ of the SYN
   std::uint16_t mss;  // the MSS the connection would use (client's, already clamped by ours)
 };
 
 struct DecodedCookie {
-  std::uint16_t mss;  // an entry of kSynCookieMssTable
+  std::uint16_t mss;  // an entry of the family's table
 };
 
 class SynCookies {
@@ -74,17 +79,29 @@ class SynCookies {
   // Checks the cookie an ACK brings back: client_isn = SEG.SEQ - 1 of the
   // ACK, cookie = SEG.ACK - 1. nullopt for a forged, altered, wrong-tuple or
   // expired cookie.
-  std::optional<DecodedCookie> check(std::uint32_t laddr, std::uint16_t lport, std::uint32_t raddr,
+  std::optional<DecodedCookie> check(const IpAddr& laddr, std::uint16_t lport, const IpAddr& raddr,
                                      std::uint16_t rport, Seq32 client_isn, Seq32 cookie,
                                      Instant now) const noexcept;
+  // IPv4, host byte order.
+  std::optional<DecodedCookie> check(std::uint32_t laddr, std::uint16_t lport, std::uint32_t raddr,
+                                     std::uint16_t rport, Seq32 client_isn, Seq32 cookie,
+                                     Instant now) const noexcept {
+    return check(IpAddr::v4(laddr), lport, IpAddr::v4(raddr), rport, client_isn, cookie, now);
+  }
 
   // The largest table entry not above `mss`, and its index. An MSS below 536
   // is rounded up to 536, as Linux does: every IPv4 host must accept 536-byte
-  // segments (RFC 9293 §3.7.1, RFC 791's 576-byte datagram).
-  static std::uint8_t mss_index(std::uint16_t mss) noexcept;
+  // segments (RFC 9293 §3.7.1, RFC 791's 576-byte datagram). For IPv6
+  // (`v6`), below 1220 is rounded up to 1220: every IPv6 link carries
+  // 1280-byte packets (RFC 8200 §5).
+  static std::uint8_t mss_index(std::uint16_t mss, bool v6 = false) noexcept;
+  // The family's table.
+  static const std::array<std::uint16_t, 4>& mss_table(bool v6) noexcept {
+    return v6 ? kSynCookieMssTable6 : kSynCookieMssTable;
+  }
 
  private:
-  std::uint32_t mac(std::uint32_t laddr, std::uint16_t lport, std::uint32_t raddr, std::uint16_t rport,
+  std::uint32_t mac(const IpAddr& laddr, std::uint16_t lport, const IpAddr& raddr, std::uint16_t rport,
                     Seq32 client_isn, std::int64_t t, std::uint8_t mss_idx) const noexcept;
 
   SipKey key_;

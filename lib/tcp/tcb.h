@@ -65,7 +65,7 @@ class Listener;
 
 struct Tcb : TimerNode {
   // ---- hot: every segment ----
-  FourTuple tuple;  // local/remote, host order
+  FourTuple tuple;  // local/remote, either family
   TcpState state = TcpState::kClosed;
   std::uint8_t snd_wscale = 0;  // shift applied to the peer's window field (RFC 7323 §2.3)
   std::uint8_t rcv_wscale = 0;  // shift we apply to our own window field

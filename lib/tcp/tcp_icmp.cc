@@ -36,7 +36,7 @@ TcpError error_for(std::uint8_t code) noexcept {
 
 void TcpStack::on_icmp_unreachable(const IcmpUnreachable& u, Instant /*now*/) noexcept {
   // Our side is the quoted source (RFC 792: the quote is our own datagram).
-  Tcb* c = table_.find(FourTuple{u.src, u.dst, u.sport, u.dport});
+  Tcb* c = table_.find(FourTuple::v4(u.src, u.dst, u.sport, u.dport));
   if (c == nullptr) {  // also TIME_WAIT: nothing left to tell
     counters_.drop(Drop::kTcpIcmpNoSocket);
     return;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 
+#include "tcp/tcp_checksum.h"
 #include "tcp/tcp_input_rules.h"
 #include "tcp/tcp_stack.h"
 #include "wire/checksum.h"
@@ -18,10 +19,10 @@ namespace tern {
 
 namespace {
 
-bool checksum_ok(const rte_mbuf* m, std::uint32_t src, std::uint32_t dst, std::uint32_t off,
+bool checksum_ok(const rte_mbuf* m, const IpAddr& src, const IpAddr& dst, std::uint32_t off,
                  std::uint32_t len) noexcept {
   if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD) return true;
-  ChecksumAccumulator acc{pseudo_header_sum(src, dst, kIpProtoTcp, static_cast<std::uint16_t>(len))};
+  ChecksumAccumulator acc{tcp_pseudo_header_sum(src, dst, len)};
   for (; m != nullptr && len > 0; m = m->next) {
     if (off >= m->data_len) {
       off -= m->data_len;
@@ -49,8 +50,8 @@ bool old_duplicate(Tcb& c, const Segment& s) noexcept {
 
 }  // namespace
 
-void TcpStack::on_segment(std::uint32_t src, std::uint32_t dst, Mbuf frame, std::uint16_t l4_offset,
-                          std::uint16_t l4_len, Instant now) noexcept {
+void TcpStack::receive(const IpAddr& src, const IpAddr& dst, Mbuf frame, std::uint16_t l4_offset,
+                       std::uint16_t l4_len, Instant now) noexcept {
   counters_.inc(Counter::kInSegs);
   const auto head = frame.head();
   if (head.size() < l4_offset || l4_len < kTcpMinHeaderLen) {
@@ -111,7 +112,7 @@ void TcpStack::input(Segment& s, Instant now) noexcept {
     input_time_wait(*r, s, now);
     return;
   }
-  if (Listener* l = find_listener(s.tuple.lport)) {
+  if (Listener* l = find_listener(s.tuple)) {
     input_listen(*l, s, now);
     return;
   }
@@ -164,7 +165,7 @@ void TcpStack::input_time_wait(const TimeWaitRecord& r, Segment& s, Instant now)
       const Seq32 iss = r.snd_nxt + 65537;
       tw_.erase(s.tuple);
       counters_.inc(Counter::kTCPTimeWaitReuse);
-      if (Listener* l = find_listener(s.tuple.lport)) {
+      if (Listener* l = find_listener(s.tuple)) {
         listen_syn(*l, s, now, iss);
       } else {
         input_closed(s, now);
@@ -215,11 +216,13 @@ void TcpStack::apply_syn_options(Tcb& c, const TcpOptions& o, Instant now) noexc
   // RFC 9293 §3.7.1: without the option the peer takes 536; never below
   // Linux's TCP_MIN_MSS (88), so a hostile tiny MSS cannot make us send
   // one segment per handful of bytes. Timestamps take 12 bytes of each segment.
-  std::uint32_t mss = std::min<std::uint32_t>(o.mss.value_or(536), mss_for_mtu());
+  // IPv6's default is 1220 (RFC 9293 §3.7.1, RFC 8200 §8.3).
+  const bool v4 = c.tuple.is_v4();
+  std::uint32_t mss = std::min<std::uint32_t>(o.mss.value_or(v4 ? 536 : 1220), mss_for_mtu(!v4));
   mss = std::max<std::uint32_t>(mss, 88);
   if (c.ts_ok) mss -= 12;
   c.mss = static_cast<std::uint16_t>(mss);
-  c.rcv_mss = static_cast<std::uint16_t>(mss_for_mtu() - (c.ts_ok ? 12 : 0));
+  c.rcv_mss = static_cast<std::uint16_t>(mss_for_mtu(!v4) - (c.ts_ok ? 12 : 0));
   NewRenoConfig nc = cc_cfg_;
   nc.mss = c.mss;
   nc.seed = c.iss.value();  // BBR's PROBE_BW phases: per connection, reproducible

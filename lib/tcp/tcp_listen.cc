@@ -7,10 +7,11 @@
 
 namespace tern {
 
-Listener* TcpStack::listen(std::uint16_t port, std::uint32_t backlog) {
+Listener* TcpStack::listen(std::uint16_t port, std::uint32_t backlog, ListenFamily family) {
   if (port == 0 || backlog == 0 || by_port_[port] != nullptr) return nullptr;
   auto l = std::make_unique<Listener>();
   l->port_ = port;
+  l->family_ = family;
   l->backlog_ = std::min(backlog, o_.cfg.max_backlog);
   Listener* p = l.get();
   listeners_.push_back(std::move(l));
@@ -36,7 +37,10 @@ void TcpStack::unlisten(Listener* l, Instant now) noexcept {
   dispatch();
 }
 
-Listener* TcpStack::find_listener(std::uint16_t port) noexcept { return by_port_[port]; }
+Listener* TcpStack::find_listener(const FourTuple& t) noexcept {
+  Listener* l = by_port_[t.lport];
+  return l != nullptr && l->takes(t.is_v4()) ? l : nullptr;
+}
 
 Tcb* TcpStack::accept(Listener& l) noexcept {
   Tcb* c = l.accept_head_;
@@ -160,9 +164,10 @@ void TcpStack::listen_syn(Listener& l, Segment& s, Instant now, std::optional<Se
 }
 
 void TcpStack::send_cookie_synack(Segment& s, Instant now) noexcept {
-  const std::uint16_t peer_mss = s.opts.mss.value_or(536);
-  const std::uint16_t mss = std::min(peer_mss, mss_for_mtu());
-  const std::uint16_t table_mss = kSynCookieMssTable[SynCookies::mss_index(mss)];
+  const bool v6 = !s.tuple.is_v4();
+  const std::uint16_t peer_mss = s.opts.mss.value_or(v6 ? 1220 : 536);  // RFC 9293 §3.7.1
+  const std::uint16_t mss = std::min(peer_mss, mss_for_mtu(v6));
+  const std::uint16_t table_mss = SynCookies::mss_table(v6)[SynCookies::mss_index(mss, v6)];
   const Seq32 iss = cookies_.make(
       SynCookieRequest{s.tuple.laddr, s.tuple.lport, s.tuple.raddr, s.tuple.rport, s.seq, table_mss}, now);
   TcpOptions o;

@@ -7,6 +7,7 @@
 #include <array>
 #include <utility>
 
+#include "tcp/tcp_checksum.h"
 #include "tcp/tcp_stack.h"
 #include "wire/bytes.h"
 #include "wire/checksum.h"
@@ -16,15 +17,17 @@ namespace tern {
 
 namespace {
 
-void fill_checksum(rte_mbuf* m, std::uint32_t src, std::uint32_t dst, bool offload) noexcept {
+void fill_checksum(rte_mbuf* m, const FourTuple& t, bool offload) noexcept {
   const std::uint32_t len = m->pkt_len;
   auto* th = rte_pktmbuf_mtod(m, std::byte*);
-  const std::uint32_t pseudo = pseudo_header_sum(src, dst, kIpProtoTcp, static_cast<std::uint16_t>(len));
+  const std::uint32_t pseudo = tcp_pseudo_header_sum(t.laddr, t.raddr, len);
   if (offload) {
     // DPDK's contract for RTE_MBUF_F_TX_TCP_CKSUM: the folded pseudo-header
-    // sum in the field, l4_len set (the IP layer sets l2_len and l3_len).
+    // sum in the field, l4_len set (the IP layer sets l2_len and l3_len;
+    // for IPv4 also RTE_MBUF_F_TX_IPV4). IPv6 needs RTE_MBUF_F_TX_IPV6 with
+    // the L4 flag, set here (the IPv6 header has no checksum to offload).
     store_be16(th + 16, checksum_fold(pseudo));
-    m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+    m->ol_flags |= t.is_v4() ? RTE_MBUF_F_TX_TCP_CKSUM : (RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV6);
     m->l4_len = static_cast<std::uint16_t>((std::to_integer<unsigned>(th[12]) >> 4) * 4);
     return;
   }
@@ -411,7 +414,7 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
       return false;
     }
   }
-  fill_checksum(m.get(), c.tuple.laddr, c.tuple.raddr, o_.tx_checksum_offload);
+  fill_checksum(m.get(), c.tuple, o_.tx_checksum_offload);
   const bool retransmission = (len > 0 || fin) && seq_lt(seq, c.snd_max);
   counters_.inc(Counter::kOutSegs);
   ++c.segs_out;
@@ -437,7 +440,7 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
     if (synchronized(c.state)) tx_log_on_send(c, seq, len + (fin ? 1u : 0u), now);
     pace_sent(c, len, now);
   }
-  sink_.send_segment(std::move(m), c.tuple.laddr, c.tuple.raddr, now);
+  send_to_sink(std::move(m), c.tuple, now);
   return true;
 }
 
@@ -473,7 +476,7 @@ void TcpStack::send_syn(Tcb& c, Instant now) noexcept {
   const bool active = c.state == TcpState::kSynSent;
   const TcpConfig& k = o_.cfg;
   TcpOptions o;
-  o.mss = mss_for_mtu();
+  o.mss = mss_for(c.tuple);
   if (active ? k.window_scaling : c.ws_ok) o.window_scale = rcv_wscale_for(c.rcv_buf);
   if (active ? k.timestamps : c.ts_ok) o.timestamps = std::pair{ts_val(c, now), active ? 0u : c.ts_recent};
   o.sack_permitted = active ? k.sack : c.sack_ok;
@@ -486,7 +489,7 @@ void TcpStack::send_syn(Tcb& c, Instant now) noexcept {
   const std::uint8_t flags = active ? kTcpSyn : (kTcpSyn | kTcpAck);
   TcpFields f{c.tuple.lport, c.tuple.rport, c.iss.value(), active ? 0u : c.rcv_nxt.value(), flags, win};
   write_tcp(h, f, std::span<const std::byte>{opt.data(), olen});
-  fill_checksum(m.get(), c.tuple.laddr, c.tuple.raddr, o_.tx_checksum_offload);
+  fill_checksum(m.get(), c.tuple, o_.tx_checksum_offload);
   counters_.inc(Counter::kOutSegs);
   ++c.segs_out;
   c.snd_nxt = c.iss + 1;
@@ -503,7 +506,7 @@ void TcpStack::send_syn(Tcb& c, Instant now) noexcept {
     c.rtt_start = now;
   }
   start_rtx_if_stopped(c, now);
-  sink_.send_segment(std::move(m), c.tuple.laddr, c.tuple.raddr, now);
+  send_to_sink(std::move(m), c.tuple, now);
 }
 
 // RFC 9293 §3.10.4 ABORT: <SEQ=SND.NXT><CTL=RST>; with ACK and, once
@@ -542,9 +545,17 @@ void TcpStack::send_raw(const FourTuple& t, Seq32 seq, Seq32 ack, std::uint8_t f
   auto h = m.append(static_cast<std::uint16_t>(kTcpMinHeaderLen + olen));
   TcpFields f{t.lport, t.rport, seq.value(), ack.value(), flags, window};
   write_tcp(h, f, std::span<const std::byte>{opt.data(), olen});
-  fill_checksum(m.get(), t.laddr, t.raddr, o_.tx_checksum_offload);
+  fill_checksum(m.get(), t, o_.tx_checksum_offload);
   counters_.inc(Counter::kOutSegs);
-  sink_.send_segment(std::move(m), t.laddr, t.raddr, now);
+  send_to_sink(std::move(m), t, now);
+}
+
+void TcpStack::send_to_sink(Mbuf m, const FourTuple& t, Instant now) noexcept {
+  if (t.is_v4()) {
+    sink_.send_segment(std::move(m), addr_v4_host(t.laddr), addr_v4_host(t.raddr), now);
+  } else {
+    sink_.send_segment6(std::move(m), t.laddr, t.raddr, now);
+  }
 }
 
 }  // namespace tern

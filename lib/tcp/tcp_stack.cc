@@ -151,9 +151,11 @@ TcpStack::~TcpStack() {
   // (ObjectPool's destructor destroys whatever is left.)
 }
 
-std::uint16_t TcpStack::mss_for_mtu() const noexcept {
-  // RFC 9293 §3.7.1: MSS = MTU - IP header - TCP header (no options).
-  std::uint32_t mss = o_.mtu > 40 ? o_.mtu - 40u : 536u;
+std::uint16_t TcpStack::mss_for_mtu(bool v6) const noexcept {
+  // RFC 9293 §3.7.1: MSS = MTU - IP header - TCP header (no options). IPv6's
+  // header is 40 bytes (RFC 8200 §8.3), and its links carry 1280 at least
+  // (§5): 1220 is the floor.
+  std::uint32_t mss = v6 ? (o_.mtu > 1280 ? o_.mtu - 60u : 1220u) : (o_.mtu > 40 ? o_.mtu - 40u : 536u);
   if (o_.cfg.mss_clamp != 0) mss = std::min<std::uint32_t>(mss, o_.cfg.mss_clamp);
   return static_cast<std::uint16_t>(std::max<std::uint32_t>(mss, 88));
 }
@@ -190,8 +192,8 @@ void TcpStack::init_tcb_from_config(Tcb& c) noexcept {
   c.ka_idle = k.keepalive_idle;
   c.ka_interval = k.keepalive_interval;
   c.ka_probes = k.keepalive_probes;
-  c.rcv_mss = mss_for_mtu();
-  c.mss = 536;
+  c.rcv_mss = mss_for(c.tuple);
+  c.mss = c.tuple.is_v4() ? 536 : 1220;
   c.quickacks = 16;  // quick-ACK mode at connection start (Linux TCP_QUICKACK behaviour)
   // RFC 7323 §5.4: a per-connection random offset for TSval. Derived from the
   // tuple so that a SYN-cookie handshake finds the same offset again.
@@ -321,18 +323,23 @@ bool TcpStack::challenge_ack_allowed(Tcb& c, Instant now) noexcept {
 
 // ---- application calls ----------------------------------------------------
 
-Tcb* TcpStack::connect(std::uint32_t raddr, std::uint16_t rport, Instant now, ConnectError* err,
+Tcb* TcpStack::connect(const IpAddr& raddr, std::uint16_t rport, Instant now, ConnectError* err,
                        std::uint16_t lport) noexcept {
   ConnectError dummy;
   ConnectError& e = err != nullptr ? *err : dummy;
   e = ConnectError::kNone;
-  if (raddr == 0 || rport == 0) {
+  const bool v4 = addr_is_v4(raddr);
+  const IpAddr laddr = v4                       ? IpAddr::v4(o_.local_addr)
+                       : source_for_ != nullptr ? source_for_(source_ctx_, raddr)
+                                                : o_.local_addr6;
+  if (raddr.is_unspecified() || raddr.is_multicast() || laddr.is_unspecified() || rport == 0) {
     e = ConnectError::kBadAddress;
     return nullptr;
   }
-  FourTuple t{o_.local_addr, raddr, lport, rport};
+  FourTuple t{laddr, raddr, lport, rport};
+  const bool to_self = raddr == laddr;
   if (lport != 0) {
-    if (raddr == o_.local_addr && rport == lport) {  // never connect a socket to itself
+    if (to_self && rport == lport) {  // never connect a socket to itself
       e = ConnectError::kBadAddress;
       return nullptr;
     }
@@ -346,12 +353,12 @@ Tcb* TcpStack::connect(std::uint32_t raddr, std::uint16_t rport, Instant now, Co
     // ports are unpredictable off-path yet spread over the range.
     const std::uint32_t first = o_.cfg.ephemeral_first;
     const std::uint32_t count = o_.cfg.ephemeral_last - first + 1u;
-    const FourTuple key{o_.local_addr, raddr, 0, rport};
+    const FourTuple key{laddr, raddr, 0, rport};
     const auto base = static_cast<std::uint32_t>(hash_four_tuple(key, o_.port_seed));
     bool found = false;
     for (std::uint32_t i = 0; i < count; ++i) {
       t.lport = static_cast<std::uint16_t>(first + (base + port_offset_ + i) % count);
-      if (raddr == o_.local_addr && rport == t.lport) continue;
+      if (to_self && rport == t.lport) continue;
       if (by_port_[t.lport] != nullptr) continue;
       if (port_filter_ != nullptr && !port_filter_(port_filter_ctx_, t)) continue;
       if (!tuple_in_use(t)) {

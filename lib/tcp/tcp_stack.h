@@ -42,13 +42,25 @@ namespace tern {
 struct IcmpUnreachable;  // ip/ip_layer.h
 
 // Where the engine puts segments to transmit: a TCP header + payload chain
-// with at least kSegmentHeadroom bytes of headroom, checksum filled in.
+// with at least kSegmentHeadroom (IPv4) or kSegmentHeadroom6 (IPv6) bytes of
+// headroom, checksum filled in (or, with tx_checksum_offload, the
+// pseudo-header sum and RTE_MBUF_F_TX_TCP_CKSUM, plus RTE_MBUF_F_TX_IPV6 for
+// IPv6). One call per segment, by the tuple's family.
 class SegmentSink {
  public:
   virtual ~SegmentSink() = default;
+  // IPv4, host-order addresses.
   virtual void send_segment(Mbuf segment, std::uint32_t src, std::uint32_t dst, Instant now) = 0;
+  // IPv6 (neither address IPv4-mapped).
+  virtual void send_segment6(Mbuf segment, const IpAddr& src, const IpAddr& dst, Instant now) = 0;
 };
-inline constexpr std::uint16_t kSegmentHeadroom = 14 + 20;  // Ethernet + IPv4
+inline constexpr std::uint16_t kSegmentHeadroom = 14 + 20;   // Ethernet + IPv4
+inline constexpr std::uint16_t kSegmentHeadroom6 = 14 + 40;  // Ethernet + IPv6
+static_assert(kSegmentHeadroom6 <= RTE_PKTMBUF_HEADROOM);
+
+// Which families a listener takes. A listener on a port takes both unless
+// told otherwise, like Linux's [::] socket with IPV6_V6ONLY off.
+enum class ListenFamily : std::uint8_t { kBoth, kV4Only, kV6Only };
 
 class TcpHandler {
  public:
@@ -62,6 +74,11 @@ class TcpHandler {
 class Listener {
  public:
   std::uint16_t port() const noexcept { return port_; }
+  ListenFamily family() const noexcept { return family_; }
+  // Whether a SYN from this family is for this listener.
+  bool takes(bool v4) const noexcept {
+    return family_ == ListenFamily::kBoth || (family_ == ListenFamily::kV4Only) == v4;
+  }
   std::uint32_t backlog() const noexcept { return backlog_; }
   std::uint32_t accept_queue_size() const noexcept { return accepted_; }
   std::uint32_t syn_queue_size() const noexcept { return half_open_; }
@@ -70,6 +87,7 @@ class Listener {
  private:
   friend class TcpStack;
   std::uint16_t port_ = 0;
+  ListenFamily family_ = ListenFamily::kBoth;
   std::uint32_t backlog_ = 0;
   std::uint32_t half_open_ = 0;  // children in SYN_RECEIVED (the SYN queue)
   std::uint32_t accepted_ = 0;   // established children waiting for accept()
@@ -93,7 +111,13 @@ enum class ConnectError : std::uint8_t {
 };
 
 struct TcpStackOptions {
-  std::uint32_t local_addr = 0;  // host order
+  std::uint32_t local_addr = 0;  // host order; 0: no IPv4 (connect to IPv4 refused)
+  // The source for connections to IPv6 peers; "::" (unset): IPv6 connect is
+  // refused with kBadAddress. Passive opens answer from the address the SYN
+  // was sent to, either family.
+  IpAddr local_addr6;
+  // The link MTU: MSS = MTU - 40 over IPv4, MTU - 60 over IPv6 (RFC 9293
+  // §3.7.1, RFC 8200 §8.3; IPv6 never below 1220, RFC 8200 §5's 1280).
   std::uint16_t mtu = 1500;
   TcpConfig cfg;
   std::array<std::uint8_t, 16> isn_key{};
@@ -169,12 +193,30 @@ class TcpStack {
     port_filter_ = fn;
     port_filter_ctx_ = ctx;
   }
+  // The source address for an active open to an IPv6 peer: the IP layer's
+  // choice (RFC 6724), so that segments leave from the address their
+  // checksum covers. Unset: TcpStackOptions::local_addr6.
+  using SourceSelector = IpAddr (*)(void* ctx, const IpAddr& dst);
+  void set_source_selector(SourceSelector fn, void* ctx) noexcept {
+    source_for_ = fn;
+    source_ctx_ = ctx;
+  }
 
   // ---- network side ----
   // A TCP segment addressed to us: `frame` holds it at l4_offset, l4_len
-  // bytes long (IPv4 delivered it). The stack takes ownership.
+  // bytes long (IPv4 delivered it; host-order addresses). The stack takes
+  // ownership.
   void on_segment(std::uint32_t src, std::uint32_t dst, Mbuf frame, std::uint16_t l4_offset,
-                  std::uint16_t l4_len, Instant now) noexcept;
+                  std::uint16_t l4_len, Instant now) noexcept {
+    receive(IpAddr::v4(src), IpAddr::v4(dst), std::move(frame), l4_offset, l4_len, now);
+  }
+  // The same, delivered by IPv6: `src` and `dst` are IPv6 addresses (the IP
+  // layer drops IPv4-mapped ones, RFC 4291 §2.5.5.2); l4_offset is past the
+  // extension headers, the checksum is over the IPv6 pseudo-header (RFC 8200 §8.1).
+  void on_segment6(const IpAddr& src, const IpAddr& dst, Mbuf frame, std::uint16_t l4_offset,
+                   std::uint16_t l4_len, Instant now) noexcept {
+    receive(src, dst, std::move(frame), l4_offset, l4_len, now);
+  }
   // An ICMP Destination Unreachable quoting one of our segments (tcp_icmp.cc).
   void on_icmp_unreachable(const IcmpUnreachable& u, Instant now) noexcept;
   // Fires due timers and expires TIME_WAIT records. Call at least once per tick.
@@ -199,8 +241,10 @@ class TcpStack {
 
   // ---- application side ----
   // nullptr if the port already has a listener or backlog is 0. backlog is
-  // capped at cfg.max_backlog (somaxconn).
-  Listener* listen(std::uint16_t port, std::uint32_t backlog);
+  // capped at cfg.max_backlog (somaxconn). One listener per port, taking
+  // the families `family` names (both by default); a SYN of another family
+  // is answered as at a closed port.
+  Listener* listen(std::uint16_t port, std::uint32_t backlog, ListenFamily family = ListenFamily::kBoth);
   void unlisten(Listener* l, Instant now) noexcept;  // resets its unaccepted children
   // Only wake the application when the first data arrives (TCP_DEFER_ACCEPT).
   void set_defer_accept(Listener& l, bool on) noexcept { l.defer_accept_ = on; }
@@ -208,7 +252,13 @@ class TcpStack {
   Tcb* accept(Listener& l) noexcept;
 
   // Active open (RFC 9293 §3.10.1). lport 0 picks an ephemeral port (RFC 6056).
+  // `raddr` in host order (IPv4), from local_addr.
   Tcb* connect(std::uint32_t raddr, std::uint16_t rport, Instant now, ConnectError* err = nullptr,
+               std::uint16_t lport = 0) noexcept {
+    return connect(IpAddr::v4(raddr), rport, now, err, lport);
+  }
+  // Either family: IPv4 from local_addr, IPv6 from local_addr6.
+  Tcb* connect(const IpAddr& raddr, std::uint16_t rport, Instant now, ConnectError* err = nullptr,
                std::uint16_t lport = 0) noexcept;
 
   // Zero-copy send: queues the whole chain or nothing (false: its truesize
@@ -325,6 +375,8 @@ class TcpStack {
   friend struct TcpInput;  // tcp_input.cc: the §3.10.7 steps
 
   // tcp_input.cc
+  void receive(const IpAddr& src, const IpAddr& dst, Mbuf frame, std::uint16_t l4_offset,
+               std::uint16_t l4_len, Instant now) noexcept;
   void input(Segment& s, Instant now) noexcept;
   void input_closed(Segment& s, Instant now) noexcept;
   void input_listen(Listener& l, Segment& s, Instant now) noexcept;
@@ -443,7 +495,7 @@ class TcpStack {
   void rate_note_app_limited(Tcb& c) noexcept;  // draft-cheng §3.4, when the send loop runs dry
 
   // tcp_listen.cc
-  Listener* find_listener(std::uint16_t port) noexcept;
+  Listener* find_listener(const FourTuple& t) noexcept;  // the listener of t's port, if it takes t's family
   // `iss` overrides the ISN (RFC 6191 reuse of a TIME_WAIT tuple).
   void listen_syn(Listener& l, Segment& s, Instant now, std::optional<Seq32> iss = std::nullopt) noexcept;
   void listen_ack(Listener& l, Segment& s, Instant now) noexcept;
@@ -528,7 +580,9 @@ class TcpStack {
   void free_tcb(Tcb& c) noexcept;
   void return_ooo(Tcb& c) noexcept;
   bool borrow_ooo(Tcb& c) noexcept;
-  std::uint16_t mss_for_mtu() const noexcept;
+  std::uint16_t mss_for_mtu(bool v6 = false) const noexcept;
+  std::uint16_t mss_for(const FourTuple& t) const noexcept { return mss_for_mtu(!t.is_v4()); }
+  void send_to_sink(Mbuf m, const FourTuple& t, Instant now) noexcept;  // by t's family
   bool tuple_in_use(const FourTuple& t) const noexcept;
   bool challenge_ack_allowed(Tcb& c, Instant now) noexcept;
 
@@ -581,6 +635,8 @@ class TcpStack {
   Instant last_relief_log_;
   PortFilter port_filter_ = nullptr;
   void* port_filter_ctx_ = nullptr;
+  SourceSelector source_for_ = nullptr;
+  void* source_ctx_ = nullptr;
 };
 
 }  // namespace tern

@@ -149,7 +149,7 @@ void TcpStack::abort_on_memory(Tcb& c, Instant now, const char* why) noexcept {
   if (now - last_relief_log_ >= Duration::s(1) || counters_.get(Counter::kTCPAbortOnMemory) == 1) {
     last_relief_log_ = now;
     TERN_LOG(WARNING, "%s (%u mbufs free): aborting %s:%u -> port %u, holding %u bytes%s (%lu so far)\n", why,
-             rte_mempool_avail_count(pool_mp_), format_ipv4(c.tuple.raddr).c_str(), c.tuple.rport,
+             rte_mempool_avail_count(pool_mp_), c.tuple.raddr.to_string().c_str(), c.tuple.rport,
              c.tuple.lport, static_cast<unsigned>(held_truesize(c)),
              c.app_closed ? " (orphaned)" : (c.snd_wnd == 0 ? " (zero window)" : ""),
              static_cast<unsigned long>(counters_.get(Counter::kTCPAbortOnMemory)));

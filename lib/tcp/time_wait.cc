@@ -1,6 +1,7 @@
 #include "tcp/time_wait.h"
 
 #include <bit>
+#include <cstring>
 
 #include "base/check.h"
 #include "wire/tcp.h"
@@ -18,9 +19,22 @@ std::uint64_t hash_four_tuple(const FourTuple& t, std::uint64_t seed) noexcept {
     x ^= x >> 33;
     return x;
   };
-  const std::uint64_t addrs = (std::uint64_t{t.laddr} << 32) | t.raddr;
+  // The remote address, which a peer chooses, goes through the keyed mix
+  // whole (both halves, one after the other), so no choice of it collides
+  // without the seed. The local address (ours, few values) and the ports
+  // join linearly: an IPv4 tuple's upper halves are zero and the low
+  // 32 bits of the lower ones are the constant 0x0000ffff, where the ports
+  // go. Upper halves that cancel (IPv4, or both ends in one /64) skip
+  // their mix: two mixes then, as the IPv4-only tuple took, three otherwise.
+  auto half = [](const IpAddr& a, std::size_t at) {
+    std::uint64_t v;
+    std::memcpy(&v, a.bytes().data() + at, sizeof v);
+    return v;
+  };
   const std::uint64_t ports = (std::uint64_t{t.lport} << 16) | t.rport;
-  return mix(mix(addrs ^ seed) ^ (ports + 0x9e3779b97f4a7c15ULL));
+  const std::uint64_t upper = half(t.raddr, 0) ^ half(t.laddr, 0);
+  const std::uint64_t h = upper == 0 ? seed : mix(upper ^ seed);
+  return mix(mix(h ^ half(t.raddr, 8)) ^ half(t.laddr, 8) ^ (ports + 0x9e3779b97f4a7c15ULL));
 }
 
 TimeWaitTable::TimeWaitTable(std::uint32_t capacity, Duration two_msl, std::uint64_t seed)

@@ -251,7 +251,7 @@ int VirtualHost::accept(int fd, sockaddr* addr, socklen_t* len) {
   n->tcb = c;
   c->user = reinterpret_cast<void*>(static_cast<std::intptr_t>(n->fd));
   apply_options(*n);
-  write_sockaddr(addr, len, c->tuple.raddr, c->tuple.rport);
+  write_sockaddr(addr, len, c->tuple.raddr.v4_host(), c->tuple.rport);
   wake_ready();
   return n->fd;
 }

@@ -92,6 +92,8 @@ class VirtualHost final : public SegmentSink, public TcpHandler {
 
   // SegmentSink
   void send_segment(Mbuf segment, std::uint32_t src, std::uint32_t dst, Instant now) override;
+  // Scripts are IPv4 only: nothing opens an IPv6 connection, so nothing comes here.
+  void send_segment6(Mbuf, const IpAddr&, const IpAddr&, Instant) override {}
   // TcpHandler
   void on_event(Tcb& c, std::uint8_t events) override;
   void on_acceptable(Listener& l) override;

@@ -97,7 +97,8 @@ class Apps final {
   bool connect() {
     const Instant now = sim_.now();
     ConnectError err = ConnectError::kNone;
-    a_.conn = sim_.a().tcp.connect(kAddrB, kPort, now, &err);
+    a_.conn = s_.a.ipv6 ? sim_.a().tcp.connect(kAddr6B, kPort, now, &err)
+                        : sim_.a().tcp.connect(kAddrB, kPort, now, &err);
     if (a_.conn == nullptr)
       return fail(a_, "connect() failed: error " + std::to_string(static_cast<int>(err)));
     a_.conn->user = &a_;
@@ -439,7 +440,7 @@ std::string describe(const Scenario& s) {
                   " zero_copy_recv=" + std::to_string(s.zero_copy_recv) +
                   " deferred_app=" + std::to_string(s.deferred_app) +
                   " send_before_connected=" + std::to_string(s.send_before_connected) +
-                  " close_directly=" + std::to_string(s.close_directly);
+                  " close_directly=" + std::to_string(s.close_directly) + (s.a.ipv6 ? " ipv6" : "");
   d += "\n  link A>B: " + describe_link(s.ab) + "\n  link B>A: " + describe_link(s.ba);
   d += "\n  host A: " + describe_host(s.a) + "\n  host B: " + describe_host(s.b);
   return d;

@@ -39,6 +39,7 @@ IpSettings ip_settings(Side side, const HostOptions& o) {
   s.gateway = o.gateway;
   s.mtu = o.mtu;
   s.ip.frag_max_flows = 16;
+  if (o.ipv6) s.v6.addrs.push_back(Ipv6Prefix{Ipv6Addr{(side == Side::kA ? kAddr6A : kAddr6B).bytes()}, 64});
   return s;
 }
 

@@ -37,6 +37,9 @@ namespace tern::sim {
 
 inline constexpr std::uint32_t kAddrA = 0x0A000001;  // 10.0.0.1
 inline constexpr std::uint32_t kAddrB = 0x0A000002;  // 10.0.0.2
+// With HostOptions::ipv6 (RFC 3849 documentation prefix, on-link /64).
+inline constexpr IpAddr kAddr6A = IpAddr::v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
+inline constexpr IpAddr kAddr6B = IpAddr::v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2});
 inline constexpr Duration kTick = Duration::ms(1);
 
 // One mempool per host, made once per process and reused by every scenario
@@ -58,6 +61,10 @@ struct HostOptions {
   TcpConfig tcp;
   std::uint16_t mtu = 1500;
   std::optional<std::uint32_t> gateway;
+  // The host also has kAddr6A / kAddr6B (2001:db8::/64 on the link), and a
+  // scenario's connection runs over IPv6 (issue 15). Off: no IPv6 address
+  // is configured, so IPv4 traces stay as they were.
+  bool ipv6 = false;
 };
 
 struct TcpSimOptions {

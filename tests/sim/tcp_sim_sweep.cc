@@ -26,10 +26,11 @@
 namespace {
 
 int usage(const char* prog) {
-  std::fprintf(stderr,
-               "usage: %s [--seeds N] [--first S] [--trace-lines N] [--congestion NAME] [--describe] "
-               "[--stop-on-failure]\n",
-               prog);
+  std::fprintf(
+      stderr,
+      "usage: %s [--seeds N] [--first S] [--trace-lines N] [--congestion NAME] [--ipv6] [--describe] "
+      "[--stop-on-failure]\n",
+      prog);
   return 2;
 }
 
@@ -37,7 +38,7 @@ int usage(const char* prog) {
 
 int main(int argc, char** argv) {
   std::uint64_t seeds = 1000, first = 1, trace_lines = 300;
-  bool describe = false, stop = false;
+  bool describe = false, stop = false, ipv6 = false;
   std::optional<tern::CongestionAlgorithm> cc;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -57,6 +58,8 @@ int main(int argc, char** argv) {
       tern::CongestionAlgorithm c{};
       if (i + 1 >= argc || !tern::parse_congestion(argv[++i], c)) return usage(argv[0]);
       cc = c;
+    } else if (a == "--ipv6") {
+      ipv6 = true;
     } else if (a == "--describe") {
       describe = true;
     } else if (a == "--stop-on-failure") {
@@ -79,6 +82,7 @@ int main(int argc, char** argv) {
     for (std::uint64_t seed = first; seed < first + seeds; ++seed) {
       tern::sim::Scenario s = tern::sim::scenario_for_seed(seed);
       if (cc) s.a.tcp.congestion = s.b.tcp.congestion = *cc;
+      s.a.ipv6 = s.b.ipv6 = ipv6;
       if (describe) std::printf("%s\n", tern::sim::describe(s).c_str());
       const std::string report = tern::sim::check_scenario(s, pools, trace_lines);
       if (!report.empty()) {

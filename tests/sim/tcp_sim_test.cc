@@ -75,6 +75,23 @@ TEST(SimTcp, TenMegabytesWithOnePercentLoss) {
   EXPECT_GT(o.a.get(Counter::kRetransSegs), 0u);
 }
 
+// Over IPv6: every segment through the IPv6 layer (none through IPv4),
+// full-sized ones at MTU - 60 (1440 bytes, less 12 for timestamps).
+TEST(SimTcp, CleanMegabyteEachWayOverIpv6) {
+  Scenario s = base(1);
+  s.a.ipv6 = s.b.ipv6 = true;
+  s.ab = s.ba = link(Duration::ms(1));
+  s.bytes_ab = s.bytes_ba = 1'000'000;
+  const Outcome o = run_scenario(s, pools());
+  EXPECT_TRUE(o.ok) << check_scenario(s, pools());
+  EXPECT_EQ(o.a.get(Counter::kRetransSegs), 0u);
+  // At least 1e6 / 1440 data segments each way went out over IPv6.
+  EXPECT_GE(o.a.get(Counter::kIp6OutRequests), 1'000'000u / 1440);
+  EXPECT_GE(o.b.get(Counter::kIp6OutRequests), 1'000'000u / 1440);
+  EXPECT_EQ(o.a.get(Counter::kIpOutRequests), 0u) << "an IPv4 packet left A";
+  EXPECT_EQ(o.a.get(Drop::kTcp6SourceMismatch) + o.b.get(Drop::kTcp6SourceMismatch), 0u);
+}
+
 TEST(SimTcp, HundredMillisecondDelay) {
   Scenario s = base(3);
   s.ab = s.ba = link(Duration::ms(100));
@@ -574,6 +591,20 @@ TEST_P(SimSweep, StreamsArriveIntactWithBbr) {
   s.a.tcp.congestion = s.b.tcp.congestion = CongestionAlgorithm::kBbr;
   const std::string report = check_scenario(s, pools());
   EXPECT_TRUE(report.empty()) << report;
+}
+
+// The same seeded scenarios with the connection over IPv6 (issue 15):
+// 2001:db8::1 and ::2 on the link, neighbour discovery instead of ARP,
+// MSS 1440, the IPv6 pseudo-header checksum catching the link's corruption.
+TEST_P(SimSweep, StreamsArriveIntactOverIpv6) {
+  ASSERT_TRUE(pools().ok());
+  Scenario s = scenario_for_seed(GetParam());
+  s.a.ipv6 = s.b.ipv6 = true;
+  const Outcome o = run_scenario(s, pools());
+  EXPECT_TRUE(o.ok) << check_scenario(s, pools());
+  if (o.ok && s.bytes_ab > 0) {
+    EXPECT_GT(o.a.get(Counter::kIp6OutRequests), 0u) << "the connection did not run over IPv6";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -17,7 +17,7 @@ namespace tern {
 namespace {
 
 FourTuple tuple(std::uint16_t rport, std::uint32_t raddr = 0x0a000002) {
-  return FourTuple{.laddr = 0x0a000001, .raddr = raddr, .lport = 80, .rport = rport};
+  return FourTuple::v4(0x0a000001, raddr, 80, rport);
 }
 
 struct Counted {
@@ -160,10 +160,10 @@ TEST(ConnTable, FullTableRefused) {
 }
 
 TEST(ConnTable, TuplesDifferingInOneFieldAreDistinct) {
-  const FourTuple base{.laddr = 0x0a000001, .raddr = 0x0a000002, .lport = 80, .rport = 40000};
+  const FourTuple base = FourTuple::v4(0x0a000001, 0x0a000002, 80, 40000);
   FourTuple l = base, r = base, lp = base, rp = base, swapped = base;
-  l.laddr ^= 1;
-  r.raddr ^= 1;
+  l.laddr = IpAddr::v4(0x0a000001 ^ 1);
+  r.raddr = IpAddr::v4(0x0a000002 ^ 1);
   lp.lport ^= 1;
   rp.rport ^= 1;
   std::swap(swapped.lport, swapped.rport);  // same ports, other direction
@@ -189,6 +189,52 @@ TEST(ConnTable, ForEachVisitsEveryEntryOnce) {
 
 auto key(const FourTuple& t) { return std::tuple(t.laddr, t.raddr, t.lport, t.rport); }
 
+// 2001:db8::1 -> 2001:db8::a.b.c.d whose low 32 bits are those of
+// 10.0.1.<host> (0x0a0001xx), as an IPv4 key's are.
+FourTuple v6_tuple(std::uint8_t host, std::uint16_t rport, std::uint16_t lport = 80) {
+  return FourTuple{IpAddr::v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}),
+                   IpAddr::v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a, 0, 1, host}), lport,
+                   rport};
+}
+
+TEST(ConnTable, Ipv6KeysAreDistinctFromIpv4AndFromEachOther) {
+  // The same ports and the same low 32 address bits in both families; and
+  // IPv6 addresses differing in one byte of the upper half only.
+  const FourTuple v4 = FourTuple::v4(0x0a000001, 0x0a000105, 80, 40000);
+  const FourTuple a = v6_tuple(5, 40000);
+  FourTuple b = a;
+  auto bytes = b.raddr.bytes();
+  bytes[3] ^= 0x01;  // 2001:db9::...
+  b.raddr = IpAddr::v6(bytes);
+  FourTuple c = a;
+  auto lb = c.laddr.bytes();
+  lb[7] = 0x01;  // another local /64
+  c.laddr = IpAddr::v6(lb);
+  const FourTuple all[] = {v4, a, b, c};
+  int v[4] = {};
+  ConnTable<int> t{8, 0x77};
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(t.insert(all[i], &v[i])) << i;
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(t.find(all[i]), &v[i]) << i;
+  EXPECT_FALSE(t.insert(a, &v[0])) << "the same IPv6 tuple twice";
+  EXPECT_TRUE(t.erase(a));
+  EXPECT_EQ(t.find(a), nullptr);
+  EXPECT_EQ(t.find(b), &v[2]);
+  EXPECT_EQ(t.find(v4), &v[0]);
+  // Every address bit reaches the hash.
+  for (std::size_t byte = 0; byte < 16; ++byte) {
+    FourTuple d = a;
+    auto rb = d.raddr.bytes();
+    rb[byte] ^= 0x80;
+    d.raddr = IpAddr::v6(rb);
+    EXPECT_NE(hash_four_tuple(d, 0x77), hash_four_tuple(a, 0x77)) << "remote byte " << byte;
+    FourTuple e = a;
+    auto eb = e.laddr.bytes();
+    eb[byte] ^= 0x80;
+    e.laddr = IpAddr::v6(eb);
+    EXPECT_NE(hash_four_tuple(e, 0x77), hash_four_tuple(a, 0x77)) << "local byte " << byte;
+  }
+}
+
 // 10k random insert/find/erase on a small key space (so duplicates, misses and
 // the capacity limit are all hit), checked against std::map after every step.
 // Under this churn at full load the bucket array must never change (no
@@ -196,17 +242,21 @@ auto key(const FourTuple& t) { return std::tuple(t.laddr, t.raddr, t.lport, t.rp
 TEST(ConnTable, RandomOpsMatchStdMap) {
   constexpr std::size_t kCapacity = 200;
   ConnTable<int> t{kCapacity, 0x5eed};
-  std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint16_t, std::uint16_t>, int*> model;
+  std::map<std::tuple<IpAddr, IpAddr, std::uint16_t, std::uint16_t>, int*> model;
   std::vector<int> values(1024);
   std::mt19937 rng{12345};
   const std::size_t buckets = t.bucket_count();
   int inserts = 0, refusals_full = 0, refusals_dup = 0, erases = 0;
   for (int op = 0; op < 10'000; ++op) {
     const auto n = static_cast<std::uint32_t>(rng() % 400);
-    const FourTuple k{.laddr = 0x0a000001 + n % 3,
-                      .raddr = 0x0a000100 + n % 7,
-                      .lport = static_cast<std::uint16_t>(80 + n % 2),
-                      .rport = static_cast<std::uint16_t>(1024 + n)};
+    // A third of the keys IPv6, some of them equal to an IPv4 key in their
+    // low 32 bits, so a hash or compare that looked at those only would fail.
+    const FourTuple k =
+        n % 3 == 2
+            ? v6_tuple(static_cast<std::uint8_t>(n % 7), static_cast<std::uint16_t>(1024 + n),
+                       static_cast<std::uint16_t>(80 + n % 2))
+            : FourTuple::v4(0x0a000001 + n % 3, 0x0a000100 + n % 7, static_cast<std::uint16_t>(80 + n % 2),
+                            static_cast<std::uint16_t>(1024 + n));
     int* p = &values[rng() % values.size()];
     switch (rng() % 3) {
       case 0: {

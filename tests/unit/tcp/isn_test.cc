@@ -78,6 +78,37 @@ TEST(Isn, TwoHundredFiftyThousandPerSecond) {
   EXPECT_EQ(g.isn(kLocal, 80, kRemote, 40000, kT0 + Duration::s(60)), base + 15'000'000u);
 }
 
+// RFC 6528 over the IPv6 tuple: F sees all 128 bits of both addresses, and
+// an IPv6 tuple whose low 32 bits match an IPv4 one gets another ISN.
+TEST(Isn, Ipv6TupleCoversWholeAddresses) {
+  const IsnGenerator g{kKeyA};
+  const IpAddr l6 = IpAddr::v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a, 0, 0, 1});
+  const IpAddr r6 = IpAddr::v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a, 0, 0, 2});
+  const Seq32 base = g.isn(l6, 80, r6, 40000, kT0);
+  EXPECT_EQ(g.isn(l6, 80, r6, 40000, kT0), base);
+  EXPECT_NE(g.isn(IpAddr::v4(kLocal), 80, IpAddr::v4(kRemote), 40000, kT0), base);
+  std::set<std::uint32_t> seen{base.value()};
+  for (std::size_t i = 0; i < 16; ++i) {
+    auto r = r6.bytes();
+    r[i] ^= 0x80;
+    EXPECT_TRUE(seen.insert(g.isn(l6, 80, IpAddr::v6(r), 40000, kT0).value()).second) << "remote byte " << i;
+    auto l = l6.bytes();
+    l[i] ^= 0x80;
+    EXPECT_TRUE(seen.insert(g.isn(IpAddr::v6(l), 80, r6, 40000, kT0).value()).second) << "local byte " << i;
+  }
+  EXPECT_NE(g.isn(r6, 40000, l6, 80, kT0), base);  // direction matters
+  // M ticks alike.
+  EXPECT_EQ(g.isn(l6, 80, r6, 40000, kT0 + Duration::us(8)), base + 2);
+}
+
+// The IPv4 tuple hashes the 32-bit addresses as it did before the tuple
+// became family-neutral: the IpAddr and host-order forms agree.
+TEST(Isn, Ipv4FormsAgree) {
+  const IsnGenerator g{kKeyA};
+  EXPECT_EQ(g.isn(IpAddr::v4(kLocal), 80, IpAddr::v4(kRemote), 40000, kT0),
+            g.isn(kLocal, 80, kRemote, 40000, kT0));
+}
+
 // M is a 32-bit counter: it wraps after 2^32 ticks (~4.77 h), modulo 2^32.
 TEST(Isn, ClockWrapsModulo2To32) {
   const IsnGenerator g{kKeyA};

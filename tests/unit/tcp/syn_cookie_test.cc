@@ -24,12 +24,55 @@ constexpr Seq32 kClientIsn{0xfffffff0};  // near the wrap on purpose
 // 1 h: not on a 64 s period boundary (3600 / 64 = 56.25), like most instants.
 constexpr Instant kT0 = Instant::from_ns(3'600'000'000'000);
 
+// 2001:db8::1, the listener, and 2001:db8::63, the client.
+constexpr IpAddr kLocal6 = IpAddr::v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
+constexpr IpAddr kRemote6 = IpAddr::v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x63});
+
 SynCookieRequest req(std::uint16_t mss = 1460) {
-  return SynCookieRequest{kLocal, kLport, kRemote, kRport, kClientIsn, mss};
+  return SynCookieRequest{IpAddr::v4(kLocal), kLport, IpAddr::v4(kRemote), kRport, kClientIsn, mss};
+}
+SynCookieRequest req6(std::uint16_t mss = 1440) {
+  return SynCookieRequest{kLocal6, kLport, kRemote6, kRport, kClientIsn, mss};
 }
 
 std::optional<DecodedCookie> check_ok(const SynCookies& sc, Seq32 cookie, Instant now) {
   return sc.check(kLocal, kLport, kRemote, kRport, kClientIsn, cookie, now);
+}
+
+// RFC 4987 §3.6 over the IPv6 tuple: the hash covers all 128 bits of both
+// addresses, and the MSS comes from the IPv6 table (MTU - 60 for 1280,
+// 1480, 1500 and 9000).
+TEST(SynCookie, Ipv6RoundTripAndTableCoversWholeAddresses) {
+  const SynCookies sc{kKey};
+  for (const std::uint16_t mss : kSynCookieMssTable6) {
+    const Seq32 c = sc.make(req6(mss), kT0);
+    const auto d = sc.check(kLocal6, kLport, kRemote6, kRport, kClientIsn, c, kT0 + Duration::ms(300));
+    ASSERT_TRUE(d.has_value()) << "mss " << mss;
+    EXPECT_EQ(d->mss, mss);
+  }
+  // Clamped down to the IPv6 table; below 1220 rounded up to it (RFC 8200 §5).
+  struct Case {
+    std::uint16_t in, out;
+  };
+  for (const Case k :
+       {Case{1460, 1440}, Case{1439, 1420}, Case{1300, 1220}, Case{536, 1220}, Case{9000, 8940}}) {
+    const auto d = sc.check(kLocal6, kLport, kRemote6, kRport, kClientIsn, sc.make(req6(k.in), kT0), kT0);
+    ASSERT_TRUE(d.has_value()) << "mss " << k.in;
+    EXPECT_EQ(d->mss, k.out) << "mss " << k.in;
+  }
+  const Seq32 c = sc.make(req6(), kT0);
+  ASSERT_TRUE(sc.check(kLocal6, kLport, kRemote6, kRport, kClientIsn, c, kT0));
+  // Any one byte of either address changed, the high half included: refused.
+  for (std::size_t i = 0; i < 16; ++i) {
+    auto r = kRemote6.bytes();
+    r[i] ^= 0x01;
+    EXPECT_FALSE(sc.check(kLocal6, kLport, IpAddr::v6(r), kRport, kClientIsn, c, kT0)) << "remote byte " << i;
+    auto l = kLocal6.bytes();
+    l[i] ^= 0x01;
+    EXPECT_FALSE(sc.check(IpAddr::v6(l), kLport, kRemote6, kRport, kClientIsn, c, kT0)) << "local byte " << i;
+  }
+  // The IPv4 tuple with the same low 32 bits is another tuple.
+  EXPECT_FALSE(sc.check(IpAddr::v4(0x00000001), kLport, IpAddr::v4(0x00000063), kRport, kClientIsn, c, kT0));
 }
 
 TEST(SynCookie, RoundTripEveryMssTableEntry) {

@@ -9,11 +9,6 @@ namespace tern::tcptest {
 
 namespace {
 
-std::string ip_str(std::uint32_t a) {
-  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 0xFF) + "." +
-         std::to_string((a >> 8) & 0xFF) + "." + std::to_string(a & 0xFF);
-}
-
 void print_options(std::ostream& os, const TcpOptions& o, const Bytes& raw = {}) {
   std::vector<std::string> parts;
   if (!raw.empty()) parts.push_back("raw " + std::to_string(raw.size()) + "B");
@@ -34,18 +29,38 @@ void print_options(std::ostream& os, const TcpOptions& o, const Bytes& raw = {})
 // RFC 9293 §3.1 checksum over the pseudo header and the segment (its field
 // included as it stands), computed by the naive reference loop of
 // test_frames.h, independent of lib/wire: 0 when the field is right.
-std::uint16_t tcp_checksum_of(std::span<const std::byte> segment, std::uint32_t src, std::uint32_t dst) {
-  Bytes b(12);
-  testkit::put32(b, 0, src);
-  testkit::put32(b, 4, dst);
-  b[9] = std::byte{6};
-  testkit::put16(b, 10, static_cast<std::uint16_t>(segment.size()));
+// Over IPv6 the pseudo-header is RFC 8200 §8.1's: source, destination,
+// 32-bit upper-layer length, three zero bytes, next header 6.
+std::uint16_t tcp_checksum_of(std::span<const std::byte> segment, const IpAddr& src, const IpAddr& dst) {
+  Bytes b;
+  if (src.is_v4()) {
+    b.resize(12);
+    testkit::put32(b, 0, src.v4_host());
+    testkit::put32(b, 4, dst.v4_host());
+    b[9] = std::byte{6};
+    testkit::put16(b, 10, static_cast<std::uint16_t>(segment.size()));
+  } else {
+    b.resize(40);
+    for (std::size_t i = 0; i < 16; ++i) {
+      b[i] = std::byte{src.bytes()[i]};
+      b[16 + i] = std::byte{dst.bytes()[i]};
+    }
+    testkit::put32(b, 32, static_cast<std::uint32_t>(segment.size()));
+    b[39] = std::byte{6};
+  }
   testkit::append(b, segment);
   return testkit::ref_checksum(b);
 }
 
-bool tcp_checksum_ok(std::span<const std::byte> segment, std::uint32_t src, std::uint32_t dst) {
+bool tcp_checksum_ok(std::span<const std::byte> segment, const IpAddr& src, const IpAddr& dst) {
   return tcp_checksum_of(segment, src, dst) == 0;
+}
+
+// The folded pseudo-header sum alone, as RTE_MBUF_F_TX_TCP_CKSUM wants it
+// in the field: the complement of the checksum of an empty segment.
+std::uint16_t pseudo_sum_of(std::size_t len, const IpAddr& src, const IpAddr& dst) {
+  Bytes zeros(len);  // a segment of `len` zero bytes sums like the pseudo-header alone
+  return static_cast<std::uint16_t>(~tcp_checksum_of(zeros, src, dst));
 }
 
 }  // namespace
@@ -65,8 +80,9 @@ std::string events_str(std::uint8_t ev) {
 }
 
 std::ostream& operator<<(std::ostream& os, const Sent& s) {
-  os << "t=" << s.at.ns_since_epoch() / 1'000'000 << "ms " << ip_str(s.src) << "." << s.sport << " > "
-     << ip_str(s.dst) << "." << s.dport << ": Flags [" << flags_str(s.flags) << "], seq " << s.seq.value();
+  os << "t=" << s.at.ns_since_epoch() / 1'000'000 << "ms " << s.src.to_string() << "." << s.sport << " > "
+     << s.dst.to_string() << "." << s.dport << ": Flags [" << flags_str(s.flags) << "], seq "
+     << s.seq.value();
   if (!s.payload.empty()) os << ":" << (s.seq + static_cast<std::uint32_t>(s.payload.size())).value();
   if (s.f().ack()) os << ", ack " << s.ack.value();
   os << ", win " << s.win;
@@ -182,7 +198,26 @@ void TcpHarness::recv(const Seg& s, Instant at) {
   const std::size_t hl = write_tcp(tcp, f, opts);
   ASSERT_EQ(hl, 20 + opts.size());
   std::copy(payload.begin(), payload.end(), tcp.begin() + static_cast<std::ptrdiff_t>(hl));
-  fill_tcp_checksum(tcp, kPeerIp, kLocalIp);
+  testkit::put16(tcp, 16, 0);
+  testkit::put16(tcp, 16, tcp_checksum_of(tcp, peer_ip_, local_ip_));
+  if (v6()) {
+    // As IPv6 delivers it: the whole frame, l4 at offset 54 (no extension headers).
+    Bytes ip6(40);
+    ip6[0] = std::byte{0x60};
+    testkit::put16(ip6, 4, static_cast<std::uint16_t>(tcp.size()));
+    ip6[6] = std::byte{6};
+    ip6[7] = std::byte{64};
+    for (std::size_t i = 0; i < 16; ++i) {
+      ip6[8 + i] = std::byte{peer_ip_.bytes()[i]};
+      ip6[24 + i] = std::byte{local_ip_.bytes()[i]};
+    }
+    testkit::append(ip6, tcp);
+    const Bytes frame = testkit::ethernet(testkit::kOurMac, testkit::kPeerMac, 0x86DD, ip6);
+    Mbuf m = testkit::to_mbuf(rx_pool_ != nullptr ? rx_pool_ : pool_, frame);
+    ASSERT_TRUE(m) << "test pool exhausted";
+    stack().on_segment6(peer_ip_, local_ip_, std::move(m), 54, static_cast<std::uint16_t>(tcp.size()), now_);
+    return;
+  }
 
   // As IPv4 delivers it: the whole frame, l4 at offset 34.
   testkit::Ip ip;
@@ -197,18 +232,30 @@ void TcpHarness::recv(const Seg& s, Instant at) {
 }
 
 void TcpHarness::send_segment(Mbuf segment, std::uint32_t src, std::uint32_t dst, Instant now) {
+  record_sent(std::move(segment), IpAddr::v4(src), IpAddr::v4(dst), false, now);
+}
+
+void TcpHarness::send_segment6(Mbuf segment, const IpAddr& src, const IpAddr& dst, Instant now) {
+  EXPECT_FALSE(src.is_v4() || dst.is_v4()) << "an IPv4 address handed to send_segment6";
+  record_sent(std::move(segment), src, dst, true, now);
+}
+
+void TcpHarness::record_sent(Mbuf segment, const IpAddr& src, const IpAddr& dst, bool v6, Instant now) {
   Sent s;
   s.src = src;
   s.dst = dst;
+  s.v6 = v6;
   s.at = now;
-  EXPECT_GE(rte_pktmbuf_headroom(segment.get()), kSegmentHeadroom) << "no room for the IPv4 header";
+  EXPECT_GE(rte_pktmbuf_headroom(segment.get()), v6 ? kSegmentHeadroom6 : kSegmentHeadroom)
+      << "no room for the IP header";
   Bytes b = testkit::bytes_of(segment.get());
   s.mbufs = segment->nb_segs;
   s.offloaded = (segment->ol_flags & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_TCP_CKSUM;
   if (s.offloaded && b.size() >= 20) {
-    const auto pseudo = checksum_fold(pseudo_header_sum(src, dst, 6, static_cast<std::uint16_t>(b.size())));
-    const bool as_dpdk_wants =
-        testkit::get16(b, 16) == pseudo && segment->l4_len == (std::to_integer<unsigned>(b[12]) >> 4) * 4u;
+    const auto pseudo = pseudo_sum_of(b.size(), src, dst);
+    const bool ip_flag_right = !v6 || (segment->ol_flags & RTE_MBUF_F_TX_IPV6) != 0;
+    const bool as_dpdk_wants = testkit::get16(b, 16) == pseudo && ip_flag_right &&
+                               segment->l4_len == (std::to_integer<unsigned>(b[12]) >> 4) * 4u;
     testkit::put16(b, 16, 0);
     testkit::put16(b, 16, tcp_checksum_of(b, src, dst));
     s.checksum_ok = as_dpdk_wants;
@@ -243,7 +290,7 @@ Sent TcpHarness::expect_sent(const Seg& want, std::source_location loc) {
   std::ostringstream bad;
   if (!got.parsed) bad << " unparseable;";
   if (!got.checksum_ok) bad << " bad checksum;";
-  if (got.src != kLocalIp || got.dst != kPeerIp) bad << " addresses;";
+  if (got.src != local_ip_ || got.dst != peer_ip_ || got.v6 != v6()) bad << " addresses;";
   if (want.sport_ ? got.sport != *want.sport_ : got.sport != lport_) bad << " source port;";
   if (want.dport_ ? got.dport != *want.dport_ : got.dport != rport_) bad << " destination port;";
   if (want.flags_ && got.flags != *want.flags_) bad << " flags;";
@@ -286,7 +333,7 @@ std::string TcpHarness::pending_trace() const {
 Tcb* TcpHarness::active_syn(Instant at) {
   advance_to(at);
   ConnectError err = ConnectError::kNone;
-  Tcb* c = stack().connect(kPeerIp, 80, now_, &err);
+  Tcb* c = stack().connect(peer_ip_, 80, now_, &err);
   EXPECT_NE(c, nullptr) << "connect failed: " << static_cast<int>(err);
   if (c == nullptr || sent_.empty()) {
     ADD_FAILURE() << "connect() sent no SYN";

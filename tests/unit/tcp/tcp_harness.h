@@ -43,6 +43,9 @@ inline constexpr std::uint32_t kPeerIp = testkit::kPeerIp;  // 10.0.0.2
 inline constexpr std::uint16_t kServerPort = 80;            // our listener in passive opens
 inline constexpr std::uint16_t kPeerPort = 40000;           // the peer's port in passive opens
 inline constexpr Seq32 kPeerIss{1'000'000};                 // the peer's ISS unless a test says otherwise
+// The addresses after use_ipv6() (RFC 3849 documentation prefix).
+inline constexpr IpAddr kLocalIp6 = IpAddr::v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
+inline constexpr IpAddr kPeerIp6 = IpAddr::v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2});
 
 // ---- segment specs -----------------------------------------------------------
 
@@ -81,7 +84,8 @@ inline Seg seg() { return {}; }
 
 // A segment the stack sent, parsed.
 struct Sent {
-  std::uint32_t src = 0, dst = 0;
+  IpAddr src, dst;
+  bool v6 = false;  // handed to send_segment6
   std::uint16_t sport = 0, dport = 0;
   std::uint8_t flags = 0;
   Seq32 seq, ack;
@@ -156,6 +160,18 @@ class TcpHarness : public ::testing::Test, public SegmentSink {
 
   // Tests adjust cfg() / options_ before the first use of stack().
   TcpConfig& cfg() { return options_.cfg; }
+  // The connection under test runs over IPv6 (kLocalIp6, kPeerIp6): frames
+  // arrive through on_segment6 with an IPv6 header, and segments must leave
+  // through send_segment6 with the IPv6 pseudo-header checksum. Call before
+  // the first use of stack().
+  void use_ipv6() {
+    local_ip_ = kLocalIp6;
+    peer_ip_ = kPeerIp6;
+    options_.local_addr6 = kLocalIp6;
+  }
+  bool v6() const { return !local_ip_.is_v4(); }
+  const IpAddr& local_ip() const { return local_ip_; }
+  const IpAddr& peer_ip() const { return peer_ip_; }
   TcpStack& stack();
 
   // ---- time ----
@@ -199,7 +215,7 @@ class TcpHarness : public ::testing::Test, public SegmentSink {
   // The state of the connection under test: from the connection table, or
   // kTimeWait when only a TIME_WAIT record is left; nullopt when gone.
   std::optional<TcpState> state();
-  FourTuple tuple() const { return FourTuple{kLocalIp, kPeerIp, lport_, rport_}; }
+  FourTuple tuple() const { return FourTuple{local_ip_, peer_ip_, lport_, rport_}; }
   // Runs the timers tick by tick until the stack sends something or `limit`
   // passes; the instant it sent, or nullopt.
   std::optional<Instant> run_until_sent(Instant limit);
@@ -222,6 +238,8 @@ class TcpHarness : public ::testing::Test, public SegmentSink {
 
   // SegmentSink
   void send_segment(Mbuf segment, std::uint32_t src, std::uint32_t dst, Instant now) override;
+  void send_segment6(Mbuf segment, const IpAddr& src, const IpAddr& dst, Instant now) override;
+  void record_sent(Mbuf segment, const IpAddr& src, const IpAddr& dst, bool v6, Instant now);
 
   TcpStackOptions options_;
   Counters counters_;
@@ -240,6 +258,8 @@ class TcpHarness : public ::testing::Test, public SegmentSink {
   Seq32 irs_ = kPeerIss;
   std::uint16_t lport_ = kServerPort;
   std::uint16_t rport_ = kPeerPort;
+  IpAddr local_ip_ = IpAddr::v4(kLocalIp);
+  IpAddr peer_ip_ = IpAddr::v4(kPeerIp);
 };
 
 }  // namespace tern::tcptest

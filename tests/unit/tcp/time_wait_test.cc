@@ -21,7 +21,16 @@ constexpr Duration kTwoMsl = Duration::s(60);  // Linux TCP_TIMEWAIT_LEN
 constexpr Instant kT0 = Instant::from_ns(3'600'000'000'000);
 
 FourTuple tuple(std::uint16_t rport, std::uint32_t raddr = 0x0a000002) {
-  return FourTuple{.laddr = 0x0a000001, .raddr = raddr, .lport = 80, .rport = rport};
+  return FourTuple::v4(0x0a000001, raddr, 80, rport);
+}
+
+// 2001:db8::1 <- 2001:db8::<raddr>, port 80.
+FourTuple tuple6(std::uint16_t rport, std::uint32_t raddr = 0x0a000002) {
+  return FourTuple{IpAddr::v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}),
+                   IpAddr::v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0,
+                               static_cast<std::uint8_t>(raddr >> 24), static_cast<std::uint8_t>(raddr >> 16),
+                               static_cast<std::uint8_t>(raddr >> 8), static_cast<std::uint8_t>(raddr)}),
+                   80, rport};
 }
 
 TimeWaitRecord record(const FourTuple& t, std::uint32_t rcv_nxt = 1000) {
@@ -131,12 +140,15 @@ TEST(TimeWaitTable, RandomOperationsMatchModel) {
     std::mt19937 rng{seed};
     constexpr std::uint32_t kCap = 200;
     TimeWaitTable tw{kCap, kTwoMsl, seed * 0x9e3779b97f4a7c15ULL};
-    using Key = std::tuple<std::uint32_t, std::uint32_t, std::uint16_t, std::uint16_t>;
+    using Key = std::tuple<IpAddr, IpAddr, std::uint16_t, std::uint16_t>;
     std::map<Key, std::pair<std::uint32_t, Instant>> model;  // rcv_nxt, expiry
     auto key = [](const FourTuple& t) { return Key{t.laddr, t.raddr, t.lport, t.rport}; };
     Instant now = kT0;
     for (int op = 0; op < 20'000; ++op) {
-      const FourTuple t = tuple(static_cast<std::uint16_t>(rng() % 300), 0x0a000000 + rng() % 3);
+      // Both families, with the same low 32 address bits.
+      const auto rport = static_cast<std::uint16_t>(rng() % 300);
+      const std::uint32_t raddr = 0x0a000000 + rng() % 3;
+      const FourTuple t = rng() % 2 == 0 ? tuple(rport, raddr) : tuple6(rport, raddr);
       switch (rng() % 10) {
         case 0:
         case 1:

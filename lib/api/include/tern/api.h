@@ -52,6 +52,12 @@ using Duration = tern::Duration;  // tern/time.h
 using Instant = tern::Instant;
 using CaState = tern::CaState;
 using ConnectionInfo = tern::ConnectionInfo;  // tern/connection_info.h
+using IpAddr = tern::IpAddr;                  // tern/ip_addr.h: either family
+using Endpoint = tern::Endpoint;
+
+// Which families a listener takes: both by default, like Linux's [::]
+// socket with IPV6_V6ONLY off; kV6Only is IPV6_V6ONLY on.
+enum class ListenFamily : std::uint8_t { kBoth, kV4Only, kV6Only };
 
 enum class Error : std::uint8_t {
   kOk,
@@ -175,9 +181,15 @@ class Connection {
   void set_handler(ConnectionHandler& h) noexcept { handler_ = &h; }
 
   // ---- observation ----
-  std::uint32_t local_addr() const noexcept;  // IPv4, host order
+  // Either family (an IPv4 address as IpAddr::v4, ::ffff:a.b.c.d).
+  IpAddr local_ip() const noexcept;
+  IpAddr remote_ip() const noexcept;
+  Endpoint local_endpoint() const noexcept { return {local_ip(), local_port()}; }
+  Endpoint remote_endpoint() const noexcept { return {remote_ip(), remote_port()}; }
+  // IPv4 only, host order: 0 for an IPv6 connection (use local_ip() / remote_ip()).
+  std::uint32_t local_addr() const noexcept;
   std::uint16_t local_port() const noexcept;
-  std::uint32_t remote_addr() const noexcept;
+  std::uint32_t remote_addr() const noexcept;  // IPv4 only, as local_addr()
   std::uint16_t remote_port() const noexcept;
   bool established() const noexcept;
   std::uint32_t send_queued() const noexcept;  // bytes not yet acknowledged
@@ -225,12 +237,18 @@ class WorkerContext {
   Buffer alloc() noexcept { return Buffer::alloc(pool_); }
 
   // Listens on `port` on this worker (call it on every worker: flows are
-  // spread across workers). kInUse, kInvalid (port 0, backlog 0).
-  Error listen(std::uint16_t port, std::uint32_t backlog, AcceptHandler& h) noexcept;
+  // spread across workers), for both families unless `family` says
+  // otherwise (one listener per port). kInUse, kInvalid (port 0, backlog 0).
+  Error listen(std::uint16_t port, std::uint32_t backlog, AcceptHandler& h,
+               ListenFamily family = ListenFamily::kBoth) noexcept;
   void unlisten(std::uint16_t port) noexcept;
   // Active open. The local port is chosen so that replies reach this worker.
   // nullptr on failure, with `*err` set.
+  // `addr` IPv4, host order.
   Connection* connect(std::uint32_t addr, std::uint16_t port, ConnectionHandler& h,
+                      Error* err = nullptr) noexcept;
+  // Either family. IPv6 needs an IPv6 address on the port (kInvalid without one).
+  Connection* connect(const IpAddr& addr, std::uint16_t port, ConnectionHandler& h,
                       Error* err = nullptr) noexcept;
 
   // Why a connection to `addr` may have had no answer, at the link layer:
