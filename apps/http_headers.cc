@@ -284,7 +284,7 @@ const char* content_type(std::string_view path) noexcept {
   return "application/octet-stream";
 }
 
-std::size_t format_access_line(char* out, std::size_t cap, std::uint32_t addr, const char* clf_date,
+std::size_t format_access_line(char* out, std::size_t cap, const IpAddr& addr, const char* clf_date,
                                std::string_view method, std::string_view target, int version_minor,
                                int status, std::uint64_t bytes) noexcept {
   std::size_t n = 0;
@@ -320,10 +320,8 @@ std::size_t format_access_line(char* out, std::size_t cap, std::uint32_t addr, c
     } while (v != 0);
     put({d + k, sizeof d - k});
   };
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    put_uint(addr >> shift & 0xff);
-    if (shift > 0) put(".");
-  }
+  std::array<char, IpAddr::kMaxText> text;  // dotted quad or RFC 5952, as nginx's $remote_addr
+  put({text.data(), addr.format(text)});
   put(" - - [");
   put({clf_date, kClfDateLen});
   put("] \"");

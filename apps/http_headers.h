@@ -12,6 +12,8 @@
 #include <optional>
 #include <string_view>
 
+#include "tern/ip_addr.h"
+
 namespace tern::http {
 
 // "Sun, 06 Nov 1994 08:49:37 GMT" (IMF-fixdate): always this many characters.
@@ -63,7 +65,7 @@ const char* content_type(std::string_view path) noexcept;
 // parse); '"', '\\' and control characters in it are written as \xHH, as
 // nginx does. bytes 0 is "-". Returns the length written, 0 when it does
 // not fit in `cap` (the line is then dropped whole, never cut).
-std::size_t format_access_line(char* out, std::size_t cap, std::uint32_t addr, const char* clf_date,
+std::size_t format_access_line(char* out, std::size_t cap, const IpAddr& addr, const char* clf_date,
                                std::string_view method, std::string_view target, int version_minor,
                                int status, std::uint64_t bytes) noexcept;
 

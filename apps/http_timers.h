@@ -62,7 +62,7 @@ enum class Wait : std::uint8_t { kNone, kHead, kBody, kKeepAlive, kLinger, kSend
 struct TimedConn : apps::TimeoutLink {
   Wait wait = Wait::kNone;
   std::uint32_t send_mark = 0;  // unacknowledged bytes when the send deadline was armed
-  std::uint32_t source = 0;     // the client's address (SourceCounts' key)
+  IpAddr source;                // the client's address (SourceCounts' key)
 };
 
 struct HttpTimeouts {

@@ -12,6 +12,8 @@
 
 #include <cstdint>
 
+#include "tern/ip_addr.h"
+
 namespace tern::apps {
 
 class SourceCounts {
@@ -23,29 +25,29 @@ class SourceCounts {
 
   explicit SourceCounts(std::uint32_t expected = 0) { counts_.reserve(expected); }
 
-  void add(std::uint32_t source) {
+  void add(const IpAddr& source) {
     ++counts_[source];
     ++total_;
   }
-  void remove(std::uint32_t source) noexcept {
+  void remove(const IpAddr& source) noexcept {
     auto it = counts_.find(source);
     if (it == counts_.end()) return;
     if (--it->second == 0) counts_.erase(it);
     --total_;
   }
-  std::uint32_t count(std::uint32_t source) const noexcept {
+  std::uint32_t count(const IpAddr& source) const noexcept {
     auto it = counts_.find(source);
     return it == counts_.end() ? 0 : it->second;
   }
   std::uint32_t total() const noexcept { return total_; }
   std::uint32_t sources() const noexcept { return static_cast<std::uint32_t>(counts_.size()); }
-  bool crowded(std::uint32_t source) const noexcept {
+  bool crowded(const IpAddr& source) const noexcept {
     const std::uint64_t n = count(source);
     return n >= kMinCrowded && n * kCrowdedShare >= total_;
   }
 
  private:
-  absl::flat_hash_map<std::uint32_t, std::uint32_t> counts_;
+  absl::flat_hash_map<IpAddr, std::uint32_t> counts_;  // per client address, either family
   std::uint32_t total_ = 0;
 };
 

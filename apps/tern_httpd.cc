@@ -253,7 +253,7 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
     }
     e->c = &c;
     c.user = e;
-    e->source = c.remote_addr();
+    e->source = c.remote_ip();
     sources_.add(e->source);
     c.set_nodelay(true);  // responses are corked while built (process)
     if (++stats_.active > stats_.max_active) stats_.max_active = stats_.active;

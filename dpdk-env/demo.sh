@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The demo, from a fresh Debian 12 machine: set up, build, bring Tern up
 # (tern-httpd) on a tap inside a network namespace, ping it from the kernel,
-# fetch a page and 10 MB over HTTP with curl, print its counters (as
-# tern-httpd prints them, and as telemetry reports them).
+# fetch a page and 10 MB over HTTP with curl, then ping and fetch the page
+# again over IPv6, print its counters (as tern-httpd prints them, and as
+# telemetry reports them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./dpdk-env/setup.sh
@@ -17,6 +18,10 @@ prefix="terndemo${TERN_NS_TAG}"
 sed -e "s/^file_prefix = .*/file_prefix = \"$prefix\"/" -e "s/iface=tern0/iface=$tap/" config/tap.toml >"$work/tern.toml"
 tern_ip=$(sed -n 's/^address = "\([0-9.]*\)\/.*/\1/p' "$work/tern.toml")
 peer_ip=${tern_ip%.*}.1
+# IPv6 beside IPv4 on the same port (docs/config.md, address6).
+tern_ip6="2001:db8:7e::2"
+peer_ip6="2001:db8:7e::1"
+sed -i "s|^address = .*|&\naddress6 = [\"$tern_ip6/64\"]|" "$work/tern.toml"
 mkdir -p "$work/www"
 cat >"$work/www/index.html" <<HTML
 <html><head><title>Tern</title></head>
@@ -40,6 +45,14 @@ echo "--- and 10 MB of /bytes/10485760"
 ip netns exec "$ns" curl -sS --max-time 20 -o /dev/null \
   -w '  %{size_download} bytes in %{time_total} s (%{speed_download} bytes/s), HTTP %{http_code}\n' \
   "http://$tern_ip/bytes/10485760"
+echo "--- IPv6: the kernel ($peer_ip6) pings Tern ($tern_ip6) and fetches http://[$tern_ip6]/"
+# The tap's kernel side carries Tern's MAC, so it would derive Tern's
+# link-local address: no duplicate address detection there.
+ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$tap.accept_dad=0"
+ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$tap.disable_ipv6=0"
+ip -n "$ns" -6 addr add "$peer_ip6/64" dev "$tap" nodad
+ip netns exec "$ns" ping -6 -c 3 -i 0.2 "$tern_ip6"
+ip netns exec "$ns" curl -sS --max-time 10 -g -i "http://[$tern_ip6]/"
 echo "--- telemetry: /tern/stats and /tern/drops from dpdk-telemetry.py -f $prefix (non-zero entries)"
 printf '/tern/stats\n/tern/drops\n' | dpdk-telemetry.py -f "$prefix" 2>/dev/null | python3 -c "
 import json, sys

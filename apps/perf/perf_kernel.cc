@@ -49,10 +49,17 @@ std::int64_t now_ns() noexcept {
 }
 std::int64_t to_ns(double s) noexcept { return static_cast<std::int64_t>(s * 1e9); }
 
-std::string ipv4(std::uint32_t host_order) {
-  char buf[INET_ADDRSTRLEN];
-  const in_addr a{htonl(host_order)};
-  return inet_ntop(AF_INET, &a, buf, sizeof buf) != nullptr ? buf : "?";
+// A socket address's text ("10.0.0.1:80", "[2001:db8::1]:80").
+std::string endpoint_text(const sockaddr_storage& sa) {
+  if (sa.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(sa);
+    return Endpoint{IpAddr::v4(ntohl(in.sin_addr.s_addr)), ntohs(in.sin_port)}.to_string();
+  }
+  if (sa.ss_family == AF_INET6) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(sa);
+    return Endpoint{IpAddr::v6_from_bytes(in6.sin6_addr.s6_addr), ntohs(in6.sin6_port)}.to_string();
+  }
+  return "?";
 }
 
 // Closes the fd it holds.
@@ -135,12 +142,29 @@ struct Loop {
   }
 };
 
-sockaddr_in make_addr(std::uint32_t addr, std::uint16_t port) noexcept {
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(addr);
-  return sa;
+// An IPv4 address as AF_INET, any other as AF_INET6.
+struct SockAddr {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  int family() const noexcept { return ss.ss_family; }
+  const sockaddr* get() const noexcept { return reinterpret_cast<const sockaddr*>(&ss); }
+};
+SockAddr make_addr(const IpAddr& addr, std::uint16_t port) noexcept {
+  SockAddr a;
+  if (addr.is_v4()) {
+    auto& in = reinterpret_cast<sockaddr_in&>(a.ss);
+    in.sin_family = AF_INET;
+    in.sin_port = htons(port);
+    in.sin_addr.s_addr = htonl(addr.v4_host());
+    a.len = sizeof in;
+  } else {
+    auto& in6 = reinterpret_cast<sockaddr_in6&>(a.ss);
+    in6.sin6_family = AF_INET6;
+    in6.sin6_port = htons(port);
+    std::memcpy(in6.sin6_addr.s6_addr, addr.bytes().data(), 16);
+    a.len = sizeof in6;
+  }
+  return a;
 }
 
 bool write_ready_file(const std::string& path) {
@@ -163,12 +187,19 @@ class KernelServer {
   }
 
   int run() {
-    Fd l(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    // Both families on one socket ([::] with IPV6_V6ONLY off, as Linux
+    // servers do), or IPv4 alone where the kernel has no IPv6.
+    const int zero = 0;
+    Fd l(socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    SockAddr sa = make_addr(IpAddr{}, o_.port);
+    if (!l || setsockopt(l.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) != 0) {
+      l.reset(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+      sa = make_addr(IpAddr::any_v4(), o_.port);
+    }
     const int one = 1;
-    const sockaddr_in sa = make_addr(INADDR_ANY, o_.port);
     if (l && !set_congestion(l.get(), o_.congestion)) return 1;
     if (!l || setsockopt(l.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        bind(l.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 || listen(l.get(), 4096) != 0) {
+        bind(l.get(), sa.get(), sa.len) != 0 || listen(l.get(), 4096) != 0) {
       std::fprintf(stderr, "tern-perf: cannot listen on port %u: %s\n", o_.port, std::strerror(errno));
       return 1;
     }
@@ -250,12 +281,11 @@ class KernelServer {
         if (n > 0) {
           if (c.s.on_bytes({buf, static_cast<std::size_t>(n)}) == ServerSession::Status::kBadHello) {
             if (r_.errors < 10) {
-              sockaddr_in peer{};
+              sockaddr_storage peer{};
               socklen_t len = sizeof peer;
               getpeername(c.fd.get(), reinterpret_cast<sockaddr*>(&peer), &len);
               const std::string_view why = describe(c.s.hello_error());
-              std::fprintf(stderr, "tern-perf: %s:%u: %.*s: reset\n",
-                           ipv4(ntohl(peer.sin_addr.s_addr)).c_str(), ntohs(peer.sin_port),
+              std::fprintf(stderr, "tern-perf: %s: %.*s: reset\n", endpoint_text(peer).c_str(),
                            static_cast<int>(why.size()), why.data());
             }
             const linger lg{1, 0};
@@ -431,7 +461,7 @@ class KernelClient {
     const std::uint64_t bit = std::uint64_t{1} << static_cast<unsigned>(f);
     if ((seen_ & bit) == 0) {
       seen_ |= bit;
-      std::fprintf(stderr, "tern-perf: %s:%u: %.*s%s%s%s\n", ipv4(o_.addr).c_str(), o_.port,
+      std::fprintf(stderr, "tern-perf: %s:%u: %.*s%s%s%s\n", o_.addr.to_string().c_str(), o_.port,
                    static_cast<int>(failure_text(f).size()), failure_text(f).data(),
                    detail.empty() ? "" : " (", detail.c_str(), detail.empty() ? "" : ")");
     }
@@ -458,7 +488,8 @@ class KernelClient {
     const std::uint32_t size = !bulk_ ? o_.size : k.reverse ? static_cast<std::uint32_t>(k.quota) : 0;
     encode_hello(Hello{.mode = o_.mode, .size = size, .reverse = k.reverse, .test = o_.test},
                  std::span<std::byte, kHelloSize>{k.hello, kHelloSize});
-    k.fd.reset(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    const SockAddr sa = make_addr(o_.addr, o_.port);
+    k.fd.reset(socket(sa.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!k.fd) {
       fail_errno(k, "socket");
       return;
@@ -471,8 +502,7 @@ class KernelClient {
       const int one = 1;
       setsockopt(k.fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-    const sockaddr_in sa = make_addr(o_.addr, o_.port);
-    if (connect(k.fd.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 && errno != EINPROGRESS) {
+    if (connect(k.fd.get(), sa.get(), sa.len) != 0 && errno != EINPROGRESS) {
       fail_errno(k, "connect");
       return;
     }
@@ -708,9 +738,9 @@ class KernelClient {
   // connect and the end hello, within a second; the server closes.
   void send_end_message() {
     if (o_.test == 0) return;
-    Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    const SockAddr sa = make_addr(o_.addr, o_.port);
+    Fd fd(socket(sa.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
     const timeval tv{1, 0};
-    const sockaddr_in sa = make_addr(o_.addr, o_.port);
     std::byte h[kHelloSize];
     encode_hello(Hello{.mode = Mode::kEnd,
                        .size = static_cast<std::uint32_t>(std::min<std::uint64_t>(hellos_, UINT32_MAX)),
@@ -718,7 +748,7 @@ class KernelClient {
                  std::span<std::byte, kHelloSize>{h, kHelloSize});
     if (!fd || setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0 ||
         setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
-        connect(fd.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 ||
+        connect(fd.get(), sa.get(), sa.len) != 0 ||
         send(fd.get(), h, sizeof h, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof h)) {
       std::fprintf(stderr, "tern-perf: could not tell the server the test ended (%s)\n",
                    std::strerror(errno));
@@ -814,7 +844,7 @@ int run_kernel(const Options& o) {
   if (o.plot.empty()) return rc;
   const bool bulk = o.mode == Mode::kBulk;
   const std::string title = "tern-perf kernel " + std::string(to_string(o.mode)) + " client to " +
-                            ipv4(o.addr) + ", " + std::to_string(o.connections) + " connection(s)" +
+                            o.addr.to_string() + ", " + std::to_string(o.connections) + " connection(s)" +
                             (bulk ? std::string(", ") + o.direction() : std::string());
   const bool ok = plot_intervals(
       o.plot, !bulk || o.sends() ? c.intervals().points() : std::vector<IntervalPoint>{},

@@ -4,13 +4,14 @@
 #include <string>
 
 #include "perf_protocol.h"
+#include "tern/ip_addr.h"
 
 namespace tern::perf {
 
 struct Options {
   bool server = false;
   bool client = false;
-  std::uint32_t addr = 0;  // client: the server's IPv4 address, host order
+  IpAddr addr;  // client: the server's address, either family
   std::uint16_t port = kDefaultPort;
   Mode mode = Mode::kBulk;
   std::uint32_t connections = 1;

@@ -141,7 +141,7 @@ void TernPerfClient::fail(Conn& k, Failure f, const std::string& detail) {
   if ((failures_seen_ & bit) == 0) {  // the first of its kind on this worker, as it happens
     failures_seen_ |= bit;
     std::fprintf(stderr, "tern-perf: worker %u: connection to %s:%u: %.*s%s%s%s\n", w_->id(),
-                 api::format_ipv4(o_.addr).c_str(), o_.port, static_cast<int>(failure_text(f).size()),
+                 o_.addr.to_string().c_str(), o_.port, static_cast<int>(failure_text(f).size()),
                  failure_text(f).data(), detail.empty() ? "" : " (", detail.c_str(),
                  detail.empty() ? "" : ")");
   }
@@ -149,7 +149,8 @@ void TernPerfClient::fail(Conn& k, Failure f, const std::string& detail) {
 }
 
 Failure TernPerfClient::connect_failure() const noexcept {
-  switch (w_->next_hop(o_.addr)) {
+  if (!o_.addr.is_v4()) return Failure::kConnectTimeout;  // next_hop() knows ARP only
+  switch (w_->next_hop(o_.addr.v4_host())) {
     case api::WorkerContext::NextHop::kUnanswered:
       return Failure::kArpUnanswered;
     case api::WorkerContext::NextHop::kNoRoute:
@@ -555,7 +556,7 @@ void TernPerfServer::on_data(Connection& c, Buffer data) {
         ServerSession::Status::kBadHello) {
       if (result_.errors < 10) {
         const std::string_view why = describe(s.s.hello_error());
-        std::fprintf(stderr, "tern-perf: %s:%u: %.*s: reset\n", api::format_ipv4(c.remote_addr()).c_str(),
+        std::fprintf(stderr, "tern-perf: %s:%u: %.*s: reset\n", c.remote_ip().to_string().c_str(),
                      c.remote_port(), static_cast<int>(why.size()), why.data());
       }
       c.abort();

@@ -49,10 +49,11 @@ double parse_seconds(const std::string& flag, const std::string& v, double lo, d
 void add_options(tern::api::AppSpec& spec, Options& o) {
   using tern::api::parse_int_option;
   spec.options = {
-      {"--client", "ADDR", "client: connect to the server at ADDR (IPv4)",
+      {"--client", "ADDR", "client: connect to the server at ADDR (IPv4 or IPv6)",
        [&o](const std::string& v) {
-         auto a = tern::api::parse_ipv4(v);
-         if (!a) throw std::invalid_argument("--client = \"" + v + "\": expected an IPv4 address");
+         auto a = tern::IpAddr::parse(v);
+         if (!a || a->is_unspecified() || a->is_multicast())
+           throw std::invalid_argument("--client = \"" + v + "\": expected a unicast IPv4 or IPv6 address");
          o.addr = *a;
          o.client = true;
        }},
@@ -156,8 +157,7 @@ std::uint32_t new_test_id() {
 
 std::string plot_title(const Options& o, const char* stack) {
   return std::string("tern-perf ") + stack + " " + std::string(tern::perf::to_string(o.mode)) +
-         " client to " + tern::api::format_ipv4(o.addr) + ", " + std::to_string(o.connections) +
-         " connection(s)" +
+         " client to " + o.addr.to_string() + ", " + std::to_string(o.connections) + " connection(s)" +
          (o.mode == tern::perf::Mode::kBulk ? std::string(", ") + o.direction() : std::string());
 }
 
@@ -229,7 +229,7 @@ int main(int argc, char** argv) {
     return failed ? 1 : 0;
   };
   spec.describe = [&] {
-    const std::string where = api::format_ipv4(o.addr) + ":" + std::to_string(o.port);
+    const std::string where = Endpoint{o.addr, o.port}.to_string();
     return o.client ? "tern-perf client: " + std::string(perf::to_string(o.mode)) + " to " + where + ", " +
                           std::to_string(o.connections) + " connection(s)" +
                           (o.mode == perf::Mode::kBulk ? std::string(", ") + o.direction() : std::string())

@@ -41,29 +41,12 @@ std::optional<std::uint32_t> parse_number(std::string_view s, std::uint32_t hi) 
 }  // namespace
 
 std::optional<BackendAddress> parse_backend(std::string_view s) noexcept {
-  const std::size_t colon = s.rfind(':');
-  if (colon == std::string_view::npos) return std::nullopt;
-  const auto port = parse_number(s.substr(colon + 1), 65535);
-  if (!port || *port == 0) return std::nullopt;
-  std::string_view ip = s.substr(0, colon);
-  std::uint32_t addr = 0;
-  for (int octet = 0; octet < 4; ++octet) {
-    const std::size_t dot = octet < 3 ? ip.find('.') : ip.size();
-    if (dot == std::string_view::npos || dot > 3) return std::nullopt;
-    const auto v = parse_number(ip.substr(0, dot), 255);
-    if (!v) return std::nullopt;
-    addr = addr << 8 | *v;
-    ip.remove_prefix(octet < 3 ? dot + 1 : dot);
-  }
-  if (!ip.empty()) return std::nullopt;
-  return BackendAddress{addr, static_cast<std::uint16_t>(*port)};
+  const auto e = Endpoint::parse(s);
+  if (!e || e->port == 0) return std::nullopt;
+  return e;
 }
 
-std::string format_backend(const BackendAddress& b) {
-  return std::to_string(b.addr >> 24) + "." + std::to_string(b.addr >> 16 & 0xff) + "." +
-         std::to_string(b.addr >> 8 & 0xff) + "." + std::to_string(b.addr & 0xff) + ":" +
-         std::to_string(b.port);
-}
+std::string format_backend(const BackendAddress& b) { return b.to_string(); }
 
 BackendPool::BackendPool(std::vector<BackendAddress> backends, PoolOptions o) : o_(o) {
   if (backends.size() > kMaxBackends) backends.resize(kMaxBackends);

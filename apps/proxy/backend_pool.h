@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tern/ip_addr.h"
 #include "tern/time.h"
 
 namespace tern::proxy {
@@ -29,12 +30,9 @@ enum class Policy : std::uint8_t { kRoundRobin, kLeastConnections };
 std::optional<Policy> parse_policy(std::string_view s) noexcept;
 std::string_view to_string(Policy p) noexcept;
 
-struct BackendAddress {
-  std::uint32_t addr = 0;  // IPv4, host order
-  std::uint16_t port = 0;
-  friend bool operator==(const BackendAddress&, const BackendAddress&) = default;
-};
-// "10.0.0.1:8080" (dotted quad, port 1..65535).
+// A backend's address and port, either family (tern/ip_addr.h).
+using BackendAddress = tern::Endpoint;
+// "10.0.0.1:8080" or "[2001:db8::1]:8080" (port 1..65535).
 std::optional<BackendAddress> parse_backend(std::string_view s) noexcept;
 std::string format_backend(const BackendAddress& b);
 

@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
   using namespace tern;
   perf::Options o;
   o.client = true;
-  o.addr = kServerIp;
+  o.addr = tern::IpAddr::v4(kServerIp);
   o.interval_s = 0;
   o.time_s = 5;
   std::string lcores;

@@ -29,6 +29,9 @@ class TcpIpGlue final : public TransportInput, public SegmentSink {
   void on_ipv6(const Ipv6Delivery& d, Mbuf frame, Instant now, FrameQueue&) override {
     tcp_->on_segment6(IpAddr::v6(d.src.b), IpAddr::v6(d.dst.b), std::move(frame), d.l4_offset, d.l4_len, now);
   }
+  void on_icmpv6_error(const Icmpv6Report& r, Instant now) override {
+    tcp_->on_icmpv6_error(r.type, r.code, IpAddr::v6(r.src.b), IpAddr::v6(r.dst.b), r.quote, now);
+  }
   void send_segment(Mbuf segment, std::uint32_t /*src*/, std::uint32_t dst, Instant now) override {
     ip_.send(std::move(segment), dst, kIpProtoTcp, now, out_);
   }

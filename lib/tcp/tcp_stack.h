@@ -219,6 +219,12 @@ class TcpStack {
   }
   // An ICMP Destination Unreachable quoting one of our segments (tcp_icmp.cc).
   void on_icmp_unreachable(const IcmpUnreachable& u, Instant now) noexcept;
+  // An ICMPv6 error (RFC 4443) quoting one of our segments: `src` and `dst`
+  // its addresses (ours, the peer's), `quote` its TCP header (8 bytes at
+  // least). Destination Unreachable as above; Packet Too Big counted (no
+  // PMTU discovery yet); the rest ignored (tcp_icmp.cc).
+  void on_icmpv6_error(std::uint8_t type, std::uint8_t code, const IpAddr& src, const IpAddr& dst,
+                       std::span<const std::byte> quote, Instant now) noexcept;
   // Fires due timers and expires TIME_WAIT records. Call at least once per tick.
   // Runs on_pacing first, so a worker polling in a loop paces to its poll.
   void on_timer(Instant now) noexcept;
@@ -373,6 +379,9 @@ class TcpStack {
 
  private:
   friend struct TcpInput;  // tcp_input.cc: the §3.10.7 steps
+
+  // tcp_icmp.cc: an unreachable for c, past the window checks
+  void unreachable(Tcb& c, TcpError e) noexcept;
 
   // tcp_input.cc
   void receive(const IpAddr& src, const IpAddr& dst, Mbuf frame, std::uint16_t l4_offset,

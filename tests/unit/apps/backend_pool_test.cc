@@ -7,7 +7,9 @@
 namespace tern::proxy {
 namespace {
 
-std::vector<BackendAddress> three() { return {{0x0a000001, 8001}, {0x0a000001, 8002}, {0x0a000001, 8003}}; }
+std::vector<BackendAddress> three() {
+  return {{IpAddr::v4(0x0a000001), 8001}, {IpAddr::v4(0x0a000001), 8002}, {IpAddr::v4(0x0a000001), 8003}};
+}
 
 BackendPool pool(Policy p, std::uint32_t threshold = 3, Duration retry = Duration::s(5)) {
   return BackendPool{three(), PoolOptions{.policy = p, .fail_threshold = threshold, .retry_after = retry}};
@@ -25,16 +27,38 @@ std::size_t serve(BackendPool& p, Instant now) {
 TEST(ParseBackend, AcceptsAddressAndPort) {
   const auto b = parse_backend("10.1.2.3:8080");
   ASSERT_TRUE(b.has_value());
-  EXPECT_EQ(b->addr, 0x0a010203u);
+  EXPECT_EQ(b->addr, IpAddr::v4(0x0a010203u));
   EXPECT_EQ(b->port, 8080);
   EXPECT_EQ(format_backend(*b), "10.1.2.3:8080");
   EXPECT_TRUE(parse_backend("255.255.255.255:65535").has_value());
+  const auto v6 = parse_backend("[2001:db8::7]:443");
+  ASSERT_TRUE(v6.has_value());
+  EXPECT_TRUE(v6->addr.is_v6());
+  EXPECT_EQ(v6->port, 443);
+  EXPECT_EQ(format_backend(*v6), "[2001:db8::7]:443");
 }
 
 TEST(ParseBackend, RejectsMalformed) {
-  for (const char* s : {"", "10.1.2.3", "10.1.2.3:", ":80", "10.1.2.3:0", "10.1.2.3:65536", "10.1.2:80",
-                        "10.1.2.3.4:80", "10.1.2.256:80", "10..2.3:80", "a.b.c.d:80", "10.1.2.3:8a",
-                        "10.1.2.3:-1", "10.1.2.3:+80", " 10.1.2.3:80", "1000.1.2.3:80"})
+  for (const char* s : {"",
+                        "10.1.2.3",
+                        "10.1.2.3:",
+                        ":80",
+                        "10.1.2.3:0",
+                        "10.1.2.3:65536",
+                        "10.1.2:80",
+                        "10.1.2.3.4:80",
+                        "10.1.2.256:80",
+                        "10..2.3:80",
+                        "a.b.c.d:80",
+                        "10.1.2.3:8a",
+                        "10.1.2.3:-1",
+                        "10.1.2.3:+80",
+                        " 10.1.2.3:80",
+                        "1000.1.2.3:80",
+                        "2001:db8::7:443",
+                        "[2001:db8::7]:0",
+                        "[2001:db8::7]",
+                        "[10.1.2.3]:80"})
     EXPECT_FALSE(parse_backend(s).has_value()) << s;
 }
 
@@ -234,7 +258,7 @@ TEST(BackendPool, ThresholdZeroMeansOne) {
 }
 
 TEST(BackendPool, SingleBackend) {
-  BackendPool p{{{0x7f000001, 80}}, PoolOptions{}};
+  BackendPool p{{{IpAddr::v4(0x7f000001), 80}}, PoolOptions{}};
   for (int k = 0; k < 3; ++k) EXPECT_EQ(serve(p, at_ms(k)), 0u);
   EXPECT_FALSE(p.choose(at_ms(3), 1).has_value());
 }

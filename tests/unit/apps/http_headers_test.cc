@@ -127,7 +127,8 @@ std::string line(std::string_view method, std::string_view target, int status, s
   char date[kClfDateLen];
   format_clf_date(971186136, date);
   char out[512];
-  const std::size_t n = format_access_line(out, cap, 0x0a000002, date, method, target, 1, status, bytes);
+  const std::size_t n =
+      format_access_line(out, cap, IpAddr::v4(0x0a000002), date, method, target, 1, status, bytes);
   return {out, n};
 }
 
@@ -137,6 +138,15 @@ TEST(AccessLine, CommonLogFormat) {
   EXPECT_EQ(line("HEAD", "/", 304, 0),
             "10.0.0.2 - - [10/Oct/2000:13:55:36 +0000] \"HEAD / HTTP/1.1\" 304 -\n");
   EXPECT_EQ(line("", "", 400, 16), "10.0.0.2 - - [10/Oct/2000:13:55:36 +0000] \"-\" 400 16\n");
+}
+
+TEST(AccessLine, Ipv6ClientInRfc5952Form) {
+  char date[kClfDateLen];
+  format_clf_date(971186136, date);
+  char out[512];
+  const std::size_t n =
+      format_access_line(out, sizeof out, *IpAddr::parse("2001:DB8:0:0::5"), date, "GET", "/", 1, 200, 5);
+  EXPECT_EQ(std::string(out, n), "2001:db8::5 - - [10/Oct/2000:13:55:36 +0000] \"GET / HTTP/1.1\" 200 5\n");
 }
 
 TEST(AccessLine, QuotesAndBackslashesEscaped) {

@@ -217,21 +217,21 @@ TEST(HttpTimers, AHeadThatCompletedIsNoLongerEvictable) {
 // and at least 1/kCrowdedShare of all in use.
 TEST(SourceCounts, CrowdedIsAShareOfTheSlotsInUse) {
   apps::SourceCounts s(16);
-  for (int i = 0; i < 7; ++i) s.add(1);
-  EXPECT_FALSE(s.crowded(1));  // under kMinCrowded
-  s.add(1);
-  EXPECT_TRUE(s.crowded(1));  // 8 of 8
-  for (std::uint32_t a = 100; a < 100 + 8 * apps::SourceCounts::kCrowdedShare; ++a) s.add(a);
-  EXPECT_FALSE(s.crowded(1));  // 8 of 520: under 1/64
-  EXPECT_FALSE(s.crowded(100));
-  s.add(1);
-  EXPECT_TRUE(s.crowded(1));  // 9 of 521
-  EXPECT_EQ(s.count(1), 9u);
+  for (int i = 0; i < 7; ++i) s.add(IpAddr::v4(1));
+  EXPECT_FALSE(s.crowded(IpAddr::v4(1)));  // under kMinCrowded
+  s.add(IpAddr::v4(1));
+  EXPECT_TRUE(s.crowded(IpAddr::v4(1)));  // 8 of 8
+  for (std::uint32_t a = 100; a < 100 + 8 * apps::SourceCounts::kCrowdedShare; ++a) s.add(IpAddr::v4(a));
+  EXPECT_FALSE(s.crowded(IpAddr::v4(1)));  // 8 of 520: under 1/64
+  EXPECT_FALSE(s.crowded(IpAddr::v4(100)));
+  s.add(IpAddr::v4(1));
+  EXPECT_TRUE(s.crowded(IpAddr::v4(1)));  // 9 of 521
+  EXPECT_EQ(s.count(IpAddr::v4(1)), 9u);
   EXPECT_EQ(s.sources(), 1u + 8 * apps::SourceCounts::kCrowdedShare);
-  for (int i = 0; i < 9; ++i) s.remove(1);
-  EXPECT_EQ(s.count(1), 0u);
+  for (int i = 0; i < 9; ++i) s.remove(IpAddr::v4(1));
+  EXPECT_EQ(s.count(IpAddr::v4(1)), 0u);
   EXPECT_EQ(s.sources(), 8 * apps::SourceCounts::kCrowdedShare);  // a source at zero is forgotten
-  s.remove(1);                                                    // unknown: nothing changes
+  s.remove(IpAddr::v4(1));                                        // unknown: nothing changes
   EXPECT_EQ(s.total(), 8 * apps::SourceCounts::kCrowdedShare);
 }
 
@@ -243,12 +243,12 @@ TEST(HttpTimers, AYoungHeadFromACrowdedSourceGoesFirst) {
   apps::SourceCounts sources;
   std::vector<TimedConn> conns(HttpTimers::kCrowdScan + 1);
   TimedConn& lone = conns[0];
-  lone.source = 1;
-  sources.add(1);
+  lone.source = IpAddr::v4(1);
+  sources.add(IpAddr::v4(1));
   t.wait_head(lone, at_s(0));
   for (std::size_t i = 1; i < conns.size(); ++i) {
-    conns[i].source = 2;
-    sources.add(2);
+    conns[i].source = IpAddr::v4(2);
+    sources.add(IpAddr::v4(2));
     t.wait_head(conns[i], at_s(0.001 * static_cast<double>(i)));
   }
   EXPECT_EQ(t.victim(at_s(0.5)), &lone);  // without counts: the oldest
@@ -257,15 +257,15 @@ TEST(HttpTimers, AYoungHeadFromACrowdedSourceGoesFirst) {
   EXPECT_EQ(t.victim(at_s(0) + HttpTimers::kYoungHead, &sources), &lone);
   // The crowded source's heads all beyond the scan: the oldest after all.
   for (std::size_t i = 1; i < conns.size() - 1; ++i) {
-    conns[i].source = 100 + static_cast<std::uint32_t>(i);
-    sources.remove(2);
+    conns[i].source = IpAddr::v4(100 + static_cast<std::uint32_t>(i));
+    sources.remove(IpAddr::v4(2));
     sources.add(conns[i].source);
   }
-  for (std::uint32_t i = 0; i < 200; ++i) sources.add(1000 + i);  // source 2 now holds 1 of 265
-  EXPECT_FALSE(sources.crowded(2));
+  for (std::uint32_t i = 0; i < 200; ++i) sources.add(IpAddr::v4(1000 + i));  // source 2 now holds 1 of 265
+  EXPECT_FALSE(sources.crowded(IpAddr::v4(2)));
   EXPECT_EQ(t.victim(at_s(0.5), &sources), &lone);
-  for (int i = 0; i < 10; ++i) sources.add(2);  // 11 of 275: crowded, but 65th in line
-  ASSERT_TRUE(sources.crowded(2));
+  for (int i = 0; i < 10; ++i) sources.add(IpAddr::v4(2));  // 11 of 275: crowded, but 65th in line
+  ASSERT_TRUE(sources.crowded(IpAddr::v4(2)));
   EXPECT_EQ(t.victim(at_s(0.5), &sources), &lone);
 }
 

@@ -8,6 +8,7 @@
 // 128-bit addresses.
 #include "tcp/isn.h"
 #include "tcp_harness.h"
+#include "wire/icmpv6.h"
 
 namespace tern::tcptest {
 namespace {
@@ -254,6 +255,62 @@ TEST_F(Ipv6, BothFamiliesOnOneListener) {
   const Sent synack = expect_sent(seg().flags(kTcpSyn | kTcpAck).ack(irs() + 1).mss(1460));
   EXPECT_FALSE(synack.v6);
   EXPECT_EQ(tcbs_in_use(), ipv6_conns + 1);
+}
+
+// ICMPv6 errors (RFC 4443) quoting our SYN: Port Unreachable refuses the
+// attempt, an error quoting a sequence number we never sent or another
+// tuple is ignored, Packet Too Big and errors past SYN_SENT are counted
+// and ignored.
+Bytes quote_of(std::uint16_t sport, std::uint16_t dport, Seq32 seq) {
+  Bytes q(20);
+  testkit::put16(q, 0, sport);
+  testkit::put16(q, 2, dport);
+  testkit::put32(q, 4, seq.value());
+  return q;
+}
+
+TEST_F(Ipv6, PortUnreachableRefusesTheAttempt) {
+  Tcb* c = active_syn(at_ms(0));
+  ASSERT_NE(c, nullptr);
+  // Out of window first: ignored.
+  Bytes q = quote_of(local_port(), 80, iss() + 5);
+  stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6PortUnreachable, kLocalIp6, kPeerIp6, q, at_ms(1));
+  EXPECT_EQ(drops(Drop::kTcpIcmpOutOfWindow), 1u);
+  EXPECT_EQ(c->state, TcpState::kSynSent);
+  // Another peer with the same low 32 bits and ports: no such connection.
+  q = quote_of(local_port(), 80, iss());
+  auto other = kPeerIp6.bytes();
+  other[2] ^= 1;
+  stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6PortUnreachable, kLocalIp6, IpAddr::v6(other), q,
+                          at_ms(1));
+  EXPECT_EQ(drops(Drop::kTcpIcmpNoSocket), 1u);
+  // Packet Too Big: PMTU not done, counted.
+  stack().on_icmpv6_error(kIcmpv6PacketTooBig, 0, kLocalIp6, kPeerIp6, q, at_ms(1));
+  EXPECT_EQ(drops(Drop::kTcpIcmpFragNeeded), 1u);
+  EXPECT_EQ(c->state, TcpState::kSynSent);
+  stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6PortUnreachable, kLocalIp6, kPeerIp6, q, at_ms(2));
+  EXPECT_EQ(c->state, TcpState::kClosed);
+  EXPECT_EQ(c->error, TcpError::kRefused);
+  EXPECT_EQ(count(Counter::kAttemptFails), 1u);
+}
+
+TEST_F(Ipv6, UnreachableWhenEstablishedIsASoftError) {
+  Tcb* c = establish_active(seg().mss(1440));
+  ASSERT_NE(c, nullptr);
+  const Bytes q = quote_of(local_port(), 80, iss() + 1);
+  stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6NoRoute, kLocalIp6, kPeerIp6, q, at_ms(1));
+  EXPECT_EQ(c->state, TcpState::kEstablished);
+  EXPECT_EQ(drops(Drop::kTcpIcmpSoftError), 1u);
+}
+
+TEST_F(Ipv6, NoRouteEndsTheAttemptAsUnreachable) {
+  Tcb* c = active_syn(at_ms(0));
+  ASSERT_NE(c, nullptr);
+  const Bytes q = quote_of(local_port(), 80, iss());
+  stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6AddressUnreachable, kLocalIp6, kPeerIp6, q,
+                          at_ms(1));
+  EXPECT_EQ(c->state, TcpState::kClosed);
+  EXPECT_EQ(c->error, TcpError::kUnreachable);
 }
 
 }  // namespace

@@ -16,11 +16,13 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 namespace tern {
@@ -58,9 +60,13 @@ class IpAddr {
   }
 
   constexpr bool is_v4() const noexcept {
-    for (std::size_t i = 0; i < 10; ++i)
-      if (b_[i] != 0) return false;
-    return b_[10] == 0xFF && b_[11] == 0xFF;
+    constexpr std::array<std::uint8_t, 12> kMapped{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    // At run time one 12-byte compare (two loads): this sits on per-packet
+    // paths (tuples, checksums); the byte loop is for constant evaluation.
+    if (!std::is_constant_evaluated()) return std::memcmp(b_.data(), kMapped.data(), kMapped.size()) == 0;
+    for (std::size_t i = 0; i < kMapped.size(); ++i)
+      if (b_[i] != kMapped[i]) return false;
+    return true;
   }
   constexpr bool is_v6() const noexcept { return !is_v4(); }
   constexpr IpFamily family() const noexcept { return is_v4() ? IpFamily::kV4 : IpFamily::kV6; }
