@@ -26,7 +26,13 @@
 // were sent, or a wrong byte fails the connection. Exit status 0 only when
 // every connection did all of that.
 //
+// UDP (--udp): every worker opens port --port for any address and sends
+// each datagram back to its source (RFC 862's UDP service), zero-copy: the
+// chain on_datagram() hands over is the chain given to send_to().
+//
 //   tern-echo --config FILE [--port 7]
+//   tern-echo --config FILE --udp [--port 7]
+//   tern-echo --config FILE --udp --connect 10.0.0.1 [--port 7] [--messages 100] [--max-size 65507]
 //   tern-echo --config FILE --connect 10.0.0.1 [--port 7] [--connections 10]
 //             [--messages 100] [--max-size 65536] [--finish close|shutdown|abort|wait]
 #include <atomic>
@@ -38,6 +44,7 @@
 
 #include "slot_pool.h"
 #include "tern/api.h"
+#include "tern/udp.h"
 
 namespace tern {
 namespace {
@@ -146,6 +153,36 @@ class EchoServer final : public api::App, public api::AcceptHandler, public api:
   api::WorkerContext* w_ = nullptr;
   apps::SlotPool<EchoConn, 1024> conns_;  // unlimited: one per TCB at most
   EchoStats stats_;
+};
+
+struct UdpEchoStats {
+  std::uint64_t datagrams = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t send_errors = 0;  // send_to refused (counted by its error in Tern's counters)
+};
+
+class UdpEchoServer final : public api::App, public api::UdpHandler {
+ public:
+  explicit UdpEchoServer(std::uint16_t port) : port_(port) {}
+
+  void on_start(api::WorkerContext& w) override {
+    api::Error e = api::Error::kOk;
+    if (w.udp_open(api::Endpoint{api::IpAddr{}, port_}, *this, &e) == nullptr)
+      std::fprintf(stderr, "tern-echo: worker %u cannot open UDP port %u: %s\n", w.id(), port_,
+                   std::string(api::to_string(e)).c_str());
+  }
+
+  void on_datagram(api::UdpSocket& s, const api::Endpoint& from, Buffer data) override {
+    ++stats_.datagrams;
+    stats_.bytes += data ? data.pkt_len() : 0;
+    if (s.send_to(data, from) != api::Error::kOk) ++stats_.send_errors;
+  }
+
+  const UdpEchoStats& stats() const noexcept { return stats_; }
+
+ private:
+  std::uint16_t port_;
+  UdpEchoStats stats_;
 };
 
 enum class Finish { kClose, kShutdown, kAbort, kWait };
@@ -334,6 +371,104 @@ class EchoClient final : public api::App, public api::ConnectionHandler {
   ClientStats stats_;
 };
 
+// The UDP client (--udp --connect): one socket per worker, connected to the
+// server; messages go one at a time (stop and wait), each resent after
+// kUdpRetry without its echo, up to kUdpTries times. An echo that is not
+// the datagram last sent (a late duplicate of an earlier one) is ignored;
+// a wrong byte in the right-sized echo fails the worker.
+struct UdpClientStats {
+  std::uint64_t echoed = 0;
+  std::uint64_t retries = 0;
+  std::uint64_t mismatches = 0;
+  std::uint64_t bytes_checked = 0;
+  bool failed = false;
+};
+
+class UdpEchoClient final : public api::App, public api::UdpHandler {
+ public:
+  static constexpr api::Duration kUdpRetry = api::Duration::ms(200);
+  static constexpr std::uint32_t kUdpTries = 10;
+
+  UdpEchoClient(const ClientOptions& o, std::atomic<std::uint32_t>& done_workers)
+      : o_(o), done_workers_(done_workers) {}
+
+  void on_start(api::WorkerContext& w) override {
+    w_ = &w;
+    api::Error e = api::Error::kOk;
+    s_ = w.udp_open(api::Endpoint{api::IpAddr::any_v4(), 0}, *this, &e);
+    if (s_ == nullptr || (e = s_->connect({api::IpAddr::v4(o_.addr), o_.port})) != api::Error::kOk) {
+      std::fprintf(stderr, "tern-echo: worker %u: UDP socket: %s\n", w.id(),
+                   std::string(api::to_string(e)).c_str());
+      return finish(false);
+    }
+    send_current();
+  }
+
+  void on_poll(api::WorkerContext& w) override {
+    if (done_ || w.now() < deadline_) return;
+    if (++tries_ >= kUdpTries) return finish(false);
+    ++stats_.retries;
+    send_current();
+  }
+
+  void on_datagram(api::UdpSocket&, const api::Endpoint&, Buffer data) override {
+    if (done_ || !data || data.pkt_len() != size_of(m_)) return;  // not the echo of the current message
+    const std::uint64_t k = key(m_);
+    std::uint64_t i = 0;
+    for (rte_mbuf* seg = data.get(); seg != nullptr; seg = seg->next) {
+      const auto* p = rte_pktmbuf_mtod(seg, const std::byte*);
+      for (std::uint16_t j = 0; j < seg->data_len; ++j, ++i)
+        if (p[j] != pattern(k, i)) {
+          ++stats_.mismatches;
+          return finish(false);
+        }
+    }
+    stats_.bytes_checked += i;
+    ++stats_.echoed;
+    ++m_;
+    tries_ = 0;
+    if (m_ == o_.messages) return finish(true);
+    send_current();
+  }
+
+  const UdpClientStats& stats() const noexcept { return stats_; }
+  bool done() const noexcept { return done_; }
+
+ private:
+  std::uint64_t key(std::uint32_t m) const noexcept { return std::uint64_t{w_->id()} << 32 | m; }
+  std::uint32_t size_of(std::uint32_t m) const noexcept {
+    const std::uint32_t max = std::min<std::uint32_t>(o_.max_size, 65507);
+    return 1 + static_cast<std::uint32_t>((key(m) * 977 + m * 7919) % max);
+  }
+  void send_current() {
+    if (m_ >= o_.messages) return finish(true);
+    const std::uint32_t n = size_of(m_);
+    buf_.resize(n);
+    for (std::uint32_t i = 0; i < n; ++i) buf_[i] = pattern(key(m_), i);
+    deadline_ = w_->now() + kUdpRetry;
+    if (const api::Error e = s_->send(buf_); e != api::Error::kOk)
+      std::fprintf(stderr, "tern-echo: worker %u: send: %s\n", w_->id(),
+                   std::string(api::to_string(e)).c_str());
+  }
+  void finish(bool ok) {
+    if (done_) return;
+    done_ = true;
+    stats_.failed = !ok;
+    done_workers_.fetch_add(1);
+  }
+
+  ClientOptions o_;
+  std::atomic<std::uint32_t>& done_workers_;
+  api::WorkerContext* w_ = nullptr;
+  api::UdpSocket* s_ = nullptr;
+  std::vector<std::byte> buf_;
+  std::uint32_t m_ = 0;
+  std::uint32_t tries_ = 0;
+  api::Instant deadline_{};
+  bool done_ = false;
+  UdpClientStats stats_;
+};
+
 }  // namespace
 }  // namespace tern
 
@@ -341,6 +476,9 @@ int main(int argc, char** argv) {
   using namespace tern;
   ClientOptions co;
   bool client = false;
+  bool udp = false;
+  std::vector<UdpEchoServer*> udp_servers;
+  std::vector<UdpEchoClient*> udp_clients;
   std::vector<EchoServer*> servers;
   std::vector<EchoClient*> clients;
   std::atomic<std::uint32_t> done_workers{0};
@@ -386,8 +524,24 @@ int main(int argc, char** argv) {
            throw std::invalid_argument("--finish = \"" + v + "\": expected close, shutdown, abort or wait");
        }},
   };
+  spec.flags = {
+      {"--udp",
+       "UDP instead of TCP: echo server on --port (RFC 862), or with --connect a client sending --messages "
+       "datagrams one at a time",
+       [&] { udp = true; }},
+  };
   spec.make_app = [&](std::size_t, std::size_t n) -> std::unique_ptr<api::App> {
     workers = n;
+    if (udp && client) {
+      auto app = std::make_unique<UdpEchoClient>(co, done_workers);
+      udp_clients.push_back(app.get());
+      return app;
+    }
+    if (udp) {
+      auto app = std::make_unique<UdpEchoServer>(co.port);
+      udp_servers.push_back(app.get());
+      return app;
+    }
     if (client) {
       auto app = std::make_unique<EchoClient>(co, done_workers);
       clients.push_back(app.get());
@@ -399,6 +553,19 @@ int main(int argc, char** argv) {
   };
   spec.done = [&] { return client && done_workers.load() == workers; };
   spec.report = [&](std::FILE* out) {
+    for (std::size_t i = 0; i < udp_servers.size(); ++i) {
+      const UdpEchoStats& s = udp_servers[i]->stats();
+      std::fprintf(out,
+                   "udp echo worker %zu: datagrams %" PRIu64 " bytes %" PRIu64 " send_errors %" PRIu64 "\n",
+                   i, s.datagrams, s.bytes, s.send_errors);
+    }
+    for (std::size_t i = 0; i < udp_clients.size(); ++i) {
+      const UdpClientStats& s = udp_clients[i]->stats();
+      std::fprintf(out,
+                   "udp echo client %zu: echoed %" PRIu64 " retries %" PRIu64 " bytes_checked %" PRIu64
+                   " mismatches %" PRIu64 " %s\n",
+                   i, s.echoed, s.retries, s.bytes_checked, s.mismatches, s.failed ? "failed" : "ok");
+    }
     for (std::size_t i = 0; i < servers.size(); ++i) {
       const EchoStats& s = servers[i]->stats();
       const api::WorkerContext* w = servers[i]->context();
@@ -425,11 +592,20 @@ int main(int argc, char** argv) {
   };
   spec.exit_status = [&] {
     if (!client) return 0;
+    if (udp) {
+      for (const UdpEchoClient* c : udp_clients)
+        if (c->stats().failed || !c->done()) return 1;
+      return 0;
+    }
     std::uint64_t completed = 0;
     for (const EchoClient* c : clients) completed += c->stats().completed;
     return completed == co.connections ? 0 : 1;
   };
   spec.describe = [&] {
+    if (udp && client)
+      return "tern-echo UDP client: " + std::to_string(co.messages) + " datagram(s) per worker to " +
+             api::format_ipv4(co.addr) + ":" + std::to_string(co.port);
+    if (udp) return "tern-echo: UDP echo server (RFC 862) on port " + std::to_string(co.port);
     return client ? "tern-echo client: " + std::to_string(co.connections) + " connection(s) to " +
                         api::format_ipv4(co.addr) + ":" + std::to_string(co.port) + ", " +
                         std::to_string(co.messages) + " message(s) each"

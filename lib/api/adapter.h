@@ -22,6 +22,7 @@ class WorkerAppAdapter final : public tern::WorkerApp {
   }
   void on_poll(Worker& /*w*/, Instant now) override {
     ctx_->run_callbacks(now);
+    ctx_->run_udp_callbacks();
     if (app_) app_->on_poll(*ctx_);
   }
 

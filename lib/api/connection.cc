@@ -28,6 +28,10 @@ std::string_view to_string(Error e) noexcept {
       return "too big";
     case Error::kUnknownCongestion:
       return "unknown congestion control";
+    case Error::kNotConnected:
+      return "not connected";
+    case Error::kUnreachable:
+      return "unreachable";
   }
   return "?";
 }

@@ -45,7 +45,9 @@ namespace tern {
   X(TCPSackRecovery) X(TCPSACKDiscard) X(TCPDSACKRecv) X(TCPSACKReneging) X(TCPSACKOverflow)      \
   X(TCPSACKRescue) X(TCPLostRetransmit) X(TCPLossProbes) X(TCPTxLogUnavailable)                  \
   X(TCPDSACKUndo) X(TCPFullUndo) X(TCPPartialUndo) X(TCPLossUndo) X(TCPSpuriousRTOs) X(TCPLossProbeRecovery) \
-  X(TCPHPHits) X(TCPHPAcks)
+  X(TCPHPHits) X(TCPHPAcks)                                                            \
+  X(UdpInDatagrams) X(UdpOutDatagrams) X(UdpNoPorts) X(UdpInErrors) X(UdpRcvbufErrors) \
+  X(UdpInCsumErrors) X(IcmpOutDestUnreachs)
  
 
 // Every dropped packet is counted under exactly one of these reasons.
@@ -112,8 +114,12 @@ namespace tern {
   X(NdDuplicateAddress)  /* NA or DAD probe claiming one of our addresses */           \
   X(NdTentative)         /* NS from a unicast source for an address still under DAD */ \
   X(NdBadLinkAddress)    /* link-layer address (option or frame source) zero or multicast */ \
-  X(UdpMalformed)                                                                      \
-  X(UdpNoListener)                                                                     \
+  X(UdpMalformed)        /* under 8 bytes, or a length field outside 8..IP payload (UdpInErrors) */ \
+  X(UdpNoListener)       /* UDP datagram before a UDP engine is attached */             \
+  X(UdpBadChecksum)      /* (UdpInCsumErrors) */                                         \
+  X(UdpZeroChecksum6)    /* zero checksum over IPv6, where it is mandatory (RFC 8200 §8.1; UdpInCsumErrors) */ \
+  X(UdpNoPort)           /* no socket for the destination port (UdpNoPorts; ICMP port unreachable) */ \
+  X(UdpRcvQueueFull)     /* the socket's receive queue was at its bound (UdpRcvbufErrors) */ \
   X(TcpNoStack)          /* TCP segment before the TCP engine is attached */           \
   X(TcpMalformed)        /* header shorter than 20 bytes or bad data offset (InErrs) */ \
   X(TcpBadChecksum)      /* (InCsumErrors) */                                          \

@@ -20,7 +20,7 @@ using config_internal::Section;
 using config_internal::TableSchema;
 
 constexpr std::string_view kTopKeys[] = {"log_level", "eal", "runtime",    "port", "arp",
-                                         "nd",        "ip",  "impairment", "tcp"};
+                                         "nd",        "ip",  "impairment", "tcp",  "udp"};
 constexpr std::string_view kEalKeys[] = {"file_prefix", "no_huge", "memory_mb", "args"};
 constexpr std::string_view kRuntimeKeys[] = {"lcores", "mbufs_per_worker", "burst", "steer_ring_size"};
 constexpr std::string_view kPortKeys[] = {"name",
@@ -86,6 +86,9 @@ constexpr std::string_view kTcpKeys[] = {"max_connections",
                                          "max_orphans",
                                          "orphan_retries"};
 
+constexpr std::string_view kUdpKeys[] = {"max_sockets", "rcv_queue", "rcv_buf", "unreach_per_sec",
+                                         "unreach_burst"};
+
 constexpr TableSchema kSchema[] = {
     {"", "the top level", kTopKeys},
     {"eal", "[eal]", kEalKeys},
@@ -96,6 +99,7 @@ constexpr TableSchema kSchema[] = {
     {"ip", "[ip]", kIpKeys},
     {"impairment", "[impairment]", kImpairmentKeys},
     {"tcp", "[tcp]", kTcpKeys},
+    {"udp", "[udp]", kUdpKeys},
 };
 
 // ---- small syntax checks ------------------------------------------------
@@ -430,6 +434,18 @@ void read_ephemeral_ports(const Section& s, TcpConfig& t) {
   t.ephemeral_last = static_cast<std::uint16_t>(port[1]);
 }
 
+UdpConfig read_udp(const Section& s) {
+  UdpConfig u;
+  u.max_sockets = static_cast<std::uint32_t>(s.integer("max_sockets", u.max_sockets, 1, 65536));
+  u.rcv_queue = static_cast<std::uint32_t>(s.integer("rcv_queue", u.rcv_queue, 1, 65536));
+  // At least one mbuf's truesize (2,304 bytes); a datagram is queued while
+  // the queue holds less than this, so any one datagram fits an empty queue.
+  u.rcv_buf = static_cast<std::uint32_t>(s.integer("rcv_buf", u.rcv_buf, 2304, 1 << 30));
+  u.unreach_per_sec = static_cast<std::uint32_t>(s.integer("unreach_per_sec", u.unreach_per_sec, 0, 1000000));
+  u.unreach_burst = static_cast<std::uint32_t>(s.integer("unreach_burst", u.unreach_burst, 1, 1000000));
+  return u;
+}
+
 TcpConfig read_tcp(const Section& s) {
   TcpConfig t;
   t.max_connections =
@@ -571,6 +587,7 @@ Config parse_config(std::string_view toml_text, std::string_view origin) {
     c.impairment = read_impairment(Section(doc, *t, "impairment", "impairment"));
   }
   if (const toml::table* t = top.subtable("tcp")) c.tcp = read_tcp(Section(doc, *t, "tcp", "tcp"));
+  if (const toml::table* t = top.subtable("udp")) c.udp = read_udp(Section(doc, *t, "udp", "udp"));
   check_mbufs(doc, root, c);
   return c;
 }

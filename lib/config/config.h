@@ -168,6 +168,17 @@ struct TcpConfig {
   std::uint32_t orphan_retries = 8;  // [tcp] orphan_retries: RTOs of an orphan (tcp_orphan_retries)
 };
 
+// UDP sockets (lib/udp), per worker.
+struct UdpConfig {
+  std::uint32_t max_sockets = 1024;  // [udp] max_sockets: socket slots per worker
+  std::uint32_t rcv_queue = 256;     // [udp] rcv_queue: datagrams a socket's receive queue holds
+  std::uint32_t rcv_buf = 524288;    // [udp] rcv_buf: truesize bytes it holds (SO_RCVBUF)
+  // ICMP Destination Unreachable (port) for closed ports, a token bucket per
+  // worker (Linux net.ipv4.icmp_msgs_per_sec / icmp_msgs_burst).
+  std::uint32_t unreach_per_sec = 1000;  // [udp] unreach_per_sec: 0 = never send
+  std::uint32_t unreach_burst = 50;      // [udp] unreach_burst
+};
+
 struct Config {
   EalConfig eal;
   RuntimeConfig runtime;
@@ -177,6 +188,7 @@ struct Config {
   IpConfig ip;
   ImpairmentConfig impairment;
   TcpConfig tcp;
+  UdpConfig udp;
   std::string log_level = "info";  // error, warning, notice, info, debug
 };
 

@@ -307,7 +307,8 @@ void IpLayer::deliver(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue
       return tcp_->on_ipv4(d, std::move(frame), now, out);
     case kIpProtoUdp:
       counters_.inc(Counter::kIpInDelivers);
-      return counters_.drop(Drop::kUdpNoListener);
+      if (udp_ == nullptr) return counters_.drop(Drop::kUdpNoListener);
+      return udp_->on_ipv4(d, std::move(frame), now, out);
     default:
       return counters_.drop(Drop::kIpUnknownProtocol);
   }

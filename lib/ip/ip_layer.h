@@ -88,6 +88,11 @@ class IpLayer {
     tcp_ = tcp;
     v6_.set_transport(tcp);
   }
+  // UDP (protocol 17, either family) goes here; nullptr: counted as UdpNoListener.
+  void set_udp(TransportInput* udp) noexcept {
+    udp_ = udp;
+    v6_.set_udp(udp);
+  }
   // Reassembly charges the truesize of every fragment it holds to `a` too
   // (the worker's account, so TCP sees the memory fragments take); nullptr:
   // only this layer's own count. What is held now moves to the new account,
@@ -179,6 +184,7 @@ class IpLayer {
   std::uint64_t frag_held_ = 0;  // truesize of the mbufs in frag_tbl_
   MemAccount* mem_ = nullptr;
   TransportInput* tcp_ = nullptr;
+  TransportInput* udp_ = nullptr;
   Ipv6Layer v6_;
   std::uint16_t next_ip_id_ = 1;
   // Scratch for ICMP messages that arrived as an mbuf chain (reassembled).

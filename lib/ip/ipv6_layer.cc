@@ -259,7 +259,8 @@ void Ipv6Layer::deliver(const Ipv6Header& ip, const Ipv6ExtWalk& w, const MacAdd
                            static_cast<std::uint16_t>(kIpv6HeaderLen + ip.payload_length() - offset)};
       if (w.upper_protocol == kIpProtoUdp) {
         counters_.inc(Counter::kIp6InDelivers);
-        return counters_.drop(Drop::kUdpNoListener);
+        if (udp_ == nullptr) return counters_.drop(Drop::kUdpNoListener);
+        return udp_->on_ipv6(d, std::move(frame), now, out);
       }
       if (transport_ == nullptr) return counters_.drop(Drop::kTcpNoStack);
       counters_.inc(Counter::kIp6InDelivers);

@@ -83,6 +83,8 @@ class Ipv6Layer {
   Ipv6Layer& operator=(const Ipv6Layer&) = delete;
 
   void set_transport(TransportInput* t) noexcept { transport_ = t; }
+  // UDP (Next Header 17) goes here; nullptr: counted as UdpNoListener.
+  void set_udp(TransportInput* u) noexcept { udp_ = u; }
 
   // Whether a frame to Ethernet address `dst` may be for us: all-nodes and
   // our solicited-node groups (RFC 2464 §7). Our own MAC is IpLayer's check.
@@ -203,6 +205,7 @@ class Ipv6Layer {
   rte_mempool* pool_;
   NeighborCache nd_;
   TransportInput* transport_ = nullptr;
+  TransportInput* udp_ = nullptr;
   // Packets whose neighbour never answered, collected during the cache's
   // on_timer() (its callbacks must not re-enter it) and reported after.
   std::vector<rte_mbuf*> unresolved_;

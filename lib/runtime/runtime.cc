@@ -219,6 +219,12 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg), program_(p
     tcp.opts.hash_seed = rte_rand();
     workers_.push_back(
         std::make_unique<Worker>(w, n, *port_, ip, pools_[w], indirect_pool_, cfg.runtime.burst, &tcp));
+    UdpStackOptions udp{.cfg = cfg.udp,
+                        .ephemeral_first = cfg.tcp.ephemeral_first,
+                        .ephemeral_last = cfg.tcp.ephemeral_last,
+                        .port_seed = rte_rand(),
+                        .tx_checksum_offload = port_->info().tx_l4_checksum_offload};
+    workers_.back()->enable_udp(udp);
   }
   // An SPSC ring for every ordered pair of workers: no locks between cores.
   for (std::uint16_t from = 0; from < n; ++from) {

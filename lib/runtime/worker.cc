@@ -60,6 +60,22 @@ void Worker::on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue&
   glue_->on_ipv4(d, std::move(frame), now, out);
 }
 
+void Worker::enable_udp(const UdpStackOptions& o) {
+  udp_ = std::make_unique<UdpStack>(o, counters_, *ip_, tx_, pool_);
+  if (tcp_) udp_->set_mem_account(&tcp_->mem());
+  // Datagrams reassembled from fragments (steered by addresses only) are
+  // delivered where they complete: a socket bound on every worker takes
+  // them; a connected socket on a sibling does not see them (docs/api.md).
+  if (software_steering_) udp_->set_port_filter(&Worker::owns_udp_flow, this);
+  ip_->set_udp(udp_.get());
+}
+
+bool Worker::owns_udp_flow(void* self, const Endpoint& local, const Endpoint& remote) noexcept {
+  const auto& w = *static_cast<const Worker*>(self);
+  return symmetric_flow_hash(local.addr, remote.addr, local.port, remote.port, kIpProtoUdp) % w.workers_ ==
+         w.id_;
+}
+
 void Worker::on_icmp_unreachable(const IcmpUnreachable& u, Instant now) {
   glue_->on_icmp_unreachable(u, now);
 }

@@ -17,6 +17,7 @@
 #include "port/port.h"
 #include "tcp/ip_glue.h"
 #include "tcp/tcp_stack.h"
+#include "udp/udp_stack.h"
 
 namespace tern {
 
@@ -77,6 +78,11 @@ class Worker final : private TransportInput {
   FrameQueue& tx_queue() noexcept { return tx_; }
   // nullptr when the worker was built without TCP.
   TcpStack* tcp() noexcept { return tcp_.get(); }
+  // Attaches UDP sockets (lib/udp) to this worker's IPv4; call once, before
+  // the worker runs. Queued datagrams share TCP's buffer account.
+  void enable_udp(const UdpStackOptions& o);
+  // nullptr until enable_udp.
+  UdpStack* udp() noexcept { return udp_.get(); }
   std::uint16_t workers() const noexcept { return workers_; }
   // Set before the worker runs; start_app calls on_start (the runtime does
   // it on the worker's lcore).
@@ -114,6 +120,8 @@ class Worker final : private TransportInput {
   // Active open keeps only local ports whose replies software steering
   // brings back to this worker.
   static bool owns_tuple(void* self, const FourTuple& t) noexcept;
+  // The same for a UDP socket's ephemeral port.
+  static bool owns_udp_flow(void* self, const Endpoint& local, const Endpoint& remote) noexcept;
   // TCP from the IP layer. A datagram reassembled from fragments was steered
   // by addresses only and may belong to a sibling: forward it there.
   void on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) override;
@@ -136,6 +144,7 @@ class Worker final : private TransportInput {
   FrameQueue tx_;
   std::unique_ptr<TcpIpGlue> glue_;
   std::unique_ptr<TcpStack> tcp_;
+  std::unique_ptr<UdpStack> udp_;  // after tcp_: destroyed first, it uncharges tcp_'s account
   WorkerApp* app_ = nullptr;
   std::vector<rte_ring*> inbox_;
   std::vector<rte_ring*> outbox_;

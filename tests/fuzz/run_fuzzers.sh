@@ -61,6 +61,9 @@ seed ipv4_fuzz syn "${ip_syn}${tcp_syn}"
 seed ipv4_fuzz options "4600001800010000400600000a0000010a00000294040000"
 seed icmp_fuzz echo "$icmp_ping"
 seed udp_fuzz hello "14e9003500149eb668656c6c6f2c207465726e0a"
+# udp_stack_fuzz: open socket 0 on port 7, a datagram to it (length and
+# checksum fixed), pop, connect, send, a datagram to closed port 9.
+seed udp_stack_fuzz echo "00020000020007c001000dd4310007000d000068656c6c6f0700000003000002d43105000005d431616263c001000dd4310009000d000068656c6c6f"
 seed tcp_fuzz syn "$tcp_syn"
 seed tcp_options_fuzz syn "28${syn_opts}"
 seed tcp_options_fuzz sack "28${sack_opts}"

@@ -69,6 +69,8 @@ enum class Error : std::uint8_t {
   kInUse,              // EADDRINUSE: the port already has a listener
   kTooBig,             // EMSGSIZE: one mbuf costs more than the whole send buffer
   kUnknownCongestion,  // ENOENT: no congestion control by that name
+  kNotConnected,       // EDESTADDRREQ: UdpSocket::send() without a default peer
+  kUnreachable,        // ENETUNREACH: no route to the destination (UDP)
 };
 std::string_view to_string(Error e) noexcept;
 
@@ -96,6 +98,8 @@ struct KeepaliveParams {
 
 class Connection;
 class WorkerContext;
+class UdpSocket;   // tern/udp.h
+class UdpHandler;  // tern/udp.h
 
 class ConnectionHandler {
  public:
@@ -260,8 +264,14 @@ class WorkerContext {
   std::uint32_t tcbs_in_use() const noexcept;
   std::size_t table_size() const noexcept;
 
+  // A UDP socket on this worker (tern/udp.h): bound to `local` ("::" or
+  // 0.0.0.0 for any address; port 0 picks one at connect or first send).
+  // nullptr on failure, with `*err` set: kInUse, kInvalid, kNoMemory.
+  UdpSocket* udp_open(const Endpoint& local, UdpHandler& h, Error* err = nullptr) noexcept;
+
  private:
   friend class Connection;
+  friend class UdpSocket;
   friend class WorkerAppAdapter;
   WorkerContext(Worker& w, rte_mempool* pool);
 
@@ -291,6 +301,13 @@ class WorkerContext {
   std::uint32_t active_ = 0;
   class EngineHandler;
   std::unique_ptr<EngineHandler> engine_handler_;
+  // UDP sockets (lib/api/udp.cc), made at the first udp_open.
+  class UdpState;
+  struct UdpStateDeleter {
+    void operator()(UdpState* s) const noexcept;
+  };
+  std::unique_ptr<UdpState, UdpStateDeleter> udp_;
+  void run_udp_callbacks() noexcept;
 };
 
 // The application code of one worker.
