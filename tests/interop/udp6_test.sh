@@ -21,6 +21,12 @@ port=7
 interop_write_config 256 4095
 sed -i "s|^address = .*|&\naddress6 = [\"$tern_ip6/64\"]|" "$work/tern.toml"
 interop_start_tern tern-echo --udp --port "$port"
+# The address is tentative until duplicate address detection ends (one
+# probe, then [nd] retrans_ms); the first Router Solicitation follows it.
+dad_done() {
+  telemetry /tern/stats | python3 -c "import json,sys; sys.exit(json.load(sys.stdin)['Icmp6OutRouterSolicits'] < 1)"
+}
+tern_wait_for "duplicate address detection" 10 dad_done || fail "no Router Solicitation after DAD"
 ip netns exec "$peer_ns" sysctl -qw "net.ipv6.conf.$peer_if.accept_dad=0"
 ip netns exec "$peer_ns" sysctl -qw "net.ipv6.conf.$peer_if.disable_ipv6=0"
 ip -n "$peer_ns" -6 addr add "$peer_ip6/64" dev "$peer_if" nodad
