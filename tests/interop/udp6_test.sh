@@ -13,8 +13,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 interop_init udp6 "$@"
 interop_setup "$mode" v 10.83
-tern_lcores="0"
-export TERN_WORKERS=1
 tern_ip6="2001:db8:83::2"
 peer_ip6="2001:db8:83::1"
 port=7
