@@ -24,8 +24,15 @@
 #                      Linux's default; this VM's own default is bbr and
 #                      cubic is outside its allowed list, so it is set per
 #                      socket: tern-perf --kernel --congestion, as root)
+#   TERN_LOSS_RPS      the kernel's receive packet steering mask for the
+#                      kernel-side interface (default 2: CPU 1; empty leaves
+#                      the interface's setting alone)
 # Placement: Tern has one worker on CPU 0; the kernel's tern-perf (client or
 # server, --kernel: epoll, one thread) is pinned to CPU 1 in the namespace.
+# What the kernel receives is written by Tern's worker (the tap's write, the
+# veth's transmit) and so is processed by the kernel on CPU 0, the core Tern
+# polls on, unless RPS moves it: TERN_LOSS_RPS=2 hands the kernel's receive
+# work to the kernel's own core, so each side's TCP runs on its own CPU.
 # The kernel runs its defaults there (SACK, timestamps, printed at the
 # start) but for its congestion control, TERN_LOSS_KERNEL_CC.
 set -euo pipefail
@@ -101,6 +108,7 @@ tern_sends() {
   rm -f "$work/go"
   interop_start_tern perf/tern-perf --client "$peer_ip" --port "$port" --mode bulk --time "$secs" \
     --interval "$interval" --start-file "$work/go" --json
+  [ -z "${TERN_LOSS_RPS}" ] || ip netns exec "$peer_ns" sh -c "for q in /sys/class/net/$peer_if/queues/rx-*/rps_cpus; do echo $TERN_LOSS_RPS > \$q; done"
   touch "$work/go"
   tern_wait_for "the Tern client" $((secs + 60)) eval '! kill -0 "$tern_pid"' || fail "Tern client did not finish"
   local p=$tern_pid
@@ -115,6 +123,7 @@ tern_sends() {
 kernel_sends() {
   local dir=$1
   interop_start_tern perf/tern-perf --server --port "$port" --json
+  [ -z "${TERN_LOSS_RPS}" ] || ip netns exec "$peer_ns" sh -c "for q in /sys/class/net/$peer_if/queues/rx-*/rps_cpus; do echo $TERN_LOSS_RPS > \$q; done"
   nstat_abs >"$dir/nstat.before"
   timeout $((secs + 60)) ip netns exec "$peer_ns" "$perf" --kernel --client "$tern_ip" --port "$port" \
     --mode bulk --time "$secs" --interval "$interval" --cpu 1 --congestion "$kcc" --json >"$dir/kclient.log" 2>&1 || true
@@ -124,6 +133,7 @@ kernel_sends() {
 }
 
 kcc=${TERN_LOSS_KERNEL_CC:-cubic}
+TERN_LOSS_RPS=${TERN_LOSS_RPS-2}
 echo "kernel side: $kcc congestion control (per socket)," \
   "sack $(interop_in_peer sysctl -n net.ipv4.tcp_sack), timestamps $(interop_in_peer sysctl -n net.ipv4.tcp_timestamps)"
 header="| Tern cc | loss | reorder | Tern sends, Gbit/s | Linux sends, Gbit/s | Tern / Linux | Tern retrans segs | Tern RTOs | Linux retrans segs | Linux RTOs |"
