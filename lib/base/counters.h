@@ -22,6 +22,8 @@ namespace tern {
   X(Ip6InReceives) X(Ip6InDelivers) X(Ip6OutRequests) X(Ip6InMcastPkts)                \
   X(Ip6InHdrErrors) X(Ip6InTruncatedPkts) X(Ip6InAddrErrors) X(Ip6InUnknownProtos)     \
   X(Ip6OutNoRoutes)                                                                    \
+  X(Ip6ReasmReqds) X(Ip6ReasmOKs) X(Ip6ReasmFails) X(Ip6ReasmTimeout)                  \
+  X(Ip6FragOKs) X(Ip6FragCreates) X(Ip6FragFails)                                      \
   X(Icmp6InMsgs) X(Icmp6InErrors) X(Icmp6InCsumErrors) X(Icmp6InDestUnreachs)          \
   X(Icmp6InPktTooBigs) X(Icmp6InTimeExcds) X(Icmp6InParmProblems) X(Icmp6InEchos)      \
   X(Icmp6InEchoReplies) X(Icmp6InRouterSolicits) X(Icmp6InRouterAdvertisements)        \
@@ -95,9 +97,12 @@ namespace tern {
   X(Ip6ExtBadFragment)   /* fragment length not a multiple of 8, or past 65535 */       \
   X(Ip6UnknownNextHeader) /* upper layer Tern does not speak (Parameter Problem code 1) */ \
   X(Ip6NoNextHeader)     /* Next Header 59: nothing follows */                         \
-  X(Ip6FragNotSupported) /* IPv6 fragment: reassembly not implemented yet (issue 15) */ \
+  X(Ip6FragIncompleteChain) /* first fragment without the whole header chain (RFC 7112) */ \
+  X(Ip6FragDiscarded)    /* IPv6 reassembly gave up: table full, timed out or inconsistent */ \
+  X(Ip6FragEvicted)      /* incomplete IPv6 datagram evicted: memory over frag_high_thresh */ \
+  X(Ip6FragMalformed)    /* reassembled packet still a fragment, or fragmented ND (RFC 6980) */ \
   X(Ip6NoRoute)          /* no default router for an off-link destination */           \
-  X(Ip6TooBig)           /* a packet to send larger than the MTU (no IPv6 fragmentation yet) */ \
+  X(Ip6TooBig)           /* a packet to send larger than the MTU that could not be fragmented */ \
   X(Icmp6Truncated)      /* ICMPv6 message under 8 bytes */                            \
   X(Icmp6BadChecksum)                                                                  \
   X(Icmp6UnhandledType)  /* echo reply, redirect, MLD, unknown informational types */  \

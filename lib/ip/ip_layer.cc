@@ -1,12 +1,8 @@
-// rte_ip_frag_table_del_expired_entries is still marked experimental in 22.11.
-#define ALLOW_EXPERIMENTAL_API 1
 #include "ip/ip_layer.h"
 
 #include <rte_ip.h>
 
 #include <cstring>
-#include <limits>
-#include <stdexcept>
 
 #include "wire/arp.h"
 #include "wire/bytes.h"
@@ -18,24 +14,6 @@ namespace tern {
 namespace {
 
 constexpr std::uint32_t kLimitedBroadcast = 0xFFFFFFFFu;
-
-// Completes in software an L4 checksum left to the NIC (the field holds the
-// folded pseudo-header sum); the datagram's IPv4 header (no options) leads
-// the first segment.
-void finish_l4_checksum(rte_mbuf* m, std::uint32_t src, std::uint32_t dst, std::uint8_t proto) noexcept {
-  const std::size_t field = kIpv4MinHeaderLen + (proto == kIpProtoTcp ? 16 : 6);
-  if (m->data_len < field + 2) return;
-  auto* sum_at = rte_pktmbuf_mtod_offset(m, std::byte*, field);
-  store_be16(sum_at, 0);
-  const auto l4_len = static_cast<std::uint16_t>(m->pkt_len - kIpv4MinHeaderLen);
-  ChecksumAccumulator acc{pseudo_header_sum(src, dst, proto, l4_len)};
-  acc.add({rte_pktmbuf_mtod_offset(m, const std::byte*, kIpv4MinHeaderLen),
-           static_cast<std::size_t>(m->data_len - kIpv4MinHeaderLen)});
-  for (const rte_mbuf* s = m->next; s != nullptr; s = s->next)
-    acc.add({rte_pktmbuf_mtod(s, const std::byte*), s->data_len});
-  store_be16(sum_at, acc.finish());
-  m->ol_flags &= ~RTE_MBUF_F_TX_L4_MASK;
-}
 
 bool is_martian_source(std::uint32_t ip, std::uint32_t our_broadcast) noexcept {
   const std::uint8_t first = static_cast<std::uint8_t>(ip >> 24);
@@ -55,39 +33,10 @@ IpLayer::IpLayer(const IpSettings& s, Counters& counters, rte_mempool* pool, rte
       pool_(pool),
       indirect_pool_(indirect_pool),
       arp_(s.arp, counters),
-      v6_(s.v6, s.mac, s.mtu, counters, pool) {
-  // Reassembly times are kept in nanoseconds of our own timeline rather than
-  // TSC cycles: rte_ip_frag only compares them, and this keeps virtual time
-  // working in tests.
-  frag_tbl_ =
-      rte_ip_frag_table_create(s.ip.frag_max_flows, 4, s.ip.frag_max_flows,
-                               static_cast<std::uint64_t>(s.ip.frag_timeout.count_ns()), SOCKET_ID_ANY);
-  if (frag_tbl_ == nullptr) throw std::runtime_error("ip: cannot create the fragment reassembly table");
-}
+      frags_(s.ip, counters, {Counter::kIpReasmFails, Drop::kIpFragDiscarded, Drop::kIpFragEvicted}),
+      v6_(s.v6, s.ip, s.mac, s.mtu, counters, pool, indirect_pool) {}
 
-IpLayer::~IpLayer() {
-  rte_ip_frag_free_death_row(&death_row_, 0);
-  // The table frees the fragments it still holds; give back their charges.
-  set_mem_account(nullptr);
-  if (frag_tbl_ != nullptr) rte_ip_frag_table_destroy(frag_tbl_);
-}
-
-void IpLayer::set_mem_account(MemAccount* a) noexcept {
-  // frag_held_ fits: it stays under frag_high_thresh (at most 1 GiB) plus a fragment.
-  if (mem_ != nullptr) mem_->uncharge(static_cast<std::uint32_t>(frag_held_));
-  mem_ = a;
-  if (mem_ != nullptr) mem_->charge(static_cast<std::uint32_t>(frag_held_));
-}
-
-void IpLayer::charge(std::uint32_t bytes) noexcept {
-  frag_held_ += bytes;
-  if (mem_ != nullptr) mem_->charge(bytes);
-}
-
-void IpLayer::uncharge(std::uint32_t bytes) noexcept {
-  frag_held_ -= bytes;
-  if (mem_ != nullptr) mem_->uncharge(bytes);
-}
+IpLayer::~IpLayer() = default;
 
 bool IpLayer::push(Mbuf frame, FrameQueue& out) noexcept {
   // TxPackets/TxBytes are counted by the runtime for what the port accepts.
@@ -227,7 +176,7 @@ void IpLayer::on_ipv4(Mbuf frame, Instant now, FrameQueue& out) noexcept {
   m->l2_len = kEthernetHeaderLen;
   m->l3_len = static_cast<std::uint16_t>(ip->header_len());
   auto* hdr = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, kEthernetHeaderLen);
-  Mbuf dgram = reassemble(std::move(frame), hdr, now);
+  Mbuf dgram = frags_.add_ipv4(std::move(frame), hdr, now);
   if (!dgram) return;  // held for more fragments, or discarded
   counters_.inc(Counter::kIpReasmOKs);
   const std::uint32_t l4_offset = static_cast<std::uint32_t>(dgram->l2_len) + dgram->l3_len;
@@ -235,65 +184,6 @@ void IpLayer::on_ipv4(Mbuf frame, Instant now, FrameQueue& out) noexcept {
   d.l4_offset = static_cast<std::uint16_t>(l4_offset);
   d.l4_len = static_cast<std::uint16_t>(dgram.pkt_len() - l4_offset);
   deliver(d, std::move(dgram), now, out);
-}
-
-// Every mbuf in the table is charged its truesize (trimming and chaining
-// change neither buf_len nor the set of mbufs), so what comes out, complete
-// or on the death row, uncharges exactly what went in.
-Mbuf IpLayer::reassemble(Mbuf frag, rte_ipv4_hdr* hdr, Instant now) noexcept {
-  const std::uint32_t truesize = mbuf_truesize(frag.get());
-  // Like Linux before 4.17 (ipfrag_high_thresh): past frag_high_thresh, make
-  // room down to frag_low_thresh by dropping the oldest incomplete datagrams,
-  // so a flood of fragments that never complete cannot empty the pool.
-  if (frag_held_ + truesize > s_.ip.frag_high_thresh) evict_oldest(truesize);
-  charge(truesize);
-  rte_mbuf* whole = rte_ipv4_frag_reassemble_packet(frag_tbl_, &death_row_, frag.release(),
-                                                    static_cast<std::uint64_t>(now.ns_since_epoch()), hdr);
-  // Timed out, table full, inconsistent: this fragment and/or others.
-  if (death_row_.cnt > 0) {
-    counters_.inc(Counter::kIpReasmFails);
-    release(death_row_, 0, Drop::kIpFragDiscarded);
-  }
-  if (whole != nullptr) uncharge(mbuf_truesize(whole));
-  return Mbuf{whole};
-}
-
-// rte_ip_frag has no call to drop the oldest entry, but its LRU list is in
-// order of creation (entries are appended when created or reused and never
-// moved), and rte_ip_frag_table_del_expired_entries walks it from the head,
-// deleting an entry only if the death row has room for its `last_idx` (2 plus
-// its middle fragments, at most RTE_LIBRTE_IP_FRAG_MAX_FRAG) and stopping at
-// the first that does not fit. With every entry "expired" (time at its
-// maximum) and the row's room set to 2, then 3, ... the first room that
-// deletes anything deletes the head, the oldest datagram; whatever room it
-// leaves (at most 2) can take one more datagram of two fragment slots, the
-// next oldest, and nothing beyond. Stepping the time instead could not tell
-// apart datagrams started in the same RX burst, which share one timestamp.
-void IpLayer::evict_oldest(std::uint32_t room) noexcept {
-  constexpr std::uint32_t kRow = RTE_IP_FRAG_DEATH_ROW_MBUF_LEN;
-  constexpr std::uint64_t kEverythingExpired = std::numeric_limits<std::uint64_t>::max();
-  while (frag_held_ > 0 && frag_held_ + room > s_.ip.frag_low_thresh) {
-    std::uint32_t evicted = 0;
-    for (std::uint32_t slots = 2; slots <= RTE_LIBRTE_IP_FRAG_MAX_FRAG && evicted == 0; ++slots) {
-      death_row_.cnt = kRow - slots;  // the row's first entries are stale; release() skips them
-      rte_ip_frag_table_del_expired_entries(frag_tbl_, &death_row_, kEverythingExpired);
-      evicted = release(death_row_, kRow - slots, Drop::kIpFragEvicted);
-    }
-    if (evicted == 0) break;  // the table is empty (then frag_held_ is 0 and the loop ends anyway)
-    counters_.inc(Counter::kIpReasmFails);
-  }
-}
-
-std::uint32_t IpLayer::release(rte_ip_frag_death_row& dr, std::uint32_t from, Drop why) noexcept {
-  const std::uint32_t n = dr.cnt - from;
-  // An entry may be a chain: fragments that a failed reassembly had already linked.
-  for (std::uint32_t i = from; i < dr.cnt; ++i) {
-    uncharge(mbuf_truesize(dr.row[i]));
-    rte_pktmbuf_free(dr.row[i]);
-  }
-  dr.cnt = 0;
-  if (n > 0) counters_.drop(why, n);
-  return n;
 }
 
 void IpLayer::deliver(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) noexcept {
@@ -389,28 +279,6 @@ void IpLayer::on_dest_unreachable(std::span<const std::byte> quote, std::uint8_t
   tcp_->on_icmp_unreachable(u, now);
 }
 
-bool IpLayer::append_chain(Mbuf& m, std::span<const std::byte> data, rte_mempool* pool) noexcept {
-  rte_mbuf* tail = rte_pktmbuf_lastseg(m.get());
-  while (!data.empty()) {
-    std::uint16_t room = rte_pktmbuf_tailroom(tail);
-    if (room == 0) {
-      rte_mbuf* seg = rte_pktmbuf_alloc(pool);
-      if (seg == nullptr || rte_pktmbuf_chain(m.get(), seg) != 0) {
-        rte_pktmbuf_free(seg);
-        return false;
-      }
-      tail = seg;
-      room = rte_pktmbuf_tailroom(tail);
-    }
-    const auto n = static_cast<std::uint16_t>(std::min<std::size_t>(room, data.size()));
-    std::memcpy(rte_pktmbuf_mtod_offset(tail, std::byte*, tail->data_len), data.data(), n);
-    tail->data_len = static_cast<std::uint16_t>(tail->data_len + n);
-    m->pkt_len += n;
-    data = data.subspan(n);
-  }
-  return true;
-}
-
 std::optional<std::uint32_t> IpLayer::next_hop(std::uint32_t dst) const noexcept {
   if (on_link(dst)) return dst;
   return s_.gateway;
@@ -455,7 +323,8 @@ bool IpLayer::send_datagram(Mbuf dgram, std::uint32_t dst, std::uint8_t protocol
   }
   // Fragments leave with their checksums done here: no NIC sums an L4
   // datagram it sees in pieces.
-  if (l4_offload) finish_l4_checksum(dgram.get(), f.src, f.dst, protocol);
+  if (l4_offload)
+    finish_l4_checksum(dgram.get(), kIpv4MinHeaderLen, pseudo_header_sum(f.src, f.dst, protocol, l4_len), protocol);
   write_ipv4(dgram.head_mut(), f, /*fill_checksum=*/true);
   return fragment_and_transmit(std::move(dgram), *hop, now, out);
 }
@@ -512,13 +381,7 @@ void IpLayer::on_timer(Instant now, FrameQueue& out) noexcept {
   // sweep here so an abandoned datagram's mbufs return within the timeout.
   // The sweep looks at the oldest entries only: O(1) when nothing expired.
   // It stops when the death row is full, so go on until it finds nothing.
-  for (;;) {
-    rte_ip_frag_table_del_expired_entries(frag_tbl_, &death_row_,
-                                          static_cast<std::uint64_t>(now.ns_since_epoch()));
-    if (death_row_.cnt == 0) break;
-    counters_.inc(Counter::kIpReasmFails);
-    release(death_row_, 0, Drop::kIpFragDiscarded);
-  }
+  while (!frags_.take_expired(now).empty()) counters_.inc(Counter::kIpReasmFails);
   arp_.on_timer(now, [&](std::uint32_t ip) {
     send_arp(static_cast<std::uint16_t>(ArpOp::kRequest), MacAddr{}, ip, MacAddr::broadcast(), out);
   });

@@ -5,7 +5,6 @@
 //
 // No I/O and no clock: frames arrive through on_frame(), time through `now`,
 // and everything to transmit is appended to a FrameQueue.
-#include <rte_ip_frag.h>
 #include <rte_mempool.h>
 
 #include <array>
@@ -19,6 +18,7 @@
 #include "config/config.h"
 #include "ip/arp_table.h"
 #include "ip/frame_queue.h"
+#include "ip/ip_frag.h"
 #include "ip/ipv6_layer.h"
 #include "wire/ethernet.h"
 
@@ -97,10 +97,13 @@ class IpLayer {
   // (the worker's account, so TCP sees the memory fragments take); nullptr:
   // only this layer's own count. What is held now moves to the new account,
   // so set_mem_account(nullptr) before the account goes returns its charges.
-  void set_mem_account(MemAccount* a) noexcept;
-  // Truesize of the fragments reassembly holds; config frag_high_thresh and
-  // frag_low_thresh bound it.
-  std::uint64_t frag_held() const noexcept { return frag_held_; }
+  void set_mem_account(MemAccount* a) noexcept {
+    frags_.set_mem_account(a);
+    v6_.set_mem_account(a);
+  }
+  // Truesize of the fragments reassembly holds, both families; config
+  // frag_high_thresh and frag_low_thresh bound each family's.
+  std::uint64_t frag_held() const noexcept { return frags_.held() + v6_.frag_held(); }
 
   // One received frame; this layer takes ownership whatever happens to it.
   void on_frame(Mbuf frame, Instant now, FrameQueue& out) noexcept;
@@ -160,17 +163,6 @@ class IpLayer {
   // it until the next hop's MAC is known.
   void transmit(Mbuf frame, std::uint32_t hop, Instant now, FrameQueue& out) noexcept;
   bool fragment_and_transmit(Mbuf dgram, std::uint32_t hop, Instant now, FrameQueue& out) noexcept;
-  static bool append_chain(Mbuf& m, std::span<const std::byte> data, rte_mempool* pool) noexcept;
-  // Hands one fragment to rte_ip_frag, within the memory bound; returns the
-  // datagram it completes, if any.
-  Mbuf reassemble(Mbuf frag, rte_ipv4_hdr* hdr, Instant now) noexcept;
-  // Drops the oldest incomplete datagrams until `room` more bytes fit under frag_low_thresh.
-  void evict_oldest(std::uint32_t room) noexcept;
-  // Uncharges, counts (as `why`, per fragment) and frees whatever `dr` holds
-  // from index `from` on. Returns how many mbufs it freed.
-  std::uint32_t release(rte_ip_frag_death_row& dr, std::uint32_t from, Drop why) noexcept;
-  void charge(std::uint32_t bytes) noexcept;
-  void uncharge(std::uint32_t bytes) noexcept;
   bool push(Mbuf frame, FrameQueue& out) noexcept;
 
   IpSettings s_;
@@ -179,10 +171,7 @@ class IpLayer {
   rte_mempool* pool_;
   rte_mempool* indirect_pool_;
   ArpTable arp_;
-  rte_ip_frag_tbl* frag_tbl_ = nullptr;
-  rte_ip_frag_death_row death_row_{};
-  std::uint64_t frag_held_ = 0;  // truesize of the mbufs in frag_tbl_
-  MemAccount* mem_ = nullptr;
+  FragReassembler frags_;  // IPv4's; Ipv6Layer has its own
   TransportInput* tcp_ = nullptr;
   TransportInput* udp_ = nullptr;
   Ipv6Layer v6_;

@@ -5,6 +5,7 @@
 
 #include "ip/ip_layer.h"
 #include "wire/bytes.h"
+#include "wire/checksum.h"
 #include "wire/ipv4.h"
 
 namespace tern {
@@ -98,8 +99,8 @@ bool same_low24(const Ipv6Addr& a, const Ipv6Addr& b) noexcept {
 
 }  // namespace
 
-Ipv6Layer::Ipv6Layer(const Ipv6Settings& s, const MacAddr& mac, std::uint16_t mtu, Counters& counters,
-                     rte_mempool* pool)
+Ipv6Layer::Ipv6Layer(const Ipv6Settings& s, const IpConfig& ip, const MacAddr& mac, std::uint16_t mtu,
+                     Counters& counters, rte_mempool* pool, rte_mempool* indirect_pool)
     : mac_(mac),
       link_local_(link_local_from_mac(mac)),
       retrans_timer_(s.nd.retrans_timer),
@@ -108,7 +109,9 @@ Ipv6Layer::Ipv6Layer(const Ipv6Settings& s, const MacAddr& mac, std::uint16_t mt
       mtu_(mtu),
       counters_(counters),
       pool_(pool),
-      nd_(cache_config(s.nd, s.seed), counters) {
+      indirect_pool_(indirect_pool),
+      nd_(cache_config(s.nd, s.seed), counters),
+      frags_(ip, counters, {Counter::kIp6ReasmFails, Drop::kIp6FragDiscarded, Drop::kIp6FragEvicted}) {
   n_addrs_ = std::min(s.addrs.size(), addrs_.size());
   std::copy_n(s.addrs.begin(), n_addrs_, addrs_.begin());
   unresolved_.reserve(s.nd.max_pending);
@@ -219,15 +222,24 @@ void Ipv6Layer::on_frame(Mbuf frame, Instant now, FrameQueue& out) noexcept {
   }
 
   const Ipv6ExtWalk w = walk_ipv6_extensions(*ip);
+  if (w.verdict == Ipv6ExtVerdict::kFragment)
+    return on_fragment(*ip, w, link_multicast, std::move(frame), now, out);
+  dispatch(*ip, w, eth_src, link_multicast, std::move(frame), now, out);
+}
+
+void Ipv6Layer::dispatch(const Ipv6Header& ip, const Ipv6ExtWalk& w, const MacAddr& eth_src,
+                         bool link_multicast, Mbuf frame, Instant now, FrameQueue& out) noexcept {
   switch (w.verdict) {
     case Ipv6ExtVerdict::kUpperLayer:
-      return deliver(*ip, w, eth_src, link_multicast, std::move(frame), now, out);
+      return deliver(ip, w, eth_src, link_multicast, std::move(frame), now, out);
     case Ipv6ExtVerdict::kFragment:
-      return counters_.drop(Drop::kIp6FragNotSupported);
+      // A reassembled packet with a second fragment header in it.
+      counters_.inc(Counter::kIp6InHdrErrors);
+      return counters_.drop(Drop::kIp6FragMalformed);
     case Ipv6ExtVerdict::kParamProblem:
       counters_.inc(Counter::kIp6InHdrErrors);
       counters_.drop(ext_drop(w.reason));
-      return send_error({kIcmpv6ParamProblem, w.icmp_code, w.icmp_pointer}, ip->packet(), link_multicast, now,
+      return send_error({kIcmpv6ParamProblem, w.icmp_code, w.icmp_pointer}, ip.packet(), link_multicast, now,
                         out);
     case Ipv6ExtVerdict::kDiscard:
       counters_.inc(w.reason == Ipv6ExtReason::kTruncated ? Counter::kIp6InTruncatedPkts
@@ -325,13 +337,30 @@ void Ipv6Layer::on_echo_request(const Ipv6Header& ip, const Icmpv6Header& icmp, 
   if (ip.src().is_unspecified()) return counters_.drop(Drop::kIp6BadSource);
   const Ipv6Addr src = ip.dst().is_multicast() ? source_for(ip.src()) : ip.dst();
   const auto msg = icmp.message();
-  Mbuf reply = new_message(msg.size());
-  if (!reply) return;
-  auto body = reply.head_mut();
-  std::memcpy(body.data(), msg.data(), msg.size());
-  auto copy = Icmpv6Header::parse(body);
-  if (!copy || write_icmpv6_echo_reply(body, *copy, src, ip.src()) == 0)
-    return counters_.drop(Drop::kIcmp6Truncated);
+  Mbuf reply = Mbuf::alloc(pool_);
+  if (!reply) return counters_.drop(Drop::kMbufExhausted);
+  if (msg.size() <= rte_pktmbuf_tailroom(reply.get())) {
+    if (reply.append(static_cast<std::uint16_t>(msg.size())).size() != msg.size())
+      return counters_.drop(Drop::kMbufExhausted);
+    auto body = reply.head_mut();
+    std::memcpy(body.data(), msg.data(), msg.size());
+    auto copy = Icmpv6Header::parse(body);
+    if (!copy || write_icmpv6_echo_reply(body, *copy, src, ip.src()) == 0)
+      return counters_.drop(Drop::kIcmp6Truncated);
+  } else {
+    // A big ping (reassembled): the reply is copied onto a chain and its
+    // checksum summed over the chain; send_packet() fragments it.
+    if (!append_chain(reply, msg, pool_)) return counters_.drop(Drop::kMbufExhausted);
+    auto* head = rte_pktmbuf_mtod(reply.get(), std::byte*);
+    store_u8(head, kIcmpv6EchoReply);
+    store_u8(head + 1, 0);
+    store_be16(head + 2, 0);
+    ChecksumAccumulator acc{
+        ipv6_pseudo_header_sum(src, ip.src(), static_cast<std::uint32_t>(msg.size()), kIpProtoIcmpv6)};
+    for (const rte_mbuf* seg = reply.get(); seg != nullptr; seg = seg->next)
+      acc.add({rte_pktmbuf_mtod(seg, const std::byte*), seg->data_len});
+    store_be16(head + 2, acc.finish());
+  }
   if (send_packet(std::move(reply), src, ip.src(), kIpProtoIcmpv6, hop_limit_, now, out)) {
     counters_.inc(Counter::kIcmp6OutMsgs);
     counters_.inc(Counter::kIcmp6OutEchoReplies);
@@ -578,6 +607,7 @@ void Ipv6Layer::send_router_solicit(FrameQueue& out) noexcept {
 
 void Ipv6Layer::on_timer(Instant now, FrameQueue& out) noexcept {
   if (!started_) start(now, out);
+  expire_fragments(now, out);
   if (dad_running_ && now >= dad_deadline_) {
     if (dad_left_ > 0) {
       --dad_left_;
@@ -682,7 +712,7 @@ bool Ipv6Layer::send_from(Mbuf l4, const Ipv6Addr& src, const Ipv6Addr& dst, std
 bool Ipv6Layer::send_packet(Mbuf l4, const Ipv6Addr& src, const Ipv6Addr& dst, std::uint8_t protocol,
                             std::uint8_t hop_limit, Instant now, FrameQueue& out) noexcept {
   const std::uint32_t l4_len = l4.pkt_len();
-  if (l4_len + kIpv6HeaderLen > mtu_) {
+  if (l4_len > 65535) {  // no jumbograms (RFC 2675)
     counters_.drop(Drop::kIp6TooBig);
     return false;
   }
@@ -703,6 +733,8 @@ bool Ipv6Layer::send_packet(Mbuf l4, const Ipv6Addr& src, const Ipv6Addr& dst, s
   f.hop_limit = hop_limit;
   f.payload_len = static_cast<std::uint16_t>(l4_len);
   write_ipv6(l4.head_mut(), f);
+  counters_.inc(Counter::kIp6OutRequests);
+  if (kIpv6HeaderLen + l4_len > mtu_) return fragment_and_send(std::move(l4), src, dst, *hop, now, out);
   if ((l4->ol_flags & RTE_MBUF_F_TX_L4_MASK) != 0) {
     // DPDK's contract for an L4 checksum offload: the version flag and the
     // header lengths; the transport has put the pseudo-header sum in place.
@@ -714,18 +746,22 @@ bool Ipv6Layer::send_packet(Mbuf l4, const Ipv6Addr& src, const Ipv6Addr& dst, s
     counters_.drop(Drop::kMbufExhausted);
     return false;
   }
-  counters_.inc(Counter::kIp6OutRequests);
+  return transmit(std::move(l4), dst, *hop, now, out);
+}
+
+bool Ipv6Layer::transmit(Mbuf frame, const Ipv6Addr& dst, const Ipv6Addr& hop, Instant now,
+                         FrameQueue& out) noexcept {
   if (dst.is_multicast()) {
-    write_ethernet(l4.head_mut(), multicast_mac(dst), mac_, kEtherTypeIpv6);
-    return push(std::move(l4), out);
+    write_ethernet(frame.head_mut(), multicast_mac(dst), mac_, kEtherTypeIpv6);
+    return push(std::move(frame), out);
   }
-  if (const MacAddr* mac = nd_.lookup_for_send(*hop, now)) {
-    write_ethernet(l4.head_mut(), *mac, mac_, kEtherTypeIpv6);
-    return push(std::move(l4), out);
+  if (const MacAddr* mac = nd_.lookup_for_send(hop, now)) {
+    write_ethernet(frame.head_mut(), *mac, mac_, kEtherTypeIpv6);
+    return push(std::move(frame), out);
   }
-  switch (nd_.park(*hop, std::move(l4), now)) {
+  switch (nd_.park(hop, std::move(frame), now)) {
     case NeighborCache::Park::kQueuedSendSolicit:
-      send_solicit(*hop, nullptr, out);
+      send_solicit(hop, nullptr, out);
       return true;
     case NeighborCache::Park::kQueued:
       return true;

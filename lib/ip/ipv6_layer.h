@@ -21,6 +21,7 @@
 #include "base/mbuf.h"
 #include "config/config.h"
 #include "ip/frame_queue.h"
+#include "ip/ip_frag.h"
 #include "ip/neighbor_cache.h"
 #include "wire/ethernet.h"
 #include "wire/icmpv6.h"
@@ -77,14 +78,21 @@ struct Icmpv6Report {
 
 class Ipv6Layer {
  public:
-  Ipv6Layer(const Ipv6Settings& s, const MacAddr& mac, std::uint16_t mtu, Counters& counters,
-            rte_mempool* pool);
+  // `indirect_pool` (optional) lets packets larger than the MTU leave in
+  // fragments; [ip] frag_* bound reassembly as for IPv4 (a table of its own,
+  // as Linux keeps ip6frag_* apart from ipfrag_*).
+  Ipv6Layer(const Ipv6Settings& s, const IpConfig& ip, const MacAddr& mac, std::uint16_t mtu,
+            Counters& counters, rte_mempool* pool, rte_mempool* indirect_pool = nullptr);
   Ipv6Layer(const Ipv6Layer&) = delete;
   Ipv6Layer& operator=(const Ipv6Layer&) = delete;
 
   void set_transport(TransportInput* t) noexcept { transport_ = t; }
   // UDP (Next Header 17) goes here; nullptr: counted as UdpNoListener.
   void set_udp(TransportInput* u) noexcept { udp_ = u; }
+
+  // Reassembly's memory, as IpLayer::set_mem_account().
+  void set_mem_account(MemAccount* a) noexcept { frags_.set_mem_account(a); }
+  std::uint64_t frag_held() const noexcept { return frags_.held(); }
 
   // Whether a frame to Ethernet address `dst` may be for us: all-nodes and
   // our solicited-node groups (RFC 2464 §7). Our own MAC is IpLayer's check.
@@ -142,6 +150,23 @@ class Ipv6Layer {
   const NeighborCache& neighbors() const noexcept { return nd_; }
 
  private:
+  // What the extension-header walk found, for a packet as received or reassembled.
+  void dispatch(const Ipv6Header& ip, const Ipv6ExtWalk& w, const MacAddr& eth_src, bool link_multicast,
+                Mbuf frame, Instant now, FrameQueue& out) noexcept;
+  // lib/ip/ipv6_frag.cc: reassembly (RFC 8200 §4.5) and fragmentation.
+  void on_fragment(const Ipv6Header& ip, const Ipv6ExtWalk& w, bool link_multicast, Mbuf frame, Instant now,
+                   FrameQueue& out) noexcept;
+  void on_reassembled(Mbuf frame, bool link_multicast, Instant now, FrameQueue& out) noexcept;
+  // Datagrams past frag_timeout_s: counted, Time Exceeded code 1 where the
+  // first fragment had arrived.
+  void expire_fragments(Instant now, FrameQueue& out) noexcept;
+  // `packet` starts with its IPv6 header (no extension headers) and is over
+  // the MTU: sends it in fragments to `hop`.
+  bool fragment_and_send(Mbuf packet, const Ipv6Addr& src, const Ipv6Addr& dst, const Ipv6Addr& hop,
+                         Instant now, FrameQueue& out) noexcept;
+  // A whole frame (Ethernet header to fill) to `dst` through `hop`:
+  // multicast MAC, a known neighbour, or parked while ND resolves it.
+  bool transmit(Mbuf frame, const Ipv6Addr& dst, const Ipv6Addr& hop, Instant now, FrameQueue& out) noexcept;
   void deliver(const Ipv6Header& ip, const Ipv6ExtWalk& w, const MacAddr& eth_src, bool link_multicast,
                Mbuf frame, Instant now, FrameQueue& out) noexcept;
   void on_icmpv6(const Ipv6Header& ip, std::span<const std::byte> msg, const MacAddr& eth_src,
@@ -203,7 +228,11 @@ class Ipv6Layer {
   std::uint8_t hop_limit_ = 64;
   Counters& counters_;
   rte_mempool* pool_;
+  rte_mempool* indirect_pool_;
   NeighborCache nd_;
+  FragReassembler frags_;
+  // A reassembled packet's headers, gathered from its chain to be walked.
+  std::array<std::byte, kEthernetHeaderLen + kIpv6HeaderLen + 65535> scratch_{};
   TransportInput* transport_ = nullptr;
   TransportInput* udp_ = nullptr;
   // Packets whose neighbour never answered, collected during the cache's

@@ -3,6 +3,7 @@
 #include <cassert>
 
 #include "wire/checksum.h"
+#include "wire/ipv4.h"
 
 namespace tern {
 namespace {
@@ -343,6 +344,43 @@ Ipv6ExtWalk walk_ipv6_extensions(const Ipv6Header& ip) noexcept {
     nh_ptr = off;
     off += len;
   }
+}
+
+bool ipv6_first_fragment_has_chain(std::span<const std::byte> packet, std::uint8_t next,
+                                   std::size_t offset) noexcept {
+  for (std::size_t headers = 0; headers <= kIpv6MaxExtHeaders; ++headers) {
+    std::size_t len = 0;
+    switch (next) {
+      case kIpv6NextHopByHop:
+      case kIpv6NextRouting:
+      case kIpv6NextDestOpts:
+        if (offset + 2 > packet.size()) return false;
+        len = (static_cast<std::size_t>(load_u8(packet.data() + offset + 1)) + 1) * 8;
+        break;
+      case kIpv6NextAuth:  // RFC 4302 §2.2: in 4-octet units, minus 2
+        if (offset + 2 > packet.size()) return false;
+        len = (static_cast<std::size_t>(load_u8(packet.data() + offset + 1)) + 2) * 4;
+        break;
+      case kIpv6NextFragment:
+        len = kIpv6FragmentHeaderLen;
+        break;
+      case kIpv6NextNone:
+        return offset <= packet.size();
+      case kIpv6NextEsp:
+        return offset + 8 <= packet.size();
+      case kIpProtoTcp:
+        return offset + 20 <= packet.size();
+      case kIpProtoUdp:
+      case kIpProtoIcmpv6:
+        return offset + 8 <= packet.size();
+      default:
+        return offset + 1 <= packet.size();
+    }
+    if (offset + len > packet.size()) return false;
+    next = load_u8(packet.data() + offset);
+    offset += len;
+  }
+  return false;
 }
 
 }  // namespace tern

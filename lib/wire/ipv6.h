@@ -209,6 +209,10 @@ inline constexpr std::size_t kIpv6MaxPadding = 7;
 inline constexpr std::uint8_t kIcmpv6ParamErroneousField = 0;
 inline constexpr std::uint8_t kIcmpv6ParamUnknownNextHeader = 1;
 inline constexpr std::uint8_t kIcmpv6ParamUnknownOption = 2;
+// RFC 7112 §5: the first fragment lacks part of the IPv6 header chain.
+inline constexpr std::uint8_t kIcmpv6ParamIncompleteChain = 3;
+
+inline constexpr std::size_t kIpv6FragmentHeaderLen = 8;
 
 enum class Ipv6ExtVerdict : std::uint8_t {
   kUpperLayer,    // deliver: upper_protocol at upper_offset (also 59, No Next Header)
@@ -264,5 +268,16 @@ struct Ipv6ExtWalk {
 // an atomic fragment. Anything else is the upper layer. Never reads outside
 // ip.packet().
 Ipv6ExtWalk walk_ipv6_extensions(const Ipv6Header& ip) noexcept;
+
+// RFC 8200 §4.5 and RFC 7112 §5: whether a first fragment (offset 0) holds
+// the whole header chain, up to and including the upper-layer header. The
+// fragmentable part starts at `offset` of `packet` (the IPv6 packet from its
+// fixed header) with header `next`. Extension headers are skipped by their
+// length fields; the upper-layer header must be there whole as far as Linux
+// asks (TCP 20 bytes, UDP 8, ICMPv6 8, anything else 1). ESP hides what
+// follows it: its first 8 bytes do. More than kIpv6MaxExtHeaders headers:
+// false.
+bool ipv6_first_fragment_has_chain(std::span<const std::byte> packet, std::uint8_t next,
+                                   std::size_t offset) noexcept;
 
 }  // namespace tern
