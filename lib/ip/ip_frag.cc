@@ -58,7 +58,8 @@ Mbuf FragReassembler::add_ipv4(Mbuf frag, rte_ipv4_hdr* hdr, Instant now) noexce
                                                 static_cast<std::uint64_t>(now.ns_since_epoch()), hdr));
 }
 
-Mbuf FragReassembler::add_ipv6(Mbuf frag, rte_ipv6_hdr* hdr, rte_ipv6_fragment_ext* fh, Instant now) noexcept {
+Mbuf FragReassembler::add_ipv6(Mbuf frag, rte_ipv6_hdr* hdr, rte_ipv6_fragment_ext* fh,
+                               Instant now) noexcept {
   const std::uint32_t truesize = mbuf_truesize(frag.get());
   if (held_ + truesize > c_.frag_high_thresh) evict_oldest(truesize);
   charge(truesize);
@@ -129,14 +130,17 @@ std::span<rte_mbuf* const> FragReassembler::take_expired(Instant now) noexcept {
 
 void FragReassembler::drop_expired() noexcept { release(0, counting_.discarded); }
 
-void finish_l4_checksum(rte_mbuf* m, std::size_t l4_offset, std::uint32_t pseudo, std::uint8_t proto) noexcept {
+void finish_l4_checksum(rte_mbuf* m, std::size_t l4_offset, std::uint32_t pseudo,
+                        std::uint8_t proto) noexcept {
   const std::size_t field = l4_offset + (proto == kIpProtoTcp ? 16 : 6);
   if (m->data_len < field + 2) return;
   auto* sum_at = rte_pktmbuf_mtod_offset(m, std::byte*, field);
   store_be16(sum_at, 0);
   ChecksumAccumulator acc{pseudo};
-  acc.add({rte_pktmbuf_mtod_offset(m, const std::byte*, l4_offset), static_cast<std::size_t>(m->data_len - l4_offset)});
-  for (const rte_mbuf* s = m->next; s != nullptr; s = s->next) acc.add({rte_pktmbuf_mtod(s, const std::byte*), s->data_len});
+  acc.add({rte_pktmbuf_mtod_offset(m, const std::byte*, l4_offset),
+           static_cast<std::size_t>(m->data_len - l4_offset)});
+  for (const rte_mbuf* s = m->next; s != nullptr; s = s->next)
+    acc.add({rte_pktmbuf_mtod(s, const std::byte*), s->data_len});
   std::uint16_t sum = acc.finish();
   // RFC 768 / RFC 8200 §8.1: a UDP checksum of zero is sent as all ones.
   if (proto == kIpProtoUdp && sum == 0) sum = 0xFFFF;

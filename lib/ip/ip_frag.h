@@ -79,7 +79,8 @@ class FragReassembler {
 // folded pseudo-header sum): no NIC sums a datagram it sees in pieces.
 // `l4_offset` is where the TCP or UDP header starts in the first segment;
 // `pseudo` the pseudo-header sum over the real length.
-void finish_l4_checksum(rte_mbuf* m, std::size_t l4_offset, std::uint32_t pseudo, std::uint8_t proto) noexcept;
+void finish_l4_checksum(rte_mbuf* m, std::size_t l4_offset, std::uint32_t pseudo,
+                        std::uint8_t proto) noexcept;
 
 // Appends `data` to the chain `m`, taking segments from `pool` as the last
 // one fills. False when the pool is empty (what was appended stays).

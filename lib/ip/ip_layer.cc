@@ -324,7 +324,8 @@ bool IpLayer::send_datagram(Mbuf dgram, std::uint32_t dst, std::uint8_t protocol
   // Fragments leave with their checksums done here: no NIC sums an L4
   // datagram it sees in pieces.
   if (l4_offload)
-    finish_l4_checksum(dgram.get(), kIpv4MinHeaderLen, pseudo_header_sum(f.src, f.dst, protocol, l4_len), protocol);
+    finish_l4_checksum(dgram.get(), kIpv4MinHeaderLen, pseudo_header_sum(f.src, f.dst, protocol, l4_len),
+                       protocol);
   write_ipv4(dgram.head_mut(), f, /*fill_checksum=*/true);
   return fragment_and_transmit(std::move(dgram), *hop, now, out);
 }

@@ -34,7 +34,8 @@ void Ipv6Layer::on_fragment(const Ipv6Header& ip, const Ipv6ExtWalk& w, bool lin
   // RFC 8200 §4.5 and RFC 7112 §5: a first fragment must hold the whole
   // header chain, else Parameter Problem code 3 (pointer 0) and discard;
   // a firewall cannot judge a packet whose upper-layer header is elsewhere.
-  if (w.fragment_offset == 0 && !ipv6_first_fragment_has_chain(ip.packet(), w.upper_protocol, w.upper_offset)) {
+  if (w.fragment_offset == 0 &&
+      !ipv6_first_fragment_has_chain(ip.packet(), w.upper_protocol, w.upper_offset)) {
     counters_.inc(Counter::kIp6InHdrErrors);
     counters_.drop(Drop::kIp6FragIncompleteChain);
     return send_error({kIcmpv6ParamProblem, kIcmpv6ParamIncompleteChain, 0}, ip.packet(), link_multicast, now,
@@ -75,7 +76,8 @@ void Ipv6Layer::on_reassembled(Mbuf frame, bool link_multicast, Instant now, Fra
   rte_mbuf* m = frame.get();
   std::span<const std::byte> bytes = frame.head();
   if (m->nb_segs > 1) {
-    const void* p = m->pkt_len <= scratch_.size() ? rte_pktmbuf_read(m, 0, m->pkt_len, scratch_.data()) : nullptr;
+    const void* p =
+        m->pkt_len <= scratch_.size() ? rte_pktmbuf_read(m, 0, m->pkt_len, scratch_.data()) : nullptr;
     if (p == nullptr) {
       counters_.inc(Counter::kIp6InTruncatedPkts);
       return counters_.drop(Drop::kIp6Truncated);
@@ -135,12 +137,13 @@ bool Ipv6Layer::fragment_and_send(Mbuf packet, const Ipv6Addr& src, const Ipv6Ad
   const std::uint8_t protocol = load_u8(packet.head().data() + 6);
   if ((packet->ol_flags & RTE_MBUF_F_TX_L4_MASK) != 0)
     finish_l4_checksum(packet.get(), kIpv6HeaderLen,
-                       ipv6_pseudo_header_sum(src, dst, packet.pkt_len() - kIpv6HeaderLen, protocol), protocol);
+                       ipv6_pseudo_header_sum(src, dst, packet.pkt_len() - kIpv6HeaderLen, protocol),
+                       protocol);
   std::array<rte_mbuf*, kMaxFragmentsOut> frags{};
-  const int n = indirect_pool_ == nullptr
-                    ? -1
-                    : rte_ipv6_fragment_packet(packet.get(), frags.data(), static_cast<std::uint16_t>(frags.size()),
-                                               mtu_, pool_, indirect_pool_);
+  const int n = indirect_pool_ == nullptr ? -1
+                                          : rte_ipv6_fragment_packet(packet.get(), frags.data(),
+                                                                     static_cast<std::uint16_t>(frags.size()),
+                                                                     mtu_, pool_, indirect_pool_);
   if (n <= 0) {
     counters_.inc(Counter::kIp6FragFails);
     counters_.drop(Drop::kIp6TooBig);

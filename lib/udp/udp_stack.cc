@@ -305,7 +305,7 @@ UdpResult UdpStack::send_to(UdpSocketId id, Mbuf& payload, const std::optional<E
     store_be16(h + 6, sum);
   }
   // Dropped and counted by IP: no mbuf, or too big with no way to fragment
-  // (IPv6 does not fragment what Tern sends yet).
+  // (no indirect mbuf pool to fragment with, or it ran out).
   if (v4 ? !ip_.send(std::move(m), dst4, kIpProtoUdp, now, out_)
          : !ip_.send_ipv6(std::move(m), dst6, kIpProtoUdp, now, out_)) {
     const std::uint32_t ip_len = (v4 ? kIpv4MinHeaderLen : kIpv6HeaderLen) + ulen;

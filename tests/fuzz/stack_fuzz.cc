@@ -1,6 +1,7 @@
 // Whole-stack fuzzer: one IpLayer (ARP, IPv4 input, reassembly, ICMP echo
 // and Destination Unreachable, fragmentation, next hop and ARP parking; IPv6
-// input, the extension-header walk, ICMPv6 and neighbour discovery) fed
+// input, the extension-header walk, reassembly and fragmentation, ICMPv6
+// and neighbour discovery) fed
 // a sequence of frames on virtual time, with real mbufs from an in-memory EAL.
 //
 // Input: one configuration byte, then records until the input runs out:
@@ -68,10 +69,11 @@ constexpr std::uint8_t kSend6 = 1 << 7;       // with kSend: send_ipv6(): dst:16
 // The small tables keep per-input set-up cheap and make their limits reachable.
 constexpr std::uint32_t kFragFlows = 16;
 constexpr std::uint32_t kArpPending = 8;
-// Held at most: the reassembly table's fragments (two segments each before
-// linearising), and parked frames, each up to a 64 KiB reply in 2 KiB segments.
+// Held at most: the reassembly tables' fragments (one table per family; two
+// segments each before linearising), and parked frames, each up to a 64 KiB
+// reply in 2 KiB segments.
 constexpr unsigned kHeldBound =
-    kFragFlows * RTE_LIBRTE_IP_FRAG_MAX_FRAG * 2 + kArpPending * 40 + kArpPending + 64;
+    2 * kFragFlows * RTE_LIBRTE_IP_FRAG_MAX_FRAG * 2 + kArpPending * 40 + kArpPending + 64;
 
 rte_mempool* g_pool = nullptr;
 rte_mempool* g_indirect = nullptr;

@@ -3,7 +3,8 @@
 # resolves Tern with neighbour discovery and pings it.
 #   ping6_test.sh tap|af_packet|af_xdp BUILD_DIR
 # Checks: duplicate address detection and a Router Solicitation at start-up;
-# `ping -6` to Tern's global and link-local addresses, no loss; the
+# `ping -6` to Tern's global and link-local addresses, no loss; a
+# 4,000-byte `ping -6 -s 4000`, fragmented both ways (RFC 8200 §4.5); the
 # kernel's neighbour entry (`ip -6 neigh`) holds Tern's MAC; telemetry counts
 # the solicitations, advertisements and echoes. Two workers (one over
 # af_xdp): neighbour discovery reaches every worker, as ARP does.
@@ -47,17 +48,23 @@ echo "$ping_out" | grep -q " 0% packet loss" || fail "ping -6 lost packets"
 ip -n "$peer_ns" -6 neigh show "$tern_ip6" | tee /dev/stderr | grep -qi "$tern_mac" ||
   fail "kernel neighbour entry for $tern_ip6 is not Tern's MAC"
 
+# 1b. A 4,000-byte ping: the kernel sends it in 3 fragments, Tern
+# reassembles it and sends its reply in 3 fragments of its own.
+ping_out=$(ip netns exec "$peer_ns" ping -6 -c 5 -i 0.2 -W 2 -s 4000 "$tern_ip6") || true
+echo "$ping_out" | tail -2
+echo "$ping_out" | grep -q " 0% packet loss" || fail "ping -6 -s 4000 lost packets"
+
 # 2. Link-local address. In tap mode the kernel's side of the tap has Tern's
 # MAC, so it derives the same link-local address and answers such pings
 # itself: only a veth peer can check this.
-echos=23
+echos=28
 if ip -n "$peer_ns" -6 addr show dev "$peer_if" | grep -q "$tern_ll"; then
   echo "link-local: skipped ($tern_ll is the kernel's own address on $peer_if too)"
 else
   ping_out=$(ip netns exec "$peer_ns" ping -6 -c 5 -i 0.05 -W 1 "$tern_ll%$peer_if") || true
   echo "$ping_out" | tail -2
   echo "$ping_out" | grep -q " 0% packet loss" || fail "ping -6 to the link-local address lost packets"
-  echos=28
+  echos=33
 fi
 
 # 3. A neighbour entry that goes away is resolved again.
@@ -71,15 +78,18 @@ import json, os, sys
 s = json.load(sys.stdin)
 for k, least in (('Icmp6InEchos', $echos), ('Icmp6OutEchoReplies', $echos), ('Icmp6InNeighborSolicits', 2),
                  ('Icmp6OutNeighborAdvertisements', 2), ('Icmp6OutNeighborSolicits', 2),
-                 ('Icmp6OutRouterSolicits', 1)):
+                 ('Icmp6OutRouterSolicits', 1), ('Ip6ReasmOKs', 5), ('Ip6FragOKs', 5),
+                 ('Ip6FragCreates', 15)):
     assert s[k] >= least, (k, s[k])
 print('telemetry: ' + ' '.join('%s=%d' % (k, s[k]) for k in (
     'Ip6InReceives', 'Icmp6InEchos', 'Icmp6OutEchoReplies', 'Icmp6InNeighborSolicits',
-    'Icmp6OutNeighborAdvertisements', 'Icmp6OutNeighborSolicits', 'Icmp6OutRouterSolicits', 'NdDadFailed')))
+    'Icmp6OutNeighborAdvertisements', 'Icmp6OutNeighborSolicits', 'Icmp6OutRouterSolicits', 'NdDadFailed',
+    'Ip6ReasmReqds', 'Ip6ReasmOKs', 'Ip6ReasmFails', 'Ip6FragOKs', 'Ip6FragCreates')))
 # In tap mode the kernel's side of the tap shares Tern's MAC, hence its
 # link-local address: when the kernel's own DAD probe for it meets Tern's,
 # Tern rightly gives that address up (the global one is not affected).
 assert s['NdDadFailed'] <= (os.environ['mode'] == 'tap'), s['NdDadFailed']
+assert s['Ip6ReasmFails'] == 0, s['Ip6ReasmFails']
 " || fail "telemetry counters"
 
 interop_stop_tern

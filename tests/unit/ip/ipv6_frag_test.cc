@@ -200,7 +200,8 @@ TEST_F(Ipv6Frag, AtomicFragmentIsNotReassembly) {
 
 TEST_F(Ipv6Frag, DuplicateFragmentDiscardsTheDatagram) {
   peer_solicits(at_ms(0));
-  const auto frags = fragments6(8, kNhIcmp6, icmp6(128, 0, echo_body(1, 1, pattern(3000)), kPeerG, kOurG), 1232);
+  const auto frags =
+      fragments6(8, kNhIcmp6, icmp6(128, 0, echo_body(1, 1, pattern(3000)), kPeerG, kOurG), 1232);
   recv6(frags[0], at_ms(1));
   recv6(frags[1], at_ms(1));
   recv6(frags[1], at_ms(1));

@@ -34,7 +34,7 @@ inline Ipv6Addr get_addr(std::span<const std::byte> b, std::size_t at) {
 
 // RFC 8200 §8.1 pseudo-header + message, summed the naive way.
 inline std::uint16_t upper_checksum(const Ipv6Addr& src, const Ipv6Addr& dst, std::uint8_t nh,
-                             std::span<const std::byte> msg) {
+                                    std::span<const std::byte> msg) {
   Bytes p(40);
   put_addr(p, 0, src);
   put_addr(p, 16, dst);
@@ -45,7 +45,7 @@ inline std::uint16_t upper_checksum(const Ipv6Addr& src, const Ipv6Addr& dst, st
 }
 
 inline Bytes ipv6_packet(const Ipv6Addr& src, const Ipv6Addr& dst, std::uint8_t nh,
-                  std::span<const std::byte> payload, std::uint8_t hop = 64) {
+                         std::span<const std::byte> payload, std::uint8_t hop = 64) {
   Bytes p(40);
   p[0] = std::byte{0x60};
   put16(p, 4, static_cast<std::uint16_t>(payload.size()));
@@ -59,7 +59,7 @@ inline Bytes ipv6_packet(const Ipv6Addr& src, const Ipv6Addr& dst, std::uint8_t 
 
 // An ICMPv6 message: type, code, checksum, then `rest`; checksummed for src/dst.
 inline Bytes icmp6(std::uint8_t type, std::uint8_t code, std::span<const std::byte> rest, const Ipv6Addr& src,
-            const Ipv6Addr& dst) {
+                   const Ipv6Addr& dst) {
   Bytes m(4);
   m[0] = static_cast<std::byte>(type);
   m[1] = static_cast<std::byte>(code);
@@ -108,8 +108,8 @@ inline Bytes frame6(const MacAddr& dst_mac, const MacAddr& src_mac, std::span<co
 
 // An ICMPv6 message in a whole frame.
 inline Bytes icmp6_frame(const MacAddr& dst_mac, const Ipv6Addr& src, const Ipv6Addr& dst, std::uint8_t type,
-                  std::uint8_t code, std::span<const std::byte> rest, std::uint8_t hop = 64,
-                  const MacAddr& src_mac = kPeerMac) {
+                         std::uint8_t code, std::span<const std::byte> rest, std::uint8_t hop = 64,
+                         const MacAddr& src_mac = kPeerMac) {
   return frame6(dst_mac, src_mac, ipv6_packet(src, dst, kNhIcmp6, icmp6(type, code, rest, src, dst), hop));
 }
 
