@@ -3,11 +3,11 @@
 // ipv6_layer.cc for size.
 #include <rte_random.h>
 
+#include <array>
 #include <cstring>
 
 #include "ip/ipv6_layer.h"
 #include "wire/bytes.h"
-#include "wire/ipv4.h"
 
 namespace tern {
 namespace {

@@ -535,5 +535,39 @@ TEST(Ipv6ExtWalk, ReasonNames) {
   EXPECT_EQ(ipv6_ext_reason_name(Ipv6ExtReason::kFragmentTooLong), "fragment_too_long");
 }
 
+// RFC 7112 §5: the first fragment holds every header up to and with the
+// upper-layer header; offsets count from the fixed header as the walk's.
+TEST(Ipv6FirstFragment, HoldsTheWholeChainOrNot) {
+  const auto frag = hex("3c 00 00 01 00 00 00 01");  // next: Destination Options
+  const auto dst = opts_header(kIpProtoUdp, {});     // 8 bytes, then UDP
+  const auto p = [&](std::size_t upper_bytes) {
+    return packet(kIpv6NextFragment, testing::concat({frag, dst, testing::random_bytes(upper_bytes, 5)}));
+  };
+  // UDP needs its 8-byte header after the 8-byte options header at 48.
+  EXPECT_TRUE(ipv6_first_fragment_has_chain(p(8), kIpv6NextDestOpts, 48));
+  EXPECT_FALSE(ipv6_first_fragment_has_chain(p(7), kIpv6NextDestOpts, 48));
+  EXPECT_FALSE(ipv6_first_fragment_has_chain(p(0), kIpv6NextDestOpts, 48));
+  const auto tcp = [&](std::size_t n) {
+    return packet(kIpv6NextFragment, testing::concat({frag, testing::random_bytes(n, 6)}));
+  };
+  EXPECT_TRUE(ipv6_first_fragment_has_chain(tcp(20), kIpProtoTcp, 48));
+  EXPECT_FALSE(ipv6_first_fragment_has_chain(tcp(19), kIpProtoTcp, 48));
+  EXPECT_TRUE(ipv6_first_fragment_has_chain(tcp(8), kIpProtoIcmpv6, 48));
+  EXPECT_FALSE(ipv6_first_fragment_has_chain(tcp(7), kIpProtoIcmpv6, 48));
+  EXPECT_TRUE(ipv6_first_fragment_has_chain(tcp(0), kIpv6NextNone, 48));
+  // An options header whose length runs past the fragment.
+  const auto long_dst = hex("11 02 01 02 00 00 00 00");  // says 24 bytes, 8 there
+  EXPECT_FALSE(ipv6_first_fragment_has_chain(packet(kIpv6NextFragment, testing::concat({frag, long_dst})),
+                                             kIpv6NextDestOpts, 48));
+  // Nine chained options headers: past the walk's bound.
+  std::vector<std::byte> chain(frag.begin(), frag.end());
+  for (int i = 0; i < 9; ++i) {
+    const auto h = opts_header(kIpv6NextDestOpts, {});
+    chain.insert(chain.end(), h.begin(), h.end());
+  }
+  chain.resize(chain.size() + 8);
+  EXPECT_FALSE(ipv6_first_fragment_has_chain(packet(kIpv6NextFragment, chain), kIpv6NextDestOpts, 48));
+}
+
 }  // namespace
 }  // namespace tern
