@@ -299,6 +299,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       FUZZ_CHECK(ip->arp().pending_frames() <= kArpPending);
       FUZZ_CHECK(ip->v6().neighbors().pending_frames() <= kArpPending);
     }
+    // Let every incomplete IPv6 datagram time out first: its Time Exceeded
+    // (RFC 8200 §4.5) may start a neighbour resolution of its own.
+    now = now + s.ip.frag_timeout + Duration::s(1);
+    ip->on_timer(now, out);
+    drain(out, s.mtu, buf);
     // Let every ARP resolution run out (one retry step per call), then tear down.
     for (std::uint32_t i = 0; i <= std::max<std::uint32_t>(s.arp.max_retries, 3); ++i) {
       now = now + Duration::s(1);
