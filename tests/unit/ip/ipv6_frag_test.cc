@@ -364,5 +364,19 @@ TEST_F(Ipv6Frag, IdentificationDiffersBetweenDatagrams) {
   expect_no_leaks();
 }
 
+// Fragments are indirect mbufs over the payload: without that pool a
+// packet over the MTU cannot leave, and says so.
+TEST_F(Ipv6Test, WithoutAnIndirectPoolABigPacketIsDroppedAndCounted) {
+  peer_solicits(at_ms(0));
+  Mbuf m = Mbuf::alloc(pool_);
+  ASSERT_TRUE(append_chain(m, pattern(2000, 13), pool_));
+  EXPECT_FALSE(ip6().send_ipv6(std::move(m), kPeerG, kProtoTcp, at_ms(1), out_));
+  expect_nothing_sent();
+  EXPECT_EQ(count(Counter::kIp6FragFails), 1u);
+  EXPECT_EQ(count(Counter::kIp6FragOKs), 0u);
+  expect_only_drop(Drop::kIp6TooBig);
+  expect_no_leaks();
+}
+
 }  // namespace
 }  // namespace tern::testkit
