@@ -29,6 +29,9 @@
 #include "perf_plot.h"
 #include "perf_stats.h"
 #include "perf_tern.h"
+#include "perf_udp.h"
+#include "perf_udp_kernel.h"
+#include "perf_udp_tern.h"
 #include "tern/api.h"
 
 namespace {
@@ -111,8 +114,29 @@ void add_options(tern::api::AppSpec& spec, Options& o) {
            throw std::invalid_argument("--plot needs gnuplot (Debian: apt-get install gnuplot-nox)");
          o.plot = v;
        }},
+      {"--bitrate", "BITS",
+       "client, --udp: send at BITS/s of UDP payload (K, M, G: powers of 1000; default 1M as iperf3 -u), "
+       "0: as fast as the stack takes them",
+       [&o](const std::string& v) { o.bitrate = tern::perf::parse_bitrate("--bitrate", v); }},
+      {"-b", "BITS", "same as --bitrate",
+       [&o](const std::string& v) { o.bitrate = tern::perf::parse_bitrate("-b", v); }},
+      {"--length", "BYTES",
+       "client, --udp: datagram payload bytes (default 1460, 1452 to an IPv6 server: what fits a 1500-byte MTU)",
+       [&o](const std::string& v) {
+         o.length = static_cast<std::uint32_t>(
+             parse_int_option("--length", v, tern::perf::kUdpMinLength, tern::perf::kUdpMaxLength));
+       }},
+      {"-l", "BYTES", "same as --length",
+       [&o](const std::string& v) {
+         o.length = static_cast<std::uint32_t>(
+             parse_int_option("-l", v, tern::perf::kUdpMinLength, tern::perf::kUdpMaxLength));
+       }},
   };
   spec.flags = {
+      {"--udp",
+       "UDP datagrams with loss, out-of-order and RFC 3550 jitter (iperf3 -u) instead of TCP; the server too",
+       [&o] { o.udp = true; }},
+      {"-u", "same as --udp", [&o] { o.udp = true; }},
       {"--server", "server: answer clients of any mode until SIGINT/SIGTERM", [&o] { o.server = true; }},
       {"--json", "print the figures as JSON too: one object per interval, and the summary as the last line",
        [&o] { o.json = true; }},
@@ -133,6 +157,13 @@ bool check_role(const Options& o) {
     return false;
   };
   if (o.server == o.client) return bad("give exactly one of --server and --client ADDR");
+  if (o.udp && (o.reverse || o.bidir || o.bytes > 0 || !o.plot.empty() || o.mode != tern::perf::Mode::kBulk ||
+                o.connections != 1))
+    return bad("--udp sends one flow for --time: --mode, --connections, --reverse, --bidir, --bytes and --plot "
+               "are TCP options");
+  if (!o.udp && (o.length != 0 || o.bitrate != 1'000'000)) return bad("--bitrate and --length need --udp");
+  if (o.server && (o.length != 0 || o.bitrate != 1'000'000))
+    return bad("--bitrate and --length are client options");
   if (o.server && (o.reverse || o.bidir || o.bytes > 0 || !o.plot.empty()))
     return bad("--reverse, --bidir, --bytes and --plot are client options: the client decides the test");
   if (o.mode != tern::perf::Mode::kBulk && (o.reverse || o.bidir || o.bytes > 0))
@@ -161,6 +192,56 @@ std::string plot_title(const Options& o, const char* stack) {
          (o.mode == tern::perf::Mode::kBulk ? std::string(", ") + o.direction() : std::string());
 }
 
+// --udp on Tern: worker 0 of the client sends; a server on every worker.
+int run_tern_udp(const Options& o, const tern::api::CommandLine& cl, tern::api::AppSpec& spec) {
+  using namespace tern;
+  perf::TernUdpShared shared;
+  std::vector<perf::TernUdpServer*> servers;
+  spec.make_app = [&](std::size_t, std::size_t) -> std::unique_ptr<api::App> {
+    if (o.client) return std::make_unique<perf::TernUdpClient>(o, shared);
+    auto app = std::make_unique<perf::TernUdpServer>(o);
+    servers.push_back(app.get());
+    return app;
+  };
+  const auto open_failed = [&] {
+    return std::any_of(servers.begin(), servers.end(), [](const auto* s) { return s->open_failed(); });
+  };
+  spec.done = [&] { return o.client ? shared.finished() : open_failed(); };
+  spec.report = [&](std::FILE* out) {
+    if (o.client) {
+      if (shared.finished()) perf::print_udp_summary(out, shared.summary(), o.json);
+      return;
+    }
+    perf::UdpServerTotals t;
+    for (const auto* s : servers) {
+      t.datagrams += s->totals().datagrams;
+      t.bytes += s->totals().bytes;
+      t.tests += s->totals().tests;
+      t.ignored += s->totals().ignored;
+    }
+    const auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+    std::fprintf(out, "tern-perf udp server (tern stack): %llu tests ended, %llu datagrams, %llu bytes, %llu ignored\n",
+                 u(t.tests), u(t.datagrams), u(t.bytes), u(t.ignored));
+    if (o.json)
+      std::fprintf(out,
+                   "{\"type\": \"summary\", \"mode\": \"udp\", \"stack\": \"tern\", \"role\": \"server\", "
+                   "\"tests\": %llu, \"received\": %llu, \"bytes\": %llu, \"ignored\": %llu}\n",
+                   u(t.tests), u(t.datagrams), u(t.bytes), u(t.ignored));
+  };
+  spec.exit_status = [&] {
+    if (o.client) {
+      const auto r = shared.finished() ? shared.summary().report : std::nullopt;
+      return r && r->received > 0 ? 0 : 1;
+    }
+    return open_failed() ? 1 : 0;
+  };
+  spec.describe = [&] {
+    return o.client ? "tern-perf udp client to " + Endpoint{o.addr, o.port}.to_string()
+                    : "tern-perf udp server: port " + std::to_string(o.port);
+  };
+  return api::run(cl, spec);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -184,8 +265,9 @@ int main(int argc, char** argv) {
   if (o.client) o.test = new_test_id();
   if (o.kernel) {
     o.ready_file = cl.ready_file;
-    return perf::run_kernel(o);
+    return o.udp ? perf::run_kernel_udp(o) : perf::run_kernel(o);
   }
+  if (o.udp) return run_tern_udp(o, cl, spec);
 
   std::vector<perf::TernPerfClient*> clients;
   std::vector<perf::TernPerfServer*> servers;

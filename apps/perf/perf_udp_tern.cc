@@ -1,0 +1,156 @@
+#include "perf_udp_tern.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+namespace tern::perf {
+
+void TernUdpClient::on_start(api::WorkerContext& w) {
+  sender_ = w.id() == 0;
+  sum_ = UdpSummary{"client", "tern", o_.test, o_.length != 0 ? o_.length : default_udp_length(o_.addr.is_v6()),
+                    o_.bitrate, 0, 0, 0, std::nullopt};
+  const api::IpAddr any = o_.addr.is_v4() ? api::IpAddr::any_v4() : api::IpAddr{};
+  api::Error e = api::Error::kOk;
+  s_ = w.udp_open(api::Endpoint{any, udp_client_port(o_.test)}, *this, &e);
+  if (s_ == nullptr) {
+    std::fprintf(stderr, "tern-perf: worker %u: UDP port %u: %s\n", w.id(), udp_client_port(o_.test),
+                 std::string(api::to_string(e)).c_str());
+    if (sender_) done(w);
+  }
+}
+
+bool TernUdpClient::send_one(api::WorkerContext& w, std::int64_t now_ns) {
+  // One chain from the worker's pool: the header and zeros, in as many
+  // mbufs as the length needs (the stack puts its headers in the headroom).
+  Buffer head = w.alloc();
+  if (!head) return false;
+  std::uint32_t left = sum_.length;
+  rte_mbuf* tail = head.get();
+  for (;;) {
+    const auto take = static_cast<std::uint16_t>(std::min<std::uint32_t>(left, rte_pktmbuf_tailroom(tail)));
+    auto* p = rte_pktmbuf_append(tail, take);
+    std::memset(p, 0, take);
+    left -= take;
+    if (left == 0) break;
+    rte_mbuf* seg = rte_pktmbuf_alloc(w.pool());
+    if (seg == nullptr) return false;  // `head` frees what it holds
+    if (rte_pktmbuf_chain(head.get(), seg) != 0) {
+      rte_pktmbuf_free(seg);
+      return false;
+    }
+    tail = seg;
+  }
+  std::array<std::byte, kUdpHeaderSize> h{};
+  encode_udp_header(UdpHeader{UdpType::kData, o_.test, sum_.sent, static_cast<std::uint64_t>(now_ns)}, h);
+  std::memcpy(rte_pktmbuf_mtod(head.get(), void*), h.data(), h.size());  // the first mbuf holds >= 32 bytes
+  if (s_->send_to(head, api::Endpoint{o_.addr, o_.port}) != api::Error::kOk) {
+    ++sum_.send_errors;  // the TX ring full, no ARP/ND entry yet: this seq goes again later
+    return false;
+  }
+  ++sum_.sent;
+  return true;
+}
+
+void TernUdpClient::on_poll(api::WorkerContext& w) {
+  if (!sender_ || finished_ || s_ == nullptr) return;
+  const std::int64_t now = w.now().ns_since_epoch();
+  if (start_ns_ < 0) start_ns_ = now;
+  if (!ended_) {
+    const std::int64_t elapsed = now - start_ns_;
+    if (elapsed < static_cast<std::int64_t>(o_.time_s * 1e9)) {
+      // A burst up to the schedule, at most 64 per iteration so received
+      // frames (ARP, the report) are still processed.
+      const std::uint64_t allowed = udp_allowed(o_.bitrate, sum_.length, elapsed);
+      for (int i = 0; i < 64 && sum_.sent < allowed; ++i)
+        if (!send_one(w, now)) break;
+      return;
+    }
+    ended_ = true;
+    sum_.duration_s = static_cast<double>(elapsed) / 1e9;
+  }
+  if (auto r = shared_.report()) {
+    sum_.report = r;
+    return done(w);
+  }
+  if (now < next_end_ns_) return;
+  if (end_tries_++ == kEndTries) return done(w);
+  next_end_ns_ = now + kEndRetryNs;
+  std::array<std::byte, kUdpHeaderSize> end{};
+  encode_udp_header(UdpHeader{UdpType::kEnd, o_.test, sum_.sent,
+                              static_cast<std::uint64_t>(sum_.duration_s * 1e9)},
+                    end);
+  s_->send_to(end, api::Endpoint{o_.addr, o_.port});  // lost or refused: the next try
+}
+
+void TernUdpClient::on_datagram(api::UdpSocket&, const api::Endpoint&, Buffer data) {
+  std::array<std::byte, kUdpReportSize> in{};
+  if (!data || data.pkt_len() < kUdpReportSize) return;
+  const auto* p = static_cast<const std::byte*>(rte_pktmbuf_read(data.get(), 0, kUdpReportSize, in.data()));
+  std::uint32_t test = 0;
+  if (auto r = decode_udp_report({p, kUdpReportSize}, &test); r && test == o_.test) shared_.offer_report(*r);
+}
+
+void TernUdpClient::done(api::WorkerContext&) {
+  finished_ = true;
+  if (!sum_.report && end_tries_ > 0)
+    std::fprintf(stderr, "tern-perf: no report from the UDP server at %s\n",
+                 api::Endpoint{o_.addr, o_.port}.to_string().c_str());
+  shared_.finish(sum_);
+}
+
+void TernUdpServer::on_start(api::WorkerContext& w) {
+  w_ = &w;
+  api::Error e = api::Error::kOk;
+  if (w.udp_open(api::Endpoint{api::IpAddr{}, o_.port}, *this, &e) == nullptr) {
+    std::fprintf(stderr, "tern-perf: worker %u cannot open UDP port %u: %s\n", w.id(), o_.port,
+                 std::string(api::to_string(e)).c_str());
+    open_failed_ = true;
+  }
+}
+
+TernUdpServer::Test& TernUdpServer::find(std::uint32_t test) noexcept {
+  ++clock_;
+  Test* oldest = &tests_[0];
+  for (Test& t : tests_) {
+    if (t.test == test) {
+      t.last_use = clock_;
+      return t;
+    }
+    if (t.last_use < oldest->last_use) oldest = &t;
+  }
+  *oldest = Test{test, false, clock_, {}};
+  return *oldest;
+}
+
+void TernUdpServer::on_datagram(api::UdpSocket& s, const api::Endpoint& from, Buffer data) {
+  std::array<std::byte, kUdpHeaderSize> buf{};
+  const auto* p = data && data.pkt_len() >= kUdpHeaderSize
+                      ? static_cast<const std::byte*>(rte_pktmbuf_read(data.get(), 0, kUdpHeaderSize, buf.data()))
+                      : nullptr;
+  const auto h = p != nullptr ? decode_udp_header({p, kUdpHeaderSize}) : std::nullopt;
+  if (!h || h->type == UdpType::kReport) {
+    ++totals_.ignored;
+    return;
+  }
+  Test& t = find(h->test);
+  if (h->type == UdpType::kData) {
+    ++totals_.datagrams;
+    totals_.bytes += data.pkt_len();
+    t.rx.on_data(h->seq, data.pkt_len(), static_cast<std::int64_t>(h->time_ns), w_->now().ns_since_epoch());
+    return;
+  }
+  t.rx.on_end(h->seq);
+  std::array<std::byte, kUdpReportSize> rep{};
+  encode_udp_report(h->test, t.rx.report(), rep);
+  s.send_to(rep, from);  // lost: the client's next end asks again
+  if (!t.ended) {
+    t.ended = true;
+    ++totals_.tests;
+    print_udp_summary(stdout, UdpSummary{"server", "tern", h->test, 0, 0, h->seq, 0, 0, t.rx.report()}, o_.json);
+  }
+}
+
+}  // namespace tern::perf
