@@ -43,7 +43,6 @@ bool set_congestion(int fd, const std::string& name) {
   return false;
 }
 
-
 // ---------------------------------------------------------------- server
 
 class KernelServer {

@@ -42,24 +42,28 @@ std::optional<UdpHeader> decode_udp_header(std::span<const std::byte> in) noexce
   if (in.size() < kUdpHeaderSize) return std::nullopt;
   const std::byte* p = in.data();
   const auto type = std::to_integer<std::uint8_t>(p[4]);
-  if (get_u32(p) != kUdpMagic || type < 1 || type > 3 || p[5] != std::byte{0} || p[6] != std::byte{0} ||
+  if (get_u32(p) != kUdpMagic || type < 1 || type > 4 || p[5] != std::byte{0} || p[6] != std::byte{0} ||
       p[7] != std::byte{0} || get_u32(p + 12) != 0)
     return std::nullopt;
   return UdpHeader{static_cast<UdpType>(type), get_u32(p + 8), get_u64(p + 16), get_u64(p + 24)};
 }
 
-void encode_udp_report(std::uint32_t test, const UdpReport& r, std::span<std::byte, kUdpReportSize> out) noexcept {
-  encode_udp_header(UdpHeader{UdpType::kReport, test, 0, 0}, out.first<kUdpHeaderSize>());
+void encode_udp_report(std::uint32_t test, UdpType answers, const UdpReport& r,
+                       std::span<std::byte, kUdpReportSize> out) noexcept {
+  encode_udp_header(UdpHeader{UdpType::kReport, test, static_cast<std::uint64_t>(answers), 0},
+                    out.first<kUdpHeaderSize>());
   const std::uint64_t fields[kReportFields] = {r.received,   r.bytes,     r.lost, r.out_of_order,
                                                r.duplicates, r.jitter_ns, r.sent, r.duration_ns};
   for (std::size_t i = 0; i < kReportFields; ++i) put_u64(out.data() + kUdpHeaderSize + 8 * i, fields[i]);
 }
 
-std::optional<UdpReport> decode_udp_report(std::span<const std::byte> in, std::uint32_t* test) noexcept {
+std::optional<UdpReport> decode_udp_report(std::span<const std::byte> in, std::uint32_t test,
+                                           UdpType answers) noexcept {
   const auto h = decode_udp_header(in);
-  if (!h || h->type != UdpType::kReport || in.size() < kUdpReportSize) return std::nullopt;
+  if (!h || h->type != UdpType::kReport || in.size() < kUdpReportSize || h->test != test ||
+      h->seq != static_cast<std::uint64_t>(answers))
+    return std::nullopt;
   const std::byte* f = in.data() + kUdpHeaderSize;
-  if (test != nullptr) *test = h->test;
   return UdpReport{get_u64(f),      get_u64(f + 8),  get_u64(f + 16), get_u64(f + 24),
                    get_u64(f + 32), get_u64(f + 40), get_u64(f + 48), get_u64(f + 56)};
 }

@@ -5,15 +5,20 @@
 //
 // Every datagram starts with a 32-byte header, big endian:
 //   offset 0  u32 magic   0x54505531 ("TPU1")
-//          4  u8  type    1 = data, 2 = end, 3 = report
+//          4  u8  type    1 = data, 2 = end, 3 = report, 4 = start
 //          5  u8  zero[3]
 //          8  u32 test    the client's test id (random per run, never 0)
 //         12  u32 zero
 //         16  u64 seq     data: 0, 1, 2 ... in sending order;
-//                         end: how many data datagrams the client sent
+//                         end: how many data datagrams the client sent;
+//                         report: the type it answers (start or end)
 //         24  u64 time    data: the sender's clock in ns when it was built
 //                         (only differences matter: RFC 3550 §6.4.1);
 //                         end: the client's sending time in ns
+// The client first sends "start" every 100 ms (up to kEndTries times)
+// until the server answers it with a report: the server is there, and
+// ARP/neighbour discovery resolved both ways before the clock starts (what
+// a stack parks unresolved is bounded: a burst would be dropped before it).
 // A data datagram is `--length` bytes, zeros after the header. Once its
 // time is up the client sends "end" every 100 ms (up to kEndTries times)
 // until the server answers with one "report" (header, seq and time 0, then
@@ -47,7 +52,7 @@ inline constexpr std::int64_t kEndRetryNs = 100'000'000;
 // 1500-byte MTU (40 + 8 + 1460), so the default is what fits there: 1452.
 inline constexpr std::uint32_t default_udp_length(bool v6) noexcept { return v6 ? 1452 : 1460; }
 
-enum class UdpType : std::uint8_t { kData = 1, kEnd = 2, kReport = 3 };
+enum class UdpType : std::uint8_t { kData = 1, kEnd = 2, kReport = 3, kStart = 4 };
 
 struct UdpHeader {
   UdpType type = UdpType::kData;
@@ -72,9 +77,13 @@ struct UdpReport {
   std::uint64_t duration_ns = 0;   // the server's first to last data datagram
 };
 
-void encode_udp_report(std::uint32_t test, const UdpReport& r, std::span<std::byte, kUdpReportSize> out) noexcept;
-// Empty unless `in` is a report datagram (kUdpReportSize bytes or more).
-std::optional<UdpReport> decode_udp_report(std::span<const std::byte> in, std::uint32_t* test) noexcept;
+// A report answering `answers` (kStart or kEnd).
+void encode_udp_report(std::uint32_t test, UdpType answers, const UdpReport& r,
+                       std::span<std::byte, kUdpReportSize> out) noexcept;
+// Empty unless `in` is a report datagram (kUdpReportSize bytes or more)
+// for `test` answering `answers`.
+std::optional<UdpReport> decode_udp_report(std::span<const std::byte> in, std::uint32_t test,
+                                           UdpType answers) noexcept;
 
 // Duplicates are told from late arrivals over this many sequence numbers
 // behind the highest (a fixed bitmap: no allocation per datagram).

@@ -89,11 +89,11 @@ class KernelUdpServer {
       t.rx.on_data(h->seq, d.size(), static_cast<std::int64_t>(h->time_ns), now);
       return;
     }
-    t.rx.on_end(h->seq);
+    if (h->type == UdpType::kEnd) t.rx.on_end(h->seq);
     std::array<std::byte, kUdpReportSize> rep{};
-    encode_udp_report(h->test, t.rx.report(), rep);
+    encode_udp_report(h->test, h->type, t.rx.report(), rep);
     sendto(fd, rep.data(), rep.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&from), len);
-    if (!t.ended) {
+    if (h->type == UdpType::kEnd && !t.ended) {
       t.ended = true;
       print_udp_summary(stdout, UdpSummary{"server", "kernel", h->test, 0, 0, h->seq, 0, 0, t.rx.report()},
                         o_.json);
@@ -138,6 +138,13 @@ class KernelUdpClient {
       std::fprintf(stderr, "tern-perf: UDP socket to %s: %s\n", endpoint_text(to.ss).c_str(), std::strerror(errno));
       return 1;
     }
+    // A report is awaited 100 ms per try.
+    const timeval tv{0, kEndRetryNs / 1000};
+    setsockopt(s.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (!ask(s.get(), UdpType::kStart, 0, 0)) {
+      std::fprintf(stderr, "tern-perf: no answer from a UDP server at %s\n", endpoint_text(to.ss).c_str());
+      return 1;
+    }
     const std::uint32_t length = o_.length != 0 ? o_.length : default_udp_length(!o_.addr.is_v4());
     std::vector<std::byte> buf(length);
     UdpSummary sum{"client", "kernel", o_.test, length, o_.bitrate, 0, 0, 0, std::nullopt};
@@ -164,30 +171,35 @@ class KernelUdpClient {
     }
     sum.duration_s = static_cast<double>(now - start) / 1e9;
 
-    // The end, every 100 ms until the report comes.
-    const timeval tv{0, kEndRetryNs / 1000};
-    setsockopt(s.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    std::array<std::byte, kUdpHeaderSize> endmsg{};
-    encode_udp_header(UdpHeader{UdpType::kEnd, o_.test, sum.sent, static_cast<std::uint64_t>(now - start)}, endmsg);
-    std::array<std::byte, 2048> in{};
-    for (int tries = 0; tries < kEndTries && !sum.report; ++tries) {
-      send(s.get(), endmsg.data(), endmsg.size(), 0);
-      const std::int64_t give_up = now_ns() + kEndRetryNs;
-      while (!sum.report && now_ns() < give_up) {
-        const ssize_t n = recv(s.get(), in.data(), in.size(), 0);
-        if (n < 0 && errno != EINTR && errno != EAGAIN) break;  // ECONNREFUSED: nothing there (yet)
-        std::uint32_t test = 0;
-        if (n > 0)
-          if (auto r = decode_udp_report({in.data(), static_cast<std::size_t>(n)}, &test); r && test == o_.test)
-            sum.report = r;
-      }
-    }
+    sum.report = ask(s.get(), UdpType::kEnd, sum.sent, static_cast<std::uint64_t>(now - start));
     print_udp_summary(stdout, sum, o_.json);
     if (!sum.report) std::fprintf(stderr, "tern-perf: no report from the UDP server at %s\n", endpoint_text(to.ss).c_str());
     return sum.report && sum.report->received > 0 ? 0 : 1;
   }
 
  private:
+  // Sends `type` every 100 ms, up to kEndTries times, until the server's
+  // report answering it comes.
+  std::optional<UdpReport> ask(int fd, UdpType type, std::uint64_t seq, std::uint64_t time_ns) const {
+    std::array<std::byte, kUdpHeaderSize> msg{};
+    encode_udp_header(UdpHeader{type, o_.test, seq, time_ns}, msg);
+    std::array<std::byte, 2048> in{};
+    for (int tries = 0; tries < kEndTries; ++tries) {
+      send(fd, msg.data(), msg.size(), 0);
+      const std::int64_t give_up = now_ns() + kEndRetryNs;
+      while (now_ns() < give_up) {
+        const ssize_t n = recv(fd, in.data(), in.size(), 0);
+        if (n < 0 && errno != EINTR && errno != EAGAIN) {  // ECONNREFUSED: nothing there (yet)
+          const timespec ts{0, 10'000'000};
+          nanosleep(&ts, nullptr);
+        }
+        if (n > 0)
+          if (auto r = decode_udp_report({in.data(), static_cast<std::size_t>(n)}, o_.test, type)) return r;
+      }
+    }
+    return std::nullopt;
+  }
+
   const Options& o_;
   Loop& loop_;
 };

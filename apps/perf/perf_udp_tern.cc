@@ -54,15 +54,40 @@ bool TernUdpClient::send_one(api::WorkerContext& w, std::int64_t now_ns) {
   return true;
 }
 
+bool TernUdpClient::ask(UdpType type, std::int64_t now_ns) {
+  if (now_ns < next_ask_ns_) return true;
+  if (tries_++ == kEndTries) return false;
+  next_ask_ns_ = now_ns + kEndRetryNs;
+  const bool end = type == UdpType::kEnd;
+  std::array<std::byte, kUdpHeaderSize> m{};
+  encode_udp_header(UdpHeader{type, o_.test, end ? sum_.sent : 0,
+                              end ? static_cast<std::uint64_t>(sum_.duration_s * 1e9) : 0},
+                    m);
+  s_->send_to(m, api::Endpoint{o_.addr, o_.port});  // lost or refused: the next try
+  return true;
+}
+
 void TernUdpClient::on_poll(api::WorkerContext& w) {
   if (!sender_ || finished_ || s_ == nullptr) return;
   const std::int64_t now = w.now().ns_since_epoch();
-  if (start_ns_ < 0) start_ns_ = now;
+  if (start_ns_ < 0) {
+    if (!shared_.started()) {
+      if (!ask(UdpType::kStart, now)) {
+        std::fprintf(stderr, "tern-perf: no answer from a UDP server at %s\n",
+                     api::Endpoint{o_.addr, o_.port}.to_string().c_str());
+        done(w);
+      }
+      return;
+    }
+    start_ns_ = now;
+    tries_ = 0;
+    next_ask_ns_ = 0;
+  }
   if (!ended_) {
     const std::int64_t elapsed = now - start_ns_;
     if (elapsed < static_cast<std::int64_t>(o_.time_s * 1e9)) {
       // A burst up to the schedule, at most 64 per iteration so received
-      // frames (ARP, the report) are still processed.
+      // frames are still processed between bursts.
       const std::uint64_t allowed = udp_allowed(o_.bitrate, sum_.length, elapsed);
       for (int i = 0; i < 64 && sum_.sent < allowed; ++i)
         if (!send_one(w, now)) break;
@@ -75,29 +100,23 @@ void TernUdpClient::on_poll(api::WorkerContext& w) {
     sum_.report = r;
     return done(w);
   }
-  if (now < next_end_ns_) return;
-  if (end_tries_++ == kEndTries) return done(w);
-  next_end_ns_ = now + kEndRetryNs;
-  std::array<std::byte, kUdpHeaderSize> end{};
-  encode_udp_header(UdpHeader{UdpType::kEnd, o_.test, sum_.sent,
-                              static_cast<std::uint64_t>(sum_.duration_s * 1e9)},
-                    end);
-  s_->send_to(end, api::Endpoint{o_.addr, o_.port});  // lost or refused: the next try
+  if (!ask(UdpType::kEnd, now)) {
+    std::fprintf(stderr, "tern-perf: no report from the UDP server at %s\n",
+                 api::Endpoint{o_.addr, o_.port}.to_string().c_str());
+    done(w);
+  }
 }
 
 void TernUdpClient::on_datagram(api::UdpSocket&, const api::Endpoint&, Buffer data) {
   std::array<std::byte, kUdpReportSize> in{};
   if (!data || data.pkt_len() < kUdpReportSize) return;
   const auto* p = static_cast<const std::byte*>(rte_pktmbuf_read(data.get(), 0, kUdpReportSize, in.data()));
-  std::uint32_t test = 0;
-  if (auto r = decode_udp_report({p, kUdpReportSize}, &test); r && test == o_.test) shared_.offer_report(*r);
+  if (decode_udp_report({p, kUdpReportSize}, o_.test, UdpType::kStart)) shared_.set_started();
+  if (auto r = decode_udp_report({p, kUdpReportSize}, o_.test, UdpType::kEnd)) shared_.offer_report(*r);
 }
 
 void TernUdpClient::done(api::WorkerContext&) {
   finished_ = true;
-  if (!sum_.report && end_tries_ > 0)
-    std::fprintf(stderr, "tern-perf: no report from the UDP server at %s\n",
-                 api::Endpoint{o_.addr, o_.port}.to_string().c_str());
   shared_.finish(sum_);
 }
 
@@ -142,11 +161,11 @@ void TernUdpServer::on_datagram(api::UdpSocket& s, const api::Endpoint& from, Bu
     t.rx.on_data(h->seq, data.pkt_len(), static_cast<std::int64_t>(h->time_ns), w_->now().ns_since_epoch());
     return;
   }
-  t.rx.on_end(h->seq);
+  if (h->type == UdpType::kEnd) t.rx.on_end(h->seq);
   std::array<std::byte, kUdpReportSize> rep{};
-  encode_udp_report(h->test, t.rx.report(), rep);
-  s.send_to(rep, from);  // lost: the client's next end asks again
-  if (!t.ended) {
+  encode_udp_report(h->test, h->type, t.rx.report(), rep);
+  s.send_to(rep, from);  // lost: the client asks again
+  if (h->type == UdpType::kEnd && !t.ended) {
     t.ended = true;
     ++totals_.tests;
     print_udp_summary(stdout, UdpSummary{"server", "tern", h->test, 0, 0, h->seq, 0, 0, t.rx.report()}, o_.json);

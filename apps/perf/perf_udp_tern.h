@@ -31,6 +31,9 @@ class TernUdpShared {
   }
   // Only after finished().
   const UdpSummary& summary() const noexcept { return summary_; }
+  // Any worker: the server answered the start.
+  void set_started() noexcept { started_.store(true, std::memory_order_release); }
+  bool started() const noexcept { return started_.load(std::memory_order_acquire); }
   // Any worker: the server's report arrived (the first one counts).
   void offer_report(const UdpReport& r) noexcept {
     if (claimed_.exchange(true, std::memory_order_acq_rel)) return;
@@ -44,6 +47,7 @@ class TernUdpShared {
 
  private:
   std::atomic<bool> finished_{false};
+  std::atomic<bool> started_{false};
   std::atomic<bool> claimed_{false};
   std::atomic<bool> have_report_{false};
   UdpReport report_;
@@ -59,6 +63,8 @@ class TernUdpClient final : public api::App, public api::UdpHandler {
 
  private:
   bool send_one(api::WorkerContext& w, std::int64_t now_ns);
+  // Sends `type` (start, end) every 100 ms; false once kEndTries went unanswered.
+  bool ask(UdpType type, std::int64_t now_ns);
   void done(api::WorkerContext& w);
 
   const Options& o_;
@@ -68,8 +74,8 @@ class TernUdpClient final : public api::App, public api::UdpHandler {
   bool ended_ = false;   // sending time is over: sending ends, waiting for the report
   bool finished_ = false;
   std::int64_t start_ns_ = -1;
-  std::int64_t next_end_ns_ = 0;
-  int end_tries_ = 0;
+  std::int64_t next_ask_ns_ = 0;
+  int tries_ = 0;
   UdpSummary sum_;
 };
 

@@ -207,7 +207,11 @@ int run_tern_udp(const Options& o, const tern::api::CommandLine& cl, tern::api::
     return std::any_of(servers.begin(), servers.end(), [](const auto* s) { return s->open_failed(); });
   };
   spec.done = [&] { return o.client ? shared.finished() : open_failed(); };
+  // exit_status runs after the Apps are gone (api::run destroys them
+  // first): what it needs is taken here, in report.
+  bool failed = false;
   spec.report = [&](std::FILE* out) {
+    failed = open_failed();
     if (o.client) {
       if (shared.finished()) perf::print_udp_summary(out, shared.summary(), o.json);
       return;
@@ -233,7 +237,7 @@ int run_tern_udp(const Options& o, const tern::api::CommandLine& cl, tern::api::
       const auto r = shared.finished() ? shared.summary().report : std::nullopt;
       return r && r->received > 0 ? 0 : 1;
     }
-    return open_failed() ? 1 : 0;
+    return failed ? 1 : 0;
   };
   spec.describe = [&] {
     return o.client ? "tern-perf udp client to " + Endpoint{o.addr, o.port}.to_string()
@@ -290,25 +294,28 @@ int main(int argc, char** argv) {
     if (o.client) return shared && shared->finished();
     return std::any_of(servers.begin(), servers.end(), [](const auto* s) { return s->listen_failed(); });
   };
+  // exit_status runs after the Apps are gone (api::run destroys them
+  // first): the servers' listen failure is taken here, in report.
+  bool listen_failed = false;
+  bool client_failed = true;  // no report: nothing measured
   spec.report = [&](std::FILE* out) {
+    listen_failed =
+        std::any_of(servers.begin(), servers.end(), [](const auto* s) { return s->listen_failed(); });
     if (o.client) {
       if (!o.plot.empty() && !clients.empty())
         plot_failed = !perf::plot_intervals(o.plot, clients.front()->interval_points(),
                                             clients.front()->rx_interval_points(),
                                             o.mode == perf::Mode::kBulk, plot_title(o, "Tern"));
-      perf::print_summary(out, perf::merge_client_results({clients.begin(), clients.end()}, o), o.json);
+      const perf::Result r = perf::merge_client_results({clients.begin(), clients.end()}, o);
+      client_failed = r.errors > 0 || (r.bytes == 0 && r.transactions == 0);
+      perf::print_summary(out, r, o.json);
     } else {
       perf::print_summary(out, perf::merge_server_results({servers.begin(), servers.end()}), o.json);
     }
   };
   spec.exit_status = [&] {
-    if (o.client) {
-      const perf::Result r = perf::merge_client_results({clients.begin(), clients.end()}, o);
-      return r.errors > 0 || (r.bytes == 0 && r.transactions == 0) || plot_failed ? 1 : 0;
-    }
-    const bool failed =
-        std::any_of(servers.begin(), servers.end(), [](const auto* s) { return s->listen_failed(); });
-    return failed ? 1 : 0;
+    if (o.client) return client_failed || plot_failed ? 1 : 0;
+    return listen_failed ? 1 : 0;
   };
   spec.describe = [&] {
     const std::string where = Endpoint{o.addr, o.port}.to_string();

@@ -35,7 +35,7 @@ TEST(PerfUdp, HeaderRefusesWhatIsNotOurs) {
   bad[0] = std::byte{0};  // magic
   EXPECT_FALSE(decode_udp_header(bad));
   bad = b;
-  bad[4] = std::byte{4};  // type
+  bad[4] = std::byte{5};  // type
   EXPECT_FALSE(decode_udp_header(bad));
   bad[4] = std::byte{0};
   EXPECT_FALSE(decode_udp_header(bad));
@@ -50,11 +50,11 @@ TEST(PerfUdp, HeaderRefusesWhatIsNotOurs) {
 TEST(PerfUdp, ReportRoundTripsAndNeedsItsFields) {
   const UdpReport r{1, 2, 3, 4, 5, 6, 7, 8};
   std::array<std::byte, kUdpReportSize> b{};
-  encode_udp_report(99, r, b);
-  std::uint32_t test = 0;
-  const auto d = decode_udp_report(b, &test);
+  encode_udp_report(99, UdpType::kEnd, r, b);
+  EXPECT_FALSE(decode_udp_report(b, 98, UdpType::kEnd));    // another test's
+  EXPECT_FALSE(decode_udp_report(b, 99, UdpType::kStart));  // the answer to the end, not the start
+  const auto d = decode_udp_report(b, 99, UdpType::kEnd);
   ASSERT_TRUE(d);
-  EXPECT_EQ(test, 99u);
   EXPECT_EQ(d->received, 1u);
   EXPECT_EQ(d->bytes, 2u);
   EXPECT_EQ(d->lost, 3u);
@@ -63,10 +63,10 @@ TEST(PerfUdp, ReportRoundTripsAndNeedsItsFields) {
   EXPECT_EQ(d->jitter_ns, 6u);
   EXPECT_EQ(d->sent, 7u);
   EXPECT_EQ(d->duration_ns, 8u);
-  EXPECT_FALSE(decode_udp_report(std::span<const std::byte>(b).first(kUdpReportSize - 1), nullptr));
+  EXPECT_FALSE(decode_udp_report(std::span<const std::byte>(b).first(kUdpReportSize - 1), 99, UdpType::kEnd));
   std::array<std::byte, kUdpReportSize> data{};
   encode_udp_header(UdpHeader{UdpType::kData, 99, 0, 0}, std::span(data).first<kUdpHeaderSize>());
-  EXPECT_FALSE(decode_udp_report(data, nullptr));  // a data datagram is not a report
+  EXPECT_FALSE(decode_udp_report(data, 99, UdpType::kEnd));  // a data datagram is not a report
 }
 
 TEST(PerfUdp, InOrderWithConstantTransitHasNoLossNoJitter) {
@@ -91,7 +91,9 @@ TEST(PerfUdp, JitterFollowsRfc3550Estimator) {
   for (int i = 0; i <= 40; ++i) {
     const std::int64_t send = i * 10'000;
     rx.on_data(static_cast<std::uint64_t>(i), 100, send, send + (i % 2 == 0 ? 1000 : 1160));
-    if (i == 1) EXPECT_EQ(rx.report().jitter_ns, 10u);  // 160 / 16
+    if (i == 1) {
+      EXPECT_EQ(rx.report().jitter_ns, 10u);  // 160 / 16
+    }
   }
   EXPECT_EQ(rx.report().jitter_ns, static_cast<std::uint64_t>(std::llround(160 * (1 - std::pow(15.0 / 16, 40)))));
 }
