@@ -5,14 +5,21 @@
 # virtualization"; Debian's libbenchmark has no libpfm either) still gives a
 # repeatable figure to set beside the wall-clock ns.
 #
-# Only the engine's own calls are counted (TcpStack::on_segment, recv and
-# on_timer, with what they call), not the building of the peer's frames.
-# Segments = on_segment calls less each run's two handshake segments (one
-# SYN-ACK sent per run); the handshakes' own instructions stay in, a few per
-# segment, the same in every tree.
+# Only the engine's own calls are counted (TcpStack::receive, where the
+# inline on_segment and on_segment6 lead, recv and on_timer, with what
+# they call), not the building of the peer's frames nor
+# (BM_TcpTxAckProcessing*) the application's send.
+# Segments = receive calls less each run's handshake segments (two
+# received per passive open, counted by its SYN-ACK; one, the SYN-ACK, per
+# active open, counted by its SYN); the handshakes' own instructions stay
+# in (and connect(), once per run, so that its SYN is seen), a few per
+# segment, the same in every tree. The *6 benchmarks are the
+# IPv6 runs of the same (issue 15: IPv6 vs IPv4 per segment).
 #
 #   bench/micro/ir_per_segment.sh BUILD_DIR [BENCHMARK...]
 #   e.g. bench/micro/ir_per_segment.sh build BM_TcpRxDataSegment/0 BM_TcpRxDataBurst/32
+#        bench/micro/ir_per_segment.sh build BM_TcpRxDataSegment/0 BM_TcpRxDataSegment6/0 \
+#          BM_TcpTxAckProcessing/0 BM_TcpTxAckProcessing6/0
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [BENCHMARK...]" >&2; exit 2; }
 build=$1
@@ -24,8 +31,8 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for b in "$@"; do
   valgrind --tool=callgrind --callgrind-out-file="$out/cg" \
-    --toggle-collect='tern::TcpStack::on_segment*' --toggle-collect='tern::TcpStack::recv*' \
-    --toggle-collect='tern::TcpStack::on_timer*' \
+    --toggle-collect='tern::TcpStack::receive(*' --toggle-collect='tern::TcpStack::recv*' \
+    --toggle-collect='tern::TcpStack::on_timer*' --toggle-collect='tern::TcpStack::connect(*' \
     "$bench" --benchmark_filter="^$b\$" --benchmark_min_time=0.05 >/dev/null 2>"$out/log" ||
     { cat "$out/log" >&2; exit 1; }
   python3 - "$out/cg" "$b" <<'EOF'
@@ -44,8 +51,11 @@ for line in open(sys.argv[1]):
     if m: total = int(m.group(1))
 def n(prefix):
     return sum(c for i, c in calls.items() if names.get(i, '').startswith(prefix))
+# A passive open sends a SYN-ACK (send_syn with ack), an active one a SYN:
+# both through send_syn; the active benchmarks are the TxAck ones.
 runs = n('tern::TcpStack::send_syn(')
-segs = n('tern::TcpStack::on_segment(') - 2 * runs
-print(f'{sys.argv[2]:24} {total / segs:8.1f} instructions/segment ({segs} segments, {runs} runs)')
+handshake = 1 if 'TxAck' in sys.argv[2] else 2
+segs = n('tern::TcpStack::receive(') - handshake * runs
+print(f'{sys.argv[2]:26} {total / segs:8.1f} instructions/segment ({segs} segments, {runs} runs)')
 EOF
 done
