@@ -91,7 +91,8 @@ void UdpReceiver::on_data(std::uint64_t seq, std::uint64_t bytes, std::int64_t s
     if (seq - next_ >= kUdpSeqWindow)
       window_.fill(0);
     else
-      for (std::uint64_t s = next_; s <= seq; ++s) window_[(s / 64) % kWords] &= ~(std::uint64_t{1} << (s % 64));
+      for (std::uint64_t s = next_; s <= seq; ++s)
+        window_[(s / 64) % kWords] &= ~(std::uint64_t{1} << (s % 64));
     mark(seq);
     next_ = seq + 1;
   } else if (next_ - seq > kUdpSeqWindow) {
@@ -119,6 +120,45 @@ UdpReport UdpReceiver::report() const noexcept {
   r.lost = expected > distinct ? expected - distinct : 0;
   r.duration_ns = received_ > 1 ? static_cast<std::uint64_t>(last_arrival_ - first_arrival_) : 0;
   return r;
+}
+
+UdpServer::Test& UdpServer::find(std::uint32_t test) noexcept {
+  ++clock_;
+  Test* oldest = &tests_[0];
+  for (Test& t : tests_) {
+    if (t.test == test) {
+      t.last_use = clock_;
+      return t;
+    }
+    if (t.last_use < oldest->last_use) oldest = &t;
+  }
+  *oldest = Test{test, false, clock_, {}};
+  return *oldest;
+}
+
+bool UdpServer::on_datagram(std::span<const std::byte> in, std::uint64_t bytes, std::int64_t arrival_ns,
+                            std::span<std::byte, kUdpReportSize> report) noexcept {
+  const auto h = decode_udp_header(in);
+  if (!h || h->type == UdpType::kReport) {
+    ++totals_.ignored;
+    return false;
+  }
+  Test& t = find(h->test);
+  if (h->type == UdpType::kData) {
+    ++totals_.datagrams;
+    totals_.bytes += bytes;
+    t.rx.on_data(h->seq, bytes, static_cast<std::int64_t>(h->time_ns), arrival_ns);
+    return false;
+  }
+  if (h->type == UdpType::kEnd) t.rx.on_end(h->seq);
+  encode_udp_report(h->test, h->type, t.rx.report(), report);
+  if (h->type == UdpType::kEnd && !t.ended) {
+    t.ended = true;
+    ++totals_.tests;
+    print_udp_summary(stdout, UdpSummary{"server", stack_, h->test, 0, 0, h->seq, 0, 0, t.rx.report()},
+                      json_);
+  }
+  return true;
 }
 
 std::uint64_t udp_allowed(std::uint64_t bitrate, std::uint32_t length, std::int64_t elapsed_ns) noexcept {
@@ -163,25 +203,25 @@ std::uint64_t parse_bitrate(const std::string& flag, const std::string& v) {
 void print_udp_summary(std::FILE* out, const UdpSummary& s, bool json) {
   const bool client = std::string_view(s.role) == "client";
   const UdpReport r = s.report.value_or(UdpReport{});
-  const double duration =
-      client ? s.duration_s : static_cast<double>(r.duration_ns) / 1e9;
+  const double duration = client ? s.duration_s : static_cast<double>(r.duration_ns) / 1e9;
   const double sent_mbps = duration > 0 ? static_cast<double>(s.sent) * s.length * 8 / duration / 1e6 : 0;
   const double rx_s = static_cast<double>(r.duration_ns) / 1e9;
   const double rx_mbps = rx_s > 0 ? static_cast<double>(r.bytes) * 8 / rx_s / 1e6 : 0;
   const double rx_pps = rx_s > 0 ? static_cast<double>(r.received) / rx_s : 0;
   const std::uint64_t expected = r.lost + r.received - r.duplicates;
-  const double lost_pct = expected > 0 ? 100.0 * static_cast<double>(r.lost) / static_cast<double>(expected) : 0;
+  const double lost_pct =
+      expected > 0 ? 100.0 * static_cast<double>(r.lost) / static_cast<double>(expected) : 0;
   const double jitter_ms = static_cast<double>(r.jitter_ns) / 1e6;
   const auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
 
   std::fprintf(out, "- - - - - - - - - - - - - - - - - - - - - - - - -\n");
   if (client) {
-    std::fprintf(out, "tern-perf udp client (%s stack): test %u, %u-byte datagrams, %.2f s\n", s.stack, s.test,
-                 s.length, duration);
-    std::fprintf(out, "  sender:   %llu datagrams, %.3f Mbits/sec, %.0f datagrams/sec%s\n", u(s.sent), sent_mbps,
-                 duration > 0 ? static_cast<double>(s.sent) / duration : 0.0,
-                 s.send_errors > 0 ? (" (" + std::to_string(s.send_errors) + " sends refused, retried)").c_str()
-                                   : "");
+    std::fprintf(out, "tern-perf udp client (%s stack): test %u, %u-byte datagrams, %.2f s\n", s.stack,
+                 s.test, s.length, duration);
+    std::fprintf(
+        out, "  sender:   %llu datagrams, %.3f Mbits/sec, %.0f datagrams/sec%s\n", u(s.sent), sent_mbps,
+        duration > 0 ? static_cast<double>(s.sent) / duration : 0.0,
+        s.send_errors > 0 ? (" (" + std::to_string(s.send_errors) + " sends refused, retried)").c_str() : "");
   } else {
     std::fprintf(out, "tern-perf udp server (%s stack): test %u\n", s.stack, s.test);
   }
@@ -194,15 +234,16 @@ void print_udp_summary(std::FILE* out, const UdpSummary& s, bool json) {
   else
     std::fprintf(out, "  receiver: no report from the server\n");
   if (!json) return;
-  std::fprintf(out,
-               "{\"type\": \"%s\", \"mode\": \"udp\", \"stack\": \"%s\", \"role\": \"%s\", \"test\": %u, "
-               "\"length\": %u, \"bitrate\": %llu, \"duration_s\": %.3f, \"sent\": %llu, \"send_errors\": %llu, "
-               "\"sent_mbps\": %.3f, \"report\": %s, \"received\": %llu, \"bytes\": %llu, \"lost\": %llu, "
-               "\"lost_percent\": %.4f, \"out_of_order\": %llu, \"duplicates\": %llu, \"jitter_ms\": %.4f, "
-               "\"received_mbps\": %.3f, \"received_pps\": %.1f}\n",
-               client ? "summary" : "test", s.stack, s.role, s.test, s.length, u(s.bitrate), duration, u(s.sent),
-               u(s.send_errors), sent_mbps, s.report ? "true" : "false", u(r.received), u(r.bytes), u(r.lost),
-               lost_pct, u(r.out_of_order), u(r.duplicates), jitter_ms, rx_mbps, rx_pps);
+  std::fprintf(
+      out,
+      "{\"type\": \"%s\", \"mode\": \"udp\", \"stack\": \"%s\", \"role\": \"%s\", \"test\": %u, "
+      "\"length\": %u, \"bitrate\": %llu, \"duration_s\": %.3f, \"sent\": %llu, \"send_errors\": %llu, "
+      "\"sent_mbps\": %.3f, \"report\": %s, \"received\": %llu, \"bytes\": %llu, \"lost\": %llu, "
+      "\"lost_percent\": %.4f, \"out_of_order\": %llu, \"duplicates\": %llu, \"jitter_ms\": %.4f, "
+      "\"received_mbps\": %.3f, \"received_pps\": %.1f}\n",
+      client ? "summary" : "test", s.stack, s.role, s.test, s.length, u(s.bitrate), duration, u(s.sent),
+      u(s.send_errors), sent_mbps, s.report ? "true" : "false", u(r.received), u(r.bytes), u(r.lost),
+      lost_pct, u(r.out_of_order), u(r.duplicates), jitter_ms, rx_mbps, rx_pps);
   std::fflush(out);
 }
 

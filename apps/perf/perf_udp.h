@@ -94,7 +94,8 @@ class UdpReceiver {
  public:
   // A data datagram of `bytes` payload bytes with `seq` and the sender's
   // `send_ns`, arriving at `arrival_ns` (the receiver's clock).
-  void on_data(std::uint64_t seq, std::uint64_t bytes, std::int64_t send_ns, std::int64_t arrival_ns) noexcept;
+  void on_data(std::uint64_t seq, std::uint64_t bytes, std::int64_t send_ns,
+               std::int64_t arrival_ns) noexcept;
   // The client's end datagram: it sent `sent` data datagrams.
   void on_end(std::uint64_t sent) noexcept { sent_ = sent; }
   UdpReport report() const noexcept;
@@ -128,6 +129,44 @@ std::uint64_t udp_allowed(std::uint64_t bitrate, std::uint32_t length, std::int6
 // --bitrate: "100M", "1G", "500000" (K, M, G: powers of 1000, as iperf3 reads -b), 0 for no limit.
 std::uint64_t parse_bitrate(const std::string& flag, const std::string& value);
 
+// Per-server totals, for the summary at exit.
+struct UdpServerTotals {
+  std::uint64_t datagrams = 0;  // tern-perf data datagrams
+  std::uint64_t bytes = 0;
+  std::uint64_t tests = 0;    // ended (their summary printed)
+  std::uint64_t ignored = 0;  // not tern-perf's, or a report
+};
+
+// A server's side, with no I/O: the tests it counts (a handful at once,
+// the least recently used replaced) and what it owes. Both servers feed it
+// every datagram with its arrival time; `stack` names them in summaries.
+class UdpServer {
+ public:
+  UdpServer(const char* stack, bool json) noexcept : stack_(stack), json_(json) {}
+  // `in`: the datagram (at least its first kUdpHeaderSize bytes), `bytes`
+  // its length. True when a report is owed to the sender: written to
+  // `report` (a start or an end; an end also prints the test's summary the
+  // first time).
+  bool on_datagram(std::span<const std::byte> in, std::uint64_t bytes, std::int64_t arrival_ns,
+                   std::span<std::byte, kUdpReportSize> report) noexcept;
+  const UdpServerTotals& totals() const noexcept { return totals_; }
+
+ private:
+  struct Test {
+    std::uint32_t test = 0;
+    bool ended = false;
+    std::uint64_t last_use = 0;
+    UdpReceiver rx;
+  };
+  Test& find(std::uint32_t test) noexcept;
+
+  const char* stack_;
+  bool json_;
+  std::array<Test, 8> tests_{};
+  std::uint64_t clock_ = 0;
+  UdpServerTotals totals_;
+};
+
 // The summary both sides print: the server per test (report), the client
 // with its own sent figures and the server's report (nullopt: none came).
 struct UdpSummary {
@@ -135,10 +174,10 @@ struct UdpSummary {
   const char* stack = "tern";
   std::uint32_t test = 0;
   std::uint32_t length = 0;
-  std::uint64_t bitrate = 0;     // client: the target, 0: unlimited
-  std::uint64_t sent = 0;        // client: datagrams sent
-  std::uint64_t send_errors = 0; // client: sends the stack refused (retried)
-  double duration_s = 0;         // client: sending time
+  std::uint64_t bitrate = 0;      // client: the target, 0: unlimited
+  std::uint64_t sent = 0;         // client: datagrams sent
+  std::uint64_t send_errors = 0;  // client: sends the stack refused (retried)
+  double duration_s = 0;          // client: sending time
   std::optional<UdpReport> report;
 };
 void print_udp_summary(std::FILE* out, const UdpSummary& s, bool json);

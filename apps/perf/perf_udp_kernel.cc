@@ -2,6 +2,8 @@
 // sockets, one thread. The server takes both families on one [::] socket
 // and reads with recvmmsg; arrivals in one batch share one clock reading,
 // as Tern's do (WorkerContext::now(), once per loop iteration).
+#include "perf_udp_kernel.h"
+
 #include <sys/time.h>
 
 #include <array>
@@ -10,20 +12,11 @@
 
 #include "perf_kernel_util.h"
 #include "perf_udp.h"
-#include "perf_udp_kernel.h"
 
 namespace tern::perf {
 namespace {
 
 constexpr unsigned kBatch = 32;
-
-// One test the server is counting; a handful at once, the oldest replaced.
-struct ServerTest {
-  std::uint32_t test = 0;
-  bool ended = false;  // its summary was printed
-  std::uint64_t last_use = 0;
-  UdpReceiver rx;
-};
 
 class KernelUdpServer {
  public:
@@ -79,52 +72,20 @@ class KernelUdpServer {
  private:
   void on_datagram(int fd, std::span<const std::byte> d, const sockaddr_storage& from, socklen_t len,
                    std::int64_t now) {
-    const auto h = decode_udp_header(d);
-    if (!h || h->type == UdpType::kReport) {
-      ++ignored_;
-      return;
-    }
-    ServerTest& t = find(h->test);
-    if (h->type == UdpType::kData) {
-      t.rx.on_data(h->seq, d.size(), static_cast<std::int64_t>(h->time_ns), now);
-      return;
-    }
-    if (h->type == UdpType::kEnd) t.rx.on_end(h->seq);
     std::array<std::byte, kUdpReportSize> rep{};
-    encode_udp_report(h->test, h->type, t.rx.report(), rep);
-    sendto(fd, rep.data(), rep.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&from), len);
-    if (h->type == UdpType::kEnd && !t.ended) {
-      t.ended = true;
-      print_udp_summary(stdout, UdpSummary{"server", "kernel", h->test, 0, 0, h->seq, 0, 0, t.rx.report()},
-                        o_.json);
-    }
-  }
-
-  ServerTest& find(std::uint32_t test) {
-    ++clock_;
-    ServerTest* oldest = &tests_[0];
-    for (ServerTest& t : tests_) {
-      if (t.test == test) {
-        t.last_use = clock_;
-        return t;
-      }
-      if (t.last_use < oldest->last_use) oldest = &t;
-    }
-    *oldest = ServerTest{test, false, clock_, {}};
-    return *oldest;
+    if (server_.on_datagram(d, d.size(), now, rep))
+      sendto(fd, rep.data(), rep.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&from), len);
   }
 
   int finish() {
     std::fprintf(stdout, "tern-perf kernel udp server: stopped (%" PRIu64 " datagrams not tern-perf's)\n",
-                 ignored_);
+                 server_.totals().ignored);
     return 0;
   }
 
   const Options& o_;
   Loop& loop_;
-  std::array<ServerTest, 8> tests_{};
-  std::uint64_t clock_ = 0;
-  std::uint64_t ignored_ = 0;
+  UdpServer server_{"kernel", o_.json};
 };
 
 class KernelUdpClient {
@@ -135,7 +96,8 @@ class KernelUdpClient {
     const SockAddr to = make_addr(o_.addr, o_.port);
     Fd s(socket(to.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (!s || connect(s.get(), to.get(), to.len) != 0) {
-      std::fprintf(stderr, "tern-perf: UDP socket to %s: %s\n", endpoint_text(to.ss).c_str(), std::strerror(errno));
+      std::fprintf(stderr, "tern-perf: UDP socket to %s: %s\n", endpoint_text(to.ss).c_str(),
+                   std::strerror(errno));
       return 1;
     }
     // A report is awaited 100 ms per try.
@@ -173,7 +135,8 @@ class KernelUdpClient {
 
     sum.report = ask(s.get(), UdpType::kEnd, sum.sent, static_cast<std::uint64_t>(now - start));
     print_udp_summary(stdout, sum, o_.json);
-    if (!sum.report) std::fprintf(stderr, "tern-perf: no report from the UDP server at %s\n", endpoint_text(to.ss).c_str());
+    if (!sum.report)
+      std::fprintf(stderr, "tern-perf: no report from the UDP server at %s\n", endpoint_text(to.ss).c_str());
     return sum.report && sum.report->received > 0 ? 0 : 1;
   }
 

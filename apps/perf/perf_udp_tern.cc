@@ -10,8 +10,10 @@ namespace tern::perf {
 
 void TernUdpClient::on_start(api::WorkerContext& w) {
   sender_ = w.id() == 0;
-  sum_ = UdpSummary{"client", "tern", o_.test, o_.length != 0 ? o_.length : default_udp_length(o_.addr.is_v6()),
-                    o_.bitrate, 0, 0, 0, std::nullopt};
+  sum_ = UdpSummary{
+      "client",    "tern", o_.test, o_.length != 0 ? o_.length : default_udp_length(o_.addr.is_v6()),
+      o_.bitrate,  0,      0,       0,
+      std::nullopt};
   const api::IpAddr any = o_.addr.is_v4() ? api::IpAddr::any_v4() : api::IpAddr{};
   api::Error e = api::Error::kOk;
   s_ = w.udp_open(api::Endpoint{any, udp_client_port(o_.test)}, *this, &e);
@@ -130,46 +132,17 @@ void TernUdpServer::on_start(api::WorkerContext& w) {
   }
 }
 
-TernUdpServer::Test& TernUdpServer::find(std::uint32_t test) noexcept {
-  ++clock_;
-  Test* oldest = &tests_[0];
-  for (Test& t : tests_) {
-    if (t.test == test) {
-      t.last_use = clock_;
-      return t;
-    }
-    if (t.last_use < oldest->last_use) oldest = &t;
-  }
-  *oldest = Test{test, false, clock_, {}};
-  return *oldest;
-}
-
 void TernUdpServer::on_datagram(api::UdpSocket& s, const api::Endpoint& from, Buffer data) {
+  // The header may span mbufs: rte_pktmbuf_read copies it out only then.
   std::array<std::byte, kUdpHeaderSize> buf{};
-  const auto* p = data && data.pkt_len() >= kUdpHeaderSize
-                      ? static_cast<const std::byte*>(rte_pktmbuf_read(data.get(), 0, kUdpHeaderSize, buf.data()))
-                      : nullptr;
-  const auto h = p != nullptr ? decode_udp_header({p, kUdpHeaderSize}) : std::nullopt;
-  if (!h || h->type == UdpType::kReport) {
-    ++totals_.ignored;
-    return;
-  }
-  Test& t = find(h->test);
-  if (h->type == UdpType::kData) {
-    ++totals_.datagrams;
-    totals_.bytes += data.pkt_len();
-    t.rx.on_data(h->seq, data.pkt_len(), static_cast<std::int64_t>(h->time_ns), w_->now().ns_since_epoch());
-    return;
-  }
-  if (h->type == UdpType::kEnd) t.rx.on_end(h->seq);
+  const std::uint32_t len = data ? data.pkt_len() : 0;
+  const auto* p =
+      len >= kUdpHeaderSize
+          ? static_cast<const std::byte*>(rte_pktmbuf_read(data.get(), 0, kUdpHeaderSize, buf.data()))
+          : nullptr;
   std::array<std::byte, kUdpReportSize> rep{};
-  encode_udp_report(h->test, h->type, t.rx.report(), rep);
-  s.send_to(rep, from);  // lost: the client asks again
-  if (h->type == UdpType::kEnd && !t.ended) {
-    t.ended = true;
-    ++totals_.tests;
-    print_udp_summary(stdout, UdpSummary{"server", "tern", h->test, 0, 0, h->seq, 0, 0, t.rx.report()}, o_.json);
-  }
+  if (server_.on_datagram({p, p != nullptr ? kUdpHeaderSize : 0}, len, w_->now().ns_since_epoch(), rep))
+    s.send_to(rep, from);  // lost: the client asks again
 }
 
 }  // namespace tern::perf

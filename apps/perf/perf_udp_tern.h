@@ -79,37 +79,19 @@ class TernUdpClient final : public api::App, public api::UdpHandler {
   UdpSummary sum_;
 };
 
-// Per-worker totals, for the summary at exit.
-struct UdpServerTotals {
-  std::uint64_t datagrams = 0;  // tern-perf data datagrams
-  std::uint64_t bytes = 0;
-  std::uint64_t tests = 0;      // ended (their summary printed)
-  std::uint64_t ignored = 0;    // not tern-perf's
-};
-
 class TernUdpServer final : public api::App, public api::UdpHandler {
  public:
-  explicit TernUdpServer(const Options& o) : o_(o) {}
+  explicit TernUdpServer(const Options& o) : o_(o), server_("tern", o.json) {}
   void on_start(api::WorkerContext& w) override;
   void on_datagram(api::UdpSocket& s, const api::Endpoint& from, Buffer data) override;
   bool open_failed() const noexcept { return open_failed_; }
-  const UdpServerTotals& totals() const noexcept { return totals_; }
+  const UdpServerTotals& totals() const noexcept { return server_.totals(); }
 
  private:
-  struct Test {
-    std::uint32_t test = 0;
-    bool ended = false;
-    std::uint64_t last_use = 0;
-    UdpReceiver rx;
-  };
-  Test& find(std::uint32_t test) noexcept;
-
   const Options& o_;
   api::WorkerContext* w_ = nullptr;
   bool open_failed_ = false;
-  Test tests_[8] = {};
-  std::uint64_t clock_ = 0;
-  UdpServerTotals totals_;
+  UdpServer server_;
 };
 
 // The client's local port: every client worker opens it (see above); from

@@ -121,7 +121,8 @@ void add_options(tern::api::AppSpec& spec, Options& o) {
       {"-b", "BITS", "same as --bitrate",
        [&o](const std::string& v) { o.bitrate = tern::perf::parse_bitrate("-b", v); }},
       {"--length", "BYTES",
-       "client, --udp: datagram payload bytes (default 1460, 1452 to an IPv6 server: what fits a 1500-byte MTU)",
+       "client, --udp: datagram payload bytes (default 1460, 1452 to an IPv6 server: what fits a 1500-byte "
+       "MTU)",
        [&o](const std::string& v) {
          o.length = static_cast<std::uint32_t>(
              parse_int_option("--length", v, tern::perf::kUdpMinLength, tern::perf::kUdpMaxLength));
@@ -159,8 +160,9 @@ bool check_role(const Options& o) {
   if (o.server == o.client) return bad("give exactly one of --server and --client ADDR");
   if (o.udp && (o.reverse || o.bidir || o.bytes > 0 || !o.plot.empty() || o.mode != tern::perf::Mode::kBulk ||
                 o.connections != 1))
-    return bad("--udp sends one flow for --time: --mode, --connections, --reverse, --bidir, --bytes and --plot "
-               "are TCP options");
+    return bad(
+        "--udp sends one flow for --time: --mode, --connections, --reverse, --bidir, --bytes and --plot "
+        "are TCP options");
   if (!o.udp && (o.length != 0 || o.bitrate != 1'000'000)) return bad("--bitrate and --length need --udp");
   if (o.server && (o.length != 0 || o.bitrate != 1'000'000))
     return bad("--bitrate and --length are client options");
@@ -224,8 +226,10 @@ int run_tern_udp(const Options& o, const tern::api::CommandLine& cl, tern::api::
       t.ignored += s->totals().ignored;
     }
     const auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
-    std::fprintf(out, "tern-perf udp server (tern stack): %llu tests ended, %llu datagrams, %llu bytes, %llu ignored\n",
-                 u(t.tests), u(t.datagrams), u(t.bytes), u(t.ignored));
+    std::fprintf(
+        out,
+        "tern-perf udp server (tern stack): %llu tests ended, %llu datagrams, %llu bytes, %llu ignored\n",
+        u(t.tests), u(t.datagrams), u(t.bytes), u(t.ignored));
     if (o.json)
       std::fprintf(out,
                    "{\"type\": \"summary\", \"mode\": \"udp\", \"stack\": \"tern\", \"role\": \"server\", "

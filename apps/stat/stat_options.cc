@@ -1,5 +1,7 @@
 #include "stat_options.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <string_view>
@@ -69,6 +71,17 @@ bool parse_u64(std::string_view s, std::uint64_t max, std::uint64_t& out) {
   return true;
 }
 
+// An IPv6 address in the form Tern prints it (RFC 5952, as inet_ntop
+// writes it), so that --peer 2001:DB8:0::1 matches [2001:db8::1]:80; empty
+// if `s` is not one.
+std::string canonical_ipv6(const std::string& s) {
+  in6_addr a{};
+  char buf[INET6_ADDRSTRLEN];
+  if (inet_pton(AF_INET6, s.c_str(), &a) != 1 || inet_ntop(AF_INET6, &a, buf, sizeof buf) == nullptr)
+    return {};
+  return buf;
+}
+
 bool valid_ipv4(std::string_view s) {
   int parts = 0;
   while (true) {
@@ -115,13 +128,33 @@ std::string set(StatOptions& o, const Flag& f, const std::string& v) {
     if (!parse_u64(v, 65535, u) || u == 0) return name + ": a port is 1..65535, got '" + v + "'";
     o.filter.port = static_cast<std::uint16_t>(u);
   } else if (n == "peer") {
-    const std::size_t colon = v.find(':');
-    const std::string addr = v.substr(0, colon);
-    if (!valid_ipv4(addr)) return name + ": give ADDRESS or ADDRESS:PORT (IPv4), got '" + v + "'";
+    // IPv4 "A.B.C.D[:PORT]"; IPv6 bare ("2001:db8::1", no port: its colons
+    // are the address's) or in brackets ("[2001:db8::1]:PORT"), as Tern prints it.
+    const std::string bad = name + ": give ADDRESS, ADDRESS:PORT or [IPv6]:PORT, got '" + v + "'";
+    std::string addr, port;
+    bool has_port = false;
+    if (!v.empty() && v.front() == '[') {
+      const std::size_t close = v.find(']');
+      if (close == std::string::npos) return bad;
+      addr = canonical_ipv6(v.substr(1, close - 1));
+      if (addr.empty()) return bad;
+      const std::string rest = v.substr(close + 1);
+      if (!rest.empty() && rest.front() != ':') return bad;
+      has_port = !rest.empty();
+      port = has_port ? rest.substr(1) : "";
+    } else if (std::count(v.begin(), v.end(), ':') > 1) {
+      addr = canonical_ipv6(v);
+      if (addr.empty()) return bad;
+    } else {
+      const std::size_t colon = v.find(':');
+      addr = v.substr(0, colon);
+      if (!valid_ipv4(addr)) return bad;
+      has_port = colon != std::string::npos;
+      port = has_port ? v.substr(colon + 1) : "";
+    }
     o.filter.peer_addr = addr;
-    if (colon != std::string::npos) {
-      if (!parse_u64(v.substr(colon + 1), 65535, u) || u == 0)
-        return name + ": a port is 1..65535, got '" + v + "'";
+    if (has_port) {
+      if (!parse_u64(port, 65535, u) || u == 0) return name + ": a port is 1..65535, got '" + v + "'";
       o.filter.peer_port = static_cast<std::uint16_t>(u);
     }
   } else if (n == "worker") {
@@ -222,7 +255,7 @@ Options:
   -s, --state LIST          conns: only these states, comma-separated
                             (established, syn-sent, close-wait, ...; ss's names too)
   -p, --port PORT           conns: only connections with PORT on either side
-      --peer ADDR[:PORT]    conns: only connections to this peer
+      --peer ADDR[:PORT]    conns: only connections to this peer (IPv6: ADDR or [ADDR]:PORT)
   -w, --worker N            only worker N's connections (conns) or counters (rates)
   -i, --interval SECONDS    rates: time between samples (default 1; 0.1..3600)
   -c, --count N             rates: stop after N samples (default: until interrupted)

@@ -40,7 +40,7 @@ std::string ss_state(std::string_view tern);
 struct ConnFilter {
   std::vector<std::string> states;    // Tern's spelling; empty: any
   std::optional<std::uint16_t> port;  // either side's port
-  std::string peer_addr;              // dotted quad; empty: any
+  std::string peer_addr;              // dotted quad or IPv6 as Tern prints it (no brackets); empty: any
   std::optional<std::uint16_t> peer_port;
   std::optional<std::size_t> worker;
   bool matches(const ConnEntry& c) const;

@@ -183,7 +183,8 @@ std::string drops_of(const Counters& c) {
 
 // In-order 1448-byte segments into an ESTABLISHED connection, the
 // application taking all it has every `read_every` segments.
-void rx_data_segments(benchmark::State& state, bool offloaded, std::int64_t read_every, const Net& net = kNet4) {
+void rx_data_segments(benchmark::State& state, bool offloaded, std::int64_t read_every,
+                      const Net& net = kNet4) {
   rte_mempool* pool = make_pool(4095);
   if (pool == nullptr) return state.SkipWithError("no mempool");
   {
@@ -300,7 +301,8 @@ void tx_ack_processing(benchmark::State& state, const Net& net) {
     const std::uint16_t lport = c->tuple.lport;
     now = now + Duration::us(10);
     const TcpFields synack{kServerPort, lport, kPeerIss, iss + 1, kTcpSyn | kTcpAck, 65535};
-    deliver(stack, net, peer_frame(pool, synack, syn_options(peer_ts(now), sink.last_tsval), 0, false, net), now);
+    deliver(stack, net, peer_frame(pool, synack, syn_options(peer_ts(now), sink.last_tsval), 0, false, net),
+            now);
     if (c->state != TcpState::kEstablished) return state.SkipWithError("SYN-ACK did not establish");
     sink.keep_last = false;
     const std::uint32_t mss = c->mss;

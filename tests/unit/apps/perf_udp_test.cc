@@ -73,7 +73,8 @@ TEST(PerfUdp, InOrderWithConstantTransitHasNoLossNoJitter) {
   UdpReceiver rx;
   // The sender's clock is 5 s ahead of the receiver's: only differences count.
   for (std::uint64_t i = 0; i < 100; ++i)
-    rx.on_data(i, 1000, 5'000'000'000 + static_cast<std::int64_t>(i) * 1000, static_cast<std::int64_t>(i) * 1000 + 300);
+    rx.on_data(i, 1000, 5'000'000'000 + static_cast<std::int64_t>(i) * 1000,
+               static_cast<std::int64_t>(i) * 1000 + 300);
   const UdpReport r = rx.report();
   EXPECT_EQ(r.received, 100u);
   EXPECT_EQ(r.bytes, 100'000u);
@@ -95,7 +96,8 @@ TEST(PerfUdp, JitterFollowsRfc3550Estimator) {
       EXPECT_EQ(rx.report().jitter_ns, 10u);  // 160 / 16
     }
   }
-  EXPECT_EQ(rx.report().jitter_ns, static_cast<std::uint64_t>(std::llround(160 * (1 - std::pow(15.0 / 16, 40)))));
+  EXPECT_EQ(rx.report().jitter_ns,
+            static_cast<std::uint64_t>(std::llround(160 * (1 - std::pow(15.0 / 16, 40)))));
 }
 
 TEST(PerfUdp, GapsAreLostAndTheEndCountsTheTail) {
@@ -152,6 +154,65 @@ TEST(PerfUdp, TooOldToTellIsTakenAsLate) {
   EXPECT_EQ(r.lost, 2 * kUdpSeqWindow + 1 - 3);
 }
 
+std::array<std::byte, kUdpHeaderSize> header(UdpType type, std::uint32_t test, std::uint64_t seq,
+                                             std::uint64_t time_ns = 0) {
+  std::array<std::byte, kUdpHeaderSize> b{};
+  encode_udp_header(UdpHeader{type, test, seq, time_ns}, b);
+  return b;
+}
+
+TEST(PerfUdp, ServerAnswersStartAndEndAndKeepsTestsApart) {
+  UdpServer server("test", false);
+  std::array<std::byte, kUdpReportSize> rep{};
+  ASSERT_TRUE(server.on_datagram(header(UdpType::kStart, 1, 0), kUdpHeaderSize, 0, rep));
+  EXPECT_TRUE(decode_udp_report(rep, 1, UdpType::kStart));
+  EXPECT_FALSE(decode_udp_report(rep, 1, UdpType::kEnd));
+  // Test 1: seqs 0, 1, 3 of 5; test 2 interleaved: seq 0 of 1.
+  for (std::uint64_t seq : {0, 1})
+    EXPECT_FALSE(server.on_datagram(header(UdpType::kData, 1, seq), 500, 10, rep));
+  EXPECT_FALSE(server.on_datagram(header(UdpType::kData, 2, 0), 700, 10, rep));
+  EXPECT_FALSE(server.on_datagram(header(UdpType::kData, 1, 3), 500, 10, rep));
+  // Not ours: too short, a report (a server does not answer one).
+  const auto short_one = header(UdpType::kData, 1, 4);
+  EXPECT_FALSE(server.on_datagram(std::span(short_one).first(kUdpHeaderSize - 1), 31, 10, rep));
+  EXPECT_FALSE(server.on_datagram(header(UdpType::kReport, 1, 2), kUdpReportSize, 10, rep));
+
+  ASSERT_TRUE(server.on_datagram(header(UdpType::kEnd, 1, 5), kUdpHeaderSize, 20, rep));
+  auto r = decode_udp_report(rep, 1, UdpType::kEnd);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->received, 3u);
+  EXPECT_EQ(r->bytes, 1500u);
+  EXPECT_EQ(r->lost, 2u);
+  EXPECT_EQ(r->sent, 5u);
+  // A repeated end (the report was lost) is answered again, the same.
+  ASSERT_TRUE(server.on_datagram(header(UdpType::kEnd, 1, 5), kUdpHeaderSize, 30, rep));
+  EXPECT_EQ(decode_udp_report(rep, 1, UdpType::kEnd)->received, 3u);
+  ASSERT_TRUE(server.on_datagram(header(UdpType::kEnd, 2, 1), kUdpHeaderSize, 30, rep));
+  r = decode_udp_report(rep, 2, UdpType::kEnd);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->received, 1u);
+  EXPECT_EQ(r->lost, 0u);
+
+  const UdpServerTotals& t = server.totals();
+  EXPECT_EQ(t.datagrams, 4u);
+  EXPECT_EQ(t.bytes, 2200u);
+  EXPECT_EQ(t.tests, 2u);  // each counted once
+  EXPECT_EQ(t.ignored, 2u);
+}
+
+TEST(PerfUdp, ServerReplacesTheLeastRecentlyUsedTest) {
+  UdpServer server("test", false);
+  std::array<std::byte, kUdpReportSize> rep{};
+  server.on_datagram(header(UdpType::kData, 100, 0), 100, 0, rep);
+  for (std::uint32_t test = 1; test <= 8; ++test)
+    server.on_datagram(header(UdpType::kData, test, 0), 100, 0, rep);
+  // Test 100 was the oldest of nine: forgotten, its end finds nothing received.
+  ASSERT_TRUE(server.on_datagram(header(UdpType::kEnd, 100, 1), kUdpHeaderSize, 0, rep));
+  EXPECT_EQ(decode_udp_report(rep, 100, UdpType::kEnd)->received, 0u);
+  ASSERT_TRUE(server.on_datagram(header(UdpType::kEnd, 8, 1), kUdpHeaderSize, 0, rep));
+  EXPECT_EQ(decode_udp_report(rep, 8, UdpType::kEnd)->received, 1u);
+}
+
 TEST(PerfUdp, ScheduleFollowsTheBitrate) {
   // 8000 bit/s of 100-byte datagrams: 10 per second, the first at once.
   EXPECT_EQ(udp_allowed(8000, 100, 0), 1u);
@@ -182,7 +243,8 @@ TEST(PerfUdp, DefaultLengthFitsA1500ByteMtu) {
 }
 
 TEST(PerfUdp, ClientSummaryJsonCarriesTheServersFigures) {
-  UdpSummary s{"client", "tern", 5, 1000, 0, 10, 0, 1.0, UdpReport{9, 9000, 1, 0, 0, 2'000'000, 10, 1'000'000'000}};
+  UdpSummary s{
+      "client", "tern", 5, 1000, 0, 10, 0, 1.0, UdpReport{9, 9000, 1, 0, 0, 2'000'000, 10, 1'000'000'000}};
   std::FILE* f = std::tmpfile();
   ASSERT_NE(f, nullptr);
   print_udp_summary(f, s, true);

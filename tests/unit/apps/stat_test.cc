@@ -129,6 +129,26 @@ TEST(StatConns, Filters) {
   EXPECT_EQ(count({.worker = 1}), 1u);
 }
 
+TEST(StatConns, FiltersAnIpv6Peer) {
+  std::vector<ConnEntry> rows;
+  std::string why;
+  ASSERT_TRUE(conns_from_reply(*parse_json(R"({"connections": 2, "first": 0, "listed": 2, "left_out": 0,
+    "fields": ["worker", "local", "remote", "state"],
+    "c0": ["0", "[2001:db8::2]:5201", "[2001:db8::1]:40000", "ESTABLISHED"],
+    "c1": ["0", "10.0.0.2:5201", "10.0.0.1:40000", "ESTABLISHED"]})"),
+                               rows, why))
+      << why;
+  const auto count = [&](const ConnFilter& f) {
+    std::size_t n = 0;
+    for (const ConnEntry& c : rows) n += f.matches(c) ? 1u : 0u;
+    return n;
+  };
+  EXPECT_EQ(count({.peer_addr = "2001:db8::1"}), 1u);
+  EXPECT_EQ(count({.peer_addr = "2001:db8::1", .peer_port = 40000}), 1u);
+  EXPECT_EQ(count({.peer_addr = "2001:db8::1", .peer_port = 40001}), 0u);
+  EXPECT_EQ(count({.peer_addr = "2001:db8::2"}), 0u) << "the local address is not the peer";
+}
+
 TEST(StatConns, StateNamesAsUsersWriteThem) {
   EXPECT_EQ(normalize_state("established"), "ESTABLISHED");
   EXPECT_EQ(normalize_state("ESTAB"), "ESTABLISHED");
@@ -212,6 +232,21 @@ TEST(StatOptions, LongShortAndEqualsForms) {
   EXPECT_EQ(o.filter.peer_addr, "10.1.2.3");
   EXPECT_EQ(o.filter.peer_port, 5000);
   EXPECT_TRUE(o.json);
+}
+
+TEST(StatOptions, PeerTakesIpv6AsTernPrintsIt) {
+  StatOptions o;
+  ASSERT_EQ(parse({"--peer", "[2001:DB8:0::1]:5201"}, o), "");
+  EXPECT_EQ(o.filter.peer_addr, "2001:db8::1");  // RFC 5952 form: what the connection's remote reads
+  EXPECT_EQ(o.filter.peer_port, 5201);
+  StatOptions bare;
+  ASSERT_EQ(parse({"--peer=2001:db8:0:0:0:0:0:2"}, bare), "");
+  EXPECT_EQ(bare.filter.peer_addr, "2001:db8::2");
+  EXPECT_FALSE(bare.filter.peer_port);
+  StatOptions brackets;
+  ASSERT_EQ(parse({"--peer", "[fe80::1]"}, brackets), "");
+  EXPECT_EQ(brackets.filter.peer_addr, "fe80::1");
+  EXPECT_FALSE(brackets.filter.peer_port);
 
   StatOptions r;
   ASSERT_EQ(parse({"rates", "-fternz", "-i", "0.5", "--count=3", "-z", "-w", "1"}, r), "");
@@ -240,7 +275,13 @@ TEST(StatOptions, ClearErrorsWithSuggestions) {
       {{"--json=1"}, "--json takes no value"},
       {{"--port", "0"}, "--port: a port is 1..65535, got '0'"},
       {{"--port=70000"}, "--port: a port is 1..65535, got '70000'"},
-      {{"--peer", "10.1.2"}, "--peer: give ADDRESS or ADDRESS:PORT (IPv4), got '10.1.2'"},
+      {{"--peer", "10.1.2"}, "--peer: give ADDRESS, ADDRESS:PORT or [IPv6]:PORT, got '10.1.2'"},
+      {{"--peer", "[2001:db8::1"}, "--peer: give ADDRESS, ADDRESS:PORT or [IPv6]:PORT, got '[2001:db8::1'"},
+      {{"--peer", "[2001:db8::1]80"},
+       "--peer: give ADDRESS, ADDRESS:PORT or [IPv6]:PORT, got '[2001:db8::1]80'"},
+      {{"--peer", "2001:db8::g"}, "--peer: give ADDRESS, ADDRESS:PORT or [IPv6]:PORT, got '2001:db8::g'"},
+      {{"--peer", "[10.1.2.3]:80"}, "--peer: give ADDRESS, ADDRESS:PORT or [IPv6]:PORT, got '[10.1.2.3]:80'"},
+      {{"--peer", "[2001:db8::1]:0"}, "--peer: a port is 1..65535, got '[2001:db8::1]:0'"},
       {{"rates", "-i", "0"}, "--interval: seconds between samples, 0.1..3600, got '0'"},
       {{"rates", "-c", "x"}, "--count: how many samples (1 or more), got 'x'"},
       {{"rates", "--state", "estab"}, "--state, --port and --peer filter connections; rates lists counters"},
