@@ -31,8 +31,9 @@ struct Options {
   std::uint32_t test = 0;   // client: this run's test id, random (the server's per-test summary)
   bool udp = false;         // --udp: datagrams with loss and jitter (perf_udp.h) instead of TCP
   std::uint64_t bitrate =
-      1'000'000;             // --udp client: bits/s of UDP payload (iperf3 -u's default), 0: no limit
-  std::uint32_t length = 0;  // --udp client: datagram payload bytes (0: default_udp_length)
+      1'000'000;               // --udp client: bits/s of UDP payload (iperf3 -u's default), 0: no limit
+  bool bitrate_given = false;  // --bitrate on the command line (a usage error without --udp)
+  std::uint32_t length = 0;    // --udp client: datagram payload bytes (0: default_udp_length)
 
   // Connection slots per direction: --connections each way with --bidir.
   bool sends() const noexcept { return !reverse || bidir; }

@@ -117,9 +117,15 @@ void add_options(tern::api::AppSpec& spec, Options& o) {
       {"--bitrate", "BITS",
        "client, --udp: send at BITS/s of UDP payload (K, M, G: powers of 1000; default 1M as iperf3 -u), "
        "0: as fast as the stack takes them",
-       [&o](const std::string& v) { o.bitrate = tern::perf::parse_bitrate("--bitrate", v); }},
+       [&o](const std::string& v) {
+         o.bitrate = tern::perf::parse_bitrate("--bitrate", v);
+         o.bitrate_given = true;
+       }},
       {"-b", "BITS", "same as --bitrate",
-       [&o](const std::string& v) { o.bitrate = tern::perf::parse_bitrate("-b", v); }},
+       [&o](const std::string& v) {
+         o.bitrate = tern::perf::parse_bitrate("-b", v);
+         o.bitrate_given = true;
+       }},
       {"--length", "BYTES",
        "client, --udp: datagram payload bytes (default 1460, 1452 to an IPv6 server: what fits a 1500-byte "
        "MTU)",
@@ -163,9 +169,8 @@ bool check_role(const Options& o) {
     return bad(
         "--udp sends one flow for --time: --mode, --connections, --reverse, --bidir, --bytes and --plot "
         "are TCP options");
-  if (!o.udp && (o.length != 0 || o.bitrate != 1'000'000)) return bad("--bitrate and --length need --udp");
-  if (o.server && (o.length != 0 || o.bitrate != 1'000'000))
-    return bad("--bitrate and --length are client options");
+  if (!o.udp && (o.length != 0 || o.bitrate_given)) return bad("--bitrate and --length need --udp");
+  if (o.server && (o.length != 0 || o.bitrate_given)) return bad("--bitrate and --length are client options");
   if (o.server && (o.reverse || o.bidir || o.bytes > 0 || !o.plot.empty()))
     return bad("--reverse, --bidir, --bytes and --plot are client options: the client decides the test");
   if (o.mode != tern::perf::Mode::kBulk && (o.reverse || o.bidir || o.bytes > 0))

@@ -39,4 +39,20 @@ apps/proxy/tern-proxy --listne --listen
 apps/perf/tern-perf --confgi --config
 apps/stat/tern-stat --josn --json
 APPS
+# tern-perf --udp's usage errors: exit 2, before anything starts.
+perf="$build/apps/perf/tern-perf"
+while IFS='|' read -r args want; do
+  rc=0
+  # shellcheck disable=SC2086 # the arguments are words
+  err=$("$perf" $args 2>&1 >/dev/null) || rc=$?
+  [ "$rc" = 2 ] && grep -qF -- "$want" <<<"$err" || fail "tern-perf $args: exit $rc (expected 2, '$want'): $err"
+done <<'UDP'
+--kernel --udp --client 10.0.0.1 --mode rr|--udp sends one flow
+--kernel --udp --client 10.0.0.1 --connections 2|--udp sends one flow
+--kernel --client 10.0.0.1 --bitrate 1M|--bitrate and --length need --udp
+--kernel --udp --server --length 1000|--bitrate and --length are client options
+--kernel --udp --client 10.0.0.1 --bitrate fast|--bitrate = "fast"
+--kernel --udp --client 10.0.0.1 -l 20|-l
+UDP
+echo "tern-perf --udp: usage errors exit 2"
 echo "PASS: the command lines of every application"
