@@ -7,6 +7,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "ip/chain_checksum.h"
 #include "wire/bytes.h"
 #include "wire/checksum.h"
 #include "wire/ipv4.h"
@@ -136,12 +137,8 @@ void finish_l4_checksum(rte_mbuf* m, std::size_t l4_offset, std::uint32_t pseudo
   if (m->data_len < field + 2) return;
   auto* sum_at = rte_pktmbuf_mtod_offset(m, std::byte*, field);
   store_be16(sum_at, 0);
-  ChecksumAccumulator acc{pseudo};
-  acc.add({rte_pktmbuf_mtod_offset(m, const std::byte*, l4_offset),
-           static_cast<std::size_t>(m->data_len - l4_offset)});
-  for (const rte_mbuf* s = m->next; s != nullptr; s = s->next)
-    acc.add({rte_pktmbuf_mtod(s, const std::byte*), s->data_len});
-  std::uint16_t sum = acc.finish();
+  std::uint16_t sum = chain_checksum(m, pseudo, static_cast<std::uint32_t>(l4_offset),
+                                     static_cast<std::uint32_t>(m->pkt_len - l4_offset));
   // RFC 768 / RFC 8200 §8.1: a UDP checksum of zero is sent as all ones.
   if (proto == kIpProtoUdp && sum == 0) sum = 0xFFFF;
   store_be16(sum_at, sum);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ip/chain_checksum.h"
 #include "ip/ip_layer.h"
 #include "wire/bytes.h"
 #include "wire/checksum.h"
@@ -355,11 +356,9 @@ void Ipv6Layer::on_echo_request(const Ipv6Header& ip, const Icmpv6Header& icmp, 
     store_u8(head, kIcmpv6EchoReply);
     store_u8(head + 1, 0);
     store_be16(head + 2, 0);
-    ChecksumAccumulator acc{
-        ipv6_pseudo_header_sum(src, ip.src(), static_cast<std::uint32_t>(msg.size()), kIpProtoIcmpv6)};
-    for (const rte_mbuf* seg = reply.get(); seg != nullptr; seg = seg->next)
-      acc.add({rte_pktmbuf_mtod(seg, const std::byte*), seg->data_len});
-    store_be16(head + 2, acc.finish());
+    const auto len = static_cast<std::uint32_t>(msg.size());
+    store_be16(head + 2, chain_checksum(reply.get(),
+                                        ipv6_pseudo_header_sum(src, ip.src(), len, kIpProtoIcmpv6), 0, len));
   }
   if (send_packet(std::move(reply), src, ip.src(), kIpProtoIcmpv6, hop_limit_, now, out)) {
     counters_.inc(Counter::kIcmp6OutMsgs);

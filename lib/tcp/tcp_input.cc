@@ -9,6 +9,7 @@
 
 #include <algorithm>
 
+#include "ip/chain_checksum.h"
 #include "tcp/tcp_checksum.h"
 #include "tcp/tcp_input_rules.h"
 #include "tcp/tcp_stack.h"
@@ -18,23 +19,6 @@
 namespace tern {
 
 namespace {
-
-bool checksum_ok(const rte_mbuf* m, const IpAddr& src, const IpAddr& dst, std::uint32_t off,
-                 std::uint32_t len) noexcept {
-  if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD) return true;
-  ChecksumAccumulator acc{tcp_pseudo_header_sum(src, dst, len)};
-  for (; m != nullptr && len > 0; m = m->next) {
-    if (off >= m->data_len) {
-      off -= m->data_len;
-      continue;
-    }
-    const std::uint32_t n = std::min<std::uint32_t>(m->data_len - off, len);
-    acc.add({rte_pktmbuf_mtod_offset(m, const std::byte*, off), n});
-    len -= n;
-    off = 0;
-  }
-  return len == 0 && acc.finish() == 0;
-}
 
 // Data before RCV.NXT received again, whole or in part, that the peer may
 // really have sent: it lies within the largest window we could have offered
@@ -66,7 +50,7 @@ void TcpStack::receive(const IpAddr& src, const IpAddr& dst, Mbuf frame, std::ui
     counters_.drop(Drop::kTcpMalformed);
     return;
   }
-  if (!checksum_ok(frame.get(), src, dst, l4_offset, l4_len)) {
+  if (!l4_checksum_ok(frame.get(), tcp_pseudo_header_sum(src, dst, l4_len), l4_offset, l4_len)) {
     counters_.inc(Counter::kInErrs);
     counters_.drop(Drop::kTcpBadChecksum);
     return;

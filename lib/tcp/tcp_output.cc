@@ -7,6 +7,7 @@
 #include <array>
 #include <utility>
 
+#include "ip/chain_checksum.h"
 #include "tcp/tcp_checksum.h"
 #include "tcp/tcp_stack.h"
 #include "wire/bytes.h"
@@ -32,11 +33,7 @@ void fill_checksum(rte_mbuf* m, const FourTuple& t, bool offload) noexcept {
     return;
   }
   th[16] = th[17] = std::byte{0};
-  ChecksumAccumulator acc{pseudo};
-  for (const rte_mbuf* s = m; s != nullptr; s = s->next) {
-    acc.add({rte_pktmbuf_mtod(s, const std::byte*), s->data_len});
-  }
-  const std::uint16_t sum = acc.finish();
+  const std::uint16_t sum = chain_checksum(m, pseudo, 0, m->pkt_len);
   th[16] = static_cast<std::byte>(sum >> 8);
   th[17] = static_cast<std::byte>(sum & 0xff);
 }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <new>
 
+#include "ip/chain_checksum.h"
 #include "wire/bytes.h"
 #include "wire/checksum.h"
 #include "wire/ethernet.h"
@@ -22,24 +23,6 @@ namespace {
 // RFC 1812 §4.3.2.3: an ICMP error quotes as much of the datagram as fits in
 // 576 bytes (IPv4 header 20 + ICMP header 8 + quote), as Linux does.
 constexpr std::uint32_t kMaxIcmpQuote = 576 - kIpv4MinHeaderLen - kIcmpHeaderLen;
-
-// Verifies the checksum of `len` bytes from `off` in a chain, unless the NIC
-// already found it good (a "bad" verdict is checked again, as TCP does).
-bool checksum_ok(const rte_mbuf* m, std::uint32_t pseudo, std::uint32_t off, std::uint32_t len) noexcept {
-  if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD) return true;
-  ChecksumAccumulator acc{pseudo};
-  for (; m != nullptr && len > 0; m = m->next) {
-    if (off >= m->data_len) {
-      off -= m->data_len;
-      continue;
-    }
-    const std::uint32_t n = std::min<std::uint32_t>(m->data_len - off, len);
-    acc.add({rte_pktmbuf_mtod_offset(m, const std::byte*, off), n});
-    len -= n;
-    off = 0;
-  }
-  return len == 0 && acc.finish() == 0;
-}
 
 // Cuts a chain to its first `len` bytes, freeing segments past them.
 void trim_chain(rte_mbuf* m, std::uint32_t len) noexcept {
@@ -297,10 +280,7 @@ UdpResult UdpStack::send_to(UdpSocketId id, Mbuf& payload, const std::optional<E
     m->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM;
     m->l4_len = kUdpHeaderLen;
   } else {
-    ChecksumAccumulator acc{pseudo};
-    for (const rte_mbuf* seg = m.get(); seg != nullptr; seg = seg->next)
-      acc.add({rte_pktmbuf_mtod(seg, const std::byte*), seg->data_len});
-    std::uint16_t sum = acc.finish();
+    std::uint16_t sum = chain_checksum(m.get(), pseudo, 0, ulen);
     if (sum == 0) sum = 0xFFFF;  // RFC 768: zero means "no checksum"; send all ones
     store_be16(h + 6, sum);
   }
@@ -366,7 +346,7 @@ void UdpStack::on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueu
   if (h == nullptr) return;
   // RFC 768: a zero checksum was not computed by the sender (IPv4 only).
   if (load_be16(h + 6) != 0 &&
-      !checksum_ok(frame.get(), pseudo_header_sum(d.src, d.dst, kIpProtoUdp, ulen), d.l4_offset, ulen)) {
+      !l4_checksum_ok(frame.get(), pseudo_header_sum(d.src, d.dst, kIpProtoUdp, ulen), d.l4_offset, ulen)) {
     counters_.inc(Counter::kUdpInCsumErrors);
     counters_.inc(Counter::kUdpInErrors);
     return counters_.drop(Drop::kUdpBadChecksum);
@@ -389,7 +369,8 @@ void UdpStack::on_ipv6(const Ipv6Delivery& d, Mbuf frame, Instant now, FrameQueu
   // RFC 8200 §8.1: over IPv6 the checksum is mandatory; a zero one is
   // dropped (Linux counts it as a checksum error too).
   if (load_be16(h + 6) == 0 ||
-      !checksum_ok(frame.get(), ipv6_pseudo_header_sum(d.src, d.dst, ulen, kIpProtoUdp), d.l4_offset, ulen)) {
+      !l4_checksum_ok(frame.get(), ipv6_pseudo_header_sum(d.src, d.dst, ulen, kIpProtoUdp), d.l4_offset,
+                      ulen)) {
     counters_.inc(Counter::kUdpInCsumErrors);
     counters_.inc(Counter::kUdpInErrors);
     return counters_.drop(load_be16(h + 6) == 0 ? Drop::kUdpZeroChecksum6 : Drop::kUdpBadChecksum);
