@@ -47,7 +47,7 @@ namespace tern {
   X(TCPSackRecovery) X(TCPSACKDiscard) X(TCPDSACKRecv) X(TCPSACKReneging) X(TCPSACKOverflow)      \
   X(TCPSACKRescue) X(TCPLostRetransmit) X(TCPLossProbes) X(TCPTxLogUnavailable)                  \
   X(TCPDSACKUndo) X(TCPFullUndo) X(TCPPartialUndo) X(TCPLossUndo) X(TCPSpuriousRTOs) X(TCPLossProbeRecovery) \
-  X(TCPHPHits) X(TCPHPAcks)                                                            \
+  X(TCPHPHits) X(TCPHPAcks) X(TCPPMTUUpdates)                                                            \
   X(UdpInDatagrams) X(UdpOutDatagrams) X(UdpNoPorts) X(UdpInErrors) X(UdpRcvbufErrors) \
   X(UdpInCsumErrors) X(IcmpOutDestUnreachs)
  
@@ -153,7 +153,7 @@ namespace tern {
   X(TcpAfterClose)       /* data for a connection the application has closed */        \
   X(TcpIcmpNoSocket)     /* ICMP error quoting a segment of no connection */           \
   X(TcpIcmpOutOfWindow)  /* ICMP error quoting seq outside SND.UNA..SND.MAX (OutOfWindowIcmps) */ \
-  X(TcpIcmpFragNeeded)   /* Fragmentation Needed: PMTUD (RFC 1191) not implemented */   \
+  X(TcpIcmpFragNeeded)   /* Frag Needed / Packet Too Big in window but not acted on (MTU not lower, not synchronized) */ \
   X(TcpIcmpSoftError)    /* unreachable past SYN_SENT: a soft error, not fatal (RFC 1122 §4.2.3.9, RFC 5927 §7) */ \
   X(TxRingFull)          /* the NIC refused the burst */                               \
   X(SteerRingFull)       /* the owning worker's ring was full */                       \

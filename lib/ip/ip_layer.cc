@@ -220,7 +220,7 @@ void IpLayer::on_icmp(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue
   if (!icmp->checksum_ok()) return counters_.drop(Drop::kIcmpBadChecksum);
   if (icmp->type() == kIcmpDestUnreachable) {
     counters_.inc(Counter::kIcmpInDestUnreachs);
-    return on_dest_unreachable(icmp->body(), icmp->code(), now);
+    return on_dest_unreachable(icmp->body(), icmp->code(), icmp->next_hop_mtu(), now);
   }
   if (icmp->type() != kIcmpEchoRequest) return counters_.drop(Drop::kIcmpUnhandledType);
   counters_.inc(Counter::kIcmpInEchos);
@@ -253,7 +253,8 @@ void IpLayer::on_icmp(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue
 // transport needs to find the connection (RFC 1122 §3.2.2.1, §4.2.3.9).
 // The quote is our own datagram, so it may be cut short anywhere after
 // that, and its total length field describes the original, not the quote.
-void IpLayer::on_dest_unreachable(std::span<const std::byte> quote, std::uint8_t code, Instant now) noexcept {
+void IpLayer::on_dest_unreachable(std::span<const std::byte> quote, std::uint8_t code, std::uint16_t mtu,
+                                  Instant now) noexcept {
   // RFC 1812 §5.2.7.1 defines codes 0 to 15; anything above has no meaning to act on.
   if (code > kIcmpMaxUnreachableCode) return counters_.drop(Drop::kIcmpUnhandledType);
   if (quote.size() < kIpv4MinHeaderLen) return counters_.drop(Drop::kIcmpBadQuote);
@@ -276,6 +277,7 @@ void IpLayer::on_dest_unreachable(std::span<const std::byte> quote, std::uint8_t
   u.dport = load_be16(l4 + 2);
   u.seq = load_be32(l4 + 4);
   u.code = code;
+  u.mtu = mtu;
   tcp_->on_icmp_unreachable(u, now);
 }
 

@@ -57,6 +57,9 @@ struct IcmpUnreachable {
   std::uint16_t dport = 0;
   std::uint32_t seq = 0;  // the quoted TCP sequence number
   std::uint8_t code = 0;  // RFC 792 / RFC 1812 §5.2.7.1 Destination Unreachable code
+  // Fragmentation Needed: the next-hop MTU (RFC 1191 §4; 0 from a router
+  // older than RFC 1191).
+  std::uint16_t mtu = 0;
 };
 
 class TransportInput {
@@ -153,7 +156,8 @@ class IpLayer {
   void on_ipv4(Mbuf frame, Instant now, FrameQueue& out) noexcept;
   void deliver(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) noexcept;
   void on_icmp(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) noexcept;
-  void on_dest_unreachable(std::span<const std::byte> quote, std::uint8_t code, Instant now) noexcept;
+  void on_dest_unreachable(std::span<const std::byte> quote, std::uint8_t code, std::uint16_t mtu,
+                           Instant now) noexcept;
   void send_arp(std::uint16_t op, const MacAddr& tha, std::uint32_t tpa, const MacAddr& eth_dst,
                 FrameQueue& out) noexcept;
   // `dgram` starts with 20 bytes for the IPv4 header, then l4_len bytes.

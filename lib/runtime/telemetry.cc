@@ -331,6 +331,7 @@ std::span<const std::string_view> conn_fields() noexcept {
       "cwnd",          "cwnd_segs",   "ssthresh",    "ssthresh_segs",  "srtt_us",    "rttvar_us", "rto_us",
       "min_rtt_us",    "pacing_rate", "bytes_acked", "bytes_received", "delivered",  "segs_out",  "segs_in",
       "total_retrans", "lost",        "reordering",  "snd_queue",      "rcv_queue",  "snd_wnd",   "rcv_wnd",
+      "pmtu",
   };
   return kFields;
 }
@@ -365,7 +366,8 @@ ConnRow conn_row(std::size_t worker, const ConnRecord& r) {
               n(i.snd_queue),
               n(i.rcv_queue),
               n(i.snd_wnd),
-              n(i.rcv_wnd)};
+              n(i.rcv_wnd),
+              n(i.pmtu)};
   return row;
 }
 

@@ -30,7 +30,7 @@ class TcpIpGlue final : public TransportInput, public SegmentSink {
     tcp_->on_segment6(IpAddr::v6(d.src.b), IpAddr::v6(d.dst.b), std::move(frame), d.l4_offset, d.l4_len, now);
   }
   void on_icmpv6_error(const Icmpv6Report& r, Instant now) override {
-    tcp_->on_icmpv6_error(r.type, r.code, IpAddr::v6(r.src.b), IpAddr::v6(r.dst.b), r.quote, now);
+    tcp_->on_icmpv6_error(r.type, r.code, r.param, IpAddr::v6(r.src.b), IpAddr::v6(r.dst.b), r.quote, now);
   }
   void send_segment(Mbuf segment, std::uint32_t /*src*/, std::uint32_t dst, Instant now) override {
     ip_.send(std::move(segment), dst, kIpProtoTcp, now, out_);
@@ -43,6 +43,11 @@ class TcpIpGlue final : public TransportInput, public SegmentSink {
     // From the connection's own address: one accepted on a second
     // address keeps it, whatever source selection would pick for the peer.
     ip_.send_ipv6(std::move(segment), Ipv6Addr{src.bytes()}, Ipv6Addr{dst.bytes()}, kIpProtoTcp, now, out_);
+  }
+  void confirm_reachable6(const IpAddr& dst, Instant now) override {
+    // The confirmation is for the neighbour the packets go through: the
+    // peer itself on link, else the router (RFC 4861 §7.3.1).
+    if (auto hop = ip_.v6().next_hop(Ipv6Addr{dst.bytes()}, now)) ip_.confirm(*hop, now);
   }
 
  private:

@@ -136,6 +136,7 @@ struct Tcb : TimerNode {
   Instant last_oow_ack;              // our last ACK to an unacceptable segment ([tcp] invalid_ratelimit_ms)
   Instant last_send;                 // for RFC 5681 §4.1 idle restart
   Instant last_recv;                 // for keepalive idleness
+  Instant last_confirm;              // IPv6: when ACK progress last confirmed the neighbour (RFC 4861 §7.3.1)
 
   // ---- buffers ----
   SendQueue sndq;                  // SND.UNA onwards (FIN not included)
@@ -257,6 +258,13 @@ struct Tcb : TimerNode {
   Duration ka_idle;
   Duration ka_interval;
   std::uint32_t ka_probes = 0;
+
+  // Path MTU Discovery (RFC 1191, RFC 8201; tcp_icmp.cc): the MSS the peer
+  // announced (or its default, at least 88) and the path MTU, the link's
+  // until a Fragmentation Needed / Packet Too Big lowers it. mss above is
+  // path_mss() of the two.
+  std::uint16_t peer_mss = 536;
+  std::uint16_t pmtu = 1500;
 
   // PSH (RFC 1122 §4.2.2.2; Linux's tcp_mark_push): the ends of application
   // writes not yet sent, oldest first (psh_count of them). A segment that

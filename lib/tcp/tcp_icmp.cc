@@ -15,8 +15,10 @@
 //    §4.2.3.9), protocol and port unreachable too, as RFC 5927 §7 advises
 //    against blind connection resets (Linux without IP_RECVERR). Counted and
 //    otherwise ignored;
-//  - Fragmentation Needed belongs to Path MTU Discovery (RFC 1191), which
-//    Tern does not do: counted and ignored.
+//  - Fragmentation Needed and ICMPv6 Packet Too Big drive Path MTU
+//    Discovery (RFC 1191, RFC 8201): path_mtu_report below.
+#include <algorithm>
+
 #include "ip/ip_layer.h"
 #include "tcp/tcp_stack.h"
 #include "wire/bytes.h"
@@ -35,9 +37,18 @@ TcpError error_for(std::uint8_t code) noexcept {
   return TcpError::kUnreachable;  // net, host, unknown, isolated, prohibited, TOS, precedence
 }
 
+// The least path MTU a report may set. IPv6: RFC 8201 §4, a node MUST NOT
+// go below the minimum link MTU, 1280 (RFC 8200 §5); a Packet Too Big
+// reporting less means 1280. IPv4: Linux's min_pmtu, 552 (512 bytes of
+// payload with 40 of headers); below it, and for an RFC 1191 §5 "old-style"
+// report of 0, Linux clamps to it as well, so a forged tiny MTU cannot make
+// the connection crawl in tiny segments (RFC 5927 §7.2).
+constexpr std::uint32_t kMinPmtu6 = 1280;
+constexpr std::uint32_t kMinPmtu4 = 552;
+
 }  // namespace
 
-void TcpStack::on_icmp_unreachable(const IcmpUnreachable& u, Instant /*now*/) noexcept {
+void TcpStack::on_icmp_unreachable(const IcmpUnreachable& u, Instant now) noexcept {
   // Our side is the quoted source (RFC 792: the quote is our own datagram).
   Tcb* c = table_.find(FourTuple::v4(u.src, u.dst, u.sport, u.dport));
   if (c == nullptr) {  // also TIME_WAIT: nothing left to tell
@@ -50,7 +61,7 @@ void TcpStack::on_icmp_unreachable(const IcmpUnreachable& u, Instant /*now*/) no
     return;
   }
   if (u.code == kIcmpFragNeeded) {
-    counters_.drop(Drop::kTcpIcmpFragNeeded);
+    path_mtu_report(*c, u.mtu, now);
     return;
   }
   unreachable(*c, error_for(u.code));
@@ -61,10 +72,10 @@ void TcpStack::on_icmp_unreachable(const IcmpUnreachable& u, Instant /*now*/) no
 // in SYN_SENT (Port Unreachable as refused, like ICMP's; administratively
 // prohibited, no route, beyond scope and address unreachable as
 // unreachable), a soft error otherwise. Packet Too Big is Path MTU
-// Discovery (RFC 8201), not done yet: counted as FragNeeded is. Time
+// Discovery (RFC 8201), as Fragmentation Needed is for IPv4. Time
 // Exceeded and Parameter Problem are soft errors (Linux: only reported).
-void TcpStack::on_icmpv6_error(std::uint8_t type, std::uint8_t code, const IpAddr& src, const IpAddr& dst,
-                               std::span<const std::byte> quote, Instant /*now*/) noexcept {
+void TcpStack::on_icmpv6_error(std::uint8_t type, std::uint8_t code, std::uint32_t param, const IpAddr& src,
+                               const IpAddr& dst, std::span<const std::byte> quote, Instant now) noexcept {
   if (quote.size() < 8) {
     counters_.drop(Drop::kTcpIcmpNoSocket);
     return;
@@ -81,7 +92,7 @@ void TcpStack::on_icmpv6_error(std::uint8_t type, std::uint8_t code, const IpAdd
     return;
   }
   if (type == kIcmpv6PacketTooBig) {
-    counters_.drop(Drop::kTcpIcmpFragNeeded);
+    path_mtu_report(*c, param, now);
     return;
   }
   if (type != kIcmpv6DestUnreachable) {
@@ -99,6 +110,78 @@ void TcpStack::unreachable(Tcb& c, TcpError e) noexcept {
   counters_.inc(Counter::kAttemptFails);
   finish(c, e);
   dispatch();
+}
+
+// RFC 1191 §6.1 / RFC 8201 §5.2: a report that passed the window check
+// (RFC 5927 §4.1) lowers the path MTU, never raises it (a report at or above
+// the current estimate, and so above the link MTU, is stale or forged:
+// ignored), floored per family. Only a synchronized connection acts on it:
+// a SYN or SYN-ACK is far below any MTU (Linux ignores reports for a
+// request socket too); TIME_WAIT has no TCB. The connection keeps its own
+// estimate; there is no per-destination cache yet, so the next connection
+// to the same peer learns the path again.
+void TcpStack::path_mtu_report(Tcb& c, std::uint32_t mtu, Instant now) noexcept {
+  const std::uint32_t floor = c.tuple.is_v4() ? kMinPmtu4 : kMinPmtu6;
+  mtu = std::max(mtu, floor);
+  if (!synchronized(c.state) || mtu >= c.pmtu) {
+    counters_.drop(Drop::kTcpIcmpFragNeeded);
+    return;
+  }
+  c.pmtu = static_cast<std::uint16_t>(mtu);
+  counters_.inc(Counter::kTCPPMTUUpdates);
+  const std::uint16_t mss = path_mss(c);
+  if (mss >= c.mss) return;  // the peer's MSS already kept segments below it
+  c.mss = mss;
+  retransmit_too_big(c, now);
+  dispatch();
+}
+
+// RFC 1191 §6.5 / RFC 8201 §5.4: what left larger than the new MSS was
+// dropped on the path and goes again at once, cut to the new size, without
+// treating it as congestion: no cwnd or ssthresh change, no undo episode,
+// no RTO backoff (Linux: tcp_simple_retransmit). The send queue holds bytes,
+// not segments, so every transmission is cut at the current c.mss anyway.
+//  - With RACK (SACK and a transmit log), the log's records not yet
+//    delivered and longer than the new MSS are marked lost, and RACK's
+//    loss-driven sending (sack_send: NextSeg, with pipe less the lost
+//    octets) resends them, as after a timeout (RFC 6675 §5.1's hold until
+//    SND.UNA reaches SND.MAX of now). A record is one batch, which may hold
+//    several segments: one no longer than the new MSS held only segments
+//    that fit; a longer one may hold a few short segments too, resent
+//    needlessly.
+//  - Otherwise go back: SND.NXT = SND.UNA and output() sends again from
+//    there, skipping what the peer SACKed. Not in RFC 6675 recovery without
+//    a log: the scoreboard's NextSeg already resends holes at the new MSS,
+//    and the rest is found lost by it or by the timer.
+void TcpStack::retransmit_too_big(Tcb& c, Instant now) noexcept {
+  if (c.snd_una == c.snd_max) return;  // nothing in flight: output() cuts at the new MSS
+  if (rack_active(c)) {
+    TxLog& l = *c.txlog;
+    bool marked = false;
+    for (std::size_t i = 0; i < l.size(); ++i) {
+      TxRecord& r = l.at(i);
+      if (r.fully_acked() || (r.flags & kTxLost) != 0 || r.len() <= c.mss) continue;
+      r.flags |= kTxLost;
+      l.note_lost();
+      c.lost_segs += (r.len() - r.acked + c.mss - 1) / c.mss;
+      marked = true;
+    }
+    if (!marked) return;
+    if (!c.sack_recovery && !c.recovery_hold) {
+      c.recovery_point = c.snd_max;
+      c.recovery_hold = true;
+      c.hold_rexmit_valid = false;
+      c.head_rxt_valid = false;
+    }
+    c.rtt_timing = false;
+    rack_retransmit_first_lost(c, now);
+    sack_send(c, now);
+    return;
+  }
+  if (c.sack_recovery) return;
+  c.snd_nxt = c.snd_una;
+  c.rtt_timing = false;
+  output(c, now);
 }
 
 }  // namespace tern

@@ -67,6 +67,7 @@ ConnectionInfo TcpStack::info(const Tcb& c) const noexcept {
   i.ca_state = ca_state_of(c);
   i.mss = c.mss;
   i.rcv_mss = c.rcv_mss;
+  i.pmtu = c.pmtu;
   i.cwnd = c.cc.cwnd();
   i.cwnd_segments = i.cwnd / mss;
   i.ssthresh = c.cc.ssthresh();

@@ -202,10 +202,8 @@ void TcpStack::apply_syn_options(Tcb& c, const TcpOptions& o, Instant now) noexc
   // one segment per handful of bytes. Timestamps take 12 bytes of each segment.
   // IPv6's default is 1220 (RFC 9293 §3.7.1, RFC 8200 §8.3).
   const bool v4 = c.tuple.is_v4();
-  std::uint32_t mss = std::min<std::uint32_t>(o.mss.value_or(v4 ? 536 : 1220), mss_for_mtu(!v4));
-  mss = std::max<std::uint32_t>(mss, 88);
-  if (c.ts_ok) mss -= 12;
-  c.mss = static_cast<std::uint16_t>(mss);
+  c.peer_mss = std::max<std::uint16_t>(o.mss.value_or(v4 ? 536 : 1220), 88);
+  c.mss = path_mss(c);  // the path MTU too, should an ICMP have lowered it already
   c.rcv_mss = static_cast<std::uint16_t>(mss_for_mtu(!v4) - (c.ts_ok ? 12 : 0));
   NewRenoConfig nc = cc_cfg_;
   nc.mss = c.mss;
@@ -680,6 +678,14 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
     // With SACK, tcp_sack.cc runs recovery and asks the controller itself.
     const CcAction a = c.sack_ok ? CcAction::kNone : c.cc.on_ack(sample);
     c.snd_una = s.ack;
+    // RFC 4861 §7.3.1: new data acknowledged proves the first hop forwards
+    // our packets, which keeps its neighbour entry REACHABLE without a
+    // probe. At most once a second per connection (ReachableTime is 15 to
+    // 45 s), and IPv4 never gets here (ARP has no such hint).
+    if (!c.tuple.is_v4() && now - c.last_confirm >= kNeighbourConfirmInterval) [[unlikely]] {
+      c.last_confirm = now;
+      sink_.confirm_reachable6(c.tuple.raddr, now);
+    }
     if (seq_lt(c.snd_nxt, c.snd_una)) c.snd_nxt = c.snd_una;
     c.retries = 0;
     c.persist_backoff = 0;

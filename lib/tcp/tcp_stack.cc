@@ -160,6 +160,18 @@ std::uint16_t TcpStack::mss_for_mtu(bool v6) const noexcept {
   return static_cast<std::uint16_t>(std::max<std::uint32_t>(mss, 88));
 }
 
+std::uint16_t TcpStack::path_mss(const Tcb& c) const noexcept {
+  // RFC 9293 §3.7.1: the path MTU less the IP and TCP headers; RFC 8201 §4
+  // keeps an IPv6 path at 1280 at least, so 1220 stays its floor.
+  const bool v6 = !c.tuple.is_v4();
+  const std::uint32_t headers = v6 ? 60u : 40u;
+  const std::uint32_t path = c.pmtu > headers ? c.pmtu - headers : 88u;
+  std::uint32_t mss = std::min({std::uint32_t{c.peer_mss}, std::uint32_t{mss_for_mtu(v6)}, path});
+  mss = std::max<std::uint32_t>(mss, 88);  // Linux's TCP_MIN_MSS
+  if (c.ts_ok) mss -= 12;
+  return static_cast<std::uint16_t>(mss);
+}
+
 bool TcpStack::tuple_in_use(const FourTuple& t) const noexcept {
   return table_.find(t) != nullptr || tw_.find(t) != nullptr;
 }
@@ -194,6 +206,8 @@ void TcpStack::init_tcb_from_config(Tcb& c) noexcept {
   c.ka_probes = k.keepalive_probes;
   c.rcv_mss = mss_for(c.tuple);
   c.mss = c.tuple.is_v4() ? 536 : 1220;
+  c.peer_mss = c.mss;
+  c.pmtu = o_.mtu;
   c.quickacks = 16;  // quick-ACK mode at connection start (Linux TCP_QUICKACK behaviour)
   // RFC 7323 §5.4: a per-connection random offset for TSval. Derived from the
   // tuple so that a SYN-cookie handshake finds the same offset again.

@@ -53,6 +53,10 @@ class SegmentSink {
   virtual void send_segment(Mbuf segment, std::uint32_t src, std::uint32_t dst, Instant now) = 0;
   // IPv6 (neither address IPv4-mapped).
   virtual void send_segment6(Mbuf segment, const IpAddr& src, const IpAddr& dst, Instant now) = 0;
+  // Forward progress on an IPv6 connection to `dst`: upper-layer
+  // reachability confirmation of its first hop (RFC 4861 §7.3.1). Default:
+  // nothing (sinks without neighbour discovery).
+  virtual void confirm_reachable6(const IpAddr& /*dst*/, Instant /*now*/) {}
 };
 inline constexpr std::uint16_t kSegmentHeadroom = 14 + 20;   // Ethernet + IPv4
 inline constexpr std::uint16_t kSegmentHeadroom6 = 14 + 40;  // Ethernet + IPv6
@@ -221,10 +225,11 @@ class TcpStack {
   void on_icmp_unreachable(const IcmpUnreachable& u, Instant now) noexcept;
   // An ICMPv6 error (RFC 4443) quoting one of our segments: `src` and `dst`
   // its addresses (ours, the peer's), `quote` its TCP header (8 bytes at
-  // least). Destination Unreachable as above; Packet Too Big counted (no
-  // PMTU discovery yet); the rest ignored (tcp_icmp.cc).
-  void on_icmpv6_error(std::uint8_t type, std::uint8_t code, const IpAddr& src, const IpAddr& dst,
-                       std::span<const std::byte> quote, Instant now) noexcept;
+  // least), `param` the message's four-byte parameter (Packet Too Big: the
+  // MTU). Destination Unreachable as above; Packet Too Big lowers the
+  // connection's path MTU (RFC 8201); the rest ignored (tcp_icmp.cc).
+  void on_icmpv6_error(std::uint8_t type, std::uint8_t code, std::uint32_t param, const IpAddr& src,
+                       const IpAddr& dst, std::span<const std::byte> quote, Instant now) noexcept;
   // Fires due timers and expires TIME_WAIT records. Call at least once per tick.
   // Runs on_pacing first, so a worker polling in a loop paces to its poll.
   void on_timer(Instant now) noexcept;
@@ -382,6 +387,13 @@ class TcpStack {
 
   // tcp_icmp.cc: an unreachable for c, past the window checks
   void unreachable(Tcb& c, TcpError e) noexcept;
+  // tcp_icmp.cc: Fragmentation Needed / Packet Too Big for c, past the
+  // window checks: `mtu` as reported (Path MTU Discovery, RFC 1191, RFC 8201).
+  void path_mtu_report(Tcb& c, std::uint32_t mtu, Instant now) noexcept;
+  void retransmit_too_big(Tcb& c, Instant now) noexcept;
+  // The send MSS for c's peer MSS and path MTU (RFC 9293 §3.7.1, RFC 6691):
+  // timestamps taken off as the handshake does.
+  std::uint16_t path_mss(const Tcb& c) const noexcept;
 
   // tcp_input.cc
   void receive(const IpAddr& src, const IpAddr& dst, Mbuf frame, std::uint16_t l4_offset,
@@ -553,6 +565,7 @@ class TcpStack {
   void on_probe_timeout(Tcb& c, Instant now) noexcept;  // RFC 8985 §7.3 loss probe
   // RFC 8985 §7.2 WCDelAckT: the longest a peer may hold an ACK back.
   static constexpr Duration kWorstDelayedAck = Duration::ms(200);
+  static constexpr Duration kNeighbourConfirmInterval = Duration::ms(1000);  // process_ack (RFC 4861 §7.3.1)
   void on_keepalive_timeout(Tcb& c, Instant now) noexcept;
   void restart_rtx(Tcb& c, Instant now) noexcept;  // after sending or on a new ACK
   void start_rtx_if_stopped(Tcb& c, Instant now) noexcept;

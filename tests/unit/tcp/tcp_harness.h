@@ -240,6 +240,8 @@ class TcpHarness : public ::testing::Test, public SegmentSink {
   void send_segment(Mbuf segment, std::uint32_t src, std::uint32_t dst, Instant now) override;
   void send_segment6(Mbuf segment, const IpAddr& src, const IpAddr& dst, Instant now) override;
   void record_sent(Mbuf segment, const IpAddr& src, const IpAddr& dst, bool v6, Instant now);
+  void confirm_reachable6(const IpAddr& dst, Instant /*now*/) override { confirmed_.push_back(dst); }
+  std::vector<IpAddr> confirmed_;  // confirm_reachable6 calls, in order
 
   TcpStackOptions options_;
   Counters counters_;

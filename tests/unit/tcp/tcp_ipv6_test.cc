@@ -274,21 +274,21 @@ TEST_F(Ipv6, PortUnreachableRefusesTheAttempt) {
   ASSERT_NE(c, nullptr);
   // Out of window first: ignored.
   Bytes q = quote_of(local_port(), 80, iss() + 5);
-  stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6PortUnreachable, kLocalIp6, kPeerIp6, q, at_ms(1));
+  stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6PortUnreachable, 0, kLocalIp6, kPeerIp6, q, at_ms(1));
   EXPECT_EQ(drops(Drop::kTcpIcmpOutOfWindow), 1u);
   EXPECT_EQ(c->state, TcpState::kSynSent);
   // Another peer with the same low 32 bits and ports: no such connection.
   q = quote_of(local_port(), 80, iss());
   auto other = kPeerIp6.bytes();
   other[2] ^= 1;
-  stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6PortUnreachable, kLocalIp6, IpAddr::v6(other), q,
+  stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6PortUnreachable, 0, kLocalIp6, IpAddr::v6(other), q,
                           at_ms(1));
   EXPECT_EQ(drops(Drop::kTcpIcmpNoSocket), 1u);
   // Packet Too Big: PMTU not done, counted.
-  stack().on_icmpv6_error(kIcmpv6PacketTooBig, 0, kLocalIp6, kPeerIp6, q, at_ms(1));
+  stack().on_icmpv6_error(kIcmpv6PacketTooBig, 0, 0, kLocalIp6, kPeerIp6, q, at_ms(1));
   EXPECT_EQ(drops(Drop::kTcpIcmpFragNeeded), 1u);
   EXPECT_EQ(c->state, TcpState::kSynSent);
-  stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6PortUnreachable, kLocalIp6, kPeerIp6, q, at_ms(2));
+  stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6PortUnreachable, 0, kLocalIp6, kPeerIp6, q, at_ms(2));
   EXPECT_EQ(c->state, TcpState::kClosed);
   EXPECT_EQ(c->error, TcpError::kRefused);
   EXPECT_EQ(count(Counter::kAttemptFails), 1u);
@@ -298,7 +298,7 @@ TEST_F(Ipv6, UnreachableWhenEstablishedIsASoftError) {
   Tcb* c = establish_active(seg().mss(1440));
   ASSERT_NE(c, nullptr);
   const Bytes q = quote_of(local_port(), 80, iss() + 1);
-  stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6NoRoute, kLocalIp6, kPeerIp6, q, at_ms(1));
+  stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6NoRoute, 0, kLocalIp6, kPeerIp6, q, at_ms(1));
   EXPECT_EQ(c->state, TcpState::kEstablished);
   EXPECT_EQ(drops(Drop::kTcpIcmpSoftError), 1u);
 }
@@ -307,7 +307,7 @@ TEST_F(Ipv6, NoRouteEndsTheAttemptAsUnreachable) {
   Tcb* c = active_syn(at_ms(0));
   ASSERT_NE(c, nullptr);
   const Bytes q = quote_of(local_port(), 80, iss());
-  stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6AddressUnreachable, kLocalIp6, kPeerIp6, q,
+  stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6AddressUnreachable, 0, kLocalIp6, kPeerIp6, q,
                           at_ms(1));
   EXPECT_EQ(c->state, TcpState::kClosed);
   EXPECT_EQ(c->error, TcpError::kUnreachable);
