@@ -327,11 +327,11 @@ int telemetry_add_u64s(rte_tel_data* d, std::string_view cmd, std::span<const st
 
 std::span<const std::string_view> conn_fields() noexcept {
   static constexpr std::string_view kFields[] = {
-      "worker",        "local",       "remote",      "state",          "congestion", "ca_state",  "mss",
-      "cwnd",          "cwnd_segs",   "ssthresh",    "ssthresh_segs",  "srtt_us",    "rttvar_us", "rto_us",
-      "min_rtt_us",    "pacing_rate", "bytes_acked", "bytes_received", "delivered",  "segs_out",  "segs_in",
-      "total_retrans", "lost",        "reordering",  "snd_queue",      "rcv_queue",  "snd_wnd",   "rcv_wnd",
-      "pmtu",
+      "worker",    "local",     "remote",     "state",         "congestion",    "ca_state",
+      "mss",       "cwnd",      "cwnd_segs",  "ssthresh",      "ssthresh_segs", "srtt_us",
+      "rttvar_us", "rto_us",    "min_rtt_us", "pacing_rate",   "bytes_acked",   "bytes_received",
+      "delivered", "segs_out",  "segs_in",    "total_retrans", "lost",          "reordering",
+      "snd_queue", "rcv_queue", "snd_wnd",    "rcv_wnd",       "pmtu",
   };
   return kFields;
 }

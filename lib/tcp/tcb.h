@@ -136,7 +136,7 @@ struct Tcb : TimerNode {
   Instant last_oow_ack;              // our last ACK to an unacceptable segment ([tcp] invalid_ratelimit_ms)
   Instant last_send;                 // for RFC 5681 §4.1 idle restart
   Instant last_recv;                 // for keepalive idleness
-  Instant last_confirm;              // IPv6: when ACK progress last confirmed the neighbour (RFC 4861 §7.3.1)
+  Instant last_confirm;              // IPv6: ACK progress last confirmed the first hop (RFC 4861 §7.3.1)
 
   // ---- buffers ----
   SendQueue sndq;                  // SND.UNA onwards (FIN not included)

@@ -181,6 +181,9 @@ void TcpStack::retransmit_too_big(Tcb& c, Instant now) noexcept {
   if (c.sack_recovery) return;
   c.snd_nxt = c.snd_una;
   c.rtt_timing = false;
+  // Data was in flight until now: output() must not take SND.NXT = SND.UNA
+  // for a restart after idle (RFC 5681 §4.1, CUBIC's epoch shift).
+  c.last_send = now;
   output(c, now);
 }
 

@@ -274,7 +274,8 @@ TEST_F(Ipv6, PortUnreachableRefusesTheAttempt) {
   ASSERT_NE(c, nullptr);
   // Out of window first: ignored.
   Bytes q = quote_of(local_port(), 80, iss() + 5);
-  stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6PortUnreachable, 0, kLocalIp6, kPeerIp6, q, at_ms(1));
+  stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6PortUnreachable, 0, kLocalIp6, kPeerIp6, q,
+                          at_ms(1));
   EXPECT_EQ(drops(Drop::kTcpIcmpOutOfWindow), 1u);
   EXPECT_EQ(c->state, TcpState::kSynSent);
   // Another peer with the same low 32 bits and ports: no such connection.
@@ -288,7 +289,8 @@ TEST_F(Ipv6, PortUnreachableRefusesTheAttempt) {
   stack().on_icmpv6_error(kIcmpv6PacketTooBig, 0, 0, kLocalIp6, kPeerIp6, q, at_ms(1));
   EXPECT_EQ(drops(Drop::kTcpIcmpFragNeeded), 1u);
   EXPECT_EQ(c->state, TcpState::kSynSent);
-  stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6PortUnreachable, 0, kLocalIp6, kPeerIp6, q, at_ms(2));
+  stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6PortUnreachable, 0, kLocalIp6, kPeerIp6, q,
+                          at_ms(2));
   EXPECT_EQ(c->state, TcpState::kClosed);
   EXPECT_EQ(c->error, TcpError::kRefused);
   EXPECT_EQ(count(Counter::kAttemptFails), 1u);

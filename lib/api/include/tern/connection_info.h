@@ -26,7 +26,7 @@ struct ConnectionInfo {
 
   std::uint32_t mss = 0;      // payload bytes per segment we send (timestamps already taken off)
   std::uint32_t rcv_mss = 0;  // the MSS we announced, less timestamps
-  std::uint32_t pmtu = 0;     // path MTU: the link MTU, or less once ICMP Packet Too Big / Frag Needed lowered it
+  std::uint32_t pmtu = 0;     // path MTU: the link's, or what Packet Too Big / Frag Needed lowered it to
   std::uint32_t cwnd = 0;     // congestion window, bytes
   std::uint32_t cwnd_segments = 0;
   std::uint32_t ssthresh = 0;  // bytes; "arbitrarily high" (RFC 5681 §3.1) until the first reduction
