@@ -30,7 +30,7 @@ for mode in "$@"; do
     *) echo "unknown mode $mode" >&2; exit 2 ;;
   esac
   valgrind --tool=callgrind --callgrind-out-file="$out/cg" --toggle-collect='tern::Worker::poll_once*' \
-    "$pair" "${args[@]}" --time 2 --one-core --json >"$out/json" 2>"$out/log" ||
+    "$pair" "${args[@]}" ${PAIR_ARGS:-} --time 2 --one-core --json >"$out/json" 2>"$out/log" ||
     { cat "$out/log" "$out/json" >&2; exit 1; }
   python3 - "$out/cg" "$out/json" "$mode" <<'PY'
 import json, re, sys

@@ -7,7 +7,7 @@
 // ends. Prints tern-perf's summary (and its JSON line with --json).
 //
 //   tern-pair --mode bulk|rr|crr [--connections N] [--time S] [--size B]
-//             [--workers W] [--lcores C1,..,CW,S1,..,SW] [--one-core] [--json]
+//             [--workers W] [--lcores C1,..,CW,S1,..,SW] [--one-core] [--no-gro] [--json]
 //
 // W workers per side (default 1), each on its own lcore and link queue:
 // the clients on the first W lcores (the first is the main one), the
@@ -73,7 +73,7 @@ rte_mempool* make_pool(const std::string& name, bool indirect, unsigned mbufs) {
 }
 
 void make_side(Side& s, const char* name, Port& port, const MacAddr& mac, std::uint32_t addr,
-               std::uint16_t n) {
+               std::uint16_t n, bool gro) {
   IpSettings ip;
   ip.mac = mac;
   ip.addr = addr;
@@ -104,6 +104,7 @@ void make_side(Side& s, const char* name, Port& port, const MacAddr& mac, std::u
     tcp.clone_pool = s.clones.back();
     tcp.opts.hash_seed = rte_rand();
     s.workers.push_back(std::make_unique<Worker>(w, n, port, ip, s.pools.back(), nullptr, kBurst, &tcp));
+    if (gro) s.workers.back()->enable_gro(SOCKET_ID_ANY);  // as the runtime does for [port] gro
   }
   // An SPSC ring for every ordered pair of workers, as the runtime makes them.
   for (std::uint16_t from = 0; from < n; ++from) {
@@ -131,7 +132,7 @@ int worker_loop(void* arg) {
 int usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s --mode bulk|rr|crr [--connections N] [--time S] [--size B] [--workers W]\n"
-               "       [--lcores C1,..,CW,S1,..,SW] [--one-core] [--json]\n"
+               "       [--lcores C1,..,CW,S1,..,SW] [--one-core] [--no-gro] [--json]\n"
                "Tern clients and Tern servers in one process, W workers each (one lcore each), over the\n"
                "in-process link.\n",
                argv0);
@@ -151,6 +152,7 @@ int main(int argc, char** argv) {
   std::string lcores;
   std::uint16_t workers = 1;
   bool one_core = false;
+  bool gro = true;  // [port] gro's default
   try {
     for (int i = 1; i < argc; ++i) {
       const std::string a = argv[i];
@@ -172,6 +174,8 @@ int main(int argc, char** argv) {
         lcores = argv[++i];
       } else if (a == "--one-core") {
         one_core = true;
+      } else if (a == "--no-gro") {
+        gro = false;
       } else if (a == "--json") {
         o.json = true;
       } else {
@@ -206,8 +210,8 @@ int main(int argc, char** argv) {
     server_port->offer_checksum_offload();
     // make_link_pair's MACs: 02:00:00:00:00:01 on the first end, :02 on the second.
     Side client, server;
-    make_side(client, "tp_c", *client_port, MacAddr{{2, 0, 0, 0, 0, 1}}, kClientIp, workers);
-    make_side(server, "tp_s", *server_port, MacAddr{{2, 0, 0, 0, 0, 2}}, kServerIp, workers);
+    make_side(client, "tp_c", *client_port, MacAddr{{2, 0, 0, 0, 0, 1}}, kClientIp, workers, gro);
+    make_side(server, "tp_s", *server_port, MacAddr{{2, 0, 0, 0, 0, 2}}, kServerIp, workers, gro);
 
     perf::Options so = o;
     so.client = false;

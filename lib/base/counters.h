@@ -12,7 +12,7 @@ namespace tern {
 // clang-format off
 #define TERN_EVENT_COUNTERS(X)                                                         \
   X(RxPackets) X(RxBytes) X(TxPackets) X(TxBytes)                                      \
-  X(SteeredOut) X(SteeredIn)                                                           \
+  X(SteeredOut) X(SteeredIn) X(GroMerged)                                              \
   X(ArpInRequests) X(ArpInReplies) X(ArpOutRequests) X(ArpOutReplies)                  \
   X(ArpCacheMisses) X(ArpResolved) X(ArpExpired)                                       \
   X(NdCacheMisses) X(NdResolved) X(NdExpired)                                          \

@@ -31,6 +31,7 @@ constexpr std::string_view kPortKeys[] = {"name",
                                           "tx_ring",
                                           "rx_checksum_offload",
                                           "tx_checksum_offload",
+                                          "gro",
                                           "tap_rx_trigger",
                                           "steering",
                                           "address",
@@ -325,6 +326,7 @@ PortConfig read_port(const Section& s) {
   p.tx_ring = static_cast<std::uint16_t>(s.power_of_two("tx_ring", p.tx_ring, 64, 16384));
   p.rx_checksum_offload = s.boolean("rx_checksum_offload", p.rx_checksum_offload);
   p.tx_checksum_offload = s.boolean("tx_checksum_offload", p.tx_checksum_offload);
+  p.gro = s.boolean("gro", p.gro);
   p.tap_rx_trigger = s.boolean("tap_rx_trigger", p.tap_rx_trigger);
   const std::string_view steering = s.choice("steering", "auto", {"auto", "rss", "software"});
   p.steering = steering == "rss"        ? SteeringMode::kRss

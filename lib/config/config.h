@@ -61,6 +61,9 @@ struct PortConfig {
   std::uint16_t tx_ring = 1024;     // descriptors per TX queue, power of two, 64..16384
   bool rx_checksum_offload = true;  // use when the port reports it
   bool tx_checksum_offload = true;
+  // Merge each RX burst's in-order TCP/IPv4 segments of a flow with rte_gro
+  // before TCP input (runtime/rx_coalesce.h, docs/config.md).
+  bool gro = true;
   bool tap_rx_trigger = false;  // net_tap's per-packet signal; off = plain polling (see docs/ports.md)
   SteeringMode steering = SteeringMode::kAuto;
   Ipv4Prefix address;                    // our address and subnet on this port

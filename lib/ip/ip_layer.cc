@@ -129,8 +129,17 @@ void IpLayer::on_ipv4(Mbuf frame, Instant now, FrameQueue& out) noexcept {
   // (Passing a chain up as it is, as a veth passes an skb, was tried for the
   // in-process link: a zero-copy sender's slices cost the receiver a whole
   // mbuf of truesize each, two per segment, and its windows shrank.)
-  if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) return counters_.drop(Drop::kIpTruncated);
+  // A chain merged by GRO (RTE_MBUF_F_RX_LRO, runtime/rx_coalesce.h) goes
+  // up whole: its headers are in the first segment, and each segment is a
+  // received frame's own mbuf, charged as it would be unmerged.
+  if (m->nb_segs > 1 && (m->ol_flags & RTE_MBUF_F_RX_LRO) == 0 && rte_pktmbuf_linearize(m) != 0)
+    return counters_.drop(Drop::kIpTruncated);
   auto l3 = frame.head().subspan(kEthernetHeaderLen);
+  // A GRO chain's total length spans the chain while its headers sit in the
+  // first segment (rx_coalesce.h checked them, IHL 5): the header is parsed
+  // against the datagram's length, and nothing here reads past the header.
+  if (m->nb_segs > 1 && (m->ol_flags & RTE_MBUF_F_RX_LRO) != 0 && l3.size() >= kIpv4MinHeaderLen)
+    l3 = {l3.data(), frame.pkt_len() - kEthernetHeaderLen};
   auto ip = Ipv4Header::parse(l3);
   if (!ip) {
     switch (ip.error()) {

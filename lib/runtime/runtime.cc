@@ -225,6 +225,7 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg), program_(p
                         .port_seed = rte_rand(),
                         .tx_checksum_offload = port_->info().tx_l4_checksum_offload};
     workers_.back()->enable_udp(udp);
+    if (pc.gro) workers_.back()->enable_gro(static_cast<int>(rte_lcore_to_socket_id(cfg.runtime.lcores[w])));
   }
   // An SPSC ring for every ordered pair of workers: no locks between cores.
   for (std::uint16_t from = 0; from < n; ++from) {
@@ -322,7 +323,13 @@ std::string Runtime::describe() const {
     s += "  " + label + std::string(label.size() < 11 ? 11 - label.size() : 1, ' ') + text + "\n";
   };
   line("lcores", lcores + ": " + std::to_string(workers_.size()) + " worker(s), one per lcore");
-  for (const auto& [label, text] : port_summary_) line(label, text);
+  for (const auto& [label, text] : port_summary_) {
+    // GRO is Tern's (rte_gro in the worker), not the port's: said with the offloads.
+    const bool gro = !workers_.empty() && workers_.front()->gro();
+    line(label, label != "offloads" ? text
+                : gro ? text + "; RX GRO: in-order TCP/IPv4 segments merged per burst (rte_gro)"
+                      : text + "; RX GRO off");
+  }
   if (const std::string iface = claimed_interface(pc.device); !iface.empty())
     line("interface", iface + " (claimed: a second Tern process on it is refused)");
   line("address", format_ipv4(pc.address.addr) + "/" + std::to_string(pc.address.len) +

@@ -60,6 +60,8 @@ void Worker::on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue&
   glue_->on_ipv4(d, std::move(frame), now, out);
 }
 
+void Worker::enable_gro(int socket) { gro_ = std::make_unique<RxCoalescer>(burst_, socket); }
+
 void Worker::enable_udp(const UdpStackOptions& o) {
   udp_ = std::make_unique<UdpStack>(o, counters_, *ip_, tx_, pool_);
   if (tcp_) udp_->set_mem_account(&tcp_->mem());
@@ -155,12 +157,20 @@ unsigned Worker::poll_once(Instant now) noexcept {
   // The ACKs this poll's segments earn wait for the application's answers
   // (on_poll runs its callbacks), which carry them (TcpStack::begin_burst).
   if (tcp_) tcp_->begin_burst();
-  const std::uint16_t n = port_.rx_burst(id_, rx_.data(), burst_);
+  std::uint16_t n = port_.rx_burst(id_, rx_.data(), burst_);
   // The burst's frames were written by another core (or a NIC): start
   // every mbuf header on its way into this core's cache at once, and each
   // frame's first bytes one frame ahead of their use, so the misses
   // overlap instead of stalling each frame's parse in turn.
   for (std::uint16_t i = 0; i < n; ++i) rte_prefetch0(rx_[i]);
+  // GRO reads every frame's headers now, so the frames' prefetches overlap
+  // here instead of one frame ahead of the parse.
+  if (gro_ != nullptr && n > 1) {
+    for (std::uint16_t i = 0; i < n; ++i) rte_prefetch0(rte_pktmbuf_mtod(rx_[i], void*));
+    handled += n;
+    n = gro_->coalesce(rx_.data(), n, counters_);
+    handled -= n;
+  }
   if (n > 0) rte_prefetch0(rte_pktmbuf_mtod(rx_[0], void*));
   for (std::uint16_t i = 0; i < n; ++i) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(rx_[i + 1], void*));

@@ -15,6 +15,7 @@
 #include "ip/frame_queue.h"
 #include "ip/ip_layer.h"
 #include "port/port.h"
+#include "runtime/rx_coalesce.h"
 #include "tcp/ip_glue.h"
 #include "tcp/tcp_stack.h"
 #include "udp/udp_stack.h"
@@ -83,6 +84,11 @@ class Worker final : private TransportInput {
   void enable_udp(const UdpStackOptions& o);
   // nullptr until enable_udp.
   UdpStack* udp() noexcept { return udp_.get(); }
+  // Merges each RX burst's in-order TCP/IPv4 segments of a flow with
+  // rte_gro before IPv4 and TCP see them (rx_coalesce.h); call before the
+  // worker runs. `[port] gro` (docs/config.md).
+  void enable_gro(int socket);
+  bool gro() const noexcept { return gro_ != nullptr; }
   std::uint16_t workers() const noexcept { return workers_; }
   // Set before the worker runs; start_app calls on_start (the runtime does
   // it on the worker's lcore).
@@ -144,6 +150,7 @@ class Worker final : private TransportInput {
   FrameQueue tx_;
   std::unique_ptr<TcpIpGlue> glue_;
   std::unique_ptr<TcpStack> tcp_;
+  std::unique_ptr<RxCoalescer> gro_;  // nullptr: frames go up as received
   std::unique_ptr<UdpStack> udp_;  // after tcp_: destroyed first, it uncharges tcp_'s account
   WorkerApp* app_ = nullptr;
   std::vector<rte_ring*> inbox_;

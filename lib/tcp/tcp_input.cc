@@ -36,7 +36,11 @@ bool old_duplicate(Tcb& c, const Segment& s) noexcept {
 
 void TcpStack::receive(const IpAddr& src, const IpAddr& dst, Mbuf frame, std::uint16_t l4_offset,
                        std::uint16_t l4_len, Instant now) noexcept {
-  counters_.inc(Counter::kInSegs);
+  // A segment GRO merged counts as the wire segments it holds (one per mbuf:
+  // rx_coalesce.h merges single-segment frames only), as Linux counts a GRO
+  // skb's gso_segs in tcpi_segs_in.
+  const std::uint16_t wire_segs = (frame->ol_flags & RTE_MBUF_F_RX_LRO) != 0 ? frame->nb_segs : 1;
+  counters_.inc(Counter::kInSegs, wire_segs);
   const auto head = frame.head();
   if (head.size() < l4_offset || l4_len < kTcpMinHeaderLen) {
     counters_.inc(Counter::kInErrs);
@@ -72,6 +76,7 @@ void TcpStack::receive(const IpAddr& src, const IpAddr& dst, Mbuf frame, std::ui
   s.wnd_raw = h->window();
   s.payload_off = l4_offset + static_cast<std::uint32_t>(h->header_len());
   s.len = l4_len - static_cast<std::uint32_t>(h->header_len());
+  s.wire_segs = wire_segs;
   s.frame = std::move(frame);
   if (s.tuple.rport == 0 || s.tuple.lport == 0) {
     counters_.drop(Drop::kTcpMalformed);
@@ -84,7 +89,7 @@ void TcpStack::receive(const IpAddr& src, const IpAddr& dst, Mbuf frame, std::ui
 void TcpStack::input(Segment& s, Instant now) noexcept {
   if (Tcb* c = table_.find(s.tuple)) {
     c->last_recv = now;
-    ++c->segs_in;
+    c->segs_in += s.wire_segs;
     if (c->state == TcpState::kSynSent) {
       input_syn_sent(*c, s, now);
     } else {

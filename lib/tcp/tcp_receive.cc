@@ -75,7 +75,11 @@ void TcpStack::take_in_order(Tcb& c, Segment& s, Instant now) noexcept {
   // RFC 9293 §3.8.6.3 / RFC 5681 §4.2: ACK at least every second full
   // segment, at once when a hole was filled, otherwise within the
   // delayed-ACK timeout.
-  if (s.len >= c.rcv_mss) ++c.unacked_segs;
+  // A segment GRO merged counts as the full segments it carries, so two or
+  // more are ACKed at once as on the wire (Linux: more than one rcv_mss
+  // unacknowledged, __tcp_ack_snd_check).
+  if (s.len >= c.rcv_mss)
+    c.unacked_segs = static_cast<std::uint8_t>(std::min<std::uint32_t>(255, c.unacked_segs + s.len / c.rcv_mss));
   ack_now_or_later(c, filled_hole, now);
 }
 

@@ -169,6 +169,9 @@ struct Segment {
   std::uint16_t wnd_raw = 0;
   std::uint32_t len = 0;  // payload bytes
   std::uint32_t payload_off = 0;
+  // Wire segments this one stands for: more than one when GRO merged them
+  // (RTE_MBUF_F_RX_LRO); InSegs and tcpi_segs_in count these.
+  std::uint16_t wire_segs = 1;
   bool ts_recent_due = false;  // check_sequence: TSval becomes TS.Recent if check_ack accepts the ACK
   TcpOptions opts;
   Mbuf frame;

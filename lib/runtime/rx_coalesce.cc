@@ -1,0 +1,152 @@
+#include "runtime/rx_coalesce.h"
+
+#include <rte_errno.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "wire/bytes.h"
+#include "wire/checksum.h"
+#include "wire/ethernet.h"
+#include "wire/ipv4.h"
+#include "wire/tcp.h"
+
+namespace tern {
+
+namespace {
+
+constexpr std::uint32_t kIpv4MinHeader = 20;
+constexpr std::uint32_t kTcpMinHeader = 20;
+constexpr std::uint64_t kRxChecksumMasks = RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK;
+
+}  // namespace
+
+RxCoalescer::RxCoalescer(std::uint16_t burst, int socket) {
+  // A run never holds more than a burst, and each frame takes at most one
+  // flow and one item: with a burst's worth of each, rte_gro never refuses a
+  // candidate for want of room. The table is allocated once, here; the
+  // lightweight rte_gro_reassemble_burst would zero four tables of 128
+  // items on the stack on every call instead.
+  const rte_gro_param p{.gro_types = RTE_GRO_TCP_IPV4,
+                        .max_flow_num = std::min<std::uint16_t>(burst, kMaxRun),
+                        .max_item_per_flow = 1,
+                        .socket_id = static_cast<std::uint16_t>(socket < 0 ? 0 : socket)};
+  ctx_ = rte_gro_ctx_create(&p);
+  if (ctx_ == nullptr) throw std::runtime_error(std::string("cannot create rte_gro context: ") + rte_strerror(rte_errno));
+}
+
+RxCoalescer::~RxCoalescer() { rte_gro_ctx_destroy(ctx_); }
+
+bool RxCoalescer::candidate(rte_mbuf* m) noexcept {
+  if (m->nb_segs != 1) return false;
+  const std::uint32_t len = rte_pktmbuf_data_len(m);
+  if (len < kEthernetHeaderLen + kIpv4MinHeader + kTcpMinHeader) return false;
+  std::byte* eth = rte_pktmbuf_mtod(m, std::byte*);
+  if (load_be16(eth + 12) != kEtherTypeIpv4) return false;
+  const std::byte* ip = eth + kEthernetHeaderLen;
+  // Version 4 without options (rte_gro compares no IP option), not a
+  // fragment, TCP, and not ECN-CE: the merged frame keeps the first
+  // segment's TOS, so a CE mark on a later one would be lost (RFC 3168 §6.1.3
+  // wants every CE echoed).
+  if (load_u8(ip) != 0x45 || (load_u8(ip + 1) & 0x03) == 0x03 || load_u8(ip + 9) != kIpProtoTcp ||
+      (load_be16(ip + 6) & 0x3FFF) != 0)
+    return false;
+  const std::uint32_t total = load_be16(ip + 2);
+  if (kEthernetHeaderLen + total > len) return false;
+  const std::byte* tcp = ip + kIpv4MinHeader;
+  const std::uint32_t doff = static_cast<std::uint32_t>(load_u8(tcp + 12) >> 4) * 4u;
+  // Data, and ACK alone: SYN, FIN, RST, URG, PSH, ECE, CWR and the reserved
+  // bits each mean something for this segment that a merge would move or drop.
+  if (doff < kTcpMinHeader || kIpv4MinHeader + doff >= total || (load_u8(tcp + 12) & 0x0F) != 0 ||
+      load_u8(tcp + 13) != kTcpAck)
+    return false;
+  const std::uint64_t ip_ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+  if (ip_ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
+      (ip_ck != RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN || internet_checksum({ip, kIpv4MinHeader}) != 0))
+    return false;
+  const std::uint64_t l4_ck = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+  if (l4_ck != RTE_MBUF_F_RX_L4_CKSUM_GOOD) {
+    if (l4_ck != RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN) return false;  // bad, or not computed (NONE): TCP decides
+    const std::uint32_t tcp_len = total - kIpv4MinHeader;
+    ChecksumAccumulator acc{pseudo_header_sum(load_be32(ip + 12), load_be32(ip + 16), kIpProtoTcp,
+                                              static_cast<std::uint16_t>(tcp_len))};
+    acc.add({tcp, tcp_len});
+    if (acc.finish() != 0) return false;
+  }
+  // Verified here or by the port: TCP need not sum it again.
+  m->ol_flags = (m->ol_flags & ~kRxChecksumMasks) | RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+  m->l2_len = kEthernetHeaderLen;
+  m->l3_len = kIpv4MinHeader;
+  m->l4_len = doff;
+  m->packet_type = RTE_PTYPE_L2_ETHER | RTE_PTYPE_L3_IPV4 | RTE_PTYPE_L4_TCP;
+  return true;
+}
+
+std::uint16_t RxCoalescer::coalesce(rte_mbuf** frames, std::uint16_t n, Counters& counters) noexcept {
+  // frames[out..) is written only with frames taken from before index i, so
+  // the loop never overwrites one it has not read.
+  std::uint16_t out = 0;
+  run_n_ = 0;
+  for (std::uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = frames[i];
+    if (candidate(m)) {
+      run_window_[run_n_] = load_be16(rte_pktmbuf_mtod_offset(m, const std::byte*, m->l2_len + m->l3_len + 14));
+      run_[run_n_++] = m;
+      continue;
+    }
+    out = flush_run(frames, out, counters);
+    frames[out++] = m;
+  }
+  return flush_run(frames, out, counters);
+}
+
+std::uint16_t RxCoalescer::window_of(const rte_mbuf* last) const noexcept {
+  for (std::uint16_t i = run_n_; i-- > 0;)
+    if (run_[i] == last) return run_window_[i];
+  return 0;  // not reached: every segment of a merged chain came from the run
+}
+
+std::uint16_t RxCoalescer::flush_run(rte_mbuf** frames, std::uint16_t out, Counters& counters) noexcept {
+  if (run_n_ < 2) {
+    if (run_n_ == 1) frames[out++] = run_[0];
+    run_n_ = 0;
+    return out;
+  }
+  // rte_gro_reassemble rewrites the array it is given with what it did not
+  // take; run_ stays intact for window_of.
+  std::array<rte_mbuf*, kMaxRun> in;
+  std::memcpy(in.data(), run_.data(), run_n_ * sizeof(rte_mbuf*));
+  const std::uint16_t refused = rte_gro_reassemble(in.data(), run_n_, ctx_);
+  // Flushed at once (a timeout of zero), so nothing stays in the table
+  // between bursts; within a flow, segments come out in sequence order.
+  const std::uint16_t got = rte_gro_timeout_flush(ctx_, 0, RTE_GRO_TCP_IPV4, frames + out, run_n_);
+  for (std::uint16_t k = 0; k < got; ++k) {
+    rte_mbuf* h = frames[out + k];
+    if (h->nb_segs < 2) continue;
+    std::byte* ip = rte_pktmbuf_mtod_offset(h, std::byte*, h->l2_len);
+    std::byte* tcp = ip + h->l3_len;
+    // The merged segment keeps the first's headers; the window is the
+    // latest the peer advertised (the last segment's), as the engine would
+    // have taken it from the segments one by one (RFC 9293 §3.10.7.4's
+    // SND.WL1/WL2 rule: the ACK is the same in all, the last has the
+    // highest SEG.SEQ).
+    store_be16(tcp + 14, window_of(rte_pktmbuf_lastseg(h)));
+    // rte_gro rewrote the total length; make the header checksum right for
+    // whoever checks it in software.
+    store_be16(ip + 10, 0);
+    store_be16(ip + 10, internet_checksum({ip, h->l3_len}));
+    h->ol_flags |= RTE_MBUF_F_RX_LRO;
+    h->tso_segsz = static_cast<std::uint16_t>(rte_pktmbuf_data_len(h) - h->l2_len - h->l3_len - h->l4_len);
+    counters.inc(Counter::kGroMerged, h->nb_segs - 1u);
+  }
+  out = static_cast<std::uint16_t>(out + got);
+  // Candidates rte_gro would not take (none expected: the table holds a
+  // burst) follow, after everything of theirs it took.
+  for (std::uint16_t k = 0; k < refused; ++k) frames[out++] = in[k];
+  run_n_ = 0;
+  return out;
+}
+
+}  // namespace tern
