@@ -20,6 +20,8 @@
 #   TERN_LOSS_INTERVAL both senders print a line every this many seconds
 #                      (rate, cwnd, srtt, retransmissions, recovery state;
 #                      in the kept logs; default 0, none)
+#   TERN_LOSS_GRO      [port] gro for Tern (true/false; default unset: the
+#                      build's default)
 #   TERN_LOSS_KERNEL_CC the kernel's congestion control (default cubic,
 #                      Linux's default; this VM's own default is bbr and
 #                      cubic is outside its allowed list, so it is set per
@@ -69,6 +71,7 @@ mbufs_per_worker = 16383
 name = "p0"
 device = "$device"
 address = "$tern_ip/24"
+${TERN_LOSS_GRO:+gro = $TERN_LOSS_GRO}
 [tcp]
 $cc_line
 [impairment]

@@ -40,28 +40,28 @@ RxCoalescer::RxCoalescer(std::uint16_t burst, int socket) {
 RxCoalescer::~RxCoalescer() { rte_gro_ctx_destroy(ctx_); }
 
 bool RxCoalescer::candidate(rte_mbuf* m) noexcept {
+  // Most frames that are not candidates are a request with PSH or a pure
+  // ACK: the flags byte is checked as soon as its place is known.
   if (m->nb_segs != 1) return false;
   const std::uint32_t len = rte_pktmbuf_data_len(m);
   if (len < kEthernetHeaderLen + kIpv4MinHeader + kTcpMinHeader) return false;
   std::byte* eth = rte_pktmbuf_mtod(m, std::byte*);
-  if (load_be16(eth + 12) != kEtherTypeIpv4) return false;
   const std::byte* ip = eth + kEthernetHeaderLen;
-  // Version 4 without options (rte_gro compares no IP option), not a
-  // fragment, TCP, and not ECN-CE: the merged frame keeps the first
-  // segment's TOS, so a CE mark on a later one would be lost (RFC 3168 §6.1.3
-  // wants every CE echoed).
-  if (load_u8(ip) != 0x45 || (load_u8(ip + 1) & 0x03) == 0x03 || load_u8(ip + 9) != kIpProtoTcp ||
-      (load_be16(ip + 6) & 0x3FFF) != 0)
-    return false;
-  const std::uint32_t total = load_be16(ip + 2);
-  if (kEthernetHeaderLen + total > len) return false;
   const std::byte* tcp = ip + kIpv4MinHeader;
-  const std::uint32_t doff = static_cast<std::uint32_t>(load_u8(tcp + 12) >> 4) * 4u;
-  // Data, and ACK alone: SYN, FIN, RST, URG, PSH, ECE, CWR and the reserved
-  // bits each mean something for this segment that a merge would move or drop.
-  if (doff < kTcpMinHeader || kIpv4MinHeader + doff >= total || (load_u8(tcp + 12) & 0x0F) != 0 ||
-      load_u8(tcp + 13) != kTcpAck)
+  // Version 4 without options (rte_gro compares no IP option), TCP, and
+  // ACK alone: SYN, FIN, RST, URG, PSH, ECE, CWR and the reserved bits each
+  // mean something for this segment that a merge would move or drop.
+  if (load_be16(eth + 12) != kEtherTypeIpv4 || load_u8(ip) != 0x45 || load_u8(ip + 9) != kIpProtoTcp ||
+      load_u8(tcp + 13) != kTcpAck || (load_u8(tcp + 12) & 0x0F) != 0)
     return false;
+  // Not a fragment, and not ECN-CE: the merged frame keeps the first
+  // segment's TOS, so a CE mark on a later one would be lost (RFC 3168
+  // §6.1.3 wants every CE echoed).
+  if ((load_u8(ip + 1) & 0x03) == 0x03 || (load_be16(ip + 6) & 0x3FFF) != 0) return false;
+  const std::uint32_t total = load_be16(ip + 2);
+  const std::uint32_t doff = static_cast<std::uint32_t>(load_u8(tcp + 12) >> 4) * 4u;
+  // With data (a pure ACK is not merged).
+  if (kEthernetHeaderLen + total > len || doff < kTcpMinHeader || kIpv4MinHeader + doff >= total) return false;
   const std::uint64_t ip_ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
   if (ip_ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
       (ip_ck != RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN || internet_checksum({ip, kIpv4MinHeader}) != 0))
@@ -85,21 +85,27 @@ bool RxCoalescer::candidate(rte_mbuf* m) noexcept {
 }
 
 std::uint16_t RxCoalescer::coalesce(rte_mbuf** frames, std::uint16_t n, Counters& counters) noexcept {
+  // A burst of requests and ACKs (PSH, or no data) has no candidate: it
+  // stays as it came, nothing rewritten.
+  std::uint16_t i = 0;
+  while (i < n && !candidate(frames[i])) ++i;
+  if (i == n) return n;
   // frames[out..) is written only with frames taken from before index i, so
   // the loop never overwrites one it has not read.
-  std::uint16_t out = 0;
+  const std::uint16_t first = i;  // a candidate, found above
+  std::uint16_t out = i;
   run_n_ = 0;
-  for (std::uint16_t i = 0; i < n; ++i) {
+  for (; i < n; ++i) {
     rte_mbuf* m = frames[i];
-    if (candidate(m)) {
+    if (i == first || candidate(m)) {
       run_window_[run_n_] = load_be16(rte_pktmbuf_mtod_offset(m, const std::byte*, m->l2_len + m->l3_len + 14));
       run_[run_n_++] = m;
       continue;
     }
-    out = flush_run(frames, out, counters);
+    if (run_n_ != 0) out = flush_run(frames, out, counters);
     frames[out++] = m;
   }
-  return flush_run(frames, out, counters);
+  return run_n_ != 0 ? flush_run(frames, out, counters) : out;
 }
 
 std::uint16_t RxCoalescer::window_of(const rte_mbuf* last) const noexcept {
