@@ -72,8 +72,8 @@ rte_mempool* make_pool(const std::string& name, bool indirect, unsigned mbufs) {
   return p;
 }
 
-void make_side(Side& s, const char* name, Port& port, const MacAddr& mac, std::uint32_t addr,
-               std::uint16_t n, bool gro) {
+void make_side(Side& s, const char* name, Port& port, const MacAddr& mac, std::uint32_t addr, std::uint16_t n,
+               bool gro) {
   IpSettings ip;
   ip.mac = mac;
   ip.addr = addr;

@@ -327,8 +327,8 @@ std::string Runtime::describe() const {
     // GRO is Tern's (rte_gro in the worker), not the port's: said with the offloads.
     const bool gro = !workers_.empty() && workers_.front()->gro();
     line(label, label != "offloads" ? text
-                : gro ? text + "; RX GRO: in-order TCP/IPv4 segments merged per burst (rte_gro)"
-                      : text + "; RX GRO off");
+                : gro               ? text + "; RX GRO: in-order TCP/IPv4 segments merged per burst (rte_gro)"
+                                    : text + "; RX GRO off");
   }
   if (const std::string iface = claimed_interface(pc.device); !iface.empty())
     line("interface", iface + " (claimed: a second Tern process on it is refused)");

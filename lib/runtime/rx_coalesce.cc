@@ -34,7 +34,8 @@ RxCoalescer::RxCoalescer(std::uint16_t burst, int socket) {
                         .max_item_per_flow = 1,
                         .socket_id = static_cast<std::uint16_t>(socket < 0 ? 0 : socket)};
   ctx_ = rte_gro_ctx_create(&p);
-  if (ctx_ == nullptr) throw std::runtime_error(std::string("cannot create rte_gro context: ") + rte_strerror(rte_errno));
+  if (ctx_ == nullptr)
+    throw std::runtime_error(std::string("cannot create rte_gro context: ") + rte_strerror(rte_errno));
 }
 
 RxCoalescer::~RxCoalescer() { rte_gro_ctx_destroy(ctx_); }
@@ -61,7 +62,8 @@ bool RxCoalescer::candidate(rte_mbuf* m) noexcept {
   const std::uint32_t total = load_be16(ip + 2);
   const std::uint32_t doff = static_cast<std::uint32_t>(load_u8(tcp + 12) >> 4) * 4u;
   // With data (a pure ACK is not merged).
-  if (kEthernetHeaderLen + total > len || doff < kTcpMinHeader || kIpv4MinHeader + doff >= total) return false;
+  if (kEthernetHeaderLen + total > len || doff < kTcpMinHeader || kIpv4MinHeader + doff >= total)
+    return false;
   const std::uint64_t ip_ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
   if (ip_ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
       (ip_ck != RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN || internet_checksum({ip, kIpv4MinHeader}) != 0))
@@ -98,7 +100,8 @@ std::uint16_t RxCoalescer::coalesce(rte_mbuf** frames, std::uint16_t n, Counters
   for (; i < n; ++i) {
     rte_mbuf* m = frames[i];
     if (i == first || candidate(m)) {
-      run_window_[run_n_] = load_be16(rte_pktmbuf_mtod_offset(m, const std::byte*, m->l2_len + m->l3_len + 14));
+      run_window_[run_n_] =
+          load_be16(rte_pktmbuf_mtod_offset(m, const std::byte*, m->l2_len + m->l3_len + 14));
       run_[run_n_++] = m;
       continue;
     }

@@ -151,7 +151,7 @@ class Worker final : private TransportInput {
   std::unique_ptr<TcpIpGlue> glue_;
   std::unique_ptr<TcpStack> tcp_;
   std::unique_ptr<RxCoalescer> gro_;  // nullptr: frames go up as received
-  std::unique_ptr<UdpStack> udp_;  // after tcp_: destroyed first, it uncharges tcp_'s account
+  std::unique_ptr<UdpStack> udp_;     // after tcp_: destroyed first, it uncharges tcp_'s account
   WorkerApp* app_ = nullptr;
   std::vector<rte_ring*> inbox_;
   std::vector<rte_ring*> outbox_;

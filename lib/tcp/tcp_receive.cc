@@ -79,7 +79,8 @@ void TcpStack::take_in_order(Tcb& c, Segment& s, Instant now) noexcept {
   // more are ACKed at once as on the wire (Linux: more than one rcv_mss
   // unacknowledged, __tcp_ack_snd_check).
   if (s.len >= c.rcv_mss)
-    c.unacked_segs = static_cast<std::uint8_t>(std::min<std::uint32_t>(255, c.unacked_segs + s.len / c.rcv_mss));
+    c.unacked_segs =
+        static_cast<std::uint8_t>(std::min<std::uint32_t>(255, c.unacked_segs + s.len / c.rcv_mss));
   ack_now_or_later(c, filled_hole, now);
 }
 

@@ -14,6 +14,10 @@
 // repair what random bytes rarely get right (our MAC and address, checksums),
 // so the fuzzer spends its time past the first checks.
 //
+// With configuration bit 0x80, received frames go through receive-side
+// coalescing first (runtime/rx_coalesce.h, as a worker with [port] gro):
+// consecutive received records with dt = 0 form one burst (at most 32).
+//
 // Checked after every record: every frame the layer emits is well formed and
 // ours (source MAC and address, header checksum, lengths, MTU, a valid ICMP
 // checksum on echo replies), and the mbufs it holds stay bounded. After the
@@ -39,6 +43,7 @@
 #include "ip/frame_queue.h"
 #include "ip/ip_layer.h"
 #include "runtime/eal_in_memory.h"
+#include "runtime/rx_coalesce.h"
 #include "wire/bytes.h"
 #include "wire/checksum.h"
 #include "wire/ethernet.h"
@@ -60,7 +65,7 @@ constexpr Ipv6Addr kOurLl = link_local_from_mac(kOurMac);
 constexpr std::uint8_t kFixEthDst = 1 << 0;
 constexpr std::uint8_t kFixIpDst = 1 << 1;
 constexpr std::uint8_t kFixIpChecksum = 1 << 2;
-constexpr std::uint8_t kFixIcmpChecksum = 1 << 3;
+constexpr std::uint8_t kFixIcmpChecksum = 1 << 3;  // or the TCP checksum of a TCP datagram
 constexpr std::uint8_t kFixArpTarget = 1 << 4;
 constexpr std::uint8_t kSplitInTwo = 1 << 5;  // deliver as a two-segment chain
 constexpr std::uint8_t kSend = 1 << 6;        // ip.send(): dst:4, protocol:1, payload
@@ -77,13 +82,24 @@ constexpr unsigned kHeldBound =
 
 rte_mempool* g_pool = nullptr;
 rte_mempool* g_indirect = nullptr;
+constexpr std::uint16_t kGroBurst = 32;
+tern::RxCoalescer* g_gro = nullptr;  // one for the process, as a worker keeps one
 
 // Stands in for TCP (configuration bit 0x10) so that a Destination
 // Unreachable gets past the hand-over: what reaches the transport must come
 // from a quote of our own datagram, with a code RFC 1812 §5.2.7.1 defines.
 class CheckingTransport final : public TransportInput {
  public:
-  void on_ipv4(const Ipv4Delivery&, Mbuf, Instant, FrameQueue&) override {}
+  // A segment GRO merged: a chain of whole frames, its length the datagram's,
+  // its headers (and their checksum) made valid again, both checksums marked
+  // verified.
+  void on_ipv4(const Ipv4Delivery& d, Mbuf m, Instant, FrameQueue&) override {
+    if ((m->ol_flags & RTE_MBUF_F_RX_LRO) == 0) return;
+    FUZZ_CHECK(m->nb_segs >= 2 && d.protocol == 6 && d.l4_offset == 34);
+    FUZZ_CHECK(m.pkt_len() == std::uint32_t{d.l4_offset} + d.l4_len);
+    FUZZ_CHECK((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD);
+    FUZZ_CHECK(internet_checksum(m.head().subspan(14, 20)) == 0);
+  }
   void on_icmp_unreachable(const IcmpUnreachable& u, Instant) override {
     FUZZ_CHECK(u.src == kOurIp && u.code <= 15);
   }
@@ -105,6 +121,19 @@ void fix_icmp_checksum(std::byte* ip, std::size_t avail) {
   std::byte* icmp = ip + hl;
   store_be16(icmp + 2, 0);
   store_be16(icmp + 2, internet_checksum({icmp, total - hl}));
+}
+
+void fix_tcp_checksum(std::byte* ip, std::size_t avail) {
+  const std::size_t hl = static_cast<std::size_t>(load_u8(ip) & 0x0F) * 4;
+  if (hl < 20 || hl > avail || load_u8(ip + 9) != 6 || (load_be16(ip + 6) & 0x3FFF) != 0) return;
+  const std::size_t total = std::min<std::size_t>(load_be16(ip + 2), avail);
+  if (total < hl + 20) return;
+  std::byte* tcp = ip + hl;
+  store_be16(tcp + 16, 0);
+  ChecksumAccumulator acc{
+      pseudo_header_sum(load_be32(ip + 12), load_be32(ip + 16), 6, static_cast<std::uint16_t>(total - hl))};
+  acc.add({tcp, total - hl});
+  store_be16(tcp + 16, acc.finish());
 }
 
 // Applies the record's repairs to a copy of its bytes.
@@ -131,7 +160,10 @@ void repair(std::vector<std::byte>& f, std::uint8_t flags) {
   }
   if (type != kEtherTypeIpv4 || avail < 20) return;
   if (flags & kFixIpDst) store_be32(l3 + 16, kOurIp);
-  if (flags & kFixIcmpChecksum) fix_icmp_checksum(l3, avail);
+  if (flags & kFixIcmpChecksum) {
+    fix_icmp_checksum(l3, avail);
+    fix_tcp_checksum(l3, avail);
+  }
   if (flags & kFixIpChecksum) fix_ipv4_checksum(l3, avail);
 }
 
@@ -227,6 +259,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   g_pool = rte_pktmbuf_pool_create("stack_fuzz", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
   g_indirect = rte_pktmbuf_pool_create("stack_fuzz_ind", 2047, 0, 0, 0, SOCKET_ID_ANY);
   if (g_pool == nullptr || g_indirect == nullptr) std::abort();
+  g_gro = new tern::RxCoalescer(kGroBurst, SOCKET_ID_ANY);
   return 0;
 }
 
@@ -267,9 +300,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto ip = std::make_unique<IpLayer>(s, counters, g_pool, (cfg & 0x08) ? nullptr : g_indirect);
     if ((cfg & 0x10) != 0) ip->set_tcp(&tcp);
     Instant now = Instant::from_ns(0);
+    // Received frames of the burst being gathered (GRO on), and their hand-over.
+    std::array<rte_mbuf*, kGroBurst> burst{};
+    std::uint16_t gathered = 0;
+    const auto deliver_burst = [&] {
+      const std::uint64_t merged = counters.get(Counter::kGroMerged);
+      const std::uint16_t n = g_gro->coalesce(burst.data(), gathered, counters);
+      // Every frame is handed on or counted as merged into another.
+      FUZZ_CHECK(n + (counters.get(Counter::kGroMerged) - merged) == gathered);
+      for (std::uint16_t i = 0; i < n; ++i) ip->on_frame(Mbuf{burst[i]}, now, out);
+      gathered = 0;
+    };
     std::size_t at = 1;
     while (size - at >= 4) {
       const std::uint8_t flags = data[at];
+      if (gathered > 0 && (data[at + 1] != 0 || (flags & kSend) || gathered == kGroBurst)) deliver_burst();
       now = now + Duration::ms(50 * data[at + 1]);
       const std::size_t len = std::min<std::size_t>(
           {std::size_t{load_be16(in.data() + at + 2)}, size - at - 4, std::size_t{2048}});
@@ -291,7 +336,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       } else {
         std::vector<std::byte> f(bytes.begin(), bytes.end());
         repair(f, flags);
-        ip->on_frame(make_frame(f, (flags & kSplitInTwo) != 0 && f.size() >= 2), now, out);
+        Mbuf frame = make_frame(f, (flags & kSplitInTwo) != 0 && f.size() >= 2);
+        if ((cfg & 0x80) != 0) {
+          burst[gathered++] = frame.release();
+          continue;  // the burst goes up when it ends
+        }
+        ip->on_frame(std::move(frame), now, out);
       }
       ip->on_timer(now, out);
       drain(out, s.mtu, buf);
@@ -299,6 +349,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       FUZZ_CHECK(ip->arp().pending_frames() <= kArpPending);
       FUZZ_CHECK(ip->v6().neighbors().pending_frames() <= kArpPending);
     }
+    if (gathered > 0) deliver_burst();
     // Let every incomplete IPv6 datagram time out first: its Time Exceeded
     // (RFC 8200 §4.5) may start a neighbour resolution of its own.
     now = now + s.ip.frag_timeout + Duration::s(1);

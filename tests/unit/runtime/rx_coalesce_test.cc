@@ -176,8 +176,8 @@ class RxCoalesce : public ::testing::TestWithParam<bool> {
 };
 
 TEST_P(RxCoalesce, InOrderBurstGivesTheSameBytesOneAckAndTheLastWindow) {
-  peer_sends({data(0, kSeg, kTcpAck, 1000), data(kSeg, kSeg, kTcpAck, 2000), data(2 * kSeg, kSeg, kTcpAck, 3000),
-              data(3 * kSeg, kSeg, kTcpAck, 4000)});
+  peer_sends({data(0, kSeg, kTcpAck, 1000), data(kSeg, kSeg, kTcpAck, 2000),
+              data(2 * kSeg, kSeg, kTcpAck, 3000), data(3 * kSeg, kSeg, kTcpAck, 4000)});
   EXPECT_EQ(merged(), gro() ? 3u : 0u);
   // InSegs and tcpi_segs_in count wire segments either way.
   EXPECT_EQ(in_segs(), 4u);
@@ -194,7 +194,8 @@ TEST_P(RxCoalesce, InOrderBurstGivesTheSameBytesOneAckAndTheLastWindow) {
 TEST_P(RxCoalesce, PushSegmentIsNotMergedAndOrderIsKept) {
   // rte_gro (22.11) takes ACK-only segments; the PUSH one goes up alone,
   // after the one before it and before those after it.
-  peer_sends({data(0, kSeg), data(kSeg, kSeg, kTcpAck | kTcpPsh), data(2 * kSeg, kSeg), data(3 * kSeg, kSeg)});
+  peer_sends(
+      {data(0, kSeg), data(kSeg, kSeg, kTcpAck | kTcpPsh), data(2 * kSeg, kSeg), data(3 * kSeg, kSeg)});
   EXPECT_EQ(merged(), gro() ? 1u : 0u);
   EXPECT_EQ(in_segs(), 4u);
   const auto a = acks();
