@@ -17,8 +17,6 @@ namespace tern {
 
 namespace {
 
-constexpr std::uint32_t kIpv4MinHeader = 20;
-constexpr std::uint32_t kTcpMinHeader = 20;
 constexpr std::uint64_t kRxChecksumMasks = RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK;
 
 }  // namespace
@@ -45,10 +43,10 @@ bool RxCoalescer::candidate(rte_mbuf* m) noexcept {
   // ACK: the flags byte is checked as soon as its place is known.
   if (m->nb_segs != 1) return false;
   const std::uint32_t len = rte_pktmbuf_data_len(m);
-  if (len < kEthernetHeaderLen + kIpv4MinHeader + kTcpMinHeader) return false;
+  if (len < kEthernetHeaderLen + kIpv4MinHeaderLen + kTcpMinHeaderLen) return false;
   std::byte* eth = rte_pktmbuf_mtod(m, std::byte*);
   const std::byte* ip = eth + kEthernetHeaderLen;
-  const std::byte* tcp = ip + kIpv4MinHeader;
+  const std::byte* tcp = ip + kIpv4MinHeaderLen;
   // Version 4 without options (rte_gro compares no IP option), TCP, and
   // ACK alone: SYN, FIN, RST, URG, PSH, ECE, CWR and the reserved bits each
   // mean something for this segment that a merge would move or drop.
@@ -62,16 +60,16 @@ bool RxCoalescer::candidate(rte_mbuf* m) noexcept {
   const std::uint32_t total = load_be16(ip + 2);
   const std::uint32_t doff = static_cast<std::uint32_t>(load_u8(tcp + 12) >> 4) * 4u;
   // With data (a pure ACK is not merged).
-  if (kEthernetHeaderLen + total > len || doff < kTcpMinHeader || kIpv4MinHeader + doff >= total)
+  if (kEthernetHeaderLen + total > len || doff < kTcpMinHeaderLen || kIpv4MinHeaderLen + doff >= total)
     return false;
   const std::uint64_t ip_ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
   if (ip_ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
-      (ip_ck != RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN || internet_checksum({ip, kIpv4MinHeader}) != 0))
+      (ip_ck != RTE_MBUF_F_RX_IP_CKSUM_UNKNOWN || internet_checksum({ip, kIpv4MinHeaderLen}) != 0))
     return false;
   const std::uint64_t l4_ck = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
   if (l4_ck != RTE_MBUF_F_RX_L4_CKSUM_GOOD) {
     if (l4_ck != RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN) return false;  // bad, or not computed (NONE): TCP decides
-    const std::uint32_t tcp_len = total - kIpv4MinHeader;
+    const auto tcp_len = static_cast<std::uint32_t>(total - kIpv4MinHeaderLen);
     ChecksumAccumulator acc{pseudo_header_sum(load_be32(ip + 12), load_be32(ip + 16), kIpProtoTcp,
                                               static_cast<std::uint16_t>(tcp_len))};
     acc.add({tcp, tcp_len});
@@ -80,7 +78,7 @@ bool RxCoalescer::candidate(rte_mbuf* m) noexcept {
   // Verified here or by the port: TCP need not sum it again.
   m->ol_flags = (m->ol_flags & ~kRxChecksumMasks) | RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
   m->l2_len = kEthernetHeaderLen;
-  m->l3_len = kIpv4MinHeader;
+  m->l3_len = kIpv4MinHeaderLen;
   m->l4_len = doff;
   m->packet_type = RTE_PTYPE_L2_ETHER | RTE_PTYPE_L3_IPV4 | RTE_PTYPE_L4_TCP;
   return true;
