@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "ip/chain_checksum.h"
 #include "wire/bytes.h"
 #include "wire/checksum.h"
 #include "wire/ethernet.h"
@@ -70,10 +71,9 @@ bool RxCoalescer::candidate(rte_mbuf* m) noexcept {
   if (l4_ck != RTE_MBUF_F_RX_L4_CKSUM_GOOD) {
     if (l4_ck != RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN) return false;  // bad, or not computed (NONE): TCP decides
     const auto tcp_len = static_cast<std::uint32_t>(total - kIpv4MinHeaderLen);
-    ChecksumAccumulator acc{pseudo_header_sum(load_be32(ip + 12), load_be32(ip + 16), kIpProtoTcp,
-                                              static_cast<std::uint16_t>(tcp_len))};
-    acc.add({tcp, tcp_len});
-    if (acc.finish() != 0) return false;
+    const std::uint32_t pseudo = pseudo_header_sum(load_be32(ip + 12), load_be32(ip + 16), kIpProtoTcp,
+                                                   static_cast<std::uint16_t>(tcp_len));
+    if (chain_checksum(m, pseudo, kEthernetHeaderLen + kIpv4MinHeaderLen, tcp_len) != 0) return false;
   }
   // Verified here or by the port: TCP need not sum it again.
   m->ol_flags = (m->ol_flags & ~kRxChecksumMasks) | RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
