@@ -49,7 +49,8 @@ namespace tern {
   X(TCPDSACKUndo) X(TCPFullUndo) X(TCPPartialUndo) X(TCPLossUndo) X(TCPSpuriousRTOs) X(TCPLossProbeRecovery) \
   X(TCPHPHits) X(TCPHPAcks) X(TCPPMTUUpdates)                                                            \
   X(UdpInDatagrams) X(UdpOutDatagrams) X(UdpNoPorts) X(UdpInErrors) X(UdpRcvbufErrors) \
-  X(UdpInCsumErrors) X(IcmpOutDestUnreachs)
+  X(UdpInCsumErrors) X(Udp6InDatagrams) X(Udp6OutDatagrams) X(Udp6NoPorts) X(Udp6InErrors)      \
+  X(Udp6RcvbufErrors) X(Udp6InCsumErrors) X(IcmpOutDestUnreachs)
  
 
 // Every dropped packet is counted under exactly one of these reasons.

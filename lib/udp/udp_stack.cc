@@ -24,6 +24,17 @@ namespace {
 // 576 bytes (IPv4 header 20 + ICMP header 8 + quote), as Linux does.
 constexpr std::uint32_t kMaxIcmpQuote = 576 - kIpv4MinHeaderLen - kIcmpHeaderLen;
 
+// Linux keeps one UDP MIB per family (/proc/net/snmp's Udp, /proc/net/snmp6's
+// Udp6), where TCP's is shared; the drop reasons below them are shared.
+struct UdpMib {
+  Counter in_datagrams, out_datagrams, no_ports, in_errors, rcvbuf_errors, in_csum_errors;
+};
+constexpr UdpMib kUdpMib{Counter::kUdpInDatagrams, Counter::kUdpOutDatagrams, Counter::kUdpNoPorts,
+                         Counter::kUdpInErrors,    Counter::kUdpRcvbufErrors, Counter::kUdpInCsumErrors};
+constexpr UdpMib kUdp6Mib{Counter::kUdp6InDatagrams, Counter::kUdp6OutDatagrams, Counter::kUdp6NoPorts,
+                          Counter::kUdp6InErrors,    Counter::kUdp6RcvbufErrors, Counter::kUdp6InCsumErrors};
+constexpr const UdpMib& mib(bool v4) noexcept { return v4 ? kUdpMib : kUdp6Mib; }
+
 // Cuts a chain to its first `len` bytes, freeing segments past them.
 void trim_chain(rte_mbuf* m, std::uint32_t len) noexcept {
   if (m->pkt_len == len) return;
@@ -291,7 +302,7 @@ UdpResult UdpStack::send_to(UdpSocketId id, Mbuf& payload, const std::optional<E
     const std::uint32_t ip_len = (v4 ? kIpv4MinHeaderLen : kIpv6HeaderLen) + ulen;
     return ip_len > (v4 ? ip_.settings().mtu : ip_.v6().mtu()) ? UdpResult::kTooBig : UdpResult::kNoMemory;
   }
-  counters_.inc(Counter::kUdpOutDatagrams);
+  counters_.inc(mib(v4).out_datagrams);
   return UdpResult::kOk;
 }
 
@@ -342,20 +353,20 @@ UdpSocketId UdpStack::lookup(const Endpoint& src, const Endpoint& dst) const noe
 
 void UdpStack::on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue&) {
   std::uint16_t ulen = 0;
-  const std::byte* h = header(frame.get(), d.l4_offset, d.l4_len, &ulen);
+  const std::byte* h = header(frame.get(), d.l4_offset, d.l4_len, true, &ulen);
   if (h == nullptr) return;
   // RFC 768: a zero checksum was not computed by the sender (IPv4 only).
   if (load_be16(h + 6) != 0 &&
       !l4_checksum_ok(frame.get(), pseudo_header_sum(d.src, d.dst, kIpProtoUdp, ulen), d.l4_offset, ulen)) {
-    counters_.inc(Counter::kUdpInCsumErrors);
-    counters_.inc(Counter::kUdpInErrors);
+    counters_.inc(kUdpMib.in_csum_errors);
+    counters_.inc(kUdpMib.in_errors);
     return counters_.drop(Drop::kUdpBadChecksum);
   }
   const Endpoint from{IpAddr::v4(d.src), load_be16(h)};
   const Endpoint to{IpAddr::v4(d.dst), load_be16(h + 2)};
   const UdpSocketId id = lookup(from, to);
   if (id == kNoUdpSocket) {
-    counters_.inc(Counter::kUdpNoPorts);
+    counters_.inc(kUdpMib.no_ports);
     counters_.drop(Drop::kUdpNoPort);
     return port_unreachable(d, frame.get(), now);
   }
@@ -364,22 +375,22 @@ void UdpStack::on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueu
 
 void UdpStack::on_ipv6(const Ipv6Delivery& d, Mbuf frame, Instant now, FrameQueue&) {
   std::uint16_t ulen = 0;
-  const std::byte* h = header(frame.get(), d.l4_offset, d.l4_len, &ulen);
+  const std::byte* h = header(frame.get(), d.l4_offset, d.l4_len, false, &ulen);
   if (h == nullptr) return;
   // RFC 8200 §8.1: over IPv6 the checksum is mandatory; a zero one is
   // dropped (Linux counts it as a checksum error too).
   if (load_be16(h + 6) == 0 ||
       !l4_checksum_ok(frame.get(), ipv6_pseudo_header_sum(d.src, d.dst, ulen, kIpProtoUdp), d.l4_offset,
                       ulen)) {
-    counters_.inc(Counter::kUdpInCsumErrors);
-    counters_.inc(Counter::kUdpInErrors);
+    counters_.inc(kUdp6Mib.in_csum_errors);
+    counters_.inc(kUdp6Mib.in_errors);
     return counters_.drop(load_be16(h + 6) == 0 ? Drop::kUdpZeroChecksum6 : Drop::kUdpBadChecksum);
   }
   const Endpoint from{IpAddr::v6(d.src.b), load_be16(h)};
   const Endpoint to{IpAddr::v6(d.dst.b), load_be16(h + 2)};
   const UdpSocketId id = lookup(from, to);
   if (id == kNoUdpSocket) {
-    counters_.inc(Counter::kUdpNoPorts);
+    counters_.inc(kUdp6Mib.no_ports);
     counters_.drop(Drop::kUdpNoPort);
     // RFC 4443 §3.1 code 4; the IPv6 layer applies §2.4(e) and its rate limit.
     const auto packet = frame.head().subspan(kEthernetHeaderLen);
@@ -391,7 +402,7 @@ void UdpStack::on_ipv6(const Ipv6Delivery& d, Mbuf frame, Instant now, FrameQueu
   enqueue(id, std::move(frame), d.l4_offset, ulen, from);
 }
 
-const std::byte* UdpStack::header(const rte_mbuf* m, std::uint16_t l4_offset, std::uint16_t l4_len,
+const std::byte* UdpStack::header(const rte_mbuf* m, std::uint16_t l4_offset, std::uint16_t l4_len, bool v4,
                                   std::uint16_t* ulen) noexcept {
   const auto* h =
       l4_len < kUdpHeaderLen
@@ -401,7 +412,7 @@ const std::byte* UdpStack::header(const rte_mbuf* m, std::uint16_t l4_offset, st
   // the datagram's (Linux trims them), fewer than it make it malformed.
   *ulen = h == nullptr ? 0 : load_be16(h + 4);
   if (h == nullptr || *ulen < kUdpHeaderLen || *ulen > l4_len) {
-    counters_.inc(Counter::kUdpInErrors);
+    counters_.inc(mib(v4).in_errors);
     counters_.drop(Drop::kUdpMalformed);
     return nullptr;
   }
@@ -412,16 +423,17 @@ void UdpStack::enqueue(UdpSocketId id, Mbuf frame, std::uint16_t l4_offset, std:
                        const Endpoint& from) noexcept {
   rte_mbuf* m = frame.get();
   Sock& s = socks_[id];
+  const UdpMib& family = mib(from.addr.is_v4());
   // Like Linux's __udp_enqueue_schedule_skb: refused once the queue holds
   // rcv_buf bytes, so any one datagram fits an empty queue.
   if (s.count == o_.cfg.rcv_queue || s.bytes >= o_.cfg.rcv_buf) {
-    counters_.inc(Counter::kUdpRcvbufErrors);
-    counters_.inc(Counter::kUdpInErrors);
+    counters_.inc(family.rcvbuf_errors);
+    counters_.inc(family.in_errors);
     return counters_.drop(Drop::kUdpRcvQueueFull);
   }
   // The payload alone: headers off the front, anything past the length off the end.
   if (rte_pktmbuf_adj(m, static_cast<std::uint16_t>(l4_offset + kUdpHeaderLen)) == nullptr) {
-    counters_.inc(Counter::kUdpInErrors);
+    counters_.inc(family.in_errors);
     return counters_.drop(Drop::kUdpMalformed);
   }
   trim_chain(m, ulen - kUdpHeaderLen);
@@ -432,7 +444,7 @@ void UdpStack::enqueue(UdpSocketId id, Mbuf frame, std::uint16_t l4_offset, std:
   e.from = from;
   s.bytes += truesize;
   if (mem_ != nullptr) mem_->charge(truesize);
-  counters_.inc(Counter::kUdpInDatagrams);
+  counters_.inc(family.in_datagrams);
   if (s.count++ == 0 && events_ != nullptr) events_->on_readable(id);
 }
 

@@ -157,9 +157,9 @@ class UdpStack final : public TransportInput {
 
   bool our_address(const IpAddr& a) const noexcept;
   bool routable(const IpAddr& dst, Instant now) const noexcept;
-  // The UDP header of a datagram at l4_offset (counted and nullptr when
-  // malformed) and its length field in `*ulen`.
-  const std::byte* header(const rte_mbuf* m, std::uint16_t l4_offset, std::uint16_t l4_len,
+  // The UDP header of a datagram at l4_offset (counted in its family's MIB
+  // and nullptr when malformed) and its length field in `*ulen`.
+  const std::byte* header(const rte_mbuf* m, std::uint16_t l4_offset, std::uint16_t l4_len, bool v4,
                           std::uint16_t* ulen) noexcept;
   void enqueue(UdpSocketId id, Mbuf frame, std::uint16_t l4_offset, std::uint16_t ulen,
                const Endpoint& from) noexcept;

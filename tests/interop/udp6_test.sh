@@ -85,14 +85,14 @@ total = log[log.index("--- tern counters"):]
 total = total[:total.index("--- worker")] if "--- worker" in total else total
 c = {k: int(v) for k, v in re.findall(r"^(\S+) (\d+)$", total, re.M)}
 checks = [
-    ("UdpInDatagrams >= 48", c.get("UdpInDatagrams", 0) >= 48),
-    ("UdpOutDatagrams >= 48", c.get("UdpOutDatagrams", 0) >= 48),
+    ("Udp6InDatagrams >= 48", c.get("Udp6InDatagrams", 0) >= 48),
+    ("Udp6OutDatagrams >= 48", c.get("Udp6OutDatagrams", 0) >= 48),
     ("Ip6ReasmOKs >= 16 (4 sizes in fragments, 4 rounds)", c.get("Ip6ReasmOKs", 0) >= 16),
     ("Ip6FragOKs >= 16", c.get("Ip6FragOKs", 0) >= 16),
     ("no Ip6ReasmFails", c.get("Ip6ReasmFails", 0) == 0),
-    ("UdpNoPorts >= 1", c.get("UdpNoPorts", 0) >= 1),
+    ("Udp6NoPorts >= 1", c.get("Udp6NoPorts", 0) >= 1),
     ("Icmp6OutDestUnreachs >= 1", c.get("Icmp6OutDestUnreachs", 0) >= 1),
-    ("no UdpInErrors", c.get("UdpInErrors", 0) == 0),
+    ("no Udp6InErrors", c.get("Udp6InErrors", 0) == 0),
 ]
 for name, ok in checks:
     print(("ok   " if ok else "FAIL ") + name)
