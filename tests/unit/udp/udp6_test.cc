@@ -1,60 +1,24 @@
 // lib/udp over IPv6 on frames: delivery to "::" and IPv6-bound sockets,
 // the mandatory checksum (RFC 8200 §8.1: zero is dropped), ICMPv6 Port
 // Unreachable (RFC 4443 §3.1 code 4) and the send path's header and
-// pseudo-header sum. Checksums are checked with the naive RFC 1071 loop.
+// pseudo-header sum. Checksums are checked with the naive RFC 1071 loop;
+// the IPv6 frame builders are the IP layer tests' (ipv6_harness.h).
 #include <gtest/gtest.h>
 
 #include <optional>
 #include <vector>
 
-#include "../ip/ip_harness.h"
+#include "../ip/ipv6_harness.h"
 #include "udp/udp_stack.h"
 #include "wire/ipv6.h"
 
 namespace tern::testkit {
 namespace {
 
-Ipv6Addr v6(const char* s) { return *Ipv6Addr::from_string(s); }
-
-const Ipv6Addr kOurG = v6("2001:db8:1::1");
-const Ipv6Addr kPeerG = v6("2001:db8:1::2");
-constexpr std::uint16_t kTypeIpv6 = 0x86DD;
 constexpr std::uint16_t kSrv = 5353;
 constexpr std::uint16_t kCli = 40000;
 
-void put_addr(Bytes& b, std::size_t at, const Ipv6Addr& a) {
-  for (std::size_t i = 0; i < 16; ++i) b[at + i] = static_cast<std::byte>(a.b[i]);
-}
-Ipv6Addr get_addr(std::span<const std::byte> b, std::size_t at) {
-  Ipv6Addr a;
-  for (std::size_t i = 0; i < 16; ++i) a.b[i] = get8(b, at + i);
-  return a;
-}
 IpAddr addr(const Ipv6Addr& a) { return IpAddr::v6(a.b); }
-
-std::uint16_t upper_checksum(const Ipv6Addr& src, const Ipv6Addr& dst, std::uint8_t nh,
-                             std::span<const std::byte> msg) {
-  Bytes p(40);
-  put_addr(p, 0, src);
-  put_addr(p, 16, dst);
-  put32(p, 32, static_cast<std::uint32_t>(msg.size()));
-  p[39] = static_cast<std::byte>(nh);
-  append(p, msg);
-  return ref_checksum(p);
-}
-
-Bytes ipv6_packet(const Ipv6Addr& src, const Ipv6Addr& dst, std::uint8_t nh,
-                  std::span<const std::byte> payload, std::uint8_t hop = 64) {
-  Bytes p(40);
-  p[0] = std::byte{0x60};
-  put16(p, 4, static_cast<std::uint16_t>(payload.size()));
-  p[6] = static_cast<std::byte>(nh);
-  p[7] = static_cast<std::byte>(hop);
-  put_addr(p, 8, src);
-  put_addr(p, 24, dst);
-  append(p, payload);
-  return p;
-}
 
 enum class Sum { kGood, kBad, kZero };
 
@@ -79,19 +43,8 @@ Bytes udp6_frame(std::span<const std::byte> dgram) {
 
 // The peer's neighbour solicitation for our address, with its MAC.
 Bytes solicitation() {
-  Bytes body(20);
-  put_addr(body, 4, kOurG);
-  Bytes opt(8);
-  opt[0] = std::byte{1};
-  opt[1] = std::byte{1};
-  for (std::size_t i = 0; i < 6; ++i) opt[2 + i] = static_cast<std::byte>(kPeerMac.b[i]);
-  append(body, opt);
   const Ipv6Addr sn = solicited_node(kOurG);
-  Bytes m(4);
-  m[0] = std::byte{135};
-  append(m, body);
-  put16(m, 2, upper_checksum(kPeerG, sn, 58, m));
-  return ethernet(multicast_mac(sn), kPeerMac, kTypeIpv6, ipv6_packet(kPeerG, sn, 58, m, 255));
+  return icmp6_frame(multicast_mac(sn), kPeerG, sn, 135, 0, ns_body(kOurG, kPeerMac), 255);
 }
 
 class Udp6Test : public IpHarness {
