@@ -47,6 +47,16 @@ inline constexpr Seq32 kPeerIss{1'000'000};                 // the peer's ISS un
 inline constexpr IpAddr kLocalIp6 = IpAddr::v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
 inline constexpr IpAddr kPeerIp6 = IpAddr::v6({0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2});
 
+// The first 20 bytes of one of our TCP headers as an ICMP or ICMPv6 error
+// quotes it (ports and sequence number; the rest zero).
+inline Bytes icmp_quote(std::uint16_t sport, std::uint16_t dport, Seq32 seq) {
+  Bytes q(20);
+  testkit::put16(q, 0, sport);
+  testkit::put16(q, 2, dport);
+  testkit::put32(q, 4, seq.value());
+  return q;
+}
+
 // ---- segment specs -----------------------------------------------------------
 
 struct Seg {

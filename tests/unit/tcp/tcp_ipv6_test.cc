@@ -261,25 +261,17 @@ TEST_F(Ipv6, BothFamiliesOnOneListener) {
 // attempt, an error quoting a sequence number we never sent or another
 // tuple is ignored, Packet Too Big and errors past SYN_SENT are counted
 // and ignored.
-Bytes quote_of(std::uint16_t sport, std::uint16_t dport, Seq32 seq) {
-  Bytes q(20);
-  testkit::put16(q, 0, sport);
-  testkit::put16(q, 2, dport);
-  testkit::put32(q, 4, seq.value());
-  return q;
-}
-
 TEST_F(Ipv6, PortUnreachableRefusesTheAttempt) {
   Tcb* c = active_syn(at_ms(0));
   ASSERT_NE(c, nullptr);
   // Out of window first: ignored.
-  Bytes q = quote_of(local_port(), 80, iss() + 5);
+  Bytes q = icmp_quote(local_port(), 80, iss() + 5);
   stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6PortUnreachable, 0, kLocalIp6, kPeerIp6, q,
                           at_ms(1));
   EXPECT_EQ(drops(Drop::kTcpIcmpOutOfWindow), 1u);
   EXPECT_EQ(c->state, TcpState::kSynSent);
   // Another peer with the same low 32 bits and ports: no such connection.
-  q = quote_of(local_port(), 80, iss());
+  q = icmp_quote(local_port(), 80, iss());
   auto other = kPeerIp6.bytes();
   other[2] ^= 1;
   stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6PortUnreachable, 0, kLocalIp6, IpAddr::v6(other), q,
@@ -299,7 +291,7 @@ TEST_F(Ipv6, PortUnreachableRefusesTheAttempt) {
 TEST_F(Ipv6, UnreachableWhenEstablishedIsASoftError) {
   Tcb* c = establish_active(seg().mss(1440));
   ASSERT_NE(c, nullptr);
-  const Bytes q = quote_of(local_port(), 80, iss() + 1);
+  const Bytes q = icmp_quote(local_port(), 80, iss() + 1);
   stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6NoRoute, 0, kLocalIp6, kPeerIp6, q, at_ms(1));
   EXPECT_EQ(c->state, TcpState::kEstablished);
   EXPECT_EQ(drops(Drop::kTcpIcmpSoftError), 1u);
@@ -308,7 +300,7 @@ TEST_F(Ipv6, UnreachableWhenEstablishedIsASoftError) {
 TEST_F(Ipv6, NoRouteEndsTheAttemptAsUnreachable) {
   Tcb* c = active_syn(at_ms(0));
   ASSERT_NE(c, nullptr);
-  const Bytes q = quote_of(local_port(), 80, iss());
+  const Bytes q = icmp_quote(local_port(), 80, iss());
   stack().on_icmpv6_error(kIcmpv6DestUnreachable, kIcmpv6AddressUnreachable, 0, kLocalIp6, kPeerIp6, q,
                           at_ms(1));
   EXPECT_EQ(c->state, TcpState::kClosed);

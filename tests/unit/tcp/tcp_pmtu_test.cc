@@ -18,14 +18,6 @@
 namespace tern::tcptest {
 namespace {
 
-Bytes quote_of(std::uint16_t sport, std::uint16_t dport, Seq32 seq) {
-  Bytes q(20);
-  testkit::put16(q, 0, sport);
-  testkit::put16(q, 2, dport);
-  testkit::put32(q, 4, seq.value());
-  return q;
-}
-
 class Pmtu : public SackScript {
  protected:
   // An established connection to a peer that announced `peer_mss`, with or
@@ -43,7 +35,7 @@ class Pmtu : public SackScript {
     return c;
   }
   void packet_too_big(Seq32 seq, std::uint32_t mtu, Instant at) {
-    const Bytes q = quote_of(local_port(), peer_port(), seq);
+    const Bytes q = icmp_quote(local_port(), peer_port(), seq);
     stack().on_icmpv6_error(kIcmpv6PacketTooBig, 0, mtu, kLocalIp6, kPeerIp6, q, at);
   }
   void frag_needed(Seq32 seq, std::uint16_t mtu, Instant at) {
