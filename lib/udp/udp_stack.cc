@@ -8,6 +8,7 @@
 #include <new>
 
 #include "ip/chain_checksum.h"
+#include "ip/ip_frag.h"
 #include "wire/bytes.h"
 #include "wire/checksum.h"
 #include "wire/ethernet.h"
@@ -211,26 +212,7 @@ UdpResult UdpStack::connect(UdpSocketId id, const Endpoint& remote, Instant now)
 
 Mbuf UdpStack::copy_payload(std::span<const std::byte> bytes) noexcept {
   Mbuf head = Mbuf::alloc(pool_);  // the pool's headroom (128) holds the headers
-  if (!head) return {};
-  rte_mbuf* tail = head.get();
-  while (!bytes.empty()) {
-    std::uint16_t room = rte_pktmbuf_tailroom(tail);
-    if (room == 0) {
-      rte_mbuf* seg = rte_pktmbuf_alloc(pool_);
-      if (seg == nullptr) return {};
-      if (rte_pktmbuf_chain(head.get(), seg) != 0) {
-        rte_pktmbuf_free(seg);
-        return {};
-      }
-      tail = seg;
-      continue;
-    }
-    const auto n = static_cast<std::uint16_t>(std::min<std::size_t>(room, bytes.size()));
-    std::memcpy(rte_pktmbuf_mtod_offset(tail, std::byte*, tail->data_len), bytes.data(), n);
-    tail->data_len = static_cast<std::uint16_t>(tail->data_len + n);
-    head->pkt_len += n;
-    bytes = bytes.subspan(n);
-  }
+  if (!head || !append_chain(head, bytes, pool_)) return {};
   return head;
 }
 
