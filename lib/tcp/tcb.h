@@ -120,7 +120,8 @@ struct Tcb : TimerNode {
   bool orphan = false;      // closed by the application before the engine was done: counted in orphans
   std::uint8_t events = 0;  // kTcpEv* waiting for dispatch
   TcpError error = TcpError::kNone;
-  bool ack_at_once = false;  // the ACK owed may not wait for the end of a burst (it filled a hole)
+  bool ack_at_once = false;          // the ACK owed may not wait for the end of a burst (it filled a hole)
+  std::uint8_t acks_after_hole = 0;  // in-order arrivals still ACKed at once, burst or not, after a hole
 
   // ---- timers: deadlines; Instant::max() = off ----
   Instant rtx_deadline = Instant::max();     // retransmission, SYN/SYN-ACK, persist and keepalive share it

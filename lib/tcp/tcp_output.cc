@@ -186,7 +186,22 @@ bool TcpStack::window_update_due(Tcb& c) noexcept {
   return free >= 2ull * cur && free - cur >= std::min<std::uint32_t>(limit / 2, c.rcv_mss);
 }
 
+// After a loss the sender is in recovery and every report counts: for the
+// first kAcksAfterHole in-order arrivals after a hole fills, each is ACKed
+// at once, not once per burst. One ACK for a burst's worth of its
+// retransmissions and new data, if lost, leaves the sender a tail probe or
+// an RTO; an ACK for each lets it leave recovery and grow its window as on
+// a wire without bursts (RFC 5681 §4.2 asks for ACKs at once while a hole
+// is open; Linux goes on ACKing at once for a while, its quick-ACK mode).
+// Measured: the kernel sending to Tern at 1 % loss went from 2.1 to
+// 3.2 Gbit/s (bench/loss/README.md).
 void TcpStack::ack_now_or_later(Tcb& c, bool force, Instant now) noexcept {
+  if (c.acks_after_hole > 0 && c.ooo == nullptr) {
+    --c.acks_after_hole;
+    c.ack_now = true;
+    c.ack_at_once = true;
+    return;
+  }
   if (force || c.unacked_segs >= 2) {
     c.ack_now = true;
     c.ack_at_once = c.ack_at_once || force;

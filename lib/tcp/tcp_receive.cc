@@ -221,6 +221,7 @@ void TcpStack::process_data(Tcb& c, Segment& s, Instant now) noexcept {
         c.ooo_fin_seq = s.seq + s.len;
       }
       c.quickacks = std::max<std::uint8_t>(c.quickacks, 8);
+      c.acks_after_hole = kAcksAfterHole;  // counted down once the hole fills
       c.ack_now = true;
       return;
     }

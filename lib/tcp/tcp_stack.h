@@ -60,6 +60,10 @@ class SegmentSink {
 };
 inline constexpr std::uint16_t kSegmentHeadroom = 14 + 20;   // Ethernet + IPv4
 inline constexpr std::uint16_t kSegmentHeadroom6 = 14 + 40;  // Ethernet + IPv6
+// In-order arrivals ACKed at once, each, once a hole has filled (Linux's
+// quick-ACK mode after out-of-order data, TCP_MAX_QUICKACKS):
+// TcpStack::ack_now_or_later.
+inline constexpr std::uint8_t kAcksAfterHole = 16;
 static_assert(kSegmentHeadroom6 <= RTE_PKTMBUF_HEADROOM);
 
 // Which families a listener takes. A listener on a port takes both unless

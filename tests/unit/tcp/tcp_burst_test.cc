@@ -149,7 +149,8 @@ TEST_F(Burst, EachConnectionOfTheBurstIsAnswered) {
 // blocks known then (Linux's __tcp_ack_snd_check answers at once while its
 // out-of-order queue holds data): one ACK for the burst would leave the
 // sender a single, losable report of its losses. In-order data before the
-// hole still waits for the end of the burst.
+// hole still waits for the end of the burst; in-order data after it does
+// not, for a while (TcpStack::ack_now_or_later).
 TEST_F(Burst, OutOfOrderSegmentsAndTheHolesFillAreAckedAtOnce) {
   Tcb* c = establish_passive(seg().mss(1460).sack_perm());
   ASSERT_NE(c, nullptr);
@@ -177,12 +178,38 @@ TEST_F(Burst, OutOfOrderSegmentsAndTheHolesFillAreAckedAtOnce) {
   recv(seg().flags(kTcpAck).seq(r + 2000).ack(iss() + 1).data(1000));
   a = expect_sent(seg().flags(kTcpAck).ack(r + 5000).data(0));
   EXPECT_EQ(a.opts.sack_count, 0) << a;
-  // In order again: back to one ACK at the end.
-  recv(seg().flags(kTcpAck).seq(r + 5000).ack(iss() + 1).data(1000));
-  recv(seg().flags(kTcpAck).seq(r + 6000).ack(iss() + 1).data(1000));
+  // In order again: the next arrivals are still ACKed at once, each, until
+  // kAcksAfterHole of them (the filling one included) have been; then back
+  // to one ACK at the end of the burst.
+  Seq32 next = r + 5000;
+  for (int i = 1; i < kAcksAfterHole; ++i, next += 1000) {
+    recv(seg().flags(kTcpAck).seq(next).ack(iss() + 1).data(1000));
+    expect_sent(seg().flags(kTcpAck).ack(next + 1000).data(0));
+    read_all(*c);
+  }
+  recv(seg().flags(kTcpAck).seq(next).ack(iss() + 1).data(1000));
+  recv(seg().flags(kTcpAck).seq(next + 1000).ack(iss() + 1).data(1000));
   expect_nothing_sent();
   stack().end_burst(now());
-  expect_sent(seg().flags(kTcpAck).ack(r + 7000).data(0));
+  expect_sent(seg().flags(kTcpAck).ack(next + 2000).data(0));
+  expect_nothing_sent();
+}
+
+// Outside a hole's aftermath nothing changes: in-order data that never saw
+// a hole keeps one ACK per burst (the count is set by out-of-order data).
+TEST_F(Burst, InOrderDataWithoutAHoleKeepsOneAckPerBurst) {
+  Tcb* c = establish_passive(seg().mss(1460).sack_perm());
+  ASSERT_NE(c, nullptr);
+  leave_quickack_mode(irs() + 1, iss() + 1);
+  advance_by(cfg().delayed_ack);
+  take_all_sent();
+  read_all(*c);
+  const Seq32 r = c->rcv_nxt;
+  stack().begin_burst();
+  for (int i = 0; i < 4; ++i) recv(seg().flags(kTcpAck).seq(r + 1460 * i).ack(iss() + 1).data(1460));
+  expect_nothing_sent();  // full segments: an ACK owed, at the end of the burst
+  stack().end_burst(now());
+  expect_sent(seg().flags(kTcpAck).ack(r + 4 * 1460).data(0));
   expect_nothing_sent();
 }
 
