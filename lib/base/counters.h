@@ -31,7 +31,7 @@ namespace tern {
   X(Icmp6OutMsgs) X(Icmp6OutDestUnreachs) X(Icmp6OutParmProblems) X(Icmp6OutEchoReplies) \
   X(Icmp6OutRouterSolicits) X(Icmp6OutNeighborSolicits) X(Icmp6OutNeighborAdvertisements) \
   X(IcmpOutRateLimitGlobal)                                                            \
-  X(NdDadFailed)                                                                       \
+  X(NdDadFailed) X(NdPrefixListFull)                                                   \
   X(ActiveOpens) X(PassiveOpens) X(AttemptFails) X(EstabResets) X(CurrEstab)           \
   X(InSegs) X(OutSegs) X(RetransSegs) X(InErrs) X(OutRsts) X(InRsts)                            \
   X(ListenOverflows) X(ListenDrops)                                                    \

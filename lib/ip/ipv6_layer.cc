@@ -120,6 +120,7 @@ Ipv6Layer::Ipv6Layer(const Ipv6Settings& s, const IpConfig& ip, const MacAddr& m
   dad_left_ = s.nd.dad_transmits;
   for (std::size_t i = 0; i <= n_addrs_; ++i) state_[i].tentative = dad_left_ > 0;
   rs_left_ = s.gateway ? 0 : s.nd.router_solicitations;
+  solicits_ = s.solicits;
 }
 
 int Ipv6Layer::slot_of(const Ipv6Addr& a) const noexcept {
@@ -410,7 +411,7 @@ void Ipv6Layer::on_nd(const Ipv6Header& ip, std::span<const std::byte> msg, cons
       return counters_.drop(Drop::kNdRouterSolicit);  // RFC 4861 §6.2.6 is for routers
     case kIcmpv6RouterAdvert:
       counters_.inc(Counter::kIcmp6InRouterAdvertisements);
-      return on_router_advert(ip, *nd, now, out);
+      return on_router_advert(ip, *nd, false, now, out);
     case kIcmpv6NeighborSolicit:
       counters_.inc(Counter::kIcmp6InNeighborSolicits);
       return on_neighbor_solicit(ip, *nd, eth_src, now, out);
@@ -472,7 +473,7 @@ void Ipv6Layer::on_replicated_nd(Mbuf frame, Instant now, FrameQueue& out) noexc
           nd_.on_source_lla(ip->src(), *sll, now, release);
       return;
     case kIcmpv6RouterAdvert:
-      return on_router_advert(*ip, *nd, now, out);
+      return on_router_advert(*ip, *nd, true, now, out);
     default:
       return;
   }
@@ -520,7 +521,7 @@ void Ipv6Layer::on_neighbor_solicit(const Ipv6Header& ip, const NdMessage& nd, c
 }
 
 // RFC 4861 §6.3.4, for a host with one default router.
-void Ipv6Layer::on_router_advert(const Ipv6Header& ip, const NdMessage& nd, Instant now,
+void Ipv6Layer::on_router_advert(const Ipv6Header& ip, const NdMessage& nd, bool replicated, Instant now,
                                  FrameQueue& out) noexcept {
   const Ipv6Addr src = ip.src();
   rs_left_ = 0;  // RFC 4861 §6.3.7: a valid RA ends solicitation
@@ -541,6 +542,14 @@ void Ipv6Layer::on_router_advert(const Ipv6Header& ip, const NdMessage& nd, Inst
   } else if (learned_router_ == src) {
     learned_router_.reset();  // lifetime 0: no longer a default router
   }
+  // §6.3.4: prefixes with the L flag are on the link for their valid
+  // lifetime. (The A flag's addresses, SLAAC, are not formed.)
+  nd.for_each_prefix([&](const NdPrefixInfo& p) {
+    if (!p.on_link) return;
+    if (onlink_.on_prefix(p.prefix, p.prefix_len, p.valid_lifetime_s, now) == OnLinkPrefixes::Update::kFull &&
+        !replicated)
+      counters_.inc(Counter::kNdPrefixListFull);
+  });
 }
 
 void Ipv6Layer::send_solicit(const Ipv6Addr& target, const MacAddr* unicast_mac, FrameQueue& out) noexcept {
@@ -569,6 +578,7 @@ void Ipv6Layer::start(Instant now, FrameQueue& out) noexcept {
 // RFC 4862 §5.4.2: an NS from :: for each tentative address, to its
 // solicited-node group, without a source link-layer address.
 void Ipv6Layer::send_dad_probes(FrameQueue& out) noexcept {
+  if (!solicits_) return;  // worker 0 probes for the port (Ipv6Settings::solicits)
   for (std::size_t slot = 0; slot <= n_addrs_; ++slot) {
     if (!state_[slot].tentative) continue;
     const Ipv6Addr target = slot == 0 ? link_local_ : addrs_[slot - 1].addr;
@@ -591,6 +601,7 @@ void Ipv6Layer::dad_failed(int slot) noexcept {
 // RFC 4861 §6.3.7: to all-routers, from the link-local address with its
 // link-layer address, or from :: without one while that is not usable.
 void Ipv6Layer::send_router_solicit(FrameQueue& out) noexcept {
+  if (!solicits_) return;  // worker 0 solicits for the port (Ipv6Settings::solicits)
   const bool from_ll = usable(0);
   Mbuf m = new_message(kNdRouterSolicitLen + (from_ll ? kNdOptLlaLen : 0));
   if (!m) return;
@@ -682,6 +693,7 @@ std::optional<Ipv6Addr> Ipv6Layer::next_hop(const Ipv6Addr& dst, Instant now) co
   if (dst.is_link_local() || dst.is_multicast()) return dst;
   for (std::size_t i = 0; i < n_addrs_; ++i)
     if (dst.in_prefix(addrs_[i].addr, addrs_[i].len)) return dst;
+  if (onlink_.on_link(dst, now)) return dst;
   return default_router(now);
 }
 

@@ -23,6 +23,7 @@
 #include "ip/frame_queue.h"
 #include "ip/ip_frag.h"
 #include "ip/neighbor_cache.h"
+#include "ip/onlink_prefixes.h"
 #include "wire/ethernet.h"
 #include "wire/icmpv6.h"
 #include "wire/ipv6.h"
@@ -44,6 +45,12 @@ struct Ipv6Settings {
     n.router_solicitations = 0;
     return n;
   }();
+  // Whether this worker sends the port's DAD probes and Router
+  // Solicitations (worker 0). The others run DAD's timers on their copies
+  // of the addresses without sending, and learn the answers from the
+  // neighbour discovery frames the receiving worker replicates to them, so
+  // N workers send one set of probes, not N.
+  bool solicits = true;
   // Seeds the draw of ReachableTime from nd.base_reachable_time (RFC 4861
   // §6.3.2: uniformly 0.5..1.5 times it); 0 takes the base as it is, so
   // tests stay exact.
@@ -124,8 +131,9 @@ class Ipv6Layer {
   // configured address whose prefix holds `dst` (longest), else the first
   // configured one, else the link-local address.
   Ipv6Addr source_for(const Ipv6Addr& dst) const noexcept;
-  // The neighbour `dst` is sent to: itself when on the link (link-local or
-  // inside one of our prefixes), else the default router; nullopt: no route.
+  // The neighbour `dst` is sent to: itself when on the link (link-local,
+  // inside one of our prefixes, or inside an on-link prefix a Router
+  // Advertisement announced), else the default router; nullopt: no route.
   std::optional<Ipv6Addr> next_hop(const Ipv6Addr& dst, Instant now) const noexcept;
   // Upper-layer reachability confirmation (RFC 4861 §7.3.1), e.g. TCP's
   // new data acknowledged: `addr` stays REACHABLE without probes.
@@ -148,6 +156,7 @@ class Ipv6Layer {
   std::optional<Ipv6Addr> default_router(Instant now) const noexcept;
   std::uint16_t mtu() const noexcept { return mtu_; }
   const NeighborCache& neighbors() const noexcept { return nd_; }
+  const OnLinkPrefixes& onlink_prefixes() const noexcept { return onlink_; }
 
  private:
   // What the extension-header walk found, for a packet as received or reassembled.
@@ -177,7 +186,9 @@ class Ipv6Layer {
              FrameQueue& out) noexcept;
   void on_neighbor_solicit(const Ipv6Header& ip, const NdMessage& nd, const MacAddr& eth_src, Instant now,
                            FrameQueue& out) noexcept;
-  void on_router_advert(const Ipv6Header& ip, const NdMessage& nd, Instant now, FrameQueue& out) noexcept;
+  // `replicated`: a sibling's copy, counted there.
+  void on_router_advert(const Ipv6Header& ip, const NdMessage& nd, bool replicated, Instant now,
+                        FrameQueue& out) noexcept;
   // The start-up work the first on_timer() does: DAD probes, or RSs at once.
   void start(Instant now, FrameQueue& out) noexcept;
   void send_dad_probes(FrameQueue& out) noexcept;
@@ -226,6 +237,8 @@ class Ipv6Layer {
   std::uint16_t link_mtu_;
   std::uint16_t mtu_;  // the link MTU, or less if an RA's MTU option says so
   std::uint8_t hop_limit_ = 64;
+  bool solicits_;          // Ipv6Settings::solicits
+  OnLinkPrefixes onlink_;  // from Router Advertisements (RFC 4861 §6.3.4)
   Counters& counters_;
   rte_mempool* pool_;
   rte_mempool* indirect_pool_;

@@ -10,6 +10,17 @@
 
 namespace tern {
 
+namespace {
+
+// Worker 0 sends the port's DAD probes and Router Solicitations; its
+// siblings learn the answers from the ND frames steering replicates.
+IpSettings for_worker(IpSettings s, std::uint16_t id) {
+  s.v6.solicits = id == 0;
+  return s;
+}
+
+}  // namespace
+
 Worker::Worker(std::uint16_t id, std::uint16_t workers, Port& port, const IpSettings& ip, rte_mempool* pool,
                rte_mempool* indirect_pool, std::uint16_t burst, const WorkerTcpSettings* tcp)
     : id_(id),
@@ -19,7 +30,7 @@ Worker::Worker(std::uint16_t id, std::uint16_t workers, Port& port, const IpSett
       pool_(pool),
       port_holds_tx_(port.info().holds_tx),
       software_steering_(workers > 1 && port.info().steering == Steering::kSoftware),
-      ip_(std::make_unique<IpLayer>(ip, counters_, pool, indirect_pool)),
+      ip_(std::make_unique<IpLayer>(for_worker(ip, id), counters_, pool, indirect_pool)),
       inbox_(workers, nullptr),
       outbox_(workers, nullptr) {
   tx_.set_drain(&Worker::drain_cb, this);

@@ -6,6 +6,7 @@
 // with a naive checksum, independent of lib/wire's builders.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -676,6 +677,90 @@ TEST_F(Ipv6Test, NoRouterSolicitationWithAConfiguredGateway) {
   settings_.v6.gateway = kRouterLl;
   timer(at_ms(0));
   timer(at_ms(4000));
+  expect_nothing_sent();
+}
+
+// RFC 4861 §4.6.2 Prefix Information option: L (on-link) and A flags,
+// lifetimes in seconds.
+Bytes prefix_option(const Ipv6Addr& prefix, std::uint8_t len, bool on_link, std::uint32_t valid_s) {
+  Bytes o(32);
+  o[0] = std::byte{3};
+  o[1] = std::byte{4};
+  o[2] = std::byte{len};
+  o[3] = std::byte{static_cast<std::uint8_t>((on_link ? 0x80 : 0) | 0x40)};
+  put32(o, 4, valid_s);
+  put32(o, 8, valid_s);
+  std::memcpy(o.data() + 16, prefix.b.data(), 16);
+  return o;
+}
+
+// §6.3.4 / §5.2: a destination inside an advertised on-link prefix is a
+// neighbour, resolved and sent to directly; outside it, or once the
+// prefix's lifetime is over, it goes through the default router.
+TEST_F(Ipv6Test, AdvertisedOnLinkPrefixIsSentToDirectlyForItsLifetime) {
+  const Ipv6Addr onlink = v6("2001:db8:77::5");
+  const Ipv6Addr offlink = v6("2001:db8:78::5");
+  Bytes ra(12);
+  put16(ra, 2, 1800);
+  append(ra, lla_option(1, kRouterMac));
+  append(ra, prefix_option(v6("2001:db8:77::"), 64, true, 100));
+  append(ra, prefix_option(offlink, 64, false, 100));  // A only: not on the link
+  recv6(icmp6_frame(MacAddr{{0x33, 0x33, 0, 0, 0, 1}}, kRouterLl, Ipv6Addr::all_nodes(), 134, 0, ra, 255,
+                    kRouterMac),
+        at_ms(0));
+  EXPECT_EQ(counters_.total_drops(), 0u);
+  EXPECT_EQ(ip6().v6().onlink_prefixes().size(at_ms(0)), 1u);
+  EXPECT_EQ(ip6().v6().next_hop(onlink, at_ms(1)), onlink);
+  EXPECT_EQ(ip6().v6().next_hop(offlink, at_ms(1)), kRouterLl);
+  // Sent to the on-link destination: a solicitation for it, not the router.
+  EXPECT_TRUE(ip6().send_ipv6(l4(pattern(8)), onlink, kProtoUdp, at_ms(1), out_));
+  const Sent6 ns = parse6(expect_sent());
+  EXPECT_EQ(ns.type(), 135);
+  EXPECT_EQ(get_addr(ns.payload, 8), onlink);
+  expect_nothing_sent();
+  // After 100 s the prefix is off the link: through the router.
+  EXPECT_EQ(ip6().v6().next_hop(onlink, at_ms(100'000)), kRouterLl);
+  EXPECT_EQ(ip6().v6().onlink_prefixes().size(at_ms(100'000)), 0u);
+}
+
+// A worker that does not solicit (a sibling of worker 0) sends no DAD
+// probe and no Router Solicitation, yet its addresses leave DAD on the
+// same schedule and a replicated defence still marks them duplicate.
+TEST_F(Ipv6Test, AWorkerThatDoesNotSolicitRunsDadSilently) {
+  settings_.v6.nd.dad_transmits = 2;
+  settings_.v6.nd.router_solicitations = 3;
+  settings_.v6.solicits = false;
+  timer(at_ms(0));
+  timer(at_ms(1000));
+  EXPECT_TRUE(ip6().v6().tentative(kOurG));
+  timer(at_ms(2000));
+  EXPECT_FALSE(ip6().v6().tentative(kOurG));
+  EXPECT_TRUE(ip6().v6().is_ours(kOurG));
+  timer(at_ms(6000));
+  timer(at_ms(10000));
+  expect_nothing_sent();
+  EXPECT_EQ(count(Counter::kIcmp6OutNeighborSolicits), 0u);
+  EXPECT_EQ(count(Counter::kIcmp6OutRouterSolicits), 0u);
+  // The RA answering worker 0's solicitation reaches it as a replica.
+  Bytes ra(12);
+  put16(ra, 2, 600);
+  ip6().on_replicated_nd(to_mbuf(pool_, icmp6_frame(MacAddr{{0x33, 0x33, 0, 0, 0, 1}}, kRouterLl,
+                                                    Ipv6Addr::all_nodes(), 134, 0, ra, 255, kRouterMac)),
+                         at_ms(10001), out_);
+  EXPECT_EQ(ip6().v6().default_router(at_ms(10002)), kRouterLl);
+}
+
+TEST_F(Ipv6Test, AWorkerThatDoesNotSolicitStillLearnsADuplicate) {
+  settings_.v6.nd.dad_transmits = 1;
+  settings_.v6.solicits = false;
+  timer(at_ms(0));
+  expect_nothing_sent();
+  const Bytes na = icmp6_frame(MacAddr{{0x33, 0x33, 0, 0, 0, 1}}, kPeerG, Ipv6Addr::all_nodes(), 136, 0,
+                               na_body(kOurG, kFlagO, kPeerMac), 255);
+  ip6().on_replicated_nd(to_mbuf(pool_, na), at_ms(300), out_);
+  timer(at_ms(1000));
+  EXPECT_TRUE(ip6().v6().duplicate(kOurG));
+  EXPECT_FALSE(ip6().v6().is_ours(kOurG));
   expect_nothing_sent();
 }
 
