@@ -76,7 +76,7 @@ end_pid() {
 # addresses: lib.sh's and the attackers' of this level ($srcs).
 start_tern() {
   interop_write_config 512 "$mbufs"
-  sed -i 's/^lcores = .*/lcores = [0]/; s/qpairs=2/qpairs=1/' "$work/tern.toml"
+  sed -i 's/^lcores = .*/lcores = [0]/' "$work/tern.toml"
   interop_start_tern "$@"
   attack_peer_addresses "${srcs[@]}"
 }

@@ -85,8 +85,11 @@ std::optional<std::string> device_arg(const std::string& device, const std::stri
 }
 
 bool is_af_xdp(const std::string& device) { return device.rfind("net_af_xdp", 0) == 0; }
+bool is_af_packet(const std::string& device) { return device.rfind("net_af_packet", 0) == 0; }
 
 std::string device_with_defaults(const std::string& device, std::uint16_t queues, const std::string& driver) {
+  if (is_af_packet(device))
+    return device_arg(device, "qpairs") ? device : device + ",qpairs=" + std::to_string(queues);
   if (!is_af_xdp(device)) return device;
   std::string d = device;
   if (!device_arg(d, "queue_count")) d += ",queue_count=" + std::to_string(queues);
@@ -124,7 +127,28 @@ int int_arg(const std::string& port, const std::string& device, const std::strin
   return n;
 }
 
+// A socket PMD's queue count argument `key`: absent (device_with_defaults
+// adds it) or `queues`, one per worker; anything else is refused, `why`
+// added to the message.
+int queue_count_arg(const std::string& port, const std::string& where, const std::string& device,
+                    const std::string& key, std::uint16_t queues, const std::string& why) {
+  const int count = int_arg(port, device, key, queues);
+  if (count != queues)
+    throw std::runtime_error(where + key + "=" + std::to_string(count) + " but Tern runs " +
+                             std::to_string(queues) + " queue(s), one per worker" + why + ": set " + key +
+                             "=" + std::to_string(queues) + " or leave it out");
+  return count;
+}
+
 }  // namespace
+
+void check_af_packet_queues(const std::string& port, const std::string& device, std::uint16_t queues) {
+  if (!is_af_packet(device)) return;
+  queue_count_arg(port, "port " + port + " (net_af_packet): ", device, "qpairs", queues,
+                  " (the PMD opens a socket per queue pair and the kernel's fanout hash gives each its "
+                  "share of the flows: the flows of a socket no worker polls are lost, their SYNs never "
+                  "answered)");
+}
 
 void check_af_xdp_prerequisites(const std::string& port, const std::string& device, std::uint16_t queues) {
   if (!is_af_xdp(device)) return;
@@ -150,11 +174,7 @@ void check_af_xdp_prerequisites(const std::string& port, const std::string& devi
     throw std::runtime_error(where + "no interface named '" + *iface +
                              "' in this network namespace (run Tern in the namespace that holds it)");
   const int start = int_arg(port, device, "start_queue", 0);
-  const int count = int_arg(port, device, "queue_count", queues);  // device_with_defaults adds it
-  if (count != queues)
-    throw std::runtime_error(
-        where + "queue_count=" + std::to_string(count) + " but Tern runs " + std::to_string(queues) +
-        " queue(s), one per worker: set queue_count=" + std::to_string(queues) + " or leave it out");
+  const int count = queue_count_arg(port, where, device, "queue_count", queues, "");
   // How the PMD counts queues: ETHTOOL_GCHANNELS's combined channels, one
   // where the device reports none (a veth has separate RX/TX channels).
   ethtool_channels ch{};

@@ -80,8 +80,9 @@ bool is_af_xdp(const std::string& device);
 // one per worker), and on a veth (`driver` "veth") busy_budget=0 unless
 // given: the PMD's preferred busy polling (busy_budget=64) makes every empty
 // receive poll a recvfrom() that runs the veth's NAPI from Tern's core, and
-// over a veth that more than halved rr and crr (docs/ports.md). Any other
-// device as it is.
+// over a veth that more than halved rr and crr (docs/ports.md). For
+// net_af_packet, qpairs = `queues` when the user gave none (the PMD's
+// default is one; see check_af_packet_queues). Any other device as it is.
 std::string device_with_defaults(const std::string& device, std::uint16_t queues, const std::string& driver);
 // The kernel driver of interface `iface` in this network namespace
 // (ETHTOOL_GDRVINFO: "veth", "ice", ...), or "" if it cannot be asked.
@@ -91,6 +92,17 @@ std::string interface_driver(const std::string& iface);
 // them. Throws std::runtime_error naming what is missing and the fix, where
 // the PMD would only log "failed to initialize". Nothing for other devices.
 void check_af_xdp_prerequisites(const std::string& port, const std::string& device, std::uint16_t queues);
+// net_af_packet (docs/ports.md): when the EAL probes it, DPDK 22.11's PMD
+// opens one AF_PACKET socket per queue pair (`qpairs`) and joins them all in
+// one PACKET_FANOUT_HASH group, so from then on the kernel hands every socket
+// its share of the flows, whether or not a worker ever polls that queue. A
+// socket no worker polls loses its flows without a trace in any counter:
+// with qpairs=2 and one worker, the kernel's SYNs of about half the
+// connections were never answered. Before the EAL probes it: qpairs, if
+// given, must be `queues` (one per worker); throws std::runtime_error saying
+// so. Nothing for other devices.
+bool is_af_packet(const std::string& device);
+void check_af_packet_queues(const std::string& port, const std::string& device, std::uint16_t queues);
 // True for "0000:03:00.0"-like PCI addresses, false for vdev strings.
 bool is_pci_address(const std::string& device);
 

@@ -106,9 +106,13 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg), program_(p
                                  [](const std::string& a) { return a.rfind("--log-level", 0) == 0; }));
   if (pc.device.rfind("net_tap", 0) == 0 && !pc.tap_rx_trigger) disable_tap_rx_trigger();
   // What net_af_xdp needs from the kernel, said plainly before the PMD fails
-  // with "failed to initialize".
-  check_af_xdp_prerequisites(
-      pc.name, pc.device, pc.queues != 0 ? pc.queues : static_cast<std::uint16_t>(cfg.runtime.lcores.size()));
+  // with "failed to initialize"; and a net_af_packet whose queue pairs are
+  // not the workers, refused before the PMD opens its sockets (one a worker
+  // does not poll would swallow its share of the flows).
+  const std::uint16_t port_queues =
+      pc.queues != 0 ? pc.queues : static_cast<std::uint16_t>(cfg.runtime.lcores.size());
+  check_af_xdp_prerequisites(pc.name, pc.device, port_queues);
+  check_af_packet_queues(pc.name, pc.device, port_queues);
 
   std::vector<std::string> args = eal_args(cfg, program);
   std::vector<char*> argv;

@@ -138,7 +138,13 @@ interop_setup() {
       # docs/ports.md: the PMD's default ring (512 frames) fills under bulk
       # load and the fanout then rolls a flow over to the other queue, which
       # reorders it past PAWS; 8192 frames per queue keeps flows on one queue.
-      device="net_af_packet0,iface=${tern_if},qpairs=2,framecnt=8192"
+      # No qpairs: Tern adds one queue pair per worker. A fixed qpairs=2 here
+      # once met the loss bench's single worker (lcores = [0]): the PMD's
+      # second socket still took its half of the flows from the kernel's
+      # fanout, nobody polled it, and about one bench run in three lost a
+      # connection's SYN-ACKs or SYNs ("still connecting when the time was
+      # up"). Tern now refuses qpairs that differ from its workers.
+      device="net_af_packet0,iface=${tern_if},framecnt=8192"
       ;;
     af_xdp)
       tern_if="${letter}x${TERN_NS_TAG}"

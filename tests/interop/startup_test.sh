@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start-up errors in Tern's words (issue 14), table-driven: each case starts
 # tern-node with one thing wrong and expects its exit status and a one-line
-# message naming the key. Then, with a first tern-node running on the port,
+# message naming the key (af_packet: more queue pairs than workers). Then,
+# with a first tern-node running on the port,
 # a second one on the same interface (tap or af_packet) is refused and the
 # first keeps its interface (same MAC), and a second one with the same
 # file_prefix is refused.
@@ -77,6 +78,13 @@ if [ "$mode" = tap ]; then
   expect "no hugetlbfs" 1 "eal.no_huge = false but no hugetlbfs is mounted" no_hugetlbfs
   expect "ready file in a missing directory" 2 "the directory $work/missing does not exist" \
     run_node --ready-file "$work/missing/ready"
+fi
+
+if [ "$mode" = af_packet ]; then
+  # docs/ports.md: a queue pair no worker polls takes its share of the flows
+  # from the kernel's fanout and nobody reads it (one worker here).
+  DEVICE="$device,qpairs=2" base_config >"$work/case.toml"
+  expect "more af_packet queue pairs than workers" 1 "qpairs=2 but Tern runs 1 queue(s), one per worker" run_node
 fi
 
 # A first Tern on the port; then a second on the same interface, and one with the same prefix.

@@ -122,7 +122,7 @@ TEST(DeviceArgs, AfXdpGetsOneQueuePerWorkerUnlessItSaysOtherwise) {
   EXPECT_EQ(device_with_defaults("net_af_xdp0,iface=e0", 2, "ice"), "net_af_xdp0,iface=e0,queue_count=2");
   EXPECT_EQ(device_with_defaults("net_af_xdp0,iface=e0,queue_count=1", 2, "ice"),
             "net_af_xdp0,iface=e0,queue_count=1");
-  EXPECT_EQ(device_with_defaults("net_af_packet0,iface=e0", 2, "veth"), "net_af_packet0,iface=e0");
+  EXPECT_EQ(device_with_defaults("net_tap0,iface=t0", 2, ""), "net_tap0,iface=t0");
   EXPECT_TRUE(is_af_xdp("net_af_xdp1,iface=e0"));
   EXPECT_FALSE(is_af_xdp("net_af_packet0,iface=e0"));
 }
@@ -134,6 +134,50 @@ TEST(DeviceArgs, AfXdpOnAVethGetsNoBusyPollingUnlessItSaysOtherwise) {
             "net_af_xdp0,iface=v0,busy_budget=64,queue_count=1");
   EXPECT_EQ(device_with_defaults("net_af_xdp0,iface=e0", 1, ""), "net_af_xdp0,iface=e0,queue_count=1")
       << "a driver that cannot be asked keeps the PMD's default";
+}
+
+// net_af_packet: one queue pair per worker. The PMD's own default (one) with
+// two workers would be refused by EthdevPort::open; more pairs than workers
+// would leave a fanout socket nobody polls (docs/ports.md).
+TEST(DeviceArgs, AfPacketGetsOneQueuePairPerWorkerUnlessItSaysOtherwise) {
+  EXPECT_EQ(device_with_defaults("net_af_packet0,iface=e0", 2, "veth"), "net_af_packet0,iface=e0,qpairs=2");
+  EXPECT_EQ(device_with_defaults("net_af_packet0,iface=e0,framecnt=8192", 1, ""),
+            "net_af_packet0,iface=e0,framecnt=8192,qpairs=1");
+  EXPECT_EQ(device_with_defaults("net_af_packet0,iface=e0,qpairs=2", 1, "veth"),
+            "net_af_packet0,iface=e0,qpairs=2")
+      << "a given qpairs is kept (check_af_packet_queues refuses it)";
+  EXPECT_TRUE(is_af_packet("net_af_packet1,iface=e0"));
+  EXPECT_FALSE(is_af_packet("net_af_xdp0,iface=e0"));
+}
+
+std::string af_packet_queues_error(const std::string& device, std::uint16_t queues) {
+  try {
+    check_af_packet_queues("p0", device, queues);
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(AfPacketQueues, MorePairsThanWorkersIsRefused) {
+  // The loss bench's case: the interop scripts' qpairs=2 with one worker.
+  const std::string e = af_packet_queues_error("net_af_packet0,iface=v0,qpairs=2,framecnt=8192", 1);
+  EXPECT_NE(e.find("port p0 (net_af_packet): qpairs=2 but Tern runs 1 queue(s), one per worker"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("fanout"), std::string::npos) << "says why: " << e;
+  EXPECT_NE(e.find("set qpairs=1 or leave it out"), std::string::npos) << e;
+  EXPECT_NE(af_packet_queues_error("net_af_packet0,iface=v0,qpairs=1", 2).find("set qpairs=2"),
+            std::string::npos);
+  EXPECT_NE(af_packet_queues_error("net_af_packet0,iface=v0,qpairs=x", 1).find("not a non-negative integer"),
+            std::string::npos);
+}
+
+TEST(AfPacketQueues, OnePairPerWorkerOrNoneGivenIsAccepted) {
+  EXPECT_EQ(af_packet_queues_error("net_af_packet0,iface=v0,qpairs=2", 2), "");
+  EXPECT_EQ(af_packet_queues_error("net_af_packet0,iface=v0", 3), "") << "device_with_defaults adds qpairs=3";
+  EXPECT_EQ(af_packet_queues_error("net_af_xdp0,iface=v0,qpairs=2", 1), "") << "not net_af_packet";
+  EXPECT_EQ(af_packet_queues_error("net_tap0,iface=t0,qpairs=2", 1), "");
 }
 
 TEST(DeviceArgs, InterfaceDriver) {
