@@ -7,7 +7,20 @@
 namespace tern::tcptest {
 namespace {
 
-using Burst = TcpHarness;
+class Burst : public TcpHarness {
+ protected:
+  // A SACK connection past its quick-ACK start, with nothing owed or
+  // unread: what the hole tests begin from.
+  Tcb* quiet_sack_connection() {
+    Tcb* c = establish_passive(seg().mss(1460).sack_perm());
+    if (c == nullptr) return nullptr;
+    leave_quickack_mode(irs() + 1, iss() + 1);
+    advance_by(cfg().delayed_ack);
+    take_all_sent();
+    read_all(*c);
+    return c;
+  }
+};
 
 // Control: outside a burst, quick-ACK mode answers a new connection's data
 // at once (the behaviour the bursts change).
@@ -152,13 +165,9 @@ TEST_F(Burst, EachConnectionOfTheBurstIsAnswered) {
 // hole still waits for the end of the burst; in-order data after it does
 // not, for a while (TcpStack::ack_now_or_later).
 TEST_F(Burst, OutOfOrderSegmentsAndTheHolesFillAreAckedAtOnce) {
-  Tcb* c = establish_passive(seg().mss(1460).sack_perm());
+  Tcb* c = quiet_sack_connection();
   ASSERT_NE(c, nullptr);
   ASSERT_TRUE(c->sack_ok);
-  leave_quickack_mode(irs() + 1, iss() + 1);
-  advance_by(cfg().delayed_ack);
-  take_all_sent();
-  read_all(*c);
   const Seq32 r = c->rcv_nxt;
   stack().begin_burst();
   recv(seg().flags(kTcpAck).seq(r).ack(iss() + 1).data(1000));
@@ -198,12 +207,8 @@ TEST_F(Burst, OutOfOrderSegmentsAndTheHolesFillAreAckedAtOnce) {
 // Outside a hole's aftermath nothing changes: in-order data that never saw
 // a hole keeps one ACK per burst (the count is set by out-of-order data).
 TEST_F(Burst, InOrderDataWithoutAHoleKeepsOneAckPerBurst) {
-  Tcb* c = establish_passive(seg().mss(1460).sack_perm());
+  Tcb* c = quiet_sack_connection();
   ASSERT_NE(c, nullptr);
-  leave_quickack_mode(irs() + 1, iss() + 1);
-  advance_by(cfg().delayed_ack);
-  take_all_sent();
-  read_all(*c);
   const Seq32 r = c->rcv_nxt;
   stack().begin_burst();
   for (int i = 0; i < 4; ++i) recv(seg().flags(kTcpAck).seq(r + 1460 * i).ack(iss() + 1).data(1460));
@@ -216,12 +221,8 @@ TEST_F(Burst, InOrderDataWithoutAHoleKeepsOneAckPerBurst) {
 // RFC 5681 §4.2 / RFC 2883 §4.1: a duplicate of data already received is
 // answered at once with its D-SACK, burst or not.
 TEST_F(Burst, ADuplicateIsAnsweredAtOnceWithItsDsack) {
-  Tcb* c = establish_passive(seg().mss(1460).sack_perm());
+  Tcb* c = quiet_sack_connection();
   ASSERT_NE(c, nullptr);
-  leave_quickack_mode(irs() + 1, iss() + 1);
-  advance_by(cfg().delayed_ack);
-  take_all_sent();
-  read_all(*c);
   const Seq32 r = c->rcv_nxt;
   recv(seg().flags(kTcpAck).seq(r).ack(iss() + 1).data(1000));
   advance_by(cfg().delayed_ack);
