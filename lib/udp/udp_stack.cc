@@ -175,11 +175,7 @@ std::optional<Endpoint> UdpStack::remote(UdpSocketId id) const noexcept {
 UdpResult UdpStack::autobind(UdpSocketId id, const Endpoint& remote) noexcept {
   Sock& s = socks_[id];
   const std::uint32_t range = std::uint32_t{o_.ephemeral_last} - o_.ephemeral_first + 1;
-  // The local address the flow will have: the bound one, else what IP picks.
-  IpAddr us = s.local.addr;
-  if (us.is_unspecified())
-    us = remote.addr.is_v4() ? IpAddr::v4(ip_.settings().addr)
-                             : IpAddr::v6(ip_.source_for(to_v6(remote.addr)).b);
+  const IpAddr us = source_for(s, remote.addr);  // the local address the flow will have
   for (std::uint32_t i = 0; i < range; ++i) {
     const auto port = static_cast<std::uint16_t>(o_.ephemeral_first + (next_ephemeral_ + i) % range);
     if (by_port_[port] != kNoUdpSocket) continue;
@@ -190,6 +186,12 @@ UdpResult UdpStack::autobind(UdpSocketId id, const Endpoint& remote) noexcept {
     return UdpResult::kOk;
   }
   return UdpResult::kNoPorts;
+}
+
+IpAddr UdpStack::source_for(const Sock& s, const IpAddr& dst) const noexcept {
+  if (!s.local.addr.is_unspecified()) return s.local.addr;
+  if (s.connected && dst == s.remote.addr) return s.source;
+  return dst.is_v4() ? IpAddr::v4(ip_.settings().addr) : IpAddr::v6(ip_.source_for(to_v6(dst)).b);
 }
 
 UdpResult UdpStack::connect(UdpSocketId id, const Endpoint& remote, Instant now) noexcept {
@@ -205,6 +207,7 @@ UdpResult UdpStack::connect(UdpSocketId id, const Endpoint& remote, Instant now)
     const UdpResult r = autobind(id, remote);
     if (r != UdpResult::kOk) return r;
   }
+  s.source = source_for(s, remote.addr);  // before `connected`: IP's choice, as autobind's
   s.remote = remote;
   s.connected = true;
   return UdpResult::kOk;
@@ -256,14 +259,16 @@ UdpResult UdpStack::send_to(UdpSocketId id, Mbuf& payload, const std::optional<E
       }
     }
   }
-  const std::uint32_t src4 = ip_.settings().addr;
+  const IpAddr src = source_for(s, dst.addr);
+  const std::uint32_t src4 = src.v4_host();
+  const Ipv6Addr src6 = to_v6(src);
   const auto ulen = static_cast<std::uint16_t>(kUdpHeaderLen + len);
   auto* h = rte_pktmbuf_mtod(m.get(), std::byte*);
   write_udp({h, kUdpHeaderLen}, s.local.port, dst.port, static_cast<std::uint16_t>(len));
   const Ipv6Addr dst6 = to_v6(dst.addr);
-  // IPv6: the source send_ipv6() will pick (RFC 8200 §8.1: the checksum is mandatory).
+  // RFC 8200 §8.1: over IPv6 the checksum is mandatory.
   const std::uint32_t pseudo = v4 ? pseudo_header_sum(src4, dst4, kIpProtoUdp, ulen)
-                                  : ipv6_pseudo_header_sum(ip_.source_for(dst6), dst6, ulen, kIpProtoUdp);
+                                  : ipv6_pseudo_header_sum(src6, dst6, ulen, kIpProtoUdp);
   // Fragments are summed here: no NIC sums a datagram it sees in pieces.
   // IPv6 is summed here too (the IPv6 layer asks no offload yet).
   if (v4 && o_.tx_checksum_offload && kIpv4MinHeaderLen + ulen <= ip_.settings().mtu) {
@@ -280,7 +285,7 @@ UdpResult UdpStack::send_to(UdpSocketId id, Mbuf& payload, const std::optional<E
   // Dropped and counted by IP: no mbuf, or too big with no way to fragment
   // (no indirect mbuf pool to fragment with, or it ran out).
   if (v4 ? !ip_.send(std::move(m), dst4, kIpProtoUdp, now, out_)
-         : !ip_.send_ipv6(std::move(m), dst6, kIpProtoUdp, now, out_)) {
+         : !ip_.send_ipv6(std::move(m), src6, dst6, kIpProtoUdp, now, out_)) {
     const std::uint32_t ip_len = (v4 ? kIpv4MinHeaderLen : kIpv6HeaderLen) + ulen;
     return ip_len > (v4 ? ip_.settings().mtu : ip_.v6().mtu()) ? UdpResult::kTooBig : UdpResult::kNoMemory;
   }

@@ -148,6 +148,12 @@ class UdpStack final : public TransportInput {
     bool hashed = false;  // in by_port_ (has a local port)
     Endpoint local;
     Endpoint remote;
+    // A connected socket bound to a wildcard sends from the address chosen
+    // when it connected, as Linux fixes it then (ip4/ip6_datagram_connect):
+    // the flow's tuple, and so the worker its replies are steered to, stays
+    // what autobind() chose even when IP's choice changes (an IPv6 address
+    // leaving its tentative state, RFC 4862 §5.4).
+    IpAddr source;
     UdpSocketId next = kNoUdpSocket;  // the next socket on the same port, or the next free slot
     std::unique_ptr<Entry[]> ring;
     std::uint32_t head = 0;
@@ -156,6 +162,9 @@ class UdpStack final : public TransportInput {
   };
 
   bool our_address(const IpAddr& a) const noexcept;
+  // The source address of s's datagrams to `dst`: its bound address, else
+  // the one fixed at connect (for its peer), else IP's choice.
+  IpAddr source_for(const Sock& s, const IpAddr& dst) const noexcept;
   bool routable(const IpAddr& dst, Instant now) const noexcept;
   // The UDP header of a datagram at l4_offset (counted in its family's MIB
   // and nullptr when malformed) and its length field in `*ulen`.

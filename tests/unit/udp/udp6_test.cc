@@ -173,6 +173,44 @@ TEST_F(Udp6Test, SendToBuildsTheHeaderAndTheIpv6Checksum) {
   EXPECT_EQ(count(Counter::kUdpOutDatagrams), 0u);
 }
 
+TEST_F(Udp6Test, ABoundSocketSendsFromItsAddress) {
+  const Ipv6Addr second = v6("2001:db8:2::1");
+  settings_.v6.addrs.push_back(Ipv6Prefix{second, 64});
+  peer_known();
+  const UdpSocketId s = open({addr(second), kSrv});
+  ASSERT_EQ(udp().send_to(s, udp().copy_payload(pattern(9)), Endpoint{addr(kPeerG), kCli}, at_ms(1)),
+            UdpResult::kOk);
+  const Bytes f = expect_sent();
+  ASSERT_EQ(f.size(), 54u + 8u + 9u);
+  EXPECT_EQ(get_addr(f, 22), second) << "the bound address, not the one IP picks for the peer's prefix";
+  EXPECT_EQ(upper_checksum(second, kPeerG, kProtoUdp, Bytes(f.begin() + 54, f.end())), 0);
+}
+
+// Connected while its global address was tentative (RFC 4862 §5.4: no
+// source then), a wildcard socket keeps the link-local source it connected
+// with after DAD ends, as Linux fixes the source at connect: its flow, and
+// the worker its replies are steered to, must not change under it.
+TEST_F(Udp6Test, AConnectedSocketKeepsTheSourceItConnectedWith) {
+  settings_.v6.nd.dad_transmits = 1;
+  timer(at_ms(0));  // DAD probes for the link-local and the global address
+  out_.clear();
+  const UdpSocketId s = open({IpAddr{}, 0});
+  ASSERT_EQ(udp().connect(s, Endpoint{addr(kPeerG), kCli}, at_ms(1)), UdpResult::kOk);
+  timer(at_ms(1000));  // one RetransTimer after the last probe: no longer tentative
+  EXPECT_EQ(ip().source_for(kPeerG), kOurG);
+  peer_known();
+  ASSERT_EQ(udp().send_to(s, udp().copy_payload(pattern(5)), std::nullopt, at_ms(1001)), UdpResult::kOk);
+  const Bytes f = expect_sent();
+  ASSERT_GE(f.size(), 54u + 8u);
+  EXPECT_EQ(get_addr(f, 22), kOurLl);
+  EXPECT_EQ(upper_checksum(kOurLl, kPeerG, kProtoUdp, Bytes(f.begin() + 54, f.end())), 0);
+  // Dissolved and sent to explicitly: IP's choice again.
+  ASSERT_EQ(udp().connect(s, Endpoint{IpAddr{}, 0}, at_ms(1002)), UdpResult::kOk);
+  ASSERT_EQ(udp().send_to(s, udp().copy_payload(pattern(5)), Endpoint{addr(kPeerG), kCli}, at_ms(1002)),
+            UdpResult::kOk);
+  EXPECT_EQ(get_addr(expect_sent(), 22), kOurG);
+}
+
 TEST_F(Udp6Test, FamiliesMustFit) {
   peer_known();
   const UdpSocketId v4only = open({IpAddr::any_v4(), kSrv});
