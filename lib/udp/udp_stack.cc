@@ -172,14 +172,13 @@ std::optional<Endpoint> UdpStack::remote(UdpSocketId id) const noexcept {
   return socks_[id].remote;
 }
 
-UdpResult UdpStack::autobind(UdpSocketId id, const Endpoint& remote) noexcept {
+UdpResult UdpStack::autobind(UdpSocketId id, const IpAddr& source, const Endpoint& remote) noexcept {
   Sock& s = socks_[id];
   const std::uint32_t range = std::uint32_t{o_.ephemeral_last} - o_.ephemeral_first + 1;
-  const IpAddr us = source_for(s, remote.addr);  // the local address the flow will have
   for (std::uint32_t i = 0; i < range; ++i) {
     const auto port = static_cast<std::uint16_t>(o_.ephemeral_first + (next_ephemeral_ + i) % range);
     if (by_port_[port] != kNoUdpSocket) continue;
-    if (filter_ != nullptr && !filter_(filter_ctx_, Endpoint{us, port}, remote)) continue;
+    if (filter_ != nullptr && !filter_(filter_ctx_, Endpoint{source, port}, remote)) continue;
     next_ephemeral_ += i + 1;
     s.local.port = port;
     hash(id);
@@ -188,10 +187,15 @@ UdpResult UdpStack::autobind(UdpSocketId id, const Endpoint& remote) noexcept {
   return UdpResult::kNoPorts;
 }
 
-IpAddr UdpStack::source_for(const Sock& s, const IpAddr& dst) const noexcept {
-  if (!s.local.addr.is_unspecified()) return s.local.addr;
+std::optional<IpAddr> UdpStack::source_for(const Sock& s, const IpAddr& dst) const noexcept {
+  if (!s.local.addr.is_unspecified()) return s.local.addr;  // open() took only a usable one
   if (s.connected && dst == s.remote.addr) return s.source;
-  return dst.is_v4() ? IpAddr::v4(ip_.settings().addr) : IpAddr::v6(ip_.source_for(to_v6(dst)).b);
+  if (dst.is_v4()) return IpAddr::v4(ip_.settings().addr);
+  // Ipv6Layer::source_for() falls back on the link-local address even while
+  // DAD runs on it (its own solicitations need a source).
+  const IpAddr ours = IpAddr::v6(ip_.source_for(to_v6(dst)).b);
+  if (!our_address(ours)) return std::nullopt;
+  return ours;
 }
 
 UdpResult UdpStack::connect(UdpSocketId id, const Endpoint& remote, Instant now) noexcept {
@@ -203,11 +207,13 @@ UdpResult UdpStack::connect(UdpSocketId id, const Endpoint& remote, Instant now)
   if (remote.port == 0 || remote.addr.is_multicast()) return UdpResult::kInvalid;
   if (!family_fits(s.local.addr, remote.addr)) return UdpResult::kInvalid;
   if (!routable(remote.addr, now)) return UdpResult::kUnreachable;
+  const std::optional<IpAddr> source = source_for(s, remote.addr);
+  if (!source) return UdpResult::kInvalid;  // EADDRNOTAVAIL: DAD still running
   if (!s.hashed) {
-    const UdpResult r = autobind(id, remote);
+    const UdpResult r = autobind(id, *source, remote);
     if (r != UdpResult::kOk) return r;
   }
-  s.source = source_for(s, remote.addr);  // before `connected`: IP's choice, as autobind's
+  s.source = *source;
   s.remote = remote;
   s.connected = true;
   return UdpResult::kOk;
@@ -232,8 +238,10 @@ UdpResult UdpStack::send_to(UdpSocketId id, Mbuf& payload, const std::optional<E
   const std::uint32_t len = payload ? payload.pkt_len() : 0;
   if (len > (v4 ? kMaxPayloadV4 : kMaxPayloadV6)) return UdpResult::kTooBig;
   if (!routable(dst.addr, now)) return UdpResult::kUnreachable;
+  const std::optional<IpAddr> source = source_for(s, dst.addr);
+  if (!source) return UdpResult::kInvalid;  // EADDRNOTAVAIL: DAD still running
   if (!s.hashed) {
-    const UdpResult r = autobind(id, dst);
+    const UdpResult r = autobind(id, *source, dst);
     if (r != UdpResult::kOk) return r;
   }
 
@@ -259,9 +267,8 @@ UdpResult UdpStack::send_to(UdpSocketId id, Mbuf& payload, const std::optional<E
       }
     }
   }
-  const IpAddr src = source_for(s, dst.addr);
-  const std::uint32_t src4 = src.v4_host();
-  const Ipv6Addr src6 = to_v6(src);
+  const std::uint32_t src4 = source->v4_host();
+  const Ipv6Addr src6 = to_v6(*source);
   const auto ulen = static_cast<std::uint16_t>(kUdpHeaderLen + len);
   auto* h = rte_pktmbuf_mtod(m.get(), std::byte*);
   write_udp({h, kUdpHeaderLen}, s.local.port, dst.port, static_cast<std::uint16_t>(len));

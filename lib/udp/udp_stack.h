@@ -58,7 +58,8 @@ class UdpEvents {
 enum class UdpResult : std::uint8_t {
   kOk,
   kInUse,         // EADDRINUSE: the address and port are bound already
-  kInvalid,       // EINVAL / EADDRNOTAVAIL: not our address, port 0 as a destination, wrong family
+  kInvalid,       // EINVAL / EADDRNOTAVAIL: not our address (or no source yet: IPv6 DAD), port 0 as a
+                  // destination, wrong family
   kNoMemory,      // ENOBUFS / ENFILE: no socket slot or mbuf left
   kNoPorts,       // EAGAIN: no ephemeral port free
   kTooBig,        // EMSGSIZE: over 65,507 bytes of payload (IPv4), or over the MTU and not fragmented
@@ -151,8 +152,8 @@ class UdpStack final : public TransportInput {
     // A connected socket bound to a wildcard sends from the address chosen
     // when it connected, as Linux fixes it then (ip4/ip6_datagram_connect):
     // the flow's tuple, and so the worker its replies are steered to, stays
-    // what autobind() chose even when IP's choice changes (an IPv6 address
-    // leaving its tentative state, RFC 4862 §5.4).
+    // what autobind() chose even if IP's choice changes later; and a
+    // datagram to the peer skips source selection.
     IpAddr source;
     UdpSocketId next = kNoUdpSocket;  // the next socket on the same port, or the next free slot
     std::unique_ptr<Entry[]> ring;
@@ -163,8 +164,11 @@ class UdpStack final : public TransportInput {
 
   bool our_address(const IpAddr& a) const noexcept;
   // The source address of s's datagrams to `dst`: its bound address, else
-  // the one fixed at connect (for its peer), else IP's choice.
-  IpAddr source_for(const Sock& s, const IpAddr& dst) const noexcept;
+  // the one fixed at connect (for its peer), else IP's choice; nullopt
+  // while IP's choice is an IPv6 address still under duplicate address
+  // detection (RFC 4862 §5.4: a tentative address is not assigned, so it
+  // is no source; Linux's connect() and sendto() fail EADDRNOTAVAIL then).
+  std::optional<IpAddr> source_for(const Sock& s, const IpAddr& dst) const noexcept;
   bool routable(const IpAddr& dst, Instant now) const noexcept;
   // The UDP header of a datagram at l4_offset (counted in its family's MIB
   // and nullptr when malformed) and its length field in `*ulen`.
@@ -175,9 +179,9 @@ class UdpStack final : public TransportInput {
   bool conflicts(std::uint16_t port, const IpAddr& addr, UdpSocketId except) const noexcept;
   void hash(UdpSocketId id) noexcept;
   void unhash(UdpSocketId id) noexcept;
-  // Binds an unbound socket to a free ephemeral port whose flow to `remote`
-  // this worker owns.
-  UdpResult autobind(UdpSocketId id, const Endpoint& remote) noexcept;
+  // Binds an unbound socket to a free ephemeral port whose flow from
+  // `source` to `remote` this worker owns.
+  UdpResult autobind(UdpSocketId id, const IpAddr& source, const Endpoint& remote) noexcept;
   UdpSocketId lookup(const Endpoint& src, const Endpoint& dst) const noexcept;
   void port_unreachable(const Ipv4Delivery& d, const rte_mbuf* frame, Instant now) noexcept;
   bool unreach_allowed(Instant now) noexcept;

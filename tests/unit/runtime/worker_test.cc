@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "../ip/ipv6_harness.h"
 #include "../ip/test_frames.h"
 #include "port/link_pair.h"
 #include "runtime/steering.h"
@@ -46,9 +47,16 @@ class WorkerPair : public ::testing::Test {
     tcp.opts.mtu = s.mtu;
     tcp.opts.cfg.max_connections = 64;
     tcp.opts.cfg.max_time_wait = 64;
-    for (std::uint16_t w = 0; w < kWorkers; ++w)
+    if (with_udp6_) {
+      our_g_ = global_apart_from(link_local_from_mac(s.mac));
+      s.v6.addrs = {Ipv6Prefix{our_g_, 64}};
+      s.v6.nd.dad_transmits = 1;  // duplicate address detection as the runtime's default runs it
+    }
+    for (std::uint16_t w = 0; w < kWorkers; ++w) {
       workers_.push_back(std::make_unique<Worker>(w, kWorkers, *ours_, s, pools_[w], nullptr, 32,
                                                   with_tcp_ ? &tcp : nullptr));
+      if (with_udp6_) workers_.back()->enable_udp(UdpStackOptions{});
+    }
     // One SPSC ring per ordered pair of workers.
     static std::atomic<unsigned> seq{0};
     for (std::uint16_t from = 0; from < kWorkers; ++from) {
@@ -122,12 +130,36 @@ class WorkerPair : public ::testing::Test {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<rte_ring*> rings_;
   bool with_tcp_ = false;
+  bool with_udp6_ = false;  // UDP on each worker, and a global IPv6 address under DAD
+  Ipv6Addr our_g_;          // that address
+
+ private:
+  // An address in kPeerG's /64 whose flows with kPeerG the other worker owns
+  // than the same flows from `ll`. For two workers the owner is a bit of
+  // the addresses' part of symmetric_flow_hash XOR one of the ports' part,
+  // so swapping one address for another moves every flow or none: a test
+  // of a flow placed for one address and carried by the other needs a pair
+  // that moves them.
+  static Ipv6Addr global_apart_from(const Ipv6Addr& ll) {
+    const auto owner = [](const Ipv6Addr& a) {
+      return symmetric_flow_hash(IpAddr::v6(a.b), IpAddr::v6(kPeerG.b), 40000, 7007, kProtoUdp) % kWorkers;
+    };
+    Ipv6Addr a = kOurG;
+    while (owner(a) == owner(ll) || a == kPeerG) ++a.b[15];
+    return a;
+  }
 };
 
 // The same pair, each worker running a TCP engine.
 class WorkerPairTcp : public WorkerPair {
  protected:
   WorkerPairTcp() { with_tcp_ = true; }
+};
+
+// The same pair with UDP and a global IPv6 address (our_g_).
+class WorkerPairUdp6 : public WorkerPair {
+ protected:
+  WorkerPairUdp6() { with_udp6_ = true; }
 };
 
 class ArpOnQueue : public WorkerPair, public ::testing::WithParamInterface<std::uint16_t> {};
@@ -342,6 +374,89 @@ TEST_F(WorkerPairTcp, FragmentsInReassemblyAreChargedToTheTcpAccount) {
   peer_sends(w, frags[0]);
   poll(w, 3);
   EXPECT_EQ(mem.charged(), kTruesize);
+}
+
+// Connected UDP sockets over IPv6 on both workers, opened while duplicate
+// address detection runs, as a client does at start-up: every reply comes
+// back to its socket's own worker, whichever queue it lands on (issue 15:
+// software steering brings a connected flow home). While DAD runs the only
+// address on offer, the link-local one, is tentative too (RFC 4862 §5.4: no
+// source), so connect() waits for DAD: connected from the link-local
+// address, the peer answers from its own link-local address and the reply
+// matches no socket; with a port chosen for that flow but datagrams sent
+// from the global address once usable, the replies hash to the other
+// worker (our_g_ is chosen so: global_apart_from).
+TEST_F(WorkerPairUdp6, ConnectedSocketsGetTheirRepliesOnTheirOwnWorker) {
+  constexpr std::uint16_t kServer = 7007;
+  constexpr int kPerWorker = 8;
+  const Endpoint server{IpAddr::v6(kPeerG.b), kServer};
+  for (std::uint16_t w = 0; w < kWorkers; ++w) poll(w, 0);  // DAD probes: every address tentative
+  std::array<std::vector<UdpSocketId>, kWorkers> socks;
+  for (std::uint16_t w = 0; w < kWorkers; ++w) {
+    for (int i = 0; i < kPerWorker; ++i) {
+      UdpSocketId id = kNoUdpSocket;
+      ASSERT_EQ(worker(w).udp()->open({IpAddr{}, 0}, &id), UdpResult::kOk);
+      EXPECT_EQ(worker(w).udp()->connect(id, server, at_ms(1)), UdpResult::kInvalid) << "no source yet";
+      socks[w].push_back(id);
+    }
+  }
+  for (std::uint16_t w = 0; w < kWorkers; ++w) poll(w, 1000);  // one RetransTimer later: DAD is over
+  // The peer resolves our global address; both workers learn its MAC.
+  const Ipv6Addr group = solicited_node(our_g_);
+  peer_sends(0, icmp6_frame(multicast_mac(group), kPeerG, group, 135, 0, ns_body(our_g_, kPeerMac), 255));
+  for (std::uint16_t w = 0; w < kWorkers; ++w) poll(w, 1001);
+  for (std::uint16_t q = 0; q < kWorkers; ++q) (void)peer_receives(q);  // DAD probes, the advertisement
+
+  for (std::uint16_t w = 0; w < kWorkers; ++w) {
+    for (const UdpSocketId id : socks[w]) {
+      if (!worker(w).udp()->remote(id)) {
+        ASSERT_EQ(worker(w).udp()->connect(id, server, at_ms(1002)), UdpResult::kOk);
+      }
+      ASSERT_EQ(worker(w).udp()->send_to(id, worker(w).udp()->copy_payload(pattern(16, id)), std::nullopt,
+                                         at_ms(1002)),
+                UdpResult::kOk);
+    }
+    worker(w).flush();
+  }
+  // The peer echoes each datagram as a Linux server does, from the address
+  // it selects for the destination (its link-local one for a link-local
+  // destination), on the other worker's queue.
+  int datagrams = 0;
+  for (std::uint16_t q = 0; q < kWorkers; ++q) {
+    for (const Bytes& f : peer_receives(q)) {
+      if (f.size() < 54 || get16(f, 12) != kTypeIpv6) continue;
+      const Sent6 d = parse6(f);
+      if (d.next_header != kProtoUdp) continue;
+      ++datagrams;
+      EXPECT_EQ(d.src, our_g_) << "a global destination, from the global address";
+      const Ipv6Addr from = d.src.is_link_local() ? link_local_from_mac(kPeerMac) : d.dst;
+      Bytes echo = d.payload;
+      put16(echo, 0, get16(d.payload, 2));
+      put16(echo, 2, get16(d.payload, 0));
+      put16(echo, 6, 0);
+      std::uint16_t sum = upper_checksum(from, d.src, kProtoUdp, echo);
+      put16(echo, 6, sum == 0 ? 0xFFFF : sum);
+      peer_sends(1 - q, frame6(ours_->info().mac, kPeerMac, ipv6_packet(from, d.src, kProtoUdp, echo)));
+    }
+  }
+  EXPECT_EQ(datagrams, kWorkers * kPerWorker);
+  for (int round = 0; round < 2; ++round)  // received, then steered to the owner and delivered
+    for (std::uint16_t w = 0; w < kWorkers; ++w) poll(w, 1003 + round);
+  for (std::uint16_t w = 0; w < kWorkers; ++w) {
+    for (const UdpSocketId id : socks[w]) {
+      EXPECT_EQ(worker(w).udp()->queued(id), 1u)
+          << "worker " << w << " port " << worker(w).udp()->local(id).port;
+      Buffer b;
+      Endpoint from;
+      if (worker(w).udp()->pop(id, &b, &from)) {
+        EXPECT_EQ(bytes_of(b.get()), pattern(16, id));
+        EXPECT_EQ(from, server);
+      }
+    }
+    EXPECT_EQ(counters(w).get(Counter::kUdp6NoPorts), 0u) << "worker " << w;
+    EXPECT_EQ(counters(w).get(Counter::kUdp6InDatagrams), static_cast<std::uint64_t>(kPerWorker));
+  }
+  for (std::uint16_t q = 0; q < kWorkers; ++q) EXPECT_TRUE(peer_receives(q).empty()) << "no Port Unreachable";
 }
 
 TEST_F(WorkerPair, UnresolvedReplyTriggersOneArpRequestFromTheOwner) {

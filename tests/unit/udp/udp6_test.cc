@@ -186,29 +186,36 @@ TEST_F(Udp6Test, ABoundSocketSendsFromItsAddress) {
   EXPECT_EQ(upper_checksum(second, kPeerG, kProtoUdp, Bytes(f.begin() + 54, f.end())), 0);
 }
 
-// Connected while its global address was tentative (RFC 4862 §5.4: no
-// source then), a wildcard socket keeps the link-local source it connected
-// with after DAD ends, as Linux fixes the source at connect: its flow, and
-// the worker its replies are steered to, must not change under it.
-TEST_F(Udp6Test, AConnectedSocketKeepsTheSourceItConnectedWith) {
+// RFC 4862 §5.4: while duplicate address detection runs, the link-local
+// and the global address are tentative, not assigned, so neither is a
+// source. A wildcard socket neither connects nor sends then (Linux:
+// EADDRNOTAVAIL) and binds no port: a flow placed on this worker from the
+// link-local address would hash elsewhere once the global one is usable,
+// and the peer's answers to the link-local address match no socket. After
+// DAD it connects from the global address and keeps it.
+TEST_F(Udp6Test, NoSourceWhileDuplicateAddressDetectionRuns) {
   settings_.v6.nd.dad_transmits = 1;
   timer(at_ms(0));  // DAD probes for the link-local and the global address
   out_.clear();
   const UdpSocketId s = open({IpAddr{}, 0});
-  ASSERT_EQ(udp().connect(s, Endpoint{addr(kPeerG), kCli}, at_ms(1)), UdpResult::kOk);
+  EXPECT_EQ(udp().connect(s, Endpoint{addr(kPeerG), kCli}, at_ms(1)), UdpResult::kInvalid);
+  Mbuf p = udp().copy_payload(pattern(5));
+  EXPECT_EQ(udp().send_to(s, p, Endpoint{addr(kPeerG), kCli}, at_ms(1)), UdpResult::kInvalid);
+  EXPECT_TRUE(p) << "refused before the stack took it: the payload stays the caller's";
+  EXPECT_EQ(udp().local(s).port, 0) << "no ephemeral port bound";
+  EXPECT_FALSE(udp().remote(s).has_value());
+  expect_nothing_sent();
+  EXPECT_EQ(count(Counter::kUdp6OutDatagrams), 0u);
+
   timer(at_ms(1000));  // one RetransTimer after the last probe: no longer tentative
-  EXPECT_EQ(ip().source_for(kPeerG), kOurG);
   peer_known();
-  ASSERT_EQ(udp().send_to(s, udp().copy_payload(pattern(5)), std::nullopt, at_ms(1001)), UdpResult::kOk);
+  ASSERT_EQ(udp().connect(s, Endpoint{addr(kPeerG), kCli}, at_ms(1001)), UdpResult::kOk);
+  EXPECT_NE(udp().local(s).port, 0);
+  ASSERT_EQ(udp().send_to(s, std::move(p), std::nullopt, at_ms(1001)), UdpResult::kOk);
   const Bytes f = expect_sent();
-  ASSERT_GE(f.size(), 54u + 8u);
-  EXPECT_EQ(get_addr(f, 22), kOurLl);
-  EXPECT_EQ(upper_checksum(kOurLl, kPeerG, kProtoUdp, Bytes(f.begin() + 54, f.end())), 0);
-  // Dissolved and sent to explicitly: IP's choice again.
-  ASSERT_EQ(udp().connect(s, Endpoint{IpAddr{}, 0}, at_ms(1002)), UdpResult::kOk);
-  ASSERT_EQ(udp().send_to(s, udp().copy_payload(pattern(5)), Endpoint{addr(kPeerG), kCli}, at_ms(1002)),
-            UdpResult::kOk);
-  EXPECT_EQ(get_addr(expect_sent(), 22), kOurG);
+  ASSERT_EQ(f.size(), 54u + 8u + 5u);
+  EXPECT_EQ(get_addr(f, 22), kOurG);
+  EXPECT_EQ(upper_checksum(kOurG, kPeerG, kProtoUdp, Bytes(f.begin() + 54, f.end())), 0);
 }
 
 TEST_F(Udp6Test, FamiliesMustFit) {
