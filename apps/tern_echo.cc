@@ -13,7 +13,7 @@
 // counted; SYNs the engine drops for want of a TCB never reach the server
 // and are counted by Tern itself (Drop.TcpNoTcb).
 //
-// Client (--connect ADDR): each worker opens its share of --connections to
+// Client (--connect ADDR, IPv4 or IPv6): each worker opens its share of --connections to
 // ADDR:--port, sends --messages messages of sizes 1..--max-size bytes from a
 // seeded pattern, checks every echoed byte, then ends the connection as
 // --finish says: close (Tern closes first once everything came back),
@@ -24,7 +24,8 @@
 // --max-size 1 every connection sends exactly --messages bytes, which a
 // server that must close first can be told. An early EOF, more bytes than
 // were sent, or a wrong byte fails the connection. Exit status 0 only when
-// every connection did all of that.
+// every connection did all of that. With --start-file PATH either client
+// starts only once PATH exists (apps/start_file.h).
 //
 // UDP (--udp): every worker opens port --port for any address and sends
 // each datagram back to its source (RFC 862's UDP service), zero-copy: the
@@ -33,8 +34,9 @@
 //   tern-echo --config FILE [--port 7]
 //   tern-echo --config FILE --udp [--port 7]
 //   tern-echo --config FILE --udp --connect 10.0.0.1 [--port 7] [--messages 100] [--max-size 65507]
-//   tern-echo --config FILE --connect 10.0.0.1 [--port 7] [--connections 10]
-//             [--messages 100] [--max-size 65536] [--finish close|shutdown|abort|wait]
+//             [--start-file PATH]
+//   tern-echo --config FILE --connect 2001:db8::1 [--port 7] [--connections 10]
+//             [--messages 100] [--max-size 65536] [--finish close|shutdown|abort|wait] [--start-file PATH]
 #include <atomic>
 #include <cinttypes>
 #include <cstring>
@@ -43,6 +45,7 @@
 #include <vector>
 
 #include "slot_pool.h"
+#include "start_file.h"
 #include "tern/api.h"
 #include "tern/udp.h"
 
@@ -188,12 +191,13 @@ class UdpEchoServer final : public api::App, public api::UdpHandler {
 enum class Finish { kClose, kShutdown, kAbort, kWait };
 
 struct ClientOptions {
-  std::uint32_t addr = 0;
+  api::IpAddr addr;  // either family
   std::uint16_t port = 7;
   std::uint32_t connections = 10;
   std::uint32_t messages = 100;
   std::uint32_t max_size = 65536;
   Finish finish = Finish::kClose;
+  std::string start_file;  // --start-file: the client starts once it exists
 };
 
 struct ClientStats {
@@ -226,35 +230,21 @@ struct ClientConn {
 class EchoClient final : public api::App, public api::ConnectionHandler {
  public:
   EchoClient(const ClientOptions& o, std::atomic<std::uint32_t>& done_workers)
-      : o_(o), done_workers_(done_workers) {}
+      : o_(o), done_workers_(done_workers), start_file_(o.start_file) {}
 
   void on_start(api::WorkerContext& w) override {
     w_ = &w;
-    // This worker's share of the connections.
-    const std::uint32_t n = o_.connections / w.count() + (w.id() < o_.connections % w.count() ? 1 : 0);
-    conns_.resize(n);
-    for (std::uint32_t i = 0; i < n; ++i) {
-      ClientConn& cc = conns_[i];
-      cc.id = static_cast<std::uint64_t>(w.id()) << 32 | i;
-      std::uint64_t total = 0;
-      for (std::uint32_t m = 0; m < o_.messages; ++m) total += 1 + (cc.id * 977 + m * 7919) % o_.max_size;
-      cc.to_send = total;
-      api::Error err = api::Error::kOk;
-      cc.c = w.connect(o_.addr, o_.port, *this, &err);
-      if (cc.c == nullptr) {
-        std::fprintf(stderr, "tern-echo: connect failed: %s\n", std::string(api::to_string(err)).c_str());
-        ++stats_.failed;
-        continue;
-      }
-      cc.c->user = &cc;
-      ++open_;
-    }
+    if (start_file_.ready(w.now())) begin(w);
   }
 
   // Done once every connection ended for the application and the engine
   // let go of every TCB too (FINs acknowledged, nothing left to retransmit),
   // so the process never exits in the middle of a close handshake.
   void on_poll(api::WorkerContext& w) override {
+    if (!started_) {
+      if (!start_file_.ready(w.now())) return;
+      begin(w);
+    }
     if (!done_ && open_ == 0 && w.tcbs_in_use() == 0) {
       done_ = true;
       done_workers_.fetch_add(1);
@@ -317,6 +307,29 @@ class EchoClient final : public api::App, public api::ConnectionHandler {
  private:
   static ClientConn& conn(Connection& c) noexcept { return *static_cast<ClientConn*>(c.user); }
 
+  void begin(api::WorkerContext& w) {
+    started_ = true;
+    // This worker's share of the connections.
+    const std::uint32_t n = o_.connections / w.count() + (w.id() < o_.connections % w.count() ? 1 : 0);
+    conns_.resize(n);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      ClientConn& cc = conns_[i];
+      cc.id = static_cast<std::uint64_t>(w.id()) << 32 | i;
+      std::uint64_t total = 0;
+      for (std::uint32_t m = 0; m < o_.messages; ++m) total += 1 + (cc.id * 977 + m * 7919) % o_.max_size;
+      cc.to_send = total;
+      api::Error err = api::Error::kOk;
+      cc.c = w.connect(o_.addr, o_.port, *this, &err);
+      if (cc.c == nullptr) {
+        std::fprintf(stderr, "tern-echo: connect failed: %s\n", std::string(api::to_string(err)).c_str());
+        ++stats_.failed;
+        continue;
+      }
+      cc.c->user = &cc;
+      ++open_;
+    }
+  }
+
   void pump(Connection& c, ClientConn& cc) {
     std::byte chunk[4096];
     while (cc.sent < cc.to_send) {
@@ -364,9 +377,11 @@ class EchoClient final : public api::App, public api::ConnectionHandler {
 
   ClientOptions o_;
   std::atomic<std::uint32_t>& done_workers_;
+  StartFile start_file_;
   api::WorkerContext* w_ = nullptr;
   std::vector<ClientConn> conns_;
   std::uint32_t open_ = 0;
+  bool started_ = false;
   bool done_ = false;
   ClientStats stats_;
 };
@@ -390,21 +405,18 @@ class UdpEchoClient final : public api::App, public api::UdpHandler {
   static constexpr std::uint32_t kUdpTries = 10;
 
   UdpEchoClient(const ClientOptions& o, std::atomic<std::uint32_t>& done_workers)
-      : o_(o), done_workers_(done_workers) {}
+      : o_(o), done_workers_(done_workers), start_file_(o.start_file) {}
 
   void on_start(api::WorkerContext& w) override {
     w_ = &w;
-    api::Error e = api::Error::kOk;
-    s_ = w.udp_open(api::Endpoint{api::IpAddr::any_v4(), 0}, *this, &e);
-    if (s_ == nullptr || (e = s_->connect({api::IpAddr::v4(o_.addr), o_.port})) != api::Error::kOk) {
-      std::fprintf(stderr, "tern-echo: worker %u: UDP socket: %s\n", w.id(),
-                   std::string(api::to_string(e)).c_str());
-      return finish(false);
-    }
-    send_current();
+    if (start_file_.ready(w.now())) begin(w);
   }
 
   void on_poll(api::WorkerContext& w) override {
+    if (!started_) {
+      if (!start_file_.ready(w.now())) return;
+      begin(w);
+    }
     if (done_ || w.now() < deadline_) return;
     if (++tries_ >= kUdpTries) return finish(false);
     ++stats_.retries;
@@ -435,6 +447,19 @@ class UdpEchoClient final : public api::App, public api::UdpHandler {
   bool done() const noexcept { return done_; }
 
  private:
+  void begin(api::WorkerContext& w) {
+    started_ = true;
+    api::Error e = api::Error::kOk;
+    // Bound to the server's family: 0.0.0.0 or "::" (which takes both).
+    s_ = w.udp_open(api::Endpoint{o_.addr.is_v4() ? api::IpAddr::any_v4() : api::IpAddr{}, 0}, *this, &e);
+    if (s_ == nullptr || (e = s_->connect({o_.addr, o_.port})) != api::Error::kOk) {
+      std::fprintf(stderr, "tern-echo: worker %u: UDP socket: %s\n", w.id(),
+                   std::string(api::to_string(e)).c_str());
+      return finish(false);
+    }
+    send_current();
+  }
+
   std::uint64_t key(std::uint32_t m) const noexcept { return std::uint64_t{w_->id()} << 32 | m; }
   std::uint32_t size_of(std::uint32_t m) const noexcept {
     const std::uint32_t max = std::min<std::uint32_t>(o_.max_size, 65507);
@@ -459,12 +484,14 @@ class UdpEchoClient final : public api::App, public api::UdpHandler {
 
   ClientOptions o_;
   std::atomic<std::uint32_t>& done_workers_;
+  StartFile start_file_;
   api::WorkerContext* w_ = nullptr;
   api::UdpSocket* s_ = nullptr;
   std::vector<std::byte> buf_;
   std::uint32_t m_ = 0;
   std::uint32_t tries_ = 0;
   api::Instant deadline_{};
+  bool started_ = false;
   bool done_ = false;
   UdpClientStats stats_;
 };
@@ -491,10 +518,11 @@ int main(int argc, char** argv) {
        [&](const std::string& v) {
          co.port = static_cast<std::uint16_t>(api::parse_int_option("--port", v, 1, 65535));
        }},
-      {"--connect", "ADDR", "client mode: connect to ADDR (IPv4)",
+      {"--connect", "ADDR", "client mode: connect to ADDR (IPv4 or IPv6)",
        [&](const std::string& v) {
-         auto a = api::parse_ipv4(v);
-         if (!a) throw std::invalid_argument("--connect = \"" + v + "\": expected an IPv4 address");
+         auto a = api::IpAddr::parse(v);
+         if (!a || a->is_unspecified() || a->is_multicast())
+           throw std::invalid_argument("--connect = \"" + v + "\": expected a unicast IPv4 or IPv6 address");
          co.addr = *a;
          client = true;
        }},
@@ -510,6 +538,10 @@ int main(int argc, char** argv) {
        [&](const std::string& v) {
          co.max_size = static_cast<std::uint32_t>(api::parse_int_option("--max-size", v, 1, 1 << 30));
        }},
+      {"--start-file", "PATH",
+       "client: start once PATH exists (for scripts that configure the peer, or wait for Tern's IPv6 "
+       "duplicate address detection, after Tern is up)",
+       [&](const std::string& v) { co.start_file = v; }},
       {"--finish", "HOW", "client: close | shutdown | abort | wait (default close)",
        [&](const std::string& v) {
          if (v == "close")
@@ -604,11 +636,11 @@ int main(int argc, char** argv) {
   spec.describe = [&] {
     if (udp && client)
       return "tern-echo UDP client: " + std::to_string(co.messages) + " datagram(s) per worker to " +
-             api::format_ipv4(co.addr) + ":" + std::to_string(co.port);
+             api::Endpoint{co.addr, co.port}.to_string();
     if (udp) return "tern-echo: UDP echo server (RFC 862) on port " + std::to_string(co.port);
     return client ? "tern-echo client: " + std::to_string(co.connections) + " connection(s) to " +
-                        api::format_ipv4(co.addr) + ":" + std::to_string(co.port) + ", " +
-                        std::to_string(co.messages) + " message(s) each"
+                        api::Endpoint{co.addr, co.port}.to_string() + ", " + std::to_string(co.messages) +
+                        " message(s) each"
                   : "tern-echo: echo server (RFC 862) on port " + std::to_string(co.port);
   };
   return api::run(argc, argv, spec);

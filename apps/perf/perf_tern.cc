@@ -1,7 +1,5 @@
 #include "perf_tern.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -70,7 +68,8 @@ SenderFigures TernClientShared::total_sender() const noexcept {
 
 // ---------------------------------------------------------------- client
 
-TernPerfClient::TernPerfClient(const Options& o, TernClientShared& shared) : o_(o), shared_(shared) {
+TernPerfClient::TernPerfClient(const Options& o, TernClientShared& shared)
+    : o_(o), shared_(shared), start_file_(o.start_file) {
   result_.mode = std::string(to_string(o.mode));
   result_.stack = "tern";
   result_.role = "client";
@@ -187,11 +186,7 @@ void TernPerfClient::on_poll(api::WorkerContext& w) {
     return;
   }
   if (!started_) {
-    if (!o_.start_file.empty()) {
-      if (now < next_check_) return;
-      next_check_ = now + Duration::ms(10);
-      if (access(o_.start_file.c_str(), F_OK) != 0) return;
-    }
+    if (!start_file_.ready(now)) return;
     start(now);
   }
   shared_.publish(w.id(), result_.sent_bytes, result_.rx_bytes, result_.transactions);

@@ -20,6 +20,7 @@
 #include "perf_protocol.h"
 #include "perf_stats.h"
 #include "perf_test_table.h"
+#include "start_file.h"
 #include "tern/api.h"
 
 namespace tern::perf {
@@ -132,6 +133,7 @@ class TernPerfClient final : public api::App, public api::ConnectionHandler {
 
   Options o_;
   TernClientShared& shared_;
+  StartFile start_file_;  // --start-file
   api::WorkerContext* w_ = nullptr;
   std::vector<Conn> conns_;
   std::size_t open_ = 0;           // slots not kDone
@@ -146,7 +148,7 @@ class TernPerfClient final : public api::App, public api::ConnectionHandler {
   Conn end_;                 // worker 0: the end message's connection
   Instant end_deadline_;
   std::uint64_t failures_seen_ = 0;  // bit per Failure: the first of each kind is reported as it happens
-  Instant start_, end_at_, next_check_, next_scan_, next_sender_;
+  Instant start_, end_at_, next_scan_, next_sender_;
   Instant next_interval_;
   std::unique_ptr<IntervalReporter> intervals_;     // worker 0 only: the sending direction (or rr/crr)
   std::unique_ptr<IntervalReporter> rx_intervals_;  // worker 0 only, --reverse / --bidir: the receiving one

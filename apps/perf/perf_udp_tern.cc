@@ -70,7 +70,7 @@ bool TernUdpClient::ask(UdpType type, std::int64_t now_ns) {
 }
 
 void TernUdpClient::on_poll(api::WorkerContext& w) {
-  if (!sender_ || finished_ || s_ == nullptr) return;
+  if (!sender_ || finished_ || s_ == nullptr || !start_file_.ready(w.now())) return;
   const std::int64_t now = w.now().ns_since_epoch();
   if (start_ns_ < 0) {
     if (!shared_.started()) {

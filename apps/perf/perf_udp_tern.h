@@ -15,6 +15,7 @@
 
 #include "perf_options.h"
 #include "perf_udp.h"
+#include "start_file.h"
 #include "tern/api.h"
 #include "tern/udp.h"
 
@@ -56,7 +57,8 @@ class TernUdpShared {
 
 class TernUdpClient final : public api::App, public api::UdpHandler {
  public:
-  TernUdpClient(const Options& o, TernUdpShared& shared) : o_(o), shared_(shared) {}
+  TernUdpClient(const Options& o, TernUdpShared& shared)
+      : o_(o), shared_(shared), start_file_(o.start_file) {}
   void on_start(api::WorkerContext& w) override;
   void on_poll(api::WorkerContext& w) override;
   void on_datagram(api::UdpSocket& s, const api::Endpoint& from, Buffer data) override;
@@ -69,6 +71,7 @@ class TernUdpClient final : public api::App, public api::UdpHandler {
 
   const Options& o_;
   TernUdpShared& shared_;
+  StartFile start_file_;  // --start-file: the first "start" waits for it
   api::UdpSocket* s_ = nullptr;
   bool sender_ = false;  // worker 0
   bool ended_ = false;   // sending time is over: sending ends, waiting for the report

@@ -219,6 +219,30 @@ interop_stop_tern() {
 # interop_in_peer COMMAND...: runs COMMAND on the kernel side.
 interop_in_peer() { ip netns exec "$peer_ns" "$@"; }
 
+# interop_peer_ipv6 ADDRESS6: IPv6 on the kernel side (interop_setup and,
+# in tap mode, interop_start_tern leave it off) with ADDRESS6/64, usable at
+# once (no DAD). In tap mode the kernel side is Tern's tap, which every
+# interop_start_tern creates afresh: call this after each start there; and
+# the tap's kernel side has Tern's MAC, so its link-local address is Tern's
+# (docs/testing.md): called before Tern's DAD is over (interop_dad_done),
+# the kernel answers Tern's probe and Tern's link-local address is
+# duplicate (NdDadFailed).
+interop_peer_ipv6() {
+  ip netns exec "$peer_ns" sysctl -qw "net.ipv6.conf.$peer_if.accept_dad=0"
+  ip netns exec "$peer_ns" sysctl -qw "net.ipv6.conf.$peer_if.disable_ipv6=0"
+  ip -n "$peer_ns" -6 addr replace "$1/64" dev "$peer_if" nodad
+}
+
+# interop_dad_done: the running Tern's duplicate address detection is over
+# (RFC 4862 §5.4: until then its IPv6 addresses are tentative, packets to
+# them are dropped and none is a source). Worker 0 sends the port's first
+# Router Solicitation when DAD ends (without a gateway6; its siblings end
+# DAD on the same clock): telemetry's Icmp6OutRouterSolicits. For
+# tern_wait_for.
+interop_dad_done() {
+  telemetry /tern/stats | python3 -c "import json,sys; sys.exit(json.load(sys.stdin)['Icmp6OutRouterSolicits'] < 1)"
+}
+
 # telemetry CMD: the value of a /tern telemetry command, as JSON.
 telemetry() {
   echo "$1" | dpdk-telemetry.py -f "$prefix" 2>/dev/null | python3 -c "

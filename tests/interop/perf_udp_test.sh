@@ -25,19 +25,6 @@ peer_ip6="2001:db8:89::1"
 interop_write_config 256 4095
 sed -i "s|^address = .*|&\naddress6 = [\"$tern_ip6/64\"]|" "$work/tern.toml"
 
-# The kernel side's IPv6 address (interop_start_tern turns IPv6 off on the
-# tap in tap mode: on again here, after it).
-peer_v6() {
-  ip netns exec "$peer_ns" sysctl -qw "net.ipv6.conf.$peer_if.accept_dad=0"
-  ip netns exec "$peer_ns" sysctl -qw "net.ipv6.conf.$peer_if.disable_ipv6=0"
-  ip -n "$peer_ns" -6 addr replace "$peer_ip6/64" dev "$peer_if" nodad
-}
-# Tern's address is tentative until duplicate address detection ends; the
-# first Router Solicitation follows it (as udp6_test.sh waits).
-dad_done() {
-  telemetry /tern/stats | python3 -c "import json,sys; sys.exit(json.load(sys.stdin)['Icmp6OutRouterSolicits'] < 1)"
-}
-
 # check_udp CLIENT_LOG NAME: the client's JSON summary carries the server's
 # report, datagrams received, loss within the bound and the counts consistent.
 check_udp() {
@@ -79,8 +66,8 @@ tern_client() {
   rm -f "$work/go"
   interop_start_tern perf/tern-perf --udp --client "$1" --port "$port" --time 1 --bitrate 20M --json \
     --start-file "$work/go"
-  peer_v6
-  if [[ $1 == *:* ]]; then tern_wait_for "duplicate address detection" 10 dad_done || fail "DAD did not end"; fi
+  if [[ $1 == *:* ]]; then tern_wait_for "duplicate address detection" 10 interop_dad_done || fail "DAD did not end"; fi
+  interop_peer_ipv6 "$peer_ip6"
   touch "$work/go"
   tern_wait_for "the Tern $2 client" 30 eval '! kill -0 "$tern_pid"' || fail "the Tern $2 client did not finish"
   local p=$tern_pid
@@ -99,8 +86,8 @@ check_server_tests "$work/kserver.log" "$work/tern-client-v4.log" "$work/tern-cl
 
 # ---- (2) kernel client, Tern server ----
 interop_start_tern perf/tern-perf --udp --server --port "$port" --json
-peer_v6
-tern_wait_for "duplicate address detection" 10 dad_done || fail "DAD did not end"
+tern_wait_for "duplicate address detection" 10 interop_dad_done || fail "DAD did not end"
+interop_peer_ipv6 "$peer_ip6"
 kernel_client() {
   timeout 30 ip netns exec "$peer_ns" "$perf" --kernel --udp --client "$1" --port "$port" --time 1 --bitrate 20M \
     --json >"$work/kclient-$2.log" 2>&1 || fail "the kernel $2 client exited with an error: $(tail -8 "$work/kclient-$2.log")"

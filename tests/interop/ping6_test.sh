@@ -21,11 +21,8 @@ sed -i "s|^address = .*|&\naddress6 = [\"$tern_ip6/64\"]|" "$work/tern.toml"
 interop_start_tern tern-node
 grep "address6" "$work/tern.log" || fail "no address6 line in the start-up summary"
 # Duplicate address detection runs first (one probe per address, then
-# [nd] retrans_ms); the first Router Solicitation follows it.
-rs_sent() {
-  telemetry /tern/stats | python3 -c "import json,sys; sys.exit(json.load(sys.stdin)['Icmp6OutRouterSolicits'] < 1)"
-}
-tern_wait_for "duplicate address detection" 10 rs_sent || fail "no Router Solicitation after DAD"
+# [nd] retrans_ms); worker 0's first Router Solicitation follows it.
+tern_wait_for "duplicate address detection" 10 interop_dad_done || fail "no Router Solicitation after DAD"
 
 tern_mac=$(telemetry /tern/info | python3 -c "import json,sys; print(json.load(sys.stdin)['mac'])") \
   || fail "telemetry /tern/info unreadable"
@@ -37,10 +34,8 @@ iid = bytes([m[0] ^ 2, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]])
 print(ipaddress.IPv6Address(bytes([0xfe, 0x80] + [0] * 6) + iid))" "$tern_mac")
 echo "Tern is at $tern_ip6 and $tern_ll ($tern_mac), kernel peer $peer_ip6 in $peer_ns"
 
-# The kernel side: IPv6 on (interop_setup turns it off), no DAD delay.
-ip netns exec "$peer_ns" sysctl -qw "net.ipv6.conf.$peer_if.accept_dad=0"
-ip netns exec "$peer_ns" sysctl -qw "net.ipv6.conf.$peer_if.disable_ipv6=0"
-ip -n "$peer_ns" -6 addr add "$peer_ip6/64" dev "$peer_if" nodad
+# The kernel side: IPv6 on, no DAD delay.
+interop_peer_ipv6 "$peer_ip6"
 
 # 1. Global address: the kernel resolves Tern (multicast NS, Tern's NA), 20 pings.
 ping_out=$(ip netns exec "$peer_ns" ping -6 -c 20 -i 0.05 -W 1 "$tern_ip6") || true

@@ -11,8 +11,10 @@
 # (udp_test.sh), reassembles IPv4 only, so IPv6 fragments reach Tern as
 # they are. A datagram to a closed port answered with ICMPv6
 # Port Unreachable, which the kernel reports to a connected socket as
-# ECONNREFUSED; Tern's counters. One worker, as ping6_test.sh: neighbour
-# discovery is not replicated across workers yet.
+# ECONNREFUSED; Tern's counters. Then Tern as the client: tern-echo --udp
+# --connect to the kernel's IPv6 address, 50 datagrams per worker echoed
+# and checked, every echo back on the worker whose connected socket sent
+# (no Udp6NoPorts). Two workers (software steering).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -25,14 +27,10 @@ interop_write_config 256 4095
 sed -i "s|^address = .*|&\naddress6 = [\"$tern_ip6/64\"]|" "$work/tern.toml"
 interop_start_tern tern-echo --udp --port "$port"
 # The address is tentative until duplicate address detection ends (one
-# probe, then [nd] retrans_ms); the first Router Solicitation follows it.
-dad_done() {
-  telemetry /tern/stats | python3 -c "import json,sys; sys.exit(json.load(sys.stdin)['Icmp6OutRouterSolicits'] < 1)"
-}
-tern_wait_for "duplicate address detection" 10 dad_done || fail "no Router Solicitation after DAD"
-ip netns exec "$peer_ns" sysctl -qw "net.ipv6.conf.$peer_if.accept_dad=0"
-ip netns exec "$peer_ns" sysctl -qw "net.ipv6.conf.$peer_if.disable_ipv6=0"
-ip -n "$peer_ns" -6 addr add "$peer_ip6/64" dev "$peer_if" nodad
+# probe, then [nd] retrans_ms). The kernel's IPv6 after it (lib.sh:
+# interop_peer_ipv6).
+tern_wait_for "duplicate address detection" 10 interop_dad_done || fail "no Router Solicitation after DAD"
+interop_peer_ipv6 "$peer_ip6"
 echo "tern-echo --udp at [$tern_ip6]:$port, kernel $peer_ip6 in $peer_ns"
 
 ip netns exec "$peer_ns" python3 - "$tern_ip6" "$port" <<'PY' | tee "$work/client.log" || fail "kernel UDP/IPv6 client"
@@ -93,6 +91,51 @@ checks = [
     ("Udp6NoPorts >= 1", c.get("Udp6NoPorts", 0) >= 1),
     ("Icmp6OutDestUnreachs >= 1", c.get("Icmp6OutDestUnreachs", 0) >= 1),
     ("no Udp6InErrors", c.get("Udp6InErrors", 0) == 0),
+]
+for name, ok in checks:
+    print(("ok   " if ok else "FAIL ") + name)
+sys.exit(0 if all(ok for _, ok in checks) else 1)
+PY
+
+# Tern as the client over IPv6 (tern-echo --udp --connect ADDR6): a kernel
+# echo server on port 7007; every echo checked. The client starts once
+# Tern's duplicate address detection is over (--start-file): before, no
+# address of Tern's is a source (RFC 4862 §5.4) and connect() fails. In tap
+# mode the new Tern's tap is a new interface: the kernel's IPv6 again.
+ip netns exec "$peer_ns" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("::", 7007))
+print("listening", flush=True)
+while True:
+    data, peer = s.recvfrom(65535)
+    s.sendto(data, peer)
+' >"$work/server6.log" 2>&1 &
+TERN_PIDS+=("$!")
+tern_wait_for "the kernel echo server" 10 grep -q listening "$work/server6.log" || fail "kernel echo server"
+rm -f "$work/go"
+interop_start_tern tern-echo --udp --connect "$peer_ip6" --port 7007 --messages 50 --max-size 1400 \
+  --start-file "$work/go"
+tern_wait_for "duplicate address detection" 10 interop_dad_done || fail "DAD did not end (client)"
+interop_peer_ipv6 "$peer_ip6"
+touch "$work/go"
+tern_wait_for "the UDP client" 60 pid_gone "$tern_pid" || fail "tern-echo --udp --connect $peer_ip6 did not finish"
+interop_stop_tern
+grep "^udp echo client" "$work/tern.log"
+[ "$(grep -c '^udp echo client .* ok$' "$work/tern.log")" = "$TERN_WORKERS" ] || fail "UDP client over IPv6"
+for ((w = 0; w < TERN_WORKERS; w++)); do
+  grep -q "^udp echo client $w: echoed 50 " "$work/tern.log" || fail "UDP client $w over IPv6: not 50 echoes"
+done
+python3 - "$work/tern.log" <<'PY' || fail "Tern's counters (client)"
+import re, sys
+log = open(sys.argv[1]).read()
+total = log[log.index("--- tern counters"):]
+total = total[:total.index("--- worker")] if "--- worker" in total else total
+c = {k: int(v) for k, v in re.findall(r"^(\S+) (\d+)$", total, re.M)}
+checks = [
+    ("Udp6OutDatagrams >= 50", c.get("Udp6OutDatagrams", 0) >= 50),
+    ("Udp6InDatagrams >= 50", c.get("Udp6InDatagrams", 0) >= 50),
+    ("no Udp6NoPorts (every echo on its socket's worker)", c.get("Udp6NoPorts", 0) == 0),
 ]
 for name, ok in checks:
     print(("ok   " if ok else "FAIL ") + name)
