@@ -131,6 +131,7 @@ int run(const CommandLine& cl, const AppSpec& spec) {
     std::printf("\n");
     return 0;
   }
+  int status = 0;
   try {
     Runtime rt(cfg, name);
     // Declared after the Runtime so they go first: an app may hold mbufs
@@ -168,6 +169,10 @@ int run(const CommandLine& cl, const AppSpec& spec) {
       spec.report(stdout);
       std::fflush(stdout);
     }
+    // Here, while the Apps live: exit_status may read their results (the
+    // Apps go at the end of this block; read after it, tern-echo's client
+    // status came from freed memory and was 1 for a run that succeeded).
+    if (spec.exit_status) status = spec.exit_status();
   } catch (const StartupError& e) {
     std::fprintf(stderr, "%s: cannot start: %s\n", name, e.what());
     return 1;
@@ -175,7 +180,7 @@ int run(const CommandLine& cl, const AppSpec& spec) {
     std::fprintf(stderr, "%s: %s\n", name, e.what());
     return 1;
   }
-  return spec.exit_status ? spec.exit_status() : 0;
+  return status;
 }
 
 }  // namespace tern::api

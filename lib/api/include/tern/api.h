@@ -351,7 +351,8 @@ struct AppSpec {
   // Optional: polled by the control thread; true stops the process (a client
   // that finished its work). Read state the workers publish atomically.
   std::function<bool()> done;
-  // Exit status when report/done decide it (for example, a client that saw errors).
+  // Exit status when report/done decide it (for example, a client that saw
+  // errors). Called after report, while the Apps still exist.
   std::function<int()> exit_status;
   // Optional: what the application serves or connects to, one or more
   // lines printed after Tern's start-up summary ("serving HTTP on port 80,
