@@ -77,6 +77,8 @@ namespace tern {
   X(IpFragMalformed)     /* bad offset/length, oversize or overlapping fragment */     \
   X(IpFragDiscarded)     /* reassembly gave up: table full, timed out or inconsistent */ \
   X(IpFragEvicted)       /* incomplete datagram evicted: reassembly memory over frag_high_thresh */ \
+  X(IpFragDuplicate)     /* exact copy of a fragment held: dropped alone */              \
+  X(IpFragTooMany)       /* datagram of more than frag_max_fragments fragments */        \
   X(IpReplyTooBig)       /* reply larger than the MTU and fragmenting it failed */     \
   X(IpNoRoute)           /* no gateway for an off-link destination */                  \
   X(IcmpTruncated)                                                                     \
@@ -101,6 +103,8 @@ namespace tern {
   X(Ip6FragIncompleteChain) /* first fragment without the whole header chain (RFC 7112) */ \
   X(Ip6FragDiscarded)    /* IPv6 reassembly gave up: table full, timed out or inconsistent */ \
   X(Ip6FragEvicted)      /* incomplete IPv6 datagram evicted: memory over frag_high_thresh */ \
+  X(Ip6FragDuplicate)    /* exact copy of an IPv6 fragment held: dropped alone */        \
+  X(Ip6FragTooMany)      /* IPv6 datagram of more than frag_max_fragments fragments */   \
   X(Ip6FragMalformed)    /* reassembled packet still a fragment, or fragmented ND (RFC 6980) */ \
   X(Ip6NoRoute)          /* no default router for an off-link destination */           \
   X(Ip6TooBig)           /* a packet to send larger than the MTU that could not be fragmented */ \

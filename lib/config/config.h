@@ -38,9 +38,11 @@ inline constexpr std::size_t kMaxIpv6Addresses = 8;
 // static_assert against the originals.
 // RTE_MAX_LCORE (rte_build_config.h, Debian's DPDK 22.11 build): lcore ids are < 128.
 inline constexpr unsigned kMaxLcores = 128;
-// RTE_LIBRTE_IP_FRAG_MAX_FRAG (config/rte_config.h in DPDK 22.11, installed as
-// /usr/include/x86_64-linux-gnu/dpdk/rte_config.h): fragments per datagram.
-inline constexpr std::uint32_t kIpFragMaxFrag = 8;
+// The most fragments reassembly takes per datagram ([ip] frag_max_fragments):
+// 64 cover a 65,535-byte datagram at any MTU from 1,100 up. Tern reassembles
+// itself; rte_ip_frag's limit (RTE_LIBRTE_IP_FRAG_MAX_FRAG, 8 in DPDK 22.11's
+// rte_config.h) is compiled into the library (lib/ip/ip_frag.h).
+inline constexpr std::uint32_t kIpFragMaxFrag = 64;
 
 struct EalConfig {
   std::vector<std::string> args;     // extra EAL arguments, passed through verbatim
@@ -107,7 +109,7 @@ struct NdConfig {
 struct IpConfig {
   std::uint8_t default_ttl = 64;                      // [ip] ttl, 1..255
   std::uint32_t frag_max_flows = 1024;                // [ip] frag_max_flows
-  std::uint32_t frag_max_fragments = kIpFragMaxFrag;  // [ip] frag_max_fragments per datagram, 1..8
+  std::uint32_t frag_max_fragments = kIpFragMaxFrag;  // [ip] frag_max_fragments per datagram, 1..64
   Duration frag_timeout = Duration::s(30);            // [ip] frag_timeout_s (RFC 791 suggests 15 s minimum)
   // Truesize (mbuf metadata + data room) reassembly may hold per worker: past
   // high the oldest incomplete datagrams go until it is under low (Linux's

@@ -33,7 +33,9 @@ IpLayer::IpLayer(const IpSettings& s, Counters& counters, rte_mempool* pool, rte
       pool_(pool),
       indirect_pool_(indirect_pool),
       arp_(s.arp, counters),
-      frags_(s.ip, counters, {Counter::kIpReasmFails, Drop::kIpFragDiscarded, Drop::kIpFragEvicted}),
+      frags_(s.ip, counters,
+             {Counter::kIpReasmFails, Drop::kIpFragDiscarded, Drop::kIpFragEvicted, Drop::kIpFragDuplicate,
+              Drop::kIpFragTooMany}),
       v6_(s.v6, s.ip, s.mac, s.mtu, counters, pool, indirect_pool) {}
 
 IpLayer::~IpLayer() = default;
@@ -389,10 +391,9 @@ bool IpLayer::send(Mbuf l4, std::uint32_t dst, std::uint8_t protocol, Instant no
 }
 
 void IpLayer::on_timer(Instant now, FrameQueue& out) noexcept {
-  // rte_ip_frag only expires a datagram when another fragment hashes to it;
-  // sweep here so an abandoned datagram's mbufs return within the timeout.
-  // The sweep looks at the oldest entries only: O(1) when nothing expired.
-  // It stops when the death row is full, so go on until it finds nothing.
+  // Sweep so an abandoned datagram's mbufs return within the timeout, one
+  // expired datagram a batch. The sweep looks at the oldest entries only:
+  // O(1) when nothing expired.
   while (!frags_.take_expired(now).empty()) counters_.inc(Counter::kIpReasmFails);
   arp_.on_timer(now, [&](std::uint32_t ip) {
     send_arp(static_cast<std::uint16_t>(ArpOp::kRequest), MacAddr{}, ip, MacAddr::broadcast(), out);

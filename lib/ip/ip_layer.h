@@ -1,6 +1,6 @@
 #pragma once
 // IPv4 for one worker: Ethernet demux, ARP, IPv4 input validation, fragment
-// reassembly (DPDK rte_ip_frag, bounded), ICMP echo, and the output path that
+// reassembly (FragReassembler, bounded), ICMP echo, and the output path that
 // picks the next hop (local subnet or gateway) and resolves its MAC.
 //
 // No I/O and no clock: frames arrive through on_frame(), time through `now`,

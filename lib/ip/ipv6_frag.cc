@@ -1,5 +1,5 @@
-// IPv6 fragments (RFC 8200 §4.5): reassembly through rte_ip_frag's IPv6
-// path, and fragmentation of what Tern sends. Ipv6Layer's, kept apart from
+// IPv6 fragments (RFC 8200 §4.5): reassembly through FragReassembler
+// (lib/ip/ip_frag.h), and fragmentation of what Tern sends. Ipv6Layer's, kept apart from
 // ipv6_layer.cc for size.
 #include <rte_random.h>
 
@@ -42,7 +42,7 @@ void Ipv6Layer::on_fragment(const Ipv6Header& ip, const Ipv6ExtWalk& w, bool lin
                       out);
   }
   rte_mbuf* m = frame.get();
-  // rte_ip_frag takes the fragment header right after the fixed header and
+  // FragReassembler takes the fragment header right after the fixed header and
   // nothing else. Headers before it (Hop-by-Hop, Destination Options, a
   // Routing header with no segments left) are in every fragment and the
   // walk has processed them; the reassembled packet would keep only the
@@ -110,7 +110,7 @@ void Ipv6Layer::expire_fragments(Instant now, FrameQueue& out) noexcept {
     for (rte_mbuf* f : batch) {
       if (f->data_len < kEthernetHeaderLen + kIpv6HeaderLen + kIpv6FragmentHeaderLen) continue;
       const auto* fixed = rte_pktmbuf_mtod_offset(f, const std::byte*, kEthernetHeaderLen);
-      // One datagram's fragments lie next to each other on the death row.
+      // A batch is one datagram's fragments (checked anyway), the first first.
       if (previous == nullptr || !same_datagram(previous, fixed)) {
         counters_.inc(Counter::kIp6ReasmTimeout);
         counters_.inc(Counter::kIp6ReasmFails);

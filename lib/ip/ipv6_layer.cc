@@ -112,7 +112,9 @@ Ipv6Layer::Ipv6Layer(const Ipv6Settings& s, const IpConfig& ip, const MacAddr& m
       pool_(pool),
       indirect_pool_(indirect_pool),
       nd_(cache_config(s.nd, s.seed), counters),
-      frags_(ip, counters, {Counter::kIp6ReasmFails, Drop::kIp6FragDiscarded, Drop::kIp6FragEvicted}) {
+      frags_(ip, counters,
+             {Counter::kIp6ReasmFails, Drop::kIp6FragDiscarded, Drop::kIp6FragEvicted,
+              Drop::kIp6FragDuplicate, Drop::kIp6FragTooMany}) {
   n_addrs_ = std::min(s.addrs.size(), addrs_.size());
   std::copy_n(s.addrs.begin(), n_addrs_, addrs_.begin());
   unresolved_.reserve(s.nd.max_pending);

@@ -21,7 +21,6 @@ constexpr std::string_view kRestated[] = {
     "failed to create multiq qdisc",    // ...
     "Disabling rte flow support",       // ... so no rte_flow/RSS: summary "steering software"
     "No legacy callbacks, legacy socket not created",  // telemetry: Tern registers the new /tern commands
-    "rte_ip_frag_table_create: allocated",  // the reassembly tables Tern sized ([ip] frag_max_flows)
 };
 
 int rte_level_of(std::string_view level) {

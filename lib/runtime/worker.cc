@@ -4,7 +4,6 @@
 
 #include "runtime/steering.h"
 #include "wire/bytes.h"
-#include "wire/checksum.h"
 #include "wire/ethernet.h"
 #include "wire/ipv4.h"
 
@@ -55,18 +54,10 @@ void Worker::on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue&
     const std::uint16_t dport = load_be16(head.data() + d.l4_offset + 2);
     const auto owner =
         static_cast<std::uint16_t>(symmetric_flow_hash(d.dst, d.src, dport, sport, kIpProtoTcp) % workers_);
-    if (owner != id_) {
-      // rte_ip_frag leaves the reassembled header's checksum zero; the owner
-      // parses the frame again from the start, so make the header valid.
-      auto bytes = frame.head_mut();
-      const std::size_t ihl = static_cast<std::size_t>(d.l4_offset) - kEthernetHeaderLen;
-      if (bytes.size() >= d.l4_offset) {
-        store_be16(bytes.data() + kEthernetHeaderLen + 10, 0);
-        store_be16(bytes.data() + kEthernetHeaderLen + 10,
-                   internet_checksum(bytes.subspan(kEthernetHeaderLen, ihl)));
-      }
-      return forward(frame.release(), owner);
-    }
+    // The owner parses the frame again from the start; a reassembled
+    // datagram's header is valid for that (FragReassembler recomputes its
+    // checksum).
+    if (owner != id_) return forward(frame.release(), owner);
   }
   glue_->on_ipv4(d, std::move(frame), now, out);
 }

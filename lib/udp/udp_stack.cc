@@ -483,10 +483,6 @@ void UdpStack::port_unreachable(const Ipv4Delivery& d, const rte_mbuf* frame, In
   const void* got = rte_pktmbuf_read(frame, kEthernetHeaderLen, quote, q);
   if (got == nullptr) return counters_.drop(Drop::kUdpMalformed);
   if (got != q) std::memcpy(q, got, quote);
-  // A reassembled datagram's header comes back from rte_ip_frag with its
-  // checksum zeroed: quote it as it was valid on the wire.
-  const std::size_t ihl = d.l4_offset - kEthernetHeaderLen;
-  if (ihl <= quote && load_be16(q + 10) == 0) store_be16(q + 10, internet_checksum({q, ihl}));
   store_be16(b.data() + 2, internet_checksum(b));
   counters_.inc(Counter::kIcmpOutMsgs);
   counters_.inc(Counter::kIcmpOutDestUnreachs);

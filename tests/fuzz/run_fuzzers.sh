@@ -89,6 +89,11 @@ seed stack_fuzz ns6 "101a0000563333ff00000102000000000286dd6000000000203aff20010
 # An ICMPv6 echo request in two fragments, the last first (reassembly, then
 # a reply; checksum computed over the whole message).
 seed stack_fuzz frag6 "100300004e02000000000102000000000286dd6000000000182c4020010db800010000000000000000000220010db80001000000000000000000013a00001000005eed696a6b6c6d6e6f7071727374757677780300004e02000000000102000000000286dd6000000000182c4020010db800010000000000000000000220010db80001000000000000000000013a00000100005eed8000fcd7123400016162636465666768"
+# frag_fuzz records (see frag_fuzz.cc): an IPv4 datagram of 3 fragments
+# last first, an IPv6 one middle first, a duplicate, an overlap, then the
+# expiry sweep past the timeout.
+seed frag_fuzz three "3f3c0004020308000200080202000b0202000b00020003040105"
+seed frag_fuzz mixed "3f3c000402030800020008020200080002000a0002000a010300f00000f8f00000f8"
 # tcp_engine_fuzz records (see tcp_engine_fuzz.cc): a passive open on port 80
 # with data both ways and a close; the active connection's handshake, data,
 # shutdown and TIME_WAIT, then segments to the TIME_WAIT tuple; and a bulk

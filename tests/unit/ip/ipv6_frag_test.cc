@@ -1,6 +1,7 @@
 // IPv6 fragments (RFC 8200 §4.5) through the IP layer: reassembly in any
-// order through rte_ip_frag, duplicates and overlaps discarding the whole
-// datagram (RFC 5722), the fragment-count and memory bounds, the timeout
+// order (21 fragments: the 30,000 bytes), overlaps discarding the
+// whole datagram and exact duplicates dropped alone (RFC 5722), the
+// fragment-count, table and memory bounds, the timeout
 // with Time Exceeded code 1, a first fragment without the whole header
 // chain (RFC 7112: Parameter Problem code 3), and fragmentation of a big
 // echo reply and a big UDP datagram, checked byte for byte.
@@ -198,21 +199,84 @@ TEST_F(Ipv6Frag, AtomicFragmentIsNotReassembly) {
   expect_no_leaks();
 }
 
-TEST_F(Ipv6Frag, DuplicateFragmentDiscardsTheDatagram) {
+// RFC 5722 §4 lets a receiver drop an exact copy alone; Linux does.
+TEST_F(Ipv6Frag, DuplicateFragmentIsDroppedAlone) {
   peer_solicits(at_ms(0));
-  const auto frags =
-      fragments6(8, kNhIcmp6, icmp6(128, 0, echo_body(1, 1, pattern(3000)), kPeerG, kOurG), 1232);
+  const Bytes data = pattern(3000);
+  const auto frags = fragments6(8, kNhIcmp6, icmp6(128, 0, echo_body(1, 1, data), kPeerG, kOurG), 1232);
   recv6(frags[0], at_ms(1));
   recv6(frags[1], at_ms(1));
   recv6(frags[1], at_ms(1));
   recv6(frags[2], at_ms(1));
-  expect_nothing_sent();
-  EXPECT_EQ(transport_.deliveries.size(), 0u);
-  EXPECT_EQ(count(Counter::kIp6ReasmOKs), 0u);
-  EXPECT_EQ(count(Counter::kIp6ReasmFails), 1u);
-  expect_only_drop(Drop::kIp6FragDiscarded, 4);
+  expect_delivered_echo_reply(1, 1, data);
+  EXPECT_EQ(count(Counter::kIp6ReasmOKs), 1u);
+  EXPECT_EQ(count(Counter::kIp6ReasmFails), 0u);
+  expect_only_drop(Drop::kIp6FragDuplicate);
   expect_frags_held(0);
   expect_no_leaks();
+}
+
+class Ipv6BigDatagram : public Ipv6Frag, public ::testing::WithParamInterface<Arrival> {};
+
+TEST_P(Ipv6BigDatagram, TwentyOneFragmentsAreReassembledWhateverTheOrder) {
+  peer_solicits(at_ms(0));
+  const Bytes segment = pattern(30'000, 11);
+  const auto frags = fragments6(0x30000, kProtoTcp, segment, 1448);
+  ASSERT_EQ(frags.size(), 21u);
+  const auto order = arrival_order(frags.size(), GetParam());
+  for (std::size_t i = 0; i + 1 < order.size(); ++i) recv6(frags[order[i]], at_ms(1));
+  EXPECT_EQ(transport_.deliveries.size(), 0u);
+  expect_frags_held(20);
+  recv6(frags[order.back()], at_ms(2));
+  ASSERT_EQ(transport_.deliveries.size(), 1u);
+  EXPECT_EQ(transport_.deliveries[0].l4_len, 30'000);
+  const Sent6 s = parse6(transport_.frames[0]);
+  EXPECT_EQ(s.next_header, kProtoTcp) << "the fragment header is gone";
+  EXPECT_EQ(s.payload_len, 30'000);
+  EXPECT_EQ(s.src, kPeerG);
+  EXPECT_TRUE(s.payload == segment) << "reassembled bytes differ";
+  EXPECT_EQ(count(Counter::kIp6ReasmReqds), 21u);
+  EXPECT_EQ(count(Counter::kIp6ReasmOKs), 1u);
+  EXPECT_EQ(counters_.total_drops(), 0u);
+  expect_frags_held(0);
+  expect_no_leaks();
+}
+
+INSTANTIATE_TEST_SUITE_P(Orders, Ipv6BigDatagram,
+                         ::testing::Values(Arrival::kInOrder, Arrival::kReversed, Arrival::kShuffled),
+                         [](const auto& i) { return arrival_name(i.param); });
+
+// 20 of 21 fragments, the first among them: the timer frees all 20 and
+// sends one Time Exceeded.
+TEST_F(Ipv6Frag, TimeoutFreesEveryFragmentOfABigDatagram) {
+  peer_solicits(at_ms(0));
+  const auto frags = fragments6(0x30001, kProtoTcp, pattern(30'000, 12), 1448);
+  for (std::size_t i = 0; i + 1 < frags.size(); ++i) recv6(frags[i], at_ms(1));
+  expect_frags_held(20);
+  timer(at_ms(2) + settings_.ip.frag_timeout);
+  const Sent6 s = parse6(expect_sent());
+  expect_nothing_sent();
+  EXPECT_EQ(s.type(), 3);
+  EXPECT_EQ(s.code(), 1);
+  EXPECT_EQ(count(Counter::kIp6ReasmTimeout), 1u);
+  EXPECT_EQ(count(Counter::kIp6ReasmFails), 1u);
+  expect_only_drop(Drop::kIp6FragDiscarded, 20);
+  expect_frags_held(0);
+  expect_no_leaks();
+}
+
+TEST_F(Ipv6Frag, FullTableRefusesANewDatagram) {
+  settings_.ip.frag_max_flows = 1;
+  peer_solicits(at_ms(0));
+  const Bytes segment = pattern(2000, 13);
+  recv6(fragment6(kPeerG, kOurG, 31, kProtoTcp, segment, 0, 1000, true), at_ms(1));
+  recv6(fragment6(kPeerG, kOurG, 32, kProtoTcp, segment, 0, 1000, true), at_ms(1));  // no room
+  expect_only_drop(Drop::kIp6FragDiscarded);
+  EXPECT_EQ(count(Counter::kIp6ReasmFails), 1u);
+  expect_frags_held(1);
+  recv6(fragment6(kPeerG, kOurG, 31, kProtoTcp, segment, 1000, 1000, false), at_ms(1));
+  ASSERT_EQ(transport_.deliveries.size(), 1u);
+  expect_frags_held(0);
 }
 
 // RFC 5722: overlapping fragments abandon the whole datagram, the
@@ -237,17 +301,21 @@ TEST_F(Ipv6Frag, OverlappingFragmentsDiscardTheDatagram) {
   expect_no_leaks();
 }
 
-TEST_F(Ipv6Frag, MoreFragmentsThanTheTableTakesDiscardTheDatagram) {
+TEST_F(Ipv6Frag, MoreFragmentsThanFragMaxFragmentsDiscardTheDatagram) {
+  settings_.ip.frag_max_fragments = 8;
   peer_solicits(at_ms(0));
   const Bytes segment = pattern(80, 8);
-  for (const Bytes& f : fragments6(13, kNhUdp, segment, 8)) recv6(f, at_ms(1));  // 10 fragments
+  const auto frags = fragments6(13, kNhUdp, segment, 8);  // 10 fragments
+  for (std::size_t i = 0; i < 9; ++i) recv6(frags[i], at_ms(1));
   EXPECT_EQ(transport_.deliveries.size(), 0u);
-  EXPECT_GE(count(Counter::kIp6ReasmFails), 1u);
+  EXPECT_EQ(count(Counter::kIp6ReasmFails), 1u);
   EXPECT_EQ(count(Counter::kIp6ReasmOKs), 0u);
-  // A middle fragment past rte_ip_frag's slots discards what it held; the
-  // rest start a datagram of their own, which the timeout ends.
-  EXPECT_EQ(drops(Drop::kIp6FragDiscarded) + ip().frag_held() / kTruesize, 10u);
-  timer(at_ms(1) + settings_.ip.frag_timeout + Duration::ms(1));
+  expect_only_drop(Drop::kIp6FragTooMany, 9);  // the 8 held and the ninth
+  expect_frags_held(0);
+  // The tenth belongs to the discarded datagram: dropped, not held.
+  recv6(frags[9], at_ms(1));
+  EXPECT_EQ(drops(Drop::kIp6FragDiscarded), 1u);
+  EXPECT_EQ(count(Counter::kIp6ReasmFails), 1u);
   expect_frags_held(0);
   expect_no_leaks();
 }

@@ -5,6 +5,7 @@
 // cannot hide behind the same bug in the test.
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -203,6 +204,18 @@ inline std::vector<Bytes> fragments(const Ip& h, std::span<const std::byte> l4, 
     out.push_back(fragment_frame(h, l4, off, len, off + len < l4.size()));
   }
   return out;
+}
+
+// The order `n` fragments arrive in: as sent, last first, or a seeded shuffle.
+enum class Arrival { kInOrder, kReversed, kShuffled };
+inline std::vector<std::size_t> arrival_order(std::size_t n, Arrival a) {
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = a == Arrival::kReversed ? n - 1 - i : i;
+  if (a == Arrival::kShuffled) std::shuffle(order.begin(), order.end(), std::mt19937_64(n));
+  return order;
+}
+inline std::string arrival_name(Arrival a) {
+  return a == Arrival::kInOrder ? "InOrder" : a == Arrival::kReversed ? "Reversed" : "Shuffled";
 }
 
 // ---- mbufs -------------------------------------------------------------------
