@@ -147,7 +147,7 @@ class FragReassembler {
   std::uint32_t free_datagrams_ = kNone;  // linked through `newer`
   std::uint32_t free_pieces_ = kNone;
   AgeList live_;  // datagrams being reassembled: expiry and eviction take the oldest
-  AgeList dead_;  // dead entries, oldest first: reused first when the table is full
+  AgeList dead_;  // dead entries in the order they died: reused first when the table is full
   std::array<rte_mbuf*, kIpFragMaxFrag> expired_{};  // the batch take_expired() returned
   std::uint32_t n_expired_ = 0;
   std::uint64_t held_ = 0;  // truesize of the mbufs held
