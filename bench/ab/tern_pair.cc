@@ -7,7 +7,7 @@
 // ends. Prints tern-perf's summary (and its JSON line with --json).
 //
 //   tern-pair --mode bulk|rr|crr [--connections N] [--time S] [--size B]
-//             [--workers W] [--lcores C1,..,CW,S1,..,SW] [--one-core] [--no-gro] [--json]
+//             [--workers W] [--lcores C1,..,CW,S1,..,SW] [--one-core] [--no-gro] [--no-tso] [--json]
 //
 // W workers per side (default 1), each on its own lcore and link queue:
 // the clients on the first W lcores (the first is the main one), the
@@ -91,6 +91,7 @@ void make_side(Side& s, const char* name, Port& port, const MacAddr& mac, std::u
   // into one buffer (tx_gathers_by_dma is false): copying at once is cheaper.
   tcp.opts.tx_copy_max =
       port.info().tx_gathers_by_dma ? TcpStackOptions::kTxCopyMaxGather : TcpStackOptions::kTxCopyMaxAlways;
+  tcp.opts.tso_max = port.info().tx_tso ? TcpStackOptions::kTsoMaxPayload : 0;  // as the runtime sets it
   tcp.opts.adopt_foreign_frames = n > 1;  // a steered frame is in its receiver's pool
   for (auto& b : tcp.opts.isn_key) b = static_cast<std::uint8_t>(rte_rand());
   for (auto& b : tcp.opts.cookie_key) b = static_cast<std::uint8_t>(rte_rand());
@@ -132,7 +133,7 @@ int worker_loop(void* arg) {
 int usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s --mode bulk|rr|crr [--connections N] [--time S] [--size B] [--workers W]\n"
-               "       [--lcores C1,..,CW,S1,..,SW] [--one-core] [--no-gro] [--json]\n"
+               "       [--lcores C1,..,CW,S1,..,SW] [--one-core] [--no-gro] [--no-tso] [--json]\n"
                "Tern clients and Tern servers in one process, W workers each (one lcore each), over the\n"
                "in-process link.\n",
                argv0);
@@ -153,6 +154,7 @@ int main(int argc, char** argv) {
   std::uint16_t workers = 1;
   bool one_core = false;
   bool gro = true;  // [port] gro's default
+  bool tso = true;  // [port] tso's default
   try {
     for (int i = 1; i < argc; ++i) {
       const std::string a = argv[i];
@@ -176,6 +178,8 @@ int main(int argc, char** argv) {
         one_core = true;
       } else if (a == "--no-gro") {
         gro = false;
+      } else if (a == "--no-tso") {
+        tso = false;
       } else if (a == "--json") {
         o.json = true;
       } else {
@@ -208,6 +212,12 @@ int main(int argc, char** argv) {
     // are trusted, not computed (the kernel side of the A/B does the same).
     client_port->offer_checksum_offload();
     server_port->offer_checksum_offload();
+    if (tso) {
+      // And TSO, as a veth offers it: a bulk sender's super-segment reaches
+      // the receiver as one LRO chain (LinkPort::offer_tso).
+      client_port->offer_tso();
+      server_port->offer_tso();
+    }
     // make_link_pair's MACs: 02:00:00:00:00:01 on the first end, :02 on the second.
     Side client, server;
     make_side(client, "tp_c", *client_port, MacAddr{{2, 0, 0, 0, 0, 1}}, kClientIp, workers, gro);

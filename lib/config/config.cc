@@ -32,6 +32,7 @@ constexpr std::string_view kPortKeys[] = {"name",
                                           "rx_checksum_offload",
                                           "tx_checksum_offload",
                                           "gro",
+                                          "tso",
                                           "tap_rx_trigger",
                                           "steering",
                                           "address",
@@ -327,6 +328,7 @@ PortConfig read_port(const Section& s) {
   p.rx_checksum_offload = s.boolean("rx_checksum_offload", p.rx_checksum_offload);
   p.tx_checksum_offload = s.boolean("tx_checksum_offload", p.tx_checksum_offload);
   p.gro = s.boolean("gro", p.gro);
+  p.tso = s.boolean("tso", p.tso);
   p.tap_rx_trigger = s.boolean("tap_rx_trigger", p.tap_rx_trigger);
   const std::string_view steering = s.choice("steering", "auto", {"auto", "rss", "software"});
   p.steering = steering == "rss"        ? SteeringMode::kRss

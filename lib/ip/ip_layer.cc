@@ -305,19 +305,29 @@ bool IpLayer::send_datagram(Mbuf dgram, std::uint32_t dst, std::uint8_t protocol
     return false;
   }
   const std::uint32_t ip_len = kIpv4MinHeaderLen + l4_len;
-  const bool fits = ip_len <= s_.mtu;
+  // A TCP super-segment the port cuts into wire segments (TSO,
+  // TcpStackOptions::tso_max) is longer than the MTU by design: each wire
+  // segment fits, none is fragmented. The port gives each its own IP ID,
+  // counting up from this one (as Linux's and DPDK's GSO do), so the next
+  // datagram's ID follows the last wire segment's.
+  const bool tso = (dgram->ol_flags & RTE_MBUF_F_TX_TCP_SEG) != 0 && dgram->tso_segsz != 0;
+  const bool fits = tso || ip_len <= s_.mtu;
   Ipv4Fields f{};
   f.src = s_.addr;
   f.dst = dst;
   f.protocol = protocol;
   f.ttl = s_.ip.default_ttl;
-  f.id = next_ip_id_++;
+  f.id = next_ip_id_;
+  next_ip_id_ = static_cast<std::uint16_t>(
+      next_ip_id_ + (tso ? (l4_len - dgram->l4_len + dgram->tso_segsz - 1u) / dgram->tso_segsz : 1u));
   f.dont_fragment = fits;
   f.payload_len = l4_len;
   counters_.inc(Counter::kIpOutRequests);
   const bool l4_offload = (dgram->ol_flags & RTE_MBUF_F_TX_L4_MASK) != 0;
   if (fits) {
-    const bool offload = s_.tx_ip_checksum_offload;
+    // TSO implies the IPv4 header checksum offload too (DPDK: each wire
+    // segment's header is the port's to sum).
+    const bool offload = s_.tx_ip_checksum_offload || tso;
     write_ipv4(dgram.head_mut(), f, /*fill_checksum=*/!offload);
     if (offload) dgram->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
     if (offload || l4_offload) {

@@ -275,6 +275,15 @@ std::unique_ptr<EthdevPort> EthdevPort::open(const PortConfig& cfg, std::uint16_
   if (cfg.tx_checksum_offload && (tx_capa & tx_l4) == tx_l4 && drv != "net_tap")
     conf.txmode.offloads |= tx_l4;
   if (tx_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+  // TCP segmentation offload ([port] tso) where the port offers it with both
+  // checksum offloads, which it implies. Not net_tap: DPDK 22.11's compares
+  // each wire segment, Ethernet header included, with the MTU, so it
+  // refuses full-sized segments (tso_segsz + 54..74 > 1500) and counts an
+  // error for the whole frame.
+  if (cfg.tso && (tx_capa & RTE_ETH_TX_OFFLOAD_TCP_TSO) != 0 && (conf.txmode.offloads & tx_ip) != 0 &&
+      (conf.txmode.offloads & tx_l4) == tx_l4 &&
+      (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0 && drv != "net_tap")
+    conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
   // A PMD without multi-segment TX may send only the first segment of a chain
   // (net_af_xdp in 22.11 sends pkt_len bytes from it); net_ring passes the
   // mbuf itself, chain and all.
@@ -350,6 +359,7 @@ std::unique_ptr<EthdevPort> EthdevPort::open(const PortConfig& cfg, std::uint16_
   info.rx_l4_checksum_offload = (conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) != 0;
   info.tx_ip_checksum_offload = (conf.txmode.offloads & tx_ip) != 0;
   info.tx_l4_checksum_offload = (conf.txmode.offloads & tx_l4) == tx_l4;
+  info.tx_tso = (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_TCP_TSO) != 0;
   const rte_bus* bus = dev.device != nullptr ? rte_dev_bus(dev.device) : nullptr;
   info.tx_gathers_by_dma = !p->single_segment_tx_ &&
                            (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0 && bus != nullptr &&
@@ -448,6 +458,7 @@ std::vector<std::pair<std::string, std::string>> EthdevPort::summary() const {
   off += ", TX ";
   off += i.tx_ip_checksum_offload ? (i.tx_l4_checksum_offload ? "ip+l4" : "ip") : "off";
   if (single_segment_tx_) off += "; TX chains copied into one segment (no multi-segment TX)";
+  off += i.tx_tso ? "; TSO: TCP/IPv4 sent as super-segments the port cuts" : "; no TSO";
   off += i.tx_gathers_by_dma ? "; TCP payloads sent as slices (DMA gather)"
                              : "; TCP payloads copied into one segment";
   if (!withheld_.empty())

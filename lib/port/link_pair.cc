@@ -2,7 +2,10 @@
 
 #include <rte_ring.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -18,7 +21,79 @@ rte_ring* make_ring(std::uint32_t size) {
   return r;
 }
 
+// The most wire segments one TSO frame is cut into here: 64 KiB at a
+// segment size of 536 (RFC 9293 §3.7.1's default MSS) is 123.
+constexpr std::uint32_t kMaxLroSegments = 128;
+
+// Whether the chain already has the layout a receiving NIC's LRO builds:
+// the headers and the first wire segment's payload in the first mbuf, then
+// one direct mbuf per further segment (TCP's copying mode builds this). An
+// indirect slice of the sender's queue would cost the receiver a whole mbuf
+// of truesize for a part of a segment (docs/architecture.md "Tried and not
+// kept"), so it is copied.
+bool lro_layout(const rte_mbuf* m, std::uint32_t hdr, std::uint32_t seg) noexcept {
+  std::uint32_t left = m->pkt_len - hdr;
+  std::uint32_t want_hdr = hdr;
+  for (const rte_mbuf* s = m; s != nullptr; s = s->next) {
+    const std::uint32_t part = std::min(seg, left);
+    if (part == 0 || !RTE_MBUF_DIRECT(s) || s->data_len != want_hdr + part) return false;
+    left -= part;
+    want_hdr = 0;
+  }
+  return left == 0;
+}
+
+// Copies m into out[0..n) laid out as lro_layout wants.
+void copy_as_lro(const rte_mbuf* m, std::uint32_t hdr, std::uint32_t seg, rte_mbuf* const* out,
+                 std::uint32_t n) noexcept {
+  std::uint32_t off = 0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const std::uint32_t len = std::min(m->pkt_len - off, (i == 0 ? hdr : 0) + seg);
+    auto* dst = rte_pktmbuf_mtod(out[i], char*);
+    const void* src = rte_pktmbuf_read(m, off, len, dst);
+    if (src != dst) std::memcpy(dst, src, len);
+    out[i]->data_len = static_cast<std::uint16_t>(len);
+    out[i]->pkt_len = len;
+    out[i]->next = i + 1 < n ? out[i + 1] : nullptr;
+    off += len;
+  }
+  out[0]->nb_segs = static_cast<std::uint16_t>(n);
+  out[0]->pkt_len = m->pkt_len;
+  out[0]->l2_len = m->l2_len;
+  out[0]->l3_len = m->l3_len;
+  out[0]->l4_len = m->l4_len;
+  out[0]->tso_segsz = m->tso_segsz;
+  out[0]->ol_flags = m->ol_flags;
+}
+
 }  // namespace
+
+void link_tso_to_lro(rte_mbuf*& m) noexcept {
+  const std::uint64_t tx_flags = m->ol_flags;
+  const auto hdr = static_cast<std::uint32_t>(m->l2_len + m->l3_len + m->l4_len);
+  const std::uint32_t seg = m->tso_segsz;
+  // Left unmarked (the receiver linearises it, or fails to and drops it):
+  // what no NIC would cut either.
+  const auto unmarked = [&] { m->ol_flags = tx_flags & ~RTE_MBUF_F_TX_OFFLOAD_MASK; };
+  if (seg == 0 || m->l4_len == 0 || m->pkt_len <= hdr || rte_pktmbuf_data_len(m) < hdr) return unmarked();
+  if (!lro_layout(m, hdr, seg)) {
+    const std::uint32_t n = (m->pkt_len - hdr + seg - 1) / seg;
+    std::array<rte_mbuf*, kMaxLroSegments> out;
+    if (n > out.size() || rte_pktmbuf_alloc_bulk(m->pool, out.data(), n) != 0) return unmarked();
+    if (rte_pktmbuf_tailroom(out[0]) < hdr + seg) {
+      rte_pktmbuf_free_bulk(out.data(), n);
+      return unmarked();
+    }
+    copy_as_lro(m, hdr, seg, out.data(), n);
+    rte_pktmbuf_free(m);
+    m = out[0];
+  }
+  // TSO implies both checksums (DPDK: RTE_MBUF_F_TX_TCP_SEG with
+  // RTE_MBUF_F_TX_TCP_CKSUM, and for IPv4 RTE_MBUF_F_TX_IP_CKSUM): good by
+  // construction, as offer_checksum_offload's frames.
+  m->ol_flags = (tx_flags & ~RTE_MBUF_F_TX_OFFLOAD_MASK) | RTE_MBUF_F_RX_LRO | RTE_MBUF_F_RX_IP_CKSUM_GOOD |
+                RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+}
 
 LinkPort::~LinkPort() {
   for (rte_ring* r : rx_) {
@@ -40,6 +115,12 @@ void LinkPort::offer_checksum_offload() noexcept {
   info_.tx_ip_checksum_offload = info_.tx_l4_checksum_offload = true;
 }
 
+void LinkPort::offer_tso() noexcept {
+  offer_checksum_offload();
+  tso_ = true;
+  info_.tx_tso = true;
+}
+
 std::uint16_t LinkPort::tx_burst(std::uint16_t queue, rte_mbuf** pkts, std::uint16_t n) noexcept {
   if (offload_) {
     // The "NIC" of a link in one process: what the sender left to it is
@@ -48,6 +129,10 @@ std::uint16_t LinkPort::tx_burst(std::uint16_t queue, rte_mbuf** pkts, std::uint
       rte_mbuf* m = pkts[i];
       const std::uint64_t f = m->ol_flags;
       if ((f & RTE_MBUF_F_TX_OFFLOAD_MASK) == 0) continue;
+      if (tso_ && (f & RTE_MBUF_F_TX_TCP_SEG) != 0) {
+        link_tso_to_lro(pkts[i]);  // may replace the frame: the caller's array holds the new one
+        continue;
+      }
       std::uint64_t rx = 0;
       if (f & RTE_MBUF_F_TX_IP_CKSUM) rx |= RTE_MBUF_F_RX_IP_CKSUM_GOOD;
       if ((f & RTE_MBUF_F_TX_L4_MASK) != 0) rx |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;

@@ -25,6 +25,16 @@ class LinkPort final : public Port {
   // default (tests and the simulator check every checksum). Call on both
   // ends before the workers are built.
   void offer_checksum_offload() noexcept;
+  // Offers TCP segmentation offload (and checksum offload, which TSO
+  // implies), as a veth does: a frame sent with RTE_MBUF_F_TX_TCP_SEG is
+  // not cut into wire segments but handed to the receiver as the one chain
+  // a receiving NIC's LRO (or rte_gro) would build from them, marked
+  // RTE_MBUF_F_RX_LRO: the headers and the first segment's payload in the
+  // first mbuf, then one mbuf per further segment (nb_segs = the wire
+  // segments), both checksums good. A chain TCP built that way (its copying
+  // mode) passes as it is; any other layout is copied into it from the
+  // frame's pool. Call on both ends before the workers are built.
+  void offer_tso() noexcept;
 
  private:
   friend std::pair<std::unique_ptr<LinkPort>, std::unique_ptr<LinkPort>> make_link_pair(std::uint16_t,
@@ -34,7 +44,15 @@ class LinkPort final : public Port {
   rte_ring* rx_[16] = {};
   rte_ring* tx_[16] = {};  // the peer's rx_ rings, not owned
   bool offload_ = false;
+  bool tso_ = false;
 };
+
+// What LinkPort hands the receiver for a TSO frame (see offer_tso): `m`
+// rebuilt in place as an LRO chain. When its layout is not already the
+// receiver's and no mbufs can be had for the copy, the frame is left
+// without the LRO mark (the receiver cannot take it whole and drops it,
+// counted). Exposed for the tests.
+void link_tso_to_lro(rte_mbuf*& m) noexcept;
 
 // queues: 1..16; ring_size: power of two. MACs are 02:00:00:00:00:01 and :02.
 // Throws std::runtime_error when the rings cannot be created (start-up only).

@@ -28,6 +28,11 @@ struct PortInfo {
   bool rx_l4_checksum_offload = false;  // ... and TCP/UDP checksums
   bool tx_ip_checksum_offload = false;  // the NIC fills the IPv4 header checksum
   bool tx_l4_checksum_offload = false;  // ... and TCP/UDP checksums from a pseudo-header sum
+  // The port cuts a TCP/IPv4 segment longer than the MTU into wire segments
+  // of tso_segsz (RTE_MBUF_F_TX_TCP_SEG, RTE_ETH_TX_OFFLOAD_TCP_TSO): TCP
+  // then builds one super-segment where it would build many
+  // (TcpStackOptions::tso_max).
+  bool tx_tso = false;
   // The NIC reads a chain's segments by DMA (a PCI device with multi-segment
   // TX), so a payload attached as a slice of the send queue is never copied.
   // Software ports (tap, af_packet, af_xdp, the in-process link) copy every

@@ -186,6 +186,8 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg), program_(p
   tcp.opts.tx_checksum_offload = port_->info().tx_l4_checksum_offload;
   tcp.opts.tx_copy_max =
       port_->info().tx_gathers_by_dma ? TcpStackOptions::kTxCopyMaxGather : TcpStackOptions::kTxCopyMaxAlways;
+  // EthdevPort enabled TSO only where [port] tso asks for it.
+  tcp.opts.tso_max = port_->info().tx_tso ? TcpStackOptions::kTsoMaxPayload : 0;
   tcp.opts.adopt_foreign_frames = n > 1 && port_->info().steering == Steering::kSoftware;
   // net_af_xdp keeps kAfXdpFillMbufs of the pool in the kernel's fill ring,
   // whatever rx_ring says, and a sent frame's mbuf until the kernel completes

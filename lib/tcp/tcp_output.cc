@@ -18,9 +18,23 @@ namespace tern {
 
 namespace {
 
-void fill_checksum(rte_mbuf* m, const FourTuple& t, bool offload) noexcept {
-  const std::uint32_t len = m->pkt_len;
+// tso_segsz != 0: a super-segment the port cuts into wire segments of
+// that many payload bytes (TcpStackOptions::tso_max).
+void fill_checksum(rte_mbuf* m, const FourTuple& t, bool offload, std::uint16_t tso_segsz = 0) noexcept {
   auto* th = rte_pktmbuf_mtod(m, std::byte*);
+  if (tso_segsz != 0) {
+    // DPDK's contract for RTE_MBUF_F_TX_TCP_SEG: the pseudo-header sum
+    // without the length (each wire segment has its own; rte_ipv4_phdr_cksum
+    // leaves it out for TSO), the L4 checksum request, l4_len and
+    // tso_segsz; the IP layer adds RTE_MBUF_F_TX_IPV4 and
+    // RTE_MBUF_F_TX_IP_CKSUM with l2_len and l3_len.
+    store_be16(th + 16, checksum_fold(tcp_pseudo_header_sum(t.laddr, t.raddr, 0)));
+    m->ol_flags |= RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM;
+    m->l4_len = static_cast<std::uint16_t>((std::to_integer<unsigned>(th[12]) >> 4) * 4);
+    m->tso_segsz = tso_segsz;
+    return;
+  }
+  const std::uint32_t len = m->pkt_len;
   const std::uint32_t pseudo = tcp_pseudo_header_sum(t.laddr, t.raddr, len);
   if (offload) {
     // DPDK's contract for RTE_MBUF_F_TX_TCP_CKSUM: the folded pseudo-header
@@ -218,6 +232,30 @@ void TcpStack::ack_now_or_later(Tcb& c, bool force, Instant now) noexcept {
   }
 }
 
+// With TSO (TcpStackOptions::tso_max) new data goes in super-segments of
+// whole MSS, which the port cuts at tso_segsz = MSS, every part with the
+// same headers (the same TSval too: RFC 7323 §3 lets segments sent at
+// once share one); the tail of a write short of an MSS goes on its own,
+// through Nagle's and SWS's checks as before. Not for what is sent again
+// (a retransmission is one MSS at most, never more than what was lost), not
+// with the FIN (it belongs to the last wire segment alone), not over IPv6
+// (no TSO path in the IPv6 layer yet). SACK blocks never ride in a full
+// segment (send_data_segment: they must fit the MSS), so a super-segment
+// carries none either, as its parts would not have. Under
+// pacing at most one send quantum (BBR's 1 ms of data at the pacing rate,
+// at least two segments), as Linux's tcp_tso_autosize sizes a TSO frame by
+// the pacing rate: a super-segment never outruns the pacing budget by more
+// than the burst pacing already allows (pace_hold).
+std::uint32_t TcpStack::send_size(const Tcb& c, bool fin_pending) const noexcept {
+  const std::uint32_t mss = c.mss;
+  if (mss == 0 || o_.tso_max < 2u * mss || fin_pending || c.snd_nxt != c.snd_max || !c.tuple.is_v4())
+    return mss;
+  std::uint32_t most = std::min(o_.tso_max, TcpStackOptions::kTsoMaxPayload);
+  if (c.cc.pacing_rate() != 0)
+    most = std::min(most, std::max<std::uint32_t>(c.cc.pacing_quantum(), 2u * mss));
+  return std::max<std::uint32_t>(most / mss, 1) * mss;
+}
+
 void TcpStack::output(Tcb& c, Instant now) noexcept {
   if (c.removed) return;
   const bool can_send_data = c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait ||
@@ -266,7 +304,8 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
       const std::uint32_t wnd = std::min(c.snd_wnd, c.cc.cwnd());
       const std::uint32_t in_flight = c.flight();
       const std::uint32_t usable = wnd > in_flight ? wnd - in_flight : 0;
-      std::uint32_t len = std::min({avail, usable, static_cast<std::uint32_t>(c.mss)});
+      std::uint32_t len = std::min({avail, usable, send_size(c, fin_pending)});
+      if (len > c.mss) len -= len % c.mss;  // a super-segment is whole MSS; the rest goes on its own
       if (len > 0 && c.sack_ok && seq_lt(c.snd_nxt, c.snd_max) && !c.sb.empty()) {
         // Going back after a timeout: skip what the peer SACKed since.
         const Seq32 was = c.snd_nxt;
@@ -391,6 +430,47 @@ bool TcpStack::take_psh_marks(Tcb& c, Seq32 seq, Seq32 end) noexcept {
   return hit;
 }
 
+bool TcpStack::attach_payload(Tcb& c, rte_mbuf* m, std::uint32_t off, std::uint32_t len) noexcept {
+  const std::uint32_t first = std::min<std::uint32_t>(len, c.mss);
+  if (len <= o_.tx_copy_max && rte_pktmbuf_tailroom(m) >= first) {
+    // Copied, up to tx_copy_max (TcpStackOptions): into the header mbuf,
+    // and for a super-segment each further MSS into an mbuf of its own,
+    // the layout a receiving NIC's LRO builds (the in-process link hands it
+    // over as it is, LinkPort::offer_tso). The chain is linked here, not
+    // with rte_pktmbuf_chain, which walks it to its end every time.
+    c.sndq.copy_out(off, first,
+                    reinterpret_cast<std::byte*>(rte_pktmbuf_append(m, static_cast<std::uint16_t>(first))));
+    rte_mbuf* tail = m;
+    for (std::uint32_t done = first; done < len;) {
+      const std::uint32_t part = std::min<std::uint32_t>(len - done, c.mss);
+      Mbuf piece = new_header_mbuf();
+      if (!piece) return false;  // counted by new_header_mbuf
+      if (rte_pktmbuf_tailroom(piece.get()) < part) {
+        note_mbuf_exhausted();
+        return false;
+      }
+      c.sndq.copy_out(off + done, part, piece.append(static_cast<std::uint16_t>(part)).data());
+      tail->next = piece.release();
+      tail = tail->next;
+      ++m->nb_segs;
+      m->pkt_len += part;
+      done += part;
+    }
+    return true;
+  }
+  rte_mbuf* payload = c.sndq.slice(off, len, clone_mp_);
+  if (payload == nullptr) {
+    note_mbuf_exhausted();
+    return false;
+  }
+  if (rte_pktmbuf_chain(m, payload) != 0) {
+    rte_pktmbuf_free(payload);
+    note_mbuf_exhausted();
+    return false;
+  }
+  return true;
+}
+
 bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin, Instant now) noexcept {
   Mbuf m = new_header_mbuf();
   if (!m) return false;
@@ -417,25 +497,15 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   if (c.psh_count != 0 && len > 0 && take_psh_marks(c, seq, seq + len)) flags |= kTcpPsh;
   TcpFields f{c.tuple.lport, c.tuple.rport, seq.value(), c.rcv_nxt.value(), flags, window_field(c)};
   write_tcp(h, f, std::span<const std::byte>{opt.data(), olen});
-  // Copied into the header mbuf up to tx_copy_max (TcpStackOptions), when it fits.
-  if (len > 0 && len <= o_.tx_copy_max && rte_pktmbuf_tailroom(m.get()) >= len) {
-    c.sndq.copy_out(off, len, m.append(static_cast<std::uint16_t>(len)).data());
-  } else if (len > 0) {
-    rte_mbuf* payload = c.sndq.slice(off, len, clone_mp_);
-    if (payload == nullptr) {
-      note_mbuf_exhausted();
-      return false;
-    }
-    if (rte_pktmbuf_chain(m.get(), payload) != 0) {
-      rte_pktmbuf_free(payload);
-      note_mbuf_exhausted();
-      return false;
-    }
-  }
-  fill_checksum(m.get(), c.tuple, o_.tx_checksum_offload);
+  if (len > 0 && !attach_payload(c, m.get(), off, len)) return false;
+  // A super-segment (send_size) is cut by the port: it counts as the wire
+  // segments it becomes, as Linux counts an skb's gso_segs in OutSegs.
+  const bool tso = len > c.mss;
+  const std::uint32_t wire_segs = tso ? (len + c.mss - 1) / c.mss : 1;
+  fill_checksum(m.get(), c.tuple, o_.tx_checksum_offload, tso ? c.mss : 0);
   const bool retransmission = (len > 0 || fin) && seq_lt(seq, c.snd_max);
-  counters_.inc(Counter::kOutSegs);
-  ++c.segs_out;
+  counters_.inc(Counter::kOutSegs, wire_segs);
+  c.segs_out += wire_segs;
   if (retransmission) {
     counters_.inc(Counter::kRetransSegs);
     c.rtt_timing = false;          // Karn: no sample while a retransmission is outstanding

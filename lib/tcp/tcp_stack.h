@@ -149,6 +149,15 @@ struct TcpStackOptions {
   std::uint32_t tx_copy_max = kTxCopyMaxGather;
   static constexpr std::uint32_t kTxCopyMaxGather = 512;
   static constexpr std::uint32_t kTxCopyMaxAlways = 65535;
+  // The port cuts TCP/IPv4 segments itself (PortInfo::tx_tso, [port] tso):
+  // new data then leaves as super-segments of up to this many payload
+  // bytes, a whole number of MSS, which the port cuts into wire segments
+  // (RTE_MBUF_F_TX_TCP_SEG, tso_segsz = MSS). 0: every wire segment is
+  // built here. Needs tx_checksum_offload (TSO implies it).
+  std::uint32_t tso_max = 0;
+  // The most one IPv4 datagram holds (65,535 bytes) less the IP header and
+  // a TCP header with the most options.
+  static constexpr std::uint32_t kTsoMaxPayload = 65535 - 20 - 60;
   // Transmit logs (tx_log.h) in the worker's pool; unset: one per eight
   // connections, at least 16. Tests set it to run a pool dry.
   std::optional<std::uint32_t> tx_logs;
@@ -535,6 +544,13 @@ class TcpStack {
   // tcp_output.cc
   void output(Tcb& c, Instant now) noexcept;  // data / FIN the windows allow, else a pending ACK
   bool send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin, Instant now) noexcept;
+  // The most new data output() puts in one segment: the MSS, or with TSO a
+  // super-segment of whole MSS (tcp_output.cc).
+  std::uint32_t send_size(const Tcb& c, bool fin_pending) const noexcept;
+  // Attaches `len` payload bytes of c's send queue from `off` to m: copied
+  // (into m, then into one mbuf per further MSS for a super-segment) or as
+  // indirect slices. False when mbufs ran out (counted).
+  bool attach_payload(Tcb& c, rte_mbuf* m, std::uint32_t off, std::uint32_t len) noexcept;
   static bool take_psh_marks(Tcb& c, Seq32 seq, Seq32 end) noexcept;  // PSH for a write's end
   std::uint8_t sack_option(Tcb& c, std::array<SackBlock, kTcpMaxSackBlocks>& out,
                            std::size_t max_blocks) noexcept;
@@ -656,7 +672,7 @@ class TcpStack {
   bool mbuf_exhausted_noted_ = false;
   // output()'s header mbufs, allocated in bulk (tcp_output.cc); empty
   // outside output().
-  std::array<rte_mbuf*, 32> hdr_stash_{};
+  std::array<rte_mbuf*, 64> hdr_stash_{};
   std::uint32_t hdr_count_ = 0;
   std::uint32_t hdr_next_ = 0;
   std::uint32_t orphans_ = 0;

@@ -388,7 +388,7 @@ std::string describe_host(const HostOptions& h) {
          " delack=" + std::to_string(c.delayed_ack.count_ms()) +
          "ms ofo_max=" + std::to_string(c.ofo_max_segments) +
          " rto_min=" + std::to_string(c.rto_min.count_ms()) + "ms dupthresh=" + std::to_string(c.dupthresh) +
-         " keepalive=" +
+         " tso=" + std::to_string(h.tso) + " keepalive=" +
          (c.keepalive ? std::to_string(c.keepalive_idle.count_ms()) + "/" +
                             std::to_string(c.keepalive_interval.count_ms()) + "ms"
                       : std::string("off"));
@@ -520,6 +520,8 @@ Scenario scenario_for_seed(std::uint64_t seed) {
       c.keepalive_interval = Duration::ms(100 + static_cast<std::int64_t>(r.below(1000)));
     }
   }
+  // TSO, drawn after everything else for the same reason.
+  for (HostOptions* h : {&s.a, &s.b}) h->tso = r.below(2) == 0;
   return s;
 }
 

@@ -3,6 +3,7 @@
 #include <rte_mbuf.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
@@ -66,6 +67,7 @@ TcpStackOptions stack_options(Side side, const HostOptions& o, std::uint64_t see
   t.hash_seed = mix(seed, salt + 0x20);
   t.port_seed = mix(seed, salt + 0x21);
   t.timer_tick = kTick;
+  t.tso_max = o.tso ? TcpStackOptions::kTsoMaxPayload : 0;
   return t;
 }
 
@@ -95,7 +97,8 @@ SimHost::SimHost(Side s, const HostOptions& o, std::uint64_t seed, rte_mempool* 
       pool(p),
       ip(ip_settings(s, o), counters, p),
       glue(ip, out),
-      tcp(stack_options(s, o, seed), counters, glue, p, p, start) {
+      tcp(stack_options(s, o, seed), counters, glue, p, p, start),
+      nic_tso(p, p) {
   glue.attach(tcp);
 }
 
@@ -121,7 +124,18 @@ void TcpSim::drain_cb(void* ctx, FrameQueue& q) {
 void TcpSim::drain(Side from) noexcept {
   FrameQueue& q = host(from).out;
   const std::uint16_t n = q.size();
-  for (std::uint16_t i = 0; i < n; ++i) transmit(from, Mbuf{q.data()[i]});
+  for (std::uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = q.data()[i];
+    if ((m->ol_flags & RTE_MBUF_F_TX_TCP_SEG) == 0) {
+      transmit(from, Mbuf{m});
+      continue;
+    }
+    // The host's NIC cuts a super-segment into its wire frames.
+    std::array<rte_mbuf*, 128> wire{};
+    const std::uint16_t k =
+        host(from).nic_tso.segment(m, wire.data(), static_cast<std::uint16_t>(wire.size()));
+    for (std::uint16_t j = 0; j < k; ++j) transmit(from, Mbuf{wire[j]});
+  }
   q.consume(n);
 }
 

@@ -29,6 +29,7 @@
 #include "base/mbuf.h"
 #include "ip/frame_queue.h"
 #include "ip/ip_layer.h"
+#include "ip/software_tso.h"
 #include "sim_link.h"
 #include "tcp/ip_glue.h"
 #include "tcp/tcp_stack.h"
@@ -65,6 +66,10 @@ struct HostOptions {
   // scenario's connection runs over IPv6 (issue 15). Off: no IPv6 address
   // is configured, so IPv4 traces stay as they were.
   bool ipv6 = false;
+  // TCP sends super-segments (TcpStackOptions::tso_max) and the host's
+  // "NIC" cuts them into wire frames before the link (SoftwareTso), so
+  // the link's loss, reordering and corruption hit each wire segment.
+  bool tso = false;
 };
 
 struct TcpSimOptions {
@@ -85,6 +90,7 @@ struct SimHost {
   IpLayer ip;
   TcpIpGlue glue;
   TcpStack tcp;
+  SoftwareTso nic_tso;  // cuts TSO frames (HostOptions::tso) as a NIC would
   std::uint32_t addr() const noexcept { return side == Side::kA ? kAddrA : kAddrB; }
 };
 

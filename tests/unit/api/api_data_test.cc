@@ -423,5 +423,52 @@ TEST_F(ApiZeroCopy, ControlCopyingSendTransmitsTheStacksOwnMbufs) {
   EXPECT_EQ(rte_mempool_in_use_count(c_pool_), base_in_use_);
 }
 
+// TSO over the in-process link (LinkPort::offer_tso): the client's bulk
+// data leaves as super-segments the link hands the server as LRO chains;
+// the stream arrives whole and in order, counted as wire segments on both
+// sides, and nothing is left over. With the default payload slices the link
+// copies each super-segment into the LRO layout; a copying port
+// (tx_copy_max at kTxCopyMaxAlways) builds it so itself.
+class ApiTso : public ApiPair {
+ protected:
+  ApiTso() { tso_ = true; }
+
+  void bulk_arrives_whole() {
+    const Bytes stream = pattern(2 * 1024 * 1024, 21);
+    std::size_t off = 0;
+    cli_->connected = [&](Connection& c) { pump(c, stream, &off); };
+    cli_->writable = cli_->connected;
+    listen_and_connect();
+    ASSERT_TRUE(run_until([&] { return srv_->received.size() == stream.size(); }, Duration::s(10)));
+    EXPECT_EQ(srv_->received, stream);
+    std::size_t super = 0;
+    for (const TxSegment& s : c_port_->sent()) {
+      if (s.len <= 1448) continue;
+      ++super;
+      EXPECT_EQ(s.len % 1448, 0u) << "a super-segment of whole MSS";
+      EXPECT_LE(s.len, TcpStackOptions::kTsoMaxPayload);
+    }
+    EXPECT_GT(super, 0u);
+    const Counters& cc = client_->counters();
+    const Counters& sc = server_->counters();
+    // OutSegs counts wire segments: more than the frames the link took.
+    EXPECT_GT(cc.get(Counter::kOutSegs), cc.get(Counter::kTxPackets));
+    EXPECT_GE(cc.get(Counter::kOutSegs), stream.size() / 1448);
+    // The server took LRO chains: more wire segments than IP datagrams.
+    EXPECT_GT(sc.get(Counter::kInSegs), sc.get(Counter::kIpInReceives));
+    EXPECT_EQ(sc.get(Drop::kIpTruncated), 0u);
+    abort_server_side_and_check_baseline();
+  }
+};
+
+TEST_F(ApiTso, BulkDataCrossesAsSuperSegmentsAndArrivesWhole) { bulk_arrives_whole(); }
+
+class ApiTsoCopying : public ApiTso {
+ protected:
+  ApiTsoCopying() { tx_copy_max_ = TcpStackOptions::kTxCopyMaxAlways; }
+};
+
+TEST_F(ApiTsoCopying, BulkDataCrossesAsSuperSegmentsAndArrivesWhole) { bulk_arrives_whole(); }
+
 }  // namespace
 }  // namespace tern::api::apitest

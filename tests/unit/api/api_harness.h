@@ -265,6 +265,10 @@ class ApiPair : public ::testing::Test {
     auto [a, b] = make_link_pair(1, 1024);
     s_link_ = std::move(a);
     c_link_ = std::move(b);
+    if (tso_) {  // before the ports are wrapped: CapturePort copies their info
+      s_link_->offer_tso();
+      c_link_->offer_tso();
+    }
     s_port_ = std::make_unique<CapturePort>(*s_link_);
     c_port_ = std::make_unique<CapturePort>(*c_link_);
     server_ = make_worker(*s_port_, kServerIp, s_pool_, s_clones_);
@@ -294,16 +298,22 @@ class ApiPair : public ::testing::Test {
     }
   }
 
-  static std::unique_ptr<Worker> make_worker(Port& port, std::uint32_t addr, rte_mempool* pool,
-                                             rte_mempool* clones) {
+  std::unique_ptr<Worker> make_worker(Port& port, std::uint32_t addr, rte_mempool* pool,
+                                      rte_mempool* clones) const {
     IpSettings s;
     s.mac = port.info().mac;
     s.addr = addr;
     s.prefix_len = 24;
     s.mtu = port.info().mtu;
+    // The port's offloads, as the runtime takes them (none unless tso_).
+    s.rx_ip_checksum_offload = port.info().rx_ip_checksum_offload;
+    s.tx_ip_checksum_offload = port.info().tx_ip_checksum_offload;
     WorkerTcpSettings tcp;
     tcp.opts.local_addr = addr;
     tcp.opts.mtu = s.mtu;
+    tcp.opts.tx_checksum_offload = port.info().tx_l4_checksum_offload;
+    tcp.opts.tso_max = port.info().tx_tso ? TcpStackOptions::kTsoMaxPayload : 0;
+    tcp.opts.tx_copy_max = tx_copy_max_;
     tcp.opts.cfg.max_connections = 64;
     tcp.opts.cfg.max_time_wait = 64;
     tcp.clone_pool = clones;
@@ -379,6 +389,11 @@ class ApiPair : public ::testing::Test {
     for (rte_mempool* p : {s_pool_, c_pool_, s_clones_, c_clones_})
       EXPECT_EQ(rte_mempool_in_use_count(p), 0u) << p->name;
   }
+
+  // Set by a fixture's constructor (before SetUp): the link offers TSO
+  // (LinkPort::offer_tso) and TCP uses it; how TCP attaches payloads.
+  bool tso_ = false;
+  std::uint32_t tx_copy_max_ = TcpStackOptions::kTxCopyMaxGather;
 
   std::vector<std::string> trace_;
   Instant now_ = at_ms(0);

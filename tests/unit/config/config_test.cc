@@ -109,6 +109,7 @@ TEST(ConfigDefaults, MinimalConfigTakesHeaderDefaults) {
   EXPECT_EQ(p.tx_ring, 1024u);
   EXPECT_TRUE(p.rx_checksum_offload);
   EXPECT_TRUE(p.tx_checksum_offload);
+  EXPECT_TRUE(p.tso);
   EXPECT_FALSE(p.tap_rx_trigger);
   EXPECT_EQ(p.steering, SteeringMode::kAuto);
   EXPECT_EQ(p.address.addr, 0x0a4d0002u);
@@ -191,6 +192,7 @@ rx_ring = 4096
 tx_ring = 512
 rx_checksum_offload = false
 tx_checksum_offload = false
+tso = false
 tap_rx_trigger = true
 steering = "software"
 address = "192.0.2.10/28"
@@ -265,6 +267,7 @@ ofo_max_segments = 0
   EXPECT_EQ(p.tx_ring, 512u);
   EXPECT_FALSE(p.rx_checksum_offload);
   EXPECT_FALSE(p.tx_checksum_offload);
+  EXPECT_FALSE(p.tso);
   EXPECT_TRUE(p.tap_rx_trigger);
   EXPECT_EQ(p.steering, SteeringMode::kSoftware);
   EXPECT_EQ(format_ipv4_prefix(p.address), "192.0.2.10/28");

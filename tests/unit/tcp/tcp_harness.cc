@@ -251,8 +251,14 @@ void TcpHarness::record_sent(Mbuf segment, const IpAddr& src, const IpAddr& dst,
   Bytes b = testkit::bytes_of(segment.get());
   s.mbufs = segment->nb_segs;
   s.offloaded = (segment->ol_flags & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_TCP_CKSUM;
+  if ((segment->ol_flags & RTE_MBUF_F_TX_TCP_SEG) != 0) {
+    s.tso_segsz = segment->tso_segsz;
+    s.chain_parts.clear();
+    for (const rte_mbuf* p = segment.get(); p != nullptr; p = p->next) s.chain_parts.push_back(p->data_len);
+  }
   if (s.offloaded && b.size() >= 20) {
-    const auto pseudo = pseudo_sum_of(b.size(), src, dst);
+    // TSO: the pseudo-header sum without the length (DPDK's contract).
+    const auto pseudo = pseudo_sum_of(s.tso_segsz != 0 ? 0 : b.size(), src, dst);
     const bool ip_flag_right = !v6 || (segment->ol_flags & RTE_MBUF_F_TX_IPV6) != 0;
     const bool as_dpdk_wants = testkit::get16(b, 16) == pseudo && ip_flag_right &&
                                segment->l4_len == (std::to_integer<unsigned>(b[12]) >> 4) * 4u;

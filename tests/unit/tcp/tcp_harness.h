@@ -109,6 +109,10 @@ struct Sent {
   // sum is completed as a NIC would before anything else reads it.
   bool offloaded = false;
   std::uint16_t mbufs = 0;  // segments in the chain handed to IP (1: payload copied into the header mbuf)
+  // A TSO super-segment (RTE_MBUF_F_TX_TCP_SEG): the wire segments' payload
+  // size, and each mbuf's data_len; 0 and empty otherwise.
+  std::uint16_t tso_segsz = 0;
+  std::vector<std::uint16_t> chain_parts;
   Instant at;
 
   TcpFlags f() const { return TcpFlags{flags}; }

@@ -1,0 +1,130 @@
+// SoftwareTso (lib/ip/software_tso.h): a TSO frame cut into wire frames as a
+// NIC would cut it, checked byte by byte against what the wire needs.
+#include "ip/software_tso.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdint>
+
+#include "test_frames.h"
+
+namespace tern::testkit {
+namespace {
+
+constexpr std::uint32_t kSeq = 0x01020304;
+constexpr std::uint16_t kSegSize = 1000;
+constexpr std::uint8_t kAck = 0x10, kPsh = 0x08, kFin = 0x01;
+
+class SoftwareTsoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pool_ = make_pool("stso");
+    ASSERT_NE(pool_, nullptr);
+    baseline_ = rte_mempool_in_use_count(pool_);
+  }
+  void TearDown() override {
+    EXPECT_EQ(rte_mempool_in_use_count(pool_), baseline_) << "leaked mbufs";
+    rte_mempool_free(pool_);
+  }
+
+  // A TCP/IPv4 frame of `payload` bytes with ACK, PSH and FIN, as TCP hands a
+  // super-segment to the port: in mbufs of at most 1500 bytes, the TSO
+  // request set, the checksums left to the "NIC".
+  rte_mbuf* tso_frame(std::size_t payload) {
+    payload_ = pattern(payload, 9);
+    Bytes tcp(20);
+    put16(tcp, 0, 40000);
+    put16(tcp, 2, 80);
+    put32(tcp, 4, kSeq);
+    put32(tcp, 8, 77);
+    tcp[12] = std::byte{0x50};
+    tcp[13] = static_cast<std::byte>(kAck | kPsh | kFin);
+    put16(tcp, 14, 5000);
+    append(tcp, payload_);
+    Ip ip;
+    ip.src = kOurIp;
+    ip.dst = kPeerIp;
+    ip.protocol = kProtoTcp;
+    ip.id = 100;
+    ip.frag = 0x4000;  // DF
+    const Bytes f = ethernet(kPeerMac, kOurMac, kTypeIpv4, ipv4(ip, tcp));
+    rte_mbuf* head = nullptr;
+    for (std::size_t off = 0; off < f.size(); off += 1500) {
+      const std::size_t len = std::min<std::size_t>(1500, f.size() - off);
+      rte_mbuf* m = to_mbuf(pool_, std::span<const std::byte>{f}.subspan(off, len)).release();
+      if (head == nullptr) {
+        head = m;
+      } else {
+        EXPECT_EQ(rte_pktmbuf_chain(head, m), 0);
+      }
+    }
+    head->l2_len = 14;
+    head->l3_len = 20;
+    head->l4_len = 20;
+    head->tso_segsz = kSegSize;
+    head->ol_flags |=
+        RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_TCP_SEG;
+    return head;
+  }
+
+  // Frame i of a cut: lengths, IP ID, sequence number, flags, both
+  // checksums and the payload it carries.
+  void expect_wire_frame(const rte_mbuf* m, std::size_t i, std::size_t count) {
+    SCOPED_TRACE("wire frame " + std::to_string(i));
+    EXPECT_EQ(m->ol_flags & (RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_L4_MASK | RTE_MBUF_F_TX_IP_CKSUM), 0u);
+    const Bytes f = bytes_of(m);
+    ASSERT_GE(f.size(), 54u);
+    const std::size_t off = i * kSegSize;
+    const std::size_t part = std::min<std::size_t>(kSegSize, payload_.size() - off);
+    ASSERT_EQ(f.size(), 54 + part);
+    const std::span<const std::byte> ip{f.data() + 14, 20};
+    EXPECT_EQ(get16(ip, 2), 40 + part);
+    EXPECT_EQ(get16(ip, 4), 100 + i);
+    EXPECT_EQ(ref_checksum(ip), 0) << "IPv4 header checksum";
+    const std::span<const std::byte> tcp{f.data() + 34, 20 + part};
+    EXPECT_EQ(get32(tcp, 4), kSeq + off);
+    const bool last = i + 1 == count;
+    EXPECT_EQ(get8(tcp, 13), last ? (kAck | kPsh | kFin) : kAck) << "PSH and FIN on the last frame only";
+    Bytes pseudo(12);
+    put32(pseudo, 0, kOurIp);
+    put32(pseudo, 4, kPeerIp);
+    put16(pseudo, 8, kProtoTcp);
+    put16(pseudo, 10, static_cast<std::uint16_t>(tcp.size()));
+    append(pseudo, tcp);
+    EXPECT_EQ(ref_checksum(pseudo), 0) << "TCP checksum";
+    EXPECT_TRUE(std::equal(tcp.begin() + 20, tcp.end(), payload_.begin() + static_cast<std::ptrdiff_t>(off)));
+  }
+
+  rte_mempool* pool_ = nullptr;
+  unsigned baseline_ = 0;
+  Bytes payload_;
+};
+
+TEST_F(SoftwareTsoTest, CutsIntoWireSegmentsWithTheirOwnHeadersAndChecksums) {
+  SoftwareTso tso(pool_, pool_);
+  std::array<rte_mbuf*, 8> out{};
+  const std::uint16_t k = tso.segment(tso_frame(3500), out.data(), out.size());
+  ASSERT_EQ(k, 4);
+  for (std::uint16_t i = 0; i < k; ++i) expect_wire_frame(out[i], i, k);
+  for (std::uint16_t i = 0; i < k; ++i) rte_pktmbuf_free(out[i]);
+}
+
+TEST_F(SoftwareTsoTest, APayloadOfOneSegmentLeavesAsItIsWithItsChecksums) {
+  SoftwareTso tso(pool_, pool_);
+  std::array<rte_mbuf*, 8> out{};
+  rte_mbuf* m = tso_frame(700);
+  ASSERT_EQ(tso.segment(m, out.data(), out.size()), 1);
+  EXPECT_EQ(out[0], m);
+  expect_wire_frame(out[0], 0, 1);
+  rte_pktmbuf_free(out[0]);
+}
+
+TEST_F(SoftwareTsoTest, TooManyWireSegmentsForTheArrayDropsTheFrame) {
+  SoftwareTso tso(pool_, pool_);
+  std::array<rte_mbuf*, 2> out{};
+  EXPECT_EQ(tso.segment(tso_frame(3500), out.data(), out.size()), 0);  // freed: TearDown checks
+}
+
+}  // namespace
+}  // namespace tern::testkit
