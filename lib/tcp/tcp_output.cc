@@ -304,8 +304,13 @@ void TcpStack::output(Tcb& c, Instant now) noexcept {
       const std::uint32_t wnd = std::min(c.snd_wnd, c.cc.cwnd());
       const std::uint32_t in_flight = c.flight();
       const std::uint32_t usable = wnd > in_flight ? wnd - in_flight : 0;
-      std::uint32_t len = std::min({avail, usable, send_size(c, fin_pending)});
-      if (len > c.mss) len -= len % c.mss;  // a super-segment is whole MSS; the rest goes on its own
+      std::uint32_t len = std::min(avail, usable);
+      if (len > c.mss) {
+        // More than one segment's worth: one MSS, or a super-segment of
+        // whole MSS (the rest goes on its own).
+        len = std::min(len, send_size(c, fin_pending));
+        len -= len % c.mss;
+      }
       if (len > 0 && c.sack_ok && seq_lt(c.snd_nxt, c.snd_max) && !c.sb.empty()) {
         // Going back after a timeout: skip what the peer SACKed since.
         const Seq32 was = c.snd_nxt;
