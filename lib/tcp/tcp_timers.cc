@@ -20,11 +20,15 @@ void TcpStack::arm_timer(Tcb& c) noexcept {
   const Instant b = c.tlp_deadline < c.rack_deadline ? c.tlp_deadline : c.rack_deadline;
   const Instant ab = a < b ? a : b;
   const Instant d = ab < c.linger_deadline ? ab : c.linger_deadline;
-  if (d == Instant::max()) {
-    wheel_.cancel(c);
-  } else {
-    wheel_.arm(c, d);
-  }
+  // Nothing left to run: the node stays where it is (a lazy cancel). In
+  // request/response every flight empties and the next request re-arms
+  // the retransmission timer; unlinking and re-filing the node each time
+  // (a division for the slot) cost more than the early wake-up it saves:
+  // when the node fires, on_tcb_timer finds nothing due and re-arms from
+  // the deadlines above, which are the truth. A later deadline is one
+  // store (TimerWheel::arm); only an earlier one moves the node. The TCB
+  // leaves the wheel when it is freed (finish, free_tcb).
+  if (d != Instant::max()) wheel_.arm(c, d);
 }
 
 void TcpStack::on_timer(Instant now) noexcept {
