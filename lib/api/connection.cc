@@ -32,6 +32,8 @@ std::string_view to_string(Error e) noexcept {
       return "not connected";
     case Error::kUnreachable:
       return "unreachable";
+    case Error::kNoSource:
+      return "no usable source address (duplicate address detection running)";
   }
   return "?";
 }

@@ -47,6 +47,8 @@ Error error_of(UdpResult r) noexcept {
       return Error::kNotConnected;
     case UdpResult::kUnreachable:
       return Error::kUnreachable;
+    case UdpResult::kNoSource:
+      return Error::kNoSource;
   }
   return Error::kInvalid;
 }

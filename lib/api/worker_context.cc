@@ -131,6 +131,9 @@ Connection* WorkerContext::connect(const IpAddr& addr, std::uint16_t port, Conne
         case ConnectError::kInUse:
           *err = Error::kInUse;
           break;
+        case ConnectError::kNoSource:
+          *err = Error::kNoSource;
+          break;
         default:
           *err = Error::kInvalid;
       }

@@ -139,6 +139,16 @@ class IpLayer {
   }
   // The source address send_ipv6() uses for `dst` (for pseudo-header sums).
   Ipv6Addr source_for(const Ipv6Addr& dst) const noexcept { return v6_.source_for(dst); }
+  // source_for(dst) if it may be used now; nullopt while it is tentative or
+  // duplicate (RFC 4862 §5.4: not assigned). source_for() itself falls back
+  // on the tentative link-local address, which ND's own probes need; a
+  // transport's active open or datagram takes this one (Linux:
+  // EADDRNOTAVAIL).
+  std::optional<Ipv6Addr> usable_source_for(const Ipv6Addr& dst) const noexcept {
+    const Ipv6Addr src = v6_.source_for(dst);
+    if (!v6_.is_ours(src)) return std::nullopt;
+    return src;
+  }
   // Upper-layer reachability confirmation of an IPv6 neighbour (RFC 4861 §7.3.1).
   void confirm(const Ipv6Addr& addr, Instant now) noexcept { v6_.confirm(addr, now); }
   Ipv6Layer& v6() noexcept { return v6_; }

@@ -51,8 +51,11 @@ class TcpIpGlue final : public TransportInput, public SegmentSink {
   }
 
  private:
+  // "::" while no address may be a source (duplicate address detection,
+  // RFC 4862 §5.4): connect() then refuses with kNoSource.
   static IpAddr source_for(void* self, const IpAddr& dst) noexcept {
-    return IpAddr::v6(static_cast<TcpIpGlue*>(self)->ip_.source_for(Ipv6Addr{dst.bytes()}).b);
+    const auto src = static_cast<TcpIpGlue*>(self)->ip_.usable_source_for(Ipv6Addr{dst.bytes()});
+    return src ? IpAddr::v6(src->b) : IpAddr{};
   }
 
   IpLayer& ip_;

@@ -346,8 +346,15 @@ Tcb* TcpStack::connect(const IpAddr& raddr, std::uint16_t rport, Instant now, Co
   const IpAddr laddr = v4                       ? IpAddr::v4(o_.local_addr)
                        : source_for_ != nullptr ? source_for_(source_ctx_, raddr)
                                                 : o_.local_addr6;
-  if (raddr.is_unspecified() || raddr.is_multicast() || laddr.is_unspecified() || rport == 0) {
+  if (raddr.is_unspecified() || raddr.is_multicast() || rport == 0) {
     e = ConnectError::kBadAddress;
+    return nullptr;
+  }
+  // No address of ours may be a source (none configured for the family, or,
+  // over IPv6, every candidate still tentative: RFC 4862 §5.4). Linux fails
+  // EADDRNOTAVAIL at once rather than holding the SYN until DAD ends.
+  if (laddr.is_unspecified()) {
+    e = ConnectError::kNoSource;
     return nullptr;
   }
   FourTuple t{laddr, raddr, lport, rport};

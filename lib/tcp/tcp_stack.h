@@ -116,12 +116,13 @@ enum class ConnectError : std::uint8_t {
   kNoMemory,    // ENOBUFS: TCB pool exhausted
   kBadAddress,  // EINVAL: zero address or port, or connecting to ourselves
   kInUse,       // EADDRINUSE: the explicit local port is taken for this destination
+  kNoSource,    // EADDRNOTAVAIL: no usable source address (IPv6: duplicate address detection running)
 };
 
 struct TcpStackOptions {
   std::uint32_t local_addr = 0;  // host order; 0: no IPv4 (connect to IPv4 refused)
   // The source for connections to IPv6 peers; "::" (unset): IPv6 connect is
-  // refused with kBadAddress. Passive opens answer from the address the SYN
+  // refused with kNoSource. Passive opens answer from the address the SYN
   // was sent to, either family.
   IpAddr local_addr6;
   // The link MTU: MSS = MTU - 40 over IPv4, MTU - 60 over IPv6 (RFC 9293
@@ -215,7 +216,8 @@ class TcpStack {
   }
   // The source address for an active open to an IPv6 peer: the IP layer's
   // choice (RFC 6724), so that segments leave from the address their
-  // checksum covers. Unset: TcpStackOptions::local_addr6.
+  // checksum covers. Unset: TcpStackOptions::local_addr6. "::" from the
+  // selector: no address is usable yet (tentative), connect() fails kNoSource.
   using SourceSelector = IpAddr (*)(void* ctx, const IpAddr& dst);
   void set_source_selector(SourceSelector fn, void* ctx) noexcept {
     source_for_ = fn;

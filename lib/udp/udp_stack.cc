@@ -191,11 +191,9 @@ std::optional<IpAddr> UdpStack::source_for(const Sock& s, const IpAddr& dst) con
   if (!s.local.addr.is_unspecified()) return s.local.addr;  // open() took only a usable one
   if (s.connected && dst == s.remote.addr) return s.source;
   if (dst.is_v4()) return IpAddr::v4(ip_.settings().addr);
-  // Ipv6Layer::source_for() falls back on the link-local address even while
-  // DAD runs on it (its own solicitations need a source).
-  const IpAddr ours = IpAddr::v6(ip_.source_for(to_v6(dst)).b);
-  if (!our_address(ours)) return std::nullopt;
-  return ours;
+  const std::optional<Ipv6Addr> ours = ip_.usable_source_for(to_v6(dst));
+  if (!ours) return std::nullopt;  // DAD still running (RFC 4862 §5.4)
+  return IpAddr::v6(ours->b);
 }
 
 UdpResult UdpStack::connect(UdpSocketId id, const Endpoint& remote, Instant now) noexcept {
@@ -208,7 +206,7 @@ UdpResult UdpStack::connect(UdpSocketId id, const Endpoint& remote, Instant now)
   if (!family_fits(s.local.addr, remote.addr)) return UdpResult::kInvalid;
   if (!routable(remote.addr, now)) return UdpResult::kUnreachable;
   const std::optional<IpAddr> source = source_for(s, remote.addr);
-  if (!source) return UdpResult::kInvalid;  // EADDRNOTAVAIL: DAD still running
+  if (!source) return UdpResult::kNoSource;
   if (!s.hashed) {
     const UdpResult r = autobind(id, *source, remote);
     if (r != UdpResult::kOk) return r;
@@ -239,7 +237,7 @@ UdpResult UdpStack::send_to(UdpSocketId id, Mbuf& payload, const std::optional<E
   if (len > (v4 ? kMaxPayloadV4 : kMaxPayloadV6)) return UdpResult::kTooBig;
   if (!routable(dst.addr, now)) return UdpResult::kUnreachable;
   const std::optional<IpAddr> source = source_for(s, dst.addr);
-  if (!source) return UdpResult::kInvalid;  // EADDRNOTAVAIL: DAD still running
+  if (!source) return UdpResult::kNoSource;
   if (!s.hashed) {
     const UdpResult r = autobind(id, *source, dst);
     if (r != UdpResult::kOk) return r;

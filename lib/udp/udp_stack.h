@@ -58,13 +58,13 @@ class UdpEvents {
 enum class UdpResult : std::uint8_t {
   kOk,
   kInUse,         // EADDRINUSE: the address and port are bound already
-  kInvalid,       // EINVAL / EADDRNOTAVAIL: not our address (or no source yet: IPv6 DAD), port 0 as a
-                  // destination, wrong family
+  kInvalid,       // EINVAL / EADDRNOTAVAIL: not our address, port 0 as a destination, wrong family
   kNoMemory,      // ENOBUFS / ENFILE: no socket slot or mbuf left
   kNoPorts,       // EAGAIN: no ephemeral port free
   kTooBig,        // EMSGSIZE: over 65,507 bytes of payload (IPv4), or over the MTU and not fragmented
   kNotConnected,  // EDESTADDRREQ: send() on a socket without a default peer
   kUnreachable,   // ENETUNREACH: no route to the destination
+  kNoSource,      // EADDRNOTAVAIL: no usable IPv6 source yet (duplicate address detection)
 };
 
 class UdpStack final : public TransportInput {

@@ -271,6 +271,7 @@ int VirtualHost::connect(int fd, const sockaddr* addr, socklen_t len) {
       case ConnectError::kNone:
         break;
       case ConnectError::kNoPorts:
+      case ConnectError::kNoSource:
         return fail(EADDRNOTAVAIL);
       case ConnectError::kNoMemory:
         return fail(ENOBUFS);

@@ -396,7 +396,7 @@ TEST_F(WorkerPairUdp6, ConnectedSocketsGetTheirRepliesOnTheirOwnWorker) {
     for (int i = 0; i < kPerWorker; ++i) {
       UdpSocketId id = kNoUdpSocket;
       ASSERT_EQ(worker(w).udp()->open({IpAddr{}, 0}, &id), UdpResult::kOk);
-      EXPECT_EQ(worker(w).udp()->connect(id, server, at_ms(1)), UdpResult::kInvalid) << "no source yet";
+      EXPECT_EQ(worker(w).udp()->connect(id, server, at_ms(1)), UdpResult::kNoSource) << "no source yet";
       socks[w].push_back(id);
     }
   }

@@ -5,7 +5,12 @@
 // reference sum; the frames it injects carry an IPv6 header and go in
 // through on_segment6. MSS = MTU - 60 (RFC 8200 §8.3), 1220 by default
 // (RFC 9293 §3.7.1); ISNs (RFC 6528) and SYN cookies (RFC 4987) over the
-// 128-bit addresses.
+// 128-bit addresses. No SYN from a tentative address (RFC 4862 §5.4).
+#include <memory>
+
+#include "ip/frame_queue.h"
+#include "ip/ip_layer.h"
+#include "tcp/ip_glue.h"
 #include "tcp/isn.h"
 #include "tcp_harness.h"
 #include "wire/icmpv6.h"
@@ -305,6 +310,78 @@ TEST_F(Ipv6, NoRouteEndsTheAttemptAsUnreachable) {
                           at_ms(1));
   EXPECT_EQ(c->state, TcpState::kClosed);
   EXPECT_EQ(c->error, TcpError::kUnreachable);
+}
+
+// Duplicate address detection (RFC 4862 §5.4) through a real IpLayer joined
+// by TcpIpGlue, as a worker runs it: while our addresses are tentative none
+// may be a source, so an active open fails at once with kNoSource (Linux:
+// EADDRNOTAVAIL) and sends nothing, to a global and to a link-local peer;
+// once DAD ends the SYN leaves from the address source selection picks.
+class Ipv6Dad : public Ipv6 {
+ protected:
+  void TearDown() override {
+    glue_.reset();
+    ip_.reset();  // its parked packets back before the harness counts mbufs
+    out_.clear();
+    Ipv6::TearDown();
+  }
+  IpLayer& ip() {
+    if (!ip_) {
+      IpSettings s;
+      s.mac = testkit::kOurMac;
+      s.v6.addrs = {Ipv6Prefix{Ipv6Addr{kLocalIp6.bytes()}, 64}};
+      s.v6.nd.dad_transmits = 1;  // one probe, tentative until RetransTimer (1 s) after it
+      ip_ = std::make_unique<IpLayer>(s, counters_, pool_);
+      glue_ = std::make_unique<TcpIpGlue>(*ip_, out_);
+      glue_->attach(stack());
+    }
+    return *ip_;
+  }
+
+  FrameQueue out_;
+  std::unique_ptr<IpLayer> ip_;
+  std::unique_ptr<TcpIpGlue> glue_;
+};
+
+TEST_F(Ipv6Dad, ConnectFailsWhileOurAddressesAreTentative) {
+  const Ipv6Addr ours_ll = link_local_from_mac(testkit::kOurMac);
+  const IpAddr peer_ll = IpAddr::v6(link_local_from_mac(testkit::kPeerMac).b);
+  ip().on_timer(at_ms(0), out_);  // DAD probes for the link-local and the global address
+  ASSERT_TRUE(ip_->v6().tentative(Ipv6Addr{kLocalIp6.bytes()}));
+  ASSERT_TRUE(ip_->v6().tentative(ours_ll));
+  out_.clear();
+
+  for (const IpAddr& peer : {kPeerIp6, peer_ll}) {
+    ConnectError err = ConnectError::kNone;
+    EXPECT_EQ(stack().connect(peer, 80, at_ms(1), &err), nullptr);
+    EXPECT_EQ(err, ConnectError::kNoSource) << "not a SYN from a tentative address";
+  }
+  expect_nothing_sent();  // no SYN
+  EXPECT_TRUE(out_.empty()) << "nothing through the IP layer either";
+  EXPECT_EQ(count(Counter::kActiveOpens), 0u);
+  EXPECT_EQ(tcbs_in_use(), 0u);
+
+  ip().on_timer(at_ms(1000), out_);  // one RetransTimer after the probe: DAD is over
+  ASSERT_FALSE(ip_->v6().tentative(Ipv6Addr{kLocalIp6.bytes()}));
+  out_.clear();
+  ConnectError err = ConnectError::kNone;
+  Tcb* global = stack().connect(kPeerIp6, 80, at_ms(1001), &err);
+  ASSERT_NE(global, nullptr);
+  EXPECT_EQ(err, ConnectError::kNone);
+  EXPECT_EQ(global->tuple.laddr, kLocalIp6);
+  Tcb* link = stack().connect(peer_ll, 80, at_ms(1001), &err);
+  ASSERT_NE(link, nullptr);
+  EXPECT_EQ(link->tuple.laddr, IpAddr::v6(ours_ll.b));
+  EXPECT_EQ(count(Counter::kActiveOpens), 2u);
+  const std::vector<Sent> syns = take_all_sent();
+  ASSERT_EQ(syns.size(), 2u);
+  EXPECT_EQ(syns[0].flags, kTcpSyn);
+  EXPECT_EQ(syns[0].src, kLocalIp6);
+  EXPECT_EQ(syns[1].flags, kTcpSyn);
+  EXPECT_EQ(syns[1].src, IpAddr::v6(ours_ll.b));
+  EXPECT_TRUE(syns[0].checksum_ok && syns[1].checksum_ok);
+  stack().close(*global, now());
+  stack().close(*link, now());
 }
 
 }  // namespace

@@ -198,9 +198,9 @@ TEST_F(Udp6Test, NoSourceWhileDuplicateAddressDetectionRuns) {
   timer(at_ms(0));  // DAD probes for the link-local and the global address
   out_.clear();
   const UdpSocketId s = open({IpAddr{}, 0});
-  EXPECT_EQ(udp().connect(s, Endpoint{addr(kPeerG), kCli}, at_ms(1)), UdpResult::kInvalid);
+  EXPECT_EQ(udp().connect(s, Endpoint{addr(kPeerG), kCli}, at_ms(1)), UdpResult::kNoSource);
   Mbuf p = udp().copy_payload(pattern(5));
-  EXPECT_EQ(udp().send_to(s, p, Endpoint{addr(kPeerG), kCli}, at_ms(1)), UdpResult::kInvalid);
+  EXPECT_EQ(udp().send_to(s, p, Endpoint{addr(kPeerG), kCli}, at_ms(1)), UdpResult::kNoSource);
   EXPECT_TRUE(p) << "refused before the stack took it: the payload stays the caller's";
   EXPECT_EQ(udp().local(s).port, 0) << "no ephemeral port bound";
   EXPECT_FALSE(udp().remote(s).has_value());

@@ -71,6 +71,7 @@ enum class Error : std::uint8_t {
   kUnknownCongestion,  // ENOENT: no congestion control by that name
   kNotConnected,       // EDESTADDRREQ: UdpSocket::send() without a default peer
   kUnreachable,        // ENETUNREACH: no route to the destination (UDP)
+  kNoSource,           // EADDRNOTAVAIL: no usable source address yet (IPv6 duplicate address detection)
 };
 std::string_view to_string(Error e) noexcept;
 
