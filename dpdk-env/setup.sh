@@ -20,7 +20,7 @@ PACKAGES=(
   libdpdk-dev dpdk dpdk-dev
   libabsl-dev libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
   # tests, demo and docs: namespaces, links and the kernel-side clients and captures
-  iproute2 iputils-ping ethtool procps xxd curl wget wrk apache2-utils
+  iproute2 iputils-ping ethtool procps xxd curl wget wrk apache2-utils socat
   tshark wireshark-common tcpdump
   # tests/packetdrill/run_scripts.sh builds packetdrill from its source
   make bison flex

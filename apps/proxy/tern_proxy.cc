@@ -288,7 +288,11 @@ class Proxy final : public api::App, public api::AcceptHandler, public api::Conn
       api::Error err = api::Error::kOk;
       Connection* b = w_->connect(a.addr, a.port, *this, &err);
       if (b == nullptr) {  // our side's shortage, not the backend's fault
-        ++stats_.local_connect_errors;
+        // Said once per worker: a pool or port shortage, or an IPv6 backend
+        // while duplicate address detection leaves no source address yet.
+        if (stats_.local_connect_errors++ == 0)
+          std::fprintf(stderr, "tern-proxy: worker %u: cannot connect to backend %s: %s\n", w_->id(),
+                       proxy::format_backend(a).c_str(), std::string(api::to_string(err)).c_str());
         pool_.abandoned(*i);
         continue;
       }
@@ -565,7 +569,8 @@ int main(int argc, char** argv) {
        [&](const std::string& v) {
          const auto b = proxy::parse_backend(v);
          if (!b)
-           throw std::invalid_argument("--backend = \"" + v + "\": expected IPv4:PORT, such as 10.0.0.1:80");
+           throw std::invalid_argument("--backend = \"" + v +
+                                       "\": expected IP:PORT, such as 10.0.0.1:80 or [2001:db8::1]:80");
          if (o.backends.size() == BackendPool::kMaxBackends)
            throw std::invalid_argument("--backend: at most 64 backends");
          o.backends.push_back(*b);

@@ -4,6 +4,8 @@ Linux's TCP and checks every byte that comes back.
 
   echo_client.py HOST PORT [--seed N] [--messages N] [--concurrent N] [--aborts N]
 
+HOST is an IPv4 or an IPv6 address (echo6_test.sh runs it over IPv6).
+
 Phases, each failing the run (exit 1, "FAIL: ...") on the first wrong byte,
 short count, stall or error:
   stream      seeded messages of mixed sizes (1 B .. 64 KiB) over a few
@@ -110,8 +112,12 @@ class Conn:
         self.recvd = end
 
 
+def family(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def connect(host, port, rcvbuf=None, timeout=10.0):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(family(host), socket.SOCK_STREAM)
     if rcvbuf:  # before connect(), so the window scale we offer matches it
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     s.settimeout(timeout)
@@ -191,7 +197,7 @@ def phase_concurrent(args, rng):
     t = time.monotonic()
     socks = []
     for _ in range(n):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s = socket.socket(family(args.host), socket.SOCK_STREAM)
         s.setblocking(False)
         err = s.connect_ex((args.host, args.port))
         if err not in (0, errno.EINPROGRESS):

@@ -3,8 +3,10 @@
 the passive side while tern-echo is the client, with a scripted way to end
 each connection, and a record of how every connection really ended.
 
-  echo_server.py PORT --connections N --log FILE
+  echo_server.py PORT --connections N --log FILE [--ipv6]
                  [--close-after K] [--close-delay-us D] [--holdback H]
+
+--ipv6 listens on [::] (IPv6 and IPv4-mapped clients) instead of 0.0.0.0.
 
 Behaviours (one per run; every connection of the run gets it):
   default          echo until EOF, then close: the client closes first.
@@ -37,7 +39,7 @@ import time
 def serve(n, sock, args, out, lock, done):
     rec = {"n": n, "bytes_in": 0, "bytes_out": 0, "first": None, "end": None, "after_eof": 0, "late_data": 0}
     try:
-        rec["peer"] = "%s:%d" % sock.getpeername()
+        rec["peer"] = "%s:%d" % sock.getpeername()[:2]
     except OSError:
         rec["peer"] = "?"
     held = b""
@@ -98,11 +100,12 @@ def main():
     p.add_argument("--close-delay-us", type=int, default=0)
     p.add_argument("--holdback", type=int, default=0)
     p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("--ipv6", action="store_true")
     args = p.parse_args()
 
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls = socket.socket(socket.AF_INET6 if args.ipv6 else socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("0.0.0.0", args.port))
+    ls.bind(("::" if args.ipv6 else "0.0.0.0", args.port))
     ls.listen(1024)
     print("listening on %d" % args.port, flush=True)
 

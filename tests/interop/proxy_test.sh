@@ -40,8 +40,8 @@ usage_error() {
 }
 usage_error "--backend is required" --listen 80
 usage_error "--listen is required" --backend 10.0.0.1:80
-usage_error "expected IPv4:PORT" --listen 80 --backend 10.0.0.1
-usage_error "expected IPv4:PORT" --listen 80 --backend 10.0.0.300:80
+usage_error "expected IP:PORT" --listen 80 --backend 10.0.0.1
+usage_error "expected IP:PORT" --listen 80 --backend 10.0.0.300:80
 usage_error "expected round-robin or least-connections" --listen 80 --backend 10.0.0.1:80 --policy random
 usage_error "expected an integer" --listen 80 --backend 10.0.0.1:80 --fail-threshold 0
 echo "usage errors: exit 2 with a message"
