@@ -1,7 +1,10 @@
 // Whole-stack fuzzer: one IpLayer (ARP, IPv4 input, reassembly, ICMP echo
 // and Destination Unreachable, fragmentation, next hop and ARP parking; IPv6
 // input, the extension-header walk, reassembly and fragmentation, ICMPv6
-// and neighbour discovery) fed
+// and neighbour discovery) and, with configuration bit 0x10, a TcpStack
+// joined to it by TcpIpGlue as a worker joins them (a listener on port 80
+// for both families whose application echoes, and an active open over IPv4
+// and one over IPv6 at start), fed
 // a sequence of frames on virtual time, with real mbufs from an in-memory EAL.
 //
 // Input: one configuration byte, then records until the input runs out:
@@ -12,7 +15,10 @@
 // and reassembly timeouts are reachable) and then either delivers `bytes` as a
 // received frame or, with kSend, asks the layer to send them. Other flag bits
 // repair what random bytes rarely get right (our MAC and address, checksums),
-// so the fuzzer spends its time past the first checks.
+// so the fuzzer spends its time past the first checks. On a TCP segment of
+// either family, kFixArpTarget makes it an answer to the last TCP segment
+// the stack sent in that family (addresses, ports, SEQ = its ACK, ACK = its
+// SEQ + SEG.LEN), so handshakes complete and data is in window.
 //
 // With configuration bit 0x80, received frames go through receive-side
 // coalescing first (runtime/rx_coalesce.h, as a worker with [port] gro):
@@ -20,8 +26,11 @@
 //
 // Checked after every record: every frame the layer emits is well formed and
 // ours (source MAC and address, header checksum, lengths, MTU, a valid ICMP
-// checksum on echo replies), and the mbufs it holds stay bounded. After the
-// input: destroying the layer returns every mbuf to its pool.
+// checksum on echo replies, a valid TCP checksum over either family's
+// pseudo-header), and the mbufs it holds stay bounded. The IPv6 active open
+// at start fails with kNoSource exactly when duplicate address detection
+// runs (RFC 4862 §5.4: no SYN from a tentative address). After the input:
+// destroying the stack and the layer returns every mbuf to its pool.
 #include <rte_eal.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
@@ -44,6 +53,8 @@
 #include "ip/ip_layer.h"
 #include "runtime/eal_in_memory.h"
 #include "runtime/rx_coalesce.h"
+#include "tcp/ip_glue.h"
+#include "tcp/tcp_stack.h"
 #include "wire/bytes.h"
 #include "wire/checksum.h"
 #include "wire/ethernet.h"
@@ -60,16 +71,19 @@ constexpr std::array<std::uint16_t, 4> kMtus = {1500, 576, 1280, 9000};
 // IPv6: 2001:db8:1::1/64, and the link-local address from kOurMac.
 constexpr Ipv6Addr kOurIp6 = Ipv6Addr::from_groups({0x2001, 0xDB8, 1, 0, 0, 0, 0, 1});
 constexpr Ipv6Addr kOurLl = link_local_from_mac(kOurMac);
+// The active opens' peers (port 80), on link.
+constexpr std::uint32_t kPeerIp = 0x0A000002;
+constexpr Ipv6Addr kPeerIp6 = Ipv6Addr::from_groups({0x2001, 0xDB8, 1, 0, 0, 0, 0, 2});
 
 // Flag bits of a record.
 constexpr std::uint8_t kFixEthDst = 1 << 0;
 constexpr std::uint8_t kFixIpDst = 1 << 1;
 constexpr std::uint8_t kFixIpChecksum = 1 << 2;
 constexpr std::uint8_t kFixIcmpChecksum = 1 << 3;  // or the TCP checksum of a TCP datagram
-constexpr std::uint8_t kFixArpTarget = 1 << 4;
-constexpr std::uint8_t kSplitInTwo = 1 << 5;  // deliver as a two-segment chain
-constexpr std::uint8_t kSend = 1 << 6;        // ip.send(): dst:4, protocol:1, payload
-constexpr std::uint8_t kSend6 = 1 << 7;       // with kSend: send_ipv6(): dst:16, protocol:1, payload
+constexpr std::uint8_t kFixArpTarget = 1 << 4;     // on TCP: answer the last segment sent
+constexpr std::uint8_t kSplitInTwo = 1 << 5;       // deliver as a two-segment chain
+constexpr std::uint8_t kSend = 1 << 6;             // ip.send(): dst:4, protocol:1, payload
+constexpr std::uint8_t kSend6 = 1 << 7;            // with kSend: send_ipv6(): dst:16, protocol:1, payload
 
 // The small tables keep per-input set-up cheap and make their limits reachable.
 constexpr std::uint32_t kFragFlows = 16;
@@ -77,33 +91,122 @@ constexpr std::uint32_t kArpPending = 8;
 // Held at most: the reassembly tables' fragments (one table per family; two
 // segments each before linearising), and parked frames, each up to a 64 KiB
 // reply in 2 KiB segments.
+// TCP: small buffers and few connections; the application reads everything
+// at once, so a connection holds its out-of-order queue (segments of up to
+// two mbufs) and its send queue (copied into whole mbufs) at most.
+constexpr std::uint32_t kTcpConns = 6;
+constexpr std::uint32_t kTcpBuf = 4096;
+constexpr std::uint32_t kTcpOfo = 4;
+constexpr unsigned kTcpHeld = kTcpConns * (2 * kTcpOfo + kTcpBuf / 1024 + 8);
 constexpr unsigned kHeldBound =
-    2 * kFragFlows * RTE_LIBRTE_IP_FRAG_MAX_FRAG * 2 + kArpPending * 40 + kArpPending + 64;
+    2 * kFragFlows * RTE_LIBRTE_IP_FRAG_MAX_FRAG * 2 + kArpPending * 40 + kArpPending + 64 + kTcpHeld;
 
 rte_mempool* g_pool = nullptr;
 rte_mempool* g_indirect = nullptr;
 constexpr std::uint16_t kGroBurst = 32;
 tern::RxCoalescer* g_gro = nullptr;  // one for the process, as a worker keeps one
 
-// Stands in for TCP (configuration bit 0x10) so that a Destination
-// Unreachable gets past the hand-over: what reaches the transport must come
-// from a quote of our own datagram, with a code RFC 1812 §5.2.7.1 defines.
+// In front of TCP's glue (configuration bit 0x10): checks what the IP layer
+// hands the transport, then passes it on. What reaches the transport as a
+// Destination Unreachable must come from a quote of our own datagram, with a
+// code RFC 1812 §5.2.7.1 defines.
 class CheckingTransport final : public TransportInput {
  public:
+  explicit CheckingTransport(TransportInput& next) noexcept : next_(next) {}
   // A segment GRO merged: a chain of whole frames, its length the datagram's,
   // its headers (and their checksum) made valid again, both checksums marked
   // verified.
-  void on_ipv4(const Ipv4Delivery& d, Mbuf m, Instant, FrameQueue&) override {
-    if ((m->ol_flags & RTE_MBUF_F_RX_LRO) == 0) return;
-    FUZZ_CHECK(m->nb_segs >= 2 && d.protocol == 6 && d.l4_offset == 34);
-    FUZZ_CHECK(m.pkt_len() == std::uint32_t{d.l4_offset} + d.l4_len);
-    FUZZ_CHECK((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD);
-    FUZZ_CHECK(internet_checksum(m.head().subspan(14, 20)) == 0);
+  void on_ipv4(const Ipv4Delivery& d, Mbuf m, Instant now, FrameQueue& out) override {
+    if ((m->ol_flags & RTE_MBUF_F_RX_LRO) != 0) {
+      FUZZ_CHECK(m->nb_segs >= 2 && d.protocol == 6 && d.l4_offset == 34);
+      FUZZ_CHECK(m.pkt_len() == std::uint32_t{d.l4_offset} + d.l4_len);
+      FUZZ_CHECK((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD);
+      FUZZ_CHECK(internet_checksum(m.head().subspan(14, 20)) == 0);
+    }
+    next_.on_ipv4(d, std::move(m), now, out);
   }
-  void on_icmp_unreachable(const IcmpUnreachable& u, Instant) override {
+  void on_icmp_unreachable(const IcmpUnreachable& u, Instant now) override {
     FUZZ_CHECK(u.src == kOurIp && u.code <= 15);
+    next_.on_icmp_unreachable(u, now);
   }
+  // TCP over IPv6 from a unicast source to one of our unicast addresses.
+  void on_ipv6(const Ipv6Delivery& d, Mbuf m, Instant now, FrameQueue& out) override {
+    FUZZ_CHECK(d.protocol == 6 && (d.dst == kOurIp6 || d.dst == kOurLl));
+    FUZZ_CHECK(!d.src.is_multicast() && !d.src.is_unspecified());
+    FUZZ_CHECK(std::uint32_t{d.l4_offset} + d.l4_len <= m.pkt_len());
+    next_.on_ipv6(d, std::move(m), now, out);
+  }
+  void on_icmpv6_error(const Icmpv6Report& r, Instant now) override {
+    FUZZ_CHECK(r.src == kOurIp6 || r.src == kOurLl);
+    next_.on_icmpv6_error(r, now);
+  }
+
+ private:
+  TransportInput& next_;
 };
+
+// The application on the listener and the active opens: accepts
+// everything, echoes what it reads, closes on the peer's FIN and on
+// kTcpEvClosed (the API's rule: a Tcb is the application's until it closes
+// it).
+class EchoApp final : public TcpHandler {
+ public:
+  EchoApp(TcpStack& tcp, const Instant& now) noexcept : tcp_(tcp), now_(now) {}
+  void on_acceptable(Listener& l) override {
+    while (tcp_.accept(l) != nullptr) {
+    }
+  }
+  void on_event(Tcb& c, std::uint8_t events) override {
+    if (events & kTcpEvClosed) {
+      tcp_.close(c, now_);
+      return;
+    }
+    if (events & kTcpEvReadable) {
+      std::array<std::byte, 1024> b;
+      while (const std::size_t n = tcp_.read(c, b, now_)) tcp_.send_copy(c, {b.data(), n}, now_);
+    }
+    if (events & kTcpEvPeerFin) tcp_.close(c, now_);
+  }
+
+ private:
+  TcpStack& tcp_;
+  const Instant& now_;
+};
+
+// The last TCP segment the stack sent in each family, for kFixArpTarget.
+struct LastTcp {
+  bool valid = false;
+  std::array<std::byte, 16> src{}, dst{};  // IPv4: the first 4 bytes
+  std::uint16_t sport = 0, dport = 0;
+  std::uint32_t seq = 0, ack = 0, seg_len = 0;
+};
+LastTcp g_last4, g_last6;
+
+void remember_tcp(LastTcp& t, const std::byte* src, const std::byte* dst, std::size_t addr_len,
+                  const std::byte* tcp, std::size_t tcp_len) {
+  const std::size_t off = static_cast<std::size_t>(load_u8(tcp + 12) >> 4) * 4;
+  if (off < 20 || off > tcp_len) return;
+  const std::uint8_t fl = load_u8(tcp + 13);
+  t.valid = true;
+  std::memcpy(t.src.data(), src, addr_len);
+  std::memcpy(t.dst.data(), dst, addr_len);
+  t.sport = load_be16(tcp);
+  t.dport = load_be16(tcp + 2);
+  t.seq = load_be32(tcp + 4);
+  t.ack = load_be32(tcp + 8);
+  t.seg_len = static_cast<std::uint32_t>(tcp_len - off) + ((fl & 0x02) ? 1 : 0) + ((fl & 0x01) ? 1 : 0);
+}
+
+// Turns the TCP segment at `tcp` into an answer to `t` (see the top).
+void answer_last(const LastTcp& t, std::byte* src, std::byte* dst, std::size_t addr_len, std::byte* tcp) {
+  if (!t.valid) return;
+  std::memcpy(src, t.dst.data(), addr_len);
+  std::memcpy(dst, t.src.data(), addr_len);
+  store_be16(tcp, t.dport);
+  store_be16(tcp + 2, t.sport);
+  store_be32(tcp + 4, t.ack);
+  store_be32(tcp + 8, t.seq + t.seg_len);
+}
 
 void fix_ipv4_checksum(std::byte* ip, std::size_t avail) {
   const std::size_t hl = static_cast<std::size_t>(load_u8(ip) & 0x0F) * 4;
@@ -123,12 +226,13 @@ void fix_icmp_checksum(std::byte* ip, std::size_t avail) {
   store_be16(icmp + 2, internet_checksum({icmp, total - hl}));
 }
 
-void fix_tcp_checksum(std::byte* ip, std::size_t avail) {
+void fix_tcp_checksum(std::byte* ip, std::size_t avail, bool answer) {
   const std::size_t hl = static_cast<std::size_t>(load_u8(ip) & 0x0F) * 4;
   if (hl < 20 || hl > avail || load_u8(ip + 9) != 6 || (load_be16(ip + 6) & 0x3FFF) != 0) return;
   const std::size_t total = std::min<std::size_t>(load_be16(ip + 2), avail);
   if (total < hl + 20) return;
   std::byte* tcp = ip + hl;
+  if (answer) answer_last(g_last4, ip + 12, ip + 16, 4, tcp);
   store_be16(tcp + 16, 0);
   ChecksumAccumulator acc{
       pseudo_header_sum(load_be32(ip + 12), load_be32(ip + 16), 6, static_cast<std::uint16_t>(total - hl))};
@@ -145,9 +249,21 @@ void repair(std::vector<std::byte>& f, std::uint8_t flags) {
   const std::size_t avail = f.size() - 14;
   if (type == kEtherTypeArp && (flags & kFixArpTarget) && avail >= 28) store_be32(l3 + 24, kOurIp);
   if (type == kEtherTypeIpv6 && avail >= 40) {
-    if (flags & kFixIpDst) (flags & kFixArpTarget ? solicited_node(kOurIp6) : kOurIp6).store(l3 + 24);
-    // The ICMPv6 checksum, when ICMPv6 follows the fixed header directly.
+    const bool tcp = load_u8(l3 + 6) == kIpProtoTcp;
+    if (flags & kFixIpDst) (flags & kFixArpTarget && !tcp ? solicited_node(kOurIp6) : kOurIp6).store(l3 + 24);
+    // The ICMPv6 or TCP checksum, when that header follows the fixed header directly.
     const std::size_t plen = std::min<std::size_t>(load_be16(l3 + 4), avail - 40);
+    if (tcp && plen >= 20) {
+      if (flags & kFixArpTarget) answer_last(g_last6, l3 + 8, l3 + 24, 16, l3 + 40);
+      if (flags & kFixIcmpChecksum) {
+        std::byte* seg = l3 + 40;
+        store_be16(seg + 16, 0);
+        ChecksumAccumulator acc{ipv6_pseudo_header_sum(Ipv6Addr::load(l3 + 8), Ipv6Addr::load(l3 + 24),
+                                                       static_cast<std::uint32_t>(plen), kIpProtoTcp)};
+        acc.add({seg, plen});
+        store_be16(seg + 16, acc.finish());
+      }
+    }
     if ((flags & kFixIcmpChecksum) && load_u8(l3 + 6) == kIpProtoIcmpv6 && plen >= 4) {
       std::byte* icmp = l3 + 40;
       store_be16(icmp + 2, 0);
@@ -162,7 +278,11 @@ void repair(std::vector<std::byte>& f, std::uint8_t flags) {
   if (flags & kFixIpDst) store_be32(l3 + 16, kOurIp);
   if (flags & kFixIcmpChecksum) {
     fix_icmp_checksum(l3, avail);
-    fix_tcp_checksum(l3, avail);
+    fix_tcp_checksum(l3, avail, (flags & kFixArpTarget) != 0);
+  } else if (flags & kFixArpTarget) {
+    const std::size_t hl = static_cast<std::size_t>(load_u8(l3) & 0x0F) * 4;
+    if (hl >= 20 && avail >= hl + 20 && load_u8(l3 + 9) == 6)
+      answer_last(g_last4, l3 + 12, l3 + 16, 4, l3 + hl);
   }
   if (flags & kFixIpChecksum) fix_ipv4_checksum(l3, avail);
 }
@@ -222,6 +342,16 @@ void check_sent(const rte_mbuf* m, std::uint16_t mtu, std::vector<std::byte>& bu
       acc.add({ip + 40, plen});
       FUZZ_CHECK(acc.finish() == 0);
     }
+    // TCP (a whole segment: no extension header): from a usable unicast
+    // address of ours, to a unicast peer, its checksum over the IPv6
+    // pseudo-header (RFC 8200 §8.1).
+    if (load_u8(ip + 6) == kIpProtoTcp) {
+      FUZZ_CHECK(plen >= 20 && !from.is_unspecified() && !to.is_multicast());
+      ChecksumAccumulator acc{ipv6_pseudo_header_sum(from, to, plen, kIpProtoTcp)};
+      acc.add({ip + 40, plen});
+      FUZZ_CHECK(acc.finish() == 0);
+      remember_tcp(g_last6, ip + 8, ip + 24, 16, ip + 40, plen);
+    }
     return;
   }
   FUZZ_CHECK(type == kEtherTypeIpv4);
@@ -241,6 +371,15 @@ void check_sent(const rte_mbuf* m, std::uint16_t mtu, std::vector<std::byte>& bu
     FUZZ_CHECK(total >= 28);
     FUZZ_CHECK(load_u8(ip + 20) == 0);
     FUZZ_CHECK(internet_checksum({ip + 20, static_cast<std::size_t>(total - 20)}) == 0);
+  }
+  // A TCP segment (never fragmented: TCP fits the MTU) with a valid checksum.
+  if (load_u8(ip + 9) == 6) {
+    FUZZ_CHECK((frag & 0x3FFF) == 0 && total >= 40);
+    ChecksumAccumulator acc{
+        pseudo_header_sum(load_be32(ip + 12), load_be32(ip + 16), 6, static_cast<std::uint16_t>(total - 20))};
+    acc.add({ip + 20, static_cast<std::size_t>(total - 20)});
+    FUZZ_CHECK(acc.finish() == 0);
+    remember_tcp(g_last4, ip + 12, ip + 16, 4, ip + 20, total - 20u);
   }
 }
 
@@ -293,13 +432,51 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const unsigned base = rte_mempool_in_use_count(g_pool);
   std::vector<std::byte> buf;
+  g_last4 = {};
+  g_last6 = {};
   {
     Counters counters;
     FrameQueue out;
-    CheckingTransport tcp;
-    auto ip = std::make_unique<IpLayer>(s, counters, g_pool, (cfg & 0x08) ? nullptr : g_indirect);
-    if ((cfg & 0x10) != 0) ip->set_tcp(&tcp);
     Instant now = Instant::from_ns(0);
+    auto ip = std::make_unique<IpLayer>(s, counters, g_pool, (cfg & 0x08) ? nullptr : g_indirect);
+    // TCP behind the checks, as a worker joins them (cfg 0x10).
+    std::unique_ptr<TcpIpGlue> glue;
+    std::unique_ptr<CheckingTransport> checking;
+    std::unique_ptr<TcpStack> tcp;
+    std::unique_ptr<EchoApp> app;
+    if ((cfg & 0x10) != 0) {
+      TcpStackOptions o;
+      o.local_addr = kOurIp;
+      o.mtu = s.mtu;
+      o.cfg.max_connections = kTcpConns;
+      o.cfg.syn_backlog = 2;
+      o.cfg.max_backlog = 2;
+      o.cfg.rcv_buf = kTcpBuf;
+      o.cfg.snd_buf = kTcpBuf;
+      o.cfg.ofo_max_segments = kTcpOfo;
+      o.cfg.max_time_wait = 4;
+      o.cfg.syn_retries = 2;
+      o.cfg.synack_retries = 2;
+      o.cfg.retries = 3;
+      o.cfg.rto_max = Duration::s(4);
+      o.cfg.fin_timeout = Duration::s(3);
+      o.cfg.time_wait = Duration::s(2);
+      glue = std::make_unique<TcpIpGlue>(*ip, out);
+      tcp = std::make_unique<TcpStack>(o, counters, *glue, g_pool, g_indirect, now);
+      glue->attach(*tcp);
+      checking = std::make_unique<CheckingTransport>(*glue);
+      ip->set_tcp(checking.get());
+      app = std::make_unique<EchoApp>(*tcp, now);
+      tcp->set_handler(app.get());
+      FUZZ_CHECK(tcp->listen(80, 2) != nullptr);
+      ConnectError e = ConnectError::kNone;
+      FUZZ_CHECK(tcp->connect(IpAddr::v4(kPeerIp), 80, now, &e) != nullptr);
+      // RFC 4862 §5.4: while DAD runs no address of ours is a source; the
+      // connect fails at once rather than sending from a tentative one.
+      const bool opened = tcp->connect(IpAddr::v6(kPeerIp6.b), 80, now, &e) != nullptr;
+      FUZZ_CHECK(opened == ((cfg & 0x40) == 0));
+      FUZZ_CHECK(opened || e == ConnectError::kNoSource);
+    }
     // Received frames of the burst being gathered (GRO on), and their hand-over.
     std::array<rte_mbuf*, kGroBurst> burst{};
     std::uint16_t gathered = 0;
@@ -324,13 +501,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if ((flags & kSend) && (flags & kSend6)) {
         if (len < 17) continue;
         std::uint8_t proto = load_u8(bytes.data() + 16);
-        if (proto == kIpProtoIcmpv6) proto = 17;  // our own ICMPv6 is built by the layer
+        // Our own ICMPv6 is built by the layer, TCP by the stack.
+        if (proto == kIpProtoIcmpv6 || proto == kIpProtoTcp) proto = 17;
         Mbuf l4 = make_frame(bytes.subspan(17), false);
         ip->send_ipv6(std::move(l4), Ipv6Addr::load(bytes.data()), proto, now, out);
       } else if (flags & kSend) {
         if (len < 5) continue;
         std::uint8_t proto = load_u8(bytes.data() + 4);
-        if (proto == 1) proto = 17;  // our own ICMP is only ever an echo reply
+        if (proto == 1 || proto == kIpProtoTcp) proto = 17;  // our own ICMP is an echo reply; TCP the stack's
         Mbuf l4 = make_frame(bytes.subspan(5), false);
         ip->send(std::move(l4), load_be32(bytes.data()), proto, now, out);
       } else {
@@ -343,6 +521,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         ip->on_frame(std::move(frame), now, out);
       }
+      if (tcp) tcp->on_timer(now);
       ip->on_timer(now, out);
       drain(out, s.mtu, buf);
       FUZZ_CHECK(rte_mempool_in_use_count(g_pool) <= base + kHeldBound);
@@ -363,6 +542,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     FUZZ_CHECK(ip->arp().pending_frames() == 0);
     FUZZ_CHECK(ip->v6().neighbors().pending_frames() == 0);
+    tcp.reset();  // frees every TCB and what its queues hold, before the layer goes
+    out.clear();
   }
   // The layer freed everything it held: fragments, parked frames, death row.
   FUZZ_CHECK(rte_mempool_in_use_count(g_pool) == base);
