@@ -524,10 +524,9 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   c.unacked_segs = 0;
   c.ack_now = c.dsack_len != 0;  // a D-SACK with no room here goes in a bare ACK at once
   c.ack_at_once = false;
-  if (c.delack_deadline != Instant::max()) {
-    c.delack_deadline = Instant::max();
-    arm_timer(c);
-  }
+  // A stopped timer needs no wheel work: the node, if early, fires, finds
+  // nothing due and re-arms (arm_timer's lazy cancel).
+  c.delack_deadline = Instant::max();
   if (len > 0 || fin) {
     c.last_send = now;
     start_rtx_if_stopped(c, now);

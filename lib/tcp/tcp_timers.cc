@@ -426,8 +426,10 @@ void TcpStack::set_idle_timer(Tcb& c, Instant now) noexcept {
     c.rtx_deadline = c.retries == 0 ? c.last_recv + c.ka_idle : now + c.ka_interval;
     if (c.rtx_deadline <= now) c.rtx_deadline = now + c.ka_interval;
   } else {
+    // Stopped: nothing for the wheel (arm_timer's lazy cancel).
     c.rtx_kind = Tcb::RtxKind::kNone;
     c.rtx_deadline = Instant::max();
+    return;
   }
   arm_timer(c);
 }
