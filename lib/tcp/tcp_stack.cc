@@ -240,7 +240,7 @@ void TcpStack::post_listener(Listener& l) noexcept {
   ready_listeners_.push_back(&l);
 }
 
-void TcpStack::dispatch() noexcept {
+void TcpStack::dispatch_posted() noexcept {
   if (in_dispatch_) return;
   in_dispatch_ = true;
   while (ready_head_ != nullptr || !ready_listeners_.empty()) {

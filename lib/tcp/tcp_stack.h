@@ -619,7 +619,12 @@ class TcpStack {
   void to_state(Tcb& c, TcpState s) noexcept;
   void post(Tcb& c, std::uint8_t ev) noexcept;
   void post_listener(Listener& l) noexcept;
-  void dispatch() noexcept;
+  // Runs after every segment, send and read: inline, it returns at once
+  // when no event is posted and nothing waits to be freed (nearly always).
+  void dispatch() noexcept {
+    if (ready_head_ != nullptr || !ready_listeners_.empty() || !closing_free_.empty()) dispatch_posted();
+  }
+  void dispatch_posted() noexcept;
   // The connection is over: error recorded, TCB removed from the table and
   // freed if the application has let go, else kept CLOSED until close().
   void finish(Tcb& c, TcpError e) noexcept;
