@@ -51,6 +51,20 @@ std::uint32_t SendQueue::append_copy(const std::byte* data, std::uint32_t len, s
   }
   const std::uint32_t fresh = sizeof(rte_mbuf) + rte_pktmbuf_data_room_size(pool);  // its truesize
   const std::uint32_t fresh_room = rte_pktmbuf_data_room_size(pool) - RTE_PKTMBUF_HEADROOM;
+  // What one fresh mbuf holds (a small write: request/response) goes
+  // without the batch's bookkeeping below.
+  if (done < len && len - done <= fresh_room && truesize_ + fresh <= limit) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    if (m == nullptr) {
+      exhausted = true;
+      return done;
+    }
+    const auto n = static_cast<std::uint16_t>(len - done);
+    std::memcpy(rte_pktmbuf_append(m, n), data + done, n);
+    append(m);
+    tail_is_copy_ = true;
+    return len;
+  }
   // The mbufs a large write needs are taken in one call: their resets run
   // in one loop, so the cache misses on their metadata overlap.
   std::array<rte_mbuf*, 32> got;
