@@ -54,7 +54,9 @@ void TcpStack::receive(const IpAddr& src, const IpAddr& dst, Mbuf frame, std::ui
     counters_.drop(Drop::kTcpMalformed);
     return;
   }
-  if (!l4_checksum_ok(frame.get(), tcp_pseudo_header_sum(src, dst, l4_len), l4_offset, l4_len)) {
+  // The pseudo-header sum only where the port did not verify the segment.
+  const bool rx_good = (frame->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+  if (!rx_good && !l4_checksum_ok(frame.get(), tcp_pseudo_header_sum(src, dst, l4_len), l4_offset, l4_len)) {
     counters_.inc(Counter::kInErrs);
     counters_.drop(Drop::kTcpBadChecksum);
     return;
