@@ -12,7 +12,7 @@ namespace tern {
 // clang-format off
 #define TERN_EVENT_COUNTERS(X)                                                         \
   X(RxPackets) X(RxBytes) X(TxPackets) X(TxBytes)                                      \
-  X(SteeredOut) X(SteeredIn) X(GroMerged)                                              \
+  X(SteeredOut) X(SteeredIn) X(ReasmSteered) X(GroMerged)                              \
   X(ArpInRequests) X(ArpInReplies) X(ArpOutRequests) X(ArpOutReplies)                  \
   X(ArpCacheMisses) X(ArpResolved) X(ArpExpired)                                       \
   X(NdCacheMisses) X(NdResolved) X(NdExpired)                                          \
@@ -162,6 +162,7 @@ namespace tern {
   X(TcpIcmpSoftError)    /* unreachable past SYN_SENT: a soft error, not fatal (RFC 1122 §4.2.3.9, RFC 5927 §7) */ \
   X(TxRingFull)          /* the NIC refused the burst */                               \
   X(SteerRingFull)       /* the owning worker's ring was full */                       \
+  X(ReasmSteerRingFull)  /* a reassembled datagram's owner's ring was full */          \
   X(MbufExhausted)       /* no mbuf for a reply */
 // clang-format on
 

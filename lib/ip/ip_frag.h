@@ -13,6 +13,7 @@
 #include <rte_ip_frag.h>  // fragmentation (rte_ipv4/6_fragment_packet) stays DPDK's
 #include <rte_mempool.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <span>
@@ -23,6 +24,7 @@
 #include "base/mbuf.h"
 #include "base/mem_account.h"
 #include "config/config.h"
+#include "wire/tcp.h"
 
 namespace tern {
 
@@ -160,6 +162,16 @@ class FragReassembler {
 // `pseudo` the pseudo-header sum over the real length.
 void finish_l4_checksum(rte_mbuf* m, std::size_t l4_offset, std::uint32_t pseudo,
                         std::uint8_t proto) noexcept;
+
+// TCP reads its header from a frame's first segment. A reassembled TCP
+// datagram whose first fragment ends inside the header (a first fragment
+// of 8 or 16 bytes of it) is made contiguous when it fits one mbuf, as
+// IpLayer makes a received chain; otherwise it stays as it is and TCP
+// counts it malformed.
+inline void gather_tcp_header(rte_mbuf* m, std::size_t l4_offset) noexcept {
+  if (m->nb_segs > 1 && m->data_len < std::min<std::size_t>(m->pkt_len, l4_offset + kTcpMaxHeaderLen))
+    (void)rte_pktmbuf_linearize(m);
+}
 
 // Appends `data` to the chain `m`, taking segments from `pool` as the last
 // one fills. False when the pool is empty (what was appended stays).

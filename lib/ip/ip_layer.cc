@@ -194,7 +194,38 @@ void IpLayer::on_ipv4(Mbuf frame, Instant now, FrameQueue& out) noexcept {
   if (dgram.pkt_len() < l4_offset) return counters_.drop(Drop::kIpFragMalformed);
   d.l4_offset = static_cast<std::uint16_t>(l4_offset);
   d.l4_len = static_cast<std::uint16_t>(dgram.pkt_len() - l4_offset);
+  if (d.protocol == kIpProtoTcp) gather_tcp_header(dgram.get(), l4_offset);
+  if (steer_ != nullptr && steer_reassembled(d, dgram)) return;
   deliver(d, std::move(dgram), now, out);
+}
+
+bool IpLayer::steer_reassembled(const Ipv4Delivery& d, Mbuf& dgram) noexcept {
+  if ((d.protocol != kIpProtoTcp && d.protocol != kIpProtoUdp) || d.l4_len < 4) return false;
+  std::array<std::byte, 4> buf{};
+  const auto* ports =
+      static_cast<const std::byte*>(rte_pktmbuf_read(dgram.get(), d.l4_offset, 4, buf.data()));
+  if (ports == nullptr) return false;
+  const ReassembledFlow flow{IpAddr::v4(d.src), IpAddr::v4(d.dst), load_be16(ports), load_be16(ports + 2),
+                             d.protocol};
+  return steer_(steer_ctx_, flow, dgram);
+}
+
+// The sibling checked the header and reassembled the datagram (its header
+// valid again, l2_len and l3_len set), so only the delivery is left.
+void IpLayer::on_resteered(Mbuf frame, Instant now, FrameQueue& out) noexcept {
+  rte_mbuf* m = frame.get();
+  if (m->data_len < kEthernetHeaderLen) return counters_.drop(Drop::kEthTruncated);
+  if (load_be16(frame.head().data() + 12) == kEtherTypeIpv6)
+    return v6_.on_resteered(std::move(frame), now, out);
+  const std::uint32_t l4_offset = static_cast<std::uint32_t>(m->l2_len) + m->l3_len;
+  if (m->l2_len != kEthernetHeaderLen || m->l3_len < kIpv4MinHeaderLen || m->data_len < l4_offset ||
+      m->pkt_len < l4_offset)
+    return counters_.drop(Drop::kIpFragMalformed);
+  const std::byte* l3 = frame.head().data() + kEthernetHeaderLen;
+  const Ipv4Delivery d{load_be32(l3 + 12), load_be32(l3 + 16), load_u8(l3 + 9),
+                       static_cast<std::uint16_t>(l4_offset),
+                       static_cast<std::uint16_t>(m->pkt_len - l4_offset)};
+  deliver(d, std::move(frame), now, out);
 }
 
 void IpLayer::deliver(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) noexcept {

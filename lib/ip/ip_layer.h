@@ -20,6 +20,7 @@
 #include "ip/frame_queue.h"
 #include "ip/ip_frag.h"
 #include "ip/ipv6_layer.h"
+#include "tern/ip_addr.h"
 #include "wire/ethernet.h"
 
 namespace tern {
@@ -96,6 +97,21 @@ class IpLayer {
     udp_ = udp;
     v6_.set_udp(udp);
   }
+  // Software steering (runtime/steering.h) sends fragments by their
+  // addresses alone (only a first fragment has ports), so a TCP or UDP
+  // datagram can complete on a worker that does not own its flow. `steer`
+  // is asked about each one, either family, before it is delivered, and
+  // may take it to its owner, which hands it to on_resteered(). nullptr:
+  // delivered here.
+  void set_reassembly_steering(ReassembledSteer steer, void* ctx) noexcept {
+    steer_ = steer;
+    steer_ctx_ = ctx;
+    v6_.set_reassembly_steering(steer, ctx);
+  }
+  // A datagram a sibling reassembled and steered here: delivered as it would
+  // have been there. Not parsed again as a received frame: it is a chain of
+  // up to 64 KiB that on_frame() would have to linearise.
+  void on_resteered(Mbuf frame, Instant now, FrameQueue& out) noexcept;
   // Reassembly charges the truesize of every fragment it holds to `a` too
   // (the worker's account, so TCP sees the memory fragments take); nullptr:
   // only this layer's own count. What is held now moves to the new account,
@@ -165,6 +181,8 @@ class IpLayer {
   void on_arp(std::span<const std::byte> payload, bool answer, Instant now, FrameQueue& out) noexcept;
   void on_ipv4(Mbuf frame, Instant now, FrameQueue& out) noexcept;
   void deliver(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) noexcept;
+  // Whether steer_ took a reassembled datagram.
+  bool steer_reassembled(const Ipv4Delivery& d, Mbuf& dgram) noexcept;
   void on_icmp(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) noexcept;
   void on_dest_unreachable(std::span<const std::byte> quote, std::uint8_t code, std::uint16_t mtu,
                            Instant now) noexcept;
@@ -188,6 +206,8 @@ class IpLayer {
   FragReassembler frags_;  // IPv4's; Ipv6Layer has its own
   TransportInput* tcp_ = nullptr;
   TransportInput* udp_ = nullptr;
+  ReassembledSteer steer_ = nullptr;
+  void* steer_ctx_ = nullptr;
   Ipv6Layer v6_;
   std::uint16_t next_ip_id_ = 1;
   // Scratch for ICMP messages that arrived as an mbuf chain (reassembled).

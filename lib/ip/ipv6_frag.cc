@@ -8,6 +8,7 @@
 
 #include "ip/ipv6_layer.h"
 #include "wire/bytes.h"
+#include "wire/ipv4.h"
 
 namespace tern {
 namespace {
@@ -65,14 +66,20 @@ void Ipv6Layer::on_fragment(const Ipv6Header& ip, const Ipv6ExtWalk& w, bool lin
   Mbuf whole = frags_.add_ipv6(std::move(frame), hdr, fh, now);
   if (!whole) return;  // held for more fragments, or discarded (counted)
   counters_.inc(Counter::kIp6ReasmOKs);
-  on_reassembled(std::move(whole), link_multicast, now, out);
+  on_reassembled(std::move(whole), link_multicast, /*steer=*/true, now, out);
+}
+
+void Ipv6Layer::on_resteered(Mbuf frame, Instant now, FrameQueue& out) noexcept {
+  const bool link_multicast = MacAddr::load(frame.head().data()).is_multicast();
+  on_reassembled(std::move(frame), link_multicast, /*steer=*/false, now, out);
 }
 
 // The reassembled packet (the fragment header gone, its Next Header in the
 // fixed header) goes through the walk again, then to the upper layer as
 // any packet. Headers are read from one contiguous copy; transports get
 // the chain and offsets into it.
-void Ipv6Layer::on_reassembled(Mbuf frame, bool link_multicast, Instant now, FrameQueue& out) noexcept {
+void Ipv6Layer::on_reassembled(Mbuf frame, bool link_multicast, bool steer, Instant now,
+                               FrameQueue& out) noexcept {
   rte_mbuf* m = frame.get();
   std::span<const std::byte> bytes = frame.head();
   if (m->nb_segs > 1) {
@@ -100,6 +107,18 @@ void Ipv6Layer::on_reassembled(Mbuf frame, bool link_multicast, Instant now, Fra
       counters_.inc(Counter::kIp6InHdrErrors);
       return counters_.drop(Drop::kIp6FragMalformed);
     }
+  }
+  if (w.verdict == Ipv6ExtVerdict::kUpperLayer && w.upper_protocol == kIpProtoTcp)
+    gather_tcp_header(m, kEthernetHeaderLen + w.upper_offset);
+  // To the worker that owns the flow, as the datagram would have been
+  // steered whole (IpLayer::set_reassembly_steering).
+  if (steer && steer_ != nullptr && w.verdict == Ipv6ExtVerdict::kUpperLayer &&
+      (w.upper_protocol == kIpProtoTcp || w.upper_protocol == kIpProtoUdp) &&
+      ip->packet().size() >= static_cast<std::size_t>(w.upper_offset) + 4) {
+    const std::byte* ports = ip->packet().data() + w.upper_offset;
+    const ReassembledFlow flow{IpAddr::v6(ip->src().b), IpAddr::v6(ip->dst().b), load_be16(ports),
+                               load_be16(ports + 2), w.upper_protocol};
+    if (steer_(steer_ctx_, flow, frame)) return;
   }
   dispatch(*ip, w, eth_src, link_multicast, std::move(frame), now, out);
 }

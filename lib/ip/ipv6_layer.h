@@ -24,6 +24,7 @@
 #include "ip/ip_frag.h"
 #include "ip/neighbor_cache.h"
 #include "ip/onlink_prefixes.h"
+#include "tern/ip_addr.h"
 #include "wire/ethernet.h"
 #include "wire/icmpv6.h"
 #include "wire/ipv6.h"
@@ -60,6 +61,17 @@ struct Ipv6Settings {
 // What an upper protocol gets for each IPv6 packet addressed to us (one of
 // our unicast addresses: upper layers never see multicast). Offsets count
 // from the start of the frame; l4_len excludes link-layer padding.
+// A TCP or UDP datagram reassembled from fragments, with the tuple software
+// steering would have hashed had it come whole (src: the sender).
+struct ReassembledFlow {
+  IpAddr src, dst;
+  std::uint16_t sport = 0;
+  std::uint16_t dport = 0;
+  std::uint8_t protocol = 0;
+};
+// Returns true when it took `frame` (IpLayer::set_reassembly_steering).
+using ReassembledSteer = bool (*)(void* ctx, const ReassembledFlow& flow, Mbuf& frame) noexcept;
+
 struct Ipv6Delivery {
   Ipv6Addr src, dst;
   std::uint8_t protocol = 0;  // the upper-layer Next Header after the extension headers
@@ -96,6 +108,12 @@ class Ipv6Layer {
   void set_transport(TransportInput* t) noexcept { transport_ = t; }
   // UDP (Next Header 17) goes here; nullptr: counted as UdpNoListener.
   void set_udp(TransportInput* u) noexcept { udp_ = u; }
+  // As IpLayer::set_reassembly_steering(), and on_resteered() the same.
+  void set_reassembly_steering(ReassembledSteer steer, void* ctx) noexcept {
+    steer_ = steer;
+    steer_ctx_ = ctx;
+  }
+  void on_resteered(Mbuf frame, Instant now, FrameQueue& out) noexcept;
 
   // Reassembly's memory, as IpLayer::set_mem_account().
   void set_mem_account(MemAccount* a) noexcept { frags_.set_mem_account(a); }
@@ -165,7 +183,8 @@ class Ipv6Layer {
   // lib/ip/ipv6_frag.cc: reassembly (RFC 8200 §4.5) and fragmentation.
   void on_fragment(const Ipv6Header& ip, const Ipv6ExtWalk& w, bool link_multicast, Mbuf frame, Instant now,
                    FrameQueue& out) noexcept;
-  void on_reassembled(Mbuf frame, bool link_multicast, Instant now, FrameQueue& out) noexcept;
+  // `steer`: ask steer_ first (false on the worker it was steered to).
+  void on_reassembled(Mbuf frame, bool link_multicast, bool steer, Instant now, FrameQueue& out) noexcept;
   // Datagrams past frag_timeout_s: counted, Time Exceeded code 1 where the
   // first fragment had arrived.
   void expire_fragments(Instant now, FrameQueue& out) noexcept;
@@ -248,6 +267,8 @@ class Ipv6Layer {
   std::array<std::byte, kEthernetHeaderLen + kIpv6HeaderLen + 65535> scratch_{};
   TransportInput* transport_ = nullptr;
   TransportInput* udp_ = nullptr;
+  ReassembledSteer steer_ = nullptr;
+  void* steer_ctx_ = nullptr;
   // Packets whose neighbour never answered, collected during the cache's
   // on_timer() (its callbacks must not re-enter it) and reported after.
   std::vector<rte_mbuf*> unresolved_;

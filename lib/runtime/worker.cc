@@ -1,5 +1,6 @@
 #include "runtime/worker.h"
 
+#include <rte_mbuf_dyn.h>
 #include <rte_prefetch.h>
 
 #include "runtime/steering.h"
@@ -40,26 +41,29 @@ Worker::Worker(std::uint16_t id, std::uint16_t workers, Port& port, const IpSett
     tcp_->mem().set_limits(tcp->mem_limits);
     ip_->set_mem_account(&tcp_->mem());  // fragments in reassembly count against the same budget
     glue_->attach(*tcp_);
-    if (software_steering_) {
-      tcp_->set_port_filter(&Worker::owns_tuple, this);
-      ip_->set_tcp(this);  // checks the owner first, then hands over to the glue
+    if (software_steering_) tcp_->set_port_filter(&Worker::owns_tuple, this);
+  }
+  if (software_steering_) {
+    // Every worker registers the same name and gets the same bit.
+    static const rte_mbuf_dynflag kResteered{"tern_resteered_reassembly", 0};
+    const int bit = rte_mbuf_dynflag_register(&kResteered);
+    if (bit >= 0) {
+      resteered_flag_ = std::uint64_t{1} << bit;
+      ip_->set_reassembly_steering(&Worker::steer_reassembled, this);
     }
   }
 }
 
-void Worker::on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) {
-  const auto head = frame.head();
-  if (d.l4_len >= 4 && head.size() >= static_cast<std::size_t>(d.l4_offset) + 4) {
-    const std::uint16_t sport = load_be16(head.data() + d.l4_offset);
-    const std::uint16_t dport = load_be16(head.data() + d.l4_offset + 2);
-    const auto owner =
-        static_cast<std::uint16_t>(symmetric_flow_hash(d.dst, d.src, dport, sport, kIpProtoTcp) % workers_);
-    // The owner parses the frame again from the start; a reassembled
-    // datagram's header is valid for that (FragReassembler recomputes its
-    // checksum).
-    if (owner != id_) return forward(frame.release(), owner);
-  }
-  glue_->on_ipv4(d, std::move(frame), now, out);
+bool Worker::steer_reassembled(void* self, const ReassembledFlow& f, Mbuf& frame) noexcept {
+  auto& w = *static_cast<Worker*>(self);
+  // As steer_frame hashes the datagram unfragmented.
+  const auto owner = static_cast<std::uint16_t>(
+      symmetric_flow_hash(f.src, f.dst, f.sport, f.dport, f.protocol) % w.workers_);
+  if (owner == w.id_) return false;
+  rte_mbuf* m = frame.release();
+  m->ol_flags |= w.resteered_flag_;
+  if (w.forward(m, owner, Drop::kReasmSteerRingFull)) w.counters_.inc(Counter::kReasmSteered);
+  return true;
 }
 
 void Worker::enable_gro(int socket) { gro_ = std::make_unique<RxCoalescer>(burst_, socket); }
@@ -67,9 +71,8 @@ void Worker::enable_gro(int socket) { gro_ = std::make_unique<RxCoalescer>(burst
 void Worker::enable_udp(const UdpStackOptions& o) {
   udp_ = std::make_unique<UdpStack>(o, counters_, *ip_, tx_, pool_);
   if (tcp_) udp_->set_mem_account(&tcp_->mem());
-  // Datagrams reassembled from fragments (steered by addresses only) are
-  // delivered where they complete: a socket bound on every worker takes
-  // them; a connected socket on a sibling does not see them (docs/api.md).
+  // Datagrams reassembled from fragments (steered by addresses only) go on
+  // to the worker that owns their tuple (steer_reassembled), as whole ones.
   if (software_steering_) udp_->set_port_filter(&Worker::owns_udp_flow, this);
   ip_->set_udp(udp_.get());
 }
@@ -79,18 +82,6 @@ bool Worker::owns_udp_flow(void* self, const Endpoint& local, const Endpoint& re
   return symmetric_flow_hash(local.addr, remote.addr, local.port, remote.port, kIpProtoUdp) % w.workers_ ==
          w.id_;
 }
-
-void Worker::on_icmp_unreachable(const IcmpUnreachable& u, Instant now) {
-  glue_->on_icmp_unreachable(u, now);
-}
-
-// IPv6 has no reassembly yet (fragments are dropped), so every packet here
-// came steered by its own tuple: straight to the glue.
-void Worker::on_ipv6(const Ipv6Delivery& d, Mbuf frame, Instant now, FrameQueue& out) {
-  glue_->on_ipv6(d, std::move(frame), now, out);
-}
-
-void Worker::on_icmpv6_error(const Icmpv6Report& r, Instant now) { glue_->on_icmpv6_error(r, now); }
 
 bool Worker::owns_tuple(void* self, const FourTuple& t) noexcept {
   const auto& w = *static_cast<const Worker*>(self);
@@ -125,13 +116,14 @@ void Worker::flush() noexcept {
   counters_.inc(Counter::kTxBytes, bytes);
 }
 
-void Worker::forward(rte_mbuf* m, std::uint16_t to) noexcept {
+bool Worker::forward(rte_mbuf* m, std::uint16_t to, Drop if_full) noexcept {
   if (rte_ring_sp_enqueue(outbox_[to], m) != 0) {
-    counters_.drop(Drop::kSteerRingFull);
+    counters_.drop(if_full);
     rte_pktmbuf_free(m);
-    return;
+    return false;
   }
   counters_.inc(Counter::kSteeredOut);
+  return true;
 }
 
 void Worker::handle(rte_mbuf* m, Instant now) noexcept {
@@ -148,7 +140,8 @@ void Worker::handle(rte_mbuf* m, Instant now) noexcept {
         forward(m, w);
       }
     } else if (owner != id_) {
-      return forward(m, owner);
+      forward(m, owner);
+      return;
     }
   }
   ip_->on_frame(Mbuf{m}, now, tx_);
@@ -191,7 +184,10 @@ unsigned Worker::poll_once(Instant now) noexcept {
               ? static_cast<std::uint16_t>(rte_pktmbuf_mtod(m, const std::uint8_t*)[12] << 8 |
                                            rte_pktmbuf_mtod(m, const std::uint8_t*)[13])
               : 0;
-      if (type == kEtherTypeArp)
+      if ((m->ol_flags & resteered_flag_) != 0) {
+        m->ol_flags &= ~resteered_flag_;
+        ip_->on_resteered(Mbuf{m}, now, tx_);
+      } else if (type == kEtherTypeArp)
         ip_->on_replicated_arp(Mbuf{m}, now, tx_);
       else if (type == kEtherTypeIpv6 &&
                is_neighbor_discovery({rte_pktmbuf_mtod(m, const std::byte*), rte_pktmbuf_data_len(m)}))

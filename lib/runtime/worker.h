@@ -50,7 +50,7 @@ struct WorkerTcpSettings {
   Instant start;
 };
 
-class Worker final : private TransportInput {
+class Worker final {
  public:
   static constexpr std::uint16_t kMaxBurst = 512;
 
@@ -121,22 +121,18 @@ class Worker final : private TransportInput {
  private:
   void handle(rte_mbuf* m, Instant now) noexcept;
   void serve_snapshot() noexcept;
-  void forward(rte_mbuf* m, std::uint16_t to) noexcept;
+  // Returns false when `to`'s ring was full (`if_full` counted, `m` freed).
+  bool forward(rte_mbuf* m, std::uint16_t to, Drop if_full = Drop::kSteerRingFull) noexcept;
   static void drain_cb(void* self, FrameQueue& q) noexcept;
   // Active open keeps only local ports whose replies software steering
   // brings back to this worker.
   static bool owns_tuple(void* self, const FourTuple& t) noexcept;
   // The same for a UDP socket's ephemeral port.
   static bool owns_udp_flow(void* self, const Endpoint& local, const Endpoint& remote) noexcept;
-  // TCP from the IP layer. A datagram reassembled from fragments was steered
-  // by addresses only and may belong to a sibling: forward it there.
-  void on_ipv4(const Ipv4Delivery& d, Mbuf frame, Instant now, FrameQueue& out) override;
-  // ICMP errors about TCP go to this worker's stack. steer_frame sends a
-  // Destination Unreachable to the worker that owns the quoted connection.
-  void on_icmp_unreachable(const IcmpUnreachable& u, Instant now) override;
-  // IPv6 to the glue, as IPv4 (steered by the tuple already).
-  void on_ipv6(const Ipv6Delivery& d, Mbuf frame, Instant now, FrameQueue& out) override;
-  void on_icmpv6_error(const Icmpv6Report& r, Instant now) override;
+  // A TCP or UDP datagram reassembled from fragments, which steering sent
+  // by addresses only: forwarded to the worker that owns its tuple, marked
+  // with resteered_flag_ so that worker delivers it (IpLayer::on_resteered).
+  static bool steer_reassembled(void* self, const ReassembledFlow& f, Mbuf& frame) noexcept;
 
   std::uint16_t id_;
   std::uint16_t workers_;
@@ -145,6 +141,9 @@ class Worker final : private TransportInput {
   rte_mempool* pool_;
   bool port_holds_tx_;
   bool software_steering_;
+  // An rte_mbuf dynamic flag (ol_flags bit) on datagrams steer_reassembled
+  // forwards; 0 when none could be registered (then none is forwarded).
+  std::uint64_t resteered_flag_ = 0;
   Counters counters_;
   std::unique_ptr<IpLayer> ip_;
   FrameQueue tx_;

@@ -11,9 +11,11 @@
 # they are. A datagram to a closed port answered with ICMPv6
 # Port Unreachable, which the kernel reports to a connected socket as
 # ECONNREFUSED; Tern's counters. Then Tern as the client: tern-echo --udp
-# --connect to the kernel's IPv6 address, 50 datagrams per worker echoed
-# and checked, every echo back on the worker whose connected socket sent
-# (no Udp6NoPorts). Two workers (software steering).
+# --connect to the kernel's IPv6 address, 50 datagrams of up to 8,000 bytes
+# per worker echoed and checked, every echo back on the worker whose
+# connected socket sent (no Udp6NoPorts), those in fragments reassembled on
+# the worker their addresses hash to and steered on from there
+# (ReasmSteered). Two workers (software steering).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -114,7 +116,7 @@ while True:
 TERN_PIDS+=("$!")
 tern_wait_for "the kernel echo server" 10 grep -q listening "$work/server6.log" || fail "kernel echo server"
 rm -f "$work/go"
-interop_start_tern tern-echo --udp --connect "$peer_ip6" --port 7007 --messages 50 --max-size 1400 \
+interop_start_tern tern-echo --udp --connect "$peer_ip6" --port 7007 --messages 50 --max-size 8000 \
   --start-file "$work/go"
 tern_wait_for "duplicate address detection" 10 interop_dad_done || fail "DAD did not end (client)"
 interop_peer_ipv6 "$peer_ip6"
@@ -126,7 +128,7 @@ grep "^udp echo client" "$work/tern.log"
 for ((w = 0; w < TERN_WORKERS; w++)); do
   grep -q "^udp echo client $w: echoed 50 " "$work/tern.log" || fail "UDP client $w over IPv6: not 50 echoes"
 done
-python3 - "$work/tern.log" <<'PY' || fail "Tern's counters (client)"
+python3 - "$work/tern.log" "$TERN_WORKERS" <<'PY' || fail "Tern's counters (client)"
 import re, sys
 log = open(sys.argv[1]).read()
 total = log[log.index("--- tern counters"):]
@@ -136,6 +138,8 @@ checks = [
     ("Udp6OutDatagrams >= 50", c.get("Udp6OutDatagrams", 0) >= 50),
     ("Udp6InDatagrams >= 50", c.get("Udp6InDatagrams", 0) >= 50),
     ("no Udp6NoPorts (every echo on its socket's worker)", c.get("Udp6NoPorts", 0) == 0),
+    ("ReasmSteered >= 1 (fragmented echoes for the other worker)",
+     int(sys.argv[2]) < 2 or c.get("ReasmSteered", 0) >= 1),
 ]
 for name, ok in checks:
     print(("ok   " if ok else "FAIL ") + name)

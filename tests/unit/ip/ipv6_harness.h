@@ -4,6 +4,7 @@
 // shared by ipv6_layer_test.cc and ipv6_frag_test.cc.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -104,6 +105,39 @@ inline constexpr std::uint8_t kFlagS = 0x40, kFlagO = 0x20;
 
 inline Bytes frame6(const MacAddr& dst_mac, const MacAddr& src_mac, std::span<const std::byte> packet) {
   return ethernet(dst_mac, src_mac, kTypeIpv6, packet);
+}
+
+inline constexpr std::uint8_t kNhFragment = 44;
+
+// One fragment of `whole` (the fragmentable part: upper-layer message and
+// any headers of its own) as a frame: bytes [offset, offset + len).
+inline Bytes fragment6(const Ipv6Addr& src, const Ipv6Addr& dst, std::uint32_t id, std::uint8_t next,
+                       std::span<const std::byte> whole, std::size_t offset, std::size_t len, bool more,
+                       std::span<const std::byte> dest_opts = {}) {
+  Bytes fh(8);
+  fh[0] = static_cast<std::byte>(next);
+  put16(fh, 2, static_cast<std::uint16_t>(offset | (more ? 1 : 0)));
+  put32(fh, 4, id);
+  append(fh, whole.subspan(offset, len));
+  if (dest_opts.empty()) return frame6(kOurMac, kPeerMac, ipv6_packet(src, dst, kNhFragment, fh));
+  // A Destination Options header in every fragment, before the fragment header.
+  Bytes ext(dest_opts.begin(), dest_opts.end());
+  ext[0] = static_cast<std::byte>(kNhFragment);
+  append(ext, fh);
+  return frame6(kOurMac, kPeerMac, ipv6_packet(src, dst, 60, ext));
+}
+
+// `whole` cut into fragments of `chunk` bytes (a multiple of 8), by default
+// from the peer to us.
+inline std::vector<Bytes> fragments6(std::uint32_t id, std::uint8_t next, std::span<const std::byte> whole,
+                                     std::size_t chunk, const Ipv6Addr& src = kPeerG,
+                                     const Ipv6Addr& dst = kOurG) {
+  std::vector<Bytes> out;
+  for (std::size_t at = 0; at < whole.size(); at += chunk) {
+    const std::size_t len = std::min(chunk, whole.size() - at);
+    out.push_back(fragment6(src, dst, id, next, whole, at, len, at + len < whole.size()));
+  }
+  return out;
 }
 
 // An ICMPv6 message in a whole frame.

@@ -124,6 +124,33 @@ class WorkerPair : public ::testing::Test {
     ASSERT_TRUE(peer_receives(1 - q).empty());
   }
 
+  // After a first poll at 0 ms (DAD probes sent): one RetransTimer later DAD
+  // is over; the peer resolves our global address and both workers learn
+  // its MAC. What we sent (DAD probes, the advertisement) is discarded.
+  void end_dad_and_meet_peer6() {
+    for (std::uint16_t w = 0; w < kWorkers; ++w) poll(w, 1000);
+    const Ipv6Addr group = solicited_node(our_g_);
+    peer_sends(0, icmp6_frame(multicast_mac(group), kPeerG, group, 135, 0, ns_body(our_g_, kPeerMac), 255));
+    for (std::uint16_t w = 0; w < kWorkers; ++w) poll(w, 1001);
+    for (std::uint16_t q = 0; q < kWorkers; ++q) (void)peer_receives(q);
+  }
+
+  // A SYN (ISN 1000) from the peer's `sport` reached the listener on
+  // `owner` only: its SYN-ACK is the one frame sent, and the connection is
+  // there.
+  void expect_syn_ack_from(std::uint16_t owner, std::uint16_t sport, bool v6) {
+    EXPECT_TRUE(peer_receives(1 - owner).empty()) << "the reassembling worker must not answer";
+    const auto out = peer_receives(owner);
+    ASSERT_EQ(out.size(), 1u);
+    const Bytes segment = v6 ? parse6(out[0]).payload : parse_ip(parse_eth(out[0]).payload).payload;
+    const auto seg = TcpHeader::parse(segment);
+    ASSERT_TRUE(seg);
+    EXPECT_EQ(seg->flags().bits, kTcpSyn | kTcpAck);
+    EXPECT_EQ(seg->dst_port(), sport);
+    EXPECT_EQ(seg->ack(), 1001u);
+    EXPECT_EQ(worker(owner).tcp()->connections(), 1u);
+  }
+
   rte_mempool* peer_pool_ = nullptr;
   std::array<rte_mempool*, kWorkers> pools_{};
   std::unique_ptr<LinkPort> ours_, peer_;
@@ -160,6 +187,26 @@ class WorkerPairTcp : public WorkerPair {
 class WorkerPairUdp6 : public WorkerPair {
  protected:
   WorkerPairUdp6() { with_udp6_ = true; }
+};
+
+// TCP and UDP on each worker, over both families.
+class WorkerPairDual : public WorkerPair {
+ protected:
+  WorkerPairDual() {
+    with_tcp_ = true;
+    with_udp6_ = true;
+  }
+  // Both families ready: DAD over, the peer known over IPv6 and IPv4.
+  void meet_peer() {
+    for (std::uint16_t w = 0; w < kWorkers; ++w) poll(w, 0);
+    end_dad_and_meet_peer6();
+    resolve(kPeerMac, kPeerIp, 0, 1002);
+  }
+  // `l4` from the peer to us in fragments of `piece` bytes (a multiple of 8).
+  std::vector<Bytes> fragments_from_peer(bool v6, std::uint8_t protocol, const Bytes& l4, std::size_t piece) {
+    if (v6) return fragments6(0x5150, protocol, l4, piece, kPeerG, our_g_);
+    return fragments(Ip{.protocol = protocol, .id = 0x5150}, l4, piece);
+  }
 };
 
 class ArpOnQueue : public WorkerPair, public ::testing::WithParamInterface<std::uint16_t> {};
@@ -338,17 +385,132 @@ TEST_F(WorkerPairTcp, ReassembledSynReachesTheOwningWorker) {
   for (const Bytes& f : fragments(h, syn, 16)) peer_sends(frag_owner, f);
   poll(frag_owner, 1);
   poll(owner, 1);
-  EXPECT_TRUE(peer_receives(frag_owner).empty()) << "the reassembling worker must not answer";
-  const auto out = peer_receives(owner);
-  ASSERT_EQ(out.size(), 1u);
-  const auto ip = parse_ip(parse_eth(out[0]).payload);
-  const auto seg = TcpHeader::parse(ip.payload);
-  ASSERT_TRUE(seg);
-  EXPECT_EQ(seg->flags().bits, kTcpSyn | kTcpAck);
-  EXPECT_EQ(seg->dst_port(), sport);
-  EXPECT_EQ(seg->ack(), 1001u);
-  EXPECT_EQ(worker(owner).tcp()->connections(), 1u);
+  expect_syn_ack_from(owner, sport, /*v6=*/false);
   EXPECT_EQ(counters(frag_owner).get(Drop::kTcpNoSocket), 0u);
+}
+
+// A UDP datagram of `payload` from the peer's port `from` to our port `to`,
+// checksummed over IPv6's pseudo-header (mandatory there) and without a
+// checksum over IPv4 (RFC 768 allows 0).
+Bytes udp_from_peer(bool v6, const Ipv6Addr& ours, std::uint16_t from, std::uint16_t to,
+                    const Bytes& payload) {
+  Bytes d(8);
+  put16(d, 0, from);
+  put16(d, 2, to);
+  put16(d, 4, static_cast<std::uint16_t>(8 + payload.size()));
+  append(d, payload);
+  if (v6) {
+    const std::uint16_t sum = upper_checksum(kPeerG, ours, kProtoUdp, d);
+    put16(d, 6, sum == 0 ? 0xFFFF : sum);
+  }
+  return d;
+}
+
+// The fragments of a reply to a connected UDP socket are steered by their
+// addresses alone (no ports past the first fragment), here to the worker
+// that does not own the socket. Reassembled there, the datagram goes on to
+// the socket's worker, as it would have come whole; before, it reached no
+// socket (UdpNoPorts and a Port Unreachable). Both families; the parameter
+// is IPv6.
+class ReassembledUdpReply : public WorkerPairDual, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(ReassembledUdpReply, ReachesTheConnectedSocketsWorker) {
+  const bool v6 = GetParam();
+  constexpr std::uint16_t kServer = 7007;
+  meet_peer();
+  const Bytes payload = pattern(4000, 9);  // 3 fragments
+  const std::uint16_t frag_owner =
+      steer_frame(fragments_from_peer(v6, kProtoUdp, payload, 1448)[0], kWorkers, 0);
+  const std::uint16_t owner = 1 - frag_owner;
+  const Endpoint server{v6 ? IpAddr::v6(kPeerG.b) : IpAddr::v4(kPeerIp), kServer};
+  UdpStack& udp = *worker(owner).udp();
+  UdpSocketId id = kNoUdpSocket;
+  ASSERT_EQ(udp.open({IpAddr{}, 0}, &id), UdpResult::kOk);
+  ASSERT_EQ(udp.connect(id, server, at_ms(1003)), UdpResult::kOk);
+  const std::uint16_t port = udp.local(id).port;
+  const IpAddr ours = v6 ? IpAddr::v6(our_g_.b) : IpAddr::v4(kOurIp);
+  ASSERT_EQ(symmetric_flow_hash(server.addr, ours, kServer, port, kProtoUdp) % kWorkers, owner);
+
+  const auto frags =
+      fragments_from_peer(v6, kProtoUdp, udp_from_peer(v6, our_g_, kServer, port, payload), 1448);
+  ASSERT_EQ(frags.size(), 3u);
+  for (const Bytes& f : frags) {
+    ASSERT_EQ(steer_frame(f, kWorkers, owner), frag_owner);
+    peer_sends(frag_owner, f);
+  }
+  poll(frag_owner, 1004);  // reassembled, then steered on
+  poll(owner, 1004);
+  ASSERT_EQ(udp.queued(id), 1u);
+  Buffer b;
+  Endpoint from;
+  ASSERT_TRUE(udp.pop(id, &b, &from));
+  EXPECT_EQ(bytes_of(b.get()), payload);
+  EXPECT_EQ(from, server);
+  EXPECT_EQ(counters(frag_owner).get(Counter::kReasmSteered), 1u);
+  EXPECT_EQ(counters(frag_owner).get(Counter::kUdpNoPorts) + counters(frag_owner).get(Counter::kUdp6NoPorts),
+            0u);
+  EXPECT_EQ(counters(owner).get(v6 ? Counter::kUdp6InDatagrams : Counter::kUdpInDatagrams), 1u);
+  for (std::uint16_t q = 0; q < kWorkers; ++q) EXPECT_TRUE(peer_receives(q).empty()) << "no Port Unreachable";
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, ReassembledUdpReply, ::testing::Bool(),
+                         [](const auto& i) { return i.param ? "Ipv6" : "Ipv4"; });
+
+// The owner's ring full: the reassembled datagram is dropped and counted
+// (ReasmSteerRingFull), nothing leaks, and it is not delivered where it is
+// not owned.
+TEST_F(WorkerPairDual, ReassembledDatagramForAFullRingIsCounted) {
+  meet_peer();
+  const Bytes payload = pattern(2000, 4);
+  const std::uint16_t frag_owner =
+      steer_frame(fragments_from_peer(false, kProtoUdp, payload, 1448)[0], kWorkers, 0);
+  const std::uint16_t owner = 1 - frag_owner;
+  UdpSocketId id = kNoUdpSocket;
+  ASSERT_EQ(worker(owner).udp()->open({IpAddr{}, 0}, &id), UdpResult::kOk);
+  ASSERT_EQ(worker(owner).udp()->connect(id, {IpAddr::v4(kPeerIp), 7007}, at_ms(1003)), UdpResult::kOk);
+  const std::uint16_t port = worker(owner).udp()->local(id).port;
+  rte_ring* ring = rings_[frag_owner];  // frag_owner -> owner (rings are made in (from, to) order)
+  std::vector<rte_mbuf*> filler;
+  for (rte_mbuf* m = rte_pktmbuf_alloc(peer_pool_); m != nullptr; m = rte_pktmbuf_alloc(peer_pool_)) {
+    if (rte_ring_enqueue(ring, m) != 0) {
+      rte_pktmbuf_free(m);
+      break;
+    }
+    filler.push_back(m);
+  }
+  ASSERT_FALSE(filler.empty());
+  for (const Bytes& f :
+       fragments_from_peer(false, kProtoUdp, udp_from_peer(false, our_g_, 7007, port, payload), 1448))
+    peer_sends(frag_owner, f);
+  poll(frag_owner, 1004);
+  EXPECT_EQ(counters(frag_owner).get(Drop::kReasmSteerRingFull), 1u);
+  EXPECT_EQ(counters(frag_owner).get(Counter::kReasmSteered), 0u);
+  EXPECT_EQ(counters(frag_owner).get(Counter::kUdpNoPorts), 0u) << "not delivered on the wrong worker";
+  for (rte_mbuf* m = nullptr; rte_ring_dequeue(ring, reinterpret_cast<void**>(&m)) == 0;) rte_pktmbuf_free(m);
+}
+
+// The same for TCP over IPv6: a SYN in fragments (a 28-byte header cut at
+// 24, so the first fragment holds it whole, RFC 7112) reaches the owner's
+// listener, which answers; the reassembling worker sends nothing.
+TEST_F(WorkerPairDual, ReassembledIpv6SynReachesTheOwningWorker) {
+  for (std::uint16_t w = 0; w < kWorkers; ++w) ASSERT_NE(worker(w).tcp()->listen(80, 8), nullptr);
+  meet_peer();
+  const std::uint16_t frag_owner =
+      steer_frame(fragments_from_peer(true, kProtoTcp, pattern(32), 24)[0], kWorkers, 0);
+  const IpAddr peer = IpAddr::v6(kPeerG.b), ours = IpAddr::v6(our_g_.b);
+  std::uint16_t sport = 40000;
+  while (symmetric_flow_hash(peer, ours, sport, 80, kProtoTcp) % kWorkers == frag_owner) ++sport;
+  const std::uint16_t owner = 1 - frag_owner;
+  Bytes syn(28);
+  const std::array<std::byte, 8> opts{std::byte{2}, std::byte{4}, std::byte{0x05}, std::byte{0xa0},
+                                      std::byte{1}, std::byte{1}, std::byte{1},    std::byte{1}};
+  ASSERT_EQ(write_tcp(syn, TcpFields{sport, 80, 1000, 0, kTcpSyn, 65535}, opts), 28u);
+  put16(syn, 16, upper_checksum(kPeerG, our_g_, kProtoTcp, syn));
+  for (const Bytes& f : fragments_from_peer(true, kProtoTcp, syn, 24)) peer_sends(frag_owner, f);
+  poll(frag_owner, 1003);
+  poll(owner, 1003);
+  expect_syn_ack_from(owner, sport, /*v6=*/true);
+  EXPECT_EQ(counters(frag_owner).get(Counter::kReasmSteered), 1u);
 }
 
 // Fragments waiting in reassembly are charged to the worker's one account,
@@ -400,12 +562,7 @@ TEST_F(WorkerPairUdp6, ConnectedSocketsGetTheirRepliesOnTheirOwnWorker) {
       socks[w].push_back(id);
     }
   }
-  for (std::uint16_t w = 0; w < kWorkers; ++w) poll(w, 1000);  // one RetransTimer later: DAD is over
-  // The peer resolves our global address; both workers learn its MAC.
-  const Ipv6Addr group = solicited_node(our_g_);
-  peer_sends(0, icmp6_frame(multicast_mac(group), kPeerG, group, 135, 0, ns_body(our_g_, kPeerMac), 255));
-  for (std::uint16_t w = 0; w < kWorkers; ++w) poll(w, 1001);
-  for (std::uint16_t q = 0; q < kWorkers; ++q) (void)peer_receives(q);  // DAD probes, the advertisement
+  end_dad_and_meet_peer6();
 
   for (std::uint16_t w = 0; w < kWorkers; ++w) {
     for (const UdpSocketId id : socks[w]) {
