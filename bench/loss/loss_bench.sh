@@ -20,6 +20,7 @@
 #   TERN_LOSS_INTERVAL both senders print a line every this many seconds
 #                      (rate, cwnd, srtt, retransmissions, recovery state;
 #                      in the kept logs; default 0, none)
+#   TERN_LOSS_TCP      more lines for Tern's [tcp] table (e.g. "pacing = false")
 #   TERN_LOSS_GRO      [port] gro for Tern (true/false; default unset: the
 #                      build's default)
 #   TERN_LOSS_KERNEL_CC the kernel's congestion control (default cubic,
@@ -74,6 +75,7 @@ address = "$tern_ip/24"
 ${TERN_LOSS_GRO:+gro = $TERN_LOSS_GRO}
 [tcp]
 $cc_line
+${TERN_LOSS_TCP:-}
 [impairment]
 loss = $1
 reorder = $2

@@ -62,6 +62,10 @@ constexpr std::string_view kTcpKeys[] = {"max_connections",
                                          "rto_max_ms",
                                          "tlp_min_ms",
                                          "tlp_new_segments",
+                                         "pacing",
+                                         "pacing_ss_ratio",
+                                         "pacing_ca_ratio",
+                                         "pacing_burst",
                                          "retries",
                                          "syn_retries",
                                          "synack_retries",
@@ -480,6 +484,12 @@ TcpConfig read_tcp(const Section& s) {
   // never fires, so a floor past rto_min would only turn probes off.
   t.tlp_min = read_ms(s, "tlp_min_ms", t.tlp_min, 1, 1000);
   t.tlp_new_segments = static_cast<std::uint8_t>(s.integer("tlp_new_segments", t.tlp_new_segments, 1, 2));
+  t.pacing = s.boolean("pacing", t.pacing);
+  // Linux bounds both sysctls at 0..1000 %; below 100 % a window-limited
+  // sender could never send its window in an RTT.
+  t.pacing_ss_ratio = static_cast<std::uint32_t>(s.integer("pacing_ss_ratio", t.pacing_ss_ratio, 100, 1000));
+  t.pacing_ca_ratio = static_cast<std::uint32_t>(s.integer("pacing_ca_ratio", t.pacing_ca_ratio, 100, 1000));
+  t.pacing_burst = static_cast<std::uint32_t>(s.integer("pacing_burst", t.pacing_burst, 1, 64));
   t.retries = static_cast<std::uint32_t>(s.integer("retries", t.retries, 1, 255));
   // 127 is Linux's MAX_TCP_SYNCNT.
   t.syn_retries = static_cast<std::uint32_t>(s.integer("syn_retries", t.syn_retries, 1, 127));

@@ -103,7 +103,7 @@ struct NdConfig {
   std::uint8_t multicast_solicit = 3;              // [nd] multicast_solicit (MAX_MULTICAST_SOLICIT)
   std::uint8_t unicast_solicit = 3;                // [nd] unicast_solicit (MAX_UNICAST_SOLICIT)
   std::uint32_t max_pending = 64;                  // [nd] pending_packets: per worker
-  std::uint32_t max_pending_per_neighbor = 3;      // [nd] pending_per_neighbor (RFC 4861 §7.2.2)
+  std::uint32_t max_pending_per_neighbor = 16;     // [nd] pending_per_neighbor (RFC 4861 §7.2.2)
   std::uint32_t cache_size = 1024;                 // [nd] cache_entries
   std::uint8_t dad_transmits = 1;                  // [nd] dad_transmits (DupAddrDetectTransmits); 0: no DAD
   std::uint8_t router_solicitations = 3;           // [nd] router_solicitations (MAX_RTR_SOLICITATIONS)
@@ -148,9 +148,16 @@ struct TcpConfig {
   Duration rto_max = Duration::s(120);    // [tcp] rto_max_ms (Linux TCP_RTO_MAX)
   Duration tlp_min = Duration::ms(2);     // [tcp] tlp_min_ms: the probe timeout's floor (RFC 8985 §7.2)
   std::uint8_t tlp_new_segments = 2;      // [tcp] tlp_new_segments: a probe's new data, 1..2 (RFC 8985 §7.3)
-  std::uint32_t retries = 15;             // [tcp] retries: data RTOs before giving up (tcp_retries2)
-  std::uint32_t syn_retries = 6;          // [tcp] syn_retries (tcp_syn_retries)
-  std::uint32_t synack_retries = 5;       // [tcp] synack_retries (tcp_synack_retries)
+  // [tcp] pacing: window-based controllers (cubic, newreno) pace too, at
+  // pacing_ss_ratio / pacing_ca_ratio percent of cwnd / SRTT (Linux's
+  // tcp_pacing_ss_ratio, tcp_pacing_ca_ratio), pacing_burst segments at a time.
+  bool pacing = false;
+  std::uint32_t pacing_ss_ratio = 200;
+  std::uint32_t pacing_ca_ratio = 120;
+  std::uint32_t pacing_burst = 2;
+  std::uint32_t retries = 15;                     // [tcp] retries: data RTOs before giving up (tcp_retries2)
+  std::uint32_t syn_retries = 6;                  // [tcp] syn_retries (tcp_syn_retries)
+  std::uint32_t synack_retries = 5;               // [tcp] synack_retries (tcp_synack_retries)
   Duration delayed_ack = Duration::ms(40);        // [tcp] delayed_ack_ms, 1..200 (RFC 9293 §3.8.6.3 < 0.5 s)
   Duration fin_timeout = Duration::s(60);         // [tcp] fin_timeout_s: FIN_WAIT_2 orphans (tcp_fin_timeout)
   Duration time_wait = Duration::s(60);           // [tcp] time_wait_s: 2MSL (Linux TCP_TIMEWAIT_LEN)

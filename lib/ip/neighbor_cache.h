@@ -39,7 +39,7 @@ struct NeighborCacheConfig {
   std::uint32_t max_pending = 64;               // parked packets, per worker (as [arp] pending_packets)
   // §7.2.2: a small queue per neighbour; when it overflows the newest
   // replaces the oldest.
-  std::uint32_t max_pending_per_entry = 3;
+  std::uint32_t max_pending_per_entry = 16;
 };
 
 enum class NeighborState : std::uint8_t { kIncomplete, kReachable, kStale, kDelay, kProbe };

@@ -347,8 +347,14 @@ std::string Runtime::describe() const {
     if (!port_->info().ipv6_multicast.empty()) v6 += "; multicast " + port_->info().ipv6_multicast;
     line("address6", v6);
   }
-  line("tcp", "congestion " + std::string(to_string(cfg_.tcp.congestion)) + ", up to " +
-                  std::to_string(cfg_.tcp.max_connections) + " connections per worker");
+  const TcpConfig& t = cfg_.tcp;
+  const std::string pacing =
+      t.pacing
+          ? ", paced (" + std::to_string(t.pacing_ss_ratio) + " % / " + std::to_string(t.pacing_ca_ratio) +
+                " % of cwnd / SRTT, bursts of " + std::to_string(t.pacing_burst) + " segments)"
+          : std::string(t.congestion == CongestionAlgorithm::kBbr ? "" : ", not paced");
+  line("tcp", "congestion " + std::string(to_string(t.congestion)) + pacing + ", up to " +
+                  std::to_string(t.max_connections) + " connections per worker");
   line("mbufs", std::to_string(cfg_.runtime.mbufs_per_worker) + " per worker (" +
                     std::to_string(lendable_mbufs_) + " for socket buffers), " +
                     std::to_string(cfg_.runtime.mbufs_per_worker) + " clones, burst " +

@@ -76,7 +76,7 @@ ConnectionInfo TcpStack::info(const Tcb& c) const noexcept {
   i.rttvar_us = us_of(c.rto.rttvar());
   i.rto_us = us_of(c.rto.rto());
   i.min_rtt_us = us_of(c.rto.min_rtt());
-  i.pacing_rate = c.cc.pacing_rate();
+  i.pacing_rate = pacing_rate(c);
   i.bytes_acked = c.bytes_acked;
   i.bytes_received = c.bytes_received;
   i.delivered = c.bytes_acked + c.sb.sacked_bytes();

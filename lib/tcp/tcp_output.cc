@@ -251,8 +251,7 @@ std::uint32_t TcpStack::send_size(const Tcb& c, bool fin_pending) const noexcept
   if (mss == 0 || o_.tso_max < 2u * mss || fin_pending || c.snd_nxt != c.snd_max || !c.tuple.is_v4())
     return mss;
   std::uint32_t most = std::min(o_.tso_max, TcpStackOptions::kTsoMaxPayload);
-  if (c.cc.pacing_rate() != 0)
-    most = std::min(most, std::max<std::uint32_t>(c.cc.pacing_quantum(), 2u * mss));
+  if (pacing_rate(c) != 0) most = std::min(most, pacing_quantum(c));
   return std::max<std::uint32_t>(most / mss, 1) * mss;
 }
 

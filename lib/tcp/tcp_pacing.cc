@@ -27,6 +27,34 @@ inline Duration at_rate(std::uint64_t bytes, std::uint64_t rate) noexcept {
 
 }  // namespace
 
+// The rate: BBR's own (cc/bbr.h), else, with [tcp] pacing, the window's
+// over SRTT as Linux paces a window-based controller (tcp_update_pacing_rate
+// when fq or internal pacing is on): pacing_ss_ratio percent of cwnd / SRTT
+// while cwnd is below half of ssthresh (slow start may double it in an RTT),
+// pacing_ca_ratio percent after; max(cwnd, flight) so a flight above a
+// reduced cwnd drains at its own pace. Spreading a window over the RTT
+// gives a receiver that ACKs per read (Linux: once more than one MSS is
+// unacknowledged when its reader drains the queue) one ACK per few
+// segments instead of one per burst, so a lost ACK no longer leaves the
+// flight's tail waiting for a probe (bench/loss/README.md).
+std::uint64_t TcpStack::pacing_rate(const Tcb& c) const noexcept {
+  if (const std::uint64_t r = c.cc.pacing_rate(); r != 0 || !o_.cfg.pacing) return r;
+  const std::int64_t srtt_ns = c.rto.srtt().count_ns();
+  if (srtt_ns <= 0) return 0;  // no sample yet: the first window goes at once
+  const std::uint64_t srtt_us = std::max<std::int64_t>(srtt_ns / 1000, 1);
+  const std::uint64_t cwnd = std::max(c.cc.cwnd(), c.flight());
+  const std::uint64_t pct =
+      c.cc.cwnd() < c.cc.ssthresh() / 2 ? o_.cfg.pacing_ss_ratio : o_.cfg.pacing_ca_ratio;
+  return cwnd * pct * 10'000u / srtt_us;  // bytes * percent / 100 per us, per second
+}
+
+// The burst the pacer lets go at once, at least two segments (BBR's send
+// quantum has the same floor, -00 §4.2.2).
+std::uint32_t TcpStack::pacing_quantum(const Tcb& c) const noexcept {
+  const std::uint32_t q = c.cc.pacing_rate() != 0 ? c.cc.pacing_quantum() : o_.cfg.pacing_burst * c.mss;
+  return std::max<std::uint32_t>(q, 2u * c.mss);
+}
+
 // A burst starts once the connection is a burst's time behind its
 // schedule (pace_next + horizon <= now) and goes on while it is not ahead
 // of it (pace_next <= now): each burst is one send quantum, so a paced
@@ -36,7 +64,7 @@ inline Duration at_rate(std::uint64_t bytes, std::uint64_t rate) noexcept {
 // few hundred segments in flight). The average rate is exact: pace_next
 // moves by len / rate for every byte sent.
 bool TcpStack::pace_hold(Tcb& c, Instant now, bool starting) noexcept {
-  const std::uint64_t rate = c.cc.pacing_rate();
+  const std::uint64_t rate = pacing_rate(c);
   if (rate == 0) return false;
   const Instant start = c.pace_next + pace_horizon(c, rate);
   if (starting ? start <= now : c.pace_next <= now) return false;
@@ -50,13 +78,12 @@ bool TcpStack::pace_hold(Tcb& c, Instant now, bool starting) noexcept {
 }
 
 // One send quantum less one segment, at the pacing rate.
-Duration TcpStack::pace_horizon(const Tcb& c, std::uint64_t rate) noexcept {
-  const std::uint32_t quantum = std::max<std::uint32_t>(c.cc.pacing_quantum(), 2u * c.mss);
-  return at_rate(quantum - c.mss, rate);
+Duration TcpStack::pace_horizon(const Tcb& c, std::uint64_t rate) const noexcept {
+  return at_rate(pacing_quantum(c) - c.mss, rate);
 }
 
 void TcpStack::pace_sent(Tcb& c, std::uint32_t bytes, Instant now) noexcept {
-  const std::uint64_t rate = c.cc.pacing_rate();
+  const std::uint64_t rate = pacing_rate(c);
   if (rate == 0) return;
   // An idle connection's credit is one burst: pace_next never lags now by
   // more than the horizon.
@@ -76,7 +103,7 @@ void TcpStack::on_pacing(Instant now) noexcept {
     Tcb& c = *t;
     t = c.pace_link;
     c.pace_link = nullptr;
-    const std::uint64_t rate = c.cc.pacing_rate();
+    const std::uint64_t rate = pacing_rate(c);
     const Instant wake = rate != 0 && !c.removed ? c.pace_next + pace_horizon(c, rate) : now;
     if (wake > now) {
       c.pace_link = pace_head_;  // its next burst is not due yet: stays

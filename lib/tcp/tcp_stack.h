@@ -439,7 +439,7 @@ class TcpStack {
   void release_header_mbufs() noexcept;
   void process_fin(Tcb& c, Instant now) noexcept;
   Duration rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept;  // the sample taken, or zero
-  std::optional<Duration> logged_rtt(const Tcb& c, Instant now) const noexcept;
+  std::optional<Duration> logged_rtt(const Tcb& c, Seq32 ack, Instant now) const noexcept;
   void limited_transmit(Tcb& c, Instant now) noexcept;  // RFC 3042: one new segment beyond cwnd
 
   // tcp_sack.cc: RFC 6675 loss recovery with PRR (RFC 6937) where SACK was negotiated
@@ -506,7 +506,9 @@ class TcpStack {
   // true: not yet (c waits on the pacing list); `starting`: the first data
   // segment of this send pass (a burst starts), else one within a burst.
   bool pace_hold(Tcb& c, Instant now, bool starting) noexcept;
-  static Duration pace_horizon(const Tcb& c, std::uint64_t rate) noexcept;
+  std::uint64_t pacing_rate(const Tcb& c) const noexcept;     // bytes/s, 0: not paced
+  std::uint32_t pacing_quantum(const Tcb& c) const noexcept;  // bytes a burst may carry
+  Duration pace_horizon(const Tcb& c, std::uint64_t rate) const noexcept;
   void pace_sent(Tcb& c, std::uint32_t bytes, Instant now) noexcept;  // moves pace_next on
   void pace_unlink(Tcb& c) noexcept { unlink_from<&Tcb::pace_link, &Tcb::in_pace_list>(pace_head_, c); }
   // The pure ACK output() sends, or in a burst, a place on the list of

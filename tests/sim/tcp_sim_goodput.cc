@@ -15,11 +15,12 @@
 //
 //   build/tests/sim/tcp_sim_goodput [--cc newreno,cubic] [--rtt-ms 10,100]
 //       [--loss 0.0001,0.001,0.01,0.03,0.05] [--seconds 30] [--seed 7]
-//       [--counters]
+//       [--counters] [--pacing]
 //
 // Each run transfers about --seconds of data at the bound's rate (between 2
 // MB and 200 MB), so each point sees many loss events. --counters prints
-// the sender's non-zero counters under each row. Virtual time: the
+// the sender's non-zero counters under each row; --pacing turns the
+// sender's [tcp] pacing on. Virtual time: the
 // figures do not depend on this machine's speed or load, only on the seed.
 #include <rte_eal.h>
 
@@ -67,11 +68,11 @@ bool parse_doubles(const char* arg, std::vector<double>& out) {
 }
 
 int usage(const char* prog) {
-  std::fprintf(
-      stderr,
-      "usage: %s [--cc NAME,...] [--rtt-ms MS,...] [--loss P,...] [--seconds S] [--seed N] [--counters]\n"
-      "  loss rates are fractions (0.01 = 1 %%), each in (0, 0.5]\n",
-      prog);
+  std::fprintf(stderr,
+               "usage: %s [--cc NAME,...] [--rtt-ms MS,...] [--loss P,...] [--seconds S] [--seed N] "
+               "[--counters] [--pacing]\n"
+               "  loss rates are fractions (0.01 = 1 %%), each in (0, 0.5]\n",
+               prog);
   return 2;
 }
 
@@ -83,11 +84,15 @@ int main(int argc, char** argv) {
   std::vector<double> losses{0.0001, 0.001, 0.01, 0.03, 0.05};
   double seconds = 30;
   std::uint64_t seed = 7;
-  bool counters = false;
+  bool counters = false, pacing = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--counters") {
       counters = true;
+      continue;
+    }
+    if (a == "--pacing") {  // [tcp] pacing for the sender
+      pacing = true;
       continue;
     }
     if (i + 1 >= argc) return usage(argv[0]);
@@ -142,14 +147,11 @@ int main(int argc, char** argv) {
             s.seed = seed;
             s.a = s.b = sim_host_defaults();
             s.a.tcp.congestion = s.b.tcp.congestion = cc;
+            s.a.tcp.pacing = pacing;
             s.a.tcp.snd_buf = s.b.tcp.rcv_buf = 4 << 20;
             // The receiver holds what a Linux receiver would (bounded by
             // memory, not by a segment count): the sender is measured, not
             // [tcp] ofo_max_segments' default of 256.
-            s.b.tcp.ofo_max_segments = 4096;
-            // The receiver holds what a Linux receiver would (memory-bound, no
-            // segment count): the sender is measured, not [tcp]
-            // ofo_max_segments' default of 256.
             s.b.tcp.ofo_max_segments = 4096;
             LinkParams l;
             l.rate_bps = static_cast<std::uint64_t>(link_bps);

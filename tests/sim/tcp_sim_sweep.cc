@@ -7,7 +7,8 @@
 // line every 1000 seeds, and a summary; exits 1 if any seed failed.
 // --describe prints each seed's scenario; --trace-lines N sets the trace tail
 // printed for a failure (default 300); --congestion NAME runs both hosts with
-// that controller ("cubic", the default, "newreno" or "bbr").
+// that controller ("cubic", the default, "newreno" or "bbr"); --pacing turns
+// [tcp] pacing on for both (window-based controllers paced as BBR is).
 #include <rte_eal.h>
 
 #include <chrono>
@@ -26,11 +27,11 @@
 namespace {
 
 int usage(const char* prog) {
-  std::fprintf(
-      stderr,
-      "usage: %s [--seeds N] [--first S] [--trace-lines N] [--congestion NAME] [--ipv6] [--describe] "
-      "[--stop-on-failure]\n",
-      prog);
+  std::fprintf(stderr,
+               "usage: %s [--seeds N] [--first S] [--trace-lines N] [--congestion NAME] [--pacing] [--ipv6] "
+               "[--describe] "
+               "[--stop-on-failure]\n",
+               prog);
   return 2;
 }
 
@@ -38,7 +39,7 @@ int usage(const char* prog) {
 
 int main(int argc, char** argv) {
   std::uint64_t seeds = 1000, first = 1, trace_lines = 300;
-  bool describe = false, stop = false, ipv6 = false;
+  bool describe = false, stop = false, ipv6 = false, pacing = false;
   std::optional<tern::CongestionAlgorithm> cc;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -58,6 +59,8 @@ int main(int argc, char** argv) {
       tern::CongestionAlgorithm c{};
       if (i + 1 >= argc || !tern::parse_congestion(argv[++i], c)) return usage(argv[0]);
       cc = c;
+    } else if (a == "--pacing") {
+      pacing = true;
     } else if (a == "--ipv6") {
       ipv6 = true;
     } else if (a == "--describe") {
@@ -83,6 +86,7 @@ int main(int argc, char** argv) {
       tern::sim::Scenario s = tern::sim::scenario_for_seed(seed);
       if (cc) s.a.tcp.congestion = s.b.tcp.congestion = *cc;
       s.a.ipv6 = s.b.ipv6 = ipv6;
+      if (pacing) s.a.tcp.pacing = s.b.tcp.pacing = true;
       if (describe) std::printf("%s\n", tern::sim::describe(s).c_str());
       const std::string report = tern::sim::check_scenario(s, pools, trace_lines);
       if (!report.empty()) {

@@ -270,7 +270,9 @@ TEST(SimTcp, LossRecoveryWithoutTimeouts) {
     const Outcome o = run_scenario(s, pools());
     EXPECT_TRUE(o.ok) << check_scenario(s, pools());
     EXPECT_GT(o.ab.lost, 50u);
-    EXPECT_GT(o.a.get(Counter::kTCPFastRetrans), 50u);
+    // Most losses repaired by fast retransmission (the rest by probes and
+    // RACK's timer), none by the RTO beyond the bound below.
+    EXPECT_GT(o.a.get(Counter::kTCPFastRetrans), o.ab.lost / 2);
     const std::uint64_t timeouts = o.a.get(Counter::kTCPTimeouts);
     EXPECT_LE(timeouts, 2u) << "lost " << o.ab.lost << ", fast retransmits "
                             << o.a.get(Counter::kTCPFastRetrans) << ", partial-ACK retransmits "

@@ -230,6 +230,10 @@ rto_min_ms = 1000
 rto_max_ms = 60000
 tlp_min_ms = 10
 tlp_new_segments = 1
+pacing = true
+pacing_ss_ratio = 300
+pacing_ca_ratio = 150
+pacing_burst = 4
 retries = 8
 syn_retries = 3
 synack_retries = 2
@@ -302,6 +306,10 @@ ofo_max_segments = 0
   EXPECT_EQ(t.rto_max, Duration::ms(60000));
   EXPECT_EQ(t.tlp_min, Duration::ms(10));
   EXPECT_EQ(t.tlp_new_segments, 1u);
+  EXPECT_TRUE(t.pacing);
+  EXPECT_EQ(t.pacing_ss_ratio, 300u);
+  EXPECT_EQ(t.pacing_ca_ratio, 150u);
+  EXPECT_EQ(t.pacing_burst, 4u);
   EXPECT_EQ(t.retries, 8u);
   EXPECT_EQ(t.syn_retries, 3u);
   EXPECT_EQ(t.synack_retries, 2u);
@@ -544,6 +552,9 @@ std::vector<BadValue> bad_values() {
       {in("tcp", "rto_max_ms = 600001"), "tcp.rto_max_ms", "600001", kInt + "1..600000"},
       {in("tcp", "tlp_min_ms = 0"), "tcp.tlp_min_ms", "0", kInt + "1..1000"},
       {in("tcp", "tlp_new_segments = 3"), "tcp.tlp_new_segments", "3", kInt + "1..2"},
+      {in("tcp", "pacing_ss_ratio = 99"), "tcp.pacing_ss_ratio", "99", kInt + "100..1000"},
+      {in("tcp", "pacing_ca_ratio = 1001"), "tcp.pacing_ca_ratio", "1001", kInt + "100..1000"},
+      {in("tcp", "pacing_burst = 0"), "tcp.pacing_burst", "0", kInt + "1..64"},
       {in("tcp", "rto_max_ms = 1.5"), "tcp.rto_max_ms", "1.5", kInt + "1..600000"},
       // RTO order: the key the file sets is blamed, the other named with its value.
       {in("tcp", "rto_min_ms = 2000"), "tcp.rto_min_ms", "2000",
@@ -720,7 +731,7 @@ std::set<std::string> known_keys(std::string_view table) {
 // docs/config.md lists exactly the keys the parser knows in [tcp].
 TEST(ConfigDocs, TcpTableMatchesTheSchema) {
   const std::set<std::string> known = known_keys("tcp");
-  EXPECT_EQ(known.size(), 39u);
+  EXPECT_EQ(known.size(), 43u);
   EXPECT_EQ(documented_keys("tcp"), known);
 }
 

@@ -61,7 +61,7 @@ TEST(ConfigIpv6, DefaultsAreNoAddressesAndLinuxNd) {
   EXPECT_EQ(c.nd.multicast_solicit, 3);
   EXPECT_EQ(c.nd.unicast_solicit, 3);
   EXPECT_EQ(c.nd.max_pending, d.max_pending);
-  EXPECT_EQ(c.nd.max_pending_per_neighbor, 3u);
+  EXPECT_EQ(c.nd.max_pending_per_neighbor, 16u);
   EXPECT_EQ(c.nd.cache_size, 1024u);
   EXPECT_EQ(c.nd.dad_transmits, 1);
   EXPECT_EQ(c.nd.router_solicitations, 3);

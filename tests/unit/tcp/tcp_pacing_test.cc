@@ -119,6 +119,40 @@ TEST_F(TcpPacing, NewRenoIsNotPaced) {
   EXPECT_EQ(stack().pacing_deadline(), Instant::max());
 }
 
+// [tcp] pacing: a window-based controller paces as Linux's internal pacing
+// does (tcp_update_pacing_rate): pacing_ss_ratio % of cwnd / SRTT while
+// cwnd < ssthresh / 2, pacing_burst segments at a time. Here 200 % of 10
+// segments over the handshake's 100 ms: 292,000 B/s, two segments (one
+// burst) every 10 ms, so the initial window takes 50 ms, not 0.
+TEST_F(TcpPacing, CubicPacesItsWindowWhenPacingIsOn) {
+  cfg().pacing = true;
+  Tcb* c = bbr_connection(CongestionAlgorithm::kCubic);
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(c->cc.name(), "cubic");
+  ASSERT_EQ(c->rto.srtt(), Duration::ms(100));
+  EXPECT_EQ(stack().info(*c).pacing_rate, 292'000u);
+  ASSERT_EQ(stack().send_copy(*c, pattern(30 * kMss), at_ms(100)), 30u * kMss);
+  for (std::uint32_t burst = 0; burst < 5; ++burst) {
+    advance_to(at_ms(100 + 10 * burst));
+    expect_segment(2 * burst, at_ms(100 + 10 * burst));
+    expect_segment(2 * burst + 1, at_ms(100 + 10 * burst));
+    expect_nothing_sent();
+  }
+  advance_to(at_ms(200));
+  expect_nothing_sent();               // cwnd (10 segments) is in flight
+  EXPECT_EQ(c->cc.pacing_rate(), 0u);  // the controller's own: CUBIC has none
+}
+
+// Without [tcp] pacing (the default) CUBIC sends its window at once.
+TEST_F(TcpPacing, CubicIsNotPacedByDefault) {
+  Tcb* c = bbr_connection(CongestionAlgorithm::kCubic);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(stack().info(*c).pacing_rate, 0u);
+  ASSERT_EQ(stack().send_copy(*c, pattern(30 * kMss), at_ms(100)), 30u * kMss);
+  for (std::uint32_t i = 0; i < 10; ++i) expect_segment(i, at_ms(100));
+  expect_nothing_sent();
+}
+
 // A connection freed while it waits on the pacing list leaves the list.
 TEST_F(TcpPacing, AbortedWhileWaitingLeavesTheList) {
   Tcb* c = bbr_connection();

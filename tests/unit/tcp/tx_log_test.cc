@@ -296,6 +296,40 @@ TEST_F(TxLogEngine, RttSamplesAreMicrosecondsFromTheLogAndTsecrAfterARetransmiss
   EXPECT_EQ(c->rto.srtt(), before * 7 / 8 + Duration::ms(3) / 8);
 }
 
+// An ACK that covers several batches is timed from the newest of them
+// (RACK's RTT, RFC 8985 §6.2 step 2): a receiver that ACKs once per read,
+// or an ACK lost before it, holds the oldest octets for longer than the
+// path takes, and SRTT from them would stretch the probe timeout
+// (2 * SRTT) by what the receiver held. Batch A leaves at 10 ms, batch B at
+// 11 ms; one ACK for both at 11.2 ms is a 200 us sample, not 1.2 ms.
+TEST_F(TxLogEngine, AnAckOverSeveralBatchesIsTimedFromTheNewest) {
+  Tcb* c = open_sack();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->rto.srtt(), Duration{});  // the handshake's sample: 0 ms
+  ASSERT_EQ(stack().send_copy(*c, pattern(2 * kMss), at_ms(10)), 2 * kMss);
+  EXPECT_EQ(take_all_sent().size(), 2u);
+  ASSERT_EQ(stack().send_copy(*c, pattern(2 * kMss), at_ms(11)), 2 * kMss);
+  EXPECT_EQ(take_all_sent().size(), 2u);
+  ASSERT_NE(c->txlog, nullptr);
+  EXPECT_EQ(c->txlog->size(), 2u);
+  recv(ack_with(S(5)), at_ms(11) + Duration::us(200));
+  EXPECT_EQ(c->rto.srtt(), Duration::us(200) / 8);
+}
+
+// Karn (RFC 6298 §3) still holds: when the newest batch an ACK covers is a
+// retransmission, the log gives no sample, however old its other octets.
+TEST_F(TxLogEngine, AnAckWhoseNewestBatchIsARetransmissionIsNotTimedFromTheLog) {
+  Tcb* c = open_sack();
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(stack().send_copy(*c, pattern(kMss), at_ms(10)), kMss);
+  take_all_sent();
+  advance_to(at_ms(10) + c->rto.rto());  // the RTO resends it
+  expect_sent(seg().seq(S(1)).data(kMss));
+  const Duration before = c->rto.srtt();
+  recv(ack_with(S(2)), now() + Duration::ms(3));
+  EXPECT_EQ(c->rto.srtt(), before);  // no timestamps here: no sample at all
+}
+
 // While a flight holds a log its scoreboard keeps its ranges in the log's
 // room (SackScoreboard::kLentRanges), and the SACKed octets go back inline
 // with it when the flight is over.
