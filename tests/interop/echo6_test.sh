@@ -49,15 +49,13 @@ interop_in_peer python3 "$here/echo_client.py" "$tern_ip6" "$port" --messages 20
 summary=$(tail -1 "$work/client.log")
 interop_wait_closed
 interop_stop_tern
-SUMMARY="$summary" python3 - "$work/tern.log" <<'PY' || fail "Tern's counters (server)"
-import json, os, re, sys
+SUMMARY="$summary" PYTHONPATH="$here" python3 - "$work/tern.log" <<'PY' || fail "Tern's counters (server)"
+import json, os, sys
+from tern_log import app_reports, total_counters
 summary = json.loads(os.environ["SUMMARY"])
 log = open(sys.argv[1]).read()
-total = log[log.index("--- tern counters"):]
-total = total[:total.index("--- worker")]
-c = {k: int(v) for k, v in re.findall(r"^(\S+) (\d+)$", total, re.M)}
-echo = [dict((k, int(v)) for k, v in re.findall(r"(\w+) (\d+)", line.split(":", 1)[1]))
-        for line in log.splitlines() if line.startswith("echo worker ")]
+c = total_counters(log)
+echo = app_reports(log, "echo worker ")
 s = lambda k: sum(w[k] for w in echo)
 checks = [
     ("PassiveOpens == connections + 1 (socat)", c.get("PassiveOpens", 0) == summary["connections"] + 1),
@@ -106,15 +104,13 @@ grep "^echo client" "$work/tern.log"
 [ "$rc" = 0 ] || fail "tern-echo --connect $peer_ip6: exit $rc"
 tern_wait_for "echo server to finish" 10 pid_gone "$server_pid" || fail "echo server: connections still open"
 wait "$server_pid" || fail "echo server: $(cat "$work/server.out")"
-python3 - "$work/tern.log" "$work/server.log" <<'PY' || fail "Tern's counters (client)"
-import json, re, sys
+PYTHONPATH="$here" python3 - "$work/tern.log" "$work/server.log" <<'PY' || fail "Tern's counters (client)"
+import json, sys
+from tern_log import app_reports, total_counters
 log = open(sys.argv[1]).read()
 srv = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
-total = log[log.index("--- tern counters"):]
-total = total[:total.index("--- worker")]
-c = {k: int(v) for k, v in re.findall(r"^(\S+) (\d+)$", total, re.M)}
-cl = [dict((k, int(v)) for k, v in re.findall(r"(\w+) (\d+)", line.split(":", 1)[1]))
-      for line in log.splitlines() if line.startswith("echo client ")]
+c = total_counters(log)
+cl = app_reports(log, "echo client ")
 s = lambda k: sum(w[k] for w in cl)
 checks = [
     ("connected == completed == 10, failed 0", s("connected") == 10 and s("completed") == 10 and s("failed") == 0),

@@ -56,15 +56,13 @@ interop_stop_tern
 echo "--- tern-echo at exit ---"
 sed -n '/^--- tern counters/,$p' "$work/tern.log"
 
-SUMMARY="$summary" python3 - "$work/tern.log" <<'PY' || fail "Tern's counters"
-import json, os, re, sys
+SUMMARY="$summary" PYTHONPATH="$here" python3 - "$work/tern.log" <<'PY' || fail "Tern's counters"
+import json, os, sys
+from tern_log import app_reports, total_counters
 summary = json.loads(os.environ["SUMMARY"])
 log = open(sys.argv[1]).read()
-total = log[log.index("--- tern counters"):]
-total = total[:total.index("--- worker")]
-c = {k: int(v) for k, v in re.findall(r"^(\S+) (\d+)$", total, re.M)}
-echo = [dict((k, int(v)) for k, v in re.findall(r"(\w+) (\d+)", line.split(":", 1)[1]))
-        for line in log.splitlines() if line.startswith("echo worker ")]
+c = total_counters(log)
+echo = app_reports(log, "echo worker ")
 assert len(echo) == int(os.environ["TERN_WORKERS"]), "expected a report line per worker, got %d" % len(echo)
 s = lambda k: sum(w[k] for w in echo)
 checks = [
