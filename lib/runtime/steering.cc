@@ -104,34 +104,44 @@ std::uint16_t steer_frame(std::span<const std::byte> frame, std::uint16_t worker
   if (type == kEtherTypeArp) return kAllWorkers;
   if (type == kEtherTypeIpv6) return steer_ipv6(frame.subspan(kEthernetHeaderLen), workers, self);
   if (type != kEtherTypeIpv4) return self;
-  auto ip = Ipv4Header::parse(frame.subspan(kEthernetHeaderLen));
-  if (!ip) return self;
+  // The header alone is read, not checked against the frame's length: a
+  // frame GRO merged (runtime/rx_coalesce.h) is a chain whose total length
+  // runs past the first segment this span holds, and Ipv4Header::parse
+  // refuses that; such a frame stayed on the worker that polled it, which
+  // need not own its connection (the peer's segments then met no socket).
+  const std::span<const std::byte> l3 = frame.subspan(kEthernetHeaderLen);
+  if (l3.size() < kIpv4MinHeaderLen || (load_u8(l3.data()) >> 4) != 4) return self;
+  const std::size_t ihl = static_cast<std::size_t>(load_u8(l3.data()) & 0x0F) * 4;
+  if (ihl < kIpv4MinHeaderLen || ihl > l3.size()) return self;
+  const std::uint8_t proto = load_u8(l3.data() + 9);
+  const bool is_fragment = (load_be16(l3.data() + 6) & 0x3FFF) != 0;
+  const std::span<const std::byte> payload = l3.subspan(ihl);
   std::uint16_t sp = 0, dp = 0;
-  const std::uint8_t proto = ip->protocol();
   // A Destination Unreachable about one of our TCP segments belongs to the
   // worker that owns the connection it quotes (RFC 792: IPv4 header, then at
   // least the ports), not to the pair (reporter, us).
-  if (proto == kIpProtoIcmp && !ip->is_fragment()) {
-    const auto msg = ip->payload();
+  if (proto == kIpProtoIcmp && !is_fragment) {
+    const auto msg = payload;
     if (msg.size() >= kIcmpHeaderLen + kIpv4MinHeaderLen && load_u8(msg.data()) == kIcmpDestUnreachable) {
       const std::byte* q = msg.data() + kIcmpHeaderLen;
-      const std::size_t ihl = static_cast<std::size_t>(load_u8(q) & 0x0F) * 4;
-      if (ihl >= kIpv4MinHeaderLen && msg.size() >= kIcmpHeaderLen + ihl + 4 &&
+      const std::size_t qihl = static_cast<std::size_t>(load_u8(q) & 0x0F) * 4;
+      if (qihl >= kIpv4MinHeaderLen && msg.size() >= kIcmpHeaderLen + qihl + 4 &&
           load_u8(q + 9) == kIpProtoTcp) {
-        const std::uint32_t h = symmetric_flow_hash(load_be32(q + 12), load_be32(q + 16), load_be16(q + ihl),
-                                                    load_be16(q + ihl + 2), kIpProtoTcp);
+        const std::uint32_t h = symmetric_flow_hash(load_be32(q + 12), load_be32(q + 16), load_be16(q + qihl),
+                                                    load_be16(q + qihl + 2), kIpProtoTcp);
         return static_cast<std::uint16_t>(h % workers);
       }
     }
   }
   // Fragments carry no ports past the first one: steer them by addresses only,
   // so all pieces of a datagram meet on one worker's reassembly table.
-  const bool ported = (proto == kIpProtoTcp || proto == kIpProtoUdp) && !ip->is_fragment();
-  if (ported && ip->payload().size() >= 4) {
-    sp = load_be16(ip->payload().data());
-    dp = load_be16(ip->payload().data() + 2);
+  const bool ported = (proto == kIpProtoTcp || proto == kIpProtoUdp) && !is_fragment;
+  if (ported && payload.size() >= 4) {
+    sp = load_be16(payload.data());
+    dp = load_be16(payload.data() + 2);
   }
-  const std::uint32_t h = symmetric_flow_hash(ip->src(), ip->dst(), sp, dp, ported ? proto : 0);
+  const std::uint32_t h = symmetric_flow_hash(load_be32(l3.data() + 12), load_be32(l3.data() + 16), sp, dp,
+                                              ported ? proto : 0);
   return static_cast<std::uint16_t>(h % workers);
 }
 

@@ -64,6 +64,23 @@ TEST(Steering, PortsAndProtocolTakePart) {
   for (int n : seen) EXPECT_GT(n, 0);
 }
 
+// A frame GRO merged is a chain: the first segment's span ends before the
+// total length its IPv4 header gives. It is steered by its header as the
+// segments it merged were, not left on the worker that polled it.
+TEST(Steering, AFrameLongerThanItsFirstSegmentIsSteeredByItsHeader) {
+  std::mt19937_64 rng(7);
+  int moved = 0;
+  for (int i = 0; i < 256; ++i) {
+    const Tuple t = random_tuple(rng);
+    Bytes f = l4_frame(t.a, t.b, t.pa, t.pb, kProtoTcp, rng());
+    const std::uint16_t owner = steer(f, 4, 3);
+    put16(f, 14 + 2, 9000);  // total length: 8,946 bytes in further segments
+    EXPECT_EQ(steer(f, 4, 3), owner) << "tuple " << i;
+    moved += owner != 3;
+  }
+  EXPECT_GT(moved, 0);
+}
+
 TEST(Steering, ArpGoesToEveryWorker) {
   EXPECT_EQ(steer(arp_request_frame(kPeerMac, kPeerIp, kOurIp), 4), kAllWorkers);
   EXPECT_EQ(steer(arp_reply_frame(kPeerMac, kPeerIp, kOurMac, kOurIp), 2), kAllWorkers);
