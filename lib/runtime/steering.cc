@@ -140,8 +140,8 @@ std::uint16_t steer_frame(std::span<const std::byte> frame, std::uint16_t worker
     sp = load_be16(payload.data());
     dp = load_be16(payload.data() + 2);
   }
-  const std::uint32_t h = symmetric_flow_hash(load_be32(l3.data() + 12), load_be32(l3.data() + 16), sp, dp,
-                                              ported ? proto : 0);
+  const std::uint32_t h =
+      symmetric_flow_hash(load_be32(l3.data() + 12), load_be32(l3.data() + 16), sp, dp, ported ? proto : 0);
   return static_cast<std::uint16_t>(h % workers);
 }
 
