@@ -13,6 +13,7 @@ namespace tern {
 #define TERN_EVENT_COUNTERS(X)                                                         \
   X(RxPackets) X(RxBytes) X(TxPackets) X(TxBytes)                                      \
   X(SteeredOut) X(SteeredIn) X(ReasmSteered) X(GroMerged)                              \
+  X(PmtuLearned) X(PmtuExpired) X(PmtuEvicted)                                         \
   X(ArpInRequests) X(ArpInReplies) X(ArpOutRequests) X(ArpOutReplies)                  \
   X(ArpCacheMisses) X(ArpResolved) X(ArpExpired)                                       \
   X(NdCacheMisses) X(NdResolved) X(NdExpired)                                          \
@@ -85,7 +86,7 @@ namespace tern {
   X(IcmpBadChecksum)                                                                   \
   X(IcmpUnhandledType)   /* not Echo Request or Destination Unreachable, or a code above 15 */ \
   X(IcmpBadQuote)        /* error quoting under IPv4 header + 8 bytes, a fragment, or not our datagram */ \
-  X(IcmpUnreachNotTcp)   /* Destination Unreachable about a non-TCP datagram: nobody to tell */ \
+  X(IcmpUnreachNotTcp)   /* Destination Unreachable about a non-TCP datagram (UDP Frag Needed: PmtuLearned) */ \
   X(Ip6Truncated)        /* shorter than the IPv6 header, or payload length past the frame */ \
   X(Ip6BadVersion)                                                                     \
   X(Ip6BadSource)        /* multicast or loopback source; :: source to an upper layer */ \
@@ -112,7 +113,7 @@ namespace tern {
   X(Icmp6BadChecksum)                                                                  \
   X(Icmp6UnhandledType)  /* echo reply, redirect, MLD, unknown informational types */  \
   X(Icmp6BadQuote)       /* error quoting no packet of ours, or too little of it */    \
-  X(Icmp6ErrorNotTcp)    /* ICMPv6 error about a non-TCP packet: nobody to tell */     \
+  X(Icmp6ErrorNotTcp)    /* ICMPv6 error about a non-TCP packet (UDP Packet Too Big: PmtuLearned) */ \
   X(NdBadHopLimit)       /* ND message with hop limit other than 255 (RFC 4861 §7.1) */ \
   X(NdBadCode)           /* ND message with ICMP code other than 0 */                 \
   X(NdMalformed)         /* ND message too short or with a bad option length */        \

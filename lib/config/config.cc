@@ -46,7 +46,8 @@ constexpr std::string_view kNdKeys[] = {"reachable_time_ms",    "retrans_ms",   
                                         "pending_per_neighbor", "cache_entries",   "dad_transmits",
                                         "router_solicitations"};
 constexpr std::string_view kIpKeys[] = {
-    "ttl", "frag_max_flows", "frag_max_fragments", "frag_timeout_s", "frag_high_thresh", "frag_low_thresh"};
+    "ttl", "frag_max_flows", "frag_max_fragments", "frag_timeout_s", "frag_high_thresh", "frag_low_thresh",
+    "pmtu_cache_entries", "pmtu_expires_s"};
 constexpr std::string_view kImpairmentKeys[] = {"loss", "duplicate", "reorder", "seed"};
 constexpr std::string_view kTcpKeys[] = {"max_connections",
                                          "mss_clamp",
@@ -389,6 +390,12 @@ IpConfig read_ip(const Section& s) {
       s.integer("frag_low_thresh", static_cast<std::int64_t>(ip.frag_low_thresh), 0, kMaxFragThresh));
   check_order(s, "frag_low_thresh", static_cast<std::int64_t>(ip.frag_low_thresh), "frag_high_thresh",
               static_cast<std::int64_t>(ip.frag_high_thresh));
+  ip.pmtu_cache_entries =
+      static_cast<std::uint32_t>(s.integer("pmtu_cache_entries", ip.pmtu_cache_entries, 0, 65536));
+  // RFC 8201 §4 / RFC 1191 §6.3: no increase sooner than 5 minutes after a
+  // decrease.
+  ip.pmtu_expires =
+      Duration::s(s.integer("pmtu_expires_s", ip.pmtu_expires.count_ns() / 1'000'000'000, 300, 86400));
   return ip;
 }
 

@@ -119,6 +119,9 @@ struct IpConfig {
   // ipfrag_high_thresh / ipfrag_low_thresh, sized for an 8191-mbuf pool).
   std::uint64_t frag_high_thresh = 1 << 20;   // [ip] frag_high_thresh, bytes (455 mbufs of 2304)
   std::uint64_t frag_low_thresh = 768 << 10;  // [ip] frag_low_thresh, bytes, <= frag_high_thresh
+  // Path MTUs learned per destination (lib/ip/pmtu_cache.h), per worker.
+  std::uint32_t pmtu_cache_entries = 256;    // [ip] pmtu_cache_entries, 0..65536 (0: none kept)
+  Duration pmtu_expires = Duration::s(600);  // [ip] pmtu_expires_s, 300..86400 (RFC 8201 §4: >= 5 min)
 };
 
 struct RuntimeConfig {

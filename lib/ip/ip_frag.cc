@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/keyed_mix.h"
 #include "ip/chain_checksum.h"
 #include "wire/bytes.h"
 #include "wire/checksum.h"
@@ -24,13 +25,6 @@ std::uint32_t pow2_at_least(std::uint32_t n) noexcept {
   std::uint32_t p = 1;
   while (p < n) p <<= 1;
   return p;
-}
-
-// A keyed multiply-xorshift mix: the seed is drawn per table, so a sender
-// cannot aim many datagrams at one bucket without knowing it.
-std::uint64_t mix(std::uint64_t h, std::uint64_t w) noexcept {
-  h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
-  return h ^ (h >> 31);
 }
 
 }  // namespace
@@ -249,8 +243,8 @@ bool FragReassembler::expired(const Datagram& d, Instant now) const noexcept {
 
 std::uint32_t FragReassembler::bucket_of(const Key& k) const noexcept {
   std::uint64_t h = seed_;
-  for (std::uint64_t w : k.addrs) h = mix(h, w);
-  h = mix(
+  for (std::uint64_t w : k.addrs) h = keyed_mix(h, w);
+  h = keyed_mix(
       h, (static_cast<std::uint64_t>(k.id) << 16) | (static_cast<std::uint64_t>(k.protocol) << 8) | k.family);
   return static_cast<std::uint32_t>(h) & static_cast<std::uint32_t>(buckets_.size() - 1);
 }

@@ -36,7 +36,8 @@ IpLayer::IpLayer(const IpSettings& s, Counters& counters, rte_mempool* pool, rte
       frags_(s.ip, counters,
              {Counter::kIpReasmFails, Drop::kIpFragDiscarded, Drop::kIpFragEvicted, Drop::kIpFragDuplicate,
               Drop::kIpFragTooMany}),
-      v6_(s.v6, s.ip, s.mac, s.mtu, counters, pool, indirect_pool) {}
+      pmtus_(s.ip.pmtu_cache_entries, s.ip.pmtu_expires, counters),
+      v6_(s.v6, s.ip, s.mac, s.mtu, counters, pmtus_, pool, indirect_pool) {}
 
 IpLayer::~IpLayer() = default;
 
@@ -309,6 +310,15 @@ void IpLayer::on_dest_unreachable(std::span<const std::byte> quote, std::uint8_t
   // check what can be checked before believing an ICMP error).
   const bool later_fragment = (load_be16(quote.data() + 6) & 0x1FFF) != 0;
   if (later_fragment || load_be32(quote.data() + 12) != s_.addr) return counters_.drop(Drop::kIcmpBadQuote);
+  // RFC 1191 §6.3: Fragmentation Needed about a UDP datagram of ours (sent
+  // with DF: it fitted the estimate) lowers the path MTU to its destination,
+  // floored at 552 (a forged report costs fragments of 552 at worst), which
+  // later datagrams are cut to. TCP checks the quoted sequence number first
+  // (RFC 5927 §4.1) and lowers it itself.
+  if (code == kIcmpFragNeeded && load_u8(quote.data() + 9) == kIpProtoUdp) {
+    lower_path_mtu(IpAddr::v4(load_be32(quote.data() + 16)), mtu, now);
+    return;
+  }
   if (load_u8(quote.data() + 9) != kIpProtoTcp) return counters_.drop(Drop::kIcmpUnreachNotTcp);
   if (tcp_ == nullptr) return counters_.drop(Drop::kTcpNoStack);
   const std::byte* l4 = quote.data() + ihl;
@@ -342,7 +352,12 @@ bool IpLayer::send_datagram(Mbuf dgram, std::uint32_t dst, std::uint8_t protocol
   // counting up from this one (as Linux's and DPDK's GSO do), so the next
   // datagram's ID follows the last wire segment's.
   const bool tso = (dgram->ol_flags & RTE_MBUF_F_TX_TCP_SEG) != 0 && dgram->tso_segsz != 0;
-  const bool fits = tso || ip_len <= s_.mtu;
+  // What is not TCP is cut to the path MTU learned for the destination (RFC
+  // 1191 §6.3); TCP segments are cut to their connection's own estimate,
+  // and one that learned nothing yet sends them whole with DF (the path
+  // answers Fragmentation Needed, and it learns).
+  const std::uint16_t mtu = protocol == kIpProtoTcp ? s_.mtu : pmtus_.get(IpAddr::v4(dst), s_.mtu, now);
+  const bool fits = tso || ip_len <= mtu;
   Ipv4Fields f{};
   f.src = s_.addr;
   f.dst = dst;
@@ -381,19 +396,20 @@ bool IpLayer::send_datagram(Mbuf dgram, std::uint32_t dst, std::uint8_t protocol
     finish_l4_checksum(dgram.get(), kIpv4MinHeaderLen, pseudo_header_sum(f.src, f.dst, protocol, l4_len),
                        protocol);
   write_ipv4(dgram.head_mut(), f, /*fill_checksum=*/true);
-  return fragment_and_transmit(std::move(dgram), *hop, now, out);
+  return fragment_and_transmit(std::move(dgram), *hop, mtu, now, out);
 }
 
 // RFC 791 §3.2 fragmentation of our own oversize datagrams (a large ping
 // reply); DPDK cuts the payload into indirect mbufs without copying it.
-bool IpLayer::fragment_and_transmit(Mbuf dgram, std::uint32_t hop, Instant now, FrameQueue& out) noexcept {
+bool IpLayer::fragment_and_transmit(Mbuf dgram, std::uint32_t hop, std::uint16_t mtu, Instant now,
+                                    FrameQueue& out) noexcept {
   if (indirect_pool_ == nullptr) {
     counters_.drop(Drop::kIpReplyTooBig);
     return false;
   }
   std::array<rte_mbuf*, 64> frags{};
   const int n = rte_ipv4_fragment_packet(dgram.get(), frags.data(), static_cast<std::uint16_t>(frags.size()),
-                                         s_.mtu, pool_, indirect_pool_);
+                                         mtu, pool_, indirect_pool_);
   if (n < 0) {
     counters_.drop(Drop::kIpReplyTooBig);
     return false;

@@ -20,6 +20,7 @@
 #include "ip/frame_queue.h"
 #include "ip/ip_frag.h"
 #include "ip/ipv6_layer.h"
+#include "ip/pmtu_cache.h"
 #include "tern/ip_addr.h"
 #include "wire/ethernet.h"
 
@@ -153,6 +154,18 @@ class IpLayer {
                  FrameQueue& out) noexcept {
     return v6_.send_from(std::move(l4), src, dst, protocol, now, out);
   }
+  // The path MTU to `dst`, either family (RFC 8201 §5.2, RFC 1191 §6.3):
+  // one learned for the destination and not yet expired, else the link's
+  // (IPv6: as a Router Advertisement may have lowered it).
+  std::uint16_t path_mtu(const IpAddr& dst, Instant now) noexcept {
+    return pmtus_.get(dst, dst.is_v4() ? s_.mtu : v6_.mtu(), now);
+  }
+  // A report the transport accepted (TCP, after its window check): `mtu`,
+  // floored per family, lowers the estimate for `dst` (never raises it).
+  void lower_path_mtu(const IpAddr& dst, std::uint32_t mtu, Instant now) noexcept {
+    pmtus_.lower(dst, floored_pmtu(dst, mtu), dst.is_v4() ? s_.mtu : v6_.mtu(), now);
+  }
+  const PathMtuCache& path_mtus() const noexcept { return pmtus_; }
   // The source address send_ipv6() uses for `dst` (for pseudo-header sums).
   Ipv6Addr source_for(const Ipv6Addr& dst) const noexcept { return v6_.source_for(dst); }
   // source_for(dst) if it may be used now; nullopt while it is tentative or
@@ -194,7 +207,8 @@ class IpLayer {
   // Fills in the Ethernet header of a complete frame and queues it, or parks
   // it until the next hop's MAC is known.
   void transmit(Mbuf frame, std::uint32_t hop, Instant now, FrameQueue& out) noexcept;
-  bool fragment_and_transmit(Mbuf dgram, std::uint32_t hop, Instant now, FrameQueue& out) noexcept;
+  bool fragment_and_transmit(Mbuf dgram, std::uint32_t hop, std::uint16_t mtu, Instant now,
+                             FrameQueue& out) noexcept;
   bool push(Mbuf frame, FrameQueue& out) noexcept;
 
   IpSettings s_;
@@ -208,6 +222,7 @@ class IpLayer {
   TransportInput* udp_ = nullptr;
   ReassembledSteer steer_ = nullptr;
   void* steer_ctx_ = nullptr;
+  PathMtuCache pmtus_;  // both families; before v6_, which holds a reference
   Ipv6Layer v6_;
   std::uint16_t next_ip_id_ = 1;
   // Scratch for ICMP messages that arrived as an mbuf chain (reassembled).

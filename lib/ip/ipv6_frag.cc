@@ -152,7 +152,7 @@ void Ipv6Layer::expire_fragments(Instant now, FrameQueue& out) noexcept {
 // per datagram (RFC 7739 §5.3: unpredictable, so an off-path attacker can
 // neither guess it to inject fragments nor learn our packet rate from it).
 bool Ipv6Layer::fragment_and_send(Mbuf packet, const Ipv6Addr& src, const Ipv6Addr& dst, const Ipv6Addr& hop,
-                                  Instant now, FrameQueue& out) noexcept {
+                                  std::uint16_t mtu, Instant now, FrameQueue& out) noexcept {
   const std::uint8_t protocol = load_u8(packet.head().data() + 6);
   if ((packet->ol_flags & RTE_MBUF_F_TX_L4_MASK) != 0)
     finish_l4_checksum(packet.get(), kIpv6HeaderLen,
@@ -162,7 +162,7 @@ bool Ipv6Layer::fragment_and_send(Mbuf packet, const Ipv6Addr& src, const Ipv6Ad
   const int n = indirect_pool_ == nullptr ? -1
                                           : rte_ipv6_fragment_packet(packet.get(), frags.data(),
                                                                      static_cast<std::uint16_t>(frags.size()),
-                                                                     mtu_, pool_, indirect_pool_);
+                                                                     mtu, pool_, indirect_pool_);
   if (n <= 0) {
     counters_.inc(Counter::kIp6FragFails);
     counters_.drop(Drop::kIp6TooBig);

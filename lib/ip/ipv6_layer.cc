@@ -101,7 +101,7 @@ bool same_low24(const Ipv6Addr& a, const Ipv6Addr& b) noexcept {
 }  // namespace
 
 Ipv6Layer::Ipv6Layer(const Ipv6Settings& s, const IpConfig& ip, const MacAddr& mac, std::uint16_t mtu,
-                     Counters& counters, rte_mempool* pool, rte_mempool* indirect_pool)
+                     Counters& counters, PathMtuCache& pmtus, rte_mempool* pool, rte_mempool* indirect_pool)
     : mac_(mac),
       link_local_(link_local_from_mac(mac)),
       retrans_timer_(s.nd.retrans_timer),
@@ -114,7 +114,8 @@ Ipv6Layer::Ipv6Layer(const Ipv6Settings& s, const IpConfig& ip, const MacAddr& m
       nd_(cache_config(s.nd, s.seed), counters),
       frags_(ip, counters,
              {Counter::kIp6ReasmFails, Drop::kIp6FragDiscarded, Drop::kIp6FragEvicted,
-              Drop::kIp6FragDuplicate, Drop::kIp6FragTooMany}) {
+              Drop::kIp6FragDuplicate, Drop::kIp6FragTooMany}),
+      pmtus_(pmtus) {
   n_addrs_ = std::min(s.addrs.size(), addrs_.size());
   std::copy_n(s.addrs.begin(), n_addrs_, addrs_.begin());
   unresolved_.reserve(s.nd.max_pending);
@@ -374,6 +375,16 @@ void Ipv6Layer::on_echo_request(const Ipv6Header& ip, const Icmpv6Header& icmp, 
 void Ipv6Layer::on_error_message(const Icmpv6Header& icmp, Instant now) noexcept {
   auto q = parse_quoted_ipv6(icmp.body());
   if (!q || !is_ours(q->src) || q->rest.size() < 8) return counters_.drop(Drop::kIcmp6BadQuote);
+  // RFC 8201 §4: a Packet Too Big about a UDP datagram of ours lowers the
+  // path MTU to its destination (floored at 1280, so a forged one costs at
+  // most fragments of 1280: §6), which later datagrams are cut to. TCP
+  // checks the quoted sequence number first (RFC 5927 §4.1) and lowers it
+  // itself.
+  if (icmp.type() == kIcmpv6PacketTooBig && q->next_header == kIpProtoUdp) {
+    const IpAddr dst = IpAddr::v6(q->dst.b);
+    pmtus_.lower(dst, floored_pmtu(dst, icmp.pointer()), mtu_, now);
+    return;
+  }
   if (q->next_header != kIpProtoTcp) return counters_.drop(Drop::kIcmp6ErrorNotTcp);
   if (transport_ == nullptr) return counters_.drop(Drop::kTcpNoStack);
   Icmpv6Report r;
@@ -747,7 +758,12 @@ bool Ipv6Layer::send_packet(Mbuf l4, const Ipv6Addr& src, const Ipv6Addr& dst, s
   f.payload_len = static_cast<std::uint16_t>(l4_len);
   write_ipv6(l4.head_mut(), f);
   counters_.inc(Counter::kIp6OutRequests);
-  if (kIpv6HeaderLen + l4_len > mtu_) return fragment_and_send(std::move(l4), src, dst, *hop, now, out);
+  // What is not TCP is cut to the path MTU learned for the destination (RFC
+  // 8201 §5.2); TCP segments are cut to their connection's own estimate
+  // and so fit it (a connection that learned nothing yet sends them whole:
+  // the path answers Packet Too Big, and it learns).
+  const std::uint16_t mtu = protocol == kIpProtoTcp ? mtu_ : pmtus_.get(IpAddr::v6(dst.b), mtu_, now);
+  if (kIpv6HeaderLen + l4_len > mtu) return fragment_and_send(std::move(l4), src, dst, *hop, mtu, now, out);
   if ((l4->ol_flags & RTE_MBUF_F_TX_L4_MASK) != 0) {
     // DPDK's contract for an L4 checksum offload: the version flag and the
     // header lengths; the transport has put the pseudo-header sum in place.

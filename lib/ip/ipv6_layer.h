@@ -24,6 +24,7 @@
 #include "ip/ip_frag.h"
 #include "ip/neighbor_cache.h"
 #include "ip/onlink_prefixes.h"
+#include "ip/pmtu_cache.h"
 #include "tern/ip_addr.h"
 #include "wire/ethernet.h"
 #include "wire/icmpv6.h"
@@ -100,8 +101,10 @@ class Ipv6Layer {
   // `indirect_pool` (optional) lets packets larger than the MTU leave in
   // fragments; [ip] frag_* bound reassembly as for IPv4 (a table of its own,
   // as Linux keeps ip6frag_* apart from ipfrag_*).
+  // `pmtus`: the worker's path MTUs (IpLayer's), read for what this layer
+  // sends and lowered by a Packet Too Big quoting UDP.
   Ipv6Layer(const Ipv6Settings& s, const IpConfig& ip, const MacAddr& mac, std::uint16_t mtu,
-            Counters& counters, rte_mempool* pool, rte_mempool* indirect_pool = nullptr);
+            Counters& counters, PathMtuCache& pmtus, rte_mempool* pool, rte_mempool* indirect_pool = nullptr);
   Ipv6Layer(const Ipv6Layer&) = delete;
   Ipv6Layer& operator=(const Ipv6Layer&) = delete;
 
@@ -189,9 +192,9 @@ class Ipv6Layer {
   // first fragment had arrived.
   void expire_fragments(Instant now, FrameQueue& out) noexcept;
   // `packet` starts with its IPv6 header (no extension headers) and is over
-  // the MTU: sends it in fragments to `hop`.
+  // `mtu` (the path's): sends it in fragments to `hop`.
   bool fragment_and_send(Mbuf packet, const Ipv6Addr& src, const Ipv6Addr& dst, const Ipv6Addr& hop,
-                         Instant now, FrameQueue& out) noexcept;
+                         std::uint16_t mtu, Instant now, FrameQueue& out) noexcept;
   // A whole frame (Ethernet header to fill) to `dst` through `hop`:
   // multicast MAC, a known neighbour, or parked while ND resolves it.
   bool transmit(Mbuf frame, const Ipv6Addr& dst, const Ipv6Addr& hop, Instant now, FrameQueue& out) noexcept;
@@ -263,6 +266,7 @@ class Ipv6Layer {
   rte_mempool* indirect_pool_;
   NeighborCache nd_;
   FragReassembler frags_;
+  PathMtuCache& pmtus_;
   // A reassembled packet's headers, gathered from its chain to be walked.
   std::array<std::byte, kEthernetHeaderLen + kIpv6HeaderLen + 65535> scratch_{};
   TransportInput* transport_ = nullptr;

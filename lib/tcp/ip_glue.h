@@ -44,6 +44,10 @@ class TcpIpGlue final : public TransportInput, public SegmentSink {
     // address keeps it, whatever source selection would pick for the peer.
     ip_.send_ipv6(std::move(segment), Ipv6Addr{src.bytes()}, Ipv6Addr{dst.bytes()}, kIpProtoTcp, now, out_);
   }
+  std::uint16_t path_mtu(const IpAddr& dst, Instant now) override { return ip_.path_mtu(dst, now); }
+  void path_mtu_lowered(const IpAddr& dst, std::uint16_t mtu, Instant now) override {
+    ip_.lower_path_mtu(dst, mtu, now);
+  }
   void confirm_reachable6(const IpAddr& dst, Instant now) override {
     // The confirmation is for the neighbour the packets go through: the
     // peer itself on link, else the router (RFC 4861 §7.3.1).

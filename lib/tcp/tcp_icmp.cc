@@ -20,6 +20,7 @@
 #include <algorithm>
 
 #include "ip/ip_layer.h"
+#include "ip/pmtu_cache.h"
 #include "tcp/tcp_stack.h"
 #include "wire/bytes.h"
 #include "wire/icmp.h"
@@ -36,15 +37,6 @@ TcpError error_for(std::uint8_t code) noexcept {
   if (code == kIcmpPortUnreachable || code == kIcmpProtocolUnreachable) return TcpError::kRefused;
   return TcpError::kUnreachable;  // net, host, unknown, isolated, prohibited, TOS, precedence
 }
-
-// The least path MTU a report may set. IPv6: RFC 8201 §4, a node MUST NOT
-// go below the minimum link MTU, 1280 (RFC 8200 §5); a Packet Too Big
-// reporting less means 1280. IPv4: Linux's min_pmtu, 552 (512 bytes of
-// payload with 40 of headers); below it, and for an RFC 1191 §5 "old-style"
-// report of 0, Linux clamps to it as well, so a forged tiny MTU cannot make
-// the connection crawl in tiny segments (RFC 5927 §7.2).
-constexpr std::uint32_t kMinPmtu6 = 1280;
-constexpr std::uint32_t kMinPmtu4 = 552;
 
 }  // namespace
 
@@ -117,17 +109,17 @@ void TcpStack::unreachable(Tcb& c, TcpError e) noexcept {
 // the current estimate, and so above the link MTU, is stale or forged:
 // ignored), floored per family. Only a synchronized connection acts on it:
 // a SYN or SYN-ACK is far below any MTU (Linux ignores reports for a
-// request socket too); TIME_WAIT has no TCB. The connection keeps its own
-// estimate; there is no per-destination cache yet, so the next connection
-// to the same peer learns the path again.
+// request socket too); TIME_WAIT has no TCB. The estimate goes to the
+// sink's per-destination cache too (RFC 8201 §5.2), where the next
+// connection to the peer starts from it (floors: lib/ip/pmtu_cache.h).
 void TcpStack::path_mtu_report(Tcb& c, std::uint32_t mtu, Instant now) noexcept {
-  const std::uint32_t floor = c.tuple.is_v4() ? kMinPmtu4 : kMinPmtu6;
-  mtu = std::max(mtu, floor);
+  mtu = floored_pmtu(c.tuple.raddr, mtu);
   if (!synchronized(c.state) || mtu >= c.pmtu) {
     counters_.drop(Drop::kTcpIcmpFragNeeded);
     return;
   }
   c.pmtu = static_cast<std::uint16_t>(mtu);
+  sink_.path_mtu_lowered(c.tuple.raddr, c.pmtu, now);
   counters_.inc(Counter::kTCPPMTUUpdates);
   const std::uint16_t mss = path_mss(c);
   if (mss >= c.mss) return;  // the peer's MSS already kept segments below it

@@ -176,7 +176,7 @@ bool TcpStack::tuple_in_use(const FourTuple& t) const noexcept {
   return table_.find(t) != nullptr || tw_.find(t) != nullptr;
 }
 
-Tcb* TcpStack::new_tcb(const FourTuple& t) noexcept {
+Tcb* TcpStack::new_tcb(const FourTuple& t, Instant now) noexcept {
   Tcb* c = pool_.acquire(rto_cfg_, o_.cfg.congestion, cc_cfg_);
   if (c == nullptr) {
     counters_.drop(Drop::kTcpNoTcb);
@@ -188,11 +188,11 @@ Tcb* TcpStack::new_tcb(const FourTuple& t) noexcept {
     return nullptr;
   }
   c->tuple = t;
-  init_tcb_from_config(*c);
+  init_tcb_from_config(*c, now);
   return c;
 }
 
-void TcpStack::init_tcb_from_config(Tcb& c) noexcept {
+void TcpStack::init_tcb_from_config(Tcb& c, Instant now) noexcept {
   const TcpConfig& k = o_.cfg;
   c.snd_buf = k.snd_buf;
   c.snd_lowat = k.snd_buf / 2;
@@ -207,7 +207,10 @@ void TcpStack::init_tcb_from_config(Tcb& c) noexcept {
   c.rcv_mss = mss_for(c.tuple);
   c.mss = c.tuple.is_v4() ? 536 : 1220;
   c.peer_mss = c.mss;
-  c.pmtu = o_.mtu;
+  // The path MTU learned for the peer by an earlier connection, if any
+  // (RFC 8201 §5.2: per destination, not per connection).
+  const std::uint16_t learned = sink_.path_mtu(c.tuple.raddr, now);
+  c.pmtu = learned != 0 && learned < o_.mtu ? learned : o_.mtu;
   c.quickacks = 16;  // quick-ACK mode at connection start (Linux TCP_QUICKACK behaviour)
   // RFC 7323 §5.4: a per-connection random offset for TSval. Derived from the
   // tuple so that a SYN-cookie handshake finds the same offset again.
@@ -393,7 +396,7 @@ Tcb* TcpStack::connect(const IpAddr& raddr, std::uint16_t rport, Instant now, Co
       return nullptr;
     }
   }
-  Tcb* c = new_tcb(t);
+  Tcb* c = new_tcb(t, now);
   if (c == nullptr) {
     e = ConnectError::kNoMemory;
     return nullptr;

@@ -57,6 +57,11 @@ class SegmentSink {
   // reachability confirmation of its first hop (RFC 4861 §7.3.1). Default:
   // nothing (sinks without neighbour discovery).
   virtual void confirm_reachable6(const IpAddr& /*dst*/, Instant /*now*/) {}
+  // The path MTU learned for `dst` (RFC 8201 §5.2, RFC 1191 §6.3), which a
+  // new connection starts from; 0: none known (the link MTU). Default: 0.
+  virtual std::uint16_t path_mtu(const IpAddr& /*dst*/, Instant /*now*/) { return 0; }
+  // A connection accepted a report lowering the path MTU to `dst` to `mtu`.
+  virtual void path_mtu_lowered(const IpAddr& /*dst*/, std::uint16_t /*mtu*/, Instant /*now*/) {}
 };
 inline constexpr std::uint16_t kSegmentHeadroom = 14 + 20;   // Ethernet + IPv4
 inline constexpr std::uint16_t kSegmentHeadroom6 = 14 + 40;  // Ethernet + IPv6
@@ -616,8 +621,8 @@ class TcpStack {
   static constexpr std::size_t kReliefBatch = 64;  // most connections one relief pass aborts
   bool abort_if_out_of_memory(Tcb& c, Instant now) noexcept;
   void abort_on_memory(Tcb& c, Instant now, const char* why) noexcept;
-  Tcb* new_tcb(const FourTuple& t) noexcept;
-  void init_tcb_from_config(Tcb& c) noexcept;
+  Tcb* new_tcb(const FourTuple& t, Instant now) noexcept;
+  void init_tcb_from_config(Tcb& c, Instant now) noexcept;
   void to_state(Tcb& c, TcpState s) noexcept;
   void post(Tcb& c, std::uint8_t ev) noexcept;
   void post_listener(Listener& l) noexcept;

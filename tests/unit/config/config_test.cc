@@ -124,6 +124,8 @@ TEST(ConfigDefaults, MinimalConfigTakesHeaderDefaults) {
   EXPECT_EQ(c.ip.frag_max_flows, 1024u);
   EXPECT_EQ(c.ip.frag_max_fragments, kIpFragMaxFrag);
   EXPECT_EQ(c.ip.frag_timeout, Duration::s(30));
+  EXPECT_EQ(c.ip.pmtu_cache_entries, 256u);
+  EXPECT_EQ(c.ip.pmtu_expires, Duration::s(600));
   EXPECT_EQ(c.ip.frag_high_thresh, 1048576u);
   EXPECT_EQ(c.ip.frag_low_thresh, 786432u);
   EXPECT_EQ(c.impairment.loss, 0);
@@ -210,6 +212,8 @@ frag_max_fragments = 1
 frag_timeout_s = 120
 frag_high_thresh = 65536
 frag_low_thresh = 0
+pmtu_cache_entries = 0
+pmtu_expires_s = 300
 [impairment]
 loss = 0.25
 duplicate = 1
@@ -287,6 +291,8 @@ ofo_max_segments = 0
   EXPECT_EQ(c.ip.frag_timeout, Duration::s(120));
   EXPECT_EQ(c.ip.frag_high_thresh, 65536u);
   EXPECT_EQ(c.ip.frag_low_thresh, 0u);
+  EXPECT_EQ(c.ip.pmtu_cache_entries, 0u);
+  EXPECT_EQ(c.ip.pmtu_expires, Duration::s(300));
   EXPECT_EQ(c.impairment.loss, 0.25);
   EXPECT_EQ(c.impairment.duplicate, 1.0);
   EXPECT_EQ(c.impairment.reorder, 0.0);
@@ -512,6 +518,9 @@ std::vector<BadValue> bad_values() {
       {in("ip", "frag_max_fragments = 65"), "ip.frag_max_fragments", "65", kInt + "1..64"},
       {in("ip", "frag_max_fragments = 0"), "ip.frag_max_fragments", "0", kInt + "1..64"},
       {in("ip", "frag_timeout_s = 121"), "ip.frag_timeout_s", "121", kInt + "1..120"},
+      {in("ip", "pmtu_cache_entries = 65537"), "ip.pmtu_cache_entries", "65537", kInt + "0..65536"},
+      // RFC 8201 §4: no increase sooner than 5 minutes after a decrease.
+      {in("ip", "pmtu_expires_s = 299"), "ip.pmtu_expires_s", "299", kInt + "300..86400"},
       {in("ip", "frag_high_thresh = 65535"), "ip.frag_high_thresh", "65535", kInt + "65536..1073741824"},
       {in("ip", "frag_high_thresh = 1073741825"), "ip.frag_high_thresh", "1073741825",
        kInt + "65536..1073741824"},

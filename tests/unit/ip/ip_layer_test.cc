@@ -364,9 +364,10 @@ class RecordingTransport final : public TransportInput {
 
 // A router's Destination Unreachable quoting `quoted` (our IPv4 datagram, as
 // much of it as the router kept).
-Bytes unreachable(std::uint8_t code, const Bytes& quoted, bool good_checksum = true) {
+// `mtu`: a Fragmentation Needed's next-hop MTU (RFC 1191 §4).
+Bytes unreachable(std::uint8_t code, const Bytes& quoted, bool good_checksum = true, std::uint16_t mtu = 0) {
   return ethernet(kOurMac, kRouterMac, kTypeIpv4,
-                  ipv4({.src = kGatewayIp}, icmp(3, code, 0, 0, quoted, good_checksum)));
+                  ipv4({.src = kGatewayIp}, icmp(3, code, 0, mtu, quoted, good_checksum)));
 }
 // Our TCP segment 10.0.0.1:40001 > 192.0.2.7:443, seq 0xA1B2C3D4, cut to
 // `tcp_bytes` of its header.
@@ -521,6 +522,56 @@ TEST_F(DestUnreachable, NonTcpQuoteAndUnknownCodeAreDropped) {
   EXPECT_EQ(drops(Drop::kIcmpUnhandledType), 1u);
   EXPECT_TRUE(tcp_.errors.empty());
   EXPECT_EQ(counters_.total_drops(), 2u);
+  expect_no_leaks();
+}
+
+// RFC 1191 §6.3: a Fragmentation Needed about a UDP datagram of ours lowers
+// the path MTU to its destination (PathMtuCache); later UDP datagrams to it
+// leave in fragments that fit, TCP segments are left to TCP's own estimate
+// (they leave whole, with DF), and [ip] pmtu_expires_s after the decrease
+// the link MTU is back. An RFC 1191 §5 report of 0 means 552.
+TEST_F(IpHarness, FragNeededAboutUdpLowersThePathMtuForLaterDatagrams) {
+  with_indirect_pool();
+  resolve_peer(at_ms(0));
+  const Ip udp_to_peer{.src = kOurIp, .dst = kPeerIp, .protocol = kProtoUdp};
+  recv(unreachable(4, our_segment(8, udp_to_peer), true, 1000), at_ms(1));
+  recv(unreachable(4, our_segment(8, {.src = kOurIp, .dst = kRemoteIp, .protocol = kProtoUdp})), at_ms(1));
+  EXPECT_EQ(count(Counter::kPmtuLearned), 2u);
+  EXPECT_EQ(counters_.total_drops(), 0u);
+  EXPECT_EQ(ip().path_mtu(IpAddr::v4(kPeerIp), at_ms(2)), 1000);
+  EXPECT_EQ(ip().path_mtu(IpAddr::v4(kRemoteIp), at_ms(2)), 552);
+  EXPECT_EQ(ip().path_mtu(IpAddr::v4(kGatewayIp), at_ms(2)), 1500);
+  const auto send = [&](std::uint8_t protocol, Instant at) {
+    Mbuf m = Mbuf::alloc(pool_);
+    ASSERT_TRUE(m);
+    ASSERT_TRUE(append_chain(m, pattern(1200, 5), pool_));
+    ASSERT_TRUE(ip().send(std::move(m), kPeerIp, protocol, at, out_));
+  };
+  send(kProtoUdp, at_ms(2));
+  ASSERT_EQ(sent_count(), 2u);
+  std::size_t carried = 0;
+  for (int i = 0; i < 2; ++i) {
+    const IpView f = parse_ip(parse_eth(expect_sent()).payload);
+    EXPECT_LE(f.total_length, 1000u);
+    EXPECT_EQ(f.mf(), i == 0);
+    EXPECT_EQ(f.offset(), carried);
+    carried += f.payload.size();
+  }
+  EXPECT_EQ(carried, 1200u);
+  send(kProtoTcp, at_ms(3));
+  ASSERT_EQ(sent_count(), 1u);
+  const IpView whole = parse_ip(parse_eth(expect_sent()).payload);
+  EXPECT_EQ(whole.total_length, 1220u);
+  EXPECT_TRUE(whole.df());
+  // RFC 1191 §6.3 / RFC 8201 §4: the estimate ages out (10 minutes by default).
+  EXPECT_EQ(ip().path_mtu(IpAddr::v4(kPeerIp), at_ms(1) + settings_.ip.pmtu_expires), 1500);
+  EXPECT_EQ(count(Counter::kPmtuExpired), 1u);
+  resolve_peer(at_ms(2) + settings_.ip.pmtu_expires);  // the ARP entry has aged too
+  send(kProtoUdp, at_ms(2) + settings_.ip.pmtu_expires);
+  ASSERT_EQ(sent_count(), 1u);
+  const IpView again = parse_ip(parse_eth(expect_sent()).payload);
+  EXPECT_EQ(again.total_length, 1220u) << "whole again";
+  EXPECT_EQ(again.protocol, kProtoUdp);
   expect_no_leaks();
 }
 

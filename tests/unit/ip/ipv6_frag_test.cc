@@ -387,6 +387,46 @@ TEST_F(Ipv6Frag, BigUdpDatagramLeavesInFragmentsWithItsChecksumFinished) {
   expect_no_leaks();
 }
 
+// RFC 8201 §5.2: a Packet Too Big about a UDP datagram of ours lowers the
+// path MTU to its destination (one reporting less than 1280 means 1280,
+// §4); later UDP datagrams to it are fragmented to fit, TCP is left to its
+// own estimate, and [ip] pmtu_expires_s after the decrease the link MTU is
+// back.
+TEST_F(Ipv6Frag, PacketTooBigAboutUdpLowersThePathMtuForLaterDatagrams) {
+  peer_solicits(at_ms(0));
+  Bytes quoted(8);
+  put16(quoted, 0, 5000);
+  put16(quoted, 2, 7);
+  put16(quoted, 4, 1408);
+  Bytes body(4);
+  put32(body, 0, 1000);
+  append(body, ipv6_packet(kOurG, kPeerG, kNhUdp, quoted));
+  recv6(icmp6_frame(kOurMac, kPeerG, kOurG, 2, 0, body), at_ms(1));
+  EXPECT_EQ(count(Counter::kIcmp6InPktTooBigs), 1u);
+  EXPECT_EQ(count(Counter::kPmtuLearned), 1u);
+  EXPECT_EQ(counters_.total_drops(), 0u);
+  EXPECT_EQ(ip6().path_mtu(IpAddr::v6(kPeerG.b), at_ms(2)), 1280);
+  const auto send = [&](std::uint8_t next, Instant at) {
+    Mbuf m = Mbuf::alloc(pool_);
+    ASSERT_TRUE(m);
+    ASSERT_TRUE(append_chain(m, pattern(1408, 6), pool_));
+    ASSERT_TRUE(ip6().send_ipv6(std::move(m), kPeerG, next, at, out_));
+  };
+  send(kNhUdp, at_ms(2));
+  ASSERT_EQ(sent_count(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) EXPECT_LE(rte_pktmbuf_pkt_len(out_.data()[i]), 14u + 1280u);
+  EXPECT_EQ(expect_fragments(2, kNhUdp, kPeerG), pattern(1408, 6));
+  send(kProtoTcp, at_ms(3));
+  ASSERT_EQ(sent_count(), 1u);
+  EXPECT_EQ(parse6(expect_sent()).next_header, kProtoTcp) << "TCP leaves whole";
+  EXPECT_EQ(ip6().path_mtu(IpAddr::v6(kPeerG.b), at_ms(1) + settings_.ip.pmtu_expires), 1500);
+  EXPECT_EQ(count(Counter::kPmtuExpired), 1u);
+  send(kNhUdp, at_ms(2) + settings_.ip.pmtu_expires);
+  ASSERT_EQ(sent_count(), 1u);
+  EXPECT_EQ(parse6(expect_sent()).next_header, kNhUdp) << "whole again";
+  expect_no_leaks();
+}
+
 TEST_F(Ipv6Frag, IdentificationDiffersBetweenDatagrams) {
   peer_solicits(at_ms(0));
   std::vector<std::uint32_t> ids;

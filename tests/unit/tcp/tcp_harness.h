@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -255,6 +256,14 @@ class TcpHarness : public ::testing::Test, public SegmentSink {
   void send_segment6(Mbuf segment, const IpAddr& src, const IpAddr& dst, Instant now) override;
   void record_sent(Mbuf segment, const IpAddr& src, const IpAddr& dst, bool v6, Instant now);
   void confirm_reachable6(const IpAddr& dst, Instant /*now*/) override { confirmed_.push_back(dst); }
+  // Path MTUs per destination, as IpLayer's PathMtuCache keeps them for
+  // TcpIpGlue: what path_mtu_lowered reported, what path_mtu answers.
+  std::uint16_t path_mtu(const IpAddr& dst, Instant /*now*/) override {
+    const auto it = pmtus_.find(dst);
+    return it == pmtus_.end() ? 0 : it->second;
+  }
+  void path_mtu_lowered(const IpAddr& dst, std::uint16_t mtu, Instant /*now*/) override { pmtus_[dst] = mtu; }
+  std::map<IpAddr, std::uint16_t> pmtus_;
   std::vector<IpAddr> confirmed_;  // confirm_reachable6 calls, in order
 
   TcpStackOptions options_;

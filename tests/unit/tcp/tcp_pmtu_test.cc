@@ -122,6 +122,41 @@ TEST_F(Pmtu6, WithSackTheTooBigFlightIsMarkedLostAndResent) {
   EXPECT_EQ(c->cc.cwnd() >= cwnd, true);
 }
 
+// RFC 8201 §5.2: what a connection learned is kept for the destination
+// (the sink's cache), and a new connection to it starts from it: its first
+// segments are already cut to the path.
+TEST_F(Pmtu6, ALearnedPathMtuIsKeptForTheDestination) {
+  Tcb* c = open(1440, false);
+  ASSERT_NE(c, nullptr);
+  EXPECT_TRUE(pmtus_.empty());
+  EXPECT_EQ(queue(*c, 2, at_ms(30)).size(), 2u);
+  packet_too_big(S(1), 1380, at_ms(31));
+  ASSERT_EQ(pmtus_.count(kPeerIp6), 1u);
+  EXPECT_EQ(pmtus_[kPeerIp6], 1380);
+  expect_resent(S(1), 2 * 1440, 1320);
+  packet_too_big(S(1), 1400, at_ms(32));  // not lower: neither the connection nor the cache
+  EXPECT_EQ(pmtus_[kPeerIp6], 1380);
+  EXPECT_EQ(drops(Drop::kTcpIcmpFragNeeded), 1u);
+  expect_nothing_sent();
+}
+
+TEST_F(Pmtu6, ANewConnectionStartsFromTheLearnedPathMtu) {
+  pmtus_[kPeerIp6] = 1380;
+  Tcb* c = open(1440, false);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->pmtu, 1380);
+  EXPECT_EQ(c->mss, 1320);
+  EXPECT_EQ(stack().info(*c).pmtu, 1380u);
+}
+
+TEST_F(Pmtu, AnIpv4ConnectionStartsFromTheLearnedPathMtu) {
+  pmtus_[IpAddr::v4(kPeerIp)] = 1000;
+  Tcb* c = open(1460, false);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->pmtu, 1000);
+  EXPECT_EQ(c->mss, 960);
+}
+
 // RFC 5927 §4.1: a report quoting a sequence number outside SND.UNA..
 // SND.MAX is not about a segment we sent: counted, nothing changes.
 TEST_F(Pmtu6, OutOfWindowReportIsIgnoredAndCounted) {
