@@ -360,3 +360,48 @@ forget() {
 pid_gone() { ! kill -0 "$1" 2>/dev/null; }
 # attack_over PID OUTPUT: the attacker has printed "stopped" or is gone.
 attack_over() { grep -q "^stopped" "$2" || pid_gone "$1"; }
+
+# interop_check_counters WHAT [ARG...]: checks Tern's counters at exit. The
+# Python on stdin sets `checks`, a list of (label, ok), from `c` (the total
+# counters of $work/tern.log's last report: name -> value, drops as
+# "Drop.X"), `log` (the whole log) and `args` (ARG...); each check is
+# printed, and any that failed fails the script with WHAT.
+interop_check_counters() {
+  local what=$1
+  shift
+  {
+    cat <<'PY'
+import os, re, sys
+log = open(sys.argv[1]).read()
+total = log[log.rindex("--- tern counters"):]
+total = total[:total.index("--- worker")] if "--- worker" in total else total
+c = {k: int(v) for k, v in re.findall(r"^(\S+) (\d+)$", total, re.M)}
+args = sys.argv[2:]
+PY
+    cat
+    cat <<'PY'
+for name, ok in checks:
+    print(("ok   " if ok else "FAIL ") + name)
+sys.exit(0 if all(ok for _, ok in checks) else 1)
+PY
+  } >"$work/check_counters.py"
+  python3 "$work/check_counters.py" "$work/tern.log" "$@" || fail "$what"
+}
+
+# interop_udp_echo_server ADDRESS LOG: a kernel UDP echo server on
+# ADDRESS port 7007 (0.0.0.0 or ::) in $peer_ns, for Tern as the client;
+# returns once it listens. Its output goes to LOG; the cleanup ends it.
+interop_udp_echo_server() {
+  ip netns exec "$peer_ns" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+s.bind((sys.argv[1], 7007))  # over tap, the address comes with the next Tern
+print("listening", flush=True)
+while True:
+    data, peer = s.recvfrom(65535)
+    s.sendto(data, peer)
+' "$1" >"$2" 2>&1 &
+  TERN_PIDS+=("$!")
+  tern_wait_for "the kernel echo server" 10 grep -q listening "$2" || fail "kernel echo server"
+}

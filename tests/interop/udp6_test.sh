@@ -77,12 +77,7 @@ grep -q "^echoed 52 datagrams of 52" "$work/client.log" || fail "not every datag
 
 interop_stop_tern
 sed -n '/^--- tern counters/,$p' "$work/tern.log" | grep -E "^(Udp|Icmp6Out|Ip6Reasm|Ip6Frag|udp)" || true
-python3 - "$work/tern.log" <<'PY' || fail "Tern's counters"
-import re, sys
-log = open(sys.argv[1]).read()
-total = log[log.index("--- tern counters"):]
-total = total[:total.index("--- worker")] if "--- worker" in total else total
-c = {k: int(v) for k, v in re.findall(r"^(\S+) (\d+)$", total, re.M)}
+interop_check_counters "Tern's counters" <<'PY'
 checks = [
     ("Udp6InDatagrams >= 52", c.get("Udp6InDatagrams", 0) >= 52),
     ("Udp6OutDatagrams >= 52", c.get("Udp6OutDatagrams", 0) >= 52),
@@ -94,9 +89,6 @@ checks = [
     ("Icmp6OutDestUnreachs >= 1", c.get("Icmp6OutDestUnreachs", 0) >= 1),
     ("no Udp6InErrors", c.get("Udp6InErrors", 0) == 0),
 ]
-for name, ok in checks:
-    print(("ok   " if ok else "FAIL ") + name)
-sys.exit(0 if all(ok for _, ok in checks) else 1)
 PY
 
 # Tern as the client over IPv6 (tern-echo --udp --connect ADDR6): a kernel
@@ -104,17 +96,7 @@ PY
 # Tern's duplicate address detection is over (--start-file): before, no
 # address of Tern's is a source (RFC 4862 §5.4) and connect() fails. In tap
 # mode the new Tern's tap is a new interface: the kernel's IPv6 again.
-ip netns exec "$peer_ns" python3 -c '
-import socket
-s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-s.bind(("::", 7007))
-print("listening", flush=True)
-while True:
-    data, peer = s.recvfrom(65535)
-    s.sendto(data, peer)
-' >"$work/server6.log" 2>&1 &
-TERN_PIDS+=("$!")
-tern_wait_for "the kernel echo server" 10 grep -q listening "$work/server6.log" || fail "kernel echo server"
+interop_udp_echo_server :: "$work/server6.log"
 rm -f "$work/go"
 interop_start_tern tern-echo --udp --connect "$peer_ip6" --port 7007 --messages 50 --max-size 8000 \
   --start-file "$work/go"
@@ -128,21 +110,13 @@ grep "^udp echo client" "$work/tern.log"
 for ((w = 0; w < TERN_WORKERS; w++)); do
   grep -q "^udp echo client $w: echoed 50 " "$work/tern.log" || fail "UDP client $w over IPv6: not 50 echoes"
 done
-python3 - "$work/tern.log" "$TERN_WORKERS" <<'PY' || fail "Tern's counters (client)"
-import re, sys
-log = open(sys.argv[1]).read()
-total = log[log.index("--- tern counters"):]
-total = total[:total.index("--- worker")] if "--- worker" in total else total
-c = {k: int(v) for k, v in re.findall(r"^(\S+) (\d+)$", total, re.M)}
+interop_check_counters "Tern's counters (client)" "$TERN_WORKERS" <<'PY'
 checks = [
     ("Udp6OutDatagrams >= 50", c.get("Udp6OutDatagrams", 0) >= 50),
     ("Udp6InDatagrams >= 50", c.get("Udp6InDatagrams", 0) >= 50),
     ("no Udp6NoPorts (every echo on its socket's worker)", c.get("Udp6NoPorts", 0) == 0),
     ("ReasmSteered >= 1 (fragmented echoes for the other worker)",
-     int(sys.argv[2]) < 2 or c.get("ReasmSteered", 0) >= 1),
+     int(args[0]) < 2 or c.get("ReasmSteered", 0) >= 1),
 ]
-for name, ok in checks:
-    print(("ok   " if ok else "FAIL ") + name)
-sys.exit(0 if all(ok for _, ok in checks) else 1)
 PY
 echo "PASS: udp6 ($mode)"

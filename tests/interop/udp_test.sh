@@ -73,13 +73,8 @@ interop_stop_tern
 echo "--- tern-echo --udp at exit ---"
 sed -n '/^--- tern counters/,$p' "$work/tern.log" | grep -E "^(Udp|Icmp|Ip|udp|Drop)" || true
 echoed=$(sed -n 's/^echoed \([0-9]*\) datagrams.*/\1/p' "$work/client.log")
-ECHOED=$echoed python3 - "$work/tern.log" "$mode" <<'PY' || fail "Tern's counters (server)"
-import os, re, sys
-n = int(os.environ["ECHOED"])
-log = open(sys.argv[1]).read()
-total = log[log.index("--- tern counters"):]
-total = total[:total.index("--- worker")]
-c = {k: int(v) for k, v in re.findall(r"^(\S+) (\d+)$", total, re.M)}
+interop_check_counters "Tern's counters (server)" "$mode" "$echoed" <<'PY'
+n = int(args[1])
 w = [dict((k, int(v)) for k, v in re.findall(r"(\w+) (\d+)", line.split(":", 1)[1]))
      for line in log.splitlines() if line.startswith("udp echo worker ")]
 checks = [
@@ -91,29 +86,14 @@ checks = [
     ("UdpNoPorts >= 1", c.get("UdpNoPorts", 0) >= 1),
     ("IcmpOutDestUnreachs >= 1", c.get("IcmpOutDestUnreachs", 0) >= 1),
     # 1473 to 30,000 bytes: 5 sizes in fragments, 8 rounds.
-    ("IpReasmOKs >= 40", sys.argv[2] == "af_packet" or c.get("IpReasmOKs", 0) >= 40),
+    ("IpReasmOKs >= 40", args[0] == "af_packet" or c.get("IpReasmOKs", 0) >= 40),
     ("no IpFragTooMany", c.get("Drop.IpFragTooMany", 0) == 0),
     ("no UdpInErrors", c.get("UdpInErrors", 0) == 0),
 ]
-bad = [name for name, ok in checks if not ok]
-for name, ok in checks:
-    print(("ok   " if ok else "FAIL ") + name)
-sys.exit(1 if bad else 0)
 PY
 
 # Tern as the client: a kernel echo server on port 7007 in the peer namespace.
-ip netns exec "$peer_ns" python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-s.bind(("0.0.0.0", 7007))  # over tap, the address comes with the next Tern
-print("listening", flush=True)
-while True:
-    data, peer = s.recvfrom(65535)
-    s.sendto(data, peer)
-' >"$work/server.log" 2>&1 &
-TERN_PIDS+=("$!")
-tern_wait_for "the kernel echo server" 10 grep -q listening "$work/server.log" || fail "kernel echo server"
+interop_udp_echo_server 0.0.0.0 "$work/server.log"
 # Up to 8,000 bytes: most echoes come back in fragments, which steering
 # sends by addresses alone to one worker; it reassembles each and steers it
 # on to the worker whose connected socket sent it (ReasmSteered). Over

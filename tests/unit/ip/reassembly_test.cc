@@ -29,6 +29,17 @@ class Reassembly : public IpHarness {
     EXPECT_EQ(r.icmp.data.size(), data.size());
     EXPECT_TRUE(r.icmp.data == data) << "reply data differs from the request";
   }
+  // A table of one datagram (frag_max_flows 1), the peer resolved, and two
+  // echo requests of `data` in fragments of 32 bytes: a (id 1, seq 1) and
+  // b (id 2, seq 2).
+  struct TwoDatagrams {
+    std::vector<Bytes> a, b;
+  };
+  TwoDatagrams one_entry_table(const Bytes& data) {
+    settings_.ip.frag_max_flows = 1;
+    resolve_peer(at_ms(0));
+    return {fragments({.id = 1}, echo_request(1, 1, data), 32), fragments({.id = 2}, echo_request(2, 2, data), 32)};
+  }
 };
 
 TEST_F(Reassembly, TwoFragmentsInOrderAreAnswered) {
@@ -292,11 +303,8 @@ TEST_F(Reassembly, OverlapDiscardsTheDatagramAndItsLaterFragments) {
 // A full table takes a new datagram in place of the oldest once that one
 // has expired.
 TEST_F(Reassembly, FullTableReusesAnExpiredEntry) {
-  settings_.ip.frag_max_flows = 1;
-  resolve_peer(at_ms(0));
   const Bytes data = pattern(64, 35);
-  const auto a = fragments({.id = 1}, echo_request(1, 1, data), 32);
-  const auto b = fragments({.id = 2}, echo_request(2, 2, data), 32);
+  const auto [a, b] = one_entry_table(data);
   recv(a[0], at_ms(1));
   const Instant later = at_ms(2) + settings_.ip.frag_timeout;
   for (const Bytes& f : b) recv(f, later);
@@ -307,11 +315,8 @@ TEST_F(Reassembly, FullTableReusesAnExpiredEntry) {
 }
 
 TEST_F(Reassembly, FullTableDiscardsNewDatagrams) {
-  settings_.ip.frag_max_flows = 1;
-  resolve_peer(at_ms(0));
   const Bytes data = pattern(64, 17);
-  const auto a = fragments({.id = 1}, echo_request(1, 1, data), 32);
-  const auto b = fragments({.id = 2}, echo_request(2, 2, data), 32);
+  const auto [a, b] = one_entry_table(data);
   recv(a[0], at_ms(1));
   recv(b[0], at_ms(1));  // no room for a second datagram
   expect_only_drop(Drop::kIpFragDiscarded);
@@ -325,14 +330,12 @@ TEST_F(Reassembly, FullTableDiscardsNewDatagrams) {
 // The entry of a datagram discarded for an overlap keeps its later
 // fragments out, but a full table takes it back for a new datagram.
 TEST_F(Reassembly, FullTableReusesADiscardedDatagramsEntry) {
-  settings_.ip.frag_max_flows = 1;
-  resolve_peer(at_ms(0));
   const Bytes data = pattern(64, 36);
+  const std::vector<Bytes> b = one_entry_table(data).b;
   const Bytes msg = echo_request(1, 1, data);  // 72 bytes
   recv(fragment_frame({.id = 1}, msg, 0, 40, true), at_ms(1));
   recv(fragment_frame({.id = 1}, msg, 32, 40, false), at_ms(1));  // overlaps 32..40
   expect_only_drop(Drop::kIpFragDiscarded, 2);
-  const auto b = fragments({.id = 2}, echo_request(2, 2, data), 32);
   for (const Bytes& f : b) recv(f, at_ms(2));
   expect_reply_to(2, 2, data);
   expect_only_drop(Drop::kIpFragDiscarded, 2);

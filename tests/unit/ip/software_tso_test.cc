@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 
+#include "pool_test.h"
 #include "test_frames.h"
 
 namespace tern::testkit {
@@ -16,17 +17,9 @@ constexpr std::uint32_t kSeq = 0x01020304;
 constexpr std::uint16_t kSegSize = 1000;
 constexpr std::uint8_t kAck = 0x10, kPsh = 0x08, kFin = 0x01;
 
-class SoftwareTsoTest : public ::testing::Test {
+class SoftwareTsoTest : public PoolTest {
  protected:
-  void SetUp() override {
-    pool_ = make_pool("stso");
-    ASSERT_NE(pool_, nullptr);
-    baseline_ = rte_mempool_in_use_count(pool_);
-  }
-  void TearDown() override {
-    EXPECT_EQ(rte_mempool_in_use_count(pool_), baseline_) << "leaked mbufs";
-    rte_mempool_free(pool_);
-  }
+  SoftwareTsoTest() : PoolTest("stso") {}
 
   // A TCP/IPv4 frame of `payload` bytes with ACK, PSH and FIN, as TCP hands a
   // super-segment to the port: in mbufs of at most 1500 bytes, the TSO
@@ -86,18 +79,10 @@ class SoftwareTsoTest : public ::testing::Test {
     EXPECT_EQ(get32(tcp, 4), kSeq + off);
     const bool last = i + 1 == count;
     EXPECT_EQ(get8(tcp, 13), last ? (kAck | kPsh | kFin) : kAck) << "PSH and FIN on the last frame only";
-    Bytes pseudo(12);
-    put32(pseudo, 0, kOurIp);
-    put32(pseudo, 4, kPeerIp);
-    put16(pseudo, 8, kProtoTcp);
-    put16(pseudo, 10, static_cast<std::uint16_t>(tcp.size()));
-    append(pseudo, tcp);
-    EXPECT_EQ(ref_checksum(pseudo), 0) << "TCP checksum";
+    EXPECT_EQ(upper_checksum(kOurIp, kPeerIp, kProtoTcp, tcp), 0) << "TCP checksum";
     EXPECT_TRUE(std::equal(tcp.begin() + 20, tcp.end(), payload_.begin() + static_cast<std::ptrdiff_t>(off)));
   }
 
-  rte_mempool* pool_ = nullptr;
-  unsigned baseline_ = 0;
   Bytes payload_;
 };
 

@@ -82,6 +82,30 @@ inline std::uint16_t ref_checksum(std::span<const std::byte> b) {
   return static_cast<std::uint16_t>(~sum);
 }
 
+// The IPv4 pseudo-header (RFC 768, RFC 9293 §3.1) + `msg`, summed the naive
+// way: 0 when msg's own checksum is right; the value to put in the field
+// when that field is 0. ipv6_harness.h has IPv6's.
+inline std::uint16_t upper_checksum(std::uint32_t src, std::uint32_t dst, std::uint8_t protocol,
+                                    std::span<const std::byte> msg) {
+  Bytes p(12);
+  put32(p, 0, src);
+  put32(p, 4, dst);
+  put16(p, 8, protocol);
+  put16(p, 10, static_cast<std::uint16_t>(msg.size()));
+  append(p, msg);
+  return ref_checksum(p);
+}
+
+// A UDP header (ports and length, checksum 0: the caller's) and `payload`.
+inline Bytes udp_datagram(std::uint16_t sport, std::uint16_t dport, std::span<const std::byte> payload) {
+  Bytes d(8);
+  put16(d, 0, sport);
+  put16(d, 2, dport);
+  put16(d, 4, static_cast<std::uint16_t>(8 + payload.size()));
+  append(d, payload);
+  return d;
+}
+
 inline Bytes pattern(std::size_t n, std::uint64_t seed = 1) {
   std::mt19937_64 rng(seed);
   Bytes v(n);

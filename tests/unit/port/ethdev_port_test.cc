@@ -150,13 +150,19 @@ TEST(DeviceArgs, AfPacketGetsOneQueuePairPerWorkerUnlessItSaysOtherwise) {
   EXPECT_FALSE(is_af_packet("net_af_xdp0,iface=e0"));
 }
 
-std::string af_packet_queues_error(const std::string& device, std::uint16_t queues) {
+// What a start-up check throws, or "" when it accepts.
+template <typename Check>
+std::string refusal(Check check) {
   try {
-    check_af_packet_queues("p0", device, queues);
+    check();
   } catch (const std::runtime_error& e) {
     return e.what();
   }
   return "";
+}
+
+std::string af_packet_queues_error(const std::string& device, std::uint16_t queues) {
+  return refusal([&] { check_af_packet_queues("p0", device, queues); });
 }
 
 TEST(AfPacketQueues, MorePairsThanWorkersIsRefused) {
@@ -196,12 +202,7 @@ bool kernel_has_af_xdp() {
 }
 
 std::string prerequisite_error(const std::string& device, std::uint16_t queues) {
-  try {
-    check_af_xdp_prerequisites("p0", device, queues);
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "";
+  return refusal([&] { check_af_xdp_prerequisites("p0", device, queues); });
 }
 
 TEST(AfXdpPrerequisites, OtherDevicesAreNotExamined) {

@@ -9,22 +9,15 @@
 #include <stdexcept>
 #include <vector>
 
+#include "../ip/pool_test.h"
 #include "../ip/test_frames.h"
 
 namespace tern::testkit {
 namespace {
 
-class LinkPair : public ::testing::Test {
+class LinkPair : public PoolTest {
  protected:
-  void SetUp() override {
-    pool_ = make_pool("lpt");
-    ASSERT_NE(pool_, nullptr);
-    baseline_ = rte_mempool_in_use_count(pool_);
-  }
-  void TearDown() override {
-    EXPECT_EQ(rte_mempool_in_use_count(pool_), baseline_) << "leaked mbufs";
-    rte_mempool_free(pool_);
-  }
+  LinkPair() : PoolTest("lpt") {}
 
   // A frame whose bytes say which queue and which position it was sent at.
   rte_mbuf* tagged(std::uint16_t queue, std::uint32_t seq) {
@@ -50,9 +43,6 @@ class LinkPair : public ::testing::Test {
     }
     return tags;
   }
-
-  rte_mempool* pool_ = nullptr;
-  unsigned baseline_ = 0;
 };
 
 TEST_F(LinkPair, DescribesBothEnds) {

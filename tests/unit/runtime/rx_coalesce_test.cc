@@ -14,6 +14,7 @@
 #include "../ip/test_frames.h"
 #include "port/link_pair.h"
 #include "runtime/worker.h"
+#include "worker_settings.h"
 #include "wire/tcp.h"
 #include "wire/tcp_options.h"
 
@@ -42,15 +43,8 @@ class RxCoalesce : public ::testing::TestWithParam<bool> {
     auto [a, b] = make_link_pair(1, 256);
     ours_ = std::move(a);
     peer_ = std::move(b);
-    IpSettings s;
-    s.mac = ours_->info().mac;
-    s.addr = kOurIp;
-    s.prefix_len = 24;
-    s.mtu = ours_->info().mtu;
-    WorkerTcpSettings tcp;
-    tcp.opts.local_addr = kOurIp;
-    tcp.opts.mtu = s.mtu;
-    tcp.opts.cfg.max_connections = 8;
+    const IpSettings s = worker_ip_settings(*ours_);
+    const WorkerTcpSettings tcp = worker_tcp_settings(s, 8);
     worker_ = std::make_unique<Worker>(0, 1, *ours_, s, pool_, nullptr, 32, &tcp);
     if (gro()) worker_->enable_gro(SOCKET_ID_ANY);
     ASSERT_EQ(worker_->gro(), gro());

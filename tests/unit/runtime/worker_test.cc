@@ -15,6 +15,7 @@
 #include "../ip/test_frames.h"
 #include "port/link_pair.h"
 #include "runtime/steering.h"
+#include "worker_settings.h"
 #include "wire/ipv6.h"
 #include "wire/ndp.h"
 #include "wire/tcp.h"
@@ -36,16 +37,9 @@ class WorkerPair : public ::testing::Test {
     auto [a, b] = make_link_pair(kWorkers, 256);
     ours_ = std::move(a);
     peer_ = std::move(b);
-    IpSettings s;
-    s.mac = ours_->info().mac;
-    s.addr = kOurIp;
-    s.prefix_len = 24;
+    IpSettings s = worker_ip_settings(*ours_);
     s.gateway = kGatewayIp;
-    s.mtu = ours_->info().mtu;
-    WorkerTcpSettings tcp;
-    tcp.opts.local_addr = kOurIp;
-    tcp.opts.mtu = s.mtu;
-    tcp.opts.cfg.max_connections = 64;
+    WorkerTcpSettings tcp = worker_tcp_settings(s, 64);
     tcp.opts.cfg.max_time_wait = 64;
     if (with_udp6_) {
       our_g_ = global_apart_from(link_local_from_mac(s.mac));
@@ -394,11 +388,7 @@ TEST_F(WorkerPairTcp, ReassembledSynReachesTheOwningWorker) {
 // checksum over IPv4 (RFC 768 allows 0).
 Bytes udp_from_peer(bool v6, const Ipv6Addr& ours, std::uint16_t from, std::uint16_t to,
                     const Bytes& payload) {
-  Bytes d(8);
-  put16(d, 0, from);
-  put16(d, 2, to);
-  put16(d, 4, static_cast<std::uint16_t>(8 + payload.size()));
-  append(d, payload);
+  Bytes d = udp_datagram(from, to, payload);
   if (v6) {
     const std::uint16_t sum = upper_checksum(kPeerG, ours, kProtoUdp, d);
     put16(d, 6, sum == 0 ? 0xFFFF : sum);

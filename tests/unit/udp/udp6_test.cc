@@ -24,11 +24,7 @@ enum class Sum { kGood, kBad, kZero };
 
 Bytes udp6(std::uint16_t sport, std::uint16_t dport, std::span<const std::byte> payload,
            Sum sum = Sum::kGood) {
-  Bytes d(8);
-  put16(d, 0, sport);
-  put16(d, 2, dport);
-  put16(d, 4, static_cast<std::uint16_t>(8 + payload.size()));
-  append(d, payload);
+  Bytes d = udp_datagram(sport, dport, payload);
   if (sum == Sum::kZero) return d;
   std::uint16_t ck = upper_checksum(kPeerG, kOurG, kProtoUdp, d);
   if (ck == 0) ck = 0xFFFF;

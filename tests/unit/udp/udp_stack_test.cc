@@ -22,19 +22,9 @@ enum class Sum { kGood, kBad, kZero };
 // over the RFC 768 pseudo header by the reference loop.
 Bytes udp_dgram(std::uint16_t sport, std::uint16_t dport, std::span<const std::byte> payload,
                 Sum sum = Sum::kGood, std::uint32_t src = kPeerIp, std::uint32_t dst = kOurIp) {
-  Bytes d(8);
-  put16(d, 0, sport);
-  put16(d, 2, dport);
-  put16(d, 4, static_cast<std::uint16_t>(8 + payload.size()));
-  append(d, payload);
+  Bytes d = udp_datagram(sport, dport, payload);
   if (sum == Sum::kZero) return d;
-  Bytes pseudo(12);
-  put32(pseudo, 0, src);
-  put32(pseudo, 4, dst);
-  put16(pseudo, 8, kProtoUdp);
-  put16(pseudo, 10, static_cast<std::uint16_t>(d.size()));
-  append(pseudo, d);
-  std::uint16_t ck = ref_checksum(pseudo);
+  std::uint16_t ck = upper_checksum(src, dst, kProtoUdp, d);
   if (ck == 0) ck = 0xFFFF;
   if (sum == Sum::kBad) ck = static_cast<std::uint16_t>(ck ^ 0x00F0);
   put16(d, 6, ck);
@@ -47,15 +37,7 @@ Bytes udp_frame(std::span<const std::byte> dgram, Ip h = {}) {
 }
 
 // The checksum a sent UDP datagram carries verifies over its pseudo header.
-bool udp_checksum_ok(const IpView& ip) {
-  Bytes pseudo(12);
-  put32(pseudo, 0, ip.src);
-  put32(pseudo, 4, ip.dst);
-  put16(pseudo, 8, kProtoUdp);
-  put16(pseudo, 10, static_cast<std::uint16_t>(ip.payload.size()));
-  append(pseudo, ip.payload);
-  return ref_checksum(pseudo) == 0;
-}
+bool udp_checksum_ok(const IpView& ip) { return upper_checksum(ip.src, ip.dst, kProtoUdp, ip.payload) == 0; }
 
 class UdpTest : public IpHarness, public UdpEvents {
  protected:
