@@ -45,9 +45,14 @@ constexpr std::string_view kNdKeys[] = {"reachable_time_ms",    "retrans_ms",   
                                         "multicast_solicit",    "unicast_solicit", "pending_packets",
                                         "pending_per_neighbor", "cache_entries",   "dad_transmits",
                                         "router_solicitations"};
-constexpr std::string_view kIpKeys[] = {
-    "ttl", "frag_max_flows", "frag_max_fragments", "frag_timeout_s", "frag_high_thresh", "frag_low_thresh",
-    "pmtu_cache_entries", "pmtu_expires_s"};
+constexpr std::string_view kIpKeys[] = {"ttl",
+                                        "frag_max_flows",
+                                        "frag_max_fragments",
+                                        "frag_timeout_s",
+                                        "frag_high_thresh",
+                                        "frag_low_thresh",
+                                        "pmtu_cache_entries",
+                                        "pmtu_expires_s"};
 constexpr std::string_view kImpairmentKeys[] = {"loss", "duplicate", "reorder", "seed"};
 constexpr std::string_view kTcpKeys[] = {"max_connections",
                                          "mss_clamp",

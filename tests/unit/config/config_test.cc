@@ -747,7 +747,7 @@ TEST(ConfigDocs, TcpTableMatchesTheSchema) {
 // ...and in [ip].
 TEST(ConfigDocs, IpTableMatchesTheSchema) {
   const std::set<std::string> known = known_keys("ip");
-  EXPECT_EQ(known.size(), 6u);
+  EXPECT_EQ(known.size(), 8u);
   EXPECT_EQ(documented_keys("ip"), known);
 }
 

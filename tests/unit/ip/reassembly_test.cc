@@ -38,7 +38,8 @@ class Reassembly : public IpHarness {
   TwoDatagrams one_entry_table(const Bytes& data) {
     settings_.ip.frag_max_flows = 1;
     resolve_peer(at_ms(0));
-    return {fragments({.id = 1}, echo_request(1, 1, data), 32), fragments({.id = 2}, echo_request(2, 2, data), 32)};
+    return {fragments({.id = 1}, echo_request(1, 1, data), 32),
+            fragments({.id = 2}, echo_request(2, 2, data), 32)};
   }
 };
 

@@ -14,9 +14,9 @@
 #include "../ip/test_frames.h"
 #include "port/link_pair.h"
 #include "runtime/worker.h"
-#include "worker_settings.h"
 #include "wire/tcp.h"
 #include "wire/tcp_options.h"
+#include "worker_settings.h"
 
 namespace tern::testkit {
 namespace {

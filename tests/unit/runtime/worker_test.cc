@@ -15,10 +15,10 @@
 #include "../ip/test_frames.h"
 #include "port/link_pair.h"
 #include "runtime/steering.h"
-#include "worker_settings.h"
 #include "wire/ipv6.h"
 #include "wire/ndp.h"
 #include "wire/tcp.h"
+#include "worker_settings.h"
 
 namespace tern::testkit {
 namespace {
