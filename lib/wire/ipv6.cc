@@ -339,7 +339,10 @@ Ipv6ExtWalk walk_ipv6_extensions(const Ipv6Header& ip) noexcept {
         w.next_header_pointer = static_cast<std::uint16_t>(nh_ptr);
         return w;
     }
-    if (++w.ext_headers > kIpv6MaxExtHeaders) return discard(w, Ipv6ExtReason::kTooManyHeaders);
+    // ext_headers counts the headers accepted, so it never exceeds the bound
+    // callers (and the fuzzer) rely on.
+    if (w.ext_headers == kIpv6MaxExtHeaders) return discard(w, Ipv6ExtReason::kTooManyHeaders);
+    ++w.ext_headers;
     nh = load_u8(&pkt[off]);
     nh_ptr = off;
     off += len;

@@ -257,7 +257,7 @@ struct Ipv6ExtWalk {
   bool more_fragments = false;
   std::uint16_t fragment_offset = 0;  // bytes
   std::uint32_t fragment_id = 0;
-  std::uint8_t ext_headers = 0;  // how many extension headers were walked
+  std::uint8_t ext_headers = 0;  // extension headers walked, at most kIpv6MaxExtHeaders
 };
 
 // Walks the headers after the fixed header. Hop-by-Hop (only first) and

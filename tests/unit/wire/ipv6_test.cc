@@ -498,6 +498,7 @@ TEST(Ipv6ExtWalk, TooManyHeaders) {
   const auto w = walk(packet(kIpv6NextDestOpts, testing::concat({chain, more, kTcp})));
   EXPECT_EQ(w.verdict, Ipv6ExtVerdict::kDiscard);
   EXPECT_EQ(w.reason, Ipv6ExtReason::kTooManyHeaders);
+  EXPECT_EQ(w.ext_headers, kIpv6MaxExtHeaders);  // the count stays within its bound
 }
 
 TEST(Ipv6ExtWalk, NoNextHeaderAndUnknownProtocolsReachTheCaller) {
