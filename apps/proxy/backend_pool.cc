@@ -1,6 +1,5 @@
 #include "backend_pool.h"
 
-#include <charconv>
 #include <limits>
 
 namespace tern::proxy {
@@ -26,19 +25,6 @@ std::string_view to_string(Health h) noexcept {
   }
   return "?";
 }
-
-namespace {
-
-// A decimal number in [0, hi] spelled without sign, spaces or leading '+'.
-std::optional<std::uint32_t> parse_number(std::string_view s, std::uint32_t hi) noexcept {
-  if (s.empty() || s.size() > 5) return std::nullopt;
-  std::uint32_t v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || end != s.data() + s.size() || v > hi) return std::nullopt;
-  return v;
-}
-
-}  // namespace
 
 std::optional<BackendAddress> parse_backend(std::string_view s) noexcept {
   const auto e = Endpoint::parse(s);

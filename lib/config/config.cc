@@ -501,7 +501,7 @@ TcpConfig read_tcp(const Section& s) {
   // sender could never send its window in an RTT.
   t.pacing_ss_ratio = static_cast<std::uint32_t>(s.integer("pacing_ss_ratio", t.pacing_ss_ratio, 100, 1000));
   t.pacing_ca_ratio = static_cast<std::uint32_t>(s.integer("pacing_ca_ratio", t.pacing_ca_ratio, 100, 1000));
-  t.pacing_burst = static_cast<std::uint32_t>(s.integer("pacing_burst", t.pacing_burst, 1, 64));
+  t.pacing_burst = static_cast<std::uint32_t>(s.integer("pacing_burst", t.pacing_burst, 2, 64));
   t.retries = static_cast<std::uint32_t>(s.integer("retries", t.retries, 1, 255));
   // 127 is Linux's MAX_TCP_SYNCNT.
   t.syn_retries = static_cast<std::uint32_t>(s.integer("syn_retries", t.syn_retries, 1, 127));

@@ -157,7 +157,7 @@ struct TcpConfig {
   bool pacing = false;
   std::uint32_t pacing_ss_ratio = 200;
   std::uint32_t pacing_ca_ratio = 120;
-  std::uint32_t pacing_burst = 2;
+  std::uint32_t pacing_burst = 2;                 // 2..64: the send quantum's floor is two segments
   std::uint32_t retries = 15;                     // [tcp] retries: data RTOs before giving up (tcp_retries2)
   std::uint32_t syn_retries = 6;                  // [tcp] syn_retries (tcp_syn_retries)
   std::uint32_t synack_retries = 5;               // [tcp] synack_retries (tcp_synack_retries)

@@ -563,7 +563,7 @@ std::vector<BadValue> bad_values() {
       {in("tcp", "tlp_new_segments = 3"), "tcp.tlp_new_segments", "3", kInt + "1..2"},
       {in("tcp", "pacing_ss_ratio = 99"), "tcp.pacing_ss_ratio", "99", kInt + "100..1000"},
       {in("tcp", "pacing_ca_ratio = 1001"), "tcp.pacing_ca_ratio", "1001", kInt + "100..1000"},
-      {in("tcp", "pacing_burst = 0"), "tcp.pacing_burst", "0", kInt + "1..64"},
+      {in("tcp", "pacing_burst = 1"), "tcp.pacing_burst", "1", kInt + "2..64"},
       {in("tcp", "rto_max_ms = 1.5"), "tcp.rto_max_ms", "1.5", kInt + "1..600000"},
       // RTO order: the key the file sets is blamed, the other named with its value.
       {in("tcp", "rto_min_ms = 2000"), "tcp.rto_min_ms", "2000",
