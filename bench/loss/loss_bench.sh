@@ -27,6 +27,11 @@
 #                      Linux's default; this VM's own default is bbr and
 #                      cubic is outside its allowed list, so it is set per
 #                      socket: tern-perf --kernel --congestion, as root)
+#   TERN_LOSS_KERNEL_QUICKACK  1: the kernel's route to Tern gets
+#                      `quickack 1`, so the kernel's receiver ACKs every
+#                      segment at once instead of once per batch its reader
+#                      drains (a diagnosis of how the receiver's ACK timing
+#                      bounds Tern's sender, not the benchmark's setting)
 #   TERN_LOSS_RPS      the kernel's receive packet steering mask for the
 #                      kernel-side interface (default 2: CPU 1; empty leaves
 #                      the interface's setting alone)
@@ -87,6 +92,27 @@ TOML
 json_field() {
   python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]).get(sys.argv[2], 0))' "$1" "$2"
 }
+# interval_means LOG: the sender's mean cwnd and smoothed RTT over its
+# --interval lines (JSON, "cwnd_kb", "rtt_us").
+interval_means() {
+  python3 - "$1" <<'PY'
+import json, sys
+cw, rtt = [], []
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line.startswith("{"):
+        continue
+    try:
+        j = json.loads(line)
+    except ValueError:
+        continue
+    if j.get("type") == "summary" or not isinstance(j.get("rtt_us"), (int, float)):
+        continue
+    cw.append(j["cwnd_kb"])
+    rtt.append(j["rtt_us"])
+print("cwnd %.1f KB, srtt %.0f us (%d intervals)" % (sum(cw) / len(cw), sum(rtt) / len(rtt), len(cw)) if cw else "no intervals")
+PY
+}
 # counter LOG NAME: a counter Tern printed at exit ("Name value").
 counter() { awk -v n="$2" '$1 == n { v = $2 } END { print v + 0 }' "$1"; }
 # nstat_abs: the peer namespace's absolute kernel counters, "name value".
@@ -138,6 +164,10 @@ kernel_sends() {
 }
 
 kcc=${TERN_LOSS_KERNEL_CC:-cubic}
+if [ "${TERN_LOSS_KERNEL_QUICKACK:-0}" = 1 ]; then
+  ip -n "$peer_ns" route replace "$tern_ip/32" dev "$peer_if" quickack 1
+  echo "kernel side: quickack on its route to Tern ($(ip -n "$peer_ns" route show "$tern_ip/32"))"
+fi
 TERN_LOSS_RPS=${TERN_LOSS_RPS-2}
 echo "kernel side: $kcc congestion control (per socket)," \
   "sack $(interop_in_peer sysctl -n net.ipv4.tcp_sack), timestamps $(interop_in_peer sysctl -n net.ipv4.tcp_timestamps)"
@@ -161,6 +191,9 @@ for cc in $ccs; do
     echo "$row"
     [ -z "$outfile" ] || echo "$row" >>"$outfile"
     echo "$row" >>"$work/rows.md"
+    if [ "$interval" != 0 ]; then
+      echo "  means over the intervals: Tern sends $(interval_means "$dir/tern-client.log"); Linux sends $(interval_means "$dir/kclient.log")"
+    fi
     if [ -n "${TERN_LOSS_KEEP:-}" ]; then mkdir -p "$TERN_LOSS_KEEP" && cp -r "$dir" "$TERN_LOSS_KEEP/"; fi
   done
 done
