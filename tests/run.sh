@@ -13,16 +13,18 @@ root=$(pwd)
 passed=0
 failed=0
 failures=()
+suite_t0=$SECONDS  # CI allows 90 minutes; the suite should stay under 40 on 2 cores
 step() {  # step NAME COMMAND...
-  local name=$1
+  local name=$1 t0=$SECONDS
   shift
   echo "=== $name"
   if "$@"; then
     passed=$((passed + 1))
+    echo "=== done: $name ($((SECONDS - t0)) s; $((SECONDS - suite_t0)) s since the start)"
   else
     failed=$((failed + 1))
     failures+=("$name")
-    echo "=== FAILED: $name"
+    echo "=== FAILED: $name ($((SECONDS - t0)) s)"
   fi
 }
 setup_dir() {  # setup_dir DIR [meson options...]
