@@ -178,8 +178,16 @@ bool Ipv6Layer::push(Mbuf frame, FrameQueue& out) noexcept {
 void Ipv6Layer::on_frame(Mbuf frame, Instant now, FrameQueue& out) noexcept {
   counters_.inc(Counter::kIp6InReceives);
   rte_mbuf* m = frame.get();
-  // As for IPv4: headers are parsed from one segment; a chain is linearised.
-  if (m->nb_segs > 1 && rte_pktmbuf_linearize(m) != 0) {
+  // As for IPv4: headers are parsed from one segment; a chain is linearised,
+  // except one GRO merged (RTE_MBUF_F_RX_LRO, runtime/rx_coalesce6.h): its
+  // headers are in the first segment, Next Header is TCP itself (nothing
+  // here reads past the fixed header), and each segment is a received
+  // frame's own mbuf, charged as it would be unmerged. Its packet is parsed
+  // against the chain's length, which its Payload Length spans.
+  const bool gro_chain = m->nb_segs > 1 && (m->ol_flags & RTE_MBUF_F_RX_LRO) != 0 &&
+                         frame.head().size() >= kEthernetHeaderLen + kIpv6HeaderLen &&
+                         load_u8(frame.head().data() + kEthernetHeaderLen + 6) == kIpProtoTcp;
+  if (m->nb_segs > 1 && !gro_chain && rte_pktmbuf_linearize(m) != 0) {
     counters_.inc(Counter::kIp6InTruncatedPkts);
     return counters_.drop(Drop::kIp6Truncated);
   }
@@ -187,7 +195,9 @@ void Ipv6Layer::on_frame(Mbuf frame, Instant now, FrameQueue& out) noexcept {
   const MacAddr eth_dst = MacAddr::load(head.data());
   const MacAddr eth_src = MacAddr::load(head.data() + 6);
   const bool link_multicast = eth_dst.is_multicast();
-  auto ip = Ipv6Header::parse(head.subspan(kEthernetHeaderLen));
+  auto ip = Ipv6Header::parse(
+      gro_chain ? std::span{head.data() + kEthernetHeaderLen, frame.pkt_len() - kEthernetHeaderLen}
+                : head.subspan(kEthernetHeaderLen));
   if (!ip) {
     if (ip.error() == ParseError::kBadVersion) {
       counters_.inc(Counter::kIp6InHdrErrors);

@@ -85,28 +85,40 @@ bool RxCoalescer::candidate(rte_mbuf* m) noexcept {
 }
 
 std::uint16_t RxCoalescer::coalesce(rte_mbuf** frames, std::uint16_t n, Counters& counters) noexcept {
+  // 4 or 6: a candidate for rte_gro or for gro6_; 0: not a candidate.
+  const auto family = [](rte_mbuf* m) noexcept -> int {
+    if (candidate(m)) return 4;
+    return RxCoalescer6::candidate(m) ? 6 : 0;
+  };
   // A burst of requests and ACKs (PSH, or no data) has no candidate: it
   // stays as it came, nothing rewritten.
   std::uint16_t i = 0;
-  while (i < n && !candidate(frames[i])) ++i;
+  int first_family = 0;
+  while (i < n && (first_family = family(frames[i])) == 0) ++i;
   if (i == n) return n;
   // frames[out..) is written only with frames taken from before index i, so
   // the loop never overwrites one it has not read.
   const std::uint16_t first = i;  // a candidate, found above
   std::uint16_t out = i;
   run_n_ = 0;
+  run6_n_ = 0;
   for (; i < n; ++i) {
     rte_mbuf* m = frames[i];
-    if (i == first || candidate(m)) {
+    const int f = i == first ? first_family : family(m);
+    if (f == 4) {
       run_window_[run_n_] =
           load_be16(rte_pktmbuf_mtod_offset(m, const std::byte*, m->l2_len + m->l3_len + 14));
       run_[run_n_++] = m;
       continue;
     }
-    if (run_n_ != 0) out = flush_run(frames, out, counters);
+    if (f == 6) {
+      run6_[run6_n_++] = m;
+      continue;
+    }
+    if (run_n_ + run6_n_ != 0) out = flush_run(frames, out, counters);
     frames[out++] = m;
   }
-  return run_n_ != 0 ? flush_run(frames, out, counters) : out;
+  return run_n_ + run6_n_ != 0 ? flush_run(frames, out, counters) : out;
 }
 
 std::uint16_t RxCoalescer::window_of(const rte_mbuf* last) const noexcept {
@@ -116,6 +128,17 @@ std::uint16_t RxCoalescer::window_of(const rte_mbuf* last) const noexcept {
 }
 
 std::uint16_t RxCoalescer::flush_run(rte_mbuf** frames, std::uint16_t out, Counters& counters) noexcept {
+  out = flush_run4(frames, out, counters);
+  if (run6_n_ == 1) {
+    frames[out++] = run6_[0];
+  } else if (run6_n_ > 1) {
+    out = static_cast<std::uint16_t>(out + gro6_.merge(run6_.data(), run6_n_, frames + out, counters));
+  }
+  run6_n_ = 0;
+  return out;
+}
+
+std::uint16_t RxCoalescer::flush_run4(rte_mbuf** frames, std::uint16_t out, Counters& counters) noexcept {
   if (run_n_ < 2) {
     if (run_n_ == 1) frames[out++] = run_[0];
     run_n_ = 0;

@@ -1,6 +1,7 @@
 #pragma once
-// Receive-side coalescing of in-order TCP/IPv4 segments within one RX burst,
-// with DPDK's rte_gro (docs/architecture.md "Fast path (issue 16)"): the
+// Receive-side coalescing of in-order TCP segments within one RX burst, over
+// IPv4 with DPDK's rte_gro and over IPv6 with RxCoalescer6 (rx_coalesce6.h;
+// rte_gro has no TCP/IPv6) (docs/architecture.md "Fast path (issue 16)"): the
 // segments of a flow that follow each other in sequence become one chained
 // frame, so IPv4 and TCP run once for them, as Linux's GRO hands its stack
 // one skb. Nothing is held between bursts: each run of candidates is merged
@@ -18,8 +19,10 @@
 // checksum is made valid again, and the frame is marked RTE_MBUF_F_RX_LRO
 // (nb_segs = the wire segments merged) with both checksums good.
 //
-// Frames that are not candidates break the run: everything before them is
-// merged and handed on first, so the order within a flow is the wire's.
+// Frames that are not candidates (of either family) break the run:
+// everything before them is merged and handed on first, so the order within
+// a flow is the wire's. Within a run, IPv4's frames are handed on before
+// IPv6's; no flow has segments in both.
 #include <rte_gro.h>
 #include <rte_mbuf.h>
 
@@ -27,6 +30,7 @@
 #include <cstdint>
 
 #include "base/counters.h"
+#include "runtime/rx_coalesce6.h"
 
 namespace tern {
 
@@ -46,20 +50,26 @@ class RxCoalescer {
   // (GroMerged).
   std::uint16_t coalesce(rte_mbuf** frames, std::uint16_t n, Counters& counters) noexcept;
 
-  // Whether `m` may be merged; on yes, sets its l2/l3/l4 lengths and packet
+  // Whether `m`, a TCP/IPv4 frame, may be merged; on yes, sets its l2/l3/l4 lengths and packet
   // type for rte_gro and marks a checksum verified here as good. Exposed for
   // the tests.
   static bool candidate(rte_mbuf* m) noexcept;
 
  private:
-  // Merges run_[0..run_n_) into frames[out..) and returns the new end.
+  // Merges run_[0..run_n_) and run6_[0..run6_n_) into frames[out..) and
+  // returns the new end.
   std::uint16_t flush_run(rte_mbuf** frames, std::uint16_t out, Counters& counters) noexcept;
+  // The IPv4 part: run_[0..run_n_) through rte_gro.
+  std::uint16_t flush_run4(rte_mbuf** frames, std::uint16_t out, Counters& counters) noexcept;
   std::uint16_t window_of(const rte_mbuf* last) const noexcept;
 
   void* ctx_ = nullptr;
   std::uint16_t run_n_ = 0;
   std::array<rte_mbuf*, kMaxRun> run_{};
   std::array<std::uint16_t, kMaxRun> run_window_{};  // each candidate's TCP window field, wire order
+  std::uint16_t run6_n_ = 0;
+  std::array<rte_mbuf*, kMaxRun> run6_{};  // the run's TCP/IPv6 candidates, wire order
+  RxCoalescer6 gro6_;
 };
 
 }  // namespace tern

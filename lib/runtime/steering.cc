@@ -46,22 +46,27 @@ std::uint16_t owner_of(std::uint32_t hash, std::uint16_t workers) noexcept {
 // discovery to every worker, as ARP.
 std::uint16_t steer_ipv6(std::span<const std::byte> packet, std::uint16_t workers,
                          std::uint16_t self) noexcept {
-  const auto ip = Ipv6Header::parse(packet);
-  if (!ip) return self;
-  const std::uint32_t src = fold_address(ip->src().b.data());
-  const std::uint32_t dst = fold_address(ip->dst().b.data());
-  std::uint8_t proto = ip->next_header();
-  std::size_t l4 = kIpv6HeaderLen;
+  // The fixed header alone is checked against the span when the upper
+  // layer follows it: a frame GRO merged (runtime/rx_coalesce6.h) is a chain
+  // whose Payload Length runs past the first segment this span holds, and
+  // Ipv6Header::parse refuses that (as steer_frame reads IPv4's header).
+  if (packet.size() < kIpv6HeaderLen || (load_u8(packet.data()) >> 4) != 6) return self;
+  const std::uint32_t src = fold_address(reinterpret_cast<const std::uint8_t*>(packet.data() + 8));
+  const std::uint32_t dst = fold_address(reinterpret_cast<const std::uint8_t*>(packet.data() + 24));
+  std::uint8_t proto = load_u8(packet.data() + 6);
+  std::span<const std::byte> upper = packet.subspan(
+      kIpv6HeaderLen, std::min<std::size_t>(load_be16(packet.data() + 4), packet.size() - kIpv6HeaderLen));
   if (proto != kIpProtoTcp && proto != kIpProtoUdp && proto != kIpProtoIcmpv6) {
+    const auto ip = Ipv6Header::parse(packet);
+    if (!ip) return self;
     // Extension headers first (RFC 8200 §4): the walk finds the upper layer,
     // or a fragment, or a packet the owner of the addresses will refuse.
     const Ipv6ExtWalk walk = walk_ipv6_extensions(*ip);
     if (walk.verdict != Ipv6ExtVerdict::kUpperLayer)
       return owner_of(symmetric_flow_hash(src, dst, 0, 0, 0), workers);
     proto = walk.upper_protocol;
-    l4 = walk.upper_offset;
+    upper = ip->packet().subspan(std::min<std::size_t>(walk.upper_offset, ip->packet().size()));
   }
-  const auto upper = ip->packet().subspan(std::min(l4, ip->packet().size()));
   if ((proto == kIpProtoTcp || proto == kIpProtoUdp) && upper.size() >= 4)
     return owner_of(
         symmetric_flow_hash(src, dst, load_be16(upper.data()), load_be16(upper.data() + 2), proto), workers);

@@ -1,9 +1,9 @@
-// Receive-side coalescing (runtime/rx_coalesce.h): one Worker over an
-// in-process link, with GRO on and off (the parameter), and a peer driven by
-// hand. Each test sends one burst and checks what the engine made of it:
-// the receive queue's bytes, the ACKs, SACK / D-SACK, timestamps, the window
-// and the counters, the same with GRO as without where the wire would not
-// tell them apart. Virtual time; the link delivers a burst in one rx_burst.
+// Receive-side coalescing (runtime/rx_coalesce.h, rx_coalesce6.h): one
+// Worker over an in-process link, with GRO on and off and over IPv4 and IPv6
+// (the parameters), and a peer driven by hand. Each test sends one burst and checks what the engine made of
+// it: the receive queue's bytes, the ACKs, SACK / D-SACK, timestamps, the window and the counters, the same
+// with GRO as without where the wire would not tell them apart. Virtual time; the link delivers a burst in
+// one rx_burst.
 #include "runtime/rx_coalesce.h"
 
 #include <gtest/gtest.h>
@@ -11,7 +11,7 @@
 #include <memory>
 #include <vector>
 
-#include "../ip/test_frames.h"
+#include "../ip/ipv6_harness.h"
 #include "port/link_pair.h"
 #include "runtime/worker.h"
 #include "wire/tcp.h"
@@ -31,9 +31,15 @@ struct Ack {
   std::vector<SackBlock> sack;
 };
 
-class RxCoalesce : public ::testing::TestWithParam<bool> {
+struct Mode {
+  bool gro;
+  bool v6;
+};
+
+class RxCoalesce : public ::testing::TestWithParam<Mode> {
  protected:
-  bool gro() const { return GetParam(); }
+  bool gro() const { return GetParam().gro; }
+  bool v6() const { return GetParam().v6; }
 
   void SetUp() override {
     peer_pool_ = make_pool("gro_peer");
@@ -43,7 +49,11 @@ class RxCoalesce : public ::testing::TestWithParam<bool> {
     auto [a, b] = make_link_pair(1, 256);
     ours_ = std::move(a);
     peer_ = std::move(b);
-    const IpSettings s = worker_ip_settings(*ours_);
+    IpSettings s = worker_ip_settings(*ours_);
+    if (v6()) {
+      s.v6.addrs = {Ipv6Prefix{kOurG, 64}};
+      s.v6.nd.dad_transmits = 0;  // usable at once
+    }
     const WorkerTcpSettings tcp = worker_tcp_settings(s, 8);
     worker_ = std::make_unique<Worker>(0, 1, *ours_, s, pool_, nullptr, 32, &tcp);
     if (gro()) worker_->enable_gro(SOCKET_ID_ANY);
@@ -52,7 +62,13 @@ class RxCoalesce : public ::testing::TestWithParam<bool> {
     ASSERT_NE(l, nullptr);
     stream_ = pattern(16 * kSeg, 42);
 
-    peer_sends({arp_request_frame(kPeerMac, kPeerIp, kOurIp)});
+    // The peer makes itself known (its MAC) and learns ours.
+    if (v6()) {
+      const Ipv6Addr group = solicited_node(kOurG);
+      peer_sends({icmp6_frame(multicast_mac(group), kPeerG, group, 135, 0, ns_body(kOurG, kPeerMac), 255)});
+    } else {
+      peer_sends({arp_request_frame(kPeerMac, kPeerIp, kOurIp)});
+    }
     ASSERT_EQ(peer_receives().size(), 1u);
     TcpOptions syn_opts;
     syn_opts.mss = 1460;
@@ -61,8 +77,8 @@ class RxCoalesce : public ::testing::TestWithParam<bool> {
     peer_sends({segment(kPeerIsn, 0, kTcpSyn, 65535, syn_opts)});
     const auto synack = peer_receives();
     ASSERT_EQ(synack.size(), 1u);
-    const auto ip = parse_ip(parse_eth(synack[0]).payload);  // the view below points into it
-    const auto h = TcpHeader::parse(ip.payload);
+    const Bytes seg = tcp_of(synack[0]);  // the view below points into it
+    const auto h = TcpHeader::parse(seg);
     ASSERT_TRUE(h);
     ASSERT_EQ(h->flags().bits, kTcpSyn | kTcpAck);
     iss_ = h->seq();
@@ -96,9 +112,17 @@ class RxCoalesce : public ::testing::TestWithParam<bool> {
                         std::span{opt}.first(ol)),
               20 + ol);
     for (std::uint32_t i = 0; i < len; ++i) tcp[20 + ol + i] = stream_[payload_at + i];
+    if (v6()) {
+      put16(tcp, 16, upper_checksum(kPeerG, kOurG, kProtoTcp, tcp));
+      return frame6(ours_->info().mac, kPeerMac, ipv6_packet(kPeerG, kOurG, kProtoTcp, tcp));
+    }
     fill_tcp_checksum(tcp, kPeerIp, kOurIp);
     return ethernet(ours_->info().mac, kPeerMac, kEtherTypeIpv4,
                     ipv4(Ip{.protocol = kProtoTcp, .frag = 0x4000}, tcp));
+  }
+  // The TCP segment a frame we sent carries.
+  Bytes tcp_of(const Bytes& f) const {
+    return v6() ? parse6(f).payload : parse_ip(parse_eth(f).payload).payload;
   }
   // The peer's data from stream offset `off`, `len` bytes, its TSval `ts`.
   Bytes data(std::uint32_t off, std::uint32_t len, std::uint8_t flags = kTcpAck, std::uint16_t window = 65535,
@@ -131,8 +155,8 @@ class RxCoalesce : public ::testing::TestWithParam<bool> {
   std::vector<Ack> acks() {
     std::vector<Ack> out;
     for (const Bytes& f : peer_receives()) {
-      const auto ip = parse_ip(parse_eth(f).payload);
-      const auto h = TcpHeader::parse(ip.payload);
+      const Bytes seg = tcp_of(f);
+      const auto h = TcpHeader::parse(seg);
       EXPECT_TRUE(h);
       if (!h) continue;
       EXPECT_EQ(h->flags().bits, kTcpAck);
@@ -257,16 +281,24 @@ TEST_P(RxCoalesce, SegmentWithABadChecksumIsNeitherMergedNorAccepted) {
 
 TEST_P(RxCoalesce, CongestionExperiencedSegmentIsNotMerged) {
   Bytes ce = data(kSeg, kSeg);
-  ce[14 + 1] = std::byte{0x03};  // ECN CE (RFC 3168 §5); the header checksum again
-  put16(ce, 14 + 10, 0);
-  put16(ce, 14 + 10, ref_checksum(std::span{ce}.subspan(14, 20)));
+  if (v6()) {
+    ce[14 + 1] |= std::byte{0x30};  // ECN CE: the traffic class's low bits (RFC 3168 §5)
+  } else {
+    ce[14 + 1] = std::byte{0x03};  // ECN CE (RFC 3168 §5); the header checksum again
+    put16(ce, 14 + 10, 0);
+    put16(ce, 14 + 10, ref_checksum(std::span{ce}.subspan(14, 20)));
+  }
   peer_sends({data(0, kSeg), ce, data(2 * kSeg, kSeg), data(3 * kSeg, kSeg)});
   EXPECT_EQ(merged(), gro() ? 1u : 0u) << "only the two after the CE one";
   EXPECT_EQ(read_all(), stream(0, 4 * kSeg));
 }
 
-INSTANTIATE_TEST_SUITE_P(Gro, RxCoalesce, ::testing::Bool(),
-                         [](const auto& info) { return info.param ? "on" : "off"; });
+INSTANTIATE_TEST_SUITE_P(Gro, RxCoalesce,
+                         ::testing::Values(Mode{true, false}, Mode{false, false}, Mode{true, true},
+                                           Mode{false, true}),
+                         [](const auto& i) {
+                           return std::string(i.param.gro ? "on" : "off") + (i.param.v6 ? "_v6" : "_v4");
+                         });
 
 }  // namespace
 }  // namespace tern::testkit

@@ -327,6 +327,23 @@ TEST(SteeringIpv6, ErrorsGoToTheQuotedConnectionsOwner) {
   }
 }
 
+// As for IPv4: a frame GRO merged (runtime/rx_coalesce6.h) is a chain whose
+// Payload Length runs past its first segment; it goes to its connection's
+// owner, not to the worker that polled it.
+TEST(SteeringIpv6, AFrameLongerThanItsFirstSegmentIsSteeredByItsHeader) {
+  std::mt19937_64 rng(17);
+  int moved = 0;
+  for (int i = 0; i < 256; ++i) {
+    Bytes f = v6_l4(random_v6(rng), random_v6(rng), static_cast<std::uint16_t>(rng()),
+                    static_cast<std::uint16_t>(rng()), kProtoTcp, rng());
+    const std::uint16_t owner = steer(f, 4, 3);
+    put16(f, 14 + 4, 9000);  // payload length: 8,980 bytes in further segments
+    EXPECT_EQ(steer(f, 4, 3), owner) << "tuple " << i;
+    moved += owner != 3;
+  }
+  EXPECT_GT(moved, 0);
+}
+
 TEST(SteeringIpv6, TruncatedOrMalformedStaysWithTheReceiver) {
   std::mt19937_64 rng(15);
   const Bytes good = v6_l4(random_v6(rng), random_v6(rng), 1, 2, kProtoTcp, 3);
