@@ -7,7 +7,8 @@
 // ends. Prints tern-perf's summary (and its JSON line with --json).
 //
 //   tern-pair --mode bulk|rr|crr [--connections N] [--time S] [--size B]
-//             [--workers W] [--lcores C1,..,CW,S1,..,SW] [--one-core] [--no-gro] [--no-tso] [--json]
+//             [--workers W] [--lcores C1,..,CW,S1,..,SW] [--one-core] [--no-gro] [--no-tso]
+//             [--ipv6] [--json]
 //
 // W workers per side (default 1), each on its own lcore and link queue:
 // the clients on the first W lcores (the first is the main one), the
@@ -18,7 +19,8 @@
 // every worker in turn on the first lcore: no figure to compare with the
 // kernel, but a deterministic order of events, so that instructions per
 // transaction under valgrind (bench/ab/ir_per_transaction.sh) repeat on a
-// busy machine.
+// busy machine. --ipv6: the connections run over IPv6 (each side also has
+// an IPv6 address, fd00:fe::1 and ::2, usable at once) instead of IPv4.
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mempool.h>
@@ -47,6 +49,9 @@ namespace {
 
 constexpr std::uint32_t kClientIp = 0x0AFE0001;  // 10.254.0.1
 constexpr std::uint32_t kServerIp = 0x0AFE0002;  // 10.254.0.2
+// --ipv6: the clients connect to the server's IPv6 address (fd00:fe::2).
+constexpr Ipv6Addr kClientIp6 = Ipv6Addr::from_groups({0xFD00, 0xFE, 0, 0, 0, 0, 0, 1});
+constexpr Ipv6Addr kServerIp6 = Ipv6Addr::from_groups({0xFD00, 0xFE, 0, 0, 0, 0, 0, 2});
 constexpr std::uint16_t kBurst = 32;
 constexpr unsigned kMbufs = 16383;  // per pool; halved per extra worker to fit the EAL's memory
 
@@ -72,12 +77,15 @@ rte_mempool* make_pool(const std::string& name, bool indirect, unsigned mbufs) {
   return p;
 }
 
-void make_side(Side& s, const char* name, Port& port, const MacAddr& mac, std::uint32_t addr, std::uint16_t n,
-               bool gro) {
+void make_side(Side& s, const char* name, Port& port, const MacAddr& mac, std::uint32_t addr,
+               const Ipv6Addr& addr6, std::uint16_t n, bool gro) {
   IpSettings ip;
   ip.mac = mac;
   ip.addr = addr;
   ip.prefix_len = 24;
+  ip.v6.addrs = {Ipv6Prefix{addr6, 64}};  // usable at once: no DAD when built by hand
+  ip.v6.nd.max_pending = 16384;
+  ip.v6.nd.max_pending_per_neighbor = 16384;
   // Room for every first SYN while the peer's MAC is being resolved: a
   // run opens up to --connections at once and must not wait for SYN retries.
   ip.arp.max_pending = 16384;
@@ -133,7 +141,7 @@ int worker_loop(void* arg) {
 int usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s --mode bulk|rr|crr [--connections N] [--time S] [--size B] [--workers W]\n"
-               "       [--lcores C1,..,CW,S1,..,SW] [--one-core] [--no-gro] [--no-tso] [--json]\n"
+               "       [--lcores C1,..,CW,S1,..,SW] [--one-core] [--no-gro] [--no-tso] [--ipv6] [--json]\n"
                "Tern clients and Tern servers in one process, W workers each (one lcore each), over the\n"
                "in-process link.\n",
                argv0);
@@ -180,6 +188,8 @@ int main(int argc, char** argv) {
         gro = false;
       } else if (a == "--no-tso") {
         tso = false;
+      } else if (a == "--ipv6") {
+        o.addr = tern::IpAddr::v6(kServerIp6.b);
       } else if (a == "--json") {
         o.json = true;
       } else {
@@ -220,8 +230,8 @@ int main(int argc, char** argv) {
     }
     // make_link_pair's MACs: 02:00:00:00:00:01 on the first end, :02 on the second.
     Side client, server;
-    make_side(client, "tp_c", *client_port, MacAddr{{2, 0, 0, 0, 0, 1}}, kClientIp, workers, gro);
-    make_side(server, "tp_s", *server_port, MacAddr{{2, 0, 0, 0, 0, 2}}, kServerIp, workers, gro);
+    make_side(client, "tp_c", *client_port, MacAddr{{2, 0, 0, 0, 0, 1}}, kClientIp, kClientIp6, workers, gro);
+    make_side(server, "tp_s", *server_port, MacAddr{{2, 0, 0, 0, 0, 2}}, kServerIp, kServerIp6, workers, gro);
 
     perf::Options so = o;
     so.client = false;

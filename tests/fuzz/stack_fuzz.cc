@@ -21,7 +21,8 @@
 // SEQ + SEG.LEN), so handshakes complete and data is in window.
 //
 // With configuration bit 0x80, received frames go through receive-side
-// coalescing first (runtime/rx_coalesce.h, as a worker with [port] gro):
+// coalescing first (runtime/rx_coalesce.h and rx_coalesce6.h, as a worker
+// with [port] gro, both families):
 // consecutive received records with dt = 0 form one burst (at most 32).
 //
 // Checked after every record: every frame the layer emits is well formed and
@@ -134,6 +135,13 @@ class CheckingTransport final : public TransportInput {
     FUZZ_CHECK(d.protocol == 6 && (d.dst == kOurIp6 || d.dst == kOurLl));
     FUZZ_CHECK(!d.src.is_multicast() && !d.src.is_unspecified());
     FUZZ_CHECK(std::uint32_t{d.l4_offset} + d.l4_len <= m.pkt_len());
+    // Merged by GRO (rx_coalesce6.h): TCP right after the fixed header, the
+    // chain exactly the datagram (no padding inside), the sum marked good.
+    if ((m->ol_flags & RTE_MBUF_F_RX_LRO) != 0) {
+      FUZZ_CHECK(m->nb_segs >= 2 && d.l4_offset == 54);
+      FUZZ_CHECK(m.pkt_len() == std::uint32_t{d.l4_offset} + d.l4_len);
+      FUZZ_CHECK((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD);
+    }
     next_.on_ipv6(d, std::move(m), now, out);
   }
   void on_icmpv6_error(const Icmpv6Report& r, Instant now) override {
