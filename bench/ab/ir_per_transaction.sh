@@ -33,7 +33,7 @@ for mode in "$@"; do
     "$pair" "${args[@]}" ${PAIR_ARGS:-} --time 2 --one-core --json >"$out/json" 2>"$out/log" ||
     { cat "$out/log" "$out/json" >&2; exit 1; }
   python3 - "$out/cg" "$out/json" "$mode" <<'PY'
-import json, re, sys
+import json, os, re, sys
 total = 0
 for line in open(sys.argv[1]):
     m = re.match(r'^(?:summary|totals): (\d+)', line)
@@ -45,8 +45,11 @@ for line in open(sys.argv[2]):
 if r is None: sys.exit('no JSON summary from tern-pair')
 mode = sys.argv[3]
 if mode == 'bulk':
-    segs = r['bytes'] / 1448
-    print(f'{mode:6} {total / segs:9.1f} instructions per 1448-byte segment ({segs:.0f} segments)')
+    # A full segment at MTU 1500 with timestamps: 1448 bytes over IPv4,
+    # 1428 over IPv6 (tern-pair --ipv6 in PAIR_ARGS).
+    seg = 1428 if '--ipv6' in os.environ.get('PAIR_ARGS', '').split() else 1448
+    segs = r['bytes'] / seg
+    print(f'{mode:6} {total / segs:9.1f} instructions per {seg}-byte segment ({segs:.0f} segments)')
 else:
     n = r['transactions']
     print(f'{mode:6} {total / n:9.1f} instructions per transaction ({n} transactions)')
