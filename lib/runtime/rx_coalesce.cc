@@ -85,10 +85,15 @@ bool RxCoalescer::candidate(rte_mbuf* m) noexcept {
 }
 
 std::uint16_t RxCoalescer::coalesce(rte_mbuf** frames, std::uint16_t n, Counters& counters) noexcept {
-  // 4 or 6: a candidate for rte_gro or for gro6_; 0: not a candidate.
+  // 4 or 6: a candidate for rte_gro or for gro6_; 0: not a candidate. The
+  // EtherType picks the one check a frame gets (most frames that are not
+  // candidates, a request or an ACK, fail their family's first tests).
   const auto family = [](rte_mbuf* m) noexcept -> int {
-    if (candidate(m)) return 4;
-    return RxCoalescer6::candidate(m) ? 6 : 0;
+    if (rte_pktmbuf_data_len(m) < kEthernetHeaderLen) return 0;
+    const std::uint16_t type = load_be16(rte_pktmbuf_mtod_offset(m, const std::byte*, 12));
+    if (type == kEtherTypeIpv4) return candidate(m) ? 4 : 0;
+    if (type == kEtherTypeIpv6) return RxCoalescer6::candidate(m) ? 6 : 0;
+    return 0;
   };
   // A burst of requests and ACKs (PSH, or no data) has no candidate: it
   // stays as it came, nothing rewritten.
