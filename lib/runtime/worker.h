@@ -84,9 +84,9 @@ class Worker final {
   void enable_udp(const UdpStackOptions& o);
   // nullptr until enable_udp.
   UdpStack* udp() noexcept { return udp_.get(); }
-  // Merges each RX burst's in-order TCP/IPv4 segments of a flow with
-  // rte_gro before IPv4 and TCP see them (rx_coalesce.h); call before the
-  // worker runs. `[port] gro` (docs/config.md).
+  // Merges each RX burst's in-order TCP segments of a flow before IP and
+  // TCP see them (rx_coalesce.h: rte_gro for IPv4, rx_coalesce6.h for
+  // IPv6); call before the worker runs. `[port] gro` (docs/config.md).
   void enable_gro(int socket);
   bool gro() const noexcept { return gro_ != nullptr; }
   std::uint16_t workers() const noexcept { return workers_; }

@@ -503,6 +503,64 @@ TEST_F(WorkerPairDual, ReassembledIpv6SynReachesTheOwningWorker) {
   EXPECT_EQ(counters(frag_owner).get(Counter::kReasmSteered), 1u);
 }
 
+// A TCP/IPv6 burst GRO merged (runtime/rx_coalesce6.h) on the worker that
+// polled it is one chain whose Payload Length runs past its first segment;
+// it is steered to the connection's owner, which takes every byte and ACKs
+// it. (Steered by the first segment alone as a whole datagram, it stayed
+// with the poller, which has no such connection.)
+TEST_F(WorkerPairDual, Ipv6SegmentsMergedByGroReachTheOwningWorker) {
+  std::array<Listener*, kWorkers> listeners{};
+  for (std::uint16_t w = 0; w < kWorkers; ++w) {
+    worker(w).enable_gro(SOCKET_ID_ANY);
+    listeners[w] = worker(w).tcp()->listen(80, 8);
+    ASSERT_NE(listeners[w], nullptr);
+  }
+  meet_peer();
+  const IpAddr peer = IpAddr::v6(kPeerG.b), ours = IpAddr::v6(our_g_.b);
+  std::uint16_t sport = 40000;
+  while (symmetric_flow_hash(peer, ours, sport, 80, kProtoTcp) % kWorkers != 1) ++sport;
+  // Everything arrives on queue 0; worker 1 owns the connection.
+  const auto segment = [&](std::uint32_t seq, std::uint32_t ack, std::uint8_t flags,
+                           std::span<const std::byte> opts, std::span<const std::byte> data) {
+    Bytes t(20 + opts.size());
+    EXPECT_EQ(write_tcp(t, TcpFields{sport, 80, seq, ack, flags, 65535}, opts), t.size());
+    append(t, data);
+    put16(t, 16, upper_checksum(kPeerG, our_g_, kProtoTcp, t));
+    return frame6(kOurMac, kPeerMac, ipv6_packet(kPeerG, our_g_, kProtoTcp, t));
+  };
+  const std::array<std::byte, 4> mss{std::byte{2}, std::byte{4}, std::byte{0x05}, std::byte{0xa0}};
+  peer_sends(0, segment(1000, 0, kTcpSyn, mss, {}));
+  poll(0, 1003);
+  poll(1, 1003);
+  EXPECT_TRUE(peer_receives(0).empty());
+  const auto synack = peer_receives(1);
+  ASSERT_EQ(synack.size(), 1u);
+  const Bytes synack_tcp = parse6(synack[0]).payload;
+  ASSERT_EQ(get8(synack_tcp, 13), kTcpSyn | kTcpAck);
+  const std::uint32_t iss = get32(synack_tcp, 4);
+  peer_sends(0, segment(1001, iss + 1, kTcpAck, {}, {}));
+  poll(0, 1005);
+  poll(1, 1005);
+  Tcb* c = worker(1).tcp()->accept(*listeners[1]);
+  ASSERT_NE(c, nullptr);
+
+  const Bytes data = pattern(3000, 16);
+  for (std::uint32_t off = 0; off < data.size(); off += 1000)
+    peer_sends(0, segment(1001 + off, iss + 1, kTcpAck, {}, std::span{data}.subspan(off, 1000)));
+  poll(0, 1006);
+  EXPECT_EQ(counters(0).get(Counter::kGroMerged), 2u) << "one chain of three";
+  poll(1, 1006);
+  poll(1, 1600);  // past any delayed ACK
+  Bytes got(4000);
+  got.resize(worker(1).tcp()->read(*c, got, at_ms(1600)));
+  EXPECT_EQ(got, data);
+  const auto acks = peer_receives(1);
+  ASSERT_FALSE(acks.empty());
+  EXPECT_EQ(get32(parse6(acks.back()).payload, 8), 1001u + 3000u);
+  EXPECT_TRUE(peer_receives(0).empty()) << "the poller has no such connection and must not answer (RST)";
+  EXPECT_EQ(counters(0).get(Counter::kOutRsts), 0u);
+}
+
 // Fragments waiting in reassembly are charged to the worker's one account,
 // the one its TCP engine reads, and leave it when their datagram completes.
 TEST_F(WorkerPairTcp, FragmentsInReassemblyAreChargedToTheTcpAccount) {
