@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <ostream>
 #include <vector>
 
 #include "../ip/ipv6_harness.h"
@@ -35,6 +36,9 @@ struct Mode {
   bool gro;
   bool v6;
 };
+void PrintTo(const Mode& m, std::ostream* os) {
+  *os << (m.gro ? "GRO on" : "GRO off") << (m.v6 ? ", IPv6" : ", IPv4");
+}
 
 class RxCoalesce : public ::testing::TestWithParam<Mode> {
  protected:
