@@ -157,8 +157,10 @@ class IpLayer {
   // The path MTU to `dst`, either family (RFC 8201 §5.2, RFC 1191 §6.3):
   // one learned for the destination and not yet expired, else the link's
   // (IPv6: as a Router Advertisement may have lowered it).
-  std::uint16_t path_mtu(const IpAddr& dst, Instant now) noexcept {
-    return pmtus_.get(dst, dst.is_v4() ? s_.mtu : v6_.mtu(), now);
+  std::uint16_t path_mtu(const IpAddr& dst, Instant now) noexcept { return path_mtu_estimate(dst, now).mtu; }
+  // The same with its expiry (Instant::max() for the link MTU).
+  PathMtu path_mtu_estimate(const IpAddr& dst, Instant now) noexcept {
+    return pmtus_.lookup(dst, dst.is_v4() ? s_.mtu : v6_.mtu(), now);
   }
   // A report the transport accepted (TCP, after its window check): `mtu`,
   // floored per family, lowers the estimate for `dst` (never raises it).

@@ -18,13 +18,17 @@ PathMtuCache::PathMtuCache(std::uint32_t entries, Duration expires, Counters& co
 PathMtuCache::Entry* PathMtuCache::set_of(const IpAddr& dst) noexcept {
   std::uint64_t words[2];
   std::memcpy(words, dst.bytes().data(), sizeof words);
-  const std::uint64_t h = keyed_mix(keyed_mix(seed_, words[0]), words[1]);
+  // A third round with nothing to fold: a multiply only carries bits
+  // upwards, so without it the high bytes of words[1] (where an IPv4
+  // address lies, ::ffff:a.b.c.d) reached the set index through one bit:
+  // the peers of one /16 shared two sets, whatever the table's size.
+  const std::uint64_t h = keyed_mix(keyed_mix(keyed_mix(seed_, words[0]), words[1]), 0);
   // The high half: the mix's low bits are its weakest.
   return &slots_[static_cast<std::size_t>((h >> 32) % sets_) * kWays];
 }
 
-std::uint16_t PathMtuCache::get(const IpAddr& dst, std::uint16_t link_mtu, Instant now) noexcept {
-  if (sets_ == 0) return link_mtu;
+PathMtu PathMtuCache::lookup(const IpAddr& dst, std::uint16_t link_mtu, Instant now) noexcept {
+  if (sets_ == 0) return {link_mtu, Instant::max()};
   Entry* set = set_of(dst);
   for (std::uint32_t i = 0; i < kWays; ++i) {
     Entry& e = set[i];
@@ -33,11 +37,11 @@ std::uint16_t PathMtuCache::get(const IpAddr& dst, std::uint16_t link_mtu, Insta
       e.mtu = 0;
       --used_;
       counters_.inc(Counter::kPmtuExpired);
-      return link_mtu;
+      return {link_mtu, Instant::max()};
     }
-    return std::min(e.mtu, link_mtu);
+    return {std::min(e.mtu, link_mtu), e.expires};
   }
-  return link_mtu;
+  return {link_mtu, Instant::max()};
 }
 
 bool PathMtuCache::lower(const IpAddr& dst, std::uint16_t mtu, std::uint16_t link_mtu, Instant now) noexcept {
@@ -66,6 +70,7 @@ bool PathMtuCache::lower(const IpAddr& dst, std::uint16_t mtu, std::uint16_t lin
   }
   slot->mtu = mtu;
   slot->expires = now + expires_;
+  ++generation_;
   counters_.inc(Counter::kPmtuLearned);
   return true;
 }

@@ -40,6 +40,13 @@ inline std::uint16_t floored_pmtu(const IpAddr& dst, std::uint32_t mtu) noexcept
   return static_cast<std::uint16_t>(std::min<std::uint32_t>(mtu < floor ? floor : mtu, 0xFFFF));
 }
 
+// A path MTU and when it stops holding: a learned estimate's expiry, or
+// Instant::max() for the link MTU (nothing learned). mtu 0: none known.
+struct PathMtu {
+  std::uint16_t mtu = 0;
+  Instant expires = Instant::max();
+};
+
 class PathMtuCache {
  public:
   static constexpr std::uint32_t kWays = 4;
@@ -52,11 +59,23 @@ class PathMtuCache {
 
   // The path MTU to `dst`: a learned one not yet expired (and below
   // `link_mtu`), else `link_mtu`. An expired entry is freed (PmtuExpired).
-  std::uint16_t get(const IpAddr& dst, std::uint16_t link_mtu, Instant now) noexcept;
+  std::uint16_t get(const IpAddr& dst, std::uint16_t link_mtu, Instant now) noexcept {
+    return lookup(dst, link_mtu, now).mtu;
+  }
+  // The same with the instant it expires (Instant::max() for the link MTU):
+  // a TCP connection that takes a learned estimate keeps it until then.
+  PathMtu lookup(const IpAddr& dst, std::uint16_t link_mtu, Instant now) noexcept;
   // A report the caller accepted: `mtu` (already floored) becomes the
   // estimate for `dst` if it is lower than the current one (PmtuLearned),
   // and its 10 minutes start again. Returns whether it lowered it.
   bool lower(const IpAddr& dst, std::uint16_t mtu, std::uint16_t link_mtu, Instant now) noexcept;
+
+  // Advances whenever lower() lowers an estimate (RFC 8201 §5.2: "all
+  // packetization layer connections ... to that destination" must learn
+  // it). Open TCP connections compare it with the value they last read, so
+  // a decrease reaches them with one comparison per send instead of a
+  // lookup; expiry needs no signal, as each holds its estimate's deadline.
+  const std::uint32_t& generation() const noexcept { return generation_; }
 
   std::uint32_t capacity() const noexcept { return sets_ * kWays; }
   // Entries held (expired ones not yet found included).
@@ -75,6 +94,7 @@ class PathMtuCache {
   Counters& counters_;
   std::uint64_t seed_;
   std::uint32_t used_ = 0;
+  std::uint32_t generation_ = 0;
   std::unique_ptr<Entry[]> slots_;
 };
 

@@ -44,7 +44,8 @@ class TcpIpGlue final : public TransportInput, public SegmentSink {
     // address keeps it, whatever source selection would pick for the peer.
     ip_.send_ipv6(std::move(segment), Ipv6Addr{src.bytes()}, Ipv6Addr{dst.bytes()}, kIpProtoTcp, now, out_);
   }
-  std::uint16_t path_mtu(const IpAddr& dst, Instant now) override { return ip_.path_mtu(dst, now); }
+  PathMtu path_mtu(const IpAddr& dst, Instant now) override { return ip_.path_mtu_estimate(dst, now); }
+  const std::uint32_t* path_mtu_generation() const override { return &ip_.path_mtus().generation(); }
   void path_mtu_lowered(const IpAddr& dst, std::uint16_t mtu, Instant now) override {
     ip_.lower_path_mtu(dst, mtu, now);
   }

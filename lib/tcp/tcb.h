@@ -266,6 +266,11 @@ struct Tcb : TimerNode {
   // path_mss() of the two.
   std::uint16_t peer_mss = 536;
   std::uint16_t pmtu = 1500;
+  // The destination's estimate as c last read it (RFC 8201 §5.2;
+  // TcpStack::follow_path_mtu): the sink's generation then, and when a
+  // learned pmtu expires (RFC 8201 §4; Instant::max() at the link MTU).
+  std::uint32_t pmtu_generation = 0;
+  Instant pmtu_expires = Instant::max();
 
   // PSH (RFC 1122 §4.2.2.2; Linux's tcp_mark_push): the ends of application
   // writes not yet sent, oldest first (psh_count of them). A segment that

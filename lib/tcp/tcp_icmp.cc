@@ -121,11 +121,64 @@ void TcpStack::path_mtu_report(Tcb& c, std::uint32_t mtu, Instant now) noexcept 
   c.pmtu = static_cast<std::uint16_t>(mtu);
   sink_.path_mtu_lowered(c.tuple.raddr, c.pmtu, now);
   counters_.inc(Counter::kTCPPMTUUpdates);
+  // Read back what the destination keeps now (its generation moved for
+  // this very report): c's estimate expires with it (RFC 8201 §4). A sink
+  // that kept nothing leaves c its own estimate for good.
+  const PathMtu kept = sink_.path_mtu(c.tuple.raddr, now);
+  c.pmtu_generation = *pmtu_generation_;
+  const bool kept_ours = kept.mtu != 0 && kept.mtu <= c.pmtu;
+  c.pmtu_expires = kept_ours ? kept.expires : Instant::max();
+  if (kept_ours) c.pmtu = kept.mtu;  // lower still, should another report have gone below ours
   const std::uint16_t mss = path_mss(c);
   if (mss >= c.mss) return;  // the peer's MSS already kept segments below it
   c.mss = mss;
   retransmit_too_big(c, now);
   dispatch();
+}
+
+// RFC 8201 §5.2 ("all packetization layer connections ... to that
+// destination") and RFC 1191 §6.3: an open connection follows its
+// destination's estimate, as Linux's tcp_current_mss re-reads the route's
+// MTU before each send; follow_path_mtu calls this only when the sink's
+// generation moved (some destination's estimate went down) or c's own
+// estimate expired, so a connection pays one lookup per decrease anywhere
+// in the worker, not one per segment.
+//  - Lower (another connection's report, or one about a UDP datagram, RFC
+//    8201 §5.2): c takes it and its expiry (TCPPMTUAdopted). Data c sent at
+//    the old size crossed the same path and was dropped there as well: it
+//    goes again at once without a congestion response, as for c's own
+//    report (retransmit_too_big), when the flight is longer than the new
+//    MSS (a shorter one cannot hold a segment too big). c's own report
+//    about those segments, when it comes, is not lower and is ignored.
+//  - Expired (RFC 8201 §4, RFC 1191 §6.3: "the PMTU estimate ... may be
+//    increased" after the timer): c goes back to what the destination has
+//    now, the link MTU unless relearned (TCPPMTURestored when it rises). A
+//    higher value before c's own deadline (the cache evicted the entry, or
+//    keeps none) changes nothing: c keeps what it learned until it expires.
+// The MSS follows on a synchronized connection; before that the handshake
+// computes it from c.pmtu (apply_syn_options).
+void TcpStack::adopt_path_mtu(Tcb& c, Instant now) noexcept {
+  c.pmtu_generation = *pmtu_generation_;
+  const PathMtu p = sink_.path_mtu(c.tuple.raddr, now);
+  const bool learned = p.mtu != 0 && p.mtu < o_.mtu;
+  const std::uint16_t path = learned ? p.mtu : o_.mtu;
+  if (path < c.pmtu) {
+    c.pmtu = path;
+    c.pmtu_expires = p.expires;
+    counters_.inc(Counter::kTCPPMTUAdopted);
+  } else if (c.pmtu_expires <= now) {
+    if (path > c.pmtu) counters_.inc(Counter::kTCPPMTURestored);
+    c.pmtu = path;
+    c.pmtu_expires = learned ? p.expires : Instant::max();
+  } else {
+    return;
+  }
+  if (!synchronized(c.state)) return;
+  const std::uint16_t mss = path_mss(c);
+  if (mss == c.mss) return;
+  const bool lowered = mss < c.mss;
+  c.mss = mss;
+  if (lowered && static_cast<std::uint32_t>(c.snd_max - c.snd_una) > mss) retransmit_too_big(c, now);
 }
 
 // RFC 1191 §6.5 / RFC 8201 §5.4: what left larger than the new MSS was

@@ -332,6 +332,9 @@ void TcpStack::release_syn_text(Tcb& c, Instant now) noexcept {
 
 // RFC 9293 §3.10.7.4: SYN-RECEIVED and every synchronized state.
 void TcpStack::input_synchronized(Tcb& c, Segment& s, Instant now) noexcept {
+  // Before any retransmission this segment may prompt (fast retransmit,
+  // partial ACK) is cut: the destination's path MTU (RFC 8201 §5.2).
+  follow_path_mtu(c, now);
   if (predicted_segment(c, s, now)) return;
   // A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost; send it again
   // (what Linux does for a request socket) rather than challenge it.

@@ -257,6 +257,7 @@ std::uint32_t TcpStack::send_size(const Tcb& c, bool fin_pending) const noexcept
 
 void TcpStack::output(Tcb& c, Instant now) noexcept {
   if (c.removed) return;
+  follow_path_mtu(c, now);  // RFC 8201 §5.2: the destination's path MTU, as it is now
   const bool can_send_data = c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait ||
                              c.state == TcpState::kFinWait1 || c.state == TcpState::kClosing ||
                              c.state == TcpState::kLastAck;

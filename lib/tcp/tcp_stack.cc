@@ -83,6 +83,9 @@ std::uint32_t full_segment_truesize(rte_mempool* pool, std::uint16_t mtu) noexce
   return segs * (static_cast<std::uint32_t>(sizeof(rte_mbuf)) + room);
 }
 
+// The path MTU generation of a sink that keeps no estimates: never moves.
+constexpr std::uint32_t kNoPmtuGeneration = 0;
+
 }  // namespace
 
 TcpStack::TcpStack(const TcpStackOptions& o, Counters& counters, SegmentSink& sink, rte_mempool* pool,
@@ -90,6 +93,8 @@ TcpStack::TcpStack(const TcpStackOptions& o, Counters& counters, SegmentSink& si
     : o_(o),
       counters_(counters),
       sink_(sink),
+      pmtu_generation_(sink.path_mtu_generation() != nullptr ? sink.path_mtu_generation()
+                                                             : &kNoPmtuGeneration),
       pool_mp_(pool),
       clone_mp_(clone_pool != nullptr ? clone_pool : pool),
       mbuf_truesize_(static_cast<std::uint32_t>(sizeof(rte_mbuf)) + rte_pktmbuf_data_room_size(pool)),
@@ -208,9 +213,13 @@ void TcpStack::init_tcb_from_config(Tcb& c, Instant now) noexcept {
   c.mss = c.tuple.is_v4() ? 536 : 1220;
   c.peer_mss = c.mss;
   // The path MTU learned for the peer by an earlier connection, if any
-  // (RFC 8201 §5.2: per destination, not per connection).
-  const std::uint16_t learned = sink_.path_mtu(c.tuple.raddr, now);
-  c.pmtu = learned != 0 && learned < o_.mtu ? learned : o_.mtu;
+  // (RFC 8201 §5.2: per destination, not per connection), until it
+  // expires; follow_path_mtu keeps it current from here on.
+  c.pmtu_generation = *pmtu_generation_;
+  const PathMtu learned = sink_.path_mtu(c.tuple.raddr, now);
+  const bool lower = learned.mtu != 0 && learned.mtu < o_.mtu;
+  c.pmtu = lower ? learned.mtu : o_.mtu;
+  c.pmtu_expires = lower ? learned.expires : Instant::max();
   c.quickacks = 16;  // quick-ACK mode at connection start (Linux TCP_QUICKACK behaviour)
   // RFC 7323 §5.4: a per-connection random offset for TSval. Derived from the
   // tuple so that a SYN-cookie handshake finds the same offset again.

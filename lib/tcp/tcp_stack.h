@@ -28,6 +28,7 @@
 #include "base/mbuf.h"
 #include "base/timer_wheel.h"
 #include "config/config.h"
+#include "ip/pmtu_cache.h"
 #include "tcp/conn_table.h"
 #include "tcp/isn.h"
 #include "tcp/syn_cookie.h"
@@ -58,10 +59,15 @@ class SegmentSink {
   // nothing (sinks without neighbour discovery).
   virtual void confirm_reachable6(const IpAddr& /*dst*/, Instant /*now*/) {}
   // The path MTU learned for `dst` (RFC 8201 §5.2, RFC 1191 §6.3), which a
-  // new connection starts from; 0: none known (the link MTU). Default: 0.
-  virtual std::uint16_t path_mtu(const IpAddr& /*dst*/, Instant /*now*/) { return 0; }
+  // new connection starts from and an open one adopts, with its expiry;
+  // mtu 0: none known (the link MTU). Default: none.
+  virtual PathMtu path_mtu(const IpAddr& /*dst*/, Instant /*now*/) { return {}; }
   // A connection accepted a report lowering the path MTU to `dst` to `mtu`.
   virtual void path_mtu_lowered(const IpAddr& /*dst*/, std::uint16_t /*mtu*/, Instant /*now*/) {}
+  // A counter that advances whenever a path MTU path_mtu() answers goes
+  // down (PathMtuCache::generation), read once per send to notice it;
+  // nullptr: estimates never change but by the connection's own reports.
+  virtual const std::uint32_t* path_mtu_generation() const { return nullptr; }
 };
 inline constexpr std::uint16_t kSegmentHeadroom = 14 + 20;   // Ethernet + IPv4
 inline constexpr std::uint16_t kSegmentHeadroom6 = 14 + 40;  // Ethernet + IPv6
@@ -414,6 +420,15 @@ class TcpStack {
   // window checks: `mtu` as reported (Path MTU Discovery, RFC 1191, RFC 8201).
   void path_mtu_report(Tcb& c, std::uint32_t mtu, Instant now) noexcept;
   void retransmit_too_big(Tcb& c, Instant now) noexcept;
+  // RFC 8201 §5.2, RFC 1191 §6.3: c follows its destination's path MTU
+  // (tcp_icmp.cc). Called where a connection may send (output(), a
+  // received segment, its timers): one comparison of the sink's generation
+  // and one of c's estimate's expiry, the lookup only when either moved.
+  void follow_path_mtu(Tcb& c, Instant now) noexcept {
+    if (*pmtu_generation_ != c.pmtu_generation || c.pmtu_expires <= now) [[unlikely]]
+      adopt_path_mtu(c, now);
+  }
+  void adopt_path_mtu(Tcb& c, Instant now) noexcept;
   // The send MSS for c's peer MSS and path MTU (RFC 9293 §3.7.1, RFC 6691):
   // timestamps taken off as the handshake does.
   std::uint16_t path_mss(const Tcb& c) const noexcept;
@@ -648,6 +663,7 @@ class TcpStack {
   TcpStackOptions o_;
   Counters& counters_;
   SegmentSink& sink_;
+  const std::uint32_t* pmtu_generation_;  // the sink's, or a constant 0
   rte_mempool* pool_mp_;
   rte_mempool* clone_mp_;
   TcpHandler* handler_ = nullptr;

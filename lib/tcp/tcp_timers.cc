@@ -50,6 +50,7 @@ void TcpStack::on_timer(Instant now) noexcept {
 
 void TcpStack::on_tcb_timer(Tcb& c, Instant now) noexcept {
   if (c.removed) return;
+  follow_path_mtu(c, now);  // what the timers resend is cut to the path (RFC 8201 §5.2)
   if (c.linger_deadline <= now) {
     // tcp_fin_timeout: an orphan in FIN-WAIT-2 waited long enough for the
     // peer's FIN. Linux closes it silently.

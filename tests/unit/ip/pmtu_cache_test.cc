@@ -57,6 +57,28 @@ TEST_F(PmtuCache, EstimateExpiresTheConfiguredTimeAfterTheLastDecrease) {
   EXPECT_TRUE(cache_.lower(kPeer6, 1400, kLink, at_s(1001))) << "learned afresh";
 }
 
+// What an open TCP connection follows (TcpStack::follow_path_mtu): the
+// generation moves on every decrease and only then (not for a refused
+// report, nor when an entry expires: a connection holds the expiry
+// lookup() gave it).
+TEST_F(PmtuCache, GenerationMovesOnEveryDecreaseAndLookupGivesTheExpiry) {
+  const std::uint32_t g0 = cache_.generation();
+  const PathMtu none = cache_.lookup(kPeer4, kLink, at_s(1));
+  EXPECT_EQ(none.mtu, kLink);
+  EXPECT_EQ(none.expires, Instant::max());
+  ASSERT_TRUE(cache_.lower(kPeer4, 1300, kLink, at_s(10)));
+  EXPECT_EQ(cache_.generation(), g0 + 1);
+  EXPECT_FALSE(cache_.lower(kPeer4, 1400, kLink, at_s(11)));
+  EXPECT_EQ(cache_.generation(), g0 + 1) << "a report that lowers nothing";
+  ASSERT_TRUE(cache_.lower(kPeer6, 1400, kLink, at_s(12)));
+  EXPECT_EQ(cache_.generation(), g0 + 2) << "another destination";
+  const PathMtu p = cache_.lookup(kPeer4, kLink, at_s(20));
+  EXPECT_EQ(p.mtu, 1300);
+  EXPECT_EQ(p.expires, at_s(610));
+  EXPECT_EQ(cache_.lookup(kPeer4, kLink, at_s(610)).expires, Instant::max()) << "expired";
+  EXPECT_EQ(cache_.generation(), g0 + 2);
+}
+
 TEST_F(PmtuCache, TheLinkMtuBoundsWhatIsAnswered) {
   ASSERT_TRUE(cache_.lower(kPeer4, 1400, kLink, at_s(1)));
   EXPECT_EQ(cache_.get(kPeer4, 1280, at_s(2)), 1280);
@@ -88,6 +110,16 @@ TEST(PmtuCacheBound, FullTableEvictsTheOldestOfASet) {
   EXPECT_EQ(counters.get(Counter::kPmtuEvicted), 1u);
   EXPECT_EQ(counters.get(Counter::kPmtuExpired), 1u);
   EXPECT_EQ(cache.get(IpAddr::v4(0x0A000013), kLink, at_s(602)), 1400);
+}
+
+// The set index takes every byte of the address: 100 IPv4 destinations
+// that differ in their last byte fill all four sets of a 16-entry table
+// (the hash once spread them over two, so 8 entries at most were kept).
+TEST(PmtuCacheBound, AddressesDifferingInTheLastByteSpreadOverEverySet) {
+  Counters counters;
+  PathMtuCache cache{16, Duration::s(600), counters};
+  for (std::uint32_t i = 1; i <= 100; ++i) cache.lower(IpAddr::v4(0x0A000000 + i), 1400, kLink, at_s(1));
+  EXPECT_EQ(cache.size(), 16u);
 }
 
 TEST(PmtuCacheBound, SizeZeroKeepsNothing) {

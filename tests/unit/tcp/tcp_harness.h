@@ -19,7 +19,6 @@
 
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -30,6 +29,7 @@
 #include "../ip/test_frames.h"
 #include "base/counters.h"
 #include "base/instant.h"
+#include "ip/pmtu_cache.h"
 #include "tcp/tcp_stack.h"
 #include "wire/tcp.h"
 #include "wire/tcp_options.h"
@@ -256,18 +256,28 @@ class TcpHarness : public ::testing::Test, public SegmentSink {
   void send_segment6(Mbuf segment, const IpAddr& src, const IpAddr& dst, Instant now) override;
   void record_sent(Mbuf segment, const IpAddr& src, const IpAddr& dst, bool v6, Instant now);
   void confirm_reachable6(const IpAddr& dst, Instant /*now*/) override { confirmed_.push_back(dst); }
-  // Path MTUs per destination, as IpLayer's PathMtuCache keeps them for
-  // TcpIpGlue: what path_mtu_lowered reported, what path_mtu answers.
-  std::uint16_t path_mtu(const IpAddr& dst, Instant /*now*/) override {
-    const auto it = pmtus_.find(dst);
-    return it == pmtus_.end() ? 0 : it->second;
+  // Path MTUs per destination in a PathMtuCache, as IpLayer keeps them for
+  // TcpIpGlue: what path_mtu_lowered reported, what path_mtu answers, the
+  // generation open connections follow.
+  PathMtu path_mtu(const IpAddr& dst, Instant now) override { return pmtus_.lookup(dst, options_.mtu, now); }
+  void path_mtu_lowered(const IpAddr& dst, std::uint16_t mtu, Instant now) override {
+    pmtus_.lower(dst, mtu, options_.mtu, now);
   }
-  void path_mtu_lowered(const IpAddr& dst, std::uint16_t mtu, Instant /*now*/) override { pmtus_[dst] = mtu; }
-  std::map<IpAddr, std::uint16_t> pmtus_;
+  const std::uint32_t* path_mtu_generation() const override { return &pmtus_.generation(); }
+  // What the cache holds for `dst` now (0: nothing learned), and a test's
+  // own lesson for it.
+  std::uint16_t learned_pmtu(const IpAddr& dst) {
+    const std::uint16_t mtu = pmtus_.get(dst, options_.mtu, now_);
+    return mtu < options_.mtu ? mtu : 0;
+  }
+  void learn_pmtu(const IpAddr& dst, std::uint16_t mtu) { pmtus_.lower(dst, mtu, options_.mtu, now_); }
   std::vector<IpAddr> confirmed_;  // confirm_reachable6 calls, in order
 
   TcpStackOptions options_;
   Counters counters_;
+  // Learned estimates expire after kPmtuExpires, [ip] pmtu_expires_s's default.
+  static constexpr Duration kPmtuExpires = Duration::s(600);
+  PathMtuCache pmtus_{16, kPmtuExpires, counters_};
   RecordingHandler handler_;
   rte_mempool* pool_ = nullptr;
   rte_mempool* clone_pool_ = nullptr;

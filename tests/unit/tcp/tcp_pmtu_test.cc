@@ -22,12 +22,12 @@ class Pmtu : public SackScript {
  protected:
   // An established connection to a peer that announced `peer_mss`, with or
   // without SACK, Nagle off; nothing in flight.
-  Tcb* open(std::uint16_t peer_mss, bool sack) {
-    Tcb* c = active_syn(at_ms(0));
+  Tcb* open(std::uint16_t peer_mss, bool sack, Instant at = at_ms(0)) {
+    Tcb* c = active_syn(at);
     if (c == nullptr) return nullptr;
     Seg synack = seg().flags(kTcpSyn | kTcpAck).seq(irs()).ack(iss() + 1).mss(peer_mss);
     if (sack) synack.sack_perm();
-    recv(synack, at_ms(20));
+    recv(synack, at + Duration::ms(20));
     expect_sent(seg().flags(kTcpAck).seq(iss() + 1).ack(irs() + 1));
     EXPECT_EQ(c->sack_ok, sack);
     stack().set_nodelay(*c, true, now());
@@ -62,6 +62,149 @@ class Pmtu : public SackScript {
     expect_nothing_sent(loc);
   }
 };
+
+// A second connection alongside the one under test.
+struct Conn {
+  Tcb* tcb;
+  std::uint16_t lport;
+  Seq32 iss;
+};
+
+class PmtuShared : public Pmtu {
+ protected:
+  // open(), remembering the connection's ports and ISS for use().
+  Conn opened(std::uint16_t peer_mss, Instant at) {
+    Tcb* c = open(peer_mss, false, at);
+    return {c, local_port(), iss()};
+  }
+  // Makes `k` the connection under test (what seg(), S() and the reports address).
+  void use(const Conn& k) {
+    set_ports(k.lport, 80);
+    set_iss(k.iss);
+  }
+  // RFC 8201 §5.2 / RFC 1191 §6.3: a report to one connection lowers the
+  // destination's path MTU, and another connection to it, open and idle,
+  // sends its next segment at the new size without a report of its own;
+  // when the estimate expires (RFC 8201 §4), both go back to the link MTU.
+  // `report(seq, mtu, at)` sends the family's report to the connection
+  // under test; `link_mss` / `path_mss` are the MSS before and after.
+  template <typename Report>
+  void follow_then_restore(Report report, std::uint16_t mtu, std::uint32_t link_mss, std::uint32_t path_mss) {
+    const Conn a = opened(static_cast<std::uint16_t>(link_mss), at_ms(0));
+    const Conn b = opened(static_cast<std::uint16_t>(link_mss), at_ms(21));
+    ASSERT_NE(a.tcb, nullptr);
+    ASSERT_NE(b.tcb, nullptr);
+    ASSERT_NE(a.lport, b.lport);
+    use(a);
+    EXPECT_EQ(queue(*a.tcb, 2, at_ms(50)).size(), 2u);
+    const Instant learned = at_ms(51);
+    report(S(1), mtu, learned);
+    EXPECT_EQ(a.tcb->mss, path_mss);
+    expect_resent(S(1), 2 * link_mss, path_mss);
+    recv(ack_with(S(3)), at_ms(60));
+    EXPECT_EQ(b.tcb->mss, link_mss) << "read when b next sends";
+    const std::uint64_t resent = count(Counter::kRetransSegs);
+
+    use(b);
+    send(*b.tcb, 1, at_ms(70));
+    expect_resent(S(1), link_mss, path_mss);  // cut to the path without a report of its own
+    EXPECT_EQ(b.tcb->pmtu, mtu);
+    EXPECT_EQ(b.tcb->mss, path_mss);
+    EXPECT_EQ(count(Counter::kTCPPMTUUpdates), 1u);
+    EXPECT_EQ(count(Counter::kTCPPMTUAdopted), 1u);
+    EXPECT_EQ(count(Counter::kRetransSegs), resent) << "b had nothing in flight";
+    recv(ack_with(S(2)), at_ms(80));
+
+    // Just before the estimate expires b still cuts to it; at expiry the
+    // link MTU applies again, to both.
+    advance_to(learned + kPmtuExpires - Duration::ms(1));
+    send(*b.tcb, 1, now());
+    expect_resent(S(2), link_mss, path_mss);
+    recv(ack_with(S(3)), now());
+    advance_to(learned + kPmtuExpires);
+    send(*b.tcb, 1, now());
+    expect_resent(S(3), link_mss, link_mss);
+    use(a);
+    send(*a.tcb, 1, now());
+    expect_resent(S(3), link_mss, link_mss);
+    EXPECT_EQ(a.tcb->pmtu, options_.mtu);
+    EXPECT_EQ(b.tcb->pmtu, options_.mtu);
+    EXPECT_EQ(a.tcb->mss, link_mss);
+    EXPECT_EQ(count(Counter::kTCPPMTURestored), 2u);
+    EXPECT_EQ(count(Counter::kPmtuExpired), 1u);
+  }
+};
+
+class Pmtu6Shared : public PmtuShared {
+ protected:
+  Pmtu6Shared() { use_ipv6(); }
+};
+
+TEST_F(Pmtu6Shared, OpenConnectionsFollowTheDestinationsPathMtu) {
+  follow_then_restore([this](Seq32 seq, std::uint32_t mtu, Instant at) { packet_too_big(seq, mtu, at); },
+                      1380, 1440, 1320);
+}
+
+TEST_F(PmtuShared, OpenIpv4ConnectionsFollowTheDestinationsPathMtu) {
+  follow_then_restore([this](Seq32 seq, std::uint32_t mtu,
+                             Instant at) { frag_needed(seq, static_cast<std::uint16_t>(mtu), at); },
+                      1000, 1460, 960);
+}
+
+// RFC 8201 §5.4 for the connection that did not get the report: what it
+// sent at the old size crossed the same path and was dropped there, so
+// when it adopts the destination's lower path MTU its flight goes again at
+// once at the new size, cwnd untouched, as after a report of its own; that
+// report, arriving later, lowers nothing more.
+TEST_F(PmtuShared, AFlightSentBeforeTheDecreaseGoesAgainAtTheNewSize) {
+  const Conn a = opened(1460, at_ms(0));
+  const Conn b = opened(1460, at_ms(21));
+  ASSERT_NE(a.tcb, nullptr);
+  ASSERT_NE(b.tcb, nullptr);
+  EXPECT_EQ(queue(*b.tcb, 3, at_ms(50)).size(), 3u);
+  const std::uint32_t cwnd = b.tcb->cc.cwnd();
+  use(a);
+  EXPECT_EQ(queue(*a.tcb, 1, at_ms(51)).size(), 1u);
+  frag_needed(S(1), 1000, at_ms(52));
+  expect_resent(S(1), 1460, 960);
+  use(b);
+  send(*b.tcb, 1, at_ms(53));
+  expect_resent(S(1), 4 * 1460, 960);
+  EXPECT_EQ(b.tcb->mss, 960);
+  EXPECT_EQ(b.tcb->cc.cwnd(), cwnd);
+  EXPECT_EQ(count(Counter::kTCPPMTUAdopted), 1u);
+  EXPECT_EQ(count(Counter::kTCPTimeouts), 0u);
+  frag_needed(S(2), 1000, at_ms(54));
+  expect_nothing_sent();
+  EXPECT_EQ(drops(Drop::kTcpIcmpFragNeeded), 1u);
+  EXPECT_EQ(count(Counter::kTCPPMTUUpdates), 1u);
+}
+
+// A connection keeps what it learned itself until its own estimate expires,
+// even when the destination's cache lost it meanwhile (evicted by other
+// destinations): a lookup answering the link MTU does not raise it early.
+TEST_F(PmtuShared, AnEvictedEstimateIsKeptUntilItExpires) {
+  const Conn a = opened(1460, at_ms(0));
+  ASSERT_NE(a.tcb, nullptr);
+  EXPECT_EQ(queue(*a.tcb, 1, at_ms(30)).size(), 1u);
+  frag_needed(S(1), 1000, at_ms(31));
+  expect_resent(S(1), 1460, 960);
+  recv(ack_with(S(2)), at_ms(40));
+  // Other destinations learned later, until the peer's entry, the oldest
+  // of its set, is evicted (the sets are chosen by a seeded hash).
+  for (std::uint32_t i = 1; i <= 1000 && learned_pmtu(IpAddr::v4(kPeerIp)) != 0; ++i)
+    learn_pmtu(IpAddr::v4(0x0B000000 + i), 1200);
+  ASSERT_EQ(learned_pmtu(IpAddr::v4(kPeerIp)), 0) << "evicted";
+  EXPECT_GE(count(Counter::kPmtuEvicted), 1u);
+  send(*a.tcb, 1, at_ms(50));  // the generation moved: a looks, and keeps its 1000
+  expect_resent(S(2), 1460, 960);
+  EXPECT_EQ(a.tcb->pmtu, 1000);
+  recv(ack_with(S(3)), at_ms(60));
+  advance_to(at_ms(31) + kPmtuExpires);
+  send(*a.tcb, 1, now());
+  expect_resent(S(3), 1460, 1460);
+  EXPECT_EQ(count(Counter::kTCPPMTURestored), 1u);
+}
 
 class Pmtu6 : public Pmtu {
  protected:
@@ -128,20 +271,19 @@ TEST_F(Pmtu6, WithSackTheTooBigFlightIsMarkedLostAndResent) {
 TEST_F(Pmtu6, ALearnedPathMtuIsKeptForTheDestination) {
   Tcb* c = open(1440, false);
   ASSERT_NE(c, nullptr);
-  EXPECT_TRUE(pmtus_.empty());
+  EXPECT_EQ(learned_pmtu(kPeerIp6), 0);
   EXPECT_EQ(queue(*c, 2, at_ms(30)).size(), 2u);
   packet_too_big(S(1), 1380, at_ms(31));
-  ASSERT_EQ(pmtus_.count(kPeerIp6), 1u);
-  EXPECT_EQ(pmtus_[kPeerIp6], 1380);
+  EXPECT_EQ(learned_pmtu(kPeerIp6), 1380);
   expect_resent(S(1), 2 * 1440, 1320);
   packet_too_big(S(1), 1400, at_ms(32));  // not lower: neither the connection nor the cache
-  EXPECT_EQ(pmtus_[kPeerIp6], 1380);
+  EXPECT_EQ(learned_pmtu(kPeerIp6), 1380);
   EXPECT_EQ(drops(Drop::kTcpIcmpFragNeeded), 1u);
   expect_nothing_sent();
 }
 
 TEST_F(Pmtu6, ANewConnectionStartsFromTheLearnedPathMtu) {
-  pmtus_[kPeerIp6] = 1380;
+  learn_pmtu(kPeerIp6, 1380);
   Tcb* c = open(1440, false);
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->pmtu, 1380);
@@ -150,7 +292,7 @@ TEST_F(Pmtu6, ANewConnectionStartsFromTheLearnedPathMtu) {
 }
 
 TEST_F(Pmtu, AnIpv4ConnectionStartsFromTheLearnedPathMtu) {
-  pmtus_[IpAddr::v4(kPeerIp)] = 1000;
+  learn_pmtu(IpAddr::v4(kPeerIp), 1000);
   Tcb* c = open(1460, false);
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->pmtu, 1000);
