@@ -252,6 +252,16 @@ obj, _ = json.JSONDecoder().raw_decode(text[text.index('{\"/tern'):])
 print(json.dumps(list(obj.values())[0]))"
 }
 
+# stat_of NAME...: Tern's counters (/tern/stats, all workers; 0 if absent),
+# one line, space-separated, from one telemetry read:
+#   read -r a b < <(stat_of NdExpired NdResolved)
+stat_of() {
+  telemetry /tern/stats | python3 -c "
+import json, sys
+s = json.load(sys.stdin)
+print(' '.join(str(s.get(k, 0)) for k in sys.argv[1:]))" "$@"
+}
+
 # interop_established: Tern's CurrEstab, from telemetry.
 interop_established() {
   telemetry /tern/stats | python3 -c "import json,sys; print(json.load(sys.stdin).get('CurrEstab', 0))"

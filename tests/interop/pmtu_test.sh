@@ -60,9 +60,6 @@ ip netns exec "$router_ns" sysctl -qw net.ipv4.icmp_ratelimit=0
 ip netns exec "$router_ns" sysctl -qw net.ipv6.icmp.ratelimit=0
 echo "tern-httpd at $tern_ip / [$tern_ip6], router $router_ns, client $client_ip / [$client_ip6] in $client_ns"
 
-stat_of() {
-  telemetry /tern/stats | python3 -c "import json,sys; print(json.load(sys.stdin).get('$1', 0))"
-}
 # download URL N: curl in the client namespace, sha256 checked.
 download() {
   local url=$1 n=$2 want got
