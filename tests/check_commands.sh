@@ -87,7 +87,7 @@ sed                  sed
 seq                  coreutils
 setpriv              util-linux       # interop/startup_test.sh
 sh                   dash
-socat                socat            # interop/echo6_test.sh, proxy6_test.sh
+socat                socat            # interop/echo6_test.sh, proxy6_test.sh, udp_test.sh, udp6_test.sh (lib.sh)
 sockperf             sockperf         # bench/ab/ab.py (bench)
 ss                   iproute2         # bench/ab/ab.py
 sha256sum            coreutils

@@ -399,19 +399,50 @@ PY
 }
 
 # interop_udp_echo_server ADDRESS LOG: a kernel UDP echo server on
-# ADDRESS port 7007 (0.0.0.0 or ::) in $peer_ns, for Tern as the client;
-# returns once it listens. Its output goes to LOG; the cleanup ends it.
+# ADDRESS port 7007 (0.0.0.0 or ::) in $peer_ns, for Tern as the client:
+# socat, each datagram read by a child of its own (UDP-RECVFROM with fork)
+# that sends back what it reads from a pipe (PIPE), from the socket it
+# came in on; -b 65536 takes any datagram in one read, -T 1 ends each
+# child once idle. Returns once the socket is bound (over tap the address
+# comes with the next Tern; the wildcard socket outlives the tap). Its
+# output goes to LOG; the cleanup ends it.
 interop_udp_echo_server() {
-  ip netns exec "$peer_ns" python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-s.bind((sys.argv[1], 7007))  # over tap, the address comes with the next Tern
-print("listening", flush=True)
-while True:
-    data, peer = s.recvfrom(65535)
-    s.sendto(data, peer)
-' "$1" >"$2" 2>&1 &
+  local fam=4
+  [[ $1 == *:* ]] && fam=6
+  ip netns exec "$peer_ns" socat -b 65536 -T 1 "UDP$fam-RECVFROM:7007,fork,rcvbuf=1048576" PIPE >"$2" 2>&1 &
   TERN_PIDS+=("$!")
-  tern_wait_for "the kernel echo server" 10 grep -q listening "$2" || fail "kernel echo server"
+  tern_wait_for "the kernel echo server (socat)" 10 interop_udp_bound 7007 || fail "kernel echo server (socat)"
+}
+interop_udp_bound() { [ -n "$(ip netns exec "$peer_ns" ss -Hlun "sport = :$1")" ]; }
+
+# interop_socat_echo HOST PORT SIZE...: socat in $peer_ns sends one
+# datagram of each SIZE bytes (random content; each from its own source
+# port, all at once) to the UDP echo server at HOST:PORT and writes what
+# comes back (-b 65536: one read, one datagram; -t 1: it waits 1 s for the
+# echo after its input ends), which must be the same bytes. A size that
+# fails is tried twice more, alone, before the script fails.
+interop_socat_echo() {
+  local host=$1 port=$2 fam=4 n try pid pids=()
+  shift 2
+  [[ $host == *:* ]] && { fam=6; host="[$host]"; }
+  for n in "$@"; do
+    head -c "$n" /dev/urandom >"$work/socat.$n.in"
+    interop_socat_once "UDP$fam:$host:$port" "$n" &
+    pids+=("$!")
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || true; done
+  for n in "$@"; do
+    cmp -s "$work/socat.$n.in" "$work/socat.$n.out" && continue
+    for try in 2 3; do
+      echo "socat: $n bytes to $host:$port, try $try"
+      ! interop_socat_once "UDP$fam:$host:$port" "$n" || continue 2
+    done
+    fail "socat: no intact echo of $n bytes from $host:$port ($(stat -c %s "$work/socat.$n.out") bytes back)"
+  done
+  echo "socat: echoes of $* bytes from $host:$port intact"
+}
+# interop_socat_once ADDRESS N: one socat exchange of $work/socat.N.in.
+interop_socat_once() {
+  ip netns exec "$peer_ns" socat -b 65536 -t 1 - "$1" <"$work/socat.$2.in" >"$work/socat.$2.out" 2>"$work/socat.$2.err"
+  cmp -s "$work/socat.$2.in" "$work/socat.$2.out"
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Interop: UDP over IPv6 between tern-echo --udp and the Linux kernel in a
-# network namespace (python3 sockets).
+# network namespace (python3 sockets and socat).
 #   udp6_test.sh tap|af_packet|af_xdp BUILD_DIR
 # Checks: datagrams of 0 to 30,000 bytes from several source ports echoed
 # intact to the kernel over IPv6, those past 1,452 bytes in fragments both
@@ -15,7 +15,9 @@
 # per worker echoed and checked, every echo back on the worker whose
 # connected socket sent (no Udp6NoPorts), those in fragments reassembled on
 # the worker their addresses hash to and steered on from there
-# (ReasmSteered). Two workers (software steering).
+# (ReasmSteered). socat both ways: as the kernel's client of Tern's echo (5
+# and 8,000 bytes, content compared) and as the kernel's echo server Tern's
+# client talks to. Two workers (software steering).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -74,6 +76,9 @@ except socket.timeout:
     sys.exit("no ICMPv6 port unreachable for closed port 9")
 PY
 grep -q "^echoed 52 datagrams of 52" "$work/client.log" || fail "not every datagram echoed"
+# socat as the kernel's client (the issue's tool): a few bytes and 8,000
+# (6 fragments each way).
+interop_socat_echo "$tern_ip6" "$port" 5 8000
 
 interop_stop_tern
 sed -n '/^--- tern counters/,$p' "$work/tern.log" | grep -E "^(Udp|Icmp6Out|Ip6Reasm|Ip6Frag|udp)" || true
@@ -92,7 +97,7 @@ checks = [
 PY
 
 # Tern as the client over IPv6 (tern-echo --udp --connect ADDR6): a kernel
-# echo server on port 7007; every echo checked. The client starts once
+# echo server (socat) on port 7007; every echo checked. The client starts once
 # Tern's duplicate address detection is over (--start-file): before, no
 # address of Tern's is a source (RFC 4862 §5.4) and connect() fails. In tap
 # mode the new Tern's tap is a new interface: the kernel's IPv6 again.

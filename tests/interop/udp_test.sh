@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Interop: UDP between tern-echo --udp (2 workers) and the Linux kernel in a
-# network namespace (python3 sockets).
+# network namespace (python3 sockets and socat).
 #   udp_test.sh tap|af_packet|af_xdp BUILD_DIR
 # Checks, Tern as the server: datagrams of 0 to 30,000 bytes echoed intact
 # from many source ports (spread over both workers), the large ones in
@@ -13,7 +13,9 @@
 # and one past its 2,048-byte frames is lost. Tern as the client: tern-echo
 # --udp --connect against a kernel echo server, up to 8,000 bytes (echoes
 # in fragments, reassembled on one worker and steered to the socket's),
-# every echo checked. Then Tern's counters.
+# every echo checked. socat both ways: as the kernel's client of Tern's
+# echo (5 and 8,000 bytes, 1,800 over af_packet, content compared) and as
+# the kernel's echo server Tern's client talks to. Then Tern's counters.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -68,6 +70,11 @@ except socket.timeout:
     sys.exit("no ICMP port unreachable for closed port 9")
 PY
 grep -Eq "^echoed ([0-9]+) datagrams of \1$" "$work/client.log" || fail "not every datagram echoed"
+# socat as the kernel's client (the issue's tool): a few bytes and 8,000
+# (6 fragments each way; 1,800 over af_packet, above).
+socat_max=8000
+[ "$mode" = af_packet ] && socat_max=1800
+interop_socat_echo "$tern_ip" "$port" 5 "$socat_max"
 
 interop_stop_tern
 echo "--- tern-echo --udp at exit ---"
@@ -92,7 +99,7 @@ checks = [
 ]
 PY
 
-# Tern as the client: a kernel echo server on port 7007 in the peer namespace.
+# Tern as the client: a kernel echo server (socat) on port 7007 in the peer namespace.
 interop_udp_echo_server 0.0.0.0 "$work/server.log"
 # Up to 8,000 bytes: most echoes come back in fragments, which steering
 # sends by addresses alone to one worker; it reassembles each and steers it
