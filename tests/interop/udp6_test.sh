@@ -15,8 +15,8 @@
 # per worker echoed and checked, every echo back on the worker whose
 # connected socket sent (no Udp6NoPorts), those in fragments reassembled on
 # the worker their addresses hash to and steered on from there
-# (ReasmSteered). socat both ways: as the kernel's client of Tern's echo (5
-# and 8,000 bytes, content compared) and as the kernel's echo server Tern's
+# (ReasmSteered). socat both ways: as the kernel's client of Tern's echo (5,
+# 8,000 and 30,000 bytes, content compared) and as the kernel's echo server Tern's
 # client talks to. Two workers (software steering).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -76,9 +76,9 @@ except socket.timeout:
     sys.exit("no ICMPv6 port unreachable for closed port 9")
 PY
 grep -q "^echoed 52 datagrams of 52" "$work/client.log" || fail "not every datagram echoed"
-# socat as the kernel's client (the issue's tool): a few bytes and 8,000
-# (6 fragments each way).
-interop_socat_echo "$tern_ip6" "$port" 5 8000
+# socat as the kernel's client (the issue's tool): a few bytes, 8,000
+# and 30,000 (6 and 21 fragments each way).
+interop_socat_echo "$tern_ip6" "$port" 5 8000 30000
 
 interop_stop_tern
 sed -n '/^--- tern counters/,$p' "$work/tern.log" | grep -E "^(Udp|Icmp6Out|Ip6Reasm|Ip6Frag|udp)" || true

@@ -14,7 +14,7 @@
 # --udp --connect against a kernel echo server, up to 8,000 bytes (echoes
 # in fragments, reassembled on one worker and steered to the socket's),
 # every echo checked. socat both ways: as the kernel's client of Tern's
-# echo (5 and 8,000 bytes, 1,800 over af_packet, content compared) and as
+# echo (5, 8,000 and 30,000 bytes, 1,800 over af_packet, compared) and as
 # the kernel's echo server Tern's client talks to. Then Tern's counters.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -70,11 +70,11 @@ except socket.timeout:
     sys.exit("no ICMP port unreachable for closed port 9")
 PY
 grep -Eq "^echoed ([0-9]+) datagrams of \1$" "$work/client.log" || fail "not every datagram echoed"
-# socat as the kernel's client (the issue's tool): a few bytes and 8,000
-# (6 fragments each way; 1,800 over af_packet, above).
-socat_max=8000
-[ "$mode" = af_packet ] && socat_max=1800
-interop_socat_echo "$tern_ip" "$port" 5 "$socat_max"
+# socat as the kernel's client (the issue's tool): a few bytes, 8,000 and
+# 30,000 (6 and 21 fragments each way; 1,800 at most over af_packet, above).
+socat_sizes=(5 8000 30000)
+[ "$mode" = af_packet ] && socat_sizes=(5 1800)
+interop_socat_echo "$tern_ip" "$port" "${socat_sizes[@]}"
 
 interop_stop_tern
 echo "--- tern-echo --udp at exit ---"
