@@ -64,6 +64,13 @@ const MacAddr* ArpTable::lookup(std::uint32_t ip, Instant now) const noexcept {
   return &e->mac;
 }
 
+const MacAddr* ArpTable::lookup(std::uint32_t ip, Instant now, Instant& fresh_until) const noexcept {
+  const Entry* e = find(ip);
+  if (e == nullptr || e->state != State::kReachable || now >= e->expires) return nullptr;
+  fresh_until = e->expires;
+  return &e->mac;
+}
+
 bool ArpTable::unanswered(std::uint32_t ip) const noexcept {
   const Entry* e = find(ip);
   return e != nullptr && (e->state == State::kIncomplete || e->state == State::kFailed);
@@ -78,6 +85,7 @@ ArpTable::Park ArpTable::park(std::uint32_t ip, Mbuf frame, Instant now) noexcep
   }
   Park result = Park::kQueued;
   if (e->state != State::kIncomplete) {
+    ++generation_;  // no longer usable: FramePrefix::generation
     e->state = State::kIncomplete;
     e->retries_left = static_cast<std::uint8_t>(cfg_.max_retries);
     e->expires = now + cfg_.retry_interval;

@@ -22,6 +22,12 @@ class ArpTable {
 
   // The MAC for `ip` if it is known and fresh.
   const MacAddr* lookup(std::uint32_t ip, Instant now) const noexcept;
+  // The same, and until when it stays fresh (for a cached frame prefix,
+  // lib/ip/frame_prefix.h).
+  const MacAddr* lookup(std::uint32_t ip, Instant now, Instant& fresh_until) const noexcept;
+  // Bumped whenever an entry's MAC or state changes: what was looked up
+  // before may be wrong now (FramePrefix::generation).
+  const std::uint32_t* generation() const noexcept { return &generation_; }
 
   enum class Park : std::uint8_t {
     kQueuedSendRequest,  // first packet for this hop: caller sends an ARP request now
@@ -83,6 +89,7 @@ class ArpTable {
   std::int32_t free_parked_ = -1;
   std::size_t pending_used_ = 0;
   std::vector<std::uint32_t> incomplete_;  // ips with an outstanding request
+  std::uint32_t generation_ = 0;
 };
 
 // ---- templates -------------------------------------------------------------
@@ -108,6 +115,9 @@ void ArpTable::learn(std::uint32_t ip, const MacAddr& mac, bool create, Instant 
   Entry* e = create ? find_or_insert(ip, now) : find(ip);
   if (e == nullptr) return;
   if (e->state == State::kIncomplete) counters_.inc(Counter::kArpResolved);
+  // A refresh of the same MAC keeps cached prefixes; they expire with the
+  // entry they were built from (FramePrefix::valid_until) and are rebuilt.
+  if (e->state != State::kReachable || e->mac != mac) ++generation_;
   e->state = State::kReachable;
   e->mac = mac;
   e->expires = now + cfg_.entry_ttl;

@@ -447,6 +447,58 @@ bool IpLayer::send(Mbuf l4, std::uint32_t dst, std::uint8_t protocol, Instant no
   return send_datagram(std::move(l4), dst, protocol, static_cast<std::uint16_t>(l4_len), now, out);
 }
 
+bool IpLayer::build_prefix(std::uint32_t src, std::uint32_t dst, std::uint8_t protocol, FramePrefix& p,
+                           Instant now) const noexcept {
+  if (src != s_.addr) return false;
+  const auto hop = next_hop(dst);
+  if (!hop) return false;
+  Instant fresh_until;
+  const MacAddr* mac = arp_.lookup(*hop, now, fresh_until);
+  if (mac == nullptr) return false;
+  const std::span<std::byte> b{p.bytes};
+  write_ethernet(b, *mac, s_.mac, kEtherTypeIpv4);
+  // As send_datagram() writes a datagram that fits: DF, the default TTL;
+  // total length and ID are send_prefixed()'s, left 0 in the sum.
+  Ipv4Fields f{};
+  f.src = s_.addr;
+  f.dst = dst;
+  f.protocol = protocol;
+  f.ttl = s_.ip.default_ttl;
+  f.dont_fragment = true;
+  const std::span<std::byte> ip = b.subspan(kEthernetHeaderLen, kIpv4MinHeaderLen);
+  write_ipv4(ip, f, /*fill_checksum=*/false);
+  store_be16(ip.data() + 2, 0);
+  p.l3_sum = checksum_partial(ip);
+  p.l4_pseudo_sum = pseudo_header_sum(s_.addr, dst, protocol, 0);
+  p.len = static_cast<std::uint8_t>(kEthernetHeaderLen + kIpv4MinHeaderLen);
+  p.max_l3_len = s_.mtu;
+  p.generation = *arp_.generation();
+  p.valid_until = fresh_until;
+  return true;
+}
+
+void IpLayer::send_prefixed(Mbuf frame, const FramePrefix& p, FrameQueue& out) noexcept {
+  std::byte* ip = frame.head_mut().data() + kEthernetHeaderLen;
+  const auto total = static_cast<std::uint16_t>(frame.pkt_len() - kEthernetHeaderLen);
+  const std::uint16_t id = next_ip_id_++;
+  store_be16(ip + 2, total);
+  store_be16(ip + 4, id);
+  counters_.inc(Counter::kIpOutRequests);
+  if (s_.tx_ip_checksum_offload) {
+    frame->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+  } else {
+    // The fixed words' sum plus the two that change: the same one's
+    // complement sum a full pass over the header gives (RFC 1071 §2).
+    store_be16(ip + 10, checksum_finish(p.l3_sum + total + id));
+  }
+  if (s_.tx_ip_checksum_offload || (frame->ol_flags & RTE_MBUF_F_TX_L4_MASK) != 0) {
+    frame->ol_flags |= RTE_MBUF_F_TX_IPV4;  // as send_datagram()
+    frame->l2_len = kEthernetHeaderLen;
+    frame->l3_len = kIpv4MinHeaderLen;
+  }
+  push(std::move(frame), out);
+}
+
 void IpLayer::on_timer(Instant now, FrameQueue& out) noexcept {
   // Sweep so an abandoned datagram's mbufs return within the timeout, one
   // expired datagram a batch. The sweep looks at the oldest entries only:

@@ -17,6 +17,7 @@
 #include "base/mem_account.h"
 #include "config/config.h"
 #include "ip/arp_table.h"
+#include "ip/frame_prefix.h"
 #include "ip/frame_queue.h"
 #include "ip/ip_frag.h"
 #include "ip/ipv6_layer.h"
@@ -141,6 +142,20 @@ class IpLayer {
   // least kHeadroom bytes of headroom. Returns false when it was dropped (counted).
   static constexpr std::uint16_t kHeadroom = 14 + 20;
   bool send(Mbuf l4, std::uint32_t dst, std::uint8_t protocol, Instant now, FrameQueue& out) noexcept;
+
+  // A flow's Ethernet and IPv4 headers, built once (lib/ip/frame_prefix.h),
+  // for datagrams from `src` to `dst` that send() would send whole (no
+  // fragment, DF set) through the same next hop. False, `p` untouched:
+  // no prefix now (no route, the hop's MAC not known and fresh, `src` not
+  // ours); send() does what must be done.
+  bool build_prefix(std::uint32_t src, std::uint32_t dst, std::uint8_t protocol, FramePrefix& p,
+                    Instant now) const noexcept;
+  // Sends `frame`: a valid prefix `p` (prefix_generation(), valid_until),
+  // then the L4 header and payload, at most p.max_l3_len bytes from the IP
+  // header on. Fills in the IPv4 total length, ID and checksum (or asks the
+  // port for it), as send() would have.
+  void send_prefixed(Mbuf frame, const FramePrefix& p, FrameQueue& out) noexcept;
+  const std::uint32_t* prefix_generation() const noexcept { return arp_.generation(); }
 
   // IPv6 (lib/ip/ipv6_layer.h): `l4` with at least kHeadroom6 bytes of
   // headroom, from source_for(dst), to its next hop (on-link or the default

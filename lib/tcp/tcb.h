@@ -12,6 +12,7 @@
 
 #include "base/instant.h"
 #include "base/timer_wheel.h"
+#include "ip/frame_prefix.h"
 #include "tcp/cc/controller.h"
 #include "tcp/reassembly.h"
 #include "tcp/recv_queue.h"
@@ -206,6 +207,9 @@ struct Tcb : TimerNode {
   // The stack's list of connections whose ACK waits for the end of the
   // receive burst (TcpStack::end_burst).
   Tcb* ack_link = nullptr;
+  // Every segment sent: its Ethernet and IP headers, built once by the IP
+  // layer (SegmentSink::frame_prefix; TcpStack::prefix_fresh).
+  FramePrefix prefix;
 
   // ---- cold: recovery, undo, keepalive, the accept queue ----
   // SACK loss recovery (RFC 6675 §5 with PRR, RFC 6937; tcp_sack.cc), only

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <utility>
 
 #include "ip/chain_checksum.h"
@@ -12,44 +13,50 @@
 #include "tcp/tcp_stack.h"
 #include "wire/bytes.h"
 #include "wire/checksum.h"
+#include "wire/ethernet.h"
 #include "wire/ipv4.h"
 
 namespace tern {
 
 namespace {
 
-// tso_segsz != 0: a super-segment the port cuts into wire segments of
-// that many payload bytes (TcpStackOptions::tso_max).
-void fill_checksum(rte_mbuf* m, const FourTuple& t, bool offload, std::uint16_t tso_segsz = 0) noexcept {
-  auto* th = rte_pktmbuf_mtod(m, std::byte*);
-  if (tso_segsz != 0) {
-    // DPDK's contract for RTE_MBUF_F_TX_TCP_SEG: the pseudo-header sum
-    // without the length (each wire segment has its own; rte_ipv4_phdr_cksum
-    // leaves it out for TSO), the L4 checksum request, l4_len and
-    // tso_segsz; the IP layer adds RTE_MBUF_F_TX_IPV4 and
-    // RTE_MBUF_F_TX_IP_CKSUM with l2_len and l3_len.
-    store_be16(th + 16, checksum_fold(tcp_pseudo_header_sum(t.laddr, t.raddr, 0)));
-    m->ol_flags |= RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM;
-    m->l4_len = static_cast<std::uint16_t>((std::to_integer<unsigned>(th[12]) >> 4) * 4);
-    m->tso_segsz = tso_segsz;
-    return;
-  }
-  const std::uint32_t len = m->pkt_len;
-  const std::uint32_t pseudo = tcp_pseudo_header_sum(t.laddr, t.raddr, len);
+// The checksum of the TCP segment `l4_off` bytes into m (after a frame
+// prefix, or at its start), `pseudo` its pseudo-header sum, length included.
+void finish_checksum(rte_mbuf* m, std::uint16_t l4_off, std::uint32_t pseudo, bool v4, bool offload) noexcept {
+  auto* th = rte_pktmbuf_mtod_offset(m, std::byte*, l4_off);
   if (offload) {
     // DPDK's contract for RTE_MBUF_F_TX_TCP_CKSUM: the folded pseudo-header
     // sum in the field, l4_len set (the IP layer sets l2_len and l3_len;
     // for IPv4 also RTE_MBUF_F_TX_IPV4). IPv6 needs RTE_MBUF_F_TX_IPV6 with
     // the L4 flag, set here (the IPv6 header has no checksum to offload).
     store_be16(th + 16, checksum_fold(pseudo));
-    m->ol_flags |= t.is_v4() ? RTE_MBUF_F_TX_TCP_CKSUM : (RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV6);
+    m->ol_flags |= v4 ? RTE_MBUF_F_TX_TCP_CKSUM : (RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV6);
     m->l4_len = static_cast<std::uint16_t>((std::to_integer<unsigned>(th[12]) >> 4) * 4);
     return;
   }
   th[16] = th[17] = std::byte{0};
-  const std::uint16_t sum = chain_checksum(m, pseudo, 0, m->pkt_len);
+  const std::uint16_t sum = chain_checksum(m, pseudo, l4_off, m->pkt_len - l4_off);
   th[16] = static_cast<std::byte>(sum >> 8);
   th[17] = static_cast<std::byte>(sum & 0xff);
+}
+
+// tso_segsz != 0: a super-segment the port cuts into wire segments of
+// that many payload bytes (TcpStackOptions::tso_max).
+void fill_checksum(rte_mbuf* m, const FourTuple& t, bool offload, std::uint16_t tso_segsz = 0) noexcept {
+  if (tso_segsz != 0) {
+    // DPDK's contract for RTE_MBUF_F_TX_TCP_SEG: the pseudo-header sum
+    // without the length (each wire segment has its own; rte_ipv4_phdr_cksum
+    // leaves it out for TSO), the L4 checksum request, l4_len and
+    // tso_segsz; the IP layer adds RTE_MBUF_F_TX_IPV4 and
+    // RTE_MBUF_F_TX_IP_CKSUM with l2_len and l3_len.
+    auto* th = rte_pktmbuf_mtod(m, std::byte*);
+    store_be16(th + 16, checksum_fold(tcp_pseudo_header_sum(t.laddr, t.raddr, 0)));
+    m->ol_flags |= RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM;
+    m->l4_len = static_cast<std::uint16_t>((std::to_integer<unsigned>(th[12]) >> 4) * 4);
+    m->tso_segsz = tso_segsz;
+    return;
+  }
+  finish_checksum(m, 0, tcp_pseudo_header_sum(t.laddr, t.raddr, m->pkt_len), t.is_v4(), offload);
 }
 
 // The window arithmetic below runs for every segment we send and every
@@ -96,6 +103,14 @@ void TcpStack::reserve_header_mbufs(std::uint32_t segments) noexcept {
 void TcpStack::release_header_mbufs() noexcept {
   if (hdr_next_ < hdr_count_) rte_pktmbuf_free_bulk(hdr_stash_.data() + hdr_next_, hdr_count_ - hdr_next_);
   hdr_count_ = hdr_next_ = 0;
+}
+
+// A stale prefix (its neighbour entry changed or expired) is rebuilt; where
+// none can be built (the hop's MAC unknown, IPv6, a sink without prefixes)
+// the segment takes the sink's full path, which resolves the hop.
+bool TcpStack::refresh_prefix(Tcb& c, Instant now) noexcept {
+  c.prefix.len = 0;
+  return prefix_gen_ != nullptr && sink_.frame_prefix(c.tuple, c.prefix, now);
 }
 
 Mbuf TcpStack::new_header_mbuf() noexcept {
@@ -494,20 +509,37 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   std::array<std::byte, kTcpMaxOptionsLen> opt{};
   const std::size_t olen = write_tcp_options(opt, o);
   const auto hlen = static_cast<std::uint16_t>(kTcpMinHeaderLen + olen);
-  auto h = m.append(hlen);
+  // A super-segment (send_size) is cut by the port: it counts as the wire
+  // segments it becomes, as Linux counts an skb's gso_segs in OutSegs.
+  const bool tso = len > c.mss;
+  // The connection's frame prefix (Ethernet + IPv4 header, built once:
+  // lib/ip/frame_prefix.h) goes in front, so the IP layer only fills in
+  // the datagram's length, ID and checksum; a super-segment, or a segment
+  // the prefix's MTU would not carry whole, takes the full path.
+  const std::uint16_t pre =
+      !tso && prefix_fresh(c, now) && c.prefix.len - kEthernetHeaderLen + hlen + len <= c.prefix.max_l3_len
+          ? c.prefix.len
+          : 0;
+  auto h = m.append(static_cast<std::uint16_t>(pre + hlen));
+  // A fixed-size copy of the whole array (write_tcp overwrites what an
+  // IPv4 prefix does not use): an IPv4 prefix and the shortest TCP header
+  // are as long as it.
+  static_assert(kEthernetHeaderLen + kIpv4MinHeaderLen + kTcpMinHeaderLen >= FramePrefix::kMaxLen);
+  if (pre != 0) std::memcpy(h.data(), c.prefix.bytes.data(), FramePrefix::kMaxLen);
   std::uint8_t flags = kTcpAck;
   if (fin) flags |= kTcpFin;
   const std::uint32_t off = static_cast<std::uint32_t>(seq - c.snd_una);
   if (len > 0 && off + len == c.sndq.bytes()) flags |= kTcpPsh;
   if (c.psh_count != 0 && len > 0 && take_psh_marks(c, seq, seq + len)) flags |= kTcpPsh;
   TcpFields f{c.tuple.lport, c.tuple.rport, seq.value(), c.rcv_nxt.value(), flags, window_field(c)};
-  write_tcp(h, f, std::span<const std::byte>{opt.data(), olen});
+  write_tcp(h.subspan(pre), f, std::span<const std::byte>{opt.data(), olen});
   if (len > 0 && !attach_payload(c, m.get(), off, len)) return false;
-  // A super-segment (send_size) is cut by the port: it counts as the wire
-  // segments it becomes, as Linux counts an skb's gso_segs in OutSegs.
-  const bool tso = len > c.mss;
   const std::uint32_t wire_segs = tso ? (len + c.mss - 1) / c.mss : 1;
-  fill_checksum(m.get(), c.tuple, o_.tx_checksum_offload, tso ? c.mss : 0);
+  if (pre != 0) {
+    finish_checksum(m.get(), pre, c.prefix.l4_pseudo_sum + (m->pkt_len - pre), true, o_.tx_checksum_offload);
+  } else {
+    fill_checksum(m.get(), c.tuple, o_.tx_checksum_offload, tso ? c.mss : 0);
+  }
   const bool retransmission = (len > 0 || fin) && seq_lt(seq, c.snd_max);
   counters_.inc(Counter::kOutSegs, wire_segs);
   c.segs_out += wire_segs;
@@ -533,7 +565,11 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
     if (synchronized(c.state)) tx_log_on_send(c, seq, len + (fin ? 1u : 0u), now);
     pace_sent(c, len, now);
   }
-  send_to_sink(std::move(m), c.tuple, now);
+  if (pre != 0) {
+    sink_.send_prefixed(std::move(m), c.prefix, now);
+  } else {
+    send_to_sink(std::move(m), c.tuple, now);
+  }
   return true;
 }
 

@@ -95,6 +95,7 @@ TcpStack::TcpStack(const TcpStackOptions& o, Counters& counters, SegmentSink& si
       sink_(sink),
       pmtu_generation_(sink.path_mtu_generation() != nullptr ? sink.path_mtu_generation()
                                                              : &kNoPmtuGeneration),
+      prefix_gen_(sink.prefix_generation()),
       pool_mp_(pool),
       clone_mp_(clone_pool != nullptr ? clone_pool : pool),
       mbuf_truesize_(static_cast<std::uint32_t>(sizeof(rte_mbuf)) + rte_pktmbuf_data_room_size(pool)),

@@ -68,6 +68,16 @@ class SegmentSink {
   // down (PathMtuCache::generation), read once per send to notice it;
   // nullptr: estimates never change but by the connection's own reports.
   virtual const std::uint32_t* path_mtu_generation() const { return nullptr; }
+  // A connection's frame prefix (lib/ip/frame_prefix.h): the Ethernet and IP
+  // headers its segments start with, built once and copied per segment.
+  // prefix_generation(): the counter a prefix stays valid under; nullptr (the
+  // default): the sink builds none, and every segment goes through
+  // send_segment / send_segment6. frame_prefix: false while there is none
+  // to build (the segment then takes the full path).
+  virtual const std::uint32_t* prefix_generation() const { return nullptr; }
+  virtual bool frame_prefix(const FourTuple& /*t*/, FramePrefix& /*p*/, Instant /*now*/) { return false; }
+  // A whole frame that starts with a prefix frame_prefix built, still valid.
+  virtual void send_prefixed(Mbuf /*frame*/, const FramePrefix& /*p*/, Instant /*now*/) {}
 };
 inline constexpr std::uint16_t kSegmentHeadroom = 14 + 20;   // Ethernet + IPv4
 inline constexpr std::uint16_t kSegmentHeadroom6 = 14 + 40;  // Ethernet + IPv6
@@ -601,6 +611,13 @@ class TcpStack {
   void ack_now_or_later(Tcb& c, bool force, Instant now) noexcept;
   std::uint32_t ts_val(const Tcb& c, Instant now) const noexcept { return ts_clock(now) + c.ts_offset; }
   Mbuf new_header_mbuf() noexcept;
+  // Whether c.prefix may head c's next segment (valid under the sink's
+  // generation, its neighbour entry still fresh), rebuilt if it went stale.
+  bool prefix_fresh(Tcb& c, Instant now) noexcept {
+    if (c.prefix.len != 0 && c.prefix.generation == *prefix_gen_ && now < c.prefix.valid_until) return true;
+    return refresh_prefix(c, now);
+  }
+  bool refresh_prefix(Tcb& c, Instant now) noexcept;
 
   // tcp_timers.cc
   void arm_timer(Tcb& c) noexcept;  // the wheel node at the earliest deadline
@@ -664,6 +681,7 @@ class TcpStack {
   Counters& counters_;
   SegmentSink& sink_;
   const std::uint32_t* pmtu_generation_;  // the sink's, or a constant 0
+  const std::uint32_t* prefix_gen_;  // sink_.prefix_generation(); nullptr: no frame prefixes
   rte_mempool* pool_mp_;
   rte_mempool* clone_mp_;
   TcpHandler* handler_ = nullptr;
