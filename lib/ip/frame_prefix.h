@@ -22,7 +22,7 @@ namespace tern {
 struct FramePrefix {
   static constexpr std::size_t kMaxLen = 14 + 40;  // Ethernet + the longer IP header (IPv6)
   std::array<std::byte, kMaxLen> bytes{};
-  std::uint8_t len = 0;         // 0: none; else Ethernet + IP header bytes in use
+  std::uint8_t len = 0;          // 0: none; else Ethernet + IP header bytes in use
   std::uint16_t max_l3_len = 0;  // the longest datagram it may carry (the link MTU)
   std::uint32_t generation = 0;
   // Unfinished one's-complement sums (wire/checksum.h): the IPv4 header

@@ -22,7 +22,8 @@ namespace {
 
 // The checksum of the TCP segment `l4_off` bytes into m (after a frame
 // prefix, or at its start), `pseudo` its pseudo-header sum, length included.
-void finish_checksum(rte_mbuf* m, std::uint16_t l4_off, std::uint32_t pseudo, bool v4, bool offload) noexcept {
+void finish_checksum(rte_mbuf* m, std::uint16_t l4_off, std::uint32_t pseudo, bool v4,
+                     bool offload) noexcept {
   auto* th = rte_pktmbuf_mtod_offset(m, std::byte*, l4_off);
   if (offload) {
     // DPDK's contract for RTE_MBUF_F_TX_TCP_CKSUM: the folded pseudo-header
@@ -494,9 +495,16 @@ bool TcpStack::attach_payload(Tcb& c, rte_mbuf* m, std::uint32_t off, std::uint3
 bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin, Instant now) noexcept {
   Mbuf m = new_header_mbuf();
   if (!m) return false;
-  TcpOptions o;
-  if (c.ts_ok) o.timestamps = std::pair{ts_val(c, now), c.ts_recent};
-  if (c.sack_ok && (c.dsack_len != 0 || (c.ooo != nullptr && !c.ooo->empty()))) {
+  // Only a segment that reports a hole or a duplicate carries SACK blocks;
+  // every other one has the timestamps option alone, or no option, which
+  // write_tcp_ts writes in place.
+  const bool sack_blocks = c.sack_ok && (c.dsack_len != 0 || (c.ooo != nullptr && !c.ooo->empty()));
+  const std::uint32_t tsval = c.ts_ok ? ts_val(c, now) : 0;
+  std::array<std::byte, kTcpMaxOptionsLen> opt{};
+  std::size_t olen = c.ts_ok ? kTcpTimestampsOptionLen : 0;
+  if (sack_blocks) {
+    TcpOptions o;
+    if (c.ts_ok) o.timestamps = std::pair{tsval, c.ts_recent};
     // RFC 6691 / RFC 9293 §3.7.1: data plus options must fit the MSS (c.mss
     // already leaves room for timestamps). The SACK option takes 4 + 8n bytes
     // in our layout; a fuller segment carries fewer blocks (RFC 2018 §3),
@@ -505,9 +513,8 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
     const std::size_t fit = room >= 12 ? (room - 4) / 8 : 0;
     const std::size_t max_blocks = std::min<std::size_t>(c.ts_ok ? 3 : 4, fit);
     if (max_blocks > 0) o.sack_count = sack_option(c, o.sack, max_blocks);
+    olen = write_tcp_options(opt, o);
   }
-  std::array<std::byte, kTcpMaxOptionsLen> opt{};
-  const std::size_t olen = write_tcp_options(opt, o);
   const auto hlen = static_cast<std::uint16_t>(kTcpMinHeaderLen + olen);
   // A super-segment (send_size) is cut by the port: it counts as the wire
   // segments it becomes, as Linux counts an skb's gso_segs in OutSegs.
@@ -532,7 +539,11 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   if (len > 0 && off + len == c.sndq.bytes()) flags |= kTcpPsh;
   if (c.psh_count != 0 && len > 0 && take_psh_marks(c, seq, seq + len)) flags |= kTcpPsh;
   TcpFields f{c.tuple.lport, c.tuple.rport, seq.value(), c.rcv_nxt.value(), flags, window_field(c)};
-  write_tcp(h.subspan(pre), f, std::span<const std::byte>{opt.data(), olen});
+  if (sack_blocks) {
+    write_tcp(h.subspan(pre), f, std::span<const std::byte>{opt.data(), olen});
+  } else {
+    write_tcp_ts(h.data() + pre, f, c.ts_ok, tsval, c.ts_recent);
+  }
   if (len > 0 && !attach_payload(c, m.get(), off, len)) return false;
   const std::uint32_t wire_segs = tso ? (len + c.mss - 1) / c.mss : 1;
   if (pre != 0) {

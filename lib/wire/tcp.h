@@ -92,6 +92,35 @@ struct TcpFields {
 std::size_t write_tcp(std::span<std::byte> out, const TcpFields& f,
                       std::span<const std::byte> options = {}) noexcept;
 
+// The timestamps option alone, as write_tcp_options() lays it out without
+// SACK-permitted: 01 01 08 0a TSval TSecr (RFC 7323 Appendix A).
+inline constexpr std::size_t kTcpTimestampsOptionLen = 12;
+
+// write_tcp() for the header nearly every segment of a connection carries:
+// no options (`ts` false), or the timestamps option alone, written in place
+// (`out` holds 20 or 32 bytes) without laying out a TcpOptions first. The
+// same bytes as write_tcp() with write_tcp_options() of those options.
+// Inline: every segment sent runs it. Returns the header length.
+inline std::size_t write_tcp_ts(std::byte* out, const TcpFields& f, bool ts, std::uint32_t ts_val,
+                                std::uint32_t ts_ecr) noexcept {
+  const std::size_t len = kTcpMinHeaderLen + (ts ? kTcpTimestampsOptionLen : 0);
+  store_be16(out, f.sport);
+  store_be16(out + 2, f.dport);
+  store_be32(out + 4, f.seq);
+  store_be32(out + 8, f.ack);
+  store_u8(out + 12, static_cast<std::uint8_t>((len / 4) << 4));
+  store_u8(out + 13, f.flags);
+  store_be16(out + 14, f.window);
+  store_be16(out + 16, 0);
+  store_be16(out + 18, f.urgent);
+  if (ts) {
+    store_be32(out + 20, 0x0101080Au);  // NOP, NOP, kind 8, length 10
+    store_be32(out + 24, ts_val);
+    store_be32(out + 28, ts_ecr);
+  }
+  return len;
+}
+
 // Computes and stores the checksum of a contiguous segment (header +
 // payload, all of `segment`). Addresses in host order. Segments spread over
 // several mbufs use ChecksumAccumulator instead.

@@ -4,6 +4,8 @@
 
 #include "base/check.h"
 #include "wire/checksum.h"
+#include "wire/ethernet.h"
+#include "wire/ipv4.h"
 
 namespace tern::tcptest {
 
@@ -238,6 +240,39 @@ void TcpHarness::send_segment(Mbuf segment, std::uint32_t src, std::uint32_t dst
 void TcpHarness::send_segment6(Mbuf segment, const IpAddr& src, const IpAddr& dst, Instant now) {
   EXPECT_FALSE(src.is_v4() || dst.is_v4()) << "an IPv4 address handed to send_segment6";
   record_sent(std::move(segment), src, dst, true, now);
+}
+
+bool TcpHarness::frame_prefix(const FourTuple& t, FramePrefix& p, Instant /*now*/) {
+  if (!prefixes_ || !t.is_v4()) return false;
+  const std::span<std::byte> b{p.bytes};
+  write_ethernet(b, prefix_mac_, testkit::kOurMac, kEtherTypeIpv4);
+  Ipv4Fields f{};
+  f.src = addr_v4_host(t.laddr);
+  f.dst = addr_v4_host(t.raddr);
+  f.protocol = kIpProtoTcp;
+  f.ttl = 64;
+  f.dont_fragment = true;
+  write_ipv4(b.subspan(kEthernetHeaderLen, kIpv4MinHeaderLen), f, /*fill_checksum=*/false);
+  p.l3_sum = checksum_partial(b.subspan(kEthernetHeaderLen, kIpv4MinHeaderLen));
+  p.l4_pseudo_sum = pseudo_header_sum(f.src, f.dst, kIpProtoTcp, 0);
+  p.len = static_cast<std::uint8_t>(kEthernetHeaderLen + kIpv4MinHeaderLen);
+  p.max_l3_len = 1500;
+  p.generation = prefix_generation_;
+  p.valid_until = prefix_valid_until_;
+  ++prefixes_built_;
+  return true;
+}
+
+void TcpHarness::send_prefixed(Mbuf frame, const FramePrefix& p, Instant now) {
+  const Bytes head = testkit::bytes_of(frame.get());
+  EXPECT_GE(head.size(), p.len);
+  const MacAddr mac = testkit::get_mac(head, 0);
+  const IpAddr src = IpAddr::v4(testkit::get32(head, kEthernetHeaderLen + 12));
+  const IpAddr dst = IpAddr::v4(testkit::get32(head, kEthernetHeaderLen + 16));
+  rte_pktmbuf_adj(frame.get(), p.len);
+  record_sent(std::move(frame), src, dst, false, now);
+  sent_.back().prefixed = true;
+  sent_.back().eth_dst = mac;
 }
 
 void TcpHarness::record_sent(Mbuf segment, const IpAddr& src, const IpAddr& dst, bool v6, Instant now) {

@@ -114,6 +114,10 @@ struct Sent {
   // size, and each mbuf's data_len; 0 and empty otherwise.
   std::uint16_t tso_segsz = 0;
   std::vector<std::uint16_t> chain_parts;
+  // Sent with a frame prefix (SegmentSink::send_prefixed): the destination
+  // MAC its Ethernet header carried.
+  bool prefixed = false;
+  MacAddr eth_dst{};
   Instant at;
 
   TcpFlags f() const { return TcpFlags{flags}; }
@@ -272,6 +276,21 @@ class TcpHarness : public ::testing::Test, public SegmentSink {
   }
   void learn_pmtu(const IpAddr& dst, std::uint16_t mtu) { pmtus_.lower(dst, mtu, options_.mtu, now_); }
   std::vector<IpAddr> confirmed_;  // confirm_reachable6 calls, in order
+  // Frame prefixes (lib/ip/frame_prefix.h), as TcpIpGlue builds them, when
+  // a test calls use_prefixes() before the first use of stack(): IPv4
+  // headers and an Ethernet header to prefix_mac_, valid while
+  // prefix_generation_ stays and until prefix_valid_until_.
+  void use_prefixes() { prefixes_ = true; }
+  const std::uint32_t* prefix_generation() const override {
+    return prefixes_ ? &prefix_generation_ : nullptr;
+  }
+  bool frame_prefix(const FourTuple& t, FramePrefix& p, Instant now) override;
+  void send_prefixed(Mbuf frame, const FramePrefix& p, Instant now) override;
+  bool prefixes_ = false;
+  std::uint32_t prefix_generation_ = 1;
+  MacAddr prefix_mac_{{0x02, 0, 0, 0, 0, 0x0B}};
+  Instant prefix_valid_until_ = Instant::max();
+  unsigned prefixes_built_ = 0;
 
   TcpStackOptions options_;
   Counters counters_;

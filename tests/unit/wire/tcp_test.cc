@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstring>
 #include <random>
 
@@ -173,6 +174,22 @@ TEST(TcpHeader, WriteRejectsBadOptions) {
   EXPECT_EQ(write_tcp(std::span{out}.first(24), f, std::span{opts}.first(4)), 24u);
   EXPECT_EQ(write_tcp(out, f, std::span{opts}.first(40)), 60u);
   EXPECT_EQ(TcpHeader::parse(out)->header_len(), 60u);
+}
+
+// write_tcp_ts writes what write_tcp writes with write_tcp_options' layout
+// of the timestamps option alone, or of no option.
+TEST(TcpHeader, InPlaceTimestampsHeaderIsWriteTcpsBytes) {
+  const TcpFields f{40000, 80, 0x01020304, 0xA0B0C0D0, kTcpAck | kTcpPsh, 502};
+  for (const bool ts : {true, false}) {
+    TcpOptions o;
+    if (ts) o.timestamps = std::pair{0x11223344u, 0x55667788u};
+    std::array<std::byte, kTcpMaxOptionsLen> opt{};
+    const std::size_t olen = write_tcp_options(opt, o);
+    std::array<std::byte, kTcpMaxHeaderLen> want{}, got{};
+    const std::size_t want_len = write_tcp(want, f, std::span<const std::byte>{opt.data(), olen});
+    EXPECT_EQ(write_tcp_ts(got.data(), f, ts, 0x11223344u, 0x55667788u), want_len) << "ts " << ts;
+    EXPECT_EQ(got, want) << "ts " << ts;
+  }
 }
 
 TEST(TcpFlags, TcpdumpNotation) {

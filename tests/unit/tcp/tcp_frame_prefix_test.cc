@@ -1,0 +1,85 @@
+// The per-connection frame prefix (lib/ip/frame_prefix.h, TcpStack::
+// prefix_fresh): a connection's segments start with Ethernet and IPv4
+// headers the sink built once; the engine must build a new one whenever the
+// sink says the old one went stale (its generation moved: the next hop's
+// MAC changed) or it expired (its neighbour entry's lifetime), and send
+// through the full path where the sink builds none.
+#include "tcp_harness.h"
+
+namespace tern::tcptest {
+namespace {
+
+class FramePrefixes : public TcpHarness {
+ protected:
+  void SetUp() override {
+    TcpHarness::SetUp();
+    use_prefixes();
+  }
+};
+
+constexpr MacAddr kNewHopMac{{0x02, 0, 0, 0, 0, 0x0C}};
+
+// Data segments and ACKs go out behind the prefix, built once for the
+// connection; the handshake's SYN-ACK takes the full path.
+TEST_F(FramePrefixes, SegmentsCarryThePrefixBuiltOnce) {
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(stack().send_copy(*c, pattern(500), at_ms(10)), 500u);
+  const Sent d = expect_sent(seg().flags(kTcpAck | kTcpPsh).seq(iss() + 1).data(500));
+  EXPECT_TRUE(d.prefixed);
+  EXPECT_EQ(d.eth_dst, prefix_mac_);
+  recv(seg().flags(kTcpAck | kTcpPsh).seq(irs() + 1).ack(iss() + 501).data(100), at_ms(11));
+  const Sent a = expect_sent(seg().flags(kTcpAck).ack(irs() + 101));
+  EXPECT_TRUE(a.prefixed);
+  EXPECT_EQ(prefixes_built_, 1u) << "built for the first segment, then reused";
+}
+
+// The hop's MAC changed (the sink's generation moved): the next segment
+// carries the new MAC. Without the generation check it would still go to
+// the old one.
+TEST_F(FramePrefixes, ANewGenerationRebuildsThePrefix) {
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(stack().send_copy(*c, pattern(100), at_ms(10)), 100u);
+  EXPECT_EQ(expect_sent(seg().data(100)).eth_dst, prefix_mac_);
+  recv(seg().flags(kTcpAck).seq(irs() + 1).ack(iss() + 101), at_ms(11));
+  const MacAddr old_mac = prefix_mac_;
+  prefix_mac_ = kNewHopMac;
+  ++prefix_generation_;
+  ASSERT_EQ(stack().send_copy(*c, pattern(100, 2), at_ms(12)), 100u);
+  const Sent d = expect_sent(seg().seq(iss() + 101).data(100, 2));
+  EXPECT_TRUE(d.prefixed);
+  EXPECT_EQ(d.eth_dst, kNewHopMac) << "still to " << old_mac.to_string();
+  EXPECT_EQ(prefixes_built_, 2u);
+}
+
+// A prefix lasts no longer than the neighbour entry it came from.
+TEST_F(FramePrefixes, AnExpiredPrefixIsRebuilt) {
+  prefix_valid_until_ = at_ms(11);
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(stack().send_copy(*c, pattern(100), at_ms(10)), 100u);
+  EXPECT_EQ(expect_sent(seg().data(100)).eth_dst, prefix_mac_);
+  recv(seg().flags(kTcpAck).seq(irs() + 1).ack(iss() + 101), at_ms(10));
+  prefix_mac_ = kNewHopMac;  // what the sink would find now, same generation
+  ASSERT_EQ(stack().send_copy(*c, pattern(100, 2), at_ms(11)), 100u);
+  EXPECT_EQ(expect_sent(seg().seq(iss() + 101).data(100, 2)).eth_dst, kNewHopMac);
+  EXPECT_EQ(prefixes_built_, 2u);
+}
+
+// Where the sink builds no prefix (here: it stops offering one, as IpLayer
+// does while the hop's MAC is unknown), segments take the full path.
+TEST_F(FramePrefixes, WithoutAPrefixSegmentsTakeTheFullPath) {
+  prefix_valid_until_ = at_ms(11);
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(stack().send_copy(*c, pattern(100), at_ms(10)), 100u);
+  EXPECT_TRUE(expect_sent(seg().data(100)).prefixed);
+  recv(seg().flags(kTcpAck).seq(irs() + 1).ack(iss() + 101), at_ms(10));
+  prefixes_ = false;  // frame_prefix() now refuses
+  ASSERT_EQ(stack().send_copy(*c, pattern(100, 2), at_ms(11)), 100u);
+  EXPECT_FALSE(expect_sent(seg().seq(iss() + 101).data(100, 2)).prefixed);
+}
+
+}  // namespace
+}  // namespace tern::tcptest
