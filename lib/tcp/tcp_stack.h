@@ -681,7 +681,7 @@ class TcpStack {
   Counters& counters_;
   SegmentSink& sink_;
   const std::uint32_t* pmtu_generation_;  // the sink's, or a constant 0
-  const std::uint32_t* prefix_gen_;  // sink_.prefix_generation(); nullptr: no frame prefixes
+  const std::uint32_t* prefix_gen_;       // sink_.prefix_generation(); nullptr: no frame prefixes
   rte_mempool* pool_mp_;
   rte_mempool* clone_mp_;
   TcpHandler* handler_ = nullptr;
