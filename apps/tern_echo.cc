@@ -387,7 +387,8 @@ class EchoClient final : public api::App, public api::ConnectionHandler {
 };
 
 // The UDP client (--udp --connect): one socket per worker, connected to the
-// server; messages go one at a time (stop and wait), each resent after
+// server; messages (the first --max-size bytes, the others 1..--max-size)
+// go one at a time (stop and wait), each resent after
 // kUdpRetry without its echo, up to kUdpTries times. An echo that is not
 // the datagram last sent (a late duplicate of an earlier one) is ignored;
 // a wrong byte in the right-sized echo fails the worker.
@@ -463,6 +464,9 @@ class UdpEchoClient final : public api::App, public api::UdpHandler {
   std::uint64_t key(std::uint32_t m) const noexcept { return std::uint64_t{w_->id()} << 32 | m; }
   std::uint32_t size_of(std::uint32_t m) const noexcept {
     const std::uint32_t max = std::min<std::uint32_t>(o_.max_size, 65507);
+    // The first is the largest, so that --max-size is always sent once (a
+    // pseudo-random 1..max alone may never reach it); the rest 1..max.
+    if (m == 0) return max;
     return 1 + static_cast<std::uint32_t>((key(m) * 977 + m * 7919) % max);
   }
   void send_current() {

@@ -11,8 +11,9 @@
 # they are. A datagram to a closed port answered with ICMPv6
 # Port Unreachable, which the kernel reports to a connected socket as
 # ECONNREFUSED; Tern's counters. Then Tern as the client: tern-echo --udp
-# --connect to the kernel's IPv6 address, 50 datagrams of up to 8,000 bytes
-# per worker echoed and checked, every echo back on the worker whose
+# --connect to the kernel's IPv6 address, 50 datagrams of up to 30,000 bytes
+# per worker (the first exactly that: 21 fragments each way) echoed and
+# checked, every echo back on the worker whose
 # connected socket sent (no Udp6NoPorts), those in fragments reassembled on
 # the worker their addresses hash to and steered on from there
 # (ReasmSteered). socat both ways: as the kernel's client of Tern's echo (5,
@@ -103,7 +104,7 @@ PY
 # mode the new Tern's tap is a new interface: the kernel's IPv6 again.
 interop_udp_echo_server :: "$work/server6.log"
 rm -f "$work/go"
-interop_start_tern tern-echo --udp --connect "$peer_ip6" --port 7007 --messages 50 --max-size 8000 \
+interop_start_tern tern-echo --udp --connect "$peer_ip6" --port 7007 --messages 50 --max-size 30000 \
   --start-file "$work/go"
 tern_wait_for "duplicate address detection" 10 interop_dad_done || fail "DAD did not end (client)"
 interop_peer_ipv6 "$peer_ip6"
@@ -122,6 +123,11 @@ checks = [
     ("no Udp6NoPorts (every echo on its socket's worker)", c.get("Udp6NoPorts", 0) == 0),
     ("ReasmSteered >= 1 (fragmented echoes for the other worker)",
      int(args[0]) < 2 or c.get("ReasmSteered", 0) >= 1),
+    # Each worker's first datagram, 30,000 bytes: 21 fragments out, its echo
+    # reassembled from 21.
+    ("Ip6FragCreates >= 21 per worker", c.get("Ip6FragCreates", 0) >= 21 * int(args[0])),
+    ("Ip6ReasmOKs >= 1 per worker", c.get("Ip6ReasmOKs", 0) >= int(args[0])),
+    ("no Udp6InErrors", c.get("Udp6InErrors", 0) == 0),
 ]
 PY
 echo "PASS: udp6 ($mode)"

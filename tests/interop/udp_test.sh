@@ -11,7 +11,7 @@
 # is 1,800 bytes: DPDK's net_af_packet joins its sockets with
 # PACKET_FANOUT_FLAG_DEFRAG, so the kernel hands it datagrams reassembled,
 # and one past its 2,048-byte frames is lost. Tern as the client: tern-echo
-# --udp --connect against a kernel echo server, up to 8,000 bytes (echoes
+# --udp --connect against a kernel echo server, up to 30,000 bytes (echoes
 # in fragments, reassembled on one worker and steered to the socket's),
 # every echo checked. socat both ways: as the kernel's client of Tern's
 # echo (5, 8,000 and 30,000 bytes, 1,800 over af_packet, compared) and as
@@ -101,11 +101,12 @@ PY
 
 # Tern as the client: a kernel echo server (socat) on port 7007 in the peer namespace.
 interop_udp_echo_server 0.0.0.0 "$work/server.log"
-# Up to 8,000 bytes: most echoes come back in fragments, which steering
-# sends by addresses alone to one worker; it reassembles each and steers it
-# on to the worker whose connected socket sent it (ReasmSteered). Over
-# af_packet the kernel defragments (above), so 1,800 bytes at most there.
-client_max=8000
+# Up to 30,000 bytes, the first datagram of each worker exactly that (21
+# fragments each way at MTU 1500): most echoes come back in fragments, which
+# steering sends by addresses alone to one worker; it reassembles each and
+# steers it on to the worker whose connected socket sent it (ReasmSteered).
+# Over af_packet the kernel defragments (above), so 1,800 bytes at most there.
+client_max=30000
 [ "$mode" = af_packet ] && client_max=1800
 interop_start_tern tern-echo --udp --connect "$peer_ip" --port 7007 --messages 200 --max-size "$client_max"
 tern_wait_for "the UDP client" 60 pid_gone "$tern_pid" || fail "tern-echo --udp --connect did not finish"
@@ -114,4 +115,15 @@ grep "^udp echo client" "$work/tern.log"
 sed -n '/^--- tern counters/,/^--- worker/p' "$work/tern.log" | grep -E "^(Udp|Ip|Arp|Steer|Reasm|Drop)" || true
 [ "$(grep -c '^udp echo client .* ok$' "$work/tern.log")" = "$TERN_WORKERS" ] || fail "UDP client"
 grep -q "^udp echo client 0: echoed 200 " "$work/tern.log" || fail "UDP client: not 200 echoes"
+# Each worker's first datagram, 30,000 bytes (1,800 over af_packet): its
+# echo reassembled from 21 fragments (the kernel's reassembly over af_packet).
+interop_check_counters "Tern's counters (client)" "$mode" "$TERN_WORKERS" <<'PY'
+n = int(args[1])
+checks = [
+    ("UdpOutDatagrams >= 200", c.get("UdpOutDatagrams", 0) >= 200),
+    ("no UdpNoPorts (every echo on its socket's worker)", c.get("UdpNoPorts", 0) == 0),
+    ("IpReasmOKs >= 1 per worker", args[0] == "af_packet" or c.get("IpReasmOKs", 0) >= n),
+    ("no UdpInErrors", c.get("UdpInErrors", 0) == 0),
+]
+PY
 echo "PASS: udp ($mode)"
