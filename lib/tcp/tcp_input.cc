@@ -596,11 +596,11 @@ bool TcpStack::check_ack(Tcb& c, Segment& s, Instant now) noexcept {
 // 50 us and 4 ms, and every tail then waited 2 * SRTT for its probe. Timed
 // from the newest, Tern's sender went 1.16 -> 1.97 Gbit/s at 1 % loss over
 // net_af_packet (bench/loss/README.md, session 20). Karn (RFC 6298 §3):
-// no sample when that batch is a retransmission; a record merged for room
-// carries a later time than its oldest octets had, so it is not timed
-// either.
-std::optional<Duration> TcpStack::logged_rtt(const Tcb& c, Seq32 ack, Instant now) const noexcept {
-  if (c.txlog == nullptr) return std::nullopt;
+// no sample when that batch is a retransmission (`withheld`); a record
+// merged for room carries a later time than its oldest octets had, so it
+// is not timed either (TSecr may time it: rtt_sample).
+TcpStack::LoggedRtt TcpStack::logged_rtt(const Tcb& c, Seq32 ack, Instant now) const noexcept {
+  if (c.txlog == nullptr) return {};
   const TxLog& l = *c.txlog;
   const TxRecord* newest = nullptr;
   for (std::size_t i = 0; i < l.size(); ++i) {
@@ -612,17 +612,35 @@ std::optional<Duration> TcpStack::logged_rtt(const Tcb& c, Seq32 ack, Instant no
     if (!seq_lt(c.snd_una, r.end) || r.fully_acked()) continue;  // not delivered by this ACK
     if (newest == nullptr || order_after(r.order, newest->order)) newest = &r;
   }
-  if (newest == nullptr || (newest->flags & (kTxRetransmit | kTxMerged)) != 0) return std::nullopt;
+  if (newest == nullptr) return {};
+  if ((newest->flags & kTxRetransmit) != 0) return {.withheld = true};
+  if ((newest->flags & kTxMerged) != 0) return {};
   const std::int32_t us = static_cast<std::int32_t>(clock_us(now) - newest->sent_us);
-  if (us < 0) return std::nullopt;
-  return Duration::us(us);
+  if (us < 0) return {};
+  return {.rtt = Duration::us(us)};
 }
 
 Duration TcpStack::rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept {
-  if (const std::optional<Duration> logged = logged_rtt(c, s.ack, now)) {
+  const LoggedRtt logged = logged_rtt(c, s.ack, now);
+  if (logged.rtt) {
     c.rtt_timing = false;
-    c.rto.on_rtt_sample(*logged);
-    return *logged;
+    c.rto.on_rtt_sample(*logged.rtt);
+    return *logged.rtt;
+  }
+  // The newest batch delivered was a retransmission: Karn's rule (RFC 6298
+  // §3), and TSecr is not asked either. RFC 7323 §4.1 lets TSecr time a
+  // retransmission, but its millisecond clock gives 0 or 1 ms on a
+  // sub-millisecond path, and after a spurious timeout (the data had
+  // arrived, its ACKs were lost) the receiver echoes the original's TSval
+  // (RFC 7323 §4.3: a duplicate does not update TS.Recent), which times the
+  // lost ACKs and the whole RTO: 200 ms and more into SRTT, and 2 * SRTT
+  // into every probe timeout after it. At 3 % loss over net_af_packet 613
+  // of 8,200 samples in 5 s came this way, 580 of them 0 and the rest 19 ms
+  // on average, over a path of about 150 us (bench/loss/README.md, session
+  // 21). Without a log (its pool dry) TSecr still times everything.
+  if (logged.withheld) {
+    c.rtt_timing = false;
+    return Duration{};
   }
   // A segment timed from its send (the handshake's, or data without
   // timestamps), never retransmitted since (Karn): microseconds, exact.

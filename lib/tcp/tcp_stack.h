@@ -469,7 +469,14 @@ class TcpStack {
   void release_header_mbufs() noexcept;
   void process_fin(Tcb& c, Instant now) noexcept;
   Duration rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept;  // the sample taken, or zero
-  std::optional<Duration> logged_rtt(const Tcb& c, Seq32 ack, Instant now) const noexcept;
+  // What the transmit log says about an ACK's round trip: `rtt` when the
+  // newest batch it delivers can be timed; `withheld` when that batch is a
+  // retransmission (Karn: no sample at all, tcp_input.cc).
+  struct LoggedRtt {
+    std::optional<Duration> rtt;
+    bool withheld = false;
+  };
+  LoggedRtt logged_rtt(const Tcb& c, Seq32 ack, Instant now) const noexcept;
   void limited_transmit(Tcb& c, Instant now) noexcept;  // RFC 3042: one new segment beyond cwnd
 
   // tcp_sack.cc: RFC 6675 loss recovery with PRR (RFC 6937) where SACK was negotiated

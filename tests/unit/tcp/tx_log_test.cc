@@ -265,10 +265,12 @@ TEST_F(TxLogEngine, SendPathRecordsBatchesAndAcksDeliverThem) {
 // RTT samples come from the log's send time, in microseconds, where TSecr
 // counts milliseconds (RFC 7323 §4.1's clock here is 1 ms): an ACK 350 us
 // after the data gives a 350 us sample, not 0 (RFC 6298 §2.3: SRTT = 7/8 *
-// 0 from the handshake + 1/8 * 350 us). Karn (RFC 6298 §3): the
-// retransmitted octet at SND.UNA is not timed from the log; TSecr (which
-// RFC 7323 §4.1 lets time a retransmission) gives the sample instead.
-TEST_F(TxLogEngine, RttSamplesAreMicrosecondsFromTheLogAndTsecrAfterARetransmission) {
+// 0 from the handshake + 1/8 * 350 us). Karn (RFC 6298 §3): when the newest
+// batch an ACK delivers is a retransmission there is no sample, and TSecr
+// is not asked instead: after a spurious timeout the receiver echoes the
+// original's TSval (RFC 7323 §4.3), which would time the lost ACKs and the
+// whole RTO. The backed-off RTO stays until new data is timed.
+TEST_F(TxLogEngine, RttSamplesAreMicrosecondsFromTheLogAndNoneForARetransmission) {
   Tcb* c = establish_active(seg().mss(1460).sack_perm().ts(7000, 0));
   ASSERT_NE(c, nullptr);
   ASSERT_TRUE(c->ts_ok);
@@ -279,21 +281,33 @@ TEST_F(TxLogEngine, RttSamplesAreMicrosecondsFromTheLogAndTsecrAfterARetransmiss
   EXPECT_EQ(take_all_sent().size(), 2u);
   const std::uint32_t echo = our_tsval(*c);
   recv(seg().seq(irs() + 1).ack(iss() + 1 + 2 * mss).ts(7001, echo), at_ms(10) + Duration::us(350));
-  EXPECT_EQ(c->rto.srtt(), Duration::ns(350'000 / 8));
+  const Duration srtt = Duration::ns(350'000 / 8);
+  EXPECT_EQ(c->rto.srtt(), srtt);
 
   // One segment again, resent by the RTO (its 200 ms floor; the probe,
-  // which adds 200 ms for a lone segment, comes later): its ACK 3 ms after
-  // the resend is timed by TSecr, the resend's own TSval: 3 ms, not the
-  // 203 ms since the original went out.
+  // which adds 200 ms for a lone segment, comes later). The data had
+  // arrived and its ACK was lost: the ACK of the resend echoes the
+  // original's TSval, 203 ms before it. No sample, and the RTO stays backed
+  // off.
   const Seq32 s3 = iss() + 1 + 2 * mss;
   ASSERT_EQ(stack().send_copy(*c, pattern(mss), at_ms(20)), mss);
   EXPECT_EQ(take_all_sent().size(), 1u);
-  advance_to(at_ms(20) + c->rto.rto());
+  const std::uint32_t original = our_tsval(*c);
+  const Duration rto = c->rto.rto();
+  advance_to(at_ms(20) + rto);
   expect_sent(seg().seq(s3).data(mss));
-  const Duration before = c->rto.srtt();
-  const std::uint32_t echo2 = our_tsval(*c);
-  recv(seg().seq(irs() + 1).ack(s3 + mss).ts(7002, echo2), now() + Duration::ms(3));
-  EXPECT_EQ(c->rto.srtt(), before * 7 / 8 + Duration::ms(3) / 8);
+  EXPECT_EQ(c->rto.rto(), rto * 2);
+  recv(seg().seq(irs() + 1).ack(s3 + mss).ts(7002, original), now() + Duration::ms(3));
+  EXPECT_EQ(c->rto.srtt(), srtt);
+  EXPECT_EQ(c->rto.rto(), rto * 2);
+
+  // New data, timed from the log: a 500 us sample, and the backoff ends.
+  const Instant t = now() + Duration::ms(1);
+  ASSERT_EQ(stack().send_copy(*c, pattern(mss), t), mss);
+  EXPECT_EQ(take_all_sent().size(), 1u);
+  recv(seg().seq(irs() + 1).ack(s3 + 2 * mss).ts(7003, our_tsval(*c)), t + Duration::us(500));
+  EXPECT_EQ(c->rto.srtt(), srtt * 7 / 8 + Duration::us(500) / 8);
+  EXPECT_EQ(c->rto.rto(), rto);
 }
 
 // An ACK that covers several batches is timed from the newest of them
