@@ -127,6 +127,16 @@ print(b.get(sys.argv[3], 0) - a.get(sys.argv[3], 0))
 PY
 }
 
+# kernel_side_tweaks: RPS on the kernel's interface and, for the diagnosis,
+# quickack on its route to Tern. Run once Tern is up: in tap mode the
+# interface is the tap the PMD creates, gone between runs.
+kernel_side_tweaks() {
+  [ -z "${TERN_LOSS_RPS}" ] || ip netns exec "$peer_ns" sh -c "for q in /sys/class/net/$peer_if/queues/rx-*/rps_cpus; do echo $TERN_LOSS_RPS > \$q; done"
+  if [ "${TERN_LOSS_KERNEL_QUICKACK:-0}" = 1 ]; then
+    ip -n "$peer_ns" route replace "$tern_ip/32" dev "$peer_if" quickack 1
+  fi
+}
+
 # tern_sends DIR: Tern's bulk client -> the kernel's server.
 tern_sends() {
   local dir=$1 kpid
@@ -139,7 +149,7 @@ tern_sends() {
   rm -f "$work/go"
   interop_start_tern perf/tern-perf --client "$peer_ip" --port "$port" --mode bulk --time "$secs" \
     --interval "$interval" --start-file "$work/go" --json
-  [ -z "${TERN_LOSS_RPS}" ] || ip netns exec "$peer_ns" sh -c "for q in /sys/class/net/$peer_if/queues/rx-*/rps_cpus; do echo $TERN_LOSS_RPS > \$q; done"
+  kernel_side_tweaks
   touch "$work/go"
   tern_wait_for "the Tern client" $((secs + 60)) eval '! kill -0 "$tern_pid"' || fail "Tern client did not finish"
   local p=$tern_pid
@@ -154,7 +164,7 @@ tern_sends() {
 kernel_sends() {
   local dir=$1
   interop_start_tern perf/tern-perf --server --port "$port" --json
-  [ -z "${TERN_LOSS_RPS}" ] || ip netns exec "$peer_ns" sh -c "for q in /sys/class/net/$peer_if/queues/rx-*/rps_cpus; do echo $TERN_LOSS_RPS > \$q; done"
+  kernel_side_tweaks
   nstat_abs >"$dir/nstat.before"
   timeout $((secs + 60)) ip netns exec "$peer_ns" "$perf" --kernel --client "$tern_ip" --port "$port" \
     --mode bulk --time "$secs" --interval "$interval" --cpu 1 --congestion "$kcc" --json >"$dir/kclient.log" 2>&1 || true
@@ -164,11 +174,8 @@ kernel_sends() {
 }
 
 kcc=${TERN_LOSS_KERNEL_CC:-cubic}
-if [ "${TERN_LOSS_KERNEL_QUICKACK:-0}" = 1 ]; then
-  ip -n "$peer_ns" route replace "$tern_ip/32" dev "$peer_if" quickack 1
-  echo "kernel side: quickack on its route to Tern ($(ip -n "$peer_ns" route show "$tern_ip/32"))"
-fi
 TERN_LOSS_RPS=${TERN_LOSS_RPS-2}
+[ "${TERN_LOSS_KERNEL_QUICKACK:-0}" = 1 ] && echo "kernel side: quickack on its route to Tern (every run)"
 echo "kernel side: $kcc congestion control (per socket)," \
   "sack $(interop_in_peer sysctl -n net.ipv4.tcp_sack), timestamps $(interop_in_peer sysctl -n net.ipv4.tcp_timestamps)"
 header="| Tern cc | loss | reorder | Tern sends, Gbit/s | Linux sends, Gbit/s | Tern / Linux | Tern retrans segs | Tern RTOs | Linux retrans segs | Linux RTOs |"
