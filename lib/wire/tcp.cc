@@ -41,15 +41,7 @@ std::size_t write_tcp(std::span<std::byte> out, const TcpFields& f,
   const std::size_t header_len = kTcpMinHeaderLen + options.size();
   if (options.size() % 4 != 0 || header_len > kTcpMaxHeaderLen || out.size() < header_len) return 0;
   std::byte* p = out.data();
-  store_be16(p, f.sport);
-  store_be16(p + 2, f.dport);
-  store_be32(p + 4, f.seq);
-  store_be32(p + 8, f.ack);
-  store_u8(p + 12, static_cast<std::uint8_t>((header_len / 4) << 4));
-  store_u8(p + 13, f.flags);
-  store_be16(p + 14, f.window);
-  store_be16(p + 16, 0);
-  store_be16(p + 18, f.urgent);
+  write_tcp_fixed(p, f, header_len);
   if (!options.empty()) std::memcpy(p + kTcpMinHeaderLen, options.data(), options.size());
   return header_len;
 }

@@ -92,6 +92,20 @@ struct TcpFields {
 std::size_t write_tcp(std::span<std::byte> out, const TcpFields& f,
                       std::span<const std::byte> options = {}) noexcept;
 
+// The 20 fixed bytes of a header `header_len` long (the data offset says
+// it), checksum 0: what write_tcp() and write_tcp_ts() both write first.
+inline void write_tcp_fixed(std::byte* out, const TcpFields& f, std::size_t header_len) noexcept {
+  store_be16(out, f.sport);
+  store_be16(out + 2, f.dport);
+  store_be32(out + 4, f.seq);
+  store_be32(out + 8, f.ack);
+  store_u8(out + 12, static_cast<std::uint8_t>((header_len / 4) << 4));
+  store_u8(out + 13, f.flags);
+  store_be16(out + 14, f.window);
+  store_be16(out + 16, 0);
+  store_be16(out + 18, f.urgent);
+}
+
 // The timestamps option alone, as write_tcp_options() lays it out without
 // SACK-permitted: 01 01 08 0a TSval TSecr (RFC 7323 Appendix A).
 inline constexpr std::size_t kTcpTimestampsOptionLen = 12;
@@ -104,15 +118,7 @@ inline constexpr std::size_t kTcpTimestampsOptionLen = 12;
 inline std::size_t write_tcp_ts(std::byte* out, const TcpFields& f, bool ts, std::uint32_t ts_val,
                                 std::uint32_t ts_ecr) noexcept {
   const std::size_t len = kTcpMinHeaderLen + (ts ? kTcpTimestampsOptionLen : 0);
-  store_be16(out, f.sport);
-  store_be16(out + 2, f.dport);
-  store_be32(out + 4, f.seq);
-  store_be32(out + 8, f.ack);
-  store_u8(out + 12, static_cast<std::uint8_t>((len / 4) << 4));
-  store_u8(out + 13, f.flags);
-  store_be16(out + 14, f.window);
-  store_be16(out + 16, 0);
-  store_be16(out + 18, f.urgent);
+  write_tcp_fixed(out, f, len);
   if (ts) {
     store_be32(out + 20, 0x0101080Au);  // NOP, NOP, kind 8, length 10
     store_be32(out + 24, ts_val);
