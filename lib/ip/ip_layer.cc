@@ -472,7 +472,9 @@ bool IpLayer::build_prefix(std::uint32_t src, std::uint32_t dst, std::uint8_t pr
   p.l4_pseudo_sum = pseudo_header_sum(s_.addr, dst, protocol, 0);
   p.len = static_cast<std::uint8_t>(kEthernetHeaderLen + kIpv4MinHeaderLen);
   p.max_l3_len = s_.mtu;
+  p.ipv6 = false;
   p.generation = *arp_.generation();
+  p.generation_of = arp_.generation();
   p.valid_until = fresh_until;
   return true;
 }

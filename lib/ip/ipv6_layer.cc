@@ -573,6 +573,9 @@ void Ipv6Layer::on_router_advert(const Ipv6Header& ip, const NdMessage& nd, bool
         !replicated)
       counters_.inc(Counter::kNdPrefixListFull);
   });
+  // The hop limit, MTU, default router or on-link prefixes may have
+  // changed: frame prefixes built before are rebuilt (RAs are rare).
+  nd_.invalidate_prefixes();
 }
 
 void Ipv6Layer::send_solicit(const Ipv6Addr& target, const MacAddr* unicast_mac, FrameQueue& out) noexcept {
@@ -786,6 +789,60 @@ bool Ipv6Layer::send_packet(Mbuf l4, const Ipv6Addr& src, const Ipv6Addr& dst, s
     return false;
   }
   return transmit(std::move(l4), dst, *hop, now, out);
+}
+
+bool Ipv6Layer::build_prefix(const Ipv6Addr& src, const Ipv6Addr& dst, std::uint8_t protocol, FramePrefix& p,
+                             Instant now) const noexcept {
+  if (dst.is_unspecified() || dst.is_v4_mapped() || dst.is_loopback() || dst.is_multicast() || !is_ours(src))
+    return false;
+  // The route's own lifetime, where it has one (next_hop()'s order): an
+  // on-link prefix or a default router learned from Router Advertisements.
+  Instant route_until = Instant::max();
+  bool on_our_prefix = dst.is_link_local();
+  for (std::size_t i = 0; i < n_addrs_ && !on_our_prefix; ++i)
+    on_our_prefix = dst.in_prefix(addrs_[i].addr, addrs_[i].len);
+  if (!on_our_prefix) {
+    if (onlink_.on_link(dst, now)) {
+      route_until = onlink_.on_link_until(dst, now);
+    } else if (!configured_router_) {
+      route_until = learned_router_until_;
+    }
+  }
+  const auto hop = next_hop(dst, now);
+  if (!hop) return false;
+  Instant reachable_until;
+  const MacAddr* mac = nd_.lookup_reachable(*hop, now, reachable_until);
+  if (mac == nullptr) return false;
+  const std::span<std::byte> b{p.bytes};
+  write_ethernet(b, *mac, mac_, kEtherTypeIpv6);
+  // As send_packet() writes it; the payload length is send_prefixed()'s.
+  Ipv6Fields f{};
+  f.src = src;
+  f.dst = dst;
+  f.next_header = protocol;
+  f.hop_limit = hop_limit_;
+  write_ipv6(b.subspan(kEthernetHeaderLen, kIpv6HeaderLen), f);
+  p.ipv6 = true;
+  p.l3_sum = 0;
+  p.l4_pseudo_sum = ipv6_pseudo_header_sum(src, dst, 0, protocol);
+  p.len = static_cast<std::uint8_t>(kEthernetHeaderLen + kIpv6HeaderLen);
+  p.max_l3_len = mtu_;  // as send_packet() cuts TCP: to the link's (or RA's) MTU
+  p.generation = *nd_.generation();
+  p.generation_of = nd_.generation();
+  p.valid_until = std::min(reachable_until, route_until);
+  return true;
+}
+
+bool Ipv6Layer::send_prefixed(Mbuf frame, const FramePrefix& p, FrameQueue& out) noexcept {
+  std::byte* ip = frame.head_mut().data() + kEthernetHeaderLen;
+  store_be16(ip + 4, static_cast<std::uint16_t>(frame.pkt_len() - p.len));
+  counters_.inc(Counter::kIp6OutRequests);
+  if ((frame->ol_flags & RTE_MBUF_F_TX_L4_MASK) != 0) {  // as send_packet()
+    frame->ol_flags |= RTE_MBUF_F_TX_IPV6;
+    frame->l2_len = kEthernetHeaderLen;
+    frame->l3_len = kIpv6HeaderLen;
+  }
+  return push(std::move(frame), out);
 }
 
 bool Ipv6Layer::transmit(Mbuf frame, const Ipv6Addr& dst, const Ipv6Addr& hop, Instant now,

@@ -20,6 +20,7 @@
 #include "base/instant.h"
 #include "base/mbuf.h"
 #include "config/config.h"
+#include "ip/frame_prefix.h"
 #include "ip/frame_queue.h"
 #include "ip/ip_frag.h"
 #include "ip/neighbor_cache.h"
@@ -147,6 +148,20 @@ class Ipv6Layer {
   // address it was opened or accepted on, whatever source_for(dst) says.
   bool send_from(Mbuf l4, const Ipv6Addr& src, const Ipv6Addr& dst, std::uint8_t protocol, Instant now,
                  FrameQueue& out) noexcept;
+  // A flow's Ethernet and IPv6 headers, built once (lib/ip/frame_prefix.h),
+  // for packets from `src` to `dst` that send_from() would send whole
+  // through the same next hop: only while that neighbour is REACHABLE
+  // (valid_until: the end of its reachable time, or of the route's
+  // lifetime if sooner), so a prefixed send never owes the neighbour cache
+  // a STALE -> DELAY step (RFC 4861 §7.3.3). False, `p` untouched: no
+  // prefix now (no route, the neighbour not REACHABLE, `src` not ours and
+  // usable); send_from() does what must be done.
+  bool build_prefix(const Ipv6Addr& src, const Ipv6Addr& dst, std::uint8_t protocol, FramePrefix& p,
+                    Instant now) const noexcept;
+  // Sends `frame`: a valid prefix `p` (generation, valid_until), then the
+  // upper-layer header and payload, at most p.max_l3_len bytes from the
+  // IPv6 header on. Fills in the payload length, as send_from() would have.
+  bool send_prefixed(Mbuf frame, const FramePrefix& p, FrameQueue& out) noexcept;
   // Source address selection (a subset of RFC 6724 §5): the link-local
   // address for link-local and link-scope multicast destinations, else the
   // configured address whose prefix holds `dst` (longest), else the first

@@ -113,6 +113,7 @@ void NeighborCache::erase(Entry& victim) noexcept {
   std::size_t hole = static_cast<std::size_t>(&victim - entries_.data());
   entries_[hole].used = false;
   --used_;
+  ++generation_;
   for (std::size_t j = (hole + 1) & mask_; entries_[j].used; j = (j + 1) & mask_) {
     const std::size_t k = home(entries_[j].addr);
     // Stays if its home lies cyclically in (hole, j].
@@ -131,6 +132,9 @@ void NeighborCache::arm(Entry& e) noexcept {
 }
 
 void NeighborCache::set_reachable(Entry& e, Instant now) noexcept {
+  // Staying REACHABLE (a confirmation, §7.3.1) keeps cached prefixes: they
+  // expire at the deadline they were built with and are rebuilt.
+  if (e.state != NeighborState::kReachable) ++generation_;
   e.state = NeighborState::kReachable;
   e.deadline = now + cfg_.reachable_time;
 }
@@ -153,6 +157,14 @@ const MacAddr* NeighborCache::lookup_for_send(const Ipv6Addr& addr, Instant now)
     e->deadline = now + cfg_.delay_first_probe;
     arm(*e);
   }
+  return &e->mac;
+}
+
+const MacAddr* NeighborCache::lookup_reachable(const Ipv6Addr& addr, Instant now,
+                                               Instant& reachable_until) const noexcept {
+  const Entry* e = find(addr);
+  if (e == nullptr || e->state != NeighborState::kReachable || now >= e->deadline) return nullptr;
+  reachable_until = e->deadline;
   return &e->mac;
 }
 

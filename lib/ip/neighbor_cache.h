@@ -84,6 +84,17 @@ class NeighborCache {
   template <class Release>
   void on_source_lla(const Ipv6Addr& addr, const MacAddr& mac, Instant now, Release&& release) noexcept;
 
+  // The MAC of a REACHABLE `addr` and when it stops being REACHABLE, for a
+  // cached frame prefix (lib/ip/frame_prefix.h): sending to it changes no
+  // state until then (§7.3.3). nullptr in any other state.
+  const MacAddr* lookup_reachable(const Ipv6Addr& addr, Instant now, Instant& reachable_until) const noexcept;
+  // Bumped whenever an entry's MAC changes or it leaves REACHABLE other
+  // than by its time running out (FramePrefix::generation), and by
+  // invalidate_prefixes().
+  const std::uint32_t* generation() const noexcept { return &generation_; }
+  // For the IP layer: what prefixes bake in besides the neighbour changed.
+  void invalidate_prefixes() noexcept { ++generation_; }
+
   // Forward progress from an upper layer (§7.3.1: e.g. new data ACKed by
   // TCP) confirms `addr` REACHABLE, unless it is INCOMPLETE or unknown.
   void confirm(const Ipv6Addr& addr, Instant now) noexcept;
@@ -153,6 +164,7 @@ class NeighborCache {
   std::int32_t free_parked_ = -1;
   std::size_t pending_used_ = 0;
   std::vector<Ipv6Addr> timed_;  // entries with a timer (INCOMPLETE, DELAY, PROBE); stale ones skipped
+  std::uint32_t generation_ = 0;
 };
 
 // ---- templates -------------------------------------------------------------
@@ -174,6 +186,7 @@ template <class Release>
 void NeighborCache::resolved(Entry& e, const MacAddr& mac, NeighborState state, Instant now,
                              Release&& release) noexcept {
   counters_.inc(Counter::kNdResolved);
+  ++generation_;
   e.mac = mac;
   if (state == NeighborState::kReachable) {
     set_reachable(e, now);
@@ -199,10 +212,16 @@ void NeighborCache::on_advert(const Ipv6Addr& target, const NeighborAdvert& na, 
   if (!na.override_ && differs) {
     // A different address without Override: believed only as far as
     // doubting the one we have.
-    if (e->state == NeighborState::kReachable) e->state = NeighborState::kStale;
+    if (e->state == NeighborState::kReachable) {
+      e->state = NeighborState::kStale;
+      ++generation_;
+    }
     return;
   }
-  if (differs) e->mac = *na.target_lla;
+  if (differs) {  // §7.2.5: Override, the new address replaces the cached one
+    e->mac = *na.target_lla;
+    ++generation_;
+  }
   if (na.solicited) {
     set_reachable(*e, now);
   } else if (differs) {
@@ -228,6 +247,7 @@ void NeighborCache::on_source_lla(const Ipv6Addr& addr, const MacAddr& mac, Inst
   if (mac != e->mac) {
     e->mac = mac;
     e->state = NeighborState::kStale;
+    ++generation_;
   }
 }
 

@@ -54,6 +54,16 @@ class OnLinkPrefixes {
     return false;
   }
 
+  // While `dst` stays on the link for certain: the earliest expiry of the
+  // live prefixes holding it (Instant{} if none does).
+  Instant on_link_until(const Ipv6Addr& dst, Instant now) const noexcept {
+    Instant first{};
+    for (const Entry& e : e_)
+      if (live(e, now) && dst.in_prefix(e.prefix, e.len) && (first == Instant{} || e.until < first))
+        first = e.until;
+    return first;
+  }
+
   std::size_t size(Instant now) const noexcept {
     std::size_t n = 0;
     for (const Entry& e : e_) n += live(e, now) ? 1 : 0;

@@ -46,15 +46,21 @@ class TcpIpGlue final : public TransportInput, public SegmentSink {
   }
   PathMtu path_mtu(const IpAddr& dst, Instant now) override { return ip_.path_mtu_estimate(dst, now); }
   const std::uint32_t* path_mtu_generation() const override { return &ip_.path_mtus().generation(); }
-  // IPv4 only: IPv6's neighbour discovery (RFC 4861 §7.3: a STALE entry
-  // moves to DELAY when used) wants to see every packet; send_segment6
-  // takes them.
+  // IPv6 prefixes only while the neighbour is REACHABLE (Ipv6Layer::
+  // build_prefix): a STALE one must see the send to move to DELAY (RFC 4861
+  // §7.3.3), which send_segment6 does. prefix_generation() only says that
+  // prefixes are built; each names its own counter (FramePrefix).
   const std::uint32_t* prefix_generation() const override { return ip_.prefix_generation(); }
   bool frame_prefix(const FourTuple& t, FramePrefix& p, Instant now) override {
-    return t.is_v4() && ip_.build_prefix(addr_v4_host(t.laddr), addr_v4_host(t.raddr), kIpProtoTcp, p, now);
+    if (t.is_v4()) return ip_.build_prefix(addr_v4_host(t.laddr), addr_v4_host(t.raddr), kIpProtoTcp, p, now);
+    return ip_.v6().build_prefix(Ipv6Addr{t.laddr.bytes()}, Ipv6Addr{t.raddr.bytes()}, kIpProtoTcp, p, now);
   }
   void send_prefixed(Mbuf frame, const FramePrefix& p, Instant /*now*/) override {
-    ip_.send_prefixed(std::move(frame), p, out_);
+    if (p.ipv6) {
+      ip_.v6().send_prefixed(std::move(frame), p, out_);
+    } else {
+      ip_.send_prefixed(std::move(frame), p, out_);
+    }
   }
   void path_mtu_lowered(const IpAddr& dst, std::uint16_t mtu, Instant now) override {
     ip_.lower_path_mtu(dst, mtu, now);

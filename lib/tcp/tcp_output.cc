@@ -107,7 +107,8 @@ void TcpStack::release_header_mbufs() noexcept {
 }
 
 // A stale prefix (its neighbour entry changed or expired) is rebuilt; where
-// none can be built (the hop's MAC unknown, IPv6, a sink without prefixes)
+// none can be built (the hop's MAC unknown, an IPv6 neighbour not
+// REACHABLE, a sink without prefixes)
 // the segment takes the sink's full path, which resolves the hop.
 bool TcpStack::refresh_prefix(Tcb& c, Instant now) noexcept {
   c.prefix.len = 0;
@@ -519,9 +520,9 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   // A super-segment (send_size) is cut by the port: it counts as the wire
   // segments it becomes, as Linux counts an skb's gso_segs in OutSegs.
   const bool tso = len > c.mss;
-  // The connection's frame prefix (Ethernet + IPv4 header, built once:
+  // The connection's frame prefix (Ethernet + IP header, built once:
   // lib/ip/frame_prefix.h) goes in front, so the IP layer only fills in
-  // the datagram's length, ID and checksum; a super-segment, or a segment
+  // the datagram's length (IPv4: and ID and checksum); a super-segment, or a segment
   // the prefix's MTU would not carry whole, takes the full path.
   const std::uint16_t pre =
       !tso && prefix_fresh(c, now) && c.prefix.len - kEthernetHeaderLen + hlen + len <= c.prefix.max_l3_len
@@ -530,7 +531,7 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   auto h = m.append(static_cast<std::uint16_t>(pre + hlen));
   // A fixed-size copy of the whole array (write_tcp overwrites what an
   // IPv4 prefix does not use): an IPv4 prefix and the shortest TCP header
-  // are as long as it.
+  // are as long as it, an IPv6 prefix is.
   static_assert(kEthernetHeaderLen + kIpv4MinHeaderLen + kTcpMinHeaderLen >= FramePrefix::kMaxLen);
   if (pre != 0) std::memcpy(h.data(), c.prefix.bytes.data(), FramePrefix::kMaxLen);
   std::uint8_t flags = kTcpAck;
@@ -547,7 +548,8 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   if (len > 0 && !attach_payload(c, m.get(), off, len)) return false;
   const std::uint32_t wire_segs = tso ? (len + c.mss - 1) / c.mss : 1;
   if (pre != 0) {
-    finish_checksum(m.get(), pre, c.prefix.l4_pseudo_sum + (m->pkt_len - pre), true, o_.tx_checksum_offload);
+    finish_checksum(m.get(), pre, c.prefix.l4_pseudo_sum + (m->pkt_len - pre), !c.prefix.ipv6,
+                    o_.tx_checksum_offload);
   } else {
     fill_checksum(m.get(), c.tuple, o_.tx_checksum_offload, tso ? c.mss : 0);
   }

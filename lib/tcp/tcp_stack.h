@@ -621,7 +621,8 @@ class TcpStack {
   // Whether c.prefix may head c's next segment (valid under the sink's
   // generation, its neighbour entry still fresh), rebuilt if it went stale.
   bool prefix_fresh(Tcb& c, Instant now) noexcept {
-    if (c.prefix.len != 0 && c.prefix.generation == *prefix_gen_ && now < c.prefix.valid_until) return true;
+    if (c.prefix.len != 0 && c.prefix.generation == *c.prefix.generation_of && now < c.prefix.valid_until)
+      return true;
     return refresh_prefix(c, now);
   }
   bool refresh_prefix(Tcb& c, Instant now) noexcept;

@@ -1,6 +1,6 @@
 // The per-connection frame prefix (lib/ip/frame_prefix.h, TcpStack::
-// prefix_fresh): a connection's segments start with Ethernet and IPv4
-// headers the sink built once; the engine must build a new one whenever the
+// prefix_fresh): a connection's segments start with Ethernet and IP
+// headers the sink built once (IPv4 or IPv6); the engine must build a new one whenever the
 // sink says the old one went stale (its generation moved: the next hop's
 // MAC changed) or it expired (its neighbour entry's lifetime), and send
 // through the full path where the sink builds none.
@@ -79,6 +79,29 @@ TEST_F(FramePrefixes, WithoutAPrefixSegmentsTakeTheFullPath) {
   prefixes_ = false;  // frame_prefix() now refuses
   ASSERT_EQ(stack().send_copy(*c, pattern(100, 2), at_ms(11)), 100u);
   EXPECT_FALSE(expect_sent(seg().seq(iss() + 101).data(100, 2)).prefixed);
+}
+
+// IPv6: the same prefix path (Ipv6Layer::build_prefix), the checksum
+// from the IPv6 pseudo-header sum the prefix carries (RFC 8200 §8.1).
+// Without the IPv6 branch the prefix would not be used, or the segment
+// would carry an IPv4 pseudo-header checksum.
+TEST_F(FramePrefixes, Ipv6SegmentsCarryThePrefixAndTheirChecksum) {
+  use_ipv6();
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(stack().send_copy(*c, pattern(300), at_ms(10)), 300u);
+  const Sent d = expect_sent(seg().flags(kTcpAck | kTcpPsh).seq(iss() + 1).data(300));
+  EXPECT_TRUE(d.prefixed);
+  EXPECT_TRUE(d.v6);
+  EXPECT_TRUE(d.checksum_ok);
+  EXPECT_EQ(d.eth_dst, prefix_mac_);
+  recv(seg().flags(kTcpAck).seq(irs() + 1).ack(iss() + 301), at_ms(11));
+  prefixes_ = false;  // the neighbour no longer REACHABLE: the sink builds none
+  ++prefix_generation_;
+  ASSERT_EQ(stack().send_copy(*c, pattern(100, 2), at_ms(12)), 100u);
+  const Sent full = expect_sent(seg().seq(iss() + 301).data(100, 2));
+  EXPECT_FALSE(full.prefixed) << "through send_segment6, which does ND's DELAY step";
+  EXPECT_TRUE(full.v6);
 }
 
 }  // namespace

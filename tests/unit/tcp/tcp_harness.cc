@@ -6,6 +6,7 @@
 #include "wire/checksum.h"
 #include "wire/ethernet.h"
 #include "wire/ipv4.h"
+#include "wire/ipv6.h"
 
 namespace tern::tcptest {
 
@@ -243,21 +244,35 @@ void TcpHarness::send_segment6(Mbuf segment, const IpAddr& src, const IpAddr& ds
 }
 
 bool TcpHarness::frame_prefix(const FourTuple& t, FramePrefix& p, Instant /*now*/) {
-  if (!prefixes_ || !t.is_v4()) return false;
+  if (!prefixes_) return false;
   const std::span<std::byte> b{p.bytes};
-  write_ethernet(b, prefix_mac_, testkit::kOurMac, kEtherTypeIpv4);
-  Ipv4Fields f{};
-  f.src = addr_v4_host(t.laddr);
-  f.dst = addr_v4_host(t.raddr);
-  f.protocol = kIpProtoTcp;
-  f.ttl = 64;
-  f.dont_fragment = true;
-  write_ipv4(b.subspan(kEthernetHeaderLen, kIpv4MinHeaderLen), f, /*fill_checksum=*/false);
-  p.l3_sum = checksum_partial(b.subspan(kEthernetHeaderLen, kIpv4MinHeaderLen));
-  p.l4_pseudo_sum = pseudo_header_sum(f.src, f.dst, kIpProtoTcp, 0);
-  p.len = static_cast<std::uint8_t>(kEthernetHeaderLen + kIpv4MinHeaderLen);
+  p.ipv6 = !t.is_v4();
+  if (p.ipv6) {
+    write_ethernet(b, prefix_mac_, testkit::kOurMac, kEtherTypeIpv6);
+    Ipv6Fields f{};
+    f.src = Ipv6Addr{t.laddr.bytes()};
+    f.dst = Ipv6Addr{t.raddr.bytes()};
+    f.next_header = kIpProtoTcp;
+    f.hop_limit = 64;
+    write_ipv6(b.subspan(kEthernetHeaderLen, kIpv6HeaderLen), f);
+    p.l4_pseudo_sum = ipv6_pseudo_header_sum(f.src, f.dst, 0, kIpProtoTcp);
+    p.len = static_cast<std::uint8_t>(kEthernetHeaderLen + kIpv6HeaderLen);
+  } else {
+    write_ethernet(b, prefix_mac_, testkit::kOurMac, kEtherTypeIpv4);
+    Ipv4Fields f{};
+    f.src = addr_v4_host(t.laddr);
+    f.dst = addr_v4_host(t.raddr);
+    f.protocol = kIpProtoTcp;
+    f.ttl = 64;
+    f.dont_fragment = true;
+    write_ipv4(b.subspan(kEthernetHeaderLen, kIpv4MinHeaderLen), f, /*fill_checksum=*/false);
+    p.l3_sum = checksum_partial(b.subspan(kEthernetHeaderLen, kIpv4MinHeaderLen));
+    p.l4_pseudo_sum = pseudo_header_sum(f.src, f.dst, kIpProtoTcp, 0);
+    p.len = static_cast<std::uint8_t>(kEthernetHeaderLen + kIpv4MinHeaderLen);
+  }
   p.max_l3_len = 1500;
   p.generation = prefix_generation_;
+  p.generation_of = &prefix_generation_;
   p.valid_until = prefix_valid_until_;
   ++prefixes_built_;
   return true;
@@ -267,10 +282,21 @@ void TcpHarness::send_prefixed(Mbuf frame, const FramePrefix& p, Instant now) {
   const Bytes head = testkit::bytes_of(frame.get());
   EXPECT_GE(head.size(), p.len);
   const MacAddr mac = testkit::get_mac(head, 0);
-  const IpAddr src = IpAddr::v4(testkit::get32(head, kEthernetHeaderLen + 12));
-  const IpAddr dst = IpAddr::v4(testkit::get32(head, kEthernetHeaderLen + 16));
+  IpAddr src, dst;
+  if (p.ipv6) {
+    std::array<std::uint8_t, 16> a{}, b{};
+    for (std::size_t i = 0; i < 16; ++i) {
+      a[i] = testkit::get8(head, kEthernetHeaderLen + 8 + i);
+      b[i] = testkit::get8(head, kEthernetHeaderLen + 24 + i);
+    }
+    src = IpAddr::v6(a);
+    dst = IpAddr::v6(b);
+  } else {
+    src = IpAddr::v4(testkit::get32(head, kEthernetHeaderLen + 12));
+    dst = IpAddr::v4(testkit::get32(head, kEthernetHeaderLen + 16));
+  }
   rte_pktmbuf_adj(frame.get(), p.len);
-  record_sent(std::move(frame), src, dst, false, now);
+  record_sent(std::move(frame), src, dst, p.ipv6, now);
   sent_.back().prefixed = true;
   sent_.back().eth_dst = mac;
 }
