@@ -358,15 +358,10 @@ bool IpLayer::send_datagram(Mbuf dgram, std::uint32_t dst, std::uint8_t protocol
   // answers Fragmentation Needed, and it learns).
   const std::uint16_t mtu = protocol == kIpProtoTcp ? s_.mtu : pmtus_.get(IpAddr::v4(dst), s_.mtu, now);
   const bool fits = tso || ip_len <= mtu;
-  Ipv4Fields f{};
-  f.src = s_.addr;
-  f.dst = dst;
-  f.protocol = protocol;
-  f.ttl = s_.ip.default_ttl;
+  Ipv4Fields f = ipv4_fields(dst, protocol, /*dont_fragment=*/fits);
   f.id = next_ip_id_;
   next_ip_id_ = static_cast<std::uint16_t>(
       next_ip_id_ + (tso ? (l4_len - dgram->l4_len + dgram->tso_segsz - 1u) / dgram->tso_segsz : 1u));
-  f.dont_fragment = fits;
   f.payload_len = l4_len;
   counters_.inc(Counter::kIpOutRequests);
   const bool l4_offload = (dgram->ol_flags & RTE_MBUF_F_TX_L4_MASK) != 0;
@@ -459,12 +454,7 @@ bool IpLayer::build_prefix(std::uint32_t src, std::uint32_t dst, std::uint8_t pr
   write_ethernet(b, *mac, s_.mac, kEtherTypeIpv4);
   // As send_datagram() writes a datagram that fits: DF, the default TTL;
   // total length and ID are send_prefixed()'s, left 0 in the sum.
-  Ipv4Fields f{};
-  f.src = s_.addr;
-  f.dst = dst;
-  f.protocol = protocol;
-  f.ttl = s_.ip.default_ttl;
-  f.dont_fragment = true;
+  const Ipv4Fields f = ipv4_fields(dst, protocol, /*dont_fragment=*/true);
   const std::span<std::byte> ip = b.subspan(kEthernetHeaderLen, kIpv4MinHeaderLen);
   write_ipv4(ip, f, /*fill_checksum=*/false);
   store_be16(ip.data() + 2, 0);

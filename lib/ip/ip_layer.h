@@ -24,6 +24,7 @@
 #include "ip/pmtu_cache.h"
 #include "tern/ip_addr.h"
 #include "wire/ethernet.h"
+#include "wire/ipv4.h"
 
 namespace tern {
 
@@ -218,6 +219,17 @@ class IpLayer {
                            Instant now) noexcept;
   void send_arp(std::uint16_t op, const MacAddr& tha, std::uint32_t tpa, const MacAddr& eth_dst,
                 FrameQueue& out) noexcept;
+  // The header fields every datagram from our address carries (TTL, DF);
+  // send_datagram and build_prefix fill in the rest.
+  Ipv4Fields ipv4_fields(std::uint32_t dst, std::uint8_t protocol, bool dont_fragment) const noexcept {
+    Ipv4Fields f{};
+    f.src = s_.addr;
+    f.dst = dst;
+    f.protocol = protocol;
+    f.ttl = s_.ip.default_ttl;
+    f.dont_fragment = dont_fragment;
+    return f;
+  }
   // `dgram` starts with 20 bytes for the IPv4 header, then l4_len bytes.
   bool send_datagram(Mbuf dgram, std::uint32_t dst, std::uint8_t protocol, std::uint16_t l4_len, Instant now,
                      FrameQueue& out) noexcept;

@@ -556,8 +556,13 @@ void Ipv6Layer::on_router_advert(const Ipv6Header& ip, const NdMessage& nd, bool
   }
   if (nd.cur_hop_limit() != 0) hop_limit_ = nd.cur_hop_limit();
   // §6.3.4: an MTU option below the minimum or above the link's is ignored.
-  if (const auto mtu = nd.mtu(); mtu && *mtu >= kIpv6MinMtu && *mtu <= link_mtu_)
+  // A lower one reaches the open connections through the path MTU cache's
+  // generation (their MSS follows, RFC 8201 §5.2), as a lowered estimate
+  // does; a higher one only new connections and expiring estimates take.
+  if (const auto mtu = nd.mtu(); mtu && *mtu >= kIpv6MinMtu && *mtu <= link_mtu_) {
+    if (*mtu < mtu_) pmtus_.link_mtu_lowered();
     mtu_ = static_cast<std::uint16_t>(*mtu);
+  }
   const std::uint16_t lifetime = nd.router_lifetime_s();
   if (lifetime > 0) {
     learned_router_ = src;

@@ -76,6 +76,10 @@ class PathMtuCache {
   // a decrease reaches them with one comparison per send instead of a
   // lookup; expiry needs no signal, as each holds its estimate's deadline.
   const std::uint32_t& generation() const noexcept { return generation_; }
+  // The link MTU itself went down (an IPv6 Router Advertisement's MTU
+  // option, RFC 4861 §6.3.4): every destination's estimate may be lower
+  // now, so open connections must look again, as after lower().
+  void link_mtu_lowered() noexcept { ++generation_; }
 
   std::uint32_t capacity() const noexcept { return sets_ * kWays; }
   // Entries held (expired ones not yet found included).

@@ -70,10 +70,12 @@ class SegmentSink {
   virtual const std::uint32_t* path_mtu_generation() const { return nullptr; }
   // A connection's frame prefix (lib/ip/frame_prefix.h): the Ethernet and IP
   // headers its segments start with, built once and copied per segment.
-  // prefix_generation(): the counter a prefix stays valid under; nullptr (the
-  // default): the sink builds none, and every segment goes through
-  // send_segment / send_segment6. frame_prefix: false while there is none
-  // to build (the segment then takes the full path).
+  // prefix_generation(): nullptr (the default) when the sink builds no
+  // prefixes, and every segment goes through send_segment / send_segment6;
+  // otherwise only the switch that says it does, since each prefix names
+  // the counter it stays valid under (FramePrefix: the ARP table's or the
+  // neighbour cache's). frame_prefix: false while there is none to build
+  // (the segment then takes the full path).
   virtual const std::uint32_t* prefix_generation() const { return nullptr; }
   virtual bool frame_prefix(const FourTuple& /*t*/, FramePrefix& /*p*/, Instant /*now*/) { return false; }
   // A whole frame that starts with a prefix frame_prefix built, still valid.

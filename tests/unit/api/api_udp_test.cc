@@ -24,7 +24,9 @@ class Recorder final : public UdpHandler {
   void on_datagram(UdpSocket& s, const Endpoint& from, Buffer data) override {
     got.push_back({from, bytes_of(data.get()), data.get()});
     if (on) on(s, from, data);
-    if (echo && data) EXPECT_EQ(s.send_to(data, from), Error::kOk);
+    if (echo && data) {
+      EXPECT_EQ(s.send_to(data, from), Error::kOk);
+    }
   }
   std::vector<Got> got;
   bool echo = false;

@@ -289,6 +289,7 @@ TEST_F(Ipv6Test, RouterAdvertisementGivesDefaultRouterAndMtu) {
   mtu[1] = std::byte{1};
   put32(mtu, 4, 1400);
   append(ra, mtu);
+  const std::uint32_t generation_before = ip6().path_mtus().generation();
   recv6(icmp6_frame(MacAddr{{0x33, 0x33, 0, 0, 0, 1}}, kRouterLl, Ipv6Addr::all_nodes(), 134, 0, ra, 255,
                     kRouterMac),
         at_ms(0));
@@ -296,6 +297,8 @@ TEST_F(Ipv6Test, RouterAdvertisementGivesDefaultRouterAndMtu) {
   EXPECT_EQ(counters_.total_drops(), 0u);
   EXPECT_EQ(ip6().v6().default_router(at_ms(0)), kRouterLl);
   EXPECT_EQ(ip6().v6().mtu(), 1400);
+  EXPECT_EQ(ip6().path_mtus().generation(), generation_before + 1)
+      << "a lower link MTU is news for open connections (RFC 8201 §5.2)";
   // The router's MAC came with the RA: off-link traffic leaves at once.
   EXPECT_TRUE(ip6().send_ipv6(l4(pattern(8)), kRemote, kProtoUdp, at_ms(1), out_));
   const Sent6 s = parse6(expect_sent());

@@ -15,6 +15,19 @@ class FramePrefixes : public TcpHarness {
     TcpHarness::SetUp();
     use_prefixes();
   }
+  // An established connection whose first 100 bytes went out behind the
+  // first prefix and are ACKed at `acked_at`; the next send builds anew
+  // or reuses it.
+  Tcb* first_hundred_sent_and_acked(Instant acked_at) {
+    Tcb* c = establish_passive();
+    if (c == nullptr) return nullptr;
+    EXPECT_EQ(stack().send_copy(*c, pattern(100), at_ms(10)), 100u);
+    const Sent d = expect_sent(seg().data(100));
+    EXPECT_TRUE(d.prefixed);
+    EXPECT_EQ(d.eth_dst, prefix_mac_);
+    recv(seg().flags(kTcpAck).seq(irs() + 1).ack(iss() + 101), acked_at);
+    return c;
+  }
 };
 
 constexpr MacAddr kNewHopMac{{0x02, 0, 0, 0, 0, 0x0C}};
@@ -38,11 +51,8 @@ TEST_F(FramePrefixes, SegmentsCarryThePrefixBuiltOnce) {
 // carries the new MAC. Without the generation check it would still go to
 // the old one.
 TEST_F(FramePrefixes, ANewGenerationRebuildsThePrefix) {
-  Tcb* c = establish_passive();
+  Tcb* c = first_hundred_sent_and_acked(at_ms(11));
   ASSERT_NE(c, nullptr);
-  ASSERT_EQ(stack().send_copy(*c, pattern(100), at_ms(10)), 100u);
-  EXPECT_EQ(expect_sent(seg().data(100)).eth_dst, prefix_mac_);
-  recv(seg().flags(kTcpAck).seq(irs() + 1).ack(iss() + 101), at_ms(11));
   const MacAddr old_mac = prefix_mac_;
   prefix_mac_ = kNewHopMac;
   ++prefix_generation_;
@@ -56,11 +66,8 @@ TEST_F(FramePrefixes, ANewGenerationRebuildsThePrefix) {
 // A prefix lasts no longer than the neighbour entry it came from.
 TEST_F(FramePrefixes, AnExpiredPrefixIsRebuilt) {
   prefix_valid_until_ = at_ms(11);
-  Tcb* c = establish_passive();
+  Tcb* c = first_hundred_sent_and_acked(at_ms(10));
   ASSERT_NE(c, nullptr);
-  ASSERT_EQ(stack().send_copy(*c, pattern(100), at_ms(10)), 100u);
-  EXPECT_EQ(expect_sent(seg().data(100)).eth_dst, prefix_mac_);
-  recv(seg().flags(kTcpAck).seq(irs() + 1).ack(iss() + 101), at_ms(10));
   prefix_mac_ = kNewHopMac;  // what the sink would find now, same generation
   ASSERT_EQ(stack().send_copy(*c, pattern(100, 2), at_ms(11)), 100u);
   EXPECT_EQ(expect_sent(seg().seq(iss() + 101).data(100, 2)).eth_dst, kNewHopMac);
@@ -71,11 +78,8 @@ TEST_F(FramePrefixes, AnExpiredPrefixIsRebuilt) {
 // does while the hop's MAC is unknown), segments take the full path.
 TEST_F(FramePrefixes, WithoutAPrefixSegmentsTakeTheFullPath) {
   prefix_valid_until_ = at_ms(11);
-  Tcb* c = establish_passive();
+  Tcb* c = first_hundred_sent_and_acked(at_ms(10));
   ASSERT_NE(c, nullptr);
-  ASSERT_EQ(stack().send_copy(*c, pattern(100), at_ms(10)), 100u);
-  EXPECT_TRUE(expect_sent(seg().data(100)).prefixed);
-  recv(seg().flags(kTcpAck).seq(irs() + 1).ack(iss() + 101), at_ms(10));
   prefixes_ = false;  // frame_prefix() now refuses
   ASSERT_EQ(stack().send_copy(*c, pattern(100, 2), at_ms(11)), 100u);
   EXPECT_FALSE(expect_sent(seg().seq(iss() + 101).data(100, 2)).prefixed);
