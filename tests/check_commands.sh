@@ -34,6 +34,7 @@ bash                 bash
 c++                  g++              # install/install_test.sh (${CXX:-c++})
 cat                  coreutils
 chmod                coreutils        # interop/startup_test.sh
+chrt                 util-linux       # bench/loss/bridge_bench.sh
 clang                clang            # fuzz/run_fuzzers.sh
 clang++              clang            # fuzz/run_fuzzers.sh
 clang-format         clang-format     # check_format.sh
@@ -98,7 +99,7 @@ stdbuf               coreutils
 sysctl               procps           # dpdk-env/netns.sh, interop tests
 tail                 coreutils
 tar                  tar              # packetdrill/run_scripts.sh
-taskset              util-linux       # bench/ab/ab.py
+taskset              util-linux       # bench/ab/ab.py, bench/loss
 tcpdump              tcpdump          # interop/echo_test.sh (TERN_ECHO_PCAP)
 tee                  coreutils
 timeout              coreutils

@@ -47,6 +47,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 interop=$here/../../tests/interop
 . "$interop/lib.sh"
+. "$here/loss_lib.sh"
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [tap|af_packet]"; exit 2; }
 interop_init loss-bench "${2:-tap}" "$1"
 
@@ -88,45 +89,6 @@ seed = $seed
 TOML
 }
 
-# json_field LOG FIELD: from tern-perf's --json line (the last line).
-json_field() {
-  python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]).get(sys.argv[2], 0))' "$1" "$2"
-}
-# interval_means LOG: the sender's mean cwnd and smoothed RTT over its
-# --interval lines (JSON, "cwnd_kb", "rtt_us").
-interval_means() {
-  python3 - "$1" <<'PY'
-import json, sys
-cw, rtt = [], []
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if not line.startswith("{"):
-        continue
-    try:
-        j = json.loads(line)
-    except ValueError:
-        continue
-    if j.get("type") == "summary" or not isinstance(j.get("rtt_us"), (int, float)):
-        continue
-    cw.append(j["cwnd_kb"])
-    rtt.append(j["rtt_us"])
-print("cwnd %.1f KB, srtt %.0f us (%d intervals)" % (sum(cw) / len(cw), sum(rtt) / len(rtt), len(cw)) if cw else "no intervals")
-PY
-}
-# counter LOG NAME: a counter Tern printed at exit ("Name value").
-counter() { awk -v n="$2" '$1 == n { v = $2 } END { print v + 0 }' "$1"; }
-# nstat_abs: the peer namespace's absolute kernel counters, "name value".
-nstat_abs() { interop_in_peer nstat -asz | awk 'NF >= 2 && $1 !~ /^#/ { print $1, $2 }'; }
-nstat_delta() {  # BEFORE AFTER NAME
-  python3 - "$1" "$2" "$3" <<'PY'
-import sys
-def load(p):
-    return {l.split()[0]: int(l.split()[1]) for l in open(p) if len(l.split()) >= 2}
-a, b = load(sys.argv[1]), load(sys.argv[2])
-print(b.get(sys.argv[3], 0) - a.get(sys.argv[3], 0))
-PY
-}
-
 # kernel_side_tweaks: RPS on the kernel's interface and, for the diagnosis,
 # quickack on its route to Tern. Run once Tern is up: in tap mode the
 # interface is the tap the PMD creates, gone between runs.
@@ -165,10 +127,10 @@ kernel_sends() {
   local dir=$1
   interop_start_tern perf/tern-perf --server --port "$port" --json
   kernel_side_tweaks
-  nstat_abs >"$dir/nstat.before"
+  nstat_abs "$peer_ns" >"$dir/nstat.before"
   timeout $((secs + 60)) ip netns exec "$peer_ns" "$perf" --kernel --client "$tern_ip" --port "$port" \
     --mode bulk --time "$secs" --interval "$interval" --cpu 1 --congestion "$kcc" --json >"$dir/kclient.log" 2>&1 || true
-  nstat_abs >"$dir/nstat.after"
+  nstat_abs "$peer_ns" >"$dir/nstat.after"
   interop_stop_tern || true
   cp "$work/tern.log" "$dir/tern-server.log"
 }

@@ -125,16 +125,7 @@ interop_setup() {
       peer_ns=$(tern_ns_create "${letter}p")
       tern_veth "$ns_tern" "$tern_if" "$peer_ns" "$peer_if"
       ip -n "$peer_ns" addr add "$peer_ip/24" dev "$peer_if"
-      # docs/ports.md: veth hands af_packet the kernel's TCP segments with the
-      # checksum still to be filled in (CHECKSUM_PARTIAL; net_af_packet
-      # ignores TP_STATUS_CSUMNOTREADY), so Tern would drop them as
-      # TcpBadChecksum: TX checksum offload off on the peer.
-      # Read back: a silent failure here shows up only as Tern dropping
-      # everything (Tern's start-up warning names it too).
-      command -v ethtool >/dev/null || { echo "interop: ethtool not found (Debian package ethtool; dpdk-env/setup.sh)"; exit 1; }
-      ip netns exec "$peer_ns" ethtool -K "$peer_if" tx off >/dev/null
-      ip netns exec "$peer_ns" ethtool -k "$peer_if" | grep -q "^tx-checksumming: off" ||
-        { echo "interop: ethtool -K $peer_if tx off did not take effect"; exit 1; }
+      interop_tx_checksum_off "$peer_ns" "$peer_if"
       # docs/ports.md: the PMD's default ring (512 frames) fills under bulk
       # load and the fanout then rolls a flow over to the other queue, which
       # reorders it past PAWS; 8192 frames per queue keeps flows on one queue.
@@ -154,13 +145,27 @@ interop_setup() {
       ip -n "$peer_ns" addr add "$peer_ip/24" dev "$peer_if"
       # As for af_packet: AF_XDP carries no checksum state, so the peer's
       # segments must leave it with their checksums filled in.
-      ip netns exec "$peer_ns" ethtool -K "$peer_if" tx off >/dev/null
+      interop_tx_checksum_off "$peer_ns" "$peer_if"
       device="net_af_xdp0,iface=${tern_if}"
       tern_lcores="0"
       export TERN_WORKERS=1
       ;;
     *) echo "usage: $0 tap|af_packet|af_xdp BUILD_DIR"; exit 2 ;;
   esac
+}
+
+# interop_tx_checksum_off NS IF: TX checksum offload off on the kernel's
+# end IF of a veth whose other end a socket PMD reads. docs/ports.md: veth
+# hands af_packet the kernel's TCP segments with the checksum still to be
+# filled in (CHECKSUM_PARTIAL; net_af_packet ignores TP_STATUS_CSUMNOTREADY,
+# AF_XDP carries no checksum state), so Tern would drop them as
+# TcpBadChecksum. Read back: a silent failure here shows up only as Tern
+# dropping everything (Tern's start-up warning names it too).
+interop_tx_checksum_off() {
+  command -v ethtool >/dev/null || { echo "interop: ethtool not found (Debian package ethtool; dpdk-env/setup.sh)"; exit 1; }
+  ip netns exec "$1" ethtool -K "$2" tx off >/dev/null
+  ip netns exec "$1" ethtool -k "$2" | grep -q "^tx-checksumming: off" ||
+    { echo "interop: ethtool -K $2 tx off did not take effect"; exit 1; }
 }
 
 # interop_write_config MEMORY_MB MBUFS_PER_WORKER [EXTRA_TOML]: writes
