@@ -10,8 +10,8 @@
 # Nothing passes or fails (bench/loss/README.md has the results).
 #   bridge_bench.sh BUILD_DIR
 # Environment: TERN_LOSS_POINTS, TERN_LOSS_SECONDS, TERN_LOSS_SEED,
-#   TERN_LOSS_KERNEL_CC, TERN_LOSS_OUT, TERN_LOSS_KEEP, TERN_LOSS_INTERVAL
-#   as for loss_bench.sh
+#   TERN_LOSS_KERNEL_CC, TERN_LOSS_OUT, TERN_LOSS_KEEP, TERN_LOSS_INTERVAL,
+#   TERN_LOSS_TCP (both Tern ends) as for loss_bench.sh
 #   (default points "0 0.01 0.03"; loss only); Tern runs `[tcp] congestion =
 #   TERN_LOSS_CC` (default cubic).
 #   TERN_BRIDGE_IDLE_US  the bridge sleeps this long after a round with no
@@ -88,6 +88,7 @@ device = "net_af_packet0,iface=$3,framecnt=8192"
 address = "$4/24"
 [tcp]
 congestion = "$cc"
+${TERN_LOSS_TCP:-}
 TOML
 }
 tern_config "$work/s.toml" s "$s_if" "$net.2" 0
@@ -144,10 +145,12 @@ sender_counts() {
     echo "$(counter "$2/sender.log" RetransSegs) / $(counter "$2/sender.log" TCPTimeouts) / $(counter "$2/sender.log" TCPLossProbes)"
   fi
 }
-# bridge_counts LOG: "impaired drops S->R, R->S; tx refused S->R, R->S".
+# bridge_counts LOG: "impaired drops S->R, R->S; tx refused S->R, R->S |
+# frames S->R per frame R->S" (data segments per ACK, near enough).
 bridge_counts() {
   awk '$1 == "a->b:" || $1 == "b->a:" { d = d (d == "" ? "" : ", ") $6; r = r (r == "" ? "" : ", ") $9 }
-       END { print d "; " r }' "$1"
+       $1 == "a->b:" { ab = $3 } $1 == "b->a:" { ba = $3 }
+       END { printf "%s; %s | %s\n", d, r, (ba > 0 ? sprintf("%.1f", ab / ba) : "n/a") }' "$1"
 }
 ratio() { python3 -c "import sys; t,k=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (t/k) if k > 0 else 'n/a')" "$1" "$2"; }
 
@@ -173,6 +176,6 @@ for loss in $points; do
   [ -z "$outfile" ] || echo "$row" >>"$outfile"
 done
 echo
-echo "| loss | seed | sender | receiver | Gbit/s | sender's retrans segs / RTOs / loss probes | bridge's impaired drops S->R, R->S; tx refused S->R, R->S |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
+echo "| loss | seed | sender | receiver | Gbit/s | sender's retrans segs / RTOs / loss probes | bridge's impaired drops S->R, R->S; tx refused S->R, R->S | frames S->R per frame R->S |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 printf '%s\n' "${details[@]}"
