@@ -781,7 +781,12 @@ bool Ipv6Layer::send_packet(Mbuf l4, const Ipv6Addr& src, const Ipv6Addr& dst, s
   // and so fit it (a connection that learned nothing yet sends them whole:
   // the path answers Packet Too Big, and it learns).
   const std::uint16_t mtu = protocol == kIpProtoTcp ? mtu_ : pmtus_.get(IpAddr::v6(dst.b), mtu_, now);
-  if (kIpv6HeaderLen + l4_len > mtu) return fragment_and_send(std::move(l4), src, dst, *hop, mtu, now, out);
+  // A TCP super-segment the port cuts into wire segments (TSO,
+  // TcpStackOptions::tso_max) is longer than the MTU by design: each wire
+  // segment fits (tso_segsz is the connection's MSS).
+  const bool tso = (l4->ol_flags & RTE_MBUF_F_TX_TCP_SEG) != 0 && l4->tso_segsz != 0;
+  if (!tso && kIpv6HeaderLen + l4_len > mtu)
+    return fragment_and_send(std::move(l4), src, dst, *hop, mtu, now, out);
   if ((l4->ol_flags & RTE_MBUF_F_TX_L4_MASK) != 0) {
     // DPDK's contract for an L4 checksum offload: the version flag and the
     // header lengths; the transport has put the pseudo-header sum in place.

@@ -48,11 +48,12 @@ void fill_checksum(rte_mbuf* m, const FourTuple& t, bool offload, std::uint16_t 
     // DPDK's contract for RTE_MBUF_F_TX_TCP_SEG: the pseudo-header sum
     // without the length (each wire segment has its own; rte_ipv4_phdr_cksum
     // leaves it out for TSO), the L4 checksum request, l4_len and
-    // tso_segsz; the IP layer adds RTE_MBUF_F_TX_IPV4 and
-    // RTE_MBUF_F_TX_IP_CKSUM with l2_len and l3_len.
+    // tso_segsz; for IPv4 the IP layer adds RTE_MBUF_F_TX_IPV4 and
+    // RTE_MBUF_F_TX_IP_CKSUM with l2_len and l3_len; IPv6's version flag is
+    // set here, as finish_checksum sets it.
     auto* th = rte_pktmbuf_mtod(m, std::byte*);
     store_be16(th + 16, checksum_fold(tcp_pseudo_header_sum(t.laddr, t.raddr, 0)));
-    m->ol_flags |= RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM;
+    m->ol_flags |= RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM | (t.is_v4() ? 0 : RTE_MBUF_F_TX_IPV6);
     m->l4_len = static_cast<std::uint16_t>((std::to_integer<unsigned>(th[12]) >> 4) * 4);
     m->tso_segsz = tso_segsz;
     return;
@@ -255,8 +256,9 @@ void TcpStack::ack_now_or_later(Tcb& c, bool force, Instant now) noexcept {
 // once share one); the tail of a write short of an MSS goes on its own,
 // through Nagle's and SWS's checks as before. Not for what is sent again
 // (a retransmission is one MSS at most, never more than what was lost), not
-// with the FIN (it belongs to the last wire segment alone), not over IPv6
-// (no TSO path in the IPv6 layer yet). SACK blocks never ride in a full
+// with the FIN (it belongs to the last wire segment alone). IPv4 and IPv6
+// alike (IPv6's 16-bit payload length holds kTsoMaxPayload and the TCP
+// header, as IPv4's total length does). SACK blocks never ride in a full
 // segment (send_data_segment: they must fit the MSS), so a super-segment
 // carries none either, as its parts would not have. Under
 // pacing at most one send quantum (BBR's 1 ms of data at the pacing rate,
@@ -265,8 +267,7 @@ void TcpStack::ack_now_or_later(Tcb& c, bool force, Instant now) noexcept {
 // than the burst pacing already allows (pace_hold).
 std::uint32_t TcpStack::send_size(const Tcb& c, bool fin_pending) const noexcept {
   const std::uint32_t mss = c.mss;
-  if (mss == 0 || o_.tso_max < 2u * mss || fin_pending || c.snd_nxt != c.snd_max || !c.tuple.is_v4())
-    return mss;
+  if (mss == 0 || o_.tso_max < 2u * mss || fin_pending || c.snd_nxt != c.snd_max) return mss;
   std::uint32_t most = std::min(o_.tso_max, TcpStackOptions::kTsoMaxPayload);
   if (pacing_rate(c) != 0) most = std::min(most, pacing_quantum(c));
   return std::max<std::uint32_t>(most / mss, 1) * mss;

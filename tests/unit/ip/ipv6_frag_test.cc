@@ -387,6 +387,37 @@ TEST_F(Ipv6Frag, BigUdpDatagramLeavesInFragmentsWithItsChecksumFinished) {
   expect_no_leaks();
 }
 
+// A TCP super-segment for the port to cut (TSO, RTE_MBUF_F_TX_TCP_SEG) is
+// longer than the MTU by design: it leaves whole, not in fragments, with
+// the offload's version flag and header lengths, its payload length the
+// whole segment's (each wire segment's is the port's to write).
+TEST_F(Ipv6Frag, ATsoSuperSegmentLeavesWholeForThePortToCut) {
+  peer_solicits(at_ms(0));
+  Bytes tcp(20);
+  tcp[12] = std::byte{0x50};
+  append(tcp, pattern(4 * 1440, 3));
+  Mbuf m = Mbuf::alloc(pool_);
+  ASSERT_TRUE(m);
+  ASSERT_TRUE(append_chain(m, tcp, pool_));
+  m->ol_flags |= RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM;
+  m->l4_len = 20;
+  m->tso_segsz = 1440;
+  ASSERT_TRUE(ip6().send_ipv6(std::move(m), kPeerG, kProtoTcp, at_ms(1), out_));
+  Mbuf f = out_.pop_front();
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(out_.empty()) << "one frame, no fragments";
+  EXPECT_EQ(f->pkt_len, 14u + 40 + tcp.size());
+  EXPECT_EQ(f->ol_flags & (RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_TCP_SEG),
+            RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_TCP_SEG);
+  EXPECT_EQ(f->l2_len, 14u);
+  EXPECT_EQ(f->l3_len, 40u);
+  const Bytes b = bytes_of(f.get());
+  EXPECT_EQ(get16(b, 14 + 4), tcp.size());
+  EXPECT_EQ(count(Counter::kIp6FragCreates), 0u);
+  f.reset();
+  expect_no_leaks();
+}
+
 // RFC 8201 §5.2: a Packet Too Big about a UDP datagram of ours lowers the
 // path MTU to its destination (one reporting less than 1280 means 1280,
 // §4); later UDP datagrams to it are fragmented to fit, TCP is left to its

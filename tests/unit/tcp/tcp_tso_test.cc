@@ -1,7 +1,7 @@
 // TCP segmentation offload on send (TcpStackOptions::tso_max, tcp_output.cc
 // send_size): new data leaves as super-segments of whole MSS that the port
 // cuts (RTE_MBUF_F_TX_TCP_SEG, tso_segsz = MSS), within the windows and the
-// pacing quantum; retransmissions and IPv6 stay one MSS. Scripted segments at virtual time, as
+// pacing quantum, over IPv4 and IPv6; retransmissions stay one MSS. Scripted segments at virtual time, as
 // tcp_rack_test.cc: opened actively with MSS 1460 and SACK, no timestamps, Nagle off.
 #include <algorithm>
 
@@ -147,15 +147,26 @@ TEST_F(Tso, AfterATimeoutEverythingIsResentOneMssAtATime) {
   expect_no_super_segments(sent);
 }
 
-// Over IPv6 every segment is built here (the IPv6 layer has no TSO path).
-TEST_F(Tso, NotOverIpv6) {
+// Over IPv6 too (the IPv6 layer passes a super-segment to the port whole):
+// four MSS of new data leave as one, its checksum left to the port with the
+// IPv6 pseudo-header sum without the length (RFC 8200 §8.1), the bytes the
+// application's.
+TEST_F(Tso, OverIpv6TooNewDataLeavesAsOneSuperSegment) {
   use_ipv6();
   Tcb* c = open(seg().mss(1440).sack_perm());
   ASSERT_NE(c, nullptr);
-  send(*c, 4, at_ms(30));
-  const std::vector<Sent> sent = take_all_sent();
-  EXPECT_EQ(std::count_if(sent.begin(), sent.end(), [](const Sent& s) { return s.len() == 1440; }), 4);
-  for (const Sent& s : sent) EXPECT_EQ(s.tso_segsz, 0) << s;
+  const std::uint64_t out_before = count(Counter::kOutSegs);
+  ASSERT_EQ(stack().send_copy(*c, pattern(4 * 1440 + 80), at_ms(30)), 4u * 1440 + 80);
+  const Sent s = expect_sent(seg().seq(S(1)).data(4 * 1440));
+  EXPECT_EQ(s.tso_segsz, 1440);
+  EXPECT_TRUE(s.offloaded);
+  EXPECT_TRUE(s.checksum_ok) << "IPv6 pseudo-header sum without the length, l4_len";
+  const Bytes all = pattern(4 * 1440 + 80);
+  EXPECT_EQ(s.payload, Bytes(all.begin(), all.begin() + 4 * 1440));
+  const Sent tail = expect_sent(seg().seq(S(1) + 4 * 1440).data(80));
+  EXPECT_EQ(tail.tso_segsz, 0) << "the tail short of an MSS on its own";
+  expect_nothing_sent();
+  EXPECT_EQ(count(Counter::kOutSegs), out_before + 5) << "four wire segments and the tail";
 }
 
 // Off (tso_max 0, the port offers none): one MSS per segment, as before.
