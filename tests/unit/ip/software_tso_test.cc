@@ -104,58 +104,38 @@ class SoftwareTsoTest : public PoolTest {
   bool ipv6_ = false;
 };
 
-TEST_F(SoftwareTsoTest, CutsIntoWireSegmentsWithTheirOwnHeadersAndChecksums) {
+// Both families: TCP/IPv4 through rte_gso, TCP/IPv6 cut by SoftwareTso
+// itself (DPDK 22.11's rte_gso cuts no TCP/IPv6), each wire frame with its
+// own lengths, sequence number and checksums.
+class SoftwareTsoFamilies : public SoftwareTsoTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(SoftwareTsoFamilies, CutsIntoWireSegmentsWithTheirOwnHeadersAndChecksums) {
   SoftwareTso tso(pool_, pool_);
   std::array<rte_mbuf*, 8> out{};
-  const std::uint16_t k = tso.segment(tso_frame(3500), out.data(), out.size());
+  const std::uint16_t k = tso.segment(tso_frame(3500, GetParam()), out.data(), out.size());
   ASSERT_EQ(k, 4);
   for (std::uint16_t i = 0; i < k; ++i) expect_wire_frame(out[i], i, k);
   for (std::uint16_t i = 0; i < k; ++i) rte_pktmbuf_free(out[i]);
 }
 
-TEST_F(SoftwareTsoTest, APayloadOfOneSegmentLeavesAsItIsWithItsChecksums) {
+TEST_P(SoftwareTsoFamilies, APayloadOfOneSegmentLeavesAsItIsWithItsChecksums) {
   SoftwareTso tso(pool_, pool_);
   std::array<rte_mbuf*, 8> out{};
-  rte_mbuf* m = tso_frame(700);
+  rte_mbuf* m = tso_frame(700, GetParam());
   ASSERT_EQ(tso.segment(m, out.data(), out.size()), 1);
   EXPECT_EQ(out[0], m);
   expect_wire_frame(out[0], 0, 1);
   rte_pktmbuf_free(out[0]);
 }
 
-// DPDK 22.11's rte_gso cuts no TCP/IPv6: SoftwareTso cuts it by copying,
-// each wire frame with its payload length, sequence number and checksum.
-TEST_F(SoftwareTsoTest, CutsTcpIpv6IntoWireSegments) {
-  SoftwareTso tso(pool_, pool_);
-  std::array<rte_mbuf*, 8> out{};
-  const std::uint16_t k = tso.segment(tso_frame(3500, /*ipv6=*/true), out.data(), out.size());
-  ASSERT_EQ(k, 4);
-  for (std::uint16_t i = 0; i < k; ++i) expect_wire_frame(out[i], i, k);
-  for (std::uint16_t i = 0; i < k; ++i) rte_pktmbuf_free(out[i]);
-}
-
-TEST_F(SoftwareTsoTest, AnIpv6PayloadOfOneSegmentLeavesAsItIsWithItsChecksum) {
-  SoftwareTso tso(pool_, pool_);
-  std::array<rte_mbuf*, 8> out{};
-  rte_mbuf* m = tso_frame(kSegSize, /*ipv6=*/true);
-  ASSERT_EQ(tso.segment(m, out.data(), out.size()), 1);
-  EXPECT_EQ(out[0], m);
-  expect_wire_frame(out[0], 0, 1);
-  rte_pktmbuf_free(out[0]);
-}
-
-TEST_F(SoftwareTsoTest, TooManyIpv6WireSegmentsForTheArrayDropsTheFrame) {
+TEST_P(SoftwareTsoFamilies, TooManyWireSegmentsForTheArrayDropsTheFrame) {
   SoftwareTso tso(pool_, pool_);
   std::array<rte_mbuf*, 3> out{};
-  EXPECT_EQ(tso.segment(tso_frame(3500, /*ipv6=*/true), out.data(), out.size()),
-            0);  // freed: TearDown checks
+  EXPECT_EQ(tso.segment(tso_frame(3500, GetParam()), out.data(), out.size()), 0);  // freed: TearDown checks
 }
 
-TEST_F(SoftwareTsoTest, TooManyWireSegmentsForTheArrayDropsTheFrame) {
-  SoftwareTso tso(pool_, pool_);
-  std::array<rte_mbuf*, 2> out{};
-  EXPECT_EQ(tso.segment(tso_frame(3500), out.data(), out.size()), 0);  // freed: TearDown checks
-}
+INSTANTIATE_TEST_SUITE_P(Ip, SoftwareTsoFamilies, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "v6" : "v4"; });
 
 }  // namespace
 }  // namespace tern::testkit
