@@ -108,7 +108,14 @@ interop_udp_echo_server 0.0.0.0 "$work/server.log"
 # Over af_packet the kernel defragments (above), so 1,800 bytes at most there.
 client_max=30000
 [ "$mode" = af_packet ] && client_max=1800
-interop_start_tern tern-echo --udp --connect "$peer_ip" --port 7007 --messages 200 --max-size "$client_max"
+# The client starts once the link is set up on both sides (--start-file):
+# an ARP request sent before the kernel's end has its address goes
+# unanswered, and each worker would resend its first datagram for the
+# second until ARP asks again.
+rm -f "$work/go"
+interop_start_tern tern-echo --udp --connect "$peer_ip" --port 7007 --messages 200 --max-size "$client_max" \
+  --start-file "$work/go"
+touch "$work/go"
 tern_wait_for "the UDP client" 60 pid_gone "$tern_pid" || fail "tern-echo --udp --connect did not finish"
 interop_stop_tern
 grep "^udp echo client" "$work/tern.log"
