@@ -52,9 +52,9 @@ for line in open(sys.argv[1]):
 def n(prefix):
     return sum(c for i, c in calls.items() if names.get(i, '').startswith(prefix))
 # A passive open sends a SYN-ACK (send_syn with ack), an active one a SYN:
-# both through send_syn; the active benchmarks are the TxAck ones.
+# both through send_syn; the active benchmarks are the Tx ones.
 runs = n('tern::TcpStack::send_syn(')
-handshake = 1 if 'TxAck' in sys.argv[2] else 2
+handshake = 1 if 'Tx' in sys.argv[2] else 2
 segs = n('tern::TcpStack::receive(') - handshake * runs
 print(f'{sys.argv[2]:26} {total / segs:8.1f} instructions/segment ({segs} segments, {runs} runs)')
 EOF

@@ -15,6 +15,10 @@
 //    next segment sent into the sink, and the application topping the send
 //    queue up again (arg 0: send_copy of one MSS; arg 1: zero-copy send of
 //    a freshly allocated one-MSS mbuf).
+//  - BM_TcpTxPureAck: one pure ACK on the sending side alone (issue 16's
+//    60 ns per ACK): it acknowledges one more MSS of a flight sent outside
+//    the timed region, frees it from the send queue and advances SND.UNA;
+//    the application has nothing more to send, so no segment is built.
 //  - BM_TcpTxSegmentChain: one 256 KiB or 1 MiB zero-copy chain handed to
 //    send() and cut into MSS segments (header mbuf + indirect slices +
 //    checksum) in one go; items = segments, bytes = application bytes.
@@ -284,6 +288,37 @@ BENCHMARK(BM_TcpRxFrameBuild);
 
 // ---- send side ----------------------------------------------------------------
 
+// Active open to the scripted peer: SYN out, SYN-ACK in (window
+// 65535 << 7 = 8 MiB), ACK out. The connection, or nullptr with the reason
+// given to `state`.
+Tcb* active_open(benchmark::State& state, TcpStack& stack, CountingSink& sink, rte_mempool* pool,
+                 const Net& net, Instant& now) {
+  Tcb* c = stack.connect(net.peer, kServerPort, now);
+  if (c == nullptr || sink.last_flags != kTcpSyn) {
+    state.SkipWithError("connect sent no SYN");
+    return nullptr;
+  }
+  now = now + Duration::us(10);
+  const TcpFields synack{kServerPort, c->tuple.lport, kPeerIss, c->iss.value() + 1, kTcpSyn | kTcpAck, 65535};
+  deliver(stack, net, peer_frame(pool, synack, syn_options(peer_ts(now), sink.last_tsval), 0, false, net),
+          now);
+  if (c->state != TcpState::kEstablished) {
+    state.SkipWithError("SYN-ACK did not establish");
+    return nullptr;
+  }
+  sink.keep_last = false;
+  return c;
+}
+
+// The peer's pure ACK of everything up to `ack`, as the benchmarks' ACKs
+// are (window 65535 << 7, the timestamps option echoing ours).
+Mbuf peer_ack(rte_mempool* pool, const Tcb& c, std::uint32_t ack, Instant at, const Net& net,
+              bool checksum_offloaded = false) {
+  const TcpFields a{kServerPort, c.tuple.lport, kPeerIss + 1, ack, kTcpAck, 65535};
+  return peer_frame(pool, a, ts_option(peer_ts(at), TcpStack::ts_clock(at) + c.ts_offset), 0,
+                    checksum_offloaded, net);
+}
+
 void tx_ack_processing(benchmark::State& state, const Net& net) {
   const bool zero_copy = state.range(0) == 1;
   rte_mempool* pool = make_pool(8191);
@@ -293,18 +328,9 @@ void tx_ack_processing(benchmark::State& state, const Net& net) {
     CountingSink sink;
     Instant now = kStart;
     TcpStack stack(stack_options(kLocalAddr, &net), counters, sink, pool, pool, now);
-
-    // Active open: SYN out, SYN-ACK in, ACK out.
-    Tcb* c = stack.connect(net.peer, kServerPort, now);
-    if (c == nullptr || sink.last_flags != kTcpSyn) return state.SkipWithError("connect sent no SYN");
+    Tcb* c = active_open(state, stack, sink, pool, net, now);
+    if (c == nullptr) return;
     const std::uint32_t iss = c->iss.value();
-    const std::uint16_t lport = c->tuple.lport;
-    now = now + Duration::us(10);
-    const TcpFields synack{kServerPort, lport, kPeerIss, iss + 1, kTcpSyn | kTcpAck, 65535};
-    deliver(stack, net, peer_frame(pool, synack, syn_options(peer_ts(now), sink.last_tsval), 0, false, net),
-            now);
-    if (c->state != TcpState::kEstablished) return state.SkipWithError("SYN-ACK did not establish");
-    sink.keep_last = false;
     const std::uint32_t mss = c->mss;
 
     std::vector<std::byte> chunk(mss, std::byte{0x5a});
@@ -330,11 +356,8 @@ void tx_ack_processing(benchmark::State& state, const Net& net) {
     while (state.KeepRunningBatch(kBatch)) {
       state.PauseTiming();
       for (std::int64_t i = 0; i < kBatch; ++i) {
-        const Instant at = now + Duration::us(i + 1);
-        const TcpFields a{kServerPort, lport, kPeerIss + 1, acked + static_cast<std::uint32_t>(i + 1) * mss,
-                          kTcpAck,     65535};
-        frames[i] =
-            peer_frame(pool, a, ts_option(peer_ts(at), TcpStack::ts_clock(at) + c->ts_offset), 0, false, net);
+        frames[i] = peer_ack(pool, *c, acked + static_cast<std::uint32_t>(i + 1) * mss,
+                             now + Duration::us(i + 1), net);
       }
       state.ResumeTiming();
       for (auto& fr : frames) {
@@ -363,6 +386,100 @@ void BM_TcpTxAckProcessing(benchmark::State& state) { tx_ack_processing(state, k
 BENCHMARK(BM_TcpTxAckProcessing)->Arg(0)->Arg(1);
 void BM_TcpTxAckProcessing6(benchmark::State& state) { tx_ack_processing(state, kNet6); }
 BENCHMARK(BM_TcpTxAckProcessing6)->Arg(0)->Arg(1);
+
+// A pure ACK on the sending side and nothing else: each ACK acknowledges
+// one more MSS of a flight of kBatch segments, frees it from the send queue
+// and advances SND.UNA, and the application has nothing more to send, so
+// the ACK builds no segment (output() finds everything queued already
+// out). Outside the timed region: the application writing the next flight
+// (send_copy, which sends it at once: cwnd and the peer's window cover
+// it), and building the peer's ACKs. Before the first timed batch, the
+// same rounds untimed open cwnd to the whole flight (slow start), so no
+// ACK in the timed part clocks a segment out (segs_out_per_ack counts
+// them: 0). Arg 0: the NIC verified the ACK's checksum; arg 1: the engine
+// verifies it in software.
+void BM_TcpTxPureAck(benchmark::State& state) {
+  const bool offloaded = state.range(0) == 0;
+  rte_mempool* pool = make_pool(8191);
+  if (pool == nullptr) return state.SkipWithError("no mempool");
+  {
+    Counters counters;
+    CountingSink sink;
+    Instant now = kStart;
+    TcpStackOptions so = stack_options(kLocalAddr);
+    so.cfg.snd_buf = 4u << 20;  // a whole flight at send_copy's truesize
+    TcpStack stack(so, counters, sink, pool, pool, now);
+    Tcb* c = active_open(state, stack, sink, pool, kNet4, now);
+    if (c == nullptr) return;
+    const std::uint32_t mss = c->mss;
+    std::vector<std::byte> chunk(mss, std::byte{0x5a});
+    std::vector<Mbuf> frames(kBatch);
+
+    // One flight written and sent (untimed), and its ACKs built. False if
+    // the application could not queue it all or it did not all go out.
+    auto next_flight = [&] {
+      for (std::int64_t i = 0; i < kBatch; ++i) {
+        if (stack.send_copy(*c, chunk, now) != mss) return false;
+      }
+      if (c->snd_max - c->snd_una != static_cast<std::int32_t>(kBatch * mss)) return false;
+      const std::uint32_t una = c->snd_una.value();
+      for (std::int64_t i = 0; i < kBatch; ++i) {
+        frames[i] = peer_ack(pool, *c, una + static_cast<std::uint32_t>(i + 1) * mss,
+                             now + Duration::us(i + 1), kNet4, offloaded);
+      }
+      return true;
+    };
+    auto take_acks = [&] {
+      for (auto& fr : frames) {
+        now = now + Duration::us(1);
+        deliver(stack, kNet4, std::move(fr), now);
+      }
+      stack.on_timer(now);
+    };
+
+    // Slow start until cwnd holds the whole flight: smaller writes, each
+    // acknowledged whole one MSS at a time.
+    for (int round = 0; round < 20 && c->cc.cwnd() < kBatch * mss; ++round) {
+      while (stack.send_space(*c) > 0 && c->snd_max - c->snd_una < static_cast<std::int32_t>(c->cc.cwnd())) {
+        if (stack.send_copy(*c, chunk, now) == 0) break;
+      }
+      while (c->snd_una != c->snd_max) {
+        now = now + Duration::us(1);
+        deliver(stack, kNet4, peer_ack(pool, *c, (c->snd_una + mss).value(), now, kNet4), now);
+      }
+    }
+    if (c->cc.cwnd() < kBatch * mss || c->sndq.bytes() != 0) {
+      return state.SkipWithError("cwnd did not open to the flight");
+    }
+
+    std::uint64_t segs_in_timed = 0;
+    while (state.KeepRunningBatch(kBatch)) {
+      state.PauseTiming();
+      if (!next_flight()) {
+        state.SkipWithError("the flight was not sent whole");
+        break;
+      }
+      const std::uint64_t before = sink.segments;
+      state.ResumeTiming();
+      take_acks();
+      state.PauseTiming();
+      segs_in_timed += sink.segments - before;
+      if (c->snd_una != c->snd_max || c->sndq.bytes() != 0) {
+        state.SkipWithError(("ACKs not all taken: drops " + drops_of(counters)).c_str());
+        break;
+      }
+      state.ResumeTiming();
+    }
+    if (counters.total_drops() != 0) state.SkipWithError(("drops: " + drops_of(counters)).c_str());
+    const double n = static_cast<double>(state.iterations() ? state.iterations() : 1);
+    state.counters["segs_out_per_ack"] = static_cast<double>(segs_in_timed) / n;
+    state.SetItemsProcessed(state.iterations());
+    state.SetLabel(offloaded ? "checksum offloaded" : "checksum in software");
+    stack.abort(*c, now);
+  }
+  rte_mempool_free(pool);
+}
+BENCHMARK(BM_TcpTxPureAck)->Arg(0)->Arg(1);
 
 // Send-path segmentation of one large zero-copy write: the application hands
 // a chain of `Arg` bytes (2 KiB mbufs) to send() on an ESTABLISHED

@@ -18,6 +18,12 @@ namespace tern {
 // shorter than off + len sums what it holds; check the length first.
 inline std::uint16_t chain_checksum(const rte_mbuf* m, std::uint32_t pseudo, std::uint32_t off,
                                     std::uint32_t len) noexcept {
+  // All in the first mbuf (a header alone, an ACK, most received
+  // segments): one sum, what the loop below gives for one chunk.
+  if (off + len <= m->data_len) {
+    return checksum_finish(checksum_partial_at({rte_pktmbuf_mtod_offset(m, const std::byte*, off), len},
+                                               checksum_fold(pseudo), false));
+  }
   ChecksumAccumulator acc{pseudo};
   for (; m != nullptr && len > 0; m = m->next) {
     if (off >= m->data_len) {

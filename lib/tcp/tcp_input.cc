@@ -62,14 +62,12 @@ void TcpStack::receive(const IpAddr& src, const IpAddr& dst, Mbuf frame, std::ui
     return;
   }
   Segment s;
-  if (h->header_len() > kTcpMinHeaderLen) {
-    auto o = parse_tcp_options(h->options());
-    if (!o) {
-      counters_.inc(Counter::kInErrs);
-      counters_.drop(Drop::kTcpBadOptions);
-      return;
-    }
-    s.opts = *o;
+  // Parsed in place: a TcpOptions is some 60 bytes, copied once more for
+  // every segment otherwise.
+  if (h->header_len() > kTcpMinHeaderLen && !parse_tcp_options_into(h->options(), s.opts)) {
+    counters_.inc(Counter::kInErrs);
+    counters_.drop(Drop::kTcpBadOptions);
+    return;
   }
   s.tuple = FourTuple{dst, src, h->dst_port(), h->src_port()};
   s.seq = Seq32{h->seq()};

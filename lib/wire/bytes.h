@@ -4,9 +4,13 @@
 // wire bytes into host integers, so byte-order bugs have one home.
 //
 // Written as shifts rather than memcpy + bswap: GCC and clang both recognise
-// the pattern and emit a single load + bswap (movbe), and it stays constexpr.
+// the pattern and emit a single load + bswap (movbe), and it stays constexpr
+// (store_be32 excepted at run time, below).
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 namespace tern {
 
@@ -25,7 +29,16 @@ constexpr void store_be16(std::byte* p, std::uint16_t v) noexcept {
   p[1] = static_cast<std::byte>(v);
 }
 
+// At run time one byte swap and one 4-byte store: GCC's store merging
+// joins the byte stores of two adjacent store_be32 calls (TSval, TSecr) into
+// one 8-byte store whose value it assembles byte by byte, some 25
+// instructions where two swaps and two stores do.
 constexpr void store_be32(std::byte* p, std::uint32_t v) noexcept {
+  if (!std::is_constant_evaluated()) {
+    const std::uint32_t be = std::endian::native == std::endian::little ? __builtin_bswap32(v) : v;
+    std::memcpy(p, &be, sizeof be);
+    return;
+  }
   p[0] = static_cast<std::byte>(v >> 24);
   p[1] = static_cast<std::byte>(v >> 16);
   p[2] = static_cast<std::byte>(v >> 8);

@@ -8,15 +8,13 @@ namespace tern {
 
 Parsed<TcpOptions> parse_tcp_options(std::span<const std::byte> b) noexcept {
   TcpOptions o;
+  if (!parse_tcp_options_into(b, o)) return ParseError::kBadOption;
+  return o;
+}
+
+bool parse_tcp_options_walk(std::span<const std::byte> b, TcpOptions& o) noexcept {
   std::size_t i = 0;
   const std::size_t n = b.size();
-  // The layout nearly every segment of a timestamps connection carries
-  // (RFC 7323 Appendix A: NOP, NOP, TS), Linux's and Tern's own: read it
-  // without the general walk.
-  if (n == 12 && load_be32(b.data()) == 0x0101080Au) {
-    o.timestamps = std::pair{load_be32(b.data() + 4), load_be32(b.data() + 8)};
-    return o;
-  }
   while (i < n) {
     const std::uint8_t kind = load_u8(&b[i]);
     if (kind == kTcpOptEnd) break;
@@ -24,26 +22,26 @@ Parsed<TcpOptions> parse_tcp_options(std::span<const std::byte> b) noexcept {
       ++i;
       continue;
     }
-    if (i + 1 >= n) return ParseError::kBadOption;
+    if (i + 1 >= n) return false;
     const std::size_t len = load_u8(&b[i + 1]);
-    if (len < 2 || len > n - i) return ParseError::kBadOption;
+    if (len < 2 || len > n - i) return false;
     const std::byte* v = &b[i + 2];
     switch (kind) {
       case kTcpOptMss:
-        if (len != 4) return ParseError::kBadOption;
+        if (len != 4) return false;
         o.mss = load_be16(v);
         break;
       case kTcpOptWindowScale:
-        if (len != 3) return ParseError::kBadOption;
+        if (len != 3) return false;
         o.window_scale = load_u8(v);
         break;
       case kTcpOptSackPermitted:
-        if (len != 2) return ParseError::kBadOption;
+        if (len != 2) return false;
         o.sack_permitted = true;
         break;
       case kTcpOptSack: {
         const std::size_t blocks = (len - 2) / 8;
-        if ((len - 2) % 8 != 0 || blocks < 1 || blocks > kTcpMaxSackBlocks) return ParseError::kBadOption;
+        if ((len - 2) % 8 != 0 || blocks < 1 || blocks > kTcpMaxSackBlocks) return false;
         for (std::size_t k = 0; k < blocks; ++k) {
           o.sack[k] = SackBlock{load_be32(v + 8 * k), load_be32(v + 8 * k + 4)};
         }
@@ -51,7 +49,7 @@ Parsed<TcpOptions> parse_tcp_options(std::span<const std::byte> b) noexcept {
         break;
       }
       case kTcpOptTimestamps:
-        if (len != 10) return ParseError::kBadOption;
+        if (len != 10) return false;
         o.timestamps = std::pair{load_be32(v), load_be32(v + 4)};
         break;
       default:
@@ -59,7 +57,7 @@ Parsed<TcpOptions> parse_tcp_options(std::span<const std::byte> b) noexcept {
     }
     i += len;
   }
-  return o;
+  return true;
 }
 
 namespace {

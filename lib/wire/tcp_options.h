@@ -8,6 +8,7 @@
 #include <span>
 #include <utility>
 
+#include "wire/bytes.h"
 #include "wire/parsed.h"
 
 namespace tern {
@@ -54,6 +55,23 @@ struct TcpOptions {
 //    prepared to handle an illegal option length" and ignore unknown ones).
 //  - A repeated option overwrites the earlier one.
 Parsed<TcpOptions> parse_tcp_options(std::span<const std::byte> b) noexcept;
+
+// The same parse into `out`, which must be default-constructed: false
+// where parse_tcp_options gives kBadOption (`out` then holds part of the
+// list and is to be discarded). The general walk, out of line.
+bool parse_tcp_options_walk(std::span<const std::byte> b, TcpOptions& out) noexcept;
+
+// parse_tcp_options_walk, with the layout nearly every segment of a
+// timestamps connection carries (RFC 7323 Appendix A: NOP, NOP, TS;
+// Linux's and Tern's own) read inline: the receive path runs it for every
+// segment, and neither calls out nor copies a TcpOptions for it.
+inline bool parse_tcp_options_into(std::span<const std::byte> b, TcpOptions& out) noexcept {
+  if (b.size() == 12 && load_be32(b.data()) == 0x0101080Au) {
+    out.timestamps = std::pair{load_be32(b.data() + 4), load_be32(b.data() + 8)};
+    return true;
+  }
+  return parse_tcp_options_walk(b, out);
+}
 
 // Bytes write_tcp_options() would write for `o` into a buffer of `budget`
 // bytes (capped at 40).
