@@ -66,7 +66,7 @@ struct PortConfig {
   // Merge each RX burst's in-order TCP/IPv4 segments of a flow with rte_gro
   // before TCP input (runtime/rx_coalesce.h, docs/config.md).
   bool gro = true;
-  // Send TCP/IPv4 data as super-segments the port cuts (TSO) where it
+  // Send TCP data (IPv4, IPv6) as super-segments the port cuts (TSO) where it
   // offers RTE_ETH_TX_OFFLOAD_TCP_TSO (TcpStackOptions::tso_max, docs/config.md).
   bool tso = true;
   bool tap_rx_trigger = false;  // net_tap's per-packet signal; off = plain polling (see docs/ports.md)
