@@ -13,7 +13,9 @@
 # received per passive open, counted by its SYN-ACK; one, the SYN-ACK, per
 # active open, counted by its SYN); the handshakes' own instructions stay
 # in (and connect(), once per run, so that its SYN is seen), a few per
-# segment, the same in every tree. The *6 benchmarks are the
+# segment, the same in every tree. BM_TcpConnectionLifecycle: both
+# stacks' receive, connect, accept, close and on_timer calls, per
+# connection (connect calls). The *6 benchmarks are the
 # IPv6 runs of the same (issue 15: IPv6 vs IPv4 per segment).
 #
 #   bench/micro/ir_per_segment.sh BUILD_DIR [BENCHMARK...]
@@ -33,6 +35,7 @@ for b in "$@"; do
   valgrind --tool=callgrind --callgrind-out-file="$out/cg" \
     --toggle-collect='tern::TcpStack::receive(*' --toggle-collect='tern::TcpStack::recv*' \
     --toggle-collect='tern::TcpStack::on_timer*' --toggle-collect='tern::TcpStack::connect(*' \
+    --toggle-collect='tern::TcpStack::close(*' --toggle-collect='tern::TcpStack::accept(*' \
     "$bench" --benchmark_filter="^$b\$" --benchmark_min_time=0.05 >/dev/null 2>"$out/log" ||
     { cat "$out/log" >&2; exit 1; }
   python3 - "$out/cg" "$b" <<'EOF'
@@ -53,6 +56,11 @@ def n(prefix):
     return sum(c for i, c in calls.items() if names.get(i, '').startswith(prefix))
 # A passive open sends a SYN-ACK (send_syn with ack), an active one a SYN:
 # both through send_syn; the active benchmarks are the Tx ones.
+if 'Lifecycle' in sys.argv[2]:
+    # Both stacks, every call the benchmark makes: per connection.
+    conns = n('tern::TcpStack::connect(')
+    print(f'{sys.argv[2]:26} {total / conns:8.1f} instructions/connection ({conns} connections)')
+    sys.exit(0)
 runs = n('tern::TcpStack::send_syn(')
 handshake = 1 if 'Tx' in sys.argv[2] else 2
 segs = n('tern::TcpStack::receive(') - handshake * runs
