@@ -33,6 +33,7 @@ constexpr std::string_view kPortKeys[] = {"name",
                                           "tx_checksum_offload",
                                           "gro",
                                           "tso",
+                                          "gso",
                                           "tap_rx_trigger",
                                           "steering",
                                           "address",
@@ -339,6 +340,7 @@ PortConfig read_port(const Section& s) {
   p.tx_checksum_offload = s.boolean("tx_checksum_offload", p.tx_checksum_offload);
   p.gro = s.boolean("gro", p.gro);
   p.tso = s.boolean("tso", p.tso);
+  p.gso = s.boolean("gso", p.gso);
   p.tap_rx_trigger = s.boolean("tap_rx_trigger", p.tap_rx_trigger);
   const std::string_view steering = s.choice("steering", "auto", {"auto", "rss", "software"});
   p.steering = steering == "rss"        ? SteeringMode::kRss

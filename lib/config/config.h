@@ -69,6 +69,10 @@ struct PortConfig {
   // Send TCP data (IPv4, IPv6) as super-segments the port cuts (TSO) where it
   // offers RTE_ETH_TX_OFFLOAD_TCP_TSO (TcpStackOptions::tso_max, docs/config.md).
   bool tso = true;
+  // Where the port offers no TSO: TCP still sends super-segments, cut into
+  // wire frames in software just before the port (runtime/gso_port.h, as
+  // Linux's GSO). Off by default until measured on net_af_packet and net_tap.
+  bool gso = false;
   bool tap_rx_trigger = false;  // net_tap's per-packet signal; off = plain polling (see docs/ports.md)
   SteeringMode steering = SteeringMode::kAuto;
   Ipv4Prefix address;                    // our address and subnet on this port

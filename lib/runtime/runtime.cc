@@ -21,6 +21,7 @@
 #include "port/veth_peer.h"
 #include "runtime/clock.h"
 #include "runtime/eal_log.h"
+#include "runtime/gso_port.h"
 #include "runtime/log.h"
 #include "runtime/telemetry.h"
 #include "tcp/cc/controller.h"
@@ -161,6 +162,8 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg), program_(p
              imp.loss, imp.duplicate, imp.reorder, static_cast<unsigned long long>(imp.seed));
     port_ = std::make_unique<ImpairedPort>(std::move(port_), imp, pools_);
   }
+  // Outside the impairment: a path drops and reorders wire frames.
+  if (pc.gso && pc.tso && !port_->info().tx_tso) port_ = std::make_unique<GsoPort>(std::move(port_), pools_);
 
   const IpSettings ip = ip_settings(cfg, port_->info());
   // One secret per process for ISNs and one for SYN cookies (RFC 6528 §3,
@@ -332,9 +335,13 @@ std::string Runtime::describe() const {
   for (const auto& [label, text] : port_summary_) {
     // GRO is Tern's (rte_gro in the worker), not the port's: said with the offloads.
     const bool gro = !workers_.empty() && workers_.front()->gro();
+    // GSO too ([port] gso): TCP's super-segments cut in software before the port.
+    const std::string gso = pc.gso && pc.tso && dynamic_cast<const GsoPort*>(port_.get()) != nullptr
+                                ? "; TX GSO: TCP super-segments cut in software before the port"
+                                : "";
     line(label, label != "offloads" ? text
-                : gro               ? text + "; RX GRO: in-order TCP/IPv4 segments merged per burst (rte_gro)"
-                                    : text + "; RX GRO off");
+                : gro ? text + "; RX GRO: in-order TCP/IPv4 segments merged per burst (rte_gro)" + gso
+                      : text + "; RX GRO off" + gso);
   }
   if (const std::string iface = claimed_interface(pc.device); !iface.empty())
     line("interface", iface + " (claimed: a second Tern process on it is refused)");
