@@ -171,7 +171,8 @@ interop_tx_checksum_off() {
 # interop_write_config MEMORY_MB MBUFS_PER_WORKER [EXTRA_TOML]: writes
 # $work/tern.toml for 2 workers (lcores 0 and 1; af_xdp: one, on lcore 0) on
 # the port of interop_setup; EXTRA_TOML (tables such as [tcp] or
-# [impairment]) is appended.
+# [impairment]) is appended. TERN_INTEROP_PORT_TOML: more [[port]] keys
+# (e.g. "gso = true"), for running a test with a port option.
 interop_write_config() {
   cat >"$work/tern.toml" <<TOML
 log_level = "info"
@@ -185,6 +186,7 @@ mbufs_per_worker = $2
 name = "p0"
 device = "$device"
 address = "$tern_ip/24"
+${TERN_INTEROP_PORT_TOML:-}
 TOML
   if [ -n "${3:-}" ]; then printf '%s\n' "$3" >>"$work/tern.toml"; fi
 }

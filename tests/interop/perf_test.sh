@@ -178,6 +178,7 @@ check_tests "$work/kserver.log" bulk rr bulk bulk bulk crr
 
 # ---- (2) kernel client, Tern server ----
 interop_start_tern perf/tern-perf --server --port "$port" --json
+grep -m1 "offloads" "$work/tern.log" || true  # which offloads (and GRO/GSO) the server runs with
 
 kernel_client() {
   local m=$1 t=$2 n=${name:-$1}
