@@ -28,8 +28,9 @@
 # veth's receive work there too). So a sender has a core of its own and
 # faces the same receiver, bridge and CPU whichever it is. A busy-polling
 # bridge beside a busy-polling Tern receiver takes turns of milliseconds
-# with it (0.005-0.015 Gbit/s at 1 %): the bridge therefore sleeps when idle
-# and, as SCHED_FIFO, runs at once when it wakes, as a link would.
+# with it (Tern's receiver got 0.016-0.019 Gbit/s at 1 %; bench/loss/README.md):
+# the bridge therefore sleeps when idle and, as SCHED_FIFO, runs at once when
+# it wakes, as a link would.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../tests/interop/lib.sh"
