@@ -89,7 +89,8 @@ void check_interface(const std::string& flag, const std::string& iface) {
 std::unique_ptr<Port> open_side(int n, const std::string& iface, rte_mempool* pool) {
   PortConfig pc;
   pc.name = "side " + std::string(n == 0 ? "a" : "b");
-  pc.device = "net_af_packet" + std::to_string(n) + ",iface=" + iface + ",framecnt=" + kFrameCount + ",qpairs=1";
+  pc.device =
+      "net_af_packet" + std::to_string(n) + ",iface=" + iface + ",framecnt=" + kFrameCount + ",qpairs=1";
   // Frames pass through untouched: no checksum work either way.
   pc.rx_checksum_offload = false;
   pc.tx_checksum_offload = false;
@@ -124,8 +125,8 @@ std::uint16_t forward(Port& from, Port& to, bool flush_when_empty, rte_mbuf** pk
 void print_eth_stats(const char* label, const Port& p) {
   rte_eth_stats s{};
   if (rte_eth_stats_get(static_cast<std::uint16_t>(p.info().dpdk_port_id), &s) != 0) return;
-  std::printf("%s: ipackets %llu opackets %llu imissed %llu ierrors %llu oerrors %llu rx_nombuf %llu\n", label,
-              static_cast<unsigned long long>(s.ipackets), static_cast<unsigned long long>(s.opackets),
+  std::printf("%s: ipackets %llu opackets %llu imissed %llu ierrors %llu oerrors %llu rx_nombuf %llu\n",
+              label, static_cast<unsigned long long>(s.ipackets), static_cast<unsigned long long>(s.opackets),
               static_cast<unsigned long long>(s.imissed), static_cast<unsigned long long>(s.ierrors),
               static_cast<unsigned long long>(s.oerrors), static_cast<unsigned long long>(s.rx_nombuf));
 }
@@ -135,7 +136,8 @@ int run(const Options& o) {
   if (!start_eal_in_memory("tern-impair-bridge", "error", lcore.c_str(), 256)) return 1;
   rte_mempool* pool =
       rte_pktmbuf_pool_create("bridge_pool", kMbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-  if (pool == nullptr) throw std::runtime_error(std::string("cannot create the mbuf pool: ") + rte_strerror(rte_errno));
+  if (pool == nullptr)
+    throw std::runtime_error(std::string("cannot create the mbuf pool: ") + rte_strerror(rte_errno));
   std::unique_ptr<Port> b = open_side(1, o.b, pool);
   // Side A carries the impairment: its RX is the A->B direction, its TX B->A,
   // each with its share of one seeded generator, as in Tern's own port.
@@ -146,9 +148,10 @@ int run(const Options& o) {
   if (o.idle_sleep_us > 0) prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
   const timespec idle{.tv_sec = 0, .tv_nsec = o.idle_sleep_us * 1000};
   const bool reorders = o.imp.reorder > 0;
-  std::printf("tern-impair-bridge: %s <-> %s on CPU %ld, loss %.4f reorder %.4f seed %llu, idle sleep %ld us\n",
-              o.a.c_str(), o.b.c_str(), o.cpu, o.imp.loss, o.imp.reorder,
-              static_cast<unsigned long long>(o.imp.seed), o.idle_sleep_us);
+  std::printf(
+      "tern-impair-bridge: %s <-> %s on CPU %ld, loss %.4f reorder %.4f seed %llu, idle sleep %ld us\n",
+      o.a.c_str(), o.b.c_str(), o.cpu, o.imp.loss, o.imp.reorder, static_cast<unsigned long long>(o.imp.seed),
+      o.idle_sleep_us);
   std::fflush(stdout);
   if (!o.ready_file.empty()) std::ofstream(o.ready_file) << "ready\n";
 
@@ -170,10 +173,12 @@ int run(const Options& o) {
     }
   }
   const ImpairmentCounts& c = a->counts(0);
-  std::printf("a->b: forwarded %llu impaired drops %llu tx refused %llu\n", static_cast<unsigned long long>(fwd_ab),
-              static_cast<unsigned long long>(dropped_ab), static_cast<unsigned long long>(refused_ab));
-  std::printf("b->a: forwarded %llu impaired drops %llu tx refused %llu\n", static_cast<unsigned long long>(fwd_ba),
-              static_cast<unsigned long long>(dropped_ba), static_cast<unsigned long long>(refused_ba));
+  std::printf("a->b: forwarded %llu impaired drops %llu tx refused %llu\n",
+              static_cast<unsigned long long>(fwd_ab), static_cast<unsigned long long>(dropped_ab),
+              static_cast<unsigned long long>(refused_ab));
+  std::printf("b->a: forwarded %llu impaired drops %llu tx refused %llu\n",
+              static_cast<unsigned long long>(fwd_ba), static_cast<unsigned long long>(dropped_ba),
+              static_cast<unsigned long long>(refused_ba));
   std::printf("reordered %llu (both ways), idle sleeps %llu\n", static_cast<unsigned long long>(c.reordered),
               static_cast<unsigned long long>(sleeps));
   print_eth_stats("side a", *a);
