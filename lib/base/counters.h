@@ -12,7 +12,7 @@ namespace tern {
 // clang-format off
 #define TERN_EVENT_COUNTERS(X)                                                         \
   X(RxPackets) X(RxBytes) X(TxPackets) X(TxBytes)                                      \
-  X(SteeredOut) X(SteeredIn) X(ReasmSteered) X(GroMerged)                              \
+  X(SteeredOut) X(SteeredIn) X(ReasmSteered) X(GroMerged) X(GsoSegments) X(GsoFrames)   \
   X(PmtuLearned) X(PmtuExpired) X(PmtuEvicted)                                         \
   X(ArpInRequests) X(ArpInReplies) X(ArpOutRequests) X(ArpOutReplies)                  \
   X(ArpCacheMisses) X(ArpResolved) X(ArpExpired)                                       \
@@ -162,6 +162,7 @@ namespace tern {
   X(TcpIcmpFragNeeded)   /* Frag Needed / Packet Too Big in window but not acted on (MTU not lower, not synchronized) */ \
   X(TcpIcmpSoftError)    /* unreachable past SYN_SENT: a soft error, not fatal (RFC 1122 §4.2.3.9, RFC 5927 §7) */ \
   X(TxRingFull)          /* the NIC refused the burst */                               \
+  X(GsoNoMbufs)          /* a TCP super-segment lost: no mbufs to cut it ([port] gso) */ \
   X(SteerRingFull)       /* the owning worker's ring was full */                       \
   X(ReasmSteerRingFull)  /* a reassembled datagram's owner's ring was full */          \
   X(MbufExhausted)       /* no mbuf for a reply */

@@ -46,11 +46,13 @@ std::uint16_t GsoPort::tx_burst(std::uint16_t queue, rte_mbuf** pkts, std::uint1
     if (out.size() - m < kMaxWireFrames) break;
     const std::uint16_t k = q.tso->segment(f, out.data() + m, kMaxWireFrames);
     if (k == 0) {
-      ++q.counts.failed;  // segment() freed it
+      if (q.counters != nullptr) q.counters->drop(Drop::kGsoNoMbufs);  // segment() freed it
       continue;
     }
-    ++q.counts.segmented;
-    q.counts.wire_frames += k;
+    if (q.counters != nullptr) {
+      q.counters->inc(Counter::kGsoSegments);
+      q.counters->inc(Counter::kGsoFrames, k);
+    }
     m = static_cast<std::uint16_t>(m + k);
   }
   const std::uint16_t sent = inner_->tx_burst(queue, out.data(), m);

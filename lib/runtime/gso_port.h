@@ -14,16 +14,11 @@
 #include <memory>
 #include <vector>
 
+#include "base/counters.h"
 #include "ip/software_tso.h"
 #include "port/port.h"
 
 namespace tern {
-
-struct GsoCounts {
-  std::uint64_t segmented = 0;    // super-segments cut
-  std::uint64_t wire_frames = 0;  // the wire frames they made
-  std::uint64_t failed = 0;       // super-segments lost: no mbufs for the cut (as a NIC out of descriptors)
-};
 
 class GsoPort final : public Port {
  public:
@@ -43,7 +38,10 @@ class GsoPort final : public Port {
   // it has gone nothing new is taken (the worker keeps its frames, as a
   // full ring makes it).
   std::uint16_t tx_burst(std::uint16_t queue, rte_mbuf** pkts, std::uint16_t n) noexcept override;
-  const GsoCounts& counts(std::uint16_t queue) const noexcept { return queues_[queue].counts; }
+  // Where queue q counts GsoSegments, GsoFrames and GsoNoMbufs: its
+  // worker's counters (the worker that owns queue q; the runtime attaches
+  // them once the workers exist). Until then nothing is counted.
+  void attach_counters(std::uint16_t queue, Counters* c) noexcept { queues_[queue].counters = c; }
 
  private:
   // The most wire frames one super-segment makes: 65,455 bytes at the
@@ -54,7 +52,7 @@ class GsoPort final : public Port {
     std::array<rte_mbuf*, 2 * kMaxWireFrames> backlog{};
     std::uint16_t backlog_head = 0;
     std::uint16_t backlog_len = 0;
-    GsoCounts counts;
+    Counters* counters = nullptr;
   };
   bool flush_backlog(std::uint16_t queue, Queue& q) noexcept;
 

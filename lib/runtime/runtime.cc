@@ -236,6 +236,9 @@ Runtime::Runtime(const Config& cfg, const char* program) : cfg_(cfg), program_(p
     workers_.back()->enable_udp(udp);
     if (pc.gro) workers_.back()->enable_gro(static_cast<int>(rte_lcore_to_socket_id(cfg.runtime.lcores[w])));
   }
+  // GSO counts into the worker that owns each queue (worker w, queue w).
+  if (auto* gso = dynamic_cast<GsoPort*>(port_.get()))
+    for (std::uint16_t w = 0; w < n; ++w) gso->attach_counters(w, &workers_[w]->counters());
   // An SPSC ring for every ordered pair of workers: no locks between cores.
   for (std::uint16_t from = 0; from < n; ++from) {
     for (std::uint16_t to = 0; to < n; ++to) {

@@ -72,6 +72,8 @@ class Worker final {
 
   std::uint16_t id() const noexcept { return id_; }
   const Counters& counters() const noexcept { return counters_; }
+  // For what counts on the worker's behalf on its own thread (GsoPort on its queue).
+  Counters& counters() noexcept { return counters_; }
   IpLayer& ip() noexcept { return *ip_; }
   const IpLayer& ip() const noexcept { return *ip_; }
   // The worker's own mbuf pool (receive and header mbufs).

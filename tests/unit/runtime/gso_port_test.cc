@@ -127,6 +127,8 @@ class GsoPortTest : public ::testing::TestWithParam<bool> {
 TEST_P(GsoPortTest, ASuperSegmentLeavesAsWireFramesAndOtherFramesAsTheyAre) {
   auto [a, b] = make_link_pair(1, 1024);
   GsoPort gso(std::move(a), {pool_});
+  Counters counters;
+  gso.attach_counters(0, &counters);
   EXPECT_TRUE(gso.info().tx_tso) << "TCP is to send super-segments";
   const Bytes small = pattern(300, 2);
   const Bytes big = pattern(10 * mss() + 100, 3);
@@ -137,8 +139,9 @@ TEST_P(GsoPortTest, ASuperSegmentLeavesAsWireFramesAndOtherFramesAsTheyAre) {
   EXPECT_EQ(got[0].payload, small) << "a frame without TSO passes first, as it is";
   EXPECT_TRUE(got[0].checksums_ok);
   expect_cut(got, big, 1);
-  EXPECT_EQ(gso.counts(0).segmented, 1u);
-  EXPECT_EQ(gso.counts(0).wire_frames, 11u);
+  EXPECT_EQ(counters.get(Counter::kGsoSegments), 1u);
+  EXPECT_EQ(counters.get(Counter::kGsoFrames), 11u);
+  EXPECT_EQ(counters.get(Drop::kGsoNoMbufs), 0u);
 }
 
 // A ring of 16 holds 15 frames: of a 20-segment super-segment 15 go, 5 wait
