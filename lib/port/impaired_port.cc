@@ -17,7 +17,6 @@ ImpairedPort::~ImpairedPort() {
   for (Direction& d : dirs_) {
     rte_pktmbuf_free(d.held_rx);
     rte_pktmbuf_free(d.held_tx);
-    for (std::uint16_t i = 0; i < d.backlog_len; ++i) rte_pktmbuf_free(d.backlog[d.backlog_head + i]);
   }
 }
 
@@ -83,20 +82,11 @@ std::uint16_t ImpairedPort::rx_burst(std::uint16_t queue, rte_mbuf** pkts, std::
   return impair(d, d.held_rx, pkts, got, n, pools_[queue]);
 }
 
-bool ImpairedPort::flush_backlog(std::uint16_t queue, Direction& d) noexcept {
-  if (d.backlog_len == 0) return true;
-  const std::uint16_t sent = inner_->tx_burst(queue, d.backlog.data() + d.backlog_head, d.backlog_len);
-  d.backlog_head = static_cast<std::uint16_t>(d.backlog_head + sent);
-  d.backlog_len = static_cast<std::uint16_t>(d.backlog_len - sent);
-  if (d.backlog_len == 0) d.backlog_head = 0;
-  return d.backlog_len == 0;
-}
-
 std::uint16_t ImpairedPort::tx_burst(std::uint16_t queue, rte_mbuf** pkts, std::uint16_t n) noexcept {
   Direction& d = dirs_[queue];
   // What the inner port refused last time goes first; until it has gone,
   // nothing new is taken (the worker keeps its frames and retries).
-  if (!flush_backlog(queue, d)) return 0;
+  if (!d.backlog.flush(*inner_, queue)) return 0;
   // Every frame handed to us counts as taken: impairment owns what it drops.
   std::array<rte_mbuf*, 512> buf{};
   const std::uint16_t count = std::min<std::uint16_t>(n, 256);
@@ -111,7 +101,7 @@ std::uint16_t ImpairedPort::tx_burst(std::uint16_t queue, rte_mbuf** pkts, std::
   const std::uint16_t sent = inner_->tx_burst(queue, buf.data(), m);
   // The NIC's ring is full: keep the rest (at most 512: 256 frames, each at
   // most duplicated) for the next call.
-  for (std::uint16_t i = sent; i < m; ++i) d.backlog[d.backlog_len++] = buf[i];
+  d.backlog.keep(buf.data() + sent, static_cast<std::uint16_t>(m - sent));
   return count;
 }
 

@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "port/port.h"
+#include "port/tx_backlog.h"
 
 namespace tern {
 
@@ -36,15 +37,10 @@ class ImpairedPort final : public Port {
     rte_mbuf* held_rx = nullptr;  // frame held back to be delivered after the next one
     rte_mbuf* held_tx = nullptr;
     // Impaired frames the inner port refused (its ring full), sent before
-    // anything new: a full ring must push back on the worker as the bare
-    // port does, not turn into losses nobody configured.
-    std::array<rte_mbuf*, 512> backlog{};
-    std::uint16_t backlog_head = 0;
-    std::uint16_t backlog_len = 0;
+    // anything new.
+    TxBacklog<512> backlog;
     ImpairmentCounts counts;
   };
-  // Hands the backlog to the inner port; true when it is empty after.
-  bool flush_backlog(std::uint16_t queue, Direction& d) noexcept;
   // Applies loss / duplication / reordering to pkts[0..n) in place; returns the new count.
   std::uint16_t impair(Direction& d, rte_mbuf*& held, rte_mbuf** pkts, std::uint16_t n, std::uint16_t cap,
                        rte_mempool* pool) noexcept;

@@ -16,22 +16,9 @@ GsoPort::GsoPort(std::unique_ptr<Port> inner, const std::vector<rte_mempool*>& p
     queues_[q].tso = std::make_unique<SoftwareTso>(pools[q], pools[q]);
 }
 
-GsoPort::~GsoPort() {
-  for (Queue& q : queues_) rte_pktmbuf_free_bulk(q.backlog.data() + q.backlog_head, q.backlog_len);
-}
-
-bool GsoPort::flush_backlog(std::uint16_t queue, Queue& q) noexcept {
-  if (q.backlog_len == 0) return true;
-  const std::uint16_t sent = inner_->tx_burst(queue, q.backlog.data() + q.backlog_head, q.backlog_len);
-  q.backlog_head = static_cast<std::uint16_t>(q.backlog_head + sent);
-  q.backlog_len = static_cast<std::uint16_t>(q.backlog_len - sent);
-  if (q.backlog_len == 0) q.backlog_head = 0;
-  return q.backlog_len == 0;
-}
-
 std::uint16_t GsoPort::tx_burst(std::uint16_t queue, rte_mbuf** pkts, std::uint16_t n) noexcept {
   Queue& q = queues_[queue];
-  if (!flush_backlog(queue, q)) return 0;
+  if (!q.backlog.flush(*inner_, queue)) return 0;
   // Frames are taken while a whole super-segment's wire frames still fit:
   // everything taken is this port's to send or to keep.
   std::array<rte_mbuf*, 2 * kMaxWireFrames> out{};
@@ -56,7 +43,7 @@ std::uint16_t GsoPort::tx_burst(std::uint16_t queue, rte_mbuf** pkts, std::uint1
     m = static_cast<std::uint16_t>(m + k);
   }
   const std::uint16_t sent = inner_->tx_burst(queue, out.data(), m);
-  for (std::uint16_t i = sent; i < m; ++i) q.backlog[q.backlog_len++] = out[i];
+  q.backlog.keep(out.data() + sent, static_cast<std::uint16_t>(m - sent));
   return taken;
 }
 

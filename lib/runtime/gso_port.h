@@ -17,6 +17,7 @@
 #include "base/counters.h"
 #include "ip/software_tso.h"
 #include "port/port.h"
+#include "port/tx_backlog.h"
 
 namespace tern {
 
@@ -28,7 +29,7 @@ class GsoPort final : public Port {
   // and indirect mbufs; the worker's own pool, so that a shared pool of
   // indirect mbufs cannot run dry under several workers' bulk sends).
   GsoPort(std::unique_ptr<Port> inner, const std::vector<rte_mempool*>& pools);
-  ~GsoPort() override;
+  ~GsoPort() override = default;
 
   std::uint16_t rx_burst(std::uint16_t queue, rte_mbuf** pkts, std::uint16_t n) noexcept override {
     return inner_->rx_burst(queue, pkts, n);
@@ -49,12 +50,9 @@ class GsoPort final : public Port {
   static constexpr std::uint16_t kMaxWireFrames = 128;
   struct Queue {
     std::unique_ptr<SoftwareTso> tso;
-    std::array<rte_mbuf*, 2 * kMaxWireFrames> backlog{};
-    std::uint16_t backlog_head = 0;
-    std::uint16_t backlog_len = 0;
+    TxBacklog<2 * kMaxWireFrames> backlog;
     Counters* counters = nullptr;
   };
-  bool flush_backlog(std::uint16_t queue, Queue& q) noexcept;
 
   std::unique_ptr<Port> inner_;
   std::array<Queue, kMaxQueues> queues_;
