@@ -29,15 +29,7 @@ class SoftwareTsoTest : public PoolTest {
   rte_mbuf* tso_frame(std::size_t payload, bool ipv6 = false) {
     ipv6_ = ipv6;
     payload_ = pattern(payload, 9);
-    Bytes tcp(20);
-    put16(tcp, 0, 40000);
-    put16(tcp, 2, 80);
-    put32(tcp, 4, kSeq);
-    put32(tcp, 8, 77);
-    tcp[12] = std::byte{0x50};
-    tcp[13] = static_cast<std::byte>(first_flags());
-    put16(tcp, 14, 5000);
-    append(tcp, payload_);
+    const Bytes tcp = tcp_segment(40000, 80, kSeq, 77, first_flags(), 5000, payload_);
     Ip ip;
     ip.src = kOurIp;
     ip.dst = kPeerIp;

@@ -115,6 +115,21 @@ inline Bytes pattern(std::size_t n, std::uint64_t seed = 1) {
 
 // ---- builders ----------------------------------------------------------------
 
+// A TCP header without options (data offset 5, checksum 0) and `payload`.
+inline Bytes tcp_segment(std::uint16_t sport, std::uint16_t dport, std::uint32_t seq, std::uint32_t ack,
+                         std::uint8_t flags, std::uint16_t window, std::span<const std::byte> payload) {
+  Bytes t(20);
+  put16(t, 0, sport);
+  put16(t, 2, dport);
+  put32(t, 4, seq);
+  put32(t, 8, ack);
+  t[12] = std::byte{0x50};
+  t[13] = static_cast<std::byte>(flags);
+  put16(t, 14, window);
+  append(t, payload);
+  return t;
+}
+
 inline Bytes ethernet(const MacAddr& dst, const MacAddr& src, std::uint16_t type,
                       std::span<const std::byte> payload) {
   Bytes f(14);

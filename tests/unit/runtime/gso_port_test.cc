@@ -48,15 +48,7 @@ class GsoPortTest : public ::testing::TestWithParam<bool> {
   // with `tso`, a super-segment of mss() wire segments, the TSO request set
   // and the checksums left to the "NIC"; without, complete.
   rte_mbuf* frame(const Bytes& payload, bool tso) {
-    Bytes tcp(20);
-    put16(tcp, 0, 80);
-    put16(tcp, 2, 40000);
-    put32(tcp, 4, kSeq);
-    put32(tcp, 8, 1);
-    tcp[12] = std::byte{0x50};
-    tcp[13] = std::byte{0x18};  // ACK, PSH
-    put16(tcp, 14, 1000);
-    append(tcp, payload);
+    Bytes tcp = tcp_segment(80, 40000, kSeq, 1, 0x18 /* ACK, PSH */, 1000, payload);
     if (!tso)
       put16(tcp, 16,
             v6() ? upper_checksum(kOurG, kPeerG, kProtoTcp, tcp)
