@@ -111,6 +111,14 @@ std::uint16_t RxCoalescer::coalesce(rte_mbuf** frames, std::uint16_t n, Counters
     rte_mbuf* m = frames[i];
     const int f = i == first ? first_family : family(m);
     if (f == 4) {
+      // Where rte_gro would put m ahead of candidates of its flow that
+      // came before it, those are handed on first (chain_len_with).
+      std::uint32_t chain = chain_len_with(m);
+      if (chain == 0) {
+        out = flush_run(frames, out, counters);
+        chain = load_be16(rte_pktmbuf_mtod_offset(m, const std::byte*, m->l2_len + 2));
+      }
+      run_chain_len_[run_n_] = chain;
       run_window_[run_n_] =
           load_be16(rte_pktmbuf_mtod_offset(m, const std::byte*, m->l2_len + m->l3_len + 14));
       run_[run_n_++] = m;
@@ -124,6 +132,49 @@ std::uint16_t RxCoalescer::coalesce(rte_mbuf** frames, std::uint16_t n, Counters
     frames[out++] = m;
   }
   return run_n_ + run6_n_ != 0 ? flush_run(frames, out, counters) : out;
+}
+
+// Whether m, a candidate, may join the run without leaving the wire's order
+// within its flow. rte_gro (22.11, gro_tcp4_reassemble) merges a segment
+// into the first item of its flow that it is adjacent to, appending or
+// prepending, and flushes a flow's items in the order they were opened; so
+// a segment that does not continue its connection's latest candidate can
+// be merged into an earlier item, ahead of the frames that came between.
+// The case that mattered: a retransmission that fills a hole, sent between
+// new segments with the same TSval (one output pass), came out after the
+// new data behind it. The receiver then SACKed data sent after the
+// retransmission while the hole looked open, and the sender's RACK (RFC
+// 8985 §6.2: a segment is lost once one sent after it is delivered) called
+// the retransmission lost and sent it again: Tern sending to Tern through
+// tern-impair-bridge at 1 % loss, 221 such resends in 2 s, each a
+// duplicate at the receiver (bench/loss/README.md). So m joins only if it
+// is the first of its connection in the run, or starts exactly where the
+// connection's latest candidate ends with the same ACK number and options
+// (what rte_gro needs to append it, and keys its flows by) and the merged
+// datagram stays within IPv4's total length; otherwise (0 returned) the
+// run is merged and handed on first, as for a frame that is no candidate.
+// Returns the total length of the IPv4 datagram m's chain makes. Each
+// connection's candidates in a run are then one in-order chain, which
+// rte_gro can only append to. Linux's GRO keeps the order the same way: a
+// segment that does not continue the held one flushes it (tcp_gro_receive).
+std::uint32_t RxCoalescer::chain_len_with(const rte_mbuf* m) const noexcept {
+  const std::byte* ip = rte_pktmbuf_mtod_offset(m, const std::byte*, m->l2_len);
+  const std::byte* tcp = ip + m->l3_len;
+  for (std::uint16_t i = run_n_; i-- > 0;) {
+    const rte_mbuf* p = run_[i];
+    const std::byte* pip = rte_pktmbuf_mtod_offset(p, const std::byte*, p->l2_len);
+    const std::byte* ptcp = pip + p->l3_len;
+    // The connection: addresses (adjacent in the header) and ports.
+    if (std::memcmp(pip + 12, ip + 12, 8) != 0 || std::memcmp(ptcp, tcp, 4) != 0) continue;
+    const std::uint32_t p_data = load_be16(pip + 2) - p->l3_len - p->l4_len;
+    const std::uint32_t m_data = load_be16(ip + 2) - m->l3_len - m->l4_len;
+    const bool follows =
+        load_be32(tcp + 4) == load_be32(ptcp + 4) + p_data && load_be32(tcp + 8) == load_be32(ptcp + 8) &&
+        m->l4_len == p->l4_len &&
+        std::memcmp(tcp + kTcpMinHeaderLen, ptcp + kTcpMinHeaderLen, m->l4_len - kTcpMinHeaderLen) == 0;
+    return follows && run_chain_len_[i] + m_data <= 65535u ? run_chain_len_[i] + m_data : 0;
+  }
+  return load_be16(ip + 2);  // the first of its connection in the run
 }
 
 std::uint16_t RxCoalescer::window_of(const rte_mbuf* last) const noexcept {

@@ -20,8 +20,10 @@
 // (nb_segs = the wire segments merged) with both checksums good.
 //
 // Frames that are not candidates (of either family) break the run:
-// everything before them is merged and handed on first, so the order within
-// a flow is the wire's. Within a run, IPv4's frames are handed on before
+// everything before them is merged and handed on first, and so does an IPv4
+// candidate that does not continue its connection's latest one in the run
+// (rte_gro would merge it into an earlier frame, ahead of what came
+// between), so the order within a flow is the wire's. Within a run, IPv4's frames are handed on before
 // IPv6's; no flow has segments in both.
 #include <rte_gro.h>
 #include <rte_mbuf.h>
@@ -62,11 +64,16 @@ class RxCoalescer {
   // The IPv4 part: run_[0..run_n_) through rte_gro.
   std::uint16_t flush_run4(rte_mbuf** frames, std::uint16_t out, Counters& counters) noexcept;
   std::uint16_t window_of(const rte_mbuf* last) const noexcept;
+  // The IPv4 total length of the datagram m would make with the run's
+  // candidates of its connection, or 0 if rte_gro could merge m out of the
+  // wire's order (rx_coalesce.cc): then the run goes first.
+  std::uint32_t chain_len_with(const rte_mbuf* m) const noexcept;
 
   void* ctx_ = nullptr;
   std::uint16_t run_n_ = 0;
   std::array<rte_mbuf*, kMaxRun> run_{};
   std::array<std::uint16_t, kMaxRun> run_window_{};  // each candidate's TCP window field, wire order
+  std::array<std::uint32_t, kMaxRun> run_chain_len_{};  // IPv4 total length of its chain up to it
   std::uint16_t run6_n_ = 0;
   std::array<rte_mbuf*, kMaxRun> run6_{};  // the run's TCP/IPv6 candidates, wire order
   RxCoalescer6 gro6_;

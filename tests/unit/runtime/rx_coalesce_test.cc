@@ -272,6 +272,31 @@ TEST_P(RxCoalesce, SegmentsWithDifferentTimestampsAreNotMerged) {
   EXPECT_EQ(read_all(), stream(0, 3 * kSeg));
 }
 
+// A retransmission that fills a hole, sent between new segments with the
+// same TSval (one output pass of the sender), is taken before the new data
+// that came after it, merged or not. rte_gro alone merged the segments after
+// it into the frame before it, so the receiver SACKed them while the hole
+// still looked open, and the sender's RACK (RFC 8985 §6.2) called the
+// retransmission lost and sent it again (rx_coalesce.cc, chain_len_with).
+TEST_P(RxCoalesce, RetransmissionIsNotOvertakenByTheDataAfterIt) {
+  peer_sends({data(0, kSeg), data(2 * kSeg, kSeg), data(3 * kSeg, kSeg)});  // a hole at kSeg
+  (void)acks();
+  // On the wire: two new segments, the retransmission, two new segments.
+  peer_sends({data(4 * kSeg, kSeg), data(5 * kSeg, kSeg), data(kSeg, kSeg), data(6 * kSeg, kSeg),
+              data(7 * kSeg, kSeg)});
+  EXPECT_EQ(merged(), gro() ? 1u + 2u : 0u) << "each pair either side of the retransmission, not across it";
+  const auto a = acks();
+  ASSERT_FALSE(a.empty());
+  for (const Ack& x : a) {
+    if (rel(x.ack) != kSeg) continue;  // the hole is filled
+    for (const SackBlock& b : x.sack)
+      EXPECT_LE(rel(b.right), 6 * kSeg) << "data sent after the retransmission SACKed before it";
+  }
+  EXPECT_EQ(rel(a.back().ack), 8 * kSeg);
+  EXPECT_TRUE(a.back().sack.empty());
+  EXPECT_EQ(read_all(), stream(0, 8 * kSeg));
+}
+
 TEST_P(RxCoalesce, SegmentWithABadChecksumIsNeitherMergedNorAccepted) {
   Bytes bad = data(kSeg, kSeg);
   bad[bad.size() - 1] ^= std::byte{0x01};  // a payload bit flipped on the way
