@@ -72,7 +72,7 @@ class RxCoalescer {
   void* ctx_ = nullptr;
   std::uint16_t run_n_ = 0;
   std::array<rte_mbuf*, kMaxRun> run_{};
-  std::array<std::uint16_t, kMaxRun> run_window_{};  // each candidate's TCP window field, wire order
+  std::array<std::uint16_t, kMaxRun> run_window_{};     // each candidate's TCP window field, wire order
   std::array<std::uint32_t, kMaxRun> run_chain_len_{};  // IPv4 total length of its chain up to it
   std::uint16_t run6_n_ = 0;
   std::array<rte_mbuf*, kMaxRun> run6_{};  // the run's TCP/IPv6 candidates, wire order

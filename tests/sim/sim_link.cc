@@ -96,6 +96,10 @@ void SimLink::send(Side from, Mbuf frame, Instant now) noexcept {
     const auto bound = static_cast<std::uint64_t>(d.p.reorder_delay.count_ns());
     at = at + Duration::ns(static_cast<std::int64_t>(jitter_draw % (bound + 1)));
   }
+  if (d.p.batch > Duration{}) {
+    const std::int64_t b = d.p.batch.count_ns();
+    at = Instant::from_ns((at.ns_since_epoch() + b - 1) / b * b);
+  }
   if (u_corrupt < d.p.corrupt) {
     // Never write into bytes another mbuf shares: a TCP segment's payload is
     // an indirect mbuf over the sender's send queue, and flipping a byte there

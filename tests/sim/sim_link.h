@@ -17,7 +17,12 @@
 //      simulator's point is to exercise the IPv4/ICMP/TCP checksums. ARP has
 //      no checksum: turn corruption on once ARP is resolved (set_params);
 //   6. is delivered twice with probability `duplicate` (a copy from the
-//      frame's own pool; duplicated).
+//      frame's own pool; duplicated);
+//   7. with `batch` > 0, arrives at the next multiple of `batch` (virtual
+//      time since the start) at or after that: a receiver that polls every
+//      `batch` and takes what came meanwhile in one receive burst, as a
+//      software bridge or a sleeping poller hands it (TcpSim delivers such
+//      frames between the stack's begin_burst and end_burst).
 //
 // Storage: an event min-heap of capacity `max_in_flight` frames, reserved at
 // construction; send() and deliver_until() never allocate from the heap (a
@@ -48,6 +53,7 @@ struct LinkParams {
   double reorder = 0;  // probability of an extra delay so a frame overtakes / is overtaken
   double corrupt = 0;  // probability of one flipped byte: must be caught by checksums
   Duration reorder_delay = Duration::ms(1);  // bound of the extra delay of a reordered frame
+  Duration batch = Duration{};               // > 0: arrivals gathered into bursts (step 7)
 };
 
 struct LinkCounts {

@@ -30,6 +30,7 @@
 #include "ip/frame_queue.h"
 #include "ip/ip_layer.h"
 #include "ip/software_tso.h"
+#include "runtime/rx_coalesce.h"
 #include "sim_link.h"
 #include "tcp/ip_glue.h"
 #include "tcp/tcp_stack.h"
@@ -70,7 +71,13 @@ struct HostOptions {
   // "NIC" cuts them into wire frames before the link (SoftwareTso), so
   // the link's loss, reordering and corruption hit each wire segment.
   bool tso = false;
+  // The host merges each receive burst's in-order TCP segments before IP
+  // (runtime/rx_coalesce.h), as a worker with [port] gro does, in bursts of
+  // up to kSimRxBurst frames. Bursts come from the incoming direction's
+  // LinkParams::batch; without it every frame arrives alone.
+  bool gro = false;
 };
+inline constexpr std::uint16_t kSimRxBurst = 32;  // a worker's rx_burst
 
 struct TcpSimOptions {
   std::uint64_t seed = 1;
@@ -90,7 +97,9 @@ struct SimHost {
   IpLayer ip;
   TcpIpGlue glue;
   TcpStack tcp;
-  SoftwareTso nic_tso;  // cuts TSO frames (HostOptions::tso) as a NIC would
+  SoftwareTso nic_tso;               // cuts TSO frames (HostOptions::tso) as a NIC would
+  std::unique_ptr<RxCoalescer> gro;  // HostOptions::gro
+  std::vector<rte_mbuf*> rx;         // the receive burst being gathered (with gro)
   std::uint32_t addr() const noexcept { return side == Side::kA ? kAddrA : kAddrB; }
 };
 
@@ -134,6 +143,7 @@ class TcpSim {
   static void drain_cb(void* ctx, FrameQueue& q);
   void drain(Side from) noexcept;
   void transmit(Side from, Mbuf frame) noexcept;
+  void take_rx_burst(SimHost& h) noexcept;
   std::string describe(Side from, const rte_mbuf* m);
 
   TcpSimOptions o_;

@@ -15,12 +15,16 @@
 //
 //   build/tests/sim/tcp_sim_goodput [--cc newreno,cubic] [--rtt-ms 10,100]
 //       [--loss 0.0001,0.001,0.01,0.03,0.05] [--seconds 30] [--seed 7]
-//       [--counters] [--pacing]
+//       [--counters] [--pacing] [--rate-mbps 1000] [--batch-us 0] [--default-buffers] [--gro]
 //
 // Each run transfers about --seconds of data at the bound's rate (between 2
 // MB and 200 MB), so each point sees many loss events. --counters prints
 // the sender's non-zero counters under each row; --pacing turns the
-// sender's [tcp] pacing on. Virtual time: the
+// sender's [tcp] pacing on; --rate-mbps sets the link's rate, --batch-us
+// gathers each direction's arrivals into receive bursts every that many
+// microseconds (LinkParams::batch: a bridge or a sleeping poller, as
+// bench/loss/bridge_bench.sh has; issue 12's needless retransmissions
+// between two Tern ends showed only with bursts). Virtual time: the
 // figures do not depend on this machine's speed or load, only on the seed.
 #include <rte_eal.h>
 
@@ -70,7 +74,7 @@ bool parse_doubles(const char* arg, std::vector<double>& out) {
 int usage(const char* prog) {
   std::fprintf(stderr,
                "usage: %s [--cc NAME,...] [--rtt-ms MS,...] [--loss P,...] [--seconds S] [--seed N] "
-               "[--counters] [--pacing]\n"
+               "[--counters] [--pacing] [--rate-mbps M] [--batch-us U] [--default-buffers] [--gro]\n"
                "  loss rates are fractions (0.01 = 1 %%), each in (0, 0.5]\n",
                prog);
   return 2;
@@ -84,7 +88,8 @@ int main(int argc, char** argv) {
   std::vector<double> losses{0.0001, 0.001, 0.01, 0.03, 0.05};
   double seconds = 30;
   std::uint64_t seed = 7;
-  bool counters = false, pacing = false;
+  bool counters = false, pacing = false, default_buffers = false, gro = false;
+  double rate_mbps = 1000, batch_us = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--counters") {
@@ -93,6 +98,14 @@ int main(int argc, char** argv) {
     }
     if (a == "--pacing") {  // [tcp] pacing for the sender
       pacing = true;
+      continue;
+    }
+    if (a == "--default-buffers") {  // [tcp]'s default buffers, as tern-perf runs
+      default_buffers = true;
+      continue;
+    }
+    if (a == "--gro") {  // both hosts merge each receive burst (with --batch-us)
+      gro = true;
       continue;
     }
     if (i + 1 >= argc) return usage(argv[0]);
@@ -117,6 +130,11 @@ int main(int argc, char** argv) {
       char* end = nullptr;
       seconds = std::strtod(v, &end);
       if (*end != '\0' || !(seconds > 0)) return usage(argv[0]);
+    } else if (a == "--rate-mbps" || a == "--batch-us") {
+      char* end = nullptr;
+      const double d = std::strtod(v, &end);
+      if (*end != '\0' || !(d >= 0) || (a == "--rate-mbps" && !(d > 0))) return usage(argv[0]);
+      (a == "--rate-mbps" ? rate_mbps : batch_us) = d;
     } else if (a == "--seed") {
       char* end = nullptr;
       seed = std::strtoull(v, &end, 10);
@@ -141,22 +159,26 @@ int main(int argc, char** argv) {
         for (double rtt_ms : rtts) {
           for (double p : losses) {
             const double bound_bps = kMss * 8 / (rtt_ms / 1000) * kMathisC / std::sqrt(p);
-            const double link_bps = 1e9;
+            const double link_bps = rate_mbps * 1e6;
             const double bytes = std::clamp(std::min(bound_bps, link_bps) / 8 * seconds, 2e6, 2e8);
             Scenario s;
             s.seed = seed;
             s.a = s.b = sim_host_defaults();
             s.a.tcp.congestion = s.b.tcp.congestion = cc;
             s.a.tcp.pacing = pacing;
-            s.a.tcp.snd_buf = s.b.tcp.rcv_buf = 4 << 20;
-            // The receiver holds what a Linux receiver would (bounded by
-            // memory, not by a segment count): the sender is measured, not
-            // [tcp] ofo_max_segments' default of 256.
-            s.b.tcp.ofo_max_segments = 4096;
+            s.a.gro = s.b.gro = gro;
+            if (!default_buffers) {
+              s.a.tcp.snd_buf = s.b.tcp.rcv_buf = 4 << 20;
+              // The receiver holds what a Linux receiver would (bounded by
+              // memory, not by a segment count): the sender is measured, not
+              // [tcp] ofo_max_segments' default of 256.
+              s.b.tcp.ofo_max_segments = 4096;
+            }
             LinkParams l;
             l.rate_bps = static_cast<std::uint64_t>(link_bps);
             l.delay = Duration::us(static_cast<std::int64_t>(rtt_ms * 500));
             l.loss = p;
+            l.batch = Duration::ns(static_cast<std::int64_t>(batch_us * 1000));
             s.ab = s.ba = l;
             s.bytes_ab = static_cast<std::uint64_t>(bytes);
             s.time_limit = Duration::s(3600);
@@ -176,6 +198,10 @@ int main(int argc, char** argv) {
                 if (o.a.events[k] != 0)
                   std::printf("    A %s %llu\n", std::string(counter_name(static_cast<Counter>(k))).c_str(),
                               static_cast<unsigned long long>(o.a.events[k]));
+              for (std::size_t k = 0; k < kCounterCount; ++k)
+                if (o.b.events[k] != 0)
+                  std::printf("    B %s %llu\n", std::string(counter_name(static_cast<Counter>(k))).c_str(),
+                              static_cast<unsigned long long>(o.b.events[k]));
               for (std::size_t k = 0; k < kDropCount; ++k)
                 if (o.b.drops[k] != 0)
                   std::printf("    B Drop.%s %llu\n", std::string(drop_name(static_cast<Drop>(k))).c_str(),
