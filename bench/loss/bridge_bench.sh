@@ -18,6 +18,7 @@
 #                        frame (default 20; 0 busy-polls)
 #   TERN_BRIDGE_RT       SCHED_FIFO priority of the bridge (default 50; empty:
 #                        the ordinary scheduler)
+#   TERN_LOSS_PORT_TOML  more [[port]] keys for both Tern ends (e.g. "gro = false")
 # Topology, one /24 (10.88.x.0), L2 through the bridge:
 #   S: .1 the kernel, .2 Tern (both on the sender's veth)
 #   B: tern-impair-bridge between the two veths' other ends
@@ -87,6 +88,7 @@ mbufs_per_worker = 16383
 name = "p0"
 device = "net_af_packet0,iface=$3,framecnt=8192"
 address = "$4/24"
+${TERN_LOSS_PORT_TOML:-}
 [tcp]
 congestion = "$cc"
 ${TERN_LOSS_TCP:-}
