@@ -611,15 +611,24 @@ TcpStack::LoggedRtt TcpStack::logged_rtt(const Tcb& c, Seq32 ack, Instant now) c
     if (newest == nullptr || order_after(r.order, newest->order)) newest = &r;
   }
   if (newest == nullptr) return {};
-  if ((newest->flags & kTxRetransmit) != 0) return {.withheld = true};
-  if ((newest->flags & kTxMerged) != 0) return {};
-  const std::int32_t us = static_cast<std::int32_t>(clock_us(now) - newest->sent_us);
+  return record_rtt(*newest, now);
+}
+
+TcpStack::LoggedRtt TcpStack::record_rtt(const TxRecord& newest, Instant now) const noexcept {
+  if ((newest.flags & kTxRetransmit) != 0) return {.withheld = true};
+  if ((newest.flags & kTxMerged) != 0) return {};
+  const std::int32_t us = static_cast<std::int32_t>(clock_us(now) - newest.sent_us);
   if (us < 0) return {};
   return {.rtt = Duration::us(us)};
 }
 
 Duration TcpStack::rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept {
-  const LoggedRtt logged = logged_rtt(c, s.ack, now);
+  return take_rtt_sample(c, s, logged_rtt(c, s.ack, now), now);
+}
+
+// The sample an ACK of new data gives, from the log's verdict (`logged`) or
+// the other clocks.
+Duration TcpStack::take_rtt_sample(Tcb& c, const Segment& s, const LoggedRtt& logged, Instant now) noexcept {
   if (logged.rtt) {
     c.rtt_timing = false;
     c.rto.on_rtt_sample(*logged.rtt);
@@ -719,14 +728,7 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
     // With SACK, tcp_sack.cc runs recovery and asks the controller itself.
     const CcAction a = c.sack_ok ? CcAction::kNone : c.cc.on_ack(sample);
     c.snd_una = s.ack;
-    // RFC 4861 §7.3.1: new data acknowledged proves the first hop forwards
-    // our packets, which keeps its neighbour entry REACHABLE without a
-    // probe. At most once a second per connection (ReachableTime is 15 to
-    // 45 s), and IPv4 never gets here (ARP has no such hint).
-    if (!c.tuple.is_v4() && now - c.last_confirm >= kNeighbourConfirmInterval) [[unlikely]] {
-      c.last_confirm = now;
-      sink_.confirm_reachable6(c.tuple.raddr, now);
-    }
+    confirm_first_hop(c, now);
     if (seq_lt(c.snd_nxt, c.snd_una)) c.snd_nxt = c.snd_una;
     c.retries = 0;
     c.persist_backoff = 0;

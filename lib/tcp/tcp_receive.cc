@@ -123,7 +123,13 @@ bool TcpStack::predicted_segment(Tcb& c, Segment& s, Instant now) noexcept {
   counters_.inc(s.len > 0 ? Counter::kTCPHPHits : Counter::kTCPHPAcks);
   c.dsack_len = 0;
   if (acks_new) {
-    process_ack(c, s, now);  // moves SND.WL1/WL2 as well
+    // Moves SND.WL1/WL2 as well; the short path when nothing is lost,
+    // SACKed or retransmitted (tcp_fast_ack.cc).
+    if (o_.fast_ack && plain_ack_state(c)) {
+      fast_ack(c, s, now);
+    } else {
+      process_ack(c, s, now);
+    }
     if (c.removed) return true;
   } else {
     update_window(c, s);  // SND.WL1/WL2 only: the window is the same

@@ -185,6 +185,10 @@ struct TcpStackOptions {
   // Transmit logs (tx_log.h) in the worker's pool; unset: one per eight
   // connections, at least 16. Tests set it to run a pool dry.
   std::optional<std::uint32_t> tx_logs;
+  // Header prediction's ACK of new data takes the short path (fast_ack,
+  // tcp_fast_ack.cc) when the connection's loss-recovery state allows it.
+  // Tests clear it to compare the short path's results with the full one's.
+  bool fast_ack = true;
 };
 
 // The window shift we announce: the smallest that lets `rcv_buf` be
@@ -479,6 +483,23 @@ class TcpStack {
     bool withheld = false;
   };
   LoggedRtt logged_rtt(const Tcb& c, Seq32 ack, Instant now) const noexcept;
+  // logged_rtt's verdict on the newest record an ACK delivers.
+  LoggedRtt record_rtt(const TxRecord& newest, Instant now) const noexcept;
+  Duration take_rtt_sample(Tcb& c, const Segment& s, const LoggedRtt& logged, Instant now) noexcept;
+  // RFC 4861 §7.3.1: new data acknowledged proves the first hop forwards
+  // our packets, which keeps its neighbour entry REACHABLE without a probe.
+  // At most once a second per connection (ReachableTime is 15 to 45 s);
+  // IPv4 has no such hint (ARP).
+  void confirm_first_hop(Tcb& c, Instant now) noexcept {
+    if (!c.tuple.is_v4() && now - c.last_confirm >= kNeighbourConfirmInterval) [[unlikely]] {
+      c.last_confirm = now;
+      sink_.confirm_reachable6(c.tuple.raddr, now);
+    }
+  }
+  // tcp_fast_ack.cc: header prediction's ACK of new data while nothing is
+  // SACKed, lost, retransmitted or to be undone
+  static bool plain_ack_state(const Tcb& c) noexcept;
+  void fast_ack(Tcb& c, const Segment& s, Instant now) noexcept;
   void limited_transmit(Tcb& c, Instant now) noexcept;  // RFC 3042: one new segment beyond cwnd
 
   // tcp_sack.cc: RFC 6675 loss recovery with PRR (RFC 6937) where SACK was negotiated

@@ -1,0 +1,84 @@
+// Header prediction's ACK of new data (RFC 9293 §3.10.7's fifth step, the
+// sender's common case): a connection that negotiated SACK, with a transmit
+// log in sequence order, nothing SACKed, lost, retransmitted or probed, no
+// recovery and no congestion response that could still be undone. There
+// process_ack and sack_on_ack would find every one of their questions
+// answered "nothing to do" (RFC 6675 recovery, RACK's loss detection and
+// reordering window, RFC 3522 / RFC 5682 / RFC 8985 §7.4 undo, partial and
+// duplicate ACKs), so fast_ack does only what such an ACK changes: the RTT
+// sample, the send queue's acknowledged mbufs, SND.UNA and the window,
+// RACK's delivered segment (RFC 8985 §6.2 steps 2 and 3), the delivery
+// state, the controller's growth, the retransmission and probe timers and
+// the writable event. Any other state takes process_ack (plain_ack_state
+// is the gate); tests/unit/tcp/tcp_fast_ack_test.cc checks both give the
+// same connection for the same ACKs.
+#include <algorithm>
+
+#include "tcp/tcp_stack.h"
+
+namespace tern {
+
+// What process_ack's and sack_on_ack's branches test, all of them off. A
+// log in sequence order without RACK marks means no retransmission and no
+// loss since the flight began (TxLog::seq_ordered, may_hold_lost); an idle
+// scoreboard, nothing SACKed and no HighRxt. SND.NXT = SND.MAX: no
+// go-back-N under way after a timeout. SND.UNA past the ISS: our SYN is not
+// what this ACK acknowledges. BBR samples the delivery rate on every ACK
+// (rate_on_ack): the full path.
+bool TcpStack::plain_ack_state(const Tcb& c) noexcept {
+  return c.sack_ok && c.txlog != nullptr && c.txlog->seq_ordered() && !c.txlog->may_hold_lost() &&
+         c.sb.idle() && !c.sack_recovery && !c.recovery_hold && !c.head_rxt_valid && !c.undo_valid &&
+         !c.tlp_rxt_out && !c.rack_dsack_round_set && c.snd_nxt == c.snd_max && c.snd_una != c.iss &&
+         !c.fin_sent && !c.cc.wants_rate_samples();
+}
+
+// SND.UNA < SEG.ACK =< SND.MAX on an ESTABLISHED connection in
+// plain_ack_state, from predicted_segment (no SACK block, PAWS passed).
+// The order is process_ack's where it matters: cwnd use is judged on the
+// flight before SND.UNA moves, the log is walked after, and the timers
+// restart from the RTO the sample gave.
+void TcpStack::fast_ack(Tcb& c, const Segment& s, Instant now) noexcept {
+  const std::uint32_t acked = static_cast<std::uint32_t>(s.ack - c.snd_una);
+  counters_.inc(Counter::kTCPFastAcks);
+  c.sndq.drop_front(std::min(acked, c.sndq.bytes()));
+  c.bytes_acked += acked;
+  AckSample sample{s.ack, acked, c.snd_max, now};
+  sample.cwnd_limited = note_cwnd_use(c);
+  c.snd_una = s.ack;
+  confirm_first_hop(c, now);
+  c.retries = 0;
+  c.persist_backoff = 0;
+  update_window(c, s);
+
+  // draft-cheng-iccrg-delivery-rate-estimation §3.3 and RFC 8985 §6.2
+  // steps 2 and 3 (tx_log_on_ack without blocks): in sequence order the
+  // records this ACK delivers are the oldest, the last of them the newest
+  // sent, whose send time gives the RTT (logged_rtt's choice).
+  const std::uint32_t now_us = clock_us(now);
+  c.delivered += acked;
+  c.delivered_us = now_us;
+  const Seq32 fack = c.rack_fack;
+  const Seq32* fack_before = c.rack_valid ? &fack : nullptr;
+  LoggedRtt logged;
+  c.txlog->on_ack(c.snd_una, {}, {}, [&](const TxRecord& r, std::uint32_t) {
+    rack_on_delivered(c, r, now_us, fack_before);
+    c.first_sent_us = r.sent_us;  // in time order: the last visited is the latest sent
+    logged = record_rtt(r, now);
+  });
+  if (c.snd_una == c.snd_max) return_tx_log(c);
+
+  sample.rtt = take_rtt_sample(c, s, logged, now);  // CUBIC's clock and HyStart++'s rounds
+  sample.srtt = c.rto.srtt();
+  c.sack_dupacks = 0;  // RFC 6675 §5: a cumulative ACK resets DupAcks
+  c.cc.on_ack(sample);
+  // RACK's step 5 finds nothing with nothing SACKed and the log in
+  // sequence order (rack_detect_loss): no reordering timer.
+  c.rack_deadline = Instant::max();
+  restart_rtx(c, now);
+  if (writable_due(c)) {
+    c.writable_wanted = false;
+    post(c, kTcpEvWritable);
+  }
+}
+
+}  // namespace tern

@@ -1,0 +1,287 @@
+// The short path for header prediction's ACK of new data (lib/tcp/
+// tcp_fast_ack.cc): it must leave a connection exactly as the full path
+// (process_ack, sack_on_ack) leaves it, and every ACK whose connection is
+// not in the plain state (SACK recovery, a retransmission logged, no SACK
+// negotiated, BBR) or that header prediction refuses (PAWS) must get the
+// full behaviour.
+//
+// Connections are opened actively with MSS 1460, SACK and timestamps
+// (segments of 1448 octets), Nagle off.
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "sack_script.h"
+
+namespace tern::tcptest {
+namespace {
+
+class FastAckScript : public SackScript {
+ protected:
+  Tcb* open(bool sack = true, bool timestamps = true) {
+    Seg synack = seg().mss(1460);
+    if (sack) synack.sack_perm();
+    if (timestamps) synack.ts(peer_ts_, 0);
+    Tcb* c = establish_active(synack);
+    if (c == nullptr) return nullptr;
+    EXPECT_EQ(c->sack_ok, sack);
+    mss_ = c->mss;
+    stack().set_nodelay(*c, true, now());
+    return c;
+  }
+  // The peer's ACK at `ack`, echoing our clock when timestamps are on.
+  Seg ack_of(const Tcb& c, Seq32 ack, std::uint16_t win = 65535) {
+    Seg s = c.ts_ok ? ack_with(ack, {}, our_tsval(c)) : ack_with(ack);
+    return s.win(win);
+  }
+};
+
+// Everything an ACK may change on the sending side, as text.
+std::string fingerprint(const Tcb& c) {
+  std::ostringstream o;
+  o << "una=" << c.snd_una.value() << " nxt=" << c.snd_nxt.value() << " max=" << c.snd_max.value()
+    << " wnd=" << c.snd_wnd << " maxwnd=" << c.max_snd_wnd << " wl1=" << c.snd_wl1.value()
+    << " wl2=" << c.snd_wl2.value() << " cwnd=" << c.cc.cwnd() << " ssthresh=" << c.cc.ssthresh()
+    << " srtt=" << c.rto.srtt().count_ns() << " rto=" << c.rto.rto().count_ns()
+    << " rtx=" << static_cast<int>(c.rtx_kind) << "@" << c.rtx_deadline.ns_since_epoch()
+    << " tlp=" << c.tlp_deadline.ns_since_epoch() << " rackdl=" << c.rack_deadline.ns_since_epoch()
+    << " rack=" << c.rack_valid << "," << c.rack_xmit_us << "," << c.rack_xmit_order << ","
+    << c.rack_end_seq.value() << "," << c.rack_rtt_us << "," << c.rack_min_rtt_us << ","
+    << c.rack_fack.value() << "," << c.rack_reordering_seen << "," << c.reordering
+    << " delivered=" << c.delivered << "," << c.delivered_us << "," << c.first_sent_us
+    << " acked=" << c.bytes_acked << " sndq=" << c.sndq.bytes() << " cwnduse=" << c.cwnd_window_flight << ","
+    << c.cwnd_window_end.value() << " retries=" << static_cast<int>(c.retries)
+    << " persist=" << static_cast<int>(c.persist_backoff) << " log=" << (c.txlog != nullptr)
+    << (c.txlog != nullptr ? c.txlog->size() : 0) << " dupacks=" << c.sack_dupacks
+    << " recovery=" << c.sack_recovery << c.recovery_hold << " lost=" << c.lost_segs
+    << " timing=" << c.rtt_timing << " tlpout=" << c.tlp_outstanding << " writable=" << c.writable_wanted
+    << " tsrecent=" << c.ts_recent;
+  return o.str();
+}
+
+// One scripted transfer, with the short path allowed or not: clean ACKs of
+// one, two and half a segment with changing windows, a send buffer that
+// fills (writable events), a loss found by SACK and its recovery, and clean
+// ACKs again once the flight drained. What it records after every ACK: the
+// connection's fingerprint, what was sent, the events posted.
+class Transfer final : public FastAckScript {
+ public:
+  Transfer(bool fast, CongestionAlgorithm cc) {
+    options_.fast_ack = fast;
+    cfg().congestion = cc;
+    cfg().snd_buf = 32 * 1024;
+  }
+  void TestBody() override {}
+
+  std::vector<std::string> run() {
+    SetUp();
+    Tcb* c = open();
+    if (c != nullptr) script(*c);
+    fast_acks = count(Counter::kTCPFastAcks);
+    hp_acks = count(Counter::kTCPHPAcks);
+    TearDown();
+    return trace;
+  }
+  std::uint64_t fast_acks = 0;
+  std::uint64_t hp_acks = 0;
+
+ private:
+  void note(const Tcb& c) {
+    std::string s = fingerprint(c);
+    for (const Sent& x : take_all_sent()) {
+      s += " | sent " + std::to_string(x.seq.value()) + "+" + std::to_string(x.len()) + " " + flags_str(x.flags);
+    }
+    s += " | events " + events_str(handler_.of(&c));
+    handler_.clear();
+    trace.push_back(std::move(s));
+  }
+  // The application writes as much of `segments` as the buffer takes.
+  void write(Tcb& c, std::uint32_t segments) {
+    stack().send_copy(c, pattern(std::size_t{segments} * mss_), now());
+    note(c);
+  }
+  void script(Tcb& c) {
+    Instant t = at_ms(10);
+    const std::uint32_t steps[] = {mss_, 2 * mss_, mss_ / 2, mss_ + mss_ / 2};
+    std::uint32_t k = 0;
+    for (int round = 0; round < 4; ++round) {
+      advance_to(t);
+      write(c, 30);  // more than snd_buf: the rest waits for kTcpEvWritable
+      while (c.snd_una != c.snd_max) {
+        t = t + Duration::us(300);
+        const std::uint32_t step = std::min<std::uint32_t>(steps[k % 4], c.snd_max - c.snd_una);
+        const auto win = static_cast<std::uint16_t>(65535 - (k % 3) * 4000);
+        ++k;
+        recv(ack_of(c, c.snd_una + step, win), t);
+        note(c);
+        if (c.writable_wanted) continue;
+        if ((k % 7) == 0) write(c, 2);
+      }
+      t = t + Duration::ms(5);
+    }
+    // A loss: S(n+1) never arrives, the three after it are SACKed.
+    advance_to(t);
+    write(c, 10);
+    const Seq32 base = c.snd_una;
+    auto at = [&](std::uint32_t i) { return base + i * mss_; };
+    t = t + Duration::ms(1);
+    recv(ack_of(c, at(1)), t);
+    note(c);
+    for (std::uint32_t i = 3; i <= 5; ++i) {
+      t = t + Duration::us(100);
+      recv(ack_with(at(1), {{at(2), at(i)}}, our_tsval(c)), t);
+      note(c);
+    }
+    // The retransmission arrives; then cumulative ACKs to the end.
+    while (c.snd_una != c.snd_max) {
+      t = t + Duration::us(300);
+      const Seq32 next = c.snd_una == at(1) ? at(5) : c.snd_una + std::min<std::uint32_t>(mss_, c.snd_max - c.snd_una);
+      recv(ack_of(c, next), t);
+      note(c);
+    }
+    // The next flight starts clean.
+    t = t + Duration::ms(5);
+    advance_to(t);
+    write(c, 6);
+    while (c.snd_una != c.snd_max) {
+      t = t + Duration::us(300);
+      recv(ack_of(c, c.snd_una + std::min<std::uint32_t>(mss_, c.snd_max - c.snd_una)), t);
+      note(c);
+    }
+  }
+
+  std::vector<std::string> trace;
+};
+
+void expect_same_transfer(CongestionAlgorithm cc) {
+  Transfer full(false, cc), fast(true, cc);
+  const std::vector<std::string> a = full.run();
+  const std::vector<std::string> b = fast.run();
+  EXPECT_EQ(full.fast_acks, 0u);
+  EXPECT_GT(fast.fast_acks, 20u) << "the short path was not taken";
+  EXPECT_EQ(full.hp_acks, fast.hp_acks);
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_GT(a.size(), 40u);
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "after step " << i;
+}
+
+TEST(FastAckTransfer, LeavesTheConnectionAsTheFullPathDoesNewReno) {
+  expect_same_transfer(CongestionAlgorithm::kNewReno);
+}
+
+TEST(FastAckTransfer, LeavesTheConnectionAsTheFullPathDoesCubic) {
+  expect_same_transfer(CongestionAlgorithm::kCubic);
+}
+
+class FastAck : public FastAckScript {};
+
+// A window change with new data acknowledged is the short path's too: the
+// window moves (RFC 9293 §3.10.7.4: SND.WL1 / SND.WL2 allow it).
+TEST_F(FastAck, AWindowChangeWithNewDataTakesTheShortPath) {
+  Tcb* c = open();
+  ASSERT_NE(c, nullptr);
+  send(*c, 3, at_ms(10));
+  take_all_sent();
+  const std::uint64_t fast = count(Counter::kTCPFastAcks);
+  recv(ack_of(*c, S(2), 30000), at_ms(11));
+  EXPECT_EQ(count(Counter::kTCPFastAcks), fast + 1);
+  EXPECT_EQ(c->snd_una, S(2));
+  EXPECT_EQ(c->snd_wnd, 30000u << c->snd_wscale);
+  EXPECT_EQ(c->snd_wl2, S(2));
+  EXPECT_EQ(c->sndq.bytes(), 2 * mss_);
+  EXPECT_EQ(c->rtx_kind, Tcb::RtxKind::kRetransmit);
+}
+
+// RFC 7323 §5: a timestamp older than TS.Recent fails PAWS. Header
+// prediction refuses it and the full path drops it with an ACK, whatever
+// it acknowledges.
+TEST_F(FastAck, AnAckThatFailsPawsIsDroppedByTheFullPath) {
+  Tcb* c = open();
+  ASSERT_NE(c, nullptr);
+  send(*c, 2, at_ms(10));
+  take_all_sent();
+  recv(ack_of(*c, S(2)), at_ms(11));
+  const std::uint64_t fast = count(Counter::kTCPFastAcks);
+  const std::uint64_t paws = drops(Drop::kTcpPawsRejected);
+  recv(seg().seq(irs() + 1).ack(S(3)).ts(peer_ts_ - 10, our_tsval(*c)), at_ms(12));
+  EXPECT_EQ(count(Counter::kTCPFastAcks), fast);
+  EXPECT_EQ(drops(Drop::kTcpPawsRejected), paws + 1);
+  EXPECT_EQ(c->snd_una, S(2));
+  expect_sent(seg().flags(kTcpAck).seq(S(3)).ack(irs() + 1));
+}
+
+// In SACK recovery (RFC 6675) a cumulative ACK without blocks passes header
+// prediction but not the plain state: the full path runs PRR (RFC 6937).
+TEST_F(FastAck, InSackRecoveryTheFullPathRuns) {
+  Tcb* c = open();
+  ASSERT_NE(c, nullptr);
+  send(*c, 8, at_ms(10));
+  take_all_sent();
+  recv(ack_with(S(1), {{S(2), S(5)}}, our_tsval(*c)), at_ms(11));
+  expect_segment(1);  // three segments SACKed above S1: lost at once
+  ASSERT_TRUE(c->sack_recovery);
+  take_all_sent();
+  const std::uint64_t fast = count(Counter::kTCPFastAcks);
+  const std::uint64_t hp = count(Counter::kTCPHPAcks);
+  const std::uint32_t delivered = c->prr_delivered;
+  recv(ack_of(*c, S(5)), at_ms(12));  // the retransmission arrived
+  EXPECT_EQ(count(Counter::kTCPHPAcks), hp + 1);
+  EXPECT_EQ(count(Counter::kTCPFastAcks), fast);
+  EXPECT_TRUE(c->sack_recovery);  // RecoveryPoint is S(9)
+  EXPECT_GT(c->prr_delivered, delivered);
+  EXPECT_EQ(c->snd_una, S(5));
+}
+
+// After a timeout the log holds a retransmission: ACKs take the full path,
+// which finds the timeout spurious (RFC 3522 Eifel: the ACK echoes the
+// original's TSval) and undoes it, until the flight drains.
+TEST_F(FastAck, AfterARetransmissionTheFullPathUndoesASpuriousTimeout) {
+  Tcb* c = open();
+  ASSERT_NE(c, nullptr);
+  recv(ack_of(*c, S(1)), at_ms(5));
+  send(*c, 4, at_ms(10));
+  take_all_sent();
+  const std::uint32_t original_tsval = our_tsval(*c);
+  ASSERT_TRUE(run_until_sent(at_ms(2000)));
+  expect_segment(4);  // the loss probe (RFC 8985 §7.3): the last segment again
+  ASSERT_TRUE(run_until_sent(at_ms(3000)));
+  expect_segment(1);  // the timeout
+  take_all_sent();
+  const std::uint64_t fast = count(Counter::kTCPFastAcks);
+  const std::uint64_t undone = count(Counter::kTCPLossUndo);
+  recv(ack_with(S(5), {}, original_tsval), now() + Duration::ms(1));
+  EXPECT_EQ(count(Counter::kTCPFastAcks), fast);
+  EXPECT_EQ(count(Counter::kTCPLossUndo), undone + 1);
+  EXPECT_EQ(c->snd_una, S(5));
+}
+
+// Without SACK the controller runs NewReno's own recovery (RFC 6582) on
+// every ACK: the full path.
+TEST_F(FastAck, WithoutSackTheFullPathRuns) {
+  Tcb* c = open(false);
+  ASSERT_NE(c, nullptr);
+  send(*c, 2, at_ms(10));
+  take_all_sent();
+  const std::uint64_t hp = count(Counter::kTCPHPAcks);
+  recv(ack_of(*c, S(2)), at_ms(11));
+  EXPECT_EQ(count(Counter::kTCPHPAcks), hp + 1);
+  EXPECT_EQ(count(Counter::kTCPFastAcks), 0u);
+  EXPECT_EQ(c->snd_una, S(2));
+}
+
+// BBR samples the delivery rate on every ACK (rate_on_ack): the full path.
+TEST_F(FastAck, BbrTakesTheFullPath) {
+  cfg().congestion = CongestionAlgorithm::kBbr;
+  Tcb* c = open();
+  ASSERT_NE(c, nullptr);
+  send(*c, 2, at_ms(10));
+  take_all_sent();
+  const std::uint64_t hp = count(Counter::kTCPHPAcks);
+  recv(ack_of(*c, S(2)), at_ms(11));
+  EXPECT_EQ(count(Counter::kTCPHPAcks), hp + 1);
+  EXPECT_EQ(count(Counter::kTCPFastAcks), 0u);
+  EXPECT_EQ(c->snd_una, S(2));
+}
+
+}  // namespace
+}  // namespace tern::tcptest
