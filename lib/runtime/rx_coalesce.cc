@@ -116,11 +116,13 @@ std::uint16_t RxCoalescer::coalesce(rte_mbuf** frames, std::uint16_t n, Counters
       std::uint32_t chain = chain_len_with(m);
       if (chain == 0) {
         out = flush_run(frames, out, counters);
-        chain = load_be16(rte_pktmbuf_mtod_offset(m, const std::byte*, m->l2_len + 2));
+        chain = chain_len_with(m);  // the first of its connection now
       }
+      const std::byte* ip = rte_pktmbuf_mtod_offset(m, const std::byte*, kEthernetHeaderLen);
+      const std::byte* tcp = ip + kIpv4MinHeaderLen;
       run_chain_len_[run_n_] = chain;
-      run_window_[run_n_] =
-          load_be16(rte_pktmbuf_mtod_offset(m, const std::byte*, m->l2_len + m->l3_len + 14));
+      run_next_seq_[run_n_] = load_be32(tcp + 4) + (load_be16(ip + 2) - kIpv4MinHeaderLen - m->l4_len);
+      run_window_[run_n_] = load_be16(tcp + 14);
       run_[run_n_++] = m;
       continue;
     }
@@ -149,32 +151,43 @@ std::uint16_t RxCoalescer::coalesce(rte_mbuf** frames, std::uint16_t n, Counters
 // tern-impair-bridge at 1 % loss, 221 such resends in 2 s, each a
 // duplicate at the receiver (bench/loss/README.md). So m joins only if it
 // is the first of its connection in the run, or starts exactly where the
-// connection's latest candidate ends with the same ACK number and options
-// (what rte_gro needs to append it, and keys its flows by) and the merged
-// datagram stays within IPv4's total length; otherwise (0 returned) the
-// run is merged and handed on first, as for a frame that is no candidate.
-// Returns the total length of the IPv4 datagram m's chain makes. Each
-// connection's candidates in a run are then one in-order chain, which
-// rte_gro can only append to. Linux's GRO keeps the order the same way: a
-// segment that does not continue the held one flushes it (tcp_gro_receive).
+// connection's latest candidate ends, with the same ACK number (rte_gro
+// keys its flows by it, and flushes one flow after another). Then no
+// earlier item of the connection is adjacent to m, and rte_gro appends m
+// to the latest item, or (other options: another TSval) opens an item
+// after it. Where it would append beyond IPv4's total length, it would
+// open that item before the latest one instead, so m does not join then
+// either. Otherwise (0 returned) the run is merged and handed on first, as
+// for a frame that is no candidate, and each connection's candidates in a
+// run stay one in-order chain. Returns the total length of the IPv4
+// datagram m ends up in. Linux's GRO keeps the order the same way: a
+// segment that does not continue the held one flushes it
+// (tcp_gro_receive).
 std::uint32_t RxCoalescer::chain_len_with(const rte_mbuf* m) const noexcept {
-  const std::byte* ip = rte_pktmbuf_mtod_offset(m, const std::byte*, m->l2_len);
-  const std::byte* tcp = ip + m->l3_len;
+  // candidate() took IPv4 without options only: the headers sit at fixed
+  // offsets.
+  constexpr std::uint32_t kIp = kEthernetHeaderLen;
+  constexpr std::uint32_t kTcp = kEthernetHeaderLen + kIpv4MinHeaderLen;
+  const std::byte* f = rte_pktmbuf_mtod(m, const std::byte*);
+  const std::uint32_t m_total = load_be16(f + kIp + 2);
   for (std::uint16_t i = run_n_; i-- > 0;) {
-    const rte_mbuf* p = run_[i];
-    const std::byte* pip = rte_pktmbuf_mtod_offset(p, const std::byte*, p->l2_len);
-    const std::byte* ptcp = pip + p->l3_len;
+    const std::byte* pf = rte_pktmbuf_mtod(run_[i], const std::byte*);
     // The connection: addresses (adjacent in the header) and ports.
-    if (std::memcmp(pip + 12, ip + 12, 8) != 0 || std::memcmp(ptcp, tcp, 4) != 0) continue;
-    const std::uint32_t p_data = load_be16(pip + 2) - p->l3_len - p->l4_len;
-    const std::uint32_t m_data = load_be16(ip + 2) - m->l3_len - m->l4_len;
-    const bool follows =
-        load_be32(tcp + 4) == load_be32(ptcp + 4) + p_data && load_be32(tcp + 8) == load_be32(ptcp + 8) &&
-        m->l4_len == p->l4_len &&
-        std::memcmp(tcp + kTcpMinHeaderLen, ptcp + kTcpMinHeaderLen, m->l4_len - kTcpMinHeaderLen) == 0;
-    return follows && run_chain_len_[i] + m_data <= 65535u ? run_chain_len_[i] + m_data : 0;
+    if (std::memcmp(pf + kIp + 12, f + kIp + 12, 8) != 0 || std::memcmp(pf + kTcp, f + kTcp, 4) != 0)
+      continue;
+    if (load_be32(f + kTcp + 4) != run_next_seq_[i] || load_be32(f + kTcp + 8) != load_be32(pf + kTcp + 8))
+      return 0;
+    // The options (whole 32-bit words: the data offset counts them) decide
+    // whether rte_gro appends m or opens an item after the latest.
+    const std::uint32_t doff = m->l4_len;
+    bool same_options = doff == run_[i]->l4_len;
+    for (std::uint32_t k = kTcpMinHeaderLen; same_options && k < doff; k += 4)
+      same_options = load_be32(f + kTcp + k) == load_be32(pf + kTcp + k);
+    if (!same_options) return m_total;
+    const std::uint32_t merged = run_chain_len_[i] + (m_total - kIpv4MinHeaderLen - doff);
+    return merged <= 65535u ? merged : 0;
   }
-  return load_be16(ip + 2);  // the first of its connection in the run
+  return m_total;  // the first of its connection in the run
 }
 
 std::uint16_t RxCoalescer::window_of(const rte_mbuf* last) const noexcept {

@@ -64,8 +64,8 @@ class RxCoalescer {
   // The IPv4 part: run_[0..run_n_) through rte_gro.
   std::uint16_t flush_run4(rte_mbuf** frames, std::uint16_t out, Counters& counters) noexcept;
   std::uint16_t window_of(const rte_mbuf* last) const noexcept;
-  // The IPv4 total length of the datagram m would make with the run's
-  // candidates of its connection, or 0 if rte_gro could merge m out of the
+  // The IPv4 total length of the datagram m would end up in with the run's
+  // candidates of its connection, or 0 if rte_gro could put m out of the
   // wire's order (rx_coalesce.cc): then the run goes first.
   std::uint32_t chain_len_with(const rte_mbuf* m) const noexcept;
 
@@ -74,6 +74,7 @@ class RxCoalescer {
   std::array<rte_mbuf*, kMaxRun> run_{};
   std::array<std::uint16_t, kMaxRun> run_window_{};     // each candidate's TCP window field, wire order
   std::array<std::uint32_t, kMaxRun> run_chain_len_{};  // IPv4 total length of its chain up to it
+  std::array<std::uint32_t, kMaxRun> run_next_seq_{};   // the sequence number that follows it
   std::uint16_t run6_n_ = 0;
   std::array<rte_mbuf*, kMaxRun> run6_{};  // the run's TCP/IPv6 candidates, wire order
   RxCoalescer6 gro6_;
