@@ -18,6 +18,8 @@
 
 namespace tern {
 
+namespace {
+
 // What process_ack's and sack_on_ack's branches test, all of them off. A
 // log in sequence order without RACK marks means no retransmission and no
 // loss since the flight began (TxLog::seq_ordered, may_hold_lost); an idle
@@ -25,19 +27,23 @@ namespace tern {
 // go-back-N under way after a timeout. SND.UNA past the ISS: our SYN is not
 // what this ACK acknowledges. BBR samples the delivery rate on every ACK
 // (rate_on_ack): the full path.
-bool TcpStack::plain_ack_state(const Tcb& c) noexcept {
+bool plain_ack_state(const Tcb& c) noexcept {
   return c.sack_ok && c.txlog != nullptr && c.txlog->seq_ordered() && !c.txlog->may_hold_lost() &&
          c.sb.idle() && !c.sack_recovery && !c.recovery_hold && !c.head_rxt_valid && !c.undo_valid &&
          !c.tlp_rxt_out && !c.rack_dsack_round_set && c.snd_nxt == c.snd_max && c.snd_una != c.iss &&
          !c.fin_sent && !c.cc.wants_rate_samples();
 }
 
-// SND.UNA < SEG.ACK =< SND.MAX on an ESTABLISHED connection in
-// plain_ack_state, from predicted_segment (no SACK block, PAWS passed).
-// The order is process_ack's where it matters: cwnd use is judged on the
-// flight before SND.UNA moves, the log is walked after, and the timers
-// restart from the RTO the sample gave.
-void TcpStack::fast_ack(Tcb& c, const Segment& s, Instant now) noexcept {
+}  // namespace
+
+// SND.UNA < SEG.ACK =< SND.MAX on an ESTABLISHED connection, from
+// predicted_segment (no SACK block, PAWS passed). The order is
+// process_ack's where it matters: cwnd use is judged on the flight before
+// SND.UNA moves, the log is walked after, and the timers restart from the
+// RTO the sample gave. False, having done nothing, when the connection is
+// not in the plain state.
+bool TcpStack::fast_ack(Tcb& c, const Segment& s, Instant now) noexcept {
+  if (!plain_ack_state(c)) return false;
   const std::uint32_t acked = static_cast<std::uint32_t>(s.ack - c.snd_una);
   counters_.inc(Counter::kTCPFastAcks);
   c.sndq.drop_front(std::min(acked, c.sndq.bytes()));
@@ -79,6 +85,7 @@ void TcpStack::fast_ack(Tcb& c, const Segment& s, Instant now) noexcept {
     c.writable_wanted = false;
     post(c, kTcpEvWritable);
   }
+  return true;
 }
 
 }  // namespace tern

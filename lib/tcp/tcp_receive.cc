@@ -125,11 +125,7 @@ bool TcpStack::predicted_segment(Tcb& c, Segment& s, Instant now) noexcept {
   if (acks_new) {
     // Moves SND.WL1/WL2 as well; the short path when nothing is lost,
     // SACKed or retransmitted (tcp_fast_ack.cc).
-    if (o_.fast_ack && plain_ack_state(c)) {
-      fast_ack(c, s, now);
-    } else {
-      process_ack(c, s, now);
-    }
+    if (!o_.fast_ack || !fast_ack(c, s, now)) process_ack(c, s, now);
     if (c.removed) return true;
   } else {
     update_window(c, s);  // SND.WL1/WL2 only: the window is the same

@@ -497,9 +497,8 @@ class TcpStack {
     }
   }
   // tcp_fast_ack.cc: header prediction's ACK of new data while nothing is
-  // SACKed, lost, retransmitted or to be undone
-  static bool plain_ack_state(const Tcb& c) noexcept;
-  void fast_ack(Tcb& c, const Segment& s, Instant now) noexcept;
+  // SACKed, lost, retransmitted or to be undone; false (nothing done) otherwise
+  bool fast_ack(Tcb& c, const Segment& s, Instant now) noexcept;
   void limited_transmit(Tcb& c, Instant now) noexcept;  // RFC 3042: one new segment beyond cwnd
 
   // tcp_sack.cc: RFC 6675 loss recovery with PRR (RFC 6937) where SACK was negotiated

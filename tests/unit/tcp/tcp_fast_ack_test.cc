@@ -89,7 +89,8 @@ class Transfer final : public FastAckScript {
   void note(const Tcb& c) {
     std::string s = fingerprint(c);
     for (const Sent& x : take_all_sent()) {
-      s += " | sent " + std::to_string(x.seq.value()) + "+" + std::to_string(x.len()) + " " + flags_str(x.flags);
+      s += " | sent " + std::to_string(x.seq.value()) + "+" + std::to_string(x.len()) + " " +
+           flags_str(x.flags);
     }
     s += " | events " + events_str(handler_.of(&c));
     handler_.clear();
@@ -135,7 +136,8 @@ class Transfer final : public FastAckScript {
     // The retransmission arrives; then cumulative ACKs to the end.
     while (c.snd_una != c.snd_max) {
       t = t + Duration::us(300);
-      const Seq32 next = c.snd_una == at(1) ? at(5) : c.snd_una + std::min<std::uint32_t>(mss_, c.snd_max - c.snd_una);
+      const Seq32 next =
+          c.snd_una == at(1) ? at(5) : c.snd_una + std::min<std::uint32_t>(mss_, c.snd_max - c.snd_una);
       recv(ack_of(c, next), t);
       note(c);
     }
