@@ -212,7 +212,8 @@ Error Connection::set_send_buffer(std::uint32_t high, std::uint32_t low) noexcep
 
 Error Connection::set_receive_buffer(std::uint32_t bytes) noexcept {
   if (tcb_ == nullptr) return Error::kClosed;
-  if (bytes < 2048 || bytes > worker_->tcp_->config().rcv_buf) return Error::kInvalid;
+  if (bytes < 2048 || bytes > std::max(worker_->tcp_->config().rcv_buf, worker_->tcp_->config().rcv_buf_max))
+    return Error::kInvalid;
   worker_->tcp_->set_receive_buffer(*tcb_, bytes, worker_->now_);
   return Error::kOk;
 }

@@ -58,6 +58,7 @@ constexpr std::string_view kImpairmentKeys[] = {"loss", "duplicate", "reorder", 
 constexpr std::string_view kTcpKeys[] = {"max_connections",
                                          "mss_clamp",
                                          "rcv_buf",
+                                         "rcv_buf_max",
                                          "snd_buf",
                                          "window_scaling",
                                          "timestamps",
@@ -481,6 +482,14 @@ TcpConfig read_tcp(const Section& s) {
 
   // 2^30 is the largest window RFC 7323 §2.3 can advertise (shift 14).
   t.rcv_buf = static_cast<std::uint32_t>(s.integer("rcv_buf", t.rcv_buf, 4096, 1 << 30));
+  // Autotuning grows a connection's buffer from rcv_buf up to rcv_buf_max
+  // (Linux's tcp_rmem[1] and [2]). Left unset, a ceiling below rcv_buf is
+  // rcv_buf itself: no autotuning; set below it, it is a mistake.
+  t.rcv_buf_max = static_cast<std::uint32_t>(s.integer("rcv_buf_max", t.rcv_buf_max, 4096, 1 << 30));
+  if (s.find("rcv_buf_max") != nullptr && t.rcv_buf_max < t.rcv_buf) {
+    s.fail("rcv_buf_max", *s.find("rcv_buf_max"), "must be at least rcv_buf (equal to it: no autotuning)");
+  }
+  t.rcv_buf_max = std::max(t.rcv_buf_max, t.rcv_buf);
   t.snd_buf = static_cast<std::uint32_t>(s.integer("snd_buf", t.snd_buf, 4096, 1 << 30));
   t.window_scaling = s.boolean("window_scaling", t.window_scaling);
   t.timestamps = s.boolean("timestamps", t.timestamps);

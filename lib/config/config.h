@@ -144,6 +144,7 @@ struct TcpConfig {
   std::uint32_t max_connections = 65536;  // [tcp] max_connections: TCB pool per worker
   std::uint16_t mss_clamp = 0;            // [tcp] mss_clamp: 0 = from MTU (TCP_MAXSEG)
   std::uint32_t rcv_buf = 262144;         // [tcp] rcv_buf: receive buffer per connection, bytes
+  std::uint32_t rcv_buf_max = 6291456;    // [tcp] rcv_buf_max: autotuning's ceiling (tcp_rmem[2])
   std::uint32_t snd_buf = 262144;         // [tcp] snd_buf: send buffer per connection, bytes
   bool window_scaling = true;             // [tcp] window_scaling (RFC 7323 §2)
   bool timestamps = true;                 // [tcp] timestamps (RFC 7323 §3)

@@ -155,6 +155,19 @@ struct Tcb : TimerNode {
   std::uint32_t snd_buf = 0;    // the send queue's limit in truesize (SO_SNDBUF; the high watermark)
   std::uint32_t snd_lowat = 0;  // kTcpEvWritable fires once its truesize falls to this
   std::uint32_t rcv_buf = 0;
+  // Receive-buffer autotuning (tcp_receive.cc, rcv_space_adjust): rcv_buf
+  // grows, up to [tcp] rcv_buf_max, to twice what the application takes in
+  // a round trip. rcv_space is the most it has taken in one measured round
+  // trip, counted from rcv_space_seq since rcv_space_time. The round trip is
+  // the receiver's own estimate (rcv_rtt; zero: none yet): the time the peer
+  // took to fill a window offered at rcv_rtt_time, which ended at rcv_rtt_seq.
+  bool rcv_buf_locked = false;  // set by set_receive_buffer (SO_RCVBUF): no autotuning
+  std::uint32_t rcv_space = 0;
+  Seq32 rcv_space_seq;
+  Seq32 rcv_rtt_seq;
+  Instant rcv_space_time;
+  Instant rcv_rtt_time;
+  Duration rcv_rtt;
   // Event dispatch (tcp_stack.cc) and the application's pointer.
   Tcb* ready_next = nullptr;  // pending-events list link
   void* user = nullptr;       // the application's

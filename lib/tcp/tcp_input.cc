@@ -192,7 +192,7 @@ void TcpStack::apply_syn_options(Tcb& c, const TcpOptions& o, Instant now) noexc
   if (c.ws_ok) {
     // RFC 7323 §2.3: a shift above 14 is used as 14.
     c.snd_wscale = std::min<std::uint8_t>(*o.window_scale, 14);
-    c.rcv_wscale = rcv_wscale_for(c.rcv_buf);
+    c.rcv_wscale = rcv_wscale_for(rcv_ceiling(c));
   } else {
     c.snd_wscale = c.rcv_wscale = 0;
   }

@@ -627,7 +627,7 @@ void TcpStack::send_syn(Tcb& c, Instant now) noexcept {
   const TcpConfig& k = o_.cfg;
   TcpOptions o;
   o.mss = mss_for(c.tuple);
-  if (active ? k.window_scaling : c.ws_ok) o.window_scale = rcv_wscale_for(c.rcv_buf);
+  if (active ? k.window_scaling : c.ws_ok) o.window_scale = rcv_wscale_for(rcv_ceiling(c));
   if (active ? k.timestamps : c.ts_ok) o.timestamps = std::pair{ts_val(c, now), active ? 0u : c.ts_recent};
   o.sack_permitted = active ? k.sack : c.sack_ok;
   const std::uint16_t win = syn_window(c.rcv_buf);

@@ -53,6 +53,7 @@ void TcpStack::take_in_order(Tcb& c, Segment& s, Instant now) noexcept {
   c.rcvq.push(std::move(m));
   c.rcv_nxt += s.len;
   c.bytes_received += s.len;
+  if (!seq_lt(c.rcv_nxt, c.rcv_rtt_seq) || c.rcv_rtt_time == Instant{}) rcv_rtt_sample(c, now);
   bool filled_hole = false;
   if (c.ooo != nullptr) {
     if (!c.ooo->empty()) {
@@ -298,6 +299,71 @@ std::uint32_t TcpStack::rcv_admit_limit(const Tcb& c) noexcept {
 // memory level (it would have fitted in rcv_buf).
 Drop TcpStack::rcv_refusal(const Tcb& c, std::uint32_t truesize, Drop own) const noexcept {
   return rcv_charged(c) + truesize <= c.rcv_buf ? Drop::kTcpMemPressure : own;
+}
+
+// Receive-buffer autotuning, as Linux's dynamic right-sizing
+// (tcp_rcv_space_adjust): a fixed buffer either caps a fast path's rate at
+// rcv_buf / RTT or holds memory a slow one never uses. Each connection
+// starts at [tcp] rcv_buf and grows towards [tcp] rcv_buf_max to twice
+// what its application takes in a round trip, so that the sender is never
+// held by the window while the application keeps up. Only reading grows
+// it: a peer cannot make a connection whose application does not read hold
+// more (docs/architecture.md "Memory model"), and the worker's memory level
+// stops all growth once it leaves normal.
+
+// The receiver has no RTT of its own while it sends no data, so it times
+// the peer (Linux's per-window rcv_rtt_est): data beyond the right edge we
+// offered when timing began can only be sent after the peer has seen a
+// later ACK, so the time until RCV.NXT passes that edge is at least one
+// round trip, and close to one when the window is what paces the peer.
+// The estimate takes a lower sample at once and a higher one slowly (1/8),
+// as a sample is an upper bound.
+void TcpStack::rcv_rtt_sample(Tcb& c, Instant now) noexcept {
+  if (c.rcv_rtt_time != Instant{}) {
+    const Duration sample = now - c.rcv_rtt_time;
+    if (sample > Duration{}) {
+      c.rcv_rtt =
+          (c.rcv_rtt == Duration{} || sample < c.rcv_rtt) ? sample : c.rcv_rtt + (sample - c.rcv_rtt) / 8;
+    }
+  }
+  c.rcv_rtt_time = now;
+  c.rcv_rtt_seq = seq_gt(c.rcv_adv, c.rcv_nxt) ? c.rcv_adv : c.rcv_nxt + c.rcv_mss;
+}
+
+// After the application took data: once a round trip has passed since the
+// last measure, what it took in that round trip (RCV.NXT less what is still
+// queued, from where the measure began) is compared with the most it took
+// in one before; more means the buffer may be what holds the sender back.
+void TcpStack::rcv_space_adjust(Tcb& c, Instant now) noexcept {
+  if (c.rcv_buf_locked || c.fin_received || !synchronized(c.state)) return;
+  const Seq32 taken_to = c.rcv_nxt - c.rcvq.bytes();
+  if (c.rcv_space == 0) {  // the first read starts the first measure
+    c.rcv_space = std::min<std::uint32_t>(win_from_space(c, c.rcv_buf), 10 * c.rcv_mss);
+    c.rcv_space_seq = taken_to;
+    c.rcv_space_time = now;
+    return;
+  }
+  const Duration rtt = c.rcv_rtt != Duration{} ? c.rcv_rtt : c.rto.srtt();
+  if (rtt <= Duration{} || now - c.rcv_space_time < rtt) return;
+  const std::uint32_t taken = taken_to - c.rcv_space_seq;
+  c.rcv_space_seq = taken_to;
+  c.rcv_space_time = now;
+  if (taken <= c.rcv_space) return;
+  const std::uint32_t before = c.rcv_space;
+  c.rcv_space = taken;
+  const std::uint32_t ceiling = rcv_ceiling(c);
+  if (c.rcv_buf >= ceiling || mem_.level() != MemLevel::kNormal) return;
+  // Twice a round trip's data (the ACKs take a round trip to open the
+  // window again) and 16 segments of slack; if the rate is still rising,
+  // as in slow start, room for the same rise again, at most doubling.
+  std::uint64_t win = 2ull * taken + 16ull * c.rcv_mss;
+  win += std::min<std::uint64_t>(win, win * (taken - before) / before);
+  const std::uint64_t truesize = (win + c.rcv_mss - 1) / c.rcv_mss * full_seg_truesize_;
+  const auto grown = static_cast<std::uint32_t>(std::min<std::uint64_t>(truesize, ceiling));
+  if (grown > c.rcv_buf) {
+    c.rcv_buf = grown;
+    counters_.inc(Counter::kTCPRcvBufGrown);
+  }
 }
 
 // Eighth step: the FIN, once RCV.NXT has reached it.

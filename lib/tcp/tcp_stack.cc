@@ -121,7 +121,8 @@ TcpStack::TcpStack(const TcpStackOptions& o, Counters& counters, SegmentSink& si
   const std::uint32_t n = ooo_queue_count(o.cfg);
   ooo_store_.reserve(n);
   ooo_free_.reserve(n);
-  for (std::uint32_t i = 0; i < n; ++i) ooo_store_.emplace_back(o.cfg.rcv_buf, o.cfg.ofo_max_segments);
+  for (std::uint32_t i = 0; i < n; ++i)
+    ooo_store_.emplace_back(std::max(o.cfg.rcv_buf, o.cfg.rcv_buf_max), o.cfg.ofo_max_segments);
   for (auto& q : ooo_store_) {
     q.set_account(&mem_);
     ooo_free_.push_back(&q);
@@ -470,6 +471,7 @@ std::size_t TcpStack::send_copy(Tcb& c, std::span<const std::byte> data, Instant
 
 Mbuf TcpStack::recv(Tcb& c, Instant now) noexcept {
   Mbuf m = c.rcvq.take();
+  if (m && !c.removed) rcv_space_adjust(c, now);
   if (m && !c.removed && window_update_due(c)) {
     c.ack_now = true;
     output(c, now);
@@ -480,6 +482,7 @@ Mbuf TcpStack::recv(Tcb& c, Instant now) noexcept {
 
 std::size_t TcpStack::read(Tcb& c, std::span<std::byte> out, Instant now) noexcept {
   const std::size_t n = c.rcvq.read(out);
+  if (n > 0 && !c.removed) rcv_space_adjust(c, now);
   if (n > 0 && !c.removed && window_update_due(c)) {
     c.ack_now = true;
     output(c, now);
@@ -624,6 +627,7 @@ void TcpStack::set_receive_buffer(Tcb& c, std::uint32_t bytes, Instant now) noex
   // The advertised right edge never moves left (window_field), so a smaller
   // buffer closes the window as data arrives instead of shrinking it.
   c.rcv_buf = bytes;
+  c.rcv_buf_locked = true;
   if (!c.removed && synchronized(c.state) && window_update_due(c)) {
     c.ack_now = true;
     output(c, now);

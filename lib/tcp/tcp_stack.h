@@ -386,9 +386,15 @@ class TcpStack {
   // raises it to SOCK_MIN_SNDBUF), and kTcpEvWritable fires once the queue
   // falls to `lowat` (capped at the buffer).
   void set_send_buffer(Tcb& c, std::uint32_t bytes, std::uint32_t lowat, Instant now) noexcept;
-  // SO_RCVBUF. The window scale was fixed at the handshake from [tcp]
-  // rcv_buf, so the advertised window cannot exceed 65535 << rcv_wscale.
+  // SO_RCVBUF: fixes the buffer, which autotuning then leaves alone (as
+  // Linux's SOCK_RCVBUF_LOCK). The window scale was fixed at the handshake
+  // (rcv_ceiling), so the advertised window cannot exceed 65535 << rcv_wscale.
   void set_receive_buffer(Tcb& c, std::uint32_t bytes, Instant now) noexcept;
+  // The most c's receive buffer may become, which sizes the window scale we
+  // announce: [tcp] rcv_buf_max while autotuning may grow it, else rcv_buf.
+  std::uint32_t rcv_ceiling(const Tcb& c) const noexcept {
+    return c.rcv_buf_locked ? c.rcv_buf : std::max(c.rcv_buf, o_.cfg.rcv_buf_max);
+  }
   // TCP_CONGESTION: another controller for this connection; it takes over
   // the window (Linux's tcp_reinit_congestion_control).
   void set_congestion(Tcb& c, CongestionAlgorithm a) noexcept;
@@ -470,6 +476,11 @@ class TcpStack {
   void update_window(Tcb& c, const Segment& s) noexcept;
   void process_data(Tcb& c, Segment& s, Instant now) noexcept;
   void take_in_order(Tcb& c, Segment& s, Instant now) noexcept;
+  // Receive-buffer autotuning (tcp_receive.cc): the receiver's round-trip
+  // estimate, advanced as RCV.NXT passes the edge being timed, and the
+  // buffer's growth, checked as the application takes data.
+  void rcv_rtt_sample(Tcb& c, Instant now) noexcept;
+  void rcv_space_adjust(Tcb& c, Instant now) noexcept;
   bool predicted_segment(Tcb& c, Segment& s, Instant now) noexcept;  // header prediction
   void reserve_header_mbufs(std::uint32_t segments) noexcept;
   void release_header_mbufs() noexcept;

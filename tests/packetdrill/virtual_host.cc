@@ -93,6 +93,9 @@ std::optional<Flags> parse_flags(const char* text, std::string* error) {
         "[[port]]\nname = \"pd\"\ndevice = \"net_null0\"\naddress = \"10.0.0.1/24\"\n[tcp]\n" + tcp_keys,
         "--so_flags");
     f.tcp = c.tcp;
+    // A script states the window scale and windows it expects, which follow
+    // from rcv_buf alone unless it asks for autotuning (tcp.rcv_buf_max=).
+    if (tcp_keys.find("rcv_buf_max") == std::string::npos) f.tcp.rcv_buf_max = f.tcp.rcv_buf;
   } catch (const ConfigError& e) {
     *error = e.what();
     return std::nullopt;

@@ -230,7 +230,8 @@ TEST_F(ApiPair, OptionsAndArgumentsAreCheckedAndReportedAsValues) {
     EXPECT_EQ(c.set_send_buffer(0, 0), Error::kInvalid);
     EXPECT_EQ(c.set_send_buffer(1000, 2000), Error::kInvalid);
     EXPECT_EQ(c.set_receive_buffer(100), Error::kInvalid);
-    EXPECT_EQ(c.set_receive_buffer(1u << 20), Error::kInvalid);  // above [tcp] rcv_buf
+    EXPECT_EQ(c.set_receive_buffer(1u << 20), Error::kOk);       // up to [tcp] rcv_buf_max
+    EXPECT_EQ(c.set_receive_buffer(8u << 20), Error::kInvalid);  // above it
     EXPECT_EQ(c.set_linger(false), Error::kOk);
     EXPECT_EQ(c.local_addr(), kClientIp);
     EXPECT_EQ(c.remote_addr(), kServerIp);

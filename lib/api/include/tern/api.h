@@ -173,7 +173,8 @@ class Connection {
   // for, in buffer bytes as Linux counts them: each queued mbuf costs its
   // whole data room plus its metadata (truesize), however little it carries.
   Error set_send_buffer(std::uint32_t high, std::uint32_t low) noexcept;
-  // SO_RCVBUF, at most [tcp] rcv_buf (the window scale was fixed at the handshake).
+  // SO_RCVBUF, at most [tcp] rcv_buf_max (the window scale was sized for it at
+  // the handshake); the connection's buffer is then fixed (no autotuning).
   Error set_receive_buffer(std::uint32_t bytes) noexcept;
   // TCP_CONGESTION: "cubic", "newreno" (alias "reno") or "bbr".
   Error set_congestion(std::string_view name) noexcept;

@@ -1,0 +1,146 @@
+// Receive-buffer autotuning (tcp_receive.cc, rcv_space_adjust): a
+// connection's buffer starts at [tcp] rcv_buf and grows towards
+// rcv_buf_max only as fast as its application takes data, round trip by
+// round trip, as Linux's dynamic right-sizing; never while the application
+// does not read, after SO_RCVBUF, or under memory pressure.
+#include <rte_mbuf.h>
+
+#include "tcp_harness.h"
+
+namespace tern::tcptest {
+namespace {
+
+constexpr Duration kRtt = Duration::ms(10);
+
+class TcpAutotune : public TcpHarness {
+ protected:
+  // A window-limited peer: once per round trip it sends, in full segments,
+  // up to the right edge our ACKs had opened when the round began. The
+  // application takes `read_per_round` bytes each round (all there is when
+  // 0). Returns the time after the last round.
+  Instant rounds(Tcb& c, int n, std::uint32_t read_per_round = 0) {
+    Instant t = now() + kRtt;
+    for (int r = 0; r < n; ++r, t = t + kRtt) {
+      const Seq32 edge = c.rcv_adv;
+      for (int i = 0; seq_lt(peer_seq_, edge); ++i) {
+        const std::uint32_t len = std::min<std::uint32_t>(edge - peer_seq_, 1460);
+        recv(seg().seq(peer_seq_).ack(iss() + 1).data(len, static_cast<std::uint64_t>(i)), t);
+        peer_seq_ += len;
+        if (read_per_round == 0) read_all(c);
+      }
+      if (read_per_round > 0) read_some(c, read_per_round);
+      take_all_sent();
+    }
+    return t;
+  }
+  void read_some(Tcb& c, std::uint32_t n) {
+    std::vector<std::byte> buf(n);
+    (void)stack().read(c, buf, now());
+  }
+  std::uint64_t grown() { return stack().counters().get(Counter::kTCPRcvBufGrown); }
+  // What the window may offer at most for a buffer of `rcv_buf`.
+  std::uint32_t window_for(std::uint32_t rcv_buf) const {
+    const std::uint32_t full = static_cast<std::uint32_t>(sizeof(rte_mbuf)) + rte_pktmbuf_data_room_size(pool_);
+    return rcv_buf / full * 1460;
+  }
+  Tcb* establish() {
+    Tcb* c = establish_passive(seg().mss(1460).wscale(7));
+    if (c != nullptr) peer_seq_ = irs() + 1;
+    return c;
+  }
+
+  Seq32 peer_seq_;
+};
+
+// The window scale is sized for the ceiling, so the grown buffer can be
+// offered: 6 MiB by default needs a shift of 7 (as Linux announces), a
+// buffer that cannot grow keeps the smallest shift for rcv_buf (RFC 7323 §2.3).
+TEST_F(TcpAutotune, WindowScaleIsSizedForTheCeiling) {
+  Tcb* c = establish();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->rcv_wscale, 7);
+  EXPECT_EQ(rcv_wscale_for(cfg().rcv_buf), 3);
+}
+
+TEST_F(TcpAutotune, NoCeilingAboveRcvBufKeepsRcvBufsScale) {
+  cfg().rcv_buf_max = cfg().rcv_buf;
+  Tcb* c = establish();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->rcv_wscale, 3);
+  rounds(*c, 8);
+  EXPECT_EQ(c->rcv_buf, cfg().rcv_buf);
+  EXPECT_EQ(grown(), 0u);
+}
+
+// An application that keeps up with a window-limited peer: the buffer, and
+// with it the window offered, grows in steps up to the ceiling (6 MiB) and
+// stops there.
+TEST_F(TcpAutotune, GrowsToTheCeilingWhileTheApplicationKeepsUp) {
+  Tcb* c = establish();
+  ASSERT_NE(c, nullptr);
+  const std::uint32_t start = c->rcv_buf;
+  const Seq32 first = peer_seq_;
+  rounds(*c, 3);
+  EXPECT_GT(c->rcv_buf, start);
+  EXPECT_LT(c->rcv_buf, cfg().rcv_buf_max);  // in steps, not at once
+  // The receiver timed the peer's round trip from the window it offered.
+  EXPECT_EQ(c->rcv_rtt, kRtt);
+  rounds(*c, 12);
+  EXPECT_EQ(c->rcv_buf, cfg().rcv_buf_max);
+  EXPECT_GE(grown(), 2u);
+  // The window the last ACK offered is the grown buffer's, past what
+  // rcv_buf alone allows, and every byte arrived in order.
+  EXPECT_GT(static_cast<std::uint32_t>(c->rcv_adv - c->rcv_nxt), window_for(start));
+  EXPECT_EQ(c->rcv_nxt, peer_seq_);
+  EXPECT_GT(peer_seq_ - first, 15u * window_for(start));
+  EXPECT_EQ(drops(Drop::kTcpRcvQueueFull), 0u);
+}
+
+// Only what the application takes counts: one that reads 20 KB per round
+// trip needs no more than the buffer it has, whatever the peer could send.
+TEST_F(TcpAutotune, SlowReaderDoesNotGrow) {
+  Tcb* c = establish();
+  ASSERT_NE(c, nullptr);
+  rounds(*c, 12, 20000);
+  EXPECT_EQ(c->rcv_buf, cfg().rcv_buf);
+  EXPECT_EQ(grown(), 0u);
+}
+
+// A peer facing an application that never reads fills the window once and
+// gets nothing more: the buffer cannot be grown from the network side.
+TEST_F(TcpAutotune, NoReaderDoesNotGrow) {
+  Tcb* c = establish();
+  ASSERT_NE(c, nullptr);
+  const Seq32 first = peer_seq_;
+  rounds(*c, 6, 1);  // one byte a round trip
+  EXPECT_EQ(c->rcv_buf, cfg().rcv_buf);
+  // At most rcv_buf of data (collapsing into full mbufs may open a little
+  // more than one window's worth of full segments, never more than that).
+  EXPECT_LE(peer_seq_ - first, cfg().rcv_buf);
+  EXPECT_EQ(grown(), 0u);
+}
+
+// SO_RCVBUF fixes the buffer (Linux's SOCK_RCVBUF_LOCK).
+TEST_F(TcpAutotune, SetReceiveBufferFixesIt) {
+  Tcb* c = establish();
+  ASSERT_NE(c, nullptr);
+  stack().set_receive_buffer(*c, 131072, now());
+  rounds(*c, 12);
+  EXPECT_EQ(c->rcv_buf, 131072u);
+  EXPECT_EQ(grown(), 0u);
+}
+
+// Under memory pressure the worker's pool comes first: no connection grows.
+TEST_F(TcpAutotune, NoGrowthUnderMemoryPressure) {
+  Tcb* c = establish();
+  ASSERT_NE(c, nullptr);
+  stack().mem().set_limits({.low = 1, .pressure = 2, .high = 1u << 30});
+  stack().mem().charge(2);  // enters pressure, and stays there (above low)
+  rounds(*c, 12);
+  EXPECT_EQ(c->rcv_buf, cfg().rcv_buf);
+  EXPECT_EQ(grown(), 0u);
+  stack().mem().uncharge(2);
+}
+
+}  // namespace
+}  // namespace tern::tcptest
