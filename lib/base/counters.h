@@ -48,7 +48,8 @@ namespace tern {
   X(TCPSackRecovery) X(TCPSACKDiscard) X(TCPDSACKRecv) X(TCPSACKReneging) X(TCPSACKOverflow)      \
   X(TCPSACKRescue) X(TCPLostRetransmit) X(TCPLossProbes) X(TCPTxLogUnavailable)                  \
   X(TCPDSACKUndo) X(TCPFullUndo) X(TCPPartialUndo) X(TCPLossUndo) X(TCPSpuriousRTOs) X(TCPLossProbeRecovery) \
-  X(TCPHPHits) X(TCPHPAcks) X(TCPFastAcks) X(TCPPMTUUpdates) X(TCPPMTUAdopted) X(TCPPMTURestored) X(TCPRcvBufGrown) \
+  X(TCPHPHits) X(TCPHPAcks) X(TCPFastAcks) X(TCPPMTUUpdates) X(TCPPMTUAdopted) X(TCPPMTURestored)               \
+  X(TCPRcvBufGrown) X(TCPSndBufGrown) \
   X(UdpInDatagrams) X(UdpOutDatagrams) X(UdpNoPorts) X(UdpInErrors) X(UdpRcvbufErrors) \
   X(UdpInCsumErrors) X(Udp6InDatagrams) X(Udp6OutDatagrams) X(Udp6NoPorts) X(Udp6InErrors)      \
   X(Udp6RcvbufErrors) X(Udp6InCsumErrors) X(IcmpOutDestUnreachs)

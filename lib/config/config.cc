@@ -60,6 +60,7 @@ constexpr std::string_view kTcpKeys[] = {"max_connections",
                                          "rcv_buf",
                                          "rcv_buf_max",
                                          "snd_buf",
+                                         "snd_buf_max",
                                          "window_scaling",
                                          "timestamps",
                                          "sack",
@@ -491,6 +492,11 @@ TcpConfig read_tcp(const Section& s) {
   }
   t.rcv_buf_max = std::max(t.rcv_buf_max, t.rcv_buf);
   t.snd_buf = static_cast<std::uint32_t>(s.integer("snd_buf", t.snd_buf, 4096, 1 << 30));
+  t.snd_buf_max = static_cast<std::uint32_t>(s.integer("snd_buf_max", t.snd_buf_max, 4096, 1 << 30));
+  if (s.find("snd_buf_max") != nullptr && t.snd_buf_max < t.snd_buf) {
+    s.fail("snd_buf_max", *s.find("snd_buf_max"), "must be at least snd_buf (equal to it: no autotuning)");
+  }
+  t.snd_buf_max = std::max(t.snd_buf_max, t.snd_buf);
   t.window_scaling = s.boolean("window_scaling", t.window_scaling);
   t.timestamps = s.boolean("timestamps", t.timestamps);
   t.sack = s.boolean("sack", t.sack);

@@ -161,7 +161,10 @@ struct Tcb : TimerNode {
   // trip, counted from rcv_space_seq since rcv_space_time. The round trip is
   // the receiver's own estimate (rcv_rtt; zero: none yet): the time the peer
   // took to fill a window offered at rcv_rtt_time, which ended at rcv_rtt_seq.
-  bool rcv_buf_locked = false;  // set by set_receive_buffer (SO_RCVBUF): no autotuning
+  // set_receive_buffer (SO_RCVBUF) and set_send_buffer (SO_SNDBUF) fix a
+  // buffer: no autotuning of it (snd_buf_expand, tcp_stack.cc) after them.
+  bool rcv_buf_locked = false;
+  bool snd_buf_locked = false;
   std::uint32_t rcv_space = 0;
   Seq32 rcv_space_seq;
   Seq32 rcv_rtt_seq;

@@ -429,7 +429,8 @@ bool TcpStack::send(Tcb& c, Mbuf&& data, Instant now) noexcept {
   const bool open = c.state == TcpState::kSynSent || c.state == TcpState::kSynReceived ||
                     c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait;
   if (!open || c.fin_queued || c.app_closed || !data) return false;
-  if (mbuf_truesize(data.get()) > send_space(c)) {
+  const std::uint32_t truesize = mbuf_truesize(data.get());
+  if (truesize > send_space(c) && (snd_buf_expand(c), truesize > send_space(c))) {
     c.writable_wanted = true;
     return false;
   }
@@ -454,6 +455,7 @@ std::size_t TcpStack::send_copy(Tcb& c, std::span<const std::byte> data, Instant
   const bool open = c.state == TcpState::kSynSent || c.state == TcpState::kSynReceived ||
                     c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait;
   if (!open || c.fin_queued || c.app_closed) return 0;
+  if (c.sndq.truesize() + data.size() > c.snd_buf) snd_buf_expand(c);
   bool exhausted = false;
   const std::size_t done = c.sndq.append_copy(
       data.data(), static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), UINT32_MAX)), snd_limit(c),
@@ -602,11 +604,31 @@ void TcpStack::set_keepalive_params(Tcb& c, Duration idle, Duration interval, st
   set_keepalive(c, c.keepalive, now);
 }
 
+// Send-buffer autotuning, as Linux's tcp_sndbuf_expand: a writer that
+// fills the buffer gets room for twice the congestion window (at least the
+// initial window's ten segments) in full segments' truesize, so that the
+// queue holds the next window while this one is in flight, up to [tcp]
+// snd_buf_max. Checked only when a write does not fit; the window grows
+// with ACKs, never beyond what the application itself queues, and not
+// while the worker is not at its normal memory level or after SO_SNDBUF.
+void TcpStack::snd_buf_expand(Tcb& c) noexcept {
+  if (c.snd_buf_locked || mem_.level() != MemLevel::kNormal) return;
+  const std::uint32_t ceiling = std::max(o_.cfg.snd_buf, o_.cfg.snd_buf_max);
+  if (c.snd_buf >= ceiling || c.mss == 0) return;
+  const std::uint64_t segments = std::max<std::uint32_t>(c.cc.cwnd() / c.mss, 10);
+  const std::uint64_t want = std::min<std::uint64_t>(2 * segments * full_seg_truesize_, ceiling);
+  if (want <= c.snd_buf) return;
+  c.snd_buf = static_cast<std::uint32_t>(want);
+  c.snd_lowat = c.snd_buf / 2;
+  counters_.inc(Counter::kTCPSndBufGrown);
+}
+
 void TcpStack::set_send_buffer(Tcb& c, std::uint32_t bytes, std::uint32_t lowat, Instant now) noexcept {
   // At least two of the pool's mbufs, as Linux raises SO_SNDBUF to
   // SOCK_MIN_SNDBUF: below one, a copying send could never queue a byte.
   c.snd_buf = std::max(bytes, 2 * mbuf_truesize_);
   c.snd_lowat = std::min(lowat, bytes);
+  c.snd_buf_locked = true;
   // Raising the limits may already satisfy a waiting writer.
   if (!c.removed && writable_due(c)) {
     c.writable_wanted = false;

@@ -386,6 +386,9 @@ class TcpStack {
   // raises it to SOCK_MIN_SNDBUF), and kTcpEvWritable fires once the queue
   // falls to `lowat` (capped at the buffer).
   void set_send_buffer(Tcb& c, std::uint32_t bytes, std::uint32_t lowat, Instant now) noexcept;
+  // Send-buffer autotuning (tcp_stack.cc): room for two congestion windows,
+  // up to [tcp] snd_buf_max, when a write does not fit.
+  void snd_buf_expand(Tcb& c) noexcept;
   // SO_RCVBUF: fixes the buffer, which autotuning then leaves alone (as
   // Linux's SOCK_RCVBUF_LOCK). The window scale was fixed at the handshake
   // (rcv_ceiling), so the advertised window cannot exceed 65535 << rcv_wscale.

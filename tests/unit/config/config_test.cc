@@ -336,13 +336,17 @@ ofo_max_segments = 0
   EXPECT_EQ(t.ofo_max_segments, 0u);
 }
 
-// Autotuning's ceiling: Linux's 6 MiB (tcp_rmem[2]) by default, and, left
-// unset, never below rcv_buf (a larger rcv_buf alone means no autotuning).
-TEST(ConfigTcp, RcvBufMaxDefaultsToLinuxAndFollowsALargerRcvBuf) {
+// Autotuning's ceilings: Linux's 6 MiB (tcp_rmem[2]) and 4 MiB
+// (tcp_wmem[2]) by default, and, left unset, never below rcv_buf / snd_buf
+// (a larger buffer alone means no autotuning).
+TEST(ConfigTcp, BufMaxDefaultsToLinuxAndFollowsALargerBuf) {
   auto tcp = [](std::string_view lines) { return parse_config(in("tcp", lines), "tern.toml").tcp; };
   EXPECT_EQ(tcp("rcv_buf = 262144").rcv_buf_max, 6291456u);
   EXPECT_EQ(tcp("rcv_buf = 8388608").rcv_buf_max, 8388608u);
   EXPECT_EQ(tcp("rcv_buf = 8388608\nrcv_buf_max = 16777216").rcv_buf_max, 16777216u);
+  // The send side the same, with Linux's 4 MiB (tcp_wmem[2]).
+  EXPECT_EQ(tcp("snd_buf = 262144").snd_buf_max, 4194304u);
+  EXPECT_EQ(tcp("snd_buf = 8388608").snd_buf_max, 8388608u);
 }
 
 // Each [tcp] key at the ends of its range lands unchanged; the cast to a
@@ -353,6 +357,7 @@ TEST(ConfigTcp, RangeEndsLandInTheirFields) {
   EXPECT_EQ(tcp("rcv_buf = 1073741824").rcv_buf, 1073741824u);
   EXPECT_EQ(tcp("rcv_buf = 4096\nrcv_buf_max = 4096").rcv_buf_max, 4096u);
   EXPECT_EQ(tcp("rcv_buf_max = 1073741824").rcv_buf_max, 1073741824u);
+  EXPECT_EQ(tcp("snd_buf = 4096\nsnd_buf_max = 4096").snd_buf_max, 4096u);
   EXPECT_EQ(tcp("snd_buf = 4096").snd_buf, 4096u);
   EXPECT_EQ(tcp("snd_buf = 1073741824").snd_buf, 1073741824u);
   EXPECT_EQ(tcp("rto_min_ms = 1\nrto_initial_ms = 1\nrto_max_ms = 1").rto_max, Duration::ms(1));
@@ -560,6 +565,9 @@ std::vector<BadValue> bad_values() {
       {in("tcp", "rcv_buf_max = 4095"), "tcp.rcv_buf_max", "4095", kInt + "4096..1073741824"},
       {in("tcp", "rcv_buf = 65536\nrcv_buf_max = 65535"), "tcp.rcv_buf_max", "65535",
        "must be at least rcv_buf (equal to it: no autotuning)"},
+      {in("tcp", "snd_buf_max = 1073741825"), "tcp.snd_buf_max", "1073741825", kInt + "4096..1073741824"},
+      {in("tcp", "snd_buf = 65536\nsnd_buf_max = 4096"), "tcp.snd_buf_max", "4096",
+       "must be at least snd_buf (equal to it: no autotuning)"},
       {in("tcp", "snd_buf = 4095"), "tcp.snd_buf", "4095", kInt + "4096..1073741824"},
       {in("tcp", "snd_buf = 1073741825"), "tcp.snd_buf", "1073741825", kInt + "4096..1073741824"},
       {in("tcp", "snd_buf = \"256k\""), "tcp.snd_buf", "\"256k\"", kInt + "4096..1073741824"},
@@ -754,7 +762,7 @@ std::set<std::string> known_keys(std::string_view table) {
 // docs/config.md lists exactly the keys the parser knows in [tcp].
 TEST(ConfigDocs, TcpTableMatchesTheSchema) {
   const std::set<std::string> known = known_keys("tcp");
-  EXPECT_EQ(known.size(), 44u);
+  EXPECT_EQ(known.size(), 45u);
   EXPECT_EQ(documented_keys("tcp"), known);
 }
 

@@ -1,8 +1,10 @@
-// Receive-buffer autotuning (tcp_receive.cc, rcv_space_adjust): a
+// Buffer autotuning. Receive (tcp_receive.cc, rcv_space_adjust): a
 // connection's buffer starts at [tcp] rcv_buf and grows towards
 // rcv_buf_max only as fast as its application takes data, round trip by
 // round trip, as Linux's dynamic right-sizing; never while the application
-// does not read, after SO_RCVBUF, or under memory pressure.
+// does not read, after SO_RCVBUF, or under memory pressure. Send
+// (tcp_stack.cc, snd_buf_expand): room for two congestion windows, up to
+// snd_buf_max, as Linux's tcp_sndbuf_expand.
 #include <rte_mbuf.h>
 
 #include "tcp_harness.h"
@@ -40,7 +42,8 @@ class TcpAutotune : public TcpHarness {
   std::uint64_t grown() { return stack().counters().get(Counter::kTCPRcvBufGrown); }
   // What the window may offer at most for a buffer of `rcv_buf`.
   std::uint32_t window_for(std::uint32_t rcv_buf) const {
-    const std::uint32_t full = static_cast<std::uint32_t>(sizeof(rte_mbuf)) + rte_pktmbuf_data_room_size(pool_);
+    const std::uint32_t full =
+        static_cast<std::uint32_t>(sizeof(rte_mbuf)) + rte_pktmbuf_data_room_size(pool_);
     return rcv_buf / full * 1460;
   }
   Tcb* establish() {
@@ -139,6 +142,67 @@ TEST_F(TcpAutotune, NoGrowthUnderMemoryPressure) {
   rounds(*c, 12);
   EXPECT_EQ(c->rcv_buf, cfg().rcv_buf);
   EXPECT_EQ(grown(), 0u);
+  stack().mem().uncharge(2);
+}
+
+// ---- the send side ----
+
+class TcpSndAutotune : public TcpAutotune {
+ protected:
+  // An application that always has more to write, and a peer that ACKs
+  // everything sent, once per round trip, with a large window.
+  void write_rounds(Tcb& c, int n) {
+    const Bytes chunk = pattern(1 << 20);
+    for (int r = 0; r < n; ++r) {
+      (void)stack().send_copy(c, chunk, now());
+      // One ACK per two segments sent, a round trip later, as a receiver
+      // that ACKs every second full segment (RFC 9293 §3.8.6.3).
+      std::vector<Seq32> ends;
+      for (const Sent& s : take_all_sent()) ends.push_back(s.seq + static_cast<std::uint32_t>(s.payload.size()));
+      const Instant at = now() + kRtt;
+      for (std::size_t i = 1; i < ends.size(); i += 2) recv(seg().seq(irs() + 1).ack(ends[i]).win(65535), at);
+      if (ends.size() % 2 == 1) recv(seg().seq(irs() + 1).ack(ends.back()).win(65535), at);
+      (void)stack().send_copy(c, chunk, now());  // refilled as the ACKs made room
+    }
+  }
+  std::uint64_t snd_grown() { return stack().counters().get(Counter::kTCPSndBufGrown); }
+};
+
+// The buffer follows the congestion window up (room for two windows), so a
+// writer is not held by snd_buf while the window grows, and stops at
+// snd_buf_max.
+TEST_F(TcpSndAutotune, GrowsWithTheCongestionWindowToTheCeiling) {
+  cfg().snd_buf_max = 1u << 20;
+  Tcb* c = establish();
+  ASSERT_NE(c, nullptr);
+  const std::uint32_t start = c->snd_buf;
+  write_rounds(*c, 6);
+  EXPECT_GT(c->snd_buf, start);
+  EXPECT_GE(c->snd_buf, std::min<std::uint32_t>(2 * (c->cc.cwnd() / 1460) * 2304, 1u << 20) / 2);
+  EXPECT_EQ(c->snd_lowat, c->snd_buf / 2);
+  write_rounds(*c, 10);
+  EXPECT_EQ(c->snd_buf, 1u << 20);
+  EXPECT_GE(snd_grown(), 2u);
+  EXPECT_LE(c->sndq.truesize(), 1u << 20);
+}
+
+TEST_F(TcpSndAutotune, SetSendBufferFixesIt) {
+  Tcb* c = establish();
+  ASSERT_NE(c, nullptr);
+  stack().set_send_buffer(*c, 131072, 65536, now());
+  write_rounds(*c, 12);
+  EXPECT_EQ(c->snd_buf, 131072u);
+  EXPECT_EQ(snd_grown(), 0u);
+}
+
+TEST_F(TcpSndAutotune, NoGrowthUnderMemoryPressure) {
+  Tcb* c = establish();
+  ASSERT_NE(c, nullptr);
+  stack().mem().set_limits({.low = 1, .pressure = 2, .high = 1u << 30});
+  stack().mem().charge(2);
+  write_rounds(*c, 12);
+  EXPECT_EQ(c->snd_buf, cfg().snd_buf);
+  EXPECT_EQ(snd_grown(), 0u);
   stack().mem().uncharge(2);
 }
 

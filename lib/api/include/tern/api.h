@@ -172,6 +172,7 @@ class Connection {
   // SO_SNDBUF (the high watermark) and the low watermark on_writable waits
   // for, in buffer bytes as Linux counts them: each queued mbuf costs its
   // whole data room plus its metadata (truesize), however little it carries.
+  // The connection's buffer is then fixed (no autotuning).
   Error set_send_buffer(std::uint32_t high, std::uint32_t low) noexcept;
   // SO_RCVBUF, at most [tcp] rcv_buf_max (the window scale was sized for it at
   // the handshake); the connection's buffer is then fixed (no autotuning).
