@@ -194,6 +194,10 @@ std::string format_conns_text(const std::vector<ConnEntry>& conns) {
     if (c.num("min_rtt_us") > 0) f += " minrtt:" + ms(c.num("min_rtt_us"));
     f += " snd_wnd:" + std::to_string(c.num("snd_wnd"));
     f += " rcv_wnd:" + std::to_string(c.num("rcv_wnd"));
+    if (c.num("rcv_rtt_us") > 0) f += " rcv_rtt:" + ms(c.num("rcv_rtt_us"));
+    if (c.num("rcv_space") > 0) f += " rcv_space:" + std::to_string(c.num("rcv_space"));
+    if (c.num("snd_buf") > 0) f += " snd_buf:" + std::to_string(c.num("snd_buf"));
+    if (c.num("rcv_buf") > 0) f += " rcv_buf:" + std::to_string(c.num("rcv_buf"));
     out += f + "\n";
   }
   return out;

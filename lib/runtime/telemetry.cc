@@ -327,11 +327,11 @@ int telemetry_add_u64s(rte_tel_data* d, std::string_view cmd, std::span<const st
 
 std::span<const std::string_view> conn_fields() noexcept {
   static constexpr std::string_view kFields[] = {
-      "worker",    "local",     "remote",     "state",         "congestion",    "ca_state",
-      "mss",       "cwnd",      "cwnd_segs",  "ssthresh",      "ssthresh_segs", "srtt_us",
-      "rttvar_us", "rto_us",    "min_rtt_us", "pacing_rate",   "bytes_acked",   "bytes_received",
-      "delivered", "segs_out",  "segs_in",    "total_retrans", "lost",          "reordering",
-      "snd_queue", "rcv_queue", "snd_wnd",    "rcv_wnd",       "pmtu",
+      "worker",        "local",       "remote",      "state",          "congestion", "ca_state",  "mss",
+      "cwnd",          "cwnd_segs",   "ssthresh",    "ssthresh_segs",  "srtt_us",    "rttvar_us", "rto_us",
+      "min_rtt_us",    "pacing_rate", "bytes_acked", "bytes_received", "delivered",  "segs_out",  "segs_in",
+      "total_retrans", "lost",        "reordering",  "snd_queue",      "rcv_queue",  "snd_wnd",   "rcv_wnd",
+      "pmtu",          "snd_buf",     "rcv_buf",     "rcv_space",      "rcv_rtt_us",
   };
   return kFields;
 }
@@ -367,7 +367,11 @@ ConnRow conn_row(std::size_t worker, const ConnRecord& r) {
               n(i.rcv_queue),
               n(i.snd_wnd),
               n(i.rcv_wnd),
-              n(i.pmtu)};
+              n(i.pmtu),
+              n(i.snd_buf),
+              n(i.rcv_buf),
+              n(i.rcv_space),
+              n(i.rcv_rtt_us)};
   return row;
 }
 

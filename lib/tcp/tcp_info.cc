@@ -90,6 +90,10 @@ ConnectionInfo TcpStack::info(const Tcb& c) const noexcept {
   i.snd_wnd = c.snd_wnd;
   const std::int32_t adv = c.rcv_adv - c.rcv_nxt;
   i.rcv_wnd = adv > 0 ? static_cast<std::uint32_t>(adv) : 0;
+  i.snd_buf = c.snd_buf;
+  i.rcv_buf = c.rcv_buf;
+  i.rcv_space = c.rcv_space;
+  i.rcv_rtt_us = static_cast<std::uint32_t>(c.rcv_rtt.count_ns() / 1000);
   return i;
 }
 

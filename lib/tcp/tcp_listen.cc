@@ -178,7 +178,8 @@ void TcpStack::send_cookie_synack(Segment& s, Instant now) noexcept {
     SynCookieTsOptions carried;
     if (o_.cfg.window_scaling && s.opts.window_scale) {
       carried.window_scale = std::min<std::uint8_t>(*s.opts.window_scale, 14);
-      o.window_scale = rcv_wscale_for(std::max(o_.cfg.rcv_buf, o_.cfg.rcv_buf_max));  // as rcv_ceiling
+      o.window_scale =
+          rcv_wscale_for(std::max(o_.cfg.rcv_buf, autotune_cap(o_.cfg.rcv_buf_max)));  // rcv_ceiling
     }
     carried.sack_permitted = o_.cfg.sack && s.opts.sack_permitted;
     o.sack_permitted = carried.sack_permitted;

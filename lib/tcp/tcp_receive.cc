@@ -352,7 +352,7 @@ void TcpStack::rcv_space_adjust(Tcb& c, Instant now) noexcept {
   const std::uint32_t before = c.rcv_space;
   c.rcv_space = taken;
   const std::uint32_t ceiling = rcv_ceiling(c);
-  if (c.rcv_buf >= ceiling || mem_.level() != MemLevel::kNormal) return;
+  if (c.rcv_buf >= ceiling || mem_.level() != MemLevel::kNormal || before == 0) return;
   // Twice a round trip's data (the ACKs take a round trip to open the
   // window again) and 16 segments of slack; if the rate is still rising,
   // as in slow start, room for the same rise again, at most doubling.

@@ -430,9 +430,12 @@ bool TcpStack::send(Tcb& c, Mbuf&& data, Instant now) noexcept {
                     c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait;
   if (!open || c.fin_queued || c.app_closed || !data) return false;
   const std::uint32_t truesize = mbuf_truesize(data.get());
-  if (truesize > send_space(c) && (snd_buf_expand(c), truesize > send_space(c))) {
-    c.writable_wanted = true;
-    return false;
+  if (truesize > send_space(c)) {
+    snd_buf_expand(c);
+    if (truesize > send_space(c)) {
+      c.writable_wanted = true;
+      return false;
+    }
   }
   c.sndq.append(data.release());
   const Seq32 end = queue_end(c);
@@ -613,7 +616,7 @@ void TcpStack::set_keepalive_params(Tcb& c, Duration idle, Duration interval, st
 // while the worker is not at its normal memory level or after SO_SNDBUF.
 void TcpStack::snd_buf_expand(Tcb& c) noexcept {
   if (c.snd_buf_locked || mem_.level() != MemLevel::kNormal) return;
-  const std::uint32_t ceiling = std::max(o_.cfg.snd_buf, o_.cfg.snd_buf_max);
+  const std::uint32_t ceiling = std::max(o_.cfg.snd_buf, autotune_cap(o_.cfg.snd_buf_max));
   if (c.snd_buf >= ceiling || c.mss == 0) return;
   const std::uint64_t segments = std::max<std::uint32_t>(c.cc.cwnd() / c.mss, 10);
   const std::uint64_t want = std::min<std::uint64_t>(2 * segments * full_seg_truesize_, ceiling);

@@ -393,10 +393,17 @@ class TcpStack {
   // Linux's SOCK_RCVBUF_LOCK). The window scale was fixed at the handshake
   // (rcv_ceiling), so the advertised window cannot exceed 65535 << rcv_wscale.
   void set_receive_buffer(Tcb& c, std::uint32_t bytes, Instant now) noexcept;
+  // Autotuning's ceiling for one connection's buffer: the configured one,
+  // but at most an eighth of the worker's buffer budget, so that a few fast
+  // connections cannot take the worker to pressure, which would clamp every
+  // connection's window and send buffer (docs/architecture.md "Memory model").
+  std::uint32_t autotune_cap(std::uint32_t configured) const noexcept {
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(configured, mem_.limits().high / 8));
+  }
   // The most c's receive buffer may become, which sizes the window scale we
-  // announce: [tcp] rcv_buf_max while autotuning may grow it, else rcv_buf.
+  // announce: rcv_buf_max (capped) while autotuning may grow it, else rcv_buf.
   std::uint32_t rcv_ceiling(const Tcb& c) const noexcept {
-    return c.rcv_buf_locked ? c.rcv_buf : std::max(c.rcv_buf, o_.cfg.rcv_buf_max);
+    return c.rcv_buf_locked ? c.rcv_buf : std::max(c.rcv_buf, autotune_cap(o_.cfg.rcv_buf_max));
   }
   // TCP_CONGESTION: another controller for this connection; it takes over
   // the window (Linux's tcp_reinit_congestion_control).

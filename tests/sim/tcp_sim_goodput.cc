@@ -72,11 +72,12 @@ bool parse_doubles(const char* arg, std::vector<double>& out) {
 }
 
 int usage(const char* prog) {
-  std::fprintf(stderr,
-               "usage: %s [--cc NAME,...] [--rtt-ms MS,...] [--loss P,...] [--seconds S] [--seed N] "
-               "[--counters] [--pacing] [--rate-mbps M] [--batch-us U] [--default-buffers] [--gro]\n"
-               "  loss rates are fractions (0.01 = 1 %%), each in (0, 0.5]\n",
-               prog);
+  std::fprintf(
+      stderr,
+      "usage: %s [--cc NAME,...] [--rtt-ms MS,...] [--loss P,...] [--seconds S] [--seed N] "
+      "[--counters] [--pacing] [--rate-mbps M] [--batch-us U] [--default-buffers] [--no-autotune] [--gro]\n"
+      "  loss rates are fractions (0.01 = 1 %%), each in (0, 0.5]\n",
+      prog);
   return 2;
 }
 
@@ -88,7 +89,7 @@ int main(int argc, char** argv) {
   std::vector<double> losses{0.0001, 0.001, 0.01, 0.03, 0.05};
   double seconds = 30;
   std::uint64_t seed = 7;
-  bool counters = false, pacing = false, default_buffers = false, gro = false;
+  bool counters = false, pacing = false, default_buffers = false, gro = false, no_autotune = false;
   double rate_mbps = 1000, batch_us = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
@@ -102,6 +103,10 @@ int main(int argc, char** argv) {
     }
     if (a == "--default-buffers") {  // [tcp]'s default buffers, as tern-perf runs
       default_buffers = true;
+      continue;
+    }
+    if (a == "--no-autotune") {  // buffers fixed at rcv_buf / snd_buf, as before autotuning
+      no_autotune = true;
       continue;
     }
     if (a == "--gro") {  // both hosts merge each receive burst (with --batch-us)
@@ -173,6 +178,12 @@ int main(int argc, char** argv) {
               // memory, not by a segment count): the sender is measured, not
               // [tcp] ofo_max_segments' default of 256.
               s.b.tcp.ofo_max_segments = 4096;
+            }
+            if (no_autotune) {
+              for (HostOptions* h : {&s.a, &s.b}) {
+                h->tcp.rcv_buf_max = h->tcp.rcv_buf;
+                h->tcp.snd_buf_max = h->tcp.snd_buf;
+              }
             }
             LinkParams l;
             l.rate_bps = static_cast<std::uint64_t>(link_bps);

@@ -86,8 +86,13 @@ TEST_F(TcpAutotune, GrowsToTheCeilingWhileTheApplicationKeepsUp) {
   rounds(*c, 3);
   EXPECT_GT(c->rcv_buf, start);
   EXPECT_LT(c->rcv_buf, cfg().rcv_buf_max);  // in steps, not at once
-  // The receiver timed the peer's round trip from the window it offered.
+  // The receiver timed the peer's round trip from the window it offered;
+  // both measures reach the connection's figures.
   EXPECT_EQ(c->rcv_rtt, kRtt);
+  const ConnectionInfo i = stack().info(*c);
+  EXPECT_EQ(i.rcv_rtt_us, 10'000u);
+  EXPECT_EQ(i.rcv_buf, c->rcv_buf);
+  EXPECT_GT(i.rcv_space, 100'000u);
   rounds(*c, 12);
   EXPECT_EQ(c->rcv_buf, cfg().rcv_buf_max);
   EXPECT_GE(grown(), 2u);
@@ -145,6 +150,17 @@ TEST_F(TcpAutotune, NoGrowthUnderMemoryPressure) {
   stack().mem().uncharge(2);
 }
 
+// A worker's buffer budget caps every connection's ceiling at an eighth of
+// it: the window scale announced, and the growth, stop there.
+TEST_F(TcpAutotune, CeilingIsAnEighthOfTheWorkersBudget) {
+  stack().mem().set_limits({.low = 4u << 20, .pressure = 6u << 20, .high = 8u << 20});
+  Tcb* c = establish();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->rcv_wscale, 5);  // for 1 MiB, not 7 for 6 MiB
+  rounds(*c, 12);
+  EXPECT_EQ(c->rcv_buf, 1u << 20);
+}
+
 // ---- the send side ----
 
 class TcpSndAutotune : public TcpAutotune {
@@ -158,7 +174,8 @@ class TcpSndAutotune : public TcpAutotune {
       // One ACK per two segments sent, a round trip later, as a receiver
       // that ACKs every second full segment (RFC 9293 §3.8.6.3).
       std::vector<Seq32> ends;
-      for (const Sent& s : take_all_sent()) ends.push_back(s.seq + static_cast<std::uint32_t>(s.payload.size()));
+      for (const Sent& s : take_all_sent())
+        ends.push_back(s.seq + static_cast<std::uint32_t>(s.payload.size()));
       const Instant at = now() + kRtt;
       for (std::size_t i = 1; i < ends.size(); i += 2) recv(seg().seq(irs() + 1).ack(ends[i]).win(65535), at);
       if (ends.size() % 2 == 1) recv(seg().seq(irs() + 1).ack(ends.back()).win(65535), at);
@@ -167,6 +184,15 @@ class TcpSndAutotune : public TcpAutotune {
   }
   std::uint64_t snd_grown() { return stack().counters().get(Counter::kTCPSndBufGrown); }
 };
+
+// Off by default (docs/config.md): the buffer stays at snd_buf.
+TEST_F(TcpSndAutotune, OffByDefault) {
+  Tcb* c = establish();
+  ASSERT_NE(c, nullptr);
+  write_rounds(*c, 12);
+  EXPECT_EQ(c->snd_buf, cfg().snd_buf);
+  EXPECT_EQ(snd_grown(), 0u);
+}
 
 // The buffer follows the congestion window up (room for two windows), so a
 // writer is not held by snd_buf while the window grows, and stops at
@@ -186,7 +212,17 @@ TEST_F(TcpSndAutotune, GrowsWithTheCongestionWindowToTheCeiling) {
   EXPECT_LE(c->sndq.truesize(), 1u << 20);
 }
 
+TEST_F(TcpSndAutotune, CeilingIsAnEighthOfTheWorkersBudget) {
+  cfg().snd_buf_max = 4u << 20;
+  stack().mem().set_limits({.low = 4u << 20, .pressure = 6u << 20, .high = 8u << 20});
+  Tcb* c = establish();
+  ASSERT_NE(c, nullptr);
+  write_rounds(*c, 16);
+  EXPECT_EQ(c->snd_buf, 1u << 20);
+}
+
 TEST_F(TcpSndAutotune, SetSendBufferFixesIt) {
+  cfg().snd_buf_max = 4u << 20;
   Tcb* c = establish();
   ASSERT_NE(c, nullptr);
   stack().set_send_buffer(*c, 131072, 65536, now());
@@ -196,6 +232,7 @@ TEST_F(TcpSndAutotune, SetSendBufferFixesIt) {
 }
 
 TEST_F(TcpSndAutotune, NoGrowthUnderMemoryPressure) {
+  cfg().snd_buf_max = 4u << 20;
   Tcb* c = establish();
   ASSERT_NE(c, nullptr);
   stack().mem().set_limits({.low = 1, .pressure = 2, .high = 1u << 30});

@@ -53,6 +53,10 @@ TEST_F(Info, AfterTheHandshake) {
   EXPECT_EQ(i.snd_wnd, 65535u);
   EXPECT_GT(i.rcv_wnd, 0u);
   EXPECT_EQ(i.lost, 0u);
+  EXPECT_EQ(i.snd_buf, cfg().snd_buf);
+  EXPECT_EQ(i.rcv_buf, cfg().rcv_buf);
+  EXPECT_EQ(i.rcv_space, 0u) << "nothing read yet";
+  EXPECT_EQ(i.rcv_rtt_us, 0u);
 }
 
 // RFC 6298 §2.3 after a second sample R' = 40 ms: RTTVAR = 3/4 * 15 + 1/4 *

@@ -506,7 +506,7 @@ namespace {
 // sends of 1-byte mbufs cost a whole mbuf each, while copying sends fill
 // the last mbuf they allocated before taking another.
 TEST_F(TcpMemory, SndBufBoundsTruesize) {
-  cfg().snd_buf = 8 * per_mbuf();
+  cfg().snd_buf = cfg().snd_buf_max = 8 * per_mbuf();  // fixed: no autotuning
   Tcb* c = establish_passive();
   ASSERT_NE(c, nullptr);
   recv(seg().seq(irs() + 1).ack(iss() + 1).win(0), at_ms(10));  // nothing leaves

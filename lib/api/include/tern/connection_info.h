@@ -51,6 +51,11 @@ struct ConnectionInfo {
   std::uint32_t rcv_queue = 0;  // bytes received in order, not yet read
   std::uint32_t snd_wnd = 0;    // the peer's window, bytes (scaled)
   std::uint32_t rcv_wnd = 0;    // the window we last advertised, bytes
+  // Buffers, in truesize as Linux counts them, with autotuning's growth.
+  std::uint32_t snd_buf = 0;     // the send queue's limit now (SO_SNDBUF)
+  std::uint32_t rcv_buf = 0;     // the receive queues' limit now (SO_RCVBUF)
+  std::uint32_t rcv_space = 0;   // most data bytes the application took in one round trip (tcpi_rcv_space)
+  std::uint32_t rcv_rtt_us = 0;  // the receiver's own RTT estimate; 0 before one (tcpi_rcv_rtt)
 };
 
 }  // namespace tern
