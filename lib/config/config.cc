@@ -483,20 +483,20 @@ TcpConfig read_tcp(const Section& s) {
 
   // 2^30 is the largest window RFC 7323 §2.3 can advertise (shift 14).
   t.rcv_buf = static_cast<std::uint32_t>(s.integer("rcv_buf", t.rcv_buf, 4096, 1 << 30));
-  // Autotuning grows a connection's buffer from rcv_buf up to rcv_buf_max
-  // (Linux's tcp_rmem[1] and [2]). Left unset, a ceiling below rcv_buf is
-  // rcv_buf itself: no autotuning; set below it, it is a mistake.
-  t.rcv_buf_max = static_cast<std::uint32_t>(s.integer("rcv_buf_max", t.rcv_buf_max, 4096, 1 << 30));
-  if (s.find("rcv_buf_max") != nullptr && t.rcv_buf_max < t.rcv_buf) {
-    s.fail("rcv_buf_max", *s.find("rcv_buf_max"), "must be at least rcv_buf (equal to it: no autotuning)");
-  }
-  t.rcv_buf_max = std::max(t.rcv_buf_max, t.rcv_buf);
+  // Autotuning grows a connection's buffer up to `key` (Linux's tcp_rmem[2]
+  // and tcp_wmem[2]). Left unset, a ceiling below the buffer is the buffer
+  // itself: no autotuning; set below it, it is a mistake.
+  const auto ceiling = [&s](std::string_view key, std::uint32_t def, std::uint32_t buf,
+                            std::string_view why) {
+    const auto v = static_cast<std::uint32_t>(s.integer(key, def, 4096, 1 << 30));
+    if (s.find(key) != nullptr && v < buf) s.fail(key, *s.find(key), why);
+    return std::max(v, buf);
+  };
+  t.rcv_buf_max = ceiling("rcv_buf_max", t.rcv_buf_max, t.rcv_buf,
+                          "must be at least rcv_buf (equal to it: no autotuning)");
   t.snd_buf = static_cast<std::uint32_t>(s.integer("snd_buf", t.snd_buf, 4096, 1 << 30));
-  t.snd_buf_max = static_cast<std::uint32_t>(s.integer("snd_buf_max", t.snd_buf_max, 4096, 1 << 30));
-  if (s.find("snd_buf_max") != nullptr && t.snd_buf_max < t.snd_buf) {
-    s.fail("snd_buf_max", *s.find("snd_buf_max"), "must be at least snd_buf (equal to it: no autotuning)");
-  }
-  t.snd_buf_max = std::max(t.snd_buf_max, t.snd_buf);
+  t.snd_buf_max = ceiling("snd_buf_max", t.snd_buf_max, t.snd_buf,
+                          "must be at least snd_buf (equal to it: no autotuning)");
   t.window_scaling = s.boolean("window_scaling", t.window_scaling);
   t.timestamps = s.boolean("timestamps", t.timestamps);
   t.sack = s.boolean("sack", t.sack);

@@ -175,7 +175,20 @@ TEST(FastAckTransfer, LeavesTheConnectionAsTheFullPathDoesCubic) {
   expect_same_transfer(CongestionAlgorithm::kCubic);
 }
 
-class FastAck : public FastAckScript {};
+class FastAck : public FastAckScript {
+ protected:
+  // Two segments sent and ACKed at once: header prediction accepts the ACK,
+  // but the full path, not fast_ack, processes it.
+  void expect_full_path(Tcb& c) {
+    send(c, 2, at_ms(10));
+    take_all_sent();
+    const std::uint64_t hp = count(Counter::kTCPHPAcks);
+    recv(ack_of(c, S(2)), at_ms(11));
+    EXPECT_EQ(count(Counter::kTCPHPAcks), hp + 1);
+    EXPECT_EQ(count(Counter::kTCPFastAcks), 0u);
+    EXPECT_EQ(c.snd_una, S(2));
+  }
+};
 
 // A window change with new data acknowledged is the short path's too: the
 // window moves (RFC 9293 §3.10.7.4: SND.WL1 / SND.WL2 allow it).
@@ -262,13 +275,7 @@ TEST_F(FastAck, AfterARetransmissionTheFullPathUndoesASpuriousTimeout) {
 TEST_F(FastAck, WithoutSackTheFullPathRuns) {
   Tcb* c = open(false);
   ASSERT_NE(c, nullptr);
-  send(*c, 2, at_ms(10));
-  take_all_sent();
-  const std::uint64_t hp = count(Counter::kTCPHPAcks);
-  recv(ack_of(*c, S(2)), at_ms(11));
-  EXPECT_EQ(count(Counter::kTCPHPAcks), hp + 1);
-  EXPECT_EQ(count(Counter::kTCPFastAcks), 0u);
-  EXPECT_EQ(c->snd_una, S(2));
+  expect_full_path(*c);
 }
 
 // BBR samples the delivery rate on every ACK (rate_on_ack): the full path.
@@ -276,13 +283,7 @@ TEST_F(FastAck, BbrTakesTheFullPath) {
   cfg().congestion = CongestionAlgorithm::kBbr;
   Tcb* c = open();
   ASSERT_NE(c, nullptr);
-  send(*c, 2, at_ms(10));
-  take_all_sent();
-  const std::uint64_t hp = count(Counter::kTCPHPAcks);
-  recv(ack_of(*c, S(2)), at_ms(11));
-  EXPECT_EQ(count(Counter::kTCPHPAcks), hp + 1);
-  EXPECT_EQ(count(Counter::kTCPFastAcks), 0u);
-  EXPECT_EQ(c->snd_una, S(2));
+  expect_full_path(*c);
 }
 
 }  // namespace
