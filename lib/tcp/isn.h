@@ -36,7 +36,24 @@ class IsnGenerator {
   // the 32-bit addresses (12 bytes hashed), for IPv6 the 128-bit ones
   // (36 bytes).
   Seq32 isn(const IpAddr& laddr, std::uint16_t lport, const IpAddr& raddr, std::uint16_t rport,
-            Instant now) const noexcept;
+            Instant now) const noexcept {
+    return Seq32{clock_m(now)} + secrets(laddr, lport, raddr, rport).isn_f;
+  }
+  // What one SipHash-2-4 of the tuple gives a new connection: its low 32
+  // bits are F above, its high 32 bits the TSval offset (RFC 7323 §5.4), so
+  // a connection pays one hash for both, not two. Disjoint bits of one PRF
+  // output are independent: an observer who learns F from the ISS (less M)
+  // learns nothing of the offset from TSval, and the reverse. Clock-free,
+  // so a SYN-cookie handshake finds the same offset again from the tuple.
+  struct TupleSecrets {
+    std::uint32_t isn_f = 0;
+    std::uint32_t ts_offset = 0;
+  };
+  TupleSecrets secrets(const IpAddr& laddr, std::uint16_t lport, const IpAddr& raddr,
+                       std::uint16_t rport) const noexcept;
+  // M: floor(now / 4 us) mod 2^32.
+  static std::uint32_t clock_m(Instant now) noexcept;
+
   // IPv4, host byte order.
   Seq32 isn(std::uint32_t laddr, std::uint16_t lport, std::uint32_t raddr, std::uint16_t rport,
             Instant now) const noexcept {

@@ -147,7 +147,7 @@ void TcpStack::listen_syn(Listener& l, Segment& s, Instant now, std::optional<Se
   ++l.half_open_;
   c->irs = s.seq;
   c->rcv_nxt = s.seq + 1;
-  c->iss = iss ? *iss : isn_.isn(s.tuple.laddr, s.tuple.lport, s.tuple.raddr, s.tuple.rport, now);
+  if (iss) c->iss = *iss;  // else new_tcb's, RFC 6528's
   c->snd_una = c->iss;
   c->snd_nxt = c->iss;
   c->snd_max = c->iss;
@@ -185,7 +185,7 @@ void TcpStack::send_cookie_synack(Segment& s, Instant now) noexcept {
     o.sack_permitted = carried.sack_permitted;
     // The same tuple-derived offset the TCB will get (init_tcb_from_config).
     const std::uint32_t offset =
-        isn_.isn(s.tuple.raddr, s.tuple.rport, s.tuple.laddr, s.tuple.lport, Instant{}).value();
+        isn_.secrets(s.tuple.laddr, s.tuple.lport, s.tuple.raddr, s.tuple.rport).ts_offset;
     o.timestamps = std::pair{encode_ts_options(ts_clock(now) + offset, carried), s.opts.timestamps->first};
   }
   counters_.inc(Counter::kSyncookiesSent);

@@ -223,9 +223,15 @@ void TcpStack::init_tcb_from_config(Tcb& c, Instant now) noexcept {
   c.pmtu = lower ? learned.mtu : o_.mtu;
   c.pmtu_expires = lower ? learned.expires : Instant::max();
   c.quickacks = 16;  // quick-ACK mode at connection start (Linux TCP_QUICKACK behaviour)
-  // RFC 7323 §5.4: a per-connection random offset for TSval. Derived from the
-  // tuple so that a SYN-cookie handshake finds the same offset again.
-  c.ts_offset = isn_.isn(c.tuple.raddr, c.tuple.rport, c.tuple.laddr, c.tuple.lport, Instant{}).value();
+  // RFC 6528 §3's ISS and RFC 7323 §5.4's per-connection TSval offset from
+  // one keyed hash of the tuple (IsnGenerator::secrets). The offset is
+  // derived from the tuple so that a SYN-cookie handshake finds it again;
+  // the callers set SND.UNA and the rest from the ISS, or replace it (a
+  // cookie's, one above a TIME_WAIT record's).
+  const IsnGenerator::TupleSecrets sec =
+      isn_.secrets(c.tuple.laddr, c.tuple.lport, c.tuple.raddr, c.tuple.rport);
+  c.iss = Seq32{IsnGenerator::clock_m(now)} + sec.isn_f;
+  c.ts_offset = sec.ts_offset;
 }
 
 void TcpStack::to_state(Tcb& c, TcpState s) noexcept {
@@ -413,7 +419,6 @@ Tcb* TcpStack::connect(const IpAddr& raddr, std::uint16_t rport, Instant now, Co
     return nullptr;
   }
   c->app_owned = true;
-  c->iss = isn_.isn(t.laddr, t.lport, t.raddr, t.rport, now);
   c->snd_una = c->iss;
   c->snd_nxt = c->iss;
   c->snd_max = c->iss;

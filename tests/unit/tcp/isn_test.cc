@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <set>
 
+#include "tcp/siphash.h"
+
 namespace tern {
 namespace {
 
@@ -128,6 +130,26 @@ TEST(Isn, NegativeInstantsFloor) {
   EXPECT_EQ(g.isn(kLocal, 80, kRemote, 40000, Instant::from_ns(-1)), zero - 1);
   EXPECT_EQ(g.isn(kLocal, 80, kRemote, 40000, Instant::from_ns(-4'000)), zero - 1);
   EXPECT_EQ(g.isn(kLocal, 80, kRemote, 40000, Instant::from_ns(-4'001)), zero - 2);
+}
+
+// The ISN's F and the TSval offset are the two halves of one SipHash-2-4 of
+// the tuple (address, port, address, port, big-endian): one hash per
+// connection for both, each half a keyed PRF output of its own.
+TEST(Isn, SecretsAreTheHalvesOfOneSipHash) {
+  const IsnGenerator g{kKeyA};
+  const std::array<std::uint8_t, 12> msg{0x0a, 0, 0, 1, 0, 80, 0x0a, 0, 0, 2, 0x9c, 0x40};  // port 40000
+  const std::uint64_t h = siphash24(SipKey{kKeyA}, msg);
+  const auto sec = g.secrets(IpAddr::v4(kLocal), 80, IpAddr::v4(kRemote), 40000);
+  EXPECT_EQ(sec.isn_f, static_cast<std::uint32_t>(h));
+  EXPECT_EQ(sec.ts_offset, static_cast<std::uint32_t>(h >> 32));
+  EXPECT_EQ(g.isn(kLocal, 80, kRemote, 40000, kT0), Seq32{IsnGenerator::clock_m(kT0)} + sec.isn_f);
+  // Another key or another tuple field moves both halves.
+  const auto other_key = IsnGenerator{kKeyB}.secrets(IpAddr::v4(kLocal), 80, IpAddr::v4(kRemote), 40000);
+  EXPECT_NE(other_key.isn_f, sec.isn_f);
+  EXPECT_NE(other_key.ts_offset, sec.ts_offset);
+  const auto other_port = g.secrets(IpAddr::v4(kLocal), 80, IpAddr::v4(kRemote), 40001);
+  EXPECT_NE(other_port.isn_f, sec.isn_f);
+  EXPECT_NE(other_port.ts_offset, sec.ts_offset);
 }
 
 }  // namespace
