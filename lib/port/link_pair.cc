@@ -126,17 +126,11 @@ std::uint16_t LinkPort::tx_burst(std::uint16_t queue, rte_mbuf** pkts, std::uint
     // The "NIC" of a link in one process: what the sender left to it is
     // good by construction; the receiver learns so from the RX flags.
     for (std::uint16_t i = 0; i < n; ++i) {
-      rte_mbuf* m = pkts[i];
-      const std::uint64_t f = m->ol_flags;
-      if ((f & RTE_MBUF_F_TX_OFFLOAD_MASK) == 0) continue;
-      if (tso_ && (f & RTE_MBUF_F_TX_TCP_SEG) != 0) {
+      if (tso_ && (pkts[i]->ol_flags & RTE_MBUF_F_TX_TCP_SEG) != 0) {
         link_tso_to_lro(pkts[i]);  // may replace the frame: the caller's array holds the new one
         continue;
       }
-      std::uint64_t rx = 0;
-      if (f & RTE_MBUF_F_TX_IP_CKSUM) rx |= RTE_MBUF_F_RX_IP_CKSUM_GOOD;
-      if ((f & RTE_MBUF_F_TX_L4_MASK) != 0) rx |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
-      m->ol_flags = (f & ~RTE_MBUF_F_TX_OFFLOAD_MASK) | rx;
+      link_checksum_offload_to_rx(pkts[i]);
     }
   }
   return static_cast<std::uint16_t>(

@@ -2,6 +2,9 @@
 // Two ports joined back to back in one process: what one transmits on queue q
 // the other receives on queue q. Tests, benchmarks and the simulator run whole
 // stacks over it without a NIC. Frames move by pointer through rte_rings.
+#include <rte_mbuf.h>
+
+#include <cstdint>
 #include <memory>
 #include <utility>
 
@@ -53,6 +56,20 @@ class LinkPort final : public Port {
 // without the LRO mark (the receiver cannot take it whole and drops it,
 // counted). Exposed for the tests.
 void link_tso_to_lro(rte_mbuf*& m) noexcept;
+
+// What LinkPort's "NIC" makes of a frame sent with checksum offload
+// requests (offer_checksum_offload): each request becomes the matching
+// "checksum good" flag for the receiver, the fields stay as the sender left
+// them. Frames without a request pass unchanged. Also for benchmarks that
+// hand frames from one stack to another without a port (bench/micro).
+inline void link_checksum_offload_to_rx(rte_mbuf* m) noexcept {
+  const std::uint64_t f = m->ol_flags;
+  if ((f & RTE_MBUF_F_TX_OFFLOAD_MASK) == 0) return;
+  std::uint64_t rx = 0;
+  if (f & RTE_MBUF_F_TX_IP_CKSUM) rx |= RTE_MBUF_F_RX_IP_CKSUM_GOOD;
+  if ((f & RTE_MBUF_F_TX_L4_MASK) != 0) rx |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+  m->ol_flags = (f & ~RTE_MBUF_F_TX_OFFLOAD_MASK) | rx;
+}
 
 // queues: 1..16; ring_size: power of two. MACs are 02:00:00:00:00:01 and :02.
 // Throws std::runtime_error when the rings cannot be created (start-up only).
