@@ -98,13 +98,33 @@ class ObjectPool {
   std::uint32_t nfree_;
 };
 
+// A tuple with its hash (ConnTable::hash) already computed: TCP's input
+// path hashes a segment's tuple once for the connection table, the
+// TIME_WAIT table and a new TCB's insert. Converts to the key an insert
+// stores.
+struct HashedTuple {
+  const FourTuple& tuple;
+  std::size_t hash;
+  operator FourTuple() const noexcept { return tuple; }  // NOLINT: implicit by design
+};
+
 // Hash functor for FourTuple keyed by a per-worker seed, so that remote peers
-// cannot aim collisions (the same mix the TIME_WAIT index uses).
+// cannot aim collisions (the same mix the TIME_WAIT index uses). Transparent:
+// a HashedTuple brings its hash along.
 struct FourTupleHash {
+  using is_transparent = void;
   std::uint64_t seed = 0;
   std::size_t operator()(const FourTuple& t) const noexcept {
     return static_cast<std::size_t>(hash_four_tuple(t, seed));
   }
+  std::size_t operator()(const HashedTuple& t) const noexcept { return t.hash; }
+};
+
+struct FourTupleEq {
+  using is_transparent = void;
+  bool operator()(const FourTuple& a, const FourTuple& b) const noexcept { return a == b; }
+  bool operator()(const HashedTuple& a, const FourTuple& b) const noexcept { return a.tuple == b; }
+  bool operator()(const FourTuple& a, const HashedTuple& b) const noexcept { return a == b.tuple; }
 };
 
 // FourTuple -> T* (T is the TCB; the table does not own it) with at most
@@ -135,6 +155,13 @@ class ConnTable {
     auto it = map_.find(t);
     return it == map_.end() ? nullptr : it->second;
   }
+  // The table's hash of `t`: hash_four_tuple(t, seed). The overloads below
+  // that take it do not hash again.
+  std::size_t hash(const FourTuple& t) const noexcept { return map_.hash_function()(t); }
+  T* find(const FourTuple& t, std::size_t tuple_hash) const noexcept {
+    auto it = map_.find(t, tuple_hash);
+    return it == map_.end() ? nullptr : it->second;
+  }
 
   // False if `t` is already present (the existing entry is kept) or the table
   // holds `capacity` entries.
@@ -142,9 +169,19 @@ class ConnTable {
     if (map_.size() >= capacity_) return false;
     return map_.try_emplace(t, p).second;
   }
+  bool insert(const FourTuple& t, std::size_t tuple_hash, T* p) {
+    if (map_.size() >= capacity_) return false;
+    return map_.try_emplace(HashedTuple{t, tuple_hash}, p).second;
+  }
 
   // False if `t` was absent.
   bool erase(const FourTuple& t) noexcept { return map_.erase(t) != 0; }
+  bool erase(const FourTuple& t, std::size_t tuple_hash) noexcept {
+    auto it = map_.find(t, tuple_hash);
+    if (it == map_.end()) return false;
+    map_.erase(it);
+    return true;
+  }
 
   // Calls fn(const FourTuple&, T*) for every entry, in no particular order.
   // fn must not insert into or erase from the table.
@@ -171,7 +208,7 @@ class ConnTable {
   }
 
   std::size_t capacity_;
-  absl::flat_hash_map<FourTuple, T*, FourTupleHash> map_;
+  absl::flat_hash_map<FourTuple, T*, FourTupleHash, FourTupleEq> map_;
 };
 
 }  // namespace tern

@@ -303,6 +303,9 @@ struct Tcb : TimerNode {
   Tcb* accept_next = nullptr;    // accept-queue link
   bool in_accept_queue = false;
   bool cookie_born = false;  // created from a SYN cookie: no SYN-ACK retransmission state
+  // The connection and TIME_WAIT tables' hash of `tuple` (TcpStack::tuple_hash),
+  // kept for the erase and the TIME_WAIT insert at the end: cold.
+  std::uint64_t tuple_hash = 0;
 
   Tcb(const RtoConfig& rc, CongestionAlgorithm ca, const NewRenoConfig& nc) noexcept : rto(rc), cc(ca, nc) {}
 

@@ -87,7 +87,8 @@ void TcpStack::receive(const IpAddr& src, const IpAddr& dst, Mbuf frame, std::ui
 }
 
 void TcpStack::input(Segment& s, Instant now) noexcept {
-  if (Tcb* c = table_.find(s.tuple)) {
+  s.tuple_hash = tuple_hash(s.tuple);
+  if (Tcb* c = table_.find(s.tuple, s.tuple_hash)) {
     c->last_recv = now;
     c->segs_in += s.wire_segs;
     if (c->state == TcpState::kSynSent) {
@@ -97,7 +98,7 @@ void TcpStack::input(Segment& s, Instant now) noexcept {
     }
     return;
   }
-  if (const TimeWaitRecord* r = tw_.find(s.tuple)) {
+  if (const TimeWaitRecord* r = tw_.find(s.tuple, s.tuple_hash)) {
     input_time_wait(*r, s, now);
     return;
   }

@@ -141,7 +141,7 @@ void TcpStack::listen_syn(Listener& l, Segment& s, Instant now, std::optional<Se
     counters_.drop(l.half_open_ >= o_.cfg.syn_backlog ? Drop::kTcpSynQueueFull : Drop::kTcpNoTcb);
     return;
   }
-  Tcb* c = new_tcb(s.tuple, now);
+  Tcb* c = new_tcb(s.tuple, s.tuple_hash, now);
   if (c == nullptr) return;
   c->listener = &l;
   ++l.half_open_;
@@ -233,7 +233,7 @@ void TcpStack::listen_ack(Listener& l, Segment& s, Instant now) noexcept {
     syn_opts.sack_permitted = carried->sack_permitted;
     syn_opts.timestamps = s.opts.timestamps;
   }
-  Tcb* c = new_tcb(s.tuple, now);
+  Tcb* c = new_tcb(s.tuple, s.tuple_hash, now);
   if (c == nullptr) return;
   counters_.inc(Counter::kSyncookiesRecv);
   c->listener = &l;

@@ -103,8 +103,8 @@ TcpStack::TcpStack(const TcpStackOptions& o, Counters& counters, SegmentSink& si
       full_seg_recip_((std::uint64_t{1} << 32) / full_seg_truesize_),
       pool_(o.cfg.max_connections),
       table_(o.cfg.max_connections, o.hash_seed),
-      tw_(std::max<std::uint32_t>(o.cfg.max_time_wait, 1), o.cfg.time_wait,
-          o.hash_seed ^ 0x9e3779b97f4a7c15ull),
+      // The same seed as table_'s: one hash of a tuple (tuple_hash) serves both.
+      tw_(std::max<std::uint32_t>(o.cfg.max_time_wait, 1), o.cfg.time_wait, o.hash_seed),
       wheel_(o.timer_tick, 4096, start),
       isn_(o.isn_key),
       cookies_(o.cookie_key),
@@ -179,22 +179,23 @@ std::uint16_t TcpStack::path_mss(const Tcb& c) const noexcept {
   return static_cast<std::uint16_t>(mss);
 }
 
-bool TcpStack::tuple_in_use(const FourTuple& t) const noexcept {
-  return table_.find(t) != nullptr || tw_.find(t) != nullptr;
+bool TcpStack::tuple_in_use(const FourTuple& t, std::uint64_t hash) const noexcept {
+  return table_.find(t, hash) != nullptr || tw_.find(t, hash) != nullptr;
 }
 
-Tcb* TcpStack::new_tcb(const FourTuple& t, Instant now) noexcept {
+Tcb* TcpStack::new_tcb(const FourTuple& t, std::uint64_t hash, Instant now) noexcept {
   Tcb* c = pool_.acquire(rto_cfg_, o_.cfg.congestion, cc_cfg_);
   if (c == nullptr) {
     counters_.drop(Drop::kTcpNoTcb);
     return nullptr;
   }
-  if (!table_.insert(t, c)) {
+  if (!table_.insert(t, hash, c)) {
     pool_.release(c);
     counters_.drop(Drop::kTcpNoTcb);
     return nullptr;
   }
   c->tuple = t;
+  c->tuple_hash = hash;
   init_tcb_from_config(*c, now);
   return c;
 }
@@ -287,7 +288,7 @@ void TcpStack::dispatch_posted() noexcept {
 void TcpStack::finish(Tcb& c, TcpError e) noexcept {
   if (c.removed) return;
   c.removed = true;
-  table_.erase(c.tuple);
+  table_.erase(c.tuple, c.tuple_hash);
   wheel_.cancel(c);
   c.rtx_deadline = c.delack_deadline = c.linger_deadline = c.tlp_deadline = Instant::max();
   c.rtx_kind = Tcb::RtxKind::kNone;
@@ -307,7 +308,7 @@ void TcpStack::finish(Tcb& c, TcpError e) noexcept {
 void TcpStack::free_tcb(Tcb& c) noexcept {
   if (c.orphan) --orphans_;
   if (!c.removed) {
-    table_.erase(c.tuple);
+    table_.erase(c.tuple, c.tuple_hash);
     c.removed = true;
   }
   wheel_.cancel(c);
@@ -378,13 +379,15 @@ Tcb* TcpStack::connect(const IpAddr& raddr, std::uint16_t rport, Instant now, Co
     return nullptr;
   }
   FourTuple t{laddr, raddr, lport, rport};
+  std::uint64_t hash = 0;  // tuple_hash(t) of the tuple chosen
   const bool to_self = raddr == laddr;
   if (lport != 0) {
     if (to_self && rport == lport) {  // never connect a socket to itself
       e = ConnectError::kBadAddress;
       return nullptr;
     }
-    if (tuple_in_use(t)) {
+    hash = tuple_hash(t);
+    if (tuple_in_use(t, hash)) {
       e = ConnectError::kInUse;
       return nullptr;
     }
@@ -402,7 +405,8 @@ Tcb* TcpStack::connect(const IpAddr& raddr, std::uint16_t rport, Instant now, Co
       if (to_self && rport == t.lport) continue;
       if (by_port_[t.lport] != nullptr) continue;
       if (port_filter_ != nullptr && !port_filter_(port_filter_ctx_, t)) continue;
-      if (!tuple_in_use(t)) {
+      hash = tuple_hash(t);
+      if (!tuple_in_use(t, hash)) {
         found = true;
         port_offset_ += i + 1;
         break;
@@ -413,7 +417,7 @@ Tcb* TcpStack::connect(const IpAddr& raddr, std::uint16_t rport, Instant now, Co
       return nullptr;
     }
   }
-  Tcb* c = new_tcb(t, now);
+  Tcb* c = new_tcb(t, hash, now);
   if (c == nullptr) {
     e = ConnectError::kNoMemory;
     return nullptr;

@@ -203,7 +203,8 @@ constexpr std::uint8_t rcv_wscale_for(std::uint32_t rcv_buf) noexcept {
 // payload_off, `len` bytes) until it is delivered, so trimming only moves
 // the two numbers.
 struct Segment {
-  FourTuple tuple;  // local = the destination
+  FourTuple tuple;               // local = the destination
+  std::uint64_t tuple_hash = 0;  // TcpStack::tuple_hash(tuple), set by input()
   Seq32 seq;
   Seq32 ack;
   TcpFlags flags;
@@ -705,7 +706,9 @@ class TcpStack {
   static constexpr std::size_t kReliefBatch = 64;  // most connections one relief pass aborts
   bool abort_if_out_of_memory(Tcb& c, Instant now) noexcept;
   void abort_on_memory(Tcb& c, Instant now, const char* why) noexcept;
-  Tcb* new_tcb(const FourTuple& t, Instant now) noexcept;
+  // `hash`: tuple_hash(t), which the caller has already computed for its
+  // lookups.
+  Tcb* new_tcb(const FourTuple& t, std::uint64_t hash, Instant now) noexcept;
   void init_tcb_from_config(Tcb& c, Instant now) noexcept;
   void to_state(Tcb& c, TcpState s) noexcept;
   void post(Tcb& c, std::uint8_t ev) noexcept;
@@ -726,7 +729,11 @@ class TcpStack {
   std::uint16_t mss_for_mtu(bool v6 = false) const noexcept;
   std::uint16_t mss_for(const FourTuple& t) const noexcept { return mss_for_mtu(!t.is_v4()); }
   void send_to_sink(Mbuf m, const FourTuple& t, Instant now) noexcept;  // by t's family
-  bool tuple_in_use(const FourTuple& t) const noexcept;
+  // One hash of a tuple serves the connection table and the TIME_WAIT
+  // table (both keyed with hash_seed): a SYN looks it up in both and then
+  // inserts it, a connect() checks both for each port it tries.
+  std::uint64_t tuple_hash(const FourTuple& t) const noexcept { return table_.hash(t); }
+  bool tuple_in_use(const FourTuple& t, std::uint64_t hash) const noexcept;
   bool challenge_ack_allowed(Tcb& c, Instant now) noexcept;
 
   TcpStackOptions o_;

@@ -459,7 +459,7 @@ void TcpStack::enter_time_wait(Tcb& c, Instant now) noexcept {
     r.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(receive_window(c) >> c.rcv_wscale, 65535));
     // The table is keyed like the connection table; remove the TCB first
     // so a SYN arriving right after finds the record.
-    if (tw_.insert(r, now) == TwInsert::kOverflow) counters_.inc(Counter::kTCPTimeWaitOverflow);
+    if (tw_.insert(r, now, c.tuple_hash) == TwInsert::kOverflow) counters_.inc(Counter::kTCPTimeWaitOverflow);
   }
   finish(c, TcpError::kNone);
 }

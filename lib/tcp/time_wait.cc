@@ -50,8 +50,8 @@ TimeWaitTable::TimeWaitTable(std::uint32_t capacity, Duration two_msl, std::uint
   free_ = capacity > 0 ? 0 : kNil;
 }
 
-std::uint32_t TimeWaitTable::find_bucket(const FourTuple& t) const noexcept {
-  for (std::uint32_t b = home(t);; b = (b + 1) & mask_) {
+std::uint32_t TimeWaitTable::find_bucket(const FourTuple& t, std::uint64_t tuple_hash) const noexcept {
+  for (std::uint32_t b = home(tuple_hash);; b = (b + 1) & mask_) {
     const std::uint32_t n = index_[b];
     if (n == kNil) return kNil;
     if (nodes_[n].rec.tuple == t) return b;
@@ -97,7 +97,7 @@ void TimeWaitTable::remove_at_bucket(std::uint32_t b) noexcept {
   for (std::uint32_t j = (b + 1) & mask_;; j = (j + 1) & mask_) {
     const std::uint32_t m = index_[j];
     if (m == kNil) break;
-    const std::uint32_t h = home(nodes_[m].rec.tuple);
+    const std::uint32_t h = home(hash(nodes_[m].rec.tuple));
     if (((j - h) & mask_) >= ((j - hole) & mask_)) {
       index_[hole] = m;
       nodes_[m].bucket = hole;
@@ -107,8 +107,8 @@ void TimeWaitTable::remove_at_bucket(std::uint32_t b) noexcept {
   index_[hole] = kNil;
 }
 
-TwInsert TimeWaitTable::insert(const TimeWaitRecord& r, Instant now) noexcept {
-  std::uint32_t b = home(r.tuple);
+TwInsert TimeWaitTable::insert(const TimeWaitRecord& r, Instant now, std::uint64_t tuple_hash) noexcept {
+  std::uint32_t b = home(tuple_hash);
   for (;; b = (b + 1) & mask_) {
     const std::uint32_t n = index_[b];
     if (n == kNil) break;
@@ -132,8 +132,8 @@ TwInsert TimeWaitTable::insert(const TimeWaitRecord& r, Instant now) noexcept {
   return TwInsert::kInserted;
 }
 
-const TimeWaitRecord* TimeWaitTable::find(const FourTuple& t) const noexcept {
-  const std::uint32_t b = find_bucket(t);
+const TimeWaitRecord* TimeWaitTable::find(const FourTuple& t, std::uint64_t tuple_hash) const noexcept {
+  const std::uint32_t b = find_bucket(t, tuple_hash);
   return b == kNil ? nullptr : &nodes_[index_[b]].rec;
 }
 

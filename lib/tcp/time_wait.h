@@ -137,8 +137,14 @@ class TimeWaitTable {
 
   // Inserts (or replaces) the record for r.tuple with expiry now + 2MSL.
   // `now` must not go back across calls (insert, restart, expire).
-  TwInsert insert(const TimeWaitRecord& r, Instant now) noexcept;
-  const TimeWaitRecord* find(const FourTuple& t) const noexcept;
+  TwInsert insert(const TimeWaitRecord& r, Instant now) noexcept { return insert(r, now, hash(r.tuple)); }
+  const TimeWaitRecord* find(const FourTuple& t) const noexcept { return find(t, hash(t)); }
+  // The same with the tuple's hash (`hash` below) already computed: a caller
+  // that also looks the tuple up elsewhere under the same seed (TcpStack's
+  // connection table) hashes it once.
+  TwInsert insert(const TimeWaitRecord& r, Instant now, std::uint64_t tuple_hash) noexcept;
+  const TimeWaitRecord* find(const FourTuple& t, std::uint64_t tuple_hash) const noexcept;
+  std::uint64_t hash(const FourTuple& t) const noexcept { return hash_four_tuple(t, seed_); }
   void erase(const FourTuple& t) noexcept;
   // Sets expiry to now + 2MSL (after kAckAndRestart). If `ts_recent` is given
   // (the segment passed PAWS), TS.Recent is updated too. False if absent.
@@ -169,11 +175,12 @@ class TimeWaitTable {
     std::uint32_t bucket = kNil;  // where the index points at this node
   };
 
-  std::uint32_t home(const FourTuple& t) const noexcept {
-    return static_cast<std::uint32_t>(hash_four_tuple(t, seed_) >> shift_);
+  std::uint32_t home(std::uint64_t tuple_hash) const noexcept {
+    return static_cast<std::uint32_t>(tuple_hash >> shift_);
   }
   // Index bucket holding t, or kNil.
-  std::uint32_t find_bucket(const FourTuple& t) const noexcept;
+  std::uint32_t find_bucket(const FourTuple& t) const noexcept { return find_bucket(t, hash(t)); }
+  std::uint32_t find_bucket(const FourTuple& t, std::uint64_t tuple_hash) const noexcept;
   void remove_at_bucket(std::uint32_t b) noexcept;
   void list_unlink(std::uint32_t n) noexcept;
   void list_push_back(std::uint32_t n) noexcept;

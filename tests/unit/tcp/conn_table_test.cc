@@ -138,6 +138,28 @@ TEST(ConnTable, InsertFindErase) {
   EXPECT_EQ(t.size(), 1u);
 }
 
+// The overloads that take the tuple's hash (TCP hashes a segment's tuple
+// once for this table and the TIME_WAIT table) agree with the plain ones:
+// what one inserts the other finds and erases.
+TEST(ConnTable, HashedOverloadsAgreeWithPlain) {
+  ConnTable<int> t{4, 77};
+  int a = 1, b = 2;
+  EXPECT_EQ(t.hash(tuple(1)), hash_four_tuple(tuple(1), 77));
+  EXPECT_NE(t.hash(tuple(1)), t.hash(tuple(2)));
+  EXPECT_TRUE(t.insert(tuple(1), t.hash(tuple(1)), &a));
+  EXPECT_FALSE(t.insert(tuple(1), t.hash(tuple(1)), &b));  // duplicate refused, first kept
+  EXPECT_TRUE(t.insert(tuple(2), &b));
+  EXPECT_EQ(t.find(tuple(1)), &a);
+  EXPECT_EQ(t.find(tuple(2), t.hash(tuple(2))), &b);
+  EXPECT_EQ(t.find(tuple(3), t.hash(tuple(3))), nullptr);
+  EXPECT_TRUE(t.erase(tuple(2), t.hash(tuple(2))));
+  EXPECT_FALSE(t.erase(tuple(2), t.hash(tuple(2))));
+  EXPECT_EQ(t.find(tuple(2)), nullptr);
+  EXPECT_TRUE(t.erase(tuple(1)));
+  EXPECT_EQ(t.find(tuple(1), t.hash(tuple(1))), nullptr);
+  EXPECT_EQ(t.size(), 0u);
+}
+
 TEST(ConnTable, DuplicateInsertRefusedAndKeepsFirst) {
   ConnTable<int> t{4};
   int a = 1, b = 2;
