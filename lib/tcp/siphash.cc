@@ -2,15 +2,18 @@
 
 #include <bit>
 #include <cstddef>
+#include <cstring>
 
 namespace tern {
 namespace {
 
-// Little-endian loads by shifts: the byte order is part of the algorithm, not
-// of the host, and compilers turn this into a single load on x86 and ARM.
+// Little-endian loads: the byte order is part of the algorithm, not of the
+// host. One 8-byte load (and a swap on a big-endian host): GCC did not turn
+// the byte-by-byte loop into one, and it cost 48 instructions per word.
 std::uint64_t load_le64(const std::uint8_t* p) noexcept {
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  std::uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
   return v;
 }
 
@@ -63,8 +66,15 @@ std::uint64_t siphash24(const SipKey& key, std::span<const std::uint8_t> msg) no
   // message length mod 256 in its top byte, so messages that differ only in
   // trailing zero bytes hash apart.
   std::uint64_t last = static_cast<std::uint64_t>(msg.size() & 0xff) << 56;
-  for (std::size_t i = full; i < msg.size(); ++i)
-    last |= static_cast<std::uint64_t>(msg[i]) << (8 * (i - full));
+  const std::size_t rest = msg.size() - full;
+  if (rest != 0 && msg.size() >= 8) {
+    // The message's last 8 bytes in one load, shifted down to its last
+    // `rest`: the same word as the loop below builds.
+    last |= load_le64(msg.data() + msg.size() - 8) >> (8 * (8 - rest));
+  } else {
+    for (std::size_t i = full; i < msg.size(); ++i)
+      last |= static_cast<std::uint64_t>(msg[i]) << (8 * (i - full));
+  }
   s.compress(last);
 
   // Finalisation: d = 4 rounds after marking v2.
