@@ -2,6 +2,7 @@
 // the worker's loop time. The engine posts events; WorkerContext turns them
 // into callbacks (worker_context.cc).
 #include <algorithm>
+#include <cstdint>
 
 #include "tcp/tcp_stack.h"
 #include "tern/api.h"
@@ -215,6 +216,22 @@ Error Connection::set_receive_buffer(std::uint32_t bytes) noexcept {
   if (bytes < 2048 || bytes > std::max(worker_->tcp_->config().rcv_buf, worker_->tcp_->config().rcv_buf_max))
     return Error::kInvalid;
   worker_->tcp_->set_receive_buffer(*tcb_, bytes, worker_->now_);
+  return Error::kOk;
+}
+
+Error Connection::set_user_timeout(Duration timeout) noexcept {
+  if (tcb_ == nullptr) return Error::kClosed;
+  if (timeout < Duration{} || timeout > Duration::ms(INT32_MAX)) return Error::kInvalid;
+  worker_->tcp_->set_user_timeout(*tcb_, timeout, worker_->now_);
+  return Error::kOk;
+}
+
+Error Connection::set_window_clamp(std::uint32_t bytes) noexcept {
+  if (tcb_ == nullptr) return Error::kClosed;
+  // Linux refuses 0 on a socket that is not closed (it would mean "no
+  // clamp", which only an unconnected socket may ask for).
+  if (bytes == 0 || bytes > (1u << 30)) return Error::kInvalid;
+  worker_->tcp_->set_window_clamp(*tcb_, bytes, worker_->now_);
   return Error::kOk;
 }
 

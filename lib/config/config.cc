@@ -86,6 +86,7 @@ constexpr std::string_view kTcpKeys[] = {"max_connections",
                                          "keepalive_idle_s",
                                          "keepalive_interval_s",
                                          "keepalive_probes",
+                                         "user_timeout_ms",
                                          "syn_backlog",
                                          "max_backlog",
                                          "challenge_ack_limit",
@@ -535,6 +536,8 @@ TcpConfig read_tcp(const Section& s) {
   t.keepalive_idle = read_s(s, "keepalive_idle_s", t.keepalive_idle, 1, 32767);
   t.keepalive_interval = read_s(s, "keepalive_interval_s", t.keepalive_interval, 1, 32767);
   t.keepalive_probes = static_cast<std::uint32_t>(s.integer("keepalive_probes", t.keepalive_probes, 1, 127));
+  // TCP_USER_TIMEOUT takes an int of milliseconds: INT_MAX is Linux's bound.
+  t.user_timeout = read_ms(s, "user_timeout_ms", t.user_timeout, 0, 2147483647);
 
   t.syn_backlog = static_cast<std::uint32_t>(s.integer("syn_backlog", t.syn_backlog, 1, 1048576));
   t.max_backlog = static_cast<std::uint32_t>(s.integer("max_backlog", t.max_backlog, 1, 1048576));

@@ -175,6 +175,7 @@ struct TcpConfig {
   Duration keepalive_idle = Duration::s(7200);    // [tcp] keepalive_idle_s (tcp_keepalive_time)
   Duration keepalive_interval = Duration::s(75);  // [tcp] keepalive_interval_s (tcp_keepalive_intvl)
   std::uint32_t keepalive_probes = 9;             // [tcp] keepalive_probes (tcp_keepalive_probes)
+  Duration user_timeout{};                        // [tcp] user_timeout_ms: TCP_USER_TIMEOUT, 0 = off
   std::uint32_t syn_backlog = 1024;               // [tcp] syn_backlog: SYN queue per listener
   std::uint32_t max_backlog = 4096;               // [tcp] max_backlog: accept-queue cap (somaxconn)
   std::uint32_t challenge_ack_limit = 1000;  // [tcp] challenge_ack_limit: per second per worker (RFC 5961 §7)

@@ -135,6 +135,7 @@ struct Tcb : TimerNode {
   std::uint8_t persist_backoff = 0;  // zero-window probes sent since the window last moved
   bool oow_acked = false;            // last_oow_ack is set
   Instant persist_since;             // when the current zero-window episode began
+  Instant unacked_since;             // since when unacked data has waited: the user timeout's clock
   Instant last_oow_ack;              // our last ACK to an unacceptable segment ([tcp] invalid_ratelimit_ms)
   Instant last_send;                 // for RFC 5681 §4.1 idle restart
   Instant last_recv;                 // for keepalive idleness
@@ -279,6 +280,15 @@ struct Tcb : TimerNode {
   Duration ka_idle;
   Duration ka_interval;
   std::uint32_t ka_probes = 0;
+  // TCP_USER_TIMEOUT (RFC 5482; RFC 9293 §3.8.3): the longest sent data may
+  // stay unacknowledged, or a zero window stay shut, before the connection
+  // is aborted; zero: off (retries / persist_probes decide). [tcp]
+  // user_timeout_ms unless the application sets it (tcp_timers.cc).
+  Duration user_timeout;
+  // TCP_WINDOW_CLAMP: the most the window we advertise may offer, in bytes
+  // (0: no clamp); it bounds receive autotuning and, before the SYN or
+  // SYN-ACK announces it, the window scale (TcpStack::set_window_clamp).
+  std::uint32_t window_clamp = 0;
 
   // Path MTU Discovery (RFC 1191, RFC 8201; tcp_icmp.cc): the MSS the peer
   // announced (or its default, at least 88) and the path MTU, the link's

@@ -193,7 +193,8 @@ void TcpStack::apply_syn_options(Tcb& c, const TcpOptions& o, Instant now) noexc
   if (c.ws_ok) {
     // RFC 7323 §2.3: a shift above 14 is used as 14.
     c.snd_wscale = std::min<std::uint8_t>(*o.window_scale, 14);
-    c.rcv_wscale = rcv_wscale_for(rcv_ceiling(c));
+    // An active open announced its scale in its SYN (send_syn) and keeps it.
+    if (c.state != TcpState::kSynSent) c.rcv_wscale = wscale_to_announce(c);
   } else {
     c.snd_wscale = c.rcv_wscale = 0;
   }
@@ -249,7 +250,7 @@ void TcpStack::input_syn_sent(Tcb& c, Segment& s, Instant now) noexcept {
   c.snd_wnd = s.wnd_raw;  // RFC 7323 §2.2: never scaled on a SYN
   c.max_snd_wnd = c.snd_wnd;
   c.snd_wl1 = s.seq;
-  c.rcv_adv = c.rcv_nxt + syn_window(c.rcv_buf);  // our SYN's window
+  c.rcv_adv = c.rcv_nxt + syn_window(c.rcv_buf, c.window_clamp);  // our SYN's window
   if (ack_ok) {
     c.snd_wl2 = s.ack;
     rtt_sample(c, s, now);

@@ -134,7 +134,7 @@ void TcpStack::listen_syn(Listener& l, Segment& s, Instant now, std::optional<Se
   if (l.half_open_ >= o_.cfg.syn_backlog || pool_.in_use() >= pool_.capacity()) {
     if (o_.cfg.syncookies) {
       l.cookie_sent_at_ = now;
-      send_cookie_synack(s, now);
+      send_cookie_synack(l, s, now);
       return;
     }
     counters_.inc(Counter::kListenDrops);
@@ -144,6 +144,7 @@ void TcpStack::listen_syn(Listener& l, Segment& s, Instant now, std::optional<Se
   Tcb* c = new_tcb(s.tuple, s.tuple_hash, now);
   if (c == nullptr) return;
   c->listener = &l;
+  c->window_clamp = l.window_clamp_;  // before apply_syn_options chooses the scale within it
   ++l.half_open_;
   c->irs = s.seq;
   c->rcv_nxt = s.seq + 1;
@@ -163,7 +164,7 @@ void TcpStack::listen_syn(Listener& l, Segment& s, Instant now, std::optional<Se
   send_syn(*c, now);
 }
 
-void TcpStack::send_cookie_synack(Segment& s, Instant now) noexcept {
+void TcpStack::send_cookie_synack(const Listener& l, Segment& s, Instant now) noexcept {
   const bool v6 = !s.tuple.is_v4();
   const std::uint16_t peer_mss = s.opts.mss.value_or(v6 ? 1220 : 536);  // RFC 9293 §3.7.1
   const std::uint16_t mss = std::min(peer_mss, mss_for_mtu(v6));
@@ -178,8 +179,9 @@ void TcpStack::send_cookie_synack(Segment& s, Instant now) noexcept {
     SynCookieTsOptions carried;
     if (o_.cfg.window_scaling && s.opts.window_scale) {
       carried.window_scale = std::min<std::uint8_t>(*s.opts.window_scale, 14);
-      o.window_scale =
-          rcv_wscale_for(std::max(o_.cfg.rcv_buf, autotune_cap(o_.cfg.rcv_buf_max)));  // rcv_ceiling
+      // wscale_to_announce for the child cookie_ack will create.
+      const std::uint32_t ceiling = std::max(o_.cfg.rcv_buf, autotune_cap(o_.cfg.rcv_buf_max));
+      o.window_scale = rcv_wscale_for(l.window_clamp_ != 0 ? std::min(ceiling, l.window_clamp_) : ceiling);
     }
     carried.sack_permitted = o_.cfg.sack && s.opts.sack_permitted;
     o.sack_permitted = carried.sack_permitted;
@@ -189,7 +191,7 @@ void TcpStack::send_cookie_synack(Segment& s, Instant now) noexcept {
     o.timestamps = std::pair{encode_ts_options(ts_clock(now) + offset, carried), s.opts.timestamps->first};
   }
   counters_.inc(Counter::kSyncookiesSent);
-  send_raw(s.tuple, iss, s.seq + 1, kTcpSyn | kTcpAck, syn_window(o_.cfg.rcv_buf), &o, now);
+  send_raw(s.tuple, iss, s.seq + 1, kTcpSyn | kTcpAck, syn_window(o_.cfg.rcv_buf, l.window_clamp_), &o, now);
 }
 
 // RFC 9293 §3.10.7.2, second: an ACK to a listener. It may return a SYN
@@ -238,6 +240,7 @@ void TcpStack::listen_ack(Listener& l, Segment& s, Instant now) noexcept {
   counters_.inc(Counter::kSyncookiesRecv);
   c->listener = &l;
   c->cookie_born = true;
+  c->window_clamp = l.window_clamp_;
   c->irs = s.seq - 1;
   c->rcv_nxt = s.seq;
   c->iss = s.ack - 1;
@@ -248,7 +251,7 @@ void TcpStack::listen_ack(Listener& l, Segment& s, Instant now) noexcept {
   apply_syn_options(*c, syn_opts, now);
   c->snd_wl1 = s.seq - 1;
   c->snd_wl2 = c->iss;
-  c->rcv_adv = c->rcv_nxt + syn_window(o_.cfg.rcv_buf);  // the cookie SYN-ACK's window
+  c->rcv_adv = c->rcv_nxt + syn_window(o_.cfg.rcv_buf, l.window_clamp_);  // the cookie SYN-ACK's window
   to_state(*c, TcpState::kSynReceived);
   // The rest is the SYN-RECEIVED ACK processing of §3.10.7.4 (and any data).
   input_synchronized(*c, s, now);

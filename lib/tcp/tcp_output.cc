@@ -154,9 +154,9 @@ std::uint32_t TcpStack::full_segments_in(std::uint32_t space) const noexcept {
 
 // A SYN's window is never scaled (RFC 7323 §2.2), and the MSS is not yet
 // agreed: it offers what rcv_buf can honour at our own MSS.
-std::uint16_t TcpStack::syn_window(std::uint32_t rcv_buf) const noexcept {
+std::uint16_t TcpStack::syn_window(std::uint32_t rcv_buf, std::uint32_t clamp) const noexcept {
   const std::uint64_t w = std::uint64_t{full_segments_in(rcv_buf)} * mss_for_mtu();
-  return static_cast<std::uint16_t>(std::min<std::uint64_t>(w, 65535));
+  return static_cast<std::uint16_t>(std::min<std::uint64_t>(w, clamp != 0 ? std::min(clamp, 65535u) : 65535));
 }
 
 // Free receive buffer: what the window may offer.
@@ -185,7 +185,7 @@ std::uint16_t TcpStack::window_field(Tcb& c) noexcept {
                                  ? c.rcv_mss
                                  : std::min<std::uint32_t>(win_from_space(c, limit) / 2, c.rcv_mss);
   if (free > cur && free - cur >= step) wnd = free;
-  const std::uint32_t max_wnd = 65535u << c.rcv_wscale;
+  const std::uint32_t max_wnd = max_window(c);  // the scale's reach, within TCP_WINDOW_CLAMP
   wnd = std::min(wnd, max_wnd);
   std::uint32_t field = wnd >> c.rcv_wscale;
   if ((field << c.rcv_wscale) < cur) field = (cur + (1u << c.rcv_wscale) - 1) >> c.rcv_wscale;
@@ -205,8 +205,9 @@ bool TcpStack::window_update_due(Tcb& c) noexcept {
   if (!synchronized(c.state) || c.fin_received) return false;
   const std::int32_t cur_i = c.rcv_adv - c.rcv_nxt;
   const std::uint32_t cur = cur_i > 0 ? static_cast<std::uint32_t>(cur_i) : 0;
-  // Only what the window field can express counts (65535 << scale).
-  const std::uint32_t max_field = 65535u << c.rcv_wscale;
+  // Only what the window field can express counts (65535 << scale, within
+  // the window clamp).
+  const std::uint32_t max_field = max_window(c);
   // The usual case in a bulk transfer, decided on an upper bound of the
   // limit below: the window never offers more than rcv_buf, as a full
   // segment's truesize exceeds its MSS.
@@ -582,6 +583,7 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   c.delack_deadline = Instant::max();
   if (len > 0 || fin) {
     c.last_send = now;
+    if (c.snd_max == c.snd_una) c.unacked_since = now;  // nothing was waiting: the user timeout starts
     start_rtx_if_stopped(c, now);
     if (synchronized(c.state)) tx_log_on_send(c, seq, len + (fin ? 1u : 0u), now);
     pace_sent(c, len, now);
@@ -627,10 +629,14 @@ void TcpStack::send_syn(Tcb& c, Instant now) noexcept {
   const TcpConfig& k = o_.cfg;
   TcpOptions o;
   o.mss = mss_for(c.tuple);
-  if (active ? k.window_scaling : c.ws_ok) o.window_scale = rcv_wscale_for(rcv_ceiling(c));
+  // The scale is chosen once, with the first SYN: a retransmission, and
+  // apply_syn_options on the answer, keep it though the buffer or the
+  // window clamp changed since (the peer may hold the first SYN's).
+  if (active && !c.syn_retransmitted) c.rcv_wscale = k.window_scaling ? wscale_to_announce(c) : 0;
+  if (active ? k.window_scaling : c.ws_ok) o.window_scale = c.rcv_wscale;
   if (active ? k.timestamps : c.ts_ok) o.timestamps = std::pair{ts_val(c, now), active ? 0u : c.ts_recent};
   o.sack_permitted = active ? k.sack : c.sack_ok;
-  const std::uint16_t win = syn_window(c.rcv_buf);
+  const std::uint16_t win = syn_window(c.rcv_buf, c.window_clamp);
   Mbuf m = new_header_mbuf();
   if (!m) return;
   std::array<std::byte, kTcpMaxOptionsLen> opt{};

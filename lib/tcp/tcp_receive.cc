@@ -351,7 +351,14 @@ void TcpStack::rcv_space_adjust(Tcb& c, Instant now) noexcept {
   if (taken <= c.rcv_space) return;
   const std::uint32_t before = c.rcv_space;
   c.rcv_space = taken;
-  const std::uint32_t ceiling = rcv_ceiling(c);
+  std::uint32_t ceiling = rcv_ceiling(c);
+  // TCP_WINDOW_CLAMP: no more buffer than a clamped window can fill, in
+  // full segments' truesize (win_from_space's inverse).
+  if (c.window_clamp != 0) {
+    const std::uint64_t clamp_truesize =
+        std::uint64_t{(c.window_clamp + c.rcv_mss - 1) / c.rcv_mss} * full_seg_truesize_;
+    ceiling = static_cast<std::uint32_t>(std::min<std::uint64_t>(ceiling, clamp_truesize));
+  }
   if (c.rcv_buf >= ceiling || mem_.level() != MemLevel::kNormal || before == 0) return;
   // Twice a round trip's data (the ACKs take a round trip to open the
   // window again) and 16 segments of slack; if the rate is still rising,

@@ -212,6 +212,7 @@ void TcpStack::init_tcb_from_config(Tcb& c, Instant now) noexcept {
   c.ka_idle = k.keepalive_idle;
   c.ka_interval = k.keepalive_interval;
   c.ka_probes = k.keepalive_probes;
+  c.user_timeout = k.user_timeout;
   c.rcv_mss = mss_for(c.tuple);
   c.mss = c.tuple.is_v4() ? 536 : 1220;
   c.peer_mss = c.mss;
@@ -614,6 +615,32 @@ void TcpStack::set_keepalive_params(Tcb& c, Duration idle, Duration interval, st
   c.ka_interval = interval;
   c.ka_probes = probes;
   set_keepalive(c, c.keepalive, now);
+}
+
+void TcpStack::set_user_timeout(Tcb& c, Duration timeout, Instant now) noexcept {
+  c.user_timeout = timeout;
+  if (c.removed || timeout == Duration{} || !synchronized(c.state)) return;
+  // A retransmission or zero-window timer already running falls due no
+  // later than the new limit (the clamps of rtx_deadline_at and
+  // set_idle_timer, applied now).
+  Instant end = Instant::max();
+  if (c.rtx_kind == Tcb::RtxKind::kRetransmit) end = c.unacked_since + timeout;
+  if (c.rtx_kind == Tcb::RtxKind::kPersist && c.snd_wnd == 0) end = c.persist_since + timeout;
+  if (end < c.rtx_deadline) {
+    c.rtx_deadline = std::max(end, now);
+    arm_timer(c);
+  }
+}
+
+void TcpStack::set_window_clamp(Tcb& c, std::uint32_t bytes, Instant now) noexcept {
+  c.window_clamp = std::max(bytes, kMinWindowClamp);
+  // The next window field offers no more (window_field, max_window); a
+  // larger clamp may open the window at once, as a read would.
+  if (!c.removed && synchronized(c.state) && window_update_due(c)) {
+    c.ack_now = true;
+    output(c, now);
+  }
+  dispatch();
 }
 
 // Send-buffer autotuning, as Linux's tcp_sndbuf_expand: a writer that

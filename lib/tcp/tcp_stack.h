@@ -126,6 +126,7 @@ class Listener {
   Tcb* accept_tail_ = nullptr;
   bool ready_pending_ = false;
   bool defer_accept_ = false;
+  std::uint32_t window_clamp_ = 0;  // TCP_WINDOW_CLAMP its children inherit (0: none)
   // When this listener last answered a SYN with a cookie, if ever. An ACK is
   // checked as a cookie only while one it sent could still be valid (Linux's
   // tcp_synq_no_recent_overflow); otherwise it is a stray ACK, answered with
@@ -190,6 +191,10 @@ struct TcpStackOptions {
   // Tests clear it to compare the short path's results with the full one's.
   bool fast_ack = true;
 };
+
+// TCP_WINDOW_CLAMP's floor: Linux raises smaller values to SOCK_MIN_RCVBUF / 2
+// (2304 bytes on 64-bit), so a clamped window still takes a segment.
+inline constexpr std::uint32_t kMinWindowClamp = 2304;
 
 // The window shift we announce: the smallest that lets `rcv_buf` be
 // advertised, at most 14 (RFC 7323 §2.3).
@@ -305,6 +310,13 @@ class TcpStack {
   void unlisten(Listener* l, Instant now) noexcept;  // resets its unaccepted children
   // Only wake the application when the first data arrives (TCP_DEFER_ACCEPT).
   void set_defer_accept(Listener& l, bool on) noexcept { l.defer_accept_ = on; }
+  // TCP_WINDOW_CLAMP on a listener: its children inherit it, and the
+  // SYN-ACK's window scale and window are chosen within it (Linux's
+  // tcp_openreq_init_rwin). 0 clears it; others are raised to
+  // kMinWindowClamp, as in set_window_clamp(Tcb&).
+  void set_window_clamp(Listener& l, std::uint32_t bytes) noexcept {
+    l.window_clamp_ = bytes == 0 ? 0 : std::max(bytes, kMinWindowClamp);
+  }
   // The oldest established child, or nullptr.
   Tcb* accept(Listener& l) noexcept;
 
@@ -382,6 +394,17 @@ class TcpStack {
   // TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT for this connection.
   void set_keepalive_params(Tcb& c, Duration idle, Duration interval, std::uint32_t probes,
                             Instant now) noexcept;
+  // TCP_USER_TIMEOUT (RFC 5482; tcp_timers.cc): sent data unacknowledged,
+  // or a zero window shut, for `timeout` aborts the connection (RST,
+  // kTimedOut, TCPAbortOnTimeout); with keepalive on, it replaces the probe
+  // count. Zero turns it off. A timer already running falls due by then.
+  void set_user_timeout(Tcb& c, Duration timeout, Instant now) noexcept;
+  // TCP_WINDOW_CLAMP: the window we advertise offers at most `bytes`
+  // (raised to kMinWindowClamp), and receive autotuning stops at the
+  // buffer that fills it. An edge already advertised stays (RFC 9293
+  // §3.8.6). Before our SYN leaves the window scale is chosen within it
+  // too; after, the scale announced stays. 0 is refused by the API.
+  void set_window_clamp(Tcb& c, std::uint32_t bytes, Instant now) noexcept;
   // SO_SNDBUF and SO_SNDLOWAT, in truesize: send() is refused past `bytes`
   // of queued buffer (raised to two of the pool's mbufs at least, as Linux
   // raises it to SOCK_MIN_SNDBUF), and kTcpEvWritable fires once the queue
@@ -405,6 +428,19 @@ class TcpStack {
   // announce: rcv_buf_max (capped) while autotuning may grow it, else rcv_buf.
   std::uint32_t rcv_ceiling(const Tcb& c) const noexcept {
     return c.rcv_buf_locked ? c.rcv_buf : std::max(c.rcv_buf, autotune_cap(o_.cfg.rcv_buf_max));
+  }
+  // The window shift to announce in c's SYN or SYN-ACK: room for the
+  // ceiling, or for the window clamp where that is smaller (Linux's
+  // tcp_select_initial_window).
+  std::uint8_t wscale_to_announce(const Tcb& c) const noexcept {
+    const std::uint32_t ceiling = rcv_ceiling(c);
+    return rcv_wscale_for(c.window_clamp != 0 ? std::min(ceiling, c.window_clamp) : ceiling);
+  }
+  // The most a window field may offer: what the scale can express, within
+  // the window clamp.
+  static std::uint32_t max_window(const Tcb& c) noexcept {
+    const std::uint32_t scaled = 65535u << c.rcv_wscale;
+    return c.window_clamp != 0 ? std::min(scaled, c.window_clamp) : scaled;
   }
   // TCP_CONGESTION: another controller for this connection; it takes over
   // the window (Linux's tcp_reinit_congestion_control).
@@ -621,7 +657,7 @@ class TcpStack {
   // `iss` overrides the ISN (RFC 6191 reuse of a TIME_WAIT tuple).
   void listen_syn(Listener& l, Segment& s, Instant now, std::optional<Seq32> iss = std::nullopt) noexcept;
   void listen_ack(Listener& l, Segment& s, Instant now) noexcept;
-  void send_cookie_synack(Segment& s, Instant now) noexcept;
+  void send_cookie_synack(const Listener& l, Segment& s, Instant now) noexcept;
   bool child_established(Tcb& c, Instant now) noexcept;
   void enqueue_accept(Listener& l, Tcb& c) noexcept;
   void unlink_child(Tcb& c) noexcept;
@@ -652,8 +688,9 @@ class TcpStack {
   std::uint32_t rcv_window_limit(const Tcb& c) noexcept;     // truesize the window may offer room for
   std::uint32_t win_from_space(const Tcb& c, std::uint32_t space) const noexcept;
   std::uint32_t full_segments_in(std::uint32_t space) const noexcept;
-  std::uint16_t syn_window(std::uint32_t rcv_buf) const noexcept;  // the window a SYN or SYN-ACK offers
-  std::uint32_t rcv_admit_limit(const Tcb& c) noexcept;            // truesize before data is refused
+  // The window a SYN or SYN-ACK offers, within a window clamp (0: none).
+  std::uint16_t syn_window(std::uint32_t rcv_buf, std::uint32_t clamp = 0) const noexcept;
+  std::uint32_t rcv_admit_limit(const Tcb& c) noexcept;  // truesize before data is refused
   bool rcv_make_room(Tcb& c, std::uint32_t truesize, Seq32 floor) noexcept;
   bool adopt_foreign(Mbuf& m) noexcept;  // a steered frame copied into pool_mp_
   Drop rcv_refusal(const Tcb& c, std::uint32_t truesize, Drop own) const noexcept;
@@ -686,7 +723,8 @@ class TcpStack {
   void on_keepalive_timeout(Tcb& c, Instant now) noexcept;
   void restart_rtx(Tcb& c, Instant now) noexcept;  // after sending or on a new ACK
   void start_rtx_if_stopped(Tcb& c, Instant now) noexcept;
-  void set_idle_timer(Tcb& c, Instant now) noexcept;  // persist / keepalive / off
+  Instant rtx_deadline_at(const Tcb& c, Instant now) const noexcept;  // RTO, clamped to the user timeout
+  void set_idle_timer(Tcb& c, Instant now) noexcept;                  // persist / keepalive / off
 
   // tcp_stack.cc
   // The sequence number after the last byte queued: the queue starts at

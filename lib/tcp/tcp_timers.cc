@@ -167,7 +167,7 @@ void TcpStack::abort_on_memory(Tcb& c, Instant now, const char* why) noexcept {
 // segment, back off, collapse cwnd; give up after the configured count.
 void TcpStack::on_rtx_timeout(Tcb& c, Instant now) noexcept {
   c.rtx_kind = Tcb::RtxKind::kNone;
-  ++c.retries;
+  if (c.retries < 255) ++c.retries;  // a long user timeout outlasts 255 timeouts
   if (c.state == TcpState::kSynSent || c.state == TcpState::kSynReceived) {
     const bool active = c.state == TcpState::kSynSent;
     const std::uint32_t limit = active ? o_.cfg.syn_retries : o_.cfg.synack_retries;
@@ -192,8 +192,16 @@ void TcpStack::on_rtx_timeout(Tcb& c, Instant now) noexcept {
   }
   counters_.inc(Counter::kTCPTimeouts);
   if (c.app_closed && abort_if_out_of_memory(c, now)) return;
-  // An orphan gives up sooner (tcp_orphan_retries): nobody waits for it.
-  if (c.retries > (c.app_closed ? std::min(o_.cfg.retries, o_.cfg.orphan_retries) : o_.cfg.retries)) {
+  // With a user timeout (RFC 5482) time alone decides, as in Linux, where
+  // it replaces tcp_retries2 for orphans too; the timer was clamped to
+  // fire when it runs out (rtx_deadline_at). Otherwise R2 (RFC 9293
+  // §3.8.3) as a count; an orphan gives up sooner (tcp_orphan_retries):
+  // nobody waits for it.
+  const bool expired =
+      c.user_timeout != Duration{}
+          ? now - c.unacked_since >= c.user_timeout
+          : c.retries > (c.app_closed ? std::min(o_.cfg.retries, o_.cfg.orphan_retries) : o_.cfg.retries);
+  if (expired) {
     counters_.inc(Counter::kTCPAbortOnTimeout);
     send_rst_for(c, now);
     finish(c, TcpError::kTimedOut);
@@ -211,7 +219,7 @@ void TcpStack::on_rtx_timeout(Tcb& c, Instant now) noexcept {
   if (static_cast<std::uint32_t>(counters_.get(Counter::kOutSegs)) == before && c.snd_max != c.snd_una) {
     // Nothing could be sent (mbufs exhausted): try again after the RTO.
     c.rtx_kind = Tcb::RtxKind::kRetransmit;
-    c.rtx_deadline = now + c.rto.rto();
+    c.rtx_deadline = rtx_deadline_at(c, now);
   }
 }
 
@@ -317,7 +325,7 @@ void TcpStack::on_probe_timeout(Tcb& c, Instant now) noexcept {
   c.tlp_high = c.snd_max;
   if (c.sack_recovery) c.prr_out += len;
   c.tlp_outstanding = true;
-  c.rtx_deadline = now + c.rto.rto();
+  c.rtx_deadline = rtx_deadline_at(c, now);
   arm_timer(c);
 }
 
@@ -341,11 +349,14 @@ void TcpStack::on_persist_timeout(Tcb& c, Instant now) noexcept {
   if (abort_if_out_of_memory(c, now)) return;
   // A peer that keeps its window shut (a client that never reads) would
   // hold our send queue for ever: give up after persist_probes probes or
-  // persist_timeout, as TCP_USER_TIMEOUT does on a zero window.
+  // persist_timeout, or once the connection's user timeout has passed
+  // since the window shut, whether the probes are answered or not (Linux's
+  // tcp_probe_timer; the timer was clamped to it in set_idle_timer).
   const TcpConfig& k = o_.cfg;
   const std::uint32_t probes = c.app_closed ? std::min(k.persist_probes, k.orphan_retries) : k.persist_probes;
-  if (c.persist_backoff >= probes ||
-      (k.persist_timeout != Duration{} && now - c.persist_since >= k.persist_timeout)) {
+  const Duration shut = now - c.persist_since;
+  if (c.persist_backoff >= probes || (k.persist_timeout != Duration{} && shut >= k.persist_timeout) ||
+      (c.user_timeout != Duration{} && shut >= c.user_timeout)) {
     counters_.inc(Counter::kTCPPersistGiveUp);
     counters_.inc(Counter::kTCPAbortOnTimeout);
     send_rst_for(c, now);
@@ -376,7 +387,13 @@ void TcpStack::on_keepalive_timeout(Tcb& c, Instant now) noexcept {
     return;
   }
   // Probes answered reset last_recv, so `retries` counts unanswered ones.
-  if (c.retries >= c.ka_probes) {
+  // tcp(7): a user timeout overrides the probe count: once at least one
+  // probe went unanswered and the peer has been silent for the user
+  // timeout, the connection is aborted (Linux's tcp_keepalive_timer, which
+  // checks it as each probe falls due, as here).
+  const bool expired = c.user_timeout != Duration{} ? c.retries > 0 && now - c.last_recv >= c.user_timeout
+                                                    : c.retries >= c.ka_probes;
+  if (expired) {
     counters_.inc(Counter::kTCPAbortOnTimeout);
     send_rst_for(c, now);
     finish(c, TcpError::kTimedOut);
@@ -393,8 +410,20 @@ void TcpStack::on_keepalive_timeout(Tcb& c, Instant now) noexcept {
 void TcpStack::start_rtx_if_stopped(Tcb& c, Instant now) noexcept {
   if (c.rtx_kind == Tcb::RtxKind::kRetransmit) return;
   c.rtx_kind = Tcb::RtxKind::kRetransmit;
-  c.rtx_deadline = now + c.rto.rto();
+  c.rtx_deadline = rtx_deadline_at(c, now);
   arm_timer(c);
+}
+
+// The retransmission timer's next expiry: one RTO from now, but no later
+// than the moment the user timeout runs out, so that the connection is
+// aborted then rather than at the next backed-off RTO (Linux's
+// tcp_clamp_rto_to_user_timeout). It does not apply to the handshake
+// (syn_retries, synack_retries), as in Linux.
+Instant TcpStack::rtx_deadline_at(const Tcb& c, Instant now) const noexcept {
+  const Instant rto = now + c.rto.rto();
+  if (c.user_timeout == Duration{} || !synchronized(c.state)) return rto;
+  const Instant end = c.unacked_since + c.user_timeout;
+  return end < rto ? std::max(end, now) : rto;
 }
 
 // Called whenever SND.UNA moves: the retransmission timer runs while
@@ -402,8 +431,9 @@ void TcpStack::start_rtx_if_stopped(Tcb& c, Instant now) noexcept {
 void TcpStack::restart_rtx(Tcb& c, Instant now) noexcept {
   c.tlp_outstanding = false;  // the ACK reported progress: the probe episode is over
   if (c.snd_max != c.snd_una) {
+    c.unacked_since = now;  // progress: the user timeout counts from here
     c.rtx_kind = Tcb::RtxKind::kRetransmit;
-    c.rtx_deadline = now + c.rto.rto();
+    c.rtx_deadline = rtx_deadline_at(c, now);
     schedule_probe(c, now);
     arm_timer(c);
     return;
@@ -422,6 +452,11 @@ void TcpStack::set_idle_timer(Tcb& c, Instant now) noexcept {
     if (c.persist_backoff == 0) c.persist_since = now;  // a new episode (reset when the window moves)
     c.rtx_kind = Tcb::RtxKind::kPersist;
     c.rtx_deadline = now + std::min(d, o_.cfg.rto_max);
+    // The user timeout ends the episode on time, not at the next backed-off
+    // probe (Linux's tcp_clamp_probe0_to_user_timeout).
+    if (c.user_timeout != Duration{}) {
+      c.rtx_deadline = std::min(c.rtx_deadline, std::max(c.persist_since + c.user_timeout, now));
+    }
   } else if (c.keepalive && synchronized(c.state)) {
     c.rtx_kind = Tcb::RtxKind::kKeepalive;
     c.rtx_deadline = c.retries == 0 ? c.last_recv + c.ka_idle : now + c.ka_interval;
@@ -456,7 +491,8 @@ void TcpStack::enter_time_wait(Tcb& c, Instant now) noexcept {
     r.ts_offset = c.ts_offset;
     r.ts_enabled = c.ts_ok;
     r.rcv_wscale = c.rcv_wscale;
-    r.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(receive_window(c) >> c.rcv_wscale, 65535));
+    r.window = static_cast<std::uint16_t>(
+        std::min<std::uint32_t>(std::min(receive_window(c), max_window(c)) >> c.rcv_wscale, 65535));
     // The table is keyed like the connection table; remove the TCB first
     // so a SYN arriving right after finds the record.
     if (tw_.insert(r, now, c.tuple_hash) == TwInsert::kOverflow) counters_.inc(Counter::kTCPTimeWaitOverflow);

@@ -28,10 +28,11 @@
 //   app      which arg
 //                    accept, connect (ephemeral or explicit port, or to
 //                    ourselves: those segments loop back in), listener off
-//                    and on, handler mode (read / close / accept from inside
-//                    the events), and on a Tcb the application holds:
-//                    send_copy, zero-copy send of a chain, read, recv,
-//                    shutdown_write, close, abort, nodelay, cork, keepalive
+//                    and on (with or without a window clamp), handler mode
+//                    (read / close / accept from inside the events), and on
+//                    a Tcb the application holds: send_copy, zero-copy send
+//                    of a chain, read, recv, shutdown_write, close, abort,
+//                    nodelay, cork, keepalive, user timeout, window clamp
 //
 // Checked after every record: each segment the engine emits parses as TCP
 // with a correct checksum and options, comes from our address with headroom
@@ -569,6 +570,7 @@ class Driver : public TcpHandler {
         listener_ = stack_->listen(kListenPort, 1 + arg % 4);
         FUZZ_CHECK(listener_ != nullptr);
         stack_->set_defer_accept(*listener_, (arg & 0x10) != 0);
+        stack_->set_window_clamp(*listener_, (arg & 0x20) ? 20000 : 0);  // the SYN-ACK's scale follows it
       }
       return;
     }
@@ -632,6 +634,12 @@ class Driver : public TcpHandler {
         break;
       case 13:
         stack_->set_keepalive(c, arg & 1, now_);
+        break;
+      case 14:  // TCP_USER_TIMEOUT, 0 (off) to 2 s
+        stack_->set_user_timeout(c, Duration::ms(std::int64_t{arg} * 8), now_);
+        break;
+      case 15:  // TCP_WINDOW_CLAMP, raised to its floor when small
+        stack_->set_window_clamp(c, std::uint32_t{arg} << 8 | 1, now_);
         break;
       default:
         break;

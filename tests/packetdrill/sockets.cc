@@ -141,6 +141,8 @@ void VirtualHost::apply_options(Socket& s) {
   if (o.snd_buf) tcp.set_send_buffer(c, *o.snd_buf, std::min(*o.snd_buf, c.snd_lowat), now_);
   if (o.rcv_buf) tcp.set_receive_buffer(c, *o.rcv_buf, now_);
   if (o.congestion) tcp.set_congestion(c, *o.congestion);
+  if (o.user_timeout) tcp.set_user_timeout(c, *o.user_timeout, now_);
+  if (o.window_clamp.value_or(0) != 0) tcp.set_window_clamp(c, *o.window_clamp, now_);
 }
 
 int VirtualHost::take_error(Socket& s) {
@@ -221,6 +223,7 @@ int VirtualHost::listen(int fd, int backlog) {
   if (l == nullptr) return fail(EADDRINUSE);
   l->user = reinterpret_cast<void*>(static_cast<std::intptr_t>(fd));
   stack().set_defer_accept(*l, s->opts.defer_accept);
+  stack().set_window_clamp(*l, s->opts.window_clamp.value_or(0));
   s->listener = l;
   return 0;
 }
@@ -511,6 +514,12 @@ int VirtualHost::getsockopt(int fd, int level, int name, void* val, socklen_t* l
           static_cast<int>(s->opts.ka_interval.value_or(flags_.tcp.keepalive_interval).count_ms() / 1000));
     case TCP_KEEPCNT:
       return put_opt(val, len, static_cast<int>(s->opts.ka_probes.value_or(flags_.tcp.keepalive_probes)));
+    case TCP_USER_TIMEOUT:
+      return put_opt(val, len,
+                     static_cast<int>(c ? c->user_timeout.count_ms()
+                                        : s->opts.user_timeout.value_or(flags_.tcp.user_timeout).count_ms()));
+    case TCP_WINDOW_CLAMP:
+      return put_opt(val, len, static_cast<int>(c ? c->window_clamp : s->opts.window_clamp.value_or(0)));
     default:
       return fail(ENOPROTOOPT);
   }
@@ -576,6 +585,18 @@ int VirtualHost::setsockopt(int fd, int level, int name, const void* val, sockle
           o.defer_accept = v != 0;
           if (s->listener != nullptr) stack().set_defer_accept(*s->listener, o.defer_accept);
           return 0;
+        case TCP_USER_TIMEOUT:  // milliseconds, as an int (tcp(7))
+          if (v < 0) return fail(EINVAL);
+          o.user_timeout = Duration::ms(v);
+          break;
+        case TCP_WINDOW_CLAMP:
+          // Linux: 0 (no clamp) only on a socket not yet connected; small
+          // values are raised to SOCK_MIN_RCVBUF / 2 (the stack does it).
+          if (v < 0 || (v == 0 && s->tcb != nullptr)) return fail(EINVAL);
+          o.window_clamp = static_cast<std::uint32_t>(std::min(v, 1 << 30));
+          if (s->listener != nullptr) stack().set_window_clamp(*s->listener, *o.window_clamp);
+          if (s->tcb == nullptr) return 0;
+          break;
         default:
           return fail(ENOPROTOOPT);
       }

@@ -113,6 +113,8 @@ class VirtualHost final : public SegmentSink, public TcpHandler {
     std::optional<Duration> ka_idle, ka_interval;
     std::optional<std::uint32_t> ka_probes;
     std::optional<CongestionAlgorithm> congestion;
+    std::optional<Duration> user_timeout;       // TCP_USER_TIMEOUT
+    std::optional<std::uint32_t> window_clamp;  // TCP_WINDOW_CLAMP (0: none, before connect only)
   };
   struct Socket {
     int fd = -1;

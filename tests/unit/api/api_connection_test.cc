@@ -232,6 +232,13 @@ TEST_F(ApiPair, OptionsAndArgumentsAreCheckedAndReportedAsValues) {
     EXPECT_EQ(c.set_receive_buffer(100), Error::kInvalid);
     EXPECT_EQ(c.set_receive_buffer(1u << 20), Error::kOk);       // up to [tcp] rcv_buf_max
     EXPECT_EQ(c.set_receive_buffer(8u << 20), Error::kInvalid);  // above it
+    EXPECT_EQ(c.set_user_timeout(Duration::ms(-1)), Error::kInvalid);
+    EXPECT_EQ(c.set_user_timeout(Duration::ms(INT32_MAX) + Duration::ms(1)), Error::kInvalid);
+    EXPECT_EQ(c.set_user_timeout(Duration::ms(INT32_MAX)), Error::kOk);
+    EXPECT_EQ(c.set_user_timeout(Duration{}), Error::kOk);  // off
+    EXPECT_EQ(c.set_window_clamp(0), Error::kInvalid);      // Linux: EINVAL on a connected socket
+    EXPECT_EQ(c.set_window_clamp((1u << 30) + 1), Error::kInvalid);
+    EXPECT_EQ(c.set_window_clamp(1u << 30), Error::kOk);
     EXPECT_EQ(c.set_linger(false), Error::kOk);
     EXPECT_EQ(c.local_addr(), kClientIp);
     EXPECT_EQ(c.remote_addr(), kServerIp);

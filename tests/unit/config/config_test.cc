@@ -168,6 +168,7 @@ TEST(ConfigDefaults, MinimalConfigTakesHeaderDefaults) {
   EXPECT_EQ(t.invalid_ratelimit, Duration::ms(500));
   EXPECT_EQ(t.persist_probes, 15u);
   EXPECT_EQ(t.persist_timeout, Duration::s(120));
+  EXPECT_EQ(t.user_timeout, Duration{});  // off, as Linux's TCP_USER_TIMEOUT
   EXPECT_EQ(t.max_orphans, 16384u);
   EXPECT_EQ(t.orphan_retries, 8u);
 }
@@ -397,6 +398,8 @@ TEST(ConfigTcp, RangeEndsLandInTheirFields) {
   EXPECT_EQ(tcp("invalid_ratelimit_ms = 0").invalid_ratelimit, Duration{});
   EXPECT_EQ(tcp("persist_timeout_s = 0").persist_timeout, Duration{});
   EXPECT_EQ(tcp("persist_probes = 255").persist_probes, 255u);
+  EXPECT_EQ(tcp("user_timeout_ms = 30000").user_timeout, Duration::ms(30000));
+  EXPECT_EQ(tcp("user_timeout_ms = 2147483647").user_timeout, Duration::ms(2147483647));
   // Setting one RTO key leaves the others at their defaults, as long as the order holds.
   const TcpConfig lone = tcp("rto_min_ms = 1000");
   EXPECT_EQ(lone.rto_min, Duration::ms(1000));
@@ -636,6 +639,9 @@ std::vector<BadValue> bad_values() {
       {in("tcp", "invalid_ratelimit_ms = 60001"), "tcp.invalid_ratelimit_ms", "60001", kInt + "0..60000"},
       {in("tcp", "persist_probes = 0"), "tcp.persist_probes", "0", kInt + "1..255"},
       {in("tcp", "persist_timeout_s = 86401"), "tcp.persist_timeout_s", "86401", kInt + "0..86400"},
+      {in("tcp", "user_timeout_ms = -1"), "tcp.user_timeout_ms", "-1", kInt + "0..2147483647"},
+      {in("tcp", "user_timeout_ms = 2147483648"), "tcp.user_timeout_ms", "2147483648",
+       kInt + "0..2147483647"},
       {in("tcp", "orphan_retries = 0"), "tcp.orphan_retries", "0", kInt + "1..255"},
       {in("tcp", "max_orphans = -1"), "tcp.max_orphans", "-1", kInt + "0..16777216"},
       {in("tcp", "ephemeral_ports = 32768"), "tcp.ephemeral_ports", "32768",
@@ -763,7 +769,7 @@ std::set<std::string> known_keys(std::string_view table) {
 // docs/config.md lists exactly the keys the parser knows in [tcp].
 TEST(ConfigDocs, TcpTableMatchesTheSchema) {
   const std::set<std::string> known = known_keys("tcp");
-  EXPECT_EQ(known.size(), 45u);
+  EXPECT_EQ(known.size(), 46u);
   EXPECT_EQ(documented_keys("tcp"), known);
 }
 

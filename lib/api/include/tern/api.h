@@ -177,6 +177,18 @@ class Connection {
   // SO_RCVBUF, at most [tcp] rcv_buf_max (the window scale was sized for it at
   // the handshake); the connection's buffer is then fixed (no autotuning).
   Error set_receive_buffer(std::uint32_t bytes) noexcept;
+  // TCP_USER_TIMEOUT (RFC 5482): sent data unacknowledged for longer than
+  // `timeout`, or the peer's window shut that long, aborts the connection
+  // (on_closed(kTimedOut), a RST to the peer); with keepalive on, a silent
+  // peer is given up once it has been silent that long, whatever the probe
+  // count. Zero: off ([tcp] retries, persist_probes, keepalive_probes).
+  // kInvalid: negative, or over 2^31 - 1 ms (Linux's int of milliseconds).
+  Error set_user_timeout(Duration timeout) noexcept;
+  // TCP_WINDOW_CLAMP: the window advertised offers at most `bytes` (raised
+  // to 2304, Linux's SOCK_MIN_RCVBUF / 2), and receive autotuning stops
+  // there. The window scale was fixed with the SYN. kInvalid: 0 or over
+  // 2^30 (RFC 7323's largest window).
+  Error set_window_clamp(std::uint32_t bytes) noexcept;
   // TCP_CONGESTION: "cubic", "newreno" (alias "reno") or "bbr".
   Error set_congestion(std::string_view name) noexcept;
   // The controller's name ("cubic", "newreno", "bbr"); "" once closed.
