@@ -169,6 +169,14 @@ std::uint32_t TcpStack::receive_window(Tcb& c) noexcept {
 // RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): the right edge moves only
 // by at least min(buffer / 2, MSS); RFC 9293 §3.8.6 / RFC 7323 §2.4: it never
 // moves left, even if the window must then be rounded up to the scale.
+// While out-of-order data is held, an ACK that repeats the last ACK number
+// repeats its window too: the ACKs a hole produces are then duplicates by
+// RFC 5681 §2's definition (same ACK number, same window), which a sender
+// without SACK counts to fast-retransmit (RFC 5681 §3.2, RFC 6582). Were
+// the application's reads of the data before the hole to open the window
+// between them, such a sender would see window updates, not duplicates,
+// and every hole would wait for its retransmission timeout. The edge moves
+// again with the next ACK number, which the hole's filling earns.
 std::uint16_t TcpStack::window_field(Tcb& c) noexcept {
   // receive_window(c) and rcv_window_limit(c), inlined.
   const std::uint32_t limit = window_limit(mem_.level(), c.rcv_buf, full_seg_truesize_);
@@ -184,7 +192,7 @@ std::uint16_t TcpStack::window_field(Tcb& c) noexcept {
   const std::uint32_t step = limit >= 2ull * full_seg_truesize_
                                  ? c.rcv_mss
                                  : std::min<std::uint32_t>(win_from_space(c, limit) / 2, c.rcv_mss);
-  if (free > cur && free - cur >= step) wnd = free;
+  if (free > cur && free - cur >= step && (c.ooo == nullptr || c.rcv_nxt != c.last_ack_sent)) wnd = free;
   const std::uint32_t max_wnd = max_window(c);  // the scale's reach, within TCP_WINDOW_CLAMP
   wnd = std::min(wnd, max_wnd);
   std::uint32_t field = wnd >> c.rcv_wscale;
@@ -202,7 +210,9 @@ std::uint16_t TcpStack::window_field(Tcb& c) noexcept {
 // the ordinary ACKs carry the window, so this adds no ACKs there; it matters
 // when the application drained a (nearly) closed window.
 bool TcpStack::window_update_due(Tcb& c) noexcept {
-  if (!synchronized(c.state) || c.fin_received) return false;
+  // With a hole open the window does not move (window_field), and an ACK
+  // would only be a false duplicate to the sender.
+  if (!synchronized(c.state) || c.fin_received || c.ooo != nullptr) return false;
   const std::int32_t cur_i = c.rcv_adv - c.rcv_nxt;
   const std::uint32_t cur = cur_i > 0 ? static_cast<std::uint32_t>(cur_i) : 0;
   // Only what the window field can express counts (65535 << scale, within

@@ -42,6 +42,40 @@ TEST_F(Flow, OutOfOrderSegmentGetsImmediateDupAckAndIsDeliveredWhenTheHoleFills)
   EXPECT_EQ(read_all(*c), want);
 }
 
+// RFC 5681 §2 counts an ACK as a duplicate only if it leaves the window
+// unchanged, and a sender without SACK fast-retransmits on the third
+// (§3.2). The application reading the data before a hole frees room, but
+// the ACKs the hole produces keep the window they started with; the room is
+// offered with the ACK that fills the hole (window_field).
+TEST_F(Flow, DuplicateAcksForAHoleKeepTheirWindowWhileTheApplicationReads) {
+  Tcb* c = establish_passive(seg().mss(1460).wscale(7));  // so the buffer, not 65535, bounds the window
+  ASSERT_NE(c, nullptr);
+  leave_quickack_mode(irs() + 1, iss() + 1);
+  advance_by(cfg().delayed_ack);
+  read_all(*c);
+  take_all_sent();
+  // Twenty segments in order, unread, then the hole's first duplicate ACK.
+  const Seq32 base = c->rcv_nxt;
+  for (int i = 0; i < 20; ++i) recv(seg().seq(base + i * 1460).ack(iss() + 1).data(1460, 3), now());
+  const Seq32 hole = base + 20 * 1460;
+  take_all_sent();
+  recv(seg().seq(hole + 1460).ack(iss() + 1).data(1460, 4), now() + Duration::ms(1));
+  const std::uint16_t win = expect_sent(seg().flags(kTcpAck).ack(hole).data(0)).win;
+  // The reads free twenty segments' room: no window update is sent for them,
+  // and the next duplicates carry the same window.
+  EXPECT_EQ(read_all(*c).size(), 20u * 1460);
+  expect_nothing_sent();
+  for (int i = 2; i <= 4; ++i) {
+    recv(seg().seq(hole + i * 1460).ack(iss() + 1).data(1460, 4), now() + Duration::ms(1));
+    expect_sent(seg().flags(kTcpAck).ack(hole).data(0).win(win));
+  }
+  // The retransmission fills the hole: the ACK moves on and the window opens.
+  recv(seg().seq(hole).ack(iss() + 1).data(1460, 5), now() + Duration::ms(1));
+  const Sent filled = expect_sent(seg().flags(kTcpAck).ack(hole + 5 * 1460));
+  const Seq32 held_edge = hole + (std::uint32_t{win} << c->rcv_wscale);
+  EXPECT_TRUE(seq_gt(filled.ack + (std::uint32_t{filled.win} << c->rcv_wscale), held_edge));
+}
+
 // A FIN beyond a hole takes effect once the hole is filled.
 TEST_F(Flow, FinBeyondAHoleWaitsForTheData) {
   Tcb* c = establish_passive();
