@@ -617,7 +617,7 @@ TcpStack::LoggedRtt TcpStack::logged_rtt(const Tcb& c, Seq32 ack, Instant now) c
 }
 
 TcpStack::LoggedRtt TcpStack::record_rtt(const TxRecord& newest, Instant now) const noexcept {
-  if ((newest.flags & kTxRetransmit) != 0) return {.withheld = true};
+  if ((newest.flags & kTxRetransmit) != 0) return {.withheld = true, .rxt_sent_us = newest.sent_us};
   if ((newest.flags & kTxMerged) != 0) return {};
   const std::int32_t us = static_cast<std::int32_t>(clock_us(now) - newest.sent_us);
   if (us < 0) return {};
@@ -648,9 +648,27 @@ Duration TcpStack::take_rtt_sample(Tcb& c, const Segment& s, const LoggedRtt& lo
   // them 0 and the rest 19 ms on average, over a path of about 150 us
   // (bench/loss/README.md, session 21). Without a log (its pool dry) TSecr
   // still times everything.
+  //
+  // Unless TSecr tells which transmission the ACK answers (RFC 8985 §6.2
+  // step 2's timestamp check): an echo of the TSval the retransmission
+  // carried, or a later one, cannot be the original's, so the
+  // retransmission's own send time gives an exact sample (and, below the
+  // minimum RTT seen, it is the original's after all: the same millisecond
+  // tick). Without it a connection whose every ACK after a timeout delivers
+  // retransmitted data never samples, and its backoff (RFC 6298 §5.5),
+  // which only a valid sample ends (§5.7, Karn), doubles from one timeout
+  // to the next while data flows: a receiver that holds few out-of-order
+  // segments turned a 5 MB transfer into 60 timeouts and half an hour
+  // (the simulator's seed 520 with 4 MiB send buffers).
   if (logged.withheld) {
     c.rtt_timing = false;
-    return Duration{};
+    if (!c.ts_ok || !s.opts.timestamps) return Duration{};
+    const std::uint32_t age_us = clock_us(now) - logged.rxt_sent_us;
+    const std::uint32_t rxt_tsval = ts_val(c, now - Duration::us(age_us));
+    const bool echoes_rxt = static_cast<std::int32_t>(s.opts.timestamps->second - rxt_tsval) >= 0;
+    if (!echoes_rxt || age_us >= 0x7fffffffu || age_us < c.rack_min_rtt_us) return Duration{};
+    c.rto.on_rtt_sample(Duration::us(age_us));
+    return Duration::us(age_us);
   }
   // A segment timed from its send (the handshake's, or data without
   // timestamps), never retransmitted since (Karn): microseconds, exact.

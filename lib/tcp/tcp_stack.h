@@ -535,10 +535,12 @@ class TcpStack {
   Duration rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept;  // the sample taken, or zero
   // What the transmit log says about an ACK's round trip: `rtt` when the
   // newest batch it delivers can be timed; `withheld` when that batch is a
-  // retransmission (Karn: no sample at all, tcp_input.cc).
+  // retransmission, sent at `rxt_sent_us` (Karn: no sample unless the ACK's
+  // TSecr proves it answers the retransmission, tcp_input.cc).
   struct LoggedRtt {
     std::optional<Duration> rtt;
     bool withheld = false;
+    std::uint32_t rxt_sent_us = 0;
   };
   LoggedRtt logged_rtt(const Tcb& c, Seq32 ack, Instant now) const noexcept;
   // logged_rtt's verdict on the newest record an ACK delivers.

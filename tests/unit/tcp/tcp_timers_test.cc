@@ -289,5 +289,39 @@ TEST_F(Timers, AckOfEverythingStopsTheRetransmissionTimer) {
   EXPECT_EQ(c->state, TcpState::kEstablished);
 }
 
+// RFC 6298 §5.7 (Karn): a timeout's backoff lasts until a valid RTT sample.
+// An ACK of retransmitted data gives one only when its TSecr shows that it
+// answers the retransmission (RFC 7323 §4.1, RFC 8985 §6.2 step 2): the echo
+// of the original's TSval (the original was late, or its ACK lost) times
+// the wait for the timer too, and leaves the backoff; an echo of the
+// retransmission's TSval ends it, timed from the retransmission.
+TEST_F(Timers, BackoffEndsWithAnAckThatEchoesTheRetransmission) {
+  Tcb* c = establish_active(seg().mss(1460).ts(100, 0));
+  ASSERT_NE(c, nullptr);
+  const auto lose_once = [&](std::uint32_t off, Instant at) {
+    advance_to(at);
+    const std::uint32_t original = our_tsval(*c);
+    EXPECT_EQ(stack().send_copy(*c, pattern(100), at), 100u);
+    expect_sent(seg().seq(iss() + 1 + off).data(100));
+    const std::optional<Instant> resent = run_until_sent(at + Duration::s(10));
+    EXPECT_TRUE(resent.has_value());
+    expect_sent(seg().seq(iss() + 1 + off).data(100));
+    return std::pair{original, our_tsval(*c)};
+  };
+  const auto [original, unused] = lose_once(0, at_ms(100));
+  EXPECT_EQ(c->rto.backoffs(), 1u);
+  recv(seg().seq(irs() + 1).ack(iss() + 101).ts(200, original), now() + Duration::ms(5));
+  EXPECT_EQ(c->rto.backoffs(), 1u) << "the original's echo is no sample";
+
+  const auto [first, resent] = lose_once(100, now() + Duration::ms(10));
+  EXPECT_EQ(c->rto.backoffs(), 2u);
+  const std::int64_t srtt = c->rto.srtt().count_ns();
+  recv(seg().seq(irs() + 1).ack(iss() + 201).ts(300, resent), now() + Duration::ms(7));
+  EXPECT_EQ(c->rto.backoffs(), 0u) << "the retransmission's echo is a sample";
+  // RFC 6298 §2.3: SRTT moves an eighth of the way to the 7 ms the
+  // retransmission took.
+  EXPECT_EQ(c->rto.srtt().count_ns(), srtt + (Duration::ms(7).count_ns() - srtt) / 8);
+}
+
 }  // namespace
 }  // namespace tern::tcptest
