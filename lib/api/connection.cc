@@ -104,6 +104,11 @@ SendResult Connection::send(Buffer& data) noexcept {
   TcpStack& tcp = *worker_->tcp_;
   const Instant now = worker_->now_;
   const std::uint32_t len = data.pkt_len();
+  // Autotuning may grow the buffer for a write that does not fit; it must
+  // do so before the split below, or the refusal that arms kTcpEvWritable
+  // would instead be taken whole, with the caller told kWouldBlock and no
+  // event ever to follow.
+  if (mbuf_truesize(data.get()) > tcp.send_space(*tcb_)) tcp.snd_buf_expand(*tcb_);
   const std::uint32_t space = tcp.send_space(*tcb_);
   if (mbuf_truesize(data.get()) <= space) {
     if (!tcp.send(*tcb_, std::move(data), now)) return {0, Error::kClosed};
@@ -117,8 +122,12 @@ SendResult Connection::send(Buffer& data) noexcept {
     if (!tcp.send(*tcb_, std::move(part), now)) return {0, Error::kClosed};
   }
   // Refused for lack of space, send() leaves `data` with us and arms
-  // kTcpEvWritable for the low watermark.
-  (void)tcp.send(*tcb_, std::move(data), now);
+  // kTcpEvWritable for the low watermark (the buffer grew above already).
+  const std::uint32_t rest = data.pkt_len();
+  if (tcp.send(*tcb_, std::move(data), now)) {
+    data.reset();
+    return {r.accepted + rest, Error::kOk};
+  }
   return r;
 }
 

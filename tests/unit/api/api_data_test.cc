@@ -98,6 +98,35 @@ TEST_F(ApiPair, ZeroCopySendTakesAWholeMbufPrefixAndKeepsTheRest) {
   EXPECT_EQ(trace_.back(), "S data");
 }
 
+// Send-buffer autotuning ([tcp] snd_buf_max) grows the buffer for a write
+// that does not fit before send(Buffer&) splits it: a chain the grown
+// buffer holds is taken whole and reported so (kOk), not taken behind a
+// kWouldBlock that no on_writable would ever follow (tern-echo stalled so).
+class ApiSmallSendBuffer : public ApiPair {
+ protected:
+  ApiSmallSendBuffer() { snd_buf_ = 16384; }
+};
+
+TEST_F(ApiSmallSendBuffer, AChainTheGrownBufferHoldsIsTakenWhole) {
+  establish();
+  const std::vector<std::uint16_t> sizes(12, 1448);
+  const Bytes stream = pattern(12 * 1448, 7);
+  cli_->in_next_poll([&](WorkerContext& w) {
+    Connection& c = *cli_->conn;
+    Buffer chain = make_chain(w.pool(), sizes, stream);
+    ASSERT_TRUE(chain);
+    ASSERT_GT(mbuf_truesize(chain.get()), c.send_space());
+    const SendResult r = c.send(chain);
+    EXPECT_EQ(r.error, Error::kOk);
+    EXPECT_EQ(r.accepted, stream.size());
+    EXPECT_FALSE(chain);
+    EXPECT_EQ(c.send_queued(), stream.size());
+  });
+  ASSERT_TRUE(run_until([&] { return srv_->received.size() == stream.size(); }, Duration::s(1)));
+  EXPECT_EQ(srv_->received, stream);
+  EXPECT_EQ(client_->counters().get(Counter::kTCPSndBufGrown), 1u);
+}
+
 // ---- pausing --------------------------------------------------------------------
 
 // Chains on_data hands over stay charged to the worker while the

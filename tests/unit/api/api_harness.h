@@ -314,6 +314,7 @@ class ApiPair : public ::testing::Test {
     tcp.opts.tx_checksum_offload = port.info().tx_l4_checksum_offload;
     tcp.opts.tso_max = port.info().tx_tso ? TcpStackOptions::kTsoMaxPayload : 0;
     tcp.opts.tx_copy_max = tx_copy_max_;
+    if (snd_buf_ != 0) tcp.opts.cfg.snd_buf = snd_buf_;
     tcp.opts.cfg.max_connections = 64;
     tcp.opts.cfg.max_time_wait = 64;
     tcp.clone_pool = clones;
@@ -394,6 +395,7 @@ class ApiPair : public ::testing::Test {
   // (LinkPort::offer_tso) and TCP uses it; how TCP attaches payloads.
   bool tso_ = false;
   std::uint32_t tx_copy_max_ = TcpStackOptions::kTxCopyMaxGather;
+  std::uint32_t snd_buf_ = 0;  // [tcp] snd_buf when set (0: the default)
 
   std::vector<std::string> trace_;
   Instant now_ = at_ms(0);
