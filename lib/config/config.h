@@ -146,7 +146,7 @@ struct TcpConfig {
   std::uint32_t rcv_buf = 262144;         // [tcp] rcv_buf: receive buffer per connection, bytes
   std::uint32_t rcv_buf_max = 6291456;    // [tcp] rcv_buf_max: autotuning's ceiling (tcp_rmem[2])
   std::uint32_t snd_buf = 262144;         // [tcp] snd_buf: send buffer per connection, bytes
-  std::uint32_t snd_buf_max = 262144;     // [tcp] snd_buf_max: autotuning's ceiling; = snd_buf: off
+  std::uint32_t snd_buf_max = 4194304;    // [tcp] snd_buf_max: autotuning's ceiling (tcp_wmem[2])
   bool window_scaling = true;             // [tcp] window_scaling (RFC 7323 §2)
   bool timestamps = true;                 // [tcp] timestamps (RFC 7323 §3)
   bool sack = true;                       // [tcp] sack: offer/accept SACK-permitted (RFC 2018)

@@ -337,18 +337,18 @@ ofo_max_segments = 0
   EXPECT_EQ(t.ofo_max_segments, 0u);
 }
 
-// Autotuning's ceilings: Linux's 6 MiB (tcp_rmem[2]) for receiving by
-// default, sending off (snd_buf_max = snd_buf) until opted in; left unset,
-// never below rcv_buf / snd_buf (a larger buffer alone means no autotuning).
+// Autotuning's ceilings: Linux's 6 MiB (tcp_rmem[2]) for receiving and
+// 4 MiB (tcp_wmem[2]) for sending by default; left unset, never below
+// rcv_buf / snd_buf (a larger buffer alone means no autotuning).
 TEST(ConfigTcp, BufMaxDefaultsToLinuxAndFollowsALargerBuf) {
   auto tcp = [](std::string_view lines) { return parse_config(in("tcp", lines), "tern.toml").tcp; };
   EXPECT_EQ(tcp("rcv_buf = 262144").rcv_buf_max, 6291456u);
   EXPECT_EQ(tcp("rcv_buf = 8388608").rcv_buf_max, 8388608u);
   EXPECT_EQ(tcp("rcv_buf = 8388608\nrcv_buf_max = 16777216").rcv_buf_max, 16777216u);
-  // The send side the same, but off by default (docs/config.md).
-  EXPECT_EQ(tcp("snd_buf = 262144").snd_buf_max, 262144u);
-  EXPECT_EQ(tcp("snd_buf_max = 4194304").snd_buf_max, 4194304u);
+  // The send side the same.
+  EXPECT_EQ(tcp("snd_buf = 262144").snd_buf_max, 4194304u);
   EXPECT_EQ(tcp("snd_buf = 8388608").snd_buf_max, 8388608u);
+  EXPECT_EQ(tcp("snd_buf = 262144\nsnd_buf_max = 262144").snd_buf_max, 262144u);
 }
 
 // Each [tcp] key at the ends of its range lands unchanged; the cast to a

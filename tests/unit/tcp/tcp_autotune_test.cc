@@ -185,8 +185,9 @@ class TcpSndAutotune : public TcpAutotune {
   std::uint64_t snd_grown() { return stack().counters().get(Counter::kTCPSndBufGrown); }
 };
 
-// Off by default (docs/config.md): the buffer stays at snd_buf.
-TEST_F(TcpSndAutotune, OffByDefault) {
+// snd_buf_max = snd_buf turns it off (docs/config.md): the buffer stays.
+TEST_F(TcpSndAutotune, OffWhenTheCeilingIsTheBuffer) {
+  cfg().snd_buf_max = cfg().snd_buf;
   Tcb* c = establish();
   ASSERT_NE(c, nullptr);
   write_rounds(*c, 12);
