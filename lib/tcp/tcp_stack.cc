@@ -67,6 +67,17 @@ std::uint32_t ooo_queue_count(const TcpConfig& c) noexcept {
   return std::max<std::uint32_t>(16, c.max_connections / 8);
 }
 
+// And a few large ones (one per 1,024 TCBs, at least 4), for connections
+// whose buffer autotuning (or SO_RCVBUF) grew past what ofo_max_segments
+// covers: after a loss such a connection's window holds many more segments
+// than 256, and a receiver that drops what it cannot hold makes the sender
+// resend it. Sized for the largest buffer autotuning allows, at most 4,096
+// entries (128 KiB); the bytes held stay bounded by the buffer itself.
+std::uint32_t ooo_large_queue_count(const TcpConfig& c) noexcept {
+  if (c.ofo_max_segments == 0) return 0;
+  return std::max<std::uint32_t>(4, c.max_connections / 1024);
+}
+
 // The transmit logs lent to connections with data in flight (tx_log.h):
 // one per 32 TCBs (8 KiB each), at least 16; a flight
 // that finds none runs without (TCPTxLogUnavailable).
@@ -119,13 +130,19 @@ TcpStack::TcpStack(const TcpStackOptions& o, Counters& counters, SegmentSink& si
   cc_cfg_.mss = mss_for_mtu();
   cc_cfg_.dupthresh = o.cfg.dupthresh;
   const std::uint32_t n = ooo_queue_count(o.cfg);
-  ooo_store_.reserve(n);
+  const std::uint32_t ceiling = std::max(o.cfg.rcv_buf, autotune_cap(o.cfg.rcv_buf_max));
+  const std::uint16_t large_segments = static_cast<std::uint16_t>(std::min<std::uint32_t>(
+      kOooLargeMaxSegments, ceiling / std::max<std::uint32_t>(full_seg_truesize_, 1) + 1));
+  const std::uint32_t large = large_segments > o.cfg.ofo_max_segments ? ooo_large_queue_count(o.cfg) : 0;
+  ooo_store_.reserve(n + large);
   ooo_free_.reserve(n);
-  for (std::uint32_t i = 0; i < n; ++i)
-    ooo_store_.emplace_back(std::max(o.cfg.rcv_buf, o.cfg.rcv_buf_max), o.cfg.ofo_max_segments);
+  ooo_large_free_.reserve(large);
+  const std::uint32_t max_bytes = std::max(o.cfg.rcv_buf, o.cfg.rcv_buf_max);
+  for (std::uint32_t i = 0; i < n; ++i) ooo_store_.emplace_back(max_bytes, o.cfg.ofo_max_segments);
+  for (std::uint32_t i = 0; i < large; ++i) ooo_store_.emplace_back(max_bytes, large_segments);
   for (auto& q : ooo_store_) {
     q.set_account(&mem_);
-    ooo_free_.push_back(&q);
+    (q.max_segments() > o.cfg.ofo_max_segments ? ooo_large_free_ : ooo_free_).push_back(&q);
   }
   const std::uint32_t logs = tx_log_count(o);
   txlog_store_.resize(logs);
@@ -322,18 +339,24 @@ void TcpStack::free_tcb(Tcb& c) noexcept {
   pool_.release(&c);
 }
 
+// A connection whose buffer holds more full segments than ofo_max_segments
+// takes a large queue while one is free; every other, or when none is, a
+// regular one.
 bool TcpStack::borrow_ooo(Tcb& c) noexcept {
   if (c.ooo != nullptr) return true;
-  if (ooo_free_.empty()) return false;
-  c.ooo = ooo_free_.back();
-  ooo_free_.pop_back();
+  const bool wants_large = c.rcv_buf > std::uint64_t{o_.cfg.ofo_max_segments} * full_seg_truesize_;
+  std::vector<ReassemblyQueue*>& from =
+      (wants_large && !ooo_large_free_.empty()) || ooo_free_.empty() ? ooo_large_free_ : ooo_free_;
+  if (from.empty()) return false;
+  c.ooo = from.back();
+  from.pop_back();
   return true;
 }
 
 void TcpStack::return_ooo(Tcb& c) noexcept {
   if (c.ooo == nullptr) return;
   c.ooo->clear();
-  ooo_free_.push_back(c.ooo);
+  (c.ooo->max_segments() > o_.cfg.ofo_max_segments ? ooo_large_free_ : ooo_free_).push_back(c.ooo);
   c.ooo = nullptr;
 }
 

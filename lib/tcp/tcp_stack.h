@@ -799,7 +799,9 @@ class TcpStack {
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<Listener*> by_port_;  // 65536 entries: O(1) listener lookup
   std::vector<ReassemblyQueue> ooo_store_;
-  std::vector<ReassemblyQueue*> ooo_free_;
+  std::vector<ReassemblyQueue*> ooo_free_;        // ofo_max_segments each
+  std::vector<ReassemblyQueue*> ooo_large_free_;  // for grown buffers (borrow_ooo)
+  static constexpr std::uint32_t kOooLargeMaxSegments = 4096;
   std::vector<TxLog> txlog_store_;
   std::vector<TxLog*> txlog_free_;
   Tcb* ready_head_ = nullptr;

@@ -72,12 +72,12 @@ bool parse_doubles(const char* arg, std::vector<double>& out) {
 }
 
 int usage(const char* prog) {
-  std::fprintf(
-      stderr,
-      "usage: %s [--cc NAME,...] [--rtt-ms MS,...] [--loss P,...] [--seconds S] [--seed N] "
-      "[--counters] [--pacing] [--rate-mbps M] [--batch-us U] [--default-buffers] [--no-autotune] [--gro]\n"
-      "  loss rates are fractions (0.01 = 1 %%), each in (0, 0.5]\n",
-      prog);
+  std::fprintf(stderr,
+               "usage: %s [--cc NAME,...] [--rtt-ms MS,...] [--loss P,...] [--seconds S] [--seed N] "
+               "[--counters] [--pacing] [--rate-mbps M] [--batch-us U] [--default-buffers] [--no-autotune] "
+               "[--gro] [--ofo N]\n"
+               "  loss rates are fractions (0.01 = 1 %%), each in (0, 0.5]\n",
+               prog);
   return 2;
 }
 
@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 7;
   bool counters = false, pacing = false, default_buffers = false, gro = false, no_autotune = false;
   double rate_mbps = 1000, batch_us = 0;
+  int ofo = -1;  // the receiver's ofo_max_segments (-1: as the buffers imply)
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--counters") {
@@ -140,6 +141,11 @@ int main(int argc, char** argv) {
       const double d = std::strtod(v, &end);
       if (*end != '\0' || !(d >= 0) || (a == "--rate-mbps" && !(d > 0))) return usage(argv[0]);
       (a == "--rate-mbps" ? rate_mbps : batch_us) = d;
+    } else if (a == "--ofo") {  // the receiver's [tcp] ofo_max_segments
+      char* end = nullptr;
+      const unsigned long n = std::strtoul(v, &end, 10);
+      if (*end != '\0' || n > 4096) return usage(argv[0]);
+      ofo = static_cast<int>(n);
     } else if (a == "--seed") {
       char* end = nullptr;
       seed = std::strtoull(v, &end, 10);
@@ -179,6 +185,7 @@ int main(int argc, char** argv) {
               // [tcp] ofo_max_segments' default of 256.
               s.b.tcp.ofo_max_segments = 4096;
             }
+            if (ofo >= 0) s.b.tcp.ofo_max_segments = static_cast<std::uint16_t>(ofo);
             if (no_autotune) {
               for (HostOptions* h : {&s.a, &s.b}) {
                 h->tcp.rcv_buf_max = h->tcp.rcv_buf;

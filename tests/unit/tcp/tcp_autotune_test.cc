@@ -46,14 +46,44 @@ class TcpAutotune : public TcpHarness {
         static_cast<std::uint32_t>(sizeof(rte_mbuf)) + rte_pktmbuf_data_room_size(pool_);
     return rcv_buf / full * 1460;
   }
-  Tcb* establish() {
-    Tcb* c = establish_passive(seg().mss(1460).wscale(7));
+  Tcb* establish(std::uint16_t peer_port = kPeerPort) {
+    Tcb* c = establish_passive(seg().mss(1460).wscale(7), 16, peer_port);
     if (c != nullptr) peer_seq_ = irs() + 1;
     return c;
   }
 
   Seq32 peer_seq_;
 };
+
+// A buffer that holds more full segments than ofo_max_segments holds that
+// many out of order too, after a loss, in one of a few large reassembly
+// queues (tcp_stack.cc, borrow_ooo): else the sender must resend what the
+// receiver dropped. The large queues are few (4 for 16 TCBs); a fifth
+// connection with a hole gets a regular one and its limit.
+TEST_F(TcpAutotune, AGrownBufferHoldsMoreOutOfOrderSegmentsInAFewLargeQueues) {
+  cfg().ofo_max_segments = 8;
+  cfg().max_connections = 16;
+  constexpr int kHeld = 20;
+  std::vector<std::uint64_t> dropped;
+  Tcb* first = nullptr;
+  for (int i = 0; i < 5; ++i) {
+    Tcb* c = establish(static_cast<std::uint16_t>(kPeerPort + i));
+    ASSERT_NE(c, nullptr);
+    ASSERT_GT(c->rcv_buf, 2u * kHeld * 2048);
+    const std::uint64_t before = drops(Drop::kTcpOfoOverLimit);
+    for (int k = 1; k <= kHeld; ++k) recv(seg().seq(irs() + 1 + k * 1460).ack(iss() + 1).data(1460), now());
+    dropped.push_back(drops(Drop::kTcpOfoOverLimit) - before);
+    ASSERT_NE(c->ooo, nullptr);
+    if (i == 0) first = c;
+    take_all_sent();  // the duplicate ACKs
+  }
+  EXPECT_EQ(dropped, (std::vector<std::uint64_t>{0, 0, 0, 0, kHeld - 8}));
+  // The hole filled, all that was held is delivered, and the queue returns.
+  set_ports(kServerPort, kPeerPort);
+  recv(seg().seq(irs() + 1).ack(first->snd_nxt).data(1460), now());
+  EXPECT_EQ(first->ooo, nullptr);
+  EXPECT_EQ(read_all(*first).size(), (kHeld + 1) * 1460u);
+}
 
 // The window scale is sized for the ceiling, so the grown buffer can be
 // offered: 6 MiB by default needs a shift of 7 (as Linux announces), a

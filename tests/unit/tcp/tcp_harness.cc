@@ -428,9 +428,9 @@ Tcb* TcpHarness::establish_active(Seg peer) {
   return c;
 }
 
-Tcb* TcpHarness::establish_passive(Seg peer, std::uint32_t backlog) {
+Tcb* TcpHarness::establish_passive(Seg peer, std::uint32_t backlog, std::uint16_t peer_port) {
   lport_ = kServerPort;
-  rport_ = kPeerPort;
+  rport_ = peer_port;
   if (listener_ == nullptr) listener_ = stack().listen(kServerPort, backlog);
   EXPECT_NE(listener_, nullptr);
   if (listener_ == nullptr) return nullptr;

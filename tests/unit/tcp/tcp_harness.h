@@ -217,9 +217,10 @@ class TcpHarness : public ::testing::Test, public SegmentSink {
   Tcb* active_syn(Instant at);
   // Active open completed by a SYN-ACK carrying `peer` options (MSS 1460 by default).
   Tcb* establish_active(Seg peer_synack_options = seg().mss(1460));
-  // listen(kServerPort), a SYN from kPeerPort with `peer` options, our SYN-ACK,
+  // listen(kServerPort), a SYN from `peer_port` with `peer` options, our SYN-ACK,
   // the peer's ACK, accept().
-  Tcb* establish_passive(Seg peer_syn_options = seg().mss(1460), std::uint32_t backlog = 16);
+  Tcb* establish_passive(Seg peer_syn_options = seg().mss(1460), std::uint32_t backlog = 16,
+                         std::uint16_t peer_port = kPeerPort);
   Listener* listener() const { return listener_; }
   // The TSval the stack puts in segments it sends now (RFC 7323 §5.4 clock + offset).
   std::uint32_t our_tsval(const Tcb& c) const;
