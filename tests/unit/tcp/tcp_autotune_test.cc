@@ -23,13 +23,7 @@ class TcpAutotune : public TcpHarness {
   Instant rounds(Tcb& c, int n, std::uint32_t read_per_round = 0) {
     Instant t = now() + kRtt;
     for (int r = 0; r < n; ++r, t = t + kRtt) {
-      const Seq32 edge = c.rcv_adv;
-      for (int i = 0; seq_lt(peer_seq_, edge); ++i) {
-        const std::uint32_t len = std::min<std::uint32_t>(edge - peer_seq_, 1460);
-        recv(seg().seq(peer_seq_).ack(iss() + 1).data(len, static_cast<std::uint64_t>(i)), t);
-        peer_seq_ += len;
-        if (read_per_round == 0) read_all(c);
-      }
+      fill_window(c, peer_seq_, t, read_per_round == 0);
       if (read_per_round > 0) read_some(c, read_per_round);
       take_all_sent();
     }

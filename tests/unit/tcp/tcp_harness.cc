@@ -451,6 +451,16 @@ Tcb* TcpHarness::establish_passive(Seg peer, std::uint32_t backlog, std::uint16_
   return c;
 }
 
+void TcpHarness::fill_window(Tcb& c, Seq32& peer_seq, Instant at, bool read) {
+  const Seq32 edge = c.rcv_adv;
+  for (int i = 0; seq_lt(peer_seq, edge); ++i) {
+    const std::uint32_t len = std::min<std::uint32_t>(edge - peer_seq, 1460);
+    recv(seg().seq(peer_seq).ack(iss() + 1).data(len, static_cast<std::uint64_t>(i)), at);
+    peer_seq += len;
+    if (read) read_all(c);
+  }
+}
+
 std::uint32_t TcpHarness::our_tsval(const Tcb& c) const { return TcpStack::ts_clock(now_) + c.ts_offset; }
 
 std::optional<TcpState> TcpHarness::state() {

@@ -245,6 +245,11 @@ class TcpHarness : public ::testing::Test, public SegmentSink {
   // peer's next sequence number.
   Seq32 leave_quickack_mode(Seq32 seq, Seq32 ack);
 
+  // A window-limited peer's round: full segments from `peer_seq` up to the
+  // right edge our ACKs had opened (RCV.ADV now), all arriving at `at`; the
+  // application reads everything after each segment when `read`.
+  void fill_window(Tcb& c, Seq32& peer_seq, Instant at, bool read);
+
   // ---- application side ----
   std::uint8_t events(const Tcb* c) const { return handler_.of(c); }
   Bytes read_all(Tcb& c);
