@@ -20,6 +20,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "port/af_packet_sndbuf.h"
 #include "wire/ipv6.h"
 
 namespace tern {
@@ -342,6 +343,7 @@ std::unique_ptr<EthdevPort> EthdevPort::open(const PortConfig& cfg, std::uint16_
   rc = rte_eth_dev_start(id);
   if (rc != 0) fail(cfg.name, "rte_eth_dev_start", rc);
   p->started_ = true;
+  if (drv == "net_af_packet") p->size_af_packet_send_buffers(cfg.device, static_cast<int>(dev.if_index));
 
   rte_ether_addr mac{};
   rte_eth_macaddr_get(id, &mac);
@@ -465,7 +467,28 @@ std::vector<std::pair<std::string, std::string>> EthdevPort::summary() const {
     off += "; " + std::to_string(withheld_.size()) +
            " mbufs withheld (outside the UMEM DPDK 22.11's PMD registers)";
   out.emplace_back("offloads", off);
+  if (!tx_buffer_note_.empty()) out.emplace_back("tx ring", tx_buffer_note_);
   return out;
+}
+
+// af_packet_sndbuf.h: without a send buffer that covers the TX ring, a
+// kick leaves frames in the ring that only the next burst sends.
+void EthdevPort::size_af_packet_send_buffers(const std::string& device, int if_index) {
+  const std::uint64_t ring = af_packet_ring_bytes(device);
+  const AfPacketSendBuffers b = raise_af_packet_send_buffers(if_index, ring);
+  const std::string each = std::to_string(b.sockets) + " packet socket(s), send buffer " +
+                           std::to_string(b.bytes) + " bytes each for a ring of " + std::to_string(ring) +
+                           " bytes";
+  if (b.sockets > 0 && b.raised == b.sockets) {
+    tx_buffer_note_ = each;
+    return;
+  }
+  tx_buffer_note_ =
+      "WARNING: " + each +
+      (b.error != 0 ? std::string(" (SO_SNDBUFFORCE: ") + std::strerror(b.error) + ")" : "") +
+      ": a kick may leave frames in the ring until the next burst, and a TCP sender whose window "
+      "they hold waits for its retransmission timeout (run with CAP_NET_ADMIN)";
+  std::fprintf(stderr, "TERN: %s: %s\n", info_.name.c_str(), tx_buffer_note_.c_str());
 }
 
 }  // namespace tern

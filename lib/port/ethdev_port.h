@@ -41,6 +41,7 @@ class EthdevPort final : public Port {
  private:
   EthdevPort() = default;
   void withhold_outside_umem(rte_mempool* mp);
+  void size_af_packet_send_buffers(const std::string& device, int if_index);
   struct alignas(64) QueueCounter {
     std::uint64_t n = 0;  // written by the queue's worker only
   };
@@ -53,6 +54,7 @@ class EthdevPort final : public Port {
   bool single_segment_tx_ = false;
   std::vector<QueueCounter> tx_unsendable_;
   std::vector<std::pair<rte_mempool*, void*>> withheld_;  // returned to their pools at close
+  std::string tx_buffer_note_;  // net_af_packet: the start-up line about its sockets' send buffers
 };
 
 // Makes the frames of a burst one segment each, in place: a chain's later

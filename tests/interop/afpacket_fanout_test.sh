@@ -16,6 +16,11 @@
 #    intact, and not one SYN retransmitted (TcpExtTCPSynRetrans of the
 #    kernel's namespace unchanged): a SYN that a restarted Tern missed, or
 #    whose SYN-ACK it missed, is retransmitted after the kernel's 1 s RTO.
+# 3. Each of those sockets has a send buffer that covers its TX ring (ss -0
+#    -m: tb >= framecnt x framesz; lib/port/af_packet_sndbuf.h): the PMD
+#    kicks the ring once per burst, and a kick that stops at a full send
+#    buffer leaves frames that wait for the next burst, or, for a TCP
+#    sender whose window they hold, for its retransmission timeout.
 # The refusal of qpairs=2 with one worker is startup_test.sh's.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,6 +35,13 @@ ifindex=$(ip -n "$ns_tern" -o link show "$tern_if" | awk -F': ' '{print $1}')
 # packet_sockets: Tern's packet sockets on its interface (nothing else in its
 # namespace opens any; /proc/net/packet's Iface column is the index).
 packet_sockets() { ip netns exec "$ns_tern" awk -v i="$ifindex" 'NR > 1 && $5 == i' /proc/net/packet | wc -l; }
+# send_buffers: the send buffer (skmem tb) of each packet socket on the
+# interface (ss puts skmem on the socket's line or the next, by width).
+send_buffers() {
+  ip netns exec "$ns_tern" ss -0 -m -a -n |
+    awk -v i=":$tern_if" '$5 ~ i"$" { if ($0 !~ /skmem/) getline; if (match($0, /tb[0-9]+/)) print substr($0, RSTART + 2, RLENGTH - 2) }'
+}
+ring_bytes=$(($(sed -n 's/.*framecnt=\([0-9]*\).*/\1/p' <<<"$device") * 2048))
 syn_retrans() { interop_in_peer awk '$1 == "TcpExt:" && !n { for (k = 2; k <= NF; k++) h[k] = $k; n = 1; next }
   $1 == "TcpExt:" { for (k = 2; k <= NF; k++) if (h[k] == "TCPSynRetrans") print $k }' /proc/net/netstat; }
 
@@ -71,15 +83,20 @@ for lcores in "0" "0, 1"; do
     sockets=$(packet_sockets)
     [ "$sockets" = "$workers" ] ||
       fail "$sockets packet socket(s) on $tern_if for $workers worker(s): the fanout feeds a socket nobody polls"
+    buffers=$(send_buffers | tr '\n' ' ')
+    [ "$(wc -w <<<"$buffers")" = "$workers" ] || fail "send buffers of $workers socket(s) expected, ss shows: $(ip netns exec "$ns_tern" ss -0 -m -a -n)"
+    for b in $buffers; do
+      [ "$b" -ge "$ring_bytes" ] || fail "a packet socket's send buffer is $b bytes, its TX ring $ring_bytes: $(grep 'tx ring' "$work/tern.log")"
+    done
     before=$(syn_retrans)
     out=$(echo_connections) || fail "lcores [$lcores], start $restart: $out"
     after=$(syn_retrans)
     [ "$after" = "$before" ] ||
       fail "lcores [$lcores], start $restart: the kernel retransmitted $((after - before)) SYN(s) of $conns connections"
-    echo "lcores [$lcores], start $restart: $sockets packet socket(s), $out, no SYN retransmitted"
+    echo "lcores [$lcores], start $restart: $sockets packet socket(s), send buffers $buffers(ring $ring_bytes), $out, no SYN retransmitted"
     interop_wait_closed
     interop_stop_tern
     runs=$((runs + 1))
   done
 done
-echo "PASS [$mode]: $runs starts of tern-echo, one packet socket per worker, $((runs * conns)) connections without a SYN retransmission"
+echo "PASS [$mode]: $runs starts of tern-echo, one packet socket per worker with a send buffer for its ring, $((runs * conns)) connections without a SYN retransmission"

@@ -1,16 +1,21 @@
 #include "port/ethdev_port.h"
 
 #include <gtest/gtest.h>
+#include <linux/if_packet.h>
 #include <linux/if_xdp.h>
+#include <net/if.h>
 #include <rte_mbuf.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include "port/af_packet_sndbuf.h"
 
 namespace tern {
 namespace {
@@ -148,6 +153,48 @@ TEST(DeviceArgs, AfPacketGetsOneQueuePairPerWorkerUnlessItSaysOtherwise) {
       << "a given qpairs is kept (check_af_packet_queues refuses it)";
   EXPECT_TRUE(is_af_packet("net_af_packet1,iface=e0"));
   EXPECT_FALSE(is_af_packet("net_af_xdp0,iface=e0"));
+}
+
+// af_packet_sndbuf.h: the TX ring a device string asks for, in bytes.
+TEST(AfPacketSendBuffers, RingBytesFollowTheDeviceString) {
+  EXPECT_EQ(af_packet_ring_bytes("net_af_packet0,iface=e0"), 512u * 2048u) << "the PMD's defaults";
+  EXPECT_EQ(af_packet_ring_bytes("net_af_packet0,iface=e0,framecnt=8192"), 8192u * 2048u);
+  EXPECT_EQ(af_packet_ring_bytes("net_af_packet0,iface=e0,framesz=4096,framecnt=1024,qpairs=2"),
+            1024u * 4096u);
+}
+
+int send_buffer_of(int fd) {
+  int v = 0;
+  socklen_t len = sizeof v;
+  return ::getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &len) == 0 ? v : -1;
+}
+
+// The sockets found are this process's packet sockets bound to the
+// interface, and only those. Protocol 0: a bound socket that receives nothing.
+TEST(AfPacketSendBuffers, RaisesThePacketSocketsBoundToTheInterfaceOnly) {
+  const int bound = ::socket(AF_PACKET, SOCK_RAW, 0);
+  if (bound < 0) GTEST_SKIP() << "no packet sockets here (CAP_NET_RAW): " << std::strerror(errno);
+  const int unbound = ::socket(AF_PACKET, SOCK_RAW, 0);
+  const int lo = static_cast<int>(::if_nametoindex("lo"));
+  sockaddr_ll sll{};
+  sll.sll_family = AF_PACKET;
+  sll.sll_ifindex = lo;
+  ASSERT_EQ(::bind(bound, reinterpret_cast<sockaddr*>(&sll), sizeof sll), 0) << std::strerror(errno);
+  const int before = send_buffer_of(unbound);
+  constexpr std::uint64_t kRing = 8u << 20;
+  const AfPacketSendBuffers b = raise_af_packet_send_buffers(lo, kRing);
+  EXPECT_EQ(b.sockets, 1);
+  if (b.error == EPERM) {
+    EXPECT_EQ(b.raised, 0);
+  } else {
+    EXPECT_EQ(b.error, 0);
+    EXPECT_EQ(b.raised, 1);
+    EXPECT_GE(send_buffer_of(bound), static_cast<int>(kRing));
+    EXPECT_EQ(b.bytes, send_buffer_of(bound));
+  }
+  EXPECT_EQ(send_buffer_of(unbound), before) << "a socket on no interface is not the PMD's";
+  ::close(bound);
+  ::close(unbound);
 }
 
 // What a start-up check throws, or "" when it accepts.
