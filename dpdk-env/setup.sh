@@ -22,6 +22,8 @@ PACKAGES=(
   # tests, demo and docs: namespaces, links and the kernel-side clients and captures
   iproute2 iputils-ping ethtool procps xxd curl wget wrk apache2-utils socat
   tshark wireshark-common tcpdump
+  # tern-perf --plot draws with gnuplot; tests/interop/perf_test.sh checks it
+  gnuplot-nox
   # tests/packetdrill/run_scripts.sh builds packetdrill from its source
   make bison flex
 )
@@ -30,7 +32,7 @@ PACKAGES=(
 # is only a transitional package in Debian 12: nginx holds /usr/sbin/nginx.)
 # valgrind: instruction counts of bench/micro/ir_per_segment.sh. sockperf and
 # iperf3: the A/B's kernel side measured with the standard tools.
-BENCH_PACKAGES=(nginx gnuplot-nox valgrind sockperf iperf3)
+BENCH_PACKAGES=(nginx valgrind sockperf iperf3)
 
 log() { echo "dpdk-env: $*"; }
 SUDO=""

@@ -58,7 +58,7 @@ flock                util-linux       # README.md (Troubleshooting)
 flex                 flex             # packetdrill build (packetdrill/run_scripts.sh)
 g++                  g++              # docs/api.md
 git                  git              # check_format.sh, scan_commands.py
-gnuplot              gnuplot-nox      # bench/ab/ab.py (bench)
+gnuplot              gnuplot-nox      # apps/perf (--plot; interop/perf_test.sh), bench/ab/ab.py, bench/loss/plot.py
 grep                 grep
 head                 coreutils
 id                   coreutils
