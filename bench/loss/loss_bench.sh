@@ -15,7 +15,7 @@
 #                      each (default: none written, the build's default)
 #   TERN_LOSS_OUT      also append the table rows to this file
 #   TERN_LOSS_PNG      also draw the rows of this run as a chart (PNG, with
-#                      bench/loss/plot.py and gnuplot: dpdk-env/setup.sh --bench)
+#                      bench/loss/plot.py and gnuplot, which dpdk-env/setup.sh installs)
 #   TERN_LOSS_KEEP     keep each run's logs under this directory
 #   TERN_LOSS_INTERVAL both senders print a line every this many seconds
 #                      (rate, cwnd, srtt, retransmissions, recovery state;
@@ -23,6 +23,8 @@
 #   TERN_LOSS_TCP      more lines for Tern's [tcp] table (e.g. "pacing = false")
 #   TERN_LOSS_GRO      [port] gro for Tern (true/false; default unset: the
 #                      build's default)
+#   TERN_LOSS_PORT     more lines for Tern's [[port]] table (e.g. "tso = true
+#                      gso = true", one per line)
 #   TERN_LOSS_KERNEL_CC the kernel's congestion control (default cubic,
 #                      Linux's default; this VM's own default is bbr and
 #                      cubic is outside its allowed list, so it is set per
@@ -79,6 +81,7 @@ name = "p0"
 device = "$device"
 address = "$tern_ip/24"
 ${TERN_LOSS_GRO:+gro = $TERN_LOSS_GRO}
+${TERN_LOSS_PORT:-}
 [tcp]
 $cc_line
 ${TERN_LOSS_TCP:-}
