@@ -8,7 +8,9 @@
 // --describe prints each seed's scenario; --trace-lines N sets the trace tail
 // printed for a failure (default 300); --congestion NAME runs both hosts with
 // that controller ("cubic", the default, "newreno" or "bbr"); --pacing turns
-// [tcp] pacing on for both (window-based controllers paced as BBR is).
+// [tcp] pacing on for both (window-based controllers paced as BBR is);
+// --counters prints each seed's virtual end time and each host's timeouts,
+// fast retransmits and retransmitted segments (runs the seed once more).
 #include <rte_eal.h>
 
 #include <chrono>
@@ -29,7 +31,7 @@ namespace {
 int usage(const char* prog) {
   std::fprintf(stderr,
                "usage: %s [--seeds N] [--first S] [--trace-lines N] [--congestion NAME] [--pacing] [--ipv6] "
-               "[--describe] "
+               "[--describe] [--counters] "
                "[--stop-on-failure]\n",
                prog);
   return 2;
@@ -39,7 +41,7 @@ int usage(const char* prog) {
 
 int main(int argc, char** argv) {
   std::uint64_t seeds = 1000, first = 1, trace_lines = 300;
-  bool describe = false, stop = false, ipv6 = false, pacing = false;
+  bool describe = false, stop = false, ipv6 = false, pacing = false, counters = false;
   std::optional<tern::CongestionAlgorithm> cc;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -65,6 +67,8 @@ int main(int argc, char** argv) {
       ipv6 = true;
     } else if (a == "--describe") {
       describe = true;
+    } else if (a == "--counters") {
+      counters = true;
     } else if (a == "--stop-on-failure") {
       stop = true;
     } else {
@@ -88,6 +92,19 @@ int main(int argc, char** argv) {
       s.a.ipv6 = s.b.ipv6 = ipv6;
       if (pacing) s.a.tcp.pacing = s.b.tcp.pacing = true;
       if (describe) std::printf("%s\n", tern::sim::describe(s).c_str());
+      if (counters) {
+        const tern::sim::Outcome o = tern::sim::run_scenario(s, pools);
+        const auto n = [](const tern::Counters& c, tern::Counter k) {
+          return static_cast<unsigned long long>(c.get(k));
+        };
+        std::printf(
+            "seed %llu: ok %d, end %s s; A: TCPTimeouts %llu, TCPFastRetrans %llu, RetransSegs %llu; "
+            "B: TCPTimeouts %llu, TCPFastRetrans %llu, RetransSegs %llu\n",
+            static_cast<unsigned long long>(seed), o.ok ? 1 : 0, tern::sim::format_time(o.end).c_str(),
+            n(o.a, tern::Counter::kTCPTimeouts), n(o.a, tern::Counter::kTCPFastRetrans),
+            n(o.a, tern::Counter::kRetransSegs), n(o.b, tern::Counter::kTCPTimeouts),
+            n(o.b, tern::Counter::kTCPFastRetrans), n(o.b, tern::Counter::kRetransSegs));
+      }
       const std::string report = tern::sim::check_scenario(s, pools, trace_lines);
       if (!report.empty()) {
         failed.push_back(seed);
