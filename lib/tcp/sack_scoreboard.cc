@@ -200,6 +200,30 @@ std::uint32_t SackScoreboard::pipe(Seq32 snd_una, Seq32 high_data, std::uint32_t
   return static_cast<std::uint32_t>(std::min<std::uint64_t>(pipe, UINT32_MAX));
 }
 
+Seq32 SackScoreboard::lost_edge(Seq32 snd_una, std::uint32_t dupthresh, std::uint32_t smss) const noexcept {
+  // Top down, as SetPipe: the gap below range k has ranges k.. above it.
+  std::size_t ranges = 0;
+  std::uint64_t octets = 0;
+  for (std::size_t k = count_; k-- > 0;) {
+    if (!seq_gt(rs()[k].left, snd_una)) break;  // no gap below it
+    ++ranges;
+    octets += rs()[k].len();
+    if (lost_given(ranges, octets, dupthresh, smss)) return rs()[k].left;
+  }
+  return snd_una;
+}
+
+std::uint32_t SackScoreboard::unsacked(Seq32 from, Seq32 to) const noexcept {
+  if (!seq_lt(from, to)) return 0;
+  std::uint32_t n = static_cast<std::uint32_t>(to - from);
+  for (std::size_t k = 0; k < count_; ++k) {
+    const Seq32 l = seq_max(rs()[k].left, from);
+    const Seq32 r = seq_min(rs()[k].right, to);
+    if (seq_lt(l, r)) n -= static_cast<std::uint32_t>(r - l);
+  }
+  return n;
+}
+
 SackNext SackScoreboard::next_seg(Seq32 snd_una, Seq32 high_data, std::uint32_t new_data,
                                   std::uint32_t dupthresh, std::uint32_t smss) const noexcept {
   if (smss == 0) return {};

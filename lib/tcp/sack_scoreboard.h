@@ -136,6 +136,16 @@ class SackScoreboard {
   std::uint32_t pipe(Seq32 snd_una, Seq32 high_data, std::uint32_t dupthresh,
                      std::uint32_t smss) const noexcept;
 
+  // One past the highest octet IsLost marks: the top of the highest gap
+  // with enough SACKed above it (every lower unSACKed octet is lost too,
+  // having at least as much above it); snd_una when none is. The lost set
+  // grows upwards as ranges arrive, so octets between two successive edges
+  // that are not SACKed are what an ACK newly marked lost (BBR's loss
+  // input, tcp_sack.cc, where RACK is not running).
+  Seq32 lost_edge(Seq32 snd_una, std::uint32_t dupthresh, std::uint32_t smss) const noexcept;
+  // Octets of [from, to) not SACKed.
+  std::uint32_t unsacked(Seq32 from, Seq32 to) const noexcept;
+
   // RFC 6675 §4 NextSeg. new_data: octets never sent that the send buffer
   // holds and the peer's window admits (rule 2). Retransmissions stop at the
   // next SACKed range; none is longer than smss. Call only in recovery: rule

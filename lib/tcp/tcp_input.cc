@@ -758,8 +758,9 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
       sack_on_ack(c, s, acked, sample, false, now);
     } else {
       tx_log_on_ack(c, acked, {}, now);
-      if (c.cc.wants_rate_samples()) rate_on_ack(c, acked, c.flight(), rtt, now);  // BBR
-      undo_on_ack(c, s, acked, nullptr, false, a == CcAction::kRetransmit, now);   // tcp_undo.cc
+      if (c.cc.wants_rate_samples())  // BBR; without SACK no ACK marks a loss (the core resends)
+        rate_on_ack(c, acked, 0, c.flight(), c.flight() + acked, rtt, now);
+      undo_on_ack(c, s, acked, nullptr, false, a == CcAction::kRetransmit, now);  // tcp_undo.cc
     }
     if (a == CcAction::kRetransmit) {  // RFC 6582 §3.2 step 3: partial ACK
       counters_.inc(Counter::kTCPPartialAckRetrans);

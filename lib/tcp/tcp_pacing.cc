@@ -120,14 +120,17 @@ void TcpStack::on_pacing(Instant now) noexcept {
 }
 
 // BBR's per-ACK input (cc/bbr.h: BbrAck and the rate sample), after the
-// ACK moved SND.UNA and the scoreboard and tx_log_on_ack counted what it
-// delivered and handed the sampler the transmissions it delivered:
-// `delivered` bytes newly ACKed or SACKed, `inflight` the pipe after it
-// (RFC 6675 SetPipe with SACK, else the bytes outstanding). The pipe before
-// the ACK is taken as pipe + delivered (Linux's prior_in_flight, less what
-// this ACK marked lost). `rtt` is the ACK's RTT sample.
-void TcpStack::rate_on_ack(Tcb& c, std::uint32_t delivered, std::uint32_t inflight, Duration rtt,
-                           Instant now) noexcept {
+// ACK moved SND.UNA, the scoreboard and tx_log_on_ack counted what it
+// delivered and handed the sampler the transmissions it delivered, and loss
+// detection marked what it found lost (RACK, RFC 8985 §6.2 step 5, or RFC
+// 6675 IsLost without a log), and before anything is sent: `delivered`
+// bytes newly ACKed or SACKed, `lost` bytes newly marked lost by this ACK
+// (-00 §4.2.3.4 packets_lost; Linux's rs->losses), `inflight` the pipe
+// after it (what neither is delivered nor lost: RACK's pipe, RFC 6675
+// SetPipe, or the bytes outstanding without SACK) and `prior_inflight` the
+// pipe before it (Linux's prior_in_flight). `rtt` is the ACK's RTT sample.
+void TcpStack::rate_on_ack(Tcb& c, std::uint32_t delivered, std::uint32_t lost, std::uint32_t inflight,
+                           std::uint32_t prior_inflight, Duration rtt, Instant now) noexcept {
   const Bbr* bbr = c.cc.bbr();
   // draft-cheng §3.3: samples over less than the minimum RTT are unreliable.
   const std::uint32_t min_rtt_us =
@@ -144,8 +147,9 @@ void TcpStack::rate_on_ack(Tcb& c, std::uint32_t delivered, std::uint32_t inflig
   BbrAck a;
   a.now = now;
   a.delivered = delivered;
+  a.lost = lost;
   a.inflight = inflight;
-  a.prior_inflight = inflight + delivered;
+  a.prior_inflight = prior_inflight;
   a.delivered_total = c.delivered;
   a.srtt = c.rto.srtt();
   c.cc.on_rate_sample(rs, a);

@@ -94,8 +94,9 @@ std::uint32_t TcpStack::rack_reo_wnd_us(const Tcb& c) const noexcept {
 }
 
 // Every ACK of a RACK connection, after the log's walk: step 4's D-SACK
-// rounds, then step 5 and the reordering timer.
-void TcpStack::rack_on_ack(Tcb& c, bool dsack, Instant now) noexcept {
+// rounds, then step 5 and the reordering timer. Returns the octets step 5
+// marked lost (BBR's per-ACK loss input, tcp_pacing.cc).
+std::uint32_t TcpStack::rack_on_ack(Tcb& c, bool dsack, Instant now) noexcept {
   if (c.rack_dsack_round_set && seq_geq(c.snd_una, c.rack_dsack_round)) c.rack_dsack_round_set = false;
   if (!c.rack_dsack_round_set && dsack) {
     // A D-SACK: our retransmission was spurious (or the network duplicated
@@ -105,8 +106,8 @@ void TcpStack::rack_on_ack(Tcb& c, bool dsack, Instant now) noexcept {
     if (c.rack_reo_wnd_mult < kMaxReoWndMult) ++c.rack_reo_wnd_mult;
     c.rack_reo_wnd_persist = kReoWndPersist;
   }
-  if (!rack_active(c)) return;
-  rack_detect_loss(c, now);
+  if (!rack_active(c)) return 0;
+  return rack_detect_loss(c, now);
 }
 
 // §6.2 step 4, on leaving fast or RTO recovery.
@@ -118,8 +119,11 @@ void TcpStack::rack_recovery_ended(Tcb& c) noexcept {
 // §6.2 step 5 RACK_detect_loss over the log, oldest first: records sent
 // before RACK's segment are lost once RACK.rtt + reo_wnd has passed since
 // they left; the soonest of the others arms the reordering timer (§6.3).
+// Returns the octets it marked lost (not yet delivered), as Linux's
+// tp->lost grows: a lost retransmission counts again.
 std::uint32_t TcpStack::rack_detect_loss(Tcb& c, Instant now) noexcept {
   std::uint32_t timeout = 0;
+  std::uint32_t marked = 0;
   // With nothing SACKed and no retransmission logged, every octet sent
   // before RACK's segment is below SND.UNA (the log is in sequence order):
   // nothing can be lost and nothing waits for the reordering window.
@@ -145,6 +149,7 @@ std::uint32_t TcpStack::rack_detect_loss(Tcb& c, Instant now) noexcept {
       if (remaining <= 0) {
         r.flags |= kTxLost;
         l.note_lost();
+        marked += r.len() - r.acked;
         c.lost_segs += segs_of(r.len() - r.acked, c.mss);
         if ((r.flags & kTxRetransmit) != 0) counters_.inc(Counter::kTCPLostRetransmit);
       } else {
@@ -154,7 +159,7 @@ std::uint32_t TcpStack::rack_detect_loss(Tcb& c, Instant now) noexcept {
   }
   c.rack_deadline = timeout > 0 ? now + Duration::us(timeout) : Instant::max();
   arm_timer(c);
-  return timeout;
+  return marked;
 }
 
 // §6.3: the reordering timer fired; what it waited for is lost now.

@@ -37,6 +37,19 @@ std::uint32_t dupthresh_of(const TcpConfig& cfg) noexcept {
 void TcpStack::sack_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const AckSample& sample,
                            bool strict_dup, Instant now) noexcept {
   const std::uint32_t sacked_before = c.sb.sacked_bytes();
+  const std::uint32_t dupthresh = dupthresh_of(o_.cfg);
+  // BBR without RACK (no transmit log): RFC 6675's lost set and pipe
+  // before this ACK's blocks, for what it newly marks lost and the pipe
+  // it found (rate_on_ack). With RACK the log's walk and step 5 tell both.
+  const bool bbr = c.cc.wants_rate_samples();
+  const bool board_losses = bbr && !rack_active(c);
+  Seq32 lost_edge_before = c.snd_una;
+  std::uint32_t pipe_before = 0;
+  if (board_losses) {
+    const Seq32 una_before = c.snd_una - acked;
+    lost_edge_before = c.sb.lost_edge(una_before, dupthresh, c.mss);
+    pipe_before = c.sb.pipe(una_before, c.snd_max, dupthresh, c.mss);
+  }
   // The common ACK (no blocks, nothing SACKed) skips the scoreboard's pass.
   SackUpdate u;
   if (s.opts.sack_count != 0 || !c.sb.idle()) {
@@ -47,13 +60,25 @@ void TcpStack::sack_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const 
   // RFC 6937's DeliveredData: SND.UNA's advance plus the signed change in
   // SACKed octets (octets SACKed before and now cumulatively ACKed count once).
   const std::int64_t newly = std::int64_t{acked} + c.sb.sacked_bytes() - sacked_before;
-  tx_log_on_ack(c, newly > 0 ? static_cast<std::uint32_t>(newly) : 0, s.opts.sack_blocks(), now);
-  undo_on_ack(c, s, acked, &u, strict_dup, false, now);  // tcp_undo.cc: may end recovery
-  const std::uint32_t dupthresh = dupthresh_of(o_.cfg);
+  const std::uint32_t newly_delivered = newly > 0 ? static_cast<std::uint32_t>(newly) : 0;
+  // What left the pipe delivered (BBR's prior_inflight, below).
+  const std::uint32_t from_pipe = tx_log_on_ack(c, newly_delivered, s.opts.sack_blocks(), now);
+  undo_on_ack(c, s, acked, &u, strict_dup, false, now);    // tcp_undo.cc: may end recovery
   const std::uint32_t delivered = acked + u.newly_sacked;  // RFC 6937 DeliveredData
-  if (c.cc.wants_rate_samples())  // BBR: the model first, so what follows sends with its cwnd
-    rate_on_ack(c, newly > 0 ? static_cast<std::uint32_t>(newly) : 0,
-                c.sb.pipe(c.snd_una, c.snd_max, dupthresh, c.mss), sample.rtt, now);
+  // BBR's input once loss detection has run and before anything is sent
+  // (so what follows sends with its cwnd), as Linux calls cong_control
+  // after marking losses: `lost` from RACK's step 5 or RFC 6675's IsLost.
+  const auto bbr_on_ack = [&](std::uint32_t rack_lost) {
+    const std::uint32_t pipe = sack_pipe(c);
+    if (board_losses) {
+      const Seq32 edge = c.sb.lost_edge(c.snd_una, dupthresh, c.mss);
+      const std::uint32_t lost = c.sb.unsacked(seq_max(lost_edge_before, c.snd_una), edge);
+      rate_on_ack(c, newly_delivered, lost, pipe, pipe_before, sample.rtt, now);
+    } else {
+      // The pipe before: what stayed, what left it delivered, what left it lost.
+      rate_on_ack(c, newly_delivered, rack_lost, pipe, pipe + from_pipe + rack_lost, sample.rtt, now);
+    }
+  };
   if (acked == 0 && u.newly_sacked > 0 && c.rtx_kind == Tcb::RtxKind::kRetransmit) {
     // RFC 8985 §7.2: an ACK that selectively acknowledges new data also
     // ends a probe episode and re-arms the PTO (restart_rtx does it for
@@ -75,7 +100,8 @@ void TcpStack::sack_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const 
     c.sack_dupacks = 0;
     c.cc.exit_sack_recovery();
     rack_recovery_ended(c);
-    rack_on_ack(c, u.dsack, now);
+    const std::uint32_t rack_lost = rack_on_ack(c, u.dsack, now);
+    if (bbr) bbr_on_ack(rack_lost);
     // RACK may find data sent after RecoveryPoint lost on this very ACK: a
     // new recovery at once, rather than at the next ACK (if any comes).
     if (rack_active(c) && rack_next_seg(c, 0).kind == SackNext::Kind::kRetransmit)
@@ -83,7 +109,8 @@ void TcpStack::sack_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const 
     return;
   }
   // RFC 8985 §6.2 steps 4 and 5 (step 2 and 3 ran in the log's walk).
-  rack_on_ack(c, u.dsack, now);
+  const std::uint32_t rack_lost = rack_on_ack(c, u.dsack, now);
+  if (bbr) bbr_on_ack(rack_lost);
   if (c.sack_recovery) {
     prr_update(c, delivered);
     const std::optional<Seq32> high = c.sb.high_sacked();
@@ -154,8 +181,8 @@ void TcpStack::sack_enter_recovery(Tcb& c, std::uint32_t delivered, Instant now)
   const std::uint32_t flight = static_cast<std::uint32_t>(c.snd_max - c.snd_una);
   c.recovery_point = c.snd_max;  // (4.1)
   c.sack_recovery = true;
-  c.cc.enter_sack_recovery(flight, c.snd_max, c.sb.pipe(c.snd_una, c.snd_max, dupthresh_of(o_.cfg), c.mss),
-                           delivered);  // (4.2): ssthresh
+  // (4.2): ssthresh; BBR takes the pipe instead (packet conservation).
+  c.cc.enter_sack_recovery(flight, c.snd_max, c.cc.wants_rate_samples() ? sack_pipe(c) : 0, delivered);
   // RFC 6937 §3, on entering recovery.
   c.prr_delivered = 0;
   c.prr_out = 0;

@@ -580,15 +580,19 @@ class TcpStack {
   // Every data / FIN transmission (from send_data_segment), before SND.MAX moves.
   void tx_log_on_send(Tcb& c, Seq32 seq, std::uint32_t seq_len, Instant now) noexcept;
   // Every acceptable ACK, after SND.UNA and the scoreboard moved: `newly`
-  // octets delivered (cumulative + newly SACKed), `blocks` the ACK's SACK blocks.
-  void tx_log_on_ack(Tcb& c, std::uint32_t newly, std::span<const SackBlock> blocks, Instant now) noexcept;
+  // octets delivered (cumulative + newly SACKed), `blocks` the ACK's SACK
+  // blocks. For a controller that takes rate samples (BBR) returns the
+  // octets delivered from records not RACK-lost, i.e. those that were in
+  // flight (pipe); 0 otherwise.
+  std::uint32_t tx_log_on_ack(Tcb& c, std::uint32_t newly, std::span<const SackBlock> blocks,
+                              Instant now) noexcept;
   bool borrow_tx_log(Tcb& c) noexcept;
   // tcp_rack.cc: RACK (RFC 8985 §6) where SACK was negotiated and a log is lent
   static bool rack_active(const Tcb& c) noexcept { return c.sack_ok && c.txlog != nullptr; }
   void rack_on_delivered(Tcb& c, const TxRecord& r, std::uint32_t now_us, const Seq32* fack_before) noexcept;
-  void rack_on_ack(Tcb& c, bool dsack, Instant now) noexcept;  // §6.2 steps 4, 5 and the timer
+  std::uint32_t rack_on_ack(Tcb& c, bool dsack, Instant now) noexcept;  // §6.2 steps 4, 5: octets marked lost
   std::uint32_t rack_reo_wnd_us(const Tcb& c) const noexcept;
-  std::uint32_t rack_detect_loss(Tcb& c, Instant now) noexcept;  // §6.2 step 5: µs until the next may be lost
+  std::uint32_t rack_detect_loss(Tcb& c, Instant now) noexcept;  // §6.2 step 5: octets newly marked lost
   void rack_arm_timer(Tcb& c, Instant now) noexcept;
   void rack_on_timer(Tcb& c, Instant now) noexcept;  // §6.3
   void rack_on_rto(Tcb& c, Instant now) noexcept;    // §6.3 RACK_mark_losses_on_RTO
@@ -650,8 +654,8 @@ class TcpStack {
     c.*Link = nullptr;
     c.*On = false;
   }
-  void rate_on_ack(Tcb& c, std::uint32_t delivered, std::uint32_t inflight, Duration rtt,
-                   Instant now) noexcept;
+  void rate_on_ack(Tcb& c, std::uint32_t delivered, std::uint32_t lost, std::uint32_t inflight,
+                   std::uint32_t prior_inflight, Duration rtt, Instant now) noexcept;
   void rate_note_app_limited(Tcb& c) noexcept;  // draft-cheng §3.4, when the send loop runs dry
 
   // tcp_listen.cc

@@ -53,14 +53,14 @@ void TcpStack::tx_log_on_send(Tcb& c, Seq32 seq, std::uint32_t seq_len, Instant 
   c.txlog->record(r, c.snd_una, c.snd_max, c.sb.ranges());
 }
 
-void TcpStack::tx_log_on_ack(Tcb& c, std::uint32_t newly, std::span<const SackBlock> blocks,
-                             Instant now) noexcept {
+std::uint32_t TcpStack::tx_log_on_ack(Tcb& c, std::uint32_t newly, std::span<const SackBlock> blocks,
+                                      Instant now) noexcept {
   const std::uint32_t now_us = clock_us(now);
   if (newly > 0) {
     c.delivered += newly;  // draft-cheng §3.3: C.delivered, C.delivered_time
     c.delivered_us = now_us;
   }
-  if (c.txlog == nullptr) return;
+  if (c.txlog == nullptr) return 0;
   std::array<SackRange, kTcpMaxSackBlocks> b{};
   std::size_t nb = 0;
   for (const SackBlock& k : blocks) {
@@ -71,18 +71,22 @@ void TcpStack::tx_log_on_ack(Tcb& c, std::uint32_t newly, std::span<const SackBl
   std::uint32_t latest_sent_us = 0;
   bool any = false;
   const bool sample = c.cc.wants_rate_samples();  // BBR: rate_on_ack (tcp_pacing.cc) takes the sample
+  std::uint32_t from_pipe = 0;  // BBR's prior_inflight: delivered octets that were in flight
   const Seq32 fack = c.rack_fack;
   const Seq32* fack_before = c.rack_valid ? &fack : nullptr;
-  c.txlog->on_ack(c.snd_una, c.sb.ranges(), {b.data(), nb}, [&](const TxRecord& r, std::uint32_t) {
+  c.txlog->on_ack(c.snd_una, c.sb.ranges(), {b.data(), nb}, [&](const TxRecord& r, std::uint32_t n) {
     if (!any || us_after(r.sent_us, latest_sent_us)) latest_sent_us = r.sent_us;
     any = true;
     if (c.sack_ok) rack_on_delivered(c, r, now_us, fack_before);  // RFC 8985 §6.2 steps 2, 3
-    if (sample)
+    if (sample) {
       rate_sampler_.on_delivered(TxSnapshot{r.sent_us, r.delivered, r.delivered_us, r.first_sent_us,
                                             (r.flags & kTxAppLimited) != 0, (r.flags & kTxRetransmit) != 0});
+      if ((r.flags & kTxLost) == 0) from_pipe += n;  // RACK-lost octets were out of the pipe already
+    }
   });
   if (any) c.first_sent_us = latest_sent_us;
   if (c.snd_una == c.snd_max) return_tx_log(c);
+  return from_pipe;
 }
 
 }  // namespace tern

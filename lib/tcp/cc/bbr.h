@@ -98,9 +98,10 @@ class WindowedMaxFilter {
 struct BbrAck {
   Instant now;
   std::uint32_t delivered = 0;        // bytes newly delivered (cumulative + newly SACKed): packets_delivered
-  std::uint32_t lost = 0;             // bytes newly marked lost, when known
-  std::uint32_t inflight = 0;         // pipe after the ACK: packets_in_flight
-  std::uint32_t prior_inflight = 0;   // pipe before it
+  std::uint32_t lost = 0;             // bytes this ACK's loss detection newly marked lost: packets_lost
+                                      // (RACK or RFC 6675 IsLost; 0 without SACK, where the core resends)
+  std::uint32_t inflight = 0;         // pipe after the ACK (lost bytes out): packets_in_flight
+  std::uint32_t prior_inflight = 0;   // pipe before it (Linux's prior_in_flight)
   std::uint32_t delivered_total = 0;  // C.delivered after the ACK (draft-cheng), bytes
   Duration srtt{};                    // zero while there is none
 };

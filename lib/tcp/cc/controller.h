@@ -147,6 +147,7 @@ class Congestion {
   const NewReno* newreno() const noexcept { return std::get_if<NewReno>(&v_); }
   const Cubic* cubic() const noexcept { return std::get_if<Cubic>(&v_); }
   const Bbr* bbr() const noexcept { return std::get_if<Bbr>(&v_); }
+  Bbr* bbr() noexcept { return std::get_if<Bbr>(&v_); }  // tests drive BBR's model to a state
 
   // Rate-based controllers (BBR) want a delivery-rate sample per ACK
   // (tcp/delivery_rate.h); the engine skips the sampling for the others.

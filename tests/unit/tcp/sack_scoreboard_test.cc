@@ -289,6 +289,32 @@ TEST(SackScoreboard, PipeWorkedExample) {
   EXPECT_EQ(SackScoreboard{}.pipe(at(0), at(10000), kDupThresh, kSmss), 10000u);  // no SACK: FlightSize
 }
 
+// BBR's loss input without RACK (tcp_sack.cc): IsLost's set is every
+// unSACKed octet below an edge, which only rises as ranges arrive; what an
+// ACK newly marks lost is what lies unSACKed between the edges before and
+// after it.
+TEST(SackScoreboard, LostEdgeRisesAndUnsackedOctetsBetweenEdgesAreNewlyLost) {
+  Sender s;  // [0, 10000) sent, SMSS 1000, DupThresh 3
+  // Nothing SACKed: nothing lost.
+  EXPECT_EQ(s.sb.lost_edge(s.una, kDupThresh, kSmss), at(0));
+  s.ack({blk(2000, 3000), blk(4000, 6000)});
+  // [3000, 4000): 1 range, 2000 octets above: not lost; [0, 2000): 2
+  // ranges, 3000 octets: lost.
+  const Seq32 before = s.sb.lost_edge(s.una, kDupThresh, kSmss);
+  EXPECT_EQ(before, at(2000));
+  EXPECT_EQ(s.sb.unsacked(at(0), before), 2000u);
+  s.ack({blk(7000, 8000)});  // now [3000, 4000) has 2000 + 1000 above, and [6000, 7000) only 1000
+  const Seq32 after = s.sb.lost_edge(s.una, kDupThresh, kSmss);
+  EXPECT_EQ(after, at(4000));
+  EXPECT_EQ(s.sb.unsacked(before, after), 1000u);  // [3000, 4000) newly lost, not [2000, 3000)
+  EXPECT_EQ(s.sb.unsacked(at(0), at(10000)), 6000u);
+  EXPECT_EQ(s.sb.unsacked(after, before), 0u);  // an empty interval
+  // SND.UNA moves into the lost gap: what is left of it stays lost.
+  s.ack_to(3500);
+  EXPECT_EQ(s.sb.lost_edge(s.una, kDupThresh, kSmss), at(4000));
+  EXPECT_EQ(s.sb.unsacked(s.una, at(4000)), 500u);
+}
+
 TEST(SackScoreboard, NextSegRulesInOrderThenOneRescue) {
   Sender s;
   s.ack({blk(2000, 3000), blk(4000, 6000), blk(7000, 8000)});

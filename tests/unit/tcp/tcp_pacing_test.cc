@@ -106,6 +106,98 @@ TEST_F(TcpPacing, SackRecoveryUsesPacketConservation) {
   expect_nothing_sent();
 }
 
+// BBR's loss input (-00 §4.2.3.4 BBRModulateCwndForRecovery: cwnd =
+// max(cwnd - packets_lost, 1), then, in the first round of recovery,
+// max(cwnd, packets_in_flight + packets_delivered)): the bytes RACK (RFC
+// 8985 §6.2 step 5) marks lost on an ACK come off cwnd. Before, BBR saw
+// lost = 0 and kept cwnd at 9 segments.
+TEST_F(TcpPacing, BbrCutsCwndByWhatRackMarksLost) {
+  cfg().congestion = CongestionAlgorithm::kBbr;
+  Tcb* c = active_syn(at_ms(0));
+  ASSERT_NE(c, nullptr);
+  recv(seg().mss(kMss).sack_perm().flags(kTcpSyn | kTcpAck).seq(irs()).ack(iss() + 1), at_ms(100));
+  expect_sent(seg().flags(kTcpAck).ack(irs() + 1));
+  // Eleven segments: the window 0..9 at once, 10 in recovery; then the
+  // application has nothing more, so the pipe stays below cwnd.
+  ASSERT_EQ(stack().send_copy(*c, pattern(11 * kMss), at_ms(100)), 11u * kMss);
+  for (std::uint32_t i = 0; i < 10; ++i) expect_segment(i, at_ms(100));
+  // Segment 0 lost (1..3 SACKed): recovery, cwnd = pipe 6 + delivered 3.
+  Seg ack = seg().seq(irs() + 1).ack(S(0));
+  ack.opts_.sack[ack.opts_.sack_count++] = SackBlock{S(1).value(), S(4).value()};
+  recv(ack, at_ms(200));
+  ASSERT_TRUE(c->sack_recovery);
+  ASSERT_NE(c->txlog, nullptr);  // RACK is the loss detector
+  ASSERT_TRUE(c->cc.bbr()->packet_conservation());
+  EXPECT_EQ(c->cc.cwnd(), 9 * kMss);
+  EXPECT_EQ(c->lost_segs, 1u);
+  advance_to(at_ms(210));
+  take_all_sent();  // segment 0 again, and 10: pipe 4..10 and the resend, 8 segments
+  // 6 and 7 SACKed: RACK marks 4 and 5 (sent before them) lost at once
+  // (reo_wnd is 0 in recovery without reordering seen). Pipe after: 8, 9,
+  // 10 and the resend of 0 (4 segments); delivered 2; lost 2.
+  ack.opts_.sack[ack.opts_.sack_count++] = SackBlock{S(6).value(), S(8).value()};
+  recv(ack, at_ms(220));
+  EXPECT_EQ(c->lost_segs, 3u);
+  EXPECT_TRUE(c->cc.bbr()->packet_conservation());  // still the first round of recovery
+  EXPECT_EQ(c->cc.cwnd(), 7 * kMss);                // 9 - 2 lost, and >= 4 in flight + 2 delivered
+}
+
+// -00 §4.3.4.4 BBRIsNextCyclePhase: the 5/4 probing phase lasts at least
+// RTprop and then until inflight reaches 5/4 BDP, or "packets_lost > 0"
+// says the path cannot take it. The model is put in that phase directly
+// (BtlBw 12.5 MB/s, RTprop 10 ms: 5/4 BDP is far above this flight); the
+// engine's ACK that lets RACK mark a loss then ends it. Before, BBR saw
+// lost = 0 and probed on.
+TEST_F(TcpPacing, ALossEndsBbrProbingPhase) {
+  cfg().congestion = CongestionAlgorithm::kBbr;
+  Tcb* c = active_syn(at_ms(0));
+  ASSERT_NE(c, nullptr);
+  recv(seg().mss(kMss).sack_perm().flags(kTcpSyn | kTcpAck).seq(irs()).ack(iss() + 1), at_ms(100));
+  expect_sent(seg().flags(kTcpAck).ack(irs() + 1));
+  ASSERT_EQ(stack().send_copy(*c, pattern(10 * kMss), at_ms(100)), 10u * kMss);
+  for (std::uint32_t i = 0; i < 10; ++i) expect_segment(i, at_ms(100));
+
+  Bbr* b = c->cc.bbr();
+  ASSERT_NE(b, nullptr);
+  constexpr std::uint64_t kBw = 12'500'000;  // bytes per second
+  Instant t = at_ms(100);
+  std::uint32_t delivered = 0;
+  const auto probe_round = [&](std::uint64_t rate) {  // one round trip of synthetic samples
+    t = t + Duration::ms(11);
+    RateSample rs;
+    rs.has_prior = true;
+    rs.prior_delivered = delivered;
+    rs.valid = true;
+    rs.delivery_rate = rate;
+    rs.rtt = Duration::ms(10);
+    rs.delivered = 10 * kMss;
+    delivered += 10 * kMss;
+    BbrAck a;
+    a.now = t;
+    a.delivered = 10 * kMss;
+    a.inflight = 10 * kMss;
+    a.prior_inflight = 20 * kMss;
+    a.delivered_total = delivered;
+    a.srtt = Duration::ms(10);
+    b->on_sample(rs, a);
+  };
+  for (std::uint64_t r = kBw / 8; r < kBw; r *= 2) probe_round(r);
+  for (int i = 0; i < 8 && b->state() != Bbr::State::kProbeBw; ++i) probe_round(kBw);
+  ASSERT_EQ(b->state(), Bbr::State::kProbeBw);
+  for (int i = 0; i < 8 && b->pacing_gain() != 320u; ++i) probe_round(kBw);
+  ASSERT_EQ(b->pacing_gain(), 320u);  // 5/4
+  ASSERT_LT(20 * kMss, b->inflight(320));
+  ASSERT_LT(t + Duration::ms(30), at_ms(300));  // before the loss probe (2 x SRTT after 100 ms)
+
+  // 30 ms into the phase (past RTprop): segment 0 lost, 1..3 SACKed.
+  Seg ack = seg().seq(irs() + 1).ack(S(0));
+  ack.opts_.sack[ack.opts_.sack_count++] = SackBlock{S(1).value(), S(4).value()};
+  recv(ack, t + Duration::ms(30));
+  EXPECT_EQ(c->lost_segs, 1u);
+  EXPECT_EQ(b->pacing_gain(), 192u);  // the next phase: 3/4
+  EXPECT_EQ(b->cycle_index(), 1u);
+}
+
 // Controllers that do not pace send whatever cwnd allows at once.
 TEST_F(TcpPacing, NewRenoIsNotPaced) {
   Tcb* c = bbr_connection(CongestionAlgorithm::kNewReno);
