@@ -616,6 +616,27 @@ TcpStack::LoggedRtt TcpStack::logged_rtt(const Tcb& c, Seq32 ack, Instant now) c
   return record_rtt(*newest, now);
 }
 
+// RFC 6582 §4.2 compares the echo with the timestamp of the last segment
+// the ACK acknowledges: the TSval of the latest transmission of the octet
+// below SEG.ACK, which the log's record of it gives (every segment of a
+// batch carries the batch's TSval). A merged record's send time is not
+// every octet's: no verdict, as without a log.
+bool TcpStack::echoes_last_acked(const Tcb& c, const Segment& s, Instant now) const noexcept {
+  if (c.txlog == nullptr || !s.opts.timestamps) return false;
+  const TxLog& l = *c.txlog;
+  const Seq32 last = s.ack - 1;
+  for (std::size_t i = 0; i < l.size(); ++i) {
+    const TxRecord& r = l.at(i);
+    if (seq_leq(r.start, last) && seq_lt(last, r.end)) {
+      if ((r.flags & kTxMerged) != 0) return false;
+      const std::uint32_t age_us = clock_us(now) - r.sent_us;
+      return s.opts.timestamps->second == ts_val(c, now - Duration::us(age_us));
+    }
+    if (l.seq_ordered() && seq_gt(r.start, last)) break;  // in sequence order: so are all after it
+  }
+  return false;
+}
+
 TcpStack::LoggedRtt TcpStack::record_rtt(const TxRecord& newest, Instant now) const noexcept {
   if ((newest.flags & kTxRetransmit) != 0) return {.withheld = true, .rxt_sent_us = newest.sent_us};
   if ((newest.flags & kTxMerged) != 0) return {};
@@ -745,6 +766,9 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
     sample.rtt = rtt;  // CUBIC's clock and HyStart++'s rounds (cc/cubic.h)
     sample.srtt = c.rto.srtt();
     sack_summary(c, s, sample);
+    // Without SACK the recovery core decides on duplicates after a timeout
+    // by RFC 6582 §4.2's timestamp heuristic (reno_recovery.h).
+    if (!c.sack_ok && c.ts_ok) sample.echoes_last = echoes_last_acked(c, s, now);
     // With SACK, tcp_sack.cc runs recovery and asks the controller itself.
     const CcAction a = c.sack_ok ? CcAction::kNone : c.cc.on_ack(sample);
     c.snd_una = s.ack;

@@ -545,6 +545,9 @@ class TcpStack {
   LoggedRtt logged_rtt(const Tcb& c, Seq32 ack, Instant now) const noexcept;
   // logged_rtt's verdict on the newest record an ACK delivers.
   LoggedRtt record_rtt(const TxRecord& newest, Instant now) const noexcept;
+  // RFC 6582 §4.2: an ACK of new data echoes the TSval of the last segment
+  // it acknowledges (from the transmit log; false without one).
+  bool echoes_last_acked(const Tcb& c, const Segment& s, Instant now) const noexcept;
   Duration take_rtt_sample(Tcb& c, const Segment& s, const LoggedRtt& logged, Instant now) noexcept;
   // RFC 4861 §7.3.1: new data acknowledged proves the first hop forwards
   // our packets, which keeps its neighbour entry REACHABLE without a probe.

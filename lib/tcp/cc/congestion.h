@@ -44,6 +44,10 @@ struct AckSample {
   // tcp_is_cwnd_limited). A sender held back by its application or the
   // peer's window does not grow cwnd it never used.
   bool cwnd_limited = true;
+  // RFC 6582 §4.2 (timestamps, no SACK): this ACK of new data echoes the
+  // TSval of the last segment it acknowledges, i.e. that segment's arrival
+  // moved the receiver's cumulative ACK rather than one sent before it.
+  bool echoes_last = false;
 
   // RFC 5681 §2 FlightSize: data sent but not yet cumulatively acknowledged,
   // after this ACK. Without SACK this is all the information there is.

@@ -197,6 +197,9 @@ class RenoRecovery {
   // to hold when the timer fired (its highest SACK edge, else SND.UNA), and
   // the cumulative ACK whose hole was last retransmitted on SACK evidence.
   bool rto_recovery_ = false;
+  // RFC 6582 §4.2: the last ACK that advanced SND.UNA echoed the TSval of
+  // the last segment it acknowledged (AckSample::echoes_last).
+  bool last_ack_echoed_ = false;
   Seq32 rto_mark_;
   Seq32 rto_rexmit_ack_;
   bool rto_rexmit_valid_ = false;
@@ -219,6 +222,7 @@ CcAction RenoRecovery<Growth>::on_ack(const AckSample& a) noexcept {
   dup_acks_ = 0;
   lt_bytes_ = 0;
   rto_since_ack_ = false;
+  last_ack_echoed_ = a.echoes_last;
   note_sack(a);
   if (in_recovery_) return on_recovery_ack(a);
   // Once SND.UNA is past "recover", RFC 6582 §3.2 step 1's test always
@@ -281,7 +285,19 @@ CcAction RenoRecovery<Growth>::on_dup_ack(const AckSample& a) noexcept {
   // duplicate with that evidence enters, even past the dupthresh-th: else
   // losing the first segment sent after "recover" always cost an RTO.
   const bool sack_beyond_recover = recover_valid_ && a.sacked && seq_gt(a.sack_high, recover_);
-  if ((recover_valid_ && seq_leq(a.ack, recover_) && !sack_beyond_recover) ||
+  // RFC 6582 §4.2, the timestamp heuristic (Gurtov and Floyd), after a
+  // timeout: when the duplicates do not cover more than "recover" but the
+  // last non-duplicate ACK echoed the timestamp of the last segment it
+  // acknowledged, they indicate a lost segment: enter fast retransmit.
+  // That ACK was drawn by the resend it acknowledges last, not by data the
+  // receiver already held, so the resends are arriving in turn and these
+  // duplicates come from one lost (or overtaken), not from resends of data
+  // the receiver had. Otherwise the careful variant holds (§3.2 step 1).
+  // Without it every such loss cost another timeout: a receiver that keeps
+  // few out-of-order segments (the simulator's seed 520) needs much resent,
+  // and any resend lost meant a timeout.
+  const bool resend_lost = rto_recovery_ && last_ack_echoed_ && dup_acks_ == dupthresh_;
+  if ((recover_valid_ && seq_leq(a.ack, recover_) && !sack_beyond_recover && !resend_lost) ||
       (dup_acks_ > dupthresh_ && !sack_beyond_recover)) {
     // After an RTO the sender goes back to SND.UNA and resends in order
     // (RFC 5681 §3.1); a resent segment that is lost again leaves the
@@ -311,7 +327,13 @@ CcAction RenoRecovery<Growth>::on_dup_ack(const AckSample& a) noexcept {
   // dupthresh*SMSS: the segments that left). "When [RFC3042] is in use,
   // additional data sent in limited transmit MUST NOT be included in this
   // calculation."
-  const std::uint32_t flight = a.flight_size();
+  std::uint32_t flight = a.flight_size();
+  // After a timeout SND.MAX stays where it was while go-back-N resends
+  // from SND.UNA, so SND.MAX - SEG.ACK counts data no longer in the
+  // network; what went since is within cwnd (slow start from the loss
+  // window), so the reduction starts from that (as Linux's Reno, which
+  // halves cwnd).
+  if (resend_lost) flight = std::min(flight, w_.cwnd);
   w_.ssthresh = growth_.on_congestion(flight > lt_bytes_ ? flight - lt_bytes_ : 0, w_);
   w_.cwnd = std::min(kMaxCwnd, w_.ssthresh + dupthresh_ * mss_);
   return CcAction::kRetransmit;
@@ -378,6 +400,7 @@ void RenoRecovery<Growth>::on_rto(Seq32 snd_una, Seq32 snd_max) noexcept {
   lt_bytes_ = 0;
   in_recovery_ = false;
   rto_recovery_ = true;
+  last_ack_echoed_ = false;  // §4.2 judges the ACKs of the resends, not those before the timeout
   rto_mark_ = sack_high_valid_ && seq_gt(sack_high_, snd_una) ? sack_high_ : snd_una;
   rto_rexmit_valid_ = false;
   // RFC 6582 §3.2 step 4 (after a retransmit timeout): record the highest

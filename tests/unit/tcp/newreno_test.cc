@@ -24,6 +24,13 @@ struct Flow {
     return cc.on_ack(AckSample{.ack = una, .acked = bytes, .snd_max = max, .now = at_ms(0)});
   }
   CcAction dup() { return cc.on_dup_ack(AckSample{.ack = una, .acked = 0, .snd_max = max, .now = at_ms(0)}); }
+  // An ACK of new data that echoes (or not) the TSval of the last segment
+  // it acknowledges (RFC 6582 §4.2).
+  CcAction ack_echo(std::uint32_t bytes, bool echoes_last) {
+    una += bytes;
+    return cc.on_ack(
+        AckSample{.ack = una, .acked = bytes, .snd_max = max, .now = at_ms(0), .echoes_last = echoes_last});
+  }
   // A duplicate whose SACK blocks reach up to `sack_high` (RFC 2018).
   CcAction dup_sack(Seq32 sack_high) {
     return cc.on_dup_ack(AckSample{
@@ -369,6 +376,36 @@ TEST(NewReno, AfterRtoSackEvidenceResendsTheHoleOnceWithoutReentering) {
   // Without SACK blocks, duplicates below "recover" stay ambiguous.
   f.ack(kMss);
   for (int i = 0; i < 5; ++i) EXPECT_NE(f.dup(), CcAction::kRetransmit);
+}
+
+// RFC 6582 §4.2, the timestamp heuristic: after a timeout, duplicates that
+// do not cover "recover" enter fast retransmit when the last ACK of new data
+// echoed the TSval of the last segment it acknowledged (the resends arrive
+// one by one, so a duplicate means one was lost); not when it echoed an
+// older one (it jumped over data the receiver held, whose resends the
+// duplicates may answer), nor on ACKs from before the timeout. ssthresh then
+// comes from cwnd, what went since the timeout, not SND.MAX - SEG.ACK.
+TEST(NewReno, AfterRtoTimestampHeuristicEntersFastRetransmit) {
+  Flow f;
+  f.round(kMss);  // cwnd 20 MSS
+  f.send(40 * kMss);
+  const Seq32 recover = f.max;
+  f.ack_echo(kMss, true);
+  f.cc.on_rto(f.una, f.max);
+  for (int i = 0; i < 4; ++i) EXPECT_NE(f.dup(), CcAction::kRetransmit) << "an echo from before the timeout";
+  f.ack_echo(6 * kMss, false);  // the receiver held 6 segments: the ACK jumped
+  for (int i = 0; i < 4; ++i) EXPECT_NE(f.dup(), CcAction::kRetransmit) << "after a jump";
+  f.ack_echo(kMss, true);  // a resend moved the cumulative ACK itself
+  ASSERT_TRUE(seq_lt(f.una, recover));
+  ASSERT_EQ(f.cc.cwnd(), 4 * kMss);  // slow start from one segment, two ACKs (L = 2)
+  EXPECT_EQ(f.dup(), CcAction::kSendNew);
+  EXPECT_EQ(f.dup(), CcAction::kSendNew);
+  EXPECT_EQ(f.dup(), CcAction::kRetransmit);
+  EXPECT_TRUE(f.cc.in_recovery());
+  EXPECT_EQ(f.cc.ssthresh(), 2 * kMss);  // max(4 MSS / 2, 2 MSS)
+  EXPECT_EQ(f.cc.cwnd(), 5 * kMss);      // + 3 duplicates
+  // Recovery then runs to "recover" as any other (RFC 6582 §3.2).
+  EXPECT_EQ(f.ack(kMss), CcAction::kRetransmit);  // a partial ACK
 }
 
 TEST(NewReno, RtoCollapsesToOneSegment) {

@@ -323,5 +323,50 @@ TEST_F(Timers, BackoffEndsWithAnAckThatEchoesTheRetransmission) {
   EXPECT_EQ(c->rto.srtt().count_ns(), srtt + (Duration::ms(7).count_ns() - srtt) / 8);
 }
 
+// RFC 6582 §4.2, the timestamp heuristic: after a timeout, NewReno without
+// SACK enters fast retransmit on duplicates below "recover" when the last
+// ACK of new data echoed the TSval of the last segment it acknowledged.
+// Here the whole window is lost; the go-back resends arrive in order (the
+// ACK of segments 2-3 echoes their TSval), then resend 4 is lost and 5-7
+// draw three duplicates: 4 goes again at once. Before, RFC 6582 §3.2 step
+// 1's careful variant held back and only another timeout resent it.
+TEST_F(Timers, AfterATimeoutALostResendIsFastRetransmittedByItsTimestamps) {
+  Tcb* c = establish_active(seg().mss(1460).ts(100, 0));  // timestamps, no SACK
+  ASSERT_NE(c, nullptr);
+  ASSERT_FALSE(c->sack_ok);
+  ASSERT_EQ(c->cc.name(), "newreno");
+  const std::uint32_t mss = c->mss;
+  const auto S = [&](std::uint32_t i) { return iss() + 1 + (i - 1) * mss; };  // segment i, from 1
+  advance_to(at_ms(100));
+  ASSERT_EQ(stack().send_copy(*c, pattern(10 * mss), at_ms(100)), 10u * mss);
+  EXPECT_EQ(take_all_sent().size(), 10u);  // the initial window: all lost
+  ASSERT_TRUE(run_until_sent(at_ms(100) + Duration::s(10)));
+  expect_sent(seg().seq(S(1)).data(mss));  // the timeout: go back to segment 1
+  expect_nothing_sent();
+  std::uint32_t peer_ts = 200;
+  const auto ack = [&](std::uint32_t i, std::uint32_t tsecr) {
+    recv(seg().seq(irs() + 1).ack(S(i)).ts(++peer_ts, tsecr), now() + Duration::ms(5));
+  };
+  ack(2, our_tsval(*c));
+  expect_sent(seg().seq(S(2)).data(mss));  // slow start from one segment
+  expect_sent(seg().seq(S(3)).data(mss));
+  expect_nothing_sent();
+  const std::uint32_t resend_ts = our_tsval(*c);
+  ack(4, resend_ts);  // 2 and 3 arrived: the ACK echoes their TSval
+  for (std::uint32_t i = 4; i < 8; ++i) expect_sent(seg().seq(S(i)).data(mss));
+  expect_nothing_sent();
+  ack(4, resend_ts);  // 4 lost; 5, 6 and 7 arrive
+  ack(4, resend_ts);
+  expect_nothing_sent();
+  ack(4, resend_ts);
+  expect_sent(seg().seq(S(4)).data(mss));
+  EXPECT_EQ(count(Counter::kTCPFastRetrans), 1u);
+  EXPECT_EQ(count(Counter::kTCPTimeouts), 1u);
+  EXPECT_TRUE(c->cc.in_recovery());
+  // ssthresh from what the resends put in flight (cwnd 4 segments), not
+  // from SND.MAX - SND.UNA (7 segments, most of them gone at the timeout).
+  EXPECT_EQ(c->cc.ssthresh(), 2 * mss);
+}
+
 }  // namespace
 }  // namespace tern::tcptest
