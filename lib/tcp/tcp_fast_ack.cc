@@ -1,4 +1,4 @@
-// Header prediction's ACK of new data (RFC 9293 §3.10.7's fifth step, the
+// The short path for an ACK of new data (RFC 9293 §3.10.7's fifth step, the
 // sender's common case): a connection that negotiated SACK, with a transmit
 // log in sequence order, nothing SACKed, lost, retransmitted or probed, no
 // recovery and no congestion response that could still be undone. There
@@ -12,7 +12,17 @@
 // the writable event. Any other state takes process_ack (plain_ack_state
 // is the gate); tests/unit/tcp/tcp_fast_ack_test.cc checks both give the
 // same connection for the same ACKs.
+//
+// Two callers: header prediction's ACK on an ESTABLISHED connection
+// (predicted_segment), and process_ack for the ACK of our SYN or of our
+// FIN, which every connection's set-up and teardown take through the full
+// path (SYN-RECEIVED, FIN-WAIT-1, CLOSING, LAST-ACK are not predicted).
+// The SYN is never in the transmit log (send_syn times it, rtt_timing), so
+// its ACK may come without one; a FIN is logged as the octet after the
+// data. The ACK must cover the FIN if one is out: data acknowledged below
+// a FIN in flight takes the full path, as before.
 #include <algorithm>
+#include <type_traits>
 
 #include "tcp/tcp_stack.h"
 
@@ -24,68 +34,98 @@ namespace {
 // log in sequence order without RACK marks means no retransmission and no
 // loss since the flight began (TxLog::seq_ordered, may_hold_lost); an idle
 // scoreboard, nothing SACKed and no HighRxt. SND.NXT = SND.MAX: no
-// go-back-N under way after a timeout. SND.UNA past the ISS: our SYN is not
-// what this ACK acknowledges. BBR samples the delivery rate on every ACK
-// (rate_on_ack): the full path.
+// go-back-N under way after a timeout. BBR samples the delivery rate on
+// every ACK (rate_on_ack): the full path. Without a log only the SYN may be
+// outstanding (kEnds): data sent while the pool was dry has no send times
+// to walk, and its ACK takes the full path.
+template <bool kEnds>
 bool plain_ack_state(const Tcb& c) noexcept {
-  return c.sack_ok && c.txlog != nullptr && c.txlog->seq_ordered() && !c.txlog->may_hold_lost() &&
-         c.sb.idle() && !c.sack_recovery && !c.recovery_hold && !c.head_rxt_valid && !c.undo_valid &&
-         !c.tlp_rxt_out && !c.rack_dsack_round_set && c.snd_nxt == c.snd_max && c.snd_una != c.iss &&
-         !c.fin_sent && !c.cc.wants_rate_samples();
+  const bool log_ok = c.txlog != nullptr ? c.txlog->seq_ordered() && !c.txlog->may_hold_lost()
+                                         : kEnds && c.snd_una == c.iss && c.snd_max == c.iss + 1;
+  return c.sack_ok && log_ok && c.sb.idle() && !c.sack_recovery && !c.recovery_hold && !c.head_rxt_valid &&
+         !c.undo_valid && !c.tlp_rxt_out && !c.rack_dsack_round_set && c.snd_nxt == c.snd_max &&
+         !c.cc.wants_rate_samples();
 }
 
 }  // namespace
 
-// SND.UNA < SEG.ACK =< SND.MAX on an ESTABLISHED connection, from
-// predicted_segment (no SACK block, PAWS passed). The order is
-// process_ack's where it matters: cwnd use is judged on the flight before
-// SND.UNA moves, the log is walked after, and the timers restart from the
-// RTO the sample gave. False, having done nothing, when the connection is
-// not in the plain state.
+// SND.UNA < SEG.ACK =< SND.MAX, no SACK block, PAWS passed: from
+// predicted_segment on an ESTABLISHED connection, or from process_ack when
+// the ACK covers our SYN or FIN. The order is process_ack's where it
+// matters: cwnd use is judged on the flight before SND.UNA moves, the log
+// is walked after, and the timers restart from the RTO the sample gave.
+// False, having done nothing, when the connection is not in the plain
+// state or a FIN of ours stays unacknowledged.
 bool TcpStack::fast_ack(Tcb& c, const Segment& s, Instant now) noexcept {
-  if (!plain_ack_state(c)) return false;
-  const std::uint32_t acked = static_cast<std::uint32_t>(s.ack - c.snd_una);
-  counters_.inc(Counter::kTCPFastAcks);
-  c.sndq.drop_front(std::min(acked, c.sndq.bytes()));
-  c.bytes_acked += acked;
-  AckSample sample{s.ack, acked, c.snd_max, now};
-  sample.cwnd_limited = note_cwnd_use(c);
-  c.snd_una = s.ack;
-  confirm_first_hop(c, now);
-  c.retries = 0;
-  c.persist_backoff = 0;
-  update_window(c, s);
+  // One body, compiled twice: without the SYN's and FIN's accounting
+  // (kEnds false) for header prediction's ACKs, so that their path is what
+  // it was before the ends came here.
+  const auto body = [&](auto ends) -> bool {
+    constexpr bool kEnds = decltype(ends)::value;
+    if (!plain_ack_state<kEnds>(c)) return false;
+    const std::uint32_t acked = static_cast<std::uint32_t>(s.ack - c.snd_una);
+    // Our SYN and FIN each take a sequence number and no octet of the
+    // queue (process_ack's accounting).
+    std::uint32_t data = acked;
+    bool fin_acked = false;
+    if constexpr (kEnds) {
+      const std::uint32_t syn = c.snd_una == c.iss ? 1u : 0u;
+      if (c.fin_sent) {
+        fin_acked = fin_outstanding(c) && s.ack == c.snd_una + (syn + c.sndq.bytes() + 1);
+        if (!fin_acked) return false;
+      }
+      data = acked - syn - (fin_acked ? 1u : 0u);
+    }
+    counters_.inc(Counter::kTCPFastAcks);
+    c.sndq.drop_front(std::min(data, c.sndq.bytes()));
+    c.bytes_acked += data;
+    AckSample sample{s.ack, acked, c.snd_max, now};
+    sample.cwnd_limited = note_cwnd_use(c);
+    c.snd_una = s.ack;
+    confirm_first_hop(c, now);
+    c.retries = 0;
+    c.persist_backoff = 0;
+    update_window(c, s);
 
-  // draft-cheng-iccrg-delivery-rate-estimation §3.3 and RFC 8985 §6.2
-  // steps 2 and 3 (tx_log_on_ack without blocks): in sequence order the
-  // records this ACK delivers are the oldest, the last of them the newest
-  // sent, whose send time gives the RTT (logged_rtt's choice).
-  const std::uint32_t now_us = clock_us(now);
-  c.delivered += acked;
-  c.delivered_us = now_us;
-  const Seq32 fack = c.rack_fack;
-  const Seq32* fack_before = c.rack_valid ? &fack : nullptr;
-  LoggedRtt logged;
-  c.txlog->on_ack(c.snd_una, {}, {}, [&](const TxRecord& r, std::uint32_t) {
-    rack_on_delivered(c, r, now_us, fack_before);
-    c.first_sent_us = r.sent_us;  // in time order: the last visited is the latest sent
-    logged = record_rtt(r, now);
-  });
-  if (c.snd_una == c.snd_max) return_tx_log(c);
+    // draft-cheng-iccrg-delivery-rate-estimation §3.3 and RFC 8985 §6.2
+    // steps 2 and 3 (tx_log_on_ack without blocks): in sequence order the
+    // records this ACK delivers are the oldest, the last of them the newest
+    // sent, whose send time gives the RTT (logged_rtt's choice). Without a
+    // log (the SYN's ACK) the handshake's own timing gives it.
+    const std::uint32_t now_us = clock_us(now);
+    c.delivered += acked;
+    c.delivered_us = now_us;
+    LoggedRtt logged;
+    const bool logged_flight = !kEnds || c.txlog != nullptr;
+    if (logged_flight) {
+      const Seq32 fack = c.rack_fack;
+      const Seq32* fack_before = c.rack_valid ? &fack : nullptr;
+      c.txlog->on_ack(c.snd_una, {}, {}, [&](const TxRecord& r, std::uint32_t) {
+        rack_on_delivered(c, r, now_us, fack_before);
+        c.first_sent_us = r.sent_us;  // in time order: the last visited is the latest sent
+        logged = record_rtt(r, now);
+      });
+      if (c.snd_una == c.snd_max) return_tx_log(c);
+    }
 
-  sample.rtt = take_rtt_sample(c, s, logged, now);  // CUBIC's clock and HyStart++'s rounds
-  sample.srtt = c.rto.srtt();
-  c.sack_dupacks = 0;  // RFC 6675 §5: a cumulative ACK resets DupAcks
-  c.cc.on_ack(sample);
-  // RACK's step 5 finds nothing with nothing SACKed and the log in
-  // sequence order (rack_detect_loss): no reordering timer.
-  c.rack_deadline = Instant::max();
-  restart_rtx(c, now);
-  if (writable_due(c)) {
-    c.writable_wanted = false;
-    post(c, kTcpEvWritable);
-  }
-  return true;
+    sample.rtt = take_rtt_sample(c, s, logged, now);  // CUBIC's clock and HyStart++'s rounds
+    sample.srtt = c.rto.srtt();
+    c.sack_dupacks = 0;  // RFC 6675 §5: a cumulative ACK resets DupAcks
+    c.cc.on_ack(sample);
+    // RACK's step 5 finds nothing with nothing SACKed and the log in
+    // sequence order (rack_detect_loss): no reordering timer. Without a
+    // log RACK is not active and leaves its deadline alone.
+    if (logged_flight) c.rack_deadline = Instant::max();
+    restart_rtx(c, now);
+    if (writable_due(c)) {
+      c.writable_wanted = false;
+      post(c, kTcpEvWritable);
+    }
+    if (fin_acked) on_fin_acked(c, now);
+    return true;
+  };
+  if (c.snd_una != c.iss && !c.fin_sent) return body(std::false_type{});
+  return body(std::true_type{});
 }
 
 }  // namespace tern

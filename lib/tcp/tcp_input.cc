@@ -745,16 +745,19 @@ bool TcpStack::note_cwnd_use(Tcb& c) noexcept {
 }
 
 void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
-  const bool fin_outstanding = c.fin_sent && (c.state == TcpState::kFinWait1 ||
-                                              c.state == TcpState::kClosing || c.state == TcpState::kLastAck);
   if (seq_gt(s.ack, c.snd_una)) {
-    // New data acknowledged (SND.UNA < SEG.ACK =< SND.MAX).
+    // New data acknowledged (SND.UNA < SEG.ACK =< SND.MAX). The ACK of our
+    // SYN or FIN, which every connection's set-up and teardown bring here,
+    // takes the short path when nothing is lost, SACKed or to be undone
+    // (tcp_fast_ack.cc; header prediction sends the others there).
+    if ((c.snd_una == c.iss || c.fin_sent) && o_.fast_ack && s.opts.sack_count == 0 && fast_ack(c, s, now))
+      return;
     std::uint32_t acked = static_cast<std::uint32_t>(s.ack - c.snd_una);
     const Duration rtt = rtt_sample(c, s, now);
     std::uint32_t data = acked;
     if (c.snd_una == c.iss) --data;  // our SYN (SYN-RECEIVED -> ESTABLISHED)
     bool fin_acked = false;
-    if (fin_outstanding &&
+    if (fin_outstanding(c) &&
         s.ack == c.snd_una + (static_cast<std::uint32_t>(c.snd_una == c.iss) + c.sndq.bytes() + 1)) {
       fin_acked = true;
       --data;
@@ -795,25 +798,7 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
       c.writable_wanted = false;
       post(c, kTcpEvWritable);
     }
-    if (fin_acked) {
-      switch (c.state) {
-        case TcpState::kFinWait1:
-          to_state(c, TcpState::kFinWait2);
-          if (c.app_closed) {  // an orphan: do not wait for the peer forever (tcp_fin_timeout)
-            c.linger_deadline = now + o_.cfg.fin_timeout;
-            arm_timer(c);
-          }
-          break;
-        case TcpState::kClosing:
-          enter_time_wait(c, now);
-          return;
-        case TcpState::kLastAck:
-          finish(c, TcpError::kNone);
-          return;
-        default:
-          break;
-      }
-    }
+    if (fin_acked) on_fin_acked(c, now);
     return;
   }
   // SEG.ACK =< SND.UNA: old or duplicate. RFC 5681 §2's duplicate ACK: no
@@ -856,6 +841,28 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
     }
   }
   update_window(c, s);
+}
+
+// Our FIN acknowledged (RFC 9293 §3.10.7.4, fifth step): FIN-WAIT-1 goes
+// to FIN-WAIT-2, CLOSING to TIME-WAIT, LAST-ACK to CLOSED.
+void TcpStack::on_fin_acked(Tcb& c, Instant now) noexcept {
+  switch (c.state) {
+    case TcpState::kFinWait1:
+      to_state(c, TcpState::kFinWait2);
+      if (c.app_closed) {  // an orphan: do not wait for the peer forever (tcp_fin_timeout)
+        c.linger_deadline = now + o_.cfg.fin_timeout;
+        arm_timer(c);
+      }
+      break;
+    case TcpState::kClosing:
+      enter_time_wait(c, now);
+      break;
+    case TcpState::kLastAck:
+      finish(c, TcpError::kNone);
+      break;
+    default:
+      break;
+  }
 }
 
 // RFC 3042 §2 limited transmit: one new segment "if the receiver's

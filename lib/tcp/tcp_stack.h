@@ -186,8 +186,9 @@ struct TcpStackOptions {
   // Transmit logs (tx_log.h) in the worker's pool; unset: one per eight
   // connections, at least 16. Tests set it to run a pool dry.
   std::optional<std::uint32_t> tx_logs;
-  // Header prediction's ACK of new data takes the short path (fast_ack,
-  // tcp_fast_ack.cc) when the connection's loss-recovery state allows it.
+  // Header prediction's ACK of new data, and the ACK of our SYN or FIN,
+  // take the short path (fast_ack, tcp_fast_ack.cc) when the connection's
+  // loss-recovery state allows it.
   // Tests clear it to compare the short path's results with the full one's.
   bool fast_ack = true;
 };
@@ -520,6 +521,12 @@ class TcpStack {
   bool check_syn(Tcb& c, Segment& s, Instant now) noexcept;
   bool check_ack(Tcb& c, Segment& s, Instant now) noexcept;
   void process_ack(Tcb& c, Segment& s, Instant now) noexcept;
+  // Our FIN is out and not yet acknowledged by the state (process_ack, fast_ack).
+  static bool fin_outstanding(const Tcb& c) noexcept {
+    return c.fin_sent &&
+           (c.state == TcpState::kFinWait1 || c.state == TcpState::kClosing || c.state == TcpState::kLastAck);
+  }
+  void on_fin_acked(Tcb& c, Instant now) noexcept;  // FIN-WAIT-1, CLOSING or LAST-ACK moves on
   void update_window(Tcb& c, const Segment& s) noexcept;
   void process_data(Tcb& c, Segment& s, Instant now) noexcept;
   void take_in_order(Tcb& c, Segment& s, Instant now) noexcept;
@@ -559,8 +566,9 @@ class TcpStack {
       sink_.confirm_reachable6(c.tuple.raddr, now);
     }
   }
-  // tcp_fast_ack.cc: header prediction's ACK of new data while nothing is
-  // SACKed, lost, retransmitted or to be undone; false (nothing done) otherwise
+  // tcp_fast_ack.cc: header prediction's ACK of new data, or the ACK of our
+  // SYN or FIN, while nothing is SACKed, lost, retransmitted or to be
+  // undone; false (nothing done) otherwise
   bool fast_ack(Tcb& c, const Segment& s, Instant now) noexcept;
   void limited_transmit(Tcb& c, Instant now) noexcept;  // RFC 3042: one new segment beyond cwnd
 

@@ -286,5 +286,142 @@ TEST_F(FastAck, BbrTakesTheFullPath) {
   expect_full_path(*c);
 }
 
+// ---- the ACK of our SYN or FIN (process_ack's short path) ----------------------
+
+// A connection's set-up and teardown, scripted, with the short path allowed
+// or not; what it records after every step: the connection's fingerprint
+// and state while it lives (its state alone once gone), what was sent, the
+// events posted. The ACK of the server's SYN-ACK, of either side's FIN
+// (FIN-WAIT-1, CLOSING, LAST-ACK), a FIN acknowledged together with data,
+// and an ACK below a FIN still in flight (always the full path).
+class Lifecycle final : public FastAckScript {
+ public:
+  enum class Script { kPassive, kActiveWithData, kSimultaneousClose };
+  Lifecycle(bool fast, Script script, bool sack) : script_(script), sack_(sack) { options_.fast_ack = fast; }
+  void TestBody() override {}
+
+  std::vector<std::string> run() {
+    SetUp();
+    switch (script_) {
+      case Script::kPassive:
+        passive();
+        break;
+      case Script::kActiveWithData:
+        active_with_data();
+        break;
+      case Script::kSimultaneousClose:
+        simultaneous_close();
+        break;
+    }
+    fast_acks = count(Counter::kTCPFastAcks);
+    TearDown();
+    return trace;
+  }
+  std::uint64_t fast_acks = 0;
+
+ private:
+  void note(const Tcb* c, const char* step) {
+    std::string s = step;
+    const std::optional<TcpState> st = state();
+    s += " state=" + std::string(st ? to_string(*st) : "gone");
+    if (c != nullptr) s += " " + fingerprint(*c) + " events " + events_str(handler_.of(c));
+    for (const Sent& x : take_all_sent()) {
+      s += " | sent " + std::to_string(x.seq.value()) + "+" + std::to_string(x.len()) + " ack " +
+           std::to_string(x.ack.value()) + " " + flags_str(x.flags);
+    }
+    handler_.clear();
+    trace.push_back(std::move(s));
+  }
+  Seg peer(std::uint8_t flags, Seq32 seq, Seq32 ack, const Tcb& c) {
+    Seg s = seg().flags(flags).seq(seq).ack(ack);
+    if (c.ts_ok) s.ts(++peer_ts_, our_tsval(c));
+    return s;
+  }
+  // SYN from the peer, our SYN-ACK, the peer's ACK of it (the short path's
+  // first case), then the peer closes first: our ACK of its FIN, our FIN
+  // from CLOSE-WAIT, the peer's ACK of it in LAST-ACK.
+  void passive() {
+    Seg syn = seg().mss(1460).ts(peer_ts_, 0);
+    if (sack_) syn.sack_perm();
+    Tcb* c = establish_passive(syn);
+    if (c == nullptr) return;
+    note(c, "established");
+    recv(peer(kTcpFin | kTcpAck, irs() + 1, iss() + 1, *c), at_ms(10));
+    note(c, "peer fin");
+    stack().close(*c, at_ms(11));
+    note(c, "close");
+    recv(peer(kTcpAck, irs() + 2, iss() + 2, *c), at_ms(12));
+    note(nullptr, "fin acked");
+  }
+  // Data in flight when the application closes: the FIN follows it. The
+  // peer ACKs part of the data (below the FIN: the full path), then the
+  // rest with the FIN (FIN-WAIT-1 -> FIN-WAIT-2), then sends its own FIN.
+  void active_with_data() {
+    Tcb* c = open(sack_);
+    if (c == nullptr) return;
+    note(c, "established");
+    send(*c, 3, at_ms(10));
+    note(c, "sent");
+    stack().close(*c, at_ms(10));
+    note(c, "close");
+    recv(peer(kTcpAck, irs() + 1, S(2), *c), at_ms(11));
+    note(c, "data acked");
+    recv(peer(kTcpAck, irs() + 1, S(4) + 1, *c), at_ms(12));
+    note(c, "fin acked");
+    recv(peer(kTcpFin | kTcpAck, irs() + 1, S(4) + 1, *c), at_ms(13));
+    note(nullptr, "peer fin");
+  }
+  // Both FINs cross (RFC 9293 §3.6 figure 13): CLOSING, then the ACK of our
+  // FIN takes the connection to TIME-WAIT.
+  void simultaneous_close() {
+    Tcb* c = open(sack_);
+    if (c == nullptr) return;
+    stack().close(*c, at_ms(10));
+    note(c, "close");
+    recv(peer(kTcpFin | kTcpAck, irs() + 1, iss() + 1, *c), at_ms(11));
+    note(c, "peer fin");
+    recv(peer(kTcpAck, irs() + 2, iss() + 2, *c), at_ms(12));
+    note(nullptr, "fin acked");
+  }
+
+  Script script_;
+  bool sack_;
+  std::vector<std::string> trace;
+};
+
+void expect_same_lifecycle(Lifecycle::Script script, bool sack, std::uint64_t fast_expected) {
+  Lifecycle full(false, script, sack), fast(true, script, sack);
+  const std::vector<std::string> a = full.run();
+  const std::vector<std::string> b = fast.run();
+  EXPECT_EQ(full.fast_acks, 0u);
+  EXPECT_EQ(fast.fast_acks, fast_expected) << "the short path was not taken where expected";
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_GE(a.size(), 3u);
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "after step " << i;
+}
+
+// The SYN's ACK (no transmit log: the handshake timed the SYN-ACK) and the
+// FIN's ACK in LAST-ACK.
+TEST(FastAckLifecycle, PassiveOpenAndCloseLeaveWhatTheFullPathLeaves) {
+  expect_same_lifecycle(Lifecycle::Script::kPassive, true, 2);
+}
+
+// The ACK of data below the FIN takes the full path; the one that covers
+// the rest and the FIN the short one.
+TEST(FastAckLifecycle, ActiveCloseWithDataLeavesWhatTheFullPathLeaves) {
+  expect_same_lifecycle(Lifecycle::Script::kActiveWithData, true, 1);
+}
+
+TEST(FastAckLifecycle, SimultaneousCloseLeavesWhatTheFullPathLeaves) {
+  expect_same_lifecycle(Lifecycle::Script::kSimultaneousClose, true, 1);
+}
+
+// Without SACK nothing takes the short path (NewReno's own recovery runs
+// on every ACK).
+TEST(FastAckLifecycle, WithoutSackEveryAckTakesTheFullPath) {
+  expect_same_lifecycle(Lifecycle::Script::kPassive, false, 0);
+  expect_same_lifecycle(Lifecycle::Script::kActiveWithData, false, 0);
+}
+
 }  // namespace
 }  // namespace tern::tcptest
