@@ -16,15 +16,20 @@ constexpr std::uint32_t kMss = 1460;
 class TcpPacing : public TcpHarness {
  protected:
   // An active open with BBR and a 100 ms handshake RTT (the SRTT the first
-  // ACK gives BBR's initial pacing rate), no SACK.
-  Tcb* bbr_connection(CongestionAlgorithm a = CongestionAlgorithm::kBbr) {
+  // ACK gives BBR's initial pacing rate); SACK (RFC 2018) only when the
+  // peer's SYN-ACK offers it, so that the scoreboard and RACK run.
+  enum class Sack : bool { kOff, kOn };
+  Tcb* bbr_connection(CongestionAlgorithm a = CongestionAlgorithm::kBbr, Sack sack = Sack::kOff) {
     cfg().congestion = a;
     Tcb* c = active_syn(at_ms(0));
-    recv(seg().mss(kMss).flags(kTcpSyn | kTcpAck).seq(irs()).ack(iss() + 1), at_ms(100));
+    Seg syn_ack = seg().mss(kMss).flags(kTcpSyn | kTcpAck).seq(irs()).ack(iss() + 1);
+    if (sack == Sack::kOn) syn_ack.sack_perm();
+    recv(syn_ack, at_ms(100));
     expect_sent(seg().flags(kTcpAck).ack(irs() + 1));
     handler_.clear();
     return c;
   }
+  Tcb* bbr_sack_connection() { return bbr_connection(CongestionAlgorithm::kBbr, Sack::kOn); }
   Seq32 S(std::uint32_t i) const { return iss() + 1 + i * kMss; }  // the i-th segment, from 0
   Sent expect_segment(std::uint32_t i, Instant at,
                       std::source_location loc = std::source_location::current()) {
@@ -75,11 +80,8 @@ TEST_F(TcpPacing, SegmentsLeaveAtThePacingRate) {
 // entry, not PRR's; the fast retransmission leaves at once, the new data
 // NextSeg then picks is paced.
 TEST_F(TcpPacing, SackRecoveryUsesPacketConservation) {
-  cfg().congestion = CongestionAlgorithm::kBbr;
-  Tcb* c = active_syn(at_ms(0));
+  Tcb* c = bbr_sack_connection();
   ASSERT_NE(c, nullptr);
-  recv(seg().mss(kMss).sack_perm().flags(kTcpSyn | kTcpAck).seq(irs()).ack(iss() + 1), at_ms(100));
-  expect_sent(seg().flags(kTcpAck).ack(irs() + 1));
   ASSERT_TRUE(c->sack_ok);
   ASSERT_EQ(stack().send_copy(*c, pattern(30 * kMss), at_ms(100)), 30u * kMss);
   for (std::uint32_t i = 0; i < 10; ++i) expect_segment(i, at_ms(100));
@@ -112,11 +114,8 @@ TEST_F(TcpPacing, SackRecoveryUsesPacketConservation) {
 // 8985 §6.2 step 5) marks lost on an ACK come off cwnd. Before, BBR saw
 // lost = 0 and kept cwnd at 9 segments.
 TEST_F(TcpPacing, BbrCutsCwndByWhatRackMarksLost) {
-  cfg().congestion = CongestionAlgorithm::kBbr;
-  Tcb* c = active_syn(at_ms(0));
+  Tcb* c = bbr_sack_connection();
   ASSERT_NE(c, nullptr);
-  recv(seg().mss(kMss).sack_perm().flags(kTcpSyn | kTcpAck).seq(irs()).ack(iss() + 1), at_ms(100));
-  expect_sent(seg().flags(kTcpAck).ack(irs() + 1));
   // Eleven segments: the window 0..9 at once, 10 in recovery; then the
   // application has nothing more, so the pipe stays below cwnd.
   ASSERT_EQ(stack().send_copy(*c, pattern(11 * kMss), at_ms(100)), 11u * kMss);
@@ -149,11 +148,8 @@ TEST_F(TcpPacing, BbrCutsCwndByWhatRackMarksLost) {
 // engine's ACK that lets RACK mark a loss then ends it. Before, BBR saw
 // lost = 0 and probed on.
 TEST_F(TcpPacing, ALossEndsBbrProbingPhase) {
-  cfg().congestion = CongestionAlgorithm::kBbr;
-  Tcb* c = active_syn(at_ms(0));
+  Tcb* c = bbr_sack_connection();
   ASSERT_NE(c, nullptr);
-  recv(seg().mss(kMss).sack_perm().flags(kTcpSyn | kTcpAck).seq(irs()).ack(iss() + 1), at_ms(100));
-  expect_sent(seg().flags(kTcpAck).ack(irs() + 1));
   ASSERT_EQ(stack().send_copy(*c, pattern(10 * kMss), at_ms(100)), 10u * kMss);
   for (std::uint32_t i = 0; i < 10; ++i) expect_segment(i, at_ms(100));
 
