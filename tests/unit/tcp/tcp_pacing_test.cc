@@ -31,6 +31,15 @@ class TcpPacing : public TcpHarness {
   }
   Tcb* bbr_sack_connection() { return bbr_connection(CongestionAlgorithm::kBbr, Sack::kOn); }
   Seq32 S(std::uint32_t i) const { return iss() + 1 + i * kMss; }  // the i-th segment, from 0
+  // The ACK that loses segment 0: SND.UNA stays, segments 1..3 SACKed, so
+  // segment 0 is lost (RFC 6675 IsLost, DupThresh segments above it).
+  // Returned so that a test can SACK more on the same ACK.
+  Seg sack_segments_1_to_3(Instant at) {
+    Seg ack = seg().seq(irs() + 1).ack(S(0));
+    ack.opts_.sack[ack.opts_.sack_count++] = SackBlock{S(1).value(), S(4).value()};
+    recv(ack, at);
+    return ack;
+  }
   Sent expect_segment(std::uint32_t i, Instant at,
                       std::source_location loc = std::source_location::current()) {
     const Sent s = expect_sent(seg().seq(S(i)).data(kMss), loc);
@@ -86,9 +95,7 @@ TEST_F(TcpPacing, SackRecoveryUsesPacketConservation) {
   ASSERT_EQ(stack().send_copy(*c, pattern(30 * kMss), at_ms(100)), 30u * kMss);
   for (std::uint32_t i = 0; i < 10; ++i) expect_segment(i, at_ms(100));
   // Segment 0 lost, 1..3 SACKed: RFC 6675 IsLost (3 segments above it).
-  Seg ack = seg().seq(irs() + 1).ack(S(0));
-  ack.opts_.sack[ack.opts_.sack_count++] = SackBlock{S(1).value(), S(4).value()};
-  recv(ack, at_ms(200));
+  sack_segments_1_to_3(at_ms(200));
   ASSERT_TRUE(c->sack_recovery);
   ASSERT_NE(c->cc.bbr(), nullptr);
   EXPECT_TRUE(c->cc.bbr()->packet_conservation());
@@ -121,9 +128,7 @@ TEST_F(TcpPacing, BbrCutsCwndByWhatRackMarksLost) {
   ASSERT_EQ(stack().send_copy(*c, pattern(11 * kMss), at_ms(100)), 11u * kMss);
   for (std::uint32_t i = 0; i < 10; ++i) expect_segment(i, at_ms(100));
   // Segment 0 lost (1..3 SACKed): recovery, cwnd = pipe 6 + delivered 3.
-  Seg ack = seg().seq(irs() + 1).ack(S(0));
-  ack.opts_.sack[ack.opts_.sack_count++] = SackBlock{S(1).value(), S(4).value()};
-  recv(ack, at_ms(200));
+  Seg ack = sack_segments_1_to_3(at_ms(200));
   ASSERT_TRUE(c->sack_recovery);
   ASSERT_NE(c->txlog, nullptr);  // RACK is the loss detector
   ASSERT_TRUE(c->cc.bbr()->packet_conservation());
@@ -186,9 +191,7 @@ TEST_F(TcpPacing, ALossEndsBbrProbingPhase) {
   ASSERT_LT(t + Duration::ms(30), at_ms(300));  // before the loss probe (2 x SRTT after 100 ms)
 
   // 30 ms into the phase (past RTprop): segment 0 lost, 1..3 SACKed.
-  Seg ack = seg().seq(irs() + 1).ack(S(0));
-  ack.opts_.sack[ack.opts_.sack_count++] = SackBlock{S(1).value(), S(4).value()};
-  recv(ack, t + Duration::ms(30));
+  sack_segments_1_to_3(t + Duration::ms(30));
   EXPECT_EQ(c->lost_segs, 1u);
   EXPECT_EQ(b->pacing_gain(), 192u);  // the next phase: 3/4
   EXPECT_EQ(b->cycle_index(), 1u);
