@@ -66,6 +66,7 @@ class KernelServer {
     const int one = 1;
     if (l && !set_congestion(l.get(), o_.congestion)) return 1;
     if (!l || setsockopt(l.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        (o_.reuseport && setsockopt(l.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
         bind(l.get(), sa.get(), sa.len) != 0 || listen(l.get(), 4096) != 0) {
       std::fprintf(stderr, "tern-perf: cannot listen on port %u: %s\n", o_.port, std::strerror(errno));
       return 1;

@@ -21,6 +21,7 @@ struct Options {
   bool json = false;
   bool kernel = false;
   int cpu = -1;             // kernel mode: pin to this CPU
+  bool reuseport = false;   // kernel server: SO_REUSEPORT, one server per core on one port
   std::string congestion;   // kernel mode: TCP_CONGESTION on every socket (empty: the system's default)
   std::string start_file;   // client: connect once this file exists
   std::string ready_file;   // kernel server: written once listening (Tern: api::run's --ready-file)

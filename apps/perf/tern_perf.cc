@@ -6,7 +6,7 @@
 //   tern-perf --config FILE --server [--port 5201]
 //   tern-perf --config FILE --client ADDR [--mode bulk|rr|crr] [--time 10] [-R | --bidir] [-n BYTES]
 //             [--json] [--plot FILE.png] ...
-//   tern-perf --kernel --server [--port 5201] [--cpu N]
+//   tern-perf --kernel --server [--port 5201] [--cpu N] [--reuseport]
 //   tern-perf --kernel --client ADDR [--mode ...] [--cpu N]
 //
 // The command line is parsed once (tern::api::parse_command_line); --kernel
@@ -149,6 +149,10 @@ void add_options(tern::api::AppSpec& spec, Options& o) {
        [&o] { o.json = true; }},
       {"--kernel", "use Linux sockets (epoll, one thread) instead of Tern; no --config",
        [&o] { o.kernel = true; }},
+      {"--reuseport",
+       "--kernel --server: SO_REUSEPORT on the listener, so that several servers, one pinned per core, share "
+       "the port (the kernel spreads connections over them by hash, as multi-core kernel servers do)",
+       [&o] { o.reuseport = true; }},
       {"--reverse", "client, bulk: the server sends and the client receives (iperf3 -R)",
        [&o] { o.reverse = true; }},
       {"-R", "same as --reverse", [&o] { o.reverse = true; }},
@@ -181,6 +185,9 @@ bool check_role(const Options& o) {
   if (o.bytes > 0 && o.receives() && (o.bytes + o.connections - 1) / o.connections >= (1ull << 32))
     return bad("--bytes with --reverse or --bidir: at most 4 GiB per connection (more --connections)");
   if (o.bytes > 0 && o.bytes < o.connections) return bad("--bytes: fewer bytes than --connections");
+  // Tern's server spreads connections over its workers itself; UDP has no listener.
+  if (o.reuseport && (!o.kernel || !o.server || o.udp))
+    return bad("--reuseport is for --kernel --server (TCP)");
   return true;
 }
 

@@ -53,6 +53,8 @@ done <<'UDP'
 --kernel --udp --server --length 1000|--bitrate and --length are client options
 --kernel --udp --client 10.0.0.1 --bitrate fast|--bitrate = "fast"
 --kernel --udp --client 10.0.0.1 -l 20|-l
+--kernel --client 10.0.0.1 --reuseport|--reuseport is for --kernel --server
+--server --reuseport|--reuseport is for --kernel --server
 UDP
-echo "tern-perf --udp: usage errors exit 2"
+echo "tern-perf --udp, --reuseport: usage errors exit 2"
 echo "PASS: the command lines of every application"
