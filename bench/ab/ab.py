@@ -19,6 +19,18 @@ Set-up 2, a kernel client drives a server; only the server changes:
   against nginx tuned for small static files (core 1, and core 0 for the
   same-core placement) or tern-httpd (lcore 1).
 
+--workers N (default 1) runs every side on N cores: the clients on cores
+0..N-1, the servers on N..2N-1 (the same-core placements on 0..N-1), each
+workload's connections per worker (rr x1 is N connections); tern-pair and
+the Tern servers take N lcores (net_af_packet N queue pairs over a fanout,
+net_af_xdp is left out: over a veth it takes one queue), the kernel side runs N pinned
+copies of each tool (tern-perf --kernel servers sharing the port with
+--reuseport, sockperf and iperf3 pairs on ports of their own, nginx with N
+workers, wrk -tN), and N clients' figures are added (latency percentiles:
+the highest of the N). It needs 2N cores; --oversubscribe runs it on
+fewer as a functional check (core c on CPU c mod the CPU count; the
+figures then mean nothing).
+
 Per core: a figure divided by the cores it used: Tern's busy-polling cores
 count as fully used; every other pinned core counts as busy as /proc/stat
 shows it during the run. Each figure is the median of --runs runs with its
@@ -44,8 +56,8 @@ import traceback
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ab_lib import (RunFailed, cpu_busy, from_tern_perf, last_json, missing_prerequisites,  # noqa: E402
-                    parse_iperf3, parse_sockperf, parse_wrk, run, set_offloads, sh)
+from ab_lib import (RunFailed, combine, cpu_busy, from_tern_perf, last_json, missing_prerequisites,  # noqa: E402
+                    parse_iperf3, parse_sockperf, parse_wrk, run, run_all, set_offloads, sh)
 
 # TERN_NS_TAG (as dpdk-env/netns.sh) makes the names predictable; random otherwise.
 TAG = "tnab" + (os.environ.get("TERN_NS_TAG") or "%04x" % random.randrange(0x10000))[:6]
@@ -58,8 +70,9 @@ HEADLINE = {"rr": "transactions/s", "crr": "connections/s", "bulk": "Gbit/s", "h
 SOCKPERF_PORT, IPERF_PORT, HTTP_PORT = 11111, 5299, 8080
 # nginx as its documentation recommends for small static files: sendfile,
 # tcp_nopush (full packets with sendfile), tcp_nodelay (no Nagle on
-# keep-alive), open_file_cache (no open/stat per request); one worker.
-NGINX_CONF = """daemon off; master_process off; worker_processes 1; worker_cpu_affinity %(mask)s;
+# keep-alive), open_file_cache (no open/stat per request); one worker per
+# server core, each pinned (worker_cpu_affinity: one mask per worker).
+NGINX_CONF = """daemon off; master_process %(master)s; worker_processes %(workers)d; worker_cpu_affinity %(mask)s;
 pid %(work)s/nginx.pid; error_log stderr warn;
 events { worker_connections 1024; multi_accept on; }
 http { access_log off; keepalive_requests 1000000; keepalive_timeout 65;
@@ -93,6 +106,22 @@ def cleanup():
                     pass
     for ns in (NS_C, NS_S):
         sh("ip netns del %s" % ns, check=False)
+
+
+def server_memory_mb(workers):
+    """A Tern server's [eal] memory_mb: 32767 mbufs per worker and the rest."""
+    return max(512, 160 * workers)
+
+
+def cpus(c):
+    """[1] -> "1", [0, 1] -> "0+1", [0, 1, 2, 3] -> "0-3": the labels the
+    one-worker A/B always had, and ranges for more."""
+    return "+".join(map(str, c)) if len(c) <= 2 else "%d-%d" % (c[0], c[-1])
+
+
+def on(word, c):
+    """on("lcore", [1]) -> "lcore 1", on("lcore", [2, 3]) -> "lcores 2+3"."""
+    return "%s%s %s" % (word, "s" if len(c) > 1 else "", cpus(c))
 
 
 def make_namespaces():
@@ -146,6 +175,15 @@ class Bench:
         self.work = tempfile.mkdtemp(prefix="tern-ab.")
         self.hz = os.sysconf("SC_CLK_TCK")
         self.timeout = a.time + 30
+        self.n = a.workers
+        self.ccpu = list(range(self.n))               # the clients' cores (and the same-core placements')
+        self.scpu = list(range(self.n, 2 * self.n))   # the servers' cores
+        self.ncpu = os.cpu_count()
+
+    def phys(self, c):
+        """The CPU that core c runs on: c, or c mod the CPU count with
+        --oversubscribe (a functional check of N workers on a small machine)."""
+        return c % self.ncpu if self.a.oversubscribe else c
 
     # ---- measuring ----
     def variant(self, setup, workload, kind, side, how):
@@ -209,6 +247,10 @@ class Bench:
         return p
 
     def stop(self, p):
+        if isinstance(p, list):  # the N servers of an N-worker kernel side
+            for q in p:
+                self.stop(q)
+            return
         if p.poll() is None:
             try:
                 os.killpg(p.pid, signal.SIGINT)
@@ -222,6 +264,19 @@ class Bench:
     def listening(self, port):
         return lambda: sh("ip netns exec %s ss -Hltn 'sport = :%d'" % (NS_S, port), check=False).stdout.strip() != ""
 
+    def start_each(self, cmd, port, cpu_list, what):
+        """One server per core, the i-th (cmd(i, cpu)) listening on port + i;
+        stops those already started if one fails."""
+        procs = []
+        try:
+            for i, cpu in enumerate(cpu_list):
+                procs.append(self.start(cmd(i, self.phys(cpu)), self.listening(port + i),
+                                        what + ("-%d" % i if len(cpu_list) > 1 else "")))
+        except RunFailed:
+            self.stop(procs)
+            raise
+        return procs
+
     def file_ready(self, name):
         path = os.path.join(self.work, name)
         if os.path.exists(path):
@@ -231,18 +286,28 @@ class Bench:
     def perf(self, *args):
         return "%s/apps/perf/tern-perf %s" % (self.build, " ".join(args))
 
-    def kernel_perf_server(self, cpu):
-        path, ready = self.file_ready("kready")
-        return self.start("ip netns exec %s %s" % (NS_S, self.perf("--kernel", "--server", "--cpu", str(cpu),
-                                                                   "--ready-file", path)), ready, "kernel-server")
+    def kernel_perf_server(self, cpu_list):
+        """One tern-perf --kernel server per core, sharing port 5201."""
+        procs = []
+        try:
+            for i, cpu in enumerate(cpu_list):
+                path, ready = self.file_ready("kready%d" % i)
+                procs.append(self.start("ip netns exec %s %s" % (NS_S, self.perf(
+                    "--kernel", "--server", "--reuseport", "--cpu", str(self.phys(cpu)), "--ready-file", path)), ready,
+                    "kernel-server" + ("-%d" % i if len(cpu_list) > 1 else "")))
+        except RunFailed:
+            self.stop(procs)
+            raise
+        return procs
 
     def tern_config(self, device):
         path = os.path.join(self.work, "tern.toml")
         with open(path, "w") as f:
-            f.write('log_level = "warning"\n[eal]\nfile_prefix = "%s"\nmemory_mb = 512\n'
-                    '[runtime]\nlcores = [1]\nmbufs_per_worker = 32767\n'
+            f.write('log_level = "warning"\n[eal]\nfile_prefix = "%s"\nmemory_mb = %d\n'
+                    '[runtime]\nlcores = [%s]\nmbufs_per_worker = 32767\n'
                     '[[port]]\nname = "p0"\ndevice = "%s"\naddress = "%s/24"\n'
-                    '[tcp]\nmax_connections = 16384\n[arp]\npending_packets = 4096\n' % (TAG, device, IP_S))
+                    '[tcp]\nmax_connections = 16384\n[arp]\npending_packets = 4096\n' % (
+                        TAG, server_memory_mb(self.n), ", ".join(str(self.phys(c)) for c in self.scpu), device, IP_S))
         return path
 
     def tern_server(self, binary, args, device):
@@ -269,33 +334,39 @@ class Bench:
 
     # ---- the runs themselves ----
     def tern_pair(self, mode, conns, size):
-        cmd = "%s/bench/ab/tern-pair --lcores 0,1 --mode %s --connections %d --size %d --time %d --json" % (
-            self.build, mode, conns, size, self.a.time)
+        cmd = "%s/bench/ab/tern-pair --workers %d --lcores %s --mode %s --connections %d --size %d --time %d " \
+              "--json" % (self.build, self.n, ",".join("%d@%d" % (c, self.phys(c)) if self.a.oversubscribe else str(c)
+                                                       for c in self.ccpu + self.scpu), mode, conns * self.n, size,
+                          self.a.time)
         return from_tern_perf(last_json(run(cmd, self.timeout)))
 
-    def kernel_client(self, mode, conns, size, cpu=0):
-        cmd = "ip netns exec %s %s" % (NS_C, self.perf(
-            "--kernel", "--client", IP_S, "--mode", mode, "--connections", str(conns), "--size", str(size),
-            "--time", str(self.a.time), "--interval", "0", "--cpu", str(cpu), "--json"))
-        return from_tern_perf(last_json(run(cmd, self.timeout)))
+    def clients(self, cmd):
+        """cmd(i, cpu): the i-th of N clients, one per client core, at once."""
+        return run_all([cmd(i, self.phys(cpu)) for i, cpu in enumerate(self.ccpu)], self.timeout)
 
-    def sockperf(self, cpu=0):
-        cmd = "ip netns exec %s taskset -c %d sockperf ping-pong --tcp -i %s -p %d -m 64 -t %d --full-rtt" % (
-            NS_C, cpu, IP_S, SOCKPERF_PORT, self.a.time)
-        return parse_sockperf(run(cmd, self.timeout))
+    def kernel_client(self, mode, conns, size):
+        return combine([from_tern_perf(last_json(o)) for o in self.clients(
+            lambda i, cpu: "ip netns exec %s %s" % (NS_C, self.perf(
+                "--kernel", "--client", IP_S, "--mode", mode, "--connections", str(conns), "--size", str(size),
+                "--time", str(self.a.time), "--interval", "0", "--cpu", str(cpu), "--json")))])
 
-    def iperf3(self, tso, cpu=0):
+    def sockperf(self):
+        return combine([parse_sockperf(o) for o in self.clients(
+            lambda i, cpu: "ip netns exec %s taskset -c %d sockperf ping-pong --tcp -i %s -p %d -m 64 -t %d "
+            "--full-rtt" % (NS_C, cpu, IP_S, SOCKPERF_PORT + i, self.a.time))])
+
+    def iperf3(self, tso):
         # TSO (and GSO, so that the kernel sends 1500-byte frames as Tern
         # does) on or off on both veth ends; read back before every run.
         for ns, ifn in ((NS_C, IF_C), (NS_S, IF_S)):
             set_offloads(ns, ifn, tso=tso, gso=tso)
-        cmd = "ip netns exec %s taskset -c %d iperf3 -c %s -p %d -t %d -J" % (NS_C, cpu, IP_S, IPERF_PORT,
-                                                                             self.a.time)
-        return parse_iperf3(run(cmd, self.timeout), self.a.time)
+        return combine([parse_iperf3(o, self.a.time) for o in self.clients(
+            lambda i, cpu: "ip netns exec %s taskset -c %d iperf3 -c %s -p %d -t %d -J" % (
+                NS_C, cpu, IP_S, IPERF_PORT + i, self.a.time))])
 
-    def wrk(self, cpu=0):
-        cmd = "ip netns exec %s taskset -c %d wrk -t1 -c50 -d%ds --latency http://%s:%d/f1k" % (
-            NS_C, cpu, self.a.time, IP_S, HTTP_PORT)
+    def wrk(self):
+        cmd = "ip netns exec %s taskset -c %s wrk -t%d -c%d -d%ds --latency http://%s:%d/f1k" % (
+            NS_C, ",".join(str(self.phys(c)) for c in self.ccpu), self.n, 50 * self.n, self.a.time, IP_S, HTTP_PORT)
         return parse_wrk(run(cmd, self.timeout), self.a.time)
 
     def workloads(self):
@@ -310,31 +381,41 @@ class Bench:
         for ns, ifn in ((NS_C, IF_C), (NS_S, IF_S)):
             set_offloads(ns, ifn, tx=True, tso=True, gso=True)
 
+    def placements(self):
+        """The kernel's placements: (label, the servers' cores); the clients
+        are on self.ccpu. With one worker: "x-core 0/1" and "same core 0"."""
+        return (("x-core %s/%s" % (cpus(self.ccpu), cpus(self.scpu)), self.scpu),
+                (on("same core", self.ccpu), self.ccpu))
+
     def setup1(self):
-        print("== set-up 1: stack to stack on cores 0 and 1", flush=True)
+        print("== set-up 1: stack to stack on %s and %s" % (on("core", self.ccpu), on("core", self.scpu)),
+              flush=True)
+        both = self.ccpu + self.scpu
         for name, mode, conns, size in self.workloads():
-            self.measure("1", name, mode, "tern", "tern-pair, cores 0+1", [0, 1], [0, 1],
+            self.measure("1", name, mode, "tern", "tern-pair, cores " + cpus(both), both, both,
                          lambda: self.tern_pair(mode, conns, size or 64))
         kernel_server_addr(True)
         self.offloads_on()
-        for place, scpu in (("x-core 0/1", 1), ("same core 0", 0)):
-            cores = sorted({0, scpu})
+        for place, scpu in self.placements():
+            cores = sorted(set(self.ccpu) | set(scpu))
             items = [(name, mode, [], cores, lambda m=mode, c=conns, s=size: self.kernel_client(m, c, s or 64))
                      for name, mode, conns, size in self.workloads()]
-            self.block("1", "kernel", "tern-perf --kernel, " + place, items, lambda: self.kernel_perf_server(scpu))
+            self.block("1", "kernel", "tern-perf --kernel, " + place, items,
+                       lambda sc=scpu: self.kernel_perf_server(sc))
             rr1 = [w for w in self.workloads() if w[0] == "rr 64 B x1"]
             if rr1 and "sockperf" not in self.skip:
-                srv = ("ip netns exec %s taskset -c %d sockperf server --tcp -i %s -p %d" %
-                       (NS_S, scpu, IP_S, SOCKPERF_PORT))
                 self.block("1", "kernel", "sockperf ping-pong, " + place,
                            [("rr 64 B x1", "rr", [], cores, self.sockperf)],
-                           lambda: self.start(srv, self.listening(SOCKPERF_PORT), "sockperf"))
+                           lambda sc=scpu: self.start_each(
+                               lambda i, cpu: "ip netns exec %s taskset -c %d sockperf server --tcp -i %s -p %d" % (
+                                   NS_S, cpu, IP_S, SOCKPERF_PORT + i), SOCKPERF_PORT, sc, "sockperf"))
             if any(w[1] == "bulk" for w in self.workloads()) and "iperf3" not in self.skip:
-                srv = "ip netns exec %s taskset -c %d iperf3 -s -B %s -p %d" % (NS_S, scpu, IP_S, IPERF_PORT)
                 for tso in (True, False):
                     self.block("1", "kernel", "iperf3 TSO %s, %s" % ("on" if tso else "off", place),
                                [("bulk x1", "bulk", [], cores, lambda t=tso: self.iperf3(t))],
-                               lambda: self.start(srv, self.listening(IPERF_PORT), "iperf3"))
+                               lambda sc=scpu: self.start_each(
+                                   lambda i, cpu: "ip netns exec %s taskset -c %d iperf3 -s -B %s -p %d" % (
+                                       NS_S, cpu, IP_S, IPERF_PORT + i), IPERF_PORT, sc, "iperf3"))
                 self.offloads_on()
 
     def tern_on_veth(self, setup, how, items, binary, args, device):
@@ -354,41 +435,56 @@ class Bench:
             self.offloads_on()
 
     def setup2(self):
-        print("== set-up 2: kernel client (core 0) against a kernel or a Tern server (core 1)", flush=True)
+        print("== set-up 2: kernel client (%s) against a kernel or a Tern server (%s)" % (
+            on("core", self.ccpu), on("core", self.scpu)), flush=True)
         kernel_server_addr(True)
         self.offloads_on()
-        items = [(name, mode, [], [0, 1], lambda m=mode, c=conns, s=size: self.kernel_client(m, c, s or 64))
+        both = self.ccpu + self.scpu
+        items = [(name, mode, [], both, lambda m=mode, c=conns, s=size: self.kernel_client(m, c, s or 64))
                  for name, mode, conns, size in self.workloads()]
-        self.block("2", "kernel", "tern-perf --kernel server, core 1", items, lambda: self.kernel_perf_server(1))
-        tern_items = [(n, k, [1], [0, 1], f) for n, k, _, _, f in items]
+        self.block("2", "kernel", "tern-perf --kernel server, " + on("core", self.scpu), items,
+                   lambda: self.kernel_perf_server(self.scpu))
+        tern_items = [(n, k, self.scpu, both, f) for n, k, _, _, f in items]
         perf = "%s/apps/perf/tern-perf" % self.build
-        self.tern_on_veth("2", "tern-perf on net_af_packet, lcore 1", tern_items, perf, "--server",
-                          "net_af_packet0,iface=%s,qpairs=1" % IF_S)
-        if "af_xdp" not in self.skip:
+        self.tern_on_veth("2", "tern-perf on net_af_packet, " + on("lcore", self.scpu), tern_items, perf,
+                          "--server", "net_af_packet0,iface=%s,qpairs=%d" % (IF_S, self.n))
+        if "af_xdp" not in self.skip and self.n > 1:
+            # DPDK 22.11's net_af_xdp counts combined channels; a veth has
+            # separate RX/TX ones, so Tern takes one queue there (docs/ports.md).
+            self.notes.append("net_af_xdp left out: over a veth it runs one queue, so one worker only")
+        elif "af_xdp" not in self.skip:
             # AF_XDP on the veth (generic XDP, copy mode here).
-            self.tern_on_veth("2", "tern-perf on net_af_xdp, lcore 1", tern_items, perf, "--server",
-                              "net_af_xdp0,iface=%s,start_queue=0,queue_count=1" % IF_S)
+            self.tern_on_veth("2", "tern-perf on net_af_xdp, " + on("lcore", self.scpu), tern_items, perf,
+                              "--server", "net_af_xdp0,iface=%s,start_queue=0,queue_count=1" % IF_S)
 
     def http(self):
-        print("== set-up 2, keep-alive HTTP: wrk (core 0, 50 connections) against nginx or tern-httpd", flush=True)
+        print("== set-up 2, keep-alive HTTP: wrk (%s, %d connections) against nginx or tern-httpd" % (
+            on("core", self.ccpu), 50 * self.n), flush=True)
         root = os.path.join(self.work, "www")
         os.makedirs(root, exist_ok=True)
+        # With N > 1, nginx's master runs the workers as an unprivileged user:
+        # they must reach the file through the work directory (mkdtemp: 0700).
+        os.chmod(self.work, 0o711)
         with open(os.path.join(root, "f1k"), "wb") as f:
             f.write(os.urandom(1000))
         kernel_server_addr(True)
         self.offloads_on()
-        for place, scpu in (("x-core 0/1", 1), ("same core 0", 0)):
-            conf = os.path.join(self.work, "nginx-%d.conf" % scpu)
+        for place, scpu in self.placements():
+            conf = os.path.join(self.work, "nginx-%d.conf" % scpu[0])
             with open(conf, "w") as f:
-                f.write(NGINX_CONF % {"mask": "1" + "0" * scpu, "work": self.work, "ip": IP_S, "port": HTTP_PORT,
-                                      "root": root})
+                # One worker per core without a master (the one-worker A/B's
+                # nginx); N workers need nginx's master to start them.
+                f.write(NGINX_CONF % {"master": "on" if self.n > 1 else "off", "workers": self.n,
+                                      "mask": " ".join(bin(1 << self.phys(c))[2:] for c in scpu), "work": self.work,
+                                      "ip": IP_S, "port": HTTP_PORT, "root": root})
             cmd = "ip netns exec %s nginx -c %s -p %s" % (NS_S, conf, self.work)
-            self.block("2", "kernel", "nginx (tuned, 1 worker), " + place,
-                       [("http 1000 B", "http", [], sorted({0, scpu}), self.wrk)],
-                       lambda: self.start(cmd, self.listening(HTTP_PORT), "nginx"))
-        self.tern_on_veth("2", "tern-httpd on net_af_packet, lcore 1",
-                          [("http 1000 B", "http", [1], [0, 1], self.wrk)], "%s/apps/tern-httpd" % self.build,
-                          "--port %d --root %s" % (HTTP_PORT, root), "net_af_packet0,iface=%s,qpairs=1" % IF_S)
+            self.block("2", "kernel", "nginx (tuned, %d worker%s), %s" % (self.n, "s" if self.n > 1 else "", place),
+                       [("http 1000 B", "http", [], sorted(set(self.ccpu) | set(scpu)), self.wrk)],
+                       lambda c=cmd: self.start(c, self.listening(HTTP_PORT), "nginx"))
+        self.tern_on_veth("2", "tern-httpd on net_af_packet, " + on("lcore", self.scpu),
+                          [("http 1000 B", "http", self.scpu, self.ccpu + self.scpu, self.wrk)],
+                          "%s/apps/tern-httpd" % self.build, "--port %d --root %s" % (HTTP_PORT, root),
+                          "net_af_packet0,iface=%s,qpairs=%d" % (IF_S, self.n))
 
     # ---- report ----
     def ratios(self):
@@ -517,11 +613,13 @@ class Bench:
                 r = sh("%s %s 2>&1 | head -1" % (cmd, arg), check=False)
                 tools.append(r.stdout.strip()[:40])
         load = open("/proc/loadavg").read().split()[:3]
-        return ("environment: %s; %d cores; kernel %s; DPDK %s; load average %s at the end; %d runs x %d s\n"
+        return ("environment: %s; %d cores; kernel %s; DPDK %s; load average %s at the end; %d runs x %d s; "
+                "%d worker(s) per side%s\n"
                 "tools: %s\nveth: kernel runs with TX checksum, TSO and GSO on (as created) except where the row "
                 "says TSO off; Tern on net_af_packet with the client end's TX checksum off (docs/ports.md)" % (
                     model, os.cpu_count(), platform.release(), dpdk, " ".join(load), self.a.runs, self.a.time,
-                    "; ".join(tools)))
+                    self.n, "; OVERSUBSCRIBED (--oversubscribe): a functional check, the figures mean nothing"
+                    if self.a.oversubscribe else "", "; ".join(tools)))
 
 
 def main():
@@ -531,6 +629,11 @@ def main():
     ap.add_argument("--time", type=int, default=3, help="seconds per run")
     ap.add_argument("--out", default="bench/ab/results")
     ap.add_argument("--only", default="", help="run only workloads whose name contains this")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="N workers (cores) per side: clients on cores 0..N-1, servers on N..2N-1 (needs 2N cores)")
+    ap.add_argument("--oversubscribe", action="store_true",
+                    help="run --workers N on fewer than 2N cores, core c on CPU c mod the CPU count: a functional "
+                         "check of the harness; its figures mean nothing")
     ap.add_argument("--skip", default="",
                     help="comma list of parts to leave out: setup1, setup2, http, af_xdp, sockperf, iperf3, chart")
     a = ap.parse_args()
@@ -538,12 +641,17 @@ def main():
     unknown = set(a.skip.split(",")) - {"", "setup1", "setup2", "http", "af_xdp", "sockperf", "iperf3", "chart"}
     if unknown:
         ap.error("--skip: unknown part(s) %s" % ", ".join(sorted(unknown)))
+    if not 1 <= a.workers <= 8:
+        ap.error("--workers: 1 to 8 (tern-pair's limit), not %d" % a.workers)
+    if 2 * a.workers > os.cpu_count() and not a.oversubscribe:
+        ap.error("--workers %d needs %d cores (clients on 0..%d, servers on %d..%d); this machine has %d" % (
+            a.workers, 2 * a.workers, a.workers - 1, a.workers, 2 * a.workers - 1, os.cpu_count()))
     skip = set(a.skip.split(","))
     if a.only and a.only not in "http 1000 B":
         skip.add("http")
     if "setup1" in skip:
         skip |= {"sockperf", "iperf3"}
-    problems, warnings = missing_prerequisites(a.build, skip)
+    problems, warnings = missing_prerequisites(a.build, skip, server_memory_mb(a.workers))
     for w in warnings:
         print("ab.py: warning: %s" % w, file=sys.stderr)
     if problems:

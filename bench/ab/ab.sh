@@ -3,7 +3,8 @@
 # installs what it needs (dpdk-env/setup.sh --bench: nginx, sockperf, iperf3,
 # gnuplot; wrk and ethtool are in its main list), builds Tern if needed, then
 # runs bench/ab/ab.py (options pass through: --runs, --time, --out, --only,
-# --skip). ab.py checks its prerequisites itself and names what is missing.
+# --workers, --oversubscribe, --skip). ab.py checks its prerequisites itself
+# and names what is missing.
 #   bench/ab/ab.sh                      (as root; about 10 minutes with the defaults)
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -8,6 +8,8 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
+import time
 
 
 class RunFailed(Exception):
@@ -24,19 +26,55 @@ def run(cmd, timeout):
     raises RunFailed (with the exit status or the deadline, and the end of
     its output) when it exits non-zero or outlives `timeout` seconds; the
     whole group is killed then, so nothing it started lingers."""
-    p = subprocess.Popen(cmd, shell=True, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         start_new_session=True)
+    return run_all([cmd], timeout)[0]
+
+
+def run_all(cmds, timeout):
+    """Runs shell commands at once (the N clients of an N-worker run), each
+    in its own process group, their output in files (a pipe that nobody
+    reads while another is waited for would block its writer). Returns
+    their stdouts in order. The first that exits non-zero or outlives
+    `timeout` seconds fails the run (RunFailed, naming which of several),
+    and every group still running is killed, so nothing lingers."""
+    files = [(tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")) for _ in cmds]
+    procs = [subprocess.Popen(c, shell=True, text=True, stdout=o, stderr=e, start_new_session=True)
+             for c, (o, e) in zip(cmds, files)]
+    deadline = time.time() + timeout
+
+    def text(i):
+        out, err = files[i]
+        out.seek(0)
+        err.seek(0)
+        return out.read(), err.read()
+
+    def who(i):
+        return "client %d of %d: " % (i + 1, len(cmds)) if len(cmds) > 1 else ""
     try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        last = tail(err or out)
-        raise RunFailed("timed out after %d s%s" % (timeout, ": " + last if last else ""))
-    if p.returncode != 0:
-        last = tail(err or out)
-        raise RunFailed("exit %d%s" % (p.returncode, ": " + last if last else ""))
-    return out
+        for i, p in enumerate(procs):
+            try:
+                p.wait(timeout=max(0.0, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+                out, err = text(i)
+                last = tail(err or out)
+                raise RunFailed("%stimed out after %d s%s" % (who(i), timeout, ": " + last if last else ""))
+            if p.returncode != 0:
+                out, err = text(i)
+                last = tail(err or out)
+                raise RunFailed("%sexit %d%s" % (who(i), p.returncode, ": " + last if last else ""))
+        return [text(i)[0] for i in range(len(cmds))]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait()
+        for o, e in files:
+            o.close()
+            e.close()
 
 
 def sh(cmd, check=True):
@@ -63,7 +101,7 @@ TOOLS = {
 }
 
 
-def missing_prerequisites(build, skip):
+def missing_prerequisites(build, skip, hugepage_mb=512):
     """Returns (problems, warnings): lines naming what is missing and how to
     get it. Problems stop the A/B before it starts; warnings do not."""
     problems, warnings, pkgs = [], [], []
@@ -90,9 +128,10 @@ def missing_prerequisites(build, skip):
                     free = int(line.split()[1])
     except OSError:
         pass
-    if free * 2 < 512 and ("setup2" not in skip or "http" not in skip):
-        problems.append("%d free 2 MiB hugepages; the Tern servers need 512 MiB: dpdk-env/setup.sh reserves them"
-                        % free)
+    if free * 2 < hugepage_mb and ("setup2" not in skip or "http" not in skip):
+        problems.append("%d free 2 MiB hugepages; the Tern servers need %d MiB: dpdk-env/setup.sh reserves them "
+                        "(TERN_HUGEPAGES=PAGES for more than its 1024)"
+                        % (free, hugepage_mb))
     if pkgs:
         (problems if problems else warnings).append(
             "install with: dpdk-env/setup.sh --bench   (or: apt-get install %s)" % " ".join(pkgs))
@@ -199,6 +238,29 @@ def parse_wrk(out, duration):
     if errors:
         raise RunFailed("wrk: %d errors (%s)" % (errors, tail(out, 2)))
     return {"duration_s": duration, "requests/s": float(m.group(1)), "p50 us": pct(50), "p99 us": pct(99)}
+
+
+# Figures that add up over parallel clients; the rest are latencies (" us"),
+# durations or counts of one kind.
+ADDITIVE = ("transactions/s", "connections/s", "Gbit/s", "requests/s", "bytes", "retransmits")
+
+
+def combine(parts):
+    """The figures of N parallel clients (one per worker) as one run: rates
+    and byte counts summed, the duration the longest, and each latency
+    percentile the highest of the clients' (a conservative reading: the
+    percentile of the merged samples is at most that)."""
+    if len(parts) == 1:
+        return parts[0]
+    out = {}
+    for k in sorted(set().union(*parts)):
+        vals = [p[k] for p in parts if k in p]
+        if k in ADDITIVE:
+            out[k] = sum(vals)
+        else:  # " us" percentiles, duration_s; a percentile a tool did not print is nan
+            known = [v for v in vals if v == v]
+            out[k] = max(known) if known else float("nan")
+    return out
 
 
 def from_tern_perf(r):

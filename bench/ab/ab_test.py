@@ -5,6 +5,7 @@ rest goes on, the tools' outputs are read right, and missing prerequisites
 are named with their packages.
   python3 bench/ab/ab_test.py        (meson test -C build ab_harness)"""
 import argparse
+import io
 import os
 import sys
 import tempfile
@@ -119,9 +120,89 @@ class Prerequisites(unittest.TestCase):
         self.assertFalse(any(t in "\n".join(problems) for t in ("sockperf", "iperf3", "nginx", "wrk ")))
 
 
+class RunAll(unittest.TestCase):
+    def test_outputs_in_order_and_a_failure_names_its_client(self):
+        self.assertEqual(ab_lib.run_all(["sleep 0.2; echo a", "echo b"], 10), ["a\n", "b\n"])
+        with self.assertRaisesRegex(RunFailed, r"client 2 of 2: exit 3: two"):
+            ab_lib.run_all(["echo one", "echo two >&2; exit 3"], 10)
+
+    def test_a_hung_client_fails_the_run_and_every_group_is_killed(self):
+        with tempfile.TemporaryDirectory() as d:
+            t0 = time.time()
+            with self.assertRaisesRegex(RunFailed, r"client 1 of 2: timed out after 1 s"):
+                ab_lib.run_all(["sleep 60 & echo $! > %s/a; wait" % d, "sleep 60 & echo $! > %s/b; wait" % d], 1)
+            self.assertLess(time.time() - t0, 10)
+            for name in ("a", "b"):
+                pid = int(read(os.path.join(d, name)).split()[0])
+                for _ in range(50):  # the kill is asynchronous: a zombie or gone
+                    stat = read("/proc/%d/stat" % pid)
+                    if stat.split()[2] == "Z":
+                        break
+                    time.sleep(0.1)
+                self.assertEqual(stat.split()[2], "Z", "client %s's sleep still runs" % name)
+
+    def test_combine_adds_rates_and_keeps_the_worst_percentile(self):
+        c = ab_lib.combine([{"duration_s": 3, "transactions/s": 100.0, "p50 us": 10.0, "p99 us": float("nan")},
+                            {"duration_s": 3.1, "transactions/s": 50.0, "p50 us": 12.0, "p99 us": 40.0}])
+        self.assertEqual(c, {"duration_s": 3.1, "transactions/s": 150.0, "p50 us": 12.0, "p99 us": 40.0})
+        one = {"duration_s": 1, "Gbit/s": 2.0}
+        self.assertIs(ab_lib.combine([one]), one)
+
+
+class Workers(unittest.TestCase):
+    """--workers N: clients on cores 0..N-1, servers on N..2N-1, connections
+    per worker, N pinned copies of each kernel tool."""
+
+    def bench(self, n):
+        return ab.Bench(argparse.Namespace(build="/b", runs=1, time=2, out="/nonexistent", only="", skip="chart",
+                                           workers=n, oversubscribe=False))
+
+    def test_tern_pair_takes_n_lcores_and_n_times_the_connections(self):
+        with mock.patch.object(ab, "run", return_value='{"mode": "rr", "duration_s": 2, "transactions_per_s": 9, '
+                               '"p50_us": 1, "p99_us": 2, "p999_us": 3}') as r:
+            self.bench(2).tern_pair("rr", 100, 64)
+        self.assertIn("--workers 2 --lcores 0,1,2,3 --mode rr --connections 200 ", r.call_args[0][0])
+
+    def test_kernel_clients_one_per_core_and_their_sum(self):
+        out = '{"mode": "rr", "duration_s": 2, "transactions_per_s": %d, "p50_us": 1, "p99_us": %d, "p999_us": 3}'
+        with mock.patch.object(ab, "run_all", return_value=[out % (100, 5), out % (60, 9)]) as r:
+            got = self.bench(2).kernel_client("rr", 1, 64)
+        cmds = r.call_args[0][0]
+        self.assertEqual(len(cmds), 2)
+        self.assertTrue(cmds[0].endswith("--cpu 0 --json") and cmds[1].endswith("--cpu 1 --json"), cmds)
+        self.assertEqual((got["transactions/s"], got["p99 us"]), (160, 9))
+        with mock.patch.object(ab, "run_all", return_value=[SOCKPERF, SOCKPERF]) as r:
+            self.bench(2).sockperf()
+        self.assertEqual(["-p 11111 " in c for c in r.call_args[0][0]], [True, False])
+        self.assertIn("taskset -c 1 sockperf ping-pong --tcp -i %s -p 11112 " % ab.IP_S, r.call_args[0][0][1])
+
+    def test_oversubscribed_cores_wrap_around_the_cpus(self):
+        b = self.bench(2)
+        b.a.oversubscribe, b.ncpu = True, 2
+        with mock.patch.object(ab, "run", return_value='{"mode": "crr", "duration_s": 2, "connections_per_s": 9, '
+                               '"p50_us": 1}') as r:
+            b.tern_pair("crr", 1, 64)
+        self.assertIn("--lcores 0@0,1@1,2@0,3@1 ", r.call_args[0][0])
+
+    def test_placements_and_labels(self):
+        self.assertEqual(self.bench(1).placements(), (("x-core 0/1", [1]), ("same core 0", [0])))
+        self.assertEqual(self.bench(2).placements(), (("x-core 0+1/2+3", [2, 3]), ("same cores 0+1", [0, 1])))
+        self.assertEqual(ab.on("lcore", [4, 5, 6, 7]), "lcores 4-7")
+
+    def test_more_workers_than_cores_is_a_usage_error(self):
+        with mock.patch.object(sys, "argv", ["ab.py", "--workers", "2"]), \
+                mock.patch.object(os, "cpu_count", return_value=2), \
+                mock.patch.object(sys, "stderr", new_callable=io.StringIO) as err:
+            with self.assertRaises(SystemExit) as e:
+                ab.main()
+        self.assertEqual(e.exception.code, 2)
+        self.assertIn("--workers 2 needs 4 cores", err.getvalue())
+
+
 class Measure(unittest.TestCase):
     def bench(self, out):
-        return ab.Bench(argparse.Namespace(build="/nonexistent", runs=3, time=1, out=out, only="", skip="chart"))
+        return ab.Bench(argparse.Namespace(build="/nonexistent", runs=3, time=1, out=out, only="", skip="chart",
+                                           workers=1, oversubscribe=False))
 
     def test_failures_are_reported_and_the_rest_goes_on(self):
         ticks = iter(range(0, 10**9, 10**6))  # /proc/stat: every core busy throughout
