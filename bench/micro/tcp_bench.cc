@@ -7,8 +7,11 @@
 //    recv(). The peer's frames are built outside the timed region in batches;
 //    BM_TcpRxFrameBuild is what building one costs (the baseline to add for
 //    "build a frame from a template and inject it"). Arg 0: the NIC verified
-//    the checksum (RTE_MBUF_F_RX_L4_CKSUM_GOOD); arg 1: the engine verifies
-//    it in software. BM_TcpRxDataBurst/32: the same, read once every 32
+//    the checksum (RTE_MBUF_F_RX_L4_CKSUM_GOOD), the ACKs' checksums summed
+//    in software; arg 1: the engine verifies it in software too; arg 2: a
+//    NIC that offloads both ways, as the in-process link and a veth do (the
+//    ACKs leave their checksum to the port: tx_checksum_offload), issue 16's
+//    "received and ACKed (checksum offloaded)". BM_TcpRxDataBurst/32: the same, read once every 32
 //    segments, as a worker's poll loop delivers a burst.
 //  - BM_TcpTxAckProcessing: one pure ACK acknowledging one more MSS on the
 //    sending side, plus what it triggers: the freed send-queue mbufs, the
@@ -193,14 +196,16 @@ std::string drops_of(const Counters& c) {
 // In-order 1448-byte segments into an ESTABLISHED connection, the
 // application taking all it has every `read_every` segments.
 void rx_data_segments(benchmark::State& state, bool offloaded, std::int64_t read_every,
-                      const Net& net = kNet4) {
+                      const Net& net = kNet4, bool tx_offloaded = false) {
   rte_mempool* pool = make_pool(4095);
   if (pool == nullptr) return state.SkipWithError("no mempool");
   {
     Counters counters;
     CountingSink sink;
     Instant now = kStart;
-    TcpStack stack(stack_options(kLocalAddr, &net), counters, sink, pool, pool, now);
+    TcpStackOptions so = stack_options(kLocalAddr, &net);
+    so.tx_checksum_offload = tx_offloaded;
+    TcpStack stack(so, counters, sink, pool, pool, now);
     Listener* l = stack.listen(kServerPort, 16);
 
     // Passive open: SYN in, SYN-ACK out, ACK in.
@@ -254,15 +259,19 @@ void rx_data_segments(benchmark::State& state, bool offloaded, std::int64_t read
         static_cast<double>(sink.segments - sent_before) / static_cast<double>(segs ? segs : 1);
     state.SetItemsProcessed(state.iterations());
     state.SetBytesProcessed(state.iterations() * kPayload);
-    state.SetLabel(std::string(offloaded ? "checksum offloaded" : "checksum in software") +
+    state.SetLabel(std::string(tx_offloaded ? "checksums offloaded both ways"
+                               : offloaded  ? "checksum offloaded"
+                                            : "checksum in software") +
                    (net.v6() ? ", IPv6" : ""));
     stack.close(*c, now);
   }
   rte_mempool_free(pool);
 }
 
-void BM_TcpRxDataSegment(benchmark::State& state) { rx_data_segments(state, state.range(0) == 0, 1); }
-BENCHMARK(BM_TcpRxDataSegment)->Arg(0)->Arg(1);
+void BM_TcpRxDataSegment(benchmark::State& state) {
+  rx_data_segments(state, state.range(0) != 1, 1, kNet4, state.range(0) == 2);
+}
+BENCHMARK(BM_TcpRxDataSegment)->Arg(0)->Arg(1)->Arg(2);
 void BM_TcpRxDataSegment6(benchmark::State& state) { rx_data_segments(state, state.range(0) == 0, 1, kNet6); }
 BENCHMARK(BM_TcpRxDataSegment6)->Arg(0)->Arg(1);
 
