@@ -22,6 +22,10 @@
 #   e.g. bench/micro/ir_per_segment.sh build BM_TcpRxDataSegment/0 BM_TcpRxDataBurst/32
 #        bench/micro/ir_per_segment.sh build BM_TcpRxDataSegment/0 BM_TcpRxDataSegment6/0 \
 #          BM_TcpTxAckProcessing/0 BM_TcpTxAckProcessing6/0
+# IR_MIN_TIME (seconds, default 0.05) is the benchmark's --benchmark_min_time:
+# on a loaded machine a run makes fewer iterations, and each run's fixed
+# cost (connect, handshake, slow start) weighs more per segment; compare
+# trees at similar segment counts, or raise it.
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [BENCHMARK...]" >&2; exit 2; }
 build=$1
@@ -36,7 +40,7 @@ for b in "$@"; do
     --toggle-collect='tern::TcpStack::receive(*' --toggle-collect='tern::TcpStack::recv*' \
     --toggle-collect='tern::TcpStack::on_timer*' --toggle-collect='tern::TcpStack::connect(*' \
     --toggle-collect='tern::TcpStack::close(*' --toggle-collect='tern::TcpStack::accept(*' \
-    "$bench" --benchmark_filter="^$b\$" --benchmark_min_time=0.05 >/dev/null 2>"$out/log" ||
+    "$bench" --benchmark_filter="^$b\$" --benchmark_min_time="${IR_MIN_TIME:-0.05}" >/dev/null 2>"$out/log" ||
     { cat "$out/log" >&2; exit 1; }
   python3 - "$out/cg" "$b" <<'EOF'
 import re, sys

@@ -30,7 +30,7 @@ void RtoEstimator::on_rtt_sample(Duration r) noexcept {
   const std::int64_t rn = std::clamp(r.count_ns(), std::int64_t{0}, kMaxSample.count_ns());
   const auto us = static_cast<std::uint32_t>(std::min<std::int64_t>(rn / 1000, UINT32_MAX));
   if (!has_sample_ || us < min_rtt_us_) min_rtt_us_ = us;
-  if (!has_sample_) {
+  if (!has_sample_) [[unlikely]] {
     // RFC 6298 §2.2: SRTT <- R, RTTVAR <- R/2.
     srtt8_ = rn * 8;
     rttvar4_ = rn * 2;
@@ -40,16 +40,20 @@ void RtoEstimator::on_rtt_sample(Duration r) noexcept {
     //   RTTVAR <- (1 - 1/4) * RTTVAR + 1/4 * |SRTT - R'|
     //   SRTT   <- (1 - 1/8) * SRTT   + 1/8 * R'
     // Scaled: 4*RTTVAR' = 4*RTTVAR - RTTVAR + |SRTT - R'|, 8*SRTT' = 8*SRTT - SRTT + R'.
+    // Every term is non-negative (R' >= 0, and each update keeps at least
+    // 3/4 resp. 7/8 of a non-negative value), so the divisions are shifts
+    // (div8, div4): the same quotients as C++'s signed division, without
+    // its rounding-toward-zero fix-up, on every ACK that samples.
     std::int64_t err8 = rn * 8 - srtt8_;  // 8 * (R' - SRTT)
     if (err8 < 0) err8 = -err8;
-    rttvar4_ += err8 / 8 - rttvar4_ / 4;
-    srtt8_ += rn - srtt8_ / 8;
+    rttvar4_ += div8(err8) - div4(rttvar4_);
+    srtt8_ += rn - div8(srtt8_);
   }
   // Karn & Partridge: a valid sample ends the backoff; RFC 6298 §5.7's 3 s
   // applies only until then.
   backoffs_ = 0;
   floor_ns_ = 0;
-  recompute();
+  rto_ns_ = base_rto_ns();  // recompute() with no backoff
 }
 
 std::int64_t RtoEstimator::base_rto_ns() const noexcept {
@@ -57,13 +61,13 @@ std::int64_t RtoEstimator::base_rto_ns() const noexcept {
   if (has_sample_) {
     // RFC 6298 §2.2/§2.3: RTO <- SRTT + max(G, K*RTTVAR). K*RTTVAR saturates
     // at max, which the result is clamped to anyway. (Runs on every ACK that
-    // restarts the timer: an overflow check, not a division by K.)
+    // samples: an overflow check, not a division by K.)
     std::int64_t k_rttvar4 = 0;
-    const std::int64_t var =
-        __builtin_mul_overflow(static_cast<std::int64_t>(k_), rttvar4_, &k_rttvar4) || k_rttvar4 / 4 > max_ns_
-            ? max_ns_
-            : k_rttvar4 / 4;
-    rto = srtt8_ / 8 + std::max(granularity_ns_, var);
+    const std::int64_t var = __builtin_mul_overflow(static_cast<std::int64_t>(k_), rttvar4_, &k_rttvar4) ||
+                                     div4(k_rttvar4) > max_ns_
+                                 ? max_ns_
+                                 : div4(k_rttvar4);
+    rto = div8(srtt8_) + std::max(granularity_ns_, var);
   }
   rto = std::max(rto, floor_ns_);
   // RFC 6298 §2.4 (minimum), §2.5 (maximum).

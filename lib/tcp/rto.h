@@ -74,13 +74,21 @@ class RtoEstimator {
   std::uint32_t backoffs() const noexcept { return backoffs_; }
   bool has_sample() const noexcept { return has_sample_; }
   // Zero until the first sample.
-  Duration srtt() const noexcept { return Duration::ns(srtt8_ / 8); }
-  Duration rttvar() const noexcept { return Duration::ns(rttvar4_ / 4); }
+  Duration srtt() const noexcept { return Duration::ns(div8(srtt8_)); }
+  Duration rttvar() const noexcept { return Duration::ns(div4(rttvar4_)); }
   // The smallest sample so far (over the connection's life, where Linux
   // keeps a 5-minute window); zero until the first sample.
   Duration min_rtt() const noexcept { return Duration::us(min_rtt_us_); }
 
  private:
+  // x / 8 and x / 4 for x >= 0 (the scaled state and K * RTTVAR never go
+  // below zero: on_rtt_sample): shifts, the quotient C++'s division gives.
+  static constexpr std::int64_t div8(std::int64_t x) noexcept {
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(x) >> 3);
+  }
+  static constexpr std::int64_t div4(std::int64_t x) noexcept {
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(x) >> 2);
+  }
   std::int64_t base_rto_ns() const noexcept;  // before backoff
   void recompute() noexcept;                  // rto_ns_ from the state below
 

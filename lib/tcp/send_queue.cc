@@ -96,7 +96,7 @@ std::uint32_t SendQueue::append_copy(const std::byte* data, std::uint32_t len, s
   return done;
 }
 
-void SendQueue::drop_front(std::uint32_t n) noexcept {
+void SendQueue::drop_front_mbufs(std::uint32_t n) noexcept {
   while (n > 0 && head_ != nullptr) {
     const std::uint32_t avail = head_->data_len - head_off_;
     if (n < avail) {

@@ -50,8 +50,18 @@ class SendQueue {
   // Returns the bytes taken; `exhausted` is set when `pool` ran out.
   std::uint32_t append_copy(const std::byte* data, std::uint32_t len, std::uint32_t limit, rte_mempool* pool,
                             bool& exhausted) noexcept;
-  // Frees the first n bytes (acknowledged). n <= bytes().
-  void drop_front(std::uint32_t n) noexcept;
+  // Frees the first n bytes (acknowledged). n <= bytes(). Inline where the
+  // head mbuf keeps some of its bytes (no mbuf to free: most ACKs of a
+  // queue filled by copies, whose mbufs hold more than a segment).
+  void drop_front(std::uint32_t n) noexcept {
+    if (head_ != nullptr && n < head_->data_len - head_off_) {
+      head_off_ += n;
+      bytes_ -= n;
+      front_ += n;
+      return;
+    }
+    drop_front_mbufs(n);
+  }
   // A new chain of indirect mbufs covering [off, off + len) of the queue,
   // len > 0 and off + len <= bytes(); nullptr if `pool` ran out (nothing
   // leaks). The chain's head is the first slice; pkt_len = len.
@@ -87,6 +97,7 @@ class SendQueue {
   MemAccount* acct_ = nullptr;
   // tail_ was allocated by append_copy: its tailroom is ours to fill. Never
   // set for the application's mbufs, which may be shared with it.
+  void drop_front_mbufs(std::uint32_t n) noexcept;
   rte_mbuf* find(std::uint64_t want, std::uint64_t& pos) const noexcept;
   bool tail_is_copy_ = false;
 };

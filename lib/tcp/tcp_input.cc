@@ -637,26 +637,13 @@ bool TcpStack::echoes_last_acked(const Tcb& c, const Segment& s, Instant now) co
   return false;
 }
 
-TcpStack::LoggedRtt TcpStack::record_rtt(const TxRecord& newest, Instant now) const noexcept {
-  if ((newest.flags & kTxRetransmit) != 0) return {.withheld = true, .rxt_sent_us = newest.sent_us};
-  if ((newest.flags & kTxMerged) != 0) return {};
-  const std::int32_t us = static_cast<std::int32_t>(clock_us(now) - newest.sent_us);
-  if (us < 0) return {};
-  return {.rtt = Duration::us(us)};
-}
-
 Duration TcpStack::rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept {
   return take_rtt_sample(c, s, logged_rtt(c, s.ack, now), now);
 }
 
-// The sample an ACK of new data gives, from the log's verdict (`logged`) or
-// the other clocks.
-Duration TcpStack::take_rtt_sample(Tcb& c, const Segment& s, const LoggedRtt& logged, Instant now) noexcept {
-  if (logged.rtt) {
-    c.rtt_timing = false;
-    c.rto.on_rtt_sample(*logged.rtt);
-    return *logged.rtt;
-  }
+// take_rtt_sample's other cases (tcp_stack.h has the log's sample).
+Duration TcpStack::take_rtt_sample_unlogged(Tcb& c, const Segment& s, const LoggedRtt& logged,
+                                            Instant now) noexcept {
   // The newest batch delivered was a retransmission: Karn's rule (RFC 6298
   // §3), and TSecr is not asked either. RFC 7323 §4.1 lets TSecr time a
   // retransmission, but its millisecond clock gives 0 or 1 ms on a

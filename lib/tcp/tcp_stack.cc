@@ -102,6 +102,8 @@ constexpr std::uint32_t kNoPmtuGeneration = 0;
 TcpStack::TcpStack(const TcpStackOptions& o, Counters& counters, SegmentSink& sink, rte_mempool* pool,
                    rte_mempool* clone_pool, Instant start)
     : o_(o),
+      mss4_(mss_for_mtu_of(o, false)),
+      mss6_(mss_for_mtu_of(o, true)),
       counters_(counters),
       sink_(sink),
       pmtu_generation_(sink.path_mtu_generation() != nullptr ? sink.path_mtu_generation()
@@ -175,12 +177,12 @@ TcpStack::~TcpStack() {
   // (ObjectPool's destructor destroys whatever is left.)
 }
 
-std::uint16_t TcpStack::mss_for_mtu(bool v6) const noexcept {
+std::uint16_t TcpStack::mss_for_mtu_of(const TcpStackOptions& o, bool v6) noexcept {
   // RFC 9293 §3.7.1: MSS = MTU - IP header - TCP header (no options). IPv6's
   // header is 40 bytes (RFC 8200 §8.3), and its links carry 1280 at least
   // (§5): 1220 is the floor.
-  std::uint32_t mss = v6 ? (o_.mtu > 1280 ? o_.mtu - 60u : 1220u) : (o_.mtu > 40 ? o_.mtu - 40u : 536u);
-  if (o_.cfg.mss_clamp != 0) mss = std::min<std::uint32_t>(mss, o_.cfg.mss_clamp);
+  std::uint32_t mss = v6 ? (o.mtu > 1280 ? o.mtu - 60u : 1220u) : (o.mtu > 40 ? o.mtu - 40u : 536u);
+  if (o.cfg.mss_clamp != 0) mss = std::min<std::uint32_t>(mss, o.cfg.mss_clamp);
   return static_cast<std::uint16_t>(std::max<std::uint32_t>(mss, 88));
 }
 

@@ -550,12 +550,29 @@ class TcpStack {
     std::uint32_t rxt_sent_us = 0;
   };
   LoggedRtt logged_rtt(const Tcb& c, Seq32 ack, Instant now) const noexcept;
-  // logged_rtt's verdict on the newest record an ACK delivers.
-  LoggedRtt record_rtt(const TxRecord& newest, Instant now) const noexcept;
+  // logged_rtt's verdict on the newest record an ACK delivers (inline:
+  // fast_ack asks it for every record its walk visits).
+  static LoggedRtt record_rtt(const TxRecord& newest, Instant now) noexcept {
+    if ((newest.flags & kTxRetransmit) != 0) return {.withheld = true, .rxt_sent_us = newest.sent_us};
+    if ((newest.flags & kTxMerged) != 0) return {};
+    const std::int32_t us = static_cast<std::int32_t>(clock_us(now) - newest.sent_us);
+    if (us < 0) return {};
+    return {.rtt = Duration::us(us)};
+  }
   // RFC 6582 §4.2: an ACK of new data echoes the TSval of the last segment
   // it acknowledges (from the transmit log; false without one).
   bool echoes_last_acked(const Tcb& c, const Segment& s, Instant now) const noexcept;
-  Duration take_rtt_sample(Tcb& c, const Segment& s, const LoggedRtt& logged, Instant now) noexcept;
+  // The sample an ACK of new data gives, from the log's verdict or the
+  // other clocks (tcp_input.cc). The log's sample, every timed ACK's, inline.
+  Duration take_rtt_sample(Tcb& c, const Segment& s, const LoggedRtt& logged, Instant now) noexcept {
+    if (logged.rtt) {
+      c.rtt_timing = false;
+      c.rto.on_rtt_sample(*logged.rtt);
+      return *logged.rtt;
+    }
+    return take_rtt_sample_unlogged(c, s, logged, now);
+  }
+  Duration take_rtt_sample_unlogged(Tcb& c, const Segment& s, const LoggedRtt& logged, Instant now) noexcept;
   // RFC 4861 §7.3.1: new data acknowledged proves the first hop forwards
   // our packets, which keeps its neighbour entry REACHABLE without a probe.
   // At most once a second per connection (ReachableTime is 15 to 45 s);
@@ -781,7 +798,11 @@ class TcpStack {
   void free_tcb(Tcb& c) noexcept;
   void return_ooo(Tcb& c) noexcept;
   bool borrow_ooo(Tcb& c) noexcept;
-  std::uint16_t mss_for_mtu(bool v6 = false) const noexcept;
+  // Our MSS for the interface MTU (and [tcp] mss_clamp), by family: fixed
+  // at construction (mss_for_mtu_of), read for every SYN, SYN-ACK and
+  // window, some ten times per connection.
+  std::uint16_t mss_for_mtu(bool v6 = false) const noexcept { return v6 ? mss6_ : mss4_; }
+  static std::uint16_t mss_for_mtu_of(const TcpStackOptions& o, bool v6) noexcept;
   std::uint16_t mss_for(const FourTuple& t) const noexcept { return mss_for_mtu(!t.is_v4()); }
   void send_to_sink(Mbuf m, const FourTuple& t, Instant now) noexcept;  // by t's family
   // One hash of a tuple serves the connection table and the TIME_WAIT
@@ -792,6 +813,8 @@ class TcpStack {
   bool challenge_ack_allowed(Tcb& c, Instant now) noexcept;
 
   TcpStackOptions o_;
+  std::uint16_t mss4_;  // mss_for_mtu(false), mss_for_mtu(true)
+  std::uint16_t mss6_;
   Counters& counters_;
   SegmentSink& sink_;
   const std::uint32_t* pmtu_generation_;  // the sink's, or a constant 0

@@ -147,6 +147,33 @@ class TxLog {
     release(snd_una);
   }
 
+  // on_ack(snd_una, {}, {}, visit) for a cumulative ACK with nothing
+  // SACKed, in one pass and inline (fast_ack, every ACK of a bulk sender):
+  // in sequence order the records it delivers are the oldest, each's
+  // delivered octets are those below snd_una, and the ones it covers
+  // whole leave from the front. The same visits, counts and records left
+  // as on_ack; out of sequence order it is on_ack.
+  template <class Visit>
+  void on_cumulative_ack(Seq32 snd_una, Visit&& visit) noexcept {
+    if (!seq_ordered_) [[unlikely]] {
+      on_ack(snd_una, {}, {}, visit);
+      return;
+    }
+    for (std::size_t i = 0; i < count_; ++i) {
+      TxRecord& r = at(i);
+      if (!seq_lt(r.start, snd_una)) break;
+      if (r.fully_acked()) continue;
+      const std::uint32_t was = r.acked;
+      r.acked =
+          static_cast<std::uint32_t>((seq_lt(r.end, snd_una) ? r.end : snd_una) - r.start);  // coverage()
+      if (r.acked > was) visit(static_cast<const TxRecord&>(r), r.acked - was);
+    }
+    while (count_ > 0 && seq_leq(at(0).end, snd_una)) {  // release(): in sequence order, a prefix
+      head_ = (head_ + 1) % kCapacity;
+      --count_;
+    }
+  }
+
   // Splits record i at `at` (strictly inside it) into two records of the
   // same send time, the lower first. When the log is full the oldest record
   // merges first and `i` follows the record; false if record i is the oldest.

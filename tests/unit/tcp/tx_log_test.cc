@@ -186,6 +186,50 @@ TEST(TxLog, SequenceOrderLastsUntilARetransmissionAndTheWalkStillFindsIt) {
   EXPECT_FALSE(l.may_hold_lost());
 }
 
+// fast_ack's walk (on_cumulative_ack) against on_ack without blocks on
+// the same log and ACKs: the same visits (record, newly delivered octets),
+// the same records left with the same delivered counts. ACKs inside a
+// record, on a boundary, over several records and repeated; then after a
+// retransmission (the log out of sequence order, where it is on_ack).
+TEST(TxLog, TheCumulativeWalkIsOnAckWithoutBlocks) {
+  using Seen = std::vector<std::pair<std::uint32_t, std::uint32_t>>;  // sent_us, newly
+  TxLog a, b;
+  for (TxLog* l : {&a, &b}) {
+    send_new(*l, 0, 1000, 10);
+    send_new(*l, 1000, 2000, 20);
+    send_new(*l, 2000, 2500, 30);
+    send_new(*l, 2500, 4000, 40);
+  }
+  auto acked = [](const TxLog& l) {
+    std::vector<std::uint32_t> v;
+    for (std::size_t i = 0; i < l.size(); ++i) v.push_back(l.at(i).acked);
+    return v;
+  };
+  auto step = [&](std::uint32_t una) {
+    Seen sa, sb;
+    a.on_ack(kBase + una, {}, {}, [&](const TxRecord& r, std::uint32_t n) { sa.emplace_back(r.sent_us, n); });
+    b.on_cumulative_ack(kBase + una,
+                        [&](const TxRecord& r, std::uint32_t n) { sb.emplace_back(r.sent_us, n); });
+    EXPECT_EQ(sa, sb) << "ACK of " << una;
+    EXPECT_EQ(ranges(a), ranges(b)) << "ACK of " << una;
+    EXPECT_EQ(acked(a), acked(b)) << "ACK of " << una;
+    return sb;
+  };
+  EXPECT_EQ(step(300), (Seen{{10, 300}}));                          // inside the first record
+  EXPECT_EQ(step(300), Seen{});                                     // the same ACK again
+  EXPECT_EQ(step(1000), (Seen{{10, 700}}));                         // on a boundary: released
+  EXPECT_EQ(step(2700), (Seen{{20, 1000}, {30, 500}, {40, 200}}));  // over three records
+  EXPECT_EQ(ranges(b), (std::vector<Range>{{2500, 4000, 40}}));
+  for (TxLog* l : {&a, &b}) {
+    send_new(*l, 4000, 5000, 50);
+    l->record(rec(3000, 3500, 60), kBase + 2700, kBase + 5000, {});  // a retransmission
+    EXPECT_FALSE(l->seq_ordered());
+  }
+  EXPECT_EQ(step(3500), (Seen{{40, 300}, {60, 500}}));
+  EXPECT_EQ(step(5000), (Seen{{40, 500}, {50, 1000}}));
+  EXPECT_TRUE(b.empty());
+}
+
 // Send times are microseconds mod 2^32 (some 71 minutes): compared by
 // signed difference, 0x00000010 is after 0xfffffff0.
 TEST(TxLog, SendTimesCompareAcrossTheWrap) {
