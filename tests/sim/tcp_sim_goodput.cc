@@ -16,6 +16,7 @@
 //   build/tests/sim/tcp_sim_goodput [--cc newreno,cubic] [--rtt-ms 10,100]
 //       [--loss 0.0001,0.001,0.01,0.03,0.05] [--seconds 30] [--seed 7]
 //       [--counters] [--pacing] [--rate-mbps 1000] [--batch-us 0] [--default-buffers] [--gro]
+//       [--trace-ms MS]
 //
 // Each run transfers about --seconds of data at the bound's rate (between 2
 // MB and 200 MB), so each point sees many loss events. --counters prints
@@ -24,7 +25,9 @@
 // gathers each direction's arrivals into receive bursts every that many
 // microseconds (LinkParams::batch: a bridge or a sleeping poller, as
 // bench/loss/bridge_bench.sh has; issue 12's needless retransmissions
-// between two Tern ends showed only with bursts). Virtual time: the
+// between two Tern ends showed only with bursts); --trace-ms prints the
+// sender's cwnd, flight, peer window, send queue, recovery and (BBR) model
+// every MS of virtual time. Virtual time: the
 // figures do not depend on this machine's speed or load, only on the seed.
 #include <rte_eal.h>
 
@@ -75,7 +78,7 @@ int usage(const char* prog) {
   std::fprintf(stderr,
                "usage: %s [--cc NAME,...] [--rtt-ms MS,...] [--loss P,...] [--seconds S] [--seed N] "
                "[--counters] [--pacing] [--rate-mbps M] [--batch-us U] [--default-buffers] [--no-autotune] "
-               "[--gro] [--ofo N]\n"
+               "[--gro] [--ofo N] [--trace-ms MS]\n"
                "  loss rates are fractions (0.01 = 1 %%), each in (0, 0.5]\n",
                prog);
   return 2;
@@ -91,7 +94,8 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 7;
   bool counters = false, pacing = false, default_buffers = false, gro = false, no_autotune = false;
   double rate_mbps = 1000, batch_us = 0;
-  int ofo = -1;  // the receiver's ofo_max_segments (-1: as the buffers imply)
+  int ofo = -1;         // the receiver's ofo_max_segments (-1: as the buffers imply)
+  double trace_ms = 0;  // > 0: print the sender's window every that many ms of virtual time
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--counters") {
@@ -141,6 +145,10 @@ int main(int argc, char** argv) {
       const double d = std::strtod(v, &end);
       if (*end != '\0' || !(d >= 0) || (a == "--rate-mbps" && !(d > 0))) return usage(argv[0]);
       (a == "--rate-mbps" ? rate_mbps : batch_us) = d;
+    } else if (a == "--trace-ms") {
+      char* end = nullptr;
+      trace_ms = std::strtod(v, &end);
+      if (*end != '\0' || !(trace_ms > 0)) return usage(argv[0]);
     } else if (a == "--ofo") {  // the receiver's [tcp] ofo_max_segments
       char* end = nullptr;
       const unsigned long n = std::strtoul(v, &end, 10);
@@ -200,6 +208,28 @@ int main(int argc, char** argv) {
             s.ab = s.ba = l;
             s.bytes_ab = static_cast<std::uint64_t>(bytes);
             s.time_limit = Duration::s(3600);
+            Instant last_trace;
+            if (trace_ms > 0) {
+              // One line per interval: what held the sender (its window, the
+              // peer's, what is in flight) and, for BBR, the model.
+              s.observe = [&, step = Duration::us(static_cast<std::int64_t>(trace_ms * 1000))](TcpSim& sim,
+                                                                                               Instant now) {
+                if (now - last_trace < step) return;
+                last_trace = now;
+                sim.a().tcp.for_each_connection([&](const Tcb& c) {
+                  std::printf("  t %.4f cwnd %u flight %u snd_wnd %u sndq %u rec %d lost_segs %u queue %llu",
+                              static_cast<double>((now - Instant{}).count_ns()) / 1e9, c.cc.cwnd(),
+                              c.flight(), c.snd_wnd, c.sndq.bytes(), c.sack_recovery ? 1 : 0, c.lost_segs,
+                              static_cast<unsigned long long>(sim.link().queued_bytes(Side::kA, now)));
+                  if (const Bbr* b = c.cc.bbr())
+                    std::printf(" bbr %d btlbw %.1f pacing %.1f target %u pcons %d",
+                                static_cast<int>(b->state()), static_cast<double>(b->btl_bw()) * 8 / 1e6,
+                                static_cast<double>(b->pacing_rate()) * 8 / 1e6, b->target_cwnd(),
+                                b->packet_conservation() ? 1 : 0);
+                  std::printf("\n");
+                });
+              };
+            }
             const Outcome o = run_scenario(s, pools);
             const double secs = static_cast<double>((o.end - Instant{}).count_ns()) / 1e9;
             const double goodput = o.ok && secs > 0 ? static_cast<double>(s.bytes_ab) * 8 / secs : 0;
