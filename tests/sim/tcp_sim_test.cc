@@ -542,6 +542,36 @@ TEST(SimTcp, BbrPacesNearTheBottleneckRateWithASmallQueue) {
   EXPECT_GT(c.queue_avg, 4 * b.queue_avg);
 }
 
+// BBR's loss input (-00 §4.2.3.4 packets_lost) counts each loss once. A
+// long recovery with a full transmit log (1 Gbit/s, 10 ms, 1 % random loss
+// and the queue overflowing in STARTUP, seed 8 of tcp_sim_goodput's 10 ms /
+// 1 % point) used to merge RACK-lost records into neighbours in flight, so
+// RACK marked the same octets lost again at every send: Tcb::lost_segs
+// reached 55,104 for 788 frames dropped, each time BBR took the octets off
+// cwnd, and cwnd sat at its floor for ~10 round trips (goodput 218
+// Mbit/s; 359-389 once each loss counts once).
+TEST(SimTcp, BbrCountsEachLossOnceInALongRecovery) {
+  Scenario s = base(8);
+  s.a.tcp.congestion = s.b.tcp.congestion = CongestionAlgorithm::kBbr;
+  LinkParams p = link(Duration::ms(5), 0.01);
+  s.ab = s.ba = p;
+  s.bytes_ab = 17'734'305;  // tcp_sim_goodput --seconds 10 at this point
+  std::uint32_t lost_segs = 0;
+  s.observe = [&](TcpSim& sim, Instant) {
+    sim.a().tcp.for_each_connection([&](const Tcb& c) { lost_segs = std::max(lost_segs, c.lost_segs); });
+  };
+  const Outcome o = run_scenario(s, pools());
+  ASSERT_TRUE(o.ok) << o.failures;
+  const std::uint64_t dropped = o.ab.lost + o.ab.dropped_queue;
+  std::printf("BBR, 10 ms, 1 %%: %.1f Mbit/s, %llu frames dropped, lost_segs %u, RetransSegs %llu\n",
+              static_cast<double>(s.bytes_ab) * 8 / static_cast<double>(o.end.ns_since_epoch()) * 1e3,
+              static_cast<unsigned long long>(dropped), lost_segs,
+              static_cast<unsigned long long>(o.a.get(Counter::kRetransSegs)));
+  EXPECT_GT(dropped, 100u);
+  EXPECT_LT(lost_segs, 2 * dropped);
+  EXPECT_EQ(o.a.get(Counter::kTCPTimeouts), 0u);
+}
+
 // Delay spikes on the ACK path: 50 MB from A over 100 Mbit/s, 1 ms each
 // way, and in the second quarter of every second the ACKs B sends take
 // `spike` longer. A waits longer than its RTO for the ACKs of data that

@@ -119,6 +119,84 @@ TEST(TxLog, WhenFullTheOldestMergesIntoItsSequenceNeighbour) {
   EXPECT_EQ((ranges(k).back()), (Range{n, n + 100, 1000}));
 }
 
+// Fills the log to kCapacity with 100-octet batches after what it holds,
+// one per microsecond from t; SND.MAX is `from` when called.
+void fill(TxLog& l, std::uint32_t from, std::uint32_t t) {
+  while (l.size() < TxLog::kCapacity) {
+    send_new(l, from, from + 100, t++);
+    from += 100;
+  }
+}
+
+bool lost(const TxRecord& r) { return (r.flags & kTxLost) != 0; }
+
+// The union of a merge carries kTxLost for all its undelivered octets or
+// none. A RACK-lost record merged into a neighbour whose undelivered octets
+// were not lost used to take the neighbour's flag: its lost octets were
+// back in flight, RACK marked them lost again later and counted them again
+// as newly lost, BBR's loss input (session 26: in a long recovery with a
+// full log, at every send). Now the union says what its undelivered octets
+// are, exactly when they agree, else what most of them are.
+TEST(TxLog, AMergeKeepsLostOctetsLost) {
+  const auto nothing = [](const TxRecord&, std::uint32_t) {};
+  // A lost record and a SACKed neighbour: exact, all lost.
+  TxLog a;
+  send_new(a, 0, 1000, 0);
+  send_new(a, 1000, 1100, 1);
+  fill(a, 1100, 2);
+  a.at(0).flags |= kTxLost;
+  std::vector<SackRange> board{{kBase + 1000, kBase + 1100}};
+  a.on_ack(kBase, board, board, nothing);
+  ASSERT_TRUE(a.at(1).fully_acked());
+  send_new(a, TxLog::kCapacity * 100 + 900, TxLog::kCapacity * 100 + 1000, 1000);
+  ASSERT_EQ(a.merges(), 1u);
+  EXPECT_EQ((ranges(a)[0]), (Range{0, 1100, 1}));
+  EXPECT_TRUE(lost(a.at(0)));
+  EXPECT_EQ(a.at(0).acked, 100u);
+
+  // A lost record and its neighbour in flight, merged before a
+  // retransmission is logged: 1000 lost octets against 100 in flight, lost.
+  TxLog b;
+  send_new(b, 0, 1000, 0);
+  fill(b, 1000, 1);
+  b.at(0).flags |= kTxLost;
+  b.record(rec(0, 100, 500), kBase, kBase + TxLog::kCapacity * 100 + 900, {});
+  ASSERT_EQ(b.merges(), 1u);
+  EXPECT_EQ((ranges(b)[0]), (Range{100, 1100, 1}));  // the union, less the retransmission
+  EXPECT_TRUE(lost(b.at(0)));
+  // The other way round (1000 octets in flight, 100 lost): in flight.
+  TxLog c;
+  send_new(c, 0, 1000, 0);
+  fill(c, 1000, 1);
+  c.at(1).flags |= kTxLost;
+  send_new(c, TxLog::kCapacity * 100 + 900, TxLog::kCapacity * 100 + 1000, 1000);
+  ASSERT_EQ(c.merges(), 1u);
+  EXPECT_EQ((ranges(c)[0]), (Range{0, 1100, 1}));
+  EXPECT_FALSE(lost(c.at(0)));
+}
+
+// Of two neighbours, the one that misstates fewer octets takes the merge,
+// even when it is the later one in time.
+TEST(TxLog, AMergePrefersTheNeighbourThatAgrees) {
+  TxLog l;
+  send_new(l, 0, 1100, 0);
+  l.record(rec(0, 1000, 1), kBase, kBase + 1100, {});  // [1000, 1100)@0 is now the oldest
+  send_new(l, 1100, 1200, 2);
+  fill(l, 1200, 3);
+  ASSERT_EQ((ranges(l)[0]), (Range{1000, 1100, 0}));
+  ASSERT_EQ((ranges(l)[1]), (Range{0, 1000, 1}));
+  l.at(0).flags |= kTxLost;
+  std::vector<SackRange> board{{kBase + 1100, kBase + 1200}};
+  l.on_ack(kBase, board, board, [](const TxRecord&, std::uint32_t) {});
+  send_new(l, TxLog::kCapacity * 100 + 900, TxLog::kCapacity * 100 + 1000, 1000);
+  ASSERT_EQ(l.merges(), 1u);
+  // Not [0, 1000)@1, in flight: the SACKed [1100, 1200)@2.
+  EXPECT_EQ((ranges(l)[0]), (Range{0, 1000, 1}));
+  EXPECT_FALSE(lost(l.at(0)));
+  EXPECT_EQ((ranges(l)[1]), (Range{1000, 1200, 2}));
+  EXPECT_TRUE(lost(l.at(1)));
+}
+
 TEST(TxLog, ReleaseDropsWhatSndUnaCoversEvenBehindANewerRecord) {
   TxLog l;
   send_new(l, 0, 1000, 10);
