@@ -16,7 +16,7 @@
 //   build/tests/sim/tcp_sim_goodput [--cc newreno,cubic] [--rtt-ms 10,100]
 //       [--loss 0.0001,0.001,0.01,0.03,0.05] [--seconds 30] [--seed 7]
 //       [--counters] [--pacing] [--rate-mbps 1000] [--batch-us 0] [--default-buffers] [--gro]
-//       [--trace-ms MS]
+//       [--trace-ms MS] [--worker-mbufs N]
 //
 // Each run transfers about --seconds of data at the bound's rate (between 2
 // MB and 200 MB), so each point sees many loss events. --counters prints
@@ -27,7 +27,11 @@
 // bench/loss/bridge_bench.sh has; issue 12's needless retransmissions
 // between two Tern ends showed only with bursts); --trace-ms prints the
 // sender's cwnd, flight, peer window, send queue, recovery and (BBR) model
-// every MS of virtual time. Virtual time: the
+// every MS of virtual time; --worker-mbufs N gives both hosts the buffer
+// budget a worker with an N-mbuf pool has (docs/architecture.md "Memory
+// model": autotuning's ceilings become an eighth of it; the simulator sets
+// no budget otherwise), applied at the first step, after connect().
+// Virtual time: the
 // figures do not depend on this machine's speed or load, only on the seed.
 #include <rte_eal.h>
 
@@ -36,10 +40,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/mem_account.h"
 #include "runtime/eal_in_memory.h"
 #include "sim_scenario.h"
 #include "tcp/cc/controller.h"
@@ -78,7 +84,7 @@ int usage(const char* prog) {
   std::fprintf(stderr,
                "usage: %s [--cc NAME,...] [--rtt-ms MS,...] [--loss P,...] [--seconds S] [--seed N] "
                "[--counters] [--pacing] [--rate-mbps M] [--batch-us U] [--default-buffers] [--no-autotune] "
-               "[--gro] [--ofo N] [--trace-ms MS]\n"
+               "[--gro] [--ofo N] [--trace-ms MS] [--worker-mbufs N]\n"
                "  loss rates are fractions (0.01 = 1 %%), each in (0, 0.5]\n",
                prog);
   return 2;
@@ -94,8 +100,9 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 7;
   bool counters = false, pacing = false, default_buffers = false, gro = false, no_autotune = false;
   double rate_mbps = 1000, batch_us = 0;
-  int ofo = -1;         // the receiver's ofo_max_segments (-1: as the buffers imply)
-  double trace_ms = 0;  // > 0: print the sender's window every that many ms of virtual time
+  int ofo = -1;                    // the receiver's ofo_max_segments (-1: as the buffers imply)
+  double trace_ms = 0;             // > 0: print the sender's window every that many ms of virtual time
+  std::uint32_t worker_mbufs = 0;  // > 0: both hosts get a worker's buffer budget for a pool this size
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--counters") {
@@ -149,6 +156,11 @@ int main(int argc, char** argv) {
       char* end = nullptr;
       trace_ms = std::strtod(v, &end);
       if (*end != '\0' || !(trace_ms > 0)) return usage(argv[0]);
+    } else if (a == "--worker-mbufs") {
+      char* end = nullptr;
+      const unsigned long n = std::strtoul(v, &end, 10);
+      if (*end != '\0' || n < 1024 || n > (1u << 24)) return usage(argv[0]);
+      worker_mbufs = static_cast<std::uint32_t>(n);
     } else if (a == "--ofo") {  // the receiver's [tcp] ofo_max_segments
       char* end = nullptr;
       const unsigned long n = std::strtoul(v, &end, 10);
@@ -209,18 +221,37 @@ int main(int argc, char** argv) {
             s.bytes_ab = static_cast<std::uint64_t>(bytes);
             s.time_limit = Duration::s(3600);
             Instant last_trace;
+            bool limits_set = false;
+            std::function<void(TcpSim&, Instant)> trace;
+            s.observe = [&](TcpSim& sim, Instant now) {
+              if (worker_mbufs > 0 && !limits_set) {
+                // As the runtime sizes a worker's account (runtime.cc): the
+                // default port's rings and burst reserved, the rest lent to
+                // queues; autotuning's ceilings are an eighth of it.
+                const MemReserve reserve{.rx_ring = 1024, .tx_ring = 1024, .burst = 32};
+                const MemLimits lim = mem_limits_for_pool(
+                    worker_mbufs, static_cast<std::uint32_t>(sizeof(rte_mbuf)) + RTE_MBUF_DEFAULT_BUF_SIZE,
+                    reserve);
+                sim.a().tcp.mem().set_limits(lim);
+                sim.b().tcp.mem().set_limits(lim);
+                limits_set = true;
+              }
+              if (trace_ms > 0) trace(sim, now);
+            };
             if (trace_ms > 0) {
               // One line per interval: what held the sender (its window, the
               // peer's, what is in flight) and, for BBR, the model.
-              s.observe = [&, step = Duration::us(static_cast<std::int64_t>(trace_ms * 1000))](TcpSim& sim,
-                                                                                               Instant now) {
+              trace = [&, step = Duration::us(static_cast<std::int64_t>(trace_ms * 1000))](TcpSim& sim,
+                                                                                           Instant now) {
                 if (now - last_trace < step) return;
                 last_trace = now;
                 sim.a().tcp.for_each_connection([&](const Tcb& c) {
-                  std::printf("  t %.4f cwnd %u flight %u snd_wnd %u sndq %u rec %d lost_segs %u queue %llu",
-                              static_cast<double>((now - Instant{}).count_ns()) / 1e9, c.cc.cwnd(),
-                              c.flight(), c.snd_wnd, c.sndq.bytes(), c.sack_recovery ? 1 : 0, c.lost_segs,
-                              static_cast<unsigned long long>(sim.link().queued_bytes(Side::kA, now)));
+                  std::printf(
+                      "  t %.4f cwnd %u flight %u snd_wnd %u sndq %u (truesize %u) snd_buf %u rec %d "
+                      "lost_segs %u queue %llu",
+                      static_cast<double>((now - Instant{}).count_ns()) / 1e9, c.cc.cwnd(), c.flight(),
+                      c.snd_wnd, c.sndq.bytes(), c.sndq.truesize(), c.snd_buf, c.sack_recovery ? 1 : 0,
+                      c.lost_segs, static_cast<unsigned long long>(sim.link().queued_bytes(Side::kA, now)));
                   if (const Bbr* b = c.cc.bbr())
                     std::printf(" bbr %d btlbw %.1f pacing %.1f target %u pcons %d",
                                 static_cast<int>(b->state()), static_cast<double>(b->btl_bw()) * 8 / 1e6,
