@@ -280,7 +280,7 @@ std::uint32_t TcpStack::send_size(const Tcb& c, bool fin_pending) const noexcept
   const std::uint32_t mss = c.mss;
   if (mss == 0 || o_.tso_max < 2u * mss || fin_pending || c.snd_nxt != c.snd_max) return mss;
   std::uint32_t most = std::min(o_.tso_max, TcpStackOptions::kTsoMaxPayload);
-  if (pacing_rate(c) != 0) most = std::min(most, pacing_quantum(c));
+  if (may_pace(c) && pacing_rate(c) != 0) most = std::min(most, pacing_quantum(c));
   return std::max<std::uint32_t>(most / mss, 1) * mss;
 }
 
@@ -385,7 +385,8 @@ void TcpStack::output_pass(Tcb& c, bool can_send_data, Instant now) noexcept {
           break;
         }
       }
-      if (pace_hold(c, now, c.snd_max == max_before && c.snd_nxt == nxt_before)) {  // tcp_pacing.cc
+      if (may_pace(c) &&
+          pace_hold(c, now, c.snd_max == max_before && c.snd_nxt == nxt_before)) {  // tcp_pacing.cc
         paced = true;
         break;
       }
@@ -596,7 +597,7 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
     if (c.snd_max == c.snd_una) c.unacked_since = now;  // nothing was waiting: the user timeout starts
     start_rtx_if_stopped(c, now);
     if (synchronized(c.state)) tx_log_on_send(c, seq, len + (fin ? 1u : 0u), now);
-    pace_sent(c, len, now);
+    if (may_pace(c)) pace_sent(c, len, now);
   }
   if (pre != 0) {
     sink_.send_prefixed(std::move(m), c.prefix, now);

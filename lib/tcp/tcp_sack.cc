@@ -272,7 +272,7 @@ void TcpStack::sack_send(Tcb& c, Instant now) noexcept {
     const SackNext nx = rack_active(c) ? rack_next_seg(c, new_data)
                                        : c.sb.next_seg(c.snd_una, c.snd_max, new_data, dupthresh, c.mss);
     if (nx.kind == SackNext::Kind::kNone || nx.len > room) return;
-    if (pace_hold(c, now, n == 0)) return;  // tcp_pacing.cc
+    if (may_pace(c) && pace_hold(c, now, n == 0)) return;  // tcp_pacing.cc
     if (nx.kind == SackNext::Kind::kNew) {
       // Sender SWS (RFC 9293 §3.8.6.2.1): short only when it empties the queue.
       if (nx.len < c.mss && nx.len < unsent) return;

@@ -661,6 +661,12 @@ class TcpStack {
   std::uint32_t pacing_quantum(const Tcb& c) const noexcept;  // bytes a burst may carry
   Duration pace_horizon(const Tcb& c, std::uint64_t rate) const noexcept;
   void pace_sent(Tcb& c, std::uint32_t bytes, Instant now) noexcept;  // moves pace_next on
+  // Whether pacing_rate(c) can be non-zero: only a controller that paces
+  // (BBR) or [tcp] pacing makes it so. The send path asks this inline
+  // before the out-of-line pace_hold / pace_sent, which for an unpaced
+  // connection (CUBIC without [tcp] pacing, the default) would compute a
+  // rate of 0 and do nothing: ~60 instructions a segment saved.
+  bool may_pace(const Tcb& c) const noexcept { return o_.cfg.pacing || c.cc.paces(); }
   void pace_unlink(Tcb& c) noexcept { unlink_from<&Tcb::pace_link, &Tcb::in_pace_list>(pace_head_, c); }
   // The pure ACK output() sends, or in a burst, a place on the list of
   // ACKs end_burst sends (tcp_output.cc).
@@ -756,7 +762,13 @@ class TcpStack {
   static constexpr Duration kNeighbourConfirmInterval = Duration::ms(1000);  // process_ack (RFC 4861 §7.3.1)
   void on_keepalive_timeout(Tcb& c, Instant now) noexcept;
   void restart_rtx(Tcb& c, Instant now) noexcept;  // after sending or on a new ACK
-  void start_rtx_if_stopped(Tcb& c, Instant now) noexcept;
+  // RFC 6298 §5.1: sending data starts the timer unless it is running
+  // already; the running case (every segment of a flight but the first)
+  // pays no call.
+  void start_rtx_if_stopped(Tcb& c, Instant now) noexcept {
+    if (c.rtx_kind != Tcb::RtxKind::kRetransmit) start_rtx(c, now);
+  }
+  void start_rtx(Tcb& c, Instant now) noexcept;
   Instant rtx_deadline_at(const Tcb& c, Instant now) const noexcept;  // RTO, clamped to the user timeout
   void set_idle_timer(Tcb& c, Instant now) noexcept;                  // persist / keepalive / off
 

@@ -406,9 +406,9 @@ void TcpStack::on_keepalive_timeout(Tcb& c, Instant now) noexcept {
   c.rtx_deadline = now + c.ka_interval;
 }
 
-// RFC 6298 §5.1: sending data starts the timer unless it is running already.
-void TcpStack::start_rtx_if_stopped(Tcb& c, Instant now) noexcept {
-  if (c.rtx_kind == Tcb::RtxKind::kRetransmit) return;
+// RFC 6298 §5.1: sending data starts the timer (start_rtx_if_stopped, when
+// it is not running already).
+void TcpStack::start_rtx(Tcb& c, Instant now) noexcept {
   c.rtx_kind = Tcb::RtxKind::kRetransmit;
   c.rtx_deadline = rtx_deadline_at(c, now);
   arm_timer(c);

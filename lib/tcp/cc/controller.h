@@ -155,6 +155,9 @@ class Congestion {
   void on_rate_sample(const RateSample& rs, const BbrAck& a) noexcept {
     if (auto* b = std::get_if<Bbr>(&v_)) b->on_sample(rs, a);
   }
+  // Whether this controller paces at all: pacing_rate() is 0 when it does
+  // not (TcpStack::may_pace asks before any per-segment pacing work).
+  bool paces() const noexcept { return std::holds_alternative<Bbr>(v_); }
   // Bytes per second the engine paces at; 0 for controllers that do not pace.
   std::uint64_t pacing_rate() const noexcept {
     const auto* b = std::get_if<Bbr>(&v_);
