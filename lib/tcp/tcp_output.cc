@@ -397,6 +397,13 @@ void TcpStack::output_pass(Tcb& c, bool can_send_data, Instant now) noexcept {
         c.fin_sent = true;
         break;
       }
+      // This segment took all the queue held past SND.NXT, or all the
+      // window allowed (sending moves neither SND.WND nor cwnd, and the
+      // flight grew by len), and no FIN waits: the next round would find
+      // len 0 and stop with nothing else to do (its persist check needs an
+      // empty flight, and this one is not). Stopping here saves that
+      // round, once per pass (in request/response, per segment).
+      if (!fin_pending && (len == avail || len == usable)) break;
     }
     if (!paced && c.cc.wants_rate_samples()) rate_note_app_limited(c);
     if (c.snd_max != max_before) {
