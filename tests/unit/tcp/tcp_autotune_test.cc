@@ -237,6 +237,24 @@ TEST_F(TcpSndAutotune, GrowsWithTheCongestionWindowToTheCeiling) {
   EXPECT_LE(c->sndq.truesize(), 1u << 20);
 }
 
+// A writer that writes in chunks and waits for kTcpEvWritable after a
+// short write (tern-perf, the simulator's applications) grows the buffer
+// too. The write below fits the room left as payload (30,720 <= 32,768)
+// but not as truesize (15 mbufs of 2,048 bytes, 34,560): it used to be cut
+// short without asking autotuning, and the writer, woken again at
+// snd_lowat, never asked either (the simulator's sender stayed at 1 MB of
+// truesize with a 2 MB window at 100 ms, bench/loss/README.md session 26).
+TEST_F(TcpSndAutotune, AWriteCutShortByWholeMbufsGrowsTheBuffer) {
+  cfg().snd_buf = 32768;
+  cfg().snd_buf_max = 4u << 20;
+  Tcb* c = establish();
+  ASSERT_NE(c, nullptr);
+  const Bytes chunk = pattern(30720);
+  EXPECT_EQ(stack().send_copy(*c, chunk, now()), chunk.size());
+  EXPECT_EQ(snd_grown(), 1u);
+  EXPECT_EQ(c->snd_buf, 2u * 10 * 2304);  // two initial windows of full segments' truesize
+}
+
 TEST_F(TcpSndAutotune, CeilingIsAnEighthOfTheWorkersBudget) {
   cfg().snd_buf_max = 4u << 20;
   stack().mem().set_limits({.low = 4u << 20, .pressure = 6u << 20, .high = 8u << 20});
