@@ -789,11 +789,13 @@ class HttpApp final : public api::App, public api::AcceptHandler, public api::Co
       }
     } else if (e.body == Body::kFile) {
       while (e.body_left > 0) {
-        // With no room for a whole mbuf (send_space() 0) the file's next
-        // byte is offered alone: a refusal asks for on_writable, and the
-        // tail mbuf's unused bytes may still take it (a probe of any other
-        // byte would then have gone into the stream).
-        const std::size_t space = std::max<std::size_t>(c.send_space(), 1);
+        // With no room for a whole mbuf, ask for on_writable rather than
+        // read the file to offer bytes that would be refused.
+        const std::size_t space = c.send_space();
+        if (space == 0) {
+          c.want_writable();
+          return 0;
+        }
         const std::size_t want = std::min<std::uint64_t>({space, kFileChunk, e.body_left});
         const ssize_t got = ::pread(e.fd, scratch_.get(), want, static_cast<off_t>(e.body_off));
         if (got <= 0) {

@@ -137,6 +137,10 @@ SendResult Connection::send(std::span<const std::byte> bytes) noexcept {
   return {static_cast<std::uint32_t>(n), n == bytes.size() ? Error::kOk : Error::kWouldBlock};
 }
 
+void Connection::want_writable() noexcept {
+  if (tcb_ != nullptr && can_send(*tcb_)) worker_->tcp_->want_writable(*tcb_);
+}
+
 void Connection::pause_reading() noexcept { paused_ = true; }
 
 void Connection::resume_reading() noexcept {

@@ -698,6 +698,16 @@ void TcpStack::snd_buf_expand(Tcb& c) noexcept {
   counters_.inc(Counter::kTCPSndBufGrown);
 }
 
+void TcpStack::want_writable(Tcb& c) noexcept {
+  if (c.removed) return;
+  c.writable_wanted = true;
+  if (writable_due(c)) {
+    c.writable_wanted = false;
+    post(c, kTcpEvWritable);
+  }
+  dispatch();
+}
+
 void TcpStack::set_send_buffer(Tcb& c, std::uint32_t bytes, std::uint32_t lowat, Instant now) noexcept {
   // At least two of the pool's mbufs, as Linux raises SO_SNDBUF to
   // SOCK_MIN_SNDBUF: below one, a copying send could never queue a byte.

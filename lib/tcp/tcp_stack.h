@@ -411,6 +411,12 @@ class TcpStack {
   // raises it to SOCK_MIN_SNDBUF), and kTcpEvWritable fires once the queue
   // falls to `lowat` (capped at the buffer).
   void set_send_buffer(Tcb& c, std::uint32_t bytes, std::uint32_t lowat, Instant now) noexcept;
+  // Asks for kTcpEvWritable as a refused send would, without one: once the
+  // queue is down to snd_lowat and send_space() is not 0; posted now if that
+  // is already so. For a writer that found no space and has nothing it can
+  // offer (a copying write could still be taken by the tail mbuf's unused
+  // room, so offering a byte is not a safe way to ask).
+  void want_writable(Tcb& c) noexcept;
   // Send-buffer autotuning (tcp_stack.cc): room for two congestion windows,
   // up to [tcp] snd_buf_max, when a write does not fit.
   void snd_buf_expand(Tcb& c) noexcept;

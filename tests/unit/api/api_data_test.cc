@@ -98,6 +98,80 @@ TEST_F(ApiPair, ZeroCopySendTakesAWholeMbufPrefixAndKeepsTheRest) {
   EXPECT_EQ(trace_.back(), "S data");
 }
 
+// want_writable() asks for on_writable without a refused send: a writer
+// that finds send_space() 0 need not offer data to be told (tern-httpd's
+// one-byte probe for it was taken by the tail mbuf's unused room and went
+// into a response, session 26). A send that was not refused asks nothing.
+TEST_F(ApiPair, WantWritableAsksForOnWritableWithoutARefusedSend) {
+  establish();
+  const std::vector<std::uint16_t> sizes{1500, 1500, 1500, 1500};
+  const Bytes first = pattern(6000, 8), second = pattern(6000, 9);
+  std::uint32_t per_mbuf = 0;
+  auto fill = [&](const Bytes& stream) {
+    cli_->in_next_poll([&, stream](WorkerContext& w) {
+      Connection& c = *cli_->conn;
+      Buffer chain = make_chain(w.pool(), sizes, stream);
+      ASSERT_TRUE(chain);
+      const SendResult r = c.send(chain);
+      EXPECT_EQ(r.accepted, 6000u);
+      EXPECT_EQ(r.error, Error::kOk);
+      EXPECT_EQ(c.send_space(), 0u);  // half an mbuf is no room
+    });
+  };
+  cli_->in_next_poll([&](WorkerContext& w) {
+    per_mbuf = static_cast<std::uint32_t>(sizeof(rte_mbuf)) + rte_pktmbuf_data_room_size(w.pool());
+    ASSERT_EQ(cli_->conn->set_send_buffer(4 * per_mbuf + per_mbuf / 2, per_mbuf), Error::kOk);
+  });
+  step();
+  // Filled to the brim, never refused: no on_writable.
+  fill(first);
+  ASSERT_TRUE(run_until([&] { return srv_->received.size() == first.size(); }, Duration::s(2)));
+  EXPECT_EQ(cli_->writable_calls, 0u);
+
+  // Filled again, then asked: on_writable once, at the low watermark.
+  fill(second);
+  cli_->in_next_poll([&](WorkerContext&) { cli_->conn->want_writable(); });
+  std::uint32_t space_at_writable = 0;
+  cli_->writable = [&](Connection& c) { space_at_writable = c.send_space(); };
+  ASSERT_TRUE(run_until([&] { return cli_->writable_calls > 0; }, Duration::s(2)));
+  EXPECT_GE(space_at_writable, 3 * per_mbuf);
+  ASSERT_TRUE(
+      run_until([&] { return srv_->received.size() == first.size() + second.size(); }, Duration::s(2)));
+  EXPECT_EQ(Bytes(srv_->received.begin() + 6000, srv_->received.end()), second);
+  EXPECT_EQ(cli_->writable_calls, 1u);
+
+  // Asked with room already there: on_writable in the next round, once.
+  cli_->in_next_poll([&](WorkerContext&) { cli_->conn->want_writable(); });
+  step();
+  step();
+  EXPECT_EQ(cli_->writable_calls, 2u);
+  EXPECT_FALSE(run_until([] { return false; }, Duration::ms(50)));
+  EXPECT_EQ(cli_->writable_calls, 2u);
+}
+
+// The hazard want_writable() avoids: with send_space() 0 a copying send
+// still takes bytes into the last mbuf's unused room.
+TEST_F(ApiPair, ACopyingSendMayTakeBytesWhenSendSpaceIsZero) {
+  establish();
+  cli_->in_next_poll([&](WorkerContext& w) {
+    Connection& c = *cli_->conn;
+    const auto per_mbuf = static_cast<std::uint32_t>(sizeof(rte_mbuf)) + rte_pktmbuf_data_room_size(w.pool());
+    ASSERT_EQ(c.set_send_buffer(2 * per_mbuf, per_mbuf), Error::kOk);
+    // Two mbufs of 100 bytes, the application's and then a copy: no room
+    // for a third.
+    Buffer own = make_chain(w.pool(), {100}, pattern(100, 10));
+    ASSERT_TRUE(own);
+    EXPECT_EQ(c.send(own).accepted, 100u);
+    const Bytes copied = pattern(100, 11), more = pattern(10, 12);
+    EXPECT_EQ(c.send(std::span<const std::byte>{copied}).accepted, 100u);
+    ASSERT_EQ(c.send_space(), 0u);
+    EXPECT_EQ(c.send(std::span<const std::byte>{more}).accepted, 10u);
+  });
+  ASSERT_TRUE(run_until([&] { return srv_->received.size() == 210; }, Duration::s(1)));
+  EXPECT_EQ(Bytes(srv_->received.end() - 10, srv_->received.end()), pattern(10, 12));
+  EXPECT_EQ(cli_->writable_calls, 0u);
+}
+
 // Send-buffer autotuning ([tcp] snd_buf_max) grows the buffer for a write
 // that does not fit before send(Buffer&) splits it: a chain the grown
 // buffer holds is taken whole and reported so (kOk), not taken behind a

@@ -142,8 +142,15 @@ class Connection {
   // fits; `data` keeps the rest (empty when all was taken). kWouldBlock:
   // some or none was taken, on_writable() follows at the low watermark.
   SendResult send(Buffer& data) noexcept;
-  // Copying send: as many bytes as fit.
+  // Copying send: as many bytes as fit. It may take a few bytes into the
+  // last queued mbuf's unused room even when send_space() is 0.
   SendResult send(std::span<const std::byte> bytes) noexcept;
+  // Asks for on_writable() without a refused send (EPOLLOUT for one event):
+  // it comes once the send buffer is down to its low watermark and
+  // send_space() is not 0, in the next round of callbacks if that is so
+  // already. For a writer that finds send_space() 0 and would rather not
+  // offer data to find out. Ignored once the connection can no longer send.
+  void want_writable() noexcept;
 
   // While paused, data stays in the receive queue (the advertised window
   // closes as it fills) and on_data is not called; recv() and read() pull it.
@@ -208,8 +215,9 @@ class Connection {
   std::uint16_t remote_port() const noexcept;
   bool established() const noexcept;
   std::uint32_t send_queued() const noexcept;  // bytes not yet acknowledged
-  std::uint32_t send_space() const noexcept;   // buffer bytes (truesize) send() would take now
-  std::string_view state() const noexcept;     // "ESTABLISHED", ... (RFC 9293 names)
+  // Buffer bytes (truesize) send() would take now: 0 unless a whole mbuf fits.
+  std::uint32_t send_space() const noexcept;
+  std::string_view state() const noexcept;  // "ESTABLISHED", ... (RFC 9293 names)
   // cwnd, RTT, retransmissions, ... now, as Linux's TCP_INFO (tern/connection_info.h).
   // Computed when asked: cheap, but not free. After close: zeros, state "CLOSED".
   ConnectionInfo info() const noexcept;
