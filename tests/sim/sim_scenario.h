@@ -59,7 +59,10 @@ std::string describe(const Scenario& s);
 struct Outcome {
   bool ok = false;
   std::string failures;  // one line per failed check
-  Instant end;           // virtual time when both connections were gone
+  // Not empty when a side gave up unheard (the link lost all its peer sent
+  // for a whole retransmission series): the streams' totals are not checked.
+  std::string gave_up;
+  Instant end;  // virtual time when both connections were gone
   Counters a, b;
   LinkCounts ab, ba;
   std::string trace;  // the last trace lines, when run with trace_lines > 0

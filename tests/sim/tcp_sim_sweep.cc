@@ -104,6 +104,8 @@ int main(int argc, char** argv) {
             n(o.a, tern::Counter::kTCPTimeouts), n(o.a, tern::Counter::kTCPFastRetrans),
             n(o.a, tern::Counter::kRetransSegs), n(o.b, tern::Counter::kTCPTimeouts),
             n(o.b, tern::Counter::kTCPFastRetrans), n(o.b, tern::Counter::kRetransSegs));
+        if (!o.gave_up.empty())
+          std::printf("seed %llu: %s\n", static_cast<unsigned long long>(seed), o.gave_up.c_str());
       }
       const std::string report = tern::sim::check_scenario(s, pools, trace_lines);
       if (!report.empty()) {
