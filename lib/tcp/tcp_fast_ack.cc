@@ -101,7 +101,7 @@ bool TcpStack::fast_ack(Tcb& c, const Segment& s, Instant now) noexcept {
       const Seq32 fack = c.rack_fack;
       const Seq32* fack_before = c.rack_valid ? &fack : nullptr;
       c.txlog->on_cumulative_ack(c.snd_una, [&](const TxRecord& r, std::uint32_t) {
-        rack_on_delivered(c, r, now_us, fack_before);
+        rack_on_delivered(c, r, now_us, fack_before, std::nullopt, now);  // never a retransmission
         c.first_sent_us = r.sent_us;  // in time order: the last visited is the latest sent
         logged = record_rtt(r, now);
       });

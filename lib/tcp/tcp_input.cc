@@ -672,7 +672,7 @@ Duration TcpStack::take_rtt_sample_unlogged(Tcb& c, const Segment& s, const Logg
     c.rtt_timing = false;
     if (!c.ts_ok || !s.opts.timestamps) return Duration{};
     const std::uint32_t age_us = clock_us(now) - logged.rxt_sent_us;
-    const std::uint32_t rxt_tsval = ts_val(c, now - Duration::us(age_us));
+    const std::uint32_t rxt_tsval = logged_tsval(c, logged.rxt_sent_us, now);
     const bool echoes_rxt = static_cast<std::int32_t>(s.opts.timestamps->second - rxt_tsval) >= 0;
     if (!echoes_rxt || age_us >= 0x7fffffffu || age_us < c.rack_min_rtt_us) return Duration{};
     c.rto.on_rtt_sample(Duration::us(age_us));
@@ -771,7 +771,7 @@ void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
     if (c.sack_ok) {
       sack_on_ack(c, s, acked, sample, false, now);
     } else {
-      tx_log_on_ack(c, acked, {}, now);
+      tx_log_on_ack(c, acked, {}, ack_tsecr(c, s), now);
       if (c.cc.wants_rate_samples())  // BBR; without SACK no ACK marks a loss (the core resends)
         rate_on_ack(c, acked, 0, c.flight(), c.flight() + acked, rtt, now);
       undo_on_ack(c, s, acked, nullptr, false, a == CcAction::kRetransmit, now);  // tcp_undo.cc

@@ -62,7 +62,8 @@ void TcpStack::sack_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const 
   const std::int64_t newly = std::int64_t{acked} + c.sb.sacked_bytes() - sacked_before;
   const std::uint32_t newly_delivered = newly > 0 ? static_cast<std::uint32_t>(newly) : 0;
   // What left the pipe delivered (BBR's prior_inflight, below).
-  const std::uint32_t from_pipe = tx_log_on_ack(c, newly_delivered, s.opts.sack_blocks(), now);
+  const std::uint32_t from_pipe =
+      tx_log_on_ack(c, newly_delivered, s.opts.sack_blocks(), ack_tsecr(c, s), now);
   undo_on_ack(c, s, acked, &u, strict_dup, false, now);    // tcp_undo.cc: may end recovery
   const std::uint32_t delivered = acked + u.newly_sacked;  // RFC 6937 DeliveredData
   // BBR's input once loss detection has run and before anything is sent

@@ -618,12 +618,30 @@ class TcpStack {
   // blocks. For a controller that takes rate samples (BBR) returns the
   // octets delivered from records not RACK-lost, i.e. those that were in
   // flight (pipe); 0 otherwise.
+  // `tsecr` is the ACK's timestamp echo (ack_tsecr).
   std::uint32_t tx_log_on_ack(Tcb& c, std::uint32_t newly, std::span<const SackBlock> blocks,
-                              Instant now) noexcept;
+                              std::optional<std::uint32_t> tsecr, Instant now) noexcept;
+  // The ACK's TSecr where timestamps are in use (RFC 7323 §3.2).
+  static std::optional<std::uint32_t> ack_tsecr(const Tcb& c, const Segment& s) noexcept {
+    if (!c.ts_ok || !s.opts.timestamps) return std::nullopt;
+    return s.opts.timestamps->second;
+  }
+  // The TSval a transmission logged at `sent_us` carried: ours is our
+  // millisecond clock plus the connection's offset at the send (ts_val),
+  // and each millisecond tick begins on a microsecond, so the logged time
+  // gives the tick exactly; no record needs a TSval of its own. `now`
+  // places sent_us (microseconds mod 2^32) in time; it must be within
+  // 2^31 us (35 minutes) after the send.
+  std::uint32_t logged_tsval(const Tcb& c, std::uint32_t sent_us, Instant now) const noexcept {
+    return ts_val(c, now - Duration::us(clock_us(now) - sent_us));
+  }
   bool borrow_tx_log(Tcb& c) noexcept;
   // tcp_rack.cc: RACK (RFC 8985 §6) where SACK was negotiated and a log is lent
   static bool rack_active(const Tcb& c) noexcept { return c.sack_ok && c.txlog != nullptr; }
-  void rack_on_delivered(Tcb& c, const TxRecord& r, std::uint32_t now_us, const Seq32* fack_before) noexcept;
+  // `tsecr`: the ACK's timestamp echo, where timestamps are in use (step
+  // 2's check of a retransmission; fast_ack never delivers one).
+  void rack_on_delivered(Tcb& c, const TxRecord& r, std::uint32_t now_us, const Seq32* fack_before,
+                         std::optional<std::uint32_t> tsecr, Instant now) noexcept;
   std::uint32_t rack_on_ack(Tcb& c, bool dsack, Instant now) noexcept;  // §6.2 steps 4, 5: octets marked lost
   std::uint32_t rack_reo_wnd_us(const Tcb& c) const noexcept;
   std::uint32_t rack_detect_loss(Tcb& c, Instant now) noexcept;  // §6.2 step 5: octets newly marked lost

@@ -54,7 +54,7 @@ void TcpStack::tx_log_on_send(Tcb& c, Seq32 seq, std::uint32_t seq_len, Instant 
 }
 
 std::uint32_t TcpStack::tx_log_on_ack(Tcb& c, std::uint32_t newly, std::span<const SackBlock> blocks,
-                                      Instant now) noexcept {
+                                      std::optional<std::uint32_t> tsecr, Instant now) noexcept {
   const std::uint32_t now_us = clock_us(now);
   if (newly > 0) {
     c.delivered += newly;  // draft-cheng §3.3: C.delivered, C.delivered_time
@@ -77,7 +77,7 @@ std::uint32_t TcpStack::tx_log_on_ack(Tcb& c, std::uint32_t newly, std::span<con
   c.txlog->on_ack(c.snd_una, c.sb.ranges(), {b.data(), nb}, [&](const TxRecord& r, std::uint32_t n) {
     if (!any || us_after(r.sent_us, latest_sent_us)) latest_sent_us = r.sent_us;
     any = true;
-    if (c.sack_ok) rack_on_delivered(c, r, now_us, fack_before);  // RFC 8985 §6.2 steps 2, 3
+    if (c.sack_ok) rack_on_delivered(c, r, now_us, fack_before, tsecr, now);  // RFC 8985 §6.2 steps 2, 3
     if (sample) {
       rate_sampler_.on_delivered(TxSnapshot{r.sent_us, r.delivered, r.delivered_us, r.first_sent_us,
                                             (r.flags & kTxAppLimited) != 0, (r.flags & kTxRetransmit) != 0});

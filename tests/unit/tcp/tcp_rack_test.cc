@@ -18,21 +18,29 @@ constexpr std::uint32_t kMss = 1460;
 
 class Rack : public SackScript {
  protected:
-  Tcb* open_rack() {
+  // With `ts`, timestamps too (RFC 7323): SMSS 1448, and every ACK here
+  // echoes t1_, the TSval of S1 (the receiver's TS.Recent after it).
+  Tcb* open_rack(bool ts = false) {
     Tcb* c = active_syn(at_ms(0));
     if (c == nullptr) return nullptr;
-    recv(seg().flags(kTcpSyn | kTcpAck).seq(irs()).ack(iss() + 1).mss(1460).sack_perm(), at_ms(20));
+    Seg synack = seg().flags(kTcpSyn | kTcpAck).seq(irs()).ack(iss() + 1).mss(1460).sack_perm();
+    if (ts) synack.ts(peer_ts_, our_tsval(*c));
+    recv(synack, at_ms(20));
     expect_sent(seg().flags(kTcpAck).seq(iss() + 1).ack(irs() + 1));
     EXPECT_TRUE(c->sack_ok);
+    EXPECT_EQ(c->ts_ok, ts);
+    mss_ = c->mss;
     stack().set_nodelay(*c, true, now());
     send(*c, 1, at_ms(30));
-    expect_segment(1);
-    recv(ack_with(S(2)), at_ms(50));
+    const Sent s1 = expect_segment(1);
+    if (ts) t1_ = s1.opts.timestamps->first;
+    recv(ts ? ack_with(S(2), {}, t1_) : ack_with(S(2)), at_ms(50));
     EXPECT_EQ(c->rack_rtt_us, 20'000u);
     EXPECT_EQ(c->rack_min_rtt_us, 20'000u);
     EXPECT_EQ(c->txlog, nullptr);  // nothing in flight: the log went back
     return c;
   }
+  std::uint32_t t1_ = 0;
 };
 
 // §6.2 step 5: S2 (sent at 60 ms) is lost only once RACK.rtt + reo_wnd has
@@ -249,6 +257,49 @@ TEST_F(Rack, ResendAfterNewDataAtTheSameInstantIsNotLostWhenTheNewDataIsSacked) 
   for (const Sent& s : take_all_sent()) EXPECT_NE(s.seq, S(3)) << s;
   recv(ack_with(S(n1 + 2)), at_ms(101));
   EXPECT_EQ(count(Counter::kRetransSegs), 1u);
+}
+
+// §6.2 step 2 with timestamps: an ACK whose TSecr is older than the TSval
+// of a retransmission it delivers answers an earlier transmission, and
+// does not update RACK. S2..S5 leave at 60 ms, S6 at 70 ms; S3..S5 are
+// SACKed at 80 ms, so S2 is lost (DupThresh SACKed: reo_wnd 0) and resent
+// at 80 ms. The original S2 was only late: the ACK of S2..S5 at 105 ms
+// echoes its TSval (60 ms), and arrives 25 ms after the resend left, more
+// than min_RTT (20 ms), so the min_RTT rule alone took it for the resend's:
+// RACK.rtt 25 ms and RACK's segment the resend (80 ms), after which S6,
+// sent at 70 ms and still in flight, looked lost and went again.
+TEST_F(Rack, AckEchoingAnOlderTsvalThanTheRetransmissionDoesNotMoveRack) {
+  Tcb* c = open_rack(true);
+  ASSERT_NE(c, nullptr);
+  const std::vector<Sent> s2 = queue(*c, 4, at_ms(60));  // S2..S5
+  ASSERT_EQ(s2.size(), 4u);
+  const std::uint32_t t60 = s2[0].opts.timestamps->first;
+  send(*c, 1, at_ms(70));
+  expect_segment(6);
+  recv(ack_with(S(2), {{S(3), S(6)}}, t1_), at_ms(80));
+  const Sent rxt = expect_segment(2);
+  expect_nothing_sent();
+  ASSERT_TRUE(rxt.opts.timestamps);
+  EXPECT_GT(rxt.opts.timestamps->first, t60);
+  EXPECT_EQ(c->rack_rtt_us, 20'000u);
+  recv(ack_with(S(6), {}, t60), at_ms(105));  // the original's ACK
+  EXPECT_EQ(c->rack_rtt_us, 20'000u);         // not 25 ms: nothing learnt
+  expect_nothing_sent();                      // S6 is not called lost
+  EXPECT_EQ(count(Counter::kRetransSegs), 1u);
+}
+
+// The same delivery with an echo of the resend's TSval: the resend filled
+// the hole, and RACK takes its time (RACK.rtt 25 ms), as before.
+TEST_F(Rack, AckEchoingTheRetransmissionsTsvalMovesRack) {
+  Tcb* c = open_rack(true);
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(queue(*c, 4, at_ms(60)).size(), 4u);
+  send(*c, 1, at_ms(70));
+  expect_segment(6);
+  recv(ack_with(S(2), {{S(3), S(6)}}, t1_), at_ms(80));
+  const Sent rxt = expect_segment(2);
+  recv(ack_with(S(6), {}, rxt.opts.timestamps->first), at_ms(105));
+  EXPECT_EQ(c->rack_rtt_us, 25'000u);
 }
 
 // RFC 9438 §4.6 in the engine: CUBIC's SACK recovery reduces from cwnd
