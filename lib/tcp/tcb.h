@@ -14,6 +14,7 @@
 #include "base/timer_wheel.h"
 #include "ip/frame_prefix.h"
 #include "tcp/cc/controller.h"
+#include "tcp/min_rtt_filter.h"
 #include "tcp/reassembly.h"
 #include "tcp/recv_queue.h"
 #include "tcp/rto.h"
@@ -203,7 +204,7 @@ struct Tcb : TimerNode {
   std::uint32_t tx_order = 0;              // the next TxRecord::order
   Seq32 rack_end_seq;                      // RACK.end_seq
   std::uint32_t rack_rtt_us = 0;           // RACK.rtt
-  std::uint32_t rack_min_rtt_us = 0;       // RACK.min_RTT (0: no sample yet)
+  MinRttFilter rack_min_rtt;               // RACK.min_RTT, windowed (min_rtt_filter.h)
   Seq32 rack_fack;                         // RACK.fack: highest end delivered
   Seq32 rack_dsack_round;                  // RACK.dsack_round (when rack_dsack_round_set)
   // Figures for the application: the largest reordering seen, in segments

@@ -674,7 +674,7 @@ Duration TcpStack::take_rtt_sample_unlogged(Tcb& c, const Segment& s, const Logg
     const std::uint32_t age_us = clock_us(now) - logged.rxt_sent_us;
     const std::uint32_t rxt_tsval = logged_tsval(c, logged.rxt_sent_us, now);
     const bool echoes_rxt = static_cast<std::int32_t>(s.opts.timestamps->second - rxt_tsval) >= 0;
-    if (!echoes_rxt || age_us >= 0x7fffffffu || age_us < c.rack_min_rtt_us) return Duration{};
+    if (!echoes_rxt || age_us >= 0x7fffffffu || age_us < c.rack_min_rtt.us()) return Duration{};
     c.rto.on_rtt_sample(Duration::us(age_us));
     return Duration::us(age_us);
   }

@@ -8,12 +8,14 @@
 // flight (pipe). Without a log (the pool was dry for this flight) RFC 6675's
 // DupThresh / IsLost run instead (tcp_sack.cc).
 //
+// RACK.min_RTT is a windowed minimum (min_rtt_filter.h: about 300 s, as
+// Linux's tcp_min_rtt_wlen), so a path whose RTT rose forgets its old one.
+//
 // Departures from RFC 8985, each for a reason given where it is made:
-// RACK.min_RTT is the connection's minimum (no windowed filter); step 2's
-// timestamp check of a retransmission applies to octets the ACK delivers
-// cumulatively, not to SACKed ones; after a timeout the SACK scoreboard is
-// kept (Linux does the same) unless a second timeout follows; a batch of
-// segments sent at one instant shares one record.
+// step 2's timestamp check of a retransmission applies to octets the ACK
+// delivers cumulatively, not to SACKed ones; after a timeout the SACK
+// scoreboard is kept (Linux does the same) unless a second timeout
+// follows; a batch of segments sent at one instant shares one record.
 #include <algorithm>
 
 #include "tcp/tcp_input_rules.h"
@@ -86,9 +88,10 @@ void TcpStack::rack_on_delivered(Tcb& c, const TxRecord& r, std::uint32_t now_us
     // Else, and within one timestamp tick, a delivery sooner than min_RTT
     // after the resend left is the original's.
     if (tsecr && seq_leq(end, c.snd_una) && ts_older(*tsecr, logged_tsval(c, r.sent_us, now))) return;
-    if (c.rack_min_rtt_us != 0 && rtt < c.rack_min_rtt_us) return;
+    if (rtt < c.rack_min_rtt.us()) return;  // 0 while there is no sample
+  } else {
+    c.rack_min_rtt.update(rtt, now);
   }
-  if (!rxt && (c.rack_min_rtt_us == 0 || rtt < c.rack_min_rtt_us)) c.rack_min_rtt_us = std::max(rtt, 1u);
   c.rack_rtt_us = rtt;
   if (!c.rack_valid || sent_after(r.order, end, c.rack_xmit_order, c.rack_end_seq)) {
     c.rack_xmit_us = r.sent_us;
@@ -107,7 +110,7 @@ std::uint32_t TcpStack::rack_reo_wnd_us(const Tcb& c) const noexcept {
     if (c.sack_recovery || c.recovery_hold) return 0;
     if (c.sb.sacked_bytes() >= std::uint64_t{std::max<std::uint32_t>(o_.cfg.dupthresh, 1)} * c.mss) return 0;
   }
-  const std::uint64_t w = std::uint64_t{c.rack_reo_wnd_mult} * c.rack_min_rtt_us / 4;
+  const std::uint64_t w = std::uint64_t{c.rack_reo_wnd_mult} * c.rack_min_rtt.us() / 4;
   const std::uint64_t srtt = static_cast<std::uint64_t>(c.rto.srtt().count_ns() / 1000);
   return static_cast<std::uint32_t>(std::min(w, srtt));
 }

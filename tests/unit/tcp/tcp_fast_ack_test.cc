@@ -46,7 +46,7 @@ std::string fingerprint(const Tcb& c) {
     << " rtx=" << static_cast<int>(c.rtx_kind) << "@" << c.rtx_deadline.ns_since_epoch()
     << " tlp=" << c.tlp_deadline.ns_since_epoch() << " rackdl=" << c.rack_deadline.ns_since_epoch()
     << " rack=" << c.rack_valid << "," << c.rack_xmit_us << "," << c.rack_xmit_order << ","
-    << c.rack_end_seq.value() << "," << c.rack_rtt_us << "," << c.rack_min_rtt_us << ","
+    << c.rack_end_seq.value() << "," << c.rack_rtt_us << "," << c.rack_min_rtt.us() << ","
     << c.rack_fack.value() << "," << c.rack_reordering_seen << "," << c.reordering
     << " delivered=" << c.delivered << "," << c.delivered_us << "," << c.first_sent_us
     << " acked=" << c.bytes_acked << " sndq=" << c.sndq.bytes() << " cwnduse=" << c.cwnd_window_flight << ","

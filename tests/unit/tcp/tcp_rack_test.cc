@@ -36,7 +36,7 @@ class Rack : public SackScript {
     if (ts) t1_ = s1.opts.timestamps->first;
     recv(ts ? ack_with(S(2), {}, t1_) : ack_with(S(2)), at_ms(50));
     EXPECT_EQ(c->rack_rtt_us, 20'000u);
-    EXPECT_EQ(c->rack_min_rtt_us, 20'000u);
+    EXPECT_EQ(c->rack_min_rtt.us(), 20'000u);
     EXPECT_EQ(c->txlog, nullptr);  // nothing in flight: the log went back
     return c;
   }
@@ -300,6 +300,57 @@ TEST_F(Rack, AckEchoingTheRetransmissionsTsvalMovesRack) {
   const Sent rxt = expect_segment(2);
   recv(ack_with(S(6), {}, rxt.opts.timestamps->first), at_ms(105));
   EXPECT_EQ(c->rack_rtt_us, 25'000u);
+}
+
+// RACK.min_RTT is a windowed minimum (min_rtt_filter.h, 300 s): the path's
+// RTT rises from 20 ms to 38 ms at 1 s (a route change) and stays there,
+// one segment timed every 10 s. By 400 s the 20 ms minimum has expired,
+// and reo_wnd (§6.2 step 4, min_RTT / 4) is 9.5 ms: S(a), sent 2 ms before
+// S(b), is lost at 38 + 9.5 ms after it left once S(b) is SACKed, not at
+// 38 + 5 ms as with the connection's minimum. (Below DupThresh SACKed, no
+// recovery: reo_wnd is not 0.)
+TEST_F(Rack, AnOldMinRttExpiresAndReoWndFollowsTheRisenPath) {
+  Tcb* c = open_rack();
+  ASSERT_NE(c, nullptr);
+  std::uint32_t next = 2;
+  for (std::int64_t t = 1'000; t <= 391'000; t += 10'000, ++next) {
+    send(*c, 1, at_ms(t));
+    expect_segment(next);
+    recv(ack_with(S(next + 1)), at_ms(t + 38));
+  }
+  EXPECT_EQ(c->rack_min_rtt.us(), 38'000u);
+  const std::uint32_t a = next;
+  send(*c, 1, at_ms(400'000));
+  expect_segment(a);
+  send(*c, 1, at_ms(400'002));
+  expect_segment(a + 1);
+  recv(ack_with(S(a), {{S(a + 1), S(a + 2)}}), at_ms(400'040));
+  EXPECT_EQ(c->rack_deadline, at_ms(400'047) + Duration::us(500));
+  advance_to(at_ms(400'046));
+  expect_nothing_sent();
+  advance_to(at_ms(400'048));
+  expect_segment(a);
+}
+
+// The filter alone: a minimum lasts while samples refresh it, and is gone
+// within the window once larger samples have turned the halves twice.
+TEST(MinRttFilter, KeepsTheLeastSampleOfTheWindowAndForgetsOlderOnes) {
+  MinRttFilter f;
+  EXPECT_EQ(f.us(), 0u);
+  const Instant t0 = Instant::from_ns(1'000'000'000);
+  f.update(20'000, t0);
+  f.update(30'000, t0 + Duration::s(1));
+  EXPECT_EQ(f.us(), 20'000u);
+  f.update(30'000, t0 + Duration::s(160));  // a new half: 20 ms is the previous one's
+  EXPECT_EQ(f.us(), 20'000u);
+  f.update(35'000, t0 + Duration::s(200));
+  EXPECT_EQ(f.us(), 20'000u);
+  f.update(35'000, t0 + Duration::s(320));  // 20 ms (at t0) is gone
+  EXPECT_EQ(f.us(), 30'000u);
+  f.update(40'000, t0 + Duration::s(1'000));  // after a silence longer than the window: nothing old
+  EXPECT_EQ(f.us(), 40'000u);
+  f.update(0, t0 + Duration::s(1'001));  // a zero sample counts as 1 us
+  EXPECT_EQ(f.us(), 1u);
 }
 
 // RFC 9438 §4.6 in the engine: CUBIC's SACK recovery reduces from cwnd
