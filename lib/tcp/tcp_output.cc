@@ -208,20 +208,11 @@ std::uint16_t TcpStack::window_field(Tcb& c) noexcept {
 // half of what it can be, and the update at least doubles it (and moves the
 // edge by at least one MSS, RFC 9293 §3.8.6.2.2). In a steady bulk transfer
 // the ordinary ACKs carry the window, so this adds no ACKs there; it matters
-// when the application drained a (nearly) closed window.
-bool TcpStack::window_update_due(Tcb& c) noexcept {
-  // With a hole open the window does not move (window_field), and an ACK
-  // would only be a false duplicate to the sender.
-  if (!synchronized(c.state) || c.fin_received || c.ooo != nullptr) return false;
-  const std::int32_t cur_i = c.rcv_adv - c.rcv_nxt;
-  const std::uint32_t cur = cur_i > 0 ? static_cast<std::uint32_t>(cur_i) : 0;
-  // Only what the window field can express counts (65535 << scale, within
-  // the window clamp).
-  const std::uint32_t max_field = max_window(c);
-  // The usual case in a bulk transfer, decided on an upper bound of the
-  // limit below: the window never offers more than rcv_buf, as a full
-  // segment's truesize exceeds its MSS.
-  if (c.rcv_mss <= full_seg_truesize_ && 2ull * cur > std::min(c.rcv_buf, max_field)) return false;
+// when the application drained a (nearly) closed window. The inline
+// window_update_due (tcp_stack.h) has ruled out a hole, a FIN and the usual
+// case; `cur` is the window the peer sees, `max_field` the most a window
+// field can express.
+bool TcpStack::window_update_open(Tcb& c, std::uint32_t cur, std::uint32_t max_field) noexcept {
   const std::uint32_t limit = std::min(win_from_space(c, rcv_window_limit(c)), max_field);
   if (2ull * cur > limit) return false;  // decided without receive_window
   const std::uint32_t free = std::min(receive_window(c), limit);

@@ -334,7 +334,9 @@ void TcpStack::rcv_rtt_sample(Tcb& c, Instant now) noexcept {
 // last measure, what it took in that round trip (RCV.NXT less what is still
 // queued, from where the measure began) is compared with the most it took
 // in one before; more means the buffer may be what holds the sender back.
-void TcpStack::rcv_space_adjust(Tcb& c, Instant now) noexcept {
+// rcv_space_adjust (tcp_stack.h) calls this unless it could tell that less
+// than a round trip has passed.
+void TcpStack::rcv_space_measure(Tcb& c, Instant now) noexcept {
   if (c.rcv_buf_locked || c.fin_received || !synchronized(c.state)) return;
   const Seq32 taken_to = c.rcv_nxt - c.rcvq.bytes();
   if (c.rcv_space == 0) {  // the first read starts the first measure

@@ -540,7 +540,14 @@ class TcpStack {
   // estimate, advanced as RCV.NXT passes the edge being timed, and the
   // buffer's growth, checked as the application takes data.
   void rcv_rtt_sample(Tcb& c, Instant now) noexcept;
-  void rcv_space_adjust(Tcb& c, Instant now) noexcept;
+  // Every read asks; inline, the common case (within a round trip of the
+  // last measure, the receiver's own RTT known) returns without a call, as
+  // rcv_space_measure would return at once there.
+  void rcv_space_adjust(Tcb& c, Instant now) noexcept {
+    if (c.rcv_space != 0 && c.rcv_rtt > Duration{} && now - c.rcv_space_time < c.rcv_rtt) return;
+    rcv_space_measure(c, now);
+  }
+  void rcv_space_measure(Tcb& c, Instant now) noexcept;
   bool predicted_segment(Tcb& c, Segment& s, Instant now) noexcept;  // header prediction
   void reserve_header_mbufs(std::uint32_t segments) noexcept;
   void release_header_mbufs() noexcept;
@@ -760,7 +767,26 @@ class TcpStack {
   Drop rcv_refusal(const Tcb& c, std::uint32_t truesize, Drop own) const noexcept;
   std::uint32_t receive_window(Tcb& c) noexcept;
   std::uint16_t window_field(Tcb& c) noexcept;  // advances rcv_adv
-  bool window_update_due(Tcb& c) noexcept;
+  // After the application read: worth an ACK to open the window now
+  // (tcp_output.cc)? Inline, the usual case of a bulk transfer (the window
+  // the peer sees is still more than half of what it can be) is decided
+  // without a call: every read asks.
+  bool window_update_due(Tcb& c) noexcept {
+    // With a hole open the window does not move (window_field), and an ACK
+    // would only be a false duplicate to the sender.
+    if (!synchronized(c.state) || c.fin_received || c.ooo != nullptr) return false;
+    const std::int32_t cur_i = c.rcv_adv - c.rcv_nxt;
+    const std::uint32_t cur = cur_i > 0 ? static_cast<std::uint32_t>(cur_i) : 0;
+    // Only what the window field can express counts (65535 << scale, within
+    // the window clamp).
+    const std::uint32_t max_field = max_window(c);
+    // Decided on an upper bound of the limit window_update_open computes:
+    // the window never offers more than rcv_buf, as a full segment's
+    // truesize exceeds its MSS.
+    if (c.rcv_mss <= full_seg_truesize_ && 2ull * cur > std::min(c.rcv_buf, max_field)) return false;
+    return window_update_open(c, cur, max_field);
+  }
+  bool window_update_open(Tcb& c, std::uint32_t cur, std::uint32_t max_field) noexcept;
   void ack_now_or_later(Tcb& c, bool force, Instant now) noexcept;
   std::uint32_t ts_val(const Tcb& c, Instant now) const noexcept { return ts_clock(now) + c.ts_offset; }
   Mbuf new_header_mbuf() noexcept;
