@@ -61,22 +61,16 @@ void TcpStack::receive(const IpAddr& src, const IpAddr& dst, Mbuf frame, std::ui
     counters_.drop(Drop::kTcpBadChecksum);
     return;
   }
-  Segment s;
+  const auto hlen = static_cast<std::uint32_t>(h->header_len());
+  Segment s(FourTuple{dst, src, h->dst_port(), h->src_port()}, Seq32{h->seq()}, Seq32{h->ack()}, h->flags(),
+            h->window(), l4_len - hlen, l4_offset + hlen, wire_segs);
   // Parsed in place: a TcpOptions is some 60 bytes, copied once more for
   // every segment otherwise.
-  if (h->header_len() > kTcpMinHeaderLen && !parse_tcp_options_into(h->options(), s.opts)) {
+  if (hlen > kTcpMinHeaderLen && !parse_tcp_options_into(h->options(), s.opts)) {
     counters_.inc(Counter::kInErrs);
     counters_.drop(Drop::kTcpBadOptions);
     return;
   }
-  s.tuple = FourTuple{dst, src, h->dst_port(), h->src_port()};
-  s.seq = Seq32{h->seq()};
-  s.ack = Seq32{h->ack()};
-  s.flags = h->flags();
-  s.wnd_raw = h->window();
-  s.payload_off = l4_offset + static_cast<std::uint32_t>(h->header_len());
-  s.len = l4_len - static_cast<std::uint32_t>(h->header_len());
-  s.wire_segs = wire_segs;
   s.frame = std::move(frame);
   if (s.tuple.rport == 0 || s.tuple.lport == 0) {
     counters_.drop(Drop::kTcpMalformed);

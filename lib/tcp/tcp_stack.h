@@ -223,6 +223,21 @@ struct Segment {
   bool ts_recent_due = false;  // check_sequence: TSval becomes TS.Recent if check_ack accepts the ACK
   TcpOptions opts;
   Mbuf frame;
+
+  Segment() noexcept = default;
+  // receive()'s: the header's fields set once each. Default-constructed
+  // and then assigned, the segment was first zeroed whole (136 bytes, a
+  // `rep stos` on every segment received).
+  Segment(const FourTuple& t, Seq32 seq_, Seq32 ack_, TcpFlags flags_, std::uint16_t wnd, std::uint32_t len_,
+          std::uint32_t off, std::uint16_t segs) noexcept
+      : tuple(t),
+        seq(seq_),
+        ack(ack_),
+        flags(flags_),
+        wnd_raw(wnd),
+        len(len_),
+        payload_off(off),
+        wire_segs(segs) {}
   // RFC 9293 §3.3.2 SEG.LEN: payload plus SYN and FIN.
   std::uint32_t seg_len() const noexcept { return len + (flags.syn() ? 1u : 0u) + (flags.fin() ? 1u : 0u); }
 };
