@@ -707,24 +707,6 @@ void sack_summary(const Tcb& c, const Segment& s, AckSample& sample) noexcept {
 
 }  // namespace
 
-// Called with SND.UNA not yet moved. cwnd limited the sender when, over the
-// last window of data, the flight an ACK found reached cwnd less a segment
-// (Nagle and SWS leave up to one short); in slow start, when cwnd is below
-// twice the largest flight (Linux's tcp_is_cwnd_limited: slow start may
-// double what was used, no more).
-bool TcpStack::note_cwnd_use(Tcb& c) noexcept {
-  const std::uint32_t prior = static_cast<std::uint32_t>(c.snd_max - c.snd_una);
-  if (c.cwnd_window_flight == 0 || seq_geq(c.snd_una, c.cwnd_window_end)) {
-    c.cwnd_window_end = c.snd_max;
-    c.cwnd_window_flight = prior;
-  } else if (prior > c.cwnd_window_flight) {
-    c.cwnd_window_flight = prior;
-  }
-  const std::uint64_t cwnd = c.cc.cwnd();
-  if (cwnd < c.cc.ssthresh()) return cwnd < 2ull * c.cwnd_window_flight;
-  return c.cwnd_window_flight + c.mss >= cwnd;
-}
-
 void TcpStack::process_ack(Tcb& c, Segment& s, Instant now) noexcept {
   if (seq_gt(s.ack, c.snd_una)) {
     // New data acknowledged (SND.UNA < SEG.ACK =< SND.MAX). The ACK of our
@@ -864,23 +846,14 @@ void TcpStack::limited_transmit(Tcb& c, Instant now) noexcept {
   }
 }
 
-// RFC 9293 §3.10.7.4 fifth step: update the send window from the newest segment only.
-void TcpStack::update_window(Tcb& c, const Segment& s) noexcept {
-  if (seq_lt(c.snd_wl1, s.seq) || (c.snd_wl1 == s.seq && seq_leq(c.snd_wl2, s.ack))) {
-    const std::uint32_t old = c.snd_wnd;
-    c.snd_wnd = static_cast<std::uint32_t>(s.wnd_raw) << c.snd_wscale;
-    c.max_snd_wnd = std::max(c.max_snd_wnd, c.snd_wnd);
-    c.snd_wl1 = s.seq;
-    c.snd_wl2 = s.ack;
-    if (c.snd_wnd > old && c.rtx_kind == Tcb::RtxKind::kPersist) {
-      // The window reopened (or grew past the SWS threshold): stop probing;
-      // output() sends at once.
-      c.rtx_kind = Tcb::RtxKind::kNone;
-      c.rtx_deadline = Instant::max();
-      c.persist_backoff = 0;
-      arm_timer(c);
-    }
-  }
+// update_window's rare case (tcp_stack.h): the window reopened (or grew past
+// the SWS threshold) while the persist timer ran: stop probing; output()
+// sends at once.
+void TcpStack::stop_persist(Tcb& c) noexcept {
+  c.rtx_kind = Tcb::RtxKind::kNone;
+  c.rtx_deadline = Instant::max();
+  c.persist_backoff = 0;
+  arm_timer(c);
 }
 
 }  // namespace tern

@@ -548,7 +548,21 @@ class TcpStack {
            (c.state == TcpState::kFinWait1 || c.state == TcpState::kClosing || c.state == TcpState::kLastAck);
   }
   void on_fin_acked(Tcb& c, Instant now) noexcept;  // FIN-WAIT-1, CLOSING or LAST-ACK moves on
-  void update_window(Tcb& c, const Segment& s) noexcept;
+  // RFC 9293 §3.10.7.4 fifth step: update the send window from the newest
+  // segment only. Inline: every ACK of header prediction's and fast_ack's
+  // asks, and the window rarely reopens from a persist state.
+  void update_window(Tcb& c, const Segment& s) noexcept {
+    if (seq_lt(c.snd_wl1, s.seq) || (c.snd_wl1 == s.seq && seq_leq(c.snd_wl2, s.ack))) {
+      const std::uint32_t old = c.snd_wnd;
+      c.snd_wnd = static_cast<std::uint32_t>(s.wnd_raw) << c.snd_wscale;
+      c.max_snd_wnd = std::max(c.max_snd_wnd, c.snd_wnd);
+      c.snd_wl1 = s.seq;
+      c.snd_wl2 = s.ack;
+      if (c.snd_wnd > old && c.rtx_kind == Tcb::RtxKind::kPersist) [[unlikely]]
+        stop_persist(c);
+    }
+  }
+  void stop_persist(Tcb& c) noexcept;  // the window reopened: no more probes (tcp_input.cc)
   void process_data(Tcb& c, Segment& s, Instant now) noexcept;
   void take_in_order(Tcb& c, Segment& s, Instant now) noexcept;
   // Receive-buffer autotuning (tcp_receive.cc): the receiver's round-trip
@@ -717,7 +731,24 @@ class TcpStack {
   // The pure ACK output() sends, or in a burst, a place on the list of
   // ACKs end_burst sends (tcp_output.cc).
   void send_or_defer_ack(Tcb& c, Instant now) noexcept;
-  bool note_cwnd_use(Tcb& c) noexcept;  // AckSample::cwnd_limited (tcp_input.cc)
+  // AckSample::cwnd_limited, called with SND.UNA not yet moved. cwnd
+  // limited the sender when, over the last window of data, the flight an
+  // ACK found reached cwnd less a segment (Nagle and SWS leave up to one
+  // short); in slow start, when cwnd is below twice the largest flight
+  // (Linux's tcp_is_cwnd_limited: slow start may double what was used, no
+  // more). Inline: every ACK of new data asks.
+  bool note_cwnd_use(Tcb& c) noexcept {
+    const std::uint32_t prior = static_cast<std::uint32_t>(c.snd_max - c.snd_una);
+    if (c.cwnd_window_flight == 0 || seq_geq(c.snd_una, c.cwnd_window_end)) {
+      c.cwnd_window_end = c.snd_max;
+      c.cwnd_window_flight = prior;
+    } else if (prior > c.cwnd_window_flight) {
+      c.cwnd_window_flight = prior;
+    }
+    const std::uint64_t cwnd = c.cc.cwnd();
+    if (cwnd < c.cc.ssthresh()) return cwnd < 2ull * c.cwnd_window_flight;
+    return c.cwnd_window_flight + c.mss >= cwnd;
+  }
   void send_deferred_acks(Instant now) noexcept;
   void ack_unlink(Tcb& c) noexcept { unlink_from<&Tcb::ack_link, &Tcb::in_ack_list>(ack_head_, c); }
   // Takes c off the worker's intrusive list at `head` (the pacing list, the
