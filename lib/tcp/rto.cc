@@ -26,6 +26,26 @@ RtoEstimator::RtoEstimator(const RtoConfig& cfg) noexcept
   recompute();
 }
 
+// Inline into on_rtt_sample, which runs on every ACK that samples (a call
+// there cost its prologue and epilogue).
+[[gnu::always_inline]] inline std::int64_t RtoEstimator::base_rto_ns() const noexcept {
+  std::int64_t rto = initial_ns_;  // RFC 6298 §2.1
+  if (has_sample_) {
+    // RFC 6298 §2.2/§2.3: RTO <- SRTT + max(G, K*RTTVAR). K*RTTVAR saturates
+    // at max, which the result is clamped to anyway. (Runs on every ACK that
+    // samples: an overflow check, not a division by K.)
+    std::int64_t k_rttvar4 = 0;
+    const std::int64_t var = __builtin_mul_overflow(static_cast<std::int64_t>(k_), rttvar4_, &k_rttvar4) ||
+                                     div4(k_rttvar4) > max_ns_
+                                 ? max_ns_
+                                 : div4(k_rttvar4);
+    rto = div8(srtt8_) + std::max(granularity_ns_, var);
+  }
+  rto = std::max(rto, floor_ns_);
+  // RFC 6298 §2.4 (minimum), §2.5 (maximum).
+  return std::clamp(rto, min_ns_, max_ns_);
+}
+
 void RtoEstimator::on_rtt_sample(Duration r) noexcept {
   const std::int64_t rn = std::clamp(r.count_ns(), std::int64_t{0}, kMaxSample.count_ns());
   const auto us = static_cast<std::uint32_t>(std::min<std::int64_t>(rn / 1000, UINT32_MAX));
@@ -54,24 +74,6 @@ void RtoEstimator::on_rtt_sample(Duration r) noexcept {
   backoffs_ = 0;
   floor_ns_ = 0;
   rto_ns_ = base_rto_ns();  // recompute() with no backoff
-}
-
-std::int64_t RtoEstimator::base_rto_ns() const noexcept {
-  std::int64_t rto = initial_ns_;  // RFC 6298 §2.1
-  if (has_sample_) {
-    // RFC 6298 §2.2/§2.3: RTO <- SRTT + max(G, K*RTTVAR). K*RTTVAR saturates
-    // at max, which the result is clamped to anyway. (Runs on every ACK that
-    // samples: an overflow check, not a division by K.)
-    std::int64_t k_rttvar4 = 0;
-    const std::int64_t var = __builtin_mul_overflow(static_cast<std::int64_t>(k_), rttvar4_, &k_rttvar4) ||
-                                     div4(k_rttvar4) > max_ns_
-                                 ? max_ns_
-                                 : div4(k_rttvar4);
-    rto = div8(srtt8_) + std::max(granularity_ns_, var);
-  }
-  rto = std::max(rto, floor_ns_);
-  // RFC 6298 §2.4 (minimum), §2.5 (maximum).
-  return std::clamp(rto, min_ns_, max_ns_);
 }
 
 void RtoEstimator::recompute() noexcept {
