@@ -81,8 +81,10 @@ void TcpStack::receive(const IpAddr& src, const IpAddr& dst, Mbuf frame, std::ui
 }
 
 void TcpStack::input(Segment& s, Instant now) noexcept {
-  s.tuple_hash = tuple_hash(s.tuple);
-  if (Tcb* c = table_.find(s.tuple, s.tuple_hash)) {
+  std::size_t hash = 0;
+  Tcb* const found = table_.find_and_hash(s.tuple, hash);
+  s.tuple_hash = hash;
+  if (Tcb* c = found) {
     c->last_recv = now;
     c->segs_in += s.wire_segs;
     if (c->state == TcpState::kSynSent) {

@@ -160,6 +160,37 @@ TEST(ConnTable, HashedOverloadsAgreeWithPlain) {
   EXPECT_EQ(t.size(), 0u);
 }
 
+// find_and_hash keeps the entry it found last (input's one-entry cache): a
+// hit must give the same entry and hash as the table, and erasing the entry
+// must forget it, or the next segment of that tuple would reach a freed TCB.
+TEST(ConnTable, FindAndHashForgetsAnErasedEntry) {
+  ConnTable<int> t{4, 77};
+  int a = 1, b = 2, c = 3;
+  ASSERT_TRUE(t.insert(tuple(1), &a));
+  ASSERT_TRUE(t.insert(tuple(2), &b));
+  std::size_t h = 0;
+  EXPECT_EQ(t.find_and_hash(tuple(1), h), &a);
+  EXPECT_EQ(h, t.hash(tuple(1)));
+  h = 0;
+  EXPECT_EQ(t.find_and_hash(tuple(1), h), &a);  // the remembered entry
+  EXPECT_EQ(h, t.hash(tuple(1)));
+  EXPECT_EQ(t.find_and_hash(tuple(2), h), &b);
+  EXPECT_EQ(h, t.hash(tuple(2)));
+  EXPECT_EQ(t.find_and_hash(tuple(3), h), nullptr);  // a miss keeps tuple(2) remembered
+  EXPECT_EQ(h, t.hash(tuple(3)));
+  EXPECT_TRUE(t.erase(tuple(2)));
+  EXPECT_EQ(t.find_and_hash(tuple(2), h), nullptr);
+  EXPECT_EQ(h, t.hash(tuple(2)));
+  EXPECT_EQ(t.find_and_hash(tuple(1), h), &a);
+  EXPECT_TRUE(t.erase(tuple(1), t.hash(tuple(1))));  // the hashed overload forgets too
+  EXPECT_EQ(t.find_and_hash(tuple(1), h), nullptr);
+  ASSERT_TRUE(t.insert(tuple(1), &c));  // the tuple again, another entry
+  EXPECT_EQ(t.find_and_hash(tuple(1), h), &c);
+  EXPECT_FALSE(t.erase(tuple(9)));  // another key's erase keeps it
+  EXPECT_EQ(t.find_and_hash(tuple(1), h), &c);
+  EXPECT_EQ(t.size(), 1u);
+}
+
 TEST(ConnTable, DuplicateInsertRefusedAndKeepsFirst) {
   ConnTable<int> t{4};
   int a = 1, b = 2;
@@ -269,8 +300,12 @@ TEST(ConnTable, RandomOpsMatchStdMap) {
   std::mt19937 rng{12345};
   const std::size_t buckets = t.bucket_count();
   int inserts = 0, refusals_full = 0, refusals_dup = 0, erases = 0;
+  std::uint32_t last = 0;
   for (int op = 0; op < 10'000; ++op) {
-    const auto n = static_cast<std::uint32_t>(rng() % 400);
+    // Every other op on the last op's key, so find_and_hash's remembered
+    // entry is hit, and erased, often.
+    const auto n = rng() % 2 == 0 ? last : static_cast<std::uint32_t>(rng() % 400);
+    last = n;
     // A third of the keys IPv6, some of them equal to an IPv4 key in their
     // low 32 bits, so a hash or compare that looked at those only would fail.
     const FourTuple k =
@@ -304,7 +339,11 @@ TEST(ConnTable, RandomOpsMatchStdMap) {
       }
       default: {
         auto it = model.find(key(k));
-        ASSERT_EQ(t.find(k), it == model.end() ? nullptr : it->second) << "op " << op;
+        int* const want = it == model.end() ? nullptr : it->second;
+        ASSERT_EQ(t.find(k), want) << "op " << op;
+        std::size_t h = 0;
+        ASSERT_EQ(t.find_and_hash(k, h), want) << "op " << op;
+        ASSERT_EQ(h, t.hash(k)) << "op " << op;
       }
     }
     ASSERT_EQ(t.size(), model.size());
