@@ -1,5 +1,6 @@
 // The transmit log (tx_log.h): batches in time order, disjoint ranges,
-// bounded by merging the oldest record into its sequence neighbour.
+// bounded by merging sequence neighbours whose undelivered octets agree
+// (RACK-lost or not), the oldest record first.
 #include "tcp/tx_log.h"
 
 #include <algorithm>
@@ -40,12 +41,18 @@ void TxLog::record(TxRecord r, Seq32 snd_una, Seq32 snd_max, std::span<const Sac
   seq_ordered_ = false;
   const Seq32 rxt_end = seq_lt(r.end, snd_max) ? r.end : snd_max;
   // Room for what this adds: the retransmission's record, the new part's,
-  // and the second half of a record it splits.
-  std::size_t need = rxt_end != r.end ? 2 : 1;
-  for (std::size_t i = 0; i < count_; ++i) {
-    if (seq_lt(at(i).start, r.start) && seq_gt(at(i).end, rxt_end)) ++need;
+  // and the second half of a record it splits. Counted again after each
+  // record freed: a merge can join the records on both sides of an edge
+  // of [r.start, rxt_end) into one that then needs splitting.
+  const std::size_t base = rxt_end != r.end ? 2 : 1;
+  for (;;) {
+    std::size_t need = base;
+    for (std::size_t i = 0; i < count_; ++i) {
+      if (seq_lt(at(i).start, r.start) && seq_gt(at(i).end, rxt_end)) ++need;
+    }
+    if (count_ == 0 || count_ + need <= kCapacity) break;
+    free_one(kNone);
   }
-  make_room(need);
   carve(r.start, rxt_end, snd_una, sacked);
   TxRecord x = r;
   x.end = rxt_end;
@@ -105,9 +112,11 @@ void TxLog::carve(Seq32 a, Seq32 b, Seq32 snd_una, std::span<const SackRange> sa
 bool TxLog::split(std::size_t& i, Seq32 at, Seq32 snd_una, std::span<const SackRange> sacked) noexcept {
   if (i >= count_) return false;
   if (count_ == kCapacity) {
-    if (i == 0) return false;
-    make_room(1);  // pops the oldest record: i moves down by one
-    --i;
+    // Record i stays (it may absorb an older neighbour, which only widens
+    // it around `at`); i follows it past the record freed.
+    const std::size_t gone = free_one(i);
+    if (gone == kNone) return false;
+    if (gone < i) --i;
   }
   TxRecord& r = this->at(i);
   if (seq_leq(at, r.start) || seq_geq(at, r.end)) return false;
@@ -146,59 +155,132 @@ Undelivered undelivered(const TxRecord& r) noexcept {
   return (r.flags & kTxLost) != 0 ? Undelivered{u, 0} : Undelivered{0, u};
 }
 
+// The union of a and b would not mix lost and in-flight undelivered octets.
+bool agree(const TxRecord& a, const TxRecord& b) noexcept {
+  const Undelivered ua = undelivered(a), ub = undelivered(b);
+  return ua.lost + ub.lost == 0 || ua.in_flight + ub.in_flight == 0;
+}
+
+bool adjacent(const TxRecord& a, const TxRecord& b) noexcept { return a.end == b.start || b.end == a.start; }
+
 }  // namespace
 
-// Merges the oldest record into one of its sequence neighbours (each is
-// later in time, so the merge only delays what RACK concludes), or forgets
-// it when it has none, until `need` records fit.
-//
-// kTxLost says every undelivered octet of a record is lost; a union can
-// only say it of all its octets or of none. It says what most of them are
-// (lost on a tie), and the neighbour for which fewer octets are misstated
-// is taken (the older one in time on a tie). Misstating lost octets as in
-// flight is the costlier error: RACK marks them lost again once the
-// neighbour's time has passed, so their retransmission waits and they are
-// counted again as newly lost (BBR's loss input, Tcb::lost_segs). With the
-// neighbour's flag alone (before session 26), a full log in a long recovery
-// merged a RACK-lost record into the retransmission just carved out of it
-// or into SACKed data at every send, and BBR's cwnd fell to its floor
-// hundreds of times (bench/loss/README.md, session 26). Misstating octets
-// in flight as lost costs at most a needless retransmission of them.
 void TxLog::make_room(std::size_t need) noexcept {
-  while (count_ > 0 && count_ + need > kCapacity) {
-    const TxRecord o = at(0);
-    const Undelivered uo = undelivered(o);
-    std::size_t pick = 0;  // none
-    std::uint32_t pick_misstated = 0;
-    bool pick_lost = false;
-    int neighbours = 0;
-    for (std::size_t j = 1; j < count_ && neighbours < 2; ++j) {
-      const TxRecord& n = at(j);
-      if (n.start != o.end && n.end != o.start) continue;
-      ++neighbours;
-      const Undelivered un = undelivered(n);
-      const std::uint32_t lost = uo.lost + un.lost, in_flight = uo.in_flight + un.in_flight;
-      const std::uint32_t misstated = std::min(lost, in_flight);
-      if (pick == 0 || misstated < pick_misstated) {
-        pick = j;
-        pick_misstated = misstated;
-        pick_lost = lost > 0 && lost >= in_flight;
-      }
-    }
-    if (pick != 0) {
-      TxRecord& n = at(pick);
-      if (n.start == o.end) {
-        n.start = o.start;
-      } else {
-        n.end = o.end;
-      }
-      n.acked += o.acked;
-      n.flags = static_cast<std::uint8_t>((n.flags & ~kTxLost) | kTxMerged | (pick_lost ? kTxLost : 0));
-    }
+  while (count_ > 0 && count_ + need > kCapacity) free_one(kNone);
+}
+
+// Merges record `older` into its sequence neighbour `later` (later in time):
+// range = union, send time, snapshot and order = later's, which keeps time
+// order when the union takes later's place. kTxLost says every undelivered
+// octet of a record is lost, so the union says it when most of its
+// undelivered octets were (exact when the two agree; a tie is lost).
+void TxLog::merge(std::size_t older, std::size_t later) noexcept {
+  const TxRecord o = at(older);
+  TxRecord& n = at(later);
+  const Undelivered uo = undelivered(o), un = undelivered(n);
+  const std::uint32_t lost = uo.lost + un.lost, in_flight = uo.in_flight + un.in_flight;
+  if (n.start == o.end) {
+    n.start = o.start;
+  } else {
+    n.end = o.end;
+  }
+  n.acked += o.acked;
+  const bool union_lost = lost > 0 && lost >= in_flight;
+  n.flags = static_cast<std::uint8_t>((n.flags & ~kTxLost) | kTxMerged | (union_lost ? kTxLost : 0));
+  if (older == 0) {
     head_ = (head_ + 1) % kCapacity;
     --count_;
-    ++merges_;
+  } else {
+    erase_at(older);
   }
+  ++merges_;
+}
+
+// Frees one record, never record `keep` (kNone: any); returns the index
+// (in time order) the freed record had, kNone if none could go.
+//
+// 1. The oldest record merges into a sequence neighbour whose undelivered
+//    octets are in the same state (RACK-lost or not), the older one in
+//    time if both are; with no neighbour (the log did not see every octet)
+//    it is forgotten. O(1) in sequence order, where the neighbour can only
+//    be the next record; else a scan, O(n).
+// 2. Else the oldest pair of sequence neighbours that agree (the one whose
+//    older record is oldest, then the one whose later record is) merges,
+//    the older into the later: sorting the records by sequence finds the
+//    neighbours, O(n log n) with n = kCapacity, and removing a record
+//    from the middle is O(n).
+// 3. Else (no two neighbours in the log agree: lost and in-flight records
+//    alternate throughout) the oldest merges into the neighbour for which
+//    fewer octets are misstated.
+//
+// Mixing states misstates octets. Lost octets merged as in flight cost
+// most: RACK marks them lost again once the union's later time has passed,
+// so their retransmission waits and they are counted again as newly lost
+// (BBR's loss input, Tcb::lost_segs; bench/loss/README.md, sessions 26 and
+// 28). In-flight octets merged as lost cost a needless retransmission.
+// Either way the merged octets look sent later than they were, so RACK
+// finds their loss later, never sooner.
+std::size_t TxLog::free_one(std::size_t keep) noexcept {
+  if (count_ == 0) return kNone;
+  if (keep != 0) {
+    const TxRecord& o = at(0);
+    const std::size_t scan = seq_ordered_ ? std::min<std::size_t>(count_, 2) : count_;
+    int neighbours = 0;
+    for (std::size_t j = 1; j < scan && neighbours < 2; ++j) {
+      if (!adjacent(o, at(j))) continue;
+      ++neighbours;
+      if (agree(o, at(j))) {
+        merge(0, j);
+        return 0;
+      }
+    }
+    if (neighbours == 0) {  // its octets keep no send time: RACK never marks them
+      head_ = (head_ + 1) % kCapacity;
+      --count_;
+      ++merges_;
+      return 0;
+    }
+  }
+  static_assert(kCapacity <= 256, "by_seq holds indices as bytes");
+  std::array<std::uint8_t, kCapacity> by_seq;
+  for (std::size_t i = 0; i < count_; ++i) by_seq[i] = static_cast<std::uint8_t>(i);
+  // Every record lies between SND.UNA and SND.MAX, less than 2^31 apart,
+  // where seq_lt is a strict order.
+  std::sort(by_seq.begin(), by_seq.begin() + static_cast<std::ptrdiff_t>(count_),
+            [this](std::uint8_t a, std::uint8_t b) { return seq_lt(at(a).start, at(b).start); });
+  std::size_t older = kNone, later = kNone;
+  for (std::size_t k = 0; k + 1 < count_; ++k) {
+    const std::size_t a = by_seq[k], b = by_seq[k + 1];
+    if (at(a).end != at(b).start || !agree(at(a), at(b))) continue;
+    const std::size_t lo = std::min(a, b), hi = std::max(a, b);
+    if (lo == keep) continue;
+    if (older == kNone || lo < older || (lo == older && hi < later)) {
+      older = lo;
+      later = hi;
+    }
+  }
+  if (older != kNone) {
+    merge(older, later);
+    return older;
+  }
+  if (keep == 0) return kNone;
+  const TxRecord& o = at(0);
+  const Undelivered uo = undelivered(o);
+  std::size_t pick = kNone;
+  std::uint32_t pick_misstated = 0;
+  int neighbours = 0;
+  for (std::size_t j = 1; j < count_ && neighbours < 2; ++j) {
+    if (!adjacent(o, at(j))) continue;
+    ++neighbours;
+    const Undelivered un = undelivered(at(j));
+    const std::uint32_t misstated = std::min(uo.lost + un.lost, uo.in_flight + un.in_flight);
+    if (pick == kNone || misstated < pick_misstated) {
+      pick = j;
+      pick_misstated = misstated;
+    }
+  }
+  merge(0, pick);  // step 1 forgot the oldest if it had no neighbour
+  return 0;
 }
 
 void TxLog::release(Seq32 snd_una) noexcept {
