@@ -165,10 +165,6 @@ bool adjacent(const TxRecord& a, const TxRecord& b) noexcept { return a.end == b
 
 }  // namespace
 
-void TxLog::make_room(std::size_t need) noexcept {
-  while (count_ > 0 && count_ + need > kCapacity) free_one(kNone);
-}
-
 // Merges record `older` into its sequence neighbour `later` (later in time):
 // range = union, send time, snapshot and order = later's, which keeps time
 // order when the union takes later's place. kTxLost says every undelivered

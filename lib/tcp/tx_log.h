@@ -209,7 +209,11 @@ class TxLog {
   void carve(Seq32 a, Seq32 b, Seq32 snd_una, std::span<const SackRange> sacked) noexcept;
   void erase_at(std::size_t i) noexcept;
   void insert_at(std::size_t i, const TxRecord& r) noexcept;  // before the record now at i
-  void make_room(std::size_t need) noexcept;
+  // Inline: every send asks, and the log is seldom full (a call per ask
+  // was some 30 instructions of a request/response transaction).
+  void make_room(std::size_t need) noexcept {
+    while (count_ > 0 && count_ + need > kCapacity) [[unlikely]] free_one(kNone);
+  }
   // Frees one record other than `keep` by a merge (or forgets the oldest);
   // returns the index the freed record had, kNone if none could go.
   std::size_t free_one(std::size_t keep) noexcept;
