@@ -278,6 +278,16 @@ std::uint32_t TcpStack::send_size(const Tcb& c, bool fin_pending) const noexcept
 void TcpStack::output(Tcb& c, Instant now) noexcept {
   if (c.removed) return;
   follow_path_mtu(c, now);  // RFC 8201 §5.2: the destination's path MTU, as it is now
+  output_on_path(c, now);
+}
+
+// output() once c follows the path MTU as it is at `now`: header
+// prediction's, whose segment asked follow_path_mtu on arrival
+// (input_synchronized). Nothing between can move the sink's generation (an
+// ICMP report or a router advertisement does, on the IP layer's own input),
+// and c's estimate expires at the same `now`, so a second check finds
+// nothing to do.
+void TcpStack::output_on_path(Tcb& c, Instant now) noexcept {
   const bool can_send_data = c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait ||
                              c.state == TcpState::kFinWait1 || c.state == TcpState::kClosing ||
                              c.state == TcpState::kLastAck;

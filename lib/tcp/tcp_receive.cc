@@ -132,7 +132,7 @@ bool TcpStack::predicted_segment(Tcb& c, Segment& s, Instant now) noexcept {
     update_window(c, s);  // SND.WL1/WL2 only: the window is the same
   }
   if (s.len > 0) take_in_order(c, s, now);
-  if (!c.removed) output(c, now);
+  if (!c.removed) output_on_path(c, now);  // input_synchronized followed the path MTU
   return true;
 }
 

@@ -780,7 +780,8 @@ class TcpStack {
   void unlink_child(Tcb& c) noexcept;
 
   // tcp_output.cc
-  void output(Tcb& c, Instant now) noexcept;  // data / FIN the windows allow, else a pending ACK
+  void output(Tcb& c, Instant now) noexcept;          // data / FIN the windows allow, else a pending ACK
+  void output_on_path(Tcb& c, Instant now) noexcept;  // output() without its path MTU check
   [[gnu::noinline]] void output_pass(Tcb& c, bool can_send_data, Instant now) noexcept;
   bool send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin, Instant now) noexcept;
   // The most new data output() puts in one segment: the MSS, or with TSO a
