@@ -301,6 +301,12 @@ struct Tcb : TimerNode {
   // TcpStack::follow_path_mtu): the sink's generation then, and when a
   // learned pmtu expires (RFC 8201 §4; Instant::max() at the link MTU).
   std::uint32_t pmtu_generation = 0;
+  // The pseudo-header sum of the tuple's addresses and protocol, length 0
+  // (RFC 9293 §3.1, RFC 8200 §8.1; tcp_pseudo_header_sum): fixed for the
+  // connection's life, so every segment sent without a frame prefix adds
+  // its length instead of summing the addresses again. In the padding
+  // before pmtu_expires: sizeof(Tcb) is unchanged.
+  std::uint32_t l4_pseudo_sum = 0;
   Instant pmtu_expires = Instant::max();
 
   // PSH (RFC 1122 §4.2.2.2; Linux's tcp_mark_push): the ends of application

@@ -113,7 +113,7 @@ void TcpStack::release_header_mbufs() noexcept {
 // the segment takes the sink's full path, which resolves the hop.
 bool TcpStack::refresh_prefix(Tcb& c, Instant now) noexcept {
   c.prefix.len = 0;
-  return prefix_gen_ != nullptr && sink_.frame_prefix(c.tuple, c.prefix, now);
+  return sink_.frame_prefix(c.tuple, c.prefix, now);  // prefix_fresh asked for prefix_gen_
 }
 
 Mbuf TcpStack::new_header_mbuf() noexcept {
@@ -575,11 +575,14 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   }
   if (len > 0 && !attach_payload(c, m.get(), off, len)) return false;
   const std::uint32_t wire_segs = tso ? (len + c.mss - 1) / c.mss : 1;
-  if (pre != 0) {
-    finish_checksum(m.get(), pre, c.prefix.l4_pseudo_sum + (m->pkt_len - pre), !c.prefix.ipv6,
-                    o_.tx_checksum_offload);
+  if (tso) {
+    fill_checksum(m.get(), c.tuple, o_.tx_checksum_offload, c.mss);
   } else {
-    fill_checksum(m.get(), c.tuple, o_.tx_checksum_offload, tso ? c.mss : 0);
+    // The addresses' sum is the prefix's, or the connection's own
+    // (Tcb::l4_pseudo_sum, the same value): only the length is added.
+    const std::uint32_t l4_len = m->pkt_len - pre;
+    finish_checksum(m.get(), pre, (pre != 0 ? c.prefix.l4_pseudo_sum : c.l4_pseudo_sum) + l4_len,
+                    pre != 0 ? !c.prefix.ipv6 : c.tuple.is_v4(), o_.tx_checksum_offload);
   }
   const bool retransmission = (len > 0 || fin) && seq_lt(seq, c.snd_max);
   counters_.inc(Counter::kOutSegs, wire_segs);

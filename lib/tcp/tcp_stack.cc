@@ -9,6 +9,7 @@
 #include <cstring>
 #include <utility>
 
+#include "tcp/tcp_checksum.h"
 #include "wire/ipv4.h"
 
 namespace tern {
@@ -233,6 +234,7 @@ void TcpStack::init_tcb_from_config(Tcb& c, Instant now) noexcept {
   c.ka_probes = k.keepalive_probes;
   c.user_timeout = k.user_timeout;
   c.rcv_mss = mss_for(c.tuple);
+  c.l4_pseudo_sum = tcp_pseudo_header_sum(c.tuple.laddr, c.tuple.raddr, 0);
   c.mss = c.tuple.is_v4() ? 536 : 1220;
   c.peer_mss = c.mss;
   // The path MTU learned for the peer by an earlier connection, if any

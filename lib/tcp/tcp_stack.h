@@ -842,7 +842,9 @@ class TcpStack {
   bool prefix_fresh(Tcb& c, Instant now) noexcept {
     if (c.prefix.len != 0 && c.prefix.generation == *c.prefix.generation_of && now < c.prefix.valid_until)
       return true;
-    return refresh_prefix(c, now);
+    // A sink that builds no prefixes (prefix_gen_ null) never has one to
+    // refresh: decided here, not in a call per segment sent.
+    return prefix_gen_ != nullptr && refresh_prefix(c, now);
   }
   bool refresh_prefix(Tcb& c, Instant now) noexcept;
 
