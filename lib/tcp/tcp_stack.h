@@ -813,7 +813,8 @@ class TcpStack {
   bool adopt_foreign(Mbuf& m) noexcept;  // a steered frame copied into pool_mp_
   Drop rcv_refusal(const Tcb& c, std::uint32_t truesize, Drop own) const noexcept;
   std::uint32_t receive_window(Tcb& c) noexcept;
-  std::uint16_t window_field(Tcb& c) noexcept;  // advances rcv_adv
+  std::uint16_t window_field(Tcb& c) noexcept;         // advances rcv_adv
+  std::uint16_t window_field_inline(Tcb& c) noexcept;  // the same, inline in tcp_output.cc only
   // After the application read: worth an ACK to open the window now
   // (tcp_output.cc)? Inline, the usual case of a bulk transfer (the window
   // the peer sees is still more than half of what it can be) is decided
