@@ -784,6 +784,8 @@ class TcpStack {
   void output_on_path(Tcb& c, Instant now) noexcept;  // output() without its path MTU check
   [[gnu::noinline]] void output_pass(Tcb& c, bool can_send_data, Instant now) noexcept;
   bool send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin, Instant now) noexcept;
+  // Its body, inline in tcp_output.cc only (send_data_segment, send_ack).
+  bool send_segment_inline(Tcb& c, Seq32 seq, std::uint32_t len, bool fin, Instant now) noexcept;
   // The most new data output() puts in one segment: the MSS, or with TSO a
   // super-segment of whole MSS (tcp_output.cc).
   std::uint32_t send_size(const Tcb& c, bool fin_pending) const noexcept;
