@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "tcp/tcp_rack_delivered.h"
 #include "tcp/tcp_stack.h"
 
 namespace tern {
@@ -100,11 +101,15 @@ bool TcpStack::fast_ack(Tcb& c, const Segment& s, Instant now) noexcept {
     if (logged_flight) {
       const Seq32 fack = c.rack_fack;
       const Seq32* fack_before = c.rack_valid ? &fack : nullptr;
-      c.txlog->on_cumulative_ack(c.snd_una, [&](const TxRecord& r, std::uint32_t) {
-        rack_on_delivered(c, r, now_us, fack_before, std::nullopt, now);  // never a retransmission
+      // Inline (RACK's body too, tcp_rack_delivered.h): the walk's fallback
+      // for a log out of sequence order, which the plain state excludes, is
+      // a second call site, and GCC kept one out-of-line copy for both.
+      const auto delivered = [&](const TxRecord& r, std::uint32_t) __attribute__((always_inline)) {
+        rack_delivered<true>(c, r, now_us, fack_before, std::nullopt, now);  // never a retransmission
         c.first_sent_us = r.sent_us;  // in time order: the last visited is the latest sent
         logged = record_rtt(r, now);
-      });
+      };
+      c.txlog->on_cumulative_ack(c.snd_una, delivered);
       if (c.snd_una == c.snd_max) return_tx_log(c);
     }
 

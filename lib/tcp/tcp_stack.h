@@ -678,6 +678,9 @@ class TcpStack {
   // 2's check of a retransmission; fast_ack never delivers one).
   void rack_on_delivered(Tcb& c, const TxRecord& r, std::uint32_t now_us, const Seq32* fack_before,
                          std::optional<std::uint32_t> tsecr, Instant now) noexcept;
+  template <bool kInOrder>  // its body (tcp_rack_delivered.h), inline; fast_ack's with kInOrder
+  void rack_delivered(Tcb& c, const TxRecord& r, std::uint32_t now_us, const Seq32* fack_before,
+                      std::optional<std::uint32_t> tsecr, Instant now) noexcept;
   std::uint32_t rack_on_ack(Tcb& c, bool dsack, Instant now) noexcept;  // §6.2 steps 4, 5: octets marked lost
   std::uint32_t rack_reo_wnd_us(const Tcb& c) const noexcept;
   std::uint32_t rack_detect_loss(Tcb& c, Instant now) noexcept;  // §6.2 step 5: octets newly marked lost
