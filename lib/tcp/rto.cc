@@ -48,8 +48,11 @@ RtoEstimator::RtoEstimator(const RtoConfig& cfg) noexcept
 
 void RtoEstimator::on_rtt_sample(Duration r) noexcept {
   const std::int64_t rn = std::clamp(r.count_ns(), std::int64_t{0}, kMaxSample.count_ns());
-  const auto us = static_cast<std::uint32_t>(std::min<std::int64_t>(rn / 1000, UINT32_MAX));
-  if (!has_sample_ || us < min_rtt_us_) min_rtt_us_ = us;
+  // The lifetime minimum in microseconds, divided only when it falls:
+  // rn / 1000 < m exactly when rn < 1000 * m (rn >= 0), and most samples
+  // are no new minimum.
+  if (!has_sample_ || rn < std::int64_t{min_rtt_us_} * 1000) [[unlikely]]
+    min_rtt_us_ = static_cast<std::uint32_t>(std::min<std::int64_t>(rn / 1000, UINT32_MAX));
   if (!has_sample_) [[unlikely]] {
     // RFC 6298 §2.2: SRTT <- R, RTTVAR <- R/2.
     srtt8_ = rn * 8;

@@ -130,6 +130,32 @@ TEST(Rto, NegativeAndHugeSamplesAreClamped) {
   EXPECT_EQ(e.rto(), Duration::s(120));
 }
 
+// min_rtt (TCP_INFO's tcpi_min_rtt): the smallest sample in whole
+// microseconds, over the connection's life; a sample counts only when its
+// whole microseconds are fewer (on_rtt_sample compares in nanoseconds and
+// divides only then).
+TEST(Rto, MinRttIsTheSmallestSampleInWholeMicroseconds) {
+  RtoEstimator e{RtoConfig{}};
+  EXPECT_EQ(e.min_rtt(), Duration{});
+  e.on_rtt_sample(Duration::ns(5'000'999));
+  EXPECT_EQ(e.min_rtt(), Duration::us(5'000));
+  e.on_rtt_sample(Duration::ns(5'000'000));  // the same microsecond
+  EXPECT_EQ(e.min_rtt(), Duration::us(5'000));
+  e.on_rtt_sample(Duration::ns(4'999'999));
+  EXPECT_EQ(e.min_rtt(), Duration::us(4'999));
+  e.on_rtt_sample(ms(7));  // larger: kept
+  EXPECT_EQ(e.min_rtt(), Duration::us(4'999));
+  e.on_rtt_sample(Duration::ns(1'999));
+  EXPECT_EQ(e.min_rtt(), Duration::us(1));
+  e.on_rtt_sample(Duration::ns(999));
+  EXPECT_EQ(e.min_rtt(), Duration{});
+  RtoEstimator big{RtoConfig{}};
+  big.on_rtt_sample(Duration::ns(INT64_MAX / 2));  // clamped to kMaxSample
+  EXPECT_EQ(big.min_rtt(), RtoEstimator::kMaxSample);
+  big.on_rtt_sample(Duration::s(10));
+  EXPECT_EQ(big.min_rtt(), Duration::s(10));
+}
+
 TEST(Rto, BackoffDoublesUpToMaximum) {
   RtoEstimator e{RtoConfig{}};
   std::int64_t want = 1;
