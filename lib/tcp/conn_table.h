@@ -192,9 +192,17 @@ class ConnTable {
     if (map_.size() >= capacity_) return false;
     return map_.try_emplace(t, p).second;
   }
+  // A new entry becomes find_and_hash's remembered one: a new connection's
+  // next segment (the SYN-ACK to a connect(), the ACK that completes a
+  // passive open) is its own, and would otherwise hash and probe again. A
+  // refused insert leaves the remembered entry as it was.
   bool insert(const FourTuple& t, std::size_t tuple_hash, T* p) {
     if (map_.size() >= capacity_) return false;
-    return map_.try_emplace(HashedTuple{t, tuple_hash}, p).second;
+    if (!map_.try_emplace(HashedTuple{t, tuple_hash}, p).second) return false;
+    recent_key_ = t;
+    recent_hash_ = tuple_hash;
+    recent_ = p;
+    return true;
   }
 
   // False if `t` was absent.

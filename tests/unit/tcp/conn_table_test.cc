@@ -191,6 +191,29 @@ TEST(ConnTable, FindAndHashForgetsAnErasedEntry) {
   EXPECT_EQ(t.size(), 1u);
 }
 
+// The hashed insert (TCP's new_tcb) remembers the entry it made, so the new
+// connection's next segment skips the hash and the probe; a refused
+// insert, the tuple already present, must not replace what is remembered,
+// or find_and_hash would return the refused pointer for the tuple.
+TEST(ConnTable, HashedInsertRemembersOnlyWhatItInserted) {
+  ConnTable<int> t{4, 77};
+  int a = 1, b = 2, c = 3;
+  std::size_t h = 0;
+  ASSERT_TRUE(t.insert(tuple(1), t.hash(tuple(1)), &a));
+  EXPECT_EQ(t.find_and_hash(tuple(1), h), &a);
+  EXPECT_EQ(h, t.hash(tuple(1)));
+  EXPECT_FALSE(t.insert(tuple(1), t.hash(tuple(1)), &b));  // duplicate: refused
+  EXPECT_EQ(t.find_and_hash(tuple(1), h), &a);
+  ASSERT_TRUE(t.insert(tuple(2), t.hash(tuple(2)), &b));
+  EXPECT_EQ(t.find_and_hash(tuple(2), h), &b);
+  EXPECT_EQ(h, t.hash(tuple(2)));
+  EXPECT_FALSE(t.insert(tuple(2), t.hash(tuple(2)), &c));
+  EXPECT_EQ(t.find_and_hash(tuple(2), h), &b);
+  EXPECT_TRUE(t.erase(tuple(2), t.hash(tuple(2))));  // erasing the inserted entry forgets it
+  EXPECT_EQ(t.find_and_hash(tuple(2), h), nullptr);
+  EXPECT_EQ(t.find_and_hash(tuple(1), h), &a);
+}
+
 TEST(ConnTable, DuplicateInsertRefusedAndKeepsFirst) {
   ConnTable<int> t{4};
   int a = 1, b = 2;
@@ -320,7 +343,9 @@ TEST(ConnTable, RandomOpsMatchStdMap) {
         const bool present = model.count(key(k)) != 0;
         const bool full = model.size() >= kCapacity;
         const bool expect = !present && !full;
-        ASSERT_EQ(t.insert(k, p), expect) << "op " << op;
+        // Both overloads: the hashed one (TCP's new_tcb) also remembers
+        // what it inserted for find_and_hash.
+        ASSERT_EQ(op % 2 == 0 ? t.insert(k, p) : t.insert(k, t.hash(k), p), expect) << "op " << op;
         if (expect) {
           model[key(k)] = p;
           ++inserts;
