@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <set>
 
 #include "tcp/siphash.h"
@@ -150,6 +151,23 @@ TEST(Isn, SecretsAreTheHalvesOfOneSipHash) {
   const auto other_port = g.secrets(IpAddr::v4(kLocal), 80, IpAddr::v4(kRemote), 40001);
   EXPECT_NE(other_port.isn_f, sec.isn_f);
   EXPECT_NE(other_port.ts_offset, sec.ts_offset);
+}
+
+// IPv6: the 128-bit addresses, 36 bytes in the same layout.
+TEST(Isn, SecretsOfAnIpv6TupleAreOneSipHashOfItsBytes) {
+  const IsnGenerator g{kKeyA};
+  const IpAddr l = *IpAddr::parse("2001:db8::1"), r = *IpAddr::parse("2001:db8:0:1::2");
+  std::array<std::uint8_t, 36> msg{};
+  std::memcpy(msg.data(), l.bytes().data(), 16);
+  msg[16] = 0;
+  msg[17] = 80;
+  std::memcpy(msg.data() + 18, r.bytes().data(), 16);
+  msg[34] = 0x9c;  // port 40000
+  msg[35] = 0x40;
+  const std::uint64_t h = siphash24(SipKey{kKeyA}, msg);
+  const auto sec = g.secrets(l, 80, r, 40000);
+  EXPECT_EQ(sec.isn_f, static_cast<std::uint32_t>(h));
+  EXPECT_EQ(sec.ts_offset, static_cast<std::uint32_t>(h >> 32));
 }
 
 }  // namespace
