@@ -324,7 +324,11 @@ struct Tcb : TimerNode {
   // kept for the erase and the TIME_WAIT insert at the end: cold.
   std::uint64_t tuple_hash = 0;
 
-  Tcb(const RtoConfig& rc, CongestionAlgorithm ca, const NewRenoConfig& nc) noexcept : rto(rc), cc(ca, nc) {}
+  // `fresh_rto`: an estimator before its first sample, built once per
+  // stack from its RtoConfig (TcpStack::fresh_rto_), copied rather than
+  // built again (the constructor checks and clamps the config) per TCB.
+  Tcb(const RtoEstimator& fresh_rto, CongestionAlgorithm ca, const NewRenoConfig& nc) noexcept
+      : rto(fresh_rto), cc(ca, nc) {}
 
   // Bytes of data in flight (sent, unacknowledged), SYN and FIN included.
   std::uint32_t flight() const noexcept { return static_cast<std::uint32_t>(snd_nxt - snd_una); }

@@ -130,6 +130,7 @@ TcpStack::TcpStack(const TcpStackOptions& o, Counters& counters, SegmentSink& si
   rto_cfg_.initial = o.cfg.rto_initial;
   rto_cfg_.min = o.cfg.rto_min;
   rto_cfg_.max = o.cfg.rto_max;
+  fresh_rto_ = RtoEstimator{rto_cfg_};
   cc_cfg_.mss = mss_for_mtu();
   cc_cfg_.dupthresh = o.cfg.dupthresh;
   const std::uint32_t n = ooo_queue_count(o.cfg);
@@ -204,7 +205,7 @@ bool TcpStack::tuple_in_use(const FourTuple& t, std::uint64_t hash) const noexce
 }
 
 Tcb* TcpStack::new_tcb(const FourTuple& t, std::uint64_t hash, Instant now) noexcept {
-  Tcb* c = pool_.acquire(rto_cfg_, o_.cfg.congestion, cc_cfg_);
+  Tcb* c = pool_.acquire(fresh_rto_, o_.cfg.congestion, cc_cfg_);
   if (c == nullptr) {
     counters_.drop(Drop::kTcpNoTcb);
     return nullptr;

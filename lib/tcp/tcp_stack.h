@@ -950,6 +950,9 @@ class TcpStack {
   IsnGenerator isn_;
   SynCookies cookies_;
   RtoConfig rto_cfg_;
+  // What every new TCB's estimator starts as: RtoEstimator{rto_cfg_}, built
+  // once in the constructor (new_tcb copies it; the config never changes).
+  RtoEstimator fresh_rto_{RtoConfig{}};
   NewRenoConfig cc_cfg_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<Listener*> by_port_;  // 65536 entries: O(1) listener lookup
