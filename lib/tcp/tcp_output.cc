@@ -689,7 +689,9 @@ void TcpStack::send_syn(Tcb& c, Instant now) noexcept {
   const std::uint8_t flags = active ? kTcpSyn : (kTcpSyn | kTcpAck);
   TcpFields f{c.tuple.lport, c.tuple.rport, c.iss.value(), active ? 0u : c.rcv_nxt.value(), flags, win};
   write_tcp(h, f, std::span<const std::byte>{opt.data(), olen});
-  fill_checksum(m.get(), c.tuple, o_.tx_checksum_offload);
+  // The connection's pseudo-header sum (init_tcb_from_config) plus the
+  // length, as send_data_segment's: the addresses are not summed again.
+  finish_checksum(m.get(), 0, c.l4_pseudo_sum + m.get()->pkt_len, c.tuple.is_v4(), o_.tx_checksum_offload);
   counters_.inc(Counter::kOutSegs);
   ++c.segs_out;
   c.snd_nxt = c.iss + 1;
