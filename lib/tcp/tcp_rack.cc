@@ -163,10 +163,14 @@ void TcpStack::rack_on_rto(Tcb& c, Instant now) noexcept {
   const std::uint32_t now_us = clock_us(now);
   const std::int64_t wait = std::int64_t{c.rack_rtt_us} + rack_reo_wnd_us(c);
   TxLog& l = *c.txlog;
+  bool head_recorded = false;
+  Seq32 above_head = c.snd_max;  // the lowest recorded octet above SND.UNA
   for (std::size_t i = 0; i < l.size(); ++i) {
     TxRecord& r = l.at(i);
-    if (r.fully_acked() || (r.flags & kTxLost) != 0) continue;
     const bool head = seq_leq(r.start, c.snd_una) && seq_lt(c.snd_una, r.end);
+    head_recorded |= head;
+    if (seq_gt(r.start, c.snd_una) && seq_lt(r.start, above_head)) above_head = r.start;
+    if (r.fully_acked() || (r.flags & kTxLost) != 0) continue;
     const std::int64_t elapsed = static_cast<std::int32_t>(now_us - r.sent_us);
     if (head || !c.rack_valid || elapsed >= wait) {
       r.flags |= kTxLost;
@@ -175,7 +179,21 @@ void TcpStack::rack_on_rto(Tcb& c, Instant now) noexcept {
     }
   }
   c.rack_deadline = Instant::max();
-  rack_retransmit_first_lost(c, now);
+  if (head_recorded || c.snd_una == c.snd_max) {
+    rack_retransmit_first_lost(c, now);
+  } else {
+    // A full log forgets its oldest record when no neighbour can absorb it
+    // (TxLog::free_one), so the octets at SND.UNA may have no send time.
+    // RFC 6298 §5.4 still sends the earliest unacknowledged segment first;
+    // its resend gets a record, and RACK follows it from there.
+    SackNext nx;
+    nx.kind = SackNext::Kind::kRetransmit;
+    nx.seq = c.snd_una;
+    nx.len = std::min<std::uint32_t>(static_cast<std::uint32_t>(above_head - c.snd_una), c.mss);
+    nx.rule = 1;
+    c.lost_segs += 1;
+    send_retransmission(c, nx, now);
+  }
   sack_send(c, now);
 }
 
