@@ -656,7 +656,11 @@ Outcome run_scenario(const Scenario& s, const SimPools& pools, std::size_t trace
 }
 
 std::string check_scenario(const Scenario& s, const SimPools& pools, std::size_t trace_lines) {
-  const Outcome first = run_scenario(s, pools);
+  return check_outcome(s, pools, run_scenario(s, pools), trace_lines);
+}
+
+std::string check_outcome(const Scenario& s, const SimPools& pools, const Outcome& first,
+                          std::size_t trace_lines) {
   if (first.ok) return {};
   const Outcome again = run_scenario(s, pools, trace_lines);
   std::string r = "FAILED " + describe(s) + "\n" + first.failures;

@@ -75,6 +75,10 @@ Outcome run_scenario(const Scenario& s, const SimPools& pools, std::size_t trace
 // seed (seed, scenario, failures, trace tail, and whether the re-run agreed).
 // Empty when the scenario passed.
 std::string check_scenario(const Scenario& s, const SimPools& pools, std::size_t trace_lines = 300);
+// The same for a run already made (`first`, from run_scenario without a
+// trace): only a failing seed runs again.
+std::string check_outcome(const Scenario& s, const SimPools& pools, const Outcome& first,
+                          std::size_t trace_lines = 300);
 
 // ---- SYN flood ----------------------------------------------------------------
 struct SynFlood {

@@ -92,8 +92,8 @@ int main(int argc, char** argv) {
       s.a.ipv6 = s.b.ipv6 = ipv6;
       if (pacing) s.a.tcp.pacing = s.b.tcp.pacing = true;
       if (describe) std::printf("%s\n", tern::sim::describe(s).c_str());
+      const tern::sim::Outcome o = tern::sim::run_scenario(s, pools);
       if (counters) {
-        const tern::sim::Outcome o = tern::sim::run_scenario(s, pools);
         const auto n = [](const tern::Counters& c, tern::Counter k) {
           return static_cast<unsigned long long>(c.get(k));
         };
@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
         if (!o.gave_up.empty())
           std::printf("seed %llu: %s\n", static_cast<unsigned long long>(seed), o.gave_up.c_str());
       }
-      const std::string report = tern::sim::check_scenario(s, pools, trace_lines);
+      const std::string report = tern::sim::check_outcome(s, pools, o, trace_lines);
       if (!report.empty()) {
         failed.push_back(seed);
         std::printf("%s\n", report.c_str());
