@@ -179,21 +179,16 @@ void TcpStack::rack_on_rto(Tcb& c, Instant now) noexcept {
     }
   }
   c.rack_deadline = Instant::max();
-  if (head_recorded || c.snd_una == c.snd_max) {
-    rack_retransmit_first_lost(c, now);
-  } else {
+  if (!head_recorded && c.snd_una != c.snd_max) {
     // A full log forgets its oldest record when no neighbour can absorb it
     // (TxLog::free_one), so the octets at SND.UNA may have no send time.
-    // RFC 6298 §5.4 still sends the earliest unacknowledged segment first;
-    // its resend gets a record, and RACK follows it from there.
-    SackNext nx;
-    nx.kind = SackNext::Kind::kRetransmit;
-    nx.seq = c.snd_una;
-    nx.len = std::min<std::uint32_t>(static_cast<std::uint32_t>(above_head - c.snd_una), c.mss);
-    nx.rule = 1;
-    c.lost_segs += 1;
-    send_retransmission(c, nx, now);
+    // RFC 6298 §5.4 still sends the earliest unacknowledged segment first:
+    // they go back into the log as lost, and are resent from there on.
+    l.restore_forgotten(c.snd_una, above_head, now_us, c.snd_una, c.sb.ranges());
+    if (!l.empty() && l.at(0).start == c.snd_una)
+      c.lost_segs += segs_of(l.at(0).len() - l.at(0).acked, c.mss);
   }
+  rack_retransmit_first_lost(c, now);
   sack_send(c, now);
 }
 

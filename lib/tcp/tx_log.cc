@@ -129,6 +129,26 @@ bool TxLog::split(std::size_t& i, Seq32 at, Seq32 snd_una, std::span<const SackR
   return true;
 }
 
+void TxLog::restore_forgotten(Seq32 start, Seq32 end, std::uint32_t sent_us, Seq32 snd_una,
+                              std::span<const SackRange> sacked) noexcept {
+  if (seq_leq(end, start)) return;
+  make_room(1);
+  // The forgotten record was the oldest: the next oldest's send state is
+  // the latest it can have had (its delivery rate is then no higher).
+  TxRecord r;
+  if (count_ > 0) {
+    r = at(0);
+  } else {
+    r.sent_us = r.first_sent_us = sent_us;
+  }
+  r.start = start;
+  r.end = end;
+  r.flags = kTxRetransmit | kTxLost | kTxMerged;
+  r.acked = coverage(start, end, snd_una, sacked);
+  insert_at(0, r);  // every other record lies above it: sequence order holds
+  lost_marked_ = true;
+}
+
 void TxLog::erase_at(std::size_t i) noexcept {
   for (std::size_t j = i; j + 1 < count_; ++j) at(j) = at(j + 1);
   --count_;

@@ -187,6 +187,16 @@ class TxLog {
   // have absorbed an older neighbour; false if none could go.
   bool split(std::size_t& i, Seq32 at, Seq32 snd_una, std::span<const SackRange> sacked) noexcept;
 
+  // Puts back, as the oldest record, octets [start, end) the log forgot
+  // (free_one's oldest record, when no neighbour could absorb it) that a
+  // timeout finds at SND.UNA: marked lost, retransmitted and merged (their
+  // send time, before the oldest record's or else `sent_us`, is unknown: no
+  // RTT sample may come of them), so RACK's NextSeg resends all of them,
+  // not one segment per timeout. If room has to be made, another record
+  // may be forgotten instead.
+  void restore_forgotten(Seq32 start, Seq32 end, std::uint32_t sent_us, Seq32 snd_una,
+                         std::span<const SackRange> sacked) noexcept;
+
   // Recounts every record's delivered octets: after the receiver reneged
   // (RFC 2018 §8) octets counted as SACKed may be missing again.
   void recount_all(Seq32 snd_una, std::span<const SackRange> sacked) noexcept {

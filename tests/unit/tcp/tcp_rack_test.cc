@@ -226,25 +226,26 @@ TEST_F(Rack, TimeoutMarksTheHeadAndWhatWasSentRttPlusReoWndBefore) {
 // RFC 6298 §5.4 when the log has no record of SND.UNA (a full log forgets
 // its oldest record when nothing can absorb it: TxLog::free_one): the
 // timeout still resends the segment at SND.UNA first, not the lowest
-// record RACK marked lost above it (S3).
-TEST_F(Rack, TimeoutResendsSndUnaFirstWhenTheLogForgotItsRecord) {
+// record RACK marked lost above it (S4), and the rest of what the log
+// forgot (S3) goes next as the window opens, without a second timeout.
+TEST_F(Rack, TimeoutResendsWhatTheLogForgotFromSndUna) {
   Tcb* c = open_rack();
   ASSERT_NE(c, nullptr);
-  send(*c, 1, at_ms(60));
-  send(*c, 1, at_ms(61));
-  send(*c, 1, at_ms(62));
-  ASSERT_EQ(take_all_sent().size(), 3u);
+  for (int i = 0; i < 4; ++i) send(*c, 1, at_ms(60 + i));
+  ASSERT_EQ(take_all_sent().size(), 4u);
   ASSERT_NE(c->txlog, nullptr);
-  c->txlog->release(S(3));  // S2's record gone, as a forgotten oldest one
+  c->txlog->release(S(4));  // S2's and S3's records gone, as forgotten ones
   ASSERT_EQ(c->snd_una, S(2));
   advance_to(at_ms(110));
-  expect_segment(4);  // the probe, 2 * SRTT after S4
+  expect_segment(5);  // the probe, 2 * SRTT after S5
   advance_to(at_ms(400));
   EXPECT_EQ(count(Counter::kTCPTimeouts), 1u);
   expect_segment(2);
   expect_nothing_sent();
   recv(ack_with(S(3)), at_ms(420));
   expect_segment(3);
+  expect_segment(4);
+  EXPECT_EQ(count(Counter::kTCPTimeouts), 1u);
 }
 
 // §6.2 RACK_sent_after breaks a tie in send time by sequence, which holds
