@@ -78,6 +78,9 @@ void TcpStack::receive(const IpAddr& src, const IpAddr& dst, Mbuf frame, std::ui
   }
   input(s, now);
   dispatch();
+  // The frame, where input left it (a segment without data: an ACK), freed
+  // by free_frame's inline case rather than Mbuf's rte_pktmbuf_free.
+  free_frame(s.frame.release());
 }
 
 void TcpStack::input(Segment& s, Instant now) noexcept {
