@@ -94,6 +94,31 @@ struct SipState {
   }
 };
 
+// The whole function over `n` bytes at `msg`, inline so that a caller with
+// a length known when compiling (siphash24_fixed) gets the word loop
+// unrolled and the last word's branch decided, while siphash24 keeps one
+// out-of-line copy of the same code.
+[[gnu::always_inline]] inline std::uint64_t hash_bytes(const SipKey& key, const std::uint8_t* msg,
+                                                       std::size_t n) noexcept {
+  SipState s{key};
+  const std::size_t full = n & ~std::size_t{7};
+  for (std::size_t i = 0; i < full; i += 8) s.compress(load_le64(msg + i));
+  // The last word holds the 0..7 remaining bytes (little-endian) and the
+  // message length mod 256 in its top byte, so messages that differ only in
+  // trailing zero bytes hash apart.
+  std::uint64_t last = static_cast<std::uint64_t>(n & 0xff) << 56;
+  const std::size_t rest = n - full;
+  if (rest != 0 && n >= 8) {
+    // The message's last 8 bytes in one load, shifted down to its last
+    // `rest`: the same word as the loop below builds.
+    last |= load_le64(msg + n - 8) >> (8 * (8 - rest));
+  } else {
+    for (std::size_t i = full; i < n; ++i) last |= static_cast<std::uint64_t>(msg[i]) << (8 * (i - full));
+  }
+  s.compress(last);
+  return s.finish();
+}
+
 }  // namespace siphash_detail
 
 // The same function of a message whose length N is known when compiling
@@ -103,21 +128,7 @@ struct SipState {
 // connection, twice per connection set up between two Tern stacks).
 template <std::size_t N>
 inline std::uint64_t siphash24_fixed(const SipKey& key, const std::uint8_t (&msg)[N]) noexcept {
-  using siphash_detail::load_le64;
-  siphash_detail::SipState s{key};
-  constexpr std::size_t kFull = N & ~std::size_t{7};
-  constexpr std::size_t kRest = N - kFull;
-  for (std::size_t i = 0; i < kFull; i += 8) s.compress(load_le64(msg + i));
-  // The last word: the 0..7 remaining bytes (little-endian) and the length
-  // mod 256 in its top byte.
-  std::uint64_t last = static_cast<std::uint64_t>(N & 0xff) << 56;
-  if constexpr (kRest != 0 && N >= 8) {
-    last |= load_le64(msg + N - 8) >> (8 * (8 - kRest));
-  } else {
-    for (std::size_t i = kFull; i < N; ++i) last |= static_cast<std::uint64_t>(msg[i]) << (8 * (i - kFull));
-  }
-  s.compress(last);
-  return s.finish();
+  return siphash_detail::hash_bytes(key, msg, N);
 }
 
 }  // namespace tern
