@@ -1,0 +1,131 @@
+// SendQueue::drop_front (lib/tcp/send_queue.h): an acknowledged mbuf goes
+// back to its pool when the queue held its last reference, and only then.
+// The queue holds copies (direct, unshared) and the application's own
+// zero-copy mbufs, which may be indirect (attached to another mbuf),
+// external (attached to the application's memory) or still referenced by a
+// segment in a NIC ring (a slice): an inline raw free of any of those would
+// put an mbuf still in use back into the pool, or leak what it points to.
+#include "tcp/send_queue.h"
+
+#include <gtest/gtest.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include <array>
+#include <cstddef>
+#include <string>
+
+namespace tern {
+namespace {
+
+class SendQueueFree : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static int count = 0;
+    const std::string name = "sqf" + std::to_string(count++);
+    pool_ = rte_pktmbuf_pool_create(name.c_str(), 255, 32, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+    ASSERT_NE(pool_, nullptr);
+    clones_ = rte_pktmbuf_pool_create((name + "c").c_str(), 63, 0, 0, 0, SOCKET_ID_ANY);
+    ASSERT_NE(clones_, nullptr);
+  }
+  void TearDown() override {
+    rte_mempool_free(pool_);
+    rte_mempool_free(clones_);
+  }
+  // A direct mbuf of `len` bytes from pool_.
+  rte_mbuf* data(std::uint16_t len) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+    EXPECT_NE(m, nullptr);
+    if (m != nullptr) {
+      EXPECT_NE(rte_pktmbuf_append(m, len), nullptr);
+    }
+    return m;
+  }
+  unsigned in_use() const { return rte_mempool_in_use_count(pool_); }
+  unsigned clones_in_use() const { return rte_mempool_in_use_count(clones_); }
+  rte_mempool* pool_ = nullptr;
+  rte_mempool* clones_ = nullptr;
+};
+
+TEST_F(SendQueueFree, CopiesGoBackAsTheyAreAcknowledged) {
+  SendQueue q;
+  for (int i = 0; i < 3; ++i) q.append(data(1000));
+  ASSERT_EQ(in_use(), 3u);
+  q.drop_front(500);  // inside the first mbuf: nothing to free
+  EXPECT_EQ(in_use(), 3u);
+  q.drop_front(500);  // its end exactly
+  EXPECT_EQ(in_use(), 2u);
+  q.drop_front(1500);  // one whole and half of the last
+  EXPECT_EQ(in_use(), 1u);
+  EXPECT_EQ(q.bytes(), 500u);
+  q.drop_front(500);
+  EXPECT_EQ(in_use(), 0u);
+  EXPECT_TRUE(q.empty());
+}
+
+TEST_F(SendQueueFree, ChainAppendedGoesBackWhole) {
+  SendQueue q;
+  rte_mbuf* a = data(700);
+  ASSERT_EQ(rte_pktmbuf_chain(a, data(900)), 0);  // a's nb_segs 2
+  q.append(a);
+  ASSERT_EQ(in_use(), 2u);
+  q.drop_front(1600);
+  EXPECT_EQ(in_use(), 0u);
+}
+
+// A segment still in a NIC ring holds a slice attached to the queued mbuf
+// (refcnt 2): the ACK drops the queue's reference, the slice's free the last.
+TEST_F(SendQueueFree, MbufStillSentStaysUntilItsSliceIsFreed) {
+  SendQueue q;
+  q.append(data(1000));
+  rte_mbuf* s = q.slice(0, 1000, clones_);
+  ASSERT_NE(s, nullptr);
+  q.drop_front(1000);
+  EXPECT_EQ(in_use(), 1u) << "freed while a sent segment still points into it";
+  rte_pktmbuf_free(s);
+  EXPECT_EQ(in_use(), 0u);
+  EXPECT_EQ(clones_in_use(), 0u);
+}
+
+// A zero-copy send of an indirect mbuf (a clone of the application's):
+// acknowledging it detaches it, which frees the mbuf it points to once the
+// application has let go of its own reference.
+TEST_F(SendQueueFree, IndirectMbufDetachesFromItsBuffer) {
+  SendQueue q;
+  rte_mbuf* app = data(1000);
+  rte_mbuf* i = rte_pktmbuf_clone(app, clones_);
+  ASSERT_NE(i, nullptr);
+  rte_pktmbuf_free(app);  // the application's reference; the clone's stays
+  ASSERT_EQ(in_use(), 1u);
+  q.append(i);
+  q.drop_front(1000);
+  EXPECT_EQ(clones_in_use(), 0u);
+  EXPECT_EQ(in_use(), 0u) << "the clone went back without detaching";
+}
+
+// A zero-copy send of the application's own memory (an external buffer):
+// acknowledging it runs the buffer's free callback once, and the mbuf
+// goes back to its pool.
+TEST_F(SendQueueFree, ExternalBufferIsReleasedThroughItsCallback) {
+  alignas(64) static std::array<std::byte, 4096> mem;
+  static int released = 0;
+  released = 0;
+  std::uint16_t len = static_cast<std::uint16_t>(mem.size());
+  rte_mbuf_ext_shared_info* shinfo = rte_pktmbuf_ext_shinfo_init_helper(
+      mem.data(), &len, [](void*, void*) { ++released; }, nullptr);
+  ASSERT_NE(shinfo, nullptr);
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  ASSERT_NE(m, nullptr);
+  rte_pktmbuf_attach_extbuf(m, mem.data(), rte_mem_virt2iova(mem.data()), len, shinfo);
+  ASSERT_NE(rte_pktmbuf_append(m, 1000), nullptr);
+  SendQueue q;
+  q.append(m);
+  q.drop_front(999);
+  EXPECT_EQ(released, 0);
+  q.drop_front(1);
+  EXPECT_EQ(released, 1);
+  EXPECT_EQ(in_use(), 0u);
+}
+
+}  // namespace
+}  // namespace tern
