@@ -26,6 +26,8 @@
 # on a loaded machine a run makes fewer iterations, and each run's fixed
 # cost (connect, handshake, slow start) weighs more per segment; compare
 # trees at similar segment counts, or raise it.
+# IR_KEEP (a directory): each benchmark's callgrind output is kept there as
+# NAME.cg ('/' as '_'), for callgrind_annotate.
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [BENCHMARK...]" >&2; exit 2; }
 build=$1
@@ -70,4 +72,8 @@ handshake = 1 if 'Tx' in sys.argv[2] else 2
 segs = n('tern::TcpStack::receive(') - handshake * runs
 print(f'{sys.argv[2]:26} {total / segs:8.1f} instructions/segment ({segs} segments, {runs} runs)')
 EOF
+  if [ -n "${IR_KEEP:-}" ]; then
+    mkdir -p "$IR_KEEP"
+    cp "$out/cg" "$IR_KEEP/${b//\//_}.cg"
+  fi
 done
