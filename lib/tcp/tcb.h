@@ -1,7 +1,8 @@
 #pragma once
 // The transmission control block (RFC 9293 §3.3.1): everything one
 // connection needs, in one object from the worker's pool. Fields used on
-// every segment come first so the common path touches the first cache lines.
+// every segment come first (after the wheel's node and the two queues, the
+// bases of Tcb) so the common path touches the first cache lines.
 //
 // Timers follow DESIGN.md "Timers": the TCB is one node on the worker's wheel
 // and keeps a deadline per timer; the node is armed for the earliest one, and
@@ -9,6 +10,7 @@
 #include <array>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 
 #include "base/instant.h"
 #include "base/timer_wheel.h"
@@ -64,8 +66,23 @@ inline constexpr std::uint8_t kTcpEvPeerFin = 8;    // the peer will send no mor
 inline constexpr std::uint8_t kTcpEvClosed = 16;    // the connection is over; see Tcb::error
 
 class Listener;
+struct Tcb;
 
-struct Tcb : TimerNode {
+// The TCB's two mbuf queues: they own mbufs (not plain data), so they are
+// built empty per TCB rather than copied. A base of Tcb ahead of TcbState so
+// that they stay next to the hot fields, as they were before the split.
+struct TcbQueues {
+  SendQueue sndq;  // SND.UNA onwards (FIN not included)
+  RecvQueue rcvq;  // in order, not yet read
+};
+
+// Everything else in a TCB: plain data (trivially copyable, checked below),
+// so that a new TCB is one copy of the stack's prototype
+// (TcpStack::tcb_proto_: these defaults, the config's buffers and
+// keepalive, a fresh estimator and controller) instead of some 250 stores
+// of member initialisers and a controller built only to be rebuilt once
+// the SYN's options are known (apply_syn_options). Issue 16.
+struct TcbState {
   // ---- hot: every segment ----
   FourTuple tuple;  // local/remote, either family
   TcpState state = TcpState::kClosed;
@@ -142,9 +159,7 @@ struct Tcb : TimerNode {
   Instant last_recv;                 // for keepalive idleness
   Instant last_confirm;              // IPv6: ACK progress last confirmed the first hop (RFC 4861 §7.3.1)
 
-  // ---- buffers ----
-  SendQueue sndq;                  // SND.UNA onwards (FIN not included)
-  RecvQueue rcvq;                  // in order, not yet read
+  // ---- buffers (the send and receive queues: TcbQueues) ----
   ReassemblyQueue* ooo = nullptr;  // lent by the stack while out-of-order data is held
   Seq32 ooo_fin_seq;               // a FIN that arrived beyond a hole
   // RFC 2883 §4: the duplicate the last segment carried, for the first SACK
@@ -324,14 +339,23 @@ struct Tcb : TimerNode {
   // kept for the erase and the TIME_WAIT insert at the end: cold.
   std::uint64_t tuple_hash = 0;
 
-  // `fresh_rto`: an estimator before its first sample, built once per
-  // stack from its RtoConfig (TcpStack::fresh_rto_), copied rather than
-  // built again (the constructor checks and clamps the config) per TCB.
-  Tcb(const RtoEstimator& fresh_rto, CongestionAlgorithm ca, const NewRenoConfig& nc) noexcept
+  // `fresh_rto`: an estimator before its first sample, `cc` a controller
+  // before its first ACK; the rest the defaults above. For the stack's
+  // prototype (TcpStack::tcb_proto_), built once: the estimator's
+  // constructor checks and clamps the config.
+  TcbState(const RtoEstimator& fresh_rto, CongestionAlgorithm ca, const NewRenoConfig& nc) noexcept
       : rto(fresh_rto), cc(ca, nc) {}
 
   // Bytes of data in flight (sent, unacknowledged), SYN and FIN included.
   std::uint32_t flight() const noexcept { return static_cast<std::uint32_t>(snd_nxt - snd_una); }
+};
+// A copy of the prototype must be a plain copy: no pointer into itself (the
+// SACK scoreboard's ext_ stays nullptr until attach()), nothing owned.
+static_assert(std::is_trivially_copyable_v<TcbState>);
+
+struct Tcb : TimerNode, TcbQueues, TcbState {
+  // A new connection's TCB: `proto` copied, the queues empty, off the wheel.
+  explicit Tcb(const TcbState& proto) noexcept : TcbState(proto) {}
 };
 
 }  // namespace tern

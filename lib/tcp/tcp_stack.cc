@@ -130,9 +130,9 @@ TcpStack::TcpStack(const TcpStackOptions& o, Counters& counters, SegmentSink& si
   rto_cfg_.initial = o.cfg.rto_initial;
   rto_cfg_.min = o.cfg.rto_min;
   rto_cfg_.max = o.cfg.rto_max;
-  fresh_rto_ = RtoEstimator{rto_cfg_};
   cc_cfg_.mss = mss_for_mtu();
   cc_cfg_.dupthresh = o.cfg.dupthresh;
+  build_tcb_proto();
   const std::uint32_t n = ooo_queue_count(o.cfg);
   const std::uint32_t ceiling = std::max(o.cfg.rcv_buf, autotune_cap(o.cfg.rcv_buf_max));
   const std::uint16_t large_segments = static_cast<std::uint16_t>(std::min<std::uint32_t>(
@@ -205,7 +205,7 @@ bool TcpStack::tuple_in_use(const FourTuple& t, std::uint64_t hash) const noexce
 }
 
 Tcb* TcpStack::new_tcb(const FourTuple& t, std::uint64_t hash, Instant now) noexcept {
-  Tcb* c = pool_.acquire(fresh_rto_, o_.cfg.congestion, cc_cfg_);
+  Tcb* c = pool_.acquire(tcb_proto_);
   if (c == nullptr) {
     counters_.drop(Drop::kTcpNoTcb);
     return nullptr;
@@ -221,19 +221,26 @@ Tcb* TcpStack::new_tcb(const FourTuple& t, std::uint64_t hash, Instant now) noex
   return c;
 }
 
-void TcpStack::init_tcb_from_config(Tcb& c, Instant now) noexcept {
+void TcpStack::build_tcb_proto() noexcept {
   const TcpConfig& k = o_.cfg;
-  c.snd_buf = k.snd_buf;
-  c.snd_lowat = k.snd_buf / 2;
-  c.rcv_buf = k.rcv_buf;
+  TcbState& p = tcb_proto_;
+  p = TcbState{RtoEstimator{rto_cfg_}, k.congestion, cc_cfg_};
+  p.snd_buf = k.snd_buf;
+  p.snd_lowat = k.snd_buf / 2;
+  p.rcv_buf = k.rcv_buf;
+  p.nodelay = k.nodelay;
+  p.keepalive = k.keepalive;
+  p.ka_idle = k.keepalive_idle;
+  p.ka_interval = k.keepalive_interval;
+  p.ka_probes = k.keepalive_probes;
+  p.user_timeout = k.user_timeout;
+  p.quickacks = 16;  // quick-ACK mode at connection start (Linux TCP_QUICKACK behaviour)
+}
+
+// What the prototype (build_tcb_proto) cannot hold: the tuple's parts.
+void TcpStack::init_tcb_from_config(Tcb& c, Instant now) noexcept {
   c.rcvq.set_account(&mem_);
   c.sndq.set_account(&mem_);
-  c.nodelay = k.nodelay;
-  c.keepalive = k.keepalive;
-  c.ka_idle = k.keepalive_idle;
-  c.ka_interval = k.keepalive_interval;
-  c.ka_probes = k.keepalive_probes;
-  c.user_timeout = k.user_timeout;
   c.rcv_mss = mss_for(c.tuple);
   c.l4_pseudo_sum = tcp_pseudo_header_sum(c.tuple.laddr, c.tuple.raddr, 0);
   c.mss = c.tuple.is_v4() ? 536 : 1220;
@@ -246,7 +253,6 @@ void TcpStack::init_tcb_from_config(Tcb& c, Instant now) noexcept {
   const bool lower = learned.mtu != 0 && learned.mtu < o_.mtu;
   c.pmtu = lower ? learned.mtu : o_.mtu;
   c.pmtu_expires = lower ? learned.expires : Instant::max();
-  c.quickacks = 16;  // quick-ACK mode at connection start (Linux TCP_QUICKACK behaviour)
   // RFC 6528 §3's ISS and RFC 7323 §5.4's per-connection TSval offset from
   // one keyed hash of the tuple (IsnGenerator::secrets). The offset is
   // derived from the tuple so that a SYN-cookie handshake finds it again;

@@ -756,7 +756,7 @@ class TcpStack {
   void ack_unlink(Tcb& c) noexcept { unlink_from<&Tcb::ack_link, &Tcb::in_ack_list>(ack_head_, c); }
   // Takes c off the worker's intrusive list at `head` (the pacing list, the
   // deferred ACKs), if it is on it.
-  template <Tcb* Tcb::*Link, bool Tcb::*On>
+  template <Tcb* TcbState::*Link, bool TcbState::*On>
   static void unlink_from(Tcb*& head, Tcb& c) noexcept {
     if (!(c.*On)) return;
     for (Tcb** p = &head; *p != nullptr; p = &((*p)->*Link)) {
@@ -898,6 +898,7 @@ class TcpStack {
   // `hash`: tuple_hash(t), which the caller has already computed for its
   // lookups.
   Tcb* new_tcb(const FourTuple& t, std::uint64_t hash, Instant now) noexcept;
+  void build_tcb_proto() noexcept;
   void init_tcb_from_config(Tcb& c, Instant now) noexcept;
   void to_state(Tcb& c, TcpState s) noexcept;
   void post(Tcb& c, std::uint8_t ev) noexcept;
@@ -950,10 +951,12 @@ class TcpStack {
   IsnGenerator isn_;
   SynCookies cookies_;
   RtoConfig rto_cfg_;
-  // What every new TCB's estimator starts as: RtoEstimator{rto_cfg_}, built
-  // once in the constructor (new_tcb copies it; the config never changes).
-  RtoEstimator fresh_rto_{RtoConfig{}};
   NewRenoConfig cc_cfg_;
+  // What every new TCB starts as, built once in the constructor (the config
+  // never changes) and copied by new_tcb: TcbState's defaults, an estimator
+  // from rto_cfg_, a controller from cc_cfg_, and the parts of
+  // init_tcb_from_config that do not depend on the tuple.
+  TcbState tcb_proto_{RtoEstimator{RtoConfig{}}, CongestionAlgorithm::kNewReno, NewRenoConfig{}};
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<Listener*> by_port_;  // 65536 entries: O(1) listener lookup
   std::vector<ReassemblyQueue> ooo_store_;

@@ -170,5 +170,69 @@ TEST_F(Handshake, ConnectPicksDistinctEphemeralPorts) {
   EXPECT_NE(sa.seq, sb.seq) << "RFC 6528: ISNs differ per connection";
 }
 
+// A new TCB is a copy of the stack's prototype (TcpStack::build_tcb_proto,
+// issue 16): the config's buffers, Nagle and keepalive settings, quick-ACK
+// mode, a fresh estimator and controller. The pool hands the slot of a
+// freed TCB out again first, so the second connection below reuses the
+// first one's memory after the application changed all of that: nothing
+// of it may carry over.
+TEST_F(Handshake, ReusedTcbSlotStartsFromTheConfig) {
+  cfg().snd_buf = 100'000;
+  cfg().rcv_buf = 200'000;
+  cfg().nodelay = true;
+  cfg().keepalive = true;
+  cfg().keepalive_idle = Duration::s(77);
+  cfg().keepalive_interval = Duration::s(7);
+  cfg().keepalive_probes = 5;
+  cfg().user_timeout = Duration::s(30);
+  cfg().congestion = CongestionAlgorithm::kCubic;
+  Tcb* a = stack().connect(kPeerIp, 80, now());
+  ASSERT_NE(a, nullptr);
+  const auto check_fresh = [&](const Tcb& c) {
+    EXPECT_EQ(c.state, TcpState::kSynSent);
+    EXPECT_EQ(c.snd_buf, 100'000u);
+    EXPECT_EQ(c.snd_lowat, 50'000u);
+    EXPECT_EQ(c.rcv_buf, 200'000u);
+    EXPECT_TRUE(c.nodelay);
+    EXPECT_TRUE(c.keepalive);
+    EXPECT_EQ(c.ka_idle, Duration::s(77));
+    EXPECT_EQ(c.ka_interval, Duration::s(7));
+    EXPECT_EQ(c.ka_probes, 5u);
+    EXPECT_EQ(c.user_timeout, Duration::s(30));
+    EXPECT_EQ(c.quickacks, 16);
+    EXPECT_EQ(c.cc.algorithm(), CongestionAlgorithm::kCubic);
+    EXPECT_EQ(c.rto.rto(), cfg().rto_initial);
+    EXPECT_EQ(c.retries, 0);
+    EXPECT_EQ(c.events, 0);
+    EXPECT_FALSE(c.app_closed);
+    EXPECT_EQ(c.window_clamp, 0u);
+    EXPECT_EQ(c.user, nullptr);
+    EXPECT_EQ(c.sndq.bytes(), 0u);
+  };
+  check_fresh(*a);
+  const std::uint32_t fresh_cwnd = a->cc.cwnd();
+  const std::uint16_t first_port = a->tuple.lport;
+  // The application's changes, and a timeout's.
+  stack().set_nodelay(*a, false, now());
+  stack().set_keepalive_params(*a, Duration::s(1), Duration::s(1), 1, now());
+  stack().set_congestion(*a, CongestionAlgorithm::kBbr);
+  stack().set_window_clamp(*a, 4096, now());
+  a->user = a;
+  advance_by(Duration::s(1) + Duration::ms(1));  // the SYN times out once: backoff, a retry
+  EXPECT_GT(a->rto.rto(), cfg().rto_initial);
+  take_all_sent();
+  stack().abort(*a, now());
+  stack().close(*a, now());
+  take_all_sent();
+  ASSERT_EQ(tcbs_in_use(), 0u);
+
+  Tcb* b = stack().connect(kPeerIp, 80, now());
+  ASSERT_EQ(b, a) << "the pool hands the freed slot out again";
+  EXPECT_NE(b->tuple.lport, first_port);
+  check_fresh(*b);
+  EXPECT_EQ(b->cc.cwnd(), fresh_cwnd);
+  take_all_sent();
+}
+
 }  // namespace
 }  // namespace tern::tcptest
