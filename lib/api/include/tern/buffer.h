@@ -60,8 +60,25 @@ class Mbuf {
 
   static Mbuf alloc(rte_mempool* pool) noexcept { return Mbuf{rte_pktmbuf_alloc(pool)}; }
 
+  // rte_pktmbuf_free(m), with its common case inline: a direct, unshared
+  // mbuf with no next segment (a received segment's frame, the chain an
+  // application's read of a small message hands over) goes straight back
+  // to its pool's per-lcore cache, as rte_pktmbuf_prefree_seg then
+  // rte_mbuf_raw_free would do with it; any other chain takes DPDK's
+  // out-of-line walk. The mbuf must go back as rte_mbuf_raw_alloc hands it
+  // out (refcnt 1, one segment, no next), so a head whose nb_segs
+  // disagrees takes the walk too. m must not be null.
+  static void free(rte_mbuf* m) noexcept {
+    if (m->next == nullptr && m->nb_segs == 1 && rte_mbuf_refcnt_read(m) == 1 && RTE_MBUF_DIRECT(m))
+        [[likely]] {
+      rte_mbuf_raw_free(m);
+      return;
+    }
+    rte_pktmbuf_free(m);
+  }
+
   void reset(rte_mbuf* m = nullptr) noexcept {
-    if (m_ != nullptr) rte_pktmbuf_free(m_);
+    if (m_ != nullptr) free(m_);
     m_ = m;
   }
   [[nodiscard]] rte_mbuf* release() noexcept { return std::exchange(m_, nullptr); }
