@@ -57,6 +57,8 @@ class RecvQueue {
   std::uint32_t truesize() const noexcept { return truesize_; }
   std::uint32_t segments() const noexcept { return segs_; }
   bool empty() const noexcept { return bytes_ == 0; }
+  // Whether take() would hand over a chain (it asks the head, not bytes()).
+  bool holds_chain() const noexcept { return head_ != nullptr; }
 
  private:
   rte_mbuf* head_ = nullptr;

@@ -390,6 +390,13 @@ class TcpStack {
   // charge for the Buffer's, so the worker's account counts it until the
   // application frees, releases or sends it (tern/buffer.h).
   Buffer recv_charged(Tcb& c, Instant now) noexcept {
+    // Nothing queued: the call that ends an application's read loop (once
+    // per on_data, so once per request/response segment). What recv() then
+    // does, its dispatch, without the call.
+    if (!c.rcvq.holds_chain()) {
+      dispatch();
+      return Buffer{};
+    }
     const std::uint32_t held = c.rcvq.truesize();
     Buffer b{recv(c, now)};
     if (b) b.charge_to(mem_, held);

@@ -150,6 +150,39 @@ TEST_F(TcpMemory, QueuesAreChargedAtTruesize) {
   EXPECT_EQ(stack().mem().charged(), 0u);
 }
 
+// The application's read loop (recv_charged until it comes back empty): the
+// chain moves from the queue's charge to the Buffer's, the worker's account
+// unchanged, and the call that finds nothing queued (recv_charged's inline
+// case) hands back an empty, uncharged Buffer and changes nothing.
+TEST_F(TcpMemory, ReadLoopMovesTheChargeToTheBufferAndEndsEmpty) {
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  Seq32 seq = irs() + 1;
+  for (int i = 0; i < 3; ++i, seq += 64) recv(seg().seq(seq).ack(iss() + 1).data(64, i), at_ms(10 + i));
+  ASSERT_EQ(c->rcvq.bytes(), 192u);
+  const std::uint64_t held = stack().mem().charged();
+  EXPECT_EQ(held, 3 * per_mbuf());
+  {
+    Buffer b = stack().recv_charged(*c, at_ms(20));
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b.pkt_len(), 192u);
+    EXPECT_EQ(b.charged(), held);
+    EXPECT_EQ(stack().mem().charged(), held);
+    EXPECT_FALSE(c->rcvq.holds_chain());
+    Buffer none = stack().recv_charged(*c, at_ms(20));
+    EXPECT_FALSE(none);
+    EXPECT_EQ(none.charged(), 0u);
+    EXPECT_EQ(stack().mem().charged(), held);
+  }
+  EXPECT_EQ(stack().mem().charged(), 0u);
+  // The next segment is read as the first was.
+  recv(seg().seq(seq).ack(iss() + 1).data(64, 9), at_ms(30));
+  Buffer b = stack().recv_charged(*c, at_ms(31));
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b.pkt_len(), 64u);
+  EXPECT_EQ(b.charged(), per_mbuf());
+}
+
 // The window is offered in proportion to the truesize a full segment costs,
 // so that a peer filling it with full segments stays within rcv_buf.
 TEST_F(TcpMemory, WindowHonoursRcvBufAtFullSegmentTruesize) {
