@@ -61,7 +61,19 @@ std::uint32_t SendQueue::append_copy(const std::byte* data, std::uint32_t len, s
     }
     const auto n = static_cast<std::uint16_t>(len - done);
     std::memcpy(rte_pktmbuf_append(m, n), data + done, n);
-    append(m);
+    // append(m) for the one fresh mbuf, without its walk: no next, one
+    // segment, n > 0 bytes.
+    bytes_ += n;
+    const std::uint32_t ts = mbuf_seg_truesize(m);
+    truesize_ += ts;
+    if (acct_ != nullptr) acct_->charge(ts);
+    if (tail_ == nullptr) {
+      head_ = tail_ = m;
+      head_off_ = 0;
+    } else {
+      tail_->next = m;
+      tail_ = m;
+    }
     tail_is_copy_ = true;
     return len;
   }
