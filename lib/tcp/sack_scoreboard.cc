@@ -119,23 +119,6 @@ std::uint32_t SackScoreboard::insert(Seq32 left, Seq32 right, SackUpdate& u) noe
   return grown;
 }
 
-void SackScoreboard::attach(std::span<SackRange> room) noexcept {
-  if (ext_ != nullptr || room.size() < kMaxRanges) return;
-  std::copy(ranges_.begin(), ranges_.begin() + count_, room.begin());
-  ext_ = room.data();
-  ext_cap_ = room.size();
-}
-
-std::size_t SackScoreboard::detach() noexcept {
-  if (ext_ == nullptr) return 0;
-  const std::size_t dropped = count_ > kMaxRanges ? count_ - kMaxRanges : 0;
-  if (dropped > 0) erase(kMaxRanges, count_);  // the highest: as an overflow would
-  std::copy(ext_, ext_ + count_, ranges_.begin());
-  ext_ = nullptr;
-  ext_cap_ = 0;
-  return dropped;
-}
-
 void SackScoreboard::erase(std::size_t from, std::size_t to) noexcept {
   TERN_CHECK(from <= to && to <= count_);
   for (std::size_t k = from; k < to; ++k) sacked_ -= rs()[k].len();

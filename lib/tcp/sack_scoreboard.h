@@ -25,6 +25,7 @@
 //    start_recovery(end of that segment).
 //  - while cwnd - pipe() >= SMSS (§5 (C)): next_seg(), send it, on_sent().
 //  - on RTO: clear() (see its comment).
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -120,8 +121,25 @@ class SackScoreboard {
   // receiver SACKed is not forgotten (and resent) when a window holds many
   // holes. detach() moves them back, the lowest kMaxRanges if there are
   // more (the rest forgotten, as on overflow; returned as a count).
-  void attach(std::span<SackRange> room) noexcept;
-  std::size_t detach() noexcept;
+  // Inline: a connection's transmit log is lent each time its flight
+  // starts from empty and returned when it empties again (tcp_tx_log.cc),
+  // twice per request/response transaction, nearly always with nothing
+  // SACKed to move.
+  void attach(std::span<SackRange> room) noexcept {
+    if (ext_ != nullptr || room.size() < kMaxRanges) return;
+    if (count_ != 0) std::copy(ranges_.begin(), ranges_.begin() + count_, room.begin());
+    ext_ = room.data();
+    ext_cap_ = room.size();
+  }
+  std::size_t detach() noexcept {
+    if (ext_ == nullptr) return 0;
+    const std::size_t dropped = count_ > kMaxRanges ? count_ - kMaxRanges : 0;
+    if (dropped > 0) erase(kMaxRanges, count_);  // the highest: as an overflow would
+    if (count_ != 0) std::copy(ext_, ext_ + count_, ranges_.begin());
+    ext_ = nullptr;
+    ext_cap_ = 0;
+    return dropped;
+  }
   // One past the highest SACKed octet; nullopt while nothing is SACKed.
   std::optional<Seq32> high_sacked() const noexcept;
   bool is_sacked(Seq32 seq) const noexcept;
