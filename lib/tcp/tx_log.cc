@@ -27,15 +27,9 @@ std::uint32_t TxLog::coverage(Seq32 start, Seq32 end, Seq32 snd_una,
   return n;
 }
 
-void TxLog::record(TxRecord r, Seq32 snd_una, Seq32 snd_max, std::span<const SackRange> sacked) noexcept {
-  if (seq_leq(r.end, r.start)) return;
-  r.flags = static_cast<std::uint8_t>(r.flags & ~kTxLost);
-  if (seq_geq(r.start, snd_max)) {
-    r.acked = 0;
-    make_room(1);
-    append(r);
-    return;
-  }
+// record()'s retransmission: r.start below snd_max, r not empty, kTxLost cleared.
+void TxLog::record_retransmission(TxRecord r, Seq32 snd_una, Seq32 snd_max,
+                                  std::span<const SackRange> sacked) noexcept {
   // A retransmission: its octets now belong to this newer record only,
   // which leaves the log out of sequence order.
   seq_ordered_ = false;
@@ -66,21 +60,6 @@ void TxLog::record(TxRecord r, Seq32 snd_una, Seq32 snd_max, std::span<const Sac
     n.acked = 0;
     append(n);
   }
-}
-
-void TxLog::append(const TxRecord& r) noexcept {
-  if (count_ > 0) {
-    TxRecord& n = at(count_ - 1);
-    if (n.end == r.start && n.sent_us == r.sent_us && n.flags == r.flags && n.delivered == r.delivered &&
-        n.delivered_us == r.delivered_us && n.first_sent_us == r.first_sent_us) {
-      n.end = r.end;
-      n.acked += r.acked;
-      return;
-    }
-  }
-  make_room(1);
-  recs_[(head_ + count_) % kCapacity] = r;
-  ++count_;
 }
 
 // Takes [a, b) out of every record: trimmed, removed, or split around it.

@@ -125,7 +125,20 @@ class TxLog {
   // are carved out of the records holding them, whose `acked` is then
   // recounted against snd_una and `sacked` (the scoreboard's ranges). A
   // transmission straddling snd_max is logged as two records.
-  void record(TxRecord r, Seq32 snd_una, Seq32 snd_max, std::span<const SackRange> sacked) noexcept;
+  // New data (r.start at SND.MAX, every segment of a request/response or a
+  // bulk sender's new segments) is decided inline: one record appended, or
+  // merged into the newest; a retransmission takes record_retransmission.
+  void record(TxRecord r, Seq32 snd_una, Seq32 snd_max, std::span<const SackRange> sacked) noexcept {
+    if (seq_leq(r.end, r.start)) return;
+    r.flags = static_cast<std::uint8_t>(r.flags & ~kTxLost);
+    if (seq_geq(r.start, snd_max)) [[likely]] {
+      r.acked = 0;
+      make_room(1);
+      append(r);
+      return;
+    }
+    record_retransmission(r, snd_una, snd_max, sacked);
+  }
 
   // On an ACK, after SND.UNA and the scoreboard moved: every record whose
   // delivered octets grew (below snd_una, or SACKed by `sacked`), oldest
@@ -215,7 +228,24 @@ class TxLog {
   void recount(TxRecord& r, Seq32 snd_una, std::span<const SackRange> sacked) noexcept {
     r.acked = coverage(r.start, r.end, snd_una, sacked);
   }
-  void append(const TxRecord& r) noexcept;
+  // Inline, as record()'s common case is: a new record, or the newest
+  // extended when r continues it with the same send time and snapshot.
+  void append(const TxRecord& r) noexcept {
+    if (count_ > 0) {
+      TxRecord& n = at(count_ - 1);
+      if (n.end == r.start && n.sent_us == r.sent_us && n.flags == r.flags && n.delivered == r.delivered &&
+          n.delivered_us == r.delivered_us && n.first_sent_us == r.first_sent_us) {
+        n.end = r.end;
+        n.acked += r.acked;
+        return;
+      }
+    }
+    make_room(1);
+    recs_[(head_ + count_) % kCapacity] = r;
+    ++count_;
+  }
+  void record_retransmission(TxRecord r, Seq32 snd_una, Seq32 snd_max,
+                             std::span<const SackRange> sacked) noexcept;
   void carve(Seq32 a, Seq32 b, Seq32 snd_una, std::span<const SackRange> sacked) noexcept;
   void erase_at(std::size_t i) noexcept;
   void insert_at(std::size_t i, const TxRecord& r) noexcept;  // before the record now at i

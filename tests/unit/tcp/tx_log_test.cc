@@ -58,6 +58,20 @@ TEST(TxLog, BatchesAtOneTimeExtendTheNewestRecord) {
   EXPECT_EQ(l.size(), 3u);
 }
 
+// record()'s new-data case (inline) makes room before it tries the merge,
+// as the log always did: a full log frees a record even for new data that
+// then extends the newest one.
+TEST(TxLog, NewDataIntoAFullLogMakesRoomBeforeExtendingTheNewest) {
+  TxLog l;
+  for (std::uint32_t i = 0; i < TxLog::kCapacity; ++i) send_new(l, i * 100, (i + 1) * 100, i);
+  ASSERT_EQ(l.size(), TxLog::kCapacity);
+  const std::uint32_t end = TxLog::kCapacity * 100;
+  send_new(l, end, end + 100, TxLog::kCapacity - 1);  // the newest's send time and snapshot
+  EXPECT_EQ(l.merges(), 1u);
+  EXPECT_EQ(l.size(), TxLog::kCapacity - 1);
+  EXPECT_EQ(ranges(l).back(), (Range{end - 100, end + 100, TxLog::kCapacity - 1}));
+}
+
 // A retransmission is logged as the newest record and carved out of the
 // older one, which keeps its place in time order: each octet has one record,
 // its latest transmission (what RFC 8985 §6.2 compares).
