@@ -17,17 +17,7 @@ void SendQueue::append(rte_mbuf* m) noexcept {
     if (m->data_len == 0) {
       rte_pktmbuf_free_seg(m);
     } else {
-      bytes_ += m->data_len;
-      const std::uint32_t ts = mbuf_seg_truesize(m);
-      truesize_ += ts;
-      if (acct_ != nullptr) acct_->charge(ts);
-      if (tail_ == nullptr) {
-        head_ = tail_ = m;
-        head_off_ = 0;
-      } else {
-        tail_->next = m;
-        tail_ = m;
-      }
+      link_tail(m);
       tail_is_copy_ = false;
     }
     m = next;
@@ -63,17 +53,7 @@ std::uint32_t SendQueue::append_copy(const std::byte* data, std::uint32_t len, s
     std::memcpy(rte_pktmbuf_append(m, n), data + done, n);
     // append(m) for the one fresh mbuf, without its walk: no next, one
     // segment, n > 0 bytes.
-    bytes_ += n;
-    const std::uint32_t ts = mbuf_seg_truesize(m);
-    truesize_ += ts;
-    if (acct_ != nullptr) acct_->charge(ts);
-    if (tail_ == nullptr) {
-      head_ = tail_ = m;
-      head_off_ = 0;
-    } else {
-      tail_->next = m;
-      tail_ = m;
-    }
+    link_tail(m);
     tail_is_copy_ = true;
     return len;
   }

@@ -82,6 +82,21 @@ class SendQueue {
     truesize_ -= n;
     if (acct_ != nullptr) acct_->uncharge(n);
   }
+  // Links one single-segment mbuf of data_len > 0 at the tail, counted and
+  // charged: append's step per mbuf, and a small write's whole append_copy.
+  void link_tail(rte_mbuf* m) noexcept {
+    bytes_ += m->data_len;
+    const std::uint32_t ts = mbuf_seg_truesize(m);
+    truesize_ += ts;
+    if (acct_ != nullptr) acct_->charge(ts);
+    if (tail_ == nullptr) {
+      head_ = tail_ = m;
+      head_off_ = 0;
+    } else {
+      tail_->next = m;
+      tail_ = m;
+    }
+  }
 
   rte_mbuf* head_ = nullptr;
   rte_mbuf* tail_ = nullptr;

@@ -69,8 +69,9 @@ class Listener;
 struct Tcb;
 
 // The TCB's two mbuf queues: they own mbufs (not plain data), so they are
-// built empty per TCB rather than copied. A base of Tcb ahead of TcbState so
-// that they stay next to the hot fields, as they were before the split.
+// built empty per TCB rather than copied. A base of Tcb ahead of TcbState, so
+// that they sit right before the hot fields (they followed them before the
+// split): the same span of cache lines (docs/architecture.md "TCB layout").
 struct TcbQueues {
   SendQueue sndq;  // SND.UNA onwards (FIN not included)
   RecvQueue rcvq;  // in order, not yet read

@@ -10,28 +10,14 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
-#include <string>
+#include "two_pools_test.h"
 
 namespace tern {
 namespace {
 
-class FreeFrame : public ::testing::Test {
+class FreeFrame : public testkit::TwoPoolsTest {
  protected:
-  void SetUp() override {
-    static int count = 0;
-    const std::string name = "ffr" + std::to_string(count++);
-    pool_ = rte_pktmbuf_pool_create(name.c_str(), 255, 32, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-    ASSERT_NE(pool_, nullptr);
-    clones_ = rte_pktmbuf_pool_create((name + "c").c_str(), 63, 0, 0, 0, SOCKET_ID_ANY);
-    ASSERT_NE(clones_, nullptr);
-  }
-  void TearDown() override {
-    rte_mempool_free(pool_);
-    rte_mempool_free(clones_);
-  }
-  unsigned in_use() const { return rte_mempool_in_use_count(pool_); }
-  rte_mempool* pool_ = nullptr;
-  rte_mempool* clones_ = nullptr;
+  FreeFrame() : TwoPoolsTest("ffr") {}
 };
 
 TEST_F(FreeFrame, OneSegmentGoesBack) {

@@ -13,25 +13,15 @@
 
 #include <array>
 #include <cstddef>
-#include <string>
+
+#include "../base/two_pools_test.h"
 
 namespace tern {
 namespace {
 
-class SendQueueFree : public ::testing::Test {
+class SendQueueFree : public testkit::TwoPoolsTest {
  protected:
-  void SetUp() override {
-    static int count = 0;
-    const std::string name = "sqf" + std::to_string(count++);
-    pool_ = rte_pktmbuf_pool_create(name.c_str(), 255, 32, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-    ASSERT_NE(pool_, nullptr);
-    clones_ = rte_pktmbuf_pool_create((name + "c").c_str(), 63, 0, 0, 0, SOCKET_ID_ANY);
-    ASSERT_NE(clones_, nullptr);
-  }
-  void TearDown() override {
-    rte_mempool_free(pool_);
-    rte_mempool_free(clones_);
-  }
+  SendQueueFree() : TwoPoolsTest("sqf") {}
   // A direct mbuf of `len` bytes from pool_.
   rte_mbuf* data(std::uint16_t len) {
     rte_mbuf* m = rte_pktmbuf_alloc(pool_);
@@ -41,10 +31,6 @@ class SendQueueFree : public ::testing::Test {
     }
     return m;
   }
-  unsigned in_use() const { return rte_mempool_in_use_count(pool_); }
-  unsigned clones_in_use() const { return rte_mempool_in_use_count(clones_); }
-  rte_mempool* pool_ = nullptr;
-  rte_mempool* clones_ = nullptr;
 };
 
 TEST_F(SendQueueFree, CopiesGoBackAsTheyAreAcknowledged) {
@@ -125,6 +111,33 @@ TEST_F(SendQueueFree, ExternalBufferIsReleasedThroughItsCallback) {
   q.drop_front(1);
   EXPECT_EQ(released, 1);
   EXPECT_EQ(in_use(), 0u);
+}
+
+// A small write (one fresh mbuf, append_copy's short case) after the
+// application's own mbuf: linked behind it, counted and charged as
+// append() would, its bytes readable where they belong, and both mbufs
+// back once acknowledged.
+TEST_F(SendQueueFree, SmallWriteJoinsBehindTheTail) {
+  SendQueue q;
+  rte_mbuf* first = data(1000);
+  ASSERT_NE(first, nullptr);
+  const std::uint32_t first_ts = mbuf_seg_truesize(first);
+  q.append(first);
+  std::array<std::byte, 64> msg;
+  for (std::size_t i = 0; i < msg.size(); ++i) msg[i] = static_cast<std::byte>(i + 1);
+  bool exhausted = false;
+  EXPECT_EQ(q.append_copy(msg.data(), msg.size(), 1u << 20, pool_, exhausted), msg.size());
+  EXPECT_FALSE(exhausted);
+  ASSERT_EQ(in_use(), 2u);
+  EXPECT_EQ(q.bytes(), 1000u + msg.size());
+  EXPECT_EQ(q.truesize(), first_ts + sizeof(rte_mbuf) + rte_pktmbuf_data_room_size(pool_));
+  std::array<std::byte, 64> out{};
+  q.copy_out(1000, msg.size(), out.data());
+  EXPECT_EQ(out, msg);
+  q.drop_front(1000 + msg.size());
+  EXPECT_EQ(in_use(), 0u);
+  EXPECT_EQ(q.truesize(), 0u);
+  EXPECT_TRUE(q.empty());
 }
 
 }  // namespace
