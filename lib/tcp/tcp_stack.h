@@ -31,6 +31,8 @@
 #include "ip/pmtu_cache.h"
 #include "tcp/conn_table.h"
 #include "tcp/isn.h"
+#include "tcp/segment.h"
+#include "tcp/segment_sink.h"
 #include "tcp/syn_cookie.h"
 #include "tcp/tcb.h"
 #include "tcp/time_wait.h"
@@ -42,52 +44,10 @@ namespace tern {
 
 struct IcmpUnreachable;  // ip/ip_layer.h
 
-// Where the engine puts segments to transmit: a TCP header + payload chain
-// with at least kSegmentHeadroom (IPv4) or kSegmentHeadroom6 (IPv6) bytes of
-// headroom, checksum filled in (or, with tx_checksum_offload, the
-// pseudo-header sum and RTE_MBUF_F_TX_TCP_CKSUM, plus RTE_MBUF_F_TX_IPV6 for
-// IPv6). One call per segment, by the tuple's family.
-class SegmentSink {
- public:
-  virtual ~SegmentSink() = default;
-  // IPv4, host-order addresses.
-  virtual void send_segment(Mbuf segment, std::uint32_t src, std::uint32_t dst, Instant now) = 0;
-  // IPv6 (neither address IPv4-mapped).
-  virtual void send_segment6(Mbuf segment, const IpAddr& src, const IpAddr& dst, Instant now) = 0;
-  // Forward progress on an IPv6 connection to `dst`: upper-layer
-  // reachability confirmation of its first hop (RFC 4861 §7.3.1). Default:
-  // nothing (sinks without neighbour discovery).
-  virtual void confirm_reachable6(const IpAddr& /*dst*/, Instant /*now*/) {}
-  // The path MTU learned for `dst` (RFC 8201 §5.2, RFC 1191 §6.3), which a
-  // new connection starts from and an open one adopts, with its expiry;
-  // mtu 0: none known (the link MTU). Default: none.
-  virtual PathMtu path_mtu(const IpAddr& /*dst*/, Instant /*now*/) { return {}; }
-  // A connection accepted a report lowering the path MTU to `dst` to `mtu`.
-  virtual void path_mtu_lowered(const IpAddr& /*dst*/, std::uint16_t /*mtu*/, Instant /*now*/) {}
-  // A counter that advances whenever a path MTU path_mtu() answers goes
-  // down (PathMtuCache::generation), read once per send to notice it;
-  // nullptr: estimates never change but by the connection's own reports.
-  virtual const std::uint32_t* path_mtu_generation() const { return nullptr; }
-  // A connection's frame prefix (lib/ip/frame_prefix.h): the Ethernet and IP
-  // headers its segments start with, built once and copied per segment.
-  // prefix_generation(): nullptr (the default) when the sink builds no
-  // prefixes, and every segment goes through send_segment / send_segment6;
-  // otherwise only the switch that says it does, since each prefix names
-  // the counter it stays valid under (FramePrefix: the ARP table's or the
-  // neighbour cache's). frame_prefix: false while there is none to build
-  // (the segment then takes the full path).
-  virtual const std::uint32_t* prefix_generation() const { return nullptr; }
-  virtual bool frame_prefix(const FourTuple& /*t*/, FramePrefix& /*p*/, Instant /*now*/) { return false; }
-  // A whole frame that starts with a prefix frame_prefix built, still valid.
-  virtual void send_prefixed(Mbuf /*frame*/, const FramePrefix& /*p*/, Instant /*now*/) {}
-};
-inline constexpr std::uint16_t kSegmentHeadroom = 14 + 20;   // Ethernet + IPv4
-inline constexpr std::uint16_t kSegmentHeadroom6 = 14 + 40;  // Ethernet + IPv6
 // In-order arrivals ACKed at once, each, once a hole has filled (Linux's
 // quick-ACK mode after out-of-order data, TCP_MAX_QUICKACKS):
 // TcpStack::ack_now_or_later.
 inline constexpr std::uint8_t kAcksAfterHole = 16;
-static_assert(kSegmentHeadroom6 <= RTE_PKTMBUF_HEADROOM);
 
 // Which families a listener takes. A listener on a port takes both unless
 // told otherwise, like Linux's [::] socket with IPV6_V6ONLY off.
@@ -204,43 +164,6 @@ constexpr std::uint8_t rcv_wscale_for(std::uint32_t rcv_buf) noexcept {
   while (s < 14 && (rcv_buf >> s) > 65535) ++s;
   return s;
 }
-
-// A parsed incoming segment. The payload stays in `frame` (from
-// payload_off, `len` bytes) until it is delivered, so trimming only moves
-// the two numbers.
-struct Segment {
-  FourTuple tuple;               // local = the destination
-  std::uint64_t tuple_hash = 0;  // TcpStack::tuple_hash(tuple), set by input()
-  Seq32 seq;
-  Seq32 ack;
-  TcpFlags flags;
-  std::uint16_t wnd_raw = 0;
-  std::uint32_t len = 0;  // payload bytes
-  std::uint32_t payload_off = 0;
-  // Wire segments this one stands for: more than one when GRO merged them
-  // (RTE_MBUF_F_RX_LRO); InSegs and tcpi_segs_in count these.
-  std::uint16_t wire_segs = 1;
-  bool ts_recent_due = false;  // check_sequence: TSval becomes TS.Recent if check_ack accepts the ACK
-  TcpOptions opts;
-  Mbuf frame;
-
-  Segment() noexcept = default;
-  // receive()'s: the header's fields set once each. Default-constructed
-  // and then assigned, the segment was first zeroed whole (136 bytes, a
-  // `rep stos` on every segment received).
-  Segment(const FourTuple& t, Seq32 seq_, Seq32 ack_, TcpFlags flags_, std::uint16_t wnd, std::uint32_t len_,
-          std::uint32_t off, std::uint16_t segs) noexcept
-      : tuple(t),
-        seq(seq_),
-        ack(ack_),
-        flags(flags_),
-        wnd_raw(wnd),
-        len(len_),
-        payload_off(off),
-        wire_segs(segs) {}
-  // RFC 9293 §3.3.2 SEG.LEN: payload plus SYN and FIN.
-  std::uint32_t seg_len() const noexcept { return len + (flags.syn() ? 1u : 0u) + (flags.fin() ? 1u : 0u); }
-};
 
 class TcpStack {
  public:
