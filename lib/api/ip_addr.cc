@@ -27,7 +27,10 @@ std::size_t IpAddr::format(std::span<char, kMaxText> out) const noexcept {
     char* const end = p + out.size();
     for (std::size_t i = 12; i < 16; ++i) {
       p = std::to_chars(p, end, b_[i]).ptr;
-      if (i != 15) *p++ = '.';
+      // kMaxText always holds a dotted quad; the test of end is for GCC
+      // with LTO (the release build), which otherwise warns of a write past
+      // the buffer on to_chars' failure path (-Wstringop-overflow).
+      if (i != 15 && p != end) *p++ = '.';
     }
     return static_cast<std::size_t>(p - out.data());
   }

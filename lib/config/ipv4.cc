@@ -43,7 +43,10 @@ std::string format_ipv4(std::uint32_t a) {
   char* const end = buf + sizeof buf;
   for (int shift = 24; shift >= 0; shift -= 8) {
     p = std::to_chars(p, end, (a >> shift) & 0xff).ptr;
-    if (shift != 0) *p++ = '.';
+    // 16 bytes always hold "255.255.255.255"; the test of end is for GCC
+    // at -O3 (the release build), which otherwise warns of a write past
+    // buf on to_chars' failure path (-Wstringop-overflow).
+    if (shift != 0 && p != end) *p++ = '.';
   }
   return std::string(buf, p);
 }
