@@ -6,6 +6,7 @@
 # --workers, --oversubscribe, --skip). ab.py checks its prerequisites itself
 # and names what is missing.
 #   bench/ab/ab.sh                      (as root; about 10 minutes with the defaults)
+#   BUILD_DIR=build-release bench/ab/ab.sh    (the release + LTO build: bench/build_release.sh)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # It starts and stops only its own processes: the servers ab.py runs (each in
@@ -14,8 +15,11 @@ cd "$(dirname "$0")/../.."
 if ! ./dpdk-env/setup.sh --bench; then
   echo "ab.sh: dpdk-env/setup.sh --bench failed; going on (ab.py says what is missing)" >&2
 fi
-[ -f build/build.ninja ] || meson setup build
+build=${BUILD_DIR:-build}
+# A directory that is not set up yet gets the default build type; the
+# release build is set up by bench/build_release.sh.
+[ -f "$build/build.ninja" ] || meson setup "$build"
 # The build's output shows (warnings, errors); a failed build stops here.
-ninja -C build apps/perf/tern-perf apps/tern-httpd bench/ab/tern-pair ||
+ninja -C "$build" apps/perf/tern-perf apps/tern-httpd bench/ab/tern-pair ||
   { echo "ab.sh: the build failed (above)" >&2; exit 1; }
-exec python3 bench/ab/ab.py --build build "$@"
+exec python3 bench/ab/ab.py --build "$build" "$@"
