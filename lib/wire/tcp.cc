@@ -22,14 +22,6 @@ std::string TcpFlags::to_string() const {
   return s;
 }
 
-Parsed<TcpHeader> TcpHeader::parse(std::span<const std::byte> b) noexcept {
-  if (b.size() < kTcpMinHeaderLen) return ParseError::kTruncated;
-  // RFC 9293 §3.1: Data Offset is the header length in 32-bit words.
-  const std::size_t header_len = static_cast<std::size_t>(load_u8(b.data() + 12) >> 4) * 4;
-  if (header_len < kTcpMinHeaderLen || header_len > b.size()) return ParseError::kBadHeaderLength;
-  return TcpHeader{b, static_cast<std::uint8_t>(header_len)};
-}
-
 bool TcpHeader::checksum_ok(std::uint32_t src, std::uint32_t dst) const noexcept {
   // The segment length is at most an IPv4 payload, so it fits 16 bits.
   const auto len = static_cast<std::uint16_t>(seg_.size());

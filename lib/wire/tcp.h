@@ -47,8 +47,16 @@ class TcpHeader {
   // `b` is the whole segment (the IPv4 payload up to total length).
   // kTruncated below 20 bytes; kBadHeaderLength unless 5 <= data offset and
   // the header fits in `b`. Options are not parsed (parse_tcp_options()) and
-  // the checksum is not verified (checksum_ok()).
-  static Parsed<TcpHeader> parse(std::span<const std::byte> b) noexcept;
+  // the checksum is not verified (checksum_ok()). Inline: every segment
+  // received asks, and its caller then reads the fields straight from `b`
+  // rather than through a Parsed returned in memory.
+  static Parsed<TcpHeader> parse(std::span<const std::byte> b) noexcept {
+    if (b.size() < kTcpMinHeaderLen) return ParseError::kTruncated;
+    // RFC 9293 §3.1: Data Offset is the header length in 32-bit words.
+    const std::size_t header_len = static_cast<std::size_t>(load_u8(b.data() + 12) >> 4) * 4;
+    if (header_len < kTcpMinHeaderLen || header_len > b.size()) return ParseError::kBadHeaderLength;
+    return TcpHeader{b, static_cast<std::uint8_t>(header_len)};
+  }
 
   std::uint16_t src_port() const noexcept { return load_be16(seg_.data()); }
   std::uint16_t dst_port() const noexcept { return load_be16(seg_.data() + 2); }
