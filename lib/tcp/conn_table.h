@@ -172,11 +172,7 @@ class ConnTable {
   // one-entry cache of BSD's input path). A miss costs the ports' compare
   // first. Erasing the entry forgets it; nothing else changes an entry.
   T* find_and_hash(const FourTuple& t, std::size_t& hash) const noexcept {
-    if (recent_ != nullptr && recent_key_.rport == t.rport && recent_key_.lport == t.lport &&
-        recent_key_ == t) {
-      hash = recent_hash_;
-      return recent_;
-    }
+    if (T* p = find_recent(t, hash)) return p;
     hash = this->hash(t);
     auto it = map_.find(t, hash);
     if (it == map_.end()) return nullptr;
@@ -184,6 +180,19 @@ class ConnTable {
     recent_hash_ = hash;
     recent_ = it->second;
     return recent_;
+  }
+
+  // find_and_hash's first step alone: the remembered entry if it is `t`'s
+  // (`hash` set), else nullptr (`hash` untouched). TcpStack::input asks it
+  // inline and leaves the hash and the probe to an out-of-line call, so
+  // that a hit goes on to header prediction without a frame of its own.
+  T* find_recent(const FourTuple& t, std::size_t& hash) const noexcept {
+    if (recent_ != nullptr && recent_key_.rport == t.rport && recent_key_.lport == t.lport &&
+        recent_key_ == t) {
+      hash = recent_hash_;
+      return recent_;
+    }
+    return nullptr;
   }
 
   // False if `t` is already present (the existing entry is kept) or the table

@@ -83,20 +83,23 @@ void TcpStack::receive(const IpAddr& src, const IpAddr& dst, Mbuf frame, std::ui
   free_frame(s.frame.release());
 }
 
+// The connection found last (ConnTable::find_recent) goes on by tail
+// calls, header prediction's among them: no frame on a burst's common
+// path. Any other tuple is input_lookup's.
 void TcpStack::input(Segment& s, Instant now) noexcept {
-  std::size_t hash = 0;
-  Tcb* const found = table_.find_and_hash(s.tuple, hash);
-  s.tuple_hash = hash;
-  if (Tcb* c = found) {
-    c->last_recv = now;
-    c->segs_in += s.wire_segs;
-    if (c->state == TcpState::kSynSent) {
-      input_syn_sent(*c, s, now);
-    } else {
-      input_synchronized(*c, s, now);
-    }
-    return;
-  }
+  if (Tcb* c = table_.find_recent(s.tuple, s.tuple_hash)) return input_tcb(*c, s, now);
+  input_lookup(s, now);
+}
+
+inline void TcpStack::input_tcb(Tcb& c, Segment& s, Instant now) noexcept {
+  c.last_recv = now;
+  c.segs_in += s.wire_segs;
+  if (c.state == TcpState::kSynSent) return input_syn_sent(c, s, now);
+  input_synchronized(c, s, now);
+}
+
+[[gnu::noinline]] void TcpStack::input_lookup(Segment& s, Instant now) noexcept {
+  if (Tcb* c = table_.find_and_hash(s.tuple, s.tuple_hash)) return input_tcb(*c, s, now);
   if (const TimeWaitRecord* r = tw_.find(s.tuple, s.tuple_hash)) {
     input_time_wait(*r, s, now);
     return;
@@ -333,8 +336,20 @@ void TcpStack::release_syn_text(Tcb& c, Instant now) noexcept {
 void TcpStack::input_synchronized(Tcb& c, Segment& s, Instant now) noexcept {
   // Before any retransmission this segment may prompt (fast retransmit,
   // partial ACK) is cut: the destination's path MTU (RFC 8201 §5.2).
-  follow_path_mtu(c, now);
-  if (predicted_segment(c, s, now)) return;
+  // follow_path_mtu's test inline, its call out of line (input_new_path_mtu)
+  // so that the common case jumps on without a frame.
+  if (path_mtu_moved(c, now)) [[unlikely]]
+    return input_new_path_mtu(c, s, now);
+  predicted_segment(c, s, now);  // header prediction, or input_full
+}
+
+[[gnu::noinline]] void TcpStack::input_new_path_mtu(Tcb& c, Segment& s, Instant now) noexcept {
+  adopt_path_mtu(c, now);
+  predicted_segment(c, s, now);
+}
+
+// §3.10.7.4's steps in full, where header prediction has its doubts.
+void TcpStack::input_full(Tcb& c, Segment& s, Instant now) noexcept {
   // A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost; send it again
   // (what Linux does for a request socket) rather than challenge it.
   if (c.state == TcpState::kSynReceived && s.flags.syn() && !s.flags.ack() && !s.flags.rst() &&

@@ -95,26 +95,30 @@ void TcpStack::take_in_order(Tcb& c, Segment& s, Instant now) noexcept {
 // response) meets every check of RFC 9293 §3.10.7.4 with a known outcome:
 // acceptable, no RST, no SYN, an acceptable ACK. So the fifth step's ACK
 // processing (process_ack, as the full path runs it) and the seventh step
-// follow at once. Any doubt returns false and the segment takes the full
-// path (input_synchronized).
-bool TcpStack::predicted_segment(Tcb& c, Segment& s, Instant now) noexcept {
-  if (c.state != TcpState::kEstablished || s.flags.bits != (kTcpAck | (s.flags.bits & kTcpPsh))) return false;
-  if (s.seq != c.rcv_nxt) return false;
+// follow at once. On any doubt the segment takes the full path
+// (input_full), before anything has changed. Those exits are tail calls,
+// and so is input_synchronized's call of this: a pure ACK's path from
+// input to fast_ack saves no registers on the way (session 31).
+void TcpStack::predicted_segment(Tcb& c, Segment& s, Instant now) noexcept {
+  if (c.state != TcpState::kEstablished || s.flags.bits != (kTcpAck | (s.flags.bits & kTcpPsh)))
+    return input_full(c, s, now);
+  if (s.seq != c.rcv_nxt) return input_full(c, s, now);
   // SEG.ACK = SND.UNA with data in flight could be a duplicate ACK; without
   // data it is one, or a window update: both for the full path.
   const bool acks_new = seq_gt(s.ack, c.snd_una);
-  if (s.len == 0 && !acks_new) return false;
-  if (acks_new ? seq_gt(s.ack, c.snd_max) : s.ack != c.snd_una || c.snd_una != c.snd_max) return false;
+  if (s.len == 0 && !acks_new) return input_full(c, s, now);
+  if (acks_new ? seq_gt(s.ack, c.snd_max) : s.ack != c.snd_una || c.snd_una != c.snd_max)
+    return input_full(c, s, now);
   // A new window with new data acknowledged is process_ack's to take, as
   // on the full path; alone it takes the full path.
   if (s.opts.sack_count != 0 ||
       (!acks_new && (static_cast<std::uint32_t>(s.wnd_raw) << c.snd_wscale) != c.snd_wnd))
-    return false;
+    return input_full(c, s, now);
   if (seq_gt(s.seq + s.len, c.rcv_adv) || c.app_closed || c.defer_accept_pending || c.tlp_rxt_out ||
       c.ooo_fin || (c.ooo != nullptr && !c.ooo->empty()))
-    return false;
+    return input_full(c, s, now);
   if (c.ts_ok) {
-    if (!s.opts.timestamps || ts_older(s.opts.timestamps->first, c.ts_recent)) return false;
+    if (!s.opts.timestamps || ts_older(s.opts.timestamps->first, c.ts_recent)) return input_full(c, s, now);
     // RFC 7323 §4.3 (check_sequence): the segment covers the left edge.
     if (seq_leq(s.seq, c.last_ack_sent)) {
       c.ts_recent = s.opts.timestamps->first;
@@ -127,13 +131,12 @@ bool TcpStack::predicted_segment(Tcb& c, Segment& s, Instant now) noexcept {
     // Moves SND.WL1/WL2 as well; the short path when nothing is lost,
     // SACKed or retransmitted (tcp_fast_ack.cc).
     if (!o_.fast_ack || !fast_ack(c, s, now)) process_ack(c, s, now);
-    if (c.removed) return true;
+    if (c.removed) return;
   } else {
     update_window(c, s);  // SND.WL1/WL2 only: the window is the same
   }
   if (s.len > 0) take_in_order(c, s, now);
   if (!c.removed) output_on_path(c, now);  // input_synchronized followed the path MTU
-  return true;
 }
 
 // Seventh step: segment text.

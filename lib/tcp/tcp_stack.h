@@ -446,8 +446,11 @@ class TcpStack {
   // received segment, its timers): one comparison of the sink's generation
   // and one of c's estimate's expiry, the lookup only when either moved.
   void follow_path_mtu(Tcb& c, Instant now) noexcept {
-    if (*pmtu_generation_ != c.pmtu_generation || c.pmtu_expires <= now) [[unlikely]]
+    if (path_mtu_moved(c, now)) [[unlikely]]
       adopt_path_mtu(c, now);
+  }
+  bool path_mtu_moved(const Tcb& c, Instant now) const noexcept {
+    return *pmtu_generation_ != c.pmtu_generation || c.pmtu_expires <= now;
   }
   void adopt_path_mtu(Tcb& c, Instant now) noexcept;
   // The send MSS for c's peer MSS and path MTU (RFC 9293 §3.7.1, RFC 6691):
@@ -458,12 +461,16 @@ class TcpStack {
   void receive(const IpAddr& src, const IpAddr& dst, Mbuf frame, std::uint16_t l4_offset,
                std::uint16_t l4_len, Instant now) noexcept;
   void input(Segment& s, Instant now) noexcept;
+  void input_lookup(Segment& s, Instant now) noexcept;  // input() past the one-entry cache
+  void input_tcb(Tcb& c, Segment& s, Instant now) noexcept;
   void input_closed(Segment& s, Instant now) noexcept;
   void input_listen(Listener& l, Segment& s, Instant now) noexcept;
   void input_syn_sent(Tcb& c, Segment& s, Instant now) noexcept;
   void hold_syn_text(Tcb& c, Segment& s) noexcept;      // simultaneous open: a SYN's text waits ...
   void release_syn_text(Tcb& c, Instant now) noexcept;  // ... for ESTABLISHED
   void input_synchronized(Tcb& c, Segment& s, Instant now) noexcept;
+  void input_new_path_mtu(Tcb& c, Segment& s, Instant now) noexcept;  // follow_path_mtu's call, then on
+  void input_full(Tcb& c, Segment& s, Instant now) noexcept;  // input_synchronized without the prediction
   void input_time_wait(const TimeWaitRecord& r, Segment& s, Instant now) noexcept;
   bool check_sequence(Tcb& c, Segment& s, Instant now) noexcept;
   void ack_unacceptable(Tcb& c, Instant now, bool duplicate = false) noexcept;
@@ -507,7 +514,7 @@ class TcpStack {
     rcv_space_measure(c, now);
   }
   void rcv_space_measure(Tcb& c, Instant now) noexcept;
-  bool predicted_segment(Tcb& c, Segment& s, Instant now) noexcept;  // header prediction
+  void predicted_segment(Tcb& c, Segment& s, Instant now) noexcept;  // header prediction, else input_full
   void reserve_header_mbufs(std::uint32_t segments) noexcept;
   void release_header_mbufs() noexcept;
   void process_fin(Tcb& c, Instant now) noexcept;
