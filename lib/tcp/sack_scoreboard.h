@@ -115,6 +115,8 @@ class SackScoreboard {
   std::uint32_t sacked_bytes() const noexcept { return sacked_; }
   std::span<const SackRange> ranges() const noexcept { return {rs(), count_}; }
   std::size_t capacity() const noexcept { return ext_ != nullptr ? ext_cap_ : kMaxRanges; }
+  // Holding its ranges in a transmit log's room (attach), not inline.
+  bool attached() const noexcept { return ext_ != nullptr; }
 
   // Hold the ranges in `room` (at least kMaxRanges long) from now on: more
   // holes can be tracked than the kMaxRanges kept inline, so data the

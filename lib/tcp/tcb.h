@@ -354,6 +354,21 @@ struct TcbState {
 // SACK scoreboard's ext_ stays nullptr until attach()), nothing owned.
 static_assert(std::is_trivially_copyable_v<TcbState>);
 
+// Whether `s` owns nothing and is on no list: what the stack's prototype
+// must be, since every new TCB is a bytewise copy of it (TcpStack::new_tcb)
+// and a pointer in it would be shared by every connection. The fields a
+// connection later points at what it owns or links through: the transmit
+// log, the out-of-order queue, the scoreboard's lent room, the frame
+// prefix's generation counter, the ready, pacing, ACK and accept lists,
+// the listener and the application's pointer. A new such field belongs
+// here (tcb_test.cc's cases check each one).
+inline bool owns_nothing(const TcbState& s) noexcept {
+  return s.txlog == nullptr && s.ooo == nullptr && !s.sb.attached() && s.prefix.len == 0 &&
+         s.prefix.generation_of == nullptr && s.ready_next == nullptr && !s.in_ready_list &&
+         s.pace_link == nullptr && !s.in_pace_list && s.ack_link == nullptr && !s.in_ack_list &&
+         s.accept_next == nullptr && !s.in_accept_queue && s.listener == nullptr && s.user == nullptr;
+}
+
 struct Tcb : TimerNode, TcbQueues, TcbState {
   // A new connection's TCB: `proto` copied, the queues empty, off the wheel.
   explicit Tcb(const TcbState& proto) noexcept : TcbState(proto) {}

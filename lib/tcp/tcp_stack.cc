@@ -9,6 +9,7 @@
 #include <cstring>
 #include <utility>
 
+#include "base/check.h"
 #include "tcp/tcp_checksum.h"
 #include "wire/ipv4.h"
 
@@ -205,6 +206,12 @@ bool TcpStack::tuple_in_use(const FourTuple& t, std::uint64_t hash) const noexce
 }
 
 Tcb* TcpStack::new_tcb(const FourTuple& t, std::uint64_t hash, Instant now) noexcept {
+#ifndef NDEBUG
+  // The copy below is shallow: a prototype that owned or linked anything
+  // would hand it to every connection (tcb.h, owns_nothing). Debug builds
+  // only: the prototype is built once (build_tcb_proto) and never written.
+  TERN_CHECK(owns_nothing(tcb_proto_));
+#endif
   Tcb* c = pool_.acquire(tcb_proto_);
   if (c == nullptr) {
     counters_.drop(Drop::kTcpNoTcb);
