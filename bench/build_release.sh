@@ -35,7 +35,9 @@ dir=${1:-build-release}
 [ $# -gt 0 ] && shift
 [ $# -gt 0 ] || set -- bench/ab/tern-pair bench/micro/tcp_bench apps/perf/tern-perf apps/tern-httpd
 jobs=${TERN_JOBS:-$(nproc)}
-opts=(--buildtype=release -Db_lto=true -Db_lto_threads="$jobs")
+# -Dbench=true: a directory set up without the benchmarks (README's
+# deployment build, -Dbench=false) has none of the default targets.
+opts=(--buildtype=release -Db_lto=true -Db_lto_threads="$jobs" -Dbench=true)
 if [ -f "$dir/build.ninja" ]; then
   meson configure "$dir" "${opts[@]}"
 else

@@ -16,9 +16,16 @@ if ! ./dpdk-env/setup.sh --bench; then
   echo "ab.sh: dpdk-env/setup.sh --bench failed; going on (ab.py says what is missing)" >&2
 fi
 build=${BUILD_DIR:-build}
-# A directory that is not set up yet gets the default build type; the
-# release build is set up by bench/build_release.sh.
-[ -f "$build/build.ninja" ] || meson setup "$build"
+# Only the default `build` is set up here: another name not set up yet is
+# most likely the release build, which bench/build_release.sh sets up
+# (setting it up here would give a default build under that name).
+if [ ! -f "$build/build.ninja" ]; then
+  if [ "$build" != build ]; then
+    echo "ab.sh: $build is not set up; for the release build run bench/build_release.sh $build first" >&2
+    exit 2
+  fi
+  meson setup build
+fi
 # The build's output shows (warnings, errors); a failed build stops here.
 ninja -C "$build" apps/perf/tern-perf apps/tern-httpd bench/ab/tern-pair ||
   { echo "ab.sh: the build failed (above)" >&2; exit 1; }

@@ -9,8 +9,8 @@ namespace tern {
 // Frees a list of mbufs linked through `next`, one segment at a time. The
 // TCP queues link many packets into one list whose head does not describe
 // the whole (nb_segs, pkt_len), so rte_pktmbuf_free would be wrong there.
-// The loop: GCC keeps it out of line (rte_pktmbuf_free_seg inlines into it).
-inline void free_segment_chain(rte_mbuf* m) noexcept {
+// The loop, out of line (rte_pktmbuf_free_seg inlines into it); m != nullptr.
+[[gnu::noinline]] inline void free_segment_chain(rte_mbuf* m) noexcept {
   do {
     rte_mbuf* next = m->next;
     m->next = nullptr;

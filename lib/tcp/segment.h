@@ -1,6 +1,6 @@
 #pragma once
 // What TcpStack's input works on: a received segment's header fields, parsed
-// once by receive() (tcp_receive.cc), with its frame.
+// once by TcpStack::receive() (tcp_input.cc), with its frame.
 #include <cstdint>
 
 #include "base/mbuf.h"

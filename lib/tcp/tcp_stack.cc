@@ -206,12 +206,6 @@ bool TcpStack::tuple_in_use(const FourTuple& t, std::uint64_t hash) const noexce
 }
 
 Tcb* TcpStack::new_tcb(const FourTuple& t, std::uint64_t hash, Instant now) noexcept {
-#ifndef NDEBUG
-  // The copy below is shallow: a prototype that owned or linked anything
-  // would hand it to every connection (tcb.h, owns_nothing). Debug builds
-  // only: the prototype is built once (build_tcb_proto) and never written.
-  TERN_CHECK(owns_nothing(tcb_proto_));
-#endif
   Tcb* c = pool_.acquire(tcb_proto_);
   if (c == nullptr) {
     counters_.drop(Drop::kTcpNoTcb);
@@ -242,6 +236,10 @@ void TcpStack::build_tcb_proto() noexcept {
   p.ka_probes = k.keepalive_probes;
   p.user_timeout = k.user_timeout;
   p.quickacks = 16;  // quick-ACK mode at connection start (Linux TCP_QUICKACK behaviour)
+  // new_tcb's copy is shallow: a prototype that owned or linked anything
+  // would hand it to every connection (tcb.h, owns_nothing). Checked here,
+  // once, in every build: the prototype is never written after this.
+  TERN_CHECK(owns_nothing(p));
 }
 
 // What the prototype (build_tcb_proto) cannot hold: the tuple's parts.

@@ -461,8 +461,8 @@ class TcpStack {
   void receive(const IpAddr& src, const IpAddr& dst, Mbuf frame, std::uint16_t l4_offset,
                std::uint16_t l4_len, Instant now) noexcept;
   void input(Segment& s, Instant now) noexcept;
-  void input_lookup(Segment& s, Instant now) noexcept;  // input() past the one-entry cache
-  void input_tcb(Tcb& c, Segment& s, Instant now) noexcept;
+  void input_lookup(Segment& s, Instant now) noexcept;              // input() past the one-entry cache
+  inline void input_tcb(Tcb& c, Segment& s, Instant now) noexcept;  // tcp_input.cc only
   void input_closed(Segment& s, Instant now) noexcept;
   void input_listen(Listener& l, Segment& s, Instant now) noexcept;
   void input_syn_sent(Tcb& c, Segment& s, Instant now) noexcept;

@@ -191,6 +191,32 @@ TEST(ConnTable, FindAndHashForgetsAnErasedEntry) {
   EXPECT_EQ(t.size(), 1u);
 }
 
+// find_recent, the first step TCP's input asks inline: the remembered
+// entry and its hash on a hit; on a miss nullptr with `hash` untouched (the
+// out-of-line lookup computes it), also for a tuple differing only in the
+// address and after the entry's erase.
+TEST(ConnTable, FindRecentAnswersOnlyTheRememberedEntry) {
+  ConnTable<int> t{4, 77};
+  int a = 1, b = 2;
+  std::size_t h = 5;
+  EXPECT_EQ(t.find_recent(tuple(1), h), nullptr);  // nothing remembered yet
+  EXPECT_EQ(h, 5u);
+  ASSERT_TRUE(t.insert(tuple(1), &a));
+  ASSERT_TRUE(t.insert(tuple(2), &b));
+  ASSERT_EQ(t.find_and_hash(tuple(1), h), &a);
+  h = 5;
+  EXPECT_EQ(t.find_recent(tuple(1), h), &a);
+  EXPECT_EQ(h, t.hash(tuple(1)));
+  h = 5;
+  EXPECT_EQ(t.find_recent(tuple(2), h), nullptr);  // in the table, not remembered
+  EXPECT_EQ(h, 5u);
+  EXPECT_EQ(t.find_recent(tuple(1, 0x0a000063), h), nullptr);  // same ports, another peer
+  EXPECT_EQ(h, 5u);
+  EXPECT_TRUE(t.erase(tuple(1)));
+  EXPECT_EQ(t.find_recent(tuple(1), h), nullptr);
+  EXPECT_EQ(h, 5u);
+}
+
 // The hashed insert (TCP's new_tcb) remembers the entry it made, so the new
 // connection's next segment skips the hash and the probe; a refused
 // insert, the tuple already present, must not replace what is remembered,

@@ -1,4 +1,4 @@
-// tcb.h's owns_nothing: the check new_tcb makes (debug builds) that the
+// tcb.h's owns_nothing: the check build_tcb_proto makes once that the
 // stack's prototype, copied bytewise into every new TCB, holds no pointer
 // to something owned and is on no list. Each case sets one such field on a
 // fresh TcbState and expects the check to see it.
