@@ -173,6 +173,13 @@ class ConnTable {
   // first. Erasing the entry forgets it; nothing else changes an entry.
   T* find_and_hash(const FourTuple& t, std::size_t& hash) const noexcept {
     if (T* p = find_recent(t, hash)) return p;
+    return find_past_recent(t, hash);
+  }
+
+  // find_and_hash's second step alone, for a caller whose find_recent has
+  // just missed (TcpStack::input_lookup): the hash and the probe, the entry
+  // found remembered.
+  T* find_past_recent(const FourTuple& t, std::size_t& hash) const noexcept {
     hash = this->hash(t);
     auto it = map_.find(t, hash);
     if (it == map_.end()) return nullptr;

@@ -99,7 +99,7 @@ inline void TcpStack::input_tcb(Tcb& c, Segment& s, Instant now) noexcept {
 }
 
 [[gnu::noinline]] void TcpStack::input_lookup(Segment& s, Instant now) noexcept {
-  if (Tcb* c = table_.find_and_hash(s.tuple, s.tuple_hash)) return input_tcb(*c, s, now);
+  if (Tcb* c = table_.find_past_recent(s.tuple, s.tuple_hash)) return input_tcb(*c, s, now);
   if (const TimeWaitRecord* r = tw_.find(s.tuple, s.tuple_hash)) {
     input_time_wait(*r, s, now);
     return;

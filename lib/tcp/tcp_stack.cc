@@ -327,9 +327,7 @@ void TcpStack::finish(Tcb& c, TcpError e) noexcept {
   c.rtx_deadline = c.delack_deadline = c.linger_deadline = c.tlp_deadline = Instant::max();
   c.rtx_kind = Tcb::RtxKind::kNone;
   c.sndq.clear();
-  // The test here, not only in return_ooo: its prologue (five pushes) comes
-  // before its own test, and a connection's end nearly never holds a queue.
-  if (c.ooo != nullptr) return_ooo(c);
+  return_ooo(c);
   if (e != TcpError::kNone) c.rcvq.clear();  // RFC 9293 §3.10.7.4: a reset discards queued data
   unlink_child(c);
   if (c.state != TcpState::kTimeWait) to_state(c, TcpState::kClosed);
@@ -350,7 +348,7 @@ void TcpStack::free_tcb(Tcb& c) noexcept {
   wheel_.cancel(c);
   pace_unlink(c);
   ack_unlink(c);
-  if (c.ooo != nullptr) return_ooo(c);  // as in finish
+  return_ooo(c);
   return_tx_log(c);
   unlink_child(c);
   if (c.state == TcpState::kEstablished || c.state == TcpState::kCloseWait) to_state(c, TcpState::kClosed);
@@ -371,8 +369,7 @@ bool TcpStack::borrow_ooo(Tcb& c) noexcept {
   return true;
 }
 
-void TcpStack::return_ooo(Tcb& c) noexcept {
-  if (c.ooo == nullptr) return;
+void TcpStack::return_held_ooo(Tcb& c) noexcept {
   c.ooo->clear();
   (c.ooo->max_segments() > o_.cfg.ofo_max_segments ? ooo_large_free_ : ooo_free_).push_back(c.ooo);
   c.ooo = nullptr;

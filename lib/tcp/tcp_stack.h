@@ -851,7 +851,13 @@ class TcpStack {
   void finish(Tcb& c, TcpError e) noexcept;
   void enter_time_wait(Tcb& c, Instant now) noexcept;
   void free_tcb(Tcb& c) noexcept;
-  void return_ooo(Tcb& c) noexcept;
+  // Gives the connection's out-of-order queue back, if it holds one. The
+  // test inline: a connection's end (finish, free_tcb) nearly never holds
+  // one, and return_held_ooo's prologue comes before any test of its own.
+  void return_ooo(Tcb& c) noexcept {
+    if (c.ooo != nullptr) return_held_ooo(c);
+  }
+  void return_held_ooo(Tcb& c) noexcept;  // c.ooo != nullptr
   bool borrow_ooo(Tcb& c) noexcept;
   // Our MSS for the interface MTU (and [tcp] mss_clamp), by family: fixed
   // at construction (mss_for_mtu_of), read for every SYN, SYN-ACK and
