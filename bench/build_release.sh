@@ -4,7 +4,7 @@
 # directory, building only what the benchmarks run. The default build
 # (`build`, debugoptimized: -O2 -g, no LTO) stays what tests/run.sh and CI
 # build; LTO re-optimises the whole program at every link, which the 102
-# test binaries would each pay (bench/README.md, "Fifteenth round", rel).
+# test binaries would each pay (bench/fast_path/round_15.md, rel).
 #
 #   bench/build_release.sh [BUILD_DIR [TARGET...]]
 #     BUILD_DIR  default build-release (set up if absent, else its options

@@ -5,8 +5,9 @@
 #  1. scan: tests/scan_commands.py lists the command words of every shell
 #     script, of the shell strings and argument lists the Python scripts hand
 #     to subprocess, of the meson.build find_program() calls and of the sh
-#     blocks of README.md, bench/README.md and docs/ (builtins, functions,
-#     paths and Tern's own executables aside); each must be in COMMANDS below.
+#     blocks of every Markdown file (README.md, bench/, docs/; builtins,
+#     functions, paths and Tern's own executables aside); each must be in
+#     COMMANDS below.
 #     A new command in a script fails here until it is listed.
 #  2. packages: for each command in COMMANDS, its package must be in
 #     `dpdk-env/setup.sh --list-packages` (or --list-bench-packages, for the

@@ -3,7 +3,7 @@
 # applications together, counted by valgrind (callgrind) with the two
 # workers polled in turn on one core (tern-pair --one-core): a figure that
 # repeats on a shared, noisy machine or a VM without hardware counters,
-# beside the wall-clock rates of bench/ab (bench/README.md, "Fast path").
+# beside the wall-clock rates of bench/ab (bench/fast_path/README.md).
 #
 # Only Worker::poll_once and what it calls is counted (RX, IP, TCP, timers,
 # the application's callbacks, TX), not EAL start-up. Polls that find no

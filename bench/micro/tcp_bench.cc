@@ -422,7 +422,7 @@ BENCHMARK(BM_TcpTxAckProcessing6)->Arg(0)->Arg(1);
 // allocate), so its frees stay in the cache; with 512 ACKs per batch, all
 // 1,024 frees after all the allocations, the cache spilled to the ring
 // several times per batch (about 7.5 instructions per ACK, and a ring's
-// atomics, that no worker pays; bench/README.md, session 30).
+// atomics, that no worker pays; bench/fast_path/rounds_13-14.md, session 30).
 void BM_TcpTxPureAck(benchmark::State& state) {
   const bool offloaded = state.range(0) == 0;
   rte_mempool* pool = make_pool(8191);

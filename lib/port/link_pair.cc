@@ -29,7 +29,7 @@ constexpr std::uint32_t kMaxLroSegments = 128;
 // the headers and the first wire segment's payload in the first mbuf, then
 // one direct mbuf per further segment (TCP's copying mode builds this). An
 // indirect slice of the sender's queue would cost the receiver a whole mbuf
-// of truesize for a part of a segment (docs/architecture.md "Tried and not
+// of truesize for a part of a segment (docs/fast_path.md "Tried and not
 // kept"), so it is copied.
 bool lro_layout(const rte_mbuf* m, std::uint32_t hdr, std::uint32_t seg) noexcept {
   std::uint32_t left = m->pkt_len - hdr;

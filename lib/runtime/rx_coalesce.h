@@ -1,7 +1,8 @@
 #pragma once
 // Receive-side coalescing of in-order TCP segments within one RX burst, over
 // IPv4 with DPDK's rte_gro and over IPv6 with RxCoalescer6 (rx_coalesce6.h;
-// rte_gro has no TCP/IPv6) (docs/architecture.md "Fast path (issue 16)"): the
+// rte_gro has no TCP/IPv6) (docs/fast_path.md "Receive-side coalescing with
+// rte_gro"; the IPv6 one, a departure, in docs/architecture.md "Fast path"): the
 // segments of a flow that follow each other in sequence become one chained
 // frame, so IPv4 and TCP run once for them, as Linux's GRO hands its stack
 // one skb. Nothing is held between bursts: each run of candidates is merged

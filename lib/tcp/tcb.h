@@ -71,7 +71,7 @@ struct Tcb;
 // The TCB's two mbuf queues: they own mbufs (not plain data), so they are
 // built empty per TCB rather than copied. A base of Tcb ahead of TcbState, so
 // that they sit right before the hot fields (they followed them before the
-// split): the same span of cache lines (docs/architecture.md "TCB layout").
+// split): the same span of cache lines (docs/fast_path.md "TCB layout").
 struct TcbQueues {
   SendQueue sndq;  // SND.UNA onwards (FIN not included)
   RecvQueue rcvq;  // in order, not yet read

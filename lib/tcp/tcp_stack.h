@@ -130,7 +130,7 @@ struct TcpStackOptions {
   // its detach cost an indirect mbuf and two atomic reference-count updates
   // on the queue's mbuf, more than copying a few hundred bytes; a port that
   // copies every frame anyway (PortInfo::tx_gathers_by_dma false) makes
-  // copying the whole payload cheapest (bench/README.md "Fast path").
+  // copying the whole payload cheapest (bench/fast_path/README.md).
   std::uint32_t tx_copy_max = kTxCopyMaxGather;
   static constexpr std::uint32_t kTxCopyMaxGather = 512;
   static constexpr std::uint32_t kTxCopyMaxAlways = 65535;
