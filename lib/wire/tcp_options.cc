@@ -13,6 +13,19 @@ Parsed<TcpOptions> parse_tcp_options(std::span<const std::byte> b) noexcept {
 }
 
 bool parse_tcp_options_walk(std::span<const std::byte> b, TcpOptions& o) noexcept {
+  // The SYN and SYN-ACK layout of Linux and of Tern itself
+  // (write_tcp_options with MSS, SACK-permitted, timestamps and window
+  // scale: 02 04 mss, 04 02 08 0a TSval TSecr, 01 03 03 ws), read at once:
+  // the walk below gives the same four fields for these bytes, in some 100
+  // more instructions per SYN (two per connection).
+  if (b.size() == 20 && load_be16(b.data()) == 0x0204u && load_be32(b.data() + 4) == 0x0402080Au &&
+      (load_be32(b.data() + 16) & 0xFFFFFF00u) == 0x01030300u) {
+    o.mss = load_be16(b.data() + 2);
+    o.sack_permitted = true;
+    o.timestamps = std::pair{load_be32(b.data() + 8), load_be32(b.data() + 12)};
+    o.window_scale = load_u8(b.data() + 19);
+    return true;
+  }
   std::size_t i = 0;
   const std::size_t n = b.size();
   while (i < n) {

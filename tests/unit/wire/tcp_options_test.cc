@@ -78,6 +78,40 @@ TEST(TcpOptions, AlignedTimestampsReadLikeAnyOtherLayout) {
   EXPECT_FALSE(parse("0101080b0000000100000002").ok());  // a timestamps option of length 11
 }
 
+// Linux's (and Tern's) SYN layout, MSS, SACK-permitted, timestamps, NOP,
+// window scale, takes a shortcut in the walk; the same options in other
+// layouts take the general walk, and all read the same values. Near
+// misses of the layout (a length octet off by one) are still malformed.
+TEST(TcpOptions, LinuxSynLayoutReadsLikeAnyOtherLayout) {
+  for (const char* h : {"020405b4 0402080a 00000001 00000002 01030307",  // the shortcut's layout
+                        "01030307 020405b4 0402080a 00000001 00000002",  // the same options moved
+                        "020405b4 0101080a 00000001 00000002 01030307 01010402",
+                        "020405b4 0402080a 00000001 00000002 01030307 00000000"}) {
+    SCOPED_TRACE(h);
+    auto o = parse(h);
+    ASSERT_TRUE(o.ok());
+    EXPECT_EQ(o->mss, 1460);
+    EXPECT_TRUE(o->sack_permitted);
+    ASSERT_TRUE(o->timestamps.has_value());
+    EXPECT_EQ(o->timestamps->first, 1u);
+    EXPECT_EQ(o->timestamps->second, 2u);
+    EXPECT_EQ(o->window_scale, 7);
+    EXPECT_EQ(o->sack_count, 0);
+  }
+  // The layout without SACK-permitted (NOP, NOP in its place) is not it.
+  auto o = parse("020405b4 0101080a 00000001 00000002 01030307");
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE(o->sack_permitted);
+  EXPECT_EQ(o->window_scale, 7);
+  for (const char* h : {"020305b4 0402080a 00000001 00000002 01030307",     // MSS length 3
+                        "020405b4 0403080a 00000001 00000002 01030307",     // SACK-permitted length 3
+                        "020405b4 0402080b 00000001 00000002 01030307",     // timestamps length 11
+                        "020405b4 0402080a 00000001 00000002 01030407"}) {  // window scale length 4
+    SCOPED_TRACE(h);
+    EXPECT_FALSE(parse(h).ok());
+  }
+}
+
 TEST(TcpOptions, FourSackBlocks) {
   auto o = parse(
       "01 01 05 22 00 00 00 01 00 00 00 02 00 00 00 03 00 00 00 04"
