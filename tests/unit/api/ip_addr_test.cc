@@ -82,6 +82,31 @@ TEST(IpAddr, OrderedAndHashedByValue) {
   EXPECT_EQ(set.size(), 2u);
 }
 
+// operator== compares words at run time and the arrays in a constant
+// expression: every byte counts in both, and both agree with <=>.
+TEST(IpAddr, EqualityTellsEveryByte) {
+  static_assert(IpAddr::v4(0x0A000001) == IpAddr::v4(0x0A000001));
+  static_assert(IpAddr::v4(0x0A000001) != IpAddr::v4(0x0A000002));
+  static_assert(IpAddr{} != IpAddr::any_v4());
+  std::array<std::uint8_t, 16> bytes{};
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(0x20 + i);
+  const IpAddr base = IpAddr::v6(bytes);
+  EXPECT_EQ(base, IpAddr::v6(bytes));
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    for (const std::uint8_t flip : {std::uint8_t{0x01}, std::uint8_t{0x80}}) {
+      std::array<std::uint8_t, 16> other = bytes;
+      other[i] ^= flip;
+      const IpAddr o = IpAddr::v6(other);
+      EXPECT_NE(base, o) << "byte " << i;
+      EXPECT_FALSE(base == o) << "byte " << i;
+      EXPECT_TRUE((base <=> o) != 0) << "byte " << i;
+    }
+  }
+  EXPECT_TRUE(IpAddr{}.is_unspecified());
+  EXPECT_TRUE(IpAddr::any_v4().is_unspecified());
+  EXPECT_FALSE(IpAddr::v4(1).is_unspecified());
+}
+
 TEST(Endpoint, ParseBothFamilies) {
   const auto v4 = Endpoint::parse("192.0.2.1:80");
   ASSERT_TRUE(v4);
