@@ -175,6 +175,13 @@ TEST(TcpOptions, WriteLinuxSynLayout) {
   o.timestamps = {0x0009a3b1, 0};
   o.window_scale = 7;
   EXPECT_EQ(write(o), hex("02 04 05 b4 04 02 08 0a 00 09 a3 b1 00 00 00 00 01 03 03 07"));
+  // The four in one go where 20 bytes fit; piece by piece, what fits, below.
+  EXPECT_EQ(write(o, 20), hex("02 04 05 b4 04 02 08 0a 00 09 a3 b1 00 00 00 00 01 03 03 07"));
+  EXPECT_EQ(write(o, 19), hex("02 04 05 b4 04 02 08 0a 00 09 a3 b1 00 00 00 00"));
+  o.sack_count = 1;
+  o.sack[0] = {10, 20};
+  EXPECT_EQ(write(o), hex("02 04 05 b4 04 02 08 0a 00 09 a3 b1 00 00 00 00 01 03 03 07"
+                          "01 01 05 0a 00 00 00 0a 00 00 00 14"));
 }
 
 TEST(TcpOptions, WriteSynWithoutTimestamps) {
