@@ -90,6 +90,11 @@ class SackScoreboard {
   static constexpr std::size_t kMaxRanges = 32;
   static constexpr std::size_t kLentRanges = 256;
 
+  // Empty. The inline ranges are left unwritten (see ranges_): a new TCB
+  // builds its scoreboard this way instead of copying 256 bytes of them
+  // from the stack's prototype (tcb.h, Tcb::sb).
+  SackScoreboard() noexcept {}
+
   // Drops what SND.UNA now covers, then merges `blocks` (as parsed: at most
   // kTcpMaxSackBlocks). For ACKs with SEG.ACK >= SND.UNA only, passing
   // SEG.ACK, which is SND.UNA after it: RFC 2883 §4 requires the D-SACK
@@ -210,7 +215,8 @@ class SackScoreboard {
   SackRange* rs() noexcept { return ext_ != nullptr ? ext_ : ranges_.data(); }
   const SackRange* rs() const noexcept { return ext_ != nullptr ? ext_ : ranges_.data(); }
 
-  std::array<SackRange, kMaxRanges> ranges_{};
+  // The scalars first: an ACK's idle() and ranges() read them, and they
+  // share a cache line ahead of the ranges.
   SackRange* ext_ = nullptr;  // attach()'s room, or the inline ranges_
   std::size_t ext_cap_ = 0;
   std::size_t count_ = 0;
@@ -219,6 +225,12 @@ class SackScoreboard {
   Seq32 rescue_rxt_;
   bool high_rxt_set_ = false;
   bool rescue_rxt_set_ = false;
+  // Only the first count_ hold a value, and only while not attached:
+  // every range is written before it is read, so none is written at
+  // construction (a variant member is left uninitialised).
+  union {
+    std::array<SackRange, kMaxRanges> ranges_;
+  };
 };
 
 }  // namespace tern

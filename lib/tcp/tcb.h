@@ -248,8 +248,7 @@ struct TcbState {
   // ---- cold: recovery, undo, keepalive, the accept queue ----
   // SACK loss recovery (RFC 6675 §5 with PRR, RFC 6937; tcp_sack.cc), only
   // where SACK was negotiated. Without SACK the controller's NewReno
-  // recovery (RFC 6582) runs instead.
-  SackScoreboard sb;
+  // recovery (RFC 6582) runs instead. The scoreboard itself is Tcb::sb.
   Seq32 recovery_point;             // RFC 6675 RecoveryPoint: SND.MAX when recovery (or an RTO) began
   std::uint32_t sack_dupacks = 0;   // RFC 6675 DupAcks
   std::uint32_t prr_delivered = 0;  // RFC 6937 §3: bytes delivered since recovery began
@@ -350,28 +349,40 @@ struct TcbState {
   // Bytes of data in flight (sent, unacknowledged), SYN and FIN included.
   std::uint32_t flight() const noexcept { return static_cast<std::uint32_t>(snd_nxt - snd_una); }
 };
-// A copy of the prototype must be a plain copy: no pointer into itself (the
-// SACK scoreboard's ext_ stays nullptr until attach()), nothing owned.
+// A copy of the prototype must be a plain copy: no pointer into itself,
+// nothing owned.
 static_assert(std::is_trivially_copyable_v<TcbState>);
 
 // Whether `s` owns nothing and is on no list: what the stack's prototype
 // must be, since every new TCB is a bytewise copy of it (TcpStack::new_tcb)
 // and a pointer in it would be shared by every connection. The fields a
 // connection later points at what it owns or links through: the transmit
-// log, the out-of-order queue, the scoreboard's lent room, the frame
-// prefix's generation counter, the ready, pacing, ACK and accept lists,
-// the listener and the application's pointer. A new such field belongs
-// here (tcb_test.cc's cases check each one).
+// log, the out-of-order queue, the frame prefix's generation counter, the
+// ready, pacing, ACK and accept lists, the listener and the application's
+// pointer (the scoreboard, which may point at a log's room, is built empty
+// per TCB: Tcb::sb). A new such field belongs here (tcb_test.cc's cases
+// check each one).
 inline bool owns_nothing(const TcbState& s) noexcept {
-  return s.txlog == nullptr && s.ooo == nullptr && !s.sb.attached() && s.prefix.len == 0 &&
-         s.prefix.generation_of == nullptr && s.ready_next == nullptr && !s.in_ready_list &&
-         s.pace_link == nullptr && !s.in_pace_list && s.ack_link == nullptr && !s.in_ack_list &&
-         s.accept_next == nullptr && !s.in_accept_queue && s.listener == nullptr && s.user == nullptr;
+  return s.txlog == nullptr && s.ooo == nullptr && s.prefix.len == 0 && s.prefix.generation_of == nullptr &&
+         s.ready_next == nullptr && !s.in_ready_list && s.pace_link == nullptr && !s.in_pace_list &&
+         s.ack_link == nullptr && !s.in_ack_list && s.accept_next == nullptr && !s.in_accept_queue &&
+         s.listener == nullptr && s.user == nullptr;
 }
 
 struct Tcb : TimerNode, TcbQueues, TcbState {
-  // A new connection's TCB: `proto` copied, the queues empty, off the wheel.
+  // A new connection's TCB: `proto` copied, the queues and the scoreboard
+  // empty, off the wheel.
   explicit Tcb(const TcbState& proto) noexcept : TcbState(proto) {}
+
+  // The sender's SACK scoreboard (RFC 6675; tcp_sack.cc), cold: used only
+  // where SACK was negotiated and something was SACKed, in recovery, and
+  // when a transmit log is lent or returned (attach, detach). Out of
+  // TcbState so that a new TCB builds it empty (a few stores) instead of
+  // copying its 296 bytes from the prototype: its 256 bytes of inline
+  // ranges need no value before use. Last in the TCB, after TcbState's
+  // cold part, where it sat at that part's start before (issue 16,
+  // docs/fast_path.md "TCB layout").
+  SackScoreboard sb;
 };
 
 }  // namespace tern

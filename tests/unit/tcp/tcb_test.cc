@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <new>
 #include <vector>
 
 namespace tern {
@@ -28,12 +29,10 @@ T* fake() {
 TEST(TcbOwnsNothing, AFreshStateOwnsNothing) { EXPECT_TRUE(owns_nothing(fresh())); }
 
 TEST(TcbOwnsNothing, EachOwningPointerAndListLinkIsSeen) {
-  static std::array<SackRange, SackScoreboard::kLentRanges> room{};
   static const std::uint32_t generation = 0;
   const std::vector<std::pair<const char*, std::function<void(TcbState&)>>> cases = {
       {"txlog", [](TcbState& s) { s.txlog = fake<TxLog>(); }},
       {"ooo", [](TcbState& s) { s.ooo = fake<ReassemblyQueue>(); }},
-      {"sb attached", [](TcbState& s) { s.sb.attach(room); }},
       {"prefix.len", [](TcbState& s) { s.prefix.len = 34; }},
       {"prefix.generation_of", [](TcbState& s) { s.prefix.generation_of = &generation; }},
       {"ready_next", [](TcbState& s) { s.ready_next = fake<Tcb>(); }},
@@ -52,6 +51,29 @@ TEST(TcbOwnsNothing, EachOwningPointerAndListLinkIsSeen) {
     set(s);
     EXPECT_FALSE(owns_nothing(s)) << name;
   }
+}
+
+// The SACK scoreboard is no part of the prototype (Tcb::sb): each TCB
+// builds its own, empty and holding its ranges inline, whatever the slot
+// held before (here: every byte 0xff).
+TEST(TcbScoreboard, ANewTcbBuildsAnEmptyScoreboard) {
+  alignas(Tcb) static std::array<std::byte, sizeof(Tcb)> slot;
+  slot.fill(std::byte{0xff});
+  const TcbState proto = fresh();
+  Tcb* c = ::new (static_cast<void*>(slot.data())) Tcb(proto);
+  EXPECT_TRUE(c->sb.empty());
+  EXPECT_TRUE(c->sb.idle());
+  EXPECT_FALSE(c->sb.attached());
+  EXPECT_EQ(c->sb.capacity(), SackScoreboard::kMaxRanges);
+  EXPECT_EQ(c->sb.sacked_bytes(), 0u);
+  EXPECT_TRUE(c->sb.ranges().empty());
+  EXPECT_FALSE(c->sb.high_rxt().has_value());
+  EXPECT_FALSE(c->sb.rescue_rxt().has_value());
+  // And it works from there: a block above SND.UNA is held.
+  const SackBlock b[] = {{2000, 3000}};
+  EXPECT_EQ(c->sb.update(Seq32{1000}, Seq32{5000}, b).newly_sacked, 1000u);
+  EXPECT_EQ(c->sb.ranges().size(), 1u);
+  c->~Tcb();
 }
 
 }  // namespace
