@@ -28,7 +28,12 @@ class RecvQueue {
   static constexpr std::uint32_t kMaxSegments = 4096;
 
   RecvQueue() noexcept = default;
-  ~RecvQueue() { clear(); }
+  // Frees what is queued and ends its charge; a queue already cleared (a
+  // TCB's end: finish clears the send queue, the receive queue is read
+  // empty) skips clear()'s call, whose resets a dying queue does not need.
+  ~RecvQueue() {
+    if (head_ != nullptr || truesize_ != 0) clear();
+  }
   RecvQueue(const RecvQueue&) = delete;
   RecvQueue& operator=(const RecvQueue&) = delete;
 

@@ -32,7 +32,12 @@ namespace tern {
 class SendQueue {
  public:
   SendQueue() noexcept = default;
-  ~SendQueue() { clear(); }
+  // Frees what is queued and ends its charge; a queue already cleared (a
+  // TCB's end: finish clears the send queue, the receive queue is read
+  // empty) skips clear()'s call, whose resets a dying queue does not need.
+  ~SendQueue() {
+    if (head_ != nullptr || truesize_ != 0) clear();
+  }
   SendQueue(const SendQueue&) = delete;
   SendQueue& operator=(const SendQueue&) = delete;
 

@@ -15,6 +15,7 @@
 #include <cstddef>
 
 #include "../base/two_pools_test.h"
+#include "tcp/recv_queue.h"
 
 namespace tern {
 namespace {
@@ -138,6 +139,51 @@ TEST_F(SendQueueFree, SmallWriteJoinsBehindTheTail) {
   EXPECT_EQ(in_use(), 0u);
   EXPECT_EQ(q.truesize(), 0u);
   EXPECT_TRUE(q.empty());
+}
+
+// A queue destroyed while it holds data frees its mbufs and ends its
+// charge; one cleared first (a TCB's end: finish clears the send queue)
+// frees and uncharges nothing twice. Both queues.
+TEST_F(SendQueueFree, DestroyedQueuesGiveBackWhatTheyHeldOnce) {
+  MemAccount acct;
+  {
+    SendQueue q;
+    q.set_account(&acct);
+    q.append(data(1000));
+    q.append(data(500));
+    ASSERT_EQ(in_use(), 2u);
+    EXPECT_GT(acct.charged(), 0u);
+  }
+  EXPECT_EQ(in_use(), 0u);
+  EXPECT_EQ(acct.charged(), 0u);
+  {
+    SendQueue q;
+    q.set_account(&acct);
+    q.append(data(1000));
+    q.clear();
+    EXPECT_EQ(in_use(), 0u);
+    EXPECT_EQ(acct.charged(), 0u);
+  }
+  EXPECT_EQ(acct.charged(), 0u);
+  {
+    RecvQueue q;
+    q.set_account(&acct);
+    q.push(Mbuf{data(700)});
+    q.push(Mbuf{data(300)});
+    ASSERT_EQ(in_use(), 2u);
+    EXPECT_GT(acct.charged(), 0u);
+  }
+  EXPECT_EQ(in_use(), 0u);
+  EXPECT_EQ(acct.charged(), 0u);
+  {
+    RecvQueue q;
+    q.set_account(&acct);
+    q.push(Mbuf{data(700)});
+    Mbuf taken = q.take();
+    EXPECT_EQ(in_use(), 1u);
+  }
+  EXPECT_EQ(in_use(), 0u);
+  EXPECT_EQ(acct.charged(), 0u);
 }
 
 }  // namespace
