@@ -683,12 +683,15 @@ void TcpStack::send_syn(Tcb& c, Instant now) noexcept {
   const std::uint16_t win = syn_window(c.rcv_buf, c.window_clamp);
   Mbuf m = new_header_mbuf();
   if (!m) return;
-  std::array<std::byte, kTcpMaxOptionsLen> opt{};
-  const std::size_t olen = write_tcp_options(opt, o);
-  auto h = m.append(static_cast<std::uint16_t>(kTcpMinHeaderLen + olen));
+  // The options straight into the frame, after room for the longest
+  // header, and the unused room trimmed: no buffer to zero and copy.
+  auto h = m.append(static_cast<std::uint16_t>(kTcpMaxHeaderLen));
+  if (h.empty()) return;  // a fresh header mbuf always has the room
+  const std::size_t olen = write_tcp_options(h.subspan(kTcpMinHeaderLen), o);
+  rte_pktmbuf_trim(m.get(), static_cast<std::uint16_t>(kTcpMaxHeaderLen - kTcpMinHeaderLen - olen));
   const std::uint8_t flags = active ? kTcpSyn : (kTcpSyn | kTcpAck);
   TcpFields f{c.tuple.lport, c.tuple.rport, c.iss.value(), active ? 0u : c.rcv_nxt.value(), flags, win};
-  write_tcp(h, f, std::span<const std::byte>{opt.data(), olen});
+  write_tcp_fixed(h.data(), f, kTcpMinHeaderLen + olen);
   // The connection's pseudo-header sum (init_tcb_from_config) plus the
   // length, as send_data_segment's: the addresses are not summed again.
   finish_checksum(m.get(), 0, c.l4_pseudo_sum + m.get()->pkt_len, c.tuple.is_v4(), o_.tx_checksum_offload);
