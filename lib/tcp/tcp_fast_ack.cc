@@ -61,7 +61,7 @@ bool TcpStack::fast_ack(Tcb& c, const Segment& s, Instant now) noexcept {
   // One body, compiled twice: without the SYN's and FIN's accounting
   // (kEnds false) for header prediction's ACKs, so that their path is what
   // it was before the ends came here.
-  const auto body = [&](auto ends) -> bool {
+  const auto body = [&](auto ends) __attribute__((always_inline)) {
     constexpr bool kEnds = decltype(ends)::value;
     if (!plain_ack_state<kEnds>(c)) return false;
     const std::uint32_t acked = static_cast<std::uint32_t>(s.ack - c.snd_una);

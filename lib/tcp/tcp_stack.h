@@ -564,8 +564,12 @@ class TcpStack {
   }
   // tcp_fast_ack.cc: header prediction's ACK of new data, or the ACK of our
   // SYN or FIN, while nothing is SACKed, lost, retransmitted or to be
-  // undone; false (nothing done) otherwise
-  bool fast_ack(Tcb& c, const Segment& s, Instant now) noexcept;
+  // undone; false (nothing done) otherwise. Never inline: under -O3 with
+  // link-time optimisation GCC inlined it into predicted_segment and made
+  // its body a clone that read c, s and now through the lambda's closure
+  // (the release build's pure ACK 955 -> 921 instructions with the options
+  // parse inline too: bench/fast_path/session32_ack10.md).
+  [[gnu::noinline]] bool fast_ack(Tcb& c, const Segment& s, Instant now) noexcept;
   void limited_transmit(Tcb& c, Instant now) noexcept;  // RFC 3042: one new segment beyond cwnd
 
   // tcp_sack.cc: RFC 6675 loss recovery with PRR (RFC 6937) where SACK was negotiated

@@ -64,8 +64,10 @@ bool parse_tcp_options_walk(std::span<const std::byte> b, TcpOptions& out) noexc
 // parse_tcp_options_walk, with the layout nearly every segment of a
 // timestamps connection carries (RFC 7323 Appendix A: NOP, NOP, TS;
 // Linux's and Tern's own) read inline: the receive path runs it for every
-// segment, and neither calls out nor copies a TcpOptions for it.
-inline bool parse_tcp_options_into(std::span<const std::byte> b, TcpOptions& out) noexcept {
+// segment, and neither calls out nor copies a TcpOptions for it. Always:
+// link-time optimisation (the release build) had made it a call.
+[[gnu::always_inline]] inline bool parse_tcp_options_into(std::span<const std::byte> b,
+                                                          TcpOptions& out) noexcept {
   if (b.size() == 12 && load_be32(b.data()) == 0x0101080Au) {
     out.timestamps = std::pair{load_be32(b.data() + 4), load_be32(b.data() + 8)};
     return true;

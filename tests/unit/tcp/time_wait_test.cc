@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -40,6 +42,27 @@ TimeWaitRecord record(const FourTuple& t, std::uint32_t rcv_nxt = 1000) {
   r.snd_nxt = Seq32{5000};
   r.window = 512;
   return r;
+}
+
+// addr_is_v4 (two words against constants) agrees with IpAddr::is_v4 (the
+// bytes one at a time) for IPv4 addresses, and for an IPv6 address that
+// differs from the ::ffff:0:0/96 prefix in any one byte of it.
+TEST(AddrIsV4, AgreesWithIpAddrOnEveryPrefixByte) {
+  for (const std::uint32_t a : {0u, 1u, 0x0a000001u, 0xffffffffu}) {
+    EXPECT_TRUE(addr_is_v4(IpAddr::v4(a))) << a;
+    EXPECT_EQ(addr_v4_host(IpAddr::v4(a)), a);
+  }
+  const IpAddr mapped = IpAddr::v4(0x0a000001);
+  for (std::size_t i = 0; i < 12; ++i) {
+    for (const std::uint8_t flip : {std::uint8_t{0x01}, std::uint8_t{0x80}, std::uint8_t{0xff}}) {
+      std::array<std::uint8_t, 16> b{};
+      std::copy(mapped.bytes().begin(), mapped.bytes().end(), b.begin());
+      b[i] ^= flip;
+      const IpAddr v6 = IpAddr::v6(b);
+      EXPECT_FALSE(v6.is_v4()) << i;
+      EXPECT_FALSE(addr_is_v4(v6)) << "byte " << i << " ^ " << int{flip};
+    }
+  }
 }
 
 TEST(TimeWaitTable, InsertFindErase) {
