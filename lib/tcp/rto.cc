@@ -26,21 +26,22 @@ RtoEstimator::RtoEstimator(const RtoConfig& cfg) noexcept
   recompute();
 }
 
-// Inline into on_rtt_sample, which runs on every ACK that samples (a call
-// there cost its prologue and epilogue).
-[[gnu::always_inline]] inline std::int64_t RtoEstimator::base_rto_ns() const noexcept {
-  std::int64_t rto = initial_ns_;  // RFC 6298 §2.1
-  if (has_sample_) {
-    // RFC 6298 §2.2/§2.3: RTO <- SRTT + max(G, K*RTTVAR). K*RTTVAR saturates
-    // at max, which the result is clamped to anyway. (Runs on every ACK that
-    // samples: an overflow check, not a division by K.)
-    std::int64_t k_rttvar4 = 0;
-    const std::int64_t var = __builtin_mul_overflow(static_cast<std::int64_t>(k_), rttvar4_, &k_rttvar4) ||
-                                     div4(k_rttvar4) > max_ns_
-                                 ? max_ns_
-                                 : div4(k_rttvar4);
-    rto = div8(srtt8_) + std::max(granularity_ns_, var);
-  }
+// RFC 6298 §2.2/§2.3: RTO <- SRTT + max(G, K*RTTVAR), never negative (SRTT,
+// RTTVAR and G are not). K*RTTVAR saturates at max, which the result is
+// clamped to anyway. (Runs on every ACK that samples: an overflow check, not
+// a division by K.) Inline into on_rtt_sample, which runs on every ACK that
+// samples (a call there cost its prologue and epilogue).
+[[gnu::always_inline]] inline std::int64_t RtoEstimator::sampled_rto_ns() const noexcept {
+  std::int64_t k_rttvar4 = 0;
+  const std::int64_t var =
+      __builtin_mul_overflow(static_cast<std::int64_t>(k_), rttvar4_, &k_rttvar4) || div4(k_rttvar4) > max_ns_
+          ? max_ns_
+          : div4(k_rttvar4);
+  return div8(srtt8_) + std::max(granularity_ns_, var);
+}
+
+std::int64_t RtoEstimator::base_rto_ns() const noexcept {
+  std::int64_t rto = has_sample_ ? sampled_rto_ns() : initial_ns_;  // RFC 6298 §2.1
   rto = std::max(rto, floor_ns_);
   // RFC 6298 §2.4 (minimum), §2.5 (maximum).
   return std::clamp(rto, min_ns_, max_ns_);
@@ -76,7 +77,9 @@ void RtoEstimator::on_rtt_sample(Duration r) noexcept {
   // applies only until then.
   backoffs_ = 0;
   floor_ns_ = 0;
-  rto_ns_ = base_rto_ns();  // recompute() with no backoff
+  // recompute() with no backoff: base_rto_ns() with a sample, without the
+  // floor's max (the floor is 0 and min_ns_ at least 1: the clamp decides).
+  rto_ns_ = std::clamp(sampled_rto_ns(), min_ns_, max_ns_);
 }
 
 void RtoEstimator::recompute() noexcept {

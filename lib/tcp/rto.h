@@ -89,8 +89,9 @@ class RtoEstimator {
   static constexpr std::int64_t div4(std::int64_t x) noexcept {
     return static_cast<std::int64_t>(static_cast<std::uint64_t>(x) >> 2);
   }
-  std::int64_t base_rto_ns() const noexcept;  // before backoff
-  void recompute() noexcept;                  // rto_ns_ from the state below
+  std::int64_t base_rto_ns() const noexcept;     // before backoff
+  std::int64_t sampled_rto_ns() const noexcept;  // SRTT + max(G, K*RTTVAR), before the floor and clamp
+  void recompute() noexcept;                     // rto_ns_ from the state below
 
   std::int64_t initial_ns_;
   std::int64_t min_ns_;

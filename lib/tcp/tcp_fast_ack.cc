@@ -101,15 +101,17 @@ bool TcpStack::fast_ack(Tcb& c, const Segment& s, Instant now) noexcept {
     if (logged_flight) {
       const Seq32 fack = c.rack_fack;
       const Seq32* fack_before = c.rack_valid ? &fack : nullptr;
-      // Inline (RACK's body too, tcp_rack_delivered.h): the walk's fallback
-      // for a log out of sequence order, which the plain state excludes, is
-      // a second call site, and GCC kept one out-of-line copy for both.
+      // Inline (RACK's body too, tcp_rack_delivered.h). The walk is the one
+      // for a log in sequence order, which the plain state checked: with
+      // on_cumulative_ack's fallback to on_ack (never taken here) the
+      // visitor had a second call site, the walk more registers to keep,
+      // and 5 instructions more per ACK.
       const auto delivered = [&](const TxRecord& r, std::uint32_t) __attribute__((always_inline)) {
         rack_delivered<true>(c, r, now_us, fack_before, std::nullopt, now);  // never a retransmission
         c.first_sent_us = r.sent_us;  // in time order: the last visited is the latest sent
         logged = record_rtt(r, now);
       };
-      c.txlog->on_cumulative_ack(c.snd_una, delivered);
+      c.txlog->on_cumulative_ack_ordered(c.snd_una, delivered);  // plain_ack_state: seq_ordered()
       if (c.snd_una == c.snd_max) return_tx_log(c);
     }
 

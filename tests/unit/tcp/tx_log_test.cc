@@ -371,7 +371,8 @@ TEST(TxLog, SequenceOrderLastsUntilARetransmissionAndTheWalkStillFindsIt) {
   EXPECT_FALSE(l.may_hold_lost());
 }
 
-// fast_ack's walk (on_cumulative_ack) against on_ack without blocks on
+// fast_ack's walk (on_cumulative_ack; in sequence order its
+// on_cumulative_ack_ordered, which fast_ack calls) against on_ack without blocks on
 // the same log and ACKs: the same visits (record, newly delivered octets),
 // the same records left with the same delivered counts. ACKs inside a
 // record, on a boundary, over several records and repeated; then after a
