@@ -29,6 +29,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <optional>
 #include <span>
 
@@ -90,7 +91,7 @@ class SackScoreboard {
   static constexpr std::size_t kMaxRanges = 32;
   static constexpr std::size_t kLentRanges = 256;
 
-  // Empty. The inline ranges are left unwritten (see ranges_): a new TCB
+  // Empty. The inline ranges are left unwritten (see ranges_raw_): a new TCB
   // builds its scoreboard this way instead of copying 256 bytes of them
   // from the stack's prototype (tcb.h, Tcb::sb).
   SackScoreboard() noexcept {}
@@ -134,7 +135,7 @@ class SackScoreboard {
   // SACKed to move.
   void attach(std::span<SackRange> room) noexcept {
     if (ext_ != nullptr || room.size() < kMaxRanges) return;
-    if (count_ != 0) std::copy(ranges_.begin(), ranges_.begin() + count_, room.begin());
+    if (count_ != 0) std::copy(inline_ranges(), inline_ranges() + count_, room.begin());
     ext_ = room.data();
     ext_cap_ = room.size();
   }
@@ -142,7 +143,7 @@ class SackScoreboard {
     if (ext_ == nullptr) return 0;
     const std::size_t dropped = count_ > kMaxRanges ? count_ - kMaxRanges : 0;
     if (dropped > 0) erase(kMaxRanges, count_);  // the highest: as an overflow would
-    if (count_ != 0) std::copy(ext_, ext_ + count_, ranges_.begin());
+    if (count_ != 0) std::copy(ext_, ext_ + count_, inline_ranges());
     ext_ = nullptr;
     ext_cap_ = 0;
     return dropped;
@@ -212,12 +213,21 @@ class SackScoreboard {
     return high_rxt_set_ && seq_gt(high_rxt_, snd_una) ? high_rxt_ : snd_una;
   }
 
-  SackRange* rs() noexcept { return ext_ != nullptr ? ext_ : ranges_.data(); }
-  const SackRange* rs() const noexcept { return ext_ != nullptr ? ext_ : ranges_.data(); }
+  // The inline ranges as SackRange objects: the bytes of ranges_raw_
+  // implicitly create them (C++20 [intro.object]/13; SackRange is an
+  // implicit-lifetime aggregate), and std::launder gives the pointer to
+  // them. No code: it only tells the compiler what the storage holds.
+  SackRange* inline_ranges() noexcept { return std::launder(reinterpret_cast<SackRange*>(ranges_raw_)); }
+  const SackRange* inline_ranges() const noexcept {
+    return std::launder(reinterpret_cast<const SackRange*>(ranges_raw_));
+  }
+  SackRange* rs() noexcept { return ext_ != nullptr ? ext_ : inline_ranges(); }
+  const SackRange* rs() const noexcept { return ext_ != nullptr ? ext_ : inline_ranges(); }
 
-  // The scalars first: an ACK's idle() and ranges() read them, and they
-  // share a cache line ahead of the ranges.
-  SackRange* ext_ = nullptr;  // attach()'s room, or the inline ranges_
+  // The scalars first, together (38 bytes), ahead of the ranges: an ACK's
+  // idle() and ranges() read only them. Whether they fall in one cache line
+  // depends on the TCB's slot (the pool's slots are not 64-byte aligned).
+  SackRange* ext_ = nullptr;  // attach()'s room; nullptr: the inline ranges
   std::size_t ext_cap_ = 0;
   std::size_t count_ = 0;
   std::uint32_t sacked_ = 0;
@@ -227,10 +237,10 @@ class SackScoreboard {
   bool rescue_rxt_set_ = false;
   // Only the first count_ hold a value, and only while not attached:
   // every range is written before it is read, so none is written at
-  // construction (a variant member is left uninitialised).
-  union {
-    std::array<SackRange, kMaxRanges> ranges_;
-  };
+  // construction. Raw bytes rather than an array of SackRange, whose
+  // Seq32 members would be zeroed, or a union member whose lifetime
+  // never begins (reading through it would be undefined).
+  alignas(SackRange) std::byte ranges_raw_[kMaxRanges * sizeof(SackRange)];
 };
 
 }  // namespace tern
