@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <set>
 
 #include "tcp/siphash.h"
@@ -151,6 +152,51 @@ TEST(Isn, SecretsAreTheHalvesOfOneSipHash) {
   const auto other_port = g.secrets(IpAddr::v4(kLocal), 80, IpAddr::v4(kRemote), 40001);
   EXPECT_NE(other_port.isn_f, sec.isn_f);
   EXPECT_NE(other_port.ts_offset, sec.ts_offset);
+}
+
+// Each of an IPv4 tuple's twelve bytes in its place: a tuple whose bytes
+// all differ (and have high bits set), then each byte changed in turn,
+// against siphash24 of the bytes. The tuple above has zero bytes where a
+// byte put in the wrong place would go unseen; this pins the layout for any
+// faster way of building the message.
+TEST(Isn, SecretsOfAnIpv4TupleAreOneSipHashOfEachByte) {
+  const IsnGenerator g{kKeyA};
+  const std::array<std::uint8_t, 12> base{0xc0, 0xa8, 0xfe, 0x01, 0xa1, 0xb2,
+                                          0x81, 0x92, 0xe3, 0xd4, 0xf5, 0x76};
+  for (std::size_t i = 0; i <= base.size(); ++i) {
+    std::array<std::uint8_t, 12> msg = base;
+    if (i < msg.size()) msg[i] ^= 0x5a;  // i == 12: the base tuple itself
+    const auto word = [&](std::size_t at) {
+      return std::uint32_t{msg[at]} << 24 | std::uint32_t{msg[at + 1]} << 16 |
+             std::uint32_t{msg[at + 2]} << 8 | msg[at + 3];
+    };
+    const auto port = [&](std::size_t at) { return static_cast<std::uint16_t>(msg[at] << 8 | msg[at + 1]); };
+    const std::uint64_t h = siphash24(SipKey{kKeyA}, msg);
+    const auto sec = g.secrets(IpAddr::v4(word(0)), port(4), IpAddr::v4(word(6)), port(10));
+    EXPECT_EQ(sec.isn_f, static_cast<std::uint32_t>(h)) << "byte " << i;
+    EXPECT_EQ(sec.ts_offset, static_cast<std::uint32_t>(h >> 32)) << "byte " << i;
+  }
+}
+
+// M is the floor of the instant over 4 us, for every remainder and sign,
+// out to the ends of the int64 range (where a - 3999 would overflow).
+TEST(Isn, ClockFloorsEveryInstant) {
+  const auto floor_m = [](std::int64_t ns) {
+    std::int64_t q = ns / kIsnTickNs;
+    if (ns % kIsnTickNs < 0) --q;
+    return static_cast<std::uint32_t>(q);
+  };
+  const std::int64_t lo = std::numeric_limits<std::int64_t>::min();
+  const std::int64_t hi = std::numeric_limits<std::int64_t>::max();
+  for (const std::int64_t centre : {std::int64_t{0}, std::int64_t{-8'000}, std::int64_t{123'456'000},
+                                    std::int64_t{-987'654'000}, lo + 5'000, hi - 5'000}) {
+    for (std::int64_t d = -4'001; d <= 4'001; ++d) {
+      const std::int64_t ns = centre + d;
+      ASSERT_EQ(IsnGenerator::clock_m(Instant::from_ns(ns)), floor_m(ns)) << ns;
+    }
+  }
+  EXPECT_EQ(IsnGenerator::clock_m(Instant::from_ns(lo)), floor_m(lo));
+  EXPECT_EQ(IsnGenerator::clock_m(Instant::from_ns(hi)), floor_m(hi));
 }
 
 // IPv6: the 128-bit addresses, 36 bytes in the same layout.
