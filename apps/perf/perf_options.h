@@ -35,6 +35,7 @@ struct Options {
       1'000'000;               // --udp client: bits/s of UDP payload (iperf3 -u's default), 0: no limit
   bool bitrate_given = false;  // --bitrate on the command line (a usage error without --udp)
   std::uint32_t length = 0;    // --udp client: datagram payload bytes (0: default_udp_length)
+  bool zerocopy = false;       // bulk client (Tern): send from a registered region, no copy (SendRegion)
 
   // Connection slots per direction: --connections each way with --bidir.
   bool sends() const noexcept { return !reverse || bidir; }

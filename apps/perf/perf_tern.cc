@@ -85,6 +85,9 @@ void TernPerfClient::on_start(api::WorkerContext& w) {
   forward_ = bulk && !o_.sends() ? 0 : n;
   conns_.resize(forward_ + (bulk && o_.receives() ? n : 0));
   open_ = conns_.size();
+  // 60 KiB: each piece fits one mbuf (SendRegion::kMaxSegment), and from
+  // the region's start every piece is a whole one while the space allows.
+  if (o_.zerocopy && forward_ > 0) region_ = std::make_unique<api::SendRegion>(zeros().data(), 60 * 1024);
   if (w.id() == 0 && o_.interval_s > 0) {
     const char* tx_label = bulk && o_.bidir ? "TX" : "";
     if (!bulk || o_.sends())
@@ -329,7 +332,7 @@ void TernPerfClient::pump(Connection& c, Conn& k) {
         }
         want = static_cast<std::size_t>(std::min<std::uint64_t>(want, k.quota - k.sent));
       }
-      const api::SendResult s = c.send(zeros().first(want));
+      const api::SendResult s = region_ ? send_zerocopy(c, k, want) : c.send(zeros().first(want));
       result_.sent_bytes += s.accepted;
       k.sent += s.accepted;
       if (s.error != api::Error::kOk) return;
@@ -342,6 +345,26 @@ void TernPerfClient::pump(Connection& c, Conn& k) {
     k.req_left -= s.accepted;
     if (s.error != api::Error::kOk) return;
   }
+}
+
+// --zerocopy: up to `want` bytes of the registered zeros, wrapped without
+// copying (WorkerContext::wrap) in one mbuf sized to the send space, so
+// send() takes it whole. Where the region ends or the space is short, the
+// piece is shorter; with no space, on_writable is asked for.
+api::SendResult TernPerfClient::send_zerocopy(Connection& c, const Conn& k, std::size_t want) {
+  const std::uint32_t space = c.send_space();
+  if (space <= sizeof(rte_mbuf)) {
+    c.want_writable();
+    return {0, api::Error::kWouldBlock};
+  }
+  const auto off = static_cast<std::size_t>(k.sent % region_->size());
+  want = std::min({want, region_->size() - off, std::size_t{space - sizeof(rte_mbuf)}});
+  Buffer b = w_->wrap(*region_, off, want);
+  if (!b) {  // the worker's slice pool ran dry: again once ACKs free some
+    c.want_writable();
+    return {0, api::Error::kNoMemory};
+  }
+  return c.send(b);  // what it leaves in b (nothing, but for a race with autotuning) is freed
 }
 
 void TernPerfClient::on_writable(Connection& c) { pump(c, conn(c)); }

@@ -118,6 +118,7 @@ class TernPerfClient final : public api::App, public api::ConnectionHandler {
   void start(Instant now);
   void open(Conn& k);
   void pump(api::Connection& c, Conn& k);
+  api::SendResult send_zerocopy(api::Connection& c, const Conn& k, std::size_t want);
   void transaction_done(api::Connection& c, Conn& k);
   void begin_end(Instant now);
   // The connection is over for this slot (the handle already closed or gone).
@@ -135,6 +136,9 @@ class TernPerfClient final : public api::App, public api::ConnectionHandler {
   TernClientShared& shared_;
   StartFile start_file_;  // --start-file
   api::WorkerContext* w_ = nullptr;
+  // --zerocopy: the zeros every bulk send reads, registered once per worker
+  // (a static array: nothing to free or keep unchanged by hand).
+  std::unique_ptr<api::SendRegion> region_;
   std::vector<Conn> conns_;
   std::size_t open_ = 0;           // slots not kDone
   std::vector<std::size_t> idle_;  // crr: slots waiting to connect again

@@ -5,7 +5,7 @@
 //
 //   tern-perf --config FILE --server [--port 5201]
 //   tern-perf --config FILE --client ADDR [--mode bulk|rr|crr] [--time 10] [-R | --bidir] [-n BYTES]
-//             [--json] [--plot FILE.png] ...
+//             [--zerocopy] [--json] [--plot FILE.png] ...
 //   tern-perf --kernel --server [--port 5201] [--cpu N] [--reuseport]
 //   tern-perf --kernel --client ADDR [--mode ...] [--cpu N]
 //
@@ -158,6 +158,10 @@ void add_options(tern::api::AppSpec& spec, Options& o) {
       {"-R", "same as --reverse", [&o] { o.reverse = true; }},
       {"--bidir", "client, bulk: both ways at once, --connections each way (iperf3 --bidir)",
        [&o] { o.bidir = true; }},
+      {"--zerocopy",
+       "client, bulk, Tern: send from memory registered once (SendRegion) instead of copying into the send "
+       "queue (sendfile-like; not with --kernel or --reverse)",
+       [&o] { o.zerocopy = true; }},
   };
 }
 
@@ -180,6 +184,9 @@ bool check_role(const Options& o) {
   if (o.mode != tern::perf::Mode::kBulk && (o.reverse || o.bidir || o.bytes > 0))
     return bad("--reverse, --bidir and --bytes are for --mode bulk");
   if (o.reverse && o.bidir) return bad("give one of --reverse and --bidir");
+  if (o.zerocopy && (o.server || o.kernel || o.udp || o.mode != tern::perf::Mode::kBulk || o.reverse))
+    return bad(
+        "--zerocopy is for Tern's bulk client that sends (not --server, --kernel, --udp or --reverse)");
   if (!o.plot.empty() && o.interval_s <= 0)
     return bad("--plot draws the interval lines: it needs --interval > 0");
   if (o.bytes > 0 && o.receives() && (o.bytes + o.connections - 1) / o.connections >= (1ull << 32))

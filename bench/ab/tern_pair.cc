@@ -8,7 +8,7 @@
 //
 //   tern-pair --mode bulk|rr|crr [--connections N] [--time S] [--size B]
 //             [--workers W] [--lcores C1,..,CW,S1,..,SW] [--one-core] [--no-gro] [--no-tso]
-//             [--ipv6] [--json]
+//             [--ipv6] [--zerocopy] [--json]
 //
 // W workers per side (default 1), each on its own lcore and link queue:
 // the clients on the first W lcores (the first is the main one), the
@@ -21,6 +21,8 @@
 // transaction under valgrind (bench/ab/ir_per_transaction.sh) repeat on a
 // busy machine. --ipv6: the connections run over IPv6 (each side also has
 // an IPv6 address, fd00:fe::1 and ::2, usable at once) instead of IPv4.
+// --zerocopy (bulk): the clients send from a registered region without
+// copying (tern-perf's --zerocopy, api::SendRegion).
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mempool.h>
@@ -139,12 +141,14 @@ int worker_loop(void* arg) {
 }
 
 int usage(const char* argv0) {
-  std::fprintf(stderr,
-               "usage: %s --mode bulk|rr|crr [--connections N] [--time S] [--size B] [--workers W]\n"
-               "       [--lcores C1,..,CW,S1,..,SW] [--one-core] [--no-gro] [--no-tso] [--ipv6] [--json]\n"
-               "Tern clients and Tern servers in one process, W workers each (one lcore each), over the\n"
-               "in-process link.\n",
-               argv0);
+  std::fprintf(
+      stderr,
+      "usage: %s --mode bulk|rr|crr [--connections N] [--time S] [--size B] [--workers W]\n"
+      "       [--lcores C1,..,CW,S1,..,SW] [--one-core] [--no-gro] [--no-tso] [--ipv6] [--zerocopy]\n"
+      "       [--json]\n"
+      "Tern clients and Tern servers in one process, W workers each (one lcore each), over the\n"
+      "in-process link.\n",
+      argv0);
   return 2;
 }
 
@@ -190,6 +194,8 @@ int main(int argc, char** argv) {
         tso = false;
       } else if (a == "--ipv6") {
         o.addr = tern::IpAddr::v6(kServerIp6.b);
+      } else if (a == "--zerocopy") {
+        o.zerocopy = true;  // bulk only: checked below, once --mode is known
       } else if (a == "--json") {
         o.json = true;
       } else {
@@ -198,6 +204,10 @@ int main(int argc, char** argv) {
     }
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "tern-pair: %s\n", e.what());
+    return 2;
+  }
+  if (o.zerocopy && o.mode != perf::Mode::kBulk) {
+    std::fprintf(stderr, "tern-pair: --zerocopy is for --mode bulk\n");
     return 2;
   }
   if (o.connections < workers) {

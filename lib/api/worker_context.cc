@@ -57,6 +57,10 @@ WorkerContext::WorkerContext(Worker& w, rte_mempool* pool)
   tcp_->set_handler(engine_handler_.get());
 }
 
+Buffer WorkerContext::wrap(const SendRegion& r, std::size_t off, std::size_t len) noexcept {
+  return r.wrap(tcp_->clone_pool(), off, len);
+}
+
 WorkerContext::~WorkerContext() {
   if (tcp_ != nullptr && tcp_->handler() == engine_handler_.get()) tcp_->set_handler(nullptr);
 }

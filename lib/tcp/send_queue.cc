@@ -28,8 +28,12 @@ std::uint32_t SendQueue::append_copy(const std::byte* data, std::uint32_t len, s
                                      rte_mempool* pool, bool& exhausted) noexcept {
   std::uint32_t done = 0;
   // Segments already built from the tail keep their own data_len: growing
-  // it changes nothing they send.
-  if (tail_is_copy_ && tail_ != nullptr) {
+  // it changes nothing they send. Only a direct mbuf's room is ours (an
+  // external buffer, SendRegion's, is the application's memory, read-only
+  // to the stack): tail_is_copy_ is set only where a fresh mbuf of `pool`
+  // is linked and append(), the one way in for anything else, clears it;
+  // the test keeps a future path that forgets from writing into a region.
+  if (tail_is_copy_ && tail_ != nullptr && RTE_MBUF_DIRECT(tail_)) {
     const std::uint32_t n = std::min<std::uint32_t>(len, rte_pktmbuf_tailroom(tail_));
     if (n > 0) {
       std::memcpy(rte_pktmbuf_mtod_offset(tail_, std::byte*, tail_->data_len), data, n);
@@ -80,7 +84,7 @@ std::uint32_t SendQueue::append_copy(const std::byte* data, std::uint32_t len, s
     rte_mbuf* m = got[next++];
     const std::uint32_t n = std::min<std::uint32_t>(len - done, rte_pktmbuf_tailroom(m));
     std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(n)), data + done, n);
-    append(m);
+    link_tail(m);  // append(m) without its walk: fresh, one segment, n > 0 bytes
     tail_is_copy_ = true;
     done += n;
   }

@@ -45,7 +45,11 @@ class SendQueue {
   void set_account(MemAccount* a) noexcept { acct_ = a; }
 
   // Takes ownership of the chain `m` (pkt_len bytes); empty segments are
-  // freed. Any refcount and any indirect / external buffer is fine.
+  // freed. Any refcount and any indirect / external buffer is fine: each
+  // is charged sizeof(rte_mbuf) plus its buf_len (an external buffer
+  // wrapped by SendRegion::wrap: its own bytes, not the region's), sliced
+  // by reference (rte_pktmbuf_attach takes a reference on an external
+  // buffer's shared info) and never written to.
   void append(rte_mbuf* m) noexcept;
   // Copies as much of [data, data + len) as fits while the queue's truesize
   // stays within `limit`: first into the tailroom of the last mbuf if an

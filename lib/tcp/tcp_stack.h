@@ -405,6 +405,8 @@ class TcpStack {
   std::size_t connections() const noexcept { return table_.size(); }
   const TimeWaitTable& time_wait() const noexcept { return tw_; }
   const TcpConfig& config() const noexcept { return o_.cfg; }
+  // The pool of data-room-less mbufs that slices take (WorkerContext::wrap's).
+  rte_mempool* clone_pool() const noexcept { return clone_mp_; }
   Counters& counters() noexcept { return counters_; }
   // The worker's packet-buffer account (base/mem_account.h): every TCP queue
   // charges it; the runtime sets its limits from the pool size.

@@ -36,6 +36,7 @@
 #include "tern/buffer.h"
 #include "tern/connection_info.h"
 #include "tern/ip_addr.h"
+#include "tern/send_region.h"
 #include "tern/time.h"
 
 namespace tern {
@@ -48,7 +49,8 @@ class Worker;
 namespace tern::api {
 
 using Buffer = tern::Buffer;
-using Duration = tern::Duration;  // tern/time.h
+using SendRegion = tern::SendRegion;  // tern/send_region.h
+using Duration = tern::Duration;      // tern/time.h
 using Instant = tern::Instant;
 using CaState = tern::CaState;
 using ConnectionInfo = tern::ConnectionInfo;  // tern/connection_info.h
@@ -258,6 +260,11 @@ class WorkerContext {
   // This worker's mbuf pool, to build zero-copy send buffers.
   rte_mempool* pool() const noexcept { return pool_; }
   Buffer alloc() noexcept { return Buffer::alloc(pool_); }
+  // [off, off + len) of `r` as a Buffer for send(Buffer&), without copying:
+  // external-buffer mbufs whose metadata comes from this worker's pool of
+  // slice mbufs (no data room). Empty on failure (SendRegion::wrap); the
+  // memory must stay unchanged until r.references() is 0 (docs/api.md).
+  Buffer wrap(const SendRegion& r, std::size_t off, std::size_t len) noexcept;
 
   // Listens on `port` on this worker (call it on every worker: flows are
   // spread across workers), for both families unless `family` says
