@@ -36,13 +36,15 @@ namespace {
 // loss since the flight began (TxLog::seq_ordered, may_hold_lost); an idle
 // scoreboard, nothing SACKed and no HighRxt. SND.NXT = SND.MAX: no
 // go-back-N under way after a timeout. BBR samples the delivery rate on
-// every ACK (rate_on_ack): the full path. Without a log only the SYN may be
-// outstanding (kEnds): data sent while the pool was dry has no send times
-// to walk, and its ACK takes the full path.
+// every ACK (rate_on_ack): the full path. Without a log only the SYN or a
+// bare FIN may be outstanding (kEnds; tx_log_on_send lends none to either):
+// data sent while the pool was dry has no send times to walk, and its ACK
+// takes the full path.
 template <bool kEnds>
 bool plain_ack_state(const Tcb& c) noexcept {
   const bool log_ok = c.txlog != nullptr ? c.txlog->seq_ordered() && !c.txlog->may_hold_lost()
-                                         : kEnds && c.snd_una == c.iss && c.snd_max == c.iss + 1;
+                                         : kEnds && c.snd_max == c.snd_una + 1 &&
+                                               (c.snd_una == c.iss || (c.fin_sent && c.sndq.bytes() == 0));
   return c.sack_ok && log_ok && c.sb.idle() && !c.sack_recovery && !c.recovery_hold && !c.head_rxt_valid &&
          !c.undo_valid && !c.tlp_rxt_out && !c.rack_dsack_round_set && c.snd_nxt == c.snd_max &&
          !c.cc.wants_rate_samples();
@@ -92,7 +94,8 @@ bool TcpStack::fast_ack(Tcb& c, const Segment& s, Instant now) noexcept {
     // steps 2 and 3 (tx_log_on_ack without blocks): in sequence order the
     // records this ACK delivers are the oldest, the last of them the newest
     // sent, whose send time gives the RTT (logged_rtt's choice). Without a
-    // log (the SYN's ACK) the handshake's own timing gives it.
+    // log (the SYN's ACK, a bare FIN's) the handshake's or the FIN's own
+    // timing gives it.
     const std::uint32_t now_us = clock_us(now);
     c.delivered += acked;
     c.delivered_us = now_us;

@@ -614,7 +614,14 @@ bool TcpStack::check_ack(Tcb& c, Segment& s, Instant now) noexcept {
 // merged for room carries a later time than its oldest octets had, so it
 // is not timed either (TSecr may time it: rtt_sample).
 TcpStack::LoggedRtt TcpStack::logged_rtt(const Tcb& c, Seq32 ack, Instant now) const noexcept {
-  if (c.txlog == nullptr) return {};
+  if (c.txlog == nullptr) {
+    // A bare FIN has no record (tx_log_on_send). Sent once, its own timing
+    // (rtt_timing) gives the sample; sent again (Karn stopped the timing),
+    // its ACK gets the verdict its record would have given: withheld, with
+    // the resend's time.
+    if (lone_fin_timed(c) && !c.rtt_timing) return {.withheld = true, .rxt_sent_us = clock_us(c.rtt_start)};
+    return {};
+  }
   const TxLog& l = *c.txlog;
   const TxRecord* newest = nullptr;
   for (std::size_t i = 0; i < l.size(); ++i) {
@@ -636,7 +643,12 @@ TcpStack::LoggedRtt TcpStack::logged_rtt(const Tcb& c, Seq32 ack, Instant now) c
 // batch carries the batch's TSval). A merged record's send time is not
 // every octet's: no verdict, as without a log.
 bool TcpStack::echoes_last_acked(const Tcb& c, const Segment& s, Instant now) const noexcept {
-  if (c.txlog == nullptr || !s.opts.timestamps) return false;
+  if (!s.opts.timestamps) return false;
+  if (c.txlog == nullptr) {
+    // A bare FIN's latest transmission, as its record would give it.
+    return lone_fin_timed(c) && s.ack == c.snd_max &&
+           s.opts.timestamps->second == logged_tsval(c, clock_us(c.rtt_start), now);
+  }
   const TxLog& l = *c.txlog;
   const Seq32 last = s.ack - 1;
   for (std::size_t i = 0; i < l.size(); ++i) {

@@ -150,6 +150,15 @@ void TcpStack::sack_on_ack(Tcb& c, const Segment& s, std::uint32_t acked, const 
     return;
   }
   if (!dup || c.snd_una == c.snd_max) return;
+  if (lone_fin_unlogged(c)) [[unlikely]] {
+    // What RACK's branch above did while a bare FIN took a log record:
+    // nothing sent after the FIN can be delivered, so RACK never found it
+    // lost, and duplicates do not either (a duplicated pure ACK from the
+    // peer, with DupThresh 1, would start a recovery); the probe and the
+    // RTO resend it (tcp_fin_loss_test.cc).
+    if (!c.recovery_hold) ++c.sack_dupacks;
+    return;
+  }
   ++c.sack_dupacks;
   const bool lost = c.sack_dupacks >= dupthresh || c.sb.is_lost(c.snd_una, dupthresh, c.mss);
   if (c.recovery_hold) {

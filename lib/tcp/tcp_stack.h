@@ -617,6 +617,14 @@ class TcpStack {
   bool borrow_tx_log(Tcb& c) noexcept;
   // tcp_rack.cc: RACK (RFC 8985 §6) where SACK was negotiated and a log is lent
   static bool rack_active(const Tcb& c) noexcept { return c.sack_ok && c.txlog != nullptr; }
+  // Our FIN alone in flight without a log (tx_log_on_send lends none to a
+  // bare FIN): the data before it all acknowledged, nothing queued.
+  static bool lone_fin_unlogged(const Tcb& c) noexcept {
+    return c.txlog == nullptr && c.fin_sent && c.snd_max == c.snd_una + 1 && c.sndq.bytes() == 0;
+  }
+  // ... and sent bare, so that rtt_start holds its latest transmission, as
+  // its log record would (tx_log_on_send; rtt_seq is the FIN's).
+  static bool lone_fin_timed(const Tcb& c) noexcept { return lone_fin_unlogged(c) && c.rtt_seq == c.snd_una; }
   // `tsecr`: the ACK's timestamp echo, where timestamps are in use (step
   // 2's check of a retransmission; fast_ack never delivers one).
   void rack_on_delivered(Tcb& c, const TxRecord& r, std::uint32_t now_us, const Seq32* fack_before,

@@ -38,9 +38,30 @@ void TcpStack::tx_log_on_send(Tcb& c, Seq32 seq, std::uint32_t seq_len, Instant 
     // so a lent log has seen every octet in flight.
     c.first_sent_us = now_us;
     c.delivered_us = now_us;
+    if (c.txlog == nullptr && c.sndq.bytes() == 0) {
+      // A bare FIN (nothing queued, nothing in flight: the one sequence
+      // number is the FIN's) goes without a log, as the SYN does. Nothing
+      // is sent after it but itself again, so RACK (RFC 8985) has no later
+      // transmission to find it lost by: its loss is the probe's or the
+      // RTO's to repair (on_probe_timeout, go_back_on_rto), as with a
+      // log; BBR's last sample of the flow is all it would have given.
+      // Its ACK is timed from here, as the log's record would time it
+      // (take_rtt_sample_unlogged), in nanoseconds where the record gave
+      // whole microseconds. Some 250 instructions per FIN.
+      c.rtt_timing = true;
+      c.rtt_seq = seq;
+      c.rtt_start = now;
+      return;
+    }
     if (c.txlog == nullptr && !borrow_tx_log(c)) counters_.inc(Counter::kTCPTxLogUnavailable);
   }
-  if (c.txlog == nullptr) return;
+  if (c.txlog == nullptr) {
+    // The bare FIN sent again (send_segment_inline stopped its timing:
+    // Karn): the time its record would have moved to, for logged_rtt's and
+    // echoes_last_acked's verdicts on its ACK.
+    if (lone_fin_timed(c)) c.rtt_start = now;
+    return;
+  }
   TxRecord r;
   r.start = seq;
   r.end = seq + seq_len;
