@@ -26,6 +26,12 @@ namespace tern {
   if (m != nullptr) free_segment_chain(m);
 }
 
+// What rte_mbuf_raw_free takes back as it is (rte_pktmbuf_free_seg's
+// common case, without its resets): a direct, unshared single segment.
+inline bool mbuf_raw_freeable(const rte_mbuf* m) noexcept {
+  return m->next == nullptr && m->nb_segs == 1 && rte_mbuf_refcnt_read(m) == 1 && RTE_MBUF_DIRECT(m);
+}
+
 // rte_pktmbuf_free with its common case inline (Mbuf::free, which every
 // Mbuf's reset and destructor use), for a frame held by pointer.
 inline void free_frame(rte_mbuf* m) noexcept {

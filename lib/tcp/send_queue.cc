@@ -1,5 +1,7 @@
 #include "tcp/send_queue.h"
 
+#include <rte_mempool.h>
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -120,6 +122,52 @@ void SendQueue::drop_front_mbufs(std::uint32_t n) noexcept {
     cursor_ = nullptr;
     tail_is_copy_ = false;
   }
+}
+
+// drop_front_mbufs, but the last mbuf freed whole, where raw-freeable,
+// goes back with `frame` in one put.
+bool SendQueue::drop_front_mbufs_with(std::uint32_t n, rte_mbuf* frame) noexcept {
+  rte_mbuf* held = nullptr;
+  while (n > 0 && head_ != nullptr) {
+    const std::uint32_t avail = head_->data_len - head_off_;
+    if (n < avail) {
+      head_off_ += n;
+      bytes_ -= n;
+      front_ += n;
+      break;
+    }
+    n -= avail;
+    bytes_ -= avail;
+    front_ += avail;
+    rte_mbuf* m = head_;
+    head_ = m->next;
+    head_off_ = 0;
+    if (cursor_ == m) {
+      cursor_ = head_;
+      cursor_pos_ = front_;
+    }
+    m->next = nullptr;
+    uncharge(mbuf_seg_truesize(m));
+    if (!mbuf_raw_freeable(m)) {
+      rte_pktmbuf_free_seg(m);
+      continue;
+    }
+    if (held != nullptr) rte_mbuf_raw_free(held);
+    held = m;
+  }
+  if (head_ == nullptr) {
+    tail_ = nullptr;
+    cursor_ = nullptr;
+    tail_is_copy_ = false;
+  }
+  if (held == nullptr) return false;
+  if (frame != nullptr && mbuf_raw_freeable(frame) && frame->pool == held->pool) {
+    void* both[2] = {held, frame};
+    rte_mempool_put_bulk(held->pool, both, 2);
+    return true;
+  }
+  rte_mbuf_raw_free(held);
+  return false;
 }
 
 // The queue's mbuf holding stream position `want` (>= front_), and the

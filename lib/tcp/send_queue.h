@@ -71,6 +71,22 @@ class SendQueue {
     }
     drop_front_mbufs(n);
   }
+  // drop_front for a pure ACK whose frame `frame` is done with (fast_ack
+  // for header prediction): where it frees an mbuf whole, the last such
+  // one goes back to its pool in one put together with the frame, when both
+  // are what rte_mbuf_raw_free takes as they are (direct, refcnt 1, one
+  // segment) and share a pool. True when the frame went back so (the
+  // caller lets go of it); false leaves it to the caller. The queue's
+  // charge ends as in drop_front.
+  bool drop_front(std::uint32_t n, rte_mbuf* frame) noexcept {
+    if (head_ != nullptr && n < head_->data_len - head_off_) {
+      head_off_ += n;
+      bytes_ -= n;
+      front_ += n;
+      return false;
+    }
+    return drop_front_mbufs_with(n, frame);
+  }
   // A new chain of indirect mbufs covering [off, off + len) of the queue,
   // len > 0 and off + len <= bytes(); nullptr if `pool` ran out (nothing
   // leaks). The chain's head is the first slice; pkt_len = len.
@@ -122,6 +138,7 @@ class SendQueue {
   // tail_ was allocated by append_copy: its tailroom is ours to fill. Never
   // set for the application's mbufs, which may be shared with it.
   void drop_front_mbufs(std::uint32_t n) noexcept;
+  bool drop_front_mbufs_with(std::uint32_t n, rte_mbuf* frame) noexcept;
   rte_mbuf* find(std::uint64_t want, std::uint64_t& pos) const noexcept;
   bool tail_is_copy_ = false;
 };

@@ -59,7 +59,7 @@ bool plain_ack_state(const Tcb& c) noexcept {
 // is walked after, and the timers restart from the RTO the sample gave.
 // False, having done nothing, when the connection is not in the plain
 // state or a FIN of ours stays unacknowledged.
-bool TcpStack::fast_ack(Tcb& c, const Segment& s, Instant now) noexcept {
+bool TcpStack::fast_ack(Tcb& c, Segment& s, Instant now) noexcept {
   // One body, compiled twice: without the SYN's and FIN's accounting
   // (kEnds false) for header prediction's ACKs, so that their path is what
   // it was before the ends came here.
@@ -80,7 +80,16 @@ bool TcpStack::fast_ack(Tcb& c, const Segment& s, Instant now) noexcept {
       data = acked - syn - (fin_acked ? 1u : 0u);
     }
     counters_.inc(Counter::kTCPFastAcks);
-    c.sndq.drop_front(std::min(data, c.sndq.bytes()));
+    if (!kEnds && s.len == 0) {
+      // Header prediction's pure ACK (predicted_segment, the only caller
+      // that takes this path: process_ack comes here for its SYN or FIN):
+      // its frame is done with (the headers were parsed into s), so the
+      // mbuf the ACK frees whole goes back with it in one mempool put
+      // instead of two (issue 16); receive() then finds no frame to free.
+      if (c.sndq.drop_front(std::min(data, c.sndq.bytes()), s.frame.get())) (void)s.frame.release();
+    } else {
+      c.sndq.drop_front(std::min(data, c.sndq.bytes()));
+    }
     c.bytes_acked += data;
     AckSample sample{s.ack, acked, c.snd_max, now};
     sample.cwnd_limited = note_cwnd_use(c);
@@ -130,8 +139,13 @@ bool TcpStack::fast_ack(Tcb& c, const Segment& s, Instant now) noexcept {
     // RACK's step 5 finds nothing with nothing SACKed and the log in
     // sequence order (rack_detect_loss): no reordering timer. Without a
     // log RACK is not active and leaves its deadline alone.
-    if (logged_flight) c.rack_deadline = Instant::max();
-    restart_rtx(c, now);
+    if constexpr (!kEnds) {
+      c.rack_deadline = Instant::max();
+      restart_rtx_plain(c, now);  // the plain state's answers taken as read
+    } else {
+      if (logged_flight) c.rack_deadline = Instant::max();
+      restart_rtx(c, now);
+    }
     if (writable_due(c)) {
       c.writable_wanted = false;
       post(c, kTcpEvWritable);

@@ -571,7 +571,7 @@ class TcpStack {
   // its body a clone that read c, s and now through the lambda's closure
   // (the release build's pure ACK 955 -> 921 instructions with the options
   // parse inline too: bench/fast_path/session32_ack10.md).
-  [[gnu::noinline]] bool fast_ack(Tcb& c, const Segment& s, Instant now) noexcept;
+  [[gnu::noinline]] bool fast_ack(Tcb& c, Segment& s, Instant now) noexcept;
   void limited_transmit(Tcb& c, Instant now) noexcept;  // RFC 3042: one new segment beyond cwnd
 
   // tcp_sack.cc: RFC 6675 loss recovery with PRR (RFC 6937) where SACK was negotiated
@@ -811,13 +811,16 @@ class TcpStack {
   void on_rtx_timeout(Tcb& c, Instant now) noexcept;
   void go_back_on_rto(Tcb& c, Instant now) noexcept;
   void on_persist_timeout(Tcb& c, Instant now) noexcept;
-  void schedule_probe(Tcb& c, Instant now) noexcept;    // RFC 8985 §7.2 PTO
-  void on_probe_timeout(Tcb& c, Instant now) noexcept;  // RFC 8985 §7.3 loss probe
+  void schedule_probe(Tcb& c, Instant now) noexcept;      // RFC 8985 §7.2 PTO
+  void set_probe_deadline(Tcb& c, Instant now) noexcept;  // its PTO, once it may probe
+  void on_probe_timeout(Tcb& c, Instant now) noexcept;    // RFC 8985 §7.3 loss probe
   // RFC 8985 §7.2 WCDelAckT: the longest a peer may hold an ACK back.
   static constexpr Duration kWorstDelayedAck = Duration::ms(200);
   static constexpr Duration kNeighbourConfirmInterval = Duration::ms(1000);  // process_ack (RFC 4861 §7.3.1)
   void on_keepalive_timeout(Tcb& c, Instant now) noexcept;
   void restart_rtx(Tcb& c, Instant now) noexcept;  // after sending or on a new ACK
+  // fast_ack's, with SACK in use, no timeout's hold and RACK's deadline cleared.
+  void restart_rtx_plain(Tcb& c, Instant now) noexcept;
   // RFC 6298 §5.1: sending data starts the timer unless it is running
   // already; the running case (every segment of a flight but the first)
   // pays no call.

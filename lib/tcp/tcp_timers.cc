@@ -244,6 +244,13 @@ void TcpStack::go_back_on_rto(Tcb& c, Instant now) noexcept {
   output(c, now);
 }
 
+// The PTO (below), once schedule_probe's conditions hold; restart_rtx_plain's too.
+[[gnu::always_inline]] inline void TcpStack::set_probe_deadline(Tcb& c, Instant now) noexcept {
+  Duration pto = std::max(c.rto.srtt() * 2, o_.cfg.tlp_min);
+  if (static_cast<std::uint32_t>(c.snd_max - c.snd_una) <= c.mss) pto = pto + kWorstDelayedAck;
+  if (now + pto < c.rtx_deadline) c.tlp_deadline = now + pto;
+}
+
 // RFC 8985 §7.2: the probe timeout, PTO = 2 * SRTT (plus the worst-case
 // delayed ACK when a single segment is out, whose ACK the peer may hold),
 // at least [tcp] tlp_min_ms, and only when it comes before the RTO. The
@@ -264,9 +271,7 @@ void TcpStack::schedule_probe(Tcb& c, Instant now) noexcept {
   if (!c.sack_ok || c.tlp_outstanding || c.recovery_hold || c.snd_max == c.snd_una ||
       c.rtx_kind != Tcb::RtxKind::kRetransmit || !c.rto.has_sample())
     return;
-  Duration pto = std::max(c.rto.srtt() * 2, o_.cfg.tlp_min);
-  if (static_cast<std::uint32_t>(c.snd_max - c.snd_una) <= c.mss) pto = pto + kWorstDelayedAck;
-  if (now + pto < c.rtx_deadline) c.tlp_deadline = now + pto;
+  set_probe_deadline(c, now);
 }
 
 // RFC 8985 §7.3: send one segment to draw an ACK that tells what is lost:
@@ -445,6 +450,34 @@ Instant TcpStack::rtx_deadline_at(const Tcb& c, Instant now) const noexcept {
   c.tlp_deadline = Instant::max();
   c.retries = 0;
   set_idle_timer(c, now);
+}
+
+// restart_rtx for fast_ack's ACK of logged data (tcp_fast_ack.cc), where the
+// plain state has answered some of its questions: SACK is in use and no
+// timeout's hold is on (of schedule_probe's tests only the RTT sample is
+// left to ask: the rest are what the lines before it set), and RACK's
+// deadline has just been cleared (RFC 8985 §6.2 step 5 found nothing), so
+// the wheel's minimum leaves it out. The same deadlines as restart_rtx;
+// tests/unit/tcp/tcp_fast_ack_test.cc compares the two paths' timers.
+[[gnu::flatten]] void TcpStack::restart_rtx_plain(Tcb& c, Instant now) noexcept {
+  c.tlp_outstanding = false;
+  if (c.snd_max == c.snd_una) [[unlikely]] {
+    c.tlp_deadline = Instant::max();
+    c.retries = 0;
+    set_idle_timer(c, now);
+    return;
+  }
+  c.unacked_since = now;
+  c.rtx_kind = Tcb::RtxKind::kRetransmit;
+  c.rtx_deadline = rtx_deadline_at(c, now);
+  c.tlp_deadline = Instant::max();
+  if (c.rto.has_sample()) set_probe_deadline(c, now);
+  if (c.removed) return;
+  // arm_timer's minimum without rack_deadline (Instant::max()).
+  const Instant a = c.rtx_deadline < c.delack_deadline ? c.rtx_deadline : c.delack_deadline;
+  const Instant b = c.tlp_deadline < c.linger_deadline ? c.tlp_deadline : c.linger_deadline;
+  const Instant d = a < b ? a : b;
+  if (d != Instant::max()) wheel_.arm(c, d);
 }
 
 void TcpStack::set_idle_timer(Tcb& c, Instant now) noexcept {

@@ -186,5 +186,82 @@ TEST_F(SendQueueFree, DestroyedQueuesGiveBackWhatTheyHeldOnce) {
   EXPECT_EQ(acct.charged(), 0u);
 }
 
+// drop_front(n, frame), fast_ack's for a pure ACK: the last mbuf the ACK
+// frees whole goes back with the ACK's frame in one put, and only then; the
+// account's charge ends as with drop_front(n).
+TEST_F(SendQueueFree, PureAckPutsTheLastWholeMbufBackWithItsFrame) {
+  MemAccount acct;
+  SendQueue q;
+  q.set_account(&acct);
+  for (int i = 0; i < 3; ++i) q.append(data(1000));
+  const std::uint64_t one = acct.charged() / 3;
+  rte_mbuf* frame = data(60);
+  ASSERT_EQ(in_use(), 4u);
+  EXPECT_FALSE(q.drop_front(500, frame));  // inside the first mbuf: nothing freed, the frame stays
+  EXPECT_EQ(in_use(), 4u);
+  EXPECT_EQ(acct.charged(), 3 * one);
+  EXPECT_TRUE(q.drop_front(1500, frame));  // two whole mbufs: the first freed, the second with the frame
+  EXPECT_EQ(in_use(), 1u) << "the frame or an acknowledged mbuf did not go back";
+  EXPECT_EQ(acct.charged(), one);
+  EXPECT_EQ(q.bytes(), 1000u);
+  frame = data(60);
+  EXPECT_TRUE(q.drop_front(1000, frame));  // the last mbuf exactly: the queue empties
+  EXPECT_EQ(in_use(), 0u);
+  EXPECT_EQ(acct.charged(), 0u);
+  EXPECT_TRUE(q.empty());
+}
+
+// A frame that rte_mbuf_raw_free cannot take as it is (shared, chained) or
+// from another pool stays the caller's; the acknowledged mbuf goes back
+// alone.
+TEST_F(SendQueueFree, PureAckFrameNotRawFreeableStaysWithTheCaller) {
+  SendQueue q;
+  for (int i = 0; i < 3; ++i) q.append(data(1000));
+  rte_mbuf* shared = data(60);
+  rte_mbuf_refcnt_update(shared, 1);
+  EXPECT_FALSE(q.drop_front(1000, shared));
+  EXPECT_EQ(in_use(), 3u);  // two queued, the frame
+  rte_pktmbuf_free(shared);
+  EXPECT_EQ(in_use(), 3u) << "the shared frame went back with a reference left";
+  rte_pktmbuf_free(shared);
+  rte_mbuf* chained = data(60);
+  ASSERT_EQ(rte_pktmbuf_chain(chained, data(60)), 0);
+  EXPECT_FALSE(q.drop_front(1000, chained));
+  EXPECT_EQ(in_use(), 3u);  // one queued, the frame's two segments
+  rte_pktmbuf_free(chained);
+  rte_mbuf* other = rte_pktmbuf_alloc(clones_);
+  ASSERT_NE(other, nullptr);
+  EXPECT_FALSE(q.drop_front(1000, other));
+  EXPECT_EQ(in_use(), 0u);
+  EXPECT_EQ(clones_in_use(), 1u) << "a frame of another pool went back to the queue's";
+  rte_pktmbuf_free(other);
+  EXPECT_EQ(clones_in_use(), 0u);
+}
+
+// A queued mbuf still referenced (a slice in a NIC ring) or indirect is
+// never put back raw, with a frame or without: the frame stays the
+// caller's, the mbuf goes as drop_front(n) frees it.
+TEST_F(SendQueueFree, PureAckNeverPairsAnMbufStillInUse) {
+  SendQueue q;
+  q.append(data(1000));
+  rte_mbuf* s = q.slice(0, 1000, clones_);
+  ASSERT_NE(s, nullptr);
+  rte_mbuf* frame = data(60);
+  EXPECT_FALSE(q.drop_front(1000, frame));
+  EXPECT_EQ(in_use(), 2u) << "freed while a sent segment still points into it";
+  rte_pktmbuf_free(s);
+  EXPECT_EQ(in_use(), 1u);
+  rte_mbuf* app = data(1000);
+  rte_mbuf* i = rte_pktmbuf_clone(app, clones_);
+  ASSERT_NE(i, nullptr);
+  rte_pktmbuf_free(app);
+  q.append(i);
+  EXPECT_FALSE(q.drop_front(1000, frame));
+  EXPECT_EQ(clones_in_use(), 0u);
+  EXPECT_EQ(in_use(), 1u) << "the clone went back without detaching, or the frame went";
+  rte_pktmbuf_free(frame);
+  EXPECT_EQ(in_use(), 0u);
+}
+
 }  // namespace
 }  // namespace tern
