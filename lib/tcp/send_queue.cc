@@ -186,7 +186,7 @@ rte_mbuf* SendQueue::find(std::uint64_t want, std::uint64_t& pos) const noexcept
   return m;
 }
 
-void SendQueue::copy_out(std::uint32_t off, std::uint32_t len, std::byte* out) noexcept {
+void SendQueue::copy_out_walk(std::uint32_t off, std::uint32_t len, std::byte* out) noexcept {
   if (len == 0 || off + len > bytes_ || head_ == nullptr) return;
   const std::uint64_t want = front_ + off;
   std::uint64_t pos = 0;

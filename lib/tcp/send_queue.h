@@ -24,6 +24,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "base/mem_account.h"
 
@@ -95,7 +96,16 @@ class SendQueue {
   // slice): a small segment's payload goes into its header mbuf instead of
   // indirect slices, whose attach and detach cost two atomic reference
   // count updates each.
-  void copy_out(std::uint32_t off, std::uint32_t len, std::byte* out) noexcept;
+  // Inline where the head mbuf holds the whole range (a small write sent
+  // at once: one mbuf queued, its bytes from the start); the cursor, a
+  // hint for find(), is then left where it was.
+  void copy_out(std::uint32_t off, std::uint32_t len, std::byte* out) noexcept {
+    if (head_ != nullptr && off + len <= head_->data_len - head_off_) {
+      std::memcpy(out, rte_pktmbuf_mtod_offset(head_, const std::byte*, head_off_ + off), len);
+      return;
+    }
+    copy_out_walk(off, len, out);
+  }
   void clear() noexcept;
 
   std::uint32_t bytes() const noexcept { return bytes_; }
@@ -140,6 +150,7 @@ class SendQueue {
   void drop_front_mbufs(std::uint32_t n) noexcept;
   bool drop_front_mbufs_with(std::uint32_t n, rte_mbuf* frame) noexcept;
   rte_mbuf* find(std::uint64_t want, std::uint64_t& pos) const noexcept;
+  void copy_out_walk(std::uint32_t off, std::uint32_t len, std::byte* out) noexcept;
   bool tail_is_copy_ = false;
 };
 

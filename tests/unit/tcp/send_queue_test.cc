@@ -141,6 +141,60 @@ TEST_F(SendQueueFree, SmallWriteJoinsBehindTheTail) {
   EXPECT_TRUE(q.empty());
 }
 
+// copy_out reads [off, off + len) of the queue wherever it starts: inside
+// the head mbuf past its acknowledged bytes (the inline case), ending at
+// the head's last byte or one past it, in later mbufs, across mbuf ends,
+// and after walks and slices have left the cursor further on. Each byte of
+// the stream is its position mod 251, so a range read from the wrong
+// offset or the wrong mbuf shows.
+TEST_F(SendQueueFree, CopyOutReadsEveryRangeFromAnyStart) {
+  SendQueue q;
+  std::uint32_t pos = 0;
+  for (std::uint16_t len : {300, 97, 1000, 41}) {
+    rte_mbuf* m = data(len);
+    ASSERT_NE(m, nullptr);
+    auto* b = rte_pktmbuf_mtod(m, std::byte*);
+    for (std::uint16_t i = 0; i < len; ++i) b[i] = static_cast<std::byte>((pos + i) % 251);
+    pos += len;
+    q.append(m);
+  }
+  std::uint32_t front = 0;
+  std::array<std::byte, 1500> out{};
+  // Acknowledged in turn up to 0, 113, 299, 300 (the second mbuf's start)
+  // and 396 (its last byte).
+  for (std::uint32_t acked : {0u, 113u, 186u, 1u, 96u}) {
+    q.drop_front(acked);
+    front += acked;
+    const std::uint32_t held = q.bytes();
+    ASSERT_EQ(held, pos - front);
+    for (std::uint32_t off = 0; off < held; off += 7) {
+      for (std::uint32_t len :
+           {1u, 2u, 63u, 64u, 188u, 300u - front % 300, 1400u}) {  // to the first mbuf's end
+        if (off + len > held) continue;
+        if (off % 3 == 0) {  // a walk or a slice far on first: the cursor ahead of off
+          const std::uint32_t far = held - 1;
+          if (off % 2 == 0) {
+            q.copy_out(far, 1, out.data());
+          } else {
+            rte_mbuf* s = q.slice(far, 1, clones_);
+            ASSERT_NE(s, nullptr);
+            rte_pktmbuf_free(s);
+          }
+        }
+        out.fill(std::byte{0xee});
+        q.copy_out(off, len, out.data());
+        for (std::uint32_t i = 0; i < len; ++i)
+          ASSERT_EQ(out[i], static_cast<std::byte>((front + off + i) % 251))
+              << "acked " << front << " off " << off << " len " << len << " byte " << i;
+        ASSERT_EQ(out[len], std::byte{0xee}) << "acked " << front << " off " << off << " len " << len;
+      }
+    }
+  }
+  q.clear();
+  EXPECT_EQ(in_use(), 0u);
+  EXPECT_EQ(clones_in_use(), 0u);
+}
+
 // A queue destroyed while it holds data frees its mbufs and ends its
 // charge; one cleared first (a TCB's end: finish clears the send queue)
 // frees and uncharges nothing twice. Both queues.
