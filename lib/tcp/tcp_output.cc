@@ -338,6 +338,7 @@ void TcpStack::output_pass(Tcb& c, bool can_send_data, Instant now) noexcept {
         c.fin_queued && c.state != TcpState::kEstablished && c.state != TcpState::kCloseWait;
     const Seq32 max_before = c.snd_max;
     const Seq32 nxt_before = c.snd_nxt;
+    const bool rtx_was_running = c.rtx_kind == Tcb::RtxKind::kRetransmit;
     bool paced = false;
     {
       // The burst this call may send, its header mbufs taken in one go.
@@ -404,7 +405,10 @@ void TcpStack::output_pass(Tcb& c, bool can_send_data, Instant now) noexcept {
         paced = true;
         break;
       }
-      if (!send_data_segment(c, c.snd_nxt, len, fin, now)) break;
+      // The retransmission timer a first segment starts is armed below,
+      // once, with the probe's deadline: one arm_timer per pass, the same
+      // wheel state as arming for the RTO and then for the earlier PTO.
+      if (!send_data_segment(c, c.snd_nxt, len, fin, now, false)) break;
       c.snd_nxt += len + (fin ? 1u : 0u);
       if (seq_gt(c.snd_nxt, c.snd_max)) c.snd_max = c.snd_nxt;
       if (fin) {
@@ -424,6 +428,8 @@ void TcpStack::output_pass(Tcb& c, bool can_send_data, Instant now) noexcept {
       // RFC 8985 §7.2: new data sent, the probe timeout restarts.
       schedule_probe(c, now);
       arm_timer(c);
+    } else if (!rtx_was_running && c.rtx_kind == Tcb::RtxKind::kRetransmit) {
+      arm_timer(c);  // RFC 6298 §5.1: only data sent again started it
     }
   }
   if (c.ack_now) send_or_defer_ack(c, now);
@@ -534,8 +540,9 @@ bool TcpStack::attach_payload(Tcb& c, rte_mbuf* m, std::uint32_t off, std::uint3
   return true;
 }
 
-bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin, Instant now) noexcept {
-  return send_segment_inline(c, seq, len, fin, now);
+bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin, Instant now,
+                                 bool arm_rtx) noexcept {
+  return send_segment_inline(c, seq, len, fin, now, arm_rtx);
 }
 
 // send_data_segment's body, inline in it and in send_ack: the bare ACK's
@@ -543,7 +550,8 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
 // retransmission and timer branches fold away (the ACK a receiver sends
 // for every second segment).
 [[gnu::always_inline]] inline bool TcpStack::send_segment_inline(Tcb& c, Seq32 seq, std::uint32_t len,
-                                                                 bool fin, Instant now) noexcept {
+                                                                 bool fin, Instant now,
+                                                                 bool arm_rtx) noexcept {
   Mbuf m = new_header_mbuf();
   if (!m) return false;
   // Only a segment that reports a hole or a duplicate carries SACK blocks;
@@ -628,7 +636,7 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
   if (len > 0 || fin) {
     c.last_send = now;
     if (c.snd_max == c.snd_una) c.unacked_since = now;  // nothing was waiting: the user timeout starts
-    start_rtx_if_stopped(c, now);
+    start_rtx_if_stopped(c, now, arm_rtx);
     if (synchronized(c.state)) tx_log_on_send(c, seq, len + (fin ? 1u : 0u), now);
     if (may_pace(c)) pace_sent(c, len, now);
   }
@@ -655,7 +663,7 @@ bool TcpStack::send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin,
 // window; Linux's tcp_acceptable_seq() makes the same choice.
 void TcpStack::send_ack(Tcb& c, Instant now) noexcept {
   const Seq32 edge = c.snd_una + c.snd_wnd;
-  send_segment_inline(c, seq_gt(c.snd_max, edge) ? edge : c.snd_max, 0, false, now);
+  send_segment_inline(c, seq_gt(c.snd_max, edge) ? edge : c.snd_max, 0, false, now, true);
 }
 
 void TcpStack::send_challenge_ack(Tcb& c, Instant now) noexcept {

@@ -737,9 +737,13 @@ class TcpStack {
   void output(Tcb& c, Instant now) noexcept;          // data / FIN the windows allow, else a pending ACK
   void output_on_path(Tcb& c, Instant now) noexcept;  // output() without its path MTU check
   [[gnu::noinline]] void output_pass(Tcb& c, bool can_send_data, Instant now) noexcept;
-  bool send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin, Instant now) noexcept;
+  // arm_rtx false: a retransmission timer this segment starts is set but
+  // not put on the wheel; the caller arms it (output_pass, once per pass).
+  bool send_data_segment(Tcb& c, Seq32 seq, std::uint32_t len, bool fin, Instant now,
+                         bool arm_rtx = true) noexcept;
   // Its body, inline in tcp_output.cc only (send_data_segment, send_ack).
-  bool send_segment_inline(Tcb& c, Seq32 seq, std::uint32_t len, bool fin, Instant now) noexcept;
+  bool send_segment_inline(Tcb& c, Seq32 seq, std::uint32_t len, bool fin, Instant now,
+                           bool arm_rtx) noexcept;
   // The most new data output() puts in one segment: the MSS, or with TSO a
   // super-segment of whole MSS (tcp_output.cc).
   std::uint32_t send_size(const Tcb& c, bool fin_pending) const noexcept;
@@ -824,10 +828,10 @@ class TcpStack {
   // RFC 6298 §5.1: sending data starts the timer unless it is running
   // already; the running case (every segment of a flight but the first)
   // pays no call.
-  void start_rtx_if_stopped(Tcb& c, Instant now) noexcept {
-    if (c.rtx_kind != Tcb::RtxKind::kRetransmit) start_rtx(c, now);
+  void start_rtx_if_stopped(Tcb& c, Instant now, bool arm = true) noexcept {
+    if (c.rtx_kind != Tcb::RtxKind::kRetransmit) start_rtx(c, now, arm);
   }
-  void start_rtx(Tcb& c, Instant now) noexcept;
+  void start_rtx(Tcb& c, Instant now, bool arm = true) noexcept;      // arm false: the caller arms
   Instant rtx_deadline_at(const Tcb& c, Instant now) const noexcept;  // RTO, clamped to the user timeout
   void set_idle_timer(Tcb& c, Instant now) noexcept;                  // persist / keepalive / off
 

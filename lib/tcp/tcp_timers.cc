@@ -413,10 +413,10 @@ void TcpStack::on_keepalive_timeout(Tcb& c, Instant now) noexcept {
 
 // RFC 6298 §5.1: sending data starts the timer (start_rtx_if_stopped, when
 // it is not running already).
-void TcpStack::start_rtx(Tcb& c, Instant now) noexcept {
+void TcpStack::start_rtx(Tcb& c, Instant now, bool arm) noexcept {
   c.rtx_kind = Tcb::RtxKind::kRetransmit;
   c.rtx_deadline = rtx_deadline_at(c, now);
-  arm_timer(c);
+  if (arm) arm_timer(c);
 }
 
 // The retransmission timer's next expiry: one RTO from now, but no later

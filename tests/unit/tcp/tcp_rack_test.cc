@@ -68,6 +68,37 @@ TEST_F(Rack, SegmentIsLostOnlyReoWndAfterTheNewestDeliveredSendTime) {
   EXPECT_EQ(c->rack_deadline, Instant::max());
 }
 
+// RFC 6298 §5.1 and RFC 8985 §7.2: the first segment of each flight starts
+// the retransmission timer (200 ms, the RTO's floor) and the flight of two
+// segments schedules the probe at 2 SRTT = 40 ms; output() then puts the
+// TCB on the wheel once, for the earlier of the two (the segment starts
+// the timer without arming it), with whatever deadline the node held
+// from the flight before. The last flight is not answered: its probe goes
+// at the PTO, the last segment again (§7.3: nothing new to send).
+TEST_F(Rack, EachFlightPutsItsProbeOnTheWheel) {
+  Tcb* c = open_rack();
+  ASSERT_NE(c, nullptr);
+  for (std::uint32_t i = 0; i < 4; ++i) {
+    const Instant t = at_ms(60 + 100 * i);
+    send(*c, 2, t);
+    expect_segment(2 + 2 * i);
+    expect_segment(3 + 2 * i);
+    EXPECT_EQ(c->rtx_kind, Tcb::RtxKind::kRetransmit);
+    EXPECT_EQ(c->rtx_deadline, t + Duration::ms(200));
+    EXPECT_EQ(c->tlp_deadline, t + Duration::ms(40));
+    ASSERT_TRUE(TimerWheel::armed(*c)) << "flight " << i;
+    EXPECT_EQ(TimerWheel::deadline(*c), t + Duration::ms(40)) << "flight " << i;
+    if (i == 3) break;
+    recv(ack_with(S(4 + 2 * i)), t + Duration::ms(20));
+    expect_nothing_sent();
+  }
+  advance_to(at_ms(360 + 39));
+  expect_nothing_sent();
+  advance_to(at_ms(360 + 40));
+  expect_segment(9);  // the probe
+  expect_nothing_sent();
+}
+
 // §6.2 step 4: no reordering seen yet, and DupThresh segments SACKed above
 // S2: reo_wnd is 0, so S2 is lost at once (the three-duplicate rule).
 TEST_F(Rack, WithoutReorderingThreeSackedSegmentsMarkALossAtOnce) {
