@@ -26,8 +26,24 @@ void SendQueue::append(rte_mbuf* m) noexcept {
   }
 }
 
-std::uint32_t SendQueue::append_copy(const std::byte* data, std::uint32_t len, std::uint32_t limit,
-                                     rte_mempool* pool, bool& exhausted) noexcept {
+// append_copy's small write: len (> 0) bytes into one fresh mbuf, which
+// the queue's limit has room for, behind a tail that is not a copy.
+std::uint32_t SendQueue::append_one_copy(const std::byte* data, std::uint32_t len, rte_mempool* pool,
+                                         bool& exhausted) noexcept {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool);
+  if (m == nullptr) {
+    exhausted = true;
+    return 0;
+  }
+  const auto n = static_cast<std::uint16_t>(len);
+  std::memcpy(rte_pktmbuf_append(m, n), data, n);
+  link_tail(m);
+  tail_is_copy_ = true;
+  return len;
+}
+
+std::uint32_t SendQueue::append_copy_many(const std::byte* data, std::uint32_t len, std::uint32_t limit,
+                                          rte_mempool* pool, bool& exhausted) noexcept {
   std::uint32_t done = 0;
   // Segments already built from the tail keep their own data_len: growing
   // it changes nothing they send. Only a direct mbuf's room is ours (an

@@ -58,8 +58,17 @@ class SendQueue {
   // charged, so many small writes do not cost an mbuf each, as Linux's
   // tcp_sendmsg fills its tail skb), then into fresh mbufs from `pool`.
   // Returns the bytes taken; `exhausted` is set when `pool` ran out.
+  // A small write with no copy at the tail to fill (request/response: the
+  // last ACK emptied the queue) takes append_one_copy, out of line without
+  // the frame of the general case's batch of mbufs.
   std::uint32_t append_copy(const std::byte* data, std::uint32_t len, std::uint32_t limit, rte_mempool* pool,
-                            bool& exhausted) noexcept;
+                            bool& exhausted) noexcept {
+    const std::uint32_t room = rte_pktmbuf_data_room_size(pool);
+    if ((!tail_is_copy_ || tail_ == nullptr) && len > 0 && len <= room - RTE_PKTMBUF_HEADROOM &&
+        truesize_ + sizeof(rte_mbuf) + room <= limit)
+      return append_one_copy(data, len, pool, exhausted);
+    return append_copy_many(data, len, limit, pool, exhausted);
+  }
   // Frees the first n bytes (acknowledged). n <= bytes(). Inline where the
   // head mbuf keeps some of its bytes (no mbuf to free: most ACKs of a
   // queue filled by copies, whose mbufs hold more than a segment).
@@ -151,6 +160,10 @@ class SendQueue {
   bool drop_front_mbufs_with(std::uint32_t n, rte_mbuf* frame) noexcept;
   rte_mbuf* find(std::uint64_t want, std::uint64_t& pos) const noexcept;
   void copy_out_walk(std::uint32_t off, std::uint32_t len, std::byte* out) noexcept;
+  std::uint32_t append_one_copy(const std::byte* data, std::uint32_t len, rte_mempool* pool,
+                                bool& exhausted) noexcept;
+  std::uint32_t append_copy_many(const std::byte* data, std::uint32_t len, std::uint32_t limit,
+                                 rte_mempool* pool, bool& exhausted) noexcept;
   bool tail_is_copy_ = false;
 };
 

@@ -11,8 +11,10 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
+#include <vector>
 
 #include "../base/two_pools_test.h"
 #include "tcp/recv_queue.h"
@@ -139,6 +141,49 @@ TEST_F(SendQueueFree, SmallWriteJoinsBehindTheTail) {
   EXPECT_EQ(in_use(), 0u);
   EXPECT_EQ(q.truesize(), 0u);
   EXPECT_TRUE(q.empty());
+}
+
+// append_copy takes a fresh mbuf only where the tail is not a copy with
+// room left (a small write's own case, append_one_copy, into an empty
+// queue), never past the limit, and says when the pool ran out.
+TEST_F(SendQueueFree, SmallWritesTakeAnMbufOnlyWhenTheTailHasNoRoom) {
+  SendQueue q;
+  const std::uint32_t fresh = sizeof(rte_mbuf) + rte_pktmbuf_data_room_size(pool_);
+  const std::uint32_t room = rte_pktmbuf_data_room_size(pool_) - RTE_PKTMBUF_HEADROOM;
+  ASSERT_LE(room + 10, 4096u);
+  std::array<std::byte, 4096> msg;  // more than one mbuf's room
+  for (std::size_t i = 0; i < msg.size(); ++i) msg[i] = static_cast<std::byte>(i * 7 + 3);
+  bool exhausted = false;
+  EXPECT_EQ(q.append_copy(msg.data(), 64, fresh - 1, pool_, exhausted), 0u);  // one mbuf is past the limit
+  EXPECT_EQ(in_use(), 0u);
+  EXPECT_EQ(q.append_copy(msg.data(), 64, fresh, pool_, exhausted), 64u);
+  EXPECT_EQ(in_use(), 1u);
+  // Into the tail's room, though the limit has room for another mbuf.
+  EXPECT_EQ(q.append_copy(msg.data() + 64, 64, 4 * fresh, pool_, exhausted), 64u);
+  EXPECT_EQ(in_use(), 1u);
+  EXPECT_EQ(q.truesize(), fresh);
+  EXPECT_EQ(q.append_copy(msg.data() + 128, room - 128, 4 * fresh, pool_, exhausted), room - 128);
+  EXPECT_EQ(in_use(), 1u);
+  EXPECT_EQ(q.append_copy(msg.data(), 10, fresh, pool_, exhausted),
+            0u);  // full, and a second is past the limit
+  EXPECT_EQ(q.append_copy(msg.data() + room, 10, 2 * fresh, pool_, exhausted), 10u);
+  EXPECT_EQ(in_use(), 2u);
+  EXPECT_FALSE(exhausted);
+  std::array<std::byte, 4096> out{};
+  q.copy_out(0, room + 10, out.data());
+  EXPECT_TRUE(std::equal(out.begin(), out.begin() + room + 10, msg.begin()));
+  q.drop_front(room + 10);  // empty: the next write starts a fresh mbuf
+  EXPECT_EQ(in_use(), 0u);
+  EXPECT_EQ(q.append_copy(msg.data(), 64, fresh, pool_, exhausted), 64u);
+  EXPECT_EQ(in_use(), 1u);
+  q.clear();
+  std::vector<rte_mbuf*> all;
+  while (rte_mbuf* m = rte_pktmbuf_alloc(pool_)) all.push_back(m);
+  EXPECT_EQ(q.append_copy(msg.data(), 64, fresh, pool_, exhausted), 0u);
+  EXPECT_TRUE(exhausted);
+  EXPECT_TRUE(q.empty());
+  for (rte_mbuf* m : all) rte_pktmbuf_free(m);
+  EXPECT_EQ(in_use(), 0u);
 }
 
 // copy_out reads [off, off + len) of the queue wherever it starts: inside
