@@ -57,8 +57,9 @@ WorkerContext::WorkerContext(Worker& w, rte_mempool* pool)
   tcp_->set_handler(engine_handler_.get());
 }
 
-Buffer WorkerContext::wrap(const SendRegion& r, std::size_t off, std::size_t len) noexcept {
-  return r.wrap(tcp_->clone_pool(), off, len);
+Buffer WorkerContext::wrap(const SendRegion& r, std::size_t off, std::size_t len,
+                           std::uint32_t max_segment) noexcept {
+  return r.wrap(tcp_->clone_pool(), off, len, max_segment);
 }
 
 WorkerContext::~WorkerContext() {

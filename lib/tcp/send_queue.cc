@@ -19,6 +19,9 @@ void SendQueue::append(rte_mbuf* m) noexcept {
     if (m->data_len == 0) {
       rte_pktmbuf_free_seg(m);
     } else {
+      // A SendRegion's mbuf without an IO address: RTE_BAD_IOVA shifted
+      // by nothing (rte_pktmbuf_attach_extbuf keeps what it is given).
+      if (RTE_MBUF_HAS_EXTBUF(m) && rte_mbuf_iova_get(m) == RTE_BAD_IOVA) unmapped_ext_ = true;
       link_tail(m);
       tail_is_copy_ = false;
     }
@@ -137,6 +140,7 @@ void SendQueue::drop_front_mbufs(std::uint32_t n) noexcept {
     tail_ = nullptr;
     cursor_ = nullptr;
     tail_is_copy_ = false;
+    unmapped_ext_ = false;
   }
 }
 
@@ -175,6 +179,7 @@ bool SendQueue::drop_front_mbufs_with(std::uint32_t n, rte_mbuf* frame) noexcept
     tail_ = nullptr;
     cursor_ = nullptr;
     tail_is_copy_ = false;
+    unmapped_ext_ = false;
   }
   if (held == nullptr) return false;
   if (frame != nullptr && mbuf_raw_freeable(frame) && frame->pool == held->pool) {
@@ -233,7 +238,9 @@ rte_mbuf* SendQueue::slice(std::uint32_t off, std::uint32_t len, rte_mempool* po
   std::uint32_t left = len;
   for (;;) {
     const std::uint32_t take = m->data_len - in_off < left ? m->data_len - in_off : left;
-    rte_mbuf* mi = rte_pktmbuf_alloc(pool);
+    rte_mbuf* mi = RTE_MBUF_HAS_EXTBUF(m) && rte_mbuf_ext_refcnt_read(m->shinfo) >= kExtRefSliceLimit
+                       ? nullptr
+                       : rte_pktmbuf_alloc(pool);
     if (mi == nullptr) {
       rte_pktmbuf_free(first);
       return nullptr;
@@ -267,6 +274,7 @@ void SendQueue::clear() noexcept {
   front_ += bytes_;
   head_ = tail_ = cursor_ = nullptr;
   tail_is_copy_ = false;
+  unmapped_ext_ = false;
   head_off_ = 0;
   bytes_ = 0;
 }

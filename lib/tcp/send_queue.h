@@ -99,7 +99,11 @@ class SendQueue {
   }
   // A new chain of indirect mbufs covering [off, off + len) of the queue,
   // len > 0 and off + len <= bytes(); nullptr if `pool` ran out (nothing
-  // leaks). The chain's head is the first slice; pkt_len = len.
+  // leaks), or if a slice would take an external buffer's 16-bit reference
+  // count (SendRegion's) past kExtRefSliceLimit: refused as a dry pool is,
+  // and tried again once ACKs free slices, where a wrapped count would
+  // free the region's control block under the mbufs still using it.
+  // The chain's head is the first slice; pkt_len = len.
   rte_mbuf* slice(std::uint32_t off, std::uint32_t len, rte_mempool* pool) noexcept;
   // Copies [off, off + len) of the queue to `out` (same preconditions as
   // slice): a small segment's payload goes into its header mbuf instead of
@@ -116,6 +120,14 @@ class SendQueue {
     copy_out_walk(off, len, out);
   }
   void clear() noexcept;
+
+  // The queue holds an external buffer without an IO address (a
+  // SendRegion made without one): a port that gathers by DMA must not be
+  // given slices of it, so the segment's bytes are copied instead
+  // (TcpStack::attach_payload). Set by append(), cleared when the queue
+  // empties.
+  bool holds_unmapped_external() const noexcept { return unmapped_ext_; }
+  static constexpr std::uint16_t kExtRefSliceLimit = 65000;
 
   std::uint32_t bytes() const noexcept { return bytes_; }
   bool empty() const noexcept { return bytes_ == 0; }
@@ -165,6 +177,7 @@ class SendQueue {
   std::uint32_t append_copy_many(const std::byte* data, std::uint32_t len, std::uint32_t limit,
                                  rte_mempool* pool, bool& exhausted) noexcept;
   bool tail_is_copy_ = false;
+  bool unmapped_ext_ = false;  // holds_unmapped_external()
 };
 
 }  // namespace tern

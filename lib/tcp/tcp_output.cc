@@ -501,7 +501,10 @@ bool TcpStack::take_psh_marks(Tcb& c, Seq32 seq, Seq32 end) noexcept {
 
 bool TcpStack::attach_payload(Tcb& c, rte_mbuf* m, std::uint32_t off, std::uint32_t len) noexcept {
   const std::uint32_t first = std::min<std::uint32_t>(len, c.mss);
-  if (len <= o_.tx_copy_max && rte_pktmbuf_tailroom(m) >= first) {
+  // An external buffer without an IO address (SendRegion) is never handed
+  // to a port as a slice: a NIC gathering by DMA would read RTE_BAD_IOVA.
+  const bool must_copy = c.sndq.holds_unmapped_external();
+  if ((len <= o_.tx_copy_max || must_copy) && rte_pktmbuf_tailroom(m) >= first) {
     // Copied, up to tx_copy_max (TcpStackOptions): into the header mbuf,
     // and for a super-segment each further MSS into an mbuf of its own,
     // the layout a receiving NIC's LRO builds (the in-process link hands it
@@ -527,7 +530,7 @@ bool TcpStack::attach_payload(Tcb& c, rte_mbuf* m, std::uint32_t off, std::uint3
     }
     return true;
   }
-  rte_mbuf* payload = c.sndq.slice(off, len, clone_mp_);
+  rte_mbuf* payload = must_copy ? nullptr : c.sndq.slice(off, len, clone_mp_);
   if (payload == nullptr) {
     note_mbuf_exhausted();
     return false;

@@ -68,6 +68,95 @@ TEST_F(SendRegionTest, WrapMakesOneReferencePerMbufOfItsOwnBytes) {
   expect_pool_in_use(0);
 }
 
+// wrap() refuses a pool with a data room (each mbuf would hide an unused
+// buffer from the accounting), and leaves a quarter of its pool for the
+// engine's slices.
+TEST_F(SendRegionTest, WrapRefusesADataRoomAndKeepsTheSlicesReserve) {
+  EXPECT_FALSE(region_.wrap(pool_, 0, 1000));
+  std::vector<rte_mbuf*> held(clone_pool_->size - clone_pool_->size / SendRegion::kPoolReserveDiv);
+  ASSERT_EQ(rte_pktmbuf_alloc_bulk(clone_pool_, held.data(), static_cast<unsigned>(held.size())), 0);
+  EXPECT_FALSE(region_.wrap(clone_pool_, 0, 1000)) << "one more would eat into the reserve";
+  EXPECT_EQ(region_.references(), 0u);
+  for (rte_mbuf* m : held) rte_pktmbuf_free(m);
+  Mbuf b = region_.wrap(clone_pool_, 0, 1000);
+  EXPECT_TRUE(b);
+  b.reset();
+  EXPECT_EQ(region_.references(), 0u);
+  expect_pool_in_use(0);
+}
+
+// The 16-bit count: wrap() takes it (the region's own reference
+// included) up to kMaxWrapped, no further, and a refused wrap leaves it as
+// it was.
+TEST_F(SendRegionTest, WrapStopsAtTheCountsLimit) {
+  rte_mempool* big = testkit::make_pool("srbig", 65535, 0);
+  ASSERT_NE(big, nullptr);
+  Bytes mem(40000);
+  constexpr std::uint32_t kMost = SendRegion::kMaxWrapped - 1u - 8u;
+  {
+    SendRegion r{mem.data(), mem.size()};
+    Mbuf most = r.wrap(big, 0, kMost, 1);
+    ASSERT_TRUE(most);
+    EXPECT_EQ(r.references(), kMost);
+    EXPECT_FALSE(r.wrap(big, 0, 9, 1));
+    EXPECT_EQ(r.references(), kMost);
+    Mbuf rest = r.wrap(big, 0, 8, 1);
+    EXPECT_TRUE(rest);
+    EXPECT_EQ(r.references(), SendRegion::kMaxWrapped - 1u);
+    most.reset();
+    rest.reset();
+    EXPECT_EQ(r.references(), 0u);
+  }
+  EXPECT_EQ(rte_mempool_in_use_count(big), 0u);
+  rte_mempool_free(big);
+}
+
+// A port that gathers by DMA (TcpStackOptions' default tx_copy_max) is
+// never handed a region without an IO address: the NIC would read
+// RTE_BAD_IOVA. Its segments are copied into their frames (one mbuf
+// each); a region with an IO address goes as slices, as any queued mbuf.
+TEST_F(SendRegionTest, WithoutAnIoAddressItIsCopiedOnAPortThatGathers) {
+  ASSERT_LT(options_.tx_copy_max, 1000u);
+  Tcb* c = open();
+  ASSERT_NE(c, nullptr);
+  Mbuf b = region_.wrap(clone_pool_, 0, 3000);
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(stack().send(*c, std::move(b), now()));
+  EXPECT_TRUE(c->sndq.holds_unmapped_external());
+  std::vector<Sent> sent = take_all_sent();
+  Bytes got;
+  for (const Sent& s : sent) {
+    if (s.payload.empty()) continue;
+    EXPECT_EQ(s.mbufs, 1u) << "payload copied into the header mbuf";
+    testkit::append(got, s.payload);
+  }
+  EXPECT_EQ(got, slice_of(0, 3000));
+  recv(seg().seq(irs() + 1).ack(iss() + 3001), at_ms(50));
+  take_all_sent();
+  EXPECT_FALSE(c->sndq.holds_unmapped_external()) << "cleared with the queue";
+  EXPECT_EQ(region_.references(), 0u);
+
+  SendRegion mapped{mem_.data(), mem_.size(), rte_iova_t{0x40000000}};
+  b = mapped.wrap(clone_pool_, 3000, 3000);
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(stack().send(*c, std::move(b), now()));
+  EXPECT_FALSE(c->sndq.holds_unmapped_external());
+  sent = take_all_sent();
+  got.clear();
+  bool sliced = false;
+  for (const Sent& s : sent) {
+    if (s.payload.empty()) continue;
+    sliced |= s.mbufs > 1;
+    testkit::append(got, s.payload);
+  }
+  EXPECT_TRUE(sliced);
+  EXPECT_EQ(got, slice_of(3000, 3000));
+  recv(seg().seq(irs() + 1).ack(iss() + 6001), at_ms(100));
+  take_all_sent();
+  EXPECT_EQ(mapped.references(), 0u);
+  expect_pool_in_use(0);
+}
+
 // Sent by reference, charged at its bytes, retransmitted from the region,
 // and every reference back once acknowledged.
 TEST_F(SendRegionTest, SentRetransmittedAndReleasedByAcknowledgement) {

@@ -262,9 +262,12 @@ class WorkerContext {
   Buffer alloc() noexcept { return Buffer::alloc(pool_); }
   // [off, off + len) of `r` as a Buffer for send(Buffer&), without copying:
   // external-buffer mbufs whose metadata comes from this worker's pool of
-  // slice mbufs (no data room). Empty on failure (SendRegion::wrap); the
-  // memory must stay unchanged until r.references() is 0 (docs/api.md).
-  Buffer wrap(const SendRegion& r, std::size_t off, std::size_t len) noexcept;
+  // slice mbufs (no data room), each carrying at most `max_segment` bytes
+  // (a send buffer set below 64 KiB takes smaller pieces). Empty on failure
+  // (SendRegion::wrap); the memory must stay unchanged until
+  // r.references() is 0 (docs/api.md).
+  Buffer wrap(const SendRegion& r, std::size_t off, std::size_t len,
+              std::uint32_t max_segment = SendRegion::kMaxSegment) noexcept;
 
   // Listens on `port` on this worker (call it on every worker: flows are
   // spread across workers), for both families unless `family` says

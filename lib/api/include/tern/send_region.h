@@ -19,6 +19,12 @@
 // the last mbuf's free, on whatever lcore frees it), so destroying a
 // SendRegion early never leaves an mbuf pointing at a freed counter; the
 // memory itself is the application's to keep alive.
+//
+// Workers may share a region: wrap() takes its references with atomic
+// read-modify-writes (DPDK's rte_mbuf_ext_refcnt_update stores without
+// one while the count is 1, which is safe for a sole holder only, and the
+// region's own reference is shared by every caller of wrap()). The
+// destructor must not run while another lcore may still call wrap().
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -32,17 +38,29 @@ class SendRegion {
   // One mbuf carries at most this many bytes: data_len and buf_len are 16-bit.
   static constexpr std::uint32_t kMaxSegment = UINT16_MAX;
   // wrap() refuses to take the region's count past this. The counter is
-  // 16-bit and the engine adds one per slice of a wrapped mbuf in flight
-  // (each taken from a pool no larger than [runtime] mbufs_per_worker's
-  // 1,048,575 cap, 8,191 by default), so half the range is left for them.
+  // 16-bit; past 65,535 it would wrap and free the control block while
+  // mbufs still point at it. The engine adds one per slice of a wrapped
+  // mbuf (ports that gather by DMA send payloads as slices), and refuses
+  // a slice that would take the count past SendQueue::kExtRefSliceLimit,
+  // as if its pool had run dry, so wraps and slices together stay below
+  // the counter's range however many workers share the region.
   static constexpr std::uint16_t kMaxWrapped = 32768;
+  // wrap() leaves this fraction of `pool` (1 / kPoolReserveDiv of its
+  // mbufs) for the engine's slices of any connection: wrapped mbufs held
+  // by slow or zero-window peers must not take every slice mbuf a worker
+  // has, which would stop every connection's sending on a port that
+  // gathers by DMA.
+  static constexpr unsigned kPoolReserveDiv = 4;
 
   // `iova`: the IO address of `base` where a NIC reads the memory by DMA
   // (the region mapped with rte_extmem_register and rte_dev_dma_map);
-  // RTE_BAD_IOVA (the default) is right for the ports that copy what they
-  // send (net_tap, net_af_packet, net_af_xdp in copy mode, the in-process
-  // link), and wrong for any other. Allocates the control block: not for
-  // the per-packet path.
+  // RTE_BAD_IOVA (the default): the engine then copies the region's bytes
+  // into each frame on a port that gathers by DMA (the start-up summary's
+  // "TCP payloads sent as slices (DMA gather)") instead of slicing them; a
+  // mapped region must be IO-contiguous (IOVA-as-VA mode, or memory that
+  // is contiguous in IO space), page-aligned and a whole number of pages
+  // long (rte_extmem_register). Allocates the control block: not for the
+  // per-packet path.
   SendRegion(const void* base, std::size_t size, rte_iova_t iova = RTE_BAD_IOVA)
       : base_(static_cast<const std::byte*>(base)), size_(size), iova_(iova), ctl_(new Control) {
     ctl_->shinfo.free_cb = &SendRegion::on_last_reference;
@@ -61,31 +79,51 @@ class SendRegion {
   std::size_t size() const noexcept { return size_; }
   // Mbufs attached to the region now (wrapped ones, the engine's slices of
   // them): 0 once the stack and every Buffer let go of it.
-  std::uint32_t references() const noexcept { return rte_mbuf_ext_refcnt_read(&ctl_->shinfo) - 1u; }
+  // Acquire: the lcores' reads of the memory (a frame's copy) that dropped
+  // their references happen before the application's next write to it.
+  std::uint32_t references() const noexcept {
+    return static_cast<std::uint32_t>(__atomic_load_n(&ctl_->shinfo.refcnt, __ATOMIC_ACQUIRE)) - 1u;
+  }
   bool in_use() const noexcept { return references() != 0; }
 
   // [off, off + len) of the region as a chain of external-buffer mbufs
-  // taken from `pool` (the metadata only: a pool without data room, such
-  // as WorkerContext::wrap's, wastes none), each carrying at most
+  // taken from `pool`, which must have no data room (WorkerContext::wrap's
+  // pool of slice mbufs: an mbuf's charge, sizeof(rte_mbuf) plus its
+  // bytes, would hide a data room's unused buffer), each carrying at most
   // `max_segment` bytes (at most kMaxSegment). Each mbuf's buf_len is its
   // own bytes, so it has no headroom or tailroom and is charged, in
   // truesize, sizeof(rte_mbuf) plus its bytes. Empty when len is 0, the
-  // range leaves the region, `pool` ran dry (nothing leaks) or the
-  // region's count would pass kMaxWrapped.
+  // range leaves the region, `pool` has a data room, `pool` would keep
+  // fewer than 1 / kPoolReserveDiv of its mbufs or ran dry (nothing
+  // leaks), or the region's count would pass kMaxWrapped.
   Buffer wrap(rte_mempool* pool, std::size_t off, std::size_t len,
               std::uint32_t max_segment = kMaxSegment) const noexcept {
     if (max_segment == 0 || max_segment > kMaxSegment) max_segment = kMaxSegment;
     if (len == 0 || off > size_ || len > size_ - off) return Buffer{};
     const std::size_t n = (len + max_segment - 1) / max_segment;
-    if (n > UINT16_MAX || rte_mbuf_ext_refcnt_read(&ctl_->shinfo) + n > kMaxWrapped) return Buffer{};
+    if (n > UINT16_MAX || rte_pktmbuf_data_room_size(pool) != 0 ||
+        rte_mempool_avail_count(pool) < n + pool->size / kPoolReserveDiv) {
+      return Buffer{};
+    }
+    // All n references at once, atomically (the header's note on sharing).
+    std::uint16_t cur = __atomic_load_n(&ctl_->shinfo.refcnt, __ATOMIC_RELAXED);
+    do {
+      if (cur + n > kMaxWrapped) return Buffer{};
+    } while (!__atomic_compare_exchange_n(&ctl_->shinfo.refcnt, &cur, static_cast<std::uint16_t>(cur + n),
+                                          true, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
     Buffer head;
     rte_mbuf* last = nullptr;
+    std::size_t attached = 0;
     for (std::size_t done = 0; done < len;) {
       rte_mbuf* m = rte_pktmbuf_alloc(pool);
-      if (m == nullptr) return Buffer{};  // head's mbufs go back, each dropping its reference
+      if (m == nullptr) {
+        // The references not attached go back here, the attached ones with
+        // head's mbufs; the region's own keeps the count above 0.
+        __atomic_fetch_sub(&ctl_->shinfo.refcnt, static_cast<std::uint16_t>(n - attached), __ATOMIC_ACQ_REL);
+        return Buffer{};
+      }
       const auto take = static_cast<std::uint16_t>(len - done < max_segment ? len - done : max_segment);
-      // Counted before the attach: from here m's free drops it.
-      rte_mbuf_ext_refcnt_update(&ctl_->shinfo, 1);
+      ++attached;  // from here m's free drops one
       rte_pktmbuf_attach_extbuf(m, const_cast<std::byte*>(base_ + off + done),  // never written
                                 iova_ == RTE_BAD_IOVA ? RTE_BAD_IOVA : iova_ + off + done, take,
                                 &ctl_->shinfo);
