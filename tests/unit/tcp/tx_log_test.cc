@@ -612,5 +612,34 @@ TEST_F(TxLogEngine, DryPoolRunsWithoutALogAndCountsIt) {
   EXPECT_EQ(count(Counter::kTCPTxLogUnavailable), 2u);
 }
 
+// With the pool dry, a FIN sent behind data in flight has no log record,
+// like that data, and is alone once the data's ACK comes: from there it is
+// treated as a bare FIN is (tcp_sack.cc, sack_on_ack: duplicates start no
+// recovery, which would resend nothing, a FIN carrying no queued bytes,
+// and cut cwnd for it), and its timers resend it.
+TEST_F(TxLogEngine, DryPoolFinLeftAloneIsResentByItsTimers) {
+  options_.tx_logs = 0;
+  Tcb* c = open_sack();
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(stack().send_copy(*c, pattern(2 * kMss), at_ms(10)), 2 * kMss);
+  stack().close(*c, at_ms(10) + Duration::us(100));
+  std::vector<Sent> sent = take_all_sent();
+  ASSERT_FALSE(sent.empty());
+  EXPECT_NE(sent.back().flags & kTcpFin, 0);
+  EXPECT_EQ(c->txlog, nullptr);
+  recv(ack_with(S(3)), at_ms(11));  // the data, not the FIN
+  take_all_sent();
+  ASSERT_EQ(c->snd_una, S(3));
+  for (int i = 0; i < 3; ++i) recv(ack_with(S(3)), at_ms(11) + Duration::us(10 * (i + 1)));
+  EXPECT_TRUE(take_all_sent().empty());
+  EXPECT_EQ(count(Counter::kTCPFastRetrans), 0u);
+  EXPECT_FALSE(c->sack_recovery);
+  ASSERT_TRUE(run_until_sent(at_ms(2000)).has_value());
+  sent = take_all_sent();
+  ASSERT_FALSE(sent.empty());
+  EXPECT_NE(sent.front().flags & kTcpFin, 0);
+  EXPECT_EQ(sent.front().seq, S(3));
+}
+
 }  // namespace
 }  // namespace tern::tcptest
