@@ -11,7 +11,12 @@ Set-up 1, stack to stack, cores 0 and 1:
   kernel  over a veth pair between two namespaces, cross-core (client core 0,
           server core 1) and same-core (both on core 0):
           tern-perf --kernel (every workload), sockperf ping-pong (request/
-          response, 1 connection), iperf3 (bulk, TSO on and TSO/GSO off).
+          response, 1 connection), iperf3 (bulk, TSO on and TSO/GSO off,
+          and -Z, its zero-copy sendfile, with TSO on).
+  bulk is measured copying and zero-copy on both sides: tern-pair copying
+  and --zerocopy (SendRegion), iperf3 copying and -Z. A copying Tern
+  figure divides by the kernel's best copying figure; a zero-copy one by
+  the kernel's best figure, copying or zero-copy.
 Set-up 2, a kernel client drives a server; only the server changes:
   tern-perf --kernel client (namespace C, core 0) against tern-perf --kernel
   --server (namespace S, core 1) or Tern's tern-perf server on net_af_packet
@@ -146,8 +151,9 @@ def kernel_server_addr(on):
 class Variant:
     """One way of running one workload: its runs' metrics and failures."""
 
-    def __init__(self, setup, workload, kind, side, how):
+    def __init__(self, setup, workload, kind, side, how, zerocopy=False):
         self.setup, self.workload, self.kind, self.side, self.how = setup, workload, kind, side, how
+        self.zerocopy = zerocopy  # sends from the application's memory (tern-pair --zerocopy, iperf3 -Z)
         self.runs = []      # dicts of metrics, with "cores"
         self.failures = []  # reasons
 
@@ -186,20 +192,21 @@ class Bench:
         return c % self.ncpu if self.a.oversubscribe else c
 
     # ---- measuring ----
-    def variant(self, setup, workload, kind, side, how):
+    def variant(self, setup, workload, kind, side, how, zerocopy=False):
         for v in self.variants:
             if (v.setup, v.workload, v.side, v.how) == (setup, workload, side, how):
                 return v
-        v = Variant(setup, workload, kind, side, how)
+        v = Variant(setup, workload, kind, side, how, zerocopy)
         self.variants.append(v)
         return v
 
-    def measure(self, setup, workload, kind, side, how, poll, cores, once):
+    def measure(self, setup, workload, kind, side, how, poll, cores, once, zerocopy=False):
         """--runs runs of once() (which returns metrics or raises RunFailed).
         poll: the cores Tern busy-polls (charged as fully used); cores: the
         other cores pinned in this set-up (charged as busy as /proc/stat
-        shows them over the run)."""
-        v = self.variant(setup, workload, kind, side, how)
+        shows them over the run); zerocopy: once() sends from the
+        application's memory (which kernel figures its ratio divides by)."""
+        v = self.variant(setup, workload, kind, side, how, zerocopy)
         for i in range(self.a.runs):
             before, t0 = cpu_busy(), time.time()
             try:
@@ -223,11 +230,11 @@ class Bench:
             print("  %-2s %-13s %-44s run %d: %s %.4g, %.2f cores, %.4g per core" % (
                 setup, workload, how, i + 1, HEADLINE[kind], r[HEADLINE[kind]], used, r["per core"]), flush=True)
 
-    def fail_all(self, setup, items, side, how, reason):
+    def fail_all(self, setup, items, side, how, reason, zerocopy=False):
         """Every workload of a block whose server (or set-up) failed."""
         print("  %-2s %-44s FAILED: %s" % (setup, how, reason), flush=True)
         for workload, kind in items:
-            self.variant(setup, workload, kind, side, how).failures.append(reason)
+            self.variant(setup, workload, kind, side, how, zerocopy).failures.append(reason)
 
     # ---- processes ----
     def start(self, cmd, ready, what):
@@ -316,28 +323,30 @@ class Bench:
                                                                       args)
         return self.start(cmd, ready, os.path.basename(binary))
 
-    def block(self, setup, side, how, items, server):
+    def block(self, setup, side, how, items, server, zerocopy=False):
         """Starts server() (a callable; None for no server), measures each
         item (workload, kind, poll, cores, once), stops the server. A server
         that does not start fails every item, with its reason."""
         try:
             srv = server() if server else None
         except RunFailed as e:
-            self.fail_all(setup, [(w, k) for w, k, *_ in items], side, how, str(e))
+            self.fail_all(setup, [(w, k) for w, k, *_ in items], side, how, str(e), zerocopy)
             return
         try:
             for workload, kind, poll, cores, once in items:
-                self.measure(setup, workload, kind, side, how, poll, cores, once)
+                self.measure(setup, workload, kind, side, how, poll, cores, once, zerocopy)
         finally:
             if srv:
                 self.stop(srv)
 
     # ---- the runs themselves ----
-    def tern_pair(self, mode, conns, size):
+    def tern_pair(self, mode, conns, size, zerocopy=False):
+        """zerocopy (bulk): the clients send from a registered region
+        (tern-pair --zerocopy, api::SendRegion) instead of copying."""
         cmd = "%s/bench/ab/tern-pair --workers %d --lcores %s --mode %s --connections %d --size %d --time %d " \
-              "--json" % (self.build, self.n, ",".join("%d@%d" % (c, self.phys(c)) if self.a.oversubscribe else str(c)
-                                                       for c in self.ccpu + self.scpu), mode, conns * self.n, size,
-                          self.a.time)
+              "%s--json" % (self.build, self.n, ",".join("%d@%d" % (c, self.phys(c)) if self.a.oversubscribe else str(c)
+                                                         for c in self.ccpu + self.scpu), mode, conns * self.n, size,
+                            self.a.time, "--zerocopy " if zerocopy else "")
         return from_tern_perf(last_json(run(cmd, self.timeout)))
 
     def clients(self, cmd):
@@ -355,14 +364,17 @@ class Bench:
             lambda i, cpu: "ip netns exec %s taskset -c %d sockperf ping-pong --tcp -i %s -p %d -m 64 -t %d "
             "--full-rtt" % (NS_C, cpu, IP_S, SOCKPERF_PORT + i, self.a.time))])
 
-    def iperf3(self, tso):
+    def iperf3(self, tso, zerocopy=False):
         # TSO (and GSO, so that the kernel sends 1500-byte frames as Tern
         # does) on or off on both veth ends; read back before every run.
+        # zerocopy: -Z, iperf3's zero-copy send (sendfile(2) from a file of
+        # its buffer, no copy from user space), the kernel's answer to
+        # tern-pair --zerocopy.
         for ns, ifn in ((NS_C, IF_C), (NS_S, IF_S)):
             set_offloads(ns, ifn, tso=tso, gso=tso)
         return combine([parse_iperf3(o, self.a.time) for o in self.clients(
-            lambda i, cpu: "ip netns exec %s taskset -c %d iperf3 -c %s -p %d -t %d -J" % (
-                NS_C, cpu, IP_S, IPERF_PORT + i, self.a.time))])
+            lambda i, cpu: "ip netns exec %s taskset -c %d iperf3 -c %s -p %d -t %d %s-J" % (
+                NS_C, cpu, IP_S, IPERF_PORT + i, self.a.time, "-Z " if zerocopy else ""))])
 
     def wrk(self):
         cmd = "ip netns exec %s taskset -c %s wrk -t%d -c%d -d%ds --latency http://%s:%d/f1k" % (
@@ -394,6 +406,9 @@ class Bench:
         for name, mode, conns, size in self.workloads():
             self.measure("1", name, mode, "tern", "tern-pair, cores " + cpus(both), both, both,
                          lambda: self.tern_pair(mode, conns, size or 64))
+            if mode == "bulk":  # and sending from the application's memory, as iperf3 -Z below
+                self.measure("1", name, mode, "tern", "tern-pair --zerocopy, cores " + cpus(both), both, both,
+                             lambda: self.tern_pair(mode, conns, size or 64, zerocopy=True), zerocopy=True)
         kernel_server_addr(True)
         self.offloads_on()
         for place, scpu in self.placements():
@@ -410,12 +425,14 @@ class Bench:
                                lambda i, cpu: "ip netns exec %s taskset -c %d sockperf server --tcp -i %s -p %d" % (
                                    NS_S, cpu, IP_S, SOCKPERF_PORT + i), SOCKPERF_PORT, sc, "sockperf"))
             if any(w[1] == "bulk" for w in self.workloads()) and "iperf3" not in self.skip:
-                for tso in (True, False):
-                    self.block("1", "kernel", "iperf3 TSO %s, %s" % ("on" if tso else "off", place),
-                               [("bulk x1", "bulk", [], cores, lambda t=tso: self.iperf3(t))],
+                # -Z (zero-copy) with TSO on only: the kernel's best.
+                for tso, zc in ((True, False), (True, True), (False, False)):
+                    self.block("1", "kernel", "iperf3 %sTSO %s, %s" % ("-Z " if zc else "", "on" if tso else "off",
+                                                                       place),
+                               [("bulk x1", "bulk", [], cores, lambda t=tso, z=zc: self.iperf3(t, z))],
                                lambda sc=scpu: self.start_each(
                                    lambda i, cpu: "ip netns exec %s taskset -c %d iperf3 -s -B %s -p %d" % (
-                                       NS_S, cpu, IP_S, IPERF_PORT + i), IPERF_PORT, sc, "iperf3"))
+                                       NS_S, cpu, IP_S, IPERF_PORT + i), IPERF_PORT, sc, "iperf3"), zerocopy=zc)
                 self.offloads_on()
 
     def tern_on_veth(self, setup, how, items, binary, args, device):
@@ -445,6 +462,10 @@ class Bench:
         self.block("2", "kernel", "tern-perf --kernel server, " + on("core", self.scpu), items,
                    lambda: self.kernel_perf_server(self.scpu))
         tern_items = [(n, k, self.scpu, both, f) for n, k, _, _, f in items]
+        if any(w[1] == "bulk" for w in self.workloads()):
+            # tern-perf's --zerocopy is a sending client's; here the server receives.
+            self.notes.append("set-up 2's bulk has no zero-copy row: the same kernel client sends to every server, "
+                              "which only receives")
         perf = "%s/apps/perf/tern-perf" % self.build
         self.tern_on_veth("2", "tern-perf on net_af_packet, " + on("lcore", self.scpu), tern_items, perf,
                           "--server", "net_af_packet0,iface=%s,qpairs=%d" % (IF_S, self.n))
@@ -490,18 +511,22 @@ class Bench:
     def ratios(self):
         """For each Tern variant: Tern per core over the kernel's best per
         core in the same set-up and workload, and totals over the kernel's
-        best total; each names the kernel figure it divides by."""
+        best total; each names the kernel figure it divides by. A copying
+        Tern figure divides by the kernel's copying figures (like for like);
+        a zero-copy one by all of them, copying or zero-copy (the kernel's
+        best, whichever way it sends)."""
         out = []
         for t in self.variants:
             if t.side != "tern" or t.per_core() is None:
                 continue
             ks = [k for k in self.variants if k.side == "kernel" and (k.setup, k.workload) == (t.setup, t.workload)
-                  and k.per_core() is not None]
+                  and k.per_core() is not None and (t.zerocopy or not k.zerocopy)]
             if not ks:
                 continue
             best_pc = max(ks, key=lambda k: k.per_core())
             best_tot = max(ks, key=lambda k: k.median(k.headline()))
             out.append({"setup": t.setup, "workload": t.workload, "tern": t.how, "metric": t.headline(),
+                        "kernel_figures": "copying or zero-copy" if t.zerocopy else "copying",
                         "tern_per_core": t.per_core(), "kernel_best_per_core": best_pc.per_core(),
                         "kernel_per_core_from": best_pc.how, "ratio_per_core": t.per_core() / best_pc.per_core(),
                         "tern_total": t.median(t.headline()), "kernel_best_total": best_tot.median(best_tot.headline()),
@@ -545,26 +570,30 @@ class Bench:
             csv_rows.append([v.setup, v.workload, v.side, v.how, m, v.median(m) if vals else "",
                              min(vals) if vals else "", max(vals) if vals else "", len(vals), len(failed),
                              v.median("cores") or "", v.per_core() or "", v.median("p50 us") or "",
-                             v.median("p99 us") or "", v.median("p99.9 us") or "", " / ".join(reasons)])
+                             v.median("p99 us") or "", v.median("p99.9 us") or "", " / ".join(reasons),
+                             "zero-copy" if v.zerocopy else "copy"])
         rat = self.ratios()
         lines += ["", "Tern / kernel, per core (the kernel's best per-core figure in the same set-up and workload "
-                  "is the divisor), and of totals (its best total):", ""]
-        rh = "%-3s %-13s %-36s %9s %9s  %-40s %6s %7s  %s" % ("set", "workload", "tern", "tern/core",
-                                                               "kern/core", "kernel's best per core", "x/core",
-                                                               "x total", "kernel's best total")
+                  "is the divisor), and of totals (its best total); a copying Tern figure divides by the kernel's "
+                  "copying figures, a zero-copy one (tern-pair --zerocopy) by all, copying or zero-copy "
+                  "(iperf3 -Z): 'of' says which:", ""]
+        rh = "%-3s %-13s %-36s %9s %9s  %-8s %-40s %6s %7s  %s" % ("set", "workload", "tern", "tern/core",
+                                                                    "kern/core", "of", "kernel's best per core",
+                                                                    "x/core", "x total", "kernel's best total")
         lines += [rh, "-" * len(rh)]
         for r in rat:
-            lines.append("%-3s %-13s %-36s %9s %9s  %-40s %6.2f %7.2f  %s" % (
+            lines.append("%-3s %-13s %-36s %9s %9s  %-8s %-40s %6.2f %7.2f  %s" % (
                 r["setup"], r["workload"], r["tern"], human(r["tern_per_core"]), human(r["kernel_best_per_core"]),
-                r["kernel_per_core_from"], r["ratio_per_core"], r["ratio_total"], r["kernel_total_from"]))
+                "all" if r["kernel_figures"] != "copying" else "copying", r["kernel_per_core_from"],
+                r["ratio_per_core"], r["ratio_total"], r["kernel_total_from"]))
         os.makedirs(self.a.out, exist_ok=True)
         with open(os.path.join(self.a.out, "results.csv"), "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["setup", "workload", "side", "how", "metric", "median", "min", "max", "runs_ok",
-                        "runs_failed", "cores", "per_core", "p50_us", "p99_us", "p999_us", "failures"])
+                        "runs_failed", "cores", "per_core", "p50_us", "p99_us", "p999_us", "failures", "send"])
             w.writerows(csv_rows)
         with open(os.path.join(self.a.out, "ratios.csv"), "w", newline="") as f:
-            keys = ["setup", "workload", "tern", "metric", "tern_per_core", "kernel_best_per_core",
+            keys = ["setup", "workload", "tern", "metric", "kernel_figures", "tern_per_core", "kernel_best_per_core",
                     "kernel_per_core_from", "ratio_per_core", "tern_total", "kernel_best_total", "kernel_total_from",
                     "ratio_total"]
             w = csv.DictWriter(f, fieldnames=keys)

@@ -2,7 +2,8 @@
 """Tests of the A/B harness itself (bench/ab/ab.py, ab_lib.py), no root and
 no network needed: a failed or hung run becomes a reported failure and the
 rest goes on, the tools' outputs are read right, and missing prerequisites
-are named with their packages.
+are named with their packages, bulk's zero-copy rows on both sides and
+the kernel figures each ratio divides by.
   python3 bench/ab/ab_test.py        (meson test -C build ab_harness)"""
 import argparse
 import io
@@ -248,6 +249,121 @@ class Measure(unittest.TestCase):
         self.assertEqual(r["ratio_per_core"], 1.0)
         self.assertEqual(r["kernel_total_from"], "x-core")
         self.assertAlmostEqual(r["ratio_total"], 400 / 300)
+
+
+IPERF3 = '{"end": {"sum_received": {"bits_per_second": %g, "bytes": 1000}, "sum_sent": {"retransmits": 0}}}'
+TERN_BULK = '{"mode": "bulk", "duration_s": 1, "gbps": %g, "bytes": 1000}'
+
+
+class ZeroCopy(unittest.TestCase):
+    """Bulk copying and zero-copy on both sides: tern-pair --zerocopy next
+    to its copying run, iperf3 -Z (TSO on) next to its copying runs with
+    the same pinning, and the ratio of each to the right kernel figures."""
+
+    def bench(self, out="/nonexistent"):
+        return ab.Bench(argparse.Namespace(build="/b", runs=1, time=1, out=out, only="bulk", skip="chart",
+                                           workers=1, oversubscribe=False))
+
+    def test_tern_pair_zerocopy_flag_and_its_parsing(self):
+        with mock.patch.object(ab, "run", return_value="tern-pair: summary\n" + TERN_BULK % 41.5) as r:
+            got = self.bench().tern_pair("bulk", 1, 64, zerocopy=True)
+            plain = self.bench().tern_pair("bulk", 1, 64)
+        self.assertIn(" --mode bulk --connections 1 --size 64 --time 1 --zerocopy --json", r.call_args_list[0][0][0])
+        self.assertNotIn("--zerocopy", r.call_args_list[1][0][0])
+        self.assertEqual((got["Gbit/s"], plain["Gbit/s"]), (41.5, 41.5))
+
+    def test_iperf3_zerocopy_is_minus_z_with_the_copying_runs_pinning(self):
+        b = self.bench()
+        with mock.patch.object(ab, "set_offloads") as off, \
+                mock.patch.object(ab, "run_all", return_value=[IPERF3 % 12.5e9]) as r:
+            got = b.iperf3(True, zerocopy=True)
+            b.iperf3(True)
+        zc, copying = r.call_args_list[0][0][0][0], r.call_args_list[1][0][0][0]
+        self.assertEqual(got["Gbit/s"], 12.5)
+        self.assertIn(" -Z -J", zc)
+        self.assertNotIn("-Z", copying)
+        self.assertEqual(zc.replace("-Z ", ""), copying)  # the same namespace, core, port and length
+        self.assertIn("taskset -c 0 iperf3 -c %s -p %d -t 1 " % (ab.IP_S, ab.IPERF_PORT), zc)
+        self.assertEqual(off.call_args_list[0][1], {"tso": True, "gso": True})  # TSO on: the kernel's best
+
+    def test_setup1_bulk_has_both_sides_zerocopy_rows(self):
+        b = self.bench()
+
+        def clients(cmds, timeout):
+            if "iperf3" in cmds[0]:
+                return [IPERF3 % (20e9 if " -Z " in c else 10e9) for c in cmds]
+            return [TERN_BULK % 9 for _ in cmds]  # tern-perf --kernel
+        with mock.patch.object(ab, "kernel_server_addr"), mock.patch.object(ab, "set_offloads"), \
+                mock.patch.object(ab.Bench, "kernel_perf_server", return_value=[]), \
+                mock.patch.object(ab.Bench, "start_each", return_value=[]), \
+                mock.patch.object(ab, "cpu_busy", return_value={}), \
+                mock.patch.object(ab, "run", side_effect=lambda c, t: TERN_BULK % (40 if "--zerocopy" in c else 20)), \
+                mock.patch.object(ab, "run_all", side_effect=clients) as r, \
+                mock.patch("sys.stdout", new_callable=io.StringIO):
+            b.setup1()
+        rows = {(v.side, v.how): (v.zerocopy, v.median("Gbit/s")) for v in b.variants}
+        self.assertEqual(rows[("tern", "tern-pair, cores 0+1")], (False, 20))
+        self.assertEqual(rows[("tern", "tern-pair --zerocopy, cores 0+1")], (True, 40))
+        for place in ("x-core 0/1", "same core 0"):
+            self.assertEqual(rows[("kernel", "iperf3 TSO on, " + place)], (False, 10))
+            self.assertEqual(rows[("kernel", "iperf3 -Z TSO on, " + place)], (True, 20))
+            self.assertEqual(rows[("kernel", "iperf3 TSO off, " + place)], (False, 10))
+            self.assertEqual(rows[("kernel", "tern-perf --kernel, " + place)], (False, 9))
+        self.assertNotIn(("kernel", "iperf3 -Z TSO off, x-core 0/1"), rows)
+        self.assertEqual(sum(" -Z " in c[0][0][0] for c in r.call_args_list), 2)  # one per placement
+
+    def ratios(self, kernel):
+        """The bulk ratios with tern-pair at 20 Gbit/s copying and 40 zero-copy
+        (2 cores each) against kernel rows (how, Gbit/s, cores, zerocopy)."""
+        b = self.bench()
+        for how, gbps, cores, zc in [("tern-pair", 20.0, 2.0, False), ("tern-pair --zerocopy", 40.0, 2.0, True)]:
+            b.variant("1", "bulk x1", "bulk", "tern", how, zc).runs = [
+                {"Gbit/s": gbps, "cores": cores, "per core": gbps / cores}]
+        for how, gbps, cores, zc in kernel:
+            b.variant("1", "bulk x1", "bulk", "kernel", how, zc).runs = [
+                {"Gbit/s": gbps, "cores": cores, "per core": gbps / cores}]
+        return {r["tern"]: r for r in b.ratios()}
+
+    def test_zerocopy_divides_by_the_kernels_best_either_way_copying_by_its_best_copying(self):
+        r = self.ratios([("iperf3 TSO on", 10.0, 1.0, False), ("iperf3 -Z TSO on", 16.0, 1.0, True),
+                         ("tern-perf --kernel", 12.0, 1.5, False)])
+        copying, zc = r["tern-pair"], r["tern-pair --zerocopy"]
+        self.assertEqual((copying["kernel_per_core_from"], copying["kernel_figures"]), ("iperf3 TSO on", "copying"))
+        self.assertEqual(copying["ratio_per_core"], 1.0)
+        self.assertEqual(copying["kernel_total_from"], "tern-perf --kernel")
+        self.assertAlmostEqual(copying["ratio_total"], 20 / 12)
+        self.assertEqual((zc["kernel_per_core_from"], zc["kernel_figures"]),
+                         ("iperf3 -Z TSO on", "copying or zero-copy"))
+        self.assertEqual(zc["ratio_per_core"], 20 / 16)
+        self.assertEqual(zc["kernel_total_from"], "iperf3 -Z TSO on")
+        # Where the kernel's copying send is its best, zero-copy divides by that.
+        r = self.ratios([("iperf3 TSO on", 10.0, 1.0, False), ("iperf3 -Z TSO on", 8.0, 1.0, True)])
+        self.assertEqual(r["tern-pair --zerocopy"]["kernel_per_core_from"], "iperf3 TSO on")
+        self.assertEqual(r["tern-pair --zerocopy"]["ratio_per_core"], 2.0)
+        # Only a zero-copy kernel figure: the copying Tern figure has no ratio.
+        self.assertEqual(list(self.ratios([("iperf3 -Z TSO on", 8.0, 1.0, True)])), ["tern-pair --zerocopy"])
+
+    def test_the_table_names_which_kernel_figures_each_ratio_divides_by(self):
+        with tempfile.TemporaryDirectory() as out:
+            b = self.bench(out)
+            for side, how, zc, gbps in (("tern", "tern-pair, cores 0+1", False, 20.0),
+                                        ("tern", "tern-pair --zerocopy, cores 0+1", True, 40.0),
+                                        ("kernel", "iperf3 TSO on, x-core 0/1", False, 10.0),
+                                        ("kernel", "iperf3 -Z TSO on, x-core 0/1", True, 16.0)):
+                b.variant("1", "bulk x1", "bulk", side, how, zc).runs = [
+                    {"Gbit/s": gbps, "cores": 1.0, "per core": gbps}]
+            with mock.patch("sys.stdout", new_callable=io.StringIO), mock.patch.object(b, "env", return_value=""):
+                b.report()
+            ratios = read(os.path.join(out, "table.txt")).split("Tern / kernel")[1].splitlines()
+            results = read(os.path.join(out, "results.csv"))
+            ratios_csv = read(os.path.join(out, "ratios.csv"))
+        copying = [x for x in ratios if x.startswith("1   bulk x1       tern-pair, cores")][0]
+        zc = [x for x in ratios if x.startswith("1   bulk x1       tern-pair --zerocopy")][0]
+        self.assertRegex(copying, r" copying +iperf3 TSO on, x-core 0/1 +2\.00 ")
+        self.assertRegex(zc, r" all +iperf3 -Z TSO on, x-core 0/1 +2\.50 ")
+        self.assertIn('"iperf3 -Z TSO on, x-core 0/1",Gbit/s,16.0', results)
+        self.assertTrue(results.splitlines()[-1].endswith(",zero-copy"))
+        self.assertIn(",copying or zero-copy,", ratios_csv)
 
 
 if __name__ == "__main__":
