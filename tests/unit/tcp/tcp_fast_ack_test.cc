@@ -55,8 +55,8 @@ std::string fingerprint(const Tcb& c) {
     << (c.txlog != nullptr ? c.txlog->size() : 0) << " dupacks=" << c.sack_dupacks
     << " recovery=" << c.sack_recovery << c.recovery_hold << " lost=" << c.lost_segs
     << " timing=" << c.rtt_timing << " tlpout=" << c.tlp_outstanding << " writable=" << c.writable_wanted
-    << " tsrecent=" << c.ts_recent << " wheel="
-    << (TimerWheel::armed(c) ? TimerWheel::deadline(c).ns_since_epoch() : std::int64_t{-1});
+    << " tsrecent=" << c.ts_recent
+    << " wheel=" << (TimerWheel::armed(c) ? TimerWheel::deadline(c).ns_since_epoch() : std::int64_t{-1});
   return o.str();
 }
 
