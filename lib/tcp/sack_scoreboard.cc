@@ -50,8 +50,8 @@ SackUpdate SackScoreboard::update(Seq32 snd_una, Seq32 snd_max, std::span<const 
     sacked_ = 0;
   }
   // Past HighRxt / RescueRxt they mean "undefined" to every rule (see header).
-  if (high_rxt_set_ && !seq_gt(high_rxt_, snd_una)) high_rxt_set_ = false;
-  if (rescue_rxt_set_ && seq_gt(snd_una, rescue_rxt_)) rescue_rxt_set_ = false;
+  if (rxt_set_.high && !seq_gt(high_rxt_, snd_una)) rxt_set_.high = false;
+  if (rxt_set_.rescue && seq_gt(snd_una, rescue_rxt_)) rxt_set_.rescue = false;
 
   const std::size_t n = std::min(blocks.size(), kTcpMaxSackBlocks);
   // The parser never yields more; a caller that does is handed junk.
@@ -129,8 +129,8 @@ void SackScoreboard::erase(std::size_t from, std::size_t to) noexcept {
 void SackScoreboard::clear() noexcept {
   count_ = 0;
   sacked_ = 0;
-  high_rxt_set_ = false;
-  rescue_rxt_set_ = false;
+  rxt_set_.high = false;
+  rxt_set_.rescue = false;
 }
 
 std::optional<Seq32> SackScoreboard::high_sacked() const noexcept {
@@ -233,7 +233,7 @@ SackNext SackScoreboard::next_seg(Seq32 snd_una, Seq32 high_data, std::uint32_t 
   // SND.UNA - 1 > rescue_rxt - 1 in this file's one-past convention. It
   // must include the highest unSACKed octet: the top of the highest gap.
   if (!seq_lt(snd_una, high_data)) return {};
-  if (rescue_rxt_set_ && !seq_gt(snd_una, rescue_rxt_)) return {};
+  if (rxt_set_.rescue && !seq_gt(snd_una, rescue_rxt_)) return {};
   Seq32 hi = high_data, lo = count_ > 0 ? rs()[count_ - 1].right : snd_una;
   if (!seq_lt(lo, hi) && count_ > 0) {  // the top is SACKed: the gap below the highest range
     hi = rs()[count_ - 1].left;
@@ -259,12 +259,12 @@ void SackScoreboard::on_sent(const SackNext& s, Seq32 recovery_point) noexcept {
 }
 
 std::optional<Seq32> SackScoreboard::high_rxt() const noexcept {
-  if (!high_rxt_set_) return std::nullopt;
+  if (!rxt_set_.high) return std::nullopt;
   return high_rxt_;
 }
 
 std::optional<Seq32> SackScoreboard::rescue_rxt() const noexcept {
-  if (!rescue_rxt_set_) return std::nullopt;
+  if (!rxt_set_.rescue) return std::nullopt;
   return rescue_rxt_;
 }
 

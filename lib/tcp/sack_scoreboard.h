@@ -27,6 +27,7 @@
 //  - on RTO: clear() (see its comment).
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -117,7 +118,7 @@ class SackScoreboard {
   bool empty() const noexcept { return count_ == 0; }
   // Nothing SACKed and no HighRxt / RescueRxt: an update without blocks
   // would change nothing and report nothing.
-  bool idle() const noexcept { return count_ == 0 && !high_rxt_set_ && !rescue_rxt_set_; }
+  bool idle() const noexcept { return count_ == 0 && std::bit_cast<std::uint16_t>(rxt_set_) == 0; }
   std::uint32_t sacked_bytes() const noexcept { return sacked_; }
   std::span<const SackRange> ranges() const noexcept { return {rs(), count_}; }
   std::size_t capacity() const noexcept { return ext_ != nullptr ? ext_cap_ : kMaxRanges; }
@@ -198,11 +199,11 @@ class SackScoreboard {
   std::optional<Seq32> rescue_rxt() const noexcept;
   void set_high_rxt(Seq32 s) noexcept {
     high_rxt_ = s;
-    high_rxt_set_ = true;
+    rxt_set_.high = true;
   }
   void set_rescue_rxt(Seq32 s) noexcept {
     rescue_rxt_ = s;
-    rescue_rxt_set_ = true;
+    rxt_set_.rescue = true;
   }
 
  private:
@@ -210,7 +211,7 @@ class SackScoreboard {
   std::uint32_t insert(Seq32 left, Seq32 right, SackUpdate& u) noexcept;
   void erase(std::size_t from, std::size_t to) noexcept;
   Seq32 rxt_floor(Seq32 snd_una) const noexcept {
-    return high_rxt_set_ && seq_gt(high_rxt_, snd_una) ? high_rxt_ : snd_una;
+    return rxt_set_.high && seq_gt(high_rxt_, snd_una) ? high_rxt_ : snd_una;
   }
 
   // The inline ranges as SackRange objects: the bytes of ranges_raw_
@@ -233,8 +234,12 @@ class SackScoreboard {
   std::uint32_t sacked_ = 0;
   Seq32 high_rxt_;
   Seq32 rescue_rxt_;
-  bool high_rxt_set_ = false;
-  bool rescue_rxt_set_ = false;
+  // HighRxt and RescueRxt set, one 16-bit word for idle() (issue 16).
+  struct RxtSet {
+    bool high = false;
+    bool rescue = false;
+  };
+  RxtSet rxt_set_;
   // Only the first count_ hold a value, and only while not attached:
   // every range is written before it is read, so none is written at
   // construction. Raw bytes rather than an array of SackRange, whose

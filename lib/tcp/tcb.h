@@ -8,6 +8,7 @@
 // and keeps a deadline per timer; the node is armed for the earliest one, and
 // when it fires the engine runs every timer whose deadline has passed.
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <string_view>
 #include <type_traits>
@@ -77,13 +78,50 @@ struct TcbQueues {
   RecvQueue rcvq;  // in order, not yet read
 };
 
+// What keeps an ACK of new data off fast_ack's short path (tcp_fast_ack.cc,
+// plain_ack_state), or selects its body for our FIN: each false in the plain
+// state. One 8-byte word without padding (a base of TcbState, so each is
+// still the TCB's member by its name, at the start of its hot part), which
+// the gate tests with one load and compare (ack_gate_word) where it tested
+// six bytes and a bit-field byte apart, some 15 instructions per ACK (issue
+// 16). A flag that belongs here is one plain_ack_state would otherwise test
+// for false.
+struct TcbAckGate {
+  bool fin_sent = false;  // our FIN has been sent at least once
+  // SACK loss recovery (tcp_sack.cc): in RFC 6675 recovery; RFC 6675 §5.1:
+  // after an RTO no new recovery until SND.UNA reaches recovery_point (the
+  // timeout already answered this loss event); head_rxt_seq / head_rxt_mark
+  // are set (below).
+  bool sack_recovery = false;
+  bool recovery_hold = false;
+  bool head_rxt_valid = false;
+  bool rack_dsack_round_set = false;  // RACK.dsack_round is set (tcp_rack.cc)
+  // Undo (tcp_undo.cc): an episode whose response may still be undone; RFC
+  // 8985 §7.4 TLPRxtOut, the last probe was a retransmission.
+  bool undo_valid = false;
+  bool tlp_rxt_out = false;
+  // Derived, kept by set_full_ack_path where either changes: SACK not
+  // negotiated (the controller's NewReno recovery, RFC 6582, judges every
+  // ACK), or a controller that samples the delivery rate on every ACK
+  // (BBR: rate_on_ack). True until the handshake's options are known.
+  bool full_ack_path = true;
+};
+static_assert(sizeof(TcbAckGate) == sizeof(std::uint64_t));
+
+// The gate's flags as one word: zero when every one is false.
+inline std::uint64_t ack_gate_word(const TcbAckGate& g) noexcept { return std::bit_cast<std::uint64_t>(g); }
+// The word with fin_sent alone set, for a test that leaves fin_sent out.
+inline constexpr std::uint64_t kAckGateFinSent =
+    std::bit_cast<std::uint64_t>(TcbAckGate{.fin_sent = true, .full_ack_path = false});
+static_assert(std::has_single_bit(kAckGateFinSent));
+
 // Everything else in a TCB: plain data (trivially copyable, checked below),
 // so that a new TCB is one copy of the stack's prototype
 // (TcpStack::tcb_proto_: these defaults, the config's buffers and
 // keepalive, a fresh estimator and controller) instead of some 250 stores
 // of member initialisers and a controller built only to be rebuilt once
 // the SYN's options are known (apply_syn_options). Issue 16.
-struct TcbState {
+struct TcbState : TcbAckGate {
   // ---- hot: every segment ----
   FourTuple tuple;  // local/remote, either family
   TcpState state = TcpState::kClosed;
@@ -134,7 +172,6 @@ struct TcbState {
   bool writable_wanted = false;    // send() was refused for lack of space
   bool defer_accept_pending = false;
   bool ack_now = false;     // an ACK must go out at the end of this input / timer
-  bool fin_sent = false;    // our FIN has been sent at least once
   bool app_owned = false;   // the application holds this Tcb* (connect() or accept())
   bool removed = false;     // out of the connection table, waiting to be freed or closed
   bool orphan = false;      // closed by the application before the engine was done: counted in orphans
@@ -222,7 +259,7 @@ struct TcbState {
   std::uint32_t rack_rtt_us = 0;           // RACK.rtt
   MinRttFilter rack_min_rtt;               // RACK.min_RTT, windowed (min_rtt_filter.h)
   Seq32 rack_fack;                         // RACK.fack: highest end delivered
-  Seq32 rack_dsack_round;                  // RACK.dsack_round (when rack_dsack_round_set)
+  Seq32 rack_dsack_round;                  // RACK.dsack_round (when rack_dsack_round_set, TcbAckGate)
   // Figures for the application: the largest reordering seen, in segments
   // (Linux's tcpi_reordering, starting at dupthresh), and segments marked
   // lost so far (RACK, or RFC 6675 entries and timeouts without a log).
@@ -232,7 +269,6 @@ struct TcbState {
   std::uint8_t rack_reo_wnd_persist = 0;  // RACK.reo_wnd_persist
   bool rack_valid = false;                // RACK.xmit_ts / end_seq / rtt set
   bool rack_reordering_seen = false;      // RACK.reordering_seen
-  bool rack_dsack_round_set = false;
   // Pacing (tcp_pacing.cc), when the controller paces: the earliest time
   // the next data segment may leave, and the link in the worker's list of
   // connections waiting for it.
@@ -257,14 +293,10 @@ struct TcbState {
   Seq32 hold_rexmit_una;            // the hole last resent on SACK evidence while recovery_hold
   // The last retransmission of the segment at SND.UNA in recovery, and
   // SND.MAX when it left: data sent after it SACKed while SND.UNA stays
-  // means that retransmission was lost too (tcp_sack.cc).
+  // means that retransmission was lost too (tcp_sack.cc). The recovery's
+  // flags (sack_recovery, recovery_hold, head_rxt_valid) are TcbAckGate's.
   Seq32 head_rxt_seq;
   Seq32 head_rxt_mark;
-  bool head_rxt_valid = false;
-  bool sack_recovery = false;  // in RFC 6675 loss recovery
-  // RFC 6675 §5.1: after an RTO no new recovery until SND.UNA reaches
-  // recovery_point (the timeout already answered this loss event).
-  bool recovery_hold = false;
   bool hold_rexmit_valid = false;
   // Whether cwnd limited the sender (AckSample::cwnd_limited): the most
   // bytes outstanding when an ACK arrived, over the window that ends when
@@ -284,18 +316,21 @@ struct TcbState {
   std::uint32_t frto_sacked = 0;         // F-RTO step 3 (SACK): octets below undo_end SACKed at step 2
   std::uint16_t undo_retrans = 0;        // retransmissions of the episode no D-SACK has reported yet
   Frto frto = Frto::kOff;
-  bool undo_valid : 1 = false;   // an episode whose response may still be undone
+  // undo_valid and tlp_rxt_out: TcbAckGate.
   bool undo_active : 1 = false;  // its recovery / RTO phase: SND.UNA below undo_end
   bool undo_rto : 1 = false;     // the episode includes a retransmission timeout
   bool undo_rexmit : 1 = false;  // it retransmitted (undo_tsval is set)
   bool undo_eifel : 1 = false;   // RFC 3522: the first ACK of the retransmitted data is still to come
-  bool tlp_rxt_out : 1 = false;  // RFC 8985 §7.4 TLPRxtOut: the last probe was a retransmission
 
   // Keepalive (RFC 1122 §4.2.3.6), per connection like TCP_KEEPIDLE /
   // TCP_KEEPINTVL / TCP_KEEPCNT; from [tcp] unless the application sets them.
   Duration ka_idle;
   Duration ka_interval;
   std::uint32_t ka_probes = 0;
+  // Ownership's two flags (below), in the padding after ka_probes: so
+  // sizeof(Tcb) stays 1,504 with TcbAckGate's word ahead of the hot part.
+  bool in_accept_queue = false;
+  bool cookie_born = false;  // created from a SYN cookie: no SYN-ACK retransmission state
   // TCP_USER_TIMEOUT (RFC 5482; RFC 9293 §3.8.3): the longest sent data may
   // stay unacknowledged, or a zero window stay shut, before the connection
   // is aborted; zero: off (retries / persist_probes decide). [tcp]
@@ -333,8 +368,7 @@ struct TcbState {
   // ---- ownership ----
   Listener* listener = nullptr;  // SYN_RECEIVED children and accept-queue members
   Tcb* accept_next = nullptr;    // accept-queue link
-  bool in_accept_queue = false;
-  bool cookie_born = false;  // created from a SYN cookie: no SYN-ACK retransmission state
+  // (in_accept_queue and cookie_born: after ka_probes, above.)
   // The connection and TIME_WAIT tables' hash of `tuple` (TcpStack::tuple_hash),
   // kept for the erase and the TIME_WAIT insert at the end: cold.
   std::uint64_t tuple_hash = 0;
@@ -352,6 +386,11 @@ struct TcbState {
 // A copy of the prototype must be a plain copy: no pointer into itself,
 // nothing owned.
 static_assert(std::is_trivially_copyable_v<TcbState>);
+
+// TcbAckGate::full_ack_path from what it stands for: wherever sack_ok or
+// the controller changes (apply_syn_options, set_congestion).
+inline bool full_ack_path_due(const TcbState& s) noexcept { return !s.sack_ok || s.cc.wants_rate_samples(); }
+inline void set_full_ack_path(TcbState& s) noexcept { s.full_ack_path = full_ack_path_due(s); }
 
 // Whether `s` owns nothing and is on no list: what the stack's prototype
 // must be, since every new TCB is a bytewise copy of it (TcpStack::new_tcb)

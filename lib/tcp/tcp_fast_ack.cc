@@ -22,6 +22,7 @@
 // data. The ACK must cover the FIN if one is out: data acknowledged below
 // a FIN in flight takes the full path, as before.
 #include <algorithm>
+#include <cassert>
 #include <type_traits>
 
 #include "tcp/tcp_rack_delivered.h"
@@ -31,23 +32,30 @@ namespace tern {
 
 namespace {
 
-// What process_ack's and sack_on_ack's branches test, all of them off. A
-// log in sequence order without RACK marks means no retransmission and no
-// loss since the flight began (TxLog::seq_ordered, may_hold_lost); an idle
-// scoreboard, nothing SACKed and no HighRxt. SND.NXT = SND.MAX: no
-// go-back-N under way after a timeout. BBR samples the delivery rate on
-// every ACK (rate_on_ack): the full path. Without a log only the SYN or a
-// bare FIN may be outstanding (kEnds; tx_log_on_send lends none to either):
-// data sent while the pool was dry has no send times to walk, and its ACK
-// takes the full path.
+// What process_ack's and sack_on_ack's branches test, all of them off:
+// TcbAckGate's flags (no SACK recovery, no hold after a timeout, no head
+// retransmission, no RACK D-SACK round, nothing to undo, no retransmitted
+// probe out; SACK negotiated and a controller that takes no rate sample,
+// full_ack_path: BBR samples the delivery rate on every ACK, rate_on_ack)
+// and the rest here. The flags are one word: fast_ack tests it whole for
+// header prediction's ACKs (with fin_sent, which selects the body), so only
+// kEnds tests it here, without fin_sent. A log in sequence order without
+// RACK marks means no retransmission and no loss since the flight began
+// (TxLog::seq_ordered, may_hold_lost); an idle scoreboard, nothing SACKed
+// and no HighRxt. SND.NXT = SND.MAX: no go-back-N under way after a
+// timeout. Without a log only the SYN or a bare FIN may be outstanding
+// (kEnds; tx_log_on_send lends none to either): data sent while the pool
+// was dry has no send times to walk, and its ACK takes the full path.
 template <bool kEnds>
 bool plain_ack_state(const Tcb& c) noexcept {
-  const bool log_ok = c.txlog != nullptr ? c.txlog->seq_ordered() && !c.txlog->may_hold_lost()
+  const bool log_ok = c.txlog != nullptr ? c.txlog->ordered_without_lost()
                                          : kEnds && c.snd_max == c.snd_una + 1 &&
                                                (c.snd_una == c.iss || (c.fin_sent && c.sndq.bytes() == 0));
-  return c.sack_ok && log_ok && c.sb.idle() && !c.sack_recovery && !c.recovery_hold && !c.head_rxt_valid &&
-         !c.undo_valid && !c.tlp_rxt_out && !c.rack_dsack_round_set && c.snd_nxt == c.snd_max &&
-         !c.cc.wants_rate_samples();
+  // The derived flag against what it stands for (non-NDEBUG builds): a
+  // writer of sack_ok or the controller that does not keep it fails here.
+  assert(c.full_ack_path == full_ack_path_due(c));
+  const bool flags_off = !kEnds || (ack_gate_word(c) & ~kAckGateFinSent) == 0;
+  return flags_off && log_ok && c.sb.idle() && c.snd_nxt == c.snd_max;
 }
 
 }  // namespace
@@ -153,7 +161,10 @@ bool TcpStack::fast_ack(Tcb& c, Segment& s, Instant now) noexcept {
     if (fin_acked) on_fin_acked(c, now);
     return true;
   };
-  if (c.snd_una != c.iss && !c.fin_sent) return body(std::false_type{});
+  // Header prediction's ACK with no FIN of ours out and every gate flag
+  // off (one word: TcbAckGate); the SYN's or FIN's ACK, or a flag set (the
+  // kEnds body tests them again and declines), the other body.
+  if (c.snd_una != c.iss && ack_gate_word(c) == 0) return body(std::false_type{});
   return body(std::true_type{});
 }
 

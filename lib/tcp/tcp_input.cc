@@ -218,6 +218,7 @@ void TcpStack::apply_syn_options(Tcb& c, const TcpOptions& o, Instant now) noexc
   nc.mss = c.mss;
   nc.seed = c.iss.value();  // BBR's PROBE_BW phases: per connection, reproducible
   c.cc.reset(c.cc.algorithm(), nc);
+  set_full_ack_path(c);
 }
 
 // RFC 9293 §3.10.7.3.

@@ -741,6 +741,7 @@ void TcpStack::set_congestion(Tcb& c, CongestionAlgorithm a) noexcept {
   if (synchronized(c.state)) nc.mss = c.mss;  // else the handshake sets it (apply_syn_options)
   nc.seed = c.iss.value();
   c.cc.switch_to(a, nc, c.sack_recovery);
+  set_full_ack_path(c);
 }
 
 void TcpStack::set_receive_buffer(Tcb& c, std::uint32_t bytes, Instant now) noexcept {

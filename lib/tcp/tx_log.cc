@@ -32,7 +32,7 @@ void TxLog::record_retransmission(TxRecord r, Seq32 snd_una, Seq32 snd_max,
                                   std::span<const SackRange> sacked) noexcept {
   // A retransmission: its octets now belong to this newer record only,
   // which leaves the log out of sequence order.
-  seq_ordered_ = false;
+  order_.seq_ordered = false;
   const Seq32 rxt_end = seq_lt(r.end, snd_max) ? r.end : snd_max;
   // Room for what this adds: the retransmission's record, the new part's,
   // and the second half of a record it splits. Counted again after each
@@ -125,7 +125,7 @@ void TxLog::restore_forgotten(Seq32 start, Seq32 end, std::uint32_t sent_us, Seq
   r.flags = kTxRetransmit | kTxLost | kTxMerged;
   r.acked = coverage(start, end, snd_una, sacked);
   insert_at(0, r);  // every other record lies above it: sequence order holds
-  lost_marked_ = true;
+  order_.lost_marked = true;
 }
 
 void TxLog::erase_at(std::size_t i) noexcept {
@@ -219,7 +219,7 @@ std::size_t TxLog::free_one(std::size_t keep) noexcept {
   if (count_ == 0) return kNone;
   if (keep != 0) {
     const TxRecord& o = at(0);
-    const std::size_t scan = seq_ordered_ ? std::min<std::size_t>(count_, 2) : count_;
+    const std::size_t scan = order_.seq_ordered ? std::min<std::size_t>(count_, 2) : count_;
     int neighbours = 0;
     for (std::size_t j = 1; j < scan && neighbours < 2; ++j) {
       if (!adjacent(o, at(j))) continue;
@@ -283,7 +283,7 @@ void TxLog::release(Seq32 snd_una) noexcept {
     head_ = (head_ + 1) % kCapacity;
     --count_;
   }
-  if (seq_ordered_) return;  // the rest lie above the oldest, which reaches past snd_una
+  if (order_.seq_ordered) return;  // the rest lie above the oldest, which reaches past snd_una
   std::size_t w = 0;
   for (std::size_t i = 0; i < count_; ++i) {
     if (seq_leq(at(i).end, snd_una)) continue;

@@ -42,6 +42,7 @@
 // I/O-free, clock-free, allocation-free; the engine lends one to a
 // connection while it has data in flight (TcpStack::borrow_tx_log).
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -94,19 +95,24 @@ class TxLog {
     head_ = 0;
     count_ = 0;
     merges_ = 0;
-    seq_ordered_ = true;
-    lost_marked_ = false;
+    order_.seq_ordered = true;
+    order_.lost_marked = false;
   }
   // True while no retransmission was logged since the log was lent: the
   // records are then in sequence order as well as in time order, so those
   // an ACK covers are the oldest ones and a walk stops at the first above
   // SND.UNA (what keeps a pure ACK's work independent of the flight's size).
-  bool seq_ordered() const noexcept { return seq_ordered_; }
+  bool seq_ordered() const noexcept { return order_.seq_ordered; }
   // RACK marked a record kTxLost since the log was lent (it may have been
   // delivered or retransmitted since): when false, no record holds the flag
   // and RACK's NextSeg has nothing to look for.
-  void note_lost() noexcept { lost_marked_ = true; }
-  bool may_hold_lost() const noexcept { return lost_marked_; }
+  void note_lost() noexcept { order_.lost_marked = true; }
+  bool may_hold_lost() const noexcept { return order_.lost_marked; }
+  // seq_ordered() && !may_hold_lost(), as a fresh log has them, with one
+  // compare (fast_ack's plain state asks on every ACK; issue 16).
+  bool ordered_without_lost() const noexcept {
+    return std::bit_cast<std::uint16_t>(order_) == std::bit_cast<std::uint16_t>(Order{});
+  }
   bool empty() const noexcept { return count_ == 0; }
   std::size_t size() const noexcept { return count_; }
   // 0 = oldest.
@@ -154,7 +160,7 @@ class TxLog {
       TxRecord& r = at(i);
       // In sequence order, with no block to look for, nothing past the
       // first record at or above SND.UNA has changed.
-      if (seq_ordered_ && blocks.empty() && !seq_lt(r.start, snd_una)) break;
+      if (order_.seq_ordered && blocks.empty() && !seq_lt(r.start, snd_una)) break;
       if (r.fully_acked()) continue;
       bool touched = seq_lt(r.start, snd_una);
       for (const SackRange& b : blocks)
@@ -175,7 +181,7 @@ class TxLog {
   // as on_ack; out of sequence order it is on_ack.
   template <class Visit>
   void on_cumulative_ack(Seq32 snd_una, Visit&& visit) noexcept {
-    if (!seq_ordered_) [[unlikely]] {
+    if (!order_.seq_ordered) [[unlikely]] {
       on_ack(snd_una, {}, {}, visit);
       return;
     }
@@ -273,8 +279,13 @@ class TxLog {
   std::size_t head_ = 0;
   std::size_t count_ = 0;
   std::uint32_t merges_ = 0;
-  bool seq_ordered_ = true;
-  bool lost_marked_ = false;
+  // seq_ordered() and may_hold_lost() side by side, one 16-bit word for
+  // fast_ack's gate (ordered_without_lost).
+  struct Order {
+    bool seq_ordered = true;
+    bool lost_marked = false;
+  };
+  Order order_;
 };
 
 }  // namespace tern

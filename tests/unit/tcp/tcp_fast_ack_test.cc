@@ -7,6 +7,7 @@
 //
 // Connections are opened actively with MSS 1460, SACK and timestamps
 // (segments of 1448 octets), Nagle off.
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -285,6 +286,68 @@ TEST_F(FastAck, BbrTakesTheFullPath) {
   Tcb* c = open();
   ASSERT_NE(c, nullptr);
   expect_full_path(*c);
+}
+
+// fast_ack tests TcbAckGate's flags (tcb.h) as one word, and keeps
+// full_ack_path beside what it stands for: one connection per case, in the
+// plain state after a first ACK, then `set` and the ACK of the next
+// segment. Whether the short path took it.
+class GateCase final : public FastAckScript {
+ public:
+  void TestBody() override {}
+  bool short_path_after(const std::function<void(TcpStack&, Tcb&)>& set) {
+    SetUp();
+    bool fast = false;
+    if (Tcb* c = open(); c != nullptr) {
+      send(*c, 3, at_ms(10));
+      take_all_sent();
+      recv(ack_of(*c, S(2)), at_ms(11));
+      set(stack(), *c);
+      const std::uint64_t before = count(Counter::kTCPFastAcks);
+      recv(ack_of(*c, S(3)), at_ms(12));
+      EXPECT_EQ(c->snd_una, S(3));
+      fast = count(Counter::kTCPFastAcks) == before + 1;
+    }
+    TearDown();
+    return fast;
+  }
+};
+
+// Each gate flag set alone sends header prediction's ACK to the full path
+// (fails if one is left out of the word, or the word's test is dropped;
+// the short path's own flags, the log's and the scoreboard's, beside
+// them); none set, the short path takes it.
+TEST(FastAckGate, EachFlagAloneSendsTheAckToTheFullPath) {
+  EXPECT_TRUE(GateCase{}.short_path_after([](TcpStack&, Tcb&) {}));
+  const std::pair<const char*, bool TcbAckGate::*> flags[] = {
+      {"sack_recovery", &TcbAckGate::sack_recovery},
+      {"recovery_hold", &TcbAckGate::recovery_hold},
+      {"head_rxt_valid", &TcbAckGate::head_rxt_valid},
+      {"rack_dsack_round_set", &TcbAckGate::rack_dsack_round_set},
+      {"undo_valid", &TcbAckGate::undo_valid},
+      {"tlp_rxt_out", &TcbAckGate::tlp_rxt_out},
+  };
+  for (const auto& [name, flag] : flags) {
+    EXPECT_FALSE(GateCase{}.short_path_after([flag = flag](TcpStack&, Tcb& c) { c.*flag = true; })) << name;
+  }
+  EXPECT_FALSE(GateCase{}.short_path_after([](TcpStack&, Tcb& c) { c.txlog->note_lost(); }));
+  EXPECT_FALSE(GateCase{}.short_path_after([](TcpStack&, Tcb& c) { c.sb.set_high_rxt(c.snd_una); }));
+}
+
+// full_ack_path follows the controller (set_congestion): BBR's ACKs take
+// the full path, and CUBIC's again the short one once switched back. In a
+// build with assertions plain_ack_state also checks the flag against
+// sack_ok and the controller on every ACK it sees.
+TEST(FastAckGate, FullAckPathFollowsTheController) {
+  EXPECT_FALSE(GateCase{}.short_path_after([](TcpStack& st, Tcb& c) {
+    st.set_congestion(c, CongestionAlgorithm::kBbr);
+    EXPECT_TRUE(c.full_ack_path);
+  }));
+  EXPECT_TRUE(GateCase{}.short_path_after([](TcpStack& st, Tcb& c) {
+    st.set_congestion(c, CongestionAlgorithm::kBbr);
+    st.set_congestion(c, CongestionAlgorithm::kCubic);
+    EXPECT_FALSE(c.full_ack_path);
+  }));
 }
 
 // ---- the ACK of our SYN or FIN (process_ack's short path) ----------------------
