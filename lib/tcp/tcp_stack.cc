@@ -281,11 +281,16 @@ void TcpStack::post(Tcb& c, std::uint8_t ev) noexcept {
   if (c.in_ready_list) return;
   c.in_ready_list = true;
   c.ready_next = nullptr;
-  if (ready_tail_ == nullptr) {
-    ready_head_ = ready_tail_ = &c;
+  // The tail moves to c either way, stored once: `ready_head_ = ready_tail_
+  // = &c` let GCC's SLP vectorizer store both as one 16-byte pair, whose
+  // broadcast of &c it built (and spilled) at the entry of every function
+  // this inlines into, fast_ack's pure ACK included (issue 16).
+  Tcb* const tail = ready_tail_;
+  ready_tail_ = &c;
+  if (tail == nullptr) {
+    ready_head_ = &c;
   } else {
-    ready_tail_->ready_next = &c;
-    ready_tail_ = &c;
+    tail->ready_next = &c;
   }
 }
 
