@@ -277,6 +277,7 @@ TEST_F(FastAck, AfterARetransmissionTheFullPathUndoesASpuriousTimeout) {
 TEST_F(FastAck, WithoutSackTheFullPathRuns) {
   Tcb* c = open(false);
   ASSERT_NE(c, nullptr);
+  EXPECT_TRUE(c->full_ack_path);  // apply_syn_options without SACK
   expect_full_path(*c);
 }
 
@@ -291,11 +292,13 @@ TEST_F(FastAck, BbrTakesTheFullPath) {
 // fast_ack tests TcbAckGate's flags (tcb.h) as one word, and keeps
 // full_ack_path beside what it stands for: one connection per case, in the
 // plain state after a first ACK, then `set` and the ACK of the next
-// segment. Whether the short path took it.
+// segment. Whether the short path took it; `predicted`: whether header
+// prediction took the ACK first (a case it refuses never reaches the
+// gate, so it must say so).
 class GateCase final : public FastAckScript {
  public:
   void TestBody() override {}
-  bool short_path_after(const std::function<void(TcpStack&, Tcb&)>& set) {
+  bool short_path_after(const std::function<void(TcpStack&, Tcb&)>& set, bool predicted = true) {
     SetUp();
     bool fast = false;
     if (Tcb* c = open(); c != nullptr) {
@@ -304,8 +307,30 @@ class GateCase final : public FastAckScript {
       recv(ack_of(*c, S(2)), at_ms(11));
       set(stack(), *c);
       const std::uint64_t before = count(Counter::kTCPFastAcks);
+      const std::uint64_t hp_before = count(Counter::kTCPHPAcks);
       recv(ack_of(*c, S(3)), at_ms(12));
       EXPECT_EQ(c->snd_una, S(3));
+      EXPECT_EQ(count(Counter::kTCPHPAcks) == hp_before + 1, predicted);
+      fast = count(Counter::kTCPFastAcks) == before + 1;
+    }
+    TearDown();
+    return fast;
+  }
+  // The same for the ACK of a bare FIN, which process_ack hands to the
+  // gate's other body (kEnds): three segments sent and acknowledged,
+  // close() sends the FIN, then `set` and the FIN's ACK.
+  bool fin_short_path_after(const std::function<void(TcpStack&, Tcb&)>& set) {
+    SetUp();
+    bool fast = false;
+    if (Tcb* c = open(); c != nullptr) {
+      send(*c, 3, at_ms(10));
+      recv(ack_of(*c, S(4)), at_ms(11));
+      stack().close(*c, at_ms(12));
+      take_all_sent();
+      EXPECT_TRUE(c->fin_sent);
+      set(stack(), *c);
+      const std::uint64_t before = count(Counter::kTCPFastAcks);
+      recv(ack_of(*c, S(4) + 1), at_ms(13));
       fast = count(Counter::kTCPFastAcks) == before + 1;
     }
     TearDown();
@@ -328,10 +353,34 @@ TEST(FastAckGate, EachFlagAloneSendsTheAckToTheFullPath) {
       {"tlp_rxt_out", &TcbAckGate::tlp_rxt_out},
   };
   for (const auto& [name, flag] : flags) {
-    EXPECT_FALSE(GateCase{}.short_path_after([flag = flag](TcpStack&, Tcb& c) { c.*flag = true; })) << name;
+    // tlp_rxt_out: header prediction itself sends such an ACK to the full
+    // path (predicted_segment); only the FIN's ACK below reaches the gate.
+    const bool predicted = flag != &TcbAckGate::tlp_rxt_out;
+    EXPECT_FALSE(GateCase{}.short_path_after([flag = flag](TcpStack&, Tcb& c) { c.*flag = true; }, predicted))
+        << name;
   }
   EXPECT_FALSE(GateCase{}.short_path_after([](TcpStack&, Tcb& c) { c.txlog->note_lost(); }));
   EXPECT_FALSE(GateCase{}.short_path_after([](TcpStack&, Tcb& c) { c.sb.set_high_rxt(c.snd_una); }));
+}
+
+// The same flags on the ACK of a bare FIN (process_ack's call of the
+// short path): each alone sends it to the full path (a TLP that resent the
+// FIN must have its ACK answered by RFC 8985 §7.4's accounting in
+// undo_tlp_ack); none set, the short path takes it.
+TEST(FastAckGate, EachFlagAloneSendsTheFinsAckToTheFullPath) {
+  EXPECT_TRUE(GateCase{}.fin_short_path_after([](TcpStack&, Tcb&) {}));
+  const std::pair<const char*, bool TcbAckGate::*> flags[] = {
+      {"sack_recovery", &TcbAckGate::sack_recovery},
+      {"recovery_hold", &TcbAckGate::recovery_hold},
+      {"head_rxt_valid", &TcbAckGate::head_rxt_valid},
+      {"rack_dsack_round_set", &TcbAckGate::rack_dsack_round_set},
+      {"undo_valid", &TcbAckGate::undo_valid},
+      {"tlp_rxt_out", &TcbAckGate::tlp_rxt_out},
+  };
+  for (const auto& [name, flag] : flags) {
+    EXPECT_FALSE(GateCase{}.fin_short_path_after([flag = flag](TcpStack&, Tcb& c) { c.*flag = true; }))
+        << name;
+  }
 }
 
 // full_ack_path follows the controller (set_congestion): BBR's ACKs take
@@ -340,6 +389,7 @@ TEST(FastAckGate, EachFlagAloneSendsTheAckToTheFullPath) {
 // sack_ok and the controller on every ACK it sees.
 TEST(FastAckGate, FullAckPathFollowsTheController) {
   EXPECT_FALSE(GateCase{}.short_path_after([](TcpStack& st, Tcb& c) {
+    EXPECT_FALSE(c.full_ack_path);  // apply_syn_options: SACK on, CUBIC
     st.set_congestion(c, CongestionAlgorithm::kBbr);
     EXPECT_TRUE(c.full_ack_path);
   }));
