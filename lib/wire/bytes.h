@@ -24,7 +24,16 @@ constexpr std::uint32_t load_be32(const std::byte* p) noexcept {
          (std::to_integer<std::uint32_t>(p[2]) << 8) | std::to_integer<std::uint32_t>(p[3]);
 }
 
+// At run time one byte swap and one 2-byte store, as store_be32 (below):
+// with byte stores GCC's store merging joins a header's neighbouring fields
+// (the TCP ports; data offset, flags and window) into wider stores whose
+// values it assembles byte by byte, a shift and an OR per byte.
 constexpr void store_be16(std::byte* p, std::uint16_t v) noexcept {
+  if (!std::is_constant_evaluated()) {
+    const std::uint16_t be = std::endian::native == std::endian::little ? __builtin_bswap16(v) : v;
+    std::memcpy(p, &be, sizeof be);
+    return;
+  }
   p[0] = static_cast<std::byte>(v >> 8);
   p[1] = static_cast<std::byte>(v);
 }
