@@ -646,7 +646,24 @@ class TcpStack {
   static bool rack_rxt_out(const Tcb& c) noexcept;              // a retransmission not yet delivered
   std::uint32_t rack_retransmit_first_lost(Tcb& c, Instant now) noexcept;
   bool send_retransmission(Tcb& c, const SackNext& nx, Instant now) noexcept;
-  void return_tx_log(Tcb& c) noexcept;
+  // Gives the connection's log back (its flight emptied, or the TCB goes):
+  // inline, as a flight's end in request/response returns it twice per
+  // transaction, nearly always with an idle scoreboard whose detach moves
+  // nothing and drops nothing. The log goes back cleared, so that
+  // borrow_tx_log hands it out as it is (every log in txlog_free_ is clear).
+  void return_tx_log(Tcb& c) noexcept {
+    if (c.txlog == nullptr) return;
+    if (!c.sb.empty()) [[unlikely]] {
+      return_tx_log_sacked(c);
+      return;
+    }
+    c.sb.detach();
+    c.txlog->clear();
+    txlog_free_.push_back(c.txlog);
+    c.txlog = nullptr;
+    c.rack_deadline = Instant::max();  // nothing left to time
+  }
+  void return_tx_log_sacked(Tcb& c) noexcept;  // with SACKed ranges to move back (and maybe drop)
 
   // tcp_undo.cc: undoing a congestion response found spurious (RFC 3708
   // D-SACK, RFC 3522 Eifel with RFC 4015's response, RFC 5682 F-RTO) and

@@ -12,15 +12,16 @@ namespace tern {
 bool TcpStack::borrow_tx_log(Tcb& c) noexcept {
   if (c.txlog != nullptr) return true;
   if (txlog_free_.empty()) return false;
-  c.txlog = txlog_free_.back();
+  c.txlog = txlog_free_.back();  // clear: logs start so, and return_tx_log clears them
   txlog_free_.pop_back();
-  c.txlog->clear();
   c.sb.attach(c.txlog->sack_room());
   return true;
 }
 
-void TcpStack::return_tx_log(Tcb& c) noexcept {
-  if (c.txlog == nullptr) return;
+// return_tx_log (tcp_stack.h) for a scoreboard holding SACKed ranges: they
+// move back inline, the lowest kMaxRanges of them (RFC 2018 §3: what an
+// overflow would keep).
+void TcpStack::return_tx_log_sacked(Tcb& c) noexcept {
   const std::size_t dropped = c.sb.detach();  // none unless SACKed data is still out
   if (dropped > 0) counters_.inc(Counter::kTCPSACKOverflow, dropped);
   c.txlog->clear();
@@ -71,7 +72,13 @@ void TcpStack::tx_log_on_send(Tcb& c, Seq32 seq, std::uint32_t seq_len, Instant 
   r.delivered_us = c.delivered_us;
   r.first_sent_us = c.first_sent_us;
   r.flags = c.app_limited != 0 ? kTxAppLimited : 0;
-  c.txlog->record(r, c.snd_una, c.snd_max, c.sb.ranges());
+  // seq_len is at least 1 (data or the FIN: send_segment_inline) and
+  // r.flags never holds kTxLost: new data takes record_new.
+  if (seq_geq(seq, c.snd_max)) [[likely]] {
+    c.txlog->record_new(r);
+  } else {
+    c.txlog->record(r, c.snd_una, c.snd_max, c.sb.ranges());
+  }
 }
 
 std::uint32_t TcpStack::tx_log_on_ack(Tcb& c, std::uint32_t newly, std::span<const SackBlock> blocks,

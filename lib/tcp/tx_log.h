@@ -145,6 +145,15 @@ class TxLog {
     }
     record_retransmission(r, snd_una, snd_max, sacked);
   }
+  // record() for new data the caller knows to be new (r.start at or above
+  // SND.MAX) and not empty, without kTxLost: the engine's every send of new
+  // data (tcp_tx_log.cc), which then need not find the scoreboard's ranges
+  // that only a retransmission reads.
+  void record_new(TxRecord r) noexcept {
+    r.acked = 0;
+    make_room(1);
+    append(r);
+  }
 
   // On an ACK, after SND.UNA and the scoreboard moved: every record whose
   // delivered octets grew (below snd_una, or SACKed by `sacked`), oldest

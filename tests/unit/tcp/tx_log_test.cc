@@ -641,5 +641,67 @@ TEST_F(TxLogEngine, DryPoolFinLeftAloneIsResentByItsTimers) {
   EXPECT_EQ(sent.front().seq, S(3));
 }
 
+// A log goes back to the pool cleared (return_tx_log), and is lent as it
+// is (borrow_tx_log): with one log in the pool, a flight that retransmitted
+// (the log out of sequence order) and had RACK mark a loss hands the next
+// flight the same log with none of it: one record, in sequence order,
+// nothing marked lost or merged. Fails with return_tx_log's clear left out.
+TEST_F(TxLogEngine, TheNextFlightBorrowsTheLogCleared) {
+  options_.tx_logs = 1;
+  Tcb* c = open_sack();
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(stack().send_copy(*c, pattern(2 * kMss), at_ms(10)), 2 * kMss);
+  take_all_sent();
+  TxLog* const log = c->txlog;
+  ASSERT_NE(log, nullptr);
+  // S2 SACKed: RACK finds S1 lost (SRTT 0, reo_wnd 0) and resends it.
+  recv(ack_with(S(1), {{S(2), S(3)}}), at_ms(12));
+  expect_sent(seg().seq(S(1)).data(kMss));
+  ASSERT_NE(c->txlog, nullptr);
+  EXPECT_FALSE(c->txlog->seq_ordered());
+  EXPECT_TRUE(c->txlog->may_hold_lost());
+  recv(ack_with(S(3)), at_ms(13));
+  EXPECT_EQ(c->txlog, nullptr);
+  ASSERT_EQ(stack().send_copy(*c, pattern(kMss), at_ms(30)), kMss);
+  take_all_sent();
+  ASSERT_EQ(c->txlog, log);
+  EXPECT_EQ(log->size(), 1u);
+  EXPECT_EQ(log->at(0).start, S(3));
+  EXPECT_TRUE(log->seq_ordered());
+  EXPECT_FALSE(log->may_hold_lost());
+  EXPECT_EQ(log->merges(), 0u);
+  EXPECT_EQ(count(Counter::kTCPTxLogUnavailable), 0u);
+}
+
+// The same when the log goes back with SACKed ranges still on the
+// scoreboard (the connection aborted mid-flight: return_tx_log_sacked): the
+// next connection to borrow it finds it clear.
+TEST_F(TxLogEngine, ALogReturnedWithSackedRangesIsLentCleared) {
+  options_.tx_logs = 1;
+  Tcb* c = open_sack();
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(stack().send_copy(*c, pattern(4 * kMss), at_ms(10)), 4 * kMss);
+  take_all_sent();
+  TxLog* const log = c->txlog;
+  ASSERT_NE(log, nullptr);
+  recv(ack_with(S(1), {{S(4), S(5)}}), at_ms(12));  // RACK resends: out of sequence order
+  take_all_sent();
+  ASSERT_EQ(c->txlog, log);
+  EXPECT_FALSE(log->seq_ordered());
+  EXPECT_FALSE(c->sb.empty());
+  stack().abort(*c, at_ms(13));
+  stack().close(*c, at_ms(13));
+  take_all_sent();
+  Tcb* d = open_sack();
+  ASSERT_NE(d, nullptr);
+  ASSERT_EQ(stack().send_copy(*d, pattern(kMss), at_ms(30)), kMss);
+  take_all_sent();
+  ASSERT_EQ(d->txlog, log);
+  EXPECT_EQ(log->size(), 1u);
+  EXPECT_TRUE(log->seq_ordered());
+  EXPECT_FALSE(log->may_hold_lost());
+  EXPECT_EQ(count(Counter::kTCPTxLogUnavailable), 0u);
+}
+
 }  // namespace
 }  // namespace tern::tcptest
