@@ -289,6 +289,7 @@ void TcpStack::post(Tcb& c, std::uint8_t ev) noexcept {
   ready_tail_ = &c;
   if (tail == nullptr) {
     ready_head_ = &c;
+    posted_ = true;
   } else {
     tail->ready_next = &c;
   }
@@ -298,6 +299,7 @@ void TcpStack::post_listener(Listener& l) noexcept {
   if (l.ready_pending_) return;
   l.ready_pending_ = true;
   ready_listeners_.push_back(&l);
+  posted_ = true;
 }
 
 void TcpStack::dispatch_posted() noexcept {
@@ -322,6 +324,7 @@ void TcpStack::dispatch_posted() noexcept {
   for (Tcb* c : closing_free_) free_tcb(*c);
   closing_free_.clear();
   in_dispatch_ = false;
+  posted_ = ready_head_ != nullptr || !ready_listeners_.empty();
 }
 
 void TcpStack::finish(Tcb& c, TcpError e) noexcept {
@@ -338,7 +341,7 @@ void TcpStack::finish(Tcb& c, TcpError e) noexcept {
   if (c.state != TcpState::kTimeWait) to_state(c, TcpState::kClosed);
   c.error = e;
   if (!c.app_owned || c.app_closed) {
-    closing_free_.push_back(&c);
+    defer_free(c);
   } else {
     post(c, kTcpEvClosed);
   }
@@ -590,7 +593,7 @@ void TcpStack::close(Tcb& c, Instant now) noexcept {
   if (c.app_closed) return;
   if (c.removed) {  // already over: only the application's hold remained
     c.app_closed = true;
-    closing_free_.push_back(&c);
+    defer_free(c);
     dispatch();
     return;
   }
@@ -634,7 +637,7 @@ void TcpStack::abort(Tcb& c, Instant now) noexcept {
     }
     finish(c, TcpError::kAborted);
   } else {
-    closing_free_.push_back(&c);
+    defer_free(c);
   }
   dispatch();
 }

@@ -878,10 +878,18 @@ class TcpStack {
   void to_state(Tcb& c, TcpState s) noexcept;
   void post(Tcb& c, std::uint8_t ev) noexcept;
   void post_listener(Listener& l) noexcept;
+  // Frees c at the end of the next dispatch (closing_free_).
+  void defer_free(Tcb& c) noexcept {
+    closing_free_.push_back(&c);
+    posted_ = true;
+  }
   // Runs after every segment, send and read: inline, it returns at once
   // when no event is posted and nothing waits to be freed (nearly always).
+  // One flag (posted_) for the three lists: each was two or three loads
+  // and a compare at every call, some ten calls per request/response
+  // transaction.
   void dispatch() noexcept {
-    if (ready_head_ != nullptr || !ready_listeners_.empty() || !closing_free_.empty()) dispatch_posted();
+    if (posted_) dispatch_posted();
   }
   void dispatch_posted() noexcept;
   // The connection is over: error recorded, TCB removed from the table and
@@ -955,7 +963,13 @@ class TcpStack {
   bool burst_ = false;                      // between begin_burst and end_burst
   std::vector<Listener*> ready_listeners_;
   std::vector<Tcb*> closing_free_;  // TCBs to free after dispatch
-  std::uint32_t port_offset_ = 0;   // RFC 6056 algorithm 3 style counter
+  // Set whenever ready_head_, ready_listeners_ or closing_free_ gains an
+  // entry (post, post_listener, defer_free); dispatch_posted sets it again
+  // to whether any of them holds one when it is done. While all three are
+  // empty it may still be set (an entry taken off elsewhere): dispatch_posted
+  // then finds nothing to do and clears it.
+  bool posted_ = false;
+  std::uint32_t port_offset_ = 0;  // RFC 6056 algorithm 3 style counter
   Instant challenge_window_;
   std::uint32_t challenge_count_ = 0;  // challenge ACKs left in this second
   std::uint64_t challenge_rng_;        // xorshift state for the per-second budget
