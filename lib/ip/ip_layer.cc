@@ -177,7 +177,16 @@ void IpLayer::on_ipv4(Mbuf frame, Instant now, FrameQueue& out) noexcept {
   Ipv4Delivery d{ip->src(), ip->dst(), ip->protocol(),
                  static_cast<std::uint16_t>(kEthernetHeaderLen + ip->header_len()),
                  static_cast<std::uint16_t>(ip->total_length() - ip->header_len())};
-  if (!ip->is_fragment()) return deliver(d, std::move(frame), now, out);
+  if (!ip->is_fragment()) {
+    // TCP, nearly every datagram: handed on here, as deliver() would, but
+    // without its call and switch and the frame moved through one more
+    // by-value Mbuf (~30 instructions per segment).
+    if (d.protocol == kIpProtoTcp && tcp_ != nullptr) [[likely]] {
+      counters_.inc(Counter::kIpInDelivers);
+      return tcp_->on_ipv4(d, std::move(frame), now, out);
+    }
+    return deliver(d, std::move(frame), now, out);
+  }
 
   // RFC 791 §3.2: every fragment but the last carries a multiple of 8 bytes,
   // and no fragment may extend a datagram past 65535 bytes.
