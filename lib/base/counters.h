@@ -49,7 +49,7 @@ namespace tern {
   X(TCPSACKRescue) X(TCPLostRetransmit) X(TCPLossProbes) X(TCPTxLogUnavailable)                  \
   X(TCPDSACKUndo) X(TCPFullUndo) X(TCPPartialUndo) X(TCPLossUndo) X(TCPSpuriousRTOs) X(TCPLossProbeRecovery) \
   X(TCPHPHits) X(TCPHPAcks) X(TCPFastAcks) X(TCPPMTUUpdates) X(TCPPMTUAdopted) X(TCPPMTURestored)               \
-  X(TCPRcvBufGrown) X(TCPSndBufGrown) \
+  X(TCPRcvBufGrown) X(TCPSndBufGrown) X(TCPHeaderMbufsHeld) \
   X(UdpInDatagrams) X(UdpOutDatagrams) X(UdpNoPorts) X(UdpInErrors) X(UdpRcvbufErrors) \
   X(UdpInCsumErrors) X(Udp6InDatagrams) X(Udp6OutDatagrams) X(Udp6NoPorts) X(Udp6InErrors)      \
   X(Udp6RcvbufErrors) X(Udp6InCsumErrors) X(IcmpOutDestUnreachs)

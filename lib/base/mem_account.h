@@ -97,6 +97,12 @@ class MemAccount : public BufferAccount {
 
   std::uint64_t entered_pressure() const noexcept { return entered_pressure_; }
 
+  // level()'s quick answer without its bookkeeping: true only where level()
+  // would say kNormal at once. For callers that must not move the level's
+  // state (the pressure entries it counts) by asking more often than the
+  // queues do: the header stash's keep-or-flush test (TcpStack).
+  bool surely_normal() const noexcept { return charged_ < normal_below_; }
+
  private:
   MemLevel level_slow() noexcept {
     if (charged_ >= limits_.pressure) {

@@ -308,6 +308,7 @@ void Runtime::worker_loop(std::size_t index) {
   TscClock clock;
   w.start_app(clock.now());
   while (!stopping()) w.poll_once(clock.now());
+  if (w.tcp() != nullptr) w.tcp()->flush_header_mbufs();  // the pool full again once the worker stops
   w.flush();
 }
 

@@ -100,19 +100,71 @@ inline std::uint32_t window_limit(MemLevel level, std::uint32_t rcv_buf, std::ui
 // Header mbufs for a burst of `segments` taken from the pool in one call:
 // rte_pktmbuf_alloc_bulk resets them in one loop, so the cache misses on
 // their metadata (mbufs come back from whichever core freed them) overlap
-// instead of stalling each segment in turn. Whatever the burst did not use
-// goes back at the end of output(), so nothing stays reserved between calls.
+// instead of stalling each segment in turn. What the stash already holds
+// goes first (moved to the front); at the end of output() what the burst
+// did not use goes back but for kHeaderMbufsKept (release_header_mbufs).
 void TcpStack::reserve_header_mbufs(std::uint32_t segments) noexcept {
-  if (segments < 2 || hdr_next_ < hdr_count_) return;
-  const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(segments, hdr_stash_.size()));
-  if (rte_pktmbuf_alloc_bulk(pool_mp_, hdr_stash_.data(), n) != 0) return;  // short: one at a time
-  hdr_count_ = n;
-  hdr_next_ = 0;
+  if (segments < 2 || hdr_count_ - hdr_next_ >= segments) return;
+  grow_header_mbufs(segments);
 }
 
+// Out of line: inlined, the move and the mempool get cost output_pass's
+// every call registers and code size (rr +21 instructions a transaction).
+[[gnu::noinline]] void TcpStack::grow_header_mbufs(std::uint32_t segments) noexcept {
+  const std::uint32_t held = hdr_count_ - hdr_next_;
+  const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(segments, hdr_stash_.size()));
+  if (held != 0 && hdr_next_ != 0) std::copy_n(hdr_stash_.data() + hdr_next_, held, hdr_stash_.data());
+  hdr_next_ = 0;
+  hdr_count_ = held;
+  if (!alloc_header_mbufs(hdr_stash_.data() + held, n - held)) return;  // short: one at a time
+  hdr_count_ = n;
+  set_header_mbufs_held();
+}
+
+// rte_pktmbuf_alloc_bulk's mbufs with mbuf_reset_from's resets (base/mbuf.h).
+bool TcpStack::alloc_header_mbufs(rte_mbuf** out, std::uint32_t n) noexcept {
+  if (rte_mempool_get_bulk(pool_mp_, reinterpret_cast<void**>(out), n) != 0) return false;
+  for (std::uint32_t i = 0; i < n; ++i) mbuf_reset_from(out[i], hdr_rearm_);
+  return true;
+}
+
+// The end of output(): a burst's unused reservation goes back to the pool
+// but for the last kHeaderMbufsKept, which the next calls take; all of it
+// once the worker has left its normal level, so that a stash never holds
+// what the queues are short of.
 void TcpStack::release_header_mbufs() noexcept {
+  const std::uint32_t held = hdr_count_ - hdr_next_;
+  if (held == 0) return;
+  const std::uint32_t keep = mem_.surely_normal() ? kHeaderMbufsKept : 0;
+  if (held <= keep) return;
+  rte_pktmbuf_free_bulk(hdr_stash_.data() + hdr_next_, held - keep);
+  hdr_next_ = hdr_count_ - keep;
+  set_header_mbufs_held();
+}
+
+void TcpStack::flush_header_mbufs() noexcept {
   if (hdr_next_ < hdr_count_) rte_pktmbuf_free_bulk(hdr_stash_.data() + hdr_next_, hdr_count_ - hdr_next_);
   hdr_count_ = hdr_next_ = 0;
+  set_header_mbufs_held();
+}
+
+// The stash is empty: a batch of kHeaderMbufsKept from the pool in one
+// call (one mempool get and one reset loop instead of one allocation per
+// segment; the get's fixed cost, some 100 instructions in DPDK 22.11, is
+// why the batch is 16 and not 8), the first for this segment. Outside the
+// normal level, or with the pool too short for the batch, one mbuf alone,
+// as before the stash.
+[[gnu::noinline]] Mbuf TcpStack::refill_header_mbufs() noexcept {
+  hdr_count_ = hdr_next_ = 0;
+  if (mem_.surely_normal() && alloc_header_mbufs(hdr_stash_.data(), kHeaderMbufsKept)) [[likely]] {
+    hdr_count_ = kHeaderMbufsKept;
+    hdr_next_ = 1;
+    set_header_mbufs_held();
+    return Mbuf{hdr_stash_[0]};
+  }
+  Mbuf m = Mbuf::alloc(pool_mp_);
+  if (!m) note_mbuf_exhausted();
+  return m;
 }
 
 // A stale prefix (its neighbour entry changed or expired) is rebuilt; where
@@ -122,13 +174,6 @@ void TcpStack::release_header_mbufs() noexcept {
 bool TcpStack::refresh_prefix(Tcb& c, Instant now) noexcept {
   c.prefix.len = 0;
   return sink_.frame_prefix(c.tuple, c.prefix, now);  // prefix_fresh asked for prefix_gen_
-}
-
-Mbuf TcpStack::new_header_mbuf() noexcept {
-  if (hdr_next_ < hdr_count_) return Mbuf{hdr_stash_[hdr_next_++]};
-  Mbuf m = Mbuf::alloc(pool_mp_);
-  if (!m) note_mbuf_exhausted();
-  return m;
 }
 
 // What c's receive queues may take (truesize) at the worker's memory level

@@ -127,6 +127,7 @@ TcpStack::TcpStack(const TcpStackOptions& o, Counters& counters, SegmentSink& si
       challenge_window_(start),
       challenge_rng_(o.hash_seed ^ 0xd1b54a32d192ed03ull) {
   if (challenge_rng_ == 0) challenge_rng_ = 1;  // xorshift's one fixed point
+  hdr_rearm_ = mbuf_rearm_template(pool);
   challenge_count_ = o.cfg.challenge_ack_limit;
   rto_cfg_.initial = o.cfg.rto_initial;
   rto_cfg_.min = o.cfg.rto_min;
@@ -158,6 +159,7 @@ TcpStack::TcpStack(const TcpStackOptions& o, Counters& counters, SegmentSink& si
 }
 
 TcpStack::~TcpStack() {
+  flush_header_mbufs();
   // Free every TCB still alive so their mbufs return to the pools.
   std::vector<Tcb*> all;
   table_.for_each([&](const FourTuple&, Tcb* t) { all.push_back(t); });

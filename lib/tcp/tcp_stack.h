@@ -403,6 +403,14 @@ class TcpStack {
   // Connections the application closed that the engine still finishes.
   std::uint32_t orphans() const noexcept { return orphans_; }
   std::size_t connections() const noexcept { return table_.size(); }
+  // Header mbufs the stack holds reset between calls (at most
+  // kHeaderMbufsKept; out of the pool, charged to no queue), and their
+  // return to the pool: the worker calls it when it stops, tests before
+  // they count the pool's mbufs; the stack itself when it goes, when the
+  // worker leaves its normal level and when the pool runs low.
+  static constexpr std::uint32_t kHeaderMbufsKept = 16;
+  std::uint32_t header_mbufs_held() const noexcept { return hdr_count_ - hdr_next_; }
+  void flush_header_mbufs() noexcept;
   const TimeWaitTable& time_wait() const noexcept { return tw_; }
   const TcpConfig& config() const noexcept { return o_.cfg; }
   // The pool of data-room-less mbufs that slices take (WorkerContext::wrap's).
@@ -518,7 +526,11 @@ class TcpStack {
   void rcv_space_measure(Tcb& c, Instant now) noexcept;
   void predicted_segment(Tcb& c, Segment& s, Instant now) noexcept;  // header prediction, else input_full
   void reserve_header_mbufs(std::uint32_t segments) noexcept;
+  void grow_header_mbufs(std::uint32_t segments) noexcept;
   void release_header_mbufs() noexcept;
+  void set_header_mbufs_held() noexcept {
+    counters_.events[static_cast<std::size_t>(Counter::kTCPHeaderMbufsHeld)] = hdr_count_ - hdr_next_;
+  }
   void process_fin(Tcb& c, Instant now) noexcept;
   Duration rtt_sample(Tcb& c, const Segment& s, Instant now) noexcept;  // the sample taken, or zero
   // What the transmit log says about an ACK's round trip: `rtt` when the
@@ -814,7 +826,18 @@ class TcpStack {
   bool window_update_open(Tcb& c, std::uint32_t cur, std::uint32_t max_field) noexcept;
   void ack_now_or_later(Tcb& c, bool force, Instant now) noexcept;
   std::uint32_t ts_val(const Tcb& c, Instant now) const noexcept { return ts_clock(now) + c.ts_offset; }
-  Mbuf new_header_mbuf() noexcept;
+  // A reset header mbuf: from the stash when it holds one (the common case,
+  // inline: two loads, a store and a gauge's decrement), else
+  // refill_header_mbufs takes a batch from the pool.
+  Mbuf new_header_mbuf() noexcept {
+    if (hdr_next_ < hdr_count_) [[likely]] {
+      --counters_.events[static_cast<std::size_t>(Counter::kTCPHeaderMbufsHeld)];
+      return Mbuf{hdr_stash_[hdr_next_++]};
+    }
+    return refill_header_mbufs();
+  }
+  Mbuf refill_header_mbufs() noexcept;
+  bool alloc_header_mbufs(rte_mbuf** out, std::uint32_t n) noexcept;
   // Whether c.prefix may head c's next segment (valid under the sink's
   // generation, its neighbour entry still fresh), rebuilt if it went stale.
   bool prefix_fresh(Tcb& c, Instant now) noexcept {
@@ -975,11 +998,17 @@ class TcpStack {
   std::uint64_t challenge_rng_;        // xorshift state for the per-second budget
   bool in_dispatch_ = false;
   bool mbuf_exhausted_noted_ = false;
-  // output()'s header mbufs, allocated in bulk (tcp_output.cc); empty
-  // outside output().
+  // Reset header mbufs, taken from the pool in bulk (tcp_output.cc): a
+  // burst's reservation inside output(), and between calls at most
+  // kHeaderMbufsKept of them, the batch a lone segment's refill took
+  // (docs/architecture.md "Memory model": not charged, flushed when the
+  // worker leaves its normal level, when the pool runs low and when the
+  // stack goes). [hdr_next_, hdr_count_) are held; the gauge
+  // TCPHeaderMbufsHeld says how many.
   std::array<rte_mbuf*, 64> hdr_stash_{};
   std::uint32_t hdr_count_ = 0;
   std::uint32_t hdr_next_ = 0;
+  std::uint64_t hdr_rearm_ = 0;  // mbuf_rearm_template(pool_mp_)
   std::uint32_t orphans_ = 0;
   Instant next_relief_check_;
   Instant last_relief_log_;

@@ -111,7 +111,15 @@ void TcpStack::relieve_memory(Instant now) noexcept {
   const std::uint32_t floor = mem_.limits().min_free_mbufs;
   if (floor == 0 || now < next_relief_check_) return;
   next_relief_check_ = now + Duration::ms(1);
-  const unsigned free_mbufs = rte_mempool_avail_count(pool_mp_);
+  // The header stash (kHeaderMbufsKept mbufs at most) is the first to go
+  // back: outside the normal level, and before the pool's count is judged,
+  // so that no connection is aborted for mbufs the stack itself holds.
+  if (!mem_.surely_normal()) flush_header_mbufs();
+  unsigned free_mbufs = rte_mempool_avail_count(pool_mp_);
+  if (free_mbufs < floor && header_mbufs_held() != 0) {
+    flush_header_mbufs();
+    free_mbufs = rte_mempool_avail_count(pool_mp_);
+  }
   if (free_mbufs >= floor) return;
   struct Victim {
     std::uint64_t score;

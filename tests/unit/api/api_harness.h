@@ -326,8 +326,19 @@ class ApiPair : public ::testing::Test {
     server_->start_app(now_);
     client_->start_app(now_);
   }
-  void poll_server() { server_->poll_once(now_); }
-  void poll_client() { client_->poll_once(now_); }
+  // Each poll ends with the stack's stash of reset header mbufs given back
+  // (TcpStack::flush_header_mbufs, docs/architecture.md "Memory model"), so
+  // that the tests' counts of the pools' mbufs are the queues', the link's
+  // and the application's alone; tests/unit/tcp/tcp_header_stash_test.cc
+  // tests the stash across calls.
+  void poll_server() {
+    server_->poll_once(now_);
+    server_->tcp()->flush_header_mbufs();
+  }
+  void poll_client() {
+    client_->poll_once(now_);
+    client_->tcp()->flush_header_mbufs();
+  }
   void step() {
     now_ = now_ + kStep;
     poll_server();

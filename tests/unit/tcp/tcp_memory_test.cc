@@ -17,7 +17,11 @@ class TcpMemory : public TcpHarness {
   std::uint32_t per_mbuf() const {
     return static_cast<std::uint32_t>(sizeof(rte_mbuf)) + rte_pktmbuf_data_room_size(pool_);
   }
-  unsigned mbufs_out() const { return rte_mempool_in_use_count(pool_) - baseline_; }
+  // Out of the pool on a queue's or the application's behalf: the stack's
+  // stash of reset header mbufs is not counted.
+  unsigned mbufs_out() const {
+    return rte_mempool_in_use_count(pool_) - baseline_ - (stack_ ? stack_->header_mbufs_held() : 0);
+  }
   // Sends 1460-byte segments from `seq` until the window we advertised is
   // full; returns the peer's next sequence number.
   Seq32 fill_window(const Tcb& c, Seq32 seq, Instant at) {
@@ -364,8 +368,12 @@ class TcpLastResort : public TcpMemory {
            at);
     }
   }
-  // Takes mbufs out of the pool until `left` are free; give them back with release().
+  // Takes mbufs out of the pool until `left` are free; give them back with
+  // release(). The stack's header stash goes back first (as the last resort
+  // gives it back before it judges the pool), so that `left` are free with
+  // it counted.
   void hog(unsigned left) {
+    stack().flush_header_mbufs();
     while (rte_mempool_avail_count(pool_) > left) {
       rte_mbuf* m = rte_pktmbuf_alloc(pool_);
       if (m == nullptr) break;
