@@ -338,21 +338,24 @@ class GateCase final : public FastAckScript {
   }
 };
 
+// The gate's flags other than fin_sent (which chooses its body) and
+// full_ack_path (FullAckPathFollowsTheController below), by name.
+constexpr std::pair<const char*, bool TcbAckGate::*> kGateFlags[] = {
+    {"sack_recovery", &TcbAckGate::sack_recovery},
+    {"recovery_hold", &TcbAckGate::recovery_hold},
+    {"head_rxt_valid", &TcbAckGate::head_rxt_valid},
+    {"rack_dsack_round_set", &TcbAckGate::rack_dsack_round_set},
+    {"undo_valid", &TcbAckGate::undo_valid},
+    {"tlp_rxt_out", &TcbAckGate::tlp_rxt_out},
+};
+
 // Each gate flag set alone sends header prediction's ACK to the full path
 // (fails if one is left out of the word, or the word's test is dropped;
 // the short path's own flags, the log's and the scoreboard's, beside
 // them); none set, the short path takes it.
 TEST(FastAckGate, EachFlagAloneSendsTheAckToTheFullPath) {
   EXPECT_TRUE(GateCase{}.short_path_after([](TcpStack&, Tcb&) {}));
-  const std::pair<const char*, bool TcbAckGate::*> flags[] = {
-      {"sack_recovery", &TcbAckGate::sack_recovery},
-      {"recovery_hold", &TcbAckGate::recovery_hold},
-      {"head_rxt_valid", &TcbAckGate::head_rxt_valid},
-      {"rack_dsack_round_set", &TcbAckGate::rack_dsack_round_set},
-      {"undo_valid", &TcbAckGate::undo_valid},
-      {"tlp_rxt_out", &TcbAckGate::tlp_rxt_out},
-  };
-  for (const auto& [name, flag] : flags) {
+  for (const auto& [name, flag] : kGateFlags) {
     // tlp_rxt_out: header prediction itself sends such an ACK to the full
     // path (predicted_segment); only the FIN's ACK below reaches the gate.
     const bool predicted = flag != &TcbAckGate::tlp_rxt_out;
@@ -369,15 +372,7 @@ TEST(FastAckGate, EachFlagAloneSendsTheAckToTheFullPath) {
 // undo_tlp_ack); none set, the short path takes it.
 TEST(FastAckGate, EachFlagAloneSendsTheFinsAckToTheFullPath) {
   EXPECT_TRUE(GateCase{}.fin_short_path_after([](TcpStack&, Tcb&) {}));
-  const std::pair<const char*, bool TcbAckGate::*> flags[] = {
-      {"sack_recovery", &TcbAckGate::sack_recovery},
-      {"recovery_hold", &TcbAckGate::recovery_hold},
-      {"head_rxt_valid", &TcbAckGate::head_rxt_valid},
-      {"rack_dsack_round_set", &TcbAckGate::rack_dsack_round_set},
-      {"undo_valid", &TcbAckGate::undo_valid},
-      {"tlp_rxt_out", &TcbAckGate::tlp_rxt_out},
-  };
-  for (const auto& [name, flag] : flags) {
+  for (const auto& [name, flag] : kGateFlags) {
     EXPECT_FALSE(GateCase{}.fin_short_path_after([flag = flag](TcpStack&, Tcb& c) { c.*flag = true; }))
         << name;
   }
