@@ -130,12 +130,13 @@ bool TcpStack::alloc_header_mbufs(rte_mbuf** out, std::uint32_t n) noexcept {
 
 // The end of output(): a burst's unused reservation goes back to the pool
 // but for the last kHeaderMbufsKept, which the next calls take; all of it
-// once the worker has left its normal level, so that a stash never holds
-// what the queues are short of.
+// once the worker has left its normal level or the pool ran low
+// (header_stash_open), so that a stash never holds what the queues, or the
+// pool's other takers, are short of.
 void TcpStack::release_header_mbufs() noexcept {
   const std::uint32_t held = hdr_count_ - hdr_next_;
   if (held == 0) return;
-  const std::uint32_t keep = mem_.surely_normal() ? kHeaderMbufsKept : 0;
+  const std::uint32_t keep = header_stash_open() ? kHeaderMbufsKept : 0;
   if (held <= keep) return;
   rte_pktmbuf_free_bulk(hdr_stash_.data() + hdr_next_, held - keep);
   hdr_next_ = hdr_count_ - keep;
@@ -152,11 +153,13 @@ void TcpStack::flush_header_mbufs() noexcept {
 // call (one mempool get and one reset loop instead of one allocation per
 // segment; the get's fixed cost, some 100 instructions in DPDK 22.11, is
 // why the batch is 16 and not 8), the first for this segment. Outside the
-// normal level, or with the pool too short for the batch, one mbuf alone,
-// as before the stash.
+// normal level, with the pool low at the last timer pass (pool_low_: a
+// batch would take what ARP, ICMP, the RX ring's refill and the other
+// connections need) or too short for the batch, one mbuf alone, as before
+// the stash.
 [[gnu::noinline]] Mbuf TcpStack::refill_header_mbufs() noexcept {
   hdr_count_ = hdr_next_ = 0;
-  if (mem_.surely_normal() && alloc_header_mbufs(hdr_stash_.data(), kHeaderMbufsKept)) [[likely]] {
+  if (header_stash_open() && alloc_header_mbufs(hdr_stash_.data(), kHeaderMbufsKept)) [[likely]] {
     hdr_count_ = kHeaderMbufsKept;
     hdr_next_ = 1;
     set_header_mbufs_held();

@@ -407,7 +407,8 @@ class TcpStack {
   // kHeaderMbufsKept; out of the pool, charged to no queue), and their
   // return to the pool: the worker calls it when it stops, tests before
   // they count the pool's mbufs; the stack itself when it goes, when the
-  // worker leaves its normal level and when the pool runs low.
+  // worker leaves its normal level and when the pool runs low (under its
+  // floor plus a batch: relieve_memory).
   static constexpr std::uint32_t kHeaderMbufsKept = 16;
   std::uint32_t header_mbufs_held() const noexcept { return hdr_count_ - hdr_next_; }
   void flush_header_mbufs() noexcept;
@@ -528,6 +529,11 @@ class TcpStack {
   void reserve_header_mbufs(std::uint32_t segments) noexcept;
   void grow_header_mbufs(std::uint32_t segments) noexcept;
   void release_header_mbufs() noexcept;
+  // Whether the stash may take a batch and keep mbufs between calls: the
+  // worker surely at its normal level (its charges) and the pool not near
+  // its floor at the last timer pass (what nothing charges: the TX ring,
+  // clones, parked frames).
+  bool header_stash_open() const noexcept { return mem_.surely_normal() && !pool_low_; }
   void set_header_mbufs_held() noexcept {
     counters_.events[static_cast<std::size_t>(Counter::kTCPHeaderMbufsHeld)] = hdr_count_ - hdr_next_;
   }
@@ -998,13 +1004,18 @@ class TcpStack {
   std::uint64_t challenge_rng_;        // xorshift state for the per-second budget
   bool in_dispatch_ = false;
   bool mbuf_exhausted_noted_ = false;
+  // The pool was short at the last timer pass: fewer than its floor plus a
+  // batch free once the stash was given back (relieve_memory). While set,
+  // the stash neither takes a batch nor keeps mbufs between calls, as while
+  // the worker is out of its normal level: each segment takes one mbuf.
+  bool pool_low_ = false;
   // Reset header mbufs, taken from the pool in bulk (tcp_output.cc): a
   // burst's reservation inside output(), and between calls at most
   // kHeaderMbufsKept of them, the batch a lone segment's refill took
   // (docs/architecture.md "Memory model": not charged, flushed when the
   // worker leaves its normal level, when the pool runs low and when the
   // stack goes). [hdr_next_, hdr_count_) are held; the gauge
-  // TCPHeaderMbufsHeld says how many.
+  // TCPHeaderMbufsHeld says how many. pool_low_ above.
   std::array<rte_mbuf*, 64> hdr_stash_{};
   std::uint32_t hdr_count_ = 0;
   std::uint32_t hdr_next_ = 0;

@@ -108,18 +108,28 @@ void TcpStack::on_tcb_timer(Tcb& c, Instant now) noexcept {
 // holders and aborts as many of them as it takes to bring the pool back to
 // twice its floor; checked every millisecond.
 void TcpStack::relieve_memory(Instant now) noexcept {
-  const std::uint32_t floor = mem_.limits().min_free_mbufs;
-  if (floor == 0 || now < next_relief_check_) return;
+  if (now < next_relief_check_) return;
   next_relief_check_ = now + Duration::ms(1);
   // The header stash (kHeaderMbufsKept mbufs at most) is the first to go
-  // back: outside the normal level, and before the pool's count is judged,
-  // so that no connection is aborted for mbufs the stack itself holds.
+  // back: outside the normal level, whatever the floor (none at 0).
   if (!mem_.surely_normal()) flush_header_mbufs();
+  const std::uint32_t floor = mem_.limits().min_free_mbufs;
+  if (floor == 0) {
+    pool_low_ = false;
+    return;
+  }
+  // And when the pool nears its floor, before its count is judged, so that
+  // no connection is aborted for mbufs the stack itself holds. Nearing: a
+  // batch would leave less than the floor free. Until the next pass finds
+  // the pool above that again, pool_low_ keeps the stash from taking one
+  // (the charges alone may still say normal: what the TX ring, clones and
+  // parked frames hold is charged to no queue).
   unsigned free_mbufs = rte_mempool_avail_count(pool_mp_);
-  if (free_mbufs < floor && header_mbufs_held() != 0) {
+  if (free_mbufs < floor + kHeaderMbufsKept && header_mbufs_held() != 0) {
     flush_header_mbufs();
     free_mbufs = rte_mempool_avail_count(pool_mp_);
   }
+  pool_low_ = free_mbufs < floor + kHeaderMbufsKept;
   if (free_mbufs >= floor) return;
   struct Victim {
     std::uint64_t score;

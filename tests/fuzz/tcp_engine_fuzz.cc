@@ -677,7 +677,10 @@ class Driver : public TcpHandler {
     if (g_trace) trace_state();
     // The emitted segments were the only holders of indirect mbufs.
     if ((cfg_ & 0x80) == 0) FUZZ_CHECK(rte_mempool_in_use_count(g_indirect) == 0);
-    std::uint64_t bound = 64;
+    // The stack's stash of reset header mbufs (at most
+    // TcpStack::kHeaderMbufsKept between calls) is out of the pool too.
+    FUZZ_CHECK(stack_->header_mbufs_held() <= TcpStack::kHeaderMbufsKept);
+    std::uint64_t bound = 64 + stack_->header_mbufs_held();
     for (const Tcb* t : connections()) {
       FUZZ_CHECK(t->snd_nxt - t->snd_una >= 0);
       // The wheel fires no later than the earliest deadline; a deadline

@@ -2,7 +2,8 @@
 // (TcpStack::new_header_mbuf, tcp_output.cc; docs/architecture.md "Memory
 // model"): bounded by kHeaderMbufsKept, shown by the gauge
 // TCPHeaderMbufsHeld, given back when the worker leaves its normal level,
-// when the pool runs low and when the stack goes, and never a leak.
+// when the pool runs low (and no batch taken while it is) and when the
+// stack goes, and never a leak.
 #include <rte_mbuf.h>
 
 #include <algorithm>
@@ -185,10 +186,71 @@ TEST_F(HeaderStash, FlushedWhenThePoolRunsLow) {
   EXPECT_EQ(count(Counter::kTCPAbortOnMemory), 0u);
   EXPECT_EQ(c->state, TcpState::kEstablished);
   EXPECT_EQ(rte_mempool_avail_count(pool_), 16 - 4 + stash);
+  // The charges still say normal, but the pool is short: the next segment
+  // takes one mbuf, not a batch that would leave it under its floor again.
+  ASSERT_TRUE(stack().mem().surely_normal());
+  c->nodelay = true;  // the first 10 bytes are still in flight
+  ASSERT_EQ(stack().send_copy(*c, pattern(10), now()), 10u);
+  EXPECT_EQ(take_all_sent().size(), 1u);
+  EXPECT_EQ(held(), 0u);
+  expect_gauge();
   for (rte_mbuf* m : hogged_) rte_pktmbuf_free(m);
   hogged_.clear();
   stack().abort(*c, now());
   take_all_sent();
+}
+
+// The charges normal, the pool above its floor but not by a batch (what
+// the TX ring, clones and parked frames hold is charged to no queue): from
+// the timer pass that finds it so, each segment takes one mbuf alone and
+// the stash keeps none; a pass that finds the pool full enough again lets
+// it take a batch.
+TEST_F(HeaderStash, NoBatchWhileThePoolIsNearItsFloor) {
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  ASSERT_GT(held(), 0u);
+  MemLimits l;
+  l.min_free_mbufs = 16;
+  stack().mem().set_limits(l);
+  stack().flush_header_mbufs();
+  hog(16 + 4);
+  advance_by(Duration::ms(1));
+  ASSERT_TRUE(stack().mem().surely_normal());
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(stack().send_copy(*c, pattern(100), now()), 100u);
+    EXPECT_EQ(take_all_sent().size(), 1u);
+    EXPECT_EQ(held(), 0u);
+    recv(seg().seq(irs() + 1).ack(c->snd_nxt), now());
+    EXPECT_EQ(held(), 0u);
+  }
+  expect_gauge();
+  EXPECT_EQ(count(Counter::kTCPAbortOnMemory), 0u);
+  EXPECT_EQ(rte_mempool_avail_count(pool_), 16u + 4);
+  for (rte_mbuf* m : hogged_) rte_pktmbuf_free(m);
+  hogged_.clear();
+  advance_by(Duration::ms(1));
+  ASSERT_EQ(stack().send_copy(*c, pattern(100), now()), 100u);
+  take_all_sent();
+  EXPECT_EQ(held(), TcpStack::kHeaderMbufsKept - 1);
+  expect_gauge();
+}
+
+// Without a floor (min_free_mbufs 0: no last resort) the stash still goes
+// back at the next timer pass once the worker leaves its normal level.
+TEST_F(HeaderStash, FlushedUnderPressureWithoutAFloor) {
+  Tcb* c = establish_passive();
+  ASSERT_NE(c, nullptr);
+  ASSERT_GT(held(), 0u);
+  stack().mem().set_limits({.low = 1u << 20, .pressure = 2u << 20, .high = 4u << 20});
+  ASSERT_EQ(stack().mem().limits().min_free_mbufs, 0u);
+  advance_by(Duration::ms(1));
+  EXPECT_GT(held(), 0u);  // normal: kept
+  stack().mem().charge(3u << 20);
+  advance_by(Duration::ms(1));
+  EXPECT_EQ(held(), 0u);
+  expect_gauge();
+  EXPECT_EQ(pool_in_use(), 0u);
+  stack().mem().uncharge(3u << 20);
 }
 
 // A pool too short for a batch: one mbuf alone, and the stash stays empty.
